@@ -1,0 +1,86 @@
+# danqing build. `make` builds build/danqing; `make check` installs what is missing, builds a
+# sanitizer build and runs every test; `make demo` sets up and serves the sample collection;
+# `make bench` measures against IIPImage and static files. Sources are found by wildcard:
+# a new src/<module>/*.c or tests/unit/<module>/test_*.c needs no Makefile change.
+
+CC      ?= cc
+PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libpng
+CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
+               -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+REL_FLAGS := -O2 -g
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS     := $(shell find src -name '*.c' | sort)
+LIB_SRCS := $(filter-out src/cli/main.c,$(SRCS))
+TEST_SRCS := $(shell find tests/unit tests/integration tests/regress -name 'test_*.c' 2>/dev/null | sort)
+
+REL_OBJS := $(LIB_SRCS:%.c=build/rel/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=build/san/%.o)
+SAN_TESTS := $(TEST_SRCS:%.c=build/san/%)
+
+.PHONY: all deps check test demo bench fuzz clean format
+all: build/danqing
+
+deps:
+	@scripts/deps.sh build
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(REL_FLAGS) -c $< -o $@
+
+build/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -c $< -o $@
+
+build/rel/libdanqing.a: $(REL_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/san/libdanqing.a: $(SAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/danqing: build/rel/src/cli/main.o build/rel/libdanqing.a
+	$(CC) $(REL_FLAGS) -o $@ $^ $(LIBS)
+
+build/san/danqing: build/san/src/cli/main.o build/san/libdanqing.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+
+build/san/tests/%: tests/%.c build/san/libdanqing.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests -o $@ $< build/san/libdanqing.a $(LIBS)
+
+# The fuzz target links the request parsers (pure code: no I/O) with libFuzzer under clang.
+FUZZ_SRCS := $(wildcard src/core/*.c src/iiif/*.c)
+build/fuzz/fuzz_iiif: fuzz/fuzz_iiif.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(shell pkg-config --cflags libsodium) -o $@ $^ $(shell pkg-config --libs libsodium) -lm
+
+fuzz: build/fuzz/fuzz_iiif
+
+check:
+	@scripts/deps.sh check
+	@$(MAKE) --no-print-directory build/danqing build/san/danqing $(SAN_TESTS) $(if $(wildcard fuzz/fuzz_iiif.c),build/fuzz/fuzz_iiif)
+	@scripts/run-tests.sh
+
+test: check
+
+demo:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory build/danqing
+	@scripts/demo.sh
+
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build/danqing
+	@bench/run.sh
+
+format:
+	clang-format -i $(SRCS) $(TEST_SRCS)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs every test program of the sanitizer build, then the fuzz target for a short time, then
+# the browser tests when present, and sums their "N passed, N failed" lines into one.
+# env: DQ_FUZZ_SECONDS (default 20), DQ_TEST_FILTER (substring of test file paths)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export DQ_BIN=${DQ_BIN:-$PWD/build/san/danqing}
+export DQ_ROOT=$PWD
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# libvips and glib keep caches that look like leaks at exit; suppress only those.
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+passed=0 failed=0
+log=build/test-logs; mkdir -p "$log"
+for t in $(find build/san/tests -type f -perm -u+x -name 'test_*' | sort); do
+  case "$t" in *"${DQ_TEST_FILTER:-}"*) ;; *) continue ;; esac
+  name=${t#build/san/tests/}
+  echo "== $name"
+  out="$log/$(echo "$name" | tr / _).log"
+  "$t" > "$out" 2>&1
+  rc=$?
+  grep -E '^  (ok|FAIL)' "$out" | sed 's/^/  /' | grep -v '^    ok' || true
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "  $name crashed (rc=$rc); see $out"; tail -n 20 "$out" | sed 's/^/    /'
+    failed=$((failed + 1)); continue
+  fi
+  p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+  passed=$((passed + p)); failed=$((failed + f))
+  echo "  $line"
+  if [ "$f" != 0 ]; then grep -E 'FAIL' "$out" | head -n 30 | sed 's/^/    /'; fi
+done
+# A short libFuzzer run of the IIIF request parser: a crash or sanitizer report fails it.
+if [ -x build/fuzz/fuzz_iiif ] && [ -z "${DQ_TEST_FILTER:-}" ]; then
+  echo "== fuzz/fuzz_iiif (${DQ_FUZZ_SECONDS:-20}s)"
+  mkdir -p build/fuzz/corpus
+  cp -n fuzz/corpus/iiif/* build/fuzz/corpus/ 2>/dev/null || true
+  if build/fuzz/fuzz_iiif -max_total_time="${DQ_FUZZ_SECONDS:-20}" -max_len=512 \
+       build/fuzz/corpus > "$log/fuzz_iiif.log" 2>&1; then
+    passed=$((passed + 1)); echo "  fuzz ok: $(grep -o 'Done [0-9]* runs' "$log/fuzz_iiif.log")"
+  else
+    failed=$((failed + 1)); echo "  fuzz FAILED"; tail -n 30 "$log/fuzz_iiif.log" | sed 's/^/    /'
+  fi
+fi
+# Browser tests (playwright-core + Debian chromium) when the web front end has them.
+if [ -f tests/web/run.mjs ] && [ -z "${DQ_TEST_FILTER:-}" ]; then
+  echo "== web"
+  if node tests/web/run.mjs > "$log/web.log" 2>&1; then :; fi
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log/web.log" | tail -n 1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); tail -n 20 "$log/web.log"
+  else p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+       passed=$((passed + p)); failed=$((failed + f)); echo "  $line"; fi
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

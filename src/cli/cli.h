@@ -1,0 +1,27 @@
+/*
+ * cli: the `danqing` sub-commands. Each command lives in its own cmd_<name>.c and has the
+ * same shape: it receives the filled configuration and its own arguments (argv[0] is the
+ * command name, common flags already removed), prints its own --help, and returns the
+ * process exit status (0 ok, 1 failure, 2 usage error). Commands never call exit().
+ */
+#ifndef DQ_CLI_H
+#define DQ_CLI_H
+
+#include "core/config.h"
+
+typedef int (*dq_cmd_fn)(dq_config_t *cfg, int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    dq_cmd_fn fn;
+    const char *summary;
+} dq_cmd_t;
+
+int dq_cmd_ingest(dq_config_t *cfg, int argc, char **argv);
+int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv);
+int dq_cmd_serve(dq_config_t *cfg, int argc, char **argv);
+
+/* 1 when argv holds -h or --help. */
+int dq_cli_wants_help(int argc, char **argv);
+
+#endif
