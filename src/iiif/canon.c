@@ -14,138 +14,140 @@
 
 /* IIIF Image 3.0 §4.7: "only decimal digits and '.'", a leading 0 below 1, no
  * trailing zeros; an integer where possible (§4.8). */
-static void put_degrees(dq_buf_t *out, double deg) {
-  if (deg == floor(deg)) {
-    dq_buf_printf(out, "%d", (int)deg);
-    return;
-  }
-  char tmp[64];
-  snprintf(tmp, sizeof(tmp), "%.10f", deg);
-  size_t n = strlen(tmp);
-  while (n > 0 && tmp[n - 1] == '0')
-    n--;
-  if (n > 0 && tmp[n - 1] == '.')
-    n--;
-  dq_buf_append(out, tmp, n);
+static void put_degrees(dq_buf_t *out, double deg)
+{
+    if (deg == floor(deg)) {
+        dq_buf_printf(out, "%d", (int)deg);
+        return;
+    }
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%.10f", deg);
+    size_t n = strlen(tmp);
+    while (n > 0 && tmp[n - 1] == '0')
+        n--;
+    if (n > 0 && tmp[n - 1] == '.')
+        n--;
+    dq_buf_append(out, tmp, n);
 }
 
-void dq_iiif_canonical(const dq_iiif_plan_t *plan, const dq_iiif_image_t *img,
-                       int version, dq_buf_t *out) {
-  /* Region, 3.0 §4.8 and 2.1 §4.7: "full" for the whole image (so also "square"
-   * of a square image), otherwise x,y,w,h of the clipped region. */
-  if (plan->x == 0 && plan->y == 0 && plan->w == img->width &&
-      plan->h == img->height)
-    dq_buf_puts(out, "full/");
-  else
-    dq_buf_printf(out, "%u,%u,%u,%u/", plan->x, plan->y, plan->w, plan->h);
-
-  uint32_t mw, mh;
-  dq_iiif_max_size(img, plan->w, plan->h, 0, &mw, &mh);
-  if (version == DQ_IIIF_V3) {
-    /* 3.0 §4.8: "max", "^max", else w,h or ^w,h when the region is upscaled. */
-    if (plan->out_w == mw && plan->out_h == mh) {
-      dq_buf_puts(out, "max/");
-    } else if (plan->upscale) {
-      uint32_t uw, uh;
-      dq_iiif_max_size(img, plan->w, plan->h, 1, &uw, &uh);
-      if (plan->out_w == uw && plan->out_h == uh)
-        dq_buf_puts(out, "^max/");
-      else
-        dq_buf_printf(out, "^%u,%u/", plan->out_w, plan->out_h);
-    } else {
-      dq_buf_printf(out, "%u,%u/", plan->out_w, plan->out_h);
-    }
-  } else {
-    /* 2.1 §4.7: "full" for the unscaled region, "w," when the aspect ratio is
-     * kept (the height that "w," gives, rounded as dq_iiif_plan rounds it, is
-     * out_h), else "w,h". 2.1 §4.2 deprecation note: "max" is written "w,"
-     * unless it equals "full". */
-    uint64_t h_from_w =
-        plan->w ? ((uint64_t)plan->h * plan->out_w + plan->w / 2) / plan->w : 0;
-    if (plan->out_w == plan->w && plan->out_h == plan->h)
-      dq_buf_puts(out, "full/");
-    else if (h_from_w == plan->out_h)
-      dq_buf_printf(out, "%u,/", plan->out_w);
+void dq_iiif_canonical(const dq_iiif_plan_t *plan, const dq_iiif_image_t *img, int version,
+                       dq_buf_t *out)
+{
+    /* Region, 3.0 §4.8 and 2.1 §4.7: "full" for the whole image (so also "square"
+     * of a square image), otherwise x,y,w,h of the clipped region. */
+    if (plan->x == 0 && plan->y == 0 && plan->w == img->width && plan->h == img->height)
+        dq_buf_puts(out, "full/");
     else
-      dq_buf_printf(out, "%u,%u/", plan->out_w, plan->out_h);
-  }
+        dq_buf_printf(out, "%u,%u,%u,%u/", plan->x, plan->y, plan->w, plan->h);
 
-  if (plan->mirror)
-    dq_buf_putc(out, '!');
-  put_degrees(out, plan->rotation);
-  dq_buf_printf(out, "/%s.%s", dq_iiif_quality_name(plan->quality),
-                dq_iiif_format_ext(plan->format));
+    uint32_t mw, mh;
+    dq_iiif_max_size(img, plan->w, plan->h, 0, &mw, &mh);
+    if (version == DQ_IIIF_V3) {
+        /* 3.0 §4.8: "max", "^max", else w,h or ^w,h when the region is upscaled. */
+        if (plan->out_w == mw && plan->out_h == mh) {
+            dq_buf_puts(out, "max/");
+        } else if (plan->upscale) {
+            uint32_t uw, uh;
+            dq_iiif_max_size(img, plan->w, plan->h, 1, &uw, &uh);
+            if (plan->out_w == uw && plan->out_h == uh)
+                dq_buf_puts(out, "^max/");
+            else
+                dq_buf_printf(out, "^%u,%u/", plan->out_w, plan->out_h);
+        } else {
+            dq_buf_printf(out, "%u,%u/", plan->out_w, plan->out_h);
+        }
+    } else {
+        /* 2.1 §4.7: "full" for the unscaled region, "w," when the aspect ratio is
+         * kept (the height that "w," gives, rounded as dq_iiif_plan rounds it, is
+         * out_h), else "w,h". 2.1 §4.2 deprecation note: "max" is written "w,"
+         * unless it equals "full". */
+        uint64_t h_from_w = plan->w ? ((uint64_t)plan->h * plan->out_w + plan->w / 2) / plan->w : 0;
+        if (plan->out_w == plan->w && plan->out_h == plan->h)
+            dq_buf_puts(out, "full/");
+        else if (h_from_w == plan->out_h)
+            dq_buf_printf(out, "%u,/", plan->out_w);
+        else
+            dq_buf_printf(out, "%u,%u/", plan->out_w, plan->out_h);
+    }
+
+    if (plan->mirror)
+        dq_buf_putc(out, '!');
+    put_degrees(out, plan->rotation);
+    dq_buf_printf(out, "/%s.%s", dq_iiif_quality_name(plan->quality),
+                  dq_iiif_format_ext(plan->format));
 }
 
 /* ---------------------------------------------------------------- info.json */
 
-const char *dq_iiif_profile_uri(int version) {
-  return version == DQ_IIIF_V2 ? "http://iiif.io/api/image/2/level2.json"
-                               : "http://iiif.io/api/image/3/level2.json";
+const char *dq_iiif_profile_uri(int version)
+{
+    return version == DQ_IIIF_V2 ? "http://iiif.io/api/image/2/level2.json"
+                                 : "http://iiif.io/api/image/3/level2.json";
 }
 
-const char *dq_iiif_context_uri(int version) {
-  return version == DQ_IIIF_V2 ? "http://iiif.io/api/image/2/context.json"
-                               : "http://iiif.io/api/image/3/context.json";
+const char *dq_iiif_context_uri(int version)
+{
+    return version == DQ_IIIF_V2 ? "http://iiif.io/api/image/2/context.json"
+                                 : "http://iiif.io/api/image/3/context.json";
 }
 
-static void put_str_array(dq_buf_t *out, const char *const *items, size_t n) {
-  dq_buf_putc(out, '[');
-  for (size_t i = 0; i < n; i++)
-    dq_buf_printf(out, "%s\"%s\"", i ? ", " : "", items[i]);
-  dq_buf_putc(out, ']');
+static void put_str_array(dq_buf_t *out, const char *const *items, size_t n)
+{
+    dq_buf_putc(out, '[');
+    for (size_t i = 0; i < n; i++)
+        dq_buf_printf(out, "%s\"%s\"", i ? ", " : "", items[i]);
+    dq_buf_putc(out, ']');
 }
 
 /* 3.0 §5.3: "Servers MUST ensure that sizes specified by any sizes or tiles
  * properties are within any size limits expressed." */
-static int within_limits(const dq_iiif_image_t *img, uint64_t w, uint64_t h) {
-  uint64_t mh = img->max_height ? img->max_height : img->max_width;
-  return (!img->max_width || w <= img->max_width) && (!mh || h <= mh) &&
-         (!img->max_area || w * h <= img->max_area);
+static int within_limits(const dq_iiif_image_t *img, uint64_t w, uint64_t h)
+{
+    uint64_t mh = img->max_height ? img->max_height : img->max_width;
+    return (!img->max_width || w <= img->max_width) && (!mh || h <= mh) &&
+           (!img->max_area || w * h <= img->max_area);
 }
 
 /* "sizes": every pyramid level within the limits, smallest first; "tiles": the
  * stored tile with scale factors 2^k for every level (3.0 §5.3, §5.4; 2.1
  * §5.2). */
-static void put_sizes_tiles(const dq_iiif_image_t *img, dq_buf_t *out) {
-  int n = img->n_levels;
-  if (n < 1 || n > (int)DQ_ARRAY_LEN(img->levels))
-    n = 1;
-  dq_buf_puts(out, "  \"sizes\": [");
-  int first = 1;
-  for (int k = n - 1; k >= 0; k--) {
-    uint32_t w = k == 0 ? img->width : img->levels[k].width;
-    uint32_t h = k == 0 ? img->height : img->levels[k].height;
-    if (w < 1 || h < 1 || !within_limits(img, w, h))
-      continue;
-    dq_buf_printf(out, "%s{\"width\": %u, \"height\": %u}", first ? "" : ", ",
-                  w, h);
-    first = 0;
-  }
-  dq_buf_puts(out, "],\n");
-  dq_buf_printf(out, "  \"tiles\": [{\"width\": %u", img->tile_w);
-  if (img->tile_h != img->tile_w)
-    dq_buf_printf(out, ", \"height\": %u", img->tile_h);
-  dq_buf_puts(out, ", \"scaleFactors\": [");
-  for (int k = 0; k < n; k++)
-    dq_buf_printf(out, "%s%llu", k ? ", " : "", 1ULL << k);
-  dq_buf_puts(out, "]}]");
+static void put_sizes_tiles(const dq_iiif_image_t *img, dq_buf_t *out)
+{
+    int n = img->n_levels;
+    if (n < 1 || n > (int)DQ_ARRAY_LEN(img->levels))
+        n = 1;
+    dq_buf_puts(out, "  \"sizes\": [");
+    int first = 1;
+    for (int k = n - 1; k >= 0; k--) {
+        uint32_t w = k == 0 ? img->width : img->levels[k].width;
+        uint32_t h = k == 0 ? img->height : img->levels[k].height;
+        if (w < 1 || h < 1 || !within_limits(img, w, h))
+            continue;
+        dq_buf_printf(out, "%s{\"width\": %u, \"height\": %u}", first ? "" : ", ", w, h);
+        first = 0;
+    }
+    dq_buf_puts(out, "],\n");
+    dq_buf_printf(out, "  \"tiles\": [{\"width\": %u", img->tile_w);
+    if (img->tile_h != img->tile_w)
+        dq_buf_printf(out, ", \"height\": %u", img->tile_h);
+    dq_buf_puts(out, ", \"scaleFactors\": [");
+    for (int k = 0; k < n; k++)
+        dq_buf_printf(out, "%s%llu", k ? ", " : "", 1ULL << k);
+    dq_buf_puts(out, "]}]");
 }
 
 /* Limits as given, with maxWidth always present when maxHeight is (3.0 §5.2
  * "maxWidth MUST be specified if maxHeight is specified"); a height-only limit
  * is written as no width limit. */
-static void put_limits(const dq_iiif_image_t *img, dq_buf_t *out) {
-  if (img->max_width || img->max_height)
-    dq_buf_printf(
-        out, ",\n  \"maxWidth\": %llu",
-        (unsigned long long)(img->max_width ? img->max_width : UINT32_MAX));
-  if (img->max_height)
-    dq_buf_printf(out, ",\n  \"maxHeight\": %llu",
-                  (unsigned long long)img->max_height);
-  if (img->max_area)
-    dq_buf_printf(out, ",\n  \"maxArea\": %llu",
-                  (unsigned long long)img->max_area);
+static void put_limits(const dq_iiif_image_t *img, dq_buf_t *out)
+{
+    if (img->max_width || img->max_height)
+        dq_buf_printf(out, ",\n  \"maxWidth\": %llu",
+                      (unsigned long long)(img->max_width ? img->max_width : UINT32_MAX));
+    if (img->max_height)
+        dq_buf_printf(out, ",\n  \"maxHeight\": %llu", (unsigned long long)img->max_height);
+    if (img->max_area)
+        dq_buf_printf(out, ",\n  \"maxArea\": %llu", (unsigned long long)img->max_area);
 }
 
 /* Everything we serve beyond compliance level 2: each of these is implemented
@@ -163,64 +165,57 @@ static const char *const features_v2[] = {
 };
 static const char *const qualities_v3[] = {"color", "gray", "bitonal"};
 static const char *const formats_v3[] = {"png", "webp", "tif"};
-static const char *const qualities_v2[] = {"default", "color", "gray",
-                                           "bitonal"};
+static const char *const qualities_v2[] = {"default", "color", "gray", "bitonal"};
 static const char *const formats_v2[] = {"jpg", "png", "webp", "tif"};
 
-void dq_iiif_info_json(const dq_iiif_image_t *img, const char *base_id,
-                       int version, dq_buf_t *out) {
-  dq_buf_printf(out, "{\n  \"@context\": \"%s\",\n",
-                dq_iiif_context_uri(version));
-  dq_buf_puts(out, version == DQ_IIIF_V2 ? "  \"@id\": \"" : "  \"id\": \"");
-  dq_buf_json_str(out, base_id, strlen(base_id));
-  dq_buf_puts(out, "\",\n");
+void dq_iiif_info_json(const dq_iiif_image_t *img, const char *base_id, int version, dq_buf_t *out)
+{
+    dq_buf_printf(out, "{\n  \"@context\": \"%s\",\n", dq_iiif_context_uri(version));
+    dq_buf_puts(out, version == DQ_IIIF_V2 ? "  \"@id\": \"" : "  \"id\": \"");
+    dq_buf_json_str(out, base_id, strlen(base_id));
+    dq_buf_puts(out, "\",\n");
 
-  if (version == DQ_IIIF_V3) {
-    /* IIIF Image 3.0 §5.2, §5.7 */
-    dq_buf_puts(out, "  \"type\": \"ImageService3\",\n"
-                     "  \"protocol\": \"http://iiif.io/api/image\",\n"
-                     "  \"profile\": \"level2\",\n");
-    dq_buf_printf(out, "  \"width\": %u,\n  \"height\": %u", img->width,
-                  img->height);
-    put_limits(img, out);
-    dq_buf_puts(out, ",\n");
+    if (version == DQ_IIIF_V3) {
+        /* IIIF Image 3.0 §5.2, §5.7 */
+        dq_buf_puts(out, "  \"type\": \"ImageService3\",\n"
+                         "  \"protocol\": \"http://iiif.io/api/image\",\n"
+                         "  \"profile\": \"level2\",\n");
+        dq_buf_printf(out, "  \"width\": %u,\n  \"height\": %u", img->width, img->height);
+        put_limits(img, out);
+        dq_buf_puts(out, ",\n");
+        put_sizes_tiles(img, out);
+        dq_buf_puts(out, ",\n  \"extraQualities\": ");
+        put_str_array(out, qualities_v3, DQ_ARRAY_LEN(qualities_v3));
+        dq_buf_puts(out, ",\n  \"extraFormats\": ");
+        put_str_array(out, formats_v3, DQ_ARRAY_LEN(formats_v3));
+        dq_buf_puts(out, ",\n  \"extraFeatures\": ");
+        /* 3.0 §5.7: "A server that supports sizeUpscaling MUST specify maxWidth or
+         * maxArea"; without them '^' still works, but we do not advertise it. */
+        size_t n_feat = DQ_ARRAY_LEN(features_v3);
+        if (!img->max_width && !img->max_height && !img->max_area)
+            n_feat--; /* sizeUpscaling is last */
+        put_str_array(out, features_v3, n_feat);
+        dq_buf_puts(out, "\n}\n");
+        return;
+    }
+
+    /* IIIF Image 2.1 §5.2, §5.3 */
+    dq_buf_puts(out, "  \"protocol\": \"http://iiif.io/api/image\",\n");
+    dq_buf_printf(out, "  \"width\": %u,\n  \"height\": %u,\n", img->width, img->height);
     put_sizes_tiles(img, out);
-    dq_buf_puts(out, ",\n  \"extraQualities\": ");
-    put_str_array(out, qualities_v3, DQ_ARRAY_LEN(qualities_v3));
-    dq_buf_puts(out, ",\n  \"extraFormats\": ");
-    put_str_array(out, formats_v3, DQ_ARRAY_LEN(formats_v3));
-    dq_buf_puts(out, ",\n  \"extraFeatures\": ");
-    /* 3.0 §5.7: "A server that supports sizeUpscaling MUST specify maxWidth or
-     * maxArea"; without them '^' still works, but we do not advertise it. */
-    size_t n_feat = DQ_ARRAY_LEN(features_v3);
-    if (!img->max_width && !img->max_height && !img->max_area)
-      n_feat--; /* sizeUpscaling is last */
-    put_str_array(out, features_v3, n_feat);
-    dq_buf_puts(out, "\n}\n");
-    return;
-  }
-
-  /* IIIF Image 2.1 §5.2, §5.3 */
-  dq_buf_puts(out, "  \"protocol\": \"http://iiif.io/api/image\",\n");
-  dq_buf_printf(out, "  \"width\": %u,\n  \"height\": %u,\n", img->width,
-                img->height);
-  put_sizes_tiles(img, out);
-  dq_buf_printf(out, ",\n  \"profile\": [\"%s\", {\n    \"formats\": ",
-                dq_iiif_profile_uri(DQ_IIIF_V2));
-  put_str_array(out, formats_v2, DQ_ARRAY_LEN(formats_v2));
-  dq_buf_puts(out, ",\n    \"qualities\": ");
-  put_str_array(out, qualities_v2, DQ_ARRAY_LEN(qualities_v2));
-  dq_buf_puts(out, ",\n    \"supports\": ");
-  put_str_array(out, features_v2, DQ_ARRAY_LEN(features_v2));
-  if (img->max_width || img->max_height)
     dq_buf_printf(
-        out, ",\n    \"maxWidth\": %llu",
-        (unsigned long long)(img->max_width ? img->max_width : UINT32_MAX));
-  if (img->max_height)
-    dq_buf_printf(out, ",\n    \"maxHeight\": %llu",
-                  (unsigned long long)img->max_height);
-  if (img->max_area)
-    dq_buf_printf(out, ",\n    \"maxArea\": %llu",
-                  (unsigned long long)img->max_area);
-  dq_buf_puts(out, "\n  }]\n}\n");
+        out, ",\n  \"profile\": [\"%s\", {\n    \"formats\": ", dq_iiif_profile_uri(DQ_IIIF_V2));
+    put_str_array(out, formats_v2, DQ_ARRAY_LEN(formats_v2));
+    dq_buf_puts(out, ",\n    \"qualities\": ");
+    put_str_array(out, qualities_v2, DQ_ARRAY_LEN(qualities_v2));
+    dq_buf_puts(out, ",\n    \"supports\": ");
+    put_str_array(out, features_v2, DQ_ARRAY_LEN(features_v2));
+    if (img->max_width || img->max_height)
+        dq_buf_printf(out, ",\n    \"maxWidth\": %llu",
+                      (unsigned long long)(img->max_width ? img->max_width : UINT32_MAX));
+    if (img->max_height)
+        dq_buf_printf(out, ",\n    \"maxHeight\": %llu", (unsigned long long)img->max_height);
+    if (img->max_area)
+        dq_buf_printf(out, ",\n    \"maxArea\": %llu", (unsigned long long)img->max_area);
+    dq_buf_puts(out, "\n  }]\n}\n");
 }

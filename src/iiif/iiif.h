@@ -26,47 +26,41 @@ enum { DQ_IIIF_V2 = 2, DQ_IIIF_V3 = 3 };
 /* What a path under the version prefix asks for (dq_iiif_split_path). */
 enum { DQ_IIIF_PATH_BASE = 1, DQ_IIIF_PATH_INFO, DQ_IIIF_PATH_IMAGE };
 
-enum dq_iiif_region_kind {
-  DQ_REGION_FULL,
-  DQ_REGION_SQUARE,
-  DQ_REGION_PIXELS,
-  DQ_REGION_PCT
-};
+enum dq_iiif_region_kind { DQ_REGION_FULL, DQ_REGION_SQUARE, DQ_REGION_PIXELS, DQ_REGION_PCT };
 enum dq_iiif_size_kind {
-  DQ_SIZE_MAX,
-  DQ_SIZE_FULL, /* 2.x "full" */
-  DQ_SIZE_W,
-  DQ_SIZE_H,
-  DQ_SIZE_PCT,
-  DQ_SIZE_WH,
-  DQ_SIZE_BEST /* !w,h */
+    DQ_SIZE_MAX,
+    DQ_SIZE_FULL, /* 2.x "full" */
+    DQ_SIZE_W,
+    DQ_SIZE_H,
+    DQ_SIZE_PCT,
+    DQ_SIZE_WH,
+    DQ_SIZE_BEST /* !w,h */
 };
 enum dq_iiif_quality { DQ_Q_DEFAULT, DQ_Q_COLOR, DQ_Q_GRAY, DQ_Q_BITONAL };
 enum dq_iiif_format {
-  DQ_FMT_JPG,
-  DQ_FMT_PNG,
-  DQ_FMT_WEBP,
-  DQ_FMT_TIF,
-  DQ_FMT_GIF,
-  DQ_FMT_JP2,
-  DQ_FMT_PDF
+    DQ_FMT_JPG,
+    DQ_FMT_PNG,
+    DQ_FMT_WEBP,
+    DQ_FMT_TIF,
+    DQ_FMT_GIF,
+    DQ_FMT_JP2,
+    DQ_FMT_PDF
 };
 
 /* A parsed image request. Numbers are kept as given (pixels or percent); only
  * dq_iiif_plan relates them to an image. Pixel values are whole numbers;
  * percentages and rotation may have a fraction. */
 typedef struct {
-  int version; /* DQ_IIIF_V2 or DQ_IIIF_V3 */
-  int region_kind;
-  double rx, ry, rw, rh; /* pixels or percent; unused for full and square */
-  int size_kind;
-  int upscale; /* '^' given (3.0 only) */
-  double sw, sh,
-      spct; /* sw for w, / w,h / !w,h; sh for ,h / w,h / !w,h; spct for pct:n */
-  double rotation; /* degrees clockwise, 0..360 */
-  int mirror;      /* '!' */
-  int quality;     /* enum dq_iiif_quality */
-  int format;      /* enum dq_iiif_format */
+    int version; /* DQ_IIIF_V2 or DQ_IIIF_V3 */
+    int region_kind;
+    double rx, ry, rw, rh; /* pixels or percent; unused for full and square */
+    int size_kind;
+    int upscale;         /* '^' given (3.0 only) */
+    double sw, sh, spct; /* sw for w, / w,h / !w,h; sh for ,h / w,h / !w,h; spct for pct:n */
+    double rotation;     /* degrees clockwise, 0..360 */
+    int mirror;          /* '!' */
+    int quality;         /* enum dq_iiif_quality */
+    int format;          /* enum dq_iiif_format */
 } dq_iiif_req_t;
 
 /* Splits the part of a URL path after the version prefix (e.g. after
@@ -84,8 +78,8 @@ typedef struct {
  * identifier that cannot exist; the validator's id_error_escapedslash expects
  * 404); 400 for any other bad identifier (bad escape, NUL, characters outside
  * the set, "..", too long). params may be NULL when not wanted. */
-int dq_iiif_split_path(const char *path, size_t len, char *id_out, int *kind,
-                       const char **params, size_t *params_len, dq_err_t *err);
+int dq_iiif_split_path(const char *path, size_t len, char *id_out, int *kind, const char **params,
+                       size_t *params_len, dq_err_t *err);
 
 /* Parses "region/size/rotation/quality.format" (path[0..len), percent-encoded:
  * each segment is decoded on its own) for version DQ_IIIF_V2 or DQ_IIIF_V3 into
@@ -93,43 +87,39 @@ int dq_iiif_split_path(const char *path, size_t len, char *id_out, int *kind,
  * in 2.1, size "full" in 3.0), for pct/rotation out of range and for an unknown
  * quality or format; 501 for a valid format we do not produce (gif, jp2, pdf).
  * Limits that need the image are checked by dq_iiif_plan. */
-int dq_iiif_parse(const char *params, size_t len, int version,
-                  dq_iiif_req_t *req, dq_err_t *err);
+int dq_iiif_parse(const char *params, size_t len, int version, dq_iiif_req_t *req, dq_err_t *err);
 
 typedef struct {
-  uint32_t width, height;
+    uint32_t width, height;
 } dq_iiif_level_t;
 
 /* The stored geometry of one image, filled by the caller from its pyramid file
  * and config. */
 typedef struct {
-  uint32_t width, height;  /* full resolution */
-  uint32_t tile_w, tile_h; /* stored tile size (256) */
-  int n_levels;
-  dq_iiif_level_t levels[32]; /* levels[0] = full res, each next about half;
-                                 level k has scale factor 2^k */
-  uint64_t max_width, max_height,
-      max_area; /* served limits; 0 = no limit. max_height 0 with
-                   max_width set means max_width (3.0 §5.2) */
+    uint32_t width, height;  /* full resolution */
+    uint32_t tile_w, tile_h; /* stored tile size (256) */
+    int n_levels;
+    dq_iiif_level_t levels[32];               /* levels[0] = full res, each next about half;
+                                                 level k has scale factor 2^k */
+    uint64_t max_width, max_height, max_area; /* served limits; 0 = no limit. max_height 0 with
+                                                 max_width set means max_width (3.0 §5.2) */
 } dq_iiif_image_t;
 
 typedef struct {
-  uint32_t x, y, w,
-      h; /* source region in full-resolution pixels, clipped to the image */
-  uint32_t out_w, out_h; /* output size before rotation */
-  double rotation;
-  int mirror;
-  int quality;
-  int format;
-  int upscale; /* 1 when the output is larger than the region in a dimension */
-  int level;   /* pyramid level to read: the smallest one still >= the output */
-  uint32_t lx, ly, lw,
-      lh; /* the region in that level's pixels (rounded outward, clipped) */
-  int exact_tile; /* 1 when the answer is exactly stored tile (tile_col,
-                     tile_row) of `level`: no scaling, rotation 0, no mirror,
-                     quality default or color, jpg. Edge tiles count (the stored
-                     tile is padded). */
-  uint32_t tile_col, tile_row;
+    uint32_t x, y, w, h;   /* source region in full-resolution pixels, clipped to the image */
+    uint32_t out_w, out_h; /* output size before rotation */
+    double rotation;
+    int mirror;
+    int quality;
+    int format;
+    int upscale;             /* 1 when the output is larger than the region in a dimension */
+    int level;               /* pyramid level to read: the smallest one still >= the output */
+    uint32_t lx, ly, lw, lh; /* the region in that level's pixels (rounded outward, clipped) */
+    int exact_tile;          /* 1 when the answer is exactly stored tile (tile_col,
+                                tile_row) of `level`: no scaling, rotation 0, no mirror,
+                                quality default or color, jpg. Edge tiles count (the stored
+                                tile is padded). */
+    uint32_t tile_col, tile_row;
 } dq_iiif_plan_t;
 
 /* Plans req against img into *plan. Every bound is checked in 64-bit integer
@@ -140,28 +130,27 @@ typedef struct {
  * than the region both ways, as the validator's size_noup expects); 403 when an
  * explicit size exceeds max_width / max_height / max_area (max, ^max and !w,h
  * are fitted inside the limits instead, 3.0 §4.2); 500 for an invalid img. */
-int dq_iiif_plan(const dq_iiif_req_t *req, const dq_iiif_image_t *img,
-                 dq_iiif_plan_t *plan, dq_err_t *err);
+int dq_iiif_plan(const dq_iiif_req_t *req, const dq_iiif_image_t *img, dq_iiif_plan_t *plan,
+                 dq_err_t *err);
 
 /* The output size that "max" (upscale 0) or "^max" (upscale 1) gives for a
  * region of rw x rh pixels of img: the region fitted inside the served limits
  * (3.0 §4.2). */
-void dq_iiif_max_size(const dq_iiif_image_t *img, uint32_t rw, uint32_t rh,
-                      int upscale, uint32_t *out_w, uint32_t *out_h);
+void dq_iiif_max_size(const dq_iiif_image_t *img, uint32_t rw, uint32_t rh, int upscale,
+                      uint32_t *out_w, uint32_t *out_h);
 
 /* Appends the canonical "region/size/rotation/quality.format" for plan (3.0
  * §4.8, 2.1 §4.7) to out. Equivalent requests give the same string, so it
  * serves as a cache key. */
-void dq_iiif_canonical(const dq_iiif_plan_t *plan, const dq_iiif_image_t *img,
-                       int version, dq_buf_t *out);
+void dq_iiif_canonical(const dq_iiif_plan_t *plan, const dq_iiif_image_t *img, int version,
+                       dq_buf_t *out);
 
 /* Appends the image information document (3.0 §5 or 2.1 §5) for img to out.
  * base_id is the absolute base URI of the image without a trailing slash, e.g.
  * "http://127.0.0.1:8080/iiif/3/foo" (JSON-escaped here). sizes lists every
  * pyramid level within the limits, smallest first; tiles lists the stored tile
  * size with scale factors 2^k. */
-void dq_iiif_info_json(const dq_iiif_image_t *img, const char *base_id,
-                       int version, dq_buf_t *out);
+void dq_iiif_info_json(const dq_iiif_image_t *img, const char *base_id, int version, dq_buf_t *out);
 
 /* Content type and file extension of a format ("image/jpeg", "jpg"); NULL when
  * out of range. */
