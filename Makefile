@@ -25,31 +25,38 @@ all: build/danqing
 deps:
 	@scripts/deps.sh build
 
+Q := $(if $(V),,@)
+
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(REL_FLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_BASE) $(REL_FLAGS) -c $< -o $@
 
 build/san/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC san  $<")
+	$(Q)$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -c $< -o $@
 
 build/rel/libdanqing.a: $(REL_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 build/san/libdanqing.a: $(SAN_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 build/danqing: build/rel/src/cli/main.o build/rel/libdanqing.a
-	$(CC) $(REL_FLAGS) -o $@ $^ $(LIBS)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(REL_FLAGS) -o $@ $^ $(LIBS)
 
 build/san/danqing: build/san/src/cli/main.o build/san/libdanqing.a
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
 build/san/tests/%: tests/%.c build/san/libdanqing.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests -o $@ $< build/san/libdanqing.a $(LIBS)
+	@$(if $(V),,echo "  TEST    $<")
+	$(Q)$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests -o $@ $< build/san/libdanqing.a $(LIBS)
 
 # The fuzz target links the request parsers (pure code: no I/O) with libFuzzer under clang.
 FUZZ_SRCS := $(wildcard src/core/*.c src/iiif/*.c)

@@ -1,0 +1,173 @@
+/*
+ * http: the server. A libmicrohttpd wrapper (mhd.c, the only file that includes
+ * microhttpd.h), a static route table (routes.c), a byte-budgeted response cache (cache.c),
+ * the image registry (registry.c: id -> open pyramid) and the IIIF Image API handlers
+ * (iiif_image.c). Handlers see only dq_http_req_t / dq_http_resp_t, never MHD types, so they
+ * can be tested without a socket.
+ */
+#ifndef DQ_HTTP_H
+#define DQ_HTTP_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/core.h"
+
+/* ================================================================ response cache */
+
+/*
+ * A sharded LRU map from byte-string keys to opaque, reference-counted values with a byte
+ * budget. Values are handed in with a size (what they cost) and a free callback; a value
+ * stays alive while the cache or any borrower holds a reference, so eviction never frees a
+ * value another thread is still sending. Thread-safe: each shard has its own mutex.
+ */
+typedef struct dq_cache dq_cache_t;
+typedef struct dq_cache_entry dq_cache_entry_t;
+typedef void (*dq_cache_free_fn)(void *value);
+
+/* New cache of budget_bytes (0 disables caching: puts are dropped). Free with dq_cache_free. */
+dq_cache_t *dq_cache_new(size_t budget_bytes, dq_cache_free_fn free_fn);
+void dq_cache_free(dq_cache_t *c);
+/* Looks key up; on a hit returns the entry with a reference taken (release with
+ * dq_cache_release) and moves it to the front of its shard's LRU list. NULL on a miss. */
+dq_cache_entry_t *dq_cache_get(dq_cache_t *c, const void *key, size_t key_len);
+/* Inserts (or replaces) key -> value costing size bytes, with an ETag-like tag (copied).
+ * The cache takes ownership of value: when too big to cache, it is freed at once. */
+void dq_cache_put(dq_cache_t *c, const void *key, size_t key_len, void *value, size_t size,
+                  const char *tag);
+void dq_cache_release(dq_cache_t *c, dq_cache_entry_t *e);
+/* Borrowed from a held entry. */
+void *dq_cache_entry_value(const dq_cache_entry_t *e);
+const char *dq_cache_entry_tag(const dq_cache_entry_t *e);
+/* Statistics for health and logs. */
+typedef struct {
+    uint64_t hits, misses, inserts, evictions;
+    size_t bytes, budget;
+    size_t n_entries;
+} dq_cache_stats_t;
+void dq_cache_stats(dq_cache_t *c, dq_cache_stats_t *st);
+
+/* ================================================================ requests and responses */
+
+enum {
+    DQ_HTTP_GET = 1,
+    DQ_HTTP_HEAD = 2,
+    DQ_HTTP_POST = 4,
+    DQ_HTTP_PUT = 8,
+    DQ_HTTP_PATCH = 16,
+    DQ_HTTP_DELETE = 32,
+    DQ_HTTP_OPTIONS = 64,
+};
+
+typedef struct dq_server dq_server_t;
+typedef struct dq_http_req dq_http_req_t;
+
+/* A request as handlers see it. Everything is borrowed for the duration of the handler. */
+struct dq_http_req {
+    int method;       /* DQ_HTTP_* */
+    const char *path; /* raw path, still percent-encoded, no query */
+    size_t path_len;
+    const char *query; /* raw query string without '?', or NULL */
+    const char *body;  /* request body (POST/PUT/PATCH), or NULL */
+    size_t body_len;
+    /* Looks up a request header (case-insensitive); NULL when absent. */
+    const char *(*header)(const dq_http_req_t *req, const char *name);
+    /* Looks up a query argument, still percent-encoded; NULL when absent. */
+    const char *(*arg)(const dq_http_req_t *req, const char *name);
+    void *conn; /* for header(); opaque */
+};
+
+#define DQ_HTTP_MAX_HEADERS 16
+typedef struct {
+    int status;
+    const char *content_type; /* static string or pointer into headers storage */
+    dq_buf_t body;
+    int n_headers;
+    char *header_names[DQ_HTTP_MAX_HEADERS]; /* owned (strdup'd) */
+    char *header_values[DQ_HTTP_MAX_HEADERS];
+    /* 1: a 200 answer may go into the response cache, keyed by the request path and the
+     * content negotiation variant; the handler promises it depends on nothing else. */
+    int cacheable;
+    int no_etag; /* 1: do not add an ETag (the server adds a body hash otherwise) */
+} dq_http_resp_t;
+
+/* Adds a response header (both strings copied). */
+void dq_http_resp_header(dq_http_resp_t *r, const char *name, const char *value);
+/* Sets status and a text/plain body "message\n". */
+void dq_http_resp_error(dq_http_resp_t *r, int status, const char *msg);
+void dq_http_resp_free(dq_http_resp_t *r);
+
+/* A route handler fills resp; it always "succeeds" in the sense that errors become statuses. */
+typedef void (*dq_http_handler_fn)(dq_server_t *srv, const dq_http_req_t *req,
+                                   dq_http_resp_t *resp);
+
+typedef struct {
+    int methods;        /* DQ_HTTP_* mask */
+    const char *prefix; /* path prefix; the longest matching prefix wins */
+    dq_http_handler_fn fn;
+    const char *doc;
+} dq_route_t;
+
+/* Finds the handler for a path; NULL when no route matches. *allowed gets the method mask. */
+const dq_route_t *dq_http_route(const char *path, size_t len);
+/* The whole table, for `danqing serve --routes` and docs. */
+const dq_route_t *dq_http_routes(size_t *n);
+
+/* ================================================================ the server */
+
+typedef struct dq_registry dq_registry_t;
+typedef struct dq_catalog dq_catalog_t;
+
+/* The server context every handler receives. Fields are set at start-up and read-only after,
+ * except where a comment names the lock or atomic that guards them. */
+struct dq_server {
+    const dq_config_t *cfg;   /* borrowed */
+    void *daemon;             /* struct MHD_Daemon *, only mhd.c looks inside */
+    dq_cache_t *cache;        /* thread-safe */
+    dq_catalog_t *catalog;    /* thread-safe */
+    dq_registry_t *registry;  /* thread-safe */
+    _Atomic uint64_t epoch;   /* bumped when any image changes: part of every cache key */
+    pthread_t watcher;        /* polls the registry for replaced pyramids */
+    int watcher_running;
+    _Atomic int stopping;
+    int port;
+    int64_t started_us;
+};
+
+/* ---- the image registry: image id -> open pyramid, shared by all threads ---- */
+struct dq_pyramid;
+/* New registry over the catalog (borrowed). */
+dq_registry_t *dq_registry_new(dq_catalog_t *catalog, const char *data_dir);
+void dq_registry_free(dq_registry_t *r);
+/* Returns the pyramid for id with a reference taken (release with dq_pyramid_unref), or NULL
+ * with err (404 for an unknown id). */
+struct dq_pyramid *dq_registry_get(dq_registry_t *r, const char *id, dq_err_t *err);
+/* Re-stats every open pyramid; drops those replaced or deleted. Returns how many changed. */
+int dq_registry_revalidate(dq_registry_t *r);
+
+/* ---- handlers (routes.c's table points at these) ---- */
+void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+void dq_http_iiif2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+
+/* mhd.c: starts/stops the libmicrohttpd daemon for srv (fills srv->daemon and srv->port). */
+int dq_http_daemon_start(dq_server_t *srv, dq_err_t *err);
+void dq_http_daemon_stop(dq_server_t *srv);
+/* The free callback for cached responses. */
+void dq_http_cache_value_free(void *value);
+
+/* The absolute base URL of this server as the client addressed it ("http://host:port"),
+ * from the Host header (or X-Forwarded-Host/-Proto behind a proxy). Appended to out. */
+void dq_http_base_url(const dq_server_t *srv, const dq_http_req_t *req, dq_buf_t *out);
+
+/* Starts serving on cfg->listen with a thread pool (cfg->threads). cfg is borrowed and must
+ * outlive the server. Returns a new server or NULL with err. */
+dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err);
+/* The bound TCP port (useful with port 0). */
+int dq_server_port(const dq_server_t *srv);
+/* Stops accepting, finishes in-flight requests, frees everything. NULL ok. */
+void dq_server_stop(dq_server_t *srv);
+
+#endif

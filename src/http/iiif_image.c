@@ -1,0 +1,201 @@
+/*
+ * iiif_image.c: the IIIF Image API handlers (3.0 at /iiif/3/, 2.1 at /iiif/2/). The order of
+ * work is the order of cost: split and validate the path, parse the parameters (both pure,
+ * no I/O), then look the image up, plan against its stored geometry (limits are enforced
+ * here, before any pixel), and only then read: a stored tile as its raw JPEG bytes, anything
+ * else through the renderer from the nearest pyramid level.
+ */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <string.h>
+
+#include "iiif/iiif.h"
+#include "image/image.h"
+
+static const char *profile_link(int version)
+{
+    return version == DQ_IIIF_V3 ? "<http://iiif.io/api/image/3/level2.json>;rel=\"profile\""
+                                 : "<http://iiif.io/api/image/2/level2.json>;rel=\"profile\"";
+}
+
+static void fill_geometry(const dq_server_t *srv, const dq_pyramid_info_t *pi,
+                          dq_iiif_image_t *img)
+{
+    memset(img, 0, sizeof(*img));
+    img->width = pi->width;
+    img->height = pi->height;
+    img->tile_w = pi->tile_w;
+    img->tile_h = pi->tile_h;
+    img->n_levels = pi->n_levels;
+    for (int i = 0; i < pi->n_levels && i < 32; i++) {
+        img->levels[i].width = pi->levels[i].width;
+        img->levels[i].height = pi->levels[i].height;
+    }
+    img->max_width = srv->cfg->max_width;
+    img->max_height = srv->cfg->max_height;
+    img->max_area = srv->cfg->max_area;
+}
+
+static void answer_err(dq_http_resp_t *resp, const dq_err_t *err)
+{
+    dq_http_resp_error(resp, err->http_status ? err->http_status : 500, err->msg);
+}
+
+static int render_quality(int q)
+{
+    switch (q) {
+    case DQ_Q_GRAY:
+        return DQ_RQ_GRAY;
+    case DQ_Q_BITONAL:
+        return DQ_RQ_BITONAL;
+    case DQ_Q_COLOR:
+        return DQ_RQ_COLOR;
+    default:
+        return DQ_RQ_DEFAULT;
+    }
+}
+
+static int render_format(int f)
+{
+    switch (f) {
+    case DQ_FMT_PNG:
+        return DQ_RF_PNG;
+    case DQ_FMT_WEBP:
+        return DQ_RF_WEBP;
+    case DQ_FMT_TIF:
+        return DQ_RF_TIF;
+    default:
+        return DQ_RF_JPG;
+    }
+}
+
+static void info(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp, int version,
+                 const dq_iiif_image_t *img, const char *base_id)
+{
+    dq_iiif_info_json(img, base_id, version, &resp->body);
+    const char *accept = req->header(req, "Accept");
+    int ld = accept && strstr(accept, "application/ld+json");
+    const char *ctx = version == DQ_IIIF_V3 ? "http://iiif.io/api/image/3/context.json"
+                                            : "http://iiif.io/api/image/2/context.json";
+    char buf[256];
+    if (ld) {
+        snprintf(buf, sizeof(buf), "application/ld+json;profile=\"%s\"", ctx);
+        dq_http_resp_header(resp, "Content-Type", buf);
+    } else {
+        resp->content_type = "application/json";
+        /* JSON-LD 1.1 §6.1: plain JSON points at its context with a Link header. */
+        snprintf(buf, sizeof(buf),
+                 "<%s>;rel=\"http://www.w3.org/ns/json-ld#context\";type=\"application/ld+json\"",
+                 ctx);
+        dq_http_resp_header(resp, "Link", buf);
+    }
+    dq_http_resp_header(resp, "Link", profile_link(version));
+    dq_http_resp_header(resp, "Cache-Control", "public, max-age=3600");
+    dq_http_resp_header(resp, "Vary", "Accept");
+    resp->cacheable = 1;
+    (void)srv;
+}
+
+static void image(dq_server_t *srv, dq_http_resp_t *resp, int version, dq_pyramid_t *pyr,
+                  const dq_iiif_image_t *img, const dq_iiif_req_t *ir, const char *base_id)
+{
+    dq_err_t err = {0};
+    dq_iiif_plan_t plan;
+    if (dq_iiif_plan(ir, img, &plan, &err) < 0) {
+        answer_err(resp, &err);
+        return;
+    }
+    int rc;
+    if (plan.exact_tile) {
+        rc = dq_pyramid_tile_jpeg(pyr, plan.level, plan.tile_col, plan.tile_row, plan.lw, plan.lh,
+                                  &resp->body, &err);
+    } else {
+        dq_render_spec_t spec = {
+            .level = plan.level,
+            .lx = plan.lx,
+            .ly = plan.ly,
+            .lw = plan.lw,
+            .lh = plan.lh,
+            .out_w = plan.out_w,
+            .out_h = plan.out_h,
+            .rotation = plan.rotation,
+            .mirror = plan.mirror,
+            .quality = render_quality(plan.quality),
+            .format = render_format(plan.format),
+            .jpeg_quality = srv->cfg->serve_quality,
+        };
+        rc = dq_image_render(pyr, &spec, &resp->body, &err);
+    }
+    if (rc < 0) {
+        answer_err(resp, &err);
+        return;
+    }
+    resp->content_type = dq_iiif_format_mime(plan.format);
+    dq_buf_t link = {0};
+    dq_buf_printf(&link, "<%s/", base_id);
+    dq_iiif_canonical(&plan, img, version, &link);
+    dq_buf_printf(&link, ">;rel=\"canonical\",%s", profile_link(version));
+    dq_http_resp_header(resp, "Link", link.data);
+    dq_buf_free(&link);
+    dq_http_resp_header(resp, "Cache-Control", "public, max-age=3600");
+    resp->cacheable = 1;
+}
+
+static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp, int version)
+{
+    size_t plen = strlen(version == DQ_IIIF_V3 ? "/iiif/3/" : "/iiif/2/");
+    dq_err_t err = {0};
+    char id[DQ_IIIF_ID_MAX + 1];
+    int kind = 0;
+    const char *params = NULL;
+    size_t params_len = 0;
+    dq_iiif_req_t ir;
+    dq_pyramid_t *pyr = NULL;
+    dq_buf_t base = {0};
+
+    if (dq_iiif_split_path(req->path + plen, req->path_len - plen, id, &kind, &params,
+                           &params_len, &err) < 0) {
+        answer_err(resp, &err);
+        goto out;
+    }
+    /* Syntax first: a malformed request is a 400 without touching the catalog or a file. */
+    if (kind == DQ_IIIF_PATH_IMAGE && dq_iiif_parse(params, params_len, version, &ir, &err) < 0) {
+        answer_err(resp, &err);
+        goto out;
+    }
+    dq_http_base_url(srv, req, &base);
+    dq_buf_printf(&base, "/iiif/%d/%s", version, id);
+    if (kind == DQ_IIIF_PATH_BASE) {
+        /* IIIF Image 3.0 §2.2: the base URI redirects (303) to the image information. */
+        resp->status = 303;
+        dq_buf_puts(&base, "/info.json");
+        dq_http_resp_header(resp, "Location", base.data);
+        resp->no_etag = 1;
+        goto out;
+    }
+    pyr = dq_registry_get(srv->registry, id, &err);
+    if (!pyr) {
+        answer_err(resp, &err);
+        goto out;
+    }
+    dq_iiif_image_t img;
+    fill_geometry(srv, dq_pyramid_info(pyr), &img);
+    if (kind == DQ_IIIF_PATH_INFO)
+        info(srv, req, resp, version, &img, base.data);
+    else
+        image(srv, resp, version, pyr, &img, &ir, base.data);
+out:
+    dq_pyramid_unref(pyr);
+    dq_buf_free(&base);
+}
+
+void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)
+{
+    handle(srv, req, resp, DQ_IIIF_V3);
+}
+
+void dq_http_iiif2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)
+{
+    handle(srv, req, resp, DQ_IIIF_V2);
+}

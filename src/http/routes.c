@@ -1,0 +1,40 @@
+/*
+ * routes.c: the route table. Routes are data (house style 5): a path prefix, the methods it
+ * answers and one line of documentation. The longest matching prefix wins, so specific
+ * routes can sit under general ones.
+ */
+#include "http.h"
+
+#include <string.h>
+
+#define GH (DQ_HTTP_GET | DQ_HTTP_HEAD)
+
+static const dq_route_t routes[] = {
+    {GH, "/iiif/3/", dq_http_iiif3, "IIIF Image API 3.0: {id}/info.json, {id}/{region}/{size}/{rotation}/{quality}.{format}"},
+    {GH, "/iiif/2/", dq_http_iiif2, "IIIF Image API 2.1: the same forms, 2.1 semantics"},
+    {GH, "/health", dq_http_health, "liveness and cache statistics (JSON)"},
+};
+
+const dq_route_t *dq_http_route(const char *path, size_t len)
+{
+    const dq_route_t *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(routes); i++) {
+        size_t n = strlen(routes[i].prefix);
+        /* "/health" matches "/health" exactly; prefixes ending in '/' match below them. */
+        int match = routes[i].prefix[n - 1] == '/'
+                        ? (len >= n && memcmp(path, routes[i].prefix, n) == 0)
+                        : (len == n && memcmp(path, routes[i].prefix, n) == 0);
+        if (match && n > best_len) {
+            best = &routes[i];
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+const dq_route_t *dq_http_routes(size_t *n)
+{
+    *n = DQ_ARRAY_LEN(routes);
+    return routes;
+}

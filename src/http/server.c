@@ -1,0 +1,89 @@
+/*
+ * server.c: assembles a server from its parts (catalog, registry, response cache, MHD
+ * daemon) and runs the watcher thread that notices replaced images. Everything a request
+ * needs lives in the catalog and the data directory, never only in this process, so several
+ * servers can share one store.
+ */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog/catalog.h"
+#include "image/image.h"
+
+/* Polls the registry once a second; a replaced pyramid bumps the epoch, which retires every
+ * cached response at once (they age out of the LRU). Replacements are rare, so a coarse
+ * invalidation keeps the hit path to a single atomic load. */
+static void *watch(void *arg)
+{
+    dq_server_t *srv = arg;
+    while (!atomic_load(&srv->stopping)) {
+        for (int i = 0; i < 10 && !atomic_load(&srv->stopping); i++) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (dq_registry_revalidate(srv->registry) > 0) {
+            atomic_fetch_add(&srv->epoch, 1);
+            dq_log(DQ_LOG_INFO, "http", "an image changed on disk; response cache retired");
+        }
+    }
+    return NULL;
+}
+
+dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
+{
+    dq_server_t *srv = dq_xcalloc(1, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->started_us = dq_now_us();
+    atomic_init(&srv->epoch, 1);
+    atomic_init(&srv->stopping, 0);
+    srv->catalog = dq_catalog_open(cfg->data_dir, err);
+    if (!srv->catalog)
+        goto fail;
+    srv->registry = dq_registry_new(srv->catalog, cfg->data_dir);
+    srv->cache = dq_cache_new((size_t)cfg->cache_mb << 20, dq_http_cache_value_free);
+    if (dq_http_daemon_start(srv, err) < 0)
+        goto fail;
+    if (pthread_create(&srv->watcher, NULL, watch, srv) == 0)
+        srv->watcher_running = 1;
+    return srv;
+fail:
+    dq_server_stop(srv);
+    return NULL;
+}
+
+int dq_server_port(const dq_server_t *srv) { return srv->port; }
+
+void dq_server_stop(dq_server_t *srv)
+{
+    if (!srv)
+        return;
+    atomic_store(&srv->stopping, 1);
+    if (srv->watcher_running)
+        pthread_join(srv->watcher, NULL);
+    dq_http_daemon_stop(srv);
+    dq_cache_free(srv->cache);
+    dq_registry_free(srv->registry);
+    dq_catalog_close(srv->catalog);
+    free(srv);
+}
+
+void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)
+{
+    (void)req;
+    dq_cache_stats_t st;
+    dq_cache_stats(srv->cache, &st);
+    resp->content_type = "application/json";
+    resp->no_etag = 1;
+    dq_buf_printf(&resp->body,
+                  "{\"status\":\"ok\",\"uptime_s\":%.1f,\"cache\":{\"entries\":%zu,\"bytes\":%zu,"
+                  "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu}}\n",
+                  (double)(dq_now_us() - srv->started_us) / 1e6, st.n_entries, st.bytes,
+                  st.budget, (unsigned long long)st.hits, (unsigned long long)st.misses,
+                  (unsigned long long)st.evictions);
+    dq_http_resp_header(resp, "Cache-Control", "no-store");
+}
