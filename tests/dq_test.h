@@ -23,14 +23,15 @@ static struct dq_test_entry dq_tests_[512];
 static int dq_n_tests_;
 static int dq_test_failures_; /* per child process */
 
-#define DQ_TEST(name)                                                                              \
-    static void dq_test_##name(void);                                                             \
-    __attribute__((constructor)) static void dq_register_##name(void)                              \
+/* The parameter is not called `name`: that would also rewrite the `.name` field below. */
+#define DQ_TEST(tname)                                                                             \
+    static void dq_test_##tname(void);                                                            \
+    __attribute__((constructor)) static void dq_register_##tname(void)                             \
     {                                                                                              \
-        dq_tests_[dq_n_tests_].name = #name;                                                       \
-        dq_tests_[dq_n_tests_++].fn = dq_test_##name;                                              \
+        dq_tests_[dq_n_tests_].name = #tname;                                                      \
+        dq_tests_[dq_n_tests_++].fn = dq_test_##tname;                                             \
     }                                                                                              \
-    static void dq_test_##name(void)
+    static void dq_test_##tname(void)
 
 #define DQ_CHECK(cond)                                                                             \
     do {                                                                                           \
