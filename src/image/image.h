@@ -13,13 +13,90 @@
 #include "core/core.h"
 
 /* ================================================================ process set-up */
-/* (owned by the pyramid/render author) */
+
+/* Starts libvips once per process (src/image/vips.c): vips_init(argv0), untrusted loaders
+ * blocked, then every loader blocked except an allow-list (jpeg, png, webp, tiff, jp2k and vips'
+ * own .v), operation cache limited to vips_cache_mb MiB, and vips worker threads per pipeline set
+ * to concurrency (0 keeps vips' default). Call from main before any thread uses vips; a second
+ * call is a no-op that returns 0. Returns 0, or -1 with err filled (DQ_EINVAL for bad numbers,
+ * DQ_EIO when vips fails to start). */
+int dq_image_init(const char *argv0, int vips_cache_mb, int concurrency, dq_err_t *err);
+/* Stops libvips (vips_shutdown). Call once at exit, after every vips-using thread is done. */
+void dq_image_shutdown(void);
+/* A thread that used vips (rendered anything) calls this before it exits, so that vips frees its
+ * per-thread buffers (vips_thread_shutdown). Harmless on a thread that never used vips. */
+void dq_image_thread_done(void);
 
 /* ================================================================ pyramid reader */
-/* (owned by the pyramid/render author) */
+
+/* An open tiled pyramidal TIFF (src/image/pyramid.c): geometry, per-level tile offsets and byte
+ * counts and the JPEGTables, all read once at open, plus one file descriptor. Immutable after
+ * open, so any number of threads may read tiles from one pyramid at once. Reference counted. */
+typedef struct dq_pyramid dq_pyramid_t;
+
+typedef struct {
+    uint32_t width, height;
+} dq_level_dim_t;
+
+typedef struct {
+    uint32_t width, height, tile_w, tile_h; /* full resolution; every level has the same tiles */
+    int n_levels;
+    dq_level_dim_t levels[32]; /* [0] full resolution, each next one smaller */
+    int bands;                 /* 1 or 3 */
+    int jpeg_tiles;            /* 1 when tiles are JPEG-compressed (dq_pyramid_tile_jpeg works) */
+} dq_pyramid_info_t;
+
+/* Opens a tiled pyramidal TIFF as `vips tiffsave --tile --pyramid` writes it: levels as
+ * successive directories, or as SubIFDs of the first (--subifd); both are detected. Reads every
+ * level's geometry, tile offsets and byte counts and the JPEGTables once and keeps one fd.
+ * Returns a new pyramid (refcount 1; release with dq_pyramid_unref), or NULL with err filled:
+ * DQ_ENOTFOUND when the file is missing, DQ_EUNSUP for a TIFF that is not a tiled 8-bit 1- or
+ * 3-band pyramid, DQ_EIO for a corrupt or truncated file. */
+dq_pyramid_t *dq_pyramid_open(const char *path, dq_err_t *err);
+/* Takes one more reference. Thread-safe (atomic). */
+void dq_pyramid_ref(dq_pyramid_t *p);
+/* Drops one reference; the last one closes the fd and frees. NULL is ok. Thread-safe (atomic). */
+void dq_pyramid_unref(dq_pyramid_t *p);
+/* Borrowed, valid while the caller holds a reference. */
+const dq_pyramid_info_t *dq_pyramid_info(const dq_pyramid_t *p);
+/* The path it was opened from; borrowed, valid while the caller holds a reference. */
+const char *dq_pyramid_path(const dq_pyramid_t *p);
+/* Appends to out a complete, standalone JPEG for stored tile (col,row) of level, without decoding
+ * it: one pread() of the tile, spliced with the JPEGTables. Stored tiles are always tile_w x
+ * tile_h, padded at the right and bottom edges; with crop_w/crop_h smaller than that (edge tiles)
+ * the JPEG is cropped to exactly crop_w x crop_h, losslessly (turbojpeg transform, no decode)
+ * when the libjpeg-turbo crop gives that size, else by decode + crop + re-encode at Q90.
+ * crop_w/crop_h of 0 mean the full stored tile. Thread-safe; out is caller-owned and appended
+ * to. Errors: DQ_EINVAL for a bad level/col/row/crop, DQ_EUNSUP when tiles are not JPEG,
+ * DQ_EIO for read errors or a corrupt tile. */
+int dq_pyramid_tile_jpeg(dq_pyramid_t *p, int level, uint32_t col, uint32_t row, uint32_t crop_w,
+                         uint32_t crop_h, dq_buf_t *out, dq_err_t *err);
 
 /* ================================================================ renderer */
-/* (owned by the pyramid/render author) */
+
+enum { DQ_RQ_DEFAULT, DQ_RQ_COLOR, DQ_RQ_GRAY, DQ_RQ_BITONAL };
+enum { DQ_RF_JPG, DQ_RF_PNG, DQ_RF_WEBP, DQ_RF_TIF };
+
+/* What to render (src/image/render.c); the IIIF planner fills it. */
+typedef struct {
+    int level;               /* pyramid level to read */
+    uint32_t lx, ly, lw, lh; /* region in that level's pixels (already clipped) */
+    uint32_t out_w, out_h;   /* size after scaling, before rotation; may exceed lw,lh (upscale) */
+    double rotation;         /* degrees clockwise, 0 <= r <= 360, any angle; other than right
+                              * angles give a bigger canvas: white for jpg, transparent for
+                              * png/webp/tif (IIIF Image 3.0 §4.3) */
+    int mirror;              /* flip horizontally BEFORE rotating (IIIF Image 3.0 §4.3) */
+    int quality, format;     /* DQ_RQ_*, DQ_RF_*; bitonal = only 0 and 255; gray = luminance */
+    int jpeg_quality;        /* 1..100 for jpg/webp output; 0 means 90 */
+} dq_render_spec_t;
+
+/* Renders spec from p and appends the encoded image to out (caller-owned). Decodes only the
+ * stored tiles of spec->level that intersect the region, at the smallest libjpeg DCT scale
+ * (1/2, 1/4, 1/8) that still leaves at least out_w x out_h pixels; non-JPEG pyramids go through
+ * vips' tiff loader. Memory is proportional to the region, never to the image. Thread-safe.
+ * Errors: DQ_EINVAL for a spec outside the level, DQ_ELIMIT for a region too large to decode
+ * (more than 2^28 decoded pixels), DQ_EIO for unreadable tiles or a vips failure. */
+int dq_image_render(dq_pyramid_t *p, const dq_render_spec_t *spec, dq_buf_t *out, dq_err_t *err);
 
 /* ================================================================ ingest */
 /* (owned by the ingest author) */

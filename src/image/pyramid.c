@@ -1,0 +1,433 @@
+/*
+ * image/pyramid.c: the pyramid reader. Opens a tiled pyramidal TIFF once with libtiff, copies
+ * each level's geometry, tile offsets, byte counts and JPEGTables into plain arrays, closes the
+ * libtiff handle and keeps one fd. A stored JPEG tile is then answered by one pread() and a
+ * splice with the tables: no libtiff, no decode, no lock, so many threads read at once.
+ * It does not scale or re-encode pixels (render.c does), except to crop edge tiles.
+ * Thread safety: a pyramid is immutable after open; the refcount is atomic.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <tiffio.h>
+#include <turbojpeg.h>
+
+#include "image/image.h"
+#include "image/pyramid_internal.h"
+
+/* ---------------------------------------------------------------- libtiff errors */
+
+/* libtiff reports through a per-open handler (libtiff >= 4.5, TIFFOpenOptions), so messages go
+ * into the dq_err_t of the thread that opened the file, not into a process-wide handler, and we
+ * never longjmp out of libtiff (house style 12). The first error wins; warnings are ignored. */
+static int tiff_on_error(TIFF *tif, void *user_data, const char *module, const char *fmt,
+                         va_list ap)
+{
+    (void)tif;
+    dq_err_t *err = user_data;
+    if (err && err->code == DQ_OK) {
+        char msg[400];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        dq_err_set(err, DQ_EIO, 500, "libtiff %s: %s", module ? module : "", msg);
+    }
+    return 1; /* handled: do not call the global handler too */
+}
+
+static int tiff_on_warning(TIFF *tif, void *user_data, const char *module, const char *fmt,
+                           va_list ap)
+{
+    (void)tif, (void)user_data, (void)module, (void)fmt, (void)ap;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- open */
+
+/* Reads the current directory of tif into lv. prev is the previous level (NULL for level 0):
+ * every level must have the same tiles, bands and compression, and be smaller. */
+static int read_level(TIFF *tif, const char *path, uint64_t file_size, dq_pyr_level_t *lv,
+                      const dq_pyr_level_t *prev, dq_err_t *err)
+{
+    uint32_t w = 0, h = 0, tw = 0, th = 0;
+    uint16_t bps = 0, spp = 0, comp = 0, planar = PLANARCONFIG_CONTIG, photometric = 0;
+    if (!TIFFIsTiled(tif))
+        return dq_err_set(err, DQ_EUNSUP, 500, "%s: not a tiled TIFF", path);
+    if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h) ||
+        !TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw) || !TIFFGetField(tif, TIFFTAG_TILELENGTH, &th))
+        return dq_err_set(err, DQ_EIO, 500, "%s: missing size or tile tags", path);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bps);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &comp);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
+    TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric);
+    if (w == 0 || h == 0 || w > 1u << 24 || h > 1u << 24 || tw < 16 || th < 16 || tw > 4096 ||
+        th > 4096 || tw % 16 || th % 16)
+        return dq_err_set(err, DQ_EUNSUP, 500, "%s: unsupported geometry %ux%u tiles %ux%u", path,
+                          w, h, tw, th);
+    if (bps != 8 || (spp != 1 && spp != 3) || planar != PLANARCONFIG_CONTIG)
+        return dq_err_set(err, DQ_EUNSUP, 500, "%s: want 8-bit 1 or 3 band contiguous, got %u/%u",
+                          path, bps, spp);
+    if (prev && (tw != prev->tile_w || th != prev->tile_h || spp != prev->bands ||
+                 comp != prev->compression || w >= prev->width || h > prev->height))
+        return 1; /* not a level of this pyramid: the caller stops here */
+
+    uint32_t across = (w + tw - 1) / tw, down = (h + th - 1) / th;
+    uint32_t n_tiles = TIFFNumberOfTiles(tif);
+    if ((uint64_t)across * down != n_tiles)
+        return dq_err_set(err, DQ_EIO, 500, "%s: %u tiles, expected %ux%u", path, n_tiles, across,
+                          down);
+    uint64_t *offsets = NULL, *counts = NULL;
+    if (!TIFFGetField(tif, TIFFTAG_TILEOFFSETS, &offsets) ||
+        !TIFFGetField(tif, TIFFTAG_TILEBYTECOUNTS, &counts) || !offsets || !counts)
+        return dq_err_set(err, DQ_EIO, 500, "%s: missing tile offsets", path);
+
+    *lv = (dq_pyr_level_t){.width = w,
+                           .height = h,
+                           .tile_w = tw,
+                           .tile_h = th,
+                           .across = across,
+                           .down = down,
+                           .bands = spp,
+                           .compression = comp,
+                           .photometric = photometric};
+    lv->offsets = dq_xmalloc(sizeof(uint64_t) * n_tiles);
+    lv->counts = dq_xmalloc(sizeof(uint32_t) * n_tiles);
+    for (uint32_t i = 0; i < n_tiles; i++) {
+        /* A tile that points past the end of the file means a truncated copy: refuse it now
+         * rather than answer short reads later. Tiles over 64 MiB are not something we wrote. */
+        if (counts[i] > (64u << 20) || offsets[i] > file_size ||
+            counts[i] > file_size - offsets[i])
+            return dq_err_set(err, DQ_EIO, 500, "%s: tile %u lies outside the file (truncated?)",
+                              path, i);
+        lv->offsets[i] = offsets[i];
+        lv->counts[i] = (uint32_t)counts[i];
+    }
+
+    if (comp == COMPRESSION_JPEG) {
+        /* TIFF Technical Note 2: with JPEGTables, every tile is an "abbreviated" JPEG stream
+         * (SOI, SOF, SOS, data, EOI) and the quantisation and Huffman tables sit once in the
+         * JPEGTables tag as an "abbreviated table specification" (SOI, DQT, DHT, EOI). */
+        uint32_t n = 0;
+        void *tables = NULL;
+        if (TIFFGetField(tif, TIFFTAG_JPEGTABLES, &n, &tables) && n > 0 && tables) {
+            const uint8_t *t = tables;
+            if (n < 4 || t[0] != 0xFF || t[1] != 0xD8 || t[n - 2] != 0xFF || t[n - 1] != 0xD9)
+                return dq_err_set(err, DQ_EIO, 500, "%s: malformed JPEGTables", path);
+            lv->tables = dq_xmalloc(n);
+            memcpy(lv->tables, tables, n);
+            lv->tables_len = n;
+        }
+    }
+    return 0;
+}
+
+/* Frees every level slot, also one that read_level filled in part before it failed. */
+static void free_levels(dq_pyramid_t *p)
+{
+    for (size_t i = 0; i < DQ_ARRAY_LEN(p->levels); i++) {
+        free(p->levels[i].offsets);
+        free(p->levels[i].counts);
+        free(p->levels[i].tables);
+    }
+}
+
+dq_pyramid_t *dq_pyramid_open(const char *path, dq_err_t *err)
+{
+    dq_pyramid_t *p = NULL;
+    TIFFOpenOptions *opts = NULL;
+    TIFF *tif = NULL;
+    int fd = -1;
+    dq_err_t terr = {0}; /* libtiff's first error message, if any */
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        dq_err_set(err, errno == ENOENT ? DQ_ENOTFOUND : DQ_EIO, errno == ENOENT ? 404 : 500,
+                   "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        dq_err_set(err, DQ_EIO, 500, "%s: not a regular file", path);
+        goto out;
+    }
+
+    opts = TIFFOpenOptionsAlloc();
+    TIFFOpenOptionsSetErrorHandlerExtR(opts, tiff_on_error, &terr);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts, tiff_on_warning, NULL);
+    /* "m": no memory mapping; we only read directories here, tiles come later by pread. */
+    tif = TIFFOpenExt(path, "rm", opts);
+    if (!tif) {
+        dq_err_set(err, DQ_EIO, 500, "%s: not a readable TIFF (%s)", path, terr.msg);
+        goto out;
+    }
+
+    p = dq_xcalloc(1, sizeof *p);
+    atomic_init(&p->refs, 1);
+    p->fd = -1;
+    p->path = dq_xstrdup(path);
+    p->file_size = (uint64_t)st.st_size;
+
+    if (read_level(tif, path, p->file_size, &p->levels[0], NULL, err) != 0)
+        goto fail_levels;
+    p->n_levels = 1;
+
+    /* vips writes reduced levels either as further top-level directories (the default; each
+     * with NewSubfileType = reduced image) or, with --subifd, as SubIFDs of directory 0
+     * (TIFF 6.0 supplement / Adobe TIFF tech note 1). Detect the second by the SubIFD tag. */
+    uint16_t n_sub = 0;
+    uint64_t *sub_offsets = NULL;
+    if (TIFFGetField(tif, TIFFTAG_SUBIFD, &n_sub, &sub_offsets) && n_sub > 0 && sub_offsets) {
+        uint64_t subs[DQ_ARRAY_LEN(p->levels)];
+        int n = DQ_MIN((int)n_sub, (int)DQ_ARRAY_LEN(p->levels) - 1);
+        memcpy(subs, sub_offsets, sizeof(uint64_t) * (size_t)n); /* TIFFSetSubDirectory frees */
+        p->subifd = 1;
+        for (int i = 0; i < n; i++) {
+            if (!TIFFSetSubDirectory(tif, subs[i])) {
+                dq_err_set(err, DQ_EIO, 500, "%s: bad SubIFD %d (%s)", path, i, terr.msg);
+                goto fail_levels;
+            }
+            dq_pyr_level_t *lv = &p->levels[p->n_levels];
+            int rc = read_level(tif, path, p->file_size, lv, lv - 1, err);
+            if (rc < 0)
+                goto fail_levels;
+            if (rc > 0)
+                break;
+            lv->page = i + 1; /* vips_tiffload "subifd" index is page - 1 */
+            p->n_levels++;
+        }
+    } else {
+        int page = 0;
+        while (p->n_levels < (int)DQ_ARRAY_LEN(p->levels)) {
+            page++;
+            if (!TIFFReadDirectory(tif)) {
+                if (terr.code != DQ_OK) { /* an error, not just the end of the chain */
+                    dq_err_set(err, DQ_EIO, 500, "%s: %s", path, terr.msg);
+                    goto fail_levels;
+                }
+                break;
+            }
+            dq_pyr_level_t *lv = &p->levels[p->n_levels];
+            int rc = read_level(tif, path, p->file_size, lv, lv - 1, err);
+            if (rc < 0)
+                goto fail_levels;
+            if (rc > 0)
+                break;
+            lv->page = page;
+            p->n_levels++;
+        }
+    }
+    if (terr.code != DQ_OK) {
+        dq_err_set(err, DQ_EIO, 500, "%s: %s", path, terr.msg);
+        goto fail_levels;
+    }
+
+    dq_pyr_level_t *l0 = &p->levels[0];
+    p->info.width = l0->width;
+    p->info.height = l0->height;
+    p->info.tile_w = l0->tile_w;
+    p->info.tile_h = l0->tile_h;
+    p->info.n_levels = p->n_levels;
+    p->info.bands = l0->bands;
+    p->info.jpeg_tiles = l0->compression == COMPRESSION_JPEG;
+    for (int i = 0; i < p->n_levels; i++)
+        p->info.levels[i] = (dq_level_dim_t){p->levels[i].width, p->levels[i].height};
+    p->fd = fd;
+    fd = -1;
+    goto out;
+
+fail_levels:
+    free_levels(p);
+    free(p->path);
+    free(p);
+    p = NULL;
+out:
+    if (tif)
+        TIFFClose(tif);
+    TIFFOpenOptionsFree(opts);
+    if (fd >= 0)
+        close(fd);
+    return p;
+}
+
+void dq_pyramid_ref(dq_pyramid_t *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+}
+
+void dq_pyramid_unref(dq_pyramid_t *p)
+{
+    if (!p)
+        return;
+    /* acq_rel: the last owner must see every other owner's writes before it frees. */
+    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free_levels(p);
+    if (p->fd >= 0)
+        close(p->fd);
+    free(p->path);
+    free(p);
+}
+
+const dq_pyramid_info_t *dq_pyramid_info(const dq_pyramid_t *p)
+{
+    return &p->info;
+}
+
+const char *dq_pyramid_path(const dq_pyramid_t *p)
+{
+    return p->path;
+}
+
+/* ---------------------------------------------------------------- raw tiles */
+
+int dq_pyr_read_tile(const dq_pyramid_t *p, int level, uint32_t col, uint32_t row, dq_buf_t *out,
+                     dq_err_t *err)
+{
+    if (level < 0 || level >= p->n_levels)
+        return dq_err_set(err, DQ_EINVAL, 400, "level %d out of range 0..%d", level,
+                          p->n_levels - 1);
+    const dq_pyr_level_t *lv = &p->levels[level];
+    if (col >= lv->across || row >= lv->down)
+        return dq_err_set(err, DQ_EINVAL, 400, "tile %u,%u outside level %d (%ux%u tiles)", col,
+                          row, level, lv->across, lv->down);
+    if (lv->compression != COMPRESSION_JPEG)
+        return dq_err_set(err, DQ_EUNSUP, 500, "%s: tiles are not JPEG", p->path);
+    size_t idx = (size_t)row * lv->across + col;
+    uint64_t off = lv->offsets[idx];
+    size_t n = lv->counts[idx];
+    if (n < 4)
+        return dq_err_set(err, DQ_EIO, 500, "%s: tile %zu of level %d is empty", p->path, idx,
+                          level);
+
+    /* The splice, done in place. A tile stream is FFD8 (SOI) + frame + scan + FFD9 (EOI); the
+     * tables are FFD8 + DQT/DHT segments + FFD9. A decoder wants one stream: SOI, tables,
+     * frame, scan, EOI, so we keep the tables without their EOI (tl - 2 bytes) and the tile
+     * without its SOI. Worked layout, with tl = tables_len and base = out->data + out->len:
+     *   1. pread the whole tile to base + tl - 4: its SOI lands on [tl-4, tl-2);
+     *   2. check those two bytes are FF D8;
+     *   3. copy tables[0, tl-2) to base: this overwrites the tile's SOI, and the tile's frame
+     *      header starts exactly at base + tl - 2, right after the last table segment.
+     * Length: (tl - 2) + (n - 2). No temporary buffer, no memmove. Without a tables tag the
+     * tile is already a complete stream and is appended as it is. */
+    size_t tl = lv->tables_len;
+    size_t pre = tl >= 4 ? tl - 4 : 0;
+    dq_buf_reserve(out, pre + n);
+    uint8_t *base = (uint8_t *)out->data + out->len;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(p->fd, base + pre + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return dq_err_set(err, DQ_EIO, 500, "%s: reading tile %zu of level %d: %s", p->path,
+                              idx, level, r < 0 ? strerror(errno) : "unexpected end of file");
+        got += (size_t)r;
+    }
+    if (base[pre] != 0xFF || base[pre + 1] != 0xD8)
+        return dq_err_set(err, DQ_EIO, 500, "%s: tile %zu of level %d is not a JPEG stream",
+                          p->path, idx, level);
+    if (tl >= 4)
+        memcpy(base, lv->tables, tl - 2);
+    out->len += pre + n;
+    out->data[out->len] = '\0'; /* dq_buf_t keeps a NUL after len */
+    return 0;
+}
+
+/* Crops a complete JPEG at (0,0) to crop_w x crop_h and appends the result to out. libjpeg-
+ * turbo's lossless crop (jpegtran -crop) needs only the origin on an MCU boundary, and (0,0)
+ * always is; the right and bottom edges may fall inside an MCU, and the output header then
+ * carries exactly the requested size. If that ever yields another size, or the stream is one
+ * the transformer refuses, we decode, crop and re-encode at Q90 with the same subsampling. */
+static int crop_jpeg(const uint8_t *jpg, size_t len, uint32_t crop_w, uint32_t crop_h,
+                     dq_buf_t *out, dq_err_t *err)
+{
+    int rc = -1;
+    tjhandle tx = NULL, dec = NULL, enc = NULL;
+    unsigned char *dst = NULL, *pix = NULL;
+    unsigned long dst_len = 0;
+
+    tx = tjInitTransform();
+    if (!tx) {
+        dq_err_set(err, DQ_EINTERNAL, 500, "tjInitTransform: %s", tjGetErrorStr2(NULL));
+        goto out;
+    }
+    tjtransform xf = {.r = {.x = 0, .y = 0, .w = (int)crop_w, .h = (int)crop_h},
+                      .op = TJXOP_NONE,
+                      .options = TJXOPT_CROP | TJXOPT_COPYNONE};
+    if (tjTransform(tx, jpg, len, 1, &dst, &dst_len, &xf, 0) == 0) {
+        int w = 0, h = 0, ss = 0, cs = 0;
+        if (tjDecompressHeader3(tx, dst, dst_len, &w, &h, &ss, &cs) == 0 && w == (int)crop_w &&
+            h == (int)crop_h) {
+            dq_buf_append(out, dst, dst_len);
+            rc = 0;
+            goto out;
+        }
+    }
+
+    /* Fallback: decode, crop by pitch, encode. */
+    dec = tjInitDecompress();
+    enc = tjInitCompress();
+    int w = 0, h = 0, ss = 0, cs = 0;
+    if (!dec || !enc || tjDecompressHeader3(dec, jpg, len, &w, &h, &ss, &cs) != 0) {
+        dq_err_set(err, DQ_EIO, 500, "corrupt tile: %s", tjGetErrorStr2(dec));
+        goto out;
+    }
+    if ((int)crop_w > w || (int)crop_h > h) {
+        dq_err_set(err, DQ_EINVAL, 400, "crop %ux%u larger than tile %dx%d", crop_w, crop_h, w, h);
+        goto out;
+    }
+    int gray = cs == TJCS_GRAY;
+    int pf = gray ? TJPF_GRAY : TJPF_RGB, ps = gray ? 1 : 3;
+    pix = dq_xmalloc((size_t)w * (size_t)h * (size_t)ps);
+    if (tjDecompress2(dec, jpg, len, pix, w, w * ps, h, pf, 0) != 0) {
+        dq_err_set(err, DQ_EIO, 500, "corrupt tile: %s", tjGetErrorStr2(dec));
+        goto out;
+    }
+    tjFree(dst);
+    dst = NULL;
+    dst_len = 0;
+    if (tjCompress2(enc, pix, (int)crop_w, w * ps, (int)crop_h, pf, &dst, &dst_len,
+                    gray ? TJSAMP_GRAY : ss, 90, 0) != 0) {
+        dq_err_set(err, DQ_EIO, 500, "re-encoding tile: %s", tjGetErrorStr2(enc));
+        goto out;
+    }
+    dq_buf_append(out, dst, dst_len);
+    rc = 0;
+out:
+    tjFree(dst);
+    free(pix);
+    if (tx)
+        tjDestroy(tx);
+    if (dec)
+        tjDestroy(dec);
+    if (enc)
+        tjDestroy(enc);
+    return rc;
+}
+
+int dq_pyramid_tile_jpeg(dq_pyramid_t *p, int level, uint32_t col, uint32_t row, uint32_t crop_w,
+                         uint32_t crop_h, dq_buf_t *out, dq_err_t *err)
+{
+    const uint32_t tw = p->info.tile_w, th = p->info.tile_h;
+    if (crop_w == 0)
+        crop_w = tw;
+    if (crop_h == 0)
+        crop_h = th;
+    if (crop_w > tw || crop_h > th)
+        return dq_err_set(err, DQ_EINVAL, 400, "crop %ux%u larger than tile %ux%u", crop_w, crop_h,
+                          tw, th);
+    if (crop_w == tw && crop_h == th)
+        return dq_pyr_read_tile(p, level, col, row, out, err);
+
+    /* Edge tile: read into a scratch buffer, then crop into out. */
+    dq_buf_t raw = {0};
+    int rc = dq_pyr_read_tile(p, level, col, row, &raw, err);
+    if (rc == 0)
+        rc = crop_jpeg((const uint8_t *)raw.data, raw.len, crop_w, crop_h, out, err);
+    dq_buf_free(&raw);
+    return rc;
+}
