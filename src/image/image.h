@@ -99,6 +99,48 @@ typedef struct {
 int dq_image_render(dq_pyramid_t *p, const dq_render_spec_t *spec, dq_buf_t *out, dq_err_t *err);
 
 /* ================================================================ ingest */
-/* (owned by the ingest author) */
+/* (owned by the ingest author) src/image/ingest.c. Needs dq_image_init first. */
+
+#include "catalog/catalog.h"
+
+/* Progress of the pyramid write: percent 0..100 and an estimate of the seconds left. Called
+ * from a vips thread, at most once per percent; must not call back into vips. */
+typedef void (*dq_ingest_progress_fn)(void *ud, int percent, int eta_s);
+
+/* What to ingest. Strings are borrowed for the duration of the call. */
+typedef struct {
+    const char *src_path; /* the master to ingest; never modified */
+    const char *id;       /* the image id, see dq_image_id_valid */
+    const char *data_dir; /* the data directory (catalog.sqlite, masters/, pyramids/, tmp/) */
+    const char *who;      /* actor for the audit row; NULL means "cli" */
+    int replace;          /* 1: an existing id is replaced; 0: an existing id is DQ_EEXIST */
+    int quality;          /* JPEG quality of the stored tiles, 1..100 */
+    uint64_t max_pixels;  /* width*height above this is refused (DQ_ELIMIT) before any decode */
+    dq_ingest_progress_fn progress; /* may be NULL */
+    void *progress_ud;
+} dq_ingest_opts_t;
+
+/* Ingests one master: validates it (size, magic bytes, header, pixel limit) before any work,
+ * copies it byte for byte to masters/ab/<sha256> (shared by identical masters), writes a tiled
+ * (256 px) pyramidal JPEG TIFF in sRGB 8-bit (1 band for grey) to pyramids/<id>.tif, and records
+ * both in the catalog with an audit row. Streams: memory does not grow with the image size.
+ * Everything is written in data_dir/tmp/ first, fsynced and renamed in; the catalog row comes
+ * last, and a replacement is journaled (pending row) so that a crash at any instant leaves the
+ * old state or the new one (see dq_image_ingest_recover). On any failure before the commit,
+ * nothing in data_dir changes. Fills *out (caller-owned) with the stored record.
+ * Errors: DQ_EINVAL (bad id, empty/unknown/corrupt/truncated file), DQ_ELIMIT (too many pixels),
+ * DQ_EEXIST (id exists, no replace), DQ_ENOTFOUND (no such file), DQ_EIO. One ingest per call;
+ * several processes may ingest into one data dir at once (the commit phase is serialized by
+ * an flock on data_dir/ingest.lock). */
+int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *opts, dq_image_rec_t *out,
+                    dq_err_t *err);
+
+/* Brings data_dir back to a consistent state after a crash: removes work directories in tmp/
+ * that no live ingest holds, and completes or drops journaled replacements (a pending row whose
+ * pyramid is already in place is committed, otherwise dropped). Ingest and fixity call it at
+ * start; a server may too. *n_recovered (may be NULL) counts completed rows. Takes the commit
+ * lock, so it waits for an ingest in its commit phase. */
+int dq_image_ingest_recover(dq_catalog_t *cat, const char *data_dir, int *n_recovered,
+                            dq_err_t *err);
 
 #endif
