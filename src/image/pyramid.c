@@ -99,8 +99,7 @@ static int read_level(TIFF *tif, const char *path, uint64_t file_size, dq_pyr_le
     for (uint32_t i = 0; i < n_tiles; i++) {
         /* A tile that points past the end of the file means a truncated copy: refuse it now
          * rather than answer short reads later. Tiles over 64 MiB are not something we wrote. */
-        if (counts[i] > (64u << 20) || offsets[i] > file_size ||
-            counts[i] > file_size - offsets[i])
+        if (counts[i] > (64u << 20) || offsets[i] > file_size || counts[i] > file_size - offsets[i])
             return dq_err_set(err, DQ_EIO, 500, "%s: tile %u lies outside the file (truncated?)",
                               path, i);
         lv->offsets[i] = offsets[i];
@@ -272,15 +271,9 @@ void dq_pyramid_unref(dq_pyramid_t *p)
     free(p);
 }
 
-const dq_pyramid_info_t *dq_pyramid_info(const dq_pyramid_t *p)
-{
-    return &p->info;
-}
+const dq_pyramid_info_t *dq_pyramid_info(const dq_pyramid_t *p) { return &p->info; }
 
-const char *dq_pyramid_path(const dq_pyramid_t *p)
-{
-    return p->path;
-}
+const char *dq_pyramid_path(const dq_pyramid_t *p) { return p->path; }
 
 /* ---------------------------------------------------------------- raw tiles */
 

@@ -18,12 +18,12 @@ typedef struct {
     uint32_t width, height, tile_w, tile_h;
     uint32_t across, down; /* tiles per row and per column */
     int bands;
-    int compression; /* TIFF Compression tag value (7 = JPEG) */
-    int photometric; /* TIFF Photometric tag value */
-    int page;        /* directory index, or SubIFD index + 1 when the pyramid uses SubIFDs */
-    uint64_t *offsets;  /* [across * down], row-major */
-    uint32_t *counts;   /* [across * down] */
-    uint8_t *tables;    /* JPEGTables (SOI ... EOI), NULL when the tiles carry their own */
+    int compression;   /* TIFF Compression tag value (7 = JPEG) */
+    int photometric;   /* TIFF Photometric tag value */
+    int page;          /* directory index, or SubIFD index + 1 when the pyramid uses SubIFDs */
+    uint64_t *offsets; /* [across * down], row-major */
+    uint32_t *counts;  /* [across * down] */
+    uint8_t *tables;   /* JPEGTables (SOI ... EOI), NULL when the tiles carry their own */
     size_t tables_len;
 } dq_pyr_level_t;
 

@@ -58,7 +58,4 @@ void dq_image_shutdown(void)
         vips_shutdown();
 }
 
-void dq_image_thread_done(void)
-{
-    vips_thread_shutdown();
-}
+void dq_image_thread_done(void) { vips_thread_shutdown(); }

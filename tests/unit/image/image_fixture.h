@@ -30,7 +30,7 @@ typedef struct {
     VipsImage *img;     /* the master, in memory */
 } fx_t;
 
-static VipsImage *fx_make_master(int w, int h)
+static inline VipsImage *fx_make_master(int w, int h)
 {
     uint8_t *pix = malloc((size_t)w * h * 3);
     for (int y = 0; y < h; y++)
@@ -41,14 +41,14 @@ static VipsImage *fx_make_master(int w, int h)
             p[1] = (uint8_t)(40 + (j * 59) % 180);
             p[2] = (uint8_t)(40 + ((i + j) * 23 + (x + y) / 40) % 180);
         }
-    VipsImage *img = vips_image_new_from_memory_copy(pix, (size_t)w * h * 3, w, h, 3,
-                                                     VIPS_FORMAT_UCHAR);
+    VipsImage *img =
+        vips_image_new_from_memory_copy(pix, (size_t)w * h * 3, w, h, 3, VIPS_FORMAT_UCHAR);
     free(pix);
     img->Type = VIPS_INTERPRETATION_sRGB;
     return img;
 }
 
-static void fx_setup(fx_t *f)
+static inline void fx_setup(fx_t *f)
 {
     dq_err_t err = {0};
     DQ_REQUIRE(dq_image_init("test", 50, 1, &err) == 0);
@@ -79,7 +79,7 @@ static void fx_setup(fx_t *f)
                              "tile_height", 256, NULL) == 0);
 }
 
-static void fx_teardown(fx_t *f)
+static inline void fx_teardown(fx_t *f)
 {
     VIPS_UNREF(f->img);
     char cmd[128];
@@ -88,7 +88,7 @@ static void fx_teardown(fx_t *f)
 }
 
 /* Loads level `level` of a pyramid with vips' own reader, for reference pixels. */
-static VipsImage *fx_load_level(const char *path, int level, int subifd)
+static inline VipsImage *fx_load_level(const char *path, int level, int subifd)
 {
     VipsImage *out = NULL;
     int rc = subifd && level > 0 ? vips_tiffload(path, &out, "subifd", level - 1, NULL)
@@ -97,7 +97,7 @@ static VipsImage *fx_load_level(const char *path, int level, int subifd)
 }
 
 /* Decodes an encoded image (jpg/png/webp/tif) into memory. */
-static VipsImage *fx_decode(const dq_buf_t *b)
+static inline VipsImage *fx_decode(const dq_buf_t *b)
 {
     VipsImage *t = vips_image_new_from_buffer(b->data, b->len, "", NULL);
     if (!t)
@@ -109,7 +109,7 @@ static VipsImage *fx_decode(const dq_buf_t *b)
 
 /* Mean absolute difference over the common top-left area and the common bands of a and b.
  * Returns 999 when the images cannot be compared. */
-static double fx_mean_diff(VipsImage *a, VipsImage *b)
+static inline double fx_mean_diff(VipsImage *a, VipsImage *b)
 {
     int w = DQ_MIN(a->Xsize, b->Xsize), h = DQ_MIN(a->Ysize, b->Ysize);
     int n = DQ_MIN(a->Bands, b->Bands);

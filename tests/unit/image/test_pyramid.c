@@ -39,7 +39,8 @@ static void check_pyramid(const char *path, int subifd, int bands)
         DQ_CHECK_INT(in->levels[l].width, ref->Xsize);
         DQ_CHECK_INT(in->levels[l].height, ref->Ysize);
 
-        uint32_t across = (in->levels[l].width + 255) / 256, down = (in->levels[l].height + 255) / 256;
+        uint32_t across = (in->levels[l].width + 255) / 256,
+                 down = (in->levels[l].height + 255) / 256;
         dq_buf_t b = {0};
         for (uint32_t r = 0; r < down; r++)
             for (uint32_t c = 0; c < across; c++) {
@@ -153,13 +154,13 @@ DQ_TEST(pyramid_bad_arguments)
         int level;
         uint32_t col, row, cw, ch;
     } bad[] = {
-        {-1, 0, 0, 0, 0}, {in->n_levels, 0, 0, 0, 0}, {0, 6, 0, 0, 0},  {0, 0, 4, 0, 0},
-        {0, 99999, 99999, 0, 0}, {0, 0, 0, 257, 0},   {0, 0, 0, 0, 300}, {1, 3, 0, 0, 0},
+        {-1, 0, 0, 0, 0},        {in->n_levels, 0, 0, 0, 0}, {0, 6, 0, 0, 0},   {0, 0, 4, 0, 0},
+        {0, 99999, 99999, 0, 0}, {0, 0, 0, 257, 0},          {0, 0, 0, 0, 300}, {1, 3, 0, 0, 0},
     };
     for (size_t i = 0; i < DQ_ARRAY_LEN(bad); i++) {
         dq_err_clear(&err);
-        DQ_CHECK(dq_pyramid_tile_jpeg(p, bad[i].level, bad[i].col, bad[i].row, bad[i].cw,
-                                      bad[i].ch, &b, &err) < 0);
+        DQ_CHECK(dq_pyramid_tile_jpeg(p, bad[i].level, bad[i].col, bad[i].row, bad[i].cw, bad[i].ch,
+                                      &b, &err) < 0);
         DQ_CHECK_INT(err.code, DQ_EINVAL);
         DQ_CHECK_INT(b.len, 0);
     }
@@ -236,8 +237,8 @@ DQ_TEST(pyramid_truncated_and_corrupt)
     dq_err_clear(&err);
     DQ_CHECK(dq_pyramid_tile_jpeg(p, 0, 0, 0, 0, 0, &b, &err) < 0);
     DQ_CHECK_INT(err.code, DQ_EIO);
-    dq_render_spec_t s = {.level = 0, .lx = 0, .ly = 0, .lw = 300, .lh = 300, .out_w = 100,
-                          .out_h = 100};
+    dq_render_spec_t s = {
+        .level = 0, .lx = 0, .ly = 0, .lw = 300, .lh = 300, .out_w = 100, .out_h = 100};
     dq_err_clear(&err);
     DQ_CHECK(dq_image_render(p, &s, &b, &err) < 0);
     DQ_CHECK_INT(err.code, DQ_EIO);
