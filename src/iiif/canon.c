@@ -41,14 +41,14 @@ void dq_iiif_canonical(const dq_iiif_plan_t *plan, const dq_iiif_image_t *img, i
         dq_buf_printf(out, "%u,%u,%u,%u/", plan->x, plan->y, plan->w, plan->h);
 
     uint32_t mw, mh;
-    dq_iiif_max_size(img, plan->w, plan->h, 0, &mw, &mh);
+    dq_iiif_max_size(img, plan->w, plan->h, 0, plan->format, &mw, &mh);
     if (version == DQ_IIIF_V3) {
         /* 3.0 §4.8: "max", "^max", else w,h or ^w,h when the region is upscaled. */
         if (plan->out_w == mw && plan->out_h == mh) {
             dq_buf_puts(out, "max/");
         } else if (plan->upscale) {
             uint32_t uw, uh;
-            dq_iiif_max_size(img, plan->w, plan->h, 1, &uw, &uh);
+            dq_iiif_max_size(img, plan->w, plan->h, 1, plan->format, &uw, &uh);
             if (plan->out_w == uw && plan->out_h == uh)
                 dq_buf_puts(out, "^max/");
             else

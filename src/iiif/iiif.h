@@ -99,8 +99,9 @@ typedef struct {
     uint32_t width, height;  /* full resolution */
     uint32_t tile_w, tile_h; /* stored tile size (256) */
     int n_levels;
-    dq_iiif_level_t levels[32];               /* levels[0] = full res, each next about half;
-                                                 level k has scale factor 2^k */
+    dq_iiif_level_t levels[32];               /* levels[0] = full res; level k is the image
+                                                 shrunk by exactly 2^k, its size rounded up or
+                                                 down (checked: anything else is a 500) */
     uint64_t max_width, max_height, max_area; /* served limits; 0 = no limit. max_height 0 with
                                                  max_width set means max_width (3.0 §5.2) */
 } dq_iiif_image_t;
@@ -113,7 +114,9 @@ typedef struct {
     int quality;
     int format;
     int upscale;             /* 1 when the output is larger than the region in a dimension */
-    int level;               /* pyramid level to read: the smallest one still >= the output */
+    int level;               /* pyramid level to read: the smallest one in which the region
+                                still has >= the output's pixels (never upscale from a smaller
+                                one), or the level of the exact tile */
     uint32_t lx, ly, lw, lh; /* the region in that level's pixels (rounded outward, clipped) */
     int exact_tile;          /* 1 when the answer is exactly stored tile (tile_col,
                                 tile_row) of `level`: no scaling, rotation 0, no mirror,
@@ -122,21 +125,22 @@ typedef struct {
     uint32_t tile_col, tile_row;
 } dq_iiif_plan_t;
 
-/* Plans req against img into *plan. Every bound is checked in 64-bit integer
- * arithmetic (or in doubles range-checked before conversion) before anything is
- * converted or touched. Errors: 400 when the region is empty or entirely
- * outside the image, when the output would be smaller than 1 pixel, and in 3.0
- * when a size without '^' needs upscaling (including !w,h whose box is larger
- * than the region both ways, as the validator's size_noup expects); 403 when an
- * explicit size exceeds max_width / max_height / max_area (max, ^max and !w,h
- * are fitted inside the limits instead, 3.0 §4.2); 500 for an invalid img. */
+/* Plans req against img into *plan (zeroed on failure). Every bound is checked in 64-bit
+ * integer arithmetic (or in doubles range-checked before conversion) before anything is
+ * converted, so no request can overflow. Errors: 400 when the region is empty or entirely
+ * outside the image, when the output would be smaller than 1 pixel, and in 3.0 when a size
+ * without '^' needs upscaling (including !w,h whose box is larger than the region both ways,
+ * as the validator's size_noup expects); 403 when an explicit size exceeds max_width /
+ * max_height / max_area or the largest side the format can hold (65535 for jpg, 16383 for
+ * webp; also after rotation), while max, ^max and !w,h are fitted inside all of these instead
+ * (3.0 §4.2); 500 for an invalid img or version. */
 int dq_iiif_plan(const dq_iiif_req_t *req, const dq_iiif_image_t *img, dq_iiif_plan_t *plan,
                  dq_err_t *err);
 
-/* The output size that "max" (upscale 0) or "^max" (upscale 1) gives for a
- * region of rw x rh pixels of img: the region fitted inside the served limits
- * (3.0 §4.2). */
-void dq_iiif_max_size(const dq_iiif_image_t *img, uint32_t rw, uint32_t rh, int upscale,
+/* The output size that "max" (upscale 0) or "^max" (upscale 1) gives for a region of rw x rh
+ * pixels of img in format: the region fitted inside the served limits and the format's largest
+ * side (3.0 §4.2). 0 x 0 for an empty region. */
+void dq_iiif_max_size(const dq_iiif_image_t *img, uint32_t rw, uint32_t rh, int upscale, int format,
                       uint32_t *out_w, uint32_t *out_h);
 
 /* Appends the canonical "region/size/rotation/quality.format" for plan (3.0

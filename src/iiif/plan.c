@@ -14,23 +14,41 @@
 
 #define U32_MAX_D 4294967295.0
 
-/* The served limits with "no limit" as the largest value. 3.0 §5.2: a missing
- * maxHeight means maxHeight = maxWidth. */
+/* The largest side an encoder can write: JPEG stores 16-bit dimensions, WebP 14-bit ones. A
+ * size past these would fail deep in the encoder with a 500; refusing or fitting here gives a
+ * clear answer before any pixel is read. PNG and TIFF hold 32-bit sizes. */
+static uint64_t format_max_side(int format)
+{
+    switch (format) {
+    case DQ_FMT_JPG:
+        return 65535;
+    case DQ_FMT_WEBP:
+        return 16383;
+    default:
+        return UINT32_MAX;
+    }
+}
+
+/* The served limits with "no limit" as the largest value, narrowed by what the format can
+ * hold. 3.0 §5.2: a missing maxHeight means maxHeight = maxWidth. */
 typedef struct {
     uint64_t w, h, area;
-    int any; /* some limit is configured */
+    int configured; /* a max_* limit is set (the format's side limit does not count) */
 } limits_t;
 
-static limits_t get_limits(const dq_iiif_image_t *img)
+static limits_t get_limits(const dq_iiif_image_t *img, int format)
 {
     limits_t l;
+    uint64_t f = format_max_side(format);
     l.w = img->max_width ? DQ_MIN(img->max_width, (uint64_t)UINT32_MAX) : UINT32_MAX;
     if (img->max_height)
         l.h = DQ_MIN(img->max_height, (uint64_t)UINT32_MAX);
     else
         l.h = img->max_width ? l.w : UINT32_MAX;
+    l.w = DQ_MIN(l.w, f);
+    l.h = DQ_MIN(l.h, f);
     l.area = img->max_area ? img->max_area : UINT64_MAX;
-    l.any = img->max_width || img->max_height || img->max_area;
+    l.configured = img->max_width || img->max_height || img->max_area;
     return l;
 }
 
@@ -91,12 +109,8 @@ static void fit_area(uint64_t area, uint64_t *ow, uint64_t *oh)
 static void max_size(uint64_t rw, uint64_t rh, int up, const limits_t *l, uint64_t *ow,
                      uint64_t *oh)
 {
-    if (up && !l->any) {
-        /* Nothing to scale up to: ^max is the region itself. */
-        *ow = rw;
-        *oh = rh;
-        return;
-    }
+    if (!l->configured)
+        up = 0; /* no configured limit to scale up to: ^max is max, the region itself */
     uint64_t bw = up ? l->w : DQ_MIN(rw, l->w), bh = up ? l->h : DQ_MIN(rh, l->h);
     if (bw == rw && bh == rh) {
         *ow = rw;
@@ -115,9 +129,13 @@ static int check_image(const dq_iiif_image_t *img, dq_err_t *err)
         return dq_err_set(err, DQ_EINTERNAL, 500, "invalid image geometry");
     for (int k = 1; k < img->n_levels; k++) {
         const dq_iiif_level_t *lv = &img->levels[k];
-        if (lv->width < 1 || lv->height < 1 || lv->width > img->levels[k - 1].width ||
-            lv->height > img->levels[k - 1].height)
-            return dq_err_set(err, DQ_EINTERNAL, 500, "invalid pyramid level %d", k);
+        /* Level k is the image shrunk by 2^k, its odd last pixel rounded either way. */
+        uint64_t s = (uint64_t)1 << k;
+        uint64_t wlo = DQ_MAX(img->width / s, 1), whi = (img->width + s - 1) / s;
+        uint64_t hlo = DQ_MAX(img->height / s, 1), hhi = (img->height + s - 1) / s;
+        if (lv->width < wlo || lv->width > whi || lv->height < hlo || lv->height > hhi)
+            return dq_err_set(err, DQ_EINTERNAL, 500, "pyramid level %d is not 1/%llu of the image",
+                              k, (unsigned long long)s);
     }
     return 0;
 }
@@ -190,7 +208,7 @@ static uint64_t req_px(double v) { return round_u64(v); }
 static int plan_size(const dq_iiif_req_t *req, const dq_iiif_image_t *img, dq_iiif_plan_t *plan,
                      dq_err_t *err)
 {
-    limits_t l = get_limits(img);
+    limits_t l = get_limits(img, req->format);
     uint64_t rw = plan->w, rh = plan->h, ow = 0, oh = 0;
     int v3 = req->version == DQ_IIIF_V3;
     /* 2.1 §4.2: "The image server MAY support scaling above the full size"; we
@@ -292,65 +310,77 @@ static int plan_size(const dq_iiif_req_t *req, const dq_iiif_image_t *img, dq_ii
 /* ---------------------------------------------------------------- level and
  * tile */
 
+/* Is the answer stored tile (col, row) of level k as it is? A tile request (3.0 implementation
+ * notes) at scale factor s = 2^k asks for the region (col * tile_w * s, row * tile_h * s,
+ * min(tile_w * s, rest), ...) at the size of that tile in the level, which is smaller at the
+ * right and bottom edges (ceil(rest / s) in a pyramid halved rounding up). */
+static int exact_tile_at(const dq_iiif_image_t *img, const dq_iiif_plan_t *plan, int k)
+{
+    uint64_t W = img->width, H = img->height, s = (uint64_t)1 << k;
+    uint64_t lvw = img->levels[k].width, lvh = img->levels[k].height;
+    uint64_t tw = (uint64_t)img->tile_w * s, th = (uint64_t)img->tile_h * s;
+    if (plan->x % tw != 0 || plan->y % th != 0)
+        return 0;
+    if (plan->w != DQ_MIN(tw, W - plan->x) || plan->h != DQ_MIN(th, H - plan->y))
+        return 0;
+    uint64_t tx = plan->x / tw * img->tile_w, ty = plan->y / th * img->tile_h;
+    if (tx >= lvw || ty >= lvh)
+        return 0;
+    return plan->out_w == DQ_MIN((uint64_t)img->tile_w, lvw - tx) &&
+           plan->out_h == DQ_MIN((uint64_t)img->tile_h, lvh - ty);
+}
+
 static void plan_level(const dq_iiif_image_t *img, dq_iiif_plan_t *plan)
 {
-    uint64_t W = img->width, H = img->height;
     int k;
 
-    /* The smallest level whose copy of the region still has at least the output's
-     * pixels: region_w * level_w / W >= out_w, cross-multiplied to stay in
-     * integers. Level 0 always qualifies unless we upscale, and then it is the
-     * one to use. */
+    plan->exact_tile = 0;
+    plan->tile_col = plan->tile_row = 0;
+    if (plan->rotation == 0.0 && !plan->mirror &&
+        (plan->quality == DQ_Q_DEFAULT || plan->quality == DQ_Q_COLOR) &&
+        plan->format == DQ_FMT_JPG) {
+        for (k = 0; k < img->n_levels; k++) {
+            if (!exact_tile_at(img, plan, k))
+                continue;
+            uint64_t s = (uint64_t)1 << k;
+            plan->exact_tile = 1;
+            plan->level = k;
+            plan->tile_col = (uint32_t)(plan->x / (img->tile_w * s));
+            plan->tile_row = (uint32_t)(plan->y / (img->tile_h * s));
+            plan->lx = plan->tile_col * img->tile_w;
+            plan->ly = plan->tile_row * img->tile_h;
+            plan->lw = plan->out_w;
+            plan->lh = plan->out_h;
+            return;
+        }
+    }
+
+    /* Level k holds the image shrunk by exactly s = 2^k (each level pixel is a 2 x 2 block of
+     * the one above; only the odd last row and column are rounded). Take the smallest level
+     * in which the region still has at least the output's pixels: w / s >= out_w. Level 0
+     * always qualifies unless we upscale, and then it is the one to use. Products stay below
+     * 2^63: out_w < 2^32 and s <= 2^31. */
     for (k = img->n_levels - 1; k > 0; k--) {
-        uint64_t lw = img->levels[k].width, lh = img->levels[k].height;
-        if ((uint64_t)plan->w * lw >= (uint64_t)plan->out_w * W &&
-            (uint64_t)plan->h * lh >= (uint64_t)plan->out_h * H)
+        uint64_t s = (uint64_t)1 << k;
+        if ((uint64_t)plan->w >= (uint64_t)plan->out_w * s &&
+            (uint64_t)plan->h >= (uint64_t)plan->out_h * s)
             break;
     }
     plan->level = k;
-    uint64_t lvw = img->levels[k].width, lvh = img->levels[k].height;
-    /* Rounded outward so that the level's rectangle covers the whole region. */
-    uint64_t x0 = (uint64_t)plan->x * lvw / W, y0 = (uint64_t)plan->y * lvh / H;
-    uint64_t x1 = (((uint64_t)plan->x + plan->w) * lvw + W - 1) / W;
-    uint64_t y1 = (((uint64_t)plan->y + plan->h) * lvh + H - 1) / H;
-    x1 = DQ_MIN(x1, lvw);
-    y1 = DQ_MIN(y1, lvh);
+    uint64_t lvw = img->levels[k].width, lvh = img->levels[k].height, s = (uint64_t)1 << k;
+    /* Rounded outward so that the level's rectangle covers the whole region, then clipped to
+     * the level (a pyramid halved rounding down has lost the odd last pixels). */
+    uint64_t x0 = plan->x / s, y0 = plan->y / s;
+    uint64_t x1 = ((uint64_t)plan->x + plan->w + s - 1) / s;
+    uint64_t y1 = ((uint64_t)plan->y + plan->h + s - 1) / s;
+    x0 = DQ_MIN(x0, lvw - 1);
+    y0 = DQ_MIN(y0, lvh - 1);
+    x1 = DQ_MAX(DQ_MIN(x1, lvw), x0 + 1);
+    y1 = DQ_MAX(DQ_MIN(y1, lvh), y0 + 1);
     plan->lx = (uint32_t)x0;
     plan->ly = (uint32_t)y0;
     plan->lw = (uint32_t)(x1 - x0);
     plan->lh = (uint32_t)(y1 - y0);
-
-    /* One stored tile as it is? A tile request (3.0 implementation notes) at
-     * scale factor s = 2^k asks for region (col * tile_w * s, row * tile_h * s,
-     * min(tile_w * s, rest), ...) at the level's tile size; the right and bottom
-     * tiles are smaller. */
-    plan->exact_tile = 0;
-    plan->tile_col = plan->tile_row = 0;
-    if (plan->rotation != 0.0 || plan->mirror ||
-        (plan->quality != DQ_Q_DEFAULT && plan->quality != DQ_Q_COLOR) ||
-        plan->format != DQ_FMT_JPG)
-        return;
-    uint64_t s = (uint64_t)1 << k;
-    uint64_t tw = (uint64_t)img->tile_w * s, th = (uint64_t)img->tile_h * s;
-    if (plan->x % tw != 0 || plan->y % th != 0)
-        return;
-    if (plan->w != DQ_MIN(tw, W - plan->x) || plan->h != DQ_MIN(th, H - plan->y))
-        return;
-    uint64_t col = plan->x / tw, row = plan->y / th;
-    uint64_t tx = col * img->tile_w, ty = row * img->tile_h;
-    if (tx >= lvw || ty >= lvh)
-        return;
-    uint64_t vw = DQ_MIN((uint64_t)img->tile_w, lvw - tx),
-             vh = DQ_MIN((uint64_t)img->tile_h, lvh - ty);
-    if (plan->out_w != vw || plan->out_h != vh)
-        return;
-    plan->exact_tile = 1;
-    plan->tile_col = (uint32_t)col;
-    plan->tile_row = (uint32_t)row;
-    plan->lx = (uint32_t)tx;
-    plan->ly = (uint32_t)ty;
-    plan->lw = (uint32_t)vw;
-    plan->lh = (uint32_t)vh;
 }
 
 int dq_iiif_plan(const dq_iiif_req_t *req, const dq_iiif_image_t *img, dq_iiif_plan_t *plan,
@@ -377,14 +407,29 @@ int dq_iiif_plan(const dq_iiif_req_t *req, const dq_iiif_image_t *img, dq_iiif_p
         *plan = zero;
         return -1;
     }
+    /* A rotation that is not a multiple of 180 degrees turns the output: its bounding box
+     * (3.0 §4.3, the whole rotated content with no extra space) must still fit the format. */
+    if (fmod(plan->rotation, 180.0) != 0.0) {
+        double rad = plan->rotation * 3.14159265358979323846 / 180.0;
+        double c = fabs(cos(rad)), sn = fabs(sin(rad));
+        double bw = ceil(plan->out_w * c + plan->out_h * sn - 1e-9);
+        double bh = ceil(plan->out_w * sn + plan->out_h * c - 1e-9);
+        double f = (double)format_max_side(plan->format);
+        if (bw > f || bh > f) {
+            dq_err_set(err, DQ_ELIMIT, 403, "rotated size is beyond what %s can hold",
+                       dq_iiif_format_ext(plan->format));
+            memset(plan, 0, sizeof(*plan));
+            return -1;
+        }
+    }
     plan_level(img, plan);
     return 0;
 }
 
-void dq_iiif_max_size(const dq_iiif_image_t *img, uint32_t rw, uint32_t rh, int up, uint32_t *ow,
-                      uint32_t *oh)
+void dq_iiif_max_size(const dq_iiif_image_t *img, uint32_t rw, uint32_t rh, int up, int format,
+                      uint32_t *ow, uint32_t *oh)
 {
-    limits_t l = get_limits(img);
+    limits_t l = get_limits(img, format);
     uint64_t w, h;
     if (rw < 1 || rh < 1) {
         *ow = *oh = 0;
