@@ -178,7 +178,7 @@ static int open_checked(const char *path, fmt_t fmt, uint64_t max_pixels, VipsIm
  * computed until the save pulls pixels. Returns a new image in *out. */
 static int to_srgb8(VipsImage *in, VipsImage **out, int *icc_converted, dq_err_t *err)
 {
-    VipsImage *t[8] = {NULL};
+    VipsImage *t[10] = {NULL};
     VipsImage *x = in;
     VipsArrayDouble *white = NULL;
     int n = 0, rc = -1;
@@ -212,9 +212,14 @@ static int to_srgb8(VipsImage *in, VipsImage **out, int *icc_converted, dq_err_t
             goto verr;
         x = t[n++];
     }
+    /* 8-bit from here on: say so, or flatten would take 65535 as opaque for RGB16/GREY16. */
+    if (vips_copy(x, &t[n], "interpretation",
+                  x->Bands < 3 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB, NULL))
+        goto verr;
+    x = t[n++];
     if (vips_image_hasalpha(x) || (alpha && (x->Bands == 2 || x->Bands == 4))) {
         white = vips_array_double_newv(1, 255.0);
-        if (vips_flatten(x, &t[n], "background", white, NULL))
+        if (vips_flatten(x, &t[n], "background", white, "max_alpha", 255.0, NULL))
             goto verr;
         x = t[n++];
     }
