@@ -9,16 +9,6 @@
 #include <jansson.h>
 #include <string.h>
 
-/* See test_parse.c: tests/dq_test.h's DQ_TEST does not compile as it stands. */
-#undef DQ_TEST
-#define DQ_TEST(tname)                                                                             \
-    static void dq_test_##tname(void);                                                             \
-    __attribute__((constructor)) static void dq_register_##tname(void)                             \
-    {                                                                                              \
-        dq_tests_[dq_n_tests_++] = (struct dq_test_entry){#tname, dq_test_##tname};                \
-    }                                                                                              \
-    static void dq_test_##tname(void)
-
 static dq_iiif_image_t mk(uint32_t w, uint32_t h)
 {
     dq_iiif_image_t img;

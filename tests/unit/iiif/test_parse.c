@@ -8,18 +8,6 @@
 #include "dq_test.h"
 #include "iiif/iiif.h"
 
-/* tests/dq_test.h's DQ_TEST names its parameter `name`, which also rewrites the `.name` field
- * access inside it, so no test using it compiles. Until that header is fixed, register with a
- * positional initializer, which has no field name to clash with. */
-#undef DQ_TEST
-#define DQ_TEST(tname)                                                                             \
-    static void dq_test_##tname(void);                                                             \
-    __attribute__((constructor)) static void dq_register_##tname(void)                             \
-    {                                                                                              \
-        dq_tests_[dq_n_tests_++] = (struct dq_test_entry){#tname, dq_test_##tname};                \
-    }                                                                                              \
-    static void dq_test_##tname(void)
-
 #include <string.h>
 
 /* Parses s for version v; returns 0 or the HTTP status of the error. */
