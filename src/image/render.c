@@ -1,16 +1,19 @@
 /*
  * image/render.c: the renderer. Turns a planned request (level, region, size, rotation,
  * mirror, quality, format) into encoded bytes. For JPEG pyramids it decodes only the stored
- * tiles that meet the region, with libjpeg-turbo, at the smallest DCT scale (1/1..1/8) that
- * still leaves enough pixels, into one buffer; libvips then resizes, flips, rotates, converts
+ * tiles that meet the region, and of those only the rows and columns it needs, with
+ * libjpeg-turbo at the smallest DCT scale (1/1..1/8) that still leaves enough pixels, into one
+ * buffer; libvips then resizes, flips, rotates, converts
  * and encodes. Other pyramids (deflate, ...) go through vips' tiff loader and extract_area.
  * It does not plan (iiif/ does) or cache (http/ does). Thread-safe: no shared mutable state.
  */
 #include <math.h>
+#include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <turbojpeg.h>
+#include <jpeglib.h>
 #include <vips/vips.h>
 
 #include "image/image.h"
@@ -56,6 +59,74 @@ static int pick_dct_scale(const dq_render_spec_t *s, uint32_t tw, uint32_t th)
     return 1;
 }
 
+/* libjpeg reports fatal errors through error_exit, which by default calls exit(). The
+ * documented way to get control back (libjpeg.txt, "Error handling"; turbojpeg does the same
+ * inside) is a setjmp in the caller and a longjmp from error_exit. The jump only unwinds
+ * libjpeg's own frames back to decode_tile, which holds no resources of its own. Warnings
+ * (corrupt data libjpeg can work around) are counted and otherwise ignored. */
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    char msg[JMSG_LENGTH_MAX];
+} jerr_t;
+
+static void jerr_exit(j_common_ptr cinfo)
+{
+    jerr_t *e = (jerr_t *)cinfo->err;
+    cinfo->err->format_message(cinfo, e->msg);
+    longjmp(e->jump, 1);
+}
+
+static void jerr_output(j_common_ptr cinfo) { (void)cinfo; }
+
+/* Decodes, at 1/scale, only rows [y0, y1) and columns [x0, x1) (scaled pixels, relative to the
+ * tile) of one tile and writes them to dst (row pitch `pitch`). libjpeg-turbo's partial decode
+ * (libjpeg.txt, "Partial image decompression"): jpeg_crop_scanline skips IDCT, upsampling and
+ * colour conversion outside the columns (widening them to an iMCU boundary, so we copy out of
+ * a row buffer); jpeg_skip_scanlines skips the IDCT of the rows above; the rows below are
+ * never decoded because we abort after the last one. Huffman decoding of the skipped parts
+ * cannot be avoided: entropy-coded data has no random access without restart markers. */
+static int decode_tile(struct jpeg_decompress_struct *ci, jerr_t *je, const uint8_t *jpg,
+                       size_t len, int scale, int bands, uint32_t x0, uint32_t x1, uint32_t y0,
+                       uint32_t y1, uint8_t *dst, size_t pitch, uint8_t *rowbuf)
+{
+    if (setjmp(je->jump)) {
+        jpeg_abort_decompress(ci);
+        return -1;
+    }
+    jpeg_mem_src(ci, jpg, (unsigned long)len);
+    jpeg_read_header(ci, TRUE);
+    ci->scale_num = 1;
+    ci->scale_denom = (unsigned)scale;
+    ci->out_color_space = bands == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    ci->do_fancy_upsampling = FALSE; /* like TJFLAG_FASTUPSAMPLE: cheaper chroma upsampling */
+    ci->dct_method = JDCT_ISLOW;
+    jpeg_start_decompress(ci);
+    if ((int)ci->output_components != bands || ci->output_width < x1 || ci->output_height < y1) {
+        snprintf(je->msg, sizeof je->msg, "tile is %ux%ux%d, not as the directory says",
+                 ci->output_width, ci->output_height, ci->output_components);
+        jpeg_abort_decompress(ci);
+        return -1;
+    }
+    JDIMENSION cx = x0, cw = x1 - x0;
+    if (cx > 0 || cw < ci->output_width)
+        jpeg_crop_scanline(ci, &cx, &cw); /* cx <= x0 and cx + cw >= x1 afterwards */
+    if (y0 > 0)
+        jpeg_skip_scanlines(ci, y0);
+    const size_t off = (size_t)(x0 - cx) * (size_t)bands, n = (size_t)(x1 - x0) * (size_t)bands;
+    for (uint32_t y = y0; y < y1; y++) {
+        JSAMPROW row = rowbuf;
+        if (jpeg_read_scanlines(ci, &row, 1) != 1) {
+            snprintf(je->msg, sizeof je->msg, "short tile");
+            jpeg_abort_decompress(ci);
+            return -1;
+        }
+        memcpy(dst + (size_t)(y - y0) * pitch, rowbuf + off, n);
+    }
+    jpeg_abort_decompress(ci); /* the rows below y1 are not needed: stop here */
+    return 0;
+}
+
 /* Decodes the tiles of level that meet [lx, lx+lw) x [ly, ly+lh) at 1/scale into r. The region
  * in scaled pixels is widened to whole pixels (floor of the start, ceiling of the end), so it
  * can be up to one scaled pixel larger than the exact region. */
@@ -66,10 +137,12 @@ static int decode_region(const dq_pyramid_t *p, const dq_render_spec_t *s, int s
     const dq_pyr_level_t *lv = &p->levels[s->level];
     const uint32_t tw = lv->tile_w, th = lv->tile_h;
     const uint32_t stw = tw / (uint32_t)scale, sth = th / (uint32_t)scale;
-    const int bands = lv->bands, pf = bands == 1 ? TJPF_GRAY : TJPF_RGB;
-    tjhandle dec = NULL;
+    const int bands = lv->bands;
     dq_buf_t jpg = {0};
-    uint8_t *tile = NULL;
+    uint8_t *rowbuf = NULL;
+    struct jpeg_decompress_struct ci;
+    jerr_t je;
+    int ci_made = 0;
 
     uint32_t sx0 = s->lx / (uint32_t)scale, sy0 = s->ly / (uint32_t)scale;
     uint32_t sx1 = (s->lx + s->lw + (uint32_t)scale - 1) / (uint32_t)scale;
@@ -85,47 +158,33 @@ static int decode_region(const dq_pyramid_t *p, const dq_render_spec_t *s, int s
         return -1;
     const size_t pitch = (size_t)r->w * (size_t)bands;
 
-    dec = tjInitDecompress();
-    if (!dec) {
-        dq_err_set(err, DQ_EINTERNAL, 500, "tjInitDecompress: %s", tjGetErrorStr2(NULL));
-        goto out;
-    }
-    tile = dq_xmalloc((size_t)stw * sth * (size_t)bands);
+    memset(&je, 0, sizeof je);
+    ci.err = jpeg_std_error(&je.pub);
+    je.pub.error_exit = jerr_exit;
+    je.pub.output_message = jerr_output;
+    jpeg_create_decompress(&ci);
+    ci_made = 1;
+    rowbuf = dq_xmalloc((size_t)stw * (size_t)bands);
 
     for (uint32_t row = s->ly / th; row <= (s->ly + s->lh - 1) / th; row++) {
         for (uint32_t col = s->lx / tw; col <= (s->lx + s->lw - 1) / tw; col++) {
-            jpg.len = 0;
-            if (dq_pyr_read_tile(p, s->level, col, row, &jpg, err) < 0)
-                goto out;
             /* This tile in scaled pixels, and its overlap with the region. */
             uint32_t tx0 = col * stw, ty0 = row * sth;
             uint32_t ox0 = DQ_MAX(tx0, sx0), oy0 = DQ_MAX(ty0, sy0);
             uint32_t ox1 = DQ_MIN(tx0 + stw, sx1), oy1 = DQ_MIN(ty0 + sth, sy1);
             if (ox0 >= ox1 || oy0 >= oy1)
                 continue;
-            /* A tile wholly inside the region decodes straight into place (pitch = region
-             * row); one on the region's border decodes into scratch and is copied in part. */
-            int inside = ox0 == tx0 && oy0 == ty0 && ox1 == tx0 + stw && oy1 == ty0 + sth;
+            jpg.len = 0;
+            if (dq_pyr_read_tile(p, s->level, col, row, &jpg, err) < 0)
+                goto out;
             uint8_t *dst =
-                inside ? r->pix + (size_t)(ty0 - sy0) * pitch + (size_t)(tx0 - sx0) * (size_t)bands
-                       : tile;
-            int dst_pitch = inside ? (int)pitch : (int)(stw * (uint32_t)bands);
-            /* tjDecompress2 picks the scaling factor whose output fits width x height:
-             * TJSCALED(tw, 1/s) = tw / s exactly, since s divides tw. */
-            if (tjDecompress2(dec, (const unsigned char *)jpg.data, jpg.len, dst, (int)stw,
-                              dst_pitch, (int)sth, pf, TJFLAG_FASTUPSAMPLE) != 0 &&
-                tjGetErrorCode(dec) == TJERR_FATAL) {
+                r->pix + (size_t)(oy0 - sy0) * pitch + (size_t)(ox0 - sx0) * (size_t)bands;
+            if (decode_tile(&ci, &je, (const uint8_t *)jpg.data, jpg.len, scale, bands, ox0 - tx0,
+                            ox1 - tx0, oy0 - ty0, oy1 - ty0, dst, pitch, rowbuf) < 0) {
                 dq_err_set(err, DQ_EIO, 500, "%s: tile %u,%u of level %d: %s", p->path, col, row,
-                           s->level, tjGetErrorStr2(dec));
+                           s->level, je.msg);
                 goto out;
             }
-            if (inside)
-                continue;
-            for (uint32_t y = oy0; y < oy1; y++)
-                memcpy(r->pix + (size_t)(y - sy0) * pitch + (size_t)(ox0 - sx0) * (size_t)bands,
-                       tile + (size_t)(y - ty0) * stw * (size_t)bands +
-                           (size_t)(ox0 - tx0) * (size_t)bands,
-                       (size_t)(ox1 - ox0) * (size_t)bands);
         }
     }
     rc = 0;
@@ -134,10 +193,10 @@ out:
         free(r->pix);
         r->pix = NULL;
     }
-    free(tile);
+    if (ci_made)
+        jpeg_destroy_decompress(&ci);
+    free(rowbuf);
     dq_buf_free(&jpg);
-    if (dec)
-        tjDestroy(dec);
     return rc;
 }
 
@@ -261,9 +320,11 @@ static int finish(VipsImage *img, const dq_render_spec_t *s, dq_buf_t *out, dq_e
     int fail;
     switch (s->format) {
     case DQ_RF_JPG:
-        /* No Huffman optimisation: it costs a second pass for ~5% fewer bytes. */
+        /* No Huffman optimisation: it costs a second pass for ~5% fewer bytes. Chroma 4:2:0
+         * always: vips' "auto" drops subsampling at Q >= 90, which doubled our bytes (51 KB vs
+         * 26 KB for iipsrv's 512-px regions) and slowed the encode, for no visible gain. */
         fail = vips_jpegsave_buffer(img, &buf, &len, "Q", q, "optimize_coding", FALSE, "strip",
-                                    TRUE, NULL);
+                                    TRUE, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_ON, NULL);
         break;
     case DQ_RF_PNG:
         /* zlib level 3: most of level 6's size at a third of the time. */
