@@ -14,9 +14,9 @@ for b in 0 1 2; do
   vips linear "$t/a.v" "$t/a2.v" 110 128; vips linear "$t/b.v" "$t/b2.v" 35 0
   vips linear "$t/c.v" "$t/c2.v" 14 0
   vips add "$t/a2.v" "$t/b2.v" "$t/s1.v"; vips add "$t/s1.v" "$t/c2.v" "$t/s2.v"
-  vips add "$t/s2.v" "$t/n.v" "$t/s3.v"; vips cast "$t/s3.v" "$t/band$b.v" uchar
+  vips add "$t/s2.v" "$t/n.v" "$t/s3.v"; vips cast "$t/s3.v" "$t/out$b.v" uchar
   rm -f "$t"/[abcns]*.v "$t"/[abc]2.v
 done
-vips bandjoin "$t/band0.v $t/band1.v $t/band2.v" "$t/rgb.v"
+vips bandjoin "$t/out0.v $t/out1.v $t/out2.v" "$t/rgb.v"
 vips copy "$t/rgb.v" "$t/srgb.v" --interpretation srgb
 vips tiffsave "$t/srgb.v" "$out" --tile --bigtiff

@@ -20,7 +20,8 @@ struct dq_cache_entry {
     atomic_int refs;
     uint64_t hash;
     void *value;
-    size_t size; /* cost in bytes, including the key */
+    size_t size;       /* cost in bytes, including the key and bookkeeping */
+    size_t value_size; /* what the caller said the value costs (e.g. body bytes) */
     char tag[40];
     size_t key_len;
     char key[]; /* not NUL-terminated */
@@ -171,7 +172,9 @@ void dq_cache_put(dq_cache_t *c, const void *key, size_t key_len, void *value, s
 {
     uint64_t h = dq_hash64(key, key_len);
     shard_t *s = &c->shards[(h >> 56) % N_SHARDS];
-    size_t cost = size + key_len + sizeof(dq_cache_entry_t);
+    /* 512: a rough price for what the value itself holds beside its payload (an MHD
+     * response with its headers), so that tiny entries are not free. */
+    size_t cost = size + key_len + sizeof(dq_cache_entry_t) + 512;
     if (cost > s->budget) {
         if (c->free_fn && value)
             c->free_fn(value);
@@ -183,6 +186,7 @@ void dq_cache_put(dq_cache_t *c, const void *key, size_t key_len, void *value, s
     e->hash = h;
     e->value = value;
     e->size = cost;
+    e->value_size = size;
     snprintf(e->tag, sizeof(e->tag), "%s", tag ? tag : "");
     e->key_len = key_len;
     memcpy(e->key, key, key_len);
@@ -226,6 +230,7 @@ void dq_cache_release(dq_cache_t *c, dq_cache_entry_t *e)
 
 void *dq_cache_entry_value(const dq_cache_entry_t *e) { return e->value; }
 const char *dq_cache_entry_tag(const dq_cache_entry_t *e) { return e->tag; }
+size_t dq_cache_entry_size(const dq_cache_entry_t *e) { return e->value_size; }
 
 void dq_cache_stats(dq_cache_t *c, dq_cache_stats_t *st)
 {

@@ -41,6 +41,8 @@ void dq_cache_release(dq_cache_t *c, dq_cache_entry_t *e);
 /* Borrowed from a held entry. */
 void *dq_cache_entry_value(const dq_cache_entry_t *e);
 const char *dq_cache_entry_tag(const dq_cache_entry_t *e);
+/* The size given to dq_cache_put for this value. */
+size_t dq_cache_entry_size(const dq_cache_entry_t *e);
 /* Statistics for health and logs. */
 typedef struct {
     uint64_t hits, misses, inserts, evictions;
@@ -115,6 +117,17 @@ const dq_route_t *dq_http_route(const char *path, size_t len);
 /* The whole table, for `danqing serve --routes` and docs. */
 const dq_route_t *dq_http_routes(size_t *n);
 
+/* ================================================================ access log */
+
+/* A buffered access log on fd (accesslog.c). Each thread appends to its own slot; lines go
+ * out when a slot fills and on dq_alog_flush (the watcher calls it every 100 ms, and
+ * dq_alog_free at the end). Thread-safe. */
+typedef struct dq_alog dq_alog_t;
+dq_alog_t *dq_alog_new(int fd);
+void dq_alog_printf(dq_alog_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dq_alog_flush(dq_alog_t *a);
+void dq_alog_free(dq_alog_t *a); /* flushes; NULL ok; no thread may still be writing */
+
 /* ================================================================ the server */
 
 typedef struct dq_registry dq_registry_t;
@@ -128,6 +141,7 @@ struct dq_server {
     dq_cache_t *cache;        /* thread-safe */
     dq_catalog_t *catalog;    /* thread-safe */
     dq_registry_t *registry;  /* thread-safe */
+    dq_alog_t *alog;          /* thread-safe; NULL when the log level hides info lines */
     _Atomic uint64_t epoch;   /* bumped when any image changes: part of every cache key */
     pthread_t watcher;        /* polls the registry for replaced pyramids */
     int watcher_running;

@@ -106,11 +106,15 @@ static void image(dq_server_t *srv, dq_http_resp_t *resp, int version, dq_pyrami
         answer_err(resp, &err);
         return;
     }
-    int rc;
+    int rc = -1;
     if (plan.exact_tile) {
         rc = dq_pyramid_tile_jpeg(pyr, plan.level, plan.tile_col, plan.tile_row, plan.lw, plan.lh,
                                   &resp->body, &err);
-    } else {
+    }
+    /* Not a stored tile, or a pyramid whose tiles are not JPEG (EUNSUP): render. */
+    if (!plan.exact_tile || (rc < 0 && err.code == DQ_EUNSUP)) {
+        dq_err_clear(&err);
+        dq_buf_reset(&resp->body);
         dq_render_spec_t spec = {
             .level = plan.level,
             .lx = plan.lx,

@@ -113,6 +113,9 @@ typedef struct {
 
 #define MAX_BODY (16u << 20)
 
+/* *con_cls of requests without a body: read-only, never freed. */
+static const char no_body_marker = 0;
+
 /* ---------------------------------------------------------------- the handler */
 
 static void destroy_cached_response(void *value) { MHD_destroy_response(value); }
@@ -136,10 +139,10 @@ static char variant_of(const dq_http_req_t *req)
     return accept && strstr(accept, "application/ld+json") ? 'L' : 'J';
 }
 
-static void access_log(const char *method, const char *path, int status, size_t bytes,
-                       int64_t t0, int hit)
+static void access_log(dq_server_t *srv, const char *method, const char *path, int status,
+                       size_t bytes, int64_t t0, int hit)
 {
-    if (dq_log_get_level() > DQ_LOG_INFO)
+    if (!srv->alog)
         return;
     /* Paths are client text: cut and strip control bytes so that a log line stays one line. */
     char p[256];
@@ -147,8 +150,8 @@ static void access_log(const char *method, const char *path, int status, size_t 
     for (; path[n] && n < sizeof(p) - 1; n++)
         p[n] = (unsigned char)path[n] < 0x21 ? '?' : path[n];
     p[n] = '\0';
-    dq_log(DQ_LOG_INFO, "access", "method=%s path=%s status=%d bytes=%zu us=%lld cache=%s",
-           method, p, status, bytes, (long long)(dq_now_us() - t0), hit ? "hit" : "miss");
+    dq_alog_printf(srv->alog, "method=%s path=%s status=%d bytes=%zu us=%lld cache=%s", method, p,
+                   status, bytes, (long long)(dq_now_us() - t0), hit ? "hit" : "miss");
 }
 
 static void add_common_headers(struct MHD_Response *r)
@@ -195,24 +198,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int m = method_of(method);
     int64_t t0 = dq_now_us();
 
-    /* Bodies: the first call only sets up, later calls deliver data, the last has size 0. */
-    if (m & (DQ_HTTP_POST | DQ_HTTP_PUT | DQ_HTTP_PATCH)) {
-        conn_state_t *st = *con_cls;
-        if (!st) {
-            st = dq_xcalloc(1, sizeof(*st));
-            *con_cls = st;
-            return MHD_YES;
-        }
-        if (*upload_data_size) {
-            if (st->body.len + *upload_data_size > MAX_BODY)
-                st->too_big = 1;
-            else
-                dq_buf_append(&st->body, upload_data, *upload_data_size);
-            *upload_data_size = 0;
-            return MHD_YES;
-        }
+    /* The first call for a request only sets up; answering then would make libmicrohttpd
+     * (0.9.75) close the connection, since it has not yet seen the end of the request.
+     * GET/HEAD get a static marker (no allocation); bodies get a buffer that later calls
+     * fill; the call with *upload_data_size == 0 after that is the one that answers. */
+    if (!*con_cls) {
+        *con_cls = (m & (DQ_HTTP_POST | DQ_HTTP_PUT | DQ_HTTP_PATCH))
+                       ? (void *)dq_xcalloc(1, sizeof(conn_state_t))
+                       : (void *)&no_body_marker;
+        return MHD_YES;
     }
-    conn_state_t *st = *con_cls;
+    if (*upload_data_size) {
+        conn_state_t *st = *con_cls == &no_body_marker ? NULL : *con_cls;
+        if (st && st->body.len + *upload_data_size <= MAX_BODY)
+            dq_buf_append(&st->body, upload_data, *upload_data_size);
+        else if (st)
+            st->too_big = 1;
+        *upload_data_size = 0; /* a body on GET is read and ignored */
+        return MHD_YES;
+    }
+    conn_state_t *st = *con_cls == &no_body_marker ? NULL : *con_cls;
 
     dq_http_req_t req = {0};
     req.method = m;
@@ -244,8 +249,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             } else {
                 ret = MHD_queue_response(conn, MHD_HTTP_OK, dq_cache_entry_value(e));
             }
+            size_t bytes = status == 200 ? dq_cache_entry_size(e) : 0;
             dq_cache_release(srv->cache, e);
-            access_log(method, url, status, 0, t0, 1);
+            access_log(srv, method, url, status, bytes, t0, 1);
             return ret;
         }
     }
@@ -290,7 +296,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (etag[0] &&
         etag_matches(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match"), etag)) {
         enum MHD_Result ret = answer_not_modified(conn, etag);
-        access_log(method, url, 304, 0, t0, 0);
+        access_log(srv, method, url, 304, 0, t0, 0);
         dq_http_resp_free(&resp);
         return ret;
     }
@@ -306,10 +312,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         MHD_add_response_header(r, resp.header_names[i], resp.header_values[i]);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp.status, r);
     if (resp.cacheable && resp.status == 200 && key_len)
-        dq_cache_put(srv->cache, key, key_len, r, body_len + 512, etag); /* cache owns our ref */
+        dq_cache_put(srv->cache, key, key_len, r, body_len, etag); /* cache owns our ref */
     else
         MHD_destroy_response(r);
-    access_log(method, url, resp.status, body_len, t0, 0);
+    access_log(srv, method, url, resp.status, body_len, t0, 0);
     dq_http_resp_free(&resp);
     return ret;
 }
@@ -319,7 +325,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     (void)cls, (void)conn, (void)toe;
     conn_state_t *st = *con_cls;
-    if (st) {
+    if (st && *con_cls != &no_body_marker) {
         dq_buf_free(&st->body);
         free(st);
         *con_cls = NULL;

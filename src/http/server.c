@@ -21,11 +21,14 @@
 static void *watch(void *arg)
 {
     dq_server_t *srv = arg;
+    int tick = 0;
     while (!atomic_load(&srv->stopping)) {
-        for (int i = 0; i < 10 && !atomic_load(&srv->stopping); i++) {
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (srv->alog)
+            dq_alog_flush(srv->alog);
+        if (++tick % 10)
+            continue;
         if (dq_registry_revalidate(srv->registry) > 0) {
             atomic_fetch_add(&srv->epoch, 1);
             dq_log(DQ_LOG_INFO, "http", "an image changed on disk; response cache retired");
@@ -46,6 +49,8 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
         goto fail;
     srv->registry = dq_registry_new(srv->catalog, cfg->data_dir);
     srv->cache = dq_cache_new((size_t)cfg->cache_mb << 20, dq_http_cache_value_free);
+    if (dq_log_get_level() <= DQ_LOG_INFO)
+        srv->alog = dq_alog_new(2);
     if (dq_http_daemon_start(srv, err) < 0)
         goto fail;
     if (pthread_create(&srv->watcher, NULL, watch, srv) == 0)
@@ -66,6 +71,7 @@ void dq_server_stop(dq_server_t *srv)
     if (srv->watcher_running)
         pthread_join(srv->watcher, NULL);
     dq_http_daemon_stop(srv);
+    dq_alog_free(srv->alog);
     dq_cache_free(srv->cache);
     dq_registry_free(srv->registry);
     dq_catalog_close(srv->catalog);
