@@ -373,6 +373,7 @@ static void kill_at(const env_t *e, const char *args, int stage)
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             pid = 0; /* finished before the stage: the "new state" case */
+            fprintf(stderr, "    note: ingest finished before stage %d\n", stage);
             break;
         }
         /* stage 0: the work dir exists; 1: its pyramid is being written */
@@ -398,6 +399,7 @@ static void kill_at(const env_t *e, const char *args, int stage)
         usleep(200);
     }
     if (pid > 0) {
+        fprintf(stderr, "    killed at stage %d\n", stage);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }
