@@ -145,7 +145,10 @@ DQ_TEST(status_codes)
         {"/iiif/3/test-img_1/5000,5000,10,10/max/0/default.jpg", 400},
         {"/iiif/3/test-img_1/full/2457600,1200/0/default.jpg", 400},
         {"/iiif/3/test-img_1/full/^2457600,1200/0/default.jpg", 403},
-        {"/iiif/3/..%2F..%2Fetc%2Fpasswd/info.json", 400},
+        /* an encoded slash is 404 (the validator's id_error_escapedslash), never a path */
+        {"/iiif/3/..%2F..%2Fetc%2Fpasswd/info.json", 404},
+        {"/iiif/3/..%2F..%2Fcatalog.sqlite/info.json", 404},
+        {"/iiif/3/../../etc/passwd", 400},
         {"/iiif/3/%2e%2e/info.json", 400},
         {"/iiif/3/test-img_1%00/info.json", 400},
         {"/iiif/2/test-img_1/full/full/0/default.jpg", 200},
