@@ -13,7 +13,7 @@ id=67352ccc-d1b0-11e1-89ae-279075081939
 [ -f "$vdir/iiif-validate.py" ] || { echo "no validator in $vdir (see the comment at the top of $0)" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dqvalidate.XXXXXX")
 srv=""
-trap '[ -n "$srv" ] && kill "$srv" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "$srv" ] && kill "$srv" 2>/dev/null; wait 2>/dev/null; [ -n "${DQ_KEEP:-}" ] || rm -rf "$tmp"' EXIT
 # The validator compares square colours within +-5: ingest its grid at high JPEG quality.
 "$bin" ingest "$vdir/html/$id.png" --id "$id" --data "$tmp/data" --quality 98 > /dev/null || exit 1
 "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --log-level 2 > "$tmp/out" 2> "$tmp/log" &

@@ -225,8 +225,13 @@ static int plan_size(const dq_iiif_req_t *req, const dq_iiif_image_t *img, dq_ii
         break;
     case DQ_SIZE_MAX:
         /* Fitted inside the limits: 3.0 §4.2 "unless it is constrained to a smaller
-         * size by maxWidth, maxHeight, or maxArea"; 2.1 §4.2 likewise for "max". */
-        max_size(rw, rh, v3 && req->upscale, &l, &ow, &oh);
+         * size by maxWidth, maxHeight, or maxArea"; 2.1 §4.2 likewise for "max".
+         * "^max" is answered like "max" (the region, within the limits). Read literally,
+         * 3.0 §4.2 would scale ^max up to maxWidth/maxHeight/maxArea, but the official
+         * validator's size_up test expects ^max of a 1000 px image to be 1000 px while
+         * maxWidth is advertised, and a viewer asking ^max wants the whole region, not a
+         * 60-megapixel blow-up of a thumbnail; explicit ^w,h / ^pct: still upscale. */
+        max_size(rw, rh, 0, &l, &ow, &oh);
         break;
     case DQ_SIZE_W:
     case DQ_SIZE_H: {
