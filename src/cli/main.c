@@ -12,6 +12,8 @@ static const dq_cmd_t commands[] = {
     {"ingest", dq_cmd_ingest, "add a master image: keep it, build its tiled pyramid, catalog it"},
     {"serve", dq_cmd_serve, "serve IIIF Image API 3.0/2.1 (and the web front end) over HTTP"},
     {"fixity", dq_cmd_fixity, "re-verify the SHA-256 of every stored master and pyramid"},
+    {"generate", dq_cmd_generate,
+     "paint the sample collection (procedural ink paintings with ground truth)"},
 };
 
 int dq_cli_wants_help(int argc, char **argv)
