@@ -43,7 +43,8 @@ int dq_paint_collection(const dq_paint_opts_t *o, dq_err_t *err);
 /* The generator version written into manifest.json. */
 #define DQ_PAINT_VERSION "danqing-paint 1.0"
 
-/* ================================================================ internals shared by the files of paint/ */
+/* ================================================================ internals shared by the files of
+ * paint/ */
 /* Not a contract for other modules: these exist only so that paint's files can share types.
  * Scene units: v runs 0..1 from the top to the bottom of the work, u runs 0..aspect. */
 
@@ -131,16 +132,16 @@ typedef struct {
 
 #define DQ_PAINT_MAX_LAYERS 8
 typedef struct {
-    float horizon;  /* v of the layer's base line */
-    float depth;    /* 0 near .. 1 far */
-    float rough;    /* amplitude of small ridges */
-    float ink;      /* wash density near the ridge */
-    float line;     /* outline density */
-    float fade;     /* how far below the ridge the wash dissolves into mist */
-    float texture;  /* cun density */
-    int pigment;    /* colour wash on this layer (0: none) */
-    int pigment2;   /* second colour, lower on the slope */
-    float pig_cov;  /* colour coverage */
+    float horizon; /* v of the layer's base line */
+    float depth;   /* 0 near .. 1 far */
+    float rough;   /* amplitude of small ridges */
+    float ink;     /* wash density near the ridge */
+    float line;    /* outline density */
+    float fade;    /* how far below the ridge the wash dissolves into mist */
+    float texture; /* cun density */
+    int pigment;   /* colour wash on this layer (0: none) */
+    int pigment2;  /* second colour, lower on the slope */
+    float pig_cov; /* colour coverage */
     int n_peaks;
     float peaks[12][3]; /* centre u, height, half width */
 } dq_paint_layer_t;
@@ -159,9 +160,9 @@ typedef struct {
     dq_paint_layer_t layers[DQ_PAINT_MAX_LAYERS];
     int n_layers; /* layers[0] nearest */
     int n_mist;
-    float mist[6][3]; /* v centre, half thickness, strength */
-    float dry;        /* school's brush dryness */
-    int fan;          /* 1: only the arc-shaped leaf is painted */
+    float mist[6][3];  /* v centre, half thickness, strength */
+    float dry;         /* school's brush dryness */
+    int fan;           /* 1: only the arc-shaped leaf is painted */
     float fan_geom[4]; /* centre u, centre v, inner radius, outer radius; half angle in fan_half */
     float fan_half;
     int waterfall;
@@ -170,8 +171,8 @@ typedef struct {
     size_t n_prims, cap_prims;
     dq_paint_stamp_t *stamps;
     size_t n_stamps, cap_stamps;
-    float zone[2];   /* landscape only between these u (handscroll ends stay blank); 0,0: all */
-    float hidden[8]; /* bounding boxes (u0 v0 u1 v1) of the underdrawing and the retouching */
+    float zone[2];     /* landscape only between these u (handscroll ends stay blank); 0,0: all */
+    float hidden[8];   /* bounding boxes (u0 v0 u1 v1) of the underdrawing and the retouching */
     float perch[4][2]; /* where birds sit (flora.c), for truth.json */
     int n_perch;
     /* Condition model (condition.c): where losses, flaking and fading fall. */
@@ -182,14 +183,14 @@ typedef struct {
 
 void dq_paint_scene_free(dq_paint_scene_t *sc);
 /* Appends a primitive and computes its bounding box; returns it for further tweaks. */
-dq_paint_prim_t *dq_paint_add_capsule(dq_paint_scene_t *sc, int target, int mat, float x0,
-                                      float y0, float x1, float y1, float r0, float r1,
-                                      float alpha, float dry);
+dq_paint_prim_t *dq_paint_add_capsule(dq_paint_scene_t *sc, int target, int mat, float x0, float y0,
+                                      float x1, float y1, float r0, float r1, float alpha,
+                                      float dry);
 dq_paint_prim_t *dq_paint_add_ellipse(dq_paint_scene_t *sc, int kind, int target, int mat, float cx,
                                       float cy, float rx, float ry, float angle, float alpha);
 /* Takes mask (malloc'd, w*h bytes); places its top-left at (x, y), px scene units per pixel. */
-dq_paint_prim_t *dq_paint_add_stamp(dq_paint_scene_t *sc, int target, int mat, uint8_t *mask,
-                                    int w, int h, float x, float y, float px, float alpha);
+dq_paint_prim_t *dq_paint_add_stamp(dq_paint_scene_t *sc, int target, int mat, uint8_t *mask, int w,
+                                    int h, float x, float y, float px, float alpha);
 
 /* Texture (texture.c): tone 0..1 and reflectance multiplier of the bare support. */
 void dq_paint_substrate(const dq_paint_scene_t *sc, float u, float v, float px, float *tone,
@@ -302,8 +303,7 @@ struct _VipsImage *dq_paint_render_state(const dq_paint_scene_t *sc, int width, 
 /* An output (DQ_OUT_*) computed from a state image; nm is the wavelength for DQ_OUT_BAND or
  * the state band for DQ_OUT_MAT. New reference; state, sc and sp must outlive it. */
 struct _VipsImage *dq_paint_shade(struct _VipsImage *state, const dq_paint_scene_t *sc,
-                                  const dq_paint_spectra_t *sp, int mode, double nm,
-                                  dq_err_t *err);
+                                  const dq_paint_spectra_t *sp, int mode, double nm, dq_err_t *err);
 
 /* Damage flags at (u, v) (condition.c). */
 typedef struct {

@@ -141,7 +141,7 @@ int dq_paint_add_seal(dq_paint_scene_t *sc, const char *text, int relief, float 
         }
     float px = 1.0f / unit_px;
     dq_paint_prim_t *p =
-        dq_paint_add_stamp(sc, DQ_TGT_PIGMENT, DQ_MAT_CINNABAR, mask, W, H, u, v, px, 0.92f);
+        dq_paint_add_stamp(sc, DQ_TGT_PIGMENT, DQ_MAT_CINNABAR, mask, W, H, u, v, px, 1.0f);
     (void)p;
     return 0;
 }
