@@ -48,6 +48,95 @@ typedef struct {
 /* 1 when id is a valid image id; otherwise 0 and err says why (DQ_EINVAL, 400). */
 int dq_image_id_valid(const char *id, dq_err_t *err);
 
+/* ---------------------------------------------------------------- relics: types */
+
+/* Roles, ordered: a higher role may do everything a lower one may (docs/api.md "Roles"). */
+enum { DQ_ROLE_ANON = 0, DQ_ROLE_VIEWER, DQ_ROLE_CONSERVATOR, DQ_ROLE_CURATOR, DQ_ROLE_ADMIN };
+/* Who is asking. user "" for anonymous; "cli" for the command line. Plain value. */
+typedef struct {
+    char user[64];
+    int role;
+} dq_actor_t;
+
+/* A search request (GET /api/relics). Strings are borrowed for the call. */
+typedef struct {
+    const char *q;                                                  /* user text or NULL */
+    const char *dynasty, *object_type, *subject, *creator, *medium; /* NULL = any */
+    int has_images;                                                 /* -1 any, 0, 1 */
+    int year_from, year_to; /* INT_MIN / INT_MAX when unset; overlap semantics */
+    const char *sort;       /* "relevance" (default with q), "date", "-date", "accession"
+                               (default without q); NULL = default */
+    int limit;              /* 1..100; 0 = default 24 */
+    const char *cursor;     /* opaque, from next_cursor; NULL = first page */
+    int facets;             /* 1: compute facets (each facet ignores its own filter) */
+    const char *lang;       /* "zh" (default) or "en": snippets and creator facet labels */
+} dq_relic_query_t;
+
+/* Counts of one import (dq_catalog_import). */
+typedef struct {
+    int64_t inserted, updated, unchanged, failed;
+} dq_import_stats_t;
+
+/* Backend-facing types (used by relic.c and the store_*.c backends only). */
+/* A stored row as the backend returns it. */
+typedef struct {
+    char id[64];
+    int64_t version;
+    char created_at[32], updated_at[32];
+    const char *doc; /* the user part of the document (no id/version/times), canonical JSON */
+    size_t doc_len;
+} dq_relic_stored_t;
+
+/* One image link of a relic, in order. */
+typedef struct {
+    const char *image_id, *role;
+} dq_relic_link_t;
+
+/* What a backend writes for one relic: the canonical document plus the values it indexes.
+ * Everything is borrowed for the call. */
+typedef struct {
+    const char *id, *accession;
+    int64_t version;        /* 1 on insert */
+    const char *created_at; /* NULL: now (insert) / keep (update) */
+    const char *doc;        /* canonical user document JSON */
+    size_t doc_len;
+    const char *dynasty, *object_type, *medium_key; /* NULL when absent */
+    int year_from, year_to, has_year;               /* has_year 0: no dates */
+    int restricted;
+    const char *sort_title; /* accession-independent title key for display */
+    const char *const *subjects;
+    int n_subjects;
+    const char *const *creators; /* facet labels: the zh name, else en */
+    const char *const *creators_en;
+    int n_creators;
+    const dq_relic_link_t *links;
+    int n_links;
+    /* FTS5 columns: title (zh/en/pinyin), creators, body (medium, inscriptions, seals,
+     * school, date text, accession), description. */
+    const char *fts_title, *fts_creators, *fts_body, *fts_description;
+} dq_relic_row_t;
+
+typedef int (*dq_relic_txn_fn)(void *ud, void *txn, dq_err_t *err);
+
+enum {
+    DQ_RELIC_SORT_RELEVANCE = 0,
+    DQ_RELIC_SORT_DATE,
+    DQ_RELIC_SORT_DATE_DESC,
+    DQ_RELIC_SORT_ACCESSION
+};
+/* A validated search: relic.c fills it from a dq_relic_query_t; strings are borrowed. */
+typedef struct dq_relic_plan {
+    const char *match, *boost; /* FTS5 expressions (search/ query plan); NULL without q */
+    int sort;                  /* DQ_RELIC_SORT_* */
+    int limit;                 /* 1..100 */
+    int has_cursor;            /* keyset: rows strictly after (cursor key, cursor_rowid) */
+    double cursor_num;         /* relevance score, or the year of the date sorts */
+    const char *cursor_str;    /* accession sort */
+    int64_t cursor_rowid;
+    int lang_en; /* 1: English snippets and creator labels */
+} dq_relic_plan_t;
+struct dq_search;
+
 /* ---------------------------------------------------------------- backend interface */
 
 /* Called once per row by the list functions; rec is borrowed for the call only. A non-zero
@@ -82,6 +171,45 @@ typedef struct dq_store_ops {
     int (*pending_drop)(void *impl, const char *id, dq_err_t *err);
     /* Number of rows in the audit table (for tests and `danqing status`). */
     int (*audit_count)(void *impl, int64_t *n, dq_err_t *err);
+
+    /* ======== relics (store_sqlite_relic.c); the logic lives in relic.c ======== */
+    /* The search object the backend registered its FTS5 tokenizer with (borrowed, valid
+     * until close); relic.c plans queries and adds dictionary names with it. */
+    struct dq_search *(*relic_search_handle)(void *impl);
+    /* Runs fn inside one write transaction with the backend's lock held: commit when fn
+     * returns 0, roll back otherwise. txn is valid only during fn and is what the relic_*
+     * primitives below take; fn must not call any other dq_catalog_* function. */
+    int (*relic_txn)(void *impl, dq_relic_txn_fn fn, void *ud, dq_err_t *err);
+    /* Primitives, only inside relic_txn. load: by id (accession NULL) or by accession (id
+     * NULL); 0 found (out filled, out->doc borrowed until the next primitive call), 1 not
+     * found, -1 error. */
+    int (*relic_load)(void *txn, const char *id, const char *accession, dq_relic_stored_t *out,
+                      dq_err_t *err);
+    /* Inserts (row->version == 1) or updates the row, its facet rows, image links and FTS
+     * entry. A duplicate accession or id is DQ_EEXIST (409). */
+    int (*relic_save)(void *txn, const dq_relic_row_t *row, dq_err_t *err);
+    int (*relic_remove)(void *txn, const char *id, dq_err_t *err);
+    /* A fresh server id ("dq-2026-0042"), never handed out before; written into id[32]. */
+    int (*relic_new_id)(void *txn, char id[32], dq_err_t *err);
+    /* 1 when an image row with this id exists, 0 when not, -1 on error. */
+    int (*relic_image_exists)(void *txn, const char *image_id, dq_err_t *err);
+    int (*relic_audit)(void *txn, const char *who, const char *action, const char *object,
+                       const char *detail, dq_err_t *err);
+    /* Read side (own locking). get: the stored row (doc copied into out_doc). */
+    int (*relic_get)(void *impl, const char *id, dq_relic_stored_t *out, dq_buf_t *out_doc,
+                     dq_err_t *err);
+    /* The whole search response (docs/api.md) into out. q is validated; plan is the FTS5
+     * plan of it; show_restricted: 1 for viewer and above. */
+    int (*relic_search)(void *impl, const dq_relic_query_t *q, const dq_relic_plan_t *plan,
+                        int show_restricted, dq_buf_t *out, dq_err_t *err);
+    int (*relic_image_visible)(void *impl, const char *image_id, int show_restricted);
+    int (*relic_counts)(void *impl, int show_restricted, int64_t *relics, int64_t *images,
+                        dq_err_t *err);
+    int (*relic_audit_list)(void *impl, const char *object, int limit, int64_t before_seq,
+                            dq_buf_t *out, dq_err_t *err);
+    /* Calls cb for every creator name and zh title (to refill the search dictionary at open). */
+    int (*relic_names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
+    /* ======== end relics ======== */
     /* Releases impl; NULL-safe. */
     void (*close)(void *impl);
 } dq_store_ops;
@@ -120,5 +248,99 @@ int dq_catalog_pending_put(dq_catalog_t *cat, const dq_image_rec_t *rec, dq_err_
 int dq_catalog_pending_list(dq_catalog_t *cat, dq_image_cb cb, void *ud, dq_err_t *err);
 int dq_catalog_pending_drop(dq_catalog_t *cat, const char *id, dq_err_t *err);
 int dq_catalog_audit_count(dq_catalog_t *cat, int64_t *n, dq_err_t *err);
+
+/* ---------------------------------------------------------------- relics (relic.c) */
+
+/* Relic records: the JSON document of docs/api.md "The relic document", validated against
+ * the vocabularies below and stored with its version, times and an audit row per write (who,
+ * when, action, and for replace/patch the changed top-level fields with old and new values),
+ * all in one transaction. Restricted relics are invisible to anonymous callers everywhere:
+ * get answers 404, search, facets and counts leave them out.
+ * Common to every function: cat and who are borrowed; out/field_errors are caller-owned
+ * buffers that are appended to (start them zeroed); on failure err->http_status is one of
+ * 400 (bad argument), 403 (role too low: writes need DQ_ROLE_CURATOR), 404, 409 (duplicate
+ * accession or id), 412 (if_version is not the stored version), 422 (invalid document:
+ * field_errors, when non-NULL, receives a JSON object {"title.zh": "required", ...}) or 500.
+ * All are thread-safe (the backend serializes). */
+
+/* Creates a relic from a whole document (an "id" is accepted, otherwise one is assigned).
+ * out receives the stored document with id, version 1, created_at, updated_at. */
+int dq_catalog_relic_create(dq_catalog_t *cat, const char *json, size_t len, const dq_actor_t *who,
+                            dq_buf_t *out, dq_buf_t *field_errors, dq_err_t *err);
+/* The stored document into out and its version into *version (either may be NULL).
+ * 404 for an unknown id, and for a restricted relic when who is anonymous. */
+int dq_catalog_relic_get(dq_catalog_t *cat, const char *id, const dq_actor_t *who, dq_buf_t *out,
+                         int64_t *version, dq_err_t *err);
+/* Replaces the whole document (server fields in json are ignored; "images" absent keeps the
+ * links). if_version -1: any version. out receives the new stored document. */
+int dq_catalog_relic_replace(dq_catalog_t *cat, const char *id, const char *json, size_t len,
+                             int64_t if_version, const dq_actor_t *who, dq_buf_t *out,
+                             dq_buf_t *field_errors, dq_err_t *err);
+/* Applies a JSON merge patch (RFC 7396) to the stored document, then validates the result
+ * like replace. */
+int dq_catalog_relic_patch(dq_catalog_t *cat, const char *id, const char *merge_patch, size_t len,
+                           int64_t if_version, const dq_actor_t *who, dq_buf_t *out,
+                           dq_buf_t *field_errors, dq_err_t *err);
+int dq_catalog_relic_delete(dq_catalog_t *cat, const char *id, int64_t if_version,
+                            const dq_actor_t *who, dq_err_t *err);
+/* Replaces the ordered image list with json_array ([{"image_id","role","label"}]); every
+ * image_id must exist (422 "images[1].image_id": "unknown image"). if_version -1: any. */
+int dq_catalog_relic_set_images(dq_catalog_t *cat, const char *id, const char *json_array,
+                                size_t len, int64_t if_version, const dq_actor_t *who,
+                                dq_buf_t *out, dq_buf_t *field_errors, dq_err_t *err);
+/* Search (docs/api.md "Search response"): appends {"total","items","facets","next_cursor"}
+ * to out ("facets" only when q->facets). 400 for a bad sort, limit, cursor or query text. */
+int dq_catalog_relic_search(dq_catalog_t *cat, const dq_relic_query_t *q, const dq_actor_t *who,
+                            dq_buf_t *out, dq_err_t *err);
+/* A vocabulary as a JSON array [{"key","zh","en"[,"year_from","year_to"]}] into out.
+ * name: "dynasties", "object_types" or "subjects"; 404 for any other. */
+int dq_catalog_vocab(dq_catalog_t *cat, const char *name, dq_buf_t *out, dq_err_t *err);
+/* 1 when image_id may be shown to who: it belongs to at least one relic visible to who, or to
+ * no relic at all (unlinked images are public); 0 when it belongs only to restricted relics
+ * and who is anonymous (and 0 on a database error: fail closed). */
+int dq_catalog_image_visible(dq_catalog_t *cat, const char *image_id, const dq_actor_t *who);
+/* Relics visible to who, and all images. Either pointer may be NULL. */
+int dq_catalog_counts(dq_catalog_t *cat, const dq_actor_t *who, int64_t *relics, int64_t *images,
+                      dq_err_t *err);
+/* Audit rows, newest first: {"items":[{"at","who","action","object","detail"}],
+ * "next_cursor"} into out. object NULL/"" = all; limit 1..500 (0 = 50). Callers check the
+ * admin role (the catalog does not know who asks here). */
+int dq_catalog_audit_list(dq_catalog_t *cat, const char *object, int limit, const char *cursor,
+                          dq_buf_t *out, dq_err_t *err);
+
+/* ---------------------------------------------------------------- relics: bulk import */
+
+enum {
+    DQ_IMPORT_JSONL = 1, /* one relic document per line (docs/api.md), or the flat form of the
+                            sample collection's metadata.jsonl */
+    DQ_IMPORT_CSV,       /* RFC 4180; columns named by a mapping file (docs/import.md) */
+    DQ_IMPORT_MET,       /* The Met's MetObjects.csv, built-in mapping */
+};
+
+/* Called once per bad row (line is the 1-based line where the row starts); reason borrowed. */
+typedef void (*dq_import_error_fn)(void *ud, long line, const char *reason);
+/* Called now and then (every batch) with rows read so far and bytes consumed. */
+typedef void (*dq_import_progress_fn)(void *ud, int64_t rows, int64_t bytes);
+
+typedef struct {
+    int format;               /* DQ_IMPORT_* */
+    const char *mapping_json; /* mapping file text for DQ_IMPORT_CSV (docs/import.md); NULL:
+                                 the CSV header must name document fields directly */
+    size_t mapping_len;
+    int dry_run;    /* 1: validate and count, write nothing */
+    int batch_rows; /* rows per transaction; 0 = 1000 */
+    dq_import_error_fn on_error;
+    dq_import_progress_fn on_progress;
+    void *ud;
+} dq_import_opts_t;
+
+/* Reads in (borrowed; read to EOF) and upserts each row by accession, one transaction per
+ * batch: a new accession is inserted, a changed one updated (version + 1, audit row), an
+ * identical one left alone (so a re-import is all "unchanged"). A bad row goes to on_error
+ * and is counted in st->failed; it never stops the import or touches other rows. Returns 0
+ * (even with failed rows), or -1 with err for a failure of the whole import (unreadable
+ * input, bad mapping: 400, database error). st (caller-owned) is filled in both cases. */
+int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
+                      const dq_actor_t *who, dq_import_stats_t *st, dq_err_t *err);
 
 #endif
