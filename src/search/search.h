@@ -1,0 +1,179 @@
+/*
+ * search: the Chinese-aware full-text machinery behind the catalog's SQLite FTS5 index. It owns
+ * an FTS5 tokenizer ("danqing"), the pinyin and simplified/traditional tables it needs (loaded
+ * from Debian's Unihan files and OpenCC, never typed by hand), a user dictionary of names and
+ * titles, and the translation of what a person types into a safe FTS5 MATCH expression.
+ * It does not own any table: the catalog creates the FTS5 table, inserts, and runs the SELECT.
+ * search/ is the one module besides catalog/store_sqlite.c that includes sqlite3.h, because an
+ * FTS5 tokenizer is by nature bound to SQLite; it is also the only includer of opencc.h and
+ * bzlib.h.
+ *
+ * ---- How text becomes tokens (the same code runs for documents, queries and highlight) ----
+ * Normalisation: full-width ASCII folds to ASCII, Latin letters lose case and diacritics
+ * ("Zhāng" -> "zhang"), and Han text is converted to simplified by OpenCC t2s (phrase level),
+ * falling back per character to Unihan kSimplifiedVariant. Offsets always point into the
+ * original bytes, so highlight() marks the characters the user stored, traditional or not.
+ * One FTS5 position per Han character, holding colocated tokens:
+ *     清    the unigram (the "primary" token: its offsets are what highlight() uses)
+ *     清明  the bigram with the next character of the run (colocated)
+ *     \1qing  the toneless Mandarin reading(s) (kMandarin, up to 2), namespace byte 0x01
+ *     \2qm  the initials of this and the next character, namespace byte 0x02
+ * Latin/digit words are one position each, lowercased, with a light plural fold (Harman's
+ * S-stemmer: "landscapes" -> "landscape"). Kana and Hangul get unigrams and bigrams only.
+ * The namespace bytes are control characters: no document or user text can produce them (both
+ * treat controls as separators), so a Chinese query never matches through pinyin (景点 jingdian
+ * never finds 经典) and an English word never matches a pinyin token by accident.
+ *
+ * ---- How a query is tokenized (FTS5_TOKENIZE_QUERY) ----
+ * A Han run of n >= 2 characters becomes the phrase "b1 b2 ... b(n-1) u(n)": its bigrams and the
+ * unigram of its last character. Bigrams make the lookup selective; the trailing unigram makes
+ * the phrase span every character, so highlight() marks exactly 清明上河 and not 清明上. One
+ * character is its unigram: 蝶 finds every work that has 蝶, 简单 finds 安装简单.
+ * A quoted string that starts with 0x01 is a pinyin phrase ("\1qing ming" -> \1qing \1ming); one
+ * that starts with 0x02 is an initials string ("\2qmsht" -> \2qm \2ms \2sh \2ht). Only
+ * dq_search_query writes these. Limitation: an initials match highlights all but its last
+ * character (there is no per-character initials token, to keep the index small).
+ *
+ * ---- Thread safety ----
+ * A dq_search_t is built once at start-up and then shared by every thread and connection: the
+ * tables and the OpenCC converter are read-only (OpenCC's Converter::Convert is const and its
+ * maintainers test it concurrently, BYVoid/OpenCC#231); the dictionary is guarded by its own
+ * rwlock (dict.c), so names may be added while queries run.
+ */
+#ifndef DQ_SEARCH_H
+#define DQ_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+struct sqlite3; /* sqlite3.h stays out of this header; callers that register include it */
+
+/* The name the tokenizer is registered under: CREATE VIRTUAL TABLE t USING fts5(title, body,
+ * tokenize='danqing'). Argument "nopinyin" (tokenize='danqing nopinyin') leaves the pinyin and
+ * initials tokens out, for long description columns kept in a table of their own. */
+#define DQ_SEARCH_TOKENIZER "danqing"
+
+/* Token namespaces (first byte of a pinyin or initials token); see the header comment. */
+#define DQ_SEARCH_NS_PINYIN '\x01'
+#define DQ_SEARCH_NS_INITIALS '\x02'
+
+/* Bounds on user queries: beyond these dq_search_query fails with DQ_ELIMIT (HTTP 400). */
+#define DQ_SEARCH_QUERY_MAX_BYTES 512
+#define DQ_SEARCH_QUERY_MAX_TERMS 16
+#define DQ_SEARCH_QUERY_MAX_HAN 64 /* characters in one Han run */
+
+typedef struct dq_search dq_search_t;
+
+typedef struct {
+    /* Directory holding Unihan_Readings.txt.bz2 and Unihan_Variants.txt.bz2 (Debian
+     * unicode-data). NULL: /usr/share/unicode. */
+    const char *unihan_dir;
+    /* OpenCC configuration for traditional -> simplified. NULL: "t2s.json" (Debian
+     * libopencc-data). "": no OpenCC, Unihan character mapping only. */
+    const char *opencc_config;
+    /* A compiled copy of the Unihan tables (e.g. "$DANQING_DATA/search-tables.bin"). When it
+     * exists and matches the sources' size and mtime it is loaded instead of the .bz2 files;
+     * otherwise it is (re)written atomically. NULL: no cache. */
+    const char *cache_path;
+    /* Same file system as cache_path, for the atomic write. NULL: the cache's directory. */
+    const char *tmp_dir;
+} dq_search_config_t;
+
+/* Loads the tables (cache or Unihan), opens OpenCC and starts an empty dictionary.
+ * cfg may be NULL (all defaults). Returns a new object, free with dq_search_free; NULL on
+ * failure with err filled (DQ_EIO: a data file is missing or unreadable). Not thread-safe
+ * itself; the result is (see the header comment). */
+dq_search_t *dq_search_new(const dq_search_config_t *cfg, dq_err_t *err);
+/* Frees s; NULL is fine. No connection that registered s may be used for FTS5 afterwards. */
+void dq_search_free(dq_search_t *s);
+
+typedef struct {
+    int64_t load_us;    /* time dq_search_new spent loading tables */
+    int from_cache;     /* 1 when the compiled cache was used */
+    size_t n_readings;  /* code points with a Mandarin reading */
+    size_t n_variants;  /* code points with a simplified variant */
+    size_t n_syllables; /* distinct toneless syllables */
+    size_t n_pages;     /* 256-code-point pages in the lookup table */
+    size_t n_dict;      /* names in the dictionary */
+    int opencc;         /* 1 when OpenCC is in use */
+} dq_search_stats_t;
+/* Fills st; thread-safe. */
+void dq_search_stats(const dq_search_t *s, dq_search_stats_t *st);
+
+/* ---------------------------------------------------------------- the FTS5 tokenizer */
+
+/* Registers the tokenizer DQ_SEARCH_TOKENIZER on db (through `SELECT fts5(?1)`). s is
+ * borrowed and must outlive db. Call once per connection, before creating or using a table
+ * that names the tokenizer. Returns 0, or -1 with err (DQ_EUNSUP: SQLite without FTS5). */
+int dq_search_register(const dq_search_t *s, struct sqlite3 *db, dq_err_t *err);
+
+/* The tokenizer without SQLite, for benchmarks, tests and debugging. Calls tok for each token
+ * with the FTS5 callback's arguments (colocated is FTS5_TOKEN_COLOCATED or 0; start/end are
+ * byte offsets into text). mode is one of DQ_SEARCH_MODE_*; a non-zero return from tok stops
+ * the walk and is returned. Thread-safe; text is borrowed. */
+enum {
+    DQ_SEARCH_MODE_QUERY = 0x1,    /* FTS5_TOKENIZE_QUERY */
+    DQ_SEARCH_MODE_DOCUMENT = 0x4, /* FTS5_TOKENIZE_DOCUMENT */
+    DQ_SEARCH_MODE_AUX = 0x8,      /* FTS5_TOKENIZE_AUX */
+};
+typedef int (*dq_search_token_fn)(void *ctx, int colocated, const char *tok, int tok_len, int start,
+                                  int end);
+int dq_search_tokenize(const dq_search_t *s, int mode, int pinyin, const char *text, size_t len,
+                       dq_search_token_fn tok, void *ctx);
+
+/* Appends to out the normalised form of text (t2s, width and case folding), for display and
+ * tests. Thread-safe. */
+void dq_search_normalize(const dq_search_t *s, const char *text, size_t len, dq_buf_t *out);
+
+/* The toneless reading(s) of a code point, e.g. 0x5F20 -> "zhang". Returns how many (0..2)
+ * and sets syl[i] to borrowed strings valid as long as s. */
+int dq_search_pinyin(const dq_search_t *s, uint32_t cp, const char *syl[2]);
+
+/* ---------------------------------------------------------------- the dictionary */
+
+/* Adds an artist or title name ("张择端", "清明上河图", "Zhang Zeduan") to the dictionary. The
+ * name is normalised (so 張擇端 and 张择端 are one entry) and copied. Adding a name twice is
+ * not an error. Thread-safe (takes the dictionary's write lock). Errors: DQ_EINVAL when the
+ * name has no searchable text or is longer than DQ_SEARCH_QUERY_MAX_HAN characters. */
+int dq_search_dict_add(dq_search_t *s, const char *name, dq_err_t *err);
+
+/* ---------------------------------------------------------------- queries */
+
+/* What a user query becomes. Both buffers are owned by the plan (free with dq_search_plan_free)
+ * and hold FTS5 expressions made only of quoted strings, parentheses, AND and OR.
+ *  match: every term must match (implicit AND). A Han run is a phrase; when the dictionary
+ *         knows names inside it, it is split there ("张择端清明上河图" -> "张择端" AND
+ *         "清明上河图"). A Latin word w is ("w" OR pinyin phrase OR initials), the last two only
+ *         when w segments into pinyin syllables ("qingming" -> qing ming) or has no vowel
+ *         ("qmsht"). A "quoted phrase" stays one exact phrase.
+ *  boost: empty, or an expression matched by records that hold a whole dictionary name that
+ *         the query names (in characters, pinyin, initials or its Latin form), or the whole
+ *         query run when it was split, or adjacent pinyin words as one phrase. Rank with it:
+ *             SELECT rowid, bm25(t, 10.0, 1.0)
+ *                      - 100.0 * (rowid IN (SELECT rowid FROM t WHERE t MATCH :boost)) AS score
+ *             FROM t WHERE t MATCH :match ORDER BY score LIMIT 20;
+ *         (bm25 is negative, smaller is better; leave the IN term out when boost is empty). */
+typedef struct {
+    dq_buf_t match;
+    dq_buf_t boost;
+    int n_terms; /* AND-ed terms in match */
+} dq_search_plan_t;
+
+/* Turns user_query (UTF-8, any content) into a plan. Never lets user text reach FTS5 syntax:
+ * quotes, operators, '*', '^', ':', NEAR and parentheses are separators or literal words.
+ * Thread-safe (takes the dictionary's read lock). Returns 0, or -1 with err: DQ_EINVAL (empty,
+ * no searchable text, invalid UTF-8 is only skipped), DQ_ELIMIT (beyond DQ_SEARCH_QUERY_MAX_*).
+ * plan must start zeroed or be a plan already used (it is reset first). */
+int dq_search_query_plan(const dq_search_t *s, const char *user_query, dq_search_plan_t *plan,
+                         dq_err_t *err);
+/* Frees the buffers of plan (not plan itself); NULL is fine. */
+void dq_search_plan_free(dq_search_plan_t *plan);
+
+/* The match expression only: appends it to fts_expr (caller-owned). Same errors as
+ * dq_search_query_plan; on failure fts_expr is left as it was. */
+int dq_search_query(const dq_search_t *s, const char *user_query, dq_buf_t *fts_expr,
+                    dq_err_t *err);
+
+#endif
