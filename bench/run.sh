@@ -57,7 +57,7 @@ echo "tiles: $(wc -l < "$B/tiles.ok") of $(wc -l < "$B/tiles.rel") in the static
 
 # ---- servers
 pd=$(pick_port 18080); build/danqing serve --listen "127.0.0.1:$pd" --data "$B/data" \
-  --cache-mb 512 > "$B/danqing.out" 2> "$B/danqing.log" & pids+=($!); dq_pid=$!
+  --cache-mb 512 ${DQ_BENCH_SERVE_ARGS:-} > "$B/danqing.out" 2> "$B/danqing.log" & pids+=($!); dq_pid=$!
 wait_port "$pd"
 
 pi=$(pick_port $((pd + 10)))
@@ -91,8 +91,9 @@ run_wrk() { # name port prefix list
   local errs; errs=$(echo "$out" | sed -n 's/.*errors=\([0-9]*\) non2xx=\([0-9]*\).*/\1+\2/p')
   printf '  %-16s %10s req/s  p50 %8s ms  p99 %8s ms  errors %s\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "$errs"
 }
-warm() { # port prefix list: every URL once, one connection
-  sed "s#^#http://127.0.0.1:$1$2/#" "$3" | xargs -n 200 curl -s -o /dev/null 2>/dev/null || true
+warm() { # port prefix list: every URL once, over one keep-alive connection
+  sed "s#^\(.*\)\$#url = \"http://127.0.0.1:$1$2/\1\"\noutput = \"/dev/null\"#" "$3" > "$B/warm.curl"
+  curl -s -K "$B/warm.curl" || true
 }
 only=${DQ_BENCH_ONLY:-}
 if [ -z "$only" ] || [ "$only" = tiles ]; then

@@ -12,7 +12,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 passed=0 failed=0
 log=build/test-logs; mkdir -p "$log"
-for t in $(find build/san/tests -type f -perm -u+x -name 'test_*' | sort); do
+for t in $(find build/san/tests -type f -perm -u+x \( -name 'test_*' -o -name 'issue_*' \) | sort); do
   case "$t" in *"${DQ_TEST_FILTER:-}"*) ;; *) continue ;; esac
   name=${t#build/san/tests/}
   echo "== $name"
