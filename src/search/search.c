@@ -13,11 +13,12 @@ dq_search_t *dq_search_new(const dq_search_config_t *cfg, dq_err_t *err)
     int64_t t0 = dq_now_us();
     s->tab = dq_xcalloc(1, sizeof(*s->tab));
     s->dict = dict_new();
-    if (tables_load(s->tab, cfg, &s->from_cache, err) < 0)
-        goto out;
-    s->load_us = dq_now_us() - t0;
+    /* OpenCC first: the table build asks it for its character map. */
     if (variant_open(cfg ? cfg->opencc_config : NULL, &s->cc, err) < 0)
         goto out;
+    if (tables_load(s->tab, cfg, s->cc, &s->from_cache, err) < 0)
+        goto out;
+    s->load_us = dq_now_us() - t0;
     ret = s;
     s = NULL;
 out:

@@ -10,8 +10,10 @@
  *
  * ---- How text becomes tokens (the same code runs for documents, queries and highlight) ----
  * Normalisation: full-width ASCII folds to ASCII, Latin letters lose case and diacritics
- * ("Zhāng" -> "zhang"), and Han text is converted to simplified by OpenCC t2s (phrase level),
- * falling back per character to Unihan kSimplifiedVariant. Offsets always point into the
+ * ("Zhāng" -> "zhang"), and Han text is converted to simplified: per character from a map
+ * built from OpenCC's t2s (Unihan kSimplifiedVariant where OpenCC has no answer), and by
+ * OpenCC's phrase-level t2s for runs holding a character whose simplification depends on the
+ * word (乾隆 keeps 乾, 乾淨 becomes 干净); variant.c says why. Offsets always point into the
  * original bytes, so highlight() marks the characters the user stored, traditional or not.
  * One FTS5 position per Han character, holding colocated tokens:
  *     清    the unigram (the "primary" token: its offsets are what highlight() uses)
@@ -90,7 +92,7 @@ dq_search_t *dq_search_new(const dq_search_config_t *cfg, dq_err_t *err);
 void dq_search_free(dq_search_t *s);
 
 typedef struct {
-    int64_t load_us;    /* time dq_search_new spent loading tables */
+    int64_t load_us;    /* time dq_search_new spent opening OpenCC and loading the tables */
     int from_cache;     /* 1 when the compiled cache was used */
     size_t n_readings;  /* code points with a Mandarin reading */
     size_t n_variants;  /* code points with a simplified variant */

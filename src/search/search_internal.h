@@ -26,7 +26,9 @@ typedef struct {
     uint32_t simp;  /* low 21 bits: unambiguous simplified form (0: none); CPI_TRAD flag */
     uint16_t py[2]; /* syllable ids (index into syl), 0: none */
 } cp_info_t;
-#define CPI_TRAD 0x80000000u /* kSimplifiedVariant names another character: worth a t2s pass */
+#define CPI_TRAD 0x80000000u /* has a simplified form (low bits) or is CPI_AMBIG */
+#define CPI_AMBIG 0x40000000u /* simplified only in some words (乾隆 / 乾淨): OpenCC phrase pass \
+                               */
 #define CPI_CP_MASK 0x1FFFFFu
 
 typedef struct {
@@ -57,8 +59,10 @@ struct dq_search {
     int from_cache;
 };
 
-/* tables.c: builds t from the Unihan files, or reads/writes the compiled cache. */
-int tables_load(tables_t *t, const dq_search_config_t *cfg, int *from_cache, dq_err_t *err);
+/* tables.c: builds t from the Unihan files (and, when cc is an OpenCC handle, the character
+ * map from OpenCC's own single-character t2s), or reads/writes the compiled cache. */
+int tables_load(tables_t *t, const dq_search_config_t *cfg, void *cc, int *from_cache,
+                dq_err_t *err);
 void tables_free(tables_t *t);
 
 /* ---------------------------------------------------------------- characters */
@@ -157,14 +161,17 @@ typedef struct {
     uint8_t cls; /* CC_HAN or CC_CJK */
 } han_t;
 
-/* Rewrites run[0..n).cp to simplified: OpenCC on the original bytes when any character is
- * marked CPI_TRAD and the result keeps the character count, then the unambiguous Unihan
- * mapping for what is left. src is the text the offsets point into. */
+/* Rewrites run[0..n).cp to simplified: OpenCC on the original bytes when the run has two or
+ * more characters, one of them CPI_AMBIG, and the result keeps the character count; then the
+ * character map for what is left. src is the text the offsets point into. */
 void han_normalize(const dq_search_t *s, const char *src, han_t *run, size_t n);
 /* Opens the OpenCC converter named by config into *cc (NULL: t2s.json; "": none, *cc = NULL).
  * Returns 0, or -1 with err filled. */
 int variant_open(const char *config, void **cc, dq_err_t *err);
 void variant_close(void *cc);
+/* OpenCC t2s of the single character cp: the simplified code point, or 0 when OpenCC keeps it
+ * or makes more than one character of it. */
+uint32_t variant_char(void *cc, uint32_t cp);
 
 /* ---------------------------------------------------------------- pinyin */
 

@@ -18,7 +18,7 @@
 
 #define UNIHAN_DIR "/usr/share/unicode"
 #define CACHE_MAGIC "DQSRCHT1"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u
 
 /* ---------------------------------------------------------------- building */
 
@@ -132,14 +132,15 @@ static void on_reading(tables_t *t, syl_index_t *ix, uint32_t cp, const char *v,
 }
 
 /* kSimplifiedVariant: "U+5716\tkSimplifiedVariant\tU+56FE", sometimes with several values.
- * When the character lists itself (乾: U+4E7E U+5E72) it is simplified in some words and not
- * in others; it is marked for OpenCC's phrase-level pass but gets no character mapping. */
+ * When the character lists itself (乾: U+4E7E U+5E72) or several forms, it is simplified
+ * differently in different words: it is marked CPI_AMBIG for OpenCC's phrase-level pass and
+ * gets no character mapping. */
 static void on_variant(tables_t *t, uint32_t cp, const char *v, const char *end)
 {
     if (cp >= CP_LIMIT)
         return;
     uint32_t first = 0;
-    int self = 0, other = 0;
+    int self = 0, other = 0, n_other = 0;
     while (v < end) {
         while (v < end && *v == ' ')
             v++;
@@ -152,6 +153,8 @@ static void on_variant(tables_t *t, uint32_t cp, const char *v, const char *end)
             self = 1;
         } else if (x < CP_LIMIT && x <= CPI_CP_MASK) {
             other = 1;
+            if (first != x)
+                n_other++;
             if (!first)
                 first = x;
         }
@@ -159,7 +162,7 @@ static void on_variant(tables_t *t, uint32_t cp, const char *v, const char *end)
     if (!other)
         return;
     cp_info_t *e = cp_slot(t, cp);
-    e->simp = CPI_TRAD | (self ? 0 : first);
+    e->simp = CPI_TRAD | ((self || n_other > 1) ? CPI_AMBIG : first);
     t->n_variants++;
 }
 
@@ -242,12 +245,33 @@ out:
     return rc;
 }
 
+/* The character map from OpenCC itself: every URO, Extension A and compatibility ideograph is
+ * converted alone once (about 30,000 calls, tens of milliseconds, then cached). Where OpenCC
+ * has an answer it wins over Unihan's formal variant; ambiguous characters keep no map. */
+static void opencc_map(tables_t *t, void *cc)
+{
+    static const uint32_t ranges[][2] = {{0x3400, 0x4DC0}, {0x4E00, 0xA000}, {0xF900, 0xFB00}};
+    for (size_t r = 0; r < DQ_ARRAY_LEN(ranges); r++)
+        for (uint32_t cp = ranges[r][0]; cp < ranges[r][1]; cp++) {
+            if (cp_info(t, cp)->simp & CPI_AMBIG)
+                continue;
+            uint32_t m = variant_char(cc, cp);
+            if (!m || m > CPI_CP_MASK)
+                continue;
+            cp_info_t *e = cp_slot(t, cp);
+            if (!(e->simp & CPI_TRAD))
+                t->n_variants++;
+            e->simp = CPI_TRAD | m;
+        }
+}
+
 /* ---------------------------------------------------------------- the compiled cache */
 
 typedef struct {
     char magic[8];
     uint32_t version, n_pages, n_syl, pad;
     uint64_t src[4]; /* readings size, mtime; variants size, mtime */
+    uint64_t opencc; /* hash of the OpenCC config name, 0 without OpenCC */
     uint64_t n_readings, n_variants;
 } cache_hdr_t;
 
@@ -269,7 +293,7 @@ static size_t cache_size(uint32_t n_pages, uint32_t n_syl)
 
 /* 1 when the cache was valid and t is filled; 0 otherwise (t untouched, no error: a stale or
  * damaged cache is rebuilt, not fatal). */
-static int cache_read(tables_t *t, const char *path, const uint64_t src[4])
+static int cache_read(tables_t *t, const char *path, const uint64_t src[4], uint64_t opencc)
 {
     dq_buf_t b = {0};
     dq_err_t e;
@@ -279,8 +303,9 @@ static int cache_read(tables_t *t, const char *path, const uint64_t src[4])
     cache_hdr_t h;
     memcpy(&h, b.data, sizeof(h));
     if (memcmp(h.magic, CACHE_MAGIC, 8) != 0 || h.version != CACHE_VERSION ||
-        memcmp(h.src, src, sizeof(h.src)) != 0 || h.n_pages == 0 || h.n_pages > CP_PAGES + 1 ||
-        h.n_syl == 0 || h.n_syl > SYL_MAX || b.len != cache_size(h.n_pages, h.n_syl))
+        memcmp(h.src, src, sizeof(h.src)) != 0 || h.opencc != opencc || h.n_pages == 0 ||
+        h.n_pages > CP_PAGES + 1 || h.n_syl == 0 || h.n_syl > SYL_MAX ||
+        b.len != cache_size(h.n_pages, h.n_syl))
         goto out;
     const char *p = b.data + sizeof(h);
     memcpy(t->page_of, p, sizeof(t->page_of));
@@ -316,7 +341,7 @@ out:
 }
 
 static int cache_write(const tables_t *t, const char *path, const char *tmp_dir,
-                       const uint64_t src[4], dq_err_t *err)
+                       const uint64_t src[4], uint64_t opencc, dq_err_t *err)
 {
     dq_buf_t b = {0};
     cache_hdr_t h;
@@ -326,6 +351,7 @@ static int cache_write(const tables_t *t, const char *path, const char *tmp_dir,
     h.n_pages = t->n_pages;
     h.n_syl = t->n_syl;
     memcpy(h.src, src, sizeof(h.src));
+    h.opencc = opencc;
     h.n_readings = t->n_readings;
     h.n_variants = t->n_variants;
     dq_buf_append(&b, &h, sizeof(h));
@@ -352,7 +378,8 @@ static int cache_write(const tables_t *t, const char *path, const char *tmp_dir,
 
 /* ---------------------------------------------------------------- entry points */
 
-int tables_load(tables_t *t, const dq_search_config_t *cfg, int *from_cache, dq_err_t *err)
+int tables_load(tables_t *t, const dq_search_config_t *cfg, void *cc, int *from_cache,
+                dq_err_t *err)
 {
     int rc = -1;
     const char *dir = cfg && cfg->unihan_dir ? cfg->unihan_dir : UNIHAN_DIR;
@@ -361,8 +388,10 @@ int tables_load(tables_t *t, const dq_search_config_t *cfg, int *from_cache, dq_
     syl_index_t *ix = NULL;
     uint64_t src[4];
     src_stamp(readings, variants, src);
+    const char *occ = cfg && cfg->opencc_config ? cfg->opencc_config : "t2s.json";
+    uint64_t opencc = cc ? dq_hash64(occ, strlen(occ)) : 0;
     *from_cache = 0;
-    if (cfg && cfg->cache_path && cache_read(t, cfg->cache_path, src)) {
+    if (cfg && cfg->cache_path && cache_read(t, cfg->cache_path, src, opencc)) {
         *from_cache = 1;
         rc = 0;
         goto out;
@@ -375,6 +404,8 @@ int tables_load(tables_t *t, const dq_search_config_t *cfg, int *from_cache, dq_
     if (read_bz2_lines(readings, t, ix, reading_line, err) < 0 ||
         read_bz2_lines(variants, t, ix, variant_line, err) < 0)
         goto out;
+    if (cc)
+        opencc_map(t, cc);
     if (t->n_readings < 1000) {
         dq_err_set(err, DQ_EIO, 500, "search: %s has only %zu kMandarin readings", readings,
                    t->n_readings);
@@ -384,7 +415,7 @@ int tables_load(tables_t *t, const dq_search_config_t *cfg, int *from_cache, dq_
         dq_err_t e2;
         /* A cache that cannot be written costs start-up time, not correctness; the caller
          * sees from_cache stay 0 on the next start (this module does not log). */
-        (void)cache_write(t, cfg->cache_path, cfg->tmp_dir, src, &e2);
+        (void)cache_write(t, cfg->cache_path, cfg->tmp_dir, src, opencc, &e2);
     }
     rc = 0;
 out:

@@ -1,9 +1,13 @@
 /*
  * search/variant.c: traditional -> simplified, so that 清明上河圖 and 清明上河图 index to the same
- * tokens. OpenCC's t2s works on phrases (乾隆 stays 乾隆 while 乾淨 becomes 干净), which a
- * character table cannot do; Unihan kSimplifiedVariant is the per-character fallback for what
- * OpenCC leaves or for builds without it. OpenCC is only called for a run that holds at least one
- * character Unihan marks as traditional, so simplified and Latin text never pays for it.
+ * tokens. Two levels: a character map in the code-point table (OpenCC's single-character t2s,
+ * built once and cached; Unihan kSimplifiedVariant where OpenCC has no answer or is absent),
+ * and OpenCC's phrase-level t2s (乾隆 stays 乾隆 while 乾淨 becomes 干净) only for runs holding one
+ * of the ~480 characters Unihan lists as simplified in some words only. Why not OpenCC on
+ * everything: it runs at about 3 MB/s, 30 times slower than the rest of the tokenizer, and on
+ * unambiguous characters it gives the same answer as the map. Unihan alone is not enough
+ * either: for 37 URO characters its formal simplified form is a rare one nobody types (嶽 ->
+ * U+2B3AB where OpenCC and people write 岳).
  * Offsets: the caller keeps each character's original byte span; we only replace code points,
  * and only when the count of characters is unchanged, so offsets stay exact.
  */
@@ -50,22 +54,40 @@ static int opencc_pass(const dq_search_t *s, const char *src, han_t *run, size_t
 
 void han_normalize(const dq_search_t *s, const char *src, han_t *run, size_t n)
 {
-    int trad = 0;
-    for (size_t i = 0; i < n && !trad; i++)
-        trad = (cp_info(s->tab, run[i].cp)->simp & CPI_TRAD) != 0;
+    int trad = 0, ambig = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t f = cp_info(s->tab, run[i].cp)->simp;
+        trad |= (f & CPI_TRAD) != 0;
+        ambig |= (f & CPI_AMBIG) != 0;
+    }
     if (!trad)
         return;
-    /* A lone character has no phrase for OpenCC to read, and t2s would turn an ambiguous one
-     * (乾, which Unihan lists as its own simplified form) into 干 while 乾隆 in a document keeps
-     * 乾: the query 乾 would miss every 乾隆. So one character gets the unambiguous mapping only,
-     * on the index side and the query side alike. */
-    if (s->cc && n > 1)
-        (void)opencc_pass(s, src, run, n); /* on failure the Unihan mapping below does all */
+    /* Only a run with a context-dependent character pays for OpenCC's phrase pass (about
+     * 3 MB/s); every other traditional character has one answer, which the table holds (built
+     * from OpenCC's own single-character t2s). A lone character has no phrase to read, and
+     * t2s would turn an ambiguous one (乾) into 干 while 乾隆 in a document keeps 乾: so one
+     * character gets the table only, on the index and the query side alike. */
+    if (ambig && s->cc && n > 1)
+        (void)opencc_pass(s, src, run, n); /* on failure the table below does all */
     for (size_t i = 0; i < n; i++) {
         uint32_t m = cp_info(s->tab, run[i].cp)->simp & CPI_CP_MASK;
         if (m)
             run[i].cp = m;
     }
+}
+
+uint32_t variant_char(void *cc, uint32_t cp)
+{
+    char in[5];
+    int l = utf8_put(in, cp);
+    in[l] = '\0';
+    char *o = opencc_convert_utf8((opencc_t)cc, in, (size_t)l);
+    if (!o)
+        return 0;
+    size_t len = strlen(o), i = 0;
+    uint32_t r = len ? utf8_next((const unsigned char *)o, len, &i) : 0;
+    opencc_convert_utf8_free(o);
+    return (i == len && r != cp && r != 0xFFFD) ? r : 0;
 }
 
 /* ---------------------------------------------------------------- lifecycle (search.c) */

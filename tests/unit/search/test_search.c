@@ -292,6 +292,10 @@ DQ_TEST(normalize_folds_width_case_tones_and_traditional)
     dq_buf_reset(&b);
     dq_search_normalize(s, "乾隆 乾淨", strlen("乾隆 乾淨"), &b);
     DQ_CHECK_STR(b.data, "乾隆 干净");
+    /* The character map comes from OpenCC where Unihan's formal form is one nobody types. */
+    dq_buf_reset(&b);
+    dq_search_normalize(s, "五嶽 託 乾", strlen("五嶽 託 乾"), &b);
+    DQ_CHECK_STR(b.data, "五岳 托 乾");
     dq_buf_free(&b);
     dq_search_free(s);
 }
