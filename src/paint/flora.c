@@ -159,13 +159,14 @@ void dq_paint_flower_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, int
     sc->kind = DQ_SCENE_FLOWER;
     f.red = st->palette == DQ_PAL_LIGHT;
     float A = sc->aspect;
-    int from_left = dq_paint_rng_unif(rng) < 0.5;
+    /* The inscription sits upper right, so album branches come in from the left. */
+    int from_left = sc->fan ? dq_paint_rng_unif(rng) < 0.5 : 1;
     float u, v, ang, len;
     if (A < 0.6f) {
         /* Tall scroll: the branch hangs from the top edge and descends. */
-        u = A * R(&f, 0.3f, 0.7f);
+        u = A * R(&f, 0.15f, 0.3f);
         v = 0.0f;
-        ang = PI_F / 2 + (from_left ? -0.4f : 0.4f);
+        ang = PI_F / 2 - 0.3f;
         len = 0.75f;
     } else if (sc->fan) {
         u = from_left ? A * 0.2f : A * 0.8f;
@@ -175,8 +176,8 @@ void dq_paint_flower_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, int
     } else {
         u = from_left ? 0.0f : A;
         v = R(&f, 0.55f, 0.85f);
-        ang = from_left ? -R(&f, 0.2f, 0.6f) : PI_F + R(&f, 0.2f, 0.6f);
-        len = A * 0.95f;
+        ang = from_left ? -R(&f, 0.15f, 0.4f) : PI_F + R(&f, 0.15f, 0.4f);
+        len = A * 0.8f;
     }
     float r = 0.022f * DQ_MIN(1.0f, A * 1.2f);
     float bl = 0.028f * DQ_MIN(1.0f, A * 1.2f);

@@ -28,13 +28,16 @@ static float ridge_v(const dq_paint_scene_t *sc, int k, float u)
     /* Secondary summits and crags: a ridged fbm scaled by how tall the mountain is here. */
     float n = dq_paint_fbm1(s, u * 7.0f, 4);
     float rough = L->rough * (0.35f + h * 2.0f) * (1.0f - fabsf(n) * 2.0f);
-    float r =
-        L->horizon - h - rough * 0.35f - L->rough * 0.3f * dq_paint_fbm1(s + 9u, u * 40.0f, 2);
+    /* Rolling foothills everywhere, so that no range ends in a flat table. */
+    float base =
+        k == 0 ? 0.0f : L->rough * 2.5f * (0.6f + 0.6f * dq_paint_fbm1(s + 3u, u * 1.6f, 3));
+    float r = L->horizon - h - base - rough * 0.35f -
+              L->rough * 0.3f * dq_paint_fbm1(s + 9u, u * 40.0f, 2);
     if (sc->zone[1] > sc->zone[0]) {
         /* Outside the painted stretch the ranges sink away, leaving the ends blank. */
-        float z = dq_paint_smooth(sc->zone[0] - 0.3f, sc->zone[0] + 0.3f, u) *
-                  (1.0f - dq_paint_smooth(sc->zone[1] - 0.3f, sc->zone[1] + 0.3f, u));
-        r += (1.0f - z) * 0.9f;
+        float z = dq_paint_smooth(sc->zone[0] - 0.7f, sc->zone[0] + 0.5f, u) *
+                  (1.0f - dq_paint_smooth(sc->zone[1] - 0.5f, sc->zone[1] + 0.7f, u));
+        r += (1.0f - z) * 0.7f;
     }
     return r;
 }
@@ -71,9 +74,9 @@ static float cun(const dq_paint_scene_t *sc, int k, float u, float v, float s, f
     }
     default: {
         /* Mi dots: wet horizontal dabs laid in rows, overlapping into soft masses. */
-        float n = dq_paint_noise2(seed, u * 110.0f, v * 260.0f);
-        float m = dq_paint_fbm2(seed + 5u, u * 12.0f, v * 12.0f, 2);
-        return dq_paint_smooth(0.05f, 0.35f, n + 0.4f * m);
+        float n = dq_paint_noise2(seed, u * 230.0f, v * 520.0f);
+        float m = dq_paint_fbm2(seed + 5u, u * 10.0f, v * 10.0f, 2);
+        return 0.8f * dq_paint_smooth(0.0f, 0.5f, n + 0.5f * m - 0.15f * s / (s + 0.05f));
     }
     }
 }
@@ -101,9 +104,16 @@ void dq_paint_landscape_pixel(const dq_paint_scene_t *sc, const float *col, floa
         /* Outline: a few pixels wide, pressed and lifted along its run. */
         float lw = px * (1.6f + 2.2f * (1.0f - L->depth)) * (0.7f + 0.6f * col[nl + 1]);
         float line = L->line * (1.0f - dq_paint_smooth(lw * 0.5f, lw * 1.3f, s));
-        float tex = L->texture * cun(sc, k, u, v, s, px) * expf(-s / (L->fade * 1.2f));
+        /* Folds: inner contours that echo the ridge, the way painters build a mountain from
+         * overlapping masses; the texture strokes gather along them. */
+        float g = s / L->fade * 1.6f + 0.9f * dq_paint_fbm2(seed + 3u, u * 5.0f, v * 3.0f, 2);
+        float gf = g - floorf(g);
+        float fold = (1.0f - dq_paint_smooth(0.0f, 0.06f + px * 30.0f, gf)) * expf(-s / L->fade);
+        float tex = L->texture * cun(sc, k, u, v, s, px) * expf(-s / (L->fade * 1.2f)) *
+                    (0.35f + 0.65f * (1.0f - gf));
         float m = 1.0f - mist;
-        float a = 1.0f - (1.0f - wash) * (1.0f - line) * (1.0f - tex);
+        float a =
+            1.0f - (1.0f - wash) * (1.0f - line) * (1.0f - tex) * (1.0f - L->line * 0.55f * fold);
         *ink = a * m;
         if (L->pigment) {
             float c = L->pig_cov * expf(-s / (L->fade * 1.6f)) *
@@ -386,7 +396,7 @@ void dq_paint_landscape_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, 
         peak(&sc->layers[0], near_u, R(&c, 0.22f, 0.3f), A * 0.35f);
         peak(&sc->layers[1], A - near_u, R(&c, 0.12f, 0.2f), A * 0.3f);
         float cu = A * R(&c, 0.42f, 0.58f);
-        peak(&sc->layers[2], cu, 0.44f + 0.08f * (1.0f - st->blank), A * 0.22f);
+        peak(&sc->layers[2], cu, 0.38f + 0.06f * (1.0f - st->blank), A * 0.22f);
         peak(&sc->layers[2], cu + A * 0.22f * (float)side, 0.28f, A * 0.16f);
         peak(&sc->layers[2], cu - A * 0.25f * (float)side, 0.2f, A * 0.14f);
         peak(&sc->layers[3], A - near_u, 0.04f, A * 0.4f);
@@ -410,7 +420,7 @@ void dq_paint_landscape_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, 
         add_layer(sc, 0.86f, 0.3f, ink, 0.07f, tex, 0.03f);
         add_layer(sc, 0.74f, 0.5f, ink, 0.11f, tex, 0.045f);
         add_layer(sc, 0.62f, 0.85f, ink, 0.05f, tex, 0.015f);
-        float step = fmt == DQ_FMT_HANDSCROLL ? 2.6f + 2.0f * st->blank : A * 0.9f;
+        float step = fmt == DQ_FMT_HANDSCROLL ? 1.6f + 1.6f * st->blank : A * 0.9f;
         float u = fmt == DQ_FMT_HANDSCROLL ? R(&c, 0.8f, 1.4f) : A * R(&c, 0.25f, 0.45f);
         int flip = dq_paint_rng_unif(rng) < 0.5;
         if (fmt != DQ_FMT_HANDSCROLL && flip)
@@ -421,6 +431,8 @@ void dq_paint_landscape_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, 
             float w = R(&c, 0.25f, 0.45f);
             peak(&sc->layers[2], u, hh, w);
             peak(&sc->layers[2], u + R(&c, 0.2f, 0.4f), hh * R(&c, 0.5f, 0.8f), w * 0.7f);
+            peak(&sc->layers[2], u - R(&c, 0.15f, 0.3f), hh * R(&c, 0.4f, 0.7f), w * 0.5f);
+            peak(&sc->layers[0], u + R(&c, 0.8f, 1.4f), R(&c, 0.15f, 0.25f), R(&c, 0.2f, 0.4f));
             peak(&sc->layers[1], u - R(&c, 0.3f, 0.6f), hh * 0.45f, w * 0.9f);
             peak(&sc->layers[1], u + R(&c, 0.4f, 0.7f), hh * 0.35f, w * 0.7f);
             peak(&sc->layers[0], u + R(&c, -0.6f, 0.6f), R(&c, 0.16f, 0.3f), R(&c, 0.3f, 0.55f));
@@ -447,9 +459,11 @@ void dq_paint_landscape_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, 
     for (float u = R(&c, 0, sp); u < A; u += sp * R(&c, 0.6f, 1.6f)) {
         dq_paint_landscape_columns(sc, u, col);
         float r0 = col[0];
-        if (r0 < 0.97f && r0 > 0.3f && dq_paint_rng_unif(rng) < 0.55) {
+        /* Groves with clearings between them, not a fence of trees. */
+        float grove = dq_paint_fbm1(sc->seed + 71u, u * 1.2f, 2);
+        if (r0 < 0.97f && r0 > 0.3f && grove > -0.05f && dq_paint_rng_unif(rng) < 0.6) {
             float v = r0 + R(&c, 0.005f, 0.03f);
-            float h = R(&c, 0.12f, 0.3f) * (fmt == DQ_FMT_HANGING ? 0.8f : 1.0f);
+            float h = R(&c, 0.16f, 0.36f) * (fmt == DQ_FMT_HANGING ? 0.7f : 1.0f);
             double pick = dq_paint_rng_unif(rng);
             int leaf_mat = st->palette == DQ_PAL_BLUEGREEN ? DQ_MAT_MALACHITE
                            : st->palette == DQ_PAL_LIGHT   ? DQ_MAT_INDIGO

@@ -136,8 +136,10 @@ static float prim_cover(const dq_paint_scene_t *sc, const dq_paint_prim_t *p, fl
             float len = sqrtf(len2);
             float across = len > 0 ? (qx * -dy + qy * dx) / len : 0;
             float s = across / (r + 1e-6f);
-            float n = dq_paint_noise2(p->seed, t * len / (r * 6.0f + 1e-6f), s * 5.0f);
-            c *= 1.0f - p->dry * dq_paint_smooth(-0.05f, 0.35f, n);
+            float n = dq_paint_noise2(p->seed, t * len / (r * 2.5f + 1e-6f), s * 4.0f);
+            float run = dq_paint_noise2(p->seed + 1u, t * len / (r * 8.0f + 1e-6f), 0.5f);
+            c *=
+                1.0f - p->dry * dq_paint_smooth(0.1f, 0.45f, n) * dq_paint_smooth(-0.2f, 0.3f, run);
         }
         return c * p->alpha;
     }

@@ -158,7 +158,7 @@ void dq_paint_substrate(const dq_paint_scene_t *sc, float u, float v, float px, 
         float d = sqrtf(dx * dx + dy * dy) + 0.25f * st[2] * dq_paint_fbm2(s + 7u, u * 9, v * 9, 3);
         if (d < st[2] * 1.05f) {
             float ring = 1.0f - dq_paint_smooth(0.0f, st[2] * 0.04f, fabsf(d - st[2]));
-            t += 0.22f * ring + 0.05f * (d < st[2]);
+            t += 0.07f * ring + 0.03f * (d < st[2]);
         }
     }
     *tone = t < 0 ? 0 : t > 1 ? 1 : t;
