@@ -19,7 +19,11 @@ void dq_config_defaults(dq_config_t *c)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = n > 0 ? (int)n : 2;
     c->cache_mb = 256;
-    c->vips_cache_mb = 64;
+    /* libvips' operation cache is off by default: the renderer feeds vips fresh memory
+     * images, so cached operations never hit again and only hold memory (200 region renders:
+     * peak RSS 48 MB with 0, 68 MB with 64 MiB, same time). The HTTP response cache is where
+     * repeated requests are answered. */
+    c->vips_cache_mb = 0;
     c->jpeg_quality = 90;
     c->serve_quality = 85;
     c->max_pixels = 4000000000ULL; /* 4 gigapixels at ingest: beyond is a decompression bomb */
@@ -53,6 +57,7 @@ static const setting_t settings[] = {
     U("max-height", max_height, 1, 1 << 30),
     U("max-area", max_area, 1, 1LL << 40),
     I("log-level", log_level, 0, 4),
+    S("web", web_dir),
 };
 
 static int set_value(dq_config_t *c, const setting_t *s, const char *v, dq_err_t *err)
@@ -122,11 +127,12 @@ void dq_config_help(FILE *f)
                "  --listen HOST:PORT  address to serve on (default 127.0.0.1:8080; port 0 picks one)\n"
                "  --threads N         worker threads (default: number of cores)\n"
                "  --cache-mb N        response cache budget in MiB (default 256)\n"
-               "  --vips-cache-mb N   libvips operation cache in MiB (default 64)\n"
+               "  --vips-cache-mb N   libvips operation cache in MiB (default 0: see config.c)\n"
                "  --quality N         JPEG quality of stored pyramid tiles (default 90)\n"
                "  --serve-quality N   JPEG quality of rendered responses (default 85)\n"
                "  --max-pixels N      largest master accepted at ingest (default 4000000000)\n"
                "  --max-width N, --max-height N, --max-area N\n"
                "                      largest response served (default 12000, 12000, 60000000)\n"
-               "  --log-level N       0 debug, 1 info, 2 warn, 3 error, 4 off (default 1)\n");
+               "  --log-level N       0 debug, 1 info, 2 warn, 3 error, 4 off (default 1)\n"
+               "  --web DIR           web front end files (default: web/ or ../web beside the binary)\n");
 }
