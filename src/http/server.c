@@ -47,6 +47,13 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
     srv->catalog = dq_catalog_open(cfg->data_dir, err);
     if (!srv->catalog)
         goto fail;
+    /* design.md: tmp/ is cleaned at start-up, and a replacement journaled by an ingest that
+     * crashed is completed or dropped before we serve anything from pyramids/. */
+    int n_recovered = 0;
+    if (dq_image_ingest_recover(srv->catalog, cfg->data_dir, &n_recovered, err) < 0)
+        goto fail;
+    if (n_recovered)
+        dq_log(DQ_LOG_INFO, "http", "completed %d interrupted ingest(s)", n_recovered);
     srv->registry = dq_registry_new(srv->catalog, cfg->data_dir);
     srv->cache = dq_cache_new((size_t)cfg->cache_mb << 20, dq_http_cache_value_free);
     if (dq_log_get_level() <= DQ_LOG_INFO)
