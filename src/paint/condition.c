@@ -25,7 +25,7 @@ void dq_paint_damage_at(const dq_paint_scene_t *sc, float u, float v, float px,
         crease = 1.0f - dq_paint_smooth(0.0f, 0.03f, fabsf(c - roundf(c)));
     }
     float n = dq_paint_fbm2(s, u * 9.0f, v * 9.0f, 4);
-    float th = 0.52f - 0.12f * sev - 0.3f * edge - 0.12f * crease;
+    float th = 0.6f - 0.1f * sev - 0.25f * edge - 0.1f * crease;
     d->loss16 = n > th;
     for (int i = 0; i < sc->n_tears; i++) {
         const float *t = sc->tears[i];
@@ -36,7 +36,7 @@ void dq_paint_damage_at(const dq_paint_scene_t *sc, float u, float v, float px,
     }
     /* By 2026 old losses have grown a little and a few new ones opened. */
     float n2 = dq_paint_fbm2(s + 1u, u * 14.0f, v * 14.0f, 3);
-    d->loss26 = n > th - 0.035f || n2 > 0.62f - 0.1f * sev;
+    d->loss26 = n > th - 0.03f || n2 > 0.66f - 0.08f * sev;
     d->abrasion16 = dq_paint_fbm2(s + 2u, u * 15.0f, v * 15.0f, 3) > 0.42f - 0.1f * sev;
     float fox = dq_paint_noise2(s + 3u, u * 160.0f, v * 160.0f);
     d->stain16 = fox > 0.82f && dq_paint_fbm2(s + 4u, u * 3.0f, v * 3.0f, 2) > 0.1f;
