@@ -22,6 +22,7 @@ typedef struct {
     uint64_t max_pixels;
     uint64_t max_width, max_height, max_area;
     int log_level;
+    char web_dir[PATH_MAX]; /* web front end root; "" = web/ or ../web beside the binary */
 } dq_config_t;
 
 void dq_config_defaults(dq_config_t *c);
