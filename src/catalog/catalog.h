@@ -136,6 +136,10 @@ typedef struct dq_relic_plan {
     int lang_en; /* 1: English snippets and creator labels */
 } dq_relic_plan_t;
 struct dq_search;
+/* Appends the next_cursor text of a row with these sort keys (relic.c defines the format and
+ * decodes it into dq_relic_plan_t; backends only write it). */
+void dq_relic_cursor_encode(dq_buf_t *out, int sort, double num, const char *str, int64_t rowid);
+
 
 /* ---------------------------------------------------------------- backend interface */
 
@@ -342,5 +346,6 @@ typedef struct {
  * input, bad mapping: 400, database error). st (caller-owned) is filled in both cases. */
 int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
                       const dq_actor_t *who, dq_import_stats_t *st, dq_err_t *err);
+
 
 #endif

@@ -10,16 +10,10 @@
  * the lock for its whole duration, statements included. Not a pool: see catalog.h.
  */
 #include "catalog.h"
+#include "store_sqlite_internal.h"
 
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    sqlite3 *db;          /* guarded by lock */
-    pthread_mutex_t lock; /* serializes every use of db */
-} store_t;
 
 /* ---------------------------------------------------------------- migrations */
 
@@ -69,6 +63,7 @@ static const migration_t migrations[] = {
      " height INTEGER NOT NULL, levels INTEGER NOT NULL, tile_size INTEGER NOT NULL,"
      " bands INTEGER NOT NULL, icc_converted INTEGER NOT NULL,"
      " staged_at TEXT NOT NULL);"},
+    {3, "relics, facets, image links, full-text index", dq_sqlite_relic_schema},
 };
 
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
@@ -281,7 +276,9 @@ static void store_close(void *impl)
     store_t *s = impl;
     if (!s)
         return;
+    dq_sqlite_relic_close(s);
     sqlite3_close(s->db);
+    dq_search_free(s->search);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -304,8 +301,16 @@ void *dq_store_sqlite_open(const char *data_dir, dq_err_t *err)
     /* The busy timeout first: journal_mode=WAL itself may need to wait for another opener. */
     sqlite3_busy_timeout(s->db, 10000);
     if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL", err) <
-            0 ||
-        migrate(s, err) < 0)
+        0)
+        goto fail;
+    /* The tokenizer before the migrations: migration 3 creates an FTS5 table that names it.
+     * The compiled Unihan tables are cached in the data directory (milliseconds to load). */
+    char *cache = dq_xasprintf("%s/search-tables.bin", data_dir);
+    dq_search_config_t scfg = {.cache_path = cache};
+    s->search = dq_search_new(&scfg, err);
+    free(cache);
+    if (!s->search || dq_search_register(s->search, s->db, err) < 0 || migrate(s, err) < 0 ||
+        dq_sqlite_relic_open(s, err) < 0)
         goto fail;
     free(path);
     return s;
@@ -554,5 +559,21 @@ const dq_store_ops dq_store_sqlite_ops = {
     .pending_list = store_pending_list,
     .pending_drop = store_pending_drop,
     .audit_count = store_audit_count,
+    /* ======== relics (store_sqlite_relic.c) ======== */
+    .relic_search_handle = dq_sqlite_relic_search_handle,
+    .relic_txn = dq_sqlite_relic_txn,
+    .relic_load = dq_sqlite_relic_load,
+    .relic_save = dq_sqlite_relic_save,
+    .relic_remove = dq_sqlite_relic_remove,
+    .relic_new_id = dq_sqlite_relic_new_id,
+    .relic_image_exists = dq_sqlite_relic_image_exists,
+    .relic_audit = dq_sqlite_relic_audit,
+    .relic_get = dq_sqlite_relic_get,
+    .relic_search = dq_sqlite_relic_search,
+    .relic_image_visible = dq_sqlite_relic_image_visible,
+    .relic_counts = dq_sqlite_relic_counts,
+    .relic_audit_list = dq_sqlite_relic_audit_list,
+    .relic_names = dq_sqlite_relic_names,
+    /* ======== end relics ======== */
     .close = store_close,
 };

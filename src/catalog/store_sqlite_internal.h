@@ -1,0 +1,60 @@
+/*
+ * store_sqlite_internal.h: what the store_sqlite*.c files share and nobody else sees. The
+ * SQLite backend is split by object kind (store_sqlite.c: open, migrations, images, audit;
+ * store_sqlite_relic.c: relics and their search index) but has one connection, one lock and
+ * one list of migrations. Only store_sqlite*.c include this header (it includes sqlite3.h).
+ */
+#ifndef DQ_STORE_SQLITE_INTERNAL_H
+#define DQ_STORE_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "catalog/catalog.h"
+#include "search/search.h"
+
+typedef struct {
+    sqlite3 *db;          /* guarded by lock */
+    pthread_mutex_t lock; /* serializes every use of db */
+    /* The FTS5 tokenizer's tables and user dictionary: created at open (before the
+     * migrations, which create an FTS5 table that names the tokenizer), owned, read-only
+     * apart from the dictionary (which has its own lock). */
+    dq_search_t *search;
+    /* Relic statements and caches (store_sqlite_relic.c); guarded by lock. */
+    struct relic_cache *relic;
+} store_t;
+
+/* ---- store_sqlite_relic.c ---- */
+
+/* Migration 3: relics, their facet tables, image links and the FTS5 index. */
+extern const char dq_sqlite_relic_schema[];
+/* After the migrations: prepares what the relic code needs and refills the search dictionary
+ * from the stored creator names and titles. Lock not held (called during open). */
+int dq_sqlite_relic_open(store_t *s, dq_err_t *err);
+/* Frees s->relic (finalizing its statements). NULL-safe inside. */
+void dq_sqlite_relic_close(store_t *s);
+
+struct dq_search *dq_sqlite_relic_search_handle(void *impl);
+int dq_sqlite_relic_txn(void *impl, dq_relic_txn_fn fn, void *ud, dq_err_t *err);
+int dq_sqlite_relic_load(void *txn, const char *id, const char *accession, dq_relic_stored_t *out,
+                         dq_err_t *err);
+int dq_sqlite_relic_save(void *txn, const dq_relic_row_t *row, dq_err_t *err);
+int dq_sqlite_relic_remove(void *txn, const char *id, dq_err_t *err);
+int dq_sqlite_relic_new_id(void *txn, char id[32], dq_err_t *err);
+int dq_sqlite_relic_image_exists(void *txn, const char *image_id, dq_err_t *err);
+int dq_sqlite_relic_audit(void *txn, const char *who, const char *action, const char *object,
+                          const char *detail, dq_err_t *err);
+int dq_sqlite_relic_get(void *impl, const char *id, dq_relic_stored_t *out, dq_buf_t *out_doc,
+                        dq_err_t *err);
+int dq_sqlite_relic_search(void *impl, const dq_relic_query_t *q, const dq_relic_plan_t *plan,
+                           int show_restricted, dq_buf_t *out, dq_err_t *err);
+int dq_sqlite_relic_image_visible(void *impl, const char *image_id, int show_restricted);
+int dq_sqlite_relic_counts(void *impl, int show_restricted, int64_t *relics, int64_t *images,
+                           dq_err_t *err);
+int dq_sqlite_relic_audit_list(void *impl, const char *object, int limit, int64_t before_seq,
+                               dq_buf_t *out, dq_err_t *err);
+int dq_sqlite_relic_names(void *impl, int (*cb)(void *ud, const char *name), void *ud,
+                          dq_err_t *err);
+
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * relic_fixture.h: shared set-up of the relic tests: a fresh data dir, a catalog, actors of
+ * each role and a helper that creates a relic from JSON text and returns its id.
+ */
+#ifndef DQ_RELIC_FIXTURE_H
+#define DQ_RELIC_FIXTURE_H
+
+#include "dq_test.h"
+
+#include "catalog/catalog.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const dq_actor_t anon = {"", DQ_ROLE_ANON};
+static const dq_actor_t viewer = {"vera", DQ_ROLE_VIEWER};
+static const dq_actor_t curator = {"cora", DQ_ROLE_CURATOR};
+
+static dq_catalog_t *fx_open(void)
+{
+    char tmpl[] = "/tmp/dq_relic_XXXXXX";
+    char *d = mkdtemp(tmpl);
+    DQ_REQUIRE(d != NULL);
+    char *dir = dq_xasprintf("%s/data", d);
+    dq_err_t err = {0};
+    dq_catalog_t *c = dq_catalog_open(dir, &err);
+    if (!c)
+        fprintf(stderr, "open: %s\n", err.msg);
+    DQ_REQUIRE(c != NULL);
+    free(dir);
+    return c;
+}
+
+/* Creates a relic; returns its id (new string). */
+static char *fx_create(dq_catalog_t *c, const char *json)
+{
+    dq_buf_t out = {0}, fe = {0};
+    dq_err_t err = {0};
+    int r = dq_catalog_relic_create(c, json, strlen(json), &curator, &out, &fe, &err);
+    if (r < 0)
+        fprintf(stderr, "create failed: %s %s\n", err.msg, fe.data ? fe.data : "");
+    DQ_REQUIRE(r == 0);
+    const char *p = strstr(out.data, "\"id\":\"");
+    DQ_REQUIRE(p);
+    p += 6;
+    char *id = dq_xstrndup(p, (size_t)(strchr(p, '"') - p));
+    dq_buf_free(&out);
+    dq_buf_free(&fe);
+    return id;
+}
+
+static dq_relic_query_t fx_query(const char *q)
+{
+    dq_relic_query_t x = {0};
+    x.q = q;
+    x.has_images = -1;
+    x.year_from = INT_MIN;
+    x.year_to = INT_MAX;
+    return x;
+}
+
+/* Runs a search and returns the response (new string; NULL on error, err filled). */
+static char *fx_search(dq_catalog_t *c, const dq_relic_query_t *q, const dq_actor_t *who,
+                       dq_err_t *err)
+{
+    dq_buf_t out = {0};
+    if (dq_catalog_relic_search(c, q, who, &out, err) < 0) {
+        dq_buf_free(&out);
+        return NULL;
+    }
+    return dq_buf_steal(&out, NULL);
+}
+
+#endif
