@@ -3,8 +3,9 @@
  * mirror, quality, format) into encoded bytes. For JPEG pyramids it decodes only the stored
  * tiles that meet the region, and of those only the rows and columns it needs, with
  * libjpeg-turbo at the smallest DCT scale (1/1..1/8) that still leaves enough pixels, into one
- * buffer; libvips then resizes, flips, rotates, converts
- * and encodes. Other pyramids (deflate, ...) go through vips' tiff loader and extract_area.
+ * buffer. The common request (scaled down, colour, no rotation, JPEG) is then resampled and
+ * encoded here without vips (see "fast path"); everything else goes through libvips, which
+ * resizes, flips, rotates, converts and encodes. Other pyramids (deflate, ...) go through vips' tiff loader and extract_area.
  * It does not plan (iiif/ does) or cache (http/ does). Thread-safe: no shared mutable state.
  */
 #include <math.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <turbojpeg.h>
 #include <vips/vips.h>
 
 #include "image/image.h"
@@ -355,6 +357,157 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- fast path */
+
+/*
+ * The common IIIF request (a region scaled down, no rotation, colour, JPEG) skips vips: an
+ * area-averaging resample of our decoded buffer and one turbojpeg encode. Profiling the vips
+ * route showed a quarter of the time in vips and another tenth in handing work to vips'
+ * worker thread and back; this path does the same arithmetic on the calling thread.
+ *
+ * Resampling is a box filter with exact fractional coverage (each output pixel averages the
+ * source area it covers), separable, in fixed point: weights sum to 1 << 14 per output
+ * pixel, the horizontal pass keeps 7 extra bits in uint16, the vertical pass rounds back.
+ * For the 1x-2x reductions left after DCT scaling this is a proper anti-aliasing filter.
+ */
+#define W_BITS 14
+#define H_KEEP 7
+
+typedef struct {
+    uint32_t *first; /* first source index per output index */
+    uint32_t *n;     /* taps per output index */
+    uint32_t *off;   /* offset of its weights in w */
+    uint16_t *w;
+} taps_t;
+
+static void taps_free(taps_t *t)
+{
+    free(t->first);
+    free(t->n);
+    free(t->off);
+    free(t->w);
+}
+
+/* Taps mapping in source samples onto out samples (out <= in). */
+static void taps_make(uint32_t in, uint32_t out, taps_t *t)
+{
+    double s = (double)in / out;
+    uint32_t max_taps = (uint32_t)ceil(s) + 1;
+    t->first = dq_xmalloc(out * sizeof(uint32_t));
+    t->n = dq_xmalloc(out * sizeof(uint32_t));
+    t->off = dq_xmalloc(out * sizeof(uint32_t));
+    t->w = dq_xmalloc((size_t)out * max_taps * sizeof(uint16_t));
+    uint32_t k = 0;
+    for (uint32_t o = 0; o < out; o++) {
+        double a = o * s, b = (o + 1) * s;
+        uint32_t i0 = (uint32_t)a, i1 = (uint32_t)ceil(b);
+        if (i1 > in)
+            i1 = in;
+        if (i1 <= i0)
+            i1 = i0 + 1;
+        t->first[o] = i0;
+        t->n[o] = i1 - i0;
+        t->off[o] = k;
+        uint32_t sum = 0, big = k;
+        for (uint32_t i = i0; i < i1; i++) {
+            double lo = a > i ? a : i, hi = b < i + 1 ? b : i + 1;
+            double cov = hi > lo ? (hi - lo) / s : 0;
+            uint16_t w = (uint16_t)(cov * (1 << W_BITS) + 0.5);
+            t->w[k] = w;
+            if (w > t->w[big])
+                big = k;
+            sum += w;
+            k++;
+        }
+        /* Put the rounding residue on the largest weight so every pixel's weights sum to
+         * exactly 1 << W_BITS: flat areas stay exactly flat. */
+        t->w[big] = (uint16_t)(t->w[big] + ((1 << W_BITS) - (int)sum));
+    }
+}
+
+/* Resamples r (w x h x bands) to ow x oh, mirroring horizontally when asked. New buffer. */
+static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror)
+{
+    int nb = r->bands;
+    taps_t tx = {0}, ty = {0};
+    taps_make(r->w, ow, &tx);
+    taps_make(r->h, oh, &ty);
+    /* Horizontal pass over every source row into tmp (ow x r->h), 7 extra bits. */
+    uint16_t *tmp = dq_xmalloc((size_t)ow * r->h * nb * sizeof(uint16_t));
+    for (uint32_t y = 0; y < r->h; y++) {
+        const uint8_t *src = r->pix + (size_t)y * r->w * nb;
+        uint16_t *dst = tmp + (size_t)y * ow * nb;
+        for (uint32_t o = 0; o < ow; o++) {
+            uint32_t acc[3] = {0, 0, 0};
+            const uint16_t *w = tx.w + tx.off[o];
+            const uint8_t *p = src + (size_t)tx.first[o] * nb;
+            for (uint32_t k = 0; k < tx.n[o]; k++, p += nb)
+                for (int c = 0; c < nb; c++)
+                    acc[c] += p[c] * (uint32_t)w[k];
+            uint16_t *d = dst + (size_t)(mirror ? ow - 1 - o : o) * nb;
+            for (int c = 0; c < nb; c++)
+                d[c] = (uint16_t)((acc[c] + (1u << (W_BITS - H_KEEP - 1))) >> (W_BITS - H_KEEP));
+        }
+    }
+    /* Vertical pass: each output row is a weighted sum of a few tmp rows. */
+    uint8_t *outp = dq_xmalloc((size_t)ow * oh * nb);
+    uint32_t *acc = dq_xmalloc((size_t)ow * nb * sizeof(uint32_t));
+    size_t row = (size_t)ow * nb;
+    for (uint32_t o = 0; o < oh; o++) {
+        memset(acc, 0, row * sizeof(uint32_t));
+        const uint16_t *w = ty.w + ty.off[o];
+        for (uint32_t k = 0; k < ty.n[o]; k++) {
+            const uint16_t *src = tmp + (size_t)(ty.first[o] + k) * row;
+            uint32_t wk = w[k];
+            for (size_t i = 0; i < row; i++)
+                acc[i] += src[i] * wk;
+        }
+        uint8_t *d = outp + (size_t)o * row;
+        for (size_t i = 0; i < row; i++) {
+            uint32_t v = (acc[i] + (1u << (W_BITS + H_KEEP - 1))) >> (W_BITS + H_KEEP);
+            d[i] = (uint8_t)(v > 255 ? 255 : v);
+        }
+    }
+    free(acc);
+    free(tmp);
+    taps_free(&tx);
+    taps_free(&ty);
+    return outp;
+}
+
+/* 1 when spec can take the fast path from a decoded buffer r. */
+static int fast_path_ok(const dq_render_spec_t *s, const region_t *r)
+{
+    return s->format == DQ_RF_JPG && (s->quality == DQ_RQ_DEFAULT || s->quality == DQ_RQ_COLOR) &&
+           s->rotation == 0.0 && (r->bands == 3 || r->bands == 1) && s->out_w <= r->w &&
+           s->out_h <= r->h;
+}
+
+static int render_fast(const region_t *r, const dq_render_spec_t *s, dq_buf_t *out, dq_err_t *err)
+{
+    uint8_t *pix = resample(r, s->out_w, s->out_h, s->mirror);
+    tjhandle tj = tjInitCompress();
+    unsigned char *jpg = NULL;
+    unsigned long len = 0;
+    int rc = -1;
+    int q = s->jpeg_quality ? s->jpeg_quality : 90;
+    /* 4:2:0 like the vips path (smaller, cheaper), grey stays grey. */
+    if (!tj || tjCompress2(tj, pix, (int)s->out_w, 0, (int)s->out_h,
+                           r->bands == 3 ? TJPF_RGB : TJPF_GRAY, &jpg, &len,
+                           r->bands == 3 ? TJSAMP_420 : TJSAMP_GRAY, q, TJFLAG_FASTDCT) != 0) {
+        dq_err_set(err, DQ_EIO, 500, "jpeg encode: %s", tj ? tjGetErrorStr2(tj) : "no encoder");
+        goto out;
+    }
+    dq_buf_append(out, jpg, len);
+    rc = 0;
+out:
+    tjFree(jpg);
+    if (tj)
+        tjDestroy(tj);
+    free(pix);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- entry */
 
 static int check_spec(const dq_pyramid_t *p, const dq_render_spec_t *s, dq_err_t *err)
@@ -410,6 +563,11 @@ int dq_image_render(dq_pyramid_t *p, const dq_render_spec_t *spec, dq_buf_t *out
     int scale = pick_dct_scale(spec, lv->tile_w, lv->tile_h);
     if (decode_region(p, spec, scale, &r, err) < 0)
         return -1;
+    if (fast_path_ok(spec, &r)) {
+        int frc = render_fast(&r, spec, out, err);
+        free(r.pix);
+        return frc;
+    }
     /* The vips image borrows r.pix; finish() has encoded (and so finished reading it) before it
      * returns, so freeing afterwards is safe. */
     VipsImage *img = vips_image_new_from_memory(r.pix, (size_t)r.w * r.h * (size_t)r.bands,
