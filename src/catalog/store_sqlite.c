@@ -64,6 +64,7 @@ static const migration_t migrations[] = {
      " bands INTEGER NOT NULL, icc_converted INTEGER NOT NULL,"
      " staged_at TEXT NOT NULL);"},
     {3, "relics, facets, image links, full-text index", dq_sqlite_relic_schema},
+    {4, "users, sessions, API tokens", dq_sqlite_account_schema}, /* store_sqlite_account.c */
 };
 
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
@@ -575,5 +576,16 @@ const dq_store_ops dq_store_sqlite_ops = {
     .relic_audit_list = dq_sqlite_relic_audit_list,
     .relic_names = dq_sqlite_relic_names,
     /* ======== end relics ======== */
+    /* ======== accounts (store_sqlite_account.c) ======== */
+    .user_insert = dq_sqlite_user_insert,
+    .user_get = dq_sqlite_user_get,
+    .user_list = dq_sqlite_user_list,
+    .user_update = dq_sqlite_user_update,
+    .user_delete = dq_sqlite_user_delete,
+    .cred_insert = dq_sqlite_cred_insert,
+    .cred_lookup = dq_sqlite_cred_lookup,
+    .cred_delete = dq_sqlite_cred_delete,
+    .cred_revoke = dq_sqlite_cred_revoke,
+    /* ======== end accounts ======== */
     .close = store_close,
 };

@@ -56,5 +56,24 @@ int dq_sqlite_relic_audit_list(void *impl, const char *object, int limit, int64_
 int dq_sqlite_relic_names(void *impl, int (*cb)(void *ud, const char *name), void *ud,
                           dq_err_t *err);
 
+/* ======== accounts (store_sqlite_account.c) ======== */
+
+/* Migration 4: users, sessions, API tokens. */
+extern const char dq_sqlite_account_schema[];
+int dq_sqlite_user_insert(void *impl, const char *name, int role, const char *pwhash,
+                          const char *who, dq_err_t *err);
+int dq_sqlite_user_get(void *impl, const char *name, dq_user_t *out, char *pwhash, dq_err_t *err);
+int dq_sqlite_user_list(void *impl, int64_t now, dq_user_cb cb, void *ud, dq_err_t *err);
+int dq_sqlite_user_update(void *impl, const char *name, int role, const char *pwhash,
+                          const char *who, dq_err_t *err);
+int dq_sqlite_user_delete(void *impl, const char *name, const char *who, dq_err_t *err);
+int dq_sqlite_cred_insert(void *impl, int kind, const char *hash, const char *name,
+                          int64_t expires_at, const char *who, dq_err_t *err);
+int dq_sqlite_cred_lookup(void *impl, int kind, const char *hash, int64_t now, dq_actor_t *out,
+                          dq_err_t *err);
+int dq_sqlite_cred_delete(void *impl, int kind, const char *hash, dq_err_t *err);
+int dq_sqlite_cred_revoke(void *impl, const char *name, int64_t now, const char *who,
+                          dq_err_t *err);
+/* ======== end accounts ======== */
 
 #endif

@@ -12,6 +12,7 @@ static const dq_cmd_t commands[] = {
     {"ingest", dq_cmd_ingest, "add a master image: keep it, build its tiled pyramid, catalog it"},
     {"serve", dq_cmd_serve, "serve IIIF Image API 3.0/2.1 (and the web front end) over HTTP"},
     {"import", dq_cmd_import, "add or update relic records from JSON Lines, CSV or MetObjects.csv"},
+    {"user", dq_cmd_user, "accounts: add, list, passwd, role, del, token, revoke"},
     {"fixity", dq_cmd_fixity, "re-verify the SHA-256 of every stored master and pyramid"},
     {"generate", dq_cmd_generate,
      "paint the sample collection (procedural ink paintings with ground truth)"},

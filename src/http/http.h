@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/catalog.h" /* dq_actor_t (JSON API section) */
 #include "core/config.h"
 #include "core/core.h"
 
@@ -165,6 +166,21 @@ int dq_registry_revalidate(dq_registry_t *r);
 void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_iiif2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* ======== JSON API and IIIF Presentation (api*.c, presentation.c) ======== */
+/* /api/ (docs/api.md): accounts, relics, vocabularies, images, audit. Errors are the JSON
+ * error format of docs/api.md. Never cacheable except the static vocabularies. */
+void dq_http_api(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* /iiif/presentation/3/: Manifests and Collections (IIIF Presentation 3.0), as the asker may
+ * see them; never put in the shared response cache (they depend on the asker's role). */
+void dq_http_presentation(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* Who is asking (api_auth.c): an API token (Authorization: Bearer dq_...) or else the session
+ * cookie dq_session; neither gives the anonymous actor (role DQ_ROLE_ANON). *via_cookie (may be
+ * NULL) is 1 when the session cookie authenticated the request (writes then need the CSRF
+ * header). A stale or unknown cookie counts as anonymous; a bad bearer token is an error
+ * (401), since the client explicitly asked to be someone. Thread-safe. */
+int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor, int *via_cookie,
+                  dq_err_t *err);
+/* ======== end JSON API ======== */
 
 /* mhd.c: starts/stops the libmicrohttpd daemon for srv (fills srv->daemon and srv->port). */
 int dq_http_daemon_start(dq_server_t *srv, dq_err_t *err);

@@ -37,6 +37,32 @@ static void fill_geometry(const dq_server_t *srv, const dq_pyramid_info_t *pi,
     img->max_area = srv->cfg->max_area;
 }
 
+/* ======== restricted images (JSON API engineer) ======== */
+/* docs/api.md Roles: an image that belongs only to restricted relics is hidden from anonymous
+ * callers (404, as if it did not exist). The shared response cache is asked before any
+ * handler runs and its key holds no user (mhd.c), so only answers anyone may see go into it:
+ * a hidden image's answers are never cached, and the fast path for public tiles stays one
+ * lookup. Relic writes that could hide an image bump the epoch (api_relics.c), which retires
+ * what was cached while it was public. Returns 1 public, 0 visible to this caller only, -1
+ * hidden from this caller. */
+static int visibility(dq_server_t *srv, const dq_http_req_t *req, const char *id)
+{
+    dq_actor_t who = {.role = DQ_ROLE_ANON};
+    if (dq_catalog_image_visible(srv->catalog, id, &who))
+        return 1;
+    dq_err_t err = {0};
+    if (dq_http_actor(srv, req, &who, NULL, &err) < 0 || who.role == DQ_ROLE_ANON)
+        return -1;
+    return dq_catalog_image_visible(srv->catalog, id, &who) ? 0 : -1;
+}
+
+static const char *cache_control(int public_img)
+{
+    /* Browsers may keep a restricted image; shared caches (proxies) must not. */
+    return public_img ? "public, max-age=3600" : "private, max-age=3600";
+}
+/* ======== end restricted images ======== */
+
 static void answer_err(dq_http_resp_t *resp, const dq_err_t *err)
 {
     dq_http_resp_error(resp, err->http_status ? err->http_status : 500, err->msg);
@@ -71,7 +97,7 @@ static int render_format(int f)
 }
 
 static void info(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp, int version,
-                 const dq_iiif_image_t *img, const char *base_id)
+                 const dq_iiif_image_t *img, const char *base_id, int public_img)
 {
     dq_iiif_info_json(img, base_id, version, &resp->body);
     const char *accept = req->header(req, "Accept");
@@ -91,14 +117,15 @@ static void info(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *res
         dq_http_resp_header(resp, "Link", buf);
     }
     dq_http_resp_header(resp, "Link", profile_link(version));
-    dq_http_resp_header(resp, "Cache-Control", "public, max-age=3600");
+    dq_http_resp_header(resp, "Cache-Control", cache_control(public_img));
     dq_http_resp_header(resp, "Vary", "Accept");
-    resp->cacheable = 1;
+    resp->cacheable = public_img;
     (void)srv;
 }
 
 static void image(dq_server_t *srv, dq_http_resp_t *resp, int version, dq_pyramid_t *pyr,
-                  const dq_iiif_image_t *img, const dq_iiif_req_t *ir, const char *base_id)
+                  const dq_iiif_image_t *img, const dq_iiif_req_t *ir, const char *base_id,
+                  int public_img)
 {
     dq_err_t err = {0};
     dq_iiif_plan_t plan;
@@ -142,8 +169,8 @@ static void image(dq_server_t *srv, dq_http_resp_t *resp, int version, dq_pyrami
     dq_buf_printf(&link, ">;rel=\"canonical\",%s", profile_link(version));
     dq_http_resp_header(resp, "Link", link.data);
     dq_buf_free(&link);
-    dq_http_resp_header(resp, "Cache-Control", "public, max-age=3600");
-    resp->cacheable = 1;
+    dq_http_resp_header(resp, "Cache-Control", cache_control(public_img));
+    resp->cacheable = public_img;
 }
 
 static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp, int version)
@@ -178,6 +205,11 @@ static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
         resp->no_etag = 1;
         goto out;
     }
+    int vis = visibility(srv, req, id);
+    if (vis < 0) {
+        dq_http_resp_error(resp, 404, "not found");
+        goto out;
+    }
     pyr = dq_registry_get(srv->registry, id, &err);
     if (!pyr) {
         answer_err(resp, &err);
@@ -186,9 +218,9 @@ static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
     dq_iiif_image_t img;
     fill_geometry(srv, dq_pyramid_info(pyr), &img);
     if (kind == DQ_IIIF_PATH_INFO)
-        info(srv, req, resp, version, &img, base.data);
+        info(srv, req, resp, version, &img, base.data, vis == 1);
     else
-        image(srv, resp, version, pyr, &img, &ir, base.data);
+        image(srv, resp, version, pyr, &img, &ir, base.data, vis == 1);
 out:
     dq_pyramid_unref(pyr);
     dq_buf_free(&base);

@@ -13,6 +13,12 @@ static const dq_route_t routes[] = {
     {GH, "/iiif/3/", dq_http_iiif3, "IIIF Image API 3.0: {id}/info.json, {id}/{region}/{size}/{rotation}/{quality}.{format}"},
     {GH, "/iiif/2/", dq_http_iiif2, "IIIF Image API 2.1: the same forms, 2.1 semantics"},
     {GH, "/health", dq_http_health, "liveness and cache statistics (JSON)"},
+    /* ======== JSON API and IIIF Presentation (api*.c, presentation.c) ======== */
+    {GH | DQ_HTTP_POST | DQ_HTTP_PUT | DQ_HTTP_PATCH | DQ_HTTP_DELETE, "/api/", dq_http_api,
+     "JSON API (docs/api.md): health, login/logout/me, relics, vocab, images, audit, users"},
+    {GH, "/iiif/presentation/3/", dq_http_presentation,
+     "IIIF Presentation 3.0: {relic}/manifest, collection[/all|dynasty-{k}|type-{k}][?page=N]"},
+    /* ======== end JSON API ======== */
 };
 
 const dq_route_t *dq_http_route(const char *path, size_t len)

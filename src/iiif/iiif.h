@@ -169,4 +169,73 @@ const char *dq_iiif_quality_name(int quality);
 const char *dq_iiif_profile_uri(int version);
 const char *dq_iiif_context_uri(int version);
 
+/* ================================================================ presentation */
+
+/* IIIF Presentation API 3.0 documents (presentation.c), built from the catalog's relic
+ * documents (docs/api.md "The relic document") and search responses: pure functions of their
+ * arguments, no I/O, like the rest of this module (jansson is used inside the .c only).
+ * Every id is absolute (base_url + path) and resolves on the server that built it:
+ *   {base}/iiif/presentation/3/{relic}/manifest            the Manifest (§5.3)
+ *   {base}/iiif/presentation/3/collection/{name}[?page=N]  Collections (§5.2)
+ * Canvases, annotation pages and annotations get ids under the manifest's path (§5.4-5.6
+ * only ask for HTTP(S) URIs there; they are not separately served). */
+
+/* Geometry of one image a manifest paints (from the image record). Strings borrowed. */
+typedef struct {
+    const char *image_id;
+    uint32_t width, height;
+} dq_iiif_pimage_t;
+
+/* What every presentation builder needs besides its data. Strings borrowed. */
+typedef struct {
+    const char *base_url; /* "http://host:port", no trailing slash (dq_http_base_url) */
+    const char *provider_en, *provider_zh; /* the holding institution; NULL: "danqing" / 丹青 */
+    /* Optional vocabularies as dq_catalog_vocab writes them ([{"key","zh","en",...}]), used for
+     * human labels of dynasty, object type and subject keys; NULL: the keys themselves. */
+    const char *dynasties_json, *object_types_json, *subjects_json;
+} dq_iiif_pctx_t;
+
+/* Appends the Manifest of one relic to out. relic_json is the stored document (with "id");
+ * images gives the geometry of the document's images (matched by image_id, in any order; an
+ * image of the document missing here gets no canvas). Handscrolls and album leaves read right
+ * to left (viewingDirection), a handscroll's images are one continuous scroll (behavior
+ * "continuous"), an album's are "paged". Errors: 400 for a document that is not a JSON object
+ * with a string "id", 500 for a bad ctx. */
+int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
+                     int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err);
+
+/* Collection kinds, and how many manifests one collection page holds. */
+enum { DQ_IIIF_COLL_ALL = 1, DQ_IIIF_COLL_DYNASTY, DQ_IIIF_COLL_TYPE };
+#define DQ_IIIF_COLL_PAGE 100
+
+/* One collection: "all", "dynasty-{key}" or "type-{key}". Presentation 3.0 has no paging of
+ * Collections (§5.2 nests them instead), so a collection larger than one page is a
+ * Collection of page Collections ("?page=1".."?page=n_pages"); each page is a Collection of
+ * Manifests with partOf its parent and, as Activity Streams links the 3.0 context defines,
+ * next/prev between pages. Strings borrowed. */
+typedef struct {
+    int kind;        /* DQ_IIIF_COLL_* */
+    const char *key; /* the dynasty or object type key (NULL for ALL) */
+    int page;        /* 0: the collection itself; 1..n_pages: one page */
+    int n_pages;     /* ceil(total / DQ_IIIF_COLL_PAGE), at least 1 */
+    int64_t total;   /* relics in the collection (as the asker may see them) */
+} dq_iiif_coll_t;
+
+/* The path of a collection page below base_url ("/iiif/presentation/3/collection/all",
+ * "...?page=2") appended to out. */
+void dq_iiif_collection_path(const dq_iiif_coll_t *c, int page, dq_buf_t *out);
+
+/* Appends the Collection c to out. search_json is a search response (docs/api.md "Search
+ * response") holding the page's relics; it is needed for a page, and for page 0 when
+ * n_pages == 1 (the collection then lists its manifests directly); otherwise NULL. Errors:
+ * 400 for a bad c or unparsable search_json. */
+int dq_iiif_collection(const dq_iiif_coll_t *c, const char *search_json, size_t len,
+                       const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err);
+
+/* The root Collection ({base}/iiif/presentation/3/collection): "all" and one child per
+ * dynasty and object type that has relics, from the facets of a search response (facets
+ * "dynasty" and "object_type" with their counts). */
+int dq_iiif_collection_root(const char *search_json, size_t len, const dq_iiif_pctx_t *ctx,
+                            dq_buf_t *out, dq_err_t *err);
+
 #endif

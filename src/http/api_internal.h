@@ -1,0 +1,66 @@
+/*
+ * api_internal.h: what the JSON API's files (api.c, api_auth.c, api_relics.c,
+ * presentation.c) share and nobody else sees: the per-request context, the error writer of
+ * docs/api.md "Errors" and argument/body helpers. The API's handlers all have the shape
+ * `void fn(dq_api_t *c)`: they fill c->resp and never fail otherwise.
+ */
+#ifndef DQ_HTTP_API_INTERNAL_H
+#define DQ_HTTP_API_INTERNAL_H
+
+#include "http.h"
+
+struct json_t; /* jansson's; only the .c files include jansson.h */
+
+#define DQ_API_MAX_SEGS 6
+/* JSON bodies above this are refused (413) before parsing: a relic document is kilobytes;
+ * mhd.c's 16 MiB cap is for every route. */
+#define DQ_API_MAX_BODY (1u << 20)
+/* How long a browser session lasts (seconds): a working day, then a new login. */
+#define DQ_API_SESSION_TTL (12 * 3600)
+
+/* One API request. Lives on dq_http_api's stack for the duration of the handler. */
+typedef struct {
+    dq_server_t *srv;           /* borrowed */
+    const dq_http_req_t *req;   /* borrowed */
+    dq_http_resp_t *resp;       /* borrowed; the handler fills it */
+    dq_actor_t actor;           /* who is asking (anonymous: role DQ_ROLE_ANON, user "") */
+    int via_cookie;             /* 1 when the session cookie authenticated the request */
+    char *seg[DQ_API_MAX_SEGS]; /* the path after /api/, split at '/', each percent-decoded;
+                                  owned, freed by dq_http_api */
+    int n_seg;
+} dq_api_t;
+
+/* Sets resp to the JSON error of docs/api.md with status and message; fields_json, when
+ * non-NULL and non-empty, is a JSON object text that becomes "fields" (422 only). */
+void dq_api_error(dq_http_resp_t *resp, int status, const char *msg, const char *fields_json);
+/* The same from a dq_err_t (its http_status, else the default of its code). */
+void dq_api_error_err(dq_http_resp_t *resp, const dq_err_t *err);
+/* Sets a 2xx JSON answer (status, content type, private no-cache headers) and moves body in
+ * (body is reset). */
+void dq_api_json(dq_http_resp_t *resp, int status, dq_buf_t *body);
+/* A query argument, '+' read as space and percent-decoded: a new string (free with free()),
+ * NULL when absent, or NULL with *bad = 1 and a 400 answered on resp when malformed. */
+char *dq_api_arg(dq_api_t *c, const char *name, int *bad);
+/* Parses the request body as JSON: an object (want_array 0) or an array (1). Returns a new
+ * reference (json_decref), or NULL with a 400/413 answered on resp. */
+struct json_t *dq_api_body(dq_api_t *c, int want_array);
+/* The base URL the client used (dq_http_base_url) as a new string. */
+char *dq_api_base_url(dq_api_t *c);
+
+/* ---- handlers (the table in api.c points at these) ---- */
+void dq_api_login(dq_api_t *c);
+void dq_api_logout(dq_api_t *c);
+void dq_api_me(dq_api_t *c);
+void dq_api_users_list(dq_api_t *c);
+void dq_api_users_add(dq_api_t *c);
+void dq_api_users_patch(dq_api_t *c);
+void dq_api_users_delete(dq_api_t *c);
+void dq_api_relic_search(dq_api_t *c);
+void dq_api_relic_create(dq_api_t *c);
+void dq_api_relic_get(dq_api_t *c);
+void dq_api_relic_replace(dq_api_t *c);
+void dq_api_relic_patch(dq_api_t *c);
+void dq_api_relic_delete(dq_api_t *c);
+void dq_api_relic_images(dq_api_t *c);
+
+#endif

@@ -1,0 +1,877 @@
+/*
+ * presentation.c: IIIF Presentation API 3.0 Manifests and Collections built from the
+ * catalog's JSON (relic documents and search responses). Pure: text and numbers in, JSON text
+ * out; no file, socket or catalog access, so it is unit-tested and could be fuzzed alone.
+ * It does not decide who may see what: the HTTP layer only ever hands it what the asker may
+ * see (restricted relics never reach here for an anonymous request).
+ *
+ * Sections cited are those of https://iiif.io/api/presentation/3.0/.
+ * jansson builds the documents: objects keep insertion order (jansson >= 2.8), so
+ * "@context", "id" and "type" come first, as the spec's examples and human readers expect.
+ */
+#include "iiif.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#define CONTEXT "http://iiif.io/api/presentation/3/context.json"
+#define PREFIX "/iiif/presentation/3"
+
+/* ---------------------------------------------------------------- small builders */
+
+/* The string members of a JSON object, by key (NULL when absent or not a string). */
+static const char *jstr(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* A text value for a language map. §3.1 (label/metadata/summary): a value whose first
+ * character is '<' (and last '>') is HTML to a client. Catalogue text is plain text, so one
+ * that happens to look like HTML gets a leading space and stays text. */
+static json_t *text(const char *s)
+{
+    if (s[0] != '<')
+        return json_string(s);
+    dq_buf_t b = {0};
+    dq_buf_printf(&b, " %s", s);
+    json_t *j = json_string(b.data);
+    dq_buf_free(&b);
+    return j;
+}
+
+/* {lang: [s]} (§3.1 language maps; "none" when the language is unknown). */
+static json_t *lmap1(const char *lang, const char *s)
+{
+    json_t *m = json_object();
+    json_t *a = json_array();
+    json_array_append_new(a, text(s));
+    json_object_set_new(m, lang, a);
+    return m;
+}
+
+/* {"en": [en], "zh": [zh]}: our own fixed labels. */
+static json_t *lmap2(const char *en, const char *zh)
+{
+    json_t *m = lmap1("en", en);
+    json_t *a = json_array();
+    json_array_append_new(a, text(zh));
+    json_object_set_new(m, "zh", a);
+    return m;
+}
+
+/* A language map from a document's {"zh": "...", "en": "..."} (only non-empty zh and en;
+ * other keys such as "pinyin" are not languages), or NULL when it has neither. */
+static json_t *lmap_doc(const json_t *o)
+{
+    json_t *m = NULL;
+    static const char *const langs[] = {"zh", "en"};
+    for (size_t i = 0; i < DQ_ARRAY_LEN(langs); i++) {
+        const char *s = jstr(o, langs[i]);
+        if (!s || !*s)
+            continue;
+        if (!m)
+            m = json_object();
+        json_t *a = json_array();
+        json_array_append_new(a, text(s));
+        json_object_set_new(m, langs[i], a);
+    }
+    return m;
+}
+
+/* Appends s to m[lang] (creating the array). */
+static void lmap_add(json_t *m, const char *lang, const char *s)
+{
+    json_t *a = json_object_get(m, lang);
+    if (!a) {
+        a = json_array();
+        json_object_set_new(m, lang, a);
+    }
+    json_array_append_new(a, text(s));
+}
+
+/* Appends a path segment percent-encoded (RFC 3986 §2.3: only unreserved characters stay). */
+static void put_segment(dq_buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p))
+            dq_buf_putc(b, (char)*p);
+        else
+            dq_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+}
+
+/* base + printf(fmt, ...) as a JSON string. */
+__attribute__((format(printf, 2, 3))) static json_t *url(const dq_iiif_pctx_t *ctx, const char *fmt,
+                                                         ...)
+{
+    dq_buf_t b = {0};
+    dq_buf_puts(&b, ctx->base_url);
+    va_list ap;
+    va_start(ap, fmt);
+    dq_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    json_t *j = json_string(b.data);
+    dq_buf_free(&b);
+    return j;
+}
+
+static json_t *manifest_url(const dq_iiif_pctx_t *ctx, const char *relic_id)
+{
+    dq_buf_t b = {0};
+    dq_buf_printf(&b, "%s" PREFIX "/", ctx->base_url);
+    put_segment(&b, relic_id);
+    dq_buf_puts(&b, "/manifest");
+    json_t *j = json_string(b.data);
+    dq_buf_free(&b);
+    return j;
+}
+
+/* The label of a vocabulary key from a parsed vocabulary array, else {"none": [key]}. */
+static json_t *vocab_label(const json_t *vocab, const char *key)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(vocab, i, e)
+    {
+        const char *k = jstr(e, "key");
+        if (k && strcmp(k, key) == 0) {
+            json_t *m = lmap_doc(e);
+            if (m)
+                return m;
+        }
+    }
+    return lmap1("none", key);
+}
+
+/* One label of a vocabulary entry in one language (falls back to the key). */
+static const char *vocab_word(const json_t *vocab, const char *key, const char *lang)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(vocab, i, e)
+    {
+        const char *k = jstr(e, "key");
+        if (k && strcmp(k, key) == 0) {
+            const char *w = jstr(e, lang);
+            return w && *w ? w : key;
+        }
+    }
+    return key;
+}
+
+static json_t *image_service(const dq_iiif_pctx_t *ctx, const char *image_id)
+{
+    /* §3.2 service, with the Image API 3.0 type and profile (Image 3.0 §5.1). */
+    json_t *svc = json_object();
+    json_object_set_new(svc, "id", url(ctx, "/iiif/3/%s", image_id));
+    json_object_set_new(svc, "type", json_string("ImageService3"));
+    json_object_set_new(svc, "profile", json_string("level2"));
+    json_t *a = json_array();
+    json_array_append_new(a, svc);
+    return a;
+}
+
+/* A thumbnail (§3.2 thumbnail) of an image of w x h: the image fitted in 400 x 400, never
+ * enlarged ("!400,400" in Image 3.0 refuses to upscale a smaller image, so "max" then). */
+static json_t *thumbnail(const dq_iiif_pctx_t *ctx, const char *image_id, uint32_t w, uint32_t h)
+{
+    json_t *t = json_object();
+    if (w > 400 || h > 400) {
+        double s = fmin(400.0 / w, 400.0 / h);
+        json_object_set_new(t, "id", url(ctx, "/iiif/3/%s/full/!400,400/0/default.jpg", image_id));
+        w = (uint32_t)DQ_MAX(1, lround(w * s));
+        h = (uint32_t)DQ_MAX(1, lround(h * s));
+    } else {
+        json_object_set_new(t, "id", url(ctx, "/iiif/3/%s/full/max/0/default.jpg", image_id));
+    }
+    json_object_set_new(t, "type", json_string("Image"));
+    json_object_set_new(t, "format", json_string("image/jpeg"));
+    if (w && h) {
+        json_object_set_new(t, "width", json_integer(w));
+        json_object_set_new(t, "height", json_integer(h));
+    }
+    json_object_set_new(t, "service", image_service(ctx, image_id));
+    json_t *a = json_array();
+    json_array_append_new(a, t);
+    return a;
+}
+
+static json_t *provider(const dq_iiif_pctx_t *ctx)
+{
+    const char *en = ctx->provider_en ? ctx->provider_en : "danqing";
+    const char *zh = ctx->provider_zh ? ctx->provider_zh : "丹青";
+    /* §3.3 provider: an Agent with a label and a homepage. */
+    json_t *home = json_object();
+    json_object_set_new(home, "id", url(ctx, "/"));
+    json_object_set_new(home, "type", json_string("Text"));
+    json_object_set_new(home, "label", lmap2(en, zh));
+    json_object_set_new(home, "format", json_string("text/html"));
+    json_t *homes = json_array();
+    json_array_append_new(homes, home);
+    json_t *agent = json_object();
+    json_object_set_new(agent, "id", url(ctx, "/#provider"));
+    json_object_set_new(agent, "type", json_string("Agent"));
+    json_object_set_new(agent, "label", lmap2(en, zh));
+    json_object_set_new(agent, "homepage", homes);
+    json_t *a = json_array();
+    json_array_append_new(a, agent);
+    return a;
+}
+
+/* §3.3.1 rights: one URI from Creative Commons or RightsStatements.org, in its canonical
+ * http form. Anything else becomes "copyright not evaluated" rather than an invalid value. */
+static json_t *rights(const char *r)
+{
+    static const char *const hosts[] = {"creativecommons.org/", "rightsstatements.org/"};
+    if (r) {
+        const char *rest = dq_str_starts(r, "https://")  ? r + 8
+                           : dq_str_starts(r, "http://") ? r + 7
+                                                         : NULL;
+        for (size_t i = 0; rest && i < DQ_ARRAY_LEN(hosts); i++)
+            if (dq_str_starts(rest, hosts[i]) && !strpbrk(rest, " \"<>\\")) {
+                dq_buf_t b = {0};
+                dq_buf_printf(&b, "http://%s", rest);
+                json_t *j = json_string(b.data);
+                dq_buf_free(&b);
+                return j;
+            }
+    }
+    return json_string("http://rightsstatements.org/vocab/CNE/1.0/");
+}
+
+/* {"label": label, "value": value} appended to md (takes both references). */
+static void md_add(json_t *md, json_t *label, json_t *value)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "label", label);
+    json_object_set_new(e, "value", value);
+    json_array_append_new(md, e);
+}
+
+/* ---------------------------------------------------------------- manifest */
+
+/* §3.1 metadata: the catalogue fields a viewer shows as label/value pairs. */
+static json_t *metadata(const json_t *doc, const json_t *voc_dyn, const json_t *voc_type,
+                        const json_t *voc_subj)
+{
+    json_t *md = json_array();
+    const char *s;
+    char tmp[128];
+    if ((s = jstr(doc, "accession")) && *s)
+        md_add(md, lmap2("Accession number", "藏品编号"), lmap1("none", s));
+    const json_t *title = json_object_get(doc, "title");
+    if ((s = jstr(title, "pinyin")) && *s)
+        md_add(md, lmap2("Title (pinyin)", "标题拼音"), lmap1("zh-Latn-pinyin", s));
+
+    /* Creators: one value per creator, per language, "name (dates)". */
+    const json_t *creators = json_object_get(doc, "creators");
+    if (json_array_size(creators)) {
+        json_t *v = json_object();
+        size_t i;
+        const json_t *c;
+        json_array_foreach(creators, i, c)
+        {
+            const json_t *name = json_object_get(c, "name");
+            const char *dates = jstr(c, "dates");
+            static const char *const langs[] = {"zh", "en"};
+            for (size_t k = 0; k < DQ_ARRAY_LEN(langs); k++) {
+                const char *n = jstr(name, langs[k]);
+                if (!n || !*n)
+                    continue;
+                dq_buf_t b = {0};
+                dq_buf_puts(&b, n);
+                if (dates && *dates)
+                    dq_buf_printf(&b, " (%s)", dates);
+                lmap_add(v, langs[k], b.data);
+                dq_buf_free(&b);
+            }
+        }
+        if (json_object_size(v))
+            md_add(md, lmap2("Creator", "作者"), v);
+        else
+            json_decref(v);
+    }
+    if ((s = jstr(doc, "dynasty")) && *s)
+        md_add(md, lmap2("Dynasty", "朝代"), vocab_label(voc_dyn, s));
+    /* Date: the free text, then the machine years. */
+    json_t *date = NULL;
+    if ((s = jstr(doc, "date_text")) && *s)
+        date = lmap1("none", s);
+    const json_t *yf = json_object_get(doc, "year_from"), *yt = json_object_get(doc, "year_to");
+    if (json_is_integer(yf)) {
+        if (json_is_integer(yt) && json_integer_value(yt) != json_integer_value(yf))
+            snprintf(tmp, sizeof(tmp), "%lld–%lld", (long long)json_integer_value(yf),
+                     (long long)json_integer_value(yt));
+        else
+            snprintf(tmp, sizeof(tmp), "%lld", (long long)json_integer_value(yf));
+        if (!date)
+            date = lmap1("none", tmp);
+        else
+            lmap_add(date, "none", tmp);
+    }
+    if (date)
+        md_add(md, lmap2("Date", "年代"), date);
+    if ((s = jstr(doc, "object_type")) && *s)
+        md_add(md, lmap2("Object type", "类型"), vocab_label(voc_type, s));
+    const json_t *subjects = json_object_get(doc, "subject");
+    if (json_array_size(subjects)) {
+        json_t *v = json_object();
+        size_t i;
+        const json_t *e;
+        json_array_foreach(subjects, i, e)
+        {
+            if (!json_is_string(e))
+                continue;
+            lmap_add(v, "en", vocab_word(voc_subj, json_string_value(e), "en"));
+            lmap_add(v, "zh", vocab_word(voc_subj, json_string_value(e), "zh"));
+        }
+        if (json_object_size(v))
+            md_add(md, lmap2("Subject", "题材"), v);
+        else
+            json_decref(v);
+    }
+    json_t *medium = lmap_doc(json_object_get(doc, "medium"));
+    if (medium)
+        md_add(md, lmap2("Medium", "质地"), medium);
+    if ((s = jstr(doc, "support")) && *s)
+        md_add(md, lmap2("Support", "材质"), lmap1("none", s));
+    const json_t *dim = json_object_get(doc, "dimensions_cm");
+    const json_t *dh = json_object_get(dim, "height"), *dw = json_object_get(dim, "width");
+    if (json_is_number(dh) && json_is_number(dw)) {
+        snprintf(tmp, sizeof(tmp), "%g × %g cm", json_number_value(dh), json_number_value(dw));
+        md_add(md, lmap2("Dimensions (h × w)", "尺寸（高×宽）"), lmap1("none", tmp));
+    }
+    if ((s = jstr(doc, "school")) && *s)
+        md_add(md, lmap2("School", "画派"), lmap1("none", s));
+
+    /* Inscriptions, seals, provenance: one value string per entry. */
+    const json_t *list = json_object_get(doc, "inscriptions");
+    if (json_array_size(list)) {
+        json_t *v = json_object();
+        size_t i;
+        const json_t *e;
+        json_array_foreach(list, i, e)
+        {
+            const char *t = jstr(e, "text"), *a = jstr(e, "author"), *p = jstr(e, "position");
+            const char *lang = jstr(e, "lang");
+            if (!t || !*t)
+                continue;
+            dq_buf_t b = {0};
+            dq_buf_puts(&b, t);
+            if (a && *a)
+                dq_buf_printf(&b, " — %s", a);
+            if (p && *p)
+                dq_buf_printf(&b, " (%s)", p);
+            lmap_add(v, lang && (!strcmp(lang, "zh") || !strcmp(lang, "en")) ? lang : "none",
+                     b.data);
+            dq_buf_free(&b);
+        }
+        if (json_object_size(v))
+            md_add(md, lmap2("Inscriptions", "题跋"), v);
+        else
+            json_decref(v);
+    }
+    list = json_object_get(doc, "seals");
+    if (json_array_size(list)) {
+        json_t *v = json_object();
+        size_t i;
+        const json_t *e;
+        json_array_foreach(list, i, e)
+        {
+            const char *r = jstr(e, "reading"), *o = jstr(e, "owner");
+            if (!r || !*r)
+                continue;
+            dq_buf_t b = {0};
+            dq_buf_puts(&b, r);
+            if (o && *o)
+                dq_buf_printf(&b, " (%s)", o);
+            lmap_add(v, "none", b.data);
+            dq_buf_free(&b);
+        }
+        if (json_object_size(v))
+            md_add(md, lmap2("Seals", "印章"), v);
+        else
+            json_decref(v);
+    }
+    list = json_object_get(doc, "provenance");
+    if (json_array_size(list)) {
+        json_t *v = json_object();
+        size_t i;
+        const json_t *e;
+        json_array_foreach(list, i, e)
+        {
+            const char *t = jstr(e, "text");
+            const json_t *y = json_object_get(e, "year");
+            if (!t || !*t)
+                continue;
+            dq_buf_t b = {0};
+            if (json_is_integer(y))
+                dq_buf_printf(&b, "%lld: ", (long long)json_integer_value(y));
+            dq_buf_puts(&b, t);
+            lmap_add(v, "none", b.data);
+            dq_buf_free(&b);
+        }
+        if (json_object_size(v))
+            md_add(md, lmap2("Provenance", "流传"), v);
+        else
+            json_decref(v);
+    }
+    return md;
+}
+
+/* One Canvas (§5.4) painted by one Annotation (§5.6) in one AnnotationPage (§5.5), whose body
+ * is the whole image with its Image API service (§3.2 service, Image 3.0). */
+static json_t *canvas(const dq_iiif_pctx_t *ctx, const char *mbase, int n,
+                      const dq_iiif_pimage_t *img, const json_t *link)
+{
+    char cid[64];
+    snprintf(cid, sizeof(cid), "/canvas/%d", n);
+    dq_buf_t b = {0};
+
+    json_t *body = json_object();
+    json_object_set_new(body, "id", url(ctx, "/iiif/3/%s/full/max/0/default.jpg", img->image_id));
+    json_object_set_new(body, "type", json_string("Image"));
+    json_object_set_new(body, "format", json_string("image/jpeg"));
+    json_object_set_new(body, "width", json_integer(img->width));
+    json_object_set_new(body, "height", json_integer(img->height));
+    json_object_set_new(body, "service", image_service(ctx, img->image_id));
+
+    json_t *anno = json_object();
+    dq_buf_printf(&b, "%s/annotation/%d", mbase, n);
+    json_object_set_new(anno, "id", json_string(b.data));
+    json_object_set_new(anno, "type", json_string("Annotation"));
+    json_object_set_new(anno, "motivation", json_string("painting"));
+    json_object_set_new(anno, "body", body);
+    dq_buf_reset(&b);
+    dq_buf_printf(&b, "%s%s", mbase, cid);
+    json_object_set_new(anno, "target", json_string(b.data));
+
+    json_t *page = json_object();
+    dq_buf_reset(&b);
+    dq_buf_printf(&b, "%s/page/%d", mbase, n);
+    json_object_set_new(page, "id", json_string(b.data));
+    json_object_set_new(page, "type", json_string("AnnotationPage"));
+    json_t *annos = json_array();
+    json_array_append_new(annos, anno);
+    json_object_set_new(page, "items", annos);
+
+    json_t *c = json_object();
+    dq_buf_reset(&b);
+    dq_buf_printf(&b, "%s%s", mbase, cid);
+    json_object_set_new(c, "id", json_string(b.data));
+    json_object_set_new(c, "type", json_string("Canvas"));
+    /* §3.1 label: the image's own label, else its role, else its position. */
+    json_t *label = lmap_doc(json_object_get(link, "label"));
+    const char *role = jstr(link, "role");
+    if (!label && role && *role)
+        label = lmap1("none", role);
+    if (!label) {
+        char num[16];
+        snprintf(num, sizeof(num), "%d", n);
+        label = lmap1("none", num);
+    }
+    json_object_set_new(c, "label", label);
+    json_object_set_new(c, "height", json_integer(img->height));
+    json_object_set_new(c, "width", json_integer(img->width));
+    json_object_set_new(c, "thumbnail", thumbnail(ctx, img->image_id, img->width, img->height));
+    json_t *pages = json_array();
+    json_array_append_new(pages, page);
+    json_object_set_new(c, "items", pages);
+    dq_buf_free(&b);
+    return c;
+}
+
+static int ctx_ok(const dq_iiif_pctx_t *ctx, dq_err_t *err)
+{
+    if (!ctx || !ctx->base_url || !dq_str_starts(ctx->base_url, "http"))
+        return dq_err_set(err, DQ_EINTERNAL, 500, "presentation: no base URL");
+    return 0;
+}
+
+/* Parses an optional vocabulary (NULL or unparsable: an empty array). New reference. */
+static json_t *load_vocab(const char *s)
+{
+    json_t *v = s ? json_loads(s, 0, NULL) : NULL;
+    if (!json_is_array(v)) {
+        json_decref(v);
+        v = json_array();
+    }
+    return v;
+}
+
+static void dump(json_t *doc, dq_buf_t *out)
+{
+    char *s = json_dumps(doc, JSON_COMPACT);
+    DQ_ASSERT(s != NULL); /* only fails on allocation: jansson built doc from valid parts */
+    dq_buf_puts(out, s);
+    free(s);
+}
+
+int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
+                     int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err)
+{
+    json_t *doc = NULL, *m = NULL, *vd = NULL, *vt = NULL, *vs = NULL;
+    dq_buf_t mbase = {0};
+    int rc = -1;
+    if (ctx_ok(ctx, err) < 0)
+        goto out;
+    doc = json_loadb(relic_json, len, 0, NULL);
+    const char *id = jstr(doc, "id");
+    if (!json_is_object(doc) || !id || !*id) {
+        dq_err_set(err, DQ_EINVAL, 400, "presentation: the relic document has no id");
+        goto out;
+    }
+    vd = load_vocab(ctx->dynasties_json);
+    vt = load_vocab(ctx->object_types_json);
+    vs = load_vocab(ctx->subjects_json);
+    dq_buf_printf(&mbase, "%s" PREFIX "/", ctx->base_url);
+    put_segment(&mbase, id);
+
+    m = json_object();
+    /* §4.6 @context first; §3.4 id and type. */
+    json_object_set_new(m, "@context", json_string(CONTEXT));
+    json_object_set_new(m, "id", manifest_url(ctx, id));
+    json_object_set_new(m, "type", json_string("Manifest"));
+    /* §3.1 label (required); the accession number when the record has no title. */
+    json_t *label = lmap_doc(json_object_get(doc, "title"));
+    const char *acc = jstr(doc, "accession");
+    json_object_set_new(m, "label", label ? label : lmap1("none", acc && *acc ? acc : id));
+    json_t *summary = lmap_doc(json_object_get(doc, "description"));
+    if (summary)
+        json_object_set_new(m, "summary", summary);
+    json_object_set_new(m, "metadata", metadata(doc, vd, vt, vs));
+    /* §3.1 requiredStatement: the attribution a viewer must show. */
+    const char *pen = ctx->provider_en ? ctx->provider_en : "danqing";
+    const char *pzh = ctx->provider_zh ? ctx->provider_zh : "丹青";
+    json_t *req = json_object();
+    json_object_set_new(req, "label", lmap2("Attribution", "来源"));
+    dq_buf_t ben = {0}, bzh = {0};
+    dq_buf_printf(&ben, "Provided by %s", pen);
+    dq_buf_printf(&bzh, "%s 提供", pzh);
+    json_object_set_new(req, "value", lmap2(ben.data, bzh.data));
+    dq_buf_free(&ben);
+    dq_buf_free(&bzh);
+    json_object_set_new(m, "requiredStatement", req);
+    json_object_set_new(m, "rights", rights(jstr(doc, "rights")));
+    json_object_set_new(m, "provider", provider(ctx));
+
+    /* §3.2 navDate: the start of the date range, for timeline views (years 1..9999 only:
+     * xsd:dateTime has no year 0 and BCE dates would need a sign viewers mishandle). */
+    const json_t *yf = json_object_get(doc, "year_from");
+    if (json_is_integer(yf) && json_integer_value(yf) >= 1 && json_integer_value(yf) <= 9999) {
+        char nav[32];
+        snprintf(nav, sizeof(nav), "%04lld-01-01T00:00:00Z", (long long)json_integer_value(yf));
+        json_object_set_new(m, "navDate", json_string(nav));
+    }
+
+    /* §3.3 behavior and viewingDirection. A handscroll (手卷) is unrolled from right to left
+     * and its images are sections of one continuous picture; an album (册页) is leafed from
+     * right to left like a traditional book; anything else is a set of separate views. */
+    const char *type = jstr(doc, "object_type");
+    const char *behavior = "individuals";
+    if (type && strcmp(type, "handscroll") == 0)
+        behavior = "continuous";
+    else if (type && strcmp(type, "album_leaf") == 0)
+        behavior = "paged";
+    json_t *beh = json_array();
+    json_array_append_new(beh, json_string(behavior));
+    json_object_set_new(m, "behavior", beh);
+    if (strcmp(behavior, "individuals") != 0)
+        json_object_set_new(m, "viewingDirection", json_string("right-to-left"));
+
+    /* §3.3 seeAlso: the machine-readable catalogue record; partOf: the collections. */
+    json_t *see = json_object();
+    dq_buf_t b = {0};
+    dq_buf_printf(&b, "%s/api/relics/", ctx->base_url);
+    put_segment(&b, id);
+    json_object_set_new(see, "id", json_string(b.data));
+    dq_buf_free(&b);
+    json_object_set_new(see, "type", json_string("Dataset"));
+    json_object_set_new(see, "label", lmap2("Catalogue record (JSON)", "目录数据（JSON）"));
+    json_object_set_new(see, "format", json_string("application/json"));
+    json_t *sees = json_array();
+    json_array_append_new(sees, see);
+    json_object_set_new(m, "seeAlso", sees);
+    json_t *parts = json_array();
+    json_t *all = json_object();
+    json_object_set_new(all, "id", url(ctx, PREFIX "/collection/all"));
+    json_object_set_new(all, "type", json_string("Collection"));
+    json_object_set_new(all, "label", lmap2("All relics", "全部藏品"));
+    json_array_append_new(parts, all);
+    const char *dyn = jstr(doc, "dynasty");
+    if (dyn && *dyn) {
+        json_t *p = json_object();
+        dq_buf_t pb = {0};
+        dq_buf_printf(&pb, "%s" PREFIX "/collection/dynasty-", ctx->base_url);
+        put_segment(&pb, dyn);
+        json_object_set_new(p, "id", json_string(pb.data));
+        dq_buf_free(&pb);
+        json_object_set_new(p, "type", json_string("Collection"));
+        json_object_set_new(p, "label", vocab_label(vd, dyn));
+        json_array_append_new(parts, p);
+    }
+    json_object_set_new(m, "partOf", parts);
+
+    /* §3.4 items: one Canvas per image of the record, in the record's order. */
+    json_t *items = json_array();
+    const json_t *links = json_object_get(doc, "images");
+    const dq_iiif_pimage_t *first = NULL;
+    size_t i;
+    const json_t *link;
+    json_array_foreach(links, i, link)
+    {
+        const char *iid = jstr(link, "image_id");
+        const dq_iiif_pimage_t *img = NULL;
+        for (int k = 0; iid && k < n_images; k++)
+            if (images[k].image_id && strcmp(images[k].image_id, iid) == 0 && images[k].width &&
+                images[k].height)
+                img = &images[k];
+        if (!img)
+            continue;
+        if (!first)
+            first = img;
+        json_array_append_new(items,
+                              canvas(ctx, mbase.data, (int)json_array_size(items) + 1, img, link));
+    }
+    /* §3.2 thumbnail: the first image. */
+    if (first)
+        json_object_set_new(m, "thumbnail",
+                            thumbnail(ctx, first->image_id, first->width, first->height));
+    json_object_set_new(m, "items", items);
+    /* §5.3: a Manifest MUST have at least one Canvas; a record without images has none. */
+    if (json_array_size(items) == 0) {
+        dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no images, so no manifest", id);
+        goto out;
+    }
+    dump(m, out);
+    rc = 0;
+out:
+    json_decref(m);
+    json_decref(doc);
+    json_decref(vd);
+    json_decref(vt);
+    json_decref(vs);
+    dq_buf_free(&mbase);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- collections */
+
+void dq_iiif_collection_path(const dq_iiif_coll_t *c, int page, dq_buf_t *out)
+{
+    dq_buf_puts(out, PREFIX "/collection/");
+    if (c->kind == DQ_IIIF_COLL_DYNASTY)
+        dq_buf_puts(out, "dynasty-");
+    else if (c->kind == DQ_IIIF_COLL_TYPE)
+        dq_buf_puts(out, "type-");
+    put_segment(out, c->kind == DQ_IIIF_COLL_ALL || !c->key ? "all" : c->key);
+    if (page > 0)
+        dq_buf_printf(out, "?page=%d", page);
+}
+
+static json_t *coll_url(const dq_iiif_pctx_t *ctx, const dq_iiif_coll_t *c, int page)
+{
+    dq_buf_t b = {0};
+    dq_buf_puts(&b, ctx->base_url);
+    dq_iiif_collection_path(c, page, &b);
+    json_t *j = json_string(b.data);
+    dq_buf_free(&b);
+    return j;
+}
+
+/* "All relics" / "Dynasty: Song" / "Object type: Handscroll", with ", page k of n". */
+static json_t *coll_label(const dq_iiif_coll_t *c, const json_t *vd, const json_t *vt, int page)
+{
+    dq_buf_t en = {0}, zh = {0};
+    if (c->kind == DQ_IIIF_COLL_DYNASTY) {
+        dq_buf_printf(&en, "Dynasty: %s", vocab_word(vd, c->key, "en"));
+        dq_buf_printf(&zh, "朝代：%s", vocab_word(vd, c->key, "zh"));
+    } else if (c->kind == DQ_IIIF_COLL_TYPE) {
+        dq_buf_printf(&en, "Object type: %s", vocab_word(vt, c->key, "en"));
+        dq_buf_printf(&zh, "类型：%s", vocab_word(vt, c->key, "zh"));
+    } else {
+        dq_buf_puts(&en, "All relics");
+        dq_buf_puts(&zh, "全部藏品");
+    }
+    if (page > 0) {
+        dq_buf_printf(&en, ", page %d of %d", page, c->n_pages);
+        dq_buf_printf(&zh, "（第 %d 页，共 %d 页）", page, c->n_pages);
+    }
+    json_t *m = lmap2(en.data, zh.data);
+    dq_buf_free(&en);
+    dq_buf_free(&zh);
+    return m;
+}
+
+/* Manifest references for the items of a search response. */
+static int manifest_refs(const dq_iiif_pctx_t *ctx, const char *search_json, size_t len,
+                         json_t *items, dq_err_t *err)
+{
+    json_t *res = search_json ? json_loadb(search_json, len, 0, NULL) : NULL;
+    const json_t *list = json_object_get(res, "items");
+    if (!json_is_array(list)) {
+        json_decref(res);
+        return dq_err_set(err, DQ_EINVAL, 400, "presentation: not a search response");
+    }
+    size_t i;
+    const json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *id = jstr(e, "id");
+        if (!id || !*id)
+            continue;
+        json_t *ref = json_object();
+        json_object_set_new(ref, "id", manifest_url(ctx, id));
+        json_object_set_new(ref, "type", json_string("Manifest"));
+        json_t *label = lmap_doc(json_object_get(e, "title"));
+        const char *acc = jstr(e, "accession");
+        json_object_set_new(ref, "label", label ? label : lmap1("none", acc && *acc ? acc : id));
+        /* The search layer's thumbnail is a server-relative Image API URL of image_id. */
+        const char *th = jstr(e, "thumbnail"), *iid = jstr(e, "image_id");
+        if (th && th[0] == '/' && iid && *iid) {
+            json_t *t = json_object();
+            json_object_set_new(t, "id", url(ctx, "%s", th));
+            json_object_set_new(t, "type", json_string("Image"));
+            json_object_set_new(t, "format", json_string("image/jpeg"));
+            json_object_set_new(t, "service", image_service(ctx, iid));
+            json_t *ta = json_array();
+            json_array_append_new(ta, t);
+            json_object_set_new(ref, "thumbnail", ta);
+        }
+        json_array_append_new(items, ref);
+    }
+    json_decref(res);
+    return 0;
+}
+
+int dq_iiif_collection(const dq_iiif_coll_t *c, const char *search_json, size_t len,
+                       const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err)
+{
+    json_t *coll = NULL, *vd = NULL, *vt = NULL;
+    int rc = -1;
+    if (ctx_ok(ctx, err) < 0)
+        goto out;
+    if (!c || c->kind < DQ_IIIF_COLL_ALL || c->kind > DQ_IIIF_COLL_TYPE ||
+        (c->kind != DQ_IIIF_COLL_ALL && (!c->key || !*c->key)) || c->n_pages < 1 || c->page < 0 ||
+        c->page > c->n_pages) {
+        dq_err_set(err, DQ_EINVAL, 400, "presentation: no such collection page");
+        goto out;
+    }
+    vd = load_vocab(ctx->dynasties_json);
+    vt = load_vocab(ctx->object_types_json);
+    coll = json_object();
+    json_object_set_new(coll, "@context", json_string(CONTEXT));
+    json_object_set_new(coll, "id", coll_url(ctx, c, c->page));
+    json_object_set_new(coll, "type", json_string("Collection"));
+    json_object_set_new(coll, "label", coll_label(c, vd, vt, c->page));
+    char sum[64];
+    snprintf(sum, sizeof(sum), "%lld", (long long)c->total);
+    dq_buf_t en = {0}, zh = {0};
+    dq_buf_printf(&en, "%s relics", sum);
+    dq_buf_printf(&zh, "%s 件藏品", sum);
+    json_object_set_new(coll, "summary", lmap2(en.data, zh.data));
+    dq_buf_free(&en);
+    dq_buf_free(&zh);
+    json_object_set_new(coll, "provider", provider(ctx));
+    json_t *items = json_array();
+    json_object_set_new(coll, "items", items);
+    if (c->page == 0 && c->n_pages > 1) {
+        /* §5.2: a Collection's items may be Collections; each page is one. */
+        for (int p = 1; p <= c->n_pages; p++) {
+            json_t *ref = json_object();
+            json_object_set_new(ref, "id", coll_url(ctx, c, p));
+            json_object_set_new(ref, "type", json_string("Collection"));
+            json_object_set_new(ref, "label", coll_label(c, vd, vt, p));
+            json_array_append_new(items, ref);
+        }
+    } else {
+        if (manifest_refs(ctx, search_json, len, items, err) < 0)
+            goto out;
+    }
+    if (c->page > 0) {
+        /* §3.4 partOf the whole collection; next/prev (Activity Streams terms of the 3.0
+         * context, as §5.5 uses them for Annotation Pages) between neighbouring pages. */
+        json_t *parent = json_object();
+        json_object_set_new(parent, "id", coll_url(ctx, c, 0));
+        json_object_set_new(parent, "type", json_string("Collection"));
+        json_object_set_new(parent, "label", coll_label(c, vd, vt, 0));
+        json_t *parts = json_array();
+        json_array_append_new(parts, parent);
+        json_object_set_new(coll, "partOf", parts);
+        if (c->page < c->n_pages)
+            json_object_set_new(coll, "next", coll_url(ctx, c, c->page + 1));
+        if (c->page > 1)
+            json_object_set_new(coll, "prev", coll_url(ctx, c, c->page - 1));
+    }
+    dump(coll, out);
+    rc = 0;
+out:
+    json_decref(coll);
+    json_decref(vd);
+    json_decref(vt);
+    return rc;
+}
+
+int dq_iiif_collection_root(const char *search_json, size_t len, const dq_iiif_pctx_t *ctx,
+                            dq_buf_t *out, dq_err_t *err)
+{
+    json_t *coll = NULL, *res = NULL, *vd = NULL, *vt = NULL;
+    int rc = -1;
+    if (ctx_ok(ctx, err) < 0)
+        goto out;
+    res = search_json ? json_loadb(search_json, len, 0, NULL) : NULL;
+    if (!json_is_object(res)) {
+        dq_err_set(err, DQ_EINVAL, 400, "presentation: not a search response");
+        goto out;
+    }
+    vd = load_vocab(ctx->dynasties_json);
+    vt = load_vocab(ctx->object_types_json);
+    coll = json_object();
+    json_object_set_new(coll, "@context", json_string(CONTEXT));
+    json_object_set_new(coll, "id", url(ctx, PREFIX "/collection"));
+    json_object_set_new(coll, "type", json_string("Collection"));
+    json_object_set_new(coll, "label", lmap2("Collections", "藏品集"));
+    json_object_set_new(coll, "provider", provider(ctx));
+    json_t *items = json_array();
+    json_object_set_new(coll, "items", items);
+    dq_iiif_coll_t all = {.kind = DQ_IIIF_COLL_ALL, .n_pages = 1};
+    json_t *ref = json_object();
+    json_object_set_new(ref, "id", coll_url(ctx, &all, 0));
+    json_object_set_new(ref, "type", json_string("Collection"));
+    json_object_set_new(ref, "label", coll_label(&all, vd, vt, 0));
+    json_array_append_new(items, ref);
+    static const struct {
+        const char *facet;
+        int kind;
+    } kinds[] = {{"dynasty", DQ_IIIF_COLL_DYNASTY}, {"object_type", DQ_IIIF_COLL_TYPE}};
+    const json_t *facets = json_object_get(res, "facets");
+    for (size_t k = 0; k < DQ_ARRAY_LEN(kinds); k++) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(json_object_get(facets, kinds[k].facet), i, e)
+        {
+            const char *key = jstr(e, "key");
+            const json_t *n = json_object_get(e, "count");
+            if (!key || !*key || !json_is_integer(n) || json_integer_value(n) <= 0)
+                continue;
+            dq_iiif_coll_t c = {.kind = kinds[k].kind, .key = key, .n_pages = 1};
+            ref = json_object();
+            json_object_set_new(ref, "id", coll_url(ctx, &c, 0));
+            json_object_set_new(ref, "type", json_string("Collection"));
+            json_object_set_new(ref, "label", coll_label(&c, vd, vt, 0));
+            json_array_append_new(items, ref);
+        }
+    }
+    dump(coll, out);
+    rc = 0;
+out:
+    json_decref(coll);
+    json_decref(res);
+    json_decref(vd);
+    json_decref(vt);
+    return rc;
+}
