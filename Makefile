@@ -69,7 +69,8 @@ FUZZ_SRCS := $(wildcard src/core/*.c src/iiif/*.c)
 build/fuzz/fuzz_iiif: fuzz/fuzz_iiif.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-	  $(shell pkg-config --cflags libsodium) -o $@ $^ $(shell pkg-config --libs libsodium) -lm
+	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium jansson) -lm
 
 fuzz: build/fuzz/fuzz_iiif
 
