@@ -1159,8 +1159,9 @@ int dq_catalog_audit_list(dq_catalog_t *cat, const char *object, int limit, cons
 
 /* ---------------------------------------------------------------- search */
 
-/* Cursors are "<sort letter>~<key>~<rowid>": r relevance (score), d/D date (year), a
- * accession (hex of the accession, so that any text survives a URL). URL-safe, opaque to
+/* Cursors are "<sort letter>~<key>~<rowid>": d/D date (year), a accession (hex of the
+ * accession, so that any text survives a URL), r relevance (offset~snapshot seq: see
+ * store_sqlite_relic.c for why relevance is not a keyset). URL-safe, opaque to
  * clients, and checked strictly when they come back. */
 void dq_relic_cursor_encode(dq_buf_t *out, int sort, double num, const char *str, int64_t rowid)
 {
@@ -1170,8 +1171,6 @@ void dq_relic_cursor_encode(dq_buf_t *out, int sort, double num, const char *str
     if (sort == DQ_RELIC_SORT_ACCESSION) {
         for (const unsigned char *p = (const unsigned char *)str; *p; p++)
             dq_buf_printf(out, "%02x", *p);
-    } else if (sort == DQ_RELIC_SORT_RELEVANCE) {
-        dq_buf_printf(out, "%.17g", num);
     } else {
         dq_buf_printf(out, "%lld", (long long)num);
     }

@@ -528,21 +528,23 @@ static char *met_piece(const char *s, int k)
 static const char *met_object_type(const char *cls, const char *title, const char *medium,
                                    const char *oname)
 {
+    /* The object name says the format most reliably, then the title, then the medium
+     * ("Folding fan mounted as an album leaf" is a fan). */
     const char *txt[] = {oname, title, medium};
     static const struct {
         const char *needle, *key;
     } forms[] = {{"handscroll", "handscroll"},
                  {"hanging scroll", "hanging_scroll"},
+                 {"fan", "fan"},
                  {"album leaf", "album_leaf"},
-                 {"album", "album_leaf"},
-                 {"fan", "fan"}};
-    for (size_t f = 0; f < DQ_ARRAY_LEN(forms); f++)
-        for (size_t i = 0; i < DQ_ARRAY_LEN(txt); i++)
-            if (ci_contains(txt[i], forms[f].needle) &&
-                (ci_contains(cls, "painting") || ci_contains(cls, "calligraphy") || !*cls))
-                return ci_contains(cls, "calligraphy") && f > 0 ? "calligraphy" : forms[f].key;
+                 {"album", "album_leaf"}};
     if (ci_contains(cls, "calligraphy"))
         return "calligraphy";
+    if (ci_contains(cls, "painting") || !*cls)
+        for (size_t i = 0; i < DQ_ARRAY_LEN(txt); i++)
+            for (size_t f = 0; f < DQ_ARRAY_LEN(forms); f++)
+                if (ci_contains(txt[i], forms[f].needle))
+                    return forms[f].key;
     if (ci_contains(cls, "painting"))
         return "other"; /* a painting whose format the record does not say */
     if (ci_contains(cls, "ceramic") || ci_contains(cls, "porcelain"))

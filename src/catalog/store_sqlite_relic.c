@@ -937,7 +937,16 @@ static int search_locked(store_t *s, const search_t *x, dq_buf_t *out, dq_err_t 
     sqlite3_finalize(st);
     st = NULL;
 
-    /* the page: keyset on (sort key, seq) */
+    /* The page. Date and accession sorts: a keyset on (sort key, seq). Relevance cannot be a
+     * keyset: bm25 depends on corpus statistics, so a row inserted between two pages moves
+     * every score and a keyset on the old score would repeat or skip rows. Its cursor is
+     * instead (offset, snapshot seq): later pages see only rows that existed when the first
+     * page was made (seq never goes back), so inserts cannot shift them. */
+    int64_t snapshot = p->has_cursor ? p->cursor_rowid : 0;
+    if (p->sort == DQ_RELIC_SORT_RELEVANCE && !p->has_cursor &&
+        count_query(s, "SELECT coalesce(max(seq), 0) FROM relics", &snapshot, err) < 0)
+        goto out;
+    int rel = p->sort == DQ_RELIC_SORT_RELEVANCE;
     static const char *const key_col[] = {"m.score", "r.sort_year", "r.sort_year_desc",
                                           "r.accession"};
     const char *kc = key_col[p->sort];
@@ -945,25 +954,29 @@ static int search_locked(store_t *s, const search_t *x, dq_buf_t *out, dq_err_t 
     dq_buf_reset(&sql);
     dq_buf_printf(&sql, "SELECT r.seq, r.id, r.doc, r.year_from, r.year_to, %s", kc);
     where_sql(x, 0, &sql);
-    if (p->has_cursor)
+    if (rel)
+        dq_buf_puts(&sql, " AND r.seq <= ?");
+    else if (p->has_cursor)
         dq_buf_printf(&sql, " AND (%s, r.seq) %s (?, ?)", kc, desc ? "<" : ">");
-    dq_buf_printf(&sql, " ORDER BY %s %s, r.seq %s LIMIT ?", kc, desc ? "DESC" : "ASC",
+    dq_buf_printf(&sql, " ORDER BY %s %s, r.seq %s LIMIT ? OFFSET ?", kc, desc ? "DESC" : "ASC",
                   desc ? "DESC" : "ASC");
     if (sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
         db_fail(s, err, "search page");
         goto out;
     }
     int bi = bind_where(x, 0, st, 1);
-    if (p->has_cursor) {
+    int64_t offset = rel && p->has_cursor ? (int64_t)p->cursor_num : 0;
+    if (rel) {
+        sqlite3_bind_int64(st, bi++, snapshot);
+    } else if (p->has_cursor) {
         if (p->sort == DQ_RELIC_SORT_ACCESSION)
             sqlite3_bind_text(st, bi++, p->cursor_str, -1, SQLITE_STATIC);
-        else if (p->sort == DQ_RELIC_SORT_RELEVANCE)
-            sqlite3_bind_double(st, bi++, p->cursor_num);
         else
             sqlite3_bind_int64(st, bi++, (sqlite3_int64)p->cursor_num);
         sqlite3_bind_int64(st, bi++, p->cursor_rowid);
     }
-    sqlite3_bind_int(st, bi, p->limit + 1);
+    sqlite3_bind_int(st, bi++, p->limit + 1);
+    sqlite3_bind_int64(st, bi, offset);
     dq_buf_printf(out, "{\"total\":%lld,\"items\":[", (long long)total);
     int n = 0;
     dq_buf_t next = {0};
@@ -979,7 +992,9 @@ static int search_locked(store_t *s, const search_t *x, dq_buf_t *out, dq_err_t 
             goto out;
         }
         dq_buf_reset(&next);
-        if (p->sort == DQ_RELIC_SORT_ACCESSION)
+        if (rel)
+            dq_relic_cursor_encode(&next, p->sort, (double)(offset + n + 1), NULL, snapshot);
+        else if (p->sort == DQ_RELIC_SORT_ACCESSION)
             dq_relic_cursor_encode(&next, p->sort, 0, (const char *)sqlite3_column_text(st, 5),
                                    sqlite3_column_int64(st, 0));
         else

@@ -1,0 +1,332 @@
+/*
+ * test_search_catalog.c: dq_catalog_relic_search on a small collection: CJK phrases and
+ * substrings, traditional/simplified, pinyin (full and initials), English, the dictionary's
+ * whole-name boost, highlight marks with HTML escaping, facets that ignore their own filter,
+ * year overlap, the sorts, and cursor paging that stays stable when rows arrive between pages.
+ */
+#include "relic_fixture.h"
+
+#include <jansson.h>
+
+static const char *docs[] = {
+    "{\"accession\":\"A001\",\"title\":{\"zh\":\"清明上河图\",\"en\":\"Along the River During the "
+    "Qingming Festival\"},\"creators\":[{\"name\":{\"zh\":\"张择端\",\"en\":\"Zhang Zeduan\"},"
+    "\"dates\":\"1085–1145\"}],\"dynasty\":\"northern_song\",\"year_from\":1085,\"year_to\":1145,"
+    "\"object_type\":\"handscroll\",\"subject\":[\"figure\",\"architecture\"],"
+    "\"medium\":{\"zh\":\"绢本设色\"}}",
+    "{\"accession\":\"A002\",\"title\":{\"zh\":\"溪山行旅图\",\"en\":\"Travelers among Mountains "
+    "and Streams\"},\"creators\":[{\"name\":{\"zh\":\"范宽\",\"en\":\"Fan Kuan\"}}],"
+    "\"dynasty\":\"northern_song\",\"object_type\":\"hanging_scroll\",\"subject\":[\"landscape\"],"
+    "\"medium\":{\"zh\":\"绢本水墨\"}}",
+    "{\"accession\":\"A003\",\"title\":{\"zh\":\"富春山居圖\",\"en\":\"Dwelling in the Fuchun "
+    "Mountains\"},\"creators\":[{\"name\":{\"zh\":\"黃公望\",\"en\":\"Huang Gongwang\"}}],"
+    "\"dynasty\":\"yuan\",\"year_from\":1347,\"year_to\":1350,\"object_type\":\"handscroll\","
+    "\"subject\":[\"landscape\"],\"medium\":{\"zh\":\"纸本水墨\"}}",
+    "{\"accession\":\"A004\",\"title\":{\"zh\":\"蝴蝶图\",\"en\":\"Butterflies <and> flowers\"},"
+    "\"creators\":[{\"name\":{\"zh\":\"佚名\",\"en\":\"Anonymous\"}}],\"dynasty\":\"southern_"
+    "song\","
+    "\"object_type\":\"album_leaf\",\"subject\":[\"bird_and_flower\"],\"medium\":{\"zh\":"
+    "\"绢本设色\"}}",
+    "{\"accession\":\"A005\",\"title\":{\"zh\":\"经典山水册\",\"en\":\"Classic landscapes album\"},"
+    "\"dynasty\":\"ming\",\"object_type\":\"album_leaf\",\"subject\":[\"landscape\"],"
+    "\"medium\":{\"zh\":\"纸本设色\"}}",
+    "{\"accession\":\"A006\",\"title\":{\"zh\":\"仿张择端笔意\",\"en\":\"In the manner of an old "
+    "master\"},\"creators\":[{\"name\":{\"zh\":\"王翚\",\"en\":\"Wang "
+    "Hui\"}}],\"dynasty\":\"qing\","
+    "\"description\":{\"zh\":\"张择端之后，张某择端正笔法\"},\"object_type\":\"handscroll\","
+    "\"subject\":[\"landscape\"]}",
+};
+
+static dq_catalog_t *collection(void)
+{
+    dq_catalog_t *c = fx_open();
+    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
+        free(fx_create(c, docs[i]));
+    return c;
+}
+
+static json_t *run(dq_catalog_t *c, dq_relic_query_t *q)
+{
+    dq_err_t err = {0};
+    char *r = fx_search(c, q, &anon, &err);
+    if (!r)
+        fprintf(stderr, "search failed: %s\n", err.msg);
+    DQ_REQUIRE(r);
+    json_t *j = json_loads(r, 0, NULL);
+    DQ_REQUIRE(j);
+    free(r);
+    return j;
+}
+
+/* The accessions of a result, space-separated, in order. */
+static char *accs(json_t *j)
+{
+    dq_buf_t b = {0};
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "items"), i, x)
+    {
+        if (b.len)
+            dq_buf_putc(&b, ' ');
+        dq_buf_puts(&b, json_string_value(json_object_get(x, "accession")));
+    }
+    return b.data ? dq_buf_steal(&b, NULL) : dq_xstrdup("");
+}
+
+static char *find(dq_catalog_t *c, const char *text)
+{
+    dq_relic_query_t q = fx_query(text);
+    json_t *j = run(c, &q);
+    char *a = accs(j);
+    json_decref(j);
+    return a;
+}
+
+#define EXPECT(c, text, want)                                                                      \
+    do {                                                                                           \
+        char *got_ = find((c), (text));                                                            \
+        if (strcmp(got_, (want)) != 0)                                                             \
+            fprintf(stderr, "    query %s: got [%s], want [%s]\n", (text), got_, (want));          \
+        DQ_CHECK_STR(got_, (want));                                                                \
+        free(got_);                                                                                \
+    } while (0)
+
+/* Contains-checks when the order among several is not the point. */
+static int has(const char *list, const char *acc)
+{
+    return strstr(list, acc) != NULL;
+}
+
+DQ_TEST(cjk_phrases_and_substrings)
+{
+    dq_catalog_t *c = collection();
+    char *r = find(c, "山水");
+    DQ_CHECK(has(r, "A002") && has(r, "A003") && has(r, "A005")); /* subject label 山水 */
+    free(r);
+    EXPECT(c, "清明上河", "A001"); /* inside 清明上河图 */
+    EXPECT(c, "蝶", "A004");       /* one character */
+    EXPECT(c, "景点", "");         /* jingdian must not find 经典 (jingdian) */
+    r = find(c, "富春山居图");     /* simplified query, traditional record */
+    DQ_CHECK_STR(r, "A003");
+    free(r);
+    r = find(c, "黄公望");
+    DQ_CHECK_STR(r, "A003");
+    free(r);
+    r = find(c, "溪山行旅圖"); /* traditional query, simplified record */
+    DQ_CHECK_STR(r, "A002");
+    free(r);
+    dq_catalog_close(c);
+}
+
+DQ_TEST(pinyin_initials_english)
+{
+    dq_catalog_t *c = collection();
+    EXPECT(c, "qingming", "A001");
+    EXPECT(c, "qmsht", "A001");
+    char *r = find(c, "Zhang Zeduan");
+    DQ_CHECK(strncmp(r, "A001", 4) == 0);
+    free(r);
+    r = find(c, "landscape");
+    DQ_CHECK(has(r, "A002") && has(r, "A003") && has(r, "A005") && !has(r, "A004"));
+    free(r);
+    EXPECT(c, "butterflies", "A004");
+    EXPECT(c, "fuchun", "A003");
+    dq_catalog_close(c);
+}
+
+DQ_TEST(dictionary_whole_name_first)
+{
+    dq_catalog_t *c = collection();
+    /* A006 mentions 张择端 in its title and description more often than A001 does, but A001
+     * has him as creator: the whole dictionary name in the creator column ranks A001 first,
+     * and both are found. */
+    char *r = find(c, "张择端");
+    DQ_CHECK(has(r, "A001") && has(r, "A006"));
+    free(r);
+    /* a run the dictionary can split: 张择端清明上河图 = 张择端 AND 清明上河图 */
+    EXPECT(c, "张择端清明上河图", "A001");
+    dq_catalog_close(c);
+}
+
+DQ_TEST(snippet_marks_and_escaping)
+{
+    dq_catalog_t *c = collection();
+    dq_relic_query_t q = fx_query("清明上河");
+    json_t *j = run(c, &q);
+    const char *sn = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "items"), 0), "snippet"));
+    DQ_REQUIRE(sn);
+    DQ_CHECK(strstr(sn, "<mark>清明上河</mark>") != NULL);
+    json_decref(j);
+    q = fx_query("butterflies");
+    q.lang = "en";
+    j = run(c, &q);
+    sn = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "items"), 0), "snippet"));
+    DQ_REQUIRE(sn);
+    DQ_CHECK(strstr(sn, "&lt;and&gt;") != NULL); /* stored text is escaped, marks are not */
+    DQ_CHECK(strstr(sn, "<and>") == NULL);
+    DQ_CHECK(strstr(sn, "<mark>") != NULL);
+    json_decref(j);
+    dq_catalog_close(c);
+}
+
+static int64_t facet_count(json_t *j, const char *facet, const char *key)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(json_object_get(j, "facets"), facet), i,
+                       x) if (strcmp(json_string_value(json_object_get(x, "key")), key) ==
+                              0) return json_integer_value(json_object_get(x, "count"));
+    return 0;
+}
+
+DQ_TEST(facets_ignore_their_own_filter)
+{
+    dq_catalog_t *c = collection();
+    dq_relic_query_t q = fx_query(NULL);
+    q.facets = 1;
+    q.dynasty = "northern_song";
+    json_t *j = run(c, &q);
+    DQ_CHECK_INT(json_integer_value(json_object_get(j, "total")), 2);
+    /* the dynasty facet still counts the other dynasties */
+    DQ_CHECK_INT(facet_count(j, "dynasty", "northern_song"), 2);
+    DQ_CHECK_INT(facet_count(j, "dynasty", "yuan"), 1);
+    DQ_CHECK_INT(facet_count(j, "dynasty", "qing"), 1);
+    /* other facets are narrowed by the dynasty */
+    DQ_CHECK_INT(facet_count(j, "object_type", "handscroll"), 1);
+    DQ_CHECK_INT(facet_count(j, "object_type", "album_leaf"), 0);
+    DQ_CHECK_INT(facet_count(j, "subject", "landscape"), 1);
+    DQ_CHECK_INT(facet_count(j, "creator", "张择端"), 1);
+    DQ_CHECK_INT(facet_count(j, "medium", "绢本设色"), 1);
+    DQ_CHECK_INT(facet_count(j, "has_images", "0"), 2);
+    json_decref(j);
+    /* English creator labels */
+    q = fx_query("山水");
+    q.facets = 1;
+    q.lang = "en";
+    q.subject = "landscape";
+    j = run(c, &q);
+    DQ_CHECK(facet_count(j, "creator", "Fan Kuan") == 1);
+    DQ_CHECK(facet_count(j, "subject", "landscape") >= 3);
+    json_decref(j);
+    /* creator filter by either name */
+    q = fx_query(NULL);
+    q.creator = "Huang Gongwang";
+    j = run(c, &q);
+    DQ_CHECK_INT(json_integer_value(json_object_get(j, "total")), 1);
+    json_decref(j);
+    dq_catalog_close(c);
+}
+
+DQ_TEST(year_overlap_and_dynasty_default_years)
+{
+    dq_catalog_t *c = collection();
+    dq_relic_query_t q = fx_query(NULL);
+    q.year_from = 1100;
+    q.year_to = 1200;
+    json_t *j = run(c, &q);
+    char *a = accs(j);
+    /* A001 is 1085–1145 (overlaps); A002 has no years but its dynasty (960–1127) stands in;
+     * A004 southern_song 1127–1279 overlaps; A003 (1347) does not */
+    DQ_CHECK(has(a, "A001") && has(a, "A002") && has(a, "A004") && !has(a, "A003"));
+    free(a);
+    json_decref(j);
+    q.year_from = 1346;
+    q.year_to = 1346;
+    j = run(c, &q);
+    a = accs(j);
+    DQ_CHECK_STR(a, "");
+    free(a);
+    json_decref(j);
+    dq_catalog_close(c);
+}
+
+DQ_TEST(sorts)
+{
+    dq_catalog_t *c = collection();
+    dq_relic_query_t q = fx_query(NULL);
+    json_t *j = run(c, &q);
+    char *a = accs(j);
+    DQ_CHECK_STR(a, "A001 A002 A003 A004 A005 A006");
+    free(a);
+    json_decref(j);
+    q.sort = "date";
+    j = run(c, &q);
+    a = accs(j);
+    DQ_CHECK(strncmp(a, "A002 A001", 9) == 0); /* 960 (dynasty default), then 1085 */
+    free(a);
+    json_decref(j);
+    q.sort = "-date";
+    j = run(c, &q);
+    a = accs(j);
+    DQ_CHECK(strncmp(a, "A006", 4) == 0); /* qing ends 1912 */
+    free(a);
+    json_decref(j);
+    dq_err_t err = {0};
+    q.sort = "colour";
+    DQ_CHECK(fx_search(c, &q, &anon, &err) == NULL);
+    DQ_CHECK_INT(err.http_status, 400);
+    q.sort = NULL;
+    q.limit = 101;
+    DQ_CHECK(fx_search(c, &q, &anon, &err) == NULL);
+    DQ_CHECK_INT(err.http_status, 400);
+    q.limit = 0;
+    q.cursor = "garbage";
+    DQ_CHECK(fx_search(c, &q, &anon, &err) == NULL);
+    DQ_CHECK_INT(err.http_status, 400);
+    dq_catalog_close(c);
+}
+
+/* Walks every page of q with limit 2, creating a new record between pages; every record
+ * that existed at the start is seen exactly once. */
+static void page_walk(const char *sort, const char *text)
+{
+    dq_catalog_t *c = collection();
+    dq_relic_query_t q = fx_query(text);
+    q.sort = sort;
+    q.limit = 2;
+    char *cursor = NULL;
+    dq_buf_t seen = {0};
+    int pages = 0, extra = 0;
+    do {
+        q.cursor = cursor;
+        json_t *j = run(c, &q);
+        char *a = accs(j);
+        dq_buf_puts(&seen, a);
+        dq_buf_putc(&seen, ' ');
+        free(a);
+        free(cursor);
+        const char *nc = json_string_value(json_object_get(j, "next_cursor"));
+        cursor = nc ? dq_xstrdup(nc) : NULL;
+        json_decref(j);
+        char *doc = dq_xasprintf("{\"accession\":\"%s%02d\",\"title\":{\"zh\":\"新山水%d\"},"
+                                 "\"subject\":[\"landscape\"],\"year_from\":%d,\"year_to\":%d}",
+                                 pages % 2 ? "A000" : "Z", extra, extra, 900 + extra, 2000);
+        free(fx_create(c, doc));
+        free(doc);
+        extra++;
+        pages++;
+    } while (cursor && pages < 20);
+    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++) {
+        if (text && !strstr(docs[i], "landscape"))
+            continue;
+        char acc[8];
+        snprintf(acc, sizeof(acc), "A00%zu ", i + 1);
+        char *first = strstr(seen.data, acc);
+        if (!first || strstr(first + 1, acc))
+            fprintf(stderr, "    sort %s: %s seen %s in [%s]\n", sort, acc,
+                    first ? "twice" : "never", seen.data);
+        DQ_CHECK(first && !strstr(first + 1, acc));
+    }
+    dq_buf_free(&seen);
+    dq_catalog_close(c);
+}
+
+DQ_TEST(cursor_paging_stable_under_inserts)
+{
+    page_walk("accession", NULL);
+    page_walk("date", NULL);
+    page_walk("-date", NULL);
+    page_walk("relevance", "landscape");
+}
