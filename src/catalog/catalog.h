@@ -140,6 +140,28 @@ struct dq_search;
  * decodes it into dq_relic_plan_t; backends only write it). */
 void dq_relic_cursor_encode(dq_buf_t *out, int sort, double num, const char *str, int64_t rowid);
 
+/* ======== accounts: types (account.c, store_sqlite_account.c) ======== */
+
+#define DQ_USER_NAME_MAX 63 /* bytes; fits dq_actor_t.user */
+#define DQ_PWHASH_MAX 128   /* an encoded argon2id hash, NUL included (crypto_pwhash_STRBYTES) */
+#define DQ_TOKEN_MAX 64     /* a session or API token as text, NUL included */
+
+/* The two kinds of bearer credential: a browser session (cookie dq_session) and an API token
+ * (Authorization: Bearer). Both are 32 random bytes shown once; only their SHA-256 is kept. */
+enum { DQ_CRED_SESSION = 1, DQ_CRED_TOKEN = 2 };
+
+/* One account as listed. Plain value; never holds the password hash. */
+typedef struct {
+    char name[DQ_USER_NAME_MAX + 1];
+    int role; /* DQ_ROLE_VIEWER .. DQ_ROLE_ADMIN */
+    char created_at[32], updated_at[32];
+    int64_t n_sessions, n_tokens; /* unexpired credentials (filled by list, 0 from get) */
+} dq_user_t;
+
+/* Called once per account by dq_catalog_user_list; u borrowed for the call. Non-zero stops. */
+typedef int (*dq_user_cb)(void *ud, const dq_user_t *u);
+
+/* ======== end accounts: types ======== */
 
 /* ---------------------------------------------------------------- backend interface */
 
@@ -214,6 +236,36 @@ typedef struct dq_store_ops {
     /* Calls cb for every creator name and zh title (to refill the search dictionary at open). */
     int (*relic_names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
     /* ======== end relics ======== */
+    /* ======== accounts (store_sqlite_account.c); the logic lives in account.c ======== */
+    /* Every account function below runs in one transaction with its audit row (who; detail
+     * never holds a secret). Roles are DQ_ROLE_*; hashes are encoded argon2id strings; cred
+     * hashes are the 64-hex SHA-256 of the token text; times are Unix seconds. */
+    /* DQ_EEXIST (409) when the name is taken. */
+    int (*user_insert)(void *impl, const char *name, int role, const char *pwhash, const char *who,
+                       dq_err_t *err);
+    /* Fills *out and, when pwhash is non-NULL, the hash (DQ_PWHASH_MAX bytes); 404 unknown. */
+    int (*user_get)(void *impl, const char *name, dq_user_t *out, char *pwhash, dq_err_t *err);
+    /* Every account in name order, with its unexpired credentials counted at now. */
+    int (*user_list)(void *impl, int64_t now, dq_user_cb cb, void *ud, dq_err_t *err);
+    /* Sets the role (role >= 0) and/or the hash (pwhash non-NULL). A new hash also drops all of
+     * the user's sessions and tokens. 404 unknown; 409 when it would leave no admin. */
+    int (*user_update)(void *impl, const char *name, int role, const char *pwhash, const char *who,
+                       dq_err_t *err);
+    /* Deletes the account and its credentials. 404 unknown; 409 for the last admin. */
+    int (*user_delete)(void *impl, const char *name, const char *who, dq_err_t *err);
+    /* Stores a credential (kind DQ_CRED_*) of user name; expires_at 0 = never (tokens only).
+     * Sessions are not audited (one per login); tokens are. 404 unknown user. */
+    int (*cred_insert)(void *impl, int kind, const char *hash, const char *name, int64_t expires_at,
+                       const char *who, dq_err_t *err);
+    /* Looks an unexpired credential up at now: 0 found (*out: the user and its role now), 1 not
+     * found or expired, -1 error. */
+    int (*cred_lookup)(void *impl, int kind, const char *hash, int64_t now, dq_actor_t *out,
+                       dq_err_t *err);
+    /* Deletes one credential (absent is not an error). */
+    int (*cred_delete)(void *impl, int kind, const char *hash, dq_err_t *err);
+    /* Deletes every credential of name (name NULL: none), then every one expired at now. */
+    int (*cred_revoke)(void *impl, const char *name, int64_t now, const char *who, dq_err_t *err);
+    /* ======== end accounts ======== */
     /* Releases impl; NULL-safe. */
     void (*close)(void *impl);
 } dq_store_ops;
@@ -346,5 +398,70 @@ typedef struct {
  * input, bad mapping: 400, database error). st (caller-owned) is filled in both cases. */
 int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
                       const dq_actor_t *who, dq_import_stats_t *st, dq_err_t *err);
+
+/* ---------------------------------------------------------------- accounts (account.c) */
+
+/* Accounts, roles and credentials. Passwords are hashed with argon2id (libsodium
+ * crypto_pwhash_str, "interactive" limits: 2 passes over 64 MiB, about 120 ms per hash or
+ * verify on the reference machine, so a login stays well under 300 ms) and verified in
+ * constant time; the hashing runs outside the backend's lock, so a login never stalls other
+ * catalog calls. Sessions and API tokens are 32 bytes from randombytes_buf, shown to the
+ * caller once as text ("dqs_..." / "dq_..." + 43 base64url characters); the catalog keeps
+ * only their SHA-256. Nothing here logs a password or a token.
+ * Common to every function: cat and who are borrowed; changes need who->role ==
+ * DQ_ROLE_ADMIN (403 otherwise) and are audited as who->user; errors fill err with
+ * http_status 400 (bad name, role or password), 401, 403, 404, 409 or 500. Thread-safe. */
+
+/* "anonymous", "viewer", "conservator", "curator", "admin"; "?" out of range. Static. */
+const char *dq_catalog_role_name(int role);
+/* The role named name (not "anonymous"), or -1. */
+int dq_catalog_role_parse(const char *name);
+/* 1 when name is a valid account name ([A-Za-z0-9][A-Za-z0-9._@-]{0,62}, not "cli"), else 0
+ * with err (400). */
+int dq_catalog_user_name_valid(const char *name, dq_err_t *err);
+
+/* Creates an account with role DQ_ROLE_VIEWER..DQ_ROLE_ADMIN and password (8..1024 bytes,
+ * NUL-terminated). 409 when the name exists. */
+int dq_catalog_user_add(dq_catalog_t *cat, const char *name, int role, const char *password,
+                        const dq_actor_t *who, dq_err_t *err);
+/* Fills *out (caller-owned); 404 for an unknown name. Needs no role (callers check). */
+int dq_catalog_user_get(dq_catalog_t *cat, const char *name, dq_user_t *out, dq_err_t *err);
+/* Calls cb for every account in name order (with the backend's lock held: cb must not call
+ * back into cat). Needs no role (callers check). */
+int dq_catalog_user_list(dq_catalog_t *cat, dq_user_cb cb, void *ud, dq_err_t *err);
+/* Sets a new password; every session and token of the account is revoked with it. */
+int dq_catalog_user_set_password(dq_catalog_t *cat, const char *name, const char *password,
+                                 const dq_actor_t *who, dq_err_t *err);
+/* Changes the role (takes effect on the account's next request: credentials carry no role).
+ * 409 when it would leave no admin. */
+int dq_catalog_user_set_role(dq_catalog_t *cat, const char *name, int role, const dq_actor_t *who,
+                             dq_err_t *err);
+/* Deletes the account and its credentials; 409 for the last admin. */
+int dq_catalog_user_delete(dq_catalog_t *cat, const char *name, const dq_actor_t *who,
+                           dq_err_t *err);
+/* Revokes every session and token of name. */
+int dq_catalog_user_revoke(dq_catalog_t *cat, const char *name, const dq_actor_t *who,
+                           dq_err_t *err);
+
+/* Writes a fresh random password of n_chars (12..64) characters from an alphabet without
+ * look-alikes (no 0/O, 1/l/I) into out (n_chars + 1 bytes), for a one-time password. */
+void dq_catalog_password_generate(char *out, int n_chars);
+
+/* Checks name and password and opens a session of ttl_s seconds: token (caller-owned,
+ * DQ_TOKEN_MAX bytes) receives the session token, *actor the account. An unknown name and a
+ * wrong password fail alike (401 "wrong user name or password") and cost the same argon2id
+ * verification, so neither the answer nor its timing tells whether an account exists. */
+int dq_catalog_login(dq_catalog_t *cat, const char *name, const char *password, int64_t ttl_s,
+                     char *token, dq_actor_t *actor, dq_err_t *err);
+/* Ends the session whose token is given (an unknown token is not an error). */
+int dq_catalog_logout(dq_catalog_t *cat, const char *token, dq_err_t *err);
+/* Creates an API token for name that expires after ttl_s seconds (0: never); token as for
+ * login. Audited as "token.create" (without the token). */
+int dq_catalog_token_create(dq_catalog_t *cat, const char *name, int64_t ttl_s,
+                            const dq_actor_t *who, char *token, dq_err_t *err);
+/* Resolves a credential of kind DQ_CRED_SESSION or DQ_CRED_TOKEN into *out (the account's
+ * name and current role). 401 for a malformed, unknown, expired or revoked credential. */
+int dq_catalog_authenticate(dq_catalog_t *cat, int kind, const char *token, dq_actor_t *out,
+                            dq_err_t *err);
 
 #endif
