@@ -21,7 +21,7 @@ REL_OBJS := $(LIB_SRCS:%.c=build/rel/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=build/san/%.o)
 SAN_TESTS := $(TEST_SRCS:%.c=build/san/%)
 
-.PHONY: all deps check test demo bench fuzz clean format
+.PHONY: all deps check test demo bench fuzz clean format web
 all: build/danqing
 
 deps:
@@ -63,6 +63,39 @@ build/san/tests/%: tests/%.c build/san/libdanqing.a
 # The search module's micro-benchmark (tokenizer MB/s, FTS5 import rate, query latency).
 build/search_bench: bench/search_bench.c build/rel/libdanqing.a
 	$(Q)$(CC) $(CFLAGS_BASE) $(REL_FLAGS) -o $@ $< build/rel/libdanqing.a $(LIBS)
+
+# ---------------------------------------------------------------- web front end (issue 6)
+# build/web/ is what `danqing serve` answers at / and /static/: web/ as written (no build step
+# at run time), OpenSeadragon from npm (exact version pinned in package-lock.json; `npm ci`
+# when node_modules is missing or older than the lock) and the Kai heading font subset from
+# Debian's fonts-arphic-ukai (fontTools; two WOFF2 files with unicode-range, see
+# web/tools/font-subset.py). build/danqing, check and demo depend on it (order-only).
+WEB_SRCS := $(shell find web -type f -not -path 'web/tools/*' 2>/dev/null | sort)
+WEB_FONT_SRCS := $(wildcard web/*.html web/js/*.js web/js/*/*.js) web/tools/font-subset.py
+UKAI := /usr/share/fonts/truetype/arphic/ukai.ttc
+.PHONY: web
+web: build/web/.stamp
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@$(if $(V),,echo "  NPM     ci")
+	$(Q)npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build/web/fonts/.stamp: $(WEB_FONT_SRCS) $(UKAI)
+	@mkdir -p build/web/fonts build/web/css
+	$(Q)/usr/bin/python3 web/tools/font-subset.py $(UKAI) web build/web/fonts build/web/css/fonts.css 2>/dev/null
+	@touch $@
+
+build/web/.stamp: $(WEB_SRCS) node_modules/.package-lock.json build/web/fonts/.stamp
+	@$(if $(V),,echo "  WEB     build/web")
+	$(Q)mkdir -p build/web/vendor && tar -C web --exclude=./tools -cf - . | tar -C build/web -xf -
+	$(Q)rm -rf build/web/vendor/openseadragon && \
+	  cp -r node_modules/openseadragon/build/openseadragon build/web/vendor/openseadragon && \
+	  rm -f build/web/vendor/openseadragon/*.map
+	@touch $@
+
+build/danqing build/san/danqing: | build/web/.stamp
+# ---------------------------------------------------------------- end web
 
 # The fuzz target links the request parsers (pure code: no I/O) with libFuzzer under clang.
 FUZZ_SRCS := $(wildcard src/core/*.c src/iiif/*.c)

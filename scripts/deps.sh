@@ -7,8 +7,8 @@ what=${1:-check}
 build_pkgs="gcc make pkg-config libvips-dev libvips-tools libtiff-dev libjpeg62-turbo-dev
  libpng-dev libwebp-dev libopenjp2-7-dev liblcms2-dev libmicrohttpd-dev libjansson-dev
  libsqlite3-dev libsodium-dev fonts-arphic-ukai libturbojpeg0-dev libopencc-dev libopencc-data
- unicode-data libbz2-dev"
-check_pkgs="clang libclang-rt-14-dev curl"
+ unicode-data libbz2-dev nodejs npm python3-fonttools python3-brotli"
+check_pkgs="clang libclang-rt-14-dev curl chromium"
 bench_pkgs="lighttpd iipimage-server spawn-fcgi wrk curl time"
 validator_pkgs="python3-pil python3-lxml python3-bottle python3-magic"
 case $what in

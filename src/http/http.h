@@ -166,6 +166,12 @@ int dq_registry_revalidate(dq_registry_t *r);
 void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_iiif2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* ---- web front end (static.c) ---- */
+/* Serves the single-page app and its files from the web root (cfg->web_dir, else web/ or
+ * ../web beside the binary): index.html for `/` and extension-less client routes, files for
+ * /static/{path}; ETag/304, Cache-Control; 400 for traversal, 404 under /api/ and /iiif/. */
+void dq_http_static(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+
 /* ======== JSON API and IIIF Presentation (api*.c, presentation.c) ======== */
 /* /api/ (docs/api.md): accounts, relics, vocabularies, images, audit. Errors are the JSON
  * error format of docs/api.md. Never cacheable except the static vocabularies. */

@@ -19,6 +19,8 @@ static const dq_route_t routes[] = {
     {GH, "/iiif/presentation/3/", dq_http_presentation,
      "IIIF Presentation 3.0: {relic}/manifest, collection[/all|dynasty-{k}|type-{k}][?page=N]"},
     /* ======== end JSON API ======== */
+    /* web: the lowest priority (shortest prefix), so every specific route wins over it. */
+    {GH, "/", dq_http_static, "web front end: index.html for / and app routes, /static/{file}"},
 };
 
 const dq_route_t *dq_http_route(const char *path, size_t len)

@@ -1,0 +1,83 @@
+// dom.js: building DOM without HTML strings (catalog text is never parsed as markup).
+import { pick, tag } from './i18n.js';
+
+// h('a.card', {href, onclick}, child...) — tag with optional .classes and #id; props
+// starting with "on" become listeners, "aria-*"/"data-*"/"role" become attributes.
+export function h(sel, props, ...children) {
+  const m = /^([a-z0-9-]+)?((?:[.#][\w-]+)*)$/i.exec(sel);
+  const el = document.createElement(m[1] || 'div');
+  for (const part of (m[2] || '').match(/[.#][\w-]+/g) || []) {
+    if (part[0] === '.') el.classList.add(part.slice(1)); else el.id = part.slice(1);
+  }
+  if (props && (typeof props !== 'object' || props instanceof Node || Array.isArray(props))) {
+    children.unshift(props);
+    props = null;
+  }
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
+    else if (k.startsWith('aria-') || k.startsWith('data-') || k === 'role' || k === 'for' || k === 'lang' || k === 'tabindex' || k === 'draggable')
+      el.setAttribute(k, v === true ? '' : String(v));
+    else el[k] = v;
+  }
+  append(el, children);
+  return el;
+}
+
+export function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+// A span of catalog text in the reader's language (or the other one when missing), with
+// its lang attribute.
+export function txt(map, cls) {
+  const p = pick(map);
+  return h(`span${cls ? '.' + cls : ''}`, { lang: tag(p.lang) }, p.text);
+}
+
+// Search snippets carry <mark>…</mark> and nothing else: split on them, never innerHTML.
+export function snippet(s) {
+  const out = h('span.snippet');
+  const parts = String(s || '').split(/(<mark>|<\/mark>)/);
+  let mark = false;
+  for (const p of parts) {
+    if (p === '<mark>') mark = true;
+    else if (p === '</mark>') mark = false;
+    else if (p) out.append(mark ? h('mark', p) : document.createTextNode(p.replace(/<[^>]*>/g, '')));
+  }
+  return out;
+}
+
+export function clear(el) { while (el.firstChild) el.firstChild.remove(); return el; }
+
+export function svgIcon(name) {
+  const paths = {
+    plus: 'M12 5v14M5 12h14',
+    minus: 'M5 12h14',
+    home: 'M4 4h16v16H4z',
+    full: 'M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5',
+    left: 'M15 5l-7 7 7 7',
+    right: 'M9 5l7 7-7 7',
+    play: 'M8 5l11 7-11 7z',
+    pause: 'M8 5v14M16 5v14',
+    close: 'M6 6l12 12M18 6L6 18',
+    first: 'M18 5l-7 7 7 7M7 5v14',
+    last: 'M6 5l7 7-7 7M17 5v14',
+  };
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  svg.classList.add('icon');
+  const p = document.createElementNS(ns, 'path');
+  p.setAttribute('d', paths[name] || '');
+  svg.append(p);
+  return svg;
+}

@@ -1,0 +1,254 @@
+// i18n.js: every UI string in both languages, the reader's language and the switch.
+// The language comes from ?lang=, else the saved choice (localStorage), else the first of
+// navigator.languages that we speak (the server serves one static file and cannot read
+// Accept-Language for us; the browser's list is the same preference). Text that comes from
+// the catalog is a language map ({zh, en}) and goes through pick().
+
+const STRINGS = {
+  site_name: { zh: '丹青', en: 'Danqing' },
+  site_tagline: { zh: '数字文物典藏', en: 'Digital collection of cultural relics' },
+  skip: { zh: '跳到正文', en: 'Skip to content' },
+  nav_home: { zh: '首页', en: 'Home' },
+  nav_search: { zh: '检索', en: 'Search' },
+  nav_compare: { zh: '对照', en: 'Compare' },
+  nav_main: { zh: '主导航', en: 'Main navigation' },
+  lang_toggle: { zh: 'English', en: '中文' },
+  lang_toggle_label: { zh: 'Switch to English', en: '切换到中文' },
+  search_placeholder: { zh: '搜索：中文、拼音或英文', en: 'Search in Chinese, pinyin or English' },
+  search_label: { zh: '检索藏品', en: 'Search the collection' },
+  search_go: { zh: '检索', en: 'Search' },
+  home_featured: { zh: '精选', en: 'Featured works' },
+  home_timeline: { zh: '朝代', en: 'By dynasty' },
+  home_timeline_hint: { zh: '左右滑动，沿时间长卷浏览', en: 'Scroll along the timeline, as along a handscroll' },
+  home_types: { zh: '类别', en: 'By type' },
+  home_subjects: { zh: '题材', en: 'By subject' },
+  home_intro: { zh: '宋元明清书画，高清细览：展卷、放大至笔触、对照、引用。', en: 'Paintings and calligraphy in deep zoom: unroll a handscroll, zoom to the brushstroke, compare, cite.' },
+  home_browse_all: { zh: '浏览全部藏品', en: 'Browse the whole collection' },
+  works_count: { zh: '{n} 件', en: '{n} works' },
+  results_count: { zh: '共 {n} 件', en: '{n} results' },
+  results_none: { zh: '没有找到相符的藏品。', en: 'No works match.' },
+  facet_dynasty: { zh: '朝代', en: 'Dynasty' },
+  facet_object_type: { zh: '类别', en: 'Type' },
+  facet_subject: { zh: '题材', en: 'Subject' },
+  facet_creator: { zh: '作者', en: 'Creator' },
+  facet_medium: { zh: '材质', en: 'Medium' },
+  facet_has_images: { zh: '有图像', en: 'With images' },
+  filters: { zh: '筛选', en: 'Filters' },
+  clear_filters: { zh: '清除筛选', en: 'Clear filters' },
+  years: { zh: '年代', en: 'Years' },
+  year_from: { zh: '起', en: 'From' },
+  year_to: { zh: '止', en: 'To' },
+  year_apply: { zh: '应用', en: 'Apply' },
+  bce: { zh: '前{n}', en: '{n} BCE' },
+  sort: { zh: '排序', en: 'Sort' },
+  sort_relevance: { zh: '相关度', en: 'Relevance' },
+  sort_date: { zh: '年代（早→晚）', en: 'Date (oldest first)' },
+  sort__date: { zh: '年代（晚→早）', en: 'Date (newest first)' },
+  sort_accession: { zh: '编号', en: 'Accession' },
+  page_next: { zh: '下一页', en: 'Next page' },
+  page_prev: { zh: '上一页', en: 'Previous page' },
+  page_first: { zh: '第一页', en: 'First page' },
+  loading: { zh: '载入中……', en: 'Loading…' },
+  error_load: { zh: '无法载入：{msg}', en: 'Could not load: {msg}' },
+  not_found: { zh: '没有找到这件藏品。', en: 'This work was not found.' },
+  page_not_found: { zh: '页面不存在。', en: 'Page not found.' },
+  no_image: { zh: '暂无图像', en: 'No image' },
+  // relic page
+  meta_accession: { zh: '编号', en: 'Accession' },
+  meta_creator: { zh: '作者', en: 'Creator' },
+  meta_dynasty: { zh: '朝代', en: 'Dynasty' },
+  meta_date: { zh: '年代', en: 'Date' },
+  meta_type: { zh: '类别', en: 'Type' },
+  meta_subject: { zh: '题材', en: 'Subject' },
+  meta_medium: { zh: '材质', en: 'Medium' },
+  meta_dimensions: { zh: '尺寸', en: 'Dimensions' },
+  meta_school: { zh: '画派', en: 'School' },
+  meta_rights: { zh: '版权', en: 'Rights' },
+  meta_description: { zh: '描述', en: 'Description' },
+  meta_inscriptions: { zh: '题识', en: 'Inscriptions' },
+  meta_seals: { zh: '钤印', en: 'Seals' },
+  meta_provenance: { zh: '流传', en: 'Provenance' },
+  dims: { zh: '纵 {h} 厘米，横 {w} 厘米', en: '{h} × {w} cm' },
+  cite_title: { zh: '引用', en: 'Cite this' },
+  cite_copy: { zh: '复制引用', en: 'Copy citation' },
+  cite_copied: { zh: '已复制', en: 'Copied' },
+  manifest_title: { zh: 'IIIF 清单', en: 'IIIF manifest' },
+  manifest_hint: { zh: '把图标拖到其他 IIIF 查看器中打开。', en: 'Drag the icon into another IIIF viewer to open this work there.' },
+  downloads: { zh: '下载', en: 'Download' },
+  download_px: { zh: '宽 {w} 像素 JPEG', en: 'JPEG, {w} px wide' },
+  open_scroll: { zh: '展卷观看', en: 'Open as a handscroll' },
+  open_compare: { zh: '对照观看', en: 'Compare' },
+  viewer_label: { zh: '高清图像查看器：拖动平移，滚轮缩放', en: 'Deep-zoom viewer: drag to pan, wheel to zoom' },
+  zoom_in: { zh: '放大', en: 'Zoom in' },
+  zoom_out: { zh: '缩小', en: 'Zoom out' },
+  zoom_home: { zh: '全图', en: 'Whole image' },
+  fullscreen: { zh: '全屏', en: 'Full screen' },
+  annotations: { zh: '标注', en: 'Annotations' },
+  annotations_show: { zh: '显示标注', en: 'Show annotations' },
+  annotations_count: { zh: '{n} 条标注', en: '{n} annotations' },
+  tour: { zh: '导览', en: 'Guided tour' },
+  tour_start: { zh: '开始导览', en: 'Start the tour' },
+  tour_next: { zh: '下一处', en: 'Next stop' },
+  tour_prev: { zh: '上一处', en: 'Previous stop' },
+  tour_play: { zh: '自动播放', en: 'Play' },
+  tour_pause: { zh: '暂停', en: 'Pause' },
+  tour_close: { zh: '结束导览', en: 'End the tour' },
+  tour_stop_n: { zh: '第 {i} 处，共 {n} 处', en: 'Stop {i} of {n}' },
+  images: { zh: '图像', en: 'Images' },
+  // handscroll
+  scroll_label: { zh: '手卷：方向键、翻页键、滚轮或拖动以展卷', en: 'Handscroll: arrow keys, Page Up/Down, wheel or drag to unroll' },
+  scroll_begin: { zh: '卷首', en: 'Beginning' },
+  scroll_end: { zh: '卷尾', en: 'End' },
+  scroll_back: { zh: '回卷', en: 'Roll back' },
+  scroll_forward: { zh: '展卷', en: 'Unroll' },
+  scroll_overview: { zh: '全卷缩略：点击跳转', en: 'Whole scroll: click to jump' },
+  scroll_progress: { zh: '已展开 {p}%', en: '{p}% unrolled' },
+  scroll_rolled_hint: { zh: '向左展开 ←', en: '← Unroll to the left' },
+  scroll_exit: { zh: '返回详情', en: 'Back to the record' },
+  scroll_section_frontispiece: { zh: '引首', en: 'Frontispiece' },
+  scroll_section_painting: { zh: '画心', en: 'Painting' },
+  scroll_section_colophon: { zh: '题跋', en: 'Colophons' },
+  scroll_help: { zh: '← → 移动 · PageUp/PageDown 一臂之长 · Home/End 卷首/卷尾 · +/− 缩放', en: '← → move · Page Up/Down an arm’s length · Home/End · +/− zoom' },
+  // compare
+  compare_title: { zh: '对照', en: 'Compare' },
+  compare_left: { zh: '左图', en: 'Left image' },
+  compare_right: { zh: '右图', en: 'Right image' },
+  compare_mode: { zh: '方式', en: 'Mode' },
+  compare_side: { zh: '并列', en: 'Side by side' },
+  compare_swipe: { zh: '叠加滑动', en: 'Overlay and swipe' },
+  compare_divider: { zh: '分界线位置', en: 'Divider position' },
+  compare_linked: { zh: '同步缩放', en: 'Linked zoom' },
+  compare_pick: { zh: '选择两件作品（或同一作品的两次拍摄）进行对照。', en: 'Choose two works (or two captures of one work) to compare.' },
+  footer_note: { zh: '图像经 IIIF 提供：可在任何 IIIF 查看器中打开。', en: 'Images served over IIIF: open them in any IIIF viewer.' },
+  footer_api: { zh: '接口', en: 'API' },
+};
+
+// Vocabulary labels, used until /api/vocab answers (and for keys it does not know).
+export const VOCAB = {
+  dynasties: [
+    { key: 'tang', zh: '唐', en: 'Tang', year_from: 618, year_to: 907 },
+    { key: 'five_dynasties', zh: '五代', en: 'Five Dynasties', year_from: 907, year_to: 979 },
+    { key: 'song', zh: '宋', en: 'Song', year_from: 960, year_to: 1279 },
+    { key: 'northern_song', zh: '北宋', en: 'Northern Song', year_from: 960, year_to: 1127 },
+    { key: 'southern_song', zh: '南宋', en: 'Southern Song', year_from: 1127, year_to: 1279 },
+    { key: 'liao', zh: '辽', en: 'Liao', year_from: 907, year_to: 1125 },
+    { key: 'jin', zh: '金', en: 'Jin', year_from: 1115, year_to: 1234 },
+    { key: 'yuan', zh: '元', en: 'Yuan', year_from: 1271, year_to: 1368 },
+    { key: 'ming', zh: '明', en: 'Ming', year_from: 1368, year_to: 1644 },
+    { key: 'qing', zh: '清', en: 'Qing', year_from: 1644, year_to: 1912 },
+    { key: 'republic', zh: '民国', en: 'Republic', year_from: 1912, year_to: 1949 },
+    { key: 'modern', zh: '现代', en: 'Modern', year_from: 1949, year_to: 2030 },
+  ],
+  object_types: [
+    { key: 'handscroll', zh: '手卷', en: 'Handscroll' },
+    { key: 'hanging_scroll', zh: '立轴', en: 'Hanging scroll' },
+    { key: 'album_leaf', zh: '册页', en: 'Album leaf' },
+    { key: 'fan', zh: '扇面', en: 'Fan' },
+    { key: 'calligraphy', zh: '书法', en: 'Calligraphy' },
+    { key: 'mural', zh: '壁画', en: 'Mural' },
+    { key: 'bronze', zh: '青铜', en: 'Bronze' },
+    { key: 'ceramic', zh: '陶瓷', en: 'Ceramic' },
+    { key: 'jade', zh: '玉器', en: 'Jade' },
+    { key: 'textile', zh: '织绣', en: 'Textile' },
+    { key: 'other', zh: '其他', en: 'Other' },
+  ],
+  subjects: [
+    { key: 'landscape', zh: '山水', en: 'Landscape' },
+    { key: 'bird_and_flower', zh: '花鸟', en: 'Bird and flower' },
+    { key: 'figure', zh: '人物', en: 'Figure' },
+    { key: 'animals', zh: '走兽', en: 'Animals' },
+    { key: 'architecture', zh: '界画', en: 'Architecture' },
+    { key: 'religious', zh: '宗教', en: 'Religious' },
+    { key: 'calligraphy', zh: '书法', en: 'Calligraphy' },
+    { key: 'other', zh: '其他', en: 'Other' },
+  ],
+};
+
+const LANGS = ['zh', 'en'];
+const KEY = 'danqing.lang';
+let current = 'zh';
+const listeners = new Set();
+
+function fromList(list) {
+  for (const l of list || []) {
+    const base = String(l).toLowerCase().split('-')[0];
+    if (LANGS.includes(base)) return base;
+  }
+  return null;
+}
+
+// The starting language: ?lang=, saved choice, browser preference, else Chinese.
+export function detectLang(loc = window.location, nav = window.navigator, store = window.localStorage) {
+  const q = new URLSearchParams(loc.search).get('lang');
+  if (q && LANGS.includes(q)) return q;
+  let saved = null;
+  try { saved = store.getItem(KEY); } catch { /* storage may be off */ }
+  if (saved && LANGS.includes(saved)) return saved;
+  return fromList(nav.languages && nav.languages.length ? nav.languages : [nav.language]) || 'zh';
+}
+
+export function lang() { return current; }
+export function otherLang() { return current === 'zh' ? 'en' : 'zh'; }
+// BCP 47 tag for lang attributes: Chinese text here is Simplified.
+export function tag(l = current) { return l === 'zh' ? 'zh-Hans' : 'en'; }
+
+export function setLang(l, { save = true } = {}) {
+  if (!LANGS.includes(l)) return;
+  current = l;
+  document.documentElement.lang = tag(l);
+  document.documentElement.dataset.lang = l;
+  if (save) { try { window.localStorage.setItem(KEY, l); } catch { /* ignore */ } }
+  applyStatic(document);
+  for (const fn of listeners) fn(l);
+}
+
+export function onLangChange(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+
+// A UI string with {name} substitutions.
+export function t(key, vars, l = current) {
+  const e = STRINGS[key];
+  let s = e ? (e[l] ?? e.zh) : key;
+  if (vars) for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
+  return s;
+}
+
+// The best text of a language map for the reader: {text, lang} (lang of what was picked).
+export function pick(map, l = current) {
+  if (map == null) return { text: '', lang: l };
+  if (typeof map === 'string') return { text: map, lang: /[\u3400-\u9fff]/.test(map) ? 'zh' : 'en' };
+  if (map[l]) return { text: map[l], lang: l };
+  const o = l === 'zh' ? 'en' : 'zh';
+  if (map[o]) return { text: map[o], lang: o };
+  const any = Object.values(map).find(Boolean);
+  return { text: any || '', lang: l };
+}
+
+const vocabIndex = new Map();
+export function setVocab(kind, items) {
+  for (const it of items || []) vocabIndex.set(`${kind}:${it.key}`, it);
+}
+for (const [kind, items] of Object.entries(VOCAB)) setVocab(kind, items);
+
+export function vocabLabel(kind, key, l = current) {
+  const v = vocabIndex.get(`${kind}:${key}`);
+  if (!v) return String(key).replaceAll('_', ' ');
+  return v[l] || v.en || v.zh || key;
+}
+
+export function vocabEntry(kind, key) { return vocabIndex.get(`${kind}:${key}`) || null; }
+
+export function yearText(y, l = current) {
+  if (y == null) return '';
+  return y < 0 ? t('bce', { n: -y }, l) : String(y);
+}
+
+// Fills [data-i18n] text, [data-i18n-aria] aria-label, [data-i18n-placeholder] and
+// [data-i18n-title] under root with the current language.
+export function applyStatic(root) {
+  for (const el of root.querySelectorAll('[data-i18n]')) { el.textContent = t(el.dataset.i18n); el.lang = tag(); }
+  for (const el of root.querySelectorAll('[data-i18n-aria]')) el.setAttribute('aria-label', t(el.dataset.i18nAria));
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+}
+
+export const _strings = STRINGS; // for tests: both languages must be complete

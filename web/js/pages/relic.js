@@ -1,0 +1,201 @@
+// Relic page: the deep-zoom viewer, bilingual metadata (inscriptions, seals, provenance),
+// "cite this", the IIIF manifest link (drag-and-drop to other IIIF viewers), downloads of
+// the sizes the server permits, the annotation layer toggle and a guided tour when the
+// relic has them. The viewer survives a language switch (it is handed from the old render
+// to the new one), so the reader keeps the place.
+import { t, tag, pick, vocabLabel, lang, yearText } from '../i18n.js';
+import { getRelic, getInfo, mainImage, manifestUrl, imageUrl, annotationPageUrl, tourUrl, getJSONMaybe } from '../api.js';
+import { h, txt } from '../dom.js';
+import { createViewer } from '../viewer.js';
+import { createAnnotationLayer } from '../annotations.js';
+import { createTour } from '../tour.js';
+
+export const name = 'relic';
+let kept = null; // {key, v, layer, tour, owner}
+
+function bi(map, cls = '') {
+  const p = pick(map);
+  const o = pick(map, p.lang === 'zh' ? 'en' : 'zh');
+  return h(`span.bi${cls}`, h('span', { lang: tag(p.lang) }, p.text),
+    o.text && o.lang !== p.lang ? h('span.bi-other', { lang: tag(o.lang) }, o.text) : null);
+}
+
+function row(key, ...value) {
+  const v = value.flat().filter((x) => x != null && x !== '');
+  return v.length ? [h('dt', t(key)), h('dd', v)] : [];
+}
+
+function dateText(r) {
+  const l = lang();
+  const text = r.date_text ? (typeof r.date_text === 'object' ? pick(r.date_text).text : r.date_text) : '';
+  const span = r.year_from != null ? (r.year_to != null && r.year_to !== r.year_from ? `${yearText(r.year_from)}–${yearText(r.year_to)}` : yearText(r.year_from)) : '';
+  return [text, span && !text.includes(String(r.year_from)) ? ` (${span})` : ''].join('') || (l === 'zh' ? '' : '');
+}
+
+function creatorsOf(r) {
+  return (r.creators || []).map((c, i) => [i ? '；' : '', txt(c.name), c.dates ? h('span.dates', ` (${c.dates})`) : null]);
+}
+
+function citation(r, url) {
+  const title = pick(r.title).text;
+  const creator = r.creators && r.creators[0] ? pick(r.creators[0].name).text : '';
+  const date = dateText(r);
+  const today = new Date().toISOString().slice(0, 10);
+  if (lang() === 'zh') {
+    return `${creator ? creator + '，' : ''}《${pick(r.title, 'zh').text || title}》，${date ? date + '，' : ''}${pick(r.medium, 'zh').text || ''}。丹青数字典藏，${r.accession}。${url}（${today} 访问）。`;
+  }
+  const en = pick(r.title, 'en').text || title;
+  return `${creator ? creator + ', ' : ''}${en}${date ? ', ' + date : ''}${r.medium ? ', ' + pick(r.medium, 'en').text : ''}. Danqing digital collection, ${r.accession}. ${url} (accessed ${today}).`;
+}
+
+function iiifBadge() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const s = document.createElementNS(ns, 'svg');
+  s.setAttribute('viewBox', '0 0 40 36'); s.setAttribute('aria-hidden', 'true'); s.classList.add('iiif-logo');
+  for (const [x, c] of [[3, '#2873AB'], [12, '#ED1D33'], [21, '#2873AB'], [30, '#ED1D33']]) {
+    const r = document.createElementNS(ns, 'rect');
+    r.setAttribute('x', x); r.setAttribute('y', 8); r.setAttribute('width', 6); r.setAttribute('height', 24); r.setAttribute('fill', c);
+    const d = document.createElementNS(ns, 'circle');
+    d.setAttribute('cx', x + 3); d.setAttribute('cy', 4); d.setAttribute('r', 3); d.setAttribute('fill', c);
+    s.append(r, d);
+  }
+  return s;
+}
+
+function downloads(imageId, info) {
+  const W = info.width, H = info.height;
+  const maxW = info.maxWidth || W, maxArea = info.maxArea || Infinity;
+  const widths = [800, 1600, 3200, W].filter((w, i, a) => w <= W && a.indexOf(w) === i);
+  const ok = widths.filter((w) => w <= maxW && w * Math.round((H * w) / W) <= maxArea && (info.maxHeight ? Math.round((H * w) / W) <= info.maxHeight : true));
+  return h('ul.downloads', ok.map((w) => h('li', h('a', { href: imageUrl(imageId, w === W ? 'max' : `${w},`), download: `${imageId}-${w}.jpg` }, t('download_px', { w })))));
+}
+
+export async function render(ctx) {
+  const id = ctx.params.id;
+  const r = await getRelic(id);
+  const imageId = ctx.query.get('image') || mainImage(r);
+  const key = `${id}|${imageId}`;
+  const owner = {};
+  let v = null, layer = null, tour = null;
+  if (kept && kept.key === key) {
+    ({ v, layer, tour } = kept);
+    kept.owner = owner;
+  } else if (imageId) {
+    if (kept) { kept.v.destroy(); kept.tour?.destroy(); }
+    v = createViewer(imageId);
+    kept = { key, v, layer: null, tour: null, owner };
+  } else if (kept) {
+    kept.v.destroy(); kept = null;
+  }
+  if (v) window.__dqViewer = v.viewer; // for the browser tests and the console
+  const title = pick(r.title);
+  const murl = manifestUrl(r.id);
+  const info = imageId ? await getInfo(imageId).catch(() => null) : null;
+  const wide = r.object_type === 'handscroll' || (info && info.width / info.height > 3);
+
+  // Annotation layer and tour: shown only when their data exists.
+  const tools = h('div.viewer-extras');
+  if (v) {
+    const annoBox = h('label.switch', { hidden: true },
+      h('input#anno-toggle', { type: 'checkbox', role: 'switch' }), h('span.switch-track', { 'aria-hidden': 'true' }), h('span.switch-label', t('annotations_show')), h('span.anno-count'));
+    const tourBtn = h('button.btn-line#tour-start', { type: 'button', hidden: true }, t('tour_start'));
+    tools.append(annoBox, tourBtn);
+    const setupAnno = async () => {
+      if (!layer) {
+        const page = await getJSONMaybe(annotationPageUrl(r.id));
+        await v.ready;
+        if (!page) return;
+        layer = createAnnotationLayer(v.viewer, { page, canvas: info ? { width: info.width, height: info.height } : null });
+        await layer.load();
+        if (kept && kept.owner === owner) kept.layer = layer;
+      }
+      if (!layer.annotations.length) return;
+      annoBox.hidden = false;
+      const cb = annoBox.querySelector('input');
+      cb.checked = layer.visible;
+      annoBox.querySelector('.anno-count').textContent = ` · ${t('annotations_count', { n: layer.annotations.length })}`;
+      cb.addEventListener('change', () => layer.toggle(cb.checked));
+    };
+    const setupTour = async () => {
+      if (!tour) {
+        const data = await getJSONMaybe(tourUrl(r.id));
+        const stops = data && (Array.isArray(data) ? data : data.stops);
+        await v.ready;
+        if (!stops || !stops.length) return;
+        tour = createTour(v.viewer, stops);
+        v.el.append(tour.el);
+        if (kept && kept.owner === owner) kept.tour = tour;
+      }
+      tourBtn.hidden = false;
+      tourBtn.addEventListener('click', () => tour.start(0));
+    };
+    setupAnno().catch((e) => console.warn('annotations', e));
+    setupTour().catch((e) => console.warn('tour', e));
+  }
+
+  const inscriptions = (r.inscriptions || []).map((i) => h('li',
+    h('blockquote.inscription', { lang: i.lang === 'en' ? 'en' : 'zh-Hans' }, i.text),
+    h('span.where', [i.author ? h('span', { lang: /[\u3400-\u9fff]/.test(i.author) ? 'zh-Hans' : 'en' }, i.author) : null, i.author && i.position ? ' · ' : null, i.position || ''])));
+  const seals = (r.seals || []).map((s) => h('li.seal-item',
+    h('span.seal-chip', { lang: 'zh-Hans', 'data-style': s.style || '' }, s.reading),
+    h('span.where', [s.owner || '', s.owner && s.position ? ' · ' : '', s.position || ''])));
+  const provenance = (r.provenance || []).map((p) => h('li', h('span.year', p.year != null ? yearText(p.year) : ''), ' ', txt(p.text)));
+  const dims = r.dimensions_cm ? t('dims', { h: r.dimensions_cm.height, w: r.dimensions_cm.width }) : '';
+  const imgs = (r.images || []).length > 1 ? h('ul.image-list', r.images.map((im) => h('li', h('a', {
+    href: `/relic/${encodeURIComponent(r.id)}?image=${encodeURIComponent(im.image_id)}`, 'aria-current': im.image_id === imageId ? 'true' : null,
+  }, h('img', { src: imageUrl(im.image_id, '!160,160'), alt: '' }), im.label ? txt(im.label) : im.role)))) : null;
+
+  const el = h('article.page.relic',
+    h('header.relic-head',
+      h('p.kicker', h('a', { href: `/search?dynasty=${r.dynasty}` }, vocabLabel('dynasties', r.dynasty)), ' · ',
+        h('a', { href: `/search?object_type=${r.object_type}` }, vocabLabel('object_types', r.object_type))),
+      h('h1.relic-title', { lang: tag(title.lang) }, title.text),
+      h('p.relic-sub', [r.title && r.title[title.lang === 'zh' ? 'en' : 'zh'] ? h('span', { lang: tag(title.lang === 'zh' ? 'en' : 'zh') }, r.title[title.lang === 'zh' ? 'en' : 'zh']) : null,
+        r.title && r.title.pinyin ? h('span.pinyin', { lang: 'zh-Latn-pinyin' }, r.title.pinyin) : null]),
+      h('p.byline', creatorsOf(r), r.creators && r.creators.length ? ' · ' : '', dateText(r))),
+    v ? h('section.stage', { 'aria-label': t('viewer_label') }, v.el,
+      h('div.stage-actions',
+        wide ? h('a.btn-seal', { href: `/scroll/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}` }, t('open_scroll')) : null,
+        h('a.btn-line', { href: `/compare?a=${encodeURIComponent(imageId)}` }, t('open_compare')),
+        tools)) : h('p.noimg-big', t('no_image')),
+    imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
+    h('div.relic-body',
+      h('section.meta', { 'aria-labelledby': 'h-meta' },
+        h('h2#h-meta.visually-hidden', t('meta_description')),
+        r.description ? h('div.description', bi(r.description, '.desc')) : null,
+        h('dl.facts',
+          row('meta_accession', r.accession),
+          row('meta_creator', creatorsOf(r)),
+          row('meta_dynasty', h('span', { lang: tag() }, vocabLabel('dynasties', r.dynasty))),
+          row('meta_date', dateText(r)),
+          row('meta_type', vocabLabel('object_types', r.object_type)),
+          row('meta_subject', (r.subject ? [].concat(r.subject) : []).map((s, i) => [i ? '、' : '', h('a', { href: `/search?subject=${s}` }, vocabLabel('subjects', s))])),
+          row('meta_medium', r.medium ? bi(r.medium) : null),
+          row('meta_dimensions', dims),
+          row('meta_school', r.school || null),
+          row('meta_rights', r.rights ? (String(r.rights).startsWith('http') ? h('a', { href: r.rights, 'data-external': '' }, r.rights) : r.rights) : null)),
+        inscriptions.length ? h('section.sub', h('h2.section-title', t('meta_inscriptions')), h('ul.inscriptions', inscriptions)) : null,
+        seals.length ? h('section.sub', h('h2.section-title', t('meta_seals')), h('ul.seals', seals)) : null,
+        provenance.length ? h('section.sub', h('h2.section-title', t('meta_provenance')), h('ol.provenance', provenance)) : null),
+      h('aside.side',
+        h('section.card-box.cite', { 'aria-labelledby': 'h-cite' },
+          h('h2#h-cite.box-title', t('cite_title')),
+          h('p.cite-text#cite-text', { lang: tag() }, citation(r, `${location.origin}/relic/${encodeURIComponent(r.id)}`)),
+          h('button.btn-line.copy', { type: 'button', onclick: async (e) => {
+            try { await navigator.clipboard.writeText(document.getElementById('cite-text').textContent); e.target.textContent = t('cite_copied'); } catch { /* clipboard may be denied */ }
+          } }, t('cite_copy'))),
+        h('section.card-box.manifest', { 'aria-labelledby': 'h-manifest' },
+          h('h2#h-manifest.box-title', t('manifest_title')),
+          h('a.iiif-drag', { href: `${murl}?manifest=${encodeURIComponent(murl)}`, draggable: 'true', title: t('manifest_hint'), 'data-external': '' }, iiifBadge(), h('span.visually-hidden', t('manifest_title'))),
+          h('p.hint', t('manifest_hint')),
+          h('p.url', h('a', { href: murl, 'data-external': '' }, murl))),
+        info ? h('section.card-box', { 'aria-labelledby': 'h-dl' }, h('h2#h-dl.box-title', t('downloads')), downloads(imageId, info)) : null)));
+
+  return {
+    el,
+    title: title.text,
+    destroy() {
+      if (kept && kept.owner === owner) { kept.v.destroy(); kept.layer?.destroy(); kept.tour?.destroy(); kept = null; }
+    },
+  };
+}

@@ -1,0 +1,132 @@
+// Search: one box (Chinese, pinyin or English: the server matches all three), facets, a
+// year range, a grid of IIIF thumbnails with titles in the reader's language, cursor
+// paging. Everything is in the URL (q, dynasty, object_type, subject, year_from, year_to,
+// sort, cursor), so a result page can be shared, bookmarked and gone back to.
+import { t, tag, vocabLabel, pick, yearText, lang } from '../i18n.js';
+import { searchRelics } from '../api.js';
+import { h, txt, snippet } from '../dom.js';
+
+export const name = 'search';
+const FILTERS = ['dynasty', 'object_type', 'subject', 'creator', 'medium'];
+const KINDS = { dynasty: 'dynasties', object_type: 'object_types', subject: 'subjects' };
+const YEAR_MIN = 600, YEAR_MAX = 1950;
+
+// A result card: thumbnail, title in the reader's language with the other beneath.
+export function card(it, { eager = false, large = false } = {}) {
+  const title = pick(it.title);
+  const other = pick(it.title, title.lang === 'zh' ? 'en' : 'zh');
+  const creator = it.creators && it.creators[0] ? pick(it.creators[0].name) : null;
+  const img = it.thumbnail
+    ? h('img', { src: it.thumbnail, alt: '', loading: eager ? 'eager' : 'lazy', decoding: 'async' })
+    : h('span.noimg', t('no_image'));
+  return h(`a.card${large ? '.card-large' : ''}${it.object_type === 'handscroll' ? '.card-wide' : ''}`, { href: `/relic/${encodeURIComponent(it.id)}` },
+    h('span.thumb', img),
+    h('span.card-body',
+      h('span.card-title', { lang: tag(title.lang) }, title.text),
+      other.text && other.lang !== title.lang ? h('span.card-sub', { lang: tag(other.lang) }, other.text) : null,
+      h('span.card-meta',
+        creator ? h('span', { lang: tag(creator.lang) }, creator.text) : null,
+        creator ? ' · ' : null,
+        h('span', { lang: tag() }, vocabLabel('dynasties', it.dynasty)),
+        it.object_type ? ` · ${vocabLabel('object_types', it.object_type)}` : null),
+      it.snippet ? snippet(it.snippet) : null));
+}
+
+function stateFrom(query) {
+  const s = { q: query.get('q') || '', sort: query.get('sort') || '', cursor: query.get('cursor') || '' };
+  for (const f of FILTERS) s[f] = query.get(f) || '';
+  s.year_from = query.get('year_from') || '';
+  s.year_to = query.get('year_to') || '';
+  return s;
+}
+
+function urlOf(s) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(s)) if (v !== '' && v != null) u.set(k, v);
+  const qs = u.toString();
+  return qs ? `/search?${qs}` : '/search';
+}
+
+function facetLabel(kind, key) {
+  if (KINDS[kind]) return vocabLabel(KINDS[kind], key);
+  if (kind === 'has_images') return t('facet_has_images');
+  return key;
+}
+
+function facetGroup(kind, items, s, go) {
+  if (!items || !items.length) return null;
+  const id = `facet-${kind}`;
+  return h('fieldset.facet',
+    h('legend', { id }, t(`facet_${kind}`)),
+    h('ul', items.slice(0, 12).map((f) => {
+      const on = s[kind] === f.key;
+      return h('li', h('button.facet-btn', {
+        type: 'button', 'aria-pressed': on ? 'true' : 'false',
+        onclick: () => go({ ...s, [kind]: on ? '' : f.key, cursor: '' }),
+      }, h('span.facet-name', { lang: KINDS[kind] ? tag() : (/[\u3400-\u9fff]/.test(f.key) ? 'zh-Hans' : 'en') }, facetLabel(kind, f.key)), h('span.facet-count', String(f.count))));
+    })));
+}
+
+function yearRange(s, go) {
+  const from = Number(s.year_from || YEAR_MIN), to = Number(s.year_to || YEAR_MAX);
+  const out = h('output.year-out', { 'aria-live': 'polite' });
+  const lo = h('input#yr-from', { type: 'range', min: YEAR_MIN, max: YEAR_MAX, step: 10, value: from, 'aria-label': `${t('years')} ${t('year_from')}` });
+  const hi = h('input#yr-to', { type: 'range', min: YEAR_MIN, max: YEAR_MAX, step: 10, value: to, 'aria-label': `${t('years')} ${t('year_to')}` });
+  const fill = h('span.range-fill');
+  const show = () => {
+    let a = Number(lo.value), b = Number(hi.value);
+    if (a > b) { if (document.activeElement === lo) lo.value = a = b; else hi.value = b = a; }
+    out.textContent = `${yearText(a)} – ${yearText(b)}`;
+    const span = YEAR_MAX - YEAR_MIN;
+    fill.style.left = `${((a - YEAR_MIN) / span) * 100}%`;
+    fill.style.right = `${100 - ((b - YEAR_MIN) / span) * 100}%`;
+  };
+  const apply = () => {
+    const a = Number(lo.value), b = Number(hi.value);
+    go({ ...s, year_from: a > YEAR_MIN ? String(a) : '', year_to: b < YEAR_MAX ? String(b) : '', cursor: '' });
+  };
+  lo.addEventListener('input', show); hi.addEventListener('input', show);
+  lo.addEventListener('change', apply); hi.addEventListener('change', apply);
+  show();
+  return h('fieldset.facet.years', h('legend', t('years')), h('div.range', h('span.range-track', fill), lo, hi), out);
+}
+
+export async function render(ctx) {
+  const s = stateFrom(ctx.query);
+  const go = (next) => ctx.navigate(urlOf(next), { keepScroll: false });
+  const res = await searchRelics(s);
+  const items = res.items || [];
+  const f = res.facets || {};
+  const active = FILTERS.filter((k) => s[k]).length + (s.year_from || s.year_to ? 1 : 0);
+  const input = h('input#q', { type: 'search', name: 'q', value: s.q, autocomplete: 'off', placeholder: t('search_placeholder') });
+  const sortSel = h('select#sort', { onchange: (e) => go({ ...s, sort: e.target.value, cursor: '' }) },
+    ['', 'date', '-date', 'accession'].map((v) => h('option', { value: v, selected: s.sort === v }, t(v ? `sort_${v.replace('-', '_')}` : 'sort_relevance'))));
+  const form = h('form.search-form', { role: 'search', onsubmit: (e) => { e.preventDefault(); go({ ...s, q: input.value.trim(), cursor: '' }); } },
+    h('label.visually-hidden', { for: 'q' }, t('search_label')),
+    input,
+    h('button.btn-ink', { type: 'submit' }, t('search_go')));
+  const facets = h('aside.facets', { 'aria-label': t('filters') },
+    h('h2.facets-title', t('filters')),
+    active ? h('button.link-btn', { type: 'button', onclick: () => go({ q: s.q, sort: s.sort }) }, t('clear_filters')) : null,
+    facetGroup('dynasty', f.dynasty, s, go),
+    yearRange(s, go),
+    facetGroup('object_type', f.object_type, s, go),
+    facetGroup('subject', f.subject, s, go),
+    facetGroup('creator', f.creator, s, go));
+  const prevUrl = s.cursor ? urlOf({ ...s, cursor: '' }) : null;
+  const nav = h('nav.pager', { 'aria-label': t('page_next') },
+    s.cursor ? h('a.btn-line', { href: prevUrl, onclick: (e) => { if (history.length > 1 && history.state) { e.preventDefault(); history.back(); } } }, t('page_prev')) : null,
+    s.cursor ? h('a.btn-line', { href: prevUrl }, t('page_first')) : null,
+    res.next_cursor ? h('a.btn-line', { href: urlOf({ ...s, cursor: res.next_cursor }), rel: 'next' }, t('page_next')) : null);
+  const el = h('div.page.search',
+    h('div.search-head', h('h1.page-title', h('span', { lang: tag() }, t('nav_search'))), form),
+    h('div.search-layout', facets,
+      h('section.results', { 'aria-labelledby': 'results-count' },
+        h('div.results-bar',
+          h('p#results-count.count', { 'aria-live': 'polite' }, t('results_count', { n: res.total ?? items.length })),
+          h('label.sort', { for: 'sort' }, t('sort'), ' ', sortSel)),
+        items.length ? h('ul.grid', items.map((it) => h('li', card(it)))) : h('p.empty', t('results_none')),
+        nav)));
+  void txt; void lang;
+  return { el, title: s.q ? `${s.q} · ${t('nav_search')}` : t('nav_search') };
+}

@@ -1,0 +1,75 @@
+// viewer.js: a deep-zoom viewer (OpenSeadragon over the IIIF Image API) with labelled
+// controls. OpenSeadragon comes from /static/vendor (npm, pinned) as a classic script; its
+// canvas is focusable and answers the arrow, +/- and 0 keys itself.
+import { t } from './i18n.js';
+import { h, svgIcon } from './dom.js';
+import { infoUrl } from './api.js';
+
+export const OSD_DEFAULTS = {
+  prefixUrl: '/static/vendor/openseadragon/images/',
+  drawer: 'canvas',
+  showNavigationControl: false,
+  crossOriginPolicy: false,
+  animationTime: 0.9,
+  springStiffness: 9,
+  blendTime: 0.15,
+  immediateRender: false,
+  maxZoomPixelRatio: 2.5,
+  visibilityRatio: 0.8,
+  constrainDuringPan: true,
+  smoothTileEdgesMinZoom: Infinity,
+  preserveImageSizeOnResize: true,
+  imageLoaderLimit: 6,
+  gestureSettingsMouse: { clickToZoom: false, dblClickToZoom: true },
+  gestureSettingsTouch: { pinchRotate: false },
+};
+
+export function osd() {
+  if (!window.OpenSeadragon) throw new Error('OpenSeadragon did not load');
+  return window.OpenSeadragon;
+}
+
+function btn(icon, key, fn) {
+  return h('button.tool', { type: 'button', 'aria-label': t(key), title: t(key), onclick: fn }, svgIcon(icon));
+}
+
+// Makes a viewer for imageId inside a new element; returns {el, viewer, toolbar, ready}.
+// ready resolves with the viewer once the image opened (rejects when it did not).
+export function createViewer(imageId, { navigator = true, label = t('viewer_label'), extra = {} } = {}) {
+  const OSD = osd();
+  const stage = h('div.osd', { role: 'application', 'aria-label': label });
+  const toolbar = h('div.toolbar', { role: 'toolbar', 'aria-label': label });
+  const el = h('div.viewer', stage, toolbar);
+  const viewer = OSD({
+    ...OSD_DEFAULTS,
+    element: stage,
+    tileSources: infoUrl(imageId),
+    showNavigator: navigator,
+    navigatorPosition: 'BOTTOM_RIGHT',
+    navigatorSizeRatio: 0.16,
+    navigatorAutoFade: true,
+    ...extra,
+  });
+  const vp = () => viewer.viewport;
+  toolbar.append(
+    btn('plus', 'zoom_in', () => { vp().zoomBy(1.6); vp().applyConstraints(); }),
+    btn('minus', 'zoom_out', () => { vp().zoomBy(1 / 1.6); vp().applyConstraints(); }),
+    btn('home', 'zoom_home', () => vp().goHome()),
+    btn('full', 'fullscreen', () => { if (document.fullscreenElement) document.exitFullscreen(); else el.requestFullscreen?.(); }));
+  const ready = new Promise((resolve, reject) => {
+    viewer.addOnceHandler('open', () => {
+      // The canvas is OSD's keyboard target: give it a name for screen readers.
+      viewer.canvas.setAttribute('aria-label', label);
+      resolve(viewer);
+    });
+    viewer.addOnceHandler('open-failed', (e) => reject(new Error(e.message || 'open failed')));
+  });
+  ready.catch(() => {});
+  return { el, viewer, toolbar, ready, destroy: () => viewer.destroy() };
+}
+
+// Image-pixel rectangle -> viewport rectangle for the first tiled image.
+export function imageRect(viewer, x, y, w, h2) {
+  const item = viewer.world.getItemAt(0);
+  return item ? item.imageToViewportRectangle(x, y, w, h2) : new (osd().Rect)(x, y, w, h2);
+}
