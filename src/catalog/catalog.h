@@ -163,6 +163,45 @@ typedef int (*dq_user_cb)(void *ud, const dq_user_t *u);
 
 /* ======== end accounts: types ======== */
 
+/* ======== annotations and tours: types (annotation.c, store_sqlite_annotation.c) ======== */
+
+/* One stored annotation as the backend reads and writes it. The W3C / IIIF JSON forms are
+ * built by http/ (their ids are URLs that depend on the address the client used); the
+ * catalog keeps this neutral record. Strings in fixed arrays are copies; bodies and fts are
+ * borrowed (by the backend for the call on write; valid only during the callback on read). */
+typedef struct {
+    int64_t id;          /* server-assigned, > 0; 0 on insert */
+    char relic_id[64];   /* the relic the annotation is on */
+    int canvas;          /* 1-based canvas index in the relic's manifest */
+    int x, y, w, h;      /* the region (FragmentSelector xywh=), canvas pixels */
+    char motivation[16]; /* commenting | describing | identifying | tagging */
+    const char *bodies;  /* JSON array [{"value": "...", "language": "zh"}], canonical */
+    const char *fts;     /* the searchable text: the body values joined by newlines */
+    char creator[64];    /* the account that created it (dq_actor_t.user) */
+    char created[32], modified[32];
+    int64_t version; /* 1 on insert, +1 per replace */
+} dq_anno_row_t;
+
+/* One stored tour. doc is the user part ({"title", "stops", "public"}), canonical JSON;
+ * borrowed as for dq_anno_row_t. */
+typedef struct {
+    int64_t id; /* server-assigned, > 0; shown as "t{id}" */
+    char relic_id[64];
+    const char *doc;
+    char author[64];
+    int is_public;
+    char created[32], modified[32];
+    int64_t version;
+} dq_tour_row_t;
+
+/* Called once per row by the annotation and tour readers; row is borrowed for the call.
+ * hl, for search only, is the FTS text with each hit between \x01 and \x02 (else NULL).
+ * Non-zero stops the walk. The backend's lock is held: do not call back into the catalog. */
+typedef int (*dq_anno_cb)(void *ud, const dq_anno_row_t *row, const char *hl);
+typedef int (*dq_tour_cb)(void *ud, const dq_tour_row_t *row);
+
+/* ======== end annotations and tours: types ======== */
+
 /* ---------------------------------------------------------------- backend interface */
 
 /* Called once per row by the list functions; rec is borrowed for the call only. A non-zero
@@ -266,6 +305,35 @@ typedef struct dq_store_ops {
     /* Deletes every credential of name (name NULL: none), then every one expired at now. */
     int (*cred_revoke)(void *impl, const char *name, int64_t now, const char *who, dq_err_t *err);
     /* ======== end accounts ======== */
+    /* ======== annotations and tours (store_sqlite_annotation.c); logic in annotation.c ======== */
+    /* Each write is one transaction with its audit row (who, action, object, detail JSON).
+     * put: row->id 0 inserts (fills id, version 1, created, modified); otherwise updates the
+     * annotation id of row->relic_id when its version is if_version (-1: any), writing version
+     * + 1 (filled into row) and keeping created and creator. 404 unknown, 412 stale. */
+    int (*anno_put)(void *impl, dq_anno_row_t *row, int64_t if_version, const char *who,
+                    const char *detail, dq_err_t *err);
+    int (*anno_delete)(void *impl, const char *relic_id, int64_t id, int64_t if_version,
+                       const char *who, dq_err_t *err);
+    /* One annotation (cb once) or 404. */
+    int (*anno_get)(void *impl, const char *relic_id, int64_t id, dq_anno_cb cb, void *ud,
+                    dq_err_t *err);
+    /* The relic's annotations in id order (canvas > 0: that canvas only), offset/limit;
+     * *total gets the count of all that match canvas. */
+    int (*anno_list)(void *impl, const char *relic_id, int canvas, int64_t offset, int limit,
+                     dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err);
+    /* FTS5 search of the relic's annotation bodies: match is an expression from search/;
+     * motivations a mask (1 << k for k in the order commenting, describing, identifying,
+     * tagging; 0 any); creator NULL = any. Best first, at most limit rows. */
+    int (*anno_search)(void *impl, const char *relic_id, const char *match, unsigned motivations,
+                       const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err);
+    /* Tours, the same way: put inserts (row->id 0) or updates with the version check. */
+    int (*tour_put)(void *impl, dq_tour_row_t *row, int64_t if_version, const char *who,
+                    const char *detail, dq_err_t *err);
+    int (*tour_delete)(void *impl, int64_t id, int64_t if_version, const char *who, dq_err_t *err);
+    int (*tour_get)(void *impl, int64_t id, dq_tour_cb cb, void *ud, dq_err_t *err);
+    /* The relic's tours in id order. */
+    int (*tour_list)(void *impl, const char *relic_id, dq_tour_cb cb, void *ud, dq_err_t *err);
+    /* ======== end annotations and tours ======== */
     /* Releases impl; NULL-safe. */
     void (*close)(void *impl);
 } dq_store_ops;
@@ -463,5 +531,74 @@ int dq_catalog_token_create(dq_catalog_t *cat, const char *name, int64_t ttl_s,
  * name and current role). 401 for a malformed, unknown, expired or revoked credential. */
 int dq_catalog_authenticate(dq_catalog_t *cat, int kind, const char *token, dq_actor_t *out,
                             dq_err_t *err);
+
+/* ======== annotations and tours (annotation.c) ======== */
+
+/* Annotations on a relic's canvases (Web Annotation Data Model, kept in the neutral form
+ * below) and guided tours. The JSON the catalog takes and gives ("anno doc"):
+ *   {"id": 7, "relic_id": "dq-2026-0001", "canvas": 1, "xywh": [x, y, w, h],
+ *    "motivation": "commenting", "bodies": [{"value": "...", "language": "zh"}],
+ *    "creator": "alice", "created": "...", "modified": "...", "version": 2}
+ * On write only canvas, xywh, motivation and bodies are read (others are ignored). The region
+ * must lie inside the canvas (the canvas n is the n-th image of the relic that has an image
+ * record, as the manifest numbers them); 1..8 bodies, language zh or en, value 1..4000 bytes
+ * without control characters (tab and newline allowed); a tagging body is a tag (1..64 bytes,
+ * one line). Tour doc:
+ *   {"id": "t3", "relic_id": "...", "title": {"zh", "en"}, "stops": [{"canvas": 1,
+ *    "xywh": [x, y, w, h], "text": {"zh", "en"}, "zoom": 2.0}], "public": true,
+ *    "author": "...", "created_at", "updated_at", "version"}
+ * Roles (docs/api.md "Annotations, search, tours"): annotations are created by conservator
+ * and above; a conservator may change or delete only their own, curator and admin any. Tours
+ * are created by curator and above and changed by their author or an admin; a tour that is
+ * not public is seen only by its author and admin. Everything on a relic the caller may not
+ * see (restricted, anonymous) is 404, like the relic. Every write is audited in its own
+ * transaction ("annotation.create|replace|delete", "tour.*"; object "{relic}/annotations/{n}"
+ * or "tour/t{n}").
+ * Common: cat and who borrowed; out and field_errors caller-owned and appended to; errors
+ * 400, 401 (anonymous write), 403, 404, 412 (if_version stale; -1 = any), 422 (field_errors
+ * gets {"bodies[0].language": "must be zh or en", ...}) or 500. Thread-safe. */
+int dq_catalog_anno_create(dq_catalog_t *cat, const char *relic_id, const char *json, size_t len,
+                           const dq_actor_t *who, dq_buf_t *out, dq_buf_t *field_errors,
+                           dq_err_t *err);
+int dq_catalog_anno_get(dq_catalog_t *cat, const char *relic_id, int64_t id, const dq_actor_t *who,
+                        dq_buf_t *out, int64_t *version, dq_err_t *err);
+int dq_catalog_anno_replace(dq_catalog_t *cat, const char *relic_id, int64_t id, const char *json,
+                            size_t len, int64_t if_version, const dq_actor_t *who, dq_buf_t *out,
+                            dq_buf_t *field_errors, dq_err_t *err);
+int dq_catalog_anno_delete(dq_catalog_t *cat, const char *relic_id, int64_t id, int64_t if_version,
+                           const dq_actor_t *who, dq_err_t *err);
+/* A JSON array of anno docs into out, id order; canvas 0 = all canvases; *total (may be NULL)
+ * gets the number of annotations that match canvas. limit 1..1000. */
+int dq_catalog_anno_list(dq_catalog_t *cat, const char *relic_id, int canvas, int64_t offset,
+                         int limit, const dq_actor_t *who, dq_buf_t *out, int64_t *total,
+                         dq_err_t *err);
+/* Content Search over the relic's annotation bodies (Chinese, pinyin, English as relic
+ * search). motivation: NULL/"" any, else space-separated names (unknown: 400); creator NULL/""
+ * any. out receives [{"annotation": {anno doc}, "hits": [{"prefix", "exact", "suffix"}]}],
+ * best first, at most limit (1..100). 400 for an empty or over-long query. */
+int dq_catalog_anno_search(dq_catalog_t *cat, const char *relic_id, const char *q,
+                           const char *motivation, const char *creator, int limit,
+                           const dq_actor_t *who, dq_buf_t *out, dq_err_t *err);
+/* The relic's canvases as [{"canvas": 1, "image_id": "...", "width": W, "height": H}] into
+ * out (404 hidden or unknown relic). */
+int dq_catalog_relic_canvases(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
+                              dq_buf_t *out, dq_err_t *err);
+
+/* Tours. tour_id is "t{n}" (anything else is 404). */
+int dq_catalog_tour_create(dq_catalog_t *cat, const char *relic_id, const char *json, size_t len,
+                           const dq_actor_t *who, dq_buf_t *out, dq_buf_t *field_errors,
+                           dq_err_t *err);
+int dq_catalog_tour_get(dq_catalog_t *cat, const char *tour_id, const dq_actor_t *who,
+                        dq_buf_t *out, int64_t *version, dq_err_t *err);
+int dq_catalog_tour_replace(dq_catalog_t *cat, const char *tour_id, const char *json, size_t len,
+                            int64_t if_version, const dq_actor_t *who, dq_buf_t *out,
+                            dq_buf_t *field_errors, dq_err_t *err);
+int dq_catalog_tour_delete(dq_catalog_t *cat, const char *tour_id, int64_t if_version,
+                           const dq_actor_t *who, dq_err_t *err);
+/* {"items": [tour doc without "stops", with "n_stops"]} of the tours who may see. */
+int dq_catalog_tour_list(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
+                         dq_buf_t *out, dq_err_t *err);
+
+/* ======== end annotations and tours ======== */
 
 #endif

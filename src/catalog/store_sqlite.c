@@ -65,6 +65,8 @@ static const migration_t migrations[] = {
      " staged_at TEXT NOT NULL);"},
     {3, "relics, facets, image links, full-text index", dq_sqlite_relic_schema},
     {4, "users, sessions, API tokens", dq_sqlite_account_schema}, /* store_sqlite_account.c */
+    {5, "annotations, their full-text index, tours",
+     dq_sqlite_annotation_schema}, /* store_sqlite_annotation.c */
 };
 
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
@@ -587,5 +589,16 @@ const dq_store_ops dq_store_sqlite_ops = {
     .cred_delete = dq_sqlite_cred_delete,
     .cred_revoke = dq_sqlite_cred_revoke,
     /* ======== end accounts ======== */
+    /* ======== annotations and tours (store_sqlite_annotation.c) ======== */
+    .anno_put = dq_sqlite_anno_put,
+    .anno_delete = dq_sqlite_anno_delete,
+    .anno_get = dq_sqlite_anno_get,
+    .anno_list = dq_sqlite_anno_list,
+    .anno_search = dq_sqlite_anno_search,
+    .tour_put = dq_sqlite_tour_put,
+    .tour_delete = dq_sqlite_tour_delete,
+    .tour_get = dq_sqlite_tour_get,
+    .tour_list = dq_sqlite_tour_list,
+    /* ======== end annotations and tours ======== */
     .close = store_close,
 };

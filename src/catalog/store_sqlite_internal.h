@@ -76,4 +76,27 @@ int dq_sqlite_cred_revoke(void *impl, const char *name, int64_t now, const char 
                           dq_err_t *err);
 /* ======== end accounts ======== */
 
+/* ======== annotations and tours (store_sqlite_annotation.c) ======== */
+
+/* Migration 5: annotations (+ FTS5 index kept by triggers) and tours. */
+extern const char dq_sqlite_annotation_schema[];
+int dq_sqlite_anno_put(void *impl, dq_anno_row_t *row, int64_t if_version, const char *who,
+                       const char *detail, dq_err_t *err);
+int dq_sqlite_anno_delete(void *impl, const char *relic_id, int64_t id, int64_t if_version,
+                          const char *who, dq_err_t *err);
+int dq_sqlite_anno_get(void *impl, const char *relic_id, int64_t id, dq_anno_cb cb, void *ud,
+                       dq_err_t *err);
+int dq_sqlite_anno_list(void *impl, const char *relic_id, int canvas, int64_t offset, int limit,
+                        dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err);
+int dq_sqlite_anno_search(void *impl, const char *relic_id, const char *match,
+                          unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
+                          void *ud, dq_err_t *err);
+int dq_sqlite_tour_put(void *impl, dq_tour_row_t *row, int64_t if_version, const char *who,
+                       const char *detail, dq_err_t *err);
+int dq_sqlite_tour_delete(void *impl, int64_t id, int64_t if_version, const char *who,
+                          dq_err_t *err);
+int dq_sqlite_tour_get(void *impl, int64_t id, dq_tour_cb cb, void *ud, dq_err_t *err);
+int dq_sqlite_tour_list(void *impl, const char *relic_id, dq_tour_cb cb, void *ud, dq_err_t *err);
+/* ======== end annotations and tours ======== */
+
 #endif
