@@ -14,7 +14,7 @@ const YEARS = { tang: [618, 907], five_dynasties: [907, 979], song: [960, 1279],
 const TYPES = { handscroll: ['手卷', 'Handscroll'], hanging_scroll: ['立轴', 'Hanging scroll'], album_leaf: ['册页', 'Album leaf'], fan: ['扇面', 'Fan'], calligraphy: ['书法', 'Calligraphy'], other: ['其他', 'Other'] };
 const SUBJ = { landscape: ['山水', 'Landscape'], bird_and_flower: ['花鸟', 'Bird and flower'], figure: ['人物', 'Figure'], calligraphy: ['书法', 'Calligraphy'], other: ['其他', 'Other'] };
 
-export function imageIdOf(accession) { return accession.toLowerCase(); }
+export function imageIdOf(accession) { return accession; } // ingested under the accession, as make demo does
 
 // metadata.jsonl line -> the API's relic document
 export function toRelic(m) {
@@ -101,9 +101,13 @@ export function makeApi(metadataPath) {
       const r = byId.get(decodeURIComponent(m[1]));
       return r ? { status: 200, body: r } : { status: 404, body: { error: { code: 'not_found', message: 'no such relic' } } };
     }
-    if ((m = /^\/api\/relics\/([^/]+)\/tour$/.exec(u.pathname))) {
+    if ((m = /^\/api\/relics\/([^/]+)\/tours$/.exec(u.pathname))) {
       const r = byId.get(decodeURIComponent(m[1]));
-      return r ? { status: 200, body: tourFor(r) } : null;
+      return r ? { status: 200, body: { items: [{ id: `t-${r.id}`, relic_id: r.id, title: { zh: '导览', en: 'Tour' }, n_stops: 3, public: true }] } } : null;
+    }
+    if ((m = /^\/api\/tours\/t-([^/]+)$/.exec(u.pathname))) {
+      const r = byId.get(decodeURIComponent(m[1]));
+      return r ? { status: 200, body: { id: `t-${r.id}`, relic_id: r.id, title: { zh: '导览', en: 'Tour' }, ...tourFor(r) } } : null;
     }
     if ((m = /^\/api\/vocab\/(\w+)$/.exec(u.pathname)) && vocab[m[1]]) return { status: 200, body: vocab[m[1]] };
     if ((m = /^\/iiif\/presentation\/3\/([^/]+)\/annotations\/1$/.exec(u.pathname))) {
@@ -139,9 +143,9 @@ function tourFor(r) {
   const { width: W = 1000, height: H = 1000 } = r._pixels || {};
   return {
     stops: [
-      { region: [0.8 * W, 0, 0.2 * W, H], text: { zh: '卷首：题名与钤印。', en: 'The opening: title and seals.' } },
-      { region: [0.45 * W, 0.2 * H, 0.15 * W, 0.5 * H], text: { zh: '画心：山石以斧劈皴写出。', en: 'The painting: rocks in axe-cut strokes.' }, zoom: 1.5 },
-      { xywh: `${Math.round(0.02 * W)},0,${Math.round(0.14 * W)},${H}`, text: { zh: '卷尾：题跋。', en: 'The end: colophons.' } },
+      { canvas: 1, xywh: [0.8 * W, 0, 0.2 * W, H].map(Math.round), text: { zh: '卷首：题名与钤印。', en: 'The opening: title and seals.' } },
+      { canvas: 1, xywh: [0.45 * W, 0.2 * H, 0.15 * W, 0.5 * H].map(Math.round), text: { zh: '画心：山石以斧劈皴写出。', en: 'The painting: rocks in axe-cut strokes.' }, zoom: 1.5 },
+      { canvas: 1, xywh: [0.02 * W, 0, 0.14 * W, H].map(Math.round), text: { zh: '卷尾：题跋。', en: 'The end: colophons.' } },
     ],
   };
 }

@@ -51,9 +51,14 @@ export function manifestUrl(relicId) {
 export function annotationPageUrl(relicId, page = 1) {
   return `/iiif/presentation/3/${encodeURIComponent(relicId)}/annotations/${page}`;
 }
-// Guided tours: an ordered list of stops (see tour.js). The endpoint is not in the API
-// contract yet; this is the one place to change when it is.
-export function tourUrl(relicId) { return `/api/relics/${encodeURIComponent(relicId)}/tour`; }
+// Guided tours (docs/api.md "Tours"): the relic's list, then one tour with its stops.
+export function toursUrl(relicId) { return `/api/relics/${encodeURIComponent(relicId)}/tours`; }
+export async function firstTour(relicId) {
+  const list = await getJSON(toursUrl(relicId)).catch(() => null);
+  const first = list && list.items && list.items[0];
+  if (!first) return null;
+  return first.stops ? first : getJSON(`/api/tours/${encodeURIComponent(first.id)}`).catch(() => null);
+}
 export function getJSONMaybe(url, opts) { return getJSON(url, opts).catch(() => null); }
 
 // The relic's main image id (role "main", else the first).

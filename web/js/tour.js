@@ -1,6 +1,7 @@
 // tour.js: a guided tour over an OpenSeadragon viewer: an ordered list of stops, each a
 // region of the image (pixels, x,y,w,h), a text in Chinese and English and an optional zoom
-// (1 = the region fills the view; 2 = twice as close). Next/previous, autoplay, keyboard
+// (docs/api.md: screen pixels per image pixel, centred on the region; absent = fit the
+// region). Next/previous, autoplay, keyboard
 // (→/← or n/p, space plays/pauses, Escape ends). Storage and endpoints come later; the
 // tests drive it with a local list.
 import { t, pick, tag, onLangChange } from './i18n.js';
@@ -12,7 +13,7 @@ export function normStop(s) {
   if (typeof r === 'string') r = parseXywh(r.includes('xywh=') ? r : `xywh=${r}`);
   else if (Array.isArray(r)) r = { x: r[0], y: r[1], w: r[2], h: r[3] };
   if (!r || !(r.w > 0) || !(r.h > 0)) throw new Error('tour stop without a region');
-  return { region: r, text: s.text || {}, zoom: Number(s.zoom) > 0 ? Number(s.zoom) : 1 };
+  return { region: r, text: s.text || {}, zoom: Number(s.zoom) > 0 ? Math.min(64, Number(s.zoom)) : null };
 }
 
 // createTour(viewer, stops, {interval}) -> {el, start(), stop(), go(i), next(), prev(),
@@ -53,13 +54,13 @@ export function createTour(viewer, rawStops, { interval = 6000, onEnd = null } =
     const s = stops[i];
     const item = viewer.world.getItemAt(0);
     const r = s.region;
-    let rect = item ? item.imageToViewportRectangle(r.x, r.y, r.w, r.h) : new window.OpenSeadragon.Rect(r.x, r.y, r.w, r.h);
-    if (s.zoom !== 1) {
-      const c = rect.getCenter();
-      const w = rect.width / s.zoom, hh = rect.height / s.zoom;
-      rect = new window.OpenSeadragon.Rect(c.x - w / 2, c.y - hh / 2, w, hh);
+    const rect = item ? item.imageToViewportRectangle(r.x, r.y, r.w, r.h) : new window.OpenSeadragon.Rect(r.x, r.y, r.w, r.h);
+    if (s.zoom && item) {
+      viewer.viewport.panTo(rect.getCenter(), false);
+      viewer.viewport.zoomTo(item.imageToViewportZoom(s.zoom), null, false);
+    } else {
+      viewer.viewport.fitBounds(rect, false);
     }
-    viewer.viewport.fitBounds(rect, false);
   }
 
   function onKey(e) {

@@ -4,7 +4,7 @@
 // relic has them. The viewer survives a language switch (it is handed from the old render
 // to the new one), so the reader keeps the place.
 import { t, tag, pick, vocabLabel, lang, yearText } from '../i18n.js';
-import { getRelic, getInfo, mainImage, manifestUrl, imageUrl, annotationPageUrl, tourUrl, getJSONMaybe } from '../api.js';
+import { getRelic, getInfo, mainImage, manifestUrl, imageUrl, annotationPageUrl, firstTour, getJSONMaybe } from '../api.js';
 import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
 import { createAnnotationLayer } from '../annotations.js';
@@ -118,8 +118,8 @@ export async function render(ctx) {
     };
     const setupTour = async () => {
       if (!tour) {
-        const data = await getJSONMaybe(tourUrl(r.id));
-        const stops = data && (Array.isArray(data) ? data : data.stops);
+        const data = await firstTour(r.id);
+        const stops = data && data.stops;
         await v.ready;
         if (!stops || !stops.length) return;
         tour = createTour(v.viewer, stops);
