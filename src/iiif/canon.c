@@ -43,16 +43,12 @@ void dq_iiif_canonical(const dq_iiif_plan_t *plan, const dq_iiif_image_t *img, i
     uint32_t mw, mh;
     dq_iiif_max_size(img, plan->w, plan->h, 0, plan->format, &mw, &mh);
     if (version == DQ_IIIF_V3) {
-        /* 3.0 §4.8: "max", "^max", else w,h or ^w,h when the region is upscaled. */
+        /* 3.0 §4.8: "max", else w,h or ^w,h when the region is upscaled. "^max" never
+         * appears: we answer it like "max" (see plan.c), so its canonical form is "max". */
         if (plan->out_w == mw && plan->out_h == mh) {
             dq_buf_puts(out, "max/");
         } else if (plan->upscale) {
-            uint32_t uw, uh;
-            dq_iiif_max_size(img, plan->w, plan->h, 1, plan->format, &uw, &uh);
-            if (plan->out_w == uw && plan->out_h == uh)
-                dq_buf_puts(out, "^max/");
-            else
-                dq_buf_printf(out, "^%u,%u/", plan->out_w, plan->out_h);
+            dq_buf_printf(out, "^%u,%u/", plan->out_w, plan->out_h);
         } else {
             dq_buf_printf(out, "%u,%u/", plan->out_w, plan->out_h);
         }

@@ -80,12 +80,12 @@ DQ_TEST(canonical_v3)
     CANON("full/max/.25/default.jpg", 3, &img, "full/max/0.25/default.jpg");
     CANON("full/max/360/default.jpg", 3, &img, "full/max/360/default.jpg");
     CANON("125,15,120,140/90,/!345/gray.jpg", 3, &img, "125,15,120,140/90,105/!345/gray.jpg");
-    /* with limits: max is the fitted size, ^max the upscaled fitted size */
+    /* with limits: max is the fitted size; ^max is answered like max (plan.c) */
     img.max_width = 200;
     CANON("full/max/0/default.jpg", 3, &img, "full/max/0/default.jpg");
     CANON("full/200,/0/default.jpg", 3, &img, "full/max/0/default.jpg");
     CANON("full/100,/0/default.jpg", 3, &img, "full/100,67/0/default.jpg");
-    CANON("0,0,100,100/^max/0/default.jpg", 3, &img, "0,0,100,100/^max/0/default.jpg");
+    CANON("0,0,100,100/^max/0/default.jpg", 3, &img, "0,0,100,100/max/0/default.jpg");
     CANON("0,0,100,100/^150,/0/default.jpg", 3, &img, "0,0,100,100/^150,150/0/default.jpg");
     CANON("full/300,/0/default.jpg", 3, &img, "ERR 403");
     /* a square image: square is full */
