@@ -35,7 +35,7 @@ if [ -x build/fuzz/fuzz_iiif ] && [ -z "${DQ_TEST_FILTER:-}" ]; then
   echo "== fuzz/fuzz_iiif (${DQ_FUZZ_SECONDS:-20}s)"
   mkdir -p build/fuzz/corpus
   cp -n fuzz/corpus/iiif/* build/fuzz/corpus/ 2>/dev/null || true
-  if build/fuzz/fuzz_iiif -max_total_time="${DQ_FUZZ_SECONDS:-20}" -max_len=512 \
+  if build/fuzz/fuzz_iiif -max_total_time="${DQ_FUZZ_SECONDS:-20}" -max_len=512 -artifact_prefix=build/fuzz/ \
        build/fuzz/corpus > "$log/fuzz_iiif.log" 2>&1; then
     passed=$((passed + 1)); echo "  fuzz ok: $(grep -o 'Done [0-9]* runs' "$log/fuzz_iiif.log")"
   else
