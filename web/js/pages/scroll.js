@@ -41,7 +41,8 @@ export async function render(ctx) {
     const stage = h('div.hs-stage');
     const mask = h('div.hs-mask', { 'aria-hidden': 'true' });
     const roller = h('div.hs-roller', { 'aria-hidden': 'true' }, h('span.hs-rod'), h('span.hs-label', { lang: 'zh-Hans' }, pick(r.title, 'zh').text));
-    const root = h('div.hs', { tabindex: '0', role: 'application' }, stage, mask, roller);
+    const hint = h('p.hs-hint', { 'aria-hidden': 'true' });
+    const root = h('div.hs', { tabindex: '0', role: 'application' }, stage, mask, roller, hint);
     const stripImg = h('img.hs-strip-img', { draggable: 'false' });
     const win = h('div.hs-window', { 'aria-hidden': 'true' });
     const rolled = h('div.hs-rolled', { 'aria-hidden': 'true' });
@@ -75,6 +76,9 @@ export async function render(ctx) {
   }
   const { root, stripEl, marks, progress, caption, engine } = parts;
   root.setAttribute('aria-label', t('scroll_label'));
+  const hintEl = root.querySelector('.hs-hint');
+  hintEl.textContent = t('scroll_rolled_hint');
+  hintEl.lang = tag();
   root.setAttribute('aria-roledescription', t('open_scroll'));
   stripEl.setAttribute('aria-label', t('scroll_overview'));
   marks.replaceChildren(...parts.secs.map((s) => h('span.hs-mark', { style: { left: `${(s.from / info.width) * 100}%`, width: `${((s.to - s.from) / info.width) * 100}%` }, lang: tag() }, t(`scroll_section_${s.key}`))));
