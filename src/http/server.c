@@ -15,13 +15,17 @@
 #include "catalog/catalog.h"
 #include "image/image.h"
 
-/* Polls the registry once a second; a replaced pyramid bumps the epoch, which retires every
- * cached response at once (they age out of the LRU). Replacements are rare, so a coarse
+/* Polls the registry and the catalog's audit trail once a second; a replaced pyramid or a
+ * catalog write bumps the epoch, which retires every cached response at once (they age out
+ * of the LRU). Replacements are rare, so a coarse
  * invalidation keeps the hit path to a single atomic load. */
 static void *watch(void *arg)
 {
     dq_server_t *srv = arg;
     int tick = 0;
+    int64_t audit_seen = -1;
+    dq_err_t err = {0};
+    dq_catalog_audit_count(srv->catalog, &audit_seen, &err);
     while (!atomic_load(&srv->stopping)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -32,6 +36,16 @@ static void *watch(void *arg)
         if (dq_registry_revalidate(srv->registry) > 0) {
             atomic_fetch_add(&srv->epoch, 1);
             dq_log(DQ_LOG_INFO, "http", "an image changed on disk; response cache retired");
+        }
+        /* Any catalog write (by this server or by another process: an import, an ingest, a
+         * second server) adds an audit row. A write can change what anonymous users may see
+         * (a relic made restricted), so the cached responses retire with it. */
+        int64_t audit_now = 0;
+        if (dq_catalog_audit_count(srv->catalog, &audit_now, &err) == 0 &&
+            audit_now != audit_seen) {
+            if (audit_seen >= 0)
+                atomic_fetch_add(&srv->epoch, 1);
+            audit_seen = audit_now;
         }
     }
     return NULL;
