@@ -417,7 +417,10 @@ static json_t *chk_inscription(json_t *fe, const char *path, json_t *v)
 
 static json_t *chk_seal(json_t *fe, const char *path, json_t *v)
 {
-    static const field_t f[] = {{"reading", 's', 1}, {"owner", 's', 0}, {"position", 's', 0}};
+    /* style: "zhuwen" (朱文, relief: red characters) or "baiwen" (白文, intaglio: white
+     * characters on red), as seal catalogues record it. */
+    static const field_t f[] = {
+        {"reading", 's', 1}, {"owner", 's', 0}, {"position", 's', 0}, {"style", 's', 0}};
     return chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
 }
 
