@@ -329,6 +329,19 @@ static const api_route_t api_routes[] = {
     {DQ_HTTP_POST, "users", DQ_ROLE_ADMIN, 0, dq_api_users_add},
     {DQ_HTTP_PATCH, "users/*", DQ_ROLE_ADMIN, 0, dq_api_users_patch},
     {DQ_HTTP_DELETE, "users/*", DQ_ROLE_ADMIN, 0, dq_api_users_delete},
+    /* ======== annotations and tours (api_annotations.c, api_tours.c) ======== */
+    {R_GET, "relics/*/annotations", DQ_ROLE_ANON, 0, dq_api_anno_container},
+    {DQ_HTTP_POST, "relics/*/annotations", DQ_ROLE_CONSERVATOR, 0, dq_api_anno_create},
+    {R_GET, "relics/*/annotations/*", DQ_ROLE_ANON, 0, dq_api_anno_get},
+    {DQ_HTTP_PUT, "relics/*/annotations/*", DQ_ROLE_CONSERVATOR, 0, dq_api_anno_replace},
+    {DQ_HTTP_DELETE, "relics/*/annotations/*", DQ_ROLE_CONSERVATOR, 0, dq_api_anno_delete},
+    {R_GET, "relics/*/tours", DQ_ROLE_ANON, 0, dq_api_tours_list},
+    {DQ_HTTP_POST, "relics/*/tours", DQ_ROLE_CURATOR, 0, dq_api_tour_create},
+    {R_GET, "tours/*", DQ_ROLE_ANON, 0, dq_api_tour_get},
+    {DQ_HTTP_PUT, "tours/*", DQ_ROLE_CURATOR, 0, dq_api_tour_replace},
+    {DQ_HTTP_DELETE, "tours/*", DQ_ROLE_CURATOR, 0, dq_api_tour_delete},
+    {R_GET, "content-state", DQ_ROLE_ANON, 0, dq_api_content_state},
+    /* ======== end annotations and tours ======== */
 };
 
 static int pattern_matches(const char *pattern, char *const *seg, int n_seg)

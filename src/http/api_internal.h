@@ -63,4 +63,28 @@ void dq_api_relic_patch(dq_api_t *c);
 void dq_api_relic_delete(dq_api_t *c);
 void dq_api_relic_images(dq_api_t *c);
 
+/* ======== annotations and tours (api_annotations.c, api_tours.c) ======== */
+/* W3C Web Annotation Protocol under relics/{id}/annotations[/{n}]; tours; content state. */
+void dq_api_anno_container(dq_api_t *c);
+void dq_api_anno_create(dq_api_t *c);
+void dq_api_anno_get(dq_api_t *c);
+void dq_api_anno_replace(dq_api_t *c);
+void dq_api_anno_delete(dq_api_t *c);
+void dq_api_tours_list(dq_api_t *c);
+void dq_api_tour_create(dq_api_t *c);
+void dq_api_tour_get(dq_api_t *c);
+void dq_api_tour_replace(dq_api_t *c);
+void dq_api_tour_delete(dq_api_t *c);
+void dq_api_content_state(dq_api_t *c);
+/* For presentation.c: the IIIF AnnotationPage of canvas `page` of relic (answers c->resp),
+ * and the manifest rewrite that adds each Canvas's `annotations` reference and the Content
+ * Search 2.0 service (manifest is replaced in place; left alone if it is not a JSON object). */
+void dq_api_anno_iiif_page(dq_api_t *c, const char *relic, const char *page);
+void dq_api_anno_manifest_decorate(dq_api_t *c, const char *relic, dq_buf_t *manifest);
+/* Shared by the annotation and tour handlers: If-Match for "v{n}" tags (0 with *ver, -1 for
+ * "*"; or -1 with 428/400/412 answered) and the ETag "v{n}" of a stored version. */
+int dq_api_if_match_version(dq_api_t *c, int64_t *ver);
+void dq_api_set_etag(dq_http_resp_t *resp, int64_t version);
+/* ======== end annotations and tours ======== */
+
 #endif

@@ -188,6 +188,12 @@ int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor,
                   dq_err_t *err);
 /* ======== end JSON API ======== */
 
+/* ======== annotations: IIIF Content Search 2.0 (api_annotations.c) ======== */
+/* /iiif/search/2/{relic}?q=&motivation=&user=: an AnnotationPage of the relic's matching
+ * annotations with highlighting hits (docs/api.md); as the asker may see them, never cached. */
+void dq_http_search2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* ======== end annotations ======== */
+
 /* mhd.c: starts/stops the libmicrohttpd daemon for srv (fills srv->daemon and srv->port). */
 int dq_http_daemon_start(dq_server_t *srv, dq_err_t *err);
 void dq_http_daemon_stop(dq_server_t *srv);

@@ -102,6 +102,8 @@ static void manifest(dq_api_t *c, const char *id)
         dq_api_error_err(c->resp, &err);
         goto out;
     }
+    /* ======== annotations (api_annotations.c): AnnotationPage refs, SearchService2 ======== */
+    dq_api_anno_manifest_decorate(c, id, &out);
     answer(c, &out);
 out:
     json_decref(j);
@@ -276,6 +278,10 @@ void dq_http_presentation(dq_server_t *srv, const dq_http_req_t *req, dq_http_re
     }
     if (b && strchr(b, '/') == NULL && strcmp(b, "manifest") == 0 && strcmp(a, "collection"))
         manifest(&c, a);
+    /* ======== annotations (api_annotations.c): {relic}/annotations/{n} ======== */
+    else if (b && dq_str_starts(b, "annotations/") && strcmp(a, "collection") &&
+             !strchr(b + 12, '/'))
+        dq_api_anno_iiif_page(&c, a, b + 12);
     else if (strcmp(a, "collection") == 0 && !b)
         collection_root(&c);
     else if (strcmp(a, "collection") == 0 && b && *b && !strchr(b, '/'))

@@ -19,6 +19,10 @@ static const dq_route_t routes[] = {
     {GH, "/iiif/presentation/3/", dq_http_presentation,
      "IIIF Presentation 3.0: {relic}/manifest, collection[/all|dynasty-{k}|type-{k}][?page=N]"},
     /* ======== end JSON API ======== */
+    /* ======== annotations (api_annotations.c) ======== */
+    {GH, "/iiif/search/2/", dq_http_search2,
+     "IIIF Content Search 2.0 over a relic's annotations: {relic}?q=&motivation=&user="},
+    /* ======== end annotations ======== */
     /* web: the lowest priority (shortest prefix), so every specific route wins over it. */
     {GH, "/", dq_http_static, "web front end: index.html for / and app routes, /static/{file}"},
 };

@@ -238,4 +238,35 @@ int dq_iiif_collection(const dq_iiif_coll_t *c, const char *search_json, size_t 
 int dq_iiif_collection_root(const char *search_json, size_t len, const dq_iiif_pctx_t *ctx,
                             dq_buf_t *out, dq_err_t *err);
 
+/* ======== IIIF Content State 1.0 (content_state.c, issue 6 annotations) ======== */
+
+/* The canvas id of canvas n (1-based) of a relic's manifest, as dq_iiif_manifest writes it:
+ * "{base}/iiif/presentation/3/{relic}/canvas/{n}". Appended to out. */
+void dq_iiif_canvas_id(const char *base_url, const char *relic_id, int canvas, dq_buf_t *out);
+/* Appends the content state (§2.2) of a region view: an Annotation with motivation
+ * ["contentState"] targeting {canvas_id}#xywh=x,y,w,h, partOf the relic's Manifest. */
+void dq_iiif_content_state_region(const char *base_url, const char *relic_id, int canvas,
+                                  const int xywh[4], dq_buf_t *out);
+/* §2.3 encoding: UTF-8 JSON -> encodeURIComponent -> base64url without '=' padding, appended
+ * to out. */
+void dq_iiif_content_state_encode(const char *json, size_t len, dq_buf_t *out);
+/* The inverse: a new NUL-terminated string (free with free()), its length in *out_len (may
+ * be NULL); NULL with err (400) for bad base64url or percent-encoding, or over 64 KiB.
+ * Padding and standard base64's + and / are accepted. */
+char *dq_iiif_content_state_decode(const char *enc, size_t len, size_t *out_len, dq_err_t *err);
+/* A region a content state points at. */
+typedef struct {
+    char relic_id[128];
+    int canvas;  /* 1-based */
+    int xywh[4]; /* canvas pixels */
+} dq_iiif_region_ref_t;
+/* Reads a decoded content state: the Annotation form (motivation contentState, target a
+ * Canvas or its id), a bare Canvas object, or a plain canvas URI, whose id is
+ * ".../iiif/presentation/3/{relic}/canvas/{n}#xywh=[pixel:]x,y,w,h". 400 not JSON; 422 when it
+ * is not such a region. */
+int dq_iiif_content_state_read(const char *json, size_t len, dq_iiif_region_ref_t *out,
+                               dq_err_t *err);
+
+/* ======== end IIIF Content State ======== */
+
 #endif
