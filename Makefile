@@ -105,11 +105,23 @@ build/fuzz/fuzz_iiif: fuzz/fuzz_iiif.c $(FUZZ_SRCS)
 	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
 	  $(shell pkg-config --libs libsodium jansson) -lm
 
-fuzz: build/fuzz/fuzz_iiif
+# The catalog target runs the write-API parsers (relic JSON, merge patches, imports,
+# annotation and tour bodies, content state) over a real SQLite catalog.
+FUZZ_CAT_SRCS := $(wildcard src/core/*.c src/iiif/*.c src/search/*.c src/catalog/*.c)
+FUZZ_CAT_PKGS := libsodium jansson sqlite3 opencc
+build/fuzz/fuzz_catalog: fuzz/fuzz_catalog.c $(FUZZ_CAT_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(shell pkg-config --cflags $(FUZZ_CAT_PKGS)) -o $@ $^ \
+	  $(shell pkg-config --libs $(FUZZ_CAT_PKGS)) -lbz2 -lm -lpthread
+
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+fuzz: $(FUZZ_TARGETS)
 
 check:
 	@scripts/deps.sh check
-	@$(MAKE) --no-print-directory build/danqing build/san/danqing $(SAN_TESTS) $(if $(wildcard fuzz/fuzz_iiif.c),build/fuzz/fuzz_iiif)
+	@$(MAKE) --no-print-directory build/danqing build/san/danqing $(SAN_TESTS) $(FUZZ_TARGETS)
 	@scripts/run-tests.sh
 
 test: check

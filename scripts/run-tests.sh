@@ -30,17 +30,23 @@ for t in $(find build/san/tests -type f -perm -u+x \( -name 'test_*' -o -name 'i
   echo "  $line"
   if [ "$f" != 0 ]; then grep -E 'FAIL' "$out" | head -n 30 | sed 's/^/    /'; fi
 done
-# A short libFuzzer run of the IIIF request parser: a crash or sanitizer report fails it.
-if [ -x build/fuzz/fuzz_iiif ] && [ -z "${DQ_TEST_FILTER:-}" ]; then
-  echo "== fuzz/fuzz_iiif (${DQ_FUZZ_SECONDS:-20}s)"
-  mkdir -p build/fuzz/corpus
-  cp -n fuzz/corpus/iiif/* build/fuzz/corpus/ 2>/dev/null || true
-  if build/fuzz/fuzz_iiif -max_total_time="${DQ_FUZZ_SECONDS:-20}" -max_len=512 -artifact_prefix=build/fuzz/ \
-       build/fuzz/corpus > "$log/fuzz_iiif.log" 2>&1; then
-    passed=$((passed + 1)); echo "  fuzz ok: $(grep -o 'Done [0-9]* runs' "$log/fuzz_iiif.log")"
-  else
-    failed=$((failed + 1)); echo "  fuzz FAILED"; tail -n 30 "$log/fuzz_iiif.log" | sed 's/^/    /'
-  fi
+# A short libFuzzer run of every fuzz target (the IIIF request parser, the catalog's body
+# and import parsers): a crash, sanitizer report or broken invariant fails it.
+if [ -z "${DQ_TEST_FILTER:-}" ]; then
+  for fz in build/fuzz/fuzz_*; do
+    [ -x "$fz" ] || continue
+    name=${fz#build/fuzz/}
+    echo "== fuzz/$name (${DQ_FUZZ_SECONDS:-20}s)"
+    corpus=build/fuzz/corpus-${name#fuzz_}
+    mkdir -p "$corpus"
+    cp -n fuzz/corpus/${name#fuzz_}/* "$corpus"/ 2>/dev/null || true
+    if "$fz" -max_total_time="${DQ_FUZZ_SECONDS:-20}" -max_len=4096 -artifact_prefix=build/fuzz/ \
+         "$corpus" > "$log/$name.log" 2>&1; then
+      passed=$((passed + 1)); echo "  fuzz ok: $(grep -o 'Done [0-9]* runs' "$log/$name.log")"
+    else
+      failed=$((failed + 1)); echo "  fuzz FAILED"; grep -v '^#\|^INFO\|NEW\|REDUCE\|pulse' "$log/$name.log" | tail -n 30 | sed 's/^/    /'
+    fi
+  done
 fi
 # Browser tests (playwright-core + Debian chromium) when the web front end has them.
 if [ -f tests/web/run.mjs ] && [ -z "${DQ_TEST_FILTER:-}" ]; then
