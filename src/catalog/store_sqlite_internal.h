@@ -22,6 +22,10 @@ typedef struct {
     dq_search_t *search;
     /* Relic statements and caches (store_sqlite_relic.c); guarded by lock. */
     struct relic_cache *relic;
+    /* The in-memory facet and sort index of the relics (store_sqlite_relic_index.c): built by
+     * the first search, owned; guarded by lock, like db (a search needs the connection for
+     * its FTS5 part and its page anyway, so a separate rwlock would buy no parallelism). */
+    struct relic_index *rindex;
 } store_t;
 
 /* ---- store_sqlite_relic.c ---- */
@@ -55,6 +59,43 @@ int dq_sqlite_relic_audit_list(void *impl, const char *object, int limit, int64_
                                dq_buf_t *out, dq_err_t *err);
 int dq_sqlite_relic_names(void *impl, int (*cb)(void *ud, const char *name), void *ud,
                           dq_err_t *err);
+
+/* ---- store_sqlite_relic_index.c: the in-memory facet and sort index ---- */
+
+typedef struct relic_index relic_index_t;
+/* New and empty (built by the first dq_sqlite_rindex_sync); free with dq_sqlite_rindex_free
+ * (NULL-safe). */
+relic_index_t *dq_sqlite_rindex_new(void);
+void dq_sqlite_rindex_free(relic_index_t *ix);
+/* Lock held. Builds the index, or rebuilds it when another connection has committed since
+ * (PRAGMA data_version). 0, or -1 with err (the index is then empty and rebuilt next time). */
+int dq_sqlite_rindex_sync(store_t *s, dq_err_t *err);
+/* Lock held, inside a transaction: seq was written (saved or removed). */
+void dq_sqlite_rindex_note(store_t *s, int64_t seq);
+/* Lock held, after COMMIT (committed 1: re-read the noted rows) or ROLLBACK (0: forget them). */
+void dq_sqlite_rindex_end_txn(store_t *s, int committed);
+/* The largest seq the index has seen (the relevance cursor's snapshot). */
+int64_t dq_sqlite_rindex_max_seq(store_t *s);
+
+/* The relics that pass every filter, in ascending seq order (seq owned: dq_sqlite_rsel_free). */
+typedef struct {
+    int64_t *seq;
+    size_t n;
+} dq_rsel_t;
+/* Lock held, index synced. Filters cand[0..n_cand) (ascending seqs; every relic when !only) by q's
+ * filters and visibility into *res, and when facets is non-NULL appends ,"facets":{...} to it
+ * (each facet ignoring its own filter; creator labels in English when lang_en). Returns 0. */
+int dq_sqlite_rindex_select(store_t *s, const dq_relic_query_t *q, int show_restricted, int lang_en,
+                            int only, const int64_t *cand, size_t n_cand, dq_rsel_t *res,
+                            dq_buf_t *facets);
+void dq_sqlite_rsel_free(dq_rsel_t *res);
+/* Lock held. The first k rows of res in p's (non-relevance) sort order after p's cursor, into
+ * page[0..k); returns how many. */
+size_t dq_sqlite_rindex_page(store_t *s, const dq_relic_plan_t *p, const dq_rsel_t *res,
+                             int64_t *page, size_t k);
+/* The sort key of seq for a cursor: the year of the date sorts, or the accession (borrowed,
+ * valid while the lock is held). */
+void dq_sqlite_rindex_sort_key(store_t *s, int sort, int64_t seq, double *num, const char **str);
 
 /* ======== accounts (store_sqlite_account.c) ======== */
 

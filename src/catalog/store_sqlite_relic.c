@@ -7,10 +7,9 @@
  * written explicitly by relic_save inside the caller's transaction (no triggers: the import
  * path prepares each statement once and reuses it for a whole batch).
  *
- * Search runs as: (1) with text, the FTS5 matches (rowid, score) go to a TEMP table once;
- * (2) total, page and each facet are indexed queries over relics joined with that table,
- * each facet with every filter but its own; (3) the page is a keyset on (sort key, seq), so
- * paging is stable under inserts. It does not validate documents (relic.c does).
+ * Search runs over the in-memory index of store_sqlite_relic_index.c (filters, facets, sort
+ * keys) and FTS5 (matches, rank, snippets); see search_locked. It does not validate
+ * documents (relic.c does).
  */
 #include "store_sqlite_internal.h"
 
@@ -87,6 +86,7 @@ enum {
     S_AUDIT,
     S_NEXT_SEQ,
     S_ID_TAKEN,
+    S_PAGE_ROW,
     N_STMT
 };
 
@@ -119,6 +119,7 @@ static const char *const stmt_sql[N_STMT] = {
     [S_NEXT_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'relics'), 0)"
                    " + 1, strftime('%Y', 'now')",
     [S_ID_TAKEN] = "SELECT 1 FROM relics WHERE id = ?1",
+    [S_PAGE_ROW] = "SELECT seq, id, doc, year_from, year_to FROM relics WHERE seq = ?1",
 };
 
 struct relic_cache {
@@ -202,13 +203,13 @@ static int add_name(void *ud, const char *name)
 int dq_sqlite_relic_open(store_t *s, dq_err_t *err)
 {
     s->relic = dq_xcalloc(1, sizeof(*s->relic));
-    /* The match table of a search lives in memory, per connection; a 64 MiB page cache keeps
-     * the eight relic indexes of a bulk import in memory. automerge 8 and
+    s->rindex = dq_sqlite_rindex_new();
+    /* A 64 MiB page cache keeps the eight relic indexes of a bulk import in memory. automerge
+     * 8 and
      * crisismerge 32: fewer, larger merges during bulk imports (the FTS5 defaults are 4 and
      * 16); queries stay fast because a search reads few segments either way. */
     if (exec(s,
              "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
-             "CREATE TEMP TABLE IF NOT EXISTS relic_match (rowid INTEGER PRIMARY KEY, score REAL);"
              "INSERT INTO relic_fts (relic_fts, rank) VALUES ('automerge', 8);"
              "INSERT INTO relic_fts (relic_fts, rank) VALUES ('crisismerge', 32);",
              err) < 0)
@@ -218,6 +219,8 @@ int dq_sqlite_relic_open(store_t *s, dq_err_t *err)
 
 void dq_sqlite_relic_close(store_t *s)
 {
+    dq_sqlite_rindex_free(s->rindex);
+    s->rindex = NULL;
     if (!s->relic)
         return;
     for (int i = 0; i < N_STMT; i++)
@@ -249,6 +252,8 @@ int dq_sqlite_relic_txn(void *impl, dq_relic_txn_fn fn, void *ud, dq_err_t *err)
 out:
     if (rc < 0 && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    /* The in-memory index learns the written rows only once they are committed. */
+    dq_sqlite_rindex_end_txn(s, rc == 0);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -407,6 +412,7 @@ int dq_sqlite_relic_save(void *txn, const dq_relic_row_t *r, dq_err_t *err)
     }
     if (save_children(s, seq, r, err) < 0)
         goto fail;
+    dq_sqlite_rindex_note(s, seq);
     return exec(s, "RELEASE relic_save", err);
 fail:
     sqlite3_exec(s->db, "ROLLBACK TO relic_save; RELEASE relic_save", NULL, NULL, NULL);
@@ -429,6 +435,7 @@ int dq_sqlite_relic_remove(void *txn, const char *id, dq_err_t *err)
     if (clear_children(s, seq, err) < 0 || !(st = stmt(s, S_DELETE, err)))
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    dq_sqlite_rindex_note(s, seq);
     return run(s, st, err);
 }
 
@@ -650,111 +657,6 @@ out:
 
 /* ---------------------------------------------------------------- search */
 
-/* Filters, as bits: a facet's query leaves its own bit out. */
-enum { F_DYN = 1, F_TYPE = 2, F_SUBJ = 4, F_CRE = 8, F_MED = 16, F_IMG = 32 };
-
-typedef struct {
-    const dq_relic_query_t *q;
-    const dq_relic_plan_t *p;
-    int show_restricted;
-    int text; /* 1: relic_match holds the FTS matches */
-} search_t;
-
-/* Appends " FROM ... WHERE ..." for every filter not in `except`; binds follow in order
- * through bind_where. */
-static void where_sql(const search_t *x, unsigned except, dq_buf_t *b)
-{
-    const dq_relic_query_t *q = x->q;
-    dq_buf_puts(b, x->text ? " FROM relic_match m CROSS JOIN relics r ON r.seq = m.rowid WHERE 1"
-                           : " FROM relics r WHERE 1");
-    if (!x->show_restricted)
-        dq_buf_puts(b, " AND r.restricted = 0");
-    if (q->dynasty && !(except & F_DYN))
-        dq_buf_puts(b, " AND r.dynasty = ?");
-    if (q->object_type && !(except & F_TYPE))
-        dq_buf_puts(b, " AND r.object_type = ?");
-    if (q->medium && !(except & F_MED))
-        dq_buf_puts(b, " AND r.medium = ?");
-    if (q->has_images >= 0 && !(except & F_IMG))
-        dq_buf_puts(b, " AND r.has_images = ?");
-    /* Overlap (docs/api.md): the work's span meets the asked span. */
-    if (q->year_from != INT_MIN)
-        dq_buf_puts(b, " AND r.year_to >= ?");
-    if (q->year_to != INT_MAX)
-        dq_buf_puts(b, " AND r.year_from <= ?");
-    if (q->subject && !(except & F_SUBJ))
-        dq_buf_puts(b, " AND EXISTS (SELECT 1 FROM relic_subjects s0 WHERE s0.subject = ?"
-                       " AND s0.relic = r.seq)");
-    if (q->creator && !(except & F_CRE))
-        dq_buf_puts(b, " AND r.seq IN (SELECT relic FROM relic_creators WHERE name = ?"
-                       " UNION SELECT relic FROM relic_creators WHERE name_en = ?)");
-}
-
-static int bind_where(const search_t *x, unsigned except, sqlite3_stmt *st, int i)
-{
-    const dq_relic_query_t *q = x->q;
-    if (q->dynasty && !(except & F_DYN))
-        sqlite3_bind_text(st, i++, q->dynasty, -1, SQLITE_STATIC);
-    if (q->object_type && !(except & F_TYPE))
-        sqlite3_bind_text(st, i++, q->object_type, -1, SQLITE_STATIC);
-    if (q->medium && !(except & F_MED))
-        sqlite3_bind_text(st, i++, q->medium, -1, SQLITE_STATIC);
-    if (q->has_images >= 0 && !(except & F_IMG))
-        sqlite3_bind_int(st, i++, q->has_images);
-    if (q->year_from != INT_MIN)
-        sqlite3_bind_int(st, i++, q->year_from);
-    if (q->year_to != INT_MAX)
-        sqlite3_bind_int(st, i++, q->year_to);
-    if (q->subject && !(except & F_SUBJ))
-        sqlite3_bind_text(st, i++, q->subject, -1, SQLITE_STATIC);
-    if (q->creator && !(except & F_CRE)) {
-        sqlite3_bind_text(st, i++, q->creator, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, i++, q->creator, -1, SQLITE_STATIC);
-    }
-    return i;
-}
-
-/* One facet: {"key":…, "count":…} pairs, most frequent first (then by key), at most 50. */
-static int facet(store_t *s, const search_t *x, const char *name, unsigned except,
-                 const char *key_sql, const char *join, dq_buf_t *out, dq_err_t *err)
-{
-    dq_buf_t sql = {0};
-    sqlite3_stmt *st = NULL;
-    int rc = -1, r, n = 0;
-    dq_buf_printf(&sql, "SELECT %s AS k, count(*) AS c", key_sql);
-    dq_buf_t w = {0};
-    where_sql(x, except, &w);
-    /* the join goes between FROM ... and WHERE */
-    char *wh = strstr(w.data, " WHERE ");
-    dq_buf_append(&sql, w.data, (size_t)(wh - w.data));
-    dq_buf_puts(&sql, join);
-    dq_buf_puts(&sql, wh);
-    dq_buf_printf(&sql, " AND %s IS NOT NULL GROUP BY k ORDER BY c DESC, k LIMIT 50", key_sql);
-    dq_buf_free(&w);
-    if (sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "facet");
-        goto out;
-    }
-    bind_where(x, except, st, 1);
-    dq_buf_printf(out, "\"%s\":[", name);
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(st, 0);
-        dq_buf_puts(out, n++ ? ",{\"key\":\"" : "{\"key\":\"");
-        dq_buf_json_str(out, k ? k : "", k ? strlen(k) : 0);
-        dq_buf_printf(out, "\",\"count\":%lld}", (long long)sqlite3_column_int64(st, 1));
-    }
-    if (r != SQLITE_DONE) {
-        db_fail(s, err, "facet");
-        goto out;
-    }
-    dq_buf_putc(out, ']');
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    dq_buf_free(&sql);
-    return rc;
-}
-
 /* HTML-escapes a snippet and turns the \x01 / \x02 markers FTS5 put around hits into <mark>
  * and </mark>: escape first, then mark, so stored text can never inject markup. */
 static void snippet_html(dq_buf_t *out, const char *t)
@@ -801,10 +703,10 @@ static void json_field(dq_buf_t *out, const char *key, json_t *v)
     free(t);
 }
 
-/* One item of the page from the stored document and the indexed columns. */
-static int item(store_t *s, const search_t *x, sqlite3_stmt *row, dq_buf_t *out, dq_err_t *err)
+/* One item of the page from the stored document and the indexed columns (row: seq, id, doc,
+ * year_from, year_to); snip is its snippet (NULL: none, or no text query when !text). */
+static int item(sqlite3_stmt *row, int text, const char *snip, dq_buf_t *out, dq_err_t *err)
 {
-    int64_t seq = sqlite3_column_int64(row, 0);
     const char *id = (const char *)sqlite3_column_text(row, 1);
     json_t *d = json_loadb((const char *)sqlite3_column_text(row, 2),
                            (size_t)sqlite3_column_bytes(row, 2), 0, NULL);
@@ -849,208 +751,351 @@ static int item(store_t *s, const search_t *x, sqlite3_stmt *row, dq_buf_t *out,
     }
     json_decref(d);
     dq_buf_puts(out, ",\"snippet\":");
-    if (!x->text) {
-        dq_buf_puts(out, "null}");
-        return 0;
-    }
-    /* snippet() needs the full-text query context; rowid = ? makes it one lookup. The
-     * description column is preferred for English readers only when it matches; -1 lets
-     * FTS5 pick the best-matching column. */
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT snippet(relic_fts, -1, char(1), char(2), '…', 24)"
-                           " FROM relic_fts WHERE relic_fts MATCH ?1 AND rowid = ?2",
-                           -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "snippet");
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, x->p->match, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, seq);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        snippet_html(out, (const char *)sqlite3_column_text(st, 0));
+    if (text && snip)
+        snippet_html(out, snip);
     else
         dq_buf_puts(out, "null");
     dq_buf_putc(out, '}');
+    return 0;
+}
+
+/* ---------------------------------------------------------------- search: FTS5 parts */
+
+/* Match sets up to this size are ranked exactly as before: bm25 of every match (about 1 µs a
+ * row, so 3 ms here). */
+#define RANK_EXACT_MAX 3000
+/* Beyond it, bm25 of 150,000 matches would cost 130 ms. The matches are split into tiers
+ * instead: (dictionary-boosted, all terms in title or creators), (boosted), (title or
+ * creators), (the rest: body and description only). A tier of at most RANK_TIER_MAX rows is
+ * bm25-ranked (by rowid lookups); a bigger one is in seq order (catalogue order), since its
+ * rows match the same way in the same columns and bm25 would only tell their lengths apart. */
+#define RANK_TIER_MAX 2000
+
+typedef struct {
+    int64_t *id;
+    double *score; /* NULL unless asked for */
+    size_t n, cap;
+} rowset_t;
+
+static void rowset_free(rowset_t *r)
+{
+    free(r->id);
+    free(r->score);
+    memset(r, 0, sizeof(*r));
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs sql (binding m1 to ?1, m2 to ?2 when non-NULL) and collects column 0 (rowids) and,
+ * with want_score, column 1. A MATCH that FTS5 rejects is the query's fault: 400. */
+static int fts_rows(store_t *s, const char *sql, const char *m1, const char *m2, int want_score,
+                    rowset_t *out, dq_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1, r, sorted = 1;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(s, err, "search");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, m1, -1, SQLITE_STATIC);
+    if (m2)
+        sqlite3_bind_text(st, 2, m2, -1, SQLITE_STATIC);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == out->cap) {
+            out->cap = out->cap ? out->cap * 2 : 1024;
+            out->id = dq_xrealloc(out->id, out->cap * sizeof(*out->id));
+            if (want_score)
+                out->score = dq_xrealloc(out->score, out->cap * sizeof(*out->score));
+        }
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (out->n && id <= out->id[out->n - 1])
+            sorted = 0;
+        out->id[out->n] = id;
+        if (want_score)
+            out->score[out->n] = sqlite3_column_double(st, 1);
+        out->n++;
+    }
+    if (r != SQLITE_DONE) {
+        dq_err_set(err, DQ_EINVAL, 400, "search: %s", sqlite3_errmsg(s->db));
+        goto out;
+    }
+    /* FTS5 returns rowids in ascending order; membership tests below rely on it */
+    if (!sorted && !want_score)
+        qsort(out->id, out->n, sizeof(*out->id), cmp_i64);
+    DQ_ASSERT(sorted || !want_score);
     rc = 0;
 out:
     sqlite3_finalize(st);
     return rc;
 }
 
-static int search_locked(store_t *s, const search_t *x, dq_buf_t *out, dq_err_t *err)
+/* Index of id in the ascending r->id, or -1. */
+static long rowset_find(const rowset_t *r, int64_t id)
 {
-    const dq_relic_plan_t *p = x->p;
-    sqlite3_stmt *st = NULL;
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->id[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->n && r->id[lo] == id ? (long)lo : -1;
+}
+
+typedef struct {
+    int64_t seq;
+    double score;
+} ranked_t;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Appends " IN (a,b,...)" for ids[0..n). */
+static void in_list(dq_buf_t *sql, const int64_t *ids, size_t n)
+{
+    dq_buf_puts(sql, " IN (");
+    for (size_t i = 0; i < n; i++)
+        dq_buf_printf(sql, i ? ",%lld" : "%lld", (long long)ids[i]);
+    dq_buf_putc(sql, ')');
+}
+
+/* bm25 of the rows ids[0..n) (ascending) into rk[0..n), sorted best first. */
+static int rank_rows(store_t *s, const char *match, const int64_t *ids, size_t n, ranked_t *rk,
+                     dq_err_t *err)
+{
     dq_buf_t sql = {0};
+    rowset_t sc = {0};
+    int rc = -1;
+    dq_buf_puts(&sql, "SELECT rowid, " BM25 " FROM relic_fts WHERE relic_fts MATCH ?1 AND rowid");
+    in_list(&sql, ids, n);
+    dq_buf_puts(&sql, " ORDER BY rowid");
+    if (fts_rows(s, sql.data, match, NULL, 1, &sc, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        long j = rowset_find(&sc, ids[i]);
+        rk[i] = (ranked_t){ids[i], j >= 0 ? sc.score[j] : 0.0};
+    }
+    qsort(rk, n, sizeof(*rk), cmp_ranked);
+    rc = 0;
+out:
+    rowset_free(&sc);
+    dq_buf_free(&sql);
+    return rc;
+}
+
+/* The relevance order of r[0..n) (ascending seqs, all FTS matches of p->match, n_match of
+ * them in the table): fills page with the rows at positions [offset, offset + k). */
+static int rank_page(store_t *s, const dq_relic_plan_t *p, const int64_t *r, size_t n,
+                     size_t n_match, size_t offset, size_t k, int64_t *page, size_t *n_page,
+                     dq_err_t *err)
+{
+    rowset_t all = {0}, boost = {0}, tier = {0};
+    ranked_t *rk = NULL;
+    int64_t *cls[4] = {NULL, NULL, NULL, NULL};
+    size_t n_cls[4] = {0, 0, 0, 0}, need = offset + k, have = 0;
+    dq_buf_t expr = {0};
+    int rc = -1;
+    *n_page = 0;
+    rk = dq_xmalloc((n ? n : 1) * sizeof(*rk));
+    if (n_match <= RANK_EXACT_MAX) {
+        /* The exact order: the dictionary boost subtracts a constant, so whole-name matches
+         * come first and keep their bm25 order among themselves. */
+        if (fts_rows(s,
+                     p->boost ? "SELECT rowid, " BM25 " - 100.0 * (rowid IN (SELECT rowid FROM"
+                                " relic_fts WHERE relic_fts MATCH ?2)) FROM relic_fts"
+                                " WHERE relic_fts MATCH ?1 ORDER BY rowid"
+                              : "SELECT rowid, " BM25 " FROM relic_fts WHERE relic_fts MATCH ?1"
+                                " ORDER BY rowid",
+                     p->match, p->boost, 1, &all, err) < 0)
+            goto out;
+        for (size_t i = 0; i < n; i++) {
+            long j = rowset_find(&all, r[i]);
+            rk[i] = (ranked_t){r[i], j >= 0 ? all.score[j] : 0.0};
+        }
+        qsort(rk, n, sizeof(*rk), cmp_ranked);
+        have = n;
+    } else {
+        if (p->boost && fts_rows(s, "SELECT rowid FROM relic_fts WHERE relic_fts MATCH ?1",
+                                 p->boost, NULL, 0, &boost, err) < 0)
+            goto out;
+        dq_buf_printf(&expr, "{title creators} : (%s)", p->match);
+        if (fts_rows(s, "SELECT rowid FROM relic_fts WHERE relic_fts MATCH ?1", expr.data, NULL, 0,
+                     &tier, err) < 0)
+            goto out;
+        for (int c = 0; c < 4; c++)
+            cls[c] = dq_xmalloc((n ? n : 1) * sizeof(int64_t));
+        for (size_t i = 0; i < n; i++) {
+            int c = (boost.n && rowset_find(&boost, r[i]) >= 0 ? 0 : 2) +
+                    (rowset_find(&tier, r[i]) >= 0 ? 0 : 1);
+            cls[c][n_cls[c]++] = r[i];
+        }
+        for (int c = 0; c < 4 && have < need; c++) {
+            if (n_cls[c] <= RANK_TIER_MAX) {
+                if (n_cls[c] && rank_rows(s, p->match, cls[c], n_cls[c], rk + have, err) < 0)
+                    goto out;
+            } else {
+                for (size_t i = 0; i < n_cls[c]; i++)
+                    rk[have + i] = (ranked_t){cls[c][i], 0.0};
+            }
+            have += n_cls[c];
+        }
+    }
+    for (size_t i = offset; i < have && i < need; i++)
+        page[(*n_page)++] = rk[i].seq;
+    rc = 0;
+out:
+    for (int c = 0; c < 4; c++)
+        free(cls[c]);
+    free(rk);
+    rowset_free(&all);
+    rowset_free(&boost);
+    rowset_free(&tier);
+    dq_buf_free(&expr);
+    return rc;
+}
+
+/* The snippets of the page's rows, in one FTS5 query: snip[i] for page[i] (owned, NULL when
+ * none). The best-matching column is chosen by FTS5 (-1). */
+static int snippets(store_t *s, const char *match, const int64_t *page, size_t n, char **snip,
+                    dq_err_t *err)
+{
+    dq_buf_t sql = {0};
+    sqlite3_stmt *st = NULL;
     int rc = -1, r;
-    int64_t total = 0;
-
-    if (x->text) {
-        /* The matches once, into memory: total, page and six facets all join with it. The
-         * dictionary boost subtracts a constant, so whole-name matches come first and keep
-         * their bm25 order among themselves. */
-        if (sqlite3_exec(s->db, "DELETE FROM temp.relic_match", NULL, NULL, NULL) != SQLITE_OK) {
-            db_fail(s, err, "search");
-            goto out;
-        }
-        if (p->sort != DQ_RELIC_SORT_RELEVANCE)
-            dq_buf_puts(&sql, "INSERT INTO temp.relic_match SELECT rowid, 0 FROM relic_fts"
-                              " WHERE relic_fts MATCH ?1");
-        else if (p->boost)
-            dq_buf_puts(&sql, "INSERT INTO temp.relic_match SELECT rowid, " BM25
-                              " - 100.0 * (rowid IN (SELECT rowid FROM relic_fts WHERE relic_fts"
-                              " MATCH ?2)) FROM relic_fts WHERE relic_fts MATCH ?1");
-        else
-            dq_buf_puts(&sql, "INSERT INTO temp.relic_match SELECT rowid, " BM25
-                              " FROM relic_fts WHERE relic_fts MATCH ?1");
-        if (sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
-            db_fail(s, err, "search");
-            goto out;
-        }
-        sqlite3_bind_text(st, 1, p->match, -1, SQLITE_STATIC);
-        if (p->boost && p->sort == DQ_RELIC_SORT_RELEVANCE)
-            sqlite3_bind_text(st, 2, p->boost, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_finalize(st);
-        st = NULL;
-        if (r != SQLITE_DONE) {
-            /* A MATCH that FTS5 rejects is the query's fault, not the server's. */
-            dq_err_set(err, DQ_EINVAL, 400, "search: %s", sqlite3_errmsg(s->db));
-            goto out;
-        }
-    }
-
-    /* total */
-    dq_buf_reset(&sql);
-    dq_buf_puts(&sql, "SELECT count(*)");
-    where_sql(x, 0, &sql);
+    if (!n)
+        return 0;
+    dq_buf_puts(&sql, "SELECT rowid, snippet(relic_fts, -1, char(1), char(2), '…', 24)"
+                      " FROM relic_fts WHERE relic_fts MATCH ?1 AND rowid");
+    in_list(&sql, page, n);
     if (sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "search total");
+        db_fail(s, err, "snippet");
         goto out;
     }
-    bind_where(x, 0, st, 1);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(s, err, "search total");
-        goto out;
-    }
-    total = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
-
-    /* The page. Date and accession sorts: a keyset on (sort key, seq). Relevance cannot be a
-     * keyset: bm25 depends on corpus statistics, so a row inserted between two pages moves
-     * every score and a keyset on the old score would repeat or skip rows. Its cursor is
-     * instead (offset, snapshot seq): later pages see only rows that existed when the first
-     * page was made (seq never goes back), so inserts cannot shift them. */
-    int64_t snapshot = p->has_cursor ? p->cursor_rowid : 0;
-    if (p->sort == DQ_RELIC_SORT_RELEVANCE && !p->has_cursor &&
-        count_query(s, "SELECT coalesce(max(seq), 0) FROM relics", &snapshot, err) < 0)
-        goto out;
-    int rel = p->sort == DQ_RELIC_SORT_RELEVANCE;
-    static const char *const key_col[] = {"m.score", "r.sort_year", "r.sort_year_desc",
-                                          "r.accession"};
-    const char *kc = key_col[p->sort];
-    int desc = p->sort == DQ_RELIC_SORT_DATE_DESC;
-    dq_buf_reset(&sql);
-    dq_buf_printf(&sql, "SELECT r.seq, r.id, r.doc, r.year_from, r.year_to, %s", kc);
-    where_sql(x, 0, &sql);
-    if (rel)
-        dq_buf_puts(&sql, " AND r.seq <= ?");
-    else if (p->has_cursor)
-        dq_buf_printf(&sql, " AND (%s, r.seq) %s (?, ?)", kc, desc ? "<" : ">");
-    dq_buf_printf(&sql, " ORDER BY %s %s, r.seq %s LIMIT ? OFFSET ?", kc, desc ? "DESC" : "ASC",
-                  desc ? "DESC" : "ASC");
-    if (sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "search page");
-        goto out;
-    }
-    int bi = bind_where(x, 0, st, 1);
-    int64_t offset = rel && p->has_cursor ? (int64_t)p->cursor_num : 0;
-    if (rel) {
-        sqlite3_bind_int64(st, bi++, snapshot);
-    } else if (p->has_cursor) {
-        if (p->sort == DQ_RELIC_SORT_ACCESSION)
-            sqlite3_bind_text(st, bi++, p->cursor_str, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_int64(st, bi++, (sqlite3_int64)p->cursor_num);
-        sqlite3_bind_int64(st, bi++, p->cursor_rowid);
-    }
-    sqlite3_bind_int(st, bi++, p->limit + 1);
-    sqlite3_bind_int64(st, bi, offset);
-    dq_buf_printf(out, "{\"total\":%lld,\"items\":[", (long long)total);
-    int n = 0;
-    dq_buf_t next = {0};
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == p->limit) { /* one more row exists: the cursor points after the last shown */
+        int64_t id = sqlite3_column_int64(st, 0);
+        const char *t = (const char *)sqlite3_column_text(st, 1);
+        for (size_t i = 0; i < n; i++)
+            if (page[i] == id && t && !snip[i])
+                snip[i] = dq_xstrdup(t);
+    }
+    if (r != SQLITE_DONE) {
+        db_fail(s, err, "snippet");
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    dq_buf_free(&sql);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- search */
+
+/* A search: (1) the FTS5 matches as a rowid list (text queries only); (2) the in-memory index
+ * filters them (or every relic), counts the facets and (3) picks the page: the top k of the
+ * sort key with a heap, or the relevance order (rank_page); (4) only the page's documents and
+ * snippets are read. Date and accession cursors are keysets on (sort key, seq). Relevance
+ * cannot be a keyset: bm25 depends on corpus statistics, so a row inserted between two pages
+ * moves every score and a keyset on the old score would repeat or skip rows. Its cursor is
+ * instead (offset, snapshot seq): later pages see only rows that existed when the first page
+ * was made (seq never goes back), so inserts cannot shift them. */
+static int search_locked(store_t *s, const dq_relic_query_t *q, const dq_relic_plan_t *p,
+                         int show_restricted, dq_buf_t *out, dq_err_t *err)
+{
+    rowset_t m = {0};
+    dq_rsel_t sel = {0};
+    dq_buf_t fac = {0}, next = {0};
+    int64_t *page = NULL;
+    char **snip = NULL;
+    size_t n_page = 0, k = (size_t)p->limit + 1;
+    int text = p->match != NULL, rc = -1, rel = p->sort == DQ_RELIC_SORT_RELEVANCE;
+    sqlite3_stmt *st;
+
+    if (dq_sqlite_rindex_sync(s, err) < 0)
+        goto out;
+    if (text && fts_rows(s, "SELECT rowid FROM relic_fts WHERE relic_fts MATCH ?1", p->match, NULL,
+                         0, &m, err) < 0)
+        goto out;
+    dq_sqlite_rindex_select(s, q, show_restricted, p->lang_en, text, m.id, m.n, &sel,
+                            q->facets ? &fac : NULL);
+    page = dq_xmalloc(k * sizeof(*page));
+    int64_t snapshot = p->has_cursor ? p->cursor_rowid : dq_sqlite_rindex_max_seq(s);
+    size_t offset = rel && p->has_cursor ? (size_t)p->cursor_num : 0;
+    if (rel) {
+        size_t n = 0; /* rows inserted after the first page are not part of this listing */
+        while (n < sel.n && sel.seq[n] <= snapshot)
             n++;
-            break;
+        if (rank_page(s, p, sel.seq, n, m.n, offset, k, page, &n_page, err) < 0)
+            goto out;
+    } else {
+        n_page = dq_sqlite_rindex_page(s, p, &sel, page, k);
+    }
+    size_t shown = n_page < (size_t)p->limit ? n_page : (size_t)p->limit;
+    snip = dq_xcalloc(k, sizeof(*snip));
+    if (text && snippets(s, p->match, page, shown, snip, err) < 0)
+        goto out;
+    dq_buf_printf(out, "{\"total\":%lld,\"items\":[", (long long)sel.n);
+    int n = 0;
+    for (size_t i = 0; i < shown; i++) {
+        if (!(st = stmt(s, S_PAGE_ROW, err)))
+            goto out;
+        sqlite3_bind_int64(st, 1, page[i]);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            if (n++)
+                dq_buf_putc(out, ',');
+            if (item(st, text, snip[i], out, err) < 0) {
+                sqlite3_reset(st);
+                goto out;
+            }
         }
-        if (n)
-            dq_buf_putc(out, ',');
-        if (item(s, x, st, out, err) < 0) {
-            dq_buf_free(&next);
+        sqlite3_reset(st);
+        if (r != SQLITE_ROW && r != SQLITE_DONE) {
+            db_fail(s, err, "search page");
             goto out;
         }
         dq_buf_reset(&next);
-        if (rel)
-            dq_relic_cursor_encode(&next, p->sort, (double)(offset + n + 1), NULL, snapshot);
-        else if (p->sort == DQ_RELIC_SORT_ACCESSION)
-            dq_relic_cursor_encode(&next, p->sort, 0, (const char *)sqlite3_column_text(st, 5),
-                                   sqlite3_column_int64(st, 0));
-        else
-            dq_relic_cursor_encode(&next, p->sort, sqlite3_column_double(st, 5), NULL,
-                                   sqlite3_column_int64(st, 0));
-        n++;
+        if (rel) {
+            dq_relic_cursor_encode(&next, p->sort, (double)(offset + i + 1), NULL, snapshot);
+        } else {
+            double num;
+            const char *str;
+            dq_sqlite_rindex_sort_key(s, p->sort, page[i], &num, &str);
+            dq_relic_cursor_encode(&next, p->sort, num,
+                                   p->sort == DQ_RELIC_SORT_ACCESSION ? str : NULL, page[i]);
+        }
     }
-    if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        dq_buf_free(&next);
-        db_fail(s, err, "search page");
-        goto out;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
     dq_buf_putc(out, ']');
-
-    if (x->q->facets) {
-        const char *cre = p->lang_en ? "c.name_en" : "c.name";
-        dq_buf_puts(out, ",\"facets\":{");
-        if (facet(s, x, "dynasty", F_DYN, "r.dynasty", "", out, err) < 0)
-            goto facet_fail;
-        dq_buf_putc(out, ',');
-        if (facet(s, x, "object_type", F_TYPE, "r.object_type", "", out, err) < 0)
-            goto facet_fail;
-        dq_buf_putc(out, ',');
-        if (facet(s, x, "subject", F_SUBJ, "sj.subject",
-                  " JOIN relic_subjects sj ON sj.relic = r.seq", out, err) < 0)
-            goto facet_fail;
-        dq_buf_putc(out, ',');
-        if (facet(s, x, "creator", F_CRE, cre, " JOIN relic_creators c ON c.relic = r.seq", out,
-                  err) < 0)
-            goto facet_fail;
-        dq_buf_putc(out, ',');
-        if (facet(s, x, "medium", F_MED, "r.medium", "", out, err) < 0)
-            goto facet_fail;
-        dq_buf_putc(out, ',');
-        if (facet(s, x, "has_images", F_IMG, "cast(r.has_images AS TEXT)", "", out, err) < 0)
-            goto facet_fail;
-        dq_buf_putc(out, '}');
-    }
-    if (n > p->limit) {
+    if (fac.len)
+        dq_buf_append(out, fac.data, fac.len);
+    if (n_page > (size_t)p->limit) { /* one more row exists: the cursor points after the last */
         dq_buf_puts(out, ",\"next_cursor\":\"");
         dq_buf_append(out, next.data, next.len);
         dq_buf_puts(out, "\"}");
     } else {
         dq_buf_puts(out, ",\"next_cursor\":null}");
     }
-    dq_buf_free(&next);
     rc = 0;
-    goto out;
-facet_fail:
-    dq_buf_free(&next);
 out:
-    sqlite3_finalize(st);
-    dq_buf_free(&sql);
+    for (size_t i = 0; snip && i < k; i++)
+        free(snip[i]);
+    free(snip);
+    free(page);
+    rowset_free(&m);
+    dq_sqlite_rsel_free(&sel);
+    dq_buf_free(&fac);
+    dq_buf_free(&next);
     return rc;
 }
 
@@ -1058,11 +1103,9 @@ int dq_sqlite_relic_search(void *impl, const dq_relic_query_t *q, const dq_relic
                            int show_restricted, dq_buf_t *out, dq_err_t *err)
 {
     store_t *s = impl;
-    search_t x = {
-        .q = q, .p = plan, .show_restricted = show_restricted, .text = plan->match != NULL};
     size_t mark = out->len;
     pthread_mutex_lock(&s->lock);
-    int rc = search_locked(s, &x, out, err);
+    int rc = search_locked(s, q, plan, show_restricted, out, err);
     pthread_mutex_unlock(&s->lock);
     if (rc < 0) { /* leave out as it was */
         out->len = mark;
