@@ -67,6 +67,8 @@ static const migration_t migrations[] = {
     {4, "users, sessions, API tokens", dq_sqlite_account_schema}, /* store_sqlite_account.c */
     {5, "annotations, their full-text index, tours",
      dq_sqlite_annotation_schema}, /* store_sqlite_annotation.c */
+    {6, "relic names for the search dictionary",
+     dq_sqlite_relic_names_schema}, /* store_sqlite_relic.c */
 };
 
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"

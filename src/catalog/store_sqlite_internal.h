@@ -32,6 +32,8 @@ typedef struct {
 
 /* Migration 3: relics, their facet tables, image links and the FTS5 index. */
 extern const char dq_sqlite_relic_schema[];
+/* Migration 6: relic_names, the search dictionary's names (creators, zh titles). */
+extern const char dq_sqlite_relic_names_schema[];
 /* After the migrations: prepares what the relic code needs and refills the search dictionary
  * from the stored creator names and titles. Lock not held (called during open). */
 int dq_sqlite_relic_open(store_t *s, dq_err_t *err);
