@@ -72,7 +72,6 @@ struct dq_http_req {
     int method;       /* DQ_HTTP_* */
     const char *path; /* raw path, still percent-encoded, no query */
     size_t path_len;
-    const char *query; /* raw query string without '?', or NULL */
     const char *body;  /* request body (POST/PUT/PATCH), or NULL */
     size_t body_len;
     /* Looks up a request header (case-insensitive); NULL when absent. */
