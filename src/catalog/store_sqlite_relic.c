@@ -789,12 +789,15 @@ static int item(sqlite3_stmt *row, int text, const char *snip, dq_buf_t *out, dq
 /* Match sets up to this size are ranked exactly as before: bm25 of every match (about 1 µs a
  * row, so 3 ms here). */
 #define RANK_EXACT_MAX 3000
-/* Beyond it, bm25 of 150,000 matches would cost 130 ms. The matches are split into tiers
- * instead: (dictionary-boosted, all terms in title or creators), (boosted), (title or
- * creators), (the rest: body and description only). A tier of at most RANK_TIER_MAX rows is
- * bm25-ranked (by rowid lookups); a bigger one is in seq order (catalogue order), since its
- * rows match the same way in the same columns and bm25 would only tell their lengths apart. */
-#define RANK_TIER_MAX 2000
+/* Beyond it, bm25 of 150,000 matches would cost 130 ms (and bm25 of chosen rows through
+ * rowid IN (...) costs ~100 µs a row: FTS5 re-runs the query per rowid). The matches are
+ * split into tiers instead: (dictionary-boosted, all terms in title or creators), (boosted),
+ * (title or creators), (the rest: body and description only). Rows of the title/creators
+ * tiers are ordered by the bm25 of the query restricted to those columns when that query
+ * has at most RANK_TIER_MAX matches; every other tier is in seq (catalogue) order, since its
+ * rows match the same way in the same columns and bm25 would mostly tell their lengths
+ * apart. */
+#define RANK_TIER_MAX 5000
 
 typedef struct {
     int64_t *id;
@@ -894,30 +897,6 @@ static void in_list(dq_buf_t *sql, const int64_t *ids, size_t n)
     dq_buf_putc(sql, ')');
 }
 
-/* bm25 of the rows ids[0..n) (ascending) into rk[0..n), sorted best first. */
-static int rank_rows(store_t *s, const char *match, const int64_t *ids, size_t n, ranked_t *rk,
-                     dq_err_t *err)
-{
-    dq_buf_t sql = {0};
-    rowset_t sc = {0};
-    int rc = -1;
-    dq_buf_puts(&sql, "SELECT rowid, " BM25 " FROM relic_fts WHERE relic_fts MATCH ?1 AND rowid");
-    in_list(&sql, ids, n);
-    dq_buf_puts(&sql, " ORDER BY rowid");
-    if (fts_rows(s, sql.data, match, NULL, 1, &sc, err) < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        long j = rowset_find(&sc, ids[i]);
-        rk[i] = (ranked_t){ids[i], j >= 0 ? sc.score[j] : 0.0};
-    }
-    qsort(rk, n, sizeof(*rk), cmp_ranked);
-    rc = 0;
-out:
-    rowset_free(&sc);
-    dq_buf_free(&sql);
-    return rc;
-}
-
 /* The relevance order of r[0..n) (ascending seqs, all FTS matches of p->match, n_match of
  * them in the table): fills page with the rows at positions [offset, offset + k). */
 static int rank_page(store_t *s, const dq_relic_plan_t *p, const int64_t *r, size_t n,
@@ -957,6 +936,14 @@ static int rank_page(store_t *s, const dq_relic_plan_t *p, const int64_t *r, siz
         if (fts_rows(s, "SELECT rowid FROM relic_fts WHERE relic_fts MATCH ?1", expr.data, NULL, 0,
                      &tier, err) < 0)
             goto out;
+        if (tier.n && tier.n <= RANK_TIER_MAX) { /* small enough to score: again, with bm25 */
+            rowset_free(&tier);
+            if (fts_rows(s,
+                         "SELECT rowid, " BM25 " FROM relic_fts WHERE relic_fts MATCH ?1"
+                         " ORDER BY rowid",
+                         expr.data, NULL, 1, &tier, err) < 0)
+                goto out;
+        }
         for (int c = 0; c < 4; c++)
             cls[c] = dq_xmalloc((n ? n : 1) * sizeof(int64_t));
         for (size_t i = 0; i < n; i++) {
@@ -965,13 +952,12 @@ static int rank_page(store_t *s, const dq_relic_plan_t *p, const int64_t *r, siz
             cls[c][n_cls[c]++] = r[i];
         }
         for (int c = 0; c < 4 && have < need; c++) {
-            if (n_cls[c] <= RANK_TIER_MAX) {
-                if (n_cls[c] && rank_rows(s, p->match, cls[c], n_cls[c], rk + have, err) < 0)
-                    goto out;
-            } else {
-                for (size_t i = 0; i < n_cls[c]; i++)
-                    rk[have + i] = (ranked_t){cls[c][i], 0.0};
+            for (size_t i = 0; i < n_cls[c]; i++) {
+                long j = c % 2 == 0 && tier.score ? rowset_find(&tier, cls[c][i]) : -1;
+                rk[have + i] = (ranked_t){cls[c][i], j >= 0 ? tier.score[j] : 0.0};
             }
+            if (c % 2 == 0 && tier.score)
+                qsort(rk + have, n_cls[c], sizeof(*rk), cmp_ranked);
             have += n_cls[c];
         }
     }
