@@ -3,8 +3,7 @@
 // toggled. Targets are canvas fragments ("…/canvas/1#xywh=10,20,300,200", or a
 // SpecificResource with a FragmentSelector); bodies are TextualBody values with a language.
 // Canvas coordinates are mapped to image pixels by canvasWidth (when the canvas is not the
-// image's own size). Shipped before the annotation endpoints exist: the tests feed it a
-// local AnnotationPage.
+// image's own size). The relic page loads the AnnotationPages the manifest's canvas names.
 import { pick, tag } from './i18n.js';
 import { h } from './dom.js';
 
@@ -34,7 +33,7 @@ function bodyText(body) {
   for (const b of Array.isArray(body) ? body : body ? [body] : []) {
     if (!b || (b.type && b.type !== 'TextualBody') || !b.value) continue;
     const l = String(b.language || '').toLowerCase().startsWith('zh') ? 'zh' : 'en';
-    if (!out[l]) out[l] = b.value;
+    out[l] = out[l] ? `${out[l]}${l === 'zh' ? '、' : ', '}${b.value}` : b.value;
   }
   return out;
 }
@@ -51,44 +50,67 @@ export function parsePage(page, canvas = null) {
   return out;
 }
 
-// createAnnotationLayer(viewer, {url | page, canvasWidth, fetch}) -> layer with
-// load(), show(), hide(), toggle(on?), visible, annotations, destroy(). Overlays are
+// createAnnotationLayer(viewer, {urls | page, canvas, onSelect}) -> layer with load(),
+// reload(), show(), hide(), toggle(on?), highlight(id), visible, annotations, destroy().
+// urls are the canvas's AnnotationPages as the manifest references them. Overlays are
 // buttons (focusable, labelled with their text) so the keyboard reaches them.
-export function createAnnotationLayer(viewer, { url = null, page = null, canvas = null, fetchFn = window.fetch.bind(window), onSelect = null } = {}) {
+export function createAnnotationLayer(viewer, { urls = null, url = null, page = null, canvas = null, fetchFn = window.fetch.bind(window), onSelect = null } = {}) {
   const OSD = window.OpenSeadragon;
+  const pages = urls || (url ? [url] : []);
   let annotations = [];
   let elements = [];
   let visible = false;
+  let lit = null;
+  const scale = () => {
+    const item = viewer.world.getItemAt(0);
+    return canvas && item && canvas.width ? item.getContentSize().x / canvas.width : 1;
+  };
+  // Canvas pixels -> the viewer's viewport rectangle.
+  const rectOf = (r) => {
+    const item = viewer.world.getItemAt(0), k = scale();
+    return item ? item.imageToViewportRectangle(r.x * k, r.y * k, r.w * k, r.h * k) : new OSD.Rect(r.x, r.y, r.w, r.h);
+  };
+  function draw() {
+    for (const el of elements) viewer.removeOverlay(el);
+    elements = annotations.map((a, i) => {
+      const label = pick(a.text);
+      const el = h('button.anno', { type: 'button', 'aria-label': label.text || `#${i + 1}`, title: label.text, 'data-anno': a.id, 'data-motivation': a.motivation },
+        h('span.anno-n', { 'aria-hidden': 'true' }, String(i + 1)));
+      el.addEventListener('click', () => onSelect && onSelect(a, i));
+      viewer.addOverlay({ element: el, location: rectOf(a.region) });
+      // OSD's tracker would swallow the click as a canvas drag: let the button have it.
+      new OSD.MouseTracker({ element: el, clickHandler: () => el.click() });
+      return el;
+    });
+    if (lit) layer.highlight(lit, false);
+  }
   const layer = {
     get annotations() { return annotations; },
     get visible() { return visible; },
+    rectOf,
     async load() {
-      let p = page;
-      if (!p) {
-        const r = await fetchFn(url, { headers: { Accept: 'application/ld+json, application/json' } });
-        if (!r.ok) throw new Error(`annotations: ${r.status}`);
-        p = await r.json();
+      const all = [];
+      for (const p of page ? [page] : pages) {
+        let j = p;
+        if (typeof p === 'string') {
+          const r = await fetchFn(p, { headers: { Accept: 'application/ld+json, application/json' }, credentials: 'same-origin' });
+          if (!r.ok) throw new Error(`annotations: ${r.status}`);
+          j = await r.json();
+        }
+        all.push(...parsePage(j, canvas));
       }
-      annotations = parsePage(p, canvas);
+      annotations = all;
+      return annotations;
+    },
+    async reload() {
+      await layer.load();
+      if (visible) draw();
       return annotations;
     },
     show() {
       if (visible) return;
       visible = true;
-      const item = viewer.world.getItemAt(0);
-      const scale = canvas && item ? item.getContentSize().x / canvas.width : 1;
-      elements = annotations.map((a, i) => {
-        const label = pick(a.text);
-        const el = h('button.anno', { type: 'button', 'aria-label': label.text || `#${i + 1}`, title: label.text, 'data-anno': a.id },
-          h('span.anno-n', String(i + 1)));
-        el.addEventListener('click', () => onSelect && onSelect(a, i));
-        const r = a.region;
-        const rect = item ? item.imageToViewportRectangle(r.x * scale, r.y * scale, r.w * scale, r.h * scale) : new OSD.Rect(r.x, r.y, r.w, r.h);
-        viewer.addOverlay({ element: el, location: rect });
-        // OSD's tracker would swallow the click as a canvas drag: let the button have it.
-        new OSD.MouseTracker({ element: el, clickHandler: () => el.click() });
-        return el;
-      });
+      draw();
       viewer.container.classList.add('annotations-on');
     },
     hide() {
@@ -99,6 +121,18 @@ export function createAnnotationLayer(viewer, { url = null, page = null, canvas 
       viewer.container.classList.remove('annotations-on');
     },
     toggle(on = !visible) { if (on) layer.show(); else layer.hide(); return visible; },
+    // Marks one annotation (by id) as the current one; fly=true also brings it into view.
+    highlight(id, fly = true) {
+      lit = id;
+      for (const el of elements) el.classList.toggle('is-lit', el.dataset.anno === id);
+      const a = annotations.find((x) => x.id === id);
+      if (a && fly) {
+        const rect = rectOf(a.region);
+        // some room around the region, so it reads in its context
+        viewer.viewport.fitBounds(new OSD.Rect(rect.x - rect.width * 0.6, rect.y - rect.height * 0.6, rect.width * 2.2, rect.height * 2.2), false);
+      }
+      return a || null;
+    },
     destroy() { layer.hide(); annotations = []; },
   };
   void tag;

@@ -5,6 +5,7 @@ import { detectLang, setLang, lang, otherLang, onLangChange, t } from './i18n.js
 import { route, match, start, navigate } from './router.js';
 import { loadVocab } from './api.js';
 import { h, clear } from './dom.js';
+import { mountAccount, restoreSession, onSessionChange, relabel } from './session.js';
 import * as home from './pages/home.js';
 import * as search from './pages/search.js';
 import * as relic from './pages/relic.js';
@@ -65,13 +66,19 @@ function boot() {
     if (u.searchParams.has('lang')) { u.searchParams.set('lang', lang()); history.replaceState({}, '', u); }
     announce(t('lang_toggle_label', null, otherLang()) && (lang() === 'zh' ? '已切换到中文' : 'Switched to English'));
   });
-  onLangChange(() => render(true));
+  onLangChange(() => { relabel(); render(true); });
+  mountAccount(document.getElementById('account'));
   document.querySelector('.quick-search').addEventListener('submit', (e) => {
     e.preventDefault();
     const v = document.getElementById('q-top').value.trim();
     navigate(v ? `/search?q=${encodeURIComponent(v)}` : '/search');
   });
-  start(render);
+  // The page waits for the session (one GET /api/me, only after a sign-in in this browser),
+  // so authoring controls appear with the first paint instead of popping in.
+  restoreSession().finally(() => {
+    onSessionChange(() => render(true));
+    start(render);
+  });
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot); else boot();

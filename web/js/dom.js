@@ -69,6 +69,13 @@ export function svgIcon(name) {
     close: 'M6 6l12 12M18 6L6 18',
     first: 'M18 5l-7 7 7 7M7 5v14',
     last: 'M6 5l7 7-7 7M17 5v14',
+    frame: 'M4 8V4h4M16 4h4v4M20 16v4h-4M8 20H4v-4M9 9h6v6H9z',
+    eye: 'M2 12s3.5-6 10-6 10 6 10 6-3.5 6-10 6S2 12 2 12zM12 9.5a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5z',
+    up: 'M6 15l6-6 6 6',
+    down: 'M6 9l6 6 6-6',
+    share: 'M6 10a2 2 0 1 0 0 4 2 2 0 1 0 0-4zM18 4a2 2 0 1 0 0 4 2 2 0 1 0 0-4zM18 16a2 2 0 1 0 0 4 2 2 0 1 0 0-4zM7.8 11l8.4-4M7.8 13l8.4 4',
+    search: 'M10.5 4a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13zM15.5 15.5L20 20',
+    link: 'M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1',
   };
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');

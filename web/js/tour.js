@@ -2,8 +2,8 @@
 // region of the image (pixels, x,y,w,h), a text in Chinese and English and an optional zoom
 // (docs/api.md: screen pixels per image pixel, centred on the region; absent = fit the
 // region). Next/previous, autoplay, keyboard
-// (→/← or n/p, space plays/pauses, Escape ends). Storage and endpoints come later; the
-// tests drive it with a local list.
+// (→/← or n/p, space plays/pauses, Escape ends). The relic page feeds it a tour from
+// /api/tours/{id}; stop regions are canvas pixels (scaled to the image by canvas.width).
 import { t, pick, tag, onLangChange } from './i18n.js';
 import { h, svgIcon, clear } from './dom.js';
 import { parseXywh } from './annotations.js';
@@ -18,25 +18,31 @@ export function normStop(s) {
 
 // createTour(viewer, stops, {interval}) -> {el, start(), stop(), go(i), next(), prev(),
 // play(), pause(), index, playing, destroy()}. el is the panel to place beside the viewer.
-export function createTour(viewer, rawStops, { interval = 6000, onEnd = null } = {}) {
+export function createTour(viewer, rawStops, { interval = 6000, onEnd = null, title = null, canvas = null, onShare = null } = {}) {
   const stops = rawStops.map(normStop);
   let index = -1, timer = null, active = false;
   const counter = h('p.tour-count', { 'aria-live': 'polite' });
+  const heading = h('p.tour-title');
   const text = h('p.tour-text');
   const playBtn = h('button.tool', { type: 'button' });
   const prevBtn = h('button.tool', { type: 'button', onclick: () => tour.prev() }, svgIcon('left'));
   const nextBtn = h('button.tool', { type: 'button', onclick: () => tour.next() }, svgIcon('right'));
   const closeBtn = h('button.tool', { type: 'button', onclick: () => tour.stop() }, svgIcon('close'));
+  const shareBtn = onShare ? h('button.tool.tour-share', { type: 'button', onclick: () => onShare(index, shareBtn) }, svgIcon('share')) : null;
   playBtn.addEventListener('click', () => (timer ? tour.pause() : tour.play()));
   const el = h('section.tour', { role: 'region', tabindex: '-1', hidden: true },
-    h('div.tour-head', counter, closeBtn), text,
-    h('div.tour-controls', { role: 'toolbar' }, prevBtn, playBtn, nextBtn));
+    h('div.tour-head', h('div.tour-heading', heading, counter), closeBtn), text,
+    h('div.tour-controls', { role: 'toolbar' }, prevBtn, playBtn, nextBtn, shareBtn));
 
   function labels() {
     el.setAttribute('aria-label', t('tour'));
     prevBtn.setAttribute('aria-label', t('tour_prev'));
     nextBtn.setAttribute('aria-label', t('tour_next'));
     closeBtn.setAttribute('aria-label', t('tour_close'));
+    closeBtn.title = t('tour_close');
+    if (shareBtn) { shareBtn.setAttribute('aria-label', t('tour_share_stop')); shareBtn.title = t('tour_share_stop'); }
+    if (title) { const p = pick(title); heading.textContent = p.text; heading.lang = tag(p.lang); }
+    heading.hidden = !title;
     playBtn.setAttribute('aria-label', t(timer ? 'tour_pause' : 'tour_play'));
     playBtn.setAttribute('aria-pressed', timer ? 'true' : 'false');
     clear(playBtn).append(svgIcon(timer ? 'pause' : 'play'));
@@ -53,11 +59,12 @@ export function createTour(viewer, rawStops, { interval = 6000, onEnd = null } =
   function fly(i) {
     const s = stops[i];
     const item = viewer.world.getItemAt(0);
+    const k = canvas && canvas.width && item ? item.getContentSize().x / canvas.width : 1;
     const r = s.region;
-    const rect = item ? item.imageToViewportRectangle(r.x, r.y, r.w, r.h) : new window.OpenSeadragon.Rect(r.x, r.y, r.w, r.h);
+    const rect = item ? item.imageToViewportRectangle(r.x * k, r.y * k, r.w * k, r.h * k) : new window.OpenSeadragon.Rect(r.x, r.y, r.w, r.h);
     if (s.zoom && item) {
       viewer.viewport.panTo(rect.getCenter(), false);
-      viewer.viewport.zoomTo(item.imageToViewportZoom(s.zoom), null, false);
+      viewer.viewport.zoomTo(item.imageToViewportZoom(s.zoom / k), null, false);
     } else {
       viewer.viewport.fitBounds(rect, false);
     }
@@ -83,6 +90,8 @@ export function createTour(viewer, rawStops, { interval = 6000, onEnd = null } =
     get index() { return index; },
     get playing() { return !!timer; },
     get active() { return active; },
+    get interval() { return interval; },
+    set interval(ms) { interval = ms; if (timer) { tour.pause(); tour.play(); } },
     start(i = 0) {
       active = true;
       el.hidden = false;

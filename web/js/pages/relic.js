@@ -1,17 +1,26 @@
 // Relic page: the deep-zoom viewer, bilingual metadata (inscriptions, seals, provenance),
 // "cite this", the IIIF manifest link (drag-and-drop to other IIIF viewers), downloads of
-// the sizes the server permits, the annotation layer toggle and a guided tour when the
-// relic has them. The viewer survives a language switch (it is handed from the old render
-// to the new one), so the reader keeps the place.
+// the sizes the server permits, and the work tools (../worktools.js): annotations, search
+// inside the work, guided tours, sharing a view. The viewer and its layers survive a
+// language switch or a sign-in (handed from the old render to the new one), so the reader
+// keeps the place. ?iiif-content= (IIIF Content State) opens the page at a region.
 import { t, tag, pick, vocabLabel, lang, yearText } from '../i18n.js';
-import { getRelic, getInfo, mainImage, manifestUrl, imageUrl, annotationPageUrl, firstTour, getJSONMaybe } from '../api.js';
+import { getRelic, getInfo, mainImage, manifestUrl, imageUrl, getManifest, canvasesOf } from '../api.js';
 import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
-import { createAnnotationLayer } from '../annotations.js';
-import { createTour } from '../tour.js';
+import { workTools } from '../worktools.js';
+import { resolveContentState } from '../contentstate.js';
 
 export const name = 'relic';
-let kept = null; // {key, v, layer, tour, owner}
+let kept = null; // {key, v, store: {layer, panel, player}, owner}
+
+function dropKept() {
+  if (!kept) return;
+  const st = kept.store;
+  st.panel?.destroy(); st.player?.tour.destroy(); st.layer?.destroy();
+  kept.v.destroy();
+  kept = null;
+}
 
 function bi(map, cls = '') {
   const p = pick(map);
@@ -72,20 +81,33 @@ function downloads(imageId, info) {
 
 export async function render(ctx) {
   const id = ctx.params.id;
-  const r = await getRelic(id);
-  const imageId = ctx.query.get('image') || mainImage(r);
+  const [r, manifest] = await Promise.all([getRelic(id), getManifest(id).catch(() => null)]);
+  const canvases = canvasesOf(manifest);
+  // A shared view (?iiif-content=): its canvas picks the image, its region the viewport.
+  let shared = null;
+  const cs = ctx.query.get('iiif-content');
+  if (cs) {
+    shared = await resolveContentState(cs).catch((e) => { console.warn('content state', e); return null; });
+    if (shared && shared.relic_id && shared.relic_id !== r.id) {
+      ctx.navigate(`/relic/${encodeURIComponent(shared.relic_id)}?iiif-content=${encodeURIComponent(cs)}`, { replace: true });
+      return { el: h('div'), title: pick(r.title).text };
+    }
+  }
+  const sharedCanvas = shared && canvases[shared.canvas - 1];
+  const imageId = (sharedCanvas && sharedCanvas.imageId) || ctx.query.get('image') || mainImage(r);
   const key = `${id}|${imageId}`;
   const owner = {};
-  let v = null, layer = null, tour = null;
+  let v = null, fresh = false;
   if (kept && kept.key === key) {
-    ({ v, layer, tour } = kept);
+    v = kept.v;
     kept.owner = owner;
   } else if (imageId) {
-    if (kept) { kept.v.destroy(); kept.tour?.destroy(); }
+    dropKept();
     v = createViewer(imageId);
-    kept = { key, v, layer: null, tour: null, owner };
-  } else if (kept) {
-    kept.v.destroy(); kept = null;
+    fresh = true;
+    kept = { key, v, store: { layer: null, panel: null, player: null }, owner };
+  } else {
+    dropKept();
   }
   if (v) window.__dqViewer = v.viewer; // for the browser tests and the console
   const title = pick(r.title);
@@ -93,44 +115,15 @@ export async function render(ctx) {
   const info = imageId ? await getInfo(imageId).catch(() => null) : null;
   const wide = r.object_type === 'handscroll' || (info && info.width / info.height > 3);
 
-  // Annotation layer and tour: shown only when their data exists.
-  const tools = h('div.viewer-extras');
-  if (v) {
-    const annoBox = h('label.switch', { hidden: true },
-      h('input#anno-toggle', { type: 'checkbox', role: 'switch' }), h('span.switch-track', { 'aria-hidden': 'true' }), h('span.switch-label', t('annotations_show')), h('span.anno-count'));
-    const tourBtn = h('button.btn-line#tour-start', { type: 'button', hidden: true }, t('tour_start'));
-    tools.append(annoBox, tourBtn);
-    const setupAnno = async () => {
-      if (!layer) {
-        const page = await getJSONMaybe(annotationPageUrl(r.id));
-        await v.ready;
-        if (!page) return;
-        layer = createAnnotationLayer(v.viewer, { page, canvas: info ? { width: info.width, height: info.height } : null });
-        await layer.load();
-        if (kept && kept.owner === owner) kept.layer = layer;
-      }
-      if (!layer.annotations.length) return;
-      annoBox.hidden = false;
-      const cb = annoBox.querySelector('input');
-      cb.checked = layer.visible;
-      annoBox.querySelector('.anno-count').textContent = ` · ${t('annotations_count', { n: layer.annotations.length })}`;
-      cb.addEventListener('change', () => layer.toggle(cb.checked));
-    };
-    const setupTour = async () => {
-      if (!tour) {
-        const data = await firstTour(r.id);
-        const stops = data && data.stops;
-        await v.ready;
-        if (!stops || !stops.length) return;
-        tour = createTour(v.viewer, stops);
-        v.el.append(tour.el);
-        if (kept && kept.owner === owner) kept.tour = tour;
-      }
-      tourBtn.hidden = false;
-      tourBtn.addEventListener('click', () => tour.start(0));
-    };
-    setupAnno().catch((e) => console.warn('annotations', e));
-    setupTour().catch((e) => console.warn('tour', e));
+  // Annotations, search inside the work, tours and sharing: they need the manifest's canvas.
+  let tools = null;
+  const canvas = canvases.find((c) => c.imageId === imageId) || (imageId === mainImage(r) ? canvases[0] : null);
+  if (v && manifest && canvas) {
+    tools = workTools({
+      relic: r, v, manifest, navigate: ctx.navigate, store: kept.store,
+      canvas: { ...canvas, imageId, width: canvas.width || (info && info.width), height: canvas.height || (info && info.height), imageWidth: info ? info.width : canvas.width },
+    });
+    if (fresh && shared && shared.xywh) tools.showRegion(shared.xywh).catch(() => {});
   }
 
   const inscriptions = (r.inscriptions || []).map((i) => h('li',
@@ -153,11 +146,12 @@ export async function render(ctx) {
       h('p.relic-sub', [r.title && r.title[title.lang === 'zh' ? 'en' : 'zh'] ? h('span', { lang: tag(title.lang === 'zh' ? 'en' : 'zh') }, r.title[title.lang === 'zh' ? 'en' : 'zh']) : null,
         r.title && r.title.pinyin ? h('span.pinyin', { lang: 'zh-Latn-pinyin' }, r.title.pinyin) : null]),
       h('p.byline', creatorsOf(r), r.creators && r.creators.length ? ' · ' : '', dateText(r))),
-    v ? h('section.stage', { 'aria-label': t('viewer_label') }, v.el,
+    v ? h('section.stage', { 'aria-label': t('viewer_label') }, v.el, tools ? tools.panel : null,
       h('div.stage-actions',
         wide ? h('a.btn-seal', { href: `/scroll/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}` }, t('open_scroll')) : null,
         h('a.btn-line', { href: `/compare?a=${encodeURIComponent(imageId)}` }, t('open_compare')),
-        tools)) : h('p.noimg-big', t('no_image')),
+        tools ? tools.actions : null),
+      tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
     h('div.relic-body',
       h('section.meta', { 'aria-labelledby': 'h-meta' },
@@ -195,7 +189,8 @@ export async function render(ctx) {
     el,
     title: title.text,
     destroy() {
-      if (kept && kept.owner === owner) { kept.v.destroy(); kept.layer?.destroy(); kept.tour?.destroy(); kept = null; }
+      tools?.destroy();
+      if (kept && kept.owner === owner) dropKept();
     },
   };
 }
