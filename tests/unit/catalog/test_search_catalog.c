@@ -2,7 +2,9 @@
  * test_search_catalog.c: dq_catalog_relic_search on a small collection: CJK phrases and
  * substrings, traditional/simplified, pinyin (full and initials), English, the dictionary's
  * whole-name boost, highlight marks with HTML escaping, facets that ignore their own filter,
- * year overlap, the sorts, and cursor paging that stays stable when rows arrive between pages.
+ * year overlap, the sorts, cursor paging that stays stable when rows arrive between pages, and
+ * the store's in-memory search index staying coherent with writes of this connection and of
+ * another one.
  */
 #include "relic_fixture.h"
 
@@ -321,6 +323,70 @@ static void page_walk(const char *sort, const char *text)
     }
     dq_buf_free(&seen);
     dq_catalog_close(c);
+}
+
+static long long total_of(dq_catalog_t *c, const char *dynasty)
+{
+    dq_relic_query_t q = fx_query(NULL);
+    q.dynasty = dynasty;
+    json_t *j = run(c, &q);
+    long long n = json_integer_value(json_object_get(j, "total"));
+    json_decref(j);
+    return n;
+}
+
+DQ_TEST(index_coherent_with_writes)
+{
+    char tmpl[] = "/tmp/dq_relic_XXXXXX";
+    DQ_REQUIRE(mkdtemp(tmpl) != NULL);
+    char *dir = dq_xasprintf("%s/data", tmpl);
+    dq_err_t err = {0};
+    dq_catalog_t *c = dq_catalog_open(dir, &err);
+    DQ_REQUIRE(c);
+    char *ids[DQ_ARRAY_LEN(docs)];
+    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
+        ids[i] = fx_create(c, docs[i]);
+    dq_relic_query_t q = fx_query(NULL);
+    q.facets = 1;
+    json_t *j = run(c, &q); /* builds the index */
+    DQ_CHECK(facet_count(j, "dynasty", "ming") == 1);
+    json_decref(j);
+    /* this connection: an update moves A005 from ming to qing, a delete drops A004 */
+    dq_buf_t out = {0}, fe = {0};
+    const char *patch = "{\"dynasty\":\"qing\"}";
+    DQ_REQUIRE(dq_catalog_relic_patch(c, ids[4], patch, strlen(patch), -1, &curator, &out, &fe,
+                                      &err) == 0);
+    DQ_REQUIRE(dq_catalog_relic_delete(c, ids[3], -1, &curator, &err) == 0);
+    j = run(c, &q);
+    DQ_CHECK(json_integer_value(json_object_get(j, "total")) == 5);
+    DQ_CHECK(facet_count(j, "dynasty", "ming") == 0);
+    DQ_CHECK(facet_count(j, "dynasty", "qing") == 2);
+    DQ_CHECK(facet_count(j, "dynasty", "southern_song") == 0);
+    json_decref(j);
+    DQ_CHECK(total_of(c, "qing") == 2);
+    char *r = find(c, "蝴蝶");
+    DQ_CHECK_STR(r, "");
+    free(r);
+    /* a write that fails (duplicate accession) leaves the index as it was */
+    dq_buf_reset(&out);
+    DQ_CHECK(dq_catalog_relic_create(c, docs[0], strlen(docs[0]), &curator, &out, &fe, &err) < 0);
+    DQ_CHECK(total_of(c, NULL) == 5);
+    /* another connection (another process, as far as SQLite can tell) */
+    dq_catalog_t *c2 = dq_catalog_open(dir, &err);
+    DQ_REQUIRE(c2);
+    free(fx_create(c2, "{\"accession\":\"B001\",\"title\":{\"zh\":\"秋山图\"},"
+                       "\"dynasty\":\"ming\",\"object_type\":\"fan\"}"));
+    DQ_CHECK(total_of(c, "ming") == 1);
+    r = find(c, "秋山");
+    DQ_CHECK_STR(r, "B001");
+    free(r);
+    dq_catalog_close(c2);
+    dq_catalog_close(c);
+    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
+        free(ids[i]);
+    dq_buf_free(&out);
+    dq_buf_free(&fe);
+    free(dir);
 }
 
 DQ_TEST(cursor_paging_stable_under_inserts)
