@@ -155,8 +155,8 @@ export function annotationEditor({ viewerHandle, canvas, containerUrl, canvasId,
   const init = anno ? regionOf(anno) : viewRegion(viewer, canvas, 0.25);
   const texts = anno ? bodiesOf(anno) : { zh: [], en: [] };
   const sep = (anno && anno.motivation === 'tagging') ? ', ' : '\n';
-  const zh = h(`textarea#${id('zh')}`, { rows: 3, lang: 'zh-Hans', maxLength: 4000 }); zh.value = texts.zh.join(sep);
-  const en = h(`textarea#${id('en')}`, { rows: 3, lang: 'en', maxLength: 4000 }); en.value = texts.en.join(sep);
+  const zh = h(`textarea#${id('zh')}`, { rows: 2, lang: 'zh-Hans', maxLength: 4000 }); zh.value = texts.zh.join(sep);
+  const en = h(`textarea#${id('en')}`, { rows: 2, lang: 'en', maxLength: 4000 }); en.value = texts.en.join(sep);
   const mot = h(`select#${id('mot')}`, MOTIVATIONS.map((m) => h('option', { value: m }, t(`motivation_${m}`))));
   mot.value = anno ? anno.motivation : 'commenting';
   const nums = ['x', 'y', 'w', 'h'].map((k, i) => {
@@ -179,10 +179,11 @@ export function annotationEditor({ viewerHandle, canvas, containerUrl, canvasId,
     h('fieldset.region-fields', h('legend', t('anno_region')),
       h('div.nums', nums.map((inp, i) => h('label.num-label', { for: inp.id }, h('span', t(`region_${'xywh'[i]}`)), inp))),
       h(`p.field-err#${id('x')}-err`, { hidden: true })),
-    formErr,
-    h('div.panel-actions',
-      h('button.btn-seal.save', { type: 'submit' }, t('save')),
-      h('button.btn-line', { type: 'button', onclick: () => { ed.destroy(); onCancel && onCancel(); } }, t('cancel'))));
+    h('div.panel-foot',
+      formErr,
+      h('div.panel-actions',
+        h('button.btn-seal.save', { type: 'submit' }, t('save')),
+        h('button.btn-line', { type: 'button', onclick: () => { ed.destroy(); onCancel && onCancel(); } }, t('cancel')))));
   const drawer = createDrawer(viewerHandle, canvas, (r) => {
     r.forEach((v, i) => { nums[i].value = String(v); });
     setErr(form, id('x'), '');

@@ -48,10 +48,11 @@ export function tourEditor({ relicId, viewerHandle, canvas, tour = null, etag = 
     h('label.check', { for: pub.id }, pub, h('span', t('tour_public'))),
     h(`h3.stops-title#${id('stops')}`, t('tour_stops'), ' ', count),
     list, stopsErr,
-    h('p.hint', t('tour_add_hint')),
-    addBtn,
-    formErr,
-    h('div.panel-actions', save, cancel, del));
+    h('div.panel-foot',
+      h('p.hint', t('tour_add_hint')),
+      addBtn,
+      formErr,
+      h('div.panel-actions', save, cancel, del)));
 
   const thumb = (xywh) => {
     const k = canvas.imageWidth && canvas.width ? canvas.imageWidth / canvas.width : 1;

@@ -56,8 +56,20 @@ export function createTour(viewer, rawStops, { interval = 6000, onEnd = null, ti
     nextBtn.disabled = index >= stops.length - 1;
   }
 
+  // Keeps the stop's region clear of the panel: beside it on wide viewers, above it on
+  // narrow ones (where the panel spans the width).
+  function margins() {
+    const vp = viewer.viewport;
+    if (!vp.setMargins) return;
+    const W = viewer.container.clientWidth, pw = el.offsetWidth, ph = el.offsetHeight;
+    if (!pw) vp.setMargins({});
+    else if (pw > W * 0.6) vp.setMargins({ bottom: ph + 14 });
+    else vp.setMargins({ right: pw + 28 });
+  }
+
   function fly(i) {
     const s = stops[i];
+    margins();
     const item = viewer.world.getItemAt(0);
     const k = canvas && canvas.width && item ? item.getContentSize().x / canvas.width : 1;
     const r = s.region;
@@ -102,8 +114,8 @@ export function createTour(viewer, rawStops, { interval = 6000, onEnd = null, ti
     go(i) {
       if (!stops.length) return;
       index = Math.max(0, Math.min(stops.length - 1, i));
-      fly(index);
       labels();
+      fly(index);
       el.dispatchEvent(new CustomEvent('tourstop', { detail: { index } }));
     },
     next() {
@@ -118,10 +130,14 @@ export function createTour(viewer, rawStops, { interval = 6000, onEnd = null, ti
       active = false;
       el.hidden = true;
       document.removeEventListener('keydown', onKey, true);
+      if (viewer.viewport.setMargins) viewer.viewport.setMargins({});
       viewer.viewport.goHome();
       el.dispatchEvent(new CustomEvent('tourend'));
     },
-    destroy() { tour.pause(); document.removeEventListener('keydown', onKey, true); off(); el.remove(); },
+    destroy() {
+      tour.pause(); document.removeEventListener('keydown', onKey, true); off(); el.remove();
+      if (active && viewer.viewport && viewer.viewport.setMargins) viewer.viewport.setMargins({});
+    },
   };
   labels();
   return tour;

@@ -222,6 +222,7 @@ export function workTools({ relic, v, canvas, manifest, store, navigate }) {
     p.el.addEventListener('tourend', () => { if (store.player && store.player.tour === p) { stopPlayer(); document.getElementById('tour-start')?.focus({ preventScroll: true }); } });
     v.el.append(p.el);
     store.player = { id, tour: p };
+    v.el.scrollIntoView({ block: 'nearest', behavior: window.matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
     window.__dqTour = p; // for the browser tests and the console
     p.start(0);
   }
@@ -281,6 +282,13 @@ export function workTools({ relic, v, canvas, manifest, store, navigate }) {
     // Flies to a shared region (Content State) and frames it for a moment.
     async showRegion(xywh) {
       await v.ready;
+      // OSD may open the image before the page is in the document: wait until it has
+      // measured its container, or the fit would be computed for a 0 × 0 viewer.
+      for (let i = 0; i < 300; i++) {
+        const c = viewer.container;
+        if (c.isConnected && c.clientWidth > 0 && Math.abs(viewer.viewport.getContainerSize().x - c.clientWidth) < 1) break;
+        await new Promise((res) => requestAnimationFrame(res));
+      }
       viewer.viewport.fitBounds(regionRect(viewer, canvasInfo, xywh), true);
       const frame = h('div.shared-region', { 'aria-hidden': 'true' });
       viewer.addOverlay({ element: frame, location: regionRect(viewer, canvasInfo, xywh) });
