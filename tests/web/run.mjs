@@ -473,6 +473,10 @@ async function scenarios(ctx, base) { // ctx: the browser
     expect(order.join('|') === '卷首题字|卷尾题跋|渔船泊岸', `order ${order}`);
     await page.waitForFunction(() => [...document.querySelectorAll('.stop-thumb')].every((i) => i.complete && i.naturalWidth > 0));
     await shot(page, 'relic-tour-editor-desktop');
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('.stage button, .stage input, .stage select, .stage textarea')]
+      .filter((e) => !e.closest('[hidden]') && !(e.getAttribute('aria-label') || (e.labels && e.labels.length) || e.textContent.trim()))
+      .map((e) => e.outerHTML.slice(0, 80)));
+    expect(unlabelled.length === 0, `unlabelled: ${unlabelled.join(' | ')}`);
     await page.click('.tour-form .save');
     await page.waitForSelector('#tour-start');
     const list = await (await fetch(`${base}/api/relics/${R1}/tours`)).json();
@@ -714,7 +718,7 @@ async function scenarios(ctx, base) { // ctx: the browser
     await phone.fill('#find-q', 'boat');
     await phone.press('#find-q', 'Enter');
     await phone.waitForSelector('.hit');
-    await phone.locator('.stage-actions').scrollIntoViewIfNeeded();
+    await phone.evaluate(() => document.querySelector('.work-tools').scrollIntoView({ block: 'end' }));
     await shot(phone, 'relic-tools-phone');
     await phone.click('#anno-new');
     await phone.waitForSelector('.anno-form');

@@ -86,6 +86,7 @@ const STRINGS = {
   annotations: { zh: '标注', en: 'Annotations' },
   annotations_show: { zh: '显示标注', en: 'Show annotations' },
   annotations_count: { zh: '{n} 条标注', en: '{n} annotations' },
+  annotations_count_one: { zh: '{n} 条标注', en: '{n} annotation' },
   tour: { zh: '导览', en: 'Guided tour' },
   tour_start: { zh: '开始导览', en: 'Start the tour' },
   tour_next: { zh: '下一处', en: 'Next stop' },

@@ -79,7 +79,7 @@ export function workTools({ relic, v, canvas, manifest, store, navigate }) {
     const n = store.layer ? store.layer.annotations.length : 0;
     annoBox.hidden = !n && !canAnnotate;
     cb.checked = !!(store.layer && store.layer.visible);
-    annoBox.querySelector('.anno-count').textContent = ` · ${t('annotations_count', { n })}`;
+    annoBox.querySelector('.anno-count').textContent = ` · ${t(n === 1 ? 'annotations_count_one' : 'annotations_count', { n })}`;
   }
   function openEditor(anno = null, etag = null) {
     const ed = annotationEditor({
@@ -151,7 +151,11 @@ export function workTools({ relic, v, canvas, manifest, store, navigate }) {
       const target = typeof a.target === 'string' ? a.target : (a.target && (a.target.id || a.target.source)) || '';
       const cn = Number((/\/canvas\/(\d+)/.exec(target) || [])[1] || canvas.n);
       const btn = h('button.hit', { type: 'button' }, h('span.motivation-chip', { 'data-motivation': a.motivation }, t(`motivation_${a.motivation}`)), quote);
-      btn.addEventListener('click', () => goToAnnotation(a, cn, target));
+      btn.addEventListener('click', () => {
+        for (const b of list.querySelectorAll('.hit')) b.removeAttribute('aria-current');
+        btn.setAttribute('aria-current', 'true');
+        goToAnnotation(a, cn, target);
+      });
       list.append(h('li', btn));
     });
     hitsBox.replaceChildren(
