@@ -126,10 +126,12 @@ static char *dqt_header(const dqt_resp_t *r, const char *name)
     return NULL;
 }
 
-/* One request on a fresh connection (Connection: close). extra_headers: "Name: v\r\n"... or
- * NULL. Returns 0 or -1 (connection failure). Body read to EOF. */
-static int dqt_http(int port, const char *method, const char *path, const char *extra_headers,
-                    dqt_resp_t *r)
+/* One request on a fresh connection (Connection: close), with an optional body (sent with
+ * its Content-Length; the caller names its Content-Type in extra_headers). extra_headers:
+ * "Name: v\r\n"... or NULL. Returns 0 or -1 (connection failure). Body read to EOF and
+ * de-chunked. */
+static int dqt_http_body(int port, const char *method, const char *path, const char *extra_headers,
+                         const char *body, dqt_resp_t *r)
 {
     memset(r, 0, sizeof(*r));
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -143,14 +145,23 @@ static int dqt_http(int port, const char *method, const char *path, const char *
         close(fd);
         return -1;
     }
-    char *req = dq_xasprintf("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s\r\n",
-                             method, path, port, extra_headers ? extra_headers : "");
-    ssize_t w = write(fd, req, strlen(req));
-    free(req);
-    if (w < 0) {
-        close(fd);
-        return -1;
+    size_t blen = body ? strlen(body) : 0;
+    dq_buf_t q = {0};
+    dq_buf_printf(&q, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s", method,
+                  path, port, extra_headers ? extra_headers : "");
+    if (body)
+        dq_buf_printf(&q, "Content-Length: %zu\r\n", blen);
+    dq_buf_puts(&q, "\r\n");
+    if (body)
+        dq_buf_append(&q, body, blen);
+    size_t off = 0;
+    while (off < q.len) {
+        ssize_t w = write(fd, q.data + off, q.len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
     }
+    dq_buf_free(&q);
     dq_buf_t all = {0};
     char chunk[65536];
     ssize_t n;
@@ -163,12 +174,11 @@ static int dqt_http(int port, const char *method, const char *path, const char *
         return -1;
     }
     dq_buf_append(&r->head, all.data, (size_t)(sep - all.data) + 2);
-    size_t off = (size_t)(sep - all.data) + 4;
+    size_t boff = (size_t)(sep - all.data) + 4;
     r->status = atoi(all.data + 9);
     char *te = dqt_header(r, "Transfer-Encoding");
     if (te && strstr(te, "chunked")) {
-        /* de-chunk */
-        size_t i = off;
+        size_t i = boff;
         while (i < all.len) {
             size_t len = strtoul(all.data + i, NULL, 16);
             char *crlf = strstr(all.data + i, "\r\n");
@@ -179,11 +189,18 @@ static int dqt_http(int port, const char *method, const char *path, const char *
             i += len + 2;
         }
     } else {
-        dq_buf_append(&r->body, all.data + off, all.len - off);
+        dq_buf_append(&r->body, all.data + boff, all.len - boff);
     }
     free(te);
     dq_buf_free(&all);
     return 0;
+}
+
+/* A request without a body. */
+static int dqt_http(int port, const char *method, const char *path, const char *extra_headers,
+                    dqt_resp_t *r)
+{
+    return dqt_http_body(port, method, path, extra_headers, NULL, r);
 }
 
 #endif

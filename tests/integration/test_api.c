@@ -99,52 +99,7 @@ static void teardown(fx_t *f)
 static int req(fx_t *f, const char *method, const char *path, const char *headers, const char *body,
                dqt_resp_t *r)
 {
-    memset(r, 0, sizeof(*r));
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)f->srv.port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        close(fd);
-        return -1;
-    }
-    size_t blen = body ? strlen(body) : 0;
-    dq_buf_t q = {0};
-    dq_buf_printf(&q, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s", method,
-                  path, f->srv.port, headers ? headers : "");
-    if (body)
-        dq_buf_printf(&q, "Content-Length: %zu\r\n", blen);
-    dq_buf_puts(&q, "\r\n");
-    if (body)
-        dq_buf_append(&q, body, blen);
-    size_t off = 0;
-    while (off < q.len) {
-        ssize_t w = write(fd, q.data + off, q.len - off);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    dq_buf_free(&q);
-    dq_buf_t all = {0};
-    char chunk[65536];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-        dq_buf_append(&all, chunk, (size_t)n);
-    close(fd);
-    char *sep = all.data ? strstr(all.data, "\r\n\r\n") : NULL;
-    if (!sep) {
-        dq_buf_free(&all);
-        return -1;
-    }
-    dq_buf_append(&r->head, all.data, (size_t)(sep - all.data) + 2);
-    r->status = atoi(all.data + 9);
-    size_t boff = (size_t)(sep - all.data) + 4;
-    dq_buf_append(&r->body, all.data + boff, all.len - boff);
-    dq_buf_free(&all);
-    return 0;
+    return dqt_http_body(f->srv.port, method, path, headers, body, r);
 }
 
 /* Request, returning only the status. */
