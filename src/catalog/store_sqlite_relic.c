@@ -135,8 +135,13 @@ static const char *const stmt_sql[N_STMT] = {
     [S_ID_TAKEN] = "SELECT 1 FROM relics WHERE id = ?1",
     [S_PAGE_ROW] = "SELECT seq, id, doc, year_from, year_to FROM relics WHERE seq = ?1",
     [S_INS_NAME] = "INSERT OR IGNORE INTO relic_names (name) VALUES (?1)",
-    [S_INS_TITLE_NAME] = "INSERT OR IGNORE INTO relic_names SELECT json_extract(?1, '$.title.zh')"
-                         " WHERE json_type(?1, '$.title.zh') = 'text'",
+    /* VALUES, not INSERT ... SELECT: a SELECT makes the statement a possible multi-row write,
+     * which opens a statement journal, and each statement journal in a transaction that has
+     * written relic_fts makes FTS5 flush its pending terms (xSavepoint). A title that is not a
+     * string gives NULL, which OR IGNORE skips (NOT NULL). */
+    [S_INS_TITLE_NAME] = "INSERT OR IGNORE INTO relic_names VALUES (CASE WHEN"
+                         " json_type(?1, '$.title.zh') = 'text' THEN json_extract(?1, '$.title.zh')"
+                         " END)",
 };
 
 struct relic_cache {
@@ -405,46 +410,52 @@ static int clear_children(store_t *s, int64_t seq, dq_err_t *err)
     return 0;
 }
 
+/* A row is written without a savepoint: inside a transaction that has written to relic_fts,
+ * every SAVEPOINT makes FTS5 flush its pending terms into a new segment (xSavepoint), so a
+ * savepoint per row meant one tiny segment per row and constant merging: a quarter of an
+ * import's time. Instead the one statement that bad input can fail (the relics INSERT or
+ * UPDATE: a duplicate id or accession) comes first, and SQLite undoes a failed statement by
+ * itself, so such a row leaves nothing behind and the batch around it goes on. A failure
+ * after that first write is not the row's fault (I/O, memory): it is reported as
+ * DQ_EINTERNAL, which makes every caller roll the whole transaction back. */
 int dq_sqlite_relic_save(void *txn, const dq_relic_row_t *r, dq_err_t *err)
 {
     store_t *s = txn;
     sqlite3_stmt *st;
     int64_t seq = 0;
-    /* A savepoint, so that a row that fails half-way (a duplicate accession) leaves nothing
-     * behind and the batch around it goes on. */
-    if (exec(s, "SAVEPOINT relic_save", err) < 0)
-        return -1;
     if (r->version == 1) {
         if (!(st = stmt(s, S_INSERT, err)))
-            goto fail;
+            return -1;
         bind_row(st, r);
         bind_text(st, 14, r->created_at);
         if (run(s, st, err) < 0)
-            goto fail;
+            return -1;
         seq = sqlite3_last_insert_rowid(s->db);
     } else {
         if (!(st = stmt(s, S_SEQ_OF, err)))
-            goto fail;
+            return -1;
         sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_ROW) {
             sqlite3_reset(st);
-            dq_err_set(err, DQ_ENOTFOUND, 404, "no relic '%s'", r->id);
-            goto fail;
+            return dq_err_set(err, DQ_ENOTFOUND, 404, "no relic '%s'", r->id);
         }
         seq = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
-        if (clear_children(s, seq, err) < 0 || !(st = stmt(s, S_UPDATE, err)))
-            goto fail;
+        if (!(st = stmt(s, S_UPDATE, err)))
+            return -1;
         bind_row(st, r);
         if (run(s, st, err) < 0)
-            goto fail;
+            return -1;
+        if (clear_children(s, seq, err) < 0)
+            goto half_written;
     }
     if (save_children(s, seq, r, err) < 0)
-        goto fail;
+        goto half_written;
     dq_sqlite_rindex_note(s, seq);
-    return exec(s, "RELEASE relic_save", err);
-fail:
-    sqlite3_exec(s->db, "ROLLBACK TO relic_save; RELEASE relic_save", NULL, NULL, NULL);
+    return 0;
+half_written:
+    err->code = DQ_EINTERNAL;
+    err->http_status = 500;
     return -1;
 }
 

@@ -118,6 +118,35 @@ DQ_TEST(jsonl_documents_flat_form_and_bad_lines)
     dq_catalog_close(c);
 }
 
+/* A row refused by the store (its id belongs to another relic) in the middle of a batch:
+ * the rows around it are written, and it leaves nothing behind (no search entry, no name).
+ * relic_save writes rows without a savepoint (store_sqlite_relic.c says why), so this holds
+ * only because the refusing statement is the row's first write. */
+DQ_TEST(refused_row_mid_batch_leaves_nothing)
+{
+    dq_catalog_t *c = fx_open();
+    dq_import_stats_t st;
+    errors_t e = {0};
+    DQ_REQUIRE(import_text(c, DQ_IMPORT_JSONL,
+                           "{\"id\":\"taken\",\"accession\":\"K1\",\"title\":{\"en\":\"First\"}}\n",
+                           NULL, 0, &st, &e) == 0);
+    DQ_CHECK_INT(st.inserted, 1);
+    const char *batch = "{\"accession\":\"K2\",\"title\":{\"en\":\"Before\"}}\n"
+                        "{\"id\":\"taken\",\"accession\":\"K3\",\"title\":{\"zh\":\"孤儿卷\","
+                        "\"en\":\"Orphan\"}}\n"
+                        "{\"accession\":\"K4\",\"title\":{\"en\":\"After\"}}\n";
+    DQ_REQUIRE(import_text(c, DQ_IMPORT_JSONL, batch, NULL, 0, &st, &e) == 0);
+    DQ_CHECK_INT(st.inserted, 2);
+    DQ_CHECK_INT(st.failed, 1);
+    DQ_CHECK(has_error(&e, "line 2: a relic with this id exists"));
+    DQ_CHECK_INT(total_for(c, "Before"), 1);
+    DQ_CHECK_INT(total_for(c, "After"), 1);
+    DQ_CHECK_INT(total_for(c, "Orphan"), 0);
+    DQ_CHECK_INT(total_for(c, "孤儿卷"), 0);
+    DQ_CHECK_INT(total_for(c, "First"), 1);
+    dq_catalog_close(c);
+}
+
 DQ_TEST(flat_form_links_existing_main_image)
 {
     dq_catalog_t *c = fx_open();
