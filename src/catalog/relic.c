@@ -1227,6 +1227,12 @@ bad:
     return dq_err_set(err, DQ_EINVAL, 400, "bad cursor");
 }
 
+int dq_catalog_relic_warm(dq_catalog_t *cat, dq_err_t *err)
+{
+    const dq_store_ops *ops = dq_catalog_ops(cat);
+    return ops->relic_warm ? ops->relic_warm(dq_catalog_impl(cat), err) : 0;
+}
+
 int dq_catalog_relic_search(dq_catalog_t *cat, const dq_relic_query_t *q, const dq_actor_t *who,
                             dq_buf_t *out, dq_err_t *err)
 {

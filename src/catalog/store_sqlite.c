@@ -579,6 +579,7 @@ const dq_store_ops dq_store_sqlite_ops = {
     .relic_audit = dq_sqlite_relic_audit,
     .relic_get = dq_sqlite_relic_get,
     .relic_search = dq_sqlite_relic_search,
+    .relic_warm = dq_sqlite_relic_warm,
     .relic_image_visible = dq_sqlite_relic_image_visible,
     .relic_counts = dq_sqlite_relic_counts,
     .relic_audit_list = dq_sqlite_relic_audit_list,

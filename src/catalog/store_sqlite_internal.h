@@ -52,6 +52,7 @@ int dq_sqlite_relic_audit(void *txn, const char *who, const char *action, const 
                           const char *detail, dq_err_t *err);
 int dq_sqlite_relic_get(void *impl, const char *id, dq_relic_stored_t *out, dq_buf_t *out_doc,
                         dq_err_t *err);
+int dq_sqlite_relic_warm(void *impl, dq_err_t *err);
 int dq_sqlite_relic_search(void *impl, const dq_relic_query_t *q, const dq_relic_plan_t *plan,
                            int show_restricted, dq_buf_t *out, dq_err_t *err);
 int dq_sqlite_relic_image_visible(void *impl, const char *image_id, int show_restricted);

@@ -1121,6 +1121,15 @@ out:
     return rc;
 }
 
+int dq_sqlite_relic_warm(void *impl, dq_err_t *err)
+{
+    store_t *s = impl;
+    pthread_mutex_lock(&s->lock);
+    int rc = dq_sqlite_rindex_sync(s, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 int dq_sqlite_relic_search(void *impl, const dq_relic_query_t *q, const dq_relic_plan_t *plan,
                            int show_restricted, dq_buf_t *out, dq_err_t *err)
 {

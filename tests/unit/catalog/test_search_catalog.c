@@ -9,6 +9,8 @@
 #include "relic_fixture.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
 
 static const char *docs[] = {
     "{\"accession\":\"A001\",\"title\":{\"zh\":\"清明上河图\",\"en\":\"Along the River During the "
@@ -386,6 +388,41 @@ DQ_TEST(index_coherent_with_writes)
         free(ids[i]);
     dq_buf_free(&out);
     dq_buf_free(&fe);
+    free(dir);
+}
+
+/* dq_catalog_relic_warm, as serve calls it: from another thread while searches run (they
+ * wait for it or build the index themselves), then again on a built index (a no-op). */
+static void *warm_thread(void *arg)
+{
+    dq_err_t err = {0};
+    return (void *)(intptr_t)dq_catalog_relic_warm(arg, &err);
+}
+
+DQ_TEST(warm_from_another_thread)
+{
+    char tmpl[] = "/tmp/dq_relic_XXXXXX";
+    DQ_REQUIRE(mkdtemp(tmpl) != NULL);
+    char *dir = dq_xasprintf("%s/data", tmpl);
+    dq_err_t err = {0};
+    dq_catalog_t *c = dq_catalog_open(dir, &err);
+    DQ_REQUIRE(c);
+    DQ_CHECK(dq_catalog_relic_warm(c, &err) == 0); /* empty catalog */
+    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
+        free(fx_create(c, docs[i]));
+    dq_catalog_close(c);
+    c = dq_catalog_open(dir, &err); /* a fresh connection: nothing built yet */
+    DQ_REQUIRE(c);
+    pthread_t t;
+    DQ_REQUIRE(pthread_create(&t, NULL, warm_thread, c) == 0);
+    for (int i = 0; i < 20; i++)
+        DQ_CHECK(total_of(c, NULL) == (long long)DQ_ARRAY_LEN(docs));
+    void *rc = NULL;
+    pthread_join(t, &rc);
+    DQ_CHECK(rc == NULL);
+    DQ_CHECK(dq_catalog_relic_warm(c, &err) == 0);
+    EXPECT(c, "溪山行旅", "A002");
+    dq_catalog_close(c);
     free(dir);
 }
 
