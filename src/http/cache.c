@@ -36,8 +36,13 @@ typedef struct {
     uint64_t hits, misses, inserts, evictions;
 } shard_t;
 
+/* The admission filter's size: recently seen key hashes, one per slot (a hash collision
+ * only admits an entry one request early). 64 Ki slots = 512 KiB. */
+#define N_GHOSTS 65536
+
 struct dq_cache {
     shard_t shards[N_SHARDS];
+    _Atomic uint64_t ghosts[N_GHOSTS]; /* lock-free: a lost race costs one admission */
     dq_cache_free_fn free_fn;
     size_t budget;
 };
@@ -165,6 +170,16 @@ dq_cache_entry_t *dq_cache_get(dq_cache_t *c, const void *key, size_t key_len)
     }
     pthread_mutex_unlock(&s->lock);
     return e;
+}
+
+int dq_cache_seen_before(dq_cache_t *c, const void *key, size_t key_len)
+{
+    uint64_t h = dq_hash64(key, key_len) | 1; /* never 0, the empty slot */
+    _Atomic uint64_t *slot = &c->ghosts[h % N_GHOSTS];
+    if (atomic_load_explicit(slot, memory_order_relaxed) == h)
+        return 1;
+    atomic_store_explicit(slot, h, memory_order_relaxed);
+    return 0;
 }
 
 void dq_cache_put(dq_cache_t *c, const void *key, size_t key_len, void *value, size_t size,

