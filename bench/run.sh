@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 W=${DQ_BENCH_W:-20000} H=${DQ_BENCH_H:-3000}
 secs=${DQ_BENCH_SECONDS:-20} conns=${DQ_BENCH_CONNS:-32}
+# Tile quality of the pyramid (danqing's default; iipsrv serves the very same file) and of the
+# static tiles; DQ_BENCH_Q=90 gives libvips' RGB 4:4:4 tiles instead.
+Q=${DQ_BENCH_Q:-88}
 B=$root/build/bench
 mkdir -p "$B"
 report=$B/report.txt
@@ -30,12 +33,14 @@ if [ ! -f "$B/master.tif" ] || [ "$(vipsheader -f width "$B/master.tif")" != "$W
   bench/make-master.sh "$B/master.tif" "$W" "$H"
 fi
 rm -rf "$B/data" "$B/iip" && mkdir -p "$B/iip"
-build/danqing ingest "$B/master.tif" --id bench --data "$B/data" --quality 90 > /dev/null
+build/danqing ingest "$B/master.tif" --id bench --data "$B/data" --quality "$Q" > /dev/null
 ln -s "$B/data/pyramids/bench.tif" "$B/iip/bench.tif"
-if [ ! -d "$B/static/bench" ]; then
+if [ ! -d "$B/static/bench" ] || [ "$(cat "$B/static/.q" 2>/dev/null)" != "$Q" ]; then
+  rm -rf "$B/static"
   echo "cutting static tiles with vips dzsave --layout iiif ..."
   mkdir -p "$B/static"
-  vips dzsave "$B/master.tif" "$B/static/bench" --layout iiif --tile-size 256 --suffix '.jpg[Q=90]'
+  vips dzsave "$B/master.tif" "$B/static/bench" --layout iiif --tile-size 256 --suffix ".jpg[Q=$Q]"
+  echo "$Q" > "$B/static/.q"
 fi
 
 # ---- URL lists: tiles of scale factors 1, 2, 4 (as a IIIF viewer asks for them), and regions
@@ -113,7 +118,7 @@ rss_dq=$(peak_rss_kb "$dq_pid"); rss_iip=$(peak_rss_kb $iip_pids); rss_st=$(peak
 
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 {
-  echo "danqing bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  master ${W}x${H}  $(nproc) cores  wrk -t2 -c$conns -d${secs}s"
+  echo "danqing bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  master ${W}x${H} tiles Q$Q  $(nproc) cores  wrk -t2 -c$conns -d${secs}s"
   printf '%-18s %12s %10s %10s\n' server req/s p50_ms p99_ms
   for k in tiles_static tiles_iipsrv tiles_danqing regions_iipsrv regions_danqing; do
     [ -n "${RPS[$k]:-}" ] && printf '%-18s %12s %10s %10s\n' "$k" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}"
