@@ -460,7 +460,7 @@ typedef struct {
                                  the CSV header must name document fields directly */
     size_t mapping_len;
     int dry_run;    /* 1: validate and count, write nothing */
-    int batch_rows; /* rows per transaction; 0 = 1000 */
+    int batch_rows; /* rows per transaction; 0 = 10000 (store_sqlite_relic.c: FTS5 hashsize) */
     dq_import_error_fn on_error;
     dq_import_progress_fn on_progress;
     void *ud;

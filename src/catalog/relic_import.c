@@ -961,7 +961,7 @@ int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
     memset(st, 0, sizeof(*st));
     if (!who || who->role < DQ_ROLE_CURATOR)
         return dq_err_set(err, DQ_EINVAL, 403, "importing records needs the curator role");
-    r.cap = opts->batch_rows > 0 ? DQ_MIN(opts->batch_rows, 100000) : 1000;
+    r.cap = opts->batch_rows > 0 ? DQ_MIN(opts->batch_rows, 100000) : 10000;
     r.rows = dq_xcalloc((size_t)r.cap, sizeof(*r.rows));
     switch (opts->format) {
     case DQ_IMPORT_JSONL:

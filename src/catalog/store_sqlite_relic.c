@@ -229,11 +229,17 @@ int dq_sqlite_relic_open(store_t *s, dq_err_t *err)
     /* A 64 MiB page cache keeps the eight relic indexes of a bulk import in memory. automerge
      * 8 and
      * crisismerge 32: fewer, larger merges during bulk imports (the FTS5 defaults are 4 and
-     * 16); queries stay fast because a search reads few segments either way. */
+     * 16); queries stay fast because a search reads few segments either way. hashsize 16 MiB:
+     * FTS5 writes its pending terms out as a new segment whenever they pass hashsize (default
+     * 1 MiB) and at commit; an import batch of 10,000 rows holds ~10 MiB of them, and one
+     * segment per batch instead of ten means far less merging (500,000 rows: 7,050 ->
+     * 10,700 rows/s together with the bigger batch; either alone gains nothing). The memory
+     * is only used while a transaction writes that much. */
     if (exec(s,
              "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
              "INSERT INTO relic_fts (relic_fts, rank) VALUES ('automerge', 8);"
-             "INSERT INTO relic_fts (relic_fts, rank) VALUES ('crisismerge', 32);",
+             "INSERT INTO relic_fts (relic_fts, rank) VALUES ('crisismerge', 32);"
+             "INSERT INTO relic_fts (relic_fts, rank) VALUES ('hashsize', 16777216);",
              err) < 0)
         return -1;
     return dq_sqlite_relic_names(s, add_name, s->search, err);

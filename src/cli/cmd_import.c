@@ -30,7 +30,7 @@ static void usage(FILE *f)
             "  --format met      The Met's MetObjects.csv layout, built-in mapping\n"
             "  --mapping FILE    column -> field mapping for csv (docs/import.md)\n"
             "  --dry-run         validate and count only; write nothing\n"
-            "  --batch N         rows per transaction (default 1000)\n\n"
+            "  --batch N         rows per transaction (default 10000)\n\n"
             "Bad rows are reported as \"line N: reason\" on stderr and skipped. Exit status: 0\n"
             "when every row was imported, 1 when any row failed, 2 for usage errors.\n\n");
     dq_config_help(f);
