@@ -61,8 +61,10 @@ while read -r t; do [ -f "$B/static/bench/$t" ] && echo "$t" >> "$B/tiles.ok"; d
 echo "tiles: $(wc -l < "$B/tiles.ok") of $(wc -l < "$B/tiles.rel") in the static tree; regions: $(wc -l < "$B/regions.rel")"
 
 # ---- servers
+# Equal cache budgets: danqing's response cache gets 64 MiB, as each iipsrv process gets for
+# its tile cache (MAX_IMAGE_CACHE_SIZE=64 below).
 pd=$(pick_port 18080); build/danqing serve --listen "127.0.0.1:$pd" --data "$B/data" \
-  --cache-mb 512 ${DQ_BENCH_SERVE_ARGS:-} > "$B/danqing.out" 2> "$B/danqing.log" & pids+=($!); dq_pid=$!
+  --cache-mb 64 ${DQ_BENCH_SERVE_ARGS:-} > "$B/danqing.out" 2> "$B/danqing.log" & pids+=($!); dq_pid=$!
 wait_port "$pd"
 
 pi=$(pick_port $((pd + 10)))
