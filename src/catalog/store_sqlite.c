@@ -75,12 +75,12 @@ static const migration_t migrations[] = {
 
 /* ---------------------------------------------------------------- helpers */
 
-static int db_fail(store_t *s, dq_err_t *err, const char *what)
+int dq_sq_fail(store_t *s, dq_err_t *err, const char *what)
 {
     return dq_err_set(err, DQ_EIO, 0, "catalog: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static int exec(store_t *s, const char *sql, dq_err_t *err)
+int dq_sq_exec(store_t *s, const char *sql, dq_err_t *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -91,34 +91,34 @@ static int exec(store_t *s, const char *sql, dq_err_t *err)
     return 0;
 }
 
-static int prepare(store_t *s, const char *sql, sqlite3_stmt **st, dq_err_t *err)
+int dq_sq_prepare(store_t *s, const char *sql, sqlite3_stmt **st, dq_err_t *err)
 {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "prepare");
+        return dq_sq_fail(s, err, "prepare");
     return 0;
 }
 
 /* Runs a statement that returns no rows (or whose rows are ignored). */
-static int step_done(store_t *s, sqlite3_stmt *st, dq_err_t *err)
+int dq_sq_step_done(store_t *s, sqlite3_stmt *st, dq_err_t *err)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         ;
     if (rc != SQLITE_DONE)
-        return db_fail(s, err, "step");
+        return dq_sq_fail(s, err, "step");
     return 0;
 }
 
-static void rollback(store_t *s)
-{
-    if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+void dq_sq_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+void dq_sq_rollback(store_t *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* The image columns shared by images and image_pending, in bind/column order. */
@@ -150,14 +150,14 @@ static void bind_rec(sqlite3_stmt *st, const dq_image_rec_t *r)
 static void column_rec(sqlite3_stmt *st, dq_image_rec_t *r, int with_times)
 {
     memset(r, 0, sizeof(*r));
-    copy_text(r->id, sizeof(r->id), st, 0);
-    copy_text(r->master_sha256, sizeof(r->master_sha256), st, 1);
-    copy_text(r->master_path, sizeof(r->master_path), st, 2);
+    dq_sq_copy_col(r->id, sizeof(r->id), st, 0);
+    dq_sq_copy_col(r->master_sha256, sizeof(r->master_sha256), st, 1);
+    dq_sq_copy_col(r->master_path, sizeof(r->master_path), st, 2);
     r->master_size = (uint64_t)sqlite3_column_int64(st, 3);
-    copy_text(r->master_format, sizeof(r->master_format), st, 4);
-    copy_text(r->orig_filename, sizeof(r->orig_filename), st, 5);
-    copy_text(r->pyramid_path, sizeof(r->pyramid_path), st, 6);
-    copy_text(r->pyramid_sha256, sizeof(r->pyramid_sha256), st, 7);
+    dq_sq_copy_col(r->master_format, sizeof(r->master_format), st, 4);
+    dq_sq_copy_col(r->orig_filename, sizeof(r->orig_filename), st, 5);
+    dq_sq_copy_col(r->pyramid_path, sizeof(r->pyramid_path), st, 6);
+    dq_sq_copy_col(r->pyramid_sha256, sizeof(r->pyramid_sha256), st, 7);
     r->pyramid_size = (uint64_t)sqlite3_column_int64(st, 8);
     r->width = sqlite3_column_int(st, 9);
     r->height = sqlite3_column_int(st, 10);
@@ -166,26 +166,26 @@ static void column_rec(sqlite3_stmt *st, dq_image_rec_t *r, int with_times)
     r->bands = sqlite3_column_int(st, 13);
     r->icc_converted = sqlite3_column_int(st, 14);
     if (with_times) {
-        copy_text(r->created_at, sizeof(r->created_at), st, 15);
-        copy_text(r->updated_at, sizeof(r->updated_at), st, 16);
+        dq_sq_copy_col(r->created_at, sizeof(r->created_at), st, 15);
+        dq_sq_copy_col(r->updated_at, sizeof(r->updated_at), st, 16);
     }
 }
 
-static int audit(store_t *s, const char *who, const char *action, const char *object,
-                 const char *detail, dq_err_t *err)
+int dq_sq_audit(store_t *s, const char *who, const char *action, const char *object,
+                const char *detail, dq_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (prepare(s,
-                "INSERT INTO audit (who, at, action, object, detail) VALUES (?1, " NOW_SQL
-                ", ?2, ?3, ?4)",
-                &st, err) < 0)
+    if (dq_sq_prepare(s,
+                      "INSERT INTO audit (who, at, action, object, detail) VALUES (?1, " NOW_SQL
+                      ", ?2, ?3, ?4)",
+                      &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, who, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, object, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
-    rc = step_done(s, st, err);
+    sqlite3_bind_text(st, 4, detail && *detail ? detail : "{}", -1, SQLITE_STATIC);
+    rc = dq_sq_step_done(s, st, err);
 out:
     sqlite3_finalize(st);
     return rc;
@@ -196,7 +196,7 @@ static int image_exists(store_t *s, const char *id, dq_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (prepare(s, "SELECT 1 FROM images WHERE id = ?1", &st, err) < 0)
+    if (dq_sq_prepare(s, "SELECT 1 FROM images WHERE id = ?1", &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
@@ -205,7 +205,7 @@ static int image_exists(store_t *s, const char *id, dq_err_t *err)
     else if (r == SQLITE_DONE)
         rc = 0;
     else
-        db_fail(s, err, "lookup");
+        dq_sq_fail(s, err, "lookup");
 out:
     sqlite3_finalize(st);
     return rc;
@@ -217,10 +217,10 @@ static int read_version(store_t *s, int *version, dq_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (prepare(s, "SELECT coalesce(max(version), 0) FROM schema_version", &st, err) < 0)
+    if (dq_sq_prepare(s, "SELECT coalesce(max(version), 0) FROM schema_version", &st, err) < 0)
         goto out;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(s, err, "schema_version");
+        dq_sq_fail(s, err, "schema_version");
         goto out;
     }
     *version = sqlite3_column_int(st, 0);
@@ -233,10 +233,10 @@ out:
 static int migrate(store_t *s, dq_err_t *err)
 {
     const int newest = migrations[DQ_ARRAY_LEN(migrations) - 1].version;
-    if (exec(s,
-             "CREATE TABLE IF NOT EXISTS schema_version ("
-             " version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied_at TEXT NOT NULL)",
-             err) < 0)
+    if (dq_sq_exec(s,
+                   "CREATE TABLE IF NOT EXISTS schema_version ("
+                   " version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                   err) < 0)
         return -1;
     for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++) {
         const migration_t *m = &migrations[i];
@@ -244,7 +244,7 @@ static int migrate(store_t *s, dq_err_t *err)
         int have = 0;
         /* IMMEDIATE: take the write lock before reading the version, so that two processes
          * opening a fresh catalog at once apply each migration exactly once. */
-        if (exec(s, "BEGIN IMMEDIATE", err) < 0 || read_version(s, &have, err) < 0)
+        if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0 || read_version(s, &have, err) < 0)
             goto fail;
         if (have > newest) {
             dq_err_set(err, DQ_EUNSUP, 0,
@@ -253,24 +253,25 @@ static int migrate(store_t *s, dq_err_t *err)
             goto fail;
         }
         if (have < m->version) {
-            if (exec(s, m->sql, err) < 0 || prepare(s,
-                                                    "INSERT INTO schema_version (version, what, "
-                                                    "applied_at) VALUES (?1, ?2, " NOW_SQL ")",
-                                                    &st, err) < 0)
+            if (dq_sq_exec(s, m->sql, err) < 0 ||
+                dq_sq_prepare(s,
+                              "INSERT INTO schema_version (version, what, "
+                              "applied_at) VALUES (?1, ?2, " NOW_SQL ")",
+                              &st, err) < 0)
                 goto fail;
             sqlite3_bind_int(st, 1, m->version);
             sqlite3_bind_text(st, 2, m->what, -1, SQLITE_STATIC);
-            if (step_done(s, st, err) < 0)
+            if (dq_sq_step_done(s, st, err) < 0)
                 goto fail;
             sqlite3_finalize(st);
             st = NULL;
         }
-        if (exec(s, "COMMIT", err) < 0)
+        if (dq_sq_exec(s, "COMMIT", err) < 0)
             goto fail;
         continue;
     fail:
         sqlite3_finalize(st);
-        rollback(s);
+        dq_sq_rollback(s);
         return -1;
     }
     return 0;
@@ -305,8 +306,8 @@ void *dq_store_sqlite_open(const char *data_dir, dq_err_t *err)
     sqlite3_extended_result_codes(s->db, 1);
     /* The busy timeout first: journal_mode=WAL itself may need to wait for another opener. */
     sqlite3_busy_timeout(s->db, 10000);
-    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL", err) <
-        0)
+    if (dq_sq_exec(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL",
+                   err) < 0)
         goto fail;
     /* The tokenizer before the migrations: migration 3 creates an FTS5 table that names it.
      * The compiled Unihan tables are cached in the data directory (milliseconds to load). */
@@ -358,7 +359,7 @@ static int store_image_put(void *impl, const dq_image_rec_t *r, unsigned flags, 
     char *detail = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
     int exists = image_exists(s, r->id, err);
     if (exists < 0)
@@ -368,37 +369,38 @@ static int store_image_put(void *impl, const dq_image_rec_t *r, unsigned flags, 
         goto out;
     }
     /* An upsert, so that created_at survives a replacement. */
-    if (prepare(s,
-                "INSERT INTO images (" REC_COLS ", created_at, updated_at) VALUES (" REC_PARAMS
-                ", " NOW_SQL ", " NOW_SQL ") ON CONFLICT(id) DO UPDATE SET"
-                " master_sha256=excluded.master_sha256, master_path=excluded.master_path,"
-                " master_size=excluded.master_size, master_format=excluded.master_format,"
-                " orig_filename=excluded.orig_filename, pyramid_path=excluded.pyramid_path,"
-                " pyramid_sha256=excluded.pyramid_sha256, pyramid_size=excluded.pyramid_size,"
-                " width=excluded.width, height=excluded.height, levels=excluded.levels,"
-                " tile_size=excluded.tile_size, bands=excluded.bands,"
-                " icc_converted=excluded.icc_converted, updated_at=excluded.updated_at",
-                &st, err) < 0)
+    if (dq_sq_prepare(s,
+                      "INSERT INTO images (" REC_COLS
+                      ", created_at, updated_at) VALUES (" REC_PARAMS ", " NOW_SQL ", " NOW_SQL
+                      ") ON CONFLICT(id) DO UPDATE SET"
+                      " master_sha256=excluded.master_sha256, master_path=excluded.master_path,"
+                      " master_size=excluded.master_size, master_format=excluded.master_format,"
+                      " orig_filename=excluded.orig_filename, pyramid_path=excluded.pyramid_path,"
+                      " pyramid_sha256=excluded.pyramid_sha256, pyramid_size=excluded.pyramid_size,"
+                      " width=excluded.width, height=excluded.height, levels=excluded.levels,"
+                      " tile_size=excluded.tile_size, bands=excluded.bands,"
+                      " icc_converted=excluded.icc_converted, updated_at=excluded.updated_at",
+                      &st, err) < 0)
         goto out;
     bind_rec(st, r);
-    if (step_done(s, st, err) < 0)
+    if (dq_sq_step_done(s, st, err) < 0)
         goto out;
     sqlite3_finalize(st);
     st = NULL;
-    if (prepare(s, "DELETE FROM image_pending WHERE id = ?1", &st, err) < 0)
+    if (dq_sq_prepare(s, "DELETE FROM image_pending WHERE id = ?1", &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-    if (step_done(s, st, err) < 0)
+    if (dq_sq_step_done(s, st, err) < 0)
         goto out;
     detail = put_detail(r, exists);
-    if (audit(s, who, exists ? "image.replace" : "image.create", r->id, detail, err) < 0 ||
-        exec(s, "COMMIT", err) < 0)
+    if (dq_sq_audit(s, who, exists ? "image.replace" : "image.create", r->id, detail, err) < 0 ||
+        dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     sqlite3_finalize(st);
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     free(detail);
     return rc;
@@ -410,8 +412,8 @@ static int store_image_get(void *impl, const char *id, dq_image_rec_t *out, dq_e
     sqlite3_stmt *st = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (prepare(s, "SELECT " REC_COLS ", created_at, updated_at FROM images WHERE id = ?1", &st,
-                err) < 0)
+    if (dq_sq_prepare(s, "SELECT " REC_COLS ", created_at, updated_at FROM images WHERE id = ?1",
+                      &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
@@ -420,7 +422,7 @@ static int store_image_get(void *impl, const char *id, dq_image_rec_t *out, dq_e
         goto out;
     }
     if (r != SQLITE_ROW) {
-        db_fail(s, err, "image_get");
+        dq_sq_fail(s, err, "image_get");
         goto out;
     }
     column_rec(st, out, 1);
@@ -439,7 +441,7 @@ static int list_rows(store_t *s, const char *sql, int with_times, dq_image_cb cb
     sqlite3_stmt *st = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (prepare(s, sql, &st, err) < 0)
+    if (dq_sq_prepare(s, sql, &st, err) < 0)
         goto out;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -449,7 +451,7 @@ static int list_rows(store_t *s, const char *sql, int with_times, dq_image_cb cb
             break;
     }
     if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        db_fail(s, err, "list");
+        dq_sq_fail(s, err, "list");
         goto out;
     }
     rc = 0;
@@ -471,23 +473,23 @@ static int store_image_delete(void *impl, const char *id, const char *who, dq_er
     sqlite3_stmt *st = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0 ||
-        prepare(s, "DELETE FROM images WHERE id = ?1", &st, err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0 ||
+        dq_sq_prepare(s, "DELETE FROM images WHERE id = ?1", &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (step_done(s, st, err) < 0)
+    if (dq_sq_step_done(s, st, err) < 0)
         goto out;
     if (sqlite3_changes(s->db) == 0) {
         dq_err_set(err, DQ_ENOTFOUND, 404, "no image '%s'", id);
         goto out;
     }
-    if (audit(s, who, "image.delete", id, "{}", err) < 0 || exec(s, "COMMIT", err) < 0)
+    if (dq_sq_audit(s, who, "image.delete", id, "{}", err) < 0 || dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     sqlite3_finalize(st);
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -500,13 +502,13 @@ static int store_pending_put(void *impl, const dq_image_rec_t *r, dq_err_t *err)
     sqlite3_stmt *st = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (prepare(s,
-                "INSERT OR REPLACE INTO image_pending (" REC_COLS ", staged_at) VALUES (" REC_PARAMS
-                ", " NOW_SQL ")",
-                &st, err) < 0)
+    if (dq_sq_prepare(s,
+                      "INSERT OR REPLACE INTO image_pending (" REC_COLS
+                      ", staged_at) VALUES (" REC_PARAMS ", " NOW_SQL ")",
+                      &st, err) < 0)
         goto out;
     bind_rec(st, r);
-    rc = step_done(s, st, err);
+    rc = dq_sq_step_done(s, st, err);
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
@@ -524,10 +526,10 @@ static int store_pending_drop(void *impl, const char *id, dq_err_t *err)
     sqlite3_stmt *st = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (prepare(s, "DELETE FROM image_pending WHERE id = ?1", &st, err) < 0)
+    if (dq_sq_prepare(s, "DELETE FROM image_pending WHERE id = ?1", &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = step_done(s, st, err);
+    rc = dq_sq_step_done(s, st, err);
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
@@ -544,10 +546,10 @@ static int store_audit_count(void *impl, int64_t *n, dq_err_t *err)
      * write, and equal to the count because audit rows are never deleted (a rolled-back
      * insert leaves no gap: without AUTOINCREMENT the next row reuses max + 1). The server
      * polls this once a second to notice writes made by other processes. */
-    if (prepare(s, "SELECT coalesce(max(rowid), 0) FROM audit", &st, err) < 0)
+    if (dq_sq_prepare(s, "SELECT coalesce(max(rowid), 0) FROM audit", &st, err) < 0)
         goto out;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(s, err, "audit_count");
+        dq_sq_fail(s, err, "audit_count");
         goto out;
     }
     *n = sqlite3_column_int64(st, 0);

@@ -40,39 +40,12 @@ const char dq_sqlite_account_schema[] =
 
 /* ---------------------------------------------------------------- helpers */
 
-static int fail(store_t *s, dq_err_t *err, const char *what)
-{
-    return dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", what, sqlite3_errmsg(s->db));
-}
-
-static int exec(store_t *s, const char *sql, dq_err_t *err)
-{
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, err, sql);
-    return 0;
-}
-
-static int prepare(store_t *s, const char *sql, sqlite3_stmt **st, dq_err_t *err)
-{
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-        return fail(s, err, "prepare");
-    return 0;
-}
-
-static int step_done(store_t *s, sqlite3_stmt *st, dq_err_t *err)
-{
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        ;
-    return rc == SQLITE_DONE ? 0 : fail(s, err, "step");
-}
-
 /* Prepares sql, binds text parameters (NULL-terminated list), runs it to the end. */
 static int run(store_t *s, dq_err_t *err, const char *sql, ...)
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (prepare(s, sql, &st, err) < 0)
+    if (dq_sq_prepare(s, sql, &st, err) < 0)
         goto out;
     va_list ap;
     va_start(ap, sql);
@@ -80,32 +53,10 @@ static int run(store_t *s, dq_err_t *err, const char *sql, ...)
     for (int i = 1; (v = va_arg(ap, const char *)) != NULL; i++)
         sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
     va_end(ap);
-    rc = step_done(s, st, err);
+    rc = dq_sq_step_done(s, st, err);
 out:
     sqlite3_finalize(st);
     return rc;
-}
-
-static void rollback(store_t *s)
-{
-    if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
-/* An audit row; detail is a JSON object built from trusted text (names are validated). */
-static int audit(store_t *s, const char *who, const char *action, const char *object,
-                 const char *detail, dq_err_t *err)
-{
-    return run(s, err,
-               "INSERT INTO audit (who, at, action, object, detail) VALUES (?1, " NOW_SQL
-               ", ?2, ?3, ?4)",
-               who, action, object, detail, (const char *)NULL);
 }
 
 /* Count of admins, or -1. */
@@ -113,10 +64,10 @@ static int64_t admin_count(store_t *s, dq_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int64_t n = -1;
-    if (prepare(s, "SELECT count(*) FROM users WHERE role = 'admin'", &st, err) < 0)
+    if (dq_sq_prepare(s, "SELECT count(*) FROM users WHERE role = 'admin'", &st, err) < 0)
         goto out;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        fail(s, err, "admin count");
+        dq_sq_fail(s, err, "admin count");
         goto out;
     }
     n = sqlite3_column_int64(st, 0);
@@ -131,8 +82,9 @@ static int load_user(store_t *s, const char *name, dq_user_t *out, char *pwhash,
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (prepare(s, "SELECT name, role, created_at, updated_at, pwhash FROM users WHERE name = ?1",
-                &st, err) < 0)
+    if (dq_sq_prepare(
+            s, "SELECT name, role, created_at, updated_at, pwhash FROM users WHERE name = ?1", &st,
+            err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
@@ -141,16 +93,16 @@ static int load_user(store_t *s, const char *name, dq_user_t *out, char *pwhash,
         goto out;
     }
     if (r != SQLITE_ROW) {
-        fail(s, err, "user_get");
+        dq_sq_fail(s, err, "user_get");
         goto out;
     }
     memset(out, 0, sizeof(*out));
-    copy_text(out->name, sizeof(out->name), st, 0);
+    dq_sq_copy_col(out->name, sizeof(out->name), st, 0);
     out->role = dq_catalog_role_parse((const char *)sqlite3_column_text(st, 1));
-    copy_text(out->created_at, sizeof(out->created_at), st, 2);
-    copy_text(out->updated_at, sizeof(out->updated_at), st, 3);
+    dq_sq_copy_col(out->created_at, sizeof(out->created_at), st, 2);
+    dq_sq_copy_col(out->updated_at, sizeof(out->updated_at), st, 3);
     if (pwhash)
-        copy_text(pwhash, DQ_PWHASH_MAX, st, 4);
+        dq_sq_copy_col(pwhash, DQ_PWHASH_MAX, st, 4);
     rc = 0;
 out:
     sqlite3_finalize(st);
@@ -172,7 +124,7 @@ int dq_sqlite_user_insert(void *impl, const char *name, int role, const char *pw
     char detail[128];
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
     int r = load_user(s, name, &u, NULL, err);
     if (r < 0)
@@ -186,12 +138,13 @@ int dq_sqlite_user_insert(void *impl, const char *name, int role, const char *pw
             "INSERT INTO users (name, role, pwhash, created_at, updated_at) VALUES (?1, ?2, "
             "?3, " NOW_SQL ", " NOW_SQL ")",
             name, dq_catalog_role_name(role), pwhash, (const char *)NULL) < 0 ||
-        audit(s, who, "user.create", name, detail, err) < 0 || exec(s, "COMMIT", err) < 0)
+        dq_sq_audit(s, who, "user.create", name, detail, err) < 0 ||
+        dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -213,29 +166,29 @@ int dq_sqlite_user_list(void *impl, int64_t now, dq_user_cb cb, void *ud, dq_err
     sqlite3_stmt *st = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (prepare(s,
-                "SELECT name, role, created_at, updated_at,"
-                " (SELECT count(*) FROM sessions WHERE account = name AND expires_at > ?1),"
-                " (SELECT count(*) FROM api_tokens WHERE account = name"
-                "  AND (expires_at = 0 OR expires_at > ?1))"
-                " FROM users ORDER BY name",
-                &st, err) < 0)
+    if (dq_sq_prepare(s,
+                      "SELECT name, role, created_at, updated_at,"
+                      " (SELECT count(*) FROM sessions WHERE account = name AND expires_at > ?1),"
+                      " (SELECT count(*) FROM api_tokens WHERE account = name"
+                      "  AND (expires_at = 0 OR expires_at > ?1))"
+                      " FROM users ORDER BY name",
+                      &st, err) < 0)
         goto out;
     sqlite3_bind_int64(st, 1, now);
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         dq_user_t u = {0};
-        copy_text(u.name, sizeof(u.name), st, 0);
+        dq_sq_copy_col(u.name, sizeof(u.name), st, 0);
         u.role = dq_catalog_role_parse((const char *)sqlite3_column_text(st, 1));
-        copy_text(u.created_at, sizeof(u.created_at), st, 2);
-        copy_text(u.updated_at, sizeof(u.updated_at), st, 3);
+        dq_sq_copy_col(u.created_at, sizeof(u.created_at), st, 2);
+        dq_sq_copy_col(u.updated_at, sizeof(u.updated_at), st, 3);
         u.n_sessions = sqlite3_column_int64(st, 4);
         u.n_tokens = sqlite3_column_int64(st, 5);
         if (cb(ud, &u) != 0)
             break;
     }
     if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        fail(s, err, "user_list");
+        dq_sq_fail(s, err, "user_list");
         goto out;
     }
     rc = 0;
@@ -253,7 +206,7 @@ int dq_sqlite_user_update(void *impl, const char *name, int role, const char *pw
     char detail[128];
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
     int r = load_user(s, name, &u, NULL, err);
     if (r != 0) {
@@ -276,7 +229,7 @@ int dq_sqlite_user_update(void *impl, const char *name, int role, const char *pw
                  dq_catalog_role_name(u.role), dq_catalog_role_name(role));
         if (run(s, err, "UPDATE users SET role = ?2, updated_at = " NOW_SQL " WHERE name = ?1",
                 name, dq_catalog_role_name(role), (const char *)NULL) < 0 ||
-            audit(s, who, "user.role", name, detail, err) < 0)
+            dq_sq_audit(s, who, "user.role", name, detail, err) < 0)
             goto out;
     }
     if (pwhash) {
@@ -287,15 +240,15 @@ int dq_sqlite_user_update(void *impl, const char *name, int role, const char *pw
             run(s, err, "DELETE FROM sessions WHERE account = ?1", name, (const char *)NULL) < 0 ||
             run(s, err, "DELETE FROM api_tokens WHERE account = ?1", name, (const char *)NULL) <
                 0 ||
-            audit(s, who, "user.password", name, "{\"credentials_revoked\":true}", err) < 0)
+            dq_sq_audit(s, who, "user.password", name, "{\"credentials_revoked\":true}", err) < 0)
             goto out;
     }
-    if (exec(s, "COMMIT", err) < 0)
+    if (dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -307,7 +260,7 @@ int dq_sqlite_user_delete(void *impl, const char *name, const char *who, dq_err_
     char detail[128];
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
     int r = load_user(s, name, &u, NULL, err);
     if (r != 0) {
@@ -327,12 +280,13 @@ int dq_sqlite_user_delete(void *impl, const char *name, const char *who, dq_err_
     snprintf(detail, sizeof(detail), "{\"role\":\"%s\"}", dq_catalog_role_name(u.role));
     /* Credentials go by ON DELETE CASCADE (foreign_keys is on for every connection). */
     if (run(s, err, "DELETE FROM users WHERE name = ?1", name, (const char *)NULL) < 0 ||
-        audit(s, who, "user.delete", name, detail, err) < 0 || exec(s, "COMMIT", err) < 0)
+        dq_sq_audit(s, who, "user.delete", name, detail, err) < 0 ||
+        dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -348,7 +302,7 @@ int dq_sqlite_cred_insert(void *impl, int kind, const char *hash, const char *na
     char detail[96];
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
     int r = load_user(s, name, &u, NULL, err);
     if (r != 0) {
@@ -361,25 +315,25 @@ int dq_sqlite_cred_insert(void *impl, int kind, const char *hash, const char *na
                             " VALUES (?1, ?2, " NOW_SQL ", ?3)"
                           : "INSERT INTO api_tokens (hash, account, created_at, expires_at)"
                             " VALUES (?1, ?2, " NOW_SQL ", ?3)";
-    if (prepare(s, sql, &st, err) < 0)
+    if (dq_sq_prepare(s, sql, &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, expires_at);
-    if (step_done(s, st, err) < 0)
+    if (dq_sq_step_done(s, st, err) < 0)
         goto out;
     /* One audit row per API token (they are long-lived and made on purpose); sessions come
      * and go with every login and would drown the trail. */
     snprintf(detail, sizeof(detail), "{\"expires_at\":%lld}", (long long)expires_at);
-    if (kind == DQ_CRED_TOKEN && audit(s, who, "token.create", name, detail, err) < 0)
+    if (kind == DQ_CRED_TOKEN && dq_sq_audit(s, who, "token.create", name, detail, err) < 0)
         goto out;
-    if (exec(s, "COMMIT", err) < 0)
+    if (dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     sqlite3_finalize(st);
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -399,7 +353,7 @@ int dq_sqlite_cred_lookup(void *impl, int kind, const char *hash, int64_t now, d
             : "SELECT c.hash, u.name, u.role FROM api_tokens c JOIN users u ON u.name = c.account"
               " WHERE c.hash = ?1 AND (c.expires_at = 0 OR c.expires_at > ?2)";
     pthread_mutex_lock(&s->lock);
-    if (prepare(s, sql, &st, err) < 0)
+    if (dq_sq_prepare(s, sql, &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
@@ -409,7 +363,7 @@ int dq_sqlite_cred_lookup(void *impl, int kind, const char *hash, int64_t now, d
         goto out;
     }
     if (r != SQLITE_ROW) {
-        fail(s, err, "cred_lookup");
+        dq_sq_fail(s, err, "cred_lookup");
         goto out;
     }
     /* Belt and braces: the row's key must equal the hash asked for, compared without an
@@ -424,7 +378,7 @@ int dq_sqlite_cred_lookup(void *impl, int kind, const char *hash, int64_t now, d
         goto out;
     }
     memset(out, 0, sizeof(*out));
-    copy_text(out->user, sizeof(out->user), st, 1);
+    dq_sq_copy_col(out->user, sizeof(out->user), st, 1);
     out->role = dq_catalog_role_parse((const char *)sqlite3_column_text(st, 2));
     if (out->role < 0)
         out->role = DQ_ROLE_ANON;
@@ -452,31 +406,31 @@ int dq_sqlite_cred_revoke(void *impl, const char *name, int64_t now, const char 
     sqlite3_stmt *st = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
     if (name &&
         (run(s, err, "DELETE FROM sessions WHERE account = ?1", name, (const char *)NULL) < 0 ||
          run(s, err, "DELETE FROM api_tokens WHERE account = ?1", name, (const char *)NULL) < 0 ||
-         audit(s, who, "user.revoke", name, "{}", err) < 0))
+         dq_sq_audit(s, who, "user.revoke", name, "{}", err) < 0))
         goto out;
-    if (prepare(s, "DELETE FROM sessions WHERE expires_at <= ?1", &st, err) < 0)
+    if (dq_sq_prepare(s, "DELETE FROM sessions WHERE expires_at <= ?1", &st, err) < 0)
         goto out;
     sqlite3_bind_int64(st, 1, now);
-    if (step_done(s, st, err) < 0)
+    if (dq_sq_step_done(s, st, err) < 0)
         goto out;
     sqlite3_finalize(st);
     st = NULL;
-    if (prepare(s, "DELETE FROM api_tokens WHERE expires_at <> 0 AND expires_at <= ?1", &st, err) <
-        0)
+    if (dq_sq_prepare(s, "DELETE FROM api_tokens WHERE expires_at <> 0 AND expires_at <= ?1", &st,
+                      err) < 0)
         goto out;
     sqlite3_bind_int64(st, 1, now);
-    if (step_done(s, st, err) < 0 || exec(s, "COMMIT", err) < 0)
+    if (dq_sq_step_done(s, st, err) < 0 || dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     sqlite3_finalize(st);
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

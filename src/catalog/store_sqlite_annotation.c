@@ -52,29 +52,6 @@ const char dq_sqlite_annotation_schema[] =
 
 /* ---------------------------------------------------------------- helpers */
 
-static int db_fail(store_t *s, dq_err_t *err, const char *what)
-{
-    return dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", what, sqlite3_errmsg(s->db));
-}
-
-static int exec(store_t *s, const char *sql, dq_err_t *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        dq_err_set(err, DQ_EIO, 500, "catalog: %s", msg ? msg : sqlite3_errmsg(s->db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int prepare(store_t *s, const char *sql, sqlite3_stmt **st, dq_err_t *err)
-{
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "prepare");
-    return 0;
-}
-
 static int step_done(store_t *s, sqlite3_stmt *st, dq_err_t *err)
 {
     int r;
@@ -83,41 +60,9 @@ static int step_done(store_t *s, sqlite3_stmt *st, dq_err_t *err)
     if (r != SQLITE_DONE) {
         if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT)
             return dq_err_set(err, DQ_ENOTFOUND, 404, "the relic does not exist");
-        return db_fail(s, err, "step");
+        return dq_sq_fail(s, err, "step");
     }
     return 0;
-}
-
-static void rollback(store_t *s)
-{
-    if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
-static int audit(store_t *s, const char *who, const char *action, const char *object,
-                 const char *detail, dq_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (prepare(s,
-                "INSERT INTO audit (who, at, action, object, detail) VALUES (?1, " NOW_SQL
-                ", ?2, ?3, ?4)",
-                &st, err) < 0)
-        goto out;
-    sqlite3_bind_text(st, 1, who, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, object, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, detail && *detail ? detail : "{}", -1, SQLITE_STATIC);
-    rc = step_done(s, st, err);
-out:
-    sqlite3_finalize(st);
-    return rc;
 }
 
 /* After an UPDATE/DELETE ... WHERE id AND version that changed nothing: 404 when the row
@@ -126,7 +71,7 @@ static int why_unchanged(store_t *s, const char *sql, int64_t id, const char *re
                          int64_t if_version, dq_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    if (prepare(s, sql, &st, err) < 0)
+    if (dq_sq_prepare(s, sql, &st, err) < 0)
         return -1;
     sqlite3_bind_int64(st, 1, id);
     if (relic)
@@ -138,7 +83,7 @@ static int why_unchanged(store_t *s, const char *sql, int64_t id, const char *re
     else if (r == SQLITE_DONE)
         dq_err_set(err, DQ_ENOTFOUND, 404, "no such %s", relic ? "annotation" : "tour");
     else
-        db_fail(s, err, "lookup");
+        dq_sq_fail(s, err, "lookup");
     sqlite3_finalize(st);
     return -1;
 }
@@ -154,18 +99,18 @@ static void column_anno(sqlite3_stmt *st, dq_anno_row_t *r)
 {
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(st, 0);
-    copy_col(r->relic_id, sizeof(r->relic_id), st, 1);
+    dq_sq_copy_col(r->relic_id, sizeof(r->relic_id), st, 1);
     r->canvas = sqlite3_column_int(st, 2);
     r->x = sqlite3_column_int(st, 3);
     r->y = sqlite3_column_int(st, 4);
     r->w = sqlite3_column_int(st, 5);
     r->h = sqlite3_column_int(st, 6);
-    copy_col(r->motivation, sizeof(r->motivation), st, 7);
+    dq_sq_copy_col(r->motivation, sizeof(r->motivation), st, 7);
     r->bodies = (const char *)sqlite3_column_text(st, 8);
     r->fts = (const char *)sqlite3_column_text(st, 9);
-    copy_col(r->creator, sizeof(r->creator), st, 10);
-    copy_col(r->created, sizeof(r->created), st, 11);
-    copy_col(r->modified, sizeof(r->modified), st, 12);
+    dq_sq_copy_col(r->creator, sizeof(r->creator), st, 10);
+    dq_sq_copy_col(r->created, sizeof(r->created), st, 11);
+    dq_sq_copy_col(r->modified, sizeof(r->modified), st, 12);
     r->version = sqlite3_column_int64(st, 13);
 }
 
@@ -183,7 +128,7 @@ static int walk_anno(store_t *s, sqlite3_stmt *st, int hl_col, dq_anno_cb cb, vo
             return 0;
     }
     if (r != SQLITE_DONE)
-        return db_fail(s, err, "read");
+        return dq_sq_fail(s, err, "read");
     return 0;
 }
 
@@ -200,21 +145,22 @@ int dq_sqlite_anno_put(void *impl, dq_anno_row_t *row, int64_t if_version, const
     int rc = -1, insert = row->id == 0;
     char object[128];
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
     if (insert) {
-        if (prepare(s,
-                    "INSERT INTO annotations (relic, canvas, x, y, w, h, motivation, bodies, fts,"
-                    " creator, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                    " ?7, ?8, ?9, ?10, 1, " NOW_SQL ", " NOW_SQL ")",
-                    &st, err) < 0)
+        if (dq_sq_prepare(
+                s,
+                "INSERT INTO annotations (relic, canvas, x, y, w, h, motivation, bodies, fts,"
+                " creator, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                " ?7, ?8, ?9, ?10, 1, " NOW_SQL ", " NOW_SQL ")",
+                &st, err) < 0)
             goto out;
-    } else if (prepare(s,
-                       "UPDATE annotations SET canvas = ?2, x = ?3, y = ?4, w = ?5, h = ?6,"
-                       " motivation = ?7, bodies = ?8, fts = ?9, version = version + 1,"
-                       " updated_at = " NOW_SQL " WHERE relic = ?1 AND id = ?11"
-                       " AND (?12 < 0 OR version = ?12)",
-                       &st, err) < 0) {
+    } else if (dq_sq_prepare(s,
+                             "UPDATE annotations SET canvas = ?2, x = ?3, y = ?4, w = ?5, h = ?6,"
+                             " motivation = ?7, bodies = ?8, fts = ?9, version = version + 1,"
+                             " updated_at = " NOW_SQL " WHERE relic = ?1 AND id = ?11"
+                             " AND (?12 < 0 OR version = ?12)",
+                             &st, err) < 0) {
         goto out;
     }
     sqlite3_bind_text(st, 1, row->relic_id, -1, SQLITE_STATIC);
@@ -244,28 +190,29 @@ int dq_sqlite_anno_put(void *impl, dq_anno_row_t *row, int64_t if_version, const
     sqlite3_finalize(st);
     st = NULL;
     /* Read back what the database decided (version, times, creator on update). */
-    if (prepare(s, "SELECT version, created_at, updated_at, creator FROM annotations WHERE id = ?1",
-                &st, err) < 0)
+    if (dq_sq_prepare(
+            s, "SELECT version, created_at, updated_at, creator FROM annotations WHERE id = ?1",
+            &st, err) < 0)
         goto out;
     sqlite3_bind_int64(st, 1, row->id);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(s, err, "read back");
+        dq_sq_fail(s, err, "read back");
         goto out;
     }
     row->version = sqlite3_column_int64(st, 0);
-    copy_col(row->created, sizeof(row->created), st, 1);
-    copy_col(row->modified, sizeof(row->modified), st, 2);
-    copy_col(row->creator, sizeof(row->creator), st, 3);
+    dq_sq_copy_col(row->created, sizeof(row->created), st, 1);
+    dq_sq_copy_col(row->modified, sizeof(row->modified), st, 2);
+    dq_sq_copy_col(row->creator, sizeof(row->creator), st, 3);
     anno_object(object, sizeof(object), row->relic_id, row->id);
-    if (audit(s, who, insert ? "annotation.create" : "annotation.replace", object, detail, err) <
-            0 ||
-        exec(s, "COMMIT", err) < 0)
+    if (dq_sq_audit(s, who, insert ? "annotation.create" : "annotation.replace", object, detail,
+                    err) < 0 ||
+        dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     sqlite3_finalize(st);
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -278,11 +225,11 @@ int dq_sqlite_anno_delete(void *impl, const char *relic_id, int64_t id, int64_t 
     int rc = -1;
     char object[128];
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0 ||
-        prepare(s,
-                "DELETE FROM annotations WHERE relic = ?1 AND id = ?2"
-                " AND (?3 < 0 OR version = ?3)",
-                &st, err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0 ||
+        dq_sq_prepare(s,
+                      "DELETE FROM annotations WHERE relic = ?1 AND id = ?2"
+                      " AND (?3 < 0 OR version = ?3)",
+                      &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, id);
@@ -295,13 +242,14 @@ int dq_sqlite_anno_delete(void *impl, const char *relic_id, int64_t id, int64_t 
         goto out;
     }
     anno_object(object, sizeof(object), relic_id, id);
-    if (audit(s, who, "annotation.delete", object, "{}", err) < 0 || exec(s, "COMMIT", err) < 0)
+    if (dq_sq_audit(s, who, "annotation.delete", object, "{}", err) < 0 ||
+        dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     sqlite3_finalize(st);
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -313,8 +261,8 @@ int dq_sqlite_anno_get(void *impl, const char *relic_id, int64_t id, dq_anno_cb 
     sqlite3_stmt *st = NULL;
     int rc = -1, n = 0;
     pthread_mutex_lock(&s->lock);
-    if (prepare(s, "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1 AND a.id = ?2", &st,
-                err) < 0)
+    if (dq_sq_prepare(s, "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1 AND a.id = ?2",
+                      &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, id);
@@ -338,23 +286,24 @@ int dq_sqlite_anno_list(void *impl, const char *relic_id, int canvas, int64_t of
     sqlite3_stmt *st = NULL;
     int rc = -1, n = 0;
     pthread_mutex_lock(&s->lock);
-    if (prepare(s, "SELECT count(*) FROM annotations WHERE relic = ?1 AND (?2 = 0 OR canvas = ?2)",
-                &st, err) < 0)
+    if (dq_sq_prepare(
+            s, "SELECT count(*) FROM annotations WHERE relic = ?1 AND (?2 = 0 OR canvas = ?2)", &st,
+            err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, canvas);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(s, err, "count");
+        dq_sq_fail(s, err, "count");
         goto out;
     }
     if (total)
         *total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     st = NULL;
-    if (prepare(s,
-                "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1"
-                " AND (?2 = 0 OR a.canvas = ?2) ORDER BY a.id LIMIT ?3 OFFSET ?4",
-                &st, err) < 0)
+    if (dq_sq_prepare(s,
+                      "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1"
+                      " AND (?2 = 0 OR a.canvas = ?2) ORDER BY a.id LIMIT ?3 OFFSET ?4",
+                      &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, canvas);
@@ -377,15 +326,15 @@ int dq_sqlite_anno_search(void *impl, const char *relic_id, const char *match, u
     /* highlight() marks with \x01 and \x02: annotation.c refuses control characters in
      * bodies, so the markers cannot be confused with text. The motivation mask is tested
      * in SQL by position in the fixed list of four. */
-    if (prepare(s,
-                "SELECT " ANNO_COLS ", highlight(annotation_fts, 0, char(1), char(2))"
-                " FROM annotation_fts JOIN annotations a ON a.id = annotation_fts.rowid"
-                " WHERE annotation_fts MATCH ?1 AND a.relic = ?2"
-                " AND (?3 = 0 OR (?3 >> (CASE a.motivation WHEN 'commenting' THEN 0"
-                "   WHEN 'describing' THEN 1 WHEN 'identifying' THEN 2 ELSE 3 END)) & 1)"
-                " AND (?4 IS NULL OR a.creator = ?4)"
-                " ORDER BY bm25(annotation_fts), a.id LIMIT ?5",
-                &st, err) < 0)
+    if (dq_sq_prepare(s,
+                      "SELECT " ANNO_COLS ", highlight(annotation_fts, 0, char(1), char(2))"
+                      " FROM annotation_fts JOIN annotations a ON a.id = annotation_fts.rowid"
+                      " WHERE annotation_fts MATCH ?1 AND a.relic = ?2"
+                      " AND (?3 = 0 OR (?3 >> (CASE a.motivation WHEN 'commenting' THEN 0"
+                      "   WHEN 'describing' THEN 1 WHEN 'identifying' THEN 2 ELSE 3 END)) & 1)"
+                      " AND (?4 IS NULL OR a.creator = ?4)"
+                      " ORDER BY bm25(annotation_fts), a.id LIMIT ?5",
+                      &st, err) < 0)
         goto out;
     sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, relic_id, -1, SQLITE_STATIC);
@@ -408,12 +357,12 @@ static void column_tour(sqlite3_stmt *st, dq_tour_row_t *r)
 {
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(st, 0);
-    copy_col(r->relic_id, sizeof(r->relic_id), st, 1);
+    dq_sq_copy_col(r->relic_id, sizeof(r->relic_id), st, 1);
     r->doc = (const char *)sqlite3_column_text(st, 2);
-    copy_col(r->author, sizeof(r->author), st, 3);
+    dq_sq_copy_col(r->author, sizeof(r->author), st, 3);
     r->is_public = sqlite3_column_int(st, 4);
-    copy_col(r->created, sizeof(r->created), st, 5);
-    copy_col(r->modified, sizeof(r->modified), st, 6);
+    dq_sq_copy_col(r->created, sizeof(r->created), st, 5);
+    dq_sq_copy_col(r->modified, sizeof(r->modified), st, 6);
     r->version = sqlite3_column_int64(st, 7);
 }
 
@@ -430,7 +379,7 @@ static int walk_tour(store_t *s, sqlite3_stmt *st, dq_tour_cb cb, void *ud, int 
             return 0;
     }
     if (r != SQLITE_DONE)
-        return db_fail(s, err, "read");
+        return dq_sq_fail(s, err, "read");
     return 0;
 }
 
@@ -442,21 +391,21 @@ int dq_sqlite_tour_put(void *impl, dq_tour_row_t *row, int64_t if_version, const
     int rc = -1, insert = row->id == 0;
     char object[64];
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
     if (insert) {
-        if (prepare(s,
-                    "INSERT INTO tours (relic, doc, author, public, version, created_at,"
-                    " updated_at) VALUES (?1, ?2, ?3, ?4, 1, " NOW_SQL ", " NOW_SQL ")",
-                    &st, err) < 0)
+        if (dq_sq_prepare(s,
+                          "INSERT INTO tours (relic, doc, author, public, version, created_at,"
+                          " updated_at) VALUES (?1, ?2, ?3, ?4, 1, " NOW_SQL ", " NOW_SQL ")",
+                          &st, err) < 0)
             goto out;
         sqlite3_bind_text(st, 1, row->relic_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, row->author, -1, SQLITE_STATIC);
     } else {
-        if (prepare(s,
-                    "UPDATE tours SET doc = ?2, public = ?4, version = version + 1,"
-                    " updated_at = " NOW_SQL " WHERE id = ?5 AND (?6 < 0 OR version = ?6)",
-                    &st, err) < 0)
+        if (dq_sq_prepare(s,
+                          "UPDATE tours SET doc = ?2, public = ?4, version = version + 1,"
+                          " updated_at = " NOW_SQL " WHERE id = ?5 AND (?6 < 0 OR version = ?6)",
+                          &st, err) < 0)
             goto out;
         sqlite3_bind_int64(st, 5, row->id);
         sqlite3_bind_int64(st, 6, if_version);
@@ -473,28 +422,29 @@ int dq_sqlite_tour_put(void *impl, dq_tour_row_t *row, int64_t if_version, const
         row->id = sqlite3_last_insert_rowid(s->db);
     sqlite3_finalize(st);
     st = NULL;
-    if (prepare(s, "SELECT version, created_at, updated_at, author, relic FROM tours WHERE id = ?1",
-                &st, err) < 0)
+    if (dq_sq_prepare(
+            s, "SELECT version, created_at, updated_at, author, relic FROM tours WHERE id = ?1",
+            &st, err) < 0)
         goto out;
     sqlite3_bind_int64(st, 1, row->id);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(s, err, "read back");
+        dq_sq_fail(s, err, "read back");
         goto out;
     }
     row->version = sqlite3_column_int64(st, 0);
-    copy_col(row->created, sizeof(row->created), st, 1);
-    copy_col(row->modified, sizeof(row->modified), st, 2);
-    copy_col(row->author, sizeof(row->author), st, 3);
-    copy_col(row->relic_id, sizeof(row->relic_id), st, 4);
+    dq_sq_copy_col(row->created, sizeof(row->created), st, 1);
+    dq_sq_copy_col(row->modified, sizeof(row->modified), st, 2);
+    dq_sq_copy_col(row->author, sizeof(row->author), st, 3);
+    dq_sq_copy_col(row->relic_id, sizeof(row->relic_id), st, 4);
     snprintf(object, sizeof(object), "tour/t%lld", (long long)row->id);
-    if (audit(s, who, insert ? "tour.create" : "tour.replace", object, detail, err) < 0 ||
-        exec(s, "COMMIT", err) < 0)
+    if (dq_sq_audit(s, who, insert ? "tour.create" : "tour.replace", object, detail, err) < 0 ||
+        dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     sqlite3_finalize(st);
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -507,8 +457,9 @@ int dq_sqlite_tour_delete(void *impl, int64_t id, int64_t if_version, const char
     int rc = -1;
     char object[64];
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0 ||
-        prepare(s, "DELETE FROM tours WHERE id = ?1 AND (?2 < 0 OR version = ?2)", &st, err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0 ||
+        dq_sq_prepare(s, "DELETE FROM tours WHERE id = ?1 AND (?2 < 0 OR version = ?2)", &st, err) <
+            0)
         goto out;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, if_version);
@@ -519,13 +470,14 @@ int dq_sqlite_tour_delete(void *impl, int64_t id, int64_t if_version, const char
         goto out;
     }
     snprintf(object, sizeof(object), "tour/t%lld", (long long)id);
-    if (audit(s, who, "tour.delete", object, "{}", err) < 0 || exec(s, "COMMIT", err) < 0)
+    if (dq_sq_audit(s, who, "tour.delete", object, "{}", err) < 0 ||
+        dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
     sqlite3_finalize(st);
     if (rc < 0)
-        rollback(s);
+        dq_sq_rollback(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -536,7 +488,7 @@ int dq_sqlite_tour_get(void *impl, int64_t id, dq_tour_cb cb, void *ud, dq_err_t
     sqlite3_stmt *st = NULL;
     int rc = -1, n = 0;
     pthread_mutex_lock(&s->lock);
-    if (prepare(s, "SELECT " TOUR_COLS " FROM tours WHERE id = ?1", &st, err) < 0)
+    if (dq_sq_prepare(s, "SELECT " TOUR_COLS " FROM tours WHERE id = ?1", &st, err) < 0)
         goto out;
     sqlite3_bind_int64(st, 1, id);
     if (walk_tour(s, st, cb, ud, &n, err) < 0)
@@ -558,7 +510,8 @@ int dq_sqlite_tour_list(void *impl, const char *relic_id, dq_tour_cb cb, void *u
     sqlite3_stmt *st = NULL;
     int rc = -1, n = 0;
     pthread_mutex_lock(&s->lock);
-    if (prepare(s, "SELECT " TOUR_COLS " FROM tours WHERE relic = ?1 ORDER BY id", &st, err) < 0)
+    if (dq_sq_prepare(s, "SELECT " TOUR_COLS " FROM tours WHERE relic = ?1 ORDER BY id", &st, err) <
+        0)
         goto out;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     rc = walk_tour(s, st, cb, ud, &n, err);

@@ -28,6 +28,25 @@ typedef struct {
     struct relic_index *rindex;
 } store_t;
 
+/* ---- helpers every store_sqlite*.c file uses (store_sqlite.c) ---- */
+
+/* Fills err (DQ_EIO, 500) with what and SQLite's message; returns -1. Lock held. */
+int dq_sq_fail(store_t *s, dq_err_t *err, const char *what);
+/* Runs sql (no rows, no parameters). */
+int dq_sq_exec(store_t *s, const char *sql, dq_err_t *err);
+/* Prepares sql into *st (finalize it after). */
+int dq_sq_prepare(store_t *s, const char *sql, sqlite3_stmt **st, dq_err_t *err);
+/* Steps st to the end, ignoring rows. */
+int dq_sq_step_done(store_t *s, sqlite3_stmt *st, dq_err_t *err);
+/* Rolls back the open transaction, if any. */
+void dq_sq_rollback(store_t *s);
+/* Copies column col of the current row as text ("" for NULL), cut to cap. */
+void dq_sq_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col);
+/* Appends an audit row (detail: a JSON object, "{}" when NULL or empty) in the current
+ * transaction. Lock held. */
+int dq_sq_audit(store_t *s, const char *who, const char *action, const char *object,
+                const char *detail, dq_err_t *err);
+
 /* ---- store_sqlite_relic.c ---- */
 
 /* Migration 3: relics, their facet tables, image links and the FTS5 index. */
@@ -132,9 +151,8 @@ int dq_sqlite_anno_get(void *impl, const char *relic_id, int64_t id, dq_anno_cb 
                        dq_err_t *err);
 int dq_sqlite_anno_list(void *impl, const char *relic_id, int canvas, int64_t offset, int limit,
                         dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err);
-int dq_sqlite_anno_search(void *impl, const char *relic_id, const char *match,
-                          unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
-                          void *ud, dq_err_t *err);
+int dq_sqlite_anno_search(void *impl, const char *relic_id, const char *match, unsigned motivations,
+                          const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err);
 int dq_sqlite_tour_put(void *impl, dq_tour_row_t *row, int64_t if_version, const char *who,
                        const char *detail, dq_err_t *err);
 int dq_sqlite_tour_delete(void *impl, int64_t id, int64_t if_version, const char *who,

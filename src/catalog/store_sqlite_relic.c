@@ -149,22 +149,6 @@ struct relic_cache {
     dq_buf_t loaded;          /* the doc relic_load last returned (borrowed by callers) */
 };
 
-static int db_fail(store_t *s, dq_err_t *err, const char *what)
-{
-    return dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", what, sqlite3_errmsg(s->db));
-}
-
-static int exec(store_t *s, const char *sql, dq_err_t *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        dq_err_set(err, DQ_EIO, 500, "catalog: %s", msg ? msg : sqlite3_errmsg(s->db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
 /* The cached statement k, reset and unbound, or NULL with err. */
 static sqlite3_stmt *stmt(store_t *s, int k, dq_err_t *err)
 {
@@ -172,7 +156,7 @@ static sqlite3_stmt *stmt(store_t *s, int k, dq_err_t *err)
     if (!*p) {
         if (sqlite3_prepare_v3(s->db, stmt_sql[k], -1, SQLITE_PREPARE_PERSISTENT, p, NULL) !=
             SQLITE_OK) {
-            db_fail(s, err, "prepare");
+            dq_sq_fail(s, err, "prepare");
             return NULL;
         }
     } else {
@@ -197,7 +181,7 @@ static int run(store_t *s, sqlite3_stmt *st, dq_err_t *err)
                        : strstr(m, "relics.id") ? "a relic with this id exists"
                                                 : m);
         } else {
-            db_fail(s, err, "step");
+            dq_sq_fail(s, err, "step");
         }
         rc = -1;
     }
@@ -235,12 +219,12 @@ int dq_sqlite_relic_open(store_t *s, dq_err_t *err)
      * segment per batch instead of ten means far less merging (500,000 rows: 7,050 ->
      * 10,700 rows/s together with the bigger batch; either alone gains nothing). The memory
      * is only used while a transaction writes that much. */
-    if (exec(s,
-             "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
-             "INSERT INTO relic_fts (relic_fts, rank) VALUES ('automerge', 8);"
-             "INSERT INTO relic_fts (relic_fts, rank) VALUES ('crisismerge', 32);"
-             "INSERT INTO relic_fts (relic_fts, rank) VALUES ('hashsize', 16777216);",
-             err) < 0)
+    if (dq_sq_exec(s,
+                   "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
+                   "INSERT INTO relic_fts (relic_fts, rank) VALUES ('automerge', 8);"
+                   "INSERT INTO relic_fts (relic_fts, rank) VALUES ('crisismerge', 32);"
+                   "INSERT INTO relic_fts (relic_fts, rank) VALUES ('hashsize', 16777216);",
+                   err) < 0)
         return -1;
     return dq_sqlite_relic_names(s, add_name, s->search, err);
 }
@@ -270,11 +254,11 @@ int dq_sqlite_relic_txn(void *impl, dq_relic_txn_fn fn, void *ud, dq_err_t *err)
     store_t *s = impl;
     int rc = -1;
     pthread_mutex_lock(&s->lock);
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
     if (fn(ud, s, err) < 0)
         goto out;
-    if (exec(s, "COMMIT", err) < 0)
+    if (dq_sq_exec(s, "COMMIT", err) < 0)
         goto out;
     rc = 0;
 out:
@@ -286,19 +270,13 @@ out:
     return rc;
 }
 
-static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
 /* Reads the current row of a S_LOAD_* statement into out (doc copied into the cache). */
 static void load_row(store_t *s, sqlite3_stmt *st, dq_relic_stored_t *out)
 {
-    copy_col(out->id, sizeof(out->id), st, 0);
+    dq_sq_copy_col(out->id, sizeof(out->id), st, 0);
     out->version = sqlite3_column_int64(st, 1);
-    copy_col(out->created_at, sizeof(out->created_at), st, 2);
-    copy_col(out->updated_at, sizeof(out->updated_at), st, 3);
+    dq_sq_copy_col(out->created_at, sizeof(out->created_at), st, 2);
+    dq_sq_copy_col(out->updated_at, sizeof(out->updated_at), st, 3);
     dq_buf_reset(&s->relic->loaded);
     dq_buf_append(&s->relic->loaded, sqlite3_column_text(st, 4),
                   (size_t)sqlite3_column_bytes(st, 4));
@@ -321,7 +299,7 @@ int dq_sqlite_relic_load(void *txn, const char *id, const char *accession, dq_re
     } else if (r == SQLITE_DONE) {
         rc = 1;
     } else {
-        rc = db_fail(s, err, "relic_load");
+        rc = dq_sq_fail(s, err, "relic_load");
     }
     sqlite3_reset(st);
     return rc;
@@ -493,7 +471,7 @@ int dq_sqlite_relic_new_id(void *txn, char id[32], dq_err_t *err)
         return -1;
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_reset(st);
-        return db_fail(s, err, "next id");
+        return dq_sq_fail(s, err, "next id");
     }
     int64_t next = sqlite3_column_int64(st, 0);
     int year = sqlite3_column_int(st, 1);
@@ -510,7 +488,7 @@ int dq_sqlite_relic_new_id(void *txn, char id[32], dq_err_t *err)
         if (r == SQLITE_DONE)
             return 0;
         if (r != SQLITE_ROW)
-            return db_fail(s, err, "next id");
+            return dq_sq_fail(s, err, "next id");
     }
 }
 
@@ -527,7 +505,7 @@ int dq_sqlite_relic_image_exists(void *txn, const char *image_id, dq_err_t *err)
         return 1;
     if (r == SQLITE_DONE)
         return 0;
-    return db_fail(s, err, "image lookup");
+    return dq_sq_fail(s, err, "image lookup");
 }
 
 int dq_sqlite_relic_audit(void *txn, const char *who, const char *action, const char *object,
@@ -592,7 +570,7 @@ static int count_query(store_t *s, const char *sql, int64_t *n, dq_err_t *err)
     int rc = -1;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(s, err, "count");
+        dq_sq_fail(s, err, "count");
         goto out;
     }
     *n = sqlite3_column_int64(st, 0);
@@ -631,7 +609,7 @@ int dq_sqlite_relic_audit_list(void *impl, const char *object, int limit, int64_
                            " WHERE (?1 IS NULL OR object = ?1) AND (?2 = 0 OR seq < ?2)"
                            " ORDER BY seq DESC LIMIT ?3",
                            -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "audit list");
+        dq_sq_fail(s, err, "audit list");
         goto out;
     }
     bind_text(st, 1, object);
@@ -658,7 +636,7 @@ int dq_sqlite_relic_audit_list(void *impl, const char *object, int limit, int64_
         n++;
     }
     if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        db_fail(s, err, "audit list");
+        dq_sq_fail(s, err, "audit list");
         goto out;
     }
     if (n > limit)
@@ -679,7 +657,7 @@ int dq_sqlite_relic_names(void *impl, int (*cb)(void *ud, const char *name), voi
     sqlite3_stmt *st = NULL;
     int rc = -1, r;
     if (sqlite3_prepare_v2(s->db, "SELECT name FROM relic_names", -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "names");
+        dq_sq_fail(s, err, "names");
         goto out;
     }
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -688,7 +666,7 @@ int dq_sqlite_relic_names(void *impl, int (*cb)(void *ud, const char *name), voi
             break;
     }
     if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        db_fail(s, err, "names");
+        dq_sq_fail(s, err, "names");
         goto out;
     }
     rc = 0;
@@ -843,7 +821,7 @@ static int fts_rows(store_t *s, const char *sql, const char *m1, const char *m2,
     sqlite3_stmt *st = NULL;
     int rc = -1, r, sorted = 1;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "search");
+        dq_sq_fail(s, err, "search");
         goto out;
     }
     sqlite3_bind_text(st, 1, m1, -1, SQLITE_STATIC);
@@ -937,7 +915,7 @@ static int tier_rows(store_t *s, const char *expr, const int64_t *r, size_t n, s
     *partial = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT rowid FROM relic_fts WHERE relic_fts MATCH ?1", -1, &st,
                            NULL) != SQLITE_OK) {
-        db_fail(s, err, "search");
+        dq_sq_fail(s, err, "search");
         goto out;
     }
     sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
@@ -1068,7 +1046,7 @@ static int snippets(store_t *s, const char *match, const int64_t *page, size_t n
                       " FROM relic_fts WHERE relic_fts MATCH ?1 AND rowid");
     in_list(&sql, page, n);
     if (sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "snippet");
+        dq_sq_fail(s, err, "snippet");
         goto out;
     }
     sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
@@ -1080,7 +1058,7 @@ static int snippets(store_t *s, const char *match, const int64_t *page, size_t n
                 snip[i] = dq_xstrdup(t);
     }
     if (r != SQLITE_DONE) {
-        db_fail(s, err, "snippet");
+        dq_sq_fail(s, err, "snippet");
         goto out;
     }
     rc = 0;
@@ -1152,7 +1130,7 @@ static int search_locked(store_t *s, const dq_relic_query_t *q, const dq_relic_p
         }
         sqlite3_reset(st);
         if (r != SQLITE_ROW && r != SQLITE_DONE) {
-            db_fail(s, err, "search page");
+            dq_sq_fail(s, err, "search page");
             goto out;
         }
         dq_buf_reset(&next);
