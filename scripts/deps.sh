@@ -11,7 +11,9 @@ build_pkgs="gcc make pkg-config libvips-dev libvips-tools libtiff-dev libjpeg62-
 # Node.js and npm (front-end dependencies, browser tests): Debian's packages, unless a node
 # with its own npm is already installed (a nodesource build conflicts with Debian's npm).
 command -v npm > /dev/null 2>&1 && command -v node > /dev/null 2>&1 || build_pkgs="$build_pkgs nodejs npm"
-check_pkgs="clang libclang-rt-14-dev curl chromium"
+# fonts-noto-cjk: Chromium in the browser tests renders body text in Noto Sans CJK, as the
+# page CSS asks, so screenshots look as they do for readers.
+check_pkgs="clang libclang-rt-14-dev curl chromium fonts-noto-cjk"
 bench_pkgs="lighttpd iipimage-server spawn-fcgi wrk curl time"
 validator_pkgs="python3-pil python3-lxml python3-bottle python3-magic"
 case $what in
