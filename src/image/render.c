@@ -37,6 +37,29 @@ static int vips_fail(dq_err_t *err, const char *what)
     return -1;
 }
 
+/* ---------------------------------------------------------------- deadline */
+
+/* 1 when the spec's deadline has passed (issue 10: a render may not hold a thread forever).
+ * Checked between tiles, between resample rows and, inside vips, on every "eval" signal. */
+static int past_deadline(int64_t deadline_us)
+{
+    return deadline_us && dq_now_us() > deadline_us;
+}
+
+static int deadline_err(dq_err_t *err)
+{
+    return dq_err_set(err, DQ_ELIMIT, 503, "render took longer than its deadline");
+}
+
+/* vips' progress signal: kill the computation when the deadline has passed. The kill makes
+ * the running save fail, which finish() reports as the deadline. */
+static void on_eval(VipsImage *image, VipsProgress *progress, void *data)
+{
+    (void)progress;
+    if (past_deadline(*(const int64_t *)data))
+        vips_image_set_kill(image, TRUE);
+}
+
 /* ---------------------------------------------------------------- tile decode */
 
 /* A decoded region: pixels of the level at 1/scale, covering at least the requested region. */
@@ -176,6 +199,10 @@ static int decode_region(const dq_pyramid_t *p, const dq_render_spec_t *s, int s
             uint32_t ox1 = DQ_MIN(tx0 + stw, sx1), oy1 = DQ_MIN(ty0 + sth, sy1);
             if (ox0 >= ox1 || oy0 >= oy1)
                 continue;
+            if (past_deadline(s->deadline_us)) {
+                deadline_err(err);
+                goto out;
+            }
             jpg.len = 0;
             if (dq_pyr_read_tile(p, s->level, col, row, &jpg, err) < 0)
                 goto out;
@@ -320,6 +347,13 @@ static int finish(VipsImage *img, const dq_render_spec_t *s, dq_buf_t *out, dq_e
     what = "encode";
     int q = s->jpeg_quality > 0 ? DQ_MIN(s->jpeg_quality, 100) : 90;
     int fail;
+    /* Everything above is lazy: the pixels are computed by the save below, tile by tile, and
+     * vips signals "eval" on img as it goes (vips_image_set_progress). */
+    int64_t deadline = s->deadline_us;
+    if (deadline) {
+        vips_image_set_progress(img, TRUE);
+        g_signal_connect(img, "eval", G_CALLBACK(on_eval), &deadline);
+    }
     switch (s->format) {
     case DQ_RF_JPG:
         /* No Huffman optimisation: it costs a second pass for ~5% fewer bytes. Chroma 4:2:0
@@ -350,8 +384,12 @@ static int finish(VipsImage *img, const dq_render_spec_t *s, dq_buf_t *out, dq_e
     dq_buf_append(out, buf, len);
     rc = 0;
 out:
-    if (rc < 0)
+    if (rc < 0 && past_deadline(s->deadline_us)) {
+        vips_error_clear();
+        deadline_err(err);
+    } else if (rc < 0) {
         vips_fail(err, what);
+    }
     g_free(buf);
     VIPS_UNREF(img);
     return rc;
@@ -425,9 +463,13 @@ static void taps_make(uint32_t in, uint32_t out, taps_t *t)
     }
 }
 
-/* Resamples r (w x h x bands) to ow x oh, mirroring horizontally when asked. New buffer. */
-static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror)
+/* Resamples r (w x h x bands) to ow x oh, mirroring horizontally when asked. New buffer, or
+ * NULL when deadline_us passed (checked every 64 rows). */
+static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror,
+                         int64_t deadline_us)
 {
+    uint8_t *outp = NULL;
+    uint32_t *acc = NULL;
     int nb = r->bands;
     taps_t tx = {0}, ty = {0};
     taps_make(r->w, ow, &tx);
@@ -435,6 +477,8 @@ static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror
     /* Horizontal pass over every source row into tmp (ow x r->h), 7 extra bits. */
     uint16_t *tmp = dq_xmalloc((size_t)ow * r->h * nb * sizeof(uint16_t));
     for (uint32_t y = 0; y < r->h; y++) {
+        if (y % 64 == 0 && past_deadline(deadline_us))
+            goto out;
         const uint8_t *src = r->pix + (size_t)y * r->w * nb;
         uint16_t *dst = tmp + (size_t)y * ow * nb;
         for (uint32_t o = 0; o < ow; o++) {
@@ -450,10 +494,15 @@ static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror
         }
     }
     /* Vertical pass: each output row is a weighted sum of a few tmp rows. */
-    uint8_t *outp = dq_xmalloc((size_t)ow * oh * nb);
-    uint32_t *acc = dq_xmalloc((size_t)ow * nb * sizeof(uint32_t));
+    outp = dq_xmalloc((size_t)ow * oh * nb);
+    acc = dq_xmalloc((size_t)ow * nb * sizeof(uint32_t));
     size_t row = (size_t)ow * nb;
     for (uint32_t o = 0; o < oh; o++) {
+        if (o % 64 == 0 && past_deadline(deadline_us)) {
+            free(outp);
+            outp = NULL;
+            goto out;
+        }
         memset(acc, 0, row * sizeof(uint32_t));
         const uint16_t *w = ty.w + ty.off[o];
         for (uint32_t k = 0; k < ty.n[o]; k++) {
@@ -468,6 +517,7 @@ static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror
             d[i] = (uint8_t)(v > 255 ? 255 : v);
         }
     }
+out:
     free(acc);
     free(tmp);
     taps_free(&tx);
@@ -485,7 +535,9 @@ static int fast_path_ok(const dq_render_spec_t *s, const region_t *r)
 
 static int render_fast(const region_t *r, const dq_render_spec_t *s, dq_buf_t *out, dq_err_t *err)
 {
-    uint8_t *pix = resample(r, s->out_w, s->out_h, s->mirror);
+    uint8_t *pix = resample(r, s->out_w, s->out_h, s->mirror, s->deadline_us);
+    if (!pix)
+        return deadline_err(err);
     tjhandle tj = tjInitCompress();
     unsigned char *jpg = NULL;
     unsigned long len = 0;
