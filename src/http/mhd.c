@@ -20,7 +20,7 @@
  * (renderq.c) while their connection is suspended; text answers are gzipped when accepted.
  */
 #define _GNU_SOURCE
-#include "http.h"
+#include "api_internal.h" /* dq_api_error: early answers under /api/ keep its JSON format */
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -674,7 +674,10 @@ static enum MHD_Result answer_early(dq_server_t *srv, struct MHD_Connection *con
                                     const char *msg, int64_t t0)
 {
     dq_http_resp_t resp = {0};
-    dq_http_resp_error(&resp, status, msg);
+    if (dq_str_starts(req->path, "/api/"))
+        dq_api_error(&resp, status, msg, NULL);
+    else
+        dq_http_resp_error(&resp, status, msg);
     if (status == 503)
         dq_http_resp_header(&resp, "Retry-After", "1");
     return finish(srv, conn, req, method, &resp, NULL, 0, t0, 1, 0);
