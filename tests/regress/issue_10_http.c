@@ -423,7 +423,8 @@ DQ_TEST(ambiguous_framing_is_400_and_the_connection_closes)
         /* No smuggled second answer. (A "+5" length is refused by libmicrohttpd itself, whose
          * 0.9.75 writes its 400 status line and headers twice: still one 400, then close.) */
         DQ_CHECK_INT(count(o, " 200 OK\r\n"), 0);
-        DQ_CHECK_INT(count(o, "Content-Type: application/json"), 0);
+        DQ_CHECK_INT(count(o, "login needs"), 0); /* the login handler never ran */
+        DQ_CHECK(strstr(o, "Content-Length") || strstr(o, "Transfer-Encoding"));
         free(o);
     }
     /* exactly chunked is fine */
@@ -431,9 +432,9 @@ DQ_TEST(ambiguous_framing_is_400_and_the_connection_closes)
                      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
     int closed = 0;
     char *o = raw(f.srv.port, ok, strlen(ok), &closed);
-    /* it reached the login handler (a JSON answer about the credentials), not the framing check */
-    DQ_CHECK(strstr(o, "Content-Type: application/json") != NULL);
+    /* it reached the login handler (an answer about the credentials), not the framing check */
     DQ_CHECK(strstr(o, "Transfer-Encoding") == NULL && strstr(o, "Content-Length h") == NULL);
+    DQ_CHECK(strstr(o, "HTTP/1.1 4") != NULL);
     free(o);
     fx_stop(&f);
 }
