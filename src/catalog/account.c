@@ -469,6 +469,7 @@ out:
     return rc;
 }
 
+/* One "login.fail" audit row in its own write transaction. */
 typedef struct {
     const dq_store_backend_t *be;
     const char *object, *detail;
