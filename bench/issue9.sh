@@ -57,6 +57,7 @@ wait_port() {
 # ---- danqing servers: start_dq NAME DATA ARGS... sets DQ_URL and DQ_PID
 start_dq() {
   local name=$1 data=$2; shift 2
+  rm -f "$I/$name.out" # before the start: the wait below must not read an earlier run's line
   build/danqing --data "$data" --listen 127.0.0.1:0 --log-level 3 serve "$@" > "$I/$name.out" 2> "$I/$name.log" &
   DQ_PID=$!; pids+=("$DQ_PID")
   local i=0
@@ -66,6 +67,7 @@ start_dq() {
     sleep 0.1
   done
   DQ_URL=$(sed -n 's#.*listening on \(http://[^/ ]*\).*#\1#p' "$I/$name.out" | head -n 1)
+  [ -n "$DQ_URL" ] || { say "danqing serve $name: no address in $I/$name.out"; exit 1; }
 }
 stop_pid() { kill "$1" 2> /dev/null || true; wait "$1" 2> /dev/null || true; }
 
