@@ -290,6 +290,35 @@ out:
     return rc;
 }
 
+/* One "login.fail" audit row inside the backend's write transaction. */
+typedef struct {
+    const dq_store_ops *ops;
+    const char *object, *detail;
+} fail_audit_t;
+
+static int fail_audit_row(void *ud, void *txn, dq_err_t *err)
+{
+    const fail_audit_t *a = ud;
+    return a->ops->relic_audit(txn, "anonymous", "login.fail", a->object, a->detail, err);
+}
+
+int dq_catalog_login_failed(dq_catalog_t *cat, const char *name, const char *client,
+                            dq_err_t *err)
+{
+    dq_err_t ignored = {0};
+    /* Only a well-formed name is written: a user who typed a password into the name field
+     * must not find it in the audit trail. */
+    const char *object = dq_catalog_user_name_valid(name, &ignored) ? name : "?";
+    dq_buf_t detail = {0};
+    dq_buf_puts(&detail, "{\"client\":\"");
+    dq_buf_json_str(&detail, client ? client : "", client ? strlen(client) : 0);
+    dq_buf_puts(&detail, "\"}");
+    fail_audit_t a = {dq_catalog_ops(cat), object, detail.data};
+    int rc = a.ops->relic_txn(dq_catalog_impl(cat), fail_audit_row, &a, err);
+    dq_buf_free(&detail);
+    return rc;
+}
+
 int dq_catalog_logout(dq_catalog_t *cat, const char *token, dq_err_t *err)
 {
     char hash[65];

@@ -529,6 +529,11 @@ void dq_catalog_password_generate(char *out, int n_chars);
  * verification, so neither the answer nor its timing tells whether an account exists. */
 int dq_catalog_login(dq_catalog_t *cat, const char *name, const char *password, int64_t ttl_s,
                      char *token, dq_actor_t *actor, dq_err_t *err);
+/* Writes the audit row "login.fail" for a wrong name or password (who "anonymous"; object the
+ * name tried when it is a valid account name, else "?"; detail {"client": client}, never the
+ * password). client (the address, may be NULL) is copied. */
+int dq_catalog_login_failed(dq_catalog_t *cat, const char *name, const char *client,
+                            dq_err_t *err);
 /* Ends the session whose token is given (an unknown token is not an error). */
 int dq_catalog_logout(dq_catalog_t *cat, const char *token, dq_err_t *err);
 /* Creates an API token for name that expires after ttl_s seconds (0: never); token as for

@@ -39,6 +39,10 @@ static const char *code_of(int status)
         return "too_large";
     case 422:
         return "invalid";
+    case 429:
+        return "too_many_requests";
+    case 503:
+        return "unavailable";
     default:
         return status >= 500 ? "internal" : "bad_request";
     }

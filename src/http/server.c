@@ -80,6 +80,10 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
         dq_log(DQ_LOG_INFO, "http", "completed %d interrupted ingest(s)", n_recovered);
     srv->registry = dq_registry_new(srv->catalog, cfg->data_dir);
     srv->cache = dq_cache_new((size_t)cfg->cache_mb << 20, dq_http_cache_value_free);
+    /* Password checks at once: at most half the threads (and 4: each takes 64 MiB), so that
+     * logins never hold every thread that tiles and /health need. */
+    int max_hashing = cfg->threads / 2 < 1 ? 1 : cfg->threads / 2 > 4 ? 4 : cfg->threads / 2;
+    srv->throttle = dq_throttle_new(DQ_THROTTLE_MAX, max_hashing);
     if (dq_log_get_level() <= DQ_LOG_INFO)
         srv->alog = dq_alog_new(2);
     if (dq_http_daemon_start(srv, err) < 0)
@@ -104,6 +108,7 @@ void dq_server_stop(dq_server_t *srv)
     dq_http_daemon_stop(srv);
     dq_alog_free(srv->alog);
     dq_cache_free(srv->cache);
+    dq_throttle_free(srv->throttle);
     dq_registry_free(srv->registry);
     dq_catalog_close(srv->catalog);
     free(srv);
