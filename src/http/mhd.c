@@ -79,6 +79,13 @@ static const char *req_arg(const dq_http_req_t *req, const char *name)
                                        MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* The client's address (fill_req worked it out: the peer, or the client a trusted proxy
+ * names). */
+static void req_peer(const dq_http_req_t *req, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", req->client_ip ? req->client_ip : "");
+}
+
 static int method_of(const char *m)
 {
     static const struct {
@@ -308,6 +315,7 @@ static void fill_req(dq_server_t *srv, struct MHD_Connection *conn, const char *
     req->conn = conn;
     req->header = req_header;
     req->arg = req_arg;
+    req->peer = req_peer;
     req->path = url;
     req->path_len = strlen(url);
     req->base_used = base_used;
