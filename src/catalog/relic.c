@@ -4,10 +4,11 @@
  * canonical form (fixed key order, so that "unchanged" is a byte comparison and a re-import
  * is idempotent), JSON merge patch (RFC 7396), the audit detail of a write (changed top-level
  * fields, old and new), role checks, and the translation of a search request into a plan. It
- * runs every write through the backend's relic_txn so that read-check-write-audit is one
+ * runs every write through the backend's dq_catalog_write so that read-check-write-audit is one
  * transaction; SQL lives in store_sqlite_relic.c. It does not parse CSV (relic_import.c).
  */
 #include "catalog/relic_internal.h"
+#include "catalog/store.h"
 #include "search/search.h"
 
 #include <limits.h>
@@ -713,7 +714,7 @@ static void row_free(row_build_t *rb)
  * searchable text) are simply not boosted. */
 static void dict_add_doc(dq_catalog_t *cat, json_t *d)
 {
-    dq_search_t *s = dq_catalog_ops(cat)->relic_search_handle(dq_catalog_impl(cat));
+    dq_search_t *s = dq_catalog_backend(cat)->relics->search_handle(dq_catalog_impl(cat));
     dq_err_t e = {0};
     size_t i;
     json_t *x;
@@ -822,12 +823,12 @@ static json_t *merge_patch(json_t *target, json_t *patch)
 
 /* Checks that every linked image exists (inside the transaction, so that a concurrent image
  * delete cannot slip between check and write). Lenient: drops unknown links instead. */
-static int check_links(write_t *w, void *txn, json_t *d, dq_err_t *err)
+static int check_links(write_t *w, dq_store_txn_t *txn, json_t *d, dq_err_t *err)
 {
     json_t *imgs = json_object_get(d, "images");
     for (size_t i = 0; i < json_array_size(imgs);) {
         const char *iid = json_string_value(json_object_get(json_array_get(imgs, i), "image_id"));
-        int r = dq_catalog_ops(w->cat)->relic_image_exists(txn, iid, err);
+        int r = dq_catalog_backend(w->cat)->relics->image_exists(txn, iid, err);
         if (r < 0)
             return -1;
         if (r == 0 && w->lenient_images) {
@@ -852,10 +853,11 @@ static int fail_invalid(write_t *w, dq_err_t *err)
                       json_string_value(v) ? json_string_value(v) : "");
 }
 
-static int write_txn(void *ud, void *txn, dq_err_t *err)
+static int write_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
 {
     write_t *w = ud;
-    const dq_store_ops *ops = dq_catalog_ops(w->cat);
+    const dq_store_relic_ops *ops = dq_catalog_backend(w->cat)->relics;
+    const dq_store_audit_ops *audit = dq_catalog_backend(w->cat)->audit;
     dq_relic_stored_t cur = {0};
     json_t *old = NULL, *next = NULL;
     row_build_t rb = {0};
@@ -865,7 +867,7 @@ static int write_txn(void *ud, void *txn, dq_err_t *err)
     int exists = 0;
 
     if (w->kind != W_CREATE) {
-        int r = ops->relic_load(txn, w->id, NULL, &cur, err);
+        int r = ops->load(txn, w->id, NULL, &cur, err);
         if (r < 0)
             goto out;
         if (r == 1) {
@@ -894,8 +896,8 @@ static int write_txn(void *ud, void *txn, dq_err_t *err)
         dq_buf_puts(&b, a ? a : "null");
         free(a);
         dq_buf_putc(&b, '}');
-        rc = ops->relic_remove(txn, w->id, err) < 0 ||
-                     ops->relic_audit(txn, who_name(w->who), "relic.delete", w->id, b.data, err) < 0
+        rc = ops->remove(txn, w->id, err) < 0 ||
+                     audit->append(txn, who_name(w->who), "relic.delete", w->id, b.data, err) < 0
                  ? -1
                  : 0;
         dq_buf_free(&b);
@@ -958,7 +960,7 @@ static int write_txn(void *ud, void *txn, dq_err_t *err)
             snprintf(newid, sizeof(newid), "%s", json_string_value(iid));
         } else {
             char nid[32];
-            if (ops->relic_new_id(txn, nid, err) < 0)
+            if (ops->new_id(txn, nid, err) < 0)
                 goto out;
             snprintf(newid, sizeof(newid), "%s", nid);
         }
@@ -972,7 +974,7 @@ static int write_txn(void *ud, void *txn, dq_err_t *err)
             goto out;
         }
     }
-    if (ops->relic_save(txn, &rb.row, err) < 0)
+    if (ops->save(txn, &rb.row, err) < 0)
         goto out;
     if (w->kind == W_CREATE) {
         detail = dq_xasprintf("{\"accession\":%s}", "null");
@@ -985,10 +987,10 @@ static int write_txn(void *ud, void *txn, dq_err_t *err)
     }
     static const char *const actions[] = {"relic.create", "relic.replace", "relic.patch", "",
                                           "relic.images"};
-    if (ops->relic_audit(txn, who_name(w->who), actions[w->kind], rb.row.id, detail, err) < 0)
+    if (audit->append(txn, who_name(w->who), actions[w->kind], rb.row.id, detail, err) < 0)
         goto out;
     dq_relic_stored_t st = {0};
-    int r = ops->relic_load(txn, rb.row.id, NULL, &st, err);
+    int r = ops->load(txn, rb.row.id, NULL, &st, err);
     if (r != 0) {
         if (r == 1)
             dq_err_set(err, DQ_EINTERNAL, 500, "relic vanished after save");
@@ -1035,7 +1037,7 @@ static int run_write(dq_catalog_t *cat, int kind, const char *id, const char *js
             goto out;
         }
     }
-    rc = dq_catalog_ops(cat)->relic_txn(dq_catalog_impl(cat), write_txn, &w, err);
+    rc = dq_catalog_write(cat, write_txn, &w, err);
     if (rc == 0 && w.written)
         dict_add_doc(cat, w.written);
 out:
@@ -1102,7 +1104,7 @@ int dq_catalog_relic_get(dq_catalog_t *cat, const char *id, const dq_actor_t *wh
         dq_err_set(err, DQ_ENOTFOUND, 404, "no relic '%.64s'", id ? id : "");
         goto out;
     }
-    if (dq_catalog_ops(cat)->relic_get(dq_catalog_impl(cat), id, &st, &doc, err) < 0)
+    if (dq_catalog_backend(cat)->relics->get(dq_catalog_impl(cat), id, &st, &doc, err) < 0)
         goto out;
     st.doc = doc.data;
     st.doc_len = doc.len;
@@ -1123,41 +1125,6 @@ int dq_catalog_relic_get(dq_catalog_t *cat, const char *id, const dq_actor_t *wh
 out:
     dq_buf_free(&doc);
     return rc;
-}
-
-int dq_catalog_image_visible(dq_catalog_t *cat, const char *image_id, const dq_actor_t *who)
-{
-    return dq_catalog_ops(cat)->relic_image_visible(dq_catalog_impl(cat), image_id,
-                                                    show_restricted(who));
-}
-
-int dq_catalog_counts(dq_catalog_t *cat, const dq_actor_t *who, int64_t *relics, int64_t *images,
-                      dq_err_t *err)
-{
-    int64_t r = 0, i = 0;
-    if (dq_catalog_ops(cat)->relic_counts(dq_catalog_impl(cat), show_restricted(who), &r, &i, err) <
-        0)
-        return -1;
-    if (relics)
-        *relics = r;
-    if (images)
-        *images = i;
-    return 0;
-}
-
-int dq_catalog_audit_list(dq_catalog_t *cat, const char *object, int limit, const char *cursor,
-                          dq_buf_t *out, dq_err_t *err)
-{
-    uint64_t before = 0;
-    if (limit == 0)
-        limit = 50;
-    if (limit < 1 || limit > 500)
-        return dq_err_set(err, DQ_EINVAL, 400, "limit must be 1..500");
-    if (cursor && *cursor &&
-        (dq_str_to_u64(cursor, strlen(cursor), &before) < 0 || before > INT64_MAX))
-        return dq_err_set(err, DQ_EINVAL, 400, "bad cursor");
-    return dq_catalog_ops(cat)->relic_audit_list(
-        dq_catalog_impl(cat), object && *object ? object : NULL, limit, (int64_t)before, out, err);
 }
 
 /* ---------------------------------------------------------------- search */
@@ -1229,8 +1196,8 @@ bad:
 
 int dq_catalog_relic_warm(dq_catalog_t *cat, dq_err_t *err)
 {
-    const dq_store_ops *ops = dq_catalog_ops(cat);
-    return ops->relic_warm ? ops->relic_warm(dq_catalog_impl(cat), err) : 0;
+    const dq_store_relic_ops *ops = dq_catalog_backend(cat)->relics;
+    return ops->warm ? ops->warm(dq_catalog_impl(cat), err) : 0;
 }
 
 int dq_catalog_relic_search(dq_catalog_t *cat, const dq_relic_query_t *q, const dq_actor_t *who,
@@ -1275,7 +1242,7 @@ int dq_catalog_relic_search(dq_catalog_t *cat, const dq_relic_query_t *q, const 
     }
     p.lang_en = q->lang && strcmp(q->lang, "en") == 0;
     if (has_q) {
-        dq_search_t *s = dq_catalog_ops(cat)->relic_search_handle(dq_catalog_impl(cat));
+        dq_search_t *s = dq_catalog_backend(cat)->relics->search_handle(dq_catalog_impl(cat));
         if (dq_search_query_plan(s, q->q, &sp, err) < 0) {
             err->http_status = 400;
             goto out;
@@ -1285,7 +1252,7 @@ int dq_catalog_relic_search(dq_catalog_t *cat, const dq_relic_query_t *q, const 
     }
     if (q->cursor && *q->cursor && cursor_decode(q->cursor, &p, &cstr, err) < 0)
         goto out;
-    rc = dq_catalog_ops(cat)->relic_search(dq_catalog_impl(cat), q, &p, show_restricted(who), out,
+    rc = dq_catalog_backend(cat)->relics->search(dq_catalog_impl(cat), q, &p, show_restricted(who), out,
                                            err);
 out:
     dq_search_plan_free(&sp);
@@ -1325,10 +1292,11 @@ static void report_fe(batch_t *b, long line, json_t *fe)
     dq_buf_free(&msg);
 }
 
-static int batch_txn(void *ud, void *txn, dq_err_t *err)
+static int batch_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
 {
     batch_t *b = ud;
-    const dq_store_ops *ops = dq_catalog_ops(b->cat);
+    const dq_store_relic_ops *ops = dq_catalog_backend(b->cat)->relics;
+    const dq_store_audit_ops *audit = dq_catalog_backend(b->cat)->audit;
     row_build_t rb = {0};
     json_t *old = NULL;
     char *detail = NULL;
@@ -1351,7 +1319,7 @@ static int batch_txn(void *ud, void *txn, dq_err_t *err)
         json_decref(fe);
         dq_relic_stored_t cur = {0};
         const char *acc = json_string_value(json_object_get(d, "accession"));
-        int r = ops->relic_load(txn, NULL, acc, &cur, err);
+        int r = ops->load(txn, NULL, acc, &cur, err);
         if (r < 0)
             goto out;
         dq_err_t rerr = {0};
@@ -1381,11 +1349,11 @@ static int batch_txn(void *ud, void *txn, dq_err_t *err)
             }
             row_build(&rb, d, id, v + 1);
             if (!b->dry_run) {
-                if (ops->relic_save(txn, &rb.row, &rerr) < 0)
+                if (ops->save(txn, &rb.row, &rerr) < 0)
                     goto row_failed;
                 free(detail);
                 detail = diff_detail(old, d, v + 1);
-                if (ops->relic_audit(txn, who_name(b->who), "relic.import", id, detail, err) < 0)
+                if (audit->append(txn, who_name(b->who), "relic.import", id, detail, err) < 0)
                     goto out;
             }
             b->st->updated++;
@@ -1402,19 +1370,19 @@ static int batch_txn(void *ud, void *txn, dq_err_t *err)
             snprintf(id, sizeof(id), "%s", json_string_value(iid));
         } else {
             char nid[32];
-            if (ops->relic_new_id(txn, nid, err) < 0)
+            if (ops->new_id(txn, nid, err) < 0)
                 goto out;
             snprintf(id, sizeof(id), "%s", nid);
         }
         row_build(&rb, d, id, 1);
         if (!b->dry_run) {
-            if (ops->relic_save(txn, &rb.row, &rerr) < 0)
+            if (ops->save(txn, &rb.row, &rerr) < 0)
                 goto row_failed;
             json_t *det = json_pack("{s:s, s:b}", "accession", acc, "import", 1);
             free(detail);
             detail = json_dumps(det, JSON_COMPACT);
             json_decref(det);
-            if (ops->relic_audit(txn, who_name(b->who), "relic.create", id, detail, err) < 0)
+            if (audit->append(txn, who_name(b->who), "relic.create", id, detail, err) < 0)
                 goto out;
         }
         b->st->inserted++;
@@ -1465,7 +1433,7 @@ int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, int n, const
         json_decref(fe);
     }
     saved.failed = st->failed;
-    if (dq_catalog_ops(cat)->relic_txn(dq_catalog_impl(cat), batch_txn, &b, err) < 0 &&
+    if (dq_catalog_write(cat, batch_txn, &b, err) < 0 &&
         !(dry_run && err->code == DQ_OK)) {
         /* The whole batch rolled back: its counts must not claim otherwise. */
         *st = saved;

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
 /* ---------------------------------------------------------------- schema (migration 3) */
 
@@ -111,11 +110,11 @@ static const char *const stmt_sql[N_STMT] = {
     [S_INSERT] = "INSERT INTO relics (id, accession, version, doc, dynasty, object_type, medium,"
                  " year_from, year_to, sort_year, sort_year_desc, restricted, has_images,"
                  " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-                 " ?12, ?13, coalesce(?14, " NOW_SQL "), " NOW_SQL ")",
+                 " ?12, ?13, coalesce(?14, " DQ_SQ_NOW "), " DQ_SQ_NOW ")",
     [S_UPDATE] = "UPDATE relics SET accession = ?2, version = ?3, doc = ?4, dynasty = ?5,"
                  " object_type = ?6, medium = ?7, year_from = ?8, year_to = ?9, sort_year = ?10,"
                  " sort_year_desc = ?11, restricted = ?12, has_images = ?13,"
-                 " updated_at = " NOW_SQL " WHERE id = ?1",
+                 " updated_at = " DQ_SQ_NOW " WHERE id = ?1",
     [S_SEQ_OF] = "SELECT seq FROM relics WHERE id = ?1",
     [S_DEL_SUBJ] = "DELETE FROM relic_subjects WHERE relic = ?1",
     [S_DEL_CRE] = "DELETE FROM relic_creators WHERE relic = ?1",
@@ -129,7 +128,7 @@ static const char *const stmt_sql[N_STMT] = {
     [S_DELETE] = "DELETE FROM relics WHERE id = ?1",
     [S_IMG_EXISTS] = "SELECT 1 FROM images WHERE id = ?1",
     [S_AUDIT] =
-        "INSERT INTO audit (who, at, action, object, detail) VALUES (?1, " NOW_SQL ", ?2, ?3, ?4)",
+        "INSERT INTO audit (who, at, action, object, detail) VALUES (?1, " DQ_SQ_NOW ", ?2, ?3, ?4)",
     [S_NEXT_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'relics'), 0)"
                    " + 1, strftime('%Y', 'now')",
     [S_ID_TAKEN] = "SELECT 1 FROM relics WHERE id = ?1",
@@ -150,7 +149,7 @@ struct relic_cache {
 };
 
 /* The cached statement k, reset and unbound, or NULL with err. */
-static sqlite3_stmt *stmt(store_t *s, int k, dq_err_t *err)
+static sqlite3_stmt *stmt(dq_store_txn_t *s, int k, dq_err_t *err)
 {
     sqlite3_stmt **p = &s->relic->st[k];
     if (!*p) {
@@ -167,7 +166,7 @@ static sqlite3_stmt *stmt(store_t *s, int k, dq_err_t *err)
 }
 
 /* Steps a statement to completion; resets it. */
-static int run(store_t *s, sqlite3_stmt *st, dq_err_t *err)
+static int run(dq_store_txn_t *s, sqlite3_stmt *st, dq_err_t *err)
 {
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
@@ -206,10 +205,26 @@ static int add_name(void *ud, const char *name)
     return 0;
 }
 
-int dq_sqlite_relic_open(store_t *s, dq_err_t *err)
+struct relic_cache *dq_sqlite_relic_cache_new(void)
 {
-    s->relic = dq_xcalloc(1, sizeof(*s->relic));
-    s->rindex = dq_sqlite_rindex_new();
+    return dq_xcalloc(1, sizeof(struct relic_cache));
+}
+
+void dq_sqlite_relic_cache_free(struct relic_cache *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < N_STMT; i++)
+        sqlite3_finalize(c->st[i]);
+    dq_buf_free(&c->loaded);
+    free(c);
+}
+
+static int names_walk(dq_store_txn_t *s, int (*cb)(void *ud, const char *name), void *ud,
+                      dq_err_t *err);
+
+int dq_sqlite_relic_open(dq_store_txn_t *s, dq_err_t *err)
+{
     /* A 64 MiB page cache keeps the eight relic indexes of a bulk import in memory. automerge
      * 8 and
      * crisismerge 32: fewer, larger merges during bulk imports (the FTS5 defaults are 4 and
@@ -226,52 +241,22 @@ int dq_sqlite_relic_open(store_t *s, dq_err_t *err)
                    "INSERT INTO relic_fts (relic_fts, rank) VALUES ('hashsize', 16777216);",
                    err) < 0)
         return -1;
-    return dq_sqlite_relic_names(s, add_name, s->search, err);
+    return names_walk(s, add_name, s->search, err);
 }
 
 void dq_sqlite_relic_close(store_t *s)
 {
     dq_sqlite_rindex_free(s->rindex);
     s->rindex = NULL;
-    if (!s->relic)
-        return;
-    for (int i = 0; i < N_STMT; i++)
-        sqlite3_finalize(s->relic->st[i]);
-    dq_buf_free(&s->relic->loaded);
-    free(s->relic);
-    s->relic = NULL;
 }
 
-struct dq_search *dq_sqlite_relic_search_handle(void *impl)
+static struct dq_search *relic_search_handle(void *impl)
 {
     return ((store_t *)impl)->search;
 }
 
-/* ---------------------------------------------------------------- transactions */
-
-int dq_sqlite_relic_txn(void *impl, dq_relic_txn_fn fn, void *ud, dq_err_t *err)
-{
-    store_t *s = impl;
-    int rc = -1;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
-        goto out;
-    if (fn(ud, s, err) < 0)
-        goto out;
-    if (dq_sq_exec(s, "COMMIT", err) < 0)
-        goto out;
-    rc = 0;
-out:
-    if (rc < 0 && !sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    /* The in-memory index learns the written rows only once they are committed. */
-    dq_sqlite_rindex_end_txn(s, rc == 0);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
 /* Reads the current row of a S_LOAD_* statement into out (doc copied into the cache). */
-static void load_row(store_t *s, sqlite3_stmt *st, dq_relic_stored_t *out)
+static void load_row(dq_store_txn_t *s, sqlite3_stmt *st, dq_relic_stored_t *out)
 {
     dq_sq_copy_col(out->id, sizeof(out->id), st, 0);
     out->version = sqlite3_column_int64(st, 1);
@@ -284,10 +269,10 @@ static void load_row(store_t *s, sqlite3_stmt *st, dq_relic_stored_t *out)
     out->doc_len = s->relic->loaded.len;
 }
 
-int dq_sqlite_relic_load(void *txn, const char *id, const char *accession, dq_relic_stored_t *out,
+static int relic_load(dq_store_txn_t *txn, const char *id, const char *accession, dq_relic_stored_t *out,
                          dq_err_t *err)
 {
-    store_t *s = txn;
+    dq_store_txn_t *s = txn;
     sqlite3_stmt *st = stmt(s, id ? S_LOAD_ID : S_LOAD_ACC, err);
     if (!st)
         return -1;
@@ -306,7 +291,7 @@ int dq_sqlite_relic_load(void *txn, const char *id, const char *accession, dq_re
 }
 
 /* The relic's children and FTS entry, (re)written for seq. */
-static int save_children(store_t *s, int64_t seq, const dq_relic_row_t *r, dq_err_t *err)
+static int save_children(dq_store_txn_t *s, int64_t seq, const dq_relic_row_t *r, dq_err_t *err)
 {
     sqlite3_stmt *st;
     for (int i = 0; i < r->n_subjects; i++) {
@@ -380,7 +365,7 @@ static void bind_row(sqlite3_stmt *st, const dq_relic_row_t *r)
 
 /* Clears what a previous version of seq wrote besides its row. The FTS delete must come
  * before the row's new text is inserted: FTS5 removes the tokens of the stored text. */
-static int clear_children(store_t *s, int64_t seq, dq_err_t *err)
+static int clear_children(dq_store_txn_t *s, int64_t seq, dq_err_t *err)
 {
     static const int k[] = {S_DEL_SUBJ, S_DEL_CRE, S_DEL_IMG, S_DEL_FTS};
     for (size_t i = 0; i < DQ_ARRAY_LEN(k); i++) {
@@ -402,9 +387,9 @@ static int clear_children(store_t *s, int64_t seq, dq_err_t *err)
  * itself, so such a row leaves nothing behind and the batch around it goes on. A failure
  * after that first write is not the row's fault (I/O, memory): it is reported as
  * DQ_EINTERNAL, which makes every caller roll the whole transaction back. */
-int dq_sqlite_relic_save(void *txn, const dq_relic_row_t *r, dq_err_t *err)
+static int relic_save(dq_store_txn_t *txn, const dq_relic_row_t *r, dq_err_t *err)
 {
-    store_t *s = txn;
+    dq_store_txn_t *s = txn;
     sqlite3_stmt *st;
     int64_t seq = 0;
     if (r->version == 1) {
@@ -443,9 +428,9 @@ half_written:
     return -1;
 }
 
-int dq_sqlite_relic_remove(void *txn, const char *id, dq_err_t *err)
+static int relic_remove(dq_store_txn_t *txn, const char *id, dq_err_t *err)
 {
-    store_t *s = txn;
+    dq_store_txn_t *s = txn;
     sqlite3_stmt *st = stmt(s, S_SEQ_OF, err);
     if (!st)
         return -1;
@@ -463,9 +448,9 @@ int dq_sqlite_relic_remove(void *txn, const char *id, dq_err_t *err)
     return run(s, st, err);
 }
 
-int dq_sqlite_relic_new_id(void *txn, char id[32], dq_err_t *err)
+static int relic_new_id(dq_store_txn_t *txn, char id[32], dq_err_t *err)
 {
-    store_t *s = txn;
+    dq_store_txn_t *s = txn;
     sqlite3_stmt *st = stmt(s, S_NEXT_SEQ, err);
     if (!st)
         return -1;
@@ -492,9 +477,9 @@ int dq_sqlite_relic_new_id(void *txn, char id[32], dq_err_t *err)
     }
 }
 
-int dq_sqlite_relic_image_exists(void *txn, const char *image_id, dq_err_t *err)
+static int relic_image_exists(dq_store_txn_t *txn, const char *image_id, dq_err_t *err)
 {
-    store_t *s = txn;
+    dq_store_txn_t *s = txn;
     sqlite3_stmt *st = stmt(s, S_IMG_EXISTS, err);
     if (!st)
         return -1;
@@ -508,29 +493,16 @@ int dq_sqlite_relic_image_exists(void *txn, const char *image_id, dq_err_t *err)
     return dq_sq_fail(s, err, "image lookup");
 }
 
-int dq_sqlite_relic_audit(void *txn, const char *who, const char *action, const char *object,
-                          const char *detail, dq_err_t *err)
-{
-    store_t *s = txn;
-    sqlite3_stmt *st = stmt(s, S_AUDIT, err);
-    if (!st)
-        return -1;
-    bind_text(st, 1, who);
-    bind_text(st, 2, action);
-    bind_text(st, 3, object);
-    bind_text(st, 4, detail);
-    return run(s, st, err);
-}
-
 /* ---------------------------------------------------------------- reads */
 
-int dq_sqlite_relic_get(void *impl, const char *id, dq_relic_stored_t *out, dq_buf_t *out_doc,
-                        dq_err_t *err)
+static int relic_get(void *impl, const char *id, dq_relic_stored_t *out, dq_buf_t *out_doc,
+                     dq_err_t *err)
 {
-    store_t *s = impl;
+    dq_store_txn_t *s;
     int rc = -1;
-    pthread_mutex_lock(&s->lock);
-    int r = dq_sqlite_relic_load(s, id, NULL, out, err);
+    if (dq_store_sqlite.begin(impl, 0, &s, err) < 0)
+        return -1;
+    int r = relic_load(s, id, NULL, out, err);
     if (r == 1)
         dq_err_set(err, DQ_ENOTFOUND, 404, "no relic '%s'", id);
     if (r == 0) {
@@ -539,32 +511,11 @@ int dq_sqlite_relic_get(void *impl, const char *id, dq_relic_stored_t *out, dq_b
         out->doc_len = 0;
         rc = 0;
     }
-    pthread_mutex_unlock(&s->lock);
+    dq_store_sqlite.rollback(s);
     return rc;
 }
 
-int dq_sqlite_relic_image_visible(void *impl, const char *image_id, int show_restricted)
-{
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int vis = 0;
-    if (show_restricted)
-        return 1;
-    pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT count(*), coalesce(sum(r.restricted = 0), 0) FROM relic_images i"
-                           " JOIN relics r ON r.seq = i.relic WHERE i.image_id = ?1",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            vis = sqlite3_column_int64(st, 0) == 0 || sqlite3_column_int64(st, 1) > 0;
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return vis;
-}
-
-static int count_query(store_t *s, const char *sql, int64_t *n, dq_err_t *err)
+static int count_query(dq_store_txn_t *s, const char *sql, int64_t *n, dq_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
@@ -580,80 +531,22 @@ out:
     return rc;
 }
 
-int dq_sqlite_relic_counts(void *impl, int show_restricted, int64_t *relics, int64_t *images,
-                           dq_err_t *err)
+static int relic_counts(void *impl, int show_restricted, int64_t *relics, dq_err_t *err)
 {
-    store_t *s = impl;
-    pthread_mutex_lock(&s->lock);
+    dq_store_txn_t *s;
+    if (dq_store_sqlite.begin(impl, 0, &s, err) < 0)
+        return -1;
     int rc = count_query(s,
                          show_restricted ? "SELECT count(*) FROM relics"
                                          : "SELECT count(*) FROM relics WHERE restricted = 0",
-                         relics, err) < 0 ||
-                     count_query(s, "SELECT count(*) FROM images", images, err) < 0
-                 ? -1
-                 : 0;
-    pthread_mutex_unlock(&s->lock);
+                         relics, err);
+    dq_store_sqlite.rollback(s);
     return rc;
 }
 
-int dq_sqlite_relic_audit_list(void *impl, const char *object, int limit, int64_t before_seq,
-                               dq_buf_t *out, dq_err_t *err)
+static int names_walk(dq_store_txn_t *s, int (*cb)(void *ud, const char *name), void *ud,
+                      dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1, n = 0, r;
-    int64_t last = 0;
-    pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT seq, at, who, action, object, detail FROM audit"
-                           " WHERE (?1 IS NULL OR object = ?1) AND (?2 = 0 OR seq < ?2)"
-                           " ORDER BY seq DESC LIMIT ?3",
-                           -1, &st, NULL) != SQLITE_OK) {
-        dq_sq_fail(s, err, "audit list");
-        goto out;
-    }
-    bind_text(st, 1, object);
-    sqlite3_bind_int64(st, 2, before_seq);
-    sqlite3_bind_int(st, 3, limit + 1);
-    dq_buf_puts(out, "{\"items\":[");
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == limit) {
-            n++;
-            break;
-        }
-        last = sqlite3_column_int64(st, 0);
-        dq_buf_puts(out, n ? ",{" : "{");
-        static const char *const names[] = {"at", "who", "action", "object"};
-        for (int c = 0; c < 4; c++) {
-            const char *t = (const char *)sqlite3_column_text(st, c + 1);
-            dq_buf_printf(out, "\"%s\":\"", names[c]);
-            dq_buf_json_str(out, t ? t : "", t ? strlen(t) : 0);
-            dq_buf_puts(out, "\",");
-        }
-        dq_buf_puts(out, "\"detail\":");
-        dq_buf_puts(out, (const char *)sqlite3_column_text(st, 5)); /* json_valid by CHECK */
-        dq_buf_putc(out, '}');
-        n++;
-    }
-    if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        dq_sq_fail(s, err, "audit list");
-        goto out;
-    }
-    if (n > limit)
-        dq_buf_printf(out, "],\"next_cursor\":\"%lld\"}", (long long)last);
-    else
-        dq_buf_puts(out, "],\"next_cursor\":null}");
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-int dq_sqlite_relic_names(void *impl, int (*cb)(void *ud, const char *name), void *ud,
-                          dq_err_t *err)
-{
-    store_t *s = impl;
     sqlite3_stmt *st = NULL;
     int rc = -1, r;
     if (sqlite3_prepare_v2(s->db, "SELECT name FROM relic_names", -1, &st, NULL) != SQLITE_OK) {
@@ -672,6 +565,16 @@ int dq_sqlite_relic_names(void *impl, int (*cb)(void *ud, const char *name), voi
     rc = 0;
 out:
     sqlite3_finalize(st);
+    return rc;
+}
+
+static int relic_names(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err)
+{
+    dq_store_txn_t *s;
+    if (dq_store_sqlite.begin(impl, 0, &s, err) < 0)
+        return -1;
+    int rc = names_walk(s, cb, ud, err);
+    dq_store_sqlite.rollback(s);
     return rc;
 }
 
@@ -815,7 +718,7 @@ static int cmp_i64(const void *a, const void *b)
 
 /* Runs sql (binding m1 to ?1, m2 to ?2 when non-NULL) and collects column 0 (rowids) and,
  * with want_score, column 1. A MATCH that FTS5 rejects is the query's fault: 400. */
-static int fts_rows(store_t *s, const char *sql, const char *m1, const char *m2, int want_score,
+static int fts_rows(dq_store_txn_t *s, const char *sql, const char *m1, const char *m2, int want_score,
                     rowset_t *out, dq_err_t *err)
 {
     sqlite3_stmt *st = NULL;
@@ -906,7 +809,7 @@ static void in_list(dq_buf_t *sql, const int64_t *ids, size_t n)
  * full pass of ~9 ms). *partial says whether it stopped early; the caller must then treat
  * rows past the last one read as unknown, which it can when nothing but this tier comes
  * before them in the order. */
-static int tier_rows(store_t *s, const char *expr, const int64_t *r, size_t n, size_t need,
+static int tier_rows(dq_store_txn_t *s, const char *expr, const int64_t *r, size_t n, size_t need,
                      int may_stop, rowset_t *out, int *partial, dq_err_t *err)
 {
     sqlite3_stmt *st = NULL;
@@ -949,7 +852,7 @@ out:
 
 /* The relevance order of r[0..n) (ascending seqs, all FTS matches of p->match, n_match of
  * them in the table): fills page with the rows at positions [offset, offset + k). */
-static int rank_page(store_t *s, const dq_relic_plan_t *p, const int64_t *r, size_t n,
+static int rank_page(dq_store_txn_t *s, const dq_relic_plan_t *p, const int64_t *r, size_t n,
                      size_t n_match, size_t offset, size_t k, int64_t *page, size_t *n_page,
                      dq_err_t *err)
 {
@@ -1034,7 +937,7 @@ out:
 
 /* The snippets of the page's rows, in one FTS5 query: snip[i] for page[i] (owned, NULL when
  * none). The best-matching column is chosen by FTS5 (-1). */
-static int snippets(store_t *s, const char *match, const int64_t *page, size_t n, char **snip,
+static int snippets(dq_store_txn_t *s, const char *match, const int64_t *page, size_t n, char **snip,
                     dq_err_t *err)
 {
     dq_buf_t sql = {0};
@@ -1078,7 +981,7 @@ out:
  * moves every score and a keyset on the old score would repeat or skip rows. Its cursor is
  * instead (offset, snapshot seq): later pages see only rows that existed when the first page
  * was made (seq never goes back), so inserts cannot shift them. */
-static int search_locked(store_t *s, const dq_relic_query_t *q, const dq_relic_plan_t *p,
+static int search_locked(dq_store_txn_t *s, const dq_relic_query_t *q, const dq_relic_plan_t *p,
                          int show_restricted, dq_buf_t *out, dq_err_t *err)
 {
     rowset_t m = {0};
@@ -1167,23 +1070,33 @@ out:
     return rc;
 }
 
-int dq_sqlite_relic_warm(void *impl, dq_err_t *err)
+/* Search and warm-up read on a pooled connection under ixlock, the index's lock: they never
+ * wait for a writer (a write only takes ixlock for a moment after its commit). */
+static int relic_warm(void *impl, dq_err_t *err)
 {
-    store_t *s = impl;
-    pthread_mutex_lock(&s->lock);
+    store_t *st = impl;
+    dq_store_txn_t *s;
+    if (dq_store_sqlite.begin(impl, 0, &s, err) < 0)
+        return -1;
+    pthread_mutex_lock(&st->ixlock);
     int rc = dq_sqlite_rindex_sync(s, err);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&st->ixlock);
+    dq_store_sqlite.rollback(s);
     return rc;
 }
 
-int dq_sqlite_relic_search(void *impl, const dq_relic_query_t *q, const dq_relic_plan_t *plan,
-                           int show_restricted, dq_buf_t *out, dq_err_t *err)
+static int relic_search(void *impl, const dq_relic_query_t *q, const dq_relic_plan_t *plan,
+                        int show_restricted, dq_buf_t *out, dq_err_t *err)
 {
-    store_t *s = impl;
+    store_t *st = impl;
+    dq_store_txn_t *s;
     size_t mark = out->len;
-    pthread_mutex_lock(&s->lock);
+    if (dq_store_sqlite.begin(impl, 0, &s, err) < 0)
+        return -1;
+    pthread_mutex_lock(&st->ixlock);
     int rc = search_locked(s, q, plan, show_restricted, out, err);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&st->ixlock);
+    dq_store_sqlite.rollback(s);
     if (rc < 0) { /* leave out as it was */
         out->len = mark;
         if (out->data)
@@ -1191,3 +1104,17 @@ int dq_sqlite_relic_search(void *impl, const dq_relic_query_t *q, const dq_relic
     }
     return rc;
 }
+
+const dq_store_relic_ops dq_sqlite_relic_ops = {
+    .search_handle = relic_search_handle,
+    .load = relic_load,
+    .save = relic_save,
+    .remove = relic_remove,
+    .new_id = relic_new_id,
+    .image_exists = relic_image_exists,
+    .get = relic_get,
+    .search = relic_search,
+    .warm = relic_warm,
+    .counts = relic_counts,
+    .names = relic_names,
+};

@@ -369,13 +369,15 @@ void dq_api_users_patch(dq_api_t *c)
         dq_api_error(c->resp, 422, "invalid account", "{\"password\":\"must be a string\"}");
         goto out;
     }
-    if (role >= 0 && dq_catalog_user_set_role(c->srv->catalog, name, role, &c->actor, &err) < 0) {
-        account_error(c, &err, NULL);
+    if (!dq_catalog_user_name_valid(name, &err)) {
+        dq_api_error_err(c->resp, &err);
         goto out;
     }
-    if (pwj && dq_catalog_user_set_password(c->srv->catalog, name, json_string_value(pwj),
-                                            &c->actor, &err) < 0) {
-        account_error(c, &err, "password");
+    /* One call: everything is validated before anything is written (issue 10 item 6). A 400
+     * can only be about the password here (the name and role were checked above). */
+    if (dq_catalog_user_update(c->srv->catalog, name, role, pwj ? json_string_value(pwj) : NULL,
+                               &c->actor, &err) < 0) {
+        account_error(c, &err, pwj ? "password" : NULL);
         goto out;
     }
     dq_user_t u;
