@@ -798,3 +798,8 @@ json_t *relic_merge_patch(json_t *target, json_t *patch)
     }
     return t;
 }
+
+int relic_show_restricted(const dq_actor_t *who)
+{
+    return who && who->role >= DQ_ROLE_VIEWER;
+}

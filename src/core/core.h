@@ -24,6 +24,7 @@ enum {
     DQ_EUNSUP,    /* valid but not supported */
     DQ_EIO,       /* the file system or a library failed */
     DQ_EINTERNAL, /* a bug or an unexpected library state */
+    DQ_EBUSY,     /* a shared resource stayed busy past its bounded wait: retry later (503) */
 };
 
 /* Filled by a failing function; owned by the caller, usually on its stack. */

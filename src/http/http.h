@@ -82,6 +82,9 @@ struct dq_http_req {
     const char *(*header)(const dq_http_req_t *req, const char *name);
     /* Looks up a query argument, still percent-encoded; NULL when absent. */
     const char *(*arg)(const dq_http_req_t *req, const char *name);
+    /* Writes the TCP peer's address as text ("127.0.0.1", "::1") into out (cap bytes, at
+     * least 48); "" when unknown. NULL in requests made without a socket (tests). */
+    void (*peer)(const dq_http_req_t *req, char *out, size_t cap);
     void *conn; /* for header(); opaque */
 };
 
@@ -135,6 +138,39 @@ void dq_alog_printf(dq_alog_t *a, const char *fmt, ...) __attribute__((format(pr
 void dq_alog_flush(dq_alog_t *a);
 void dq_alog_free(dq_alog_t *a); /* flushes; NULL ok; no thread may still be writing */
 
+/* ================================================================ login throttle */
+
+/*
+ * Failed logins per account name and per client address, with growing lockouts, and a bound
+ * on password checks running at once (throttle.c; docs/security.md "Logins and throttling").
+ * In memory, per process, at most max_entries keys (the least useful is evicted). Thread-safe.
+ * Times are milliseconds on a monotonic clock, passed in so that tests can drive them.
+ */
+typedef struct dq_throttle dq_throttle_t;
+/* Keys a server's throttle holds (each ~100 bytes): a flood of names or addresses beyond it
+ * evicts the entries that matter least (unlocked, oldest) first. */
+#define DQ_THROTTLE_MAX 4096
+/* Outcomes for dq_throttle_end. */
+enum { DQ_THROTTLE_FAILED = 1, DQ_THROTTLE_SUCCEEDED = 2, DQ_THROTTLE_NOT_CHECKED = 3 };
+/* New throttle of max_entries keys (at least 16) allowing max_hashing (at least 1) checks at
+ * once. Free with dq_throttle_free (NULL ok). */
+dq_throttle_t *dq_throttle_new(size_t max_entries, int max_hashing);
+void dq_throttle_free(dq_throttle_t *t);
+/* Before a password check for user (any text, may be NULL) from addr: 0 when it may go on
+ * (then dq_throttle_end must follow), else how many ms the account or address must still
+ * wait (answer 429 with Retry-After; nothing is recorded). */
+int64_t dq_throttle_begin(dq_throttle_t *t, const char *user, const char *addr, int64_t now_ms);
+/* After the check that dq_throttle_begin allowed: outcome DQ_THROTTLE_*. A failure counts
+ * against both the account and the address; a success clears the account only. */
+void dq_throttle_end(dq_throttle_t *t, const char *user, const char *addr, int outcome,
+                     int64_t now_ms);
+/* Takes one of the max_hashing password-check slots without waiting: 1 taken (release with
+ * dq_throttle_hash_release), 0 all busy (answer 503 with Retry-After). Lock-free. */
+int dq_throttle_hash_acquire(dq_throttle_t *t);
+void dq_throttle_hash_release(dq_throttle_t *t);
+/* Keys held now (for tests of the bound). */
+size_t dq_throttle_count(dq_throttle_t *t);
+
 /* ================================================================ the server */
 
 typedef struct dq_registry dq_registry_t;
@@ -149,6 +185,7 @@ struct dq_server {
     dq_catalog_t *catalog;    /* thread-safe */
     dq_registry_t *registry;  /* thread-safe */
     dq_alog_t *alog;          /* thread-safe; NULL when the log level hides info lines */
+    dq_throttle_t *throttle;  /* thread-safe; failed logins and concurrent password checks */
     _Atomic uint64_t epoch;   /* bumped when any image changes: part of every cache key */
     pthread_t watcher;        /* polls the registry for replaced pyramids */
     int watcher_running;

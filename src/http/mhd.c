@@ -70,6 +70,18 @@ static const char *req_arg(const dq_http_req_t *req, const char *name)
                                        MHD_GET_ARGUMENT_KIND, name);
 }
 
+static void req_peer(const dq_http_req_t *req, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        (struct MHD_Connection *)req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
 static int method_of(const char *m)
 {
     static const struct {
@@ -226,6 +238,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.path = url;
     req.path_len = strlen(url);
     req.arg = req_arg;
+    req.peer = req_peer;
     if (st) {
         req.body = st->body.data;
         req.body_len = st->body.len;

@@ -505,7 +505,7 @@ DQ_TEST(foreign_writes_update_facets_without_rebuild)
     DQ_CHECK(facet_count(j, "dynasty", "yuan") == 2);
     DQ_CHECK(facet_count(j, "object_type", "fan") == 2);
     json_decref(j);
-    char *r = find(c, "扇面");
+    char *r = find(c, "扇面山水");
     DQ_CHECK_STR(r, "B002");
     free(r);
     relic_index_stats(relic_index_of(c), &rebuilds, &reloads);

@@ -675,7 +675,7 @@ DQ_TEST(plan_terms_phrases_and_fts5_rendering)
     DQ_CHECK(strstr(m.data, "\"autumn\" AND \"mountains\"") != NULL);
     dq_buf_reset(&b);
     dq_sqlite_fts_render(&p, DQ_SQ_FTS_BOOST, &b);
-    DQ_CHECK(strstr(b.data, "\"张择端\" OR ") == b.data);
+    DQ_CHECK(strstr(b.data, "\"张择端\" OR ") != NULL);
     DQ_CHECK(strstr(b.data, "\"autumn mountains\"") != NULL);
     /* a user quote inside a word is doubled in the FTS5 string, never a quote of its own */
     dq_search_phrase_t q = {DQ_SEARCH_PHRASE_TEXT, 0, 0, 3};
