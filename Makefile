@@ -134,7 +134,7 @@ demo:
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory build/danqing
-	@bench/run.sh
+	@bench/run.sh $(BENCH)
 
 format:
 	clang-format -i $(SRCS) $(TEST_SRCS)

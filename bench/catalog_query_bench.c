@@ -81,6 +81,7 @@ int main(int argc, char **argv)
     qs[n++] = (bq_t){"initials xsxl + facets", base("xsxl")};
     qs[n++] = (bq_t){"English \"wind in the pines\" + facets", base("wind in the pines")};
     qs[n++] = (bq_t){"creator name 张择端 + facets", base("张择端")};
+    qs[n++] = (bq_t){"English \"autumn mountains\" + facets", base("autumn mountains")};
     qs[n] = (bq_t){"subject=landscape sort=date + facets", base(NULL)};
     qs[n].q.subject = "landscape";
     qs[n++].q.sort = "date";
