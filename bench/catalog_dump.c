@@ -66,10 +66,30 @@ int main(int argc, char **argv)
         return 1;
     }
     static const char *const texts[] = {
-        "山水",       "溪山行旅", "张择端",    "qiushan",      "xsxl",        "wind in the pines",
-        "landscape",  "秋山",     "清明上河图", "\"Zhang Zeduan\"", "zhang zeduan", "fan",
-        "handscroll", "宋",       "北宋 山水",  "松风",         "qm",          "autumn mountains",
-        "Autumn Mountains", "horse", "horses", "蝴蝶", "Butterflies", "ink on silk",
+        "山水",
+        "溪山行旅",
+        "张择端",
+        "qiushan",
+        "xsxl",
+        "wind in the pines",
+        "landscape",
+        "秋山",
+        "清明上河图",
+        "\"Zhang Zeduan\"",
+        "zhang zeduan",
+        "fan",
+        "handscroll",
+        "宋",
+        "北宋 山水",
+        "松风",
+        "qm",
+        "autumn mountains",
+        "Autumn Mountains",
+        "horse",
+        "horses",
+        "蝴蝶",
+        "Butterflies",
+        "ink on silk",
     };
     static const char *const sorts[] = {NULL, "date", "-date", "accession"};
     dq_actor_t anon = {"", DQ_ROLE_ANON}, viewer = {"v", DQ_ROLE_VIEWER};

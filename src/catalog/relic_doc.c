@@ -455,10 +455,10 @@ static json_t *chk_subject(json_t *fe, const char *path, json_t *v)
 /* The document's top-level fields in canonical order. Server fields (id, version, times) are
  * known but never part of the stored user document. */
 static const char *const doc_fields[] = {
-    "accession",   "title",         "creators",     "dynasty", "date_text",
-    "year_from",   "year_to",       "object_type",  "subject", "keywords", "medium",
-    "support",     "dimensions_cm", "inscriptions", "seals",   "provenance",
-    "description", "rights",        "restricted",   "school",  "images",
+    "accession",     "title",        "creators", "dynasty",    "date_text",   "year_from",
+    "year_to",       "object_type",  "subject",  "keywords",   "medium",      "support",
+    "dimensions_cm", "inscriptions", "seals",    "provenance", "description", "rights",
+    "restricted",    "school",       "images",
 };
 static const char *const server_fields[] = {"id", "version", "created_at", "updated_at"};
 
@@ -516,8 +516,8 @@ json_t *relic_normalize(json_t *in, json_t *fe)
                 c = json_incref(v);
             else
                 relic_fe_add(fe, f,
-                       f[0] == 'd' ? "unknown dynasty (GET /api/vocab/dynasties)"
-                                   : "unknown object type (GET /api/vocab/object_types)");
+                             f[0] == 'd' ? "unknown dynasty (GET /api/vocab/dynasties)"
+                                         : "unknown object type (GET /api/vocab/object_types)");
         } else if (strcmp(f, "year_from") == 0 || strcmp(f, "year_to") == 0) {
             if (json_is_integer(v) && json_integer_value(v) >= -5000 &&
                 json_integer_value(v) <= 9999)
@@ -581,7 +581,6 @@ char *relic_doc_text(json_t *d)
 }
 
 /* ---------------------------------------------------------------- row extraction */
-
 
 static void put_sp(dq_buf_t *b, const char *s)
 {
@@ -681,7 +680,8 @@ void relic_row_build(relic_row_build_t *rb, json_t *d, const char *id, int64_t v
     put_label(&rb->body, object_types, DQ_ARRAY_LEN(object_types), r->object_type);
     json_array_foreach(json_object_get(d, "subject"), i, x)
         put_label(&rb->body, subjects, DQ_ARRAY_LEN(subjects), json_string_value(x));
-    json_array_foreach(json_object_get(d, "keywords"), i, x) put_sp(&rb->body, json_string_value(x));
+    json_array_foreach(json_object_get(d, "keywords"), i, x)
+        put_sp(&rb->body, json_string_value(x));
     put_sp(&rb->body, json_string_value(json_object_get(d, "date_text")));
     put_lang(&rb->body, med);
     put_sp(&rb->body, json_string_value(json_object_get(d, "support")));

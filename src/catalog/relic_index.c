@@ -339,8 +339,8 @@ static int feed_row(void *ud, const dq_store_audit_row_t *row)
 
 /* Applies the change feed since ix->feed_seq: each named relic is re-read (gone: dropped).
  * *rebuild_instead is set when there are too many to be worth it. Lock held for writing. */
-static int follow(relic_index_t *ix, const dq_store_backend_t *b, dq_store_txn_t *txn,
-                  int64_t upto, int *rebuild_instead, dq_err_t *err)
+static int follow(relic_index_t *ix, const dq_store_backend_t *b, dq_store_txn_t *txn, int64_t upto,
+                  int *rebuild_instead, dq_err_t *err)
 {
     feed_t f = {0};
     int rc = -1;

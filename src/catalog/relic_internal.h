@@ -99,17 +99,22 @@ void relic_index_unlock(relic_index_t *ix);
 /* The largest seq ever present (the relevance cursor's snapshot). */
 int64_t relic_index_max_seq(const relic_index_t *ix);
 
-enum { DQ_RELIC_SORT_RELEVANCE = 0, DQ_RELIC_SORT_DATE, DQ_RELIC_SORT_DATE_DESC, DQ_RELIC_SORT_ACCESSION };
+enum {
+    DQ_RELIC_SORT_RELEVANCE = 0,
+    DQ_RELIC_SORT_DATE,
+    DQ_RELIC_SORT_DATE_DESC,
+    DQ_RELIC_SORT_ACCESSION
+};
 /* A validated search request: what relic_search.c makes of a dq_relic_query_t besides the
  * text plan. Strings borrowed. */
 typedef struct {
-    int sort;            /* DQ_RELIC_SORT_* */
-    int limit;           /* 1..100 */
-    int has_cursor;      /* keyset: rows strictly after (cursor key, cursor_seq) */
-    double cursor_num;   /* the year of the date sorts; relevance: the offset */
+    int sort;               /* DQ_RELIC_SORT_* */
+    int limit;              /* 1..100 */
+    int has_cursor;         /* keyset: rows strictly after (cursor key, cursor_seq) */
+    double cursor_num;      /* the year of the date sorts; relevance: the offset */
     const char *cursor_str; /* accession sort */
-    int64_t cursor_seq;  /* relevance: the snapshot (largest seq of the first page) */
-    int lang_en;         /* 1: English snippets and creator labels */
+    int64_t cursor_seq;     /* relevance: the snapshot (largest seq of the first page) */
+    int lang_en;            /* 1: English snippets and creator labels */
 } relic_plan_t;
 
 /* The relics that pass every filter, in ascending seq order (seq owned: relic_sel_free). */

@@ -551,8 +551,8 @@ int dq_catalog_relic_search(dq_catalog_t *cat, const dq_relic_query_t *q, const 
     }
     p.lang_en = q->lang && strcmp(q->lang, "en") == 0;
     const dq_store_backend_t *b = dq_catalog_backend(cat);
-    if (has_q && dq_search_query_plan(b->relics->search_handle(dq_catalog_impl(cat)), q->q, &sp,
-                                      err) < 0) {
+    if (has_q &&
+        dq_search_query_plan(b->relics->search_handle(dq_catalog_impl(cat)), q->q, &sp, err) < 0) {
         err->http_status = 400;
         goto out;
     }

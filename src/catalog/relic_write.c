@@ -116,10 +116,11 @@ static int write_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
         dq_buf_puts(&db, a ? a : "null");
         free(a);
         dq_buf_putc(&db, '}');
-        rc = b->relics->remove(txn, w->id, err) < 0 ||
-                     b->audit->append(txn, who_name(w->who), "relic.delete", w->id, db.data, err) < 0
-                 ? -1
-                 : 0;
+        rc =
+            b->relics->remove(txn, w->id, err) < 0 ||
+                    b->audit->append(txn, who_name(w->who), "relic.delete", w->id, db.data, err) < 0
+                ? -1
+                : 0;
         dq_buf_free(&db);
         goto out;
     }
@@ -531,8 +532,7 @@ int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, int n, const
         json_decref(fe);
     }
     saved.failed = st->failed;
-    if (dq_catalog_write(cat, batch_txn, &b, err) < 0 &&
-        !(dry_run && err->code == DQ_OK)) {
+    if (dq_catalog_write(cat, batch_txn, &b, err) < 0 && !(dry_run && err->code == DQ_OK)) {
         /* The whole batch rolled back: its counts must not claim otherwise. */
         *st = saved;
         goto out;
@@ -553,4 +553,3 @@ out:
     free(b.written);
     return rc;
 }
-

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* ---------------------------------------------------------------- schema (migration 3) */
 
 const char dq_sqlite_relic_schema[] =
@@ -128,8 +127,8 @@ static const char *const stmt_sql[N_STMT] = {
                   " VALUES (?1, ?2, ?3, ?4, ?5)",
     [S_DELETE] = "DELETE FROM relics WHERE id = ?1",
     [S_IMG_EXISTS] = "SELECT 1 FROM images WHERE id = ?1",
-    [S_AUDIT] =
-        "INSERT INTO audit (who, at, action, object, detail) VALUES (?1, " DQ_SQ_NOW ", ?2, ?3, ?4)",
+    [S_AUDIT] = "INSERT INTO audit (who, at, action, object, detail) VALUES (?1, " DQ_SQ_NOW
+                ", ?2, ?3, ?4)",
     [S_NEXT_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'relics'), 0)"
                    " + 1, strftime('%Y', 'now')",
     [S_ID_TAKEN] = "SELECT 1 FROM relics WHERE id = ?1",
@@ -264,8 +263,8 @@ static void load_row(dq_store_txn_t *s, sqlite3_stmt *st, dq_relic_stored_t *out
     out->doc_len = s->relic->loaded.len;
 }
 
-static int relic_load(dq_store_txn_t *txn, const char *id, const char *accession, dq_relic_stored_t *out,
-                         dq_err_t *err)
+static int relic_load(dq_store_txn_t *txn, const char *id, const char *accession,
+                      dq_relic_stored_t *out, dq_err_t *err)
 {
     dq_store_txn_t *s = txn;
     sqlite3_stmt *st = stmt(s, id ? S_LOAD_ID : S_LOAD_ACC, err);
@@ -559,8 +558,8 @@ static int relic_names(void *impl, int (*cb)(void *ud, const char *name), void *
 /* The list values (subjects; creator name pairs) of the relic being read, copied: the child
  * statements step past them to find the next relic's rows. */
 typedef struct {
-    dq_buf_t text;             /* NUL-separated strings */
-    size_t off[2 * 256], n;    /* offsets into text */
+    dq_buf_t text;          /* NUL-separated strings */
+    size_t off[2 * 256], n; /* offsets into text */
     const char *ptr[2 * 256];
 } strlist_t;
 
@@ -627,16 +626,22 @@ static int relic_index_rows(dq_store_txn_t *t, const char *id, dq_relic_ixrow_cb
     int rc = -1, r;
     if (id) {
         st = dq_sq_stmt(t, "SELECT " IX_COLS " FROM relics WHERE id = ?1", err);
-        subj.st = dq_sq_stmt(t, "SELECT relic, subject FROM relic_subjects WHERE relic ="
-                                " (SELECT seq FROM relics WHERE id = ?1) ORDER BY subject", err);
-        cre.st = dq_sq_stmt(t, "SELECT relic, name, name_en FROM relic_creators WHERE relic ="
-                               " (SELECT seq FROM relics WHERE id = ?1) ORDER BY pos", err);
+        subj.st = dq_sq_stmt(t,
+                             "SELECT relic, subject FROM relic_subjects WHERE relic ="
+                             " (SELECT seq FROM relics WHERE id = ?1) ORDER BY subject",
+                             err);
+        cre.st = dq_sq_stmt(t,
+                            "SELECT relic, name, name_en FROM relic_creators WHERE relic ="
+                            " (SELECT seq FROM relics WHERE id = ?1) ORDER BY pos",
+                            err);
     } else {
         st = dq_sq_stmt(t, "SELECT " IX_COLS " FROM relics ORDER BY seq", err);
-        subj.st = dq_sq_stmt(t, "SELECT relic, subject FROM relic_subjects INDEXED BY"
-                                " relic_subjects_relic ORDER BY relic", err);
-        cre.st = dq_sq_stmt(t, "SELECT relic, name, name_en FROM relic_creators ORDER BY relic, pos",
-                            err);
+        subj.st = dq_sq_stmt(t,
+                             "SELECT relic, subject FROM relic_subjects INDEXED BY"
+                             " relic_subjects_relic ORDER BY relic",
+                             err);
+        cre.st = dq_sq_stmt(
+            t, "SELECT relic, name, name_en FROM relic_creators ORDER BY relic, pos", err);
     }
     if (!st || !subj.st || !cre.st)
         goto out;

@@ -178,9 +178,9 @@ static size_t lower_bound(const int64_t *a, size_t n, int64_t v)
     return lo;
 }
 
-int dq_sqlite_relic_snippets(dq_store_txn_t *txn, const dq_search_plan_t *plan,
-                             const int64_t *seqs, size_t n, const int64_t *all, size_t n_all,
-                             dq_relic_snippet_cb cb, void *ud, dq_err_t *err)
+int dq_sqlite_relic_snippets(dq_store_txn_t *txn, const dq_search_plan_t *plan, const int64_t *seqs,
+                             size_t n, const int64_t *all, size_t n_all, dq_relic_snippet_cb cb,
+                             void *ud, dq_err_t *err)
 {
     dq_buf_t match = {0};
     int64_t *s = NULL;

@@ -3,9 +3,10 @@
  * and boost phrases for ranking; search.h says what they mean). User text never becomes query
  * syntax: the query is cut into atoms (Han runs, Latin words) with the tokenizer's own
  * character classes, and every atom becomes phrase text that a backend quotes, so quotes,
- * operators, '*', '^', ':', NEAR( and parentheses are at most separators or literal words. Control bytes,
- * among them the two namespace bytes, are separators too, so only a backend's rendering of a
- * pinyin or initials phrase writes them. The only query syntax we honour is "double quotes" for an exact phrase.
+ * operators, '*', '^', ':', NEAR( and parentheses are at most separators or literal words. Control
+ * bytes, among them the two namespace bytes, are separators too, so only a backend's rendering of a
+ * pinyin or initials phrase writes them. The only query syntax we honour is "double quotes" for an
+ * exact phrase.
  */
 #include "search/search_internal.h"
 

@@ -27,8 +27,9 @@ typedef struct {
     uint16_t py[2]; /* syllable ids (index into syl), 0: none */
 } cp_info_t;
 #define CPI_TRAD 0x80000000u /* has a simplified form (low bits) or is CPI_AMBIG */
-#define CPI_AMBIG 0x40000000u /* simplified only in some words (乾隆 / 乾淨): OpenCC phrase pass \
-                               */
+#define CPI_AMBIG                                                                                  \
+    0x40000000u /* simplified only in some words (乾隆 / 乾淨): OpenCC phrase pass             \
+                 */
 #define CPI_CP_MASK 0x1FFFFFu
 
 typedef struct {

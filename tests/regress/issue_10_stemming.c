@@ -55,8 +55,8 @@ DQ_TEST(met_tag_horses_is_found_by_horse)
     dq_catalog_t *c = open_tmp();
     dq_buf_t csv = {0};
     dq_err_t err = {0};
-    DQ_REQUIRE(dq_fs_read_file("tests/unit/catalog/fixtures/met_objects.csv", 1 << 20, &csv,
-                               &err) == 0);
+    DQ_REQUIRE(
+        dq_fs_read_file("tests/unit/catalog/fixtures/met_objects.csv", 1 << 20, &csv, &err) == 0);
     FILE *f = fmemopen(csv.data, csv.len, "r");
     DQ_REQUIRE(f);
     dq_import_opts_t o = {.format = DQ_IMPORT_MET};

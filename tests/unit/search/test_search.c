@@ -142,7 +142,7 @@ static int search(fx_t *f, const char *q, char *out, size_t cap, dq_err_t *err)
     dq_sqlite_fts_render(&p, DQ_SQ_FTS_BOOST, &boost);
     const char *sql =
         boost.len ? "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t, 10.0, 1.0) - 100.0 * "
-                      "(rowid IN (SELECT rowid FROM t WHERE t MATCH ?2)), rowid"
+                    "(rowid IN (SELECT rowid FROM t WHERE t MATCH ?2)), rowid"
                   : "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t, 10.0, 1.0), rowid";
     sqlite3_stmt *st = NULL;
     int n = 0, rc;
