@@ -682,12 +682,13 @@ static enum MHD_Result answer_early(dq_server_t *srv, struct MHD_Connection *con
                                     const char *msg, int64_t t0)
 {
     dq_http_resp_t resp = {0};
-    if (dq_str_starts(req->path, "/api/"))
-        dq_api_error(&resp, status, msg, NULL);
-    else
+    if (dq_str_starts(req->path, "/api/")) {
+        dq_api_error(&resp, status, msg, NULL); /* a 503 gets its Retry-After there */
+    } else {
         dq_http_resp_error(&resp, status, msg);
-    if (status == 503)
-        dq_http_resp_header(&resp, "Retry-After", "1");
+        if (status == 503)
+            dq_http_resp_header(&resp, "Retry-After", "1");
+    }
     return finish(srv, conn, req, method, &resp, NULL, 0, t0, 1, 0);
 }
 
