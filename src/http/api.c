@@ -61,6 +61,9 @@ void dq_api_error(dq_http_resp_t *resp, int status, const char *msg, const char 
     if (status == 422 && fields_json && *fields_json)
         dq_buf_printf(&resp->body, ",\"fields\":%s", fields_json);
     dq_buf_puts(&resp->body, "}}\n");
+    /* RFC 9110 §10.2.3: a 503 for a busy catalog (DQ_EBUSY) says when to try again. */
+    if (status == 503)
+        dq_http_resp_header(resp, "Retry-After", "1");
     /* RFC 9110 §11.6.1: a 401 names the scheme that would work (RFC 6750 §3 for Bearer). */
     if (status == 401)
         dq_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"danqing\"");
@@ -72,8 +75,9 @@ void dq_api_error_err(dq_http_resp_t *resp, const dq_err_t *err)
     int status = err->http_status ? err->http_status : dq_err_status(err->code);
     if (status < 400)
         status = 500;
-    /* A 500's message may hold a database message: say less to the client, log it here. */
-    if (status >= 500) {
+    /* A 500's message may hold a database message: say less to the client, log it here. A
+     * 503 (a busy catalog) says what it is. */
+    if (status >= 500 && status != 503) {
         dq_log(DQ_LOG_ERROR, "api", "%s", err->msg);
         dq_api_error(resp, status, "internal error", NULL);
         return;

@@ -132,7 +132,8 @@ static void answer_retry(dq_api_t *c, int status, int64_t wait_ms, const char *m
     char v[24];
     snprintf(v, sizeof(v), "%ld", s < 1 ? 1L : s);
     dq_api_error(c->resp, status, msg, NULL);
-    dq_http_resp_header(c->resp, "Retry-After", v); /* RFC 9110 §10.2.3, delay-seconds */
+    if (status != 503) /* dq_api_error gives every 503 its Retry-After: 1 */
+        dq_http_resp_header(c->resp, "Retry-After", v); /* RFC 9110 §10.2.3, delay-seconds */
 }
 
 void dq_api_login(dq_api_t *c)
@@ -369,13 +370,15 @@ void dq_api_users_patch(dq_api_t *c)
         dq_api_error(c->resp, 422, "invalid account", "{\"password\":\"must be a string\"}");
         goto out;
     }
-    if (role >= 0 && dq_catalog_user_set_role(c->srv->catalog, name, role, &c->actor, &err) < 0) {
-        account_error(c, &err, NULL);
+    if (!dq_catalog_user_name_valid(name, &err)) {
+        dq_api_error_err(c->resp, &err);
         goto out;
     }
-    if (pwj && dq_catalog_user_set_password(c->srv->catalog, name, json_string_value(pwj),
-                                            &c->actor, &err) < 0) {
-        account_error(c, &err, "password");
+    /* One call: everything is validated before anything is written (issue 10 item 6). A 400
+     * can only be about the password here (the name and role were checked above). */
+    if (dq_catalog_user_update(c->srv->catalog, name, role, pwj ? json_string_value(pwj) : NULL,
+                               &c->actor, &err) < 0) {
+        account_error(c, &err, pwj ? "password" : NULL);
         goto out;
     }
     dq_user_t u;

@@ -24,7 +24,6 @@ static void *watch(void *arg)
 {
     dq_server_t *srv = arg;
     int tick = 0;
-    int64_t audit_seen = -1;
     dq_err_t err = {0};
     /* First, the catalog's search index (about 1 s at 500,000 relics), here and not in
      * dq_server_start so that the port opens at once; a search that comes sooner waits for
@@ -35,7 +34,7 @@ static void *watch(void *arg)
     else
         dq_log(DQ_LOG_INFO, "http", "search index ready in %lld ms",
                (long long)(dq_now_us() - t0) / 1000);
-    dq_catalog_audit_count(srv->catalog, &audit_seen, &err);
+    dq_catalog_refresh(srv->catalog, &err); /* builds the image map */
     while (!atomic_load(&srv->stopping)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -47,16 +46,13 @@ static void *watch(void *arg)
             atomic_fetch_add(&srv->epoch, 1);
             dq_log(DQ_LOG_INFO, "http", "an image changed on disk; response cache retired");
         }
-        /* Any catalog write (by this server or by another process: an import, an ingest, a
-         * second server) adds an audit row. A write can change what anonymous users may see
-         * (a relic made restricted), so the cached responses retire with it. */
-        int64_t audit_now = 0;
-        if (dq_catalog_audit_count(srv->catalog, &audit_now, &err) == 0 &&
-            audit_now != audit_seen) {
-            if (audit_seen >= 0)
-                atomic_fetch_add(&srv->epoch, 1);
-            audit_seen = audit_now;
-        }
+        /* The catalog's change feed: writes by this server or by another process (an
+         * import, an ingest, a second server) reach the catalog's in-memory views here, and a
+         * write that changes served content (an image, a relic: e.g. one made restricted)
+         * retires the cached responses with it. */
+        int changed = dq_catalog_refresh(srv->catalog, &err);
+        if (changed > 0)
+            atomic_fetch_add(&srv->epoch, 1);
     }
     return NULL;
 }
