@@ -6,7 +6,7 @@
  * SQLite stays the truth: the index is built from the indexed columns (never the JSON), is
  * patched after each commit of this process for the rows it wrote, and is rebuilt when
  * PRAGMA data_version says another connection committed. It does not run FTS5 or render items
- * (store_sqlite_relic.c does). Thread safety: guarded by store_t.lock, like the connection.
+ * (store_sqlite_relic.c does). Thread safety: guarded by store_t.ixlock (store_sqlite_internal.h).
  */
 #include "store_sqlite_internal.h"
 
