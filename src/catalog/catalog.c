@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "catalog.h"
 #include "image_map.h"
+#include "relic_internal.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -32,6 +33,7 @@ struct dq_catalog {
     const dq_store_backend_t *be; /* read-only after open */
     void *impl;                   /* owned; the backend guards its own state */
     dq_image_map_t *imap;         /* owned; its own rwlock */
+    relic_index_t *rindex;        /* owned; its own rwlock (relic_index.c) */
     /* Serializes apply_feed and the map's build and miss fills; guards feed_seq. Never taken
      * on the tile path (which reads imap only). */
     pthread_mutex_t feed_lock;
@@ -159,6 +161,7 @@ dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err)
     cat->be = be;
     cat->impl = impl;
     cat->imap = dq_image_map_new();
+    cat->rindex = relic_index_new();
     pthread_mutex_init(&cat->feed_lock, NULL);
     atomic_init(&cat->map_ready, 0);
     atomic_init(&cat->content_changed, 0);
@@ -172,6 +175,7 @@ void dq_catalog_close(dq_catalog_t *cat)
         return;
     cat->be->close(cat->impl);
     dq_image_map_free(cat->imap);
+    relic_index_free(cat->rindex);
     pthread_mutex_destroy(&cat->feed_lock);
     free(cat);
 }
@@ -183,6 +187,7 @@ void dq_catalog_set_write_wait(dq_catalog_t *cat, int ms)
 
 const dq_store_backend_t *dq_catalog_backend(dq_catalog_t *cat) { return cat->be; }
 void *dq_catalog_impl(dq_catalog_t *cat) { return cat->impl; }
+relic_index_t *relic_index_of(dq_catalog_t *cat) { return cat->rindex; }
 
 int dq_catalog_schema_version(dq_catalog_t *cat, int *version, dq_err_t *err)
 {

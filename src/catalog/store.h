@@ -70,33 +70,12 @@ typedef struct {
     int n_creators;
     const dq_relic_link_t *links;
     int n_links;
-    /* FTS5 columns: title (zh/en/pinyin), creators, body (medium, inscriptions, seals,
-     * school, date text, accession), description. */
+    /* Full-text fields, ranked in this order of weight: title (zh/en/pinyin), creators, body
+     * (medium, inscriptions, seals, school, date text, vocabulary labels, keywords,
+     * accession), description. */
     const char *fts_title, *fts_creators, *fts_body, *fts_description;
 } dq_relic_row_t;
 
-
-enum {
-    DQ_RELIC_SORT_RELEVANCE = 0,
-    DQ_RELIC_SORT_DATE,
-    DQ_RELIC_SORT_DATE_DESC,
-    DQ_RELIC_SORT_ACCESSION
-};
-/* A validated search: relic.c fills it from a dq_relic_query_t; strings are borrowed. */
-typedef struct dq_relic_plan {
-    const char *match, *boost; /* FTS5 expressions (search/ query plan); NULL without q */
-    int sort;                  /* DQ_RELIC_SORT_* */
-    int limit;                 /* 1..100 */
-    int has_cursor;            /* keyset: rows strictly after (cursor key, cursor_rowid) */
-    double cursor_num;         /* the year of the date sorts; relevance: the offset */
-    const char *cursor_str;    /* accession sort */
-    int64_t cursor_rowid;      /* relevance: the snapshot (largest seq of the first page) */
-    int lang_en;               /* 1: English snippets and creator labels */
-} dq_relic_plan_t;
-struct dq_search;
-/* Appends the next_cursor text of a row with these sort keys (relic.c defines the format and
- * decodes it into dq_relic_plan_t; backends only write it). */
-void dq_relic_cursor_encode(dq_buf_t *out, int sort, double num, const char *str, int64_t rowid);
 
 /* ======== end relics: row types ======== */
 
@@ -283,31 +262,73 @@ typedef struct dq_store_tour_ops {
 
 /* ---------------------------------------------------------------- relics */
 
-/* Owned by the relic/search side (relic*.c, store_sqlite_relic*.c); see those files. The
- * members that take a txn run inside a write transaction from begin(); the others take the
- * backend handle and manage their own read transactions. */
+struct dq_search_plan; /* search/search.h */
+
+/* What the facet and sort index (relic_index.c) keeps of one relic; borrowed for the callback. */
+typedef struct {
+    int64_t seq; /* the backend's row number: > 0, never reused; match() returns these */
+    const char *id, *accession;
+    const char *dynasty, *object_type, *medium; /* NULL when absent */
+    int has_year, year_from, year_to;
+    int restricted, has_images;
+    const char *const *subjects;
+    int n_subjects;
+    const char *const *creators, *const *creators_en;
+    int n_creators;
+} dq_relic_ixrow_t;
+typedef int (*dq_relic_ixrow_cb)(void *ud, const dq_relic_ixrow_t *row);
+/* One full-text match: seq and, when asked for, its score (smaller is better). */
+typedef int (*dq_relic_match_cb)(void *ud, int64_t seq, double score);
+/* One snippet: text is the best fragment of the relic's fields, each hit between \x01 and
+ * \x02, "…" where the text was cut; borrowed for the callback. */
+typedef int (*dq_relic_snippet_cb)(void *ud, int64_t seq, const char *text);
+
+/* Which matches of a plan match() returns. */
+enum {
+    DQ_RELIC_MATCH_ALL = 0, /* every term, in any field */
+    DQ_RELIC_MATCH_BOOST,   /* any boost phrase, in any field */
+    DQ_RELIC_MATCH_TITLE,   /* every term, each within the title or creators field */
+};
+
+/* Relic row primitives (relic_doc.c, relic_write.c, relic_search.c and relic_index.c hold the
+ * policy: validation, roles, visibility, ranking, facets, JSON). */
 typedef struct dq_store_relic_ops {
-    /* The search object the backend registered its tokenizer with (borrowed until close). */
+    /* The search object the backend registered its tokenizer with (borrowed until close):
+     * relic*.c plan queries and add dictionary names with it. */
     struct dq_search *(*search_handle)(void *impl);
-    /* load: by id (accession NULL) or by accession (id NULL); 0 found (out->doc borrowed
-     * until the next primitive call on txn), 1 not found, -1 error. */
+    /* By id (accession NULL) or by accession (id NULL): 0 found (out->doc borrowed until the
+     * next primitive call on txn), 1 not found. Any transaction. */
     int (*load)(dq_store_txn_t *txn, const char *id, const char *accession, dq_relic_stored_t *out,
                 dq_err_t *err);
-    /* Inserts (row->version == 1) or updates the row, facets, links and full-text entry.
-     * DQ_EEXIST for a duplicate id or accession. */
+    /* Write transaction. Inserts (row->version == 1) or updates the row, its facet values,
+     * image links and full-text entry. DQ_EEXIST for a duplicate id or accession; a failure
+     * after the row itself was written is DQ_EINTERNAL (the caller must roll back). */
     int (*save)(dq_store_txn_t *txn, const dq_relic_row_t *row, dq_err_t *err);
+    /* Write transaction. 1 when there is no such relic. */
     int (*remove)(dq_store_txn_t *txn, const char *id, dq_err_t *err);
-    /* A fresh server id ("dq-2026-0042") into id[32]. */
+    /* Write transaction. A fresh server id ("dq-2026-0042"), never handed out before. */
     int (*new_id)(dq_store_txn_t *txn, char id[32], dq_err_t *err);
-    /* 1 when an image row exists, 0 not, -1 error. */
+    /* 1 when an image row with this id exists, 0 when not. */
     int (*image_exists)(dq_store_txn_t *txn, const char *image_id, dq_err_t *err);
-    /* Read side (own read transaction). */
-    int (*get)(void *impl, const char *id, dq_relic_stored_t *out, dq_buf_t *out_doc,
-               dq_err_t *err);
-    int (*search)(void *impl, const dq_relic_query_t *q, const dq_relic_plan_t *plan,
-                  int show_restricted, dq_buf_t *out, dq_err_t *err);
-    int (*warm)(void *impl, dq_err_t *err);
+    /* The index values of relic id, or of every relic in seq order (id NULL); nothing when id
+     * does not exist. */
+    int (*index_rows)(dq_store_txn_t *txn, const char *id, dq_relic_ixrow_cb cb, void *ud,
+                      dq_err_t *err);
+    /* Full-text: the relics that match plan (what: DQ_RELIC_MATCH_*) in ascending seq order,
+     * with a score when scored (SQLite: bm25 with field weights 10, 8, 2, 1). A plan the
+     * backend cannot run is DQ_EINVAL. */
+    int (*match)(dq_store_txn_t *txn, const struct dq_search_plan *plan, int what, int scored,
+                 dq_relic_match_cb cb, void *ud, dq_err_t *err);
+    /* The snippets of those of seqs[0..n) that match plan (about 24 tokens around the best
+     * hits, the best field). all[0..n_all) are every match of plan, ascending (a backend may
+     * use them to bound its work). */
+    int (*snippets)(dq_store_txn_t *txn, const struct dq_search_plan *plan, const int64_t *seqs,
+                    size_t n, const int64_t *all, size_t n_all, dq_relic_snippet_cb cb, void *ud,
+                    dq_err_t *err);
+    /* Read side on the backend handle (own read transaction). Counts of relics (all, or not
+     * restricted). */
     int (*counts)(void *impl, int show_restricted, int64_t *relics, dq_err_t *err);
+    /* Every creator name and zh title ever stored (to refill the search dictionary). */
     int (*names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
 } dq_store_relic_ops;
 

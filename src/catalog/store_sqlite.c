@@ -177,7 +177,6 @@ static void txn_bind(store_t *s, dq_store_txn_t *t, sq_conn_t *c, int write)
 {
     *t = (dq_store_txn_t){.db = c->db,
                           .relic = c->relic,
-                          .rindex = s->rindex,
                           .search = s->search,
                           .store = s,
                           .conn = c,
@@ -298,16 +297,13 @@ static void reset_pending(dq_store_txn_t *t)
             sqlite3_reset(st);
 }
 
-/* Ends t after COMMIT (committed 1) or ROLLBACK: the relic index learns the outcome, and the
- * connection goes back. */
+/* Ends t after COMMIT (committed 1) or ROLLBACK: the connection goes back. */
 static void txn_end(dq_store_txn_t *t, int committed)
 {
     store_t *s = t->store;
+    (void)committed;
     t->open = 0;
     if (t->write) {
-        pthread_mutex_lock(&s->ixlock);
-        dq_sqlite_rindex_end_txn(t, committed);
-        pthread_mutex_unlock(&s->ixlock);
         pthread_mutex_unlock(&s->wlock);
     } else {
         reader_give(s, t->conn);
@@ -422,10 +418,8 @@ static void store_close(void *impl)
     for (int i = 0; i < DQ_SQ_N_READERS; i++)
         conn_close(&s->rd[i]);
     conn_close(&s->w);
-    dq_sqlite_relic_close(s);
     dq_search_free(s->search);
     pthread_mutex_destroy(&s->wlock);
-    pthread_mutex_destroy(&s->ixlock);
     pthread_mutex_destroy(&s->pool_lock);
     pthread_cond_destroy(&s->pool_cv);
     free(s);
@@ -437,7 +431,6 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
     store_t *s = dq_xcalloc(1, sizeof(*s));
     char *dir = dq_xstrdup(location), *slash = strrchr(dir, '/');
     pthread_mutex_init(&s->wlock, NULL);
-    pthread_mutex_init(&s->ixlock, NULL);
     pthread_mutex_init(&s->pool_lock, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
     atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 2000);
@@ -445,8 +438,6 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
         *slash = '\0';
     else
         snprintf(dir, strlen(dir) + 1, ".");
-    /* Before the migrations: every write transaction's end reports to the relic index. */
-    s->rindex = dq_sqlite_rindex_new();
     if (dq_fs_mkdirs(dir, err) < 0)
         goto fail;
     /* The compiled Unihan tables are cached next to the database (milliseconds to load). */

@@ -271,13 +271,15 @@ static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,
                        void *ud, dq_err_t *err)
 {
     dq_buf_t match = {0};
+    dq_search_plan_t plan = {0};
     int rc = -1, n = 0;
     /* The FTS5 expression is made here, from search/'s plan of the user text. */
-    if (dq_search_query(t->search, q ? q : "", &match, err) < 0) {
+    if (dq_search_query_plan(t->search, q ? q : "", &plan, err) < 0) {
         if (err)
             err->code = DQ_EINVAL, err->http_status = 400;
         goto out;
     }
+    dq_sqlite_fts_render(&plan, DQ_SQ_FTS_MATCH, &match);
     /* highlight() marks with \x01 and \x02: annotation.c refuses control characters in
      * bodies, so the markers cannot be confused with text. The motivation mask is tested
      * in SQL by position in the fixed list of four. */
@@ -301,6 +303,7 @@ static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,
     rc = walk_anno(t, st, 14, cb, ud, &n, err);
 out:
     dq_buf_free(&match);
+    dq_search_plan_free(&plan);
     return rc;
 }
 

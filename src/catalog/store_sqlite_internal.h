@@ -54,7 +54,6 @@ typedef struct {
 struct dq_store_txn {
     sqlite3 *db;                /* the connection, borrowed for the transaction */
     struct relic_cache *relic;  /* == conn->relic */
-    struct relic_index *rindex; /* == store->rindex, guarded by store->ixlock */
     dq_search_t *search;        /* == store->search (read-only but for its own locked dict) */
     store_t *store;
     sq_conn_t *conn;
@@ -76,11 +75,6 @@ struct store {
      * migrations, which create an FTS5 table that names the tokenizer), owned, read-only
      * apart from the dictionary (which has its own lock). */
     dq_search_t *search;
-    /* The in-memory facet and sort index of the relics (store_sqlite_relic_index.c): owned,
-     * guarded by ixlock. Lock order: wlock before ixlock (a search holding ixlock only ever
-     * trylocks wlock). */
-    struct relic_index *rindex;
-    pthread_mutex_t ixlock;
 };
 
 /* ---- helpers every store_sqlite*.c file uses (store_sqlite.c) ---- */
@@ -126,53 +120,26 @@ extern const char dq_sqlite_relic_schema[];
 extern const char dq_sqlite_relic_names_schema[];
 extern const dq_store_relic_ops dq_sqlite_relic_ops;
 /* After the migrations, on the writer connection t (no transaction open): tunes the relic
- * tables and refills the search dictionary from the stored names. (store_open creates the
- * relic index, store_close frees it through dq_sqlite_relic_close.) */
+ * tables and refills the search dictionary from the stored names. */
 int dq_sqlite_relic_open(dq_store_txn_t *t, dq_err_t *err);
-/* Frees the relic index (NULL-safe inside). */
-void dq_sqlite_relic_close(store_t *s);
 /* A connection's relic statement cache: new (empty) and free (finalizes; NULL-safe). */
 struct relic_cache *dq_sqlite_relic_cache_new(void);
 void dq_sqlite_relic_cache_free(struct relic_cache *c);
 
-/* ---- store_sqlite_relic_index.c: the in-memory facet and sort index ---- */
+/* ---- store_sqlite_relic_search.c: query plans in FTS5 ---- */
 
-typedef struct relic_index relic_index_t;
-/* New and empty (built by the first dq_sqlite_rindex_sync); free with dq_sqlite_rindex_free
- * (NULL-safe). */
-relic_index_t *dq_sqlite_rindex_new(void);
-void dq_sqlite_rindex_free(relic_index_t *ix);
-/* ixlock held, read transaction t. Builds the index, or rebuilds it when another process has
- * committed since (dq_sq_foreign_version). 0, or -1 with err (the index is then empty and
- * rebuilt next time). */
-int dq_sqlite_rindex_sync(dq_store_txn_t *t, dq_err_t *err);
-/* Inside the write transaction t: seq was written (saved or removed). Takes ixlock. */
-void dq_sqlite_rindex_note(dq_store_txn_t *t, int64_t seq);
-/* ixlock held, after COMMIT (committed 1: re-read the noted rows on t->db) or ROLLBACK (0). */
-void dq_sqlite_rindex_end_txn(dq_store_txn_t *t, int committed);
-/* The largest seq the index has seen (the relevance cursor's snapshot). */
-int64_t dq_sqlite_rindex_max_seq(dq_store_txn_t *t);
-
-/* The relics that pass every filter, in ascending seq order (seq owned: dq_sqlite_rsel_free). */
-typedef struct {
-    int64_t *seq;
-    size_t n;
-} dq_rsel_t;
-/* ixlock held, index synced. Filters cand[0..n_cand) (ascending seqs; every relic when !only)
- * by q's filters and visibility into *res, and when facets is non-NULL appends ,"facets":{...}
- * to it (each facet ignoring its own filter; creator labels in English when lang_en). */
-int dq_sqlite_rindex_select(dq_store_txn_t *t, const dq_relic_query_t *q, int show_restricted,
-                            int lang_en, int only, const int64_t *cand, size_t n_cand,
-                            dq_rsel_t *res, dq_buf_t *facets);
-void dq_sqlite_rsel_free(dq_rsel_t *res);
-/* ixlock held. The first k rows of res in p's (non-relevance) sort order after p's cursor,
- * into page[0..k); returns how many. */
-size_t dq_sqlite_rindex_page(dq_store_txn_t *t, const dq_relic_plan_t *p, const dq_rsel_t *res,
-                             int64_t *page, size_t k);
-/* The sort key of seq for a cursor: the year of the date sorts, or the accession (borrowed,
- * valid while ixlock is held). */
-void dq_sqlite_rindex_sort_key(dq_store_txn_t *t, int sort, int64_t seq, double *num,
-                               const char **str);
+/* Appends the FTS5 expression of plan: DQ_SQ_FTS_MATCH, every term (AND) of its alternative
+ * phrases (OR); DQ_SQ_FTS_BOOST, its boost phrases OR-ed ("" when it has none). Every phrase
+ * is a quoted FTS5 string, so nothing a user typed becomes FTS5 syntax. Also for the
+ * annotation search (store_sqlite_annotation.c). */
+enum { DQ_SQ_FTS_MATCH = 0, DQ_SQ_FTS_BOOST };
+void dq_sqlite_fts_render(const dq_search_plan_t *plan, int what, dq_buf_t *out);
+/* dq_store_relic_ops.match and .snippets. */
+int dq_sqlite_relic_match(dq_store_txn_t *txn, const dq_search_plan_t *plan, int what, int scored,
+                          dq_relic_match_cb cb, void *ud, dq_err_t *err);
+int dq_sqlite_relic_snippets(dq_store_txn_t *txn, const dq_search_plan_t *plan,
+                             const int64_t *seqs, size_t n, const int64_t *all, size_t n_all,
+                             dq_relic_snippet_cb cb, void *ud, dq_err_t *err);
 
 /* ---- store_sqlite_account.c ---- */
 
