@@ -79,7 +79,7 @@ static void setup(fx_t *f)
     char ms[16];
     snprintf(ms, sizeof(ms), "%d", WRITE_WAIT_MS);
     setenv("DQ_CATALOG_WRITE_WAIT_MS", ms, 1); /* inherited by the server */
-    DQ_REQUIRE(dqt_server_start(&f->srv, f->data, "--cache-mb 0") == 0);
+    DQ_REQUIRE(dqt_server_start(&f->srv, f->data, "--cache-mb 0 --threads 4") == 0);
     unsetenv("DQ_CATALOG_WRITE_WAIT_MS");
 }
 
@@ -135,6 +135,43 @@ static void *api_write(void *arg)
     return NULL;
 }
 
+#define N_READERS 3
+
+/* Every one of these asks the catalog (image visibility and geometry, counts, search). */
+static const char *const read_paths[] = {"/iiif/3/img/0,0,512,512/512,/0/default.jpg",
+                                         "/iiif/3/img/512,0,488,512/488,/0/default.jpg",
+                                         "/iiif/3/img/info.json", "/api/health",
+                                         "/api/relics?q=%E5%B1%B1%E6%B0%B4"};
+
+typedef struct {
+    const fx_t *f;
+    writer_t *w;
+    int first;                 /* which path to start with */
+    int fast_during_write;     /* reads answered 200 in time while the write was waiting */
+    int slow, bad;
+} reader_t;
+
+static void *reads(void *arg)
+{
+    reader_t *r = arg;
+    for (int i = 0; i < 3000 && !atomic_load(&r->w->done); i++) {
+        const char *p = read_paths[(size_t)(r->first + i) % DQ_ARRAY_LEN(read_paths)];
+        int64_t ms = 0;
+        int st = timed(r->f, "GET", p, NULL, NULL, &ms);
+        int during = !atomic_load(&r->w->done);
+        if (st != 200) {
+            r->bad++;
+            fprintf(stderr, "  %s: %d\n", p, st);
+        } else if (ms > WRITE_WAIT_MS / 2) {
+            r->slow++;
+            fprintf(stderr, "  %s took %lld ms\n", p, (long long)ms);
+        } else if (during) {
+            r->fast_during_write++;
+        }
+    }
+    return NULL;
+}
+
 DQ_TEST(reads_answer_while_another_connection_holds_the_write_lock)
 {
     fx_t f;
@@ -152,36 +189,29 @@ DQ_TEST(reads_answer_while_another_connection_holds_the_write_lock)
     /* An API write queues for the lock on another thread ... */
     writer_t w = {.f = &f};
     atomic_init(&w.done, 0);
-    pthread_t th;
+    pthread_t th, rd[N_READERS];
+    reader_t r[N_READERS];
     DQ_REQUIRE(pthread_create(&th, NULL, api_write, &w) == 0);
-    /* ... while tiles, searches and counts are asked here, round after round until the write
-     * has its answer. Each must take far less than the write's wait (before: each waited for
-     * the write, 10 s). */
-    static const char *const reads[] = {"/iiif/3/img/0,0,512,512/512,/0/default.jpg",
-                                        "/iiif/3/img/512,0,488,512/488,/0/default.jpg",
-                                        "/iiif/3/img/info.json", "/api/health",
-                                        "/api/relics?q=%E5%B1%B1%E6%B0%B4", "/health"};
-    int rounds_during_write = 0, slow = 0, bad = 0;
-    for (int round = 0; round < 2000 && !atomic_load(&w.done); round++) {
-        for (size_t i = 0; i < DQ_ARRAY_LEN(reads); i++) {
-            int64_t ms = 0;
-            int st = timed(&f, "GET", reads[i], NULL, NULL, &ms);
-            if (st != 200) {
-                bad++;
-                fprintf(stderr, "  %s: %d\n", reads[i], st);
-            }
-            if (ms > WRITE_WAIT_MS / 2) {
-                slow++;
-                fprintf(stderr, "  %s took %lld ms\n", reads[i], (long long)ms);
-            }
-        }
-        if (!atomic_load(&w.done))
-            rounds_during_write++;
+    /* ... while tiles, searches and counts are asked by reader threads until the write has
+     * its answer: many must be answered in far less than the write's wait (before: every one
+     * waited for the write, 10 s). A reader's first read may be slow for a reason outside the
+     * catalog: the HTTP worker that accepted the write may have accepted it in the same poll,
+     * and a worker's connections wait for its handler (libmicrohttpd's thread pool). */
+    for (int i = 0; i < N_READERS; i++) {
+        r[i] = (reader_t){.f = &f, .w = &w, .first = i};
+        DQ_REQUIRE(pthread_create(&rd[i], NULL, reads, &r[i]) == 0);
+    }
+    int fast = 0, slow = 0, bad = 0;
+    for (int i = 0; i < N_READERS; i++) {
+        pthread_join(rd[i], NULL);
+        fast += r[i].fast_during_write;
+        slow += r[i].slow;
+        bad += r[i].bad;
     }
     pthread_join(th, NULL);
-    DQ_CHECK(rounds_during_write >= 1);
+    DQ_CHECK(fast >= N_READERS);
     DQ_CHECK_INT(bad, 0);
-    DQ_CHECK_INT(slow, 0);
+    DQ_CHECK(slow <= N_READERS);
     /* The write gave up after its bounded wait: 503 with Retry-After, not a 500 or a hang. */
     DQ_CHECK_INT(w.status, 503);
     DQ_CHECK(w.retry_after >= 1);
