@@ -132,7 +132,8 @@ static void answer_retry(dq_api_t *c, int status, int64_t wait_ms, const char *m
     char v[24];
     snprintf(v, sizeof(v), "%ld", s < 1 ? 1L : s);
     dq_api_error(c->resp, status, msg, NULL);
-    dq_http_resp_header(c->resp, "Retry-After", v); /* RFC 9110 §10.2.3, delay-seconds */
+    if (status != 503) /* dq_api_error gives every 503 its Retry-After: 1 */
+        dq_http_resp_header(c->resp, "Retry-After", v); /* RFC 9110 §10.2.3, delay-seconds */
 }
 
 void dq_api_login(dq_api_t *c)

@@ -113,14 +113,19 @@ void dq_iiif_canvas_id(const char *base_url, const char *relic_id, int canvas, d
 void dq_iiif_content_state_region(const char *base_url, const char *relic_id, int canvas,
                                   const int xywh[4], dq_buf_t *out)
 {
-    dq_buf_t cid = {0}, mid = {0};
+    dq_buf_t cid = {0}, mid = {0}, aid = {0};
     dq_iiif_canvas_id(base_url, relic_id, canvas, &cid);
+    /* Presentation 3 §3.4 (and its schema) require an id on every Annotation: the view's own
+     * URI, under its canvas and named by the region, so equal views have equal ids. It is an
+     * identifier; nothing is served there. web/js/contentstate.js builds the same. */
+    dq_buf_printf(&aid, "%s/view/%d,%d,%d,%d", cid.data, xywh[0], xywh[1], xywh[2], xywh[3]);
     dq_buf_printf(&cid, "#xywh=%d,%d,%d,%d", xywh[0], xywh[1], xywh[2], xywh[3]);
     dq_buf_printf(&mid, "%s/iiif/presentation/3/", base_url);
     dq_buf_url_segment(&mid, relic_id);
     dq_buf_puts(&mid, "/manifest");
-    json_t *a = json_pack("{s:s, s:s, s:[s], s:{s:s, s:s, s:[{s:s, s:s}]}}", "@context", CONTEXT,
-                          "type", "Annotation", "motivation", "contentState", "target", "id",
+    json_t *a = json_pack("{s:s, s:s, s:s, s:[s], s:{s:s, s:s, s:[{s:s, s:s}]}}", "@context",
+                          CONTEXT, "id", aid.data, "type", "Annotation", "motivation",
+                          "contentState", "target", "id",
                           cid.data, "type", "Canvas", "partOf", "id", mid.data, "type", "Manifest");
     DQ_ASSERT(a != NULL);
     char *s = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -130,6 +135,7 @@ void dq_iiif_content_state_region(const char *base_url, const char *relic_id, in
     json_decref(a);
     dq_buf_free(&cid);
     dq_buf_free(&mid);
+    dq_buf_free(&aid);
 }
 
 /* Reads "…/iiif/presentation/3/{relic}/canvas/{n}#xywh=x,y,w,h" (relic percent-decoded). */
