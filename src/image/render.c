@@ -37,6 +37,29 @@ static int vips_fail(dq_err_t *err, const char *what)
     return -1;
 }
 
+/* ---------------------------------------------------------------- deadline */
+
+/* 1 when the spec's deadline has passed (issue 10: a render may not hold a thread forever).
+ * Checked between tiles, between resample rows and, inside vips, on every "eval" signal. */
+static int past_deadline(int64_t deadline_us)
+{
+    return deadline_us && dq_now_us() > deadline_us;
+}
+
+static int deadline_err(dq_err_t *err)
+{
+    return dq_err_set(err, DQ_ELIMIT, 503, "render took longer than its deadline");
+}
+
+/* vips' progress signal: kill the computation when the deadline has passed. The kill makes
+ * the running save fail, which finish() reports as the deadline. */
+static void on_eval(VipsImage *image, VipsProgress *progress, void *data)
+{
+    (void)progress;
+    if (past_deadline(*(const int64_t *)data))
+        vips_image_set_kill(image, TRUE);
+}
+
 /* ---------------------------------------------------------------- tile decode */
 
 /* A decoded region: pixels of the level at 1/scale, covering at least the requested region. */
@@ -187,6 +210,10 @@ static int decode_region(const dq_pyramid_t *p, const dq_render_spec_t *s, int s
             uint32_t ox1 = DQ_MIN(tx0 + stw, sx1), oy1 = DQ_MIN(ty0 + sth, sy1);
             if (ox0 >= ox1 || oy0 >= oy1)
                 continue;
+            if (past_deadline(s->deadline_us)) {
+                deadline_err(err);
+                goto out;
+            }
             jpg.len = 0;
             if (dq_pyr_read_tile(p, s->level, col, row, &jpg, err) < 0)
                 goto out;
@@ -331,6 +358,13 @@ static int finish(VipsImage *img, const dq_render_spec_t *s, dq_buf_t *out, dq_e
     what = "encode";
     int q = s->jpeg_quality > 0 ? DQ_MIN(s->jpeg_quality, 100) : 90;
     int fail;
+    /* Everything above is lazy: the pixels are computed by the save below, tile by tile, and
+     * vips signals "eval" on img as it goes (vips_image_set_progress). */
+    int64_t deadline = s->deadline_us;
+    if (deadline) {
+        vips_image_set_progress(img, TRUE);
+        g_signal_connect(img, "eval", G_CALLBACK(on_eval), &deadline);
+    }
     switch (s->format) {
     case DQ_RF_JPG:
         /* No Huffman optimisation: it costs a second pass for ~5% fewer bytes. Chroma 4:2:0
@@ -361,8 +395,12 @@ static int finish(VipsImage *img, const dq_render_spec_t *s, dq_buf_t *out, dq_e
     dq_buf_append(out, buf, len);
     rc = 0;
 out:
-    if (rc < 0)
+    if (rc < 0 && past_deadline(s->deadline_us)) {
+        vips_error_clear();
+        deadline_err(err);
+    } else if (rc < 0) {
         vips_fail(err, what);
+    }
     g_free(buf);
     VIPS_UNREF(img);
     return rc;
@@ -505,8 +543,9 @@ static void hpass1(const uint16_t *src, uint8_t *dst, const taps_t *t, uint32_t 
 #undef HPASS
 
 /* Resamples r (w x h x bands, bands 1 or 3) to ow x oh, mirroring horizontally when asked.
- * New buffer. */
-static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror)
+ * New buffer, or NULL when deadline_us passed (checked every 64 output rows). */
+static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror,
+                         int64_t deadline_us)
 {
     const int nb = r->bands;
     const size_t in_row = (size_t)r->w * nb, out_row = (size_t)ow * nb;
@@ -517,6 +556,11 @@ static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror
     uint8_t *outp = dq_xmalloc(out_row * oh);
     const uint8_t *rows[MAX_V_RATIO + 2];
     for (uint32_t o = 0; o < oh; o++) {
+        if (o % 64 == 0 && past_deadline(deadline_us)) {
+            free(outp);
+            outp = NULL;
+            break;
+        }
         /* Taps per row are at most ceil(r->h / oh) + 1, and fast_path_ok keeps that ratio
          * under MAX_V_RATIO (the planner and pick_dct_scale keep it below 2 in practice). */
         uint32_t n = ty.n[o];
@@ -545,7 +589,9 @@ static int fast_path_ok(const dq_render_spec_t *s, const region_t *r)
 
 static int render_fast(const region_t *r, const dq_render_spec_t *s, dq_buf_t *out, dq_err_t *err)
 {
-    uint8_t *pix = resample(r, s->out_w, s->out_h, s->mirror);
+    uint8_t *pix = resample(r, s->out_w, s->out_h, s->mirror, s->deadline_us);
+    if (!pix)
+        return deadline_err(err);
     tjhandle tj = tjInitCompress();
     unsigned char *jpg = NULL;
     unsigned long len = 0;
