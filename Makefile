@@ -4,7 +4,7 @@
 # a new src/<module>/*.c or tests/unit/<module>/test_*.c needs no Makefile change.
 
 CC      ?= cc
-PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc
+PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc zlib
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
                -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm -lpthread
@@ -145,7 +145,7 @@ demo:
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory build/danqing
-	@bench/run.sh
+	@bench/run.sh $(BENCH)
 
 format:
 	clang-format -i $(SRCS) $(TEST_SRCS)

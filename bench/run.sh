@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
-# make bench: danqing against IIPImage (iipsrv behind lighttpd FastCGI) and against lighttpd
-# serving the same tiles as static files (the practical limit), in one run on one machine.
-# Prints requests/s, p50/p99 latency and peak RSS for (a) tiles over three zoom levels and
-# (b) random non-aligned regions scaled to 512 px, with the danqing/peer ratios; then the
-# ingest benchmark. Everything listens on 127.0.0.1 only and stops by itself.
-# env: DQ_BENCH_W/H (master size, default 20000x3000), DQ_BENCH_SECONDS (default 20),
+# make bench [BENCH="PART ..."]: the benchmarks, one part or several per run.
+#   issue9 parts (bench/issue9.sh, one table with the issue 9 targets and ratios):
+#     tiles-nocache tiles-cache import search regions   (issue9 = all five)
+#   peers    danqing against IIPImage (iipsrv behind lighttpd FastCGI) and against lighttpd
+#            serving the same tiles as static files, in one run on one machine: requests/s,
+#            p50/p99 latency and peak RSS for (a) tiles over three zoom levels and (b) random
+#            non-aligned regions scaled to 512 px, with the danqing/peer ratios
+#   ingest   bench/ingest_bench.sh;   catalog   bench/catalog_bench.sh (500,000 records)
+# Without a part: issue9 peers ingest catalog. Everything listens on 127.0.0.1 only.
+# peers env: DQ_BENCH_W/H (master size, default 20000x3000), DQ_BENCH_SECONDS (default 20),
 #      DQ_BENCH_CONNS (default 32), DQ_BENCH_SKIP_INGEST=1, DQ_BENCH_ONLY (tiles|regions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+[ $# -gt 0 ] || set -- issue9 peers ingest catalog
+i9=() want=" "
+for p in "$@"; do
+  case $p in
+    issue9) i9+=(tiles-nocache tiles-cache import search regions) ;;
+    tiles-nocache | tiles-cache | import | search | regions) i9+=("$p") ;;
+    peers | ingest | catalog) want="$want$p " ;;
+    *) echo "bench: unknown part '$p'; parts: issue9 tiles-nocache tiles-cache import search regions peers ingest catalog" >&2
+       exit 2 ;;
+  esac
+done
+[ ${#i9[@]} -eq 0 ] || bench/issue9.sh "${i9[@]}"
+case $want in *" peers "*) ;; *) DQ_BENCH_SKIP_PEERS=1 ;; esac
+case $want in *" ingest "*) ;; *) DQ_BENCH_SKIP_INGEST=1 ;; esac
+case $want in *" catalog "*) ;; *) DQ_BENCH_SKIP_CATALOG=1 ;; esac
 W=${DQ_BENCH_W:-20000} H=${DQ_BENCH_H:-3000}
 secs=${DQ_BENCH_SECONDS:-20} conns=${DQ_BENCH_CONNS:-32}
 # Tile quality of the pyramid (danqing's default; iipsrv serves the very same file) and of the
@@ -17,6 +36,7 @@ Q=${DQ_BENCH_Q:-88}
 B=$root/build/bench
 mkdir -p "$B"
 report=$B/report.txt
+rm -f "$report"
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -27,6 +47,7 @@ wait_port() { for _ in $(seq 1 100); do port_free "$1" || return 0; sleep 0.1; d
 peak_rss_kb() { # sum of VmHWM over the given pids
   local t=0 p v; for p in "$@"; do v=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0); t=$((t + ${v:-0})); done; echo "$t"; }
 
+if [ -z "${DQ_BENCH_SKIP_PEERS:-}" ]; then
 # ---- the master, its pyramid (danqing ingest), and the static tile tree
 if [ ! -f "$B/master.tif" ] || [ "$(vipsheader -f width "$B/master.tif")" != "$W" ]; then
   echo "making a ${W}x${H} master ..."
@@ -131,6 +152,7 @@ ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a
 } | tee "$report"
 cleanup; pids=()
 bench/iipsrv.sh stop "$B/iiprun" > /dev/null || true
+fi
 
 if [ -z "${DQ_BENCH_SKIP_INGEST:-}" ] && [ -x bench/ingest_bench.sh ]; then
   bench/ingest_bench.sh | tee -a "$report"
@@ -138,4 +160,5 @@ fi
 if [ -x bench/catalog_bench.sh ] && [ -z "${DQ_BENCH_SKIP_CATALOG:-}" ]; then
   bench/catalog_bench.sh | tee -a "$report"
 fi
-echo "report: $report"
+[ -f "$report" ] && echo "report: $report"
+exit 0

@@ -9,6 +9,7 @@
  * usage: build/search_bench [records (default 100000)] [db path (default /tmp/dq_sb.db)]
  * Build: make build/search_bench. Numbers go to stdout, one "name value unit" line each.
  */
+#include "catalog/store_sqlite_internal.h" /* dq_sqlite_fts_render */
 #include "search/search.h"
 
 #include <sqlite3.h>
@@ -170,14 +171,19 @@ static void bench_sqlite(const dq_search_t *s, int n_recs, const char *path)
             dq_search_plan_t p = {0};
             if (dq_search_query_plan(s, queries[i], &p, &err) < 0)
                 continue;
-            sqlite3_stmt *st = p.boost.len ? qb : q;
-            sqlite3_bind_text(st, 1, p.match.data, (int)p.match.len, SQLITE_STATIC);
-            if (p.boost.len)
-                sqlite3_bind_text(st, 2, p.boost.data, (int)p.boost.len, SQLITE_STATIC);
+            dq_buf_t match = {0}, boost = {0};
+            dq_sqlite_fts_render(&p, DQ_SQ_FTS_MATCH, &match);
+            dq_sqlite_fts_render(&p, DQ_SQ_FTS_BOOST, &boost);
+            sqlite3_stmt *st = boost.len ? qb : q;
+            sqlite3_bind_text(st, 1, match.data, (int)match.len, SQLITE_STATIC);
+            if (boost.len)
+                sqlite3_bind_text(st, 2, boost.data, (int)boost.len, SQLITE_STATIC);
             int rows = 0;
             while (sqlite3_step(st) == SQLITE_ROW)
                 rows++;
             sqlite3_reset(st);
+            dq_buf_free(&match);
+            dq_buf_free(&boost);
             dq_search_plan_free(&p);
             lat[n_lat++] = dq_now_us() - t1;
             if (rep == REPS - 1)

@@ -130,11 +130,31 @@ static char *dqt_header(const dqt_resp_t *r, const char *name)
  * its Content-Length; the caller names its Content-Type in extra_headers). extra_headers:
  * "Name: v\r\n"... or NULL. Returns 0 or -1 (connection failure). Body read to EOF and
  * de-chunked. */
+static int dqt_http_from(const char *src, int port, const char *method, const char *path,
+                         const char *extra_headers, const char *body, dqt_resp_t *r);
 static int dqt_http_body(int port, const char *method, const char *path, const char *extra_headers,
                          const char *body, dqt_resp_t *r)
 {
+    return dqt_http_from(NULL, port, method, path, extra_headers, body, r);
+}
+
+/* dqt_http_body from the local address src (a loopback address such as "127.0.0.2", which
+ * Linux lets any socket bind; NULL: the kernel's choice), so that a test can be several
+ * clients. */
+static int dqt_http_from(const char *src, int port, const char *method, const char *path,
+                         const char *extra_headers, const char *body, dqt_resp_t *r)
+{
     memset(r, 0, sizeof(*r));
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (src) {
+        struct sockaddr_in b = {0};
+        b.sin_family = AF_INET;
+        if (inet_pton(AF_INET, src, &b.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&b, sizeof(b)) < 0) {
+            close(fd);
+            return -1;
+        }
+    }
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);

@@ -5,16 +5,16 @@
  * restricted relic's or a private tour's data), the Content Search query (through search/'s
  * planner, so Chinese, pinyin and English behave as in relic search) and the JSON the
  * catalog hands out. It does not know W3C or IIIF JSON: http/ maps those onto this form,
- * because their ids are URLs of the server the client addressed. Storage, versions and the
- * audit row are the backend's (store_sqlite_annotation.c), one transaction per write.
+ * because their ids are URLs of the server the client addressed. Each write is one
+ * transaction of the backend's row primitives (store.h) with its audit row, written here.
  */
 #include "catalog.h"
+#include "store.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "search/search.h"
 
 #define MAX_BODIES 8
 #define MAX_BODY_BYTES 4000
@@ -104,6 +104,108 @@ static int need_role(const dq_actor_t *who, int role, dq_err_t *err)
     if (who->role < role)
         return dq_err_set(err, DQ_EINVAL, 403, "your role may not do this");
     return 0;
+}
+
+/* One annotation or tour write: the row, the version to check, the audit row's parts. */
+typedef struct {
+    const dq_store_backend_t *be;
+    int kind; /* W_ANNO_INSERT, ... */
+    dq_anno_row_t *anno;
+    dq_tour_row_t *tour;
+    const char *relic_id;
+    int64_t id, if_version;
+    const char *who, *detail;
+} write_t;
+
+enum { W_ANNO_INSERT, W_ANNO_UPDATE, W_ANNO_DELETE, W_TOUR_INSERT, W_TOUR_UPDATE, W_TOUR_DELETE };
+
+static int write_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
+{
+    write_t *w = ud;
+    const dq_store_anno_ops *a = w->be->annos;
+    const dq_store_tour_ops *to = w->be->tours;
+    char object[128];
+    const char *action = NULL;
+    int r = -1;
+    switch (w->kind) {
+    case W_ANNO_INSERT:
+        r = a->insert(t, w->anno, err), action = "annotation.create";
+        break;
+    case W_ANNO_UPDATE:
+        r = a->update(t, w->anno, w->if_version, err), action = "annotation.replace";
+        break;
+    case W_ANNO_DELETE:
+        r = a->remove(t, w->relic_id, w->id, w->if_version, err), action = "annotation.delete";
+        break;
+    case W_TOUR_INSERT:
+        r = to->insert(t, w->tour, err), action = "tour.create";
+        break;
+    case W_TOUR_UPDATE:
+        r = to->update(t, w->tour, w->if_version, err), action = "tour.replace";
+        break;
+    case W_TOUR_DELETE:
+        r = to->remove(t, w->id, w->if_version, err), action = "tour.delete";
+        break;
+    }
+    if (r > 0)
+        return dq_err_set(err, DQ_ENOTFOUND, 404, "no such %s",
+                          w->kind <= W_ANNO_DELETE ? "annotation" : "tour");
+    if (r < 0)
+        return -1;
+    if (w->kind <= W_ANNO_DELETE)
+        snprintf(object, sizeof(object), "%s/annotations/%lld",
+                 w->anno ? w->anno->relic_id : w->relic_id,
+                 (long long)(w->anno ? w->anno->id : w->id));
+    else
+        snprintf(object, sizeof(object), "tour/t%lld", (long long)(w->tour ? w->tour->id : w->id));
+    return w->be->audit->append(t, w->who, action, object, w->detail, err);
+}
+
+/* A read of annotations or tours (one of the callbacks set). */
+typedef struct {
+    const dq_store_backend_t *be;
+    int kind; /* R_ANNO_GET, ... */
+    const char *relic_id, *q, *creator;
+    int64_t id, offset;
+    int canvas, limit;
+    unsigned motivations;
+    int64_t *total;
+    dq_anno_cb acb;
+    dq_tour_cb tcb;
+    void *ud;
+} read_t;
+
+enum { R_ANNO_GET, R_ANNO_LIST, R_ANNO_SEARCH, R_TOUR_GET, R_TOUR_LIST };
+
+static int read_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
+{
+    read_t *r = ud;
+    int rc = -1;
+    switch (r->kind) {
+    case R_ANNO_GET:
+        rc = r->be->annos->get(t, r->relic_id, r->id, r->acb, r->ud, err);
+        if (rc > 0)
+            return dq_err_set(err, DQ_ENOTFOUND, 404, "no annotation %lld on '%s'",
+                              (long long)r->id, r->relic_id);
+        break;
+    case R_ANNO_LIST:
+        rc = r->be->annos->list(t, r->relic_id, r->canvas, r->offset, r->limit, r->acb, r->ud,
+                                r->total, err);
+        break;
+    case R_ANNO_SEARCH:
+        rc = r->be->annos->search(t, r->relic_id, r->q, r->motivations, r->creator, r->limit,
+                                  r->acb, r->ud, err);
+        break;
+    case R_TOUR_GET:
+        rc = r->be->tours->get(t, r->id, r->tcb, r->ud, err);
+        if (rc > 0)
+            return dq_err_set(err, DQ_ENOTFOUND, 404, "no such tour");
+        break;
+    case R_TOUR_LIST:
+        rc = r->be->tours->list(t, r->relic_id, r->tcb, r->ud, err);
+        break;
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------- canvases */
@@ -329,8 +431,9 @@ int dq_catalog_anno_create(dq_catalog_t *cat, const char *relic_id, const char *
     snprintf(row.relic_id, sizeof(row.relic_id), "%s", relic_id);
     snprintf(row.creator, sizeof(row.creator), "%s", who->user);
     anno_detail(&detail, &row);
-    if (dq_catalog_ops(cat)->anno_put(dq_catalog_impl(cat), &row, -1, who->user, detail.data, err) <
-        0)
+    write_t w = {.be = dq_catalog_backend(cat), .kind = W_ANNO_INSERT, .anno = &row,
+                 .who = who->user, .detail = detail.data};
+    if (dq_catalog_write(cat, write_txn, &w, err) < 0)
         goto out;
     if (out)
         anno_out(out, &row);
@@ -350,7 +453,10 @@ int dq_catalog_anno_get(dq_catalog_t *cat, const char *relic_id, int64_t id, con
     int rc = -1;
     /* Visibility first: a restricted relic's annotation is as absent as the relic. */
     if (dq_catalog_relic_get(cat, relic_id, who, &doc, NULL, err) < 0 ||
-        dq_catalog_ops(cat)->anno_get(dq_catalog_impl(cat), relic_id, id, collect_one, &b, err) < 0)
+        dq_catalog_read(cat, read_txn,
+                        &(read_t){.be = dq_catalog_backend(cat), .kind = R_ANNO_GET,
+                                  .relic_id = relic_id, .id = id, .acb = collect_one, .ud = &b},
+                        err) < 0)
         goto out;
     if (version) {
         json_t *j = json_loadb(b.data, b.len, 0, NULL);
@@ -409,8 +515,9 @@ int dq_catalog_anno_replace(dq_catalog_t *cat, const char *relic_id, int64_t id,
     row.id = id;
     snprintf(row.relic_id, sizeof(row.relic_id), "%s", relic_id);
     anno_detail(&detail, &row);
-    if (dq_catalog_ops(cat)->anno_put(dq_catalog_impl(cat), &row, if_version, who->user,
-                                      detail.data, err) < 0)
+    write_t w = {.be = dq_catalog_backend(cat), .kind = W_ANNO_UPDATE, .anno = &row,
+                 .if_version = if_version, .who = who->user, .detail = detail.data};
+    if (dq_catalog_write(cat, write_txn, &w, err) < 0)
         goto out;
     if (out)
         anno_out(out, &row);
@@ -431,8 +538,9 @@ int dq_catalog_anno_delete(dq_catalog_t *cat, const char *relic_id, int64_t id, 
         anno_creator(cat, relic_id, id, who, creator, err) < 0 ||
         may_edit_anno(who, creator, err) < 0)
         return -1;
-    return dq_catalog_ops(cat)->anno_delete(dq_catalog_impl(cat), relic_id, id, if_version,
-                                            who->user, err);
+    write_t w = {.be = dq_catalog_backend(cat), .kind = W_ANNO_DELETE, .relic_id = relic_id,
+                 .id = id, .if_version = if_version, .who = who->user, .detail = "{}"};
+    return dq_catalog_write(cat, write_txn, &w, err);
 }
 
 typedef struct {
@@ -465,8 +573,10 @@ int dq_catalog_anno_list(dq_catalog_t *cat, const char *relic_id, int canvas, in
         goto out;
     list_t l = {.out = out};
     dq_buf_putc(out, '[');
-    if (dq_catalog_ops(cat)->anno_list(dq_catalog_impl(cat), relic_id, canvas, offset, limit,
-                                       collect_list, &l, &t, err) < 0)
+    read_t r = {.be = dq_catalog_backend(cat), .kind = R_ANNO_LIST, .relic_id = relic_id,
+                .canvas = canvas, .offset = offset, .limit = limit, .total = &t,
+                .acb = collect_list, .ud = &l};
+    if (dq_catalog_read(cat, read_txn, &r, err) < 0)
         goto out;
     dq_buf_putc(out, ']');
     if (total)
@@ -558,7 +668,7 @@ int dq_catalog_anno_search(dq_catalog_t *cat, const char *relic_id, const char *
                            const char *motivation, const char *creator, int limit,
                            const dq_actor_t *who, dq_buf_t *out, dq_err_t *err)
 {
-    dq_buf_t doc = {0}, match = {0};
+    dq_buf_t doc = {0};
     unsigned mask = 0;
     int rc = -1;
     if (limit < 1 || limit > 100) {
@@ -584,22 +694,20 @@ int dq_catalog_anno_search(dq_catalog_t *cat, const char *relic_id, const char *
     }
     if (dq_catalog_relic_get(cat, relic_id, who, &doc, NULL, err) < 0)
         goto out;
-    const dq_store_ops *ops = dq_catalog_ops(cat);
-    if (dq_search_query(ops->relic_search_handle(dq_catalog_impl(cat)), q ? q : "", &match, err) <
-        0) {
-        err->http_status = 400;
+    list_t l = {.out = out};
+    size_t mark = out->len;
+    dq_buf_putc(out, '[');
+    read_t r = {.be = dq_catalog_backend(cat), .kind = R_ANNO_SEARCH, .relic_id = relic_id,
+                .q = q ? q : "", .motivations = mask, .creator = creator && *creator ? creator : NULL,
+                .limit = limit, .acb = collect_hit, .ud = &l};
+    if (dq_catalog_read(cat, read_txn, &r, err) < 0) {
+        out->len = mark;
         goto out;
     }
-    list_t l = {.out = out};
-    dq_buf_putc(out, '[');
-    if (ops->anno_search(dq_catalog_impl(cat), relic_id, match.data, mask,
-                         creator && *creator ? creator : NULL, limit, collect_hit, &l, err) < 0)
-        goto out;
     dq_buf_putc(out, ']');
     rc = 0;
 out:
     dq_buf_free(&doc);
-    dq_buf_free(&match);
     return rc;
 }
 
@@ -785,7 +893,9 @@ static int tour_load(dq_catalog_t *cat, const char *tour_id, const dq_actor_t *w
     memset(row, 0, sizeof(*row));
     if (n <= 0)
         return dq_err_set(err, DQ_ENOTFOUND, 404, "no such tour");
-    if (dq_catalog_ops(cat)->tour_get(dq_catalog_impl(cat), n, tour_collect_row, row, err) < 0)
+    read_t r = {.be = dq_catalog_backend(cat), .kind = R_TOUR_GET, .id = n,
+                .tcb = tour_collect_row, .ud = row};
+    if (dq_catalog_read(cat, read_txn, &r, err) < 0)
         return -1;
     dq_buf_t doc = {0};
     int vis = dq_catalog_relic_get(cat, row->relic_id, who, &doc, NULL, err);
@@ -818,7 +928,9 @@ int dq_catalog_tour_create(dq_catalog_t *cat, const char *relic_id, const char *
     char detail[96];
     snprintf(detail, sizeof(detail), "{\"relic\":\"%.60s\",\"stops\":%d}", relic_id,
              (int)json_array_size(json_object_get(doc, "stops")));
-    if (dq_catalog_ops(cat)->tour_put(dq_catalog_impl(cat), &row, -1, who->user, detail, err) < 0)
+    write_t w = {.be = dq_catalog_backend(cat), .kind = W_TOUR_INSERT, .tour = &row,
+                 .who = who->user, .detail = detail};
+    if (dq_catalog_write(cat, write_txn, &w, err) < 0)
         goto out;
     if (out)
         tour_out(out, &row, 1);
@@ -875,8 +987,9 @@ int dq_catalog_tour_replace(dq_catalog_t *cat, const char *tour_id, const char *
     char detail[64];
     snprintf(detail, sizeof(detail), "{\"stops\":%d}",
              (int)json_array_size(json_object_get(doc, "stops")));
-    if (dq_catalog_ops(cat)->tour_put(dq_catalog_impl(cat), &row, if_version, who->user, detail,
-                                      err) < 0)
+    write_t w = {.be = dq_catalog_backend(cat), .kind = W_TOUR_UPDATE, .tour = &row,
+                 .if_version = if_version, .who = who->user, .detail = detail};
+    if (dq_catalog_write(cat, write_txn, &w, err) < 0)
         goto out;
     if (out)
         tour_out(out, &row, 1);
@@ -897,8 +1010,9 @@ int dq_catalog_tour_delete(dq_catalog_t *cat, const char *tour_id, int64_t if_ve
     free((char *)row.doc);
     if (may_edit_tour(who, &row, err) < 0)
         return -1;
-    return dq_catalog_ops(cat)->tour_delete(dq_catalog_impl(cat), row.id, if_version, who->user,
-                                            err);
+    write_t w = {.be = dq_catalog_backend(cat), .kind = W_TOUR_DELETE, .id = row.id,
+                 .if_version = if_version, .who = who->user, .detail = "{}"};
+    return dq_catalog_write(cat, write_txn, &w, err);
 }
 
 typedef struct {
@@ -927,7 +1041,9 @@ int dq_catalog_tour_list(dq_catalog_t *cat, const char *relic_id, const dq_actor
         goto out;
     tour_list_t l = {.out = out, .who = who};
     dq_buf_puts(out, "{\"items\":[");
-    if (dq_catalog_ops(cat)->tour_list(dq_catalog_impl(cat), relic_id, tour_list_row, &l, err) < 0)
+    read_t r = {.be = dq_catalog_backend(cat), .kind = R_TOUR_LIST, .relic_id = relic_id,
+                .tcb = tour_list_row, .ud = &l};
+    if (dq_catalog_read(cat, read_txn, &r, err) < 0)
         goto out;
     dq_buf_puts(out, "]}");
     rc = 0;

@@ -1,18 +1,19 @@
 /*
- * catalog: the records danqing keeps about its objects, behind one interface. Today it holds
- * images (one row per ingested master and its pyramid), an audit trail and a small "pending"
- * journal that makes an image replacement crash-safe; relic records, users and annotations
- * come as later migrations of the same store. It does not touch image files: callers hash and
- * move files, the catalog only records what they did.
+ * catalog: the records danqing keeps about its objects, behind one interface: images (one row
+ * per ingested master and its pyramid, and a "pending" journal that makes an image
+ * replacement crash-safe), relic records and their search, accounts, annotations, tours and
+ * an audit trail of every write. It does not touch image files: callers hash and move files,
+ * the catalog only records what they did.
  *
- * Backends plug in through dq_store_ops (house style 4): store_sqlite.c today, store_pg.c
- * later. Callers use only the dq_catalog_* functions below and never see a backend type.
+ * This header is the API every caller (http/, cli/, image/, tests) uses. Storage backends plug
+ * in below it through store.h (house style 4), which only src/catalog/ includes; policy
+ * (validation, roles, visibility, JSON) lives here, once, in backend-neutral code.
  *
- * Thread safety: a dq_catalog_t may be shared by threads. The SQLite backend keeps one
- * connection guarded by a mutex (`dq_catalog_t.impl->lock`), so calls are serialized; a read
- * is a single indexed lookup of microseconds, which is cheaper than a pool until a
- * measurement says otherwise. Several processes may open the same data directory (WAL mode,
- * busy_timeout).
+ * Thread safety: a dq_catalog_t may be shared by threads. Reads use their own connections and
+ * never wait for a writer; a write waits for the database's write lock at most a bounded time
+ * (DQ_CATALOG_WRITE_WAIT_MS, default 2000) and then fails with DQ_EBUSY (HTTP 503). Image
+ * geometry and visibility (the tile path) come from an in-memory map (image_map.c) with no
+ * SQL. Several processes may open the same catalog.
  */
 #ifndef DQ_CATALOG_H
 #define DQ_CATALOG_H
@@ -77,69 +78,6 @@ typedef struct {
     int64_t inserted, updated, unchanged, failed;
 } dq_import_stats_t;
 
-/* Backend-facing types (used by relic.c and the store_*.c backends only). */
-/* A stored row as the backend returns it. */
-typedef struct {
-    char id[64];
-    int64_t version;
-    char created_at[32], updated_at[32];
-    const char *doc; /* the user part of the document (no id/version/times), canonical JSON */
-    size_t doc_len;
-} dq_relic_stored_t;
-
-/* One image link of a relic, in order. */
-typedef struct {
-    const char *image_id, *role;
-} dq_relic_link_t;
-
-/* What a backend writes for one relic: the canonical document plus the values it indexes.
- * Everything is borrowed for the call. */
-typedef struct {
-    const char *id, *accession;
-    int64_t version;        /* 1 on insert */
-    const char *created_at; /* NULL: now (insert) / keep (update) */
-    const char *doc;        /* canonical user document JSON */
-    size_t doc_len;
-    const char *dynasty, *object_type, *medium_key; /* NULL when absent */
-    int year_from, year_to, has_year;               /* has_year 0: no dates */
-    int restricted;
-    const char *sort_title; /* accession-independent title key for display */
-    const char *const *subjects;
-    int n_subjects;
-    const char *const *creators; /* facet labels: the zh name, else en */
-    const char *const *creators_en;
-    int n_creators;
-    const dq_relic_link_t *links;
-    int n_links;
-    /* FTS5 columns: title (zh/en/pinyin), creators, body (medium, inscriptions, seals,
-     * school, date text, accession), description. */
-    const char *fts_title, *fts_creators, *fts_body, *fts_description;
-} dq_relic_row_t;
-
-typedef int (*dq_relic_txn_fn)(void *ud, void *txn, dq_err_t *err);
-
-enum {
-    DQ_RELIC_SORT_RELEVANCE = 0,
-    DQ_RELIC_SORT_DATE,
-    DQ_RELIC_SORT_DATE_DESC,
-    DQ_RELIC_SORT_ACCESSION
-};
-/* A validated search: relic.c fills it from a dq_relic_query_t; strings are borrowed. */
-typedef struct dq_relic_plan {
-    const char *match, *boost; /* FTS5 expressions (search/ query plan); NULL without q */
-    int sort;                  /* DQ_RELIC_SORT_* */
-    int limit;                 /* 1..100 */
-    int has_cursor;            /* keyset: rows strictly after (cursor key, cursor_rowid) */
-    double cursor_num;         /* the year of the date sorts; relevance: the offset */
-    const char *cursor_str;    /* accession sort */
-    int64_t cursor_rowid;      /* relevance: the snapshot (largest seq of the first page) */
-    int lang_en;               /* 1: English snippets and creator labels */
-} dq_relic_plan_t;
-struct dq_search;
-/* Appends the next_cursor text of a row with these sort keys (relic.c defines the format and
- * decodes it into dq_relic_plan_t; backends only write it). */
-void dq_relic_cursor_encode(dq_buf_t *out, int sort, double num, const char *str, int64_t rowid);
-
 /* ======== accounts: types (account.c, store_sqlite_account.c) ======== */
 
 #define DQ_USER_NAME_MAX 63 /* bytes; fits dq_actor_t.user */
@@ -163,208 +101,47 @@ typedef int (*dq_user_cb)(void *ud, const dq_user_t *u);
 
 /* ======== end accounts: types ======== */
 
-/* ======== annotations and tours: types (annotation.c, store_sqlite_annotation.c) ======== */
+/* ---------------------------------------------------------------- images */
 
-/* One stored annotation as the backend reads and writes it. The W3C / IIIF JSON forms are
- * built by http/ (their ids are URLs that depend on the address the client used); the
- * catalog keeps this neutral record. Strings in fixed arrays are copies; bodies and fts are
- * borrowed (by the backend for the call on write; valid only during the callback on read). */
-typedef struct {
-    int64_t id;          /* server-assigned, > 0; 0 on insert */
-    char relic_id[64];   /* the relic the annotation is on */
-    int canvas;          /* 1-based canvas index in the relic's manifest */
-    int x, y, w, h;      /* the region (FragmentSelector xywh=), canvas pixels */
-    char motivation[16]; /* commenting | describing | identifying | tagging */
-    const char *bodies;  /* JSON array [{"value": "...", "language": "zh"}], canonical */
-    const char *fts;     /* the searchable text: the body values joined by newlines */
-    char creator[64];    /* the account that created it (dq_actor_t.user) */
-    char created[32], modified[32];
-    int64_t version; /* 1 on insert, +1 per replace */
-} dq_anno_row_t;
-
-/* One stored tour. doc is the user part ({"title", "stops", "public"}), canonical JSON;
- * borrowed as for dq_anno_row_t. */
-typedef struct {
-    int64_t id; /* server-assigned, > 0; shown as "t{id}" */
-    char relic_id[64];
-    const char *doc;
-    char author[64];
-    int is_public;
-    char created[32], modified[32];
-    int64_t version;
-} dq_tour_row_t;
-
-/* Called once per row by the annotation and tour readers; row is borrowed for the call.
- * hl, for search only, is the FTS text with each hit between \x01 and \x02 (else NULL).
- * Non-zero stops the walk. The backend's lock is held: do not call back into the catalog. */
-typedef int (*dq_anno_cb)(void *ud, const dq_anno_row_t *row, const char *hl);
-typedef int (*dq_tour_cb)(void *ud, const dq_tour_row_t *row);
-
-/* ======== end annotations and tours: types ======== */
-
-/* ---------------------------------------------------------------- backend interface */
+/* Flags of dq_catalog_image_put. */
+enum {
+    DQ_CATALOG_REPLACE = 1, /* overwrite an existing row (keeps its created_at) */
+};
 
 /* Called once per row by the list functions; rec is borrowed for the call only. A non-zero
  * return stops the listing (the list function then returns 0). */
 typedef int (*dq_image_cb)(void *ud, const dq_image_rec_t *rec);
 
-/* Flags of image_put. */
-enum {
-    DQ_CATALOG_REPLACE = 1, /* overwrite an existing row (keeps its created_at) */
-};
-
-/* A backend. Every function returns 0 or -1 with err filled; impl is the backend's handle.
- * Every function must be safe to call from several threads on the same impl. */
-typedef struct dq_store_ops {
-    const char *name; /* "sqlite", "pg" */
-    /* Insert rec (or with DQ_CATALOG_REPLACE, insert or replace), delete the pending row of
-     * the same id, and add an audit row: one transaction. Without the flag an existing id is
-     * DQ_EEXIST (409). who is the actor written into the audit row. */
-    int (*image_put)(void *impl, const dq_image_rec_t *rec, unsigned flags, const char *who,
-                     dq_err_t *err);
-    /* Fills *out; DQ_ENOTFOUND (404) for an unknown id. */
-    int (*image_get)(void *impl, const char *id, dq_image_rec_t *out, dq_err_t *err);
-    /* Every image in id order. */
-    int (*image_list)(void *impl, dq_image_cb cb, void *ud, dq_err_t *err);
-    /* Deletes the row and adds an audit row, one transaction; DQ_ENOTFOUND for an unknown id.
-     * Files are the caller's business. */
-    int (*image_delete)(void *impl, const char *id, const char *who, dq_err_t *err);
-    /* The pending journal: a row written (and committed) before a pyramid is renamed over the
-     * old one, so that recovery after a crash can tell "renamed" from "not renamed yet". */
-    int (*pending_put)(void *impl, const dq_image_rec_t *rec, dq_err_t *err);
-    int (*pending_list)(void *impl, dq_image_cb cb, void *ud, dq_err_t *err);
-    int (*pending_drop)(void *impl, const char *id, dq_err_t *err);
-    /* Number of rows in the audit table (for tests and `danqing status`). */
-    int (*audit_count)(void *impl, int64_t *n, dq_err_t *err);
-
-    /* ======== relics (store_sqlite_relic.c); the logic lives in relic.c ======== */
-    /* The search object the backend registered its FTS5 tokenizer with (borrowed, valid
-     * until close); relic.c plans queries and adds dictionary names with it. */
-    struct dq_search *(*relic_search_handle)(void *impl);
-    /* Runs fn inside one write transaction with the backend's lock held: commit when fn
-     * returns 0, roll back otherwise. txn is valid only during fn and is what the relic_*
-     * primitives below take; fn must not call any other dq_catalog_* function. */
-    int (*relic_txn)(void *impl, dq_relic_txn_fn fn, void *ud, dq_err_t *err);
-    /* Primitives, only inside relic_txn. load: by id (accession NULL) or by accession (id
-     * NULL); 0 found (out filled, out->doc borrowed until the next primitive call), 1 not
-     * found, -1 error. */
-    int (*relic_load)(void *txn, const char *id, const char *accession, dq_relic_stored_t *out,
-                      dq_err_t *err);
-    /* Inserts (row->version == 1) or updates the row, its facet rows, image links and FTS
-     * entry. A duplicate accession or id is DQ_EEXIST (409). */
-    int (*relic_save)(void *txn, const dq_relic_row_t *row, dq_err_t *err);
-    int (*relic_remove)(void *txn, const char *id, dq_err_t *err);
-    /* A fresh server id ("dq-2026-0042"), never handed out before; written into id[32]. */
-    int (*relic_new_id)(void *txn, char id[32], dq_err_t *err);
-    /* 1 when an image row with this id exists, 0 when not, -1 on error. */
-    int (*relic_image_exists)(void *txn, const char *image_id, dq_err_t *err);
-    int (*relic_audit)(void *txn, const char *who, const char *action, const char *object,
-                       const char *detail, dq_err_t *err);
-    /* Read side (own locking). get: the stored row (doc copied into out_doc). */
-    int (*relic_get)(void *impl, const char *id, dq_relic_stored_t *out, dq_buf_t *out_doc,
-                     dq_err_t *err);
-    /* The whole search response (docs/api.md) into out. q is validated; plan is the FTS5
-     * plan of it; show_restricted: 1 for viewer and above. */
-    int (*relic_search)(void *impl, const dq_relic_query_t *q, const dq_relic_plan_t *plan,
-                        int show_restricted, dq_buf_t *out, dq_err_t *err);
-    /* Builds whatever the first search would otherwise build (own locking); NULL: nothing. */
-    int (*relic_warm)(void *impl, dq_err_t *err);
-    int (*relic_image_visible)(void *impl, const char *image_id, int show_restricted);
-    int (*relic_counts)(void *impl, int show_restricted, int64_t *relics, int64_t *images,
-                        dq_err_t *err);
-    int (*relic_audit_list)(void *impl, const char *object, int limit, int64_t before_seq,
-                            dq_buf_t *out, dq_err_t *err);
-    /* Calls cb for every creator name and zh title (to refill the search dictionary at open). */
-    int (*relic_names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
-    /* ======== end relics ======== */
-    /* ======== accounts (store_sqlite_account.c); the logic lives in account.c ======== */
-    /* Every account function below runs in one transaction with its audit row (who; detail
-     * never holds a secret). Roles are DQ_ROLE_*; hashes are encoded argon2id strings; cred
-     * hashes are the 64-hex SHA-256 of the token text; times are Unix seconds. */
-    /* DQ_EEXIST (409) when the name is taken. */
-    int (*user_insert)(void *impl, const char *name, int role, const char *pwhash, const char *who,
-                       dq_err_t *err);
-    /* Fills *out and, when pwhash is non-NULL, the hash (DQ_PWHASH_MAX bytes); 404 unknown. */
-    int (*user_get)(void *impl, const char *name, dq_user_t *out, char *pwhash, dq_err_t *err);
-    /* Every account in name order, with its unexpired credentials counted at now. */
-    int (*user_list)(void *impl, int64_t now, dq_user_cb cb, void *ud, dq_err_t *err);
-    /* Sets the role (role >= 0) and/or the hash (pwhash non-NULL). A new hash also drops all of
-     * the user's sessions and tokens. 404 unknown; 409 when it would leave no admin. */
-    int (*user_update)(void *impl, const char *name, int role, const char *pwhash, const char *who,
-                       dq_err_t *err);
-    /* Deletes the account and its credentials. 404 unknown; 409 for the last admin. */
-    int (*user_delete)(void *impl, const char *name, const char *who, dq_err_t *err);
-    /* Stores a credential (kind DQ_CRED_*) of user name; expires_at 0 = never (tokens only).
-     * Sessions are not audited (one per login); tokens are. 404 unknown user. */
-    int (*cred_insert)(void *impl, int kind, const char *hash, const char *name, int64_t expires_at,
-                       const char *who, dq_err_t *err);
-    /* Looks an unexpired credential up at now: 0 found (*out: the user and its role now), 1 not
-     * found or expired, -1 error. */
-    int (*cred_lookup)(void *impl, int kind, const char *hash, int64_t now, dq_actor_t *out,
-                       dq_err_t *err);
-    /* Deletes one credential (absent is not an error). */
-    int (*cred_delete)(void *impl, int kind, const char *hash, dq_err_t *err);
-    /* Deletes every credential of name (name NULL: none), then every one expired at now. */
-    int (*cred_revoke)(void *impl, const char *name, int64_t now, const char *who, dq_err_t *err);
-    /* ======== end accounts ======== */
-    /* ======== annotations and tours (store_sqlite_annotation.c); logic in annotation.c ======== */
-    /* Each write is one transaction with its audit row (who, action, object, detail JSON).
-     * put: row->id 0 inserts (fills id, version 1, created, modified); otherwise updates the
-     * annotation id of row->relic_id when its version is if_version (-1: any), writing version
-     * + 1 (filled into row) and keeping created and creator. 404 unknown, 412 stale. */
-    int (*anno_put)(void *impl, dq_anno_row_t *row, int64_t if_version, const char *who,
-                    const char *detail, dq_err_t *err);
-    int (*anno_delete)(void *impl, const char *relic_id, int64_t id, int64_t if_version,
-                       const char *who, dq_err_t *err);
-    /* One annotation (cb once) or 404. */
-    int (*anno_get)(void *impl, const char *relic_id, int64_t id, dq_anno_cb cb, void *ud,
-                    dq_err_t *err);
-    /* The relic's annotations in id order (canvas > 0: that canvas only), offset/limit;
-     * *total gets the count of all that match canvas. */
-    int (*anno_list)(void *impl, const char *relic_id, int canvas, int64_t offset, int limit,
-                     dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err);
-    /* FTS5 search of the relic's annotation bodies: match is an expression from search/;
-     * motivations a mask (1 << k for k in the order commenting, describing, identifying,
-     * tagging; 0 any); creator NULL = any. Best first, at most limit rows. */
-    int (*anno_search)(void *impl, const char *relic_id, const char *match, unsigned motivations,
-                       const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err);
-    /* Tours, the same way: put inserts (row->id 0) or updates with the version check. */
-    int (*tour_put)(void *impl, dq_tour_row_t *row, int64_t if_version, const char *who,
-                    const char *detail, dq_err_t *err);
-    int (*tour_delete)(void *impl, int64_t id, int64_t if_version, const char *who, dq_err_t *err);
-    int (*tour_get)(void *impl, int64_t id, dq_tour_cb cb, void *ud, dq_err_t *err);
-    /* The relic's tours in id order. */
-    int (*tour_list)(void *impl, const char *relic_id, dq_tour_cb cb, void *ud, dq_err_t *err);
-    /* ======== end annotations and tours ======== */
-    /* Releases impl; NULL-safe. */
-    void (*close)(void *impl);
-} dq_store_ops;
-
-/* The SQLite backend (store_sqlite.c). Opens or creates data_dir/catalog.sqlite and applies
- * any missing migrations. Returns a new impl for dq_store_sqlite_ops, or NULL with err. */
-extern const dq_store_ops dq_store_sqlite_ops;
-void *dq_store_sqlite_open(const char *data_dir, dq_err_t *err);
-/* The schema version the SQLite backend has applied (after open, the newest it knows). */
-int dq_store_sqlite_schema_version(void *impl, int *version, dq_err_t *err);
-
 /* ---------------------------------------------------------------- the catalog handle */
 
 typedef struct dq_catalog dq_catalog_t;
 
-/* Opens the catalog of data_dir (creating the directory, catalog.sqlite and its schema when
- * absent; re-opening applies only the missing migrations). Returns a new handle, free with
- * dq_catalog_close, or NULL with err. */
-dq_catalog_t *dq_catalog_open(const char *data_dir, dq_err_t *err);
-/* Wraps an already opened backend; takes impl (closed by dq_catalog_close). */
-dq_catalog_t *dq_catalog_wrap(const dq_store_ops *ops, void *impl);
+/* Opens a catalog: url_or_dir is "sqlite:PATH" (PATH: the database file, e.g.
+ * data/catalog.sqlite) or a plain data directory, which means sqlite:DIR/catalog.sqlite; the
+ * directory, the database and its schema are created when absent (re-opening applies only
+ * the missing migrations). "postgres://..." is refused with a clear message until the
+ * scale-out issue brings that backend. Returns a new handle, free with dq_catalog_close, or
+ * NULL with err. */
+dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err);
 /* NULL-safe. No call may be in flight on another thread. */
 void dq_catalog_close(dq_catalog_t *cat);
-/* The backend's handle and operations (borrowed, valid until close). */
-void *dq_catalog_impl(dq_catalog_t *cat);
-const dq_store_ops *dq_catalog_ops(dq_catalog_t *cat);
+/* How long a write waits for the database's write lock before DQ_EBUSY (503); the default is
+ * DQ_CATALOG_WRITE_WAIT_MS from the environment, else 2000. Takes effect for later writes.
+ * Batch tools (import) may wait longer than a server should. */
+void dq_catalog_set_write_wait(dq_catalog_t *cat, int ms);
+/* The schema version applied (after open, the newest this build knows). */
+int dq_catalog_schema_version(dq_catalog_t *cat, int *version, dq_err_t *err);
+/* Reads the change feed (every write since the last call, by this process or another) and
+ * brings the in-memory views up to date: the image map, and what the backend keeps. Returns
+ * 1 when anything changed (so the caller retires cached responses), 0 when nothing did, -1
+ * with err. Cheap when nothing changed (one indexed read); a server's watcher thread calls it
+ * about once a second. Thread-safe. */
+int dq_catalog_refresh(dq_catalog_t *cat, dq_err_t *err);
 
 /* The image functions: validate arguments (id syntax, paths relative and inside the data
- * dir), then dispatch to the backend. rec/out are caller-owned. Thread-safe. */
+ * dir), then write (one transaction with its audit row) or read. rec/out are caller-owned.
+ * dq_catalog_image_get answers from the in-memory image map (no SQL for a known id).
+ * Thread-safe. */
 int dq_catalog_image_put(dq_catalog_t *cat, const dq_image_rec_t *rec, unsigned flags,
                          const char *who, dq_err_t *err);
 int dq_catalog_image_get(dq_catalog_t *cat, const char *id, dq_image_rec_t *out, dq_err_t *err);
@@ -496,8 +273,9 @@ int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
 const char *dq_catalog_role_name(int role);
 /* The role named name (not "anonymous"), or -1. */
 int dq_catalog_role_parse(const char *name);
-/* 1 when name is a valid account name ([A-Za-z0-9][A-Za-z0-9._@-]{0,62}, not "cli"), else 0
- * with err (400). */
+/* 1 when name is a valid account name ([A-Za-z0-9][A-Za-z0-9._@-]{0,62}, not "cli" in any
+ * case), else 0 with err (400). Names are case-insensitive: "Alice" and "alice" name one
+ * account (the name keeps the case it was created with). */
 int dq_catalog_user_name_valid(const char *name, dq_err_t *err);
 
 /* Creates an account with role DQ_ROLE_VIEWER..DQ_ROLE_ADMIN and password (8..1024 bytes,
@@ -509,6 +287,12 @@ int dq_catalog_user_get(dq_catalog_t *cat, const char *name, dq_user_t *out, dq_
 /* Calls cb for every account in name order (with the backend's lock held: cb must not call
  * back into cat). Needs no role (callers check). */
 int dq_catalog_user_list(dq_catalog_t *cat, dq_user_cb cb, void *ud, dq_err_t *err);
+/* Changes the role (role >= 0; -1 keeps it) and/or the password (non-NULL; every session and
+ * token of the account is revoked with it): everything is validated first, then applied in
+ * one transaction, so a bad password leaves the role unchanged. 409 when it would leave no
+ * admin. */
+int dq_catalog_user_update(dq_catalog_t *cat, const char *name, int role, const char *password,
+                           const dq_actor_t *who, dq_err_t *err);
 /* Sets a new password; every session and token of the account is revoked with it. */
 int dq_catalog_user_set_password(dq_catalog_t *cat, const char *name, const char *password,
                                  const dq_actor_t *who, dq_err_t *err);
@@ -533,6 +317,11 @@ void dq_catalog_password_generate(char *out, int n_chars);
  * verification, so neither the answer nor its timing tells whether an account exists. */
 int dq_catalog_login(dq_catalog_t *cat, const char *name, const char *password, int64_t ttl_s,
                      char *token, dq_actor_t *actor, dq_err_t *err);
+/* Writes the audit row "login.fail" for a wrong name or password (who "anonymous"; object the
+ * name tried when it is a valid account name, else "?"; detail {"client": client}, never the
+ * password). client (the address, may be NULL) is copied. */
+int dq_catalog_login_failed(dq_catalog_t *cat, const char *name, const char *client,
+                            dq_err_t *err);
 /* Ends the session whose token is given (an unknown token is not an error). */
 int dq_catalog_logout(dq_catalog_t *cat, const char *token, dq_err_t *err);
 /* Creates an API token for name that expires after ttl_s seconds (0: never); token as for

@@ -839,6 +839,24 @@ static json_t *met_row(const int *col, const csv_t *c, char *why, size_t why_len
         json_object_set_new(doc, "subject", subj);
     else
         json_decref(subj);
+    /* Every tag is also a keyword, so that "horse" finds a work tagged "Horses". */
+    json_t *kw = json_array();
+    int n_tags = 1;
+    for (const char *p = F(MET_TAGS); *p; p++)
+        n_tags += *p == '|';
+    for (int k = 0; k < DQ_MIN(n_tags, RELIC_SMALL_ARRAY_MAX); k++) {
+        char *tag = met_piece(F(MET_TAGS), k);
+        int ok = *tag && strlen(tag) <= 128; /* what a keyword may be (relic_doc.c) */
+        for (const unsigned char *p = (const unsigned char *)tag; ok && *p; p++)
+            ok = *p >= 0x20 && *p != 0x7f;
+        if (ok)
+            json_array_append_new(kw, json_string(tag));
+        free(tag);
+    }
+    if (json_array_size(kw))
+        json_object_set_new(doc, "keywords", kw);
+    else
+        json_decref(kw);
     char *credit = trim_dup(F(MET_CREDIT));
     if (*credit)
         json_object_set_new(doc, "provenance", json_pack("[{s:s}]", "text", credit));

@@ -1,19 +1,26 @@
 /*
- * store_sqlite.c: the SQLite backend of the catalog (the only file that includes sqlite3.h).
- * One database, data_dir/catalog.sqlite, in WAL mode with foreign keys on, synchronous=FULL
- * (an archive prefers a slower commit to a lost one) and a busy timeout so that a CLI ingest
- * and a server can share it. The schema grows by an ordered list of migrations, each applied
- * in its own IMMEDIATE transaction together with its schema_version row; re-opening applies
- * only the missing ones, and two processes opening at once cannot both apply one.
+ * store_sqlite.c: the SQLite backend of the catalog: opening, migrations, the connections and
+ * transactions (see store_sqlite_internal.h for the model), the helpers every
+ * store_sqlite*.c file uses, and the audit trail with its change feed. One database file
+ * (sqlite:DIR/catalog.sqlite) in WAL mode with foreign keys on and synchronous=FULL (an
+ * archive prefers a slower commit to a lost one). The schema grows by an ordered list of
+ * migrations, each applied in its own IMMEDIATE transaction together with its schema_version
+ * row; re-opening applies only the missing ones, and two processes opening at once cannot
+ * both apply one.
  *
- * Threads: one connection (opened NOMUTEX) guarded by store_t.lock; every entry point takes
- * the lock for its whole duration, statements included. Not a pool: see catalog.h.
+ * Why a writer and a pool: one connection behind one mutex made every tile, /health and search
+ * wait while a write waited (up to 10 s) for another process's write lock (issue 9). Now a
+ * write waits at most write_wait_ms and then answers DQ_EBUSY, and reads use their own
+ * connections, which WAL lets read a snapshot while someone writes.
  */
+#define _GNU_SOURCE
 #include "catalog.h"
 #include "store_sqlite_internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---------------------------------------------------------------- migrations */
 
@@ -25,88 +32,110 @@ typedef struct {
 } migration_t;
 
 static const migration_t migrations[] = {
-    {1, "images and audit",
-     "CREATE TABLE images ("
-     " id TEXT PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 128),"
-     " master_sha256 TEXT NOT NULL CHECK (length(master_sha256) = 64),"
-     " master_path TEXT NOT NULL,"
-     " master_size INTEGER NOT NULL CHECK (master_size >= 0),"
-     " master_format TEXT NOT NULL"
-     "   CHECK (master_format IN ('jpeg','tiff','png','webp','jp2')),"
-     " orig_filename TEXT NOT NULL,"
-     " pyramid_path TEXT NOT NULL,"
-     " pyramid_sha256 TEXT NOT NULL CHECK (length(pyramid_sha256) = 64),"
-     " pyramid_size INTEGER NOT NULL CHECK (pyramid_size >= 0),"
-     " width INTEGER NOT NULL CHECK (width > 0),"
-     " height INTEGER NOT NULL CHECK (height > 0),"
-     " levels INTEGER NOT NULL CHECK (levels > 0),"
-     " tile_size INTEGER NOT NULL CHECK (tile_size > 0),"
-     " bands INTEGER NOT NULL CHECK (bands IN (1, 3)),"
-     " icc_converted INTEGER NOT NULL CHECK (icc_converted IN (0, 1)),"
-     " created_at TEXT NOT NULL,"
-     " updated_at TEXT NOT NULL);"
-     "CREATE INDEX images_master ON images(master_sha256);"
-     "CREATE TABLE audit ("
-     " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-     " who TEXT NOT NULL,"
-     " at TEXT NOT NULL,"
-     " action TEXT NOT NULL,"
-     " object TEXT NOT NULL,"
-     " detail TEXT NOT NULL CHECK (json_valid(detail)));"
-     "CREATE INDEX audit_object ON audit(object);"},
-    {2, "pending image journal",
-     "CREATE TABLE image_pending ("
-     " id TEXT PRIMARY KEY NOT NULL,"
-     " master_sha256 TEXT NOT NULL, master_path TEXT NOT NULL, master_size INTEGER NOT NULL,"
-     " master_format TEXT NOT NULL, orig_filename TEXT NOT NULL, pyramid_path TEXT NOT NULL,"
-     " pyramid_sha256 TEXT NOT NULL, pyramid_size INTEGER NOT NULL, width INTEGER NOT NULL,"
-     " height INTEGER NOT NULL, levels INTEGER NOT NULL, tile_size INTEGER NOT NULL,"
-     " bands INTEGER NOT NULL, icc_converted INTEGER NOT NULL,"
-     " staged_at TEXT NOT NULL);"},
+    {1, "images and audit", dq_sqlite_image_schema},           /* store_sqlite_image.c */
+    {2, "pending image journal", dq_sqlite_pending_schema},    /* store_sqlite_image.c */
     {3, "relics, facets, image links, full-text index", dq_sqlite_relic_schema},
     {4, "users, sessions, API tokens", dq_sqlite_account_schema}, /* store_sqlite_account.c */
     {5, "annotations, their full-text index, tours",
      dq_sqlite_annotation_schema}, /* store_sqlite_annotation.c */
     {6, "relic names for the search dictionary",
      dq_sqlite_relic_names_schema}, /* store_sqlite_relic.c */
+    {7, "user names folded to lower case", dq_sqlite_account_fold_schema},
+    {8, "relic full-text vocabulary", dq_sqlite_relic_vocab_schema}, /* store_sqlite_relic.c */
 };
-
-#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
 /* ---------------------------------------------------------------- helpers */
 
-int dq_sq_fail(store_t *s, dq_err_t *err, const char *what)
+int dq_sq_fail(dq_store_txn_t *t, dq_err_t *err, const char *what)
 {
-    return dq_err_set(err, DQ_EIO, 0, "catalog: %s: %s", what, sqlite3_errmsg(s->db));
+    int code = sqlite3_extended_errcode(t->db) & 0xff;
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        return dq_err_set(err, DQ_EBUSY, 503, "catalog: %s: the database is busy, try again",
+                          what);
+    if (sqlite3_extended_errcode(t->db) == SQLITE_CONSTRAINT_UNIQUE ||
+        sqlite3_extended_errcode(t->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return dq_err_set(err, DQ_EEXIST, 409, "catalog: %s: %s", what, sqlite3_errmsg(t->db));
+    return dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", what, sqlite3_errmsg(t->db));
 }
 
-int dq_sq_exec(store_t *s, const char *sql, dq_err_t *err)
+int dq_sq_exec(dq_store_txn_t *t, const char *sql, dq_err_t *err)
 {
     char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        dq_err_set(err, DQ_EIO, 0, "catalog: %s", msg ? msg : sqlite3_errmsg(s->db));
+    if (sqlite3_exec(t->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int code = sqlite3_extended_errcode(t->db) & 0xff;
+        dq_err_set(err, code == SQLITE_BUSY ? DQ_EBUSY : DQ_EIO,
+                   code == SQLITE_BUSY ? 503 : 500, "catalog: %s",
+                   msg ? msg : sqlite3_errmsg(t->db));
         sqlite3_free(msg);
         return -1;
     }
     return 0;
 }
 
-int dq_sq_prepare(store_t *s, const char *sql, sqlite3_stmt **st, dq_err_t *err)
+int dq_sq_prepare(dq_store_txn_t *t, const char *sql, sqlite3_stmt **st, dq_err_t *err)
 {
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-        return dq_sq_fail(s, err, "prepare");
+    if (sqlite3_prepare_v2(t->db, sql, -1, st, NULL) != SQLITE_OK)
+        return dq_sq_fail(t, err, "prepare");
     return 0;
 }
 
-/* Runs a statement that returns no rows (or whose rows are ignored). */
-int dq_sq_step_done(store_t *s, sqlite3_stmt *st, dq_err_t *err)
+sqlite3_stmt *dq_sq_stmt(dq_store_txn_t *t, const char *sql, dq_err_t *err)
+{
+    sq_conn_t *c = t->conn;
+    sq_cached_t *e = NULL;
+    for (size_t i = 0; i < c->n_cache && !e; i++)
+        if (c->cache[i].ptr == sql)
+            e = &c->cache[i];
+    for (size_t i = 0; i < c->n_cache && !e; i++)
+        if (strcmp(c->cache[i].sql, sql) == 0) {
+            e = &c->cache[i];
+            e->ptr = sql;
+        }
+    if (e) {
+        sqlite3_reset(e->st);
+        sqlite3_clear_bindings(e->st);
+        return e->st;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        dq_sq_fail(t, err, "prepare");
+        return NULL;
+    }
+    if (c->n_cache == c->cap_cache) {
+        c->cap_cache = c->cap_cache ? c->cap_cache * 2 : 32;
+        c->cache = dq_xrealloc(c->cache, c->cap_cache * sizeof(*c->cache));
+    }
+    c->cache[c->n_cache++] = (sq_cached_t){.sql = dq_xstrdup(sql), .ptr = sql, .st = st};
+    return st;
+}
+
+int dq_sq_step_done(dq_store_txn_t *t, sqlite3_stmt *st, dq_err_t *err)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         ;
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return dq_sq_fail(s, err, "step");
+        return dq_sq_fail(t, err, "step");
     return 0;
+}
+
+int dq_sq_row(dq_store_txn_t *t, sqlite3_stmt *st, const char *what, dq_err_t *err)
+{
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        return 0;
+    if (r == SQLITE_DONE)
+        return 1;
+    return dq_sq_fail(t, err, what);
+}
+
+void dq_sq_bind_text(sqlite3_stmt *st, int i, const char *t)
+{
+    if (t)
+        sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
 }
 
 void dq_sq_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
@@ -115,136 +144,243 @@ void dq_sq_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
-void dq_sq_rollback(store_t *s)
+/* ---------------------------------------------------------------- connections */
+
+/* The writer's busy handler: wait in growing steps until the transaction's deadline, then
+ * give up (SQLITE_BUSY becomes DQ_EBUSY). Runs with wlock held. */
+static int writer_busy(void *ud, int n)
 {
-    if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    store_t *s = ud;
+    int64_t left = s->w_deadline_us - dq_now_us();
+    if (left <= 0)
+        return 0;
+    int64_t step = n < 4 ? 1000 : n < 10 ? 5000 : 20000; /* µs */
+    if (step > left)
+        step = left;
+    struct timespec ts = {0, (long)step * 1000};
+    nanosleep(&ts, NULL);
+    return 1;
 }
 
-/* The image columns shared by images and image_pending, in bind/column order. */
-#define REC_COLS                                                                                   \
-    "id, master_sha256, master_path, master_size, master_format, orig_filename, pyramid_path,"     \
-    " pyramid_sha256, pyramid_size, width, height, levels, tile_size, bands, icc_converted"
-#define REC_PARAMS "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15"
-
-static void bind_rec(sqlite3_stmt *st, const dq_image_rec_t *r)
+static void conn_close(sq_conn_t *c)
 {
-    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->master_sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r->master_path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)r->master_size);
-    sqlite3_bind_text(st, 5, r->master_format, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, r->orig_filename, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, r->pyramid_path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, r->pyramid_sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, (sqlite3_int64)r->pyramid_size);
-    sqlite3_bind_int(st, 10, r->width);
-    sqlite3_bind_int(st, 11, r->height);
-    sqlite3_bind_int(st, 12, r->levels);
-    sqlite3_bind_int(st, 13, r->tile_size);
-    sqlite3_bind_int(st, 14, r->bands);
-    sqlite3_bind_int(st, 15, r->icc_converted ? 1 : 0);
+    for (size_t i = 0; i < c->n_cache; i++) {
+        sqlite3_finalize(c->cache[i].st);
+        free(c->cache[i].sql);
+    }
+    free(c->cache);
+    dq_sqlite_relic_cache_free(c->relic);
+    sqlite3_close(c->db);
+    memset(c, 0, sizeof(*c));
 }
 
-/* Reads REC_COLS (then, when with_times, created_at and updated_at) from the current row. */
-static void column_rec(sqlite3_stmt *st, dq_image_rec_t *r, int with_times)
+static void txn_bind(store_t *s, dq_store_txn_t *t, sq_conn_t *c, int write)
 {
-    memset(r, 0, sizeof(*r));
-    dq_sq_copy_col(r->id, sizeof(r->id), st, 0);
-    dq_sq_copy_col(r->master_sha256, sizeof(r->master_sha256), st, 1);
-    dq_sq_copy_col(r->master_path, sizeof(r->master_path), st, 2);
-    r->master_size = (uint64_t)sqlite3_column_int64(st, 3);
-    dq_sq_copy_col(r->master_format, sizeof(r->master_format), st, 4);
-    dq_sq_copy_col(r->orig_filename, sizeof(r->orig_filename), st, 5);
-    dq_sq_copy_col(r->pyramid_path, sizeof(r->pyramid_path), st, 6);
-    dq_sq_copy_col(r->pyramid_sha256, sizeof(r->pyramid_sha256), st, 7);
-    r->pyramid_size = (uint64_t)sqlite3_column_int64(st, 8);
-    r->width = sqlite3_column_int(st, 9);
-    r->height = sqlite3_column_int(st, 10);
-    r->levels = sqlite3_column_int(st, 11);
-    r->tile_size = sqlite3_column_int(st, 12);
-    r->bands = sqlite3_column_int(st, 13);
-    r->icc_converted = sqlite3_column_int(st, 14);
-    if (with_times) {
-        dq_sq_copy_col(r->created_at, sizeof(r->created_at), st, 15);
-        dq_sq_copy_col(r->updated_at, sizeof(r->updated_at), st, 16);
+    *t = (dq_store_txn_t){.db = c->db,
+                          .relic = c->relic,
+                          .search = s->search,
+                          .store = s,
+                          .conn = c,
+                          .write = write};
+}
+
+static int conn_open(store_t *s, sq_conn_t *c, const char *path, int reader, dq_err_t *err)
+{
+    dq_store_txn_t t;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (reader ? 0 : SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK)
+        return dq_err_set(err, DQ_EIO, 500, "catalog: cannot open %s: %s", path,
+                          c->db ? sqlite3_errmsg(c->db) : "out of memory");
+    sqlite3_extended_result_codes(c->db, 1);
+    c->relic = dq_sqlite_relic_cache_new();
+    txn_bind(s, &t, c, !reader);
+    /* A reader waits a little for the rare lock a WAL reader can meet (recovery after a
+     * crash); the writer's wait is bounded per transaction by writer_busy. The opening writer
+     * waits 10 s: journal_mode=WAL and the migrations may wait for another process's open. */
+    sqlite3_busy_timeout(c->db, reader ? 5000 : 10000);
+    if (dq_sq_exec(&t,
+                   reader ? "PRAGMA foreign_keys=ON; PRAGMA query_only=1; PRAGMA cache_size=-16384"
+                          : "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+                            " PRAGMA synchronous=FULL",
+                   err) < 0)
+        return -1;
+    /* The tokenizer before the migrations: migration 3 creates an FTS5 table that names it,
+     * and every connection that reads an FTS5 table needs it. */
+    return dq_search_register(s->search, c->db, err);
+}
+
+/* ---------------------------------------------------------------- transactions */
+
+static int reader_take(store_t *s)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    for (;;) {
+        for (int i = 0; i < DQ_SQ_N_READERS; i++)
+            if (!s->rd[i].in_use) {
+                s->rd[i].in_use = 1;
+                pthread_mutex_unlock(&s->pool_lock);
+                return i;
+            }
+        /* Every reader is busy with a read of its own: wait for one (reads never wait for a
+         * writer, so this wait is as short as the reads). */
+        pthread_cond_wait(&s->pool_cv, &s->pool_lock);
     }
 }
 
-int dq_sq_audit(store_t *s, const char *who, const char *action, const char *object,
-                const char *detail, dq_err_t *err)
+static void reader_give(store_t *s, sq_conn_t *c)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (dq_sq_prepare(s,
-                      "INSERT INTO audit (who, at, action, object, detail) VALUES (?1, " NOW_SQL
-                      ", ?2, ?3, ?4)",
-                      &st, err) < 0)
-        goto out;
-    sqlite3_bind_text(st, 1, who, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, object, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, detail && *detail ? detail : "{}", -1, SQLITE_STATIC);
-    rc = dq_sq_step_done(s, st, err);
-out:
-    sqlite3_finalize(st);
-    return rc;
+    pthread_mutex_lock(&s->pool_lock);
+    c->in_use = 0;
+    pthread_cond_signal(&s->pool_cv);
+    pthread_mutex_unlock(&s->pool_lock);
 }
 
-/* 1 when a row with id exists in images, 0 when not, -1 on error. */
-static int image_exists(store_t *s, const char *id, dq_err_t *err)
+static int lock_writer(store_t *s, int64_t deadline_us)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t left = deadline_us - dq_now_us();
+    if (left < 0)
+        left = 0;
+    ts.tv_sec += (time_t)(left / 1000000);
+    ts.tv_nsec += (long)(left % 1000000) * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_mutex_timedlock(&s->wlock, &ts) == 0 ? 0 : -1;
+}
+
+static int store_begin(void *impl, int write, dq_store_txn_t **txn, dq_err_t *err)
+{
+    store_t *s = impl;
+    *txn = NULL;
+    if (!write) {
+        int i = reader_take(s);
+        dq_store_txn_t *t = &s->rtxn[i];
+        txn_bind(s, t, &s->rd[i], 0);
+        if (dq_sq_exec(t, "BEGIN", err) < 0) {
+            reader_give(s, t->conn);
+            return -1;
+        }
+        t->open = 1;
+        *txn = t;
+        return 0;
+    }
+    int64_t deadline = dq_now_us() + (int64_t)atomic_load(&s->write_wait_ms) * 1000;
+    if (lock_writer(s, deadline) < 0)
+        return dq_err_set(err, DQ_EBUSY, 503,
+                          "the catalog is busy with other writes; try again in a moment");
+    dq_store_txn_t *t = &s->wtxn;
+    txn_bind(s, t, &s->w, 1);
+    s->w_deadline_us = deadline;
+    /* BEGIN IMMEDIATE takes the database's write lock now, so that the wait (writer_busy,
+     * bounded by the same deadline) happens here and never in the middle of the work. */
+    if (dq_sq_exec(t, "BEGIN IMMEDIATE", err) < 0) {
+        if (err && err->code == DQ_EBUSY)
+            snprintf(err->msg, sizeof(err->msg),
+                     "the catalog is locked by another writer (an import?); try again in a "
+                     "moment");
+        pthread_mutex_unlock(&s->wlock);
+        return -1;
+    }
+    t->open = 1;
+    *txn = t;
+    return 0;
+}
+
+/* Resets every statement still stepping on t's connection (a walk a callback stopped), so
+ * that COMMIT and ROLLBACK never meet a pending statement. */
+static void reset_pending(dq_store_txn_t *t)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(t->db, NULL); st; st = sqlite3_next_stmt(t->db, st))
+        if (sqlite3_stmt_busy(st))
+            sqlite3_reset(st);
+}
+
+/* Ends t after COMMIT (committed 1) or ROLLBACK: the connection goes back. */
+static void txn_end(dq_store_txn_t *t, int committed)
+{
+    store_t *s = t->store;
+    (void)committed;
+    t->open = 0;
+    if (t->write) {
+        pthread_mutex_unlock(&s->wlock);
+    } else {
+        reader_give(s, t->conn);
+    }
+}
+
+static void store_rollback(dq_store_txn_t *t)
+{
+    if (!t)
+        return;
+    reset_pending(t);
+    if (!sqlite3_get_autocommit(t->db))
+        sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+    txn_end(t, 0);
+}
+
+static int store_commit(dq_store_txn_t *t, dq_err_t *err)
+{
+    reset_pending(t);
+    if (dq_sq_exec(t, "COMMIT", err) < 0) {
+        store_rollback(t);
+        return -1;
+    }
+    txn_end(t, 1);
+    return 0;
+}
+
+int dq_sq_foreign_version(store_t *s, int64_t *v, dq_err_t *err)
+{
+    if (pthread_mutex_trylock(&s->wlock) != 0)
+        return 1;
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (dq_sq_prepare(s, "SELECT 1 FROM images WHERE id = ?1", &st, err) < 0)
+    if (sqlite3_prepare_v2(s->w.db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        dq_err_set(err, DQ_EIO, 500, "catalog: data_version: %s", sqlite3_errmsg(s->w.db));
         goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW)
-        rc = 1;
-    else if (r == SQLITE_DONE)
-        rc = 0;
-    else
-        dq_sq_fail(s, err, "lookup");
+    }
+    *v = sqlite3_column_int64(st, 0);
+    rc = 0;
 out:
     sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->wlock);
     return rc;
 }
 
 /* ---------------------------------------------------------------- open and migrate */
 
-static int read_version(store_t *s, int *version, dq_err_t *err)
+static int read_version(dq_store_txn_t *t, int *version, dq_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (dq_sq_prepare(s, "SELECT coalesce(max(version), 0) FROM schema_version", &st, err) < 0)
-        goto out;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        dq_sq_fail(s, err, "schema_version");
-        goto out;
-    }
+    sqlite3_stmt *st = dq_sq_stmt(t, "SELECT coalesce(max(version), 0) FROM schema_version", err);
+    if (!st || dq_sq_row(t, st, "schema_version", err) != 0)
+        return st ? dq_err_set(err, DQ_EIO, 500, "catalog: schema_version: no row") : -1;
     *version = sqlite3_column_int(st, 0);
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    return rc;
+    sqlite3_reset(st);
+    return 0;
 }
 
 static int migrate(store_t *s, dq_err_t *err)
 {
     const int newest = migrations[DQ_ARRAY_LEN(migrations) - 1].version;
-    if (dq_sq_exec(s,
+    dq_store_txn_t *t = &s->wtxn;
+    txn_bind(s, t, &s->w, 1);
+    if (dq_sq_exec(t,
                    "CREATE TABLE IF NOT EXISTS schema_version ("
                    " version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied_at TEXT NOT NULL)",
                    err) < 0)
         return -1;
     for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++) {
         const migration_t *m = &migrations[i];
-        sqlite3_stmt *st = NULL;
         int have = 0;
-        /* IMMEDIATE: take the write lock before reading the version, so that two processes
-         * opening a fresh catalog at once apply each migration exactly once. */
-        if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0 || read_version(s, &have, err) < 0)
+        /* IMMEDIATE (store_begin): take the write lock before reading the version, so that
+         * two processes opening a fresh catalog at once apply each migration exactly once. */
+        if (store_begin(s, 1, &t, err) < 0)
+            return -1;
+        if (read_version(t, &have, err) < 0)
             goto fail;
         if (have > newest) {
             dq_err_set(err, DQ_EUNSUP, 0,
@@ -253,25 +389,23 @@ static int migrate(store_t *s, dq_err_t *err)
             goto fail;
         }
         if (have < m->version) {
-            if (dq_sq_exec(s, m->sql, err) < 0 ||
-                dq_sq_prepare(s,
-                              "INSERT INTO schema_version (version, what, "
-                              "applied_at) VALUES (?1, ?2, " NOW_SQL ")",
-                              &st, err) < 0)
+            sqlite3_stmt *st;
+            if (dq_sq_exec(t, m->sql, err) < 0 ||
+                !(st = dq_sq_stmt(t,
+                                  "INSERT INTO schema_version (version, what, applied_at)"
+                                  " VALUES (?1, ?2, " DQ_SQ_NOW ")",
+                                  err)))
                 goto fail;
             sqlite3_bind_int(st, 1, m->version);
             sqlite3_bind_text(st, 2, m->what, -1, SQLITE_STATIC);
-            if (dq_sq_step_done(s, st, err) < 0)
+            if (dq_sq_step_done(t, st, err) < 0)
                 goto fail;
-            sqlite3_finalize(st);
-            st = NULL;
         }
-        if (dq_sq_exec(s, "COMMIT", err) < 0)
-            goto fail;
+        if (store_commit(t, err) < 0)
+            return -1;
         continue;
     fail:
-        sqlite3_finalize(st);
-        dq_sq_rollback(s);
+        store_rollback(t);
         return -1;
     }
     return 0;
@@ -282,332 +416,171 @@ static void store_close(void *impl)
     store_t *s = impl;
     if (!s)
         return;
-    dq_sqlite_relic_close(s);
-    sqlite3_close(s->db);
+    for (int i = 0; i < DQ_SQ_N_READERS; i++)
+        conn_close(&s->rd[i]);
+    conn_close(&s->w);
     dq_search_free(s->search);
-    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->wlock);
+    pthread_mutex_destroy(&s->pool_lock);
+    pthread_cond_destroy(&s->pool_cv);
     free(s);
 }
 
-void *dq_store_sqlite_open(const char *data_dir, dq_err_t *err)
+/* location: the path of the database file; its directory is created. */
+static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
 {
     store_t *s = dq_xcalloc(1, sizeof(*s));
-    char *path = dq_xasprintf("%s/catalog.sqlite", data_dir);
-    pthread_mutex_init(&s->lock, NULL);
-    if (dq_fs_mkdirs(data_dir, err) < 0)
+    char *dir = dq_xstrdup(location), *slash = strrchr(dir, '/');
+    pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->pool_lock, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 2000);
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, strlen(dir) + 1, ".");
+    if (dq_fs_mkdirs(dir, err) < 0)
         goto fail;
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        dq_err_set(err, DQ_EIO, 0, "catalog: cannot open %s: %s", path,
-                   s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    /* The busy timeout first: journal_mode=WAL itself may need to wait for another opener. */
-    sqlite3_busy_timeout(s->db, 10000);
-    if (dq_sq_exec(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL",
-                   err) < 0)
-        goto fail;
-    /* The tokenizer before the migrations: migration 3 creates an FTS5 table that names it.
-     * The compiled Unihan tables are cached in the data directory (milliseconds to load). */
-    char *cache = dq_xasprintf("%s/search-tables.bin", data_dir);
+    /* The compiled Unihan tables are cached next to the database (milliseconds to load). */
+    char *cache = dq_xasprintf("%s/search-tables.bin", dir);
     dq_search_config_t scfg = {.cache_path = cache};
     s->search = dq_search_new(&scfg, err);
     free(cache);
-    if (!s->search || dq_search_register(s->search, s->db, err) < 0 || migrate(s, err) < 0 ||
-        dq_sqlite_relic_open(s, err) < 0)
+    if (!s->search || conn_open(s, &s->w, location, 0, err) < 0 || migrate(s, err) < 0)
         goto fail;
-    free(path);
+    txn_bind(s, &s->wtxn, &s->w, 1);
+    if (dq_sqlite_relic_open(&s->wtxn, err) < 0)
+        goto fail;
+    /* From here on the writer's waits are bounded per transaction (store_begin). */
+    sqlite3_busy_handler(s->w.db, writer_busy, s);
+    for (int i = 0; i < DQ_SQ_N_READERS; i++)
+        if (conn_open(s, &s->rd[i], location, 1, err) < 0)
+            goto fail;
+    free(dir);
     return s;
 fail:
-    free(path);
+    free(dir);
     store_close(s);
     return NULL;
 }
 
-int dq_store_sqlite_schema_version(void *impl, int *version, dq_err_t *err)
+static void store_set_write_wait(void *impl, int ms)
 {
     store_t *s = impl;
-    pthread_mutex_lock(&s->lock);
-    int rc = read_version(s, version, err);
-    pthread_mutex_unlock(&s->lock);
+    atomic_store(&s->write_wait_ms, ms > 0 ? ms : 2000);
+}
+
+static int store_schema_version(void *impl, int *version, dq_err_t *err)
+{
+    dq_store_txn_t *t;
+    if (store_begin(impl, 0, &t, err) < 0)
+        return -1;
+    int rc = read_version(t, version, err);
+    store_rollback(t);
     return rc;
 }
 
-/* ---------------------------------------------------------------- images */
+/* ---------------------------------------------------------------- audit and change feed */
 
-static char *put_detail(const dq_image_rec_t *r, int replaced)
+int dq_sq_audit(dq_store_txn_t *t, const char *who, const char *action, const char *object,
+                const char *detail, dq_err_t *err)
 {
-    dq_buf_t b = {0};
-    dq_buf_puts(&b, "{\"master_sha256\":\"");
-    dq_buf_json_str(&b, r->master_sha256, strlen(r->master_sha256));
-    dq_buf_puts(&b, "\",\"pyramid_sha256\":\"");
-    dq_buf_json_str(&b, r->pyramid_sha256, strlen(r->pyramid_sha256));
-    dq_buf_puts(&b, "\",\"orig_filename\":\"");
-    dq_buf_json_str(&b, r->orig_filename, strlen(r->orig_filename));
-    dq_buf_printf(&b, "\",\"width\":%d,\"height\":%d,\"replaced\":%s}", r->width, r->height,
-                  replaced ? "true" : "false");
-    return dq_buf_steal(&b, NULL);
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "INSERT INTO audit (who, at, action, object, detail)"
+                                  " VALUES (?1, " DQ_SQ_NOW ", ?2, ?3, ?4)",
+                                  err);
+    if (!st)
+        return -1;
+    dq_sq_bind_text(st, 1, who);
+    dq_sq_bind_text(st, 2, action);
+    dq_sq_bind_text(st, 3, object);
+    sqlite3_bind_text(st, 4, detail && *detail ? detail : "{}", -1, SQLITE_STATIC);
+    return dq_sq_step_done(t, st, err);
 }
 
-static int store_image_put(void *impl, const dq_image_rec_t *r, unsigned flags, const char *who,
-                           dq_err_t *err)
+static int audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    char *detail = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
-        goto out;
-    int exists = image_exists(s, r->id, err);
-    if (exists < 0)
-        goto out;
-    if (exists && !(flags & DQ_CATALOG_REPLACE)) {
-        dq_err_set(err, DQ_EEXIST, 0, "image '%s' already exists (use --replace)", r->id);
-        goto out;
-    }
-    /* An upsert, so that created_at survives a replacement. */
-    if (dq_sq_prepare(s,
-                      "INSERT INTO images (" REC_COLS
-                      ", created_at, updated_at) VALUES (" REC_PARAMS ", " NOW_SQL ", " NOW_SQL
-                      ") ON CONFLICT(id) DO UPDATE SET"
-                      " master_sha256=excluded.master_sha256, master_path=excluded.master_path,"
-                      " master_size=excluded.master_size, master_format=excluded.master_format,"
-                      " orig_filename=excluded.orig_filename, pyramid_path=excluded.pyramid_path,"
-                      " pyramid_sha256=excluded.pyramid_sha256, pyramid_size=excluded.pyramid_size,"
-                      " width=excluded.width, height=excluded.height, levels=excluded.levels,"
-                      " tile_size=excluded.tile_size, bands=excluded.bands,"
-                      " icc_converted=excluded.icc_converted, updated_at=excluded.updated_at",
-                      &st, err) < 0)
-        goto out;
-    bind_rec(st, r);
-    if (dq_sq_step_done(s, st, err) < 0)
-        goto out;
-    sqlite3_finalize(st);
-    st = NULL;
-    if (dq_sq_prepare(s, "DELETE FROM image_pending WHERE id = ?1", &st, err) < 0)
-        goto out;
-    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-    if (dq_sq_step_done(s, st, err) < 0)
-        goto out;
-    detail = put_detail(r, exists);
-    if (dq_sq_audit(s, who, exists ? "image.replace" : "image.create", r->id, detail, err) < 0 ||
-        dq_sq_exec(s, "COMMIT", err) < 0)
-        goto out;
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    if (rc < 0)
-        dq_sq_rollback(s);
-    pthread_mutex_unlock(&s->lock);
-    free(detail);
-    return rc;
+    /* max(seq) is one step down the rowid b-tree: O(1) however long the trail grows. */
+    sqlite3_stmt *st = dq_sq_stmt(t, "SELECT coalesce(max(seq), 0) FROM audit", err);
+    if (!st)
+        return -1;
+    int r = dq_sq_row(t, st, "audit max", err);
+    if (r == 0)
+        *seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return r == 0 ? 0 : -1;
 }
 
-static int store_image_get(void *impl, const char *id, dq_image_rec_t *out, dq_err_t *err)
+static int audit_walk(dq_store_txn_t *t, sqlite3_stmt *st, dq_store_audit_cb cb, void *ud,
+                      dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_prepare(s, "SELECT " REC_COLS ", created_at, updated_at FROM images WHERE id = ?1",
-                      &st, err) < 0)
-        goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_DONE) {
-        dq_err_set(err, DQ_ENOTFOUND, 404, "no image '%s'", id);
-        goto out;
-    }
-    if (r != SQLITE_ROW) {
-        dq_sq_fail(s, err, "image_get");
-        goto out;
-    }
-    column_rec(st, out, 1);
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-/* Lists rows of a table; the callback runs with the lock held, so it must not call back into
- * the same catalog (documented on dq_image_cb's users: ingest recovery collects, then acts). */
-static int list_rows(store_t *s, const char *sql, int with_times, dq_image_cb cb, void *ud,
-                     dq_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_prepare(s, sql, &st, err) < 0)
-        goto out;
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        dq_image_rec_t rec;
-        column_rec(st, &rec, with_times);
-        if (cb(ud, &rec) != 0)
+    while ((r = dq_sq_row(t, st, "audit", err)) == 0) {
+        dq_store_audit_row_t row = {
+            .seq = sqlite3_column_int64(st, 0),
+            .at = (const char *)sqlite3_column_text(st, 1),
+            .who = (const char *)sqlite3_column_text(st, 2),
+            .action = (const char *)sqlite3_column_text(st, 3),
+            .object = (const char *)sqlite3_column_text(st, 4),
+            .detail = (const char *)sqlite3_column_text(st, 5),
+        };
+        if (cb(ud, &row) != 0)
             break;
     }
-    if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        dq_sq_fail(s, err, "list");
-        goto out;
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    sqlite3_reset(st);
+    return r < 0 ? -1 : 0;
 }
 
-static int store_image_list(void *impl, dq_image_cb cb, void *ud, dq_err_t *err)
+static int audit_since(dq_store_txn_t *t, int64_t after_seq, int limit, dq_store_audit_cb cb,
+                       void *ud, dq_err_t *err)
 {
-    return list_rows(impl, "SELECT " REC_COLS ", created_at, updated_at FROM images ORDER BY id", 1,
-                     cb, ud, err);
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "SELECT seq, at, who, action, object, detail FROM audit"
+                                  " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                                  err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int(st, 2, limit);
+    return audit_walk(t, st, cb, ud, err);
 }
 
-static int store_image_delete(void *impl, const char *id, const char *who, dq_err_t *err)
+static int audit_list(dq_store_txn_t *t, const char *object, int64_t before_seq, int limit,
+                      dq_store_audit_cb cb, void *ud, dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0 ||
-        dq_sq_prepare(s, "DELETE FROM images WHERE id = ?1", &st, err) < 0)
-        goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (dq_sq_step_done(s, st, err) < 0)
-        goto out;
-    if (sqlite3_changes(s->db) == 0) {
-        dq_err_set(err, DQ_ENOTFOUND, 404, "no image '%s'", id);
-        goto out;
-    }
-    if (dq_sq_audit(s, who, "image.delete", id, "{}", err) < 0 || dq_sq_exec(s, "COMMIT", err) < 0)
-        goto out;
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    if (rc < 0)
-        dq_sq_rollback(s);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "SELECT seq, at, who, action, object, detail FROM audit"
+                                  " WHERE (?1 IS NULL OR object = ?1) AND (?2 = 0 OR seq < ?2)"
+                                  " ORDER BY seq DESC LIMIT ?3",
+                                  err);
+    if (!st)
+        return -1;
+    dq_sq_bind_text(st, 1, object);
+    sqlite3_bind_int64(st, 2, before_seq);
+    sqlite3_bind_int(st, 3, limit);
+    return audit_walk(t, st, cb, ud, err);
 }
 
-/* ---------------------------------------------------------------- pending journal */
+static const dq_store_audit_ops audit_ops = {
+    .append = dq_sq_audit,
+    .max_seq = audit_max_seq,
+    .since = audit_since,
+    .list = audit_list,
+};
 
-static int store_pending_put(void *impl, const dq_image_rec_t *r, dq_err_t *err)
-{
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_prepare(s,
-                      "INSERT OR REPLACE INTO image_pending (" REC_COLS
-                      ", staged_at) VALUES (" REC_PARAMS ", " NOW_SQL ")",
-                      &st, err) < 0)
-        goto out;
-    bind_rec(st, r);
-    rc = dq_sq_step_done(s, st, err);
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-static int store_pending_list(void *impl, dq_image_cb cb, void *ud, dq_err_t *err)
-{
-    return list_rows(impl, "SELECT " REC_COLS " FROM image_pending ORDER BY id", 0, cb, ud, err);
-}
-
-static int store_pending_drop(void *impl, const char *id, dq_err_t *err)
-{
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_prepare(s, "DELETE FROM image_pending WHERE id = ?1", &st, err) < 0)
-        goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = dq_sq_step_done(s, st, err);
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-static int store_audit_count(void *impl, int64_t *n, dq_err_t *err)
-{
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->lock);
-    /* max(rowid), not count(*): O(1) instead of a scan of a table that grows with every
-     * write, and equal to the count because audit rows are never deleted (a rolled-back
-     * insert leaves no gap: without AUTOINCREMENT the next row reuses max + 1). The server
-     * polls this once a second to notice writes made by other processes. */
-    if (dq_sq_prepare(s, "SELECT coalesce(max(rowid), 0) FROM audit", &st, err) < 0)
-        goto out;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        dq_sq_fail(s, err, "audit_count");
-        goto out;
-    }
-    *n = sqlite3_column_int64(st, 0);
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-const dq_store_ops dq_store_sqlite_ops = {
+const dq_store_backend_t dq_store_sqlite = {
     .name = "sqlite",
-    .image_put = store_image_put,
-    .image_get = store_image_get,
-    .image_list = store_image_list,
-    .image_delete = store_image_delete,
-    .pending_put = store_pending_put,
-    .pending_list = store_pending_list,
-    .pending_drop = store_pending_drop,
-    .audit_count = store_audit_count,
-    /* ======== relics (store_sqlite_relic.c) ======== */
-    .relic_search_handle = dq_sqlite_relic_search_handle,
-    .relic_txn = dq_sqlite_relic_txn,
-    .relic_load = dq_sqlite_relic_load,
-    .relic_save = dq_sqlite_relic_save,
-    .relic_remove = dq_sqlite_relic_remove,
-    .relic_new_id = dq_sqlite_relic_new_id,
-    .relic_image_exists = dq_sqlite_relic_image_exists,
-    .relic_audit = dq_sqlite_relic_audit,
-    .relic_get = dq_sqlite_relic_get,
-    .relic_search = dq_sqlite_relic_search,
-    .relic_warm = dq_sqlite_relic_warm,
-    .relic_image_visible = dq_sqlite_relic_image_visible,
-    .relic_counts = dq_sqlite_relic_counts,
-    .relic_audit_list = dq_sqlite_relic_audit_list,
-    .relic_names = dq_sqlite_relic_names,
-    /* ======== end relics ======== */
-    /* ======== accounts (store_sqlite_account.c) ======== */
-    .user_insert = dq_sqlite_user_insert,
-    .user_get = dq_sqlite_user_get,
-    .user_list = dq_sqlite_user_list,
-    .user_update = dq_sqlite_user_update,
-    .user_delete = dq_sqlite_user_delete,
-    .cred_insert = dq_sqlite_cred_insert,
-    .cred_lookup = dq_sqlite_cred_lookup,
-    .cred_delete = dq_sqlite_cred_delete,
-    .cred_revoke = dq_sqlite_cred_revoke,
-    /* ======== end accounts ======== */
-    /* ======== annotations and tours (store_sqlite_annotation.c) ======== */
-    .anno_put = dq_sqlite_anno_put,
-    .anno_delete = dq_sqlite_anno_delete,
-    .anno_get = dq_sqlite_anno_get,
-    .anno_list = dq_sqlite_anno_list,
-    .anno_search = dq_sqlite_anno_search,
-    .tour_put = dq_sqlite_tour_put,
-    .tour_delete = dq_sqlite_tour_delete,
-    .tour_get = dq_sqlite_tour_get,
-    .tour_list = dq_sqlite_tour_list,
-    /* ======== end annotations and tours ======== */
+    .open = store_open,
     .close = store_close,
+    .begin = store_begin,
+    .commit = store_commit,
+    .rollback = store_rollback,
+    .set_write_wait = store_set_write_wait,
+    .schema_version = store_schema_version,
+    .images = &dq_sqlite_image_ops,
+    .audit = &audit_ops,
+    .accounts = &dq_sqlite_account_ops,
+    .annos = &dq_sqlite_anno_ops,
+    .tours = &dq_sqlite_tour_ops,
+    .relics = &dq_sqlite_relic_ops,
 };

@@ -4,16 +4,16 @@
  * JSON, the searchable text in `fts`), an FTS5 table `annotation_fts` (tokenizer 'danqing',
  * rowid = annotation id) kept in step by triggers, so that a relic's deletion, which
  * cascades to its annotations, also empties their index entries; and one row per tour in
- * `tours` (the document as JSON). Every write runs in one IMMEDIATE transaction together
- * with its audit row. Validation and access rules live in annotation.c; this file only
- * stores, checks versions and reads.
+ * `tours` (the document as JSON). Row primitives inside the caller's transaction (store.h):
+ * validation, access rules and the audit rows live in annotation.c; this file only stores,
+ * checks versions and reads.
  */
 #include "store_sqlite_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+#include "search/search.h"
 
 /* ---------------------------------------------------------------- schema (migration 5) */
 
@@ -52,40 +52,39 @@ const char dq_sqlite_annotation_schema[] =
 
 /* ---------------------------------------------------------------- helpers */
 
-static int step_done(store_t *s, sqlite3_stmt *st, dq_err_t *err)
+/* Steps a write to the end; a foreign-key failure (the relic is gone) is DQ_ENOTFOUND. */
+static int write_done(dq_store_txn_t *t, sqlite3_stmt *st, dq_err_t *err)
 {
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
         ;
+    sqlite3_reset(st);
     if (r != SQLITE_DONE) {
-        if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT)
+        if ((sqlite3_extended_errcode(t->db) & 0xff) == SQLITE_CONSTRAINT)
             return dq_err_set(err, DQ_ENOTFOUND, 404, "the relic does not exist");
-        return dq_sq_fail(s, err, "step");
+        return dq_sq_fail(t, err, "step");
     }
     return 0;
 }
 
-/* After an UPDATE/DELETE ... WHERE id AND version that changed nothing: 404 when the row
- * is absent, 412 when only the version differs. sql selects the version by ?1 (and ?2). */
-static int why_unchanged(store_t *s, const char *sql, int64_t id, const char *relic,
+/* After an UPDATE/DELETE ... WHERE id AND version that changed nothing: 1 when the row is
+ * absent, -1 with DQ_EEXIST (412) when only the version differs. sql selects the version by
+ * ?1 (and ?2). */
+static int why_unchanged(dq_store_txn_t *t, const char *sql, int64_t id, const char *relic,
                          int64_t if_version, dq_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    if (dq_sq_prepare(s, sql, &st, err) < 0)
+    sqlite3_stmt *st = dq_sq_stmt(t, sql, err);
+    if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, id);
     if (relic)
         sqlite3_bind_text(st, 2, relic, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW)
+    int r = dq_sq_row(t, st, "lookup", err);
+    if (r == 0)
         dq_err_set(err, DQ_EEXIST, 412, "version %lld is not the current version %lld",
                    (long long)if_version, (long long)sqlite3_column_int64(st, 0));
-    else if (r == SQLITE_DONE)
-        dq_err_set(err, DQ_ENOTFOUND, 404, "no such %s", relic ? "annotation" : "tour");
-    else
-        dq_sq_fail(s, err, "lookup");
-    sqlite3_finalize(st);
-    return -1;
+    sqlite3_reset(st);
+    return r == 1 ? 1 : -1;
 }
 
 /* ---------------------------------------------------------------- annotations */
@@ -114,55 +113,25 @@ static void column_anno(sqlite3_stmt *st, dq_anno_row_t *r)
     r->version = sqlite3_column_int64(st, 13);
 }
 
-/* Steps st, calling cb per row (hl_col >= 0: that column is the highlight). */
-static int walk_anno(store_t *s, sqlite3_stmt *st, int hl_col, dq_anno_cb cb, void *ud, int *n_rows,
-                     dq_err_t *err)
+/* Steps st, calling cb per row (hl_col >= 0: that column is the highlight); resets st. */
+static int walk_anno(dq_store_txn_t *t, sqlite3_stmt *st, int hl_col, dq_anno_cb cb, void *ud,
+                     int *n_rows, dq_err_t *err)
 {
     int r;
     *n_rows = 0;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = dq_sq_row(t, st, "read", err)) == 0) {
         dq_anno_row_t row;
         column_anno(st, &row);
         (*n_rows)++;
         if (cb(ud, &row, hl_col >= 0 ? (const char *)sqlite3_column_text(st, hl_col) : NULL))
-            return 0;
+            break;
     }
-    if (r != SQLITE_DONE)
-        return dq_sq_fail(s, err, "read");
-    return 0;
+    sqlite3_reset(st);
+    return r < 0 ? -1 : 0;
 }
 
-static void anno_object(char *buf, size_t cap, const char *relic, int64_t id)
+static void bind_anno(sqlite3_stmt *st, const dq_anno_row_t *row)
 {
-    snprintf(buf, cap, "%s/annotations/%lld", relic, (long long)id);
-}
-
-int dq_sqlite_anno_put(void *impl, dq_anno_row_t *row, int64_t if_version, const char *who,
-                       const char *detail, dq_err_t *err)
-{
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1, insert = row->id == 0;
-    char object[128];
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
-        goto out;
-    if (insert) {
-        if (dq_sq_prepare(
-                s,
-                "INSERT INTO annotations (relic, canvas, x, y, w, h, motivation, bodies, fts,"
-                " creator, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                " ?7, ?8, ?9, ?10, 1, " NOW_SQL ", " NOW_SQL ")",
-                &st, err) < 0)
-            goto out;
-    } else if (dq_sq_prepare(s,
-                             "UPDATE annotations SET canvas = ?2, x = ?3, y = ?4, w = ?5, h = ?6,"
-                             " motivation = ?7, bodies = ?8, fts = ?9, version = version + 1,"
-                             " updated_at = " NOW_SQL " WHERE relic = ?1 AND id = ?11"
-                             " AND (?12 < 0 OR version = ?12)",
-                             &st, err) < 0) {
-        goto out;
-    }
     sqlite3_bind_text(st, 1, row->relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, row->canvas);
     sqlite3_bind_int(st, 3, row->x);
@@ -172,182 +141,180 @@ int dq_sqlite_anno_put(void *impl, dq_anno_row_t *row, int64_t if_version, const
     sqlite3_bind_text(st, 7, row->motivation, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, row->bodies, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, row->fts, -1, SQLITE_STATIC);
-    if (insert) {
-        sqlite3_bind_text(st, 10, row->creator, -1, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_int64(st, 11, row->id);
-        sqlite3_bind_int64(st, 12, if_version);
-    }
-    if (step_done(s, st, err) < 0)
-        goto out;
-    if (!insert && sqlite3_changes(s->db) == 0) {
-        why_unchanged(s, "SELECT version FROM annotations WHERE id = ?1 AND relic = ?2", row->id,
-                      row->relic_id, if_version, err);
-        goto out;
-    }
-    if (insert)
-        row->id = sqlite3_last_insert_rowid(s->db);
-    sqlite3_finalize(st);
-    st = NULL;
-    /* Read back what the database decided (version, times, creator on update). */
-    if (dq_sq_prepare(
-            s, "SELECT version, created_at, updated_at, creator FROM annotations WHERE id = ?1",
-            &st, err) < 0)
-        goto out;
-    sqlite3_bind_int64(st, 1, row->id);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        dq_sq_fail(s, err, "read back");
-        goto out;
-    }
-    row->version = sqlite3_column_int64(st, 0);
-    dq_sq_copy_col(row->created, sizeof(row->created), st, 1);
-    dq_sq_copy_col(row->modified, sizeof(row->modified), st, 2);
-    dq_sq_copy_col(row->creator, sizeof(row->creator), st, 3);
-    anno_object(object, sizeof(object), row->relic_id, row->id);
-    if (dq_sq_audit(s, who, insert ? "annotation.create" : "annotation.replace", object, detail,
-                    err) < 0 ||
-        dq_sq_exec(s, "COMMIT", err) < 0)
-        goto out;
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    if (rc < 0)
-        dq_sq_rollback(s);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
 }
 
-int dq_sqlite_anno_delete(void *impl, const char *relic_id, int64_t id, int64_t if_version,
-                          const char *who, dq_err_t *err)
+/* Reads back what the database decided (version, times, creator) into row. */
+static int anno_read_back(dq_store_txn_t *t, dq_anno_row_t *row, dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    char object[128];
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0 ||
-        dq_sq_prepare(s,
-                      "DELETE FROM annotations WHERE relic = ?1 AND id = ?2"
-                      " AND (?3 < 0 OR version = ?3)",
-                      &st, err) < 0)
-        goto out;
+    sqlite3_stmt *st = dq_sq_stmt(
+        t, "SELECT version, created_at, updated_at, creator FROM annotations WHERE id = ?1", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, row->id);
+    int r = dq_sq_row(t, st, "read back", err);
+    if (r == 0) {
+        row->version = sqlite3_column_int64(st, 0);
+        dq_sq_copy_col(row->created, sizeof(row->created), st, 1);
+        dq_sq_copy_col(row->modified, sizeof(row->modified), st, 2);
+        dq_sq_copy_col(row->creator, sizeof(row->creator), st, 3);
+    }
+    sqlite3_reset(st);
+    return r == 0 ? 0 : dq_err_set(err, DQ_EIO, 500, "catalog: annotation vanished");
+}
+
+static int anno_insert(dq_store_txn_t *t, dq_anno_row_t *row, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(
+        t,
+        "INSERT INTO annotations (relic, canvas, x, y, w, h, motivation, bodies, fts,"
+        " creator, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+        " ?7, ?8, ?9, ?10, 1, " DQ_SQ_NOW ", " DQ_SQ_NOW ")",
+        err);
+    if (!st)
+        return -1;
+    bind_anno(st, row);
+    sqlite3_bind_text(st, 10, row->creator, -1, SQLITE_STATIC);
+    if (write_done(t, st, err) < 0)
+        return -1;
+    row->id = sqlite3_last_insert_rowid(t->db);
+    return anno_read_back(t, row, err);
+}
+
+static int anno_update(dq_store_txn_t *t, dq_anno_row_t *row, int64_t if_version, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "UPDATE annotations SET canvas = ?2, x = ?3, y = ?4, w = ?5,"
+                                  " h = ?6, motivation = ?7, bodies = ?8, fts = ?9,"
+                                  " version = version + 1, updated_at = " DQ_SQ_NOW
+                                  " WHERE relic = ?1 AND id = ?11 AND (?12 < 0 OR version = ?12)",
+                                  err);
+    if (!st)
+        return -1;
+    bind_anno(st, row);
+    sqlite3_bind_int64(st, 11, row->id);
+    sqlite3_bind_int64(st, 12, if_version);
+    if (write_done(t, st, err) < 0)
+        return -1;
+    if (sqlite3_changes(t->db) == 0)
+        return why_unchanged(t, "SELECT version FROM annotations WHERE id = ?1 AND relic = ?2",
+                             row->id, row->relic_id, if_version, err);
+    return anno_read_back(t, row, err);
+}
+
+static int anno_remove(dq_store_txn_t *t, const char *relic_id, int64_t id, int64_t if_version,
+                       dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "DELETE FROM annotations WHERE relic = ?1 AND id = ?2"
+                                  " AND (?3 < 0 OR version = ?3)",
+                                  err);
+    if (!st)
+        return -1;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, id);
     sqlite3_bind_int64(st, 3, if_version);
-    if (step_done(s, st, err) < 0)
-        goto out;
-    if (sqlite3_changes(s->db) == 0) {
-        why_unchanged(s, "SELECT version FROM annotations WHERE id = ?1 AND relic = ?2", id,
-                      relic_id, if_version, err);
-        goto out;
-    }
-    anno_object(object, sizeof(object), relic_id, id);
-    if (dq_sq_audit(s, who, "annotation.delete", object, "{}", err) < 0 ||
-        dq_sq_exec(s, "COMMIT", err) < 0)
-        goto out;
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    if (rc < 0)
-        dq_sq_rollback(s);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    if (write_done(t, st, err) < 0)
+        return -1;
+    if (sqlite3_changes(t->db) == 0)
+        return why_unchanged(t, "SELECT version FROM annotations WHERE id = ?1 AND relic = ?2", id,
+                             relic_id, if_version, err);
+    return 0;
 }
 
-int dq_sqlite_anno_get(void *impl, const char *relic_id, int64_t id, dq_anno_cb cb, void *ud,
-                       dq_err_t *err)
+static int anno_get(dq_store_txn_t *t, const char *relic_id, int64_t id, dq_anno_cb cb, void *ud,
+                    dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1, n = 0;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_prepare(s, "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1 AND a.id = ?2",
-                      &st, err) < 0)
-        goto out;
+    int n = 0;
+    sqlite3_stmt *st = dq_sq_stmt(
+        t, "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1 AND a.id = ?2", err);
+    if (!st)
+        return -1;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, id);
-    if (walk_anno(s, st, -1, cb, ud, &n, err) < 0)
-        goto out;
-    if (n == 0) {
-        dq_err_set(err, DQ_ENOTFOUND, 404, "no annotation %lld on '%s'", (long long)id, relic_id);
-        goto out;
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    if (walk_anno(t, st, -1, cb, ud, &n, err) < 0)
+        return -1;
+    return n ? 0 : 1;
 }
 
-int dq_sqlite_anno_list(void *impl, const char *relic_id, int canvas, int64_t offset, int limit,
-                        dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err)
+static int anno_list(dq_store_txn_t *t, const char *relic_id, int canvas, int64_t offset,
+                     int limit, dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1, n = 0;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_prepare(
-            s, "SELECT count(*) FROM annotations WHERE relic = ?1 AND (?2 = 0 OR canvas = ?2)", &st,
-            err) < 0)
-        goto out;
+    int n = 0;
+    sqlite3_stmt *st = dq_sq_stmt(
+        t, "SELECT count(*) FROM annotations WHERE relic = ?1 AND (?2 = 0 OR canvas = ?2)", err);
+    if (!st)
+        return -1;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, canvas);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        dq_sq_fail(s, err, "count");
-        goto out;
+    if (dq_sq_row(t, st, "count", err) != 0) {
+        sqlite3_reset(st);
+        return -1;
     }
     if (total)
         *total = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (dq_sq_prepare(s,
-                      "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1"
-                      " AND (?2 = 0 OR a.canvas = ?2) ORDER BY a.id LIMIT ?3 OFFSET ?4",
-                      &st, err) < 0)
-        goto out;
+    sqlite3_reset(st);
+    st = dq_sq_stmt(t,
+                    "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1"
+                    " AND (?2 = 0 OR a.canvas = ?2) ORDER BY a.id LIMIT ?3 OFFSET ?4",
+                    err);
+    if (!st)
+        return -1;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, canvas);
     sqlite3_bind_int(st, 3, limit);
     sqlite3_bind_int64(st, 4, offset);
-    rc = walk_anno(s, st, -1, cb, ud, &n, err);
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    return walk_anno(t, st, -1, cb, ud, &n, err);
 }
 
-int dq_sqlite_anno_search(void *impl, const char *relic_id, const char *match, unsigned motivations,
-                          const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err)
+static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,
+                       unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
+                       void *ud, dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
+    dq_buf_t match = {0};
+    dq_search_plan_t plan = {0};
     int rc = -1, n = 0;
-    pthread_mutex_lock(&s->lock);
+    /* The FTS5 expression is made here, from search/'s plan of the user text. */
+    if (dq_search_query_plan(t->search, q ? q : "", &plan, err) < 0) {
+        if (err)
+            err->code = DQ_EINVAL, err->http_status = 400;
+        goto out;
+    }
+    dq_sqlite_fts_render(&plan, DQ_SQ_FTS_MATCH, &match);
     /* highlight() marks with \x01 and \x02: annotation.c refuses control characters in
      * bodies, so the markers cannot be confused with text. The motivation mask is tested
      * in SQL by position in the fixed list of four. */
-    if (dq_sq_prepare(s,
-                      "SELECT " ANNO_COLS ", highlight(annotation_fts, 0, char(1), char(2))"
-                      " FROM annotation_fts JOIN annotations a ON a.id = annotation_fts.rowid"
-                      " WHERE annotation_fts MATCH ?1 AND a.relic = ?2"
-                      " AND (?3 = 0 OR (?3 >> (CASE a.motivation WHEN 'commenting' THEN 0"
-                      "   WHEN 'describing' THEN 1 WHEN 'identifying' THEN 2 ELSE 3 END)) & 1)"
-                      " AND (?4 IS NULL OR a.creator = ?4)"
-                      " ORDER BY bm25(annotation_fts), a.id LIMIT ?5",
-                      &st, err) < 0)
+    sqlite3_stmt *st = dq_sq_stmt(
+        t,
+        "SELECT " ANNO_COLS ", highlight(annotation_fts, 0, char(1), char(2))"
+        " FROM annotation_fts JOIN annotations a ON a.id = annotation_fts.rowid"
+        " WHERE annotation_fts MATCH ?1 AND a.relic = ?2"
+        " AND (?3 = 0 OR (?3 >> (CASE a.motivation WHEN 'commenting' THEN 0"
+        "   WHEN 'describing' THEN 1 WHEN 'identifying' THEN 2 ELSE 3 END)) & 1)"
+        " AND (?4 IS NULL OR a.creator = ?4)"
+        " ORDER BY bm25(annotation_fts), a.id LIMIT ?5",
+        err);
+    if (!st)
         goto out;
-    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, match.data ? match.data : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, relic_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, (int)motivations);
-    if (creator)
-        sqlite3_bind_text(st, 4, creator, -1, SQLITE_STATIC);
+    dq_sq_bind_text(st, 4, creator);
     sqlite3_bind_int(st, 5, limit);
-    rc = walk_anno(s, st, 14, cb, ud, &n, err);
+    rc = walk_anno(t, st, 14, cb, ud, &n, err);
 out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
+    dq_buf_free(&match);
+    dq_search_plan_free(&plan);
     return rc;
 }
+
+const dq_store_anno_ops dq_sqlite_anno_ops = {
+    .insert = anno_insert,
+    .update = anno_update,
+    .remove = anno_remove,
+    .get = anno_get,
+    .list = anno_list,
+    .search = anno_search,
+};
 
 /* ---------------------------------------------------------------- tours */
 
@@ -366,157 +333,125 @@ static void column_tour(sqlite3_stmt *st, dq_tour_row_t *r)
     r->version = sqlite3_column_int64(st, 7);
 }
 
-static int walk_tour(store_t *s, sqlite3_stmt *st, dq_tour_cb cb, void *ud, int *n_rows,
+static int walk_tour(dq_store_txn_t *t, sqlite3_stmt *st, dq_tour_cb cb, void *ud, int *n_rows,
                      dq_err_t *err)
 {
     int r;
     *n_rows = 0;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = dq_sq_row(t, st, "read", err)) == 0) {
         dq_tour_row_t row;
         column_tour(st, &row);
         (*n_rows)++;
         if (cb(ud, &row))
-            return 0;
+            break;
     }
-    if (r != SQLITE_DONE)
-        return dq_sq_fail(s, err, "read");
+    sqlite3_reset(st);
+    return r < 0 ? -1 : 0;
+}
+
+static int tour_read_back(dq_store_txn_t *t, dq_tour_row_t *row, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(
+        t, "SELECT version, created_at, updated_at, author, relic FROM tours WHERE id = ?1", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, row->id);
+    int r = dq_sq_row(t, st, "read back", err);
+    if (r == 0) {
+        row->version = sqlite3_column_int64(st, 0);
+        dq_sq_copy_col(row->created, sizeof(row->created), st, 1);
+        dq_sq_copy_col(row->modified, sizeof(row->modified), st, 2);
+        dq_sq_copy_col(row->author, sizeof(row->author), st, 3);
+        dq_sq_copy_col(row->relic_id, sizeof(row->relic_id), st, 4);
+    }
+    sqlite3_reset(st);
+    return r == 0 ? 0 : dq_err_set(err, DQ_EIO, 500, "catalog: tour vanished");
+}
+
+static int tour_insert(dq_store_txn_t *t, dq_tour_row_t *row, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "INSERT INTO tours (relic, doc, author, public, version,"
+                                  " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 1, " DQ_SQ_NOW
+                                  ", " DQ_SQ_NOW ")",
+                                  err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, row->relic_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, row->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, row->author, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, row->is_public ? 1 : 0);
+    if (write_done(t, st, err) < 0)
+        return -1;
+    row->id = sqlite3_last_insert_rowid(t->db);
+    return tour_read_back(t, row, err);
+}
+
+static int tour_update(dq_store_txn_t *t, dq_tour_row_t *row, int64_t if_version, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "UPDATE tours SET doc = ?2, public = ?4, version = version + 1,"
+                                  " updated_at = " DQ_SQ_NOW
+                                  " WHERE id = ?5 AND (?6 < 0 OR version = ?6)",
+                                  err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 2, row->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, row->is_public ? 1 : 0);
+    sqlite3_bind_int64(st, 5, row->id);
+    sqlite3_bind_int64(st, 6, if_version);
+    if (write_done(t, st, err) < 0)
+        return -1;
+    if (sqlite3_changes(t->db) == 0)
+        return why_unchanged(t, "SELECT version FROM tours WHERE id = ?1", row->id, NULL,
+                             if_version, err);
+    return tour_read_back(t, row, err);
+}
+
+static int tour_remove(dq_store_txn_t *t, int64_t id, int64_t if_version, dq_err_t *err)
+{
+    sqlite3_stmt *st =
+        dq_sq_stmt(t, "DELETE FROM tours WHERE id = ?1 AND (?2 < 0 OR version = ?2)", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, if_version);
+    if (write_done(t, st, err) < 0)
+        return -1;
+    if (sqlite3_changes(t->db) == 0)
+        return why_unchanged(t, "SELECT version FROM tours WHERE id = ?1", id, NULL, if_version,
+                             err);
     return 0;
 }
 
-int dq_sqlite_tour_put(void *impl, dq_tour_row_t *row, int64_t if_version, const char *who,
-                       const char *detail, dq_err_t *err)
+static int tour_get(dq_store_txn_t *t, int64_t id, dq_tour_cb cb, void *ud, dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1, insert = row->id == 0;
-    char object[64];
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
-        goto out;
-    if (insert) {
-        if (dq_sq_prepare(s,
-                          "INSERT INTO tours (relic, doc, author, public, version, created_at,"
-                          " updated_at) VALUES (?1, ?2, ?3, ?4, 1, " NOW_SQL ", " NOW_SQL ")",
-                          &st, err) < 0)
-            goto out;
-        sqlite3_bind_text(st, 1, row->relic_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, row->author, -1, SQLITE_STATIC);
-    } else {
-        if (dq_sq_prepare(s,
-                          "UPDATE tours SET doc = ?2, public = ?4, version = version + 1,"
-                          " updated_at = " NOW_SQL " WHERE id = ?5 AND (?6 < 0 OR version = ?6)",
-                          &st, err) < 0)
-            goto out;
-        sqlite3_bind_int64(st, 5, row->id);
-        sqlite3_bind_int64(st, 6, if_version);
-    }
-    sqlite3_bind_text(st, 2, row->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, row->is_public ? 1 : 0);
-    if (step_done(s, st, err) < 0)
-        goto out;
-    if (!insert && sqlite3_changes(s->db) == 0) {
-        why_unchanged(s, "SELECT version FROM tours WHERE id = ?1", row->id, NULL, if_version, err);
-        goto out;
-    }
-    if (insert)
-        row->id = sqlite3_last_insert_rowid(s->db);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (dq_sq_prepare(
-            s, "SELECT version, created_at, updated_at, author, relic FROM tours WHERE id = ?1",
-            &st, err) < 0)
-        goto out;
-    sqlite3_bind_int64(st, 1, row->id);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        dq_sq_fail(s, err, "read back");
-        goto out;
-    }
-    row->version = sqlite3_column_int64(st, 0);
-    dq_sq_copy_col(row->created, sizeof(row->created), st, 1);
-    dq_sq_copy_col(row->modified, sizeof(row->modified), st, 2);
-    dq_sq_copy_col(row->author, sizeof(row->author), st, 3);
-    dq_sq_copy_col(row->relic_id, sizeof(row->relic_id), st, 4);
-    snprintf(object, sizeof(object), "tour/t%lld", (long long)row->id);
-    if (dq_sq_audit(s, who, insert ? "tour.create" : "tour.replace", object, detail, err) < 0 ||
-        dq_sq_exec(s, "COMMIT", err) < 0)
-        goto out;
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    if (rc < 0)
-        dq_sq_rollback(s);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-int dq_sqlite_tour_delete(void *impl, int64_t id, int64_t if_version, const char *who,
-                          dq_err_t *err)
-{
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    char object[64];
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_exec(s, "BEGIN IMMEDIATE", err) < 0 ||
-        dq_sq_prepare(s, "DELETE FROM tours WHERE id = ?1 AND (?2 < 0 OR version = ?2)", &st, err) <
-            0)
-        goto out;
+    int n = 0;
+    sqlite3_stmt *st = dq_sq_stmt(t, "SELECT " TOUR_COLS " FROM tours WHERE id = ?1", err);
+    if (!st)
+        return -1;
     sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, if_version);
-    if (step_done(s, st, err) < 0)
-        goto out;
-    if (sqlite3_changes(s->db) == 0) {
-        why_unchanged(s, "SELECT version FROM tours WHERE id = ?1", id, NULL, if_version, err);
-        goto out;
-    }
-    snprintf(object, sizeof(object), "tour/t%lld", (long long)id);
-    if (dq_sq_audit(s, who, "tour.delete", object, "{}", err) < 0 ||
-        dq_sq_exec(s, "COMMIT", err) < 0)
-        goto out;
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    if (rc < 0)
-        dq_sq_rollback(s);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    if (walk_tour(t, st, cb, ud, &n, err) < 0)
+        return -1;
+    return n ? 0 : 1;
 }
 
-int dq_sqlite_tour_get(void *impl, int64_t id, dq_tour_cb cb, void *ud, dq_err_t *err)
+static int tour_list(dq_store_txn_t *t, const char *relic_id, dq_tour_cb cb, void *ud,
+                     dq_err_t *err)
 {
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1, n = 0;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_prepare(s, "SELECT " TOUR_COLS " FROM tours WHERE id = ?1", &st, err) < 0)
-        goto out;
-    sqlite3_bind_int64(st, 1, id);
-    if (walk_tour(s, st, cb, ud, &n, err) < 0)
-        goto out;
-    if (n == 0) {
-        dq_err_set(err, DQ_ENOTFOUND, 404, "no such tour");
-        goto out;
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-int dq_sqlite_tour_list(void *impl, const char *relic_id, dq_tour_cb cb, void *ud, dq_err_t *err)
-{
-    store_t *s = impl;
-    sqlite3_stmt *st = NULL;
-    int rc = -1, n = 0;
-    pthread_mutex_lock(&s->lock);
-    if (dq_sq_prepare(s, "SELECT " TOUR_COLS " FROM tours WHERE relic = ?1 ORDER BY id", &st, err) <
-        0)
-        goto out;
+    int n = 0;
+    sqlite3_stmt *st =
+        dq_sq_stmt(t, "SELECT " TOUR_COLS " FROM tours WHERE relic = ?1 ORDER BY id", err);
+    if (!st)
+        return -1;
     sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
-    rc = walk_tour(s, st, cb, ud, &n, err);
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    return walk_tour(t, st, cb, ud, &n, err);
 }
+
+const dq_store_tour_ops dq_sqlite_tour_ops = {
+    .insert = tour_insert,
+    .update = tour_update,
+    .remove = tour_remove,
+    .get = tour_get,
+    .list = tour_list,
+};

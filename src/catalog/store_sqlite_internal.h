@@ -1,51 +1,116 @@
 /*
- * store_sqlite_internal.h: what the store_sqlite*.c files share and nobody else sees. The
- * SQLite backend is split by object kind (store_sqlite.c: open, migrations, images, audit;
- * store_sqlite_relic.c: relics and their search index) but has one connection, one lock and
- * one list of migrations. Only store_sqlite*.c include this header (it includes sqlite3.h).
+ * store_sqlite_internal.h: what the store_sqlite*.c files share and nobody else sees (it
+ * includes sqlite3.h). The SQLite backend is split by object kind (store_sqlite.c: open,
+ * migrations, connections, transactions, audit; store_sqlite_image.c; store_sqlite_account.c;
+ * store_sqlite_annotation.c; store_sqlite_relic*.c) around one list of migrations and one
+ * connection model:
+ *
+ *  - one writer connection (store_t.w) guarded by store_t.wlock. A write transaction takes
+ *    wlock with a deadline, then BEGIN IMMEDIATE with a busy handler that gives up at the
+ *    same deadline (write_wait_ms in all, default 2 s): on timeout DQ_EBUSY / 503.
+ *  - a pool of read connections (store_t.rd, query_only, WAL): a read transaction takes a free
+ *    one for a consistent snapshot (BEGIN ... COMMIT) and never waits for the writer.
+ *  - prepared statements are per connection: dq_sq_stmt(txn, sql) caches them by SQL text, so
+ *    a primitive just names its SQL and never finalizes.
+ *
+ * Inside a primitive everything goes through the dq_store_txn_t: txn->db is the connection.
  */
 #ifndef DQ_STORE_SQLITE_INTERNAL_H
 #define DQ_STORE_SQLITE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 #include "catalog/catalog.h"
+#include "catalog/store.h"
 #include "search/search.h"
 
+/* The timestamp every row gets, written once (UTC, second precision). */
+#define DQ_SQ_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+
+#define DQ_SQ_N_READERS 4
+
+typedef struct store store_t;
+
+/* One cached statement of a connection, keyed by its SQL text. */
 typedef struct {
-    sqlite3 *db;          /* guarded by lock */
-    pthread_mutex_t lock; /* serializes every use of db */
+    char *sql;       /* owned copy of the text */
+    const char *ptr; /* the caller's pointer last seen for it (fast path for literals) */
+    sqlite3_stmt *st;
+} sq_cached_t;
+
+/* One connection: the writer or a member of the read pool. */
+typedef struct {
+    sqlite3 *db;
+    sq_cached_t *cache; /* dq_sq_stmt's statements; used only by the txn holding the conn */
+    size_t n_cache, cap_cache;
+    struct relic_cache *relic; /* store_sqlite_relic.c's statements on this connection */
+    int in_use;                /* read pool: guarded by store_t.pool_lock */
+} sq_conn_t;
+
+/* A transaction: one per connection, reused (the writer's and each reader's). The first four
+ * fields are what the relic files use. */
+struct dq_store_txn {
+    sqlite3 *db;                /* the connection, borrowed for the transaction */
+    struct relic_cache *relic;  /* == conn->relic */
+    dq_search_t *search;        /* == store->search (read-only but for its own locked dict) */
+    store_t *store;
+    sq_conn_t *conn;
+    int write; /* 1: the writer's transaction (wlock held) */
+    int open;  /* 1: BEGIN was issued */
+};
+
+struct store {
+    sq_conn_t w;           /* the writer connection; guarded by wlock */
+    dq_store_txn_t wtxn;   /* its transaction; guarded by wlock */
+    pthread_mutex_t wlock; /* one writer at a time in this process */
+    int64_t w_deadline_us; /* the busy handler's deadline; guarded by wlock */
+    atomic_int write_wait_ms; /* set at open, changed by set_write_wait */
+    sq_conn_t rd[DQ_SQ_N_READERS]; /* the read pool; in_use guarded by pool_lock */
+    dq_store_txn_t rtxn[DQ_SQ_N_READERS];
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cv; /* signalled when a reader is returned */
     /* The FTS5 tokenizer's tables and user dictionary: created at open (before the
      * migrations, which create an FTS5 table that names the tokenizer), owned, read-only
      * apart from the dictionary (which has its own lock). */
     dq_search_t *search;
-    /* Relic statements and caches (store_sqlite_relic.c); guarded by lock. */
-    struct relic_cache *relic;
-    /* The in-memory facet and sort index of the relics (store_sqlite_relic_index.c): built by
-     * the first search, owned; guarded by lock, like db (a search needs the connection for
-     * its FTS5 part and its page anyway, so a separate rwlock would buy no parallelism). */
-    struct relic_index *rindex;
-} store_t;
+};
 
 /* ---- helpers every store_sqlite*.c file uses (store_sqlite.c) ---- */
 
-/* Fills err (DQ_EIO, 500) with what and SQLite's message; returns -1. Lock held. */
-int dq_sq_fail(store_t *s, dq_err_t *err, const char *what);
-/* Runs sql (no rows, no parameters). */
-int dq_sq_exec(store_t *s, const char *sql, dq_err_t *err);
-/* Prepares sql into *st (finalize it after). */
-int dq_sq_prepare(store_t *s, const char *sql, sqlite3_stmt **st, dq_err_t *err);
-/* Steps st to the end, ignoring rows. */
-int dq_sq_step_done(store_t *s, sqlite3_stmt *st, dq_err_t *err);
-/* Rolls back the open transaction, if any. */
-void dq_sq_rollback(store_t *s);
+/* Fills err with what and SQLite's message (DQ_EBUSY / 503 when the database stayed locked,
+ * DQ_EEXIST / 409 for a unique violation, else DQ_EIO / 500); returns -1. */
+int dq_sq_fail(dq_store_txn_t *t, dq_err_t *err, const char *what);
+/* Runs sql (no rows, no parameters; several statements allowed). */
+int dq_sq_exec(dq_store_txn_t *t, const char *sql, dq_err_t *err);
+/* Prepares sql into *st, uncached (finalize it after): for SQL built at run time. */
+int dq_sq_prepare(dq_store_txn_t *t, const char *sql, sqlite3_stmt **st, dq_err_t *err);
+/* The connection's cached statement for sql, reset and unbound, or NULL with err. Do not
+ * finalize it; it is reset again when the transaction ends. */
+sqlite3_stmt *dq_sq_stmt(dq_store_txn_t *t, const char *sql, dq_err_t *err);
+/* Steps st to the end, ignoring rows; resets it. */
+int dq_sq_step_done(dq_store_txn_t *t, sqlite3_stmt *st, dq_err_t *err);
+/* Steps st once: 0 a row, 1 done, -1 error (err filled). */
+int dq_sq_row(dq_store_txn_t *t, sqlite3_stmt *st, const char *what, dq_err_t *err);
+/* Binds text (NULL binds NULL), borrowed until the statement is reset. */
+void dq_sq_bind_text(sqlite3_stmt *st, int i, const char *t);
 /* Copies column col of the current row as text ("" for NULL), cut to cap. */
 void dq_sq_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col);
-/* Appends an audit row (detail: a JSON object, "{}" when NULL or empty) in the current
- * transaction. Lock held. */
-int dq_sq_audit(store_t *s, const char *who, const char *action, const char *object,
+/* Appends an audit row in the write transaction (detail "{}" when NULL or empty). */
+int dq_sq_audit(dq_store_txn_t *t, const char *who, const char *action, const char *object,
                 const char *detail, dq_err_t *err);
+/* PRAGMA data_version of the writer connection, which changes only when ANOTHER process (or
+ * connection) commits: 0 with *v, 1 when the writer is busy right now (try later; *v
+ * untouched), -1 error. Never waits for the writer. */
+int dq_sq_foreign_version(store_t *s, int64_t *v, dq_err_t *err);
+
+/* ---- store_sqlite_image.c ---- */
+
+extern const dq_store_image_ops dq_sqlite_image_ops;
+/* Migrations 1 and 2: images and audit, the pending journal. */
+extern const char dq_sqlite_image_schema[];
+extern const char dq_sqlite_pending_schema[];
 
 /* ---- store_sqlite_relic.c ---- */
 
@@ -53,112 +118,45 @@ int dq_sq_audit(store_t *s, const char *who, const char *action, const char *obj
 extern const char dq_sqlite_relic_schema[];
 /* Migration 6: relic_names, the search dictionary's names (creators, zh titles). */
 extern const char dq_sqlite_relic_names_schema[];
-/* After the migrations: prepares what the relic code needs and refills the search dictionary
- * from the stored creator names and titles. Lock not held (called during open). */
-int dq_sqlite_relic_open(store_t *s, dq_err_t *err);
-/* Frees s->relic (finalizing its statements). NULL-safe inside. */
-void dq_sqlite_relic_close(store_t *s);
+/* Migration 8: relic_fts_vocab, the full-text index's document frequencies. */
+extern const char dq_sqlite_relic_vocab_schema[];
+extern const dq_store_relic_ops dq_sqlite_relic_ops;
+/* After the migrations, on the writer connection t (no transaction open): tunes the relic
+ * tables and refills the search dictionary from the stored names. */
+int dq_sqlite_relic_open(dq_store_txn_t *t, dq_err_t *err);
+/* A connection's relic statement cache: new (empty) and free (finalizes; NULL-safe). */
+struct relic_cache *dq_sqlite_relic_cache_new(void);
+void dq_sqlite_relic_cache_free(struct relic_cache *c);
 
-struct dq_search *dq_sqlite_relic_search_handle(void *impl);
-int dq_sqlite_relic_txn(void *impl, dq_relic_txn_fn fn, void *ud, dq_err_t *err);
-int dq_sqlite_relic_load(void *txn, const char *id, const char *accession, dq_relic_stored_t *out,
-                         dq_err_t *err);
-int dq_sqlite_relic_save(void *txn, const dq_relic_row_t *row, dq_err_t *err);
-int dq_sqlite_relic_remove(void *txn, const char *id, dq_err_t *err);
-int dq_sqlite_relic_new_id(void *txn, char id[32], dq_err_t *err);
-int dq_sqlite_relic_image_exists(void *txn, const char *image_id, dq_err_t *err);
-int dq_sqlite_relic_audit(void *txn, const char *who, const char *action, const char *object,
-                          const char *detail, dq_err_t *err);
-int dq_sqlite_relic_get(void *impl, const char *id, dq_relic_stored_t *out, dq_buf_t *out_doc,
-                        dq_err_t *err);
-int dq_sqlite_relic_warm(void *impl, dq_err_t *err);
-int dq_sqlite_relic_search(void *impl, const dq_relic_query_t *q, const dq_relic_plan_t *plan,
-                           int show_restricted, dq_buf_t *out, dq_err_t *err);
-int dq_sqlite_relic_image_visible(void *impl, const char *image_id, int show_restricted);
-int dq_sqlite_relic_counts(void *impl, int show_restricted, int64_t *relics, int64_t *images,
-                           dq_err_t *err);
-int dq_sqlite_relic_audit_list(void *impl, const char *object, int limit, int64_t before_seq,
-                               dq_buf_t *out, dq_err_t *err);
-int dq_sqlite_relic_names(void *impl, int (*cb)(void *ud, const char *name), void *ud,
-                          dq_err_t *err);
+/* ---- store_sqlite_relic_search.c: query plans in FTS5 ---- */
 
-/* ---- store_sqlite_relic_index.c: the in-memory facet and sort index ---- */
+/* Appends the FTS5 expression of plan: DQ_SQ_FTS_MATCH, every term (AND) of its alternative
+ * phrases (OR); DQ_SQ_FTS_BOOST, its boost phrases OR-ed ("" when it has none). Every phrase
+ * is a quoted FTS5 string, so nothing a user typed becomes FTS5 syntax. Also for the
+ * annotation search (store_sqlite_annotation.c). */
+enum { DQ_SQ_FTS_MATCH = 0, DQ_SQ_FTS_BOOST };
+void dq_sqlite_fts_render(const dq_search_plan_t *plan, int what, dq_buf_t *out);
+/* dq_store_relic_ops.match, .match_bound and .snippets. */
+int dq_sqlite_relic_match(dq_store_txn_t *txn, const dq_search_plan_t *plan, int what, int scored,
+                          dq_relic_match_cb cb, void *ud, dq_err_t *err);
+int dq_sqlite_relic_match_bound(dq_store_txn_t *txn, const dq_search_plan_t *plan, int64_t limit,
+                                int64_t *bound, dq_err_t *err);
+int dq_sqlite_relic_snippets(dq_store_txn_t *txn, const dq_search_plan_t *plan,
+                             const int64_t *seqs, size_t n, const int64_t *all, size_t n_all,
+                             dq_relic_snippet_cb cb, void *ud, dq_err_t *err);
 
-typedef struct relic_index relic_index_t;
-/* New and empty (built by the first dq_sqlite_rindex_sync); free with dq_sqlite_rindex_free
- * (NULL-safe). */
-relic_index_t *dq_sqlite_rindex_new(void);
-void dq_sqlite_rindex_free(relic_index_t *ix);
-/* Lock held. Builds the index, or rebuilds it when another connection has committed since
- * (PRAGMA data_version). 0, or -1 with err (the index is then empty and rebuilt next time). */
-int dq_sqlite_rindex_sync(store_t *s, dq_err_t *err);
-/* Lock held, inside a transaction: seq was written (saved or removed). */
-void dq_sqlite_rindex_note(store_t *s, int64_t seq);
-/* Lock held, after COMMIT (committed 1: re-read the noted rows) or ROLLBACK (0: forget them). */
-void dq_sqlite_rindex_end_txn(store_t *s, int committed);
-/* The largest seq the index has seen (the relevance cursor's snapshot). */
-int64_t dq_sqlite_rindex_max_seq(store_t *s);
+/* ---- store_sqlite_account.c ---- */
 
-/* The relics that pass every filter, in ascending seq order (seq owned: dq_sqlite_rsel_free). */
-typedef struct {
-    int64_t *seq;
-    size_t n;
-} dq_rsel_t;
-/* Lock held, index synced. Filters cand[0..n_cand) (ascending seqs; every relic when !only) by q's
- * filters and visibility into *res, and when facets is non-NULL appends ,"facets":{...} to it
- * (each facet ignoring its own filter; creator labels in English when lang_en). Returns 0. */
-int dq_sqlite_rindex_select(store_t *s, const dq_relic_query_t *q, int show_restricted, int lang_en,
-                            int only, const int64_t *cand, size_t n_cand, dq_rsel_t *res,
-                            dq_buf_t *facets);
-void dq_sqlite_rsel_free(dq_rsel_t *res);
-/* Lock held. The first k rows of res in p's (non-relevance) sort order after p's cursor, into
- * page[0..k); returns how many. */
-size_t dq_sqlite_rindex_page(store_t *s, const dq_relic_plan_t *p, const dq_rsel_t *res,
-                             int64_t *page, size_t k);
-/* The sort key of seq for a cursor: the year of the date sorts, or the accession (borrowed,
- * valid while the lock is held). */
-void dq_sqlite_rindex_sort_key(store_t *s, int sort, int64_t seq, double *num, const char **str);
-
-/* ======== accounts (store_sqlite_account.c) ======== */
-
-/* Migration 4: users, sessions, API tokens. */
+/* Migration 4: users, sessions, API tokens; migration 7: the folded name key. */
 extern const char dq_sqlite_account_schema[];
-int dq_sqlite_user_insert(void *impl, const char *name, int role, const char *pwhash,
-                          const char *who, dq_err_t *err);
-int dq_sqlite_user_get(void *impl, const char *name, dq_user_t *out, char *pwhash, dq_err_t *err);
-int dq_sqlite_user_list(void *impl, int64_t now, dq_user_cb cb, void *ud, dq_err_t *err);
-int dq_sqlite_user_update(void *impl, const char *name, int role, const char *pwhash,
-                          const char *who, dq_err_t *err);
-int dq_sqlite_user_delete(void *impl, const char *name, const char *who, dq_err_t *err);
-int dq_sqlite_cred_insert(void *impl, int kind, const char *hash, const char *name,
-                          int64_t expires_at, const char *who, dq_err_t *err);
-int dq_sqlite_cred_lookup(void *impl, int kind, const char *hash, int64_t now, dq_actor_t *out,
-                          dq_err_t *err);
-int dq_sqlite_cred_delete(void *impl, int kind, const char *hash, dq_err_t *err);
-int dq_sqlite_cred_revoke(void *impl, const char *name, int64_t now, const char *who,
-                          dq_err_t *err);
-/* ======== end accounts ======== */
+extern const char dq_sqlite_account_fold_schema[];
+extern const dq_store_account_ops dq_sqlite_account_ops;
 
-/* ======== annotations and tours (store_sqlite_annotation.c) ======== */
+/* ---- store_sqlite_annotation.c ---- */
 
 /* Migration 5: annotations (+ FTS5 index kept by triggers) and tours. */
 extern const char dq_sqlite_annotation_schema[];
-int dq_sqlite_anno_put(void *impl, dq_anno_row_t *row, int64_t if_version, const char *who,
-                       const char *detail, dq_err_t *err);
-int dq_sqlite_anno_delete(void *impl, const char *relic_id, int64_t id, int64_t if_version,
-                          const char *who, dq_err_t *err);
-int dq_sqlite_anno_get(void *impl, const char *relic_id, int64_t id, dq_anno_cb cb, void *ud,
-                       dq_err_t *err);
-int dq_sqlite_anno_list(void *impl, const char *relic_id, int canvas, int64_t offset, int limit,
-                        dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err);
-int dq_sqlite_anno_search(void *impl, const char *relic_id, const char *match, unsigned motivations,
-                          const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err);
-int dq_sqlite_tour_put(void *impl, dq_tour_row_t *row, int64_t if_version, const char *who,
-                       const char *detail, dq_err_t *err);
-int dq_sqlite_tour_delete(void *impl, int64_t id, int64_t if_version, const char *who,
-                          dq_err_t *err);
-int dq_sqlite_tour_get(void *impl, int64_t id, dq_tour_cb cb, void *ud, dq_err_t *err);
-int dq_sqlite_tour_list(void *impl, const char *relic_id, dq_tour_cb cb, void *ud, dq_err_t *err);
-/* ======== end annotations and tours ======== */
+extern const dq_store_anno_ops dq_sqlite_anno_ops;
+extern const dq_store_tour_ops dq_sqlite_tour_ops;
 
 #endif

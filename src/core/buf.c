@@ -57,6 +57,26 @@ void dq_buf_printf(dq_buf_t *b, const char *fmt, ...)
     va_end(ap);
 }
 
+void dq_buf_pct_encode(dq_buf_t *b, const char *s, size_t len, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            (c && strchr(keep, c))) {
+            dq_buf_putc(b, (char)c);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            dq_buf_append(b, e, 3);
+        }
+    }
+}
+
+void dq_buf_url_segment(dq_buf_t *b, const char *s)
+{
+    dq_buf_pct_encode(b, s, strlen(s), DQ_PCT_RFC3986);
+}
+
 void dq_buf_json_str(dq_buf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";

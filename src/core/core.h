@@ -24,6 +24,7 @@ enum {
     DQ_EUNSUP,    /* valid but not supported */
     DQ_EIO,       /* the file system or a library failed */
     DQ_EINTERNAL, /* a bug or an unexpected library state */
+    DQ_EBUSY,     /* a shared resource stayed busy past its bounded wait: retry later (503) */
 };
 
 /* Filled by a failing function; owned by the caller, usually on its stack. */
@@ -91,6 +92,15 @@ void dq_buf_printf(dq_buf_t *b, const char *fmt, ...) __attribute__((format(prin
 void dq_buf_vprintf(dq_buf_t *b, const char *fmt, va_list ap);
 /* Appends s as the body of a JSON string (without the quotes), escaping as RFC 8259 asks. */
 void dq_buf_json_str(dq_buf_t *b, const char *s, size_t len);
+/* The unreserved characters of RFC 3986 §2.3 besides letters and digits (a URL path segment),
+ * and those of encodeURIComponent (ECMA-262 §19.2.6.5). */
+#define DQ_PCT_RFC3986 "-._~"
+#define DQ_PCT_URI_COMPONENT "-_.!~*'()"
+/* Appends s[0..len) percent-encoded: ASCII letters, digits and the characters in keep (one of
+ * the DQ_PCT_* sets) stay, every other byte becomes %XX (uppercase hex). */
+void dq_buf_pct_encode(dq_buf_t *b, const char *s, size_t len, const char *keep);
+/* Appends the NUL-terminated s as one URL path segment (DQ_PCT_RFC3986). */
+void dq_buf_url_segment(dq_buf_t *b, const char *s);
 void dq_buf_reset(dq_buf_t *b);
 /* Hands the data to the caller (free with free()) and resets b. */
 char *dq_buf_steal(dq_buf_t *b, size_t *len);
@@ -138,7 +148,8 @@ int dq_fs_exists(const char *path);
 int dq_sha256_file(const char *path, char hex[65], uint64_t *size, dq_err_t *err);
 /* SHA-256 of a buffer. */
 void dq_sha256_buf(const void *data, size_t len, char hex[65]);
-/* A fast non-cryptographic 64-bit hash (FNV-1a), for cache keys and ETags. */
+/* A fast non-cryptographic 64-bit hash, for cache keys and ETags; values may differ between
+ * builds and hosts, so never store them as data. */
 uint64_t dq_hash64(const void *data, size_t len);
 
 /* ---------------------------------------------------------------- strings */

@@ -21,6 +21,8 @@ int dq_err_status(int code)
         return 403;
     case DQ_EUNSUP:
         return 501;
+    case DQ_EBUSY:
+        return 503;
     default:
         return 500;
     }

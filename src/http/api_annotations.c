@@ -32,23 +32,12 @@
 
 /* ---------------------------------------------------------------- URLs */
 
-static void put_segment(dq_buf_t *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~", *p))
-            dq_buf_putc(b, (char)*p);
-        else
-            dq_buf_printf(b, "%%%02X", *p);
-    }
-}
-
 /* "{base}/api/relics/{relic}/annotations/" (+ id when id > 0) as a new string. */
 static char *anno_url(const char *base, const char *relic, int64_t id)
 {
     dq_buf_t b = {0};
     dq_buf_printf(&b, "%s/api/relics/", base);
-    put_segment(&b, relic);
+    dq_buf_url_segment(&b, relic);
     dq_buf_puts(&b, "/annotations/");
     if (id > 0)
         dq_buf_printf(&b, "%lld", (long long)id);
@@ -66,7 +55,7 @@ static char *pres_url(const char *base, const char *relic, const char *tail)
 {
     dq_buf_t b = {0};
     dq_buf_printf(&b, "%s/iiif/presentation/3/", base);
-    put_segment(&b, relic);
+    dq_buf_url_segment(&b, relic);
     dq_buf_puts(&b, tail);
     return dq_buf_steal(&b, NULL);
 }
@@ -693,7 +682,7 @@ void dq_api_anno_manifest_decorate(dq_api_t *c, const char *relic, dq_buf_t *man
     /* Content Search 2.0 §4.1 (discovery): a service of type SearchService2 on the Manifest. */
     dq_buf_t sid = {0};
     dq_buf_printf(&sid, "%s/iiif/search/2/", base);
-    put_segment(&sid, relic);
+    dq_buf_url_segment(&sid, relic);
     json_t *svc = json_object_get(m, "service");
     if (!json_is_array(svc)) {
         svc = json_array();
@@ -758,7 +747,7 @@ void dq_http_search2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t 
     base = dq_api_base_url(&c);
     list = json_loadb(res.data, res.len, 0, NULL);
     dq_buf_printf(&idb, "%s%s", base, prefix);
-    put_segment(&idb, relic);
+    dq_buf_url_segment(&idb, relic);
     size_t sbase_len = idb.len;
     /* The id is the request URI (§3.3): the service and the parameters given. */
     for (size_t k = 0, n = 0; k < DQ_ARRAY_LEN(search_params); k++) {

@@ -115,11 +115,35 @@ static int is_json_type(const dq_http_req_t *req)
            (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
 }
 
+/* The client's address for the throttle and the audit trail: the TCP peer. A proxy in front
+ * makes every client one address; then the address limit applies to all of them together and
+ * the account limit still holds (docs/security.md). */
+static void client_addr(const dq_api_t *c, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (c->req->peer)
+        c->req->peer(c->req, out, cap);
+}
+
+/* Answers status (429 or 503) with Retry-After: the whole seconds in wait_ms, rounded up. */
+static void answer_retry(dq_api_t *c, int status, int64_t wait_ms, const char *msg)
+{
+    long s = (long)((wait_ms + 999) / 1000);
+    char v[24];
+    snprintf(v, sizeof(v), "%ld", s < 1 ? 1L : s);
+    dq_api_error(c->resp, status, msg, NULL);
+    if (status != 503) /* dq_api_error gives every 503 its Retry-After: 1 */
+        dq_http_resp_header(c->resp, "Retry-After", v); /* RFC 9110 §10.2.3, delay-seconds */
+}
+
 void dq_api_login(dq_api_t *c)
 {
     json_t *body = NULL;
     char token[DQ_TOKEN_MAX] = "";
+    char addr[64];
     dq_err_t err = {0};
+    int begun = 0, outcome = DQ_THROTTLE_NOT_CHECKED;
+    const char *user = NULL;
     /* Login CSRF (a site signing the victim in as the attacker): an HTML form can only send
      * form or text/plain bodies, and a cross-site fetch with a JSON type needs a preflight. */
     if (!is_json_type(c->req)) {
@@ -128,19 +152,42 @@ void dq_api_login(dq_api_t *c)
     }
     if (!(body = dq_api_body(c, 0)))
         goto out;
-    const char *user = json_string_value(json_object_get(body, "user"));
+    user = json_string_value(json_object_get(body, "user"));
     const char *pw = json_string_value(json_object_get(body, "password"));
     if (!user || !pw) {
         dq_api_error(c->resp, 400, "login needs {\"user\": \"...\", \"password\": \"...\"}", NULL);
         goto out;
     }
+    /* Throttle before any password work: a locked account or address is refused even with
+     * the right password, and the refusal costs no hashing (docs/security.md). */
+    client_addr(c, addr, sizeof(addr));
+    int64_t wait = dq_throttle_begin(c->srv->throttle, user, addr, dq_now_us() / 1000);
+    if (wait > 0) {
+        answer_retry(c, 429, wait, "too many failed sign-ins; try again later");
+        goto out;
+    }
+    begun = 1;
+    /* argon2id holds a thread for ~120 ms and 64 MiB: only a few at once, the rest are told to
+     * come back rather than queued on threads that tiles and /health need. */
+    if (!dq_throttle_hash_acquire(c->srv->throttle)) {
+        answer_retry(c, 503, 1000, "too many sign-ins at once; try again in a moment");
+        goto out;
+    }
     dq_actor_t who;
-    if (dq_catalog_login(c->srv->catalog, user, pw, DQ_API_SESSION_TTL, token, &who, &err) < 0) {
-        if (err.http_status == 401)
-            dq_log(DQ_LOG_WARN, "api", "failed login"); /* never the name tried or password */
+    int rc = dq_catalog_login(c->srv->catalog, user, pw, DQ_API_SESSION_TTL, token, &who, &err);
+    dq_throttle_hash_release(c->srv->throttle);
+    if (rc < 0) {
+        if (err.http_status == 401) {
+            outcome = DQ_THROTTLE_FAILED;
+            dq_err_t aerr = {0};
+            dq_log(DQ_LOG_WARN, "api", "failed login from %s", addr); /* never name or password */
+            if (dq_catalog_login_failed(c->srv->catalog, user, addr, &aerr) < 0)
+                dq_log(DQ_LOG_WARN, "api", "cannot audit a failed login: %s", aerr.msg);
+        }
         dq_api_error_err(c->resp, &err);
         goto out;
     }
+    outcome = DQ_THROTTLE_SUCCEEDED;
     dq_buf_t b = {0};
     put_user(&b, who.user, who.role);
     dq_buf_putc(&b, '\n');
@@ -148,6 +195,8 @@ void dq_api_login(dq_api_t *c)
     c->resp->no_etag = 1;
     set_session_cookie(c, token, DQ_API_SESSION_TTL);
 out:
+    if (begun)
+        dq_throttle_end(c->srv->throttle, user, addr, outcome, dq_now_us() / 1000);
     memset(token, 0, sizeof(token));
     json_decref(body);
 }
@@ -321,13 +370,15 @@ void dq_api_users_patch(dq_api_t *c)
         dq_api_error(c->resp, 422, "invalid account", "{\"password\":\"must be a string\"}");
         goto out;
     }
-    if (role >= 0 && dq_catalog_user_set_role(c->srv->catalog, name, role, &c->actor, &err) < 0) {
-        account_error(c, &err, NULL);
+    if (!dq_catalog_user_name_valid(name, &err)) {
+        dq_api_error_err(c->resp, &err);
         goto out;
     }
-    if (pwj && dq_catalog_user_set_password(c->srv->catalog, name, json_string_value(pwj),
-                                            &c->actor, &err) < 0) {
-        account_error(c, &err, "password");
+    /* One call: everything is validated before anything is written (issue 10 item 6). A 400
+     * can only be about the password here (the name and role were checked above). */
+    if (dq_catalog_user_update(c->srv->catalog, name, role, pwj ? json_string_value(pwj) : NULL,
+                               &c->actor, &err) < 0) {
+        account_error(c, &err, pwj ? "password" : NULL);
         goto out;
     }
     dq_user_t u;

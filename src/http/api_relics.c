@@ -166,13 +166,7 @@ static void answer_doc(dq_api_t *c, int status, dq_buf_t *doc)
         dq_buf_t loc = {0};
         dq_buf_puts(&loc, "/api/relics/");
         /* Ids are slugs, but percent-encode anything else rather than trust that. */
-        for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                strchr("-._~", *p))
-                dq_buf_putc(&loc, (char)*p);
-            else
-                dq_buf_printf(&loc, "%%%02X", *p);
-        }
+        dq_buf_url_segment(&loc, id);
         dq_http_resp_header(c->resp, "Location", loc.data);
         dq_buf_free(&loc);
     }

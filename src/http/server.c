@@ -24,7 +24,6 @@ static void *watch(void *arg)
 {
     dq_server_t *srv = arg;
     int tick = 0;
-    int64_t audit_seen = -1;
     dq_err_t err = {0};
     /* First, the catalog's search index (about 1 s at 500,000 relics), here and not in
      * dq_server_start so that the port opens at once; a search that comes sooner waits for
@@ -35,7 +34,7 @@ static void *watch(void *arg)
     else
         dq_log(DQ_LOG_INFO, "http", "search index ready in %lld ms",
                (long long)(dq_now_us() - t0) / 1000);
-    dq_catalog_audit_count(srv->catalog, &audit_seen, &err);
+    dq_catalog_refresh(srv->catalog, &err); /* builds the image map */
     while (!atomic_load(&srv->stopping)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -47,16 +46,13 @@ static void *watch(void *arg)
             atomic_fetch_add(&srv->epoch, 1);
             dq_log(DQ_LOG_INFO, "http", "an image changed on disk; response cache retired");
         }
-        /* Any catalog write (by this server or by another process: an import, an ingest, a
-         * second server) adds an audit row. A write can change what anonymous users may see
-         * (a relic made restricted), so the cached responses retire with it. */
-        int64_t audit_now = 0;
-        if (dq_catalog_audit_count(srv->catalog, &audit_now, &err) == 0 &&
-            audit_now != audit_seen) {
-            if (audit_seen >= 0)
-                atomic_fetch_add(&srv->epoch, 1);
-            audit_seen = audit_now;
-        }
+        /* The catalog's change feed: writes by this server or by another process (an
+         * import, an ingest, a second server) reach the catalog's in-memory views here, and a
+         * write that changes served content (an image, a relic: e.g. one made restricted)
+         * retires the cached responses with it. */
+        int changed = dq_catalog_refresh(srv->catalog, &err);
+        if (changed > 0)
+            atomic_fetch_add(&srv->epoch, 1);
     }
     return NULL;
 }
@@ -80,6 +76,20 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
         dq_log(DQ_LOG_INFO, "http", "completed %d interrupted ingest(s)", n_recovered);
     srv->registry = dq_registry_new(srv->catalog, cfg->data_dir);
     srv->cache = dq_cache_new((size_t)cfg->cache_mb << 20, dq_http_cache_value_free);
+    /* Compressed bodies: an eighth of the response cache (a manifest shrinks about 10x). */
+    srv->gz_cache = dq_cache_new((size_t)cfg->cache_mb << 17, free);
+    dq_cidr_t *trusted = dq_xcalloc(64, sizeof(dq_cidr_t));
+    srv->trusted = trusted;
+    if (dq_cidr_list_parse(cfg->trusted_proxy, trusted, 64, &srv->n_trusted, err) < 0)
+        goto fail;
+    /* Render slots: half the worker threads by default, so that renders never hold every
+     * core; the queue holds a few per slot, past which a render is answered 503 at once. */
+    int slots = cfg->render_slots ? cfg->render_slots : DQ_MAX(1, cfg->threads / 2);
+    srv->renderq = dq_renderq_new(slots, cfg->render_wait_ms, cfg->render_timeout_ms, slots * 8);
+    /* Password checks at once: at most half the threads (and 4: each takes 64 MiB), so that
+     * logins never hold every thread that tiles and /health need. */
+    int max_hashing = cfg->threads / 2 < 1 ? 1 : cfg->threads / 2 > 4 ? 4 : cfg->threads / 2;
+    srv->throttle = dq_throttle_new(DQ_THROTTLE_MAX, max_hashing);
     if (dq_log_get_level() <= DQ_LOG_INFO)
         srv->alog = dq_alog_new(2);
     if (dq_http_daemon_start(srv, err) < 0)
@@ -102,8 +112,12 @@ void dq_server_stop(dq_server_t *srv)
     if (srv->watcher_running)
         pthread_join(srv->watcher, NULL);
     dq_http_daemon_stop(srv);
+    dq_renderq_free(srv->renderq);
     dq_alog_free(srv->alog);
     dq_cache_free(srv->cache);
+    dq_cache_free(srv->gz_cache);
+    free(srv->trusted);
+    dq_throttle_free(srv->throttle);
     dq_registry_free(srv->registry);
     dq_catalog_close(srv->catalog);
     free(srv);
@@ -118,9 +132,11 @@ void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *
     resp->no_etag = 1;
     dq_buf_printf(&resp->body,
                   "{\"status\":\"ok\",\"uptime_s\":%.1f,\"cache\":{\"entries\":%zu,\"bytes\":%zu,"
-                  "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu}}\n",
+                  "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
+                  "\"renders\":%d,\"body_bytes\":%zu}\n",
                   (double)(dq_now_us() - srv->started_us) / 1e6, st.n_entries, st.bytes,
                   st.budget, (unsigned long long)st.hits, (unsigned long long)st.misses,
-                  (unsigned long long)st.evictions);
+                  (unsigned long long)st.evictions, dq_renderq_busy(srv->renderq),
+                  atomic_load(&srv->body_bytes));
     dq_http_resp_header(resp, "Cache-Control", "no-store");
 }

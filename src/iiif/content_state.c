@@ -19,25 +19,13 @@
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* encodeURIComponent (ECMA-262 §19.2.6.5): every byte except the unreserved set
- * A-Z a-z 0-9 - _ . ! ~ * ' ( ) becomes %XX. §2.3 asks for this step first so that the
- * base64 input is ASCII, which is what browsers' btoa() can take. */
-static int uri_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           (c && strchr("-_.!~*'()", c));
-}
-
+/* encodeURIComponent (ECMA-262 §19.2.6.5) first: every byte except the unreserved set
+ * A-Z a-z 0-9 - _ . ! ~ * ' ( ) becomes %XX. §2.3 asks for this step so that the base64
+ * input is ASCII, which is what browsers' btoa() can take. */
 void dq_iiif_content_state_encode(const char *json, size_t len, dq_buf_t *out)
 {
     dq_buf_t u = {0};
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)json[i];
-        if (uri_unreserved(c))
-            dq_buf_putc(&u, (char)c);
-        else
-            dq_buf_printf(&u, "%%%02X", c);
-    }
+    dq_buf_pct_encode(&u, json, len, DQ_PCT_URI_COMPONENT);
     /* base64url (RFC 4648 §5) without '=' padding: 3 bytes -> 4 characters; a final group
      * of 1 or 2 bytes gives 2 or 3 characters. */
     const unsigned char *p = (const unsigned char *)u.data;
@@ -115,35 +103,29 @@ out:
 
 /* ---------------------------------------------------------------- §2.2 the document */
 
-static void put_segment(dq_buf_t *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~", *p))
-            dq_buf_putc(b, (char)*p);
-        else
-            dq_buf_printf(b, "%%%02X", *p);
-    }
-}
-
 void dq_iiif_canvas_id(const char *base_url, const char *relic_id, int canvas, dq_buf_t *out)
 {
     dq_buf_printf(out, "%s/iiif/presentation/3/", base_url);
-    put_segment(out, relic_id);
+    dq_buf_url_segment(out, relic_id);
     dq_buf_printf(out, "/canvas/%d", canvas);
 }
 
 void dq_iiif_content_state_region(const char *base_url, const char *relic_id, int canvas,
                                   const int xywh[4], dq_buf_t *out)
 {
-    dq_buf_t cid = {0}, mid = {0};
+    dq_buf_t cid = {0}, mid = {0}, aid = {0};
     dq_iiif_canvas_id(base_url, relic_id, canvas, &cid);
+    /* Presentation 3 §3.4 (and its schema) require an id on every Annotation: the view's own
+     * URI, under its canvas and named by the region, so equal views have equal ids. It is an
+     * identifier; nothing is served there. web/js/contentstate.js builds the same. */
+    dq_buf_printf(&aid, "%s/view/%d,%d,%d,%d", cid.data, xywh[0], xywh[1], xywh[2], xywh[3]);
     dq_buf_printf(&cid, "#xywh=%d,%d,%d,%d", xywh[0], xywh[1], xywh[2], xywh[3]);
     dq_buf_printf(&mid, "%s/iiif/presentation/3/", base_url);
-    put_segment(&mid, relic_id);
+    dq_buf_url_segment(&mid, relic_id);
     dq_buf_puts(&mid, "/manifest");
-    json_t *a = json_pack("{s:s, s:s, s:[s], s:{s:s, s:s, s:[{s:s, s:s}]}}", "@context", CONTEXT,
-                          "type", "Annotation", "motivation", "contentState", "target", "id",
+    json_t *a = json_pack("{s:s, s:s, s:s, s:[s], s:{s:s, s:s, s:[{s:s, s:s}]}}", "@context",
+                          CONTEXT, "id", aid.data, "type", "Annotation", "motivation",
+                          "contentState", "target", "id",
                           cid.data, "type", "Canvas", "partOf", "id", mid.data, "type", "Manifest");
     DQ_ASSERT(a != NULL);
     char *s = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -153,6 +135,7 @@ void dq_iiif_content_state_region(const char *base_url, const char *relic_id, in
     json_decref(a);
     dq_buf_free(&cid);
     dq_buf_free(&mid);
+    dq_buf_free(&aid);
 }
 
 /* Reads "…/iiif/presentation/3/{relic}/canvas/{n}#xywh=x,y,w,h" (relic percent-decoded). */

@@ -91,19 +91,6 @@ static void lmap_add(json_t *m, const char *lang, const char *s)
     json_array_append_new(a, text(s));
 }
 
-/* Appends a path segment percent-encoded (RFC 3986 §2.3: only unreserved characters stay). */
-static void put_segment(dq_buf_t *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~", *p))
-            dq_buf_putc(b, (char)*p);
-        else
-            dq_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    }
-}
-
 /* base + printf(fmt, ...) as a JSON string. */
 __attribute__((format(printf, 2, 3))) static json_t *url(const dq_iiif_pctx_t *ctx, const char *fmt,
                                                          ...)
@@ -123,7 +110,7 @@ static json_t *manifest_url(const dq_iiif_pctx_t *ctx, const char *relic_id)
 {
     dq_buf_t b = {0};
     dq_buf_printf(&b, "%s" PREFIX "/", ctx->base_url);
-    put_segment(&b, relic_id);
+    dq_buf_url_segment(&b, relic_id);
     dq_buf_puts(&b, "/manifest");
     json_t *j = json_string(b.data);
     dq_buf_free(&b);
@@ -529,7 +516,7 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
     vt = load_vocab(ctx->object_types_json);
     vs = load_vocab(ctx->subjects_json);
     dq_buf_printf(&mbase, "%s" PREFIX "/", ctx->base_url);
-    put_segment(&mbase, id);
+    dq_buf_url_segment(&mbase, id);
 
     m = json_object();
     /* §4.6 @context first; §3.4 id and type. */
@@ -587,7 +574,7 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
     json_t *see = json_object();
     dq_buf_t b = {0};
     dq_buf_printf(&b, "%s/api/relics/", ctx->base_url);
-    put_segment(&b, id);
+    dq_buf_url_segment(&b, id);
     json_object_set_new(see, "id", json_string(b.data));
     dq_buf_free(&b);
     json_object_set_new(see, "type", json_string("Dataset"));
@@ -607,7 +594,7 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
         json_t *p = json_object();
         dq_buf_t pb = {0};
         dq_buf_printf(&pb, "%s" PREFIX "/collection/dynasty-", ctx->base_url);
-        put_segment(&pb, dyn);
+        dq_buf_url_segment(&pb, dyn);
         json_object_set_new(p, "id", json_string(pb.data));
         dq_buf_free(&pb);
         json_object_set_new(p, "type", json_string("Collection"));
@@ -668,7 +655,7 @@ void dq_iiif_collection_path(const dq_iiif_coll_t *c, int page, dq_buf_t *out)
         dq_buf_puts(out, "dynasty-");
     else if (c->kind == DQ_IIIF_COLL_TYPE)
         dq_buf_puts(out, "type-");
-    put_segment(out, c->kind == DQ_IIIF_COLL_ALL || !c->key ? "all" : c->key);
+    dq_buf_url_segment(out, c->kind == DQ_IIIF_COLL_ALL || !c->key ? "all" : c->key);
     if (page > 0)
         dq_buf_printf(out, "?page=%d", page);
 }

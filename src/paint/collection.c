@@ -570,7 +570,9 @@ static int paint_work(coll_t *c, int idx, dq_err_t *err)
         wk->support ? "silk" : "paper", "dimensions_cm", "height", wk->height_cm, "width",
         wk->width_cm, "inscriptions", m.inscriptions, "seals", m.seals, "description_zh", desc_zh,
         "description_en", desc_en, "rights",
-        "CC0-1.0: a procedurally generated picture of a fictional work (danqing generate)",
+        /* a URI, as docs/api.md has it: the manifest can state only CC and
+         * RightsStatements.org URIs (anything else reads "copyright not evaluated") */
+        "http://creativecommons.org/publicdomain/zero/1.0/",
         "school", sch->id, "images", images_json(id, !o->no_truth), "pixels", "width", W, "height",
         H);
     if (!rec) {

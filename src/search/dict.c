@@ -210,30 +210,13 @@ out:
     return rc;
 }
 
-/* Appends one quoted alternative, OR-joined, unless expr already holds it. */
-void boost_add(dq_buf_t *expr, const char *pfx, const char *text, size_t len)
-{
-    dq_buf_t raw = {0}, q = {0};
-    dq_buf_puts(&raw, pfx);
-    dq_buf_append(&raw, text, len);
-    fts_quote(&q, raw.data, raw.len);
-    if (!expr->len || !strstr(expr->data, q.data)) {
-        if (expr->len)
-            dq_buf_puts(expr, " OR ");
-        dq_buf_append(expr, q.data, q.len);
-    }
-    dq_buf_free(&q);
-    dq_buf_free(&raw);
-}
-
-void dict_boost(const dq_search_t *s, int idx, dq_buf_t *expr)
+void dict_boost(const dq_search_t *s, int idx, dq_search_plan_t *p)
 {
     const entry_t *e = &s->dict->e[idx];
-    static const char ns_py[2] = {DQ_SEARCH_NS_PINYIN, 0};
     if (e->han)
-        boost_add(expr, "", e->han, strlen(e->han));
+        plan_add(p, DQ_SEARCH_PHRASE_TEXT, -1, e->han, strlen(e->han));
     if (e->py)
-        boost_add(expr, ns_py, e->py, strlen(e->py));
+        plan_add(p, DQ_SEARCH_PHRASE_PINYIN, -1, e->py, strlen(e->py));
     if (e->latin)
-        boost_add(expr, "", e->latin, strlen(e->latin));
+        plan_add(p, DQ_SEARCH_PHRASE_TEXT, -1, e->latin, strlen(e->latin));
 }

@@ -1,11 +1,12 @@
 /*
- * search/query.c: from what a person types to an FTS5 MATCH expression (and a boost
- * expression for ranking; search.h says how to use both). User text never becomes FTS5 syntax:
- * the query is cut into atoms (Han runs, Latin words) with the tokenizer's own character
- * classes, and every atom is written back as a quoted FTS5 string, so quotes, operators,
- * '*', '^', ':', NEAR( and parentheses are at most separators or literal words. Control bytes,
- * among them the two namespace bytes, are separators too, so only this file writes pinyin
- * and initials strings. The only query syntax we honour is "double quotes" for an exact phrase.
+ * search/query.c: from what a person types to a query plan (terms of alternative phrases,
+ * and boost phrases for ranking; search.h says what they mean). User text never becomes query
+ * syntax: the query is cut into atoms (Han runs, Latin words) with the tokenizer's own
+ * character classes, and every atom becomes phrase text that a backend quotes, so quotes,
+ * operators, '*', '^', ':', NEAR( and parentheses are at most separators or literal words. Control
+ * bytes, among them the two namespace bytes, are separators too, so only a backend's rendering of a
+ * pinyin or initials phrase writes them. The only query syntax we honour is "double quotes" for an
+ * exact phrase.
  */
 #include "search/search_internal.h"
 
@@ -24,15 +25,23 @@ typedef struct {
     int cjk_only;          /* A_HAN: holds a kana/Hangul character (no pinyin) */
 } atom_t;
 
-void fts_quote(dq_buf_t *b, const char *s, size_t len)
+void plan_add(dq_search_plan_t *p, int kind, int term, const char *text, size_t len)
 {
-    dq_buf_putc(b, '"');
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"')
-            dq_buf_putc(b, '"'); /* FTS5 §3.1: a double quote inside a string is doubled */
-        dq_buf_putc(b, s[i]);
+    if (term < 0) { /* a boost is listed once */
+        for (size_t i = 0; i < p->n_ph; i++) {
+            const dq_search_phrase_t *h = &p->ph[i];
+            if (h->term < 0 && h->kind == kind && h->len == len &&
+                memcmp(p->text.data + h->off, text, len) == 0)
+                return;
+        }
+        p->n_boost++;
     }
-    dq_buf_putc(b, '"');
+    if (p->n_ph == p->cap_ph) {
+        p->cap_ph = p->cap_ph ? p->cap_ph * 2 : 16;
+        p->ph = dq_xrealloc(p->ph, p->cap_ph * sizeof(*p->ph));
+    }
+    p->ph[p->n_ph++] = (dq_search_phrase_t){kind, term, p->text.len, len};
+    dq_buf_append(&p->text, text, len);
 }
 
 /* ---------------------------------------------------------------- cutting into atoms */
@@ -102,27 +111,16 @@ static int cut(const dq_search_t *s, const char *q, size_t len, atoms_t *out, dq
             continue;
         }
         /* A Han/CJK run: gather with original offsets, normalise as the tokenizer will. */
-        size_t n = 0;
+        han_run_t r;
+        han_run_init(&r, run, DQ_SEARCH_QUERY_MAX_HAN);
         a->type = A_HAN;
-        for (;;) {
-            if (cls == CC_HAN || cls == CC_CJK) {
-                if (n == DQ_SEARCH_QUERY_MAX_HAN)
-                    return dq_err_set(err, DQ_ELIMIT, 400,
-                                      "search: a run of more than %d characters in the query",
-                                      DQ_SEARCH_QUERY_MAX_HAN);
-                run[n++] = (han_t){cp, (uint32_t)at, (uint32_t)i, (uint8_t)cls};
-                a->cjk_only |= cls == CC_CJK;
-            }
-            if (i >= len)
-                break;
-            size_t next = i;
-            cp = utf8_next(u, len, &next);
-            cls = char_class(cp);
-            if (cls != CC_HAN && cls != CC_CJK && cls != CC_IGN)
-                break;
-            at = i;
-            i = next;
-        }
+        if (han_run_scan(u, len, &i, at, cp, cls, &r, DQ_SEARCH_QUERY_MAX_HAN) < 0)
+            return dq_err_set(err, DQ_ELIMIT, 400,
+                              "search: a run of more than %d characters in the query",
+                              DQ_SEARCH_QUERY_MAX_HAN);
+        size_t n = r.n;
+        for (size_t k = 0; k < n; k++)
+            a->cjk_only |= run[k].cls == CC_CJK;
         han_normalize(s, q, run, n);
         char b[4];
         for (size_t k = 0; k < n; k++)
@@ -150,10 +148,10 @@ static size_t han_byte(const atoms_t *at, const atom_t *a, size_t k)
     return i;
 }
 
-static void and_sep(dq_search_plan_t *p)
+/* A new AND-ed term; returns its index. */
+static int new_term(dq_search_plan_t *p)
 {
-    if (p->n_terms++)
-        dq_buf_puts(&p->match, " AND ");
+    return p->n_terms++;
 }
 
 /* A Han run, split at dictionary names by forward maximum matching: the longest name that
@@ -176,26 +174,23 @@ static void han_term(const dq_search_t *s, const atoms_t *at, const atom_t *a, d
         }
         if (k > pending) {
             size_t b0 = han_byte(at, a, pending), b1 = han_byte(at, a, k);
-            and_sep(p);
-            fts_quote(&p->match, t + b0, b1 - b0);
+            plan_add(p, DQ_SEARCH_PHRASE_TEXT, new_term(p), t + b0, b1 - b0);
             parts++;
         }
         size_t b0 = han_byte(at, a, k), b1 = han_byte(at, a, k + l);
-        and_sep(p);
-        fts_quote(&p->match, t + b0, b1 - b0);
+        plan_add(p, DQ_SEARCH_PHRASE_TEXT, new_term(p), t + b0, b1 - b0);
         parts++;
-        dict_boost(s, idx, &p->boost);
+        dict_boost(s, idx, p);
         k += l;
         pending = k;
     }
     if (pending < a->n_han) {
         size_t b0 = han_byte(at, a, pending);
-        and_sep(p);
-        fts_quote(&p->match, t + b0, a->len - b0);
+        plan_add(p, DQ_SEARCH_PHRASE_TEXT, new_term(p), t + b0, a->len - b0);
         parts++;
     }
-    if (parts > 1)
-        boost_add(&p->boost, "", t, a->len); /* the run as typed, adjacent, ranks first */
+    if (parts > 1) /* the run as typed, adjacent, ranks first */
+        plan_add(p, DQ_SEARCH_PHRASE_TEXT, -1, t, a->len);
 }
 
 static int has_vowel(const char *w, size_t n)
@@ -211,33 +206,18 @@ static void word_term(const dq_search_t *s, const atoms_t *at, const atom_t *a, 
 {
     char seg[DQ_SEARCH_QUERY_MAX_BYTES * 2 + 2];
     const char *py = at->pool.data + a->py_off;
-    int alts = 1;
-    dq_buf_t alt = {0};
-    fts_quote(&alt, atom_text(at, a), a->len);
-    if (a->py_len && pinyin_segment(s->tab, py, a->py_len, seg + 1, sizeof(seg) - 1) > 0) {
-        seg[0] = DQ_SEARCH_NS_PINYIN;
-        dq_buf_puts(&alt, " OR ");
-        fts_quote(&alt, seg, strlen(seg));
-        alts++;
-    }
-    if (a->py_len >= 2 && a->py_len <= 16 && !has_vowel(py, a->py_len)) {
-        seg[0] = DQ_SEARCH_NS_INITIALS;
-        memcpy(seg + 1, py, a->py_len);
-        dq_buf_puts(&alt, " OR ");
-        fts_quote(&alt, seg, a->py_len + 1);
-        alts++;
-    }
-    and_sep(p);
-    if (alts > 1)
-        dq_buf_printf(&p->match, "(%s)", alt.data);
-    else
-        dq_buf_append(&p->match, alt.data, alt.len);
-    dq_buf_free(&alt);
+    int t = new_term(p);
+    plan_add(p, DQ_SEARCH_PHRASE_TEXT, t, atom_text(at, a), a->len);
+    if (a->py_len && pinyin_segment(s->tab, py, a->py_len, seg, sizeof(seg)) > 0)
+        plan_add(p, DQ_SEARCH_PHRASE_PINYIN, t, seg, strlen(seg));
+    if (a->py_len >= 2 && a->py_len <= 16 && !has_vowel(py, a->py_len))
+        plan_add(p, DQ_SEARCH_PHRASE_INITIALS, t, py, a->py_len);
 }
 
 /* Boosts for a sequence of unquoted Latin words a[0..n): names the dictionary knows by their
- * pinyin, Latin form or initials (spans of up to 4 words), and the whole sequence as one
- * adjacent pinyin phrase when every word is pinyin ("qing ming" ranks 清明 above 清...明). */
+ * pinyin, Latin form or initials (spans of up to 4 words), the whole sequence as one adjacent
+ * phrase, and as one adjacent pinyin phrase when every word is pinyin ("qing ming" ranks 清明
+ * above 清...明). */
 static void latin_boost(const dq_search_t *s, const atoms_t *at, const atom_t *a, size_t n,
                         dq_search_plan_t *p)
 {
@@ -263,16 +243,25 @@ static void latin_boost(const dq_search_t *s, const atoms_t *at, const atom_t *a
             }
             int idx;
             if (pure && (idx = dict_find(s, 'P', key, kp)) >= 0)
-                dict_boost(s, idx, &p->boost);
+                dict_boost(s, idx, p);
             if ((idx = dict_find(s, 'L', lat, kl)) >= 0)
-                dict_boost(s, idx, &p->boost);
+                dict_boost(s, idx, p);
             if (l == 1 && pure && (idx = dict_find(s, 'I', key, kp)) >= 0)
-                dict_boost(s, idx, &p->boost);
+                dict_boost(s, idx, p);
         }
     }
     if (n < 2)
         return;
+    /* The words as typed, adjacent and in order: "autumn mountains" ranks a title that says
+     * "Autumn Mountains" above records that hold both words apart. */
     dq_buf_t ph = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (ph.len)
+            dq_buf_putc(&ph, ' ');
+        dq_buf_append(&ph, atom_text(at, &a[i]), a[i].len);
+    }
+    plan_add(p, DQ_SEARCH_PHRASE_TEXT, -1, ph.data, ph.len);
+    dq_buf_reset(&ph);
     char seg[DQ_SEARCH_QUERY_MAX_BYTES * 2 + 2];
     for (size_t i = 0; i < n; i++) {
         if (!a[i].py_len || pinyin_segment(s->tab, at->pool.data + a[i].py_off, a[i].py_len, seg,
@@ -280,23 +269,30 @@ static void latin_boost(const dq_search_t *s, const atoms_t *at, const atom_t *a
             dq_buf_free(&ph);
             return;
         }
-        dq_buf_putc(&ph, ph.len ? ' ' : DQ_SEARCH_NS_PINYIN);
+        if (ph.len)
+            dq_buf_putc(&ph, ' ');
         dq_buf_puts(&ph, seg);
     }
-    boost_add(&p->boost, "", ph.data, ph.len);
+    plan_add(p, DQ_SEARCH_PHRASE_PINYIN, -1, ph.data, ph.len);
     dq_buf_free(&ph);
 }
 
 /* ---------------------------------------------------------------- entry points */
+
+static void plan_reset(dq_search_plan_t *p)
+{
+    dq_buf_reset(&p->text);
+    p->n_ph = 0;
+    p->n_terms = 0;
+    p->n_boost = 0;
+}
 
 int dq_search_query_plan(const dq_search_t *s, const char *user_query, dq_search_plan_t *plan,
                          dq_err_t *err)
 {
     int rc = -1;
     atoms_t *at = dq_xcalloc(1, sizeof(*at));
-    dq_buf_reset(&plan->match);
-    dq_buf_reset(&plan->boost);
-    plan->n_terms = 0;
+    plan_reset(plan);
     size_t len = user_query ? strlen(user_query) : 0;
     dict_rdlock(s);
     if (len > DQ_SEARCH_QUERY_MAX_BYTES) {
@@ -328,22 +324,17 @@ int dq_search_query_plan(const dq_search_t *s, const char *user_query, dq_search
                 if (all_py && w->type == A_WORD && w->py_len &&
                     pinyin_segment(s->tab, at->pool.data + w->py_off, w->py_len, seg, sizeof(seg)) >
                         0) {
-                    dq_buf_putc(&py, py.len ? ' ' : DQ_SEARCH_NS_PINYIN);
+                    if (py.len)
+                        dq_buf_putc(&py, ' ');
                     dq_buf_puts(&py, seg);
                 } else {
                     all_py = 0;
                 }
             }
-            and_sep(plan);
-            if (all_py) {
-                dq_buf_putc(&plan->match, '(');
-                fts_quote(&plan->match, ph.data, ph.len);
-                dq_buf_puts(&plan->match, " OR ");
-                fts_quote(&plan->match, py.data, py.len);
-                dq_buf_putc(&plan->match, ')');
-            } else {
-                fts_quote(&plan->match, ph.data, ph.len);
-            }
+            int t = new_term(plan);
+            plan_add(plan, DQ_SEARCH_PHRASE_TEXT, t, ph.data, ph.len);
+            if (all_py)
+                plan_add(plan, DQ_SEARCH_PHRASE_PINYIN, t, py.data, py.len);
             dq_buf_free(&ph);
             dq_buf_free(&py);
             i = j;
@@ -368,11 +359,8 @@ int dq_search_query_plan(const dq_search_t *s, const char *user_query, dq_search
     rc = 0;
 out:
     dict_unlock(s);
-    if (rc < 0) {
-        dq_buf_reset(&plan->match);
-        dq_buf_reset(&plan->boost);
-        plan->n_terms = 0;
-    }
+    if (rc < 0)
+        plan_reset(plan);
     dq_buf_free(&at->pool);
     free(at);
     return rc;
@@ -382,17 +370,7 @@ void dq_search_plan_free(dq_search_plan_t *plan)
 {
     if (!plan)
         return;
-    dq_buf_free(&plan->match);
-    dq_buf_free(&plan->boost);
-    plan->n_terms = 0;
-}
-
-int dq_search_query(const dq_search_t *s, const char *user_query, dq_buf_t *fts_expr, dq_err_t *err)
-{
-    dq_search_plan_t p = {0};
-    int rc = dq_search_query_plan(s, user_query, &p, err);
-    if (rc == 0)
-        dq_buf_append(fts_expr, p.match.data, p.match.len);
-    dq_search_plan_free(&p);
-    return rc;
+    dq_buf_free(&plan->text);
+    free(plan->ph);
+    memset(plan, 0, sizeof(*plan));
 }

@@ -2,8 +2,9 @@
  * search: the Chinese-aware full-text machinery behind the catalog's SQLite FTS5 index. It owns
  * an FTS5 tokenizer ("danqing"), the pinyin and simplified/traditional tables it needs (loaded
  * from Debian's Unihan files and OpenCC, never typed by hand), a user dictionary of names and
- * titles, and the translation of what a person types into a safe FTS5 MATCH expression.
- * It does not own any table: the catalog creates the FTS5 table, inserts, and runs the SELECT.
+ * titles, and the translation of what a person types into a backend-neutral query plan (the
+ * backend renders the plan into its own syntax). It does not own any table: the catalog
+ * creates the FTS5 table, inserts, and runs the SELECT.
  * search/ is the one module besides catalog/store_sqlite.c that includes sqlite3.h, because an
  * FTS5 tokenizer is by nature bound to SQLite; it is also the only includer of opencc.h and
  * bzlib.h.
@@ -32,8 +33,9 @@
  * the phrase span every character, so highlight() marks exactly 清明上河 and not 清明上. One
  * character is its unigram: 蝶 finds every work that has 蝶, 简单 finds 安装简单.
  * A quoted string that starts with 0x01 is a pinyin phrase ("\1qing ming" -> \1qing \1ming); one
- * that starts with 0x02 is an initials string ("\2qmsht" -> \2qm \2ms \2sh \2ht). Only
- * dq_search_query writes these. Limitation: an initials match highlights all but its last
+ * that starts with 0x02 is an initials string ("\2qmsht" -> \2qm \2ms \2sh \2ht). Only a
+ * backend's rendering of a DQ_SEARCH_PHRASE_PINYIN / _INITIALS phrase writes these (user text
+ * cannot: controls are separators). Limitation: an initials match highlights all but its last
  * character (there is no per-character initials token, to keep the index small).
  *
  * ---- Thread safety ----
@@ -143,39 +145,54 @@ int dq_search_dict_add(dq_search_t *s, const char *name, dq_err_t *err);
 
 /* ---------------------------------------------------------------- queries */
 
-/* What a user query becomes. Both buffers are owned by the plan (free with dq_search_plan_free)
- * and hold FTS5 expressions made only of quoted strings, parentheses, AND and OR.
- *  match: every term must match (implicit AND). A Han run is a phrase; when the dictionary
- *         knows names inside it, it is split there ("张择端清明上河图" -> "张择端" AND
- *         "清明上河图"). A Latin word w is ("w" OR pinyin phrase OR initials), the last two only
- *         when w segments into pinyin syllables ("qingming" -> qing ming) or has no vowel
- *         ("qmsht"). A "quoted phrase" stays one exact phrase.
- *  boost: empty, or an expression matched by records that hold a whole dictionary name that
- *         the query names (in characters, pinyin, initials or its Latin form), or the whole
- *         query run when it was split, or adjacent pinyin words as one phrase. Rank with it:
- *             SELECT rowid, bm25(t, 10.0, 1.0)
- *                      - 100.0 * (rowid IN (SELECT rowid FROM t WHERE t MATCH :boost)) AS score
- *             FROM t WHERE t MATCH :match ORDER BY score LIMIT 20;
- *         (bm25 is negative, smaller is better; leave the IN term out when boost is empty). */
+/* What a user query becomes: a small plan that says what must match, not how a backend asks
+ * for it (house style 4). A backend renders it into its own query language (the SQLite
+ * backend into FTS5 MATCH expressions, catalog/store_sqlite_relic_search.c). The plan is made
+ * of phrases: a phrase is text that the tokenizer above turns into tokens that must be
+ * adjacent, in order.
+ *  terms:  every term must match (AND); a term matches when any of its phrases does (OR). A
+ *          Han run is one term, split at dictionary names ("张择端清明上河图" -> "张择端" AND
+ *          "清明上河图"). A Latin word w is the term (w OR its pinyin syllables OR its
+ *          initials), the last two only when w segments into pinyin ("qingming" -> qing ming)
+ *          or has no vowel ("qmsht"). A "quoted phrase" is one term (and its pinyin form when
+ *          every word of it is pinyin).
+ *  boost:  phrases (term -1) matched by records that hold a whole dictionary name that the
+ *          query names (in characters, pinyin, initials or its Latin form), the whole query
+ *          run when it was split, adjacent pinyin words as one phrase, and two or more Latin
+ *          words as one phrase ("autumn mountains"): records holding any of them rank first.
+ * Phrase kinds say which tokens the text stands for (see "How a query is tokenized"). */
+enum {
+    DQ_SEARCH_PHRASE_TEXT = 0, /* words and characters as typed (normalised), space-separated */
+    DQ_SEARCH_PHRASE_PINYIN,   /* toneless syllables separated by one space: "qing ming" */
+    DQ_SEARCH_PHRASE_INITIALS, /* initials of consecutive characters: "qmsht" */
+};
 typedef struct {
-    dq_buf_t match;
-    dq_buf_t boost;
-    int n_terms; /* AND-ed terms in match */
+    int kind;        /* DQ_SEARCH_PHRASE_* */
+    int term;        /* the term it is an alternative of (0..n_terms-1), or -1: a boost */
+    size_t off, len; /* its text: plan->text.data + off, len bytes (UTF-8, no NUL inside) */
+} dq_search_phrase_t;
+typedef struct dq_search_plan {
+    dq_buf_t text;          /* the phrases' texts, back to back */
+    dq_search_phrase_t *ph; /* in the order the query names them; owned */
+    size_t n_ph, cap_ph;
+    int n_terms; /* AND-ed terms */
+    int n_boost; /* boost phrases (distinct) */
 } dq_search_plan_t;
 
-/* Turns user_query (UTF-8, any content) into a plan. Never lets user text reach FTS5 syntax:
+/* Turns user_query (UTF-8, any content) into a plan. User text never becomes query syntax:
  * quotes, operators, '*', '^', ':', NEAR and parentheses are separators or literal words.
  * Thread-safe (takes the dictionary's read lock). Returns 0, or -1 with err: DQ_EINVAL (empty,
  * no searchable text, invalid UTF-8 is only skipped), DQ_ELIMIT (beyond DQ_SEARCH_QUERY_MAX_*).
  * plan must start zeroed or be a plan already used (it is reset first). */
 int dq_search_query_plan(const dq_search_t *s, const char *user_query, dq_search_plan_t *plan,
                          dq_err_t *err);
-/* Frees the buffers of plan (not plan itself); NULL is fine. */
+/* Frees what plan holds (not plan itself); NULL is fine. */
 void dq_search_plan_free(dq_search_plan_t *plan);
-
-/* The match expression only: appends it to fts_expr (caller-owned). Same errors as
- * dq_search_query_plan; on failure fts_expr is left as it was. */
-int dq_search_query(const dq_search_t *s, const char *user_query, dq_buf_t *fts_expr,
-                    dq_err_t *err);
+/* The text of phrase ph of plan (not NUL-terminated: ph->len bytes). */
+static inline const char *dq_search_phrase_text(const dq_search_plan_t *plan,
+                                                const dq_search_phrase_t *ph)
+{
+    return plan->text.data + ph->off;
+}
 
 #endif

@@ -27,8 +27,9 @@ typedef struct {
     uint16_t py[2]; /* syllable ids (index into syl), 0: none */
 } cp_info_t;
 #define CPI_TRAD 0x80000000u /* has a simplified form (low bits) or is CPI_AMBIG */
-#define CPI_AMBIG 0x40000000u /* simplified only in some words (乾隆 / 乾淨): OpenCC phrase pass \
-                               */
+#define CPI_AMBIG                                                                                  \
+    0x40000000u /* simplified only in some words (乾隆 / 乾淨): OpenCC phrase pass             \
+                 */
 #define CPI_CP_MASK 0x1FFFFFu
 
 typedef struct {
@@ -161,6 +162,21 @@ typedef struct {
     uint8_t cls; /* CC_HAN or CC_CJK */
 } han_t;
 
+/* A run being gathered: v is the caller's array (cap elements) until it overflows into heap. */
+typedef struct {
+    han_t *v;
+    size_t n, cap;
+    han_t *heap; /* owned; NULL while v is the caller's */
+} han_run_t;
+void han_run_init(han_run_t *r, han_t *local, size_t cap);
+void han_run_free(han_run_t *r); /* frees heap only */
+/* The one Han-run scanner (the tokenizer, normalisation and query parsing all cut runs the
+ * same way): cp, of class cls (CC_HAN or CC_CJK), is the first character of a run and spans
+ * bytes [at, *i) of u[0..len). Gathers it and the characters that follow into r (ignorable
+ * characters, CC_IGN, inside a run are skipped) and leaves *i after the last one. Returns 0,
+ * or -1 when max > 0 and the run has more than max characters (r then holds the first max). */
+int han_run_scan(const unsigned char *u, size_t len, size_t *i, size_t at, uint32_t cp, int cls,
+                 han_run_t *r, size_t max);
 /* Rewrites run[0..n).cp to simplified: OpenCC on the original bytes when the run has two or
  * more characters, one of them CPI_AMBIG, and the result keeps the character count; then the
  * character map for what is left. src is the text the offsets point into. */
@@ -195,14 +211,11 @@ void dict_unlock(const dq_search_t *s);
 int dict_find(const dq_search_t *s, char kind, const char *key, size_t len);
 /* The longest Han name in characters (0 when none). Hold the read lock. */
 size_t dict_max_han(const dq_search_t *s);
-/* Appends to expr the quoted alternatives that match entry idx as a whole name (characters,
- * pinyin phrase, Latin words), each OR-joined to what expr holds. Hold the read lock. */
-void dict_boost(const dq_search_t *s, int idx, dq_buf_t *expr);
-/* Appends the FTS5 string pfx + text[0..len) to expr, after " OR " when expr is not empty,
- * unless expr already holds that exact string. */
-void boost_add(dq_buf_t *expr, const char *pfx, const char *text, size_t len);
-
-/* query.c helper shared with dict.c: appends s[0..len) as an FTS5 string ("" doubled). */
-void fts_quote(dq_buf_t *b, const char *s, size_t len);
+/* Adds to p the boost phrases that match entry idx as a whole name (characters, pinyin
+ * phrase, Latin words). Hold the read lock. */
+void dict_boost(const dq_search_t *s, int idx, dq_search_plan_t *p);
+/* query.c helper shared with dict.c: adds the phrase (kind, text[0..len)) to p as an
+ * alternative of term (>= 0), or as a boost (-1) unless p already has that boost. */
+void plan_add(dq_search_plan_t *p, int kind, int term, const char *text, size_t len);
 
 #endif

@@ -7,6 +7,9 @@
  */
 #include "search/search_internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 int char_class(uint32_t cp)
 {
     if (cp < 0x80) {
@@ -123,4 +126,52 @@ uint32_t lower_other(uint32_t cp)
     if (cp >= 0x400 && cp <= 0x40F)
         return cp + 0x50;
     return cp;
+}
+
+/* ---------------------------------------------------------------- Han runs */
+
+void han_run_init(han_run_t *r, han_t *local, size_t cap)
+{
+    r->v = local;
+    r->n = 0;
+    r->cap = cap;
+    r->heap = NULL;
+}
+
+void han_run_free(han_run_t *r)
+{
+    free(r->heap);
+    r->heap = NULL;
+}
+
+int han_run_scan(const unsigned char *u, size_t len, size_t *i, size_t at, uint32_t cp, int cls,
+                 han_run_t *r, size_t max)
+{
+    r->n = 0;
+    for (;;) {
+        if (cls == CC_HAN || cls == CC_CJK) {
+            if (max && r->n == max)
+                return -1;
+            if (r->n == r->cap) {
+                r->cap *= 2;
+                if (!r->heap) {
+                    r->heap = dq_xmalloc(r->cap * sizeof(*r->heap));
+                    memcpy(r->heap, r->v, r->n * sizeof(*r->heap));
+                } else {
+                    r->heap = dq_xrealloc(r->heap, r->cap * sizeof(*r->heap));
+                }
+                r->v = r->heap;
+            }
+            r->v[r->n++] = (han_t){cp, (uint32_t)at, (uint32_t)*i, (uint8_t)cls};
+        }
+        if (*i >= len)
+            return 0;
+        size_t next = *i;
+        cp = utf8_next(u, len, &next);
+        cls = char_class(cp);
+        if (cls != CC_HAN && cls != CC_CJK && cls != CC_IGN)
+            return 0;
+        at = *i;
+        *i = next;
+    }
 }

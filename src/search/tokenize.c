@@ -145,14 +145,15 @@ int dq_search_tokenize(const dq_search_t *s, int mode, int pinyin, const char *t
 {
     tk_t k = {s, text, (mode & DQ_SEARCH_MODE_QUERY) != 0, pinyin, tok, ctx};
     const unsigned char *u = (const unsigned char *)text;
-    han_t local[RUN_STACK], *run = local, *heap = NULL;
-    size_t cap = RUN_STACK;
+    han_t local[RUN_STACK];
+    han_run_t run;
     int rc = 0;
     if (len == 0)
         return 0;
     if (k.query && (text[0] == DQ_SEARCH_NS_PINYIN || text[0] == DQ_SEARCH_NS_INITIALS))
         return tokenize_ns(&k, text, len);
     size_t i = 0;
+    han_run_init(&run, local, RUN_STACK);
     while (i < len && rc == 0) {
         size_t at = i;
         uint32_t cp = utf8_next(u, len, &i);
@@ -187,39 +188,11 @@ int dq_search_tokenize(const dq_search_t *s, int mode, int pinyin, const char *t
             }
             rc = emit_word(&k, w, n, at, end);
         } else if (cls == CC_HAN || cls == CC_CJK) {
-            size_t n = 0;
-            for (;;) {
-                if (cls == CC_HAN || cls == CC_CJK) {
-                    if (n == cap) {
-                        cap *= 2;
-                        if (!heap) {
-                            heap = dq_xmalloc(cap * sizeof(*heap));
-                            memcpy(heap, local, n * sizeof(*heap));
-                        } else {
-                            heap = dq_xrealloc(heap, cap * sizeof(*heap));
-                        }
-                        run = heap;
-                    }
-                    run[n].cp = cp;
-                    run[n].start = (uint32_t)at;
-                    run[n].end = (uint32_t)i;
-                    run[n].cls = (uint8_t)cls;
-                    n++;
-                }
-                if (i >= len)
-                    break;
-                size_t next = i;
-                cp = utf8_next(u, len, &next);
-                cls = char_class(cp);
-                if (cls != CC_HAN && cls != CC_CJK && cls != CC_IGN)
-                    break;
-                at = i;
-                i = next;
-            }
-            rc = emit_run(&k, run, n);
+            han_run_scan(u, len, &i, at, cp, cls, &run, 0);
+            rc = emit_run(&k, run.v, run.n);
         }
     }
-    free(heap);
+    han_run_free(&run);
     return rc;
 }
 
@@ -234,26 +207,14 @@ void dq_search_normalize(const dq_search_t *s, const char *text, size_t len, dq_
         char b[4];
         if (cls == CC_HAN || cls == CC_CJK) {
             /* Gather the whole run so that OpenCC sees phrases, as the tokenizer does. */
-            size_t n = 0, cap = 64;
-            han_t *run = dq_xmalloc(cap * sizeof(*run));
-            run[n++] = (han_t){cp, (uint32_t)at, (uint32_t)i, (uint8_t)cls};
-            while (i < len) {
-                size_t next = i;
-                uint32_t c2 = utf8_next(u, len, &next);
-                int k2 = char_class(c2);
-                if (k2 != CC_HAN && k2 != CC_CJK && k2 != CC_IGN)
-                    break;
-                if (k2 != CC_IGN) {
-                    if (n == cap)
-                        run = dq_xrealloc(run, (cap *= 2) * sizeof(*run));
-                    run[n++] = (han_t){c2, (uint32_t)i, (uint32_t)next, (uint8_t)k2};
-                }
-                i = next;
-            }
-            han_normalize(s, text, run, n);
-            for (size_t k = 0; k < n; k++)
-                dq_buf_append(out, b, (size_t)utf8_put(b, run[k].cp));
-            free(run);
+            han_t local[RUN_STACK];
+            han_run_t run;
+            han_run_init(&run, local, RUN_STACK);
+            han_run_scan(u, len, &i, at, cp, cls, &run, 0);
+            han_normalize(s, text, run.v, run.n);
+            for (size_t k = 0; k < run.n; k++)
+                dq_buf_append(out, b, (size_t)utf8_put(b, run.v[k].cp));
+            han_run_free(&run);
         } else if (cls == CC_WORD) {
             int f = fold_latin(cp, 0);
             if (f > 0)

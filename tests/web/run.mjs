@@ -110,6 +110,32 @@ async function osdSettled(page, expr) {
   }, expr, { timeout: 20000 });
 }
 
+// Waits until the OpenSeadragon viewers named by which ('viewer': the relic page's,
+// 'compare': the compare page's) have reached their target view (no spring still moving)
+// and drawn every tile they want: the condition a fixed sleep used to guess at.
+async function viewsSettled(page, which = 'viewer') {
+  await page.waitForFunction((w) => {
+    const vs = w === 'viewer' ? [window.__dqViewer] : (window.__dqCompare || []);
+    return vs.length > 0 && vs.every((v) => {
+      if (!v || !v.world || v.world.getItemCount() === 0) return false;
+      for (let i = 0; i < v.world.getItemCount(); i++) if (!v.world.getItemAt(i).getFullyLoaded()) return false;
+      const a = v.viewport.getBounds(true), b = v.viewport.getBounds(false);
+      return Math.abs(a.x - b.x) + Math.abs(a.y - b.y) + Math.abs(a.width - b.width) + Math.abs(a.height - b.height) <= 1e-6 * Math.max(b.width, 1e-9) * 1e3;
+    });
+  }, which, { timeout: 20000 });
+}
+
+// Waits until sel's box stays put over two animation frames (a panel opened, a scroll into
+// view finished).
+async function layoutStable(page, sel) {
+  await page.waitForFunction((s) => new Promise((resolve) => {
+    const el = document.querySelector(s);
+    if (!el) { resolve(false); return; }
+    const r0 = JSON.stringify(el.getBoundingClientRect());
+    requestAnimationFrame(() => requestAnimationFrame(() => resolve(JSON.stringify(el.getBoundingClientRect()) === r0)));
+  }), sel, { timeout: 10000 });
+}
+
 function rawStatus(base, p) {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
@@ -159,7 +185,34 @@ async function cleanup(base) {
       await call('DELETE', `/api/tours/${tr.id}`, { etag: g.etag });
     }
   }
+  // the edge-case records of the issue 10 tests
+  const mine = await call('GET', '/api/relics?limit=100&sort=accession');
+  for (const it of (mine.json && mine.json.items) || []) {
+    if (!String(it.accession).startsWith('WEBTEST-')) continue;
+    const g = await call('GET', `/api/relics/${it.id}`);
+    await call('DELETE', `/api/relics/${it.id}`, { etag: g.etag });
+  }
   await call('POST', '/api/logout');
+}
+
+// Records the issue 10 web tests need (created through the API, removed by cleanup): a title
+// of 160 characters with no break opportunity; a record with neither dynasty nor object type
+// and a Chinese-only (reign-period) date.
+const LONG_TITLE = `Untitled${'Long'.repeat(38)}Scroll`;
+async function seedEdgeRelics(base) {
+  const call = await apiSession(base);
+  const made = {};
+  const someImage = (await call('GET', '/api/images')).json.items[0].id;
+  for (const doc of [
+    { accession: 'WEBTEST-LONG', title: { en: LONG_TITLE, zh: '长题' }, dynasty: 'ming', object_type: 'hanging_scroll', year_from: 1500, year_to: 1500 },
+    { accession: 'WEBTEST-BARE', title: { zh: '无款山水', en: 'Untitled landscape' }, date_text: '万历三年', year_from: 1575, year_to: 1575, images: [{ image_id: someImage, role: 'main' }] },
+  ]) {
+    const r = await call('POST', '/api/relics', { body: doc });
+    expect(r.status === 201, `create ${doc.accession} -> ${r.status} ${JSON.stringify(r.json)}`);
+    made[doc.accession] = r.json.id;
+  }
+  await call('POST', '/api/logout');
+  return made;
 }
 
 // The visible part of the image in image pixels: [x, y, w, h].
@@ -175,7 +228,7 @@ async function flyTo(page, x, y, w, h) {
     const v = window.__dqViewer;
     v.viewport.fitBounds(v.world.getItemAt(0).imageToViewportRectangle(a, b, c, d), true);
   }, [x, y, w, h]);
-  await page.waitForTimeout(100);
+  await viewsSettled(page);
 }
 
 // ---------------------------------------------------------------- main
@@ -198,7 +251,8 @@ async function main() {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     await cleanup(base);
-    await scenarios(browser, base);
+    const edge = await seedEdgeRelics(base);
+    await scenarios(browser, base, edge);
   } finally {
     if (browser) await browser.close().catch(() => {});
     proc.kill('SIGTERM');
@@ -213,7 +267,7 @@ async function resolveIds(base) {
   return out;
 }
 
-async function scenarios(ctx, base) { // ctx: the browser
+async function scenarios(ctx, base, edge) { // ctx: the browser
   const ids = await resolveIds(base);
   const R1 = ids['DQ-2026-0001'].id, R5 = ids['DQ-2026-0005'].id;
   const I9 = ids['DQ-2026-0009'].image, I10 = ids['DQ-2026-0010'].image;
@@ -282,6 +336,114 @@ async function scenarios(ctx, base) { // ctx: the browser
     expect(page.url().includes('sort=accession'), 'history keeps state');
   });
 
+  // ---- issue 10 item 9: the defects the hostile review found in the front end
+  await test('issue 10: snippets read as text (no entities), facts are labelled, no raw field dump', async () => {
+    for (const q of ["fishermen's", 'landscape', '山水']) {
+      await page.goto(`${base}/search?q=${encodeURIComponent(q)}`);
+      await page.waitForSelector('.results .card, .results .empty');
+      const cards = await page.evaluate(() => [...document.querySelectorAll('.results .card')].map((c) => ({
+        text: c.textContent,
+        facts: [...c.querySelectorAll('.card-facts .fact')].map((f) => [f.querySelector('.fact-label').textContent, f.querySelector('.fact-value').textContent]),
+        match: (c.querySelector('.card-match') || {}).textContent || '',
+        marks: c.querySelectorAll('mark').length,
+      })));
+      for (const c of cards) {
+        expect(!/&(#\d+|#x[0-9a-f]+|[a-z]+);/i.test(c.text), `entity shown for ${q}: ${c.text.slice(0, 120)}`);
+        expect(!/undefined|null/.test(c.text), `undefined shown: ${c.text.slice(0, 120)}`);
+        expect(c.facts.length >= 1 && c.facts.every(([l, v]) => l.trim() && v.trim()), `facts labelled: ${JSON.stringify(c.facts)}`);
+        const acc = (c.facts.find(([l]) => l === '编号') || [])[1];
+        expect(!acc || !c.match.includes(acc), `a field dump as the snippet: ${c.match}`);
+      }
+      if (q === "fishermen's") {
+        expect(cards.length >= 1 && cards.some((c) => c.text.includes("Fishermen's") && c.marks > 0), `Fishermen's highlighted: ${cards.map((c) => c.text.slice(0, 60)).join(' | ')}`);
+      } else {
+        expect(cards.length >= 1 && cards.every((c) => c.marks > 0), `every card shows its hit for ${q}`);
+      }
+    }
+    await shot(page, 'search-snippets-desktop');
+  });
+
+  await test('issue 10: a long unbroken title wraps inside its card; a relic without dynasty or type shows no "undefined"', async () => {
+    await page.goto(`${base}/search?sort=accession&limit=100`);
+    await page.waitForSelector('.results .card');
+    const long = page.locator(`.results a[href="/relic/${edge['WEBTEST-LONG']}"]`);
+    await long.scrollIntoViewIfNeeded();
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(over <= 0, `page widened by ${over}px`);
+    const [card, cell] = await page.evaluate((id) => {
+      const a = document.querySelector(`.results a[href="/relic/${id}"]`);
+      return [a.getBoundingClientRect().width, a.closest('li').getBoundingClientRect().width];
+    }, edge['WEBTEST-LONG']);
+    expect(card <= cell + 1 && cell < 600, `card ${card}px in a cell of ${cell}px`);
+    await shot(page, 'search-long-title-desktop');
+    const bare = await page.textContent(`.results a[href="/relic/${edge['WEBTEST-BARE']}"]`);
+    expect(!/undefined/.test(bare), `search card: ${bare}`);
+    await page.goto(`${base}/relic/${edge['WEBTEST-BARE']}`);
+    await page.waitForSelector('.relic-title');
+    const body = await page.textContent('main');
+    expect(!/undefined/.test(body), 'relic page shows undefined');
+    expect(await page.locator('.kicker a').count() === 0, 'no dynasty/type links for a record without them');
+    const dts = await page.$$eval('.facts dt', (d) => d.map((x) => x.textContent));
+    expect(!dts.includes('朝代') && !dts.includes('类别'), `empty rows: ${dts}`);
+  });
+
+  await test('issue 10: the English citation has no Chinese-only date; the Chinese one keeps it', async () => {
+    await page.goto(`${base}/relic/${edge['WEBTEST-BARE']}?lang=en`);
+    await page.waitForSelector('.relic-title');
+    const en = await page.textContent('.cite-text');
+    expect(!/[\u3400-\u9fff]/.test(en.replace(/^[^,]*《[^》]*》/, '')), `Chinese in the English citation: ${en}`);
+    expect(en.includes('1575'), `the years stand in: ${en}`);
+    expect(!/[\u3400-\u9fff]/.test(await page.textContent('.facts')), 'English facts carry Chinese-only text');
+    await page.goto(`${base}/relic/${edge['WEBTEST-BARE']}?lang=zh`);
+    await page.waitForSelector('.relic-title');
+    expect((await page.textContent('.cite-text')).includes('万历三年'), 'the Chinese citation has the reign date');
+  });
+
+  await test('issue 10: the rights statement is the server\'s (the manifest\'s), in words', async () => {
+    await page.goto(`${base}/relic/${R1}`);
+    await page.waitForSelector('.relic-title');
+    const m = await (await fetch(`${base}/iiif/presentation/3/${R1}/manifest`)).json();
+    const shown = await page.getAttribute('.facts a.rights', 'data-rights');
+    expect(shown === m.rights, `page ${shown} vs manifest ${m.rights}`);
+    const text = await page.textContent('.facts a.rights');
+    const cc0 = /publicdomain\/zero/.test(m.rights);
+    expect(cc0 === /CC0/.test(text), `label "${text}" for ${m.rights}`);
+    expect(cc0, `the generated works are CC0, the manifest says ${m.rights}`);
+    // the record without rights: the manifest's default, said the same way
+    await page.goto(`${base}/relic/${edge['WEBTEST-BARE']}`);
+    await page.waitForSelector('.relic-title');
+    const m2 = await (await fetch(`${base}/iiif/presentation/3/${edge['WEBTEST-BARE']}/manifest`)).json();
+    expect((await page.getAttribute('.facts a.rights', 'data-rights')) === m2.rights, 'default rights as in the manifest');
+    expect((await page.textContent('.facts a.rights')).includes('未评估'), 'copyright not evaluated, in words');
+  });
+
+  await test('issue 9: the dynasties come from /api/vocab (no copy in the front end)', async () => {
+    const js = await (await fetch(`${base}/static/js/i18n.js`)).text();
+    expect(!/five_dynasties|northern_song/.test(js), 'a hand copy of the dynasty list is still in i18n.js');
+    const vocab = await (await fetch(`${base}/api/vocab/dynasties`)).json();
+    expect(vocab.length >= 20, `the server knows ${vocab.length} dynasties`);
+    // a page whose /api/vocab answer is changed shows the change: the labels come from there
+    const p2 = await newPage(ctx, base);
+    try {
+      await p2.route('**/api/vocab/dynasties', async (route) => {
+        const r = await route.fetch();
+        const list = await r.json();
+        for (const d of list) d.zh = `${d.zh}·测`;
+        await route.fulfill({ response: r, json: list });
+      });
+      await p2.goto(`${base}/`);
+      await p2.waitForSelector('.era-link');
+      const eras = await p2.$$eval('.era-link .era-name', (e) => e.map((x) => x.textContent));
+      expect(eras.length >= 3 && eras.every((x) => x.endsWith('·测')), `timeline labels ${eras}`);
+      const keys = await p2.$$eval('.era-link', (e) => e.map((x) => new URL(x.href).searchParams.get('dynasty')));
+      expect(keys.every((k) => vocab.some((d) => d.key === k)), `timeline keys ${keys}`);
+      await p2.goto(`${base}/search?q=landscape`);
+      await p2.waitForSelector('.facet-btn');
+      const dyn = await p2.$$eval('#facet-dynasty ~ ul .facet-name', (e) => e.map((x) => x.textContent));
+      expect(dyn.length > 0 && dyn.every((x) => x.endsWith('·测')), `facet labels ${dyn}`);
+    } finally { await p2.context().close(); }
+  });
+
   // ---- relic
   await test('relic: metadata, viewer opens, zoom in, cite, manifest, downloads', async () => {
     await page.goto(`${base}/search?q=${encodeURIComponent('高山飞瀑')}`);
@@ -293,7 +455,7 @@ async function scenarios(ctx, base) { // ctx: the browser
     await osdSettled(page, 'viewer');
     const z0 = await page.evaluate(() => window.__dqViewer.viewport.getZoom());
     await page.click('button[aria-label="放大"]');
-    await page.waitForTimeout(1200);
+    await viewsSettled(page);
     const z1 = await page.evaluate(() => window.__dqViewer.viewport.getZoom());
     expect(z1 > z0 * 1.3, `zoom ${z0} -> ${z1}`);
     await osdSettled(page, 'viewer');
@@ -305,8 +467,7 @@ async function scenarios(ctx, base) { // ctx: the browser
     const r = await fetch(`${base}${dl}`);
     expect(r.status === 200 && r.headers.get('content-type') === 'image/jpeg', `download ${dl} -> ${r.status}`);
     await page.click('button[aria-label="全图"]');
-    await page.waitForTimeout(900);
-    await osdSettled(page, 'viewer');
+    await viewsSettled(page);
     await shot(page, 'relic-desktop');
   });
 
@@ -353,7 +514,7 @@ async function scenarios(ctx, base) { // ctx: the browser
     await page.waitForSelector('.anno-form');
     await page.waitForSelector('.draw-surface:not([hidden])');
     await page.waitForFunction(() => { const r = document.querySelector('.viewer').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; });
-    await page.waitForTimeout(200);
+    await layoutStable(page, '.viewer');
     const vb = await page.locator('.viewer').boundingBox();
     const from = { x: vb.x + vb.width * 0.35, y: vb.y + vb.height * 0.4 }, to = { x: vb.x + vb.width * 0.5, y: vb.y + vb.height * 0.62 };
     await page.mouse.move(from.x, from.y);
@@ -429,7 +590,7 @@ async function scenarios(ctx, base) { // ctx: the browser
 
   await test('search inside the work: 船 and boat list the hit, a click flies there and highlights it', async () => {
     await page.click('button[aria-label="全图"]');
-    await page.waitForTimeout(900);
+    await viewsSettled(page);
     const z0 = await page.evaluate(() => window.__dqViewer.viewport.getZoom());
     for (const q of ['船', 'boat']) {
       await page.fill('#find-q', q);
@@ -440,8 +601,7 @@ async function scenarios(ctx, base) { // ctx: the browser
     }
     await page.click('.hit');
     await page.waitForSelector('.anno.is-lit');
-    await page.waitForTimeout(1200);
-    await osdSettled(page, 'viewer');
+    await viewsSettled(page);
     const z1 = await page.evaluate(() => window.__dqViewer.viewport.getZoom());
     await page.evaluate(() => document.querySelector('.hits').scrollIntoView({ block: 'end' }));
     expect(z1 > z0 * 2, `flew in: zoom ${z0} -> ${z1}`);
@@ -500,8 +660,7 @@ async function scenarios(ctx, base) { // ctx: the browser
     await page.click('.tour-controls button[aria-label="自动播放"]');
     await page.waitForFunction(() => document.querySelector('.tour-count').textContent.includes('第 2 处'), null, { timeout: 4000 });
     await page.click('.tour-controls button[aria-label="暂停"]');
-    await page.waitForTimeout(1200);
-    await osdSettled(page, 'viewer');
+    await viewsSettled(page);
     await shot(page, 'relic-tour-desktop');
     await page.click('.tour-share');
     const url = await page.inputValue('#share-url');
@@ -528,11 +687,24 @@ async function scenarios(ctx, base) { // ctx: the browser
     expect(/^[A-Za-z0-9_-]+$/.test(enc), 'base64url without padding');
     const json = JSON.parse(decodeURIComponent(Buffer.from(enc, 'base64url').toString('utf8')));
     expect(json.type === 'Annotation' && json.motivation[0] === 'contentState' && /\/canvas\/1#xywh=\d+,\d+,\d+,\d+$/.test(json.target.id), `content state ${JSON.stringify(json)}`);
+    // issue 10: Presentation 3 requires id (an http(s) URI) and type on every Annotation, and
+    // id and type on its Canvas target; the server's own (a tour stop's) has the same shape
+    const p3ok = (a) => typeof a.id === 'string' && /^https?:\/\/\S+$/.test(a.id) && a.type === 'Annotation' && a.target && /^https?:/.test(a.target.id) && a.target.type === 'Canvas';
+    expect(p3ok(json), `the page's Content State lacks id: ${JSON.stringify(json)}`);
+    const tours = await (await fetch(`${base}/api/relics/${R1}/tours`)).json();
+    if (tours.items && tours.items.length) {
+      const tr = await (await fetch(`${base}/api/tours/${tours.items[0].id}`)).json();
+      const enc0 = [].concat(tr.content_state || [])[0] || (tr.stops && tr.stops[0] && tr.stops[0].content_state);
+      if (enc0) {
+        const srv = JSON.parse(decodeURIComponent(Buffer.from(enc0, 'base64url').toString('utf8')));
+        expect(p3ok(srv), `the server's Content State lacks id: ${JSON.stringify(srv)}`);
+        expect(srv.id.endsWith(`/view/${srv.target.id.split('#xywh=')[1]}`), `server id ${srv.id}`);
+      }
+    }
     const other = await newPage(ctx, base);
     try {
       await other.goto(shared);
-      await osdSettled(other, 'viewer');
-      await other.waitForTimeout(300);
+      await viewsSettled(other);
       const after = await viewBounds(other);
       const cx = (b) => b[0] + b[2] / 2, cy = (b) => b[1] + b[3] / 2;
       expect(Math.abs(cx(after) - cx(before)) < before[2] * 0.02 && Math.abs(cy(after) - cy(before)) < before[3] * 0.03 && Math.abs(after[2] / before[2] - 1) < 0.03,
@@ -614,25 +786,73 @@ async function scenarios(ctx, base) { // ctx: the browser
     await page.waitForFunction(() => window.__dqScroll.settled);
     const cx = await page.evaluate(() => window.__dqScroll.view().cx / window.__dqScroll.W);
     expect(Math.abs(cx - 0.5) < 0.03, `strip jump centred at ${cx}`);
+    // issue 10: a full-screen button, which takes the whole scroll page and gives it back
+    const full = page.locator('.hs-controls button.hs-full');
+    expect(await full.count() === 1 && (await full.getAttribute('aria-label')) === '全屏展卷', 'full-screen button');
+    await full.click();
+    await page.waitForFunction(() => document.fullscreenElement && document.fullscreenElement.classList.contains('scroll-page'));
+    await page.waitForFunction(() => window.__dqScroll.settled);
+    expect((await full.getAttribute('aria-pressed')) === 'true', 'pressed while full screen');
+    await osdSettled(page, 'scroll');
+    await shot(page, 'scroll-fullscreen-desktop');
+    await full.click();
+    await page.waitForFunction(() => !document.fullscreenElement);
+    expect((await full.getAttribute('aria-pressed')) === 'false', 'released after');
+  });
+
+  await test('issue 10: the classical motifs run through the pages (ornaments, borders, grounds), quietly', async () => {
+    const motifs = async () => page.evaluate(() => {
+      const bg = (el, pseudo) => (el ? getComputedStyle(el, pseudo).backgroundImage : 'none');
+      const op = (el, pseudo) => (el ? Number(getComputedStyle(el, pseudo).opacity) : 1);
+      const title = document.querySelector('main .section-title');
+      return {
+        ornament: bg(title, '::before'), rule: bg(title, '::after'), ruleOpacity: op(title, '::after'),
+        masthead: bg(document.querySelector('.masthead'), '::after'), mastheadOpacity: op(document.querySelector('.masthead'), '::after'),
+        colophon: bg(document.querySelector('.colophon'), '::before'),
+        box: bg(document.querySelector('.card-box')),
+        ink: getComputedStyle(document.body).color,
+      };
+    });
+    await page.goto(`${base}/relic/${R5}`);
+    await page.waitForSelector('.card-box');
+    const m = await motifs();
+    for (const k of ['ornament', 'rule', 'masthead', 'colophon', 'box']) expect(m[k].includes('svg'), `${k}: ${m[k].slice(0, 60)}`);
+    expect(m.ruleOpacity <= 0.6 && m.mastheadOpacity <= 0.6, `motifs stay quiet: ${m.ruleOpacity}, ${m.mastheadOpacity}`);
+    expect(m.ink === 'rgb(29, 26, 22)', `text keeps the ink colour: ${m.ink}`);
+    await page.evaluate(() => document.querySelector('.side').scrollIntoView());
+    await shot(page, 'relic-motifs-desktop');
+    await page.goto(`${base}/search?q=landscape`);
+    await page.waitForSelector('.results .card');
+    expect((await motifs()).masthead.includes('svg'), 'search page masthead');
   });
 
   // ---- compare
   await test('compare: side by side with linked zoom, and swipe', async () => {
     await page.goto(`${base}/compare?a=${I9}&b=${I10}&mode=side`);
     await page.waitForFunction(() => document.querySelectorAll('.compare-side .openseadragon-canvas canvas').length === 2);
-    await page.waitForTimeout(800);
+    await viewsSettled(page, 'compare');
+    const before = await page.evaluate(() => window.__dqCompare.map((v) => v.viewport.getZoom()));
     const zooms = async () => page.evaluate(() => [...document.querySelectorAll('.compare-side .viewer')].map((v) => v.querySelector('.openseadragon-container')).length);
     expect(await zooms() === 2, 'two viewers');
     await page.locator('.compare-side .viewer >> nth=0').locator('button[aria-label="放大"]').click();
-    await page.waitForTimeout(1200);
+    // linked zoom: the right viewer follows the left one
+    await page.waitForFunction((b) => window.__dqCompare.every((v, i) => v.viewport.getZoom(false) > b[i] * 1.3), before, { timeout: 10000 });
+    await viewsSettled(page, 'compare');
     await shot(page, 'compare-side-desktop');
     await page.check('input[value="swipe"]');
     await page.waitForURL(/mode=swipe/);
     await page.waitForSelector('.swipe-range');
-    await page.waitForTimeout(1200);
+    await page.waitForFunction(() => window.__dqCompare && window.__dqCompare.length === 1 && window.__dqCompare[0].world.getItemCount() === 2);
+    await viewsSettled(page, 'compare');
     await page.fill('.swipe-range', '300');
     await page.dispatchEvent('.swipe-range', 'input');
-    await page.waitForTimeout(300);
+    // the divider line moves to 30 % of the width
+    await page.waitForFunction(() => {
+      const line = document.querySelector('.swipe-line'), w = document.querySelector('.compare-swipe .osd').clientWidth;
+      const m = /translate3d\(([\d.]+)px/.exec(line.style.transform);
+      return m && Math.abs(Number(m[1]) - 0.3 * w) < 2;
+    });
+    await viewsSettled(page, 'compare');
     await shot(page, 'compare-swipe-desktop');
   });
 
@@ -644,6 +864,10 @@ async function scenarios(ctx, base) { // ctx: the browser
     await page.waitForFunction(() => document.documentElement.lang === 'en');
     await page.waitForFunction(() => document.querySelector('.relic-title').textContent.includes('Pine Ravines'), null, { timeout: 5000 }).catch(() => fail('title in English'));
     expect((await page.textContent('.topnav a[data-nav="search"]')) === 'Search', 'nav in English');
+    // issue 10: the viewer (kept across the switch, with the place) relabels its buttons
+    const labels = await page.$$eval('.viewer .toolbar button', (b) => b.map((x) => `${x.getAttribute('aria-label')}|${x.title}`));
+    expect(labels.length >= 4 && labels.every((l) => !/[\u3400-\u9fff]/.test(l)) && labels.includes('Zoom in|Zoom in'), `viewer buttons after the switch: ${labels}`);
+    expect(!/[\u3400-\u9fff]/.test(await page.getAttribute('.viewer .osd', 'aria-label')), 'viewer label in English');
     await osdSettled(page, 'viewer');
     await shot(page, 'relic-en-desktop');
     await page.reload();
@@ -690,7 +914,17 @@ async function scenarios(ctx, base) { // ctx: the browser
     await phone.goto(`${base}/search?q=${encodeURIComponent('山水')}`);
     await phone.waitForSelector('.results .card');
     await phone.waitForFunction(() => [...document.querySelectorAll('.results img')].slice(0, 4).every((i) => i.complete && i.naturalWidth > 0));
+    // issue 10: one search box, and a result before the filters (folded under one line)
+    const boxes = await phone.$$eval('input[type="search"]', (i) => i.filter((x) => x.offsetParent !== null).length);
+    expect(boxes === 1, `${boxes} search boxes on the phone's search page`);
+    const firstCard = await phone.locator('.results .card').first().boundingBox();
+    expect(firstCard.y < 844, `first result at ${firstCard.y}px, below the fold`);
+    expect(!(await phone.locator('.facet-btn').first().isVisible()), 'the filter column is unfolded above the results');
     await shot(phone, 'search-phone');
+    await phone.click('.facets-summary');
+    await phone.waitForSelector('.facet-btn', { state: 'visible' });
+    await shot(phone, 'search-filters-phone');
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth) <= 0, 'search page overflows');
     await phone.goto(`${base}/relic/${R1}`);
     await osdSettled(phone, 'viewer');
     expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth) <= 0, 'relic overflows');
@@ -722,14 +956,15 @@ async function scenarios(ctx, base) { // ctx: the browser
     await shot(phone, 'relic-tools-phone');
     await phone.click('#anno-new');
     await phone.waitForSelector('.anno-form');
-    await phone.waitForTimeout(400);
+    await layoutStable(phone, '.anno-form');
     expect(await over() <= 0, 'annotation editor overflows');
     await shot(phone, 'relic-annotate-phone');
     await phone.click('.anno-form .btn-line:not(.draw-toggle)');
     await phone.click('#tour-start');
     await phone.waitForSelector('.tour:not([hidden])');
     await phone.locator('.viewer').scrollIntoViewIfNeeded();
-    await phone.waitForTimeout(1200);
+    await layoutStable(phone, '.viewer');
+    await viewsSettled(phone);
     await shot(phone, 'relic-tour-phone');
     await phone.keyboard.press('Escape');
     await phone.click('#signout');

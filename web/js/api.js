@@ -53,12 +53,14 @@ export function searchRelics(params, opts) {
 export function getRelic(id, opts) { return getJSON(`/api/relics/${encodeURIComponent(id)}`, opts); }
 
 let vocabLoaded = null;
-// Loads the three vocabularies into i18n once (the built-in table stands in on failure).
+// Loads the three vocabularies (the server's, the only copy) into i18n once. When one fails
+// the page still renders, with keys for labels, and the next render asks again.
 export function loadVocab() {
   if (!vocabLoaded) {
+    let failed = false;
     vocabLoaded = Promise.all(['dynasties', 'object_types', 'subjects'].map(async (k) => {
-      try { setVocab(k, await getJSON(`/api/vocab/${k}`)); } catch { /* built-in labels */ }
-    }));
+      try { setVocab(k, await getJSON(`/api/vocab/${k}`)); } catch (e) { failed = true; console.warn('vocabulary', k, e.message); }
+    })).then(() => { if (failed) vocabLoaded = null; });
   }
   return vocabLoaded;
 }

@@ -17,10 +17,13 @@ export function decodeContentState(s) {
 }
 
 // The Content State of a region of a canvas (§2.2: an Annotation, motivation contentState).
+// Its id (required of every Annotation by Presentation 3) names the view under its canvas,
+// as the server's iiif/content_state.c does: equal views, equal ids.
 export function regionState({ canvasId, manifestId, xywh }) {
   const r = xywh.map((v) => Math.round(v));
   return {
     '@context': 'http://iiif.io/api/presentation/3/context.json',
+    id: `${canvasId}/view/${r.join(',')}`,
     type: 'Annotation',
     motivation: ['contentState'],
     target: { id: `${canvasId}#xywh=${r.join(',')}`, type: 'Canvas', partOf: [{ id: manifestId, type: 'Manifest' }] },

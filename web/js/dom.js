@@ -41,17 +41,46 @@ export function txt(map, cls) {
   return h(`span${cls ? '.' + cls : ''}`, { lang: tag(p.lang) }, p.text);
 }
 
-// Search snippets carry <mark>…</mark> and nothing else: split on them, never innerHTML.
-export function snippet(s) {
-  const out = h('span.snippet');
-  const parts = String(s || '').split(/(<mark>|<\/mark>)/);
+// The five entities the server escapes snippet text with (&lt; &gt; &amp; &quot; &#39;), and
+// numeric ones, back to characters: the text goes in as text nodes, never as markup.
+export function decodeEntities(s) {
+  return String(s).replace(/&(lt|gt|amp|quot|#39|#x[0-9a-f]+|#\d+);/gi, (m, e) => {
+    const k = e.toLowerCase();
+    if (k === 'lt') return '<';
+    if (k === 'gt') return '>';
+    if (k === 'amp') return '&';
+    if (k === 'quot') return '"';
+    const n = k[1] === 'x' ? parseInt(k.slice(2), 16) : parseInt(k.slice(1), 10);
+    return n > 0 && n < 0x110000 ? String.fromCodePoint(n) : m;
+  });
+}
+
+// A search snippet ("…text <mark>hit</mark> text…", HTML-escaped by the server) as parts:
+// [{text, mark}], entities decoded. Nothing in it is ever parsed as markup.
+export function snippetParts(s) {
+  const out = [];
   let mark = false;
-  for (const p of parts) {
+  for (const p of String(s || '').split(/(<mark>|<\/mark>)/)) {
     if (p === '<mark>') mark = true;
     else if (p === '</mark>') mark = false;
-    else if (p) out.append(mark ? h('mark', p) : document.createTextNode(p.replace(/<[^>]*>/g, '')));
+    else if (p) out.push({ text: decodeEntities(p.replace(/<[^>]*>/g, '')), mark });
   }
   return out;
+}
+
+// Search snippets carry <mark>…</mark> and nothing else: split on them, never innerHTML.
+export function snippet(s) {
+  return h('span.snippet', snippetParts(s).map((p) => (p.mark ? h('mark', p.text) : p.text)));
+}
+
+// text with every occurrence of the words (case-insensitive) wrapped in <mark>: an array of
+// strings and elements for h().
+export function highlight(text, words) {
+  const ws = [...new Set(words.filter((w) => w && w.trim()).map((w) => w.trim()))];
+  if (!ws.length || !text) return [text];
+  const esc = ws.sort((a, b) => b.length - a.length).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const re = new RegExp(`(${esc.join('|')})`, 'gi');
+  return String(text).split(re).filter((x) => x !== '').map((x) => (ws.some((w) => w.toLowerCase() === x.toLowerCase()) ? h('mark', x) : x));
 }
 
 export function clear(el) { while (el.firstChild) el.firstChild.remove(); return el; }

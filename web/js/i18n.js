@@ -64,6 +64,8 @@ const STRINGS = {
   meta_dimensions: { zh: '尺寸', en: 'Dimensions' },
   meta_school: { zh: '画派', en: 'School' },
   meta_rights: { zh: '版权', en: 'Rights' },
+  rights_unknown: { zh: '版权状况未评估', en: 'Copyright not evaluated' },
+  snippet_label: { zh: '匹配', en: 'Match' },
   meta_description: { zh: '描述', en: 'Description' },
   meta_inscriptions: { zh: '题识', en: 'Inscriptions' },
   meta_seals: { zh: '钤印', en: 'Seals' },
@@ -200,6 +202,8 @@ const STRINGS = {
   scroll_progress: { zh: '已展开 {p}%', en: '{p}% unrolled' },
   scroll_rolled_hint: { zh: '向左展开 ←', en: '← Unroll to the left' },
   scroll_exit: { zh: '返回详情', en: 'Back to the record' },
+  scroll_fullscreen: { zh: '全屏展卷', en: 'Full screen' },
+  scroll_fullscreen_exit: { zh: '退出全屏', en: 'Exit full screen' },
   scroll_section_frontispiece: { zh: '引首', en: 'Frontispiece' },
   scroll_section_painting: { zh: '画心', en: 'Painting' },
   scroll_section_colophon: { zh: '题跋', en: 'Colophons' },
@@ -216,47 +220,6 @@ const STRINGS = {
   compare_pick: { zh: '选择两件作品（或同一作品的两次拍摄）进行对照。', en: 'Choose two works (or two captures of one work) to compare.' },
   footer_note: { zh: '图像经 IIIF 提供：可在任何 IIIF 查看器中打开。', en: 'Images served over IIIF: open them in any IIIF viewer.' },
   footer_api: { zh: '接口', en: 'API' },
-};
-
-// Vocabulary labels, used until /api/vocab answers (and for keys it does not know).
-export const VOCAB = {
-  dynasties: [
-    { key: 'tang', zh: '唐', en: 'Tang', year_from: 618, year_to: 907 },
-    { key: 'five_dynasties', zh: '五代', en: 'Five Dynasties', year_from: 907, year_to: 979 },
-    { key: 'song', zh: '宋', en: 'Song', year_from: 960, year_to: 1279 },
-    { key: 'northern_song', zh: '北宋', en: 'Northern Song', year_from: 960, year_to: 1127 },
-    { key: 'southern_song', zh: '南宋', en: 'Southern Song', year_from: 1127, year_to: 1279 },
-    { key: 'liao', zh: '辽', en: 'Liao', year_from: 907, year_to: 1125 },
-    { key: 'jin', zh: '金', en: 'Jin', year_from: 1115, year_to: 1234 },
-    { key: 'yuan', zh: '元', en: 'Yuan', year_from: 1271, year_to: 1368 },
-    { key: 'ming', zh: '明', en: 'Ming', year_from: 1368, year_to: 1644 },
-    { key: 'qing', zh: '清', en: 'Qing', year_from: 1644, year_to: 1912 },
-    { key: 'republic', zh: '民国', en: 'Republic', year_from: 1912, year_to: 1949 },
-    { key: 'modern', zh: '现代', en: 'Modern', year_from: 1949, year_to: 2030 },
-  ],
-  object_types: [
-    { key: 'handscroll', zh: '手卷', en: 'Handscroll' },
-    { key: 'hanging_scroll', zh: '立轴', en: 'Hanging scroll' },
-    { key: 'album_leaf', zh: '册页', en: 'Album leaf' },
-    { key: 'fan', zh: '扇面', en: 'Fan' },
-    { key: 'calligraphy', zh: '书法', en: 'Calligraphy' },
-    { key: 'mural', zh: '壁画', en: 'Mural' },
-    { key: 'bronze', zh: '青铜', en: 'Bronze' },
-    { key: 'ceramic', zh: '陶瓷', en: 'Ceramic' },
-    { key: 'jade', zh: '玉器', en: 'Jade' },
-    { key: 'textile', zh: '织绣', en: 'Textile' },
-    { key: 'other', zh: '其他', en: 'Other' },
-  ],
-  subjects: [
-    { key: 'landscape', zh: '山水', en: 'Landscape' },
-    { key: 'bird_and_flower', zh: '花鸟', en: 'Bird and flower' },
-    { key: 'figure', zh: '人物', en: 'Figure' },
-    { key: 'animals', zh: '走兽', en: 'Animals' },
-    { key: 'architecture', zh: '界画', en: 'Architecture' },
-    { key: 'religious', zh: '宗教', en: 'Religious' },
-    { key: 'calligraphy', zh: '书法', en: 'Calligraphy' },
-    { key: 'other', zh: '其他', en: 'Other' },
-  ],
 };
 
 const LANGS = ['zh', 'en'];
@@ -318,16 +281,46 @@ export function pick(map, l = current) {
   return { text: any || '', lang: l };
 }
 
+// The controlled vocabularies (dynasties, object types, subjects) come from the server
+// (GET /api/vocab/{kind}, loaded by api.js loadVocab before the first render): the front end
+// keeps no copy of its own, so the two cannot drift apart (issue 9).
 const vocabIndex = new Map();
+const vocabLists = new Map();
 export function setVocab(kind, items) {
+  vocabLists.set(kind, items || []);
   for (const it of items || []) vocabIndex.set(`${kind}:${it.key}`, it);
 }
-for (const [kind, items] of Object.entries(VOCAB)) setVocab(kind, items);
+// The entries of a vocabulary in the server's order ([] before it loaded or when it failed).
+export function vocabList(kind) { return vocabLists.get(kind) || []; }
 
+// The label of key in the reader's language; '' for a missing key (a relic without a
+// dynasty or type), the key itself (underscores as spaces) for one the server does not know.
 export function vocabLabel(kind, key, l = current) {
+  if (key == null || key === '') return '';
   const v = vocabIndex.get(`${kind}:${key}`);
   if (!v) return String(key).replaceAll('_', ' ');
   return v[l] || v.en || v.zh || key;
+}
+
+// A reader's label for a rights URI of the manifest (IIIF Presentation 3 §3.3.1 allows
+// Creative Commons and RightsStatements.org URIs); null for one not listed here, which the
+// page then shows as the URI itself. Only names: which statement applies is the server's.
+const RIGHTS = [
+  [/creativecommons\.org\/publicdomain\/zero\//, { zh: 'CC0 公有领域贡献', en: 'CC0 public domain dedication' }],
+  [/creativecommons\.org\/publicdomain\/mark\//, { zh: '公有领域标记', en: 'Public Domain Mark' }],
+  [/creativecommons\.org\/licenses\/([a-z-]+)\/([\d.]+)/, { zh: 'CC {1} {2} 许可', en: 'CC {1} {2} licence' }],
+  [/rightsstatements\.org\/vocab\/InC\//, { zh: '受版权保护', en: 'In copyright' }],
+  [/rightsstatements\.org\/vocab\/InC-EDU\//, { zh: '受版权保护，允许教育使用', en: 'In copyright, educational use permitted' }],
+  [/rightsstatements\.org\/vocab\/NoC-US\//, { zh: '在美国无版权', en: 'No copyright in the United States' }],
+  [/rightsstatements\.org\/vocab\/CNE\//, { zh: '版权状况未评估', en: 'Copyright not evaluated' }],
+  [/rightsstatements\.org\/vocab\/UND\//, { zh: '版权状况未定', en: 'Copyright undetermined' }],
+];
+export function rightsLabel(uri, l = current) {
+  for (const [re, label] of RIGHTS) {
+    const m = re.exec(String(uri || ''));
+    if (m) return label[l].replace('{1}', (m[1] || '').toUpperCase()).replace('{2}', m[2] || '');
+  }
+  return null;
 }
 
 export function vocabEntry(kind, key) { return vocabIndex.get(`${kind}:${key}`) || null; }
@@ -335,6 +328,26 @@ export function vocabEntry(kind, key) { return vocabIndex.get(`${kind}:${key}`) 
 export function yearText(y, l = current) {
   if (y == null) return '';
   return y < 0 ? t('bce', { n: -y }, l) : String(y);
+}
+
+// A relic's date for the reader: its date text in the reader's language, with the year span
+// when the text does not already say it. A Chinese-only text (a reign-period date) is not
+// shown to an English reader, who gets the years instead; a Chinese reader may see an
+// English-only text. '' when the record has neither.
+export function dateText(r, l = current) {
+  const dt = r.date_text;
+  let text = '';
+  if (dt && typeof dt === 'object') {
+    const p = pick(dt, l);
+    if (p.lang === l || l === 'zh') text = p.text;
+  } else if (typeof dt === 'string' && dt) {
+    if (l === 'zh' || !/[\u3400-\u9fff]/.test(dt)) text = dt;
+  }
+  const span = r.year_from != null
+    ? (r.year_to != null && r.year_to !== r.year_from ? `${yearText(r.year_from, l)}–${yearText(r.year_to, l)}` : yearText(r.year_from, l))
+    : '';
+  if (!text) return span;
+  return span && !text.includes(String(Math.abs(r.year_from))) ? `${text} (${span})` : text;
 }
 
 // Fills [data-i18n] text, [data-i18n-aria] aria-label, [data-i18n-placeholder] and

@@ -29,16 +29,21 @@ export function osd() {
   return window.OpenSeadragon;
 }
 
+// A toolbar button whose label follows the language: the viewer outlives a language switch
+// (the page hands it on to keep the place), so its labels are relabelled by i18n's
+// applyStatic through data-i18n-aria/-title rather than fixed at creation.
 function btn(icon, key, fn) {
-  return h('button.tool', { type: 'button', 'aria-label': t(key), title: t(key), onclick: fn }, svgIcon(icon));
+  return h('button.tool', { type: 'button', 'aria-label': t(key), title: t(key), 'data-i18n-aria': key, 'data-i18n-title': key, onclick: fn }, svgIcon(icon));
 }
 
 // Makes a viewer for imageId inside a new element; returns {el, viewer, toolbar, ready}.
 // ready resolves with the viewer once the image opened (rejects when it did not).
-export function createViewer(imageId, { navigator = true, label = t('viewer_label'), extra = {} } = {}) {
+export function createViewer(imageId, { navigator = true, label = null, extra = {} } = {}) {
   const OSD = osd();
-  const stage = h('div.osd', { role: 'application', 'aria-label': label });
-  const toolbar = h('div.toolbar', { role: 'toolbar', 'aria-label': label });
+  const i18nKey = label ? null : 'viewer_label';
+  label = label || t('viewer_label');
+  const stage = h('div.osd', { role: 'application', 'aria-label': label, 'data-i18n-aria': i18nKey });
+  const toolbar = h('div.toolbar', { role: 'toolbar', 'aria-label': label, 'data-i18n-aria': i18nKey });
   const el = h('div.viewer', stage, toolbar);
   const viewer = OSD({
     ...OSD_DEFAULTS,
@@ -60,6 +65,7 @@ export function createViewer(imageId, { navigator = true, label = t('viewer_labe
     viewer.addOnceHandler('open', () => {
       // The canvas is OSD's keyboard target: give it a name for screen readers.
       viewer.canvas.setAttribute('aria-label', label);
+      if (i18nKey) viewer.canvas.dataset.i18nAria = i18nKey;
       resolve(viewer);
     });
     viewer.addOnceHandler('open-failed', (e) => reject(new Error(e.message || 'open failed')));

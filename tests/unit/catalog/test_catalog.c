@@ -61,7 +61,7 @@ DQ_TEST(open_creates_and_reopen_is_idempotent)
     dq_catalog_t *c = dq_catalog_open(dir, &err);
     DQ_REQUIRE(c != NULL);
     int v = 0;
-    DQ_CHECK(dq_store_sqlite_schema_version(dq_catalog_impl(c), &v, &err) == 0);
+    DQ_CHECK(dq_catalog_schema_version(c, &v, &err) == 0);
     DQ_CHECK(v >= 2);
     dq_image_rec_t r;
     fill(&r, "a", 'a');
@@ -71,7 +71,7 @@ DQ_TEST(open_creates_and_reopen_is_idempotent)
         c = dq_catalog_open(dir, &err);
         DQ_REQUIRE(c != NULL);
         int v2 = 0;
-        DQ_CHECK(dq_store_sqlite_schema_version(dq_catalog_impl(c), &v2, &err) == 0);
+        DQ_CHECK(dq_catalog_schema_version(c, &v2, &err) == 0);
         DQ_CHECK_INT(v2, v);
         dq_image_rec_t got;
         DQ_CHECK(dq_catalog_image_get(c, "a", &got, &err) == 0);

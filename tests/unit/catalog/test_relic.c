@@ -399,7 +399,7 @@ DQ_TEST(reopen_keeps_records_and_schema)
     c = dq_catalog_open(d, &err);
     DQ_REQUIRE(c);
     int v = 0;
-    DQ_CHECK(dq_store_sqlite_schema_version(dq_catalog_impl(c), &v, &err) == 0);
+    DQ_CHECK(dq_catalog_schema_version(c, &v, &err) == 0);
     DQ_CHECK(v >= 3);
     dq_buf_t out = {0};
     DQ_CHECK(dq_catalog_relic_get(c, id, &anon, &out, NULL, &err) == 0);

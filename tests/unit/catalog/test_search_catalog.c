@@ -2,15 +2,19 @@
  * test_search_catalog.c: dq_catalog_relic_search on a small collection: CJK phrases and
  * substrings, traditional/simplified, pinyin (full and initials), English, the dictionary's
  * whole-name boost, highlight marks with HTML escaping, facets that ignore their own filter,
- * year overlap, the sorts, cursor paging that stays stable when rows arrive between pages, and
- * the store's in-memory search index staying coherent with writes of this connection and of
- * another one.
+ * year overlap, the sorts, cursor paging that stays stable when rows arrive between pages,
+ * adjacent English words first, and the in-memory facet index staying coherent with writes of
+ * this catalog, of another connection and of another process, without rebuilding.
  */
 #include "relic_fixture.h"
+
+#include "catalog/relic_internal.h"
 
 #include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *docs[] = {
     "{\"accession\":\"A001\",\"title\":{\"zh\":\"清明上河图\",\"en\":\"Along the River During the "
@@ -432,4 +436,158 @@ DQ_TEST(cursor_paging_stable_under_inserts)
     page_walk("date", NULL);
     page_walk("-date", NULL);
     page_walk("relevance", "landscape");
+}
+
+/* The facet index follows the change feed: writes of another catalog handle and of another
+ * process show up in the next search's facets, and the index is re-read for the named relics
+ * only, never rebuilt (relic_index_stats counts both). */
+DQ_TEST(foreign_writes_update_facets_without_rebuild)
+{
+    char tmpl[] = "/tmp/dq_relic_XXXXXX";
+    DQ_REQUIRE(mkdtemp(tmpl) != NULL);
+    char *dir = dq_xasprintf("%s/data", tmpl);
+    dq_err_t err = {0};
+    dq_catalog_t *c = dq_catalog_open(dir, &err);
+    DQ_REQUIRE(c);
+    char *ids[DQ_ARRAY_LEN(docs)];
+    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
+        ids[i] = fx_create(c, docs[i]);
+    dq_relic_query_t q = fx_query(NULL);
+    q.facets = 1;
+    json_t *j = run(c, &q); /* the first search builds the index */
+    DQ_CHECK(facet_count(j, "dynasty", "ming") == 1);
+    json_decref(j);
+    int64_t rebuilds = 0, reloads = 0;
+    relic_index_stats(relic_index_of(c), &rebuilds, &reloads);
+    DQ_CHECK_INT(rebuilds, 1);
+    DQ_CHECK_INT(reloads, 0);
+
+    /* another handle on the same catalog: one insert, one patch */
+    dq_catalog_t *c2 = dq_catalog_open(dir, &err);
+    DQ_REQUIRE(c2);
+    free(fx_create(c2, "{\"accession\":\"B001\",\"title\":{\"zh\":\"秋山图\"},"
+                       "\"dynasty\":\"ming\",\"object_type\":\"fan\"}"));
+    dq_buf_t out = {0}, fe = {0};
+    const char *patch = "{\"dynasty\":\"qing\"}";
+    DQ_REQUIRE(dq_catalog_relic_patch(c2, ids[4], patch, strlen(patch), -1, &curator, &out, &fe,
+                                      &err) == 0);
+    dq_catalog_close(c2);
+    j = run(c, &q);
+    DQ_CHECK(json_integer_value(json_object_get(j, "total")) == 7);
+    DQ_CHECK(facet_count(j, "dynasty", "ming") == 1); /* B001 in, A005 out */
+    DQ_CHECK(facet_count(j, "dynasty", "qing") == 2);
+    DQ_CHECK(facet_count(j, "object_type", "fan") == 1);
+    json_decref(j);
+    relic_index_stats(relic_index_of(c), &rebuilds, &reloads);
+    DQ_CHECK_INT(rebuilds, 1);
+    DQ_CHECK_INT(reloads, 2);
+
+    /* another process: deletes A004 and adds a Yuan fan */
+    pid_t pid = fork();
+    DQ_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dq_err_t e2 = {0};
+        dq_catalog_t *c3 = dq_catalog_open(dir, &e2);
+        int ok = c3 && dq_catalog_relic_delete(c3, ids[3], -1, &curator, &e2) == 0;
+        const char *doc = "{\"accession\":\"B002\",\"title\":{\"zh\":\"扇面山水\"},"
+                          "\"dynasty\":\"yuan\",\"object_type\":\"fan\"}";
+        dq_buf_t o2 = {0}, f2 = {0};
+        ok = ok && dq_catalog_relic_create(c3, doc, strlen(doc), &curator, &o2, &f2, &e2) == 0;
+        dq_catalog_close(c3);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    DQ_REQUIRE(waitpid(pid, &status, 0) == pid);
+    DQ_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    j = run(c, &q);
+    DQ_CHECK(json_integer_value(json_object_get(j, "total")) == 7);
+    DQ_CHECK(facet_count(j, "dynasty", "southern_song") == 0);
+    DQ_CHECK(facet_count(j, "dynasty", "yuan") == 2);
+    DQ_CHECK(facet_count(j, "object_type", "fan") == 2);
+    json_decref(j);
+    char *r = find(c, "扇面山水");
+    DQ_CHECK_STR(r, "B002");
+    free(r);
+    relic_index_stats(relic_index_of(c), &rebuilds, &reloads);
+    DQ_CHECK_INT(rebuilds, 1);
+    DQ_CHECK_INT(reloads, 4);
+    /* a search with nothing new reads nothing */
+    j = run(c, &q);
+    json_decref(j);
+    relic_index_stats(relic_index_of(c), &rebuilds, &reloads);
+    DQ_CHECK_INT(rebuilds, 1);
+    DQ_CHECK_INT(reloads, 4);
+    dq_catalog_close(c);
+    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
+        free(ids[i]);
+    dq_buf_free(&out);
+    dq_buf_free(&fe);
+    free(dir);
+}
+
+/* Several English words rank the records that hold them next to each other, in order, first:
+ * "autumn mountains" puts the long title that says "Autumn Mountains" above the shorter ones
+ * that have both words apart (which bm25 alone would rank higher). */
+DQ_TEST(adjacent_english_words_rank_first)
+{
+    dq_catalog_t *c = fx_open();
+    free(fx_create(c, "{\"accession\":\"E1\",\"title\":{\"en\":\"Mountains in Autumn\"}}"));
+    free(fx_create(c, "{\"accession\":\"E2\",\"title\":{\"en\":\"Autumn Mountains after "
+                      "Rain with a Scholar and his Servant on a Bridge\"}}"));
+    free(fx_create(c, "{\"accession\":\"E3\",\"title\":{\"en\":\"Autumn, and Mountains\"}}"));
+    free(fx_create(c, "{\"accession\":\"E4\",\"title\":{\"en\":\"Autumn Mountain\"},"
+                      "\"description\":{\"en\":\"a long description of a small painting of a "
+                      "mountain seen in the autumn, with trees, a hut and a path\"}}"));
+    char *r = find(c, "autumn mountains");
+    DQ_CHECK(strncmp(r, "E4 E2 ", 6) == 0 || strncmp(r, "E2 E4 ", 6) == 0);
+    DQ_CHECK(has(r, "E1") && has(r, "E3"));
+    if (strncmp(r, "E4 E2 ", 6) != 0 && strncmp(r, "E2 E4 ", 6) != 0)
+        fprintf(stderr, "    autumn mountains: [%s]\n", r);
+    free(r);
+    dq_catalog_close(c);
+}
+
+/* The backend's match bound (which lets one scored walk replace two) never undercounts: for
+ * each query it is at least the number of matches, or -1 ("maybe more than limit"). */
+typedef struct {
+    dq_catalog_t *cat;
+    const char *q;
+    int64_t limit, bound;
+} bound_case_t;
+
+static int bound_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
+{
+    bound_case_t *b = ud;
+    dq_search_plan_t p = {0};
+    const dq_store_relic_ops *r = dq_catalog_backend(b->cat)->relics;
+    if (dq_search_query_plan(r->search_handle(dq_catalog_impl(b->cat)), b->q, &p, err) < 0)
+        return -1;
+    int rc = r->match_bound(txn, &p, b->limit, &b->bound, err);
+    dq_search_plan_free(&p);
+    return rc;
+}
+
+DQ_TEST(match_bound_never_undercounts)
+{
+    dq_catalog_t *c = collection();
+    static const char *const qs[] = {"张择端", "山水",         "landscape",        "qingming",
+                                     "qmsht",  "蝴蝶 flowers", "\"Zhang Zeduan\"", "nothing"};
+    for (size_t i = 0; i < DQ_ARRAY_LEN(qs); i++) {
+        dq_relic_query_t q = fx_query(qs[i]);
+        json_t *j = run(c, &q);
+        long long total = json_integer_value(json_object_get(j, "total"));
+        json_decref(j);
+        dq_err_t err = {0};
+        bound_case_t b = {c, qs[i], 100, -2};
+        DQ_REQUIRE(dq_catalog_read(c, bound_txn, &b, &err) == 0);
+        if (b.bound < total)
+            fprintf(stderr, "    %s: bound %lld, total %lld\n", qs[i], (long long)b.bound, total);
+        DQ_CHECK(b.bound >= total && b.bound <= 100);
+        b.limit = total - 1; /* asked for less than there are: must not claim it */
+        if (total > 0) {
+            DQ_REQUIRE(dq_catalog_read(c, bound_txn, &b, &err) == 0);
+            DQ_CHECK(b.bound == -1);
+        }
+    }
+    dq_catalog_close(c);
 }

@@ -105,6 +105,9 @@ DQ_TEST(read_forms)
     json_t *j = json_loads(b.data, 0, NULL);
     DQ_REQUIRE(j);
     DQ_CHECK_STR(json_string_value(json_object_get(j, "type")), "Annotation");
+    /* issue 10: Presentation 3 requires an id on every Annotation */
+    DQ_CHECK_STR(json_string_value(json_object_get(j, "id")),
+                 "http://h:1/iiif/presentation/3/dq-2026-0001/canvas/2/view/10,20,300,200");
     DQ_CHECK_STR(json_string_value(json_array_get(json_object_get(j, "motivation"), 0)),
                  "contentState");
     json_t *t = json_object_get(j, "target");

@@ -3,12 +3,16 @@
  * SQLite FTS5 table. Each case from the issue is a test: single characters, words inside
  * longer words, pinyin with and without tones and as initials, simplified <-> traditional,
  * no match through pinyin for Chinese queries, bm25 column weights, exact highlights, the
- * dictionary's ranking, and user input that tries to be FTS5 syntax. The test includes the
+ * dictionary's ranking, the plan's terms and phrases and their FTS5 rendering, and user input
+ * that tries to be FTS5 syntax. The test includes the
  * module's sources' internal header to check a few statics-free internals (segmentation).
  */
 #include "dq_test.h"
 #include "search/search.h"
 #include "search/search_internal.h"
+/* The SQLite backend's rendering of a plan into FTS5 (store_sqlite_relic_search.c): the
+ * tests run plans against a real FTS5 table the way the catalog does. */
+#include "catalog/store_sqlite_internal.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -133,27 +137,32 @@ static int search(fx_t *f, const char *q, char *out, size_t cap, dq_err_t *err)
     out[0] = '\0';
     if (dq_search_query_plan(f->s, q, &p, err) < 0)
         return -1;
+    dq_buf_t match = {0}, boost = {0};
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_MATCH, &match);
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_BOOST, &boost);
     const char *sql =
-        p.boost.len ? "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t, 10.0, 1.0) - 100.0 * "
-                      "(rowid IN (SELECT rowid FROM t WHERE t MATCH ?2)), rowid"
-                    : "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t, 10.0, 1.0), rowid";
+        boost.len ? "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t, 10.0, 1.0) - 100.0 * "
+                    "(rowid IN (SELECT rowid FROM t WHERE t MATCH ?2)), rowid"
+                  : "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t, 10.0, 1.0), rowid";
     sqlite3_stmt *st = NULL;
     int n = 0, rc;
     DQ_REQUIRE(sqlite3_prepare_v2(f->db, sql, -1, &st, NULL) == SQLITE_OK);
-    sqlite3_bind_text(st, 1, p.match.data, (int)p.match.len, SQLITE_STATIC);
-    if (p.boost.len)
-        sqlite3_bind_text(st, 2, p.boost.data, (int)p.boost.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, match.data, (int)match.len, SQLITE_STATIC);
+    if (boost.len)
+        sqlite3_bind_text(st, 2, boost.data, (int)boost.len, SQLITE_STATIC);
     size_t o = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         o += (size_t)snprintf(out + o, cap - o, "%s%d", n ? "," : "", sqlite3_column_int(st, 0));
         n++;
     }
     if (rc != SQLITE_DONE) {
-        fprintf(stderr, "    sqlite: %s for %s\n", sqlite3_errmsg(f->db), p.match.data);
+        fprintf(stderr, "    sqlite: %s for %s\n", sqlite3_errmsg(f->db), match.data);
         n = -1;
     }
     sqlite3_finalize(st);
     dq_search_plan_free(&p);
+    dq_buf_free(&match);
+    dq_buf_free(&boost);
     return n;
 }
 
@@ -205,13 +214,16 @@ static const char *hl(fx_t *f, const char *q, int col, int rowid)
                                   "SELECT highlight(t, ?1, '[', ']') FROM t WHERE t MATCH ?2 "
                                   "AND rowid = ?3",
                                   -1, &st, NULL) == SQLITE_OK);
+    dq_buf_t match = {0};
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_MATCH, &match);
     sqlite3_bind_int(st, 1, col);
-    sqlite3_bind_text(st, 2, p.match.data, (int)p.match.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, match.data, (int)match.len, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, rowid);
     if (sqlite3_step(st) == SQLITE_ROW)
         snprintf(out, sizeof(out), "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     dq_search_plan_free(&p);
+    dq_buf_free(&match);
     return out;
 }
 
@@ -525,8 +537,11 @@ DQ_TEST(dictionary_splits_runs_and_ranks_whole_names_first)
     DQ_REQUIRE(search(&f, "zhangzeduan", out, sizeof(out), &err) == 2);
     /* Initials of a known name boost it too. */
     dq_search_plan_t p = {0};
+    dq_buf_t boost = {0};
     DQ_REQUIRE(dq_search_query_plan(f.s, "zzd", &p, &err) == 0);
-    DQ_CHECK(strstr(p.boost.data, "\"张择端\"") != NULL);
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_BOOST, &boost);
+    DQ_CHECK(strstr(boost.data, "\"张择端\"") != NULL);
+    dq_buf_free(&boost);
     dq_search_plan_free(&p);
     fx_close(&f);
 }
@@ -540,8 +555,11 @@ DQ_TEST(adjacent_pinyin_words_rank_first)
      * The boost is what orders adjacency first when bm25 alone would not. */
     DQ_REQUIRE(search(&f, "qing ming", out, sizeof(out), &err) == 4);
     dq_search_plan_t p = {0};
+    dq_buf_t boost = {0};
     DQ_REQUIRE(dq_search_query_plan(f.s, "qing ming", &p, &err) == 0);
-    DQ_CHECK_STR(p.boost.data, "\"\1qing ming\"");
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_BOOST, &boost);
+    DQ_CHECK_STR(boost.data, "\"qing ming\" OR \"\1qing ming\"");
+    dq_buf_free(&boost);
     dq_search_plan_free(&p);
     fx_close(&f);
 }
@@ -573,40 +591,107 @@ DQ_TEST(user_input_never_becomes_fts5_syntax)
     DQ_CHECK_STR(found(&f, "\x01qing"), plain);
     snprintf(plain, sizeof(plain), "%s", found(&f, "qm"));
     DQ_CHECK_STR(found(&f, "\x02qm"), plain);
+    dq_search_plan_t p = {0};
     dq_buf_t e = {0};
     dq_err_t err = {0};
-    DQ_CHECK(dq_search_query(f.s, "a\"b", &e, &err) == 0);
+    DQ_CHECK(dq_search_query_plan(f.s, "a\"b", &p, &err) == 0);
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_MATCH, &e);
     DQ_CHECK(strchr(e.data, '(') == NULL || strstr(e.data, " OR ") != NULL);
     dq_buf_free(&e);
+    dq_search_plan_free(&p);
     fx_close(&f);
 }
 
 DQ_TEST(empty_and_oversized_queries_are_refused)
 {
     dq_search_t *s = new_search();
-    dq_buf_t e = {0};
+    dq_search_plan_t p = {0};
     dq_err_t err = {0};
-    DQ_CHECK(dq_search_query(s, "", &e, &err) < 0 && err.code == DQ_EINVAL);
-    DQ_CHECK(dq_search_query(s, NULL, &e, &err) < 0 && err.code == DQ_EINVAL);
-    DQ_CHECK(dq_search_query(s, "  \t\n　 ", &e, &err) < 0 && err.code == DQ_EINVAL);
-    DQ_CHECK(dq_search_query(s, "，。！？", &e, &err) < 0 && err.code == DQ_EINVAL);
+    DQ_CHECK(dq_search_query_plan(s, "", &p, &err) < 0 && err.code == DQ_EINVAL);
+    DQ_CHECK(dq_search_query_plan(s, NULL, &p, &err) < 0 && err.code == DQ_EINVAL);
+    DQ_CHECK(dq_search_query_plan(s, "  \t\n　 ", &p, &err) < 0 && err.code == DQ_EINVAL);
+    DQ_CHECK(dq_search_query_plan(s, "，。！？", &p, &err) < 0 && err.code == DQ_EINVAL);
     DQ_CHECK(err.http_status == 400);
     dq_buf_t big = {0};
     for (int i = 0; i < 600; i++)
         dq_buf_putc(&big, 'a');
-    DQ_CHECK(dq_search_query(s, big.data, &e, &err) < 0 && err.code == DQ_ELIMIT);
+    DQ_CHECK(dq_search_query_plan(s, big.data, &p, &err) < 0 && err.code == DQ_ELIMIT);
     dq_buf_reset(&big);
     for (int i = 0; i < 65; i++)
         dq_buf_puts(&big, "山");
-    DQ_CHECK(dq_search_query(s, big.data, &e, &err) < 0 && err.code == DQ_ELIMIT);
+    DQ_CHECK(dq_search_query_plan(s, big.data, &p, &err) < 0 && err.code == DQ_ELIMIT);
     dq_buf_reset(&big);
     for (int i = 0; i < 17; i++)
         dq_buf_puts(&big, "w ");
-    DQ_CHECK(dq_search_query(s, big.data, &e, &err) < 0 && err.code == DQ_ELIMIT);
-    DQ_CHECK_INT(e.len, 0); /* untouched on failure */
+    DQ_CHECK(dq_search_query_plan(s, big.data, &p, &err) < 0 && err.code == DQ_ELIMIT);
+    DQ_CHECK(p.n_ph == 0 && p.n_terms == 0); /* empty on failure */
     dq_buf_free(&big);
-    dq_buf_free(&e);
+    dq_search_plan_free(&p);
     dq_search_free(s);
+}
+
+/* The plan is data, not syntax: terms of alternative phrases and boost phrases, each with its
+ * kind; the SQLite backend renders it into the FTS5 expression the tokenizer expects. */
+static char *phrases(const dq_search_plan_t *p)
+{
+    dq_buf_t b = {0};
+    static const char kinds[] = "tpi";
+    for (size_t i = 0; i < p->n_ph; i++)
+        dq_buf_printf(&b, "%s%d%c:%.*s", i ? " | " : "", p->ph[i].term, kinds[p->ph[i].kind],
+                      (int)p->ph[i].len, dq_search_phrase_text(p, &p->ph[i]));
+    return dq_buf_steal(&b, NULL);
+}
+
+DQ_TEST(plan_terms_phrases_and_fts5_rendering)
+{
+    fx_t f = fx_open();
+    dq_err_t err = {0};
+    dq_search_plan_t p = {0};
+    dq_buf_t m = {0}, b = {0};
+    /* a pinyin word: its text, its syllables; no boost for one word */
+    DQ_REQUIRE(dq_search_query_plan(f.s, "qingming", &p, &err) == 0);
+    char *ph = phrases(&p);
+    DQ_CHECK_STR(ph, "0t:qingming | 0p:qing ming");
+    free(ph);
+    DQ_CHECK(p.n_terms == 1 && p.n_boost == 0);
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_MATCH, &m);
+    DQ_CHECK_STR(m.data, "(\"qingming\" OR \"\1qing ming\")");
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_BOOST, &b);
+    DQ_CHECK_INT(b.len, 0);
+    /* initials, a Han run split at dictionary names, English adjacency */
+    DQ_REQUIRE(dq_search_dict_add(f.s, "张择端", &err) == 0);
+    DQ_REQUIRE(dq_search_dict_add(f.s, "清明上河图", &err) == 0);
+    DQ_REQUIRE(dq_search_query_plan(f.s, "qmsht 张择端清明上河图 autumn mountains", &p, &err) == 0);
+    ph = phrases(&p);
+    DQ_CHECK(strstr(ph, "0t:qmsht | 0i:qmsht") == ph);
+    DQ_CHECK(strstr(ph, "-1t:张择端") != NULL);
+    DQ_CHECK(strstr(ph, "-1t:autumn mountains") != NULL);
+    free(ph);
+    dq_buf_reset(&m);
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_MATCH, &m);
+    DQ_CHECK(strncmp(m.data, "(\"qmsht\" OR \"\2qmsht\") AND \"张择端\" AND \"清明上河图\" AND ",
+                     strlen("(\"qmsht\" OR \"\2qmsht\") AND \"张择端\" AND \"清明上河图\" AND ")) ==
+             0);
+    DQ_CHECK(strstr(m.data, "\"autumn\" AND \"mountains\"") != NULL);
+    dq_buf_reset(&b);
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_BOOST, &b);
+    DQ_CHECK(strstr(b.data, "\"张择端\" OR ") != NULL);
+    DQ_CHECK(strstr(b.data, "\"autumn mountains\"") != NULL);
+    /* a user quote inside a word is doubled in the FTS5 string, never a quote of its own */
+    dq_search_phrase_t q = {DQ_SEARCH_PHRASE_TEXT, 0, 0, 3};
+    dq_search_plan_t raw = {0};
+    dq_buf_puts(&raw.text, "a\"b");
+    raw.ph = &q;
+    raw.n_ph = 1;
+    raw.n_terms = 1;
+    dq_buf_reset(&m);
+    dq_sqlite_fts_render(&raw, DQ_SQ_FTS_MATCH, &m);
+    DQ_CHECK_STR(m.data, "\"a\"\"b\"");
+    dq_buf_free(&raw.text);
+    dq_buf_free(&m);
+    dq_buf_free(&b);
+    dq_search_plan_free(&p);
+    fx_close(&f);
 }
 
 DQ_TEST(nopinyin_tables_and_bad_arguments)

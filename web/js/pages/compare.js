@@ -56,6 +56,7 @@ export async function render(ctx) {
     const vb = createViewer(b, { navigator: false, label: `${t('compare_right')}: ${t('viewer_label')}` });
     Promise.all([va.ready, vb.ready]).then(() => cleanup.push(linkViewers(va.viewer, vb.viewer))).catch(() => {});
     cleanup.push(() => va.destroy(), () => vb.destroy());
+    window.__dqCompare = [va.viewer, vb.viewer]; // for the browser tests and the console
     body = h('div.compare-side', va.el, vb.el);
   } else {
     const OSD = osd();
@@ -86,6 +87,7 @@ export async function render(ctx) {
     viewer.addHandler('resize', clip);
     divider.addEventListener('input', () => { clip(); viewer.forceRedraw(); });
     cleanup.push(() => viewer.destroy());
+    window.__dqCompare = [viewer];
     body = wrap;
   }
   const el = h('div.page.compare',

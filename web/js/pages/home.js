@@ -1,7 +1,7 @@
 // Home: a few featured works, the dynasties along a horizontal timeline (scrolled like a
 // handscroll, right to left in time order is not forced: left = earlier, as timelines
 // read in both languages), and entry points by type and subject.
-import { t, vocabLabel, tag, lang, VOCAB, vocabEntry, yearText } from '../i18n.js';
+import { t, vocabLabel, tag, lang, vocabList, yearText } from '../i18n.js';
 import { searchRelics } from '../api.js';
 import { h, txt } from '../dom.js';
 import { card } from './search.js';
@@ -15,8 +15,13 @@ function counts(facets, kind) {
 }
 
 function timeline(dynCounts) {
-  const dyn = VOCAB.dynasties.map((d) => vocabEntry('dynasties', d.key) || d)
-    .filter((d) => d.key !== 'song' && (dynCounts.size === 0 || dynCounts.has(d.key) || ['tang', 'five_dynasties', 'northern_song', 'southern_song', 'yuan', 'ming', 'qing'].includes(d.key)));
+  // The server's dynasties (GET /api/vocab/dynasties) in its order: those with works, or all
+  // of them when the collection has none yet. An era that another one spans (Song over
+  // Northern and Southern Song) is left out when its parts are shown, so the track has no
+  // overlaps; each era keeps its own years.
+  const all = vocabList('dynasties').filter((d) => d.year_from != null && d.year_to != null);
+  const shown = all.filter((d) => dynCounts.size === 0 || dynCounts.has(d.key));
+  const dyn = shown.filter((d) => !shown.some((o) => o !== d && o.year_from >= d.year_from && o.year_to <= d.year_to && (o.year_from > d.year_from || o.year_to < d.year_to) && shown.filter((p) => p !== d && p.year_from >= d.year_from && p.year_to <= d.year_to).length > 1));
   const lo = Math.min(...dyn.map((d) => d.year_from));
   const hi = Math.max(...dyn.map((d) => Math.min(d.year_to, 1950)));
   const track = h('ol.timeline-track');
@@ -36,7 +41,7 @@ function timeline(dynCounts) {
 
 function tiles(kind, facetKind, cmap) {
   const list = h('ul.tiles');
-  for (const v of VOCAB[kind]) {
+  for (const v of vocabList(kind)) {
     const n = cmap.get(v.key) || 0;
     if (!n && cmap.size) continue;
     list.append(h('li', h('a.tile', { href: `/search?${facetKind}=${v.key}` },

@@ -4,7 +4,7 @@
 // inside the work, guided tours, sharing a view. The viewer and its layers survive a
 // language switch or a sign-in (handed from the old render to the new one), so the reader
 // keeps the place. ?iiif-content= (IIIF Content State) opens the page at a region.
-import { t, tag, pick, vocabLabel, lang, yearText } from '../i18n.js';
+import { t, tag, pick, vocabLabel, lang, yearText, dateText, rightsLabel } from '../i18n.js';
 import { getRelic, getInfo, mainImage, manifestUrl, imageUrl, getManifest, canvasesOf } from '../api.js';
 import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
@@ -34,13 +34,6 @@ function row(key, ...value) {
   return v.length ? [h('dt', t(key)), h('dd', v)] : [];
 }
 
-function dateText(r) {
-  const l = lang();
-  const text = r.date_text ? (typeof r.date_text === 'object' ? pick(r.date_text).text : r.date_text) : '';
-  const span = r.year_from != null ? (r.year_to != null && r.year_to !== r.year_from ? `${yearText(r.year_from)}–${yearText(r.year_to)}` : yearText(r.year_from)) : '';
-  return [text, span && !text.includes(String(r.year_from)) ? ` (${span})` : ''].join('') || (l === 'zh' ? '' : '');
-}
-
 function creatorsOf(r) {
   return (r.creators || []).map((c, i) => [i ? '；' : '', txt(c.name), c.dates ? h('span.dates', ` (${c.dates})`) : null]);
 }
@@ -48,13 +41,22 @@ function creatorsOf(r) {
 function citation(r, url) {
   const title = pick(r.title).text;
   const creator = r.creators && r.creators[0] ? pick(r.creators[0].name).text : '';
-  const date = dateText(r);
+  const date = dateText(r); // in the reader's language: no reign-period text in English
   const today = new Date().toISOString().slice(0, 10);
   if (lang() === 'zh') {
     return `${creator ? creator + '，' : ''}《${pick(r.title, 'zh').text || title}》，${date ? date + '，' : ''}${pick(r.medium, 'zh').text || ''}。丹青数字典藏，${r.accession}。${url}（${today} 访问）。`;
   }
   const en = pick(r.title, 'en').text || title;
   return `${creator ? creator + ', ' : ''}${en}${date ? ', ' + date : ''}${r.medium ? ', ' + pick(r.medium, 'en').text : ''}. Danqing digital collection, ${r.accession}. ${url} (accessed ${today}).`;
+}
+
+// The rights statement as the server states it: the manifest's `rights` (IIIF Presentation 3
+// §3.3.1), which the server derives from the record, so the page and every IIIF viewer say
+// the same. Labelled when the URI is a known one, else the URI itself.
+function rightsOf(manifest) {
+  const uri = manifest && typeof manifest.rights === 'string' ? manifest.rights : null;
+  if (!uri) return null;
+  return h('a.rights', { href: uri, 'data-external': '', 'data-rights': uri }, rightsLabel(uri) || uri);
 }
 
 function iiifBadge() {
@@ -140,8 +142,10 @@ export async function render(ctx) {
 
   const el = h('article.page.relic',
     h('header.relic-head',
-      h('p.kicker', h('a', { href: `/search?dynasty=${r.dynasty}` }, vocabLabel('dynasties', r.dynasty)), ' · ',
-        h('a', { href: `/search?object_type=${r.object_type}` }, vocabLabel('object_types', r.object_type))),
+      h('p.kicker', [
+        r.dynasty ? h('a', { href: `/search?dynasty=${encodeURIComponent(r.dynasty)}` }, vocabLabel('dynasties', r.dynasty)) : null,
+        r.dynasty && r.object_type ? ' · ' : null,
+        r.object_type ? h('a', { href: `/search?object_type=${encodeURIComponent(r.object_type)}` }, vocabLabel('object_types', r.object_type)) : null]),
       h('h1.relic-title', { lang: tag(title.lang) }, title.text),
       h('p.relic-sub', [r.title && r.title[title.lang === 'zh' ? 'en' : 'zh'] ? h('span', { lang: tag(title.lang === 'zh' ? 'en' : 'zh') }, r.title[title.lang === 'zh' ? 'en' : 'zh']) : null,
         r.title && r.title.pinyin ? h('span.pinyin', { lang: 'zh-Latn-pinyin' }, r.title.pinyin) : null]),
@@ -160,14 +164,14 @@ export async function render(ctx) {
         h('dl.facts',
           row('meta_accession', r.accession),
           row('meta_creator', creatorsOf(r)),
-          row('meta_dynasty', h('span', { lang: tag() }, vocabLabel('dynasties', r.dynasty))),
+          row('meta_dynasty', r.dynasty ? h('span', { lang: tag() }, vocabLabel('dynasties', r.dynasty)) : null),
           row('meta_date', dateText(r)),
           row('meta_type', vocabLabel('object_types', r.object_type)),
           row('meta_subject', (r.subject ? [].concat(r.subject) : []).map((s, i) => [i ? '、' : '', h('a', { href: `/search?subject=${s}` }, vocabLabel('subjects', s))])),
           row('meta_medium', r.medium ? bi(r.medium) : null),
           row('meta_dimensions', dims),
           row('meta_school', r.school || null),
-          row('meta_rights', r.rights ? (String(r.rights).startsWith('http') ? h('a', { href: r.rights, 'data-external': '' }, r.rights) : r.rights) : null)),
+          row('meta_rights', rightsOf(manifest))),
         inscriptions.length ? h('section.sub', h('h2.section-title', t('meta_inscriptions')), h('ul.inscriptions', inscriptions)) : null,
         seals.length ? h('section.sub', h('h2.section-title', t('meta_seals')), h('ul.seals', seals)) : null,
         provenance.length ? h('section.sub', h('h2.section-title', t('meta_provenance')), h('ol.provenance', provenance)) : null),

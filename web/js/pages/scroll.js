@@ -95,6 +95,7 @@ export async function render(ctx) {
   document.addEventListener('keydown', onKey);
 
   const title = pick(r.title);
+  const fullBtn = h('button.tool.hs-full', { type: 'button', 'aria-label': t('scroll_fullscreen'), title: t('scroll_fullscreen'), 'aria-pressed': 'false', onclick: () => toggleFull() }, svgIcon('full'));
   const el = h('div.page.scroll-page',
     h('header.hs-head',
       h('a.back', { href: `/relic/${encodeURIComponent(r.id)}` }, svgIcon('left'), h('span', t('scroll_exit'))),
@@ -111,15 +112,34 @@ export async function render(ctx) {
         h('span.sep', { 'aria-hidden': 'true' }),
         tool('plus', 'zoom_in', () => engine.zoomBy(1.6)),
         tool('minus', 'zoom_out', () => engine.zoomBy(1 / 1.6)),
-        tool('home', 'zoom_home', () => engine.zoomHome())),
+        tool('home', 'zoom_home', () => engine.zoomHome()),
+        h('span.sep', { 'aria-hidden': 'true' }),
+        fullBtn),
       caption),
     h('p.hs-help', t('scroll_help')));
+  // Full screen takes the whole page (title, scroll, strip and controls), so the reader can
+  // still unroll, jump and leave with Escape; the engine follows the size change.
+  function toggleFull() {
+    if (document.fullscreenElement) document.exitFullscreen?.().catch(() => {});
+    else el.requestFullscreen?.().catch((e) => console.warn('full screen', e.message));
+  }
+  const onFull = () => {
+    const on = document.fullscreenElement === el;
+    fullBtn.setAttribute('aria-pressed', on ? 'true' : 'false');
+    const k = on ? 'scroll_fullscreen_exit' : 'scroll_fullscreen';
+    fullBtn.setAttribute('aria-label', t(k)); fullBtn.title = t(k);
+    el.classList.toggle('is-fullscreen', on);
+    window.dispatchEvent(new Event('resize'));
+  };
+  document.addEventListener('fullscreenchange', onFull);
   return {
     el,
     title: title.text,
     focus: () => root.focus({ preventScroll: true }),
     destroy() {
       document.removeEventListener('keydown', onKey);
+      document.removeEventListener('fullscreenchange', onFull);
+      if (document.fullscreenElement === el) document.exitFullscreen?.().catch(() => {});
       if (kept && kept.owner === owner) { kept.engine.destroy(); kept = null; if (window.__dqScroll === engine) window.__dqScroll = null; }
     },
   };

@@ -2,34 +2,89 @@
 // year range, a grid of IIIF thumbnails with titles in the reader's language, cursor
 // paging. Everything is in the URL (q, dynasty, object_type, subject, year_from, year_to,
 // sort, cursor), so a result page can be shared, bookmarked and gone back to.
-import { t, tag, vocabLabel, pick, yearText, lang } from '../i18n.js';
+import { t, tag, vocabLabel, vocabList, pick, yearText, lang, dateText } from '../i18n.js';
 import { searchRelics } from '../api.js';
-import { h, txt, snippet } from '../dom.js';
+import { h, txt, snippetParts, highlight } from '../dom.js';
 
 export const name = 'search';
 const FILTERS = ['dynasty', 'object_type', 'subject', 'creator', 'medium'];
 const KINDS = { dynasty: 'dynasties', object_type: 'object_types', subject: 'subjects' };
 const YEAR_MIN = 600, YEAR_MAX = 1950;
 
-// A result card: thumbnail, title in the reader's language with the other beneath.
+// One labelled fact of a card ("Dynasty  Ming"), or null when the record has no value.
+function fact(key, value, words, attrs = {}) {
+  if (value == null || value === '') return null;
+  return h('span.fact', h('span.fact-label', t(key)), ' ', h('span.fact-value', attrs, highlight(value, words)));
+}
+
+// Every vocabulary label, either language, lower-cased -> {kind, key}: a hit on one of them
+// is a hit on that field (a subject, a dynasty, a type), not on running text.
+function vocabLabels() {
+  const m = new Map();
+  for (const kind of ['dynasties', 'object_types', 'subjects'])
+    for (const v of vocabList(kind)) for (const l of [v.zh, v.en]) if (l) m.set(l.toLowerCase(), { kind, key: v.key });
+  return m;
+}
+const FIELD_OF = { dynasties: 'meta_dynasty', object_types: 'meta_type', subjects: 'meta_subject' };
+
+// What the card adds for a hit that its own fields (title, creator, the facts) do not show:
+// a hit on a vocabulary label becomes that field, labelled ("Subject  Landscape"); a hit in
+// running text (a description, an inscription, a seal) becomes the matched passage,
+// labelled, with the catalogue fields the server's match text runs together (accession,
+// dynasty, type, subject, date) taken out.
+function matchLine(it, visible) {
+  const parts = snippetParts(it.snippet);
+  const words = parts.filter((p) => p.mark).map((p) => p.text);
+  const seen = visible.join(' ').toLowerCase();
+  const unseen = words.filter((w) => !seen.includes(w.toLowerCase()));
+  if (!unseen.length) return { words, el: null };
+  const labels = vocabLabels();
+  if (unseen.every((w) => labels.has(w.toLowerCase()))) {
+    const fields = [...new Map(unseen.map((w) => [w.toLowerCase(), labels.get(w.toLowerCase())])).values()];
+    // the field matched as a whole (perhaps in the other language): mark its label
+    return { words, el: h('span.card-facts.card-match-facts', fields.map((f) => {
+      const label = vocabLabel(f.kind, f.key);
+      return fact(FIELD_OF[f.kind], label, [label], { lang: tag() });
+    })) };
+  }
+  const meta = new Set([...visible.flatMap((v) => String(v).split(/\s+/)), ...labels.keys()].filter(Boolean).map((x) => x.toLowerCase()));
+  const kept = [];
+  for (const p of parts) {
+    if (p.mark) { kept.push(p); continue; }
+    const text = p.text.split(/(\s+)/).filter((tok) => !meta.has(tok.trim().toLowerCase()) && !/^[（(]\d+[)）]$/.test(tok.trim())).join('').replace(/\s{2,}/g, ' ');
+    if (text.trim()) kept.push({ text, mark: false });
+  }
+  return { words, el: h('span.card-match', h('span.fact-label', t('snippet_label')), ' ',
+    h('span.snippet', { lang: kept.some((p) => /[\u3400-\u9fff]/.test(p.text)) ? 'zh-Hans' : 'en' },
+      kept.map((p) => (p.mark ? h('mark', p.text) : p.text)))) };
+}
+
+// A result card: thumbnail, title in the reader's language with the other beneath, the
+// creator, then labelled facts (dynasty, type, date, accession: only those the record has)
+// and, when the hit is elsewhere, the matched passage.
 export function card(it, { eager = false, large = false } = {}) {
   const title = pick(it.title);
   const other = pick(it.title, title.lang === 'zh' ? 'en' : 'zh');
   const creator = it.creators && it.creators[0] ? pick(it.creators[0].name) : null;
+  const dyn = vocabLabel('dynasties', it.dynasty), type = vocabLabel('object_types', it.object_type);
+  const date = dateText(it);
+  const visible = [title.text, other.text, creator && creator.text, dyn, type, date, it.accession].filter(Boolean);
+  const m = it.snippet ? matchLine(it, visible) : { words: [], el: null };
   const img = it.thumbnail
     ? h('img', { src: it.thumbnail, alt: '', loading: eager ? 'eager' : 'lazy', decoding: 'async' })
     : h('span.noimg', t('no_image'));
   return h(`a.card${large ? '.card-large' : ''}${it.object_type === 'handscroll' ? '.card-wide' : ''}`, { href: `/relic/${encodeURIComponent(it.id)}` },
     h('span.thumb', img),
     h('span.card-body',
-      h('span.card-title', { lang: tag(title.lang) }, title.text),
-      other.text && other.lang !== title.lang ? h('span.card-sub', { lang: tag(other.lang) }, other.text) : null,
-      h('span.card-meta',
-        creator ? h('span', { lang: tag(creator.lang) }, creator.text) : null,
-        creator ? ' · ' : null,
-        h('span', { lang: tag() }, vocabLabel('dynasties', it.dynasty)),
-        it.object_type ? ` · ${vocabLabel('object_types', it.object_type)}` : null),
-      it.snippet ? snippet(it.snippet) : null));
+      h('span.card-title', { lang: tag(title.lang) }, highlight(title.text, m.words)),
+      other.text && other.lang !== title.lang ? h('span.card-sub', { lang: tag(other.lang) }, highlight(other.text, m.words)) : null,
+      creator && creator.text ? h('span.card-creator', { lang: tag(creator.lang) }, highlight(creator.text, m.words)) : null,
+      h('span.card-facts',
+        fact('meta_dynasty', dyn, m.words, { lang: tag() }),
+        fact('meta_type', type, m.words, { lang: tag() }),
+        fact('meta_date', date, m.words),
+        fact('meta_accession', it.accession, m.words)),
+      m.el));
 }
 
 function stateFrom(query) {
@@ -105,6 +160,9 @@ export async function render(ctx) {
     h('label.visually-hidden', { for: 'q' }, t('search_label')),
     input,
     h('button.btn-ink', { type: 'submit' }, t('search_go')));
+  // On a phone the filters fold away under one line above the results (issue 10: the whole
+  // column came before any result); on wider screens they stay open beside them.
+  const wide = !window.matchMedia || window.matchMedia('(min-width: 901px)').matches;
   const facets = h('aside.facets', { 'aria-label': t('filters') },
     h('h2.facets-title', t('filters')),
     active ? h('button.link-btn', { type: 'button', onclick: () => go({ q: s.q, sort: s.sort }) }, t('clear_filters')) : null,
@@ -120,13 +178,16 @@ export async function render(ctx) {
     res.next_cursor ? h('a.btn-line', { href: urlOf({ ...s, cursor: res.next_cursor }), rel: 'next' }, t('page_next')) : null);
   const el = h('div.page.search',
     h('div.search-head', h('h1.page-title', h('span', { lang: tag() }, t('nav_search'))), form),
-    h('div.search-layout', facets,
+    h('div.search-layout',
+      h('details.facets-fold', { open: wide || active > 0 },
+        h('summary.facets-summary', t('filters'), active ? h('span.facet-count', ` ${active}`) : null),
+        facets),
       h('section.results', { 'aria-labelledby': 'results-count' },
         h('div.results-bar',
           h('p#results-count.count', { 'aria-live': 'polite' }, t('results_count', { n: res.total ?? items.length })),
           h('label.sort', { for: 'sort' }, t('sort'), ' ', sortSel)),
         items.length ? h('ul.grid', items.map((it) => h('li', card(it)))) : h('p.empty', t('results_none')),
         nav)));
-  void txt; void lang;
+  void txt; void lang; void yearText;
   return { el, title: s.q ? `${s.q} · ${t('nav_search')}` : t('nav_search') };
 }

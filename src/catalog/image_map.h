@@ -1,0 +1,36 @@
+/*
+ * image_map.h: the catalog's in-memory image map (image_map.c), internal to src/catalog/.
+ * catalog.c owns one per catalog and keeps it coherent from the change feed; every function
+ * is thread-safe (one rwlock: readers share it, updates take it alone, briefly).
+ */
+#ifndef DQ_IMAGE_MAP_H
+#define DQ_IMAGE_MAP_H
+
+#include "catalog/catalog.h"
+
+typedef struct dq_image_map dq_image_map_t;
+
+/* New and empty; free with dq_image_map_free (NULL-safe). clear empties it. */
+dq_image_map_t *dq_image_map_new(void);
+void dq_image_map_free(dq_image_map_t *m);
+void dq_image_map_clear(dq_image_map_t *m);
+/* Sets the record of rec->id (copied). */
+void dq_image_map_put(dq_image_map_t *m, const dq_image_rec_t *rec);
+/* Forgets the record of id (its relic links stay counted). */
+void dq_image_map_drop(dq_image_map_t *m, const char *id);
+/* 1 and *out filled when id has a record, else 0. */
+int dq_image_map_get(dq_image_map_t *m, const char *id, dq_image_rec_t *out);
+/* 1 when anonymous callers may see id: it has no relic link, or a link from an unrestricted
+ * relic (unknown ids are unlinked, hence 1); 0 when only restricted relics link it. */
+int dq_image_map_visible(dq_image_map_t *m, const char *id);
+/* Loading: adds one link of relic_id (restricted as given at its first link) to image_id. */
+void dq_image_map_link(dq_image_map_t *m, const char *relic_id, int restricted,
+                       const char *image_id);
+/* Replaces every link of relic_id by image_ids[0..n_images) with the relic's restricted flag
+ * (n_images 0: the relic has no links, or is gone). Strings copied. */
+void dq_image_map_relic(dq_image_map_t *m, const char *relic_id, int restricted,
+                        const char *const *image_ids, int n_images);
+/* Images with a record, and of them those anonymous callers may see (either may be NULL). */
+void dq_image_map_counts(dq_image_map_t *m, int64_t *records, int64_t *anon_visible);
+
+#endif

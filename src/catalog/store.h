@@ -1,0 +1,388 @@
+/*
+ * store.h: the storage interface of the catalog (house style 4). A backend stores and fetches
+ * rows inside transactions; it has no policy: no role checks, no validation, no last-admin
+ * rule, no visibility rule, no JSON for the API, no query syntax built from user text. All of
+ * that lives once, above this line, in catalog.c, account.c, annotation.c and relic*.c.
+ *
+ * Only src/catalog/ includes this header; http/, cli/ and tests use catalog.h.
+ *
+ * To write a backend: fill a dq_store_backend_t (open/close/begin/commit/rollback and one ops
+ * struct per kind of object), and let dq_catalog_open pick it by URL scheme (catalog.c).
+ * store_sqlite.c + store_sqlite_image.c + store_sqlite_account.c + store_sqlite_annotation.c
+ * are the reference for everything except relics; store_sqlite_relic*.c for relics.
+ *
+ * Conventions every member follows unless its comment says otherwise:
+ *  - Returns 0 on success, -1 with err filled on failure. A lookup that finds nothing returns
+ *    1 (no err) so that callers choose the user-facing message. A unique violation is
+ *    DQ_EEXIST; a database that stayed locked past the bounded write wait is DQ_EBUSY (503);
+ *    anything else DQ_EIO / DQ_EINTERNAL (500).
+ *  - Every primitive takes a dq_store_txn_t from begin() and runs inside it; write primitives
+ *    need a write transaction. Strings passed in are borrowed for the call. Rows handed to a
+ *    callback are borrowed for the callback only (copy what you keep); a callback returns
+ *    non-zero to stop the walk (the primitive then returns 0) and must not call back into
+ *    the catalog (the transaction's connection is busy).
+ *  - Thread safety: the backend handle (void *impl) may be used by any number of threads at
+ *    once; a transaction belongs to the thread that began it until commit/rollback.
+ *  - Times are UTC text "2026-11-24T15:33:07Z" set by the backend ("now" at the write).
+ */
+#ifndef DQ_STORE_H
+#define DQ_STORE_H
+
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+
+typedef struct dq_store_txn dq_store_txn_t; /* opaque, backend-defined */
+
+/* ---------------------------------------------------------------- row types */
+
+/* ======== relics: row types (relic*.c, store_sqlite_relic*.c) ======== */
+/* A stored row as the backend returns it. */
+typedef struct {
+    char id[64];
+    int64_t version;
+    char created_at[32], updated_at[32];
+    const char *doc; /* the user part of the document (no id/version/times), canonical JSON */
+    size_t doc_len;
+} dq_relic_stored_t;
+
+/* One image link of a relic, in order. */
+typedef struct {
+    const char *image_id, *role;
+} dq_relic_link_t;
+
+/* What a backend writes for one relic: the canonical document plus the values it indexes.
+ * Everything is borrowed for the call. */
+typedef struct {
+    const char *id, *accession;
+    int64_t version;        /* 1 on insert */
+    const char *created_at; /* NULL: now (insert) / keep (update) */
+    const char *doc;        /* canonical user document JSON */
+    size_t doc_len;
+    const char *dynasty, *object_type, *medium_key; /* NULL when absent */
+    int year_from, year_to, has_year;               /* has_year 0: no dates */
+    int restricted;
+    const char *sort_title; /* accession-independent title key for display */
+    const char *const *subjects;
+    int n_subjects;
+    const char *const *creators; /* facet labels: the zh name, else en */
+    const char *const *creators_en;
+    int n_creators;
+    const dq_relic_link_t *links;
+    int n_links;
+    /* Full-text fields, ranked in this order of weight: title (zh/en/pinyin), creators, body
+     * (medium, inscriptions, seals, school, date text, vocabulary labels, keywords,
+     * accession), description. */
+    const char *fts_title, *fts_creators, *fts_body, *fts_description;
+} dq_relic_row_t;
+
+
+/* ======== end relics: row types ======== */
+
+/* ======== annotations and tours: types (annotation.c, store_sqlite_annotation.c) ======== */
+
+/* One stored annotation as the backend reads and writes it. The W3C / IIIF JSON forms are
+ * built by http/ (their ids are URLs that depend on the address the client used); the
+ * catalog keeps this neutral record. Strings in fixed arrays are copies; bodies and fts are
+ * borrowed (by the backend for the call on write; valid only during the callback on read). */
+typedef struct {
+    int64_t id;          /* server-assigned, > 0; 0 on insert */
+    char relic_id[64];   /* the relic the annotation is on */
+    int canvas;          /* 1-based canvas index in the relic's manifest */
+    int x, y, w, h;      /* the region (FragmentSelector xywh=), canvas pixels */
+    char motivation[16]; /* commenting | describing | identifying | tagging */
+    const char *bodies;  /* JSON array [{"value": "...", "language": "zh"}], canonical */
+    const char *fts;     /* the searchable text: the body values joined by newlines */
+    char creator[64];    /* the account that created it (dq_actor_t.user) */
+    char created[32], modified[32];
+    int64_t version; /* 1 on insert, +1 per replace */
+} dq_anno_row_t;
+
+/* One stored tour. doc is the user part ({"title", "stops", "public"}), canonical JSON;
+ * borrowed as for dq_anno_row_t. */
+typedef struct {
+    int64_t id; /* server-assigned, > 0; shown as "t{id}" */
+    char relic_id[64];
+    const char *doc;
+    char author[64];
+    int is_public;
+    char created[32], modified[32];
+    int64_t version;
+} dq_tour_row_t;
+
+/* Called once per row by the annotation and tour readers; row is borrowed for the call.
+ * hl, for search only, is the FTS text with each hit between \x01 and \x02 (else NULL).
+ * Non-zero stops the walk. The backend's lock is held: do not call back into the catalog. */
+typedef int (*dq_anno_cb)(void *ud, const dq_anno_row_t *row, const char *hl);
+typedef int (*dq_tour_cb)(void *ud, const dq_tour_row_t *row);
+
+/* ======== end annotations and tours: types ======== */
+
+
+/* ---------------------------------------------------------------- images */
+
+/* Called once per row; rec borrowed for the call. */
+typedef int (*dq_store_image_cb)(void *ud, const dq_image_rec_t *rec);
+/* One image link of a relic as image visibility needs it: the relic's id, whether the relic
+ * is restricted, and the linked image id (borrowed for the call). */
+typedef int (*dq_store_link_cb)(void *ud, const char *relic_id, int restricted,
+                                const char *image_id);
+
+typedef struct dq_store_image_ops {
+    /* Inserts rec, or with replace=1 inserts or replaces it (keeping created_at); also deletes
+     * the pending row of the same id. Without replace an existing id is DQ_EEXIST. Sets
+     * created_at/updated_at itself (rec's are ignored). *replaced (may be NULL) gets 1 when a
+     * row was replaced. */
+    int (*put)(dq_store_txn_t *txn, const dq_image_rec_t *rec, int replace, int *replaced,
+               dq_err_t *err);
+    /* 0 and *out filled, 1 unknown id, -1 error. */
+    int (*get)(dq_store_txn_t *txn, const char *id, dq_image_rec_t *out, dq_err_t *err);
+    /* Every image in id order. */
+    int (*list)(dq_store_txn_t *txn, dq_store_image_cb cb, void *ud, dq_err_t *err);
+    /* 0 deleted, 1 unknown id. */
+    int (*remove)(dq_store_txn_t *txn, const char *id, dq_err_t *err);
+    /* The pending journal: a row committed before a pyramid is renamed over the old one, so
+     * that recovery after a crash can tell "renamed" from "not renamed yet". put replaces a
+     * row of the same id; drop of an absent id is not an error. list: id order, created_at
+     * and updated_at empty. */
+    int (*pending_put)(dq_store_txn_t *txn, const dq_image_rec_t *rec, dq_err_t *err);
+    int (*pending_list)(dq_store_txn_t *txn, dq_store_image_cb cb, void *ud, dq_err_t *err);
+    int (*pending_drop)(dq_store_txn_t *txn, const char *id, dq_err_t *err);
+    /* The image links of one relic (relic_id non-NULL; no call when the relic is gone; one
+     * call with image_id NULL when it has no links) or of every relic (NULL: only linked
+     * relics), for the image visibility map (image_map.c). */
+    int (*links)(dq_store_txn_t *txn, const char *relic_id, dq_store_link_cb cb, void *ud,
+                 dq_err_t *err);
+} dq_store_image_ops;
+
+/* ---------------------------------------------------------------- audit and change feed */
+
+/* One audit row; strings borrowed for the callback. detail is a JSON object. */
+typedef struct {
+    int64_t seq;
+    const char *at, *who, *action, *object, *detail;
+} dq_store_audit_row_t;
+typedef int (*dq_store_audit_cb)(void *ud, const dq_store_audit_row_t *row);
+
+typedef struct dq_store_audit_ops {
+    /* Appends a row (detail NULL or "" = "{}") in the write transaction; seq is assigned and
+     * only ever grows, also across processes. Every committed write of relics, images,
+     * accounts, annotations and tours adds at least one row: the change feed below depends on
+     * it. */
+    int (*append)(dq_store_txn_t *txn, const char *who, const char *action, const char *object,
+                  const char *detail, dq_err_t *err);
+    /* The largest seq (0 when empty). Cheap: the server polls it once a second. */
+    int (*max_seq)(dq_store_txn_t *txn, int64_t *seq, dq_err_t *err);
+    /* Rows with seq > after_seq in seq order, at most limit (the change feed). */
+    int (*since)(dq_store_txn_t *txn, int64_t after_seq, int limit, dq_store_audit_cb cb, void *ud,
+                 dq_err_t *err);
+    /* Rows newest first: object NULL = all, before_seq 0 = from the newest, at most limit. */
+    int (*list)(dq_store_txn_t *txn, const char *object, int64_t before_seq, int limit,
+                dq_store_audit_cb cb, void *ud, dq_err_t *err);
+} dq_store_audit_ops;
+
+/* ---------------------------------------------------------------- accounts */
+
+/* Names: every account has a display name (as created) and a key, the name folded to lower
+ * case (account.c folds; the backend only stores and compares keys). The key is unique; see
+ * account.c for accounts that existed before folding. */
+typedef struct dq_store_account_ops {
+    /* DQ_EEXIST when the key is taken. */
+    int (*user_insert)(dq_store_txn_t *txn, const char *name, const char *key, int role,
+                       const char *pwhash, dq_err_t *err);
+    /* By key: 0 and *out (and pwhash, DQ_PWHASH_MAX bytes, when non-NULL) filled; 1 unknown.
+     * When two rows share a key (from before folding), the one whose name equals name_hint
+     * (may be NULL) wins, else the oldest. */
+    int (*user_get)(dq_store_txn_t *txn, const char *key, const char *name_hint, dq_user_t *out,
+                    char *pwhash, dq_err_t *err);
+    /* Every account in name order, with its credentials unexpired at now counted. */
+    int (*user_list)(dq_store_txn_t *txn, int64_t now, dq_user_cb cb, void *ud, dq_err_t *err);
+    /* By exact stored name: role >= 0 sets the role, pwhash non-NULL sets the hash (neither
+     * touches credentials). 1 unknown. */
+    int (*user_update)(dq_store_txn_t *txn, const char *name, int role, const char *pwhash,
+                       dq_err_t *err);
+    /* By exact stored name, with its credentials. 1 unknown. */
+    int (*user_delete)(dq_store_txn_t *txn, const char *name, dq_err_t *err);
+    /* Accounts with role DQ_ROLE_ADMIN. */
+    int (*admin_count)(dq_store_txn_t *txn, int64_t *n, dq_err_t *err);
+    /* Credentials (kind DQ_CRED_*) are kept as the 64-hex SHA-256 of the token text, with an
+     * expiry in Unix seconds (0: never, tokens only). insert: of an existing stored name. */
+    int (*cred_insert)(dq_store_txn_t *txn, int kind, const char *hash, const char *name,
+                       int64_t expires_at, dq_err_t *err);
+    /* 0 found and unexpired at now (*out: the account's stored name and current role), 1 not
+     * found or expired. */
+    int (*cred_lookup)(dq_store_txn_t *txn, int kind, const char *hash, int64_t now,
+                       dq_actor_t *out, dq_err_t *err);
+    /* Deletes one credential (absent is not an error). */
+    int (*cred_delete)(dq_store_txn_t *txn, int kind, const char *hash, dq_err_t *err);
+    /* Deletes every credential of the stored name (NULL: nobody's), then every one expired at
+     * now. */
+    int (*cred_purge)(dq_store_txn_t *txn, const char *name, int64_t now, dq_err_t *err);
+} dq_store_account_ops;
+
+/* ---------------------------------------------------------------- annotations and tours */
+
+typedef struct dq_store_anno_ops {
+    /* Inserts row (row->id 0): fills id, version (1), created, modified. A relic that does not
+     * exist is DQ_ENOTFOUND. */
+    int (*insert)(dq_store_txn_t *txn, dq_anno_row_t *row, dq_err_t *err);
+    /* Updates annotation row->id of row->relic_id when its version is if_version (-1: any):
+     * version + 1; fills version, created, modified and creator from the stored row. 1 unknown;
+     * DQ_EEXIST (412) when the version differs. */
+    int (*update)(dq_store_txn_t *txn, dq_anno_row_t *row, int64_t if_version, dq_err_t *err);
+    /* 1 unknown; DQ_EEXIST (412) stale version. */
+    int (*remove)(dq_store_txn_t *txn, const char *relic_id, int64_t id, int64_t if_version,
+                  dq_err_t *err);
+    /* One annotation (cb once) or 1 unknown. */
+    int (*get)(dq_store_txn_t *txn, const char *relic_id, int64_t id, dq_anno_cb cb, void *ud,
+               dq_err_t *err);
+    /* The relic's annotations in id order (canvas > 0: that canvas only) from offset, at most
+     * limit; *total (may be NULL) the number that match canvas. */
+    int (*list)(dq_store_txn_t *txn, const char *relic_id, int canvas, int64_t offset, int limit,
+                dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err);
+    /* Full-text search of the relic's annotation bodies for the user text q (the backend plans
+     * it with search/, the Chinese-aware tokenizer both backends share; bad text is DQ_EINVAL).
+     * motivations: a mask, 1 << k for k in commenting, describing, identifying, tagging (0:
+     * any); creator NULL = any. Best first, at most limit; cb gets hl, the text with each hit
+     * between \x01 and \x02. */
+    int (*search)(dq_store_txn_t *txn, const char *relic_id, const char *q, unsigned motivations,
+                  const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err);
+} dq_store_anno_ops;
+
+typedef struct dq_store_tour_ops {
+    /* As for annotations: insert fills id, version, created, modified; update checks
+     * if_version and fills version, created, modified, author, relic_id; 1 unknown. */
+    int (*insert)(dq_store_txn_t *txn, dq_tour_row_t *row, dq_err_t *err);
+    int (*update)(dq_store_txn_t *txn, dq_tour_row_t *row, int64_t if_version, dq_err_t *err);
+    int (*remove)(dq_store_txn_t *txn, int64_t id, int64_t if_version, dq_err_t *err);
+    int (*get)(dq_store_txn_t *txn, int64_t id, dq_tour_cb cb, void *ud, dq_err_t *err);
+    /* The relic's tours in id order. */
+    int (*list)(dq_store_txn_t *txn, const char *relic_id, dq_tour_cb cb, void *ud, dq_err_t *err);
+} dq_store_tour_ops;
+
+/* ---------------------------------------------------------------- relics */
+
+struct dq_search_plan; /* search/search.h */
+
+/* What the facet and sort index (relic_index.c) keeps of one relic; borrowed for the callback. */
+typedef struct {
+    int64_t seq; /* the backend's row number: > 0, never reused; match() returns these */
+    const char *id, *accession;
+    const char *dynasty, *object_type, *medium; /* NULL when absent */
+    int has_year, year_from, year_to;
+    int restricted, has_images;
+    const char *const *subjects;
+    int n_subjects;
+    const char *const *creators, *const *creators_en;
+    int n_creators;
+} dq_relic_ixrow_t;
+typedef int (*dq_relic_ixrow_cb)(void *ud, const dq_relic_ixrow_t *row);
+/* One full-text match: seq and, when asked for, its score (smaller is better). */
+typedef int (*dq_relic_match_cb)(void *ud, int64_t seq, double score);
+/* One snippet: text is the best fragment of the relic's fields, each hit between \x01 and
+ * \x02, "…" where the text was cut; borrowed for the callback. */
+typedef int (*dq_relic_snippet_cb)(void *ud, int64_t seq, const char *text);
+
+/* Which matches of a plan match() returns. */
+enum {
+    DQ_RELIC_MATCH_ALL = 0, /* every term, in any field */
+    DQ_RELIC_MATCH_BOOST,   /* any boost phrase, in any field (callers only ask about matches) */
+    DQ_RELIC_MATCH_TITLE,   /* every term, each within the title or creators field */
+};
+
+/* Relic row primitives (relic_doc.c, relic_write.c, relic_search.c and relic_index.c hold the
+ * policy: validation, roles, visibility, ranking, facets, JSON). */
+typedef struct dq_store_relic_ops {
+    /* The search object the backend registered its tokenizer with (borrowed until close):
+     * relic*.c plan queries and add dictionary names with it. */
+    struct dq_search *(*search_handle)(void *impl);
+    /* By id (accession NULL) or by accession (id NULL): 0 found (out->doc borrowed until the
+     * next primitive call on txn), 1 not found. Any transaction. */
+    int (*load)(dq_store_txn_t *txn, const char *id, const char *accession, dq_relic_stored_t *out,
+                dq_err_t *err);
+    /* Write transaction. Inserts (row->version == 1) or updates the row, its facet values,
+     * image links and full-text entry. DQ_EEXIST for a duplicate id or accession; a failure
+     * after the row itself was written is DQ_EINTERNAL (the caller must roll back). */
+    int (*save)(dq_store_txn_t *txn, const dq_relic_row_t *row, dq_err_t *err);
+    /* Write transaction. 1 when there is no such relic. */
+    int (*remove)(dq_store_txn_t *txn, const char *id, dq_err_t *err);
+    /* Write transaction. A fresh server id ("dq-2026-0042"), never handed out before. */
+    int (*new_id)(dq_store_txn_t *txn, char id[32], dq_err_t *err);
+    /* 1 when an image row with this id exists, 0 when not. */
+    int (*image_exists)(dq_store_txn_t *txn, const char *image_id, dq_err_t *err);
+    /* The index values of relic id, or of every relic in seq order (id NULL); nothing when id
+     * does not exist. */
+    int (*index_rows)(dq_store_txn_t *txn, const char *id, dq_relic_ixrow_cb cb, void *ud,
+                      dq_err_t *err);
+    /* Full-text: the relics that match plan (what: DQ_RELIC_MATCH_*) in ascending seq order,
+     * with a score when scored (SQLite: bm25 with field weights 10, 8, 2, 1). A plan the
+     * backend cannot run is DQ_EINVAL. */
+    int (*match)(dq_store_txn_t *txn, const struct dq_search_plan *plan, int what, int scored,
+                 dq_relic_match_cb cb, void *ud, dq_err_t *err);
+    /* Whether at most limit relics match plan (every term), told without running it: *bound
+     * gets an upper bound <= limit, or -1 when there may be more or the backend cannot tell
+     * cheaply (SQLite: from the occurrences of each phrase's rarest token). */
+    int (*match_bound)(dq_store_txn_t *txn, const struct dq_search_plan *plan, int64_t limit,
+                       int64_t *bound, dq_err_t *err);
+    /* The snippets of those of seqs[0..n) that match plan (about 24 tokens around the best
+     * hits, the best field). all[0..n_all) are every match of plan, ascending (a backend may
+     * use them to bound its work). */
+    int (*snippets)(dq_store_txn_t *txn, const struct dq_search_plan *plan, const int64_t *seqs,
+                    size_t n, const int64_t *all, size_t n_all, dq_relic_snippet_cb cb, void *ud,
+                    dq_err_t *err);
+    /* Read side on the backend handle (own read transaction). Counts of relics (all, or not
+     * restricted). */
+    int (*counts)(void *impl, int show_restricted, int64_t *relics, dq_err_t *err);
+    /* Every creator name and zh title ever stored (to refill the search dictionary). */
+    int (*names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
+} dq_store_relic_ops;
+
+/* ---------------------------------------------------------------- the backend */
+
+typedef struct dq_store_backend {
+    const char *name; /* "sqlite" */
+    /* Opens the store named by the part of the URL after "scheme:" (SQLite: the database
+     * file's path; its directory is created). write_wait_ms bounds how long a write
+     * transaction waits for the database's write lock (begin with write=1). Returns a new
+     * handle, or NULL with err. */
+    void *(*open)(const char *location, int write_wait_ms, dq_err_t *err);
+    /* NULL-safe. No transaction may be open. */
+    void (*close)(void *impl);
+    /* Starts a transaction into *txn. write=1: the one writer, waiting at most write_wait_ms
+     * in all (for this process's other writers and for other processes), then DQ_EBUSY with
+     * http_status 503 (http/ adds Retry-After). write=0: a consistent read snapshot on a
+     * connection of its own, which never waits for a writer. */
+    int (*begin)(void *impl, int write, dq_store_txn_t **txn, dq_err_t *err);
+    /* Commits and ends txn (also on failure, which rolls back). */
+    int (*commit)(dq_store_txn_t *txn, dq_err_t *err);
+    /* Rolls back and ends txn; NULL-safe; ends a read transaction too. */
+    void (*rollback)(dq_store_txn_t *txn);
+    /* Changes write_wait_ms for later write transactions (thread-safe). */
+    void (*set_write_wait)(void *impl, int ms);
+    /* The schema version the backend has applied (for tests and `danqing status`). */
+    int (*schema_version)(void *impl, int *version, dq_err_t *err);
+    const dq_store_image_ops *images;
+    const dq_store_audit_ops *audit;
+    const dq_store_account_ops *accounts;
+    const dq_store_anno_ops *annos;
+    const dq_store_tour_ops *tours;
+    const dq_store_relic_ops *relics;
+} dq_store_backend_t;
+
+/* The SQLite backend (store_sqlite*.c). */
+extern const dq_store_backend_t dq_store_sqlite;
+
+/* ---------------------------------------------------------------- for the neutral layer */
+
+/* The backend and its handle of cat (borrowed, valid until close). */
+const dq_store_backend_t *dq_catalog_backend(dq_catalog_t *cat);
+void *dq_catalog_impl(dq_catalog_t *cat);
+/* Runs fn inside one write transaction: commit when fn returns 0 (then this process's
+ * in-memory views, the image map, learn the change before this returns), roll back
+ * otherwise. fn must not call any other dq_catalog_* function. */
+typedef int (*dq_catalog_txn_fn)(void *ud, dq_store_txn_t *txn, dq_err_t *err);
+int dq_catalog_write(dq_catalog_t *cat, dq_catalog_txn_fn fn, void *ud, dq_err_t *err);
+/* The same inside a read transaction (always ended; fn's result is returned). */
+int dq_catalog_read(dq_catalog_t *cat, dq_catalog_txn_fn fn, void *ud, dq_err_t *err);
+
+#endif
