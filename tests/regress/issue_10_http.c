@@ -263,7 +263,8 @@ DQ_TEST(render_past_its_deadline_answers_503_with_retry_after)
 DQ_TEST(expensive_renders_are_bounded_and_health_is_served_meanwhile)
 {
     fx_t f;
-    fx_start(&f, "--render-slots 1 --render-wait-ms 100 --threads 2");
+    /* a generous deadline: under a sanitizer on a busy machine one render may take long */
+    fx_start(&f, "--render-slots 1 --render-wait-ms 100 --threads 2 --render-timeout-ms 600000");
     /* Four 60-megapixel renders at once, each on its own connection, in child processes. */
     enum { N = 4 };
     pid_t kids[N];
