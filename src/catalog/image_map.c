@@ -340,6 +340,15 @@ void dq_image_map_link(dq_image_map_t *m, const char *relic_id, int restricted,
 void dq_image_map_relic(dq_image_map_t *m, const char *relic_id, int restricted,
                         const char *const *image_ids, int n_images)
 {
+    if (n_images == 0) {
+        /* Most relics of a bulk import have no images: no need to hold tiles back (the lock
+         * prefers writers) for a relic the map does not know. */
+        pthread_rwlock_rdlock(&m->lock);
+        int known = t_find(&m->relics, relic_id) != NULL;
+        pthread_rwlock_unlock(&m->lock);
+        if (!known)
+            return; /* only apply_feed changes relics, one call at a time (feed_lock) */
+    }
     pthread_rwlock_wrlock(&m->lock);
     relic_t *old = t_del(&m->relics, relic_id);
     for (int i = 0; old && i < old->n; i++)
