@@ -16,7 +16,7 @@
 # usage: bench/issue9.sh [PART ...]    (no part: all five, in the order above)
 # env: DQ_BENCH_ROUNDS (3), DQ_BENCH_SECONDS (10 per round and server), DQ_BENCH_CONNS (32),
 #      DQ_BENCH_RELICS (100000), DQ_BENCH_RUNS (50 searches per query and interface),
-#      DQ_BENCH_W/H (40000x6000). Output: the table on stdout and in build/bench/i9/table.md.
+#      DQ_BENCH_W/H (40000x6000), DQ_BENCH_SERVE_ARGS (extra `danqing serve` options). Output: the table on stdout and in build/bench/i9/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -58,7 +58,8 @@ wait_port() {
 start_dq() {
   local name=$1 data=$2; shift 2
   rm -f "$I/$name.out" # before the start: the wait below must not read an earlier run's line
-  build/danqing --data "$data" --listen 127.0.0.1:0 --log-level 3 serve "$@" > "$I/$name.out" 2> "$I/$name.log" &
+  # shellcheck disable=SC2086 # DQ_BENCH_SERVE_ARGS: extra serve options, word-split
+  build/danqing --data "$data" --listen 127.0.0.1:0 --log-level 3 serve "$@" ${DQ_BENCH_SERVE_ARGS:-} > "$I/$name.out" 2> "$I/$name.log" &
   DQ_PID=$!; pids+=("$DQ_PID")
   local i=0
   while ! grep -q 'listening on' "$I/$name.out" 2> /dev/null; do
@@ -89,9 +90,9 @@ CONF
 
 # ---- wrk: run_wrk TAG ORIGIN LIST [wrk options] -> "$I/TAG.wrk"; echo "rps p50 p99 errors"
 wrk_parse() {
-  awk '/Requests\/sec/ {r = $2}
-       /^LAT / {for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
-       END {printf "%s %s %s %d\n", r, v["p50_ms"], v["p99_ms"], v["errors"] + v["non2xx"]}' "$1"
+  # rps: successful answers per second only (walk.lua's ok_rps), not wrk's Requests/sec
+  awk '/^LAT / {for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
+       END {printf "%s %s %s %d\n", v["ok_rps"], v["p50_ms"], v["p99_ms"], v["errors"] + v["non2xx"]}' "$1"
 }
 run_wrk() {
   local tag=$1 origin=$2 list=$3; shift 3
@@ -181,7 +182,8 @@ compare_rows() {
     row "$part" "p99 ms, median (min)" "$pa ($pma)" "$pb ($pmb)" "$pr" "" ""
   fi
   row "$part" "p50 ms, median" "$p5a" "$p5b" "$(ratio "$p5a" "$p5b")" "" ""
-  row "$part" "errors + non-2xx, all rounds" "$(sumcol "$part" "$a")" "$(sumcol "$part" "$b")" "" "0" ""
+  local ea eb; ea=$(sumcol "$part" "$a"); eb=$(sumcol "$part" "$b")
+  row "$part" "errors + non-2xx, all rounds (req/s counts 2xx only)" "$ea" "$eb" "" "0" "$([ "$ea" = 0 ] && echo ok || echo MISS)"
 }
 
 part_tiles() { # part cache_mb target label
@@ -290,7 +292,8 @@ part_import() {
 
 part_search() {
   need_relics
-  local D=$I/search-data PKGS="vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc"
+  local D=$I/search-data PKGS
+  PKGS=$(sed -n "s/^PKGS *:= *//p" Makefile) # the build's own list
   make --no-print-directory build/rel/libdanqing.a > /dev/null
   cc -O2 -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Isrc $(pkg-config --cflags $PKGS) \
     -o "$I/catalog_query_bench" bench/catalog_query_bench.c build/rel/libdanqing.a \
@@ -379,22 +382,27 @@ part_regions() {
   bench/iipsrv.sh stop "$I/iiprun" > /dev/null || true
 }
 
-load0=$(load)
-for p in "${parts[@]}"; do
-  case $p in
-    tiles-nocache) part_tiles tiles-nocache 0 0.8 ;;
-    tiles-cache) part_tiles tiles-cache 256 1.0 ;;
-    import) part_import ;;
-    search) part_search ;;
-    regions) part_regions ;;
-  esac
-done
-{
-  echo "danqing issue 9 bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git rev-parse --short HEAD 2> /dev/null || echo ?)  $(nproc) cores"
-  echo "master ${W}x${H}; wrk -t2 -c$conns, $rounds interleaved rounds of ${secs}s per server; $nrel records; $runs searches per query"
-  echo "load average (1/5/15 min): $load0 at start, $(load) at end"
-  echo
-  echo "| part | metric | danqing | peer | ratio | target | verdict |"
-  echo "|---|---|---|---|---|---|---|"
-  for p in "${parts[@]}"; do [ -f "$I/$p.row" ] && cat "$I/$p.row"; done
-} | tee "$I/table.md"
+# All of it runs from one function, read in full before it starts, so that editing this file
+# while a bench runs cannot change the run.
+main() {
+  load0=$(load)
+  for p in "${parts[@]}"; do
+    case $p in
+      tiles-nocache) part_tiles tiles-nocache 0 0.8 ;;
+      tiles-cache) part_tiles tiles-cache 256 1.0 ;;
+      import) part_import ;;
+      search) part_search ;;
+      regions) part_regions ;;
+    esac
+  done
+  {
+    echo "danqing issue 9 bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git rev-parse --short HEAD 2> /dev/null || echo ?)  $(nproc) cores"
+    echo "master ${W}x${H}; wrk -t2 -c$conns, $rounds interleaved rounds of ${secs}s per server; $nrel records; $runs searches per query"
+    echo "load average (1/5/15 min): $load0 at start, $(load) at end"
+    echo
+    echo "| part | metric | danqing | peer | ratio | target | verdict |"
+    echo "|---|---|---|---|---|---|---|"
+    for p in "${parts[@]}"; do [ ! -f "$I/$p.row" ] || cat "$I/$p.row"; done
+  } | tee "$I/table.md"
+}
+main; exit # on one line: bash has read both before main runs

@@ -48,6 +48,17 @@ if [ -z "${DQ_TEST_FILTER:-}" ]; then
     fi
   done
 fi
+# The live bad-input sweep (scripts/fuzz-live.py, `make fuzz-live` for the full 5,000) on the
+# sanitizer build, for a short budget.
+if [ -z "${DQ_TEST_FILTER:-}" ]; then
+  echo "== fuzz-live (${DQ_FUZZ_LIVE_REQUESTS:-1000} requests)"
+  if python3 scripts/fuzz-live.py --bin "$DQ_BIN" --requests "${DQ_FUZZ_LIVE_REQUESTS:-1000}" \
+       > "$log/fuzz-live.log" 2>&1; then
+    passed=$((passed + 1)); grep '^fuzz-live {' "$log/fuzz-live.log" | cut -c1-400 | sed 's/^/  /'
+  else
+    failed=$((failed + 1)); echo "  fuzz-live FAILED"; tail -n 30 "$log/fuzz-live.log" | sed 's/^/    /'
+  fi
+fi
 # Browser tests (playwright-core + Debian chromium) when the web front end has them.
 if [ -f tests/web/run.mjs ] && [ -z "${DQ_TEST_FILTER:-}" ]; then
   echo "== web"

@@ -268,10 +268,15 @@ static int rank_page(relic_search_ctx_t *c, const int64_t *r, size_t n, const ro
         tier.n_r = n;
         tier.need = need;
         tier.may_stop = !any_boosted;
-        if (match(c, DQ_RELIC_MATCH_TITLE, 0, &tier, err) < 0)
-            goto out;
-        int partial = tier.stopped;
-        if (tier.n && tier.n <= RANK_TIER_MAX) { /* small enough to score: again, scored */
+        /* The tier is scored when it has at most RANK_TIER_MAX rows: known beforehand when
+         * all the matches are that few, else found out by a plain walk first. */
+        int partial = 0;
+        if (m->n > RANK_TIER_MAX) {
+            if (match(c, DQ_RELIC_MATCH_TITLE, 0, &tier, err) < 0)
+                goto out;
+            partial = tier.stopped;
+        }
+        if (m->n <= RANK_TIER_MAX || (tier.n && tier.n <= RANK_TIER_MAX)) {
             rowset_free(&tier);
             if (match(c, DQ_RELIC_MATCH_TITLE, 1, &tier, err) < 0)
                 goto out;
