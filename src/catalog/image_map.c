@@ -207,12 +207,17 @@ void dq_image_map_free(dq_image_map_t *m)
     free(m);
 }
 
-void dq_image_map_clear(dq_image_map_t *m)
+void dq_image_map_swap(dq_image_map_t *m, dq_image_map_t *fresh)
 {
     pthread_rwlock_wrlock(&m->lock);
-    t_clear(&m->images, img_free);
-    t_clear(&m->relics, relic_free);
-    m->n_records = m->n_hidden = 0;
+    pthread_rwlock_wrlock(&fresh->lock);
+    table_t ti = m->images, tr = m->relics;
+    int64_t nr = m->n_records, nh = m->n_hidden;
+    m->images = fresh->images, m->relics = fresh->relics;
+    m->n_records = fresh->n_records, m->n_hidden = fresh->n_hidden;
+    fresh->images = ti, fresh->relics = tr;
+    fresh->n_records = nr, fresh->n_hidden = nh;
+    pthread_rwlock_unlock(&fresh->lock);
     pthread_rwlock_unlock(&m->lock);
 }
 
