@@ -116,6 +116,15 @@ build/fuzz/fuzz_catalog: fuzz/fuzz_catalog.c $(FUZZ_CAT_SRCS)
 	  $(shell pkg-config --cflags $(FUZZ_CAT_PKGS)) -o $@ $^ \
 	  $(shell pkg-config --libs $(FUZZ_CAT_PKGS)) -lbz2 -lm -lpthread
 
+# The search-query target runs the public query parser (what /api/relics?q= takes) and the
+# SQLite backend's rendering of its plans into a real FTS5 table with our tokenizer.
+build/fuzz/fuzz_query: fuzz/fuzz_query.c $(FUZZ_CAT_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(shell pkg-config --cflags $(FUZZ_CAT_PKGS)) -o $@ $^ \
+	  $(shell pkg-config --libs $(FUZZ_CAT_PKGS)) -lbz2 -lm -lpthread
+
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_TARGETS)
 

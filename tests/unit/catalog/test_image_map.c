@@ -22,10 +22,7 @@ static const dq_actor_t admin = {"root", DQ_ROLE_ADMIN};
 /* A fresh temporary directory (new string); removed by rm_dir. */
 static char *mkdir_tmp(void)
 {
-    char tmpl[] = "/tmp/dq_imap_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    DQ_REQUIRE(d != NULL);
-    return dq_xstrdup(d);
+    return dq_test_tmpdir("dq_imap");
 }
 
 static void rm_dir(char *d)
