@@ -82,13 +82,17 @@ int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor,
 /* ---------------------------------------------------------------- sessions */
 
 /* Set-Cookie for the session (RFC 6265 §4.1): HttpOnly keeps it from scripts, SameSite=Strict
- * keeps other sites from riding it, Secure when the client reached us over https (through a
- * proxy that says so). value "" with max_age 0 deletes it (§4.1.2: an expired cookie is
- * removed). */
+ * keeps other sites from riding it, Secure when the client reached us over https (an https
+ * --public-url, or a trusted proxy that says so). value "" with max_age 0 deletes it
+ * (§4.1.2: an expired cookie is removed). */
 static void set_session_cookie(dq_api_t *c, const char *value, long max_age)
 {
-    const char *proto = c->req->header(c->req, "X-Forwarded-Proto");
-    int secure = proto && strcmp(proto, "https") == 0;
+    /* https as the client sees us: the configured public URL, else what a trusted proxy
+     * says (docs/security.md "Proxies"); a client's own X-Forwarded-Proto counts for nothing. */
+    dq_buf_t base = {0};
+    dq_http_base_url(c->srv, c->req, &base);
+    int secure = dq_str_starts(base.data, "https://");
+    dq_buf_free(&base);
     char buf[DQ_TOKEN_MAX + 128];
     snprintf(buf, sizeof(buf), "dq_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%ld%s",
              value, max_age, secure ? "; Secure" : "");

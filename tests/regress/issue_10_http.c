@@ -184,12 +184,24 @@ DQ_TEST(forwarded_headers_count_only_from_trusted_proxies_and_vary)
     DQ_CHECK(strstr(r.body.data, "\"id\": \"https://b.example/iiif/3/img\"") != NULL);
     dqt_resp_free(&r);
     fx_stop(&f);
-    /* the same headers from an untrusted peer count for nothing */
+    /* the same headers from an untrusted peer count for nothing, the session cookie's
+     * Secure flag included */
     fx_start(&f, "--trusted-proxy 10.9.0.0/16");
     DQ_REQUIRE(dqt_http(f.srv.port, "GET", "/iiif/3/img/info.json",
                         "X-Forwarded-Host: a.example\r\nX-Forwarded-Proto: https\r\n", &r) == 0);
     DQ_CHECK(!strstr(r.body.data, "a.example"));
     DQ_CHECK(!strstr(r.head.data, "X-Forwarded-Host"));
+    dqt_resp_free(&r);
+    DQ_REQUIRE(dqt_sh("DANQING_DATA=%s %s user add vier --role viewer --password vierpass1 "
+                      ">/dev/null 2>&1",
+                      f.data, dqt_bin()) == 0);
+    DQ_REQUIRE(dqt_http_body(f.srv.port, "POST", "/api/login",
+                             "Content-Type: application/json\r\nX-Forwarded-Proto: https\r\n",
+                             "{\"user\":\"vier\",\"password\":\"vierpass1\"}", &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    char *sc = dqt_header(&r, "Set-Cookie");
+    DQ_CHECK(sc && !strstr(sc, "Secure"));
+    free(sc);
     dqt_resp_free(&r);
     fx_stop(&f);
 }
@@ -302,6 +314,35 @@ DQ_TEST(expensive_renders_are_bounded_and_health_is_served_meanwhile)
     DQ_CHECK(ok >= 1);   /* the first got its slot */
     DQ_CHECK(busy >= 1); /* the others waited 100 ms, then 503 + Retry-After */
     DQ_CHECK_INT(ok + busy, N);
+    fx_stop(&f);
+}
+
+DQ_TEST(sigterm_stops_a_render_in_flight_with_503)
+{
+    fx_t f;
+    fx_start(&f, "--render-timeout-ms 600000");
+    pid_t kid = fork();
+    if (kid == 0) {
+        dqt_resp_t r;
+        if (dqt_http(f.srv.port, "GET", "/iiif/3/img/full/^!100000,100000/45/default.png", NULL,
+                     &r) < 0)
+            _exit(99);
+        _exit(r.status == 503 ? 0 : r.status == 200 ? 2 : 3);
+    }
+    int busy = 0;
+    for (int i = 0; i < 2000 && !busy; i++) { /* until the render runs */
+        dqt_resp_t r;
+        DQ_REQUIRE(dqt_http(f.srv.port, "GET", "/health", NULL, &r) == 0);
+        busy = strstr(r.body.data, "\"renders\":1") != NULL;
+        dqt_resp_free(&r);
+    }
+    DQ_CHECK(busy);
+    /* a 60-megapixel render takes seconds; SIGTERM now cancels it (503), and the server exits 0 */
+    DQ_CHECK_INT(dqt_server_stop(&f.srv), 0);
+    f.up = 0;
+    int st = 0;
+    waitpid(kid, &st, 0);
+    DQ_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     fx_stop(&f);
 }
 
