@@ -280,7 +280,7 @@ void dq_config_help(FILE *f)
                "                      set it behind a proxy, see docs/security.md)\n"
                "  --trusted-proxy A[,A] addresses (CIDR ok) whose X-Forwarded-*/Forwarded count\n"
                "  --body-buffer-mb N  request bodies buffered at once, all requests (default 64)\n"
-               "  --render-slots N    expensive renders at once (default 0: half the threads, >= 1)\n"
+               "  --render-slots N    expensive renders at once (default 0: the threads, >= 2)\n"
                "  --render-timeout-ms N  deadline of one render (default 15000; 503 past it)\n"
                "  --render-wait-ms N  wait for a render slot before 503 (default 2000)\n");
 }

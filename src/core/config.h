@@ -31,7 +31,7 @@ typedef struct {
      * IPv6, CIDR); "" = none, the headers are ignored. */
     char trusted_proxy[1024];
     int body_buffer_mb;    /* all request bodies buffered at once, in MiB; past it 503 */
-    int render_slots;      /* expensive renders at once; 0 = half the threads, at least 1 */
+    int render_slots;      /* expensive renders at once; 0 = the threads, at least 2 */
     int render_timeout_ms; /* deadline of one render (503 past it) */
     int render_wait_ms;    /* how long a render may wait for a slot before 503 */
 } dq_config_t;

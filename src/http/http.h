@@ -219,6 +219,7 @@ struct dq_server {
     _Atomic uint64_t epoch;   /* bumped when any image changes: part of every cache key */
     _Atomic size_t body_bytes; /* request body bytes buffered now, all connections */
     struct dq_renderq *renderq; /* expensive renders (renderq.c); thread-safe */
+    struct dq_renderq *apiq;    /* API writes and logins (mhd.c run_api); thread-safe */
     dq_cache_t *gz_cache;     /* compressed bodies by identity body hash; thread-safe */
     void *trusted;            /* dq_cidr_t[] of cfg->trusted_proxy, read-only */
     int n_trusted;

@@ -2,7 +2,10 @@
  * mhd.c: the libmicrohttpd wrapper, the only file that includes microhttpd.h.
  *
  * Threading: MHD runs a pool of cfg->threads epoll threads; each handles its connections
- * start to finish, so handlers run on those threads and must be thread-safe.
+ * start to finish, so handlers run on those threads and must be thread-safe. Work that may
+ * block runs elsewhere while its connection is suspended: renders on the render queue, API
+ * writes and logins (which may wait for the catalog's writer lock or a password hash) on the
+ * API queue (run_api), so a worker's other connections never wait for them.
  *
  * The fast path: a finished 200 response is kept in the response cache as the MHD_Response
  * object itself, headers and all. MHD responses are reference counted and may be queued on
@@ -297,6 +300,15 @@ typedef struct {
     size_t key_len;
     int64_t t0;
     char client[64];
+    /* An API write run on the API queue (api_job = 1): the request as the job sees it, with
+     * the headers and query arguments copied (the job never touches the MHD connection). */
+    int api_job;
+    int base_used;
+    dq_http_req_t jreq;
+    char *jpath;
+    int n_kv;     /* pairs in kv: headers first, then n_kv - n_hdr query arguments */
+    int n_hdr;
+    char **kv;    /* name, value (value may be NULL for an argument without one) */
 } conn_state_t;
 
 /* *con_cls of requests without a body: read-only, never freed. */
@@ -692,6 +704,20 @@ static enum MHD_Result answer_early(dq_server_t *srv, struct MHD_Connection *con
     return finish(srv, conn, req, method, &resp, NULL, 0, t0, 1, 0);
 }
 
+/* The end of a queued job (a render or an API call), on its thread: frees the deferred
+ * work's argument and wakes the connection, whose next on_request call finishes the answer. */
+static void deferred_done(conn_state_t *st)
+{
+    dq_http_resp_t *resp = &st->resp;
+    if (resp->defer_free)
+        resp->defer_free(resp->defer_arg);
+    resp->defer_fn = NULL;
+    resp->defer_free = NULL;
+    resp->defer_arg = NULL;
+    atomic_store(&st->deferred, 2);
+    MHD_resume_connection(st->conn);
+}
+
 /* Runs on a render thread (renderq.c): the deferred work of one request, then wakes its
  * connection, whose next on_request call finishes the response. */
 static void run_deferred(void *arg, int64_t deadline_us, int expired)
@@ -705,13 +731,99 @@ static void run_deferred(void *arg, int64_t deadline_us, int expired)
     } else {
         resp->defer_fn(st->srv, resp, resp->defer_arg, deadline_us);
     }
-    if (resp->defer_free)
-        resp->defer_free(resp->defer_arg);
-    resp->defer_fn = NULL;
-    resp->defer_free = NULL;
-    resp->defer_arg = NULL;
-    atomic_store(&st->deferred, 2);
-    MHD_resume_connection(st->conn);
+    deferred_done(st);
+}
+
+/* ---------------------------------------------------------------- API jobs */
+
+/* Writes through the JSON API (and logins, which are POSTs) may wait: for the catalog's
+ * writer lock held by another process (`danqing import`, up to DQ_CATALOG_WRITE_WAIT_MS) or
+ * for a password hash. libmicrohttpd keeps each connection on the worker that accepted it, so
+ * on a worker they would stall every keep-alive tile connection and /health there (issue 9:
+ * uncached tile p99 1.8 s during an import). They run on the API queue instead, with the
+ * connection suspended, like renders; a queue of their own, so renders and writes never
+ * starve each other. */
+#define API_WRITES (DQ_HTTP_POST | DQ_HTTP_PUT | DQ_HTTP_PATCH | DQ_HTTP_DELETE)
+
+static enum MHD_Result snap_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    conn_state_t *st = cls;
+    st->kv = dq_xrealloc(st->kv, (size_t)(st->n_kv + 1) * 2 * sizeof(char *));
+    st->kv[2 * st->n_kv] = dq_xstrdup(key ? key : "");
+    st->kv[2 * st->n_kv + 1] = value ? dq_xstrdup(value) : NULL;
+    st->n_kv++;
+    return MHD_YES;
+}
+
+/* Looks name up (case-insensitive, first match, as libmicrohttpd does) in kv[from, to). */
+static const char *snap_find(const conn_state_t *st, int from, int to, const char *name)
+{
+    for (int i = from; i < to; i++)
+        if (strcasecmp(st->kv[2 * i], name) == 0)
+            return st->kv[2 * i + 1];
+    return NULL;
+}
+
+static const char *snap_header(const dq_http_req_t *req, const char *name)
+{
+    const conn_state_t *st = req->conn;
+    return snap_find(st, 0, st->n_hdr, name);
+}
+
+static const char *snap_arg(const dq_http_req_t *req, const char *name)
+{
+    const conn_state_t *st = req->conn;
+    return snap_find(st, st->n_hdr, st->n_kv, name);
+}
+
+/* Copies what the handler may read of req into st (on the connection's thread). */
+static void snap_request(conn_state_t *st, const dq_http_req_t *req)
+{
+    MHD_get_connection_values(st->conn, MHD_HEADER_KIND, snap_kv, st);
+    st->n_hdr = st->n_kv;
+    MHD_get_connection_values(st->conn, MHD_GET_ARGUMENT_KIND, snap_kv, st);
+    st->jpath = dq_xstrdup(req->path);
+    snprintf(st->client, sizeof(st->client), "%s", req->client_ip ? req->client_ip : "");
+    st->jreq = *req;
+    st->jreq.path = st->jpath;
+    st->jreq.conn = st;
+    st->jreq.header = snap_header;
+    st->jreq.arg = snap_arg;
+    st->jreq.client_ip = st->client;
+    st->jreq.base_used = &st->base_used;
+    st->jreq.body = st->body.data;
+    st->jreq.body_len = st->body.len;
+}
+
+static void snap_free(conn_state_t *st)
+{
+    for (int i = 0; i < 2 * st->n_kv; i++)
+        free(st->kv[i]);
+    free(st->kv);
+    free(st->jpath);
+    st->kv = NULL;
+    st->jpath = NULL;
+    st->n_kv = st->n_hdr = 0;
+}
+
+/* Runs on an API thread: the whole API handler of one request, then wakes its connection. */
+static void run_api(void *arg, int64_t deadline_us, int expired)
+{
+    (void)deadline_us;
+    conn_state_t *st = arg;
+    dq_http_resp_t *resp = &st->resp;
+    if (expired) {
+        dq_http_resp_free(resp);
+        *resp = (dq_http_resp_t){0};
+        dq_api_error(resp, 503, "busy: too many writes at once; retry shortly", NULL);
+    } else {
+        dq_http_api(st->srv, &st->jreq, resp);
+        if (resp->defer_fn) /* no API handler defers today; if one does, it runs here */
+            resp->defer_fn(st->srv, resp, resp->defer_arg, INT64_MAX);
+    }
+    deferred_done(st);
 }
 
 /* The request's body limit, or an early answer. Returns MHD_YES with *st set when the body
@@ -828,9 +940,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                                : "busy: too many request bodies at once",
                             t0);
     }
-    if (st && atomic_load(&st->deferred) == 2) { /* back from a render thread */
+    if (st && atomic_load(&st->deferred) == 2) { /* back from a render or API thread */
+        int api_base = st->base_used;
+        if (st->api_job)
+            snap_free(st);
         enum MHD_Result ret = finish(srv, conn, &req, method, &st->resp, st->key, st->key_len,
-                                     st->t0, 0, 1);
+                                     st->t0, 0, st->api_job ? api_base : 1);
         return ret;
     }
     if (st) {
@@ -884,6 +999,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         dq_buf_free(&allow);
     } else if (!(route->methods & m)) {
         dq_http_resp_error(&resp, 405, "method not allowed");
+    } else if (route->fn == dq_http_api && (m & API_WRITES) && srv->apiq) {
+        /* The whole handler runs on the API queue (see run_api). Suspend before queueing, so
+         * that the API thread's resume always comes after. */
+        if (!st) {
+            st = dq_xcalloc(1, sizeof(conn_state_t));
+            st->srv = srv;
+            st->conn = conn;
+            *con_cls = st;
+        }
+        st->resp = resp;
+        st->api_job = 1;
+        st->t0 = t0;
+        snap_request(st, &req);
+        atomic_store(&st->deferred, 1);
+        MHD_suspend_connection(conn);
+        if (dq_renderq_submit(srv->apiq, run_api, st) != 0)
+            run_api(st, 0, 1); /* queue full: 503 now (it resumes the connection) */
+        return MHD_YES;
     } else {
         route->fn(srv, &req, &resp);
     }
@@ -927,6 +1060,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         st->resp.defer_free(st->resp.defer_arg);
     dq_http_resp_free(&st->resp);
     dq_buf_free(&st->body);
+    snap_free(st);
     free(st->key);
     free(st);
     *con_cls = NULL;
@@ -1029,6 +1163,7 @@ void dq_http_daemon_stop(dq_server_t *srv)
             close(s);
     }
     dq_renderq_stop(srv->renderq);
+    dq_renderq_stop(srv->apiq);
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;

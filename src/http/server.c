@@ -15,6 +15,9 @@
 #include "catalog/catalog.h"
 #include "image/image.h"
 
+/* Threads that run API writes and logins (see dq_server_start). */
+#define DQ_API_THREADS 4
+
 /* Warms the catalog's search index, then polls the registry and the catalog's audit trail
  * once a second; a replaced pyramid or a
  * catalog write bumps the epoch, which retires every cached response at once (they age out
@@ -82,10 +85,17 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
     srv->trusted = trusted;
     if (dq_cidr_list_parse(cfg->trusted_proxy, trusted, 64, &srv->n_trusted, err) < 0)
         goto fail;
-    /* Render slots: half the worker threads by default, so that renders never hold every
-     * core; the queue holds a few per slot, past which a render is answered 503 at once. */
-    int slots = cfg->render_slots ? cfg->render_slots : DQ_MAX(1, cfg->threads / 2);
-    srv->renderq = dq_renderq_new(slots, cfg->render_wait_ms, cfg->render_timeout_ms, slots * 8);
+    /* Render slots: as many as worker threads (at least 2) by default; the queue holds 32 per
+     * slot (--render-wait-ms bounds how long one waits there), past which a render is
+     * answered 503 at once. With threads / 2 slots and 8 per slot, 32 clients asking for
+     * regions got 42 answers/s and 21,000 503s/s on 2 cores (bench, issue 9). The worker
+     * threads never render, so tiles and /health keep their own threads either way. */
+    int slots = cfg->render_slots ? cfg->render_slots : DQ_MAX(2, cfg->threads);
+    srv->renderq = dq_renderq_new(slots, cfg->render_wait_ms, cfg->render_timeout_ms, slots * 32);
+    /* API writes and logins (mhd.c run_api): mostly waiting (the writer lock, a bounded
+     * password hash), so a few threads whatever the cores; a job that waited 10 s in the
+     * queue, or that finds 64 ahead of it, is answered 503 + Retry-After. */
+    srv->apiq = dq_renderq_new(DQ_API_THREADS, 10 * 1000, 0, 64);
     /* Password checks at once: at most half the threads (and 4: each takes 64 MiB), so that
      * logins never hold every thread that tiles and /health need. */
     int max_hashing = cfg->threads / 2 < 1 ? 1 : cfg->threads / 2 > 4 ? 4 : cfg->threads / 2;
@@ -113,6 +123,7 @@ void dq_server_stop(dq_server_t *srv)
         pthread_join(srv->watcher, NULL);
     dq_http_daemon_stop(srv);
     dq_renderq_free(srv->renderq);
+    dq_renderq_free(srv->apiq);
     dq_alog_free(srv->alog);
     dq_cache_free(srv->cache);
     dq_cache_free(srv->gz_cache);
@@ -133,10 +144,10 @@ void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *
     dq_buf_printf(&resp->body,
                   "{\"status\":\"ok\",\"uptime_s\":%.1f,\"cache\":{\"entries\":%zu,\"bytes\":%zu,"
                   "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
-                  "\"renders\":%d,\"body_bytes\":%zu}\n",
+                  "\"renders\":%d,\"api_jobs\":%d,\"body_bytes\":%zu}\n",
                   (double)(dq_now_us() - srv->started_us) / 1e6, st.n_entries, st.bytes,
                   st.budget, (unsigned long long)st.hits, (unsigned long long)st.misses,
                   (unsigned long long)st.evictions, dq_renderq_busy(srv->renderq),
-                  atomic_load(&srv->body_bytes));
+                  dq_renderq_busy(srv->apiq), atomic_load(&srv->body_bytes));
     dq_http_resp_header(resp, "Cache-Control", "no-store");
 }
