@@ -4,7 +4,7 @@
 # a new src/<module>/*.c or tests/unit/<module>/test_*.c needs no Makefile change.
 
 CC      ?= cc
-PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc
+PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc zlib
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
                -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm -lpthread

@@ -12,7 +12,7 @@ set -eu
 N=${1:-${DQ_BENCH_RELICS:-500000}}
 RUNS=${RUNS:-30}
 WORK=${WORK:-build/bench-catalog}
-PKGS="vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc"
+PKGS=$(sed -n "s/^PKGS *:= *//p" Makefile) # the build's own list
 
 make --no-print-directory build/danqing build/rel/libdanqing.a >/dev/null
 mkdir -p "$WORK"

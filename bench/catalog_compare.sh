@@ -10,7 +10,7 @@ set -eu
 BEFORE=$1
 N=${2:-100000}
 WORK=${WORK:-build/bench-compare}
-PKGS="vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc"
+PKGS=$(sed -n "s/^PKGS *:= *//p" Makefile) # the build's own list
 make --no-print-directory build/danqing build/rel/libdanqing.a >/dev/null
 mkdir -p "$WORK"
 for side in before after; do

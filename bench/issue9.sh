@@ -290,7 +290,8 @@ part_import() {
 
 part_search() {
   need_relics
-  local D=$I/search-data PKGS="vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc"
+  local D=$I/search-data PKGS
+  PKGS=$(sed -n "s/^PKGS *:= *//p" Makefile) # the build's own list
   make --no-print-directory build/rel/libdanqing.a > /dev/null
   cc -O2 -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Isrc $(pkg-config --cflags $PKGS) \
     -o "$I/catalog_query_bench" bench/catalog_query_bench.c build/rel/libdanqing.a \
@@ -379,22 +380,27 @@ part_regions() {
   bench/iipsrv.sh stop "$I/iiprun" > /dev/null || true
 }
 
-load0=$(load)
-for p in "${parts[@]}"; do
-  case $p in
-    tiles-nocache) part_tiles tiles-nocache 0 0.8 ;;
-    tiles-cache) part_tiles tiles-cache 256 1.0 ;;
-    import) part_import ;;
-    search) part_search ;;
-    regions) part_regions ;;
-  esac
-done
-{
-  echo "danqing issue 9 bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git rev-parse --short HEAD 2> /dev/null || echo ?)  $(nproc) cores"
-  echo "master ${W}x${H}; wrk -t2 -c$conns, $rounds interleaved rounds of ${secs}s per server; $nrel records; $runs searches per query"
-  echo "load average (1/5/15 min): $load0 at start, $(load) at end"
-  echo
-  echo "| part | metric | danqing | peer | ratio | target | verdict |"
-  echo "|---|---|---|---|---|---|---|"
-  for p in "${parts[@]}"; do [ -f "$I/$p.row" ] && cat "$I/$p.row"; done
-} | tee "$I/table.md"
+# All of it runs from one function, read in full before it starts, so that editing this file
+# while a bench runs cannot change the run.
+main() {
+  load0=$(load)
+  for p in "${parts[@]}"; do
+    case $p in
+      tiles-nocache) part_tiles tiles-nocache 0 0.8 ;;
+      tiles-cache) part_tiles tiles-cache 256 1.0 ;;
+      import) part_import ;;
+      search) part_search ;;
+      regions) part_regions ;;
+    esac
+  done
+  {
+    echo "danqing issue 9 bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git rev-parse --short HEAD 2> /dev/null || echo ?)  $(nproc) cores"
+    echo "master ${W}x${H}; wrk -t2 -c$conns, $rounds interleaved rounds of ${secs}s per server; $nrel records; $runs searches per query"
+    echo "load average (1/5/15 min): $load0 at start, $(load) at end"
+    echo
+    echo "| part | metric | danqing | peer | ratio | target | verdict |"
+    echo "|---|---|---|---|---|---|---|"
+    for p in "${parts[@]}"; do [ ! -f "$I/$p.row" ] || cat "$I/$p.row"; done
+  } | tee "$I/table.md"
+}
+main; exit # on one line: bash has read both before main runs

@@ -27,6 +27,7 @@
  * from the tables in one pass (a bulk import in another process). */
 #define FEED_REBUILD_ROWS 20000
 #define FEED_BATCH 512
+#define FEED_STALE_US 2000000
 
 struct dq_catalog {
     const dq_store_backend_t *be; /* read-only after open */
@@ -40,6 +41,7 @@ struct dq_catalog {
     atomic_int map_ready;     /* 1 once imap was built (lazily: a CLI import never needs it) */
     atomic_int content_changed; /* 1 when a change to served content was applied since the
                                    last dq_catalog_refresh */
+    _Atomic int64_t fed_us;     /* when apply_feed last caught up (dq_now_us) */
 };
 
 int dq_image_id_valid(const char *id, dq_err_t *err)
@@ -163,6 +165,7 @@ dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err)
     pthread_mutex_init(&cat->feed_lock, NULL);
     atomic_init(&cat->map_ready, 0);
     atomic_init(&cat->content_changed, 0);
+    atomic_init(&cat->fed_us, 0);
     return cat;
 }
 
@@ -378,6 +381,8 @@ static int apply_feed(dq_catalog_t *cat, int build, dq_err_t *err)
     }
     rc = 0;
 out:
+    if (rc == 0)
+        atomic_store(&cat->fed_us, dq_now_us());
     if (t)
         cat->be->rollback(t);
     pthread_mutex_unlock(&cat->feed_lock);
@@ -465,6 +470,12 @@ int dq_catalog_image_get(dq_catalog_t *cat, const char *id, dq_image_rec_t *out,
         return -1;
     if (map_ready(cat, err) < 0)
         return -1;
+    /* A process without a watcher (a CLI command) catches up with other processes' writes
+     * itself, at most every 2 s; a server's watcher keeps fed_us fresh, so tiles never do. */
+    if (dq_now_us() - atomic_load(&cat->fed_us) > FEED_STALE_US) {
+        dq_err_t ferr = {0};
+        apply_feed(cat, 0, &ferr);
+    }
     if (dq_image_map_get(cat->imap, id, out))
         return 0;
     /* A miss: unknown, or written by another process since the last refresh. Asked under

@@ -186,6 +186,28 @@ static long rowset_find(const rowset_t *r, int64_t id)
 
 /* ---------------------------------------------------------------- relevance */
 
+/* 1 when every match holds a boost phrase: a boost phrase is the only phrase of a term (张择端
+ * names the artist 张择端). Then the boost lifts every match alike and need not be looked up. */
+static int boost_covers_all(const dq_search_plan_t *p)
+{
+    for (size_t i = 0; i < p->n_ph; i++) {
+        const dq_search_phrase_t *b = &p->ph[i];
+        if (b->term >= 0)
+            continue;
+        for (int t = 0; t < p->n_terms; t++) {
+            const dq_search_phrase_t *only = NULL;
+            int n = 0;
+            for (size_t j = 0; j < p->n_ph; j++)
+                if (p->ph[j].term == t && n++ == 0)
+                    only = &p->ph[j];
+            if (n == 1 && only->kind == b->kind && only->len == b->len &&
+                memcmp(dq_search_phrase_text(p, only), dq_search_phrase_text(p, b), b->len) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 typedef struct {
     int64_t seq;
     double score;
@@ -199,9 +221,9 @@ static int cmp_ranked(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* The relevance order of r[0..n) (ascending seqs, all matches of the plan, n_match of them in
- * the store): fills page with the rows at positions [offset, offset + k). */
-static int rank_page(relic_search_ctx_t *c, const int64_t *r, size_t n, size_t n_match,
+/* The relevance order of r[0..n) (ascending seqs, all of them among m, the matches of the
+ * plan, scored when m->score): fills page with the rows at positions [offset, offset + k). */
+static int rank_page(relic_search_ctx_t *c, const int64_t *r, size_t n, const rowset_t *m,
                      size_t offset, size_t k, int64_t *page, size_t *n_page, dq_err_t *err)
 {
     rowset_t all = {0}, boost = {0}, tier = {0};
@@ -211,16 +233,25 @@ static int rank_page(relic_search_ctx_t *c, const int64_t *r, size_t n, size_t n
     int rc = -1, boosted = c->sp->n_boost > 0;
     *n_page = 0;
     rk = dq_xmalloc((n ? n : 1) * sizeof(*rk));
-    if (boosted && match(c, DQ_RELIC_MATCH_BOOST, 0, &boost, err) < 0)
+    if (boosted && boost_covers_all(c->sp)) { /* the boost set is every match */
+        boost.id = dq_xmalloc((m->n ? m->n : 1) * sizeof(*boost.id));
+        memcpy(boost.id, m->id, m->n * sizeof(*boost.id));
+        boost.n = boost.cap = m->n;
+    } else if (boosted && match(c, DQ_RELIC_MATCH_BOOST, 0, &boost, err) < 0) {
         goto out;
-    if (n_match <= RANK_EXACT_MAX) {
+    }
+    if (m->n <= RANK_EXACT_MAX) {
         /* The exact order: the boost subtracts a constant, so whole-name matches come first
          * and keep their score order among themselves. */
-        if (match(c, DQ_RELIC_MATCH_ALL, 1, &all, err) < 0)
-            goto out;
+        const rowset_t *sc = m;
+        if (!m->score) {
+            if (match(c, DQ_RELIC_MATCH_ALL, 1, &all, err) < 0)
+                goto out;
+            sc = &all;
+        }
         for (size_t i = 0; i < n; i++) {
-            long j = rowset_find(&all, r[i]);
-            double s = j >= 0 ? all.score[j] : 0.0;
+            long j = rowset_find(sc, r[i]);
+            double s = j >= 0 ? sc->score[j] : 0.0;
             if (boosted)
                 s -= BOOST * (rowset_find(&boost, r[i]) >= 0);
             rk[i] = (ranked_t){r[i], s};
@@ -237,10 +268,15 @@ static int rank_page(relic_search_ctx_t *c, const int64_t *r, size_t n, size_t n
         tier.n_r = n;
         tier.need = need;
         tier.may_stop = !any_boosted;
-        if (match(c, DQ_RELIC_MATCH_TITLE, 0, &tier, err) < 0)
-            goto out;
-        int partial = tier.stopped;
-        if (tier.n && tier.n <= RANK_TIER_MAX) { /* small enough to score: again, scored */
+        /* The tier is scored when it has at most RANK_TIER_MAX rows: known beforehand when
+         * all the matches are that few, else found out by a plain walk first. */
+        int partial = 0;
+        if (m->n > RANK_TIER_MAX) {
+            if (match(c, DQ_RELIC_MATCH_TITLE, 0, &tier, err) < 0)
+                goto out;
+            partial = tier.stopped;
+        }
+        if (m->n <= RANK_TIER_MAX || (tier.n && tier.n <= RANK_TIER_MAX)) {
             rowset_free(&tier);
             if (match(c, DQ_RELIC_MATCH_TITLE, 1, &tier, err) < 0)
                 goto out;
@@ -419,8 +455,17 @@ static int search_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
     c->txn = txn;
     if (relic_index_sync(ix, c->b, txn, err) < 0)
         goto out;
-    if (text && match(c, DQ_RELIC_MATCH_ALL, 0, &m, err) < 0)
-        goto out;
+    if (text) {
+        /* Relevance ranks every match exactly when there are few: when the backend can bound
+         * their number that low beforehand, one scored walk serves both the filters and the
+         * ranking (instead of a plain walk and a scored one). */
+        int64_t bound = -1;
+        if (rel && c->b->relics->match_bound &&
+            c->b->relics->match_bound(txn, c->sp, RANK_EXACT_MAX, &bound, err) < 0)
+            goto out;
+        if (match(c, DQ_RELIC_MATCH_ALL, rel && bound >= 0 && bound <= RANK_EXACT_MAX, &m, err) < 0)
+            goto out;
+    }
     relic_index_rdlock(ix);
     locked = 1;
     relic_index_select(ix, q, c->show_restricted, p->lang_en, text, m.id, m.n, &sel,
@@ -432,7 +477,7 @@ static int search_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
         size_t n = 0; /* rows inserted after the first page are not part of this listing */
         while (n < sel.n && sel.seq[n] <= snapshot)
             n++;
-        if (rank_page(c, sel.seq, n, m.n, offset, k, page, &n_page, err) < 0)
+        if (rank_page(c, sel.seq, n, &m, offset, k, page, &n_page, err) < 0)
             goto out;
     } else {
         n_page = relic_index_page(ix, p, &sel, page, k);

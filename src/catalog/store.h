@@ -286,7 +286,7 @@ typedef int (*dq_relic_snippet_cb)(void *ud, int64_t seq, const char *text);
 /* Which matches of a plan match() returns. */
 enum {
     DQ_RELIC_MATCH_ALL = 0, /* every term, in any field */
-    DQ_RELIC_MATCH_BOOST,   /* any boost phrase, in any field */
+    DQ_RELIC_MATCH_BOOST,   /* any boost phrase, in any field (callers only ask about matches) */
     DQ_RELIC_MATCH_TITLE,   /* every term, each within the title or creators field */
 };
 
@@ -319,6 +319,11 @@ typedef struct dq_store_relic_ops {
      * backend cannot run is DQ_EINVAL. */
     int (*match)(dq_store_txn_t *txn, const struct dq_search_plan *plan, int what, int scored,
                  dq_relic_match_cb cb, void *ud, dq_err_t *err);
+    /* Whether at most limit relics match plan (every term), told without running it: *bound
+     * gets an upper bound <= limit, or -1 when there may be more or the backend cannot tell
+     * cheaply (SQLite: from the occurrences of each phrase's rarest token). */
+    int (*match_bound)(dq_store_txn_t *txn, const struct dq_search_plan *plan, int64_t limit,
+                       int64_t *bound, dq_err_t *err);
     /* The snippets of those of seqs[0..n) that match plan (about 24 tokens around the best
      * hits, the best field). all[0..n_all) are every match of plan, ascending (a backend may
      * use them to bound its work). */

@@ -41,6 +41,7 @@ static const migration_t migrations[] = {
     {6, "relic names for the search dictionary",
      dq_sqlite_relic_names_schema}, /* store_sqlite_relic.c */
     {7, "user names folded to lower case", dq_sqlite_account_fold_schema},
+    {8, "relic full-text vocabulary", dq_sqlite_relic_vocab_schema}, /* store_sqlite_relic.c */
 };
 
 /* ---------------------------------------------------------------- helpers */

@@ -118,6 +118,8 @@ extern const char dq_sqlite_pending_schema[];
 extern const char dq_sqlite_relic_schema[];
 /* Migration 6: relic_names, the search dictionary's names (creators, zh titles). */
 extern const char dq_sqlite_relic_names_schema[];
+/* Migration 8: relic_fts_vocab, the full-text index's document frequencies. */
+extern const char dq_sqlite_relic_vocab_schema[];
 extern const dq_store_relic_ops dq_sqlite_relic_ops;
 /* After the migrations, on the writer connection t (no transaction open): tunes the relic
  * tables and refills the search dictionary from the stored names. */
@@ -134,9 +136,11 @@ void dq_sqlite_relic_cache_free(struct relic_cache *c);
  * annotation search (store_sqlite_annotation.c). */
 enum { DQ_SQ_FTS_MATCH = 0, DQ_SQ_FTS_BOOST };
 void dq_sqlite_fts_render(const dq_search_plan_t *plan, int what, dq_buf_t *out);
-/* dq_store_relic_ops.match and .snippets. */
+/* dq_store_relic_ops.match, .match_bound and .snippets. */
 int dq_sqlite_relic_match(dq_store_txn_t *txn, const dq_search_plan_t *plan, int what, int scored,
                           dq_relic_match_cb cb, void *ud, dq_err_t *err);
+int dq_sqlite_relic_match_bound(dq_store_txn_t *txn, const dq_search_plan_t *plan, int64_t limit,
+                                int64_t *bound, dq_err_t *err);
 int dq_sqlite_relic_snippets(dq_store_txn_t *txn, const dq_search_plan_t *plan,
                              const int64_t *seqs, size_t n, const int64_t *all, size_t n_all,
                              dq_relic_snippet_cb cb, void *ud, dq_err_t *err);

@@ -72,9 +72,13 @@ const char dq_sqlite_relic_names_schema[] =
     " UNION SELECT json_extract(doc, '$.title.zh') FROM relics"
     " WHERE json_type(doc, '$.title.zh') = 'text';";
 
-/* bm25 weights of title, creators, body, description: a word in the title says more about
- * what the work is than the same word in a colophon. */
-#define BM25 "bm25(relic_fts, 10.0, 8.0, 2.0, 1.0)"
+/* Migration 8: a read-only view of relic_fts's term occurrences (FTS5 §7 fts5vocab,
+ * "instance": one row per occurrence, in doclist order), which bounds a query's matches
+ * before it runs (store_sqlite_relic_search.c). "instance" rather than "row" because a
+ * count of it can stop early (LIMIT), where "row" reads a term's whole doclist. */
+const char dq_sqlite_relic_vocab_schema[] =
+    "CREATE VIRTUAL TABLE relic_fts_vocab USING fts5vocab(relic_fts, 'instance');";
+
 
 /* ---------------------------------------------------------------- statements */
 
@@ -711,6 +715,7 @@ const dq_store_relic_ops dq_sqlite_relic_ops = {
     .image_exists = relic_image_exists,
     .index_rows = relic_index_rows,
     .match = dq_sqlite_relic_match,
+    .match_bound = dq_sqlite_relic_match_bound,
     .snippets = dq_sqlite_relic_snippets,
     .counts = relic_counts,
     .names = relic_names,

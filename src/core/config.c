@@ -6,8 +6,10 @@
 #include "core.h"
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,6 +37,126 @@ void dq_config_defaults(dq_config_t *c)
     c->max_height = 12000;
     c->max_area = 60000000ULL;
     c->log_level = DQ_LOG_INFO;
+    /* 64 MiB of bodies at once: 64 relic documents at their 1 MiB limit, or a thousand
+     * logins; 20 anonymous 16 MiB bodies took the server from 114 to 421 MB (issue 10). */
+    c->body_buffer_mb = 64;
+    c->render_slots = 0;
+    /* A render of the largest allowed output (60 Mpx) takes 3-5 s on one core; 15 s is
+     * a stuck render, not a slow one. */
+    c->render_timeout_ms = 15000;
+    c->render_wait_ms = 2000;
+}
+
+/* ---------------------------------------------------------------- address ranges */
+
+static int parse_one_cidr(const char *s, size_t len, dq_cidr_t *c)
+{
+    char a[64];
+    if (len == 0 || len >= sizeof(a))
+        return -1;
+    memcpy(a, s, len);
+    a[len] = '\0';
+    char *slash = strchr(a, '/');
+    long bits = -1;
+    if (slash) {
+        char *end = NULL;
+        *slash = '\0';
+        errno = 0;
+        bits = strtol(slash + 1, &end, 10);
+        if (errno || end == slash + 1 || *end || bits < 0)
+            return -1;
+    }
+    memset(c, 0, sizeof(*c));
+    if (inet_pton(AF_INET, a, c->addr) == 1) {
+        c->family = AF_INET;
+        c->bits = bits < 0 ? 32 : (int)bits;
+        return bits > 32 ? -1 : 0;
+    }
+    if (inet_pton(AF_INET6, a, c->addr) == 1) {
+        c->family = AF_INET6;
+        c->bits = bits < 0 ? 128 : (int)bits;
+        return bits > 128 ? -1 : 0;
+    }
+    return -1;
+}
+
+int dq_cidr_list_parse(const char *s, dq_cidr_t *out, int cap, int *n, dq_err_t *err)
+{
+    *n = 0;
+    while (*s) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        size_t len = strcspn(s, ", ");
+        if (!len)
+            break;
+        if (*n >= cap)
+            return dq_err_set(err, DQ_EINVAL, 0, "more than %d address ranges", cap);
+        if (parse_one_cidr(s, len, &out[*n]) < 0)
+            return dq_err_set(err, DQ_EINVAL, 0, "'%.*s' is not ADDR or ADDR/BITS", (int)len, s);
+        (*n)++;
+        s += len;
+    }
+    return 0;
+}
+
+static int prefix_equal(const uint8_t *a, const uint8_t *b, int bits)
+{
+    int full = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, (size_t)full) != 0)
+        return 0;
+    if (!rest)
+        return 1;
+    uint8_t mask = (uint8_t)(0xFF << (8 - rest));
+    return (a[full] & mask) == (b[full] & mask);
+}
+
+int dq_cidr_match(const dq_cidr_t *ranges, int n, int family, const uint8_t *addr)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (family == AF_INET6 && memcmp(addr, mapped, 12) == 0) {
+        family = AF_INET;
+        addr += 12;
+    }
+    for (int i = 0; i < n; i++)
+        if (ranges[i].family == family && prefix_equal(ranges[i].addr, addr, ranges[i].bits))
+            return 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- validators */
+
+/* --public-url: an absolute http(s) URL without query, fragment or trailing slash; host
+ * characters only, since it ends up verbatim in JSON and Link headers. */
+static const char *check_public_url(char *v)
+{
+    size_t n = strlen(v);
+    while (n > 0 && v[n - 1] == '/')
+        v[--n] = '\0';
+    if (n == 0)
+        return NULL; /* "" = not configured */
+    const char *rest = strncmp(v, "https://", 8) == 0  ? v + 8
+                       : strncmp(v, "http://", 7) == 0 ? v + 7
+                                                       : NULL;
+    if (!rest || !*rest || *rest == '/')
+        return "must be http://HOST[:PORT][/PATH] or https://...";
+    for (const char *p = rest; *p; p++)
+        if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') ||
+              strchr(".-:[]_/~", *p)))
+            return "may hold only letters, digits and . - : [ ] _ / ~";
+    return NULL;
+}
+
+static const char *check_trusted_proxy(char *v)
+{
+    dq_cidr_t r[64];
+    int n;
+    static _Thread_local char msg[sizeof(((dq_err_t *)0)->msg)];
+    dq_err_t err = {0};
+    if (dq_cidr_list_parse(v, r, (int)DQ_ARRAY_LEN(r), &n, &err) < 0) {
+        snprintf(msg, sizeof(msg), "%s", err.msg);
+        return msg;
+    }
+    return NULL;
 }
 
 typedef struct {
@@ -43,11 +165,15 @@ typedef struct {
     size_t off;
     size_t size;      /* for strings */
     long long lo, hi; /* for numbers */
+    /* for strings, optional: normalises the value in place; returns NULL or why it is bad */
+    const char *(*check)(char *v);
 } setting_t;
 
-#define S(name, field) {name, 0, offsetof(dq_config_t, field), sizeof(((dq_config_t *)0)->field), 0, 0}
-#define I(name, field, lo, hi) {name, 1, offsetof(dq_config_t, field), 0, lo, hi}
-#define U(name, field, lo, hi) {name, 2, offsetof(dq_config_t, field), 0, lo, hi}
+#define SC(name, field, check)                                                                     \
+    {name, 0, offsetof(dq_config_t, field), sizeof(((dq_config_t *)0)->field), 0, 0, check}
+#define S(name, field) SC(name, field, NULL)
+#define I(name, field, lo, hi) {name, 1, offsetof(dq_config_t, field), 0, lo, hi, NULL}
+#define U(name, field, lo, hi) {name, 2, offsetof(dq_config_t, field), 0, lo, hi, NULL}
 static const setting_t settings[] = {
     S("data", data_dir),
     S("listen", listen),
@@ -62,6 +188,12 @@ static const setting_t settings[] = {
     U("max-area", max_area, 1, 1LL << 40),
     I("log-level", log_level, 0, 4),
     S("web", web_dir),
+    SC("public-url", public_url, check_public_url),
+    SC("trusted-proxy", trusted_proxy, check_trusted_proxy),
+    I("body-buffer-mb", body_buffer_mb, 1, 1 << 16),
+    I("render-slots", render_slots, 0, 1024),
+    I("render-timeout-ms", render_timeout_ms, 100, 3600 * 1000),
+    I("render-wait-ms", render_wait_ms, 0, 60 * 1000),
 };
 
 static int set_value(dq_config_t *c, const setting_t *s, const char *v, dq_err_t *err)
@@ -70,7 +202,12 @@ static int set_value(dq_config_t *c, const setting_t *s, const char *v, dq_err_t
     if (s->kind == 0) {
         if (strlen(v) >= s->size)
             return dq_err_set(err, DQ_EINVAL, 0, "--%s: value too long", s->name);
-        memcpy(p, v, strlen(v) + 1);
+        char tmp[PATH_MAX + 1];
+        memcpy(tmp, v, strlen(v) + 1);
+        const char *why = s->check ? s->check(tmp) : NULL;
+        if (why)
+            return dq_err_set(err, DQ_EINVAL, 0, "--%s: '%s' %s", s->name, v, why);
+        memcpy(p, tmp, strlen(tmp) + 1);
         return 0;
     }
     errno = 0;
@@ -138,5 +275,12 @@ void dq_config_help(FILE *f)
                "  --max-width N, --max-height N, --max-area N\n"
                "                      largest response served (default 12000, 12000, 60000000)\n"
                "  --log-level N       0 debug, 1 info, 2 warn, 3 error, 4 off (default 1)\n"
-               "  --web DIR           web front end files (default: web/ or ../web beside the binary)\n");
+               "  --web DIR           web front end files (default: web/ or ../web beside the binary)\n"
+               "  --public-url URL    public base URL of every id and link (default: from the request;\n"
+               "                      set it behind a proxy, see docs/security.md)\n"
+               "  --trusted-proxy A[,A] addresses (CIDR ok) whose X-Forwarded-*/Forwarded count\n"
+               "  --body-buffer-mb N  request bodies buffered at once, all requests (default 64)\n"
+               "  --render-slots N    expensive renders at once (default 0: half the threads, >= 1)\n"
+               "  --render-timeout-ms N  deadline of one render (default 15000; 503 past it)\n"
+               "  --render-wait-ms N  wait for a render slot before 503 (default 2000)\n");
 }

@@ -23,7 +23,34 @@ typedef struct {
     uint64_t max_width, max_height, max_area;
     int log_level;
     char web_dir[PATH_MAX]; /* web front end root; "" = web/ or ../web beside the binary */
+    /* docs/security.md. The public base URL ("https://host[:port][/prefix]", no trailing
+     * slash) every absolute URL is built from; "" = from the request (Host, or the forwarded
+     * headers of a trusted proxy). */
+    char public_url[512];
+    /* Proxies whose X-Forwarded-* / Forwarded headers count: "ADDR[/BITS][,...]" (IPv4 or
+     * IPv6, CIDR); "" = none, the headers are ignored. */
+    char trusted_proxy[1024];
+    int body_buffer_mb;    /* all request bodies buffered at once, in MiB; past it 503 */
+    int render_slots;      /* expensive renders at once; 0 = half the threads, at least 1 */
+    int render_timeout_ms; /* deadline of one render (503 past it) */
+    int render_wait_ms;    /* how long a render may wait for a slot before 503 */
 } dq_config_t;
+
+/* One address range of --trusted-proxy: family AF_INET or AF_INET6, the address in network
+ * order (IPv4 in the first 4 bytes) and the prefix length. */
+typedef struct {
+    int family;
+    uint8_t addr[16];
+    int bits;
+} dq_cidr_t;
+
+/* Parses "ADDR[/BITS][,ADDR[/BITS]...]" (spaces around commas allowed) into out (up to cap
+ * ranges); *n gets the count. Returns 0, or -1 with err naming the bad item. "" gives 0
+ * ranges. Pure; thread-safe. */
+int dq_cidr_list_parse(const char *s, dq_cidr_t *out, int cap, int *n, dq_err_t *err);
+/* 1 when addr (family, network-order bytes: 4 or 16) lies in one of the n ranges. An
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d) is compared as the IPv4 address. */
+int dq_cidr_match(const dq_cidr_t *ranges, int n, int family, const uint8_t *addr);
 
 void dq_config_defaults(dq_config_t *c);
 /* Applies DANQING_DATA, DANQING_LISTEN, ... Returns -1 with err on a bad value. */

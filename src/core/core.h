@@ -148,7 +148,8 @@ int dq_fs_exists(const char *path);
 int dq_sha256_file(const char *path, char hex[65], uint64_t *size, dq_err_t *err);
 /* SHA-256 of a buffer. */
 void dq_sha256_buf(const void *data, size_t len, char hex[65]);
-/* A fast non-cryptographic 64-bit hash (FNV-1a), for cache keys and ETags. */
+/* A fast non-cryptographic 64-bit hash, for cache keys and ETags; values may differ between
+ * builds and hosts, so never store them as data. */
 uint64_t dq_hash64(const void *data, size_t len);
 
 /* ---------------------------------------------------------------- strings */

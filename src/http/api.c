@@ -395,16 +395,20 @@ static int split(dq_api_t *c)
     return 0;
 }
 
-void dq_http_api(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)
+/* Everything that is decided before a handler runs: the route, who asks, the CSRF rule and the
+ * role. Returns the route, or NULL with an error answered on c->resp. Runs twice for a request
+ * with a body (from dq_http_api_body_limit on its headers, and again for the handler). */
+static const api_route_t *gate(dq_api_t *c)
 {
-    dq_api_t c = {.srv = srv, .req = req, .resp = resp};
+    const dq_http_req_t *req = c->req;
+    dq_http_resp_t *resp = c->resp;
     dq_err_t err = {0};
-    if (split(&c) < 0)
-        goto out;
+    if (split(c) < 0)
+        return NULL;
     const api_route_t *route = NULL;
     int allowed = 0;
     for (size_t i = 0; i < DQ_ARRAY_LEN(api_routes); i++) {
-        if (!pattern_matches(api_routes[i].pattern, c.seg, c.n_seg))
+        if (!pattern_matches(api_routes[i].pattern, c->seg, c->n_seg))
             continue;
         allowed |= api_routes[i].methods;
         if (api_routes[i].methods & req->method)
@@ -412,7 +416,7 @@ void dq_http_api(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *res
     }
     if (!allowed) {
         dq_api_error(resp, 404, "no such API resource", NULL);
-        goto out;
+        return NULL;
     }
     if (!route) {
         /* RFC 9110 §15.5.6: a 405 lists the methods the resource has. */
@@ -424,33 +428,66 @@ void dq_http_api(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *res
         dq_api_error(resp, 405, "method not allowed on this resource", NULL);
         dq_http_resp_header(resp, "Allow", allow.data);
         dq_buf_free(&allow);
-        goto out;
+        return NULL;
     }
-    if (dq_http_actor(srv, req, &c.actor, &c.via_cookie, &err) < 0) {
+    if (dq_http_actor(c->srv, req, &c->actor, &c->via_cookie, &err) < 0) {
         dq_api_error_err(resp, &err);
-        goto out;
+        return NULL;
     }
     /* CSRF: a browser attaches the session cookie to any request to this origin, but only
      * same-origin script can add a custom header (a cross-site one would need a CORS
      * preflight we never grant with credentials). SameSite=Strict is the first guard; this is
      * the second, for browsers and proxies that drop SameSite. */
-    if ((req->method & WRITES) && c.via_cookie && !route->no_csrf) {
+    if ((req->method & WRITES) && c->via_cookie && !route->no_csrf) {
         const char *xrw = req->header(req, "X-Requested-With");
         if (!xrw || strcmp(xrw, "danqing") != 0) {
             dq_api_error(resp, 403, "cookie-authenticated writes need X-Requested-With: danqing",
                          NULL);
-            goto out;
+            return NULL;
         }
     }
-    if (c.actor.role < route->min_role) {
-        if (c.actor.role == DQ_ROLE_ANON)
+    if (c->actor.role < route->min_role) {
+        if (c->actor.role == DQ_ROLE_ANON)
             dq_api_error(resp, 401, "sign in first", NULL);
         else
             dq_api_error(resp, 403, "your role may not do this", NULL);
-        goto out;
+        return NULL;
     }
-    route->fn(&c);
-out:
-    for (int i = 0; i < c.n_seg; i++)
-        free(c.seg[i]);
+    return route;
+}
+
+static void free_segs(dq_api_t *c)
+{
+    for (int i = 0; i < c->n_seg; i++)
+        free(c->seg[i]);
+    c->n_seg = 0;
+}
+
+/* Body limits (issue 10): logins, accounts, annotations and image lists take 64 KiB; the
+ * handlers named here take whole relic documents or tours, up to DQ_API_MAX_BODY. */
+static void (*const large_bodies[])(dq_api_t *c) = {
+    dq_api_relic_create, dq_api_relic_replace, dq_api_relic_patch,
+    dq_api_tour_create,  dq_api_tour_replace,
+};
+
+size_t dq_http_api_body_limit(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)
+{
+    dq_api_t c = {.srv = srv, .req = req, .resp = resp};
+    const api_route_t *route = gate(&c);
+    free_segs(&c);
+    if (!route)
+        return 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(large_bodies); i++)
+        if (route->fn == large_bodies[i])
+            return DQ_API_MAX_BODY;
+    return 64u << 10;
+}
+
+void dq_http_api(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)
+{
+    dq_api_t c = {.srv = srv, .req = req, .resp = resp};
+    const api_route_t *route = gate(&c);
+    if (route)
+        route->fn(&c);
+    free_segs(&c);
 }

@@ -12,8 +12,9 @@
 struct json_t; /* jansson's; only the .c files include jansson.h */
 
 #define DQ_API_MAX_SEGS 6
-/* JSON bodies above this are refused (413) before parsing: a relic document is kilobytes;
- * mhd.c's 16 MiB cap is for every route. */
+/* JSON bodies above this are refused (413) before parsing: a relic document is kilobytes.
+ * The API's route table gives each route its own limit up to this one, and mhd.c refuses a
+ * larger body before reading it. */
 #define DQ_API_MAX_BODY (1u << 20)
 /* How long a browser session lasts (seconds): a working day, then a new login. */
 #define DQ_API_SESSION_TTL (12 * 3600)

@@ -82,14 +82,24 @@ struct dq_http_req {
     const char *(*header)(const dq_http_req_t *req, const char *name);
     /* Looks up a query argument, still percent-encoded; NULL when absent. */
     const char *(*arg)(const dq_http_req_t *req, const char *name);
-    /* Writes the TCP peer's address as text ("127.0.0.1", "::1") into out (cap bytes, at
-     * least 48); "" when unknown. NULL in requests made without a socket (tests). */
+    /* Writes the client's address as text ("127.0.0.1", "::1") into out (cap bytes, at
+     * least 48): the TCP peer, or, when the peer is a trusted proxy, the client it names
+     * (client_ip below); "" when unknown. NULL in requests made without a socket (tests). */
     void (*peer)(const dq_http_req_t *req, char *out, size_t cap);
     void *conn; /* for header(); opaque */
+    /* The client's address as text ("203.0.113.7", "::1"): the peer, or, when the peer is a
+     * trusted proxy (--trusted-proxy), the nearest untrusted address of X-Forwarded-For /
+     * Forwarded: for=. What throttles and audit lines should name. "" when unknown. */
+    const char *client_ip;
+    int via_proxy; /* 1: the peer is a trusted proxy (its forwarded headers count) */
+    /* mhd.c's: set to 1 by dq_http_base_url, so that a response built from request headers
+     * names them in Vary. NULL outside mhd.c (tests). */
+    int *base_used;
 };
 
 #define DQ_HTTP_MAX_HEADERS 16
-typedef struct {
+typedef struct dq_http_resp dq_http_resp_t;
+struct dq_http_resp {
     int status;
     const char *content_type; /* static string or pointer into headers storage */
     dq_buf_t body;
@@ -103,7 +113,17 @@ typedef struct {
      * before; for renders that are costly to store and often one-off. */
     int cache_on_second;
     int no_etag; /* 1: do not add an ETag (the server adds a body hash otherwise) */
-} dq_http_resp_t;
+    /* Expensive remaining work (a render): instead of doing it on the connection's thread, a
+     * handler may leave it here. mhd.c then runs defer_fn on a render thread, at most
+     * --render-slots at once, after at most --render-wait-ms in the queue (else 503 +
+     * Retry-After), with deadline_us (dq_now_us() clock) = now + --render-timeout-ms, and
+     * finishes resp as if the handler had filled it. defer_free(defer_arg) is called once
+     * afterwards, also when the work never ran. The connection's thread keeps serving other
+     * connections meanwhile: /health and stored tiles never wait behind renders. */
+    void (*defer_fn)(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t deadline_us);
+    void (*defer_free)(void *arg);
+    void *defer_arg;
+};
 
 /* Adds a response header (both strings copied). */
 void dq_http_resp_header(dq_http_resp_t *r, const char *name, const char *value);
@@ -115,11 +135,21 @@ void dq_http_resp_free(dq_http_resp_t *r);
 typedef void (*dq_http_handler_fn)(dq_server_t *srv, const dq_http_req_t *req,
                                    dq_http_resp_t *resp);
 
+/* Decides, from the headers alone, whether a request to a route may send a body and how big:
+ * routes, authenticates and checks the role exactly as the handler will, before a byte of the
+ * body is read. Returns the most bytes the body may have, or 0 with an error answered on resp
+ * (401/403/404/405/...): the body is then never read. */
+typedef size_t (*dq_http_body_limit_fn)(dq_server_t *srv, const dq_http_req_t *req,
+                                        dq_http_resp_t *resp);
+
 typedef struct {
     int methods;        /* DQ_HTTP_* mask */
     const char *prefix; /* path prefix; the longest matching prefix wins */
     dq_http_handler_fn fn;
     const char *doc;
+    /* NULL: the route takes no body; a request that sends one is answered without reading it
+     * (and the connection closed). */
+    dq_http_body_limit_fn body_limit;
 } dq_route_t;
 
 /* Finds the handler for a path; NULL when no route matches. *allowed gets the method mask. */
@@ -187,6 +217,11 @@ struct dq_server {
     dq_alog_t *alog;          /* thread-safe; NULL when the log level hides info lines */
     dq_throttle_t *throttle;  /* thread-safe; failed logins and concurrent password checks */
     _Atomic uint64_t epoch;   /* bumped when any image changes: part of every cache key */
+    _Atomic size_t body_bytes; /* request body bytes buffered now, all connections */
+    struct dq_renderq *renderq; /* expensive renders (renderq.c); thread-safe */
+    dq_cache_t *gz_cache;     /* compressed bodies by identity body hash; thread-safe */
+    void *trusted;            /* dq_cidr_t[] of cfg->trusted_proxy, read-only */
+    int n_trusted;
     pthread_t watcher;        /* polls the registry for replaced pyramids */
     int watcher_running;
     _Atomic int stopping;
@@ -219,6 +254,10 @@ void dq_http_static(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *
 /* /api/ (docs/api.md): accounts, relics, vocabularies, images, audit. Errors are the JSON
  * error format of docs/api.md. Never cacheable except the static vocabularies. */
 void dq_http_api(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* The /api/ route's dq_http_body_limit_fn: the API route, the caller's identity, the CSRF rule
+ * and the role are checked as dq_http_api will check them; the limit is the API route's
+ * (64 KiB for logins, accounts and annotations, 1 MiB for relic documents). */
+size_t dq_http_api_body_limit(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 /* /iiif/presentation/3/: Manifests and Collections (IIIF Presentation 3.0), as the asker may
  * see them; never put in the shared response cache (they depend on the asker's role). */
 void dq_http_presentation(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
@@ -237,14 +276,34 @@ int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor,
 void dq_http_search2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 /* ======== end annotations ======== */
 
+/* ======== expensive renders (renderq.c) ======== */
+/* A fixed pool of n_threads render threads and a bounded queue. A job waits at most wait_ms;
+ * a job that waited longer, or that is still queued when the queue stops, runs with
+ * expired = 1 (it must answer 503 and do no work). Thread-safe. */
+typedef struct dq_renderq dq_renderq_t;
+typedef void (*dq_renderq_fn)(void *arg, int64_t deadline_us, int expired);
+dq_renderq_t *dq_renderq_new(int n_threads, int wait_ms, int timeout_ms, int max_queued);
+/* Queues fn(arg, ...). Returns 0, or -1 when the queue is full (the caller answers 503 and fn
+ * is not called). */
+int dq_renderq_submit(dq_renderq_t *q, dq_renderq_fn fn, void *arg);
+/* Jobs running or queued now (health and tests). */
+int dq_renderq_busy(dq_renderq_t *q);
+/* Refuses new jobs, lets queued ones run expired, waits for every job to finish and joins the
+ * threads; a second call does nothing. NULL ok. */
+void dq_renderq_stop(dq_renderq_t *q);
+/* Stops (if not yet) and frees. NULL ok. */
+void dq_renderq_free(dq_renderq_t *q);
+
 /* mhd.c: starts/stops the libmicrohttpd daemon for srv (fills srv->daemon and srv->port). */
 int dq_http_daemon_start(dq_server_t *srv, dq_err_t *err);
 void dq_http_daemon_stop(dq_server_t *srv);
 /* The free callback for cached responses. */
 void dq_http_cache_value_free(void *value);
 
-/* The absolute base URL of this server as the client addressed it ("http://host:port"),
- * from the Host header (or X-Forwarded-Host/-Proto behind a proxy). Appended to out. */
+/* The absolute base URL of this server, appended to out: --public-url when configured; else
+ * from X-Forwarded-Host/-Proto or Forwarded when the peer is a trusted proxy; else from Host
+ * (and plain http). Host text is checked (host characters only); a bad one gives the bound
+ * address. Never from a header an untrusted client sets in a way a shared cache ignores. */
 void dq_http_base_url(const dq_server_t *srv, const dq_http_req_t *req, dq_buf_t *out);
 
 /* Starts serving on cfg->listen with a thread pool (cfg->threads). cfg is borrowed and must

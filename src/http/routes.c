@@ -10,21 +10,22 @@
 #define GH (DQ_HTTP_GET | DQ_HTTP_HEAD)
 
 static const dq_route_t routes[] = {
-    {GH, "/iiif/3/", dq_http_iiif3, "IIIF Image API 3.0: {id}/info.json, {id}/{region}/{size}/{rotation}/{quality}.{format}"},
-    {GH, "/iiif/2/", dq_http_iiif2, "IIIF Image API 2.1: the same forms, 2.1 semantics"},
-    {GH, "/health", dq_http_health, "liveness and cache statistics (JSON)"},
+    {GH, "/iiif/3/", dq_http_iiif3, "IIIF Image API 3.0: {id}/info.json, {id}/{region}/{size}/{rotation}/{quality}.{format}", NULL},
+    {GH, "/iiif/2/", dq_http_iiif2, "IIIF Image API 2.1: the same forms, 2.1 semantics", NULL},
+    {GH, "/health", dq_http_health, "liveness and cache statistics (JSON)", NULL},
     /* ======== JSON API and IIIF Presentation (api*.c, presentation.c) ======== */
     {GH | DQ_HTTP_POST | DQ_HTTP_PUT | DQ_HTTP_PATCH | DQ_HTTP_DELETE, "/api/", dq_http_api,
-     "JSON API (docs/api.md): health, login/logout/me, relics, vocab, images, audit, users"},
+     "JSON API (docs/api.md): health, login/logout/me, relics, vocab, images, audit, users",
+     dq_http_api_body_limit},
     {GH, "/iiif/presentation/3/", dq_http_presentation,
-     "IIIF Presentation 3.0: {relic}/manifest, collection[/all|dynasty-{k}|type-{k}][?page=N]"},
+     "IIIF Presentation 3.0: {relic}/manifest, collection[/all|dynasty-{k}|type-{k}][?page=N]", NULL},
     /* ======== end JSON API ======== */
     /* ======== annotations (api_annotations.c) ======== */
     {GH, "/iiif/search/2/", dq_http_search2,
-     "IIIF Content Search 2.0 over a relic's annotations: {relic}?q=&motivation=&user="},
+     "IIIF Content Search 2.0 over a relic's annotations: {relic}?q=&motivation=&user=", NULL},
     /* ======== end annotations ======== */
     /* web: the lowest priority (shortest prefix), so every specific route wins over it. */
-    {GH, "/", dq_http_static, "web front end: index.html for / and app routes, /static/{file}"},
+    {GH, "/", dq_http_static, "web front end: index.html for / and app routes, /static/{file}", NULL},
 };
 
 const dq_route_t *dq_http_route(const char *path, size_t len)

@@ -76,6 +76,16 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
         dq_log(DQ_LOG_INFO, "http", "completed %d interrupted ingest(s)", n_recovered);
     srv->registry = dq_registry_new(srv->catalog, cfg->data_dir);
     srv->cache = dq_cache_new((size_t)cfg->cache_mb << 20, dq_http_cache_value_free);
+    /* Compressed bodies: an eighth of the response cache (a manifest shrinks about 10x). */
+    srv->gz_cache = dq_cache_new((size_t)cfg->cache_mb << 17, free);
+    dq_cidr_t *trusted = dq_xcalloc(64, sizeof(dq_cidr_t));
+    srv->trusted = trusted;
+    if (dq_cidr_list_parse(cfg->trusted_proxy, trusted, 64, &srv->n_trusted, err) < 0)
+        goto fail;
+    /* Render slots: half the worker threads by default, so that renders never hold every
+     * core; the queue holds a few per slot, past which a render is answered 503 at once. */
+    int slots = cfg->render_slots ? cfg->render_slots : DQ_MAX(1, cfg->threads / 2);
+    srv->renderq = dq_renderq_new(slots, cfg->render_wait_ms, cfg->render_timeout_ms, slots * 8);
     /* Password checks at once: at most half the threads (and 4: each takes 64 MiB), so that
      * logins never hold every thread that tiles and /health need. */
     int max_hashing = cfg->threads / 2 < 1 ? 1 : cfg->threads / 2 > 4 ? 4 : cfg->threads / 2;
@@ -102,8 +112,11 @@ void dq_server_stop(dq_server_t *srv)
     if (srv->watcher_running)
         pthread_join(srv->watcher, NULL);
     dq_http_daemon_stop(srv);
+    dq_renderq_free(srv->renderq);
     dq_alog_free(srv->alog);
     dq_cache_free(srv->cache);
+    dq_cache_free(srv->gz_cache);
+    free(srv->trusted);
     dq_throttle_free(srv->throttle);
     dq_registry_free(srv->registry);
     dq_catalog_close(srv->catalog);
@@ -119,9 +132,11 @@ void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *
     resp->no_etag = 1;
     dq_buf_printf(&resp->body,
                   "{\"status\":\"ok\",\"uptime_s\":%.1f,\"cache\":{\"entries\":%zu,\"bytes\":%zu,"
-                  "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu}}\n",
+                  "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
+                  "\"renders\":%d,\"body_bytes\":%zu}\n",
                   (double)(dq_now_us() - srv->started_us) / 1e6, st.n_entries, st.bytes,
                   st.budget, (unsigned long long)st.hits, (unsigned long long)st.misses,
-                  (unsigned long long)st.evictions);
+                  (unsigned long long)st.evictions, dq_renderq_busy(srv->renderq),
+                  atomic_load(&srv->body_bytes));
     dq_http_resp_header(resp, "Cache-Control", "no-store");
 }

@@ -388,6 +388,70 @@ static void plan_level(const dq_iiif_image_t *img, dq_iiif_plan_t *plan)
     plan->lh = (uint32_t)(y1 - y0);
 }
 
+/* ---------------------------------------------------------------- rotation */
+
+/* The output's size after rotation (3.0 §4.3: the bounding box of the whole rotated content,
+ * no extra space): right angles swap or keep the sides exactly, other angles widen both. */
+static void rotated_box(uint64_t w, uint64_t h, double rot, uint64_t *bw, uint64_t *bh)
+{
+    double r = fmod(rot, 360.0);
+    if (r == 0.0 || r == 180.0) {
+        *bw = w, *bh = h;
+        return;
+    }
+    if (r == 90.0 || r == 270.0) {
+        *bw = h, *bh = w;
+        return;
+    }
+    double rad = r * 3.14159265358979323846 / 180.0;
+    double c = fabs(cos(rad)), sn = fabs(sin(rad));
+    *bw = (uint64_t)ceil((double)w * c + (double)h * sn - 1e-9);
+    *bh = (uint64_t)ceil((double)w * sn + (double)h * c - 1e-9);
+}
+
+static int box_fits(uint64_t bw, uint64_t bh, const limits_t *l)
+{
+    return bw <= l->w && bh <= l->h && bw * bh <= l->area;
+}
+
+/* Issue 10: every limit (maxWidth, maxHeight, maxArea, the format's largest side) applies to
+ * the final output, after rotation: "full/^!100000,100000/45" once rendered a 120 Mpx image
+ * past a 60 Mpx maxArea. A size the server chooses ("max", "!w,h") shrinks until its rotated
+ * box fits; an explicit size whose rotated box does not fit is 403. */
+static int fit_rotated(const dq_iiif_req_t *req, const dq_iiif_image_t *img,
+                       dq_iiif_plan_t *plan, dq_err_t *err)
+{
+    limits_t l = get_limits(img, plan->format);
+    uint64_t ow = plan->out_w, oh = plan->out_h, bw, bh;
+    rotated_box(ow, oh, plan->rotation, &bw, &bh);
+    if (box_fits(bw, bh, &l))
+        return 0;
+    if (req->size_kind == DQ_SIZE_MAX || req->size_kind == DQ_SIZE_BEST) {
+        /* The box grows linearly with the size, so one scale factor nearly fits it; the loop
+         * takes off the last rounding pixels (a few steps of 0.2%). */
+        double f = DQ_MIN((double)l.w / (double)bw, (double)l.h / (double)bh);
+        if (l.area != UINT64_MAX)
+            f = DQ_MIN(f, sqrt((double)l.area / ((double)bw * (double)bh)));
+        for (int i = 0; i < 64; i++, f *= 0.998) {
+            uint64_t w = DQ_MAX((uint64_t)floor((double)ow * f), 1);
+            uint64_t h = DQ_MAX((uint64_t)floor((double)oh * f), 1);
+            rotated_box(w, h, plan->rotation, &bw, &bh);
+            if (box_fits(bw, bh, &l)) {
+                plan->out_w = (uint32_t)w;
+                plan->out_h = (uint32_t)h;
+                plan->upscale = w > plan->w || h > plan->h;
+                return 0;
+            }
+        }
+    }
+    return dq_err_set(err, DQ_ELIMIT, 403,
+                      "rotated size %llux%llu is beyond the served limits (%llux%llu, %llu pixels)",
+                      (unsigned long long)bw, (unsigned long long)bh, (unsigned long long)l.w,
+                      (unsigned long long)l.h, (unsigned long long)l.area);
+}
+
+/* ---------------------------------------------------------------- plan */
+
 int dq_iiif_plan(const dq_iiif_req_t *req, const dq_iiif_image_t *img, dq_iiif_plan_t *plan,
                  dq_err_t *err)
 {
@@ -412,20 +476,9 @@ int dq_iiif_plan(const dq_iiif_req_t *req, const dq_iiif_image_t *img, dq_iiif_p
         *plan = zero;
         return -1;
     }
-    /* A rotation that is not a multiple of 180 degrees turns the output: its bounding box
-     * (3.0 §4.3, the whole rotated content with no extra space) must still fit the format. */
-    if (fmod(plan->rotation, 180.0) != 0.0) {
-        double rad = plan->rotation * 3.14159265358979323846 / 180.0;
-        double c = fabs(cos(rad)), sn = fabs(sin(rad));
-        double bw = ceil(plan->out_w * c + plan->out_h * sn - 1e-9);
-        double bh = ceil(plan->out_w * sn + plan->out_h * c - 1e-9);
-        double f = (double)format_max_side(plan->format);
-        if (bw > f || bh > f) {
-            dq_err_set(err, DQ_ELIMIT, 403, "rotated size is beyond what %s can hold",
-                       dq_iiif_format_ext(plan->format));
-            memset(plan, 0, sizeof(*plan));
-            return -1;
-        }
+    if (fit_rotated(req, img, plan, err) < 0) {
+        memset(plan, 0, sizeof(*plan));
+        return -1;
     }
     plan_level(img, plan);
     return 0;

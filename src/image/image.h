@@ -88,6 +88,7 @@ typedef struct {
     int mirror;              /* flip horizontally BEFORE rotating (IIIF Image 3.0 §4.3) */
     int quality, format;     /* DQ_RQ_*, DQ_RF_*; bitonal = only 0 and 255; gray = luminance */
     int jpeg_quality;        /* 1..100 for jpg/webp output; 0 means 90 */
+    int64_t deadline_us;     /* dq_now_us() past which the render gives up; 0 = none */
 } dq_render_spec_t;
 
 /* Renders spec from p and appends the encoded image to out (caller-owned). Decodes only the
@@ -95,7 +96,9 @@ typedef struct {
  * (1/2, 1/4, 1/8) that still leaves at least out_w x out_h pixels; non-JPEG pyramids go through
  * vips' tiff loader. Memory is proportional to the region, never to the image. Thread-safe.
  * Errors: DQ_EINVAL for a spec outside the level, DQ_ELIMIT for a region too large to decode
- * (more than 2^28 decoded pixels), DQ_EIO for unreadable tiles or a vips failure. */
+ * (more than 2^28 decoded pixels), DQ_ELIMIT with http_status 503 when the deadline passed
+ * (checked between tiles, rows and vips tiles, so the render stops within ~a tile's work),
+ * DQ_EIO for unreadable tiles or a vips failure. */
 int dq_image_render(dq_pyramid_t *p, const dq_render_spec_t *spec, dq_buf_t *out, dq_err_t *err);
 
 /* ================================================================ ingest */

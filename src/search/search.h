@@ -120,7 +120,9 @@ int dq_search_register(const dq_search_t *s, struct sqlite3 *db, dq_err_t *err);
 enum {
     DQ_SEARCH_MODE_QUERY = 0x1,    /* FTS5_TOKENIZE_QUERY */
     DQ_SEARCH_MODE_DOCUMENT = 0x4, /* FTS5_TOKENIZE_DOCUMENT */
-    DQ_SEARCH_MODE_AUX = 0x8,      /* FTS5_TOKENIZE_AUX */
+    DQ_SEARCH_MODE_AUX = 0x8,      /* FTS5_TOKENIZE_AUX: highlight() and snippet() use only
+                                      positions and offsets, so a Han run gives its unigrams as
+                                      written (no colocated tokens, no t2s) */
 };
 typedef int (*dq_search_token_fn)(void *ctx, int colocated, const char *tok, int tok_len, int start,
                                   int end);

@@ -20,6 +20,7 @@ typedef struct {
     const dq_search_t *s;
     const char *src;
     int query; /* FTS5_TOKENIZE_QUERY: Han runs become bigram phrases, no colocated tokens */
+    int aux;   /* FTS5_TOKENIZE_AUX (highlight, snippet): one plain token per position */
     int pinyin;
     dq_search_token_fn tok;
     void *ctx;
@@ -61,9 +62,18 @@ static int emit_word(tk_t *k, char *w, size_t n, size_t start, size_t end)
 static int emit_run(tk_t *k, han_t *run, size_t n)
 {
     const tables_t *t = k->s->tab;
-    han_normalize(k->s, k->src, run, n);
     char b[8];
     int rc = 0;
+    if (k->aux) {
+        /* FTS5's auxiliary functions use only positions and offsets, and skip colocated
+         * tokens (fts5_aux.c): the unigrams as written do, without normalising the run. */
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            int l = utf8_put(b, run[i].cp);
+            rc = k->tok(k->ctx, 0, b, l, (int)run[i].start, (int)run[i].end);
+        }
+        return rc;
+    }
+    han_normalize(k->s, k->src, run, n);
     if (k->query) {
         /* "b1 .. b(n-1) u(n)": selective bigrams, and a last unigram so the phrase covers all n
          * positions (and highlight() all n characters). */
@@ -143,7 +153,13 @@ static int tokenize_ns(tk_t *k, const char *text, size_t len)
 int dq_search_tokenize(const dq_search_t *s, int mode, int pinyin, const char *text, size_t len,
                        dq_search_token_fn tok, void *ctx)
 {
-    tk_t k = {s, text, (mode & DQ_SEARCH_MODE_QUERY) != 0, pinyin, tok, ctx};
+    tk_t k = {.s = s,
+              .src = text,
+              .query = (mode & DQ_SEARCH_MODE_QUERY) != 0,
+              .aux = (mode & DQ_SEARCH_MODE_AUX) != 0,
+              .pinyin = pinyin,
+              .tok = tok,
+              .ctx = ctx};
     const unsigned char *u = (const unsigned char *)text;
     han_t local[RUN_STACK];
     han_run_t run;
@@ -276,7 +292,9 @@ static int x_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text, 
     fts_tok_t *t = (fts_tok_t *)p;
     if (len <= 0)
         return SQLITE_OK;
-    int mode = (flags & FTS5_TOKENIZE_QUERY) ? DQ_SEARCH_MODE_QUERY : DQ_SEARCH_MODE_DOCUMENT;
+    int mode = (flags & FTS5_TOKENIZE_QUERY) ? DQ_SEARCH_MODE_QUERY
+               : (flags & FTS5_TOKENIZE_AUX) ? DQ_SEARCH_MODE_AUX
+                                             : DQ_SEARCH_MODE_DOCUMENT;
     return dq_search_tokenize(t->s, mode, t->pinyin, text, (size_t)len, tok, ctx);
 }
 

@@ -546,3 +546,48 @@ DQ_TEST(adjacent_english_words_rank_first)
     free(r);
     dq_catalog_close(c);
 }
+
+/* The backend's match bound (which lets one scored walk replace two) never undercounts: for
+ * each query it is at least the number of matches, or -1 ("maybe more than limit"). */
+typedef struct {
+    dq_catalog_t *cat;
+    const char *q;
+    int64_t limit, bound;
+} bound_case_t;
+
+static int bound_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
+{
+    bound_case_t *b = ud;
+    dq_search_plan_t p = {0};
+    const dq_store_relic_ops *r = dq_catalog_backend(b->cat)->relics;
+    if (dq_search_query_plan(r->search_handle(dq_catalog_impl(b->cat)), b->q, &p, err) < 0)
+        return -1;
+    int rc = r->match_bound(txn, &p, b->limit, &b->bound, err);
+    dq_search_plan_free(&p);
+    return rc;
+}
+
+DQ_TEST(match_bound_never_undercounts)
+{
+    dq_catalog_t *c = collection();
+    static const char *const qs[] = {"张择端", "山水",         "landscape",        "qingming",
+                                     "qmsht",  "蝴蝶 flowers", "\"Zhang Zeduan\"", "nothing"};
+    for (size_t i = 0; i < DQ_ARRAY_LEN(qs); i++) {
+        dq_relic_query_t q = fx_query(qs[i]);
+        json_t *j = run(c, &q);
+        long long total = json_integer_value(json_object_get(j, "total"));
+        json_decref(j);
+        dq_err_t err = {0};
+        bound_case_t b = {c, qs[i], 100, -2};
+        DQ_REQUIRE(dq_catalog_read(c, bound_txn, &b, &err) == 0);
+        if (b.bound < total)
+            fprintf(stderr, "    %s: bound %lld, total %lld\n", qs[i], (long long)b.bound, total);
+        DQ_CHECK(b.bound >= total && b.bound <= 100);
+        b.limit = total - 1; /* asked for less than there are: must not claim it */
+        if (total > 0) {
+            DQ_REQUIRE(dq_catalog_read(c, bound_txn, &b, &err) == 0);
+            DQ_CHECK(b.bound == -1);
+        }
+    }
+    dq_catalog_close(c);
+}

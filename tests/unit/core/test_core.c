@@ -70,3 +70,40 @@ DQ_TEST(atomic_write_and_sha256)
     free(path);
     free(sub);
 }
+
+DQ_TEST(hash64_sees_every_bit_and_spreads_low_bits)
+{
+    unsigned char a[160], b[161];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = (unsigned char)(i * 37 + 11);
+    /* Every length, every bit flipped: a different hash; the same bytes at another address
+     * (unaligned): the same hash. */
+    int missed = 0;
+    for (size_t len = 0; len <= 130; len++) {
+        uint64_t h = dq_hash64(a, len);
+        memcpy(b + 1, a, len);
+        missed += dq_hash64(b + 1, len) != h;
+        for (size_t i = 0; i < len; i++)
+            for (int bit = 0; bit < 8; bit++) {
+                a[i] ^= (unsigned char)(1u << bit);
+                missed += dq_hash64(a, len) == h;
+                a[i] ^= (unsigned char)(1u << bit);
+            }
+    }
+    DQ_CHECK_INT(missed, 0);
+    /* Runs of zero bytes differ by length. */
+    memset(a, 0, sizeof a);
+    for (size_t len = 1; len < 70; len++)
+        missed += dq_hash64(a, len) == dq_hash64(a, len - 1);
+    DQ_CHECK_INT(missed, 0);
+    /* The low 12 bits of 4,096 similar keys, as a hash table uses them: no crowded bucket. */
+    static unsigned char load[4096];
+    int worst = 0;
+    for (int k = 0; k < 4096; k++) {
+        char key[32];
+        int n = snprintf(key, sizeof key, "/iiif/3/img%d/info.json", k);
+        int l = ++load[dq_hash64(key, (size_t)n) & 4095];
+        worst = l > worst ? l : worst;
+    }
+    DQ_CHECK(worst <= 10);
+}
