@@ -16,7 +16,7 @@
 # usage: bench/issue9.sh [PART ...]    (no part: all five, in the order above)
 # env: DQ_BENCH_ROUNDS (3), DQ_BENCH_SECONDS (10 per round and server), DQ_BENCH_CONNS (32),
 #      DQ_BENCH_RELICS (100000), DQ_BENCH_RUNS (50 searches per query and interface),
-#      DQ_BENCH_W/H (40000x6000). Output: the table on stdout and in build/bench/i9/table.md.
+#      DQ_BENCH_W/H (40000x6000), DQ_BENCH_SERVE_ARGS (extra `danqing serve` options). Output: the table on stdout and in build/bench/i9/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -58,7 +58,8 @@ wait_port() {
 start_dq() {
   local name=$1 data=$2; shift 2
   rm -f "$I/$name.out" # before the start: the wait below must not read an earlier run's line
-  build/danqing --data "$data" --listen 127.0.0.1:0 --log-level 3 serve "$@" > "$I/$name.out" 2> "$I/$name.log" &
+  # shellcheck disable=SC2086 # DQ_BENCH_SERVE_ARGS: extra serve options, word-split
+  build/danqing --data "$data" --listen 127.0.0.1:0 --log-level 3 serve "$@" ${DQ_BENCH_SERVE_ARGS:-} > "$I/$name.out" 2> "$I/$name.log" &
   DQ_PID=$!; pids+=("$DQ_PID")
   local i=0
   while ! grep -q 'listening on' "$I/$name.out" 2> /dev/null; do
@@ -89,9 +90,9 @@ CONF
 
 # ---- wrk: run_wrk TAG ORIGIN LIST [wrk options] -> "$I/TAG.wrk"; echo "rps p50 p99 errors"
 wrk_parse() {
-  awk '/Requests\/sec/ {r = $2}
-       /^LAT / {for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
-       END {printf "%s %s %s %d\n", r, v["p50_ms"], v["p99_ms"], v["errors"] + v["non2xx"]}' "$1"
+  # rps: successful answers per second only (walk.lua's ok_rps), not wrk's Requests/sec
+  awk '/^LAT / {for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
+       END {printf "%s %s %s %d\n", v["ok_rps"], v["p50_ms"], v["p99_ms"], v["errors"] + v["non2xx"]}' "$1"
 }
 run_wrk() {
   local tag=$1 origin=$2 list=$3; shift 3
@@ -181,7 +182,8 @@ compare_rows() {
     row "$part" "p99 ms, median (min)" "$pa ($pma)" "$pb ($pmb)" "$pr" "" ""
   fi
   row "$part" "p50 ms, median" "$p5a" "$p5b" "$(ratio "$p5a" "$p5b")" "" ""
-  row "$part" "errors + non-2xx, all rounds" "$(sumcol "$part" "$a")" "$(sumcol "$part" "$b")" "" "0" ""
+  local ea eb; ea=$(sumcol "$part" "$a"); eb=$(sumcol "$part" "$b")
+  row "$part" "errors + non-2xx, all rounds (req/s counts 2xx only)" "$ea" "$eb" "" "0" "$([ "$ea" = 0 ] && echo ok || echo MISS)"
 }
 
 part_tiles() { # part cache_mb target label

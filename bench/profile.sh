@@ -33,7 +33,7 @@ wp=$!
 sleep 1
 perf record -q -F 499 "${cg[@]}" -p "$pid" -o "$out.data" -- sleep "$secs" 2> /dev/null
 wait "$wp" || true
-echo "== $what: $(awk '/Requests\/sec/ {print $2}' "$out.wrk") req/s under perf; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== $what: $(sed -n 's/.*ok_rps=\([0-9.]*\).*/\1/p' "$out.wrk") ok req/s ($(sed -n 's/.*non2xx=\([0-9]*\).*/\1/p' "$out.wrk") non-2xx) under perf; load $(cut -d' ' -f1-3 /proc/loadavg)"
 perf report -i "$out.data" --no-children --sort dso,symbol --stdio 2> /dev/null |
   grep -v '^#' | grep -v '^$' | head -n "${DQ_PROFILE_TOP:-30}"
 echo "perf data: $out.data (perf report -i $out.data)"

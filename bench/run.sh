@@ -113,7 +113,7 @@ run_wrk() { # name port prefix list
   sed "s#^#$prefix/#" "$list" > "$B/$name.urls"
   out=$(wrk -t2 -c"$conns" -d"${secs}s" --timeout 10s -s bench/walk.lua "http://127.0.0.1:$port" -- "$B/$name.urls")
   echo "$out" > "$B/$name.wrk"
-  RPS[$name]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  RPS[$name]=$(echo "$out" | sed -n 's/.*ok_rps=\([0-9.]*\).*/\1/p') # 2xx only
   P50[$name]=$(echo "$out" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
   P99[$name]=$(echo "$out" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
   local errs; errs=$(echo "$out" | sed -n 's/.*errors=\([0-9]*\) non2xx=\([0-9]*\).*/\1+\2/p')

@@ -152,7 +152,7 @@ int dq_catalog_pending_list(dq_catalog_t *cat, dq_image_cb cb, void *ud, dq_err_
 int dq_catalog_pending_drop(dq_catalog_t *cat, const char *id, dq_err_t *err);
 int dq_catalog_audit_count(dq_catalog_t *cat, int64_t *n, dq_err_t *err);
 
-/* ---------------------------------------------------------------- relics (relic.c) */
+/* ------------------------------------------ relics (relic_doc.c, relic_write.c, relic_search.c) */
 
 /* Relic records: the JSON document of docs/api.md "The relic document", validated against
  * the vocabularies below and stored with its version, times and an audit row per write (who,
@@ -195,11 +195,12 @@ int dq_catalog_relic_set_images(dq_catalog_t *cat, const char *id, const char *j
  * to out ("facets" only when q->facets). 400 for a bad sort, limit, cursor or query text. */
 int dq_catalog_relic_search(dq_catalog_t *cat, const dq_relic_query_t *q, const dq_actor_t *who,
                             dq_buf_t *out, dq_err_t *err);
-/* Builds the backend's in-memory search index now (about 1 s at 500,000 relics), so that the
- * first search does not pay for it. Meant for a background thread at server start: it holds
- * the catalog's lock while it builds, so searches that arrive meanwhile wait for it (or, if
- * they got the lock first, build the index themselves and this returns at once). Thread-safe.
- * Returns 0, or -1 with err (the next search tries again). */
+/* Builds the in-memory facet and sort index now (about 0.25 s of CPU per 100,000 relics), so
+ * that the first search does not pay for it; later changes, of any process, reach it through
+ * the change feed (relic_index.c). Meant for a background thread at server start: searches
+ * that arrive meanwhile wait for the build (or, if they got there first, build the index
+ * themselves and this returns at once). Thread-safe. Returns 0, or -1 with err (the next
+ * search tries again). */
 int dq_catalog_relic_warm(dq_catalog_t *cat, dq_err_t *err);
 /* A vocabulary as a JSON array [{"key","zh","en"[,"year_from","year_to"]}] into out.
  * name: "dynasties", "object_types" or "subjects"; 404 for any other. */

@@ -2,9 +2,9 @@
  * relic_import.c: bulk import of relic records (dq_catalog_import). It reads JSON Lines
  * (documents as in docs/api.md, or the flat form the sample collection's metadata.jsonl
  * uses), CSV (RFC 4180) through a mapping file (docs/import.md), and The Met's MetObjects.csv
- * through a built-in mapping; each row becomes a relic document that relic.c validates and
- * upserts by accession in transactional batches. A bad row is reported with its line number
- * and skipped; it never stops the rest. It does not open files or print (the CLI does).
+ * through a built-in mapping; each row becomes a relic document that relic_doc.c validates
+ * and relic_write.c upserts by accession in transactional batches. A bad row is reported with
+ * its line number and skipped; it never stops the rest. It does not open files or print (the CLI does).
  */
 #include "catalog/relic_internal.h"
 

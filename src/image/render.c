@@ -542,6 +542,47 @@ static void hpass1(const uint16_t *src, uint8_t *dst, const taps_t *t, uint32_t 
 }
 #undef HPASS
 
+/* The horizontal taps as exactly three per output pixel (zero weights pad the shorter ones,
+ * and a window that would run off the end starts earlier), for hpass3_t3. Returns 0 when
+ * some pixel needs more than three taps (reductions of 2x and more) or the row is shorter. */
+static int taps_fixed3(const taps_t *t, uint32_t in, uint32_t out, uint32_t *first, uint16_t *w)
+{
+    if (in < 3)
+        return 0;
+    for (uint32_t o = 0; o < out; o++) {
+        if (t->n[o] > 3)
+            return 0;
+        uint32_t f = DQ_MIN(t->first[o], in - 3);
+        first[o] = f;
+        for (uint32_t k = 0; k < 3; k++) {
+            uint32_t i = f + k; /* source index; its weight, if it is one of o's taps */
+            w[o * 3 + k] = i >= t->first[o] && i < t->first[o] + t->n[o]
+                               ? t->w[t->off[o] + (i - t->first[o])]
+                               : 0;
+        }
+    }
+    return 1;
+}
+
+/* hpass3 with three taps per pixel: straight-line code, no inner loop (the horizontal pass
+ * was the larger half of resample's time with the loop). */
+static void hpass3_t3(const uint16_t *src, uint8_t *dst, const uint32_t *first, const uint16_t *w,
+                      uint32_t ow, int mirror)
+{
+    const uint32_t half = 1u << (W_BITS + V_BITS - 1);
+    for (uint32_t o = 0; o < ow; o++) {
+        const uint16_t *p = src + (size_t)first[o] * 3;
+        const uint32_t w0 = w[o * 3], w1 = w[o * 3 + 1], w2 = w[o * 3 + 2];
+        uint32_t a0 = half + p[0] * w0 + p[3] * w1 + p[6] * w2;
+        uint32_t a1 = half + p[1] * w0 + p[4] * w1 + p[7] * w2;
+        uint32_t a2 = half + p[2] * w0 + p[5] * w1 + p[8] * w2;
+        uint8_t *d = dst + (size_t)(mirror ? ow - 1 - o : o) * 3;
+        d[0] = (uint8_t)(a0 >> (W_BITS + V_BITS));
+        d[1] = (uint8_t)(a1 >> (W_BITS + V_BITS));
+        d[2] = (uint8_t)(a2 >> (W_BITS + V_BITS));
+    }
+}
+
 /* Resamples r (w x h x bands, bands 1 or 3) to ow x oh, mirroring horizontally when asked.
  * New buffer, or NULL when deadline_us passed (checked every 64 output rows). */
 static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror,
@@ -552,6 +593,9 @@ static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror
     taps_t tx = {0}, ty = {0};
     taps_make(r->w, ow, W_BITS, &tx);
     taps_make(r->h, oh, V_BITS, &ty);
+    uint32_t *first3 = dq_xmalloc(ow * sizeof(uint32_t));
+    uint16_t *w3 = dq_xmalloc((size_t)ow * 3 * sizeof(uint16_t));
+    int t3 = nb == 3 && taps_fixed3(&tx, r->w, ow, first3, w3);
     uint16_t *mid = dq_xmalloc(in_row * sizeof(uint16_t)); /* one vertically filtered row */
     uint8_t *outp = dq_xmalloc(out_row * oh);
     const uint8_t *rows[MAX_V_RATIO + 2];
@@ -568,12 +612,16 @@ static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror
         for (uint32_t k = 0; k < n; k++)
             rows[k] = r->pix + (size_t)(ty.first[o] + k) * in_row;
         vpass(rows, ty.w + ty.off[o], n, in_row, mid);
-        if (nb == 3)
+        if (t3)
+            hpass3_t3(mid, outp + (size_t)o * out_row, first3, w3, ow, mirror);
+        else if (nb == 3)
             hpass3(mid, outp + (size_t)o * out_row, &tx, ow, mirror);
         else
             hpass1(mid, outp + (size_t)o * out_row, &tx, ow, mirror);
     }
     free(mid);
+    free(first3);
+    free(w3);
     taps_free(&tx);
     taps_free(&ty);
     return outp;
