@@ -29,7 +29,7 @@
  * SQLite start-up instead of our parsers. */
 static dq_catalog_t *cat;
 static char relic_id[64];
-static char data_dir[] = "/tmp/dqfuzz.XXXXXX";
+static char data_dir[1024]; /* $TMPDIR/dqfuzz.XXXXXX */
 
 static void remove_data_dir(void)
 {
@@ -47,6 +47,8 @@ static const char seed_relic[] =
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(data_dir, sizeof(data_dir), "%s/dqfuzz.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     char *dir = mkdtemp(data_dir);
     dq_err_t err = {0};
     cat = dir ? dq_catalog_open(dir, &err) : NULL;

@@ -24,12 +24,10 @@ static const char *dqt_bin(void)
     return b && *b ? b : "build/san/danqing";
 }
 
-/* A fresh temporary directory; free with free(). */
+/* A fresh temporary directory, removed by the runner when the test ends; free with free(). */
 static char *dqt_tmpdir(void)
 {
-    char *d = dq_xstrdup("/tmp/dqtest.XXXXXX");
-    DQ_ASSERT(mkdtemp(d) != NULL);
-    return d;
+    return dq_test_tmpdir("dqtest"); /* in the test's own $TMPDIR (dq_test.h) */
 }
 
 /* Runs a shell command line (printf-style); returns its exit status (-1 if it did not exit). */

@@ -248,21 +248,27 @@ static int map_link_cb(void *ud, const char *relic_id, int restricted, const cha
     return 0;
 }
 
-/* feed_lock held. Builds the map from the tables at one snapshot. */
+/* feed_lock held. Builds the map from the tables at one snapshot, aside, and swaps it in:
+ * tiles asked meanwhile see the old map, never a half-built one (where an image not yet
+ * linked would look public). */
 static int map_build(dq_catalog_t *cat, dq_store_txn_t *t, dq_err_t *err)
 {
     int64_t seq = 0;
-    dq_image_map_clear(cat->imap);
+    dq_image_map_t *fresh = dq_image_map_new();
+    int rc = -1;
     if (cat->be->audit->max_seq(t, &seq, err) < 0 ||
-        cat->be->images->list(t, map_put_cb, cat->imap, err) < 0 ||
-        cat->be->images->links(t, NULL, map_link_cb, cat->imap, err) < 0) {
-        dq_image_map_clear(cat->imap);
+        cat->be->images->list(t, map_put_cb, fresh, err) < 0 ||
+        cat->be->images->links(t, NULL, map_link_cb, fresh, err) < 0) {
         atomic_store(&cat->map_ready, 0);
-        return -1;
+        goto out;
     }
+    dq_image_map_swap(cat->imap, fresh);
     cat->feed_seq = seq;
     atomic_store(&cat->map_ready, 1);
-    return 0;
+    rc = 0;
+out:
+    dq_image_map_free(fresh);
+    return rc;
 }
 
 static int collect_link(void *ud, const char *relic_id, int restricted, const char *image_id)

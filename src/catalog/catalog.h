@@ -225,6 +225,7 @@ enum {
                             sample collection's metadata.jsonl */
     DQ_IMPORT_CSV,       /* RFC 4180; columns named by a mapping file (docs/import.md) */
     DQ_IMPORT_MET,       /* The Met's MetObjects.csv, built-in mapping */
+    DQ_IMPORT_AUTO,      /* JSON Lines when the first byte that is not blank is '{', else CSV */
 };
 
 /* Called once per bad row (line is the 1-based line where the row starts); reason borrowed. */
@@ -233,7 +234,8 @@ typedef void (*dq_import_error_fn)(void *ud, long line, const char *reason);
 typedef void (*dq_import_progress_fn)(void *ud, int64_t rows, int64_t bytes);
 
 typedef struct {
-    int format;               /* DQ_IMPORT_* */
+    int format;               /* DQ_IMPORT_*; a CSV header that is The Met's is read as
+                                 DQ_IMPORT_MET unless mapping_json is given */
     const char *mapping_json; /* mapping file text for DQ_IMPORT_CSV (docs/import.md); NULL:
                                  the CSV header must name document fields directly */
     size_t mapping_len;
@@ -249,7 +251,9 @@ typedef struct {
  * identical one left alone (so a re-import is all "unchanged"). A bad row goes to on_error
  * and is counted in st->failed; it never stops the import or touches other rows. Returns 0
  * (even with failed rows), or -1 with err for a failure of the whole import (unreadable
- * input, bad mapping: 400, database error). st (caller-owned) is filled in both cases. */
+ * input, bad mapping: 400, database error). st (caller-owned) is filled in both cases.
+ * Memory is bounded whatever the input: a line (JSONL) or record (CSV) over 4 MiB, a NUL
+ * byte in one, is a bad row; line breaks are LF, CRLF or CR. */
 int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
                       const dq_actor_t *who, dq_import_stats_t *st, dq_err_t *err);
 

@@ -207,12 +207,17 @@ void dq_image_map_free(dq_image_map_t *m)
     free(m);
 }
 
-void dq_image_map_clear(dq_image_map_t *m)
+void dq_image_map_swap(dq_image_map_t *m, dq_image_map_t *fresh)
 {
     pthread_rwlock_wrlock(&m->lock);
-    t_clear(&m->images, img_free);
-    t_clear(&m->relics, relic_free);
-    m->n_records = m->n_hidden = 0;
+    pthread_rwlock_wrlock(&fresh->lock);
+    table_t ti = m->images, tr = m->relics;
+    int64_t nr = m->n_records, nh = m->n_hidden;
+    m->images = fresh->images, m->relics = fresh->relics;
+    m->n_records = fresh->n_records, m->n_hidden = fresh->n_hidden;
+    fresh->images = ti, fresh->relics = tr;
+    fresh->n_records = nr, fresh->n_hidden = nh;
+    pthread_rwlock_unlock(&fresh->lock);
     pthread_rwlock_unlock(&m->lock);
 }
 
@@ -340,6 +345,15 @@ void dq_image_map_link(dq_image_map_t *m, const char *relic_id, int restricted,
 void dq_image_map_relic(dq_image_map_t *m, const char *relic_id, int restricted,
                         const char *const *image_ids, int n_images)
 {
+    if (n_images == 0) {
+        /* Most relics of a bulk import have no images: no need to hold tiles back (the lock
+         * prefers writers) for a relic the map does not know. */
+        pthread_rwlock_rdlock(&m->lock);
+        int known = t_find(&m->relics, relic_id) != NULL;
+        pthread_rwlock_unlock(&m->lock);
+        if (!known)
+            return; /* only apply_feed changes relics, one call at a time (feed_lock) */
+    }
     pthread_rwlock_wrlock(&m->lock);
     relic_t *old = t_del(&m->relics, relic_id);
     for (int i = 0; old && i < old->n; i++)

@@ -10,10 +10,12 @@
 
 typedef struct dq_image_map dq_image_map_t;
 
-/* New and empty; free with dq_image_map_free (NULL-safe). clear empties it. */
+/* New and empty; free with dq_image_map_free (NULL-safe). */
 dq_image_map_t *dq_image_map_new(void);
 void dq_image_map_free(dq_image_map_t *m);
-void dq_image_map_clear(dq_image_map_t *m);
+/* Exchanges the contents of m and fresh in one step (readers of m see the old contents or the
+ * new, never a half-built map); fresh then holds m's old contents (free it). */
+void dq_image_map_swap(dq_image_map_t *m, dq_image_map_t *fresh);
 /* Sets the record of rec->id (copied). */
 void dq_image_map_put(dq_image_map_t *m, const dq_image_rec_t *rec);
 /* Forgets the record of id (its relic links stay counted). */

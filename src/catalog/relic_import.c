@@ -14,19 +14,155 @@
 
 #define CSV_FIELD_MAX (1024 * 1024) /* one field; beyond this the row is refused */
 #define CSV_FIELDS_MAX 512
-#define LINE_MAX_BYTES (4 * 1024 * 1024)
+#define LINE_MAX_BYTES (4 * 1024 * 1024) /* one JSONL line or one CSV record */
+#define SNIFF_MAX 4096                   /* bytes looked at to tell JSON Lines from CSV */
+
+/* ---------------------------------------------------------------- the byte source */
+
+/* Every reader takes its bytes from here, so that memory stays bounded whatever the input:
+ * nothing below holds more than LINE_MAX_BYTES of one row (plus SNIFF_MAX of look-ahead),
+ * and a row over the limit is read to its end, reported and dropped. Line breaks are LF,
+ * CRLF or a lone CR (old Mac exports); `line` counts them the same way in every format.
+ * The look-ahead buffer serves the format detection, which cannot rewind a pipe. */
+typedef struct {
+    FILE *in;
+    unsigned char ahead[SNIFF_MAX]; /* bytes read before the reader started, served first */
+    size_t n_ahead, pos_ahead;
+    int last_ahead; /* the last byte came from ahead[] (for src_unget) */
+    long line;      /* line of the next byte, 1-based */
+    int64_t bytes;  /* consumed */
+} src_t;
+
+static int src_raw(src_t *s)
+{
+    if (s->pos_ahead < s->n_ahead) {
+        s->last_ahead = 1;
+        return s->ahead[s->pos_ahead++];
+    }
+    s->last_ahead = 0;
+    return getc_unlocked(s->in); /* this thread owns the FILE for the whole import */
+}
+
+/* Gives back the byte src_raw just returned (one byte, as ungetc). */
+static void src_unget(src_t *s, int ch)
+{
+    if (ch == EOF)
+        return;
+    if (s->last_ahead)
+        s->pos_ahead--;
+    else
+        ungetc(ch, s->in);
+}
+
+/* The next byte; counts a line at LF and at a CR that no LF follows. */
+static int src_getc(src_t *s)
+{
+    int ch = src_raw(s);
+    if (ch == EOF)
+        return EOF;
+    s->bytes++;
+    if (ch == '\n') {
+        s->line++;
+    } else if (ch == '\r') {
+        int nx = src_raw(s);
+        if (nx != '\n')
+            s->line++;
+        src_unget(s, nx);
+    }
+    return ch;
+}
+
+/* After a CR: swallows the LF of a CRLF. */
+static void src_crlf(src_t *s)
+{
+    int nx = src_raw(s);
+    if (nx == '\n') {
+        s->bytes++;
+        s->line++;
+    } else {
+        src_unget(s, nx);
+    }
+}
+
+/* Skips a UTF-8 byte-order mark at the start. Returns 0, or -1 for the start of a BOM that
+ * is not one (EF not followed by BB BF): that input is not UTF-8. */
+static int src_skip_bom(src_t *s)
+{
+    int a = src_raw(s);
+    if (a != 0xEF) {
+        src_unget(s, a);
+        return 0;
+    }
+    int b = src_raw(s), c = b == 0xBB ? src_raw(s) : EOF;
+    s->bytes += 1 + (b != EOF) + (c != EOF);
+    return b == 0xBB && c == 0xBF ? 0 : -1;
+}
+
+/* Auto-detection: JSON Lines when the first byte that is not blank (after a BOM) is '{',
+ * else CSV. Reads at most SNIFF_MAX bytes into ahead[]; all of them are served again. */
+static int src_sniff_jsonl(src_t *s)
+{
+    while (s->n_ahead < sizeof(s->ahead)) {
+        int ch = getc_unlocked(s->in);
+        if (ch == EOF)
+            return 0;
+        s->ahead[s->n_ahead++] = (unsigned char)ch;
+        if (s->n_ahead <= 3 && memcmp(s->ahead, "\xEF\xBB\xBF", s->n_ahead) == 0)
+            continue;
+        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+            continue;
+        return ch == '{';
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- JSON Lines */
+
+/* One line of a JSON Lines file, without its line break, NUL-terminated in l->buf. */
+typedef struct {
+    dq_buf_t buf;
+    long no;       /* its line number */
+    int too_long;  /* more than LINE_MAX_BYTES: buf holds only the start */
+    size_t nul_at; /* 1-based offset of the first NUL byte, 0 if none */
+} line_t;
+
+/* Reads the next line. Returns 1 (a line), 0 at EOF. */
+static int line_next(src_t *s, line_t *l)
+{
+    dq_buf_reset(&l->buf);
+    l->no = s->line;
+    l->too_long = 0;
+    l->nul_at = 0;
+    int ch = src_getc(s);
+    if (ch == EOF)
+        return 0;
+    size_t n = 0;
+    for (; ch != EOF && ch != '\n'; ch = src_getc(s)) {
+        if (ch == '\r') {
+            src_crlf(s);
+            break;
+        }
+        n++;
+        if (ch == '\0' && !l->nul_at)
+            l->nul_at = n;
+        if (n > LINE_MAX_BYTES)
+            l->too_long = 1; /* read on to the end of the line, keep nothing more */
+        else
+            dq_buf_putc(&l->buf, (char)ch);
+    }
+    return 1;
+}
 
 /* ---------------------------------------------------------------- CSV (RFC 4180) */
 
-/* A reader over a FILE: fields of the current record, its first line, the running line
- * count. RFC 4180 §2: records end with CRLF (we also take LF), fields may be quoted with
- * '"', a quoted field may hold commas, line breaks and doubled quotes (""). A UTF-8 BOM
- * before the header is skipped (spreadsheet exports write one). */
+/* A reader over a src_t: fields of the current record, its first line. RFC 4180 §2: records
+ * end with CRLF (we also take LF and a lone CR), fields may be quoted with '"', a quoted field
+ * may hold commas, line breaks and doubled quotes (""). A UTF-8 BOM before the header is
+ * skipped (spreadsheet exports write one). A NUL byte makes its record bad (C strings would
+ * cut the field short), and a record over LINE_MAX_BYTES is read to its end and refused. */
 typedef struct {
-    FILE *in;
-    long line;     /* line of the next character */
+    src_t *src;
     long rec_line; /* line where the current record started */
-    int64_t bytes; /* consumed */
     dq_buf_t pool; /* field bytes, NUL-separated */
     size_t off[CSV_FIELDS_MAX];
     int n;         /* fields in the current record */
@@ -34,14 +170,23 @@ typedef struct {
     char err[128]; /* why the current record is bad ("" when fine) */
 } csv_t;
 
-static int csv_getc(csv_t *c)
+/* Keeps one byte of the current field unless the record is already over a limit. */
+static void csv_put(csv_t *c, size_t start, int ch)
 {
-    int ch = getc(c->in);
-    if (ch != EOF)
-        c->bytes++;
-    if (ch == '\n')
-        c->line++;
-    return ch;
+    if (c->pool.len >= LINE_MAX_BYTES) {
+        if (!c->err[0])
+            snprintf(c->err, sizeof(c->err), "record longer than %d bytes", LINE_MAX_BYTES);
+        return;
+    }
+    if (c->pool.len - start >= CSV_FIELD_MAX) {
+        if (!c->err[0])
+            snprintf(c->err, sizeof(c->err), "field %d longer than %d bytes", c->n + 1,
+                     CSV_FIELD_MAX);
+        return;
+    }
+    if (ch == '\0' && !c->err[0])
+        snprintf(c->err, sizeof(c->err), "NUL byte in field %d", c->n + 1);
+    dq_buf_putc(&c->pool, (char)ch);
 }
 
 /* Reads one record. Returns 1 (a record; c->err says if it is malformed), 0 at EOF. */
@@ -53,21 +198,11 @@ static int csv_next(csv_t *c)
     dq_buf_reset(&c->pool);
     if (c->first) {
         c->first = 0;
-        ch = csv_getc(c);
-        if (ch == 0xEF) {
-            int b2 = csv_getc(c), b3 = csv_getc(c);
-            if (b2 != 0xBB || b3 != 0xBF) {
-                snprintf(c->err, sizeof(c->err), "a byte-order mark that is not UTF-8");
-            }
-        } else if (ch != EOF) {
-            ungetc(ch, c->in);
-            c->bytes--;
-            if (ch == '\n')
-                c->line--;
-        }
+        if (src_skip_bom(c->src) < 0)
+            snprintf(c->err, sizeof(c->err), "a byte-order mark that is not UTF-8");
     }
-    c->rec_line = c->line;
-    ch = csv_getc(c);
+    c->rec_line = c->src->line;
+    ch = src_getc(c->src);
     if (ch == EOF)
         return 0;
     size_t start = 0;
@@ -75,13 +210,14 @@ static int csv_next(csv_t *c)
     for (;;) {
         if (quoted) {
             if (ch == EOF) {
-                snprintf(c->err, sizeof(c->err), "unterminated quoted field");
+                snprintf(c->err, sizeof(c->err),
+                         "unterminated quoted field (it runs to the end of the input)");
                 break;
             }
             if (ch == '"') {
-                int nx = csv_getc(c);
+                int nx = src_getc(c->src);
                 if (nx == '"') {
-                    dq_buf_putc(&c->pool, '"');
+                    csv_put(c, start, '"');
                 } else {
                     quoted = 0;
                     after_quote = 1;
@@ -89,22 +225,21 @@ static int csv_next(csv_t *c)
                     continue;
                 }
             } else {
-                dq_buf_putc(&c->pool, (char)ch);
+                csv_put(c, start, ch); /* line breaks in quotes are data, CRs included */
             }
         } else if (ch == ',' || ch == '\n' || ch == EOF || ch == '\r') {
-            if (ch == '\r') {
-                int nx = csv_getc(c);
-                if (nx != '\n' && nx != EOF) { /* a lone CR inside a field: keep it */
-                    dq_buf_putc(&c->pool, '\r');
-                    ch = nx;
-                    continue;
-                }
-                ch = '\n';
-            }
+            if (ch == '\r')
+                src_crlf(c->src);
             if (c->n < CSV_FIELDS_MAX)
                 c->off[c->n] = start;
-            c->n++;
-            dq_buf_putc(&c->pool, '\0');
+            else if (!c->err[0])
+                snprintf(c->err, sizeof(c->err), "more than %d fields", CSV_FIELDS_MAX);
+            if (c->pool.len < LINE_MAX_BYTES) {
+                c->n++;
+                dq_buf_putc(&c->pool, '\0');
+            } else if (!c->err[0]) {
+                snprintf(c->err, sizeof(c->err), "record longer than %d bytes", LINE_MAX_BYTES);
+            }
             start = c->pool.len;
             after_quote = 0;
             if (ch != ',')
@@ -114,16 +249,12 @@ static int csv_next(csv_t *c)
         } else if (after_quote) {
             if (!c->err[0])
                 snprintf(c->err, sizeof(c->err), "text after a closing quote");
-            dq_buf_putc(&c->pool, (char)ch);
+            csv_put(c, start, ch);
         } else {
-            dq_buf_putc(&c->pool, (char)ch);
+            csv_put(c, start, ch);
         }
-        if (c->pool.len - start > CSV_FIELD_MAX && !c->err[0])
-            snprintf(c->err, sizeof(c->err), "field longer than %d bytes", CSV_FIELD_MAX);
-        ch = csv_getc(c);
+        ch = src_getc(c->src);
     }
-    if (c->n > CSV_FIELDS_MAX && !c->err[0])
-        snprintf(c->err, sizeof(c->err), "more than %d fields", CSV_FIELDS_MAX);
     if (c->n > CSV_FIELDS_MAX)
         c->n = CSV_FIELDS_MAX;
     return 1;
@@ -854,62 +985,76 @@ static int push(run_t *r, json_t *doc, long line, int lenient, int64_t bytes, dq
     return r->n == r->cap ? flush(r, bytes, err) : 0;
 }
 
-static int import_jsonl(run_t *r, FILE *in, dq_err_t *err)
+static int import_jsonl(run_t *r, src_t *in, dq_err_t *err)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    long no = 0;
-    int64_t bytes = 0;
+    line_t l = {0};
     int rc = -1;
-    while ((n = getline(&line, &cap, in)) >= 0) {
-        no++;
-        bytes += n;
-        char *p = line;
-        if (no == 1 && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-            p += 3;
-        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-            p++;
-        if (!*p)
-            continue; /* blank lines are allowed (and a final newline) */
-        if (n > LINE_MAX_BYTES) {
-            r->seen++;
-            row_error(r, no, "line too long");
-            continue;
-        }
-        json_error_t je;
-        json_t *j = json_loads(p, JSON_REJECT_DUPLICATES, &je);
-        if (!json_is_object(j)) {
-            char why[200];
+    if (src_skip_bom(in) < 0) {
+        dq_err_set(err, DQ_EINVAL, 400, "import: a byte-order mark that is not UTF-8");
+        goto out;
+    }
+    while (line_next(in, &l)) {
+        const char *p = l.buf.data ? l.buf.data : "";
+        char why[200];
+        if (l.too_long) {
+            snprintf(why, sizeof(why), "line longer than %d bytes", LINE_MAX_BYTES);
+        } else if (l.nul_at) {
+            /* JSON has no raw NUL; C strings would also hide whatever follows it */
+            snprintf(why, sizeof(why), "NUL byte at column %zu", l.nul_at);
+        } else {
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (!*p)
+                continue; /* blank lines are allowed (and a final line break) */
+            json_error_t je;
+            json_t *j = json_loads(p, JSON_REJECT_DUPLICATES, &je);
+            if (json_is_object(j)) {
+                int lenient = 0;
+                if (!json_object_get(j, "title") &&
+                    (json_object_get(j, "title_zh") || json_object_get(j, "title_en"))) {
+                    json_t *d = from_flat(j, &lenient);
+                    json_decref(j);
+                    j = d;
+                }
+                if (push(r, j, l.no, lenient, in->bytes, err) < 0)
+                    goto out;
+                continue;
+            }
             snprintf(why, sizeof(why), "not a JSON object: %s", j ? "another JSON value" : je.text);
             json_decref(j);
-            r->seen++;
-            row_error(r, no, why);
-            continue;
         }
-        int lenient = 0;
-        if (!json_object_get(j, "title") &&
-            (json_object_get(j, "title_zh") || json_object_get(j, "title_en"))) {
-            json_t *d = from_flat(j, &lenient);
-            json_decref(j);
-            j = d;
-        }
-        if (push(r, j, no, lenient, bytes, err) < 0)
-            goto out;
+        r->seen++;
+        row_error(r, l.no, why);
     }
-    if (ferror(in)) {
+    if (ferror(in->in)) {
         dq_err_set(err, DQ_EIO, 500, "import: read error");
         goto out;
     }
-    rc = flush(r, bytes, err);
+    rc = flush(r, in->bytes, err);
 out:
-    free(line);
+    dq_buf_free(&l.buf);
     return rc;
 }
 
-static int import_csv(run_t *r, FILE *in, int met, dq_err_t *err)
+/* The columns of The Met's layout in a CSV header; 0 when it has them all that met_row
+ * requires (Object Number and Title), else -1. */
+static int met_columns(const csv_t *c, int col[MET_N])
 {
-    csv_t c = {.in = in, .line = 1, .first = 1};
+    for (int k = 0; k < MET_N; k++) {
+        col[k] = -1;
+        for (int i = 0; i < c->n; i++) {
+            char *h = trim_dup(csv_field(c, i));
+            if (strcmp(h, met_cols[k]) == 0)
+                col[k] = i;
+            free(h);
+        }
+    }
+    return col[MET_NUMBER] >= 0 && col[MET_TITLE] >= 0 ? 0 : -1;
+}
+
+static int import_csv(run_t *r, src_t *in, int met, dq_err_t *err)
+{
+    csv_t c = {.src = in, .first = 1};
     mapping_t m = {0};
     int col[MET_N];
     int rc = -1;
@@ -922,17 +1067,13 @@ static int import_csv(run_t *r, FILE *in, int met, dq_err_t *err)
         goto out;
     }
     int n_cols = c.n;
+    /* A header that is The Met's is read as The Met's whatever the format said, unless a
+     * mapping names its columns: without one its cells ("Object Number") would be taken for
+     * field paths and every row refused. */
+    if (!met && !r->o->mapping_json && met_columns(&c, col) == 0)
+        met = 1;
     if (met) {
-        for (int k = 0; k < MET_N; k++) {
-            col[k] = -1;
-            for (int i = 0; i < c.n; i++) {
-                char *h = trim_dup(csv_field(&c, i));
-                if (strcmp(h, met_cols[k]) == 0)
-                    col[k] = i;
-                free(h);
-            }
-        }
-        if (col[MET_NUMBER] < 0 || col[MET_TITLE] < 0) {
+        if (met_columns(&c, col) < 0) {
             dq_err_set(err, DQ_EINVAL, 400,
                        "import: not a MetObjects.csv header (needs Object Number and Title)");
             goto out;
@@ -942,7 +1083,7 @@ static int import_csv(run_t *r, FILE *in, int met, dq_err_t *err)
     }
     while (csv_next(&c)) {
         char why[256] = "";
-        if (c.n == 1 && c.pool.data[0] == '\0')
+        if (c.n == 1 && c.pool.data[0] == '\0' && !c.err[0])
             continue; /* an empty line */
         if (c.err[0]) {
             snprintf(why, sizeof(why), "%s", c.err);
@@ -957,14 +1098,14 @@ static int import_csv(run_t *r, FILE *in, int met, dq_err_t *err)
             row_error(r, c.rec_line, why[0] ? why : "cannot map the row");
             continue;
         }
-        if (push(r, doc, c.rec_line, 0, c.bytes, err) < 0)
+        if (push(r, doc, c.rec_line, 0, in->bytes, err) < 0)
             goto out;
     }
-    if (ferror(in)) {
+    if (ferror(in->in)) {
         dq_err_set(err, DQ_EIO, 500, "import: read error");
         goto out;
     }
-    rc = flush(r, c.bytes, err);
+    rc = flush(r, in->bytes, err);
 out:
     mapping_free(&m);
     dq_buf_free(&c.pool);
@@ -981,15 +1122,21 @@ int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
         return dq_err_set(err, DQ_EINVAL, 403, "importing records needs the curator role");
     r.cap = opts->batch_rows > 0 ? DQ_MIN(opts->batch_rows, 100000) : 10000;
     r.rows = dq_xcalloc((size_t)r.cap, sizeof(*r.rows));
-    switch (opts->format) {
+    src_t *src = dq_xcalloc(1, sizeof(*src));
+    src->in = in;
+    src->line = 1;
+    int format = opts->format;
+    if (format == DQ_IMPORT_AUTO)
+        format = src_sniff_jsonl(src) ? DQ_IMPORT_JSONL : DQ_IMPORT_CSV;
+    switch (format) {
     case DQ_IMPORT_JSONL:
-        rc = import_jsonl(&r, in, err);
+        rc = import_jsonl(&r, src, err);
         break;
     case DQ_IMPORT_CSV:
-        rc = import_csv(&r, in, 0, err);
+        rc = import_csv(&r, src, 0, err);
         break;
     case DQ_IMPORT_MET:
-        rc = import_csv(&r, in, 1, err);
+        rc = import_csv(&r, src, 1, err);
         break;
     default:
         dq_err_set(err, DQ_EINVAL, 400, "import: unknown format");
@@ -997,5 +1144,6 @@ int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
     for (int i = 0; i < r.n; i++)
         json_decref(r.rows[i].doc);
     free(r.rows);
+    free(src);
     return rc;
 }

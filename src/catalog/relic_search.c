@@ -448,7 +448,8 @@ static int search_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
     int64_t *page = NULL;
     char **snip = NULL;
     size_t n_page = 0, k = (size_t)p->limit + 1;
-    int text = c->sp != NULL, rc = -1, rel = p->sort == DQ_RELIC_SORT_RELEVANCE, locked = 0;
+    relic_ixinfo_t *ent = NULL; /* the page's index entries, strings copied */
+    int text = c->sp != NULL, rc = -1, rel = p->sort == DQ_RELIC_SORT_RELEVANCE;
     dq_buf_t *out = c->out;
     size_t mark = out->len;
 
@@ -466,23 +467,38 @@ static int search_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
         if (match(c, DQ_RELIC_MATCH_ALL, rel && bound >= 0 && bound <= RANK_EXACT_MAX, &m, err) < 0)
             goto out;
     }
+    /* The index's read lock is held only for the work in C over its arrays (filters, facets,
+     * a sorted page, copying the page's entries), never across a backend call, so that a
+     * sync that must write to the index never waits behind a slow full-text query. */
     relic_index_rdlock(ix);
-    locked = 1;
     relic_index_select(ix, q, c->show_restricted, p->lang_en, text, m.id, m.n, &sel,
                        q->facets ? &fac : NULL);
     page = dq_xmalloc(k * sizeof(*page));
     int64_t snapshot = p->has_cursor ? p->cursor_seq : relic_index_max_seq(ix);
     size_t offset = rel && p->has_cursor ? (size_t)p->cursor_num : 0;
+    if (!rel)
+        n_page = relic_index_page(ix, p, &sel, page, k);
+    relic_index_unlock(ix);
     if (rel) {
         size_t n = 0; /* rows inserted after the first page are not part of this listing */
         while (n < sel.n && sel.seq[n] <= snapshot)
             n++;
         if (rank_page(c, sel.seq, n, &m, offset, k, page, &n_page, err) < 0)
             goto out;
-    } else {
-        n_page = relic_index_page(ix, p, &sel, page, k);
     }
     size_t shown = n_page < (size_t)p->limit ? n_page : (size_t)p->limit;
+    ent = dq_xcalloc(k, sizeof(*ent));
+    relic_index_rdlock(ix);
+    for (size_t i = 0; i < shown; i++) {
+        relic_ixinfo_t *e = &ent[i];
+        if (relic_index_entry(ix, page[i], e) != 0) {
+            e->id = NULL; /* gone since the page was chosen: skipped */
+            continue;
+        }
+        e->id = dq_xstrdup(e->id);
+        e->accession = dq_xstrdup(e->accession);
+    }
+    relic_index_unlock(ix);
     snip = dq_xcalloc(k, sizeof(*snip));
     snips_t sn = {page, shown, snip};
     if (text && shown &&
@@ -491,17 +507,17 @@ static int search_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
     dq_buf_printf(out, "{\"total\":%lld,\"items\":[", (long long)sel.n);
     int n = 0;
     for (size_t i = 0; i < shown; i++) {
-        relic_ixinfo_t e;
+        const relic_ixinfo_t *e = &ent[i];
         dq_relic_stored_t st = {0};
-        if (relic_index_entry(ix, page[i], &e) != 0)
+        if (!e->id)
             continue;
-        int r = c->b->relics->load(txn, e.id, NULL, &st, err);
+        int r = c->b->relics->load(txn, e->id, NULL, &st, err);
         if (r < 0)
             goto out;
         if (r == 0) {
             if (n++)
                 dq_buf_putc(out, ',');
-            if (item(&e, &st, text, snip[i], out, err) < 0)
+            if (item(e, &st, text, snip[i], out, err) < 0)
                 goto out;
         }
         dq_buf_reset(&next);
@@ -509,8 +525,8 @@ static int search_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
             cursor_encode(&next, p->sort, (double)(offset + i + 1), NULL, snapshot);
         else
             cursor_encode(&next, p->sort,
-                          p->sort == DQ_RELIC_SORT_DATE ? e.sort_year : e.sort_year_desc,
-                          e.accession, page[i]);
+                          p->sort == DQ_RELIC_SORT_DATE ? e->sort_year : e->sort_year_desc,
+                          e->accession, page[i]);
     }
     dq_buf_putc(out, ']');
     if (fac.len)
@@ -524,8 +540,11 @@ static int search_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
     }
     rc = 0;
 out:
-    if (locked)
-        relic_index_unlock(ix);
+    for (size_t i = 0; ent && i < k; i++) {
+        free((char *)ent[i].id);
+        free((char *)ent[i].accession);
+    }
+    free(ent);
     if (rc < 0) { /* leave out as it was */
         out->len = mark;
         if (out->data)

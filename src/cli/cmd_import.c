@@ -1,5 +1,5 @@
 /*
- * cmd_import.c: `danqing import FILE [--format jsonl|csv|met] [--mapping MAP.json]
+ * cmd_import.c: `danqing import FILE [--format jsonl|csv|met|auto] [--mapping MAP.json]
  * [--dry-run] [--batch N]`. Opens the file ("-" is stdin) and the catalog and hands the rows
  * to dq_catalog_import (catalog/relic_import.c), which upserts them by accession. Each bad
  * row is one "line N: reason" on stderr; the rest are imported. One summary line on stdout
@@ -18,7 +18,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: danqing import FILE [--format jsonl|csv|met] [--mapping MAP.json] "
+            "usage: danqing import FILE [--format jsonl|csv|met|auto] [--mapping MAP.json] "
             "[--dry-run] [--batch N]\n\n"
             "Adds or updates relic records, matched by accession number: a new accession is\n"
             "inserted, a changed record updated (new version, audit row), an identical one left\n"
@@ -26,8 +26,10 @@ static void usage(FILE *f)
             "  --format jsonl    one relic document per line (docs/api.md), or the flat form of\n"
             "                    the sample collection's metadata.jsonl (default for *.jsonl)\n"
             "  --format csv      RFC 4180 CSV; columns named by --mapping, or a header of field\n"
-            "                    paths (default for *.csv)\n"
+            "                    paths; a header that is MetObjects.csv's is read as --format met\n"
             "  --format met      The Met's MetObjects.csv layout, built-in mapping\n"
+            "  --format auto     jsonl when the first byte that is not blank is '{', else csv\n"
+            "                    (the default, except for *.jsonl files)\n"
             "  --mapping FILE    column -> field mapping for csv (docs/import.md)\n"
             "  --dry-run         validate and count only; write nothing\n"
             "  --batch N         rows per transaction (default 10000)\n\n"
@@ -106,16 +108,18 @@ int dq_cmd_import(dq_config_t *cfg, int argc, char **argv)
         return 2;
     }
     int fmt;
-    if (!format)
-        format = ends_with(file, ".csv") ? "csv" : "jsonl";
-    if (strcmp(format, "jsonl") == 0)
+    if (!format) /* a .jsonl name is trusted; anything else is told by its first bytes */
+        format = ends_with(file, ".jsonl") || ends_with(file, ".ndjson") ? "jsonl" : "auto";
+    if (strcmp(format, "auto") == 0)
+        fmt = DQ_IMPORT_AUTO;
+    else if (strcmp(format, "jsonl") == 0)
         fmt = DQ_IMPORT_JSONL;
     else if (strcmp(format, "csv") == 0)
         fmt = DQ_IMPORT_CSV;
     else if (strcmp(format, "met") == 0)
         fmt = DQ_IMPORT_MET;
     else {
-        fprintf(stderr, "danqing import: --format must be jsonl, csv or met\n");
+        fprintf(stderr, "danqing import: --format must be jsonl, csv, met or auto\n");
         return 2;
     }
 

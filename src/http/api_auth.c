@@ -82,9 +82,10 @@ int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor,
 /* ---------------------------------------------------------------- sessions */
 
 /* Set-Cookie for the session (RFC 6265 §4.1): HttpOnly keeps it from scripts, SameSite=Strict
- * keeps other sites from riding it, Secure when the client reached us over https (through a
- * proxy that says so). value "" with max_age 0 deletes it (§4.1.2: an expired cookie is
- * removed). */
+/* Set-Cookie for the session (RFC 6265 §4.1): HttpOnly keeps it from scripts, SameSite=Strict
+ * keeps other sites from riding it, Secure when the client reached us over https (an https
+ * --public-url, or a trusted proxy that says so). value "" with max_age 0 deletes it
+ * (§4.1.2: an expired cookie is removed). */
 static void session_cookie(dq_http_resp_t *resp, int secure, const char *value, long max_age)
 {
     char buf[DQ_TOKEN_MAX + 128];
@@ -93,16 +94,21 @@ static void session_cookie(dq_http_resp_t *resp, int secure, const char *value, 
     dq_http_resp_header(resp, "Set-Cookie", buf);
 }
 
-/* 1 when the client reached us over https (through a proxy that says so). */
-static int came_over_https(const dq_http_req_t *req)
+/* 1 when the client reached us over https as it sees us: the configured public URL, else what
+ * a trusted proxy says (docs/security.md "Proxies"); a client's own X-Forwarded-Proto counts
+ * for nothing. Read on the connection's thread (a deferred login no longer has the request). */
+static int came_over_https(dq_api_t *c)
 {
-    const char *proto = req->header(req, "X-Forwarded-Proto");
-    return proto && strcmp(proto, "https") == 0;
+    dq_buf_t base = {0};
+    dq_http_base_url(c->srv, c->req, &base);
+    int secure = dq_str_starts(base.data, "https://");
+    dq_buf_free(&base);
+    return secure;
 }
 
 static void set_session_cookie(dq_api_t *c, const char *value, long max_age)
 {
-    session_cookie(c->resp, came_over_https(c->req), value, max_age);
+    session_cookie(c->resp, came_over_https(c), value, max_age);
 }
 
 static void put_user(dq_buf_t *b, const char *name, int role)
@@ -246,7 +252,7 @@ void dq_api_login(dq_api_t *c)
     j->user = dq_xstrdup(user);
     j->pw = dq_xstrdup(pw);
     snprintf(j->addr, sizeof(j->addr), "%s", addr);
-    j->secure = came_over_https(c->req);
+    j->secure = came_over_https(c);
     j->srv = c->srv;
     c->resp->defer_fn = login_job_run;
     c->resp->defer_free = login_job_free;

@@ -145,11 +145,16 @@ static int decode_tile(struct jpeg_decompress_struct *ci, jerr_t *je, const uint
     const size_t off = (size_t)(x0 - cx) * (size_t)bands, n = (size_t)(x1 - x0) * (size_t)bands;
     /* As many rows per call as the upsampler makes at once (2 for 4:2:0): asked for one,
      * libjpeg-turbo's merged upsampler decodes two and copies the spare one aside. */
+    /* When the decoded columns are exactly the wanted ones (every tile but the region's first
+     * and last column), rows decode straight into dst; only rows past y1 go to rowbuf. */
+    const int exact = cx == x0 && cw == x1 - x0;
     JSAMPROW rows[ROWBUF_ROWS];
     int per = DQ_MIN(DQ_MAX(ci->rec_outbuf_height, 1), ROWBUF_ROWS);
-    for (int i = 0; i < per; i++)
-        rows[i] = rowbuf + (size_t)i * ci->output_width * (size_t)bands; /* cropped width */
     for (uint32_t y = y0; y < y1;) {
+        for (int i = 0; i < per; i++)
+            rows[i] = exact && y + (uint32_t)i < y1
+                          ? dst + (size_t)(y + (uint32_t)i - y0) * pitch
+                          : rowbuf + (size_t)i * ci->output_width * (size_t)bands;
         JDIMENSION got = jpeg_read_scanlines(ci, rows, (JDIMENSION)per);
         if (got == 0) {
             snprintf(je->msg, sizeof je->msg, "short tile");
@@ -157,7 +162,8 @@ static int decode_tile(struct jpeg_decompress_struct *ci, jerr_t *je, const uint
             return -1;
         }
         for (JDIMENSION i = 0; i < got && y < y1; i++, y++)
-            memcpy(dst + (size_t)(y - y0) * pitch, rows[i] + off, n);
+            if (!exact)
+                memcpy(dst + (size_t)(y - y0) * pitch, rows[i] + off, n);
     }
     jpeg_abort_decompress(ci); /* the rows below y1 are not needed: stop here */
     return 0;

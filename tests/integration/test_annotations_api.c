@@ -470,6 +470,7 @@ DQ_TEST(iiif_pages_and_content_search)
                                            strstr(jstr(s, "id"), "/iiif/search/2/");
     DQ_CHECK(found);
     const char *canvas1 = jstr(json_array_get(items, 0), "id");
+    dqt_resp_free(&r); /* m keeps what is still needed */
     /* the page resolves and holds the canvas's annotations in the Presentation 3.0 form */
     DQ_REQUIRE(req(&f, "GET", page1 + strlen(f.base), NULL, NULL, &r) == 0);
     DQ_CHECK_INT(r.status, 200);

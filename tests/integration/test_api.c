@@ -82,7 +82,8 @@ static void setup(fx_t *f)
     f->cur_token = dq_xasprintf("Authorization: Bearer %s\r\n", tok);
     free(tok);
     free(master);
-    DQ_REQUIRE(dqt_server_start(&f->srv, f->data, NULL) == 0);
+    /* the test client plays the TLS proxy too (X-Forwarded-Proto below) */
+    DQ_REQUIRE(dqt_server_start(&f->srv, f->data, "--trusted-proxy 127.0.0.1") == 0);
     snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%d", f->srv.port);
 }
 

@@ -24,11 +24,17 @@ static const char *bin(void)
 
 static env_t setup(void)
 {
-    char tmpl[] = "/tmp/dq_import_cli_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    DQ_REQUIRE(d != NULL);
-    env_t e = {dq_xstrdup(d), dq_xasprintf("%s/data", d)};
+    char *d = dq_test_tmpdir("dq_import_cli");
+    env_t e = {d, dq_xasprintf("%s/data", d)};
     return e;
+}
+
+/* Removes the test's folder and frees e (the runner would remove the folder anyway). */
+static void teardown(env_t *e)
+{
+    dq_test_rm_rf(e->dir);
+    free(e->dir);
+    free(e->data);
 }
 
 static void put(const env_t *e, const char *name, const char *text)
@@ -98,6 +104,7 @@ DQ_TEST(jsonl_bad_rows_reported_rest_imported_exit_1)
     DQ_CHECK(dq_catalog_counts(c, NULL, &n, NULL, &derr) == 0);
     DQ_CHECK_INT(n, 2);
     dq_catalog_close(c);
+    teardown(&e);
 }
 
 DQ_TEST(met_and_mapping_and_dry_run)
@@ -129,4 +136,5 @@ DQ_TEST(met_and_mapping_and_dry_run)
     DQ_CHECK_INT(dq_import(&e, "%s", ""), 2);
     /* a missing file is a failure of the whole import */
     DQ_CHECK_INT(dq_import(&e, "'%s/none.jsonl'", e.dir), 1);
+    teardown(&e);
 }

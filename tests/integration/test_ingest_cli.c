@@ -28,11 +28,17 @@ static const char *bin(void)
 
 static env_t setup(void)
 {
-    char tmpl[] = "/tmp/dq_ingest_cli_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    DQ_REQUIRE(d != NULL);
-    env_t e = {dq_xstrdup(d), dq_xasprintf("%s/data", d)};
+    char *d = dq_test_tmpdir("dq_ingest_cli");
+    env_t e = {d, dq_xasprintf("%s/data", d)};
     return e;
+}
+
+/* Removes the test's folder and frees e (the runner would remove the folder anyway). */
+static void teardown(env_t *e)
+{
+    dq_test_rm_rf(e->dir);
+    free(e->dir);
+    free(e->data);
 }
 
 /* Runs a shell command (printf-style) in e->dir; returns its exit status. */
@@ -217,6 +223,7 @@ DQ_TEST(jpeg_png_webp_jp2_ingest)
     DQ_CHECK_INT(n_in(&e, "tmp"), 0);
     DQ_CHECK(dq(&e, "fixity") == 0);
     DQ_CHECK(out_has(&e, "out", "5 images: 5 ok, 0 mismatch, 0 missing"));
+    teardown(&e);
 }
 
 DQ_TEST(tiff_16bit_bigtiff_grey_alpha)
@@ -239,6 +246,7 @@ DQ_TEST(tiff_16bit_bigtiff_grey_alpha)
     /* alpha 128 over white: brighter than the source */
     DQ_CHECK(sh(&e, "a=$(vips avg data/pyramids/alpha.tif); b=$(vips avg rgb.v); "
                     "awk -v a=$a -v b=$b 'BEGIN { exit !(a > b + 20) }'") == 0);
+    teardown(&e);
 }
 
 DQ_TEST(icc_cmyk_converted_to_srgb)
@@ -257,6 +265,7 @@ DQ_TEST(icc_cmyk_converted_to_srgb)
     /* round trip through CMYK stays close to the source */
     DQ_CHECK(sh(&e, "a=$(vips avg data/pyramids/cmyk.tif); b=$(vips avg rgb.v); "
                     "awk -v a=$a -v b=$b 'BEGIN { d = a - b; exit !(d < 12 && d > -12) }'") == 0);
+    teardown(&e);
 }
 
 /* ---------------------------------------------------------------- refusals */
@@ -299,6 +308,7 @@ DQ_TEST(bad_inputs_are_refused_and_change_nothing)
     DQ_CHECK(out_has(&e, "out", "usage: danqing ingest"));
     DQ_CHECK_INT(dq(&e, "fixity --help"), 0);
     DQ_CHECK(out_has(&e, "out", "usage: danqing fixity"));
+    teardown(&e);
 }
 
 DQ_TEST(duplicate_id_and_replace)
@@ -325,6 +335,7 @@ DQ_TEST(duplicate_id_and_replace)
     DQ_CHECK_INT(n_in(&e, "pyramids"), 1);
     DQ_CHECK_INT(n_in(&e, "masters"), 2); /* the old master is kept */
     DQ_CHECK(dq(&e, "fixity --id x") == 0);
+    teardown(&e);
 }
 
 DQ_TEST(fixity_finds_corruption)
@@ -352,6 +363,7 @@ DQ_TEST(fixity_finds_corruption)
     DQ_CHECK(out_has(&e, "out", "b MISSING master"));
     DQ_CHECK_INT(dq(&e, "fixity --id nosuch"), 1);
     DQ_CHECK(out_has(&e, "err", "no image 'nosuch'"));
+    teardown(&e);
 }
 
 /* ---------------------------------------------------------------- crash safety */
@@ -437,4 +449,5 @@ DQ_TEST(sigkill_midway_leaves_old_or_new_state)
     }
     /* and a later ingest works normally */
     ingest_ok(&e, "big2.jpg", "after", 3000, 2000, 3, "jpeg", 0);
+    teardown(&e);
 }

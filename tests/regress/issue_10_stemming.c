@@ -19,9 +19,9 @@ static const dq_actor_t anon = {"", DQ_ROLE_ANON};
 
 static dq_catalog_t *open_tmp(void)
 {
-    char tmpl[] = "/tmp/dq_issue10_XXXXXX";
-    DQ_REQUIRE(mkdtemp(tmpl) != NULL);
-    char *dir = dq_xasprintf("%s/data", tmpl);
+    char *tmp = dq_test_tmpdir("dq_issue10");
+    char *dir = dq_xasprintf("%s/data", tmp);
+    free(tmp);
     dq_err_t err = {0};
     dq_catalog_t *c = dq_catalog_open(dir, &err);
     free(dir);

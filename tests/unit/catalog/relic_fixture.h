@@ -19,10 +19,9 @@ static const dq_actor_t curator = {"cora", DQ_ROLE_CURATOR};
 
 static dq_catalog_t *fx_open(void)
 {
-    char tmpl[] = "/tmp/dq_relic_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    DQ_REQUIRE(d != NULL);
+    char *d = dq_test_tmpdir("dq_relic");
     char *dir = dq_xasprintf("%s/data", d);
+    free(d);
     dq_err_t err = {0};
     dq_catalog_t *c = dq_catalog_open(dir, &err);
     if (!c)

@@ -263,6 +263,7 @@ static int search_n(dq_catalog_t *c, const char *relic, const char *q, const cha
     dq_err_t err = {0};
     if (dq_catalog_anno_search(c, relic, q, motivation, user, 100, &anon, &out, &err) < 0) {
         fprintf(stderr, "    search '%s': %s\n", q, err.msg);
+        dq_buf_free(&out); /* caller-owned even when the search fails */
         return -err.http_status;
     }
     json_t *j = parse(out.data);

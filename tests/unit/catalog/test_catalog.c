@@ -13,10 +13,10 @@
 
 static char *mkdata(void)
 {
-    char tmpl[] = "/tmp/dq_catalog_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    DQ_REQUIRE(d != NULL);
-    return dq_xasprintf("%s/data", d);
+    char *d = dq_test_tmpdir("dq_catalog");
+    char *data = dq_xasprintf("%s/data", d);
+    free(d);
+    return data;
 }
 
 typedef struct {

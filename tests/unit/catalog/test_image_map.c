@@ -19,20 +19,15 @@ static const dq_actor_t viewer = {"vera", DQ_ROLE_VIEWER};
 static const dq_actor_t curator = {"cora", DQ_ROLE_CURATOR};
 static const dq_actor_t admin = {"root", DQ_ROLE_ADMIN};
 
-/* A fresh temporary directory (new string); removed by rm_dir. */
+/* A fresh temporary directory (new string); removed by rm_dir (and by the runner). */
 static char *mkdir_tmp(void)
 {
-    char tmpl[] = "/tmp/dq_imap_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    DQ_REQUIRE(d != NULL);
-    return dq_xstrdup(d);
+    return dq_test_tmpdir("imap");
 }
 
 static void rm_dir(char *d)
 {
-    char *cmd = dq_xasprintf("rm -rf '%s'", d);
-    DQ_CHECK(system(cmd) == 0);
-    free(cmd);
+    dq_test_rm_rf(d);
     free(d);
 }
 

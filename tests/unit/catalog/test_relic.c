@@ -389,8 +389,7 @@ DQ_TEST(vocabularies)
 
 DQ_TEST(reopen_keeps_records_and_schema)
 {
-    char tmpl[] = "/tmp/dq_relic_XXXXXX";
-    char *d = mkdtemp(tmpl);
+    char *d = dq_test_tmpdir("dq_relic");
     dq_err_t err = {0};
     dq_catalog_t *c = dq_catalog_open(d, &err);
     DQ_REQUIRE(c);
@@ -409,6 +408,7 @@ DQ_TEST(reopen_keeps_records_and_schema)
     DQ_CHECK(r && strstr(r, "\"total\":1"));
     free(r);
     free(id);
+    free(d);
     dq_buf_free(&out);
     dq_catalog_close(c);
 }

@@ -343,9 +343,9 @@ static long long total_of(dq_catalog_t *c, const char *dynasty)
 
 DQ_TEST(index_coherent_with_writes)
 {
-    char tmpl[] = "/tmp/dq_relic_XXXXXX";
-    DQ_REQUIRE(mkdtemp(tmpl) != NULL);
-    char *dir = dq_xasprintf("%s/data", tmpl);
+    char *tmp = dq_test_tmpdir("dq_relic");
+    char *dir = dq_xasprintf("%s/data", tmp);
+    free(tmp);
     dq_err_t err = {0};
     dq_catalog_t *c = dq_catalog_open(dir, &err);
     DQ_REQUIRE(c);
@@ -405,9 +405,9 @@ static void *warm_thread(void *arg)
 
 DQ_TEST(warm_from_another_thread)
 {
-    char tmpl[] = "/tmp/dq_relic_XXXXXX";
-    DQ_REQUIRE(mkdtemp(tmpl) != NULL);
-    char *dir = dq_xasprintf("%s/data", tmpl);
+    char *tmp = dq_test_tmpdir("dq_relic");
+    char *dir = dq_xasprintf("%s/data", tmp);
+    free(tmp);
     dq_err_t err = {0};
     dq_catalog_t *c = dq_catalog_open(dir, &err);
     DQ_REQUIRE(c);
@@ -443,9 +443,9 @@ DQ_TEST(cursor_paging_stable_under_inserts)
  * only, never rebuilt (relic_index_stats counts both). */
 DQ_TEST(foreign_writes_update_facets_without_rebuild)
 {
-    char tmpl[] = "/tmp/dq_relic_XXXXXX";
-    DQ_REQUIRE(mkdtemp(tmpl) != NULL);
-    char *dir = dq_xasprintf("%s/data", tmpl);
+    char *tmp = dq_test_tmpdir("dq_relic");
+    char *dir = dq_xasprintf("%s/data", tmp);
+    free(tmp);
     dq_err_t err = {0};
     dq_catalog_t *c = dq_catalog_open(dir, &err);
     DQ_REQUIRE(c);

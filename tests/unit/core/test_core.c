@@ -48,8 +48,7 @@ DQ_TEST(u64_parse_is_strict)
 
 DQ_TEST(atomic_write_and_sha256)
 {
-    char dir[] = "/tmp/dqtest.XXXXXX";
-    DQ_REQUIRE(mkdtemp(dir));
+    char *dir = dq_test_tmpdir("dqtest");
     char *path = dq_xasprintf("%s/sub/x.txt", dir);
     char *sub = dq_xasprintf("%s/sub", dir);
     dq_err_t err = {0};
@@ -69,6 +68,7 @@ DQ_TEST(atomic_write_and_sha256)
     dq_buf_free(&b);
     free(path);
     free(sub);
+    free(dir);
 }
 
 DQ_TEST(hash64_sees_every_bit_and_spreads_low_bits)

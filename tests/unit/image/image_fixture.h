@@ -21,12 +21,12 @@
 #define FX_H 1000
 
 typedef struct {
-    char dir[64];
-    char master[128];   /* .v, the exact pixels */
-    char tif[128];      /* JPEG Q90 pyramid, levels as directories */
-    char tif_sub[128];  /* JPEG Q90 pyramid, levels as SubIFDs */
-    char tif_gray[128]; /* 1-band JPEG pyramid */
-    char tif_zip[128];  /* deflate pyramid (not JPEG tiles) */
+    char dir[512];
+    char master[640];   /* .v, the exact pixels */
+    char tif[640];      /* JPEG Q90 pyramid, levels as directories */
+    char tif_sub[640];  /* JPEG Q90 pyramid, levels as SubIFDs */
+    char tif_gray[640]; /* 1-band JPEG pyramid */
+    char tif_zip[640];  /* deflate pyramid (not JPEG tiles) */
     VipsImage *img;     /* the master, in memory */
 } fx_t;
 
@@ -53,8 +53,9 @@ static inline void fx_setup(fx_t *f)
     dq_err_t err = {0};
     DQ_REQUIRE(dq_image_init("test", 50, 1, &err) == 0);
     memset(f, 0, sizeof *f);
-    strcpy(f->dir, "/tmp/dq_image_XXXXXX");
-    DQ_REQUIRE(mkdtemp(f->dir) != NULL);
+    char *d = dq_test_tmpdir("dq_image");
+    snprintf(f->dir, sizeof f->dir, "%s", d);
+    free(d);
     snprintf(f->master, sizeof f->master, "%s/master.v", f->dir);
     snprintf(f->tif, sizeof f->tif, "%s/pyr.tif", f->dir);
     snprintf(f->tif_sub, sizeof f->tif_sub, "%s/pyr_sub.tif", f->dir);
@@ -82,9 +83,7 @@ static inline void fx_setup(fx_t *f)
 static inline void fx_teardown(fx_t *f)
 {
     VIPS_UNREF(f->img);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    DQ_CHECK(system(cmd) == 0);
+    dq_test_rm_rf(f->dir);
 }
 
 /* Loads level `level` of a pyramid with vips' own reader, for reference pixels. */

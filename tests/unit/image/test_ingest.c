@@ -9,10 +9,7 @@
 
 static char *mkdata(void)
 {
-    char tmpl[] = "/tmp/dq_ingest_unit_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    DQ_REQUIRE(d != NULL);
-    return dq_xstrdup(d);
+    return dq_test_tmpdir("dq_ingest_unit");
 }
 
 static void init_vips(void)

@@ -194,7 +194,7 @@ DQ_TEST(pyramid_truncated_and_corrupt)
     fx_t f;
     fx_setup(&f);
     dq_err_t err = {0};
-    char path[200];
+    char path[700];
     snprintf(path, sizeof path, "%s/cut.tif", f.dir);
     struct stat st;
     DQ_REQUIRE(stat(f.tif, &st) == 0);

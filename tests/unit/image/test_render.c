@@ -493,8 +493,10 @@ DQ_TEST(render_fast_path_rows_in_order)
     dq_err_t err = {0};
     dq_pyramid_t *p = dq_pyramid_open(tif, &err);
     DQ_REQUIRE(p != NULL);
-    box_t c[] = {
-        {101, 77, 300, 301, 300, 301}, {4, 2, 600, 602, 300, 301}, {250, 255, 20, 9, 20, 9}};
+    box_t c[] = {{101, 77, 300, 301, 300, 301},
+                 {0, 3, 640, 301, 640, 301},
+                 {4, 2, 600, 602, 300, 301},
+                 {250, 255, 20, 9, 20, 9}};
     for (size_t i = 0; i < DQ_ARRAY_LEN(c); i++) {
         dq_render_spec_t s = spec_of(c[i], DQ_RF_JPG);
         s.jpeg_quality = 100;

@@ -40,8 +40,7 @@ static void start_vips(void)
 /* Paints the tiny collection into a fresh temporary directory; returns it (free()). */
 static char *paint(const char *only)
 {
-    char tmpl[] = "/tmp/dq_paint_XXXXXX";
-    DQ_REQUIRE(mkdtemp(tmpl));
+    char *tmpl = dq_test_tmpdir("dq_paint");
     char *pig = pigments();
     dq_paint_opts_t o = {
         .out_dir = tmpl, .pigments_dir = pig, .seed = 7, .scale = SCALE, .only = only, .quiet = 1};
@@ -51,20 +50,7 @@ static char *paint(const char *only)
         fprintf(stderr, "    paint: %s\n", err.msg);
     DQ_REQUIRE(rc == 0);
     free(pig);
-    return dq_xstrdup(tmpl);
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *dir)
-{
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return tmpl;
 }
 
 /* ---------------------------------------------------------------- determinism */
@@ -129,8 +115,8 @@ DQ_TEST(same_seed_same_bytes)
     DQ_CHECK_STR(ha, hb);
     free(ha);
     free(hb);
-    rm_rf(a);
-    rm_rf(b);
+    dq_test_rm_rf(a);
+    dq_test_rm_rf(b);
     free(a);
     free(b);
 }
@@ -204,7 +190,7 @@ DQ_TEST(bands_match_measured_spectra)
     DQ_CHECK_INT(bad, 0);
     free(sp);
     free(pig);
-    rm_rf(dir);
+    dq_test_rm_rf(dir);
     free(dir);
 }
 
@@ -281,7 +267,7 @@ DQ_TEST(metadata_jsonl_is_valid)
     free(man);
     dq_buf_free(&b);
     free(path);
-    rm_rf(dir);
+    dq_test_rm_rf(dir);
     free(dir);
 }
 

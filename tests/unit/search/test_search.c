@@ -22,27 +22,20 @@
 
 /* ---------------------------------------------------------------- fixture */
 
-/* The compiled tables are cached per test run (the parent's pid names the file), so the first
- * test pays for the .bz2 files and the others load in a millisecond. */
-static char cache_file[256];
+/* The compiled tables are cached in the test program's temporary folder (dq_test.h removes it
+ * at the end), so the first test pays for the .bz2 files and the others load in a millisecond. */
+static char cache_file[1100];
 
-__attribute__((constructor)) static void cache_name(void)
+static const char *cache_path(void)
 {
-    snprintf(cache_file, sizeof(cache_file), "/tmp/dq_search_test.%d.bin", (int)getpid());
-}
-
-__attribute__((destructor)) static void cache_cleanup(void)
-{
-    char mine[256];
-    snprintf(mine, sizeof(mine), "/tmp/dq_search_test.%d.bin", (int)getpid());
-    if (strcmp(mine, cache_file) == 0)
-        unlink(cache_file);
+    snprintf(cache_file, sizeof(cache_file), "%s/search-tables.bin", dq_test_root_);
+    return cache_file;
 }
 
 static dq_search_t *new_search(void)
 {
     dq_err_t err = {0};
-    dq_search_config_t cfg = {.cache_path = cache_file, .tmp_dir = "/tmp"};
+    dq_search_config_t cfg = {.cache_path = cache_path(), .tmp_dir = getenv("TMPDIR")};
     dq_search_t *s = dq_search_new(&cfg, &err);
     if (!s)
         fprintf(stderr, "    dq_search_new: %s\n", err.msg);
@@ -288,7 +281,7 @@ DQ_TEST(missing_unihan_is_a_clear_error)
     DQ_CHECK(dq_search_new(&cfg, &err) == NULL);
     DQ_CHECK(err.code == DQ_EIO);
     DQ_CHECK(strstr(err.msg, "Unihan_Readings") != NULL);
-    dq_search_config_t cfg2 = {.opencc_config = "/nonexistent.json", .cache_path = cache_file};
+    dq_search_config_t cfg2 = {.opencc_config = "/nonexistent.json", .cache_path = cache_path()};
     DQ_CHECK(dq_search_new(&cfg2, &err) == NULL);
     DQ_CHECK(strstr(err.msg, "OpenCC") != NULL);
 }
@@ -315,7 +308,8 @@ DQ_TEST(normalize_folds_width_case_tones_and_traditional)
 DQ_TEST(unihan_only_mode_still_folds_traditional)
 {
     dq_err_t err = {0};
-    dq_search_config_t cfg = {.cache_path = cache_file, .tmp_dir = "/tmp", .opencc_config = ""};
+    dq_search_config_t cfg = {
+        .cache_path = cache_path(), .tmp_dir = getenv("TMPDIR"), .opencc_config = ""};
     dq_search_t *s = dq_search_new(&cfg, &err);
     DQ_REQUIRE(s);
     dq_buf_t b = {0};
