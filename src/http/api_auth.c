@@ -82,7 +82,6 @@ int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor,
 /* ---------------------------------------------------------------- sessions */
 
 /* Set-Cookie for the session (RFC 6265 §4.1): HttpOnly keeps it from scripts, SameSite=Strict
-/* Set-Cookie for the session (RFC 6265 §4.1): HttpOnly keeps it from scripts, SameSite=Strict
  * keeps other sites from riding it, Secure when the client reached us over https (an https
  * --public-url, or a trusted proxy that says so). value "" with max_age 0 deletes it
  * (§4.1.2: an expired cookie is removed). */
