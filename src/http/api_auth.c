@@ -232,7 +232,7 @@ void dq_api_login(dq_api_t *c)
         goto out;
     }
     /* Throttle before any password work: a locked account or address is refused even with
-     * the right password, and the refusal costs no hashing (docs/security-logins.md). */
+     * the right password, and the refusal costs no hashing (docs/security.md "Logins and throttling"). */
     client_addr(c, addr, sizeof(addr));
     int64_t wait = dq_throttle_begin(c->srv->throttle, user, addr, dq_now_us() / 1000);
     if (wait > 0) {
