@@ -117,7 +117,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (!f)
             break;
         dq_import_opts_t o = {0};
-        o.format = mode == 2 ? DQ_IMPORT_JSONL : mode == 3 ? DQ_IMPORT_CSV : DQ_IMPORT_MET;
+        o.format = mode == 2     ? DQ_IMPORT_JSONL
+                   : mode == 4   ? DQ_IMPORT_MET
+                   : len / 2 % 2 ? DQ_IMPORT_AUTO /* told by the content */
+                                 : DQ_IMPORT_CSV;
         o.dry_run = len % 2; /* half the inputs also write */
         o.on_error = no_error_cb;
         dq_import_stats_t st = {0};

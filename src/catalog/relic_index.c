@@ -29,6 +29,11 @@
 
 enum { IX_PRESENT = 1, IX_RESTRICTED = 2, IX_HAS_IMAGES = 4, IX_HAS_YEAR = 8 };
 
+typedef struct {
+    int64_t seq;
+    uint32_t hash;
+} idslot_t;
+
 /* One relic's entry. Strings are ids into ix->str (0: NULL); lists live in ix->pool. */
 typedef struct {
     uint32_t dyn, type, med;
@@ -53,8 +58,9 @@ struct relic_index {
     uint32_t *pool; /* subject and creator lists; old lists of rewritten rows are garbage
                        until the next rebuild (a rewrite appends) */
     size_t n_pool, cap_pool;
-    /* relic id -> seq of its present entry: open addressing over seqs (0 empty) */
-    int64_t *idslot;
+    /* relic id -> seq of its present entry: open addressing (seq 0: empty); each slot keeps
+     * the id's hash, so that probing and growing rarely touch the strings */
+    idslot_t *idslot;
     size_t n_idslot, n_ids;
 };
 
@@ -123,13 +129,13 @@ static void pool_push(relic_index_t *ix, uint32_t v)
 
 /* ---------------------------------------------------------------- relic id -> seq */
 
-/* The slot of id in ix->idslot: where it is, or the empty slot where it would go. */
-static size_t id_slot(const relic_index_t *ix, const char *id)
+/* The slot of id (hash h) in ix->idslot: where it is, or the empty slot where it would go. */
+static size_t id_slot(const relic_index_t *ix, const char *id, uint32_t h)
 {
     size_t mask = ix->n_idslot - 1;
-    for (size_t i = str_hash(id) & mask;; i = (i + 1) & mask) {
-        int64_t seq = ix->idslot[i];
-        if (!seq || strcmp(ix->e[seq].id, id) == 0)
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const idslot_t *x = &ix->idslot[i];
+        if (!x->seq || (x->hash == h && strcmp(ix->e[x->seq].id, id) == 0))
             return i;
     }
 }
@@ -137,26 +143,36 @@ static size_t id_slot(const relic_index_t *ix, const char *id)
 /* The seq of the present relic id, or 0. */
 static int64_t id_find(const relic_index_t *ix, const char *id)
 {
-    return ix->n_idslot ? ix->idslot[id_slot(ix, id)] : 0;
+    return ix->n_idslot ? ix->idslot[id_slot(ix, id, str_hash(id))].seq : 0;
+}
+
+/* The empty slot for hash h (the id is known to be absent). */
+static size_t id_free_slot(const relic_index_t *ix, uint32_t h)
+{
+    size_t mask = ix->n_idslot - 1, i = h & mask;
+    while (ix->idslot[i].seq)
+        i = (i + 1) & mask;
+    return i;
 }
 
 static void id_put(relic_index_t *ix, int64_t seq)
 {
     if ((ix->n_ids + 1) * 2 >= ix->n_idslot) {
         size_t n = ix->n_idslot ? ix->n_idslot * 2 : 1024;
-        int64_t *old = ix->idslot;
+        idslot_t *old = ix->idslot;
         size_t n_old = ix->n_idslot;
         ix->idslot = dq_xcalloc(n, sizeof(*ix->idslot));
         ix->n_idslot = n;
         for (size_t i = 0; i < n_old; i++)
-            if (old[i])
-                ix->idslot[id_slot(ix, ix->e[old[i]].id)] = old[i];
+            if (old[i].seq)
+                ix->idslot[id_free_slot(ix, old[i].hash)] = old[i];
         free(old);
     }
-    size_t i = id_slot(ix, ix->e[seq].id);
-    if (!ix->idslot[i])
+    uint32_t h = str_hash(ix->e[seq].id);
+    size_t i = id_slot(ix, ix->e[seq].id, h);
+    if (!ix->idslot[i].seq)
         ix->n_ids++;
-    ix->idslot[i] = seq;
+    ix->idslot[i] = (idslot_t){seq, h};
 }
 
 /* Removes id (open addressing: the cluster after it is re-inserted). */
@@ -164,15 +180,15 @@ static void id_del(relic_index_t *ix, const char *id)
 {
     if (!ix->n_idslot)
         return;
-    size_t mask = ix->n_idslot - 1, i = id_slot(ix, id);
-    if (!ix->idslot[i])
+    size_t mask = ix->n_idslot - 1, i = id_slot(ix, id, str_hash(id));
+    if (!ix->idslot[i].seq)
         return;
-    ix->idslot[i] = 0;
+    ix->idslot[i].seq = 0;
     ix->n_ids--;
-    for (size_t j = (i + 1) & mask; ix->idslot[j]; j = (j + 1) & mask) {
-        int64_t seq = ix->idslot[j];
-        ix->idslot[j] = 0;
-        ix->idslot[id_slot(ix, ix->e[seq].id)] = seq;
+    for (size_t j = (i + 1) & mask; ix->idslot[j].seq; j = (j + 1) & mask) {
+        idslot_t x = ix->idslot[j];
+        ix->idslot[j].seq = 0;
+        ix->idslot[id_free_slot(ix, x.hash)] = x;
     }
 }
 
@@ -234,7 +250,7 @@ static int put_row(void *ud, const dq_relic_ixrow_t *r)
     relic_index_t *ix = ud;
     if (r->seq <= 0)
         return 0;
-    int64_t old = id_find(ix, r->id);
+    int64_t old = ix->built ? id_find(ix, r->id) : 0; /* a build starts empty */
     if (old && old != r->seq)
         entry_drop(ix, old);
     rentry_t *e = entry(ix, r->seq);

@@ -164,10 +164,10 @@ static void render_job_free(void *arg)
 
 static void render_job_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t deadline_us)
 {
-    (void)srv;
     render_job_t *j = arg;
     dq_err_t err = {0};
     j->spec.deadline_us = deadline_us;
+    j->spec.cancel = &srv->stopping; /* SIGTERM: stop now, answer 503 */
     if (dq_image_render(j->pyr, &j->spec, &resp->body, &err) < 0) {
         answer_err(resp, &err);
         if (err.http_status == 503) /* past its deadline */

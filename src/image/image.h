@@ -89,6 +89,8 @@ typedef struct {
     int quality, format;     /* DQ_RQ_*, DQ_RF_*; bitonal = only 0 and 255; gray = luminance */
     int jpeg_quality;        /* 1..100 for jpg/webp output; 0 means 90 */
     int64_t deadline_us;     /* dq_now_us() past which the render gives up; 0 = none */
+    const _Atomic int *cancel; /* when non-NULL and set, the render gives up (like the
+                                * deadline); the server's stop flag */
 } dq_render_spec_t;
 
 /* Renders spec from p and appends the encoded image to out (caller-owned). Decodes only the

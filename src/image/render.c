@@ -9,6 +9,7 @@
  * It does not plan (iiif/ does) or cache (http/ does). Thread-safe: no shared mutable state.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,16 +40,19 @@ static int vips_fail(dq_err_t *err, const char *what)
 
 /* ---------------------------------------------------------------- deadline */
 
-/* 1 when the spec's deadline has passed (issue 10: a render may not hold a thread forever).
+/* 1 when the spec's deadline has passed or its owner cancelled it (issue 10: a render may not
+ * hold a thread forever; a stopping server does not wait for renders nobody will get).
  * Checked between tiles, between resample rows and, inside vips, on every "eval" signal. */
-static int past_deadline(int64_t deadline_us)
+static int past_deadline(const dq_render_spec_t *s)
 {
-    return deadline_us && dq_now_us() > deadline_us;
+    return (s->cancel && atomic_load(s->cancel)) ||
+           (s->deadline_us && dq_now_us() > s->deadline_us);
 }
 
 static int deadline_err(dq_err_t *err)
 {
-    return dq_err_set(err, DQ_ELIMIT, 503, "render took longer than its deadline");
+    return dq_err_set(err, DQ_ELIMIT, 503,
+                      "render stopped: past its deadline, or the server is stopping");
 }
 
 /* vips' progress signal: kill the computation when the deadline has passed. The kill makes
@@ -56,7 +60,7 @@ static int deadline_err(dq_err_t *err)
 static void on_eval(VipsImage *image, VipsProgress *progress, void *data)
 {
     (void)progress;
-    if (past_deadline(*(const int64_t *)data))
+    if (past_deadline(data))
         vips_image_set_kill(image, TRUE);
 }
 
@@ -216,7 +220,7 @@ static int decode_region(const dq_pyramid_t *p, const dq_render_spec_t *s, int s
             uint32_t ox1 = DQ_MIN(tx0 + stw, sx1), oy1 = DQ_MIN(ty0 + sth, sy1);
             if (ox0 >= ox1 || oy0 >= oy1)
                 continue;
-            if (past_deadline(s->deadline_us)) {
+            if (past_deadline(s)) {
                 deadline_err(err);
                 goto out;
             }
@@ -366,10 +370,9 @@ static int finish(VipsImage *img, const dq_render_spec_t *s, dq_buf_t *out, dq_e
     int fail;
     /* Everything above is lazy: the pixels are computed by the save below, tile by tile, and
      * vips signals "eval" on img as it goes (vips_image_set_progress). */
-    int64_t deadline = s->deadline_us;
-    if (deadline) {
+    if (s->deadline_us || s->cancel) {
         vips_image_set_progress(img, TRUE);
-        g_signal_connect(img, "eval", G_CALLBACK(on_eval), &deadline);
+        g_signal_connect(img, "eval", G_CALLBACK(on_eval), (gpointer)s);
     }
     switch (s->format) {
     case DQ_RF_JPG:
@@ -401,7 +404,7 @@ static int finish(VipsImage *img, const dq_render_spec_t *s, dq_buf_t *out, dq_e
     dq_buf_append(out, buf, len);
     rc = 0;
 out:
-    if (rc < 0 && past_deadline(s->deadline_us)) {
+    if (rc < 0 && past_deadline(s)) {
         vips_error_clear();
         deadline_err(err);
     } else if (rc < 0) {
@@ -590,9 +593,9 @@ static void hpass3_t3(const uint16_t *src, uint8_t *dst, const uint32_t *first, 
 }
 
 /* Resamples r (w x h x bands, bands 1 or 3) to ow x oh, mirroring horizontally when asked.
- * New buffer, or NULL when deadline_us passed (checked every 64 output rows). */
+ * New buffer, or NULL when s's deadline passed (checked every 64 output rows). */
 static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror,
-                         int64_t deadline_us)
+                         const dq_render_spec_t *s)
 {
     const int nb = r->bands;
     const size_t in_row = (size_t)r->w * nb, out_row = (size_t)ow * nb;
@@ -606,7 +609,7 @@ static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror
     uint8_t *outp = dq_xmalloc(out_row * oh);
     const uint8_t *rows[MAX_V_RATIO + 2];
     for (uint32_t o = 0; o < oh; o++) {
-        if (o % 64 == 0 && past_deadline(deadline_us)) {
+        if (o % 64 == 0 && past_deadline(s)) {
             free(outp);
             outp = NULL;
             break;
@@ -643,7 +646,7 @@ static int fast_path_ok(const dq_render_spec_t *s, const region_t *r)
 
 static int render_fast(const region_t *r, const dq_render_spec_t *s, dq_buf_t *out, dq_err_t *err)
 {
-    uint8_t *pix = resample(r, s->out_w, s->out_h, s->mirror, s->deadline_us);
+    uint8_t *pix = resample(r, s->out_w, s->out_h, s->mirror, s);
     if (!pix)
         return deadline_err(err);
     tjhandle tj = tjInitCompress();

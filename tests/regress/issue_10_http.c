@@ -317,6 +317,35 @@ DQ_TEST(expensive_renders_are_bounded_and_health_is_served_meanwhile)
     fx_stop(&f);
 }
 
+DQ_TEST(sigterm_stops_a_render_in_flight_with_503)
+{
+    fx_t f;
+    fx_start(&f, "--render-timeout-ms 600000");
+    pid_t kid = fork();
+    if (kid == 0) {
+        dqt_resp_t r;
+        if (dqt_http(f.srv.port, "GET", "/iiif/3/img/full/^!100000,100000/45/default.png", NULL,
+                     &r) < 0)
+            _exit(99);
+        _exit(r.status == 503 ? 0 : r.status == 200 ? 2 : 3);
+    }
+    int busy = 0;
+    for (int i = 0; i < 2000 && !busy; i++) { /* until the render runs */
+        dqt_resp_t r;
+        DQ_REQUIRE(dqt_http(f.srv.port, "GET", "/health", NULL, &r) == 0);
+        busy = strstr(r.body.data, "\"renders\":1") != NULL;
+        dqt_resp_free(&r);
+    }
+    DQ_CHECK(busy);
+    /* a 60-megapixel render takes seconds; SIGTERM now cancels it (503), and the server exits 0 */
+    DQ_CHECK_INT(dqt_server_stop(&f.srv), 0);
+    f.up = 0;
+    int st = 0;
+    waitpid(kid, &st, 0);
+    DQ_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    fx_stop(&f);
+}
+
 /* ---------------------------------------------------------------- item 3: bodies */
 
 DQ_TEST(anonymous_bodies_are_refused_before_a_byte_is_read)
