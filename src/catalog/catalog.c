@@ -478,7 +478,10 @@ int dq_catalog_image_get(dq_catalog_t *cat, const char *id, dq_image_rec_t *out,
         return -1;
     /* A process without a watcher (a CLI command) catches up with other processes' writes
      * itself, at most every 2 s; a server's watcher keeps fed_us fresh, so tiles never do. */
-    if (dq_now_us() - atomic_load(&cat->fed_us) > FEED_STALE_US) {
+    if (dq_now_us() - atomic_load(&cat->fed_us) > FEED_STALE_US &&
+        pthread_mutex_trylock(&cat->feed_lock) == 0) {
+        /* (only when no feed is being applied right now: never queue behind one) */
+        pthread_mutex_unlock(&cat->feed_lock);
         dq_err_t ferr = {0};
         apply_feed(cat, 0, &ferr);
     }

@@ -85,18 +85,29 @@ int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor,
  * keeps other sites from riding it, Secure when the client reached us over https (an https
  * --public-url, or a trusted proxy that says so). value "" with max_age 0 deletes it
  * (§4.1.2: an expired cookie is removed). */
-static void set_session_cookie(dq_api_t *c, const char *value, long max_age)
+static void session_cookie(dq_http_resp_t *resp, int secure, const char *value, long max_age)
 {
-    /* https as the client sees us: the configured public URL, else what a trusted proxy
-     * says (docs/security.md "Proxies"); a client's own X-Forwarded-Proto counts for nothing. */
+    char buf[DQ_TOKEN_MAX + 128];
+    snprintf(buf, sizeof(buf), "dq_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%ld%s",
+             value, max_age, secure ? "; Secure" : "");
+    dq_http_resp_header(resp, "Set-Cookie", buf);
+}
+
+/* 1 when the client reached us over https as it sees us: the configured public URL, else what
+ * a trusted proxy says (docs/security.md "Proxies"); a client's own X-Forwarded-Proto counts
+ * for nothing. Read on the connection's thread (a deferred login no longer has the request). */
+static int came_over_https(dq_api_t *c)
+{
     dq_buf_t base = {0};
     dq_http_base_url(c->srv, c->req, &base);
     int secure = dq_str_starts(base.data, "https://");
     dq_buf_free(&base);
-    char buf[DQ_TOKEN_MAX + 128];
-    snprintf(buf, sizeof(buf), "dq_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%ld%s",
-             value, max_age, secure ? "; Secure" : "");
-    dq_http_resp_header(c->resp, "Set-Cookie", buf);
+    return secure;
+}
+
+static void set_session_cookie(dq_api_t *c, const char *value, long max_age)
+{
+    session_cookie(c->resp, came_over_https(c), value, max_age);
 }
 
 static void put_user(dq_buf_t *b, const char *name, int role)
@@ -140,14 +151,72 @@ static void answer_retry(dq_api_t *c, int status, int64_t wait_ms, const char *m
         dq_http_resp_header(c->resp, "Retry-After", v); /* RFC 9110 §10.2.3, delay-seconds */
 }
 
+/* The password check of one sign-in, run on a render-queue thread (resp->defer_fn): argon2id
+ * holds its thread for ~120 ms, and a connection thread of libmicrohttpd serves many
+ * connections (keep-alive tiles, /health) that would all wait behind it. Owns copies of what
+ * it needs from the request, which is gone by then. */
+typedef struct {
+    char *user, *pw; /* owned; pw is wiped before it is freed */
+    char addr[64];
+    int secure;
+    int ran; /* 1 once login_job_run finished (it released the slot and ended the throttle) */
+    dq_server_t *srv;
+} login_job_t;
+
+static void login_job_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t deadline_us)
+{
+    (void)deadline_us; /* one verification: it cannot be cut short, and it is bounded */
+    login_job_t *j = arg;
+    char token[DQ_TOKEN_MAX] = "";
+    dq_err_t err = {0};
+    dq_actor_t who;
+    int outcome = DQ_THROTTLE_NOT_CHECKED;
+    int rc = dq_catalog_login(srv->catalog, j->user, j->pw, DQ_API_SESSION_TTL, token, &who, &err);
+    dq_throttle_hash_release(srv->throttle);
+    if (rc < 0) {
+        if (err.http_status == 401) {
+            outcome = DQ_THROTTLE_FAILED;
+            dq_err_t aerr = {0};
+            dq_log(DQ_LOG_WARN, "api", "failed login from %s", j->addr); /* never name or pw */
+            if (dq_catalog_login_failed(srv->catalog, j->user, j->addr, &aerr) < 0)
+                dq_log(DQ_LOG_WARN, "api", "cannot audit a failed login: %s", aerr.msg);
+        }
+        dq_api_error_err(resp, &err);
+    } else {
+        outcome = DQ_THROTTLE_SUCCEEDED;
+        dq_buf_t b = {0};
+        put_user(&b, who.user, who.role);
+        dq_buf_putc(&b, '\n');
+        dq_api_json(resp, 200, &b);
+        resp->no_etag = 1;
+        session_cookie(resp, j->secure, token, DQ_API_SESSION_TTL);
+    }
+    dq_throttle_end(srv->throttle, j->user, j->addr, outcome, dq_now_us() / 1000);
+    explicit_bzero(token, sizeof(token));
+    j->ran = 1;
+}
+
+/* Called once, whether or not the job ran: a job that never ran (the render queue was full
+ * or it waited too long, answered 503 by mhd.c) gives its slot back and counts for nothing. */
+static void login_job_free(void *arg)
+{
+    login_job_t *j = arg;
+    if (!j->ran) {
+        dq_throttle_hash_release(j->srv->throttle);
+        dq_throttle_end(j->srv->throttle, j->user, j->addr, DQ_THROTTLE_NOT_CHECKED,
+                        dq_now_us() / 1000);
+    }
+    if (j->pw)
+        explicit_bzero(j->pw, strlen(j->pw));
+    free(j->pw);
+    free(j->user);
+    free(j);
+}
+
 void dq_api_login(dq_api_t *c)
 {
     json_t *body = NULL;
-    char token[DQ_TOKEN_MAX] = "";
     char addr[64];
-    dq_err_t err = {0};
-    int begun = 0, outcome = DQ_THROTTLE_NOT_CHECKED;
-    const char *user = NULL;
     /* Login CSRF (a site signing the victim in as the attacker): an HTML form can only send
      * form or text/plain bodies, and a cross-site fetch with a JSON type needs a preflight. */
     if (!is_json_type(c->req)) {
@@ -156,52 +225,38 @@ void dq_api_login(dq_api_t *c)
     }
     if (!(body = dq_api_body(c, 0)))
         goto out;
-    user = json_string_value(json_object_get(body, "user"));
+    const char *user = json_string_value(json_object_get(body, "user"));
     const char *pw = json_string_value(json_object_get(body, "password"));
     if (!user || !pw) {
         dq_api_error(c->resp, 400, "login needs {\"user\": \"...\", \"password\": \"...\"}", NULL);
         goto out;
     }
     /* Throttle before any password work: a locked account or address is refused even with
-     * the right password, and the refusal costs no hashing (docs/security.md). */
+     * the right password, and the refusal costs no hashing (docs/security.md "Logins and throttling"). */
     client_addr(c, addr, sizeof(addr));
     int64_t wait = dq_throttle_begin(c->srv->throttle, user, addr, dq_now_us() / 1000);
     if (wait > 0) {
         answer_retry(c, 429, wait, "too many failed sign-ins; try again later");
         goto out;
     }
-    begun = 1;
-    /* argon2id holds a thread for ~120 ms and 64 MiB: only a few at once, the rest are told to
-     * come back rather than queued on threads that tiles and /health need. */
+    /* argon2id takes ~120 ms and 64 MiB: only a few checks at once; the rest are told to come
+     * back at once rather than queued. */
     if (!dq_throttle_hash_acquire(c->srv->throttle)) {
+        dq_throttle_end(c->srv->throttle, user, addr, DQ_THROTTLE_NOT_CHECKED,
+                        dq_now_us() / 1000);
         answer_retry(c, 503, 1000, "too many sign-ins at once; try again in a moment");
         goto out;
     }
-    dq_actor_t who;
-    int rc = dq_catalog_login(c->srv->catalog, user, pw, DQ_API_SESSION_TTL, token, &who, &err);
-    dq_throttle_hash_release(c->srv->throttle);
-    if (rc < 0) {
-        if (err.http_status == 401) {
-            outcome = DQ_THROTTLE_FAILED;
-            dq_err_t aerr = {0};
-            dq_log(DQ_LOG_WARN, "api", "failed login from %s", addr); /* never name or password */
-            if (dq_catalog_login_failed(c->srv->catalog, user, addr, &aerr) < 0)
-                dq_log(DQ_LOG_WARN, "api", "cannot audit a failed login: %s", aerr.msg);
-        }
-        dq_api_error_err(c->resp, &err);
-        goto out;
-    }
-    outcome = DQ_THROTTLE_SUCCEEDED;
-    dq_buf_t b = {0};
-    put_user(&b, who.user, who.role);
-    dq_buf_putc(&b, '\n');
-    dq_api_json(c->resp, 200, &b);
-    c->resp->no_etag = 1;
-    set_session_cookie(c, token, DQ_API_SESSION_TTL);
+    login_job_t *j = dq_xcalloc(1, sizeof(*j));
+    j->user = dq_xstrdup(user);
+    j->pw = dq_xstrdup(pw);
+    snprintf(j->addr, sizeof(j->addr), "%s", addr);
+    j->secure = came_over_https(c);
+    j->srv = c->srv;
+    c->resp->defer_fn = login_job_run;
+    c->resp->defer_free = login_job_free;
+    c->resp->defer_arg = j;
 out:
-    if (begun)
-        dq_throttle_end(c->srv->throttle, user, addr, outcome, dq_now_us() / 1000);
-    memset(token, 0, sizeof(token));
     json_decref(body);
 }
 

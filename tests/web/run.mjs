@@ -716,6 +716,8 @@ async function scenarios(ctx, base, edge) { // ctx: the browser
   await test('sign out: the authoring controls go, the tour and annotations stay for readers', async () => {
     await page.click('#signout');
     await page.waitForSelector('#signin');
+    // the page renders again for the reader (asynchronously after the masthead changes)
+    await page.waitForFunction(() => !document.querySelector('#anno-new, #tour-new, #tour-edit'), null, { timeout: 10000 }).catch(() => {});
     await page.waitForSelector('#tour-start');
     for (const sel of ['#anno-new', '#tour-new', '#tour-edit']) expect(await page.locator(sel).count() === 0, `${sel} after sign-out`);
     expect(await page.locator('label.switch').isVisible(), 'annotation switch for readers');

@@ -179,7 +179,7 @@ export async function render(ctx) {
   const el = h('div.page.search',
     h('div.search-head', h('h1.page-title', h('span', { lang: tag() }, t('nav_search'))), form),
     h('div.search-layout',
-      h('details.facets-fold', { open: wide || active > 0 },
+      h('details.facets-fold', { open: wide },
         h('summary.facets-summary', t('filters'), active ? h('span.facet-count', ` ${active}`) : null),
         facets),
       h('section.results', { 'aria-labelledby': 'results-count' },
