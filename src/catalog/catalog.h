@@ -11,7 +11,7 @@
  *
  * Thread safety: a dq_catalog_t may be shared by threads. Reads use their own connections and
  * never wait for a writer; a write waits for the database's write lock at most a bounded time
- * (DQ_CATALOG_WRITE_WAIT_MS, default 2000) and then fails with DQ_EBUSY (HTTP 503). Image
+ * (DQ_CATALOG_WRITE_WAIT_MS, default 1500) and then fails with DQ_EBUSY (HTTP 503). Image
  * geometry and visibility (the tile path) come from an in-memory map (image_map.c) with no
  * SQL. Several processes may open the same catalog.
  */
@@ -126,7 +126,7 @@ dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err);
 /* NULL-safe. No call may be in flight on another thread. */
 void dq_catalog_close(dq_catalog_t *cat);
 /* How long a write waits for the database's write lock before DQ_EBUSY (503); the default is
- * DQ_CATALOG_WRITE_WAIT_MS from the environment, else 2000. Takes effect for later writes.
+ * DQ_CATALOG_WRITE_WAIT_MS from the environment, else 1500. Takes effect for later writes.
  * Batch tools (import) may wait longer than a server should. */
 void dq_catalog_set_write_wait(dq_catalog_t *cat, int ms);
 /* The schema version applied (after open, the newest this build knows). */

@@ -434,7 +434,7 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->pool_lock, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
-    atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 2000);
+    atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 1500);
     if (slash)
         *slash = '\0';
     else
@@ -467,7 +467,7 @@ fail:
 static void store_set_write_wait(void *impl, int ms)
 {
     store_t *s = impl;
-    atomic_store(&s->write_wait_ms, ms > 0 ? ms : 2000);
+    atomic_store(&s->write_wait_ms, ms > 0 ? ms : 1500);
 }
 
 static int store_schema_version(void *impl, int *version, dq_err_t *err)

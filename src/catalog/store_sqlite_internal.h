@@ -7,7 +7,7 @@
  *
  *  - one writer connection (store_t.w) guarded by store_t.wlock. A write transaction takes
  *    wlock with a deadline, then BEGIN IMMEDIATE with a busy handler that gives up at the
- *    same deadline (write_wait_ms in all, default 2 s): on timeout DQ_EBUSY / 503.
+ *    same deadline (write_wait_ms in all, default 1.5 s): on timeout DQ_EBUSY / 503.
  *  - a pool of read connections (store_t.rd, query_only, WAL): a read transaction takes a free
  *    one for a consistent snapshot (BEGIN ... COMMIT) and never waits for the writer.
  *  - prepared statements are per connection: dq_sq_stmt(txn, sql) caches them by SQL text, so
