@@ -95,7 +95,7 @@ static void session_cookie(dq_http_resp_t *resp, int secure, const char *value, 
 
 /* 1 when the client reached us over https as it sees us: the configured public URL, else what
  * a trusted proxy says (docs/security.md "Proxies"); a client's own X-Forwarded-Proto counts
- * for nothing. Read on the connection's thread (a deferred login no longer has the request). */
+ * for nothing. */
 static int came_over_https(dq_api_t *c)
 {
     dq_buf_t base = {0};
@@ -151,66 +151,39 @@ static void answer_retry(dq_api_t *c, int status, int64_t wait_ms, const char *m
         dq_http_resp_header(c->resp, "Retry-After", v); /* RFC 9110 §10.2.3, delay-seconds */
 }
 
-/* The password check of one sign-in, run on a render-queue thread (resp->defer_fn): argon2id
- * holds its thread for ~120 ms, and a connection thread of libmicrohttpd serves many
- * connections (keep-alive tiles, /health) that would all wait behind it. Owns copies of what
- * it needs from the request, which is gone by then. */
-typedef struct {
-    char *user, *pw; /* owned; pw is wiped before it is freed */
-    char addr[64];
-    int secure;
-    int ran; /* 1 once login_job_run finished (it released the slot and ended the throttle) */
-    dq_server_t *srv;
-} login_job_t;
-
-static void login_job_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t deadline_us)
+/* The password check of one sign-in. It runs on an API-queue thread (mhd.c run_api: every
+ * POST under /api/ does), never on a libmicrohttpd connection thread, so the ~120 ms of
+ * argon2id holds no keep-alive tile or /health connection. The caller holds a hashing slot;
+ * this releases it and ends the throttle's attempt. */
+static void login_check(dq_api_t *c, const char *user, const char *pw, const char *addr)
 {
-    (void)deadline_us; /* one verification: it cannot be cut short, and it is bounded */
-    login_job_t *j = arg;
+    dq_server_t *srv = c->srv;
     char token[DQ_TOKEN_MAX] = "";
     dq_err_t err = {0};
     dq_actor_t who;
     int outcome = DQ_THROTTLE_NOT_CHECKED;
-    int rc = dq_catalog_login(srv->catalog, j->user, j->pw, DQ_API_SESSION_TTL, token, &who, &err);
+    int rc = dq_catalog_login(srv->catalog, user, pw, DQ_API_SESSION_TTL, token, &who, &err);
     dq_throttle_hash_release(srv->throttle);
     if (rc < 0) {
         if (err.http_status == 401) {
             outcome = DQ_THROTTLE_FAILED;
             dq_err_t aerr = {0};
-            dq_log(DQ_LOG_WARN, "api", "failed login from %s", j->addr); /* never name or pw */
-            if (dq_catalog_login_failed(srv->catalog, j->user, j->addr, &aerr) < 0)
+            dq_log(DQ_LOG_WARN, "api", "failed login from %s", addr); /* never name or pw */
+            if (dq_catalog_login_failed(srv->catalog, user, addr, &aerr) < 0)
                 dq_log(DQ_LOG_WARN, "api", "cannot audit a failed login: %s", aerr.msg);
         }
-        dq_api_error_err(resp, &err);
+        dq_api_error_err(c->resp, &err);
     } else {
         outcome = DQ_THROTTLE_SUCCEEDED;
         dq_buf_t b = {0};
         put_user(&b, who.user, who.role);
         dq_buf_putc(&b, '\n');
-        dq_api_json(resp, 200, &b);
-        resp->no_etag = 1;
-        session_cookie(resp, j->secure, token, DQ_API_SESSION_TTL);
+        dq_api_json(c->resp, 200, &b);
+        c->resp->no_etag = 1;
+        set_session_cookie(c, token, DQ_API_SESSION_TTL);
     }
-    dq_throttle_end(srv->throttle, j->user, j->addr, outcome, dq_now_us() / 1000);
+    dq_throttle_end(srv->throttle, user, addr, outcome, dq_now_us() / 1000);
     explicit_bzero(token, sizeof(token));
-    j->ran = 1;
-}
-
-/* Called once, whether or not the job ran: a job that never ran (the render queue was full
- * or it waited too long, answered 503 by mhd.c) gives its slot back and counts for nothing. */
-static void login_job_free(void *arg)
-{
-    login_job_t *j = arg;
-    if (!j->ran) {
-        dq_throttle_hash_release(j->srv->throttle);
-        dq_throttle_end(j->srv->throttle, j->user, j->addr, DQ_THROTTLE_NOT_CHECKED,
-                        dq_now_us() / 1000);
-    }
-    if (j->pw)
-        explicit_bzero(j->pw, strlen(j->pw));
-    free(j->pw);
-    free(j->user);
-    free(j);
 }
 
 void dq_api_login(dq_api_t *c)
@@ -247,15 +220,7 @@ void dq_api_login(dq_api_t *c)
         answer_retry(c, 503, 1000, "too many sign-ins at once; try again in a moment");
         goto out;
     }
-    login_job_t *j = dq_xcalloc(1, sizeof(*j));
-    j->user = dq_xstrdup(user);
-    j->pw = dq_xstrdup(pw);
-    snprintf(j->addr, sizeof(j->addr), "%s", addr);
-    j->secure = came_over_https(c);
-    j->srv = c->srv;
-    c->resp->defer_fn = login_job_run;
-    c->resp->defer_free = login_job_free;
-    c->resp->defer_arg = j;
+    login_check(c, user, pw, addr);
 out:
     json_decref(body);
 }
