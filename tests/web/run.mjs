@@ -799,6 +799,9 @@ async function scenarios(ctx, base, edge) { // ctx: the browser
     await shot(page, 'scroll-fullscreen-desktop');
     await full.click();
     await page.waitForFunction(() => !document.fullscreenElement);
+    // aria-pressed follows the fullscreenchange event, which may come after fullscreenElement clears
+    await page.waitForFunction(() => document.querySelector('.hs-controls button.hs-full')
+      .getAttribute('aria-pressed') === 'false', null, { timeout: 5000 }).catch(() => {});
     expect((await full.getAttribute('aria-pressed')) === 'false', 'released after');
   });
 
