@@ -4,10 +4,13 @@
 # a new src/<module>/*.c or tests/unit/<module>/test_*.c needs no Makefile change.
 
 CC      ?= cc
-PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc zlib
+# Analysis (issues 11-13): fftw3, openblas + lapacke, gsl, and VLFeat (no .pc file: -lvl below).
+# Scale-out (issue 15): libpq and libcurl.
+PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc zlib \
+           fftw3 openblas lapacke gsl libpq libcurl
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
                -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm -lpthread
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lvl -lbz2 -lm -lpthread
 REL_FLAGS := -O2 -g
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -21,7 +24,7 @@ REL_OBJS := $(LIB_SRCS:%.c=build/rel/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=build/san/%.o)
 SAN_TESTS := $(TEST_SRCS:%.c=build/san/%)
 
-.PHONY: all deps check test demo bench fuzz fuzz-live clean format web
+.PHONY: all deps check test demo bench science fuzz fuzz-live clean format web
 all: build/danqing
 
 deps:
@@ -152,6 +155,12 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory build/danqing
 	@bench/run.sh $(BENCH)
+
+# The analysis tables against ground truth and peers (bench/science/run.sh; SCIENCE="part ...").
+science:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build/danqing
+	@bench/science/run.sh $(SCIENCE)
 
 format:
 	clang-format -i $(SRCS) $(TEST_SRCS)

@@ -7,13 +7,18 @@ what=${1:-check}
 build_pkgs="gcc make pkg-config libvips-dev libvips-tools libtiff-dev libjpeg62-turbo-dev
  libpng-dev libwebp-dev libopenjp2-7-dev liblcms2-dev libmicrohttpd-dev libjansson-dev
  libsqlite3-dev libsodium-dev fonts-arphic-ukai libturbojpeg0-dev libopencc-dev libopencc-data
- unicode-data libbz2-dev zlib1g-dev python3-fonttools python3-brotli"
+ unicode-data libbz2-dev zlib1g-dev python3-fonttools python3-brotli
+ libfftw3-dev libopenblas-dev liblapacke-dev libgsl-dev libvlfeat-dev libpq-dev libcurl4-openssl-dev"
 # Node.js and npm (front-end dependencies, browser tests): Debian's packages, unless a node
 # with its own npm is already installed (a nodesource build conflicts with Debian's npm).
 command -v npm > /dev/null 2>&1 && command -v node > /dev/null 2>&1 || build_pkgs="$build_pkgs nodejs npm"
 # fonts-noto-cjk: Chromium in the browser tests renders body text in Noto Sans CJK, as the
 # page CSS asks, so screenshots look as they do for readers.
 check_pkgs="clang libclang-rt-14-dev curl chromium fonts-noto-cjk"
+# Independent peers for the analysis tests and benches (never used by the product), and the
+# servers the scale-out and research-network tests start on 127.0.0.1 themselves.
+check_pkgs="$check_pkgs python3-numpy python3-scipy python3-opencv python3-spectral python3-skimage
+ postgresql-15 haproxy libhttp-oai-perl libxml2-utils"
 bench_pkgs="lighttpd iipimage-server spawn-fcgi wrk curl time"
 validator_pkgs="python3-pil python3-lxml python3-bottle python3-magic"
 case $what in

@@ -68,6 +68,14 @@ for t in $(find build/san/tests -type f -perm -u+x \( -name 'test_*' -o -name 'i
   name=${t#build/san/tests/}
   run_program "$name" "$log/$(echo "$name" | tr / _).log" "$t"
 done
+# Script tests (tests/scripts/test_*: executable shell or Python, e.g. analysis checked against
+# an independent peer such as OpenCV): each is a program judged like the ones above; they find
+# the binaries through DQ_BIN (sanitizer build) and DQ_ROOT.
+for t in $(find tests/scripts -maxdepth 1 -type f -perm -u+x -name 'test_*' 2>/dev/null | sort); do
+  case "$t" in *"${DQ_TEST_FILTER:-}"*) ;; *) continue ;; esac
+  name=${t#tests/}
+  run_program "$name" "$log/$(echo "$name" | tr / _).log" "$t"
+done
 # A short libFuzzer run of every fuzz target (the IIIF request parser, the catalog's body
 # and import parsers): a crash, sanitizer report or broken invariant fails it.
 if [ -z "${DQ_TEST_FILTER:-}" ]; then

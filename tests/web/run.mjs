@@ -245,14 +245,14 @@ async function main() {
   // playwright-core gives the browser a fresh temporary --user-data-dir of its own.
   let browser = null;
   try {
-    browser = await chromium.launch({
-      executablePath: process.env.DQ_CHROMIUM || '/usr/bin/chromium',
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launch();
     await cleanup(base);
     const edge = await seedEdgeRelics(base);
-    await scenarios(browser, base, edge);
+    if (!process.env.DQ_WEB_ONLY) await scenarios(browser, base, edge);
+    await suites(browser, base, gen, data);
+    await test('no console errors', async () => {
+      expect(consoleErrors.length === 0, `${consoleErrors.length}: ${consoleErrors.slice(0, 5).join(' || ')}`);
+    });
   } finally {
     if (browser) await browser.close().catch(() => {});
     proc.kill('SIGTERM');
@@ -976,10 +976,38 @@ async function scenarios(ctx, base, edge) { // ctx: the browser
     await phone.waitForSelector('#signin');
   });
   await phone.close();
+}
 
-  await test('no console errors', async () => {
-    expect(consoleErrors.length === 0, `${consoleErrors.length}: ${consoleErrors.slice(0, 5).join(' || ')}`);
+// Feature suites live beside this file in tests/web/scenarios/*.mjs, so that features built side
+// by side do not edit one file. Each module's default export is `async function (h)` and gets the
+// harness below; suites run in file-name order after the core scenarios, against the same server
+// and catalog. A suite that needs WebGL launches its own browser with h.launch({ webgl: true }).
+async function launch({ webgl = false } = {}) {
+  const gpu = webgl ? ['--use-angle=swiftshader', '--enable-unsafe-swiftshader'] : ['--disable-gpu'];
+  return chromium.launch({
+    executablePath: process.env.DQ_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', ...gpu, '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+async function suites(browser, base, gen, data) {
+  const dir = path.join(ROOT, 'tests/web/scenarios');
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.mjs')).sort() : [];
+  const only = process.env.DQ_WEB_ONLY; // a substring of suite file names: run just those
+  const ids = await resolveIds(base);
+  const h = {
+    browser, base, gen, data, ids, BIN, ROOT, WORK, CURATOR, log, fail, expect, sh, test, newPage, shot,
+    osdSettled, viewsSettled, layoutStable, apiSession, launch,
+    allowErrors(re) { allowedErrors = re; },
+  };
+  for (const f of files) {
+    if (only && !f.includes(only)) continue;
+    log(`  -- ${f}`);
+    const mod = await import(path.join(dir, f));
+    try { await mod.default(h); } catch (e) { failed++; log(`  FAIL  ${f}: ${e.stack || e}`); }
+    allowedErrors = null;
+  }
 }
 
 main().catch((e) => { failed++; log(`  FAIL  setup: ${e.stack || e}`); }).finally(() => {
