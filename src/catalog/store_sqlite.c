@@ -42,6 +42,8 @@ static const migration_t migrations[] = {
      dq_sqlite_relic_names_schema}, /* store_sqlite_relic.c */
     {7, "user names folded to lower case", dq_sqlite_account_fold_schema},
     {8, "relic full-text vocabulary", dq_sqlite_relic_vocab_schema}, /* store_sqlite_relic.c */
+    {14, "relic tombstones, datestamp and change-feed indexes",
+     dq_sqlite_network_schema}, /* store_sqlite_network.c */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -388,7 +390,20 @@ static int migrate(store_t *s, dq_err_t *err)
                        newest);
             goto fail;
         }
-        if (have < m->version) {
+        /* Applied means "its row exists", not "below the newest": the migrations of
+         * parallel issues (9..14) may land in any order, and a catalog that got 14 first
+         * must still get 9 later. */
+        int applied = 0;
+        sqlite3_stmt *q = dq_sq_stmt(t, "SELECT count(*) FROM schema_version WHERE version = ?1",
+                                     err);
+        if (!q)
+            goto fail;
+        sqlite3_bind_int(q, 1, m->version);
+        if (dq_sq_row(t, q, "schema_version", err) != 0)
+            goto fail;
+        applied = sqlite3_column_int(q, 0) > 0;
+        sqlite3_reset(q);
+        if (!applied) {
             sqlite3_stmt *st;
             if (dq_sq_exec(t, m->sql, err) < 0 ||
                 !(st = dq_sq_stmt(t,
@@ -583,4 +598,5 @@ const dq_store_backend_t dq_store_sqlite = {
     .annos = &dq_sqlite_anno_ops,
     .tours = &dq_sqlite_tour_ops,
     .relics = &dq_sqlite_relic_ops,
+    .network = &dq_sqlite_network_ops,
 };

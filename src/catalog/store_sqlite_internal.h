@@ -159,4 +159,10 @@ extern const char dq_sqlite_annotation_schema[];
 extern const dq_store_anno_ops dq_sqlite_anno_ops;
 extern const dq_store_tour_ops dq_sqlite_tour_ops;
 
+/* ---- store_sqlite_network.c ---- */
+
+/* Migration 14: relic tombstones (kept by triggers), datestamp and change-feed indexes. */
+extern const char dq_sqlite_network_schema[];
+extern const dq_store_network_ops dq_sqlite_network_ops;
+
 #endif

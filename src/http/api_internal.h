@@ -88,4 +88,10 @@ int dq_api_if_match_version(dq_api_t *c, int64_t *ver);
 void dq_api_set_etag(dq_http_resp_t *resp, int64_t version);
 /* ======== end annotations and tours ======== */
 
+/* ======== network (linkedart.c) ======== */
+/* Answers the Linked Art HumanMadeObject of relic id (content negotiation on
+ * GET /api/relics/{id}, and /linked-art/object/{id}). */
+void dq_api_relic_linkedart(dq_api_t *c, const char *id);
+/* ======== end network ======== */
+
 #endif
