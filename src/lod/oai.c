@@ -366,6 +366,9 @@ int dq_oai_parse(const char *query, size_t len, dq_oai_req_t *r, char *msg, size
         FAIL(DQ_OAI_BAD_ARGUMENT, "'%s' is not an argument of OAI-PMH", unknown_name);
     if (repeated)
         FAIL(DQ_OAI_BAD_ARGUMENT, "an argument is repeated");
+    /* A token that is not even text we could have written is a bad token (§3.5). */
+    if (bad_value == A_TOKEN && seen == (A_VERB | A_TOKEN))
+        FAIL(DQ_OAI_BAD_RESUMPTION_TOKEN, "the resumptionToken is invalid");
     if (bad_value)
         FAIL(DQ_OAI_BAD_ARGUMENT, "an argument has an empty or malformed value");
     int required, allowed;
