@@ -42,6 +42,8 @@ static const migration_t migrations[] = {
      dq_sqlite_relic_names_schema}, /* store_sqlite_relic.c */
     {7, "user names folded to lower case", dq_sqlite_account_fold_schema},
     {8, "relic full-text vocabulary", dq_sqlite_relic_vocab_schema}, /* store_sqlite_relic.c */
+    {13, "educator role, lessons, glossary",
+     dq_sqlite_lesson_schema}, /* store_sqlite_lesson.c (issue 17) */
     {14, "relic tombstones, datestamp and change-feed indexes",
      dq_sqlite_network_schema}, /* store_sqlite_network.c */
 };
@@ -365,9 +367,26 @@ static int read_version(dq_store_txn_t *t, int *version, dq_err_t *err)
     return 0;
 }
 
+/* 1 when migration version v has been applied, 0 when not, -1 error. */
+static int applied(dq_store_txn_t *t, int v, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t, "SELECT 1 FROM schema_version WHERE version = ?1", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 1, v);
+    int r = dq_sq_row(t, st, "schema_version", err);
+    sqlite3_reset(st);
+    return r < 0 ? -1 : r == 0;
+}
+
+/* Versions are assigned to issues ahead of time and land in any order (9..14 in parallel), so
+ * a migration is applied when its own version is missing, not when it exceeds the largest
+ * applied one: a catalog that got 13 before 9 existed still gets 9 later. */
 static int migrate(store_t *s, dq_err_t *err)
 {
-    const int newest = migrations[DQ_ARRAY_LEN(migrations) - 1].version;
+    int newest = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+        newest = DQ_MAX(newest, migrations[i].version);
     dq_store_txn_t *t = &s->wtxn;
     txn_bind(s, t, &s->w, 1);
     if (dq_sq_exec(t,
@@ -390,20 +409,10 @@ static int migrate(store_t *s, dq_err_t *err)
                        newest);
             goto fail;
         }
-        /* Applied means "its row exists", not "below the newest": the migrations of
-         * parallel issues (9..14) may land in any order, and a catalog that got 14 first
-         * must still get 9 later. */
-        int applied = 0;
-        sqlite3_stmt *q = dq_sq_stmt(t, "SELECT count(*) FROM schema_version WHERE version = ?1",
-                                     err);
-        if (!q)
+        int done = applied(t, m->version, err);
+        if (done < 0)
             goto fail;
-        sqlite3_bind_int(q, 1, m->version);
-        if (dq_sq_row(t, q, "schema_version", err) != 0)
-            goto fail;
-        applied = sqlite3_column_int(q, 0) > 0;
-        sqlite3_reset(q);
-        if (!applied) {
+        if (!done) {
             sqlite3_stmt *st;
             if (dq_sq_exec(t, m->sql, err) < 0 ||
                 !(st = dq_sq_stmt(t,
@@ -598,5 +607,7 @@ const dq_store_backend_t dq_store_sqlite = {
     .annos = &dq_sqlite_anno_ops,
     .tours = &dq_sqlite_tour_ops,
     .relics = &dq_sqlite_relic_ops,
+    .lessons = &dq_sqlite_lesson_ops,
+    .glossary = &dq_sqlite_gloss_ops,
     .network = &dq_sqlite_network_ops,
 };
