@@ -42,6 +42,7 @@ static const migration_t migrations[] = {
      dq_sqlite_relic_names_schema}, /* store_sqlite_relic.c */
     {7, "user names folded to lower case", dq_sqlite_account_fold_schema},
     {8, "relic full-text vocabulary", dq_sqlite_relic_vocab_schema}, /* store_sqlite_relic.c */
+    {11, "style embeddings and attribution models", dq_sqlite_style_schema}, /* _style.c */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -365,7 +366,11 @@ static int read_version(dq_store_txn_t *t, int *version, dq_err_t *err)
 
 static int migrate(store_t *s, dq_err_t *err)
 {
-    const int newest = migrations[DQ_ARRAY_LEN(migrations) - 1].version;
+    /* Versions are assigned per issue and may land out of order (11 before 9): the newest is
+     * the largest, and each migration is applied when its own version is missing. */
+    int newest = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+        newest = migrations[i].version > newest ? migrations[i].version : newest;
     dq_store_txn_t *t = &s->wtxn;
     txn_bind(s, t, &s->w, 1);
     if (dq_sq_exec(t,
@@ -388,8 +393,16 @@ static int migrate(store_t *s, dq_err_t *err)
                        newest);
             goto fail;
         }
-        if (have < m->version) {
-            sqlite3_stmt *st;
+        sqlite3_stmt *st = dq_sq_stmt(t, "SELECT count(*) FROM schema_version WHERE version = ?1",
+                                      err);
+        if (!st)
+            goto fail;
+        sqlite3_bind_int(st, 1, m->version);
+        if (dq_sq_row(t, st, "schema_version", err) != 0)
+            goto fail;
+        int applied = sqlite3_column_int(st, 0) > 0;
+        sqlite3_reset(st);
+        if (!applied) {
             if (dq_sq_exec(t, m->sql, err) < 0 ||
                 !(st = dq_sq_stmt(t,
                                   "INSERT INTO schema_version (version, what, applied_at)"
@@ -583,4 +596,5 @@ const dq_store_backend_t dq_store_sqlite = {
     .annos = &dq_sqlite_anno_ops,
     .tours = &dq_sqlite_tour_ops,
     .relics = &dq_sqlite_relic_ops,
+    .style = &dq_sqlite_style_ops,
 };
