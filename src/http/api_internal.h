@@ -112,4 +112,8 @@ void dq_api_glossary_delete(dq_api_t *c);
 void dq_api_relic_linkedart(dq_api_t *c, const char *id);
 /* ======== end network ======== */
 
+/* ======== similar works (api_style.c; issue 13) ======== */
+void dq_api_style_similar(dq_api_t *c);
+void dq_api_style_search(dq_api_t *c);
+
 #endif
