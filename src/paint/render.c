@@ -99,8 +99,11 @@ void dq_paint_scene_free(dq_paint_scene_t *sc)
         free(sc->stamps[i].mask);
     free(sc->stamps);
     free(sc->prims);
+    free(sc->motifs);
     sc->stamps = NULL;
     sc->prims = NULL;
+    sc->motifs = NULL;
+    sc->n_motifs = sc->cap_motifs = 0;
     sc->n_prims = sc->n_stamps = sc->cap_prims = sc->cap_stamps = 0;
 }
 
