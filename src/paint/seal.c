@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vips/vips.h>
 
@@ -31,8 +32,17 @@ static uint8_t *column_mask(const char *text, int font_px, int *w, int *h, dq_er
         p += len;
     }
     char *font = dq_xasprintf("%s %d", KAI_FONT, font_px < 2 ? 2 : font_px);
-    if (vips_text(&t[0], col.data ? col.data : " ", "fontfile", KAI_FILE, "font", font, "dpi", 72,
-                  "align", VIPS_ALIGN_CENTRE, NULL)) {
+    /* The font is found through fontconfig (Debian's package registers it), not vips_text's
+     * "fontfile": libvips 8.14 keys its font-file table by the operation's own string, which
+     * is freed when the operation cache evicts that first operation; the next vips_text then
+     * read freed memory (ASan, test_paint, once the collection grew more operations). Without
+     * the file pango would fall back to another font silently, so its presence is checked. */
+    if (access(KAI_FILE, R_OK) != 0) {
+        dq_err_set(err, DQ_EIO, 0, "font %s missing (apt-get install fonts-arphic-ukai)", KAI_FILE);
+        goto out;
+    }
+    if (vips_text(&t[0], col.data ? col.data : " ", "font", font, "dpi", 72, "align",
+                  VIPS_ALIGN_CENTRE, NULL)) {
         dq_err_set(err, DQ_EIO, 0, "vips_text: %s", vips_error_buffer());
         vips_error_clear();
         goto out;
