@@ -148,4 +148,16 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *opts, dq_image_re
 int dq_image_ingest_recover(dq_catalog_t *cat, const char *data_dir, int *n_recovered,
                             dq_err_t *err);
 
+/* ================================================================ rasters (raster.c) */
+
+/* Loads an image file (any allowed loader; a pyramidal TIFF from its nearest level) shrunk to
+ * fit max_w x max_h (never enlarged, aspect kept) as 8-bit pixels with bands 1 (grey) or 3
+ * (sRGB), alpha flattened on white. Returns new pixels (free()) and fills *w, *h, or NULL with
+ * err (DQ_EINVAL bad arguments, DQ_EIO unreadable file). Thread-safe. */
+uint8_t *dq_image_load_raster(const char *path, int bands, int max_w, int max_h, int *w, int *h,
+                              dq_err_t *err);
+/* Writes px (w x h x bands, 1 or 3, borrowed) as a PNG at path (overwritten; not atomic:
+ * callers write into tmp/ and rename). Returns 0 or -1 with err. */
+int dq_image_save_png(const uint8_t *px, int w, int h, int bands, const char *path, dq_err_t *err);
+
 #endif
