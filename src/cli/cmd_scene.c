@@ -124,6 +124,18 @@ static int parse(int argc, char **argv, args_t *a)
     return 0;
 }
 
+/* path shrunk to fit max_w x max_h as bands-band pixels (new, free()), or NULL with err. */
+static uint8_t *load_fit(const char *path, int bands, int max_w, int max_h, int *w, int *h,
+                         dq_err_t *err)
+{
+    dq_raster_t r;
+    if (dq_raster_load_fit(path, bands, max_w, max_h, &r, err) < 0)
+        return NULL;
+    *w = r.w;
+    *h = r.h;
+    return r.px;
+}
+
 /* Resolves ID (image, or relic -> its first image) into image (DQ_IMAGE_ID_MAX + 1). */
 static int resolve_image(dq_catalog_t *cat, const char *id, const dq_actor_t *who, char *image,
                          dq_err_t *err)
@@ -164,8 +176,8 @@ static int load_dir(const char *dir, int want_w, int want_h, dq_scene_layers_t *
             continue;
         }
         int w = 0, h = 0;
-        uint8_t *px = dq_image_load_raster(p, 1, want_w > 0 ? want_w : 65536,
-                                           want_h > 0 ? want_h : 65536, &w, &h, err);
+        uint8_t *px =
+            load_fit(p, 1, want_w > 0 ? want_w : 65536, want_h > 0 ? want_h : 65536, &w, &h, err);
         free(p);
         if (!px) {
             dq_scene_layers_free(l);
@@ -200,7 +212,8 @@ static int write_dir(const dq_scene_layers_t *l, const char *dir, char *paths[DQ
         if (!l->plane[k])
             continue;
         char *p = dq_xasprintf("%s/%s", dir, dq_scene_kind_file(k));
-        if (dq_image_save_png(l->plane[k], l->width, l->height, 1, p, err) < 0) {
+        dq_raster_t r = {.w = l->width, .h = l->height, .bands = 1, .px = l->plane[k]};
+        if (dq_raster_save_png(p, &r, err) < 0) {
             free(p);
             return -1;
         }
@@ -305,7 +318,7 @@ static int cmd_estimate(dq_config_t *cfg, dq_catalog_t *cat, const args_t *a, dq
         src = dq_xasprintf("%s/%s", cfg->data_dir, rec.pyramid_path);
     }
     int box_w = a->height * 40 > 65536 ? 65536 : a->height * 40;
-    if (!(px = dq_image_load_raster(src, 3, box_w, a->height, &w, &h, err)) ||
+    if (!(px = load_fit(src, 3, box_w, a->height, &w, &h, err)) ||
         dq_scene_estimate(px, w, h, 3, a->method, &l, err) < 0)
         goto out;
     if (a->out && write_dir(&l, a->out, a->file || a->dry_run ? NULL : paths, err) < 0)

@@ -1,117 +1,104 @@
 /*
- * image/raster.c: whole images as plain 8-bit pixel arrays, for analysis code that must not
- * include vips (scene/, issue 14): load a file or a pyramid shrunk to fit a box (a pyramidal
- * TIFF is read from the level nearest the size, so a gigapixel scroll costs what its small
- * level costs), and save one as PNG. Not for serving: the tile path is pyramid.c/render.c.
+ * image/raster.c: whole images in memory for the analysis modules (conserve/, ...), which work
+ * on plain 8-bit pixel arrays and must not include vips (house style 3). Loading goes through
+ * the same loader allow-list as ingest (dq_image_init) and converts to sRGB 8-bit with 1 or 3
+ * bands; saving writes PNG (lossless: masks and derived layers). It does not tile or stream:
+ * callers that must bound memory pass max_pixels.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include <vips/vips.h>
 
 #include "image/image.h"
 
-static int vfail(dq_err_t *err, const char *what, const char *path)
+static int raster_vips_fail(dq_err_t *err, int code, const char *what, const char *path)
 {
-    dq_err_set(err, DQ_EIO, 500, "%s %s: %s", what, path, vips_error_buffer());
-    vips_error_clear();
+    char *m = vips_error_buffer_copy();
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        m[--n] = '\0';
+    dq_err_set(err, code, code == DQ_EINVAL ? 400 : 500, "%s %s: %s", what, path, m);
+    g_free(m);
     return -1;
 }
 
-uint8_t *dq_image_load_raster(const char *path, int bands, int max_w, int max_h, int *w, int *h,
-                              dq_err_t *err)
+int dq_raster_load(const char *path, int bands, uint64_t max_pixels, dq_raster_t *out,
+                   dq_err_t *err)
 {
-    VipsImage *t[5] = {NULL};
-    uint8_t *px = NULL;
-    if (bands != 1 && bands != 3) {
-        dq_err_set(err, DQ_EINVAL, 400, "raster: %d bands (1 or 3)", bands);
-        return NULL;
-    }
-    if (max_w < 1 || max_h < 1 || max_w > 65536 || max_h > 65536) {
-        dq_err_set(err, DQ_EINVAL, 400, "raster: bad box %dx%d", max_w, max_h);
-        return NULL;
-    }
-    /* A pyramid (ingest writes its levels as TIFF pages): read the smallest level that still
-     * covers the box, so a gigapixel scroll costs what its small level costs. vips_thumbnail
-     * alone picked too small a page for these files. Then thumbnail keeps the aspect; "size
-     * down" never enlarges a small layer. */
-    const char *loader = vips_foreign_find_load(path);
-    int page = 0;
-    if (loader && strstr(loader, "Tiff")) {
-        VipsImage *p0 = vips_image_new_from_file(path, NULL);
-        int n_pages = p0 ? vips_image_get_n_pages(p0) : 1;
-        double fit = p0 ? DQ_MIN((double)max_w / p0->Xsize, (double)max_h / p0->Ysize) : 1;
-        int need_w = p0 ? (int)(p0->Xsize * fit) : 0, need_h = p0 ? (int)(p0->Ysize * fit) : 0;
-        VIPS_UNREF(p0);
-        for (int i = 1; i < n_pages; i++) {
-            VipsImage *pi = vips_image_new_from_file(path, "page", i, NULL);
-            int ok = pi && pi->Xsize >= need_w && pi->Ysize >= need_h;
-            VIPS_UNREF(pi);
-            vips_error_clear();
-            if (!ok)
-                break;
-            page = i;
-        }
-    }
-    VipsImage *src = page ? vips_image_new_from_file(path, "page", page, NULL)
-                          : vips_image_new_from_file(path, NULL);
-    if (!src || vips_thumbnail_image(src, &t[0], max_w, "height", max_h, "size", VIPS_SIZE_DOWN,
-                                     NULL)) {
-        VIPS_UNREF(src);
-        vfail(err, "raster load", path);
+    VipsImage *t[4] = {NULL};
+    int rc = -1;
+    memset(out, 0, sizeof(*out));
+    if (bands != 1 && bands != 3)
+        return dq_err_set(err, DQ_EINVAL, 400, "raster: bands must be 1 or 3, not %d", bands);
+    if (!dq_fs_exists(path))
+        return dq_err_set(err, DQ_ENOTFOUND, 404, "no such file: %s", path);
+    if (!(t[0] = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL))) {
+        raster_vips_fail(err, DQ_EINVAL, "cannot read", path);
         goto out;
     }
-    VIPS_UNREF(src);
-    VipsImage *im = t[0];
-    if (vips_image_hasalpha(im)) {
-        VipsArrayDouble *white = vips_array_double_newv(1, 255.0);
-        int bad = vips_flatten(im, &t[1], "background", white, NULL);
-        vips_area_unref(VIPS_AREA(white));
-        if (bad) {
-            vfail(err, "raster flatten", path);
-            goto out;
-        }
-        im = t[1];
-    }
-    if (vips_colourspace(im, &t[2], bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB,
-                         NULL) ||
-        vips_cast_uchar(t[2], &t[3], NULL)) {
-        vfail(err, "raster convert", path);
+    uint64_t np = (uint64_t)t[0]->Xsize * (uint64_t)t[0]->Ysize;
+    if (max_pixels && np > max_pixels) {
+        dq_err_set(err, DQ_ELIMIT, 413, "%s: %dx%d is more than %llu pixels", path, t[0]->Xsize,
+                   t[0]->Ysize, (unsigned long long)max_pixels);
         goto out;
     }
-    im = t[3];
-    if (im->Bands > bands) {
-        if (vips_extract_band(im, &t[4], 0, "n", bands, NULL)) {
-            vfail(err, "raster bands", path);
-            goto out;
-        }
-        im = t[4];
+    /* Drop alpha, go to sRGB (or its luminance), then 8 bits. */
+    VipsImage *in = t[0];
+    if (vips_image_hasalpha(in)) {
+        if (vips_flatten(in, &t[1], NULL))
+            goto vfail;
+        in = t[1];
     }
-    size_t size = 0;
-    if (!(px = vips_image_write_to_memory(im, &size))) {
-        vfail(err, "raster read", path);
+    VipsInterpretation want = bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
+    if (vips_colourspace(in, &t[2], want, NULL))
+        goto vfail;
+    if (vips_cast_uchar(t[2], &t[3], NULL))
+        goto vfail;
+    if (t[3]->Bands != bands) {
+        dq_err_set(err, DQ_EUNSUP, 415, "%s: %d bands after conversion", path, t[3]->Bands);
         goto out;
     }
-    *w = im->Xsize;
-    *h = im->Ysize;
+    size_t len = 0;
+    void *mem = vips_image_write_to_memory(t[3], &len);
+    if (!mem)
+        goto vfail;
+    out->w = t[3]->Xsize;
+    out->h = t[3]->Ysize;
+    out->bands = bands;
+    out->px = dq_xmalloc(len);
+    memcpy(out->px, mem, len);
+    g_free(mem);
+    rc = 0;
+    goto out;
+vfail:
+    raster_vips_fail(err, DQ_EINVAL, "cannot decode", path);
 out:
     for (size_t i = 0; i < DQ_ARRAY_LEN(t); i++)
         VIPS_UNREF(t[i]);
-    return px;
+    return rc;
 }
 
-int dq_image_save_png(const uint8_t *px, int w, int h, int bands, const char *path, dq_err_t *err)
+int dq_raster_save_png(const char *path, const dq_raster_t *r, dq_err_t *err)
 {
-    if (!px || w < 1 || h < 1 || (bands != 1 && bands != 3))
-        return dq_err_set(err, DQ_EINVAL, 400, "png save: bad raster %dx%dx%d", w, h, bands);
-    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * (size_t)h * (size_t)bands, w, h,
-                                               bands, VIPS_FORMAT_UCHAR);
+    if (!r || !r->px || r->w <= 0 || r->h <= 0 || (r->bands != 1 && r->bands != 3))
+        return dq_err_set(err, DQ_EINVAL, 400, "raster: nothing to save to %s", path);
+    VipsImage *im = vips_image_new_from_memory(r->px, (size_t)r->w * r->h * r->bands, r->w, r->h,
+                                               r->bands, VIPS_FORMAT_UCHAR);
     if (!im)
-        return vfail(err, "png save", path);
-    im->Type = bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
-    int rc = vips_pngsave(im, path, "compression", 6, "strip", TRUE, NULL)
-                 ? vfail(err, "png save", path)
-                 : 0;
+        return raster_vips_fail(err, DQ_EIO, "cannot wrap pixels for", path);
+    im->Type = r->bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
+    /* strip: no time stamps, so the same pixels give the same bytes. */
+    int rc = vips_pngsave(im, path, "strip", TRUE, "compression", 6, NULL);
     g_object_unref(im);
-    return rc;
+    if (rc)
+        return raster_vips_fail(err, DQ_EIO, "cannot write", path);
+    return 0;
+}
+
+void dq_raster_free(dq_raster_t *r)
+{
+    if (!r)
+        return;
+    free(r->px);
+    memset(r, 0, sizeof(*r));
 }

@@ -132,15 +132,14 @@ typedef struct {
 static uint8_t *load_at(const char *dir, const char *name, int w, int h)
 {
     char *p = dq_xasprintf("%s/%s", dir, name);
-    int lw = 0, lh = 0;
+    dq_raster_t in;
     dq_err_t err = {0};
-    uint8_t *px = dq_image_load_raster(p, 1, w, h, &lw, &lh, &err);
-    if (!px)
+    if (dq_raster_load_fit(p, 1, w, h, &in, &err) < 0)
         fprintf(stderr, "    %s: %s\n", p, err.msg);
-    DQ_REQUIRE(px);
+    DQ_REQUIRE(in.px);
     free(p);
-    uint8_t *r = dq_scene_resample(px, lw, lh, w, h);
-    free(px);
+    uint8_t *r = dq_scene_resample(in.px, in.w, in.h, w, h);
+    dq_raster_free(&in);
     return r;
 }
 
@@ -154,9 +153,10 @@ static result_t paint_and_score(uint64_t seed, const char *id, double scale)
     DQ_REQUIRE(dq_paint_collection(&o, &err) == 0);
     char *main_tif = dq_xasprintf("%s/%s/main.tif", out, id);
     char *tdir = dq_xasprintf("%s/%s/truth/scene", out, id);
-    int w = 0, h = 0;
-    uint8_t *px = dq_image_load_raster(main_tif, 3, 400 * 40, 400, &w, &h, &err);
-    DQ_REQUIRE(px);
+    dq_raster_t pic;
+    DQ_REQUIRE(dq_raster_load_fit(main_tif, 3, 400 * 40, 400, &pic, &err) == 0);
+    int w = pic.w, h = pic.h;
+    uint8_t *px = pic.px;
     dq_scene_layers_t s = {0}, p = {0};
     DQ_REQUIRE(dq_scene_estimate(px, w, h, 3, DQ_SCENE_METHOD_STRUCTURE, &s, &err) == 0);
     DQ_REQUIRE(dq_scene_estimate(px, w, h, 3, DQ_SCENE_METHOD_PRIOR, &p, &err) == 0);
