@@ -164,6 +164,11 @@ extern const dq_store_tour_ops dq_sqlite_tour_ops;
 /* Migration 12: scene layer sets (issue 14). */
 extern const char dq_sqlite_scene_schema[];
 extern const dq_store_scene_ops dq_sqlite_scene_ops;
+/* ---- store_sqlite_style.c (issue 13) ---- */
+
+/* Migration 11: style embeddings and attribution models. */
+extern const char dq_sqlite_style_schema[];
+extern const dq_store_style_ops dq_sqlite_style_ops;
 /* ---- store_sqlite_lesson.c (issue 17) ---- */
 
 /* Migration 13: the educator role in users' CHECK, lessons, the glossary and its FTS5 index. */
