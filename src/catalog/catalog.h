@@ -618,5 +618,49 @@ int dq_catalog_gloss_import(dq_catalog_t *cat, const char *json, size_t len,
                             dq_buf_t *field_errors, dq_err_t *err);
 
 /* ======== end lessons and glossary ======== */
+/* ======== network: OAI-PMH records and the relic change feed (network.c) ======== */
+
+/* One record as a harvester sees it: a live relic or a deleted one. Borrowed for the
+ * callback. doc is the whole stored document with "id" (live records, when asked for). */
+typedef struct {
+    const char *id, *datestamp, *dynasty, *object_type; /* NULL when absent */
+    int deleted;
+    const char *doc;
+    size_t doc_len;
+} dq_net_record_t;
+typedef int (*dq_net_record_cb)(void *ud, const dq_net_record_t *rec);
+
+/* Which records to list (strings borrowed; NULL = no condition). */
+typedef struct {
+    const char *from, *until; /* datestamps, inclusive, "YYYY-MM-DDThh:mm:ssZ" */
+    const char *dynasty;      /* "" = any record with a dynasty, else that key */
+    const char *object_type;  /* "" = any record with an object type, else that key */
+    const char *after;        /* ids after this one (paging) */
+    const char *id;           /* that one record */
+    int limit;                /* 1..1000 */
+    int with_docs;
+} dq_net_query_t;
+
+/* Lists records in id order as who may see them: a restricted relic is invisible to the
+ * anonymous caller, and so is its tombstone (it never was public). Datestamps are the last
+ * change (updated_at) or the deletion. Tombstones are kept for ever (OAI-PMH deletedRecord
+ * "persistent"). 400 for a limit out of range. Thread-safe. */
+int dq_catalog_net_records(dq_catalog_t *cat, const dq_net_query_t *q, const dq_actor_t *who,
+                           dq_net_record_cb cb, void *ud, dq_err_t *err);
+/* The oldest datestamp of any record into out (32 bytes; "" for an empty catalog). */
+int dq_catalog_net_earliest(dq_catalog_t *cat, char *out, dq_err_t *err);
+
+/* One change of the relic change feed: kind "Create", "Update" or "Delete" (IIIF Change
+ * Discovery activity types), borrowed for the callback. */
+typedef int (*dq_net_change_cb)(void *ud, const char *kind, const char *relic_id,
+                                const char *at);
+/* The relic changes of the audit trail in order, from the offset-th (0-based) on, at most
+ * limit (1..1000) rows of it (cb may be NULL: only *total): creates, imports, replaces, patches, image changes, deletes.
+ * A change of a relic who may not see now (restricted, or deleted while restricted) is
+ * skipped, so a page may hold fewer than limit. *total (may be NULL) gets the number of
+ * relic rows in the trail, which numbers the pages. Thread-safe. */
+int dq_catalog_net_changes(dq_catalog_t *cat, int64_t offset, int limit, const dq_actor_t *who,
+                           dq_net_change_cb cb, void *ud, int64_t *total, dq_err_t *err);
+/* ======== end network ======== */
 
 #endif

@@ -175,5 +175,10 @@ extern const dq_store_style_ops dq_sqlite_style_ops;
 extern const char dq_sqlite_lesson_schema[];
 extern const dq_store_lesson_ops dq_sqlite_lesson_ops;
 extern const dq_store_gloss_ops dq_sqlite_gloss_ops;
+/* ---- store_sqlite_network.c ---- */
+
+/* Migration 14: relic tombstones (kept by triggers), datestamp and change-feed indexes. */
+extern const char dq_sqlite_network_schema[];
+extern const dq_store_network_ops dq_sqlite_network_ops;
 
 #endif

@@ -82,6 +82,28 @@ static const char *req_arg(const dq_http_req_t *req, const char *name)
                                        MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct {
+    void (*cb)(void *ud, const char *key, const char *value);
+    void *ud;
+} args_walk_t;
+
+static enum MHD_Result args_walk(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    const args_walk_t *w = cls;
+    w->cb(w->ud, key ? key : "", value);
+    return MHD_YES;
+}
+
+static void req_args(const dq_http_req_t *req,
+                     void (*cb)(void *ud, const char *key, const char *value), void *ud)
+{
+    args_walk_t w = {cb, ud};
+    MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND,
+                              args_walk, &w);
+}
+
 /* The client's address (fill_req worked it out: the peer, or the client a trusted proxy
  * names). */
 static void req_peer(const dq_http_req_t *req, char *out, size_t cap)
@@ -327,6 +349,7 @@ static void fill_req(dq_server_t *srv, struct MHD_Connection *conn, const char *
     req->conn = conn;
     req->header = req_header;
     req->arg = req_arg;
+    req->args = req_args;
     req->peer = req_peer;
     req->path = url;
     req->path_len = strlen(url);
@@ -778,6 +801,14 @@ static const char *snap_arg(const dq_http_req_t *req, const char *name)
     return snap_find(st, st->n_hdr, st->n_kv, name);
 }
 
+static void snap_args(const dq_http_req_t *req,
+                      void (*cb)(void *ud, const char *key, const char *value), void *ud)
+{
+    const conn_state_t *st = req->conn;
+    for (int i = st->n_hdr; i < st->n_kv; i++)
+        cb(ud, st->kv[2 * i], st->kv[2 * i + 1]);
+}
+
 /* Copies what the handler may read of req into st (on the connection's thread). */
 static void snap_request(conn_state_t *st, const dq_http_req_t *req)
 {
@@ -791,6 +822,7 @@ static void snap_request(conn_state_t *st, const dq_http_req_t *req)
     st->jreq.conn = st;
     st->jreq.header = snap_header;
     st->jreq.arg = snap_arg;
+    st->jreq.args = snap_args;
     st->jreq.client_ip = st->client;
     st->jreq.base_used = &st->base_used;
     st->jreq.body = st->body.data;
