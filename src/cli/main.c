@@ -17,6 +17,7 @@ static const dq_cmd_t commands[] = {
     {"generate", dq_cmd_generate,
      "paint the sample collection (procedural ink paintings with ground truth)"},
     {"teach", dq_cmd_teach, "teaching material: import a glossary file or composition overlays"},
+    {"scene", dq_cmd_scene, "scene layers of the living painting: import, estimate, score"},
     {"style", dq_cmd_style, "style embeddings, attribution (train/classify), similar works"},
     {"condition", dq_cmd_condition, "condition captures: register two dates, map what changed"},
 };
