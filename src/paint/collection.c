@@ -543,7 +543,8 @@ static int paint_work(coll_t *c, int idx, dq_err_t *err)
                 perch, json_pack("[i,i]", (int)(sc.perch[i][0] * th), (int)(sc.perch[i][1] * th)));
         json_object_set_new(truth, "birds_px", perch);
         if (write_truth(c, &sc, t[1], tdir, k, W, H, &rng, truth, err) < 0 ||
-            save_json(truth, tdir, "truth.json", err) < 0)
+            save_json(truth, tdir, "truth.json", err) < 0 ||
+            dq_paint_capture(t[1], &sc, c->sp, o->seed, idx, tdir, err) < 0)
             goto out;
     }
 
