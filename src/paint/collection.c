@@ -610,6 +610,8 @@ out:
 
 int dq_paint_collection(const dq_paint_opts_t *o, dq_err_t *err)
 {
+    if (o->study > 0)
+        return dq_paint_study(o, err);
     coll_t c = {.o = o};
     int rc = -1, done = 0;
     if (!o->out_dir || !*o->out_dir)
