@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fftw3.h>
 #include <jansson.h>
 #include <vips/vips.h>
 
@@ -58,54 +59,41 @@ static float hnormal(uint32_t a, uint32_t b, uint32_t c)
     return (s / 65535.0f - 2.0f) * 1.7320508f;
 }
 
-/* Keys' cubic convolution kernel (a = -0.5). */
-static float keys(float t)
-{
-    t = fabsf(t);
-    if (t < 1)
-        return (1.5f * t - 2.5f) * t * t + 1;
-    if (t < 2)
-        return ((-0.5f * t + 2.5f) * t - 4) * t + 2;
-    return 0;
-}
-
-/* dst(x, y) = src(x - dx, y - dy), bicubic, edges clamped: the filter moved the image by
- * (dx, dy). Separable: rows first into tmp, then columns. */
+/* dst(x, y) = src(x - dx, y - dy): the filter moved the image by (dx, dy). The shift is
+ * applied as a phase ramp on the frame's spectrum, which is exact for an image that the
+ * optics band-limit, as a lens does: what a tilted filter does to the image before the
+ * sensor samples it. The frame's border is the uniform white surround, so the spectrum's
+ * periodic wrap-around adds no seam. FFTW's planner is not thread-safe: the painter runs it
+ * from one thread (dq_paint_collection paints works one after another). */
 static void shift_image(const float *src, float *dst, int w, int h, double dx, double dy)
 {
-    float *tmp = dq_xmalloc((size_t)w * (size_t)h * sizeof(float));
-    int ix = (int)floor(-dx), iy = (int)floor(-dy);
-    float fx = (float)(-dx - ix), fy = (float)(-dy - iy);
-    float kx[4], ky[4];
-    for (int k = 0; k < 4; k++) {
-        kx[k] = keys(fx - (float)(k - 1));
-        ky[k] = keys(fy - (float)(k - 1));
-    }
-    for (int y = 0; y < h; y++) {
-        const float *s = src + (size_t)y * (size_t)w;
-        float *t = tmp + (size_t)y * (size_t)w;
-        for (int x = 0; x < w; x++) {
-            float v = 0;
-            for (int k = 0; k < 4; k++) {
-                int xx = x + ix + k - 1;
-                xx = xx < 0 ? 0 : xx >= w ? w - 1 : xx;
-                v += kx[k] * s[xx];
-            }
-            t[x] = v;
+    int wh = w / 2 + 1;
+    double *re = fftw_alloc_real((size_t)w * h);
+    fftw_complex *sp = fftw_alloc_complex((size_t)h * wh);
+    fftw_plan fwd = fftw_plan_dft_r2c_2d(h, w, re, sp, FFTW_ESTIMATE);
+    fftw_plan inv = fftw_plan_dft_c2r_2d(h, w, sp, re, FFTW_ESTIMATE);
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        re[i] = src[i];
+    fftw_execute(fwd);
+    for (int ky = 0; ky < h; ky++) {
+        int fy = ky < (h + 1) / 2 ? ky : ky - h;
+        for (int kx = 0; kx < wh; kx++) {
+            double ph = -2 * M_PI * ((double)kx * dx / w + (double)fy * dy / h);
+            double c = cos(ph), sn = sin(ph);
+            double *v = sp[(size_t)ky * wh + kx];
+            double a = v[0], b = v[1];
+            v[0] = a * c - b * sn;
+            v[1] = a * sn + b * c;
         }
     }
-    for (int y = 0; y < h; y++) {
-        float *d = dst + (size_t)y * (size_t)w;
-        const float *r[4];
-        for (int k = 0; k < 4; k++) {
-            int yy = y + iy + k - 1;
-            yy = yy < 0 ? 0 : yy >= h ? h - 1 : yy;
-            r[k] = tmp + (size_t)yy * (size_t)w;
-        }
-        for (int x = 0; x < w; x++)
-            d[x] = ky[0] * r[0][x] + ky[1] * r[1][x] + ky[2] * r[2][x] + ky[3] * r[3][x];
-    }
-    free(tmp);
+    fftw_execute(inv);
+    double norm = 1.0 / ((double)w * h);
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        dst[i] = (float)(re[i] * norm);
+    fftw_destroy_plan(fwd);
+    fftw_destroy_plan(inv);
+    fftw_free(re);
+    fftw_free(sp);
 }
 
 /* Lays out the frame around a tw x th work: ring, velvet gap, work, gap, grey strip, gap,

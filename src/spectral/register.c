@@ -23,6 +23,7 @@
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define MAX_SIDE 512
+#define LOWPASS 0.15 /* cycles per pixel: sigma of the cross-power spectrum's weight */
 
 /* ================================================================ one window */
 
@@ -101,12 +102,22 @@ static void correlate(win_t *w, const float *ref, const float *mov, int stride, 
     fftw_execute(w->fwd_a);
     load(w, mov, stride, x0, y0);
     fftw_execute(w->fwd_b);
-    /* Normalised cross-power spectrum, kept in fb: R = B conj(A) / |B conj(A)|. */
-    for (size_t i = 0; i < nh; i++) {
-        /* <complex.h> comes first, so fftw_complex is C99's double complex. */
-        double complex r = w->fb[i] * conj(w->fa[i]);
-        double m = cabs(r);
-        w->fb[i] = m > 1e-20 ? r / m : 0;
+    /* Normalised cross-power spectrum, kept in fb: R = B conj(A) / |B conj(A)|, weighted by a
+     * Gaussian low-pass. The highest frequencies carry noise, aliasing and the phase errors
+     * of whatever interpolation moved the image (a cubic kernel's response is not a pure
+     * phase near Nyquist), which bias a sub-pixel peak; below ~0.2 cycles/px the phase of a
+     * translation is clean. */
+    for (int ky = 0; ky < s; ky++) {
+        double fy = (double)freq(ky, s) / s;
+        for (int kx = 0; kx < sh; kx++) {
+            size_t i = (size_t)ky * sh + kx;
+            double fx = (double)kx / s;
+            /* <complex.h> comes first, so fftw_complex is C99's double complex. */
+            double complex r = w->fb[i] * conj(w->fa[i]);
+            double m = cabs(r);
+            double g = exp(-(fx * fx + fy * fy) / (2 * LOWPASS * LOWPASS));
+            w->fb[i] = m > 1e-20 ? g * r / m : 0;
+        }
     }
     fftw_complex *spec = fftw_alloc_complex(nh);
     memcpy(spec, w->fb, nh * sizeof(fftw_complex));
