@@ -44,6 +44,8 @@ static const migration_t migrations[] = {
     {8, "relic full-text vocabulary", dq_sqlite_relic_vocab_schema}, /* store_sqlite_relic.c */
     {9, "spectral captures and derived layers",
      dq_sqlite_spectral_schema}, /* store_sqlite_spectral.c */
+    {13, "educator role, lessons, glossary",
+     dq_sqlite_lesson_schema}, /* store_sqlite_lesson.c (issue 17) */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -365,9 +367,26 @@ static int read_version(dq_store_txn_t *t, int *version, dq_err_t *err)
     return 0;
 }
 
+/* 1 when migration version v has been applied, 0 when not, -1 error. */
+static int applied(dq_store_txn_t *t, int v, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t, "SELECT 1 FROM schema_version WHERE version = ?1", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 1, v);
+    int r = dq_sq_row(t, st, "schema_version", err);
+    sqlite3_reset(st);
+    return r < 0 ? -1 : r == 0;
+}
+
+/* Versions are assigned to issues ahead of time and land in any order (9..14 in parallel), so
+ * a migration is applied when its own version is missing, not when it exceeds the largest
+ * applied one: a catalog that got 13 before 9 existed still gets 9 later. */
 static int migrate(store_t *s, dq_err_t *err)
 {
-    const int newest = migrations[DQ_ARRAY_LEN(migrations) - 1].version;
+    int newest = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+        newest = DQ_MAX(newest, migrations[i].version);
     dq_store_txn_t *t = &s->wtxn;
     txn_bind(s, t, &s->w, 1);
     if (dq_sq_exec(t,
@@ -390,7 +409,10 @@ static int migrate(store_t *s, dq_err_t *err)
                        newest);
             goto fail;
         }
-        if (have < m->version) {
+        int done = applied(t, m->version, err);
+        if (done < 0)
+            goto fail;
+        if (!done) {
             sqlite3_stmt *st;
             if (dq_sq_exec(t, m->sql, err) < 0 ||
                 !(st = dq_sq_stmt(t,
@@ -586,4 +608,6 @@ const dq_store_backend_t dq_store_sqlite = {
     .tours = &dq_sqlite_tour_ops,
     .relics = &dq_sqlite_relic_ops,
     .spectral = &dq_sqlite_spectral_ops,
+    .lessons = &dq_sqlite_lesson_ops,
+    .glossary = &dq_sqlite_gloss_ops,
 };

@@ -53,4 +53,50 @@ void dq_conserve_map(const double m[3][3], double x, double y, double *ox, doubl
 int dq_conserve_warp(const dq_raster_t *mov, const double m[3][3], int w, int h,
                      dq_raster_t *out, uint8_t **valid, dq_err_t *err);
 
+/* ================================================================ change maps */
+
+enum { DQ_CONSERVE_LOSS, DQ_CONSERVE_FLAKING, DQ_CONSERVE_FADING, DQ_CONSERVE_N_CLASSES };
+
+/* The class's name: "loss", "flaking", "fading". Static string. */
+const char *dq_conserve_class_name(int cls);
+
+typedef struct {
+    dq_conserve_reg_t reg;
+    int w, h;                  /* REF's size: every mask is in REF's frame */
+    double colour_gain[3];     /* per sRGB channel: REF ~ gain * MOVING + offset */
+    double colour_offset[3];
+    double noise[3];           /* robust sigma of the per-pixel difference after that */
+    double lining[3];          /* the colour of exposed lining (losses), sRGB */
+    uint8_t *mask[DQ_CONSERVE_N_CLASSES]; /* w*h bytes each, 255 where changed; owned */
+    uint64_t area[DQ_CONSERVE_N_CLASSES]; /* pixels */
+    uint64_t n_valid;          /* REF pixels that MOVING covers */
+} dq_conserve_changes_t;
+
+/* What changed from REF (earlier) to MOVING (later): registers them (dq_conserve_register),
+ * resamples MOVING into REF's frame, fits a per-channel gain and offset (robust, so exposure
+ * and white balance drop out), and classifies each pixel:
+ *  - loss: the later capture shows the lining (the brightest, most neutral colour of REF's
+ *    old losses) where the earlier one did not;
+ *  - flaking / fading: the colour moved towards the local bare support (estimated from REF
+ *    by robust medians on a grid), by the whole pigment contrast (flaking, >= 85 % in
+ *    linear light) or part of it (fading), judged on 5x5 means to lift weak washes over
+ *    noise.
+ * Returns 0 and fills *out (free with dq_conserve_changes_free), or -1 with err (the
+ * registration's refusal included). */
+int dq_conserve_changes(const dq_raster_t *ref, const dq_raster_t *mov,
+                        dq_conserve_changes_t *out, dq_err_t *err);
+/* Frees the masks; NULL is ok. */
+void dq_conserve_changes_free(dq_conserve_changes_t *c);
+
+/* One 8-connected region of a mask. */
+typedef struct {
+    int x0, y0, x1, y1; /* bounding box, inclusive */
+    uint64_t area;      /* pixels */
+} dq_conserve_region_t;
+
+/* The 8-connected regions of non-zero pixels in mask (w x h) with at least min_area pixels,
+ * largest first. *out is new (free()), *n its length. */
+void dq_conserve_regions(const uint8_t *mask, int w, int h, uint64_t min_area,
+                         dq_conserve_region_t **out, int *n);
+
 #endif

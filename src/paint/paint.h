@@ -327,4 +327,11 @@ typedef struct {
 void dq_paint_damage_at(const dq_paint_scene_t *sc, float u, float v, float px,
                         dq_paint_damage_t *d);
 
+/* ---- control pair (control.c, issue 12) */
+/* Writes tdir/control_2026.jpg (state2016 seen through another camera pose, exposure and
+ * white balance, drawn from its own stream keyed by seed and work_seed; the object unchanged)
+ * and tdir/control_transform.json. state2016 is borrowed. Returns 0 or -1 with err. */
+int dq_paint_control_pair(struct _VipsImage *state2016, uint64_t seed, uint32_t work_seed,
+                          const char *tdir, dq_err_t *err);
+
 #endif

@@ -14,7 +14,7 @@
 #include "image/image.h"
 #include "paint/paint.h"
 
-static void fx_start_vips(void)
+__attribute__((unused)) static void fx_start_vips(void)
 {
     dq_err_t err = {0};
     DQ_REQUIRE(dq_image_init("test_conserve", 64, 2, &err) == 0);
@@ -22,7 +22,7 @@ static void fx_start_vips(void)
 
 /* Paints work `only` with `seed` at scale 0.5 into a fresh temporary directory and returns
  * the path of its truth/ folder (free()). */
-static char *fx_paint(const char *only, uint64_t seed)
+__attribute__((unused)) static char *fx_paint(const char *only, uint64_t seed)
 {
     const char *r = getenv("DQ_ROOT");
     char *dir = dq_test_tmpdir("dq_conserve");
@@ -40,7 +40,7 @@ static char *fx_paint(const char *only, uint64_t seed)
     return truth;
 }
 
-static void fx_load(const char *truth, const char *file, int bands, dq_raster_t *out)
+__attribute__((unused)) static void fx_load(const char *truth, const char *file, int bands, dq_raster_t *out)
 {
     char *p = dq_xasprintf("%s/%s", truth, file);
     dq_err_t err = {0};
@@ -52,7 +52,7 @@ static void fx_load(const char *truth, const char *file, int bands, dq_raster_t 
 }
 
 /* The true 2016 -> 2026 matrix from truth/transform.json. */
-static void fx_true_matrix(const char *truth, double m[3][3])
+__attribute__((unused)) static void fx_true_matrix(const char *truth, double m[3][3])
 {
     char *p = dq_xasprintf("%s/transform.json", truth);
     json_error_t je;
@@ -68,7 +68,7 @@ static void fx_true_matrix(const char *truth, double m[3][3])
 }
 
 /* Mean distance of the four image corners mapped by a and by b. */
-static double fx_corner_error(const double a[3][3], const double b[3][3], int w, int h)
+__attribute__((unused)) static double fx_corner_error(const double a[3][3], const double b[3][3], int w, int h)
 {
     double s = 0;
     for (int k = 0; k < 4; k++) {
