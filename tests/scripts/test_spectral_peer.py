@@ -17,6 +17,12 @@ import spectral
 
 root = os.environ.get('DQ_ROOT', '.')
 binary = os.environ.get('DQ_BIN', os.path.join(root, 'build/danqing'))
+# The sample is painted with the release build when there is one: the sanitizer build's
+# `generate` trips a heap-use-after-free inside libvips' vips_text (paint/seal.c, present on
+# main before issue 11); painting is not what this test checks.
+painter = os.path.join(root, 'build/danqing')
+if not os.access(painter, os.X_OK):
+    painter = binary
 tmp = tempfile.mkdtemp(prefix='dq_spec_peer.', dir=os.environ.get('TMPDIR'))
 passed = failed = 0
 WORK = 'DQ-2026-0012'
@@ -65,7 +71,7 @@ def rel(a, b):
 
 try:
     sample = os.path.join(tmp, 'sample')
-    subprocess.run([binary, 'generate', '--out', sample, '--only', WORK, '--scale', '0.15',
+    subprocess.run([painter, 'generate', '--out', sample, '--only', WORK, '--scale', '0.15',
                     '--seed', '3', '--quiet'], check=True, cwd=root)
     dq('import', os.path.join(sample, 'metadata.jsonl'))
     data = os.path.join(tmp, 'data')
