@@ -18,6 +18,7 @@ static const dq_cmd_t commands[] = {
      "paint the sample collection (procedural ink paintings with ground truth)"},
     {"spectral", dq_cmd_spectral,
      "multispectral captures: add a band stack, pigment maps, reveal, decompose"},
+    {"style", dq_cmd_style, "style embeddings, attribution (train/classify), similar works"},
     {"condition", dq_cmd_condition, "condition captures: register two dates, map what changed"},
 };
 

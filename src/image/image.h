@@ -65,12 +65,29 @@ const char *dq_pyramid_path(const dq_pyramid_t *p);
  * it: one pread() of the tile, spliced with the JPEGTables. Stored tiles are always tile_w x
  * tile_h, padded at the right and bottom edges; with crop_w/crop_h smaller than that (edge tiles)
  * the JPEG is cropped to exactly crop_w x crop_h, losslessly (turbojpeg transform, no decode)
- * when the libjpeg-turbo crop gives that size, else by decode + crop + re-encode at Q90.
+ * when the libjpeg-turbo crop gives that size, else by decode + crop + re-encode at Q90; a file
+ * with a trailer from dq_pyramid_write_edges holds that crop already and it is read as stored.
  * crop_w/crop_h of 0 mean the full stored tile. Thread-safe; out is caller-owned and appended
  * to. Errors: DQ_EINVAL for a bad level/col/row/crop, DQ_EUNSUP when tiles are not JPEG,
  * DQ_EIO for read errors or a corrupt tile. */
 int dq_pyramid_tile_jpeg(dq_pyramid_t *p, int level, uint32_t col, uint32_t row, uint32_t crop_w,
                          uint32_t crop_h, dq_buf_t *out, dq_err_t *err);
+
+/* When dq_pyramid_tile_jpeg with these arguments answers bytes stored in the file (a whole
+ * tile, or an edge crop from the trailer) rather than a crop made now, sets *tag to a value
+ * that names those bytes: the same for the same file (device, inode, size, mtime) and tile,
+ * in every process, and different for a replaced file. Returns 1 then, else 0 (the caller
+ * hashes the answer instead). Thread-safe, no I/O. */
+int dq_pyramid_tile_tag(const dq_pyramid_t *p, int level, uint32_t col, uint32_t row,
+                        uint32_t crop_w, uint32_t crop_h, uint64_t *tag);
+
+/* Crops every edge tile of the pyramid at path once (as dq_pyramid_tile_jpeg would) and appends
+ * the crops, an index and a footer to the file, after everything its TIFF structure points at;
+ * dq_pyramid_tile_jpeg then answers edge tiles with one pread. A no-op for a file that already
+ * has a valid trailer, has no edge tiles, or whose tiles are not JPEG. Not safe while another
+ * thread or process writes the file; readers that opened it before keep cropping. Returns 0,
+ * or -1 with err filled (the file may then end in a partial trailer, which readers ignore). */
+int dq_pyramid_write_edges(const char *path, dq_err_t *err);
 
 /* ================================================================ renderer */
 
@@ -130,6 +147,27 @@ int dq_image_save_png8(const char *path, const uint8_t *px, int w, int h, int ba
  * outside the image, DQ_EIO. Free with dq_rasterf_free. */
 int dq_image_read_region_u16(const char *path, int x, int y, int w, int h, int out_w, int out_h,
                              dq_rasterf_t *out, dq_err_t *err);
+/* ================================================================ pixels for analysis */
+/* (src/image/pixels.c, issue 13) Plain 8-bit sRGB pixels for style analysis. */
+
+/* rgb is owned (free with dq_pixels_free); rows are stride bytes apart, 3 bytes a pixel. */
+typedef struct {
+    uint8_t *rgb;
+    int width, height;
+    size_t stride;
+} dq_pixels_t;
+/* A file (a master or a pyramid) shrunk on load so that its long side is at most side. */
+int dq_image_pixels_file(const char *path, int side, dq_pixels_t *out, dq_err_t *err);
+/* An image in memory (an upload: untrusted). The header is checked first: DQ_EINVAL (400) for
+ * what is not an allowed image format, DQ_ELIMIT (413) above max_pixels (0: no limit). */
+int dq_image_pixels_buffer(const void *buf, size_t len, int side, uint64_t max_pixels,
+                           dq_pixels_t *out, dq_err_t *err);
+/* The region x,y,w,h (full-resolution pixels, clipped to the image) of a pyramid, read from the
+ * smallest level that still has side pixels across it. DQ_EINVAL (400) when it lies outside. */
+int dq_image_pixels_region(const char *pyramid_path, int x, int y, int w, int h, int side,
+                           dq_pixels_t *out, dq_err_t *err);
+/* NULL-safe; frees p->rgb. */
+void dq_pixels_free(dq_pixels_t *p);
 
 /* ================================================================ ingest */
 /* (owned by the ingest author) src/image/ingest.c. Needs dq_image_init first. */
