@@ -17,6 +17,7 @@ static const dq_cmd_t commands[] = {
     {"generate", dq_cmd_generate,
      "paint the sample collection (procedural ink paintings with ground truth)"},
     {"condition", dq_cmd_condition, "condition captures: register two dates, map what changed"},
+    {"restore", dq_cmd_restore, "virtual restoration (inpainting) of masked damage, as a new layer"},
 };
 
 int dq_cli_wants_help(int argc, char **argv)
