@@ -234,4 +234,11 @@ int dq_raster_save_png(const char *path, const dq_raster_t *r, dq_err_t *err);
 /* Frees r's pixels and zeroes it; NULL is ok. */
 void dq_raster_free(dq_raster_t *r);
 
+/* (issue 14) src/image/raster_fit.c: loads path shrunk to fit max_w x max_h (never enlarged,
+ * aspect kept; a pyramidal TIFF from the smallest level covering the box, so the cost follows
+ * the box, not the image) into *out as raster_load does. Returns 0, or -1 with err (DQ_EINVAL
+ * bad arguments or file, DQ_ENOTFOUND); *out zeroed on failure. Needs dq_image_init. */
+int dq_raster_load_fit(const char *path, int bands, int max_w, int max_h, dq_raster_t *out,
+                       dq_err_t *err);
+
 #endif
