@@ -415,6 +415,81 @@ int dq_catalog_tour_list(dq_catalog_t *cat, const char *relic_id, const dq_actor
 
 /* ======== end annotations and tours ======== */
 
+
+/* ---------------------------------------------------------------- spectral captures (issue 11) */
+/* catalog/spectral.c. A capture is a relic's multispectral band stack; its record (doc) is a
+ * JSON object written by the caller (cli/ spectral add: bands, kinds, wavelengths, files,
+ * calibration residuals, shifts). Visible to whoever may see the relic (404 otherwise);
+ * written by conservators and above. Audited as "spectral.add|replace|layer" on
+ * "capture/<id>". Errors: 400 bad id/doc, 401/403, 404, 409 exists (no replace), 503 busy. */
+typedef struct {
+    char id[64], relic_id[64];
+    int width, height;
+    char *doc; /* canonical JSON, owned: dq_capture_free */
+    char created[32], modified[32];
+} dq_capture_t;
+/* Frees c->doc; NULL-safe. */
+void dq_capture_free(dq_capture_t *c);
+/* 1 when id is a valid capture or layer id (the image id rules), else 0 with err (400). */
+int dq_capture_id_valid(const char *id, dq_err_t *err);
+/* Stores capture id of relic (its id or accession) with the stored bands' size and doc;
+ * replace 1 replaces an existing capture (and drops its layers). out (caller-owned) gets the
+ * stored row. */
+int dq_catalog_capture_put(dq_catalog_t *cat, const char *relic, const char *id, int width,
+                           int height, const char *doc, int replace, const dq_actor_t *who,
+                           dq_capture_t *out, dq_err_t *err);
+int dq_catalog_capture_get(dq_catalog_t *cat, const char *id, const dq_actor_t *who,
+                           dq_capture_t *out, dq_err_t *err);
+/* Appends a JSON array of the relic's captures ({id, relic, width, height, created, modified,
+ * bands}) to out. */
+int dq_catalog_capture_list(dq_catalog_t *cat, const char *relic, const dq_actor_t *who,
+                            dq_buf_t *out, dq_err_t *err);
+/* Records (or replaces) derived layer name of a capture: kind ("component", "pigments",
+ * "reveal", ...) and doc (a JSON object: files, method, parameters, results). */
+int dq_catalog_capture_layer_put(dq_catalog_t *cat, const char *capture_id, const char *name,
+                                 const char *kind, const char *doc, const dq_actor_t *who,
+                                 dq_err_t *err);
+/* Appends a JSON array of the capture's layers ({name, kind, created, doc}) to out. */
+int dq_catalog_capture_layers(dq_catalog_t *cat, const char *capture_id, const dq_actor_t *who,
+                              dq_buf_t *out, dq_err_t *err);
+/* ======== scene layer sets (scene.c; issue 14, docs/living.md) ======== */
+
+/* Versioned sets of scene layers (depth, mist, foliage, water, figure, boat) per image. Each
+ * layer is a derived image of its own with the reserved id "<image>.scene-v<N>-<kind>",
+ * ingested beside the master before the set naming it is saved; it is visible exactly when
+ * its base image is (dq_catalog_image_visible). The document saved:
+ *   {"source": "truth|estimate|curator", "method": "...", "note": "...", "metrics": {...},
+ *    "layers": [{"kind": "depth", "image_id": "<image>.scene-v3-depth"}, ...]}
+ * and given back with "image_id", "version", "author", "created_at" and each layer's
+ * "width"/"height". A depth layer is required; kinds appear at most once.
+ * Common: cat and who borrowed; out/field_errors caller-owned, appended to; errors 400, 401,
+ * 403 (saving needs curator), 404 (unknown or hidden image, no such version), 409 (the
+ * version was taken meanwhile), 422 (field_errors: {"layers[0].kind": "..."}), 500.
+ * Thread-safe. */
+
+/* Writes "<image_id>.scene-v<version>-<kind>" into out (cap bytes). 400 for an unknown kind,
+ * a version outside 1..999999, or an id that would exceed DQ_IMAGE_ID_MAX. */
+int dq_catalog_scene_layer_id(const char *image_id, int64_t version, const char *kind, char *out,
+                              size_t cap, dq_err_t *err);
+/* 1 when layer_id has the derived-layer form, with its base image id copied into base (cap
+ * bytes); 0 otherwise. Pure. */
+int dq_catalog_scene_layer_base(const char *layer_id, char *base, size_t cap);
+/* The version the next save of image_id should use (the newest + 1) into *version; checks
+ * the role and the image first, so that callers ingest no layer they may not save. */
+int dq_catalog_scene_next_version(dq_catalog_t *cat, const char *image_id, const dq_actor_t *who,
+                                  int64_t *version, dq_err_t *err);
+/* Saves version (from next_version) of image_id's layers from the document json (len bytes);
+ * every layer image must exist under its derived id. Audited "scene.save", object
+ * "<image>/scene/v<N>". out (may be NULL) receives the stored set as dq_catalog_scene_get. */
+int dq_catalog_scene_save(dq_catalog_t *cat, const char *image_id, int64_t version,
+                          const char *json, size_t len, const dq_actor_t *who, dq_buf_t *out,
+                          dq_buf_t *field_errors, dq_err_t *err);
+/* One set (version 0: the newest) as a JSON object into out. */
+int dq_catalog_scene_get(dq_catalog_t *cat, const char *image_id, int64_t version,
+                         const dq_actor_t *who, dq_buf_t *out, dq_err_t *err);
+/* {"image_id": "...", "items": [set, ...]} newest first (items empty when none). */
+int dq_catalog_scene_list(dq_catalog_t *cat, const char *image_id, const dq_actor_t *who,
+                          dq_buf_t *out, dq_err_t *err);
 /* ======== style: embeddings, attribution, similar works (style.c; issue 13) ======== */
 
 /* One stored embedding of an image. Strings and vec are borrowed: by the catalog for the call
@@ -578,6 +653,12 @@ int dq_catalog_gloss_search(dq_catalog_t *cat, const char *q, int64_t offset, in
 int dq_catalog_gloss_import(dq_catalog_t *cat, const char *json, size_t len,
                             const dq_actor_t *who, int *created, int *updated,
                             dq_buf_t *field_errors, dq_err_t *err);
+
+/* The id of the relic whose accession number is accession, as who may see it, into id (64
+ * bytes); 404 when there is none (or who may not see it). For importers that know works by
+ * accession (the composition overlays of the sample collection). */
+int dq_catalog_relic_by_accession(dq_catalog_t *cat, const char *accession, const dq_actor_t *who,
+                                  char id[64], dq_err_t *err);
 
 /* ======== end lessons and glossary ======== */
 /* ======== network: OAI-PMH records and the relic change feed (network.c) ======== */
