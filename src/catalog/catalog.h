@@ -415,6 +415,44 @@ int dq_catalog_tour_list(dq_catalog_t *cat, const char *relic_id, const dq_actor
 
 /* ======== end annotations and tours ======== */
 
+/* ======== scene layer sets (scene.c; issue 14, docs/living.md) ======== */
+
+/* Versioned sets of scene layers (depth, mist, foliage, water, figure, boat) per image. Each
+ * layer is a derived image of its own with the reserved id "<image>.scene-v<N>-<kind>",
+ * ingested beside the master before the set naming it is saved; it is visible exactly when
+ * its base image is (dq_catalog_image_visible). The document saved:
+ *   {"source": "truth|estimate|curator", "method": "...", "note": "...", "metrics": {...},
+ *    "layers": [{"kind": "depth", "image_id": "<image>.scene-v3-depth"}, ...]}
+ * and given back with "image_id", "version", "author", "created_at" and each layer's
+ * "width"/"height". A depth layer is required; kinds appear at most once.
+ * Common: cat and who borrowed; out/field_errors caller-owned, appended to; errors 400, 401,
+ * 403 (saving needs curator), 404 (unknown or hidden image, no such version), 409 (the
+ * version was taken meanwhile), 422 (field_errors: {"layers[0].kind": "..."}), 500.
+ * Thread-safe. */
+
+/* Writes "<image_id>.scene-v<version>-<kind>" into out (cap bytes). 400 for an unknown kind,
+ * a version outside 1..999999, or an id that would exceed DQ_IMAGE_ID_MAX. */
+int dq_catalog_scene_layer_id(const char *image_id, int64_t version, const char *kind, char *out,
+                              size_t cap, dq_err_t *err);
+/* 1 when layer_id has the derived-layer form, with its base image id copied into base (cap
+ * bytes); 0 otherwise. Pure. */
+int dq_catalog_scene_layer_base(const char *layer_id, char *base, size_t cap);
+/* The version the next save of image_id should use (the newest + 1) into *version; checks
+ * the role and the image first, so that callers ingest no layer they may not save. */
+int dq_catalog_scene_next_version(dq_catalog_t *cat, const char *image_id, const dq_actor_t *who,
+                                  int64_t *version, dq_err_t *err);
+/* Saves version (from next_version) of image_id's layers from the document json (len bytes);
+ * every layer image must exist under its derived id. Audited "scene.save", object
+ * "<image>/scene/v<N>". out (may be NULL) receives the stored set as dq_catalog_scene_get. */
+int dq_catalog_scene_save(dq_catalog_t *cat, const char *image_id, int64_t version,
+                          const char *json, size_t len, const dq_actor_t *who, dq_buf_t *out,
+                          dq_buf_t *field_errors, dq_err_t *err);
+/* One set (version 0: the newest) as a JSON object into out. */
+int dq_catalog_scene_get(dq_catalog_t *cat, const char *image_id, int64_t version,
+                         const dq_actor_t *who, dq_buf_t *out, dq_err_t *err);
+/* {"image_id": "...", "items": [set, ...]} newest first (items empty when none). */
+int dq_catalog_scene_list(dq_catalog_t *cat, const char *image_id, const dq_actor_t *who,
+                          dq_buf_t *out, dq_err_t *err);
 /* ======== style: embeddings, attribution, similar works (style.c; issue 13) ======== */
 
 /* One stored embedding of an image. Strings and vec are borrowed: by the catalog for the call

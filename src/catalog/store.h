@@ -406,6 +406,35 @@ typedef struct dq_store_relic_ops {
     int (*names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
 } dq_store_relic_ops;
 
+/* ---------------------------------------------------------------- scene layer sets */
+
+/* One version of an image's scene layers (issue 14; policy and JSON in scene.c). doc is the
+ * canonical JSON the neutral layer built ({"layers": [...], "method", "note", ...}); borrowed
+ * as for dq_anno_row_t. */
+typedef struct {
+    char image_id[DQ_IMAGE_ID_MAX + 1];
+    int64_t version; /* 1, 2, ... per image */
+    char source[16]; /* "truth", "estimate" or "curator" */
+    const char *doc;
+    char author[64];
+    char created_at[32];
+} dq_scene_row_t;
+typedef int (*dq_scene_cb)(void *ud, const dq_scene_row_t *row);
+
+typedef struct dq_store_scene_ops {
+    /* The largest stored version of image_id, 0 when none. */
+    int (*max_version)(dq_store_txn_t *txn, const char *image_id, int64_t *version,
+                       dq_err_t *err);
+    /* Inserts row as given (version chosen by the caller); sets created_at. DQ_EEXIST when
+     * (image_id, version) exists. */
+    int (*insert)(dq_store_txn_t *txn, const dq_scene_row_t *row, dq_err_t *err);
+    /* One version (0: the newest), cb once; 1 when there is none. */
+    int (*get)(dq_store_txn_t *txn, const char *image_id, int64_t version, dq_scene_cb cb,
+               void *ud, dq_err_t *err);
+    /* Every version of image_id, newest first. */
+    int (*list)(dq_store_txn_t *txn, const char *image_id, dq_scene_cb cb, void *ud,
+                dq_err_t *err);
+} dq_store_scene_ops;
 /* ---------------------------------------------------------------- style embeddings (issue 13) */
 
 /* Rows: dq_style_row_t and dq_style_row_cb in catalog.h. */
@@ -495,6 +524,7 @@ typedef struct dq_store_backend {
     const dq_store_anno_ops *annos;
     const dq_store_tour_ops *tours;
     const dq_store_relic_ops *relics;
+    const dq_store_scene_ops *scenes; /* scene layer sets (issue 14) */
     const dq_store_style_ops *style; /* issue 13 (store_sqlite_style.c) */
     const dq_store_lesson_ops *lessons; /* lesson.c, store_sqlite_lesson.c (issue 17) */
     const dq_store_gloss_ops *glossary;

@@ -159,6 +159,11 @@ extern const char dq_sqlite_annotation_schema[];
 extern const dq_store_anno_ops dq_sqlite_anno_ops;
 extern const dq_store_tour_ops dq_sqlite_tour_ops;
 
+/* ---- store_sqlite_scene.c ---- */
+
+/* Migration 12: scene layer sets (issue 14). */
+extern const char dq_sqlite_scene_schema[];
+extern const dq_store_scene_ops dq_sqlite_scene_ops;
 /* ---- store_sqlite_style.c (issue 13) ---- */
 
 /* Migration 11: style embeddings and attribution models. */

@@ -119,6 +119,11 @@ struct dq_http_resp {
      * before; for renders that are costly to store and often one-off. */
     int cache_on_second;
     int no_etag; /* 1: do not add an ETag (the server adds a body hash otherwise) */
+    /* 1: etag_id names the body's exact bytes (a stored tile: the file and the tile), and the
+     * server's ETag is made from it instead of from hashing the body (5 % of the cache-off
+     * tile path at 16 KB per tile). */
+    int has_etag_id;
+    uint64_t etag_id;
     /* Expensive remaining work (a render): instead of doing it on the connection's thread, a
      * handler may leave it here. mhd.c then runs defer_fn on a render thread, at most
      * --render-slots at once, after at most --render-wait-ms in the queue (else 503 +
