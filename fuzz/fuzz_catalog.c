@@ -29,6 +29,7 @@
  * SQLite start-up instead of our parsers. */
 static dq_catalog_t *cat;
 static char relic_id[64];
+static char lesson_id[32]; /* a lesson with a choice and a find question on the seed relic */
 static char data_dir[1024]; /* $TMPDIR/dqfuzz.XXXXXX */
 
 static void remove_data_dir(void)
@@ -71,6 +72,39 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     size_t n = strcspn(p, "\"");
     CHECK(n < sizeof(relic_id));
     memcpy(relic_id, p, n);
+    /* The seed relic has no image, so the lesson's steps compare nothing: a lesson needs a
+     * canvas. Give it one (an image record only; the catalog keeps no pixels). */
+    dq_image_rec_t im = {0};
+    snprintf(im.id, sizeof(im.id), "fz-img");
+    memset(im.master_sha256, 'a', 64);
+    memset(im.pyramid_sha256, 'b', 64);
+    snprintf(im.master_path, sizeof(im.master_path), "masters/aa/%s", im.master_sha256);
+    snprintf(im.pyramid_path, sizeof(im.pyramid_path), "pyramids/fz-img.tif");
+    snprintf(im.master_format, sizeof(im.master_format), "jpeg");
+    im.width = 1000, im.height = 500, im.levels = 1, im.tile_size = 256, im.bands = 3;
+    const char *links = "[{\"image_id\":\"fz-img\",\"role\":\"main\"}]";
+    char *lesson = dq_xasprintf(
+        "{\"title\":{\"en\":\"fuzz\"},\"public\":true,\"steps\":[{\"kind\":\"view\","
+        "\"relic_id\":\"%s\",\"question\":{\"type\":\"choice\",\"prompt\":{\"en\":\"?\"},"
+        "\"choices\":[{\"en\":\"a\"},{\"en\":\"b\"}],\"answer\":1}},{\"kind\":\"view\","
+        "\"relic_id\":\"%s\",\"question\":{\"type\":\"find\",\"prompt\":{\"en\":\"?\"},"
+        "\"target\":{\"xywh\":[10,10,100,100]}}}]}",
+        relic_id, relic_id);
+    dq_buf_reset(&out);
+    if (dq_catalog_image_put(cat, &im, 0, "fuzz", &err) < 0 ||
+        dq_catalog_relic_set_images(cat, relic_id, links, strlen(links), -1, &who, NULL, &fe,
+                                    &err) < 0 ||
+        dq_catalog_lesson_create(cat, lesson, strlen(lesson), &who, &out, &fe, &err) < 0) {
+        fprintf(stderr, "cannot create the seed lesson: %s\n", err.msg);
+        abort();
+    }
+    free(lesson);
+    p = strstr(out.data, "\"id\":\"");
+    CHECK(p != NULL);
+    p += 6;
+    n = strcspn(p, "\"");
+    CHECK(n < sizeof(lesson_id));
+    memcpy(lesson_id, p, n);
     dq_buf_free(&out);
     dq_buf_free(&fe);
     return 0;
@@ -92,7 +126,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     if (size < 1)
         return 0;
-    int mode = data[0] % 8;
+    int mode = data[0] % 12;
     const char *in = (const char *)data + 1;
     size_t len = size - 1;
     dq_actor_t admin = {"fuzz", DQ_ROLE_ADMIN};
@@ -157,6 +191,34 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         free(back);
         dq_buf_free(&enc);
         free(json);
+        break;
+    }
+    case 8:
+        rc = dq_catalog_lesson_create(cat, in, len, &admin, &out, &fe, &err);
+        check_err(rc, &err);
+        if (rc == 0)
+            CHECK(out.len > 2 && out.data[0] == '{');
+        break;
+    case 9: {
+        /* the step is the input's length, so both questions (and missing ones) are reached */
+        int correct = -1;
+        rc = dq_catalog_lesson_check(cat, lesson_id, (int)(len % 3), in, len, &admin, &out,
+                                     &correct, &err);
+        check_err(rc, &err);
+        if (rc == 0)
+            CHECK(correct == 0 || correct == 1);
+        break;
+    }
+    case 10:
+        rc = dq_catalog_gloss_create(cat, in, len, &admin, &out, &fe, &err);
+        check_err(rc, &err);
+        break;
+    case 11: {
+        int created = -1, updated = -1;
+        rc = dq_catalog_gloss_import(cat, in, len, &admin, &created, &updated, &fe, &err);
+        check_err(rc, &err);
+        if (rc == 0)
+            CHECK(created >= 0 && updated >= 0);
         break;
     }
     }

@@ -39,7 +39,8 @@ static const char dummy_hash[DQ_PWHASH_MAX] =
 
 /* ---------------------------------------------------------------- names and roles */
 
-static const char *const role_names[] = {"anonymous", "viewer", "conservator", "curator", "admin"};
+static const char *const role_names[] = {"anonymous",   "viewer",  "educator",
+                                          "conservator", "curator", "admin"};
 
 const char *dq_catalog_role_name(int role)
 {
@@ -264,7 +265,7 @@ static int change_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
 static int valid_role(int role, dq_err_t *err)
 {
     if (role < DQ_ROLE_VIEWER || role > DQ_ROLE_ADMIN)
-        return dq_err_set(err, DQ_EINVAL, 400, "role must be viewer, conservator, curator or admin");
+        return dq_err_set(err, DQ_EINVAL, 400, "role must be viewer, educator, conservator, curator or admin");
     return 0;
 }
 

@@ -424,7 +424,7 @@ int dq_catalog_anno_create(dq_catalog_t *cat, const char *relic_id, const char *
     dq_buf_t bodies = {0}, fts = {0}, detail = {0};
     dq_anno_row_t row = {0};
     int rc = -1;
-    if (need_role(who, DQ_ROLE_CONSERVATOR, err) < 0 ||
+    if (need_role(who, DQ_ROLE_EDUCATOR, err) < 0 ||
         canvases_load(cat, relic_id, who, &c, err) < 0 ||
         anno_parse(json, len, &c, &row, &bodies, &fts, field_errors, err) < 0)
         goto out;
@@ -490,12 +490,13 @@ out:
     return rc;
 }
 
-/* A conservator changes only their own annotations; curator and admin any. */
+/* An educator or conservator changes only their own annotations; curator and admin any. */
 static int may_edit_anno(const dq_actor_t *who, const char *creator, dq_err_t *err)
 {
     if (who->role >= DQ_ROLE_CURATOR || strcmp(creator, who->user) == 0)
         return 0;
-    return dq_err_set(err, DQ_EINVAL, 403, "a conservator may change only their own annotations");
+    return dq_err_set(err, DQ_EINVAL, 403,
+                      "an educator or conservator may change only their own annotations");
 }
 
 int dq_catalog_anno_replace(dq_catalog_t *cat, const char *relic_id, int64_t id, const char *json,
@@ -507,7 +508,7 @@ int dq_catalog_anno_replace(dq_catalog_t *cat, const char *relic_id, int64_t id,
     dq_anno_row_t row = {0};
     char creator[64];
     int rc = -1;
-    if (need_role(who, DQ_ROLE_CONSERVATOR, err) < 0 ||
+    if (need_role(who, DQ_ROLE_EDUCATOR, err) < 0 ||
         anno_creator(cat, relic_id, id, who, creator, err) < 0 ||
         may_edit_anno(who, creator, err) < 0 || canvases_load(cat, relic_id, who, &c, err) < 0 ||
         anno_parse(json, len, &c, &row, &bodies, &fts, field_errors, err) < 0)
@@ -534,7 +535,7 @@ int dq_catalog_anno_delete(dq_catalog_t *cat, const char *relic_id, int64_t id, 
                            const dq_actor_t *who, dq_err_t *err)
 {
     char creator[64];
-    if (need_role(who, DQ_ROLE_CONSERVATOR, err) < 0 ||
+    if (need_role(who, DQ_ROLE_EDUCATOR, err) < 0 ||
         anno_creator(cat, relic_id, id, who, creator, err) < 0 ||
         may_edit_anno(who, creator, err) < 0)
         return -1;
@@ -917,7 +918,7 @@ int dq_catalog_tour_create(dq_catalog_t *cat, const char *relic_id, const char *
     char *text = NULL;
     dq_tour_row_t row = {0};
     int rc = -1;
-    if (need_role(who, DQ_ROLE_CURATOR, err) < 0 ||
+    if (need_role(who, DQ_ROLE_EDUCATOR, err) < 0 ||
         canvases_load(cat, relic_id, who, &c, err) < 0 ||
         tour_parse(json, len, &c, &doc, &row.is_public, field_errors, err) < 0)
         goto out;
@@ -959,7 +960,7 @@ int dq_catalog_tour_get(dq_catalog_t *cat, const char *tour_id, const dq_actor_t
 /* An author changes their own tours; admin any. */
 static int may_edit_tour(const dq_actor_t *who, const dq_tour_row_t *row, dq_err_t *err)
 {
-    if (need_role(who, DQ_ROLE_CURATOR, err) < 0)
+    if (need_role(who, DQ_ROLE_EDUCATOR, err) < 0)
         return -1;
     if (who->role >= DQ_ROLE_ADMIN || strcmp(who->user, row->author) == 0)
         return 0;
@@ -975,7 +976,7 @@ int dq_catalog_tour_replace(dq_catalog_t *cat, const char *tour_id, const char *
     char *text = NULL;
     dq_tour_row_t row = {0};
     int rc = -1;
-    if (need_role(who, DQ_ROLE_CURATOR, err) < 0 || tour_load(cat, tour_id, who, &row, err) < 0)
+    if (need_role(who, DQ_ROLE_EDUCATOR, err) < 0 || tour_load(cat, tour_id, who, &row, err) < 0)
         goto out;
     free((char *)row.doc);
     row.doc = NULL;
@@ -1005,7 +1006,7 @@ int dq_catalog_tour_delete(dq_catalog_t *cat, const char *tour_id, int64_t if_ve
                            const dq_actor_t *who, dq_err_t *err)
 {
     dq_tour_row_t row;
-    if (need_role(who, DQ_ROLE_CURATOR, err) < 0 || tour_load(cat, tour_id, who, &row, err) < 0)
+    if (need_role(who, DQ_ROLE_EDUCATOR, err) < 0 || tour_load(cat, tour_id, who, &row, err) < 0)
         return -1;
     free((char *)row.doc);
     if (may_edit_tour(who, &row, err) < 0)

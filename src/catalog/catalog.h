@@ -51,8 +51,19 @@ int dq_image_id_valid(const char *id, dq_err_t *err);
 
 /* ---------------------------------------------------------------- relics: types */
 
-/* Roles, ordered: a higher role may do everything a lower one may (docs/api.md "Roles"). */
-enum { DQ_ROLE_ANON = 0, DQ_ROLE_VIEWER, DQ_ROLE_CONSERVATOR, DQ_ROLE_CURATOR, DQ_ROLE_ADMIN };
+/* Roles, ordered: a higher role may do everything a lower one may (docs/api.md "Roles").
+ * Stored as names, never as these numbers, so a role may be inserted in the order. An
+ * educator (issue 17) writes teaching material (lessons, glossary, tours, annotations) and
+ * never records; it sits below conservator so that it gains nothing conservators may do to
+ * condition data. */
+enum {
+    DQ_ROLE_ANON = 0,
+    DQ_ROLE_VIEWER,
+    DQ_ROLE_EDUCATOR,
+    DQ_ROLE_CONSERVATOR,
+    DQ_ROLE_CURATOR,
+    DQ_ROLE_ADMIN
+};
 /* Who is asking. user "" for anonymous; "cli" for the command line. Plain value. */
 typedef struct {
     char user[64];
@@ -278,7 +289,8 @@ int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
  * DQ_ROLE_ADMIN (403 otherwise) and are audited as who->user; errors fill err with
  * http_status 400 (bad name, role or password), 401, 403, 404, 409 or 500. Thread-safe. */
 
-/* "anonymous", "viewer", "conservator", "curator", "admin"; "?" out of range. Static. */
+/* "anonymous", "viewer", "educator", "conservator", "curator", "admin"; "?" out of range.
+ * Static. */
 const char *dq_catalog_role_name(int role);
 /* The role named name (not "anonymous"), or -1. */
 int dq_catalog_role_parse(const char *name);
@@ -357,9 +369,9 @@ int dq_catalog_authenticate(dq_catalog_t *cat, int kind, const char *token, dq_a
  *   {"id": "t3", "relic_id": "...", "title": {"zh", "en"}, "stops": [{"canvas": 1,
  *    "xywh": [x, y, w, h], "text": {"zh", "en"}, "zoom": 2.0}], "public": true,
  *    "author": "...", "created_at", "updated_at", "version"}
- * Roles (docs/api.md "Annotations, search, tours"): annotations are created by conservator
- * and above; a conservator may change or delete only their own, curator and admin any. Tours
- * are created by curator and above and changed by their author or an admin; a tour that is
+ * Roles (docs/api.md "Annotations, search, tours"): annotations are created by educator and
+ * above; an educator or conservator may change or delete only their own, curator and admin
+ * any. Tours are created by educator and above and changed by their author or an admin; a tour that is
  * not public is seen only by its author and admin. Everything on a relic the caller may not
  * see (restricted, anonymous) is 404, like the relic. Every write is audited in its own
  * transaction ("annotation.create|replace|delete", "tour.*"; object "{relic}/annotations/{n}"
@@ -410,5 +422,87 @@ int dq_catalog_tour_list(dq_catalog_t *cat, const char *relic_id, const dq_actor
                          dq_buf_t *out, dq_err_t *err);
 
 /* ======== end annotations and tours ======== */
+
+/* ======== lessons and glossary (lesson.c, glossary.c; issue 17) ======== */
+
+/* Lessons: an ordered walk across any number of works, with questions (docs/api.md
+ * "Lessons"). The JSON the catalog takes and gives ("lesson doc"):
+ *   {"id": "l3", "title": {"zh", "en"}, "summary": {"zh", "en"}, "public": true,
+ *    "steps": [{"kind": "view", "relic_id", "canvas", "xywh"?, "layer"?, "condition_date"?,
+ *               "title"?, "text"?, "question"?},
+ *              {"kind": "tour", "tour_id": "t4", "stop": 0, ...},
+ *              {"kind": "compare", "a": {"relic_id", "canvas", "xywh"}, "b": {...}, ...}],
+ *    "author", "created_at", "updated_at", "version"}
+ * A question is {"type": "choice", "prompt", "choices": [{"zh","en"}, ...], "answer": k} or
+ * {"type": "find", "prompt", "target": {"relic_id", "canvas", "xywh"}}. Every reference is
+ * checked on write against what the author may see (relics, canvases, regions inside them,
+ * image roles for "layer", tour stops). On read, a step whose work the caller may not see
+ * becomes {"kind": "hidden"}, and answers ("answer", "target") are given only to those who
+ * may edit the lesson; learners check with dq_catalog_lesson_check.
+ * Roles: educator and above create; the author or an admin change and delete; a lesson that
+ * is not public is seen by its author and admin only (404 for others). Every write is one
+ * transaction with its audit row ("lesson.create|replace|delete", object "lesson/l{n}").
+ * Common: cat and who borrowed; out and field_errors caller-owned and appended to; errors
+ * 400, 401, 403, 404, 412 (if_version stale; -1 = any), 422 (field_errors gets
+ * {"steps[2].xywh": "the region extends beyond the canvas", ...}) or 500. Thread-safe. */
+int dq_catalog_lesson_create(dq_catalog_t *cat, const char *json, size_t len,
+                             const dq_actor_t *who, dq_buf_t *out, dq_buf_t *field_errors,
+                             dq_err_t *err);
+int dq_catalog_lesson_get(dq_catalog_t *cat, const char *lesson_id, const dq_actor_t *who,
+                          dq_buf_t *out, int64_t *version, dq_err_t *err);
+int dq_catalog_lesson_replace(dq_catalog_t *cat, const char *lesson_id, const char *json,
+                              size_t len, int64_t if_version, const dq_actor_t *who,
+                              dq_buf_t *out, dq_buf_t *field_errors, dq_err_t *err);
+int dq_catalog_lesson_delete(dq_catalog_t *cat, const char *lesson_id, int64_t if_version,
+                             const dq_actor_t *who, dq_err_t *err);
+/* {"items": [lesson doc without "steps", with "n_steps" and "works" (the relic ids its steps
+ * name)]} of the lessons who may see, id order; relic_id non-NULL keeps those that name it. */
+int dq_catalog_lesson_list(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
+                           dq_buf_t *out, dq_err_t *err);
+/* Checks a learner's answer to the question of step (0-based): json is {"choice": k} or
+ * {"point": [x, y]} (canvas pixels on the target's canvas; "canvas" and "relic_id" may be
+ * given and must then match). out gets {"correct": true|false, "answer": {...}} (the right
+ * choice or target region, so a player can show it after an attempt). 404 no such step or
+ * no question, 400 malformed answer. *correct (may be NULL) gets 1 or 0. Needs no role:
+ * anyone who may see the lesson may answer; nothing about the learner is kept. */
+int dq_catalog_lesson_check(dq_catalog_t *cat, const char *lesson_id, int step, const char *json,
+                            size_t len, const dq_actor_t *who, dq_buf_t *out, int *correct,
+                            dq_err_t *err);
+
+/* The glossary of motifs and techniques (docs/api.md "Glossary"). Entry doc:
+ *   {"key": "pine", "category": "motif", "term": {"zh": "松", "en": "pine"},
+ *    "pinyin": "sōng", "aliases": ["青松", "pines"], "definition": {"zh", "en"},
+ *    "see_also": ["crane"], "author", "created_at", "updated_at", "version"}
+ * key [a-z0-9-]{1,63}; category motif | technique | composition | format | mark | material;
+ * term needs zh and en, definition zh or en (each 1..4000 bytes); aliases 0..16 strings of
+ * 1..64 bytes; see_also 0..16 keys. Search covers terms, aliases, pinyin and definitions
+ * (Chinese, pinyin and English as in relic search). Roles: educator and above create; the
+ * author or a curator and above change and delete. Writes audited "glossary.create|replace|
+ * delete", object "glossary/{key}". Errors as for lessons, plus 409 for a key that exists. */
+int dq_catalog_gloss_create(dq_catalog_t *cat, const char *json, size_t len,
+                            const dq_actor_t *who, dq_buf_t *out, dq_buf_t *field_errors,
+                            dq_err_t *err);
+/* The entry with "examples": up to 12 annotations across the collection, visible to who, whose
+ * text uses the entry's term ({"relic_id", "annotation": n, "canvas", "xywh", "text"}). */
+int dq_catalog_gloss_get(dq_catalog_t *cat, const char *key, const dq_actor_t *who,
+                         dq_buf_t *out, int64_t *version, dq_err_t *err);
+int dq_catalog_gloss_replace(dq_catalog_t *cat, const char *key, const char *json, size_t len,
+                             int64_t if_version, const dq_actor_t *who, dq_buf_t *out,
+                             dq_buf_t *field_errors, dq_err_t *err);
+int dq_catalog_gloss_delete(dq_catalog_t *cat, const char *key, int64_t if_version,
+                            const dq_actor_t *who, dq_err_t *err);
+/* {"total", "items": [entry docs]}: q NULL or "" lists all in key order (from offset), else the
+ * entries matching q best first. limit 1..500. */
+int dq_catalog_gloss_search(dq_catalog_t *cat, const char *q, int64_t offset, int limit,
+                            dq_buf_t *out, dq_err_t *err);
+/* Imports a JSON array of entry docs (the starter glossary, data-src/glossary/): an entry whose
+ * key is new is created, one whose content differs is replaced, an identical one is left
+ * alone. All or nothing: one bad entry (422 with "[3].term.en": ...) writes none. *created and
+ * *updated (may be NULL) get the counts. Needs curator or above (it replaces others' entries). */
+int dq_catalog_gloss_import(dq_catalog_t *cat, const char *json, size_t len,
+                            const dq_actor_t *who, int *created, int *updated,
+                            dq_buf_t *field_errors, dq_err_t *err);
+
+/* ======== end lessons and glossary ======== */
 
 #endif

@@ -118,6 +118,36 @@ typedef int (*dq_tour_cb)(void *ud, const dq_tour_row_t *row);
 
 /* ======== end annotations and tours: types ======== */
 
+/* ======== lessons and glossary: types (lesson.c, glossary.c, store_sqlite_lesson.c) ======== */
+
+/* One stored lesson. doc is the user part ({"title", "summary", "steps", "public"}),
+ * canonical JSON, borrowed as for dq_tour_row_t. */
+typedef struct {
+    int64_t id; /* server-assigned, > 0; shown as "l{id}" */
+    const char *doc;
+    char author[64];
+    int is_public;
+    char created[32], modified[32];
+    int64_t version;
+} dq_lesson_row_t;
+
+/* One glossary entry. doc is the user part (term, definition, aliases, ...), canonical JSON;
+ * fts the searchable text (terms, aliases, pinyin, definitions joined by newlines). Both
+ * borrowed as for dq_anno_row_t. */
+typedef struct {
+    char key[64]; /* [a-z0-9-]{1,63}, the entry's name in URLs */
+    const char *doc;
+    const char *fts;
+    char author[64];
+    char created[32], modified[32];
+    int64_t version;
+} dq_gloss_row_t;
+
+typedef int (*dq_lesson_cb)(void *ud, const dq_lesson_row_t *row);
+typedef int (*dq_gloss_cb)(void *ud, const dq_gloss_row_t *row);
+
+/* ======== end lessons and glossary: types ======== */
+
 
 /* ---------------------------------------------------------------- images */
 
@@ -260,6 +290,45 @@ typedef struct dq_store_tour_ops {
     int (*list)(dq_store_txn_t *txn, const char *relic_id, dq_tour_cb cb, void *ud, dq_err_t *err);
 } dq_store_tour_ops;
 
+
+/* ---------------------------------------------------------------- lessons and glossary */
+
+typedef struct dq_store_lesson_ops {
+    /* As for tours: insert fills id, version (1), created, modified; update (by row->id)
+     * checks if_version (-1: any; DQ_EEXIST 412 when stale), stores doc and is_public and
+     * fills version, created, modified, author; 1 unknown. */
+    int (*insert)(dq_store_txn_t *txn, dq_lesson_row_t *row, dq_err_t *err);
+    int (*update)(dq_store_txn_t *txn, dq_lesson_row_t *row, int64_t if_version, dq_err_t *err);
+    int (*remove)(dq_store_txn_t *txn, int64_t id, int64_t if_version, dq_err_t *err);
+    int (*get)(dq_store_txn_t *txn, int64_t id, dq_lesson_cb cb, void *ud, dq_err_t *err);
+    /* Every lesson in id order (visibility is the caller's). */
+    int (*list)(dq_store_txn_t *txn, dq_lesson_cb cb, void *ud, dq_err_t *err);
+} dq_store_lesson_ops;
+
+typedef struct dq_store_gloss_ops {
+    /* Inserts row (fills version 1, created, modified); DQ_EEXIST (409) when the key exists. */
+    int (*insert)(dq_store_txn_t *txn, dq_gloss_row_t *row, dq_err_t *err);
+    /* Replaces doc and fts of row->key when its version is if_version (-1: any): version + 1;
+     * fills version, created, modified, author. 1 unknown; DQ_EEXIST (412) stale. */
+    int (*update)(dq_store_txn_t *txn, dq_gloss_row_t *row, int64_t if_version, dq_err_t *err);
+    /* 1 unknown; DQ_EEXIST (412) stale. */
+    int (*remove)(dq_store_txn_t *txn, const char *key, int64_t if_version, dq_err_t *err);
+    /* One entry (cb once) or 1 unknown. */
+    int (*get)(dq_store_txn_t *txn, const char *key, dq_gloss_cb cb, void *ud, dq_err_t *err);
+    /* Entries in key order from offset, at most limit; *total (may be NULL) all entries. */
+    int (*list)(dq_store_txn_t *txn, int64_t offset, int limit, dq_gloss_cb cb, void *ud,
+                int64_t *total, dq_err_t *err);
+    /* Full-text search of the entries' fts for the user text q (planned with search/ as for
+     * annotations; bad text DQ_EINVAL), best first, at most limit. */
+    int (*search)(dq_store_txn_t *txn, const char *q, int limit, dq_gloss_cb cb, void *ud,
+                  dq_err_t *err);
+    /* Annotations of every relic whose bodies match the user text q (an entry's term), best
+     * first, at most limit: the entry's examples across the collection. cb as for the
+     * annotation search (hl the marked text). Visibility is the caller's. */
+    int (*anno_examples)(dq_store_txn_t *txn, const char *q, int limit, dq_anno_cb cb, void *ud,
+                         dq_err_t *err);
+} dq_store_gloss_ops;
+
 /* ---------------------------------------------------------------- relics */
 
 struct dq_search_plan; /* search/search.h */
@@ -371,6 +440,8 @@ typedef struct dq_store_backend {
     const dq_store_anno_ops *annos;
     const dq_store_tour_ops *tours;
     const dq_store_relic_ops *relics;
+    const dq_store_lesson_ops *lessons; /* lesson.c, store_sqlite_lesson.c (issue 17) */
+    const dq_store_gloss_ops *glossary;
 } dq_store_backend_t;
 
 /* The SQLite backend (store_sqlite*.c). */

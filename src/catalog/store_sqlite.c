@@ -42,6 +42,8 @@ static const migration_t migrations[] = {
      dq_sqlite_relic_names_schema}, /* store_sqlite_relic.c */
     {7, "user names folded to lower case", dq_sqlite_account_fold_schema},
     {8, "relic full-text vocabulary", dq_sqlite_relic_vocab_schema}, /* store_sqlite_relic.c */
+    {13, "educator role, lessons, glossary",
+     dq_sqlite_lesson_schema}, /* store_sqlite_lesson.c (issue 17) */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -363,9 +365,26 @@ static int read_version(dq_store_txn_t *t, int *version, dq_err_t *err)
     return 0;
 }
 
+/* 1 when migration version v has been applied, 0 when not, -1 error. */
+static int applied(dq_store_txn_t *t, int v, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t, "SELECT 1 FROM schema_version WHERE version = ?1", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 1, v);
+    int r = dq_sq_row(t, st, "schema_version", err);
+    sqlite3_reset(st);
+    return r < 0 ? -1 : r == 0;
+}
+
+/* Versions are assigned to issues ahead of time and land in any order (9..14 in parallel), so
+ * a migration is applied when its own version is missing, not when it exceeds the largest
+ * applied one: a catalog that got 13 before 9 existed still gets 9 later. */
 static int migrate(store_t *s, dq_err_t *err)
 {
-    const int newest = migrations[DQ_ARRAY_LEN(migrations) - 1].version;
+    int newest = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+        newest = DQ_MAX(newest, migrations[i].version);
     dq_store_txn_t *t = &s->wtxn;
     txn_bind(s, t, &s->w, 1);
     if (dq_sq_exec(t,
@@ -388,7 +407,10 @@ static int migrate(store_t *s, dq_err_t *err)
                        newest);
             goto fail;
         }
-        if (have < m->version) {
+        int done = applied(t, m->version, err);
+        if (done < 0)
+            goto fail;
+        if (!done) {
             sqlite3_stmt *st;
             if (dq_sq_exec(t, m->sql, err) < 0 ||
                 !(st = dq_sq_stmt(t,
@@ -583,4 +605,6 @@ const dq_store_backend_t dq_store_sqlite = {
     .annos = &dq_sqlite_anno_ops,
     .tours = &dq_sqlite_tour_ops,
     .relics = &dq_sqlite_relic_ops,
+    .lessons = &dq_sqlite_lesson_ops,
+    .glossary = &dq_sqlite_gloss_ops,
 };

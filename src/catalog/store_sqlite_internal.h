@@ -159,4 +159,11 @@ extern const char dq_sqlite_annotation_schema[];
 extern const dq_store_anno_ops dq_sqlite_anno_ops;
 extern const dq_store_tour_ops dq_sqlite_tour_ops;
 
+/* ---- store_sqlite_lesson.c (issue 17) ---- */
+
+/* Migration 13: the educator role in users' CHECK, lessons, the glossary and its FTS5 index. */
+extern const char dq_sqlite_lesson_schema[];
+extern const dq_store_lesson_ops dq_sqlite_lesson_ops;
+extern const dq_store_gloss_ops dq_sqlite_gloss_ops;
+
 #endif

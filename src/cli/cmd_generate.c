@@ -21,7 +21,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: danqing generate --out DIR [--seed N] [--scale S] [--only ID]\n"
-            "                        [--pigments DIR] [--no-truth] [--quiet]\n\n"
+            "                        [--pigments DIR] [--no-truth] [--quiet] [--study N]\n\n"
             "Paints the sample collection: 16 works (ink and blue-green landscape handscrolls,\n"
             "hanging scrolls, album leaves, fans, calligraphy) in five labelled schools, each\n"
             "in DIR/<id>/main.tif with ground truth in DIR/<id>/truth/, plus DIR/metadata.jsonl\n"
@@ -34,7 +34,10 @@ static void usage(FILE *f)
             "  --pigments DIR  pigment spectra (hyppigments_selected_mean.csv); default\n"
             "                  data-src/pigments of the repository\n"
             "  --no-truth      master images and metadata only\n"
-            "  --quiet         no progress lines\n");
+            "  --quiet         no progress lines\n"
+            "  --study N       paint the labelled study set instead: N works per school, at\n"
+            "                  most 1200 px long (times the scale when below 1), ids S<seed>-...\n"
+            "                  (docs/generate.md \"The study set\")\n");
 }
 
 /* The repository's copy of the spectra: ./data-src/pigments, else next to the binary's
@@ -96,6 +99,14 @@ int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv)
                 fprintf(stderr, "danqing generate: bad --scale '%s' (0.001..16)\n", val);
                 return 2;
             }
+        } else if (strcmp(a, "--study") == 0) {
+            errno = 0;
+            long n = strtol(val, &end, 10);
+            if (errno || !*val || *end || n < 1 || n > 10000) {
+                fprintf(stderr, "danqing generate: bad --study '%s' (1..10000)\n", val);
+                return 2;
+            }
+            o.study = (int)n;
         } else if (strcmp(a, "--only") == 0) {
             o.only = val;
         } else if (strcmp(a, "--pigments") == 0) {

@@ -24,8 +24,8 @@ static void usage(FILE *f)
                "       danqing user del NAME\n"
                "       danqing user token NAME [--ttl-days N]\n"
                "       danqing user revoke NAME\n\n"
-               "Accounts of the web interface and the JSON API. ROLE is viewer, conservator,\n"
-               "curator or admin (docs/api.md \"Roles\"). Without --password, add and passwd ask\n"
+               "Accounts of the web interface and the JSON API. ROLE is viewer, educator,\n"
+               "conservator, curator or admin (docs/api.md \"Roles\"). Without --password, add and passwd ask\n"
                "on the terminal (no echo); without a terminal they generate a password and print\n"
                "it once. --password is visible to other local users (ps): prefer the prompt.\n"
                "passwd revokes the account's sessions and tokens. token prints a new API token\n"
@@ -154,8 +154,8 @@ int dq_cmd_user(dq_config_t *cfg, int argc, char **argv)
         role = r ? dq_catalog_role_parse(r) : -1;
         if (role < 0) {
             fprintf(stderr,
-                    "danqing user %s: --role must be viewer, conservator, curator or "
-                    "admin\n",
+                    "danqing user %s: --role must be viewer, educator, conservator, "
+                    "curator or admin\n",
                     sub);
             return 2;
         }

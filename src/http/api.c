@@ -339,17 +339,30 @@ static const api_route_t api_routes[] = {
     {DQ_HTTP_DELETE, "users/*", DQ_ROLE_ADMIN, 0, dq_api_users_delete},
     /* ======== annotations and tours (api_annotations.c, api_tours.c) ======== */
     {R_GET, "relics/*/annotations", DQ_ROLE_ANON, 0, dq_api_anno_container},
-    {DQ_HTTP_POST, "relics/*/annotations", DQ_ROLE_CONSERVATOR, 0, dq_api_anno_create},
+    {DQ_HTTP_POST, "relics/*/annotations", DQ_ROLE_EDUCATOR, 0, dq_api_anno_create},
     {R_GET, "relics/*/annotations/*", DQ_ROLE_ANON, 0, dq_api_anno_get},
-    {DQ_HTTP_PUT, "relics/*/annotations/*", DQ_ROLE_CONSERVATOR, 0, dq_api_anno_replace},
-    {DQ_HTTP_DELETE, "relics/*/annotations/*", DQ_ROLE_CONSERVATOR, 0, dq_api_anno_delete},
+    {DQ_HTTP_PUT, "relics/*/annotations/*", DQ_ROLE_EDUCATOR, 0, dq_api_anno_replace},
+    {DQ_HTTP_DELETE, "relics/*/annotations/*", DQ_ROLE_EDUCATOR, 0, dq_api_anno_delete},
     {R_GET, "relics/*/tours", DQ_ROLE_ANON, 0, dq_api_tours_list},
-    {DQ_HTTP_POST, "relics/*/tours", DQ_ROLE_CURATOR, 0, dq_api_tour_create},
+    {DQ_HTTP_POST, "relics/*/tours", DQ_ROLE_EDUCATOR, 0, dq_api_tour_create},
     {R_GET, "tours/*", DQ_ROLE_ANON, 0, dq_api_tour_get},
-    {DQ_HTTP_PUT, "tours/*", DQ_ROLE_CURATOR, 0, dq_api_tour_replace},
-    {DQ_HTTP_DELETE, "tours/*", DQ_ROLE_CURATOR, 0, dq_api_tour_delete},
+    {DQ_HTTP_PUT, "tours/*", DQ_ROLE_EDUCATOR, 0, dq_api_tour_replace},
+    {DQ_HTTP_DELETE, "tours/*", DQ_ROLE_EDUCATOR, 0, dq_api_tour_delete},
     {R_GET, "content-state", DQ_ROLE_ANON, 0, dq_api_content_state},
     /* ======== end annotations and tours ======== */
+    /* ======== lessons and glossary (api_lessons.c; issue 17) ======== */
+    {R_GET, "lessons", DQ_ROLE_ANON, 0, dq_api_lessons_list},
+    {DQ_HTTP_POST, "lessons", DQ_ROLE_EDUCATOR, 0, dq_api_lesson_create},
+    {R_GET, "lessons/*", DQ_ROLE_ANON, 0, dq_api_lesson_get},
+    {DQ_HTTP_PUT, "lessons/*", DQ_ROLE_EDUCATOR, 0, dq_api_lesson_replace},
+    {DQ_HTTP_DELETE, "lessons/*", DQ_ROLE_EDUCATOR, 0, dq_api_lesson_delete},
+    {DQ_HTTP_POST, "lessons/*/check", DQ_ROLE_ANON, 0, dq_api_lesson_check},
+    {R_GET, "glossary", DQ_ROLE_ANON, 0, dq_api_glossary_search},
+    {DQ_HTTP_POST, "glossary", DQ_ROLE_EDUCATOR, 0, dq_api_glossary_create},
+    {R_GET, "glossary/*", DQ_ROLE_ANON, 0, dq_api_glossary_get},
+    {DQ_HTTP_PUT, "glossary/*", DQ_ROLE_EDUCATOR, 0, dq_api_glossary_replace},
+    {DQ_HTTP_DELETE, "glossary/*", DQ_ROLE_EDUCATOR, 0, dq_api_glossary_delete},
+    /* ======== end lessons and glossary ======== */
 };
 
 static int pattern_matches(const char *pattern, char *const *seg, int n_seg)
@@ -467,7 +480,7 @@ static void free_segs(dq_api_t *c)
  * handlers named here take whole relic documents or tours, up to DQ_API_MAX_BODY. */
 static void (*const large_bodies[])(dq_api_t *c) = {
     dq_api_relic_create, dq_api_relic_replace, dq_api_relic_patch,
-    dq_api_tour_create,  dq_api_tour_replace,
+    dq_api_tour_create,  dq_api_tour_replace,  dq_api_lesson_create, dq_api_lesson_replace,
 };
 
 size_t dq_http_api_body_limit(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)

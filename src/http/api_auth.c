@@ -294,7 +294,7 @@ static int body_role(dq_api_t *c, const json_t *body)
     int role = json_is_string(r) ? dq_catalog_role_parse(json_string_value(r)) : -1;
     if (role < 0) {
         dq_api_error(c->resp, 422, "invalid account",
-                     "{\"role\":\"must be viewer, conservator, curator or admin\"}");
+                     "{\"role\":\"must be viewer, educator, conservator, curator or admin\"}");
         return -2;
     }
     return role;

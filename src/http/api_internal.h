@@ -86,6 +86,25 @@ void dq_api_anno_manifest_decorate(dq_api_t *c, const char *relic, dq_buf_t *man
  * "*"; or -1 with 428/400/412 answered) and the ETag "v{n}" of a stored version. */
 int dq_api_if_match_version(dq_api_t *c, int64_t *ver);
 void dq_api_set_etag(dq_http_resp_t *resp, int64_t version);
+/* Shared by the tour, lesson and glossary handlers (api_tours.c): a catalog error as the
+ * answer, with the field errors for a 422; and 0 when the body is a JSON object within the
+ * route's limit, else -1 with 400/413 answered. */
+void dq_api_write_error(dq_api_t *c, const dq_err_t *err, const dq_buf_t *fields);
+int dq_api_check_body(dq_api_t *c);
 /* ======== end annotations and tours ======== */
+
+/* ======== lessons and glossary (api_lessons.c; issue 17) ======== */
+void dq_api_lessons_list(dq_api_t *c);
+void dq_api_lesson_create(dq_api_t *c);
+void dq_api_lesson_get(dq_api_t *c);
+void dq_api_lesson_replace(dq_api_t *c);
+void dq_api_lesson_delete(dq_api_t *c);
+void dq_api_lesson_check(dq_api_t *c);
+void dq_api_glossary_search(dq_api_t *c);
+void dq_api_glossary_create(dq_api_t *c);
+void dq_api_glossary_get(dq_api_t *c);
+void dq_api_glossary_replace(dq_api_t *c);
+void dq_api_glossary_delete(dq_api_t *c);
+/* ======== end lessons and glossary ======== */
 
 #endif

@@ -65,7 +65,7 @@ static void answer_tour(dq_api_t *c, int status, const dq_buf_t *doc)
     json_decref(t);
 }
 
-static void write_error(dq_api_t *c, const dq_err_t *err, const dq_buf_t *fields)
+void dq_api_write_error(dq_api_t *c, const dq_err_t *err, const dq_buf_t *fields)
 {
     if (err->http_status == 422) {
         dq_api_error(c->resp, 422, err->msg, fields->len ? fields->data : NULL);
@@ -74,8 +74,7 @@ static void write_error(dq_api_t *c, const dq_err_t *err, const dq_buf_t *fields
     dq_api_error_err(c->resp, err);
 }
 
-/* 0 when the body is a JSON object of acceptable size; else answered (400/413). */
-static int check_body(dq_api_t *c)
+int dq_api_check_body(dq_api_t *c)
 {
     json_t *j = dq_api_body(c, 0);
     if (!j)
@@ -101,11 +100,11 @@ void dq_api_tour_create(dq_api_t *c)
 {
     dq_buf_t out = {0}, fields = {0};
     dq_err_t err = {0};
-    if (check_body(c) < 0)
+    if (dq_api_check_body(c) < 0)
         goto out;
     if (dq_catalog_tour_create(c->srv->catalog, c->seg[1], c->req->body, c->req->body_len,
                                &c->actor, &out, &fields, &err) < 0) {
-        write_error(c, &err, &fields);
+        dq_api_write_error(c, &err, &fields);
         goto out;
     }
     answer_tour(c, 201, &out);
@@ -130,11 +129,11 @@ void dq_api_tour_replace(dq_api_t *c)
     dq_buf_t out = {0}, fields = {0};
     dq_err_t err = {0};
     int64_t ver = -1;
-    if (dq_api_if_match_version(c, &ver) < 0 || check_body(c) < 0)
+    if (dq_api_if_match_version(c, &ver) < 0 || dq_api_check_body(c) < 0)
         goto out;
     if (dq_catalog_tour_replace(c->srv->catalog, c->seg[1], c->req->body, c->req->body_len, ver,
                                 &c->actor, &out, &fields, &err) < 0) {
-        write_error(c, &err, &fields);
+        dq_api_write_error(c, &err, &fields);
         goto out;
     }
     answer_tour(c, 200, &out);

@@ -148,4 +148,24 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *opts, dq_image_re
 int dq_image_ingest_recover(dq_catalog_t *cat, const char *data_dir, int *n_recovered,
                             dq_err_t *err);
 
+/* ================================================================ rasters */
+/* (owned by the conserve author) src/image/raster.c: a whole image as interleaved 8-bit pixels,
+ * for the analysis modules, which must not include vips. */
+typedef struct {
+    int w, h, bands; /* bands 1 (grey) or 3 (sRGB) */
+    uint8_t *px;     /* w*h*bands bytes, row-major; owned, free with dq_raster_free */
+} dq_raster_t;
+
+/* Loads any allowed image file (jpeg, png, webp, tiff, jp2k, .v) into *out as sRGB with 3 bands
+ * or its luminance with 1 band, 8 bits, alpha flattened. max_pixels (0 = no limit) is checked
+ * from the header before decoding. Needs dq_image_init. Returns 0, or -1 with err: DQ_ENOTFOUND,
+ * DQ_ELIMIT, DQ_EINVAL (not an image / corrupt), DQ_EUNSUP. *out is zeroed on failure. */
+int dq_raster_load(const char *path, int bands, uint64_t max_pixels, dq_raster_t *out,
+                   dq_err_t *err);
+/* Writes r as a PNG at path (no metadata, so equal pixels give equal bytes). Returns 0 or -1
+ * (DQ_EINVAL for an empty raster, DQ_EIO). The caller still owns r. */
+int dq_raster_save_png(const char *path, const dq_raster_t *r, dq_err_t *err);
+/* Frees r's pixels and zeroes it; NULL is ok. */
+void dq_raster_free(dq_raster_t *r);
+
 #endif

@@ -328,7 +328,8 @@ static int write_truth(coll_t *c, const dq_paint_scene_t *sc, VipsImage *st, con
     double lin_a[3] = {gain * wb[0], gain * wb[1], gain * wb[2]}, lin_b[3] = {0, 0, 0};
     if (vips_linear(t[4], &t[5], lin_a, lin_b, 3, "uchar", TRUE, NULL))
         goto vfail;
-    if (save_jpeg(t[5], tdir, "condition_2026.jpg", err) < 0)
+    if (save_jpeg(t[5], tdir, "condition_2026.jpg", err) < 0 ||
+        dq_paint_control_pair(t[2], c->o->seed, sc->seed, tdir, err) < 0)
         goto out;
     json_t *tf = json_pack(
         "{s:s, s:s, s:s, s:[[f,f,f],[f,f,f]], s:f, s:f, s:[f,f], s:f, s:[f,f,f], s:s}", "reference",
@@ -609,6 +610,8 @@ out:
 
 int dq_paint_collection(const dq_paint_opts_t *o, dq_err_t *err)
 {
+    if (o->study > 0)
+        return dq_paint_study(o, err);
     coll_t c = {.o = o};
     int rc = -1, done = 0;
     if (!o->out_dir || !*o->out_dir)

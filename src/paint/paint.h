@@ -32,6 +32,7 @@ typedef struct {
     const char *only; /* paint only this work id (e.g. "DQ-2026-0001"), or NULL for all */
     int no_truth;     /* 1: main images and metadata only */
     int quiet;        /* 1: no progress lines on stderr */
+    int study;        /* > 0: paint the labelled study set instead (N works per school) */
 } dq_paint_opts_t;
 
 /* Paints the collection into o->out_dir: one folder per work (main.tif + truth/), plus
@@ -39,6 +40,12 @@ typedef struct {
  * or -1 with err filled (DQ_EINVAL for bad options, DQ_EIO for files or vips). Not thread-safe
  * for the same out_dir. */
 int dq_paint_collection(const dq_paint_opts_t *o, dq_err_t *err);
+
+/* The study set (study.c, issue 13): o->study works per school, at most 1,200 px (times
+ * min(scale, 1)) on the long side, in the collection's layout (DIR/<id>/main.tif,
+ * metadata.jsonl, manifest.json with each work's id, school and dynasty); ids carry the seed.
+ * dq_paint_collection calls it when o->study > 0. Returns 0 or -1 with err. */
+int dq_paint_study(const dq_paint_opts_t *o, dq_err_t *err);
 
 /* The generator version written into manifest.json. */
 #define DQ_PAINT_VERSION "danqing-paint 1.0"
@@ -311,5 +318,12 @@ typedef struct {
 } dq_paint_damage_t;
 void dq_paint_damage_at(const dq_paint_scene_t *sc, float u, float v, float px,
                         dq_paint_damage_t *d);
+
+/* ---- control pair (control.c, issue 12) */
+/* Writes tdir/control_2026.jpg (state2016 seen through another camera pose, exposure and
+ * white balance, drawn from its own stream keyed by seed and work_seed; the object unchanged)
+ * and tdir/control_transform.json. state2016 is borrowed. Returns 0 or -1 with err. */
+int dq_paint_control_pair(struct _VipsImage *state2016, uint64_t seed, uint32_t work_seed,
+                          const char *tdir, dq_err_t *err);
 
 #endif

@@ -683,7 +683,10 @@ DQ_TEST(tours_crud_and_play_order)
                        "{\"canvas\":1,\"xywh\":[0,0,10,10],\"text\":{\"zh\":\"丙\"}}]}";
     char *tp = path_of("/api/relics/%s/tours", f.relic);
     DQ_CHECK_INT(status_of(&f, "POST", tp, NULL, tour), 401);
-    DQ_CHECK_INT(status_of(&f, "POST", tp, f.cons_token, tour), 403);
+    /* a viewer may not author tours (educators and above may: issue 17) */
+    char *viewer = login(&f, "vier", "vierpass1", 1);
+    DQ_CHECK_INT(status_of(&f, "POST", tp, viewer, tour), 403);
+    free(viewer);
     dqt_resp_t r;
     DQ_REQUIRE(req(&f, "POST", tp, f.cur_token, tour, &r) == 0);
     DQ_REQUIRE(r.status == 201);
@@ -745,7 +748,11 @@ DQ_TEST(tours_crud_and_play_order)
     dqt_resp_free(&r);
     /* delete */
     char *h2 = cat2(f.cur_token, "If-Match: \"v2\"\r\n");
-    DQ_CHECK_INT(status_of(&f, "DELETE", loc, f.cons_token, NULL), 403);
+    /* a conservator passes the role gate (educator and above author tours) but this private
+     * tour is not theirs: as absent as to anyone else */
+    char *h3 = cat2(f.cons_token, "If-Match: \"v2\"\r\n");
+    DQ_CHECK_INT(status_of(&f, "DELETE", loc, h3, NULL), 404);
+    free(h3);
     DQ_CHECK_INT(status_of(&f, "DELETE", loc, f.cur_token, NULL), 428);
     DQ_CHECK_INT(status_of(&f, "DELETE", loc, h2, NULL), 204);
     DQ_CHECK_INT(status_of(&f, "GET", loc, f.cur_token, NULL), 404);
@@ -755,5 +762,105 @@ DQ_TEST(tours_crud_and_play_order)
     free(loc);
     free(etag);
     free(tp);
+    teardown(&f);
+}
+
+/* ---------------------------------------------------------------- lessons, glossary (issue 17) */
+
+DQ_TEST(lessons_and_glossary_http)
+{
+    fx_t f;
+    setup(&f);
+    DQ_REQUIRE(dqt_sh("%s --data %s user add eddie --role educator --password eddiepass1 "
+                      ">/dev/null 2>&1",
+                      dqt_bin(), f.data) == 0);
+    char *ed = token_of(&f, "eddie");
+    char *lesson = dq_xasprintf(
+        "{\"title\":{\"zh\":\"看船\",\"en\":\"Boats\"},\"public\":true,\"steps\":["
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"canvas\":1,\"xywh\":[100,50,200,100],"
+        " \"question\":{\"type\":\"find\",\"prompt\":{\"en\":\"Find the boat\"},"
+        " \"target\":{\"xywh\":[120,60,40,30]}}},"
+        "{\"kind\":\"compare\",\"a\":{\"relic_id\":\"%s\",\"canvas\":1,\"xywh\":[0,0,10,10]},"
+        " \"b\":{\"relic_id\":\"%s\",\"canvas\":2,\"xywh\":[0,0,10,10]}}]}",
+        f.relic, f.relic, f.relic);
+    /* who may write: anonymous 401, viewer 403, educator 201 */
+    DQ_CHECK_INT(status_of(&f, "POST", "/api/lessons", NULL, lesson), 401);
+    char *viewer = login(&f, "vier", "vierpass1", 1);
+    DQ_CHECK_INT(status_of(&f, "POST", "/api/lessons", viewer, lesson), 403);
+    dqt_resp_t r;
+    DQ_REQUIRE(req(&f, "POST", "/api/lessons", ed, lesson, &r) == 0);
+    DQ_REQUIRE(r.status == 201);
+    char *loc = dqt_header(&r, "Location"), *etag = dqt_header(&r, "ETag");
+    DQ_CHECK(loc && dq_str_starts(loc, "/api/lessons/l"));
+    DQ_CHECK_STR(etag, "\"v1\"");
+    json_t *j = body_json(&r);
+    DQ_CHECK_INT(json_array_size(json_object_get(j, "content_state")), 2);
+    json_decref(j);
+    dqt_resp_free(&r);
+    /* a learner reads it without the answer, and checks a point on the server */
+    DQ_REQUIRE(req(&f, "GET", loc, NULL, NULL, &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    DQ_CHECK(strstr(r.body.data, "[120,60,40,30]") == NULL);
+    dqt_resp_free(&r);
+    char *check = dq_xasprintf("%s/check", loc);
+    DQ_REQUIRE(req(&f, "POST", check, NULL, "{\"step\":0,\"point\":[130,70]}", &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    j = body_json(&r);
+    DQ_CHECK(json_is_true(json_object_get(j, "correct")));
+    json_decref(j);
+    dqt_resp_free(&r);
+    DQ_CHECK_INT(status_of(&f, "POST", check, NULL, "{\"step\":1,\"point\":[1,1]}"), 404);
+    DQ_CHECK_INT(status_of(&f, "POST", check, NULL, "{\"point\":[1,1]}"), 400);
+    /* lists, replace with If-Match, 422 with fields, delete */
+    DQ_REQUIRE(req(&f, "GET", "/api/lessons", NULL, NULL, &r) == 0);
+    j = body_json(&r);
+    DQ_CHECK_INT(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
+    dqt_resp_free(&r);
+    DQ_CHECK_INT(status_of(&f, "PUT", loc, ed, lesson), 428);
+    char *h = cat2(ed, "If-Match: \"v1\"\r\n");
+    DQ_CHECK_INT(status_of(&f, "PUT", loc, h, lesson), 200);
+    DQ_CHECK_INT(status_of(&f, "PUT", loc, h, lesson), 412);
+    DQ_REQUIRE(req(&f, "POST", "/api/lessons", ed,
+                   "{\"title\":{\"en\":\"x\"},\"steps\":[{\"kind\":\"view\","
+                   "\"relic_id\":\"nope\"}]}",
+                   &r) == 0);
+    DQ_CHECK_INT(r.status, 422);
+    j = body_json(&r);
+    DQ_CHECK(json_object_get(json_object_get(json_object_get(j, "error"), "fields"),
+                             "steps[0].relic_id"));
+    json_decref(j);
+    dqt_resp_free(&r);
+    char *h2 = cat2(ed, "If-Match: \"v2\"\r\n");
+    DQ_CHECK_INT(status_of(&f, "DELETE", loc, f.cons_token, NULL), 428);
+    DQ_CHECK_INT(status_of(&f, "DELETE", loc, h2, NULL), 204);
+    DQ_CHECK_INT(status_of(&f, "GET", loc, NULL, NULL), 404);
+    /* glossary: educators create, anyone searches and reads with examples */
+    const char *entry = "{\"key\":\"boat\",\"category\":\"motif\",\"term\":{\"zh\":\"舟\","
+                        "\"en\":\"boat\"},\"definition\":{\"en\":\"A small boat.\"}}";
+    DQ_CHECK_INT(status_of(&f, "POST", "/api/glossary", viewer, entry), 403);
+    DQ_REQUIRE(req(&f, "POST", "/api/glossary", ed, entry, &r) == 0);
+    DQ_CHECK_INT(r.status, 201);
+    char *gl = dqt_header(&r, "Location");
+    DQ_CHECK_STR(gl, "/api/glossary/boat");
+    dqt_resp_free(&r);
+    DQ_CHECK_INT(status_of(&f, "POST", "/api/glossary", ed, entry), 409);
+    DQ_REQUIRE(req(&f, "GET", "/api/glossary?q=%E8%88%9F", NULL, NULL, &r) == 0);
+    j = body_json(&r);
+    DQ_CHECK_INT(json_integer_value(json_object_get(j, "total")), 1);
+    json_decref(j);
+    dqt_resp_free(&r);
+    DQ_CHECK_INT(status_of(&f, "GET", "/api/glossary?limit=0", NULL, NULL), 400);
+    DQ_CHECK_INT(status_of(&f, "GET", "/api/glossary/nope", NULL, NULL), 404);
+    DQ_CHECK_INT(status_of(&f, "GET", gl, NULL, NULL), 200);
+    free(gl);
+    free(h2);
+    free(h);
+    free(check);
+    free(loc);
+    free(etag);
+    free(viewer);
+    free(lesson);
+    free(ed);
     teardown(&f);
 }
