@@ -41,7 +41,9 @@ typedef struct {
  * PostgreSQL has no use for it (match_bound is left out), but the version is kept in step. */
 static const char noop_schema[] = "SELECT 1";
 
-/* Append only, with the version SQLite uses for the same objects. */
+/* Append only, with the version SQLite uses for the same objects. As on SQLite, a migration
+ * is applied when its own schema_version row is missing, so versions may arrive in any
+ * order (9..14 belong to parallel issues). */
 static const migration_t migrations[] = {
     {1, "images and audit", dq_pg_image_schema},
     {2, "pending image journal", dq_pg_pending_schema},
@@ -51,6 +53,7 @@ static const migration_t migrations[] = {
     {6, "relic names for the search dictionary", dq_pg_relic_names_schema},
     {7, "user names folded to lower case", dq_pg_account_fold_schema},
     {8, "relic full-text vocabulary (SQLite only)", noop_schema},
+    {13, "educator role, lessons, glossary", dq_pg_lesson_schema}, /* store_pg_lesson.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -117,8 +120,10 @@ static PGresult *check(dq_store_txn_t *t, PGresult *res, const char *what, dq_er
 static const char *prepared(dq_store_txn_t *t, const char *sql, int n_params, dq_err_t *err)
 {
     pg_conn_t *c = t->pc;
+    /* By pointer first (literals), confirmed by text: a caller's buffer may hold other SQL
+     * at the same address later. */
     for (size_t i = 0; i < c->n_stmts; i++)
-        if (c->stmts[i].ptr == sql)
+        if (c->stmts[i].ptr == sql && strcmp(c->stmts[i].sql, sql) == 0)
             return c->stmts[i].name;
     for (size_t i = 0; i < c->n_stmts; i++)
         if (strcmp(c->stmts[i].sql, sql) == 0) {
@@ -449,22 +454,44 @@ static int read_version(dq_store_txn_t *t, int *version, dq_err_t *err)
     return 0;
 }
 
+static int newest_known(void)
+{
+    int n = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+        n = migrations[i].version > n ? migrations[i].version : n;
+    return n;
+}
+
 static int migrate(pg_store_t *s, dq_err_t *err)
 {
-    const int newest = migrations[DQ_ARRAY_LEN(migrations) - 1].version;
+    const int newest = newest_known();
     {
         /* The common case, a catalog already up to date, without the writers' lock. */
         dq_store_txn_t t;
-        int have = 0;
+        int64_t have = 0;
         dq_err_t e = {0};
+        pg_params_t p = {0};
+        char list[256] = "{";
+        for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d", i ? "," : "",
+                     migrations[i].version);
+        strcat(list, "}");
+        dq_pg_p_text(&p, list);
         txn_bind(s, &t, &s->w, 1);
-        if (read_version(&t, &have, &e) == 0 && have == newest)
-            return 0;
+        PGresult *r = dq_pg_exec_once(
+            &t, "SELECT count(*) FROM schema_version WHERE version = ANY($1::int[])", &p, &e);
+        if (r) {
+            have = dq_pg_col_int(r, 0, 0);
+            PQclear(r);
+            if (have == (int64_t)DQ_ARRAY_LEN(migrations))
+                return 0;
+        }
     }
     for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++) {
         const migration_t *m = &migrations[i];
         dq_store_txn_t *t;
         int have = 0;
+        int64_t applied = 0;
         if (store_begin(s, 1, &t, err) < 0)
             return -1;
         if (control(t,
@@ -479,9 +506,12 @@ static int migrate(pg_store_t *s, dq_err_t *err)
                        newest);
             goto fail;
         }
-        if (have < m->version) {
-            pg_params_t p = {0};
-            dq_pg_p_int(&p, m->version);
+        pg_params_t p = {0};
+        dq_pg_p_int(&p, m->version);
+        int e = dq_pg_int(t, "SELECT 1 FROM schema_version WHERE version = $1", &p, &applied, err);
+        if (e < 0)
+            goto fail;
+        if (e == 1) {
             dq_pg_p_text(&p, m->what);
             if (control(t, m->sql, err) < 0 ||
                 dq_pg_run(t,
@@ -748,4 +778,6 @@ const dq_store_backend_t dq_store_pg = {
     .annos = &dq_pg_anno_ops,
     .tours = &dq_pg_tour_ops,
     .relics = &dq_pg_relic_ops,
+    .lessons = &dq_pg_lesson_ops,
+    .glossary = &dq_pg_gloss_ops,
 };

@@ -261,31 +261,91 @@ static int anno_list(dq_store_txn_t *t, const char *relic_id, int canvas, int64_
 
 /* ---------------------------------------------------------------- search (FTS5's bm25) */
 
-typedef struct {
-    int64_t id;
-    double score;
-    int row; /* in the result */
-} scored_t;
-
-static int cmp_scored(const void *a, const void *b)
+static int cmp_ranked(const void *a, const void *b)
 {
-    const scored_t *x = a, *y = b;
+    const dq_pg_ranked_t *x = a, *y = b;
     if (x->score != y->score)
         return x->score < y->score ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return strcmp(x->key ? x->key : "", y->key ? y->key : "");
 }
 
-static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,
-                       unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
-                       void *ud, dq_err_t *err)
+int dq_pg_bm25(dq_store_txn_t *t, const dq_pg_phrases_t *ph, const char *table, PGresult *rows,
+               int text_col, int ntok_col, int id_col, int key_col, dq_pg_ranked_t **out,
+               dq_err_t *err)
+{
+    dq_buf_t sql = {0}, one = {0};
+    double *idf = NULL, *freq = NULL;
+    dq_pg_inst_t *inst = NULL;
+    int n = PQntuples(rows), rc = -1;
+    dq_pg_ranked_t *sc = dq_xcalloc((size_t)n + 1, sizeof(*sc));
+    /* The corpus statistics bm25 uses (FTS5 fts5Bm25GetData): every row of the table. */
+    dq_buf_printf(&sql, "SELECT count(*), coalesce(sum(ntok), 0) FROM %s", table);
+    PGresult *st = dq_pg_exec(t, sql.data, NULL, err);
+    if (!st)
+        goto out;
+    double n_row = (double)dq_pg_col_int(st, 0, 0), n_token = (double)dq_pg_col_int(st, 0, 1);
+    PQclear(st);
+    double avgdl = n_token / n_row;
+    idf = dq_xcalloc(ph->n_phrases + 1, sizeof(double));
+    freq = dq_xcalloc(ph->n_phrases + 1, sizeof(double));
+    dq_buf_reset(&sql);
+    dq_buf_printf(&sql, "SELECT count(*) FROM %s WHERE terms @@ $1::tsquery", table);
+    for (size_t k = 0; k < ph->n_phrases; k++) {
+        int64_t hits = 0;
+        dq_buf_reset(&one);
+        dq_pg_phrase_tsquery(ph, k, &one);
+        if (one.len) {
+            pg_params_t p = {0};
+            dq_pg_p_text(&p, one.data);
+            if (dq_pg_int(t, sql.data, &p, &hits, err) < 0)
+                goto out;
+        }
+        double nh = (double)hits;
+        double v = log((n_row - nh + 0.5) / (nh + 0.5));
+        idf[k] = v <= 0.0 ? 1e-6 : v;
+    }
+    size_t cap = 0;
+    for (int i = 0; i < n; i++) {
+        size_t n_inst = 0;
+        dq_pg_field_hits(t->search, ph, dq_pg_col(rows, i, text_col), 0, &inst, &n_inst, &cap);
+        memset(freq, 0, (ph->n_phrases + 1) * sizeof(double));
+        for (size_t j = 0; j < n_inst; j++)
+            freq[inst[j].phrase] += 1.0;
+        /* fts5Bm25Function, k1 1.2, b 0.75, in its order of operations */
+        const double k1 = 1.2, b = 0.75;
+        double d = (double)dq_pg_col_int(rows, i, ntok_col), score = 0.0;
+        for (size_t k = 0; k < ph->n_phrases; k++)
+            score += idf[k] * (freq[k] * (k1 + 1.0)) / (freq[k] + k1 * (1 - b + b * d / avgdl));
+        sc[i] = (dq_pg_ranked_t){id_col >= 0 ? dq_pg_col_int(rows, i, id_col) : 0,
+                                 key_col >= 0 ? dq_pg_col(rows, i, key_col) : NULL,
+                                 -1.0 * score, i};
+    }
+    qsort(sc, (size_t)n, sizeof(*sc), cmp_ranked);
+    *out = sc;
+    sc = NULL;
+    rc = 0;
+out:
+    free(sc);
+    free(idf);
+    free(freq);
+    free(inst);
+    dq_buf_free(&sql);
+    dq_buf_free(&one);
+    return rc;
+}
+
+/* Annotations matching q (all relics when relic_id is NULL), best first, at most limit. */
+int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q,
+                      unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
+                      void *ud, dq_err_t *err)
 {
     dq_search_plan_t plan = {0};
     dq_pg_phrases_t ph = {0};
-    dq_buf_t tq = {0}, one = {0}, hl = {0};
-    PGresult *rows = NULL, *st = NULL;
-    double *idf = NULL, *freq = NULL;
-    scored_t *sc = NULL;
-    dq_pg_inst_t *inst = NULL;
+    dq_buf_t tq = {0}, hl = {0};
+    PGresult *rows = NULL;
+    dq_pg_ranked_t *sc = NULL;
     int rc = -1;
     if (dq_search_query_plan(t->search, q ? q : "", &plan, err) < 0) {
         if (err)
@@ -298,40 +358,6 @@ static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,
         goto out;
     }
     dq_pg_phrases(t->search, &plan, 0, &ph);
-    /* The corpus statistics bm25 uses (FTS5 fts5Bm25GetData): every annotation counts. */
-    if (!(st = dq_pg_exec(t, "SELECT count(*), coalesce(sum(ntok), 0) FROM annotations", NULL,
-                          err)))
-        goto out;
-    double n_row = (double)dq_pg_col_int(st, 0, 0), n_token = (double)dq_pg_col_int(st, 0, 1);
-    double avgdl = n_token / n_row;
-    idf = dq_xcalloc(ph.n_phrases + 1, sizeof(double));
-    freq = dq_xcalloc(ph.n_phrases + 1, sizeof(double));
-    for (size_t k = 0; k < ph.n_phrases; k++) {
-        int64_t hits = 0;
-        dq_buf_reset(&one);
-        for (size_t i = ph.first[k]; i < ph.first[k + 1]; i++) {
-            if (i > ph.first[k])
-                dq_buf_puts(&one, " <-> ");
-            dq_buf_putc(&one, '\'');
-            for (size_t j = 0; j < ph.tok_len[i]; j++) {
-                char c = ph.text.data[ph.tok_off[i] + j];
-                if (c == '\'' || c == '\\')
-                    dq_buf_putc(&one, c);
-                dq_buf_putc(&one, c);
-            }
-            dq_buf_putc(&one, '\'');
-        }
-        if (one.len) {
-            pg_params_t p = {0};
-            dq_pg_p_text(&p, one.data);
-            if (dq_pg_int(t, "SELECT count(*) FROM annotations WHERE terms @@ $1::tsquery", &p,
-                          &hits, err) < 0)
-                goto out;
-        }
-        double nh = (double)hits;
-        double v = log((n_row - nh + 0.5) / (nh + 0.5));
-        idf[k] = v <= 0.0 ? 1e-6 : v;
-    }
     pg_params_t p = {0};
     dq_pg_p_text(&p, tq.data);
     dq_pg_p_text(&p, relic_id);
@@ -339,30 +365,15 @@ static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,
     dq_pg_p_text(&p, creator);
     if (!(rows = dq_pg_exec(t,
                             "SELECT " ANNO_COLS " FROM annotations a WHERE a.terms @@ $1::tsquery"
-                            " AND a.relic = $2 AND ($3 = 0 OR ($3 >> (CASE a.motivation"
-                            " WHEN 'commenting' THEN 0 WHEN 'describing' THEN 1"
-                            " WHEN 'identifying' THEN 2 ELSE 3 END)) & 1 = 1)"
-                            " AND ($4::text IS NULL OR a.creator = $4)",
+                            " AND ($2::text IS NULL OR a.relic = $2) AND ($3 = 0 OR"
+                            " ($3 >> (CASE a.motivation WHEN 'commenting' THEN 0"
+                            " WHEN 'describing' THEN 1 WHEN 'identifying' THEN 2 ELSE 3 END))"
+                            " & 1 = 1) AND ($4::text IS NULL OR a.creator = $4)",
                             &p, err)))
         goto out;
-    int n = PQntuples(rows);
-    sc = dq_xcalloc((size_t)n + 1, sizeof(*sc));
-    size_t cap = 0;
-    for (int i = 0; i < n; i++) {
-        size_t n_inst = 0;
-        dq_pg_field_hits(t->search, &ph, dq_pg_col(rows, i, 9), 0, &inst, &n_inst, &cap);
-        memset(freq, 0, (ph.n_phrases + 1) * sizeof(double));
-        for (size_t j = 0; j < n_inst; j++)
-            freq[inst[j].phrase] += 1.0;
-        /* fts5Bm25Function, k1 1.2, b 0.75, in its order of operations */
-        const double k1 = 1.2, b = 0.75;
-        double d = (double)dq_pg_col_int(rows, i, 14), score = 0.0;
-        for (size_t k = 0; k < ph.n_phrases; k++)
-            score += idf[k] * (freq[k] * (k1 + 1.0)) / (freq[k] + k1 * (1 - b + b * d / avgdl));
-        sc[i] = (scored_t){dq_pg_col_int(rows, i, 0), -1.0 * score, i};
-    }
-    qsort(sc, (size_t)n, sizeof(*sc), cmp_scored);
-    for (int i = 0; i < n && i < limit; i++) {
+    if (dq_pg_bm25(t, &ph, "annotations", rows, 9, 14, 0, -1, &sc, err) < 0)
+        goto out;
+    for (int i = 0; i < PQntuples(rows) && i < limit; i++) {
         dq_anno_row_t a;
         column_anno(rows, sc[i].row, &a);
         dq_buf_reset(&hl);
@@ -373,17 +384,19 @@ static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,
     rc = 0;
 out:
     PQclear(rows);
-    PQclear(st);
-    free(idf);
-    free(freq);
     free(sc);
-    free(inst);
     dq_buf_free(&tq);
-    dq_buf_free(&one);
     dq_buf_free(&hl);
     dq_pg_phrases_free(&ph);
     dq_search_plan_free(&plan);
     return rc;
+}
+
+static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,
+                       unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
+                       void *ud, dq_err_t *err)
+{
+    return dq_pg_anno_ranked(t, relic_id, q, motivations, creator, limit, cb, ud, err);
 }
 
 const dq_store_anno_ops dq_pg_anno_ops = {

@@ -128,13 +128,15 @@ int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const ch
 extern const char dq_pg_image_schema[], dq_pg_pending_schema[];
 extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[];
 extern const char dq_pg_account_schema[], dq_pg_account_fold_schema[];
-extern const char dq_pg_annotation_schema[];
+extern const char dq_pg_annotation_schema[], dq_pg_lesson_schema[];
 
 extern const dq_store_image_ops dq_pg_image_ops;
 extern const dq_store_account_ops dq_pg_account_ops;
 extern const dq_store_anno_ops dq_pg_anno_ops;
 extern const dq_store_tour_ops dq_pg_tour_ops;
 extern const dq_store_relic_ops dq_pg_relic_ops;
+extern const dq_store_lesson_ops dq_pg_lesson_ops;
+extern const dq_store_gloss_ops dq_pg_gloss_ops;
 /* store_pg_relic_search.c: dq_store_relic_ops.match, .match_bound and .snippets. */
 int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what, int scored,
                       dq_relic_match_cb cb, void *ud, dq_err_t *err);
@@ -172,6 +174,8 @@ typedef struct {
 void dq_pg_phrases(const dq_search_t *s, const dq_search_plan_t *plan, int boost,
                    dq_pg_phrases_t *out);
 void dq_pg_phrases_free(dq_pg_phrases_t *p);
+/* Appends phrase k alone as a tsquery (nothing when it has no tokens). */
+void dq_pg_phrase_tsquery(const dq_pg_phrases_t *p, size_t k, dq_buf_t *out);
 /* One phrase hit: phrase index and token position in its field. */
 typedef struct {
     int phrase, col, pos;
@@ -187,5 +191,21 @@ void dq_pg_snippet(const dq_search_t *s, const dq_pg_phrases_t *ph, const char *
 /* FTS5's highlight(col 0, "\x01", "\x02") of one field: appended to out. */
 void dq_pg_highlight(const dq_search_t *s, const dq_pg_phrases_t *ph, const char *text,
                      dq_buf_t *out);
+
+/* store_pg_annotation.c: FTS5's bm25 over rows (a result of `table`'s rows, one text field,
+ * its token count and terms columns), best first into *out (new, free()); ties by id_col then
+ * key_col (either -1: unused). And the annotation search itself (relic_id NULL: all). */
+typedef struct {
+    int64_t id;
+    const char *key; /* borrowed from rows */
+    double score;
+    int row;
+} dq_pg_ranked_t;
+int dq_pg_bm25(dq_store_txn_t *t, const dq_pg_phrases_t *ph, const char *table, PGresult *rows,
+               int text_col, int ntok_col, int id_col, int key_col, dq_pg_ranked_t **out,
+               dq_err_t *err);
+int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q,
+                      unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
+                      void *ud, dq_err_t *err);
 
 #endif

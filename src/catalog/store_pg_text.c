@@ -189,6 +189,11 @@ static int put_chain(const dq_pg_phrases_t *p, size_t k, const char *weights, dq
     return 1;
 }
 
+void dq_pg_phrase_tsquery(const dq_pg_phrases_t *p, size_t k, dq_buf_t *out)
+{
+    put_chain(p, k, NULL, out);
+}
+
 void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out)
 {
     dq_pg_phrases_t p;
