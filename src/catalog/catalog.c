@@ -17,6 +17,7 @@
 #include "image_map.h"
 #include "relic_internal.h"
 #include "store.h"
+#include "style_internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -42,6 +43,7 @@ struct dq_catalog {
     atomic_int content_changed; /* 1 when a change to served content was applied since the
                                    last dq_catalog_refresh */
     _Atomic int64_t fed_us;     /* when apply_feed last caught up (dq_now_us) */
+    style_cache_t *style;       /* owned; its own lock (style.c, issue 13) */
 };
 
 int dq_image_id_valid(const char *id, dq_err_t *err)
@@ -161,6 +163,7 @@ dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err)
     cat->impl = impl;
     cat->imap = dq_image_map_new();
     cat->rindex = relic_index_new();
+    cat->style = style_cache_new();
     pthread_mutex_init(&cat->feed_lock, NULL);
     atomic_init(&cat->map_ready, 0);
     atomic_init(&cat->content_changed, 0);
@@ -175,6 +178,7 @@ void dq_catalog_close(dq_catalog_t *cat)
     cat->be->close(cat->impl);
     dq_image_map_free(cat->imap);
     relic_index_free(cat->rindex);
+    style_cache_free(cat->style);
     pthread_mutex_destroy(&cat->feed_lock);
     free(cat);
 }
@@ -187,6 +191,7 @@ void dq_catalog_set_write_wait(dq_catalog_t *cat, int ms)
 const dq_store_backend_t *dq_catalog_backend(dq_catalog_t *cat) { return cat->be; }
 void *dq_catalog_impl(dq_catalog_t *cat) { return cat->impl; }
 relic_index_t *relic_index_of(dq_catalog_t *cat) { return cat->rindex; }
+style_cache_t *style_cache_of(dq_catalog_t *cat) { return cat->style; }
 
 int dq_catalog_schema_version(dq_catalog_t *cat, int *version, dq_err_t *err)
 {

@@ -423,6 +423,90 @@ int dq_catalog_tour_list(dq_catalog_t *cat, const char *relic_id, const dq_actor
 
 /* ======== end annotations and tours ======== */
 
+/* ======== style: embeddings, attribution, similar works (style.c; issue 13) ======== */
+
+/* One stored embedding of an image. Strings and vec are borrowed: by the catalog for the call
+ * on write, by the callback for the call on read. */
+typedef struct {
+    const char *image_id;
+    const char *pyramid_sha256; /* of the pyramid it was computed from ("" when unknown) */
+    const char *model;          /* the embedder's name (style/style.h) */
+    int dim;
+    const float *vec;           /* dim floats (NULL in a listing without vectors) */
+    const char *palette;        /* JSON array of colour clusters (dq_style_palette) */
+    const char *named;          /* JSON array of named-colour shares */
+    const char *updated_at;     /* on read */
+} dq_style_row_t;
+typedef int (*dq_style_row_cb)(void *ud, const dq_style_row_t *row);
+
+/* Stores (inserts or replaces) one embedding, with an audit row "style.index" on the image.
+ * The image must exist (404); dim 1..4096; model non-empty (400). Thread-safe. */
+int dq_catalog_style_put(dq_catalog_t *cat, const dq_style_row_t *row, const char *who,
+                         dq_err_t *err);
+/* One embedding (cb once; 1 when the image has none), or every one in image id order
+ * (with_vec 0: without the vectors, for a cheap "what is indexed" scan). */
+int dq_catalog_style_get(dq_catalog_t *cat, const char *image_id, dq_style_row_cb cb, void *ud,
+                         dq_err_t *err);
+int dq_catalog_style_list(dq_catalog_t *cat, int with_vec, dq_style_row_cb cb, void *ud,
+                          dq_err_t *err);
+/* Removes an image's embedding (audited); 1 when it had none. */
+int dq_catalog_style_remove(dq_catalog_t *cat, const char *image_id, const char *who,
+                            dq_err_t *err);
+/* The attribution model of label ("school" or "dynasty", else 400) as JSON: put replaces it
+ * (audited "style.train"), get appends it to out and returns 1 when none was trained. */
+int dq_catalog_style_model_put(dq_catalog_t *cat, const char *label, const char *json,
+                               const char *who, dq_err_t *err);
+int dq_catalog_style_model_get(dq_catalog_t *cat, const char *label, dq_buf_t *out,
+                               dq_err_t *err);
+
+/* One embedded image with what its relic says (the first relic that links it). Borrowed for
+ * the callback. relic_id and the labels are NULL for an unlinked image / a missing field. */
+typedef struct {
+    const char *image_id, *relic_id;
+    const char *school, *dynasty, *title_zh, *title_en;
+    int year; /* year_from, 0 when unknown */
+    int restricted;
+    const char *model;
+    int dim;
+    const float *vec;
+} dq_style_work_t;
+typedef int (*dq_style_work_cb)(void *ud, const dq_style_work_t *w);
+/* Every embedded image in image id order, with its relic's labels; restricted ones only when
+ * who may see them. For training and the style map. */
+int dq_catalog_style_works(dq_catalog_t *cat, const dq_actor_t *who, dq_style_work_cb cb,
+                           void *ud, dq_err_t *err);
+
+/* A similar-works query: by a stored image's embedding (image_id) or by a raw vector (vec of
+ * dim floats from model, e.g. an upload or a region). */
+typedef struct {
+    const char *image_id;
+    const float *vec;
+    int dim;
+    const char *model;
+    const char *exclude_relic; /* leave this relic's images out (NULL: only the query image) */
+    int limit;                 /* 1..100; 0 = 12 */
+    int labelled_only;         /* 1: only works whose relic names a school */
+} dq_style_query_t;
+/* The most similar works visible to who, best first, into out:
+ *   {"model": "...", "metric": "school"|null, "n_indexed": N, "items": [{"relic_id",
+ *    "image_id", "title": {"zh","en"}, "school", "dynasty", "year", "score", "reason": {"key",
+ *    "en", "zh"}, "parts": {"palette": 0.91, "ink": .., "brushwork": .., "composition": ..}}]}
+ * reason names the part that agrees most. A query image that who may not see is 404, one
+ * without an embedding 404 ("not indexed yet"). Served from an in-memory index rebuilt when
+ * the catalog changes (any audit row). Thread-safe. */
+int dq_catalog_style_similar(dq_catalog_t *cat, const dq_style_query_t *q, const dq_actor_t *who,
+                             dq_buf_t *out, dq_err_t *err);
+/* The same for a relic: its first image's embedding, the relic itself left out. 404 for a relic
+ * who may not see, or one without an indexed image. */
+int dq_catalog_style_similar_relic(dq_catalog_t *cat, const char *relic_id, int limit,
+                                   const dq_actor_t *who, dq_buf_t *out, dq_err_t *err);
+/* Attribution suggestions for a raw vector: {"label": "school", "labels": [{"label": "jinbi",
+ * "p": 0.93}, ...]} (best first, at most top) appended to out; 1 when no model of that label
+ * was trained (nothing appended), 409 when the model was fitted on another embedder. */
+int dq_catalog_style_classify(dq_catalog_t *cat, const char *label, const float *vec, int dim,
+                              const char *model, int top, dq_buf_t *out, dq_err_t *err);
+
+/* ======== end style ======== */
 /* ======== lessons and glossary (lesson.c, glossary.c; issue 17) ======== */
 
 /* Lessons: an ordered walk across any number of works, with questions (docs/api.md

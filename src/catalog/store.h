@@ -406,6 +406,25 @@ typedef struct dq_store_relic_ops {
     int (*names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
 } dq_store_relic_ops;
 
+/* ---------------------------------------------------------------- style embeddings (issue 13) */
+
+/* Rows: dq_style_row_t and dq_style_row_cb in catalog.h. */
+typedef struct dq_store_style_ops {
+    /* Inserts or replaces the row of row->image_id (sets updated_at). Write transaction. */
+    int (*put)(dq_store_txn_t *txn, const dq_style_row_t *row, dq_err_t *err);
+    /* One row (cb once) or 1 when there is none. */
+    int (*get)(dq_store_txn_t *txn, const char *image_id, dq_style_row_cb cb, void *ud,
+               dq_err_t *err);
+    /* Every row in image id order; with_vec 0 leaves vec NULL and dim as stored (cheap scan). */
+    int (*list)(dq_store_txn_t *txn, int with_vec, dq_style_row_cb cb, void *ud, dq_err_t *err);
+    /* 0 deleted, 1 none. Write transaction. */
+    int (*remove)(dq_store_txn_t *txn, const char *image_id, dq_err_t *err);
+    /* A fitted attribution model per label ("school", "dynasty"): its JSON document, replaced
+     * whole. get: 0 and out appended to, 1 none. */
+    int (*model_put)(dq_store_txn_t *txn, const char *label, const char *json, dq_err_t *err);
+    int (*model_get)(dq_store_txn_t *txn, const char *label, dq_buf_t *out, dq_err_t *err);
+} dq_store_style_ops;
+
 /* ---------------------------------------------------------------- the backend */
 
 typedef struct dq_store_backend {
@@ -440,6 +459,7 @@ typedef struct dq_store_backend {
     const dq_store_anno_ops *annos;
     const dq_store_tour_ops *tours;
     const dq_store_relic_ops *relics;
+    const dq_store_style_ops *style; /* issue 13 (store_sqlite_style.c) */
     const dq_store_lesson_ops *lessons; /* lesson.c, store_sqlite_lesson.c (issue 17) */
     const dq_store_gloss_ops *glossary;
 } dq_store_backend_t;

@@ -42,6 +42,7 @@ static const migration_t migrations[] = {
      dq_sqlite_relic_names_schema}, /* store_sqlite_relic.c */
     {7, "user names folded to lower case", dq_sqlite_account_fold_schema},
     {8, "relic full-text vocabulary", dq_sqlite_relic_vocab_schema}, /* store_sqlite_relic.c */
+    {11, "style embeddings and attribution models", dq_sqlite_style_schema}, /* _style.c */
     {13, "educator role, lessons, glossary",
      dq_sqlite_lesson_schema}, /* store_sqlite_lesson.c (issue 17) */
 };
@@ -605,6 +606,7 @@ const dq_store_backend_t dq_store_sqlite = {
     .annos = &dq_sqlite_anno_ops,
     .tours = &dq_sqlite_tour_ops,
     .relics = &dq_sqlite_relic_ops,
+    .style = &dq_sqlite_style_ops,
     .lessons = &dq_sqlite_lesson_ops,
     .glossary = &dq_sqlite_gloss_ops,
 };

@@ -159,6 +159,11 @@ extern const char dq_sqlite_annotation_schema[];
 extern const dq_store_anno_ops dq_sqlite_anno_ops;
 extern const dq_store_tour_ops dq_sqlite_tour_ops;
 
+/* ---- store_sqlite_style.c (issue 13) ---- */
+
+/* Migration 11: style embeddings and attribution models. */
+extern const char dq_sqlite_style_schema[];
+extern const dq_store_style_ops dq_sqlite_style_ops;
 /* ---- store_sqlite_lesson.c (issue 17) ---- */
 
 /* Migration 13: the educator role in users' CHECK, lessons, the glossary and its FTS5 index. */

@@ -16,6 +16,7 @@ static const dq_cmd_t commands[] = {
     {"fixity", dq_cmd_fixity, "re-verify the SHA-256 of every stored master and pyramid"},
     {"generate", dq_cmd_generate,
      "paint the sample collection (procedural ink paintings with ground truth)"},
+    {"style", dq_cmd_style, "style embeddings, attribution (train/classify), similar works"},
     {"condition", dq_cmd_condition, "condition captures: register two dates, map what changed"},
 };
 

@@ -363,6 +363,10 @@ static const api_route_t api_routes[] = {
     {DQ_HTTP_PUT, "glossary/*", DQ_ROLE_EDUCATOR, 0, dq_api_glossary_replace},
     {DQ_HTTP_DELETE, "glossary/*", DQ_ROLE_EDUCATOR, 0, dq_api_glossary_delete},
     /* ======== end lessons and glossary ======== */
+    /* ======== similar works (api_style.c; issue 13) ======== */
+    {R_GET, "relics/*/similar", DQ_ROLE_ANON, 0, dq_api_style_similar},
+    {DQ_HTTP_POST, "similar", DQ_ROLE_ANON, 0, dq_api_style_search},
+    /* ======== end similar works ======== */
 };
 
 static int pattern_matches(const char *pattern, char *const *seg, int n_seg)
@@ -481,6 +485,7 @@ static void free_segs(dq_api_t *c)
 static void (*const large_bodies[])(dq_api_t *c) = {
     dq_api_relic_create, dq_api_relic_replace, dq_api_relic_patch,
     dq_api_tour_create,  dq_api_tour_replace,  dq_api_lesson_create, dq_api_lesson_replace,
+    dq_api_style_search, /* an uploaded image */
 };
 
 size_t dq_http_api_body_limit(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)

@@ -107,4 +107,8 @@ void dq_api_glossary_replace(dq_api_t *c);
 void dq_api_glossary_delete(dq_api_t *c);
 /* ======== end lessons and glossary ======== */
 
+/* ======== similar works (api_style.c; issue 13) ======== */
+void dq_api_style_similar(dq_api_t *c);
+void dq_api_style_search(dq_api_t *c);
+
 #endif

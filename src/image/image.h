@@ -103,6 +103,28 @@ typedef struct {
  * DQ_EIO for unreadable tiles or a vips failure. */
 int dq_image_render(dq_pyramid_t *p, const dq_render_spec_t *spec, dq_buf_t *out, dq_err_t *err);
 
+/* ================================================================ pixels for analysis */
+/* (src/image/pixels.c, issue 13) Plain 8-bit sRGB pixels for style analysis. */
+
+/* rgb is owned (free with dq_pixels_free); rows are stride bytes apart, 3 bytes a pixel. */
+typedef struct {
+    uint8_t *rgb;
+    int width, height;
+    size_t stride;
+} dq_pixels_t;
+/* A file (a master or a pyramid) shrunk on load so that its long side is at most side. */
+int dq_image_pixels_file(const char *path, int side, dq_pixels_t *out, dq_err_t *err);
+/* An image in memory (an upload: untrusted). The header is checked first: DQ_EINVAL (400) for
+ * what is not an allowed image format, DQ_ELIMIT (413) above max_pixels (0: no limit). */
+int dq_image_pixels_buffer(const void *buf, size_t len, int side, uint64_t max_pixels,
+                           dq_pixels_t *out, dq_err_t *err);
+/* The region x,y,w,h (full-resolution pixels, clipped to the image) of a pyramid, read from the
+ * smallest level that still has side pixels across it. DQ_EINVAL (400) when it lies outside. */
+int dq_image_pixels_region(const char *pyramid_path, int x, int y, int w, int h, int side,
+                           dq_pixels_t *out, dq_err_t *err);
+/* NULL-safe; frees p->rgb. */
+void dq_pixels_free(dq_pixels_t *p);
+
 /* ================================================================ ingest */
 /* (owned by the ingest author) src/image/ingest.c. Needs dq_image_init first. */
 

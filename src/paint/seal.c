@@ -6,6 +6,7 @@
  * wear. Everything becomes a stamp primitive of the scene; nothing is composited here.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,22 @@
 
 #define KAI_FILE "/usr/share/fonts/truetype/arphic/ukai.ttc"
 #define KAI_FONT "AR PL UKai CN"
+
+/* libvips 8.14's vips_text keys its table of loaded font files by the calling operation's own
+ * copy of the path, which is freed with the operation: once the operation cache drops that
+ * first operation, every later call with "fontfile" reads freed memory (ASan found it with the
+ * hundreds of inscriptions of `generate --study`). So the font file is loaded exactly once per
+ * process, by a throw-away call, and later calls name only the font (fontconfig knows it by
+ * then). pthread_once is the one-time initialisation; nothing else is global here. */
+static pthread_once_t kai_once = PTHREAD_ONCE_INIT;
+static void kai_load(void)
+{
+    VipsImage *t = NULL;
+    if (vips_text(&t, " ", "fontfile", KAI_FILE, "font", KAI_FONT " 12", NULL) == 0)
+        g_object_unref(t);
+    else
+        vips_error_clear(); /* the real call below reports a missing font */
+}
 
 /* One column of text, top to bottom, as a new w*h mask (free with free()). */
 static uint8_t *column_mask(const char *text, int font_px, int *w, int *h, dq_err_t *err)
@@ -31,8 +48,9 @@ static uint8_t *column_mask(const char *text, int font_px, int *w, int *h, dq_er
         p += len;
     }
     char *font = dq_xasprintf("%s %d", KAI_FONT, font_px < 2 ? 2 : font_px);
-    if (vips_text(&t[0], col.data ? col.data : " ", "fontfile", KAI_FILE, "font", font, "dpi", 72,
-                  "align", VIPS_ALIGN_CENTRE, NULL)) {
+    pthread_once(&kai_once, kai_load);
+    if (vips_text(&t[0], col.data ? col.data : " ", "font", font, "dpi", 72, "align",
+                  VIPS_ALIGN_CENTRE, NULL)) {
         dq_err_set(err, DQ_EIO, 0, "vips_text: %s", vips_error_buffer());
         vips_error_clear();
         goto out;

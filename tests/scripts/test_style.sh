@@ -1,0 +1,71 @@
+#!/bin/bash
+# test_style.sh: `danqing style index|train|classify` end to end on a small study set (issue
+# 13): the study set is ingested and imported like the sample collection; index embeds one
+# relic, then resumes with the rest (one transaction per image); a replaced pyramid is
+# re-embedded and an unchanged one is not; train reports cross-validated accuracy with a
+# confusion matrix; classify answers the documented JSON shape with probabilities that sum to
+# 1 and never changes the catalog record. Prints "N passed, N failed".
+set -u
+bin=${DQ_BIN:-build/san/danqing}
+root=${DQ_ROOT:-.}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dq_style_cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+check() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi; }
+py=/usr/bin/python3
+
+"$bin" generate --study 3 --seed 5 --scale 0.3 --out "$tmp/s" --quiet --pigments "$root/data-src/pigments" || { echo "generate failed"; echo "0 passed, 1 failed"; exit 1; }
+for d in "$tmp"/s/S5-*; do
+  "$bin" --data "$tmp/d" ingest "$d/main.tif" --id "$(basename "$d")" > /dev/null || fail=$((fail + 1))
+done
+"$bin" --data "$tmp/d" import "$tmp/s/metadata.jsonl" > /dev/null 2>&1
+n=$(ls -d "$tmp"/s/S5-* | wc -l)
+check "18 works painted" "[ $n -eq 18 ]"
+
+relic=$("$bin" --data "$tmp/d" style classify x 2>&1 >/dev/null | grep -c "neither")
+check "classify of an unknown id is a clear error" "[ $relic -eq 1 ]"
+
+# One relic first, then the rest: what was done is not redone.
+rid=$(sqlite3 "$tmp/d/catalog.sqlite" "SELECT id FROM relics LIMIT 1")
+out=$("$bin" --data "$tmp/d" style index --relic "$rid" --quiet)
+check "index --relic embeds its one image" "echo '$out' | grep -q '^style index: 1 embedded'"
+out=$("$bin" --data "$tmp/d" style index --quiet)
+check "index resumes with the other 17" "echo '$out' | grep -q '^style index: 17 embedded, 1 already current'"
+out=$("$bin" --data "$tmp/d" style index --quiet)
+check "a second index has nothing to do" "echo '$out' | grep -q '^style index: 0 embedded, 18 already current'"
+
+# A changed pyramid is re-embedded.
+a=$(ls -d "$tmp"/s/S5-jinbi-0001); b=$(ls -d "$tmp"/s/S5-kaishu-0001)
+"$bin" --data "$tmp/d" ingest "$b/main.tif" --id S5-jinbi-0001 --replace > /dev/null
+out=$("$bin" --data "$tmp/d" style index --quiet)
+check "a replaced pyramid is re-embedded" "echo '$out' | grep -q '^style index: 1 embedded, 17 already current'"
+"$bin" --data "$tmp/d" ingest "$a/main.tif" --id S5-jinbi-0001 --replace > /dev/null
+"$bin" --data "$tmp/d" style index --quiet > /dev/null
+
+out=$("$bin" --data "$tmp/d" style train --label school --folds 3 --json)
+check "train --json reports accuracy and a 6x6 confusion matrix" "echo '$out' | $py -c '
+import json,sys; d=json.load(sys.stdin)
+assert d[\"n\"]==18 and len(d[\"classes\"])==6 and d[\"folds\"]==3
+assert len(d[\"confusion\"])==6 and sum(map(sum,d[\"confusion\"]))==18
+assert 0.5 <= d[\"accuracy\"] <= 1.0, d[\"accuracy\"]'"
+out=$("$bin" --data "$tmp/d" style train --label dynasty)
+check "train --label dynasty prints a confusion matrix" "echo '$out' | grep -q 'cross-validated accuracy'"
+check "train without --label is a usage error" "! $bin --data $tmp/d style train 2>/dev/null"
+
+before=$(sqlite3 "$tmp/d/catalog.sqlite" "SELECT group_concat(version) FROM relics")
+out=$("$bin" --data "$tmp/d" style classify S5-yanyu-0002 --json)
+check "classify IMAGE_ID --json has the documented shape" "echo '$out' | $py -c '
+import json,sys; d=json.load(sys.stdin)
+ls=d[\"labels\"]; assert len(ls)==3 and all(set(x)=={\"label\",\"p\"} for x in ls)
+assert ls[0][\"p\"]>=ls[1][\"p\"]>=ls[2][\"p\"]
+near=d[\"nearest\"]; assert len(near)==5
+assert all(n[\"image_id\"]!=\"S5-yanyu-0002\" and n[\"school\"] for n in near)
+assert near[0][\"score\"]>=near[-1][\"score\"]'"
+out=$("$bin" --data "$tmp/d" style classify "$tmp/s/S5-xiyuan-0003/main.tif" --json --top 6)
+check "classify FILE: probabilities of all classes sum to 1" "echo '$out' | $py -c '
+import json,sys; d=json.load(sys.stdin); s=sum(x[\"p\"] for x in d[\"labels\"]); assert abs(s-1)<0.01, s'"
+after=$(sqlite3 "$tmp/d/catalog.sqlite" "SELECT group_concat(version) FROM relics")
+check "classify changed no relic" "[ '$before' = '$after' ]"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
