@@ -546,6 +546,9 @@ static int paint_work(coll_t *c, int idx, dq_err_t *err)
         if (write_truth(c, &sc, t[1], tdir, k, W, H, &rng, truth, err) < 0 ||
             save_json(truth, tdir, "truth.json", err) < 0)
             goto out;
+        /* The living painting's layers (scene.c): landscapes only, no randomness drawn. */
+        if (sc.kind == DQ_SCENE_LANDSCAPE && dq_paint_scene_truth(&sc, tw, th, tdir, err) < 0)
+            goto out;
     }
 
     /* The catalog record. */
