@@ -346,6 +346,14 @@ struct _VipsImage *dq_paint_render_state(const dq_paint_scene_t *sc, int width, 
 struct _VipsImage *dq_paint_shade(struct _VipsImage *state, const dq_paint_scene_t *sc,
                                   const dq_paint_spectra_t *sp, int mode, double nm, dq_err_t *err);
 
+/* The realistic capture (capture.c): raw 16-bit frames of every band with targets, uneven
+ * light, misregistration and noise into tdir/capture/ (bands.json describes them), and what
+ * only the painter knows into tdir/capture_truth.json. state is the truth-resolution state
+ * image (in memory); randomness comes from (seed, work_idx) only. Returns 0 or -1 with err. */
+int dq_paint_capture(struct _VipsImage *state, const dq_paint_scene_t *sc,
+                     const dq_paint_spectra_t *sp, uint64_t seed, int work_idx, const char *tdir,
+                     dq_err_t *err);
+
 /* Damage flags at (u, v) (condition.c). */
 typedef struct {
     uint8_t loss16, stain16, loss26, flake26, fade26, abrasion16;
