@@ -662,6 +662,12 @@ int dq_catalog_gloss_import(dq_catalog_t *cat, const char *json, size_t len,
                             const dq_actor_t *who, int *created, int *updated,
                             dq_buf_t *field_errors, dq_err_t *err);
 
+/* The id of the relic whose accession number is accession, as who may see it, into id (64
+ * bytes); 404 when there is none (or who may not see it). For importers that know works by
+ * accession (the composition overlays of the sample collection). */
+int dq_catalog_relic_by_accession(dq_catalog_t *cat, const char *accession, const dq_actor_t *who,
+                                  char id[64], dq_err_t *err);
+
 /* ======== end lessons and glossary ======== */
 /* ======== network: OAI-PMH records and the relic change feed (network.c) ======== */
 
