@@ -16,11 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 NA=${STYLE_TRAIN_N:-60} NB=${STYLE_TEST_N:-20} SA=${STYLE_SEED_A:-1} SB=${STYLE_SEED_B:-2}
 NR=${STYLE_RANDOM:-100000} REQ=${STYLE_REQUESTS:-300}
-BIN=$PWD/build/danqing
 PY=/usr/bin/python3
 W=build/science/style
 mkdir -p "$W"
-[ -x "$BIN" ] || make -j2 build/danqing > /dev/null
+[ -x build/danqing ] || make -j2 build/danqing > /dev/null
+# A private copy: rebuilding build/danqing during the run must not change the binary midway.
+cp build/danqing "$W/danqing.bin"
+BIN=$PWD/$W/danqing.bin
 T0=$(date +%s)
 
 # ---- paint, ingest, import, index (each step cached by its inputs)

@@ -110,5 +110,6 @@ void dq_api_glossary_delete(dq_api_t *c);
 /* ======== similar works (api_style.c; issue 13) ======== */
 void dq_api_style_similar(dq_api_t *c);
 void dq_api_style_search(dq_api_t *c);
+void dq_api_style_palette(dq_api_t *c);
 
 #endif

@@ -99,6 +99,23 @@ check "an image region gets similar works" "echo '$reg' | $py -c 'import json,sy
 check "a region outside the image is 400" "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{\"image_id\":\"S5-yanyu-0001\",\"region\":\"90000,0,200,150\"}' '$api/similar') = 400 ]"
 check "garbage uploads are 400" "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: image/jpeg' --data-binary 'not an image at all' '$api/similar') = 400 ]"
 check "no relic but the patched one changed" "[ \$(sqlite3 '$tmp/d/catalog.sqlite' \"SELECT count(*) FROM relics WHERE version > 1\") -eq 1 ]"
+# Colour search: combinable with text and facets; palettes of relic pages.
+cs=$(curl -s "$api/relics?colour=shiqing&limit=100&facets=1")
+check "colour=石青 finds blue-green (jinbi) works" "echo '$cs' | $py -c '
+import json,sys; d=json.load(sys.stdin); acc=[i[\"accession\"] for i in d[\"items\"]]
+assert d[\"total\"]>=2 and sum(\"jinbi\" in a for a in acc)>=2, acc
+assert \"facets\" in d'"
+cz=$(curl -s "$api/relics?colour=%E7%9F%B3%E9%9D%92&limit=100")
+check "the Chinese name gives the same answer" "[ \"\$(echo '$cs' | $py -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])')\" = \"\$(echo '$cz' | $py -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])')\" ]"
+check "colour with text narrows the text's matches" "[ \$(curl -s \"$api/relics?colour=shiqing&q=%E4%BA%91%E5%B1%B1%E6%B4%BE&limit=100\" | $py -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])') -le \$(curl -s \"$api/relics?q=%E4%BA%91%E5%B1%B1%E6%B4%BE&limit=100\" | $py -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])') ]"
+check "kaishu calligraphy has no cinnabar wash" "! curl -s '$api/relics?colour=zhusha&limit=100' | grep -q 'kaishu'"
+check "an unknown colour is 400" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$api/relics?colour=purple') = 400 ]"
+check "a picked hex colour works" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$api/relics?colour=%23507da1') = 200 ]"
+pal=$(curl -s "$api/relics/$vid/palette")
+check "a relic's palette has swatches, the support first" "echo '$pal' | $py -c '
+import json,sys; d=json.load(sys.stdin); p=d[\"palette\"]
+assert p[0][\"name\"]==\"paper\" and all(x[\"hex\"].startswith(\"#\") for x in p) and abs(sum(x[\"share\"] for x in p)-1)<0.01'"
+
 kill $spid 2>/dev/null
 wait $spid 2>/dev/null
 
