@@ -128,6 +128,14 @@ build/fuzz/fuzz_query: fuzz/fuzz_query.c $(FUZZ_CAT_SRCS)
 	  $(shell pkg-config --cflags $(FUZZ_CAT_PKGS)) -o $@ $^ \
 	  $(shell pkg-config --libs $(FUZZ_CAT_PKGS)) -lbz2 -lm -lpthread
 
+# The OAI-PMH target (issue 16) runs the /oai request parser and its resumption tokens.
+FUZZ_OAI_SRCS := $(wildcard src/core/*.c src/lod/*.c)
+build/fuzz/fuzz_oai: fuzz/fuzz_oai.c $(FUZZ_OAI_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium jansson) -lm
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_TARGETS)
 

@@ -12,14 +12,16 @@ set -eu
 N=${1:-${DQ_BENCH_RELICS:-500000}}
 RUNS=${RUNS:-30}
 WORK=${WORK:-build/bench-catalog}
-PKGS=$(sed -n "s/^PKGS *:= *//p" Makefile) # the build's own list
+# the build's own package list and link line, as make expands them (PKGS spans two lines)
+PKGS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^PKGS := //p')
+LIBS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^LIBS := //p')
 
 make --no-print-directory build/danqing build/rel/libdanqing.a >/dev/null
 mkdir -p "$WORK"
 cc -O2 -std=c11 -Wall -Wextra -Werror -o "$WORK/gen_relics" bench/gen_relics.c
 cc -O2 -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Isrc $(pkg-config --cflags $PKGS) \
     -o "$WORK/catalog_query_bench" bench/catalog_query_bench.c build/rel/libdanqing.a \
-    $(pkg-config --libs $PKGS) -lbz2 -lm -lpthread
+    $LIBS
 
 echo "== generating $N records"
 "$WORK/gen_relics" "$N" >"$WORK/relics.jsonl"

@@ -10,14 +10,16 @@ set -eu
 BEFORE=$1
 N=${2:-100000}
 WORK=${WORK:-build/bench-compare}
-PKGS=$(sed -n "s/^PKGS *:= *//p" Makefile) # the build's own list
+# the build's own package list and link line, as make expands them (PKGS spans two lines)
+PKGS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^PKGS := //p')
+LIBS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^LIBS := //p')
 make --no-print-directory build/danqing build/rel/libdanqing.a >/dev/null
 mkdir -p "$WORK"
 for side in before after; do
     root=$([ $side = before ] && echo "$BEFORE" || echo .)
     cc -O2 -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -I"$root/src" \
         $(pkg-config --cflags $PKGS) -o "$WORK/dump_$side" bench/catalog_dump.c \
-        "$root/build/rel/libdanqing.a" $(pkg-config --libs $PKGS) -lbz2 -lm -lpthread
+        "$root/build/rel/libdanqing.a" $LIBS
 done
 if [ ! -f "$WORK/data/catalog.sqlite" ] || [ "$(cat "$WORK/n" 2>/dev/null)" != "$N" ]; then
     cc -O2 -std=c11 -Wall -Wextra -Werror -o "$WORK/gen_relics" bench/gen_relics.c

@@ -16,7 +16,9 @@
 # usage: bench/issue9.sh [PART ...]    (no part: all five, in the order above)
 # env: DQ_BENCH_ROUNDS (3), DQ_BENCH_SECONDS (10 per round and server), DQ_BENCH_CONNS (32),
 #      DQ_BENCH_RELICS (100000), DQ_BENCH_RUNS (50 searches per query and interface),
-#      DQ_BENCH_W/H (40000x6000), DQ_BENCH_SERVE_ARGS (extra `danqing serve` options). Output: the table on stdout and in build/bench/i9/table.md.
+#      DQ_BENCH_W/H (40000x6000), DQ_BENCH_SERVE_ARGS (extra `danqing serve` options),
+#      DQ_BENCH_BASE_BIN (tiles parts: also serve with this danqing binary, an older build,
+#      interleaved in the same rounds, and add its rows and the new/old ratio). Output: the table on stdout and in build/bench/i9/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -59,7 +61,7 @@ start_dq() {
   local name=$1 data=$2; shift 2
   rm -f "$I/$name.out" # before the start: the wait below must not read an earlier run's line
   # shellcheck disable=SC2086 # DQ_BENCH_SERVE_ARGS: extra serve options, word-split
-  build/danqing --data "$data" --listen 127.0.0.1:0 --log-level 3 serve "$@" ${DQ_BENCH_SERVE_ARGS:-} > "$I/$name.out" 2> "$I/$name.log" &
+  "${DQ_SERVE_BIN:-build/danqing}" --data "$data" --listen 127.0.0.1:0 --log-level 3 serve "$@" ${DQ_BENCH_SERVE_ARGS:-} > "$I/$name.out" 2> "$I/$name.log" &
   DQ_PID=$!; pids+=("$DQ_PID")
   local i=0
   while ! grep -q 'listening on' "$I/$name.out" 2> /dev/null; do
@@ -149,17 +151,36 @@ warm() { # origin list: every URL once over one keep-alive connection
   curl -s -K "$I/warm.curl" || true
 }
 
-# ---- interleaved comparison: compare PART NAME_A ORIGIN_A LIST_A NAME_B ORIGIN_B LIST_B
+# CPU time (user + system, in clock ticks) of a process and its threads so far. Under load,
+# requests per second mostly measure the scheduler; CPU per request measures the server.
+declare -A SRV_PID=()
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
+
+# ---- interleaved comparison: compare PART NAME_A ORIGIN_A LIST_A NAME_B ORIGIN_B LIST_B [NAME_C ...]
 # Appends "name rps p50 p99 errors" per round to $I/PART.runs.
 compare() {
   local part=$1 r
+  shift
   : > "$I/$part.runs"
   for r in $(seq 1 "$rounds"); do
-    local la=$4 lb=$7
-    [ -n "${ROUND_LIST_HOOK:-}" ] && { $ROUND_LIST_HOOK "$r"; la=${4//@R@/$r}; lb=${7//@R@/$r}; }
-    echo "$2 $(run_wrk "$part-$2-$r" "$3" "$la" -t2 -c"$conns" -d"${secs}s")" >> "$I/$part.runs"
-    echo "$5 $(run_wrk "$part-$5-$r" "$6" "$lb" -t2 -c"$conns" -d"${secs}s")" >> "$I/$part.runs"
-    say "  round $r: $(tail -n 2 "$I/$part.runs" | tr '\n' ' ') (load $(load))"
+    [ -n "${ROUND_LIST_HOOK:-}" ] && $ROUND_LIST_HOOK "$r"
+    local a=("$@") line=""
+    while [ ${#a[@]} -ge 3 ]; do
+      local l=${a[2]}
+      [ -n "${ROUND_LIST_HOOK:-}" ] && l=${l//@R@/$r}
+      local pid=${SRV_PID[${a[0]}]:-} c0=0 res
+      [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
+      res=$(run_wrk "$part-${a[0]}-$r" "${a[1]}" "$l" -t2 -c"$conns" -d"${secs}s")
+      local us=n/a
+      if [ -n "$pid" ]; then # server CPU (user + system) per answered request, in µs
+        us=$(awk -v t="$(($(cpu_ticks "$pid") - c0))" -v hz="$(getconf CLK_TCK)" -v rps="${res%% *}" -v s="$secs" \
+          'BEGIN {n = rps * s; if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a"}')
+      fi
+      echo "${a[0]} $res $us" >> "$I/$part.runs"
+      line="$line$(tail -n 1 "$I/$part.runs") "
+      a=("${a[@]:3}")
+    done
+    say "  round $r: $line(load $(load))"
   done
 }
 col() { awk -v n="$2" -v c="$3" '$1 == n {print $c}' "$I/$1.runs"; } # part name column
@@ -182,6 +203,8 @@ compare_rows() {
     row "$part" "p99 ms, median (min)" "$pa ($pma)" "$pb ($pmb)" "$pr" "" ""
   fi
   row "$part" "p50 ms, median" "$p5a" "$p5b" "$(ratio "$p5a" "$p5b")" "" ""
+  local ca cb; ca=$(col "$part" "$a" 6 | grep -v n/a | median); cb=$(col "$part" "$b" 6 | grep -v n/a | median)
+  [ "$ca" = n/a ] || row "$part" "server CPU µs per answer (user + system), median" "$ca" "$cb" "$(ratio "$ca" "$cb")" "" ""
   local ea eb; ea=$(sumcol "$part" "$a"); eb=$(sumcol "$part" "$b")
   row "$part" "errors + non-2xx, all rounds (req/s counts 2xx only)" "$ea" "$eb" "" "0" "$([ "$ea" = 0 ] && echo ok || echo MISS)"
 }
@@ -198,9 +221,27 @@ part_tiles() { # part cache_mb target label
   fi
   warm "http://127.0.0.1:$ST_PORT" "$I/tiles.st"
   say "$part: $(wc -l < "$I/tiles.rel") tiles, $rounds rounds x ${secs}s x 2 servers, wrk -t2 -c$conns (load $(load))"
-  compare "$part" danqing "$DQ_URL" "$I/tiles.dq" static "http://127.0.0.1:$ST_PORT" "$I/tiles.st"
+  SRV_PID=([danqing]=$dq_pid [static]=$ST_PID)
+  local base=() base_pid=
+  if [ -n "${DQ_BENCH_BASE_BIN:-}" ]; then # a second danqing (an older build) in the same rounds
+    local dq_url=$DQ_URL
+    DQ_SERVE_BIN=$DQ_BENCH_BASE_BIN start_dq "$part-base" "$I/data" --cache-mb "$cache"
+    base_pid=$DQ_PID base=(base "$DQ_URL" "$I/tiles.dq")
+    SRV_PID[base]=$base_pid
+    [ "$cache" = 0 ] || warm "$DQ_URL" "$I/tiles.dq"
+    DQ_URL=$dq_url
+  fi
+  compare "$part" danqing "$DQ_URL" "$I/tiles.dq" static "http://127.0.0.1:$ST_PORT" "$I/tiles.st" "${base[@]}"
   # p99 no worse than static is a target with the cache off; with it on, only throughput is.
   compare_rows "$part" danqing static "$target" "tiles, cache $cache MiB" "$([ "$cache" = 0 ] && echo 1 || echo 0)"
+  if [ -n "$base_pid" ]; then
+    compare_rows "$part" base static "$target" "base build ($DQ_BENCH_BASE_BIN): tiles, cache $cache MiB" 0
+    local rd rb; rd=$(col "$part" danqing 2 | median); rb=$(col "$part" base 2 | median)
+    row "$part" "danqing / base build req/s, median" "$rd" "$rb" "$(ratio "$rd" "$rb")" "" ""
+    rd=$(col "$part" danqing 6 | median); rb=$(col "$part" base 6 | median)
+    row "$part" "danqing / base build CPU µs per answer, median" "$rd" "$rb" "$(ratio "$rd" "$rb")" "" ""
+    stop_pid "$base_pid"
+  fi
   stop_pid "$dq_pid"; stop_pid "$ST_PID"
 }
 
@@ -292,14 +333,16 @@ part_import() {
 
 part_search() {
   need_relics
-  local D=$I/search-data PKGS
-  PKGS=$(sed -n "s/^PKGS *:= *//p" Makefile) # the build's own list
+  local D=$I/search-data PKGS LIBS
+  # the build's own package list and link line, as make expands them (PKGS spans two lines)
+  PKGS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^PKGS := //p')
+  LIBS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^LIBS := //p')
   make --no-print-directory build/rel/libdanqing.a > /dev/null
   # A C API that changed under the bench costs the C API rows, not the HTTP ones.
   rm -f "$I/catalog_query_bench" "$I/capi.txt"
   cc -O2 -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Isrc $(pkg-config --cflags $PKGS) \
     -o "$I/catalog_query_bench" bench/catalog_query_bench.c build/rel/libdanqing.a \
-    $(pkg-config --libs $PKGS) -lbz2 -lm -lpthread || say "search: bench/catalog_query_bench.c does not build"
+    $LIBS || say "search: bench/catalog_query_bench.c does not build"
   rm -rf "$D"
   local t0=$SECONDS
   build/danqing --data "$D" import "$I/relics-$nrel.jsonl" > /dev/null

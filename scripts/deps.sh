@@ -18,7 +18,7 @@ check_pkgs="clang libclang-rt-14-dev curl chromium fonts-noto-cjk"
 # Independent peers for the analysis tests and benches (never used by the product), and the
 # servers the scale-out and research-network tests start on 127.0.0.1 themselves.
 check_pkgs="$check_pkgs python3-numpy python3-scipy python3-opencv python3-spectral python3-skimage
- postgresql-15 haproxy libhttp-oai-perl libxml2-utils"
+ postgresql-15 haproxy libhttp-oai-perl libxml2-utils python3-jsonschema"
 bench_pkgs="lighttpd iipimage-server spawn-fcgi wrk curl time"
 validator_pkgs="python3-pil python3-lxml python3-bottle python3-magic"
 case $what in

@@ -583,6 +583,10 @@ int dq_catalog_image_visible(dq_catalog_t *cat, const char *image_id, const dq_a
     dq_err_t err = {0};
     if (map_ready(cat, &err) < 0)
         return 0; /* fail closed */
+    /* A scene layer (scene.c) is linked to no relic; it is as visible as its base image. */
+    char base[DQ_IMAGE_ID_MAX + 1];
+    if (dq_catalog_scene_layer_base(image_id, base, sizeof(base)))
+        return dq_image_map_visible(cat->imap, base);
     return dq_image_map_visible(cat->imap, image_id);
 }
 

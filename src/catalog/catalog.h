@@ -417,6 +417,81 @@ int dq_catalog_tour_list(dq_catalog_t *cat, const char *relic_id, const dq_actor
 
 /* ======== end annotations and tours ======== */
 
+
+/* ---------------------------------------------------------------- spectral captures (issue 11) */
+/* catalog/spectral.c. A capture is a relic's multispectral band stack; its record (doc) is a
+ * JSON object written by the caller (cli/ spectral add: bands, kinds, wavelengths, files,
+ * calibration residuals, shifts). Visible to whoever may see the relic (404 otherwise);
+ * written by conservators and above. Audited as "spectral.add|replace|layer" on
+ * "capture/<id>". Errors: 400 bad id/doc, 401/403, 404, 409 exists (no replace), 503 busy. */
+typedef struct {
+    char id[64], relic_id[64];
+    int width, height;
+    char *doc; /* canonical JSON, owned: dq_capture_free */
+    char created[32], modified[32];
+} dq_capture_t;
+/* Frees c->doc; NULL-safe. */
+void dq_capture_free(dq_capture_t *c);
+/* 1 when id is a valid capture or layer id (the image id rules), else 0 with err (400). */
+int dq_capture_id_valid(const char *id, dq_err_t *err);
+/* Stores capture id of relic (its id or accession) with the stored bands' size and doc;
+ * replace 1 replaces an existing capture (and drops its layers). out (caller-owned) gets the
+ * stored row. */
+int dq_catalog_capture_put(dq_catalog_t *cat, const char *relic, const char *id, int width,
+                           int height, const char *doc, int replace, const dq_actor_t *who,
+                           dq_capture_t *out, dq_err_t *err);
+int dq_catalog_capture_get(dq_catalog_t *cat, const char *id, const dq_actor_t *who,
+                           dq_capture_t *out, dq_err_t *err);
+/* Appends a JSON array of the relic's captures ({id, relic, width, height, created, modified,
+ * bands}) to out. */
+int dq_catalog_capture_list(dq_catalog_t *cat, const char *relic, const dq_actor_t *who,
+                            dq_buf_t *out, dq_err_t *err);
+/* Records (or replaces) derived layer name of a capture: kind ("component", "pigments",
+ * "reveal", ...) and doc (a JSON object: files, method, parameters, results). */
+int dq_catalog_capture_layer_put(dq_catalog_t *cat, const char *capture_id, const char *name,
+                                 const char *kind, const char *doc, const dq_actor_t *who,
+                                 dq_err_t *err);
+/* Appends a JSON array of the capture's layers ({name, kind, created, doc}) to out. */
+int dq_catalog_capture_layers(dq_catalog_t *cat, const char *capture_id, const dq_actor_t *who,
+                              dq_buf_t *out, dq_err_t *err);
+/* ======== scene layer sets (scene.c; issue 14, docs/living.md) ======== */
+
+/* Versioned sets of scene layers (depth, mist, foliage, water, figure, boat) per image. Each
+ * layer is a derived image of its own with the reserved id "<image>.scene-v<N>-<kind>",
+ * ingested beside the master before the set naming it is saved; it is visible exactly when
+ * its base image is (dq_catalog_image_visible). The document saved:
+ *   {"source": "truth|estimate|curator", "method": "...", "note": "...", "metrics": {...},
+ *    "layers": [{"kind": "depth", "image_id": "<image>.scene-v3-depth"}, ...]}
+ * and given back with "image_id", "version", "author", "created_at" and each layer's
+ * "width"/"height". A depth layer is required; kinds appear at most once.
+ * Common: cat and who borrowed; out/field_errors caller-owned, appended to; errors 400, 401,
+ * 403 (saving needs curator), 404 (unknown or hidden image, no such version), 409 (the
+ * version was taken meanwhile), 422 (field_errors: {"layers[0].kind": "..."}), 500.
+ * Thread-safe. */
+
+/* Writes "<image_id>.scene-v<version>-<kind>" into out (cap bytes). 400 for an unknown kind,
+ * a version outside 1..999999, or an id that would exceed DQ_IMAGE_ID_MAX. */
+int dq_catalog_scene_layer_id(const char *image_id, int64_t version, const char *kind, char *out,
+                              size_t cap, dq_err_t *err);
+/* 1 when layer_id has the derived-layer form, with its base image id copied into base (cap
+ * bytes); 0 otherwise. Pure. */
+int dq_catalog_scene_layer_base(const char *layer_id, char *base, size_t cap);
+/* The version the next save of image_id should use (the newest + 1) into *version; checks
+ * the role and the image first, so that callers ingest no layer they may not save. */
+int dq_catalog_scene_next_version(dq_catalog_t *cat, const char *image_id, const dq_actor_t *who,
+                                  int64_t *version, dq_err_t *err);
+/* Saves version (from next_version) of image_id's layers from the document json (len bytes);
+ * every layer image must exist under its derived id. Audited "scene.save", object
+ * "<image>/scene/v<N>". out (may be NULL) receives the stored set as dq_catalog_scene_get. */
+int dq_catalog_scene_save(dq_catalog_t *cat, const char *image_id, int64_t version,
+                          const char *json, size_t len, const dq_actor_t *who, dq_buf_t *out,
+                          dq_buf_t *field_errors, dq_err_t *err);
+/* One set (version 0: the newest) as a JSON object into out. */
+int dq_catalog_scene_get(dq_catalog_t *cat, const char *image_id, int64_t version,
+                         const dq_actor_t *who, dq_buf_t *out, dq_err_t *err);
+/* {"image_id": "...", "items": [set, ...]} newest first (items empty when none). */
+int dq_catalog_scene_list(dq_catalog_t *cat, const char *image_id, const dq_actor_t *who,
+                          dq_buf_t *out, dq_err_t *err);
 /* ======== style: embeddings, attribution, similar works (style.c; issue 13) ======== */
 
 /* One stored embedding of an image. Strings and vec are borrowed: by the catalog for the call
@@ -588,5 +663,49 @@ int dq_catalog_gloss_import(dq_catalog_t *cat, const char *json, size_t len,
                             dq_buf_t *field_errors, dq_err_t *err);
 
 /* ======== end lessons and glossary ======== */
+/* ======== network: OAI-PMH records and the relic change feed (network.c) ======== */
+
+/* One record as a harvester sees it: a live relic or a deleted one. Borrowed for the
+ * callback. doc is the whole stored document with "id" (live records, when asked for). */
+typedef struct {
+    const char *id, *datestamp, *dynasty, *object_type; /* NULL when absent */
+    int deleted;
+    const char *doc;
+    size_t doc_len;
+} dq_net_record_t;
+typedef int (*dq_net_record_cb)(void *ud, const dq_net_record_t *rec);
+
+/* Which records to list (strings borrowed; NULL = no condition). */
+typedef struct {
+    const char *from, *until; /* datestamps, inclusive, "YYYY-MM-DDThh:mm:ssZ" */
+    const char *dynasty;      /* "" = any record with a dynasty, else that key */
+    const char *object_type;  /* "" = any record with an object type, else that key */
+    const char *after;        /* ids after this one (paging) */
+    const char *id;           /* that one record */
+    int limit;                /* 1..1000 */
+    int with_docs;
+} dq_net_query_t;
+
+/* Lists records in id order as who may see them: a restricted relic is invisible to the
+ * anonymous caller, and so is its tombstone (it never was public). Datestamps are the last
+ * change (updated_at) or the deletion. Tombstones are kept for ever (OAI-PMH deletedRecord
+ * "persistent"). 400 for a limit out of range. Thread-safe. */
+int dq_catalog_net_records(dq_catalog_t *cat, const dq_net_query_t *q, const dq_actor_t *who,
+                           dq_net_record_cb cb, void *ud, dq_err_t *err);
+/* The oldest datestamp of any record into out (32 bytes; "" for an empty catalog). */
+int dq_catalog_net_earliest(dq_catalog_t *cat, char *out, dq_err_t *err);
+
+/* One change of the relic change feed: kind "Create", "Update" or "Delete" (IIIF Change
+ * Discovery activity types), borrowed for the callback. */
+typedef int (*dq_net_change_cb)(void *ud, const char *kind, const char *relic_id,
+                                const char *at);
+/* The relic changes of the audit trail in order, from the offset-th (0-based) on, at most
+ * limit (1..1000) rows of it (cb may be NULL: only *total): creates, imports, replaces, patches, image changes, deletes.
+ * A change of a relic who may not see now (restricted, or deleted while restricted) is
+ * skipped, so a page may hold fewer than limit. *total (may be NULL) gets the number of
+ * relic rows in the trail, which numbers the pages. Thread-safe. */
+int dq_catalog_net_changes(dq_catalog_t *cat, int64_t offset, int limit, const dq_actor_t *who,
+                           dq_net_change_cb cb, void *ud, int64_t *total, dq_err_t *err);
+/* ======== end network ======== */
 
 #endif

@@ -355,12 +355,201 @@ static void snippet_html(dq_buf_t *out, const char *t)
     dq_buf_free(&h);
 }
 
-static void json_field(dq_buf_t *out, const char *key, json_t *v)
+/* A list item is made of a few fields of the stored document. Stored documents are the
+ * canonical compact text relic_doc_text writes (json_dumps, JSON_COMPACT), so a value's bytes
+ * in the document are exactly what json_dumps of the parsed value writes again: an item copies
+ * those spans instead of building a jansson tree of the whole document and dumping parts of
+ * it (json_loadb was 12 % of a selective search, issue 9). The scanner below only finds where
+ * values start and end; it validates no more than it needs to, and a document it cannot walk
+ * is an error, as a document jansson could not parse was. */
+
+typedef struct {
+    const char *p; /* NULL: absent */
+    size_t len;
+} span_t;
+
+/* The end of the JSON string starting at s[i] == '"', or 0 when it does not end. */
+static size_t skip_string(const char *s, size_t n, size_t i)
 {
-    dq_buf_printf(out, ",\"%s\":", key);
-    char *t = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10)) : NULL;
-    dq_buf_puts(out, t ? t : "null");
-    free(t);
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return 0;
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* The end of the value starting at s[i], or 0 when it does not end. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+    if (i >= n)
+        return 0;
+    if (s[i] == '"')
+        return skip_string(s, n, i);
+    if (s[i] == '{' || s[i] == '[') {
+        int depth = 0;
+        for (; i < n; i++) {
+            if (s[i] == '"') {
+                size_t e = skip_string(s, n, i);
+                if (!e)
+                    return 0;
+                i = e - 1;
+            } else if (s[i] == '{' || s[i] == '[') {
+                depth++;
+            } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+                return i + 1;
+            }
+        }
+        return 0;
+    }
+    size_t j = i; /* a number or a literal */
+    while (j < n && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' && s[j] != '\n')
+        j++;
+    return j > i ? j : 0;
+}
+
+/* Calls fn for each member (key span without quotes, value span) of the object s[0..n), or
+ * for each element (key NULL) of the array. Returns 0, or -1 when s is not one. */
+static int walk(const char *s, size_t n, int (*fn)(void *ud, span_t key, span_t val), void *ud)
+{
+    size_t i = skip_ws(s, n, 0);
+    if (i >= n || (s[i] != '{' && s[i] != '['))
+        return -1;
+    int obj = s[i] == '{';
+    i = skip_ws(s, n, i + 1);
+    if (i < n && s[i] == (obj ? '}' : ']'))
+        return 0;
+    while (i < n) {
+        span_t key = {NULL, 0};
+        if (obj) {
+            size_t e = s[i] == '"' ? skip_string(s, n, i) : 0;
+            if (!e)
+                return -1;
+            key = (span_t){s + i + 1, e - i - 2};
+            i = skip_ws(s, n, e);
+            if (i >= n || s[i] != ':')
+                return -1;
+            i = skip_ws(s, n, i + 1);
+        }
+        size_t e = skip_value(s, n, i);
+        if (!e)
+            return -1;
+        if (fn(ud, key, (span_t){s + i, e - i}))
+            return 0;
+        i = skip_ws(s, n, e);
+        if (i < n && s[i] == ',')
+            i = skip_ws(s, n, i + 1);
+        else if (i < n && s[i] == (obj ? '}' : ']'))
+            return 0;
+        else
+            return -1;
+    }
+    return -1;
+}
+
+static int span_is(span_t k, const char *lit)
+{
+    size_t n = strlen(lit);
+    return k.p && k.len == n && memcmp(k.p, lit, n) == 0;
+}
+
+/* The item's fields of a document (a later duplicate key wins, as in jansson). */
+enum { F_ACC, F_TITLE, F_CREATORS, F_DYN, F_TYPE, F_DATE, F_IMAGES, N_FIELDS };
+static const char *const field_names[N_FIELDS] = {
+    "accession", "title", "creators", "dynasty", "object_type", "date_text", "images"};
+
+static int take_field(void *ud, span_t key, span_t val)
+{
+    span_t *f = ud;
+    for (int i = 0; i < N_FIELDS; i++)
+        if (span_is(key, field_names[i]))
+            f[i] = val;
+    return 0;
+}
+
+/* The members named by keys[0..n) of one object value. */
+typedef struct {
+    const char *const *keys;
+    int n;
+    span_t *out;
+} pick_t;
+
+static int take_member(void *ud, span_t key, span_t val)
+{
+    pick_t *p = ud;
+    for (int i = 0; i < p->n; i++)
+        if (span_is(key, p->keys[i]))
+            p->out[i] = val;
+    return 0;
+}
+
+static void pick(span_t obj, const char *const *keys, int n, span_t *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = (span_t){NULL, 0};
+    if (obj.p && obj.p[0] == '{') {
+        pick_t p = {keys, n, out};
+        walk(obj.p, obj.len, take_member, &p);
+    }
+}
+
+/* creators: [{"name": <name>}...] of the elements that have a name. */
+static int put_creator(void *ud, span_t key, span_t val)
+{
+    (void)key;
+    dq_buf_t *out = ud;
+    static const char *const name_key[] = {"name"};
+    span_t name;
+    pick(val, name_key, 1, &name);
+    if (!name.p)
+        return 0;
+    if (out->data[out->len - 1] != '[')
+        dq_buf_putc(out, ',');
+    dq_buf_puts(out, "{\"name\":");
+    dq_buf_append(out, name.p, name.len);
+    dq_buf_putc(out, '}');
+    return 0;
+}
+
+/* images: the first one whose role is "main", else the first; its image_id if a string. */
+typedef struct {
+    span_t first, main;
+} thumb_t;
+
+static int take_image(void *ud, span_t key, span_t val)
+{
+    (void)key;
+    thumb_t *t = ud;
+    static const char *const role_key[] = {"role"};
+    if (!t->first.p)
+        t->first = val;
+    span_t role;
+    pick(val, role_key, 1, &role);
+    if (span_is(role, "\"main\"")) {
+        t->main = val;
+        return 1;
+    }
+    return 0;
+}
+
+static void put_field(dq_buf_t *out, const char *key, span_t v)
+{
+    dq_buf_putc(out, ',');
+    dq_buf_putc(out, '"');
+    dq_buf_puts(out, key);
+    dq_buf_puts(out, "\":");
+    if (v.p)
+        dq_buf_append(out, v.p, v.len);
+    else
+        dq_buf_puts(out, "null");
 }
 
 /* One item of the page from the stored document and the index entry; snip is its snippet
@@ -368,49 +557,60 @@ static void json_field(dq_buf_t *out, const char *key, json_t *v)
 static int item(const relic_ixinfo_t *e, const dq_relic_stored_t *st, int text, const char *snip,
                 dq_buf_t *out, dq_err_t *err)
 {
-    json_t *d = json_loadb(st->doc, st->doc_len, 0, NULL);
-    if (!d)
+    span_t f[N_FIELDS] = {{NULL, 0}};
+    size_t mark = out->len;
+    size_t first = skip_ws(st->doc, st->doc_len, 0);
+    if (first >= st->doc_len || st->doc[first] != '{' ||
+        walk(st->doc, st->doc_len, take_field, f) < 0)
         return dq_err_set(err, DQ_EINTERNAL, 500, "relic %s: stored document is not JSON", e->id);
     dq_buf_puts(out, "{\"id\":\"");
     dq_buf_json_str(out, e->id, strlen(e->id));
     dq_buf_putc(out, '"');
-    json_field(out, "accession", json_object_get(d, "accession"));
-    json_field(out, "title", json_object_get(d, "title"));
-    json_t *cr = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(d, "creators"), i, c)
-        json_array_append_new(cr, json_pack("{s:O}", "name", json_object_get(c, "name")));
-    json_field(out, "creators", cr);
-    json_decref(cr);
-    json_field(out, "dynasty", json_object_get(d, "dynasty"));
-    json_field(out, "object_type", json_object_get(d, "object_type"));
-    json_field(out, "date_text", json_object_get(d, "date_text"));
+    put_field(out, "accession", f[F_ACC]);
+    put_field(out, "title", f[F_TITLE]);
+    dq_buf_puts(out, ",\"creators\":[");
+    if (f[F_CREATORS].p && f[F_CREATORS].p[0] == '[' &&
+        walk(f[F_CREATORS].p, f[F_CREATORS].len, put_creator, out) < 0)
+        goto bad;
+    dq_buf_putc(out, ']');
+    put_field(out, "dynasty", f[F_DYN]);
+    put_field(out, "object_type", f[F_TYPE]);
+    put_field(out, "date_text", f[F_DATE]);
     if (!e->has_year)
         dq_buf_puts(out, ",\"year_from\":null,\"year_to\":null");
     else
         dq_buf_printf(out, ",\"year_from\":%d,\"year_to\":%d", e->year_from, e->year_to);
     /* The thumbnail: the first "main" image, else the first image. */
-    json_t *imgs = json_object_get(d, "images"), *pick = NULL;
-    json_array_foreach(imgs, i, c)
-    {
-        const char *role = json_string_value(json_object_get(c, "role"));
-        if (!pick && role && strcmp(role, "main") == 0)
-            pick = c;
+    thumb_t t = {{NULL, 0}, {NULL, 0}};
+    if (f[F_IMAGES].p && f[F_IMAGES].p[0] == '[' &&
+        walk(f[F_IMAGES].p, f[F_IMAGES].len, take_image, &t) < 0)
+        goto bad;
+    static const char *const iid_key[] = {"image_id"};
+    span_t iid;
+    pick(t.main.p ? t.main : t.first, iid_key, 1, &iid);
+    /* A string without escapes is the id as it is (image ids are [A-Za-z0-9._-]); one with
+     * escapes is decoded, as json_string_value would. */
+    json_t *decoded = NULL;
+    const char *id_p = NULL;
+    size_t id_len = 0;
+    if (iid.p && iid.p[0] == '"' && iid.len >= 2 && !memchr(iid.p, '\\', iid.len)) {
+        id_p = iid.p + 1;
+        id_len = iid.len - 2;
+    } else if (iid.p && iid.p[0] == '"' &&
+               (decoded = json_loadb(iid.p, iid.len, JSON_DECODE_ANY, NULL)) != NULL) {
+        id_p = json_string_value(decoded);
+        id_len = json_string_length(decoded);
     }
-    if (!pick)
-        pick = json_array_get(imgs, 0);
-    const char *iid = pick ? json_string_value(json_object_get(pick, "image_id")) : NULL;
-    if (iid) {
+    if (id_p) {
         dq_buf_puts(out, ",\"thumbnail\":\"/iiif/3/");
-        dq_buf_json_str(out, iid, strlen(iid));
+        dq_buf_json_str(out, id_p, id_len);
         dq_buf_puts(out, "/full/!400,400/0/default.jpg\",\"image_id\":\"");
-        dq_buf_json_str(out, iid, strlen(iid));
+        dq_buf_json_str(out, id_p, id_len);
         dq_buf_putc(out, '"');
+        json_decref(decoded);
     } else {
         dq_buf_puts(out, ",\"thumbnail\":null,\"image_id\":null");
     }
-    json_decref(d);
     dq_buf_puts(out, ",\"snippet\":");
     if (text && snip)
         snippet_html(out, snip);
@@ -418,6 +618,10 @@ static int item(const relic_ixinfo_t *e, const dq_relic_stored_t *st, int text, 
         dq_buf_puts(out, "null");
     dq_buf_putc(out, '}');
     return 0;
+bad:
+    out->len = mark;
+    out->data[mark] = '\0';
+    return dq_err_set(err, DQ_EINTERNAL, 500, "relic %s: stored document is not JSON", e->id);
 }
 
 typedef struct {

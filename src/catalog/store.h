@@ -406,6 +406,72 @@ typedef struct dq_store_relic_ops {
     int (*names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
 } dq_store_relic_ops;
 
+/* ======== spectral captures (issue 11): types and ops (spectral.c, store_sqlite_spectral.c) ======== */
+/* One capture of a relic: its band stack's record. doc is canonical JSON written by
+ * catalog/spectral.c (bands with kinds, wavelengths, files, calibration residuals, shifts),
+ * borrowed for the call or callback. */
+typedef struct {
+    char id[64], relic_id[64];
+    int width, height; /* of the stored bands */
+    const char *doc;
+    char created[32], modified[32];
+} dq_spectral_row_t;
+/* One derived layer of a capture (a component, pigment map, reveal image). */
+typedef struct {
+    char capture_id[64], name[64], kind[32];
+    const char *doc;
+    char created[32];
+} dq_spectral_layer_row_t;
+typedef int (*dq_spectral_cb)(void *ud, const dq_spectral_row_t *row);
+typedef int (*dq_spectral_layer_cb)(void *ud, const dq_spectral_layer_row_t *row);
+
+typedef struct dq_store_spectral_ops {
+    /* Write transaction. Inserts the capture, or with replace=1 replaces an existing one of
+     * the same id (its layers are deleted). DQ_EEXIST when it exists and replace is 0. */
+    int (*put)(dq_store_txn_t *txn, const dq_spectral_row_t *row, int replace, dq_err_t *err);
+    /* The capture id: 0 and one cb call, 1 not found. */
+    int (*get)(dq_store_txn_t *txn, const char *id, dq_spectral_cb cb, void *ud, dq_err_t *err);
+    /* The captures of relic_id (NULL: all), oldest first. */
+    int (*list)(dq_store_txn_t *txn, const char *relic_id, dq_spectral_cb cb, void *ud,
+                dq_err_t *err);
+    /* Write transaction. Removes the capture and its layers; 1 when there is none. */
+    int (*remove)(dq_store_txn_t *txn, const char *id, dq_err_t *err);
+    /* Write transaction. Inserts or replaces the layer (capture_id, name). */
+    int (*put_layer)(dq_store_txn_t *txn, const dq_spectral_layer_row_t *row, dq_err_t *err);
+    /* The layers of a capture, by name. */
+    int (*layers)(dq_store_txn_t *txn, const char *capture_id, dq_spectral_layer_cb cb, void *ud,
+                  dq_err_t *err);
+} dq_store_spectral_ops;
+/* ======== end spectral captures ======== */
+/* ---------------------------------------------------------------- scene layer sets */
+
+/* One version of an image's scene layers (issue 14; policy and JSON in scene.c). doc is the
+ * canonical JSON the neutral layer built ({"layers": [...], "method", "note", ...}); borrowed
+ * as for dq_anno_row_t. */
+typedef struct {
+    char image_id[DQ_IMAGE_ID_MAX + 1];
+    int64_t version; /* 1, 2, ... per image */
+    char source[16]; /* "truth", "estimate" or "curator" */
+    const char *doc;
+    char author[64];
+    char created_at[32];
+} dq_scene_row_t;
+typedef int (*dq_scene_cb)(void *ud, const dq_scene_row_t *row);
+
+typedef struct dq_store_scene_ops {
+    /* The largest stored version of image_id, 0 when none. */
+    int (*max_version)(dq_store_txn_t *txn, const char *image_id, int64_t *version,
+                       dq_err_t *err);
+    /* Inserts row as given (version chosen by the caller); sets created_at. DQ_EEXIST when
+     * (image_id, version) exists. */
+    int (*insert)(dq_store_txn_t *txn, const dq_scene_row_t *row, dq_err_t *err);
+    /* One version (0: the newest), cb once; 1 when there is none. */
+    int (*get)(dq_store_txn_t *txn, const char *image_id, int64_t version, dq_scene_cb cb,
+               void *ud, dq_err_t *err);
+    /* Every version of image_id, newest first. */
+    int (*list)(dq_store_txn_t *txn, const char *image_id, dq_scene_cb cb, void *ud,
+                dq_err_t *err);
+} dq_store_scene_ops;
 /* ---------------------------------------------------------------- style embeddings (issue 13) */
 
 /* Rows: dq_style_row_t and dq_style_row_cb in catalog.h. */
@@ -424,6 +490,46 @@ typedef struct dq_store_style_ops {
     int (*model_put)(dq_store_txn_t *txn, const char *label, const char *json, dq_err_t *err);
     int (*model_get)(dq_store_txn_t *txn, const char *label, dq_buf_t *out, dq_err_t *err);
 } dq_store_style_ops;
+
+/* ======== network: OAI-PMH stamps and the relic change feed (network.c, store_sqlite_network.c) ======== */
+
+/* One record as OAI-PMH lists it: a live relic (datestamp = updated_at) or a tombstone left
+ * by a delete (deleted = 1, datestamp = when, doc NULL). Borrowed for the callback. */
+typedef struct {
+    const char *id, *datestamp, *dynasty, *object_type; /* dynasty/object_type NULL if absent */
+    int deleted, restricted;
+    const char *doc; /* the stored user document (no id/version/times); NULL: tombstone or
+                        not asked for */
+    size_t doc_len;
+} dq_store_stamp_row_t;
+typedef int (*dq_store_stamp_cb)(void *ud, const dq_store_stamp_row_t *row);
+
+/* Which records stamps() lists. Strings borrowed; NULL = no condition. */
+typedef struct {
+    const char *from, *until; /* datestamp bounds, inclusive ("2026-11-24T15:33:07Z") */
+    const char *dynasty;      /* "" = has a dynasty, else that key */
+    const char *object_type;  /* "" = has an object type, else that key */
+    int include_restricted;   /* 0: restricted relics and their tombstones are left out */
+    const char *after;        /* ids > after only */
+    const char *id;           /* that id only */
+    int limit;
+    int with_docs; /* 1: fill doc for live relics */
+} dq_store_stamp_query_t;
+
+typedef struct dq_store_network_ops {
+    /* Live relics and tombstones matching q, in id order (one list), at most q->limit. */
+    int (*stamps)(dq_store_txn_t *txn, const dq_store_stamp_query_t *q, dq_store_stamp_cb cb,
+                  void *ud, dq_err_t *err);
+    /* The oldest datestamp of any relic or tombstone into out (32 bytes); "" when none. */
+    int (*earliest)(dq_store_txn_t *txn, char *out, dq_err_t *err);
+    /* The audit rows of relics (action "relic.*") in seq order, skipping offset of them, at
+     * most limit; and how many there are. */
+    int (*relic_changes)(dq_store_txn_t *txn, int64_t offset, int limit, dq_store_audit_cb cb,
+                         void *ud, dq_err_t *err);
+    int (*relic_change_count)(dq_store_txn_t *txn, int64_t *n, dq_err_t *err);
+} dq_store_network_ops;
+
+/* ======== end network ======== */
 
 /* ---------------------------------------------------------------- the backend */
 
@@ -455,9 +561,12 @@ typedef struct dq_store_backend {
     const dq_store_anno_ops *annos;
     const dq_store_tour_ops *tours;
     const dq_store_relic_ops *relics;
+    const dq_store_spectral_ops *spectral; /* issue 11 */
+    const dq_store_scene_ops *scenes; /* scene layer sets (issue 14) */
     const dq_store_style_ops *style; /* issue 13 (store_sqlite_style.c) */
     const dq_store_lesson_ops *lessons; /* lesson.c, store_sqlite_lesson.c (issue 17) */
     const dq_store_gloss_ops *glossary;
+    const dq_store_network_ops *network; /* network.c: OAI-PMH, Change Discovery */
 } dq_store_backend_t;
 
 /* The SQLite backend (store_sqlite*.c). */

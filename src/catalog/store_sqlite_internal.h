@@ -159,6 +159,16 @@ extern const char dq_sqlite_annotation_schema[];
 extern const dq_store_anno_ops dq_sqlite_anno_ops;
 extern const dq_store_tour_ops dq_sqlite_tour_ops;
 
+/* ---- store_sqlite_spectral.c ---- */
+
+/* Migration 9: spectral captures and their derived layers. */
+extern const char dq_sqlite_spectral_schema[];
+extern const dq_store_spectral_ops dq_sqlite_spectral_ops;
+/* ---- store_sqlite_scene.c ---- */
+
+/* Migration 12: scene layer sets (issue 14). */
+extern const char dq_sqlite_scene_schema[];
+extern const dq_store_scene_ops dq_sqlite_scene_ops;
 /* ---- store_sqlite_style.c (issue 13) ---- */
 
 /* Migration 11: style embeddings and attribution models. */
@@ -170,5 +180,10 @@ extern const dq_store_style_ops dq_sqlite_style_ops;
 extern const char dq_sqlite_lesson_schema[];
 extern const dq_store_lesson_ops dq_sqlite_lesson_ops;
 extern const dq_store_gloss_ops dq_sqlite_gloss_ops;
+/* ---- store_sqlite_network.c ---- */
+
+/* Migration 14: relic tombstones (kept by triggers), datestamp and change-feed indexes. */
+extern const char dq_sqlite_network_schema[];
+extern const dq_store_network_ops dq_sqlite_network_ops;
 
 #endif

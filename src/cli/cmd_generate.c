@@ -41,8 +41,8 @@ static void usage(FILE *f)
 }
 
 /* The repository's copy of the spectra: ./data-src/pigments, else next to the binary's
- * build/ directory. */
-static void default_pigments(char *out, size_t len)
+ * build/ directory. Also used by `danqing spectral` (cli.h). */
+void dq_cli_default_pigments(char *out, size_t len)
 {
     snprintf(out, len, "data-src/pigments");
     if (access("data-src/pigments/hyppigments_selected_mean.csv", R_OK) == 0)
@@ -63,7 +63,7 @@ int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv)
     }
     dq_paint_opts_t o = {.seed = 1, .scale = 1.0};
     char pig[PATH_MAX];
-    default_pigments(pig, sizeof(pig));
+    dq_cli_default_pigments(pig, sizeof(pig));
     o.pigments_dir = pig;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

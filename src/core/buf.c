@@ -32,6 +32,17 @@ void dq_buf_puts(dq_buf_t *b, const char *s) { dq_buf_append(b, s, strlen(s)); }
 
 void dq_buf_putc(dq_buf_t *b, char c) { dq_buf_append(b, &c, 1); }
 
+void dq_buf_put_u64(dq_buf_t *b, uint64_t v)
+{
+    char tmp[20]; /* UINT64_MAX has 20 digits */
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    dq_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
 void dq_buf_vprintf(dq_buf_t *b, const char *fmt, va_list ap)
 {
     va_list ap2;

@@ -88,6 +88,8 @@ void dq_buf_reserve(dq_buf_t *b, size_t extra);
 void dq_buf_append(dq_buf_t *b, const void *data, size_t len);
 void dq_buf_puts(dq_buf_t *b, const char *s);
 void dq_buf_putc(dq_buf_t *b, char c);
+/* Appends v in decimal: what "%llu" writes, without printf's parsing (hot paths: tile headers). */
+void dq_buf_put_u64(dq_buf_t *b, uint64_t v);
 void dq_buf_printf(dq_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void dq_buf_vprintf(dq_buf_t *b, const char *fmt, va_list ap);
 /* Appends s as the body of a JSON string (without the quotes), escaping as RFC 8259 asks. */

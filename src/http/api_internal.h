@@ -106,6 +106,11 @@ void dq_api_glossary_get(dq_api_t *c);
 void dq_api_glossary_replace(dq_api_t *c);
 void dq_api_glossary_delete(dq_api_t *c);
 /* ======== end lessons and glossary ======== */
+/* ======== network (linkedart.c) ======== */
+/* Answers the Linked Art HumanMadeObject of relic id (content negotiation on
+ * GET /api/relics/{id}, and /linked-art/object/{id}). */
+void dq_api_relic_linkedart(dq_api_t *c, const char *id);
+/* ======== end network ======== */
 
 /* ======== similar works (api_style.c; issue 13) ======== */
 void dq_api_style_similar(dq_api_t *c);

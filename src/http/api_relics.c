@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "api_internal.h"
+#include "lod/lod.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -275,6 +276,13 @@ void dq_api_relic_get(dq_api_t *c)
     dq_buf_t out = {0};
     dq_err_t err = {0};
     int64_t version = 0;
+    /* ======== network: Linked Art by content negotiation (linkedart.c) ======== */
+    if (dq_lod_la_accepts(c->req->header(c->req, "Accept"))) {
+        dq_api_relic_linkedart(c, c->seg[1]);
+        return;
+    }
+    dq_http_resp_header(c->resp, "Vary", "Accept");
+    /* ======== end network ======== */
     if (dq_catalog_relic_get(c->srv->catalog, c->seg[1], &c->actor, &out, &version, &err) < 0) {
         dq_api_error_err(c->resp, &err);
         goto out;

@@ -82,6 +82,12 @@ struct dq_http_req {
     const char *(*header)(const dq_http_req_t *req, const char *name);
     /* Looks up a query argument, still percent-encoded; NULL when absent. */
     const char *(*arg)(const dq_http_req_t *req, const char *name);
+    /* Calls cb for every query argument in order, repeats included (key and value still
+     * percent-encoded; value NULL for an argument without '='). NULL in requests made without
+     * a socket (tests). For protocols that must reject repeated or unknown arguments
+     * (OAI-PMH §3.6 badArgument). */
+    void (*args)(const dq_http_req_t *req,
+                 void (*cb)(void *ud, const char *key, const char *value), void *ud);
     /* Writes the client's address as text ("127.0.0.1", "::1") into out (cap bytes, at
      * least 48): the TCP peer, or, when the peer is a trusted proxy, the client it names
      * (client_ip below); "" when unknown. NULL in requests made without a socket (tests). */
@@ -113,6 +119,11 @@ struct dq_http_resp {
      * before; for renders that are costly to store and often one-off. */
     int cache_on_second;
     int no_etag; /* 1: do not add an ETag (the server adds a body hash otherwise) */
+    /* 1: etag_id names the body's exact bytes (a stored tile: the file and the tile), and the
+     * server's ETag is made from it instead of from hashing the body (5 % of the cache-off
+     * tile path at 16 KB per tile). */
+    int has_etag_id;
+    uint64_t etag_id;
     /* Expensive remaining work (a render): instead of doing it on the connection's thread, a
      * handler may leave it here. mhd.c then runs defer_fn on a render thread, at most
      * --render-slots at once, after at most --render-wait-ms in the queue (else 503 +
@@ -276,6 +287,20 @@ int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor,
  * annotations with highlighting hits (docs/api.md); as the asker may see them, never cached. */
 void dq_http_search2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 /* ======== end annotations ======== */
+
+/* ======== network: Linked Art, OAI-PMH, Change Discovery (linkedart.c, oai.c, discovery.c) ======== */
+/* /linked-art/{object|person|digital}/{key}: Linked Art JSON-LD as the asker may see it. */
+void dq_http_linkedart(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* Adds the Link header rel="describedby" naming relic_id's Linked Art document (for the
+ * relic's HTML page). */
+void dq_http_la_describedby(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
+                            const char *relic_id);
+/* /oai: OAI-PMH 2.0 (GET, or POST with a form body), public records only. */
+void dq_http_oai(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+size_t dq_http_oai_body_limit(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* /iiif/discovery/changes[/page/{n}]: IIIF Change Discovery 1.0 of public relics. */
+void dq_http_discovery(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* ======== end network ======== */
 
 /* ======== expensive renders (renderq.c) ======== */
 /* A fixed pool of n_threads render threads and a bounded queue. A job waits at most wait_ms;

@@ -130,9 +130,13 @@ static void image_headers(dq_http_resp_t *resp, int version, const dq_iiif_plan_
 {
     resp->content_type = dq_iiif_format_mime(plan->format);
     dq_buf_t link = {0};
-    dq_buf_printf(&link, "<%s/", base_id);
+    dq_buf_reserve(&link, 256);
+    dq_buf_putc(&link, '<');
+    dq_buf_puts(&link, base_id);
+    dq_buf_putc(&link, '/');
     dq_iiif_canonical(plan, img, version, &link);
-    dq_buf_printf(&link, ">;rel=\"canonical\",%s", profile_link(version));
+    dq_buf_puts(&link, ">;rel=\"canonical\",");
+    dq_buf_puts(&link, profile_link(version));
     dq_http_resp_header(resp, "Link", link.data);
     dq_buf_free(&link);
     dq_http_resp_header(resp, "Cache-Control", cache_control(public_img));
@@ -192,6 +196,8 @@ static void image(dq_server_t *srv, dq_http_resp_t *resp, int version, dq_pyrami
         if (dq_pyramid_tile_jpeg(pyr, plan.level, plan.tile_col, plan.tile_row, plan.lw, plan.lh,
                                  &resp->body, &err) == 0) {
             image_headers(resp, version, &plan, img, base_id, public_img);
+            resp->has_etag_id = dq_pyramid_tile_tag(pyr, plan.level, plan.tile_col, plan.tile_row,
+                                                    plan.lw, plan.lh, &resp->etag_id);
             return;
         }
         if (err.code != DQ_EUNSUP) { /* EUNSUP: tiles not JPEG, render instead */
@@ -251,7 +257,8 @@ static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
         goto out;
     }
     dq_http_base_url(srv, req, &base);
-    dq_buf_printf(&base, "/iiif/%d/%s", version, id);
+    dq_buf_puts(&base, version == DQ_IIIF_V3 ? "/iiif/3/" : "/iiif/2/");
+    dq_buf_puts(&base, id);
     if (kind == DQ_IIIF_PATH_BASE) {
         /* IIIF Image 3.0 §2.2: the base URI redirects (303) to the image information. */
         resp->status = 303;

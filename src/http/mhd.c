@@ -82,6 +82,28 @@ static const char *req_arg(const dq_http_req_t *req, const char *name)
                                        MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct {
+    void (*cb)(void *ud, const char *key, const char *value);
+    void *ud;
+} args_walk_t;
+
+static enum MHD_Result args_walk(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    const args_walk_t *w = cls;
+    w->cb(w->ud, key ? key : "", value);
+    return MHD_YES;
+}
+
+static void req_args(const dq_http_req_t *req,
+                     void (*cb)(void *ud, const char *key, const char *value), void *ud)
+{
+    args_walk_t w = {cb, ud};
+    MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND,
+                              args_walk, &w);
+}
+
 /* The client's address (fill_req worked it out: the peer, or the client a trusted proxy
  * names). */
 static void req_peer(const dq_http_req_t *req, char *out, size_t cap)
@@ -239,11 +261,23 @@ static int host_ok(const char *h)
     return 1;
 }
 
+/* buf = a b c, cut to cap - 1 bytes as snprintf would: every IIIF answer builds its base URL,
+ * and printf's format parsing showed in the cache-off tile profile (issue 9). */
+static void join3(char *buf, size_t cap, const char *a, const char *b, const char *c)
+{
+    size_t n = 0;
+    const char *parts[] = {a, b, c};
+    for (int i = 0; i < 3; i++)
+        for (const char *s = parts[i]; *s && n + 1 < cap; s++)
+            buf[n++] = *s;
+    buf[n] = '\0';
+}
+
 /* The base URL into buf (cap >= 600): see dq_http_base_url. */
 static void base_of(const dq_server_t *srv, const dq_http_req_t *req, char *buf, size_t cap)
 {
     if (srv->cfg->public_url[0]) {
-        snprintf(buf, cap, "%s", srv->cfg->public_url);
+        join3(buf, cap, srv->cfg->public_url, "", "");
         return;
     }
     char host[300] = "", proto[16] = "";
@@ -261,13 +295,11 @@ static void base_of(const dq_server_t *srv, const dq_http_req_t *req, char *buf,
         }
     }
     if (!host[0] && (v = req->header(req, "Host")) != NULL)
-        snprintf(host, sizeof(host), "%s", v);
+        join3(host, sizeof(host), v, "", "");
     /* Host text is attacker-controlled and ends up in JSON and Link headers: accept only host
      * name characters, else fall back to the bound address. */
-    if (strcasecmp(proto, "https") != 0)
-        snprintf(proto, sizeof(proto), "http");
     if (host_ok(host))
-        snprintf(buf, cap, "%s://%s", proto, host);
+        join3(buf, cap, strcasecmp(proto, "https") == 0 ? proto : "http", "://", host);
     else
         snprintf(buf, cap, "http://127.0.0.1:%d", srv->port);
 }
@@ -327,6 +359,7 @@ static void fill_req(dq_server_t *srv, struct MHD_Connection *conn, const char *
     req->conn = conn;
     req->header = req_header;
     req->arg = req_arg;
+    req->args = req_args;
     req->peer = req_peer;
     req->path = url;
     req->path_len = strlen(url);
@@ -612,6 +645,17 @@ static const char *resp_etag(const dq_http_resp_t *resp)
     return NULL;
 }
 
+/* etag = "\"" 16 lowercase hex digits "\"" (what "\"%016llx\"" writes), NUL-terminated. */
+static void put_etag(char etag[19], uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    etag[0] = '"';
+    for (int i = 0; i < 16; i++)
+        etag[1 + i] = hex[(v >> (60 - 4 * i)) & 0xF];
+    etag[17] = '"';
+    etag[18] = '\0';
+}
+
 /* Sends resp (ETag, 304, gzip, headers), puts it in the response cache when it may go there
  * (key_len > 0), logs it and frees resp's contents. close: the request's body was not read
  * (an early answer): tell the client, and MHD closes the connection after the answer. */
@@ -623,8 +667,9 @@ static enum MHD_Result finish(dq_server_t *srv, struct MHD_Connection *conn,
     const char *url = req->path;
     char etag[48] = "";
     if (resp->status == 200 && !resp->no_etag)
-        snprintf(etag, sizeof(etag), "\"%016llx\"",
-                 (unsigned long long)dq_hash64(resp->body.data ? resp->body.data : "", body_len));
+        put_etag(etag, resp->has_etag_id ? resp->etag_id
+                                         : dq_hash64(resp->body.data ? resp->body.data : "",
+                                                     body_len));
     /* Compression (item 11 of issue 10). A handler's own strong ETag is a write precondition
      * (If-Match on annotations): such answers go out as they are, so that the tag a client
      * read is the tag the handler compares. Weak and body-hash tags get a per-encoding tag. */
@@ -778,6 +823,14 @@ static const char *snap_arg(const dq_http_req_t *req, const char *name)
     return snap_find(st, st->n_hdr, st->n_kv, name);
 }
 
+static void snap_args(const dq_http_req_t *req,
+                      void (*cb)(void *ud, const char *key, const char *value), void *ud)
+{
+    const conn_state_t *st = req->conn;
+    for (int i = st->n_hdr; i < st->n_kv; i++)
+        cb(ud, st->kv[2 * i], st->kv[2 * i + 1]);
+}
+
 /* Copies what the handler may read of req into st (on the connection's thread). */
 static void snap_request(conn_state_t *st, const dq_http_req_t *req)
 {
@@ -791,6 +844,7 @@ static void snap_request(conn_state_t *st, const dq_http_req_t *req)
     st->jreq.conn = st;
     st->jreq.header = snap_header;
     st->jreq.arg = snap_arg;
+    st->jreq.args = snap_args;
     st->jreq.client_ip = st->client;
     st->jreq.base_used = &st->base_used;
     st->jreq.body = st->body.data;
@@ -1122,6 +1176,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
+#define DQ_HTTP_CONN_POOL (16u << 10)
+
 int dq_http_daemon_start(dq_server_t *srv, dq_err_t *err)
 {
     struct sockaddr_storage ss;
@@ -1134,14 +1190,22 @@ int dq_http_daemon_start(dq_server_t *srv, dq_err_t *err)
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* Each connection has one memory pool for the request line, headers and the answer's
+     * header block, and libmicrohttpd zeroes all of it between requests on a keep-alive
+     * connection (4-5 % of the cache-off tile path at the default 32 KiB, issue 9 profile).
+     * Bodies do not live there (mhd.c copies them into conn_state_t.body), so the pool only
+     * has to hold headers: 16 KiB takes a 15 KiB header block, or 7 KiB of cookies (the
+     * library copies a Cookie header once more to split it), and answers 431 past that; a
+     * browser cookie is at most 4 KiB and most proxies refuse header lines over 8 KiB
+     * (tests/regress/issue_9_hotpath.c sends 12 KiB of headers and 6 KiB of cookies). */
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, srv,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)DQ_HTTP_CONN_POOL, MHD_OPTION_END);
     if (!d)
         return dq_err_set(err, DQ_EIO, 0, "cannot listen on %s (address in use?)",
                           srv->cfg->listen);

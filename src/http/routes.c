@@ -24,6 +24,17 @@ static const dq_route_t routes[] = {
     {GH, "/iiif/search/2/", dq_http_search2,
      "IIIF Content Search 2.0 over a relic's annotations: {relic}?q=&motivation=&user=", NULL},
     /* ======== end annotations ======== */
+    /* ======== network (linkedart.c, oai.c, discovery.c) ======== */
+    {GH, "/linked-art/", dq_http_linkedart,
+     "Linked Art JSON-LD: object/{relic}, person/{creator}, digital/{image}", NULL},
+    {GH | DQ_HTTP_POST, "/oai", dq_http_oai,
+     "OAI-PMH 2.0: all six verbs, oai_dc and lido, sets dynasty:{k} and type:{k}",
+     dq_http_oai_body_limit},
+    {GH, "/iiif/discovery/changes", dq_http_discovery,
+     "IIIF Change Discovery 1.0: the OrderedCollection of relic changes", NULL},
+    {GH, "/iiif/discovery/changes/", dq_http_discovery,
+     "IIIF Change Discovery 1.0: page/{n} (0 oldest, newest last)", NULL},
+    /* ======== end network ======== */
     /* web: the lowest priority (shortest prefix), so every specific route wins over it. */
     {GH, "/", dq_http_static, "web front end: index.html for / and app routes, /static/{file}", NULL},
 };

@@ -65,12 +65,29 @@ const char *dq_pyramid_path(const dq_pyramid_t *p);
  * it: one pread() of the tile, spliced with the JPEGTables. Stored tiles are always tile_w x
  * tile_h, padded at the right and bottom edges; with crop_w/crop_h smaller than that (edge tiles)
  * the JPEG is cropped to exactly crop_w x crop_h, losslessly (turbojpeg transform, no decode)
- * when the libjpeg-turbo crop gives that size, else by decode + crop + re-encode at Q90.
+ * when the libjpeg-turbo crop gives that size, else by decode + crop + re-encode at Q90; a file
+ * with a trailer from dq_pyramid_write_edges holds that crop already and it is read as stored.
  * crop_w/crop_h of 0 mean the full stored tile. Thread-safe; out is caller-owned and appended
  * to. Errors: DQ_EINVAL for a bad level/col/row/crop, DQ_EUNSUP when tiles are not JPEG,
  * DQ_EIO for read errors or a corrupt tile. */
 int dq_pyramid_tile_jpeg(dq_pyramid_t *p, int level, uint32_t col, uint32_t row, uint32_t crop_w,
                          uint32_t crop_h, dq_buf_t *out, dq_err_t *err);
+
+/* When dq_pyramid_tile_jpeg with these arguments answers bytes stored in the file (a whole
+ * tile, or an edge crop from the trailer) rather than a crop made now, sets *tag to a value
+ * that names those bytes: the same for the same file (device, inode, size, mtime) and tile,
+ * in every process, and different for a replaced file. Returns 1 then, else 0 (the caller
+ * hashes the answer instead). Thread-safe, no I/O. */
+int dq_pyramid_tile_tag(const dq_pyramid_t *p, int level, uint32_t col, uint32_t row,
+                        uint32_t crop_w, uint32_t crop_h, uint64_t *tag);
+
+/* Crops every edge tile of the pyramid at path once (as dq_pyramid_tile_jpeg would) and appends
+ * the crops, an index and a footer to the file, after everything its TIFF structure points at;
+ * dq_pyramid_tile_jpeg then answers edge tiles with one pread. A no-op for a file that already
+ * has a valid trailer, has no edge tiles, or whose tiles are not JPEG. Not safe while another
+ * thread or process writes the file; readers that opened it before keep cropping. Returns 0,
+ * or -1 with err filled (the file may then end in a partial trailer, which readers ignore). */
+int dq_pyramid_write_edges(const char *path, dq_err_t *err);
 
 /* ================================================================ renderer */
 
@@ -103,6 +120,33 @@ typedef struct {
  * DQ_EIO for unreadable tiles or a vips failure. */
 int dq_image_render(dq_pyramid_t *p, const dq_render_spec_t *spec, dq_buf_t *out, dq_err_t *err);
 
+/* ================================================================ raster I/O for analysis */
+/* src/image/rasterf.c: whole images as floats for modules that compute in memory (spectral/)
+ * and must not include vips. Needs dq_image_init first. Thread-safe. */
+
+typedef struct {
+    int w, h, bands, bits; /* bands 1 or 3; bits 8 or 16: what the file held */
+    float *px;             /* w*h*bands, interleaved, in the file's units (owned, malloc) */
+} dq_rasterf_t;
+
+/* Loads an 8- or 16-bit, 1- or 3-band image (alpha dropped) through the loader allow-list.
+ * Refuses more than max_pixels (DQ_ELIMIT) before decoding. Errors: DQ_ENOTFOUND, DQ_EINVAL
+ * (unreadable or corrupt), DQ_EUNSUP (other formats or band counts). Free with dq_rasterf_free. */
+int dq_image_load_float(const char *path, uint64_t max_pixels, dq_rasterf_t *out, dq_err_t *err);
+/* Frees r->px; NULL-safe. */
+void dq_rasterf_free(dq_rasterf_t *r);
+/* Writes px (w*h*bands uint16, borrowed) as a tiled (256) pyramidal deflate TIFF at path. */
+int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
+                              dq_err_t *err);
+/* Writes px (w*h*bands uint8, borrowed) as PNG. */
+int dq_image_save_png8(const char *path, const uint8_t *px, int w, int h, int bands,
+                       dq_err_t *err);
+/* Reads the region (x, y, w, h) of full-resolution pixels of a pyramid written by
+ * dq_image_save_u16_pyramid, from the smallest level that still has out_w x out_h for it, scaled
+ * (linear) to out_w x out_h, as floats in stored units. Errors: DQ_EINVAL (400) for a region
+ * outside the image, DQ_EIO. Free with dq_rasterf_free. */
+int dq_image_read_region_u16(const char *path, int x, int y, int w, int h, int out_w, int out_h,
+                             dq_rasterf_t *out, dq_err_t *err);
 /* ================================================================ pixels for analysis */
 /* (src/image/pixels.c, issue 13) Plain 8-bit sRGB pixels for style analysis. */
 
@@ -189,5 +233,12 @@ int dq_raster_load(const char *path, int bands, uint64_t max_pixels, dq_raster_t
 int dq_raster_save_png(const char *path, const dq_raster_t *r, dq_err_t *err);
 /* Frees r's pixels and zeroes it; NULL is ok. */
 void dq_raster_free(dq_raster_t *r);
+
+/* (issue 14) src/image/raster_fit.c: loads path shrunk to fit max_w x max_h (never enlarged,
+ * aspect kept; a pyramidal TIFF from the smallest level covering the box, so the cost follows
+ * the box, not the image) into *out as raster_load does. Returns 0, or -1 with err (DQ_EINVAL
+ * bad arguments or file, DQ_ENOTFOUND); *out zeroed on failure. Needs dq_image_init. */
+int dq_raster_load_fit(const char *path, int bands, int max_w, int max_h, dq_raster_t *out,
+                       dq_err_t *err);
 
 #endif

@@ -631,7 +631,10 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
         dq_err_set(err, DQ_EINVAL, 0, "%s changed while it was being ingested", o->src_path);
         goto out;
     }
-    if (dq_sha256_file(w_pyr, rec.pyramid_sha256, &rec.pyramid_size, err) < 0)
+    /* Edge tiles cropped once here rather than on every request (pyramid.c, "edge tiles");
+     * before the checksum, which covers them as part of the file. */
+    if (dq_pyramid_write_edges(w_pyr, err) < 0 ||
+        dq_sha256_file(w_pyr, rec.pyramid_sha256, &rec.pyramid_size, err) < 0)
         goto out;
 
     snprintf(rec.id, sizeof(rec.id), "%s", o->id);

@@ -25,6 +25,11 @@ typedef struct {
     uint32_t *counts;  /* [across * down] */
     uint8_t *tables;   /* JPEGTables (SOI ... EOI), NULL when the tiles carry their own */
     size_t tables_len;
+    /* Pre-cropped edge tiles from the file's trailer (pyramid.c, "edge tiles"), NULL when the
+     * file has none: [down + across] slots, slot row for the right column (the corner too),
+     * slot down + col for the bottom row; a length of 0 means no stored crop. */
+    uint64_t *edge_off;
+    uint32_t *edge_len;
 } dq_pyr_level_t;
 
 struct dq_pyramid {
@@ -32,6 +37,7 @@ struct dq_pyramid {
     int fd;
     char *path;
     uint64_t file_size;
+    uint64_t ident; /* the file as opened: device, inode, size, mtime (dq_pyramid_tile_tag) */
     int subifd; /* 1 when levels 1.. are SubIFDs of directory 0 */
     int n_levels;
     dq_pyr_level_t levels[32];

@@ -544,7 +544,11 @@ static int paint_work(coll_t *c, int idx, dq_err_t *err)
                 perch, json_pack("[i,i]", (int)(sc.perch[i][0] * th), (int)(sc.perch[i][1] * th)));
         json_object_set_new(truth, "birds_px", perch);
         if (write_truth(c, &sc, t[1], tdir, k, W, H, &rng, truth, err) < 0 ||
-            save_json(truth, tdir, "truth.json", err) < 0)
+            save_json(truth, tdir, "truth.json", err) < 0 ||
+            dq_paint_capture(t[1], &sc, c->sp, o->seed, idx, tdir, err) < 0)
+            goto out;
+        /* The living painting's layers (scene.c): landscapes only, no randomness drawn. */
+        if (sc.kind == DQ_SCENE_LANDSCAPE && dq_paint_scene_truth(&sc, tw, th, tdir, err) < 0)
             goto out;
     }
 

@@ -81,16 +81,22 @@ static float cun(const dq_paint_scene_t *sc, int k, float u, float v, float s, f
     }
 }
 
+float dq_paint_landscape_mist(const dq_paint_scene_t *sc, const float *col, float v)
+{
+    float mist = 0;
+    for (int i = 0; i < sc->n_mist; i++) {
+        float d = fabsf(v - sc->mist[i][0] + col[sc->n_layers]);
+        mist = DQ_MAX(mist, sc->mist[i][2] *
+                                (1.0f - dq_paint_smooth(sc->mist[i][1] * 0.4f, sc->mist[i][1], d)));
+    }
+    return mist;
+}
+
 void dq_paint_landscape_pixel(const dq_paint_scene_t *sc, const float *col, float u, float v,
                               float px, float *ink, int *mat, float *cov)
 {
     int nl = sc->n_layers;
-    float mist = 0;
-    for (int i = 0; i < sc->n_mist; i++) {
-        float d = fabsf(v - sc->mist[i][0] + col[nl]);
-        mist = DQ_MAX(mist, sc->mist[i][2] *
-                                (1.0f - dq_paint_smooth(sc->mist[i][1] * 0.4f, sc->mist[i][1], d)));
-    }
+    float mist = dq_paint_landscape_mist(sc, col, v);
     for (int k = 0; k < nl; k++) {
         if (v < col[k])
             continue;
@@ -322,6 +328,17 @@ static int covered(const dq_paint_scene_t *sc, float u, float v, float *col)
     return 0;
 }
 
+/* The nearest ridge layer whose silhouette covers (u, v), n_layers above every ridge. col
+ * receives the columns at u. */
+static int base_layer(const dq_paint_scene_t *sc, float u, float v, float *col)
+{
+    dq_paint_landscape_columns(sc, u, col);
+    for (int k = 0; k < sc->n_layers; k++)
+        if (v >= col[k])
+            return k;
+    return sc->n_layers;
+}
+
 static void add_layer(dq_paint_scene_t *sc, float horizon, float depth, float ink, float fade,
                       float texture, float rough)
 {
@@ -468,20 +485,24 @@ void dq_paint_landscape_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, 
             int leaf_mat = st->palette == DQ_PAL_BLUEGREEN ? DQ_MAT_MALACHITE
                            : st->palette == DQ_PAL_LIGHT   ? DQ_MAT_INDIGO
                                                            : 0;
+            size_t first = sc->n_prims;
             if (pick < 0.4)
                 pine(&c, u, v, h, 0.9f);
             else if (pick < 0.7)
                 bare_tree(&c, u, v, h * 0.9f, 0.85f);
             else
                 leafy_tree(&c, u, v, h * 0.8f, 0.85f, leaf_mat);
+            dq_paint_tag(sc, first, DQ_SPAN_FOLIAGE, 0);
         }
         for (int k = 1; k < 3 && k < sc->n_layers; k++)
             if (col[k] < 0.9f && dq_paint_rng_unif(rng) < 0.35) {
                 float a = 0.75f * (1.0f - sc->layers[k].depth * 0.6f);
+                size_t first = sc->n_prims;
                 if (dq_paint_rng_unif(rng) < 0.3)
                     pine(&c, u, col[k] + 0.004f, R(&c, 0.04f, 0.07f), a);
                 else
                     moss_dots(&c, u, col[k] + 0.003f, 0.02f, 6, a);
+                dq_paint_tag(sc, first, DQ_SPAN_FOLIAGE, k);
             }
     }
 
@@ -497,14 +518,19 @@ void dq_paint_landscape_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, 
         if (n_boats < max_boats && v > 0.8f && v < 0.92f && dq_paint_rng_unif(rng) < 0.05) {
             float bl = fmt == DQ_FMT_HANGING ? 0.05f : 0.08f;
             if (covered(sc, u - bl, v, col) == 0 && covered(sc, u + bl, v, col) == 0) {
+                size_t first = sc->n_prims;
                 boat(&c, u, v, bl);
+                dq_paint_tag(sc, first, DQ_SPAN_BOAT, base_layer(sc, u, v, col));
                 n_boats++;
                 continue;
             }
         }
-        if (dq_paint_rng_unif(rng) < 0.25)
+        if (dq_paint_rng_unif(rng) < 0.25) {
+            size_t first = sc->n_prims;
             dq_paint_add_capsule(sc, DQ_TGT_INK, 0, u - w, v, u + w, v + R(&c, -0.002f, 0.002f),
                                  0.7f * c.px, 0.5f * c.px, 0.35f * ink, 0.4f);
+            dq_paint_tag(sc, first, DQ_SPAN_WATER, base_layer(sc, u, v, col));
+        }
     }
     int n_fig = fmt == DQ_FMT_HANDSCROLL ? (int)(A / 3.0f) + 1 : 1;
     for (int i = 0, tries = 0; i < n_fig && tries < 400; tries++) {
@@ -513,14 +539,18 @@ void dq_paint_landscape_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, 
         if (col[0] > 0.95f || col[0] < 0.5f)
             continue;
         float v = col[0] + 0.03f;
+        size_t first = sc->n_prims;
         if (dq_paint_rng_unif(rng) < 0.5) {
             pavilion(&c, u, v, fmt == DQ_FMT_HANGING ? 0.05f : 0.07f,
                      st->palette == DQ_PAL_BLUEGREEN ? DQ_MAT_VERMILION : 0);
+            dq_paint_tag(sc, first, DQ_SPAN_BUILDING, 0);
+            first = sc->n_prims;
             figure(&c, u + 0.02f, v, 0.025f, pig_figure);
         } else {
             figure(&c, u, v, 0.035f, pig_figure);
             figure(&c, u + 0.022f, v + 0.002f, 0.025f, DQ_MAT_INDIGO);
         }
+        dq_paint_tag(sc, first, DQ_SPAN_FIGURE, 0);
         i++;
     }
 }

@@ -186,7 +186,41 @@ typedef struct {
     float damage; /* 0..1 overall severity */
     int n_tears;
     float tears[4][3]; /* u, v, length */
+    /* What each run of strokes depicts (scene.c's ground truth): recorded by landscape.c as
+     * it draws, consuming no randomness, so the pictures do not depend on it. */
+    struct dq_paint_span *spans;
+    size_t n_spans, cap_spans;
 } dq_paint_scene_t;
+
+/* ---- scene ground truth (scene.c): depth, mist, foliage, water, figures, boats */
+enum {
+    DQ_SPAN_FOLIAGE = 0, /* trees, pines, moss dots */
+    DQ_SPAN_WATER,       /* ripples */
+    DQ_SPAN_FIGURE,      /* people on the banks */
+    DQ_SPAN_BOAT,        /* a boat with its fisherman */
+    DQ_SPAN_BUILDING,    /* pavilions */
+    DQ_SPAN_N
+};
+typedef struct dq_paint_span {
+    size_t first, end; /* prims[first, end) */
+    int cls;           /* DQ_SPAN_* */
+    int layer;         /* the ridge layer it stands on (its depth) */
+} dq_paint_span_t;
+/* Records that the strokes added since prims[first] depict cls standing on layer. */
+void dq_paint_tag(dq_paint_scene_t *sc, size_t first, int cls, int layer);
+/* Writes tdir/scene/ (depth.png, the masks and scene.json) for a landscape scene at w x h,
+ * the truth resolution (docs/generate.md "Scene layers"). Returns 0 or -1 with err. */
+int dq_paint_scene_truth(const dq_paint_scene_t *sc, int w, int h, const char *tdir,
+                         dq_err_t *err);
+/* Coverage 0..1 of one stroke at scene point (u, v), px scene units per pixel (render.c). */
+float dq_paint_prim_cover(const dq_paint_scene_t *sc, const dq_paint_prim_t *p, float u, float v,
+                          float px);
+/* The pixels of a tile (left, top, width, height) that stroke p may touch: [xa, xb) x
+ * [ya, yb) relative to the tile; 0 when it misses the tile (render.c). */
+int dq_paint_prim_box(const dq_paint_prim_t *p, int left, int top, int width, int height,
+                      float px, int *xa, int *xb, int *ya, int *yb);
+/* Band mist strength 0..1 at v for the column values col (landscape.c). */
+float dq_paint_landscape_mist(const dq_paint_scene_t *sc, const float *col, float v);
 
 void dq_paint_scene_free(dq_paint_scene_t *sc);
 /* Appends a primitive and computes its bounding box; returns it for further tweaks. */
@@ -311,6 +345,14 @@ struct _VipsImage *dq_paint_render_state(const dq_paint_scene_t *sc, int width, 
  * the state band for DQ_OUT_MAT. New reference; state, sc and sp must outlive it. */
 struct _VipsImage *dq_paint_shade(struct _VipsImage *state, const dq_paint_scene_t *sc,
                                   const dq_paint_spectra_t *sp, int mode, double nm, dq_err_t *err);
+
+/* The realistic capture (capture.c): raw 16-bit frames of every band with targets, uneven
+ * light, misregistration and noise into tdir/capture/ (bands.json describes them), and what
+ * only the painter knows into tdir/capture_truth.json. state is the truth-resolution state
+ * image (in memory); randomness comes from (seed, work_idx) only. Returns 0 or -1 with err. */
+int dq_paint_capture(struct _VipsImage *state, const dq_paint_scene_t *sc,
+                     const dq_paint_spectra_t *sp, uint64_t seed, int work_idx, const char *tdir,
+                     dq_err_t *err);
 
 /* Damage flags at (u, v) (condition.c). */
 typedef struct {

@@ -99,6 +99,9 @@ void dq_paint_scene_free(dq_paint_scene_t *sc)
         free(sc->stamps[i].mask);
     free(sc->stamps);
     free(sc->prims);
+    free(sc->spans);
+    sc->spans = NULL;
+    sc->n_spans = sc->cap_spans = 0;
     sc->stamps = NULL;
     sc->prims = NULL;
     sc->n_prims = sc->n_stamps = sc->cap_prims = sc->cap_stamps = 0;
@@ -185,6 +188,26 @@ static float prim_cover(const dq_paint_scene_t *sc, const dq_paint_prim_t *p, fl
     }
 }
 
+float dq_paint_prim_cover(const dq_paint_scene_t *sc, const dq_paint_prim_t *p, float u, float v,
+                          float px)
+{
+    return prim_cover(sc, p, u, v, px);
+}
+
+int dq_paint_prim_box(const dq_paint_prim_t *p, int left, int top, int width, int height,
+                      float px, int *xa, int *xb, int *ya, int *yb)
+{
+    float u0 = (float)left * px, u1 = (float)(left + width) * px;
+    float v0 = (float)top * px, v1 = (float)(top + height) * px;
+    if (p->bx1 < u0 || p->bx0 > u1 || p->by1 < v0 || p->by0 > v1)
+        return 0;
+    *xa = DQ_MAX(0, (int)floorf(p->bx0 / px) - left);
+    *xb = DQ_MIN(width, (int)ceilf(p->bx1 / px) + 1 - left);
+    *ya = DQ_MAX(0, (int)floorf(p->by0 / px) - top);
+    *yb = DQ_MIN(height, (int)ceilf(p->by1 / px) + 1 - top);
+    return 1;
+}
+
 typedef struct {
     float ink, cov, und, ret, tone, tex;
     int mat;
@@ -260,16 +283,11 @@ static int state_gen(VipsRegion *out, void *seq, void *a, void *b, gboolean *sto
         }
     }
     /* Strokes, in scene order everywhere, so that overlaps composite the same in every tile. */
-    float u0 = (float)r->left * px, u1 = (float)(r->left + r->width) * px;
-    float v0 = (float)r->top * px, v1 = (float)(r->top + r->height) * px;
     for (size_t i = 0; i < sc->n_prims; i++) {
         const dq_paint_prim_t *p = &sc->prims[i];
-        if (p->bx1 < u0 || p->bx0 > u1 || p->by1 < v0 || p->by0 > v1)
+        int xa, xb, ya, yb;
+        if (!dq_paint_prim_box(p, r->left, r->top, r->width, r->height, px, &xa, &xb, &ya, &yb))
             continue;
-        int xa = DQ_MAX(0, (int)floorf(p->bx0 / px) - r->left);
-        int xb = DQ_MIN(r->width, (int)ceilf(p->bx1 / px) + 1 - r->left);
-        int ya = DQ_MAX(0, (int)floorf(p->by0 / px) - r->top);
-        int yb = DQ_MIN(r->height, (int)ceilf(p->by1 / px) + 1 - r->top);
         for (int y = ya; y < yb; y++) {
             float v = ((float)(r->top + y) + 0.5f) * px;
             for (int x = xa; x < xb; x++) {

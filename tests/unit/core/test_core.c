@@ -15,6 +15,21 @@ DQ_TEST(buf_grows_and_terminates)
     dq_buf_free(&b);
 }
 
+DQ_TEST(buf_put_u64_writes_what_printf_writes)
+{
+    uint64_t v[] = {0, 7, 10, 255, 4294967295u, 1234567890123ull, UINT64_MAX};
+    for (size_t i = 0; i < DQ_ARRAY_LEN(v); i++) {
+        dq_buf_t a = {0}, b = {0};
+        dq_buf_puts(&a, "x");
+        dq_buf_put_u64(&a, v[i]);
+        dq_buf_printf(&b, "x%llu", (unsigned long long)v[i]);
+        DQ_CHECK_STR(a.data, b.data);
+        DQ_CHECK(a.len == b.len);
+        dq_buf_free(&a);
+        dq_buf_free(&b);
+    }
+}
+
 DQ_TEST(json_escapes_controls_and_quotes)
 {
     dq_buf_t b = {0};

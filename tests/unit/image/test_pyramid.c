@@ -175,6 +175,117 @@ DQ_TEST(pyramid_bad_arguments)
     fx_teardown(&f);
 }
 
+/* Every edge tile of the pyramid at a and b, asked for at its exact crop, must answer the very
+ * same bytes; returns how many edge tiles there were. */
+static int same_edges(const char *a, const char *b)
+{
+    dq_err_t err = {0};
+    dq_pyramid_t *pa = dq_pyramid_open(a, &err), *pb = dq_pyramid_open(b, &err);
+    DQ_REQUIRE(pa != NULL && pb != NULL);
+    const dq_pyramid_info_t *in = dq_pyramid_info(pa);
+    int n = 0;
+    dq_buf_t ba = {0}, bb = {0};
+    for (int l = 0; l < in->n_levels; l++) {
+        uint32_t w = in->levels[l].width, h = in->levels[l].height;
+        for (uint32_t r = 0; r * 256 < h; r++)
+            for (uint32_t c = 0; c * 256 < w; c++) {
+                uint32_t cw = DQ_MIN(256u, w - c * 256), ch = DQ_MIN(256u, h - r * 256);
+                if (cw == 256 && ch == 256)
+                    continue;
+                ba.len = bb.len = 0;
+                DQ_REQUIRE(dq_pyramid_tile_jpeg(pa, l, c, r, cw, ch, &ba, &err) == 0);
+                DQ_REQUIRE(dq_pyramid_tile_jpeg(pb, l, c, r, cw, ch, &bb, &err) == 0);
+                DQ_CHECK(ba.len == bb.len && memcmp(ba.data, bb.data, ba.len) == 0);
+                n++;
+            }
+    }
+    dq_buf_free(&ba);
+    dq_buf_free(&bb);
+    dq_pyramid_unref(pa);
+    dq_pyramid_unref(pb);
+    return n;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    DQ_REQUIRE(stat(path, &st) == 0);
+    return st.st_size;
+}
+
+static void copy_prefix(const char *src, const char *dst, off_t n);
+
+/* Ingest appends pre-cropped edge tiles to the pyramid (dq_pyramid_write_edges): they must be
+ * byte for byte what the per-request crop answers, every TIFF reader must still read the file
+ * (check_pyramid compares it with vips, edge crops included), a second call adds nothing, and a
+ * damaged trailer is ignored (crops per request again) rather than served. */
+DQ_TEST(pyramid_edge_trailer)
+{
+    fx_t f;
+    fx_setup(&f);
+    dq_err_t err = {0};
+    char path[700];
+    snprintf(path, sizeof path, "%s/edges.tif", f.dir);
+    off_t plain = file_size(f.tif);
+    copy_prefix(f.tif, path, plain);
+    DQ_REQUIRE(dq_pyramid_write_edges(path, &err) == 0);
+    off_t with = file_size(path);
+    DQ_CHECK(with > plain);
+    dq_pyramid_t *p = dq_pyramid_open(path, &err);
+    DQ_REQUIRE(p != NULL);
+    int n_slots = 0;
+    for (int l = 0; l < p->n_levels; l++)
+        if (p->levels[l].edge_len)
+            for (uint32_t i = 0; i < p->levels[l].across + p->levels[l].down; i++)
+                n_slots += p->levels[l].edge_len[i] > 0;
+    dq_pyramid_unref(p);
+    int n_edges = same_edges(f.tif, path);
+    DQ_CHECK(n_edges > 0);
+    DQ_CHECK_INT(n_slots, n_edges); /* every edge tile answered from the trailer */
+    check_pyramid(path, 0, 3);
+
+    DQ_REQUIRE(dq_pyramid_write_edges(path, &err) == 0);
+    DQ_CHECK_INT(file_size(path), with);
+
+    /* Gray and SubIFD layouts too. */
+    char gpath[700];
+    snprintf(gpath, sizeof gpath, "%s/edges_gray.tif", f.dir);
+    copy_prefix(f.tif_gray, gpath, file_size(f.tif_gray));
+    DQ_REQUIRE(dq_pyramid_write_edges(gpath, &err) == 0);
+    DQ_CHECK(same_edges(f.tif_gray, gpath) > 0);
+    check_pyramid(gpath, 0, 1);
+    snprintf(gpath, sizeof gpath, "%s/edges_sub.tif", f.dir);
+    copy_prefix(f.tif_sub, gpath, file_size(f.tif_sub));
+    DQ_REQUIRE(dq_pyramid_write_edges(gpath, &err) == 0);
+    DQ_CHECK(same_edges(f.tif_sub, gpath) > 0);
+
+    /* Damage: one byte of the index, then one byte of the footer's tile hash. */
+    off_t spots[] = {with - 40 - 10, with - 3};
+    for (size_t i = 0; i < DQ_ARRAY_LEN(spots); i++) {
+        copy_prefix(f.tif, path, plain);
+        DQ_REQUIRE(dq_pyramid_write_edges(path, &err) == 0);
+        int fd = open(path, O_RDWR);
+        DQ_REQUIRE(fd >= 0);
+        unsigned char c;
+        DQ_REQUIRE(pread(fd, &c, 1, spots[i]) == 1);
+        c ^= 0x5A;
+        DQ_REQUIRE(pwrite(fd, &c, 1, spots[i]) == 1);
+        close(fd);
+        p = dq_pyramid_open(path, &err);
+        DQ_REQUIRE(p != NULL);
+        for (int l = 0; l < p->n_levels; l++)
+            DQ_CHECK(p->levels[l].edge_len == NULL);
+        dq_pyramid_unref(p);
+        DQ_CHECK_INT(same_edges(f.tif, path), n_edges);
+    }
+
+    /* A non-JPEG pyramid has nothing to crop: unchanged. */
+    off_t zip = file_size(f.tif_zip);
+    DQ_REQUIRE(dq_pyramid_write_edges(f.tif_zip, &err) == 0);
+    DQ_CHECK_INT(file_size(f.tif_zip), zip);
+    fx_teardown(&f);
+}
+
 /* Writes the first n bytes of src to dst. */
 static void copy_prefix(const char *src, const char *dst, off_t n)
 {

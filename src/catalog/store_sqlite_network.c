@@ -1,0 +1,151 @@
+/*
+ * store_sqlite_network.c: the SQLite rows behind OAI-PMH and IIIF Change Discovery
+ * (store.h dq_store_network_ops): relic datestamps, tombstones of deleted relics, and the
+ * relic part of the audit trail in order. No policy: which records a harvester may see, and
+ * what an audit action means to an aggregator, is decided in network.c.
+ *
+ * Tombstones are kept by triggers on the relics table, so that every way a relic goes (the
+ * API, an import, a future tool) leaves one, in the same transaction, and a relic re-created
+ * under the same id takes its tombstone away. Migration 14 also fills them from the audit
+ * trail for relics deleted before it ran (their dynasty and type are not known any more).
+ */
+#include "store_sqlite_internal.h"
+
+#include <string.h>
+
+/* ---------------------------------------------------------------- schema (migration 14) */
+
+const char dq_sqlite_network_schema[] =
+    "CREATE TABLE relic_tombstones ("
+    " id TEXT PRIMARY KEY NOT NULL, deleted_at TEXT NOT NULL,"
+    " dynasty TEXT, object_type TEXT,"
+    " restricted INTEGER NOT NULL DEFAULT 0 CHECK (restricted IN (0, 1))) WITHOUT ROWID;"
+    "CREATE INDEX relic_tombstones_at ON relic_tombstones(deleted_at);"
+    "CREATE TRIGGER relic_tombstone_add AFTER DELETE ON relics BEGIN"
+    " INSERT OR REPLACE INTO relic_tombstones (id, deleted_at, dynasty, object_type, restricted)"
+    " VALUES (old.id, " DQ_SQ_NOW ", old.dynasty, old.object_type, old.restricted); END;"
+    "CREATE TRIGGER relic_tombstone_drop AFTER INSERT ON relics BEGIN"
+    " DELETE FROM relic_tombstones WHERE id = new.id; END;"
+    "INSERT OR IGNORE INTO relic_tombstones (id, deleted_at)"
+    " SELECT object, max(at) FROM audit WHERE action = 'relic.delete'"
+    " AND object NOT IN (SELECT id FROM relics) GROUP BY object;"
+    "CREATE INDEX relics_updated ON relics(updated_at);"
+    /* The change feed reads relic rows only: a partial index keeps its paging and count off
+     * the logins and image rows around them. */
+    "CREATE INDEX audit_relic ON audit(seq) WHERE action GLOB 'relic.*';";
+
+/* ---------------------------------------------------------------- stamps */
+
+/* One list over live relics and tombstones: ?1 from, ?2 until, ?3 dynasty ("" any present),
+ * ?4 object type (likewise), ?5 include restricted, ?6 after id, ?7 limit, ?8 with docs,
+ * ?9 one id. */
+#define STAMP_WHERE(ds)                                                                            \
+    " WHERE (?1 IS NULL OR " ds " >= ?1) AND (?2 IS NULL OR " ds " <= ?2)"                         \
+    " AND (?3 IS NULL OR (?3 = '' AND dynasty IS NOT NULL) OR dynasty = ?3)"                       \
+    " AND (?4 IS NULL OR (?4 = '' AND object_type IS NOT NULL) OR object_type = ?4)"               \
+    " AND (?5 OR restricted = 0) AND (?6 IS NULL OR id > ?6) AND (?9 IS NULL OR id = ?9)"
+
+static const char stamps_sql[] =
+    "SELECT id, updated_at, dynasty, object_type, 0, restricted,"
+    " CASE WHEN ?8 THEN doc END FROM relics" STAMP_WHERE("updated_at")
+    " UNION ALL SELECT id, deleted_at, dynasty, object_type, 1, restricted, NULL"
+    " FROM relic_tombstones" STAMP_WHERE("deleted_at") " ORDER BY 1 LIMIT ?7";
+
+static int net_stamps(dq_store_txn_t *t, const dq_store_stamp_query_t *q, dq_store_stamp_cb cb,
+                      void *ud, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t, stamps_sql, err);
+    if (!st)
+        return -1;
+    dq_sq_bind_text(st, 1, q->from);
+    dq_sq_bind_text(st, 2, q->until);
+    dq_sq_bind_text(st, 3, q->dynasty);
+    dq_sq_bind_text(st, 4, q->object_type);
+    sqlite3_bind_int(st, 5, q->include_restricted ? 1 : 0);
+    dq_sq_bind_text(st, 6, q->after);
+    sqlite3_bind_int(st, 7, q->limit);
+    sqlite3_bind_int(st, 8, q->with_docs ? 1 : 0);
+    dq_sq_bind_text(st, 9, q->id);
+    int r;
+    while ((r = dq_sq_row(t, st, "stamps", err)) == 0) {
+        dq_store_stamp_row_t row = {
+            .id = (const char *)sqlite3_column_text(st, 0),
+            .datestamp = (const char *)sqlite3_column_text(st, 1),
+            .dynasty = (const char *)sqlite3_column_text(st, 2),
+            .object_type = (const char *)sqlite3_column_text(st, 3),
+            .deleted = sqlite3_column_int(st, 4),
+            .restricted = sqlite3_column_int(st, 5),
+            .doc = (const char *)sqlite3_column_text(st, 6),
+            .doc_len = (size_t)sqlite3_column_bytes(st, 6),
+        };
+        if (cb(ud, &row) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return r < 0 ? -1 : 0;
+}
+
+static int net_earliest(dq_store_txn_t *t, char *out, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "SELECT min(d) FROM (SELECT min(updated_at) AS d FROM relics"
+                                  " UNION ALL SELECT min(deleted_at) FROM relic_tombstones)",
+                                  err);
+    if (!st)
+        return -1;
+    int r = dq_sq_row(t, st, "earliest", err);
+    if (r == 0)
+        dq_sq_copy_col(out, 32, st, 0);
+    sqlite3_reset(st);
+    return r < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- the relic change feed */
+
+static int net_changes(dq_store_txn_t *t, int64_t offset, int limit, dq_store_audit_cb cb,
+                       void *ud, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "SELECT seq, at, who, action, object, detail FROM audit"
+                                  " WHERE action GLOB 'relic.*' ORDER BY seq LIMIT ?1 OFFSET ?2",
+                                  err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 1, limit);
+    sqlite3_bind_int64(st, 2, offset);
+    int r;
+    while ((r = dq_sq_row(t, st, "changes", err)) == 0) {
+        dq_store_audit_row_t row = {
+            .seq = sqlite3_column_int64(st, 0),
+            .at = (const char *)sqlite3_column_text(st, 1),
+            .who = (const char *)sqlite3_column_text(st, 2),
+            .action = (const char *)sqlite3_column_text(st, 3),
+            .object = (const char *)sqlite3_column_text(st, 4),
+            .detail = (const char *)sqlite3_column_text(st, 5),
+        };
+        if (cb(ud, &row) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return r < 0 ? -1 : 0;
+}
+
+static int net_change_count(dq_store_txn_t *t, int64_t *n, dq_err_t *err)
+{
+    sqlite3_stmt *st =
+        dq_sq_stmt(t, "SELECT count(*) FROM audit WHERE action GLOB 'relic.*'", err);
+    if (!st)
+        return -1;
+    int r = dq_sq_row(t, st, "change count", err);
+    if (r == 0)
+        *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return r == 0 ? 0 : -1;
+}
+
+const dq_store_network_ops dq_sqlite_network_ops = {
+    .stamps = net_stamps,
+    .earliest = net_earliest,
+    .relic_changes = net_changes,
+    .relic_change_count = net_change_count,
+};

@@ -1,0 +1,217 @@
+/*
+ * linkedart.c (http): Linked Art (linked.art API 1.0) documents at stable URIs, as the asker
+ * may see them:
+ *   /linked-art/object/{relic}    HumanMadeObject   (also GET /api/relics/{id} with the
+ *                                                    Linked Art profile in Accept)
+ *   /linked-art/person/{name}     Person, the creator named so in relic records
+ *   /linked-art/digital/{image}   DigitalObject, the IIIF image
+ * Protocol (Linked Art API 1.0 "Protocol"): the JSON-LD profile media type, GET/HEAD and
+ * OPTIONS with CORS (mhd.c adds Access-Control-Allow-Origin to every answer and answers the
+ * preflight for every route), and a rel="describedby" Link from each relic's HTML page
+ * (dq_http_la_describedby, called by static.c). The documents come from lod/linkedart.c.
+ */
+#define _GNU_SOURCE
+#include "api_internal.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lod/lod.h"
+
+#define PREFIX "/linked-art/"
+
+/* Vocabularies and base URL every builder call shares (owned strings). */
+typedef struct {
+    char *base;
+    dq_buf_t dyn, type, subj;
+    dq_lod_ctx_t ctx;
+} lctx_t;
+
+static void lctx_init(dq_api_t *c, lctx_t *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->base = dq_api_base_url(c);
+    dq_err_t err = {0};
+    /* Vocabularies only label keys: without them the keys are the labels. */
+    if (dq_catalog_vocab(c->srv->catalog, "dynasties", &l->dyn, &err) < 0)
+        dq_buf_reset(&l->dyn);
+    if (dq_catalog_vocab(c->srv->catalog, "object_types", &l->type, &err) < 0)
+        dq_buf_reset(&l->type);
+    if (dq_catalog_vocab(c->srv->catalog, "subjects", &l->subj, &err) < 0)
+        dq_buf_reset(&l->subj);
+    l->ctx.base_url = l->base;
+    l->ctx.dynasties_json = l->dyn.data;
+    l->ctx.object_types_json = l->type.data;
+    l->ctx.subjects_json = l->subj.data;
+}
+
+static void lctx_free(lctx_t *l)
+{
+    free(l->base);
+    dq_buf_free(&l->dyn);
+    dq_buf_free(&l->type);
+    dq_buf_free(&l->subj);
+}
+
+/* A Linked Art answer: the profile media type; private because what exists depends on the
+ * asker's role (restricted relics). */
+static void answer(dq_api_t *c, dq_buf_t *body)
+{
+    dq_api_json(c->resp, 200, body);
+    c->resp->content_type = DQ_LOD_LA_TYPE;
+    dq_http_resp_header(c->resp, "Vary", "Accept");
+    dq_http_resp_header(c->resp, "Link",
+                        "<" DQ_LOD_LA_PROFILE ">; rel=\"profile\"");
+}
+
+void dq_api_relic_linkedart(dq_api_t *c, const char *id)
+{
+    dq_buf_t doc = {0}, out = {0};
+    dq_err_t err = {0};
+    lctx_t l = {0};
+    if (dq_catalog_relic_get(c->srv->catalog, id, &c->actor, &doc, NULL, &err) < 0) {
+        dq_api_error_err(c->resp, &err);
+        goto out;
+    }
+    lctx_init(c, &l);
+    if (dq_lod_la_object(doc.data, doc.len, &l.ctx, &out, &err) < 0) {
+        dq_api_error_err(c->resp, &err);
+        goto out;
+    }
+    answer(c, &out);
+out:
+    lctx_free(&l);
+    dq_buf_free(&doc);
+    dq_buf_free(&out);
+}
+
+/* The relics that name key as a creator (the search's creator facet value: the zh name,
+ * else the en name, as dq_lod_la_person_key keys a person), as a JSON array of documents.
+ * At most 100: enough to read the person's names and authority ids. */
+static int person_relics(dq_api_t *c, const char *key, dq_buf_t *out, dq_err_t *err)
+{
+    dq_buf_t res = {0}, doc = {0};
+    dq_relic_query_t q = {
+        .creator = key, .has_images = -1, .year_from = INT_MIN, .year_to = INT_MAX,
+        .sort = "accession", .limit = 100};
+    int rc = dq_catalog_relic_search(c->srv->catalog, &q, &c->actor, &res, err);
+    json_t *j = rc == 0 ? json_loadb(res.data, res.len, 0, NULL) : NULL;
+    size_t i;
+    json_t *e;
+    int n = 0;
+    dq_buf_putc(out, '[');
+    json_array_foreach(json_object_get(j, "items"), i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        dq_err_t e2 = {0};
+        dq_buf_reset(&doc);
+        if (!id || dq_catalog_relic_get(c->srv->catalog, id, &c->actor, &doc, NULL, &e2) < 0)
+            continue; /* deleted since the search */
+        if (n++)
+            dq_buf_putc(out, ',');
+        dq_buf_append(out, doc.data, doc.len);
+    }
+    dq_buf_putc(out, ']');
+    json_decref(j);
+    dq_buf_free(&res);
+    dq_buf_free(&doc);
+    return rc;
+}
+
+static void person(dq_api_t *c, const char *key)
+{
+    dq_buf_t relics = {0}, out = {0};
+    dq_err_t err = {0};
+    lctx_t l = {0};
+    if (person_relics(c, key, &relics, &err) < 0) {
+        dq_api_error_err(c->resp, &err);
+        goto out;
+    }
+    lctx_init(c, &l);
+    if (dq_lod_la_person(key, relics.data, relics.len, &l.ctx, &out, &err) < 0) {
+        dq_api_error_err(c->resp, &err);
+        goto out;
+    }
+    answer(c, &out);
+out:
+    lctx_free(&l);
+    dq_buf_free(&relics);
+    dq_buf_free(&out);
+}
+
+static void digital(dq_api_t *c, const char *image_id)
+{
+    dq_image_rec_t rec;
+    dq_buf_t out = {0};
+    dq_err_t err = {0};
+    lctx_t l = {0};
+    /* An image only restricted relics show is as hidden as they are (404 alike). */
+    if (dq_catalog_image_get(c->srv->catalog, image_id, &rec, &err) < 0 ||
+        !dq_catalog_image_visible(c->srv->catalog, image_id, &c->actor)) {
+        dq_api_error(c->resp, 404, "no such image", NULL);
+        goto out;
+    }
+    lctx_init(c, &l);
+    dq_lod_image_t img = {.image_id = rec.id, .width = rec.width, .height = rec.height};
+    if (dq_lod_la_digital(&img, &l.ctx, &out, &err) < 0) {
+        dq_api_error_err(c->resp, &err);
+        goto out;
+    }
+    answer(c, &out);
+out:
+    lctx_free(&l);
+    dq_buf_free(&out);
+}
+
+void dq_http_linkedart(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)
+{
+    dq_api_t c = {.srv = srv, .req = req, .resp = resp};
+    dq_err_t err = {0};
+    char *kind = NULL, *key = NULL;
+    const char *p = req->path + strlen(PREFIX);
+    size_t len = req->path_len - strlen(PREFIX);
+    if (dq_http_actor(srv, req, &c.actor, NULL, &err) < 0) {
+        dq_api_error_err(resp, &err);
+        goto out;
+    }
+    const char *slash = memchr(p, '/', len);
+    if (!slash || memchr(slash + 1, '/', len - (size_t)(slash + 1 - p)) || slash + 1 == p + len) {
+        dq_api_error(resp, 404, "no such Linked Art document (object|person|digital/{key})",
+                     NULL);
+        goto out;
+    }
+    kind = dq_str_pct_decode(p, (size_t)(slash - p), &err);
+    key = kind ? dq_str_pct_decode(slash + 1, len - (size_t)(slash + 1 - p), &err) : NULL;
+    if (!kind || !key) {
+        dq_api_error(resp, 400, err.msg, NULL);
+        goto out;
+    }
+    if (strcmp(kind, "object") == 0)
+        dq_api_relic_linkedart(&c, key);
+    else if (strcmp(kind, "person") == 0)
+        person(&c, key);
+    else if (strcmp(kind, "digital") == 0)
+        digital(&c, key);
+    else
+        dq_api_error(resp, 404, "no such Linked Art document (object|person|digital/{key})",
+                     NULL);
+out:
+    free(kind);
+    free(key);
+}
+
+void dq_http_la_describedby(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
+                            const char *relic_id)
+{
+    dq_buf_t b = {0}, v = {0};
+    dq_http_base_url(srv, req, &b);
+    dq_buf_printf(&v, "<%s", b.data);
+    dq_lod_la_path(&v, "object", relic_id);
+    dq_buf_puts(&v, ">; rel=\"describedby\"; type=\"application/ld+json\"; profile=\""
+                    DQ_LOD_LA_PROFILE "\"");
+    dq_http_resp_header(resp, "Link", v.data);
+    dq_buf_free(&b);
+    dq_buf_free(&v);
+}
