@@ -116,4 +116,12 @@ void dq_api_relic_linkedart(dq_api_t *c, const char *id);
 void dq_api_style_similar(dq_api_t *c);
 void dq_api_style_search(dq_api_t *c);
 
+/* ======== condition records (api_condition.c; issue 12) ======== */
+void dq_api_condition_list(dq_api_t *c);
+void dq_api_condition_create(dq_api_t *c);
+void dq_api_condition_get(dq_api_t *c);
+void dq_api_condition_replace(dq_api_t *c);
+void dq_api_condition_delete(dq_api_t *c);
+/* ======== end condition records ======== */
+
 #endif
