@@ -415,6 +415,43 @@ int dq_catalog_tour_list(dq_catalog_t *cat, const char *relic_id, const dq_actor
 
 /* ======== end annotations and tours ======== */
 
+
+/* ---------------------------------------------------------------- spectral captures (issue 11) */
+/* catalog/spectral.c. A capture is a relic's multispectral band stack; its record (doc) is a
+ * JSON object written by the caller (cli/ spectral add: bands, kinds, wavelengths, files,
+ * calibration residuals, shifts). Visible to whoever may see the relic (404 otherwise);
+ * written by conservators and above. Audited as "spectral.add|replace|layer" on
+ * "capture/<id>". Errors: 400 bad id/doc, 401/403, 404, 409 exists (no replace), 503 busy. */
+typedef struct {
+    char id[64], relic_id[64];
+    int width, height;
+    char *doc; /* canonical JSON, owned: dq_capture_free */
+    char created[32], modified[32];
+} dq_capture_t;
+/* Frees c->doc; NULL-safe. */
+void dq_capture_free(dq_capture_t *c);
+/* 1 when id is a valid capture or layer id (the image id rules), else 0 with err (400). */
+int dq_capture_id_valid(const char *id, dq_err_t *err);
+/* Stores capture id of relic (its id or accession) with the stored bands' size and doc;
+ * replace 1 replaces an existing capture (and drops its layers). out (caller-owned) gets the
+ * stored row. */
+int dq_catalog_capture_put(dq_catalog_t *cat, const char *relic, const char *id, int width,
+                           int height, const char *doc, int replace, const dq_actor_t *who,
+                           dq_capture_t *out, dq_err_t *err);
+int dq_catalog_capture_get(dq_catalog_t *cat, const char *id, const dq_actor_t *who,
+                           dq_capture_t *out, dq_err_t *err);
+/* Appends a JSON array of the relic's captures ({id, relic, width, height, created, modified,
+ * bands}) to out. */
+int dq_catalog_capture_list(dq_catalog_t *cat, const char *relic, const dq_actor_t *who,
+                            dq_buf_t *out, dq_err_t *err);
+/* Records (or replaces) derived layer name of a capture: kind ("component", "pigments",
+ * "reveal", ...) and doc (a JSON object: files, method, parameters, results). */
+int dq_catalog_capture_layer_put(dq_catalog_t *cat, const char *capture_id, const char *name,
+                                 const char *kind, const char *doc, const dq_actor_t *who,
+                                 dq_err_t *err);
+/* Appends a JSON array of the capture's layers ({name, kind, created, doc}) to out. */
+int dq_catalog_capture_layers(dq_catalog_t *cat, const char *capture_id, const dq_actor_t *who,
+                              dq_buf_t *out, dq_err_t *err);
 /* ======== scene layer sets (scene.c; issue 14, docs/living.md) ======== */
 
 /* Versioned sets of scene layers (depth, mist, foliage, water, figure, boat) per image. Each
@@ -616,6 +653,12 @@ int dq_catalog_gloss_search(dq_catalog_t *cat, const char *q, int64_t offset, in
 int dq_catalog_gloss_import(dq_catalog_t *cat, const char *json, size_t len,
                             const dq_actor_t *who, int *created, int *updated,
                             dq_buf_t *field_errors, dq_err_t *err);
+
+/* The id of the relic whose accession number is accession, as who may see it, into id (64
+ * bytes); 404 when there is none (or who may not see it). For importers that know works by
+ * accession (the composition overlays of the sample collection). */
+int dq_catalog_relic_by_accession(dq_catalog_t *cat, const char *accession, const dq_actor_t *who,
+                                  char id[64], dq_err_t *err);
 
 /* ======== end lessons and glossary ======== */
 /* ======== network: OAI-PMH records and the relic change feed (network.c) ======== */
