@@ -406,6 +406,43 @@ typedef struct dq_store_relic_ops {
     int (*names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
 } dq_store_relic_ops;
 
+/* ======== spectral captures (issue 11): types and ops (spectral.c, store_sqlite_spectral.c) ======== */
+/* One capture of a relic: its band stack's record. doc is canonical JSON written by
+ * catalog/spectral.c (bands with kinds, wavelengths, files, calibration residuals, shifts),
+ * borrowed for the call or callback. */
+typedef struct {
+    char id[64], relic_id[64];
+    int width, height; /* of the stored bands */
+    const char *doc;
+    char created[32], modified[32];
+} dq_spectral_row_t;
+/* One derived layer of a capture (a component, pigment map, reveal image). */
+typedef struct {
+    char capture_id[64], name[64], kind[32];
+    const char *doc;
+    char created[32];
+} dq_spectral_layer_row_t;
+typedef int (*dq_spectral_cb)(void *ud, const dq_spectral_row_t *row);
+typedef int (*dq_spectral_layer_cb)(void *ud, const dq_spectral_layer_row_t *row);
+
+typedef struct dq_store_spectral_ops {
+    /* Write transaction. Inserts the capture, or with replace=1 replaces an existing one of
+     * the same id (its layers are deleted). DQ_EEXIST when it exists and replace is 0. */
+    int (*put)(dq_store_txn_t *txn, const dq_spectral_row_t *row, int replace, dq_err_t *err);
+    /* The capture id: 0 and one cb call, 1 not found. */
+    int (*get)(dq_store_txn_t *txn, const char *id, dq_spectral_cb cb, void *ud, dq_err_t *err);
+    /* The captures of relic_id (NULL: all), oldest first. */
+    int (*list)(dq_store_txn_t *txn, const char *relic_id, dq_spectral_cb cb, void *ud,
+                dq_err_t *err);
+    /* Write transaction. Removes the capture and its layers; 1 when there is none. */
+    int (*remove)(dq_store_txn_t *txn, const char *id, dq_err_t *err);
+    /* Write transaction. Inserts or replaces the layer (capture_id, name). */
+    int (*put_layer)(dq_store_txn_t *txn, const dq_spectral_layer_row_t *row, dq_err_t *err);
+    /* The layers of a capture, by name. */
+    int (*layers)(dq_store_txn_t *txn, const char *capture_id, dq_spectral_layer_cb cb, void *ud,
+                  dq_err_t *err);
+} dq_store_spectral_ops;
+/* ======== end spectral captures ======== */
 /* ---------------------------------------------------------------- scene layer sets */
 
 /* One version of an image's scene layers (issue 14; policy and JSON in scene.c). doc is the
@@ -518,12 +555,17 @@ typedef struct dq_store_backend {
     void (*set_write_wait)(void *impl, int ms);
     /* The schema version the backend has applied (for tests and `danqing status`). */
     int (*schema_version)(void *impl, int *version, dq_err_t *err);
+    /* Optional (NULL: the caller polls): waits up to timeout_ms for a commit by any process
+     * sharing the store. 1 a commit happened (or may have: call refresh), 0 timed out, -1
+     * error. One waiting thread at a time (the server's watcher). PostgreSQL: LISTEN/NOTIFY. */
+    int (*wait_change)(void *impl, int timeout_ms, dq_err_t *err);
     const dq_store_image_ops *images;
     const dq_store_audit_ops *audit;
     const dq_store_account_ops *accounts;
     const dq_store_anno_ops *annos;
     const dq_store_tour_ops *tours;
     const dq_store_relic_ops *relics;
+    const dq_store_spectral_ops *spectral; /* issue 11 */
     const dq_store_scene_ops *scenes; /* scene layer sets (issue 14) */
     const dq_store_style_ops *style; /* issue 13 (store_sqlite_style.c) */
     const dq_store_lesson_ops *lessons; /* lesson.c, store_sqlite_lesson.c (issue 17) */
@@ -533,6 +575,8 @@ typedef struct dq_store_backend {
 
 /* The SQLite backend (store_sqlite*.c). */
 extern const dq_store_backend_t dq_store_sqlite;
+/* The PostgreSQL backend (store_pg*.c; issue 15): open takes the whole postgres:// URL. */
+extern const dq_store_backend_t dq_store_pg;
 
 /* ---------------------------------------------------------------- for the neutral layer */
 

@@ -42,6 +42,8 @@ static const migration_t migrations[] = {
      dq_sqlite_relic_names_schema}, /* store_sqlite_relic.c */
     {7, "user names folded to lower case", dq_sqlite_account_fold_schema},
     {8, "relic full-text vocabulary", dq_sqlite_relic_vocab_schema}, /* store_sqlite_relic.c */
+    {9, "spectral captures and derived layers",
+     dq_sqlite_spectral_schema}, /* store_sqlite_spectral.c */
     {12, "scene layer sets", dq_sqlite_scene_schema}, /* store_sqlite_scene.c */
     {11, "style embeddings and attribution models", dq_sqlite_style_schema}, /* _style.c */
     {13, "educator role, lessons, glossary",
@@ -609,6 +611,7 @@ const dq_store_backend_t dq_store_sqlite = {
     .annos = &dq_sqlite_anno_ops,
     .tours = &dq_sqlite_tour_ops,
     .relics = &dq_sqlite_relic_ops,
+    .spectral = &dq_sqlite_spectral_ops,
     .scenes = &dq_sqlite_scene_ops,
     .style = &dq_sqlite_style_ops,
     .lessons = &dq_sqlite_lesson_ops,

@@ -159,6 +159,11 @@ extern const char dq_sqlite_annotation_schema[];
 extern const dq_store_anno_ops dq_sqlite_anno_ops;
 extern const dq_store_tour_ops dq_sqlite_tour_ops;
 
+/* ---- store_sqlite_spectral.c ---- */
+
+/* Migration 9: spectral captures and their derived layers. */
+extern const char dq_sqlite_spectral_schema[];
+extern const dq_store_spectral_ops dq_sqlite_spectral_ops;
 /* ---- store_sqlite_scene.c ---- */
 
 /* Migration 12: scene layer sets (issue 14). */

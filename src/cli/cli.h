@@ -23,9 +23,15 @@ int dq_cmd_serve(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_import(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_user(dq_config_t *cfg, int argc, char **argv);
+int dq_cmd_teach(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_scene(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_style(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_condition(dq_config_t *cfg, int argc, char **argv);
+int dq_cmd_restore(dq_config_t *cfg, int argc, char **argv);
+
+int dq_cmd_spectral(dq_config_t *cfg, int argc, char **argv);
+/* The pigment spectra directory: ./data-src/pigments, else next to the binary (cmd_generate.c). */
+void dq_cli_default_pigments(char *out, size_t len);
 
 /* 1 when argv holds -h or --help. */
 int dq_cli_wants_help(int argc, char **argv);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "conserve/conserve.h"
+#include "conserve/conserve_internal.h"
 
 #define CELL 32     /* grid of the support estimate, REF pixels */
 #define BOX 2       /* half-size of the 5x5 means */
@@ -470,28 +471,58 @@ static int region_cmp(const void *a, const void *b)
                                                                              : x->x0 - y->x0;
 }
 
+typedef struct {
+    uint64_t min_area;
+    dq_conserve_region_t *r;
+    int n, cap;
+} regions_t;
+
+static void collect_region(void *ud, const size_t *px, size_t n, int x0, int y0, int x1, int y1)
+{
+    regions_t *R = ud;
+    (void)px;
+    if (n < R->min_area)
+        return;
+    if (R->n == R->cap) {
+        R->cap = R->cap ? R->cap * 2 : 64;
+        R->r = dq_xrealloc(R->r, (size_t)R->cap * sizeof(*R->r));
+    }
+    R->r[R->n++] = (dq_conserve_region_t){x0, y0, x1, y1, n};
+}
+
 void dq_conserve_regions(const uint8_t *mask, int w, int h, uint64_t min_area,
                          dq_conserve_region_t **out, int *n)
 {
+    regions_t R = {.min_area = min_area};
+    cv_walk_regions(mask, w, h, collect_region, &R);
+    if (R.n > 1)
+        qsort(R.r, (size_t)R.n, sizeof(*R.r), region_cmp);
+    *out = R.r;
+    *n = R.n;
+}
+
+void cv_walk_regions(const uint8_t *mask, int w, int h, cv_region_fn fn, void *ud)
+{
     size_t np = (size_t)w * h;
     uint8_t *seen = dq_xcalloc(np, 1);
-    size_t cap_stack = 1024, cap = 0;
-    size_t *stack = dq_xmalloc(cap_stack * sizeof(size_t));
-    dq_conserve_region_t *r = NULL;
-    int nr = 0;
-    for (size_t s = 0; s < np; s++) {
-        if (!mask[s] || seen[s])
+    size_t cap = 1024, *stack = dq_xmalloc(cap * sizeof(size_t));
+    size_t rcap = 1024, *px = dq_xmalloc(rcap * sizeof(size_t));
+    for (size_t s0 = 0; s0 < np; s0++) {
+        if (!mask[s0] || seen[s0])
             continue;
-        dq_conserve_region_t g = {(int)(s % w), (int)(s / w), (int)(s % w), (int)(s / w), 0};
-        size_t top = 0;
-        stack[top++] = s;
-        seen[s] = 1;
+        int x0 = (int)(s0 % w), x1 = x0, y0 = (int)(s0 / w), y1 = y0;
+        size_t top = 0, n = 0;
+        stack[top++] = s0;
+        seen[s0] = 1;
         while (top) {
             size_t i = stack[--top];
             int x = (int)(i % w), y = (int)(i / w);
-            g.area++;
-            g.x0 = x < g.x0 ? x : g.x0, g.x1 = x > g.x1 ? x : g.x1;
-            g.y0 = y < g.y0 ? y : g.y0, g.y1 = y > g.y1 ? y : g.y1;
+            if (n == rcap) {
+                rcap *= 2;
+                px = dq_xrealloc(px, rcap * sizeof(size_t));
+            }
+            px[n++] = i;
+            x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1, y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
             for (int dy = -1; dy <= 1; dy++)
                 for (int dx = -1; dx <= 1; dx++) {
                     int xx = x + dx, yy = y + dy;
@@ -501,25 +532,16 @@ void dq_conserve_regions(const uint8_t *mask, int w, int h, uint64_t min_area,
                     if (!mask[j] || seen[j])
                         continue;
                     seen[j] = 1;
-                    if (top == cap_stack) {
-                        cap_stack *= 2;
-                        stack = dq_xrealloc(stack, cap_stack * sizeof(size_t));
+                    if (top == cap) {
+                        cap *= 2;
+                        stack = dq_xrealloc(stack, cap * sizeof(size_t));
                     }
                     stack[top++] = j;
                 }
         }
-        if (g.area < min_area)
-            continue;
-        if ((size_t)nr == cap) {
-            cap = cap ? cap * 2 : 64;
-            r = dq_xrealloc(r, cap * sizeof(*r));
-        }
-        r[nr++] = g;
+        fn(ud, px, n, x0, y0, x1, y1);
     }
-    free(stack);
     free(seen);
-    if (nr > 1)
-        qsort(r, (size_t)nr, sizeof(*r), region_cmp);
-    *out = r;
-    *n = nr;
+    free(stack);
+    free(px);
 }

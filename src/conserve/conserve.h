@@ -99,4 +99,24 @@ typedef struct {
 void dq_conserve_regions(const uint8_t *mask, int w, int h, uint64_t min_area,
                          dq_conserve_region_t **out, int *n);
 
+/* ================================================================ virtual restoration */
+
+typedef struct {
+    uint64_t n_masked;    /* pixels filled */
+    int n_regions;        /* connected regions of the mask */
+    int n_textured;       /* regions that received texture from an exemplar */
+} dq_conserve_inpaint_stats_t;
+
+/* Virtual restoration of the masked pixels of img (1 or 3 bands, in place): a structure and
+ * texture hybrid (after Bertalmio, Vese, Sapiro & Osher 2003). Per connected region of the
+ * mask: the smooth structure is the harmonic (Laplace) fill of the surrounding colours,
+ * started by push-pull interpolation and relaxed by SOR; the support's texture (silk weave,
+ * paper fibres) is the high-pass of the best-matching nearby exemplar (the offset whose
+ * high-pass agrees best on a ring around the region, Efros-Leung style), added with the
+ * least-squares weight the ring supports, so that it cannot add more error than it explains.
+ * mask is w*h bytes, non-zero = fill. Pixels outside the mask are never changed. Returns 0
+ * (stats may be NULL), -1 with err for mismatched sizes. */
+int dq_conserve_inpaint(dq_raster_t *img, const uint8_t *mask, int w, int h,
+                        dq_conserve_inpaint_stats_t *stats, dq_err_t *err);
+
 #endif

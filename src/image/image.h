@@ -120,6 +120,33 @@ typedef struct {
  * DQ_EIO for unreadable tiles or a vips failure. */
 int dq_image_render(dq_pyramid_t *p, const dq_render_spec_t *spec, dq_buf_t *out, dq_err_t *err);
 
+/* ================================================================ raster I/O for analysis */
+/* src/image/rasterf.c: whole images as floats for modules that compute in memory (spectral/)
+ * and must not include vips. Needs dq_image_init first. Thread-safe. */
+
+typedef struct {
+    int w, h, bands, bits; /* bands 1 or 3; bits 8 or 16: what the file held */
+    float *px;             /* w*h*bands, interleaved, in the file's units (owned, malloc) */
+} dq_rasterf_t;
+
+/* Loads an 8- or 16-bit, 1- or 3-band image (alpha dropped) through the loader allow-list.
+ * Refuses more than max_pixels (DQ_ELIMIT) before decoding. Errors: DQ_ENOTFOUND, DQ_EINVAL
+ * (unreadable or corrupt), DQ_EUNSUP (other formats or band counts). Free with dq_rasterf_free. */
+int dq_image_load_float(const char *path, uint64_t max_pixels, dq_rasterf_t *out, dq_err_t *err);
+/* Frees r->px; NULL-safe. */
+void dq_rasterf_free(dq_rasterf_t *r);
+/* Writes px (w*h*bands uint16, borrowed) as a tiled (256) pyramidal deflate TIFF at path. */
+int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
+                              dq_err_t *err);
+/* Writes px (w*h*bands uint8, borrowed) as PNG. */
+int dq_image_save_png8(const char *path, const uint8_t *px, int w, int h, int bands,
+                       dq_err_t *err);
+/* Reads the region (x, y, w, h) of full-resolution pixels of a pyramid written by
+ * dq_image_save_u16_pyramid, from the smallest level that still has out_w x out_h for it, scaled
+ * (linear) to out_w x out_h, as floats in stored units. Errors: DQ_EINVAL (400) for a region
+ * outside the image, DQ_EIO. Free with dq_rasterf_free. */
+int dq_image_read_region_u16(const char *path, int x, int y, int w, int h, int out_w, int out_h,
+                             dq_rasterf_t *out, dq_err_t *err);
 /* ================================================================ pixels for analysis */
 /* (src/image/pixels.c, issue 13) Plain 8-bit sRGB pixels for style analysis. */
 

@@ -1,0 +1,816 @@
+/*
+ * cmd_spectral.c: `danqing spectral add|list|pigments|reveal|decompose` (issue 11). add reads
+ * a band stack, calibrates and registers it (spectral_stack.c), stores every band as a 16-bit
+ * pyramid under DATA/layers/spectral/<capture>/ and the record in the catalog, atomically:
+ * files are written in DATA/tmp/ first and moved in only when the catalog row commits. The
+ * analysis commands read the stored bands, run src/spectral/, write their outputs and record
+ * them as derived layers. A progress bar goes to stderr on a terminal; --json prints one JSON
+ * object on stdout. Nothing here computes science itself.
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "catalog/catalog.h"
+#include "cli/spectral_stack.h"
+#include "image/image.h"
+#include "spectral/spectral.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: danqing spectral add RELIC_ID DIR [--id CAPTURE_ID] [--replace] [--json]\n"
+            "       danqing spectral list RELIC_ID [--json]\n"
+            "       danqing spectral pigments CAPTURE_ID --out MAP.png [--legend LEGEND.json]\n"
+            "                        [--confidence CONF.png] [--min-cover F] [--pigments DIR] "
+            "[--json]\n"
+            "       danqing spectral reveal CAPTURE_ID --what underdrawing|retouching --out "
+            "FILE.png [--json]\n"
+            "       danqing spectral decompose CAPTURE_ID --method pca|mnf|ica\n"
+            "                        [--region x,y,w,h] [--noise x,y,w,h] [--json]\n\n"
+            "Multispectral captures of a relic (docs/spectral.md).\n"
+            "  add        reads a band stack (bands.json, or files r450.png, uv365.tif, vis.tif,\n"
+            "             ...), calibrates raw frames (dark, flat field from the white target or\n"
+            "             a white frame, reflectance from the grey steps), registers every band\n"
+            "             to the visible image at subpixel accuracy, stores each band as a 16-bit\n"
+            "             pyramid and the capture in the catalog. Atomic: on any error nothing\n"
+            "             changes. Default CAPTURE_ID: RELIC_ID-ms.\n"
+            "  list       the relic's captures\n"
+            "  pigments   per-pixel pigment map (8-bit labels), legend and confidence image, by\n"
+            "             mixture models against the pigment library (MESMA with fully\n"
+            "             constrained least squares)\n"
+            "  reveal     brighter = more likely underdrawing (NIR) or retouching (UV\n"
+            "             fluorescence against reflectance)\n"
+            "  decompose  PCA, MNF (ordered by signal-to-noise, reported) or ICA components,\n"
+            "             stored as derived layers\n\n"
+            "  --json          one JSON object on stdout\n"
+            "  --pigments DIR  the spectral library (hyppigments_selected_mean.csv); default\n"
+            "                  data-src/pigments\n"
+            "  --min-cover F   pigment fraction from which a pixel is labelled (default 0.3)\n");
+}
+
+/* ================================================================ small helpers */
+
+typedef struct {
+    int tty;
+    const char *what;
+} progress_t;
+
+static void bar(progress_t *p, int pct, const char *label)
+{
+    if (!p->tty)
+        return;
+    char b[31];
+    int full = pct * 30 / 100;
+    for (int i = 0; i < 30; i++)
+        b[i] = i < full ? '#' : '.';
+    b[30] = '\0';
+    fprintf(stderr, "\r%s [%s] %3d%% %-12s", p->what, b, pct, label ? label : "");
+    fflush(stderr);
+}
+
+static void bar_done(progress_t *p)
+{
+    if (p->tty)
+        fprintf(stderr, "\r%70s\r", "");
+}
+
+static void bar_cb(void *ud, int pct)
+{
+    bar(ud, pct, NULL);
+}
+
+static int parse_rect(const char *s, dq_spec_rect_t *r)
+{
+    int n = 0;
+    if (sscanf(s, "%d,%d,%d,%d%n", &r->x, &r->y, &r->w, &r->h, &n) != 4 || s[n] ||
+        r->x < 0 || r->y < 0 || r->w < 1 || r->h < 1)
+        return -1;
+    return 0;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
+    if (s)
+        puts(s);
+    free(s);
+}
+
+/* Removes a directory of plain files (our capture directories are flat). */
+static void rm_flat_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = dq_xasprintf("%s/%s", dir, e->d_name);
+        unlink(p);
+        free(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static uint16_t to_u16(float v)
+{
+    double x = v * DQ_STACK_SCALE + 0.5;
+    return (uint16_t)(x < 0 ? 0 : x > 65535 ? 65535 : x);
+}
+
+/* ================================================================ add */
+
+static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, const char *relic, const char *dir,
+                   const char *cap_id, int replace, int json_out, dq_err_t *err)
+{
+    const dq_actor_t cli = {.user = "cli", .role = DQ_ROLE_ADMIN};
+    dq_stack_t st;
+    char *tmp = NULL, *final = NULL, *old = NULL;
+    json_t *bands = json_array(), *rec = NULL;
+    dq_buf_t lb = {0};
+    dq_capture_t existing = {0}, stored = {0};
+    progress_t pg = {isatty(STDERR_FILENO), "add"};
+    int rc = -1, moved_old = 0, moved_new = 0, w = 0, h = 0;
+    int64_t t0 = dq_now_us();
+    memset(&st, 0, sizeof(st));
+    if (!dq_capture_id_valid(cap_id, err))
+        goto out;
+    /* Cheap checks before any pixel: the relic exists, the capture does not (or --replace). */
+    if (dq_catalog_capture_list(cat, relic, &cli, &lb, err) < 0)
+        goto out;
+    dq_err_t e2 = {0};
+    if (dq_catalog_capture_get(cat, cap_id, &cli, &existing, &e2) == 0 && !replace) {
+        dq_err_set(err, DQ_EEXIST, 409, "capture %s exists (use --replace)", cap_id);
+        goto out;
+    }
+    if (dq_stack_open(dir, cfg->max_pixels, &st, err) < 0 || dq_stack_prepare(&st, err) < 0)
+        goto out;
+    char *tmpd = dq_xasprintf("%s/tmp", cfg->data_dir);
+    int mk = dq_fs_mkdirs(tmpd, err);
+    if (mk == 0) {
+        tmp = dq_xasprintf("%s/spectral.XXXXXX", tmpd);
+        if (!mkdtemp(tmp)) {
+            dq_err_set(err, DQ_EIO, 0, "mkdtemp %s: %s", tmp, strerror(errno));
+            mk = -1;
+        }
+    }
+    free(tmpd);
+    if (mk < 0)
+        goto out;
+    for (int i = 0; i < st.n; i++) {
+        const dq_stack_spec_t *s = &st.b[i];
+        bar(&pg, 100 * i / st.n, s->name);
+        dq_stack_band_t b;
+        if (dq_stack_band(&st, i, &b, err) < 0)
+            goto out;
+        w = b.w;
+        h = b.h;
+        size_t m = (size_t)b.w * b.h;
+        uint16_t *u = dq_xmalloc(m * b.channels * sizeof(uint16_t));
+        for (int c = 0; c < b.channels; c++)
+            for (size_t k = 0; k < m; k++)
+                u[k * b.channels + c] = to_u16(b.px[c * m + k]);
+        char *path = dq_xasprintf("%s/%s.tif", tmp, s->name);
+        int sr = dq_image_save_u16_pyramid(path, u, b.w, b.h, b.channels, err);
+        free(path);
+        free(u);
+        if (sr < 0) {
+            dq_stack_band_free(&b);
+            goto out;
+        }
+        json_t *cal = json_array();
+        for (int c = 0; c < b.channels; c++)
+            json_array_append_new(
+                cal, json_pack("{s:f, s:f, s:f, s:f, s:f, s:i}", "flat_rms", b.cal[c].flat_rms,
+                               "grey_rms", b.cal[c].grey_rms, "gain", b.cal[c].gain, "offset",
+                               b.cal[c].offset, "falloff", b.cal[c].falloff, "grey_steps",
+                               b.cal[c].n_steps));
+        json_t *e = json_pack("{s:s, s:s, s:s, s:i, s:i, s:[f,f], s:f, s:o, s:b}", "name", s->name,
+                              "kind", s->kind, "file", s->file, "channels", b.channels,
+                              "input_bits", b.bits, "shift_px", b.dx, b.dy, "registration_peak",
+                              b.peak, "calibration", cal, "reference", i == st.reference);
+        if (strcmp(s->kind, "uv_fluorescence") == 0)
+            json_object_set_new(e, "excitation_nm", json_real(s->nm));
+        else if (strcmp(s->kind, "reflectance") == 0)
+            json_object_set_new(e, "nm", json_real(s->nm));
+        json_array_append_new(bands, e);
+        dq_stack_band_free(&b);
+    }
+    bar(&pg, 100, "commit");
+    rec = json_pack("{s:O, s:s, s:b, s:f, s:s}", "bands", bands, "source", dir, "raw", st.raw,
+                    "scale", DQ_STACK_SCALE, "encoding",
+                    "uint16 = round(reflectance * scale); colour bands linear RGB");
+    char *doc = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    /* Move the files in, then the catalog row; undo the move when the row fails. */
+    final = dq_stack_dir(cfg->data_dir, cap_id);
+    char *parent = dq_xasprintf("%s/layers/spectral", cfg->data_dir);
+    int pr = dq_fs_mkdirs(parent, err);
+    free(parent);
+    if (pr < 0) {
+        free(doc);
+        goto out;
+    }
+    if (dq_fs_exists(final)) {
+        old = dq_xasprintf("%s.old", tmp);
+        if (rename(final, old) < 0) {
+            free(doc);
+            dq_err_set(err, DQ_EIO, 0, "rename %s: %s", final, strerror(errno));
+            goto out;
+        }
+        moved_old = 1;
+    }
+    if (rename(tmp, final) < 0) {
+        free(doc);
+        dq_err_set(err, DQ_EIO, 0, "rename %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    moved_new = 1;
+    int pr2 = dq_catalog_capture_put(cat, relic, cap_id, w, h, doc, replace, &cli, &stored, err);
+    free(doc);
+    if (pr2 < 0)
+        goto out;
+    if (moved_old)
+        rm_flat_dir(old);
+    moved_old = moved_new = 0;
+    bar_done(&pg);
+    double secs = (double)(dq_now_us() - t0) / 1e6;
+    if (json_out) {
+        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:O, s:f}", "id", stored.id, "relic",
+                              stored.relic_id, "width", w, "height", h, "bands", bands, "seconds",
+                              secs);
+        print_json(o);
+        json_decref(o);
+    } else {
+        printf("capture %s of %s: %d bands, %dx%d, %.2f s\n", stored.id, stored.relic_id, st.n, w,
+               h, secs);
+        for (size_t i = 0; i < json_array_size(bands); i++) {
+            json_t *e = json_array_get(bands, i);
+            json_t *sh = json_object_get(e, "shift_px");
+            json_t *c0 = json_array_get(json_object_get(e, "calibration"), 0);
+            printf("  %-8s %-16s shift %+6.2f %+6.2f px  grey rms %.4f  falloff %.0f%%\n",
+                   json_string_value(json_object_get(e, "name")),
+                   json_string_value(json_object_get(e, "kind")),
+                   json_real_value(json_array_get(sh, 0)), json_real_value(json_array_get(sh, 1)),
+                   json_real_value(json_object_get(c0, "grey_rms")),
+                   100 * json_real_value(json_object_get(c0, "falloff")));
+        }
+    }
+    rc = 0;
+out:
+    bar_done(&pg);
+    if (moved_new) {
+        /* The catalog refused: put the old files back. */
+        rename(final, tmp);
+        if (moved_old)
+            rename(old, final);
+    }
+    if (tmp)
+        rm_flat_dir(tmp);
+    free(tmp);
+    free(final);
+    free(old);
+    json_decref(bands);
+    json_decref(rec);
+    dq_buf_free(&lb);
+    dq_capture_free(&existing);
+    dq_capture_free(&stored);
+    dq_stack_close(&st);
+    return rc;
+}
+
+/* ================================================================ reading a stored capture */
+
+typedef struct {
+    dq_capture_t cap;
+    json_t *doc;
+    int n_refl;
+    const char *refl[DQ_STACK_MAX];
+    double nm[DQ_STACK_MAX];
+    const char *uv; /* the UV fluorescence band or NULL */
+    float **planes; /* n_refl reflectance planes, then uv if any */
+    int w, h;
+} stored_t;
+
+static void stored_free(stored_t *s)
+{
+    if (s->planes)
+        for (int i = 0; i < s->n_refl + (s->uv ? 1 : 0); i++)
+            free(s->planes[i]);
+    free(s->planes);
+    json_decref(s->doc);
+    dq_capture_free(&s->cap);
+}
+
+/* Loads the capture's reflectance bands inside the library's range (405..996 nm), and the UV
+ * band when with_uv. */
+static int stored_load(dq_config_t *cfg, dq_catalog_t *cat, const char *id, int with_uv,
+                       stored_t *s, dq_err_t *err)
+{
+    const dq_actor_t cli = {.user = "cli", .role = DQ_ROLE_ADMIN};
+    memset(s, 0, sizeof(*s));
+    if (dq_catalog_capture_get(cat, id, &cli, &s->cap, err) < 0)
+        return -1;
+    s->doc = json_loads(s->cap.doc, 0, NULL);
+    json_t *bands = json_object_get(s->doc, "bands");
+    for (size_t i = 0; i < json_array_size(bands); i++) {
+        json_t *e = json_array_get(bands, i);
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (!kind || !name)
+            continue;
+        if (strcmp(kind, "reflectance") == 0) {
+            double nm = json_number_value(json_object_get(e, "nm"));
+            if (nm >= 405 && nm <= 996 && s->n_refl < DQ_SPEC_MAX_BANDS) {
+                s->nm[s->n_refl] = nm;
+                s->refl[s->n_refl++] = name;
+            }
+        } else if (strcmp(kind, "uv_fluorescence") == 0 && !s->uv) {
+            s->uv = name;
+        }
+    }
+    if (s->n_refl < 2)
+        return dq_err_set(err, DQ_EINVAL, 0,
+                          "capture %s has %d reflectance bands in 405..996 nm (2 needed)", id,
+                          s->n_refl);
+    if (!with_uv)
+        s->uv = NULL;
+    const char *names[DQ_STACK_MAX + 1];
+    int n = 0;
+    for (int i = 0; i < s->n_refl; i++)
+        names[n++] = s->refl[i];
+    if (s->uv)
+        names[n++] = s->uv;
+    return dq_stack_load_stored(cfg->data_dir, id, names, n, &s->planes, &s->w, &s->h, err);
+}
+
+static int load_lib(const char *pig_dir, const stored_t *s, dq_spec_lib_t *lib, dq_err_t *err)
+{
+    char def[PATH_MAX];
+    if (!pig_dir) {
+        dq_cli_default_pigments(def, sizeof(def));
+        pig_dir = def;
+    }
+    return dq_spec_lib_load(lib, pig_dir, s->nm, s->n_refl, err);
+}
+
+/* Records a derived layer and copies its file into the capture directory. */
+static int record_layer(dq_config_t *cfg, dq_catalog_t *cat, const char *cap, const char *name,
+                        const char *kind, const char *src_file, json_t *doc, dq_err_t *err)
+{
+    const dq_actor_t cli = {.user = "cli", .role = DQ_ROLE_ADMIN};
+    char *dir = dq_stack_dir(cfg->data_dir, cap);
+    char *dst = dq_xasprintf("%s/%s.png", dir, name);
+    char *tmpf = dq_xasprintf("%s/.%s.png.tmp", dir, name);
+    int rc = -1;
+    if (dq_fs_copy(src_file, tmpf, err) < 0 || dq_fs_commit(tmpf, dst, err) < 0)
+        goto out;
+    char *fn = dq_xasprintf("%s.png", name);
+    json_object_set_new(doc, "file", json_string(fn));
+    free(fn);
+    char *d = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    rc = dq_catalog_capture_layer_put(cat, cap, name, kind, d, &cli, err);
+    free(d);
+out:
+    unlink(tmpf);
+    free(dir);
+    free(dst);
+    free(tmpf);
+    return rc;
+}
+
+/* ================================================================ pigments */
+
+static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, const char *id, const char *out,
+                        const char *legend, const char *conf_out, const char *pig_dir,
+                        double min_cover, int json_out, dq_err_t *err)
+{
+    stored_t s;
+    dq_spec_lib_t lib = {0};
+    dq_spec_map_t map = {0};
+    progress_t pg = {isatty(STDERR_FILENO), "pigments"};
+    json_t *labels = json_array(), *leg = NULL;
+    char *conf_path = NULL;
+    int rc = -1;
+    if (stored_load(cfg, cat, id, 0, &s, err) < 0 || load_lib(pig_dir, &s, &lib, err) < 0)
+        goto out;
+    if (dq_spec_pigments((const float *const *)s.planes, s.w, s.h, &lib, min_cover, bar_cb, &pg,
+                         &map, err) < 0)
+        goto out;
+    bar_done(&pg);
+    size_t npx = (size_t)s.w * s.h;
+    size_t *count = dq_xcalloc(256, sizeof(size_t));
+    for (size_t i = 0; i < npx; i++)
+        count[map.label[i]]++;
+    for (int v = 0; v < 256; v++) {
+        if (!count[v])
+            continue;
+        char fam[DQ_SPEC_NAME];
+        const char *name = v == DQ_SPEC_LABEL_SUPPORT ? "support"
+                           : v == DQ_SPEC_LABEL_INK   ? "carbon_ink"
+                                                      : lib.names[v - DQ_SPEC_LABEL_PIGMENT0];
+        dq_spec_family(name, fam, sizeof(fam));
+        json_array_append_new(labels, json_pack("{s:i, s:s, s:s, s:I, s:f}", "value", v, "name",
+                                                name, "family", fam, "pixels", (json_int_t)count[v],
+                                                "fraction", (double)count[v] / npx));
+    }
+    free(count);
+    leg = json_pack("{s:O, s:s, s:s, s:f, s:[f,f,f,f,f,f,f,f,f,f,f,f,f,f,f,f]}", "labels", labels,
+                    "method",
+                    "MESMA (Roberts et al. 1998): per pixel the best of the fully constrained "
+                    "models support + carbon ink + one library pigment (Heinz and Chang 2001)",
+                    "library", "Hyperspectral Pigments Dataset (H. Deborah, CC BY 4.0)",
+                    "min_cover", min_cover, "support_endmember", map.support[0], map.support[1],
+                    map.support[2], map.support[3], map.support[4], map.support[5], map.support[6],
+                    map.support[7], map.support[8], map.support[9], map.support[10],
+                    map.support[11], map.support[12], map.support[13], map.support[14],
+                    map.support[15]);
+    json_t *sup = json_array();
+    for (int b = 0; b < lib.n_bands; b++)
+        json_array_append_new(sup, json_real(map.support[b]));
+    json_object_set_new(leg, "support_endmember", sup);
+    if (dq_image_save_png8(out, map.label, s.w, s.h, 1, err) < 0)
+        goto out;
+    if (conf_out) {
+        conf_path = dq_xstrdup(conf_out);
+    } else {
+        const char *dot = strrchr(out, '.');
+        size_t stem = dot ? (size_t)(dot - out) : strlen(out);
+        conf_path = dq_xasprintf("%.*s_confidence.png", (int)stem, out);
+    }
+    if (dq_image_save_png8(conf_path, map.conf, s.w, s.h, 1, err) < 0)
+        goto out;
+    if (legend) {
+        char *t = json_dumps(leg, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
+        size_t tl = strlen(t);
+        int wr = dq_fs_write_atomic(legend, ".", t, tl, err);
+        free(t);
+        if (wr < 0)
+            goto out;
+    }
+    json_t *ldoc = json_deep_copy(leg);
+    int lr = record_layer(cfg, cat, id, "pigments", "pigments", out, ldoc, err);
+    json_decref(ldoc);
+    if (lr < 0)
+        goto out;
+    if (json_out) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:O}", "capture", id, "map", out, "confidence",
+                              conf_path, "legend", leg);
+        print_json(o);
+        json_decref(o);
+    } else {
+        printf("pigment map of %s: %dx%d -> %s (confidence %s)\n", id, s.w, s.h, out, conf_path);
+        for (size_t i = 0; i < json_array_size(labels); i++) {
+            json_t *e = json_array_get(labels, i);
+            printf("  %3d %-32s %6.2f%%\n", (int)json_integer_value(json_object_get(e, "value")),
+                   json_string_value(json_object_get(e, "name")),
+                   100 * json_real_value(json_object_get(e, "fraction")));
+        }
+    }
+    rc = 0;
+out:
+    bar_done(&pg);
+    free(conf_path);
+    json_decref(labels);
+    json_decref(leg);
+    dq_spec_map_free(&map);
+    dq_spec_lib_free(&lib);
+    stored_free(&s);
+    return rc;
+}
+
+/* ================================================================ reveal */
+
+static int cmd_reveal(dq_config_t *cfg, dq_catalog_t *cat, const char *id, const char *what,
+                      const char *out, const char *pig_dir, int json_out, dq_err_t *err)
+{
+    stored_t s;
+    dq_spec_lib_t lib = {0};
+    dq_spec_map_t map = {0};
+    progress_t pg = {isatty(STDERR_FILENO), "reveal"};
+    float *score = NULL;
+    uint8_t *u8 = NULL;
+    int rc = -1, retouch = strcmp(what, "retouching") == 0;
+    if (!retouch && strcmp(what, "underdrawing") != 0)
+        return dq_err_set(err, DQ_EINVAL, 0, "--what must be underdrawing or retouching");
+    if (stored_load(cfg, cat, id, retouch, &s, err) < 0 || load_lib(pig_dir, &s, &lib, err) < 0)
+        goto out;
+    if (retouch && !s.uv) {
+        dq_err_set(err, DQ_EINVAL, 0, "capture %s has no UV fluorescence band", id);
+        goto out;
+    }
+    if (dq_spec_pigments((const float *const *)s.planes, s.w, s.h, &lib, 0.3, bar_cb, &pg, &map,
+                         err) < 0)
+        goto out;
+    bar_done(&pg);
+    size_t npx = (size_t)s.w * s.h;
+    score = dq_xmalloc(npx * sizeof(float));
+    int r = retouch ? dq_spec_reveal_retouching((const float *const *)s.planes, s.n_refl, s.w, s.h,
+                                                s.planes[s.n_refl], &map, score, err)
+                    : dq_spec_reveal_underdrawing((const float *const *)s.planes, s.w, s.h, &lib,
+                                                  &map, score, err);
+    if (r < 0)
+        goto out;
+    u8 = dq_xmalloc(npx);
+    for (size_t i = 0; i < npx; i++)
+        u8[i] = (uint8_t)lround(255.0 * (score[i] < 0 ? 0 : score[i] > 1 ? 1 : score[i]));
+    if (dq_image_save_png8(out, u8, s.w, s.h, 1, err) < 0)
+        goto out;
+    json_t *doc = json_pack("{s:s, s:s}", "what", what, "method",
+                            retouch ? "UV fluorescence deficit against a least-squares prediction "
+                                      "from reflectance and ink/pigment fractions"
+                                    : "NIR deficit against the visible-band mixture model");
+    int lr = record_layer(cfg, cat, id, retouch ? "reveal-retouching" : "reveal-underdrawing",
+                          "reveal", out, doc, err);
+    json_decref(doc);
+    if (lr < 0)
+        goto out;
+    if (json_out) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i}", "capture", id, "what", what, "out", out,
+                              "width", s.w, "height", s.h);
+        print_json(o);
+        json_decref(o);
+    } else {
+        printf("%s of %s -> %s (%dx%d; brighter = more likely)\n", what, id, out, s.w, s.h);
+    }
+    rc = 0;
+out:
+    bar_done(&pg);
+    free(score);
+    free(u8);
+    dq_spec_map_free(&map);
+    dq_spec_lib_free(&lib);
+    stored_free(&s);
+    return rc;
+}
+
+/* ================================================================ decompose */
+
+static int cmd_decompose(dq_config_t *cfg, dq_catalog_t *cat, const char *id, const char *method,
+                         dq_spec_rect_t region, dq_spec_rect_t noise, int json_out, dq_err_t *err)
+{
+    stored_t s;
+    dq_spec_decomp_t d = {0};
+    int m = strcmp(method, "pca") == 0   ? DQ_SPEC_PCA
+            : strcmp(method, "mnf") == 0 ? DQ_SPEC_MNF
+            : strcmp(method, "ica") == 0 ? DQ_SPEC_ICA
+                                         : -1;
+    float *comp = NULL;
+    uint8_t *u8 = NULL;
+    char *tmpf = NULL;
+    json_t *comps = json_array();
+    int rc = -1;
+    progress_t pg = {isatty(STDERR_FILENO), method};
+    if (m < 0)
+        return json_decref(comps), dq_err_set(err, DQ_EINVAL, 0, "--method must be pca, mnf or ica");
+    if (stored_load(cfg, cat, id, 1, &s, err) < 0)
+        goto out;
+    int n_in = s.n_refl + (s.uv ? 1 : 0);
+    bar(&pg, 5, "fit");
+    if (dq_spec_decompose((const float *const *)s.planes, n_in, s.w, s.h, m, region, noise, &d,
+                          err) < 0)
+        goto out;
+    size_t npx = (size_t)s.w * s.h;
+    comp = dq_xmalloc(npx * sizeof(float));
+    u8 = dq_xmalloc(npx);
+    tmpf = dq_xasprintf("%s/tmp/spectral-%d.png", cfg->data_dir, (int)getpid());
+    char *tdir = dq_xasprintf("%s/tmp", cfg->data_dir);
+    int mk = dq_fs_mkdirs(tdir, err);
+    free(tdir);
+    if (mk < 0)
+        goto out;
+    json_t *inputs = json_array();
+    for (int i = 0; i < s.n_refl; i++)
+        json_array_append_new(inputs, json_string(s.refl[i]));
+    if (s.uv)
+        json_array_append_new(inputs, json_string(s.uv));
+    for (int k = 0; k < d.n_comp; k++) {
+        bar(&pg, 10 + 90 * k / d.n_comp, "components");
+        dq_spec_component(&d, (const float *const *)s.planes, s.w, s.h, k, comp);
+        dq_spec_stretch(comp, npx, 1, 99, u8);
+        if (dq_image_save_png8(tmpf, u8, s.w, s.h, 1, err) < 0) {
+            json_decref(inputs);
+            goto out;
+        }
+        json_t *vec = json_array();
+        for (int j = 0; j < d.n_in; j++)
+            json_array_append_new(vec, json_real(d.vectors[(size_t)k * d.n_in + j]));
+        char name[32];
+        snprintf(name, sizeof(name), "%s-%d", method, k + 1);
+        json_t *c = json_pack("{s:s, s:i, s:f, s:o, s:O}", "name", name, "order", k + 1,
+                              m == DQ_SPEC_MNF   ? "snr"
+                              : m == DQ_SPEC_PCA ? "eigenvalue"
+                                                 : "abs_excess_kurtosis",
+                              d.values[k], "vector", vec, "inputs", inputs);
+        json_t *doc = json_deep_copy(c);
+        json_object_set_new(doc, "method", json_string(method));
+        int lr = record_layer(cfg, cat, id, name, "component", tmpf, doc, err);
+        json_decref(doc);
+        if (lr < 0) {
+            json_decref(c);
+            json_decref(inputs);
+            goto out;
+        }
+        json_array_append_new(comps, c);
+    }
+    bar_done(&pg);
+    json_t *mean = json_array();
+    for (int j = 0; j < d.n_in; j++)
+        json_array_append_new(mean, json_real(d.mean[j]));
+    if (json_out) {
+        json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:O, s:[i,i,i,i], s:[i,i,i,i]}", "capture", id,
+                              "method", method, "components", comps, "mean", mean, "inputs",
+                              inputs, "region", region.x, region.y, region.w, region.h, "noise",
+                              noise.x, noise.y, noise.w, noise.h);
+        comps = NULL;
+        print_json(o);
+        json_decref(o);
+    } else {
+        json_decref(mean);
+        printf("%s of %s (%d inputs), components in order:\n", method, id, d.n_in);
+        for (size_t k = 0; k < json_array_size(comps); k++) {
+            json_t *c = json_array_get(comps, k);
+            printf("  %-8s %s %.6g\n", json_string_value(json_object_get(c, "name")),
+                   m == DQ_SPEC_MNF ? "SNR" : m == DQ_SPEC_PCA ? "eigenvalue" : "|kurtosis|",
+                   d.values[k]);
+        }
+    }
+    json_decref(inputs);
+    rc = 0;
+out:
+    bar_done(&pg);
+    if (tmpf)
+        unlink(tmpf);
+    free(tmpf);
+    free(comp);
+    free(u8);
+    json_decref(comps);
+    dq_spec_decomp_free(&d);
+    stored_free(&s);
+    return rc;
+}
+
+/* ================================================================ list */
+
+static int cmd_list(dq_catalog_t *cat, const char *relic, int json_out, dq_err_t *err)
+{
+    const dq_actor_t cli = {.user = "cli", .role = DQ_ROLE_ADMIN};
+    dq_buf_t b = {0};
+    if (dq_catalog_capture_list(cat, relic, &cli, &b, err) < 0) {
+        dq_buf_free(&b);
+        return -1;
+    }
+    if (json_out) {
+        printf("%.*s\n", (int)b.len, b.data);
+    } else {
+        json_t *a = json_loadb(b.data, b.len, 0, NULL);
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            json_t *e = json_array_get(a, i);
+            printf("%s  %dx%d  %zu bands  %s\n", json_string_value(json_object_get(e, "id")),
+                   (int)json_integer_value(json_object_get(e, "width")),
+                   (int)json_integer_value(json_object_get(e, "height")),
+                   json_array_size(json_object_get(e, "bands")),
+                   json_string_value(json_object_get(e, "created")));
+        }
+        json_decref(a);
+    }
+    dq_buf_free(&b);
+    return 0;
+}
+
+/* ================================================================ dispatch */
+
+int dq_cmd_spectral(dq_config_t *cfg, int argc, char **argv)
+{
+    if (argc < 2 || dq_cli_wants_help(argc, argv)) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    const char *pos[2] = {NULL, NULL};
+    const char *id = NULL, *out = NULL, *legend = NULL, *conf = NULL, *pig = NULL, *what = NULL,
+               *method = NULL;
+    int replace = 0, json_out = 0, n_pos = 0;
+    double min_cover = 0.3;
+    dq_spec_rect_t region = {0}, noise = {0};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--replace") == 0) {
+            replace = 1;
+            continue;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json_out = 1;
+            continue;
+        }
+        if (a[0] == '-' && a[1] == '-') {
+            const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+            if (!v) {
+                fprintf(stderr, "danqing spectral: %s needs a value (see --help)\n", a);
+                return 2;
+            }
+            i++;
+            if (strcmp(a, "--id") == 0)
+                id = v;
+            else if (strcmp(a, "--out") == 0)
+                out = v;
+            else if (strcmp(a, "--legend") == 0)
+                legend = v;
+            else if (strcmp(a, "--confidence") == 0)
+                conf = v;
+            else if (strcmp(a, "--pigments") == 0)
+                pig = v;
+            else if (strcmp(a, "--what") == 0)
+                what = v;
+            else if (strcmp(a, "--method") == 0)
+                method = v;
+            else if (strcmp(a, "--min-cover") == 0) {
+                char *end;
+                min_cover = strtod(v, &end);
+                if (*end || !(min_cover > 0 && min_cover < 1)) {
+                    fprintf(stderr, "danqing spectral: --min-cover must be in (0, 1)\n");
+                    return 2;
+                }
+            } else if (strcmp(a, "--region") == 0 || strcmp(a, "--noise") == 0) {
+                if (parse_rect(v, a[2] == 'r' ? &region : &noise) < 0) {
+                    fprintf(stderr, "danqing spectral: %s must be x,y,w,h (w, h >= 1)\n", a);
+                    return 2;
+                }
+            } else {
+                fprintf(stderr, "danqing spectral: unknown option %s (see --help)\n", a);
+                return 2;
+            }
+            continue;
+        }
+        if (n_pos >= 2) {
+            fprintf(stderr, "danqing spectral: unexpected argument '%s'\n", a);
+            return 2;
+        }
+        pos[n_pos++] = a;
+    }
+    int need = strcmp(sub, "add") == 0 ? 2 : 1;
+    if (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "pigments") &&
+        strcmp(sub, "reveal") && strcmp(sub, "decompose")) {
+        fprintf(stderr, "danqing spectral: unknown command '%s' (see --help)\n", sub);
+        return 2;
+    }
+    if (n_pos != need) {
+        fprintf(stderr, "danqing spectral %s: %s\n", sub,
+                need == 2 ? "needs RELIC_ID and DIR" : "needs one id");
+        return 2;
+    }
+    if ((strcmp(sub, "pigments") == 0 || strcmp(sub, "reveal") == 0) && !out) {
+        fprintf(stderr, "danqing spectral %s: --out FILE.png is required\n", sub);
+        return 2;
+    }
+    if (strcmp(sub, "reveal") == 0 && !what) {
+        fprintf(stderr, "danqing spectral reveal: --what underdrawing|retouching is required\n");
+        return 2;
+    }
+    if (strcmp(sub, "decompose") == 0 && !method) {
+        fprintf(stderr, "danqing spectral decompose: --method pca|mnf|ica is required\n");
+        return 2;
+    }
+    dq_err_t err = {0};
+    dq_catalog_t *cat = NULL;
+    int rc = 1, vips_up = 0;
+    char defid[80];
+    if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0)
+        goto out;
+    vips_up = 1;
+    if (!(cat = dq_catalog_open(cfg->data_dir, &err)))
+        goto out;
+    int r;
+    if (strcmp(sub, "add") == 0) {
+        snprintf(defid, sizeof(defid), "%s-ms", pos[0]);
+        r = cmd_add(cfg, cat, pos[0], pos[1], id ? id : defid, replace, json_out, &err);
+    } else if (strcmp(sub, "list") == 0) {
+        r = cmd_list(cat, pos[0], json_out, &err);
+    } else if (strcmp(sub, "pigments") == 0) {
+        r = cmd_pigments(cfg, cat, pos[0], out, legend, conf, pig, min_cover, json_out, &err);
+    } else if (strcmp(sub, "reveal") == 0) {
+        r = cmd_reveal(cfg, cat, pos[0], what, out, pig, json_out, &err);
+    } else {
+        r = cmd_decompose(cfg, cat, pos[0], method, region, noise, json_out, &err);
+    }
+    rc = r < 0 ? 1 : 0;
+out:
+    if (rc)
+        fprintf(stderr, "danqing spectral %s: %s\n", sub, err.msg);
+    dq_catalog_close(cat);
+    if (vips_up)
+        dq_image_shutdown();
+    return rc;
+}

@@ -1,0 +1,573 @@
+/*
+ * cli/spectral_stack.c: from a directory of band files to calibrated, registered reflectance
+ * (spectral_stack.h). Reads bands.json (or infers the stack from file names), loads frames
+ * through image/ (dq_image_load_float), calibrates raw frames and registers each band to the
+ * reference with spectral/, and crops to the object. One band at a time, so that memory
+ * holds the reference plane, the dark frame and one band, never the whole stack.
+ */
+#define _GNU_SOURCE
+#include "cli/spectral_stack.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "image/image.h"
+
+/* ================================================================ description */
+
+static int name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 31)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+static int file_ok(const char *s)
+{
+    return s && *s && strlen(s) < 255 && !strchr(s, '/') && s[0] != '.';
+}
+
+static int rect_from(json_t *a, dq_spec_rect_t *r)
+{
+    if (!json_is_array(a) || json_array_size(a) != 4)
+        return -1;
+    int v[4];
+    for (int i = 0; i < 4; i++) {
+        json_t *e = json_array_get(a, (size_t)i);
+        if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 1 << 28)
+            return -1;
+        v[i] = (int)json_integer_value(e);
+    }
+    *r = (dq_spec_rect_t){v[0], v[1], v[2], v[3]};
+    return 0;
+}
+
+/* Kind and wavelength from a file name stem: r450, ir850, uv365, vis. */
+static int infer(const char *stem, dq_stack_spec_t *b)
+{
+    const char *d = NULL;
+    if (strcmp(stem, "vis") == 0) {
+        snprintf(b->kind, sizeof(b->kind), "visible");
+        b->nm = 0;
+        return 0;
+    }
+    if (stem[0] == 'r' && isdigit((unsigned char)stem[1])) {
+        d = stem + 1;
+        snprintf(b->kind, sizeof(b->kind), "reflectance");
+    } else if (stem[0] == 'i' && stem[1] == 'r' && isdigit((unsigned char)stem[2])) {
+        d = stem + 2;
+        snprintf(b->kind, sizeof(b->kind), "reflectance");
+    } else if (stem[0] == 'u' && stem[1] == 'v' && isdigit((unsigned char)stem[2])) {
+        d = stem + 2;
+        snprintf(b->kind, sizeof(b->kind), "uv_fluorescence");
+    } else {
+        return -1;
+    }
+    for (const char *p = d; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return -1;
+    b->nm = atof(d);
+    return b->nm >= 200 && b->nm <= 2600 ? 0 : -1;
+}
+
+static int by_nm(const void *a, const void *b)
+{
+    const dq_stack_spec_t *x = a, *y = b;
+    int kx = strcmp(x->kind, "reflectance") == 0 ? 1 : strcmp(x->kind, "visible") == 0 ? 0 : 2;
+    int ky = strcmp(y->kind, "reflectance") == 0 ? 1 : strcmp(y->kind, "visible") == 0 ? 0 : 2;
+    if (kx != ky)
+        return kx - ky;
+    return x->nm < y->nm ? -1 : x->nm > y->nm;
+}
+
+static int scan_dir(dq_stack_t *st, dq_err_t *err)
+{
+    DIR *d = opendir(st->dir);
+    if (!d)
+        return dq_err_set(err, DQ_ENOTFOUND, 0, "%s: no such directory", st->dir);
+    struct dirent *e;
+    int has_dark = 0;
+    while ((e = readdir(d))) {
+        const char *dot = strrchr(e->d_name, '.');
+        if (!dot || e->d_name[0] == '.')
+            continue;
+        if (strcmp(dot, ".png") && strcmp(dot, ".tif") && strcmp(dot, ".tiff") &&
+            strcmp(dot, ".jpg") && strcmp(dot, ".jpeg"))
+            continue;
+        char stem[32];
+        size_t sl = (size_t)(dot - e->d_name);
+        if (sl >= sizeof(stem))
+            continue;
+        memcpy(stem, e->d_name, sl);
+        stem[sl] = '\0';
+        if (strcmp(stem, "dark") == 0) {
+            has_dark = 1;
+            continue;
+        }
+        dq_stack_spec_t b = {0};
+        if (infer(stem, &b) < 0)
+            continue;
+        if (st->n >= DQ_STACK_MAX) {
+            closedir(d);
+            return dq_err_set(err, DQ_ELIMIT, 0, "%s: more than %d bands", st->dir, DQ_STACK_MAX);
+        }
+        snprintf(b.name, sizeof(b.name), "%s", stem);
+        snprintf(b.file, sizeof(b.file), "%s", e->d_name);
+        st->b[st->n++] = b;
+    }
+    closedir(d);
+    if (has_dark)
+        return dq_err_set(err, DQ_EINVAL, 0,
+                          "%s has a dark frame: raw frames need a bands.json that marks the "
+                          "targets (see docs/spectral.md)",
+                          st->dir);
+    qsort(st->b, (size_t)st->n, sizeof(st->b[0]), by_nm);
+    return 0;
+}
+
+static int parse_json(dq_stack_t *st, const char *path, dq_err_t *err)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    int rc = -1;
+    if (!json_is_object(j)) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s: %s (line %d)", path, j ? "not an object" : je.text,
+                   je.line);
+        goto out;
+    }
+    json_t *bands = json_object_get(j, "bands");
+    if (!json_is_array(bands) || json_array_size(bands) < 1 ||
+        json_array_size(bands) > DQ_STACK_MAX) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s: \"bands\" must be an array of 1..%d bands", path,
+                   DQ_STACK_MAX);
+        goto out;
+    }
+    const char *dark = json_string_value(json_object_get(j, "dark"));
+    if (dark) {
+        if (!file_ok(dark)) {
+            dq_err_set(err, DQ_EINVAL, 0, "%s: bad \"dark\" file name", path);
+            goto out;
+        }
+        snprintf(st->dark, sizeof(st->dark), "%s", dark);
+    }
+    json_t *wr = json_object_get(j, "work_rect");
+    if (wr && rect_from(wr, &st->work) < 0) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s: \"work_rect\" must be [x, y, w, h]", path);
+        goto out;
+    }
+    json_t *tgt = json_object_get(j, "target");
+    if (tgt) {
+        json_t *wh = json_object_get(tgt, "white"), *rects = json_object_get(wh, "rects");
+        json_t *refl = json_object_get(wh, "reflectance");
+        st->white_refl = json_is_number(refl) ? json_number_value(refl) : 0;
+        if (!json_is_array(rects) || json_array_size(rects) > 16 || !(st->white_refl > 0 &&
+                                                                      st->white_refl <= 1.5)) {
+            dq_err_set(err, DQ_EINVAL, 0,
+                       "%s: target.white needs \"rects\" (1..16 [x, y, w, h]) and a "
+                       "\"reflectance\" in (0, 1.5]",
+                       path);
+            goto out;
+        }
+        for (size_t i = 0; i < json_array_size(rects); i++)
+            if (rect_from(json_array_get(rects, i), &st->white_rects[st->n_white++]) < 0) {
+                dq_err_set(err, DQ_EINVAL, 0, "%s: target.white.rects[%zu] must be [x, y, w, h]",
+                           path, i);
+                goto out;
+            }
+        json_t *grey = json_object_get(tgt, "grey");
+        if (grey && (!json_is_array(grey) || json_array_size(grey) > 32)) {
+            dq_err_set(err, DQ_EINVAL, 0, "%s: target.grey must be an array (at most 32)", path);
+            goto out;
+        }
+        for (size_t i = 0; i < json_array_size(grey); i++) {
+            json_t *g = json_array_get(grey, i);
+            dq_spec_step_t *s = &st->steps[st->n_steps++];
+            json_t *r = json_object_get(g, "reflectance");
+            if (rect_from(json_object_get(g, "rect"), &s->rect) < 0 || !json_is_number(r) ||
+                json_number_value(r) < 0 || json_number_value(r) > 1.5) {
+                dq_err_set(err, DQ_EINVAL, 0,
+                           "%s: target.grey[%zu] needs \"rect\" and \"reflectance\" (0..1.5)",
+                           path, i);
+                goto out;
+            }
+            s->refl = json_number_value(r);
+        }
+    }
+    st->raw = st->dark[0] || st->n_white > 0;
+    const char *ref = json_string_value(json_object_get(j, "reference"));
+    st->reference = -1;
+    for (size_t i = 0; i < json_array_size(bands); i++) {
+        json_t *e = json_array_get(bands, i);
+        dq_stack_spec_t *b = &st->b[st->n];
+        memset(b, 0, sizeof(*b));
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *file = json_string_value(json_object_get(e, "file"));
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        if (!file_ok(file)) {
+            dq_err_set(err, DQ_EINVAL, 0, "%s: bands[%zu] needs a \"file\" in the directory", path,
+                       i);
+            goto out;
+        }
+        if (!name) {
+            /* The stem of the file. */
+            char stem[32];
+            snprintf(stem, sizeof(stem), "%.31s", file);
+            char *dot = strrchr(stem, '.');
+            if (dot)
+                *dot = '\0';
+            snprintf(b->name, sizeof(b->name), "%s", stem);
+        } else {
+            snprintf(b->name, sizeof(b->name), "%s", name);
+        }
+        if (!name_ok(b->name)) {
+            dq_err_set(err, DQ_EINVAL, 0, "%s: bands[%zu] name must be [A-Za-z0-9_-]{1,31}", path,
+                       i);
+            goto out;
+        }
+        snprintf(b->file, sizeof(b->file), "%s", file);
+        if (kind) {
+            if (strcmp(kind, "reflectance") && strcmp(kind, "uv_fluorescence") &&
+                strcmp(kind, "visible")) {
+                dq_err_set(err, DQ_EINVAL, 0,
+                           "%s: bands[%zu] kind '%s' (reflectance, uv_fluorescence, visible)",
+                           path, i, kind);
+                goto out;
+            }
+            snprintf(b->kind, sizeof(b->kind), "%s", kind);
+            json_t *nm = json_object_get(e, strcmp(kind, "uv_fluorescence") == 0 ? "excitation_nm"
+                                                                                 : "nm");
+            b->nm = json_is_number(nm) ? json_number_value(nm) : 0;
+            if (strcmp(kind, "visible") && !(b->nm >= 200 && b->nm <= 2600)) {
+                dq_err_set(err, DQ_EINVAL, 0, "%s: bands[%zu] needs a wavelength (200..2600 nm)",
+                           path, i);
+                goto out;
+            }
+        } else if (infer(b->name, b) < 0) {
+            dq_err_set(err, DQ_EINVAL, 0, "%s: bands[%zu] has no kind and its name says none",
+                       path, i);
+            goto out;
+        }
+        const char *white = json_string_value(json_object_get(e, "white"));
+        if (white) {
+            json_t *wv = json_object_get(e, "white_value");
+            if (!file_ok(white) || !json_is_number(wv) || !(json_number_value(wv) > 0)) {
+                dq_err_set(err, DQ_EINVAL, 0,
+                           "%s: bands[%zu] \"white\" needs a file and a \"white_value\" > 0",
+                           path, i);
+                goto out;
+            }
+            snprintf(b->white, sizeof(b->white), "%s", white);
+            b->white_value = json_number_value(wv);
+        }
+        for (int k = 0; k < st->n; k++)
+            if (strcmp(st->b[k].name, b->name) == 0) {
+                dq_err_set(err, DQ_EINVAL, 0, "%s: band name %s twice", path, b->name);
+                goto out;
+            }
+        if (ref && strcmp(ref, b->name) == 0)
+            st->reference = st->n;
+        st->n++;
+    }
+    if (ref && st->reference < 0) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s: reference '%s' is not a band", path, ref);
+        goto out;
+    }
+    if (st->raw && st->n_white == 0) {
+        for (int k = 0; k < st->n; k++)
+            if (!st->b[k].white[0]) {
+                dq_err_set(err, DQ_EINVAL, 0,
+                           "%s: raw band %s has neither a white target nor a white frame", path,
+                           st->b[k].name);
+                goto out;
+            }
+    }
+    rc = 0;
+out:
+    json_decref(j);
+    return rc;
+}
+
+int dq_stack_open(const char *dir, uint64_t max_pixels, dq_stack_t *st, dq_err_t *err)
+{
+    memset(st, 0, sizeof(*st));
+    st->reference = -1;
+    st->max_pixels = max_pixels;
+    if (strlen(dir) >= sizeof(st->dir))
+        return dq_err_set(err, DQ_EINVAL, 0, "directory name too long");
+    snprintf(st->dir, sizeof(st->dir), "%s", dir);
+    char *bj = dq_xasprintf("%s/bands.json", dir);
+    int rc = dq_fs_exists(bj) ? parse_json(st, bj, err) : scan_dir(st, err);
+    free(bj);
+    if (rc < 0)
+        return -1;
+    if (st->n < 1)
+        return dq_err_set(err, DQ_ENOTFOUND, 0,
+                          "%s: no bands (bands.json, or files named r450.png, uv365.tif, vis.tif, "
+                          "...)",
+                          dir);
+    for (int i = 0; i < st->n; i++) {
+        char *p = dq_xasprintf("%s/%s", dir, st->b[i].file);
+        int ok = dq_fs_exists(p);
+        free(p);
+        if (!ok)
+            return dq_err_set(err, DQ_ENOTFOUND, 0, "%s/%s: no such file", dir, st->b[i].file);
+    }
+    if (st->reference < 0) {
+        /* The visible frame, else the reflectance band nearest 550 nm. */
+        double best = INFINITY;
+        for (int i = 0; i < st->n; i++) {
+            double d = strcmp(st->b[i].kind, "visible") == 0 ? -1
+                       : strcmp(st->b[i].kind, "reflectance") == 0 ? fabs(st->b[i].nm - 550)
+                                                                  : 1e9;
+            if (d < best) {
+                best = d;
+                st->reference = i;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ================================================================ pixels */
+
+void dq_stack_band_free(dq_stack_band_t *b)
+{
+    if (!b)
+        return;
+    free(b->px);
+    b->px = NULL;
+}
+
+void dq_stack_close(dq_stack_t *st)
+{
+    if (!st)
+        return;
+    free(st->dark_px);
+    free(st->ref_plane);
+    st->dark_px = st->ref_plane = NULL;
+}
+
+static float srgb_to_linear(float v)
+{
+    return v <= 0.04045f ? v / 12.92f : powf((v + 0.055f) / 1.055f, 2.4f);
+}
+
+/* Loads band i's frame and calibrates it: planar channels into *planes (fw*fh each). */
+static int load_calibrated(dq_stack_t *st, int i, float **planes, int *channels, int *bits,
+                           dq_spec_cal_t *cal, dq_err_t *err)
+{
+    const dq_stack_spec_t *b = &st->b[i];
+    char *p = dq_xasprintf("%s/%s", st->dir, b->file);
+    dq_rasterf_t r = {0}, wr = {0};
+    float *wplane = NULL;
+    int rc = -1;
+    *planes = NULL;
+    if (dq_image_load_float(p, st->max_pixels, &r, err) < 0)
+        goto out;
+    if (st->fw && (r.w != st->fw || r.h != st->fh)) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s is %dx%d, the stack's frames are %dx%d", b->file, r.w,
+                   r.h, st->fw, st->fh);
+        goto out;
+    }
+    st->fw = r.w;
+    st->fh = r.h;
+    size_t n = (size_t)r.w * r.h;
+    *channels = r.bands;
+    *bits = r.bits;
+    *planes = dq_xmalloc(n * r.bands * sizeof(float));
+    for (int c = 0; c < r.bands; c++)
+        for (size_t k = 0; k < n; k++)
+            (*planes)[c * n + k] = r.px[k * r.bands + c];
+    if (b->white[0]) {
+        char *wp = dq_xasprintf("%s/%s", st->dir, b->white);
+        int wrc = dq_image_load_float(wp, st->max_pixels, &wr, err);
+        free(wp);
+        if (wrc < 0)
+            goto out;
+        if (wr.w != r.w || wr.h != r.h || wr.bands != r.bands) {
+            dq_err_set(err, DQ_EINVAL, 0, "white frame %s does not match %s", b->white, b->file);
+            goto out;
+        }
+        wplane = dq_xmalloc(n * sizeof(float));
+    }
+    for (int c = 0; c < r.bands; c++) {
+        float *pl = *planes + c * n;
+        if (st->raw) {
+            if (wplane)
+                for (size_t k = 0; k < n; k++)
+                    wplane[k] = wr.px[k * wr.bands + c];
+            /* Grey steps calibrate reflectance, not fluorescence: UV uses its white frame. */
+            int steps = strcmp(b->kind, "uv_fluorescence") == 0 ? 0 : st->n_steps;
+            if (dq_spec_calibrate(pl, r.w, r.h, st->dark_px, wplane,
+                                  wplane ? b->white_value : st->white_refl, st->white_rects,
+                                  wplane ? 0 : st->n_white, st->steps, steps, 3, &cal[c],
+                                  err) < 0) {
+                char m[sizeof(err->msg)];
+                snprintf(m, sizeof(m), "%s", err->msg);
+                dq_err_set(err, err->code, 0, "%s: %s", b->name, m);
+                goto out;
+            }
+        } else {
+            /* Ideal bands: values are reflectance at full scale; 8-bit colour photographs
+             * (visible, UV fluorescence) are sRGB-encoded. */
+            float full = r.bits == 16 ? 65535.0f : 255.0f;
+            int srgb = r.bits == 8 && strcmp(b->kind, "reflectance") != 0;
+            for (size_t k = 0; k < n; k++)
+                pl[k] = srgb ? srgb_to_linear(pl[k] / full) : pl[k] / full;
+            memset(&cal[c], 0, sizeof(cal[c]));
+            cal[c].gain = 1;
+        }
+    }
+    rc = 0;
+out:
+    if (rc < 0) {
+        free(*planes);
+        *planes = NULL;
+    }
+    free(wplane);
+    dq_rasterf_free(&r);
+    dq_rasterf_free(&wr);
+    free(p);
+    return rc;
+}
+
+static void mean_plane(const float *planes, int channels, size_t n, float *out)
+{
+    for (size_t k = 0; k < n; k++) {
+        float s = 0;
+        for (int c = 0; c < channels; c++)
+            s += planes[c * n + k];
+        out[k] = s / channels;
+    }
+}
+
+int dq_stack_prepare(dq_stack_t *st, dq_err_t *err)
+{
+    if (st->dark[0]) {
+        char *p = dq_xasprintf("%s/%s", st->dir, st->dark);
+        dq_rasterf_t r = {0};
+        int rc = dq_image_load_float(p, st->max_pixels, &r, err);
+        free(p);
+        if (rc < 0)
+            return -1;
+        st->fw = r.w;
+        st->fh = r.h;
+        size_t n = (size_t)r.w * r.h;
+        st->dark_px = dq_xmalloc(n * sizeof(float));
+        for (size_t k = 0; k < n; k++)
+            st->dark_px[k] = r.px[k * r.bands];
+        dq_rasterf_free(&r);
+    }
+    float *planes;
+    int ch, bits;
+    dq_spec_cal_t cal[3];
+    if (load_calibrated(st, st->reference, &planes, &ch, &bits, cal, err) < 0)
+        return -1;
+    if (st->work.w > 0 && (st->work.x + st->work.w > st->fw || st->work.y + st->work.h > st->fh))
+        return free(planes),
+               dq_err_set(err, DQ_EINVAL, 0, "work_rect is outside the %dx%d frame", st->fw,
+                          st->fh);
+    size_t n = (size_t)st->fw * st->fh;
+    st->ref_plane = dq_xmalloc(n * sizeof(float));
+    mean_plane(planes, ch, n, st->ref_plane);
+    free(planes);
+    return 0;
+}
+
+int dq_stack_band(dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *err)
+{
+    float *planes = NULL, *reg = NULL, *tmp = NULL;
+    int rc = -1;
+    memset(out, 0, sizeof(*out));
+    if (load_calibrated(st, i, &planes, &out->channels, &out->bits, out->cal, err) < 0)
+        goto out;
+    size_t n = (size_t)st->fw * st->fh;
+    if (i != st->reference) {
+        reg = dq_xmalloc(n * sizeof(float));
+        mean_plane(planes, out->channels, n, reg);
+        if (dq_spec_register(st->ref_plane, reg, st->fw, st->fh, 3, 50, &out->dx, &out->dy,
+                             &out->peak, err) < 0)
+            goto out;
+        tmp = dq_xmalloc(n * sizeof(float));
+        for (int c = 0; c < out->channels; c++) {
+            dq_spec_unshift(planes + c * n, tmp, st->fw, st->fh, out->dx, out->dy);
+            memcpy(planes + c * n, tmp, n * sizeof(float));
+        }
+    } else {
+        out->peak = 1;
+    }
+    dq_spec_rect_t wr = st->work.w > 0 ? st->work : (dq_spec_rect_t){0, 0, st->fw, st->fh};
+    out->w = wr.w;
+    out->h = wr.h;
+    size_t m = (size_t)wr.w * wr.h;
+    out->px = dq_xmalloc(m * out->channels * sizeof(float));
+    for (int c = 0; c < out->channels; c++)
+        for (int y = 0; y < wr.h; y++)
+            memcpy(out->px + c * m + (size_t)y * wr.w,
+                   planes + c * n + (size_t)(wr.y + y) * st->fw + wr.x, (size_t)wr.w * sizeof(float));
+    rc = 0;
+out:
+    free(planes);
+    free(reg);
+    free(tmp);
+    return rc;
+}
+
+/* ================================================================ stored bands */
+
+char *dq_stack_dir(const char *data_dir, const char *capture_id)
+{
+    return dq_xasprintf("%s/layers/spectral/%s", data_dir, capture_id);
+}
+
+char *dq_stack_band_path(const char *data_dir, const char *capture_id, const char *name)
+{
+    return dq_xasprintf("%s/layers/spectral/%s/%s.tif", data_dir, capture_id, name);
+}
+
+int dq_stack_load_stored(const char *data_dir, const char *capture_id, const char *const *names,
+                         int n, float ***planes, int *w, int *h, dq_err_t *err)
+{
+    *planes = dq_xcalloc((size_t)n, sizeof(float *));
+    for (int i = 0; i < n; i++) {
+        char *p = dq_stack_band_path(data_dir, capture_id, names[i]);
+        dq_rasterf_t r = {0};
+        int rc = dq_image_load_float(p, UINT64_MAX, &r, err);
+        free(p);
+        if (rc < 0)
+            goto fail;
+        if (i > 0 && (r.w != *w || r.h != *h)) {
+            dq_rasterf_free(&r);
+            dq_err_set(err, DQ_EINTERNAL, 500, "stored band %s has another size", names[i]);
+            goto fail;
+        }
+        *w = r.w;
+        *h = r.h;
+        size_t m = (size_t)r.w * r.h;
+        (*planes)[i] = dq_xmalloc(m * sizeof(float));
+        /* Colour bands (UV fluorescence, visible) are read as their channel mean. */
+        for (size_t k = 0; k < m; k++) {
+            float s = 0;
+            for (int c = 0; c < r.bands; c++)
+                s += r.px[k * r.bands + c];
+            (*planes)[i][k] = (float)(s / r.bands / DQ_STACK_SCALE);
+        }
+        dq_rasterf_free(&r);
+    }
+    return 0;
+fail:
+    for (int i = 0; i < n; i++)
+        free((*planes)[i]);
+    free(*planes);
+    *planes = NULL;
+    return -1;
+}

@@ -1,0 +1,79 @@
+/*
+ * cli/spectral_stack.h: a band stack on disk, read and turned into calibrated, registered
+ * reflectance (spectral_stack.c), and the stored form of a capture's bands. Shared by
+ * `danqing spectral` (cmd_spectral.c) and the HTTP handlers that read stored bands; it is
+ * the glue between image/ (files) and spectral/ (science), which do not know each other.
+ */
+#ifndef DQ_SPECTRAL_STACK_H
+#define DQ_SPECTRAL_STACK_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "spectral/spectral.h"
+
+/* Stored bands are uint16: value = round(reflectance * DQ_STACK_SCALE), so reflectance up
+ * to 1.31 (and UV emission in the same units) fits, with 2e-5 steps. */
+#define DQ_STACK_SCALE 50000.0
+#define DQ_STACK_MAX 24
+
+typedef struct {
+    char name[32];
+    char kind[24]; /* "reflectance", "uv_fluorescence", "visible" */
+    double nm;     /* reflectance wavelength, UV excitation, 0 for visible */
+    char file[256], white[256];
+    double white_value; /* of the white frame (UV: the fluorescence standard) */
+    int channels;       /* 1 or 3 (from the file) */
+} dq_stack_spec_t;
+
+typedef struct {
+    char dir[PATH_MAX];
+    int raw;          /* 1: raw frames (a dark frame or targets): calibrate */
+    char dark[256];   /* "" when none */
+    int reference;    /* index of the registration reference */
+    dq_spec_rect_t work; /* the object in the frame; w 0 = whole frame */
+    dq_spec_rect_t white_rects[16];
+    int n_white;
+    double white_refl;
+    dq_spec_step_t steps[32];
+    int n_steps;
+    int n;
+    dq_stack_spec_t b[DQ_STACK_MAX];
+    uint64_t max_pixels;
+    /* Filled by dq_stack_prepare: */
+    int fw, fh;        /* frame size */
+    float *dark_px;    /* fw*fh or NULL (owned) */
+    float *ref_plane;  /* the reference's registration plane, fw*fh (owned) */
+} dq_stack_t;
+
+typedef struct {
+    int w, h, channels, bits;
+    float *px; /* planar: channel c at px + c*w*h; calibrated, registered, cropped (owned) */
+    double dx, dy, peak;
+    dq_spec_cal_t cal[3];
+} dq_stack_band_t;
+
+/* Reads DIR's description: bands.json when present (see docs/spectral.md), else the file
+ * names (r<nm>.*, ir<nm>.*, uv<nm>.*, vis.*; png, tif, jpg). Checks names, kinds and that
+ * every file exists. Errors: DQ_ENOTFOUND (no dir, no bands), DQ_EINVAL (bad bands.json). */
+int dq_stack_open(const char *dir, uint64_t max_pixels, dq_stack_t *st, dq_err_t *err);
+/* Loads the dark frame and the reference band (calibrated) and checks frame sizes. */
+int dq_stack_prepare(dq_stack_t *st, dq_err_t *err);
+/* Band i: loaded, calibrated (raw stacks), registered to the reference at subpixel accuracy
+ * (the reference itself gets shift 0) and cropped to the work rectangle. out owned by the
+ * caller (dq_stack_band_free). */
+int dq_stack_band(dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *err);
+void dq_stack_band_free(dq_stack_band_t *b);
+void dq_stack_close(dq_stack_t *st);
+
+/* Stored bands: path of band `name` of capture id under data_dir (new string). */
+char *dq_stack_band_path(const char *data_dir, const char *capture_id, const char *name);
+/* The capture directory (new string). */
+char *dq_stack_dir(const char *data_dir, const char *capture_id);
+/* Loads the stored reflectance bands named in names[0..n) of a capture as planes (each
+ * w*h floats in reflectance units, owned by the caller: free each and the array). */
+int dq_stack_load_stored(const char *data_dir, const char *capture_id, const char *const *names,
+                         int n, float ***planes, int *w, int *h, dq_err_t *err);
+
+#endif

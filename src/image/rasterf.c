@@ -1,0 +1,176 @@
+/*
+ * image/rasterf.c: whole images as numbers, for the analysis modules (src/spectral/ and the
+ * like) that compute on pixels in memory and must not include vips themselves (house style
+ * 3). Loads a file (8- or 16-bit, 1 or 3 bands, through the loader allow-list) into floats,
+ * saves 16-bit tiled pyramids and 8-bit PNGs, and reads a scaled region of a stored pyramid
+ * for rendering. It does not interpret values (reflectance scaling belongs to the caller).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <vips/vips.h>
+
+#include "image/image.h"
+
+static int vfail(dq_err_t *err, int code, const char *what, const char *path)
+{
+    dq_err_set(err, code, 0, "%s %s: %s", what, path, vips_error_buffer());
+    vips_error_clear();
+    return -1;
+}
+
+int dq_image_load_float(const char *path, uint64_t max_pixels, dq_rasterf_t *out, dq_err_t *err)
+{
+    VipsImage *t[3] = {NULL};
+    int rc = -1;
+    memset(out, 0, sizeof(*out));
+    if (!dq_fs_exists(path))
+        return dq_err_set(err, DQ_ENOTFOUND, 0, "%s: no such file", path);
+    if (!(t[0] = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL))) {
+        vfail(err, DQ_EINVAL, "cannot read image", path);
+        goto out;
+    }
+    int w = t[0]->Xsize, h = t[0]->Ysize, bands = t[0]->Bands;
+    if ((uint64_t)w * (uint64_t)h > max_pixels) {
+        dq_err_set(err, DQ_ELIMIT, 0, "%s: %dx%d is more than %llu pixels", path, w, h,
+                   (unsigned long long)max_pixels);
+        goto out;
+    }
+    if (bands == 2 || bands == 4) /* drop alpha */
+        bands--;
+    if (bands != 1 && bands != 3) {
+        dq_err_set(err, DQ_EUNSUP, 0, "%s: %d bands (1 or 3 expected)", path, t[0]->Bands);
+        goto out;
+    }
+    VipsBandFormat f = t[0]->BandFmt;
+    if (f != VIPS_FORMAT_UCHAR && f != VIPS_FORMAT_USHORT) {
+        dq_err_set(err, DQ_EUNSUP, 0, "%s: %s pixels (8- or 16-bit unsigned expected)", path,
+                   vips_enum_nick(VIPS_TYPE_BAND_FORMAT, f));
+        goto out;
+    }
+    if (vips_extract_band(t[0], &t[1], 0, "n", bands, NULL) ||
+        vips_cast(t[1], &t[2], VIPS_FORMAT_FLOAT, NULL)) {
+        vfail(err, DQ_EIO, "decode", path);
+        goto out;
+    }
+    size_t len = 0;
+    float *px = vips_image_write_to_memory(t[2], &len);
+    if (!px || len != (size_t)w * h * bands * sizeof(float)) {
+        g_free(px);
+        vfail(err, DQ_EINVAL, "decode (truncated or corrupt?)", path);
+        goto out;
+    }
+    /* Hand over in malloc'd memory so that callers free() it. */
+    out->px = dq_xmalloc(len);
+    memcpy(out->px, px, len);
+    g_free(px);
+    out->w = w;
+    out->h = h;
+    out->bands = bands;
+    out->bits = f == VIPS_FORMAT_USHORT ? 16 : 8;
+    rc = 0;
+out:
+    for (int i = 0; i < 3; i++)
+        VIPS_UNREF(t[i]);
+    return rc;
+}
+
+void dq_rasterf_free(dq_rasterf_t *r)
+{
+    if (!r)
+        return;
+    free(r->px);
+    r->px = NULL;
+}
+
+int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
+                              dq_err_t *err)
+{
+    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * bands * 2, w, h, bands,
+                                               VIPS_FORMAT_USHORT);
+    if (!im)
+        return vfail(err, DQ_EIO, "image", path);
+    im->Type = bands == 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16;
+    /* Tiled pyramid, deflate + horizontal predictor: lossless, so stored values stay the
+     * calibrated numbers; 256 px tiles like every other pyramid here. */
+    int r = vips_tiffsave(im, path, "tile", TRUE, "tile_width", 256, "tile_height", 256, "pyramid",
+                          TRUE, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, "predictor",
+                          VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", TRUE, NULL);
+    g_object_unref(im);
+    return r ? vfail(err, DQ_EIO, "tiffsave", path) : 0;
+}
+
+int dq_image_save_png8(const char *path, const uint8_t *px, int w, int h, int bands,
+                       dq_err_t *err)
+{
+    VipsImage *im =
+        vips_image_new_from_memory(px, (size_t)w * h * bands, w, h, bands, VIPS_FORMAT_UCHAR);
+    if (!im)
+        return vfail(err, DQ_EIO, "image", path);
+    im->Type = bands == 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
+    int r = vips_pngsave(im, path, "compression", 6, "strip", TRUE, NULL);
+    g_object_unref(im);
+    return r ? vfail(err, DQ_EIO, "pngsave", path) : 0;
+}
+
+int dq_image_read_region_u16(const char *path, int x, int y, int w, int h, int out_w, int out_h,
+                             dq_rasterf_t *out, dq_err_t *err)
+{
+    VipsImage *t[5] = {NULL};
+    int rc = -1;
+    memset(out, 0, sizeof(*out));
+    if (!(t[0] = vips_image_new_from_file(path, "access", VIPS_ACCESS_RANDOM, NULL))) {
+        vfail(err, DQ_EIO, "open", path);
+        goto out;
+    }
+    int W = t[0]->Xsize, H = t[0]->Ysize;
+    if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + w > W || y + h > H || out_w <= 0 ||
+        out_h <= 0) {
+        dq_err_set(err, DQ_EINVAL, 400, "region %d,%d,%d,%d outside the %dx%d image", x, y, w, h,
+                   W, H);
+        goto out;
+    }
+    /* The smallest pyramid page that still has at least out_w x out_h for the region. */
+    int page = 0, n_pages = vips_image_get_n_pages(t[0]);
+    double f = 1;
+    while (page + 1 < n_pages && (double)w / (f * 2) >= out_w && (double)h / (f * 2) >= out_h) {
+        page++;
+        f *= 2;
+    }
+    if (page > 0) {
+        VIPS_UNREF(t[0]);
+        if (!(t[0] = vips_image_new_from_file(path, "page", page, "access", VIPS_ACCESS_RANDOM,
+                                              NULL))) {
+            vfail(err, DQ_EIO, "open level", path);
+            goto out;
+        }
+    }
+    int lx = (int)(x / f), ly = (int)(y / f);
+    int lw = DQ_MAX(1, DQ_MIN(t[0]->Xsize - lx, (int)((x + w) / f + 0.999) - lx));
+    int lh = DQ_MAX(1, DQ_MIN(t[0]->Ysize - ly, (int)((y + h) / f + 0.999) - ly));
+    if (vips_extract_area(t[0], &t[1], lx, ly, lw, lh, NULL) ||
+        vips_cast(t[1], &t[2], VIPS_FORMAT_FLOAT, NULL) ||
+        vips_resize(t[2], &t[3], (double)out_w / lw, "vscale", (double)out_h / lh, "kernel",
+                    VIPS_KERNEL_LINEAR, NULL)) {
+        vfail(err, DQ_EIO, "region", path);
+        goto out;
+    }
+    size_t len = 0;
+    float *px = vips_image_write_to_memory(t[3], &len);
+    if (!px) {
+        vfail(err, DQ_EIO, "region", path);
+        goto out;
+    }
+    out->w = t[3]->Xsize;
+    out->h = t[3]->Ysize;
+    out->bands = t[3]->Bands;
+    out->bits = 16;
+    out->px = dq_xmalloc(len);
+    memcpy(out->px, px, len);
+    g_free(px);
+    rc = 0;
+out:
+    for (int i = 0; i < 5; i++)
+        VIPS_UNREF(t[i]);
+    return rc;
+}

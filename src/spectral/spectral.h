@@ -1,0 +1,190 @@
+/*
+ * spectral: the science of multispectral captures, as pure functions over float planes in
+ * memory. Calibration of raw frames (dark, flat field from a white target or a white frame,
+ * reflectance from grey steps), subpixel band registration (FFTW phase correlation refined
+ * by an upsampled DFT), pigment identification with mixtures (MESMA over fully constrained
+ * least squares against the spectral library), reveal images (underdrawing from the NIR,
+ * retouching from UV fluorescence against reflectance) and decompositions (PCA, MNF, ICA via
+ * LAPACKE). No files, no HTTP, no SQL: callers (cli/, http/) load pixels and store results.
+ * docs/spectral.md says which published methods these follow and why.
+ *
+ * Planes are row-major float arrays, w*h values, owned by whoever allocated them unless a
+ * comment says otherwise. Every function is thread-safe for distinct arguments (FFTW plans
+ * are made under a lock of this module: fftw's planner is not thread-safe).
+ */
+#ifndef DQ_SPECTRAL_H
+#define DQ_SPECTRAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* ================================================================ calibration (calibrate.c) */
+
+typedef struct {
+    int x, y, w, h;
+} dq_spec_rect_t;
+
+/* A grey step of the target: its rectangle in the frame and certified reflectance. */
+typedef struct {
+    dq_spec_rect_t rect;
+    double refl;
+} dq_spec_step_t;
+
+/* What calibration reports for one channel. */
+typedef struct {
+    double flat_rms;  /* RMS of the flat-field fit, relative to the white level */
+    double grey_rms;  /* RMS of the grey-step fit, in reflectance (0 when no steps) */
+    double gain, offset; /* reflectance = gain * flat-fielded + offset */
+    double falloff;   /* 1 - darkest/brightest of the fitted light field over the frame */
+    int n_steps;
+} dq_spec_cal_t;
+
+/* Calibrates one raw channel in place: px (w*h, raw DN) becomes reflectance. dark (w*h, may
+ * be NULL: no dark subtraction) is subtracted. The light field is either white (w*h, a raw
+ * white frame of a uniform target of value white_value, dark-subtracted here) or, when white
+ * is NULL, a quadratic surface fitted to the pixels of the n_rects white rectangles (of
+ * reflectance white_value). Then, when n_steps >= 2, a straight line from the flat-fielded
+ * grey steps to their reflectance (least squares, the white target included) corrects
+ * offsets such as flare. Rectangles are shrunk by `inset` px on each side before sampling
+ * (the band may be shifted a little against the marked targets). Fills *cal. Errors:
+ * DQ_EINVAL for rectangles outside the frame or too few white samples. */
+int dq_spec_calibrate(float *px, int w, int h, const float *dark, const float *white,
+                      double white_value, const dq_spec_rect_t *rects, int n_rects,
+                      const dq_spec_step_t *steps, int n_steps, int inset, dq_spec_cal_t *cal,
+                      dq_err_t *err);
+
+/* ================================================================ registration (register.c) */
+
+/* Estimates the shift (dx, dy) of mov against ref (both w*h): mov(x, y) ~ ref(x - dx,
+ * y - dy). Phase correlation (normalised cross-power spectrum, Hann window) on up to
+ * max_windows square windows of side up to 512 px spread along the longer side, each
+ * refined to 1/upsample px by the matrix-multiply DFT of Guizar-Sicairos, Thurman and Fienup
+ * (Opt. Lett. 33(2), 2008) around the integer peak; the result is the median over windows.
+ * *peak (may be NULL) gets the mean normalised correlation peak (0..1, a confidence).
+ * Errors: DQ_EINVAL for images smaller than 16 x 16. */
+int dq_spec_register(const float *ref, const float *mov, int w, int h, int max_windows,
+                     int upsample, double *dx, double *dy, double *peak, dq_err_t *err);
+
+/* Resamples src by (-dx, -dy) into dst (both w*h, distinct): dst(x, y) = src(x + dx, y + dy),
+ * undoing a shift found by dq_spec_register. Separable Lanczos-3, edges clamped. */
+void dq_spec_unshift(const float *src, float *dst, int w, int h, double dx, double dy);
+
+/* ================================================================ library and unmixing (unmix.c) */
+
+#define DQ_SPEC_MAX_BANDS 16
+#define DQ_SPEC_NAME 64
+
+/* A spectral library sampled at a capture's wavelengths. Entries [0, n_pig) are the pigment
+ * candidates (CSV columns and the modelled lead_white); ink is the carbon ink endmember. */
+typedef struct {
+    int n_bands;
+    double nm[DQ_SPEC_MAX_BANDS];
+    int n_pig;
+    char (*names)[DQ_SPEC_NAME]; /* n_pig names: CSV columns, "lead_white" */
+    double *refl;                /* n_pig * n_bands */
+    double ink[DQ_SPEC_MAX_BANDS];
+    int n_wl;                    /* the full curves, for plots: n_wl wavelengths */
+    double *wl, *curves;         /* wl[n_wl]; curves[(n_pig + 1) * n_wl], ink last */
+} dq_spec_lib_t;
+
+/* Reads the library CSV (hyppigments_selected_mean.csv: wavelength_nm, then one column per
+ * pigment and shade) from dir and samples it at nm[0..n_bands) (linear interpolation; bands
+ * outside 405..996 nm are refused). Pigment candidates: every column except the blacks
+ * (atramentum, bistre, ivory and grape black), plus lead_white (modelled: basic lead
+ * carbonate, flat 0.92 above its near-UV edge). Carbon ink: the mean of bistre_soot_sh1,
+ * ivory_black_sh1 and grape_black_sh1. Fills lib (free with dq_spec_lib_free). Errors:
+ * DQ_ENOTFOUND (no CSV), DQ_EINVAL (bad CSV or bands). */
+int dq_spec_lib_load(dq_spec_lib_t *lib, const char *dir, const double *nm, int n_bands,
+                     dq_err_t *err);
+void dq_spec_lib_free(dq_spec_lib_t *lib);
+/* The pigment family of a library name: the column without its "_shN" shade suffix. Writes
+ * at most cap bytes into out. */
+void dq_spec_family(const char *name, char *out, size_t cap);
+
+/* The labels of a pigment map. */
+enum { DQ_SPEC_LABEL_SUPPORT = 0, DQ_SPEC_LABEL_INK = 1, DQ_SPEC_LABEL_PIGMENT0 = 2 };
+
+typedef struct {
+    int w, h;
+    uint8_t *label; /* w*h: 0 support, 1 carbon ink, 2 + k pigment candidate k (owned) */
+    uint8_t *conf;  /* w*h: 0..255 confidence (owned) */
+    float *cover;   /* w*h: the pigment's fraction in the best model (owned) */
+    float *ink;     /* w*h: the ink fraction (owned) */
+    int *best;      /* w*h: index of the best model's pigment (owned) */
+    double support[DQ_SPEC_MAX_BANDS]; /* the image-derived support endmember */
+} dq_spec_map_t;
+
+/* Identifies pigments in a calibrated reflectance stack: planes[b] (w*h) at lib->nm[b].
+ * Support endmember: the per-band median of the brightest, flattest tenth of the pixels.
+ * Then per pixel MESMA (Roberts et al. 1998): for each candidate pigment p the fully
+ * constrained model r = a_s S + a_k K + a_p P (a >= 0, sum 1; Heinz and Chang 2001) is solved
+ * exactly (a 2-D problem on a triangle) and the model with the least residual wins. Label:
+ * ink when a_k >= 0.6, the pigment when a_p / (a_p + a_s) >= min_cover, else support.
+ * Confidence: 1 - best/second-best residual. progress (may be NULL) gets 0..100. Fills map
+ * (free with dq_spec_map_free). */
+int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
+                     double min_cover, void (*progress)(void *ud, int pct), void *ud,
+                     dq_spec_map_t *map, dq_err_t *err);
+void dq_spec_map_free(dq_spec_map_t *map);
+
+/* The best library matches of one spectrum r (lib->n_bands values): for each of up to
+ * n_out candidates, its index and the residual RMS of its MESMA model against support
+ * (may be NULL: a flat 0.8 support) and ink, best first; cover gets the pigment fraction.
+ * Returns the number filled. */
+int dq_spec_match(const dq_spec_lib_t *lib, const double *support, const double *r, int n_out,
+                  int *idx, double *rms, double *cover);
+
+/* ================================================================ reveal (unmix.c, reveal.c) */
+
+/* Underdrawing score (w*h, 0..1, brighter = more likely): the deficit of the NIR bands
+ * (nm >= 800) against what the visible bands (nm < 700) predict under the pixel's MESMA model
+ * (the map's pigment, fractions refitted on the visible bands). out is caller-allocated. */
+int dq_spec_reveal_underdrawing(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
+                                const dq_spec_map_t *map, float *out, dq_err_t *err);
+/* Retouching score (w*h, 0..1): the deficit of UV fluorescence (uv, w*h, linear) against
+ * what the reflectance predicts: a least-squares fit of the fluorescence on the reflectance
+ * bands and the map's ink fraction, refitted once without the worst-fitting tenth (the
+ * retouched patches are few and must not pull the fit), then (pred - uv) / pred, smoothed
+ * over 5 x 5 px. out is caller-allocated. */
+int dq_spec_reveal_retouching(const float *const *planes, int n_planes, int w, int h,
+                              const float *uv, const dq_spec_map_t *map, float *out,
+                              dq_err_t *err);
+
+/* ================================================================ decompositions (decompose.c) */
+
+enum { DQ_SPEC_PCA = 0, DQ_SPEC_MNF, DQ_SPEC_ICA };
+
+typedef struct {
+    int method, n_in, n_comp;
+    double *mean;      /* n_in */
+    double *vectors;   /* n_comp x n_in, row k = component k's weights on the (centred) input */
+    double *values;    /* n_comp: PCA eigenvalues, MNF signal-to-noise ratios (eigenvalue of
+                        * the noise-whitened covariance, largest first), ICA negentropy proxy */
+} dq_spec_decomp_t;
+
+/* Fits a decomposition of n_in planes (w*h each) over the region (x, y, rw, rh) (rw 0: the
+ * whole image). PCA: eigenvectors of the sample covariance (divisor N - 1), largest
+ * eigenvalue first. MNF (Green et al. 1988): noise covariance from the differences of
+ * diagonal neighbours (x, y) - (x + 1, y + 1) over the noise rectangle (nw 0: the region),
+ * halved; then the generalised eigenproblem Sigma v = lambda Sigma_n v (LAPACKE_dsygv), largest
+ * lambda first, vectors scaled so that v' Sigma_n v = 1. ICA: FastICA (Hyvarinen 1999,
+ * symmetric, tanh) on the PCA-whitened data, components ordered by |kurtosis|. Signs are fixed
+ * so that each vector's largest-magnitude weight is positive. Fills d (free with
+ * dq_spec_decomp_free). */
+int dq_spec_decompose(const float *const *planes, int n_in, int w, int h, int method,
+                      dq_spec_rect_t region, dq_spec_rect_t noise, dq_spec_decomp_t *d,
+                      dq_err_t *err);
+void dq_spec_decomp_free(dq_spec_decomp_t *d);
+/* Component k of d applied to planes, into out (w*h, caller-allocated). */
+void dq_spec_component(const dq_spec_decomp_t *d, const float *const *planes, int w, int h, int k,
+                       float *out);
+
+/* ================================================================ display helpers */
+
+/* Stretches plane (n values) linearly so that its lo and hi percentiles (0..100) map to 0 and
+ * 255, into out (caller-allocated). */
+void dq_spec_stretch(const float *plane, size_t n, double lo, double hi, uint8_t *out);
+
+#endif

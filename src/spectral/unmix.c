@@ -1,0 +1,546 @@
+/*
+ * spectral/unmix.c: pigment identification that handles mixtures. A pixel of a painting is
+ * rarely one pigment: washes are thin over the support, colour lies under ink, stroke edges
+ * are partial. Matching a pixel's spectrum to the nearest library spectrum (spectral angle or
+ * Euclidean distance) then picks whatever library entry happens to resemble the mixture.
+ * Instead each pixel gets the linear mixture model that fits best among many small ones
+ * (MESMA, multiple endmember spectral mixture analysis: Roberts et al., Remote Sens. Environ.
+ * 65, 1998): support + carbon ink + one candidate pigment, each fitted with the abundances
+ * non-negative and summing to one (fully constrained least squares: Heinz and Chang, IEEE
+ * TGRS 39(3), 2001). With six broad bands, unmixing against the whole library at once would be
+ * hopelessly underdetermined; three endmembers at a time is well posed, and the fitted
+ * fractions say how much of the pixel is pigment. It does not read images or write files.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spectral/spectral.h"
+
+#define CSV_NAME "hyppigments_selected_mean.csv"
+#define MAX_WL 512
+#define MAX_COLS 512
+
+/* The carbon blacks that make the ink endmember; every black family is left out of the
+ * pigment candidates (they are ink, not colour). */
+static const char *const ink_cols[] = {"bistre_soot_sh1", "ivory_black_sh1", "grape_black_sh1"};
+static const char *const black_families[] = {"atramentum_black", "bistre_soot", "ivory_black",
+                                             "grape_black"};
+
+void dq_spec_family(const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name);
+    const char *us = strrchr(name, '_');
+    if (us && us[1] == 's' && us[2] == 'h' && us[3] >= '0' && us[3] <= '9')
+        n = (size_t)(us - name);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, name, n);
+    out[n] = '\0';
+}
+
+static double smooth01(double e0, double e1, double x)
+{
+    double t = (x - e0) / (e1 - e0);
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    return t * t * (3 - 2 * t);
+}
+
+/* Basic lead carbonate: bright and flat through the visible and NIR with its absorption edge
+ * in the near UV (below about 420 nm). Not in the measured dataset. */
+static double lead_white(double nm)
+{
+    return 0.20 + 0.72 * smooth01(370, 430, nm);
+}
+
+static double interp(const double *wl, const double *v, int n, double nm)
+{
+    if (nm <= wl[0])
+        return v[0];
+    for (int i = 1; i < n; i++)
+        if (nm <= wl[i]) {
+            double t = (nm - wl[i - 1]) / (wl[i] - wl[i - 1]);
+            return v[i - 1] + t * (v[i] - v[i - 1]);
+        }
+    return v[n - 1];
+}
+
+void dq_spec_lib_free(dq_spec_lib_t *lib)
+{
+    if (!lib)
+        return;
+    free(lib->names);
+    free(lib->refl);
+    free(lib->wl);
+    free(lib->curves);
+    memset(lib, 0, sizeof(*lib));
+}
+
+int dq_spec_lib_load(dq_spec_lib_t *lib, const char *dir, const double *nm, int n_bands,
+                     dq_err_t *err)
+{
+    dq_buf_t b = {0};
+    char *path = dq_xasprintf("%s/%s", dir, CSV_NAME);
+    char **cols = NULL;
+    double *data = NULL; /* [row][col] */
+    int n_cols = 0, n_rows = 0, rc = -1;
+    memset(lib, 0, sizeof(*lib));
+    if (n_bands < 2 || n_bands > DQ_SPEC_MAX_BANDS) {
+        dq_err_set(err, DQ_EINVAL, 0, "%d reflectance bands (2..%d needed)", n_bands,
+                   DQ_SPEC_MAX_BANDS);
+        goto out;
+    }
+    if (dq_fs_read_file(path, 16u << 20, &b, err) < 0)
+        goto out;
+    /* Header: names. */
+    char *p = b.data, *eol = strchr(p, '\n');
+    if (!eol) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s: no header line", path);
+        goto out;
+    }
+    cols = dq_xcalloc(MAX_COLS, sizeof(char *));
+    for (char *q = p; q < eol && n_cols < MAX_COLS;) {
+        char *e = q;
+        while (e < eol && *e != ',' && *e != '\r')
+            e++;
+        cols[n_cols++] = dq_xstrndup(q, (size_t)(e - q));
+        q = e + 1;
+        if (e < eol && *e == '\r')
+            break;
+    }
+    if (n_cols < 2) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s: no pigment columns", path);
+        goto out;
+    }
+    data = dq_xmalloc((size_t)MAX_WL * n_cols * sizeof(double));
+    p = eol + 1;
+    while (*p && n_rows < MAX_WL) {
+        eol = strchr(p, '\n');
+        if (!eol)
+            eol = p + strlen(p);
+        if (eol - p > 1) {
+            char *q = p;
+            for (int c = 0; c < n_cols; c++) {
+                char *end;
+                errno = 0;
+                double v = strtod(q, &end);
+                if (end == q || errno) {
+                    dq_err_set(err, DQ_EINVAL, 0, "%s: bad number in row %d column %d", path,
+                               n_rows + 2, c + 1);
+                    goto out;
+                }
+                data[(size_t)n_rows * n_cols + c] = v;
+                q = end;
+                if (*q == ',')
+                    q++;
+            }
+            n_rows++;
+        }
+        p = *eol ? eol + 1 : eol;
+    }
+    if (n_rows < 8) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s: only %d wavelengths", path, n_rows);
+        goto out;
+    }
+    double lo = data[0], hi = data[(size_t)(n_rows - 1) * n_cols];
+    for (int i = 0; i < n_bands; i++)
+        if (nm[i] < lo - 1e-9 || nm[i] > hi + 1e-9) {
+            dq_err_set(err, DQ_EINVAL, 0,
+                       "band at %g nm is outside the library's %g..%g nm", nm[i], lo, hi);
+            goto out;
+        }
+    lib->n_bands = n_bands;
+    memcpy(lib->nm, nm, (size_t)n_bands * sizeof(double));
+    lib->n_wl = n_rows;
+    lib->wl = dq_xmalloc((size_t)n_rows * sizeof(double));
+    for (int r = 0; r < n_rows; r++)
+        lib->wl[r] = data[(size_t)r * n_cols];
+    lib->names = dq_xcalloc((size_t)n_cols + 1, sizeof(*lib->names));
+    lib->refl = dq_xcalloc((size_t)(n_cols + 1) * n_bands, sizeof(double));
+    lib->curves = dq_xcalloc((size_t)(n_cols + 2) * n_rows, sizeof(double));
+    double *col = dq_xmalloc((size_t)n_rows * sizeof(double));
+    double *ink_curve = dq_xcalloc((size_t)n_rows, sizeof(double));
+    int n_ink = 0;
+    for (int c = 1; c < n_cols; c++) {
+        for (int r = 0; r < n_rows; r++)
+            col[r] = data[(size_t)r * n_cols + c];
+        for (size_t k = 0; k < DQ_ARRAY_LEN(ink_cols); k++)
+            if (strcmp(cols[c], ink_cols[k]) == 0) {
+                for (int r = 0; r < n_rows; r++)
+                    ink_curve[r] += col[r];
+                n_ink++;
+            }
+        char fam[DQ_SPEC_NAME];
+        dq_spec_family(cols[c], fam, sizeof(fam));
+        int black = 0;
+        for (size_t k = 0; k < DQ_ARRAY_LEN(black_families); k++)
+            black |= strcmp(fam, black_families[k]) == 0;
+        if (black)
+            continue;
+        int k = lib->n_pig++;
+        snprintf(lib->names[k], DQ_SPEC_NAME, "%s", cols[c]);
+        for (int i = 0; i < n_bands; i++)
+            lib->refl[(size_t)k * n_bands + i] = interp(lib->wl, col, n_rows, nm[i]);
+        memcpy(lib->curves + (size_t)k * n_rows, col, (size_t)n_rows * sizeof(double));
+    }
+    free(col);
+    int k = lib->n_pig++;
+    snprintf(lib->names[k], DQ_SPEC_NAME, "lead_white");
+    for (int i = 0; i < n_bands; i++)
+        lib->refl[(size_t)k * n_bands + i] = lead_white(nm[i]);
+    for (int r = 0; r < n_rows; r++)
+        lib->curves[(size_t)k * n_rows + r] = lead_white(lib->wl[r]);
+    if (n_ink == 0) {
+        free(ink_curve);
+        dq_err_set(err, DQ_EINVAL, 0, "%s: none of the carbon black columns (bistre_soot_sh1...)",
+                   path);
+        goto out;
+    }
+    for (int r = 0; r < n_rows; r++)
+        lib->curves[(size_t)lib->n_pig * n_rows + r] = ink_curve[r] / n_ink;
+    for (int i = 0; i < n_bands; i++)
+        lib->ink[i] = interp(lib->wl, lib->curves + (size_t)lib->n_pig * n_rows, n_rows, nm[i]);
+    free(ink_curve);
+    rc = 0;
+out:
+    if (rc < 0)
+        dq_spec_lib_free(lib);
+    if (cols)
+        for (int c = 0; c < n_cols; c++)
+            free(cols[c]);
+    free(cols);
+    free(data);
+    free(path);
+    dq_buf_free(&b);
+    return rc;
+}
+
+/* ================================================================ the 3-endmember FCLS */
+
+/* One candidate model: v = P - S and its dot products with u = K - S. */
+typedef struct {
+    double v[DQ_SPEC_MAX_BANDS];
+    double uv, vv, det;
+} model_t;
+
+typedef struct {
+    int n;             /* bands */
+    int n_models;
+    model_t *m;
+    int *fam;          /* family index per model */
+    double S[DQ_SPEC_MAX_BANDS], u[DQ_SPEC_MAX_BANDS], uu;
+} mesma_t;
+
+static void mesma_init(mesma_t *ms, const dq_spec_lib_t *lib, const double *support,
+                       const uint8_t *use_band)
+{
+    memset(ms, 0, sizeof(*ms));
+    ms->n = lib->n_bands;
+    ms->n_models = lib->n_pig;
+    ms->m = dq_xcalloc((size_t)lib->n_pig, sizeof(model_t));
+    ms->fam = dq_xcalloc((size_t)lib->n_pig, sizeof(int));
+    for (int i = 0; i < ms->n; i++) {
+        double on = use_band && !use_band[i] ? 0 : 1;
+        ms->S[i] = support[i];
+        ms->u[i] = on * (lib->ink[i] - support[i]);
+        ms->uu += ms->u[i] * ms->u[i];
+    }
+    for (int k = 0; k < lib->n_pig; k++) {
+        model_t *m = &ms->m[k];
+        for (int i = 0; i < ms->n; i++) {
+            double on = use_band && !use_band[i] ? 0 : 1;
+            m->v[i] = on * (lib->refl[(size_t)k * ms->n + i] - support[i]);
+            m->uv += ms->u[i] * m->v[i];
+            m->vv += m->v[i] * m->v[i];
+        }
+        m->det = ms->uu * m->vv - m->uv * m->uv;
+        char fk[DQ_SPEC_NAME];
+        dq_spec_family(lib->names[k], fk, sizeof(fk));
+        ms->fam[k] = k;
+        for (int j = 0; j < k; j++) {
+            char fj[DQ_SPEC_NAME];
+            dq_spec_family(lib->names[j], fj, sizeof(fj));
+            if (strcmp(fj, fk) == 0) {
+                ms->fam[k] = ms->fam[j];
+                break;
+            }
+        }
+    }
+}
+
+static void mesma_free(mesma_t *ms)
+{
+    free(ms->m);
+    free(ms->fam);
+}
+
+/* The objective ||y - ak u - ap v||^2 from dot products. */
+static double obj(double yy, double uy, double vy, double uu, double uv, double vv, double ak,
+                  double ap)
+{
+    return yy - 2 * (ak * uy + ap * vy) + ak * ak * uu + 2 * ak * ap * uv + ap * ap * vv;
+}
+
+static double clamp01(double x)
+{
+    return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+/* Solves model m for a pixel given yy = y.y and uy = u.y (y = r - S): the exact minimum on
+ * the triangle ak, ap >= 0, ak + ap <= 1. Returns the squared residual. */
+static double solve(const mesma_t *ms, const model_t *m, const double *y, double yy, double uy,
+                    double *ak, double *ap)
+{
+    double vy = 0;
+    for (int i = 0; i < ms->n; i++)
+        vy += m->v[i] * y[i];
+    double uu = ms->uu, uv = m->uv, vv = m->vv;
+    if (m->det > 1e-14 * (uu * vv + 1e-30)) {
+        double a = (vv * uy - uv * vy) / m->det, b = (uu * vy - uv * uy) / m->det;
+        if (a >= 0 && b >= 0 && a + b <= 1) {
+            *ak = a;
+            *ap = b;
+            return obj(yy, uy, vy, uu, uv, vv, a, b);
+        }
+    }
+    /* On the boundary: the best of the three edges. */
+    double best, ba, bb;
+    double t = vv > 0 ? clamp01(vy / vv) : 0; /* ak = 0 */
+    best = obj(yy, uy, vy, uu, uv, vv, 0, t);
+    ba = 0;
+    bb = t;
+    t = uu > 0 ? clamp01(uy / uu) : 0; /* ap = 0 */
+    double f = obj(yy, uy, vy, uu, uv, vv, t, 0);
+    if (f < best) {
+        best = f;
+        ba = t;
+        bb = 0;
+    }
+    double dd = vv - 2 * uv + uu; /* ak + ap = 1, ap = t */
+    t = dd > 0 ? clamp01((vy - uy - uv + uu) / dd) : 0;
+    f = obj(yy, uy, vy, uu, uv, vv, 1 - t, t);
+    if (f < best) {
+        best = f;
+        ba = 1 - t;
+        bb = t;
+    }
+    *ak = ba;
+    *ap = bb;
+    return best < 0 ? 0 : best;
+}
+
+/* ================================================================ pigment map */
+
+void dq_spec_map_free(dq_spec_map_t *map)
+{
+    if (!map)
+        return;
+    free(map->label);
+    free(map->conf);
+    free(map->cover);
+    free(map->ink);
+    free(map->best);
+    memset(map, 0, sizeof(*map));
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The support endmember: per-band median over the brightest tenth of (subsampled) pixels. */
+static void support_endmember(const float *const *planes, int n, size_t npx, double *S)
+{
+    size_t step = npx > 400000 ? npx / 400000 : 1, m = (npx + step - 1) / step;
+    float *br = dq_xmalloc(m * sizeof(float)), *tmp = dq_xmalloc(m * sizeof(float));
+    for (size_t i = 0, j = 0; i < npx; i += step, j++) {
+        float s = 0;
+        for (int b = 0; b < n; b++)
+            s += planes[b][i];
+        br[j] = s / n;
+    }
+    memcpy(tmp, br, m * sizeof(float));
+    qsort(tmp, m, sizeof(float), cmp_float);
+    float thr = tmp[(size_t)(0.90 * (double)(m - 1))];
+    for (int b = 0; b < n; b++) {
+        size_t k = 0;
+        for (size_t i = 0, j = 0; i < npx; i += step, j++)
+            if (br[j] >= thr)
+                tmp[k++] = planes[b][i];
+        qsort(tmp, k, sizeof(float), cmp_float);
+        S[b] = k ? tmp[k / 2] : 0.8;
+    }
+    free(br);
+    free(tmp);
+}
+
+int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
+                     double min_cover, void (*progress)(void *ud, int pct), void *ud,
+                     dq_spec_map_t *map, dq_err_t *err)
+{
+    size_t npx = (size_t)w * (size_t)h;
+    int n = lib->n_bands;
+    memset(map, 0, sizeof(*map));
+    if (w < 1 || h < 1 || n < 2)
+        return dq_err_set(err, DQ_EINVAL, 0, "empty stack");
+    if (lib->n_pig > 250)
+        return dq_err_set(err, DQ_ELIMIT, 0, "library of %d pigments (250 at most)", lib->n_pig);
+    map->w = w;
+    map->h = h;
+    map->label = dq_xmalloc(npx);
+    map->conf = dq_xmalloc(npx);
+    map->cover = dq_xmalloc(npx * sizeof(float));
+    map->ink = dq_xmalloc(npx * sizeof(float));
+    map->best = dq_xmalloc(npx * sizeof(int));
+    support_endmember(planes, n, npx, map->support);
+    mesma_t ms;
+    mesma_init(&ms, lib, map->support, NULL);
+    int last = -1;
+    for (int yrow = 0; yrow < h; yrow++) {
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)yrow * w + x;
+            double y[DQ_SPEC_MAX_BANDS], yy = 0, uy = 0;
+            for (int b = 0; b < n; b++) {
+                y[b] = planes[b][i] - ms.S[b];
+                yy += y[b] * y[b];
+                uy += ms.u[b] * y[b];
+            }
+            double best = INFINITY, bak = 0, bap = 0;
+            int bk = 0;
+            double fam_best[256];
+            for (int k = 0; k < ms.n_models; k++)
+                fam_best[k] = INFINITY;
+            for (int k = 0; k < ms.n_models; k++) {
+                double ak, ap, f = solve(&ms, &ms.m[k], y, yy, uy, &ak, &ap);
+                if (f < fam_best[ms.fam[k]])
+                    fam_best[ms.fam[k]] = f;
+                if (f < best) {
+                    best = f;
+                    bk = k;
+                    bak = ak;
+                    bap = ap;
+                }
+            }
+            double second = INFINITY;
+            for (int k = 0; k < ms.n_models; k++)
+                if (k != ms.fam[bk] && fam_best[k] < second)
+                    second = fam_best[k];
+            double as = 1 - bak - bap;
+            double cov = bap + as > 1e-9 ? bap / (bap + as) : 0;
+            map->best[i] = bk;
+            map->cover[i] = (float)cov;
+            map->ink[i] = (float)bak;
+            double c;
+            if (bak >= 0.6) {
+                map->label[i] = DQ_SPEC_LABEL_INK;
+                c = bak;
+            } else if (cov >= min_cover) {
+                map->label[i] = (uint8_t)(DQ_SPEC_LABEL_PIGMENT0 + bk);
+                /* How much better the winner's family explains the pixel than any other. */
+                double r1 = sqrt(best / n), r2 = sqrt(second / n);
+                c = isfinite(r2) && r2 > 0 ? 1 - r1 / r2 : 1;
+            } else {
+                map->label[i] = DQ_SPEC_LABEL_SUPPORT;
+                c = 1 - cov / min_cover;
+            }
+            map->conf[i] = (uint8_t)lround(255 * clamp01(c));
+        }
+        int pct = (int)(100.0 * (yrow + 1) / h);
+        if (progress && pct != last) {
+            progress(ud, pct);
+            last = pct;
+        }
+    }
+    mesma_free(&ms);
+    return 0;
+}
+
+int dq_spec_match(const dq_spec_lib_t *lib, const double *support, const double *r, int n_out,
+                  int *idx, double *rms, double *cover)
+{
+    double S[DQ_SPEC_MAX_BANDS] = {0};
+    int n = lib->n_bands;
+    for (int b = 0; b < n; b++)
+        S[b] = support ? support[b] : 0.8;
+    mesma_t ms;
+    mesma_init(&ms, lib, S, NULL);
+    double y[DQ_SPEC_MAX_BANDS], yy = 0, uy = 0;
+    for (int b = 0; b < n; b++) {
+        y[b] = r[b] - S[b];
+        yy += y[b] * y[b];
+        uy += ms.u[b] * y[b];
+    }
+    double *f = dq_xmalloc((size_t)ms.n_models * sizeof(double));
+    double *cv = dq_xmalloc((size_t)ms.n_models * sizeof(double));
+    for (int k = 0; k < ms.n_models; k++) {
+        double ak, ap;
+        f[k] = solve(&ms, &ms.m[k], y, yy, uy, &ak, &ap);
+        double as = 1 - ak - ap;
+        cv[k] = ap + as > 1e-9 ? ap / (ap + as) : 0;
+    }
+    /* Best first, one entry per family. */
+    int got = 0;
+    uint8_t *used = dq_xcalloc((size_t)ms.n_models, 1);
+    while (got < n_out) {
+        int bk = -1;
+        for (int k = 0; k < ms.n_models; k++)
+            if (!used[ms.fam[k]] && (bk < 0 || f[k] < f[bk]))
+                bk = k;
+        if (bk < 0)
+            break;
+        used[ms.fam[bk]] = 1;
+        idx[got] = bk;
+        rms[got] = sqrt(f[bk] / n);
+        if (cover)
+            cover[got] = cv[bk];
+        got++;
+    }
+    free(used);
+    free(f);
+    free(cv);
+    mesma_free(&ms);
+    return got;
+}
+
+/* ================================================================ reveal: underdrawing */
+
+int dq_spec_reveal_underdrawing(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
+                                const dq_spec_map_t *map, float *out, dq_err_t *err)
+{
+    int n = lib->n_bands, n_vis = 0, n_nir = 0;
+    uint8_t vis[DQ_SPEC_MAX_BANDS];
+    for (int b = 0; b < n; b++) {
+        vis[b] = lib->nm[b] < 700;
+        n_vis += vis[b];
+        n_nir += lib->nm[b] >= 800;
+    }
+    if (n_vis < 2 || n_nir < 1)
+        return dq_err_set(err, DQ_EINVAL, 0,
+                          "underdrawing needs two bands below 700 nm and one at 800 nm or more");
+    mesma_t ms;
+    mesma_init(&ms, lib, map->support, vis);
+    size_t npx = (size_t)w * (size_t)h;
+    for (size_t i = 0; i < npx; i++) {
+        double y[DQ_SPEC_MAX_BANDS], yy = 0, uy = 0;
+        for (int b = 0; b < n; b++) {
+            y[b] = vis[b] ? planes[b][i] - ms.S[b] : 0;
+            yy += y[b] * y[b];
+            uy += ms.u[b] * y[b];
+        }
+        double ak, ap;
+        int k = map->best[i];
+        solve(&ms, &ms.m[k], y, yy, uy, &ak, &ap);
+        double as = 1 - ak - ap, deficit = 0;
+        for (int b = 0; b < n; b++) {
+            if (lib->nm[b] < 800)
+                continue;
+            double pred = as * ms.S[b] + ak * lib->ink[b] + ap * lib->refl[(size_t)k * n + b];
+            deficit += (pred - planes[b][i]) / (pred > 0.05 ? pred : 0.05);
+        }
+        out[i] = (float)clamp01(deficit / n_nir);
+    }
+    mesma_free(&ms);
+    return 0;
+}
