@@ -110,6 +110,8 @@ void dq_api_glossary_delete(dq_api_t *c);
 /* Answers the Linked Art HumanMadeObject of relic id (content negotiation on
  * GET /api/relics/{id}, and /linked-art/object/{id}). */
 void dq_api_relic_linkedart(dq_api_t *c, const char *id);
+/* GET /api/relics/{id}/cite?format=csl|bibtex|ris. */
+void dq_api_relic_cite(dq_api_t *c);
 /* ======== end network ======== */
 
 /* ======== similar works (api_style.c; issue 13) ======== */
