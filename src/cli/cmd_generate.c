@@ -21,7 +21,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: danqing generate --out DIR [--seed N] [--scale S] [--only ID]\n"
-            "                        [--pigments DIR] [--no-truth] [--quiet] [--study N]\n\n"
+            "                        [--pigments DIR] [--no-truth] [--quiet] [--study N]\n"
+            "                        [--composition-only]\n\n"
             "Paints the sample collection: 16 works (ink and blue-green landscape handscrolls,\n"
             "hanging scrolls, album leaves, fans, calligraphy) in five labelled schools, each\n"
             "in DIR/<id>/main.tif with ground truth in DIR/<id>/truth/, plus DIR/metadata.jsonl\n"
@@ -37,7 +38,9 @@ static void usage(FILE *f)
             "  --quiet         no progress lines\n"
             "  --study N       paint the labelled study set instead: N works per school, at\n"
             "                  most 1200 px long (times the scale when below 1), ids S<seed>-...\n"
-            "                  (docs/generate.md \"The study set\")\n");
+            "                  (docs/generate.md \"The study set\")\n"
+            "  --composition-only  write only DIR/<id>/composition.json (teaching overlays)\n"
+            "                  into an existing collection, in seconds\n");
 }
 
 /* The repository's copy of the spectra: ./data-src/pigments, else next to the binary's
@@ -75,6 +78,10 @@ int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv)
         }
         if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--composition-only") == 0) {
+            o.composition_only = 1;
             continue;
         }
         if (!val) {
