@@ -124,7 +124,7 @@ need_image() {
     say "making a ${W}x${H} master (once) ..."
     TMPDIR=$B bench/make-master.sh "$master.tmp" "$W" "$H" && mv "$master.tmp" "$master"
   fi
-  rm -rf "$I/data" "$I/static"
+  rm -rf "$I/data" "$I/data-base" "$I/static"
   local t0=$SECONDS
   build/danqing ingest "$master" --id bench --data "$I/data" > /dev/null
   say "ingest ${W}x${H}: $((SECONDS - t0)) s"
@@ -225,7 +225,10 @@ part_tiles() { # part cache_mb target label
   local base=() base_pid=
   if [ -n "${DQ_BENCH_BASE_BIN:-}" ]; then # a second danqing (an older build) in the same rounds
     local dq_url=$DQ_URL
-    DQ_SERVE_BIN=$DQ_BENCH_BASE_BIN start_dq "$part-base" "$I/data" --cache-mb "$cache"
+    if [ ! -d "$I/data-base" ]; then # its own catalog: an older build may not read a newer schema
+      "$DQ_BENCH_BASE_BIN" ingest "$master" --id bench --data "$I/data-base" > /dev/null
+    fi
+    DQ_SERVE_BIN=$DQ_BENCH_BASE_BIN start_dq "$part-base" "$I/data-base" --cache-mb "$cache"
     base_pid=$DQ_PID base=(base "$DQ_URL" "$I/tiles.dq")
     SRV_PID[base]=$base_pid
     [ "$cache" = 0 ] || warm "$DQ_URL" "$I/tiles.dq"
