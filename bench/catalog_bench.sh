@@ -13,8 +13,8 @@ N=${1:-${DQ_BENCH_RELICS:-500000}}
 RUNS=${RUNS:-30}
 WORK=${WORK:-build/bench-catalog}
 # the build's own package list and link line, as make expands them (PKGS spans two lines)
-PKGS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^PKGS := //p')
-LIBS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^LIBS := //p')
+PKGS=$({ make -pnq -f Makefile nothing 2> /dev/null || true; } | sed -n 's/^PKGS := //p')
+LIBS=$({ make -pnq -f Makefile nothing 2> /dev/null || true; } | sed -n 's/^LIBS := //p')
 
 make --no-print-directory build/danqing build/rel/libdanqing.a >/dev/null
 mkdir -p "$WORK"

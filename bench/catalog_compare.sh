@@ -11,8 +11,8 @@ BEFORE=$1
 N=${2:-100000}
 WORK=${WORK:-build/bench-compare}
 # the build's own package list and link line, as make expands them (PKGS spans two lines)
-PKGS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^PKGS := //p')
-LIBS=$(make -pnq -f Makefile nothing 2> /dev/null | sed -n 's/^LIBS := //p')
+PKGS=$({ make -pnq -f Makefile nothing 2> /dev/null || true; } | sed -n 's/^PKGS := //p')
+LIBS=$({ make -pnq -f Makefile nothing 2> /dev/null || true; } | sed -n 's/^LIBS := //p')
 make --no-print-directory build/danqing build/rel/libdanqing.a >/dev/null
 mkdir -p "$WORK"
 for side in before after; do
