@@ -377,7 +377,7 @@ part_search() {
   done
   stop_pid "$dq_pid"
   # C API lines: "  NAME  p50 X ms  p95 Y ms  total N"
-  capi() { awk -v k="$1" 'index($0, k) && /total/ {for (i = 1; i <= NF; i++) {if ($i == "p50") a = $(i + 1); if ($i == "p95") b = $(i + 1); if ($i == "total") t = $(i + 1)}} END {print a, b, t}' "$I/capi.txt"; }
+  capi() { awk -v k="$1" 'index($0, k) && /total/ {c = "n/a"; for (i = 1; i <= NF; i++) {if ($i == "p50") a = $(i + 1); if ($i == "p95") b = $(i + 1); if ($i == "cpu50") c = $(i + 1); if ($i == "total") t = $(i + 1)}} END {print a, b, t, c}' "$I/capi.txt"; }
   http() { awk -v k="$1" '$1 == k {print $2, $3, $4}' "$I/http.txt"; }
   local name key qs target
   for spec in '张择端|creator name 张择端 + facets|q=%E5%BC%A0%E6%8B%A9%E7%AB%AF&facets=1|sel' \
@@ -387,9 +387,12 @@ part_search() {
     IFS='|' read -r name key qs target <<< "$spec"
     local c h; c=$(capi "$key"); h=$(http "$qs")
     local c50 c95 ct h50 h95 hb
-    read -r c50 c95 ct <<< "$c"; read -r h50 h95 hb <<< "$h"
+    local ccpu
+    read -r c50 c95 ct ccpu <<< "$c"; read -r h50 h95 hb <<< "$h"
     if [ "$target" = sel ]; then
       row search "$name ($ct hits): C API p50 / p95 ms" "$c50 / $c95" "" "" "p50 <= 2" "$(verdict '<=' "$c50" 2)"
+      # thread CPU per search: what load does not inflate as much as wall time
+      row search "$name: C API thread CPU p50 ms" "$ccpu" "" "" "" ""
       row search "$name: HTTP p50 / p95 ms" "$h50 / $h95" "" "" "p50 <= 3" "$(verdict '<=' "$h50" 3)"
     else
       row search "$name ($ct hits): C API p50 / p95 ms" "$c50 / $c95" "" "" "" ""
