@@ -153,6 +153,9 @@ typedef struct {
     const dq_search_plan_t *sp; /* NULL without text */
     int show_restricted;
     dq_buf_t *out;
+    const int64_t *colour_seq; /* colour search (style.c): allowed relic seqs, ascending */
+    size_t n_colour;
+    int colour;                /* 1: colour_seq applies */
 } relic_search_ctx_t;
 /* dq_catalog_read callback that syncs the index (ud: relic_search_ctx_t with b and ix). */
 int relic_warm_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err);
