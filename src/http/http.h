@@ -161,6 +161,10 @@ typedef struct {
     /* NULL: the route takes no body; a request that sends one is answered without reading it
      * (and the connection closed). */
     dq_http_body_limit_fn body_limit;
+    /* DQ_HTTP_* methods whose requests run the whole handler on the API queue, with the
+     * connection suspended, instead of on the libmicrohttpd worker: handlers that may wait
+     * for the catalog's writer lock or hash a password (mhd.c run_api). 0: none. */
+    int offload;
 } dq_route_t;
 
 /* Finds the handler for a path; NULL when no route matches. *allowed gets the method mask. */
