@@ -6,8 +6,8 @@
  * included) or one Manifest. Each Manifest becomes a relic document that references it
  * (lod/harvest.c) and goes through the catalog's import, which inserts new records, updates
  * changed ones and leaves identical ones alone; a Delete activity deletes the linked record.
- * Per-source state (the newest activity time seen) is a small JSON file under
- * DATA/harvest/. OAI-PMH sources are not harvested yet.
+ * Per-source state (the newest activity time seen, and the objects seen at that second) is
+ * a small JSON file under DATA/harvest/. OAI-PMH sources are not harvested yet.
  */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -252,6 +252,9 @@ int dq_cmd_harvest(dq_config_t *cfg, int argc, char **argv)
         dq_err_clear(&err);
         if (discovery(&r, top, since, &acts, &n_acts, newest, sizeof(newest), &err) < 0)
             goto out;
+        /* Activities at exactly the previous run's newest time were read then, unless they
+         * arrived later in that same second: the state lists the ones it saw. */
+        json_t *seen_at = json_object_get(st, "at_newest");
         /* Only the last activity of each object matters: a later Delete undoes a Create. */
         for (size_t i = 0; i < n_acts; i++) {
             int later = 0;
@@ -259,6 +262,15 @@ int dq_cmd_harvest(dq_config_t *cfg, int argc, char **argv)
                 later = strcmp(acts[k].object, acts[i].object) == 0;
             if (later)
                 continue;
+            if (since && strcmp(acts[i].end, since) == 0) {
+                size_t x;
+                json_t *v;
+                int old = 0;
+                json_array_foreach(seen_at, x, v) old |=
+                    json_is_string(v) && strcmp(json_string_value(v), acts[i].object) == 0;
+                if (old)
+                    continue;
+            }
             if (strcmp(acts[i].kind, "Delete") == 0) {
                 char id[32];
                 dq_err_t derr = {0};
@@ -295,7 +307,13 @@ int dq_cmd_harvest(dq_config_t *cfg, int argc, char **argv)
     /* The state moves only after a run that imported everything it fetched. */
     if (newest[0] && r.failed == 0 && is.failed == 0) {
         char *dir = dq_xasprintf("%s/harvest", cfg->data_dir);
-        char *text = dq_xasprintf("{\"url\":\"%s\",\"newest\":\"%s\"}\n", url, newest);
+        json_t *sj = json_pack("{s:s, s:s, s:[]}", "url", url, "newest", newest, "at_newest");
+        for (size_t i = 0; i < n_acts; i++)
+            if (strcmp(acts[i].end, newest) == 0)
+                json_array_append_new(json_object_get(sj, "at_newest"),
+                                      json_string(acts[i].object));
+        char *text = json_dumps(sj, JSON_COMPACT);
+        json_decref(sj);
         int wr = dq_fs_mkdirs(dir, &err) < 0 ? -1
                  : dq_fs_write_atomic(spath, dir, text, strlen(text), &err);
         free(dir);

@@ -163,7 +163,8 @@ DQ_TEST(change_discovery_incremental)
 
     /* A second run changes nothing. */
     DQ_CHECK_INT(harvest(&f, "/iiif/discovery/changes", out, sizeof(out)), 0);
-    DQ_CHECK(strstr(out, " 0 inserted, 0 updated,") && strstr(out, "0 deleted, 0 failed"));
+    DQ_CHECK(strstr(out, " 0 manifests fetched; 0 inserted, 0 updated,") &&
+             strstr(out, "0 deleted, 0 failed"));
 
     /* An edit and a deletion on the peer arrive as one update and one deletion. */
     dqt_resp_t r;
