@@ -98,11 +98,10 @@ static int fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *er
         return dq_err_set(err, DQ_EEXIST, 409, "catalog: %s: %s", what, m);
     if (state && strcmp(state, "23503") == 0)
         return dq_err_set(err, DQ_ENOTFOUND, 404, "catalog: %s: %s", what, m);
-    if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
-                  strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 ||
-                  strcmp(state, "53300") == 0))
-        return dq_err_set(err, DQ_EBUSY, 503, "catalog: %s: the database is busy, try again",
-                          what);
+    if (state &&
+        (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+         strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "53300") == 0))
+        return dq_err_set(err, DQ_EBUSY, 503, "catalog: %s: the database is busy, try again", what);
     return dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", what, m);
 }
 
@@ -271,7 +270,7 @@ static PGconn *connect_url(const char *url, dq_err_t *err)
     }
     /* Text results in UTF-8 and times in UTC, whatever the server's defaults. */
     PGresult *r = PQexec(c, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
-                               " SET client_min_messages = warning");
+                            " SET client_min_messages = warning");
     PQclear(r);
     return c;
 }
