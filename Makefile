@@ -95,6 +95,9 @@ build/web/.stamp: $(WEB_SRCS) node_modules/.package-lock.json build/web/fonts/.s
 	$(Q)rm -rf build/web/vendor/openseadragon && \
 	  cp -r node_modules/openseadragon/build/openseadragon build/web/vendor/openseadragon && \
 	  rm -f build/web/vendor/openseadragon/*.map
+	$(Q)rm -rf build/web/vendor/three && mkdir -p build/web/vendor/three && \
+	  cp node_modules/three/build/three.module.js node_modules/three/build/three.core.js \
+	    node_modules/three/LICENSE build/web/vendor/three/
 	@touch $@
 
 build/danqing build/san/danqing: | build/web/.stamp
