@@ -54,6 +54,12 @@ static const migration_t migrations[] = {
     {7, "user names folded to lower case", dq_pg_account_fold_schema},
     {8, "relic full-text vocabulary (SQLite only)", noop_schema},
     {13, "educator role, lessons, glossary", dq_pg_lesson_schema}, /* store_pg_lesson.c */
+    /* store_pg_kinds.c */
+    {9, "spectral captures and derived layers", dq_pg_spectral_schema},
+    {10, "condition records", dq_pg_condition_schema},
+    {11, "style embeddings and attribution models", dq_pg_style_schema},
+    {12, "scene layer sets", dq_pg_scene_schema},
+    {14, "relic tombstones, datestamp and change-feed indexes", dq_pg_network_schema},
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -779,4 +785,9 @@ const dq_store_backend_t dq_store_pg = {
     .relics = &dq_pg_relic_ops,
     .lessons = &dq_pg_lesson_ops,
     .glossary = &dq_pg_gloss_ops,
+    .spectral = &dq_pg_spectral_ops,
+    .scenes = &dq_pg_scene_ops,
+    .style = &dq_pg_style_ops,
+    .network = &dq_pg_network_ops,
+    .conditions = &dq_pg_condition_ops,
 };

@@ -137,6 +137,14 @@ extern const dq_store_anno_ops dq_pg_anno_ops;
 extern const dq_store_tour_ops dq_pg_tour_ops;
 extern const dq_store_relic_ops dq_pg_relic_ops;
 extern const dq_store_lesson_ops dq_pg_lesson_ops;
+/* store_pg_kinds.c: migrations 9, 10, 11, 12, 14 and their ops */
+extern const char dq_pg_spectral_schema[], dq_pg_condition_schema[], dq_pg_style_schema[],
+    dq_pg_scene_schema[], dq_pg_network_schema[];
+extern const dq_store_spectral_ops dq_pg_spectral_ops;
+extern const dq_store_condition_ops dq_pg_condition_ops;
+extern const dq_store_style_ops dq_pg_style_ops;
+extern const dq_store_scene_ops dq_pg_scene_ops;
+extern const dq_store_network_ops dq_pg_network_ops;
 extern const dq_store_gloss_ops dq_pg_gloss_ops;
 /* store_pg_relic_search.c: dq_store_relic_ops.match, .match_bound and .snippets. */
 int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what, int scored,

@@ -547,7 +547,7 @@ DQ_TEST(refresh_applies_foreign_writes_to_the_index_without_a_search)
     char *dir = dq_xasprintf("%s/data", tmp);
     free(tmp);
     dq_err_t err = {0};
-    dq_catalog_t *c = dq_catalog_open(dir, &err);
+    dq_catalog_t *c = dq_test_catalog_open(dir, &err);
     DQ_REQUIRE(c);
     for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
         free(fx_create(c, docs[i]));
@@ -562,7 +562,7 @@ DQ_TEST(refresh_applies_foreign_writes_to_the_index_without_a_search)
     DQ_CHECK(facet_count(j, "object_type", "fan") == 0);
     json_decref(j);
 
-    dq_catalog_t *c2 = dq_catalog_open(dir, &err);
+    dq_catalog_t *c2 = dq_test_catalog_open(dir, &err);
     DQ_REQUIRE(c2);
     free(fx_create(c2, "{\"accession\":\"F001\",\"title\":{\"zh\":\"扇一\"},"
                        "\"object_type\":\"fan\"}"));
