@@ -104,6 +104,8 @@ static void manifest(dq_api_t *c, const char *id)
     }
     /* ======== annotations (api_annotations.c): AnnotationPage refs, SearchService2 ======== */
     dq_api_anno_manifest_decorate(c, id, &out);
+    /* ======== spectral captures (api_spectral.c): layers as Choice bodies ======== */
+    dq_api_spectral_manifest_decorate(c, id, &out);
     answer(c, &out);
 out:
     json_decref(j);
