@@ -32,6 +32,15 @@ if has generate; then
   if has import && [ -f "$sample/metadata.jsonl" ]; then
     "$bin" --data "$data" import "$sample/metadata.jsonl" | tail -n 1
   fi
+  # Teaching (issue 17): the starter glossary and the composition overlays as annotations.
+  # A sample painted before the overlays existed gets them in seconds (no repainting).
+  if has teach; then
+    if [ ! -f "$sample/DQ-2026-0005/composition.json" ]; then
+      "$bin" generate --out "$sample" --seed 1 --composition-only --quiet
+    fi
+    "$bin" --data "$data" teach glossary data-src/glossary/starter.json
+    "$bin" --data "$data" teach overlays "$sample" | tail -n 1
+  fi
 else
   # Until the sample collection exists, serve one generated test image.
   if ! "$bin" --data "$data" fixity --id demo > /dev/null 2>&1; then

@@ -136,19 +136,18 @@ dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err)
     }
     if (strncmp(url_or_dir, "postgres://", 11) == 0 ||
         strncmp(url_or_dir, "postgresql://", 13) == 0) {
-        dq_err_set(err, DQ_EUNSUP, 501,
-                   "the PostgreSQL backend arrives with the scale-out issue; use a data "
-                   "directory or sqlite:PATH for now");
-        return NULL;
-    }
-    if (strncmp(url_or_dir, "sqlite:", 7) == 0) {
+        /* libpq reads the whole URI (host, port, database, user, options=-csearch_path=...) */
+        be = &dq_store_pg;
+        location = dq_xstrdup(url_or_dir);
+    } else if (strncmp(url_or_dir, "sqlite:", 7) == 0) {
         if (!url_or_dir[7]) {
             dq_err_set(err, DQ_EINVAL, 400, "sqlite: needs a path (sqlite:DIR/catalog.sqlite)");
             return NULL;
         }
         location = dq_xstrdup(url_or_dir + 7);
     } else if (strstr(url_or_dir, "://")) {
-        dq_err_set(err, DQ_EUNSUP, 400, "unknown catalog URL '%.100s' (sqlite:PATH or a directory)",
+        dq_err_set(err, DQ_EUNSUP, 400,
+                   "unknown catalog URL '%.100s' (sqlite:PATH, postgres://... or a directory)",
                    url_or_dir);
         return NULL;
     } else {
@@ -406,6 +405,18 @@ static int map_ready(dq_catalog_t *cat, dq_err_t *err)
     if (atomic_load(&cat->map_ready))
         return 0;
     return apply_feed(cat, 1, err);
+}
+
+int dq_catalog_wait_change(dq_catalog_t *cat, int timeout_ms, dq_err_t *err)
+{
+    if (!cat->be->wait_change)
+        return -2;
+    return cat->be->wait_change(cat->impl, timeout_ms, err);
+}
+
+const char *dq_catalog_backend_name(dq_catalog_t *cat)
+{
+    return cat->be->name;
 }
 
 int dq_catalog_refresh(dq_catalog_t *cat, dq_err_t *err)

@@ -130,9 +130,10 @@ typedef struct dq_catalog dq_catalog_t;
 /* Opens a catalog: url_or_dir is "sqlite:PATH" (PATH: the database file, e.g.
  * data/catalog.sqlite) or a plain data directory, which means sqlite:DIR/catalog.sqlite; the
  * directory, the database and its schema are created when absent (re-opening applies only
- * the missing migrations). "postgres://..." is refused with a clear message until the
- * scale-out issue brings that backend. Returns a new handle, free with dq_catalog_close, or
- * NULL with err. */
+ * the missing migrations). "postgres://..." (or postgresql://) is any libpq connection URI:
+ * the catalog lives in the first schema of its search_path (options=-csearch_path%3DNAME picks
+ * one; the default is public), created and migrated the same way (issue 15). Returns a new
+ * handle, free with dq_catalog_close, or NULL with err. */
 dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err);
 /* NULL-safe. No call may be in flight on another thread. */
 void dq_catalog_close(dq_catalog_t *cat);
@@ -148,6 +149,13 @@ int dq_catalog_schema_version(dq_catalog_t *cat, int *version, dq_err_t *err);
  * with err. Cheap when nothing changed (one indexed read); a server's watcher thread calls it
  * about once a second. Thread-safe. */
 int dq_catalog_refresh(dq_catalog_t *cat, dq_err_t *err);
+/* Waits up to timeout_ms for a commit to the catalog by any process (PostgreSQL: a NOTIFY
+ * every write transaction sends), so that a server's watcher refreshes at once instead of at
+ * its next poll. 1 a commit happened (call dq_catalog_refresh), 0 timed out, -1 error (err),
+ * -2 the backend cannot wait (SQLite: poll). One waiting thread per catalog. */
+int dq_catalog_wait_change(dq_catalog_t *cat, int timeout_ms, dq_err_t *err);
+/* "sqlite" or "postgres" (borrowed, static). */
+const char *dq_catalog_backend_name(dq_catalog_t *cat);
 
 /* The image functions: validate arguments (id syntax, paths relative and inside the data
  * dir), then write (one transaction with its audit row) or read. rec/out are caller-owned.
@@ -653,6 +661,12 @@ int dq_catalog_gloss_search(dq_catalog_t *cat, const char *q, int64_t offset, in
 int dq_catalog_gloss_import(dq_catalog_t *cat, const char *json, size_t len,
                             const dq_actor_t *who, int *created, int *updated,
                             dq_buf_t *field_errors, dq_err_t *err);
+
+/* The id of the relic whose accession number is accession, as who may see it, into id (64
+ * bytes); 404 when there is none (or who may not see it). For importers that know works by
+ * accession (the composition overlays of the sample collection). */
+int dq_catalog_relic_by_accession(dq_catalog_t *cat, const char *accession, const dq_actor_t *who,
+                                  char id[64], dq_err_t *err);
 
 /* ======== end lessons and glossary ======== */
 /* ======== network: OAI-PMH records and the relic change feed (network.c) ======== */

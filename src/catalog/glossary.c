@@ -298,15 +298,20 @@ static int collect_example(void *ud, const dq_anno_row_t *a, const char *hl)
     return 0;
 }
 
-/* Up to MAX_EXAMPLES annotations that use the entry's terms (zh, en: each searched alone so
- * that either language finds them), on relics who may see. */
+/* Up to MAX_EXAMPLES annotations that use the entry's terms or its first aliases (each
+ * searched alone, so that either language, or a part named by an alias, finds them), on
+ * relics who may see. */
 static json_t *examples_of(dq_catalog_t *cat, const json_t *entry, const dq_actor_t *who)
 {
     examples_t e = {json_array()};
-    const json_t *term = json_object_get(entry, "term");
-    const char *terms[2] = {json_string_value(json_object_get(term, "zh")),
-                            json_string_value(json_object_get(term, "en"))};
-    for (int i = 0; i < 2; i++) {
+    const json_t *term = json_object_get(entry, "term"), *al = json_object_get(entry, "aliases");
+    const char *terms[6] = {json_string_value(json_object_get(term, "zh")),
+                            json_string_value(json_object_get(term, "en")),
+                            json_string_value(json_array_get(al, 0)),
+                            json_string_value(json_array_get(al, 1)),
+                            json_string_value(json_array_get(al, 2)),
+                            json_string_value(json_array_get(al, 3))};
+    for (int i = 0; i < 6; i++) {
         if (!terms[i] || json_array_size(e.v) >= MAX_EXAMPLES)
             continue;
         dq_err_t err = {0};

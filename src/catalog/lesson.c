@@ -953,3 +953,37 @@ out:
     json_decref(d);
     return rc;
 }
+
+/* ---------------------------------------------------------------- works by accession */
+
+typedef struct {
+    const dq_store_backend_t *be;
+    const char *accession;
+    char *id;
+} by_acc_t;
+
+static int by_accession_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
+{
+    by_acc_t *b = ud;
+    dq_relic_stored_t st;
+    int r = b->be->relics->load(t, NULL, b->accession, &st, err);
+    if (r > 0)
+        return dq_err_set(err, DQ_ENOTFOUND, 404, "no work with accession '%.64s'", b->accession);
+    if (r == 0)
+        snprintf(b->id, 64, "%s", st.id);
+    return r;
+}
+
+int dq_catalog_relic_by_accession(dq_catalog_t *cat, const char *accession, const dq_actor_t *who,
+                                  char id[64], dq_err_t *err)
+{
+    if (!accession || !*accession || strlen(accession) > 200)
+        return dq_err_set(err, DQ_EINVAL, 400, "an accession number is 1 to 200 bytes");
+    by_acc_t b = {dq_catalog_backend(cat), accession, id};
+    if (dq_catalog_read(cat, by_accession_txn, &b, err) < 0)
+        return -1;
+    dq_buf_t doc = {0};
+    int rc = dq_catalog_relic_get(cat, id, who, &doc, NULL, err);
+    dq_buf_free(&doc);
+    return rc;
+}

@@ -555,6 +555,10 @@ typedef struct dq_store_backend {
     void (*set_write_wait)(void *impl, int ms);
     /* The schema version the backend has applied (for tests and `danqing status`). */
     int (*schema_version)(void *impl, int *version, dq_err_t *err);
+    /* Optional (NULL: the caller polls): waits up to timeout_ms for a commit by any process
+     * sharing the store. 1 a commit happened (or may have: call refresh), 0 timed out, -1
+     * error. One waiting thread at a time (the server's watcher). PostgreSQL: LISTEN/NOTIFY. */
+    int (*wait_change)(void *impl, int timeout_ms, dq_err_t *err);
     const dq_store_image_ops *images;
     const dq_store_audit_ops *audit;
     const dq_store_account_ops *accounts;
@@ -571,6 +575,8 @@ typedef struct dq_store_backend {
 
 /* The SQLite backend (store_sqlite*.c). */
 extern const dq_store_backend_t dq_store_sqlite;
+/* The PostgreSQL backend (store_pg*.c; issue 15): open takes the whole postgres:// URL. */
+extern const dq_store_backend_t dq_store_pg;
 
 /* ---------------------------------------------------------------- for the neutral layer */
 

@@ -23,6 +23,7 @@ int dq_cmd_serve(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_import(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_user(dq_config_t *cfg, int argc, char **argv);
+int dq_cmd_teach(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_scene(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_style(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_condition(dq_config_t *cfg, int argc, char **argv);

@@ -22,7 +22,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: danqing generate --out DIR [--seed N] [--scale S] [--only ID]\n"
-            "                        [--pigments DIR] [--no-truth] [--quiet] [--study N]\n\n"
+            "                        [--pigments DIR] [--no-truth] [--quiet] [--study N]\n"
+            "                        [--composition-only]\n\n"
             "Paints the sample collection: 16 works (ink and blue-green landscape handscrolls,\n"
             "hanging scrolls, album leaves, fans, calligraphy) in five labelled schools, each\n"
             "in DIR/<id>/main.tif with ground truth in DIR/<id>/truth/, plus DIR/metadata.jsonl\n"
@@ -38,7 +39,9 @@ static void usage(FILE *f)
             "  --quiet         no progress lines\n"
             "  --study N       paint the labelled study set instead: N works per school, at\n"
             "                  most 1200 px long (times the scale when below 1), ids S<seed>-...\n"
-            "                  (docs/generate.md \"The study set\")\n");
+            "                  (docs/generate.md \"The study set\")\n"
+            "  --composition-only  write only DIR/<id>/composition.json (teaching overlays)\n"
+            "                  into an existing collection, in seconds\n");
 }
 
 /* The repository's copy of the spectra (spectral.h says where it looks). Also used by
@@ -68,6 +71,10 @@ int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv)
         }
         if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--composition-only") == 0) {
+            o.composition_only = 1;
             continue;
         }
         if (!val) {

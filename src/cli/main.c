@@ -16,6 +16,7 @@ static const dq_cmd_t commands[] = {
     {"fixity", dq_cmd_fixity, "re-verify the SHA-256 of every stored master and pyramid"},
     {"generate", dq_cmd_generate,
      "paint the sample collection (procedural ink paintings with ground truth)"},
+    {"teach", dq_cmd_teach, "teaching material: import a glossary file or composition overlays"},
     {"spectral", dq_cmd_spectral,
      "multispectral captures: add a band stack, pigment maps, reveal, decompose"},
     {"scene", dq_cmd_scene, "scene layers of the living painting: import, estimate, score"},

@@ -113,11 +113,14 @@ static int shade_png(VipsImage *state, const dq_paint_scene_t *sc, const dq_pain
 static int inscribe(dq_paint_scene_t *sc, marks_t *m, const char *const *cols, int n, float u,
                     float v, float ch, const char *author, const char *pos, float *w, dq_err_t *err)
 {
+    size_t m0 = sc->n_prims;
     if (dq_paint_add_text(sc, cols, n, u, v, ch, m->unit_px, 0.92f, w, err) < 0)
         return -1;
     dq_buf_t t = {0};
     for (int i = 0; i < n; i++)
         dq_buf_puts(&t, cols[i]);
+    dq_paint_motif_mark(sc, strstr(pos, "colophon") ? DQ_MOTIF_COLOPHON : DQ_MOTIF_INSCRIPTION,
+                        m0, t.data);
     json_array_append_new(m->inscriptions, json_pack("{s:s, s:s, s:s}", "text", t.data, "author",
                                                      author, "position", pos));
     dq_buf_free(&t);
@@ -128,9 +131,11 @@ static int seal(dq_paint_scene_t *sc, marks_t *m, const char *reading, const cha
                 int relief, float u, float v, float size, const char *pos, dq_paint_rng_t *rng,
                 dq_err_t *err)
 {
+    size_t m0 = sc->n_prims;
     if (dq_paint_add_seal(sc, reading, relief, u, v, size, m->unit_px,
                           (uint32_t)dq_paint_rng_next(rng), err) < 0)
         return -1;
+    dq_paint_motif_mark(sc, DQ_MOTIF_SEAL, m0, reading);
     json_array_append_new(m->seals,
                           json_pack("{s:s, s:s, s:s, s:s}", "reading", reading, "owner", owner,
                                     "position", pos, "style", relief ? "zhuwen" : "baiwen"));
@@ -497,6 +502,13 @@ static int paint_work(coll_t *c, int idx, dq_err_t *err)
     if (write_marks(&sc, wk, &m, &rng, err) < 0)
         goto out;
     dq_paint_add_hidden(&sc, &rng);
+    /* Teaching overlays (issue 17): read from the scene, no random numbers drawn. */
+    if (dq_paint_composition_write(&sc, id, wk->format, W, H, wdir, err) < 0)
+        goto out;
+    if (o->composition_only) {
+        rc = 0;
+        goto out;
+    }
 
     /* Truth resolution: an integer fraction of the master. */
     int k = (int)ceil(sqrt((double)W * H / TRUTH_MAX_PIXELS));
@@ -640,6 +652,10 @@ int dq_paint_collection(const dq_paint_opts_t *o, dq_err_t *err)
     if (o->only && !done) {
         dq_err_set(err, DQ_ENOTFOUND, 0, "no work %s (DQ-2026-0001..%04d)", o->only,
                    dq_paint_n_works);
+        goto out;
+    }
+    if (o->composition_only) { /* the catalog files of an existing collection stay as they are */
+        rc = 0;
         goto out;
     }
     char *mpath = dq_xasprintf("%s/metadata.jsonl", o->out_dir);

@@ -185,11 +185,15 @@ void dq_paint_flower_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, int
         r = 0.009f;
         bl = 0.012f;
     }
+    size_t m0 = sc->n_prims;
     limb(&f, u, v, ang, len, r, 3, bl);
+    dq_paint_motif_mark(sc, DQ_MOTIF_PLUM, m0, NULL);
     for (int b = 0; b < n_birds && f.n_pts > 0; b++) {
         int i = (int)(dq_paint_rng_unif(rng) * (float)f.n_pts);
         float s = A < 0.6f ? 0.045f : 0.11f;
+        m0 = sc->n_prims;
         bird(&f, f.pts[i][0], f.pts[i][1], s, dq_paint_rng_unif(rng) < 0.5 ? 1 : -1);
+        dq_paint_motif_mark(sc, DQ_MOTIF_BIRD, m0, NULL);
         if (sc->n_perch < 4) {
             sc->perch[sc->n_perch][0] = f.pts[i][0];
             sc->perch[sc->n_perch][1] = f.pts[i][1];

@@ -186,6 +186,7 @@ static void branch(ctx_t *c, float x, float y, float ang, float len, float r, in
 
 static void pine(ctx_t *c, float u, float v, float h, float alpha)
 {
+    size_t m0 = c->sc->n_prims;
     float lean = R(c, -0.25f, 0.25f);
     float x = u, y = v, r = DQ_MAX(0.018f * h, 1.2f * c->px);
     int segs = 6;
@@ -225,6 +226,7 @@ static void pine(ctx_t *c, float u, float v, float h, float alpha)
     }
     dq_paint_add_ellipse(c->sc, DQ_PRIM_NEEDLES, DQ_TGT_INK, 0, x, y, h * 0.07f, h * 0.04f, 0,
                          alpha * 0.9f);
+    dq_paint_motif_mark(c->sc, DQ_MOTIF_PINE, m0, NULL);
 }
 
 static void bare_tree(ctx_t *c, float u, float v, float h, float alpha)
@@ -274,6 +276,7 @@ static void figure(ctx_t *c, float u, float v, float h, int robe)
 
 static void boat(ctx_t *c, float u, float v, float L)
 {
+    size_t m0 = c->sc->n_prims;
     float r = DQ_MAX(0.06f * L, 1.5f * c->px);
     dq_paint_add_capsule(c->sc, DQ_TGT_INK, 0, u - 0.38f * L, v, u + 0.38f * L, v, r, r, 0.8f, 0);
     dq_paint_add_capsule(c->sc, DQ_TGT_INK, 0, u + 0.38f * L, v, u + 0.55f * L, v - 0.09f * L, r,
@@ -294,6 +297,7 @@ static void boat(ctx_t *c, float u, float v, float L)
         dq_paint_add_capsule(c->sc, DQ_TGT_INK, 0, u - w, y, u + w, y, 0.6f * c->px, 0.6f * c->px,
                              0.3f, 0.5f);
     }
+    dq_paint_motif_mark(c->sc, DQ_MOTIF_BOAT, m0, NULL);
 }
 
 static void pavilion(ctx_t *c, float u, float v, float s, int mat)
@@ -539,16 +543,18 @@ void dq_paint_landscape_build(dq_paint_scene_t *sc, const dq_paint_style_t *st, 
         if (col[0] > 0.95f || col[0] < 0.5f)
             continue;
         float v = col[0] + 0.03f;
-        size_t first = sc->n_prims;
+        size_t m0 = sc->n_prims, first = m0;
         if (dq_paint_rng_unif(rng) < 0.5) {
             pavilion(&c, u, v, fmt == DQ_FMT_HANGING ? 0.05f : 0.07f,
                      st->palette == DQ_PAL_BLUEGREEN ? DQ_MAT_VERMILION : 0);
             dq_paint_tag(sc, first, DQ_SPAN_BUILDING, 0);
             first = sc->n_prims;
             figure(&c, u + 0.02f, v, 0.025f, pig_figure);
+            dq_paint_motif_mark(sc, DQ_MOTIF_PAVILION, m0, NULL);
         } else {
             figure(&c, u, v, 0.035f, pig_figure);
             figure(&c, u + 0.022f, v + 0.002f, 0.025f, DQ_MAT_INDIGO);
+            dq_paint_motif_mark(sc, DQ_MOTIF_FIGURES, m0, NULL);
         }
         dq_paint_tag(sc, first, DQ_SPAN_FIGURE, 0);
         i++;

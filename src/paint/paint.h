@@ -33,6 +33,7 @@ typedef struct {
     int no_truth;     /* 1: main images and metadata only */
     int quiet;        /* 1: no progress lines on stderr */
     int study;        /* > 0: paint the labelled study set instead (N works per school) */
+    int composition_only; /* 1: build the scenes and write only composition.json (issue 17) */
 } dq_paint_opts_t;
 
 /* Paints the collection into o->out_dir: one folder per work (main.tif + truth/), plus
@@ -186,6 +187,10 @@ typedef struct {
     float damage; /* 0..1 overall severity */
     int n_tears;
     float tears[4][3]; /* u, v, length */
+    /* Where the painter put what a lesson points at (composition.c, issue 17): filled as the
+     * scene is built, read by dq_paint_composition_write; never drawn. Owned by the scene. */
+    struct dq_paint_motif *motifs;
+    size_t n_motifs, cap_motifs;
     /* What each run of strokes depicts (scene.c's ground truth): recorded by landscape.c as
      * it draws, consuming no randomness, so the pictures do not depend on it. */
     struct dq_paint_span *spans;
@@ -223,6 +228,39 @@ int dq_paint_prim_box(const dq_paint_prim_t *p, int left, int top, int width, in
 float dq_paint_landscape_mist(const dq_paint_scene_t *sc, const float *col, float v);
 
 void dq_paint_scene_free(dq_paint_scene_t *sc);
+
+/* ---- motifs (composition.c): a named region the builder just drew */
+enum {
+    DQ_MOTIF_PINE = 0,
+    DQ_MOTIF_BOAT, /* with the fisherman in it */
+    DQ_MOTIF_PAVILION,
+    DQ_MOTIF_FIGURES,
+    DQ_MOTIF_BIRD,
+    DQ_MOTIF_PLUM,
+    DQ_MOTIF_SEAL,
+    DQ_MOTIF_INSCRIPTION,
+    DQ_MOTIF_COLOPHON,
+    DQ_MOTIF_N
+};
+typedef struct dq_paint_motif {
+    int kind;
+    float u0, v0, u1, v1; /* scene units */
+    char text[96];        /* a seal's reading or an inscription's first characters, or "" */
+} dq_paint_motif_t;
+/* Records motif kind covering the primitives sc->prims[first..n_prims) (their bounding
+ * boxes); text (may be NULL) is copied. No-op when nothing was added. */
+void dq_paint_motif_mark(dq_paint_scene_t *sc, int kind, size_t first, const char *text);
+/* Composition overlays (composition.c, issue 17): writes DIR/<id>/composition.json for a
+ * work whose scene is built: the three distances (hanging scrolls in the three distances),
+ * the main masses (host and guest mountains, near bank, far ranges) and the motifs the
+ * painter placed (pines, the fisherman's boat, pavilions, figures, waterfall, plum branch,
+ * birds, seals, inscriptions), as canvas-pixel regions with bilingual notes that name their
+ * glossary entries. Derived from the scene alone: it draws no random numbers, so every other
+ * output stays byte-identical. docs/generate.md "Composition overlays". w, h: the master's
+ * size. Returns 0 or -1 with err. */
+int dq_paint_composition_write(const dq_paint_scene_t *sc, const char *work_id, int format,
+                               int w, int h, const char *dir, dq_err_t *err);
+
 /* Appends a primitive and computes its bounding box; returns it for further tweaks. */
 dq_paint_prim_t *dq_paint_add_capsule(dq_paint_scene_t *sc, int target, int mat, float x0, float y0,
                                       float x1, float y1, float r0, float r1, float alpha,

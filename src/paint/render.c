@@ -99,11 +99,14 @@ void dq_paint_scene_free(dq_paint_scene_t *sc)
         free(sc->stamps[i].mask);
     free(sc->stamps);
     free(sc->prims);
+    free(sc->motifs);
     free(sc->spans);
     sc->spans = NULL;
     sc->n_spans = sc->cap_spans = 0;
     sc->stamps = NULL;
     sc->prims = NULL;
+    sc->motifs = NULL;
+    sc->n_motifs = sc->cap_motifs = 0;
     sc->n_prims = sc->n_stamps = sc->cap_prims = sc->cap_stamps = 0;
 }
 

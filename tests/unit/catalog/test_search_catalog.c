@@ -347,7 +347,7 @@ DQ_TEST(index_coherent_with_writes)
     char *dir = dq_xasprintf("%s/data", tmp);
     free(tmp);
     dq_err_t err = {0};
-    dq_catalog_t *c = dq_catalog_open(dir, &err);
+    dq_catalog_t *c = dq_test_catalog_open(dir, &err);
     DQ_REQUIRE(c);
     char *ids[DQ_ARRAY_LEN(docs)];
     for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
@@ -378,7 +378,7 @@ DQ_TEST(index_coherent_with_writes)
     DQ_CHECK(dq_catalog_relic_create(c, docs[0], strlen(docs[0]), &curator, &out, &fe, &err) < 0);
     DQ_CHECK(total_of(c, NULL) == 5);
     /* another connection (another process, as far as SQLite can tell) */
-    dq_catalog_t *c2 = dq_catalog_open(dir, &err);
+    dq_catalog_t *c2 = dq_test_catalog_open(dir, &err);
     DQ_REQUIRE(c2);
     free(fx_create(c2, "{\"accession\":\"B001\",\"title\":{\"zh\":\"秋山图\"},"
                        "\"dynasty\":\"ming\",\"object_type\":\"fan\"}"));
@@ -409,13 +409,13 @@ DQ_TEST(warm_from_another_thread)
     char *dir = dq_xasprintf("%s/data", tmp);
     free(tmp);
     dq_err_t err = {0};
-    dq_catalog_t *c = dq_catalog_open(dir, &err);
+    dq_catalog_t *c = dq_test_catalog_open(dir, &err);
     DQ_REQUIRE(c);
     DQ_CHECK(dq_catalog_relic_warm(c, &err) == 0); /* empty catalog */
     for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
         free(fx_create(c, docs[i]));
     dq_catalog_close(c);
-    c = dq_catalog_open(dir, &err); /* a fresh connection: nothing built yet */
+    c = dq_test_catalog_open(dir, &err); /* a fresh connection: nothing built yet */
     DQ_REQUIRE(c);
     pthread_t t;
     DQ_REQUIRE(pthread_create(&t, NULL, warm_thread, c) == 0);
@@ -447,7 +447,7 @@ DQ_TEST(foreign_writes_update_facets_without_rebuild)
     char *dir = dq_xasprintf("%s/data", tmp);
     free(tmp);
     dq_err_t err = {0};
-    dq_catalog_t *c = dq_catalog_open(dir, &err);
+    dq_catalog_t *c = dq_test_catalog_open(dir, &err);
     DQ_REQUIRE(c);
     char *ids[DQ_ARRAY_LEN(docs)];
     for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
@@ -463,7 +463,7 @@ DQ_TEST(foreign_writes_update_facets_without_rebuild)
     DQ_CHECK_INT(reloads, 0);
 
     /* another handle on the same catalog: one insert, one patch */
-    dq_catalog_t *c2 = dq_catalog_open(dir, &err);
+    dq_catalog_t *c2 = dq_test_catalog_open(dir, &err);
     DQ_REQUIRE(c2);
     free(fx_create(c2, "{\"accession\":\"B001\",\"title\":{\"zh\":\"秋山图\"},"
                        "\"dynasty\":\"ming\",\"object_type\":\"fan\"}"));
@@ -487,7 +487,7 @@ DQ_TEST(foreign_writes_update_facets_without_rebuild)
     DQ_REQUIRE(pid >= 0);
     if (pid == 0) {
         dq_err_t e2 = {0};
-        dq_catalog_t *c3 = dq_catalog_open(dir, &e2);
+        dq_catalog_t *c3 = dq_test_catalog_open(dir, &e2);
         int ok = c3 && dq_catalog_relic_delete(c3, ids[3], -1, &curator, &e2) == 0;
         const char *doc = "{\"accession\":\"B002\",\"title\":{\"zh\":\"扇面山水\"},"
                           "\"dynasty\":\"yuan\",\"object_type\":\"fan\"}";
