@@ -714,4 +714,47 @@ int dq_catalog_net_changes(dq_catalog_t *cat, int64_t offset, int limit, const d
                            dq_net_change_cb cb, void *ud, int64_t *total, dq_err_t *err);
 /* ======== end network ======== */
 
+/* ======== condition records (condition.c; issue 12) ======== */
+/* A condition record of a relic: one examination on one date (docs/api.md "Condition
+ * records"). The JSON the catalog takes ("condition doc"): date (YYYY-MM-DD, required),
+ * examiner (required), overall (excellent|good|fair|poor|critical, required), images (ids of
+ * catalogued captures), observations [{type: loss|flaking|tear|crease|fading|stain|
+ * insect_damage|mould|old_repair, severity: minor|moderate|severe, region {image_id,
+ * xywh [x,y,w,h] px}, note}], environment {rh_percent, temperature_c, lux}, treatments
+ * [{status: proposed|done, description, date}], dimensions_cm {width, height}, changes (the
+ * object `danqing condition changes` writes, or a summary of it), published (bool), note.
+ * Records are versioned (If-Match) and every write has its audit row ("condition.create|
+ * replace|delete", object "relic/{id}/condition/c{n}"). Roles: conservators and above write;
+ * viewers and above read every record of a relic they may see; anonymous callers see only
+ * published records of public relics. Errors as for relics (400/401/403/404/412/422). */
+typedef struct {
+    int64_t id;
+    char relic_id[64];
+    char date[16];
+    int published;
+    const char *doc; /* canonical JSON of the condition doc; borrowed for a callback */
+    char author[64];
+    int64_t version;
+    char created[32], modified[32];
+} dq_condition_row_t;
+typedef int (*dq_condition_cb)(void *ud, const dq_condition_row_t *row);
+
+int dq_catalog_condition_create(dq_catalog_t *cat, const char *relic_id, const char *json,
+                                size_t len, const dq_actor_t *who, dq_buf_t *out,
+                                dq_buf_t *field_errors, dq_err_t *err);
+/* record_id is "c{n}". */
+int dq_catalog_condition_get(dq_catalog_t *cat, const char *relic_id, const char *record_id,
+                             const dq_actor_t *who, dq_buf_t *out, int64_t *version,
+                             dq_err_t *err);
+int dq_catalog_condition_replace(dq_catalog_t *cat, const char *relic_id, const char *record_id,
+                                 const char *json, size_t len, int64_t if_version,
+                                 const dq_actor_t *who, dq_buf_t *out, dq_buf_t *field_errors,
+                                 dq_err_t *err);
+int dq_catalog_condition_delete(dq_catalog_t *cat, const char *relic_id, const char *record_id,
+                                int64_t if_version, const dq_actor_t *who, dq_err_t *err);
+/* {"relic_id", "items": [record, ...]} in date order (then id), as who may see them. */
+int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
+                              dq_buf_t *out, dq_err_t *err);
+/* ======== end condition records ======== */
+
 #endif

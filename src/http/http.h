@@ -293,15 +293,20 @@ void dq_http_search2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t 
 /* ======== network: Linked Art, OAI-PMH, Change Discovery (linkedart.c, oai.c, discovery.c) ======== */
 /* /linked-art/{object|person|digital}/{key}: Linked Art JSON-LD as the asker may see it. */
 void dq_http_linkedart(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
-/* Adds the Link header rel="describedby" naming relic_id's Linked Art document (for the
- * relic's HTML page). */
-void dq_http_la_describedby(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
-                            const char *relic_id);
+/* For the relic's HTML page (resp holds index.html): adds the Link header rel="describedby"
+ * naming relic_id's Linked Art document and, for a public relic, the citation <meta> tags
+ * reference managers read (Zotero), inserted before </head>. */
+void dq_http_relic_page(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
+                        const char *relic_id);
 /* /oai: OAI-PMH 2.0 (GET, or POST with a form body), public records only. */
 void dq_http_oai(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 size_t dq_http_oai_body_limit(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 /* /iiif/discovery/changes[/page/{n}]: IIIF Change Discovery 1.0 of public relics. */
 void dq_http_discovery(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* /dumps/{relics.jsonl|relics.csv|linked-art.jsonl}: every public record, rebuilt when the
+ * relic change feed moves; /api: the index of open data and the metadata licence. */
+void dq_http_dumps(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+void dq_http_api_index(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 /* ======== end network ======== */
 
 /* ======== expensive renders (renderq.c) ======== */

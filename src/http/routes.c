@@ -37,6 +37,10 @@ static const dq_route_t routes[] = {
      "IIIF Change Discovery 1.0: the OrderedCollection of relic changes", NULL},
     {GH, "/iiif/discovery/changes/", dq_http_discovery,
      "IIIF Change Discovery 1.0: page/{n} (0 oldest, newest last)", NULL},
+    {GH, "/dumps/", dq_http_dumps,
+     "bulk dumps of public records: relics.jsonl, relics.csv, linked-art.jsonl", NULL},
+    {GH, "/api", dq_http_api_index, "the open-data index: dumps, Linked Art, OAI-PMH, licence",
+     NULL},
     /* ======== end network ======== */
     /* web: the lowest priority (shortest prefix), so every specific route wins over it. */
     {GH, "/", dq_http_static, "web front end: index.html for / and app routes, /static/{file}", NULL},
