@@ -82,6 +82,8 @@ typedef struct {
     const char *cursor;     /* opaque, from next_cursor; NULL = first page */
     int facets;             /* 1: compute facets (each facet ignores its own filter) */
     const char *lang;       /* "zh" (default) or "en": snippets and creator facet labels */
+    const char *colour;     /* NULL = any; else works whose palette holds it: "#rrggbb" or a
+                               named mineral colour (石青, shiqing, ...; catalog/style.c) */
 } dq_relic_query_t;
 
 /* Counts of one import (dq_catalog_import). */
@@ -580,6 +582,12 @@ int dq_catalog_style_similar_relic(dq_catalog_t *cat, const char *relic_id, int 
  * was trained (nothing appended), 409 when the model was fitted on another embedder. */
 int dq_catalog_style_classify(dq_catalog_t *cat, const char *label, const float *vec, int dim,
                               const char *model, int top, dq_buf_t *out, dq_err_t *err);
+
+/* The palette of a relic's first image as {"image_id", "palette": [{"hex", "lab", "share",
+ * "name"}], "named": [{"key", "zh", "en", "hex", "share"}]} into out; 404 for a relic who may
+ * not see or one without an indexed image. */
+int dq_catalog_style_palette_relic(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
+                                   dq_buf_t *out, dq_err_t *err);
 
 /* ======== end style ======== */
 /* ======== lessons and glossary (lesson.c, glossary.c; issue 17) ======== */

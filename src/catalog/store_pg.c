@@ -54,6 +54,12 @@ static const migration_t migrations[] = {
     {7, "user names folded to lower case", dq_pg_account_fold_schema},
     {8, "relic full-text vocabulary (SQLite only)", noop_schema},
     {13, "educator role, lessons, glossary", dq_pg_lesson_schema}, /* store_pg_lesson.c */
+    /* store_pg_kinds.c */
+    {9, "spectral captures and derived layers", dq_pg_spectral_schema},
+    {10, "condition records", dq_pg_condition_schema},
+    {11, "style embeddings and attribution models", dq_pg_style_schema},
+    {12, "scene layer sets", dq_pg_scene_schema},
+    {14, "relic tombstones, datestamp and change-feed indexes", dq_pg_network_schema},
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -98,11 +104,10 @@ static int fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *er
         return dq_err_set(err, DQ_EEXIST, 409, "catalog: %s: %s", what, m);
     if (state && strcmp(state, "23503") == 0)
         return dq_err_set(err, DQ_ENOTFOUND, 404, "catalog: %s: %s", what, m);
-    if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
-                  strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 ||
-                  strcmp(state, "53300") == 0))
-        return dq_err_set(err, DQ_EBUSY, 503, "catalog: %s: the database is busy, try again",
-                          what);
+    if (state &&
+        (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+         strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "53300") == 0))
+        return dq_err_set(err, DQ_EBUSY, 503, "catalog: %s: the database is busy, try again", what);
     return dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", what, m);
 }
 
@@ -271,7 +276,7 @@ static PGconn *connect_url(const char *url, dq_err_t *err)
     }
     /* Text results in UTF-8 and times in UTC, whatever the server's defaults. */
     PGresult *r = PQexec(c, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
-                               " SET client_min_messages = warning");
+                            " SET client_min_messages = warning");
     PQclear(r);
     return c;
 }
@@ -780,4 +785,9 @@ const dq_store_backend_t dq_store_pg = {
     .relics = &dq_pg_relic_ops,
     .lessons = &dq_pg_lesson_ops,
     .glossary = &dq_pg_gloss_ops,
+    .spectral = &dq_pg_spectral_ops,
+    .scenes = &dq_pg_scene_ops,
+    .style = &dq_pg_style_ops,
+    .network = &dq_pg_network_ops,
+    .conditions = &dq_pg_condition_ops,
 };

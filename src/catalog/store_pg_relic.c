@@ -267,14 +267,13 @@ static const char insert_sql[] =
     "  year_from, year_to, sort_year, sort_year_desc, restricted, has_images, created_at,"
     "  updated_at) SELECT c.value, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
     "  coalesce($14, " DQ_PG_NOW "), " DQ_PG_NOW " FROM c RETURNING seq),"
-    " " CHILDREN_SQL("15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25")
-    " SELECT seq FROM r";
+    " " CHILDREN_SQL("15", "16", "17", "18", "19", "20", "21", "22", "23", "24",
+                     "25") " SELECT seq FROM r";
 
 /* The update's second statement: the children again, for relic $1 (by id). */
-static const char children_sql[] =
-    "WITH r AS (SELECT seq FROM relics WHERE id = $1),"
-    " " CHILDREN_SQL("2", "3", "5", "6", "7", "8", "9", "10", "11", "12", "13")
-    " SELECT seq FROM r";
+static const char children_sql[] = "WITH r AS (SELECT seq FROM relics WHERE id = $1),"
+                                   " " CHILDREN_SQL("2", "3", "5", "6", "7", "8", "9", "10", "11",
+                                                    "12", "13") " SELECT seq FROM r";
 
 static int conflict(dq_store_txn_t *t, const dq_relic_row_t *r, dq_err_t *err)
 {
@@ -509,9 +508,10 @@ static int ix_row(void *ud, PGresult *r)
 }
 
 #define IX_SQL                                                                                     \
-    "SELECT r.seq, r.id, r.accession, r.dynasty, r.object_type, r.medium, r.year_from,"           \
+    "SELECT r.seq, r.id, r.accession, r.dynasty, r.object_type, r.medium, r.year_from,"            \
     " r.year_to, r.restricted, r.has_images,"                                                      \
-    " (SELECT json_agg(s.subject ORDER BY s.subject) FROM relic_subjects s WHERE s.relic = r.seq),"\
+    " (SELECT json_agg(s.subject ORDER BY s.subject) FROM relic_subjects s WHERE s.relic = "       \
+    "r.seq),"                                                                                      \
     " (SELECT json_agg(json_build_array(c.name, c.name_en) ORDER BY c.pos) FROM relic_creators c"  \
     "  WHERE c.relic = r.seq) FROM relics r"
 

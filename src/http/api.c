@@ -371,6 +371,7 @@ static const api_route_t api_routes[] = {
     /* ======== end spectral captures ======== */
     /* ======== similar works (api_style.c; issue 13) ======== */
     {R_GET, "relics/*/similar", DQ_ROLE_ANON, 0, dq_api_style_similar},
+    {R_GET, "relics/*/palette", DQ_ROLE_ANON, 0, dq_api_style_palette},
     {DQ_HTTP_POST, "similar", DQ_ROLE_ANON, 0, dq_api_style_search},
     /* ======== end similar works ======== */
     /* ======== scene layers (api_scene.c; issue 14) ======== */
