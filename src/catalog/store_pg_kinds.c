@@ -632,8 +632,8 @@ const dq_store_scene_ops dq_pg_scene_ops = {
 
 static const char stamps_sql[] =
     "SELECT id, updated_at, dynasty, object_type, 0, restricted,"
-    " CASE WHEN $8 = 1 THEN doc END FROM relics" STAMP_WHERE("updated_at")
-    " UNION ALL SELECT id, deleted_at, dynasty, object_type, 1, restricted, NULL"
+    " CASE WHEN $8 = 1 THEN doc END, has_images FROM relics" STAMP_WHERE("updated_at")
+    " UNION ALL SELECT id, deleted_at, dynasty, object_type, 1, restricted, NULL, 0"
     " FROM relic_tombstones" STAMP_WHERE("deleted_at") " ORDER BY 1 LIMIT $7";
 
 typedef struct {
@@ -653,6 +653,7 @@ static int stamp_row(void *ud, PGresult *r)
         .restricted = (int)dq_pg_col_int(r, 0, 5),
         .doc = dq_pg_col(r, 0, 6),
         .doc_len = dq_pg_col(r, 0, 6) ? (size_t)PQgetlength(r, 0, 6) : 0,
+        .has_images = (int)dq_pg_col_int(r, 0, 7), /* network: Change Discovery needs it */
     };
     return w->cb(w->ud, &row);
 }
@@ -711,6 +712,8 @@ static int net_changes(dq_store_txn_t *t, int64_t offset, int limit, dq_store_au
 {
     pg_params_t p = {0};
     change_walk_t w = {cb, ud};
+    if (dq_pg_audit_flush(t, err) < 0)
+        return -1;
     dq_pg_p_int(&p, limit);
     dq_pg_p_int(&p, offset);
     return dq_pg_walk(t,
@@ -721,6 +724,8 @@ static int net_changes(dq_store_txn_t *t, int64_t offset, int limit, dq_store_au
 
 static int net_change_count(dq_store_txn_t *t, int64_t *n, dq_err_t *err)
 {
+    if (dq_pg_audit_flush(t, err) < 0)
+        return -1;
     return dq_pg_int(t, "SELECT count(*) FROM audit WHERE action LIKE 'relic.%'", NULL, n, err) ==
                    0
                ? 0
