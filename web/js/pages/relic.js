@@ -11,6 +11,7 @@ import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
 import { researchBox } from '../network.js';
+import { conservationPanel } from '../conservation.js';
 
 export const name = 'relic';
 let kept = null; // {key, v, store: {layer, panel, player}, owner}
@@ -141,6 +142,7 @@ export async function render(ctx) {
     href: `/relic/${encodeURIComponent(r.id)}?image=${encodeURIComponent(im.image_id)}`, 'aria-current': im.image_id === imageId ? 'true' : null,
   }, h('img', { src: imageUrl(im.image_id, '!160,160'), alt: '' }), im.label ? txt(im.label) : im.role)))) : null;
 
+  const cons = conservationPanel({ relic: r, canvases });
   const el = h('article.page.relic',
     h('header.relic-head',
       h('p.kicker', [
@@ -158,6 +160,7 @@ export async function render(ctx) {
         tools ? tools.actions : null),
       tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
+    cons.el, // issue 12: condition records, comparison, virtual restoration
     h('div.relic-body',
       h('section.meta', { 'aria-labelledby': 'h-meta' },
         h('h2#h-meta.visually-hidden', t('meta_description')),
@@ -196,6 +199,7 @@ export async function render(ctx) {
     title: title.text,
     destroy() {
       tools?.destroy();
+      cons.destroy();
       if (kept && kept.owner === owner) dropKept();
     },
   };
