@@ -10,6 +10,7 @@ import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
+import { researchBox } from '../network.js';
 import { conservationPanel } from '../conservation.js';
 
 export const name = 'relic';
@@ -188,6 +189,7 @@ export async function render(ctx) {
           h('button.btn-line.copy', { type: 'button', onclick: async (e) => {
             try { await navigator.clipboard.writeText(document.getElementById('cite-text').textContent); e.target.textContent = t('cite_copied'); } catch { /* clipboard may be denied */ }
           } }, t('cite_copy'))),
+        researchBox(r),
         h('section.card-box.manifest', { 'aria-labelledby': 'h-manifest' },
           h('h2#h-manifest.box-title', t('manifest_title')),
           h('a.iiif-drag', { href: `${murl}?manifest=${encodeURIComponent(murl)}`, draggable: 'true', title: t('manifest_hint'), 'data-external': '' }, iiifBadge(), h('span.visually-hidden', t('manifest_title'))),
