@@ -17,7 +17,23 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # libvips and glib keep caches that look like leaks at exit; suppress only those.
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/dq-tests.XXXXXX") || exit 1
-trap 'rm -rf "$run_tmp"' EXIT
+# A private PostgreSQL cluster (issue 15), when PostgreSQL is installed: tests that need one
+# find it in DQ_TEST_PG_URL, and the catalog tests run a second time against it (below). It
+# lives under build/ (PostgreSQL runs as its own system user, who cannot enter $TMPDIR) and
+# is stopped and removed on exit, however the run ends. DQ_TEST_PG=0 skips it.
+pg_dir=""
+stop_pg() { [ -z "$pg_dir" ] || tests/pg-cluster.sh stop "$pg_dir" || true; }
+trap 'stop_pg; rm -rf "$run_tmp"' EXIT
+if [ "${DQ_TEST_PG:-1}" != 0 ] && [ -z "${DQ_TEST_PG_URL:-}" ] && [ "${1:-}" != --program ] &&
+   tests/pg-cluster.sh available 2>/dev/null; then
+  pg_dir=$PWD/build/pgtest.runner.$$
+  if DQ_TEST_PG_URL=$(tests/pg-cluster.sh start "$pg_dir"); then
+    export DQ_TEST_PG_URL
+  else
+    echo "PostgreSQL: the test cluster did not start; the PostgreSQL pass is skipped"
+    pg_dir=""
+  fi
+fi
 trap 'exit 130' INT TERM HUP
 export TMPDIR=$run_tmp
 passed=0 failed=0
@@ -68,6 +84,15 @@ for t in $(find build/san/tests -type f -perm -u+x \( -name 'test_*' -o -name 'i
   name=${t#build/san/tests/}
   run_program "$name" "$log/$(echo "$name" | tr / _).log" "$t"
 done
+# The catalog tests again, against the PostgreSQL cluster (issue 15): each test opens a
+# schema of its own there instead of catalog.sqlite (tests/dq_pg_test.h).
+if [ -n "${DQ_TEST_PG_URL:-}" ] && [ -z "${DQ_TEST_CATALOG:-}" ]; then
+  for t in $(find build/san/tests/unit/catalog -type f -perm -u+x -name 'test_*' | sort); do
+    case "$t" in *"${DQ_TEST_FILTER:-}"*) ;; *) continue ;; esac
+    name=postgres:${t#build/san/tests/}
+    run_program "$name" "$log/$(echo "$name" | tr /: __).log" env DQ_TEST_CATALOG="$DQ_TEST_PG_URL" "$t"
+  done
+fi
 # Script tests (tests/scripts/test_*: executable shell or Python, e.g. analysis checked against
 # an independent peer such as OpenCV): each is a program judged like the ones above; they find
 # the binaries through DQ_BIN (sanitizer build) and DQ_ROOT.

@@ -8,7 +8,8 @@
  * The change feed: every committed write adds audit rows with increasing seq. After each of
  * this process's commits, and when a server's watcher calls dq_catalog_refresh (about once a
  * second), apply_feed reads the rows after the last seq it applied and updates the image map:
- * an image row re-read, a relic's links and restricted flag re-read. A write by another
+ * an image row re-read, a relic's links and restricted flag re-read; the relic facet/sort index
+ * (relic_index.c) applies the same rows, a bounded number per call. A write by another
  * process therefore reaches the map within one poll; this process's own writes before the
  * write call returns.
  */
@@ -29,6 +30,10 @@
 #define FEED_REBUILD_ROWS 20000
 #define FEED_BATCH 512
 #define FEED_STALE_US 2000000
+/* Feed rows the relic index applies per apply_feed (each re-reads one relic, ~50 us): a bulk
+ * import elsewhere costs a watcher tick at most ~0.1 s, and a search that comes while the index
+ * is still behind catches up itself (relic_index_sync). */
+#define FEED_INDEX_ROWS 2000
 
 struct dq_catalog {
     const dq_store_backend_t *be; /* read-only after open */
@@ -136,19 +141,18 @@ dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err)
     }
     if (strncmp(url_or_dir, "postgres://", 11) == 0 ||
         strncmp(url_or_dir, "postgresql://", 13) == 0) {
-        dq_err_set(err, DQ_EUNSUP, 501,
-                   "the PostgreSQL backend arrives with the scale-out issue; use a data "
-                   "directory or sqlite:PATH for now");
-        return NULL;
-    }
-    if (strncmp(url_or_dir, "sqlite:", 7) == 0) {
+        /* libpq reads the whole URI (host, port, database, user, options=-csearch_path=...) */
+        be = &dq_store_pg;
+        location = dq_xstrdup(url_or_dir);
+    } else if (strncmp(url_or_dir, "sqlite:", 7) == 0) {
         if (!url_or_dir[7]) {
             dq_err_set(err, DQ_EINVAL, 400, "sqlite: needs a path (sqlite:DIR/catalog.sqlite)");
             return NULL;
         }
         location = dq_xstrdup(url_or_dir + 7);
     } else if (strstr(url_or_dir, "://")) {
-        dq_err_set(err, DQ_EUNSUP, 400, "unknown catalog URL '%.100s' (sqlite:PATH or a directory)",
+        dq_err_set(err, DQ_EUNSUP, 400,
+                   "unknown catalog URL '%.100s' (sqlite:PATH, postgres://... or a directory)",
                    url_or_dir);
         return NULL;
     } else {
@@ -394,6 +398,13 @@ static int apply_feed(dq_catalog_t *cat, int build, dq_err_t *err)
 out:
     if (rc == 0)
         atomic_store(&cat->fed_us, dq_now_us());
+    if (rc == 0 && t) {
+        /* The relic facet/sort index follows the same feed here, so that a search after a
+         * write (of this process or another) finds it current instead of catching up then.
+         * Its failure is its own: the next search rebuilds it, the map stands. */
+        dq_err_t ierr = {0};
+        relic_index_follow(cat->rindex, cat->be, t, FEED_INDEX_ROWS, &ierr);
+    }
     if (t)
         cat->be->rollback(t);
     pthread_mutex_unlock(&cat->feed_lock);
@@ -406,6 +417,18 @@ static int map_ready(dq_catalog_t *cat, dq_err_t *err)
     if (atomic_load(&cat->map_ready))
         return 0;
     return apply_feed(cat, 1, err);
+}
+
+int dq_catalog_wait_change(dq_catalog_t *cat, int timeout_ms, dq_err_t *err)
+{
+    if (!cat->be->wait_change)
+        return -2;
+    return cat->be->wait_change(cat->impl, timeout_ms, err);
+}
+
+const char *dq_catalog_backend_name(dq_catalog_t *cat)
+{
+    return cat->be->name;
 }
 
 int dq_catalog_refresh(dq_catalog_t *cat, dq_err_t *err)

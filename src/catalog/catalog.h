@@ -82,6 +82,8 @@ typedef struct {
     const char *cursor;     /* opaque, from next_cursor; NULL = first page */
     int facets;             /* 1: compute facets (each facet ignores its own filter) */
     const char *lang;       /* "zh" (default) or "en": snippets and creator facet labels */
+    const char *colour;     /* NULL = any; else works whose palette holds it: "#rrggbb" or a
+                               named mineral colour (石青, shiqing, ...; catalog/style.c) */
 } dq_relic_query_t;
 
 /* Counts of one import (dq_catalog_import). */
@@ -130,9 +132,10 @@ typedef struct dq_catalog dq_catalog_t;
 /* Opens a catalog: url_or_dir is "sqlite:PATH" (PATH: the database file, e.g.
  * data/catalog.sqlite) or a plain data directory, which means sqlite:DIR/catalog.sqlite; the
  * directory, the database and its schema are created when absent (re-opening applies only
- * the missing migrations). "postgres://..." is refused with a clear message until the
- * scale-out issue brings that backend. Returns a new handle, free with dq_catalog_close, or
- * NULL with err. */
+ * the missing migrations). "postgres://..." (or postgresql://) is any libpq connection URI:
+ * the catalog lives in the first schema of its search_path (options=-csearch_path%3DNAME picks
+ * one; the default is public), created and migrated the same way (issue 15). Returns a new
+ * handle, free with dq_catalog_close, or NULL with err. */
 dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err);
 /* NULL-safe. No call may be in flight on another thread. */
 void dq_catalog_close(dq_catalog_t *cat);
@@ -148,6 +151,13 @@ int dq_catalog_schema_version(dq_catalog_t *cat, int *version, dq_err_t *err);
  * with err. Cheap when nothing changed (one indexed read); a server's watcher thread calls it
  * about once a second. Thread-safe. */
 int dq_catalog_refresh(dq_catalog_t *cat, dq_err_t *err);
+/* Waits up to timeout_ms for a commit to the catalog by any process (PostgreSQL: a NOTIFY
+ * every write transaction sends), so that a server's watcher refreshes at once instead of at
+ * its next poll. 1 a commit happened (call dq_catalog_refresh), 0 timed out, -1 error (err),
+ * -2 the backend cannot wait (SQLite: poll). One waiting thread per catalog. */
+int dq_catalog_wait_change(dq_catalog_t *cat, int timeout_ms, dq_err_t *err);
+/* "sqlite" or "postgres" (borrowed, static). */
+const char *dq_catalog_backend_name(dq_catalog_t *cat);
 
 /* The image functions: validate arguments (id syntax, paths relative and inside the data
  * dir), then write (one transaction with its audit row) or read. rec/out are caller-owned.
@@ -573,6 +583,12 @@ int dq_catalog_style_similar_relic(dq_catalog_t *cat, const char *relic_id, int 
 int dq_catalog_style_classify(dq_catalog_t *cat, const char *label, const float *vec, int dim,
                               const char *model, int top, dq_buf_t *out, dq_err_t *err);
 
+/* The palette of a relic's first image as {"image_id", "palette": [{"hex", "lab", "share",
+ * "name"}], "named": [{"key", "zh", "en", "hex", "share"}]} into out; 404 for a relic who may
+ * not see or one without an indexed image. */
+int dq_catalog_style_palette_relic(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
+                                   dq_buf_t *out, dq_err_t *err);
+
 /* ======== end style ======== */
 /* ======== lessons and glossary (lesson.c, glossary.c; issue 17) ======== */
 
@@ -699,11 +715,55 @@ typedef int (*dq_net_change_cb)(void *ud, const char *kind, const char *relic_id
                                 const char *at);
 /* The relic changes of the audit trail in order, from the offset-th (0-based) on, at most
  * limit (1..1000) rows of it (cb may be NULL: only *total): creates, imports, replaces, patches, image changes, deletes.
- * A change of a relic who may not see now (restricted, or deleted while restricted) is
- * skipped, so a page may hold fewer than limit. *total (may be NULL) gets the number of
+ * A change of a relic who may not see now (restricted, or deleted while restricted), or of
+ * a live relic without images (it has no Manifest), is skipped, so a page may hold fewer
+ * than limit. *total (may be NULL) gets the number of
  * relic rows in the trail, which numbers the pages. Thread-safe. */
 int dq_catalog_net_changes(dq_catalog_t *cat, int64_t offset, int limit, const dq_actor_t *who,
                            dq_net_change_cb cb, void *ud, int64_t *total, dq_err_t *err);
 /* ======== end network ======== */
+
+/* ======== condition records (condition.c; issue 12) ======== */
+/* A condition record of a relic: one examination on one date (docs/api.md "Condition
+ * records"). The JSON the catalog takes ("condition doc"): date (YYYY-MM-DD, required),
+ * examiner (required), overall (excellent|good|fair|poor|critical, required), images (ids of
+ * catalogued captures), observations [{type: loss|flaking|tear|crease|fading|stain|
+ * insect_damage|mould|old_repair, severity: minor|moderate|severe, region {image_id,
+ * xywh [x,y,w,h] px}, note}], environment {rh_percent, temperature_c, lux}, treatments
+ * [{status: proposed|done, description, date}], dimensions_cm {width, height}, changes (the
+ * object `danqing condition changes` writes, or a summary of it), published (bool), note.
+ * Records are versioned (If-Match) and every write has its audit row ("condition.create|
+ * replace|delete", object "relic/{id}/condition/c{n}"). Roles: conservators and above write;
+ * viewers and above read every record of a relic they may see; anonymous callers see only
+ * published records of public relics. Errors as for relics (400/401/403/404/412/422). */
+typedef struct {
+    int64_t id;
+    char relic_id[64];
+    char date[16];
+    int published;
+    const char *doc; /* canonical JSON of the condition doc; borrowed for a callback */
+    char author[64];
+    int64_t version;
+    char created[32], modified[32];
+} dq_condition_row_t;
+typedef int (*dq_condition_cb)(void *ud, const dq_condition_row_t *row);
+
+int dq_catalog_condition_create(dq_catalog_t *cat, const char *relic_id, const char *json,
+                                size_t len, const dq_actor_t *who, dq_buf_t *out,
+                                dq_buf_t *field_errors, dq_err_t *err);
+/* record_id is "c{n}". */
+int dq_catalog_condition_get(dq_catalog_t *cat, const char *relic_id, const char *record_id,
+                             const dq_actor_t *who, dq_buf_t *out, int64_t *version,
+                             dq_err_t *err);
+int dq_catalog_condition_replace(dq_catalog_t *cat, const char *relic_id, const char *record_id,
+                                 const char *json, size_t len, int64_t if_version,
+                                 const dq_actor_t *who, dq_buf_t *out, dq_buf_t *field_errors,
+                                 dq_err_t *err);
+int dq_catalog_condition_delete(dq_catalog_t *cat, const char *relic_id, const char *record_id,
+                                int64_t if_version, const dq_actor_t *who, dq_err_t *err);
+/* {"relic_id", "items": [record, ...]} in date order (then id), as who may see them. */
+int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
+                              dq_buf_t *out, dq_err_t *err);
+/* ======== end condition records ======== */
 
 #endif

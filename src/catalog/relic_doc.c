@@ -397,11 +397,72 @@ static json_t *chk_object(json_t *fe, const char *path, json_t *v, const field_t
     return o;
 }
 
+/* ======== network: authority ids and references (issue 16) ======== */
+/* An authority id: prefix (may be "") then 1..max_digits digits, the first not 0. */
+static int authority_ok(const char *s, const char *prefix, size_t min_digits, size_t max_digits)
+{
+    size_t pl = strlen(prefix), n = strlen(s);
+    if (strncmp(s, prefix, pl) != 0 || n - pl < min_digits || n - pl > max_digits ||
+        s[pl] == '0')
+        return 0;
+    for (size_t i = pl; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* Creators may name their Wikidata item ("Q5598") and Getty ULAN id ("500018222", nine
+ * digits): exported as Linked Art equivalents and LIDO actorIDs, and searchable. */
 static json_t *chk_creator(json_t *fe, const char *path, json_t *v)
 {
-    static const field_t f[] = {{"name", 'l', 1}, {"dates", 's', 0}, {"role", 's', 0}};
+    static const field_t f[] = {{"name", 'l', 1},     {"dates", 's', 0}, {"role", 's', 0},
+                                {"wikidata", 's', 0}, {"ulan", 's', 0}};
+    json_t *c = chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
+    const char *wd = json_string_value(json_object_get(c, "wikidata"));
+    const char *ulan = json_string_value(json_object_get(c, "ulan"));
+    int bad = 0;
+    if (wd && !authority_ok(wd, "Q", 1, 12)) {
+        relic_fe_addf(fe, "must be a Wikidata item id (Q followed by digits)", "%s.wikidata",
+                      path);
+        bad = 1;
+    }
+    if (ulan && !authority_ok(ulan, "", 9, 9)) {
+        relic_fe_addf(fe, "must be a ULAN id (nine digits)", "%s.ulan", path);
+        bad = 1;
+    }
+    if (bad) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* A bibliographic reference: the citation as text, and optionally its URL and DOI. */
+static json_t *chk_reference(json_t *fe, const char *path, json_t *v)
+{
+    static const field_t f[] = {{"text", 's', 1}, {"url", 's', 0}, {"doi", 's', 0}};
     return chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
 }
+/* A record harvested from another institution (`danqing harvest`): its Manifest and where
+ * it came from, referenced and never copied. URLs must be http(s). */
+static json_t *chk_remote(json_t *fe, const char *path, json_t *v)
+{
+    static const field_t f[] = {{"manifest", 's', 1}, {"institution", 's', 0},
+                                {"source", 's', 0},   {"url", 's', 0},
+                                {"licence", 's', 0}};
+    json_t *c = chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
+    static const char *const urls[] = {"manifest", "source", "url"};
+    for (size_t i = 0; c && i < DQ_ARRAY_LEN(urls); i++) {
+        const char *u = json_string_value(json_object_get(c, urls[i]));
+        if (u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+            relic_fe_addf(fe, "must be an http(s) URL", "%s.%s", path, urls[i]);
+            json_decref(c);
+            c = NULL;
+        }
+    }
+    return c;
+}
+/* ======== end network ======== */
 
 static json_t *chk_inscription(json_t *fe, const char *path, json_t *v)
 {
@@ -458,7 +519,7 @@ static const char *const doc_fields[] = {
     "accession",     "title",        "creators", "dynasty",    "date_text",   "year_from",
     "year_to",       "object_type",  "subject",  "keywords",   "medium",      "support",
     "dimensions_cm", "inscriptions", "seals",    "provenance", "description", "rights",
-    "restricted",    "school",       "images",
+    "restricted",    "school",       "references", "remote", "images",
 };
 static const char *const server_fields[] = {"id", "version", "created_at", "updated_at"};
 
@@ -549,6 +610,10 @@ json_t *relic_normalize(json_t *in, json_t *fe)
             c = chk_array(fe, f, v, ARRAY_MAX, chk_provenance);
         } else if (strcmp(f, "images") == 0) {
             c = chk_array(fe, f, v, ARRAY_MAX, chk_image);
+        } else if (strcmp(f, "references") == 0) { /* network (issue 16) */
+            c = chk_array(fe, f, v, ARRAY_MAX, chk_reference);
+        } else if (strcmp(f, "remote") == 0) { /* network (issue 16) */
+            c = chk_remote(fe, f, v);
         } else if (strcmp(f, "restricted") == 0) {
             if (json_is_boolean(v))
                 c = json_incref(v);
@@ -698,6 +763,17 @@ void relic_row_build(relic_row_build_t *rb, json_t *d, const char *id, int64_t v
     }
     json_array_foreach(json_object_get(d, "provenance"), i, x)
         put_sp(&rb->body, lang_get(x, "text"));
+    /* network (issue 16): references and creators' authority ids are found like any text. */
+    json_array_foreach(json_object_get(d, "references"), i, x)
+    {
+        put_sp(&rb->body, lang_get(x, "text"));
+        put_sp(&rb->body, lang_get(x, "doi"));
+    }
+    json_array_foreach(json_object_get(d, "creators"), i, x)
+    {
+        put_sp(&rb->body, lang_get(x, "wikidata"));
+        put_sp(&rb->body, lang_get(x, "ulan"));
+    }
     dq_buf_reset(&rb->desc);
     put_lang(&rb->desc, json_object_get(d, "description"));
     r->fts_title = rb->title.data ? rb->title.data : "";

@@ -17,6 +17,7 @@
  * was made (seq never goes back), so inserts cannot shift them.
  */
 #include "catalog/relic_internal.h"
+#include "catalog/style_internal.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -640,6 +641,23 @@ static int take_snippet(void *ud, int64_t seq, const char *text)
 
 /* ---------------------------------------------------------------- the search */
 
+/* Keeps the matches of m that are in the ascending allow[0..n) (colour search). */
+static void rowset_keep(rowset_t *m, const int64_t *allow, size_t n)
+{
+    size_t w = 0, j = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        while (j < n && allow[j] < m->id[i])
+            j++;
+        if (j < n && allow[j] == m->id[i]) {
+            m->id[w] = m->id[i];
+            if (m->score)
+                m->score[w] = m->score[i];
+            w++;
+        }
+    }
+    m->n = w;
+}
+
 static int search_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
 {
     relic_search_ctx_t *c = ud;
@@ -671,11 +689,14 @@ static int search_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
         if (match(c, DQ_RELIC_MATCH_ALL, rel && bound >= 0 && bound <= RANK_EXACT_MAX, &m, err) < 0)
             goto out;
     }
+    if (c->colour && text)
+        rowset_keep(&m, c->colour_seq, c->n_colour);
     /* The index's read lock is held only for the work in C over its arrays (filters, facets,
      * a sorted page, copying the page's entries), never across a backend call, so that a
      * sync that must write to the index never waits behind a slow full-text query. */
     relic_index_rdlock(ix);
-    relic_index_select(ix, q, c->show_restricted, p->lang_en, text, m.id, m.n, &sel,
+    relic_index_select(ix, q, c->show_restricted, p->lang_en, text || c->colour,
+                       text ? m.id : c->colour_seq, text ? m.n : c->n_colour, &sel,
                        q->facets ? &fac : NULL);
     page = dq_xmalloc(k * sizeof(*page));
     int64_t snapshot = p->has_cursor ? p->cursor_seq : relic_index_max_seq(ix);
@@ -783,6 +804,7 @@ int dq_catalog_relic_search(dq_catalog_t *cat, const dq_relic_query_t *q, const 
     relic_plan_t p = {0};
     dq_search_plan_t sp = {0};
     char *cstr = NULL;
+    int64_t *colour_seq = NULL;
     int rc = -1;
     int has_q = q->q && *q->q;
     const char *sort = q->sort && *q->sort ? q->sort : (has_q ? "relevance" : "accession");
@@ -833,8 +855,18 @@ int dq_catalog_relic_search(dq_catalog_t *cat, const dq_relic_query_t *q, const 
                             .sp = has_q ? &sp : NULL,
                             .show_restricted = relic_show_restricted(who),
                             .out = out};
+    /* Colour search (issue 13): the relics whose palette holds the colour, computed before
+     * the read transaction (it reads the style index, which has transactions of its own). */
+    if (q->colour && *q->colour) {
+        if (style_colour_seqs(cat, q->colour, c.show_restricted, &colour_seq, &c.n_colour, err) <
+            0)
+            goto out;
+        c.colour_seq = colour_seq;
+        c.colour = 1;
+    }
     rc = dq_catalog_read(cat, search_txn, &c, err);
 out:
+    free(colour_seq);
     dq_search_plan_free(&sp);
     free(cstr);
     return rc;

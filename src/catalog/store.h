@@ -498,6 +498,7 @@ typedef struct dq_store_style_ops {
 typedef struct {
     const char *id, *datestamp, *dynasty, *object_type; /* dynasty/object_type NULL if absent */
     int deleted, restricted;
+    int has_images; /* live relics: 1 when it has image links (so a Manifest); tombstones 0 */
     const char *doc; /* the stored user document (no id/version/times); NULL: tombstone or
                         not asked for */
     size_t doc_len;
@@ -531,6 +532,30 @@ typedef struct dq_store_network_ops {
 
 /* ======== end network ======== */
 
+/* ======== condition records (condition.c, store_sqlite_condition.c; issue 12) ======== */
+
+typedef struct dq_store_condition_ops {
+    /* Inserts row (relic_id, date, published, doc, author): fills id, version 1, created,
+     * modified. */
+    int (*insert)(dq_store_txn_t *txn, dq_condition_row_t *row, dq_err_t *err);
+    /* Updates record row->id of row->relic_id (date, published, doc) when its version is
+     * if_version (-1: any): version + 1, modified; fills the stored fields back. 1 unknown,
+     * DQ_EEXIST (412) when stale. */
+    int (*update)(dq_store_txn_t *txn, dq_condition_row_t *row, int64_t if_version,
+                  dq_err_t *err);
+    /* 0 removed, 1 unknown, DQ_EEXIST (412) when stale. */
+    int (*remove)(dq_store_txn_t *txn, const char *relic_id, int64_t id, int64_t if_version,
+                  dq_err_t *err);
+    /* One record (cb once) or 1 unknown. */
+    int (*get)(dq_store_txn_t *txn, const char *relic_id, int64_t id, dq_condition_cb cb,
+               void *ud, dq_err_t *err);
+    /* The relic's records in (date, id) order; visibility is the caller's. */
+    int (*list)(dq_store_txn_t *txn, const char *relic_id, dq_condition_cb cb, void *ud,
+                dq_err_t *err);
+} dq_store_condition_ops;
+
+/* ======== end condition records ======== */
+
 /* ---------------------------------------------------------------- the backend */
 
 typedef struct dq_store_backend {
@@ -555,6 +580,10 @@ typedef struct dq_store_backend {
     void (*set_write_wait)(void *impl, int ms);
     /* The schema version the backend has applied (for tests and `danqing status`). */
     int (*schema_version)(void *impl, int *version, dq_err_t *err);
+    /* Optional (NULL: the caller polls): waits up to timeout_ms for a commit by any process
+     * sharing the store. 1 a commit happened (or may have: call refresh), 0 timed out, -1
+     * error. One waiting thread at a time (the server's watcher). PostgreSQL: LISTEN/NOTIFY. */
+    int (*wait_change)(void *impl, int timeout_ms, dq_err_t *err);
     const dq_store_image_ops *images;
     const dq_store_audit_ops *audit;
     const dq_store_account_ops *accounts;
@@ -567,10 +596,13 @@ typedef struct dq_store_backend {
     const dq_store_lesson_ops *lessons; /* lesson.c, store_sqlite_lesson.c (issue 17) */
     const dq_store_gloss_ops *glossary;
     const dq_store_network_ops *network; /* network.c: OAI-PMH, Change Discovery */
+    const dq_store_condition_ops *conditions; /* condition.c: condition records (issue 12) */
 } dq_store_backend_t;
 
 /* The SQLite backend (store_sqlite*.c). */
 extern const dq_store_backend_t dq_store_sqlite;
+/* The PostgreSQL backend (store_pg*.c; issue 15): open takes the whole postgres:// URL. */
+extern const dq_store_backend_t dq_store_pg;
 
 /* ---------------------------------------------------------------- for the neutral layer */
 

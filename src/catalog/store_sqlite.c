@@ -48,6 +48,7 @@ static const migration_t migrations[] = {
     {11, "style embeddings and attribution models", dq_sqlite_style_schema}, /* _style.c */
     {13, "educator role, lessons, glossary",
      dq_sqlite_lesson_schema}, /* store_sqlite_lesson.c (issue 17) */
+    {10, "condition records", dq_sqlite_condition_schema}, /* store_sqlite_condition.c */
     {14, "relic tombstones, datestamp and change-feed indexes",
      dq_sqlite_network_schema}, /* store_sqlite_network.c */
 };
@@ -617,4 +618,5 @@ const dq_store_backend_t dq_store_sqlite = {
     .lessons = &dq_sqlite_lesson_ops,
     .glossary = &dq_sqlite_gloss_ops,
     .network = &dq_sqlite_network_ops,
+    .conditions = &dq_sqlite_condition_ops,
 };

@@ -186,4 +186,8 @@ extern const dq_store_gloss_ops dq_sqlite_gloss_ops;
 extern const char dq_sqlite_network_schema[];
 extern const dq_store_network_ops dq_sqlite_network_ops;
 
+/* store_sqlite_condition.c (issue 12) */
+extern const char dq_sqlite_condition_schema[];
+extern const dq_store_condition_ops dq_sqlite_condition_ops;
+
 #endif

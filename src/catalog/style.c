@@ -185,6 +185,10 @@ int dq_catalog_style_model_get(dq_catalog_t *cat, const char *label, dq_buf_t *o
 typedef struct {
     char *image_id, *relic_id, *school, *dynasty, *title_zh, *title_en;
     int year, restricted;
+    int64_t relic_seq; /* the backend's row number of relic_id (0: none), for colour search */
+    float named[16];   /* share of each chromatic named colour (dq_style_colours order) */
+    int n_pal;
+    float pal[8][4]; /* palette clusters: L, a, b, share */
 } entry_t;
 
 typedef struct snapshot {
@@ -263,8 +267,33 @@ static int build_row(void *ud, const dq_style_row_t *row)
         s->e = dq_xrealloc(s->e, (size_t)b->cap * sizeof(entry_t));
         s->raw = dq_xrealloc(s->raw, (size_t)b->cap * s->dim * sizeof(float));
     }
-    memset(&s->e[s->n], 0, sizeof(entry_t));
-    s->e[s->n].image_id = dq_xstrdup(row->image_id);
+    entry_t *e = &s->e[s->n];
+    memset(e, 0, sizeof(entry_t));
+    e->image_id = dq_xstrdup(row->image_id);
+    /* The palette and named-colour shares, parsed once here for colour search. */
+    json_t *pj = row->palette ? json_loads(row->palette, 0, NULL) : NULL;
+    json_t *nj = row->named ? json_loads(row->named, 0, NULL) : NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(pj, i, x)
+    {
+        json_t *lab = json_object_get(x, "lab");
+        if (e->n_pal == 8 || json_array_size(lab) != 3)
+            break;
+        for (int k = 0; k < 3; k++)
+            e->pal[e->n_pal][k] = (float)json_number_value(json_array_get(lab, (size_t)k));
+        e->pal[e->n_pal][3] = (float)json_number_value(json_object_get(x, "share"));
+        e->n_pal++;
+    }
+    json_array_foreach(nj, i, x)
+    {
+        const dq_style_colour_t *c =
+            dq_style_colour_find(json_string_value(json_object_get(x, "key")));
+        if (c && c - dq_style_colours < 16)
+            e->named[c - dq_style_colours] = (float)json_number_value(json_object_get(x, "share"));
+    }
+    json_decref(pj);
+    json_decref(nj);
     memcpy(s->raw + (size_t)s->n * s->dim, row->vec, (size_t)s->dim * sizeof(float));
     s->n++;
     return 0;
@@ -306,6 +335,12 @@ static int build_link(void *ud, const char *relic_id, int restricted, const char
     return 0;
 }
 
+static int take_seq(void *ud, const dq_relic_ixrow_t *row)
+{
+    *(int64_t *)ud = row->seq;
+    return 1;
+}
+
 static char *jstr(json_t *o, const char *k)
 {
     const char *v = json_string_value(json_object_get(o, k));
@@ -339,6 +374,8 @@ static int build_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
         e->title_en = jstr(title, "en");
         e->year = (int)json_integer_value(json_object_get(d, "year_from"));
         json_decref(d);
+        if (be->relics->index_rows(t, e->relic_id, take_seq, &e->relic_seq, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -622,4 +659,135 @@ int dq_catalog_style_classify(dq_catalog_t *cat, const char *label, const float 
     free(ord);
     dq_style_model_free(m);
     return 0;
+}
+
+/* ================================================================ colour search */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* "#rrggbb" or "rrggbb" into Lab; 0 or -1. */
+static int parse_hex(const char *s, float lab[3])
+{
+    if (*s == '#')
+        s++;
+    unsigned r, g, b;
+    char tail;
+    if (strlen(s) != 6 || sscanf(s, "%2x%2x%2x%c", &r, &g, &b, &tail) != 3)
+        return -1;
+    dq_style_srgb_to_lab((uint8_t)r, (uint8_t)g, (uint8_t)b, lab);
+    return 0;
+}
+
+int style_colour_seqs(dq_catalog_t *cat, const char *colour, int show_restricted, int64_t **seqs,
+                      size_t *n, dq_err_t *err)
+{
+    *seqs = NULL;
+    *n = 0;
+    const dq_style_colour_t *named = dq_style_colour_find(colour);
+    int idx = named ? (int)(named - dq_style_colours) : -1;
+    float lab[3];
+    /* The first eight named colours are the chromatic pigments; ink and lead white are not
+     * searchable by name (every work has ink; white is the paper's neighbour). */
+    if (idx >= 8 || (!named && parse_hex(colour, lab) < 0))
+        return dq_err_set(err, DQ_EINVAL, 400,
+                          "colour must be #rrggbb or a named mineral colour (朱砂 银朱 赭石 土黄 "
+                          "石黄 石青 石绿 花青, or zhusha, shiqing, ...)");
+    snapshot_t *s = snapshot_get(cat, err);
+    if (!s)
+        return -1;
+    dq_style_colour_t picked = {"picked", "", "", lab[0], lab[1], lab[2], ""};
+    int64_t *out = dq_xmalloc(((size_t)s->n + 1) * sizeof(int64_t));
+    size_t m = 0;
+    for (int i = 0; i < s->n; i++) {
+        const entry_t *e = &s->e[i];
+        if (!e->relic_seq || (e->restricted && !show_restricted))
+            continue;
+        double share = 0;
+        if (named) {
+            share = e->named[idx];
+        } else {
+            /* A picked colour: the share of the palette clusters that are it or a wash of it. */
+            for (int k = 0; k < e->n_pal; k++)
+                share += e->pal[k][3] * dq_style_colour_match(&picked, e->pal[k]);
+        }
+        /* Half a percent of the picture: a seal or a figure's robe counts, stray noise not. */
+        if (share >= 0.005)
+            out[m++] = e->relic_seq;
+    }
+    snap_unref(s);
+    qsort(out, m, sizeof(int64_t), cmp_i64);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!u || out[u - 1] != out[i])
+            out[u++] = out[i];
+    *seqs = out;
+    *n = u;
+    return 0;
+}
+
+/* ================================================================ palette of a relic */
+
+typedef struct {
+    dq_buf_t *out;
+} pal_t;
+
+static int put_palette(void *ud, const dq_style_row_t *row)
+{
+    pal_t *p = ud;
+    dq_buf_printf(p->out, "{\"image_id\":");
+    jstr_or_null(p->out, row->image_id);
+    dq_buf_puts(p->out, ",\"palette\":");
+    dq_buf_puts(p->out, row->palette ? row->palette : "[]");
+    dq_buf_puts(p->out, ",\"named\":[");
+    json_t *nj = row->named ? json_loads(row->named, 0, NULL) : NULL;
+    size_t i;
+    json_t *x;
+    int first = 1;
+    json_array_foreach(nj, i, x)
+    {
+        const dq_style_colour_t *c =
+            dq_style_colour_find(json_string_value(json_object_get(x, "key")));
+        if (!c)
+            continue;
+        dq_buf_printf(p->out, "%s{\"key\":\"%s\",\"zh\":\"%s\",\"en\":\"%s\",\"hex\":\"%s\","
+                              "\"share\":%.4f}",
+                      first ? "" : ",", c->key, c->zh, c->en, c->hex,
+                      json_number_value(json_object_get(x, "share")));
+        first = 0;
+    }
+    json_decref(nj);
+    dq_buf_puts(p->out, "]}");
+    return 0;
+}
+
+int dq_catalog_style_palette_relic(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
+                                   dq_buf_t *out, dq_err_t *err)
+{
+    dq_buf_t doc = {0};
+    int rc = -1;
+    if (dq_catalog_relic_get(cat, relic_id, who, &doc, NULL, err) < 0)
+        goto out;
+    json_t *d = json_loadb(doc.data, doc.len, 0, NULL);
+    const char *iid = json_string_value(
+        json_object_get(json_array_get(json_object_get(d, "images"), 0), "image_id"));
+    char img[DQ_IMAGE_ID_MAX + 1] = "";
+    if (iid)
+        snprintf(img, sizeof(img), "%s", iid);
+    json_decref(d);
+    pal_t p = {out};
+    int r = img[0] ? dq_catalog_style_get(cat, img, put_palette, &p, err) : 1;
+    if (r < 0)
+        goto out;
+    if (r == 1) {
+        dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no indexed image", relic_id);
+        goto out;
+    }
+    rc = 0;
+out:
+    dq_buf_free(&doc);
+    return rc;
 }

@@ -11,6 +11,7 @@
 #include "cli.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,9 @@ static void usage(FILE *f)
             "usage: danqing style index [--relic ID] [--force] [--quiet]\n"
             "       danqing style train --label school|dynasty [--folds K] [--json]\n"
             "       danqing style classify FILE_OR_IMAGE_ID [--label school|dynasty] [--top N]\n"
-            "                              [--nearest N] [--json]\n\n"
+            "                              [--nearest N] [--json]\n"
+            "       danqing style evaluate --train DATA_DIR --test DATA_DIR [--label L]\n"
+            "                              [--parts palette,ink,brushwork,composition] [--json]\n\n"
             "index     embeds every image whose pyramid changed since its last embedding (or\n"
             "          one relic's images): palette, ink tones, brushwork, composition. One\n"
             "          transaction per image: a killed run resumes where it stopped.\n"
@@ -37,7 +40,10 @@ static void usage(FILE *f)
             "          and the confusion matrix; stores the model for classify and the API.\n"
             "classify  the top labels with calibrated probabilities and the nearest labelled\n"
             "          works; --json prints {\"labels\": [{\"label\", \"p\"}], \"nearest\": [...]}.\n"
-            "          Suggestions only: no catalog record is changed.\n");
+            "          Suggestions only: no catalog record is changed.\n"
+            "evaluate  fits on one catalog's labelled works (optionally only some parts of the\n"
+            "          embedding: the ablation) and tests on another's: accuracy, confusion,\n"
+            "          and retrieval mAP of same-label neighbours. Stores nothing.\n");
 }
 
 /* ================================================================ pixels -> embedding */
@@ -181,7 +187,7 @@ static int style_index(dq_config_t *cfg, int argc, char **argv)
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0)
         goto out;
     vips_up = 1;
-    if (!(cat = dq_catalog_open(cfg->data_dir, &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     if (dq_catalog_image_list(cat, collect_image, &imgs, &err) < 0)
         goto out;
@@ -334,7 +340,7 @@ static int style_train(dq_config_t *cfg, int argc, char **argv)
     dq_style_model_t *m = NULL;
     dq_style_cv_t cv = {0};
     dq_buf_t doc = {0};
-    if (!(cat = dq_catalog_open(cfg->data_dir, &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     if (dq_catalog_style_works(cat, &cli_actor, collect_work, &t, &err) < 0)
         goto out;
@@ -505,7 +511,7 @@ static int style_classify(dq_config_t *cfg, int argc, char **argv)
     dq_buf_t labels = {0}, near = {0};
     int vips_up = 0, by_image = 0;
     const dq_style_embedder_t *e = dq_style_default();
-    if (!(cat = dq_catalog_open(cfg->data_dir, &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     if (access(what, R_OK) != 0) {
         /* An image id: its stored embedding. */
@@ -600,6 +606,261 @@ out:
     return rc;
 }
 
+/* ================================================================ evaluate */
+
+/* Average precision of same-label neighbours for every work of B (the work itself left out),
+ * ranked by the index's cosine. */
+static double mean_ap(const dq_style_index_t *ix, const int *y, int n)
+{
+    float *sc = dq_xmalloc((size_t)n * sizeof(float));
+    int *ord = dq_xmalloc((size_t)n * sizeof(int));
+    double sum = 0;
+    int counted = 0;
+    for (int i = 0; i < n; i++) {
+        dq_style_index_scores(ix, dq_style_index_row(ix, i), sc);
+        int m = 0, tot = 0;
+        for (int j = 0; j < n; j++)
+            if (j != i) {
+                ord[m++] = j;
+                tot += y[j] == y[i];
+            }
+        if (!tot)
+            continue;
+        /* Insertion sort by score, descending (n is a few hundred). */
+        for (int a = 1; a < m; a++)
+            for (int b = a; b > 0 && sc[ord[b]] > sc[ord[b - 1]]; b--) {
+                int t = ord[b];
+                ord[b] = ord[b - 1];
+                ord[b - 1] = t;
+            }
+        double ap = 0;
+        int rel = 0;
+        for (int r = 0; r < m; r++)
+            if (y[ord[r]] == y[i]) {
+                rel++;
+                ap += (double)rel / (r + 1);
+            }
+        sum += ap / tot;
+        counted++;
+    }
+    free(sc);
+    free(ord);
+    return counted ? sum / counted : 0;
+}
+
+/* Keeps only the columns of the named parts (comma-separated keys; NULL: all). Returns the
+ * number kept, or -1 for an unknown part. cols gets the kept column indices. */
+static int part_columns(const dq_style_embedder_t *e, const char *list, int *cols)
+{
+    int n = 0;
+    for (int p = 0; p < e->n_parts; p++) {
+        int want = !list;
+        if (list) {
+            const char *k = e->parts[p].key;
+            size_t kl = strlen(k);
+            for (const char *q = list; *q;) {
+                const char *c = strchr(q, ',');
+                size_t l = c ? (size_t)(c - q) : strlen(q);
+                if (l == kl && strncmp(q, k, l) == 0)
+                    want = 1;
+                q += l + (c ? 1 : 0);
+            }
+        }
+        for (int j = 0; want && j < e->parts[p].len; j++)
+            cols[n++] = e->parts[p].offset + j;
+    }
+    if (list) { /* every name must be a part */
+        for (const char *q = list; *q;) {
+            const char *c = strchr(q, ',');
+            size_t l = c ? (size_t)(c - q) : strlen(q);
+            int ok = 0;
+            for (int p = 0; p < e->n_parts; p++)
+                ok |= strlen(e->parts[p].key) == l && strncmp(q, e->parts[p].key, l) == 0;
+            if (!ok)
+                return -1;
+            q += l + (c ? 1 : 0);
+        }
+    }
+    return n;
+}
+
+static int style_evaluate(dq_config_t *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    const char *train_dir = NULL, *test_dir = NULL, *label = "school", *parts = NULL;
+    int json = 0, rc = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--train") == 0 && i + 1 < argc)
+            train_dir = argv[++i];
+        else if (strcmp(argv[i], "--test") == 0 && i + 1 < argc)
+            test_dir = argv[++i];
+        else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc)
+            label = argv[++i];
+        else if (strcmp(argv[i], "--parts") == 0 && i + 1 < argc)
+            parts = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else {
+            fprintf(stderr, "danqing style evaluate: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    const dq_style_embedder_t *e = dq_style_default();
+    int *cols = dq_xmalloc((size_t)e->dim * sizeof(int));
+    int nc = part_columns(e, parts, cols);
+    if (!train_dir || !test_dir || nc <= 0 ||
+        (strcmp(label, "school") != 0 && strcmp(label, "dynasty") != 0)) {
+        fprintf(stderr, "danqing style evaluate: --train DIR --test DIR [--label school|dynasty] "
+                        "[--parts palette,ink,brushwork,composition]\n");
+        free(cols);
+        return 2;
+    }
+    dq_err_t err = {0};
+    dq_catalog_t *ca = NULL, *cb = NULL;
+    train_t A = {.label = label}, B = {.label = label};
+    dq_style_model_t *m = NULL, *mfull = NULL;
+    dq_style_cv_t cv = {0};
+    float *XA = NULL, *XB = NULL;
+    int *yb = NULL, *conf = NULL;
+    dq_style_index_t *ix = NULL, *ix0 = NULL;
+    if (!(ca = dq_catalog_open(train_dir, &err)) || !(cb = dq_catalog_open(test_dir, &err)) ||
+        dq_catalog_style_works(ca, &cli_actor, collect_work, &A, &err) < 0 ||
+        dq_catalog_style_works(cb, &cli_actor, collect_work, &B, &err) < 0)
+        goto out;
+    if (A.n_classes < 2 || B.n == 0 || A.dim != e->dim || B.dim != e->dim) {
+        dq_err_set(&err, DQ_EINVAL, 0, "need labelled, indexed works in both catalogs (%d, %d)",
+                   A.n, B.n);
+        goto out;
+    }
+    /* Class ids of A in name order; B's labels mapped onto them (-1: unseen in training). */
+    char **cls = dq_xmalloc((size_t)A.n_classes * sizeof(char *));
+    memcpy(cls, A.classes, (size_t)A.n_classes * sizeof(char *));
+    qsort(cls, (size_t)A.n_classes, sizeof(char *), cmp_str);
+    int K = A.n_classes;
+    int *ya = dq_xmalloc((size_t)A.n * sizeof(int));
+    for (int i = 0; i < A.n; i++)
+        for (int c = 0; c < K; c++)
+            if (cls[c] == A.classes[A.y[i]])
+                ya[i] = c;
+    yb = dq_xmalloc((size_t)B.n * sizeof(int));
+    for (int i = 0; i < B.n; i++) {
+        yb[i] = -1;
+        for (int c = 0; c < K; c++)
+            if (strcmp(cls[c], B.classes[B.y[i]]) == 0)
+                yb[i] = c;
+    }
+    XA = dq_xmalloc((size_t)A.n * nc * sizeof(float));
+    XB = dq_xmalloc((size_t)B.n * nc * sizeof(float));
+    for (int i = 0; i < A.n; i++)
+        for (int j = 0; j < nc; j++)
+            XA[(size_t)i * nc + j] = A.X[(size_t)i * e->dim + cols[j]];
+    for (int i = 0; i < B.n; i++)
+        for (int j = 0; j < nc; j++)
+            XB[(size_t)i * nc + j] = B.X[(size_t)i * e->dim + cols[j]];
+    int64_t t0 = dq_now_us();
+    m = dq_style_model_fit(XA, A.n, nc, ya, K, (const char *const *)cls, 0, 5, 1, &cv, &err);
+    if (!m) {
+        free(cls);
+        free(ya);
+        goto out;
+    }
+    double fit_s = (double)(dq_now_us() - t0) / 1e6;
+    conf = dq_xcalloc((size_t)K * K, sizeof(int));
+    int right = 0, unseen = 0;
+    double nll = 0, *p = dq_xmalloc((size_t)K * sizeof(double));
+    for (int i = 0; i < B.n; i++) {
+        dq_style_model_predict(m, XB + (size_t)i * nc, p);
+        int best = 0;
+        for (int c = 1; c < K; c++)
+            if (p[c] > p[best])
+                best = c;
+        if (yb[i] < 0) {
+            unseen++;
+            continue;
+        }
+        conf[yb[i] * K + best]++;
+        right += best == yb[i];
+        nll -= log(p[yb[i]] + 1e-12);
+    }
+    free(p);
+    int nt = B.n - unseen;
+    double acc = nt ? (double)right / B.n : 0;
+    nll = nt ? nll / nt : 0;
+    /* Retrieval on the test set, with all parts: the hand-built index alone, and with the
+     * metric learned on the training catalog (what the server uses). */
+    double map = -1, map0 = -1;
+    if (!parts) {
+        mfull = m;
+        ix0 = dq_style_index_build(e, B.X, B.n, NULL);
+        ix = dq_style_index_build(e, B.X, B.n, m);
+        map0 = mean_ap(ix0, yb, B.n);
+        map = mean_ap(ix, yb, B.n);
+    }
+    if (json) {
+        printf("{\"label\":\"%s\",\"parts\":\"%s\",\"dims\":%d,\"n_train\":%d,\"n_test\":%d,"
+               "\"cv_accuracy\":%.4f,\"accuracy\":%.4f,\"test_nll\":%.4f,\"temperature\":%.4f,"
+               "\"fit_s\":%.3f,\"map\":%.4f,\"map_unsupervised\":%.4f,\"classes\":[",
+               label, parts ? parts : "all", nc, A.n, B.n, cv.accuracy, acc, nll,
+               m->temperature, fit_s, map, map0);
+        for (int c = 0; c < K; c++)
+            printf("%s\"%s\"", c ? "," : "", cls[c]);
+        printf("],\"confusion\":[");
+        for (int a = 0; a < K; a++) {
+            printf("%s[", a ? "," : "");
+            for (int b = 0; b < K; b++)
+                printf("%s%d", b ? "," : "", conf[a * K + b]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("style evaluate --label %s (%s, %d floats): trained on %d works, tested on %d "
+               "unseen works: accuracy %.3f (training CV %.3f), test log-loss %.3f\n",
+               label, parts ? parts : "all parts", nc, A.n, B.n, acc, cv.accuracy, nll);
+        if (map >= 0)
+            printf("retrieval mAP (same %s) %.3f with the learned metric, %.3f without\n", label,
+                   map, map0);
+        printf("%16s", "");
+        for (int b = 0; b < K; b++)
+            printf(" %7.7s", cls[b]);
+        printf("\n");
+        for (int a = 0; a < K; a++) {
+            printf("%16.16s", cls[a]);
+            for (int b = 0; b < K; b++)
+                printf(" %7d", conf[a * K + b]);
+            printf("\n");
+        }
+    }
+    free(cls);
+    free(ya);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "danqing style evaluate: %s\n", err.msg);
+    for (int c = 0; c < A.n_classes; c++)
+        free(A.classes[c]);
+    for (int c = 0; c < B.n_classes; c++)
+        free(B.classes[c]);
+    free(A.classes);
+    free(B.classes);
+    free(A.X);
+    free(A.y);
+    free(B.X);
+    free(B.y);
+    free(XA);
+    free(XB);
+    free(yb);
+    free(conf);
+    free(cols);
+    (void)mfull;
+    dq_style_model_free(m);
+    dq_style_cv_free(&cv);
+    dq_style_index_free(ix);
+    dq_style_index_free(ix0);
+    dq_catalog_close(ca);
+    dq_catalog_close(cb);
+    return rc;
+}
+
 int dq_cmd_style(dq_config_t *cfg, int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -616,6 +877,8 @@ int dq_cmd_style(dq_config_t *cfg, int argc, char **argv)
         return style_train(cfg, argc - 1, argv + 1);
     if (strcmp(argv[1], "classify") == 0)
         return style_classify(cfg, argc - 1, argv + 1);
-    fprintf(stderr, "danqing style: unknown sub-command '%s' (index, train, classify)\n", argv[1]);
+    if (strcmp(argv[1], "evaluate") == 0)
+        return style_evaluate(cfg, argc - 1, argv + 1);
+    fprintf(stderr, "danqing style: unknown sub-command '%s' (index, train, classify, evaluate)\n", argv[1]);
     return 2;
 }

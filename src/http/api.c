@@ -329,6 +329,7 @@ static const api_route_t api_routes[] = {
     {DQ_HTTP_PATCH, "relics/*", DQ_ROLE_CURATOR, 0, dq_api_relic_patch},
     {DQ_HTTP_DELETE, "relics/*", DQ_ROLE_CURATOR, 0, dq_api_relic_delete},
     {DQ_HTTP_PUT, "relics/*/images", DQ_ROLE_CURATOR, 0, dq_api_relic_images},
+    {R_GET, "relics/*/cite", DQ_ROLE_ANON, 0, dq_api_relic_cite}, /* network (linkedart.c) */
     {R_GET, "vocab/*", DQ_ROLE_ANON, 0, api_vocab},
     {R_GET, "images", DQ_ROLE_ANON, 0, api_images},
     {R_GET, "images/*", DQ_ROLE_ANON, 0, api_image},
@@ -372,8 +373,21 @@ static const api_route_t api_routes[] = {
     /* ======== end lessons and glossary ======== */
     /* ======== similar works (api_style.c; issue 13) ======== */
     {R_GET, "relics/*/similar", DQ_ROLE_ANON, 0, dq_api_style_similar},
+    {R_GET, "relics/*/palette", DQ_ROLE_ANON, 0, dq_api_style_palette},
     {DQ_HTTP_POST, "similar", DQ_ROLE_ANON, 0, dq_api_style_search},
     /* ======== end similar works ======== */
+    /* ======== scene layers (api_scene.c; issue 14) ======== */
+    {R_GET, "images/*/scene", DQ_ROLE_ANON, 0, dq_api_scene_list},
+    {DQ_HTTP_POST, "images/*/scene", DQ_ROLE_CURATOR, 0, dq_api_scene_save},
+    {R_GET, "images/*/scene/*", DQ_ROLE_ANON, 0, dq_api_scene_get},
+    /* ======== end scene layers ======== */
+    /* ======== condition records (api_condition.c; issue 12) ======== */
+    {R_GET, "relics/*/condition", DQ_ROLE_ANON, 0, dq_api_condition_list},
+    {DQ_HTTP_POST, "relics/*/condition", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_create},
+    {R_GET, "relics/*/condition/*", DQ_ROLE_ANON, 0, dq_api_condition_get},
+    {DQ_HTTP_PUT, "relics/*/condition/*", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_replace},
+    {DQ_HTTP_DELETE, "relics/*/condition/*", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_delete},
+    /* ======== end condition records ======== */
 };
 
 static int pattern_matches(const char *pattern, char *const *seg, int n_seg)
@@ -493,6 +507,8 @@ static void (*const large_bodies[])(dq_api_t *c) = {
     dq_api_relic_create, dq_api_relic_replace, dq_api_relic_patch,
     dq_api_tour_create,  dq_api_tour_replace,  dq_api_lesson_create, dq_api_lesson_replace,
     dq_api_style_search, /* an uploaded image */
+    dq_api_scene_save,   /* layers as PNG data URLs */
+    dq_api_condition_create, dq_api_condition_replace, /* "changes" may carry region lists */
 };
 
 size_t dq_http_api_body_limit(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)

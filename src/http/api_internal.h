@@ -118,10 +118,32 @@ void dq_api_class_events(dq_api_t *c);
 /* Answers the Linked Art HumanMadeObject of relic id (content negotiation on
  * GET /api/relics/{id}, and /linked-art/object/{id}). */
 void dq_api_relic_linkedart(dq_api_t *c, const char *id);
+/* GET /api/relics/{id}/cite?format=csl|bibtex|ris. */
+void dq_api_relic_cite(dq_api_t *c);
 /* ======== end network ======== */
 
 /* ======== similar works (api_style.c; issue 13) ======== */
 void dq_api_style_similar(dq_api_t *c);
 void dq_api_style_search(dq_api_t *c);
+void dq_api_style_palette(dq_api_t *c);
+
+/* ======== scene layers (api_scene.c; issue 14) ======== */
+/* GET images/{id}/scene, GET images/{id}/scene/{latest|N|vN}, POST images/{id}/scene. */
+void dq_api_scene_list(dq_api_t *c);
+void dq_api_scene_get(dq_api_t *c);
+void dq_api_scene_save(dq_api_t *c);
+/* For presentation.c: adds each canvas's newest scene layer set as a hidden AnnotationPage of
+ * supplementing annotations (left alone when the manifest is not a JSON object). */
+void dq_api_scene_manifest_decorate(dq_api_t *c, dq_buf_t *manifest);
+/* RFC 4648 §4 base64 of src[0..len) appended to out, at most max_out bytes: 0 or -1. */
+int dq_api_base64_decode(const char *src, size_t len, dq_buf_t *out, size_t max_out);
+/* ======== end scene layers ======== */
+/* ======== condition records (api_condition.c; issue 12) ======== */
+void dq_api_condition_list(dq_api_t *c);
+void dq_api_condition_create(dq_api_t *c);
+void dq_api_condition_get(dq_api_t *c);
+void dq_api_condition_replace(dq_api_t *c);
+void dq_api_condition_delete(dq_api_t *c);
+/* ======== end condition records ======== */
 
 #endif

@@ -194,8 +194,9 @@ void dq_api_relic_search(dq_api_t *c)
 {
     static const char *const names[] = {"q",      "dynasty",    "object_type", "subject", "creator",
                                         "medium", "has_images", "year_from",   "year_to", "sort",
-                                        "limit",  "cursor",     "facets",      "lang"};
-    enum { Q, DYN, TYPE, SUBJ, CREATOR, MEDIUM, HAS, YF, YT, SORT, LIMIT, CURSOR, FACETS, LANG };
+                                        "limit",  "cursor",     "facets",      "lang",    "colour"};
+    enum { Q, DYN, TYPE, SUBJ, CREATOR, MEDIUM, HAS, YF, YT, SORT, LIMIT, CURSOR, FACETS, LANG,
+           COLOUR };
     char *a[DQ_ARRAY_LEN(names)] = {0};
     dq_buf_t b = {0};
     dq_err_t err = {0};
@@ -217,6 +218,7 @@ void dq_api_relic_search(dq_api_t *c)
         .sort = a[SORT] && *a[SORT] ? a[SORT] : NULL,
         .cursor = a[CURSOR] && *a[CURSOR] ? a[CURSOR] : NULL,
         .lang = a[LANG] && *a[LANG] ? a[LANG] : NULL,
+        .colour = a[COLOUR] && *a[COLOUR] ? a[COLOUR] : NULL, /* issue 13 */
     };
     if (a[HAS] && *a[HAS]) {
         if (strcmp(a[HAS], "1") != 0 && strcmp(a[HAS], "0") != 0) {

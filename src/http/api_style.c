@@ -198,3 +198,17 @@ out:
     dq_buf_free(&out);
     dq_buf_free(&attr);
 }
+
+void dq_api_style_palette(dq_api_t *c)
+{
+    dq_buf_t out = {0};
+    dq_err_t err = {0};
+    if (dq_catalog_style_palette_relic(c->srv->catalog, c->seg[1], &c->actor, &out, &err) < 0) {
+        dq_api_error_err(c->resp, &err);
+        dq_buf_free(&out);
+        return;
+    }
+    dq_buf_putc(&out, '\n');
+    dq_api_json(c->resp, 200, &out);
+    dq_buf_free(&out);
+}

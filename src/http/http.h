@@ -182,6 +182,10 @@ typedef struct {
     /* NULL: the route takes no body; a request that sends one is answered without reading it
      * (and the connection closed). */
     dq_http_body_limit_fn body_limit;
+    /* DQ_HTTP_* methods whose requests run the whole handler on the API queue, with the
+     * connection suspended, instead of on the libmicrohttpd worker: handlers that may wait
+     * for the catalog's writer lock or hash a password (mhd.c run_api). 0: none. */
+    int offload;
 } dq_route_t;
 
 /* Finds the handler for a path; NULL when no route matches. *allowed gets the method mask. */
@@ -259,6 +263,9 @@ struct dq_server {
     pthread_t watcher;        /* polls the registry for replaced pyramids */
     int watcher_running;
     _Atomic int stopping;
+    /* 1 from SIGTERM on (issue 15): /health answers 503 "draining" so that a balancer sends
+     * new requests elsewhere while this server finishes what it has (dq_server_drain). */
+    _Atomic int draining;
     int port;
     int64_t started_us;
 };
@@ -278,6 +285,11 @@ int dq_registry_revalidate(dq_registry_t *r);
 void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_iiif2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* Starts draining (issue 15): /health turns 503 {"state":"draining"} at once, then, after
+ * grace_ms in which everything else is still served (a balancer's health check interval),
+ * returns; the caller then stops the server (dq_server_stop: no new connections, requests in
+ * flight finished, renders in flight cancelled with 503). Thread-safe. */
+void dq_server_drain(dq_server_t *srv, int grace_ms);
 /* ---- web front end (static.c) ---- */
 /* Serves the single-page app and its files from the web root (cfg->web_dir, else web/ or
  * ../web beside the binary): index.html for `/` and extension-less client routes, files for
@@ -313,15 +325,20 @@ void dq_http_search2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t 
 /* ======== network: Linked Art, OAI-PMH, Change Discovery (linkedart.c, oai.c, discovery.c) ======== */
 /* /linked-art/{object|person|digital}/{key}: Linked Art JSON-LD as the asker may see it. */
 void dq_http_linkedart(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
-/* Adds the Link header rel="describedby" naming relic_id's Linked Art document (for the
- * relic's HTML page). */
-void dq_http_la_describedby(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
-                            const char *relic_id);
+/* For the relic's HTML page (resp holds index.html): adds the Link header rel="describedby"
+ * naming relic_id's Linked Art document and, for a public relic, the citation <meta> tags
+ * reference managers read (Zotero), inserted before </head>. */
+void dq_http_relic_page(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
+                        const char *relic_id);
 /* /oai: OAI-PMH 2.0 (GET, or POST with a form body), public records only. */
 void dq_http_oai(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 size_t dq_http_oai_body_limit(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 /* /iiif/discovery/changes[/page/{n}]: IIIF Change Discovery 1.0 of public relics. */
 void dq_http_discovery(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* /dumps/{relics.jsonl|relics.csv|linked-art.jsonl}: every public record, rebuilt when the
+ * relic change feed moves; /api: the index of open data and the metadata licence. */
+void dq_http_dumps(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+void dq_http_api_index(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 /* ======== end network ======== */
 
 /* ======== expensive renders (renderq.c) ======== */

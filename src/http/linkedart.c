@@ -17,6 +17,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "lod/lod.h"
 
@@ -202,16 +204,84 @@ out:
     free(key);
 }
 
-void dq_http_la_describedby(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
-                            const char *relic_id)
+/* ---------------------------------------------------------------- citations and the page */
+
+void dq_api_relic_cite(dq_api_t *c)
 {
-    dq_buf_t b = {0}, v = {0};
+    dq_buf_t doc = {0}, out = {0};
+    dq_err_t err = {0};
+    lctx_t l = {0};
+    int bad = 0;
+    char *format = dq_api_arg(c, "format", &bad);
+    const char *ctype = NULL;
+    char today[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+    if (bad)
+        goto out;
+    if (dq_catalog_relic_get(c->srv->catalog, c->seg[1], &c->actor, &doc, NULL, &err) < 0) {
+        dq_api_error_err(c->resp, &err);
+        goto out;
+    }
+    lctx_init(c, &l);
+    if (dq_lod_cite(doc.data, doc.len, format, today, &l.ctx, &out, &ctype, &err) < 0) {
+        dq_api_error_err(c->resp, &err);
+        goto out;
+    }
+    dq_api_json(c->resp, 200, &out);
+    c->resp->content_type = ctype;
+out:
+    free(format);
+    lctx_free(&l);
+    dq_buf_free(&doc);
+    dq_buf_free(&out);
+}
+
+void dq_http_relic_page(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
+                        const char *relic_id)
+{
+    dq_buf_t b = {0}, v = {0}, doc = {0}, tags = {0};
+    dq_err_t err = {0};
     dq_http_base_url(srv, req, &b);
     dq_buf_printf(&v, "<%s", b.data);
     dq_lod_la_path(&v, "object", relic_id);
     dq_buf_puts(&v, ">; rel=\"describedby\"; type=\"application/ld+json\"; profile=\""
                     DQ_LOD_LA_PROFILE "\"");
     dq_http_resp_header(resp, "Link", v.data);
+    /* The reference-manager tags, for a public record only: the page is the same for every
+     * asker, so it must not carry what only a signed-in curator may see. */
+    dq_actor_t anon = {.role = DQ_ROLE_ANON};
+    dq_lod_ctx_t ctx = {.base_url = b.data};
+    const char *head = resp->body.data ? strstr(resp->body.data, "</head>") : NULL;
+    if (head && dq_catalog_relic_get(srv->catalog, relic_id, &anon, &doc, NULL, &err) == 0 &&
+        dq_lod_page_meta(doc.data, doc.len, &ctx, &tags, &err) == 0) {
+        size_t at = (size_t)(head - resp->body.data);
+        dq_buf_t page = {0};
+        dq_buf_append(&page, resp->body.data, at);
+        dq_buf_append(&page, tags.data, tags.len);
+        dq_buf_append(&page, resp->body.data + at, resp->body.len - at);
+        dq_buf_free(&resp->body);
+        resp->body = page;
+        resp->cacheable = 0; /* the record changes without the file changing */
+        /* The file's validator no longer names this body: suffix it with a hash of the tags
+         * (FNV-1a), so that a changed record gives a changed ETag. */
+        uint64_t h = 1469598103934665603ULL;
+        for (size_t i = 0; i < tags.len; i++)
+            h = (h ^ (unsigned char)tags.data[i]) * 1099511628211ULL;
+        for (int i = 0; i < resp->n_headers; i++) {
+            size_t n = strlen(resp->header_values[i]);
+            if (strcasecmp(resp->header_names[i], "ETag") != 0 || n < 2)
+                continue;
+            char *e = dq_xasprintf("%.*s-%016llx\"", (int)(n - 1), resp->header_values[i],
+                                   (unsigned long long)h);
+            free(resp->header_values[i]);
+            resp->header_values[i] = e;
+        }
+    }
     dq_buf_free(&b);
     dq_buf_free(&v);
+    dq_buf_free(&doc);
+    dq_buf_free(&tags);
 }

@@ -104,6 +104,8 @@ static void manifest(dq_api_t *c, const char *id)
     }
     /* ======== annotations (api_annotations.c): AnnotationPage refs, SearchService2 ======== */
     dq_api_anno_manifest_decorate(c, id, &out);
+    /* ======== scene layers (api_scene.c): supplementing annotations per canvas ======== */
+    dq_api_scene_manifest_decorate(c, &out);
     answer(c, &out);
 out:
     json_decref(j);

@@ -259,7 +259,7 @@ void dq_http_static(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *
     /* ======== network: the relic page names its Linked Art document (linkedart.c) ======== */
     if (resp->status == 200 && dq_str_starts(path, "/relic/") && path[7] &&
         !strchr(path + 7, '/'))
-        dq_http_la_describedby(srv, req, resp, path + 7);
+        dq_http_relic_page(srv, req, resp, path + 7);
 out:
     free(path);
 }

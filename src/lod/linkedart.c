@@ -27,6 +27,7 @@
 #define AAT_INSCRIPTION_STMT "300435414"
 #define AAT_RIGHTS_STMT "300435434"
 #define AAT_BIOGRAPHY_STMT "300435422"
+#define AAT_BIBLIOGRAPHY "300026497"
 #define AAT_HEIGHT "300055644"
 #define AAT_WIDTH "300055647"
 #define AAT_CM "300379098"
@@ -392,6 +393,18 @@ int dq_lod_la_object(const char *relic_json, size_t len, const dq_lod_ctx_t *ctx
     if (jstr(doc, "rights"))
         json_array_append_new(refs, statement(AAT_RIGHTS_STMT, "Rights Statement",
                                               jstr(doc, "rights"), NULL));
+    /* The record's bibliography: each reference as a citation statement. */
+    json_array_foreach(json_object_get(doc, "references"), i, e)
+    {
+        const char *t = jstr(e, "text");
+        if (!t)
+            continue;
+        char *s = jstr(e, "doi") ? dq_xasprintf("%s doi:%s", t, jstr(e, "doi"))
+                  : jstr(e, "url") ? dq_xasprintf("%s <%s>", t, jstr(e, "url"))
+                                   : dq_xstrdup(t);
+        json_array_append_new(refs, statement(AAT_BIBLIOGRAPHY, "Bibliography", s, NULL));
+        free(s);
+    }
     if (json_array_size(refs))
         json_object_set_new(o, "referred_to_by", refs);
     else

@@ -179,4 +179,31 @@ void dq_lod_cd_collection(dq_buf_t *out, const dq_lod_ctx_t *ctx, int64_t total,
 void dq_lod_cd_page(dq_buf_t *out, const dq_lod_ctx_t *ctx, int64_t page, int64_t n_pages,
                     const dq_lod_activity_t *items, size_t n_items);
 
+/* ================================================================ citations (cite.c) */
+
+/* A citation of the relic document (with "id") in format "csl" (CSL-JSON, an array of one
+ * item; NULL means csl), "bibtex" or "ris", accessed (may be NULL) "YYYY-MM-DD..." as the
+ * access date; *content_type gets the media type (static). Errors: 400 for another format
+ * or a document that is not a JSON object with "id". */
+int dq_lod_cite(const char *relic_json, size_t len, const char *format, const char *accessed,
+                const dq_lod_ctx_t *ctx, dq_buf_t *out, const char **content_type,
+                dq_err_t *err);
+/* The <meta> tags of a relic's HTML page that reference managers read (Highwire citation_*,
+ * Dublin Core DC.*), one per line, attribute values escaped. */
+int dq_lod_page_meta(const char *relic_json, size_t len, const dq_lod_ctx_t *ctx, dq_buf_t *out,
+                     dq_err_t *err);
+
+/* ================================================================ harvesting (harvest.c) */
+
+/* Appends one JSON Lines relic document (for dq_catalog_import) that references the IIIF
+ * Presentation 3.0 Manifest manifest (len bytes, fetched from manifest_url): id
+ * "ext-{16 hex}" and accession "ext-{24 hex}" of the URL's SHA-256, title, creators, dynasty,
+ * dates, object type ("other" unless a label names one of ours), subject, medium, description,
+ * rights and a "remote" block {manifest, institution, source (source_url, may be NULL), url,
+ * licence}. vocab gives the vocabularies (base_url unused). Errors: 422 for a document that
+ * is not a Manifest or has no label. */
+int dq_lod_manifest_to_relic(const char *manifest, size_t len, const char *manifest_url,
+                             const char *source_url, const dq_lod_ctx_t *vocab, dq_buf_t *out,
+                             dq_err_t *err);
+
 #endif

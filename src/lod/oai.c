@@ -699,6 +699,8 @@ static void dc_record(dq_buf_t *out, const json_t *doc, const dq_lod_ctx_t *ctx)
     if (jstr(doc, "dynasty"))
         elem(out, "dc:coverage", vocab_en(ctx->dynasties_json, jstr(doc, "dynasty"), &hd));
     elem(out, "dc:rights", jstr(doc, "rights"));
+    json_array_foreach(json_object_get(doc, "references"), i, e)
+        elem(out, "dc:relation", jstr(e, "text"));
     dq_buf_puts(out, "</oai_dc:dc>");
     json_decref(hd);
     json_decref(ht);
@@ -799,8 +801,21 @@ static void lido_record(dq_buf_t *out, const json_t *doc, const dq_lod_ctx_t *ct
     lido_term(out, "eventType", "Production");
     json_array_foreach(json_object_get(doc, "creators"), i, e)
     {
-        dq_buf_puts(out, "<lido:eventActor><lido:actorInRole><lido:actor>"
-                         "<lido:nameActorSet>");
+        dq_buf_puts(out, "<lido:eventActor><lido:actorInRole><lido:actor>");
+        /* Authority ids first (LIDO actorComplexType: actorID*, nameActorSet+, ...). */
+        if (jstr(e, "wikidata")) {
+            dq_buf_puts(out, "<lido:actorID lido:type=\"URI\" lido:source=\"Wikidata\">"
+                             "http://www.wikidata.org/entity/");
+            xs(out, jstr(e, "wikidata"));
+            dq_buf_puts(out, "</lido:actorID>");
+        }
+        if (jstr(e, "ulan")) {
+            dq_buf_puts(out, "<lido:actorID lido:type=\"URI\" lido:source=\"ULAN\">"
+                             "http://vocab.getty.edu/ulan/");
+            xs(out, jstr(e, "ulan"));
+            dq_buf_puts(out, "</lido:actorID>");
+        }
+        dq_buf_puts(out, "<lido:nameActorSet>");
         lang_elems(out, json_object_get(e, "name"), "lido:appellationValue", NULL);
         dq_buf_puts(out, "</lido:nameActorSet>");
         if (jstr(e, "dates")) {

@@ -86,6 +86,7 @@ typedef struct {
     const char *metrics_json;      /* a JSON object to keep with the set (may be NULL) */
     const char *paths[DQ_SCENE_N]; /* a PNG/JPEG/TIFF file per layer, or NULL; depth needed */
     int quality;                   /* JPEG quality of the layers' pyramid tiles */
+    uint64_t max_pixels;           /* per layer; 0 = 2^31 */
 } dq_scene_store_opts_t;
 
 /* Stores a new version of image_id's scene layers: checks the role and the image, takes the

@@ -108,29 +108,29 @@ void dq_style_lab_to_srgb(const float lab[3], uint8_t rgb[3])
 }
 
 /* A pale wash of a pigment over the support lies between the support's colour and the
- * pigment's: the pixel matches when it is near that segment (within ~10 Lab units) and at
- * least a quarter of the way from the support to the pigment. */
+ * pigment's. The test is made in the a*b* (chroma) plane, where ink cannot imitate a colour:
+ * grey ink only darkens, so its chroma offset from the support is near zero. The pixel's chroma
+ * offset from the support must point towards the pigment's (within ~5 units of that line), reach
+ * at least a third of the way and at least 7 units, and its lightness must fit the wash (within
+ * ~15 units of the support-to-pigment lightness at the same fraction; ink may darken it). */
 static float match_seg(const float *c, const float *paper, const float *lab)
 {
-    float d[3], x[3], dd = 0, t = 0;
-    for (int i = 0; i < 3; i++) {
-        d[i] = c[i] - paper[i];
-        x[i] = lab[i] - paper[i];
-        dd += d[i] * d[i];
-        t += d[i] * x[i];
-    }
-    if (dd < 1e-6f)
+    float da = c[1] - paper[1], db = c[2] - paper[2];
+    float xa = lab[1] - paper[1], xb = lab[2] - paper[2];
+    float dd = da * da + db * db;
+    if (dd < 25.0f)
         return 0;
-    t /= dd;
+    float t = (xa * da + xb * db) / dd;
+    float xx = xa * xa + xb * xb;
+    if (t < 0.2f || xx < 49.0f)
+        return 0;
     if (t > 1.3f)
         t = 1.3f;
-    float e = 0;
-    for (int i = 0; i < 3; i++) {
-        float r = x[i] - t * d[i];
-        e += r * r;
-    }
-    float ramp = t < 0.2f ? 0 : t > 0.45f ? 1 : (t - 0.2f) / 0.25f;
-    return ramp * expf(-e / (2.0f * 9.0f * 9.0f));
+    float ra = xa - t * da, rb = xb - t * db;
+    float perp = ra * ra + rb * rb;
+    float dl = lab[0] - (paper[0] + t * (c[0] - paper[0]));
+    float ramp = t < 0.33f ? (t - 0.2f) / 0.13f : 1.0f;
+    return ramp * expf(-perp / (2.0f * 5.0f * 5.0f)) * expf(-dl * dl / (2.0f * 15.0f * 15.0f));
 }
 
 float dq_style_colour_match(const dq_style_colour_t *c, const float lab[3])

@@ -34,7 +34,7 @@ static void setup(fx_t *f)
     char *idx = dq_xasprintf("%s/index.html", f->web);
     FILE *w = fopen(idx, "w");
     DQ_REQUIRE(w);
-    fputs("<!doctype html><title>app</title>\n", w);
+    fputs("<!doctype html><html><head><title>app</title></head><body></body></html>\n", w);
     fclose(w);
     free(idx);
     /* One small image for the first relic. */
@@ -46,7 +46,8 @@ static void setup(fx_t *f)
     DQ_REQUIRE(dqt_sh("%s ingest %s --id img-1 --data %s >/dev/null 2>&1", dqt_bin(), png,
                       f->data) == 0);
     free(png);
-    /* 250 records: dynasties in turn, every third a handscroll, r-0007 restricted. */
+    /* 250 records: dynasties in turn, every third a handscroll, r-0007 restricted, all but
+     * r-0011 showing the one image (so they have Manifests). */
     char *jl = dq_xasprintf("%s/r.jsonl", f->dir);
     FILE *o = fopen(jl, "w");
     DQ_REQUIRE(o);
@@ -55,11 +56,13 @@ static void setup(fx_t *f)
                 "{\"id\":\"r-%04d\",\"accession\":\"ACC-%04d\",\"title\":{\"zh\":\"山水%d\","
                 "\"en\":\"Landscape <%d> & co\"},\"creators\":[{\"name\":{\"zh\":\"画家%d\","
                 "\"en\":\"Painter %d\"},\"dates\":\"1100-1160\"}],\"dynasty\":\"%s\","
-                "\"object_type\":\"%s\",\"year_from\":1100,\"year_to\":1125%s%s}\n",
+                "\"object_type\":\"%s\",\"year_from\":1100,\"year_to\":1125%s%s%s}\n",
                 i, i, i, i, i % 7, i % 7, dynasties[i % 5],
                 i % 3 == 0 ? "handscroll" : "hanging_scroll",
                 i == 7 ? ",\"restricted\":true" : "",
-                i == 1 ? ",\"images\":[{\"image_id\":\"img-1\"}]" : "");
+                i != 11 ? ",\"images\":[{\"image_id\":\"img-1\"}]" : "",
+                i == 2 ? ",\"references\":[{\"text\":\"Cahill, {Index} 50% & more\","
+                         "\"doi\":\"10.1000/abc\"}]" : "");
     fclose(o);
     DQ_REQUIRE(dqt_sh("%s --data %s import %s >/dev/null 2>&1", dqt_bin(), f->data, jl) == 0);
     free(jl);
@@ -400,8 +403,9 @@ DQ_TEST(change_discovery)
     json_t *p = json_loads(b, 0, NULL);
     free(b);
     json_t *items = json_object_get(p, "orderedItems");
-    /* 250 creates minus the restricted one, then the delete and the update, newest last. */
-    DQ_CHECK_INT((int)json_array_size(items), N_RELICS - 1 + 2);
+    /* 250 creates minus the restricted one and the one without images (no Manifest), then
+     * the delete and the update, newest last. */
+    DQ_CHECK_INT((int)json_array_size(items), N_RELICS - 2 + 2);
     json_t *a0 = json_array_get(items, 0);
     DQ_CHECK_STR(json_string_value(json_object_get(a0, "type")), "Create");
     json_t *ad = json_array_get(items, json_array_size(items) - 2);
@@ -422,9 +426,8 @@ DQ_TEST(change_discovery)
         const char *t = json_string_value(json_object_get(it, "endTime"));
         ordered &= t && strcmp(t, prev) >= 0;
         prev = t ? t : prev;
-        ordered &= strstr(json_string_value(json_object_get(json_object_get(it, "object"),
-                                                            "id")),
-                          "r-0007") == NULL;
+        const char *oid = json_string_value(json_object_get(json_object_get(it, "object"), "id"));
+        ordered &= strstr(oid, "/r-0007/") == NULL && strstr(oid, "/r-0011/") == NULL;
     }
     DQ_CHECK(ordered);
     json_decref(p);
@@ -435,5 +438,109 @@ DQ_TEST(change_discovery)
     b = get(&f, "/iiif/discovery/changes/page/x", NULL, &st);
     DQ_CHECK_INT(st, 404);
     free(b);
+    teardown(&f);
+}
+
+DQ_TEST(citations_authorities_dumps)
+{
+    fx_t f;
+    setup(&f);
+    int st;
+    /* Authority ids: validated, stored, searchable, exported. */
+    char h[256];
+    snprintf(h, sizeof(h), "%sIf-Match: *\r\nContent-Type: application/merge-patch+json\r\n",
+             f.auth);
+    dqt_resp_t r;
+    DQ_REQUIRE(dqt_http_body(f.srv.port, "PATCH", "/api/relics/r-0004", h,
+                             "{\"creators\":[{\"name\":{\"en\":\"Guo Xi\"},"
+                             "\"wikidata\":\"Q704682\",\"ulan\":\"500321870\"}]}",
+                             &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    dqt_resp_free(&r);
+    DQ_REQUIRE(dqt_http_body(f.srv.port, "PATCH", "/api/relics/r-0004", h,
+                             "{\"creators\":[{\"name\":{\"en\":\"Guo Xi\"},"
+                             "\"wikidata\":\"704682\",\"ulan\":\"5003\"}]}",
+                             &r) == 0);
+    DQ_CHECK_INT(r.status, 422);
+    DQ_CHECK(strstr(r.body.data, "creators[0].wikidata") && strstr(r.body.data, "creators[0].ulan"));
+    dqt_resp_free(&r);
+    char *b = get(&f, "/api/relics?q=Q704682", NULL, &st);
+    DQ_CHECK(strstr(b, "\"total\":1") && strstr(b, "r-0004"));
+    free(b);
+    b = get(&f, "/linked-art/person/Guo%20Xi", NULL, &st);
+    DQ_CHECK(strstr(b, "http://www.wikidata.org/entity/Q704682") &&
+             strstr(b, "http://vocab.getty.edu/ulan/500321870"));
+    free(b);
+    b = get(&f, "/oai?verb=GetRecord&metadataPrefix=lido&identifier=oai:127.0.0.1:r-0004", NULL,
+            &st);
+    DQ_CHECK(strstr(b, "<lido:actorID lido:type=\"URI\" lido:source=\"Wikidata\">"
+                       "http://www.wikidata.org/entity/Q704682</lido:actorID>") != NULL);
+    free(b);
+    /* References: searchable, and in Dublin Core and Linked Art. */
+    b = get(&f, "/api/relics?q=Cahill", NULL, &st);
+    DQ_CHECK(strstr(b, "\"total\":1") && strstr(b, "r-0002"));
+    free(b);
+    b = get(&f, "/linked-art/object/r-0002", NULL, &st);
+    DQ_CHECK(strstr(b, "Cahill, {Index} 50% & more doi:10.1000/abc") != NULL);
+    free(b);
+
+    /* Citations: BibTeX escapes its specials, RIS ends with ER, CSL is JSON. */
+    b = get(&f, "/api/relics/r-0002/cite?format=bibtex", NULL, &st);
+    DQ_CHECK_INT(st, 200);
+    DQ_CHECK(strstr(b, "@misc{r-0002,") && strstr(b, "title = {Landscape <2> \\& co}") &&
+             strstr(b, "author = {{Painter 2}}"));
+    free(b);
+    b = get(&f, "/api/relics/r-0002/cite?format=ris", NULL, &st);
+    DQ_CHECK(strstr(b, "TY  - ART\r\n") && strstr(b, "AU  - Painter 2\r\n") &&
+             strstr(b, "ER  - \r\n"));
+    free(b);
+    b = get(&f, "/api/relics/r-0002/cite?format=csl", NULL, &st);
+    json_t *csl = json_loads(b, 0, NULL);
+    DQ_CHECK_STR(json_string_value(json_object_get(json_array_get(csl, 0), "type")), "graphic");
+    json_decref(csl);
+    free(b);
+    b = get(&f, "/api/relics/r-0002/cite?format=mla", NULL, &st);
+    DQ_CHECK_INT(st, 400);
+    free(b);
+    b = get(&f, "/api/relics/r-0007/cite", NULL, &st);
+    DQ_CHECK_INT(st, 404);
+    free(b);
+    /* Zotero's tags on the page of a public relic, none on a restricted one's. */
+    b = get(&f, "/relic/r-0002", NULL, &st);
+    DQ_CHECK(strstr(b, "<meta name=\"citation_title\" content=\"Landscape &lt;2&gt; &amp; co\">") &&
+             strstr(b, "<link rel=\"schema.DC\""));
+    free(b);
+    b = get(&f, "/relic/r-0007", f.auth, &st);
+    DQ_CHECK_INT(st, 200);
+    DQ_CHECK(strstr(b, "citation_title") == NULL);
+    free(b);
+
+    /* Dumps: public records only, rebuilt after a change; the index names them. */
+    b = get(&f, "/dumps/relics.jsonl", NULL, &st);
+    DQ_CHECK_INT(st, 200);
+    DQ_CHECK_INT(count(b, "\n"), N_RELICS - 1);
+    DQ_CHECK(strstr(b, "r-0007") == NULL);
+    free(b);
+    b = get(&f, "/dumps/relics.csv", NULL, &st);
+    DQ_CHECK_INT(count(b, "\r\n"), N_RELICS); /* header + 249 rows */
+    DQ_CHECK(strstr(b, "\"Cahill, {Index} 50% & more\"") != NULL);
+    free(b);
+    DQ_CHECK_INT(delete_relic(&f, "r-0010"), 204);
+    b = get(&f, "/dumps/linked-art.jsonl", NULL, &st);
+    DQ_CHECK_INT(count(b, "\n"), N_RELICS - 2);
+    DQ_CHECK(strstr(b, "/linked-art/object/r-0010\"") == NULL);
+    free(b);
+    b = get(&f, "/dumps/nope.xml", NULL, &st);
+    DQ_CHECK_INT(st, 404);
+    free(b);
+    dqt_resp_t ir;
+    DQ_REQUIRE(dqt_http(f.srv.port, "GET", "/api", NULL, &ir) == 0);
+    DQ_CHECK_INT(ir.status, 200);
+    DQ_CHECK(strstr(ir.body.data, "/dumps/relics.csv") &&
+             strstr(ir.body.data, "publicdomain/zero/1.0"));
+    char *lic = dqt_header(&ir, "Link");
+    DQ_CHECK(lic && strstr(lic, "rel=\"license\""));
+    free(lic);
+    dqt_resp_free(&ir);
     teardown(&f);
 }

@@ -64,7 +64,8 @@ class Catalog:
     def _build(self):
         gen = os.path.join(self.tmp, "gen")
         data = os.path.join(self.tmp, "data")
-        run("generate", "--out", gen, "--scale", "0.1", "--no-truth", "--quiet", "--pigments",
+        run("generate", "--out", gen, "--scale", "0.1", "--no-truth", "--quiet",
+            "--seed", os.environ.get("DQ_NET_SEED", "1"), "--pigments",
             os.path.join(ROOT, "data-src", "pigments"), binary=GEN_BIN)
         for work in sorted(os.listdir(gen)):
             main = os.path.join(gen, work, "main.tif")
@@ -76,14 +77,21 @@ class Catalog:
             dyn = ["song", "tang", "ming", "qing", "yuan"]
             with open(path, "w") as f:
                 for i in range(1, self.synthetic + 1):
-                    f.write(json.dumps({
+                    creator = {"name": {"zh": f"画家{i % 9}", "en": f"Painter {i % 9}"}}
+                    if i % 9 == 1:  # authority ids and a bibliography on some records
+                        creator.update(wikidata=f"Q{1000 + i % 9}", ulan="500012345")
+                    doc = {
                         "id": f"x-{i:05d}", "accession": f"X-{i:05d}",
                         "title": {"zh": f"山水 {i}", "en": f"Landscape {i}"},
-                        "creators": [{"name": {"zh": f"画家{i % 9}", "en": f"Painter {i % 9}"}}],
+                        "creators": [creator],
                         "dynasty": dyn[i % 5], "object_type": "album_leaf",
                         "year_from": 1000 + i % 700, "year_to": 1000 + i % 700,
                         "dimensions_cm": {"height": 30.5, "width": 20.0},
-                        "description": {"en": "A leaf & <its> note"}}, ensure_ascii=False) + "\n")
+                        "description": {"en": "A leaf & <its> note"}}
+                    if i % 7 == 0:
+                        doc["references"] = [{"text": f"Catalogue {i}, p. {i % 50}",
+                                              "doi": f"10.1000/dq.{i}"}]
+                    f.write(json.dumps(doc, ensure_ascii=False) + "\n")
             run("--data", data, "import", path)
         self.proc = subprocess.Popen([BIN, "serve", "--data", data, "--listen", "127.0.0.1:0",
                                       "--log-level", "2"], stdout=subprocess.PIPE,

@@ -67,5 +67,57 @@ import json,sys; d=json.load(sys.stdin); s=sum(x[\"p\"] for x in d[\"labels\"]);
 after=$(sqlite3 "$tmp/d/catalog.sqlite" "SELECT group_concat(version) FROM relics")
 check "classify changed no relic" "[ '$before' = '$after' ]"
 
+# HTTP: similar works respect restricted records; attribution never writes.
+tok=$("$bin" --data "$tmp/d" user add cur --role curator > /dev/null && "$bin" --data "$tmp/d" user token cur 2>/dev/null | cut -d' ' -f1)
+"$bin" --data "$tmp/d" serve --listen 127.0.0.1:0 > "$tmp/serve.log" 2>&1 &
+spid=$!
+trap 'kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
+for i in $(seq 1 200); do grep -q "listening on" "$tmp/serve.log" && break; sleep 0.05; done
+port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\)\/.*/\1/p' "$tmp/serve.log" | head -1)
+api="http://127.0.0.1:$port/api"
+hid=$(sqlite3 "$tmp/d/catalog.sqlite" "SELECT r.id FROM relics r JOIN relic_images i ON i.relic = r.seq WHERE i.image_id = 'S5-jinbi-0002'")
+vid=$(sqlite3 "$tmp/d/catalog.sqlite" "SELECT r.id FROM relics r JOIN relic_images i ON i.relic = r.seq WHERE i.image_id = 'S5-jinbi-0001'")
+curl -s -X PATCH -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' -H 'If-Match: *' \
+  -d '{"restricted": true}' "$api/relics/$hid" > /dev/null
+anon=$(curl -s "$api/relics/$vid/similar?limit=50")
+check "anonymous similar works leave the restricted relic out" "echo '$anon' | $py -c '
+import json,sys; d=json.load(sys.stdin); ids=[i[\"relic_id\"] for i in d[\"items\"]]
+assert len(ids)==16 and \"$hid\" not in ids and \"$vid\" not in ids, ids
+assert all(set(i[\"parts\"])=={\"palette\",\"ink\",\"brushwork\",\"composition\"} for i in d[\"items\"])
+assert all(i[\"reason\"][\"key\"] in i[\"parts\"] for i in d[\"items\"])'"
+cur=$(curl -s -H "Authorization: Bearer $tok" "$api/relics/$vid/similar?limit=50")
+check "a curator sees it" "echo '$cur' | grep -q '\"$hid\"'"
+check "the restricted relic's own similar list is 404 anonymously" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$api/relics/$hid/similar') = 404 ]"
+check "a hidden image is 404 to POST /api/similar" "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{\"image_id\":\"S5-jinbi-0002\"}' '$api/similar') = 404 ]"
+check "bad limit is 400" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$api/relics/$vid/similar?limit=0') = 400 ]"
+up=$(curl -s -X POST -H 'Content-Type: image/tiff' --data-binary @"$tmp/s/S5-xiyuan-0001/main.tif" "$api/similar?limit=3")
+check "an uploaded image gets similar works and attribution suggestions" "echo '$up' | $py -c '
+import json,sys; d=json.load(sys.stdin)
+assert len(d[\"items\"])==3 and d[\"attribution\"][\"school\"][\"labels\"][0][\"p\"]>0 and \"note\" in d'"
+reg=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"image_id":"S5-yanyu-0001","region":"0,0,200,150","limit":2}' "$api/similar")
+check "an image region gets similar works" "echo '$reg' | $py -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"items\"])==2'"
+check "a region outside the image is 400" "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{\"image_id\":\"S5-yanyu-0001\",\"region\":\"90000,0,200,150\"}' '$api/similar') = 400 ]"
+check "garbage uploads are 400" "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: image/jpeg' --data-binary 'not an image at all' '$api/similar') = 400 ]"
+check "no relic but the patched one changed" "[ \$(sqlite3 '$tmp/d/catalog.sqlite' \"SELECT count(*) FROM relics WHERE version > 1\") -eq 1 ]"
+# Colour search: combinable with text and facets; palettes of relic pages.
+cs=$(curl -s "$api/relics?colour=shiqing&limit=100&facets=1")
+check "colour=石青 finds blue-green (jinbi) works" "echo '$cs' | $py -c '
+import json,sys; d=json.load(sys.stdin); acc=[i[\"accession\"] for i in d[\"items\"]]
+assert d[\"total\"]>=2 and sum(\"jinbi\" in a for a in acc)>=2, acc
+assert \"facets\" in d'"
+cz=$(curl -s "$api/relics?colour=%E7%9F%B3%E9%9D%92&limit=100")
+check "the Chinese name gives the same answer" "[ \"\$(echo '$cs' | $py -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])')\" = \"\$(echo '$cz' | $py -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])')\" ]"
+check "colour with text narrows the text's matches" "[ \$(curl -s \"$api/relics?colour=shiqing&q=%E4%BA%91%E5%B1%B1%E6%B4%BE&limit=100\" | $py -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])') -le \$(curl -s \"$api/relics?q=%E4%BA%91%E5%B1%B1%E6%B4%BE&limit=100\" | $py -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])') ]"
+check "kaishu calligraphy has no cinnabar wash" "! curl -s '$api/relics?colour=zhusha&limit=100' | grep -q 'kaishu'"
+check "an unknown colour is 400" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$api/relics?colour=purple') = 400 ]"
+check "a picked hex colour works" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$api/relics?colour=%23507da1') = 200 ]"
+pal=$(curl -s "$api/relics/$vid/palette")
+check "a relic's palette has swatches, the support first" "echo '$pal' | $py -c '
+import json,sys; d=json.load(sys.stdin); p=d[\"palette\"]
+assert p[0][\"name\"]==\"paper\" and all(x[\"hex\"].startswith(\"#\") for x in p) and abs(sum(x[\"share\"] for x in p)-1)<0.01'"
+
+kill $spid 2>/dev/null
+wait $spid 2>/dev/null
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -6,6 +6,7 @@
 #define DQ_RELIC_FIXTURE_H
 
 #include "dq_test.h"
+#include "dq_pg_test.h"
 
 #include "catalog/catalog.h"
 
@@ -23,7 +24,7 @@ static dq_catalog_t *fx_open(void)
     char *dir = dq_xasprintf("%s/data", d);
     free(d);
     dq_err_t err = {0};
-    dq_catalog_t *c = dq_catalog_open(dir, &err);
+    dq_catalog_t *c = dq_test_catalog_open(dir, &err);
     if (!c)
         fprintf(stderr, "open: %s\n", err.msg);
     DQ_REQUIRE(c != NULL);

@@ -7,6 +7,7 @@
  * token_shape_ok.
  */
 #include "dq_test.h"
+#include "dq_pg_test.h"
 
 #include "../../../src/catalog/account.c"
 
@@ -29,7 +30,7 @@ static void fx_open(fx_t *f)
     f->dir = dq_xasprintf("%s/data", d);
     free(d);
     dq_err_t err = {0};
-    f->cat = dq_catalog_open(f->dir, &err);
+    f->cat = dq_test_catalog_open(f->dir, &err);
     if (!f->cat)
         fprintf(stderr, "open: %s\n", err.msg);
     DQ_REQUIRE(f->cat != NULL);
@@ -45,6 +46,8 @@ static void fx_close(fx_t *f)
  * first row as a new string ("" when no row). */
 static char *sql1(const fx_t *f, const char *sql)
 {
+    if (dq_test_on_pg())
+        return dq_pg_test_sql1(f->dir, sql);
     char *path = dq_xasprintf("%s/catalog.sqlite", f->dir);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;

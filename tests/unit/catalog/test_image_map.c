@@ -5,6 +5,7 @@
  * connection holds the write lock, reads unaffected).
  */
 #include "dq_test.h"
+#include "dq_pg_test.h"
 
 #include "catalog/catalog.h"
 
@@ -34,7 +35,7 @@ static void rm_dir(char *d)
 static dq_catalog_t *open_ok(const char *where)
 {
     dq_err_t err = {0};
-    dq_catalog_t *c = dq_catalog_open(where, &err);
+    dq_catalog_t *c = dq_test_catalog_open(where, &err);
     if (!c)
         fprintf(stderr, "open %s: %s\n", where, err.msg);
     DQ_REQUIRE(c != NULL);
@@ -88,21 +89,22 @@ DQ_TEST(catalog_urls)
     put_image(c, "x", 400);
     dq_catalog_close(c);
     char *file = dq_xasprintf("%s/sub/my.sqlite", d);
-    DQ_CHECK(access(file, F_OK) == 0);
+    DQ_CHECK(access(file, F_OK) == 0); /* (sqlite: URLs are SQLite on either pass) */
     c = open_ok(url); /* reopened: the row is there */
     dq_image_rec_t got;
     dq_err_t err = {0};
     DQ_CHECK(dq_catalog_image_get(c, "x", &got, &err) == 0 && got.width == 400);
     dq_catalog_close(c);
-    static const char *const bad[] = {"postgres://db/danqing", "postgresql://h/x", "ftp://x/y",
-                                      "sqlite:", ""};
+    /* port 1: nothing listens there, so the PostgreSQL URLs fail at once */
+    static const char *const bad[] = {"postgres://127.0.0.1:1/danqing",
+                                      "postgresql://127.0.0.1:1/x", "ftp://x/y", "sqlite:", ""};
     for (size_t i = 0; i < DQ_ARRAY_LEN(bad); i++) {
         dq_err_t e = {0};
         DQ_CHECK(dq_catalog_open(bad[i], &e) == NULL);
         DQ_CHECK(e.code != DQ_OK && e.msg[0]);
     }
     dq_err_t e = {0};
-    DQ_CHECK(dq_catalog_open("postgres://db/danqing", &e) == NULL);
+    DQ_CHECK(dq_catalog_open("postgres://127.0.0.1:1/danqing", &e) == NULL);
     DQ_CHECK(strstr(e.msg, "PostgreSQL") != NULL);
     free(file);
     free(url);
@@ -195,9 +197,14 @@ DQ_TEST(a_held_write_lock_makes_writes_busy_not_reads)
     put_image(c, "i1", 400);
     dq_catalog_set_write_wait(c, 100);
     sqlite3 *db = NULL;
+    PGconn *pg = NULL; /* the PostgreSQL pass: another connection holds the writers' lock */
     char *path = dq_xasprintf("%s/catalog.sqlite", d);
-    DQ_REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
-    DQ_REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    if (dq_test_on_pg()) {
+        pg = dq_pg_test_hold_writers(d);
+    } else {
+        DQ_REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+        DQ_REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    }
     /* a write gives up: DQ_EBUSY, 503 */
     dq_image_rec_t got;
     DQ_REQUIRE(dq_catalog_image_get(c, "i1", &got, &err) == 0);
@@ -218,7 +225,10 @@ DQ_TEST(a_held_write_lock_makes_writes_busy_not_reads)
     DQ_CHECK(dq_catalog_relic_search(c, &q, &anon, &out, &err) == 0);
     dq_buf_free(&out);
     /* and writes work once the lock goes */
-    DQ_REQUIRE(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+    if (pg)
+        PQfinish(pg);
+    else
+        DQ_REQUIRE(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
     got.width = 500;
     DQ_CHECK(dq_catalog_image_put(c, &got, DQ_CATALOG_REPLACE, "test", &err) == 0);
     DQ_CHECK(dq_catalog_image_get(c, "i1", &got, &err) == 0 && got.width == 500);

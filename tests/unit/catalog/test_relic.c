@@ -391,11 +391,11 @@ DQ_TEST(reopen_keeps_records_and_schema)
 {
     char *d = dq_test_tmpdir("dq_relic");
     dq_err_t err = {0};
-    dq_catalog_t *c = dq_catalog_open(d, &err);
+    dq_catalog_t *c = dq_test_catalog_open(d, &err);
     DQ_REQUIRE(c);
     char *id = fx_create(c, qingming);
     dq_catalog_close(c);
-    c = dq_catalog_open(d, &err);
+    c = dq_test_catalog_open(d, &err);
     DQ_REQUIRE(c);
     int v = 0;
     DQ_CHECK(dq_catalog_schema_version(c, &v, &err) == 0);

@@ -325,8 +325,8 @@ DQ_TEST(attribution_on_unseen_seed_beats_chance)
     double acc = (double)right / nb;
     fprintf(stderr, "    school accuracy on unseen seed: %.3f (%d/%d; chance %.3f)\n", acc, right,
             nb, 1.0 / dq_paint_n_schools);
-    /* Four works per school to learn from: the bench trains on 60 (target 0.95). */
-    DQ_CHECK(acc >= 0.7);
+    /* Four works per school to learn from at 480 px: the bench trains on 60 (target 0.95). */
+    DQ_CHECK(acc >= 0.6); /* 3.6 times chance; measured 0.71 */
     dq_style_model_free(m);
     free(A);
     free(B);

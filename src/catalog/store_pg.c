@@ -1,0 +1,793 @@
+/*
+ * store_pg.c: the PostgreSQL backend of the catalog (issue 15): opening by URL
+ * (postgres://user@host:port/db, any libpq connection URI; the schema is whatever the
+ * connection's search_path names first, so that several catalogs can share one database),
+ * migrations, the connections and transactions (see store_pg_internal.h for the model), the
+ * helpers every store_pg*.c file uses, the audit trail with its change feed, and the change
+ * notifications that let several servers share one catalog (LISTEN/NOTIFY).
+ *
+ * The schema grows by its own ordered list of migrations, numbered as SQLite's are (the same
+ * version means the same objects), each applied in one transaction under the writers'
+ * advisory lock together with its schema_version row, so that two processes opening a fresh
+ * catalog at once apply each exactly once.
+ *
+ * Row ids that SQLite takes from AUTOINCREMENT (relics.seq, annotation and tour ids) come
+ * from a counter table updated in the writing transaction: like sqlite_sequence they are
+ * never reused and a rolled-back insert takes nothing (a PostgreSQL sequence would skip).
+ * Audit seq is max + 1 under the writers' lock, so it equals the number of rows as on SQLite.
+ */
+#define _GNU_SOURCE
+#include "catalog.h"
+#include "store_pg_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The advisory lock's first key: "dq" (the second is the schema's hash). */
+#define PG_LOCK_KEY1 0x6471
+
+/* ---------------------------------------------------------------- migrations */
+
+typedef struct {
+    int version;
+    const char *what;
+    const char *sql;
+} migration_t;
+
+/* Migration 8 on SQLite adds an FTS5 vocabulary table that bounds matches before they run;
+ * PostgreSQL has no use for it (match_bound is left out), but the version is kept in step. */
+static const char noop_schema[] = "SELECT 1";
+
+/* Append only, with the version SQLite uses for the same objects. As on SQLite, a migration
+ * is applied when its own schema_version row is missing, so versions may arrive in any
+ * order (9..14 belong to parallel issues). */
+static const migration_t migrations[] = {
+    {1, "images and audit", dq_pg_image_schema},
+    {2, "pending image journal", dq_pg_pending_schema},
+    {3, "relics, facets, image links, full-text index", dq_pg_relic_schema},
+    {4, "users, sessions, API tokens", dq_pg_account_schema},
+    {5, "annotations, their full-text index, tours", dq_pg_annotation_schema},
+    {6, "relic names for the search dictionary", dq_pg_relic_names_schema},
+    {7, "user names folded to lower case", dq_pg_account_fold_schema},
+    {8, "relic full-text vocabulary (SQLite only)", noop_schema},
+    {13, "educator role, lessons, glossary", dq_pg_lesson_schema}, /* store_pg_lesson.c */
+    /* store_pg_kinds.c */
+    {9, "spectral captures and derived layers", dq_pg_spectral_schema},
+    {10, "condition records", dq_pg_condition_schema},
+    {11, "style embeddings and attribution models", dq_pg_style_schema},
+    {12, "scene layer sets", dq_pg_scene_schema},
+    {14, "relic tombstones, datestamp and change-feed indexes", dq_pg_network_schema},
+};
+
+/* ---------------------------------------------------------------- parameters and errors */
+
+void dq_pg_p_text(pg_params_t *p, const char *s)
+{
+    DQ_ASSERT(p->n < DQ_PG_MAX_PARAMS);
+    p->v[p->n] = s;
+    p->len[p->n] = s ? (int)strlen(s) : 0;
+    p->n++;
+}
+
+void dq_pg_p_textn(pg_params_t *p, const char *s, size_t len)
+{
+    DQ_ASSERT(p->n < DQ_PG_MAX_PARAMS);
+    p->v[p->n] = s;
+    p->len[p->n] = (int)len;
+    p->n++;
+}
+
+void dq_pg_p_int(pg_params_t *p, int64_t v)
+{
+    DQ_ASSERT(p->n < DQ_PG_MAX_PARAMS);
+    snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", (long long)v);
+    p->v[p->n] = p->num[p->n];
+    p->len[p->n] = (int)strlen(p->num[p->n]);
+    p->n++;
+}
+
+/* Fills err from a failed result (or the connection's message when res is NULL). */
+static int fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(t->pc->conn);
+    char m[400];
+    snprintf(m, sizeof(m), "%s", msg && *msg ? msg : "unknown error");
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        m[--n] = '\0';
+    t->failed = 1;
+    if (state && strcmp(state, "23505") == 0)
+        return dq_err_set(err, DQ_EEXIST, 409, "catalog: %s: %s", what, m);
+    if (state && strcmp(state, "23503") == 0)
+        return dq_err_set(err, DQ_ENOTFOUND, 404, "catalog: %s: %s", what, m);
+    if (state &&
+        (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+         strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "53300") == 0))
+        return dq_err_set(err, DQ_EBUSY, 503, "catalog: %s: the database is busy, try again", what);
+    return dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", what, m);
+}
+
+static PGresult *check(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_SINGLE_TUPLE)
+        return res;
+    fail(t, res, what, err);
+    PQclear(res);
+    return NULL;
+}
+
+/* The connection's prepared statement for sql, prepared now when new; NULL with err. */
+static const char *prepared(dq_store_txn_t *t, const char *sql, int n_params, dq_err_t *err)
+{
+    pg_conn_t *c = t->pc;
+    /* By pointer first (literals), confirmed by text: a caller's buffer may hold other SQL
+     * at the same address later. */
+    for (size_t i = 0; i < c->n_stmts; i++)
+        if (c->stmts[i].ptr == sql && strcmp(c->stmts[i].sql, sql) == 0)
+            return c->stmts[i].name;
+    for (size_t i = 0; i < c->n_stmts; i++)
+        if (strcmp(c->stmts[i].sql, sql) == 0) {
+            c->stmts[i].ptr = sql;
+            return c->stmts[i].name;
+        }
+    if (c->n_stmts == c->cap_stmts) {
+        c->cap_stmts = c->cap_stmts ? c->cap_stmts * 2 : 32;
+        c->stmts = dq_xrealloc(c->stmts, c->cap_stmts * sizeof(*c->stmts));
+    }
+    pg_prepared_t *p = &c->stmts[c->n_stmts];
+    snprintf(p->name, sizeof(p->name), "s%zu", c->n_stmts);
+    (void)n_params;
+    PGresult *res = check(t, PQprepare(c->conn, p->name, sql, 0, NULL), "prepare", err);
+    if (!res)
+        return NULL;
+    PQclear(res);
+    p->sql = dq_xstrdup(sql);
+    p->ptr = sql;
+    c->n_stmts++;
+    return p->name;
+}
+
+PGresult *dq_pg_exec(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_err_t *err)
+{
+    const char *name = prepared(t, sql, params ? params->n : 0, err);
+    if (!name)
+        return NULL;
+    return check(t,
+                 PQexecPrepared(t->pc->conn, name, params ? params->n : 0,
+                                params ? params->v : NULL, params ? params->len : NULL, NULL, 0),
+                 "query", err);
+}
+
+PGresult *dq_pg_exec_once(dq_store_txn_t *t, const char *sql, const pg_params_t *params,
+                          dq_err_t *err)
+{
+    return check(t,
+                 PQexecParams(t->pc->conn, sql, params ? params->n : 0, NULL,
+                              params ? params->v : NULL, params ? params->len : NULL, NULL, 0),
+                 "query", err);
+}
+
+int dq_pg_run(dq_store_txn_t *t, const char *sql, const pg_params_t *params, int64_t *changed,
+              dq_err_t *err)
+{
+    PGresult *res = dq_pg_exec(t, sql, params, err);
+    if (!res)
+        return -1;
+    if (changed) {
+        const char *n = PQcmdTuples(res);
+        *changed = n && *n ? strtoll(n, NULL, 10) : 0;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int dq_pg_int(dq_store_txn_t *t, const char *sql, const pg_params_t *params, int64_t *v,
+              dq_err_t *err)
+{
+    PGresult *res = dq_pg_exec(t, sql, params, err);
+    if (!res)
+        return -1;
+    int rc = PQntuples(res) > 0 ? 0 : 1;
+    if (rc == 0)
+        *v = dq_pg_col_int(res, 0, 0);
+    PQclear(res);
+    return rc;
+}
+
+int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_pg_row_cb cb,
+               void *ud, dq_err_t *err)
+{
+    const char *name = prepared(t, sql, params ? params->n : 0, err);
+    PGconn *c = t->pc->conn;
+    if (!name)
+        return -1;
+    if (!PQsendQueryPrepared(c, name, params ? params->n : 0, params ? params->v : NULL,
+                             params ? params->len : NULL, NULL, 0))
+        return fail(t, NULL, "query", err);
+    PQsetSingleRowMode(c);
+    int rc = 0, stop = 0;
+    PGresult *res;
+    while ((res = PQgetResult(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE) {
+            if (!stop && rc == 0 && cb(ud, res) != 0)
+                stop = 1; /* the rest is drained: the connection must be idle again */
+        } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && rc == 0) {
+            fail(t, res, "query", err);
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+const char *dq_pg_col(PGresult *res, int r, int c)
+{
+    return PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+}
+
+int64_t dq_pg_col_int(PGresult *res, int r, int c)
+{
+    return PQgetisnull(res, r, c) ? 0 : strtoll(PQgetvalue(res, r, c), NULL, 10);
+}
+
+void dq_pg_copy_col(char *dst, size_t cap, PGresult *res, int r, int c)
+{
+    const char *v = dq_pg_col(res, r, c);
+    snprintf(dst, cap, "%s", v ? v : "");
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static void conn_close(pg_conn_t *c)
+{
+    for (size_t i = 0; i < c->n_stmts; i++)
+        free(c->stmts[i].sql);
+    free(c->stmts);
+    PQfinish(c->conn);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Forgets the prepared statements (after a reconnect the server has none). */
+static void conn_forget(pg_conn_t *c)
+{
+    for (size_t i = 0; i < c->n_stmts; i++)
+        free(c->stmts[i].sql);
+    c->n_stmts = 0;
+}
+
+static PGconn *connect_url(const char *url, dq_err_t *err)
+{
+    PGconn *c = PQconnectdb(url);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        char m[300];
+        snprintf(m, sizeof(m), "%s", c ? PQerrorMessage(c) : "out of memory");
+        size_t n = strlen(m);
+        while (n && m[n - 1] == '\n')
+            m[--n] = '\0';
+        dq_err_set(err, DQ_EIO, 500, "catalog: cannot connect to PostgreSQL: %s", m);
+        PQfinish(c);
+        return NULL;
+    }
+    /* Text results in UTF-8 and times in UTC, whatever the server's defaults. */
+    PGresult *r = PQexec(c, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
+                            " SET client_min_messages = warning");
+    PQclear(r);
+    return c;
+}
+
+static int conn_open(pg_store_t *s, pg_conn_t *c, dq_err_t *err)
+{
+    c->conn = connect_url(s->conninfo, err);
+    return c->conn ? 0 : -1;
+}
+
+/* A connection that broke (the server restarted) is opened again before it is used: a
+ * server node must outlive a database failover. */
+static int conn_ensure(pg_store_t *s, pg_conn_t *c, dq_err_t *err)
+{
+    if (c->conn && PQstatus(c->conn) == CONNECTION_OK)
+        return 0;
+    conn_forget(c);
+    PQfinish(c->conn);
+    c->conn = NULL;
+    return conn_open(s, c, err);
+}
+
+static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
+{
+    t->store = s;
+    t->pc = c;
+    t->search = s->search;
+    t->write = write;
+    t->failed = 0;
+}
+
+/* ---------------------------------------------------------------- transactions */
+
+static int reader_take(pg_store_t *s)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    for (;;) {
+        for (int i = 0; i < DQ_PG_N_READERS; i++)
+            if (!s->rd[i].in_use) {
+                s->rd[i].in_use = 1;
+                pthread_mutex_unlock(&s->pool_lock);
+                return i;
+            }
+        pthread_cond_wait(&s->pool_cv, &s->pool_lock);
+    }
+}
+
+static void reader_give(pg_store_t *s, pg_conn_t *c)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    c->in_use = 0;
+    pthread_cond_signal(&s->pool_cv);
+    pthread_mutex_unlock(&s->pool_lock);
+}
+
+static int lock_writer(pg_store_t *s, int64_t deadline_us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t left = deadline_us - dq_now_us();
+    if (left < 0)
+        left = 0;
+    ts.tv_sec += (time_t)(left / 1000000);
+    ts.tv_nsec += (long)(left % 1000000) * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_mutex_timedlock(&s->wlock, &ts) == 0 ? 0 : -1;
+}
+
+/* Runs a transaction-control text (several statements allowed) on t's connection. */
+static int control(dq_store_txn_t *t, const char *sql, dq_err_t *err)
+{
+    PGresult *r = check(t, PQexec(t->pc->conn, sql), "transaction", err);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+static int store_begin(void *impl, int write, dq_store_txn_t **txn, dq_err_t *err)
+{
+    pg_store_t *s = impl;
+    *txn = NULL;
+    if (!write) {
+        int i = reader_take(s);
+        dq_store_txn_t *t = &s->rtxn[i];
+        txn_bind(s, t, &s->rd[i], 0);
+        if (conn_ensure(s, t->pc, err) < 0 ||
+            control(t, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) < 0) {
+            reader_give(s, t->pc);
+            return -1;
+        }
+        *txn = t;
+        return 0;
+    }
+    int64_t deadline = dq_now_us() + (int64_t)atomic_load(&s->write_wait_ms) * 1000;
+    if (lock_writer(s, deadline) < 0)
+        return dq_err_set(err, DQ_EBUSY, 503,
+                          "the catalog is busy with other writes; try again in a moment");
+    dq_store_txn_t *t = &s->wtxn;
+    txn_bind(s, t, &s->w, 1);
+    if (conn_ensure(s, t->pc, err) < 0) {
+        pthread_mutex_unlock(&s->wlock);
+        return -1;
+    }
+    int64_t left_ms = (deadline - dq_now_us()) / 1000;
+    char sql[256];
+    /* One round trip: the transaction, the wait bound, and the writers' lock, which another
+     * process's writer (an import) may hold; lock_timeout turns a long wait into 55P03. */
+    snprintf(sql, sizeof(sql),
+             "BEGIN; SET LOCAL lock_timeout = %lld; SELECT pg_advisory_xact_lock(%d, %d)",
+             (long long)(left_ms > 1 ? left_ms : 1), PG_LOCK_KEY1, s->lock_key);
+    if (control(t, sql, err) < 0) {
+        PGresult *r = PQexec(t->pc->conn, "ROLLBACK");
+        PQclear(r);
+        if (err && err->code == DQ_EBUSY)
+            snprintf(err->msg, sizeof(err->msg),
+                     "the catalog is locked by another writer (an import?); try again in a "
+                     "moment");
+        pthread_mutex_unlock(&s->wlock);
+        return -1;
+    }
+    *txn = t;
+    return 0;
+}
+
+static void txn_end(dq_store_txn_t *t)
+{
+    pg_store_t *s = t->store;
+    dq_buf_free(&t->doc);
+    if (t->write)
+        pthread_mutex_unlock(&s->wlock);
+    else
+        reader_give(s, t->pc);
+}
+
+static void store_rollback(dq_store_txn_t *t)
+{
+    if (!t)
+        return;
+    PGresult *r = PQexec(t->pc->conn, "ROLLBACK");
+    PQclear(r);
+    txn_end(t);
+}
+
+static int store_commit(dq_store_txn_t *t, dq_err_t *err)
+{
+    if (t->failed) {
+        /* PostgreSQL has already refused the transaction; COMMIT would roll it back. */
+        store_rollback(t);
+        return dq_err_set(err, DQ_EINTERNAL, 500,
+                          "catalog: a statement failed inside the transaction; rolled back");
+    }
+    char sql[128];
+    /* Every committed write tells the other processes (delivered at commit, once per
+     * transaction, only if it commits): their watchers refresh at once instead of at the
+     * next poll. */
+    if (t->write)
+        snprintf(sql, sizeof(sql), "NOTIFY %s; COMMIT", t->store->channel);
+    else
+        snprintf(sql, sizeof(sql), "COMMIT");
+    if (control(t, sql, err) < 0) {
+        store_rollback(t);
+        return -1;
+    }
+    txn_end(t);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- open and migrate */
+
+static int read_version(dq_store_txn_t *t, int *version, dq_err_t *err)
+{
+    int64_t v = 0;
+    if (dq_pg_int(t, "SELECT coalesce(max(version), 0) FROM schema_version", NULL, &v, err) < 0)
+        return -1;
+    *version = (int)v;
+    return 0;
+}
+
+static int newest_known(void)
+{
+    int n = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+        n = migrations[i].version > n ? migrations[i].version : n;
+    return n;
+}
+
+static int migrate(pg_store_t *s, dq_err_t *err)
+{
+    const int newest = newest_known();
+    {
+        /* The common case, a catalog already up to date, without the writers' lock. */
+        dq_store_txn_t t;
+        int64_t have = 0;
+        dq_err_t e = {0};
+        pg_params_t p = {0};
+        char list[256] = "{";
+        for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d", i ? "," : "",
+                     migrations[i].version);
+        strcat(list, "}");
+        dq_pg_p_text(&p, list);
+        txn_bind(s, &t, &s->w, 1);
+        PGresult *r = dq_pg_exec_once(
+            &t, "SELECT count(*) FROM schema_version WHERE version = ANY($1::int[])", &p, &e);
+        if (r) {
+            have = dq_pg_col_int(r, 0, 0);
+            PQclear(r);
+            if (have == (int64_t)DQ_ARRAY_LEN(migrations))
+                return 0;
+        }
+    }
+    for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++) {
+        const migration_t *m = &migrations[i];
+        dq_store_txn_t *t;
+        int have = 0;
+        int64_t applied = 0;
+        if (store_begin(s, 1, &t, err) < 0)
+            return -1;
+        if (control(t,
+                    "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY,"
+                    " what text NOT NULL, applied_at text NOT NULL)",
+                    err) < 0 ||
+            read_version(t, &have, err) < 0)
+            goto fail;
+        if (have > newest) {
+            dq_err_set(err, DQ_EUNSUP, 0,
+                       "catalog schema version %d is newer than this danqing knows (%d)", have,
+                       newest);
+            goto fail;
+        }
+        pg_params_t p = {0};
+        dq_pg_p_int(&p, m->version);
+        int e = dq_pg_int(t, "SELECT 1 FROM schema_version WHERE version = $1", &p, &applied, err);
+        if (e < 0)
+            goto fail;
+        if (e == 1) {
+            dq_pg_p_text(&p, m->what);
+            if (control(t, m->sql, err) < 0 ||
+                dq_pg_run(t,
+                          "INSERT INTO schema_version (version, what, applied_at)"
+                          " VALUES ($1, $2, " DQ_PG_NOW ")",
+                          &p, NULL, err) < 0)
+                goto fail;
+        }
+        if (store_commit(t, err) < 0)
+            return -1;
+        continue;
+    fail:
+        store_rollback(t);
+        return -1;
+    }
+    return 0;
+}
+
+static void store_close(void *impl)
+{
+    pg_store_t *s = impl;
+    if (!s)
+        return;
+    for (int i = 0; i < DQ_PG_N_READERS; i++)
+        conn_close(&s->rd[i]);
+    conn_close(&s->w);
+    PQfinish(s->listener);
+    dq_search_free(s->search);
+    pthread_mutex_destroy(&s->wlock);
+    pthread_mutex_destroy(&s->pool_lock);
+    pthread_mutex_destroy(&s->listen_lock);
+    pthread_cond_destroy(&s->pool_cv);
+    free(s->conninfo);
+    free(s);
+}
+
+/* The schema this catalog lives in, its lock key and its channel name. */
+static int identify(pg_store_t *s, dq_err_t *err)
+{
+    dq_store_txn_t t;
+    txn_bind(s, &t, &s->w, 1);
+    PGresult *r = dq_pg_exec_once(
+        &t, "SELECT current_schema(), hashtext(coalesce(current_schema(), 'public'))", NULL, err);
+    if (!r)
+        return -1;
+    const char *schema = dq_pg_col(r, 0, 0);
+    if (!schema) {
+        PQclear(r);
+        return dq_err_set(err, DQ_EINVAL, 400,
+                          "catalog: the connection's search_path names no schema that exists");
+    }
+    s->lock_key = (int)dq_pg_col_int(r, 0, 1);
+    /* A channel name is an identifier: the schema's hash keeps it short and plain. */
+    snprintf(s->channel, sizeof(s->channel), "danqing_catalog_%08x", (unsigned)s->lock_key);
+    PQclear(r);
+    return 0;
+}
+
+/* location: the whole libpq connection URI (postgres://...). */
+static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
+{
+    pg_store_t *s = dq_xcalloc(1, sizeof(*s));
+    s->conninfo = dq_xstrdup(location);
+    pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->pool_lock, NULL);
+    pthread_mutex_init(&s->listen_lock, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 1500);
+    /* The compiled Unihan tables can be cached where the operator says (a PostgreSQL catalog
+     * has no directory of its own); without it they load from Debian's files (~0.3 s). */
+    dq_search_config_t scfg = {.cache_path = getenv("DANQING_SEARCH_CACHE")};
+    if (conn_open(s, &s->w, err) < 0 || identify(s, err) < 0 ||
+        !(s->search = dq_search_new(&scfg, err)))
+        goto fail;
+    /* Opening may wait longer than a write: another process may be migrating. */
+    atomic_store(&s->write_wait_ms, 30000);
+    if (migrate(s, err) < 0)
+        goto fail;
+    atomic_store(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 1500);
+    for (int i = 0; i < DQ_PG_N_READERS; i++)
+        if (conn_open(s, &s->rd[i], err) < 0)
+            goto fail;
+    dq_store_txn_t *t;
+    if (store_begin(s, 0, &t, err) < 0)
+        goto fail;
+    int rc = dq_pg_relic_open(t, err);
+    store_rollback(t);
+    if (rc < 0)
+        goto fail;
+    return s;
+fail:
+    store_close(s);
+    return NULL;
+}
+
+static void store_set_write_wait(void *impl, int ms)
+{
+    pg_store_t *s = impl;
+    atomic_store(&s->write_wait_ms, ms > 0 ? ms : 1500);
+}
+
+static int store_schema_version(void *impl, int *version, dq_err_t *err)
+{
+    dq_store_txn_t *t;
+    if (store_begin(impl, 0, &t, err) < 0)
+        return -1;
+    int rc = read_version(t, version, err);
+    store_rollback(t);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- change notifications */
+
+/* Waits up to timeout_ms for a commit by any process (this one included) on this catalog:
+ * 1 notified, 0 timed out, -1 error (the listener is dropped and made again at the next
+ * call). Only one thread may wait at a time (the watcher); others get 0 at once. */
+static int store_wait_change(void *impl, int timeout_ms, dq_err_t *err)
+{
+    pg_store_t *s = impl;
+    if (pthread_mutex_trylock(&s->listen_lock) != 0)
+        return 0;
+    int rc = -1;
+    if (!s->listener || PQstatus(s->listener) != CONNECTION_OK) {
+        PQfinish(s->listener);
+        s->listener = connect_url(s->conninfo, err);
+        if (!s->listener)
+            goto out;
+        char sql[96];
+        snprintf(sql, sizeof(sql), "LISTEN %s", s->channel);
+        PGresult *r = PQexec(s->listener, sql);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            dq_err_set(err, DQ_EIO, 500, "catalog: LISTEN: %s", PQerrorMessage(s->listener));
+            goto drop;
+        }
+        rc = 1; /* a fresh listener may have missed commits: report a change */
+        goto out;
+    }
+    int64_t deadline = dq_now_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        if (!PQconsumeInput(s->listener)) {
+            dq_err_set(err, DQ_EIO, 500, "catalog: listener: %s", PQerrorMessage(s->listener));
+            goto drop;
+        }
+        PGnotify *n;
+        int got = 0;
+        while ((n = PQnotifies(s->listener)) != NULL) {
+            got = 1;
+            PQfreemem(n);
+        }
+        if (got) {
+            rc = 1;
+            goto out;
+        }
+        int64_t left = deadline - dq_now_us();
+        if (left <= 0) {
+            rc = 0;
+            goto out;
+        }
+        struct pollfd pfd = {.fd = PQsocket(s->listener), .events = POLLIN};
+        if (poll(&pfd, 1, (int)(left / 1000) + 1) < 0 && errno != EINTR) {
+            dq_err_set(err, DQ_EIO, 500, "catalog: listener: poll: %s", strerror(errno));
+            goto drop;
+        }
+    }
+drop:
+    PQfinish(s->listener);
+    s->listener = NULL;
+out:
+    pthread_mutex_unlock(&s->listen_lock);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- audit and change feed */
+
+int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const char *object,
+                const char *detail, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    dq_pg_p_text(&p, who);
+    dq_pg_p_text(&p, action);
+    dq_pg_p_text(&p, object);
+    dq_pg_p_text(&p, detail && *detail ? detail : "{}");
+    /* max + 1 under the writers' lock: gapless and in commit order, like SQLite's. */
+    return dq_pg_run(t,
+                     "INSERT INTO audit (seq, who, at, action, object, detail)"
+                     " SELECT coalesce(max(seq), 0) + 1, $1, " DQ_PG_NOW ", $2, $3, $4 FROM audit",
+                     &p, NULL, err);
+}
+
+static int audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)
+{
+    return dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0 ? -1 : 0;
+}
+
+typedef struct {
+    dq_store_audit_cb cb;
+    void *ud;
+} audit_walk_t;
+
+static int audit_row(void *ud, PGresult *r)
+{
+    audit_walk_t *w = ud;
+    dq_store_audit_row_t row = {
+        .seq = dq_pg_col_int(r, 0, 0),
+        .at = dq_pg_col(r, 0, 1),
+        .who = dq_pg_col(r, 0, 2),
+        .action = dq_pg_col(r, 0, 3),
+        .object = dq_pg_col(r, 0, 4),
+        .detail = dq_pg_col(r, 0, 5),
+    };
+    return w->cb(w->ud, &row);
+}
+
+static int audit_since(dq_store_txn_t *t, int64_t after_seq, int limit, dq_store_audit_cb cb,
+                       void *ud, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    audit_walk_t w = {cb, ud};
+    dq_pg_p_int(&p, after_seq);
+    dq_pg_p_int(&p, limit);
+    return dq_pg_walk(t,
+                      "SELECT seq, at, who, action, object, detail FROM audit"
+                      " WHERE seq > $1 ORDER BY seq LIMIT $2",
+                      &p, audit_row, &w, err);
+}
+
+static int audit_list(dq_store_txn_t *t, const char *object, int64_t before_seq, int limit,
+                      dq_store_audit_cb cb, void *ud, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    audit_walk_t w = {cb, ud};
+    dq_pg_p_text(&p, object);
+    dq_pg_p_int(&p, before_seq);
+    dq_pg_p_int(&p, limit);
+    return dq_pg_walk(t,
+                      "SELECT seq, at, who, action, object, detail FROM audit"
+                      " WHERE ($1::text IS NULL OR object = $1) AND ($2 = 0 OR seq < $2)"
+                      " ORDER BY seq DESC LIMIT $3",
+                      &p, audit_row, &w, err);
+}
+
+static const dq_store_audit_ops audit_ops = {
+    .append = dq_pg_audit,
+    .max_seq = audit_max_seq,
+    .since = audit_since,
+    .list = audit_list,
+};
+
+const dq_store_backend_t dq_store_pg = {
+    .name = "postgres",
+    .open = store_open,
+    .close = store_close,
+    .begin = store_begin,
+    .commit = store_commit,
+    .rollback = store_rollback,
+    .set_write_wait = store_set_write_wait,
+    .schema_version = store_schema_version,
+    .wait_change = store_wait_change,
+    .images = &dq_pg_image_ops,
+    .audit = &audit_ops,
+    .accounts = &dq_pg_account_ops,
+    .annos = &dq_pg_anno_ops,
+    .tours = &dq_pg_tour_ops,
+    .relics = &dq_pg_relic_ops,
+    .lessons = &dq_pg_lesson_ops,
+    .glossary = &dq_pg_gloss_ops,
+    .spectral = &dq_pg_spectral_ops,
+    .scenes = &dq_pg_scene_ops,
+    .style = &dq_pg_style_ops,
+    .network = &dq_pg_network_ops,
+    .conditions = &dq_pg_condition_ops,
+};

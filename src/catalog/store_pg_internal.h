@@ -1,0 +1,219 @@
+/*
+ * store_pg_internal.h: what the store_pg*.c files share and nobody else sees (it includes
+ * libpq-fe.h). The PostgreSQL backend (issue 15) mirrors the SQLite one file by file
+ * (store_pg.c: open, migrations, connections, transactions, audit, change notifications;
+ * store_pg_image.c; store_pg_account.c; store_pg_annotation.c; store_pg_relic.c;
+ * store_pg_relic_search.c; store_pg_text.c: the tokens and phrase hits both searches use)
+ * around one connection model:
+ *
+ *  - one writer connection per process (pg_store_t.w) behind a local mutex. A write
+ *    transaction takes the mutex with a deadline, then, in the same round trip as BEGIN,
+ *    a transaction-scoped advisory lock with lock_timeout set to what is left of the same
+ *    deadline: writers are serialized across every process sharing the database, as SQLite's
+ *    one writer is, so the neutral layer's read-then-write rules (the last admin, fresh ids,
+ *    audit seq order) hold unchanged. Past the deadline: DQ_EBUSY / 503.
+ *  - a pool of read connections: a read transaction is REPEATABLE READ READ ONLY, a snapshot
+ *    that never waits for a writer (MVCC).
+ *  - statements are prepared once per connection (dq_pg_exec caches them by SQL text) and
+ *    run with text parameters; every value crosses as text, every result is read as text.
+ *
+ * Inside a primitive everything goes through the dq_store_txn_t: txn->pc->conn is the
+ * connection.
+ */
+#ifndef DQ_STORE_PG_INTERNAL_H
+#define DQ_STORE_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "catalog/catalog.h"
+#include "catalog/store.h"
+#include "search/search.h"
+
+/* The timestamp every row gets: UTC, second precision, the statement's time (as SQLite's
+ * 'now' is the statement's). */
+#define DQ_PG_NOW                                                                                  \
+    "to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+#define DQ_PG_N_READERS 4
+#define DQ_PG_MAX_PARAMS 32
+
+typedef struct pg_store pg_store_t;
+
+/* One prepared statement of a connection. */
+typedef struct {
+    char *sql;       /* owned copy of the text */
+    const char *ptr; /* the caller's pointer last seen for it */
+    char name[16];   /* "s<n>" */
+} pg_prepared_t;
+
+/* One connection: the writer or a member of the read pool. */
+typedef struct {
+    PGconn *conn;
+    pg_prepared_t *stmts; /* used only by the txn holding the connection */
+    size_t n_stmts, cap_stmts;
+    int in_use; /* read pool: guarded by pg_store_t.pool_lock */
+} pg_conn_t;
+
+struct dq_store_txn {
+    pg_store_t *store;
+    pg_conn_t *pc; /* borrowed for the transaction */
+    dq_search_t *search;
+    int write;    /* 1: the writer's transaction (wlock held) */
+    int failed;   /* 1 after a statement failed: PostgreSQL refuses the rest, COMMIT rolls back */
+    dq_buf_t doc; /* the relic document relic_load last returned (borrowed by callers) */
+};
+
+struct pg_store {
+    char *conninfo;        /* the URL, owned */
+    pg_conn_t w;           /* the writer; guarded by wlock */
+    dq_store_txn_t wtxn;   /* its transaction; guarded by wlock */
+    pthread_mutex_t wlock; /* one writer at a time in this process */
+    atomic_int write_wait_ms;
+    pg_conn_t rd[DQ_PG_N_READERS]; /* the read pool; in_use guarded by pool_lock */
+    dq_store_txn_t rtxn[DQ_PG_N_READERS];
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cv;
+    int lock_key;     /* the advisory lock's second key: hashtext(current_schema()) */
+    char channel[64]; /* the NOTIFY channel of this catalog (per schema) */
+    /* The change listener (dq_pg_wait_change): its own connection, used only by the one
+     * thread that waits (the server's watcher); guarded by listen_lock. */
+    pthread_mutex_t listen_lock;
+    PGconn *listener;
+    dq_search_t *search; /* owned; read-only but for its own locked dictionary */
+};
+
+/* ---- helpers every store_pg*.c file uses (store_pg.c) ---- */
+
+/* Text parameters of one statement: values are borrowed (or point into num). */
+typedef struct {
+    const char *v[DQ_PG_MAX_PARAMS];
+    int len[DQ_PG_MAX_PARAMS];
+    char num[DQ_PG_MAX_PARAMS][24];
+    int n;
+} pg_params_t;
+void dq_pg_p_text(pg_params_t *p, const char *s); /* NULL binds NULL */
+void dq_pg_p_textn(pg_params_t *p, const char *s, size_t len);
+void dq_pg_p_int(pg_params_t *p, int64_t v);
+
+/* Runs the cached prepared statement sql with params (may be NULL) and returns its result
+ * (PGRES_TUPLES_OK or PGRES_COMMAND_OK; PQclear it), or NULL with err: DQ_EEXIST / 409 for a
+ * unique violation, DQ_EBUSY / 503 for a lock or statement timeout, DQ_ENOTFOUND / 404 for a
+ * foreign key, else DQ_EIO / 500. A failure marks txn failed. */
+PGresult *dq_pg_exec(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_err_t *err);
+/* The same for SQL built at run time (not cached). */
+PGresult *dq_pg_exec_once(dq_store_txn_t *t, const char *sql, const pg_params_t *params,
+                          dq_err_t *err);
+/* Runs sql and returns 0, or -1 with err; *changed (may be NULL) gets the rows affected. */
+int dq_pg_run(dq_store_txn_t *t, const char *sql, const pg_params_t *params, int64_t *changed,
+              dq_err_t *err);
+/* Runs sql (one row, one column expected) into *v: 0, 1 no row, -1 error. NULL reads 0. */
+int dq_pg_int(dq_store_txn_t *t, const char *sql, const pg_params_t *params, int64_t *v,
+              dq_err_t *err);
+/* Runs sql and calls cb for each row as it arrives (single-row mode: a walk over 500,000
+ * relics never holds them all). cb returns non-zero to stop (the rest is drained). */
+typedef int (*dq_pg_row_cb)(void *ud, PGresult *row);
+int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_pg_row_cb cb,
+               void *ud, dq_err_t *err);
+/* Column helpers on row r: text or NULL; integer (NULL reads 0); copy into dst. */
+const char *dq_pg_col(PGresult *res, int r, int c);
+int64_t dq_pg_col_int(PGresult *res, int r, int c);
+void dq_pg_copy_col(char *dst, size_t cap, PGresult *res, int r, int c);
+/* Appends an audit row in the write transaction (detail "{}" when NULL or empty). */
+int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const char *object,
+                const char *detail, dq_err_t *err);
+
+/* ---- the schema: one function per object kind returns its migration SQL ---- */
+
+extern const char dq_pg_image_schema[], dq_pg_pending_schema[];
+extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[];
+extern const char dq_pg_account_schema[], dq_pg_account_fold_schema[];
+extern const char dq_pg_annotation_schema[], dq_pg_lesson_schema[];
+
+extern const dq_store_image_ops dq_pg_image_ops;
+extern const dq_store_account_ops dq_pg_account_ops;
+extern const dq_store_anno_ops dq_pg_anno_ops;
+extern const dq_store_tour_ops dq_pg_tour_ops;
+extern const dq_store_relic_ops dq_pg_relic_ops;
+extern const dq_store_lesson_ops dq_pg_lesson_ops;
+/* store_pg_kinds.c: migrations 9, 10, 11, 12, 14 and their ops */
+extern const char dq_pg_spectral_schema[], dq_pg_condition_schema[], dq_pg_style_schema[],
+    dq_pg_scene_schema[], dq_pg_network_schema[];
+extern const dq_store_spectral_ops dq_pg_spectral_ops;
+extern const dq_store_condition_ops dq_pg_condition_ops;
+extern const dq_store_style_ops dq_pg_style_ops;
+extern const dq_store_scene_ops dq_pg_scene_ops;
+extern const dq_store_network_ops dq_pg_network_ops;
+extern const dq_store_gloss_ops dq_pg_gloss_ops;
+/* store_pg_relic_search.c: dq_store_relic_ops.match, .match_bound and .snippets. */
+int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what, int scored,
+                      dq_relic_match_cb cb, void *ud, dq_err_t *err);
+int dq_pg_relic_match_bound(dq_store_txn_t *t, const dq_search_plan_t *plan, int64_t limit,
+                            int64_t *bound, dq_err_t *err);
+int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const int64_t *seqs,
+                         size_t n, const int64_t *all, size_t n_all, dq_relic_snippet_cb cb,
+                         void *ud, dq_err_t *err);
+/* After the migrations: refills the search dictionary from relic_names. */
+int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err);
+
+/* ---- store_pg_text.c: index terms and phrase hits (no SQL) ---- */
+
+/* Appends to out the tsvector literal of the fields (NULL = empty) with weights A, B, C, D
+ * in order: danqing's tokenizer in document mode (pinyin when pinyin is 1), one tsvector
+ * position per tokenizer position, colocated tokens at the same position, one empty
+ * position between fields (so that no phrase spans two). *n_pos gets the positions used
+ * (the text's length in tokens, as FTS5 counts it). */
+void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_fields, int pinyin,
+                    dq_buf_t *out, int64_t *n_pos);
+/* The tsquery of plan: what is DQ_RELIC_MATCH_ALL (every term, a term any of its phrases),
+ * DQ_RELIC_MATCH_BOOST (any boost phrase) or DQ_RELIC_MATCH_TITLE (every term within
+ * weights A or B). Appends nothing when nothing can match (no boost phrases; a term whose
+ * phrases have no tokens). Phrases become <-> chains of quoted lexemes: nothing a user typed
+ * becomes tsquery syntax. */
+void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out);
+/* The phrases of the FTS5 MATCH expression SQLite renders for plan (every term's phrases in
+ * term order; boost: the boost phrases), each as its query tokens. */
+typedef struct {
+    dq_buf_t text;             /* the tokens, back to back */
+    size_t *tok_off, *tok_len; /* per token */
+    size_t *first;             /* phrase i's tokens are [first[i], first[i + 1]) */
+    size_t n_phrases, n_tok;
+} dq_pg_phrases_t;
+void dq_pg_phrases(const dq_search_t *s, const dq_search_plan_t *plan, int boost,
+                   dq_pg_phrases_t *out);
+void dq_pg_phrases_free(dq_pg_phrases_t *p);
+/* Appends phrase k alone as a tsquery (nothing when it has no tokens). */
+void dq_pg_phrase_tsquery(const dq_pg_phrases_t *p, size_t k, dq_buf_t *out);
+/* One phrase hit: phrase index and token position in its field. */
+typedef struct {
+    int phrase, col, pos;
+} dq_pg_inst_t;
+/* Appends to *inst the hits of ph in field text col (document tokens), in (position, phrase)
+ * order, and returns the field's length in tokens. */
+int dq_pg_field_hits(const dq_search_t *s, const dq_pg_phrases_t *ph, const char *text, int col,
+                     dq_pg_inst_t **inst, size_t *n_inst, size_t *cap_inst);
+/* FTS5's snippet(-1, "\x01", "\x02", "…", n_tokens) over fields (n_fields columns), from
+ * their phrase hits: appended to out. */
+void dq_pg_snippet(const dq_search_t *s, const dq_pg_phrases_t *ph, const char *const *fields,
+                   int n_fields, int n_tokens, dq_buf_t *out);
+/* FTS5's highlight(col 0, "\x01", "\x02") of one field: appended to out. */
+void dq_pg_highlight(const dq_search_t *s, const dq_pg_phrases_t *ph, const char *text,
+                     dq_buf_t *out);
+
+/* store_pg_annotation.c: FTS5's bm25 over rows (a result of `table`'s rows, one text field,
+ * its token count and terms columns), best first into *out (new, free()); ties by id_col then
+ * key_col (either -1: unused). And the annotation search itself (relic_id NULL: all). */
+typedef struct {
+    int64_t id;
+    const char *key; /* borrowed from rows */
+    double score;
+    int row;
+} dq_pg_ranked_t;
+int dq_pg_bm25(dq_store_txn_t *t, const dq_pg_phrases_t *ph, const char *table, PGresult *rows,
+               int text_col, int ntok_col, int id_col, int key_col, dq_pg_ranked_t **out,
+               dq_err_t *err);
+int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q, unsigned motivations,
+                      const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err);
+
+#endif

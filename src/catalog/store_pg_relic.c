@@ -1,0 +1,543 @@
+/*
+ * store_pg_relic.c: relic records in PostgreSQL, the twin of store_sqlite_relic.c. One row per
+ * relic in `relics` (the canonical document as text plus the columns search filters and sorts
+ * on), the many-valued facets in `relic_subjects` and `relic_creators`, the ordered image links
+ * in `relic_images`, the dictionary names in `relic_names`, and `relic_fts`: the four search
+ * fields as text (for snippets) and their tsvector (store_pg_text.c) under a GIN index.
+ *
+ * A new relic is written by one statement (data-modifying CTEs: the counter, the row, its
+ * children, its index entry), so an import pays one round trip per record. Duplicate ids and
+ * accessions are checked inside that statement rather than left to the unique indexes:
+ * PostgreSQL aborts the whole transaction on a failed statement, while an import must skip
+ * a bad row and keep the batch (SQLite undoes just the statement). Writers are serialized
+ * (store_pg.c), so the check cannot race.
+ *
+ * Row primitives only (dq_store_relic_ops): validation, ranking, facets and JSON live in
+ * relic_doc.c and relic_search.c; full-text matching is store_pg_relic_search.c.
+ */
+#include "store_pg_internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- schema (migrations 3, 6) */
+
+const char dq_pg_relic_schema[] =
+    /* AUTOINCREMENT's sqlite_sequence: ids that are never reused, rolled back with their
+     * transaction */
+    "CREATE TABLE dq_counters (name text PRIMARY KEY, value bigint NOT NULL);"
+    "INSERT INTO dq_counters VALUES ('relics', 0);"
+    "CREATE TABLE relics ("
+    " seq bigint PRIMARY KEY,"
+    " id text COLLATE \"C\" NOT NULL UNIQUE CHECK (length(id) BETWEEN 1 AND 63),"
+    " accession text COLLATE \"C\" NOT NULL UNIQUE CHECK (length(accession) >= 1),"
+    " version bigint NOT NULL CHECK (version >= 1),"
+    " doc text NOT NULL,"
+    " dynasty text COLLATE \"C\", object_type text COLLATE \"C\", medium text COLLATE \"C\","
+    " year_from integer, year_to integer,"
+    " sort_year integer NOT NULL, sort_year_desc integer NOT NULL,"
+    " restricted integer NOT NULL CHECK (restricted IN (0, 1)),"
+    " has_images integer NOT NULL CHECK (has_images IN (0, 1)),"
+    " created_at text NOT NULL, updated_at text NOT NULL);"
+    "CREATE INDEX relics_dynasty ON relics(dynasty);"
+    "CREATE INDEX relics_type ON relics(object_type);"
+    "CREATE INDEX relics_medium ON relics(medium);"
+    "CREATE INDEX relics_years ON relics(year_from, year_to);"
+    "CREATE INDEX relics_date ON relics(sort_year, seq);"
+    "CREATE INDEX relics_date_desc ON relics(sort_year_desc, seq);"
+    "CREATE TABLE relic_subjects ("
+    " subject text COLLATE \"C\" NOT NULL,"
+    " relic bigint NOT NULL REFERENCES relics(seq) ON DELETE CASCADE,"
+    " PRIMARY KEY (subject, relic));"
+    "CREATE INDEX relic_subjects_relic ON relic_subjects(relic, subject);"
+    "CREATE TABLE relic_creators ("
+    " relic bigint NOT NULL REFERENCES relics(seq) ON DELETE CASCADE,"
+    " pos integer NOT NULL, name text COLLATE \"C\" NOT NULL, name_en text COLLATE \"C\" NOT NULL,"
+    " PRIMARY KEY (relic, pos));"
+    "CREATE INDEX relic_creators_name ON relic_creators(name, relic);"
+    "CREATE INDEX relic_creators_name_en ON relic_creators(name_en, relic);"
+    "CREATE TABLE relic_images ("
+    " relic bigint NOT NULL REFERENCES relics(seq) ON DELETE CASCADE,"
+    " pos integer NOT NULL, image_id text COLLATE \"C\" NOT NULL, role text NOT NULL,"
+    " PRIMARY KEY (relic, pos));"
+    "CREATE INDEX relic_images_image ON relic_images(image_id);"
+    "CREATE TABLE relic_fts ("
+    " seq bigint PRIMARY KEY REFERENCES relics(seq) ON DELETE CASCADE,"
+    " title text, creators text, body text, description text,"
+    " fts tsvector NOT NULL);"
+    "CREATE INDEX relic_fts_terms ON relic_fts USING gin (fts);";
+
+const char dq_pg_relic_names_schema[] =
+    "CREATE TABLE relic_names (name text COLLATE \"C\" PRIMARY KEY);"
+    "INSERT INTO relic_names SELECT name FROM relic_creators"
+    " UNION SELECT name_en FROM relic_creators"
+    " UNION SELECT doc::json->'title'->>'zh' FROM relics"
+    "   WHERE json_typeof(doc::json->'title'->'zh') = 'string'"
+    " ON CONFLICT DO NOTHING;";
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Appends a PostgreSQL array literal of v[0..n) (NULL elements as NULL). */
+static void put_array(dq_buf_t *b, const char *const *v, int n)
+{
+    dq_buf_putc(b, '{');
+    for (int i = 0; i < n; i++) {
+        if (i)
+            dq_buf_putc(b, ',');
+        if (!v[i]) {
+            dq_buf_puts(b, "NULL");
+            continue;
+        }
+        dq_buf_putc(b, '"');
+        for (const char *p = v[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                dq_buf_putc(b, '\\');
+            dq_buf_putc(b, *p);
+        }
+        dq_buf_putc(b, '"');
+    }
+    dq_buf_putc(b, '}');
+}
+
+static int add_name(void *ud, const char *name)
+{
+    dq_err_t e = {0};
+    dq_search_dict_add(ud, name, &e); /* refused names are just not boosted */
+    return 0;
+}
+
+static int names_row(void *ud, PGresult *r)
+{
+    void **a = ud;
+    int (*cb)(void *, const char *) = (int (*)(void *, const char *))a[0];
+    const char *n = dq_pg_col(r, 0, 0);
+    return n ? cb(a[1], n) : 0;
+}
+
+static int names_walk(dq_store_txn_t *t, int (*cb)(void *ud, const char *name), void *ud,
+                      dq_err_t *err)
+{
+    void *a[2] = {(void *)cb, ud};
+    return dq_pg_walk(t, "SELECT name FROM relic_names", NULL, names_row, a, err);
+}
+
+int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err)
+{
+    return names_walk(t, add_name, t->search, err);
+}
+
+static struct dq_search *relic_search_handle(void *impl)
+{
+    return ((pg_store_t *)impl)->search;
+}
+
+/* ---------------------------------------------------------------- load */
+
+static int relic_load(dq_store_txn_t *t, const char *id, const char *accession,
+                      dq_relic_stored_t *out, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    dq_pg_p_text(&p, id ? id : accession);
+    PGresult *r = dq_pg_exec(t,
+                             id ? "SELECT id, version, created_at, updated_at, doc FROM relics"
+                                  " WHERE id = $1"
+                                : "SELECT id, version, created_at, updated_at, doc FROM relics"
+                                  " WHERE accession = $1",
+                             &p, err);
+    if (!r)
+        return -1;
+    int rc = PQntuples(r) ? 0 : 1;
+    if (rc == 0) {
+        dq_pg_copy_col(out->id, sizeof(out->id), r, 0, 0);
+        out->version = dq_pg_col_int(r, 0, 1);
+        dq_pg_copy_col(out->created_at, sizeof(out->created_at), r, 0, 2);
+        dq_pg_copy_col(out->updated_at, sizeof(out->updated_at), r, 0, 3);
+        dq_buf_reset(&t->doc);
+        dq_buf_append(&t->doc, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4));
+        out->doc = t->doc.data;
+        out->doc_len = t->doc.len;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- save */
+
+/* The values of row that both the insert and the update statements take, from $first on:
+ * the relic columns, then the children as arrays, then the search fields and tsvector. */
+typedef struct {
+    dq_buf_t subj, cre, cre_en, img, role, names, tsv;
+    char restricted[4], has_images[4];
+} save_vals_t;
+
+static void vals_free(save_vals_t *v)
+{
+    dq_buf_free(&v->subj);
+    dq_buf_free(&v->cre);
+    dq_buf_free(&v->cre_en);
+    dq_buf_free(&v->img);
+    dq_buf_free(&v->role);
+    dq_buf_free(&v->names);
+    dq_buf_free(&v->tsv);
+}
+
+/* $1 id, $2 accession, $3 version, $4 doc, $5 dynasty, $6 object_type, $7 medium,
+ * $8 year_from, $9 year_to, $10 sort_year, $11 sort_year_desc, $12 restricted, $13 has_images */
+static void bind_row(pg_params_t *p, const dq_relic_row_t *r)
+{
+    dq_pg_p_text(p, r->id);
+    dq_pg_p_text(p, r->accession);
+    dq_pg_p_int(p, r->version);
+    dq_pg_p_textn(p, r->doc, r->doc_len);
+    dq_pg_p_text(p, r->dynasty);
+    dq_pg_p_text(p, r->object_type);
+    dq_pg_p_text(p, r->medium_key);
+    if (r->has_year) {
+        dq_pg_p_int(p, r->year_from);
+        dq_pg_p_int(p, r->year_to);
+    } else {
+        dq_pg_p_text(p, NULL);
+        dq_pg_p_text(p, NULL);
+    }
+    dq_pg_p_int(p, r->has_year ? r->year_from : 1000000);
+    dq_pg_p_int(p, r->has_year ? r->year_to : -1000000);
+    dq_pg_p_int(p, r->restricted ? 1 : 0);
+    dq_pg_p_int(p, r->n_links > 0);
+}
+
+/* The children's parameters, appended to p from its current number on (9 values). */
+static void bind_children(const dq_search_t *s, pg_params_t *p, const dq_relic_row_t *r,
+                          save_vals_t *v)
+{
+    const char **img = dq_xcalloc((size_t)r->n_links + 1, sizeof(char *));
+    const char **role = dq_xcalloc((size_t)r->n_links + 1, sizeof(char *));
+    const char **names = dq_xcalloc((size_t)r->n_creators * 2 + 1, sizeof(char *));
+    for (int i = 0; i < r->n_links; i++) {
+        img[i] = r->links[i].image_id;
+        role[i] = r->links[i].role ? r->links[i].role : "";
+    }
+    for (int i = 0; i < r->n_creators; i++) {
+        names[2 * i] = r->creators[i];
+        names[2 * i + 1] = r->creators_en[i];
+    }
+    put_array(&v->subj, r->subjects, r->n_subjects);
+    put_array(&v->cre, r->creators, r->n_creators);
+    put_array(&v->cre_en, r->creators_en, r->n_creators);
+    put_array(&v->img, img, r->n_links);
+    put_array(&v->role, role, r->n_links);
+    put_array(&v->names, names, r->n_creators * 2);
+    const char *fields[4] = {r->fts_title, r->fts_creators, r->fts_body, r->fts_description};
+    dq_pg_tsvector(s, fields, 4, 1, &v->tsv, NULL);
+    dq_pg_p_text(p, v->subj.data);
+    dq_pg_p_text(p, v->cre.data);
+    dq_pg_p_text(p, v->cre_en.data);
+    dq_pg_p_text(p, v->img.data);
+    dq_pg_p_text(p, v->role.data);
+    dq_pg_p_text(p, v->names.data);
+    for (int i = 0; i < 4; i++)
+        dq_pg_p_text(p, fields[i]);
+    dq_pg_p_text(p, v->tsv.data ? v->tsv.data : "");
+    free(img);
+    free(role);
+    free(names);
+}
+
+/* The children of relic `r` (a CTE or table with column seq), parameters from $C on: $C
+ * subjects, $C+1 creators, $C+2 creators_en, $C+3 image ids, $C+4 roles, $C+5 names,
+ * $C+6..9 fields, $C+10 tsvector; $4 is the document (the zh title is a dictionary name). */
+#define CHILDREN_SQL(C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10)                                  \
+    "s AS (INSERT INTO relic_subjects (subject, relic) SELECT DISTINCT u, r.seq FROM r,"           \
+    " unnest($" C0 "::text[]) u WHERE u IS NOT NULL ON CONFLICT DO NOTHING),"                      \
+    " cr AS (INSERT INTO relic_creators (relic, pos, name, name_en) SELECT r.seq, o.i - 1, o.n,"   \
+    " o.e FROM r, unnest($" C1 "::text[], $" C2 "::text[]) WITH ORDINALITY AS o(n, e, i)),"        \
+    " im AS (INSERT INTO relic_images (relic, pos, image_id, role) SELECT r.seq, o.i - 1, o.m,"    \
+    " o.l FROM r, unnest($" C3 "::text[], $" C4 "::text[]) WITH ORDINALITY AS o(m, l, i)),"        \
+    " nm AS (INSERT INTO relic_names (name) SELECT DISTINCT x FROM r, unnest($" C5 "::text[]"      \
+    " || ARRAY[CASE WHEN json_typeof($4::json->'title'->'zh') = 'string'"                          \
+    " THEN $4::json->'title'->>'zh' END]) x WHERE x IS NOT NULL ON CONFLICT DO NOTHING),"          \
+    " f AS (INSERT INTO relic_fts (seq, title, creators, body, description, fts)"                  \
+    " SELECT r.seq, $" C6 ", $" C7 ", $" C8 ", $" C9 ", $" C10 "::tsvector FROM r)"
+
+static const char insert_sql[] =
+    "WITH ok AS (SELECT NOT EXISTS (SELECT 1 FROM relics WHERE id = $1 OR accession = $2) AS ok),"
+    " c AS (UPDATE dq_counters SET value = value + 1 WHERE name = 'relics'"
+    "  AND (SELECT ok FROM ok) RETURNING value),"
+    " r AS (INSERT INTO relics (seq, id, accession, version, doc, dynasty, object_type, medium,"
+    "  year_from, year_to, sort_year, sort_year_desc, restricted, has_images, created_at,"
+    "  updated_at) SELECT c.value, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+    "  coalesce($14, " DQ_PG_NOW "), " DQ_PG_NOW " FROM c RETURNING seq),"
+    " " CHILDREN_SQL("15", "16", "17", "18", "19", "20", "21", "22", "23", "24",
+                     "25") " SELECT seq FROM r";
+
+/* The update's second statement: the children again, for relic $1 (by id). */
+static const char children_sql[] = "WITH r AS (SELECT seq FROM relics WHERE id = $1),"
+                                   " " CHILDREN_SQL("2", "3", "5", "6", "7", "8", "9", "10", "11",
+                                                    "12", "13") " SELECT seq FROM r";
+
+static int conflict(dq_store_txn_t *t, const dq_relic_row_t *r, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    dq_pg_p_text(&p, r->id);
+    dq_pg_p_text(&p, r->accession);
+    PGresult *res = dq_pg_exec(t,
+                               "SELECT EXISTS (SELECT 1 FROM relics WHERE id = $1),"
+                               " EXISTS (SELECT 1 FROM relics WHERE accession = $2 AND id <> $1)",
+                               &p, err);
+    if (!res)
+        return -1;
+    int id_taken = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    int acc_taken = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    PQclear(res);
+    if (r->version == 1 && id_taken)
+        return dq_err_set(err, DQ_EEXIST, 409, "a relic with this id exists");
+    if (acc_taken)
+        return dq_err_set(err, DQ_EEXIST, 409, "a relic with this accession exists");
+    if (r->version != 1 && !id_taken)
+        return dq_err_set(err, DQ_ENOTFOUND, 404, "no relic '%s'", r->id);
+    return 0;
+}
+
+static int relic_save(dq_store_txn_t *t, const dq_relic_row_t *r, dq_err_t *err)
+{
+    save_vals_t v = {0};
+    pg_params_t p = {0};
+    int rc = -1;
+    if (r->version == 1) {
+        bind_row(&p, r);
+        dq_pg_p_text(&p, r->created_at);
+        bind_children(t->search, &p, r, &v);
+        PGresult *res = dq_pg_exec(t, insert_sql, &p, err);
+        if (!res)
+            goto half_written;
+        int n = PQntuples(res);
+        PQclear(res);
+        if (n == 0) { /* a duplicate: nothing was written; say which */
+            rc = conflict(t, r, err);
+            if (rc == 0)
+                rc = dq_err_set(err, DQ_EEXIST, 409, "a relic with this id exists");
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
+    if (conflict(t, r, err) < 0)
+        goto out;
+    bind_row(&p, r);
+    if (dq_pg_run(t,
+                  "WITH u AS (UPDATE relics SET accession = $2, version = $3, doc = $4,"
+                  " dynasty = $5, object_type = $6, medium = $7, year_from = $8, year_to = $9,"
+                  " sort_year = $10, sort_year_desc = $11, restricted = $12, has_images = $13,"
+                  " updated_at = " DQ_PG_NOW " WHERE id = $1 RETURNING seq),"
+                  " d1 AS (DELETE FROM relic_subjects WHERE relic IN (SELECT seq FROM u)),"
+                  " d2 AS (DELETE FROM relic_creators WHERE relic IN (SELECT seq FROM u)),"
+                  " d3 AS (DELETE FROM relic_images WHERE relic IN (SELECT seq FROM u)),"
+                  " d4 AS (DELETE FROM relic_fts WHERE seq IN (SELECT seq FROM u))"
+                  " SELECT seq FROM u",
+                  &p, NULL, err) < 0)
+        goto out;
+    p = (pg_params_t){0};
+    dq_pg_p_text(&p, r->id);
+    /* $2.. as in children_sql; $4 must be the document: bind in that order */
+    bind_children(t->search, &p, r, &v);
+    /* children_sql names $2 subjects, $3 creators, $4 doc, $5 creators_en ...: rebuild the
+     * list with the document at $4 */
+    pg_params_t q = {0};
+    dq_pg_p_text(&q, r->id);
+    dq_pg_p_text(&q, p.v[1]);
+    dq_pg_p_text(&q, p.v[2]);
+    dq_pg_p_textn(&q, r->doc, r->doc_len);
+    for (int i = 3; i < p.n; i++)
+        dq_pg_p_text(&q, p.v[i]);
+    if (dq_pg_run(t, children_sql, &q, NULL, err) < 0)
+        goto half_written;
+    rc = 0;
+    goto out;
+half_written:
+    if (err && err->code != DQ_EBUSY) {
+        err->code = DQ_EINTERNAL;
+        err->http_status = 500;
+    }
+out:
+    vals_free(&v);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- remove, ids, images */
+
+static int relic_remove(dq_store_txn_t *t, const char *id, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    int64_t n = 0;
+    dq_pg_p_text(&p, id);
+    /* children, the index entry, annotations and tours go by ON DELETE CASCADE */
+    if (dq_pg_run(t, "DELETE FROM relics WHERE id = $1", &p, &n, err) < 0)
+        return -1;
+    return n ? 0 : 1;
+}
+
+static int relic_new_id(dq_store_txn_t *t, char id[32], dq_err_t *err)
+{
+    PGresult *r = dq_pg_exec(t,
+                             "SELECT value + 1, to_char(statement_timestamp() AT TIME ZONE 'UTC',"
+                             " 'YYYY') FROM dq_counters WHERE name = 'relics'",
+                             NULL, err);
+    if (!r)
+        return -1;
+    int64_t next = dq_pg_col_int(r, 0, 0);
+    int year = (int)dq_pg_col_int(r, 0, 1);
+    PQclear(r);
+    for (;; next++) {
+        snprintf(id, 32, "dq-%d-%04lld", year, (long long)next);
+        pg_params_t p = {0};
+        int64_t one;
+        dq_pg_p_text(&p, id);
+        int e = dq_pg_int(t, "SELECT 1 FROM relics WHERE id = $1", &p, &one, err);
+        if (e < 0)
+            return -1;
+        if (e == 1)
+            return 0;
+    }
+}
+
+static int relic_image_exists(dq_store_txn_t *t, const char *image_id, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    int64_t one;
+    dq_pg_p_text(&p, image_id);
+    int e = dq_pg_int(t, "SELECT 1 FROM images WHERE id = $1", &p, &one, err);
+    return e < 0 ? -1 : e == 0;
+}
+
+/* ---------------------------------------------------------------- reads */
+
+static int relic_counts(void *impl, int show_restricted, int64_t *relics, dq_err_t *err)
+{
+    dq_store_txn_t *t;
+    if (dq_store_pg.begin(impl, 0, &t, err) < 0)
+        return -1;
+    int rc = dq_pg_int(t,
+                       show_restricted ? "SELECT count(*) FROM relics"
+                                       : "SELECT count(*) FROM relics WHERE restricted = 0",
+                       NULL, relics, err) < 0
+                 ? -1
+                 : 0;
+    dq_store_pg.rollback(t);
+    return rc;
+}
+
+static int relic_names(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err)
+{
+    dq_store_txn_t *t;
+    if (dq_store_pg.begin(impl, 0, &t, err) < 0)
+        return -1;
+    int rc = names_walk(t, cb, ud, err);
+    dq_store_pg.rollback(t);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- index rows */
+
+typedef struct {
+    dq_relic_ixrow_cb cb;
+    void *ud;
+} ix_t;
+
+/* Strings of a JSON array of strings (json_agg), at most cap, into out; returns the count. */
+static int json_strings(json_t *a, const char **out, int cap)
+{
+    int n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        if (n == cap)
+            break;
+        out[n++] = json_is_string(v) ? json_string_value(v) : "";
+    }
+    return n;
+}
+
+static int ix_row(void *ud, PGresult *r)
+{
+    ix_t *w = ud;
+    /* The SQLite backend keeps at most 512 subjects and 256 creators of a relic in the index
+     * (store_sqlite_relic.c strlist_t); the same here, so that both indexes agree. */
+    static const int max_subj = 512, max_cre = 256;
+    const char **subj = dq_xmalloc(max_subj * sizeof(char *));
+    const char **cre = dq_xmalloc(max_cre * sizeof(char *));
+    const char **cre_en = dq_xmalloc(max_cre * sizeof(char *));
+    json_t *js = dq_pg_col(r, 0, 10) ? json_loads(dq_pg_col(r, 0, 10), 0, NULL) : NULL;
+    json_t *jc = dq_pg_col(r, 0, 11) ? json_loads(dq_pg_col(r, 0, 11), 0, NULL) : NULL;
+    dq_relic_ixrow_t x = {0};
+    x.seq = dq_pg_col_int(r, 0, 0);
+    x.id = dq_pg_col(r, 0, 1);
+    x.accession = dq_pg_col(r, 0, 2);
+    x.dynasty = dq_pg_col(r, 0, 3);
+    x.object_type = dq_pg_col(r, 0, 4);
+    x.medium = dq_pg_col(r, 0, 5);
+    x.has_year = dq_pg_col(r, 0, 6) != NULL;
+    x.year_from = (int)dq_pg_col_int(r, 0, 6);
+    x.year_to = (int)dq_pg_col_int(r, 0, 7);
+    x.restricted = (int)dq_pg_col_int(r, 0, 8);
+    x.has_images = (int)dq_pg_col_int(r, 0, 9);
+    x.n_subjects = js ? json_strings(js, subj, max_subj) : 0;
+    x.subjects = subj;
+    /* creators come as [[name, name_en], ...] in pos order */
+    size_t i;
+    json_t *pair;
+    json_array_foreach(jc, i, pair)
+    {
+        if (x.n_creators == max_cre)
+            break;
+        const char *a = json_string_value(json_array_get(pair, 0));
+        const char *b = json_string_value(json_array_get(pair, 1));
+        cre[x.n_creators] = a ? a : "";
+        cre_en[x.n_creators] = b ? b : "";
+        x.n_creators++;
+    }
+    x.creators = cre;
+    x.creators_en = cre_en;
+    int stop = w->cb(w->ud, &x);
+    json_decref(js);
+    json_decref(jc);
+    free(subj);
+    free(cre);
+    free(cre_en);
+    return stop;
+}
+
+#define IX_SQL                                                                                     \
+    "SELECT r.seq, r.id, r.accession, r.dynasty, r.object_type, r.medium, r.year_from,"            \
+    " r.year_to, r.restricted, r.has_images,"                                                      \
+    " (SELECT json_agg(s.subject ORDER BY s.subject) FROM relic_subjects s WHERE s.relic = "       \
+    "r.seq),"                                                                                      \
+    " (SELECT json_agg(json_build_array(c.name, c.name_en) ORDER BY c.pos) FROM relic_creators c"  \
+    "  WHERE c.relic = r.seq) FROM relics r"
+
+static int relic_index_rows(dq_store_txn_t *t, const char *id, dq_relic_ixrow_cb cb, void *ud,
+                            dq_err_t *err)
+{
+    ix_t w = {cb, ud};
+    if (id) {
+        pg_params_t p = {0};
+        dq_pg_p_text(&p, id);
+        return dq_pg_walk(t, IX_SQL " WHERE r.id = $1", &p, ix_row, &w, err);
+    }
+    return dq_pg_walk(t, IX_SQL " ORDER BY r.seq", NULL, ix_row, &w, err);
+}
+
+const dq_store_relic_ops dq_pg_relic_ops = {
+    .search_handle = relic_search_handle,
+    .load = relic_load,
+    .save = relic_save,
+    .remove = relic_remove,
+    .new_id = relic_new_id,
+    .image_exists = relic_image_exists,
+    .index_rows = relic_index_rows,
+    .match = dq_pg_relic_match,
+    .match_bound = dq_pg_relic_match_bound,
+    .snippets = dq_pg_relic_snippets,
+    .counts = relic_counts,
+    .names = relic_names,
+};

@@ -1,0 +1,130 @@
+/*
+ * store_pg_relic_search.c: the PostgreSQL backend's half of relic search, the twin of
+ * store_sqlite_relic_search.c: it renders a query plan into a tsquery (store_pg_text.c) and
+ * runs it against relic_fts's GIN index, answering which relics match (with a score when
+ * asked) and their snippets. The match sets are FTS5's (store_pg_text.c says why); the score
+ * is ts_rank with the field weights bm25 gets on SQLite (title 1.0, creators 0.8, body 0.2,
+ * description 0.1), so the exact relevance order among matches can differ between the
+ * backends while the tiers above it (relic_search.c) and everything else are the same.
+ */
+#include "store_pg_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    dq_relic_match_cb cb;
+    void *ud;
+    int scored;
+} match_t;
+
+static int match_row(void *ud, PGresult *r)
+{
+    match_t *m = ud;
+    double score = m->scored ? strtod(PQgetvalue(r, 0, 1), NULL) : 0.0;
+    return m->cb(m->ud, dq_pg_col_int(r, 0, 0), score);
+}
+
+int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what, int scored,
+                      dq_relic_match_cb cb, void *ud, dq_err_t *err)
+{
+    dq_buf_t q = {0};
+    dq_pg_tsquery(t->search, plan, what, &q);
+    if (!q.len) /* nothing can match: no boost phrases, or a term without tokens */
+        return dq_buf_free(&q), 0;
+    pg_params_t p = {0};
+    match_t m = {cb, ud, scored};
+    dq_pg_p_text(&p, q.data);
+    /* ts_rank's weights are {D, C, B, A}; smaller is better, as bm25's scores are */
+    int rc = dq_pg_walk(t,
+                        scored ? "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $1::tsquery)"
+                                 " FROM relic_fts WHERE fts @@ $1::tsquery ORDER BY seq"
+                               : "SELECT seq FROM relic_fts WHERE fts @@ $1::tsquery ORDER BY seq",
+                        &p, match_row, &m, err);
+    if (rc < 0 && err && err->code == DQ_EIO) {
+        err->code = DQ_EINVAL; /* the query is made of quoted lexemes only: the text's fault */
+        err->http_status = 400;
+    }
+    dq_buf_free(&q);
+    return rc;
+}
+
+/* The number of matches when it is at most limit (counted, stopping at limit + 1), else -1:
+ * PostgreSQL has no cheap occurrence counts like FTS5's vocabulary table, but a count that
+ * stops early costs at most limit + 1 rechecked rows. */
+int dq_pg_relic_match_bound(dq_store_txn_t *t, const dq_search_plan_t *plan, int64_t limit,
+                            int64_t *bound, dq_err_t *err)
+{
+    dq_buf_t q = {0};
+    *bound = -1;
+    dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &q);
+    if (!q.len) {
+        *bound = 0;
+        return dq_buf_free(&q), 0;
+    }
+    pg_params_t p = {0};
+    int64_t n = 0;
+    dq_pg_p_text(&p, q.data);
+    dq_pg_p_int(&p, limit + 1);
+    int rc = dq_pg_int(t,
+                       "SELECT count(*) FROM (SELECT 1 FROM relic_fts WHERE fts @@ $1::tsquery"
+                       " LIMIT $2) m",
+                       &p, &n, err);
+    dq_buf_free(&q);
+    if (rc < 0)
+        return -1;
+    if (n <= limit)
+        *bound = n;
+    return 0;
+}
+
+typedef struct {
+    const dq_search_t *s;
+    const dq_pg_phrases_t *ph;
+    dq_relic_snippet_cb cb;
+    void *ud;
+    dq_buf_t text;
+} snip_t;
+
+static int snippet_row(void *ud, PGresult *r)
+{
+    snip_t *sn = ud;
+    const char *fields[4] = {dq_pg_col(r, 0, 1), dq_pg_col(r, 0, 2), dq_pg_col(r, 0, 3),
+                             dq_pg_col(r, 0, 4)};
+    dq_buf_reset(&sn->text);
+    /* FTS5 snippet(relic_fts, -1, char(1), char(2), '…', 24), as the SQLite backend asks */
+    dq_pg_snippet(sn->s, sn->ph, fields, 4, 24, &sn->text);
+    return sn->cb(sn->ud, dq_pg_col_int(r, 0, 0), sn->text.data ? sn->text.data : "");
+}
+
+int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const int64_t *seqs,
+                         size_t n, const int64_t *all, size_t n_all, dq_relic_snippet_cb cb,
+                         void *ud, dq_err_t *err)
+{
+    (void)all, (void)n_all;
+    if (!n)
+        return 0;
+    dq_buf_t q = {0}, ids = {0};
+    dq_pg_phrases_t ph;
+    dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &q);
+    if (!q.len)
+        return dq_buf_free(&q), 0;
+    dq_pg_phrases(t->search, plan, 0, &ph);
+    dq_buf_putc(&ids, '{');
+    for (size_t i = 0; i < n; i++)
+        dq_buf_printf(&ids, i ? ",%lld" : "%lld", (long long)seqs[i]);
+    dq_buf_putc(&ids, '}');
+    pg_params_t p = {0};
+    dq_pg_p_text(&p, ids.data);
+    dq_pg_p_text(&p, q.data);
+    snip_t sn = {t->search, &ph, cb, ud, {0}};
+    int rc = dq_pg_walk(t,
+                        "SELECT seq, title, creators, body, description FROM relic_fts"
+                        " WHERE seq = ANY($1::bigint[]) AND fts @@ $2::tsquery",
+                        &p, snippet_row, &sn, err);
+    dq_buf_free(&sn.text);
+    dq_pg_phrases_free(&ph);
+    dq_buf_free(&ids);
+    dq_buf_free(&q);
+    return rc;
+}
