@@ -9,6 +9,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 BIN, TMP, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+SCALE = sys.argv[4] if len(sys.argv) > 4 else '1'
 WORKS = ['DQ-2026-%04d' % i for i in range(1, 17)]
 
 
@@ -107,32 +108,34 @@ for seed in (1, 2):
         print('seed %d %s done' % (seed, wid), file=sys.stderr, flush=True)
     pooled[seed] = {k: 2 * v[0] / max(1, 2 * v[0] + v[1] + v[2]) for k, v in tp.items()}
 
-# speed on a 24000 x 2000 pair: the benchmark scroll's captures and masks upsampled 2x
+# speed on a 24000 x 2000 pair: the benchmark scroll's captures and masks upsampled to that
 T = os.path.join(TMP, 's1', 'DQ-2026-0001', 'truth')
+UP = 24000.0 / json.load(open(os.path.join(T, 'truth.json')))['truth_size']['width']
 big = {}
 for f, interp in [('condition_2016.jpg', cv2.INTER_CUBIC), ('condition_2026.jpg', cv2.INTER_CUBIC),
                   ('damaged.png', cv2.INTER_CUBIC), ('damage_mask.png', cv2.INTER_NEAREST)]:
     a = cv2.imread(os.path.join(T, f), cv2.IMREAD_UNCHANGED)
-    a = cv2.resize(a, (a.shape[1] * 2, a.shape[0] * 2), interpolation=interp)
+    a = cv2.resize(a, (int(round(a.shape[1] * UP)), int(round(a.shape[0] * UP))), interpolation=interp)
     p = os.path.join(TMP, 'big_' + f.replace('.jpg', '.png'))
     cv2.imwrite(p, a)
     big[f] = p
 bh, bw = a.shape[:2]
+del a
 rc, dtc, rssc = run_rss([BIN, 'condition', 'changes', big['condition_2016.jpg'], big['condition_2026.jpg'], '--out-dir', os.path.join(TMP, 'bigch')])
 rr, dtr, rssr = run_rss([BIN, 'restore', big['damaged.png'], '--mask', big['damage_mask.png'], '--out', os.path.join(TMP, 'bigr.png')])
 bigreg = ''
 if rc.returncode == 0:
     cj = json.load(open(os.path.join(TMP, 'bigch', 'changes.json')))
-    S = np.array([[2, 0, 0.5], [0, 2, 0.5], [0, 0, 1.0]])
+    S = np.array([[UP, 0, (UP - 1) / 2], [0, UP, (UP - 1) / 2], [0, 0, 1.0]])
     tm = S @ truth_matrix(os.path.join(T, 'transform.json')) @ np.linalg.inv(S)
     bigreg = '%.3f' % corner_error(np.array(cj['registration']['matrix']), tm, bw, bh)
 
 rev = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
 L = []
 L.append('# Issue 12: conservation science (`make science SCIENCE=conserve`)\n')
-L.append('Commit %s. Sample collection at scale 1 (truth rasters: every work at its truth size, the '
-         'handscrolls downsampled to <= 12.5 Mpx), seeds 1 and 2, all 16 works each. '
-         'Peer: OpenCV %s `cv2.inpaint(..., 3, INPAINT_TELEA)` on the same damaged.png + damage_mask.png, same run.\n' % (rev, cv2.__version__))
+L.append('Commit %s. Sample collection `danqing generate --scale %s`, seeds 1 and 2, all 16 works each '
+         '(the truth rasters: condition captures, masks, damaged and original images). '
+         'Peer: OpenCV %s `cv2.inpaint(..., 3, INPAINT_TELEA)` on the same damaged.png + damage_mask.png, same run.\n' % (rev, SCALE, cv2.__version__))
 L.append('## Summary\n')
 L.append('| seed | corner error mean / max (px) | refused pairs that should align | unrelated pairs aligned | F1 loss | F1 flaking | F1 fading | control flagged, max |')
 L.append('|---|---|---|---|---|---|---|---|')

@@ -63,6 +63,13 @@ struct dq_store_txn {
     int write;    /* 1: the writer's transaction (wlock held) */
     int failed;   /* 1 after a statement failed: PostgreSQL refuses the rest, COMMIT rolls back */
     dq_buf_t doc; /* the relic document relic_load last returned (borrowed by callers) */
+    /* Audit rows appended but not yet sent (array literals of who, action, object, detail):
+     * they go in one statement at commit, or before anything reads the audit trail in this
+     * transaction, so an import pays no round trip per audit row. */
+    dq_buf_t a_who, a_action, a_object, a_detail;
+    int n_audit;
+    int64_t next_relic_seq; /* relics' counter + 1 as this transaction knows it (0: unknown) */
+    int relic_year;
 };
 
 struct pg_store {
@@ -120,9 +127,16 @@ int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq
 const char *dq_pg_col(PGresult *res, int r, int c);
 int64_t dq_pg_col_int(PGresult *res, int r, int c);
 void dq_pg_copy_col(char *dst, size_t cap, PGresult *res, int r, int c);
-/* Appends an audit row in the write transaction (detail "{}" when NULL or empty). */
+/* Appends an audit row in the write transaction (detail "{}" when NULL or empty); it is
+ * written with the others of the transaction by dq_pg_audit_flush. */
 int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const char *object,
                 const char *detail, dq_err_t *err);
+
+/* Writes the audit rows appended so far (seq max + 1, in order); 0 or -1. Every reader of
+ * the audit table calls it first, and commit does. */
+int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err);
+/* Appends v as one element of a PostgreSQL array literal under construction (NULL: NULL). */
+void dq_pg_array_add(dq_buf_t *b, const char *v);
 
 /* ---- the schema: one function per object kind returns its migration SQL ---- */
 

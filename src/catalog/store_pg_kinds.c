@@ -712,6 +712,8 @@ static int net_changes(dq_store_txn_t *t, int64_t offset, int limit, dq_store_au
 {
     pg_params_t p = {0};
     change_walk_t w = {cb, ud};
+    if (dq_pg_audit_flush(t, err) < 0)
+        return -1;
     dq_pg_p_int(&p, limit);
     dq_pg_p_int(&p, offset);
     return dq_pg_walk(t,
@@ -722,6 +724,8 @@ static int net_changes(dq_store_txn_t *t, int64_t offset, int limit, dq_store_au
 
 static int net_change_count(dq_store_txn_t *t, int64_t *n, dq_err_t *err)
 {
+    if (dq_pg_audit_flush(t, err) < 0)
+        return -1;
     return dq_pg_int(t, "SELECT count(*) FROM audit WHERE action LIKE 'relic.%'", NULL, n, err) ==
                    0
                ? 0

@@ -284,6 +284,8 @@ int dq_registry_revalidate(dq_registry_t *r);
 /* ---- handlers (routes.c's table points at these) ---- */
 void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_iiif2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* /iiif/3/spectral/{capture}/{layer}/...: a capture's bands and layers (api_spectral.c). */
+void dq_http_spectral_iiif(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 /* Starts draining (issue 15): /health turns 503 {"state":"draining"} at once, then, after
  * grace_ms in which everything else is still served (a balancer's health check interval),

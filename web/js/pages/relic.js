@@ -10,6 +10,8 @@ import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
+import { researchBox } from '../network.js';
+import { conservationPanel } from '../conservation.js';
 
 export const name = 'relic';
 let kept = null; // {key, v, store: {layer, panel, player}, owner}
@@ -140,6 +142,7 @@ export async function render(ctx) {
     href: `/relic/${encodeURIComponent(r.id)}?image=${encodeURIComponent(im.image_id)}`, 'aria-current': im.image_id === imageId ? 'true' : null,
   }, h('img', { src: imageUrl(im.image_id, '!160,160'), alt: '' }), im.label ? txt(im.label) : im.role)))) : null;
 
+  const cons = conservationPanel({ relic: r, canvases });
   const el = h('article.page.relic',
     h('header.relic-head',
       h('p.kicker', [
@@ -154,9 +157,13 @@ export async function render(ctx) {
       h('div.stage-actions',
         wide ? h('a.btn-seal', { href: `/scroll/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}` }, t('open_scroll')) : null,
         h('a.btn-line', { href: `/compare?a=${encodeURIComponent(imageId)}` }, t('open_compare')),
+        /* issue 14: the living painting */
+        h('a.btn-seal.living-enter', { href: `/living/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}`,
+          'data-living-enter': '', onclick: () => performance.mark('dq-living-enter') }, lang() === 'zh' ? '入画' : 'Enter the painting'),
         tools ? tools.actions : null),
       tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
+    cons.el, // issue 12: condition records, comparison, virtual restoration
     h('div.relic-body',
       h('section.meta', { 'aria-labelledby': 'h-meta' },
         h('h2#h-meta.visually-hidden', t('meta_description')),
@@ -182,6 +189,7 @@ export async function render(ctx) {
           h('button.btn-line.copy', { type: 'button', onclick: async (e) => {
             try { await navigator.clipboard.writeText(document.getElementById('cite-text').textContent); e.target.textContent = t('cite_copied'); } catch { /* clipboard may be denied */ }
           } }, t('cite_copy'))),
+        researchBox(r),
         h('section.card-box.manifest', { 'aria-labelledby': 'h-manifest' },
           h('h2#h-manifest.box-title', t('manifest_title')),
           h('a.iiif-drag', { href: `${murl}?manifest=${encodeURIComponent(murl)}`, draggable: 'true', title: t('manifest_hint'), 'data-external': '' }, iiifBadge(), h('span.visually-hidden', t('manifest_title'))),
@@ -194,6 +202,7 @@ export async function render(ctx) {
     title: title.text,
     destroy() {
       tools?.destroy();
+      cons.destroy();
       if (kept && kept.owner === owner) dropKept();
     },
   };
