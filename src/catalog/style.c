@@ -554,7 +554,8 @@ int dq_catalog_style_similar(dq_catalog_t *cat, const dq_style_query_t *q, const
     float sims[16];
     for (int r = 0; r < nb; r++) {
         const entry_t *e = &s->e[best[r]];
-        dq_style_part_sims(s->ix, qv, dq_style_index_row(s->ix, best[r]), sims);
+        dq_style_part_sims(s->ix, self >= 0 ? s->raw + (size_t)self * s->dim : q->vec,
+                           s->raw + (size_t)best[r] * s->dim, sims);
         int top = 0;
         for (int p = 1; p < emb->n_parts && p < 16; p++)
             if (sims[p] > sims[top])
