@@ -118,6 +118,7 @@ void dq_api_relic_cite(dq_api_t *c);
 void dq_api_style_similar(dq_api_t *c);
 void dq_api_style_search(dq_api_t *c);
 void dq_api_style_palette(dq_api_t *c);
+void dq_api_style_map(dq_api_t *c);
 
 /* ======== scene layers (api_scene.c; issue 14) ======== */
 /* GET images/{id}/scene, GET images/{id}/scene/{latest|N|vN}, POST images/{id}/scene. */

@@ -263,7 +263,11 @@ void dq_style_part_sims(const dq_style_index_t *ix, const float *raw_a, const fl
 
 int dq_style_index_pca2(const dq_style_index_t *ix, float *xy, dq_err_t *err)
 {
-    int n = ix->n, d = ix->dim;
+    return dq_style_pca2(ix->M, ix->n, ix->dim, xy, err);
+}
+
+int dq_style_pca2(const float *rows, int n, int d, float *xy, dq_err_t *err)
+{
     if (n < 3)
         return dq_err_set(err, DQ_EINVAL, 400, "style: a map needs at least 3 works");
     float *mu = dq_xcalloc((size_t)d, sizeof(float)), *C = dq_xcalloc((size_t)d * d, sizeof(float));
@@ -272,10 +276,10 @@ int dq_style_index_pca2(const dq_style_index_t *ix, float *xy, dq_err_t *err)
     int rc = -1;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++)
-            mu[j] += ix->M[(size_t)i * d + j] / (float)n;
+            mu[j] += rows[(size_t)i * d + j] / (float)n;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++)
-            Z[(size_t)i * d + j] = ix->M[(size_t)i * d + j] - mu[j];
+            Z[(size_t)i * d + j] = rows[(size_t)i * d + j] - mu[j];
     /* Covariance (upper triangle) with one ssyrk, then the two largest eigenvectors. */
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0f / (float)n, Z, d, 0.0f, C, d);
     if (LAPACKE_ssyevd(LAPACK_ROW_MAJOR, 'V', 'U', d, C, d, w) != 0) {

@@ -176,5 +176,7 @@ void dq_style_part_sims(const dq_style_index_t *ix, const float *raw_a, const fl
 /* The first two principal components of the indexed vectors (LAPACKE ssyevd on the
  * covariance) into xy (2n floats). Returns 0 / -1 with err. */
 int dq_style_index_pca2(const dq_style_index_t *ix, float *xy, dq_err_t *err);
+/* The same for any n rows of d floats (row-major). */
+int dq_style_pca2(const float *rows, int n, int d, float *xy, dq_err_t *err);
 
 #endif

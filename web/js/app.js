@@ -11,12 +11,14 @@ import * as search from './pages/search.js';
 import * as relic from './pages/relic.js';
 import * as scroll from './pages/scroll.js';
 import * as compare from './pages/compare.js';
+import * as stylemap from './pages/stylemap.js';
 
 route('/', home);
 route('/search', search);
 route('/relic/:id', relic);
 route('/scroll/:id', scroll);
 route('/compare', compare);
+route('/style-map', stylemap);
 
 const main = document.getElementById('main');
 let current = null;

@@ -11,6 +11,7 @@ const STRINGS = {
   nav_home: { zh: '首页', en: 'Home' },
   nav_search: { zh: '检索', en: 'Search' },
   nav_compare: { zh: '对照', en: 'Compare' },
+  nav_stylemap: { zh: '风格图谱', en: 'Style map' },
   nav_main: { zh: '主导航', en: 'Main navigation' },
   lang_toggle: { zh: 'English', en: '中文' },
   lang_toggle_label: { zh: 'Switch to English', en: '切换到中文' },

@@ -10,6 +10,7 @@ import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
+import { stylePanel } from '../style.js';
 
 export const name = 'relic';
 let kept = null; // {key, v, store: {layer, panel, player}, owner}
@@ -157,6 +158,7 @@ export async function render(ctx) {
         tools ? tools.actions : null),
       tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
+    imageId ? stylePanel(r, imageId, v) : null,
     h('div.relic-body',
       h('section.meta', { 'aria-labelledby': 'h-meta' },
         h('h2#h-meta.visually-hidden', t('meta_description')),
