@@ -67,8 +67,10 @@ __attribute__((unused)) static int dq_pg_test_exec(const char *url, const char *
 __attribute__((unused)) static char *dq_pg_test_schema_url(const char *base, const char *name)
 {
     char sql[200];
-    snprintf(sql, sizeof(sql), "SET client_min_messages = warning;"
-                               " CREATE SCHEMA IF NOT EXISTS %s", name);
+    snprintf(sql, sizeof(sql),
+             "SET client_min_messages = warning;"
+             " CREATE SCHEMA IF NOT EXISTS %s",
+             name);
     if (dq_pg_test_exec(base, sql) < 0)
         return NULL;
     return dq_xasprintf("%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?",

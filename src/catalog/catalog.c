@@ -8,7 +8,8 @@
  * The change feed: every committed write adds audit rows with increasing seq. After each of
  * this process's commits, and when a server's watcher calls dq_catalog_refresh (about once a
  * second), apply_feed reads the rows after the last seq it applied and updates the image map:
- * an image row re-read, a relic's links and restricted flag re-read. A write by another
+ * an image row re-read, a relic's links and restricted flag re-read; the relic facet/sort index
+ * (relic_index.c) applies the same rows, a bounded number per call. A write by another
  * process therefore reaches the map within one poll; this process's own writes before the
  * write call returns.
  */
@@ -29,6 +30,10 @@
 #define FEED_REBUILD_ROWS 20000
 #define FEED_BATCH 512
 #define FEED_STALE_US 2000000
+/* Feed rows the relic index applies per apply_feed (each re-reads one relic, ~50 us): a bulk
+ * import elsewhere costs a watcher tick at most ~0.1 s, and a search that comes while the index
+ * is still behind catches up itself (relic_index_sync). */
+#define FEED_INDEX_ROWS 2000
 
 struct dq_catalog {
     const dq_store_backend_t *be; /* read-only after open */
@@ -393,6 +398,13 @@ static int apply_feed(dq_catalog_t *cat, int build, dq_err_t *err)
 out:
     if (rc == 0)
         atomic_store(&cat->fed_us, dq_now_us());
+    if (rc == 0 && t) {
+        /* The relic facet/sort index follows the same feed here, so that a search after a
+         * write (of this process or another) finds it current instead of catching up then.
+         * Its failure is its own: the next search rebuilds it, the map stands. */
+        dq_err_t ierr = {0};
+        relic_index_follow(cat->rindex, cat->be, t, FEED_INDEX_ROWS, &ierr);
+    }
     if (t)
         cat->be->rollback(t);
     pthread_mutex_unlock(&cat->feed_lock);

@@ -720,8 +720,9 @@ typedef int (*dq_net_change_cb)(void *ud, const char *kind, const char *relic_id
                                 const char *at);
 /* The relic changes of the audit trail in order, from the offset-th (0-based) on, at most
  * limit (1..1000) rows of it (cb may be NULL: only *total): creates, imports, replaces, patches, image changes, deletes.
- * A change of a relic who may not see now (restricted, or deleted while restricted) is
- * skipped, so a page may hold fewer than limit. *total (may be NULL) gets the number of
+ * A change of a relic who may not see now (restricted, or deleted while restricted), or of
+ * a live relic without images (it has no Manifest), is skipped, so a page may hold fewer
+ * than limit. *total (may be NULL) gets the number of
  * relic rows in the trail, which numbers the pages. Thread-safe. */
 int dq_catalog_net_changes(dq_catalog_t *cat, int64_t offset, int limit, const dq_actor_t *who,
                            dq_net_change_cb cb, void *ud, int64_t *total, dq_err_t *err);

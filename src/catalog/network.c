@@ -11,6 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A backend without the network primitives (one that predates them) answers 501 rather
+ * than calling through a NULL pointer. */
+static int have_ops(dq_catalog_t *cat, dq_err_t *err)
+{
+    if (dq_catalog_backend(cat)->network)
+        return 0;
+    return dq_err_set(err, DQ_EUNSUP, 501, "this catalog backend (%s) has no harvesting support",
+                      dq_catalog_backend(cat)->name);
+}
+
 /* ---------------------------------------------------------------- records */
 
 typedef struct {
@@ -66,6 +76,8 @@ int dq_catalog_net_records(dq_catalog_t *cat, const dq_net_query_t *q, const dq_
 {
     if (q->limit < 1 || q->limit > 1000)
         return dq_err_set(err, DQ_EINVAL, 400, "limit must be 1..1000");
+    if (have_ops(cat, err) < 0)
+        return -1;
     records_t r = {
         .be = dq_catalog_backend(cat),
         .sq =
@@ -98,6 +110,8 @@ static int earliest_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
 int dq_catalog_net_earliest(dq_catalog_t *cat, char *out, dq_err_t *err)
 {
     out[0] = '\0';
+    if (have_ops(cat, err) < 0)
+        return -1;
     void *ud[2] = {cat, out};
     return dq_catalog_read(cat, earliest_txn, ud, err);
 }
@@ -140,9 +154,13 @@ static int change_row(void *ud, const dq_store_audit_row_t *row)
     return 0;
 }
 
-static int is_restricted(void *ud, const dq_store_stamp_row_t *row)
+/* 1 when the change should not be published: the relic is restricted (live or tombstone),
+ * or live without images (it has no Manifest to point at). */
+static int is_hidden(void *ud, const dq_store_stamp_row_t *row)
 {
-    *(int *)ud = row->restricted;
+    int *h = ud;
+    h[0] = row->restricted;
+    h[1] = !row->deleted && !row->has_images;
     return 1;
 }
 
@@ -152,17 +170,16 @@ static int changes_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
     if (c->be->network->relic_change_count(txn, &c->total, err) < 0 ||
         c->be->network->relic_changes(txn, c->offset, c->limit, change_row, c, err) < 0)
         return -1;
-    if (c->show_restricted)
-        return 0;
-    /* Leave out what the asker may not see now: a restricted relic (live, or its tombstone).
-     * A relic whose deletion left no tombstone (migration 14 could not tell its flag) counts
-     * as public, as it was listed before. */
+    /* Leave out what the asker may not see now: a restricted relic (live, or its tombstone);
+     * and, for everyone, a live relic without images: the activity's object is its Manifest,
+     * which does not exist then. A relic whose deletion left no tombstone (migration 14
+     * could not tell its flag) counts as public, as it was listed before. */
     for (size_t i = 0; i < c->n_rows; i++) {
-        int restricted = 0;
+        int hidden[2] = {0, 0};
         dq_store_stamp_query_t q = {.id = c->rows[i].id, .include_restricted = 1, .limit = 1};
-        if (c->be->network->stamps(txn, &q, is_restricted, &restricted, err) < 0)
+        if (c->be->network->stamps(txn, &q, is_hidden, hidden, err) < 0)
             return -1;
-        if (restricted)
+        if ((hidden[0] && !c->show_restricted) || hidden[1])
             c->rows[i].kind = NULL;
     }
     return 0;
@@ -173,6 +190,11 @@ int dq_catalog_net_changes(dq_catalog_t *cat, int64_t offset, int limit, const d
 {
     if (limit < 1 || limit > 1000 || offset < 0)
         return dq_err_set(err, DQ_EINVAL, 400, "limit must be 1..1000 and offset >= 0");
+    if (have_ops(cat, err) < 0) {
+        if (total)
+            *total = 0;
+        return -1;
+    }
     changes_t c = {.be = dq_catalog_backend(cat),
                    .offset = offset,
                    .limit = limit,

@@ -443,6 +443,25 @@ static json_t *chk_reference(json_t *fe, const char *path, json_t *v)
     static const field_t f[] = {{"text", 's', 1}, {"url", 's', 0}, {"doi", 's', 0}};
     return chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
 }
+/* A record harvested from another institution (`danqing harvest`): its Manifest and where
+ * it came from, referenced and never copied. URLs must be http(s). */
+static json_t *chk_remote(json_t *fe, const char *path, json_t *v)
+{
+    static const field_t f[] = {{"manifest", 's', 1}, {"institution", 's', 0},
+                                {"source", 's', 0},   {"url", 's', 0},
+                                {"licence", 's', 0}};
+    json_t *c = chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
+    static const char *const urls[] = {"manifest", "source", "url"};
+    for (size_t i = 0; c && i < DQ_ARRAY_LEN(urls); i++) {
+        const char *u = json_string_value(json_object_get(c, urls[i]));
+        if (u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+            relic_fe_addf(fe, "must be an http(s) URL", "%s.%s", path, urls[i]);
+            json_decref(c);
+            c = NULL;
+        }
+    }
+    return c;
+}
 /* ======== end network ======== */
 
 static json_t *chk_inscription(json_t *fe, const char *path, json_t *v)
@@ -500,7 +519,7 @@ static const char *const doc_fields[] = {
     "accession",     "title",        "creators", "dynasty",    "date_text",   "year_from",
     "year_to",       "object_type",  "subject",  "keywords",   "medium",      "support",
     "dimensions_cm", "inscriptions", "seals",    "provenance", "description", "rights",
-    "restricted",    "school",       "references", "images",
+    "restricted",    "school",       "references", "remote", "images",
 };
 static const char *const server_fields[] = {"id", "version", "created_at", "updated_at"};
 
@@ -593,6 +612,8 @@ json_t *relic_normalize(json_t *in, json_t *fe)
             c = chk_array(fe, f, v, ARRAY_MAX, chk_image);
         } else if (strcmp(f, "references") == 0) { /* network (issue 16) */
             c = chk_array(fe, f, v, ARRAY_MAX, chk_reference);
+        } else if (strcmp(f, "remote") == 0) { /* network (issue 16) */
+            c = chk_remote(fe, f, v);
         } else if (strcmp(f, "restricted") == 0) {
             if (json_is_boolean(v))
                 c = json_incref(v);

@@ -8,9 +8,12 @@
  * The store stays the truth. The index is built once from relics->index_rows and then follows
  * the change feed (audit->since): each committed relic write, of this process or any other
  * sharing the catalog, adds an audit row naming the relic, and the next search re-reads just
- * those relics. A full rebuild (about 0.3 s per 100,000 relics) happens only at the first
- * search and when a burst of changes (a bulk import elsewhere) names more relics than a
- * rebuild would cost. It does not run full-text queries or render JSON (relic_search.c).
+ * those relics. A server's watcher applies the feed too (relic_index_follow, from
+ * dq_catalog_refresh about once a second, at most a bounded number of feed rows each time), so
+ * a search after another process's write usually finds the index current. A full rebuild
+ * (about 0.3 s per 100,000 relics) happens only at the first search and when a search meets a
+ * burst of changes (a bulk import elsewhere) that names more relics than a rebuild would cost.
+ * It does not run full-text queries or render JSON (relic_search.c).
  *
  * Thread safety: one rwlock; relic_index_sync takes it for writing, searches read under
  * relic_index_rdlock.
@@ -354,26 +357,34 @@ static int feed_row(void *ud, const dq_store_audit_row_t *row)
 }
 
 /* Applies the change feed since ix->feed_seq: each named relic is re-read (gone: dropped).
- * *rebuild_instead is set when there are too many to be worth it. Lock held for writing. */
+ * *rebuild_instead is set when there are too many to be worth it (never with max_rows > 0:
+ * then at most max_rows feed rows are read, and the index stays behind by the rest). Lock
+ * held for writing. */
 static int follow(relic_index_t *ix, const dq_store_backend_t *b, dq_store_txn_t *txn, int64_t upto,
-                  int *rebuild_instead, dq_err_t *err)
+                  int max_rows, int *rebuild_instead, dq_err_t *err)
 {
     feed_t f = {0};
-    int rc = -1;
+    int rc = -1, n_read = 0;
     int64_t limit = DQ_MAX((int64_t)FEED_REBUILD_MIN, ix->n_ids / 8);
     f.last = ix->feed_seq;
     *rebuild_instead = 0;
     for (;;) {
+        int want = max_rows > 0 ? DQ_MIN(FEED_BATCH, max_rows - n_read) : FEED_BATCH;
         f.n_rows = 0;
-        if (b->audit->since(txn, f.last, FEED_BATCH, feed_row, &f, err) < 0)
+        if (b->audit->since(txn, f.last, want, feed_row, &f, err) < 0)
             goto out;
-        if ((int64_t)f.n > limit) {
+        n_read += f.n_rows;
+        if (max_rows <= 0 && (int64_t)f.n > limit) {
             *rebuild_instead = 1;
             rc = 0;
             goto out;
         }
-        if (f.n_rows < FEED_BATCH || f.last >= upto)
+        if (f.n_rows < want || f.last >= upto)
             break;
+        if (max_rows > 0 && n_read >= max_rows) {
+            upto = f.last; /* the rest waits for the next call */
+            break;
+        }
     }
     for (size_t i = 0; i < f.n; i++) {
         int64_t seq = id_find(ix, f.id[i]);
@@ -407,10 +418,29 @@ int relic_index_sync(relic_index_t *ix, const dq_store_backend_t *b, dq_store_tx
     DQ_ASSERT(pthread_rwlock_wrlock(&ix->lock) == 0);
     if (!ix->built)
         rc = rebuild(ix, b, txn, err);
-    else if (ix->feed_seq < seq && (rc = follow(ix, b, txn, seq, &again, err)) == 0 && again)
+    else if (ix->feed_seq < seq && (rc = follow(ix, b, txn, seq, 0, &again, err)) == 0 && again)
         rc = rebuild(ix, b, txn, err);
     if (rc < 0)
         index_clear(ix); /* the next search builds it again */
+    pthread_rwlock_unlock(&ix->lock);
+    return rc;
+}
+
+int relic_index_follow(relic_index_t *ix, const dq_store_backend_t *b, dq_store_txn_t *txn,
+                       int max_rows, dq_err_t *err)
+{
+    int64_t seq = 0;
+    if (b->audit->max_seq(txn, &seq, err) < 0)
+        return -1;
+    DQ_ASSERT(pthread_rwlock_rdlock(&ix->lock) == 0);
+    int idle = !ix->built || ix->feed_seq >= seq;
+    pthread_rwlock_unlock(&ix->lock);
+    if (idle)
+        return 0;
+    int rc = 0, again = 0;
+    DQ_ASSERT(pthread_rwlock_wrlock(&ix->lock) == 0);
+    if (ix->built && ix->feed_seq < seq && (rc = follow(ix, b, txn, seq, max_rows, &again, err)) < 0)
+        index_clear(ix); /* it may have missed a change: the next search builds it again */
     pthread_rwlock_unlock(&ix->lock);
     return rc;
 }

@@ -91,6 +91,13 @@ void relic_index_free(relic_index_t *ix); /* NULL-safe */
  * emptied and built again next time). */
 int relic_index_sync(relic_index_t *ix, const dq_store_backend_t *b, dq_store_txn_t *txn,
                      dq_err_t *err);
+/* The change feed applied by a poller rather than a search: when the index is built (the first
+ * search builds it; nothing happens before), applies at most max_rows feed rows after the
+ * index's position, each re-reading at most one named relic, and never rebuilds. Takes the
+ * index's lock for writing only when there is something to apply. 0, or -1 (the index is then
+ * dropped and the next search builds it again). */
+int relic_index_follow(relic_index_t *ix, const dq_store_backend_t *b, dq_store_txn_t *txn,
+                       int max_rows, dq_err_t *err);
 /* Full builds and relics re-read from the feed so far (tests, bench). */
 void relic_index_stats(relic_index_t *ix, int64_t *rebuilds, int64_t *reloads);
 /* The reads below need the read lock. */

@@ -498,6 +498,7 @@ typedef struct dq_store_style_ops {
 typedef struct {
     const char *id, *datestamp, *dynasty, *object_type; /* dynasty/object_type NULL if absent */
     int deleted, restricted;
+    int has_images; /* live relics: 1 when it has image links (so a Manifest); tombstones 0 */
     const char *doc; /* the stored user document (no id/version/times); NULL: tombstone or
                         not asked for */
     size_t doc_len;

@@ -54,6 +54,12 @@ static const migration_t migrations[] = {
     {7, "user names folded to lower case", dq_pg_account_fold_schema},
     {8, "relic full-text vocabulary (SQLite only)", noop_schema},
     {13, "educator role, lessons, glossary", dq_pg_lesson_schema}, /* store_pg_lesson.c */
+    /* store_pg_kinds.c */
+    {9, "spectral captures and derived layers", dq_pg_spectral_schema},
+    {10, "condition records", dq_pg_condition_schema},
+    {11, "style embeddings and attribution models", dq_pg_style_schema},
+    {12, "scene layer sets", dq_pg_scene_schema},
+    {14, "relic tombstones, datestamp and change-feed indexes", dq_pg_network_schema},
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -98,11 +104,10 @@ static int fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *er
         return dq_err_set(err, DQ_EEXIST, 409, "catalog: %s: %s", what, m);
     if (state && strcmp(state, "23503") == 0)
         return dq_err_set(err, DQ_ENOTFOUND, 404, "catalog: %s: %s", what, m);
-    if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
-                  strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 ||
-                  strcmp(state, "53300") == 0))
-        return dq_err_set(err, DQ_EBUSY, 503, "catalog: %s: the database is busy, try again",
-                          what);
+    if (state &&
+        (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+         strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "53300") == 0))
+        return dq_err_set(err, DQ_EBUSY, 503, "catalog: %s: the database is busy, try again", what);
     return dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", what, m);
 }
 
@@ -271,7 +276,7 @@ static PGconn *connect_url(const char *url, dq_err_t *err)
     }
     /* Text results in UTF-8 and times in UTC, whatever the server's defaults. */
     PGresult *r = PQexec(c, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
-                               " SET client_min_messages = warning");
+                            " SET client_min_messages = warning");
     PQclear(r);
     return c;
 }
@@ -301,6 +306,12 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
     t->search = s->search;
     t->write = write;
     t->failed = 0;
+    t->n_audit = 0;
+    t->next_relic_seq = 0;
+    dq_buf_reset(&t->a_who);
+    dq_buf_reset(&t->a_action);
+    dq_buf_reset(&t->a_object);
+    dq_buf_reset(&t->a_detail);
 }
 
 /* ---------------------------------------------------------------- transactions */
@@ -404,6 +415,11 @@ static void txn_end(dq_store_txn_t *t)
 {
     pg_store_t *s = t->store;
     dq_buf_free(&t->doc);
+    dq_buf_free(&t->a_who);
+    dq_buf_free(&t->a_action);
+    dq_buf_free(&t->a_object);
+    dq_buf_free(&t->a_detail);
+    t->n_audit = 0;
     if (t->write)
         pthread_mutex_unlock(&s->wlock);
     else
@@ -426,6 +442,10 @@ static int store_commit(dq_store_txn_t *t, dq_err_t *err)
         store_rollback(t);
         return dq_err_set(err, DQ_EINTERNAL, 500,
                           "catalog: a statement failed inside the transaction; rolled back");
+    }
+    if (t->n_audit && dq_pg_audit_flush(t, err) < 0) {
+        store_rollback(t);
+        return -1;
     }
     char sql[128];
     /* Every committed write tells the other processes (delivered at commit, once per
@@ -467,7 +487,7 @@ static int migrate(pg_store_t *s, dq_err_t *err)
     const int newest = newest_known();
     {
         /* The common case, a catalog already up to date, without the writers' lock. */
-        dq_store_txn_t t;
+        dq_store_txn_t t = {0};
         int64_t have = 0;
         dq_err_t e = {0};
         pg_params_t p = {0};
@@ -551,7 +571,7 @@ static void store_close(void *impl)
 /* The schema this catalog lives in, its lock key and its channel name. */
 static int identify(pg_store_t *s, dq_err_t *err)
 {
-    dq_store_txn_t t;
+    dq_store_txn_t t = {0};
     txn_bind(s, &t, &s->w, 1);
     PGresult *r = dq_pg_exec_once(
         &t, "SELECT current_schema(), hashtext(coalesce(current_schema(), 'public'))", NULL, err);
@@ -688,23 +708,61 @@ out:
 
 /* ---------------------------------------------------------------- audit and change feed */
 
+void dq_pg_array_add(dq_buf_t *b, const char *v)
+{
+    dq_buf_putc(b, b->len ? ',' : '{');
+    if (!v) {
+        dq_buf_puts(b, "NULL");
+        return;
+    }
+    dq_buf_putc(b, '"');
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            dq_buf_putc(b, '\\');
+        dq_buf_putc(b, *p);
+    }
+    dq_buf_putc(b, '"');
+}
+
 int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const char *object,
                 const char *detail, dq_err_t *err)
 {
+    (void)err;
+    dq_pg_array_add(&t->a_who, who ? who : "");
+    dq_pg_array_add(&t->a_action, action ? action : "");
+    dq_pg_array_add(&t->a_object, object ? object : "");
+    dq_pg_array_add(&t->a_detail, detail && *detail ? detail : "{}");
+    t->n_audit++;
+    return 0;
+}
+
+int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err)
+{
+    if (!t->n_audit)
+        return 0;
+    dq_buf_t *b[4] = {&t->a_who, &t->a_action, &t->a_object, &t->a_detail};
     pg_params_t p = {0};
-    dq_pg_p_text(&p, who);
-    dq_pg_p_text(&p, action);
-    dq_pg_p_text(&p, object);
-    dq_pg_p_text(&p, detail && *detail ? detail : "{}");
-    /* max + 1 under the writers' lock: gapless and in commit order, like SQLite's. */
-    return dq_pg_run(t,
-                     "INSERT INTO audit (seq, who, at, action, object, detail)"
-                     " SELECT coalesce(max(seq), 0) + 1, $1, " DQ_PG_NOW ", $2, $3, $4 FROM audit",
-                     &p, NULL, err);
+    for (int i = 0; i < 4; i++) {
+        dq_buf_putc(b[i], '}');
+        dq_pg_p_text(&p, b[i]->data);
+    }
+    /* max + 1 under the writers' lock: gapless and in commit order, like SQLite's */
+    int rc = dq_pg_run(t,
+                       "INSERT INTO audit (seq, who, at, action, object, detail)"
+                       " SELECT (SELECT coalesce(max(seq), 0) FROM audit) + o.i, o.w, " DQ_PG_NOW
+                       ", o.a, o.ob, o.d FROM unnest($1::text[], $2::text[], $3::text[],"
+                       " $4::text[]) WITH ORDINALITY AS o(w, a, ob, d, i) ORDER BY o.i",
+                       &p, NULL, err);
+    for (int i = 0; i < 4; i++)
+        dq_buf_reset(b[i]);
+    t->n_audit = 0;
+    return rc;
 }
 
 static int audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)
 {
+    if (dq_pg_audit_flush(t, err) < 0)
+        return -1;
     return dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0 ? -1 : 0;
 }
 
@@ -732,6 +790,8 @@ static int audit_since(dq_store_txn_t *t, int64_t after_seq, int limit, dq_store
 {
     pg_params_t p = {0};
     audit_walk_t w = {cb, ud};
+    if (dq_pg_audit_flush(t, err) < 0)
+        return -1;
     dq_pg_p_int(&p, after_seq);
     dq_pg_p_int(&p, limit);
     return dq_pg_walk(t,
@@ -745,6 +805,8 @@ static int audit_list(dq_store_txn_t *t, const char *object, int64_t before_seq,
 {
     pg_params_t p = {0};
     audit_walk_t w = {cb, ud};
+    if (dq_pg_audit_flush(t, err) < 0)
+        return -1;
     dq_pg_p_text(&p, object);
     dq_pg_p_int(&p, before_seq);
     dq_pg_p_int(&p, limit);
@@ -780,4 +842,9 @@ const dq_store_backend_t dq_store_pg = {
     .relics = &dq_pg_relic_ops,
     .lessons = &dq_pg_lesson_ops,
     .glossary = &dq_pg_gloss_ops,
+    .spectral = &dq_pg_spectral_ops,
+    .scenes = &dq_pg_scene_ops,
+    .style = &dq_pg_style_ops,
+    .network = &dq_pg_network_ops,
+    .conditions = &dq_pg_condition_ops,
 };

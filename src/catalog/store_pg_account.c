@@ -140,8 +140,7 @@ static int user_update(dq_store_txn_t *t, const char *name, int role, const char
         p = (pg_params_t){0};
         dq_pg_p_text(&p, name);
         dq_pg_p_text(&p, pwhash);
-        if (dq_pg_run(t,
-                      "UPDATE users SET pwhash = $2, updated_at = " DQ_PG_NOW " WHERE name = $1",
+        if (dq_pg_run(t, "UPDATE users SET pwhash = $2, updated_at = " DQ_PG_NOW " WHERE name = $1",
                       &p, &n, err) < 0)
             return -1;
     }

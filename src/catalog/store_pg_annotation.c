@@ -164,8 +164,9 @@ static int anno_insert(dq_store_txn_t *t, dq_anno_row_t *row, dq_err_t *err)
         "WITH c AS (UPDATE dq_counters SET value = value + 1 WHERE name = 'annotations'"
         " RETURNING value) INSERT INTO annotations (id, relic, canvas, x, y, w, h, motivation,"
         " bodies, fts, terms, ntok, creator, version, created_at, updated_at)"
-        " SELECT c.value, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10::tsvector, $11, $12, 1, " DQ_PG_NOW
-        ", " DQ_PG_NOW " FROM c RETURNING id, version, created_at, updated_at, creator",
+        " SELECT c.value, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10::tsvector, $11, $12, "
+        "1, " DQ_PG_NOW ", " DQ_PG_NOW
+        " FROM c RETURNING id, version, created_at, updated_at, creator",
         &p, err);
     if (!r)
         goto out;
@@ -238,15 +239,16 @@ static int anno_get(dq_store_txn_t *t, const char *relic_id, int64_t id, dq_anno
     return w.n ? 0 : 1;
 }
 
-static int anno_list(dq_store_txn_t *t, const char *relic_id, int canvas, int64_t offset,
-                     int limit, dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err)
+static int anno_list(dq_store_txn_t *t, const char *relic_id, int canvas, int64_t offset, int limit,
+                     dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err)
 {
     pg_params_t p = {0};
     anno_walk_t w = {cb, ud, 0};
     int64_t n = 0;
     dq_pg_p_text(&p, relic_id);
     dq_pg_p_int(&p, canvas);
-    if (dq_pg_int(t, "SELECT count(*) FROM annotations WHERE relic = $1 AND ($2 = 0 OR canvas = $2)",
+    if (dq_pg_int(t,
+                  "SELECT count(*) FROM annotations WHERE relic = $1 AND ($2 = 0 OR canvas = $2)",
                   &p, &n, err) < 0)
         return -1;
     if (total)
@@ -318,9 +320,9 @@ int dq_pg_bm25(dq_store_txn_t *t, const dq_pg_phrases_t *ph, const char *table, 
         double d = (double)dq_pg_col_int(rows, i, ntok_col), score = 0.0;
         for (size_t k = 0; k < ph->n_phrases; k++)
             score += idf[k] * (freq[k] * (k1 + 1.0)) / (freq[k] + k1 * (1 - b + b * d / avgdl));
-        sc[i] = (dq_pg_ranked_t){id_col >= 0 ? dq_pg_col_int(rows, i, id_col) : 0,
-                                 key_col >= 0 ? dq_pg_col(rows, i, key_col) : NULL,
-                                 -1.0 * score, i};
+        sc[i] =
+            (dq_pg_ranked_t){id_col >= 0 ? dq_pg_col_int(rows, i, id_col) : 0,
+                             key_col >= 0 ? dq_pg_col(rows, i, key_col) : NULL, -1.0 * score, i};
     }
     qsort(sc, (size_t)n, sizeof(*sc), cmp_ranked);
     *out = sc;
@@ -337,9 +339,8 @@ out:
 }
 
 /* Annotations matching q (all relics when relic_id is NULL), best first, at most limit. */
-int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q,
-                      unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
-                      void *ud, dq_err_t *err)
+int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q, unsigned motivations,
+                      const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err)
 {
     dq_search_plan_t plan = {0};
     dq_pg_phrases_t ph = {0};
@@ -392,9 +393,8 @@ out:
     return rc;
 }
 
-static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,
-                       unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
-                       void *ud, dq_err_t *err)
+static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q, unsigned motivations,
+                       const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err)
 {
     return dq_pg_anno_ranked(t, relic_id, q, motivations, creator, limit, cb, ud, err);
 }
@@ -474,12 +474,12 @@ static int tour_update(dq_store_txn_t *t, dq_tour_row_t *row, int64_t if_version
     dq_pg_p_text(&p, row->doc);
     dq_pg_p_int(&p, row->is_public ? 1 : 0);
     dq_pg_p_int(&p, if_version);
-    PGresult *r = dq_pg_exec(t,
-                             "UPDATE tours SET doc = $2, public = $3, version = version + 1,"
-                             " updated_at = " DQ_PG_NOW
-                             " WHERE id = $1 AND ($4 < 0 OR version = $4)"
-                             " RETURNING id, version, created_at, updated_at, author, relic",
-                             &p, err);
+    PGresult *r =
+        dq_pg_exec(t,
+                   "UPDATE tours SET doc = $2, public = $3, version = version + 1,"
+                   " updated_at = " DQ_PG_NOW " WHERE id = $1 AND ($4 < 0 OR version = $4)"
+                   " RETURNING id, version, created_at, updated_at, author, relic",
+                   &p, err);
     if (!r)
         return -1;
     int n = PQntuples(r);
@@ -497,8 +497,8 @@ static int tour_remove(dq_store_txn_t *t, int64_t id, int64_t if_version, dq_err
     int64_t n = 0;
     dq_pg_p_int(&p, id);
     dq_pg_p_int(&p, if_version);
-    if (dq_pg_run(t, "DELETE FROM tours WHERE id = $1 AND ($2 < 0 OR version = $2)", &p, &n,
-                  err) < 0)
+    if (dq_pg_run(t, "DELETE FROM tours WHERE id = $1 AND ($2 < 0 OR version = $2)", &p, &n, err) <
+        0)
         return -1;
     if (n == 0)
         return why_unchanged(t, "SELECT version FROM tours WHERE id = $1", id, NULL, if_version,

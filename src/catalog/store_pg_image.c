@@ -117,9 +117,8 @@ static int image_get(dq_store_txn_t *t, const char *id, dq_image_rec_t *out, dq_
 {
     pg_params_t p = {0};
     dq_pg_p_text(&p, id);
-    PGresult *r =
-        dq_pg_exec(t, "SELECT " REC_COLS ", created_at, updated_at FROM images WHERE id = $1", &p,
-                   err);
+    PGresult *r = dq_pg_exec(
+        t, "SELECT " REC_COLS ", created_at, updated_at FROM images WHERE id = $1", &p, err);
     if (!r)
         return -1;
     int rc = PQntuples(r) ? 0 : 1;

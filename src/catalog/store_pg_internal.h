@@ -33,7 +33,8 @@
 
 /* The timestamp every row gets: UTC, second precision, the statement's time (as SQLite's
  * 'now' is the statement's). */
-#define DQ_PG_NOW "to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define DQ_PG_NOW                                                                                  \
+    "to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 #define DQ_PG_N_READERS 4
 #define DQ_PG_MAX_PARAMS 32
@@ -59,9 +60,16 @@ struct dq_store_txn {
     pg_store_t *store;
     pg_conn_t *pc; /* borrowed for the transaction */
     dq_search_t *search;
-    int write;      /* 1: the writer's transaction (wlock held) */
-    int failed;     /* 1 after a statement failed: PostgreSQL refuses the rest, COMMIT rolls back */
-    dq_buf_t doc;   /* the relic document relic_load last returned (borrowed by callers) */
+    int write;    /* 1: the writer's transaction (wlock held) */
+    int failed;   /* 1 after a statement failed: PostgreSQL refuses the rest, COMMIT rolls back */
+    dq_buf_t doc; /* the relic document relic_load last returned (borrowed by callers) */
+    /* Audit rows appended but not yet sent (array literals of who, action, object, detail):
+     * they go in one statement at commit, or before anything reads the audit trail in this
+     * transaction, so an import pays no round trip per audit row. */
+    dq_buf_t a_who, a_action, a_object, a_detail;
+    int n_audit;
+    int64_t next_relic_seq; /* relics' counter + 1 as this transaction knows it (0: unknown) */
+    int relic_year;
 };
 
 struct pg_store {
@@ -74,7 +82,7 @@ struct pg_store {
     dq_store_txn_t rtxn[DQ_PG_N_READERS];
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cv;
-    int lock_key;    /* the advisory lock's second key: hashtext(current_schema()) */
+    int lock_key;     /* the advisory lock's second key: hashtext(current_schema()) */
     char channel[64]; /* the NOTIFY channel of this catalog (per schema) */
     /* The change listener (dq_pg_wait_change): its own connection, used only by the one
      * thread that waits (the server's watcher); guarded by listen_lock. */
@@ -119,9 +127,16 @@ int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq
 const char *dq_pg_col(PGresult *res, int r, int c);
 int64_t dq_pg_col_int(PGresult *res, int r, int c);
 void dq_pg_copy_col(char *dst, size_t cap, PGresult *res, int r, int c);
-/* Appends an audit row in the write transaction (detail "{}" when NULL or empty). */
+/* Appends an audit row in the write transaction (detail "{}" when NULL or empty); it is
+ * written with the others of the transaction by dq_pg_audit_flush. */
 int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const char *object,
                 const char *detail, dq_err_t *err);
+
+/* Writes the audit rows appended so far (seq max + 1, in order); 0 or -1. Every reader of
+ * the audit table calls it first, and commit does. */
+int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err);
+/* Appends v as one element of a PostgreSQL array literal under construction (NULL: NULL). */
+void dq_pg_array_add(dq_buf_t *b, const char *v);
 
 /* ---- the schema: one function per object kind returns its migration SQL ---- */
 
@@ -136,6 +151,14 @@ extern const dq_store_anno_ops dq_pg_anno_ops;
 extern const dq_store_tour_ops dq_pg_tour_ops;
 extern const dq_store_relic_ops dq_pg_relic_ops;
 extern const dq_store_lesson_ops dq_pg_lesson_ops;
+/* store_pg_kinds.c: migrations 9, 10, 11, 12, 14 and their ops */
+extern const char dq_pg_spectral_schema[], dq_pg_condition_schema[], dq_pg_style_schema[],
+    dq_pg_scene_schema[], dq_pg_network_schema[];
+extern const dq_store_spectral_ops dq_pg_spectral_ops;
+extern const dq_store_condition_ops dq_pg_condition_ops;
+extern const dq_store_style_ops dq_pg_style_ops;
+extern const dq_store_scene_ops dq_pg_scene_ops;
+extern const dq_store_network_ops dq_pg_network_ops;
 extern const dq_store_gloss_ops dq_pg_gloss_ops;
 /* store_pg_relic_search.c: dq_store_relic_ops.match, .match_bound and .snippets. */
 int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what, int scored,
@@ -166,9 +189,9 @@ void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what,
 /* The phrases of the FTS5 MATCH expression SQLite renders for plan (every term's phrases in
  * term order; boost: the boost phrases), each as its query tokens. */
 typedef struct {
-    dq_buf_t text;            /* the tokens, back to back */
+    dq_buf_t text;             /* the tokens, back to back */
     size_t *tok_off, *tok_len; /* per token */
-    size_t *first;            /* phrase i's tokens are [first[i], first[i + 1]) */
+    size_t *first;             /* phrase i's tokens are [first[i], first[i + 1]) */
     size_t n_phrases, n_tok;
 } dq_pg_phrases_t;
 void dq_pg_phrases(const dq_search_t *s, const dq_search_plan_t *plan, int boost,
@@ -204,8 +227,7 @@ typedef struct {
 int dq_pg_bm25(dq_store_txn_t *t, const dq_pg_phrases_t *ph, const char *table, PGresult *rows,
                int text_col, int ntok_col, int id_col, int key_col, dq_pg_ranked_t **out,
                dq_err_t *err);
-int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q,
-                      unsigned motivations, const char *creator, int limit, dq_anno_cb cb,
-                      void *ud, dq_err_t *err);
+int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q, unsigned motivations,
+                      const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err);
 
 #endif

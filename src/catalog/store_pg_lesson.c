@@ -102,19 +102,19 @@ static int lesson_insert(dq_store_txn_t *t, dq_lesson_row_t *row, dq_err_t *err)
     return 0;
 }
 
-static int lesson_update(dq_store_txn_t *t, dq_lesson_row_t *row, int64_t if_version,
-                         dq_err_t *err)
+static int lesson_update(dq_store_txn_t *t, dq_lesson_row_t *row, int64_t if_version, dq_err_t *err)
 {
     pg_params_t p = {0};
     dq_pg_p_text(&p, row->doc);
     dq_pg_p_int(&p, row->is_public ? 1 : 0);
     dq_pg_p_int(&p, row->id);
     dq_pg_p_int(&p, if_version);
-    PGresult *r = dq_pg_exec(t,
-                             "UPDATE lessons SET doc = $1, public = $2, version = version + 1,"
-                             " updated_at = " DQ_PG_NOW " WHERE id = $3 AND ($4 < 0 OR version = $4)"
-                             " RETURNING id, version, created_at, updated_at, author",
-                             &p, err);
+    PGresult *r =
+        dq_pg_exec(t,
+                   "UPDATE lessons SET doc = $1, public = $2, version = version + 1,"
+                   " updated_at = " DQ_PG_NOW " WHERE id = $3 AND ($4 < 0 OR version = $4)"
+                   " RETURNING id, version, created_at, updated_at, author",
+                   &p, err);
     if (!r)
         return -1;
     int n = PQntuples(r);
@@ -371,8 +371,8 @@ out:
     return rc;
 }
 
-static int gloss_anno_examples(dq_store_txn_t *t, const char *q, int limit, dq_anno_cb cb,
-                               void *ud, dq_err_t *err)
+static int gloss_anno_examples(dq_store_txn_t *t, const char *q, int limit, dq_anno_cb cb, void *ud,
+                               dq_err_t *err)
 {
     return dq_pg_anno_ranked(t, NULL, q, 0, NULL, limit, cb, ud, err);
 }

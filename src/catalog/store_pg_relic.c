@@ -81,23 +81,10 @@ const char dq_pg_relic_names_schema[] =
 /* Appends a PostgreSQL array literal of v[0..n) (NULL elements as NULL). */
 static void put_array(dq_buf_t *b, const char *const *v, int n)
 {
-    dq_buf_putc(b, '{');
-    for (int i = 0; i < n; i++) {
-        if (i)
-            dq_buf_putc(b, ',');
-        if (!v[i]) {
-            dq_buf_puts(b, "NULL");
-            continue;
-        }
-        dq_buf_putc(b, '"');
-        for (const char *p = v[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                dq_buf_putc(b, '\\');
-            dq_buf_putc(b, *p);
-        }
-        dq_buf_putc(b, '"');
-    }
-    dq_buf_putc(b, '}');
+    size_t start = b->len;
+    for (int k = 0; k < n; k++)
+        dq_pg_array_add(b, v[k]);
+    dq_buf_puts(b, b->len == start ? "{}" : "}");
 }
 
 static int add_name(void *ud, const char *name)
@@ -267,14 +254,13 @@ static const char insert_sql[] =
     "  year_from, year_to, sort_year, sort_year_desc, restricted, has_images, created_at,"
     "  updated_at) SELECT c.value, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
     "  coalesce($14, " DQ_PG_NOW "), " DQ_PG_NOW " FROM c RETURNING seq),"
-    " " CHILDREN_SQL("15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25")
-    " SELECT seq FROM r";
+    " " CHILDREN_SQL("15", "16", "17", "18", "19", "20", "21", "22", "23", "24",
+                     "25") " SELECT seq FROM r";
 
 /* The update's second statement: the children again, for relic $1 (by id). */
-static const char children_sql[] =
-    "WITH r AS (SELECT seq FROM relics WHERE id = $1),"
-    " " CHILDREN_SQL("2", "3", "5", "6", "7", "8", "9", "10", "11", "12", "13")
-    " SELECT seq FROM r";
+static const char children_sql[] = "WITH r AS (SELECT seq FROM relics WHERE id = $1),"
+                                   " " CHILDREN_SQL("2", "3", "5", "6", "7", "8", "9", "10", "11",
+                                                    "12", "13") " SELECT seq FROM r";
 
 static int conflict(dq_store_txn_t *t, const dq_relic_row_t *r, dq_err_t *err)
 {
@@ -313,6 +299,8 @@ static int relic_save(dq_store_txn_t *t, const dq_relic_row_t *r, dq_err_t *err)
             goto half_written;
         int n = PQntuples(res);
         PQclear(res);
+        if (n > 0 && t->next_relic_seq)
+            t->next_relic_seq++; /* the counter moved on (relic_new_id's copy) */
         if (n == 0) { /* a duplicate: nothing was written; say which */
             rc = conflict(t, r, err);
             if (rc == 0)
@@ -379,15 +367,21 @@ static int relic_remove(dq_store_txn_t *t, const char *id, dq_err_t *err)
 
 static int relic_new_id(dq_store_txn_t *t, char id[32], dq_err_t *err)
 {
-    PGresult *r = dq_pg_exec(t,
-                             "SELECT value + 1, to_char(statement_timestamp() AT TIME ZONE 'UTC',"
-                             " 'YYYY') FROM dq_counters WHERE name = 'relics'",
-                             NULL, err);
-    if (!r)
-        return -1;
-    int64_t next = dq_pg_col_int(r, 0, 0);
-    int year = (int)dq_pg_col_int(r, 0, 1);
-    PQclear(r);
+    /* The counter is read once per transaction: writers are serialized, and relic_save
+     * advances the copy with each insert (an import asks for thousands of ids). */
+    if (!t->next_relic_seq) {
+        PGresult *r = dq_pg_exec(t,
+                                 "SELECT value + 1, to_char(statement_timestamp() AT TIME ZONE"
+                                 " 'UTC', 'YYYY') FROM dq_counters WHERE name = 'relics'",
+                                 NULL, err);
+        if (!r)
+            return -1;
+        t->next_relic_seq = dq_pg_col_int(r, 0, 0);
+        t->relic_year = (int)dq_pg_col_int(r, 0, 1);
+        PQclear(r);
+    }
+    int64_t next = t->next_relic_seq;
+    int year = t->relic_year;
     for (;; next++) {
         snprintf(id, 32, "dq-%d-%04lld", year, (long long)next);
         pg_params_t p = {0};
@@ -509,9 +503,10 @@ static int ix_row(void *ud, PGresult *r)
 }
 
 #define IX_SQL                                                                                     \
-    "SELECT r.seq, r.id, r.accession, r.dynasty, r.object_type, r.medium, r.year_from,"           \
+    "SELECT r.seq, r.id, r.accession, r.dynasty, r.object_type, r.medium, r.year_from,"            \
     " r.year_to, r.restricted, r.has_images,"                                                      \
-    " (SELECT json_agg(s.subject ORDER BY s.subject) FROM relic_subjects s WHERE s.relic = r.seq),"\
+    " (SELECT json_agg(s.subject ORDER BY s.subject) FROM relic_subjects s WHERE s.relic = "       \
+    "r.seq),"                                                                                      \
     " (SELECT json_agg(json_build_array(c.name, c.name_en) ORDER BY c.pos) FROM relic_creators c"  \
     "  WHERE c.relic = r.seq) FROM relics r"
 

@@ -33,8 +33,8 @@
 
 typedef struct {
     dq_buf_t *out;
-    int base;  /* tsvector position of the field's first token, minus 1 */
-    int i;     /* the field's current token position (-1 before the first) */
+    int base; /* tsvector position of the field's first token, minus 1 */
+    int i;    /* the field's current token position (-1 before the first) */
     char weight;
 } tv_t;
 
@@ -250,7 +250,7 @@ out:
 /* ---------------------------------------------------------------- phrase hits */
 
 typedef struct {
-    dq_buf_t text;  /* the field's document tokens, back to back */
+    dq_buf_t text; /* the field's document tokens, back to back */
     size_t *off, *len;
     int *pos;
     size_t n, cap;
@@ -466,8 +466,7 @@ static int sfind_token(void *ctx, int colocated, const char *tok, int len, int s
 
 /* fts5SnippetScore over the instances of column col. */
 static int snippet_score(const dq_pg_phrases_t *ph, const dq_pg_inst_t *inst, size_t n,
-                         int n_docsize, unsigned char *seen, int col, int at, int n_token,
-                         int *adj)
+                         int n_docsize, unsigned char *seen, int col, int at, int n_token, int *adj)
 {
     int first = -1, last = 0, score = 0;
     int64_t end = (int64_t)at + n_token;
@@ -529,8 +528,8 @@ void dq_pg_snippet(const dq_search_t *s, const dq_pg_phrases_t *ph, const char *
                         break;
                 if (sf.first[jj] < io) {
                     memset(seen, 0, ph->n_phrases + 1);
-                    score = snippet_score(ph, inst, n, n_doc, seen, c, sf.first[jj], n_tokens,
-                                          NULL);
+                    score =
+                        snippet_score(ph, inst, n, n_doc, seen, c, sf.first[jj], n_tokens, NULL);
                     score += sf.first[jj] == 0 ? 120 : 100;
                     if (score > best_score) {
                         best_score = score;

@@ -47,8 +47,8 @@ const char dq_sqlite_network_schema[] =
 
 static const char stamps_sql[] =
     "SELECT id, updated_at, dynasty, object_type, 0, restricted,"
-    " CASE WHEN ?8 THEN doc END FROM relics" STAMP_WHERE("updated_at")
-    " UNION ALL SELECT id, deleted_at, dynasty, object_type, 1, restricted, NULL"
+    " CASE WHEN ?8 THEN doc END, has_images FROM relics" STAMP_WHERE("updated_at")
+    " UNION ALL SELECT id, deleted_at, dynasty, object_type, 1, restricted, NULL, 0"
     " FROM relic_tombstones" STAMP_WHERE("deleted_at") " ORDER BY 1 LIMIT ?7";
 
 static int net_stamps(dq_store_txn_t *t, const dq_store_stamp_query_t *q, dq_store_stamp_cb cb,
@@ -77,6 +77,7 @@ static int net_stamps(dq_store_txn_t *t, const dq_store_stamp_query_t *q, dq_sto
             .restricted = sqlite3_column_int(st, 5),
             .doc = (const char *)sqlite3_column_text(st, 6),
             .doc_len = (size_t)sqlite3_column_bytes(st, 6),
+            .has_images = sqlite3_column_int(st, 7),
         };
         if (cb(ud, &row) != 0)
             break;

@@ -22,6 +22,7 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_serve(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_import(dq_config_t *cfg, int argc, char **argv);
+int dq_cmd_harvest(dq_config_t *cfg, int argc, char **argv); /* network (issue 16) */
 int dq_cmd_user(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_teach(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_scene(dq_config_t *cfg, int argc, char **argv);

@@ -134,6 +134,7 @@ static json_t *changes_json(const dq_conserve_changes_t *c)
         free(reg);
     }
     json_object_set_new(j, "classes", cls);
+    json_object_set_new(j, "map", json_string("changes.png"));
     json_object_set_new(j, "note", json_string("masks and boxes are in REF's pixel frame; bbox "
                                                "is [x, y, width, height]; regions of fewer than "
                                                "4 px are counted in area_px only"));
@@ -177,6 +178,22 @@ static int cmd_changes(dq_config_t *cfg, int argc, char **argv)
         dq_raster_t m = {ch.w, ch.h, 1, ch.mask[k]};
         int r = dq_raster_save_png(p, &m, &err);
         free(p);
+        if (r < 0)
+            goto out;
+    }
+    /* changes.png: the three classes colour-coded on black (loss red, flaking yellow, fading
+     * blue: the web's legend), for an overlay with "screen" blending. */
+    {
+        static const uint8_t col[3][3] = {{224, 49, 43}, {242, 194, 0}, {47, 125, 225}};
+        dq_raster_t map = {ch.w, ch.h, 3, dq_xcalloc((size_t)ch.w * ch.h, 3)};
+        for (size_t i = 0; i < (size_t)ch.w * ch.h; i++)
+            for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++)
+                if (ch.mask[k][i])
+                    memcpy(map.px + 3 * i, col[k], 3);
+        char *p = dq_xasprintf("%s/changes.png", dir);
+        int r = dq_raster_save_png(p, &map, &err);
+        free(p);
+        dq_raster_free(&map);
         if (r < 0)
             goto out;
     }
@@ -224,7 +241,9 @@ static void usage(FILE *f)
             "          Exits 1 with a reason when the captures cannot be aligned.\n"
             "changes   registers, normalises colour and writes loss.png, flaking.png and\n"
             "          fading.png (8-bit masks in REF's frame, non-zero where changed) and\n"
-            "          changes.json (areas, connected regions with bounding boxes) to DIR.\n");
+            "          changes.json (areas, connected regions with bounding boxes) and\n"
+            "          changes.png (the classes colour-coded: loss red, flaking yellow, fading\n"
+            "          blue) to DIR.\n");
 }
 
 int dq_cmd_condition(dq_config_t *cfg, int argc, char **argv)

@@ -86,11 +86,11 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
     char *db = dq_xasprintf("%s/catalog.sqlite", cfg->data_dir);
     dq_catalog_t *cat = NULL;
     /* Fixity must not create a data directory by accident. */
-    if (!dq_fs_exists(db)) {
+    if (!cfg->catalog[0] && !dq_fs_exists(db)) { /* (a --catalog URL names its own) */
         dq_err_set(&err, DQ_ENOTFOUND, 0, "no catalog at %s", db);
         goto out;
     }
-    if (!(cat = dq_catalog_open(cfg->data_dir, &err)) ||
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)) ||
         dq_image_ingest_recover(cat, cfg->data_dir, &n_rec, &err) < 0)
         goto out;
     if (n_rec)

@@ -136,7 +136,7 @@ int dq_cmd_import(dq_config_t *cfg, int argc, char **argv)
         dq_err_set(&err, DQ_EIO, 0, "cannot open %s", file);
         goto out;
     }
-    if (!(cat = dq_catalog_open(cfg->data_dir, &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     dq_actor_t who = {.user = "cli", .role = DQ_ROLE_ADMIN};
     dq_import_opts_t o = {.format = fmt,

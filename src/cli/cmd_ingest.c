@@ -117,7 +117,7 @@ int dq_cmd_ingest(dq_config_t *cfg, int argc, char **argv)
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0)
         goto out;
     vips_up = 1;
-    if (!(cat = dq_catalog_open(cfg->data_dir, &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     dq_ingest_opts_t o = {
         .src_path = file,

@@ -184,12 +184,12 @@ static int restore_relic(dq_config_t *cfg, const char *relic_id, const char *mas
     char *dir = NULL, *png = NULL, *mpng = NULL, *js = NULL, *lid = NULL, *text = NULL;
     int rc = 1;
     char *db = dq_xasprintf("%s/catalog.sqlite", cfg->data_dir);
-    if (!dq_fs_exists(db)) {
+    if (!cfg->catalog[0] && !dq_fs_exists(db)) {
         dq_err_set(&err, DQ_ENOTFOUND, 404, "no catalog at %s", db);
         goto out;
     }
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0 ||
-        !(r.cat = dq_catalog_open(cfg->data_dir, &err)) || relic_load(&r, relic_id, &err) < 0 ||
+        !(r.cat = dq_catalog_open(dq_config_catalog(cfg), &err)) || relic_load(&r, relic_id, &err) < 0 ||
         load_image(&r, r.main, &img, &rec, &err) < 0)
         goto out;
     if (mask_path) {

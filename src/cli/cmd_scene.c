@@ -428,7 +428,7 @@ int dq_cmd_scene(dq_config_t *cfg, int argc, char **argv)
         dq_err_set(&err, DQ_EINVAL, 400, "estimate --file needs --out DIR");
         goto out;
     }
-    if (needs_cat && !(cat = dq_catalog_open(cfg->data_dir, &err)))
+    if (needs_cat && !(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     switch (sub) {
     case 0:

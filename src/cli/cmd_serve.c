@@ -20,7 +20,8 @@ int dq_cmd_serve(dq_config_t *cfg, int argc, char **argv)
                "[--cache-mb N]\n\n"
                "Serves the data directory over HTTP: IIIF Image API 3.0 at /iiif/3/ and 2.1 at\n"
                "/iiif/2/, health at /health. Prints 'listening on http://HOST:PORT' once ready.\n"
-               "SIGTERM or SIGINT stops it gracefully.\n\n");
+               "SIGTERM or SIGINT stops it gracefully: /health answers 503 \"draining\" for --drain-ms,\n"
+               "then new connections are refused and requests in flight finish.\n\n");
         dq_config_help(stdout);
         return 0;
     }
@@ -59,7 +60,9 @@ int dq_cmd_serve(dq_config_t *cfg, int argc, char **argv)
            cfg->cache_mb);
     int sig = 0;
     sigwait(&set, &sig);
-    dq_log(DQ_LOG_INFO, "serve", "signal %d: shutting down", sig);
+    dq_log(DQ_LOG_INFO, "serve", "signal %d: draining for %d ms, then shutting down", sig,
+           cfg->drain_ms);
+    dq_server_drain(srv, cfg->drain_ms);
     dq_server_stop(srv);
     dq_image_shutdown();
     return 0;

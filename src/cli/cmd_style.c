@@ -187,7 +187,7 @@ static int style_index(dq_config_t *cfg, int argc, char **argv)
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0)
         goto out;
     vips_up = 1;
-    if (!(cat = dq_catalog_open(cfg->data_dir, &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     if (dq_catalog_image_list(cat, collect_image, &imgs, &err) < 0)
         goto out;
@@ -340,7 +340,7 @@ static int style_train(dq_config_t *cfg, int argc, char **argv)
     dq_style_model_t *m = NULL;
     dq_style_cv_t cv = {0};
     dq_buf_t doc = {0};
-    if (!(cat = dq_catalog_open(cfg->data_dir, &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     if (dq_catalog_style_works(cat, &cli_actor, collect_work, &t, &err) < 0)
         goto out;
@@ -511,7 +511,7 @@ static int style_classify(dq_config_t *cfg, int argc, char **argv)
     dq_buf_t labels = {0}, near = {0};
     int vips_up = 0, by_image = 0;
     const dq_style_embedder_t *e = dq_style_default();
-    if (!(cat = dq_catalog_open(cfg->data_dir, &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     if (access(what, R_OK) != 0) {
         /* An image id: its stored embedding. */

@@ -190,7 +190,7 @@ int dq_cmd_teach(dq_config_t *cfg, int argc, char **argv)
         return 2;
     }
     dq_err_t err = {0};
-    dq_catalog_t *cat = dq_catalog_open(cfg->data_dir, &err);
+    dq_catalog_t *cat = dq_catalog_open(dq_config_catalog(cfg), &err);
     int rc = 1;
     if (cat)
         rc = (strcmp(argv[1], "glossary") == 0 ? glossary(cat, argv[2], &err)

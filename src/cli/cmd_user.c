@@ -175,7 +175,7 @@ int dq_cmd_user(dq_config_t *cfg, int argc, char **argv)
     char pw[1100] = "";
     char token[DQ_TOKEN_MAX] = "";
     int generated = 0, status = 1;
-    dq_catalog_t *cat = dq_catalog_open(cfg->data_dir, &err);
+    dq_catalog_t *cat = dq_catalog_open(dq_config_catalog(cfg), &err);
     if (!cat)
         goto out;
     if (strcmp(sub, "list") == 0) {

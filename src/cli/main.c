@@ -12,6 +12,8 @@ static const dq_cmd_t commands[] = {
     {"ingest", dq_cmd_ingest, "add a master image: keep it, build its tiled pyramid, catalog it"},
     {"serve", dq_cmd_serve, "serve IIIF Image API 3.0/2.1 (and the web front end) over HTTP"},
     {"import", dq_cmd_import, "add or update relic records from JSON Lines, CSV or MetObjects.csv"},
+    {"harvest", dq_cmd_harvest,
+     "add another institution's works as linked records (IIIF Change Discovery, Collection)"},
     {"user", dq_cmd_user, "accounts: add, list, passwd, role, del, token, revoke"},
     {"fixity", dq_cmd_fixity, "re-verify the SHA-256 of every stored master and pyramid"},
     {"generate", dq_cmd_generate,

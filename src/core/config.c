@@ -159,6 +159,11 @@ static const char *check_trusted_proxy(char *v)
     return NULL;
 }
 
+const char *dq_config_catalog(const dq_config_t *c)
+{
+    return c->catalog[0] ? c->catalog : c->data_dir;
+}
+
 typedef struct {
     const char *name; /* flag without dashes, also DANQING_<NAME> upper-cased, '-' -> '_' */
     int kind;         /* 0 string, 1 int, 2 u64 */
@@ -176,6 +181,7 @@ typedef struct {
 #define U(name, field, lo, hi) {name, 2, offsetof(dq_config_t, field), 0, lo, hi, NULL}
 static const setting_t settings[] = {
     S("data", data_dir),
+    S("catalog", catalog),
     S("listen", listen),
     I("threads", threads, 1, 256),
     I("cache-mb", cache_mb, 0, 1 << 20),
@@ -194,6 +200,7 @@ static const setting_t settings[] = {
     I("render-slots", render_slots, 0, 1024),
     I("render-timeout-ms", render_timeout_ms, 100, 3600 * 1000),
     I("render-wait-ms", render_wait_ms, 0, 60 * 1000),
+    I("drain-ms", drain_ms, 0, 600 * 1000),
 };
 
 static int set_value(dq_config_t *c, const setting_t *s, const char *v, dq_err_t *err)
@@ -265,6 +272,8 @@ void dq_config_help(FILE *f)
 {
     fprintf(f, "common options (also DANQING_<NAME> in the environment):\n"
                "  --data DIR          data directory (default ./data)\n"
+               "  --catalog URL       catalog: sqlite:PATH (default DIR/catalog.sqlite) or\n"
+               "                      postgres://user@host:port/db (shared by several servers)\n"
                "  --listen HOST:PORT  address to serve on (default 127.0.0.1:8080; port 0 picks one)\n"
                "  --threads N         worker threads (default: number of cores)\n"
                "  --cache-mb N        response cache budget in MiB (default 256)\n"
@@ -282,5 +291,8 @@ void dq_config_help(FILE *f)
                "  --body-buffer-mb N  request bodies buffered at once, all requests (default 64)\n"
                "  --render-slots N    expensive renders at once (default 0: the threads, >= 2)\n"
                "  --render-timeout-ms N  deadline of one render (default 15000; 503 past it)\n"
-               "  --render-wait-ms N  wait for a render slot before 503 (default 2000)\n");
+               "  --render-wait-ms N  wait for a render slot before 503 (default 2000)\n"
+               "  --drain-ms N        after SIGTERM, /health answers 503 draining this long before\n"
+               "                      the server stops (default 0; set it to the balancer's check\n"
+               "                      interval)\n");
 }

@@ -13,6 +13,9 @@
 
 typedef struct {
     char data_dir[PATH_MAX];
+    /* The catalog (issue 15): "" = sqlite:DATA_DIR/catalog.sqlite; else sqlite:PATH or a
+     * postgres:// URL shared by several servers. dq_config_catalog() says which. */
+    char catalog[1024];
     char listen[128];
     int threads;
     int cache_mb;
@@ -34,6 +37,7 @@ typedef struct {
     int render_slots;      /* expensive renders at once; 0 = the threads, at least 2 */
     int render_timeout_ms; /* deadline of one render (503 past it) */
     int render_wait_ms;    /* how long a render may wait for a slot before 503 */
+    int drain_ms; /* after SIGTERM, how long /health says "draining" before the stop */
 } dq_config_t;
 
 /* One address range of --trusted-proxy: family AF_INET or AF_INET6, the address in network
@@ -53,6 +57,8 @@ int dq_cidr_list_parse(const char *s, dq_cidr_t *out, int cap, int *n, dq_err_t 
 int dq_cidr_match(const dq_cidr_t *ranges, int n, int family, const uint8_t *addr);
 
 void dq_config_defaults(dq_config_t *c);
+/* What dq_catalog_open should open: c->catalog, else c->data_dir. Borrowed from c. */
+const char *dq_config_catalog(const dq_config_t *c);
 /* Applies DANQING_DATA, DANQING_LISTEN, ... Returns -1 with err on a bad value. */
 int dq_config_from_env(dq_config_t *c, dq_err_t *err);
 /* Tries argv[*i] as a common flag. Returns 1 when consumed (advancing *i past a separate

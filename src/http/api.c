@@ -364,6 +364,11 @@ static const api_route_t api_routes[] = {
     {DQ_HTTP_PUT, "glossary/*", DQ_ROLE_EDUCATOR, 0, dq_api_glossary_replace},
     {DQ_HTTP_DELETE, "glossary/*", DQ_ROLE_EDUCATOR, 0, dq_api_glossary_delete},
     /* ======== end lessons and glossary ======== */
+    /* ======== spectral captures (api_spectral.c; issue 11) ======== */
+    {R_GET, "relics/*/captures", DQ_ROLE_ANON, 0, dq_api_relic_captures},
+    {R_GET, "captures/*", DQ_ROLE_ANON, 0, dq_api_capture_get},
+    {R_GET, "captures/*/spectrum", DQ_ROLE_ANON, 0, dq_api_capture_spectrum},
+    /* ======== end spectral captures ======== */
     /* ======== similar works (api_style.c; issue 13) ======== */
     {R_GET, "relics/*/similar", DQ_ROLE_ANON, 0, dq_api_style_similar},
     {R_GET, "relics/*/palette", DQ_ROLE_ANON, 0, dq_api_style_palette},

@@ -120,6 +120,13 @@ void dq_api_style_search(dq_api_t *c);
 void dq_api_style_palette(dq_api_t *c);
 void dq_api_style_map(dq_api_t *c);
 
+/* ---- spectral captures (api_spectral.c; issue 11) ---- */
+void dq_api_relic_captures(dq_api_t *c);
+void dq_api_capture_get(dq_api_t *c);
+void dq_api_capture_spectrum(dq_api_t *c);
+/* Turns the first canvas's painting body of manifest (JSON, replaced in place) into a Choice of
+ * the image and the relic's capture layers; leaves it alone when the relic has none. */
+void dq_api_spectral_manifest_decorate(dq_api_t *c, const char *relic, dq_buf_t *manifest);
 /* ======== scene layers (api_scene.c; issue 14) ======== */
 /* GET images/{id}/scene, GET images/{id}/scene/{latest|N|vN}, POST images/{id}/scene. */
 void dq_api_scene_list(dq_api_t *c);

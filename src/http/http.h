@@ -161,6 +161,10 @@ typedef struct {
     /* NULL: the route takes no body; a request that sends one is answered without reading it
      * (and the connection closed). */
     dq_http_body_limit_fn body_limit;
+    /* DQ_HTTP_* methods whose requests run the whole handler on the API queue, with the
+     * connection suspended, instead of on the libmicrohttpd worker: handlers that may wait
+     * for the catalog's writer lock or hash a password (mhd.c run_api). 0: none. */
+    int offload;
 } dq_route_t;
 
 /* Finds the handler for a path; NULL when no route matches. *allowed gets the method mask. */
@@ -237,6 +241,9 @@ struct dq_server {
     pthread_t watcher;        /* polls the registry for replaced pyramids */
     int watcher_running;
     _Atomic int stopping;
+    /* 1 from SIGTERM on (issue 15): /health answers 503 "draining" so that a balancer sends
+     * new requests elsewhere while this server finishes what it has (dq_server_drain). */
+    _Atomic int draining;
     int port;
     int64_t started_us;
 };
@@ -255,7 +262,14 @@ int dq_registry_revalidate(dq_registry_t *r);
 /* ---- handlers (routes.c's table points at these) ---- */
 void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_iiif2(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* /iiif/3/spectral/{capture}/{layer}/...: a capture's bands and layers (api_spectral.c). */
+void dq_http_spectral_iiif(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
 void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* Starts draining (issue 15): /health turns 503 {"state":"draining"} at once, then, after
+ * grace_ms in which everything else is still served (a balancer's health check interval),
+ * returns; the caller then stops the server (dq_server_stop: no new connections, requests in
+ * flight finished, renders in flight cancelled with 503). Thread-safe. */
+void dq_server_drain(dq_server_t *srv, int grace_ms);
 /* ---- web front end (static.c) ---- */
 /* Serves the single-page app and its files from the web root (cfg->web_dir, else web/ or
  * ../web beside the binary): index.html for `/` and extension-less client routes, files for

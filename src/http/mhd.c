@@ -335,6 +335,7 @@ typedef struct {
     /* An API write run on the API queue (api_job = 1): the request as the job sees it, with
      * the headers and query arguments copied (the job never touches the MHD connection). */
     int api_job;
+    dq_http_handler_fn api_fn; /* the route's handler, run by run_api */
     int base_used;
     dq_http_req_t jreq;
     char *jpath;
@@ -785,10 +786,9 @@ static void run_deferred(void *arg, int64_t deadline_us, int expired)
  * writer lock held by another process (`danqing import`, up to DQ_CATALOG_WRITE_WAIT_MS) or
  * for a password hash. libmicrohttpd keeps each connection on the worker that accepted it, so
  * on a worker they would stall every keep-alive tile connection and /health there (issue 9:
- * uncached tile p99 1.8 s during an import). They run on the API queue instead, with the
- * connection suspended, like renders; a queue of their own, so renders and writes never
- * starve each other. */
-#define API_WRITES (DQ_HTTP_POST | DQ_HTTP_PUT | DQ_HTTP_PATCH | DQ_HTTP_DELETE)
+ * uncached tile p99 1.8 s during an import). The route table marks such methods
+ * (dq_route_t.offload); they run on the API queue instead, with the connection suspended, like
+ * renders; a queue of their own, so renders and writes never starve each other. */
 
 static enum MHD_Result snap_kv(void *cls, enum MHD_ValueKind kind, const char *key,
                                const char *value)
@@ -873,7 +873,7 @@ static void run_api(void *arg, int64_t deadline_us, int expired)
         *resp = (dq_http_resp_t){0};
         dq_api_error(resp, 503, "busy: too many writes at once; retry shortly", NULL);
     } else {
-        dq_http_api(st->srv, &st->jreq, resp);
+        st->api_fn(st->srv, &st->jreq, resp);
         if (resp->defer_fn) /* no API handler defers today; if one does, it runs here */
             resp->defer_fn(st->srv, resp, resp->defer_arg, INT64_MAX);
     }
@@ -1053,7 +1053,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         dq_buf_free(&allow);
     } else if (!(route->methods & m)) {
         dq_http_resp_error(&resp, 405, "method not allowed");
-    } else if (route->fn == dq_http_api && (m & API_WRITES) && srv->apiq) {
+    } else if ((route->offload & m) && srv->apiq) {
         /* The whole handler runs on the API queue (see run_api). Suspend before queueing, so
          * that the API thread's resume always comes after. */
         if (!st) {
@@ -1064,6 +1064,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         st->resp = resp;
         st->api_job = 1;
+        st->api_fn = route->fn;
         st->t0 = t0;
         snap_request(st, &req);
         atomic_store(&st->deferred, 1);

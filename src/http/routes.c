@@ -8,39 +8,44 @@
 #include <string.h>
 
 #define GH (DQ_HTTP_GET | DQ_HTTP_HEAD)
+/* What writes: offloaded to the API queue (dq_route_t.offload). */
+#define WRITES (DQ_HTTP_POST | DQ_HTTP_PUT | DQ_HTTP_PATCH | DQ_HTTP_DELETE)
 
 static const dq_route_t routes[] = {
-    {GH, "/iiif/3/", dq_http_iiif3, "IIIF Image API 3.0: {id}/info.json, {id}/{region}/{size}/{rotation}/{quality}.{format}", NULL},
-    {GH, "/iiif/2/", dq_http_iiif2, "IIIF Image API 2.1: the same forms, 2.1 semantics", NULL},
-    {GH, "/health", dq_http_health, "liveness and cache statistics (JSON)", NULL},
+    {GH, "/iiif/3/", dq_http_iiif3, "IIIF Image API 3.0: {id}/info.json, {id}/{region}/{size}/{rotation}/{quality}.{format}", NULL, 0},
+    {GH, "/iiif/3/spectral/", dq_http_spectral_iiif,
+     "IIIF Image 3.0 of multispectral layers: {capture}/{layer}/info.json and image requests "
+     "(docs/spectral.md)", NULL, 0},
+    {GH, "/iiif/2/", dq_http_iiif2, "IIIF Image API 2.1: the same forms, 2.1 semantics", NULL, 0},
+    {GH, "/health", dq_http_health, "liveness and cache statistics (JSON)", NULL, 0},
     /* ======== JSON API and IIIF Presentation (api*.c, presentation.c) ======== */
-    {GH | DQ_HTTP_POST | DQ_HTTP_PUT | DQ_HTTP_PATCH | DQ_HTTP_DELETE, "/api/", dq_http_api,
+    {GH | WRITES, "/api/", dq_http_api,
      "JSON API (docs/api.md): health, login/logout/me, relics, vocab, images, audit, users",
-     dq_http_api_body_limit},
+     dq_http_api_body_limit, WRITES},
     {GH, "/iiif/presentation/3/", dq_http_presentation,
-     "IIIF Presentation 3.0: {relic}/manifest, collection[/all|dynasty-{k}|type-{k}][?page=N]", NULL},
+     "IIIF Presentation 3.0: {relic}/manifest, collection[/all|dynasty-{k}|type-{k}][?page=N]", NULL, 0},
     /* ======== end JSON API ======== */
     /* ======== annotations (api_annotations.c) ======== */
     {GH, "/iiif/search/2/", dq_http_search2,
-     "IIIF Content Search 2.0 over a relic's annotations: {relic}?q=&motivation=&user=", NULL},
+     "IIIF Content Search 2.0 over a relic's annotations: {relic}?q=&motivation=&user=", NULL, 0},
     /* ======== end annotations ======== */
     /* ======== network (linkedart.c, oai.c, discovery.c) ======== */
     {GH, "/linked-art/", dq_http_linkedart,
-     "Linked Art JSON-LD: object/{relic}, person/{creator}, digital/{image}", NULL},
+     "Linked Art JSON-LD: object/{relic}, person/{creator}, digital/{image}", NULL, 0},
     {GH | DQ_HTTP_POST, "/oai", dq_http_oai,
      "OAI-PMH 2.0: all six verbs, oai_dc and lido, sets dynasty:{k} and type:{k}",
-     dq_http_oai_body_limit},
+     dq_http_oai_body_limit, 0},
     {GH, "/iiif/discovery/changes", dq_http_discovery,
-     "IIIF Change Discovery 1.0: the OrderedCollection of relic changes", NULL},
+     "IIIF Change Discovery 1.0: the OrderedCollection of relic changes", NULL, 0},
     {GH, "/iiif/discovery/changes/", dq_http_discovery,
-     "IIIF Change Discovery 1.0: page/{n} (0 oldest, newest last)", NULL},
+     "IIIF Change Discovery 1.0: page/{n} (0 oldest, newest last)", NULL, 0},
     {GH, "/dumps/", dq_http_dumps,
-     "bulk dumps of public records: relics.jsonl, relics.csv, linked-art.jsonl", NULL},
+     "bulk dumps of public records: relics.jsonl, relics.csv, linked-art.jsonl", NULL, 0},
     {GH, "/api", dq_http_api_index, "the open-data index: dumps, Linked Art, OAI-PMH, licence",
-     NULL},
+     NULL, 0},
     /* ======== end network ======== */
     /* web: the lowest priority (shortest prefix), so every specific route wins over it. */
-    {GH, "/", dq_http_static, "web front end: index.html for / and app routes, /static/{file}", NULL},
+    {GH, "/", dq_http_static, "web front end: index.html for / and app routes, /static/{file}", NULL, 0},
 };
 
 const dq_route_t *dq_http_route(const char *path, size_t len)

@@ -39,10 +39,18 @@ static void *watch(void *arg)
                (long long)(dq_now_us() - t0) / 1000);
     dq_catalog_refresh(srv->catalog, &err); /* builds the image map */
     while (!atomic_load(&srv->stopping)) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        /* A catalog shared with other servers (PostgreSQL) tells of every commit
+         * (LISTEN/NOTIFY): the wait is the tick's sleep, and a commit anywhere refreshes
+         * the views and retires cached responses at once instead of at the next poll. */
+        int notified = dq_catalog_wait_change(srv->catalog, 100, &err);
+        if (notified < 0) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         if (srv->alog)
             dq_alog_flush(srv->alog);
+        if (notified == 1 && dq_catalog_refresh(srv->catalog, &err) > 0)
+            atomic_fetch_add(&srv->epoch, 1);
         if (++tick % 10)
             continue;
         if (dq_registry_revalidate(srv->registry) > 0) {
@@ -67,7 +75,7 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
     srv->started_us = dq_now_us();
     atomic_init(&srv->epoch, 1);
     atomic_init(&srv->stopping, 0);
-    srv->catalog = dq_catalog_open(cfg->data_dir, err);
+    srv->catalog = dq_catalog_open(dq_config_catalog(cfg), err);
     if (!srv->catalog)
         goto fail;
     /* design.md: tmp/ is cleaned at start-up, and a replacement journaled by an ingest that
@@ -134,15 +142,31 @@ void dq_server_stop(dq_server_t *srv)
     free(srv);
 }
 
+void dq_server_drain(dq_server_t *srv, int grace_ms)
+{
+    atomic_store(&srv->draining, 1);
+    if (grace_ms > 0) {
+        struct timespec ts = {grace_ms / 1000, (long)(grace_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)
 {
     (void)req;
     dq_cache_stats_t st;
     dq_cache_stats(srv->cache, &st);
+    int draining = atomic_load(&srv->draining);
     resp->content_type = "application/json";
     resp->no_etag = 1;
+    /* What a balancer needs (issue 15): 200 "ready", or 503 "draining" once SIGTERM came
+     * (take this server out of rotation; it still finishes what it has). */
+    if (draining)
+        resp->status = 503;
+    dq_buf_printf(&resp->body, "{\"state\":\"%s\",\"catalog\":\"%s\",",
+                  draining ? "draining" : "ready", dq_catalog_backend_name(srv->catalog));
     dq_buf_printf(&resp->body,
-                  "{\"status\":\"ok\",\"uptime_s\":%.1f,\"cache\":{\"entries\":%zu,\"bytes\":%zu,"
+                  "\"status\":\"ok\",\"uptime_s\":%.1f,\"cache\":{\"entries\":%zu,\"bytes\":%zu,"
                   "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
                   "\"renders\":%d,\"api_jobs\":%d,\"body_bytes\":%zu}\n",
                   (double)(dq_now_us() - srv->started_us) / 1e6, st.n_entries, st.bytes,

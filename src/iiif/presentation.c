@@ -410,15 +410,9 @@ static json_t *metadata(const json_t *doc, const json_t *voc_dyn, const json_t *
     return md;
 }
 
-/* One Canvas (§5.4) painted by one Annotation (§5.6) in one AnnotationPage (§5.5), whose body
- * is the whole image with its Image API service (§3.2 service, Image 3.0). */
-static json_t *canvas(const dq_iiif_pctx_t *ctx, const char *mbase, int n,
-                      const dq_iiif_pimage_t *img, const json_t *link)
+/* The whole image with its Image API service (§3.2 service, Image 3.0), as a painting body. */
+static json_t *image_body(const dq_iiif_pctx_t *ctx, const dq_iiif_pimage_t *img)
 {
-    char cid[64];
-    snprintf(cid, sizeof(cid), "/canvas/%d", n);
-    dq_buf_t b = {0};
-
     json_t *body = json_object();
     json_object_set_new(body, "id", url(ctx, "/iiif/3/%s/full/max/0/default.jpg", img->image_id));
     json_object_set_new(body, "type", json_string("Image"));
@@ -426,6 +420,32 @@ static json_t *canvas(const dq_iiif_pctx_t *ctx, const char *mbase, int n,
     json_object_set_new(body, "width", json_integer(img->width));
     json_object_set_new(body, "height", json_integer(img->height));
     json_object_set_new(body, "service", image_service(ctx, img->image_id));
+    return body;
+}
+
+/* One Canvas (§5.4) painted by one Annotation (§5.6) in one AnnotationPage (§5.5), whose body
+ * is the whole image; with a virtual restoration (issue 12) the body is a Choice (§5.6
+ * "Choice": the first item is the default) of the original and the restoration, which is
+ * labelled as a proposal so that no viewer can present it as the object's state. */
+static json_t *canvas(const dq_iiif_pctx_t *ctx, const char *mbase, int n,
+                      const dq_iiif_pimage_t *img, const json_t *link,
+                      const dq_iiif_pimage_t *restored)
+{
+    char cid[64];
+    snprintf(cid, sizeof(cid), "/canvas/%d", n);
+    dq_buf_t b = {0};
+
+    json_t *body = image_body(ctx, img);
+    if (restored) {
+        json_t *alt = image_body(ctx, restored);
+        json_object_set_new(body, "label", lmap2("Original", "原件"));
+        json_object_set_new(alt, "label", lmap2("Virtual restoration (a proposal, not the object's state)",
+                                                "虚拟修复（建议，非文物现状）"));
+        json_t *choice = json_object();
+        json_object_set_new(choice, "type", json_string("Choice"));
+        json_object_set_new(choice, "items", json_pack("[o,o]", body, alt));
+        body = choice;
+    }
 
     json_t *anno = json_object();
     dq_buf_printf(&b, "%s/annotation/%d", mbase, n);
@@ -496,6 +516,28 @@ static void dump(json_t *doc, dq_buf_t *out)
     DQ_ASSERT(s != NULL); /* only fails on allocation: jansson built doc from valid parts */
     dq_buf_puts(out, s);
     free(s);
+}
+
+/* The image linked with role "restoration" as "<iid>.restoration" (danqing restore --relic),
+ * when the record has one with known geometry; else NULL. */
+static const dq_iiif_pimage_t *restoration_of(const json_t *links, const dq_iiif_pimage_t *images,
+                                              int n_images, const char *iid)
+{
+    char want[300];
+    snprintf(want, sizeof(want), "%s.restoration", iid);
+    size_t i;
+    const json_t *link;
+    json_array_foreach(links, i, link)
+    {
+        const char *lid = jstr(link, "image_id"), *role = jstr(link, "role");
+        if (!lid || !role || strcmp(role, "restoration") != 0 || strcmp(lid, want) != 0)
+            continue;
+        for (int k = 0; k < n_images; k++)
+            if (images[k].image_id && strcmp(images[k].image_id, lid) == 0 && images[k].width &&
+                images[k].height)
+                return &images[k];
+    }
+    return NULL;
 }
 
 int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
@@ -619,10 +661,14 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
                 img = &images[k];
         if (!img)
             continue;
+        /* A restoration is not a canvas of its own: it is a Choice on its original's. */
+        const char *role = jstr(link, "role");
+        if (role && strcmp(role, "restoration") == 0)
+            continue;
         if (!first)
             first = img;
-        json_array_append_new(items,
-                              canvas(ctx, mbase.data, (int)json_array_size(items) + 1, img, link));
+        json_array_append_new(items, canvas(ctx, mbase.data, (int)json_array_size(items) + 1, img,
+                                            link, restoration_of(links, images, n_images, iid)));
     }
     /* §3.2 thumbnail: the first image. */
     if (first)

@@ -174,3 +174,37 @@ out:
         VIPS_UNREF(t[i]);
     return rc;
 }
+
+int dq_image_encode_u8(const uint8_t *px, int w, int h, int bands, int format, int quality,
+                       dq_buf_t *out, dq_err_t *err)
+{
+    VipsImage *im =
+        vips_image_new_from_memory(px, (size_t)w * h * bands, w, h, bands, VIPS_FORMAT_UCHAR);
+    if (!im)
+        return vfail(err, DQ_EIO, "image", "encode");
+    im->Type = bands == 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
+    void *buf = NULL;
+    size_t len = 0;
+    int q = quality > 0 && quality <= 100 ? quality : 90;
+    int r;
+    switch (format) {
+    case DQ_RF_PNG:
+        r = vips_pngsave_buffer(im, &buf, &len, "compression", 3, "strip", TRUE, NULL);
+        break;
+    case DQ_RF_WEBP:
+        r = vips_webpsave_buffer(im, &buf, &len, "Q", q, "strip", TRUE, NULL);
+        break;
+    case DQ_RF_TIF:
+        r = vips_tiffsave_buffer(im, &buf, &len, "strip", TRUE, NULL);
+        break;
+    default:
+        r = vips_jpegsave_buffer(im, &buf, &len, "Q", q, "strip", TRUE, NULL);
+        break;
+    }
+    g_object_unref(im);
+    if (r)
+        return vfail(err, DQ_EIO, "encode", "region");
+    dq_buf_append(out, buf, len);
+    g_free(buf);
+    return 0;
+}

@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <vips/vips.h>
 
-#include "../dq_http_test.h"
+#include "../dq_fixture.h"
 
 __attribute__((unused)) static void *unused_dqt_http = (void *)dqt_http;
 
@@ -24,37 +24,9 @@ typedef struct {
     char *relic, *hidden; /* a public relic with two canvases, a restricted one */
 } fx_t;
 
-static int make_master(const char *path, int w, int h)
-{
-    unsigned char *px = dq_xmalloc((size_t)w * h * 3);
-    for (size_t i = 0; i < (size_t)w * h * 3; i++)
-        px[i] = (unsigned char)(i * 7);
-    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * 3, w, h, 3, VIPS_FORMAT_UCHAR);
-    int rc = vips_pngsave(im, path, "compression", 1, NULL);
-    g_object_unref(im);
-    free(px);
-    return rc;
-}
-
-static char *sh_line(const char *cmd)
-{
-    FILE *p = popen(cmd, "r");
-    char line[256] = "";
-    if (!p)
-        return NULL;
-    char *ok = fgets(line, sizeof(line), p);
-    int st = pclose(p);
-    if (!ok || st != 0)
-        return NULL;
-    line[strcspn(line, "\r\n")] = '\0';
-    return dq_xstrdup(line);
-}
-
 static char *token_of(fx_t *f, const char *user)
 {
-    char *cmd = dq_xasprintf("%s --data %s user token %s 2>/dev/null", dqt_bin(), f->data, user);
-    char *tok = sh_line(cmd);
-    free(cmd);
+    char *tok = dqt_token(f->data, user);
     DQ_REQUIRE(tok && dq_str_starts(tok, "dq_"));
     char *h = dq_xasprintf("Authorization: Bearer %s\r\n", tok);
     free(tok);
@@ -140,7 +112,7 @@ static void setup(fx_t *f)
     f->dir = dqt_tmpdir();
     f->data = dq_xasprintf("%s/data", f->dir);
     char *m1 = dq_xasprintf("%s/a.png", f->dir), *m2 = dq_xasprintf("%s/b.png", f->dir);
-    DQ_REQUIRE(make_master(m1, 1200, 400) == 0 && make_master(m2, 300, 200) == 0);
+    DQ_REQUIRE(dqt_make_master(m1, 1200, 400, DQT_MASTER_BYTES) == 0 && dqt_make_master(m2, 300, 200, DQT_MASTER_BYTES) == 0);
     DQ_REQUIRE(dqt_sh("%s ingest %s --id scroll-a --data %s >/dev/null 2>&1", dqt_bin(), m1,
                       f->data) == 0);
     DQ_REQUIRE(dqt_sh("%s ingest %s --id scroll-b --data %s >/dev/null 2>&1", dqt_bin(), m2,

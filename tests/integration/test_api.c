@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <vips/vips.h>
 
-#include "../dq_http_test.h"
+#include "../dq_fixture.h"
 #include "catalog/catalog.h" /* DQ_ROLE_* */
 
 /* dq_http_test.h's client sends no body; this file has its own (req). */
@@ -24,38 +24,6 @@ typedef struct {
     char base[64];   /* "http://127.0.0.1:PORT" */
 } fx_t;
 
-static int make_master(const char *path, int w, int h)
-{
-    unsigned char *px = dq_xmalloc((size_t)w * h * 3);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            unsigned char *p = px + ((size_t)y * w + x) * 3;
-            p[0] = (unsigned char)(x * 255 / w);
-            p[1] = (unsigned char)(y * 255 / h);
-            p[2] = 90;
-        }
-    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * 3, w, h, 3, VIPS_FORMAT_UCHAR);
-    int rc = vips_pngsave(im, path, "compression", 1, NULL);
-    g_object_unref(im);
-    free(px);
-    return rc;
-}
-
-/* Runs a command and returns its first stdout line (new string) or NULL. */
-static char *sh_line(const char *cmd)
-{
-    FILE *p = popen(cmd, "r");
-    char line[256] = "";
-    if (!p)
-        return NULL;
-    char *ok = fgets(line, sizeof(line), p);
-    int st = pclose(p);
-    if (!ok || st != 0)
-        return NULL;
-    line[strcspn(line, "\r\n")] = '\0';
-    return dq_xstrdup(line);
-}
-
 static void setup(fx_t *f)
 {
     memset(f, 0, sizeof(*f));
@@ -63,7 +31,7 @@ static void setup(fx_t *f)
     f->dir = dqt_tmpdir();
     f->data = dq_xasprintf("%s/data", f->dir);
     char *master = dq_xasprintf("%s/m.png", f->dir);
-    DQ_REQUIRE(make_master(master, 1200, 800) == 0);
+    DQ_REQUIRE(dqt_make_master(master, 1200, 800, DQT_MASTER_GRADIENT) == 0);
     DQ_REQUIRE(dqt_sh("%s ingest %s --id pub-img --data %s >/dev/null 2>&1", dqt_bin(), master,
                       f->data) == 0);
     DQ_REQUIRE(dqt_sh("%s ingest %s --id secret-img --data %s >/dev/null 2>&1", dqt_bin(), master,
@@ -75,9 +43,7 @@ static void setup(fx_t *f)
     for (size_t i = 0; i < DQ_ARRAY_LEN(users); i++)
         DQ_REQUIRE(dqt_sh("%s --data %s user add %s --role %s --password %s >/dev/null 2>&1",
                           dqt_bin(), f->data, users[i][0], users[i][1], users[i][2]) == 0);
-    char *cmd = dq_xasprintf("%s --data %s user token cura 2>/dev/null", dqt_bin(), f->data);
-    char *tok = sh_line(cmd);
-    free(cmd);
+    char *tok = dqt_token(f->data, "cura");
     DQ_REQUIRE(tok && dq_str_starts(tok, "dq_"));
     f->cur_token = dq_xasprintf("Authorization: Bearer %s\r\n", tok);
     free(tok);

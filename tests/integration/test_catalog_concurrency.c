@@ -20,77 +20,20 @@
 #include <sys/wait.h>
 #include <vips/vips.h>
 
-#include "../dq_http_test.h"
+#include "../dq_fixture.h"
 
 #define WRITE_WAIT_MS 8000 /* the server's bounded write wait in this test */
 
-typedef struct {
-    char *dir, *data;
-    dqt_server_t srv;
-    char *cur; /* "Authorization: Bearer ...\r\nContent-Type: application/json\r\n" */
-} fx_t;
-
-static char *sh_line(const char *cmd)
-{
-    FILE *p = popen(cmd, "r");
-    char line[256] = "";
-    if (!p)
-        return NULL;
-    char *ok = fgets(line, sizeof(line), p);
-    int st = pclose(p);
-    if (!ok || st != 0)
-        return NULL;
-    line[strcspn(line, "\r\n")] = '\0';
-    return dq_xstrdup(line);
-}
-
-static int make_master(const char *path)
-{
-    int w = 1000, h = 700;
-    unsigned char *px = dq_xmalloc((size_t)w * h * 3);
-    for (int i = 0; i < w * h * 3; i++)
-        px[i] = (unsigned char)((i / 3) % 251);
-    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * 3, w, h, 3, VIPS_FORMAT_UCHAR);
-    int rc = vips_pngsave(im, path, "compression", 1, NULL);
-    g_object_unref(im);
-    free(px);
-    return rc;
-}
+typedef dqt_cura_t fx_t;
 
 static void setup(fx_t *f)
 {
-    memset(f, 0, sizeof(*f));
-    DQ_REQUIRE(VIPS_INIT("test") == 0);
-    f->dir = dqt_tmpdir();
-    f->data = dq_xasprintf("%s/data", f->dir);
-    char *master = dq_xasprintf("%s/m.png", f->dir);
-    DQ_REQUIRE(make_master(master) == 0);
-    DQ_REQUIRE(dqt_sh("%s ingest %s --id img --data %s >/dev/null 2>&1 && "
-                      "%s --data %s user add cura --role curator --password cura-pass-1 "
-                      ">/dev/null 2>&1",
-                      dqt_bin(), master, f->data, dqt_bin(), f->data) == 0);
-    free(master);
-    char *cmd = dq_xasprintf("%s --data %s user token cura 2>/dev/null", dqt_bin(), f->data);
-    char *tok = sh_line(cmd);
-    free(cmd);
-    DQ_REQUIRE(tok != NULL);
-    f->cur = dq_xasprintf("Authorization: Bearer %s\r\nContent-Type: application/json\r\n", tok);
-    free(tok);
     char ms[16];
     snprintf(ms, sizeof(ms), "%d", WRITE_WAIT_MS);
-    setenv("DQ_CATALOG_WRITE_WAIT_MS", ms, 1); /* inherited by the server */
-    DQ_REQUIRE(dqt_server_start(&f->srv, f->data, "--cache-mb 0 --threads 4") == 0);
-    unsetenv("DQ_CATALOG_WRITE_WAIT_MS");
+    dqt_cura_start(f, ms, "--cache-mb 0 --threads 4");
 }
 
-static void teardown(fx_t *f)
-{
-    DQ_CHECK_INT(dqt_server_stop(&f->srv), 0);
-    dqt_sh("rm -rf %s", f->dir);
-    free(f->dir);
-    free(f->data);
-    free(f->cur);
-}
+static void teardown(fx_t *f) { dqt_cura_stop(f); }
 
 /* The status of one request (-1: no answer); *ms (may be NULL) gets how long it took. */
 static int timed(const fx_t *f, const char *method, const char *path, const char *headers,

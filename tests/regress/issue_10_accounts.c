@@ -13,28 +13,13 @@
 #include <sqlite3.h>
 #include <vips/vips.h>
 
-#include "../dq_http_test.h"
+#include "../dq_fixture.h"
 
 typedef struct {
     char *dir, *data;
     dqt_server_t srv;
     char *admin; /* "Authorization: Bearer ...\r\n" */
 } fx_t;
-
-/* Runs a command and returns its first stdout line (new string) or NULL. */
-static char *sh_line(const char *cmd)
-{
-    FILE *p = popen(cmd, "r");
-    char line[256] = "";
-    if (!p)
-        return NULL;
-    char *ok = fgets(line, sizeof(line), p);
-    int st = pclose(p);
-    if (!ok || st != 0)
-        return NULL;
-    line[strcspn(line, "\r\n")] = '\0';
-    return dq_xstrdup(line);
-}
 
 /* Accounts root (admin) and vier (viewer); setup_sql (may be NULL) runs on the catalog
  * before the server starts. */
@@ -47,9 +32,7 @@ static void setup(fx_t *f, const char *setup_sql)
                       "2>&1 && %s --data %s user add vier --role viewer --password vier-pass-1 "
                       ">/dev/null 2>&1",
                       dqt_bin(), f->data, dqt_bin(), f->data) == 0);
-    char *cmd = dq_xasprintf("%s --data %s user token root 2>/dev/null", dqt_bin(), f->data);
-    char *tok = sh_line(cmd);
-    free(cmd);
+    char *tok = dqt_token(f->data, "root");
     DQ_REQUIRE(tok != NULL);
     f->admin = dq_xasprintf("Authorization: Bearer %s\r\n", tok);
     free(tok);
@@ -205,19 +188,6 @@ DQ_TEST(accounts_that_collided_before_folding_keep_working)
 
 /* ---------------------------------------------------------------- item 8 */
 
-static int make_master(const char *path)
-{
-    int w = 300, h = 200;
-    unsigned char *px = dq_xmalloc((size_t)w * h * 3);
-    for (int i = 0; i < w * h * 3; i++)
-        px[i] = (unsigned char)(i * 7);
-    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * 3, w, h, 3, VIPS_FORMAT_UCHAR);
-    int rc = vips_pngsave(im, path, "compression", 1, NULL);
-    g_object_unref(im);
-    free(px);
-    return rc;
-}
-
 /* "images" of /api/health and the number of items of /api/images, as headers sees them. */
 static void image_counts(fx_t *f, const char *headers, long long *health, long long *listed)
 {
@@ -244,7 +214,7 @@ DQ_TEST(anonymous_health_counts_only_images_anonymous_may_see)
     DQ_REQUIRE(VIPS_INIT("test") == 0);
     setup(&f, NULL);
     char *master = dq_xasprintf("%s/m.png", f.dir);
-    DQ_REQUIRE(make_master(master) == 0);
+    DQ_REQUIRE(dqt_make_master(master, 300, 200, DQT_MASTER_BYTES) == 0);
     static const char *const ids[] = {"open-img", "secret-img", "loose-img"};
     for (int i = 0; i < 3; i++)
         DQ_REQUIRE(dqt_sh("%s ingest %s --id %s --data %s >/dev/null 2>&1", dqt_bin(), master,

@@ -19,64 +19,16 @@
 #include <stdatomic.h>
 #include <vips/vips.h>
 
-#include "../dq_http_test.h"
+#include "../dq_fixture.h"
 
 #define READ_BOUND_MS 10000 /* a read stuck behind the write would wait WRITE_WAIT_MS */
 #define WRITE_WAIT_MS "60000"
 
-typedef struct {
-    char *dir, *data;
-    dqt_server_t srv;
-    char *cur; /* curator's bearer token and JSON content type, as request headers */
-} fx_t;
+typedef dqt_cura_t fx_t;
 
-static int make_master(const char *path)
-{
-    int w = 1000, h = 700;
-    unsigned char *px = dq_xmalloc((size_t)w * h * 3);
-    for (int i = 0; i < w * h * 3; i++)
-        px[i] = (unsigned char)((i / 3) % 251);
-    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * 3, w, h, 3, VIPS_FORMAT_UCHAR);
-    int rc = vips_pngsave(im, path, "compression", 1, NULL);
-    g_object_unref(im);
-    free(px);
-    return rc;
-}
+static void setup(fx_t *f) { dqt_cura_start(f, WRITE_WAIT_MS, "--cache-mb 0 --threads 1"); }
 
-static void setup(fx_t *f)
-{
-    memset(f, 0, sizeof(*f));
-    DQ_REQUIRE(VIPS_INIT("test") == 0);
-    f->dir = dqt_tmpdir();
-    f->data = dq_xasprintf("%s/data", f->dir);
-    char *master = dq_xasprintf("%s/m.png", f->dir);
-    DQ_REQUIRE(make_master(master) == 0);
-    char *tokfile = dq_xasprintf("%s/tok", f->dir);
-    DQ_REQUIRE(dqt_sh("%s ingest %s --id img --data %s >/dev/null 2>&1 && "
-                      "%s --data %s user add cura --role curator --password cura-pass-1 "
-                      ">/dev/null 2>&1 && %s --data %s user token cura >%s 2>/dev/null",
-                      dqt_bin(), master, f->data, dqt_bin(), f->data, dqt_bin(), f->data,
-                      tokfile) == 0);
-    free(master);
-    dq_buf_t tok = {0};
-    DQ_REQUIRE(dq_fs_read_file(tokfile, 4096, &tok, NULL) == 0 && tok.len > 0);
-    free(tokfile);
-    tok.data[strcspn(tok.data, "\r\n")] = '\0';
-    f->cur = dq_xasprintf("Authorization: Bearer %s\r\nContent-Type: application/json\r\n",
-                          tok.data);
-    dq_buf_free(&tok);
-    setenv("DQ_CATALOG_WRITE_WAIT_MS", WRITE_WAIT_MS, 1); /* inherited by the server */
-    DQ_REQUIRE(dqt_server_start(&f->srv, f->data, "--cache-mb 0 --threads 1") == 0);
-    unsetenv("DQ_CATALOG_WRITE_WAIT_MS");
-}
-
-static void teardown(fx_t *f)
-{
-    DQ_CHECK_INT(dqt_server_stop(&f->srv), 0);
-    free(f->dir);
-    free(f->data);
-    free(f->cur);
-}
+static void teardown(fx_t *f) { dqt_cura_stop(f); }
 
 /* ---------------------------------------------------------------- a keep-alive connection */
 

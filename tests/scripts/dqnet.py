@@ -64,7 +64,8 @@ class Catalog:
     def _build(self):
         gen = os.path.join(self.tmp, "gen")
         data = os.path.join(self.tmp, "data")
-        run("generate", "--out", gen, "--scale", "0.1", "--no-truth", "--quiet", "--pigments",
+        run("generate", "--out", gen, "--scale", "0.1", "--no-truth", "--quiet",
+            "--seed", os.environ.get("DQ_NET_SEED", "1"), "--pigments",
             os.path.join(ROOT, "data-src", "pigments"), binary=GEN_BIN)
         for work in sorted(os.listdir(gen)):
             main = os.path.join(gen, work, "main.tif")

@@ -79,15 +79,22 @@ export function getManifest(relicId, opts) { return getJSON(`/iiif/presentation/
 // (n counts from 1 in the manifest's order, as docs/api.md numbers them).
 export function canvasesOf(manifest) {
   return ((manifest && manifest.items) || []).map((c, i) => {
-    let imageId = null;
+    let imageId = null, restorationId = null;
+    const idOf = (b) => {
+      const svc = [].concat((b && b.service) || [])[0];
+      const m = svc && /\/iiif\/3\/([^/]+)\/?$/.exec(svc.id || svc['@id'] || '');
+      return m ? decodeURIComponent(m[1]) : null;
+    };
     for (const page of c.items || []) {
       for (const a of page.items || []) {
-        const svc = [].concat((a.body && a.body.service) || [])[0];
-        const m = svc && /\/iiif\/3\/([^/]+)\/?$/.exec(svc.id || svc['@id'] || '');
-        if (m && !imageId) imageId = decodeURIComponent(m[1]);
+        // A Choice (issue 12): the original first, a virtual restoration second.
+        const choice = a.body && a.body.type === 'Choice' ? a.body.items || [] : null;
+        const id = idOf(choice ? choice[0] : a.body);
+        if (id && !imageId) imageId = id;
+        if (choice && choice[1] && !restorationId) restorationId = idOf(choice[1]);
       }
     }
-    return { n: i + 1, id: c.id, width: c.width, height: c.height, imageId, annotations: (c.annotations || []).map((p) => sameOrigin(p.id)) };
+    return { n: i + 1, id: c.id, width: c.width, height: c.height, imageId, restorationId, annotations: (c.annotations || []).map((p) => sameOrigin(p.id)) };
   });
 }
 // The manifest's Content Search 2.0 service, if any.

@@ -5,6 +5,7 @@
  * and its layers are hidden from anonymous callers), the audit row, and a lost race (409).
  */
 #include "dq_test.h"
+#include "dq_pg_test.h"
 
 #include "catalog/catalog.h"
 
@@ -19,7 +20,7 @@ static dq_catalog_t *open_tmp(char **dir)
 {
     dq_err_t err = {0};
     *dir = dq_test_tmpdir("scene");
-    dq_catalog_t *c = dq_catalog_open(*dir, &err);
+    dq_catalog_t *c = dq_test_catalog_open(*dir, &err);
     DQ_REQUIRE(c != NULL);
     return c;
 }

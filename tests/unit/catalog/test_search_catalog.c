@@ -525,6 +525,83 @@ DQ_TEST(foreign_writes_update_facets_without_rebuild)
     free(dir);
 }
 
+/* The change feed reaches the facet index from the poller too (dq_catalog_refresh, which a
+ * server's watcher calls once a second), not only when a search comes: a write of another
+ * handle is applied by the refresh, and the search after it reads nothing more. A poller
+ * applies at most its budget of feed rows per call (relic_index_follow), never a rebuild. */
+typedef struct {
+    dq_catalog_t *c;
+    int max_rows;
+} follow_t;
+
+static int follow_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
+{
+    follow_t *f = ud;
+    return relic_index_follow(relic_index_of(f->c), dq_catalog_backend(f->c), txn, f->max_rows,
+                              err);
+}
+
+DQ_TEST(refresh_applies_foreign_writes_to_the_index_without_a_search)
+{
+    char *tmp = dq_test_tmpdir("dq_relic");
+    char *dir = dq_xasprintf("%s/data", tmp);
+    free(tmp);
+    dq_err_t err = {0};
+    dq_catalog_t *c = dq_test_catalog_open(dir, &err);
+    DQ_REQUIRE(c);
+    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
+        free(fx_create(c, docs[i]));
+    int64_t rebuilds = 0, reloads = 0;
+    /* before the first search there is no index to follow: the refresh builds nothing */
+    DQ_REQUIRE(dq_catalog_refresh(c, &err) >= 0);
+    relic_index_stats(relic_index_of(c), &rebuilds, &reloads);
+    DQ_CHECK_INT(rebuilds, 0);
+    dq_relic_query_t q = fx_query(NULL);
+    q.facets = 1;
+    json_t *j = run(c, &q);
+    DQ_CHECK(facet_count(j, "object_type", "fan") == 0);
+    json_decref(j);
+
+    dq_catalog_t *c2 = dq_test_catalog_open(dir, &err);
+    DQ_REQUIRE(c2);
+    free(fx_create(c2, "{\"accession\":\"F001\",\"title\":{\"zh\":\"扇一\"},"
+                       "\"object_type\":\"fan\"}"));
+    DQ_REQUIRE(dq_catalog_refresh(c, &err) == 1); /* content changed */
+    relic_index_stats(relic_index_of(c), &rebuilds, &reloads);
+    DQ_CHECK_INT(rebuilds, 1);
+    DQ_CHECK_INT(reloads, 1); /* applied by the refresh */
+    j = run(c, &q);
+    DQ_CHECK(facet_count(j, "object_type", "fan") == 1);
+    json_decref(j);
+    relic_index_stats(relic_index_of(c), &rebuilds, &reloads);
+    DQ_CHECK_INT(rebuilds, 1);
+    DQ_CHECK_INT(reloads, 1); /* the search found the index current */
+
+    /* a budget of one feed row per call: three writes take three calls */
+    for (int i = 0; i < 3; i++) {
+        char doc[160];
+        snprintf(doc, sizeof doc,
+                 "{\"accession\":\"F1%02d\",\"title\":{\"zh\":\"扇\"},\"object_type\":\"fan\"}",
+                 i);
+        free(fx_create(c2, doc));
+    }
+    follow_t f = {c, 1};
+    for (int i = 1; i <= 4; i++) {
+        DQ_REQUIRE(dq_catalog_read(c, follow_txn, &f, &err) == 0);
+        relic_index_stats(relic_index_of(c), &rebuilds, &reloads);
+        DQ_CHECK_INT(reloads, 1 + DQ_MIN(i, 3));
+        DQ_CHECK_INT(rebuilds, 1);
+    }
+    j = run(c, &q);
+    DQ_CHECK(facet_count(j, "object_type", "fan") == 4);
+    json_decref(j);
+    relic_index_stats(relic_index_of(c), &rebuilds, &reloads);
+    DQ_CHECK_INT(reloads, 4);
+    dq_catalog_close(c2);
+    dq_catalog_close(c);
+    free(dir);
+}
+
 /* Several English words rank the records that hold them next to each other, in order, first:
  * "autumn mountains" puts the long title that says "Autumn Mountains" above the shorter ones
  * that have both words apart (which bm25 alone would rank higher). */

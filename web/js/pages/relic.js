@@ -11,6 +11,8 @@ import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
 import { stylePanel } from '../style.js';
+import { researchBox } from '../network.js';
+import { conservationPanel } from '../conservation.js';
 
 export const name = 'relic';
 let kept = null; // {key, v, store: {layer, panel, player}, owner}
@@ -141,6 +143,7 @@ export async function render(ctx) {
     href: `/relic/${encodeURIComponent(r.id)}?image=${encodeURIComponent(im.image_id)}`, 'aria-current': im.image_id === imageId ? 'true' : null,
   }, h('img', { src: imageUrl(im.image_id, '!160,160'), alt: '' }), im.label ? txt(im.label) : im.role)))) : null;
 
+  const cons = conservationPanel({ relic: r, canvases });
   const el = h('article.page.relic',
     h('header.relic-head',
       h('p.kicker', [
@@ -159,6 +162,7 @@ export async function render(ctx) {
       tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
     imageId ? stylePanel(r, imageId, v) : null,
+    cons.el, // issue 12: condition records, comparison, virtual restoration
     h('div.relic-body',
       h('section.meta', { 'aria-labelledby': 'h-meta' },
         h('h2#h-meta.visually-hidden', t('meta_description')),
@@ -184,6 +188,7 @@ export async function render(ctx) {
           h('button.btn-line.copy', { type: 'button', onclick: async (e) => {
             try { await navigator.clipboard.writeText(document.getElementById('cite-text').textContent); e.target.textContent = t('cite_copied'); } catch { /* clipboard may be denied */ }
           } }, t('cite_copy'))),
+        researchBox(r),
         h('section.card-box.manifest', { 'aria-labelledby': 'h-manifest' },
           h('h2#h-manifest.box-title', t('manifest_title')),
           h('a.iiif-drag', { href: `${murl}?manifest=${encodeURIComponent(murl)}`, draggable: 'true', title: t('manifest_hint'), 'data-external': '' }, iiifBadge(), h('span.visually-hidden', t('manifest_title'))),
@@ -196,6 +201,7 @@ export async function render(ctx) {
     title: title.text,
     destroy() {
       tools?.destroy();
+      cons.destroy();
       if (kept && kept.owner === owner) dropKept();
     },
   };
