@@ -12,6 +12,7 @@ import * as relic from './pages/relic.js';
 import * as scroll from './pages/scroll.js';
 import * as compare from './pages/compare.js';
 import * as stylemap from './pages/stylemap.js';
+import * as living from './pages/living.js';
 
 route('/', home);
 route('/search', search);
@@ -19,6 +20,7 @@ route('/relic/:id', relic);
 route('/scroll/:id', scroll);
 route('/compare', compare);
 route('/style-map', stylemap);
+route('/living/:id', living);
 
 const main = document.getElementById('main');
 let current = null;
