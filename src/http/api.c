@@ -379,6 +379,7 @@ static const api_route_t api_routes[] = {
     /* ======== similar works (api_style.c; issue 13) ======== */
     {R_GET, "relics/*/similar", DQ_ROLE_ANON, 0, dq_api_style_similar},
     {R_GET, "relics/*/palette", DQ_ROLE_ANON, 0, dq_api_style_palette},
+    {R_GET, "style/map", DQ_ROLE_ANON, 0, dq_api_style_map},
     {DQ_HTTP_POST, "similar", DQ_ROLE_ANON, 0, dq_api_style_search},
     /* ======== end similar works ======== */
     /* ======== scene layers (api_scene.c; issue 14) ======== */

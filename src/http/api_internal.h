@@ -126,6 +126,7 @@ void dq_api_relic_cite(dq_api_t *c);
 void dq_api_style_similar(dq_api_t *c);
 void dq_api_style_search(dq_api_t *c);
 void dq_api_style_palette(dq_api_t *c);
+void dq_api_style_map(dq_api_t *c);
 
 /* ---- spectral captures (api_spectral.c; issue 11) ---- */
 void dq_api_relic_captures(dq_api_t *c);

@@ -15,6 +15,7 @@ import * as lesson from './pages/lesson.js';
 import * as lessonEdit from './pages/lesson-edit.js';
 import * as glossary from './pages/glossary.js';
 import * as classroom from './classroom.js';
+import * as stylemap from './pages/stylemap.js';
 import * as living from './pages/living.js';
 
 route('/', home);
@@ -31,6 +32,7 @@ route('/lesson/:id', lesson);
 route('/glossary', glossary);
 route('/glossary/:key', glossary);
 route('/class/:code', classroom);
+route('/style-map', stylemap);
 route('/living/:id', living);
 
 const main = document.getElementById('main');

@@ -10,6 +10,7 @@ import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
+import { stylePanel } from '../style.js';
 import { researchBox } from '../network.js';
 import { conservationPanel } from '../conservation.js';
 
@@ -163,6 +164,7 @@ export async function render(ctx) {
         tools ? tools.actions : null),
       tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
+    imageId ? stylePanel(r, imageId, v) : null,
     cons.el, // issue 12: condition records, comparison, virtual restoration
     h('div.relic-body',
       h('section.meta', { 'aria-labelledby': 'h-meta' },
