@@ -41,7 +41,8 @@ export default async function (h) {
     await page.locator('.spec-op').fill('40');
     await page.locator('.spec-swipe').fill('50');
     // A click on the painting plots its spectrum.
-    const box = await page.locator('.osd canvas').first().boundingBox();
+    await page.locator('.osd').first().scrollIntoViewIfNeeded(); // the panel's buttons scrolled it away
+    const box = await page.locator('.osd').first().boundingBox();
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await page.waitForSelector('.spec-plot polyline.measured', { timeout: 20000 });
     const matches = await page.locator('.spec-plot polyline.match').count();
