@@ -10,6 +10,7 @@ import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
+import { stylePanel } from '../style.js';
 import { researchBox } from '../network.js';
 import { conservationPanel } from '../conservation.js';
 import { spectralPanel } from '../spectral.js';
@@ -159,10 +160,14 @@ export async function render(ctx) {
       h('div.stage-actions',
         wide ? h('a.btn-seal', { href: `/scroll/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}` }, t('open_scroll')) : null,
         h('a.btn-line', { href: `/compare?a=${encodeURIComponent(imageId)}` }, t('open_compare')),
+        /* issue 14: the living painting */
+        h('a.btn-seal.living-enter', { href: `/living/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}`,
+          'data-living-enter': '', onclick: () => performance.mark('dq-living-enter') }, lang() === 'zh' ? '入画' : 'Enter the painting'),
         tools ? tools.actions : null),
       tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
     spec.el, // issue 11: the Spectral panel
+    imageId ? stylePanel(r, imageId, v) : null,
     cons.el, // issue 12: condition records, comparison, virtual restoration
     h('div.relic-body',
       h('section.meta', { 'aria-labelledby': 'h-meta' },
