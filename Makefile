@@ -95,6 +95,9 @@ build/web/.stamp: $(WEB_SRCS) node_modules/.package-lock.json build/web/fonts/.s
 	$(Q)rm -rf build/web/vendor/openseadragon && \
 	  cp -r node_modules/openseadragon/build/openseadragon build/web/vendor/openseadragon && \
 	  rm -f build/web/vendor/openseadragon/*.map
+	$(Q)rm -rf build/web/vendor/three && mkdir -p build/web/vendor/three && \
+	  cp node_modules/three/build/three.module.js node_modules/three/build/three.core.js \
+	    node_modules/three/LICENSE build/web/vendor/three/
 	@touch $@
 
 build/danqing build/san/danqing: | build/web/.stamp
@@ -110,8 +113,8 @@ build/fuzz/fuzz_iiif: fuzz/fuzz_iiif.c $(FUZZ_SRCS)
 
 # The catalog target runs the write-API parsers (relic JSON, merge patches, imports,
 # annotation and tour bodies, content state) over a real SQLite catalog.
-FUZZ_CAT_SRCS := $(wildcard src/core/*.c src/iiif/*.c src/search/*.c src/catalog/*.c)
-FUZZ_CAT_PKGS := libsodium jansson sqlite3 opencc libpq
+FUZZ_CAT_SRCS := $(wildcard src/core/*.c src/iiif/*.c src/search/*.c src/catalog/*.c src/style/*.c)
+FUZZ_CAT_PKGS := libsodium jansson sqlite3 opencc libpq openblas lapacke
 build/fuzz/fuzz_catalog: fuzz/fuzz_catalog.c $(FUZZ_CAT_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")

@@ -121,4 +121,43 @@ for what, mask in (('underdrawing', 'underdrawing_mask.png'), ('retouching', 're
         if os.path.exists(p):
             s = cv2.imread(p, cv2.IMREAD_UNCHANGED)
             res['auc_%s_%s' % (what, kind)] = auc(s, m)
+
+# Peer: PCA and MNF of the raw capture against python3-spectral, from `decompose --json`.
+try:
+    import spectral as spy
+
+    def sign_fix(v):
+        v = np.array(v, dtype=np.float64)
+        for k in range(v.shape[0]):
+            if v[k, np.argmax(np.abs(v[k]))] < 0:
+                v[k] = -v[k]
+        return v
+
+    for method in ('pca', 'mnf'):
+        p = os.path.join(out, 'decompose_%s.json' % method)
+        if not os.path.exists(p):
+            continue
+        dj = json.load(open(p))
+        planes = []
+        for name in dj['inputs']:
+            a = cv2.imread(os.path.join(data, 'layers/spectral', raw_id, name + '.tif'),
+                           cv2.IMREAD_UNCHANGED).astype(np.float32)
+            if a.ndim == 3:
+                a = (a[:, :, 0] + a[:, :, 1] + a[:, :, 2]) / np.float32(3)
+            planes.append((a.astype(np.float64) / 50000.0).astype(np.float32).astype(np.float64))
+        X = np.dstack(planes)
+        vals = [c['eigenvalue' if method == 'pca' else 'snr'] for c in dj['components']]
+        vec = sign_fix([c['vector'] for c in dj['components']])
+        if method == 'pca':
+            pc = spy.principal_components(X)
+            pv, pw = pc.eigenvalues, sign_fix(pc.eigenvectors.T)
+        else:
+            noise = spy.noise_from_diffs(X)
+            m = spy.mnf(spy.calc_stats(X), noise)
+            pv = np.real(m.napc.eigenvalues)
+            pw = sign_fix((noise.sqrt_inv_cov @ np.real(m.napc.eigenvectors)).T)
+        res['peer_%s_values_rel' % method] = float(np.max(np.abs(np.array(vals) - pv)) / np.max(np.abs(pv)))
+        res['peer_%s_vectors_rel' % method] = float(np.max(np.abs(vec - pw)) / np.max(np.abs(pw)))
+except ImportError:
+    res['peer'] = 'python3-spectral missing'
 print(json.dumps(res, indent=1))

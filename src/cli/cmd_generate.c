@@ -16,6 +16,7 @@
 
 #include "image/image.h"
 #include "paint/paint.h"
+#include "spectral/spectral.h"
 
 static void usage(FILE *f)
 {
@@ -43,19 +44,11 @@ static void usage(FILE *f)
             "                  into an existing collection, in seconds\n");
 }
 
-/* The repository's copy of the spectra: ./data-src/pigments, else next to the binary's
- * build/ directory. Also used by `danqing spectral` (cli.h). */
+/* The repository's copy of the spectra (spectral.h says where it looks). Also used by
+ * `danqing spectral` (cli.h). */
 void dq_cli_default_pigments(char *out, size_t len)
 {
-    snprintf(out, len, "data-src/pigments");
-    if (access("data-src/pigments/hyppigments_selected_mean.csv", R_OK) == 0)
-        return;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return;
-    exe[n] = '\0';
-    snprintf(out, len, "%s/../data-src/pigments", dirname(exe));
+    dq_spec_default_library(out, len);
 }
 
 int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv)

@@ -105,6 +105,14 @@ void dq_api_glossary_create(dq_api_t *c);
 void dq_api_glossary_get(dq_api_t *c);
 void dq_api_glossary_replace(dq_api_t *c);
 void dq_api_glossary_delete(dq_api_t *c);
+/* classroom sessions (api_classes.c) */
+void dq_api_class_open(dq_api_t *c);
+void dq_api_class_dashboard(dq_api_t *c);
+void dq_api_class_join(dq_api_t *c);
+void dq_api_class_state(dq_api_t *c);
+void dq_api_class_progress(dq_api_t *c);
+void dq_api_class_answer(dq_api_t *c);
+void dq_api_class_events(dq_api_t *c);
 /* ======== end lessons and glossary ======== */
 /* ======== network (linkedart.c) ======== */
 /* Answers the Linked Art HumanMadeObject of relic id (content negotiation on
@@ -118,7 +126,15 @@ void dq_api_relic_cite(dq_api_t *c);
 void dq_api_style_similar(dq_api_t *c);
 void dq_api_style_search(dq_api_t *c);
 void dq_api_style_palette(dq_api_t *c);
+void dq_api_style_map(dq_api_t *c);
 
+/* ---- spectral captures (api_spectral.c; issue 11) ---- */
+void dq_api_relic_captures(dq_api_t *c);
+void dq_api_capture_get(dq_api_t *c);
+void dq_api_capture_spectrum(dq_api_t *c);
+/* Turns the first canvas's painting body of manifest (JSON, replaced in place) into a Choice of
+ * the image and the relic's capture layers; leaves it alone when the relic has none. */
+void dq_api_spectral_manifest_decorate(dq_api_t *c, const char *relic, dq_buf_t *manifest);
 /* ======== scene layers (api_scene.c; issue 14) ======== */
 /* GET images/{id}/scene, GET images/{id}/scene/{latest|N|vN}, POST images/{id}/scene. */
 void dq_api_scene_list(dq_api_t *c);

@@ -204,6 +204,9 @@ static char *canvas_image(const json_t *cv)
         json_array_get(json_object_get(json_array_get(json_object_get(cv, "items"), 0), "items"),
                        0),
         "body");
+    /* A Choice (a virtual restoration, issue 12): the original is its first item. */
+    if (json_is_array(json_object_get(body, "items")))
+        body = json_array_get(json_object_get(body, "items"), 0);
     const char *id = json_string_value(json_object_get(body, "id"));
     const char *p = id ? strstr(id, "/iiif/3/") : NULL;
     if (!p)

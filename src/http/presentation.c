@@ -106,6 +106,10 @@ static void manifest(dq_api_t *c, const char *id)
     dq_api_anno_manifest_decorate(c, id, &out);
     /* ======== scene layers (api_scene.c): supplementing annotations per canvas ======== */
     dq_api_scene_manifest_decorate(c, &out);
+    /* ======== spectral captures (api_spectral.c): layers as Choice bodies ======== */
+    /* Last: it turns the first canvas's body into a Choice, and the scene layers find their
+     * image by that body's id. */
+    dq_api_spectral_manifest_decorate(c, id, &out);
     answer(c, &out);
 out:
     json_decref(j);

@@ -13,6 +13,9 @@
 
 static const dq_route_t routes[] = {
     {GH, "/iiif/3/", dq_http_iiif3, "IIIF Image API 3.0: {id}/info.json, {id}/{region}/{size}/{rotation}/{quality}.{format}", NULL, 0},
+    {GH, "/iiif/3/spectral/", dq_http_spectral_iiif,
+     "IIIF Image 3.0 of multispectral layers: {capture}/{layer}/info.json and image requests "
+     "(docs/spectral.md)", NULL, 0},
     {GH, "/iiif/2/", dq_http_iiif2, "IIIF Image API 2.1: the same forms, 2.1 semantics", NULL, 0},
     {GH, "/health", dq_http_health, "liveness and cache statistics (JSON)", NULL, 0},
     /* ======== JSON API and IIIF Presentation (api*.c, presentation.c) ======== */

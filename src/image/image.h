@@ -147,6 +147,10 @@ int dq_image_save_png8(const char *path, const uint8_t *px, int w, int h, int ba
  * outside the image, DQ_EIO. Free with dq_rasterf_free. */
 int dq_image_read_region_u16(const char *path, int x, int y, int w, int h, int out_w, int out_h,
                              dq_rasterf_t *out, dq_err_t *err);
+/* Encodes px (w*h*bands uint8, borrowed; bands 1 or 3) as format (DQ_RF_*) with JPEG/WebP
+ * quality (0 = 90) and appends it to out. */
+int dq_image_encode_u8(const uint8_t *px, int w, int h, int bands, int format, int quality,
+                       dq_buf_t *out, dq_err_t *err);
 /* ================================================================ pixels for analysis */
 /* (src/image/pixels.c, issue 13) Plain 8-bit sRGB pixels for style analysis. */
 

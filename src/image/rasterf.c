@@ -91,11 +91,13 @@ int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h
     if (!im)
         return vfail(err, DQ_EIO, "image", path);
     im->Type = bands == 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16;
-    /* Tiled pyramid, deflate + horizontal predictor: lossless, so stored values stay the
-     * calibrated numbers; 256 px tiles like every other pyramid here. */
+    /* Tiled pyramid, zstd level 1 + horizontal predictor: lossless, so stored values stay the
+     * calibrated numbers, and several times faster to write than deflate at about the same
+     * size for noisy 16-bit data; 256 px tiles like every other pyramid here. */
     int r = vips_tiffsave(im, path, "tile", TRUE, "tile_width", 256, "tile_height", 256, "pyramid",
-                          TRUE, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, "predictor",
-                          VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", TRUE, NULL);
+                          TRUE, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_ZSTD, "level", 1,
+                          "predictor", VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", TRUE,
+                          NULL);
     g_object_unref(im);
     return r ? vfail(err, DQ_EIO, "tiffsave", path) : 0;
 }
@@ -173,4 +175,38 @@ out:
     for (int i = 0; i < 5; i++)
         VIPS_UNREF(t[i]);
     return rc;
+}
+
+int dq_image_encode_u8(const uint8_t *px, int w, int h, int bands, int format, int quality,
+                       dq_buf_t *out, dq_err_t *err)
+{
+    VipsImage *im =
+        vips_image_new_from_memory(px, (size_t)w * h * bands, w, h, bands, VIPS_FORMAT_UCHAR);
+    if (!im)
+        return vfail(err, DQ_EIO, "image", "encode");
+    im->Type = bands == 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
+    void *buf = NULL;
+    size_t len = 0;
+    int q = quality > 0 && quality <= 100 ? quality : 90;
+    int r;
+    switch (format) {
+    case DQ_RF_PNG:
+        r = vips_pngsave_buffer(im, &buf, &len, "compression", 3, "strip", TRUE, NULL);
+        break;
+    case DQ_RF_WEBP:
+        r = vips_webpsave_buffer(im, &buf, &len, "Q", q, "strip", TRUE, NULL);
+        break;
+    case DQ_RF_TIF:
+        r = vips_tiffsave_buffer(im, &buf, &len, "strip", TRUE, NULL);
+        break;
+    default:
+        r = vips_jpegsave_buffer(im, &buf, &len, "Q", q, "strip", TRUE, NULL);
+        break;
+    }
+    g_object_unref(im);
+    if (r)
+        return vfail(err, DQ_EIO, "encode", "region");
+    dq_buf_append(out, buf, len);
+    g_free(buf);
+    return 0;
 }

@@ -99,6 +99,9 @@ typedef struct {
 int dq_spec_lib_load(dq_spec_lib_t *lib, const char *dir, const double *nm, int n_bands,
                      dq_err_t *err);
 void dq_spec_lib_free(dq_spec_lib_t *lib);
+/* The library directory: ./data-src/pigments when it holds the CSV, else data-src/pigments
+ * next to the binary's build/ directory (the repository's copy). */
+void dq_spec_default_library(char *out, size_t len);
 /* The pigment family of a library name: the column without its "_shN" shade suffix. Writes
  * at most cap bytes into out. */
 void dq_spec_family(const char *name, char *out, size_t cap);

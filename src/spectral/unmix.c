@@ -12,11 +12,14 @@
  * fractions say how much of the pixel is pigment. It does not read images or write files.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spectral/spectral.h"
+
+#include <unistd.h>
 
 #define CSV_NAME "hyppigments_selected_mean.csv"
 #define MAX_WL 512
@@ -27,6 +30,22 @@
 static const char *const ink_cols[] = {"bistre_soot_sh1", "ivory_black_sh1", "grape_black_sh1"};
 static const char *const black_families[] = {"atramentum_black", "bistre_soot", "ivory_black",
                                              "grape_black"};
+
+void dq_spec_default_library(char *out, size_t len)
+{
+    snprintf(out, len, "data-src/pigments");
+    if (access("data-src/pigments/" CSV_NAME, R_OK) == 0)
+        return;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(out, len, "%.*s/../data-src/pigments", (int)(len > 40 ? len - 40 : 1), exe);
+}
 
 void dq_spec_family(const char *name, char *out, size_t cap)
 {

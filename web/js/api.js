@@ -75,7 +75,8 @@ export function manifestUrl(relicId) {
 }
 export function getManifest(relicId, opts) { return getJSON(`/iiif/presentation/3/${encodeURIComponent(relicId)}/manifest`, opts); }
 
-// The canvases of a manifest as [{n, id, width, height, imageId, annotations: [url…]}]
+// The canvases of a manifest as [{n, id, width, height, imageId, annotations: [url…]}]; hidden
+// pages (the scene layers of issue 14, embedded) are not annotations to draw.
 // (n counts from 1 in the manifest's order, as docs/api.md numbers them).
 export function canvasesOf(manifest) {
   return ((manifest && manifest.items) || []).map((c, i) => {
@@ -94,7 +95,7 @@ export function canvasesOf(manifest) {
         if (choice && choice[1] && !restorationId) restorationId = idOf(choice[1]);
       }
     }
-    return { n: i + 1, id: c.id, width: c.width, height: c.height, imageId, restorationId, annotations: (c.annotations || []).map((p) => sameOrigin(p.id)) };
+    return { n: i + 1, id: c.id, width: c.width, height: c.height, imageId, restorationId, annotations: (c.annotations || []).filter((p) => !(p.behavior || []).includes('hidden')).map((p) => sameOrigin(p.id)) };
   });
 }
 // The manifest's Content Search 2.0 service, if any.

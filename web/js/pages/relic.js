@@ -10,7 +10,10 @@ import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
+import { stylePanel } from '../style.js';
+import { researchBox } from '../network.js';
 import { conservationPanel } from '../conservation.js';
+import { spectralPanel } from '../spectral.js';
 
 export const name = 'relic';
 let kept = null; // {key, v, store: {layer, panel, player}, owner}
@@ -142,6 +145,7 @@ export async function render(ctx) {
   }, h('img', { src: imageUrl(im.image_id, '!160,160'), alt: '' }), im.label ? txt(im.label) : im.role)))) : null;
 
   const cons = conservationPanel({ relic: r, canvases });
+  const spec = spectralPanel({ relic: r, v }); // issue 11: multispectral layers over the viewer
   const el = h('article.page.relic',
     h('header.relic-head',
       h('p.kicker', [
@@ -156,9 +160,14 @@ export async function render(ctx) {
       h('div.stage-actions',
         wide ? h('a.btn-seal', { href: `/scroll/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}` }, t('open_scroll')) : null,
         h('a.btn-line', { href: `/compare?a=${encodeURIComponent(imageId)}` }, t('open_compare')),
+        /* issue 14: the living painting */
+        h('a.btn-seal.living-enter', { href: `/living/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}`,
+          'data-living-enter': '', onclick: () => performance.mark('dq-living-enter') }, lang() === 'zh' ? '入画' : 'Enter the painting'),
         tools ? tools.actions : null),
       tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
+    spec.el, // issue 11: the Spectral panel
+    imageId ? stylePanel(r, imageId, v) : null,
     cons.el, // issue 12: condition records, comparison, virtual restoration
     h('div.relic-body',
       h('section.meta', { 'aria-labelledby': 'h-meta' },
@@ -185,6 +194,7 @@ export async function render(ctx) {
           h('button.btn-line.copy', { type: 'button', onclick: async (e) => {
             try { await navigator.clipboard.writeText(document.getElementById('cite-text').textContent); e.target.textContent = t('cite_copied'); } catch { /* clipboard may be denied */ }
           } }, t('cite_copy'))),
+        researchBox(r),
         h('section.card-box.manifest', { 'aria-labelledby': 'h-manifest' },
           h('h2#h-manifest.box-title', t('manifest_title')),
           h('a.iiif-drag', { href: `${murl}?manifest=${encodeURIComponent(murl)}`, draggable: 'true', title: t('manifest_hint'), 'data-external': '' }, iiifBadge(), h('span.visually-hidden', t('manifest_title'))),
@@ -198,6 +208,7 @@ export async function render(ctx) {
     destroy() {
       tools?.destroy();
       cons.destroy();
+      spec.destroy();
       if (kept && kept.owner === owner) dropKept();
     },
   };

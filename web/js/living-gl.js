@@ -1,0 +1,409 @@
+// living-gl.js: the living painting's renderer (issue 14, docs/living.md). One full-screen
+// quad in WebGL2 through three.js: the painting and its scene layers (depth, mist, foliage,
+// water) arrive as IIIF region requests sized to the screen, so the view is sharp at any zoom;
+// a fragment shader moves each pixel by its depth against the pointer (parallax), drifts a
+// noise field through the mist mask, stirs foliage and ripples water, and tints the light for
+// the hour and season. Outside the masks nothing moves while the pointer rests, which the
+// browser test checks pixel by pixel. WebXR places the layers at their depths around the
+// viewer (immersive-vr) or the work at its true size in front of them (immersive-ar).
+import * as THREE from '/static/vendor/three/three.module.js';
+
+export function webgl2Available() {
+  try {
+    const c = document.createElement('canvas');
+    return !!(window.WebGL2RenderingContext && c.getContext('webgl2'));
+  } catch { return false; }
+}
+
+const VERT = `
+out vec2 vUv;
+void main() { vUv = uv; gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0); }`;
+
+// Masks are sampled where the pixel lands after parallax; anything that moves with time is
+// gated by a mask, so a still viewer sees motion only inside mist, foliage and water.
+const FRAG = `
+precision highp float;
+in vec2 vUv;
+out vec4 outColor;
+uniform sampler2D uPaint, uDepth, uMist, uFoliage, uWater;
+uniform vec4 uView;        // the shown window inside the loaded strip: x, y, w, h (0..1)
+uniform vec2 uParallax;    // pointer / tilt, -1..1
+uniform float uStrength;   // parallax amplitude as a fraction of the window
+uniform float uTime, uAnim, uHasLayers, uDebug, uSliceLo, uSliceHi;
+uniform vec3 uTint, uSeason;
+uniform vec2 uTexel;       // one strip pixel in uv
+uniform vec3 uPaper;       // the support's tone, what mist thins the picture towards
+float hash(vec2 p) { return fract(sin(dot(p, vec2(127.1, 311.7))) * 43758.5453); }
+float noise(vec2 p) {
+  vec2 i = floor(p), f = fract(p); f = f * f * (3.0 - 2.0 * f);
+  return mix(mix(hash(i), hash(i + vec2(1, 0)), f.x), mix(hash(i + vec2(0, 1)), hash(i + vec2(1, 1)), f.x), f.y);
+}
+float fbm(vec2 p) { float s = 0.0, a = 0.5; for (int i = 0; i < 4; i++) { s += a * noise(p); p *= 2.03; a *= 0.5; } return s; }
+void main() {
+  vec2 uv = uView.xy + vUv * uView.zw;
+  float d = uHasLayers > 0.5 ? texture(uDepth, uv).r : 0.5;
+  vec2 p = uv + uParallax * (0.5 - d) * uStrength * uView.zw;
+  float dp = uHasLayers > 0.5 ? texture(uDepth, p).r : 0.5;
+  p = uv + uParallax * (0.5 - dp) * uStrength * uView.zw;
+  float mist = uHasLayers > 0.5 ? step(0.5, texture(uMist, p).r) : 0.0;
+  float fol = uHasLayers > 0.5 ? step(0.5, texture(uFoliage, p).r) : 0.0;
+  float wat = uHasLayers > 0.5 ? step(0.5, texture(uWater, p).r) : 0.0;
+  if (uDebug > 0.5) { outColor = vec4(mist, fol, wat, 1.0); return; }
+  if (dp < uSliceLo || dp >= uSliceHi) discard;
+  vec2 q = p;
+  float t = uTime * uAnim;
+  // leaves stir: a small sway that grows with height above the pixel's anchor
+  q += fol * uTexel * vec2(1.6 * sin(t * 1.9 + p.y * 900.0) + 0.8 * sin(t * 3.1 + p.x * 700.0), 0.6 * cos(t * 2.3 + p.x * 500.0));
+  // water ripples: a vertical shimmer travelling across
+  q += wat * uTexel * vec2(0.0, 2.2 * sin(t * 2.0 + p.y * 1400.0 + p.x * 90.0));
+  vec3 col = texture(uPaint, q).rgb;
+  // mist: a noise field drifting slowly sideways, only inside the mist mask
+  if (mist > 0.5) {
+    vec2 mp = vec2(p.x / uView.z * 3.0 - t * 0.05, p.y / uView.w * 9.0);
+    float fog = smoothstep(0.45, 0.8, fbm(mp)) * 0.45;
+    col = mix(col, max(col, uPaper), fog);
+  }
+  col = mix(col, col * uSeason, fol);
+  outColor = vec4(col * uTint, 1.0);
+}`;
+
+// Light: hour and season. The tint multiplies everything; the season colours foliage only.
+export const HOURS = { dawn: [1.0, 0.94, 0.86], day: [1, 1, 1], dusk: [1.0, 0.84, 0.7], night: [0.55, 0.62, 0.8] };
+export const SEASONS = { spring: [0.92, 1.05, 0.9], summer: [1, 1, 1], autumn: [1.12, 0.9, 0.7], winter: [1.05, 1.08, 1.15] };
+
+function regionOf(x, y, w, hgt) { return `${Math.round(x)},${Math.round(y)},${Math.max(1, Math.round(w))},${Math.max(1, Math.round(hgt))}`; }
+
+// An IIIF Image API 3.0 region request of image (W x H) for region (in the base image's
+// pixels, scaled to the image's own size when it is a smaller layer) at about px wide.
+function regionUrl(id, imgW, baseW, r, px, fmt) {
+  const s = imgW / baseW;
+  const rw = Math.max(1, Math.round(r.w * s)), rh = Math.max(1, Math.round(r.h * s));
+  const size = px >= rw || Math.round((rh * px) / rw) < 1 ? 'max' : `${Math.max(1, Math.round(px))},`;
+  return `/iiif/3/${encodeURIComponent(id)}/${regionOf(r.x * s, r.y * s, rw, rh)}/${size}/0/default.${fmt}`;
+}
+
+async function loadTex(url) {
+  const tex = await new THREE.TextureLoader().loadAsync(url);
+  // Raw values in, raw values out: the shader writes the sRGB it read (a ShaderMaterial gets
+  // no output colour conversion), so the painting's colours stay exactly the served ones.
+  tex.colorSpace = THREE.NoColorSpace;
+  tex.minFilter = THREE.LinearFilter;
+  tex.generateMipmaps = false;
+  tex.wrapS = tex.wrapT = THREE.ClampToEdgeWrapping;
+  return tex;
+}
+
+// opts: {container, imageId, info, set (scene layer set or null), wide (handscroll),
+//        reduced (prefers-reduced-motion), dims ({width, height} cm or null), onStats}
+export function createLiving(opts) {
+  const { container, imageId, info, set } = opts;
+  const layers = {};
+  for (const l of (set && set.layers) || []) layers[l.kind] = l;
+  const hasLayers = !!(layers.depth && layers.mist && layers.foliage && layers.water) || !!layers.depth;
+  const renderer = new THREE.WebGLRenderer({ antialias: false, preserveDrawingBuffer: true, powerPreference: 'high-performance' });
+  renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 1.5));
+  renderer.outputColorSpace = THREE.SRGBColorSpace;
+  renderer.xr.enabled = true;
+  const canvas = renderer.domElement;
+  canvas.className = 'living-canvas';
+  container.append(canvas);
+  const scene = new THREE.Scene();
+  const camera = new THREE.OrthographicCamera(-0.5, 0.5, 0.5, -0.5, 0, 10);
+  const blank = new THREE.DataTexture(new Uint8Array([0, 0, 0, 255]), 1, 1);
+  blank.needsUpdate = true;
+  const uniforms = {
+    uPaint: { value: blank }, uDepth: { value: blank }, uMist: { value: blank }, uFoliage: { value: blank }, uWater: { value: blank },
+    uView: { value: new THREE.Vector4(0, 0, 1, 1) }, uParallax: { value: new THREE.Vector2(0, 0) },
+    uStrength: { value: 0.035 }, uTime: { value: 0 }, uAnim: { value: opts.reduced ? 0 : 1 },
+    uHasLayers: { value: 0 }, uDebug: { value: 0 }, uSliceLo: { value: -1 }, uSliceHi: { value: 2 },
+    uTint: { value: new THREE.Vector3(...HOURS.day) }, uSeason: { value: new THREE.Vector3(...SEASONS.summer) },
+    uTexel: { value: new THREE.Vector2(0.001, 0.001) }, uPaper: { value: new THREE.Vector3(0.93, 0.9, 0.83) },
+  };
+  const material = new THREE.ShaderMaterial({ glslVersion: THREE.GLSL3, vertexShader: VERT, fragmentShader: FRAG, uniforms, depthTest: false });
+  const quad = new THREE.Mesh(new THREE.PlaneGeometry(1, 1), material);
+  scene.add(quad);
+
+  const W = info.width, H = info.height;
+  // The window: what is on screen, in image pixels. Zoom divides it; the walk moves x.
+  const view = { x: 0, y: 0, w: W, h: H, zoom: 1 };
+  let strip = null;     // {x, y, w, h}: the region the textures hold
+  let loading = null, busy = false;
+  const stats = { frames: 0, frameTimes: [], firstFrameAt: 0, started: performance.now(), textures: 0 };
+  let pointer = { x: 0, y: 0 }, smooth = { x: 0, y: 0 };
+  let walking = false, walkSpeed = 0; // image px per second, leftwards
+  let raf = 0, last = 0, lastDraw = 0, dead = false;
+  let xrGroup = null;
+
+  function aspect() { const r = container.getBoundingClientRect(); return Math.max(0.1, r.width / Math.max(1, r.height)); }
+
+  function fitView() {
+    const a = aspect();
+    if (opts.wide) { view.h = H / view.zoom; view.w = Math.min(W, view.h * a); }
+    else if (W / H > a) { view.w = W / view.zoom; view.h = view.w / a; }
+    else { view.h = H / view.zoom; view.w = view.h * a; }
+    view.w = Math.min(view.w, W); view.h = Math.min(view.h, H);
+    view.x = Math.max(0, Math.min(W - view.w, view.x));
+    view.y = Math.max(0, Math.min(H - view.h, view.y));
+  }
+
+  // The plane keeps the painting's aspect inside the screen (letterboxed, never stretched).
+  function layout() {
+    const r = container.getBoundingClientRect();
+    renderer.setSize(r.width, r.height, false);
+    const a = r.width / Math.max(1, r.height), va = view.w / view.h;
+    quad.scale.set(va > a ? 1 : va / a, va > a ? a / va : 1, 1);
+  }
+
+  function updateWindowUniform() {
+    if (!strip) return;
+    uniforms.uView.value.set((view.x - strip.x) / strip.w, 1 - (view.y - strip.y + view.h) / strip.h, view.w / strip.w, view.h / strip.h);
+  }
+
+  // Loads the strip around the window: the window itself, or three windows wide for a walk,
+  // at the screen's pixel size (so a deeper zoom asks for a smaller region, as sharp).
+  async function loadStrip() {
+    const r = container.getBoundingClientRect();
+    const dpr = renderer.getPixelRatio();
+    const span = opts.wide ? 3 : 1;
+    const sw = Math.min(W, view.w * span), sx = Math.max(0, Math.min(W - sw, view.x + view.w / 2 - sw / 2));
+    const want = { x: sx, y: view.y, w: sw, h: view.h };
+    let px = Math.min(r.width * dpr * (sw / view.w), 8192);
+    if (info.maxWidth) px = Math.min(px, info.maxWidth);
+    if (info.maxArea) px = Math.min(px, Math.sqrt(info.maxArea * (want.w / want.h)));
+    const my = loading = {};
+    busy = true;
+    const jobs = [loadTex(regionUrl(imageId, W, W, want, px, 'jpg'))];
+    for (const k of ['depth', 'mist', 'foliage', 'water']) {
+      const l = layers[k];
+      jobs.push(l ? loadTex(regionUrl(l.image_id, l.width, W, want, Math.min(px, 2048), 'png')).catch(() => null) : Promise.resolve(null));
+    }
+    const [paint, depth, mist, fol, wat] = await Promise.all(jobs).finally(() => { if (my === loading) busy = false; });
+    if (dead || my !== loading) { for (const t of [paint, depth, mist, fol, wat]) t?.dispose(); return; }
+    for (const k of ['uPaint', 'uDepth', 'uMist', 'uFoliage', 'uWater']) if (uniforms[k].value !== blank) uniforms[k].value.dispose();
+    uniforms.uPaint.value = paint;
+    uniforms.uDepth.value = depth || blank;
+    uniforms.uMist.value = mist || blank;
+    uniforms.uFoliage.value = fol || blank;
+    uniforms.uWater.value = wat || blank;
+    uniforms.uHasLayers.value = depth ? 1 : 0;
+    uniforms.uTexel.value.set(1 / paint.image.width, 1 / paint.image.height);
+    paperTone(paint.image);
+    strip = want;
+    stats.textures++;
+    updateWindowUniform();
+    draw(performance.now());
+    readyResolve();
+    kick();
+  }
+
+  // The support's tone, for the mist to thin towards: the mean of the brightest tenth of a
+  // 48 px copy of the loaded painting (blank silk or paper, whatever its age).
+  function paperTone(img) {
+    try {
+      const c = document.createElement('canvas');
+      c.width = 48; c.height = Math.max(1, Math.round(48 * img.height / img.width));
+      const g = c.getContext('2d', { willReadFrequently: true });
+      g.drawImage(img, 0, 0, c.width, c.height);
+      const d = g.getImageData(0, 0, c.width, c.height).data, px = [];
+      for (let i = 0; i < d.length; i += 4) px.push([d[i] + d[i + 1] + d[i + 2], d[i], d[i + 1], d[i + 2]]);
+      px.sort((a, b) => b[0] - a[0]);
+      const top = px.slice(0, Math.max(1, px.length >> 3));
+      const m = [1, 2, 3].map((k) => top.reduce((s, p) => s + p[k], 0) / top.length / 255);
+      uniforms.uPaper.value.set(m[0], m[1], m[2]);
+    } catch { /* keep the default tone */ }
+  }
+
+  let reloadTimer = 0;
+  function scheduleReload(ms = 200) { clearTimeout(reloadTimer); reloadTimer = setTimeout(() => loadStrip().catch((e) => console.warn('living', e)), ms); }
+
+  function draw(now) {
+    if (!strip) return;
+    const t0 = performance.now();
+    uniforms.uTime.value = (now - stats.started) / 1000;
+    // ease towards the pointer over about a fifth of a second, whatever the frame rate
+    const k = Math.min(1, (now - (lastDraw || now)) / 200 + 0.05);
+    lastDraw = now;
+    smooth.x += (pointer.x - smooth.x) * k;
+    smooth.y += (pointer.y - smooth.y) * k;
+    if (Math.abs(smooth.x - pointer.x) < 1e-3) smooth.x = pointer.x;
+    if (Math.abs(smooth.y - pointer.y) < 1e-3) smooth.y = pointer.y;
+    uniforms.uParallax.value.set(smooth.x, -smooth.y);
+    renderer.render(scene, camera);
+    stats.frames++;
+    if (!stats.firstFrameAt) stats.firstFrameAt = performance.now();
+    stats.frameTimes.push(performance.now() - t0);
+    if (stats.frameTimes.length > 600) stats.frameTimes.shift();
+    opts.onStats?.(stats);
+  }
+
+  function tick(now) {
+    raf = 0;
+    if (dead) return;
+    const dt = last ? Math.min(0.1, (now - last) / 1000) : 0;
+    last = now;
+    if (walking && strip) {
+      view.x = Math.max(0, view.x - walkSpeed * dt);
+      if (view.x <= 0) walking = false;
+      updateWindowUniform();
+      if (!busy && view.x < strip.x + view.w * 0.25 && strip.x > 0) scheduleReload(0);
+    }
+    draw(now);
+    if (uniforms.uAnim.value > 0 || walking || smooth.x !== pointer.x || smooth.y !== pointer.y) raf = requestAnimationFrame(tick);
+  }
+  function kick() { if (!raf && !dead && !renderer.xr.isPresenting) raf = requestAnimationFrame(tick); }
+
+  // Pointer, touch and tilt move the viewpoint; the wheel zooms (new regions load sharp).
+  function onMove(e) {
+    const r = canvas.getBoundingClientRect();
+    pointer = { x: Math.max(-1, Math.min(1, ((e.clientX - r.left) / r.width) * 2 - 1)), y: Math.max(-1, Math.min(1, ((e.clientY - r.top) / r.height) * 2 - 1)) };
+    kick();
+  }
+  function onTilt(e) {
+    if (e.gamma == null) return;
+    pointer = { x: Math.max(-1, Math.min(1, e.gamma / 30)), y: Math.max(-1, Math.min(1, (e.beta - 45) / 30)) };
+    kick();
+  }
+  function onWheel(e) {
+    e.preventDefault();
+    const cx = view.x + view.w / 2, cy = view.y + view.h / 2;
+    view.zoom = Math.max(1, Math.min(16, view.zoom * (e.deltaY < 0 ? 1.25 : 0.8)));
+    fitView();
+    view.x = Math.max(0, Math.min(W - view.w, cx - view.w / 2));
+    view.y = Math.max(0, Math.min(H - view.h, cy - view.h / 2));
+    layout();
+    if (strip && view.x >= strip.x && view.x + view.w <= strip.x + strip.w && view.y >= strip.y && view.y + view.h <= strip.y + strip.h) updateWindowUniform();
+    scheduleReload();
+    kick();
+  }
+  canvas.addEventListener('pointermove', onMove);
+  canvas.addEventListener('wheel', onWheel, { passive: false });
+  window.addEventListener('deviceorientation', onTilt);
+  // Nothing loads before the stage has a size (the page is built before it is attached):
+  // the first resize places the window (a handscroll opens at its right end, where reading
+  // starts) and loads; later ones reload at the new size.
+  let readyResolve;
+  const ready = new Promise((res) => { readyResolve = res; });
+  let placed = false;
+  const ro = new ResizeObserver(() => {
+    const r = container.getBoundingClientRect();
+    if (r.width < 2 || r.height < 2) return;
+    fitView();
+    if (!placed) { placed = true; if (opts.wide) view.x = W - view.w; fitView(); }
+    layout();
+    updateWindowUniform();
+    scheduleReload(strip ? 250 : 0);
+    kick();
+  });
+  ro.observe(container);
+
+  // ---- WebXR: the layers as a space to stand in, or the work on a wall at its true size.
+  function buildXr(mode) {
+    xrGroup = new THREE.Group();
+    const a = view.w / view.h;
+    const slices = mode === 'immersive-vr' && hasLayers ? 4 : 1;
+    for (let i = 0; i < slices; i++) {
+      const m = material.clone();
+      m.uniforms = THREE.UniformsUtils.clone(uniforms);
+      for (const k of ['uPaint', 'uDepth', 'uMist', 'uFoliage', 'uWater']) m.uniforms[k].value = uniforms[k].value;
+      m.uniforms.uParallax.value.set(0, 0);
+      m.uniforms.uSliceLo.value = slices > 1 ? i / slices : -1;
+      m.uniforms.uSliceHi.value = slices > 1 ? (i + 1) / slices : 2;
+      m.transparent = true;
+      let w, hgt, z;
+      if (mode === 'immersive-ar' && opts.dims && opts.dims.width) {
+        w = opts.dims.width / 100; hgt = opts.dims.height / 100; z = -1.5; // true size, metres
+      } else {
+        const dist = 2 + i * 1.5; // nearer layers closer to the viewer
+        hgt = 1.2 * dist / 2; w = hgt * a; z = -dist;
+      }
+      const mesh = new THREE.Mesh(new THREE.PlaneGeometry(w, hgt), m);
+      mesh.position.set(0, 1.5, z);
+      mesh.renderOrder = -i;
+      xrGroup.add(mesh);
+    }
+    scene.add(xrGroup);
+    quad.visible = false;
+  }
+  function endXr() {
+    if (xrGroup) { scene.remove(xrGroup); xrGroup.traverse((o) => { o.geometry?.dispose(); o.material?.dispose(); }); xrGroup = null; }
+    quad.visible = true;
+    renderer.setAnimationLoop(null);
+    kick();
+  }
+  async function enterXr(mode) {
+    const session = await navigator.xr.requestSession(mode, { optionalFeatures: ['local-floor'] });
+    const cam = new THREE.PerspectiveCamera(70, 1, 0.05, 100);
+    buildXr(mode);
+    session.addEventListener('end', endXr);
+    await renderer.xr.setSession(session);
+    renderer.setAnimationLoop((now) => { uniforms.uTime.value = (now - stats.started) / 1000; renderer.render(scene, cam); });
+    return session;
+  }
+
+  // ---- for the curator's brushes and the browser tests
+  function readPixels() {
+    const gl = renderer.getContext();
+    const w = gl.drawingBufferWidth, hgt = gl.drawingBufferHeight;
+    const data = new Uint8Array(w * hgt * 4);
+    gl.readPixels(0, 0, w, hgt, gl.RGBA, gl.UNSIGNED_BYTE, data);
+    return { width: w, height: hgt, data };
+  }
+  function maskPixels() {
+    uniforms.uDebug.value = 1;
+    renderer.render(scene, camera);
+    const px = readPixels();
+    uniforms.uDebug.value = 0;
+    renderer.render(scene, camera);
+    return px;
+  }
+  // Image pixel under a client point (for brushes), or null off the painting.
+  function imageAt(clientX, clientY) {
+    const r = canvas.getBoundingClientRect();
+    const sx = quad.scale.x, sy = quad.scale.y;
+    const u = ((clientX - r.left) / r.width - 0.5) / sx + 0.5, v = ((clientY - r.top) / r.height - 0.5) / sy + 0.5;
+    if (u < 0 || u > 1 || v < 0 || v > 1) return null;
+    return { x: view.x + u * view.w, y: view.y + v * view.h };
+  }
+  // Replaces one layer texture by a canvas covering exactly the loaded strip (the brushes
+  // crop their whole-image copy to it).
+  function setLayerCanvas(kind, cnv) {
+    const key = { depth: 'uDepth', mist: 'uMist', foliage: 'uFoliage', water: 'uWater' }[kind];
+    const tex = new THREE.CanvasTexture(cnv);
+    tex.colorSpace = THREE.NoColorSpace;
+    tex.minFilter = THREE.LinearFilter;
+    tex.generateMipmaps = false;
+    if (uniforms[key].value !== blank) uniforms[key].value.dispose();
+    uniforms[key].value = tex;
+    uniforms.uHasLayers.value = 1;
+    return tex;
+  }
+
+  return {
+    canvas, ready, stats, view, uniforms,
+    get strip() { return strip; },
+    setReduced(on) { uniforms.uAnim.value = on ? 0 : 1; kick(); },
+    setLight(hour, season) {
+      uniforms.uTint.value.set(...(HOURS[hour] || HOURS.day));
+      uniforms.uSeason.value.set(...(SEASONS[season] || SEASONS.summer));
+      kick(); draw(performance.now());
+    },
+    walk(on, secondsPerScreen = 40) { walking = on && opts.wide; walkSpeed = view.w / secondsPerScreen; kick(); },
+    get walking() { return walking; },
+    setPointer(x, y) { pointer = { x, y }; kick(); },
+    enterXr, readPixels, maskPixels, imageAt, setLayerCanvas, reload: () => loadStrip(),
+    draw: () => draw(performance.now()),
+    destroy() {
+      dead = true;
+      cancelAnimationFrame(raf);
+      clearTimeout(reloadTimer);
+      ro.disconnect();
+      window.removeEventListener('deviceorientation', onTilt);
+      renderer.setAnimationLoop(null);
+      for (const k of ['uPaint', 'uDepth', 'uMist', 'uFoliage', 'uWater']) if (uniforms[k].value !== blank) uniforms[k].value.dispose();
+      material.dispose();
+      quad.geometry.dispose();
+      renderer.dispose();
+      canvas.remove();
+    },
+  };
+}

@@ -1,0 +1,259 @@
+// The living painting (/living/{relic-id}, issue 14, docs/living.md): step into the work.
+// Parallax from depth, drifting mist, stirring leaves, rippling water, light for the hour and
+// season, a synthesised soundscape (off by default), a slow right-to-left walk along a
+// handscroll, WebXR buttons that say why when they cannot work, and for curators brushes that
+// correct the scene layers and save them as a new version. prefers-reduced-motion stops the
+// animation; without WebGL2 the page says so and keeps the normal deep-zoom viewer.
+import { lang, pick, tag } from '../i18n.js';
+import { getRelic, getInfo, mainImage, getJSON, send } from '../api.js';
+import { h } from '../dom.js';
+import { createViewer } from '../viewer.js';
+import { hasRole } from '../session.js';
+
+export const name = 'living';
+
+const S = {
+  title: { zh: '入画', en: 'Enter the painting' },
+  back: { zh: '返回藏品页', en: 'Back to the record' },
+  no_webgl: { zh: '此浏览器不支持 WebGL2，无法进入画中；以下为常规观看。', en: 'This browser offers no WebGL2, so the painting cannot come alive here; the normal viewer follows.' },
+  no_layers: { zh: '此作尚无景深图层：画面只随视角轻移。', en: 'This work has no scene layers yet: the picture moves as one plane.' },
+  layers_v: { zh: '景深图层 第{v}版（{src}）', en: 'Scene layers v{v} ({src})' },
+  walk: { zh: '缓步观卷', en: 'Walk along the scroll' },
+  stop: { zh: '停步', en: 'Stop' },
+  sound_on: { zh: '开启声景', en: 'Sound on' },
+  sound_off: { zh: '关闭声景', en: 'Sound off' },
+  hour: { zh: '时辰', en: 'Hour' },
+  season: { zh: '季节', en: 'Season' },
+  dawn: { zh: '晨', en: 'Dawn' }, day: { zh: '昼', en: 'Day' }, dusk: { zh: '暮', en: 'Dusk' }, night: { zh: '夜', en: 'Night' },
+  spring: { zh: '春', en: 'Spring' }, summer: { zh: '夏', en: 'Summer' }, autumn: { zh: '秋', en: 'Autumn' }, winter: { zh: '冬', en: 'Winter' },
+  vr: { zh: '虚拟现实（VR）', en: 'Stand in it (VR)' },
+  ar: { zh: '置于墙上（AR）', en: 'On your wall (AR)' },
+  xr_none: { zh: '此浏览器没有 WebXR（需头显浏览器与安全连接）。', en: 'This browser has no WebXR (it needs a headset browser and a secure connection).' },
+  vr_none: { zh: '此设备不提供沉浸式 VR。', en: 'This device offers no immersive VR.' },
+  ar_none: { zh: '此设备不提供沉浸式 AR。', en: 'This device offers no immersive AR.' },
+  xr_fail: { zh: '未能开始：{msg}', en: 'Could not start: {msg}' },
+  reduced: { zh: '已按系统设置减少动态：画面静止。', en: 'Reduced motion is on: the picture stays still.' },
+  edit: { zh: '修正图层', en: 'Correct the layers' },
+  brush_layer: { zh: '图层', en: 'Layer' },
+  brush_tool: { zh: '笔', en: 'Brush' },
+  add: { zh: '添加', en: 'Add' }, erase: { zh: '擦除', en: 'Erase' },
+  nearer: { zh: '推近', en: 'Nearer' }, farther: { zh: '推远', en: 'Farther' },
+  size: { zh: '笔径', en: 'Size' },
+  save: { zh: '另存为新版本', en: 'Save as a new version' },
+  saved: { zh: '已保存为第{v}版', en: 'Saved as version {v}' },
+  depth: { zh: '景深', en: 'Depth' }, mist: { zh: '云雾', en: 'Mist' }, foliage: { zh: '草木', en: 'Foliage' }, water: { zh: '水', en: 'Water' },
+};
+function s(key, vars) {
+  let out = (S[key] && S[key][lang()]) || key;
+  for (const [k, v] of Object.entries(vars || {})) out = out.replace(`{${k}}`, v);
+  return out;
+}
+
+function ensureCss() {
+  if (document.querySelector('link[data-living-css]')) return;
+  document.head.append(h('link', { rel: 'stylesheet', href: '/static/css/living.css', 'data-living-css': '' }));
+}
+
+// ---- the soundscape: wind and water from filtered noise, synthesised in the browser
+function createSound(waterShare) {
+  const ac = new (window.AudioContext || window.webkitAudioContext)();
+  const len = ac.sampleRate * 2;
+  const buf = ac.createBuffer(1, len, ac.sampleRate);
+  const ch = buf.getChannelData(0);
+  for (let i = 0; i < len; i++) ch[i] = Math.random() * 2 - 1;
+  const src = (f, q, g) => {
+    const n = ac.createBufferSource(); n.buffer = buf; n.loop = true;
+    const bp = ac.createBiquadFilter(); bp.type = 'bandpass'; bp.frequency.value = f; bp.Q.value = q;
+    const gain = ac.createGain(); gain.gain.value = g;
+    n.connect(bp).connect(gain).connect(ac.destination); n.start();
+    return { n, gain, bp };
+  };
+  const wind = src(380, 0.6, 0.05), water = src(1400, 1.8, 0.03 * Math.max(0.2, waterShare));
+  // wind gusts: a slow LFO on the gain; water: a faster babble
+  const lfo = ac.createOscillator(); lfo.frequency.value = 0.08;
+  const lg = ac.createGain(); lg.gain.value = 0.035; lfo.connect(lg).connect(wind.gain.gain); lfo.start();
+  const lfo2 = ac.createOscillator(); lfo2.frequency.value = 3.3;
+  const lg2 = ac.createGain(); lg2.gain.value = 0.012; lfo2.connect(lg2).connect(water.gain.gain); lfo2.start();
+  return { ac, close() { ac.close(); } };
+}
+
+// ---- WebXR buttons: enabled only where navigator.xr offers the mode; otherwise they say why.
+async function xrButton(mode, labelKey, noneKey, engine, status) {
+  const why = h('span.xr-why', { id: `why-${mode}` });
+  const b = h('button.btn-line.xr', { type: 'button', 'data-xr': mode, disabled: true, 'aria-describedby': `why-${mode}` }, s(labelKey));
+  const wrap = h('span.xr-wrap', b, why);
+  let ok = false;
+  try {
+    ok = !!(navigator.xr && await navigator.xr.isSessionSupported(mode));
+    why.textContent = ok ? '' : s(navigator.xr ? noneKey : 'xr_none');
+  } catch (e) { why.textContent = s(noneKey); }
+  b.disabled = !ok;
+  b.dataset.supported = ok ? '1' : '0';
+  b.addEventListener('click', async () => {
+    try { await engine.enterXr(mode); } catch (e) { status.textContent = s('xr_fail', { msg: e.message || String(e) }); }
+  });
+  return wrap;
+}
+
+// ---- the curator's brushes: whole-layer copies in 2D canvases, cropped to the GL strip
+async function createBrushes(engine, imageId, info, set, status) {
+  const kinds = ['depth', 'mist', 'foliage', 'water'];
+  const copies = {};
+  const MAX = 2048;
+  for (const k of kinds) {
+    const l = (set.layers || []).find((x) => x.kind === k);
+    const sw = l ? Math.min(l.width, MAX) : Math.min(info.width, MAX);
+    const sh = Math.max(1, Math.round(sw * info.height / info.width));
+    const c = document.createElement('canvas'); c.width = sw; c.height = sh;
+    const g = c.getContext('2d', { willReadFrequently: true });
+    g.fillStyle = k === 'depth' ? 'rgb(128,128,128)' : 'black'; g.fillRect(0, 0, sw, sh);
+    if (l) {
+      const img = new Image();
+      img.src = `/iiif/3/${encodeURIComponent(l.image_id)}/full/${sw},${sh}/0/default.png`;
+      await img.decode().catch(() => null);
+      if (img.naturalWidth) g.drawImage(img, 0, 0, sw, sh);
+    }
+    copies[k] = c;
+  }
+  let layer = 'mist', tool = 'add', size = 24, down = false;
+  function push(k) {
+    const st = engine.strip; const c = copies[k];
+    if (!st) return;
+    const sx = c.width / info.width, sy = c.height / info.height;
+    const crop = document.createElement('canvas');
+    crop.width = Math.max(1, Math.round(st.w * sx)); crop.height = Math.max(1, Math.round(st.h * sy));
+    crop.getContext('2d').drawImage(c, st.x * sx, st.y * sy, st.w * sx, st.h * sy, 0, 0, crop.width, crop.height);
+    engine.setLayerCanvas(k, crop);
+    engine.draw();
+  }
+  function paint(e) {
+    const p = engine.imageAt(e.clientX, e.clientY);
+    if (!p) return;
+    const c = copies[layer], g = c.getContext('2d');
+    const x = p.x * c.width / info.width, y = p.y * c.height / info.height;
+    const r = size * c.width / engine.view.w;
+    g.beginPath(); g.arc(x, y, Math.max(1, r), 0, Math.PI * 2);
+    if (layer === 'depth') {
+      g.fillStyle = tool === 'nearer' ? 'rgba(0,0,0,0.15)' : 'rgba(255,255,255,0.15)';
+    } else g.fillStyle = tool === 'erase' ? 'black' : 'white';
+    g.fill();
+    push(layer);
+  }
+  const cv = engine.canvas;
+  const onDown = (e) => { if (!panel.classList.contains('on')) return; down = true; cv.setPointerCapture?.(e.pointerId); paint(e); };
+  const onMove = (e) => { if (down) paint(e); };
+  const onUp = () => { down = false; };
+  cv.addEventListener('pointerdown', onDown);
+  cv.addEventListener('pointermove', onMove);
+  cv.addEventListener('pointerup', onUp);
+  const toolSel = h('select', { 'aria-label': s('brush_tool'), onchange: (e) => { tool = e.target.value; } });
+  const setTools = () => {
+    toolSel.replaceChildren(...(layer === 'depth' ? ['nearer', 'farther'] : ['add', 'erase']).map((v) => h('option', { value: v }, s(v))));
+    tool = toolSel.value;
+  };
+  setTools();
+  const panel = h('div.living-brushes',
+    h('label', s('brush_layer'), ' ', h('select', { 'data-brush-layer': '', onchange: (e) => { layer = e.target.value; setTools(); } },
+      kinds.map((k) => h('option', { value: k, selected: k === layer }, s(k))))),
+    h('label', s('brush_tool'), ' ', toolSel),
+    h('label', s('size'), ' ', h('input', { type: 'range', min: 4, max: 120, value: size, oninput: (e) => { size = +e.target.value; } })),
+    h('button.btn-seal', { type: 'button', 'data-save-layers': '', onclick: async () => {
+      const layers = {};
+      for (const k of kinds) layers[k] = copies[k].toDataURL('image/png');
+      try {
+        const r = await send('POST', `/api/images/${encodeURIComponent(imageId)}/scene`, { layers, note: '', method: `curator brushes on v${set.version}` });
+        status.textContent = s('saved', { v: r.body.version });
+      } catch (e) { status.textContent = s('xr_fail', { msg: e.message }); }
+    } }, s('save')));
+  return {
+    panel,
+    toggle() { panel.classList.toggle('on'); cv.classList.toggle('brushing', panel.classList.contains('on')); for (const k of kinds) push(k); },
+    destroy() { cv.removeEventListener('pointerdown', onDown); cv.removeEventListener('pointermove', onMove); cv.removeEventListener('pointerup', onUp); },
+  };
+}
+
+export async function render(ctx) {
+  ensureCss();
+  const r = await getRelic(ctx.params.id);
+  const imageId = ctx.query.get('image') || mainImage(r);
+  if (!imageId) throw Object.assign(new Error('no image'), { status: 404 });
+  const info = await getInfo(imageId);
+  const title = pick(r.title);
+  const wide = r.object_type === 'handscroll' || info.width / info.height > 3;
+  const back = h('a.btn-line', { href: `/relic/${encodeURIComponent(r.id)}` }, s('back'));
+  const status = h('p.living-status', { role: 'status', 'aria-live': 'polite' });
+  const head = h('header.living-head', h('h1', { lang: tag(title.lang) }, title.text, ' · ', s('title')), back);
+  const gl = await import('../living-gl.js').catch((e) => { console.warn('living: three.js', e); return null; });
+
+  if (!gl || !gl.webgl2Available()) {
+    // No WebGL2: say so, and keep the normal deep-zoom viewer.
+    const v = createViewer(imageId);
+    const el = h('article.page.living', { 'data-living': 'fallback' }, head, h('p.living-fallback', { role: 'note' }, s('no_webgl')), h('section.stage', v.el));
+    return { el, title: `${title.text} · ${s('title')}`, destroy() { v.destroy(); } };
+  }
+
+  // The newest layer set (the list answers 200 with no items when there is none).
+  const sets = await getJSON(`/api/images/${encodeURIComponent(imageId)}/scene`).catch(() => null);
+  const set = sets && sets.items && sets.items.length ? sets.items[0] : null;
+  const mq = window.matchMedia('(prefers-reduced-motion: reduce)');
+  const stage = h('div.living-stage', { 'data-living': 'stage' });
+  const el = h('article.page.living', { 'data-living': 'on' }, head, stage);
+  const engine = gl.createLiving({ container: stage, imageId, info, set, wide, reduced: mq.matches, dims: r.dimensions_cm || null });
+  const onMq = () => { engine.setReduced(mq.matches); reducedNote.hidden = !mq.matches; };
+  mq.addEventListener('change', onMq);
+  const reducedNote = h('p.living-note', { hidden: !mq.matches }, s('reduced'));
+
+  let hour = 'day', season = 'summer', sound = null;
+  const lightSel = (key, opts, cur, fn) => h('label', s(key), ' ', h('select', { [`data-${key}`]: '', onchange: (e) => fn(e.target.value) },
+    opts.map((o) => h('option', { value: o, selected: o === cur }, s(o)))));
+  const soundBtn = h('button.btn-line', { type: 'button', 'aria-pressed': 'false', 'data-sound': '', onclick: () => {
+    if (sound) { sound.close(); sound = null; } else sound = createSound(set && set.layers.some((l) => l.kind === 'water') ? 0.6 : 0.2);
+    soundBtn.setAttribute('aria-pressed', sound ? 'true' : 'false');
+    soundBtn.textContent = s(sound ? 'sound_off' : 'sound_on');
+  } }, s('sound_on'));
+  const walkBtn = wide ? h('button.btn-seal', { type: 'button', 'aria-pressed': 'false', 'data-walk': '', onclick: () => {
+    engine.walk(!engine.walking);
+    walkBtn.setAttribute('aria-pressed', engine.walking ? 'true' : 'false');
+    walkBtn.textContent = s(engine.walking ? 'stop' : 'walk');
+  } }, s('walk')) : null;
+  const controls = h('div.living-controls',
+    walkBtn,
+    lightSel('hour', ['dawn', 'day', 'dusk', 'night'], hour, (v) => { hour = v; engine.setLight(hour, season); }),
+    lightSel('season', ['spring', 'summer', 'autumn', 'winter'], season, (v) => { season = v; engine.setLight(hour, season); }),
+    soundBtn,
+    await xrButton('immersive-vr', 'vr', 'vr_none', engine, status),
+    await xrButton('immersive-ar', 'ar', 'ar_none', engine, status));
+  const layerNote = h('p.living-note', set ? s('layers_v', { v: set.version, src: set.source }) : s('no_layers'));
+  el.append(controls, reducedNote, layerNote, status);
+
+  let brushes = null;
+  if (set && hasRole('curator')) {
+    brushes = await createBrushes(engine, imageId, info, set, status);
+    controls.append(h('button.btn-line', { type: 'button', 'data-edit-layers': '', onclick: () => brushes.toggle() }, s('edit')));
+    el.append(brushes.panel);
+  }
+
+  // For the browser tests and the console: frame counts and times, pixels and masks.
+  const enteredAt = performance.getEntriesByName('dq-living-enter').slice(-1)[0];
+  engine.ready.then(() => {
+    window.__dqLiving = {
+      engine, stats: engine.stats,
+      firstFrameMs: enteredAt ? engine.stats.firstFrameAt - enteredAt.startTime : null,
+      readPixels: () => engine.readPixels(), maskPixels: () => engine.maskPixels(),
+      setPointer: (x, y) => engine.setPointer(x, y),
+    };
+    el.dataset.ready = '1';
+  });
+
+  return {
+    el,
+    title: `${title.text} · ${s('title')}`,
+    destroy() {
+      mq.removeEventListener('change', onMq);
+      sound?.close();
+      brushes?.destroy();
+      engine.destroy();
+      if (window.__dqLiving && window.__dqLiving.engine === engine) delete window.__dqLiving;
+    },
+  };
+}
