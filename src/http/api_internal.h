@@ -143,8 +143,6 @@ void dq_api_scene_save(dq_api_t *c);
 /* For presentation.c: adds each canvas's newest scene layer set as a hidden AnnotationPage of
  * supplementing annotations (left alone when the manifest is not a JSON object). */
 void dq_api_scene_manifest_decorate(dq_api_t *c, dq_buf_t *manifest);
-/* RFC 4648 §4 base64 of src[0..len) appended to out, at most max_out bytes: 0 or -1. */
-int dq_api_base64_decode(const char *src, size_t len, dq_buf_t *out, size_t max_out);
 /* ======== end scene layers ======== */
 /* ======== condition records (api_condition.c; issue 12) ======== */
 void dq_api_condition_list(dq_api_t *c);

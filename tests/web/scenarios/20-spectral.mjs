@@ -7,6 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+// fetch with up to 3 tries on a network error (not on an HTTP status): after the long CLI steps
+// the client's kept-alive connection may have been closed by the server.
+async function fetchRetry(url) {
+  for (let i = 0; ; i++) {
+    try { return await fetch(url); } catch (e) { if (i >= 2) throw e; }
+  }
+}
+
 export default async function (h) {
   const { test, expect, base, ids } = h;
   const R = ids['DQ-2026-0012'].id;
@@ -17,9 +25,9 @@ export default async function (h) {
       h.sh(h.BIN, ['generate', '--out', gen, '--only', 'DQ-2026-0012', '--scale', '0.25', '--quiet']);
     h.sh(h.BIN, ['--data', h.data, 'spectral', 'add', R, path.join(gen, 'DQ-2026-0012/truth/capture'), '--id', 'web-cap', '--replace']);
     h.sh(h.BIN, ['--data', h.data, 'spectral', 'pigments', 'web-cap', '--out', path.join(h.WORK, 'spectral-map.png')]);
-    const list = await (await fetch(`${base}/api/relics/${encodeURIComponent(R)}/captures`)).json();
+    const list = await (await fetchRetry(`${base}/api/relics/${encodeURIComponent(R)}/captures`)).json();
     expect(list.items && list.items.some((c) => c.id === 'web-cap'), `captures: ${JSON.stringify(list).slice(0, 200)}`);
-    const info = await fetch(`${base}/iiif/3/spectral/web-cap/irfc/info.json`);
+    const info = await fetchRetry(`${base}/iiif/3/spectral/web-cap/irfc/info.json`);
     expect(info.status === 200, `irfc info.json -> ${info.status}`);
   });
 
