@@ -18,6 +18,8 @@ for seed in 1 7; do
     "$BIN" generate --out "$T/s$seed/$w" --seed $seed --scale 0.25 --only DQ-2026-$w --quiet
   done
 done
-lat=$(DQ_BIN="$BIN" python3 tests/scripts/test_classroom.py | grep 'update latency' || echo "latency: not measured")
+DQ_BIN="$BIN" python3 tests/scripts/test_classroom.py > build/science/teach-classroom.log 2>&1 || true
+lat=$(grep 'update latency' build/science/teach-classroom.log || echo "latency: not measured")
+lat="$lat; classroom checks: $(tail -n 1 build/science/teach-classroom.log)"
 /usr/bin/python3 bench/science/teach_eval.py "$T/s1" "$T/s7" --latency "$lat" > build/science/teach.md
 cat build/science/teach.md

@@ -87,8 +87,13 @@ def evaluate_one(root):
 
 
 def main():
-    dirs = [a for a in sys.argv[1:] if not a.startswith("--")]
-    lat = sys.argv[sys.argv.index("--latency") + 1] if "--latency" in sys.argv else ""
+    args = sys.argv[1:]
+    lat = ""
+    if "--latency" in args:
+        i = args.index("--latency")
+        lat = args[i + 1] if i + 1 < len(args) else ""
+        args = args[:i] + args[i + 2:]
+    dirs = args
     print("# Teaching (issue 17): composition overlays vs ground truth, classroom latency\n")
     print("Overlays from `danqing generate --scale 0.25 --only` (works 0001, 0005-0012, 0015; composition.json) checked against the truth "
           "rasters with numpy/OpenCV (bench/science/teach_eval.py).\n")
