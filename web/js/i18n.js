@@ -11,6 +11,8 @@ const STRINGS = {
   nav_home: { zh: '首页', en: 'Home' },
   nav_search: { zh: '检索', en: 'Search' },
   nav_compare: { zh: '对照', en: 'Compare' },
+  nav_lessons: { zh: '课程', en: 'Lessons' },
+  nav_glossary: { zh: '术语', en: 'Glossary' },
   nav_stylemap: { zh: '风格图谱', en: 'Style map' },
   nav_main: { zh: '主导航', en: 'Main navigation' },
   lang_toggle: { zh: 'English', en: '中文' },
