@@ -40,7 +40,8 @@ prepare() { # seed n dir
     "$BIN" --data "$data" import "$set/metadata.jsonl" > /dev/null
     touch "$data/.imported"
   fi
-  "$BIN" --data "$data" style index --quiet > /dev/null
+  # --force: the embedding code may have changed since the cached catalog was indexed
+  "$BIN" --data "$data" style index --force --quiet > /dev/null
 }
 echo "style: painting and ingesting ${NA}/school (seed $SA) and ${NB}/school (seed $SB)" >&2
 prepare "$SA" "$NA"
@@ -122,26 +123,32 @@ trap 'kill $SPID 2>/dev/null || true' EXIT
 for i in $(seq 1 100); do grep -q "listening on" "$LOG" && break; sleep 0.1; done
 PORT=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\)\/.*/\1/p' "$LOG" | head -1)
 $PY - "$PORT" "$SPID" "$R/catalog.sqlite" "$REQ" > "$W/http.json" <<'EOF'
-import json, sqlite3, sys, time, urllib.request
+import json, os, sqlite3, sys, time, urllib.request
 port, pid, db, req = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 def rss():
     d = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status"))
     return int(d["VmRSS"].split()[0]) / 1024, int(d["VmHWM"].split()[0]) / 1024
+def cpu():  # the server's user + system CPU seconds
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 ids = [r[0] for r in sqlite3.connect(db).execute("SELECT id FROM relics ORDER BY id")]
 before = rss()
 t = time.perf_counter()
 first = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/relics/{ids[0]}/similar?limit=12"))
 build = time.perf_counter() - t
 lat = []
+c0 = cpu()
 for k in range(req):
     t = time.perf_counter()
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/relics/{ids[k % len(ids)]}/similar?limit=12").read()
     lat.append((time.perf_counter() - t) * 1000)
+cpu_ms = (cpu() - c0) / req * 1000
 lat.sort()
 after = rss()
+load = os.getloadavg()[0]
 print(json.dumps({"n_indexed": first["n_indexed"], "first_ms": build * 1000,
                   "p50_ms": lat[len(lat) // 2], "p95_ms": lat[int(len(lat) * 0.95)],
-                  "max_ms": lat[-1], "rss_before_mb": before[0], "rss_after_mb": after[0],
+                  "max_ms": lat[-1], "cpu_ms": cpu_ms, "load": load, "rss_before_mb": before[0], "rss_after_mb": after[0],
                   "hwm_mb": after[1], "requests": req}))
 EOF
 kill $SPID 2>/dev/null || true
@@ -167,6 +174,7 @@ o.append(f"| retrieval mAP, same school, test set (learned metric) | {es['map']:
 o.append(f"| retrieval mAP without the learned metric | {es['map_unsupervised']:.3f} | |")
 o.append(f"| embedding speed (`style index --force`, pyramid load included) | {float(RATE):.1f} images/s | >= 10 |")
 o.append(f"| similar works through HTTP, {http['n_indexed']} embeddings: p50 / p95 / max | {http['p50_ms']:.2f} / {http['p95_ms']:.2f} / {http['max_ms']:.2f} ms | p95 < 20 ms |")
+o.append(f"| server CPU per similar-works request (user + system) | {http['cpu_ms']:.2f} ms | load average {http['load']:.1f} on 2 cores during the run |")
 o.append(f"| first query (loads and indexes {http['n_indexed']} embeddings) | {http['first_ms']:.0f} ms | |")
 o.append(f"| server RSS before / after the index, peak | {http['rss_before_mb']:.0f} / {http['rss_after_mb']:.0f} MB, {http['hwm_mb']:.0f} MB | |")
 o.append(f"\nPeer: {peer['peer']}, {peer['dims']} features, same works, same split.\n")

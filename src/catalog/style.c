@@ -554,7 +554,8 @@ int dq_catalog_style_similar(dq_catalog_t *cat, const dq_style_query_t *q, const
     float sims[16];
     for (int r = 0; r < nb; r++) {
         const entry_t *e = &s->e[best[r]];
-        dq_style_part_sims(s->ix, qv, dq_style_index_row(s->ix, best[r]), sims);
+        dq_style_part_sims(s->ix, self >= 0 ? s->raw + (size_t)self * s->dim : q->vec,
+                           s->raw + (size_t)best[r] * s->dim, sims);
         int top = 0;
         for (int p = 1; p < emb->n_parts && p < 16; p++)
             if (sims[p] > sims[top])
@@ -789,5 +790,56 @@ int dq_catalog_style_palette_relic(dq_catalog_t *cat, const char *relic_id, cons
     rc = 0;
 out:
     dq_buf_free(&doc);
+    return rc;
+}
+
+/* ================================================================ the style map */
+
+int dq_catalog_style_map(dq_catalog_t *cat, const dq_actor_t *who, dq_buf_t *out, dq_err_t *err)
+{
+    snapshot_t *s = snapshot_get(cat, err);
+    if (!s)
+        return -1;
+    int show = relic_show_restricted(who), D = s->ix ? dq_style_index_dim(s->ix) : 0, n = 0, rc = -1;
+    int *which = dq_xmalloc(((size_t)s->n + 1) * sizeof(int));
+    for (int i = 0; i < s->n; i++)
+        if (s->e[i].relic_id && (!s->e[i].restricted || show))
+            which[n++] = i;
+    float *rows = dq_xmalloc(((size_t)n * D + 1) * sizeof(float));
+    float *xy = dq_xmalloc(((size_t)n * 2 + 1) * sizeof(float));
+    for (int k = 0; k < n; k++)
+        memcpy(rows + (size_t)k * D, dq_style_index_row(s->ix, which[k]), (size_t)D * sizeof(float));
+    if (n >= 3 && dq_style_pca2(rows, n, D, xy, err) < 0)
+        goto out;
+    if (n < 3)
+        memset(xy, 0, ((size_t)n * 2 + 1) * sizeof(float));
+    dq_buf_puts(out, "{\"model\":");
+    jstr_or_null(out, s->model[0] ? s->model : NULL);
+    dq_buf_printf(out, ",\"metric\":%s,\"projection\":\"pca\",\"points\":[",
+                  s->metric ? "\"school\"" : "null");
+    for (int k = 0; k < n; k++) {
+        const entry_t *e = &s->e[which[k]];
+        dq_buf_puts(out, k ? ",{\"relic_id\":" : "{\"relic_id\":");
+        jstr_or_null(out, e->relic_id);
+        dq_buf_puts(out, ",\"image_id\":");
+        jstr_or_null(out, e->image_id);
+        dq_buf_puts(out, ",\"title\":{\"zh\":");
+        jstr_or_null(out, e->title_zh);
+        dq_buf_puts(out, ",\"en\":");
+        jstr_or_null(out, e->title_en);
+        dq_buf_puts(out, "},\"school\":");
+        jstr_or_null(out, e->school);
+        dq_buf_puts(out, ",\"dynasty\":");
+        jstr_or_null(out, e->dynasty);
+        dq_buf_printf(out, ",\"year\":%d,\"x\":%.4f,\"y\":%.4f}", e->year,
+                      (double)xy[2 * k], (double)xy[2 * k + 1]);
+    }
+    dq_buf_puts(out, "]}");
+    rc = 0;
+out:
+    free(which);
+    free(rows);
+    free(xy);
+    snap_unref(s);
     return rc;
 }

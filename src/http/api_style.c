@@ -212,3 +212,17 @@ void dq_api_style_palette(dq_api_t *c)
     dq_api_json(c->resp, 200, &out);
     dq_buf_free(&out);
 }
+
+void dq_api_style_map(dq_api_t *c)
+{
+    dq_buf_t out = {0};
+    dq_err_t err = {0};
+    if (dq_catalog_style_map(c->srv->catalog, &c->actor, &out, &err) < 0) {
+        dq_api_error_err(c->resp, &err);
+        dq_buf_free(&out);
+        return;
+    }
+    dq_buf_putc(&out, '\n');
+    dq_api_json(c->resp, 200, &out);
+    dq_buf_free(&out);
+}
