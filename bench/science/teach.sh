@@ -10,8 +10,13 @@ BIN=${DQ_BIN_REL:-build/danqing}
 [ -x "$BIN" ] || make -j2 build/danqing
 T=$(mktemp -d "${TMPDIR:-/tmp}/dq_teach_sci.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+# A handscroll, the four hanging scrolls (three distances), the bird-and-flower leaves and
+# scroll, the angler: each painted alone (--only) at a quarter size, with its truth.
+works="0001 0005 0006 0007 0008 0009 0010 0011 0012 0015"
 for seed in 1 7; do
-  "$BIN" generate --out "$T/s$seed" --seed $seed --scale 0.25 --quiet
+  for w in $works; do
+    "$BIN" generate --out "$T/s$seed/$w" --seed $seed --scale 0.25 --only DQ-2026-$w --quiet
+  done
 done
 lat=$(DQ_BIN="$BIN" python3 tests/scripts/test_classroom.py | grep 'update latency' || echo "latency: not measured")
 /usr/bin/python3 bench/science/teach_eval.py "$T/s1" "$T/s7" --latency "$lat" > build/science/teach.md

@@ -31,8 +31,18 @@ def frac(mask, box, k):
     return float(sub.mean()) if sub.size else 0.0
 
 
-def evaluate(root):
-    rows = []
+def evaluate(seed_dir):
+    """Every work painted under seed_dir (one collection per subdirectory, or one collection)."""
+    roots = [seed_dir] if os.path.exists(os.path.join(seed_dir, "metadata.jsonl")) else \
+        sorted(os.path.join(seed_dir, d) for d in os.listdir(seed_dir) if os.path.exists(os.path.join(seed_dir, d, "metadata.jsonl")))
+    total = None
+    for root in roots:
+        a = evaluate_one(root)
+        total = a if total is None else {k: total[k] + a[k] for k in total}
+    return total
+
+
+def evaluate_one(root):
     meta = {json.loads(l)["accession"]: json.loads(l) for l in open(os.path.join(root, "metadata.jsonl"))}
     agg = dict(seals=0, seals_ok=0, seals_meta=0, perches=0, perches_in=0, insc=0, insc_meta=0, insc_ink=0,
                host=0, host_ink=0, high_has_host=0, high_cases=0, inside=0, regions=0)
@@ -80,7 +90,7 @@ def main():
     dirs = [a for a in sys.argv[1:] if not a.startswith("--")]
     lat = sys.argv[sys.argv.index("--latency") + 1] if "--latency" in sys.argv else ""
     print("# Teaching (issue 17): composition overlays vs ground truth, classroom latency\n")
-    print("Overlays from `danqing generate --scale 0.25` (composition.json) checked against the truth "
+    print("Overlays from `danqing generate --scale 0.25 --only` (works 0001, 0005-0012, 0015; composition.json) checked against the truth "
           "rasters with numpy/OpenCV (bench/science/teach_eval.py).\n")
     print("| seed | regions inside canvas | seal regions holding cinnabar | seal regions / seals in metadata "
           "| inscription regions / in metadata (with ink) | bird perches in a bird region | host mountain holds ink wash "
