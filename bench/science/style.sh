@@ -56,7 +56,7 @@ IDX=$( { /usr/bin/time -f "cpu %U %S" "$BIN" --data "$B" style index --force --q
 RATE=$(echo "$IDX" | sed -n 's/.*(\([0-9.]*\) images\/s).*/\1/p')
 NIMG=$(echo "$IDX" | sed -n 's/^style index: \([0-9]*\) embedded.*/\1/p')
 CPUS=$(echo "$IDX" | awk '/^cpu /{print $2 + $3}')
-CRATE=$(awk -v n="$NIMG" -v c="$CPUS" 'BEGIN{printf "%.1f", c > 0 ? n / c : 0}')
+CRATE=$(awk -v n="$NIMG" -v c="$CPUS" 'BEGIN{printf "%.1f", (c + 0 > 0) ? n / c : 0}')
 LOAD=$(cut -d' ' -f1 /proc/loadavg)
 echo "style: $IDX" | tr '\n' ' ' >&2; echo >&2
 RATE=${RATE:-0} CRATE=${CRATE:-0}
