@@ -139,6 +139,13 @@ build/fuzz/fuzz_oai: fuzz/fuzz_oai.c $(FUZZ_OAI_SRCS)
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
 	  $(shell pkg-config --libs libsodium jansson) -lm
+# The base64 target (issue 14) runs the decoder of the scene layers' PNG data URLs.
+build/fuzz/fuzz_base64: fuzz/fuzz_base64.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium jansson) -lm
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_TARGETS)
 

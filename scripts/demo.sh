@@ -32,6 +32,26 @@ if has generate; then
   if has import && [ -f "$sample/metadata.jsonl" ]; then
     "$bin" --data "$data" import "$sample/metadata.jsonl" | tail -n 1
   fi
+  # Issue 11: every work's raw multispectral capture (calibrated, registered, stored) and its
+  # pigment map, once: a relic that already has captures is left alone.
+  if has spectral; then
+    for dir in "$sample"/*/truth/capture/; do
+      [ -f "$dir/bands.json" ] || continue
+      id=$(basename "$(dirname "$(dirname "$dir")")")
+      if [ "$("$bin" --data "$data" spectral list "$id" --json 2>/dev/null)" = "[]" ]; then
+        out=$("$bin" --data "$data" spectral add "$id" "$dir" --json) || continue
+        w=$(echo "$out" | sed -n 's/^  "width": \([0-9]*\).*/\1/p')
+        h=$(echo "$out" | sed -n 's/^  "height": \([0-9]*\).*/\1/p')
+        px=$(( ${w:-0} * ${h:-0} ))
+        echo "spectral capture $id-ms: ${w}x${h}"
+        # The pigment map takes about a second per megapixel: the handscrolls are left for later.
+        if [ "$px" -gt 0 ] && [ "$px" -lt 8000000 ]; then
+          "$bin" --data "$data" spectral pigments "$id-ms" --out "$data/tmp/$id-pigments.png" > /dev/null &&
+            rm -f "$data/tmp/$id-pigments.png" "$data/tmp/$id-pigments_confidence.png"
+        fi
+      fi
+    done
+  fi
   # Teaching (issue 17): the starter glossary and the composition overlays as annotations.
   # A sample painted before the overlays existed gets them in seconds (no repainting).
   if has teach; then

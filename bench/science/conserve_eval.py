@@ -10,7 +10,7 @@ from skimage.metrics import structural_similarity
 
 BIN, TMP, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 SCALE = sys.argv[4] if len(sys.argv) > 4 else '1'
-WORKS = ['DQ-2026-%04d' % i for i in range(1, 17)]
+WORKS = os.environ.get('DQ_CONSERVE_WORKS', ' '.join('DQ-2026-%04d' % i for i in range(1, 17))).split()
 
 
 def run(args, timed=False):
@@ -20,12 +20,14 @@ def run(args, timed=False):
 
 
 def run_rss(args):
-    """Runs args under /usr/bin/time -f %M; returns (result, seconds, peak RSS MiB)."""
+    """Runs args under /usr/bin/time; returns (result, wall seconds, peak RSS MiB, CPU seconds)."""
     t0 = time.time()
-    r = subprocess.run(['/usr/bin/time', '-f', 'RSS_KB %M'] + args, capture_output=True, text=True)
+    r = subprocess.run(['/usr/bin/time', '-f', 'RSS_KB %M %U %S'] + args, capture_output=True, text=True)
     dt = time.time() - t0
-    kb = [int(l.split()[1]) for l in r.stderr.splitlines() if l.startswith('RSS_KB')]
-    return r, dt, (kb[-1] / 1024 if kb else float('nan'))
+    kb = [l.split() for l in r.stderr.splitlines() if l.startswith('RSS_KB')]
+    if not kb:
+        return r, dt, float('nan'), float('nan')
+    return r, dt, int(kb[-1][1]) / 1024, float(kb[-1][2]) + float(kb[-1][3])
 
 
 def corner_error(est, truth, w, h):
@@ -53,7 +55,9 @@ def ssim_pair(o, x, m):
 
 
 rows, pooled, restore_rows, unrelated, control = [], {}, [], [], []
-for seed in (1, 2):
+
+
+def run_seed(seed):
     base = os.path.join(TMP, 's%d' % seed)
     tp = {k: [0, 0, 0] for k in ('loss', 'flaking', 'fading')}
     for i, wid in enumerate(WORKS):
@@ -64,6 +68,8 @@ for seed in (1, 2):
         r, dt = run([BIN, 'condition', 'register', ref, mov, '--json'])
         if r.returncode:
             rows.append((seed, wid, 'REFUSED', float('nan'), float('nan'), dt, {}))
+            control.append((seed, wid, float('nan')))
+            restore_rows.append((seed, wid) + (float('nan'),) * 11)
             continue
         reg = json.loads(r.stdout)
         ce = corner_error(np.array(reg['matrix']), truth_matrix(os.path.join(T, 'transform.json')), w, h)
@@ -108,75 +114,94 @@ for seed in (1, 2):
         print('seed %d %s done' % (seed, wid), file=sys.stderr, flush=True)
     pooled[seed] = {k: 2 * v[0] / max(1, 2 * v[0] + v[1] + v[2]) for k, v in tp.items()}
 
-# speed on a 24000 x 2000 pair: the benchmark scroll's captures and masks upsampled to that
-T = os.path.join(TMP, 's1', 'DQ-2026-0001', 'truth')
-UP = 24000.0 / json.load(open(os.path.join(T, 'truth.json')))['truth_size']['width']
-big = {}
-for f, interp in [('condition_2016.jpg', cv2.INTER_CUBIC), ('condition_2026.jpg', cv2.INTER_CUBIC),
-                  ('damaged.png', cv2.INTER_CUBIC), ('damage_mask.png', cv2.INTER_NEAREST)]:
-    a = cv2.imread(os.path.join(T, f), cv2.IMREAD_UNCHANGED)
-    a = cv2.resize(a, (int(round(a.shape[1] * UP)), int(round(a.shape[0] * UP))), interpolation=interp)
-    p = os.path.join(TMP, 'big_' + f.replace('.jpg', '.png'))
-    cv2.imwrite(p, a)
-    big[f] = p
-bh, bw = a.shape[:2]
-del a
-rc, dtc, rssc = run_rss([BIN, 'condition', 'changes', big['condition_2016.jpg'], big['condition_2026.jpg'], '--out-dir', os.path.join(TMP, 'bigch')])
-rr, dtr, rssr = run_rss([BIN, 'restore', big['damaged.png'], '--mask', big['damage_mask.png'], '--out', os.path.join(TMP, 'bigr.png')])
-bigreg = ''
-if rc.returncode == 0:
-    cj = json.load(open(os.path.join(TMP, 'bigch', 'changes.json')))
-    S = np.array([[UP, 0, (UP - 1) / 2], [0, UP, (UP - 1) / 2], [0, 0, 1.0]])
-    tm = S @ truth_matrix(os.path.join(T, 'transform.json')) @ np.linalg.inv(S)
-    bigreg = '%.3f' % corner_error(np.array(cj['registration']['matrix']), tm, bw, bh)
+def run_speed():
+    global bw, bh, dtc, rssc, dtr, rssr, rc, rr, bigreg, big, cpuc, cpur
+    # speed on a 24000 x 2000 pair: the benchmark scroll's captures and masks upsampled to that
+    T = os.path.join(TMP, 's1', 'DQ-2026-0001', 'truth')
+    UP = 24000.0 / json.load(open(os.path.join(T, 'truth.json')))['truth_size']['width']
+    big = {}
+    for f, interp in [('condition_2016.jpg', cv2.INTER_CUBIC), ('condition_2026.jpg', cv2.INTER_CUBIC),
+                      ('damaged.png', cv2.INTER_CUBIC), ('damage_mask.png', cv2.INTER_NEAREST)]:
+        a = cv2.imread(os.path.join(T, f), cv2.IMREAD_UNCHANGED)
+        a = cv2.resize(a, (int(round(a.shape[1] * UP)), int(round(a.shape[0] * UP))), interpolation=interp)
+        p = os.path.join(TMP, 'big_' + f.replace('.jpg', '.png'))
+        cv2.imwrite(p, a)
+        big[f] = p
+    bh, bw = a.shape[:2]
+    del a
+    rc, dtc, rssc, cpuc = run_rss([BIN, 'condition', 'changes', big['condition_2016.jpg'], big['condition_2026.jpg'], '--out-dir', os.path.join(TMP, 'bigch')])
+    rr, dtr, rssr, cpur = run_rss([BIN, 'restore', big['damaged.png'], '--mask', big['damage_mask.png'], '--out', os.path.join(TMP, 'bigr.png')])
+    bigreg = ''
+    if rc.returncode == 0:
+        cj = json.load(open(os.path.join(TMP, 'bigch', 'changes.json')))
+        S = np.array([[UP, 0, (UP - 1) / 2], [0, UP, (UP - 1) / 2], [0, 0, 1.0]])
+        tm = S @ truth_matrix(os.path.join(T, 'transform.json')) @ np.linalg.inv(S)
+        bigreg = '%.3f' % corner_error(np.array(cj['registration']['matrix']), tm, bw, bh)
 
-rev = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
-L = []
-L.append('# Issue 12: conservation science (`make science SCIENCE=conserve`)\n')
-L.append('Commit %s. Sample collection `danqing generate --scale %s`, seeds 1 and 2, all 16 works each '
-         '(the truth rasters: condition captures, masks, damaged and original images). '
-         'Peer: OpenCV %s `cv2.inpaint(..., 3, INPAINT_TELEA)` on the same damaged.png + damage_mask.png, same run.\n' % (rev, SCALE, cv2.__version__))
-L.append('## Summary\n')
-L.append('| seed | corner error mean / max (px) | refused pairs that should align | unrelated pairs aligned | F1 loss | F1 flaking | F1 fading | control flagged, max |')
-L.append('|---|---|---|---|---|---|---|---|')
-for seed in (1, 2):
-    ce = [r[3] for r in rows if r[0] == seed and r[2] != 'REFUSED']
-    ref = sum(1 for r in rows if r[0] == seed and r[2] == 'REFUSED')
-    un = sum(1 for u in unrelated if u[0] == seed and not u[2])
-    cf = [c[2] for c in control if c[0] == seed]
-    p = pooled[seed]
-    L.append('| %d | %.3f / %.3f | %d of 16 | %d of 16 | %.3f | %.3f | %.3f | %.4f %% |' % (
-        seed, np.mean(ce), np.max(ce), ref, un, p['loss'], p['flaking'], p['fading'], 100 * np.nanmax(cf)))
-L.append('\nF1 pools the pixels of all works of a seed. Targets (issue 12): corner error <= 0.2 px, no '
-         'unrelated pair aligned, F1 >= 0.85 loss / >= 0.75 flaking and fading, control < 0.1 %.\n')
-L.append('| seed | restoration | PSNR in mask | SSIM in mask | PSNR whole | SSIM whole | seconds (all works) |')
-L.append('|---|---|---|---|---|---|---|')
-for seed in (1, 2):
-    rr_ = [r for r in restore_rows if r[0] == seed]
-    L.append('| %d | danqing restore | %.2f | %.4f | %.2f | %.4f | %.1f |' % (
-        seed, np.mean([r[3] for r in rr_]), np.mean([r[4] for r in rr_]), np.mean([r[5] for r in rr_]),
-        np.mean([r[6] for r in rr_]), sum(r[11] for r in rr_)))
-    L.append('| %d | OpenCV Telea | %.2f | %.4f | %.2f | %.4f | %.1f |' % (
-        seed, np.mean([r[7] for r in rr_]), np.mean([r[8] for r in rr_]), np.mean([r[9] for r in rr_]),
-        np.mean([r[10] for r in rr_]), sum(r[12] for r in rr_)))
-L.append('\nMeans over the 16 works. Telea\'s time is in-process (no file I/O), ours includes '
-         'decoding and encoding PNGs. Published reference for learned restoration of Chinese '
-         'paintings: PSNR 34.71 / SSIM 0.928 (Edge-MSGAN, its own data; not comparable).\n')
-L.append('## Speed on a %d x %d pair (limits: 60 s, 1 GiB)\n' % (bw, bh))
-L.append('| command | seconds | peak RSS (MiB) | corner error (px) |')
-L.append('|---|---|---|---|')
-L.append('| condition changes | %.1f%s | %.0f | %s |' % (dtc, '' if rc.returncode == 0 else ' (FAILED)', rssc, bigreg))
-L.append('| restore (%.1f %% masked) | %.1f%s | %.0f | |' % (
-    100 * float((cv2.imread(big['damage_mask.png'], 0) > 0).mean()), dtr, '' if rr.returncode == 0 else ' (FAILED)', rssr))
-L.append('\nThe machine is shared (2 cores); times are wall clock.\n')
-L.append('## Per work\n')
-L.append('| seed | work | model | corner error | residual_px | F1 loss | F1 flaking | F1 fading | control flagged | PSNR mask ours / Telea | SSIM mask ours / Telea |')
-L.append('|---|---|---|---|---|---|---|---|---|---|---|')
-fmt = lambda v: 'n/a' if v != v else '%.3f' % v
-for r, c, rs in zip(rows, control, restore_rows):
-    f = r[6]
-    L.append('| %d | %s | %s | %s | %s | %s | %s | %s | %.4f %% | %.2f / %.2f | %.4f / %.4f |' % (
-        r[0], r[1], r[2], fmt(r[3]), fmt(r[4]), fmt(f.get('loss', float('nan'))),
-        fmt(f.get('flaking', float('nan'))), fmt(f.get('fading', float('nan'))), 100 * c[2],
-        rs[3], rs[7], rs[4], rs[8]))
-open(OUT, 'w').write('\n'.join(L) + '\n')
+
+def write_table():
+    rev = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
+    L = []
+    L.append('# Issue 12: conservation science (`make science SCIENCE=conserve`)\n')
+    L.append('Commit %s. Sample collection `danqing generate --scale %s`, seeds 1 and 2, all 16 works each '
+             '(the truth rasters: condition captures, masks, damaged and original images). '
+             'Peer: OpenCV %s `cv2.inpaint(..., 3, INPAINT_TELEA)` on the same damaged.png + damage_mask.png, same run.\n' % (rev, SCALE, cv2.__version__))
+    L.append('## Summary\n')
+    L.append('| seed | corner error mean / max (px) | refused pairs that should align | unrelated pairs aligned | F1 loss | F1 flaking | F1 fading | control flagged, max |')
+    L.append('|---|---|---|---|---|---|---|---|')
+    for seed in sorted(pooled):
+        ce = [r[3] for r in rows if r[0] == seed and r[2] != 'REFUSED']
+        ref = sum(1 for r in rows if r[0] == seed and r[2] == 'REFUSED')
+        un = sum(1 for u in unrelated if u[0] == seed and not u[2])
+        cf = [c[2] for c in control if c[0] == seed]
+        p = pooled[seed]
+        L.append('| %d | %.3f / %.3f | %d of 16 | %d of 16 | %.3f | %.3f | %.3f | %.4f %% |' % (
+            seed, np.mean(ce), np.max(ce), ref, un, p['loss'], p['flaking'], p['fading'], 100 * np.nanmax(cf)))
+    L.append('\nF1 pools the pixels of all works of a seed. Targets (issue 12): corner error <= 0.2 px, no '
+             'unrelated pair aligned, F1 >= 0.85 loss / >= 0.75 flaking and fading, control < 0.1 %.\n')
+    L.append('| seed | restoration | PSNR in mask | SSIM in mask | PSNR whole | SSIM whole | seconds (all works) |')
+    L.append('|---|---|---|---|---|---|---|')
+    for seed in sorted(pooled):
+        rr_ = [r for r in restore_rows if r[0] == seed]
+        L.append('| %d | danqing restore | %.2f | %.4f | %.2f | %.4f | %.1f |' % (
+            seed, np.mean([r[3] for r in rr_]), np.mean([r[4] for r in rr_]), np.mean([r[5] for r in rr_]),
+            np.mean([r[6] for r in rr_]), sum(r[11] for r in rr_)))
+        L.append('| %d | OpenCV Telea | %.2f | %.4f | %.2f | %.4f | %.1f |' % (
+            seed, np.mean([r[7] for r in rr_]), np.mean([r[8] for r in rr_]), np.mean([r[9] for r in rr_]),
+            np.mean([r[10] for r in rr_]), sum(r[12] for r in rr_)))
+    L.append('\nMeans over the 16 works. Telea\'s time is in-process (no file I/O), ours includes '
+             'decoding and encoding PNGs. Published reference for learned restoration of Chinese '
+             'paintings: PSNR 34.71 / SSIM 0.928 (Edge-MSGAN, its own data; not comparable).\n')
+    L.append('## Speed on a %d x %d pair (limits: 60 s, 1 GiB)\n' % (bw, bh) if bw == bw else '## Speed: not measured in this run\n')
+    L.append('| command | wall s | CPU s (user + sys) | peak RSS (MiB) | corner error (px) |')
+    L.append('|---|---|---|---|---|')
+    L.append('| condition changes | %.1f%s | %.1f | %.0f | %s |' % (dtc, '' if rc.returncode == 0 else ' (FAILED)', cpuc, rssc, bigreg))
+    L.append('| restore (%.1f %% masked) | %.1f%s | %.1f | %.0f | |' % (
+        100 * float((cv2.imread(big['damage_mask.png'], 0) > 0).mean()), dtr, '' if rr.returncode == 0 else ' (FAILED)', cpur, rssr))
+    L.append('\nThe machine is shared (2 cores, often 8-20 runnable processes): wall time depends on '
+             'the load, CPU time (single-threaded work) is what an idle machine would take.\n')
+    L.append('## Per work\n')
+    L.append('| seed | work | model | corner error | residual_px | F1 loss | F1 flaking | F1 fading | control flagged | PSNR mask ours / Telea | SSIM mask ours / Telea |')
+    L.append('|---|---|---|---|---|---|---|---|---|---|---|')
+    fmt = lambda v: 'n/a' if v != v else '%.3f' % v
+    for r, c, rs in zip(rows, control, restore_rows):
+        f = r[6]
+        L.append('| %d | %s | %s | %s | %s | %s | %s | %s | %.4f %% | %.2f / %.2f | %.4f / %.4f |' % (
+            r[0], r[1], r[2], fmt(r[3]), fmt(r[4]), fmt(f.get('loss', float('nan'))),
+            fmt(f.get('flaking', float('nan'))), fmt(f.get('fading', float('nan'))), 100 * c[2],
+            rs[3], rs[7], rs[4], rs[8]))
+    open(OUT, 'w').write('\n'.join(L) + '\n')
+
+
+SEEDS = [int(x) for x in os.environ.get('DQ_CONSERVE_SEEDS', '1 2').split()]
+if not os.environ.get('DQ_CONSERVE_SKIP_SPEED'):
+    run_speed()
+else:  # a partial run (one seed) for a table merged by hand
+    bw = bh = dtc = rssc = dtr = rssr = cpuc = cpur = float('nan')
+    rc = rr = subprocess.CompletedProcess([], 1)
+    bigreg = ''
+    big = {'damage_mask.png': os.path.join(TMP, 'big_damage_mask.png')}
+write_table()
+for seed in SEEDS:
+    run_seed(seed)
+    write_table()

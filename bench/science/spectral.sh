@@ -106,7 +106,7 @@ L.append('| ingest main.tif | %.2f | %.0f |' % (ti, mi))
 L.append('| spectral add (8 raw frames: calibrate, register, store) | %.2f (%.2fx ingest; target < 3x) | %.0f (target < 1024) |' % (ta, ta / ti, ma))
 L.append('| spectral pigments | %.2f | %.0f |' % (tp, mp))
 L.append('')
-L.append('Uncached composite tiles: not measured (serving bands as IIIF images is not done yet).')
+L.append('Uncached composite tiles (/iiif/3/spectral/...): not measured by this script.')
 open(md, 'w').write('\n'.join(L) + '\n')
 print('\n'.join(L))
 PYEOF

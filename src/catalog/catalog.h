@@ -589,6 +589,11 @@ int dq_catalog_style_classify(dq_catalog_t *cat, const char *label, const float 
 int dq_catalog_style_palette_relic(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
                                    dq_buf_t *out, dq_err_t *err);
 
+/* The style map: every indexed work who may see, as a point of the first two principal
+ * components of the search space: {"model", "metric", "projection": "pca", "points":
+ * [{"relic_id", "image_id", "title": {"zh","en"}, "school", "dynasty", "year", "x", "y"}]}. */
+int dq_catalog_style_map(dq_catalog_t *cat, const dq_actor_t *who, dq_buf_t *out, dq_err_t *err);
+
 /* ======== end style ======== */
 /* ======== lessons and glossary (lesson.c, glossary.c; issue 17) ======== */
 

@@ -308,6 +308,8 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
     t->failed = 0;
     t->n_audit = 0;
     t->next_relic_seq = 0;
+    t->n_pre = 0;
+    dq_buf_reset(&t->pre_text);
     dq_buf_reset(&t->a_who);
     dq_buf_reset(&t->a_action);
     dq_buf_reset(&t->a_object);
@@ -420,6 +422,10 @@ static void txn_end(dq_store_txn_t *t)
     dq_buf_free(&t->a_object);
     dq_buf_free(&t->a_detail);
     t->n_audit = 0;
+    free(t->pre);
+    t->pre = NULL;
+    t->n_pre = 0;
+    dq_buf_free(&t->pre_text);
     if (t->write)
         pthread_mutex_unlock(&s->wlock);
     else

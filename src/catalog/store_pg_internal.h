@@ -56,6 +56,12 @@ typedef struct {
     int in_use; /* read pool: guarded by pg_store_t.pool_lock */
 } pg_conn_t;
 
+typedef struct {
+    size_t id, doc, doc_len; /* offsets into pre_text */
+    int64_t version;
+    char created[32], updated[32];
+} dq_pg_prefetch_t;
+
 struct dq_store_txn {
     pg_store_t *store;
     pg_conn_t *pc; /* borrowed for the transaction */
@@ -70,6 +76,11 @@ struct dq_store_txn {
     int n_audit;
     int64_t next_relic_seq; /* relics' counter + 1 as this transaction knows it (0: unknown) */
     int relic_year;
+    /* Read transactions: the stored rows of the search page, read together with their
+     * snippets (one round trip instead of one per item); relic_load answers from them. */
+    dq_pg_prefetch_t *pre;
+    size_t n_pre;
+    dq_buf_t pre_text;
 };
 
 struct pg_store {

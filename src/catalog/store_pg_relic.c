@@ -124,6 +124,20 @@ static struct dq_search *relic_search_handle(void *impl)
 static int relic_load(dq_store_txn_t *t, const char *id, const char *accession,
                       dq_relic_stored_t *out, dq_err_t *err)
 {
+    for (size_t i = 0; id && i < t->n_pre; i++) {
+        const dq_pg_prefetch_t *e = &t->pre[i];
+        if (strcmp(t->pre_text.data + e->id, id) != 0)
+            continue;
+        snprintf(out->id, sizeof(out->id), "%s", id);
+        out->version = e->version;
+        snprintf(out->created_at, sizeof(out->created_at), "%s", e->created);
+        snprintf(out->updated_at, sizeof(out->updated_at), "%s", e->updated);
+        dq_buf_reset(&t->doc);
+        dq_buf_append(&t->doc, t->pre_text.data + e->doc, e->doc_len);
+        out->doc = t->doc.data;
+        out->doc_len = t->doc.len;
+        return 0;
+    }
     pg_params_t p = {0};
     dq_pg_p_text(&p, id ? id : accession);
     PGresult *r = dq_pg_exec(t,

@@ -79,6 +79,7 @@ int dq_pg_relic_match_bound(dq_store_txn_t *t, const dq_search_plan_t *plan, int
 }
 
 typedef struct {
+    dq_store_txn_t *t;
     const dq_search_t *s;
     const dq_pg_phrases_t *ph;
     dq_relic_snippet_cb cb;
@@ -89,6 +90,19 @@ typedef struct {
 static int snippet_row(void *ud, PGresult *r)
 {
     snip_t *sn = ud;
+    dq_store_txn_t *t = sn->t;
+    if (!t->write && dq_pg_col(r, 0, 5)) { /* keep the stored row for relic_load */
+        t->pre = dq_xrealloc(t->pre, (t->n_pre + 1) * sizeof(*t->pre));
+        dq_pg_prefetch_t *e = &t->pre[t->n_pre++];
+        e->id = t->pre_text.len;
+        dq_buf_append(&t->pre_text, PQgetvalue(r, 0, 5), (size_t)PQgetlength(r, 0, 5) + 1);
+        e->doc = t->pre_text.len;
+        e->doc_len = (size_t)PQgetlength(r, 0, 9);
+        dq_buf_append(&t->pre_text, PQgetvalue(r, 0, 9), e->doc_len + 1);
+        e->version = dq_pg_col_int(r, 0, 6);
+        dq_pg_copy_col(e->created, sizeof(e->created), r, 0, 7);
+        dq_pg_copy_col(e->updated, sizeof(e->updated), r, 0, 8);
+    }
     const char *fields[4] = {dq_pg_col(r, 0, 1), dq_pg_col(r, 0, 2), dq_pg_col(r, 0, 3),
                              dq_pg_col(r, 0, 4)};
     dq_buf_reset(&sn->text);
@@ -117,10 +131,12 @@ int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const 
     pg_params_t p = {0};
     dq_pg_p_text(&p, ids.data);
     dq_pg_p_text(&p, q.data);
-    snip_t sn = {t->search, &ph, cb, ud, {0}};
+    snip_t sn = {t, t->search, &ph, cb, ud, {0}};
     int rc = dq_pg_walk(t,
-                        "SELECT seq, title, creators, body, description FROM relic_fts"
-                        " WHERE seq = ANY($1::bigint[]) AND fts @@ $2::tsquery",
+                        "SELECT f.seq, f.title, f.creators, f.body, f.description, r.id,"
+                        " r.version, r.created_at, r.updated_at, r.doc FROM relic_fts f"
+                        " JOIN relics r ON r.seq = f.seq"
+                        " WHERE f.seq = ANY($1::bigint[]) AND f.fts @@ $2::tsquery",
                         &p, snippet_row, &sn, err);
     dq_buf_free(&sn.text);
     dq_pg_phrases_free(&ph);

@@ -169,12 +169,39 @@ void dq_pg_phrases_free(dq_pg_phrases_t *p)
 
 /* ---------------------------------------------------------------- tsquery */
 
-/* Appends phrase k as a <-> chain (weights "AB" or NULL); 0 when it has no tokens. */
+/* The number of UTF-8 code points of s[0..n) that are not ASCII (-1 when any is ASCII). */
+static int wide_chars(const char *s, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80)
+            return -1;
+        if ((c & 0xC0) != 0x80)
+            k++;
+    }
+    return k;
+}
+
+/* Appends phrase k as a <-> chain (weights "AB" or NULL); 0 when it has no tokens.
+ * A chain that ends "... <-> XY <-> Y" (a Han, kana or hangul run: its last bigram, then its
+ * last character, see search.h) ends at XY instead: in a document the bigram XY at position p
+ * is made from the characters at p and p + 1, so Y is always at p + 1 and the two chains match
+ * the same rows. For the common two-character query ("山水" -> '山水' <-> '水') that leaves one
+ * lexeme, which the GIN index answers without reading the rows again (a phrase needs the
+ * positions stored in each row: a recheck of every candidate). */
 static int put_chain(const dq_pg_phrases_t *p, size_t k, const char *weights, dq_buf_t *out)
 {
     size_t a = p->first[k], b = p->first[k + 1];
     if (a == b)
         return 0;
+    if (b - a >= 2) {
+        const char *x = p->text.data + p->tok_off[b - 2], *y = p->text.data + p->tok_off[b - 1];
+        size_t xl = p->tok_len[b - 2], yl = p->tok_len[b - 1];
+        if (wide_chars(x, xl) == 2 && wide_chars(y, yl) == 1 && yl < xl &&
+            memcmp(x + xl - yl, y, yl) == 0)
+            b--;
+    }
     if (b - a > 1)
         dq_buf_putc(out, '(');
     for (size_t i = a; i < b; i++) {

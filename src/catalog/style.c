@@ -487,6 +487,24 @@ static void jstr_or_null(dq_buf_t *out, const char *s)
     json_decref(j);
 }
 
+/* Opens a work's JSON object with the fields every answer shares (relic_id, image_id, title,
+ * school, dynasty); the caller adds its own and closes it. */
+static void work_json(dq_buf_t *out, const entry_t *e, int comma)
+{
+    dq_buf_puts(out, comma ? ",{\"relic_id\":" : "{\"relic_id\":");
+    jstr_or_null(out, e->relic_id);
+        dq_buf_puts(out, ",\"image_id\":");
+        jstr_or_null(out, e->image_id);
+        dq_buf_puts(out, ",\"title\":{\"zh\":");
+        jstr_or_null(out, e->title_zh);
+        dq_buf_puts(out, ",\"en\":");
+        jstr_or_null(out, e->title_en);
+        dq_buf_puts(out, "},\"school\":");
+        jstr_or_null(out, e->school);
+        dq_buf_puts(out, ",\"dynasty\":");
+        jstr_or_null(out, e->dynasty);
+}
+
 int dq_catalog_style_similar(dq_catalog_t *cat, const dq_style_query_t *q, const dq_actor_t *who,
                              dq_buf_t *out, dq_err_t *err)
 {
@@ -554,23 +572,13 @@ int dq_catalog_style_similar(dq_catalog_t *cat, const dq_style_query_t *q, const
     float sims[16];
     for (int r = 0; r < nb; r++) {
         const entry_t *e = &s->e[best[r]];
-        dq_style_part_sims(s->ix, qv, dq_style_index_row(s->ix, best[r]), sims);
+        dq_style_part_sims(s->ix, self >= 0 ? s->raw + (size_t)self * s->dim : q->vec,
+                           s->raw + (size_t)best[r] * s->dim, sims);
         int top = 0;
         for (int p = 1; p < emb->n_parts && p < 16; p++)
             if (sims[p] > sims[top])
                 top = p;
-        dq_buf_puts(out, r ? ",{\"relic_id\":" : "{\"relic_id\":");
-        jstr_or_null(out, e->relic_id);
-        dq_buf_puts(out, ",\"image_id\":");
-        jstr_or_null(out, e->image_id);
-        dq_buf_puts(out, ",\"title\":{\"zh\":");
-        jstr_or_null(out, e->title_zh);
-        dq_buf_puts(out, ",\"en\":");
-        jstr_or_null(out, e->title_en);
-        dq_buf_puts(out, "},\"school\":");
-        jstr_or_null(out, e->school);
-        dq_buf_puts(out, ",\"dynasty\":");
-        jstr_or_null(out, e->dynasty);
+        work_json(out, e, r > 0);
         dq_buf_printf(out, ",\"year\":%d,\"score\":%.4f,\"reason\":{\"key\":\"%s\",\"en\":\"%s\","
                            "\"zh\":\"%s\"},\"parts\":{",
                       e->year, (double)scores[best[r]], emb->parts[top].key, emb->parts[top].en,
@@ -589,29 +597,35 @@ out:
     return rc;
 }
 
+/* The image id of relic_id's first image into img (DQ_IMAGE_ID_MAX + 1 bytes): 0, or -1 with
+ * err (404 for a relic who may not see, or one without images). */
+static int relic_first_image(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
+                             char *img, dq_err_t *err)
+{
+    dq_buf_t doc = {0};
+    if (dq_catalog_relic_get(cat, relic_id, who, &doc, NULL, err) < 0) {
+        dq_buf_free(&doc);
+        return -1;
+    }
+    json_t *d = json_loadb(doc.data, doc.len, 0, NULL);
+    dq_buf_free(&doc);
+    const char *iid = json_string_value(
+        json_object_get(json_array_get(json_object_get(d, "images"), 0), "image_id"));
+    snprintf(img, DQ_IMAGE_ID_MAX + 1, "%s", iid ? iid : "");
+    json_decref(d);
+    if (!img[0])
+        return dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no image", relic_id);
+    return 0;
+}
+
 int dq_catalog_style_similar_relic(dq_catalog_t *cat, const char *relic_id, int limit,
                                    const dq_actor_t *who, dq_buf_t *out, dq_err_t *err)
 {
-    dq_buf_t doc = {0};
-    int rc = -1;
-    if (dq_catalog_relic_get(cat, relic_id, who, &doc, NULL, err) < 0)
-        goto out;
-    json_t *d = json_loadb(doc.data, doc.len, 0, NULL);
-    const char *iid =
-        json_string_value(json_object_get(json_array_get(json_object_get(d, "images"), 0), "image_id"));
-    char img[DQ_IMAGE_ID_MAX + 1] = "";
-    if (iid)
-        snprintf(img, sizeof(img), "%s", iid);
-    json_decref(d);
-    if (!img[0]) {
-        dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no image", relic_id);
-        goto out;
-    }
+    char img[DQ_IMAGE_ID_MAX + 1];
+    if (relic_first_image(cat, relic_id, who, img, err) < 0)
+        return -1;
     dq_style_query_t q = {.image_id = img, .exclude_relic = relic_id, .limit = limit};
-    rc = dq_catalog_style_similar(cat, &q, who, out, err);
-out:
-    dq_buf_free(&doc);
-    return rc;
+    return dq_catalog_style_similar(cat, &q, who, out, err);
 }
 
 /* ================================================================ attribution */
@@ -767,27 +781,52 @@ static int put_palette(void *ud, const dq_style_row_t *row)
 int dq_catalog_style_palette_relic(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
                                    dq_buf_t *out, dq_err_t *err)
 {
-    dq_buf_t doc = {0};
-    int rc = -1;
-    if (dq_catalog_relic_get(cat, relic_id, who, &doc, NULL, err) < 0)
-        goto out;
-    json_t *d = json_loadb(doc.data, doc.len, 0, NULL);
-    const char *iid = json_string_value(
-        json_object_get(json_array_get(json_object_get(d, "images"), 0), "image_id"));
-    char img[DQ_IMAGE_ID_MAX + 1] = "";
-    if (iid)
-        snprintf(img, sizeof(img), "%s", iid);
-    json_decref(d);
+    char img[DQ_IMAGE_ID_MAX + 1];
+    if (relic_first_image(cat, relic_id, who, img, err) < 0)
+        return -1;
     pal_t p = {out};
-    int r = img[0] ? dq_catalog_style_get(cat, img, put_palette, &p, err) : 1;
-    if (r < 0)
+    int r = dq_catalog_style_get(cat, img, put_palette, &p, err);
+    if (r == 1)
+        return dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no indexed image", relic_id);
+    return r;
+}
+
+/* ================================================================ the style map */
+
+int dq_catalog_style_map(dq_catalog_t *cat, const dq_actor_t *who, dq_buf_t *out, dq_err_t *err)
+{
+    snapshot_t *s = snapshot_get(cat, err);
+    if (!s)
+        return -1;
+    int show = relic_show_restricted(who), D = s->ix ? dq_style_index_dim(s->ix) : 0, n = 0, rc = -1;
+    int *which = dq_xmalloc(((size_t)s->n + 1) * sizeof(int));
+    for (int i = 0; i < s->n; i++)
+        if (s->e[i].relic_id && (!s->e[i].restricted || show))
+            which[n++] = i;
+    float *rows = dq_xmalloc(((size_t)n * D + 1) * sizeof(float));
+    float *xy = dq_xmalloc(((size_t)n * 2 + 1) * sizeof(float));
+    for (int k = 0; k < n; k++)
+        memcpy(rows + (size_t)k * D, dq_style_index_row(s->ix, which[k]), (size_t)D * sizeof(float));
+    if (n >= 3 && dq_style_pca2(rows, n, D, xy, err) < 0)
         goto out;
-    if (r == 1) {
-        dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no indexed image", relic_id);
-        goto out;
+    if (n < 3)
+        memset(xy, 0, ((size_t)n * 2 + 1) * sizeof(float));
+    dq_buf_puts(out, "{\"model\":");
+    jstr_or_null(out, s->model[0] ? s->model : NULL);
+    dq_buf_printf(out, ",\"metric\":%s,\"projection\":\"pca\",\"points\":[",
+                  s->metric ? "\"school\"" : "null");
+    for (int k = 0; k < n; k++) {
+        const entry_t *e = &s->e[which[k]];
+        work_json(out, e, k > 0);
+        dq_buf_printf(out, ",\"year\":%d,\"x\":%.4f,\"y\":%.4f}", e->year,
+                      (double)xy[2 * k], (double)xy[2 * k + 1]);
     }
+    dq_buf_puts(out, "]}");
     rc = 0;
 out:
-    dq_buf_free(&doc);
+    free(which);
+    free(rows);
+    free(xy);
+    snap_unref(s);
     return rc;
 }

@@ -34,6 +34,13 @@ int dq_cmd_spectral(dq_config_t *cfg, int argc, char **argv);
 /* The pigment spectra directory: ./data-src/pigments, else next to the binary (cmd_generate.c). */
 void dq_cli_default_pigments(char *out, size_t len);
 
+/* After an ingest (cmd_style.c, issue 13): when rec's image had a style embedding computed
+ * from another pyramid, recomputes it from the new one (so similar works and attribution never
+ * answer from a stale picture); nothing when it had none. 0, or -1 with err. */
+struct dq_catalog;
+int dq_cli_style_refresh(struct dq_catalog *cat, const char *data_dir, const char *image_id,
+                         const char *pyramid_sha256, const char *pyramid_path, dq_err_t *err);
+
 /* 1 when argv holds -h or --help. */
 int dq_cli_wants_help(int argc, char **argv);
 

@@ -245,8 +245,10 @@ int dq_cmd_harvest(dq_config_t *cfg, int argc, char **argv)
     const char *type = jstr(top, "type");
     char newest[40] = "";
     if (type && strcmp(type, "OrderedCollection") == 0) {
+        /* The state holds every object seen at the newest second: an import of thousands
+         * in one second makes it large, so it is read with the document limit. */
         const char *since = NULL;
-        if (dq_fs_read_file(spath, 1 << 16, &state, &err) == 0 &&
+        if (dq_fs_read_file(spath, MAX_DOC, &state, &err) == 0 &&
             (st = json_loadb(state.data, state.len, 0, NULL)))
             since = jstr(st, "newest");
         dq_err_clear(&err);

@@ -65,6 +65,61 @@ static int embed_pixels(const dq_pixels_t *px, float *vec, dq_buf_t *pal, dq_buf
 /* ================================================================ index */
 
 typedef struct {
+    char sha[65], model[64];
+} have_t;
+
+static int have_row(void *ud, const dq_style_row_t *row)
+{
+    have_t *h = ud;
+    snprintf(h->sha, sizeof(h->sha), "%s", row->pyramid_sha256);
+    snprintf(h->model, sizeof(h->model), "%s", row->model);
+    return 0;
+}
+
+/* Embeds one pyramid and stores it (one transaction). */
+static int embed_store(dq_catalog_t *cat, const char *data_dir, const char *id, const char *sha,
+                       const char *rel_path, float *vec, dq_err_t *err)
+{
+    const dq_style_embedder_t *e = dq_style_default();
+    char *path = dq_xasprintf("%s/%s", data_dir, rel_path);
+    dq_pixels_t px = {0};
+    dq_buf_t pal = {0}, named = {0};
+    int r = dq_image_pixels_file(path, e->side, &px, err);
+    if (r == 0)
+        r = embed_pixels(&px, vec, &pal, &named, err);
+    if (r == 0) {
+        dq_style_row_t row = {.image_id = id,
+                              .pyramid_sha256 = sha,
+                              .model = e->name,
+                              .dim = e->dim,
+                              .vec = vec,
+                              .palette = pal.data,
+                              .named = named.data};
+        r = dq_catalog_style_put(cat, &row, "cli", err);
+    }
+    dq_pixels_free(&px);
+    dq_buf_free(&pal);
+    dq_buf_free(&named);
+    free(path);
+    return r;
+}
+
+int dq_cli_style_refresh(dq_catalog_t *cat, const char *data_dir, const char *image_id,
+                         const char *pyramid_sha256, const char *pyramid_path, dq_err_t *err)
+{
+    have_t h = {0};
+    int r = dq_catalog_style_get(cat, image_id, have_row, &h, err);
+    if (r != 0)
+        return r < 0 ? -1 : 0; /* never embedded: `style index` does it */
+    if (strcmp(h.sha, pyramid_sha256) == 0)
+        return 0;
+    float *vec = dq_xmalloc((size_t)dq_style_default()->dim * sizeof(float));
+    r = embed_store(cat, data_dir, image_id, pyramid_sha256, pyramid_path, vec, err);
+    free(vec);
+    return r;
+}
+
+typedef struct {
     char id[DQ_IMAGE_ID_MAX + 1];
     char sha[65];
     char path[160];
@@ -212,26 +267,7 @@ static int style_index(dq_config_t *cfg, int argc, char **argv)
         img_t *m = &imgs.v[i];
         if (m->done)
             continue;
-        char *path = dq_xasprintf("%s/%s", cfg->data_dir, m->path);
-        dq_pixels_t px = {0};
-        dq_buf_t pal = {0}, named = {0};
-        int r = dq_image_pixels_file(path, e->side, &px, &err);
-        if (r == 0)
-            r = embed_pixels(&px, vec, &pal, &named, &err);
-        if (r == 0) {
-            dq_style_row_t row = {.image_id = m->id,
-                                  .pyramid_sha256 = m->sha,
-                                  .model = e->name,
-                                  .dim = e->dim,
-                                  .vec = vec,
-                                  .palette = pal.data,
-                                  .named = named.data};
-            r = dq_catalog_style_put(cat, &row, "cli", &err);
-        }
-        dq_pixels_free(&px);
-        dq_buf_free(&pal);
-        dq_buf_free(&named);
-        free(path);
+        int r = embed_store(cat, cfg->data_dir, m->id, m->sha, m->path, vec, &err);
         if (r < 0) {
             if (tty)
                 fputc('\n', stderr);

@@ -130,10 +130,26 @@ static void harmonic(win_t *W, const uint32_t *unk, size_t n_unk)
 
 /* ---------------------------------------------------------------- texture */
 
-/* High-pass of the known pixels: minus the mean of the known pixels in the 5x5 around. */
+/* High-pass of the known pixels: minus the mean of the known pixels in the 5x5 around,
+ * from summed-area tables of the known values and of their count (O(1) per pixel). */
 static void high_pass(win_t *W)
 {
     int nb = W->nb, w = W->w, h = W->h;
+    size_t W1 = (size_t)w + 1;
+    double *sum = dq_xcalloc(W1 * (size_t)(h + 1) * (size_t)(nb + 1), sizeof(double));
+    /* layout: [(y * W1 + x) * (nb + 1) + c], c == nb is the count */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            double *o = sum + (((size_t)y + 1) * W1 + (size_t)x + 1) * (nb + 1);
+            const double *a = sum + ((size_t)y * W1 + (size_t)x + 1) * (nb + 1);
+            const double *l = sum + (((size_t)y + 1) * W1 + (size_t)x) * (nb + 1);
+            const double *al = sum + ((size_t)y * W1 + (size_t)x) * (nb + 1);
+            for (int c = 0; c <= nb; c++) {
+                double v = W->known[i] ? (c < nb ? W->v[i * nb + c] : 1.0) : 0.0;
+                o[c] = v + a[c] + l[c] - al[c];
+            }
+        }
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
@@ -142,20 +158,48 @@ static void high_pass(win_t *W)
                     W->hp[i * nb + c] = 0;
                 continue;
             }
-            float s[3] = {0};
-            int n = 0;
-            for (int dy = -2; dy <= 2; dy++)
-                for (int dx = -2; dx <= 2; dx++) {
-                    int xx = x + dx, yy = y + dy;
-                    if (xx < 0 || yy < 0 || xx >= w || yy >= h || !W->known[(size_t)yy * w + xx])
-                        continue;
-                    for (int c = 0; c < nb; c++)
-                        s[c] += W->v[((size_t)yy * w + xx) * nb + c];
-                    n++;
-                }
+            int x0 = x - 2 < 0 ? 0 : x - 2, y0 = y - 2 < 0 ? 0 : y - 2;
+            int x1 = x + 3 > w ? w : x + 3, y1 = y + 3 > h ? h : y + 3;
+            const double *p11 = sum + ((size_t)y1 * W1 + (size_t)x1) * (nb + 1);
+            const double *p01 = sum + ((size_t)y0 * W1 + (size_t)x1) * (nb + 1);
+            const double *p10 = sum + ((size_t)y1 * W1 + (size_t)x0) * (nb + 1);
+            const double *p00 = sum + ((size_t)y0 * W1 + (size_t)x0) * (nb + 1);
+            double n = p11[nb] - p01[nb] - p10[nb] + p00[nb];
             for (int c = 0; c < nb; c++)
-                W->hp[i * nb + c] = W->v[i * nb + c] - s[c] / n;
+                W->hp[i * nb + c] =
+                    W->v[i * nb + c] - (float)((p11[c] - p01[c] - p10[c] + p00[c]) / n);
         }
+    free(sum);
+}
+
+/* The mean squared high-pass difference between the ring and its copy at offset (ox, oy),
+ * or INFINITY when the offset takes a region pixel (sampled every gstep) outside the known
+ * pixels or leaves too little of the ring (sampled every rstep) to compare. */
+static double offset_score(const win_t *W, const uint32_t *reg, size_t n_reg, size_t gstep,
+                           const uint32_t *ring, size_t n_ring, size_t rstep, int ox, int oy)
+{
+    int nb = W->nb, w = W->w, h = W->h;
+    for (size_t k = 0; k < n_reg; k += gstep) {
+        int x = (int)(reg[k] % w) + ox, y = (int)(reg[k] / w) + oy;
+        if (x < 0 || y < 0 || x >= w || y >= h || !W->known[(size_t)y * w + x])
+            return INFINITY;
+    }
+    double s = 0;
+    size_t n = 0;
+    for (size_t k = 0; k < n_ring; k += rstep) {
+        int x = (int)(ring[k] % w) + ox, y = (int)(ring[k] / w) + oy;
+        if (x < 0 || y < 0 || x >= w || y >= h || !W->known[(size_t)y * w + x])
+            continue;
+        size_t a = ring[k], b = (size_t)y * w + x;
+        for (int c = 0; c < nb; c++) {
+            double d = W->hp[a * nb + c] - W->hp[b * nb + c];
+            s += d * d;
+        }
+        n++;
+    }
+    if (n * 2 < (n_ring + rstep - 1) / rstep)
+        return INFINITY;
+    return s / (double)n;
 }
 
 /* Adds an exemplar's texture to the region; returns 1 when it did. */
@@ -188,42 +232,28 @@ static int add_texture(win_t *W, const uint32_t *reg, size_t n_reg)
     int done = 0;
     if (n_ring < 8)
         goto out;
-    size_t rstep = n_ring > 600 ? n_ring / 600 : 1, gstep = n_reg > 2000 ? n_reg / 2000 : 1;
+    size_t rstep = n_ring > 300 ? n_ring / 300 : 1, gstep = n_reg > 500 ? n_reg / 500 : 1;
     double best = INFINITY;
     int bx = 0, by = 0;
-    for (int oy = -TEX_R; oy <= TEX_R; oy++)
-        for (int ox = -TEX_R; ox <= TEX_R; ox++) {
-            if (abs(ox) < 2 && abs(oy) < 2)
-                continue;
-            int ok = 1;
-            /* every region pixel's source must be known and inside the window */
-            for (size_t k = 0; k < n_reg && ok; k += gstep) {
-                int x = (int)(reg[k] % w) + ox, y = (int)(reg[k] / w) + oy;
-                ok = x >= 0 && y >= 0 && x < w && y < h && W->known[(size_t)y * w + x];
-            }
-            if (!ok)
-                continue;
-            double s = 0;
-            size_t n = 0;
-            for (size_t k = 0; k < n_ring; k += rstep) {
-                int x = (int)(ring[k] % w) + ox, y = (int)(ring[k] / w) + oy;
-                if (x < 0 || y < 0 || x >= w || y >= h || !W->known[(size_t)y * w + x])
+    /* Offsets on a grid of 2 px first, then the 3x3 around the best of them: a quarter of
+     * the exhaustive search's cost (the score is smooth at the scale of a thread or fibre). */
+    for (int pass = 0; pass < 2; pass++) {
+        int cx = bx, cy = by, lo = pass ? -1 : -TEX_R, hi = pass ? 1 : TEX_R, st = pass ? 1 : 2;
+        if (pass && !isfinite(best))
+            break;
+        for (int dy = lo; dy <= hi; dy += st)
+            for (int dx = lo; dx <= hi; dx += st) {
+                int ox = pass ? cx + dx : dx, oy = pass ? cy + dy : dy;
+                if ((abs(ox) < 2 && abs(oy) < 2) || abs(ox) > TEX_R || abs(oy) > TEX_R ||
+                    (pass && dx == 0 && dy == 0))
                     continue;
-                size_t a = ring[k], b = (size_t)y * w + x;
-                for (int c = 0; c < nb; c++) {
-                    double d = W->hp[a * nb + c] - W->hp[b * nb + c];
-                    s += d * d;
+                double sc = offset_score(W, reg, n_reg, gstep, ring, n_ring, rstep, ox, oy);
+                if (sc < best) {
+                    best = sc;
+                    bx = ox, by = oy;
                 }
-                n++;
             }
-            if (n * 2 < (n_ring + rstep - 1) / rstep)
-                continue;
-            s /= (double)n;
-            if (s < best) {
-                best = s;
-                bx = ox, by = oy;
-            }
-        }
+    }
     if (!isfinite(best))
         goto out;
     /* The weight: least squares of the ring's own high-pass on the exemplar's. */
@@ -307,7 +337,9 @@ static void fill_region(void *ud, const size_t *regpx, size_t n_reg, int x0, int
         high_pass(&W);
     }
     push_pull(&W);
-    harmonic(&W, unk, n_unk);
+    /* Only the region relaxes; other regions' pixels in the window keep their push-pull
+     * values (each gets its own solve), so a small region beside a large one stays cheap. */
+    harmonic(&W, reg, n_reg);
     if (W.hp && add_texture(&W, reg, n_reg))
         st->n_textured++;
     for (size_t k = 0; k < n_reg; k++)

@@ -163,5 +163,9 @@ char *dq_str_pct_decode(const char *src, size_t len, dq_err_t *err);
 int dq_str_starts(const char *s, const char *prefix);
 /* Parses a non-negative decimal integer filling all of [s, s+len); no sign, no spaces. */
 int dq_str_to_u64(const char *s, size_t len, uint64_t *out);
+/* RFC 4648 §4 base64 of src[0..len) appended to out, at most max_out bytes (core/base64.c):
+ * 0, or -1 for a character outside the alphabet, data after '=', a dangling character or more
+ * than max_out bytes (out then holds a partial result; callers discard it). Pure. */
+int dq_base64_decode(const char *src, size_t len, dq_buf_t *out, size_t max_out);
 
 #endif

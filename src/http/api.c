@@ -363,6 +363,13 @@ static const api_route_t api_routes[] = {
     {R_GET, "glossary/*", DQ_ROLE_ANON, 0, dq_api_glossary_get},
     {DQ_HTTP_PUT, "glossary/*", DQ_ROLE_EDUCATOR, 0, dq_api_glossary_replace},
     {DQ_HTTP_DELETE, "glossary/*", DQ_ROLE_EDUCATOR, 0, dq_api_glossary_delete},
+    {DQ_HTTP_POST, "classes", DQ_ROLE_EDUCATOR, 0, dq_api_class_open},
+    {R_GET, "classes/*", DQ_ROLE_EDUCATOR, 0, dq_api_class_dashboard},
+    {DQ_HTTP_POST, "classes/*/join", DQ_ROLE_ANON, 0, dq_api_class_join},
+    {DQ_HTTP_POST, "classes/*/state", DQ_ROLE_EDUCATOR, 0, dq_api_class_state},
+    {DQ_HTTP_POST, "classes/*/progress", DQ_ROLE_ANON, 0, dq_api_class_progress},
+    {DQ_HTTP_POST, "classes/*/answer", DQ_ROLE_ANON, 0, dq_api_class_answer},
+    {R_GET, "classes/*/events", DQ_ROLE_ANON, 0, dq_api_class_events},
     /* ======== end lessons and glossary ======== */
     /* ======== spectral captures (api_spectral.c; issue 11) ======== */
     {R_GET, "relics/*/captures", DQ_ROLE_ANON, 0, dq_api_relic_captures},
@@ -372,6 +379,7 @@ static const api_route_t api_routes[] = {
     /* ======== similar works (api_style.c; issue 13) ======== */
     {R_GET, "relics/*/similar", DQ_ROLE_ANON, 0, dq_api_style_similar},
     {R_GET, "relics/*/palette", DQ_ROLE_ANON, 0, dq_api_style_palette},
+    {R_GET, "style/map", DQ_ROLE_ANON, 0, dq_api_style_map},
     {DQ_HTTP_POST, "similar", DQ_ROLE_ANON, 0, dq_api_style_search},
     /* ======== end similar works ======== */
     /* ======== scene layers (api_scene.c; issue 14) ======== */

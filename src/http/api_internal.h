@@ -105,6 +105,14 @@ void dq_api_glossary_create(dq_api_t *c);
 void dq_api_glossary_get(dq_api_t *c);
 void dq_api_glossary_replace(dq_api_t *c);
 void dq_api_glossary_delete(dq_api_t *c);
+/* classroom sessions (api_classes.c) */
+void dq_api_class_open(dq_api_t *c);
+void dq_api_class_dashboard(dq_api_t *c);
+void dq_api_class_join(dq_api_t *c);
+void dq_api_class_state(dq_api_t *c);
+void dq_api_class_progress(dq_api_t *c);
+void dq_api_class_answer(dq_api_t *c);
+void dq_api_class_events(dq_api_t *c);
 /* ======== end lessons and glossary ======== */
 /* ======== network (linkedart.c) ======== */
 /* Answers the Linked Art HumanMadeObject of relic id (content negotiation on
@@ -118,6 +126,7 @@ void dq_api_relic_cite(dq_api_t *c);
 void dq_api_style_similar(dq_api_t *c);
 void dq_api_style_search(dq_api_t *c);
 void dq_api_style_palette(dq_api_t *c);
+void dq_api_style_map(dq_api_t *c);
 
 /* ---- spectral captures (api_spectral.c; issue 11) ---- */
 void dq_api_relic_captures(dq_api_t *c);
@@ -134,8 +143,6 @@ void dq_api_scene_save(dq_api_t *c);
 /* For presentation.c: adds each canvas's newest scene layer set as a hidden AnnotationPage of
  * supplementing annotations (left alone when the manifest is not a JSON object). */
 void dq_api_scene_manifest_decorate(dq_api_t *c, dq_buf_t *manifest);
-/* RFC 4648 §4 base64 of src[0..len) appended to out, at most max_out bytes: 0 or -1. */
-int dq_api_base64_decode(const char *src, size_t len, dq_buf_t *out, size_t max_out);
 /* ======== end scene layers ======== */
 /* ======== condition records (api_condition.c; issue 12) ======== */
 void dq_api_condition_list(dq_api_t *c);

@@ -20,49 +20,6 @@
 #define LAYER_MAX_BYTES (4u << 20)
 #define LAYER_MAX_PIXELS (16u << 20)
 
-/* ---------------------------------------------------------------- base64 */
-
-/* RFC 4648 §4 base64 (the standard alphabet, '=' padding optional) of src into out (appended).
- * 0, or -1 for a character outside the alphabet, a padding in the middle or a dangling
- * 6 bits. Exposed (not static) for its unit test and fuzz target. */
-int dq_api_base64_decode(const char *src, size_t len, dq_buf_t *out, size_t max_out)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t pad = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        int v;
-        if (ch >= 'A' && ch <= 'Z')
-            v = ch - 'A';
-        else if (ch >= 'a' && ch <= 'z')
-            v = ch - 'a' + 26;
-        else if (ch >= '0' && ch <= '9')
-            v = ch - '0' + 52;
-        else if (ch == '+')
-            v = 62;
-        else if (ch == '/')
-            v = 63;
-        else if (ch == '=') {
-            pad++;
-            continue;
-        } else
-            return -1;
-        if (pad)
-            return -1; /* data after padding */
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (out->len >= max_out)
-                return -1;
-            dq_buf_putc(out, (char)((acc >> bits) & 0xff));
-        }
-    }
-    /* 2 or 4 leftover bits are the zero fill of the last quantum; 6 cannot happen. */
-    return bits >= 6 || pad > 2 ? -1 : 0;
-}
-
 /* ---------------------------------------------------------------- reading */
 
 static int parse_version(const char *s, int64_t *v)
@@ -153,7 +110,7 @@ void dq_api_scene_save(dq_api_t *c)
         }
         dq_buf_reset(&png);
         const char *b64 = s + sizeof(prefix) - 1;
-        if (dq_api_base64_decode(b64, strlen(b64), &png, LAYER_MAX_BYTES) < 0) {
+        if (dq_base64_decode(b64, strlen(b64), &png, LAYER_MAX_BYTES) < 0) {
             dq_api_error(c->resp, 400, "a layer is not valid base64 (or too large)", NULL);
             goto out;
         }

@@ -704,8 +704,18 @@ void dq_api_spectral_manifest_decorate(dq_api_t *c, const char *relic, dq_buf_t 
     json_int_t cw = json_integer_value(json_object_get(canvas, "width"));
     json_int_t ch = json_integer_value(json_object_get(canvas, "height"));
     char *base = dq_api_base_url(c);
-    json_t *items = json_array();
-    json_array_append(items, body);
+    /* A body that is already a Choice (a virtual restoration, issue 12) keeps its items and
+     * order (the original first, the restoration second); the layers go after them. */
+    int was_choice = json_is_string(json_object_get(body, "type")) &&
+                     strcmp(json_string_value(json_object_get(body, "type")), "Choice") == 0;
+    json_t *items = was_choice ? json_incref(json_object_get(body, "items")) : json_array();
+    if (!json_is_array(items)) {
+        json_decref(items);
+        free(base);
+        goto out;
+    }
+    if (!was_choice)
+        json_array_append(items, body);
     for (size_t i = 0; i < json_array_size(caps); i++) {
         json_t *cap = json_array_get(caps, i);
         const char *cid = json_string_value(json_object_get(cap, "id"));

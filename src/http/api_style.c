@@ -42,6 +42,18 @@ static int parse_limit(dq_api_t *c, int *limit)
     return 0;
 }
 
+/* Answers out (200) when rc is 0, else the error; frees out. */
+static void answer(dq_api_t *c, int rc, dq_buf_t *out, const dq_err_t *err)
+{
+    if (rc < 0) {
+        dq_api_error_err(c->resp, err);
+    } else {
+        dq_buf_putc(out, '\n');
+        dq_api_json(c->resp, 200, out);
+    }
+    dq_buf_free(out);
+}
+
 void dq_api_style_similar(dq_api_t *c)
 {
     int limit;
@@ -49,15 +61,9 @@ void dq_api_style_similar(dq_api_t *c)
         return;
     dq_buf_t out = {0};
     dq_err_t err = {0};
-    if (dq_catalog_style_similar_relic(c->srv->catalog, c->seg[1], limit, &c->actor, &out, &err) <
-        0) {
-        dq_api_error_err(c->resp, &err);
-        dq_buf_free(&out);
-        return;
-    }
-    dq_buf_putc(&out, '\n');
-    dq_api_json(c->resp, 200, &out);
-    dq_buf_free(&out);
+    answer(c,
+           dq_catalog_style_similar_relic(c->srv->catalog, c->seg[1], limit, &c->actor, &out, &err),
+           &out, &err);
 }
 
 typedef struct {
@@ -203,12 +209,12 @@ void dq_api_style_palette(dq_api_t *c)
 {
     dq_buf_t out = {0};
     dq_err_t err = {0};
-    if (dq_catalog_style_palette_relic(c->srv->catalog, c->seg[1], &c->actor, &out, &err) < 0) {
-        dq_api_error_err(c->resp, &err);
-        dq_buf_free(&out);
-        return;
-    }
-    dq_buf_putc(&out, '\n');
-    dq_api_json(c->resp, 200, &out);
-    dq_buf_free(&out);
+    answer(c, dq_catalog_style_palette_relic(c->srv->catalog, c->seg[1], &c->actor, &out, &err), &out, &err);
+}
+
+void dq_api_style_map(dq_api_t *c)
+{
+    dq_buf_t out = {0};
+    dq_err_t err = {0};
+    answer(c, dq_catalog_style_map(c->srv->catalog, &c->actor, &out, &err), &out, &err);
 }

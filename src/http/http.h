@@ -105,6 +105,25 @@ struct dq_http_req {
 
 #define DQ_HTTP_MAX_HEADERS 16
 typedef struct dq_http_resp dq_http_resp_t;
+
+/* A long-lived answer (server-sent events, issue 17): the handler sets resp->stream instead of
+ * a body, and mhd.c sends whatever read() yields for as long as the connection lasts. When
+ * read() has nothing (0), the connection is suspended, costing no thread, until the producer
+ * calls dq_http_stream_wake; read() returning -1 ends the answer. close() is called once,
+ * when the connection is done with it (then the stream may be freed). read and close run on
+ * the connection's MHD thread. The producer owns the stream's memory; mhd.c only borrows it. */
+typedef struct dq_http_stream dq_http_stream_t;
+struct dq_http_stream {
+    long (*read)(dq_http_stream_t *s, char *buf, size_t max);
+    void (*close)(dq_http_stream_t *s);
+    pthread_mutex_t lock; /* guards conn and waiting (mhd.c's; read() runs under it) */
+    void *conn;           /* struct MHD_Connection *; NULL once closed */
+    int waiting;          /* 1: suspended until woken */
+};
+/* Initializes the mhd.c part of s (before it is handed out). */
+void dq_http_stream_init(dq_http_stream_t *s);
+/* Resumes s's connection when it waits for data; thread-safe; a no-op once closed. */
+void dq_http_stream_wake(dq_http_stream_t *s);
 struct dq_http_resp {
     int status;
     const char *content_type; /* static string or pointer into headers storage */
@@ -134,6 +153,8 @@ struct dq_http_resp {
     void (*defer_fn)(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t deadline_us);
     void (*defer_free)(void *arg);
     void *defer_arg;
+    /* Non-NULL: a stream answer instead of body (see dq_http_stream_t); never cached. */
+    dq_http_stream_t *stream;
 };
 
 /* Adds a response header (both strings copied). */
@@ -238,6 +259,7 @@ struct dq_server {
     dq_cache_t *gz_cache;     /* compressed bodies by identity body hash; thread-safe */
     void *trusted;            /* dq_cidr_t[] of cfg->trusted_proxy, read-only */
     int n_trusted;
+    struct dq_classes *classes; /* classroom sessions (classroom.c); thread-safe */
     pthread_t watcher;        /* polls the registry for replaced pyramids */
     int watcher_running;
     _Atomic int stopping;
@@ -338,6 +360,55 @@ int dq_renderq_busy(dq_renderq_t *q);
 void dq_renderq_stop(dq_renderq_t *q);
 /* Stops (if not yet) and frees. NULL ok. */
 void dq_renderq_free(dq_renderq_t *q);
+
+/* ======== classroom sessions (classroom.c; issue 17) ======== */
+/* Live lesson sessions, in this process's memory only (a session lasts a class hour; several
+ * serving processes would each have their own): a teacher opens one for a lesson and gets a
+ * short join code; learners join anonymously with it and get an opaque learner token that
+ * only counts them. The teacher's state (step, view, mode) reaches every learner's event
+ * stream at once; learners report their step, view and answers, which the teacher's
+ * dashboard shows as counts and regions, never as who. Limits: 200 sessions, 500 learners
+ * each, 100 steps; a session idle for 12 hours is dropped. Thread-safe. */
+typedef struct dq_classes dq_classes_t;
+dq_classes_t *dq_classes_new(void);
+/* Ends every event stream and waits (at most 2 s) until their connections let go of them:
+ * MHD must not stop with a connection suspended. Call before stopping the daemon. */
+void dq_classes_stop(dq_classes_t *c);
+void dq_classes_free(dq_classes_t *c); /* NULL ok; after dq_classes_stop */
+enum { DQ_CLASS_TEACHER_PACED = 0, DQ_CLASS_STUDENT_PACED = 1 };
+/* Opens a session for lesson_id (n_steps steps) owned by teacher: code (8 bytes) gets the
+ * join code. 503 when there are too many sessions. */
+int dq_classes_open(dq_classes_t *c, const char *lesson_id, int n_steps, const char *teacher,
+                    int mode, char code[8], dq_err_t *err);
+/* A learner joins: token (33 bytes) gets their token; out gets the session's state JSON
+ * {"code","lesson","mode","step","view","ended","seq"}. 404 unknown code, 410 ended, 503 full. */
+int dq_classes_join(dq_classes_t *c, const char *code, char token[33], dq_buf_t *out,
+                    dq_err_t *err);
+/* The session's lesson id into lesson (32 bytes); 404 unknown. */
+int dq_classes_lesson(dq_classes_t *c, const char *code, char lesson[32], dq_err_t *err);
+/* The teacher's move: step (-1 keeps), view (NULL keeps), mode (-1 keeps), end (1 ends the
+ * session). Only the owner or an admin (is_admin): 403 otherwise. Every learner's stream gets
+ * the new state at once. */
+int dq_classes_set(dq_classes_t *c, const char *code, const char *user, int is_admin, int step,
+                   const int *view, int mode, int end, dq_err_t *err);
+/* A learner's report: the step they are on and the region they look at (view NULL: none). */
+int dq_classes_progress(dq_classes_t *c, const char *code, const char *token, int step,
+                        const int *view, dq_err_t *err);
+/* A learner's checked answer to step's question (counted once per learner; the latest result
+ * counts as right or wrong). */
+int dq_classes_answer(dq_classes_t *c, const char *code, const char *token, int step,
+                      int correct, dq_err_t *err);
+/* The dashboard JSON (owner or admin): {"code","lesson","mode","step","ended","learners",
+ * "steps":[{"on_step","answered","correct"}],"views":[[x,y,w,h],...]} (views: of the learners
+ * on the teacher's step, in no order, at most 200). */
+int dq_classes_dashboard(dq_classes_t *c, const char *code, const char *user, int is_admin,
+                         dq_buf_t *out, dq_err_t *err);
+/* An event stream: a learner's (token) gets "state" events; the teacher's (user, token NULL)
+ * also "dashboard" events, at most four a second. New stream for resp->stream, or NULL with
+ * err (404, 403). */
+dq_http_stream_t *dq_classes_subscribe(dq_classes_t *c, const char *code, const char *token,
+                                       const char *user, int is_admin, dq_err_t *err);
+/* ======== end classroom sessions ======== */
 
 /* mhd.c: starts/stops the libmicrohttpd daemon for srv (fills srv->daemon and srv->port). */
 int dq_http_daemon_start(dq_server_t *srv, dq_err_t *err);

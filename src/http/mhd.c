@@ -657,6 +657,76 @@ static void put_etag(char etag[19], uint64_t v)
     etag[18] = '\0';
 }
 
+/* ---------------------------------------------------------------- streams (issue 17) */
+
+void dq_http_stream_init(dq_http_stream_t *s)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    s->conn = NULL;
+    s->waiting = 0;
+}
+
+void dq_http_stream_wake(dq_http_stream_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->waiting && s->conn) {
+        s->waiting = 0;
+        MHD_resume_connection(s->conn);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* MHD's content reader for a stream answer. With nothing to send it suspends the connection
+ * (microhttpd.h: the content reader callback is one of the two places where that is safe),
+ * because returning 0 alone would make MHD call again at once, a busy loop. read() runs under
+ * s->lock, so a producer that adds data and then wakes cannot slip between an empty read()
+ * and the suspension. */
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    dq_http_stream_t *s = cls;
+    pthread_mutex_lock(&s->lock);
+    long n = s->read(s, buf, max);
+    if (n == 0) {
+        s->waiting = 1;
+        MHD_suspend_connection(s->conn);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_done(void *cls)
+{
+    dq_http_stream_t *s = cls;
+    pthread_mutex_lock(&s->lock);
+    s->conn = NULL;
+    s->waiting = 0;
+    pthread_mutex_unlock(&s->lock);
+    s->close(s);
+}
+
+/* Queues a stream answer: no ETag, no gzip (each event must leave at once), never cached. */
+static enum MHD_Result finish_stream(dq_server_t *srv, struct MHD_Connection *conn,
+                                     const dq_http_req_t *req, const char *method,
+                                     dq_http_resp_t *resp, int64_t t0)
+{
+    dq_http_stream_t *s = resp->stream;
+    s->conn = conn;
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s, stream_done);
+    MHD_add_response_header(r, "Content-Type",
+                            resp->content_type ? resp->content_type : "text/event-stream");
+    add_common_headers(r);
+    for (int i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(r, resp->header_names[i], resp->header_values[i]);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+    MHD_destroy_response(r); /* the connection holds it; stream_done runs when it lets go */
+    access_log(srv, method, req->path, resp->status, 0, t0, 0);
+    resp->stream = NULL;
+    dq_http_resp_free(resp);
+    return ret;
+}
+
 /* Sends resp (ETag, 304, gzip, headers), puts it in the response cache when it may go there
  * (key_len > 0), logs it and frees resp's contents. close: the request's body was not read
  * (an early answer): tell the client, and MHD closes the connection after the answer. */
@@ -664,6 +734,8 @@ static enum MHD_Result finish(dq_server_t *srv, struct MHD_Connection *conn,
                               const dq_http_req_t *req, const char *method, dq_http_resp_t *resp,
                               const char *key, size_t key_len, int64_t t0, int close, int base_used)
 {
+    if (resp->stream && resp->status == 200)
+        return finish_stream(srv, conn, req, method, resp, t0);
     size_t body_len = resp->body.len;
     const char *url = req->path;
     char etag[48] = "";
@@ -1227,6 +1299,7 @@ void dq_http_daemon_stop(dq_server_t *srv)
         if (s != MHD_INVALID_SOCKET)
             close(s);
     }
+    dq_classes_stop(srv->classes); /* no connection may stay suspended in an event stream */
     dq_renderq_stop(srv->renderq);
     dq_renderq_stop(srv->apiq);
     if (srv->daemon)

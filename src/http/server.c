@@ -110,6 +110,7 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
     srv->throttle = dq_throttle_new(DQ_THROTTLE_MAX, max_hashing);
     if (dq_log_get_level() <= DQ_LOG_INFO)
         srv->alog = dq_alog_new(2);
+    srv->classes = dq_classes_new();
     if (dq_http_daemon_start(srv, err) < 0)
         goto fail;
     if (pthread_create(&srv->watcher, NULL, watch, srv) == 0)
@@ -130,6 +131,7 @@ void dq_server_stop(dq_server_t *srv)
     if (srv->watcher_running)
         pthread_join(srv->watcher, NULL);
     dq_http_daemon_stop(srv);
+    dq_classes_free(srv->classes);
     dq_renderq_free(srv->renderq);
     dq_renderq_free(srv->apiq);
     dq_alog_free(srv->alog);

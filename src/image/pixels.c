@@ -69,6 +69,16 @@ out:
 int dq_image_pixels_file(const char *path, int side, dq_pixels_t *out, dq_err_t *err)
 {
     memset(out, 0, sizeof(*out));
+    /* A pyramid (several pages) is read from the level nearest above the target by
+     * dq_image_pixels_region: vips_thumbnail's own choice of page measures the short side and
+     * gave 187x15 instead of 512x43 for a 24000x2000 scroll. Other files shrink on load. */
+    VipsImage *hd = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
+    if (!hd)
+        return vfail(err, DQ_EIO, 500, path);
+    int pages = vips_image_get_n_pages(hd), W = hd->Xsize, H = hd->Ysize;
+    g_object_unref(hd);
+    if (pages > 1)
+        return dq_image_pixels_region(path, 0, 0, W, H, side, out, err);
     VipsImage *t = NULL;
     if (vips_thumbnail(path, &t, side, "size", VIPS_SIZE_DOWN, "height", side, NULL))
         return vfail(err, DQ_EIO, 500, path);
@@ -124,9 +134,10 @@ int dq_image_pixels_region(const char *pyramid_path, int x, int y, int w, int h,
         w = W - x;
     if (y + h > H)
         h = H - y;
-    /* The smallest pyramid page that still has at least side pixels across the region. */
-    int n_pages = vips_image_get_n_pages(t[0]), page = 0;
-    while (page + 1 < n_pages && (w >> (page + 1)) >= side && (h >> (page + 1)) >= side)
+    /* The smallest pyramid page that still has at least side pixels along the region's long
+     * side (each page halves the one before). */
+    int n_pages = vips_image_get_n_pages(t[0]), page = 0, L = DQ_MAX(w, h);
+    while (page + 1 < n_pages && (L >> (page + 1)) >= side)
         page++;
     if (page > 0) {
         VIPS_UNREF(t[0]);

@@ -91,11 +91,13 @@ int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h
     if (!im)
         return vfail(err, DQ_EIO, "image", path);
     im->Type = bands == 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16;
-    /* Tiled pyramid, deflate + horizontal predictor: lossless, so stored values stay the
-     * calibrated numbers; 256 px tiles like every other pyramid here. */
+    /* Tiled pyramid, zstd level 1 + horizontal predictor: lossless, so stored values stay the
+     * calibrated numbers, and several times faster to write than deflate at about the same
+     * size for noisy 16-bit data; 256 px tiles like every other pyramid here. */
     int r = vips_tiffsave(im, path, "tile", TRUE, "tile_width", 256, "tile_height", 256, "pyramid",
-                          TRUE, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, "predictor",
-                          VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", TRUE, NULL);
+                          TRUE, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_ZSTD, "level", 1,
+                          "predictor", VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", TRUE,
+                          NULL);
     g_object_unref(im);
     return r ? vfail(err, DQ_EIO, "tiffsave", path) : 0;
 }

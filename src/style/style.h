@@ -5,7 +5,8 @@
  * where the ink mass and the blank space sit), a palette of colour clusters for swatches and
  * colour search, attribution models on top (multinomial logistic regression with k-fold
  * cross-validation and temperature-scaled probabilities), flat nearest-neighbour search
- * (OpenBLAS) and a 2-D projection (PCA) for the style map.
+ * in a PCA-reduced space (OpenBLAS and LAPACKE for the projections) and a 2-D projection for
+ * the style map.
  *
  * Pure functions over pixels and vectors: no files, no HTTP, no SQL. Callers (catalog/style.c,
  * cli/cmd_style.c, http/api_style.c) load pixels with image/ and store vectors with catalog/.
@@ -150,26 +151,32 @@ typedef struct dq_style_index dq_style_index_t;
  * are appended to every vector with weight DQ_STYLE_METRIC_WEIGHT: similarity is then
  * (1 - w) * cos(hand-built parts) + w * cos(discriminant projection), one dot product. */
 #define DQ_STYLE_METRIC_WEIGHT 0.7f
+/* Principal axes of the hand-built part kept in the search space (index.c says why). */
+#define DQ_STYLE_INDEX_PCA 32
 dq_style_index_t *dq_style_index_build(const dq_style_embedder_t *e, const float *X, int n,
                                        const dq_style_model_t *metric);
-/* The dimension of the index's vectors (e->dim, plus the metric's lda_dim). */
+/* The dimension of the index's search space (DQ_STYLE_INDEX_PCA, plus the metric's lda_dim). */
 int dq_style_index_dim(const dq_style_index_t *ix);
 void dq_style_index_free(dq_style_index_t *ix);
 int dq_style_index_size(const dq_style_index_t *ix);
 /* Bytes the index holds (for the memory figure of the bench). */
 size_t dq_style_index_bytes(const dq_style_index_t *ix);
-/* Normalises a raw embedding like the indexed ones (out: dq_style_index_dim floats). */
+/* Projects a raw embedding into the search space like the indexed ones (out:
+ * dq_style_index_dim floats). */
 void dq_style_index_normalise(const dq_style_index_t *ix, const float *raw, float *out);
-/* Cosine similarity of the normalised query q with every indexed vector (one sgemv) into
- * scores (n floats, caller-owned). */
+/* Similarity (dot product in the search space) of the projected query q with every indexed
+ * vector into scores (n floats, caller-owned); one thread. */
 void dq_style_index_scores(const dq_style_index_t *ix, const float *q, float *scores);
 /* The row of the index (normalised), borrowed while ix lives. */
 const float *dq_style_index_row(const dq_style_index_t *ix, int i);
-/* Per-part similarity of normalised vectors a and b into sims (e->n_parts floats, each the
- * cosine of that part): what the "reason" of a match names. */
-void dq_style_part_sims(const dq_style_index_t *ix, const float *a, const float *b, float *sims);
+/* Per-part similarity of raw embeddings a and b into sims (e->n_parts floats, each the cosine
+ * of that part of the standardised vectors): what the "reason" of a match names. */
+void dq_style_part_sims(const dq_style_index_t *ix, const float *raw_a, const float *raw_b,
+                        float *sims);
 /* The first two principal components of the indexed vectors (LAPACKE ssyevd on the
  * covariance) into xy (2n floats). Returns 0 / -1 with err. */
 int dq_style_index_pca2(const dq_style_index_t *ix, float *xy, dq_err_t *err);
+/* The same for any n rows of d floats (row-major). */
+int dq_style_pca2(const float *rows, int n, int d, float *xy, dq_err_t *err);
 
 #endif

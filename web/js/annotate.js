@@ -5,11 +5,12 @@
 //   (prefilled from the current view: the keyboard way to place one), save with POST to
 //   the relic's container, or PUT with If-Match when editing.
 // - the card shown when an annotation is chosen: its text, who wrote it, and edit/delete
-//   for those allowed (conservators their own, curators and admins any).
+//   for those allowed (educators and conservators their own, curators and admins any).
 import { t, tag, pick } from './i18n.js';
 import { h, svgIcon } from './dom.js';
 import { send, getWithETag, sameOrigin, ApiError } from './api.js';
 import { currentUser, hasRole, sessionLost } from './session.js';
+import { glossaryLinks } from './glossary-links.js'; // annotations that name a glossary entry link to it
 
 export const MOTIVATIONS = ['commenting', 'describing', 'identifying', 'tagging'];
 
@@ -144,7 +145,7 @@ export function canEdit(anno) {
   const u = currentUser();
   if (!u) return false;
   if (hasRole('curator')) return true;
-  return hasRole('conservator') && anno && anno.creator && anno.creator.nickname === u.user;
+  return hasRole('educator') && anno && anno.creator && anno.creator.nickname === u.user;
 }
 
 // The annotation editor. opts: {viewerHandle, canvas, containerUrl, canvasId, anno?, etag?,
@@ -247,15 +248,15 @@ export function annotationEditor({ viewerHandle, canvas, containerUrl, canvasId,
 export function annotationCard({ url, onEdit, onDeleted, onClose }) {
   const el = h('section.panel-card.anno-card', { 'aria-live': 'polite', 'aria-label': t('annotation') }, h('p.hint', t('loading')));
   const ready = (async () => {
-    const { body: a, etag } = await getWithETag(sameOrigin(url));
+    const [{ body: a, etag }, gloss] = await Promise.all([getWithETag(sameOrigin(url)), glossaryLinks()]);
     const tx = bodiesOf(a);
     const main = pick({ zh: tx.zh.join('、'), en: tx.en.join(', ') });
     const other = main.lang === 'zh' ? tx.en.join(', ') : tx.zh.join('、');
     const close = h('button.tool.card-close', { type: 'button', 'aria-label': t('close'), onclick: () => onClose && onClose() }, svgIcon('close'));
     el.replaceChildren(
       h('div.card-head', h('span.motivation-chip', { 'data-motivation': a.motivation }, t(`motivation_${a.motivation}`)), close),
-      h('p.anno-text', { lang: tag(main.lang) }, main.text),
-      other ? h('p.anno-text-other', { lang: tag(main.lang === 'zh' ? 'en' : 'zh') }, other) : null,
+      h('p.anno-text', { lang: tag(main.lang) }, gloss(main.text)),
+      other ? h('p.anno-text-other', { lang: tag(main.lang === 'zh' ? 'en' : 'zh') }, gloss(other)) : null,
       h('p.anno-meta', a.creator && a.creator.nickname ? t('anno_by', { user: a.creator.nickname, date: String(a.modified || a.created || '').slice(0, 10) }) : ''));
     if (canEdit(a)) {
       const del = h('button.btn-line.danger', { type: 'button' }, t('delete'));

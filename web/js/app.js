@@ -11,6 +11,11 @@ import * as search from './pages/search.js';
 import * as relic from './pages/relic.js';
 import * as scroll from './pages/scroll.js';
 import * as compare from './pages/compare.js';
+import * as lesson from './pages/lesson.js';
+import * as lessonEdit from './pages/lesson-edit.js';
+import * as glossary from './pages/glossary.js';
+import * as classroom from './classroom.js';
+import * as stylemap from './pages/stylemap.js';
 import * as living from './pages/living.js';
 
 route('/', home);
@@ -18,6 +23,16 @@ route('/search', search);
 route('/relic/:id', relic);
 route('/scroll/:id', scroll);
 route('/compare', compare);
+// teaching (issue 17): lessons, their editor and handout, the glossary, classroom sessions
+route('/lessons', lesson);
+route('/lesson/new', lessonEdit);
+route('/lesson/:id/edit', lessonEdit);
+route('/lesson/:id/handout', { name: 'lesson', render: (ctx) => lesson.render({ ...ctx, params: { ...ctx.params, view: 'handout' } }) });
+route('/lesson/:id', lesson);
+route('/glossary', glossary);
+route('/glossary/:key', glossary);
+route('/class/:code', classroom);
+route('/style-map', stylemap);
 route('/living/:id', living);
 
 const main = document.getElementById('main');

@@ -8,12 +8,13 @@ import { h, clear } from './dom.js';
 import { login, logout, me, ApiError } from './api.js';
 
 const HINT = 'danqing.signed-in';
-const RANK = { viewer: 1, conservator: 2, curator: 3, admin: 4 };
+const RANK = { viewer: 1, educator: 2, conservator: 3, curator: 4, admin: 5 };
 let user = null; // {user, role}
 const listeners = new Set();
 
 export function currentUser() { return user; }
-// At least the given role (docs/api.md "Roles": admin > curator > conservator > viewer).
+// At least the given role (docs/api.md "Roles": admin > curator > conservator > educator >
+// viewer).
 export function hasRole(role) { return !!user && (RANK[user.role] || 0) >= (RANK[role] || 99); }
 export function onSessionChange(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 

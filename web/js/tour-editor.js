@@ -1,5 +1,5 @@
-// tour-editor.js: authoring a guided tour (docs/api.md "Tours") for curators and admins
-// (a teacher gets a curator account): title in Chinese and/or English, public or not, and
+// tour-editor.js: authoring a guided tour (docs/api.md "Tours") for educators and above
+// (a teacher gets an educator account): title in Chinese and/or English, public or not, and
 // an ordered list of stops. "Add the current view as a stop" records the visible region of
 // the canvas; each stop has text in both languages and an optional zoom, and can be viewed,
 // moved up or down (buttons, so the keyboard can reorder) and removed. Save is POST for a

@@ -1,8 +1,8 @@
 // worktools.js: what the relic page offers around its viewer (issue 6):
 // - the annotation layer of the canvas (the AnnotationPages the manifest names), toggled;
-//   choosing a region opens its card; conservators and up draw new ones (annotate.js);
+//   choosing a region opens its card; educators and up draw new ones (annotate.js);
 // - search inside the work (IIIF Content Search 2.0): hits listed, a click flies there;
-// - guided tours: chosen and played by anyone (tour.js), authored by curators
+// - guided tours: chosen and played by anyone (tour.js), authored by educators
 //   (tour-editor.js);
 // - "share this view": a /relic/{id}?iiif-content= link (IIIF Content State 1.0).
 // The page hands over `store` (kept across its re-renders: the layer, an open panel, a
@@ -58,7 +58,7 @@ export function workTools({ relic, v, canvas, manifest, store, navigate }) {
     h('input#anno-toggle', { type: 'checkbox', role: 'switch' }), h('span.switch-track', { 'aria-hidden': 'true' }),
     h('span.switch-label', t('annotations_show')), h('span.anno-count'));
   const cb = annoBox.querySelector('input');
-  const canAnnotate = hasRole('conservator');
+  const canAnnotate = hasRole('educator');
   const annoBtn = canAnnotate ? h('button.btn-line#anno-new', { type: 'button' }, svgIcon('frame'), t('anno_new')) : null;
   const onSelect = (a) => {
     store.layer.highlight(a.id, false);
@@ -204,7 +204,7 @@ export function workTools({ relic, v, canvas, manifest, store, navigate }) {
 
   // ---------------------------------------------------------------- tours
   const tourBox = h('div.tour-pick', { hidden: true });
-  const canAuthor = hasRole('curator');
+  const canAuthor = hasRole('educator');
   const newTourBtn = canAuthor ? h('button.btn-line#tour-new', { type: 'button' }, svgIcon('plus'), t('tour_new')) : null;
   let tours = [];
   const player = () => store.player;

@@ -233,8 +233,9 @@ DQ_TEST(index_self_match_and_pca)
             DQ_CHECK(sc[j] <= sc[i] + 1e-5f);
     }
     float q[200];
+    DQ_CHECK_INT(dq_style_index_dim(ix), DQ_STYLE_INDEX_PCA);
     dq_style_index_normalise(ix, X + 3 * e->dim, q);
-    for (int j = 0; j < e->dim; j++)
+    for (int j = 0; j < dq_style_index_dim(ix); j++)
         DQ_CHECK(fabsf(q[j] - dq_style_index_row(ix, 3)[j]) < 1e-6f);
     dq_err_t err = {0};
     DQ_CHECK(dq_style_index_pca2(ix, xy, &err) == 0);

@@ -10,8 +10,10 @@ import { h, txt } from '../dom.js';
 import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
+import { stylePanel } from '../style.js';
 import { researchBox } from '../network.js';
 import { conservationPanel } from '../conservation.js';
+import { spectralPanel } from '../spectral.js';
 
 export const name = 'relic';
 let kept = null; // {key, v, store: {layer, panel, player}, owner}
@@ -143,6 +145,7 @@ export async function render(ctx) {
   }, h('img', { src: imageUrl(im.image_id, '!160,160'), alt: '' }), im.label ? txt(im.label) : im.role)))) : null;
 
   const cons = conservationPanel({ relic: r, canvases });
+  const spec = spectralPanel({ relic: r, v }); // issue 11: multispectral layers over the viewer
   const el = h('article.page.relic',
     h('header.relic-head',
       h('p.kicker', [
@@ -163,6 +166,8 @@ export async function render(ctx) {
         tools ? tools.actions : null),
       tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,
+    spec.el, // issue 11: the Spectral panel
+    imageId ? stylePanel(r, imageId, v) : null,
     cons.el, // issue 12: condition records, comparison, virtual restoration
     h('div.relic-body',
       h('section.meta', { 'aria-labelledby': 'h-meta' },
@@ -203,6 +208,7 @@ export async function render(ctx) {
     destroy() {
       tools?.destroy();
       cons.destroy();
+      spec.destroy();
       if (kept && kept.owner === owner) dropKept();
     },
   };

@@ -5,6 +5,7 @@
 import { t, tag, vocabLabel, vocabList, pick, yearText, lang, dateText } from '../i18n.js';
 import { searchRelics } from '../api.js';
 import { h, txt, snippetParts, highlight } from '../dom.js';
+import { COLOURS, L } from '../style.js';
 
 export const name = 'search';
 const FILTERS = ['dynasty', 'object_type', 'subject', 'creator', 'medium'];
@@ -92,6 +93,7 @@ function stateFrom(query) {
   for (const f of FILTERS) s[f] = query.get(f) || '';
   s.year_from = query.get('year_from') || '';
   s.year_to = query.get('year_to') || '';
+  s.colour = query.get('colour') || '';
   return s;
 }
 
@@ -146,13 +148,27 @@ function yearRange(s, go) {
   return h('fieldset.facet.years', h('legend', t('years')), h('div.range', h('span.range-track', fill), lo, hi), out);
 }
 
+// Search by colour (issue 13): the named mineral colours, or any picked colour.
+function colourFilter(s, go) {
+  const picked = /^#[0-9a-f]{6}$/i.test(s.colour) ? s.colour : '#507da1';
+  const pick = h('input#colour-pick', { type: 'color', value: picked, 'aria-label': L('colour_pick') });
+  pick.addEventListener('change', () => go({ ...s, colour: pick.value, cursor: '' }));
+  return h('fieldset.facet.colour-filter', h('legend', L('colour')),
+    h('ul.colour-list', COLOURS.map(([key, zh, en, hex]) => h('li', h('button.colour-chip', {
+      type: 'button', 'aria-pressed': s.colour === key ? 'true' : 'false', 'data-colour': key,
+      onclick: () => go({ ...s, colour: s.colour === key ? '' : key, cursor: '' }),
+    }, h('span.dot', { style: `background:${hex}` }), h('span', { lang: tag() }, lang() === 'zh' ? zh : en))))),
+    h('label.colour-pick', { for: 'colour-pick' }, pick, L('colour_pick')),
+    s.colour ? h('button.link-btn', { type: 'button', onclick: () => go({ ...s, colour: '', cursor: '' }) }, L('colour_any')) : null);
+}
+
 export async function render(ctx) {
   const s = stateFrom(ctx.query);
   const go = (next) => ctx.navigate(urlOf(next), { keepScroll: false });
   const res = await searchRelics(s);
   const items = res.items || [];
   const f = res.facets || {};
-  const active = FILTERS.filter((k) => s[k]).length + (s.year_from || s.year_to ? 1 : 0);
+  const active = FILTERS.filter((k) => s[k]).length + (s.year_from || s.year_to ? 1 : 0) + (s.colour ? 1 : 0);
   const input = h('input#q', { type: 'search', name: 'q', value: s.q, autocomplete: 'off', placeholder: t('search_placeholder') });
   const sortSel = h('select#sort', { onchange: (e) => go({ ...s, sort: e.target.value, cursor: '' }) },
     ['', 'date', '-date', 'accession'].map((v) => h('option', { value: v, selected: s.sort === v }, t(v ? `sort_${v.replace('-', '_')}` : 'sort_relevance'))));
@@ -168,6 +184,7 @@ export async function render(ctx) {
     active ? h('button.link-btn', { type: 'button', onclick: () => go({ q: s.q, sort: s.sort }) }, t('clear_filters')) : null,
     facetGroup('dynasty', f.dynasty, s, go),
     yearRange(s, go),
+    colourFilter(s, go),
     facetGroup('object_type', f.object_type, s, go),
     facetGroup('subject', f.subject, s, go),
     facetGroup('creator', f.creator, s, go));

@@ -1,0 +1,100 @@
+#!/bin/sh
+# pg_bench.sh (issue 15): PostgreSQL against SQLite on the same records, side by side. Generates
+# N relic records (bench/gen_relics.c, default 500,000), imports them into a fresh SQLite
+# catalog and into a fresh PostgreSQL one (a private cluster made by tests/pg-cluster.sh under
+# $WORK, loopback only, stopped and removed at the end, also on failure; durability settings as
+# a test cluster has them: fsync off), then serves each catalog with `danqing serve` and times
+# the same searches through /api/relics with curl (RUNS each, anonymous), printing p50/p95 per
+# query for both. Writes the table to $WORK/issue15-pg.md. Run from the repository root, once.
+# env: N (or $1) records; RUNS per query (30); WORK (build/bench-pg).
+# Targets (issue 15): PostgreSQL import >= 5,000 records/s; every search p95 < 50 ms.
+set -eu
+N=${1:-${N:-500000}}
+RUNS=${RUNS:-30}
+WORK=${WORK:-build/bench-pg}
+make --no-print-directory build/danqing >/dev/null
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cc -O2 -std=c11 -Wall -Wextra -Werror -o "$WORK/gen_relics" bench/gen_relics.c
+"$WORK/gen_relics" "$N" >"$WORK/relics.jsonl"
+
+PG_DIR=$PWD/$WORK/pg
+PIDS=
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    tests/pg-cluster.sh stop "$PG_DIR" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+PG_URL=$(tests/pg-cluster.sh start "$PG_DIR")
+PG_CAT="$PG_URL?options=-csearch_path%3Dbench"
+psql -X -q "$PG_URL" -c 'CREATE SCHEMA bench'
+
+# import_rate NAME CATALOG: imports relics.jsonl, prints records/s
+import_rate() {
+    t0=$(date +%s.%N)
+    build/danqing --data "$WORK/data-$1" --catalog "$2" import "$WORK/relics.jsonl" \
+        >"$WORK/import-$1.log" 2>&1
+    t1=$(date +%s.%N)
+    echo "$N $t0 $t1" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+echo "== import $N records"
+SQ_RATE=$(import_rate sqlite "sqlite:$PWD/$WORK/data-sqlite/catalog.sqlite")
+echo "   sqlite:   $SQ_RATE records/s ($(tail -n 1 "$WORK/import-sqlite.log"))"
+PG_RATE=$(import_rate postgres "$PG_CAT")
+echo "   postgres: $PG_RATE records/s ($(tail -n 1 "$WORK/import-postgres.log"))"
+
+# serve NAME CATALOG: starts a server, sets URL
+serve() {
+    build/danqing --data "$WORK/data-$1" --catalog "$2" --listen 127.0.0.1:0 --threads 2 \
+        --log-level 3 serve >"$WORK/serve-$1.log" 2>&1 &
+    PIDS="$PIDS $!"
+    i=0
+    while ! grep -q 'listening on' "$WORK/serve-$1.log" && [ $i -lt 600 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$WORK/serve-$1.log" | head -n 1)
+    URL=${URL%/}
+    [ -n "$URL" ] || { echo "serve $1 did not start:"; cat "$WORK/serve-$1.log"; exit 1; }
+    # the first search builds the server's in-memory search index: not part of the timing
+    curl -s -o /dev/null "$URL/api/relics?facets=1"
+}
+serve sqlite "sqlite:$PWD/$WORK/data-sqlite/catalog.sqlite"
+SQ_URL=$URL
+serve postgres "$PG_CAT"
+PG_URL_HTTP=$URL
+
+# p50 and p95 in ms of RUNS requests of one URL
+lat() {
+    i=0
+    : >"$WORK/t.txt"
+    while [ $i -lt "$RUNS" ]; do
+        curl -s -o /dev/null -w '%{time_total}\n' "$1" >>"$WORK/t.txt"
+        i=$((i + 1))
+    done
+    sort -n "$WORK/t.txt" | awk '{a[NR]=$1} END {i=int(NR*0.95)+1; if (i>NR) i=NR;
+        printf "%.1f %.1f", a[int(NR/2)+1]*1000, a[i]*1000}'
+}
+
+OUT=$WORK/issue15-pg.md
+{
+    echo "# Issue 15: PostgreSQL catalog against SQLite ($N records, $(nproc) cores)"
+    echo
+    echo "| | SQLite | PostgreSQL |"
+    echo "|---|---:|---:|"
+    echo "| import, records/s (target PostgreSQL >= 5,000) | $SQ_RATE | $PG_RATE |"
+    echo
+    echo "Searches through HTTP (/api/relics, anonymous, $RUNS runs each; target p95 < 50 ms):"
+    echo
+    echo "| query | SQLite p50 / p95 ms | PostgreSQL p50 / p95 ms |"
+    echo "|---|---:|---:|"
+} >"$OUT"
+for q in 'q=%E5%B1%B1%E6%B0%B4&facets=1' 'q=%E6%BA%AA%E5%B1%B1%E8%A1%8C%E6%97%85&facets=1' \
+         'q=landscape&dynasty=ming&facets=1' 'dynasty=northern_song&object_type=handscroll&facets=1' \
+         'year_from=1100&year_to=1200&facets=1' 'q=qiushan&facets=1' 'q=xsxl&facets=1' \
+         'q=wind%20in%20the%20pines&facets=1' 'q=%E5%BC%A0%E6%8B%A9%E7%AB%AF&facets=1' \
+         'subject=landscape&sort=date&facets=1' 'facets=1' 'q=%E5%B1%B1%E6%B0%B4'; do
+    set -- $(lat "$SQ_URL/api/relics?$q") $(lat "$PG_URL_HTTP/api/relics?$q")
+    printf '| `%s` | %s / %s | %s / %s |\n' "$q" "$1" "$2" "$3" "$4" >>"$OUT"
+done
+cat "$OUT"
