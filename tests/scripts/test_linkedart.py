@@ -23,15 +23,7 @@ KINDS = {"HumanMadeObject": "object.json", "Person": "person.json",
          "DigitalObject": "digital.json"}
 
 
-def main():
-    c = dqnet.Counter()
-    sdir = os.path.join(dqnet.ROOT, ".cache", "linked-art")
-    files = glob.glob(os.path.join(sdir, "*.json"))
-    if not all(os.path.exists(os.path.join(sdir, k)) for k in ["core.json", *KINDS.values()]):
-        print(f"  the Linked Art schemas are missing from {sdir}: copy schema/*.json of "
-              "github.com/linked-art/json-validator there (see this file's header)")
-        c.check(False, "Linked Art schemas present")
-        return c.summary()
+def load_validators(c, sdir, files):
     from jsonschema import Draft202012Validator, FormatChecker
     schemas = {}
     for f in files:
@@ -62,7 +54,27 @@ def main():
     print(f"  date-time formats checked: {'yes' if dates else 'no (no rfc3339 validator)'}")
     if dates:
         c.check(any("date-time" in e for e in errs), "the validator rejects a bad date-time")
+    return validators
 
+
+def main():
+    c = dqnet.Counter()
+    sdir = os.path.join(dqnet.ROOT, ".cache", "linked-art")
+    files = glob.glob(os.path.join(sdir, "*.json"))
+    have = all(os.path.exists(os.path.join(sdir, k)) for k in ["core.json", *KINDS.values()])
+    if not have:
+        print(f"  the Linked Art schemas are missing from {sdir}: copy schema/*.json of "
+              "github.com/linked-art/json-validator there (see this file's header)")
+        # `make validate` (DQ_VALIDATE=1) requires them. `make check` runs on clean clones that
+        # cannot fetch them: there the negotiation and stable-URI checks below still run, and
+        # the schema validation is reported as not run, never as passed.
+        if os.environ.get("DQ_VALIDATE") == "1":
+            c.check(False, "Linked Art schemas present")
+            return c.summary()
+        print("  NOT RUN: schema validation (run `make validate` with the schemas in place)")
+        validators = None
+    else:
+        validators = load_validators(c, sdir, files)
     counts = {k: [0, 0] for k in KINDS}
     with dqnet.Catalog(synthetic=60) as cat:
         docs = []
@@ -88,6 +100,10 @@ def main():
             _, _, body = cat.get(f"/linked-art/digital/{urllib.parse.quote(iid)}")
             docs.append(json.loads(body))
         for d in docs:
+            c.check(d.get("type") in KINDS and str(d.get("id", "")).startswith("http"),
+                    f"{d.get('type')} {d.get('id')}: a typed document with an absolute id")
+            if validators is None:
+                continue
             errs = list(validators[d["type"]].iter_errors(d))
             counts[d["type"]][1] += 1
             counts[d["type"]][0] += not errs
@@ -98,7 +114,10 @@ def main():
     total = sum(v[1] for v in counts.values())
     print(f"linked-art valid {valid}/{total}: " +
           ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in counts.items()))
-    c.check(total >= 76 + 16, "documents for every relic and image were checked")
+    if validators is not None:
+        c.check(total >= 76 + 16, "documents for every relic and image were checked")
+    else:
+        c.check(len(docs) >= 76 + 16, "documents for every relic and image were fetched")
     return c.summary()
 
 

@@ -92,8 +92,13 @@ def main():
     xsd = os.path.join(dqnet.ROOT, ".cache", "lido", "lido-v1.0.xsd")
     if not os.path.exists(xsd):
         print(f"  the LIDO XSD is missing: {xsd} (see this file's header)")
-        c.check(False, "LIDO 1.0 XSD present")
-        return c.summary()
+        # Required under `make validate` (DQ_VALIDATE=1); on a clean clone (`make check`) the
+        # harvest runs and the records are checked for well-formedness only, said as such.
+        if os.environ.get("DQ_VALIDATE") == "1":
+            c.check(False, "LIDO 1.0 XSD present")
+            return c.summary()
+        print("  NOT RUN: LIDO XSD validation (run `make validate` with the XSD in place)")
+        xsd = None
     with dqnet.Catalog(synthetic=SYNTHETIC) as cat:
         total = 16 + SYNTHETIC
         with tempfile.NamedTemporaryFile("w", suffix=".pl", delete=False) as f:
@@ -141,7 +146,7 @@ def main():
             f.write("</lido:lidoWrap>\n")
             wrap = f.name
         try:
-            v = subprocess.run(["xmllint", "--noout", "--schema", xsd, wrap],
+            v = subprocess.run(["xmllint", "--noout", *(["--schema", xsd] if xsd else []), wrap],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         finally:
             os.unlink(wrap)
@@ -149,8 +154,10 @@ def main():
         valid = len(recs) - len(bad_lines)
         for line in v.stdout.splitlines()[:5]:
             print("    " + line[:300])
-        print(f"lido valid {valid}/{len(recs)} (xmllint, LIDO 1.0 XSD)")
-        c.check(v.returncode == 0 and valid == len(recs) and recs, "every LIDO record is valid")
+        what = "LIDO 1.0 XSD" if xsd else "well-formed XML only, no XSD"
+        print(f"lido valid {valid}/{len(recs)} (xmllint, {what})")
+        c.check(v.returncode == 0 and valid == len(recs) and recs,
+                "every LIDO record is valid" if xsd else "every LIDO record is well-formed XML")
     return c.summary()
 
 
