@@ -1249,7 +1249,7 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
-#define DQ_HTTP_CONN_POOL (16u << 10)
+#define DQ_HTTP_CONN_POOL (32u << 10)
 
 int dq_http_daemon_start(dq_server_t *srv, dq_err_t *err)
 {
@@ -1264,13 +1264,13 @@ int dq_http_daemon_start(dq_server_t *srv, dq_err_t *err)
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* Each connection has one memory pool for the request line, headers and the answer's
-     * header block, and libmicrohttpd zeroes all of it between requests on a keep-alive
-     * connection (4-5 % of the cache-off tile path at the default 32 KiB, issue 9 profile).
-     * Bodies do not live there (mhd.c copies them into conn_state_t.body), so the pool only
-     * has to hold headers: 16 KiB takes a 15 KiB header block, or 7 KiB of cookies (the
-     * library copies a Cookie header once more to split it), and answers 431 past that; a
-     * browser cookie is at most 4 KiB and most proxies refuse header lines over 8 KiB
-     * (tests/regress/issue_9_hotpath.c sends 12 KiB of headers and 6 KiB of cookies). */
+     * header block; bodies do not live there (mhd.c copies them into conn_state_t.body).
+     * libmicrohttpd zeroes it between requests on a keep-alive connection. A 16 KiB pool was
+     * tried for that memset (issue 9): no gain measurable over noise (1.4-2.5 % of the
+     * cache-off tile path either way), and it refused 7 KiB of cookies (the library copies a
+     * Cookie header once more to split it) and dropped some header blocks just over 16 KiB
+     * without an answer. So libmicrohttpd's own 32 KiB, stated here: about 15 KiB of cookies
+     * or a 31 KiB header block, 431 past that (tests/regress/issue_9_hotpath.c). */
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
