@@ -311,6 +311,22 @@ static void *tick(void *arg)
         sub_t **all = NULL;
         int n_all = 0;
         for (room_t *r = c->rooms; r; r = r->next) {
+            /* Ended subscribers are woken on every tick until their stream closes: a resume
+             * that races the reader's own suspension inside libmicrohttpd can be lost (seen
+             * as 1 of 40 learner streams left open after a session ended, in one make check
+             * run), and a stream must not wait for the next ping to end. */
+            int n_ended = 0;
+            for (sub_t *s = r->subs; s; s = s->next)
+                n_ended += s->ended;
+            if (n_ended && !r->dirty && !ping) {
+                all = dq_xrealloc(all, ((size_t)n_all + (size_t)n_ended + 1) * sizeof(*all));
+                for (sub_t *s = r->subs; s; s = s->next)
+                    if (s->ended) {
+                        s->refs++;
+                        all[n_all++] = s;
+                    }
+                continue;
+            }
             if (!r->dirty && !ping)
                 continue;
             dq_buf_t b = {0}, comment = {0};
