@@ -538,3 +538,24 @@ void dq_http_api(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *res
         route->fn(&c);
     free_segs(&c);
 }
+
+void dq_api_vocabs_load(dq_api_t *c, dq_api_vocabs_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->base = dq_api_base_url(c);
+    dq_err_t err = {0};
+    if (dq_catalog_vocab(c->srv->catalog, "dynasties", &v->dyn, &err) < 0)
+        dq_buf_reset(&v->dyn);
+    if (dq_catalog_vocab(c->srv->catalog, "object_types", &v->type, &err) < 0)
+        dq_buf_reset(&v->type);
+    if (dq_catalog_vocab(c->srv->catalog, "subjects", &v->subj, &err) < 0)
+        dq_buf_reset(&v->subj);
+}
+
+void dq_api_vocabs_free(dq_api_vocabs_t *v)
+{
+    free(v->base);
+    dq_buf_free(&v->dyn);
+    dq_buf_free(&v->type);
+    dq_buf_free(&v->subj);
+}

@@ -47,6 +47,15 @@ char *dq_api_arg(dq_api_t *c, const char *name, int *bad);
 struct json_t *dq_api_body(dq_api_t *c, int want_array);
 /* The base URL the client used (dq_http_base_url) as a new string. */
 char *dq_api_base_url(dq_api_t *c);
+/* The base URL and the labelled vocabularies (dynasties, object types, subjects) that the
+ * Presentation and Linked Art builders share; owned strings. A vocabulary that fails to load is
+ * left empty: vocabularies only label keys, so the keys then stand as labels. */
+typedef struct {
+    char *base;
+    dq_buf_t dyn, type, subj;
+} dq_api_vocabs_t;
+void dq_api_vocabs_load(dq_api_t *c, dq_api_vocabs_t *v);
+void dq_api_vocabs_free(dq_api_vocabs_t *v);
 
 /* ---- handlers (the table in api.c points at these) ---- */
 void dq_api_login(dq_api_t *c);

@@ -24,37 +24,25 @@
 
 #define PREFIX "/linked-art/"
 
-/* Vocabularies and base URL every builder call shares (owned strings). */
+/* What every builder call shares: base URL and vocabularies (api.c), and the builder's view. */
 typedef struct {
-    char *base;
-    dq_buf_t dyn, type, subj;
+    dq_api_vocabs_t v;
     dq_lod_ctx_t ctx;
 } lctx_t;
 
 static void lctx_init(dq_api_t *c, lctx_t *l)
 {
-    memset(l, 0, sizeof(*l));
-    l->base = dq_api_base_url(c);
-    dq_err_t err = {0};
-    /* Vocabularies only label keys: without them the keys are the labels. */
-    if (dq_catalog_vocab(c->srv->catalog, "dynasties", &l->dyn, &err) < 0)
-        dq_buf_reset(&l->dyn);
-    if (dq_catalog_vocab(c->srv->catalog, "object_types", &l->type, &err) < 0)
-        dq_buf_reset(&l->type);
-    if (dq_catalog_vocab(c->srv->catalog, "subjects", &l->subj, &err) < 0)
-        dq_buf_reset(&l->subj);
-    l->ctx.base_url = l->base;
-    l->ctx.dynasties_json = l->dyn.data;
-    l->ctx.object_types_json = l->type.data;
-    l->ctx.subjects_json = l->subj.data;
+    dq_api_vocabs_load(c, &l->v);
+    memset(&l->ctx, 0, sizeof(l->ctx));
+    l->ctx.base_url = l->v.base;
+    l->ctx.dynasties_json = l->v.dyn.data;
+    l->ctx.object_types_json = l->v.type.data;
+    l->ctx.subjects_json = l->v.subj.data;
 }
 
 static void lctx_free(lctx_t *l)
 {
-    free(l->base);
-    dq_buf_free(&l->dyn);
-    dq_buf_free(&l->type);
-    dq_buf_free(&l->subj);
+    dq_api_vocabs_free(&l->v);
 }
 
 /* A Linked Art answer: the profile media type; private because what exists depends on the

@@ -21,37 +21,25 @@
 
 #define PREFIX "/iiif/presentation/3/"
 
-/* What every builder call shares: base URL and vocabularies (owned strings). */
+/* What every builder call shares: base URL and vocabularies (api.c), and the builder's view. */
 typedef struct {
-    char *base;
-    dq_buf_t dyn, type, subj;
+    dq_api_vocabs_t v;
     dq_iiif_pctx_t ctx;
 } pctx_t;
 
 static void pctx_init(dq_api_t *c, pctx_t *p)
 {
-    memset(p, 0, sizeof(*p));
-    p->base = dq_api_base_url(c);
-    dq_err_t err = {0};
-    /* The vocabularies only label keys: a failure leaves the keys as labels. */
-    if (dq_catalog_vocab(c->srv->catalog, "dynasties", &p->dyn, &err) < 0)
-        dq_buf_reset(&p->dyn);
-    if (dq_catalog_vocab(c->srv->catalog, "object_types", &p->type, &err) < 0)
-        dq_buf_reset(&p->type);
-    if (dq_catalog_vocab(c->srv->catalog, "subjects", &p->subj, &err) < 0)
-        dq_buf_reset(&p->subj);
-    p->ctx.base_url = p->base;
-    p->ctx.dynasties_json = p->dyn.data;
-    p->ctx.object_types_json = p->type.data;
-    p->ctx.subjects_json = p->subj.data;
+    dq_api_vocabs_load(c, &p->v);
+    memset(&p->ctx, 0, sizeof(p->ctx));
+    p->ctx.base_url = p->v.base;
+    p->ctx.dynasties_json = p->v.dyn.data;
+    p->ctx.object_types_json = p->v.type.data;
+    p->ctx.subjects_json = p->v.subj.data;
 }
 
 static void pctx_free(pctx_t *p)
 {
-    free(p->base);
-    dq_buf_free(&p->dyn);
-    dq_buf_free(&p->type);
-    dq_buf_free(&p->subj);
+    dq_api_vocabs_free(&p->v);
 }
 
 /* Presentation 3.0 §6.1: JSON-LD with the context as profile when the client asks for it,
@@ -175,10 +163,10 @@ static void collection(dq_api_t *c, const char *name)
     pctx_init(c, &p);
     if (strcmp(name, "all") == 0) {
         coll.kind = DQ_IIIF_COLL_ALL;
-    } else if (dq_str_starts(name, "dynasty-") && vocab_has(p.dyn.data, name + 8)) {
+    } else if (dq_str_starts(name, "dynasty-") && vocab_has(p.v.dyn.data, name + 8)) {
         coll.kind = DQ_IIIF_COLL_DYNASTY;
         coll.key = name + 8;
-    } else if (dq_str_starts(name, "type-") && vocab_has(p.type.data, name + 5)) {
+    } else if (dq_str_starts(name, "type-") && vocab_has(p.v.type.data, name + 5)) {
         coll.kind = DQ_IIIF_COLL_TYPE;
         coll.key = name + 5;
     } else {
