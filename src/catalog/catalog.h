@@ -574,7 +574,9 @@ typedef struct {
 int dq_catalog_style_similar(dq_catalog_t *cat, const dq_style_query_t *q, const dq_actor_t *who,
                              dq_buf_t *out, dq_err_t *err);
 /* The same for a relic: its first image's embedding, the relic itself left out. 404 for a relic
- * who may not see, or one without an indexed image. */
+ * who may not see; a relic without an image, or whose image has no embedding yet, answers
+ * {"image_id", "indexed": false, "reason": {"key": "no_image"|"not_indexed", "en", "zh"},
+ *  "items": []}. */
 int dq_catalog_style_similar_relic(dq_catalog_t *cat, const char *relic_id, int limit,
                                    const dq_actor_t *who, dq_buf_t *out, dq_err_t *err);
 /* Attribution suggestions for a raw vector: {"label": "school", "labels": [{"label": "jinbi",
@@ -585,7 +587,8 @@ int dq_catalog_style_classify(dq_catalog_t *cat, const char *label, const float 
 
 /* The palette of a relic's first image as {"image_id", "palette": [{"hex", "lab", "share",
  * "name"}], "named": [{"key", "zh", "en", "hex", "share"}]} into out; 404 for a relic who may
- * not see or one without an indexed image. */
+ * not see; one without an indexed image answers as dq_catalog_style_similar_relic does, with
+ * "palette": [] in place of "items". */
 int dq_catalog_style_palette_relic(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
                                    dq_buf_t *out, dq_err_t *err);
 

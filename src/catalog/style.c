@@ -597,8 +597,8 @@ out:
     return rc;
 }
 
-/* The image id of relic_id's first image into img (DQ_IMAGE_ID_MAX + 1 bytes): 0, or -1 with
- * err (404 for a relic who may not see, or one without images). */
+/* The image id of relic_id's first image into img (DQ_IMAGE_ID_MAX + 1 bytes): 0; 1 when the
+ * relic has no image (img empty); -1 with err (404 for a relic who may not see). */
 static int relic_first_image(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
                              char *img, dq_err_t *err)
 {
@@ -613,19 +613,45 @@ static int relic_first_image(dq_catalog_t *cat, const char *relic_id, const dq_a
         json_object_get(json_array_get(json_object_get(d, "images"), 0), "image_id"));
     snprintf(img, DQ_IMAGE_ID_MAX + 1, "%s", iid ? iid : "");
     json_decref(d);
-    if (!img[0])
-        return dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no image", relic_id);
-    return 0;
+    return img[0] ? 0 : 1;
+}
+
+/* A visible relic whose first image has no embedding (or that has no image) is an answer, not
+ * an error: the relic page asks for every relic, and a work ingested a minute ago is simply
+ * not indexed until `danqing style index` runs. The reason says which of the two it is. */
+static void put_not_indexed(dq_buf_t *out, const char *img, const char *list)
+{
+    dq_buf_printf(out, "{\"image_id\":");
+    jstr_or_null(out, img[0] ? img : NULL);
+    dq_buf_printf(out, ",\"indexed\":false,\"reason\":{\"key\":\"%s\",\"en\":\"%s\","
+                       "\"zh\":\"%s\"},\"%s\":[]}",
+                  img[0] ? "not_indexed" : "no_image",
+                  img[0] ? "This image is not indexed yet (danqing style index)."
+                         : "This relic has no image.",
+                  img[0] ? "该图像尚未编入风格索引（danqing style index）。" : "该文物没有图像。",
+                  list);
 }
 
 int dq_catalog_style_similar_relic(dq_catalog_t *cat, const char *relic_id, int limit,
                                    const dq_actor_t *who, dq_buf_t *out, dq_err_t *err)
 {
     char img[DQ_IMAGE_ID_MAX + 1];
-    if (relic_first_image(cat, relic_id, who, img, err) < 0)
+    int r = relic_first_image(cat, relic_id, who, img, err);
+    if (r < 0)
         return -1;
-    dq_style_query_t q = {.image_id = img, .exclude_relic = relic_id, .limit = limit};
-    return dq_catalog_style_similar(cat, &q, who, out, err);
+    if (r == 0) {
+        snapshot_t *s = snapshot_get(cat, err);
+        if (!s)
+            return -1;
+        int indexed = find_entry(s, img) >= 0;
+        snap_unref(s);
+        if (indexed) {
+            dq_style_query_t q = {.image_id = img, .exclude_relic = relic_id, .limit = limit};
+            return dq_catalog_style_similar(cat, &q, who, out, err);
+        }
+    }
+    put_not_indexed(out, img, "items");
+    return 0;
 }
 
 /* ================================================================ attribution */
@@ -782,13 +808,17 @@ int dq_catalog_style_palette_relic(dq_catalog_t *cat, const char *relic_id, cons
                                    dq_buf_t *out, dq_err_t *err)
 {
     char img[DQ_IMAGE_ID_MAX + 1];
-    if (relic_first_image(cat, relic_id, who, img, err) < 0)
+    int r = relic_first_image(cat, relic_id, who, img, err);
+    if (r < 0)
         return -1;
-    pal_t p = {out};
-    int r = dq_catalog_style_get(cat, img, put_palette, &p, err);
-    if (r == 1)
-        return dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no indexed image", relic_id);
-    return r;
+    if (r == 0) {
+        pal_t p = {out};
+        r = dq_catalog_style_get(cat, img, put_palette, &p, err);
+        if (r != 1)
+            return r;
+    }
+    put_not_indexed(out, img, "palette");
+    return 0;
 }
 
 /* ================================================================ the style map */

@@ -91,6 +91,13 @@ cur=$(curl -s -H "Authorization: Bearer $tok" "$api/relics/$vid/similar?limit=50
 check "a curator sees it" "echo '$cur' | grep -q '\"$hid\"'"
 check "the restricted relic's own similar list is 404 anonymously" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$api/relics/$hid/similar') = 404 ]"
 check "a hidden image is 404 to POST /api/similar" "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{\"image_id\":\"S5-jinbi-0002\"}' '$api/similar') = 404 ]"
+bare=$(curl -s -X POST -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+  -d '{"accession":"NO-IMAGE-1","title":{"en":"No image yet","zh":"尚无图像"}}' "$api/relics" | $py -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+check "a relic without an image: similar is 200, empty, with the reason" "[ \$(curl -s -o $tmp/bare.json -w '%{http_code}' '$api/relics/$bare/similar') = 200 ] && $py -c '
+import json; d=json.load(open(\"$tmp/bare.json\")); assert d[\"indexed\"] is False and d[\"items\"]==[] and d[\"reason\"][\"key\"]==\"no_image\", d'"
+check "a relic without an image: palette is 200, empty, with the reason" "[ \$(curl -s -o $tmp/barep.json -w '%{http_code}' '$api/relics/$bare/palette') = 200 ] && $py -c '
+import json; d=json.load(open(\"$tmp/barep.json\")); assert d[\"indexed\"] is False and d[\"palette\"]==[] and d[\"reason\"][\"zh\"], d'"
+check "an unknown relic is still 404" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$api/relics/no-such-relic/palette') = 404 ]"
 check "bad limit is 400" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$api/relics/$vid/similar?limit=0') = 400 ]"
 up=$(curl -s -X POST -H 'Content-Type: image/tiff' --data-binary @"$tmp/s/S5-xiyuan-0001/main.tif" "$api/similar?limit=3")
 check "an uploaded image gets similar works and attribution suggestions" "echo '$up' | $py -c '

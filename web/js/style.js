@@ -82,9 +82,14 @@ function simCard(it) {
       h('span.sim-bars', bars))));
 }
 
+// The server's reason when this relic's image has no embedding yet (or it has no image).
+function notIndexed(res) {
+  return res && res.indexed === false && res.reason ? (lang() === 'zh' ? res.reason.zh : res.reason.en) : null;
+}
+
 function simList(res) {
   const items = (res && res.items) || [];
-  if (!items.length) return h('p.sim-empty', L('similar_none'));
+  if (!items.length) return h('p.sim-empty', notIndexed(res) || L('similar_none'));
   return h('ul.sim-list', items.map(simCard));
 }
 
@@ -127,11 +132,12 @@ export function stylePanel(relic, imageId, v) {
     h('div.style-cols',
       h('div.style-palette', h('h2.section-title', L('palette')), h('p.hint', L('palette_hint')), swatches),
       h('div.style-similar', h('h2#h-similar.section-title', L('similar')), similar)),
-    h('div.find', h('h2.section-title', L('find')), h('p.hint', L('find_hint')),
+    h('div.style-find', h('h2.section-title', L('find')), h('p.hint', L('find_hint')),
       h('div.find-actions', viewBtn, h('label.btn-line.upload', { for: 'style-upload' }, L('find_upload')), file), found));
   const id = encodeURIComponent(relic.id);
   getJSON(`/api/relics/${id}/palette`).then((p) => {
     swatches.removeAttribute('aria-busy');
+    if (notIndexed(p)) { clear(swatches).append(h('p.hint', notIndexed(p))); return; }
     clear(swatches).append(h('ul.swatch-list', (p.palette || []).map((c) => h('li.swatch', { title: `${c.hex} ${(c.share * 100).toFixed(1)}%` },
       h('span.swatch-chip', { style: `background:${c.hex};flex-grow:${Math.max(1, Math.round(c.share * 100))}` }),
       h('span.swatch-label', c.name === 'paper' ? (lang() === 'zh' ? '地' : 'ground') : (c.name || c.hex)), ' ',

@@ -63,7 +63,11 @@ cv2.imwrite(${JSON.stringify(mask)}, m)`]);
       if (b.type === 'Choice') choice = b;
       else await new Promise((res) => setTimeout(res, 200));
     }
-    expect(choice && choice.items.length === 2 && choice.items[1].id.includes('.restoration'), 'no Choice in the manifest');
+    // The original first (the default), the restoration second; the spectral scenario's layers
+    // of this relic, when it ran, follow them in the same Choice.
+    expect(choice && choice.items.length >= 2 && choice.items[1].id.includes('.restoration'), 'no Choice in the manifest');
+    expect(choice.items[0].id.includes(`/iiif/3/${encodeURIComponent(I)}/`), `the original is not the default: ${choice.items[0].id}`);
+    expect(choice.items.slice(2).every((x) => x.id.includes('/spectral/')), `unexpected Choice items: ${choice.items.map((x) => x.id)}`);
   });
 
   await test('conservation: timeline, comparison modes, restoration slider, print', async () => {
