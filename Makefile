@@ -7,7 +7,7 @@ CC      ?= cc
 # Analysis (issues 11-13): fftw3, openblas + lapacke, gsl, and VLFeat (no .pc file: -lvl below).
 # Scale-out (issue 15): libpq and libcurl.
 PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc zlib \
-           fftw3 openblas lapacke gsl libpq libcurl
+           fftw3 openblas lapacke gsl libpq libcurl libcrypto
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
                -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lvl -lbz2 -lm -lpthread
