@@ -91,42 +91,6 @@ static void pct_append(dq_buf_t *b, const char *s, int keep_slash)
     }
 }
 
-int dq_s3_xml_text(const char *xml, size_t xml_len, const char *tag, char *out, size_t cap)
-{
-    char open[80], close[80];
-    snprintf(open, sizeof open, "<%s>", tag);
-    snprintf(close, sizeof close, "</%s>", tag);
-    const char *p = memmem(xml, xml_len, open, strlen(open));
-    if (!p || cap == 0)
-        return -1;
-    p += strlen(open);
-    const char *e = memmem(p, xml_len - (size_t)(p - xml), close, strlen(close));
-    if (!e)
-        return -1;
-    static const struct {
-        const char *ent;
-        char c;
-    } ents[] = {{"&quot;", '"'}, {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&apos;", '\''},
-                {"&#34;", '"'}};
-    size_t o = 0;
-    while (p < e && o + 1 < cap) {
-        char c = *p++;
-        if (c == '&') {
-            for (size_t i = 0; i < DQ_ARRAY_LEN(ents); i++) {
-                size_t n = strlen(ents[i].ent);
-                if ((size_t)(e - (p - 1)) >= n && memcmp(p - 1, ents[i].ent, n) == 0) {
-                    c = ents[i].c;
-                    p += n - 1;
-                    break;
-                }
-            }
-        }
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
 /* ---------------------------------------------------------------- requests */
 
 typedef struct {
@@ -391,9 +355,11 @@ static int fail_status(const req_t *r, const char *what, dq_err_t *err)
     char code[64] = "", msg[256] = "";
     dq_s3_xml_text(r->resp.data ? r->resp.data : "", r->resp.len, "Code", code, sizeof code);
     dq_s3_xml_text(r->resp.data ? r->resp.data : "", r->resp.len, "Message", msg, sizeof msg);
-    int c = r->status == 404 ? DQ_ENOTFOUND : DQ_EIO;
-    return dq_err_set(err, c, r->status == 404 ? 404 : 500, "%s: HTTP %ld %s%s%s", what,
-                      r->status, code, msg[0] ? ": " : "", msg);
+    if (r->status == 404)
+        return dq_err_set(err, DQ_ENOTFOUND, 404, "%s: not found in the store (HTTP 404%s%s)",
+                          what, code[0] ? " " : "", code);
+    return dq_err_set(err, DQ_EIO, 500, "%s: HTTP %ld %s%s%s", what, r->status, code,
+                      msg[0] ? ": " : "", msg);
 }
 
 /* ---------------------------------------------------------------- the verbs */
