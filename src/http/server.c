@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "image/image.h"
 #include "spectral/spectral.h"
@@ -79,14 +80,17 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
     srv->catalog = dq_catalog_open(dq_config_catalog(cfg), err);
     if (!srv->catalog)
         goto fail;
+    if (!(srv->store = dq_blob_open(cfg, err)))
+        goto fail;
     /* design.md: tmp/ is cleaned at start-up, and a replacement journaled by an ingest that
      * crashed is completed or dropped before we serve anything from pyramids/. */
     int n_recovered = 0;
-    if (dq_image_ingest_recover(srv->catalog, cfg->data_dir, &n_recovered, err) < 0)
+    if (dq_image_ingest_recover_store(srv->catalog, cfg->data_dir, srv->store, &n_recovered,
+                                      err) < 0)
         goto fail;
     if (n_recovered)
         dq_log(DQ_LOG_INFO, "http", "completed %d interrupted ingest(s)", n_recovered);
-    srv->registry = dq_registry_new(srv->catalog, cfg->data_dir);
+    srv->registry = dq_registry_new(srv->catalog, srv->store);
     srv->cache = dq_cache_new((size_t)cfg->cache_mb << 20, dq_http_cache_value_free);
     /* Compressed bodies: an eighth of the response cache (a manifest shrinks about 10x). */
     srv->gz_cache = dq_cache_new((size_t)cfg->cache_mb << 17, free);
@@ -147,6 +151,7 @@ void dq_server_stop(dq_server_t *srv)
     free(srv->trusted);
     dq_throttle_free(srv->throttle);
     dq_registry_free(srv->registry);
+    dq_blob_close(srv->store);
     dq_catalog_close(srv->catalog);
     free(srv);
 }
