@@ -19,6 +19,7 @@ typedef struct {
 
 int dq_cmd_ingest(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv);
+int dq_cmd_store(dq_config_t *cfg, int argc, char **argv); /* blob store (issue 15) */
 int dq_cmd_serve(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_import(dq_config_t *cfg, int argc, char **argv);
