@@ -146,6 +146,13 @@ build/fuzz/fuzz_base64: fuzz/fuzz_base64.c $(FUZZ_SRCS)
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
 	  $(shell pkg-config --libs libsodium jansson) -lm
+# The multispectral target (issue 11) runs the spectral API's path, layer and point parsers.
+build/fuzz/fuzz_spectral: fuzz/fuzz_spectral.c src/http/spectral_layer.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium jansson) -lm
 # The S3 answer reader (issue 15) runs blob/s3_xml.c over arbitrary bytes.
 build/fuzz/fuzz_s3xml: fuzz/fuzz_s3xml.c $(FUZZ_SRCS) src/blob/s3_xml.c
 	@mkdir -p $(dir $@)

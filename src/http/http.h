@@ -261,6 +261,11 @@ struct dq_server {
     void *trusted;            /* dq_cidr_t[] of cfg->trusted_proxy, read-only */
     int n_trusted;
     struct dq_classes *classes; /* classroom sessions (classroom.c); thread-safe */
+    /* The pigment library (spectral/, the spectrum endpoint), parsed once at start-up and
+     * read-only; NULL when it could not be read, and pigments_err says why (answered to each
+     * request that needs it, as a per-request load would have). */
+    struct dq_spec_table *pigments;
+    dq_err_t pigments_err;
     pthread_t watcher;        /* polls the registry for replaced pyramids */
     int watcher_running;
     _Atomic int stopping;

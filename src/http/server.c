@@ -15,6 +15,7 @@
 #include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "image/image.h"
+#include "spectral/spectral.h"
 
 /* Threads that run API writes and logins (see dq_server_start). */
 #define DQ_API_THREADS 4
@@ -115,6 +116,11 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
     if (dq_log_get_level() <= DQ_LOG_INFO)
         srv->alog = dq_alog_new(2);
     srv->classes = dq_classes_new();
+    char lib_dir[4096];
+    dq_spec_default_library(lib_dir, sizeof(lib_dir));
+    srv->pigments = dq_spec_table_load(lib_dir, &srv->pigments_err);
+    if (!srv->pigments)
+        dq_log(DQ_LOG_INFO, "http", "no pigment library: %s", srv->pigments_err.msg);
     if (dq_http_daemon_start(srv, err) < 0)
         goto fail;
     if (pthread_create(&srv->watcher, NULL, watch, srv) == 0)
@@ -136,6 +142,7 @@ void dq_server_stop(dq_server_t *srv)
         pthread_join(srv->watcher, NULL);
     dq_http_daemon_stop(srv);
     dq_classes_free(srv->classes);
+    dq_spec_table_free(srv->pigments);
     dq_renderq_free(srv->renderq);
     dq_renderq_free(srv->apiq);
     dq_alog_free(srv->alog);
