@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -22,6 +23,7 @@ struct dq_blob {
     char kind[8];
     char desc[PATH_MAX + 1700];
     dq_blob_cache_t *cache; /* object stores only */
+    char *cache_dir;        /* object stores only: the cache's directory */
 };
 
 struct dq_blob_obj {
@@ -141,6 +143,7 @@ static dq_blob_t *open_s3(const dq_config_t *cfg, dq_err_t *err)
     snprintf(b->desc, sizeof(b->desc), "s3://%s/%s at %s", bucket, prefix, endpoint);
     cache_dir = cfg->store_cache[0] ? dq_xstrdup(cfg->store_cache)
                                     : dq_xasprintf("%s/cache/blob", cfg->data_dir);
+    b->cache_dir = dq_xstrdup(cache_dir);
     if (!(b->cache = dq_blob_cache_new(cache_dir, (uint64_t)cfg->store_cache_mb << 20,
                                        (size_t)cfg->store_block_kb << 10, b->ops, b->self,
                                        err))) {
@@ -200,6 +203,7 @@ void dq_blob_close(dq_blob_t *b)
         return;
     dq_blob_cache_free(b->cache);
     b->ops->close(b->self);
+    free(b->cache_dir);
     free(b);
 }
 
@@ -309,6 +313,63 @@ int dq_blob_remove(dq_blob_t *b, const char *key, dq_err_t *err)
 char *dq_blob_file_path(dq_blob_t *b, const char *key)
 {
     return dq_blob_key_ok(key) ? b->ops->file_path(b->self, key) : NULL;
+}
+
+char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err)
+{
+    if (!dq_blob_key_ok(key)) {
+        bad_key(key, err);
+        return NULL;
+    }
+    char *path = b->ops->file_path(b->self, key);
+    if (path)
+        return path;
+    char tag[128], have[129] = "";
+    uint64_t size;
+    if (dq_blob_stat(b, key, &size, tag, err) < 0)
+        return NULL;
+    path = dq_xasprintf("%s/files/%s", b->cache_dir, key);
+    char *tag_path = dq_xasprintf("%s.etag", path), *tmp = NULL;
+    dq_buf_t t = {0};
+    /* The copy is current when its recorded ETag is the object's and its size matches. */
+    if (dq_fs_read_file(tag_path, 256, &t, err) == 0 && t.len < sizeof(have)) {
+        memcpy(have, t.data, t.len);
+        have[t.len] = '\0';
+    }
+    dq_buf_free(&t);
+    dq_err_clear(err);
+    struct stat st;
+    if (strcmp(have, tag) == 0 && stat(path, &st) == 0 && (uint64_t)st.st_size == size)
+        goto done;
+    char *dir = dq_xstrdup(path);
+    *strrchr(dir, '/') = '\0';
+    int rc = dq_fs_mkdirs(dir, err);
+    if (rc == 0) {
+        tmp = dq_xasprintf("%s/.fetch.XXXXXX", dir);
+        int fd = mkstemp(tmp);
+        if (fd < 0) {
+            rc = dq_err_set(err, DQ_EIO, 0, "cannot create a file in %s: %s", dir,
+                            strerror(errno));
+        } else {
+            close(fd);
+            rc = dq_blob_fetch_file(b, key, tmp, err);
+            if (rc == 0 && rename(tmp, path) < 0)
+                rc = dq_err_set(err, DQ_EIO, 0, "rename %s: %s", path, strerror(errno));
+            if (rc < 0)
+                unlink(tmp);
+        }
+    }
+    if (rc == 0)
+        rc = dq_fs_write_atomic(tag_path, dir, tag, strlen(tag), err);
+    free(dir);
+    if (rc < 0) {
+        free(path);
+        path = NULL;
+    }
+done:
+    free(tag_path);
+    free(tmp);
+    return path;
 }
 
 /* ---------------------------------------------------------------- ranged reads */

@@ -93,6 +93,14 @@ int dq_blob_remove(dq_blob_t *b, const char *key, dq_err_t *err);
 /* The file behind key for a file store (new string, free()), NULL for an object store. */
 char *dq_blob_file_path(dq_blob_t *b, const char *key);
 
+/* A local file holding key's current bytes, for code that needs a path (libvips loaders in
+ * style, scene and restore): for a file store the file itself (no I/O); for an object store a
+ * whole copy under STORE_CACHE/files/KEY, fetched when missing or when the object's ETag
+ * changed (a HEAD each call), written to a temporary name and renamed. New string (free()),
+ * or NULL with err (DQ_ENOTFOUND when missing). These copies are outside the block cache's
+ * bound: they are as large as the objects asked for. Thread-safe. */
+char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err);
+
 /* ---------------------------------------------------------------- ranged reads */
 
 /* An object opened for ranged reads: its size and tag are read once (HEAD), and every read

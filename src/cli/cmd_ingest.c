@@ -143,7 +143,7 @@ int dq_cmd_ingest(dq_config_t *cfg, int argc, char **argv)
            (double)rec.pyramid_size / 1e6, (double)rec.master_size / 1e6,
            rec.icc_converted ? ", ICC converted to sRGB" : "", (double)(dq_now_us() - t0) / 1e6);
     /* issue 13: a replaced pyramid's style embedding is recomputed at once (cmd_style.c). */
-    if (dq_cli_style_refresh(cat, cfg->data_dir, rec.id, rec.pyramid_sha256, rec.pyramid_path,
+    if (dq_cli_style_refresh(cat, store, rec.id, rec.pyramid_sha256, rec.pyramid_path,
                              &err) < 0)
         goto out;
     rc = 0;

@@ -475,6 +475,15 @@ try:
         stop_server(p)
     servers = {}
 
+    # -- analysis that needs a file reads a local copy of the object: style embeddings
+    r = dq(['style', 'index'], data, store, opts, check_rc=False)
+    check('style index embeds a pyramid kept in S3', r.returncode == 0 and
+          '1 embedded' in r.stdout, r.stdout + r.stderr)
+    r = dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '80'], data, store, opts,
+           check_rc=False)
+    check('ingest --replace into S3 re-embeds from the new object', r.returncode == 0,
+          r.stdout + r.stderr)
+
     # -- fixity on every store, and a corrupted object found in S3
     for name, d, st, ex in (('local', local, None, ()), ('s3', data, store, opts),
                             ('posix', posix_data, mount, ())):
