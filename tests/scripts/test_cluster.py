@@ -21,7 +21,6 @@ killed with SIGKILL and started again on its port. Checked:
 The HAProxy configuration is docs/deploy.md's (tests/cluster-haproxy.cfg, ports filled in).
 Prints NOT RUN when haproxy or PostgreSQL 15 is not installed."""
 import concurrent.futures
-import http.client
 import json
 import os
 import random
@@ -34,46 +33,20 @@ import tempfile
 import threading
 import time
 
+from dqhttp import free_port, request
+from dqnet import Counter
+
 ROOT = os.environ.get("DQ_ROOT") or os.getcwd()
 BIN = os.environ.get("DQ_BIN") or os.path.join(ROOT, "build/danqing")
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-passed = failed = 0
+T = Counter()
+check = T.check
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"  ok   {what}", flush=True)
-    else:
-        failed += 1
-        print(f"  FAIL {what}", flush=True)
-    return ok
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
-def request(port, method, path, body=None, headers=None, timeout=20):
-    """(status, headers dict lower-cased, body bytes); status -1 on a transport error."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-        h = dict(headers or {})
-        if data is not None:
-            h.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=data, headers=h)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    except (OSError, http.client.HTTPException) as e:
-        return -1, {}, str(e).encode()
-    finally:
-        conn.close()
 
 
 class Node:
@@ -482,7 +455,7 @@ def main():
             except subprocess.TimeoutExpired:
                 ha.kill()
                 ha.wait()
-        if failed and os.path.exists(f"{tmp}/haproxy.log"):
+        if T.failed and os.path.exists(f"{tmp}/haproxy.log"):
             with open(f"{tmp}/haproxy.log", errors="replace") as f:
                 print("    haproxy log tail:", f.read()[-1500:])
             for n in nodes:
@@ -491,8 +464,8 @@ def main():
         if pg_dir:
             subprocess.run([f"{ROOT}/tests/pg-cluster.sh", "stop", pg_dir])
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"{T.passed} passed, {T.failed} failed")
+    return 1 if T.failed else 0
 
 
 if __name__ == "__main__":
