@@ -471,6 +471,20 @@ try:
             diff.append((u, {k: (a[0], len(a[1])) for k, a in answers.items()}))
     check('%d tiles and renders: S3 and mount answers are byte-identical to local' % len(urls),
           not diff and len(urls) > 40, str(diff[:3]))
+
+    # -- a pyramid replaced under running servers is noticed (an object's ETag, a file's inode)
+    u = urls[len(urls) // 2]
+    before = get(servers['local'][1] + u)
+    dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '70'], local)
+    dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '70'], data, store, opts)
+    now = {}
+    for _ in range(300):  # bounded: the servers re-check once a second
+        now = {k: get(b + u) for k, (_, b) in servers.items() if k != 'posix'}
+        if now['local'] != before and now['s3'] == now['local']:
+            break
+        time.sleep(0.1)
+    check('a pyramid replaced in S3 is served new, like the local one', now['local'] != before and
+          now['s3'] == now['local'] and now['s3'][0] == 200)
     for p, _ in servers.values():
         stop_server(p)
     servers = {}
@@ -481,6 +495,7 @@ try:
           '1 embedded' in r.stdout, r.stdout + r.stderr)
     r = dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '80'], data, store, opts,
            check_rc=False)
+    dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '80'], local)
     check('ingest --replace into S3 re-embeds from the new object', r.returncode == 0,
           r.stdout + r.stderr)
 
