@@ -489,6 +489,35 @@ try:
         stop_server(p)
     servers = {}
 
+    # -- a PostgreSQL catalog and the S3 store shared by two nodes (when the runner made a
+    #    cluster: DQ_TEST_PG_URL): node A ingests, node B (its own data directory and cache)
+    #    serves the tiles, identical to the local store's
+    pg = os.environ.get('DQ_TEST_PG_URL')
+    if pg:
+        schema = 'blob_%d' % os.getpid()
+        subprocess.run(['psql', '-X', '-q', pg, '-c', 'CREATE SCHEMA ' + schema], check=True,
+                       env=dict(os.environ, PGOPTIONS='-c client_min_messages=warning'))
+        try:
+            url = pg + '?options=-csearch_path%3D' + schema
+            node_a, node_b = os.path.join(tmp, 'node-a'), os.path.join(tmp, 'node-b')
+            pgopts = ['--catalog', url, '--s3-endpoint', endpoint]
+            dq(['ingest', src, '--id', 'pg-blob', '--quality', '70'], node_a, 's3://%s/pgnodes' % BUCKET,
+               pgopts)
+            p, b = serve(node_b, 's3://%s/pgnodes' % BUCKET, pgopts)
+            lp, lb = serve(local)
+            try:
+                ok = all(get(b + x.replace('blob-test', 'pg-blob')) == get(lb + x)
+                         for x in urls[:12])
+            finally:
+                stop_server(p)
+                stop_server(lp)
+            check('PostgreSQL + S3: tiles ingested on one node, served by another, identical', ok)
+        finally:
+            subprocess.run(['psql', '-X', '-q', pg, '-c', 'DROP SCHEMA %s CASCADE' % schema],
+                           env=dict(os.environ, PGOPTIONS='-c client_min_messages=warning'))
+    else:
+        print('  (PostgreSQL part not run: no DQ_TEST_PG_URL)')
+
     # -- analysis that needs a file reads a local copy of the object: style embeddings
     r = dq(['style', 'index'], data, store, opts, check_rc=False)
     check('style index embeds a pyramid kept in S3', r.returncode == 0 and
