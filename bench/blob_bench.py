@@ -11,8 +11,8 @@ block cache), then the same s3 server again (s3-warm: every block now cached on 
 pass asks every stored tile of the two largest levels once, in a fixed shuffled order, from C
 clients on keep-alive connections. Answers are compared byte for byte with local's.
 Environment: DQ_BLOB_W/H (master size, default 8000x4000), DQ_BLOB_CLIENTS (4),
-DQ_BLOB_BLOCK_KB (256), DQ_BLOB_REPEAT (3 passes of each kind; each cold pass on a new server
-with an empty cache). Writes build/bench/blob.md and prints it.
+DQ_BLOB_BLOCK_KB (256), DQ_BLOB_REPEAT (3 rounds of local, cold and warm passes, interleaved;
+each cold pass on a new server with an empty cache). Writes build/bench/blob.md and prints it.
 """
 import http.client
 import json
@@ -137,15 +137,14 @@ def main():
                             (x, y, rw, rh, (rw + sf - 1) // sf))
     random.Random(15).shuffle(urls)
 
-    # REPEAT passes of each kind; each cold pass gets a new server with an empty cache.
-    rows, same = [], True
+    # REPEAT rounds, each one local pass, one cold S3 pass (a new server with an empty cache)
+    # and one warm S3 pass, interleaved so that the three kinds share the machine's load.
+    same = True
     lp, lport = serve(local)
     _, _, ref = run_pass(lport, urls)  # the OS page cache warm, as a serving node's would be
-    rows.append(('local (data directory)', [run_pass(lport, urls)[:2] for _ in range(REPEAT)]))
-    os.killpg(lp.pid, signal.SIGTERM)
-    lp.wait()
-    cold_runs, warm_runs, cache_bytes = [], [], 0
+    local_runs, cold_runs, warm_runs, cache_bytes = [], [], [], 0
     for i in range(REPEAT):
+        local_runs.append(run_pass(lport, urls)[:2])
         cache = os.path.join(B, 'cache%d' % i)
         shutil.rmtree(cache, ignore_errors=True)
         sp, sport = serve(s3 + ['--store-cache', cache])
@@ -159,8 +158,10 @@ def main():
         os.killpg(sp.pid, signal.SIGTERM)
         sp.wait()
         shutil.rmtree(cache, ignore_errors=True)
-    rows.append(('S3, cold block cache', cold_runs))
-    rows.append(('S3, warm block cache', warm_runs))
+    os.killpg(lp.pid, signal.SIGTERM)
+    lp.wait()
+    rows = [('local (data directory)', local_runs), ('S3, cold block cache', cold_runs),
+            ('S3, warm block cache', warm_runs)]
 
     load = open('/proc/loadavg').read().split()[:3]
     out = ['# Issue 15: tiles from S3 through the read-through cache, cold and warm, vs local', '',

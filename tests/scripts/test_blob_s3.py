@@ -471,6 +471,12 @@ try:
             diff.append((u, {k: (a[0], len(a[1])) for k, a in answers.items()}))
     check('%d tiles and renders: S3 and mount answers are byte-identical to local' % len(urls),
           not diff and len(urls) > 40, str(diff[:3]))
+    health = {k: json.loads(get(b + '/health')[1]) for k, (_, b) in servers.items()}
+    bc = health['s3']['store']['block_cache']
+    check('/health names each store; the S3 server read its blocks through the cache',
+          [health[k]['store']['kind'] for k in ('local', 's3', 'posix')] ==
+          ['local', 's3', 'posix'] and bc['misses'] > 0 and bc['gets'] == bc['misses'] and
+          bc['hits'] > bc['misses'] and bc['bytes'] <= 1 << 20, str(bc))
 
     # -- a pyramid replaced under running servers is noticed (an object's ETag, a file's inode)
     u = urls[len(urls) // 2]
