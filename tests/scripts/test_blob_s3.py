@@ -475,8 +475,9 @@ try:
     bc = health['s3']['store']['block_cache']
     check('/health names each store; the S3 server read its blocks through the cache',
           [health[k]['store']['kind'] for k in ('local', 's3', 'posix')] ==
-          ['local', 's3', 'posix'] and bc['misses'] > 0 and bc['gets'] == bc['misses'] and
-          bc['hits'] > bc['misses'] and bc['bytes'] <= 1 << 20, str(bc))
+          ['local', 's3', 'posix'] and bc['missed_blocks'] > 0 and
+          bc['gets'] == bc['missed_blocks'] and bc['hit_blocks'] > bc['missed_blocks'] and
+          bc['bytes'] <= 1 << 20, str(bc))
 
     # -- a pyramid replaced under running servers is noticed (an object's ETag, a file's inode)
     u = urls[len(urls) // 2]
