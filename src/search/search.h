@@ -112,6 +112,10 @@ void dq_search_stats(const dq_search_t *s, dq_search_stats_t *st);
  * borrowed and must outlive db. Call once per connection, before creating or using a table
  * that names the tokenizer. Returns 0, or -1 with err (DQ_EUNSUP: SQLite without FTS5). */
 int dq_search_register(const dq_search_t *s, struct sqlite3 *db, dq_err_t *err);
+/* db's FTS5 C API (an fts5_api *, version >= 2; void * so that this header stays free of
+ * sqlite3.h), or NULL when db has no usable FTS5. Borrowed: valid while db is open. For
+ * backends that add FTS5 auxiliary functions of their own. */
+void *dq_search_fts5_api(struct sqlite3 *db);
 
 /* The tokenizer without SQLite, for benchmarks, tests and debugging. Calls tok for each token
  * with the FTS5 callback's arguments (colocated is FTS5_TOKEN_COLOCATED or 0; start/end are

@@ -300,30 +300,27 @@ static int x_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text, 
 
 /* The documented way to reach FTS5's C API: `SELECT fts5(?1)` with a pointer bound under the
  * type "fts5_api_ptr" (SQLite FTS5 §7.1, "Custom Tokenizers" / extending FTS5). */
-int dq_search_register(const dq_search_t *s, sqlite3 *db, dq_err_t *err)
+void *dq_search_fts5_api(sqlite3 *db)
 {
     fts5_api *api = NULL;
     sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK) {
-        dq_err_set(err, DQ_EUNSUP, 500, "search: SQLite without FTS5: %s", sqlite3_errmsg(db));
-        goto out;
-    }
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+        return NULL;
     sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
     (void)sqlite3_step(st);
-    if (!api || api->iVersion < 2) {
-        dq_err_set(err, DQ_EUNSUP, 500, "search: no usable fts5_api (version %d)",
-                   api ? api->iVersion : 0);
-        goto out;
-    }
-    fts5_tokenizer tk = {x_create, x_delete, x_tokenize};
-    if (api->xCreateTokenizer(api, DQ_SEARCH_TOKENIZER, (void *)s, &tk, NULL) != SQLITE_OK) {
-        dq_err_set(err, DQ_EINTERNAL, 500, "search: registering the tokenizer failed: %s",
-                   sqlite3_errmsg(db));
-        goto out;
-    }
-    rc = 0;
-out:
     sqlite3_finalize(st);
-    return rc;
+    return api && api->iVersion >= 2 ? api : NULL;
+}
+
+int dq_search_register(const dq_search_t *s, sqlite3 *db, dq_err_t *err)
+{
+    fts5_api *api = dq_search_fts5_api(db);
+    if (!api)
+        return dq_err_set(err, DQ_EUNSUP, 500, "search: SQLite without a usable FTS5: %s",
+                          sqlite3_errmsg(db));
+    fts5_tokenizer tk = {x_create, x_delete, x_tokenize};
+    if (api->xCreateTokenizer(api, DQ_SEARCH_TOKENIZER, (void *)s, &tk, NULL) != SQLITE_OK)
+        return dq_err_set(err, DQ_EINTERNAL, 500, "search: registering the tokenizer failed: %s",
+                          sqlite3_errmsg(db));
+    return 0;
 }
