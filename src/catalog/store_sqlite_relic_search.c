@@ -32,8 +32,11 @@
 /* ---------------------------------------------------------------- rendering */
 
 /* One phrase as an FTS5 string (FTS5 §3.1: a double quote inside is doubled); pinyin and
- * initials phrases start with their namespace byte, which the tokenizer reads (search.h). */
-static void quote(dq_buf_t *b, const dq_search_plan_t *p, const dq_search_phrase_t *ph)
+ * initials phrases start with their namespace byte, which the tokenizer reads (search.h).
+ * notail: text phrases start with DQ_SEARCH_NS_NOTAIL, the same matches with one doclist
+ * fewer, for walks that need no highlight() or snippet() from FTS5 (every relic walk: the
+ * snippets are made in C from the plan, bm25 ignores a phrase's length). */
+static void quote(dq_buf_t *b, const dq_search_plan_t *p, const dq_search_phrase_t *ph, int notail)
 {
     const char *s = dq_search_phrase_text(p, ph);
     dq_buf_putc(b, '"');
@@ -41,6 +44,8 @@ static void quote(dq_buf_t *b, const dq_search_plan_t *p, const dq_search_phrase
         dq_buf_putc(b, DQ_SEARCH_NS_PINYIN);
     else if (ph->kind == DQ_SEARCH_PHRASE_INITIALS)
         dq_buf_putc(b, DQ_SEARCH_NS_INITIALS);
+    else if (notail)
+        dq_buf_putc(b, DQ_SEARCH_NS_NOTAIL);
     for (size_t i = 0; i < ph->len; i++) {
         if (s[i] == '"')
             dq_buf_putc(b, '"');
@@ -49,7 +54,7 @@ static void quote(dq_buf_t *b, const dq_search_plan_t *p, const dq_search_phrase
     dq_buf_putc(b, '"');
 }
 
-void dq_sqlite_fts_render(const dq_search_plan_t *p, int what, dq_buf_t *out)
+static void render(const dq_search_plan_t *p, int what, int notail, dq_buf_t *out)
 {
     if (what == DQ_SQ_FTS_BOOST) { /* "a" OR "b" ... */
         int n = 0;
@@ -58,7 +63,7 @@ void dq_sqlite_fts_render(const dq_search_plan_t *p, int what, dq_buf_t *out)
                 continue;
             if (n++)
                 dq_buf_puts(out, " OR ");
-            quote(out, p, &p->ph[i]);
+            quote(out, p, &p->ph[i], notail);
         }
         return;
     }
@@ -77,11 +82,16 @@ void dq_sqlite_fts_render(const dq_search_plan_t *p, int what, dq_buf_t *out)
                 continue;
             if (k++)
                 dq_buf_puts(out, " OR ");
-            quote(out, p, &p->ph[i]);
+            quote(out, p, &p->ph[i], notail);
         }
         if (n_alt > 1)
             dq_buf_putc(out, ')');
     }
+}
+
+void dq_sqlite_fts_render(const dq_search_plan_t *p, int what, dq_buf_t *out)
+{
+    render(p, what, 0, out);
 }
 
 /* The MATCH expression of a primitive's what. */
@@ -90,13 +100,13 @@ static void render_what(const dq_search_plan_t *p, int what, dq_buf_t *out)
     if (what == DQ_RELIC_MATCH_BOOST) {
         /* The boost phrases alone: "(match) AND (boost)" would say the same for the rows that
          * matter, but FTS5 evaluates it twice as slowly (张择端: 2.0 against 0.9 ms). */
-        dq_sqlite_fts_render(p, DQ_SQ_FTS_BOOST, out);
+        render(p, DQ_SQ_FTS_BOOST, 1, out);
     } else if (what == DQ_RELIC_MATCH_TITLE) {
         dq_buf_puts(out, "{title creators} : (");
-        dq_sqlite_fts_render(p, DQ_SQ_FTS_MATCH, out);
+        render(p, DQ_SQ_FTS_MATCH, 1, out);
         dq_buf_putc(out, ')');
     } else {
-        dq_sqlite_fts_render(p, DQ_SQ_FTS_MATCH, out);
+        render(p, DQ_SQ_FTS_MATCH, 1, out);
     }
 }
 

@@ -62,6 +62,15 @@ struct sqlite3; /* sqlite3.h stays out of this header; callers that register inc
 /* Token namespaces (first byte of a pinyin or initials token); see the header comment. */
 #define DQ_SEARCH_NS_PINYIN '\x01'
 #define DQ_SEARCH_NS_INITIALS '\x02'
+/* A query string that starts with this byte is tokenized like any text query, except that the
+ * unigram ending a Han (kana, hangul) run of two or more characters is left out when it is
+ * the string's last token: in a document the bigram XY at position p is made of the
+ * characters at p and p + 1, so the phrase "... XY" already places Y and matches exactly the
+ * rows "... XY Y" matches, at the same positions, with one doclist fewer for FTS5 to read
+ * (山水 no longer walks the 58,000 rows that hold 水). The phrase is one token shorter, so
+ * FTS5's highlight() and snippet() over it would mark one character less: a backend renders
+ * it only for matching and scoring (bm25 does not use a phrase's length). Issue 9. */
+#define DQ_SEARCH_NS_NOTAIL '\x03'
 
 /* Bounds on user queries: beyond these dq_search_query fails with DQ_ELIMIT (HTTP 400). */
 #define DQ_SEARCH_QUERY_MAX_BYTES 512
