@@ -100,6 +100,16 @@ void dq_api_set_etag(dq_http_resp_t *resp, int64_t version);
  * route's limit, else -1 with 400/413 answered. */
 void dq_api_write_error(dq_api_t *c, const dq_err_t *err, const dq_buf_t *fields);
 int dq_api_check_body(dq_api_t *c);
+/* Shared by the annotation, tour, lesson and glossary handlers (api_tours.c): answers status
+ * (200, 201) with the JSON document doc (taken: doc is left empty), its ETag "v{n}" from the
+ * document's "version" field and, for 201, Location (copied); and 204 for a deleted document
+ * (no ETag, not stored by caches). */
+void dq_api_answer_versioned(dq_api_t *c, int status, dq_buf_t *doc, const char *location);
+void dq_api_answer_deleted(dq_api_t *c);
+/* The IIIF Content State 1.0 (§2.3 encoded) of a region {relic_id?, canvas, xywh} on this
+ * server (base: dq_api_base_url); relic is used when ref has no relic_id. A new JSON string,
+ * or JSON null when ref names no work or no region. */
+struct json_t *dq_api_region_state(const char *base, const struct json_t *ref, const char *relic);
 /* ======== end annotations and tours ======== */
 
 /* ======== lessons and glossary (api_lessons.c; issue 17) ======== */

@@ -135,6 +135,19 @@ typedef struct {
 int dq_image_load_float(const char *path, uint64_t max_pixels, dq_rasterf_t *out, dq_err_t *err);
 /* Frees r->px; NULL-safe. */
 void dq_rasterf_free(dq_rasterf_t *r);
+
+/* The same pixels as 16-bit integers without a float copy: what a per-row pipeline (spectral
+ * add) wants, at half the memory of floats and no second copy of the frame. */
+typedef struct {
+    int w, h, bands, bits; /* bands 1 or 3; bits 8 or 16: what the file held */
+    uint16_t *px;          /* w*h*bands, interleaved, in the file's units (8-bit: 0..255); owned,
+                            * free with dq_raster16_free (it comes from vips' allocator) */
+} dq_raster16_t;
+
+/* Like dq_image_load_float, into a dq_raster16_t. Same errors. Thread-safe. */
+int dq_image_load_u16(const char *path, uint64_t max_pixels, dq_raster16_t *out, dq_err_t *err);
+/* Frees r->px; NULL-safe. */
+void dq_raster16_free(dq_raster16_t *r);
 /* Writes px (w*h*bands uint16, borrowed) as a tiled (256) pyramidal deflate TIFF at path. */
 int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
                               dq_err_t *err);
