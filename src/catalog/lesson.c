@@ -409,10 +409,10 @@ static int band_of_kind(const json_t *bands, const char *kind, double min_nm)
 
 /* 1 when /iiif/3/spectral/{capture}/{name} can be rendered from a capture with these bands
  * (its record's "bands") and derived layers (dq_catalog_capture_layers): the rules of
- * http/api_spectral.c recipe(), docs/api.md "Multispectral captures": a band's name; the
- * presets visible (a visible frame or any reflectance band), irfc (a reflectance band at 780
- * nm or more), uvf (a UV fluorescence band); rgb-A-B-C and ratio-A-B of band names; a stored
- * layer with its file. */
+ * http/spectral_layer.c dq_spectral_recipe() (http/ sits above catalog/, hence this mirror)
+ * and docs/api.md "Multispectral captures": a band's name; the presets visible (a visible
+ * frame or any reflectance band), irfc (a reflectance band at 780 nm or more), uvf (a UV
+ * fluorescence band); rgb-A-B-C and ratio-A-B of band names; a stored layer with its file. */
 static int spectral_layer_known(const json_t *bands, const json_t *layers, const char *name)
 {
     if (band_named(bands, name, strlen(name)))

@@ -151,6 +151,16 @@ typedef struct {
 int dq_spec_lib_load(dq_spec_lib_t *lib, const char *dir, const double *nm, int n_bands,
                      dq_err_t *err);
 void dq_spec_lib_free(dq_spec_lib_t *lib);
+/* The library CSV parsed, not yet sampled: what a server loads once and samples per capture
+ * (dq_spec_lib_sample; the CSV is ~40 KiB of text, sampling is microseconds). New, free with
+ * dq_spec_table_free (NULL-safe); NULL with err (as dq_spec_lib_load) on failure. Read-only
+ * after loading, so any number of threads may sample it at once. */
+typedef struct dq_spec_table dq_spec_table_t;
+dq_spec_table_t *dq_spec_table_load(const char *dir, dq_err_t *err);
+void dq_spec_table_free(dq_spec_table_t *t);
+/* dq_spec_lib_load from a parsed table (borrowed; lib does not keep it). */
+int dq_spec_lib_sample(dq_spec_lib_t *lib, const dq_spec_table_t *t, const double *nm,
+                       int n_bands, dq_err_t *err);
 /* The library directory: ./data-src/pigments when it holds the CSV, else data-src/pigments
  * next to the binary's build/ directory (the repository's copy). */
 void dq_spec_default_library(char *out, size_t len);
