@@ -535,6 +535,23 @@ try:
     check('ingest --replace into S3 re-embeds from the new object', r.returncode == 0,
           r.stdout + r.stderr)
 
+    # -- the data directory names its store: no --store needed later, another one refused
+    conf = open(os.path.join(data, 'store.conf')).read()
+    check('DATA/store.conf names the store and endpoint, never a secret',
+          'store=%s\n' % store in conf and 's3-endpoint=%s\n' % endpoint in conf and
+          {l.split('=')[0] for l in conf.splitlines() if l and l[0] != '#'} <=
+          {'store', 's3-endpoint', 's3-region'} and AK not in conf, conf)
+    r = dq(['fixity'], data, None, ['--store-cache', cache], check_rc=False)
+    check('without --store the data directory\'s own store is used', r.returncode == 0 and
+          '1 ok' in r.stdout, r.stdout + r.stderr)
+    r = dq(['fixity'], data, 's3://%s/elsewhere' % BUCKET, opts, check_rc=False)
+    check('a --store other than the one the data directory names is refused',
+          r.returncode != 0 and 'keeps its images in' in r.stderr, r.stderr)
+    r = dq(['fixity'], local, store, opts, check_rc=False)
+    check('a data directory with local pyramids does not switch stores silently',
+          r.returncode != 0 and 'cannot switch' in r.stderr and
+          not os.path.exists(os.path.join(local, 'store.conf')), r.stderr)
+
     # -- fixity on every store, and a corrupted object found in S3
     for name, d, st, ex in (('local', local, None, ()), ('s3', data, store, opts),
                             ('posix', posix_data, mount, ())):

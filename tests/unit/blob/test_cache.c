@@ -4,8 +4,10 @@
  * at every offset, misses fetch whole blocks once, the bound holds with least-recently-used
  * eviction, a block file of the wrong size is dropped and fetched again, blocks left by an
  * earlier run are counted at start (and evicted when the bound shrank), and another version tag
- * never reads the old version's blocks. Also: keys, and the default store's put (rename).
+ * never reads the old version's blocks, and threads missing one block together fetch it once.
+ * Also: keys, and the default store's put (rename). Includes cache.c to reach its counters.
  */
+#define _GNU_SOURCE
 #include "dq_test.h"
 
 #include <dirent.h>
@@ -14,7 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blob/blob_internal.h"
+#include "../../../src/blob/cache.c"
+#include <time.h>
 
 #define BLOCK 4096
 #define OBJ_LEN (40 * BLOCK + 123)
@@ -27,7 +30,8 @@ typedef struct {
 
 static void fix_open(fix_t *f)
 {
-    snprintf(f->dir, sizeof f->dir, "%s/dq_cache.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(f->dir, sizeof f->dir, "%s/dq_cache.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     DQ_ASSERT(mkdtemp(f->dir));
     snprintf(f->store, sizeof f->store, "%s/store", f->dir);
     snprintf(f->cache, sizeof f->cache, "%s/cache", f->dir);
@@ -123,7 +127,8 @@ DQ_TEST(the_bound_holds_and_least_recent_blocks_go_first)
     fix_t f;
     fix_open(&f);
     dq_err_t err = {0};
-    dq_blob_cache_t *c = dq_blob_cache_new(f.cache, 8 * BLOCK, BLOCK, &dq_blob_file_ops, f.fs, &err);
+    dq_blob_cache_t *c =
+        dq_blob_cache_new(f.cache, 8 * BLOCK, BLOCK, &dq_blob_file_ops, f.fs, &err);
     DQ_CHECK(c != NULL);
     DQ_CHECK(read_ok(c, &f, "v1", 0, OBJ_LEN));
     dq_blob_stats_t s;
@@ -186,6 +191,78 @@ DQ_TEST(a_damaged_block_is_fetched_again_and_restarts_keep_the_bound)
     dq_blob_cache_free(c);
     /* nonsense settings are refused */
     DQ_CHECK(dq_blob_cache_new(f.cache, 0, BLOCK, &dq_blob_file_ops, f.fs, &err) == NULL);
+    fix_close(&f);
+}
+
+/* ---- threads missing one block together: one fetch */
+
+typedef struct {
+    dq_blob_cache_t *c;
+    void *fs;
+    atomic_int calls;
+} slow_t;
+
+static slow_t *g_slow; /* the backend below gets its state through self; this is for read_one */
+
+/* A backend read that holds the fetch until the three other readers wait for it (bounded: at
+ * most 5 s), so that the test does not depend on timing. */
+static int slow_read(void *self, const char *key, const char *tag, uint64_t off, size_t len,
+                     void *dst, dq_err_t *err)
+{
+    slow_t *s = self;
+    atomic_fetch_add(&s->calls, 1);
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&s->c->lock);
+        uint64_t w = s->c->waits;
+        pthread_mutex_unlock(&s->c->lock);
+        if (w >= 3)
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return dq_blob_file_ops.read(s->fs, key, tag, off, len, dst, err);
+}
+
+typedef struct {
+    const fix_t *f;
+    uint64_t off;
+    int ok;
+} reader_t;
+
+static void *read_one(void *arg)
+{
+    reader_t *r = arg;
+    r->ok = read_ok(g_slow->c, r->f, "v1", r->off, 100);
+    return NULL;
+}
+
+DQ_TEST(one_fetch_for_threads_missing_the_same_block)
+{
+    fix_t f;
+    fix_open(&f);
+    dq_err_t err = {0};
+    dq_blob_ops_t ops = dq_blob_file_ops;
+    ops.read = slow_read;
+    slow_t s = {.fs = f.fs};
+    atomic_init(&s.calls, 0);
+    s.c = dq_blob_cache_new(f.cache, 1 << 20, BLOCK, &ops, &s, &err);
+    DQ_CHECK(s.c != NULL);
+    g_slow = &s;
+    pthread_t th[4];
+    reader_t r[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (reader_t){&f, 2 * BLOCK + 200 * (uint64_t)i, 0};
+        DQ_CHECK(pthread_create(&th[i], NULL, read_one, &r[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        DQ_CHECK(r[i].ok);
+    }
+    DQ_CHECK_INT(atomic_load(&s.calls), 1);
+    dq_blob_stats_t st;
+    dq_blob_cache_stats(s.c, &st);
+    DQ_CHECK(st.misses == 1 && st.hits == 3 && s.c->waits == 3);
+    dq_blob_cache_free(s.c);
     fix_close(&f);
 }
 
