@@ -388,14 +388,17 @@ typedef struct dq_store_relic_ops {
      * backend cannot run is DQ_EINVAL. */
     int (*match)(dq_store_txn_t *txn, const struct dq_search_plan *plan, int what, int scored,
                  dq_relic_match_cb cb, void *ud, dq_err_t *err);
-    /* Whether at most limit relics match plan (every term), told without running it: *bound
-     * gets an upper bound <= limit, or -1 when there may be more or the backend cannot tell
-     * cheaply (SQLite: from the occurrences of each phrase's rarest token). */
+    /* Whether at most limit relics match plan (every term), told cheaply: *bound gets an
+     * upper bound <= limit, or -1 when there may be more or the backend cannot tell cheaply.
+     * SQLite runs the match itself, stopped after limit + 1 rows, and keeps it for the match
+     * call on the same plan that follows in the same transaction (so the bound is exact and
+     * the rows are read once; store_sqlite_relic_search.c). */
     int (*match_bound)(dq_store_txn_t *txn, const struct dq_search_plan *plan, int64_t limit,
                        int64_t *bound, dq_err_t *err);
     /* The snippets of those of seqs[0..n) that match plan (about 24 tokens around the best
-     * hits, the best field). all[0..n_all) are every match of plan, ascending (a backend may
-     * use them to bound its work). */
+     * hits, the best field: FTS5's snippet(), fts_aux.h). all[0..n_all) are every match of
+     * plan, ascending (a backend may use them to bound its work). Callers pass matches only:
+     * a backend may answer a row that does not match with its unmarked text. */
     int (*snippets)(dq_store_txn_t *txn, const struct dq_search_plan *plan, const int64_t *seqs,
                     size_t n, const int64_t *all, size_t n_all, dq_relic_snippet_cb cb, void *ud,
                     dq_err_t *err);
