@@ -99,7 +99,7 @@ static dq_blob_t *open_s3(const dq_config_t *cfg, dq_err_t *err)
         free(pp);
     }
     const char *ep = cfg->s3_endpoint[0] ? cfg->s3_endpoint
-                                          : env_or("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL);
+                                         : env_or("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL);
     if (!ep) {
         dq_err_set(err, DQ_EINVAL, 0,
                    "--store %s needs --s3-endpoint or AWS_ENDPOINT_URL (http(s)://host[:port])",
@@ -145,8 +145,7 @@ static dq_blob_t *open_s3(const dq_config_t *cfg, dq_err_t *err)
                                     : dq_xasprintf("%s/cache/blob", cfg->data_dir);
     b->cache_dir = dq_xstrdup(cache_dir);
     if (!(b->cache = dq_blob_cache_new(cache_dir, (uint64_t)cfg->store_cache_mb << 20,
-                                       (size_t)cfg->store_block_kb << 10, b->ops, b->self,
-                                       err))) {
+                                       (size_t)cfg->store_block_kb << 10, b->ops, b->self, err))) {
         dq_blob_close(b);
         b = NULL;
     }
@@ -266,7 +265,8 @@ static int resolve_store(const dq_config_t *cfg, dq_config_t *eff, dq_err_t *err
     }
     if (!cfg->store[0] || !dq_fs_exists(cfg->data_dir))
         return 0; /* the local store; or no data directory yet (recorded when it exists) */
-    char *m = dq_xasprintf("%s/masters", cfg->data_dir), *p = dq_xasprintf("%s/pyramids", cfg->data_dir);
+    char *m = dq_xasprintf("%s/masters", cfg->data_dir),
+         *p = dq_xasprintf("%s/pyramids", cfg->data_dir);
     int local_files = dq_fs_exists(m) || dq_fs_exists(p);
     free(m);
     free(p);
@@ -276,8 +276,10 @@ static int resolve_store(const dq_config_t *cfg, dq_config_t *eff, dq_err_t *err
                           "switch to --store %s without moving them",
                           cfg->data_dir, cfg->store);
     dq_buf_t t = {0};
-    dq_buf_printf(&t, "# the blob store of this data directory (docs/deploy.md); no secrets here\n"
-                      "store=%s\n", cfg->store);
+    dq_buf_printf(&t,
+                  "# the blob store of this data directory (docs/deploy.md); no secrets here\n"
+                  "store=%s\n",
+                  cfg->store);
     if (cfg->s3_endpoint[0])
         dq_buf_printf(&t, "s3-endpoint=%s\n", cfg->s3_endpoint);
     if (cfg->s3_region[0])
@@ -337,8 +339,14 @@ void dq_blob_close(dq_blob_t *b)
     free(b);
 }
 
-const char *dq_blob_kind(const dq_blob_t *b) { return b->kind; }
-const char *dq_blob_describe(const dq_blob_t *b) { return b->desc; }
+const char *dq_blob_kind(const dq_blob_t *b)
+{
+    return b->kind;
+}
+const char *dq_blob_describe(const dq_blob_t *b)
+{
+    return b->desc;
+}
 
 /* ---------------------------------------------------------------- whole objects */
 
@@ -478,8 +486,7 @@ char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err)
         tmp = dq_xasprintf("%s/.fetch.XXXXXX", dir);
         int fd = mkstemp(tmp);
         if (fd < 0) {
-            rc = dq_err_set(err, DQ_EIO, 0, "cannot create a file in %s: %s", dir,
-                            strerror(errno));
+            rc = dq_err_set(err, DQ_EIO, 0, "cannot create a file in %s: %s", dir, strerror(errno));
         } else {
             close(fd);
             rc = dq_blob_fetch_file(b, key, tmp, err);
@@ -524,9 +531,18 @@ void dq_blob_obj_free(dq_blob_obj_t *o)
     free(o);
 }
 
-uint64_t dq_blob_obj_size(const dq_blob_obj_t *o) { return o->size; }
-const char *dq_blob_obj_tag(const dq_blob_obj_t *o) { return o->tag; }
-const char *dq_blob_obj_key(const dq_blob_obj_t *o) { return o->key; }
+uint64_t dq_blob_obj_size(const dq_blob_obj_t *o)
+{
+    return o->size;
+}
+const char *dq_blob_obj_tag(const dq_blob_obj_t *o)
+{
+    return o->tag;
+}
+const char *dq_blob_obj_key(const dq_blob_obj_t *o)
+{
+    return o->key;
+}
 
 int dq_blob_obj_read(dq_blob_obj_t *o, void *dst, size_t len, uint64_t off, dq_err_t *err)
 {

@@ -40,8 +40,8 @@ typedef struct {
     int (*read)(void *self, const char *key, const char *tag, uint64_t off, size_t len, void *dst,
                 dq_err_t *err);
     /* The whole object, in order, to sink (called with consecutive chunks). */
-    int (*stream)(void *self, const char *key,
-                  int (*sink)(void *ud, const void *data, size_t len), void *ud, dq_err_t *err);
+    int (*stream)(void *self, const char *key, int (*sink)(void *ud, const void *data, size_t len),
+                  void *ud, dq_err_t *err);
     /* Removes key; a missing key is not an error. */
     int (*remove)(void *self, const char *key, dq_err_t *err);
     /* The file behind key (new string), or NULL when the store is not a file system. */

@@ -50,10 +50,10 @@ struct dq_blob_cache {
     size_t block;
     const dq_blob_ops_t *ops;
     void *self;
-    pthread_mutex_t lock;    /* guards everything below */
-    pthread_cond_t fetched;  /* signalled when a fetch in flight ends */
-    flight_t *flights;       /* fetches in flight */
-    uint64_t waits;          /* reads that waited for another thread's fetch */
+    pthread_mutex_t lock;   /* guards everything below */
+    pthread_cond_t fetched; /* signalled when a fetch in flight ends */
+    flight_t *flights;      /* fetches in flight */
+    uint64_t waits;         /* reads that waited for another thread's fetch */
     entry_t *buckets[N_BUCKETS];
     entry_t *head, *tail;
     uint64_t bytes, hits, misses, evictions;
@@ -67,8 +67,7 @@ static unsigned bucket_of(uint64_t h1, uint64_t block)
 static char *block_path(const dq_blob_cache_t *c, uint64_t h1, uint64_t h2, uint64_t block)
 {
     return dq_xasprintf("%s/%02x/%016llx%016llx-%llu", c->dir, (unsigned)(h1 >> 56),
-                        (unsigned long long)h1, (unsigned long long)h2,
-                        (unsigned long long)block);
+                        (unsigned long long)h1, (unsigned long long)h2, (unsigned long long)block);
 }
 
 static void lru_unlink(dq_blob_cache_t *c, entry_t *e)

@@ -30,7 +30,8 @@ typedef struct {
 
 static void fix_open(fix_t *f)
 {
-    snprintf(f->dir, sizeof f->dir, "%s/dq_cache.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(f->dir, sizeof f->dir, "%s/dq_cache.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     DQ_ASSERT(mkdtemp(f->dir));
     snprintf(f->store, sizeof f->store, "%s/store", f->dir);
     snprintf(f->cache, sizeof f->cache, "%s/cache", f->dir);
@@ -126,7 +127,8 @@ DQ_TEST(the_bound_holds_and_least_recent_blocks_go_first)
     fix_t f;
     fix_open(&f);
     dq_err_t err = {0};
-    dq_blob_cache_t *c = dq_blob_cache_new(f.cache, 8 * BLOCK, BLOCK, &dq_blob_file_ops, f.fs, &err);
+    dq_blob_cache_t *c =
+        dq_blob_cache_new(f.cache, 8 * BLOCK, BLOCK, &dq_blob_file_ops, f.fs, &err);
     DQ_CHECK(c != NULL);
     DQ_CHECK(read_ok(c, &f, "v1", 0, OBJ_LEN));
     dq_blob_stats_t s;
