@@ -505,6 +505,9 @@ typedef struct {
     const char *doc; /* the stored user document (no id/version/times); NULL: tombstone or
                         not asked for */
     size_t doc_len;
+    int64_t withdrawn; /* > 0: a relic public once and restricted now (migration 15), listed
+                          as deleted (datestamp = when it was restricted) to include_restricted
+                          = 0; the value is 1 + the audit seq before the withdrawing write */
 } dq_store_stamp_row_t;
 typedef int (*dq_store_stamp_cb)(void *ud, const dq_store_stamp_row_t *row);
 
@@ -513,7 +516,8 @@ typedef struct {
     const char *from, *until; /* datestamp bounds, inclusive ("2026-11-24T15:33:07Z") */
     const char *dynasty;      /* "" = has a dynasty, else that key */
     const char *object_type;  /* "" = has an object type, else that key */
-    int include_restricted;   /* 0: restricted relics and their tombstones are left out */
+    int include_restricted;   /* 0: restricted relics and their tombstones are left out, and
+                                 withdrawals (public once) listed in their place */
     const char *after;        /* ids > after only */
     const char *id;           /* that id only */
     int limit;
@@ -531,6 +535,10 @@ typedef struct dq_store_network_ops {
     int (*relic_changes)(dq_store_txn_t *txn, int64_t offset, int limit, dq_store_audit_cb cb,
                          void *ud, dq_err_t *err);
     int (*relic_change_count)(dq_store_txn_t *txn, int64_t *n, dq_err_t *err);
+    /* The seq of the first relic.* audit row of relic id with seq > after into *seq (0:
+     * none): the change that withdrew it from public view. */
+    int (*first_change)(dq_store_txn_t *txn, const char *id, int64_t after, int64_t *seq,
+                        dq_err_t *err);
 } dq_store_network_ops;
 
 /* ======== end network ======== */

@@ -51,6 +51,7 @@ static const migration_t migrations[] = {
     {10, "condition records", dq_sqlite_condition_schema}, /* store_sqlite_condition.c */
     {14, "relic tombstones, datestamp and change-feed indexes",
      dq_sqlite_network_schema}, /* store_sqlite_network.c */
+    {15, "relics withdrawn from public view", dq_sqlite_withdrawal_schema}, /* _network.c */
 };
 
 /* ---------------------------------------------------------------- helpers */
