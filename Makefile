@@ -7,7 +7,7 @@ CC      ?= cc
 # Analysis (issues 11-13): fftw3, openblas + lapacke, gsl, and VLFeat (no .pc file: -lvl below).
 # Scale-out (issue 15): libpq and libcurl.
 PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc zlib \
-           fftw3 openblas lapacke gsl libpq libcurl
+           fftw3 openblas lapacke gsl libpq libcurl libcrypto
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
                -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lvl -lbz2 -lm -lpthread
@@ -141,6 +141,20 @@ build/fuzz/fuzz_oai: fuzz/fuzz_oai.c $(FUZZ_OAI_SRCS)
 	  $(shell pkg-config --libs libsodium jansson) -lm
 # The base64 target (issue 14) runs the decoder of the scene layers' PNG data URLs.
 build/fuzz/fuzz_base64: fuzz/fuzz_base64.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium jansson) -lm
+# The multispectral target (issue 11) runs the spectral API's path, layer and point parsers.
+build/fuzz/fuzz_spectral: fuzz/fuzz_spectral.c src/http/spectral_layer.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium jansson) -lm
+# The S3 answer reader (issue 15) runs blob/s3_xml.c over arbitrary bytes.
+build/fuzz/fuzz_s3xml: fuzz/fuzz_s3xml.c $(FUZZ_SRCS) src/blob/s3_xml.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -7,6 +7,8 @@
 #            p50/p99 latency and peak RSS for (a) tiles over three zoom levels and (b) random
 #            non-aligned regions scaled to 512 px, with the danqing/peer ratios
 #   ingest   bench/ingest_bench.sh;   catalog   bench/catalog_bench.sh (500,000 records)
+#   blob     bench/blob_bench.py: tiles from S3 (s3rver) through the read-through cache, cold
+#            and warm, vs the data directory (issue 15; not in the default set)
 # Without a part: issue9 peers ingest catalog. Everything listens on 127.0.0.1 only.
 # peers env: DQ_BENCH_W/H (master size, default 20000x3000), DQ_BENCH_SECONDS (default 20),
 #      DQ_BENCH_CONNS (default 32), DQ_BENCH_SKIP_INGEST=1, DQ_BENCH_ONLY (tiles|regions)
@@ -20,11 +22,13 @@ for p in "$@"; do
     issue9) i9+=(tiles-nocache tiles-cache import search regions) ;;
     tiles-nocache | tiles-cache | import | search | regions) i9+=("$p") ;;
     peers | ingest | catalog) want="$want$p " ;;
-    *) echo "bench: unknown part '$p'; parts: issue9 tiles-nocache tiles-cache import search regions peers ingest catalog" >&2
+    blob) want="$want$p " ;;
+    *) echo "bench: unknown part '$p'; parts: issue9 tiles-nocache tiles-cache import search regions peers ingest catalog blob" >&2
        exit 2 ;;
   esac
 done
 [ ${#i9[@]} -eq 0 ] || bench/issue9.sh "${i9[@]}"
+case $want in *" blob "*) bench/blob_bench.py ;; esac
 case $want in *" peers "*) ;; *) DQ_BENCH_SKIP_PEERS=1 ;; esac
 case $want in *" ingest "*) ;; *) DQ_BENCH_SKIP_INGEST=1 ;; esac
 case $want in *" catalog "*) ;; *) DQ_BENCH_SKIP_CATALOG=1 ;; esac

@@ -42,12 +42,12 @@ for seed in 1 2; do
   done
 done
 
-# Speed: the benchmark scroll at scale 1 (seed 1).
+# Speed: the benchmark scroll at scale 1 (seed 1): spectral add against ingest (R repetitions,
+# wall, CPU, RSS, load) and uncached tile latency (bench/spectral_speed.sh), then pigments.
 S=$W/scroll; D=$W/dscroll
 "$B" generate --out "$S" --only DQ-2026-0001 --seed 1 --quiet
 "$B" --data "$D" import "$S/metadata.jsonl" > /dev/null
-/usr/bin/time -f '%e %M' -o "$W/t_ingest" "$B" --data "$D" ingest "$S/DQ-2026-0001/main.tif" --id DQ-2026-0001 > /dev/null
-/usr/bin/time -f '%e %M' -o "$W/t_add" "$B" --data "$D" spectral add DQ-2026-0001 "$S/DQ-2026-0001/truth/capture" --id scroll > /dev/null
+DQ_BIN="$B" bench/spectral_speed.sh "$S" "$D" > "$W/speed.md"
 frame=$($PY -c "import json;d=json.load(open('$S/DQ-2026-0001/truth/capture/bands.json'));print('%dx%d'%tuple(d['work_rect'][2:]))")
 /usr/bin/time -f '%e %M' -o "$W/t_pig" "$B" --data "$D" spectral pigments scroll --out "$W/scroll_map.png" > /dev/null
 
@@ -97,16 +97,15 @@ L.append('| seed | work | stack | truth | pixels | predicted |')
 L.append('|---|---|---|---|---|---|')
 L.extend(conf)
 L.append('')
-ti, mi = t('t_ingest'); ta, ma = t('t_add'); tp, mp = t('t_pig')
+tp, mp = t('t_pig')
 L.append('## Speed (DQ-2026-0001, 24000 x 2000 master, bands %s at truth resolution, seed 1)' % frame)
 L.append('')
-L.append('| step | seconds | peak RSS MiB |')
-L.append('|---|---|---|')
-L.append('| ingest main.tif | %.2f | %.0f |' % (ti, mi))
-L.append('| spectral add (8 raw frames: calibrate, register, store) | %.2f (%.2fx ingest; target < 3x) | %.0f (target < 1024) |' % (ta, ta / ti, ma))
-L.append('| spectral pigments | %.2f | %.0f |' % (tp, mp))
+L.append('`bench/spectral_speed.sh`: `ingest` of main.tif and `spectral add` of the raw stack, '
+         'alternating, then uncached tiles of a fresh server (every URL asked once).')
 L.append('')
-L.append('Uncached composite tiles (/iiif/3/spectral/...): not measured by this script.')
+L.extend(open('%s/speed.md' % W).read().rstrip('\n').split('\n'))
+L.append('')
+L.append('`spectral pigments` of the same capture: %.2f s, peak RSS %.0f MiB.' % (tp, mp))
 open(md, 'w').write('\n'.join(L) + '\n')
 print('\n'.join(L))
 PYEOF

@@ -603,17 +603,23 @@ int dq_catalog_style_map(dq_catalog_t *cat, const dq_actor_t *who, dq_buf_t *out
 /* Lessons: an ordered walk across any number of works, with questions (docs/api.md
  * "Lessons"). The JSON the catalog takes and gives ("lesson doc"):
  *   {"id": "l3", "title": {"zh", "en"}, "summary": {"zh", "en"}, "public": true,
- *    "steps": [{"kind": "view", "relic_id", "canvas", "xywh"?, "layer"?, "condition_date"?,
- *               "title"?, "text"?, "question"?},
+ *    "steps": [{"kind": "view", "relic_id", "canvas", "xywh"?, "title"?, "text"?, "question"?,
+ *               and at most one of: "layer" (an image role of the work),
+ *               "spectral": {"capture", "layer"} (a layer of one of its spectral captures, on
+ *               canvas 1), "condition" (c<n>) / "condition_date" (one of its condition records;
+ *               either names it, both are stored)},
  *              {"kind": "tour", "tour_id": "t4", "stop": 0, ...},
  *              {"kind": "compare", "a": {"relic_id", "canvas", "xywh"}, "b": {...}, ...}],
  *    "author", "created_at", "updated_at", "version"}
  * A question is {"type": "choice", "prompt", "choices": [{"zh","en"}, ...], "answer": k} or
  * {"type": "find", "prompt", "target": {"relic_id", "canvas", "xywh"}}. Every reference is
  * checked on write against what the author may see (relics, canvases, regions inside them,
- * image roles for "layer", tour stops). On read, a step whose work the caller may not see
- * becomes {"kind": "hidden"}, and answers ("answer", "target") are given only to those who
- * may edit the lesson; learners check with dq_catalog_lesson_check.
+ * image roles for "layer", captures and their layers, condition records, tour stops). On
+ * read, a step whose work the caller may not see becomes {"kind": "hidden"}; a step naming a
+ * condition record gains "condition_record" (id, date, overall, examiner, note, published,
+ * "image" = its photograph, observations) when the caller may see that record, and loses every
+ * trace of it otherwise (editors keep the reference); answers ("answer", "target") are given
+ * only to those who may edit the lesson; learners check with dq_catalog_lesson_check.
  * Roles: educator and above create; the author or an admin change and delete; a lesson that
  * is not public is seen by its author and admin only (404 for others). Every write is one
  * transaction with its audit row ("lesson.create|replace|delete", object "lesson/l{n}").
@@ -709,8 +715,10 @@ typedef struct {
 } dq_net_query_t;
 
 /* Lists records in id order as who may see them: a restricted relic is invisible to the
- * anonymous caller, and so is its tombstone (it never was public). Datestamps are the last
- * change (updated_at) or the deletion. Tombstones are kept for ever (OAI-PMH deletedRecord
+ * anonymous caller, and so is its tombstone, when it never was public; one that was public
+ * and was restricted later is listed to the anonymous caller as deleted, with the datestamp
+ * of the restriction (and the dynasty/type it had then), until it is public again. Datestamps
+ * are the last change (updated_at) or the deletion. Tombstones are kept for ever (OAI-PMH deletedRecord
  * "persistent"). 400 for a limit out of range. Thread-safe. */
 int dq_catalog_net_records(dq_catalog_t *cat, const dq_net_query_t *q, const dq_actor_t *who,
                            dq_net_record_cb cb, void *ud, dq_err_t *err);
@@ -725,7 +733,8 @@ typedef int (*dq_net_change_cb)(void *ud, const char *kind, const char *relic_id
  * limit (1..1000) rows of it (cb may be NULL: only *total): creates, imports, replaces, patches, image changes, deletes.
  * A change of a relic who may not see now (restricted, or deleted while restricted), or of
  * a live relic without images (it has no Manifest), is skipped, so a page may hold fewer
- * than limit. *total (may be NULL) gets the number of
+ * than limit; but for a relic that was public and was restricted later, the change that
+ * restricted it is a "Delete" to those who may not see it (its earlier changes are kept). *total (may be NULL) gets the number of
  * relic rows in the trail, which numbers the pages. Thread-safe. */
 int dq_catalog_net_changes(dq_catalog_t *cat, int64_t offset, int limit, const dq_actor_t *who,
                            dq_net_change_cb cb, void *ud, int64_t *total, dq_err_t *err);

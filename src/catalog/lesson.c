@@ -376,13 +376,284 @@ static json_t *check_question(works_t *ws, const json_t *q, const char *prefix, 
     return out;
 }
 
+/* ---------------------------------------------------------------- what a view shows */
+
+/* 1 when a band of bands is named name (a (ptr, len) pair: rgb-/ratio- parts are not
+ * NUL-terminated). */
+static int band_named(const json_t *bands, const char *name, size_t name_len)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach((json_t *)bands, i, b)
+    {
+        const char *n = json_string_value(json_object_get(b, "name"));
+        if (n && strlen(n) == name_len && memcmp(n, name, name_len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when a band of bands is of kind (and, for reflectance, at least min_nm). */
+static int band_of_kind(const json_t *bands, const char *kind, double min_nm)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach((json_t *)bands, i, b)
+    {
+        const char *k = json_string_value(json_object_get(b, "kind"));
+        if (k && strcmp(k, kind) == 0 && json_number_value(json_object_get(b, "nm")) >= min_nm)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when /iiif/3/spectral/{capture}/{name} can be rendered from a capture with these bands
+ * (its record's "bands") and derived layers (dq_catalog_capture_layers): the rules of
+ * http/spectral_layer.c dq_spectral_recipe() (http/ sits above catalog/, hence this mirror)
+ * and docs/api.md "Multispectral captures": a band's name; the presets visible (a visible
+ * frame or any reflectance band), irfc (a reflectance band at 780 nm or more), uvf (a UV
+ * fluorescence band); rgb-A-B-C and ratio-A-B of band names; a stored layer with its file. */
+static int spectral_layer_known(const json_t *bands, const json_t *layers, const char *name)
+{
+    if (band_named(bands, name, strlen(name)))
+        return 1;
+    if (strcmp(name, "visible") == 0)
+        return band_of_kind(bands, "visible", -1) || band_of_kind(bands, "reflectance", -1);
+    if (strcmp(name, "irfc") == 0)
+        return band_of_kind(bands, "reflectance", 780);
+    if (strcmp(name, "uvf") == 0)
+        return band_of_kind(bands, "uv_fluorescence", -1);
+    int ratio = strncmp(name, "ratio-", 6) == 0;
+    if (ratio || strncmp(name, "rgb-", 4) == 0) {
+        const char *p = name + (ratio ? 6 : 4);
+        int want = ratio ? 2 : 3, k = 0;
+        while (*p) {
+            size_t n = strcspn(p, "-");
+            if (n == 0 || ++k > want || !band_named(bands, p, n))
+                return 0;
+            p += n + (p[n] == '-');
+        }
+        return k == want;
+    }
+    size_t i;
+    json_t *l;
+    json_array_foreach((json_t *)layers, i, l)
+    {
+        const char *n = json_string_value(json_object_get(l, "name"));
+        const char *f = json_string_value(json_object_get(json_object_get(l, "doc"), "file"));
+        if (n && f && strcmp(n, name) == 0 && !strchr(f, '/'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Validates "spectral": {"capture", "layer"} of a view on relic (canvas: the view's) and sets
+ * its canonical form in out. A capture is of its work's first canvas (the manifest offers its
+ * layers there, as a Choice). */
+static void check_spectral(works_t *ws, const json_t *sp, const char *relic, json_int_t canvas,
+                           const char *p, json_t *out, json_t *fe, int *failed, dq_err_t *err)
+{
+    static const char *const known[] = {"capture", "layer"};
+    char q[160];
+    snprintf(q, sizeof(q), "%sspectral", p);
+    if (!json_is_object(sp)) {
+        dq_teach_fe(fe, q, "must be an object {\"capture\", \"layer\"}");
+        return;
+    }
+    snprintf(q, sizeof(q), "%sspectral.", p);
+    dq_teach_unknown_fields(sp, q, known, DQ_ARRAY_LEN(known), fe);
+    const char *cid = json_string_value(json_object_get(sp, "capture"));
+    const char *layer = json_string_value(json_object_get(sp, "layer"));
+    dq_capture_t cap = {0};
+    dq_buf_t lb = {0};
+    dq_err_t e = {0};
+    json_t *doc = NULL, *layers = NULL;
+    snprintf(q, sizeof(q), "%sspectral.capture", p);
+    if (!cid || !*cid || strlen(cid) > 63 ||
+        dq_catalog_capture_get(ws->cat, cid, ws->who, &cap, &e) < 0) {
+        if (e.http_status >= 500) {
+            *err = e;
+            *failed = 1;
+        }
+        dq_teach_fe(fe, q, "no such spectral capture");
+        goto out;
+    }
+    if (strcmp(cap.relic_id, relic) != 0) {
+        dq_teach_fe(fe, q, "the capture is of another work");
+        goto out;
+    }
+    if (canvas != 1) {
+        dq_teach_fe(fe, q, "a spectral capture is of the work's first canvas");
+        goto out;
+    }
+    if (dq_catalog_capture_layers(ws->cat, cid, ws->who, &lb, &e) < 0) {
+        *err = e;
+        *failed = 1;
+        goto out;
+    }
+    doc = json_loads(cap.doc ? cap.doc : "{}", 0, NULL);
+    layers = json_loadb(lb.data ? lb.data : "[]", lb.len, 0, NULL);
+    snprintf(q, sizeof(q), "%sspectral.layer", p);
+    if (!layer || strlen(layer) > 63 ||
+        !spectral_layer_known(json_object_get(doc, "bands"), layers, layer)) {
+        dq_teach_fe(fe, q, "the capture has no such layer (a band, visible, irfc, uvf, "
+                           "rgb-A-B-C, ratio-A-B or a derived layer such as pigments)");
+        goto out;
+    }
+    json_object_set_new(out, "spectral", json_pack("{s:s, s:s}", "capture", cid, "layer", layer));
+out:
+    json_decref(doc);
+    json_decref(layers);
+    dq_buf_free(&lb);
+    dq_capture_free(&cap);
+}
+
+/* 1 when a record of date rd matches want: the same day, or the same year for "YYYY". */
+static int date_matches(const char *rd, const char *want)
+{
+    return rd && (strlen(want) == 4 ? strncmp(rd, want, 4) == 0 : strcmp(rd, want) == 0);
+}
+
+/* The condition record of relic that a step names, as who may see it: by id (cid non-NULL;
+ * then date, when given, must match it) or by date (the only record on that day, or in that
+ * year). 0: *rec is the record (new reference); 1: none (*why says why, and *field which of
+ * the two fields is wrong); -1: the catalog failed (err). */
+static int find_record(dq_catalog_t *cat, const char *relic, const char *cid, const char *date,
+                       const dq_actor_t *who, json_t **rec, const char **why, const char **field,
+                       dq_err_t *err)
+{
+    dq_buf_t b = {0};
+    dq_err_t e = {0};
+    int rc = 1;
+    *rec = NULL;
+    *field = cid ? "condition" : "condition_date";
+    if (cid) {
+        if (dq_catalog_condition_get(cat, relic, cid, who, &b, NULL, &e) == 0) {
+            json_t *r = json_loadb(b.data, b.len, 0, NULL);
+            if (date && !date_matches(json_string_value(json_object_get(r, "date")), date)) {
+                *why = "the record is of another date";
+                *field = "condition_date";
+                json_decref(r);
+            } else {
+                *rec = r;
+                rc = 0;
+            }
+        } else {
+            *why = "no such condition record of this work";
+        }
+    } else if (dq_catalog_condition_list(cat, relic, who, &b, &e) == 0) {
+        json_t *l = json_loadb(b.data, b.len, 0, NULL);
+        size_t i, n = 0;
+        json_t *r;
+        json_array_foreach(json_object_get(l, "items"), i, r)
+        {
+            if (date_matches(json_string_value(json_object_get(r, "date")), date) && n++ == 0)
+                *rec = json_incref(r);
+        }
+        json_decref(l);
+        if (n == 1) {
+            rc = 0;
+        } else {
+            json_decref(*rec);
+            *rec = NULL;
+            *why = n ? "several condition records of the work match: name one with "
+                       "\"condition\" (its id, c<n>)"
+                     : "the work has no condition record of this date";
+        }
+    }
+    if (rc == 1 && e.http_status >= 500) {
+        *err = e;
+        rc = -1;
+    }
+    dq_buf_free(&b);
+    return rc;
+}
+
+/* Validates "condition" (a record id) and/or "condition_date" (YYYY-MM-DD or YYYY) of a view on
+ * relic: they must name one condition record of that work that the author may see; out gets
+ * both, the date as the record's. */
+static void check_condition(works_t *ws, const json_t *s, const char *relic, const char *p,
+                            json_t *out, json_t *fe, int *failed, dq_err_t *err)
+{
+    const json_t *cv = json_object_get(s, "condition"), *dv = json_object_get(s, "condition_date");
+    const char *cid = json_string_value(cv), *date = json_string_value(dv);
+    char q[160];
+    if (cv && (!cid || strlen(cid) > 31)) {
+        snprintf(q, sizeof(q), "%scondition", p);
+        dq_teach_fe(fe, q, "must be the id of a condition record of the work (c<n>)");
+        return;
+    }
+    int ok = !dv || (date && (strlen(date) == 4 || strlen(date) == 10));
+    for (size_t k = 0; ok && date && date[k]; k++)
+        ok = (k == 4 || k == 7) ? date[k] == '-' : (date[k] >= '0' && date[k] <= '9');
+    if (!ok) {
+        snprintf(q, sizeof(q), "%scondition_date", p);
+        dq_teach_fe(fe, q, "must be the date of a condition record of the work: YYYY-MM-DD "
+                           "(or YYYY)");
+        return;
+    }
+    json_t *rec = NULL;
+    const char *why = NULL, *field = NULL;
+    int r = find_record(ws->cat, relic, cid, date, ws->who, &rec, &why, &field, err);
+    if (r < 0) {
+        *failed = 1;
+    } else if (r > 0) {
+        snprintf(q, sizeof(q), "%s%s", p, field);
+        dq_teach_fe(fe, q, why);
+    } else {
+        json_object_set(out, "condition", json_object_get(rec, "id"));
+        json_object_set(out, "condition_date", json_object_get(rec, "date"));
+    }
+    json_decref(rec);
+}
+
+/* What a view shows besides its canvas: an image role of the work ("layer"), a layer of one of
+ * its spectral captures ("spectral") or the photograph of one of its condition records
+ * ("condition" / "condition_date"); at most one of the three, since a view has one viewer. */
+static void check_view_image(works_t *ws, const json_t *s, const json_t *view, const char *p,
+                             json_t *out, json_t *fe, int *failed, dq_err_t *err)
+{
+    const char *relic = json_string_value(json_object_get(view, "relic_id"));
+    json_int_t canvas = json_integer_value(json_object_get(view, "canvas"));
+    const json_t *lv = json_object_get(s, "layer"), *sp = json_object_get(s, "spectral");
+    int cond = json_object_get(s, "condition") || json_object_get(s, "condition_date");
+    char q[160];
+    if (!!lv + !!sp + !!cond > 1) {
+        snprintf(q, sizeof(q), "%s%s", p, sp ? "spectral" : "layer");
+        dq_teach_fe(fe, q, "a view shows one image: an image role (layer), a spectral layer "
+                           "or a condition record, not two");
+        return;
+    }
+    if (lv) {
+        const char *layer = json_string_value(lv);
+        work_t *w = work_get(ws, relic, err);
+        int found = 0;
+        if (!w) {
+            *failed = 1;
+            return;
+        }
+        for (int k = 0; layer && k < w->n && !found; k++)
+            found = strcmp(w->role[k], layer) == 0;
+        snprintf(q, sizeof(q), "%slayer", p);
+        if (!found)
+            dq_teach_fe(fe, q, "the work has no image with this role (its layers: the roles of "
+                               "its images, e.g. infrared; spectral layers go in \"spectral\")");
+        else
+            json_object_set_new(out, "layer", json_string(layer));
+    }
+    if (sp)
+        check_spectral(ws, sp, relic, canvas, p, out, fe, failed, err);
+    if (cond)
+        check_condition(ws, s, relic, p, out, fe, failed, err);
+}
+
 /* Validates one step at index i; returns its canonical form or NULL. */
 static json_t *check_step(works_t *ws, const json_t *s, int i, json_t *fe, int *failed,
                           dq_err_t *err)
 {
     static const char *const known[] = {
-        "kind", "relic_id", "canvas", "xywh",  "layer", "condition_date", "title",
-        "text", "tour_id",  "stop",   "a",     "b",     "question"};
+        "kind", "relic_id", "canvas", "xywh", "layer", "spectral", "condition", "condition_date",
+        "title", "text", "tour_id", "stop", "a", "b", "question", "condition_record"};
     char p[64], q[96];
     snprintf(p, sizeof(p), "steps[%d].", i);
     if (!json_is_object(s)) {
@@ -397,30 +668,7 @@ static json_t *check_step(works_t *ws, const json_t *s, int i, json_t *fe, int *
         view = check_ref(ws, s, p, 0, NULL, fe, failed, err);
         if (view) {
             json_object_update(out, view);
-            const char *layer = json_string_value(json_object_get(s, "layer"));
-            snprintf(q, sizeof(q), "%slayer", p);
-            if (json_object_get(s, "layer")) {
-                work_t *w = work_get(ws, json_string_value(json_object_get(view, "relic_id")), err);
-                int found = 0;
-                for (int k = 0; w && layer && k < w->n && !found; k++)
-                    found = strcmp(w->role[k], layer) == 0;
-                if (!found)
-                    dq_teach_fe(fe, q, "the work has no image with this role (its layers: the "
-                                       "roles of its images, e.g. infrared)");
-                else
-                    json_object_set_new(out, "layer", json_string(layer));
-            }
-            const char *date = json_string_value(json_object_get(s, "condition_date"));
-            snprintf(q, sizeof(q), "%scondition_date", p);
-            if (json_object_get(s, "condition_date")) {
-                int ok = date && (strlen(date) == 4 || strlen(date) == 10);
-                for (size_t k = 0; ok && date[k]; k++)
-                    ok = (k == 4 || k == 7) ? date[k] == '-' : (date[k] >= '0' && date[k] <= '9');
-                if (!ok)
-                    dq_teach_fe(fe, q, "must be a date YYYY or YYYY-MM-DD");
-                else
-                    json_object_set_new(out, "condition_date", json_string(date));
-            }
+            check_view_image(ws, s, view, p, out, fe, failed, err);
         }
     } else if (kind && strcmp(kind, "tour") == 0) {
         const char *tid = json_string_value(json_object_get(s, "tour_id"));
@@ -650,6 +898,51 @@ static int step_works(const json_t *s, const char *out[2])
     return n;
 }
 
+/* Adds "condition_record" (what a player shows: the record's id, date, overall state,
+ * examiner, note, photograph "image" (its first image) and observations) to a step that names
+ * a condition record who may see. A reader who may not see the record (an unpublished one, for
+ * an anonymous learner) gets the step without any trace of it; the lesson's editors keep their
+ * reference even when it no longer resolves, so that they can mend it. */
+static void attach_condition(dq_catalog_t *cat, json_t *s, const dq_actor_t *who, int editor)
+{
+    static const char *const keep[] = {"id", "date", "overall", "examiner", "note", "published"};
+    const char *relic = json_string_value(json_object_get(s, "relic_id"));
+    const char *cid = json_string_value(json_object_get(s, "condition"));
+    const char *date = json_string_value(json_object_get(s, "condition_date"));
+    const char *why, *field;
+    json_t *rec = NULL;
+    dq_err_t e = {0};
+    if ((!cid && !date) || !relic ||
+        find_record(cat, relic, cid, date, who, &rec, &why, &field, &e) != 0) {
+        if (!editor) {
+            json_object_del(s, "condition");
+            json_object_del(s, "condition_date");
+        }
+        return;
+    }
+    json_t *sum = json_object(), *obs = json_array(), *o;
+    for (size_t k = 0; k < DQ_ARRAY_LEN(keep); k++)
+        if (json_object_get(rec, keep[k]))
+            json_object_set(sum, keep[k], json_object_get(rec, keep[k]));
+    if (json_array_size(json_object_get(rec, "images")))
+        json_object_set(sum, "image", json_array_get(json_object_get(rec, "images"), 0));
+    size_t i;
+    json_array_foreach(json_object_get(rec, "observations"), i, o)
+    {
+        if (i >= 20)
+            break;
+        json_t *x = json_object();
+        json_object_set(x, "type", json_object_get(o, "type"));
+        json_object_set(x, "severity", json_object_get(o, "severity"));
+        if (json_object_get(o, "note"))
+            json_object_set(x, "note", json_object_get(o, "note"));
+        json_array_append_new(obs, x);
+    }
+    json_object_set_new(sum, "observations", obs);
+    json_object_set_new(s, "condition_record", sum);
+    json_decref(rec);
+}
+
 /* The doc of r as who may read it: server fields added; hidden steps and answers removed
  * unless who may edit; steps 0: "n_steps" and "works" instead of "steps". New reference. */
 static json_t *lesson_json(dq_catalog_t *cat, const dq_lesson_row_t *r, const dq_actor_t *who,
@@ -696,6 +989,8 @@ static json_t *lesson_json(dq_catalog_t *cat, const dq_lesson_row_t *r, const dq
             json_array_set_new(st, i, json_pack("{s:s}", "kind", "hidden"));
             continue;
         }
+        if (steps)
+            attach_condition(cat, s, who, editor);
         json_t *q = json_object_get(s, "question");
         if (q && !editor) {
             json_object_del(q, "answer");

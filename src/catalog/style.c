@@ -203,14 +203,17 @@ typedef struct snapshot {
 } snapshot_t;
 
 struct style_cache {
-    pthread_mutex_t lock; /* guards snap */
+    pthread_mutex_t lock; /* guards snap and building */
+    pthread_cond_t built; /* signalled when a build ends, installed or not */
     snapshot_t *snap;
+    int building;         /* 1 while one thread builds: the others wait for its snapshot */
 };
 
 style_cache_t *style_cache_new(void)
 {
     style_cache_t *c = dq_xcalloc(1, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->built, NULL);
     return c;
 }
 
@@ -238,6 +241,7 @@ void style_cache_free(style_cache_t *c)
     if (!c)
         return;
     snap_unref(c->snap);
+    pthread_cond_destroy(&c->built);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -416,7 +420,11 @@ static snapshot_t *snapshot_build(dq_catalog_t *cat, int64_t stamp, dq_err_t *er
     return s;
 }
 
-/* The current snapshot (a new reference: snap_unref it), rebuilt when the catalog changed. */
+/* The current snapshot (a new reference: snap_unref it), rebuilt when the catalog changed.
+ * One thread builds (at 100k embeddings a build reads ~200 MB and takes about a second); the
+ * queries that arrive meanwhile wait for its snapshot instead of each building their own,
+ * which under load had every server thread rebuilding the same index at once. They do not
+ * answer from the old one: a relic made restricted must leave the answers with the write. */
 static snapshot_t *snapshot_get(dq_catalog_t *cat, dq_err_t *err)
 {
     style_cache_t *c = style_cache_of(cat);
@@ -424,28 +432,31 @@ static snapshot_t *snapshot_get(dq_catalog_t *cat, dq_err_t *err)
     if (dq_catalog_audit_count(cat, &stamp, err) < 0)
         return NULL;
     pthread_mutex_lock(&c->lock);
-    snapshot_t *s = c->snap;
-    if (s && s->stamp == stamp) {
-        atomic_fetch_add(&s->refs, 1);
-        pthread_mutex_unlock(&c->lock);
-        return s;
+    for (;;) {
+        snapshot_t *s = c->snap;
+        if (s && s->stamp >= stamp) {
+            atomic_fetch_add(&s->refs, 1);
+            pthread_mutex_unlock(&c->lock);
+            return s;
+        }
+        if (!c->building)
+            break;
+        /* Every build ends with a broadcast, failed or not, so this wait is bounded by one
+         * build; a build that failed leaves the next waiter to try its own. */
+        pthread_cond_wait(&c->built, &c->lock);
     }
+    c->building = 1;
     pthread_mutex_unlock(&c->lock);
-    /* Built outside the lock: queries keep using the old snapshot meanwhile. Two threads may
-     * both build after one change; the newer stamp wins. */
     snapshot_t *n = snapshot_build(cat, stamp, err);
-    if (!n)
-        return NULL;
-    int installed = 0;
     pthread_mutex_lock(&c->lock);
-    if (!c->snap || c->snap->stamp <= n->stamp) {
+    c->building = 0;
+    if (n && (!c->snap || c->snap->stamp <= n->stamp)) {
         snap_unref(c->snap);
-        c->snap = n; /* the cache takes the build's reference */
-        installed = 1;
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (installed)
+        c->snap = n;                   /* the cache takes the build's reference */
         atomic_fetch_add(&n->refs, 1); /* and the caller gets one of its own */
+    }
+    pthread_cond_broadcast(&c->built);
+    pthread_mutex_unlock(&c->lock);
     return n;
 }
 

@@ -19,6 +19,7 @@ typedef struct {
 
 int dq_cmd_ingest(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv);
+int dq_cmd_store(dq_config_t *cfg, int argc, char **argv); /* blob store (issue 15) */
 int dq_cmd_serve(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_generate(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_import(dq_config_t *cfg, int argc, char **argv);
@@ -38,7 +39,8 @@ void dq_cli_default_pigments(char *out, size_t len);
  * from another pyramid, recomputes it from the new one (so similar works and attribution never
  * answer from a stale picture); nothing when it had none. 0, or -1 with err. */
 struct dq_catalog;
-int dq_cli_style_refresh(struct dq_catalog *cat, const char *data_dir, const char *image_id,
+struct dq_blob; /* the pyramid is read from the store (a local copy for an object store) */
+int dq_cli_style_refresh(struct dq_catalog *cat, struct dq_blob *store, const char *image_id,
                          const char *pyramid_sha256, const char *pyramid_path, dq_err_t *err);
 
 /* 1 when argv holds -h or --help. */

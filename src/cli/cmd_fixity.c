@@ -4,41 +4,45 @@
  * "ok", "MISMATCH <what>" or "MISSING <what>", then a summary. Exit 0 when all are ok, 1 when
  * any is not (or on an error). It first completes or drops journaled ingests left by a crash
  * (dq_image_ingest_recover), so that it reports the committed state. It never repairs files.
+ * The files are read from the configured store (--store): the data directory, a shared mount
+ * or an object store, where every byte is read back from the store itself, never the cache.
  */
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "image/image.h"
 
 typedef struct {
-    const char *data_dir;
+    dq_blob_t *store;
     int n, n_ok, n_bad, n_missing;
 } fixity_t;
 
 /* Checks one stored file: 0 ok, 1 mismatch, 2 missing. */
-static int check_file(const char *data_dir, const char *rel, const char *want, uint64_t size)
+static int check_file(dq_blob_t *store, const char *rel, const char *want, uint64_t size)
 {
-    char *path = dq_xasprintf("%s/%s", data_dir, rel);
     char hex[65];
     uint64_t got_size = 0;
     dq_err_t err = {0};
     int r = 0;
-    if (dq_sha256_file(path, hex, &got_size, &err) < 0)
+    if (dq_blob_sha256(store, rel, hex, &got_size, &err) < 0) {
         r = err.code == DQ_ENOTFOUND ? 2 : 1;
-    else if (strcmp(hex, want) != 0 || got_size != size)
+        if (r == 1) /* say why: a store that does not answer is not a corrupt file */
+            fprintf(stderr, "danqing fixity: %s\n", err.msg);
+    } else if (strcmp(hex, want) != 0 || got_size != size) {
         r = 1;
-    free(path);
+    }
     return r;
 }
 
 static int check_image(void *ud, const dq_image_rec_t *rec)
 {
     fixity_t *f = ud;
-    int m = check_file(f->data_dir, rec->master_path, rec->master_sha256, rec->master_size);
-    int p = check_file(f->data_dir, rec->pyramid_path, rec->pyramid_sha256, rec->pyramid_size);
+    int m = check_file(f->store, rec->master_path, rec->master_sha256, rec->master_size);
+    int p = check_file(f->store, rec->pyramid_path, rec->pyramid_sha256, rec->pyramid_size);
     f->n++;
     if (m == 0 && p == 0) {
         f->n_ok++;
@@ -82,7 +86,7 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
     }
     dq_err_t err = {0};
     int rc = 1, n_rec = 0;
-    fixity_t f = {.data_dir = cfg->data_dir};
+    fixity_t f = {.store = NULL};
     char *db = dq_xasprintf("%s/catalog.sqlite", cfg->data_dir);
     dq_catalog_t *cat = NULL;
     /* Fixity must not create a data directory by accident. */
@@ -91,7 +95,8 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
         goto out;
     }
     if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)) ||
-        dq_image_ingest_recover(cat, cfg->data_dir, &n_rec, &err) < 0)
+        !(f.store = dq_blob_open(cfg, &err)) ||
+        dq_image_ingest_recover_store(cat, cfg->data_dir, f.store, &n_rec, &err) < 0)
         goto out;
     if (n_rec)
         fprintf(stderr, "danqing fixity: completed %d interrupted ingest%s\n", n_rec,
@@ -112,6 +117,7 @@ out:
     if (rc && err.msg[0])
         fprintf(stderr, "danqing fixity: %s\n", err.msg);
     dq_catalog_close(cat);
+    dq_blob_close(f.store);
     free(db);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "image/image.h"
 
@@ -111,15 +112,17 @@ int dq_cmd_ingest(dq_config_t *cfg, int argc, char **argv)
 
     dq_err_t err = {0};
     dq_catalog_t *cat = NULL;
+    dq_blob_t *store = NULL;
     int vips_up = 0;
     int tty = isatty(STDERR_FILENO);
     int64_t t0 = dq_now_us();
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0)
         goto out;
     vips_up = 1;
-    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)) || !(store = dq_blob_open(cfg, &err)))
         goto out;
     dq_ingest_opts_t o = {
+        .store = store,
         .src_path = file,
         .id = id,
         .data_dir = cfg->data_dir,
@@ -140,7 +143,7 @@ int dq_cmd_ingest(dq_config_t *cfg, int argc, char **argv)
            (double)rec.pyramid_size / 1e6, (double)rec.master_size / 1e6,
            rec.icc_converted ? ", ICC converted to sRGB" : "", (double)(dq_now_us() - t0) / 1e6);
     /* issue 13: a replaced pyramid's style embedding is recomputed at once (cmd_style.c). */
-    if (dq_cli_style_refresh(cat, cfg->data_dir, rec.id, rec.pyramid_sha256, rec.pyramid_path,
+    if (dq_cli_style_refresh(cat, store, rec.id, rec.pyramid_sha256, rec.pyramid_path,
                              &err) < 0)
         goto out;
     rc = 0;
@@ -148,6 +151,7 @@ out:
     if (rc)
         fprintf(stderr, "danqing ingest: %s\n", err.msg);
     dq_catalog_close(cat);
+    dq_blob_close(store);
     if (vips_up)
         dq_image_shutdown();
     return rc;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 
 #include "conserve/conserve.h"
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 typedef struct {
     dq_catalog_t *cat;
     const char *data_dir;
+    dq_blob_t *store; /* where masters are read and the layer's pyramid goes */
     json_t *doc;       /* the relic document */
     const char *main;  /* borrowed from doc */
     const char *cond[2]; /* first and last condition captures, borrowed from doc */
@@ -97,7 +99,9 @@ static int load_image(relic_t *r, const char *image_id, dq_raster_t *out, dq_ima
     rec = rec ? rec : &tmp;
     if (dq_catalog_image_get(r->cat, image_id, rec, err) < 0)
         return -1;
-    char *p = dq_xasprintf("%s/%s", r->data_dir, rec->master_path);
+    char *p = dq_blob_local_path(r->store, rec->master_path, err);
+    if (!p)
+        return -1;
     int rc = dq_raster_load(p, 3, MAX_RESTORE_PIXELS, out, err);
     free(p);
     return rc;
@@ -189,7 +193,8 @@ static int restore_relic(dq_config_t *cfg, const char *relic_id, const char *mas
         goto out;
     }
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0 ||
-        !(r.cat = dq_catalog_open(dq_config_catalog(cfg), &err)) || relic_load(&r, relic_id, &err) < 0 ||
+        !(r.cat = dq_catalog_open(dq_config_catalog(cfg), &err)) ||
+        !(r.store = dq_blob_open(cfg, &err)) || relic_load(&r, relic_id, &err) < 0 ||
         load_image(&r, r.main, &img, &rec, &err) < 0)
         goto out;
     if (mask_path) {
@@ -232,7 +237,8 @@ static int restore_relic(dq_config_t *cfg, const char *relic_id, const char *mas
     if (dq_fs_write_atomic(js, dir, text, strlen(text), &err) < 0)
         goto out;
     dq_ingest_opts_t o = {.src_path = png, .id = lid, .data_dir = cfg->data_dir, .who = "cli",
-                          .replace = 1, .quality = 92, .max_pixels = MAX_RESTORE_PIXELS};
+                          .replace = 1, .quality = 92, .max_pixels = MAX_RESTORE_PIXELS,
+                          .store = r.store};
     dq_image_rec_t lrec;
     if (dq_image_ingest(r.cat, &o, &lrec, &err) < 0 || link_layer(&r, relic_id, lid, &err) < 0)
         goto out;
@@ -245,6 +251,7 @@ out:
         fprintf(stderr, "danqing restore: %s\n", err.msg);
     json_decref(r.doc);
     dq_catalog_close(r.cat);
+    dq_blob_close(r.store);
     dq_raster_free(&img);
     dq_raster_free(&m);
     free(mask);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "image/image.h"
 #include "scene/scene.h"
@@ -264,7 +265,8 @@ static int print_set(const dq_buf_t *b)
     return 0;
 }
 
-static int cmd_import(dq_config_t *cfg, dq_catalog_t *cat, const args_t *a, dq_err_t *err)
+static int cmd_import(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const args_t *a,
+                      dq_err_t *err)
 {
     const dq_actor_t who = {.user = "cli", .role = DQ_ROLE_ADMIN};
     char image[DQ_IMAGE_ID_MAX + 1];
@@ -273,6 +275,7 @@ static int cmd_import(dq_config_t *cfg, dq_catalog_t *cat, const args_t *a, dq_e
     if (resolve_image(cat, a->id, &who, image, err) < 0)
         return -1;
     dq_scene_store_opts_t o = {.data_dir = cfg->data_dir,
+                               .store = store,
                                .source = "truth",
                                .method = "danqing generate: truth/scene",
                                .note = a->note,
@@ -295,7 +298,8 @@ static int cmd_import(dq_config_t *cfg, dq_catalog_t *cat, const args_t *a, dq_e
     return rc;
 }
 
-static int cmd_estimate(dq_config_t *cfg, dq_catalog_t *cat, const args_t *a, dq_err_t *err)
+static int cmd_estimate(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const args_t *a,
+                        dq_err_t *err)
 {
     const dq_actor_t who = {.user = "cli", .role = DQ_ROLE_ADMIN};
     char image[DQ_IMAGE_ID_MAX + 1] = "";
@@ -315,7 +319,8 @@ static int cmd_estimate(dq_config_t *cfg, dq_catalog_t *cat, const args_t *a, dq
         if (resolve_image(cat, a->id, &who, image, err) < 0 ||
             dq_catalog_image_get(cat, image, &rec, err) < 0)
             goto out;
-        src = dq_xasprintf("%s/%s", cfg->data_dir, rec.pyramid_path);
+        if (!(src = dq_blob_local_path(store, rec.pyramid_path, err)))
+            goto out;
     }
     int box_w = a->height * 40 > 65536 ? 65536 : a->height * 40;
     if (!(px = load_fit(src, 3, box_w, a->height, &w, &h, err)) ||
@@ -339,6 +344,7 @@ static int cmd_estimate(dq_config_t *cfg, dq_catalog_t *cat, const args_t *a, dq
     snprintf(method, sizeof(method), "danqing scene estimate --method %s --height %d",
              dq_scene_method_name(a->method), a->height);
     dq_scene_store_opts_t o = {.data_dir = cfg->data_dir,
+                               .store = store,
                                .source = "estimate",
                                .method = method,
                                .note = a->note,
@@ -419,6 +425,7 @@ int dq_cmd_scene(dq_config_t *cfg, int argc, char **argv)
     }
     dq_err_t err = {0};
     dq_catalog_t *cat = NULL;
+    dq_blob_t *store = NULL;
     int rc = -1, vips_up = 0;
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0)
         goto out;
@@ -428,14 +435,15 @@ int dq_cmd_scene(dq_config_t *cfg, int argc, char **argv)
         dq_err_set(&err, DQ_EINVAL, 400, "estimate --file needs --out DIR");
         goto out;
     }
-    if (needs_cat && !(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
+    if (needs_cat && (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)) ||
+                      !(store = dq_blob_open(cfg, &err))))
         goto out;
     switch (sub) {
     case 0:
-        rc = cmd_import(cfg, cat, &a, &err);
+        rc = cmd_import(cfg, cat, store, &a, &err);
         break;
     case 1:
-        rc = cmd_estimate(cfg, cat, &a, &err);
+        rc = cmd_estimate(cfg, cat, store, &a, &err);
         break;
     case 2:
         rc = cmd_score(&a, &err);
@@ -448,6 +456,7 @@ out:
     if (rc)
         fprintf(stderr, "danqing scene %s: %s\n", a.sub, err.msg);
     dq_catalog_close(cat);
+    dq_blob_close(store);
     if (vips_up)
         dq_image_shutdown();
     return rc ? 1 : 0;

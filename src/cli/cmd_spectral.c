@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,13 +126,107 @@ static void rm_flat_dir(const char *dir)
     rmdir(dir);
 }
 
-static uint16_t to_u16(float v)
+/* ================================================================ add */
+
+/* Bands of one `add` run on a few threads: each worker takes the next band, calibrates,
+ * registers and encodes it (dq_stack_band reads the prepared stack only) and writes its
+ * pyramid. The record's entries are kept per band index and assembled in order afterwards. */
+typedef struct {
+    const dq_stack_t *st;
+    const char *tmp;
+    int order[DQ_STACK_MAX]; /* band indices, largest first (the longest jobs start first) */
+    pthread_mutex_t lock;    /* guards next, failed, err and the progress bar */
+    int next, done, failed;
+    dq_err_t err;
+    progress_t *pg;
+    dq_stack_band_t res[DQ_STACK_MAX]; /* per band: the record (px freed once stored) */
+} add_job_t;
+
+static int add_band(add_job_t *j, int i, dq_err_t *err)
 {
-    double x = v * DQ_STACK_SCALE + 0.5;
-    return (uint16_t)(x < 0 ? 0 : x > 65535 ? 65535 : x);
+    dq_stack_band_t *b = &j->res[i];
+    if (dq_stack_band(j->st, i, b, err) < 0)
+        return -1;
+    char *path = dq_xasprintf("%s/%s.tif", j->tmp, j->st->b[i].name);
+    int sr = dq_image_save_u16_pyramid(path, b->px, b->w, b->h, b->channels, err);
+    free(path);
+    dq_stack_band_free(b);
+    return sr;
 }
 
-/* ================================================================ add */
+static void *add_worker(void *ud)
+{
+    add_job_t *j = ud;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        int i = j->failed || j->next >= j->st->n ? -1 : j->order[j->next++];
+        pthread_mutex_unlock(&j->lock);
+        if (i < 0)
+            break;
+        dq_err_t e = {0};
+        int r = add_band(j, i, &e);
+        pthread_mutex_lock(&j->lock);
+        if (r < 0 && !j->failed) {
+            j->failed = 1;
+            j->err = e;
+        }
+        j->done++;
+        bar(j->pg, 100 * j->done / j->st->n, j->st->b[i].name);
+        pthread_mutex_unlock(&j->lock);
+    }
+    dq_image_thread_done();
+    return NULL;
+}
+
+/* How many bands at once: one per core, as long as the largest bands together stay within
+ * ~640 MiB beside what the stack holds (the issue's bound is 1 GiB peak RSS). */
+static int add_workers(const dq_stack_t *st, const int *order)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t budget = (size_t)640 << 20, used = 0;
+    int k = 0;
+    while (k < st->n && k < (cpus > 0 ? cpus : 1) && k < 8) {
+        size_t b = dq_stack_band_bytes(st, order[k]);
+        if (k > 0 && used + b > budget)
+            break;
+        used += b;
+        k++;
+    }
+    return k > 0 ? k : 1;
+}
+
+static int run_bands(add_job_t *j, dq_err_t *err)
+{
+    const dq_stack_t *st = j->st;
+    size_t bytes[DQ_STACK_MAX];
+    for (int i = 0; i < st->n; i++) {
+        j->order[i] = i;
+        bytes[i] = dq_stack_band_bytes(st, i);
+    }
+    for (int a = 1; a < st->n; a++) /* insertion sort, largest first */
+        for (int b = a; b > 0 && bytes[j->order[b]] > bytes[j->order[b - 1]]; b--) {
+            int t = j->order[b];
+            j->order[b] = j->order[b - 1];
+            j->order[b - 1] = t;
+        }
+    int k = add_workers(st, j->order);
+    pthread_t th[8];
+    int started = 0;
+    pthread_mutex_init(&j->lock, NULL);
+    for (int t = 0; t < k; t++)
+        if (pthread_create(&th[t], NULL, add_worker, j) == 0)
+            started++;
+    if (started == 0)
+        add_worker(j); /* no thread to be had: this one does it all */
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&j->lock);
+    if (j->failed) {
+        *err = j->err;
+        return -1;
+    }
+    return 0;
+}
 
 static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, const char *relic, const char *dir,
                    const char *cap_id, int replace, int json_out, dq_err_t *err)
@@ -170,45 +265,37 @@ static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, const char *relic, const
     free(tmpd);
     if (mk < 0)
         goto out;
-    for (int i = 0; i < st.n; i++) {
+    add_job_t *job = dq_xcalloc(1, sizeof(*job));
+    job->st = &st;
+    job->tmp = tmp;
+    job->pg = &pg;
+    bar(&pg, 0, "bands");
+    int br = run_bands(job, err);
+    for (int i = 0; br == 0 && i < st.n; i++) {
         const dq_stack_spec_t *s = &st.b[i];
-        bar(&pg, 100 * i / st.n, s->name);
-        dq_stack_band_t b;
-        if (dq_stack_band(&st, i, &b, err) < 0)
-            goto out;
-        w = b.w;
-        h = b.h;
-        size_t m = (size_t)b.w * b.h;
-        uint16_t *u = dq_xmalloc(m * b.channels * sizeof(uint16_t));
-        for (int c = 0; c < b.channels; c++)
-            for (size_t k = 0; k < m; k++)
-                u[k * b.channels + c] = to_u16(b.px[c * m + k]);
-        char *path = dq_xasprintf("%s/%s.tif", tmp, s->name);
-        int sr = dq_image_save_u16_pyramid(path, u, b.w, b.h, b.channels, err);
-        free(path);
-        free(u);
-        if (sr < 0) {
-            dq_stack_band_free(&b);
-            goto out;
-        }
+        const dq_stack_band_t *b = &job->res[i];
+        w = b->w;
+        h = b->h;
         json_t *cal = json_array();
-        for (int c = 0; c < b.channels; c++)
+        for (int c = 0; c < b->channels; c++)
             json_array_append_new(
-                cal, json_pack("{s:f, s:f, s:f, s:f, s:f, s:i}", "flat_rms", b.cal[c].flat_rms,
-                               "grey_rms", b.cal[c].grey_rms, "gain", b.cal[c].gain, "offset",
-                               b.cal[c].offset, "falloff", b.cal[c].falloff, "grey_steps",
-                               b.cal[c].n_steps));
+                cal, json_pack("{s:f, s:f, s:f, s:f, s:f, s:i}", "flat_rms", b->cal[c].flat_rms,
+                               "grey_rms", b->cal[c].grey_rms, "gain", b->cal[c].gain, "offset",
+                               b->cal[c].offset, "falloff", b->cal[c].falloff, "grey_steps",
+                               b->cal[c].n_steps));
         json_t *e = json_pack("{s:s, s:s, s:s, s:i, s:i, s:[f,f], s:f, s:o, s:b}", "name", s->name,
-                              "kind", s->kind, "file", s->file, "channels", b.channels,
-                              "input_bits", b.bits, "shift_px", b.dx, b.dy, "registration_peak",
-                              b.peak, "calibration", cal, "reference", i == st.reference);
+                              "kind", s->kind, "file", s->file, "channels", b->channels,
+                              "input_bits", b->bits, "shift_px", b->dx, b->dy, "registration_peak",
+                              b->peak, "calibration", cal, "reference", i == st.reference);
         if (strcmp(s->kind, "uv_fluorescence") == 0)
             json_object_set_new(e, "excitation_nm", json_real(s->nm));
         else if (strcmp(s->kind, "reflectance") == 0)
             json_object_set_new(e, "nm", json_real(s->nm));
         json_array_append_new(bands, e);
-        dq_stack_band_free(&b);
     }
+    free(job);
+    if (br < 0)
+        goto out;
     bar(&pg, 100, "commit");
     rec = json_pack("{s:O, s:s, s:b, s:f, s:s}", "bands", bands, "source", dir, "raw", st.raw,
                     "scale", DQ_STACK_SCALE, "encoding",

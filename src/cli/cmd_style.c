@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "image/image.h"
 #include "style/style.h"
@@ -77,14 +78,14 @@ static int have_row(void *ud, const dq_style_row_t *row)
 }
 
 /* Embeds one pyramid and stores it (one transaction). */
-static int embed_store(dq_catalog_t *cat, const char *data_dir, const char *id, const char *sha,
+static int embed_store(dq_catalog_t *cat, dq_blob_t *store, const char *id, const char *sha,
                        const char *rel_path, float *vec, dq_err_t *err)
 {
     const dq_style_embedder_t *e = dq_style_default();
-    char *path = dq_xasprintf("%s/%s", data_dir, rel_path);
+    char *path = dq_blob_local_path(store, rel_path, err); /* the file, or a local copy */
     dq_pixels_t px = {0};
     dq_buf_t pal = {0}, named = {0};
-    int r = dq_image_pixels_file(path, e->side, &px, err);
+    int r = path ? dq_image_pixels_file(path, e->side, &px, err) : -1;
     if (r == 0)
         r = embed_pixels(&px, vec, &pal, &named, err);
     if (r == 0) {
@@ -104,7 +105,7 @@ static int embed_store(dq_catalog_t *cat, const char *data_dir, const char *id, 
     return r;
 }
 
-int dq_cli_style_refresh(dq_catalog_t *cat, const char *data_dir, const char *image_id,
+int dq_cli_style_refresh(dq_catalog_t *cat, dq_blob_t *store, const char *image_id,
                          const char *pyramid_sha256, const char *pyramid_path, dq_err_t *err)
 {
     have_t h = {0};
@@ -114,7 +115,7 @@ int dq_cli_style_refresh(dq_catalog_t *cat, const char *data_dir, const char *im
     if (strcmp(h.sha, pyramid_sha256) == 0)
         return 0;
     float *vec = dq_xmalloc((size_t)dq_style_default()->dim * sizeof(float));
-    r = embed_store(cat, data_dir, image_id, pyramid_sha256, pyramid_path, vec, err);
+    r = embed_store(cat, store, image_id, pyramid_sha256, pyramid_path, vec, err);
     free(vec);
     return r;
 }
@@ -235,6 +236,7 @@ static int style_index(dq_config_t *cfg, int argc, char **argv)
     dq_err_t err = {0};
     dq_catalog_t *cat = NULL;
     imgs_t imgs = {0};
+    dq_blob_t *store = NULL;
     mark_t mk = {.imgs = &imgs, .model = dq_style_default()->name};
     const dq_style_embedder_t *e = dq_style_default();
     float *vec = dq_xmalloc((size_t)e->dim * sizeof(float));
@@ -242,7 +244,7 @@ static int style_index(dq_config_t *cfg, int argc, char **argv)
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0)
         goto out;
     vips_up = 1;
-    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)) || !(store = dq_blob_open(cfg, &err)))
         goto out;
     if (dq_catalog_image_list(cat, collect_image, &imgs, &err) < 0)
         goto out;
@@ -267,7 +269,7 @@ static int style_index(dq_config_t *cfg, int argc, char **argv)
         img_t *m = &imgs.v[i];
         if (m->done)
             continue;
-        int r = embed_store(cat, cfg->data_dir, m->id, m->sha, m->path, vec, &err);
+        int r = embed_store(cat, store, m->id, m->sha, m->path, vec, &err);
         if (r < 0) {
             if (tty)
                 fputc('\n', stderr);
@@ -294,6 +296,7 @@ out:
     free(imgs.v);
     free(vec);
     dq_catalog_close(cat);
+    dq_blob_close(store);
     if (vips_up)
         dq_image_shutdown();
     return rc;

@@ -339,6 +339,148 @@ int dq_stack_open(const char *dir, uint64_t max_pixels, dq_stack_t *st, dq_err_t
 
 /* ================================================================ pixels */
 
+/* A band's frame in memory as the file held it (16-bit integers, interleaved), with what turns
+ * a row of it into reflectance: per channel the fitted calibration (raw stacks) or the scale
+ * (ideal bands). Rows are calibrated on demand, so no float plane of the frame ever exists. */
+struct dq_stack_frame {
+    dq_raster16_t raw, white;
+    int raw_stack; /* calibrate (else scale) */
+    dq_spec_src_t src[3];
+    dq_spec_calmodel_t m[3];
+    float lut[256]; /* ideal 8-bit sRGB colour frames: value -> linear */
+    int srgb;
+    float full;
+};
+
+static void frame_free(dq_stack_frame_t *f)
+{
+    if (!f)
+        return;
+    dq_raster16_free(&f->raw);
+    dq_raster16_free(&f->white);
+    free(f);
+}
+
+static float srgb_to_linear(float v)
+{
+    return v <= 0.04045f ? v / 12.92f : powf((v + 0.055f) / 1.055f, 2.4f);
+}
+
+/* Reflectance of channel c along row y, columns x0 .. x0 + n, into out. */
+static void frame_row(const dq_stack_frame_t *f, int c, int y, int x0, int n, float *out)
+{
+    if (f->raw_stack) {
+        dq_spec_cal_row(&f->m[c], &f->src[c], y, x0, n, out);
+        return;
+    }
+    const uint16_t *p = f->raw.px + ((size_t)y * f->raw.w + x0) * f->raw.bands + c;
+    for (int i = 0; i < n; i++, p += f->raw.bands)
+        out[i] = f->srgb ? f->lut[*p & 255] : *p / f->full;
+}
+
+/* Loads band i's frame and fits its calibration (read-only on st: bands load in parallel). */
+static int frame_load(const dq_stack_t *st, int i, dq_stack_frame_t **out, int *channels,
+                      int *bits, dq_spec_cal_t *cal, dq_err_t *err)
+{
+    const dq_stack_spec_t *b = &st->b[i];
+    char *p = dq_xasprintf("%s/%s", st->dir, b->file);
+    dq_stack_frame_t *f = dq_xcalloc(1, sizeof(*f));
+    int rc = -1;
+    if (dq_image_load_u16(p, st->max_pixels, &f->raw, err) < 0)
+        goto out;
+    if (st->fw && (f->raw.w != st->fw || f->raw.h != st->fh)) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s is %dx%d, the stack's frames are %dx%d", b->file,
+                   f->raw.w, f->raw.h, st->fw, st->fh);
+        goto out;
+    }
+    int w = f->raw.w, h = f->raw.h;
+    *channels = f->raw.bands;
+    *bits = f->raw.bits;
+    if (b->white[0]) {
+        char *wp = dq_xasprintf("%s/%s", st->dir, b->white);
+        int wrc = dq_image_load_u16(wp, st->max_pixels, &f->white, err);
+        free(wp);
+        if (wrc < 0)
+            goto out;
+        if (f->white.w != w || f->white.h != h || f->white.bands != f->raw.bands) {
+            dq_err_set(err, DQ_EINVAL, 0, "white frame %s does not match %s", b->white, b->file);
+            goto out;
+        }
+    }
+    f->raw_stack = st->raw;
+    for (int c = 0; c < f->raw.bands; c++) {
+        f->src[c] = (dq_spec_src_t){.u = f->raw.px, .channels = f->raw.bands, .channel = c,
+                                    .dark = st->dark_px, .w = w, .h = h};
+        if (st->raw) {
+            dq_spec_src_t ws = f->src[c];
+            ws.u = f->white.px;
+            /* Grey steps calibrate reflectance, not fluorescence: UV uses its white frame. */
+            int steps = strcmp(b->kind, "uv_fluorescence") == 0 ? 0 : st->n_steps;
+            if (dq_spec_cal_fit(&f->src[c], f->white.px ? &ws : NULL,
+                                f->white.px ? b->white_value : st->white_refl, st->white_rects,
+                                f->white.px ? 0 : st->n_white, st->steps, steps, 3, &f->m[c],
+                                &cal[c], err) < 0) {
+                char m[sizeof(err->msg)];
+                snprintf(m, sizeof(m), "%s", err->msg);
+                dq_err_set(err, err->code, 0, "%s: %s", b->name, m);
+                goto out;
+            }
+        } else {
+            memset(&cal[c], 0, sizeof(cal[c]));
+            cal[c].gain = 1;
+        }
+    }
+    /* Ideal bands: values are reflectance at full scale; 8-bit colour photographs (visible,
+     * UV fluorescence) are sRGB-encoded. */
+    f->full = f->raw.bits == 16 ? 65535.0f : 255.0f;
+    f->srgb = !st->raw && f->raw.bits == 8 && strcmp(b->kind, "reflectance") != 0;
+    for (int v = 0; v < 256; v++)
+        f->lut[v] = srgb_to_linear(v / 255.0f);
+    /* The white frame served the fit only. */
+    dq_raster16_free(&f->white);
+    rc = 0;
+out:
+    if (rc < 0)
+        frame_free(f);
+    else
+        *out = f;
+    free(p);
+    return rc;
+}
+
+/* The registration windows of a frame: per window the channel mean of the reflectance. */
+static float **frame_windows(const dq_stack_t *st, const dq_stack_frame_t *f)
+{
+    int s = st->side, ch = f->raw.bands;
+    float **win = dq_xcalloc((size_t)st->n_win, sizeof(float *));
+    float *row = dq_xmalloc((size_t)s * sizeof(float));
+    for (int k = 0; k < st->n_win; k++) {
+        const dq_spec_rect_t *r = &st->wins[k];
+        win[k] = dq_xcalloc((size_t)s * s, sizeof(float));
+        for (int y = 0; y < s; y++) {
+            float *o = win[k] + (size_t)y * s;
+            for (int c = 0; c < ch; c++) {
+                frame_row(f, c, r->y + y, r->x, s, row);
+                for (int x = 0; x < s; x++)
+                    o[x] += row[x];
+            }
+            for (int x = 0; x < s; x++)
+                o[x] /= ch;
+        }
+    }
+    free(row);
+    return win;
+}
+
+static void windows_free(float **win, int n)
+{
+    if (!win)
+        return;
+    for (int k = 0; k < n; k++)
+        free(win[k]);
+    free(win);
+}
+
 void dq_stack_band_free(dq_stack_band_t *b)
 {
     if (!b)
@@ -352,110 +494,19 @@ void dq_stack_close(dq_stack_t *st)
     if (!st)
         return;
     free(st->dark_px);
-    free(st->ref_plane);
-    st->dark_px = st->ref_plane = NULL;
-}
-
-static float srgb_to_linear(float v)
-{
-    return v <= 0.04045f ? v / 12.92f : powf((v + 0.055f) / 1.055f, 2.4f);
-}
-
-/* Loads band i's frame and calibrates it: planar channels into *planes (fw*fh each). */
-static int load_calibrated(dq_stack_t *st, int i, float **planes, int *channels, int *bits,
-                           dq_spec_cal_t *cal, dq_err_t *err)
-{
-    const dq_stack_spec_t *b = &st->b[i];
-    char *p = dq_xasprintf("%s/%s", st->dir, b->file);
-    dq_rasterf_t r = {0}, wr = {0};
-    float *wplane = NULL;
-    int rc = -1;
-    *planes = NULL;
-    if (dq_image_load_float(p, st->max_pixels, &r, err) < 0)
-        goto out;
-    if (st->fw && (r.w != st->fw || r.h != st->fh)) {
-        dq_err_set(err, DQ_EINVAL, 0, "%s is %dx%d, the stack's frames are %dx%d", b->file, r.w,
-                   r.h, st->fw, st->fh);
-        goto out;
-    }
-    st->fw = r.w;
-    st->fh = r.h;
-    size_t n = (size_t)r.w * r.h;
-    *channels = r.bands;
-    *bits = r.bits;
-    *planes = dq_xmalloc(n * r.bands * sizeof(float));
-    for (int c = 0; c < r.bands; c++)
-        for (size_t k = 0; k < n; k++)
-            (*planes)[c * n + k] = r.px[k * r.bands + c];
-    if (b->white[0]) {
-        char *wp = dq_xasprintf("%s/%s", st->dir, b->white);
-        int wrc = dq_image_load_float(wp, st->max_pixels, &wr, err);
-        free(wp);
-        if (wrc < 0)
-            goto out;
-        if (wr.w != r.w || wr.h != r.h || wr.bands != r.bands) {
-            dq_err_set(err, DQ_EINVAL, 0, "white frame %s does not match %s", b->white, b->file);
-            goto out;
-        }
-        wplane = dq_xmalloc(n * sizeof(float));
-    }
-    for (int c = 0; c < r.bands; c++) {
-        float *pl = *planes + c * n;
-        if (st->raw) {
-            if (wplane)
-                for (size_t k = 0; k < n; k++)
-                    wplane[k] = wr.px[k * wr.bands + c];
-            /* Grey steps calibrate reflectance, not fluorescence: UV uses its white frame. */
-            int steps = strcmp(b->kind, "uv_fluorescence") == 0 ? 0 : st->n_steps;
-            if (dq_spec_calibrate(pl, r.w, r.h, st->dark_px, wplane,
-                                  wplane ? b->white_value : st->white_refl, st->white_rects,
-                                  wplane ? 0 : st->n_white, st->steps, steps, 3, &cal[c],
-                                  err) < 0) {
-                char m[sizeof(err->msg)];
-                snprintf(m, sizeof(m), "%s", err->msg);
-                dq_err_set(err, err->code, 0, "%s: %s", b->name, m);
-                goto out;
-            }
-        } else {
-            /* Ideal bands: values are reflectance at full scale; 8-bit colour photographs
-             * (visible, UV fluorescence) are sRGB-encoded. */
-            float full = r.bits == 16 ? 65535.0f : 255.0f;
-            int srgb = r.bits == 8 && strcmp(b->kind, "reflectance") != 0;
-            for (size_t k = 0; k < n; k++)
-                pl[k] = srgb ? srgb_to_linear(pl[k] / full) : pl[k] / full;
-            memset(&cal[c], 0, sizeof(cal[c]));
-            cal[c].gain = 1;
-        }
-    }
-    rc = 0;
-out:
-    if (rc < 0) {
-        free(*planes);
-        *planes = NULL;
-    }
-    free(wplane);
-    dq_rasterf_free(&r);
-    dq_rasterf_free(&wr);
-    free(p);
-    return rc;
-}
-
-static void mean_plane(const float *planes, int channels, size_t n, float *out)
-{
-    for (size_t k = 0; k < n; k++) {
-        float s = 0;
-        for (int c = 0; c < channels; c++)
-            s += planes[c * n + k];
-        out[k] = s / channels;
-    }
+    st->dark_px = NULL;
+    windows_free(st->ref_win, st->n_win);
+    st->ref_win = NULL;
+    frame_free(st->ref_frame);
+    st->ref_frame = NULL;
 }
 
 int dq_stack_prepare(dq_stack_t *st, dq_err_t *err)
 {
     if (st->dark[0]) {
         char *p = dq_xasprintf("%s/%s", st->dir, st->dark);
-        dq_rasterf_t r = {0};
-        int rc = dq_image_load_float(p, st->max_pixels, &r, err);
+        dq_raster16_t r = {0};
+        int rc = dq_image_load_u16(p, st->max_pixels, &r, err);
         free(p);
         if (rc < 0)
             return -1;
@@ -465,61 +516,94 @@ int dq_stack_prepare(dq_stack_t *st, dq_err_t *err)
         st->dark_px = dq_xmalloc(n * sizeof(float));
         for (size_t k = 0; k < n; k++)
             st->dark_px[k] = r.px[k * r.bands];
-        dq_rasterf_free(&r);
+        dq_raster16_free(&r);
     }
-    float *planes;
     int ch, bits;
-    dq_spec_cal_t cal[3];
-    if (load_calibrated(st, st->reference, &planes, &ch, &bits, cal, err) < 0)
+    if (frame_load(st, st->reference, &st->ref_frame, &ch, &bits, st->ref_cal, err) < 0)
         return -1;
+    st->fw = st->ref_frame->raw.w;
+    st->fh = st->ref_frame->raw.h;
     if (st->work.w > 0 && (st->work.x + st->work.w > st->fw || st->work.y + st->work.h > st->fh))
-        return free(planes),
-               dq_err_set(err, DQ_EINVAL, 0, "work_rect is outside the %dx%d frame", st->fw,
+        return dq_err_set(err, DQ_EINVAL, 0, "work_rect is outside the %dx%d frame", st->fw,
                           st->fh);
-    size_t n = (size_t)st->fw * st->fh;
-    st->ref_plane = dq_xmalloc(n * sizeof(float));
-    mean_plane(planes, ch, n, st->ref_plane);
-    free(planes);
+    st->n_win = dq_spec_reg_windows(st->fw, st->fh, 3, st->wins, &st->side, err);
+    if (st->n_win < 0) {
+        st->n_win = 0;
+        return -1;
+    }
+    st->ref_win = frame_windows(st, st->ref_frame);
     return 0;
 }
 
-int dq_stack_band(dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *err)
+uint16_t dq_stack_encode(float v)
 {
-    float *planes = NULL, *reg = NULL, *tmp = NULL;
-    int rc = -1;
+    double x = v * DQ_STACK_SCALE + 0.5;
+    return (uint16_t)(x < 0 ? 0 : x > 65535 ? 65535 : x);
+}
+
+size_t dq_stack_band_bytes(const dq_stack_t *st, int i)
+{
+    /* Colour frames (visible, UV fluorescence) are the 3-channel ones in practice; assume so
+     * before the file is read. */
+    size_t ch = strcmp(st->b[i].kind, "reflectance") == 0 ? 1 : 3;
+    size_t frame = (size_t)st->fw * st->fh * ch * sizeof(uint16_t);
+    size_t crop = st->work.w > 0 ? (size_t)st->work.w * st->work.h : (size_t)st->fw * st->fh;
+    return frame * (st->b[i].white[0] ? 2 : 1) + crop * ch * sizeof(uint16_t);
+}
+
+/* What the streamed resampling reads and writes for one channel. */
+typedef struct {
+    const dq_stack_frame_t *f;
+    int c;
+    dq_stack_band_t *out;
+} band_io_t;
+
+static void io_row(void *ud, int y, float *buf)
+{
+    band_io_t *io = ud;
+    frame_row(io->f, io->c, y, 0, io->f->raw.w, buf);
+}
+
+static void io_emit(void *ud, int y, const float *row)
+{
+    band_io_t *io = ud;
+    int ch = io->out->channels;
+    uint16_t *o = io->out->px + (size_t)y * io->out->w * ch + io->c;
+    for (int x = 0; x < io->out->w; x++, o += ch)
+        *o = dq_stack_encode(row[x]);
+}
+
+int dq_stack_band(const dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *err)
+{
+    dq_stack_frame_t *own = NULL;
+    const dq_stack_frame_t *f = st->ref_frame;
+    float **win = NULL;
     memset(out, 0, sizeof(*out));
-    if (load_calibrated(st, i, &planes, &out->channels, &out->bits, out->cal, err) < 0)
-        goto out;
-    size_t n = (size_t)st->fw * st->fh;
     if (i != st->reference) {
-        reg = dq_xmalloc(n * sizeof(float));
-        mean_plane(planes, out->channels, n, reg);
-        if (dq_spec_register(st->ref_plane, reg, st->fw, st->fh, 3, 50, &out->dx, &out->dy,
-                             &out->peak, err) < 0)
-            goto out;
-        tmp = dq_xmalloc(n * sizeof(float));
-        for (int c = 0; c < out->channels; c++) {
-            dq_spec_unshift(planes + c * n, tmp, st->fw, st->fh, out->dx, out->dy);
-            memcpy(planes + c * n, tmp, n * sizeof(float));
-        }
+        if (frame_load(st, i, &own, &out->channels, &out->bits, out->cal, err) < 0)
+            return -1;
+        f = own;
+        win = frame_windows(st, f);
+        dq_spec_register_windows((const float *const *)st->ref_win, (const float *const *)win,
+                                 st->n_win, st->side, 50, &out->dx, &out->dy, &out->peak);
+        windows_free(win, st->n_win);
     } else {
+        /* The reference was loaded and fitted by dq_stack_prepare. */
+        out->channels = f->raw.bands;
+        out->bits = f->raw.bits;
+        memcpy(out->cal, st->ref_cal, sizeof(out->cal));
         out->peak = 1;
     }
     dq_spec_rect_t wr = st->work.w > 0 ? st->work : (dq_spec_rect_t){0, 0, st->fw, st->fh};
     out->w = wr.w;
     out->h = wr.h;
-    size_t m = (size_t)wr.w * wr.h;
-    out->px = dq_xmalloc(m * out->channels * sizeof(float));
-    for (int c = 0; c < out->channels; c++)
-        for (int y = 0; y < wr.h; y++)
-            memcpy(out->px + c * m + (size_t)y * wr.w,
-                   planes + c * n + (size_t)(wr.y + y) * st->fw + wr.x, (size_t)wr.w * sizeof(float));
-    rc = 0;
-out:
-    free(planes);
-    free(reg);
-    free(tmp);
-    return rc;
+    out->px = dq_xmalloc((size_t)wr.w * wr.h * out->channels * sizeof(uint16_t));
+    for (int c = 0; c < out->channels; c++) {
+        band_io_t io = {f, c, out};
+        dq_spec_unshift_rows(io_row, io_emit, &io, st->fw, st->fh, out->dx, out->dy, wr);
+    }
+    frame_free(own);
+    return 0;
 }
 
 /* ================================================================ stored bands */

@@ -18,6 +18,9 @@
 #define DQ_STACK_SCALE 50000.0
 #define DQ_STACK_MAX 24
 
+/* A band's frame in memory (spectral_stack.c). */
+typedef struct dq_stack_frame dq_stack_frame_t;
+
 typedef struct {
     char name[32];
     char kind[24]; /* "reflectance", "uv_fluorescence", "visible" */
@@ -41,15 +44,20 @@ typedef struct {
     int n;
     dq_stack_spec_t b[DQ_STACK_MAX];
     uint64_t max_pixels;
-    /* Filled by dq_stack_prepare: */
+    /* Filled by dq_stack_prepare, read-only afterwards: */
     int fw, fh;        /* frame size */
     float *dark_px;    /* fw*fh or NULL (owned) */
-    float *ref_plane;  /* the reference's registration plane, fw*fh (owned) */
+    dq_stack_frame_t *ref_frame; /* the reference band, loaded and fitted (owned) */
+    dq_spec_cal_t ref_cal[3];
+    dq_spec_rect_t wins[15]; /* registration windows (dq_spec_reg_windows) */
+    int n_win, side;
+    float **ref_win;   /* the reference's n_win windows, side*side each (owned) */
 } dq_stack_t;
 
 typedef struct {
     int w, h, channels, bits;
-    float *px; /* planar: channel c at px + c*w*h; calibrated, registered, cropped (owned) */
+    uint16_t *px; /* w*h*channels interleaved, calibrated, registered and cropped, in the stored
+                   * encoding: dq_stack_encode(reflectance) (owned) */
     double dx, dy, peak;
     dq_spec_cal_t cal[3];
 } dq_stack_band_t;
@@ -58,12 +66,20 @@ typedef struct {
  * names (r<nm>.*, ir<nm>.*, uv<nm>.*, vis.*; png, tif, jpg). Checks names, kinds and that
  * every file exists. Errors: DQ_ENOTFOUND (no dir, no bands), DQ_EINVAL (bad bands.json). */
 int dq_stack_open(const char *dir, uint64_t max_pixels, dq_stack_t *st, dq_err_t *err);
-/* Loads the dark frame and the reference band (calibrated) and checks frame sizes. */
+/* Loads the dark frame and the reference band (fits its calibration, keeps its registration
+ * windows) and checks frame sizes. */
 int dq_stack_prepare(dq_stack_t *st, dq_err_t *err);
 /* Band i: loaded, calibrated (raw stacks), registered to the reference at subpixel accuracy
- * (the reference itself gets shift 0) and cropped to the work rectangle. out owned by the
- * caller (dq_stack_band_free). */
-int dq_stack_band(dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *err);
+ * (the reference itself gets shift 0), cropped to the work rectangle and encoded for storage,
+ * row by row: memory holds the band's 16-bit frame and its 16-bit output, no float plane.
+ * Reads st only, so distinct bands may run on several threads at once after
+ * dq_stack_prepare. out owned by the caller (dq_stack_band_free). */
+int dq_stack_band(const dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *err);
+/* The stored encoding of a reflectance: round(v * DQ_STACK_SCALE), clamped to 0..65535. */
+uint16_t dq_stack_encode(float v);
+/* Bytes dq_stack_band needs for band i at its peak (frame, white frame, output), for
+ * callers that decide how many bands to run at once. */
+size_t dq_stack_band_bytes(const dq_stack_t *st, int i);
 void dq_stack_band_free(dq_stack_band_t *b);
 void dq_stack_close(dq_stack_t *st);
 

@@ -44,6 +44,14 @@ void dq_config_defaults(dq_config_t *c)
     /* A render of the largest allowed output (60 Mpx) takes 3-5 s on one core; 15 s is
      * a stuck render, not a slow one. */
     c->render_timeout_ms = 15000;
+    /* Object stores: 1 GiB of cached blocks of 256 KiB (one ranged GET holds ~10 stored tiles
+     * of a 256 px Q88 pyramid, so a viewer's neighbouring tiles mostly share a GET); 16 MiB
+     * parts (S3's minimum is 5 MiB, its maximum 10,000 parts: 156 GiB objects at this size);
+     * 4 retries with back-off 100, 200, 400, 800 ms. */
+    c->store_cache_mb = 1024;
+    c->store_block_kb = 256;
+    c->s3_part_mb = 16;
+    c->s3_retries = 4;
     c->render_wait_ms = 2000;
 }
 
@@ -201,6 +209,15 @@ static const setting_t settings[] = {
     I("render-timeout-ms", render_timeout_ms, 100, 3600 * 1000),
     I("render-wait-ms", render_wait_ms, 0, 60 * 1000),
     I("drain-ms", drain_ms, 0, 600 * 1000),
+    S("store", store),
+    S("s3-endpoint", s3_endpoint),
+    S("s3-region", s3_region),
+    S("store-cache", store_cache),
+    I("store-cache-mb", store_cache_mb, 1, 1 << 24),
+    I("store-block-kb", store_block_kb, 16, 64 * 1024),
+    I("s3-part-mb", s3_part_mb, 5, 5 * 1024),
+    I("s3-retries", s3_retries, 0, 10),
+    I("cdn-max-age", cdn_max_age, 0, 365 * 86400),
 };
 
 static int set_value(dq_config_t *c, const setting_t *s, const char *v, dq_err_t *err)
@@ -294,5 +311,16 @@ void dq_config_help(FILE *f)
                "  --render-wait-ms N  wait for a render slot before 503 (default 2000)\n"
                "  --drain-ms N        after SIGTERM, /health answers 503 draining this long before\n"
                "                      the server stops (default 0; set it to the balancer's check\n"
-               "                      interval)\n");
+               "                      interval)\n"
+               "  --store URL         where masters, pyramids and layers live: DATA (default), a\n"
+               "                      path or file:///PATH (shared mount), or s3://BUCKET[/PREFIX]\n"
+               "                      (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n"
+               "  --s3-endpoint URL   S3 endpoint (default AWS_ENDPOINT_URL); --s3-region R\n"
+               "  --store-cache DIR   read-through cache of an object store (default DATA/cache/blob)\n"
+               "  --store-cache-mb N  its bound (default 1024); --store-block-kb N ranged GET size\n"
+               "                      (default 256); --s3-part-mb N multipart part (default 16);\n"
+               "                      --s3-retries N (default 4)\n"
+               "  --cdn-max-age N     seconds a CDN may serve a public image answer without\n"
+               "                      revalidating (s-maxage; default 0: always revalidate;\n"
+               "                      > 0 only with purges, see docs/deploy.md)\n");
 }

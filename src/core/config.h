@@ -38,6 +38,20 @@ typedef struct {
     int render_timeout_ms; /* deadline of one render (503 past it) */
     int render_wait_ms;    /* how long a render may wait for a slot before 503 */
     int drain_ms; /* after SIGTERM, how long /health says "draining" before the stop */
+    /* The blob store (issue 15, src/blob/blob.h): "" = the data directory; a path or
+     * file:///path = a shared POSIX mount; s3://bucket[/prefix] = S3-compatible storage. */
+    char store[1024];
+    char s3_endpoint[512];         /* http(s)://host[:port]; "" = AWS_ENDPOINT_URL[_S3] */
+    char s3_region[64];            /* "" = AWS_REGION / AWS_DEFAULT_REGION / us-east-1 */
+    char store_cache[PATH_MAX];    /* read-through cache of an object store; "" = DATA/cache/blob */
+    int store_cache_mb;            /* its bound on local disk */
+    int store_block_kb;            /* one ranged GET fetches (and the cache keeps) this much */
+    int s3_part_mb;                /* multipart part size; objects above one part go multipart */
+    int s3_retries;                /* retries of a failed S3 request (5xx, 429, connection) */
+    /* How long a shared cache (a CDN) may serve a public image answer without asking again
+     * (s-maxage, seconds). 0: it keeps the bytes but revalidates every use (ETag, 304), so a
+     * restricted or replaced image is never served stale. docs/deploy.md, CDN. */
+    int cdn_max_age;
 } dq_config_t;
 
 /* One address range of --trusted-proxy: family AF_INET or AF_INET6, the address in network

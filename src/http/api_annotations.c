@@ -591,10 +591,7 @@ void dq_api_anno_delete(dq_api_t *c)
         dq_api_error_err(c->resp, &err);
         return;
     }
-    c->resp->status = 204;
-    c->resp->no_etag = 1;
-    dq_buf_reset(&c->resp->body);
-    dq_http_resp_header(c->resp, "Cache-Control", "no-store");
+    dq_api_answer_deleted(c);
 }
 
 /* ---------------------------------------------------------------- IIIF Presentation 3.0 */

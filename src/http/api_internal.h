@@ -57,6 +57,36 @@ typedef struct {
 void dq_api_vocabs_load(dq_api_t *c, dq_api_vocabs_t *v);
 void dq_api_vocabs_free(dq_api_vocabs_t *v);
 
+/* ---- multispectral requests, parsed (spectral_layer.c: pure, fuzzed by fuzz_spectral) ---- */
+enum {
+    DQ_SPECTRAL_GREY,   /* one stored band, 1 channel */
+    DQ_SPECTRAL_COLOR,  /* one stored band, 3 channels */
+    DQ_SPECTRAL_RGB,    /* three bands -> R, G, B */
+    DQ_SPECTRAL_RATIO,  /* band A / band B */
+    DQ_SPECTRAL_STORED, /* a derived layer's 8-bit file */
+    DQ_SPECTRAL_LABELS  /* the pigment map's labels */
+};
+/* How to render one layer: mode and up to three names (band names; for STORED and LABELS the
+ * layer's file name), each without '/'. */
+typedef struct {
+    int mode, n;
+    char name[3][128];
+} dq_spectral_recipe_t;
+/* Resolves a layer name from a request against the capture's record doc ({"bands": [...]})
+ * and its derived layers (array of {"name", "doc": {"file"}}; may be NULL): a band name, the
+ * presets visible, irfc, uvf, "rgb-A-B-C", "ratio-A-B", or a stored layer (docs/spectral.md).
+ * Returns 0 and fills r, or -1 when the capture has no such layer (404). Borrowed arguments. */
+int dq_spectral_recipe(struct json_t *doc, struct json_t *layers, const char *layer,
+                       dq_spectral_recipe_t *r);
+/* Splits "{capture}/{layer}[/info.json | /region/size/rotation/quality.format]" (p[0..len),
+ * after /iiif/3/spectral/) into cid and layer (DQ_IIIF_ID_MAX + 1 bytes each), the kind
+ * (DQ_IIIF_PATH_*) and the image parameters (pointing into p). Errors: 404 without a layer,
+ * 400 (or the IIIF splitter's status) for a bad identifier, in err->http_status. */
+int dq_spectral_split_path(const char *p, size_t len, char *cid, char *layer, int *kind,
+                           const char **params, size_t *params_len, dq_err_t *err);
+/* The spectrum endpoint's x and y: decimal digits inside the w x h capture. 0, or -1. */
+int dq_spectral_parse_point(const char *xs, const char *ys, int w, int h, int *x, int *y);
+
 /* ---- handlers (the table in api.c points at these) ---- */
 void dq_api_login(dq_api_t *c);
 void dq_api_logout(dq_api_t *c);
@@ -100,6 +130,16 @@ void dq_api_set_etag(dq_http_resp_t *resp, int64_t version);
  * route's limit, else -1 with 400/413 answered. */
 void dq_api_write_error(dq_api_t *c, const dq_err_t *err, const dq_buf_t *fields);
 int dq_api_check_body(dq_api_t *c);
+/* Shared by the annotation, tour, lesson and glossary handlers (api_tours.c): answers status
+ * (200, 201) with the JSON document doc (taken: doc is left empty), its ETag "v{n}" from the
+ * document's "version" field and, for 201, Location (copied); and 204 for a deleted document
+ * (no ETag, not stored by caches). */
+void dq_api_answer_versioned(dq_api_t *c, int status, dq_buf_t *doc, const char *location);
+void dq_api_answer_deleted(dq_api_t *c);
+/* The IIIF Content State 1.0 (§2.3 encoded) of a region {relic_id?, canvas, xywh} on this
+ * server (base: dq_api_base_url); relic is used when ref has no relic_id. A new JSON string,
+ * or JSON null when ref names no work or no region. */
+struct json_t *dq_api_region_state(const char *base, const struct json_t *ref, const char *relic);
 /* ======== end annotations and tours ======== */
 
 /* ======== lessons and glossary (api_lessons.c; issue 17) ======== */

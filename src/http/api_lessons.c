@@ -18,26 +18,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* The encoded content state of one region reference {relic_id, canvas, xywh}, or NULL. */
-static json_t *region_state(const char *base, const json_t *ref)
-{
-    const char *relic = json_string_value(json_object_get(ref, "relic_id"));
-    const json_t *xy = json_object_get(ref, "xywh");
-    if (!relic || json_array_size(xy) != 4)
-        return json_null();
-    int r[4];
-    for (int k = 0; k < 4; k++)
-        r[k] = (int)json_integer_value(json_array_get(xy, (size_t)k));
-    dq_buf_t js = {0}, enc = {0};
-    dq_iiif_content_state_region(base, relic, (int)json_integer_value(json_object_get(ref, "canvas")),
-                                 r, &js);
-    dq_iiif_content_state_encode(js.data, js.len, &enc);
-    json_t *s = json_string(enc.data);
-    dq_buf_free(&js);
-    dq_buf_free(&enc);
-    return s;
-}
-
 /* The lesson doc with "content_state": per step the encoded view (a comparison: its first
  * detail; a hidden step: null), so that every step can be opened in any IIIF viewer. */
 static void with_content_states(dq_api_t *c, const dq_buf_t *doc, dq_buf_t *out)
@@ -50,7 +30,7 @@ static void with_content_states(dq_api_t *c, const dq_buf_t *doc, dq_buf_t *out)
     json_array_foreach(json_object_get(t, "steps"), i, s)
     {
         const json_t *ref = json_object_get(s, "a") ? json_object_get(s, "a") : s;
-        json_array_append_new(cs, region_state(base, ref));
+        json_array_append_new(cs, dq_api_region_state(base, ref, NULL));
     }
     json_object_set_new(t, "content_state", cs);
     char *text = json_dumps(t, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -62,32 +42,17 @@ static void with_content_states(dq_api_t *c, const dq_buf_t *doc, dq_buf_t *out)
     json_decref(t);
 }
 
-/* Answers a stored document with its ETag "v{version}" (and Location for 201). */
+/* Answers a stored document (a lesson with its content states) with its ETag "v{version}"
+ * (and Location for 201). */
 static void answer_doc(dq_api_t *c, int status, const dq_buf_t *doc, const char *location,
                        int lesson)
 {
     dq_buf_t out = {0};
-    json_t *t = json_loadb(doc->data, doc->len, 0, NULL);
-    int64_t version = json_integer_value(json_object_get(t, "version"));
-    if (lesson) {
+    if (lesson)
         with_content_states(c, doc, &out);
-    } else {
+    else
         dq_buf_append(&out, doc->data, doc->len);
-        dq_buf_putc(&out, '\n');
-    }
-    dq_api_json(c->resp, status, &out);
-    dq_api_set_etag(c->resp, version);
-    if (status == 201 && location)
-        dq_http_resp_header(c->resp, "Location", location);
-    json_decref(t);
-}
-
-static void answer_deleted(dq_api_t *c)
-{
-    c->resp->status = 204;
-    c->resp->no_etag = 1;
-    dq_buf_reset(&c->resp->body);
-    dq_http_resp_header(c->resp, "Cache-Control", "no-store");
+    dq_api_answer_versioned(c, status, &out, location);
 }
 
 /* ---------------------------------------------------------------- lessons */
@@ -171,7 +136,7 @@ void dq_api_lesson_delete(dq_api_t *c)
         dq_api_error_err(c->resp, &err);
         return;
     }
-    answer_deleted(c);
+    dq_api_answer_deleted(c);
 }
 
 void dq_api_lesson_check(dq_api_t *c)
@@ -297,5 +262,5 @@ void dq_api_glossary_delete(dq_api_t *c)
         dq_api_error_err(c->resp, &err);
         return;
     }
-    answer_deleted(c);
+    dq_api_answer_deleted(c);
 }

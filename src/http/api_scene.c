@@ -121,6 +121,7 @@ void dq_api_scene_save(dq_api_t *c)
     char m[256];
     snprintf(m, sizeof(m), "%s", method ? method : "curator brushes (web)");
     dq_scene_store_opts_t o = {.data_dir = c->srv->cfg->data_dir,
+                               .store = c->srv->store,
                                .source = "curator",
                                .method = m,
                                .note = note,

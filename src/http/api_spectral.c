@@ -26,136 +26,35 @@
 
 /* ================================================================ captures and layers */
 
-enum { MODE_GREY, MODE_COLOR, MODE_RGB, MODE_RATIO, MODE_STORED, MODE_LABELS };
-
-/* How to render one layer: up to three stored files and what to do with them. */
+/* How to render one layer: the parsed recipe and its stored files. */
 typedef struct {
     int mode;
     int n;
     char file[3][4096];
 } recipe_t;
 
-static const char *band_kind(json_t *b)
-{
-    return json_string_value(json_object_get(b, "kind"));
-}
-
-static json_t *band_named(json_t *bands, const char *name)
-{
-    for (size_t i = 0; i < json_array_size(bands); i++) {
-        json_t *b = json_array_get(bands, i);
-        const char *n = json_string_value(json_object_get(b, "name"));
-        if (n && strcmp(n, name) == 0)
-            return b;
-    }
-    return NULL;
-}
-
-/* The reflectance band nearest nm (at least min_nm), or NULL. */
-static const char *nearest(json_t *bands, double nm, double min_nm)
-{
-    const char *best = NULL;
-    double bd = INFINITY;
-    for (size_t i = 0; i < json_array_size(bands); i++) {
-        json_t *b = json_array_get(bands, i);
-        const char *k = band_kind(b);
-        double v = json_number_value(json_object_get(b, "nm"));
-        if (!k || strcmp(k, "reflectance") || v < min_nm)
-            continue;
-        if (fabs(v - nm) < bd) {
-            bd = fabs(v - nm);
-            best = json_string_value(json_object_get(b, "name"));
-        }
-    }
-    return best;
-}
-
 static void band_file(const dq_server_t *srv, const char *cap, const char *name, char *out)
 {
-    snprintf(out, 4096, "%.3800s/layers/spectral/%.64s/%.64s.tif", srv->cfg->data_dir, cap, name);
+    snprintf(out, 4096, "%.3800s/layers/spectral/%.64s/%.127s.tif", srv->cfg->data_dir, cap,
+             name);
 }
 
 /* Fills r for layer of capture cap (record doc, layers JSON array). 0, or -1 (404). */
 static int recipe(const dq_server_t *srv, const char *cap, json_t *doc, json_t *layers,
                   const char *layer, recipe_t *r)
 {
-    json_t *bands = json_object_get(doc, "bands");
-    const char *names[3] = {NULL, NULL, NULL};
+    dq_spectral_recipe_t p;
     memset(r, 0, sizeof(*r));
-    json_t *b = band_named(bands, layer);
-    if (b) {
-        r->mode = json_integer_value(json_object_get(b, "channels")) == 3 ? MODE_COLOR : MODE_GREY;
-        names[0] = layer;
-        r->n = 1;
-    } else if (strcmp(layer, "visible") == 0) {
-        json_t *vis = NULL;
-        for (size_t i = 0; i < json_array_size(bands) && !vis; i++)
-            if (band_kind(json_array_get(bands, i)) &&
-                strcmp(band_kind(json_array_get(bands, i)), "visible") == 0)
-                vis = json_array_get(bands, i);
-        if (vis) {
-            r->mode = MODE_COLOR;
-            names[0] = json_string_value(json_object_get(vis, "name"));
-            r->n = 1;
-        } else {
-            r->mode = MODE_RGB;
-            names[0] = nearest(bands, 650, 0);
-            names[1] = nearest(bands, 550, 0);
-            names[2] = nearest(bands, 450, 0);
-            r->n = 3;
-        }
-    } else if (strcmp(layer, "irfc") == 0) {
-        /* IR false colour: IR -> R, red -> G, green -> B. */
-        r->mode = MODE_RGB;
-        names[0] = nearest(bands, 850, 780);
-        names[1] = nearest(bands, 650, 0);
-        names[2] = nearest(bands, 550, 0);
-        r->n = 3;
-    } else if (strcmp(layer, "uvf") == 0) {
-        for (size_t i = 0; i < json_array_size(bands) && !names[0]; i++)
-            if (band_kind(json_array_get(bands, i)) &&
-                strcmp(band_kind(json_array_get(bands, i)), "uv_fluorescence") == 0)
-                names[0] = json_string_value(json_object_get(json_array_get(bands, i), "name"));
-        r->mode = MODE_COLOR;
-        r->n = 1;
-    } else if (strncmp(layer, "rgb-", 4) == 0 || strncmp(layer, "ratio-", 6) == 0) {
-        int ratio = layer[1] == 'a';
-        char tmp[128];
-        snprintf(tmp, sizeof(tmp), "%s", layer + (ratio ? 6 : 4));
-        int want = ratio ? 2 : 3, k = 0;
-        char parts[3][64];
-        char *save = NULL;
-        for (char *t = strtok_r(tmp, "-", &save); t && k < 3; t = strtok_r(NULL, "-", &save))
-            snprintf(parts[k++], sizeof(parts[0]), "%s", t);
-        if (k != want)
-            return -1;
-        for (int i = 0; i < k; i++) {
-            json_t *bb = band_named(bands, parts[i]);
-            if (!bb)
-                return -1;
-            names[i] = json_string_value(json_object_get(bb, "name"));
-        }
-        r->mode = ratio ? MODE_RATIO : MODE_RGB;
-        r->n = k;
-    } else {
-        for (size_t i = 0; i < json_array_size(layers); i++) {
-            json_t *l = json_array_get(layers, i);
-            const char *n = json_string_value(json_object_get(l, "name"));
-            const char *f = json_string_value(json_object_get(json_object_get(l, "doc"), "file"));
-            if (n && f && strcmp(n, layer) == 0 && !strchr(f, '/')) {
-                r->mode = strcmp(n, "pigments") == 0 ? MODE_LABELS : MODE_STORED;
-                snprintf(r->file[0], 4096, "%.3800s/layers/spectral/%.64s/%.64s", srv->cfg->data_dir, cap,
-                         f);
-                r->n = 1;
-                return 0;
-            }
-        }
+    if (dq_spectral_recipe(doc, layers, layer, &p) < 0)
         return -1;
-    }
-    for (int i = 0; i < r->n; i++) {
-        if (!names[i])
-            return -1;
-        band_file(srv, cap, names[i], r->file[i]);
+    r->mode = p.mode;
+    r->n = p.n;
+    for (int i = 0; i < p.n; i++) {
+        if (p.mode == DQ_SPECTRAL_STORED || p.mode == DQ_SPECTRAL_LABELS)
+            snprintf(r->file[i], 4096, "%.3800s/layers/spectral/%.64s/%.127s", srv->cfg->data_dir,
+                     cap, p.name[i]);
+        else
+            band_file(srv, cap, p.name[i], r->file[i]);
     }
     return 0;
 }
@@ -258,25 +157,25 @@ static void job_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t d
     for (size_t k = 0; k < n; k++) {
         uint8_t *o = px + k * 3;
         switch (j->r.mode) {
-        case MODE_GREY:
+        case DQ_SPECTRAL_GREY:
             o[0] = o[1] = o[2] = srgb8(in[0].px[k * in[0].bands] / SCALE);
             break;
-        case MODE_COLOR:
+        case DQ_SPECTRAL_COLOR:
             for (int c = 0; c < 3; c++)
                 o[c] = srgb8(in[0].px[k * in[0].bands + (in[0].bands == 3 ? c : 0)] / SCALE);
             break;
-        case MODE_RGB:
+        case DQ_SPECTRAL_RGB:
             for (int c = 0; c < 3; c++)
                 o[c] = srgb8(in[c].px[k * in[c].bands] / SCALE);
             break;
-        case MODE_RATIO: {
+        case DQ_SPECTRAL_RATIO: {
             /* A / B, 0..2 mapped linearly to black..white: 1 (no difference) is mid grey. */
             double a = in[0].px[k * in[0].bands], b = in[1].px[k * in[1].bands];
             double v = a / (b > 50 ? b : 50) / 2;
             o[0] = o[1] = o[2] = (uint8_t)lround(255 * (v < 0 ? 0 : v > 1 ? 1 : v));
             break;
         }
-        case MODE_LABELS:
+        case DQ_SPECTRAL_LABELS:
             label_rgb((int)lround(in[0].px[k * in[0].bands]), o);
             break;
         default: /* stored 8-bit layers */
@@ -362,7 +261,6 @@ void dq_http_spectral_iiif(dq_server_t *srv, const dq_http_req_t *req, dq_http_r
     static const char prefix[] = "/iiif/3/spectral/";
     const char *p = req->path + strlen(prefix);
     size_t len = req->path_len - strlen(prefix);
-    const char *slash = memchr(p, '/', len);
     dq_capture_t cap = {0};
     json_t *doc = NULL, *layers = NULL;
     dq_buf_t base = {0}, lb = {0};
@@ -372,15 +270,8 @@ void dq_http_spectral_iiif(dq_server_t *srv, const dq_http_req_t *req, dq_http_r
     const char *params = NULL;
     size_t params_len = 0;
     dq_iiif_req_t ir;
-    if (!slash || slash == p || (size_t)(slash - p) > DQ_IIIF_ID_MAX) {
-        dq_http_resp_error(resp, 404, "not found: /iiif/3/spectral/{capture}/{layer}/...");
-        goto out;
-    }
-    /* The capture id, then "{layer}/..." exactly like an image request. */
-    if (dq_iiif_split_path(p, (size_t)(slash - p), cid, &kind, NULL, NULL, &err) < 0 ||
-        dq_iiif_split_path(slash + 1, len - (size_t)(slash + 1 - p), layer, &kind, &params,
-                           &params_len, &err) < 0) {
-        dq_http_resp_error(resp, err.http_status ? err.http_status : 400, err.msg);
+    if (dq_spectral_split_path(p, len, cid, layer, &kind, &params, &params_len, &err) < 0) {
+        dq_http_resp_error(resp, err.http_status, err.msg);
         goto out;
     }
     if (kind == DQ_IIIF_PATH_IMAGE && dq_iiif_parse(params, params_len, DQ_IIIF_V3, &ir, &err) < 0) {
@@ -550,16 +441,6 @@ out:
     dq_buf_free(&out);
 }
 
-static int parse_coord(const char *s, int max, int *v)
-{
-    char *end;
-    long x = s ? strtol(s, &end, 10) : -1;
-    if (!s || !*s || *end || x < 0 || x >= max)
-        return -1;
-    *v = (int)x;
-    return 0;
-}
-
 /* GET /api/captures/{id}/spectrum?x=&y=: the calibrated reflectance at (x, y) (capture
  * pixels) and the best library matches (MESMA models against the capture's support). */
 void dq_api_capture_spectrum(dq_api_t *c)
@@ -581,7 +462,7 @@ void dq_api_capture_spectrum(dq_api_t *c)
     ys = dq_api_arg(c, "y", &bad);
     if (bad)
         goto out;
-    if (parse_coord(xs, cap.width, &x) < 0 || parse_coord(ys, cap.height, &y) < 0) {
+    if (dq_spectral_parse_point(xs, ys, cap.width, cap.height, &x, &y) < 0) {
         dq_api_error(c->resp, 400, "x and y must be whole pixels inside the capture", NULL);
         goto out;
     }
@@ -592,7 +473,7 @@ void dq_api_capture_spectrum(dq_api_t *c)
     json_t *vals = json_array();
     for (size_t i = 0; i < json_array_size(bands); i++) {
         json_t *b = json_array_get(bands, i);
-        const char *k = band_kind(b), *name = json_string_value(json_object_get(b, "name"));
+        const char *k = json_string_value(json_object_get(b, "kind")), *name = json_string_value(json_object_get(b, "name"));
         if (!k || !name)
             continue;
         char f[4096];
@@ -621,9 +502,12 @@ void dq_api_capture_spectrum(dq_api_t *c)
     }
     o = json_pack("{s:s, s:i, s:i, s:o}", "capture", cap.id, "x", x, "y", y, "bands", vals);
     if (n >= 2) {
-        char dir[4096];
-        dq_spec_default_library(dir, sizeof(dir));
-        if (dq_spec_lib_load(&lib, dir, nm, n, &err) < 0) {
+        /* The library the server parsed at start-up, sampled at this capture's bands. */
+        if (!c->srv->pigments) {
+            dq_api_error_err(c->resp, &c->srv->pigments_err);
+            goto out;
+        }
+        if (dq_spec_lib_sample(&lib, c->srv->pigments, nm, n, &err) < 0) {
             dq_api_error_err(c->resp, &err);
             goto out;
         }

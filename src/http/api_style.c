@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "image/image.h"
 #include "style/style.h"
@@ -148,7 +149,9 @@ void dq_api_style_search(dq_api_t *c)
             dq_image_rec_t rec;
             if (dq_catalog_image_get(c->srv->catalog, image_id, &rec, &err) < 0)
                 goto fail;
-            char *path = dq_xasprintf("%s/%s", c->srv->cfg->data_dir, rec.pyramid_path);
+            char *path = dq_blob_local_path(c->srv->store, rec.pyramid_path, &err);
+            if (!path)
+                goto fail;
             int r = dq_image_pixels_region(path, x, y, w, h, e->side, &px, &err);
             free(path);
             if (r < 0 || embed_px(&px, &v, &err) < 0)

@@ -15,6 +15,48 @@
 
 #include "iiif/iiif.h"
 
+json_t *dq_api_region_state(const char *base, const json_t *ref, const char *relic)
+{
+    const char *r = json_string_value(json_object_get(ref, "relic_id"));
+    const json_t *xy = json_object_get(ref, "xywh");
+    if (!r)
+        r = relic;
+    if (!r || json_array_size(xy) != 4)
+        return json_null();
+    int v[4];
+    for (int k = 0; k < 4; k++)
+        v[k] = (int)json_integer_value(json_array_get(xy, (size_t)k));
+    dq_buf_t js = {0}, enc = {0};
+    dq_iiif_content_state_region(base, r, (int)json_integer_value(json_object_get(ref, "canvas")),
+                                 v, &js);
+    dq_iiif_content_state_encode(js.data, js.len, &enc);
+    json_t *s = json_string(enc.data);
+    dq_buf_free(&js);
+    dq_buf_free(&enc);
+    return s;
+}
+
+void dq_api_answer_versioned(dq_api_t *c, int status, dq_buf_t *doc, const char *location)
+{
+    json_t *t = json_loadb(doc->data, doc->len, 0, NULL);
+    int64_t version = json_integer_value(json_object_get(t, "version"));
+    json_decref(t);
+    if (!doc->len || doc->data[doc->len - 1] != '\n')
+        dq_buf_putc(doc, '\n');
+    dq_api_json(c->resp, status, doc);
+    dq_api_set_etag(c->resp, version);
+    if (status == 201 && location)
+        dq_http_resp_header(c->resp, "Location", location);
+}
+
+void dq_api_answer_deleted(dq_api_t *c)
+{
+    c->resp->status = 204;
+    c->resp->no_etag = 1;
+    dq_buf_reset(&c->resp->body);
+    dq_http_resp_header(c->resp, "Cache-Control", "no-store");
+}
+
 /* The tour doc with "content_state": one encoded content state per stop. */
 static void with_content_states(dq_api_t *c, const dq_buf_t *doc, dq_buf_t *out)
 {
@@ -25,19 +67,7 @@ static void with_content_states(dq_api_t *c, const dq_buf_t *doc, dq_buf_t *out)
     size_t i;
     json_t *s;
     json_array_foreach(json_object_get(t, "stops"), i, s)
-    {
-        const json_t *xy = json_object_get(s, "xywh");
-        int r[4];
-        for (int k = 0; k < 4; k++)
-            r[k] = (int)json_integer_value(json_array_get(xy, (size_t)k));
-        dq_buf_t js = {0}, enc = {0};
-        dq_iiif_content_state_region(base, relic ? relic : "",
-                                     (int)json_integer_value(json_object_get(s, "canvas")), r, &js);
-        dq_iiif_content_state_encode(js.data, js.len, &enc);
-        json_array_append_new(cs, json_string(enc.data));
-        dq_buf_free(&js);
-        dq_buf_free(&enc);
-    }
+        json_array_append_new(cs, dq_api_region_state(base, s, relic ? relic : ""));
     json_object_set_new(t, "content_state", cs);
     char *text = json_dumps(t, JSON_COMPACT | JSON_PRESERVE_ORDER);
     DQ_ASSERT(text != NULL);
@@ -53,16 +83,12 @@ static void answer_tour(dq_api_t *c, int status, const dq_buf_t *doc)
 {
     dq_buf_t out = {0};
     json_t *t = json_loadb(doc->data, doc->len, 0, NULL);
-    int64_t version = json_integer_value(json_object_get(t, "version"));
     const char *id = json_string_value(json_object_get(t, "id"));
     char loc[64];
     snprintf(loc, sizeof(loc), "/api/tours/%s", id ? id : "");
-    with_content_states(c, doc, &out);
-    dq_api_json(c->resp, status, &out);
-    dq_api_set_etag(c->resp, version);
-    if (status == 201)
-        dq_http_resp_header(c->resp, "Location", loc);
     json_decref(t);
+    with_content_states(c, doc, &out);
+    dq_api_answer_versioned(c, status, &out, loc);
 }
 
 void dq_api_write_error(dq_api_t *c, const dq_err_t *err, const dq_buf_t *fields)
@@ -152,8 +178,5 @@ void dq_api_tour_delete(dq_api_t *c)
         dq_api_error_err(c->resp, &err);
         return;
     }
-    c->resp->status = 204;
-    c->resp->no_etag = 1;
-    dq_buf_reset(&c->resp->body);
-    dq_http_resp_header(c->resp, "Cache-Control", "no-store");
+    dq_api_answer_deleted(c);
 }

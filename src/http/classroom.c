@@ -311,17 +311,20 @@ static void *tick(void *arg)
         sub_t **all = NULL;
         int n_all = 0;
         for (room_t *r = c->rooms; r; r = r->next) {
-            /* Ended subscribers are woken on every tick until their stream closes: a resume
-             * that races the reader's own suspension inside libmicrohttpd can be lost (seen
-             * as 1 of 40 learner streams left open after a session ended, in one make check
-             * run), and a stream must not wait for the next ping to end. */
-            int n_ended = 0;
+            /* Subscribers with unsent bytes, and ended ones, are woken on every tick until
+             * their queue drains or their stream closes: a resume that races the reader's own
+             * suspension inside libmicrohttpd can be lost (seen as 1 of 40 learner streams
+             * left open after a session ended, in one make check run), and no event may then
+             * wait for the next one or for the 15 s ping. A wake of a stream that is not
+             * suspended does nothing (dq_http_stream_wake), so this costs one check per
+             * subscriber per tick. */
+            int n_late = 0;
             for (sub_t *s = r->subs; s; s = s->next)
-                n_ended += s->ended;
-            if (n_ended && !r->dirty && !ping) {
-                all = dq_xrealloc(all, ((size_t)n_all + (size_t)n_ended + 1) * sizeof(*all));
+                n_late += s->ended || s->q.len > s->off;
+            if (n_late && !r->dirty && !ping) {
+                all = dq_xrealloc(all, ((size_t)n_all + (size_t)n_late + 1) * sizeof(*all));
                 for (sub_t *s = r->subs; s; s = s->next)
-                    if (s->ended) {
+                    if (s->ended || s->q.len > s->off) {
                         s->refs++;
                         all[n_all++] = s;
                     }
@@ -344,10 +347,16 @@ static void *tick(void *arg)
             dq_buf_free(&comment);
             sub_t **v;
             int k = collect(r, !ping, &v);
-            all = dq_xrealloc(all, ((size_t)n_all + (size_t)k + 1) * sizeof(*all));
+            all = dq_xrealloc(all, ((size_t)n_all + (size_t)k + (size_t)n_late + 1) * sizeof(*all));
             memcpy(all + n_all, v, (size_t)k * sizeof(*v));
             n_all += k;
             free(v);
+            /* and the late learners a teachers-only wake leaves out */
+            for (sub_t *s = r->subs; s && !ping; s = s->next)
+                if (!s->teacher && (s->ended || s->q.len > s->off)) {
+                    s->refs++;
+                    all[n_all++] = s;
+                }
         }
         if (all) {
             pthread_mutex_unlock(&c->lock);

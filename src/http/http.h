@@ -250,6 +250,7 @@ struct dq_server {
     dq_cache_t *cache;        /* thread-safe */
     dq_catalog_t *catalog;    /* thread-safe */
     dq_registry_t *registry;  /* thread-safe */
+    struct dq_blob *store;    /* masters, pyramids, layers (src/blob/blob.h); thread-safe */
     dq_alog_t *alog;          /* thread-safe; NULL when the log level hides info lines */
     dq_throttle_t *throttle;  /* thread-safe; failed logins and concurrent password checks */
     _Atomic uint64_t epoch;   /* bumped when any image changes: part of every cache key */
@@ -260,6 +261,11 @@ struct dq_server {
     void *trusted;            /* dq_cidr_t[] of cfg->trusted_proxy, read-only */
     int n_trusted;
     struct dq_classes *classes; /* classroom sessions (classroom.c); thread-safe */
+    /* The pigment library (spectral/, the spectrum endpoint), parsed once at start-up and
+     * read-only; NULL when it could not be read, and pigments_err says why (answered to each
+     * request that needs it, as a per-request load would have). */
+    struct dq_spec_table *pigments;
+    dq_err_t pigments_err;
     pthread_t watcher;        /* polls the registry for replaced pyramids */
     int watcher_running;
     _Atomic int stopping;
@@ -272,13 +278,15 @@ struct dq_server {
 
 /* ---- the image registry: image id -> open pyramid, shared by all threads ---- */
 struct dq_pyramid;
-/* New registry over the catalog (borrowed). */
-dq_registry_t *dq_registry_new(dq_catalog_t *catalog, const char *data_dir);
+/* New registry over the catalog and the blob store (both borrowed, outliving it). */
+struct dq_blob;
+dq_registry_t *dq_registry_new(dq_catalog_t *catalog, struct dq_blob *store);
 void dq_registry_free(dq_registry_t *r);
 /* Returns the pyramid for id with a reference taken (release with dq_pyramid_unref), or NULL
  * with err (404 for an unknown id). */
 struct dq_pyramid *dq_registry_get(dq_registry_t *r, const char *id, dq_err_t *err);
-/* Re-stats every open pyramid; drops those replaced or deleted. Returns how many changed. */
+/* Re-stats every open pyramid (a file's inode and mtime; an object's ETag, asked without the
+ * registry's lock held); drops those replaced or deleted. Returns how many changed. */
 int dq_registry_revalidate(dq_registry_t *r);
 
 /* ---- handlers (routes.c's table points at these) ---- */

@@ -5,7 +5,9 @@
  * miss. A replaced pyramid (ingest --replace renames a new file over the old) is noticed by
  * dq_registry_revalidate, which the server's watcher thread calls once a second: it compares
  * the inode and mtime of each open file and drops the handles whose file changed, and the
- * server then bumps its cache epoch.
+ * server then bumps its cache epoch. Pyramids live in the blob store (src/blob/blob.h): for the
+ * data directory or a shared mount that is the file as before (stat and pread); for an object
+ * store it is the object's ETag, asked with a HEAD outside the lock.
  */
 #define _GNU_SOURCE
 #include "http.h"
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "image/image.h"
 
@@ -22,7 +25,9 @@
 typedef struct entry {
     struct entry *next;
     char id[DQ_IMAGE_ID_MAX + 1];
-    char *path;
+    char *path;        /* the file, or NULL for an object */
+    char *key;         /* the store key */
+    char tag[128];     /* an object's ETag at open */
     dq_pyramid_t *pyr; /* the registry's reference */
     dev_t dev;
     ino_t ino;
@@ -34,15 +39,15 @@ struct dq_registry {
     pthread_rwlock_t lock; /* guards buckets and every entry in them */
     entry_t *buckets[N_BUCKETS];
     dq_catalog_t *catalog; /* borrowed */
-    char *data_dir;
+    dq_blob_t *store;      /* borrowed */
 };
 
-dq_registry_t *dq_registry_new(dq_catalog_t *catalog, const char *data_dir)
+dq_registry_t *dq_registry_new(dq_catalog_t *catalog, dq_blob_t *store)
 {
     dq_registry_t *r = dq_xcalloc(1, sizeof(*r));
     pthread_rwlock_init(&r->lock, NULL);
     r->catalog = catalog;
-    r->data_dir = dq_xstrdup(data_dir);
+    r->store = store;
     return r;
 }
 
@@ -50,6 +55,7 @@ static void entry_free(entry_t *e)
 {
     dq_pyramid_unref(e->pyr);
     free(e->path);
+    free(e->key);
     free(e);
 }
 
@@ -63,7 +69,6 @@ void dq_registry_free(dq_registry_t *r)
             entry_free(e);
         }
     pthread_rwlock_destroy(&r->lock);
-    free(r->data_dir);
     free(r);
 }
 
@@ -93,26 +98,31 @@ dq_pyramid_t *dq_registry_get(dq_registry_t *r, const char *id, dq_err_t *err)
     dq_image_rec_t rec;
     if (dq_catalog_image_get(r->catalog, id, &rec, err) < 0)
         return NULL;
-    char *path = dq_xasprintf("%s/%s", r->data_dir, rec.pyramid_path);
-    struct stat st;
-    if (stat(path, &st) < 0) {
+    char *path = dq_blob_file_path(r->store, rec.pyramid_path);
+    struct stat st = {0};
+    if (path && stat(path, &st) < 0) {
         dq_err_set(err, DQ_ENOTFOUND, 404, "image %s has no pyramid on disk", id);
         free(path);
         return NULL;
     }
-    p = dq_pyramid_open(path, err);
+    p = path ? dq_pyramid_open(path, err) : dq_pyramid_open_blob(r->store, rec.pyramid_path, err);
     if (!p) {
+        if (!path && err->code == DQ_ENOTFOUND)
+            dq_err_set(err, DQ_ENOTFOUND, 404, "image %s has no pyramid in the store", id);
         free(path);
         return NULL;
     }
     entry_t *n = dq_xcalloc(1, sizeof(*n));
     snprintf(n->id, sizeof(n->id), "%s", id);
     n->path = path;
+    n->key = dq_xstrdup(rec.pyramid_path);
     n->pyr = p;
     n->dev = st.st_dev;
     n->ino = st.st_ino;
     n->mtime = st.st_mtim;
     n->size = st.st_size;
+    if (!path) /* the version the pyramid was opened at; "store:KEY" tells an object */
+        snprintf(n->tag, sizeof(n->tag), "%s", dq_pyramid_obj_tag(p));
     pthread_rwlock_wrlock(&r->lock);
     e = find(r, id, b);
     if (e) {
@@ -129,18 +139,66 @@ dq_pyramid_t *dq_registry_get(dq_registry_t *r, const char *id, dq_err_t *err)
     return p;
 }
 
+typedef struct {
+    dq_pyramid_t *pyr; /* identity only: no reference is held */
+    char *key;
+    char tag[128];
+    int stale;
+} probe_t;
+
+/* Object-store entries: copies their keys under the read lock, then asks the store for each
+ * one's ETag with no lock held (a HEAD is a network round trip; tiles must not wait on it). A
+ * missing object is stale; a store that does not answer leaves the entry as it is. */
+static probe_t *probe_objects(dq_registry_t *r, int *n_out)
+{
+    probe_t *v = NULL;
+    int n = 0, cap = 0;
+    pthread_rwlock_rdlock(&r->lock);
+    for (int i = 0; i < N_BUCKETS; i++)
+        for (entry_t *e = r->buckets[i]; e; e = e->next) {
+            if (e->path)
+                continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                v = dq_xrealloc(v, (size_t)cap * sizeof(*v));
+            }
+            v[n] = (probe_t){.pyr = e->pyr, .key = dq_xstrdup(e->key)};
+            snprintf(v[n].tag, sizeof(v[n].tag), "%s", e->tag);
+            n++;
+        }
+    pthread_rwlock_unlock(&r->lock);
+    for (int i = 0; i < n; i++) {
+        char tag[128];
+        dq_err_t err = {0};
+        if (dq_blob_stat(r->store, v[i].key, NULL, tag, &err) == 0)
+            v[i].stale = strcmp(tag, v[i].tag) != 0;
+        else
+            v[i].stale = err.code == DQ_ENOTFOUND;
+    }
+    *n_out = n;
+    return v;
+}
+
 int dq_registry_revalidate(dq_registry_t *r)
 {
-    int changed = 0;
+    int changed = 0, n_probe = 0;
+    probe_t *probes = probe_objects(r, &n_probe);
     pthread_rwlock_wrlock(&r->lock);
     for (int i = 0; i < N_BUCKETS; i++) {
         entry_t **pp = &r->buckets[i];
         while (*pp) {
             entry_t *e = *pp;
             struct stat st;
-            int same = stat(e->path, &st) == 0 && st.st_dev == e->dev && st.st_ino == e->ino &&
+            int same = 1;
+            if (e->path) {
+                same = stat(e->path, &st) == 0 && st.st_dev == e->dev && st.st_ino == e->ino &&
                        st.st_size == e->size && st.st_mtim.tv_sec == e->mtime.tv_sec &&
                        st.st_mtim.tv_nsec == e->mtime.tv_nsec;
+            } else {
+                for (int k = 0; k < n_probe; k++)
+                    if (probes[k].pyr == e->pyr && probes[k].stale)
+                        same = 0;
+            }
             if (same) {
                 pp = &e->next;
                 continue;
@@ -151,5 +209,8 @@ int dq_registry_revalidate(dq_registry_t *r)
         }
     }
     pthread_rwlock_unlock(&r->lock);
+    for (int k = 0; k < n_probe; k++)
+        free(probes[k].key);
+    free(probes);
     return changed;
 }

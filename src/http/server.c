@@ -12,8 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "image/image.h"
+#include "spectral/spectral.h"
 
 /* Threads that run API writes and logins (see dq_server_start). */
 #define DQ_API_THREADS 4
@@ -78,14 +80,17 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
     srv->catalog = dq_catalog_open(dq_config_catalog(cfg), err);
     if (!srv->catalog)
         goto fail;
+    if (!(srv->store = dq_blob_open(cfg, err)))
+        goto fail;
     /* design.md: tmp/ is cleaned at start-up, and a replacement journaled by an ingest that
      * crashed is completed or dropped before we serve anything from pyramids/. */
     int n_recovered = 0;
-    if (dq_image_ingest_recover(srv->catalog, cfg->data_dir, &n_recovered, err) < 0)
+    if (dq_image_ingest_recover_store(srv->catalog, cfg->data_dir, srv->store, &n_recovered,
+                                      err) < 0)
         goto fail;
     if (n_recovered)
         dq_log(DQ_LOG_INFO, "http", "completed %d interrupted ingest(s)", n_recovered);
-    srv->registry = dq_registry_new(srv->catalog, cfg->data_dir);
+    srv->registry = dq_registry_new(srv->catalog, srv->store);
     srv->cache = dq_cache_new((size_t)cfg->cache_mb << 20, dq_http_cache_value_free);
     /* Compressed bodies: an eighth of the response cache (a manifest shrinks about 10x). */
     srv->gz_cache = dq_cache_new((size_t)cfg->cache_mb << 17, free);
@@ -111,6 +116,11 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
     if (dq_log_get_level() <= DQ_LOG_INFO)
         srv->alog = dq_alog_new(2);
     srv->classes = dq_classes_new();
+    char lib_dir[4096];
+    dq_spec_default_library(lib_dir, sizeof(lib_dir));
+    srv->pigments = dq_spec_table_load(lib_dir, &srv->pigments_err);
+    if (!srv->pigments)
+        dq_log(DQ_LOG_INFO, "http", "no pigment library: %s", srv->pigments_err.msg);
     if (dq_http_daemon_start(srv, err) < 0)
         goto fail;
     if (pthread_create(&srv->watcher, NULL, watch, srv) == 0)
@@ -132,6 +142,7 @@ void dq_server_stop(dq_server_t *srv)
         pthread_join(srv->watcher, NULL);
     dq_http_daemon_stop(srv);
     dq_classes_free(srv->classes);
+    dq_spec_table_free(srv->pigments);
     dq_renderq_free(srv->renderq);
     dq_renderq_free(srv->apiq);
     dq_alog_free(srv->alog);
@@ -140,6 +151,7 @@ void dq_server_stop(dq_server_t *srv)
     free(srv->trusted);
     dq_throttle_free(srv->throttle);
     dq_registry_free(srv->registry);
+    dq_blob_close(srv->store);
     dq_catalog_close(srv->catalog);
     free(srv);
 }
@@ -170,10 +182,20 @@ void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *
     dq_buf_printf(&resp->body,
                   "\"status\":\"ok\",\"uptime_s\":%.1f,\"cache\":{\"entries\":%zu,\"bytes\":%zu,"
                   "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
-                  "\"renders\":%d,\"api_jobs\":%d,\"body_bytes\":%zu}\n",
+                  "\"renders\":%d,\"api_jobs\":%d,\"body_bytes\":%zu,",
                   (double)(dq_now_us() - srv->started_us) / 1e6, st.n_entries, st.bytes,
                   st.budget, (unsigned long long)st.hits, (unsigned long long)st.misses,
                   (unsigned long long)st.evictions, dq_renderq_busy(srv->renderq),
                   dq_renderq_busy(srv->apiq), atomic_load(&srv->body_bytes));
+    /* The blob store and, for an object store, its read-through cache (docs/deploy.md). */
+    dq_blob_stats_t bs;
+    dq_blob_stats(srv->store, &bs);
+    dq_buf_printf(&resp->body,
+                  "\"store\":{\"kind\":\"%s\",\"block_cache\":{\"hit_blocks\":%llu,\"missed_blocks\":%llu,"
+                  "\"bytes\":%llu,\"evicted_blocks\":%llu,\"gets\":%llu,\"retries\":%llu}}}\n",
+                  dq_blob_kind(srv->store), (unsigned long long)bs.hits,
+                  (unsigned long long)bs.misses, (unsigned long long)bs.bytes,
+                  (unsigned long long)bs.evictions, (unsigned long long)bs.gets,
+                  (unsigned long long)bs.retries);
     dq_http_resp_header(resp, "Cache-Control", "no-store");
 }

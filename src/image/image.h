@@ -53,6 +53,16 @@ typedef struct {
  * DQ_ENOTFOUND when the file is missing, DQ_EUNSUP for a TIFF that is not a tiled 8-bit 1- or
  * 3-band pyramid, DQ_EIO for a corrupt or truncated file. */
 dq_pyramid_t *dq_pyramid_open(const char *path, dq_err_t *err);
+/* Opens the pyramid stored under key in store b (src/blob/blob.h). For a file store this is
+ * dq_pyramid_open of the key's file: the same fd and one pread per tile. For an object store
+ * the directories are read with ranged GETs and every tile read goes through the store's
+ * read-through cache; the object's version (ETag) is fixed at open, and dq_pyramid_path then
+ * answers "store:KEY". Errors as dq_pyramid_open (DQ_ENOTFOUND for a missing object). */
+struct dq_blob;
+dq_pyramid_t *dq_pyramid_open_blob(struct dq_blob *b, const char *key, dq_err_t *err);
+/* The version (ETag) of the object an object-store pyramid was opened at (borrowed, valid while
+ * a reference is held), or NULL for a file. */
+const char *dq_pyramid_obj_tag(const dq_pyramid_t *p);
 /* Takes one more reference. Thread-safe (atomic). */
 void dq_pyramid_ref(dq_pyramid_t *p);
 /* Drops one reference; the last one closes the fd and frees. NULL is ok. Thread-safe (atomic). */
@@ -135,6 +145,19 @@ typedef struct {
 int dq_image_load_float(const char *path, uint64_t max_pixels, dq_rasterf_t *out, dq_err_t *err);
 /* Frees r->px; NULL-safe. */
 void dq_rasterf_free(dq_rasterf_t *r);
+
+/* The same pixels as 16-bit integers without a float copy: what a per-row pipeline (spectral
+ * add) wants, at half the memory of floats and no second copy of the frame. */
+typedef struct {
+    int w, h, bands, bits; /* bands 1 or 3; bits 8 or 16: what the file held */
+    uint16_t *px;          /* w*h*bands, interleaved, in the file's units (8-bit: 0..255); owned,
+                            * free with dq_raster16_free (it comes from vips' allocator) */
+} dq_raster16_t;
+
+/* Like dq_image_load_float, into a dq_raster16_t. Same errors. Thread-safe. */
+int dq_image_load_u16(const char *path, uint64_t max_pixels, dq_raster16_t *out, dq_err_t *err);
+/* Frees r->px; NULL-safe. */
+void dq_raster16_free(dq_raster16_t *r);
 /* Writes px (w*h*bands uint16, borrowed) as a tiled (256) pyramidal deflate TIFF at path. */
 int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
                               dq_err_t *err);
@@ -193,6 +216,9 @@ typedef struct {
     uint64_t max_pixels;  /* width*height above this is refused (DQ_ELIMIT) before any decode */
     dq_ingest_progress_fn progress; /* may be NULL */
     void *progress_ud;
+    /* Where the master and pyramid go (src/blob/blob.h); NULL = data_dir itself, as before.
+     * data_dir still holds tmp/ and the commit lock. Borrowed. */
+    struct dq_blob *store;
 } dq_ingest_opts_t;
 
 /* Ingests one master: validates it (size, magic bytes, header, pixel limit) before any work,
@@ -217,6 +243,10 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *opts, dq_image_re
  * lock, so it waits for an ingest in its commit phase. */
 int dq_image_ingest_recover(dq_catalog_t *cat, const char *data_dir, int *n_recovered,
                             dq_err_t *err);
+/* The same with the files in store (NULL = data_dir): a pending row is rolled forward when the
+ * store holds its master and a pyramid with its checksum. */
+int dq_image_ingest_recover_store(dq_catalog_t *cat, const char *data_dir, struct dq_blob *store,
+                                  int *n_recovered, dq_err_t *err);
 
 /* ================================================================ rasters */
 /* (owned by the conserve author) src/image/raster.c: a whole image as interleaved 8-bit pixels,

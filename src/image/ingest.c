@@ -33,6 +33,7 @@
 
 #include <vips/vips.h>
 
+#include "blob/blob.h"
 #include "image/image.h"
 
 #define TILE_SIZE 256
@@ -429,7 +430,7 @@ static int collect(void *ud, const dq_image_rec_t *rec)
 }
 
 /* With the commit lock held: every pending row belongs to a dead run. */
-static int recover_locked(dq_catalog_t *cat, const char *data_dir, int *n_recovered, dq_err_t *err)
+static int recover_locked(dq_catalog_t *cat, dq_blob_t *store, int *n_recovered, dq_err_t *err)
 {
     rec_vec_t v = {0};
     int rc = -1;
@@ -437,14 +438,11 @@ static int recover_locked(dq_catalog_t *cat, const char *data_dir, int *n_recove
         goto out;
     for (int i = 0; i < v.n; i++) {
         const dq_image_rec_t *r = &v.recs[i];
-        char *pyr = dq_xasprintf("%s/%s", data_dir, r->pyramid_path);
-        char *mas = dq_xasprintf("%s/%s", data_dir, r->master_path);
         char hex[65] = "";
         dq_err_t ignore = {0};
-        int in_place = dq_sha256_file(pyr, hex, NULL, &ignore) == 0 &&
-                       strcmp(hex, r->pyramid_sha256) == 0 && dq_fs_exists(mas);
-        free(pyr);
-        free(mas);
+        int in_place = dq_blob_sha256(store, r->pyramid_path, hex, NULL, &ignore) == 0 &&
+                       strcmp(hex, r->pyramid_sha256) == 0 &&
+                       dq_blob_exists(store, r->master_path, &ignore) == 1;
         if (in_place) {
             if (dq_catalog_image_put(cat, r, DQ_CATALOG_REPLACE, "recovery", err) < 0)
                 goto out;
@@ -463,16 +461,24 @@ out:
 int dq_image_ingest_recover(dq_catalog_t *cat, const char *data_dir, int *n_recovered,
                             dq_err_t *err)
 {
+    return dq_image_ingest_recover_store(cat, data_dir, NULL, n_recovered, err);
+}
+
+int dq_image_ingest_recover_store(dq_catalog_t *cat, const char *data_dir, dq_blob_t *store,
+                                  int *n_recovered, dq_err_t *err)
+{
     char *tmp_dir = dq_xasprintf("%s/tmp", data_dir);
     int lock = -1, rc = -1;
+    dq_blob_t *own = store ? NULL : dq_blob_open_local(data_dir);
     if (n_recovered)
         *n_recovered = 0;
     if (dq_fs_mkdirs(tmp_dir, err) < 0 || (lock = commit_lock(data_dir, err)) < 0)
         goto out;
     clean_stale(tmp_dir);
-    rc = recover_locked(cat, data_dir, n_recovered, err);
+    rc = recover_locked(cat, store ? store : own, n_recovered, err);
 out:
     commit_unlock(lock);
+    dq_blob_close(own);
     free(tmp_dir);
     return rc;
 }
@@ -561,7 +567,7 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
                     dq_err_t *err)
 {
     char *tmp_dir = NULL, *work = NULL, *w_master = NULL, *w_pyr = NULL;
-    char *final_master = NULL, *master_dir = NULL, *pyr_dir = NULL, *final_pyr = NULL;
+    dq_blob_t *own = NULL, *store = o->store;
     int work_fd = -1, lock = -1, rc = -1, copier_running = 0;
     pthread_t copier;
     VipsImage *hdr = NULL;
@@ -593,7 +599,9 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
 
     /* 2. work in a private, locked dir */
     tmp_dir = dq_xasprintf("%s/tmp", o->data_dir);
-    if (dq_image_ingest_recover(cat, o->data_dir, NULL, err) < 0 ||
+    if (!store)
+        store = own = dq_blob_open_local(o->data_dir);
+    if (dq_image_ingest_recover_store(cat, o->data_dir, store, NULL, err) < 0 ||
         !(work = make_work_dir(tmp_dir, &work_fd, err)))
         goto out;
     w_master = dq_xasprintf("%s/master", work);
@@ -654,18 +662,16 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
         goto out;
     }
     dq_err_clear(err);
-    master_dir = dq_xasprintf("%s/masters/%.2s", o->data_dir, rec.master_sha256);
-    final_master = dq_xasprintf("%s/%s", o->data_dir, rec.master_path);
-    pyr_dir = dq_xasprintf("%s/pyramids", o->data_dir);
-    final_pyr = dq_xasprintf("%s/%s", o->data_dir, rec.pyramid_path);
-    if (dq_fs_mkdirs(master_dir, err) < 0 || dq_fs_mkdirs(pyr_dir, err) < 0)
-        goto out;
-    /* Identical masters share one file; an existing one is never rewritten. */
-    if (!dq_fs_exists(final_master) && dq_fs_commit(w_master, final_master, err) < 0)
+    /* Identical masters share one file; an existing one is never rewritten. For the data
+     * directory, dq_blob_put_file is the same mkdir + fsync + rename as always; an object
+     * store uploads (multipart above one part) and verifies the checksums. */
+    int have_master = dq_blob_exists(store, rec.master_path, err);
+    if (have_master < 0 ||
+        (!have_master && dq_blob_put_file(store, rec.master_path, w_master, err) < 0))
         goto out;
     if (dq_catalog_pending_put(cat, &rec, err) < 0)
         goto out;
-    if (dq_fs_commit(w_pyr, final_pyr, err) < 0) {
+    if (dq_blob_put_file(store, rec.pyramid_path, w_pyr, err) < 0) {
         dq_err_t ignore = {0};
         dq_catalog_pending_drop(cat, rec.id, &ignore); /* nothing was renamed */
         goto out;
@@ -691,9 +697,6 @@ out:
     free(work);
     free(w_master);
     free(w_pyr);
-    free(final_master);
-    free(master_dir);
-    free(pyr_dir);
-    free(final_pyr);
+    dq_blob_close(own);
     return rc;
 }

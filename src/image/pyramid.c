@@ -139,31 +139,95 @@ static void free_levels(dq_pyramid_t *p)
 
 static void load_edges(dq_pyramid_t *p, int fd);
 
-dq_pyramid_t *dq_pyramid_open(const char *path, dq_err_t *err)
+/* ---------------------------------------------------------------- object-store reads */
+
+/* libtiff client procedures over an object-store handle (TIFFClientOpenExt): directories are
+ * read through the store's block cache like tiles. Read-only; no memory mapping. */
+typedef struct {
+    dq_blob_obj_t *obj;
+    uint64_t pos;
+} tclient_t;
+
+static tmsize_t tc_read(thandle_t h, void *buf, tmsize_t n)
+{
+    tclient_t *c = (tclient_t *)h;
+    uint64_t size = dq_blob_obj_size(c->obj);
+    if (n <= 0 || c->pos >= size)
+        return 0;
+    size_t want = (size_t)DQ_MIN((uint64_t)n, size - c->pos);
+    dq_err_t e = {0};
+    if (dq_blob_obj_read(c->obj, buf, want, c->pos, &e) < 0)
+        return -1;
+    c->pos += want;
+    return (tmsize_t)want;
+}
+
+static tmsize_t tc_write(thandle_t h, void *buf, tmsize_t n)
+{
+    (void)h, (void)buf, (void)n;
+    return -1;
+}
+
+static toff_t tc_seek(thandle_t h, toff_t off, int whence)
+{
+    tclient_t *c = (tclient_t *)h;
+    uint64_t base = whence == SEEK_CUR ? c->pos : whence == SEEK_END ? dq_blob_obj_size(c->obj) : 0;
+    c->pos = base + off;
+    return c->pos;
+}
+
+static int tc_close(thandle_t h)
+{
+    (void)h;
+    return 0;
+}
+
+static toff_t tc_size(thandle_t h) { return dq_blob_obj_size(((tclient_t *)h)->obj); }
+
+static int tc_map(thandle_t h, void **base, toff_t *size)
+{
+    (void)h, (void)base, (void)size;
+    return 0;
+}
+
+static void tc_unmap(thandle_t h, void *base, toff_t size) { (void)h, (void)base, (void)size; }
+
+static int pread_full(int fd, void *buf, size_t n, uint64_t off);
+
+/* Reads exactly n bytes at off from the pyramid's file or object; 0, or -1 with errno set. For
+ * a file this is pread_full on fd, as before the store existed: one branch, no copy. */
+static int pyr_read(const dq_pyramid_t *p, int fd, void *buf, size_t n, uint64_t off)
+{
+    if (p->obj) {
+        dq_err_t e = {0};
+        if (dq_blob_obj_read(p->obj, buf, n, off, &e) == 0)
+            return 0;
+        errno = EIO;
+        return -1;
+    }
+    return pread_full(fd, buf, n, off);
+}
+
+/* ---------------------------------------------------------------- open (continued) */
+
+/* Opens a pyramid from either a file (path, fd: TIFFOpenExt as always) or an object (obj, then
+ * fd is -1 and path is the name reported). Takes fd and obj: they are closed/freed on failure. */
+static dq_pyramid_t *open_pyramid(const char *path, int fd, dq_blob_obj_t *obj,
+                                  uint64_t file_size, uint64_t ident, dq_err_t *err)
 {
     dq_pyramid_t *p = NULL;
     TIFFOpenOptions *opts = NULL;
     TIFF *tif = NULL;
-    int fd = -1;
     dq_err_t terr = {0}; /* libtiff's first error message, if any */
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        dq_err_set(err, errno == ENOENT ? DQ_ENOTFOUND : DQ_EIO, errno == ENOENT ? 404 : 500,
-                   "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        dq_err_set(err, DQ_EIO, 500, "%s: not a regular file", path);
-        goto out;
-    }
+    tclient_t tc = {obj, 0};
 
     opts = TIFFOpenOptionsAlloc();
     TIFFOpenOptionsSetErrorHandlerExtR(opts, tiff_on_error, &terr);
     TIFFOpenOptionsSetWarningHandlerExtR(opts, tiff_on_warning, NULL);
     /* "m": no memory mapping; we only read directories here, tiles come later by pread. */
-    tif = TIFFOpenExt(path, "rm", opts);
+    tif = obj ? TIFFClientOpenExt(path, "rm", (thandle_t)&tc, tc_read, tc_write, tc_seek,
+                                  tc_close, tc_size, tc_map, tc_unmap, opts)
+              : TIFFOpenExt(path, "rm", opts);
     if (!tif) {
         dq_err_set(err, DQ_EIO, 500, "%s: not a readable TIFF (%s)", path, terr.msg);
         goto out;
@@ -172,15 +236,10 @@ dq_pyramid_t *dq_pyramid_open(const char *path, dq_err_t *err)
     p = dq_xcalloc(1, sizeof *p);
     atomic_init(&p->refs, 1);
     p->fd = -1;
+    p->obj = obj; /* p owns it from here on success only (see out:) */
     p->path = dq_xstrdup(path);
-    p->file_size = (uint64_t)st.st_size;
-    {
-        /* A new pyramid is renamed into place (ingest), so it is a new inode: what was answered
-         * from the old file never shares a tag with the new one. */
-        uint64_t id[5] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_size,
-                          (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
-        p->ident = dq_hash64(id, sizeof id);
-    }
+    p->file_size = file_size;
+    p->ident = ident;
 
     if (read_level(tif, path, p->file_size, &p->levels[0], NULL, err) != 0)
         goto fail_levels;
@@ -250,6 +309,7 @@ dq_pyramid_t *dq_pyramid_open(const char *path, dq_err_t *err)
         load_edges(p, fd);
     p->fd = fd;
     fd = -1;
+    obj = NULL;
     goto out;
 
 fail_levels:
@@ -263,6 +323,55 @@ out:
     TIFFOpenOptionsFree(opts);
     if (fd >= 0)
         close(fd);
+    dq_blob_obj_free(obj);
+    return p;
+}
+
+dq_pyramid_t *dq_pyramid_open(const char *path, dq_err_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        dq_err_set(err, errno == ENOENT ? DQ_ENOTFOUND : DQ_EIO, errno == ENOENT ? 404 : 500,
+                   "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        dq_err_set(err, DQ_EIO, 500, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    /* A new pyramid is renamed into place (ingest), so it is a new inode: what was answered
+     * from the old file never shares a tag with the new one. */
+    uint64_t id[5] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_size,
+                      (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
+    return open_pyramid(path, fd, NULL, (uint64_t)st.st_size, dq_hash64(id, sizeof id), err);
+}
+
+dq_pyramid_t *dq_pyramid_open_blob(struct dq_blob *b, const char *key, dq_err_t *err)
+{
+    char *path = dq_blob_file_path(b, key);
+    if (path) {
+        dq_pyramid_t *p = dq_pyramid_open(path, err);
+        free(path);
+        return p;
+    }
+    if (!dq_blob_key_ok(key)) {
+        dq_err_set(err, DQ_EINVAL, 400, "'%s' is not a valid store key", key);
+        return NULL;
+    }
+    dq_blob_obj_t *obj = dq_blob_obj_open(b, key, err);
+    if (!obj)
+        return NULL;
+    /* The object's version names its bytes: a replaced object has another ETag. */
+    dq_buf_t id = {0};
+    dq_buf_printf(&id, "%s\n%s\n%llu", key, dq_blob_obj_tag(obj),
+                  (unsigned long long)dq_blob_obj_size(obj));
+    uint64_t ident = dq_hash64(id.data, id.len);
+    dq_buf_free(&id);
+    char *name = dq_xasprintf("store:%s", key);
+    dq_pyramid_t *p = open_pyramid(name, -1, obj, dq_blob_obj_size(obj), ident, err);
+    free(name);
     return p;
 }
 
@@ -281,6 +390,7 @@ void dq_pyramid_unref(dq_pyramid_t *p)
     free_levels(p);
     if (p->fd >= 0)
         close(p->fd);
+    dq_blob_obj_free(p->obj);
     free(p->path);
     free(p);
 }
@@ -288,6 +398,11 @@ void dq_pyramid_unref(dq_pyramid_t *p)
 const dq_pyramid_info_t *dq_pyramid_info(const dq_pyramid_t *p) { return &p->info; }
 
 const char *dq_pyramid_path(const dq_pyramid_t *p) { return p->path; }
+
+const char *dq_pyramid_obj_tag(const dq_pyramid_t *p)
+{
+    return p->obj ? dq_blob_obj_tag(p->obj) : NULL;
+}
 
 /* ---------------------------------------------------------------- raw tiles */
 
@@ -342,7 +457,7 @@ int dq_pyr_read_tile(const dq_pyramid_t *p, int level, uint32_t col, uint32_t ro
     size_t pre = tl >= 4 ? tl - 4 : 0;
     dq_buf_reserve(out, pre + n);
     uint8_t *base = (uint8_t *)out->data + out->len;
-    if (pread_full(p->fd, base + pre, n, off) < 0)
+    if (pyr_read(p, p->fd, base + pre, n, off) < 0)
         return dq_err_set(err, DQ_EIO, 500, "%s: reading tile %zu of level %d: %s", p->path, idx,
                           level, errno ? strerror(errno) : "unexpected end of file");
     if (base[pre] != 0xFF || base[pre + 1] != 0xD8)
@@ -520,7 +635,7 @@ static void drop_edges(dq_pyramid_t *p)
 static void load_edges(dq_pyramid_t *p, int fd)
 {
     uint8_t f[EDGE_FOOTER], *index = NULL;
-    if (p->file_size < EDGE_FOOTER || pread_full(fd, f, EDGE_FOOTER, p->file_size - EDGE_FOOTER) < 0 ||
+    if (p->file_size < EDGE_FOOTER || pyr_read(p, fd, f, EDGE_FOOTER, p->file_size - EDGE_FOOTER) < 0 ||
         memcmp(f, EDGE_MAGIC, 8) != 0)
         return;
     uint64_t index_off = get_le64(f + 8);
@@ -530,7 +645,7 @@ static void load_edges(dq_pyramid_t *p, int fd)
         get_le64(f + 32) != tiles_hash(p))
         return;
     index = dq_xmalloc((size_t)n * EDGE_ENTRY);
-    if (pread_full(fd, index, (size_t)n * EDGE_ENTRY, index_off) < 0 ||
+    if (pyr_read(p, fd, index, (size_t)n * EDGE_ENTRY, index_off) < 0 ||
         dq_hash64(index, (size_t)n * EDGE_ENTRY) != get_le64(f + 24))
         goto bad;
     for (int l = 0; l < p->n_levels; l++) {
@@ -579,7 +694,7 @@ static int read_stored_edge(const dq_pyramid_t *p, int level, uint32_t col, uint
     size_t n = lv->edge_len[s];
     dq_buf_reserve(out, n);
     uint8_t *base = (uint8_t *)out->data + out->len;
-    if (pread_full(p->fd, base, n, lv->edge_off[s]) < 0)
+    if (pyr_read(p, p->fd, base, n, lv->edge_off[s]) < 0)
         return dq_err_set(err, DQ_EIO, 500, "%s: reading edge tile %u,%u of level %d: %s",
                           p->path, col, row, level, errno ? strerror(errno) : "unexpected end of file");
     if (base[0] != 0xFF || base[1] != 0xD8)

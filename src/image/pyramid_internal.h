@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "blob/blob.h"
 #include "image/image.h"
 
 /* TIFF 6.0 Compression tag value 7: "new-style" JPEG, TIFF Technical Note 2. */
@@ -35,6 +36,8 @@ typedef struct {
 struct dq_pyramid {
     atomic_int refs;
     int fd;
+    dq_blob_obj_t *obj; /* an object-store pyramid (dq_pyramid_open_blob): reads go through the
+                         * store's read-through cache and fd is -1; NULL for a file */
     char *path;
     uint64_t file_size;
     uint64_t ident; /* the file as opened: device, inode, size, mtime (dq_pyramid_tile_tag) */

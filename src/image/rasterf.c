@@ -19,60 +19,74 @@ static int vfail(dq_err_t *err, int code, const char *what, const char *path)
     return -1;
 }
 
-int dq_image_load_float(const char *path, uint64_t max_pixels, dq_rasterf_t *out, dq_err_t *err)
+/* Opens path, checks size, bands and format, and leaves in t[2] the 1- or 3-band image cast to
+ * `to`; *bits gets the file's depth. t[0..2] are the caller's to unref. */
+static int open_cast(const char *path, uint64_t max_pixels, VipsBandFormat to, VipsImage *t[3],
+                     int *bits, dq_err_t *err)
 {
-    VipsImage *t[3] = {NULL};
-    int rc = -1;
-    memset(out, 0, sizeof(*out));
     if (!dq_fs_exists(path))
         return dq_err_set(err, DQ_ENOTFOUND, 0, "%s: no such file", path);
     if (!(t[0] = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL))) {
-        vfail(err, DQ_EINVAL, "cannot read image", path);
-        goto out;
+        return vfail(err, DQ_EINVAL, "cannot read image", path);
     }
     int w = t[0]->Xsize, h = t[0]->Ysize, bands = t[0]->Bands;
     if ((uint64_t)w * (uint64_t)h > max_pixels) {
-        dq_err_set(err, DQ_ELIMIT, 0, "%s: %dx%d is more than %llu pixels", path, w, h,
-                   (unsigned long long)max_pixels);
-        goto out;
+        return dq_err_set(err, DQ_ELIMIT, 0, "%s: %dx%d is more than %llu pixels", path, w, h,
+                          (unsigned long long)max_pixels);
     }
     if (bands == 2 || bands == 4) /* drop alpha */
         bands--;
     if (bands != 1 && bands != 3) {
-        dq_err_set(err, DQ_EUNSUP, 0, "%s: %d bands (1 or 3 expected)", path, t[0]->Bands);
-        goto out;
+        return dq_err_set(err, DQ_EUNSUP, 0, "%s: %d bands (1 or 3 expected)", path,
+                          t[0]->Bands);
     }
     VipsBandFormat f = t[0]->BandFmt;
     if (f != VIPS_FORMAT_UCHAR && f != VIPS_FORMAT_USHORT) {
-        dq_err_set(err, DQ_EUNSUP, 0, "%s: %s pixels (8- or 16-bit unsigned expected)", path,
-                   vips_enum_nick(VIPS_TYPE_BAND_FORMAT, f));
-        goto out;
+        return dq_err_set(err, DQ_EUNSUP, 0, "%s: %s pixels (8- or 16-bit unsigned expected)",
+                          path, vips_enum_nick(VIPS_TYPE_BAND_FORMAT, f));
     }
-    if (vips_extract_band(t[0], &t[1], 0, "n", bands, NULL) ||
-        vips_cast(t[1], &t[2], VIPS_FORMAT_FLOAT, NULL)) {
-        vfail(err, DQ_EIO, "decode", path);
-        goto out;
+    if (vips_extract_band(t[0], &t[1], 0, "n", bands, NULL) || vips_cast(t[1], &t[2], to, NULL))
+        return vfail(err, DQ_EIO, "decode", path);
+    *bits = f == VIPS_FORMAT_USHORT ? 16 : 8;
+    return 0;
+}
+
+/* Decodes path as `to` pixels (elem bytes each) into a buffer from vips' allocator (g_free). */
+static void *load_as(const char *path, uint64_t max_pixels, VipsBandFormat to, size_t elem,
+                     int *w, int *h, int *bands, int *bits, dq_err_t *err)
+{
+    VipsImage *t[3] = {NULL};
+    void *px = NULL;
+    if (open_cast(path, max_pixels, to, t, bits, err) == 0) {
+        *w = t[2]->Xsize;
+        *h = t[2]->Ysize;
+        *bands = t[2]->Bands;
+        size_t len = 0;
+        px = vips_image_write_to_memory(t[2], &len);
+        if (!px || len != (size_t)*w * *h * *bands * elem) {
+            g_free(px);
+            px = NULL;
+            vfail(err, DQ_EINVAL, "decode (truncated or corrupt?)", path);
+        }
     }
-    size_t len = 0;
-    float *px = vips_image_write_to_memory(t[2], &len);
-    if (!px || len != (size_t)w * h * bands * sizeof(float)) {
-        g_free(px);
-        vfail(err, DQ_EINVAL, "decode (truncated or corrupt?)", path);
-        goto out;
-    }
+    for (int i = 0; i < 3; i++)
+        VIPS_UNREF(t[i]);
+    return px;
+}
+
+int dq_image_load_float(const char *path, uint64_t max_pixels, dq_rasterf_t *out, dq_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    float *px = load_as(path, max_pixels, VIPS_FORMAT_FLOAT, sizeof(float), &out->w, &out->h,
+                        &out->bands, &out->bits, err);
+    if (!px)
+        return -1;
     /* Hand over in malloc'd memory so that callers free() it. */
+    size_t len = (size_t)out->w * out->h * out->bands * sizeof(float);
     out->px = dq_xmalloc(len);
     memcpy(out->px, px, len);
     g_free(px);
-    out->w = w;
-    out->h = h;
-    out->bands = bands;
-    out->bits = f == VIPS_FORMAT_USHORT ? 16 : 8;
-    rc = 0;
-out:
-    for (int i = 0; i < 3; i++)
-        VIPS_UNREF(t[i]);
-    return rc;
+    return 0;
 }
 
 void dq_rasterf_free(dq_rasterf_t *r)
@@ -80,6 +94,24 @@ void dq_rasterf_free(dq_rasterf_t *r)
     if (!r)
         return;
     free(r->px);
+    r->px = NULL;
+}
+
+int dq_image_load_u16(const char *path, uint64_t max_pixels, dq_raster16_t *out, dq_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    /* vips decodes straight into this buffer (in parallel); it is handed over as it is, so the
+     * frame exists once in memory, and freed with g_free in dq_raster16_free. */
+    out->px = load_as(path, max_pixels, VIPS_FORMAT_USHORT, sizeof(uint16_t), &out->w, &out->h,
+                      &out->bands, &out->bits, err);
+    return out->px ? 0 : -1;
+}
+
+void dq_raster16_free(dq_raster16_t *r)
+{
+    if (!r)
+        return;
+    g_free(r->px);
     r->px = NULL;
 }
 

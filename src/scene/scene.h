@@ -87,6 +87,7 @@ typedef struct {
     const char *paths[DQ_SCENE_N]; /* a PNG/JPEG/TIFF file per layer, or NULL; depth needed */
     int quality;                   /* JPEG quality of the layers' pyramid tiles */
     uint64_t max_pixels;           /* per layer; 0 = 2^31 */
+    struct dq_blob *store;         /* where the layers' pyramids go; NULL = data_dir (borrowed) */
 } dq_scene_store_opts_t;
 
 /* Stores a new version of image_id's scene layers: checks the role and the image, takes the

@@ -56,7 +56,8 @@ int dq_scene_store(dq_catalog_t *cat, const char *image_id, const dq_scene_store
                                .who = who->user,
                                .replace = 1,
                                .quality = o->quality > 0 ? o->quality : 92,
-                               .max_pixels = o->max_pixels ? o->max_pixels : 1ull << 31};
+                               .max_pixels = o->max_pixels ? o->max_pixels : 1ull << 31,
+                               .store = o->store};
         dq_image_rec_t rec;
         if (dq_image_ingest(cat, &io, &rec, err) < 0)
             goto out;

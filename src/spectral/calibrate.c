@@ -48,11 +48,19 @@ static dq_spec_rect_t shrink(dq_spec_rect_t r, int inset)
     return r;
 }
 
-/* Least-squares quadratic surface through the pixels of rects (subsampled to about 200 000
- * samples), coefficients into c. */
-static int fit_surface(const float *px, int w, int h, const dq_spec_rect_t *rects, int n_rects,
+/* One raw value minus the dark frame, in float as the whole-plane code always computed it. */
+static inline float raw_at(const dq_spec_src_t *s, size_t k)
+{
+    float v = s->u ? (float)s->u[k * (size_t)s->channels + (size_t)s->channel] : s->f[k];
+    return s->dark ? v - s->dark[k] : v;
+}
+
+/* Least-squares quadratic surface through the raw values of rects (subsampled to about
+ * 200 000 samples), coefficients into c. */
+static int fit_surface(const dq_spec_src_t *px, const dq_spec_rect_t *rects, int n_rects,
                        double c[N_POLY], double *rms, dq_err_t *err)
 {
+    int w = px->w, h = px->h;
     double ata[N_POLY * N_POLY] = {0}, atb[N_POLY] = {0};
     size_t total = 0;
     for (int i = 0; i < n_rects; i++)
@@ -65,7 +73,7 @@ static int fit_surface(const float *px, int w, int h, const dq_spec_rect_t *rect
         const dq_spec_rect_t *r = &rects[i];
         for (int y = r->y; y < r->y + r->h; y += step)
             for (int x = r->x; x < r->x + r->w; x += step) {
-                double b[N_POLY], v = px[(size_t)y * w + x];
+                double b[N_POLY], v = raw_at(px, (size_t)y * w + x);
                 basis(x + 0.5, y + 0.5, w, h, b);
                 for (int j = 0; j < N_POLY; j++) {
                     atb[j] += b[j] * v;
@@ -93,7 +101,7 @@ static int fit_surface(const float *px, int w, int h, const dq_spec_rect_t *rect
                 basis(x + 0.5, y + 0.5, w, h, b);
                 for (int j = 0; j < N_POLY; j++)
                     f += c[j] * b[j];
-                double d = px[(size_t)y * w + x] - f;
+                double d = raw_at(px, (size_t)y * w + x) - f;
                 ss += d * d;
                 sum += f;
                 m++;
@@ -103,26 +111,80 @@ static int fit_surface(const float *px, int w, int h, const dq_spec_rect_t *rect
     return 0;
 }
 
-static double rect_mean(const float *px, int w, dq_spec_rect_t r)
+/* The light field along row y as a quadratic in u = 2 (x + 0.5) / w - 1: a + b u + c u^2. */
+static void row_poly(const dq_spec_calmodel_t *m, int y, double *a, double *b, double *c)
+{
+    double v = 2.0 * (y + 0.5) / m->h - 1.0;
+    *a = m->c[0] + m->c[2] * v + m->c[5] * v * v;
+    *b = m->c[1] + m->c[4] * v;
+    *c = m->c[3];
+}
+
+/* Flat-fielded (before the grey-step line) values of row y, columns x0 .. x0 + n. */
+static void flat_row(const dq_spec_calmodel_t *m, const dq_spec_src_t *raw, int y, int x0, int n,
+                     float *out)
+{
+    double a, b, c;
+    row_poly(m, y, &a, &b, &c);
+    double du = 2.0 / m->w, wv = m->white_value;
+    size_t k = (size_t)y * raw->w + x0;
+    /* The raw row minus dark first (one branch-free loop per source kind), then the light. */
+    if (raw->u) {
+        const uint16_t *p = raw->u + k * (size_t)raw->channels + (size_t)raw->channel;
+        for (int i = 0; i < n; i++, p += raw->channels)
+            out[i] = (float)*p;
+    } else if (out != raw->f + k) {
+        memcpy(out, raw->f + k, (size_t)n * sizeof(float));
+    }
+    if (raw->dark)
+        for (int i = 0; i < n; i++)
+            out[i] -= raw->dark[k + (size_t)i];
+    for (int i = 0; i < n; i++) {
+        double u = (x0 + i + 0.5) * du - 1.0;
+        double f = a + u * (b + c * u);
+        if (f < 1e-6)
+            f = 1e-6;
+        out[i] = (float)(out[i] / f * wv);
+    }
+}
+
+void dq_spec_cal_row(const dq_spec_calmodel_t *m, const dq_spec_src_t *raw, int y, int x0, int n,
+                     float *out)
+{
+    flat_row(m, raw, y, x0, n, out);
+    if (m->has_line)
+        for (int i = 0; i < n; i++)
+            out[i] = (float)(m->gain * out[i] + m->offset);
+}
+
+static double rect_mean(const dq_spec_calmodel_t *m, const dq_spec_src_t *raw, dq_spec_rect_t r,
+                        float *row)
 {
     double s = 0;
-    for (int y = r.y; y < r.y + r.h; y++)
-        for (int x = r.x; x < r.x + r.w; x++)
-            s += px[(size_t)y * w + x];
+    for (int y = r.y; y < r.y + r.h; y++) {
+        flat_row(m, raw, y, r.x, r.w, row);
+        for (int x = 0; x < r.w; x++)
+            s += row[x];
+    }
     return s / ((double)r.w * r.h);
 }
 
-int dq_spec_calibrate(float *px, int w, int h, const float *dark, const float *white,
-                      double white_value, const dq_spec_rect_t *rects, int n_rects,
-                      const dq_spec_step_t *steps, int n_steps, int inset, dq_spec_cal_t *cal,
-                      dq_err_t *err)
+int dq_spec_cal_fit(const dq_spec_src_t *raw, const dq_spec_src_t *white, double white_value,
+                    const dq_spec_rect_t *rects, int n_rects, const dq_spec_step_t *steps,
+                    int n_steps, int inset, dq_spec_calmodel_t *m, dq_spec_cal_t *cal,
+                    dq_err_t *err)
 {
-    size_t n = (size_t)w * (size_t)h;
-    float *wf = NULL;
+    int w = raw->w, h = raw->h;
     dq_spec_rect_t *rs = NULL;
+    float *row = NULL;
     int rc = -1;
     memset(cal, 0, sizeof(*cal));
+    memset(m, 0, sizeof(*m));
     cal->gain = 1;
+    m->w = w;
+    m->h = h;
+    m->white_value = white_value;
+    m->gain = 1;
     if (!(white_value > 0))
         return dq_err_set(err, DQ_EINVAL, 0, "white reflectance must be > 0");
     for (int i = 0; i < n_rects; i++)
@@ -135,41 +197,37 @@ int dq_spec_calibrate(float *px, int w, int h, const float *dark, const float *w
                               h);
     if (!white && n_rects < 1)
         return dq_err_set(err, DQ_EINVAL, 0, "no white target and no white frame");
-    if (dark)
-        for (size_t i = 0; i < n; i++)
-            px[i] -= dark[i];
-
-    double c[N_POLY];
     if (white) {
-        wf = dq_xmalloc(n * sizeof(float));
-        for (size_t i = 0; i < n; i++)
-            wf[i] = white[i] - (dark ? dark[i] : 0.0f);
         dq_spec_rect_t all = {0, 0, w, h};
-        if (fit_surface(wf, w, h, &all, 1, c, &cal->flat_rms, err) < 0)
+        if (fit_surface(white, &all, 1, m->c, &cal->flat_rms, err) < 0)
             goto out;
     } else {
         rs = dq_xmalloc((size_t)n_rects * sizeof(*rs));
         for (int i = 0; i < n_rects; i++)
             rs[i] = shrink(rects[i], inset);
-        if (fit_surface(px, w, h, rs, n_rects, c, &cal->flat_rms, err) < 0)
+        if (fit_surface(raw, rs, n_rects, m->c, &cal->flat_rms, err) < 0)
             goto out;
     }
-    /* Divide by the light field; report how uneven it was. */
-    double lo = INFINITY, hi = 0;
+    /* How uneven the light is over the pixel centres: per row the quadratic in u has its
+     * extremes at the ends or at its vertex. */
+    double lo = INFINITY, hi = 0, du = 2.0 / w;
     for (int y = 0; y < h; y++) {
-        double b[N_POLY];
-        for (int x = 0; x < w; x++) {
-            basis(x + 0.5, y + 0.5, w, h, b);
-            double f = 0;
-            for (int j = 0; j < N_POLY; j++)
-                f += c[j] * b[j];
+        double a, b, c;
+        row_poly(m, y, &a, &b, &c);
+        int xs[4] = {0, w - 1, 0, 0}, nx = 2;
+        if (c != 0) {
+            double xv = ((-b / (2 * c)) + 1.0) / du - 0.5;
+            if (xv > 0 && xv < w - 1) {
+                xs[nx++] = (int)floor(xv);
+                xs[nx++] = (int)floor(xv) + 1;
+            }
+        }
+        for (int i = 0; i < nx; i++) {
+            double u = (xs[i] + 0.5) * du - 1.0, f = a + u * (b + c * u);
             if (f < lo)
                 lo = f;
             if (f > hi)
                 hi = f;
-            if (f < 1e-6)
-                f = 1e-6;
-            px[(size_t)y * w + x] = (float)(px[(size_t)y * w + x] / f * white_value);
         }
     }
     if (!(hi > 0) || lo <= 0) {
@@ -182,49 +240,68 @@ int dq_spec_calibrate(float *px, int w, int h, const float *dark, const float *w
     /* Grey steps: reflectance = gain * flat-fielded + offset, least squares over the steps
      * and the white target itself. */
     if (n_steps >= 2) {
+        row = dq_xmalloc((size_t)w * sizeof(float));
         double sx = 0, sy = 0, sxx = 0, sxy = 0;
-        int m = 0;
+        int k = 0;
         double ms[64], rf[64];
-        for (int i = 0; i < n_steps && m < 63; i++, m++) {
-            ms[m] = rect_mean(px, w, shrink(steps[i].rect, inset));
-            rf[m] = steps[i].refl;
+        for (int i = 0; i < n_steps && k < 63; i++, k++) {
+            ms[k] = rect_mean(m, raw, shrink(steps[i].rect, inset), row);
+            rf[k] = steps[i].refl;
         }
         if (!white) {
             double s = 0, a = 0;
             for (int i = 0; i < n_rects; i++) {
                 dq_spec_rect_t r = shrink(rects[i], inset);
-                s += rect_mean(px, w, r) * r.w * r.h;
+                s += rect_mean(m, raw, r, row) * r.w * r.h;
                 a += (double)r.w * r.h;
             }
-            ms[m] = s / a;
-            rf[m++] = white_value;
+            ms[k] = s / a;
+            rf[k++] = white_value;
         }
-        for (int i = 0; i < m; i++) {
+        for (int i = 0; i < k; i++) {
             sx += ms[i];
             sy += rf[i];
             sxx += ms[i] * ms[i];
             sxy += ms[i] * rf[i];
         }
-        double den = m * sxx - sx * sx;
+        double den = k * sxx - sx * sx;
         if (fabs(den) < 1e-12) {
             dq_err_set(err, DQ_EINVAL, 0, "grey steps all read the same: cannot fit reflectance");
             goto out;
         }
-        cal->gain = (m * sxy - sx * sy) / den;
-        cal->offset = (sy - cal->gain * sx) / m;
+        cal->gain = (k * sxy - sx * sy) / den;
+        cal->offset = (sy - cal->gain * sx) / k;
         double ss = 0;
-        for (int i = 0; i < m; i++) {
+        for (int i = 0; i < k; i++) {
             double d = cal->gain * ms[i] + cal->offset - rf[i];
             ss += d * d;
         }
-        cal->grey_rms = sqrt(ss / m);
+        cal->grey_rms = sqrt(ss / k);
         cal->n_steps = n_steps;
-        for (size_t i = 0; i < n; i++)
-            px[i] = (float)(cal->gain * px[i] + cal->offset);
+        m->gain = cal->gain;
+        m->offset = cal->offset;
+        m->has_line = 1;
     }
     rc = 0;
 out:
-    free(wf);
     free(rs);
+    free(row);
     return rc;
+}
+
+int dq_spec_calibrate(float *px, int w, int h, const float *dark, const float *white,
+                      double white_value, const dq_spec_rect_t *rects, int n_rects,
+                      const dq_spec_step_t *steps, int n_steps, int inset, dq_spec_cal_t *cal,
+                      dq_err_t *err)
+{
+    dq_spec_src_t r = {.f = px, .dark = dark, .w = w, .h = h};
+    dq_spec_src_t wf = {.f = white, .dark = dark, .w = w, .h = h};
+    dq_spec_calmodel_t m;
+    if (dq_spec_cal_fit(&r, white ? &wf : NULL, white_value, rects, n_rects, steps, n_steps,
+                        inset, &m, cal, err) < 0)
+        return -1;
+    /* In place: each output value depends on its own input only. */
+    for (int y = 0; y < h; y++)
+        dq_spec_cal_row(&m, &r, y, 0, w, px + (size_t)y * w);
+    return 0;
 }

@@ -146,14 +146,14 @@ static void refine(const fftw_complex *spec, int s, double cx, double cy, double
 }
 
 /* Correlation of one window pair: (dx, dy) and the peak height. */
-static void correlate(win_t *w, const float *ref, const float *mov, int stride, int x0, int y0,
-                      int upsample, double *dx, double *dy, double *peak)
+static void correlate(win_t *w, const float *ref, const float *mov, int stride, int upsample,
+                      double *dx, double *dy, double *peak)
 {
     int s = w->s, sh = s / 2 + 1;
     size_t nh = (size_t)s * sh;
-    load(w, ref, stride, x0, y0);
+    load(w, ref, stride, 0, 0);
     fftw_execute(w->fwd_a);
-    load(w, mov, stride, x0, y0);
+    load(w, mov, stride, 0, 0);
     fftw_execute(w->fwd_b);
     /* Normalised cross-power spectrum, kept in fb: R = B conj(A) / |B conj(A)|, weighted by a
      * Gaussian low-pass. The highest frequencies carry noise, aliasing and the phase errors
@@ -206,8 +206,8 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int dq_spec_register(const float *ref, const float *mov, int w, int h, int max_windows,
-                     int upsample, double *dx, double *dy, double *peak, dq_err_t *err)
+int dq_spec_reg_windows(int w, int h, int max_windows, dq_spec_rect_t wins[15], int *side,
+                        dq_err_t *err)
 {
     if (w < 16 || h < 16)
         return dq_err_set(err, DQ_EINVAL, 0, "image %dx%d too small to register (16x16)", w, h);
@@ -215,14 +215,9 @@ int dq_spec_register(const float *ref, const float *mov, int w, int h, int max_w
         max_windows = 1;
     if (max_windows > 15)
         max_windows = 15;
-    if (upsample < 1)
-        upsample = 1;
     int s = DQ_MIN(MAX_SIDE, DQ_MIN(w, h)) & ~1;
     int along = DQ_MAX(w, h);
     int nwin = DQ_MAX(1, DQ_MIN(max_windows, along / s));
-    win_t win;
-    win_init(&win, s);
-    double xs[15], ys[15], pk = 0;
     for (int i = 0; i < nwin; i++) {
         int c = (int)((i + 0.5) * along / nwin);
         int x0, y0;
@@ -233,17 +228,55 @@ int dq_spec_register(const float *ref, const float *mov, int w, int h, int max_w
             y0 = DQ_MIN(DQ_MAX(0, c - s / 2), h - s);
             x0 = (w - s) / 2;
         }
+        wins[i] = (dq_spec_rect_t){x0, y0, s, s};
+    }
+    *side = s;
+    return nwin;
+}
+
+/* The median shift over n window pairs: ref[i], mov[i] at `stride` floats a row. */
+static void register_core(const float *const *ref, const float *const *mov, int stride, int n,
+                          int side, int upsample, double *dx, double *dy, double *peak)
+{
+    if (upsample < 1)
+        upsample = 1;
+    win_t win;
+    win_init(&win, side);
+    double xs[15], ys[15], pk = 0;
+    for (int i = 0; i < n; i++) {
         double p;
-        correlate(&win, ref, mov, w, x0, y0, upsample, &xs[i], &ys[i], &p);
+        correlate(&win, ref[i], mov[i], stride, upsample, &xs[i], &ys[i], &p);
         pk += p;
     }
     win_free(&win);
-    qsort(xs, (size_t)nwin, sizeof(double), cmp_double);
-    qsort(ys, (size_t)nwin, sizeof(double), cmp_double);
-    *dx = nwin % 2 ? xs[nwin / 2] : 0.5 * (xs[nwin / 2 - 1] + xs[nwin / 2]);
-    *dy = nwin % 2 ? ys[nwin / 2] : 0.5 * (ys[nwin / 2 - 1] + ys[nwin / 2]);
+    qsort(xs, (size_t)n, sizeof(double), cmp_double);
+    qsort(ys, (size_t)n, sizeof(double), cmp_double);
+    *dx = n % 2 ? xs[n / 2] : 0.5 * (xs[n / 2 - 1] + xs[n / 2]);
+    *dy = n % 2 ? ys[n / 2] : 0.5 * (ys[n / 2 - 1] + ys[n / 2]);
     if (peak)
-        *peak = pk / nwin;
+        *peak = pk / n;
+}
+
+void dq_spec_register_windows(const float *const *ref, const float *const *mov, int n, int side,
+                              int upsample, double *dx, double *dy, double *peak)
+{
+    register_core(ref, mov, side, n, side, upsample, dx, dy, peak);
+}
+
+int dq_spec_register(const float *ref, const float *mov, int w, int h, int max_windows,
+                     int upsample, double *dx, double *dy, double *peak, dq_err_t *err)
+{
+    dq_spec_rect_t wins[15];
+    int side, n = dq_spec_reg_windows(w, h, max_windows, wins, &side, err);
+    if (n < 0)
+        return -1;
+    const float *r[15], *m[15];
+    for (int i = 0; i < n; i++) {
+        size_t o = (size_t)wins[i].y * w + wins[i].x;
+        r[i] = ref + o;
+        m[i] = mov + o;
+    }
+    register_core(r, m, w, n, side, upsample, dx, dy, peak);
     return 0;
 }
 
@@ -272,40 +305,103 @@ static void taps(double f, double k[6])
         k[j] /= s;
 }
 
+/* State of a streamed resampling: a ring of horizontally filtered rows keyed by source row. */
+typedef struct {
+    const float *src;
+    float *dst;
+    int w;
+} plane_io_t;
+
+static void plane_row(void *ud, int y, float *buf)
+{
+    plane_io_t *p = ud;
+    memcpy(buf, p->src + (size_t)y * p->w, (size_t)p->w * sizeof(float));
+}
+
+static void plane_emit(void *ud, int y, const float *out)
+{
+    plane_io_t *p = ud;
+    memcpy(p->dst + (size_t)y * p->w, out, (size_t)p->w * sizeof(float));
+}
+
 void dq_spec_unshift(const float *src, float *dst, int w, int h, double dx, double dy)
 {
-    float *tmp = dq_xmalloc((size_t)w * (size_t)h * sizeof(float));
+    plane_io_t io = {src, dst, w};
+    dq_spec_unshift_rows(plane_row, plane_emit, &io, w, h, dx, dy, (dq_spec_rect_t){0, 0, w, h});
+}
+
+#define RING 8 /* > the 6 rows one output row needs, so a window of them never collides */
+
+void dq_spec_unshift_rows(void (*row)(void *ud, int y, float *buf),
+                          void (*emit)(void *ud, int y, const float *out), void *ud, int w,
+                          int h, double dx, double dy, dq_spec_rect_t crop)
+{
+    float *in = dq_xmalloc((size_t)w * sizeof(float));
+    float *out = dq_xmalloc((size_t)crop.w * sizeof(float));
+    if (dx == 0 && dy == 0) {
+        /* Nothing to resample (the reference band): the crop as it is. */
+        for (int y = 0; y < crop.h; y++) {
+            row(ud, crop.y + y, in);
+            emit(ud, y, in + crop.x);
+        }
+        free(in);
+        free(out);
+        return;
+    }
+    float *ring = dq_xmalloc((size_t)RING * crop.w * sizeof(float));
+    int tag[RING];
+    for (int i = 0; i < RING; i++)
+        tag[i] = -1;
     int ix = (int)floor(dx), iy = (int)floor(dy);
     double kx[6], ky[6];
     taps(dx - ix, kx);
     taps(dy - iy, ky);
-    for (int y = 0; y < h; y++) {
-        const float *s = src + (size_t)y * w;
-        float *t = tmp + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            double v = 0;
-            for (int j = 0; j < 6; j++) {
-                int xx = x + ix + j - 2;
-                xx = xx < 0 ? 0 : xx >= w ? w - 1 : xx;
-                v += kx[j] * s[xx];
-            }
-            t[x] = (float)v;
-        }
-    }
-    for (int y = 0; y < h; y++) {
+    for (int y = crop.y; y < crop.y + crop.h; y++) {
         const float *r[6];
         for (int j = 0; j < 6; j++) {
             int yy = y + iy + j - 2;
             yy = yy < 0 ? 0 : yy >= h ? h - 1 : yy;
-            r[j] = tmp + (size_t)yy * w;
+            float *t = ring + (size_t)(yy % RING) * crop.w;
+            if (tag[yy % RING] != yy) {
+                /* Horizontal pass of source row yy, over the crop's columns only. */
+                row(ud, yy, in);
+                for (int x = 0; x < crop.w; x++) {
+                    int x0 = crop.x + x + ix - 2;
+                    double v = 0;
+                    if (x0 >= 0 && x0 + 5 < w) {
+                        /* Inside: no clamping, the same sums in the same order. */
+                        const float *q = in + x0;
+                        v = kx[0] * q[0];
+                        v += kx[1] * q[1];
+                        v += kx[2] * q[2];
+                        v += kx[3] * q[3];
+                        v += kx[4] * q[4];
+                        v += kx[5] * q[5];
+                    } else {
+                        for (int k = 0; k < 6; k++) {
+                            int xx = x0 + k;
+                            xx = xx < 0 ? 0 : xx >= w ? w - 1 : xx;
+                            v += kx[k] * in[xx];
+                        }
+                    }
+                    t[x] = (float)v;
+                }
+                tag[yy % RING] = yy;
+            }
+            r[j] = t;
         }
-        float *d = dst + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            double v = 0;
-            for (int j = 0; j < 6; j++)
-                v += ky[j] * r[j][x];
-            d[x] = (float)v;
+        for (int x = 0; x < crop.w; x++) {
+            double v = ky[0] * r[0][x];
+            v += ky[1] * r[1][x];
+            v += ky[2] * r[2][x];
+            v += ky[3] * r[3][x];
+            v += ky[4] * r[4][x];
+            v += ky[5] * r[5][x];
+            out[x] = (float)v;
         }
+        emit(ud, y - crop.y, out);
     }
-    free(tmp);
+    free(ring);
+    free(in);
+    free(out);
 }

@@ -55,6 +55,39 @@ int dq_spec_calibrate(float *px, int w, int h, const float *dark, const float *w
                       const dq_spec_step_t *steps, int n_steps, int inset, dq_spec_cal_t *cal,
                       dq_err_t *err);
 
+/* The same calibration without a float copy of the frame, for a pipeline that works row by
+ * row. A raw channel as calibration reads it: value(x, y) = src(x, y) - dark(x, y), src either
+ * a float plane f (w*h) or channel `channel` of an interleaved 16-bit frame u
+ * (w*h*channels). Borrowed pointers. */
+typedef struct {
+    const float *f;
+    const uint16_t *u;
+    int channels, channel;
+    const float *dark; /* w*h, or NULL */
+    int w, h;
+} dq_spec_src_t;
+
+/* One channel's fitted calibration: reflectance = gain * white_value * (raw - dark) / L(x, y)
+ * + offset, L the light field (a quadratic surface over the frame); gain 1, offset 0 when
+ * has_line is 0 (fewer than 2 grey steps). */
+typedef struct {
+    int w, h;
+    double c[6];
+    double white_value, gain, offset;
+    int has_line;
+} dq_spec_calmodel_t;
+
+/* Fits the model of dq_spec_calibrate from raw (white: the white frame, or NULL for the white
+ * target's rects), reading only the targets' pixels. Fills *m and *cal; same errors. */
+int dq_spec_cal_fit(const dq_spec_src_t *raw, const dq_spec_src_t *white, double white_value,
+                    const dq_spec_rect_t *rects, int n_rects, const dq_spec_step_t *steps,
+                    int n_steps, int inset, dq_spec_calmodel_t *m, dq_spec_cal_t *cal,
+                    dq_err_t *err);
+/* Calibrated reflectance of row y, columns x0 .. x0 + n, into out (n floats; out may be the
+ * row of raw's own float plane: each value depends on its own input only). */
+void dq_spec_cal_row(const dq_spec_calmodel_t *m, const dq_spec_src_t *raw, int y, int x0, int n,
+                     float *out);
+
 /* ================================================================ registration (register.c) */
 
 /* Estimates the shift (dx, dy) of mov against ref (both w*h): mov(x, y) ~ ref(x - dx,
@@ -67,9 +100,28 @@ int dq_spec_calibrate(float *px, int w, int h, const float *dark, const float *w
 int dq_spec_register(const float *ref, const float *mov, int w, int h, int max_windows,
                      int upsample, double *dx, double *dy, double *peak, dq_err_t *err);
 
+/* The windows dq_spec_register reads: up to max_windows (1..15) squares of side *side (up to
+ * 512 px, even) spread along the longer side of a w x h image, into wins[15]. Returns their
+ * number, or -1 (DQ_EINVAL) for images smaller than 16 x 16. */
+int dq_spec_reg_windows(int w, int h, int max_windows, dq_spec_rect_t wins[15], int *side,
+                        dq_err_t *err);
+/* dq_spec_register on the windows alone: ref[i] and mov[i] are window i of each image (side x
+ * side, row-major), as dq_spec_reg_windows placed them. So a caller that streams its frames
+ * keeps only these pixels. */
+void dq_spec_register_windows(const float *const *ref, const float *const *mov, int n, int side,
+                              int upsample, double *dx, double *dy, double *peak);
+
 /* Resamples src by (-dx, -dy) into dst (both w*h, distinct): dst(x, y) = src(x + dx, y + dy),
- * undoing a shift found by dq_spec_register. Separable Lanczos-3, edges clamped. */
+ * undoing a shift found by dq_spec_register. Separable Lanczos-3, edges clamped. A zero shift
+ * copies. */
 void dq_spec_unshift(const float *src, float *dst, int w, int h, double dx, double dy);
+/* The same resampling streamed: rows of the w x h source come from row(ud, y, buf) (w floats,
+ * each source row asked for about once, in increasing order), and the output's crop rectangle
+ * goes to emit(ud, y - crop.y, out) row by row (crop.w floats, borrowed for the call). Holds 7
+ * rows, never a plane. */
+void dq_spec_unshift_rows(void (*row)(void *ud, int y, float *buf),
+                          void (*emit)(void *ud, int y, const float *out), void *ud, int w,
+                          int h, double dx, double dy, dq_spec_rect_t crop);
 
 /* ================================================================ library and unmixing (unmix.c) */
 
@@ -99,6 +151,16 @@ typedef struct {
 int dq_spec_lib_load(dq_spec_lib_t *lib, const char *dir, const double *nm, int n_bands,
                      dq_err_t *err);
 void dq_spec_lib_free(dq_spec_lib_t *lib);
+/* The library CSV parsed, not yet sampled: what a server loads once and samples per capture
+ * (dq_spec_lib_sample; the CSV is ~40 KiB of text, sampling is microseconds). New, free with
+ * dq_spec_table_free (NULL-safe); NULL with err (as dq_spec_lib_load) on failure. Read-only
+ * after loading, so any number of threads may sample it at once. */
+typedef struct dq_spec_table dq_spec_table_t;
+dq_spec_table_t *dq_spec_table_load(const char *dir, dq_err_t *err);
+void dq_spec_table_free(dq_spec_table_t *t);
+/* dq_spec_lib_load from a parsed table (borrowed; lib does not keep it). */
+int dq_spec_lib_sample(dq_spec_lib_t *lib, const dq_spec_table_t *t, const double *nm,
+                       int n_bands, dq_err_t *err);
 /* The library directory: ./data-src/pigments when it holds the CSV, else data-src/pigments
  * next to the binary's build/ directory (the repository's copy). */
 void dq_spec_default_library(char *out, size_t len);

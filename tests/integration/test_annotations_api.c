@@ -739,6 +739,73 @@ DQ_TEST(tours_crud_and_play_order)
 
 /* ---------------------------------------------------------------- lessons, glossary (issue 17) */
 
+/* A lesson step on a condition record over HTTP: the educator names records by date, the
+ * anonymous learner gets the published record's photograph and summary, and of the unpublished
+ * one nothing at all. */
+DQ_TEST(lesson_condition_step_http)
+{
+    fx_t f;
+    setup(&f);
+    DQ_REQUIRE(dqt_sh("%s --data %s user add eddie --role educator --password eddiepass1 "
+                      ">/dev/null 2>&1",
+                      dqt_bin(), f.data) == 0);
+    char *ed = token_of(&f, "eddie");
+    char *recs = dq_xasprintf("/api/relics/%s/condition", f.relic);
+    DQ_CHECK_INT(status_of(&f, "POST", recs, f.cons_token,
+                           "{\"date\":\"2016-05-17\",\"examiner\":\"Wang Li\",\"overall\":\"fair\","
+                           "\"published\":true,\"images\":[\"scroll-a\"],\"note\":\"old losses\"}"),
+                 201);
+    DQ_CHECK_INT(status_of(&f, "POST", recs, f.cons_token,
+                           "{\"date\":\"2026-04-09\",\"examiner\":\"Li Na\",\"overall\":\"poor\","
+                           "\"images\":[\"scroll-b\"],\"note\":\"not for learners yet\"}"),
+                 201);
+    char *lesson = dq_xasprintf(
+        "{\"title\":{\"en\":\"Then and now\"},\"public\":true,\"steps\":["
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition_date\":\"2016-05-17\"},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition_date\":\"2026\"}]}",
+        f.relic, f.relic);
+    dqt_resp_t r;
+    DQ_REQUIRE(req(&f, "POST", "/api/lessons", ed, lesson, &r) == 0);
+    DQ_REQUIRE(r.status == 201);
+    char *loc = dqt_header(&r, "Location");
+    json_t *j = body_json(&r);
+    json_t *s1 = json_array_get(json_object_get(j, "steps"), 1);
+    DQ_CHECK_STR(jstr(s1, "condition_date"), "2026-04-09");
+    DQ_CHECK_STR(jstr(json_object_get(s1, "condition_record"), "image"), "scroll-b");
+    json_decref(j);
+    dqt_resp_free(&r);
+    DQ_REQUIRE(req(&f, "GET", loc, NULL, NULL, &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    j = body_json(&r);
+    json_t *rec = json_object_get(json_array_get(json_object_get(j, "steps"), 0),
+                                  "condition_record");
+    DQ_CHECK_STR(jstr(rec, "image"), "scroll-a");
+    DQ_CHECK_STR(jstr(rec, "overall"), "fair");
+    DQ_CHECK_STR(jstr(rec, "note"), "old losses");
+    DQ_CHECK(strstr(r.body.data, "2026-04-09") == NULL && strstr(r.body.data, "scroll-b") == NULL &&
+             strstr(r.body.data, "not for learners") == NULL);
+    json_decref(j);
+    dqt_resp_free(&r);
+    /* a date with no record is a field error */
+    char *bad = dq_xasprintf("{\"title\":{\"en\":\"x\"},\"steps\":[{\"kind\":\"view\","
+                             "\"relic_id\":\"%s\",\"condition_date\":\"1999-01-01\"}]}",
+                             f.relic);
+    DQ_REQUIRE(req(&f, "POST", "/api/lessons", ed, bad, &r) == 0);
+    DQ_CHECK_INT(r.status, 422);
+    j = body_json(&r);
+    DQ_CHECK(json_object_get(json_object_get(json_object_get(j, "error"), "fields"),
+                             "steps[0].condition_date"));
+    json_decref(j);
+    dqt_resp_free(&r);
+    free(bad);
+    free(loc);
+    free(lesson);
+    free(recs);
+    free(ed);
+    teardown(&f);
+}
+
+
 DQ_TEST(lessons_and_glossary_http)
 {
     fx_t f;

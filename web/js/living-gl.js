@@ -1,6 +1,7 @@
 // living-gl.js: the living painting's renderer (issue 14, docs/living.md). One full-screen
 // quad in WebGL2 through three.js: the painting and its scene layers (depth, mist, foliage,
-// water) arrive as IIIF region requests sized to the screen, so the view is sharp at any zoom;
+// water) arrive as IIIF region requests sized to the screen, so the view is sharp at any zoom
+// (the layers at half the painting's size: they are smooth fields and binary masks);
 // a fragment shader moves each pixel by its depth against the pointer (parallax), drifts a
 // noise field through the mist mask, stirs foliage and ripples water, and tints the light for
 // the hour and season. Outside the masks nothing moves while the pointer rests, which the
@@ -21,11 +22,15 @@ void main() { vUv = uv; gl_Position = projectionMatrix * modelViewMatrix * vec4(
 
 // Masks are sampled where the pixel lands after parallax; anything that moves with time is
 // gated by a mask, so a still viewer sees motion only inside mist, foliage and water.
+// Software GL (SwiftShader, what a machine without a GPU runs) pays for every texture fetch
+// and every transcendental per pixel, so the four layers come packed in one RGBA texture
+// (depth, mist, foliage, water: two fetches where there were five) and the mist's fractal
+// noise is read from a tiling texture made once on the CPU (one fetch for sixteen hashes).
 const FRAG = `
 precision highp float;
 in vec2 vUv;
 out vec4 outColor;
-uniform sampler2D uPaint, uDepth, uMist, uFoliage, uWater;
+uniform sampler2D uPaint, uLayers, uNoise;
 uniform vec4 uView;        // the shown window inside the loaded strip: x, y, w, h (0..1)
 uniform vec2 uParallax;    // pointer / tilt, -1..1
 uniform float uStrength;   // parallax amplitude as a fraction of the window
@@ -33,21 +38,15 @@ uniform float uTime, uAnim, uHasLayers, uDebug, uSliceLo, uSliceHi;
 uniform vec3 uTint, uSeason;
 uniform vec2 uTexel;       // one strip pixel in uv
 uniform vec3 uPaper;       // the support's tone, what mist thins the picture towards
-float hash(vec2 p) { return fract(sin(dot(p, vec2(127.1, 311.7))) * 43758.5453); }
-float noise(vec2 p) {
-  vec2 i = floor(p), f = fract(p); f = f * f * (3.0 - 2.0 * f);
-  return mix(mix(hash(i), hash(i + vec2(1, 0)), f.x), mix(hash(i + vec2(0, 1)), hash(i + vec2(1, 1)), f.x), f.y);
-}
-float fbm(vec2 p) { float s = 0.0, a = 0.5; for (int i = 0; i < 4; i++) { s += a * noise(p); p *= 2.03; a *= 0.5; } return s; }
 void main() {
   vec2 uv = uView.xy + vUv * uView.zw;
-  float d = uHasLayers > 0.5 ? texture(uDepth, uv).r : 0.5;
+  float d = uHasLayers > 0.5 ? texture(uLayers, uv).r : 0.5;
   vec2 p = uv + uParallax * (0.5 - d) * uStrength * uView.zw;
-  float dp = uHasLayers > 0.5 ? texture(uDepth, p).r : 0.5;
+  vec4 L = uHasLayers > 0.5 ? texture(uLayers, p) : vec4(0.5, 0.0, 0.0, 0.0);
+  float dp = L.r;
+  // one refinement step: the depth where the moved pixel lands (the masks come with it)
   p = uv + uParallax * (0.5 - dp) * uStrength * uView.zw;
-  float mist = uHasLayers > 0.5 ? step(0.5, texture(uMist, p).r) : 0.0;
-  float fol = uHasLayers > 0.5 ? step(0.5, texture(uFoliage, p).r) : 0.0;
-  float wat = uHasLayers > 0.5 ? step(0.5, texture(uWater, p).r) : 0.0;
+  float mist = step(0.5, L.g), fol = step(0.5, L.b), wat = step(0.5, L.a);
   if (uDebug > 0.5) { outColor = vec4(mist, fol, wat, 1.0); return; }
   if (dp < uSliceLo || dp >= uSliceHi) discard;
   vec2 q = p;
@@ -60,7 +59,7 @@ void main() {
   // mist: a noise field drifting slowly sideways, only inside the mist mask
   if (mist > 0.5) {
     vec2 mp = vec2(p.x / uView.z * 3.0 - t * 0.05, p.y / uView.w * 9.0);
-    float fog = smoothstep(0.45, 0.8, fbm(mp)) * 0.45;
+    float fog = smoothstep(0.45, 0.8, texture(uNoise, mp * (1.0 / 8.0)).r) * 0.45;
     col = mix(col, max(col, uPaper), fog);
   }
   col = mix(col, col * uSeason, fol);
@@ -93,6 +92,78 @@ async function loadTex(url) {
   return tex;
 }
 
+// A 256 x 256 tiling fractal noise (four octaves of value noise on periodic lattices of 8,
+// 16, 32 and 64 cells), made once per view: the mist's texture, so that the fragment shader
+// reads one texel where it computed sixteen hashes. Deterministic (an integer hash).
+function noiseTexture() {
+  const N = 256, out = new Uint8Array(N * N * 4);
+  const hash = (x, y, o) => {
+    let h = (Math.imul(x, 374761393) + Math.imul(y, 668265263) + Math.imul(o, 2147483647)) | 0;
+    h = Math.imul(h ^ (h >>> 13), 1274126177);
+    return ((h ^ (h >>> 16)) >>> 0) / 4294967296;
+  };
+  const smooth = (f) => f * f * (3 - 2 * f);
+  for (let y = 0; y < N; y++) {
+    for (let x = 0; x < N; x++) {
+      let sum = 0, amp = 0.5;
+      for (let o = 0, cells = 8; o < 4; o++, cells *= 2, amp *= 0.5) {
+        const fx = (x / N) * cells, fy = (y / N) * cells;
+        const ix = Math.floor(fx), iy = Math.floor(fy), tx = smooth(fx - ix), ty = smooth(fy - iy);
+        const a = hash(ix % cells, iy % cells, o), b = hash((ix + 1) % cells, iy % cells, o);
+        const c = hash(ix % cells, (iy + 1) % cells, o), d = hash((ix + 1) % cells, (iy + 1) % cells, o);
+        sum += amp * ((a * (1 - tx) + b * tx) * (1 - ty) + (c * (1 - tx) + d * tx) * ty);
+      }
+      const v = Math.max(0, Math.min(255, Math.round((sum / 0.9375) * 255)));
+      out.set([v, v, v, 255], (y * N + x) * 4);
+    }
+  }
+  const tex = new THREE.DataTexture(out, N, N);
+  tex.wrapS = tex.wrapT = THREE.RepeatWrapping;
+  tex.magFilter = tex.minFilter = THREE.LinearFilter;
+  tex.needsUpdate = true;
+  return tex;
+}
+
+const CHANNEL = { depth: 0, mist: 1, foliage: 2, water: 3 };
+
+// The four scene layers of one strip in one RGBA texture (depth, mist, foliage, water), at the
+// size of the first layer that arrived. A missing layer is neutral: depth 0.5, masks 0.
+function packLayers(images) {
+  const first = Object.values(images).find(Boolean);
+  const w = first ? first.width : 1, hgt = first ? first.height : 1;
+  const data = new Uint8Array(w * hgt * 4);
+  for (let i = 0; i < data.length; i += 4) data[i] = 128;
+  const pack = { w, hgt, data, tex: new THREE.DataTexture(data, w, hgt) };
+  for (const [kind, img] of Object.entries(images)) if (img) putChannel(pack, kind, img);
+  pack.tex.magFilter = pack.tex.minFilter = THREE.LinearFilter;
+  pack.tex.wrapS = pack.tex.wrapT = THREE.ClampToEdgeWrapping;
+  pack.tex.needsUpdate = true;
+  return pack;
+}
+
+// Copies the red channel of img (an image or a canvas, scaled to the pack) into the layer's
+// channel; the caller flags the texture for upload.
+function putChannel(pack, kind, img) {
+  const c = document.createElement('canvas');
+  c.width = pack.w; c.height = pack.hgt;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.drawImage(img, 0, 0, pack.w, pack.hgt);
+  const src = g.getImageData(0, 0, pack.w, pack.hgt).data, ch = CHANNEL[kind];
+  // Data textures are not flipped: the first row of data is the bottom of the picture (v = 0),
+  // as it is for the painting, which three.js flips on upload.
+  for (let y = 0; y < pack.hgt; y++) {
+    const s0 = (pack.hgt - 1 - y) * pack.w * 4, d0 = y * pack.w * 4;
+    for (let x = 0; x < pack.w * 4; x += 4) pack.data[d0 + x + ch] = src[s0 + x];
+  }
+}
+
+async function loadImage(url) {
+  const img = new Image();
+  img.src = url;
+  await img.decode();
+  return img;
+}
+
 // opts: {container, imageId, info, set (scene layer set or null), wide (handscroll),
 //        reduced (prefers-reduced-motion), dims ({width, height} cm or null), onStats}
 export function createLiving(opts) {
@@ -100,8 +171,20 @@ export function createLiving(opts) {
   const layers = {};
   for (const l of (set && set.layers) || []) layers[l.kind] = l;
   const hasLayers = !!(layers.depth && layers.mist && layers.foliage && layers.water) || !!layers.depth;
-  const renderer = new THREE.WebGLRenderer({ antialias: false, preserveDrawingBuffer: true, powerPreference: 'high-performance' });
-  renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 1.5));
+  // The drawing buffer is not preserved (that costs a full-frame copy per frame in software
+  // GL): whoever reads pixels renders and reads in one task (readPixels below).
+  const renderer = new THREE.WebGLRenderer({ antialias: false, preserveDrawingBuffer: false, powerPreference: 'high-performance' });
+  const baseRatio = Math.min(window.devicePixelRatio || 1, 1.5);
+  renderer.setPixelRatio(baseRatio);
+  // Render scale: where frames come slower than 30 per second (software GL, a weak GPU), the
+  // scene is drawn at a lower internal resolution and scaled up by the browser, in steps,
+  // during the first seconds of animation; then it stays put (a resolution that changed under
+  // a reader of pixels, or every few seconds, would be worse than a steady one). The canvas
+  // keeps its size on the page. 1 on any machine that keeps up.
+  // opts.scale (the page's ?scale=) fixes it: a reader who wants full resolution whatever the
+  // frame rate, or a benchmark comparing like with like.
+  const scaler = { scale: opts.scale || 1, settled: !!opts.scale, intervals: [], steps: 0 };
+  if (opts.scale) renderer.setPixelRatio(baseRatio * opts.scale);
   renderer.outputColorSpace = THREE.SRGBColorSpace;
   renderer.xr.enabled = true;
   const canvas = renderer.domElement;
@@ -111,8 +194,10 @@ export function createLiving(opts) {
   const camera = new THREE.OrthographicCamera(-0.5, 0.5, 0.5, -0.5, 0, 10);
   const blank = new THREE.DataTexture(new Uint8Array([0, 0, 0, 255]), 1, 1);
   blank.needsUpdate = true;
+  const noise = noiseTexture();
+  let pack = null; // the packed layers of the loaded strip
   const uniforms = {
-    uPaint: { value: blank }, uDepth: { value: blank }, uMist: { value: blank }, uFoliage: { value: blank }, uWater: { value: blank },
+    uPaint: { value: blank }, uLayers: { value: blank }, uNoise: { value: noise },
     uView: { value: new THREE.Vector4(0, 0, 1, 1) }, uParallax: { value: new THREE.Vector2(0, 0) },
     uStrength: { value: 0.035 }, uTime: { value: 0 }, uAnim: { value: opts.reduced ? 0 : 1 },
     uHasLayers: { value: 0 }, uDebug: { value: 0 }, uSliceLo: { value: -1 }, uSliceHi: { value: 2 },
@@ -128,7 +213,8 @@ export function createLiving(opts) {
   const view = { x: 0, y: 0, w: W, h: H, zoom: 1 };
   let strip = null;     // {x, y, w, h}: the region the textures hold
   let loading = null, busy = false;
-  const stats = { frames: 0, frameTimes: [], firstFrameAt: 0, started: performance.now(), textures: 0 };
+  // firstFrameAt: the painting on screen; layersAt: its layers in, the scene alive.
+  const stats = { frames: 0, frameTimes: [], firstFrameAt: 0, layersAt: 0, started: performance.now(), textures: 0 };
   let pointer = { x: 0, y: 0 }, smooth = { x: 0, y: 0 };
   let walking = false, walkSpeed = 0; // image px per second, leftwards
   let raf = 0, last = 0, lastDraw = 0, dead = false;
@@ -172,28 +258,49 @@ export function createLiving(opts) {
     if (info.maxArea) px = Math.min(px, Math.sqrt(info.maxArea * (want.w / want.h)));
     const my = loading = {};
     busy = true;
-    const jobs = [loadTex(regionUrl(imageId, W, W, want, px, 'jpg'))];
-    for (const k of ['depth', 'mist', 'foliage', 'water']) {
-      const l = layers[k];
-      jobs.push(l ? loadTex(regionUrl(l.image_id, l.width, W, want, Math.min(px, 2048), 'png')).catch(() => null) : Promise.resolve(null));
+    // The layers at half the painting's size (at most 1024 px): smooth depth and binary
+    // masks lose nothing visible, and the server encodes and the browser decodes a quarter.
+    const kinds = ['depth', 'mist', 'foliage', 'water'];
+    const lpx = Math.max(64, Math.min(px / 2, 1024));
+    const layerJobs = kinds.map((k) => (layers[k] ? loadImage(regionUrl(layers[k].image_id, layers[k].width, W, want, lpx, 'png')).catch(() => null) : Promise.resolve(null)));
+    const paintJob = loadTex(regionUrl(imageId, W, W, want, px, 'jpg'));
+    // The first strip shows the painting as soon as it arrives, still; the layers join when
+    // they come (a later strip swaps both at once, so a walk never shows a still patch).
+    let paint;
+    if (!strip) {
+      paint = await paintJob.catch((e) => { if (my === loading) busy = false; throw e; });
+      if (dead || my !== loading) { paint.dispose(); return; }
+      setPaint(paint, want);
+      draw(performance.now());
     }
-    const [paint, depth, mist, fol, wat] = await Promise.all(jobs).finally(() => { if (my === loading) busy = false; });
-    if (dead || my !== loading) { for (const t of [paint, depth, mist, fol, wat]) t?.dispose(); return; }
-    for (const k of ['uPaint', 'uDepth', 'uMist', 'uFoliage', 'uWater']) if (uniforms[k].value !== blank) uniforms[k].value.dispose();
+    const imgs = await Promise.all(layerJobs);
+    if (!paint) paint = await paintJob.finally(() => { if (my === loading) busy = false; });
+    if (my === loading) busy = false;
+    if (dead || my !== loading) { if (uniforms.uPaint.value !== paint) paint.dispose(); return; }
+    if (uniforms.uPaint.value !== paint) setPaint(paint, want);
+    if (pack) pack.tex.dispose();
+    pack = null;
+    uniforms.uLayers.value = blank;
+    uniforms.uHasLayers.value = 0;
+    if (imgs[0]) {
+      pack = packLayers(Object.fromEntries(kinds.map((k, i) => [k, imgs[i]])));
+      uniforms.uLayers.value = pack.tex;
+      uniforms.uHasLayers.value = 1;
+    }
+    stats.textures++;
+    draw(performance.now());
+    if (!stats.layersAt) stats.layersAt = performance.now();
+    readyResolve(); // ready: the layers are in and the painting moves
+    kick();
+  }
+
+  function setPaint(paint, want) {
+    if (uniforms.uPaint.value !== blank) uniforms.uPaint.value.dispose();
     uniforms.uPaint.value = paint;
-    uniforms.uDepth.value = depth || blank;
-    uniforms.uMist.value = mist || blank;
-    uniforms.uFoliage.value = fol || blank;
-    uniforms.uWater.value = wat || blank;
-    uniforms.uHasLayers.value = depth ? 1 : 0;
     uniforms.uTexel.value.set(1 / paint.image.width, 1 / paint.image.height);
     paperTone(paint.image);
     strip = want;
-    stats.textures++;
     updateWindowUniform();
-    draw(performance.now());
-    readyResolve();
-    kick();
   }
 
   // The support's tone, for the mist to thin towards: the mean of the brightest tenth of a
@@ -236,10 +343,26 @@ export function createLiving(opts) {
     opts.onStats?.(stats);
   }
 
+  function adapt(interval) {
+    if (scaler.settled || !interval) return;
+    scaler.intervals.push(interval);
+    if (scaler.intervals.length < 12) return;
+    const sorted = scaler.intervals.sort((a, b) => a - b), med = sorted[sorted.length >> 1];
+    scaler.intervals = [];
+    scaler.steps++;
+    const next = med > 1000 / 30 ? Math.max(0.5, scaler.scale * Math.sqrt((1000 / 32) / med)) : scaler.scale;
+    if (next < scaler.scale - 0.02 && scaler.steps < 5) {
+      scaler.scale = Math.round(next * 100) / 100;
+      renderer.setPixelRatio(baseRatio * scaler.scale);
+      layout();
+    } else scaler.settled = true;
+  }
+
   function tick(now) {
     raf = 0;
     if (dead) return;
     const dt = last ? Math.min(0.1, (now - last) / 1000) : 0;
+    if (last && stats.layersAt && uniforms.uAnim.value > 0) adapt(now - last);
     last = now;
     if (walking && strip) {
       view.x = Math.max(0, view.x - walkSpeed * dt);
@@ -304,7 +427,7 @@ export function createLiving(opts) {
     for (let i = 0; i < slices; i++) {
       const m = material.clone();
       m.uniforms = THREE.UniformsUtils.clone(uniforms);
-      for (const k of ['uPaint', 'uDepth', 'uMist', 'uFoliage', 'uWater']) m.uniforms[k].value = uniforms[k].value;
+      for (const k of ['uPaint', 'uLayers', 'uNoise']) m.uniforms[k].value = uniforms[k].value;
       m.uniforms.uParallax.value.set(0, 0);
       m.uniforms.uSliceLo.value = slices > 1 ? i / slices : -1;
       m.uniforms.uSliceHi.value = slices > 1 ? (i + 1) / slices : 2;
@@ -342,6 +465,7 @@ export function createLiving(opts) {
 
   // ---- for the curator's brushes and the browser tests
   function readPixels() {
+    renderer.render(scene, camera); // the frame as it is now: the buffer was not kept
     const gl = renderer.getContext();
     const w = gl.drawingBufferWidth, hgt = gl.drawingBufferHeight;
     const data = new Uint8Array(w * hgt * 4);
@@ -367,19 +491,22 @@ export function createLiving(opts) {
   // Replaces one layer texture by a canvas covering exactly the loaded strip (the brushes
   // crop their whole-image copy to it).
   function setLayerCanvas(kind, cnv) {
-    const key = { depth: 'uDepth', mist: 'uMist', foliage: 'uFoliage', water: 'uWater' }[kind];
-    const tex = new THREE.CanvasTexture(cnv);
-    tex.colorSpace = THREE.NoColorSpace;
-    tex.minFilter = THREE.LinearFilter;
-    tex.generateMipmaps = false;
-    if (uniforms[key].value !== blank) uniforms[key].value.dispose();
-    uniforms[key].value = tex;
+    if (!(kind in CHANNEL)) return null;
+    if (!pack) {
+      pack = packLayers({ [kind]: cnv });
+      uniforms.uLayers.value = pack.tex;
+    } else {
+      putChannel(pack, kind, cnv);
+      pack.tex.needsUpdate = true;
+    }
     uniforms.uHasLayers.value = 1;
-    return tex;
+    return pack.tex;
   }
 
   return {
     canvas, ready, stats, view, uniforms,
+    get renderScale() { return scaler.scale; },
+    get scaleSettled() { return scaler.settled; },
     get strip() { return strip; },
     setReduced(on) { uniforms.uAnim.value = on ? 0 : 1; kick(); },
     setLight(hour, season) {
@@ -399,7 +526,9 @@ export function createLiving(opts) {
       ro.disconnect();
       window.removeEventListener('deviceorientation', onTilt);
       renderer.setAnimationLoop(null);
-      for (const k of ['uPaint', 'uDepth', 'uMist', 'uFoliage', 'uWater']) if (uniforms[k].value !== blank) uniforms[k].value.dispose();
+      if (uniforms.uPaint.value !== blank) uniforms.uPaint.value.dispose();
+      pack?.tex.dispose();
+      noise.dispose();
       material.dispose();
       quad.geometry.dispose();
       renderer.dispose();

@@ -201,10 +201,12 @@ export function spectralPanel({ relic, v }) {
     destroy() {
       destroyed = true;
       clearTimeout(hoverTimer);
+      // The relic page may have destroyed the viewer first (OpenSeadragon then nulls its
+      // element and world): only undo what is still there.
       if (viewer) {
         viewer.removeHandler('canvas-click', onClick);
-        viewer.element.removeEventListener('mousemove', onMove);
-        if (item) { try { viewer.world.removeItem(item); } catch { /* viewer gone */ } }
+        viewer.element?.removeEventListener('mousemove', onMove);
+        if (item && viewer.world) { try { viewer.world.removeItem(item); } catch { /* viewer gone */ } }
       }
     },
   };

@@ -15,6 +15,7 @@ import { annotationEditor, annotationCard, viewRegion, regionRect } from './anno
 import { tourEditor } from './tour-editor.js';
 import { createTour } from './tour.js';
 import { regionState, shareUrl } from './contentstate.js';
+import { addToLessonButton } from './lesson-add.js';
 import { currentUser, hasRole } from './session.js';
 
 function announce(msg) {
@@ -202,6 +203,9 @@ export function workTools({ relic, v, canvas, manifest, store, navigate }) {
     showShare(shareUrl(relic.id, regionState({ canvasId: canvas.id, manifestId: manifest.id, xywh })), t('share_view_label'), shareBtn);
   });
 
+  // issue 17: the region in view as a step of a lesson (educators; lesson-add.js)
+  const addLesson = addToLessonButton({ relicId: relic.id, canvasN: canvas.n, region: () => viewRegion(viewer, canvasInfo) });
+
   // ---------------------------------------------------------------- tours
   const tourBox = h('div.tour-pick', { hidden: true });
   const canAuthor = hasRole('educator');
@@ -278,8 +282,8 @@ export function workTools({ relic, v, canvas, manifest, store, navigate }) {
   // ---------------------------------------------------------------- layout
   const actions = h('div.viewer-extras', annoBox, tourBox);
   const below = h('div.work-tools',
-    h('div.work-row', searchForm, h('div.work-actions', shareBtn, annoBtn)),
-    shareBox, hitsBox);
+    h('div.work-row', searchForm, h('div.work-actions', shareBtn, addLesson && addLesson.btn, annoBtn)),
+    shareBox, addLesson && addLesson.box, hitsBox);
   void tag; void regionRect; void sameOrigin; void player;
   return {
     actions, panel, below,

@@ -48,7 +48,7 @@ static char *lesson_doc(const char *a, const char *b, int pub)
         " \"b\":{\"relic_id\":\"%s\",\"canvas\":2,\"xywh\":[10,10,50,50]},"
         " \"title\":{\"en\":\"Two rocks\"}},"
         "{\"kind\":\"view\",\"relic_id\":\"%s\",\"canvas\":2,\"xywh\":[0,0,800,600],"
-        " \"layer\":\"detail\",\"condition_date\":\"2016\","
+        " \"layer\":\"detail\","
         " \"question\":{\"type\":\"find\",\"prompt\":{\"zh\":\"船在哪里？\"},"
         " \"target\":{\"xywh\":[100,200,50,40]}}}]}",
         pub ? "true" : "false", a, a, b, b);
@@ -251,7 +251,7 @@ DQ_TEST(lesson_validation_changes_nothing)
         "{\"kind\":\"compare\",\"a\":{\"relic_id\":\"%s\",\"canvas\":1,\"xywh\":[0,0,1,1]}},"
         "{\"kind\":\"tour\",\"tour_id\":\"t999\"},"
         "{\"kind\":\"dance\"},"
-        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"layer\":\"xray\",\"condition_date\":\"May\","
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"layer\":\"xray\","
         " \"question\":{\"type\":\"choice\",\"prompt\":{\"en\":\"?\"},"
         " \"choices\":[{\"en\":\"only one\"}],\"answer\":3}},"
         "{\"kind\":\"view\",\"relic_id\":\"%s\"},"
@@ -270,7 +270,6 @@ DQ_TEST(lesson_validation_changes_nothing)
                           "steps[3].tour_id",
                           "steps[4].kind",
                           "steps[5].layer",
-                          "steps[5].condition_date",
                           "steps[5].question.choices",
                           "steps[5].question.answer",
                           "steps[7].question.target.xywh"};
@@ -423,6 +422,188 @@ DQ_TEST(lesson_tour_step)
     free(id);
     free(doc);
     free(a);
+    dq_buf_free(&out);
+    dq_buf_free(&fe);
+    dq_catalog_close(c);
+}
+
+/* ---------------------------------------------------------------- spectral and condition steps */
+
+static const dq_actor_t conservator = {"connie", DQ_ROLE_CONSERVATOR};
+
+/* A capture of relic with bands in 450-940 nm (ir 1: with r940) and a stored pigment map. */
+static void fx_capture(dq_catalog_t *c, const char *relic, const char *id, int ir)
+{
+    char *doc = dq_xasprintf(
+        "{\"bands\":[{\"name\":\"r450\",\"kind\":\"reflectance\",\"nm\":450,\"channels\":1},"
+        "{\"name\":\"r550\",\"kind\":\"reflectance\",\"nm\":550,\"channels\":1},"
+        "{\"name\":\"r650\",\"kind\":\"reflectance\",\"nm\":650,\"channels\":1}%s]}",
+        ir ? ",{\"name\":\"r940\",\"kind\":\"reflectance\",\"nm\":940,\"channels\":1}" : "");
+    dq_capture_t cap = {0};
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_catalog_capture_put(c, relic, id, 2000, 500, doc, 0, &conservator, &cap, &err) ==
+               0);
+    dq_capture_free(&cap);
+    DQ_REQUIRE(dq_catalog_capture_layer_put(c, id, "pigments", "pigments",
+                                            "{\"file\":\"pigments.tif\"}", &conservator,
+                                            &err) == 0);
+    free(doc);
+}
+
+/* A condition record of relic; returns its id (new). */
+static char *fx_condition(dq_catalog_t *c, const char *relic, const char *date, int published,
+                          const char *image)
+{
+    char *doc = dq_xasprintf(
+        "{\"date\":\"%s\",\"examiner\":\"Li Na\",\"overall\":\"fair\",\"published\":%s,"
+        "\"images\":[\"%s\"],\"note\":\"flaking in the lower left\","
+        "\"observations\":[{\"type\":\"flaking\",\"severity\":\"severe\"}]}",
+        date, published ? "true" : "false", image);
+    dq_buf_t out = {0}, fe = {0};
+    dq_err_t err = {0};
+    int r = dq_catalog_condition_create(c, relic, doc, strlen(doc), &conservator, &out, &fe, &err);
+    if (r < 0)
+        fprintf(stderr, "condition create: %s %s\n", err.msg, fe.data ? fe.data : "");
+    DQ_REQUIRE(r == 0);
+    json_t *j = parse(out.data);
+    char *id = dq_xstrdup(json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    dq_buf_free(&out);
+    dq_buf_free(&fe);
+    free(doc);
+    return id;
+}
+
+DQ_TEST(lesson_spectral_and_condition_steps)
+{
+    dq_catalog_t *c = fx_open();
+    char *a = fx_scroll(c, 0), *b = fx_scroll(c, 0);
+    fx_image(c, "cond-2016", 2000, 500);
+    fx_image(c, "cond-2026", 2000, 500);
+    fx_capture(c, a, "cap-a", 1);
+    fx_capture(c, b, "cap-b", 0);
+    char *c16 = fx_condition(c, a, "2016-05-17", 1, "cond-2016");
+    char *c26 = fx_condition(c, a, "2026-04-09", 0, "cond-2026");
+    char *c16b = fx_condition(c, a, "2016-11-02", 1, "cond-2016");
+    dq_buf_t out = {0}, fe = {0};
+    dq_err_t err = {0};
+    char *doc = dq_xasprintf(
+        "{\"title\":{\"en\":\"Beyond the visible\"},\"public\":true,\"steps\":["
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"spectral\":{\"capture\":\"cap-a\","
+        "\"layer\":\"irfc\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"xywh\":[0,0,400,100],"
+        " \"spectral\":{\"capture\":\"cap-a\",\"layer\":\"rgb-r940-r650-r450\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"spectral\":{\"capture\":\"cap-a\","
+        "\"layer\":\"pigments\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition_date\":\"2016-05-17\"},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition\":\"%s\"},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"canvas\":2,\"layer\":\"detail\"}]}",
+        a, a, a, a, a, c26, a);
+    char *id = create_lesson(c, &educator, doc);
+    /* the author: canonical references, both records with their summaries */
+    DQ_REQUIRE(dq_catalog_lesson_get(c, id, &educator, &out, NULL, &err) == 0);
+    json_t *j = parse(out.data), *st = json_object_get(j, "steps");
+    json_t *sp = json_object_get(json_array_get(st, 1), "spectral");
+    DQ_CHECK_STR(json_string_value(json_object_get(sp, "capture")), "cap-a");
+    DQ_CHECK_STR(json_string_value(json_object_get(sp, "layer")), "rgb-r940-r650-r450");
+    json_t *s3 = json_array_get(st, 3), *s4 = json_array_get(st, 4);
+    DQ_CHECK_STR(json_string_value(json_object_get(s3, "condition")), c16);
+    DQ_CHECK_STR(json_string_value(json_object_get(s4, "condition_date")), "2026-04-09");
+    json_t *r3 = json_object_get(s3, "condition_record");
+    DQ_CHECK_STR(json_string_value(json_object_get(r3, "image")), "cond-2016");
+    DQ_CHECK_STR(json_string_value(json_object_get(r3, "overall")), "fair");
+    DQ_CHECK_STR(json_string_value(json_object_get(
+                     json_array_get(json_object_get(r3, "observations"), 0), "type")),
+                 "flaking");
+    DQ_CHECK(json_is_false(json_object_get(json_object_get(s4, "condition_record"),
+                                           "published")));
+    json_decref(j);
+    /* an anonymous learner: the published record with its photograph; of the unpublished one,
+     * nothing at all (not its id, its date or its photograph) */
+    dq_buf_reset(&out);
+    DQ_REQUIRE(dq_catalog_lesson_get(c, id, &anon, &out, NULL, &err) == 0);
+    j = parse(out.data);
+    st = json_object_get(j, "steps");
+    DQ_CHECK_STR(json_string_value(json_object_get(
+                     json_object_get(json_array_get(st, 3), "condition_record"), "image")),
+                 "cond-2016");
+    s4 = json_array_get(st, 4);
+    DQ_CHECK_STR(json_string_value(json_object_get(s4, "kind")), "view");
+    DQ_CHECK(json_object_get(s4, "condition") == NULL);
+    DQ_CHECK(json_object_get(s4, "condition_date") == NULL);
+    DQ_CHECK(json_object_get(s4, "condition_record") == NULL);
+    DQ_CHECK(strstr(out.data, "2026-04-09") == NULL && strstr(out.data, "cond-2026") == NULL);
+    json_decref(j);
+    /* a viewer sees every record (the rule of condition records) */
+    dq_buf_reset(&out);
+    DQ_REQUIRE(dq_catalog_lesson_get(c, id, &viewer, &out, NULL, &err) == 0);
+    DQ_CHECK(strstr(out.data, "cond-2026") != NULL);
+    /* what cannot be, with the field that says why; nothing is written */
+    int64_t before = audit_rows(c);
+    char *bad = dq_xasprintf(
+        "{\"title\":{\"en\":\"x\"},\"steps\":["
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"spectral\":{\"capture\":\"nope\",\"layer\":\"irfc\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"spectral\":{\"capture\":\"cap-b\",\"layer\":\"irfc\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"spectral\":{\"capture\":\"cap-a\",\"layer\":\"xray\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"spectral\":{\"capture\":\"cap-a\",\"layer\":\"rgb-r650-r450\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"spectral\":{\"capture\":\"cap-b\",\"layer\":\"irfc\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"canvas\":2,\"spectral\":{\"capture\":\"cap-a\",\"layer\":\"r450\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition_date\":\"2016\"},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition_date\":\"2019-01-01\"},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition\":\"c999999\"},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition\":\"%s\",\"condition_date\":\"2026-04-09\"},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"layer\":\"main\",\"spectral\":{\"capture\":\"cap-a\",\"layer\":\"irfc\"}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition\":\"%s\"},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"spectral\":{\"capture\":\"cap-a\",\"layer\":\"uvf\",\"x\":1}},"
+        "{\"kind\":\"view\",\"relic_id\":\"%s\",\"condition_date\":\"May\"}]}",
+        a, a, a, a, b, a, a, a, a, a, c16, a, b, c16, a, a);
+    DQ_CHECK(dq_catalog_lesson_create(c, bad, strlen(bad), &educator, &out, &fe, &err) < 0);
+    DQ_CHECK_INT(err.http_status, 422);
+    j = parse(fe.data);
+    const char *want[] = {"steps[0].spectral.capture", "steps[1].spectral.capture",
+                          "steps[2].spectral.layer",   "steps[3].spectral.layer",
+                          "steps[4].spectral.layer",   "steps[5].spectral.capture",
+                          "steps[6].condition_date",   "steps[7].condition_date",
+                          "steps[8].condition",        "steps[9].condition_date",
+                          "steps[10].spectral",        "steps[11].condition",
+                          "steps[12].spectral.x",      "steps[12].spectral.layer",
+                          "steps[13].condition_date"};
+    for (size_t i = 0; i < DQ_ARRAY_LEN(want); i++) {
+        if (!json_object_get(j, want[i]))
+            fprintf(stderr, "missing field error %s in %s\n", want[i], fe.data);
+        DQ_CHECK(json_object_get(j, want[i]) != NULL);
+    }
+    DQ_CHECK(strstr(json_string_value(json_object_get(j, "steps[1].spectral.capture")),
+                    "another work") != NULL);
+    DQ_CHECK(strstr(json_string_value(json_object_get(j, "steps[6].condition_date")),
+                    "several") != NULL);
+    DQ_CHECK_INT((int)json_object_size(j), (int)DQ_ARRAY_LEN(want));
+    json_decref(j);
+    DQ_CHECK_INT(audit_rows(c), before);
+    /* a record deleted after the lesson was written: learners see the plain view, the author
+     * keeps the reference to mend it */
+    DQ_REQUIRE(dq_catalog_condition_delete(c, a, c16, -1, &conservator, &err) == 0);
+    dq_buf_reset(&out);
+    DQ_REQUIRE(dq_catalog_lesson_get(c, id, &anon, &out, NULL, &err) == 0);
+    j = parse(out.data);
+    s3 = json_array_get(json_object_get(j, "steps"), 3);
+    DQ_CHECK(json_object_get(s3, "condition") == NULL && json_object_get(s3, "condition_record") == NULL);
+    json_decref(j);
+    dq_buf_reset(&out);
+    DQ_REQUIRE(dq_catalog_lesson_get(c, id, &educator, &out, NULL, &err) == 0);
+    j = parse(out.data);
+    s3 = json_array_get(json_object_get(j, "steps"), 3);
+    DQ_CHECK_STR(json_string_value(json_object_get(s3, "condition")), c16);
+    DQ_CHECK(json_object_get(s3, "condition_record") == NULL);
+    json_decref(j);
+    free(bad);
+    free(doc);
+    free(id);
+    free(c16);
+    free(c26);
+    free(c16b);
+    free(a);
+    free(b);
     dq_buf_free(&out);
     dq_buf_free(&fe);
     dq_catalog_close(c);

@@ -199,7 +199,9 @@ export default async function (h) {
     await host.setContent(`<!doctype html><title>School portal</title><h1>School portal</h1>${code}`);
     const frame = await (await host.waitForSelector('iframe')).contentFrame();
     await frame.waitForFunction(() => window.__dqLesson && window.__dqLesson.index === 0, null, { timeout: 20000 });
-    expect(await frame.evaluate(() => getComputedStyle(document.querySelector('.masthead')).display) === 'none', 'player alone in the iframe');
+    // (the teaching stylesheet is added when the page opens: wait until it applies)
+    await frame.waitForFunction(() => getComputedStyle(document.querySelector('.masthead')).display === 'none', null, { timeout: 10000 })
+      .catch(() => expect(false, 'player alone in the iframe'));
     await shot(host, 'teach-embed');
     await host.context().close();
     await page.goto(links[2]);
@@ -226,7 +228,7 @@ export default async function (h) {
     await ed.click('#le-add');
     const s2 = ed.locator('.le-step').nth(1);
     await s2.locator('.le-view input').nth(0).fill(hanging.id);
-    await s2.locator('select').nth(1).selectOption('choice');
+    await s2.locator('select.le-qtype').selectOption('choice');
     await s2.locator('.le-q input').nth(1).fill('Which is the host mountain?');
     await s2.locator('.le-q textarea').fill('the small one\n*the tall one');
     await ed.click('#le-save');
@@ -318,6 +320,160 @@ export default async function (h) {
     await ctxs[1].waitForFunction(() => /ended|结束/.test(document.querySelector('#class-status').textContent), null, { timeout: 10000 });
     for (const s of scripted) s.ac.abort();
     for (const p of ctxs) await p.context().close();
+  });
+
+  // ---------------------------------------------------------------- spectral layers and condition records
+  // DQ-2026-0012 carries the spectral suite's capture web-cap (added here when that suite did not
+  // run) and two condition records of this suite's own (examiner "teach-web"): a published one
+  // whose photograph is a capture of another size than the canvas, and an unpublished one.
+  const R = ids['DQ-2026-0012'].id, I = ids['DQ-2026-0012'].image;
+  const cur = await h.apiSession(base);
+  const recs = `/api/relics/${encodeURIComponent(R)}/condition`;
+  const PHOTO = 'teach-cond-2019';
+  let L2 = null, pubRec = null, privRec = null, region = null;
+  const drop = async () => {
+    for (const r of ((await cur('GET', recs)).json || { items: [] }).items) if (r.examiner === 'teach-web') {
+      const g = await cur('GET', `${recs}/${r.id}`);
+      await cur('DELETE', `${recs}/${r.id}`, { etag: g.etag });
+    }
+  };
+  const requests = [];
+  await test('teach: a lesson on a spectral layer and condition records (API: references checked)', async () => {
+    const caps = await (await fetch(`${base}/api/relics/${encodeURIComponent(R)}/captures`)).json();
+    const gen = path.join(h.WORK, 'spectral-gen');
+    if (!fs.existsSync(path.join(gen, 'DQ-2026-0012/truth/capture/bands.json')))
+      sh(BIN, ['generate', '--out', gen, '--only', 'DQ-2026-0012', '--scale', '0.25', '--quiet']);
+    if (!(caps.items || []).some((c) => c.id === 'web-cap'))
+      sh(BIN, ['--data', data, 'spectral', 'add', R, path.join(gen, 'DQ-2026-0012/truth/capture'), '--id', 'web-cap', '--replace']);
+    if ((await fetch(`${base}/iiif/3/${PHOTO}/info.json`)).status !== 200)
+      sh(BIN, ['ingest', path.join(gen, 'DQ-2026-0012/main.tif'), '--id', PHOTO, '--data', data, '--log-level', '3']);
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) { // the server learns of the CLI's writes within ~1 s
+      ok = (await fetch(`${base}/iiif/3/${PHOTO}/info.json`)).status === 200 && (await fetch(`${base}/iiif/3/spectral/web-cap/irfc/info.json`)).status === 200;
+      if (!ok) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(ok, 'the capture and the record photograph are served');
+    await drop();
+    let r = await cur('POST', recs, { body: { date: '2019-03-02', examiner: 'teach-web', overall: 'fair', published: true, images: [PHOTO],
+      note: 'Teaching record: old losses along the top edge', observations: [{ type: 'loss', severity: 'moderate' }] } });
+    expect(r.status === 201, `published record -> ${r.status} ${JSON.stringify(r.json)}`);
+    pubRec = r.json.id;
+    r = await cur('POST', recs, { body: { date: '2021-06-01', examiner: 'teach-web', overall: 'poor', images: [I], note: 'Unpublished teaching note' } });
+    expect(r.status === 201, `unpublished record -> ${r.status}`);
+    privRec = r.json.id;
+    const m = await (await fetch(`${base}/iiif/presentation/3/${encodeURIComponent(R)}/manifest`)).json();
+    const W = m.items[0].width, H = m.items[0].height;
+    region = [Math.round(W * 0.2), Math.round(H * 0.3), Math.round(W * 0.4), Math.round(H * 0.3)];
+    const bad = await call('POST', '/api/lessons', { body: { title: { en: 'x' }, steps: [
+      { kind: 'view', relic_id: R, spectral: { capture: 'web-cap', layer: 'xray' } },
+      { kind: 'view', relic_id: hanging.id, spectral: { capture: 'web-cap', layer: 'irfc' } },
+      { kind: 'view', relic_id: R, condition_date: '1999-01-01' }] } });
+    const f = (bad.json && bad.json.error && bad.json.error.fields) || {};
+    expect(bad.status === 422 && f['steps[0].spectral.layer'] && f['steps[1].spectral.capture'] && f['steps[2].condition_date'], `bad references: ${bad.status} ${JSON.stringify(f)}`);
+    const made2 = await call('POST', '/api/lessons', { body: { title: { en: 'Beyond the visible, then and now' }, public: true, steps: [
+      { kind: 'view', relic_id: R, xywh: region, spectral: { capture: 'web-cap', layer: 'irfc' }, text: { en: 'Infrared false colour: the underdrawing.' } },
+      { kind: 'view', relic_id: R, xywh: region, condition_date: '2019-03-02', text: { en: 'The leaf in 2019.' } },
+      { kind: 'view', relic_id: R, xywh: region, condition: privRec, text: { en: 'And later.' } }] } });
+    expect(made2.status === 201, `lesson: ${made2.status} ${JSON.stringify(made2.json).slice(0, 300)}`);
+    L2 = made2.json;
+    expect(L2.steps[1].condition === pubRec && L2.steps[1].condition_record.image === PHOTO, `the date names the record: ${JSON.stringify(L2.steps[1])}`);
+    const anon = await (await fetch(`${base}/api/lessons/${L2.id}`)).text();
+    expect(!anon.includes(privRec) && !anon.includes('2021-06-01') && !anon.includes('Unpublished teaching'), 'the unpublished record does not reach anonymous readers');
+  });
+
+  // The canvas region in view in the first view of the current step, and its centre's distance
+  // from the centre of region, in region widths/heights.
+  const offCentre = (p) => p.evaluate((rg) => {
+    const v = window.__dqLessonViews[0].visible();
+    return [Math.abs(v[0] + v[2] / 2 - (rg[0] + rg[2] / 2)) / rg[2], Math.abs(v[1] + v[3] / 2 - (rg[1] + rg[3] / 2)) / rg[3]];
+  }, region);
+  await test('teach: the player shows the spectral layer and the record photograph with its summary, and nothing of an unpublished record', async () => {
+    expect(L2, 'the lesson of the previous test');
+    const p = await h.newPage(h.browser, base, { lang: 'en-US' });
+    p.on('request', (q) => requests.push(q.url()));
+    await p.goto(`${base}/lesson/${L2.id}`);
+    await stepIs(p, 0);
+    await viewsReady(p);
+    expect(requests.some((u) => u.includes('/iiif/3/spectral/web-cap/irfc/') && !u.endsWith('info.json')), 'tiles of the spectral layer');
+    expect((await p.textContent('.lesson-spectral')).includes('infrared false colour'), 'the layer named');
+    let d = await offCentre(p);
+    expect(d[0] < 0.1 && d[1] < 0.1, `the step's region in view on the layer: ${d}`);
+    await shot(p, 'teach-lesson-spectral');
+    await p.click('#lesson-next');
+    await stepIs(p, 1);
+    await viewsReady(p);
+    expect(requests.some((u) => u.includes(`/iiif/3/${PHOTO}/`) && !u.endsWith('info.json')), 'tiles of the record photograph');
+    const txt = await p.textContent('.lesson-condition');
+    expect(txt.includes('2019-03-02') && txt.includes('fair') && txt.includes('old losses') && txt.includes('loss'), `the summary: ${txt}`);
+    d = await offCentre(p);
+    expect(d[0] < 0.1 && d[1] < 0.1, `the region scaled onto the photograph: ${d}`);
+    await shot(p, 'teach-lesson-condition');
+    await p.click('#lesson-next');
+    await stepIs(p, 2);
+    await viewsReady(p);
+    expect(await p.locator('.lesson-condition').count() === 0, 'no record summary on the unpublished step');
+    expect(requests.some((u) => u.includes(`/iiif/3/${encodeURIComponent(I)}/`) && !u.endsWith('info.json')), 'the canvas image instead');
+    expect(!(await p.content()).includes('Unpublished teaching'), 'nothing of it in the page');
+    // the handout: both at print resolution, the summary beside the photograph
+    await p.goto(`${base}/lesson/${L2.id}/handout`);
+    await p.waitForSelector('.handout-step');
+    const crops = await p.evaluate(() => Promise.all([...document.querySelectorAll('.handout-crop')].map((i) => i.decode().then(() => [i.getAttribute('src'), Math.max(i.naturalWidth, i.naturalHeight)]).catch(() => [i.getAttribute('src'), 0]))));
+    // the photograph (another size than the canvas) at its share of its own pixels
+    const info = await (await fetch(`${base}/iiif/3/${PHOTO}/info.json`)).json();
+    const m = await (await fetch(`${base}/iiif/presentation/3/${encodeURIComponent(R)}/manifest`)).json();
+    const photoPx = Math.min(1600, Math.round(Math.max(region[2] * info.width / m.items[0].width, region[3] * info.height / m.items[0].height)));
+    expect(crops.length === 3 && crops[0][0].includes('/iiif/3/spectral/web-cap/irfc/pct:') && crops[1][0].includes(`/iiif/3/${PHOTO}/pct:`) && crops.every((c) => c[1] > 0), `handout crops: ${JSON.stringify(crops)}`);
+    expect(Math.abs(crops[1][1] - photoPx) <= 2 && crops[2][1] === Math.min(1600, Math.max(region[2], region[3])), `crop sizes ${crops.map((c) => c[1])}, photograph region ${photoPx} px`);
+    expect((await p.textContent('.handout-step >> nth=1')).includes('2019-03-02'), 'the record summary in the handout');
+    await p.context().close();
+  });
+
+  await test('teach: the editor picks captures\' layers and condition records, and takes the region in view', async () => {
+    expect(L2, 'the lesson');
+    const e = await educatorPage(h, base, call, { lang: 'en-US' });
+    await e.goto(`${base}/lesson/${L2.id}/edit`);
+    await e.waitForSelector('.le-step');
+    const s0 = e.locator('.le-step').nth(0);
+    await e.waitForFunction(() => document.querySelectorAll('.le-shows[data-loading]').length === 0 && document.querySelectorAll('.le-shows option').length > 3, null, { timeout: 20000 });
+    const opts = await s0.locator('.le-shows option').evaluateAll((os) => os.map((o) => [o.value, o.textContent, o.selected]));
+    const sel = opts.find((o) => o[2]);
+    expect(sel && JSON.parse(sel[0]).spectral.layer === 'irfc', `the stored layer selected: ${JSON.stringify(sel)}`);
+    const band = opts.find((o) => /"layer":"r\d+"/.test(o[0]));
+    expect(band && opts.some((o) => o[0].includes(pubRec)), `bands and records offered: ${opts.map((o) => o[1]).join(' | ')}`);
+    const priv = opts.find((o) => o[0].includes(`"${privRec}"`));
+    expect(priv && /not published/.test(priv[1]), 'an unpublished record is marked');
+    await s0.locator('.le-shows').selectOption(band[0]);
+    await s0.locator('.le-preview').click();
+    await e.waitForFunction(() => window.__dqEditorView && window.__dqEditorView.viewer.world.getItemCount() > 0 && window.__dqEditorView.viewer.world.getItemAt(0).getFullyLoaded(), null, { timeout: 20000 });
+    // zoom the preview onto another part of the canvas and take it as the step's region
+    const want = [Math.round(region[0] * 1.5), Math.round(region[1] * 0.5), Math.round(region[2] * 0.5), Math.round(region[3] * 0.5)];
+    await e.evaluate((w) => window.__dqEditorView.fit(w, true), want);
+    await s0.locator('.le-use-view').click();
+    const got = (await s0.locator('.le-view input').nth(2).inputValue()).split(',').map(Number);
+    const cx = got[0] + got[2] / 2, cy = got[1] + got[3] / 2;
+    expect(Math.abs(cx - (want[0] + want[2] / 2)) < want[2] * 0.1 && Math.abs(cy - (want[1] + want[3] / 2)) < want[3] * 0.1, `region taken from the view: ${got} vs ${want}`);
+    await e.click('#le-save');
+    await e.waitForFunction((id) => location.pathname === `/lesson/${id}`, L2.id);
+    const back = (await call('GET', `/api/lessons/${L2.id}`)).json;
+    expect(back.steps[0].spectral.layer === JSON.parse(band[0]).spectral.layer && back.steps[0].xywh.join(',') === got.join(','), `saved: ${JSON.stringify(back.steps[0])}`);
+    // "Add to a lesson" on the work's page: the view there becomes the lesson's last step
+    await e.goto(`${base}/relic/${encodeURIComponent(R)}`);
+    await h.osdSettled(e, 'viewer');
+    await e.evaluate((w) => { const v = window.__dqViewer; v.viewport.fitBounds(v.world.getItemAt(0).imageToViewportRectangle(...w), true); }, want);
+    await h.viewsSettled(e);
+    await e.click('#lesson-add-view');
+    await e.click(`#lesson-add-box a[data-lesson="${L2.id}"]`);
+    await e.waitForSelector('.le-added');
+    expect(await e.locator('.le-step').count() === 4, 'a fourth step');
+    const s3 = e.locator('.le-step').nth(3);
+    expect(await s3.locator('.le-view input').nth(0).inputValue() === R, 'its work');
+    await e.click('#le-save');
+    await e.waitForFunction((id) => location.pathname === `/lesson/${id}`, L2.id);
+    const last = (await call('GET', `/api/lessons/${L2.id}`)).json.steps[3];
+    const lx = last.xywh[0] + last.xywh[2] / 2, ly = last.xywh[1] + last.xywh[3] / 2;
+    expect(last.relic_id === R && Math.abs(lx - (want[0] + want[2] / 2)) < want[2] * 0.1 && Math.abs(ly - (want[1] + want[3] / 2)) < want[3] * 0.1, `the page's view as the step: ${last.xywh} vs ${want}`);
+    await e.context().close();
+    await drop();
   });
   await ed.context().close();
   await page.context().close();

@@ -6,10 +6,10 @@
 // as the relic page's "share this view" and the tour editor record them.
 import { t, pick } from '../i18n.js';
 import { h, clear } from '../dom.js';
-import { getWithETag, send } from '../api.js';
+import { getJSON, getJSONMaybe, getWithETag, send } from '../api.js';
 import { hasRole, sessionLost } from '../session.js';
 import { lt } from '../lesson-strings.js';
-import { ensureLessonCss, lessonUrl } from './lesson.js';
+import { ensureLessonCss, lessonUrl, regionViewer, spectralName } from './lesson.js';
 
 export const name = 'lesson-edit';
 
@@ -28,27 +28,114 @@ function refFields(ref = {}) {
   const xywh = h('input', { value: xywhText(ref.xywh), placeholder: '1200,340,420,260' });
   return {
     el: [field(lt('ed_relic'), relic), field(lt('ed_canvas'), canvas), field(lt('ed_xywh'), xywh)],
+    inputs: { relic, canvas, xywh },
     value() { const r = { relic_id: relic.value.trim(), canvas: Number(canvas.value) || 1 }; const x = parseXywh(xywh.value); if (x) r.xywh = x; return r; },
   };
+}
+
+// ---------------------------------------------------------------- what a view shows
+
+// What a view step may show besides its canvas, as the work offers it: the roles of its images,
+// every layer of its spectral captures (issue 11) and its condition records (issue 12; an
+// educator sees unpublished ones too, marked, since learners will not). Each choice's value is
+// the JSON of the step fields it sets; extra is what the preview needs (a record's photograph).
+async function showsChoices(relicId) {
+  const enc = encodeURIComponent(relicId);
+  const [relic, caps, conds] = await Promise.all([getJSON(`/api/relics/${enc}`),
+    getJSONMaybe(`/api/relics/${enc}/captures`), getJSONMaybe(`/api/relics/${enc}/condition`)]);
+  const out = [{ value: '{}', label: lt('ed_shows_canvas') }];
+  for (const role of new Set((relic.images || []).map((i) => i.role).filter(Boolean)))
+    out.push({ value: JSON.stringify({ layer: role }), label: lt('ed_shows_role', { role }) });
+  const details = await Promise.all(((caps && caps.items) || []).map((c) => getJSONMaybe(`/api/captures/${encodeURIComponent(c.id)}`)));
+  for (const cap of details.filter(Boolean))
+    for (const im of cap.images || [])
+      out.push({ value: JSON.stringify({ spectral: { capture: cap.id, layer: im.name } }), label: lt('ed_shows_spectral', { capture: cap.id, layer: spectralName(im.name) }) });
+  for (const r of (conds && conds.items) || [])
+    out.push({ value: JSON.stringify({ condition: r.id }), extra: { condition_record: { image: (r.images || [])[0] } },
+      label: lt('ed_shows_condition', { date: r.date, overall: lt(`overall_${r.overall}`) }) + (r.published ? '' : ` — ${lt('ed_unpublished')}`) });
+  return out;
+}
+
+// The "shows" value of a stored step.
+function showsOf(s) {
+  if (s.spectral) return JSON.stringify({ spectral: { capture: s.spectral.capture, layer: s.spectral.layer } });
+  if (s.layer) return JSON.stringify({ layer: s.layer });
+  if (s.condition) return JSON.stringify({ condition: s.condition });
+  if (s.condition_date) return JSON.stringify({ condition_date: s.condition_date });
+  return '{}';
+}
+
+// A picker of what the step shows, refilled whenever the work changes; a stored value the work
+// no longer offers stays (marked), so that saving says what is wrong rather than dropping it.
+function showsPicker(relicInput, initial) {
+  const sel = h('select.le-shows');
+  let extras = new Map(), want = initial, seq = 0;
+  const fill = (choices) => {
+    clear(sel);
+    extras = new Map(choices.map((c) => [c.value, c.extra || {}]));
+    if (!choices.some((c) => c.value === want)) choices = [...choices, { value: want, label: lt('ed_shows_missing', { what: want }) }];
+    for (const c of choices) sel.append(h('option', { value: c.value, selected: c.value === want }, c.label));
+  };
+  const load = async () => {
+    const my = ++seq, id = relicInput.value.trim();
+    sel.dataset.loading = '1';
+    const choices = id ? await showsChoices(id).catch(() => [{ value: '{}', label: lt('ed_shows_canvas') }]) : [{ value: '{}', label: lt('ed_shows_canvas') }];
+    if (my !== seq) return;
+    fill(choices);
+    delete sel.dataset.loading;
+  };
+  sel.addEventListener('change', () => { want = sel.value; });
+  relicInput.addEventListener('change', () => { want = '{}'; load(); });
+  fill([{ value: '{}', label: lt('ed_shows_canvas') }]);
+  load();
+  return { el: sel, value: () => JSON.parse(sel.value || '{}'), extra: () => extras.get(sel.value) || {} };
+}
+
+// "Show the step on the painting": a viewer of what the step shows, and a button that takes the
+// region in view as the step's region (canvas pixels, clipped to the canvas).
+function previewBox(view, shows) {
+  const box = h('div.le-preview-box', { hidden: true });
+  const toggle = h('button.btn-line.le-preview', { type: 'button', 'aria-expanded': 'false' }, lt('ed_preview'));
+  let v = null;
+  const close = () => { if (v) v.destroy(); v = null; clear(box); box.hidden = true; toggle.textContent = lt('ed_preview'); toggle.setAttribute('aria-expanded', 'false'); };
+  toggle.addEventListener('click', async () => {
+    if (v) { close(); return; }
+    const ref = { ...view.value(), ...shows.value(), ...shows.extra() };
+    if (!Array.isArray(ref.xywh)) delete ref.xywh;
+    if (!ref.relic_id) return;
+    toggle.setAttribute('aria-expanded', 'true');
+    toggle.textContent = lt('ed_preview_hide');
+    box.hidden = false;
+    try { v = await regionViewer(ref, lt('ed_preview')); } catch (e) { box.append(h('p.form-err', t('error_load', { msg: e.message }))); return; }
+    const use = h('button.btn-ink.le-use-view', { type: 'button' }, lt('ed_use_view'));
+    use.addEventListener('click', () => {
+      const r = v && v.visible();
+      if (r) { view.inputs.xywh.value = r.join(','); view.inputs.xywh.dispatchEvent(new Event('input')); }
+    });
+    box.append(v.el, use);
+    window.__dqEditorView = v; // for the browser tests and the console
+  });
+  return { toggle, box, destroy: close };
 }
 
 function stepForm(s = { kind: 'view' }, list) {
   const kind = h('select', ['view', 'tour', 'compare'].map((k) => h('option', { value: k, selected: s.kind === k }, lt(`ed_kind_${k}`))));
   const view = refFields(s.kind === 'view' ? s : {});
-  const layer = h('input', { value: s.layer || '' });
+  const shows = showsPicker(view.inputs.relic, s.kind === 'view' ? showsOf(s) : '{}');
+  const preview = previewBox(view, shows);
   const tour = h('input', { value: s.tour_id || '', placeholder: 't1' });
   const stop = h('input', { type: 'number', min: 0, value: s.stop || 0 });
   const a = refFields(s.a), b = refFields(s.b);
   const tzh = h('input', { value: (s.title && s.title.zh) || '' }), ten = h('input', { value: (s.title && s.title.en) || '' });
   const xzh = h('textarea', { rows: 3 }, (s.text && s.text.zh) || ''), xen = h('textarea', { rows: 3 }, (s.text && s.text.en) || '');
   const q = s.question || {};
-  const qtype = h('select', ['', 'choice', 'find'].map((k) => h('option', { value: k, selected: (q.type || '') === k }, lt(k ? `ed_q_${k}` : 'ed_q_none'))));
+  const qtype = h('select.le-qtype', ['', 'choice', 'find'].map((k) => h('option', { value: k, selected: (q.type || '') === k }, lt(k ? `ed_q_${k}` : 'ed_q_none'))));
   const pzh = h('input', { value: (q.prompt && q.prompt.zh) || '' }), pen = h('input', { value: (q.prompt && q.prompt.en) || '' });
   const choices = h('textarea', { rows: 4 }, (q.choices || []).map((c, k) => `${k === q.answer ? '*' : ''}${pick(c).text}`).join('\n'));
   const target = h('input', { value: xywhText(q.target && q.target.xywh) });
   const errs = h('ul.form-err', { role: 'alert' });
   const parts = {
-    view: h('div.le-view', view.el, field(lt('ed_layer'), layer)),
+    view: h('div.le-view', view.el, field(lt('ed_shows'), shows.el), h('p.le-preview-row', preview.toggle), preview.box),
     tour: h('div.le-tour', field(lt('ed_tour'), tour), field(lt('ed_stop'), stop)),
     compare: h('div.le-compare', h('fieldset', h('legend', lt('ed_a')), a.el), h('fieldset', h('legend', lt('ed_b')), b.el)),
   };
@@ -69,13 +156,13 @@ function stepForm(s = { kind: 'view' }, list) {
     field(lt('ed_question'), qtype), qBox, errs,
     h('div.le-step-tools', h('button.btn-line.le-up', { type: 'button', onclick: () => move(-1) }, lt('ed_up')),
       h('button.btn-line.le-down', { type: 'button', onclick: () => move(1) }, lt('ed_down')),
-      h('button.btn-line.danger.le-remove', { type: 'button', onclick: () => { list.splice(list.indexOf(form), 1); form.onMove(); } }, lt('ed_remove'))));
+      h('button.btn-line.danger.le-remove', { type: 'button', onclick: () => { list.splice(list.indexOf(form), 1); form.destroy(); form.onMove(); } }, lt('ed_remove'))));
   sync();
   const form = {
     el, errs, head,
     value() {
       const o = { kind: kind.value };
-      if (kind.value === 'view') { Object.assign(o, view.value()); if (layer.value.trim()) o.layer = layer.value.trim(); }
+      if (kind.value === 'view') Object.assign(o, view.value(), shows.value());
       if (kind.value === 'tour') { o.tour_id = tour.value.trim(); o.stop = Number(stop.value) || 0; }
       if (kind.value === 'compare') { o.a = a.value(); o.b = b.value(); }
       const ti = lang2(tzh, ten);
@@ -95,6 +182,7 @@ function stepForm(s = { kind: 'view' }, list) {
       return o;
     },
     onMove: () => {},
+    destroy: () => preview.destroy(),
   };
   return form;
 }
@@ -105,6 +193,14 @@ export async function render(ctx) {
   let lesson = { title: {}, summary: {}, public: true, steps: [{ kind: 'view', relic_id: ctx.query.get('relic') || '' }] };
   let etag = null;
   if (ctx.params.id) ({ body: lesson, etag } = await getWithETag(lessonUrl(ctx.params.id)));
+  // "Add to a lesson" on a work's page: ?relic=&canvas=&xywh= is the view it had; a new lesson
+  // starts with it, an existing one gets it as a new last step.
+  const pre = ctx.query.get('relic') && ctx.query.get('xywh') ? {
+    kind: 'view', relic_id: ctx.query.get('relic'), canvas: Number(ctx.query.get('canvas')) || 1,
+    xywh: parseXywh(ctx.query.get('xywh')) } : null;
+  if (pre && !Array.isArray(pre.xywh)) delete pre.xywh;
+  if (pre && ctx.params.id) lesson.steps = [...(lesson.steps || []), pre];
+  else if (pre) lesson.steps = [pre];
   const tzh = h('input', { value: lesson.title.zh || '' }), ten = h('input', { value: lesson.title.en || '' });
   const szh = h('textarea', { rows: 2 }, (lesson.summary && lesson.summary.zh) || ''), sen = h('textarea', { rows: 2 }, (lesson.summary && lesson.summary.en) || '');
   const pub = h('input', { type: 'checkbox', checked: lesson.public !== false });
@@ -115,7 +211,7 @@ export async function render(ctx) {
   redraw();
   const add = h('button.btn-line#le-add', { type: 'button' }, lt('ed_add_step'));
   add.addEventListener('click', () => { const f = stepForm({ kind: 'view' }, list); f.onMove = redraw; list.push(f); redraw(); f.el.querySelector('select')?.focus(); });
-  const status = h('div.form-status', { role: 'status' });
+  const status = h('div.form-status', { role: 'status' }, pre && ctx.params.id ? h('p.le-added', lt('ed_added_view', { i: list.length })) : null);
   const save = h('button.btn-ink#le-save', { type: 'submit' }, lt('ed_save'));
   const form = h('form.lesson-editor', field(lt('ed_title_zh'), tzh), field(lt('ed_title_en'), ten),
     field(lt('ed_summary_zh'), szh), field(lt('ed_summary_en'), sen),
@@ -153,5 +249,6 @@ export async function render(ctx) {
     });
   }
   const title = lesson.id ? lt('lesson_edit') : lt('lesson_new');
-  return { el: h('section.page.lesson-edit-page', h('h1', title), form, del), title };
+  if (pre && ctx.params.id) queueMicrotask(() => list[list.length - 1].el.scrollIntoView({ block: 'center' }));
+  return { el: h('section.page.lesson-edit-page', h('h1', title), form, del), title, destroy() { for (const f of list) f.destroy(); } };
 }

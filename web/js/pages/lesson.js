@@ -42,21 +42,42 @@ function work(relicId) {
   return works.get(relicId);
 }
 
-// The image to show for a region reference: canvas n's, or the work's image with role layer.
-function imageOf(w, ref) {
+// What a step's viewer shows (issue 17, with issues 11 and 12): canvas n's image; the work's
+// image with role ref.layer; a layer of one of its spectral captures (ref.spectral, served at
+// /iiif/3/spectral/{capture}/{layer}); or the photograph of a condition record
+// (ref.condition_record.image, given by the server only to readers who may see the record).
+// -> {service (the IIIF Image base URL), imageId?, canvas, own (1: the canvas's own image,
+// whose pixels are the region's)}. A layer or photograph covers the whole canvas, so the
+// region is scaled to its size.
+export function sourceOf(w, ref) {
   const c = w.canvases[(ref.canvas || 1) - 1] || w.canvases[0];
+  const img = (imageId, own = 0) => ({ service: `/iiif/3/${encodeURIComponent(imageId)}`, imageId, canvas: c, own });
+  if (ref.spectral) return { service: `/iiif/3/spectral/${encodeURIComponent(ref.spectral.capture)}/${encodeURIComponent(ref.spectral.layer)}`, canvas: c, own: 0 };
+  if (ref.condition_record && ref.condition_record.image) return img(ref.condition_record.image);
   if (ref.layer) {
     const im = (w.relic.images || []).find((i) => i.role === ref.layer);
-    if (im) return { imageId: im.image_id, canvas: c };
+    if (im) return img(im.image_id);
   }
-  return { imageId: c && c.imageId, canvas: c };
+  return img(c && c.imageId, 1);
 }
 
+// The IIIF region of ref.xywh (canvas pixels) on src: pixels on the canvas's own image,
+// percentages of the whole on a layer or photograph.
+export function regionOf(src, xywh) {
+  const c = src.canvas;
+  if (src.own || !c || !c.width || !c.height) return xywh.join(',');
+  const f = (v, n) => Math.max(0, Math.min(100, (100 * v) / n)).toFixed(4).replace(/\.?0+$/, '');
+  return `pct:${f(xywh[0], c.width)},${f(xywh[1], c.height)},${f(xywh[2], c.width)},${f(xywh[3], c.height)}`;
+}
+
+export function loadWork(relicId) { return work(relicId); }
+
 // A viewer on ref's region; resolves {el, viewer, canvas, destroy, toCanvas(pt), frame(xywh)}.
-async function regionViewer(ref, label) {
+export async function regionViewer(ref, label) {
   const w = await work(ref.relic_id);
-  const { imageId, canvas } = imageOf(w, ref);
-  const v = createViewer(imageId, { navigator: false, label });
+  const src = sourceOf(w, ref);
+  const { canvas } = src;
+  const v = createViewer(src.imageId || null, { navigator: false, label, extra: { tileSources: `${src.service}/info.json` } });
   const k = () => {
     const item = v.viewer.world.getItemAt(0);
     return item && canvas && canvas.width ? item.getContentSize().x / canvas.width : 1;
@@ -103,6 +124,26 @@ async function regionViewer(ref, label) {
   };
 }
 
+// ---------------------------------------------------------------- spectral layers, condition records
+
+// A spectral layer's name for people: the presets and band names of docs/api.md.
+export function spectralName(layer) {
+  if (['visible', 'irfc', 'uvf', 'pigments'].includes(layer)) return lt(`spec_${layer}`);
+  const m = /^r(\d+)$/.exec(layer);
+  return m ? `${m[1]} nm` : layer;
+}
+
+// The summary of a condition record shown beside its photograph (player and handout).
+export function conditionSummary(rec) {
+  const obs = rec.observations || [];
+  return h('div.lesson-condition', { 'data-record': rec.id },
+    h('p.lesson-kind', lt('lesson_condition_rec', { date: rec.date, overall: lt(`overall_${rec.overall}`) })),
+    rec.examiner ? h('p.hint', lt('lesson_examiner', { who: rec.examiner })) : null,
+    rec.image ? null : h('p.hint', lt('lesson_no_photo')),
+    rec.note ? h('p.lesson-condition-note', rec.note) : null,
+    obs.length ? h('ul.lesson-obs', obs.map((o) => h('li', `${lt(`obs_${o.type}`)} · ${lt(`sev_${o.severity}`)}${o.note ? ` — ${o.note}` : ''}`))) : null);
+}
+
 // ---------------------------------------------------------------- the player
 
 // createPlayer(lesson, {onStep(i), onAnswer(i, correct), onView(i, xywh), check(i, body), embed})
@@ -132,7 +173,9 @@ export function createPlayer(lesson, opts = {}) {
     if (title && title.text) text.append(h('h2.lesson-step-title', { lang: tag(title.lang) }, title.text));
     if (s.kind === 'compare') text.append(h('p.lesson-kind', lt('lesson_compare')));
     if (s.layer) text.append(h('p.lesson-kind', lt('lesson_layer', { layer: s.layer })));
-    if (s.condition_date) text.append(h('p.lesson-kind', lt('lesson_condition', { date: s.condition_date })));
+    if (s.spectral) text.append(h('p.lesson-kind.lesson-spectral', lt('lesson_spectral', { layer: spectralName(s.spectral.layer), capture: s.spectral.capture })));
+    if (s.condition_record) text.append(conditionSummary(s.condition_record));
+    else if (s.condition_date) text.append(h('p.lesson-kind', lt('lesson_condition', { date: s.condition_date })));
     const body = pick(s.text);
     if (body.text) for (const para of body.text.split(/\n+/)) text.append(h('p', { lang: tag(body.lang) }, gloss(para)));
     if (s.relic_id) text.append(h('p.lesson-open', h('a', { href: `/relic/${encodeURIComponent(s.relic_id)}` }, lt('lesson_open_work'))));
@@ -326,10 +369,19 @@ async function handoutPage(ctx, lesson) {
   const steps = lesson.steps || [];
   const crop = (ref, w) => {
     const x = ref.xywh;
-    return work(ref.relic_id).then((wk) => {
-      const { imageId } = imageOf(wk, ref);
-      // print resolution: about 300 dpi across a 13 cm column
-      return h('img.handout-crop', { src: `/iiif/3/${encodeURIComponent(imageId)}/${x[0]},${x[1]},${x[2]},${x[3]}/!${w},${w}/0/default.jpg`, alt: pick(wk.relic.title).text });
+    return work(ref.relic_id).then(async (wk) => {
+      const src = sourceOf(wk, ref);
+      // print resolution: about 300 dpi across a 13 cm column, or the region's own pixels when
+      // it has fewer (IIIF Image 3.0 §4.2: without "^" a size may not exceed the region). On a
+      // layer or photograph the region's pixels are its share of that image's size.
+      let rw = x[2], rh = x[3];
+      if (!src.own && src.canvas && src.canvas.width) {
+        const info = await getJSON(`${src.service}/info.json`);
+        rw = (x[2] / src.canvas.width) * info.width;
+        rh = (x[3] / src.canvas.height) * info.height;
+      }
+      const size = Math.max(rw, rh) > w ? `!${w},${w}` : 'max';
+      return h('img.handout-crop', { src: `${src.service}/${regionOf(src, x)}/${size}/0/default.jpg`, alt: pick(wk.relic.title).text });
     }).catch(() => null);
   };
   const items = await Promise.all(steps.map(async (s, i) => {
@@ -343,8 +395,12 @@ async function handoutPage(ctx, lesson) {
       qel = h('div.handout-q', h('p.handout-prompt', { lang: tag(p.lang) }, `${i + 1}. ${p.text}`),
         q.type === 'choice' ? h('ul.handout-choices', (q.choices || []).map((c) => h('li', '☐ ', pick(c).text))) : h('p', lt('handout_answer_here')));
     }
+    const what = [
+      s.layer ? h('p.lesson-kind', lt('lesson_layer', { layer: s.layer })) : null,
+      s.spectral ? h('p.lesson-kind.lesson-spectral', lt('lesson_spectral', { layer: spectralName(s.spectral.layer), capture: s.spectral.capture })) : null,
+      s.condition_record ? conditionSummary(s.condition_record) : null];
     return h('section.handout-step', h('h2', `${i + 1}${title ? '. ' + title : ''}`),
-      h('div.handout-imgs', imgs), pick(s.text).text ? h('p', { lang: tag(pick(s.text).lang) }, pick(s.text).text) : null, qel);
+      h('div.handout-imgs', imgs), what, pick(s.text).text ? h('p', { lang: tag(pick(s.text).lang) }, pick(s.text).text) : null, qel);
   }));
   const key = steps.map((s, i) => {
     const q = s.question;

@@ -174,16 +174,20 @@ async function createBrushes(engine, imageId, info, set, status) {
 
 export async function render(ctx) {
   ensureCss();
+  // three.js (1.2 MB) loads while the record, the image's geometry and its layers are asked
+  // for: each wait used to follow the one before it, and the first frame waited for all.
+  const glJob = import('../living-gl.js').catch((e) => { console.warn('living: three.js', e); return null; });
   const r = await getRelic(ctx.params.id);
   const imageId = ctx.query.get('image') || mainImage(r);
   if (!imageId) throw Object.assign(new Error('no image'), { status: 404 });
+  const setsJob = getJSON(`/api/images/${encodeURIComponent(imageId)}/scene`).catch(() => null);
   const info = await getInfo(imageId);
   const title = pick(r.title);
   const wide = r.object_type === 'handscroll' || info.width / info.height > 3;
   const back = h('a.btn-line', { href: `/relic/${encodeURIComponent(r.id)}` }, s('back'));
   const status = h('p.living-status', { role: 'status', 'aria-live': 'polite' });
   const head = h('header.living-head', h('h1', { lang: tag(title.lang) }, title.text, ' · ', s('title')), back);
-  const gl = await import('../living-gl.js').catch((e) => { console.warn('living: three.js', e); return null; });
+  const gl = await glJob;
 
   if (!gl || !gl.webgl2Available()) {
     // No WebGL2: say so, and keep the normal deep-zoom viewer.
@@ -193,12 +197,14 @@ export async function render(ctx) {
   }
 
   // The newest layer set (the list answers 200 with no items when there is none).
-  const sets = await getJSON(`/api/images/${encodeURIComponent(imageId)}/scene`).catch(() => null);
+  const sets = await setsJob;
   const set = sets && sets.items && sets.items.length ? sets.items[0] : null;
   const mq = window.matchMedia('(prefers-reduced-motion: reduce)');
   const stage = h('div.living-stage', { 'data-living': 'stage' });
   const el = h('article.page.living', { 'data-living': 'on' }, head, stage);
-  const engine = gl.createLiving({ container: stage, imageId, info, set, wide, reduced: mq.matches, dims: r.dimensions_cm || null });
+  const fixed = Number(ctx.query.get('scale'));
+  const engine = gl.createLiving({ container: stage, imageId, info, set, wide, reduced: mq.matches, dims: r.dimensions_cm || null,
+    scale: fixed >= 0.25 && fixed <= 2 ? fixed : null });
   const onMq = () => { engine.setReduced(mq.matches); reducedNote.hidden = !mq.matches; };
   mq.addEventListener('change', onMq);
   const reducedNote = h('p.living-note', { hidden: !mq.matches }, s('reduced'));
@@ -239,6 +245,7 @@ export async function render(ctx) {
     window.__dqLiving = {
       engine, stats: engine.stats,
       firstFrameMs: enteredAt ? engine.stats.firstFrameAt - enteredAt.startTime : null,
+      layersMs: enteredAt ? engine.stats.layersAt - enteredAt.startTime : null,
       readPixels: () => engine.readPixels(), maskPixels: () => engine.maskPixels(),
       setPointer: (x, y) => engine.setPointer(x, y),
     };

@@ -1,0 +1,591 @@
+#!/usr/bin/python3
+"""The blob store against a real S3 implementation (issue 15), all on 127.0.0.1.
+
+The test starts s3rver (npm, pinned in package-lock.json; tests/scripts/s3rver.cjs) and, in
+front of it, a small proxy of its own that checks every request the way S3 does and s3rver
+does not: the AWS Signature Version 4 is recomputed from the documented algorithm (Python
+hmac/hashlib) and a mismatch is refused with 403 SignatureDoesNotMatch; the signed
+x-amz-content-sha256 and the Content-MD5 are compared with the body that arrived. The proxy also
+injects faults: 503 SlowDown answers (the client must retry with back-off, and give up after
+--s3-retries), and SIGKILL of s3rver in the middle of a multipart upload.
+
+Checked through `danqing store` and `danqing ingest/fixity/serve`: put/get, a single PUT and a
+multipart upload (5 MiB parts), ranged reads across block boundaries, cold then warm from the
+read-through cache, the cache's bound and eviction, a missing key, retries and their bound, a
+wrong secret refused, an upload cut by the store dying that leaves nothing visible, an image
+ingested into S3 and into a shared POSIX mount whose tiles and renders are byte-identical to the
+local store's through `danqing serve`, and fixity on every store (a corrupted object found).
+Environment: DQ_BIN (danqing, sanitizer build), DQ_ROOT (repository), TMPDIR.
+"""
+import glob
+import hashlib
+import hmac
+import http.client
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import cv2
+import numpy as np
+
+root = os.environ.get('DQ_ROOT', os.getcwd())
+binary = os.environ.get('DQ_BIN', os.path.join(root, 'build/danqing'))
+tmp = tempfile.mkdtemp(prefix='dq_blob_s3.', dir=os.environ.get('TMPDIR'))
+BUCKET, AK, SK, REGION = 'danqing', 'S3RVER', 'S3RVER', 'us-east-1'
+passed = failed = 0
+procs = []
+
+
+def check(name, ok, detail=''):
+    global passed, failed
+    passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
+    print('  %s %s %s' % ('ok  ' if ok else 'FAIL', name, detail if not ok else ''))
+    sys.stdout.flush()
+    return ok
+
+
+# ---------------------------------------------------------------- s3rver
+
+class S3rver:
+    def __init__(self, directory):
+        self.dir = directory
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        self.proc = subprocess.Popen(['node', os.path.join(root, 'tests/scripts/s3rver.cjs'),
+                                      self.dir, BUCKET], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, cwd=root)
+        procs.append(self.proc)
+        line = self.proc.stdout.readline()  # "PORT n", or '' when it died
+        m = re.match(r'PORT (\d+)', line)
+        if not m:
+            raise RuntimeError('s3rver did not start: %r' % line)
+        self.port = int(m.group(1))
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# ---------------------------------------------------------------- the checking proxy
+
+def sigv4_expected(method, raw_path, headers, signed, payload_hash, secret, amz_date, scope):
+    """AWS General Reference, "Create a canonical request for Signature Version 4" and
+    "Create a string to sign", written from the documentation (not from our C code)."""
+    path, _, query = raw_path.partition('?')
+    pairs = []
+    for item in query.split('&') if query else []:
+        k, _, v = item.partition('=')
+        q = lambda s: urllib.parse.quote(urllib.parse.unquote(s), safe='-_.~')
+        pairs.append((q(k), q(v)))
+    canon_query = '&'.join('%s=%s' % kv for kv in sorted(pairs))
+    canon_headers = ''.join('%s:%s\n' % (h, ' '.join((headers.get(h) or '').split()))
+                            for h in signed)
+    creq = '\n'.join([method, path, canon_query, canon_headers, ';'.join(signed), payload_hash])
+    sts = '\n'.join(['AWS4-HMAC-SHA256', amz_date, scope,
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    date, region, service, _ = scope.split('/')
+    k = hmac.new(('AWS4' + secret).encode(), date.encode(), hashlib.sha256).digest()
+    for part in (region, service, 'aws4_request'):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    return hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+
+
+class Proxy:
+    def __init__(self, s3):
+        self.s3 = s3
+        self.lock = threading.Lock()
+        self.log = []          # (method, path, status)
+        self.bad = []          # why a request was refused
+        self.fail_next = 0     # answer this many next requests 503 SlowDown
+        self.kill_on_part = 0  # SIGKILL s3rver when this UploadPart arrives
+        self.parts_seen = 0
+        self.ranged = 0        # GETs that carried both Range and If-Match
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, status, body=b'', headers=()):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                if not any(k.lower() == 'content-length' for k, _ in headers):
+                    self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                if self.command != 'HEAD':
+                    self.wfile.write(body)
+                with proxy.lock:
+                    proxy.log.append((self.command, self.path, status))
+
+            def error(self, status, code, why):
+                with proxy.lock:
+                    proxy.bad.append('%s %s: %s' % (self.command, self.path, why))
+                body = ('<?xml version="1.0"?><Error><Code>%s</Code><Message>%s</Message>'
+                        '</Error>' % (code, why)).encode()
+                self.reply(status, body, [('Content-Type', 'application/xml')])
+
+            def verify(self, body):
+                h = {k.lower(): v for k, v in self.headers.items()}
+                m = re.match(r'AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8}/[^/]+/[^/]+/aws4_request)'
+                             r', SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$',
+                             h.get('authorization', ''))
+                if not m:
+                    return 'no SigV4 Authorization header'
+                ak, scope, signed, sig = m.group(1), m.group(2), m.group(3).split(';'), m.group(4)
+                need = {'host', 'x-amz-date', 'x-amz-content-sha256'}
+                need |= {x for x in ('range', 'content-md5', 'if-match') if x in h}
+                if not need <= set(signed):
+                    return 'unsigned headers: %s' % sorted(need - set(signed))
+                if ak != AK:
+                    return 'unknown access key'
+                if h['x-amz-content-sha256'] != hashlib.sha256(body).hexdigest():
+                    return 'x-amz-content-sha256 does not match the body'
+                if 'content-md5' in h:
+                    import base64
+                    if base64.b64decode(h['content-md5']) != hashlib.md5(body).digest():
+                        return 'Content-MD5 does not match the body'
+                want = sigv4_expected(self.command, self.path, h, signed,
+                                      h['x-amz-content-sha256'], SK, h['x-amz-date'], scope)
+                return None if hmac.compare_digest(want, sig) else 'signature mismatch'
+
+            def handle_any(self):
+                n = int(self.headers.get('Content-Length') or 0)
+                body = self.rfile.read(n) if n else b''
+                why = self.verify(body)
+                if why:
+                    code = 'SignatureDoesNotMatch' if 'signature' in why else 'BadDigest'
+                    return self.error(403 if code.startswith('Sig') else 400, code, why)
+                with proxy.lock:
+                    if self.command == 'GET' and self.headers.get('Range') and \
+                            self.headers.get('If-Match'):
+                        proxy.ranged += 1
+                    inject = proxy.fail_next > 0
+                    if inject:
+                        proxy.fail_next -= 1
+                    kill = False
+                    if self.command == 'PUT' and 'partNumber=' in self.path:
+                        proxy.parts_seen += 1
+                        kill = proxy.kill_on_part and proxy.parts_seen == proxy.kill_on_part
+                if inject:
+                    body = b'<Error><Code>SlowDown</Code><Message>injected</Message></Error>'
+                    return self.reply(503, body, [('Content-Type', 'application/xml')])
+                if kill:
+                    proxy.s3.kill()
+                try:
+                    c = http.client.HTTPConnection('127.0.0.1', proxy.s3.port, timeout=60)
+                    fwd = {k: v for k, v in self.headers.items() if k.lower() != 'connection'}
+                    c.request(self.command, self.path, body, fwd)
+                    r = c.getresponse()
+                    data = r.read()
+                    c.close()
+                except OSError:
+                    # The store is gone: drop the connection without an answer, as a dead
+                    # server's would be.
+                    with proxy.lock:
+                        proxy.log.append((self.command, self.path, 0))
+                    self.close_connection = True
+                    return
+                keep = [(k, v) for k, v in r.getheaders()
+                        if k.lower() not in ('transfer-encoding', 'connection', 'keep-alive')]
+                self.reply(r.status, data, keep)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = handle_any
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ---------------------------------------------------------------- helpers
+
+def env(secret=SK):
+    e = dict(os.environ)
+    e.update(AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=secret, AWS_REGION=REGION)
+    e.pop('AWS_SESSION_TOKEN', None)
+    return e
+
+
+def dq(args, data, store=None, extra=(), secret=SK, check_rc=True):
+    cmd = [binary, '--data', data]
+    if store:
+        cmd += ['--store', store]
+    cmd += list(extra) + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env(secret),
+                       timeout=600)
+    if check_rc and r.returncode != 0:
+        raise RuntimeError('%s: rc %d: %s' % (' '.join(args), r.returncode, r.stderr))
+    return r
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def serve(data, store=None, extra=()):
+    cmd = [binary, '--data', data]
+    if store:
+        cmd += ['--store', store]
+    cmd += list(extra) + ['serve', '--listen', '127.0.0.1:0']
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         cwd=root, env=env(), start_new_session=True)
+    procs.append(p)
+    for _ in range(200):  # bounded: the first lines name the port
+        line = p.stdout.readline()
+        m = re.search(r'listening on (http://127\.0\.0\.1:\d+)/', line)
+        if m:
+            threading.Thread(target=p.stdout.read, daemon=True).start()  # keep the pipe drained
+            return p, m.group(1)
+        if not line and p.poll() is not None:
+            break
+    raise RuntimeError('server did not start')
+
+
+def stop_server(p):
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=120) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+# ---------------------------------------------------------------- the test
+
+s3 = S3rver(os.path.join(tmp, 's3rver'))
+proxy = None
+try:
+    s3.start()
+    proxy = Proxy(s3)
+    endpoint = 'http://127.0.0.1:%d' % proxy.port
+    cache = os.path.join(tmp, 'cache')
+    data = os.path.join(tmp, 'data')
+    store = 's3://%s/museum' % BUCKET
+    opts = ['--s3-endpoint', endpoint, '--store-cache', cache, '--store-cache-mb', '1',
+            '--store-block-kb', '64', '--s3-part-mb', '5', '--s3-retries', '3']
+
+    def store_cmd(*args, **kw):
+        return dq(['store'] + list(args), data, store, opts + list(kw.pop('extra', ())), **kw)
+
+    # -- put / get / stat / sha256 of a small object: one PUT
+    small = os.urandom(3000)
+    with open(os.path.join(tmp, 'small.bin'), 'wb') as f:
+        f.write(small)
+    store_cmd('put', 'misc/small.bin', os.path.join(tmp, 'small.bin'))
+    st = store_cmd('stat', 'misc/small.bin').stdout.split()
+    check('stat after put: size and MD5 ETag', st[0] == '3000' and
+          st[1] == '"%s"' % hashlib.md5(small).hexdigest(), str(st))
+    store_cmd('get', 'misc/small.bin', os.path.join(tmp, 'small.out'))
+    with open(os.path.join(tmp, 'small.out'), 'rb') as f:
+        check('get returns the bytes put', f.read() == small)
+    check('sha256 read from the store', store_cmd('sha256', 'misc/small.bin').stdout.split()
+          == [sha(small), '3000'])
+    check('a small object is one PUT, no multipart',
+          not any('uploads' in p for _, p, _ in proxy.log))
+
+    # -- multipart: 12 MB in 5 MiB parts
+    big = os.urandom(12 * 1000 * 1000)
+    big_path = os.path.join(tmp, 'big.bin')
+    with open(big_path, 'wb') as f:
+        f.write(big)
+    n_log = len(proxy.log)
+    store_cmd('put', 'misc/big.bin', big_path)
+    reqs = proxy.log[n_log:]
+    parts = [p for m, p, s in reqs if m == 'PUT' and 'partNumber=' in p and s == 200]
+    check('multipart: create, 3 parts, complete',
+          sum(1 for m, p, s in reqs if m == 'POST' and p.endswith('?uploads=')) == 1 and
+          len(parts) == 3 and
+          sum(1 for m, p, s in reqs if m == 'POST' and '?uploadId=' in p and s == 200) == 1,
+          str(reqs))
+    check('multipart object reads back whole', store_cmd('sha256', 'misc/big.bin').stdout.split()
+          == [sha(big), str(len(big))])
+
+    # -- ranged reads: across 64 KiB block boundaries, first and last bytes; cold then warm
+    ranges = [(0, 1), (65535, 2), (65536 * 3 - 10, 65536 + 20), (len(big) - 7, 7),
+              (5 * 1024 * 1024 - 3, 6), (123457, 4096)]
+    args = [str(x) for r in ranges for x in r]
+    want = ['%d %d %s' % (o, n, sha(big[o:o + n])) for o, n in ranges]
+    ranged0 = proxy.ranged
+    cold = store_cmd('read', 'misc/big.bin', *args, '--stats').stdout.splitlines()
+    check('ranged reads (cold) equal the bytes', cold[:-1] == want, '\n'.join(cold))
+    sc = json.loads(cold[-1])
+    check('cold: every block came by one ranged GET', sc['misses'] > 0 and
+          sc['gets'] == sc['misses'] and sc['hits'] >= 0, cold[-1])
+    warm = store_cmd('read', 'misc/big.bin', *args, '--stats').stdout.splitlines()
+    sw = json.loads(warm[-1])
+    check('warm: the same reads from the local cache, no GET', warm[:-1] == want and
+          sw['gets'] == 0 and sw['misses'] == 0 and sw['hits'] >= len(ranges), warm[-1])
+    check('every block GET carried Range and If-Match, signed',
+          not proxy.bad and proxy.ranged - ranged0 == sc['gets'], '; '.join(proxy.bad))
+
+    # -- the cache's bound: read all 12 MB through a 1 MiB cache
+    step = 65536
+    args = [str(x) for o in range(0, len(big), step) for x in (o, min(step, len(big) - o))]
+    out = store_cmd('read', 'misc/big.bin', *args, '--stats').stdout.splitlines()
+    ok = all(line.split()[2] == sha(big[int(line.split()[0]):int(line.split()[0]) +
+                                        int(line.split()[1])]) for line in out[:-1])
+    s = json.loads(out[-1])
+    on_disk = sum(os.path.getsize(p) for p in glob.glob(os.path.join(cache, '*', '*')))
+    check('a full read through a 1 MiB cache is right', ok and len(out) - 1 == len(args) // 2)
+    check('the cache stays within its bound and evicts', s['evictions'] > 0 and
+          s['bytes'] <= 1 << 20 and on_disk <= 1 << 20, '%s on disk %d' % (out[-1], on_disk))
+
+    # -- a missing key
+    r = store_cmd('stat', 'misc/none.bin', check_rc=False)
+    check('missing key: stat fails with not found', r.returncode != 0 and
+          'not found' in r.stderr, r.stderr)
+    r = store_cmd('read', 'misc/none.bin', '0', '10', check_rc=False)
+    check('missing key: read fails', r.returncode != 0 and 'not found' in r.stderr, r.stderr)
+    r = store_cmd('get', 'misc/none.bin', os.path.join(tmp, 'none.out'), check_rc=False)
+    check('missing key: get fails and leaves no file', r.returncode != 0 and
+          not os.path.exists(os.path.join(tmp, 'none.out')), r.stderr)
+
+    # -- retries with back-off on 5xx, and their bound
+    with proxy.lock:
+        proxy.fail_next = 2
+    r = store_cmd('put', 'misc/retry.bin', os.path.join(tmp, 'small.bin'), '--stats')
+    check('two 503s are retried and the put succeeds', r.returncode == 0 and
+          json.loads(r.stdout.splitlines()[-1])['retries'] == 2, r.stdout + r.stderr)
+    n_log = len(proxy.log)
+    with proxy.lock:
+        proxy.fail_next = 100
+    t0 = time.monotonic()
+    r = store_cmd('put', 'misc/never.bin', os.path.join(tmp, 'small.bin'), check_rc=False)
+    took = time.monotonic() - t0
+    with proxy.lock:
+        tries = sum(1 for m, p, s in proxy.log[n_log:] if s == 503)
+        proxy.fail_next = 0
+    check('past --s3-retries 3 the put fails after 4 attempts', r.returncode != 0 and
+          tries == 4 and 'SlowDown' in r.stderr, '%d tries: %s' % (tries, r.stderr))
+    check('a failed put leaves no object', store_cmd('stat', 'misc/never.bin',
+                                                      check_rc=False).returncode != 0)
+    print('  (4 attempts with back-off took %.2f s)' % took)
+
+    # -- the proxy's signature check can fail: a wrong secret is refused
+    n_bad = len(proxy.bad)
+    r = store_cmd('stat', 'misc/small.bin', secret='not-the-secret', check_rc=False)
+    check('a request signed with a wrong secret is refused (403)', r.returncode != 0 and
+          len(proxy.bad) == n_bad + 1 and 'signature mismatch' in proxy.bad[-1] and
+          'HTTP 403' in r.stderr, r.stderr)
+    bad_before = proxy.bad[:n_bad]
+
+    # -- the store dies in the middle of a multipart upload
+    with proxy.lock:
+        proxy.kill_on_part = proxy.parts_seen + 2  # the second part of the next upload
+    r = store_cmd('put', 'misc/killed.bin', big_path, check_rc=False)
+    check('an upload cut by the store dying fails cleanly', r.returncode != 0 and
+          r.stderr.count('\n') <= 2, r.stderr)
+    s3.start()  # the same directory, a new port; the proxy follows s3.port
+    with proxy.lock:
+        proxy.kill_on_part = 0
+    r = store_cmd('stat', 'misc/killed.bin', check_rc=False)
+    check('after a restart nothing of it is visible', r.returncode != 0 and
+          'not found' in r.stderr and
+          not glob.glob(os.path.join(s3.dir, BUCKET, 'museum', 'misc', 'killed.bin*')), r.stderr)
+    store_cmd('put', 'misc/killed.bin', big_path)
+    check('the same upload succeeds once the store is back',
+          store_cmd('sha256', 'misc/killed.bin').stdout.split()[0] == sha(big))
+
+    # -- an image in S3, in a shared mount and in the data directory: identical tiles
+    h, w = 1100, 1500
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.dstack([(xx * 255 // w), (yy * 255 // h), ((xx + yy) % 256)]).astype(np.uint8)
+    img = cv2.add(img, np.random.default_rng(15).integers(0, 40, img.shape, dtype=np.uint8))
+    src = os.path.join(tmp, 'master.jpg')
+    cv2.imwrite(src, img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    local = os.path.join(tmp, 'local')
+    posix_data = os.path.join(tmp, 'posix-data')
+    mount = 'file://' + os.path.join(tmp, 'mount')
+    dq(['ingest', src, '--id', 'blob-test'], local)
+    dq(['ingest', src, '--id', 'blob-test'], data, store, opts)
+    dq(['ingest', src, '--id', 'blob-test'], posix_data, mount)
+    rec_local = sha(open(os.path.join(local, 'pyramids', 'blob-test.tif'), 'rb').read())
+    check('the S3 pyramid is the local pyramid, byte for byte',
+          store_cmd('sha256', 'pyramids/blob-test.tif').stdout.split()[0] == rec_local)
+    check('the mount holds the same layout', sha(open(os.path.join(
+        tmp, 'mount', 'pyramids', 'blob-test.tif'), 'rb').read()) == rec_local and
+        not os.path.exists(os.path.join(posix_data, 'pyramids')))
+    servers = {}
+    for name, d, st, ex in (('local', local, None, ()), ('s3', data, store, opts),
+                            ('posix', posix_data, mount, ())):
+        servers[name] = serve(d, st, ex)
+    info = {k: get(b + '/iiif/3/blob-test/info.json') for k, (_, b) in servers.items()}
+    inf = json.loads(info['local'][1])
+    check('info.json answers on every store', all(s == 200 for s, _ in info.values()))
+    urls = []
+    tile = inf['tiles'][0]['width']
+    for sf in inf['tiles'][0]['scaleFactors']:
+        step = tile * sf
+        for y in range(0, inf['height'], step):
+            for x in range(0, inf['width'], step):
+                rw, rh = min(step, inf['width'] - x), min(step, inf['height'] - y)
+                urls.append('/iiif/3/blob-test/%d,%d,%d,%d/%d,/0/default.jpg' %
+                            (x, y, rw, rh, (rw + sf - 1) // sf))
+    urls += ['/iiif/3/blob-test/full/max/0/default.jpg',
+             '/iiif/3/blob-test/100,100,700,500/350,/90/gray.png',
+             '/iiif/3/blob-test/full/!300,300/0/bitonal.webp']
+    diff = []
+    for u in urls:
+        answers = {k: get(b + u) for k, (_, b) in servers.items()}
+        if answers['local'][0] != 200 or any(a != answers['local'] for a in answers.values()):
+            diff.append((u, {k: (a[0], len(a[1])) for k, a in answers.items()}))
+    check('%d tiles and renders: S3 and mount answers are byte-identical to local' % len(urls),
+          not diff and len(urls) > 40, str(diff[:3]))
+    health = {k: json.loads(get(b + '/health')[1]) for k, (_, b) in servers.items()}
+    bc = health['s3']['store']['block_cache']
+    check('/health names each store; the S3 server read its blocks through the cache',
+          [health[k]['store']['kind'] for k in ('local', 's3', 'posix')] ==
+          ['local', 's3', 'posix'] and bc['missed_blocks'] > 0 and
+          bc['gets'] == bc['missed_blocks'] and bc['hit_blocks'] > bc['missed_blocks'] and
+          bc['bytes'] <= 1 << 20, str(bc))
+
+    # -- a pyramid replaced under running servers is noticed (an object's ETag, a file's inode)
+    u = urls[len(urls) // 2]
+    before = get(servers['local'][1] + u)
+    dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '70'], local)
+    dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '70'], data, store, opts)
+    now = {}
+    for _ in range(300):  # bounded: the servers re-check once a second
+        now = {k: get(b + u) for k, (_, b) in servers.items() if k != 'posix'}
+        if now['local'] != before and now['s3'] == now['local']:
+            break
+        time.sleep(0.1)
+    check('a pyramid replaced in S3 is served new, like the local one', now['local'] != before and
+          now['s3'] == now['local'] and now['s3'][0] == 200)
+    for p, _ in servers.values():
+        stop_server(p)
+    servers = {}
+
+    # -- a PostgreSQL catalog and the S3 store shared by two nodes (when the runner made a
+    #    cluster: DQ_TEST_PG_URL): node A ingests, node B (its own data directory and cache)
+    #    serves the tiles, identical to the local store's
+    pg = os.environ.get('DQ_TEST_PG_URL')
+    if pg:
+        schema = 'blob_%d' % os.getpid()
+        subprocess.run(['psql', '-X', '-q', pg, '-c', 'CREATE SCHEMA ' + schema], check=True,
+                       env=dict(os.environ, PGOPTIONS='-c client_min_messages=warning'))
+        try:
+            url = pg + '?options=-csearch_path%3D' + schema
+            node_a, node_b = os.path.join(tmp, 'node-a'), os.path.join(tmp, 'node-b')
+            pgopts = ['--catalog', url, '--s3-endpoint', endpoint]
+            dq(['ingest', src, '--id', 'pg-blob', '--quality', '70'], node_a, 's3://%s/pgnodes' % BUCKET,
+               pgopts)
+            p, b = serve(node_b, 's3://%s/pgnodes' % BUCKET, pgopts)
+            lp, lb = serve(local)
+            try:
+                ok = all(get(b + x.replace('blob-test', 'pg-blob')) == get(lb + x)
+                         for x in urls[:12])
+            finally:
+                stop_server(p)
+                stop_server(lp)
+            check('PostgreSQL + S3: tiles ingested on one node, served by another, identical', ok)
+        finally:
+            subprocess.run(['psql', '-X', '-q', pg, '-c', 'DROP SCHEMA %s CASCADE' % schema],
+                           env=dict(os.environ, PGOPTIONS='-c client_min_messages=warning'))
+    else:
+        print('  (PostgreSQL part not run: no DQ_TEST_PG_URL)')
+
+    # -- analysis that needs a file reads a local copy of the object: style embeddings
+    r = dq(['style', 'index'], data, store, opts, check_rc=False)
+    check('style index embeds a pyramid kept in S3', r.returncode == 0 and
+          '1 embedded' in r.stdout, r.stdout + r.stderr)
+    r = dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '80'], data, store, opts,
+           check_rc=False)
+    dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '80'], local)
+    check('ingest --replace into S3 re-embeds from the new object', r.returncode == 0,
+          r.stdout + r.stderr)
+
+    # -- the data directory names its store: no --store needed later, another one refused
+    conf = open(os.path.join(data, 'store.conf')).read()
+    check('DATA/store.conf names the store and endpoint, never a secret',
+          'store=%s\n' % store in conf and 's3-endpoint=%s\n' % endpoint in conf and
+          {l.split('=')[0] for l in conf.splitlines() if l and l[0] != '#'} <=
+          {'store', 's3-endpoint', 's3-region'} and AK not in conf, conf)
+    r = dq(['fixity'], data, None, ['--store-cache', cache], check_rc=False)
+    check('without --store the data directory\'s own store is used', r.returncode == 0 and
+          '1 ok' in r.stdout, r.stdout + r.stderr)
+    r = dq(['fixity'], data, 's3://%s/elsewhere' % BUCKET, opts, check_rc=False)
+    check('a --store other than the one the data directory names is refused',
+          r.returncode != 0 and 'keeps its images in' in r.stderr, r.stderr)
+    r = dq(['fixity'], local, store, opts, check_rc=False)
+    check('a data directory with local pyramids does not switch stores silently',
+          r.returncode != 0 and 'cannot switch' in r.stderr and
+          not os.path.exists(os.path.join(local, 'store.conf')), r.stderr)
+
+    # -- fixity on every store, and a corrupted object found in S3
+    for name, d, st, ex in (('local', local, None, ()), ('s3', data, store, opts),
+                            ('posix', posix_data, mount, ())):
+        r = dq(['fixity'], d, st, ex, check_rc=False)
+        check('fixity on the %s store: ok' % name, r.returncode == 0 and
+              '1 ok, 0 mismatch, 0 missing' in r.stdout, r.stdout + r.stderr)
+    obj = glob.glob(os.path.join(s3.dir, BUCKET, 'museum', 'pyramids', 'blob-test.tif._S3rver_object'))
+    if check('s3rver keeps the pyramid as a file', len(obj) == 1):
+        with open(obj[0], 'r+b') as f:
+            f.seek(1000)
+            c = f.read(1)
+            f.seek(1000)
+            f.write(bytes([c[0] ^ 0xFF]))
+        r = dq(['fixity'], data, store, opts, check_rc=False)
+        check('fixity reads the store, not the cache: the corrupted pyramid is a MISMATCH',
+              r.returncode == 1 and 'MISMATCH pyramid pyramids/blob-test.tif' in r.stdout,
+              r.stdout + r.stderr)
+    check('no request of ours failed the signature or checksum checks', bad_before == [] and
+          len(proxy.bad) == n_bad + 1, '; '.join(proxy.bad))
+except Exception as e:  # report, then clean up below
+    import traceback
+    traceback.print_exc()
+    check('test ran to the end', False, repr(e))
+finally:
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL) if p.args[0] == binary else p.kill()
+            except OSError:
+                pass
+            p.wait()
+    if proxy:
+        proxy.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+print('%d passed, %d failed' % (passed, failed))
+sys.exit(1 if failed else 0)
