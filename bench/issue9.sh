@@ -18,6 +18,8 @@
 # usage: bench/issue9.sh [PART ...]    (no part: all five, in the order above)
 # env: DQ_BENCH_ROUNDS (3), DQ_BENCH_SECONDS (10 per round and server), DQ_BENCH_CONNS (32),
 #      DQ_BENCH_RELICS (100000), DQ_BENCH_RUNS (50 searches per query and interface),
+#      DQ_BENCH_SEARCH_DATA (search: a data directory that already holds DQ_BENCH_RELICS
+#      generated records, e.g. bench/catalog_compare.sh's, instead of importing them),
 #      DQ_BENCH_W/H (40000x6000), DQ_BENCH_SERVE_ARGS (extra `danqing serve` options),
 #      DQ_BENCH_BASE_BIN (tiles parts: also serve with this danqing binary, an older build,
 #      interleaved in the same rounds, and add its rows and the new/old ratio; search: every
@@ -341,7 +343,7 @@ part_import() {
 }
 
 part_search() {
-  need_relics
+  [ -n "${DQ_BENCH_SEARCH_DATA:-}" ] || need_relics
   local D=$I/search-data PKGS LIBS
   # the build's own package list and link line, as make expands them (PKGS spans two lines)
   PKGS=$({ make -pnq -f Makefile nothing 2> /dev/null || true; } | sed -n 's/^PKGS := //p')
@@ -352,10 +354,15 @@ part_search() {
   cc -O2 -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Isrc $(pkg-config --cflags $PKGS) \
     -o "$I/catalog_query_bench" bench/catalog_query_bench.c build/rel/libdanqing.a \
     $LIBS || say "search: bench/catalog_query_bench.c does not build"
-  rm -rf "$D"
-  local t0=$SECONDS
-  build/danqing --data "$D" import "$I/relics-$nrel.jsonl" > /dev/null
-  say "search: imported $nrel records in $((SECONDS - t0)) s (load $(load))"
+  if [ -n "${DQ_BENCH_SEARCH_DATA:-}" ]; then # an existing catalog of $nrel generated records
+    D=$DQ_BENCH_SEARCH_DATA
+    say "search: the catalog in $D (load $(load))"
+  else
+    rm -rf "$D"
+    local t0=$SECONDS
+    build/danqing --data "$D" import "$I/relics-$nrel.jsonl" > /dev/null
+    say "search: imported $nrel records in $((SECONDS - t0)) s (load $(load))"
+  fi
   if [ -x "$I/catalog_query_bench" ]; then
     "$I/catalog_query_bench" "$D" "$runs" > "$I/capi.txt" || say "search: catalog_query_bench failed"
     cat "$I/capi.txt" >&2

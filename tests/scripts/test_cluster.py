@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 
-from dqhttp import free_port, request
+from dqhttp import free_port, request, stable_port
 from dqnet import Counter
 
 ROOT = os.environ.get("DQ_ROOT") or os.getcwd()
@@ -56,7 +56,7 @@ class Node:
         self.name = name
         self.data = f"{tmp}/{name}"
         os.makedirs(self.data)
-        self.port = free_port()
+        self.port = stable_port() or free_port()
         self.url = url
         self.store = store
         self.proc = None
@@ -66,8 +66,9 @@ class Node:
         return ["--data", self.data, "--catalog", self.url, "--store", self.store]
 
     def start(self):
-        # The port was free when picked and is this node's again after a SIGKILL (the server
-        # sets SO_REUSEADDR); another process may still take it in between: a few tries.
+        # The port was free when picked, below the ephemeral range (dqhttp.stable_port), and
+        # is this node's again after a SIGKILL (the server sets SO_REUSEADDR); another
+        # server may still take it in between: a few tries.
         for _ in range(5):
             self.proc = subprocess.Popen(
                 [BIN] + self.args() + ["serve", "--listen", f"127.0.0.1:{self.port}",
