@@ -443,15 +443,37 @@ static json_t *chk_reference(json_t *fe, const char *path, json_t *v)
     static const field_t f[] = {{"text", 's', 1}, {"url", 's', 0}, {"doi", 's', 0}};
     return chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
 }
-/* A record harvested from another institution (`danqing harvest`): its Manifest and where
- * it came from, referenced and never copied. URLs must be http(s). */
+/* One source field a harvest did not map (kept so that nothing is lost silently). */
+static json_t *chk_source_field(json_t *fe, const char *path, json_t *v)
+{
+    static const field_t f[] = {{"name", 's', 1}, {"value", 's', 1}};
+    return chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
+}
+
+/* A record harvested from another institution (`danqing harvest`): its Manifest and/or its
+ * source record (OAI-PMH) and where it came from, referenced and never copied. URLs must be
+ * http(s); one of manifest and record is required. */
 static json_t *chk_remote(json_t *fe, const char *path, json_t *v)
 {
-    static const field_t f[] = {{"manifest", 's', 1}, {"institution", 's', 0},
+    static const field_t f[] = {{"manifest", 's', 0}, {"institution", 's', 0},
                                 {"source", 's', 0},   {"url", 's', 0},
-                                {"licence", 's', 0}};
-    json_t *c = chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
-    static const char *const urls[] = {"manifest", "source", "url"};
+                                {"licence", 's', 0},  {"record", 's', 0},
+                                {"oai_identifier", 's', 0}, {"format", 's', 0}};
+    json_t *fields = json_is_object(v) ? json_object_get(v, "fields") : NULL, *cf = NULL;
+    json_t *rest = v;
+    if (fields) {
+        char p[160];
+        snprintf(p, sizeof(p), "%s.fields", path);
+        if (!(cf = chk_array(fe, p, fields, ARRAY_MAX, chk_source_field)))
+            return NULL;
+        rest = json_copy(v);
+        json_object_del(rest, "fields");
+    } else {
+        json_incref(rest);
+    }
+    json_t *c = chk_object(fe, path, rest, f, DQ_ARRAY_LEN(f));
+    json_decref(rest);
+    static const char *const urls[] = {"manifest", "source", "url", "record"};
     for (size_t i = 0; c && i < DQ_ARRAY_LEN(urls); i++) {
         const char *u = json_string_value(json_object_get(c, urls[i]));
         if (u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
@@ -460,6 +482,14 @@ static json_t *chk_remote(json_t *fe, const char *path, json_t *v)
             c = NULL;
         }
     }
+    if (c && !json_object_get(c, "manifest") && !json_object_get(c, "record")) {
+        relic_fe_addf(fe, "required (or record)", "%s.manifest", path);
+        json_decref(c);
+        c = NULL;
+    }
+    if (c && cf && json_array_size(cf))
+        json_object_set(c, "fields", cf);
+    json_decref(cf);
     return c;
 }
 /* ======== end network ======== */

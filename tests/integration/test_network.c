@@ -429,6 +429,16 @@ static void withdrawn_relic(fx_t *f)
     b = get(f, "/api/relics/r-0004", ah, &st);
     DQ_CHECK_INT(st, 200);
     free(b);
+    /* Its Linked Art URI is gone (410), as is a deleted relic's; r-0007 (never public) is 404. */
+    b = get(f, "/linked-art/object/r-0004", NULL, &st);
+    DQ_CHECK_INT(st, 410);
+    free(b);
+    b = get(f, "/linked-art/object/r-0003", NULL, &st);
+    DQ_CHECK_INT(st, 410);
+    free(b);
+    b = get(f, "/linked-art/object/r-0007", NULL, &st);
+    DQ_CHECK_INT(st, 404);
+    free(b);
     /* A from= harvest at the restriction's second sees it as deleted; r-0007 never shows. */
     char *path = dq_xasprintf("/oai?verb=ListIdentifiers&metadataPrefix=oai_dc&from=%s", w_at);
     b = get(f, path, NULL, &st);
@@ -455,6 +465,9 @@ static void withdrawn_relic(fx_t *f)
     b = get(f, one, NULL, &st);
     DQ_CHECK(!strstr(b, "status=\"deleted\"") && strstr(b, "<metadata>"));
     DQ_CHECK(strcmp(datestamp_of(b), w_at) >= 0);
+    free(b);
+    b = get(f, "/linked-art/object/r-0004", NULL, &st);
+    DQ_CHECK_INT(st, 200);
     free(b);
     items = last_page_items(f, NULL);
     a = json_array_get(items, json_array_size(items) - 1);
