@@ -180,7 +180,7 @@ def write_table():
         L.append('| %d | OpenCV Telea | %.2f | %.4f | %.2f | %.4f | %.1f |' % (
             seed, np.mean([r[7] for r in rr_]), np.mean([r[8] for r in rr_]), np.mean([r[9] for r in rr_]),
             np.mean([r[10] for r in rr_]), sum(r[12] for r in rr_)))
-    L.append('\nMeans over the 16 works. Telea\'s time is in-process (no file I/O), ours includes '
+    L.append('\nMeans over the works of the run. Telea\'s time is in-process (no file I/O), ours includes '
              'decoding and encoding PNGs. Published reference for learned restoration of Chinese '
              'paintings: PSNR 34.71 / SSIM 0.928 (Edge-MSGAN, its own data; not comparable).\n')
     L.append('## Speed on a %d x %d pair (limits: 60 s, 1 GiB)\n' % (bw, bh) if bw == bw else '## Speed: not measured in this run\n')
