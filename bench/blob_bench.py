@@ -11,8 +11,8 @@ block cache), then the same s3 server again (s3-warm: every block now cached on 
 pass asks every stored tile of the two largest levels once, in a fixed shuffled order, from C
 clients on keep-alive connections. Answers are compared byte for byte with local's.
 Environment: DQ_BLOB_W/H (master size, default 8000x4000), DQ_BLOB_CLIENTS (4),
-DQ_BLOB_BLOCK_KB (256), DQ_BLOB_REPEAT (3 passes of each kind; each cold pass on a new server
-with an empty cache). Writes build/bench/blob.md and prints it.
+DQ_BLOB_BLOCK_KB (256), DQ_BLOB_REPEAT (3 rounds of local, cold and warm passes, interleaved;
+each cold pass on a new server with an empty cache). Writes build/bench/blob.md and prints it.
 """
 import http.client
 import json
@@ -97,6 +97,20 @@ def run_pass(port, urls):
     return time.perf_counter() - t0, sorted(lat), bodies
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def timed(pids, port, urls):
+    """run_pass, plus the CPU seconds each of pids spent during it."""
+    before = [cpu_s(p) for p in pids]
+    secs, lat, bodies = run_pass(port, urls)
+    return secs, lat, bodies, [cpu_s(p) - b for p, b in zip(pids, before)]
+
+
 def pct(v, q):
     return v[min(len(v) - 1, int(q * len(v)))] * 1000
 
@@ -113,6 +127,7 @@ def main():
     for d in ('local', 's3data', 's3rver', 'cache', 'cache0', 'cache1', 'cache2'):
         shutil.rmtree(os.path.join(B, d), ignore_errors=True)
     port = start_s3rver(os.path.join(B, 's3rver'))
+    s3pid = procs[-1].pid
     s3 = ['--data', os.path.join(B, 's3data'), '--store', 's3://danqing/bench',
           '--s3-endpoint', 'http://127.0.0.1:%d' % port, '--store-block-kb', str(BLOCK_KB)]
     local = ['--data', os.path.join(B, 'local')]
@@ -137,30 +152,32 @@ def main():
                             (x, y, rw, rh, (rw + sf - 1) // sf))
     random.Random(15).shuffle(urls)
 
-    # REPEAT passes of each kind; each cold pass gets a new server with an empty cache.
-    rows, same = [], True
+    # REPEAT rounds, each one local pass, one cold S3 pass (a new server with an empty cache)
+    # and one warm S3 pass, interleaved so that the three kinds share the machine's load.
+    same = True
     lp, lport = serve(local)
     _, _, ref = run_pass(lport, urls)  # the OS page cache warm, as a serving node's would be
-    rows.append(('local (data directory)', [run_pass(lport, urls)[:2] for _ in range(REPEAT)]))
-    os.killpg(lp.pid, signal.SIGTERM)
-    lp.wait()
-    cold_runs, warm_runs, cache_bytes = [], [], 0
+    local_runs, cold_runs, warm_runs, cache_bytes = [], [], [], 0
     for i in range(REPEAT):
+        secs, lat, _, cpu = timed([lp.pid, s3pid], lport, urls)
+        local_runs.append((secs, lat, cpu))
         cache = os.path.join(B, 'cache%d' % i)
         shutil.rmtree(cache, ignore_errors=True)
         sp, sport = serve(s3 + ['--store-cache', cache])
-        secs, lat, cold = run_pass(sport, urls)
-        cold_runs.append((secs, lat))
+        secs, lat, cold, cpu = timed([sp.pid, s3pid], sport, urls)
+        cold_runs.append((secs, lat, cpu))
         cache_bytes = sum(os.path.getsize(os.path.join(dp, f))
                           for dp, _, fs in os.walk(cache) for f in fs)
-        secs, lat, warm = run_pass(sport, urls)
-        warm_runs.append((secs, lat))
+        secs, lat, warm, cpu = timed([sp.pid, s3pid], sport, urls)
+        warm_runs.append((secs, lat, cpu))
         same = same and all(cold[u] == ref[u] and warm[u] == ref[u] for u in urls)
         os.killpg(sp.pid, signal.SIGTERM)
         sp.wait()
         shutil.rmtree(cache, ignore_errors=True)
-    rows.append(('S3, cold block cache', cold_runs))
-    rows.append(('S3, warm block cache', warm_runs))
+    os.killpg(lp.pid, signal.SIGTERM)
+    lp.wait()
+    rows = [('local (data directory)', local_runs), ('S3, cold block cache', cold_runs),
+            ('S3, warm block cache', warm_runs)]
 
     load = open('/proc/loadavg').read().split()[:3]
     out = ['# Issue 15: tiles from S3 through the read-through cache, cold and warm, vs local', '',
@@ -170,14 +187,20 @@ def main():
            ' 3.7.1 on loopback as the store. Load average at the end: %s. Answers byte-identical'
            ' to local: **%s**.' % (W, H, size / 1e6, len(urls), CLIENTS, BLOCK_KB,
                                    ' '.join(load), 'yes' if same else 'NO'), '',
-           '| store | tiles/s (median of %d passes) | p50 ms | p95 ms | p99 ms |' % REPEAT,
-           '|---|---:|---:|---:|---:|']
+           '| store | tiles/s (median of %d passes) | p50 ms | p95 ms | p99 ms |'
+           ' danqing CPU µs/tile | s3rver CPU µs/tile |' % REPEAT,
+           '|---|---:|---:|---:|---:|---:|---:|']
     for name, runs in rows:
-        rate = sorted(len(lat) / secs for secs, lat in runs)[len(runs) // 2]
-        lat = sorted(x for _, l in runs for x in l)  # latencies of all passes pooled
-        out.append('| %s | %.0f | %.2f | %.2f | %.2f |' % (name, rate, pct(lat, .5),
-                                                          pct(lat, .95), pct(lat, .99)))
-    out += ['', 'Ingest: local %.1f s, S3 %.1f s (the same pyramid build plus the uploads).'
+        rate = sorted(len(lat) / secs for secs, lat, _ in runs)[len(runs) // 2]
+        lat = sorted(x for _, l, _ in runs for x in l)  # latencies of all passes pooled
+        n = sum(len(l) for _, l, _ in runs)
+        cpu = [sum(c[k] for _, _, c in runs) / n * 1e6 for k in (0, 1)]
+        out.append('| %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f |' % (
+            name, rate, pct(lat, .5), pct(lat, .95), pct(lat, .99), cpu[0], cpu[1]))
+    out += ['', 'CPU per tile is the server process\'s user + system time over the passes'
+            ' (/proc/PID/stat) divided by the tiles: it does not depend on the client or on what'
+            ' else the machine runs, unlike tiles/s and latency here.',
+            '', 'Ingest: local %.1f s, S3 %.1f s (the same pyramid build plus the uploads).'
             ' Block cache after the cold pass: %.1f MB for a %.1f MB pyramid (%.0f %%: the two'
             ' largest levels are most of it).' % (t_local, t_s3, cache_bytes / 1e6, size / 1e6,
                                                    100.0 * cache_bytes / size), '']

@@ -8,7 +8,9 @@
 #                  /health p99 < 50 ms, uncached tile p99 within 2x of idle, an API write
 #                  (PATCH of a relic, admin token) finishing or answering 503 within 2 s.
 #   search         100,000 records: selective searches (张择端, 溪山行旅) <= 2 ms p50 through the
-#                  C API and <= 3 ms over HTTP; every query p95 < 30 ms over HTTP.
+#                  C API and <= 3 ms over HTTP; every query p95 < 30 ms over HTTP. On a loaded
+#                  machine read the CPU rows: the C API's thread CPU and the server's CPU per
+#                  HTTP search (every thread, from /proc/PID/task/*/schedstat).
 #   regions        random regions scaled to 512 px vs IIPImage (iipsrv behind lighttpd
 #                  FastCGI, serving danqing's own pyramid file): >= 2x, p99 below IIPImage's.
 # The machine is shared and noisy, so every comparison runs interleaved (A, B, A, B, ...) for
@@ -16,9 +18,12 @@
 # usage: bench/issue9.sh [PART ...]    (no part: all five, in the order above)
 # env: DQ_BENCH_ROUNDS (3), DQ_BENCH_SECONDS (10 per round and server), DQ_BENCH_CONNS (32),
 #      DQ_BENCH_RELICS (100000), DQ_BENCH_RUNS (50 searches per query and interface),
+#      DQ_BENCH_SEARCH_DATA (search: a data directory that already holds DQ_BENCH_RELICS
+#      generated records, e.g. bench/catalog_compare.sh's, instead of importing them),
 #      DQ_BENCH_W/H (40000x6000), DQ_BENCH_SERVE_ARGS (extra `danqing serve` options),
 #      DQ_BENCH_BASE_BIN (tiles parts: also serve with this danqing binary, an older build,
-#      interleaved in the same rounds, and add its rows and the new/old ratio). Output: the table on stdout and in build/bench/i9/table.md.
+#      interleaved in the same rounds, and add its rows and the new/old ratio; search: every
+#      HTTP query also against it, on the same catalog, right after the new build's runs). Output: the table on stdout and in build/bench/i9/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -155,6 +160,9 @@ warm() { # origin list: every URL once over one keep-alive connection
 # requests per second mostly measure the scheduler; CPU per request measures the server.
 declare -A SRV_PID=()
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
+# The same in nanoseconds (the scheduler's run time of each thread, /proc/PID/task/*/schedstat):
+# fine enough to charge one search of a millisecond or two.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2> /dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 # ---- interleaved comparison: compare PART NAME_A ORIGIN_A LIST_A NAME_B ORIGIN_B LIST_B [NAME_C ...]
 # Appends "name rps p50 p99 errors" per round to $I/PART.runs.
@@ -335,7 +343,7 @@ part_import() {
 }
 
 part_search() {
-  need_relics
+  [ -n "${DQ_BENCH_SEARCH_DATA:-}" ] || need_relics
   local D=$I/search-data PKGS LIBS
   # the build's own package list and link line, as make expands them (PKGS spans two lines)
   PKGS=$({ make -pnq -f Makefile nothing 2> /dev/null || true; } | sed -n 's/^PKGS := //p')
@@ -346,19 +354,44 @@ part_search() {
   cc -O2 -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Isrc $(pkg-config --cflags $PKGS) \
     -o "$I/catalog_query_bench" bench/catalog_query_bench.c build/rel/libdanqing.a \
     $LIBS || say "search: bench/catalog_query_bench.c does not build"
-  rm -rf "$D"
-  local t0=$SECONDS
-  build/danqing --data "$D" import "$I/relics-$nrel.jsonl" > /dev/null
-  say "search: imported $nrel records in $((SECONDS - t0)) s (load $(load))"
+  if [ -n "${DQ_BENCH_SEARCH_DATA:-}" ]; then # an existing catalog of $nrel generated records
+    D=$DQ_BENCH_SEARCH_DATA
+    say "search: the catalog in $D (load $(load))"
+  else
+    rm -rf "$D"
+    local t0=$SECONDS
+    build/danqing --data "$D" import "$I/relics-$nrel.jsonl" > /dev/null
+    say "search: imported $nrel records in $((SECONDS - t0)) s (load $(load))"
+  fi
   if [ -x "$I/catalog_query_bench" ]; then
     "$I/catalog_query_bench" "$D" "$runs" > "$I/capi.txt" || say "search: catalog_query_bench failed"
     cat "$I/capi.txt" >&2
   fi
   touch "$I/capi.txt"
   start_dq search "$D" --cache-mb 0
-  local dq_pid=$DQ_PID
+  local dq_pid=$DQ_PID dq_url=$DQ_URL base_pid="" base_url=""
   curl -s -o /dev/null "$DQ_URL/api/relics?facets=1" # builds the in-memory index once
+  if [ -n "${DQ_BENCH_BASE_BIN:-}" ]; then # an older build on the same catalog, interleaved
+    DQ_SERVE_BIN=$DQ_BENCH_BASE_BIN start_dq search-base "$D" --cache-mb 0
+    base_pid=$DQ_PID base_url=$DQ_URL
+    curl -s -o /dev/null "$base_url/api/relics?facets=1"
+  fi
   : > "$I/http.txt"
+  : > "$I/http-base.txt"
+  # http_runs ORIGIN PID QUERY: one line "QUERY p50 p95 non-200 server-CPU-ms-per-search"
+  http_runs() {
+    local k n0 n1 p50 p95 bad cpu
+    for k in $(seq 1 "$runs"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$1/api/relics?$3"; done > "$I/q.curl"
+    n0=$(cpu_ns "$2")
+    curl -s -K "$I/q.curl" -w '%{http_code} %{time_total}\n' > "$I/q.times"
+    n1=$(cpu_ns "$2")
+    p50=$(awk '{print $2 * 1000}' "$I/q.times" | median)
+    p95=$(awk '{print $2 * 1000}' "$I/q.times" | pctl 95)
+    bad=$(awk '$1 != 200' "$I/q.times" | wc -l)
+    # server CPU per search, every thread of the server (mean over the runs)
+    cpu=$(awk -v a="$n0" -v b="$n1" -v n="$runs" 'BEGIN {printf "%.2f", (b - a) / 1e6 / n}')
+    echo "$3 $p50 $p95 $bad $cpu"
+  }
   local q
   for q in 'q=%E5%BC%A0%E6%8B%A9%E7%AB%AF&facets=1' 'q=%E6%BA%AA%E5%B1%B1%E8%A1%8C%E6%97%85&facets=1' \
     'q=autumn%20mountains&facets=1' 'q=%E5%B1%B1%E6%B0%B4&facets=1' \
@@ -366,19 +399,14 @@ part_search() {
     'year_from=1100&year_to=1200&facets=1' 'q=qiushan&facets=1' 'q=xsxl&facets=1' \
     'q=wind%20in%20the%20pines&facets=1' 'subject=landscape&sort=date&facets=1' 'facets=1' \
     'q=%E5%B1%B1%E6%B0%B4'; do
-    local k
-    for k in $(seq 1 "$runs"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$DQ_URL/api/relics?$q"; done > "$I/q.curl"
-    curl -s -K "$I/q.curl" -w '%{http_code} %{time_total}\n' > "$I/q.times"
-    local p50 p95 bad
-    p50=$(awk '{print $2 * 1000}' "$I/q.times" | median)
-    p95=$(awk '{print $2 * 1000}' "$I/q.times" | pctl 95)
-    bad=$(awk '$1 != 200' "$I/q.times" | wc -l)
-    echo "$q $p50 $p95 $bad" >> "$I/http.txt"
+    http_runs "$dq_url" "$dq_pid" "$q" >> "$I/http.txt"
+    [ -z "$base_pid" ] || http_runs "$base_url" "$base_pid" "$q" >> "$I/http-base.txt"
   done
   stop_pid "$dq_pid"
+  [ -z "$base_pid" ] || stop_pid "$base_pid"
   # C API lines: "  NAME  p50 X ms  p95 Y ms  total N"
   capi() { awk -v k="$1" 'index($0, k) && /total/ {c = "n/a"; for (i = 1; i <= NF; i++) {if ($i == "p50") a = $(i + 1); if ($i == "p95") b = $(i + 1); if ($i == "cpu50") c = $(i + 1); if ($i == "total") t = $(i + 1)}} END {print a, b, t, c}' "$I/capi.txt"; }
-  http() { awk -v k="$1" '$1 == k {print $2, $3, $4}' "$I/http.txt"; }
+  http() { awk -v k="$1" '$1 == k {print $2, $3, $4, $5}' "$I/http.txt"; }
   local name key qs target
   for spec in '张择端|creator name 张择端 + facets|q=%E5%BC%A0%E6%8B%A9%E7%AB%AF&facets=1|sel' \
     '溪山行旅|text 溪山行旅 + facets|q=%E6%BA%AA%E5%B1%B1%E8%A1%8C%E6%97%85&facets=1|sel' \
@@ -387,13 +415,14 @@ part_search() {
     IFS='|' read -r name key qs target <<< "$spec"
     local c h; c=$(capi "$key"); h=$(http "$qs")
     local c50 c95 ct h50 h95 hb
-    local ccpu
-    read -r c50 c95 ct ccpu <<< "$c"; read -r h50 h95 hb <<< "$h"
+    local ccpu hcpu
+    read -r c50 c95 ct ccpu <<< "$c"; read -r h50 h95 hb hcpu <<< "$h"
     if [ "$target" = sel ]; then
       row search "$name ($ct hits): C API p50 / p95 ms" "$c50 / $c95" "" "" "p50 <= 2" "$(verdict '<=' "$c50" 2)"
       # thread CPU per search: what load does not inflate as much as wall time
       row search "$name: C API thread CPU p50 ms" "$ccpu" "" "" "" ""
       row search "$name: HTTP p50 / p95 ms" "$h50 / $h95" "" "" "p50 <= 3" "$(verdict '<=' "$h50" 3)"
+      row search "$name: HTTP server CPU ms per search (all threads, mean)" "$hcpu" "" "" "" ""
     else
       row search "$name ($ct hits): C API p50 / p95 ms" "$c50 / $c95" "" "" "" ""
       row search "$name: HTTP p50 / p95 ms" "$h50 / $h95" "" "" "p95 < 30" "$(verdict '<' "$h95" 30)"
@@ -404,6 +433,13 @@ part_search() {
   worstq=$(sort -g -k3 "$I/http.txt" | tail -n 1 | cut -d' ' -f1)
   nbad=$(awk '{s += $4} END {print s + 0}' "$I/http.txt")
   row search "every HTTP query ($(wc -l < "$I/http.txt")): worst p95 ms (query; non-200)" "$worst ($worstq; $nbad)" "" "" "< 30" "$(verdict '<' "$worst" 30)"
+  local hq h50 h95 hbad hcpu
+  while read -r hq h50 h95 hbad hcpu; do # every query: p50 / p95 ms, server CPU ms per search
+    row search "HTTP $hq: p50 / p95 ms (server CPU ms)" "$h50 / $h95 ($hcpu)" "" "" "p95 < 30" "$(verdict '<' "$h95" 30)"
+  done < "$I/http.txt"
+  while read -r hq h50 h95 hbad hcpu; do
+    row search "base build ($DQ_BENCH_BASE_BIN) HTTP $hq: p50 / p95 ms (server CPU ms)" "$h50 / $h95 ($hcpu)" "" "" "" ""
+  done < "$I/http-base.txt"
 }
 
 region_list() { # round: a fresh random list per round (same for both servers), so no server

@@ -99,7 +99,7 @@ static dq_blob_t *open_s3(const dq_config_t *cfg, dq_err_t *err)
         free(pp);
     }
     const char *ep = cfg->s3_endpoint[0] ? cfg->s3_endpoint
-                                          : env_or("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL);
+                                         : env_or("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL);
     if (!ep) {
         dq_err_set(err, DQ_EINVAL, 0,
                    "--store %s needs --s3-endpoint or AWS_ENDPOINT_URL (http(s)://host[:port])",
@@ -145,8 +145,7 @@ static dq_blob_t *open_s3(const dq_config_t *cfg, dq_err_t *err)
                                     : dq_xasprintf("%s/cache/blob", cfg->data_dir);
     b->cache_dir = dq_xstrdup(cache_dir);
     if (!(b->cache = dq_blob_cache_new(cache_dir, (uint64_t)cfg->store_cache_mb << 20,
-                                       (size_t)cfg->store_block_kb << 10, b->ops, b->self,
-                                       err))) {
+                                       (size_t)cfg->store_block_kb << 10, b->ops, b->self, err))) {
         dq_blob_close(b);
         b = NULL;
     }
@@ -170,7 +169,140 @@ dq_blob_t *dq_blob_open_local(const char *data_dir)
     return b;
 }
 
+/* ---------------------------------------------------------------- the data directory's store */
+
+/* A data directory names its store in DATA/store.conf, written the first time a command uses
+ * it with --store (key=value lines: store, s3-endpoint, s3-region; never credentials). Later
+ * commands without --store use that store, and a --store that names another one is refused:
+ * the catalog's keys would point into a store that does not hold them. A data directory
+ * without the file is the local store, and its layout is untouched (no file is written). */
+#define STORE_CONF "store.conf"
+
+typedef struct {
+    char store[1024], endpoint[512], region[64];
+} store_conf_t;
+
+/* 1 and *out filled when DATA/store.conf exists, 0 when not, -1 on a bad file. */
+static int conf_read(const char *data_dir, store_conf_t *out, dq_err_t *err)
+{
+    char *path = dq_xasprintf("%s/" STORE_CONF, data_dir);
+    dq_buf_t b = {0};
+    dq_err_t e = {0};
+    int rc = -1;
+    memset(out, 0, sizeof(*out));
+    if (dq_fs_read_file(path, 8192, &b, &e) < 0) {
+        rc = e.code == DQ_ENOTFOUND ? 0 : dq_err_set(err, e.code, 0, "%s", e.msg);
+        goto out;
+    }
+    for (char *line = b.data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (!*line || *line == '#')
+            continue;
+        char *eq = strchr(line, '=');
+        char *dst = NULL;
+        size_t cap = 0;
+        if (eq) {
+            *eq = '\0';
+            if (strcmp(line, "store") == 0)
+                dst = out->store, cap = sizeof(out->store);
+            else if (strcmp(line, "s3-endpoint") == 0)
+                dst = out->endpoint, cap = sizeof(out->endpoint);
+            else if (strcmp(line, "s3-region") == 0)
+                dst = out->region, cap = sizeof(out->region);
+        }
+        if (!dst || strlen(eq + 1) >= cap) {
+            dq_err_set(err, DQ_EINVAL, 0, "%s: bad line '%.80s'", path, line);
+            goto out;
+        }
+        snprintf(dst, cap, "%s", eq + 1);
+    }
+    if (!out->store[0]) {
+        dq_err_set(err, DQ_EINVAL, 0, "%s names no store", path);
+        goto out;
+    }
+    rc = 1;
+out:
+    dq_buf_free(&b);
+    free(path);
+    return rc;
+}
+
+/* The same store written two ways: file:///x and /x, with or without a trailing slash. */
+static int same_store(const char *a, const char *b)
+{
+    if (strncmp(a, "file://", 7) == 0)
+        a += 7;
+    if (strncmp(b, "file://", 7) == 0)
+        b += 7;
+    size_t na = strlen(a), nb = strlen(b);
+    while (na > 1 && a[na - 1] == '/')
+        na--;
+    while (nb > 1 && b[nb - 1] == '/')
+        nb--;
+    return na == nb && memcmp(a, b, na) == 0;
+}
+
+/* Fills eff (a copy of cfg) with the store the data directory names, or records cfg's. */
+static int resolve_store(const dq_config_t *cfg, dq_config_t *eff, dq_err_t *err)
+{
+    store_conf_t c;
+    int found = conf_read(cfg->data_dir, &c, err);
+    if (found < 0)
+        return -1;
+    if (found) {
+        if (cfg->store[0] && !same_store(cfg->store, c.store))
+            return dq_err_set(err, DQ_EINVAL, 0,
+                              "%s keeps its images in %s (%s/" STORE_CONF "), not in %s",
+                              cfg->data_dir, c.store, cfg->data_dir, cfg->store);
+        snprintf(eff->store, sizeof(eff->store), "%s", c.store);
+        if (!cfg->s3_endpoint[0])
+            snprintf(eff->s3_endpoint, sizeof(eff->s3_endpoint), "%s", c.endpoint);
+        if (!cfg->s3_region[0])
+            snprintf(eff->s3_region, sizeof(eff->s3_region), "%s", c.region);
+        return 0;
+    }
+    if (!cfg->store[0] || !dq_fs_exists(cfg->data_dir))
+        return 0; /* the local store; or no data directory yet (recorded when it exists) */
+    char *m = dq_xasprintf("%s/masters", cfg->data_dir),
+         *p = dq_xasprintf("%s/pyramids", cfg->data_dir);
+    int local_files = dq_fs_exists(m) || dq_fs_exists(p);
+    free(m);
+    free(p);
+    if (local_files)
+        return dq_err_set(err, DQ_EINVAL, 0,
+                          "%s already holds masters or pyramids in the data directory: it cannot "
+                          "switch to --store %s without moving them",
+                          cfg->data_dir, cfg->store);
+    dq_buf_t t = {0};
+    dq_buf_printf(&t,
+                  "# the blob store of this data directory (docs/deploy.md); no secrets here\n"
+                  "store=%s\n",
+                  cfg->store);
+    if (cfg->s3_endpoint[0])
+        dq_buf_printf(&t, "s3-endpoint=%s\n", cfg->s3_endpoint);
+    if (cfg->s3_region[0])
+        dq_buf_printf(&t, "s3-region=%s\n", cfg->s3_region);
+    char *path = dq_xasprintf("%s/" STORE_CONF, cfg->data_dir);
+    int rc = dq_fs_write_atomic(path, cfg->data_dir, t.data, t.len, err);
+    free(path);
+    dq_buf_free(&t);
+    return rc;
+}
+
+static dq_blob_t *open_named(const dq_config_t *cfg, dq_err_t *err);
+
 dq_blob_t *dq_blob_open(const dq_config_t *cfg, dq_err_t *err)
+{
+    dq_config_t *eff = dq_xmalloc(sizeof(*eff));
+    *eff = *cfg;
+    dq_blob_t *b = resolve_store(cfg, eff, err) < 0 ? NULL : open_named(eff, err);
+    free(eff);
+    return b;
+}
+
+static dq_blob_t *open_named(const dq_config_t *cfg, dq_err_t *err)
 {
     const char *s = cfg->store;
     if (strncmp(s, "s3://", 5) == 0)
@@ -207,8 +339,14 @@ void dq_blob_close(dq_blob_t *b)
     free(b);
 }
 
-const char *dq_blob_kind(const dq_blob_t *b) { return b->kind; }
-const char *dq_blob_describe(const dq_blob_t *b) { return b->desc; }
+const char *dq_blob_kind(const dq_blob_t *b)
+{
+    return b->kind;
+}
+const char *dq_blob_describe(const dq_blob_t *b)
+{
+    return b->desc;
+}
 
 /* ---------------------------------------------------------------- whole objects */
 
@@ -348,8 +486,7 @@ char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err)
         tmp = dq_xasprintf("%s/.fetch.XXXXXX", dir);
         int fd = mkstemp(tmp);
         if (fd < 0) {
-            rc = dq_err_set(err, DQ_EIO, 0, "cannot create a file in %s: %s", dir,
-                            strerror(errno));
+            rc = dq_err_set(err, DQ_EIO, 0, "cannot create a file in %s: %s", dir, strerror(errno));
         } else {
             close(fd);
             rc = dq_blob_fetch_file(b, key, tmp, err);
@@ -394,9 +531,18 @@ void dq_blob_obj_free(dq_blob_obj_t *o)
     free(o);
 }
 
-uint64_t dq_blob_obj_size(const dq_blob_obj_t *o) { return o->size; }
-const char *dq_blob_obj_tag(const dq_blob_obj_t *o) { return o->tag; }
-const char *dq_blob_obj_key(const dq_blob_obj_t *o) { return o->key; }
+uint64_t dq_blob_obj_size(const dq_blob_obj_t *o)
+{
+    return o->size;
+}
+const char *dq_blob_obj_tag(const dq_blob_obj_t *o)
+{
+    return o->tag;
+}
+const char *dq_blob_obj_key(const dq_blob_obj_t *o)
+{
+    return o->key;
+}
 
 int dq_blob_obj_read(dq_blob_obj_t *o, void *dst, size_t len, uint64_t off, dq_err_t *err)
 {

@@ -40,8 +40,8 @@ typedef struct {
     int (*read)(void *self, const char *key, const char *tag, uint64_t off, size_t len, void *dst,
                 dq_err_t *err);
     /* The whole object, in order, to sink (called with consecutive chunks). */
-    int (*stream)(void *self, const char *key,
-                  int (*sink)(void *ud, const void *data, size_t len), void *ud, dq_err_t *err);
+    int (*stream)(void *self, const char *key, int (*sink)(void *ud, const void *data, size_t len),
+                  void *ud, dq_err_t *err);
     /* Removes key; a missing key is not an error. */
     int (*remove)(void *self, const char *key, dq_err_t *err);
     /* The file behind key (new string), or NULL when the store is not a file system. */
@@ -51,7 +51,11 @@ typedef struct {
 
 /* ---------------------------------------------------------------- opening */
 
-/* Opens the store cfg names: cfg->store "" = the data directory (today's behaviour), a path or
+/* Opens the store cfg names. The data directory remembers it: the first use of a --store other
+ * than the default writes DATA/store.conf (store, endpoint, region; no credentials), a later
+ * command without --store uses it, and a --store naming another store is refused (DQ_EINVAL),
+ * as is switching a data directory that already holds local masters or pyramids.
+ * cfg->store "" = the data directory (today's behaviour), a path or
  * file:///path = a POSIX mount, s3://bucket[/prefix] = an S3-compatible store at
  * cfg->s3_endpoint (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL) with credentials from
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) and region cfg->s3_region

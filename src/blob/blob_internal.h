@@ -21,7 +21,7 @@ extern const dq_blob_ops_t dq_blob_file_ops;
 
 typedef struct dq_s3 dq_s3_t;
 typedef struct {
-    const char *endpoint; /* http(s)://host[:port], no trailing slash */
+    const char *endpoint;                 /* http(s)://host[:port], no trailing slash */
     const char *region, *bucket, *prefix; /* prefix "" or "p/q/" (ends with '/') */
     const char *access_key, *secret_key, *session_token; /* token may be "" */
     uint64_t part_size;

@@ -12,8 +12,10 @@
  * range of that version (s3.c checks Content-Range and ETag), and a cached block whose file
  * has the wrong size (truncated, replaced by hand) is dropped and fetched again.
  * Several processes should not share one cache directory: each bounds only what it wrote.
- * Thread safety: the index is guarded by `lock`; fetches run outside it (two threads missing
- * the same block both fetch it, and the second rename replaces identical bytes).
+ * Thread safety: the index is guarded by `lock`; fetches run outside it. A block is fetched
+ * once however many threads miss it at the same time (a viewer asks for a block's neighbouring
+ * tiles together): the first records a fetch in flight, the others wait on `fetched` and then
+ * read the cached file; when the first fails, each of them tries on its own.
  */
 #define _GNU_SOURCE
 #include "blob/blob_internal.h"
@@ -29,6 +31,12 @@
 
 #define N_BUCKETS 65536
 
+/* A block being fetched (a short list: at most one per thread). */
+typedef struct flight {
+    struct flight *next;
+    uint64_t h1, h2, block;
+} flight_t;
+
 typedef struct entry {
     struct entry *hnext;       /* hash chain */
     struct entry *prev, *next; /* LRU list: head = most recent */
@@ -42,7 +50,10 @@ struct dq_blob_cache {
     size_t block;
     const dq_blob_ops_t *ops;
     void *self;
-    pthread_mutex_t lock; /* guards everything below */
+    pthread_mutex_t lock;   /* guards everything below */
+    pthread_cond_t fetched; /* signalled when a fetch in flight ends */
+    flight_t *flights;      /* fetches in flight */
+    uint64_t waits;         /* reads that waited for another thread's fetch */
     entry_t *buckets[N_BUCKETS];
     entry_t *head, *tail;
     uint64_t bytes, hits, misses, evictions;
@@ -56,8 +67,7 @@ static unsigned bucket_of(uint64_t h1, uint64_t block)
 static char *block_path(const dq_blob_cache_t *c, uint64_t h1, uint64_t h2, uint64_t block)
 {
     return dq_xasprintf("%s/%02x/%016llx%016llx-%llu", c->dir, (unsigned)(h1 >> 56),
-                        (unsigned long long)h1, (unsigned long long)h2,
-                        (unsigned long long)block);
+                        (unsigned long long)h1, (unsigned long long)h2, (unsigned long long)block);
 }
 
 static void lru_unlink(dq_blob_cache_t *c, entry_t *e)
@@ -212,6 +222,7 @@ dq_blob_cache_t *dq_blob_cache_new(const char *dir, uint64_t max_bytes, size_t b
     c->ops = ops;
     c->self = self;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->fetched, NULL);
     scan(c);
     return c;
 }
@@ -225,6 +236,7 @@ void dq_blob_cache_free(dq_blob_cache_t *c)
         free(e);
     }
     pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->fetched);
     free(c->dir);
     free(c);
 }
@@ -314,6 +326,7 @@ int dq_blob_cache_read(dq_blob_cache_t *c, const char *key, const char *tag, uin
     uint8_t *buf = NULL;
     char *path = NULL;
     size_t done = 0;
+    int waited = 0; /* this block was already waited for once */
     while (done < len) {
         uint64_t pos = off + done;
         uint64_t block = pos / c->block, boff = block * c->block;
@@ -334,6 +347,7 @@ int dq_blob_cache_read(dq_blob_cache_t *c, const char *key, const char *tag, uin
             c->hits++;
             pthread_mutex_unlock(&c->lock);
             done += n;
+            waited = 0;
             continue;
         }
         if (e) { /* listed but unreadable or the wrong size: forget it */
@@ -344,20 +358,53 @@ int dq_blob_cache_read(dq_blob_cache_t *c, const char *key, const char *tag, uin
             }
             pthread_mutex_unlock(&c->lock);
         }
-        /* Miss: one ranged GET for the whole block, answered from memory, kept on disk. */
+        /* Miss. Another thread fetching this block already: wait for it, then look again
+         * (a hit now, or, when its fetch failed, a fetch of our own). */
+        pthread_mutex_lock(&c->lock);
+        flight_t *fl = c->flights;
+        while (fl && !(fl->h1 == h1 && fl->h2 == h2 && fl->block == block))
+            fl = fl->next;
+        if (fl && !waited) {
+            c->waits++;
+            while (fl) {
+                pthread_cond_wait(&c->fetched, &c->lock);
+                for (fl = c->flights; fl; fl = fl->next)
+                    if (fl->h1 == h1 && fl->h2 == h2 && fl->block == block)
+                        break;
+            }
+            pthread_mutex_unlock(&c->lock);
+            waited = 1; /* once per block: after that, fetch ourselves */
+            continue;
+        }
+        flight_t me = {c->flights, h1, h2, block};
+        c->flights = &me;
+        pthread_mutex_unlock(&c->lock);
+        waited = 0;
+        /* One ranged GET for the whole block, answered from memory, kept on disk. */
         if (!buf)
             buf = dq_xmalloc(c->block);
-        if (c->ops->read(c->self, key, tag, boff, bsize, buf, err) < 0)
-            goto out;
-        memcpy((char *)dst + done, buf + from, n);
-        int stored = store_block(c, path, buf, bsize) == 0;
+        int got = c->ops->read(c->self, key, tag, boff, bsize, buf, err);
+        int stored = 0;
+        if (got == 0) {
+            memcpy((char *)dst + done, buf + from, n);
+            stored = store_block(c, path, buf, bsize) == 0;
+        }
         pthread_mutex_lock(&c->lock);
-        c->misses++;
+        for (flight_t **pp = &c->flights; *pp; pp = &(*pp)->next)
+            if (*pp == &me) {
+                *pp = me.next;
+                break;
+            }
+        if (got == 0)
+            c->misses++;
         if (stored) {
             insert(c, h1, h2, block, bsize);
             evict(c);
         }
+        pthread_cond_broadcast(&c->fetched);
         pthread_mutex_unlock(&c->lock);
+        if (got < 0)
+            goto out;
         done += n;
     }
     rc = 0;

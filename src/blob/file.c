@@ -128,8 +128,7 @@ out:
 }
 
 static int file_stream(void *self, const char *key,
-                       int (*sink)(void *ud, const void *data, size_t len), void *ud,
-                       dq_err_t *err)
+                       int (*sink)(void *ud, const void *data, size_t len), void *ud, dq_err_t *err)
 {
     char *p = file_path(self, key);
     char *chunk = dq_xmalloc(1 << 20);

@@ -45,18 +45,18 @@
 
 struct dq_s3 {
     char *endpoint, *region, *bucket, *prefix;
-    char *userpwd;     /* "access:secret" for CURLOPT_USERPWD (libcurl signs with it) */
-    char *token_hdr;   /* "x-amz-security-token: ..." or NULL */
-    char *sigv4;       /* "aws:amz:REGION:s3" */
+    char *userpwd;   /* "access:secret" for CURLOPT_USERPWD (libcurl signs with it) */
+    char *token_hdr; /* "x-amz-security-token: ..." or NULL */
+    char *sigv4;     /* "aws:amz:REGION:s3" */
     uint64_t part_size;
     int retries;
-    long backoff_ms;   /* first back-off; doubles per retry */
+    long backoff_ms; /* first back-off; doubles per retry */
     /* Test hooks (tests/unit/blob): a fixed X-Amz-Date and a CURLOPT_CONNECT_TO mapping, so
      * that a request for the published examples' host reaches a loopback listener. */
     char *fixed_date;
     struct curl_slist *connect_to;
-    int payload_hdr; /* 1: send x-amz-content-sha256 (S3 needs it; the generic SigV4 test
-                      * suite's requests do not have it) */
+    int payload_hdr;           /* 1: send x-amz-content-sha256 (S3 needs it; the generic SigV4 test
+                                * suite's requests do not have it) */
     pthread_mutex_t pool_lock; /* guards pool and n_pool */
     CURL *pool[POOL_MAX];
     int n_pool;
@@ -110,8 +110,8 @@ typedef struct {
     void *sink_ud;
     /* out */
     long status;
-    dq_buf_t resp;    /* error bodies and XML answers (at most ERR_BODY_MAX) */
-    size_t got;       /* bytes delivered to dst or sink */
+    dq_buf_t resp; /* error bodies and XML answers (at most ERR_BODY_MAX) */
+    size_t got;    /* bytes delivered to dst or sink */
     int sink_failed;
     char etag[128], content_range[128];
     uint64_t content_length;
@@ -334,8 +334,8 @@ static int perform(dq_s3_t *s, req_t *r, dq_err_t *err)
                 ;
             continue;
         }
-        if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && r->status && r->status != 200 &&
-                                r->status != 206)) {
+        if (cc != CURLE_OK &&
+            !(cc == CURLE_WRITE_ERROR && r->status && r->status != 200 && r->status != 206)) {
             dq_err_set(err, DQ_EIO, 503, "%s %s: %s%s", r->method, url,
                        curl_msg[0] ? curl_msg : curl_easy_strerror(cc),
                        i ? " (after retries)" : "");
@@ -356,8 +356,8 @@ static int fail_status(const req_t *r, const char *what, dq_err_t *err)
     dq_s3_xml_text(r->resp.data ? r->resp.data : "", r->resp.len, "Code", code, sizeof code);
     dq_s3_xml_text(r->resp.data ? r->resp.data : "", r->resp.len, "Message", msg, sizeof msg);
     if (r->status == 404)
-        return dq_err_set(err, DQ_ENOTFOUND, 404, "%s: not found in the store (HTTP 404%s%s)",
-                          what, code[0] ? " " : "", code);
+        return dq_err_set(err, DQ_ENOTFOUND, 404, "%s: not found in the store (HTTP 404%s%s)", what,
+                          code[0] ? " " : "", code);
     return dq_err_set(err, DQ_EIO, 500, "%s: HTTP %ld %s%s%s", what, r->status, code,
                       msg[0] ? ": " : "", msg);
 }
@@ -396,8 +396,8 @@ static int s3_read(void *self, const char *key, const char *tag, uint64_t off, s
     char range[64], want[128];
     snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)off,
              (unsigned long long)(off + len - 1));
-    req_t r = {.method = "GET", .key = key, .range = range, .if_match = tag, .dst = dst,
-               .dst_len = len};
+    req_t r = {
+        .method = "GET", .key = key, .range = range, .if_match = tag, .dst = dst, .dst_len = len};
     int rc = -1;
     atomic_fetch_add(&s->gets, 1);
     if (perform(s, &r, err) < 0)
@@ -443,8 +443,7 @@ static int stream_sink(void *ud, const void *data, size_t len)
 }
 
 static int s3_stream(void *self, const char *key,
-                     int (*sink)(void *ud, const void *data, size_t len), void *ud,
-                     dq_err_t *err)
+                     int (*sink)(void *ud, const void *data, size_t len), void *ud, dq_err_t *err)
 {
     dq_s3_t *s = self;
     stream_t t = {sink, ud, EVP_MD_CTX_new()};
@@ -471,8 +470,7 @@ static int s3_stream(void *self, const char *key,
         EVP_DigestFinal_ex(t.md5, m, &n);
         to_hex(m, 16, hex);
         if (strncmp(r.etag + 1, hex, 32) != 0) {
-            dq_err_set(err, DQ_EIO, 0, "%s: the bytes read do not match the ETag %s", key,
-                       r.etag);
+            dq_err_set(err, DQ_EIO, 0, "%s: the bytes read do not match the ETag %s", key, r.etag);
             goto out;
         }
     }
@@ -517,11 +515,11 @@ static int read_at(int fd, void *buf, size_t n, uint64_t off)
 }
 
 /* PUTs body (one object, or one part with query) and checks the ETag is its MD5. */
-static int put_checked(dq_s3_t *s, const char *key, const char *query, const void *body,
-                       size_t len, char etag_out[128], dq_err_t *err)
+static int put_checked(dq_s3_t *s, const char *key, const char *query, const void *body, size_t len,
+                       char etag_out[128], dq_err_t *err)
 {
-    req_t r = {.method = "PUT", .key = key, .query = query, .body = body, .body_len = len,
-               .want_md5 = 1};
+    req_t r = {
+        .method = "PUT", .key = key, .query = query, .body = body, .body_len = len, .want_md5 = 1};
     unsigned char m[16];
     char want[40];
     int rc = -1;
@@ -536,8 +534,8 @@ static int put_checked(dq_s3_t *s, const char *key, const char *query, const voi
         goto out;
     }
     if (strcasecmp(r.etag, want) != 0) {
-        dq_err_set(err, DQ_EIO, 0, "%s: the store answered ETag %s for bytes whose MD5 is %s",
-                   key, r.etag, want);
+        dq_err_set(err, DQ_EIO, 0, "%s: the store answered ETag %s for bytes whose MD5 is %s", key,
+                   r.etag, want);
         goto out;
     }
     if (etag_out)
@@ -610,15 +608,15 @@ static int put_multipart(dq_s3_t *s, const char *key, int fd, uint64_t size, dq_
         md5_of(buf, len, part_md5 + 16 * i);
         EVP_DigestUpdate(whole, buf, len);
         dq_buf_printf(&xml, "<Part><PartNumber>%llu</PartNumber><ETag>%s</ETag></Part>",
-                       (unsigned long long)i + 1, etag);
+                      (unsigned long long)i + 1, etag);
     }
     dq_buf_append(&xml, "</CompleteMultipartUpload>", 26);
     q.len = 0;
     dq_buf_append(&q, "uploadId=", 9);
     pct_append(&q, upload_id, 0);
     dq_buf_free(&r.resp);
-    r = (req_t){.method = "POST", .key = key, .query = q.data, .body = xml.data,
-                .body_len = xml.len};
+    r = (req_t){
+        .method = "POST", .key = key, .query = q.data, .body = xml.data, .body_len = xml.len};
     if (perform(s, &r, err) < 0)
         goto abort;
     /* S3 may answer 200 with an <Error> body when the completion fails late. */
@@ -642,8 +640,8 @@ static int put_multipart(dq_s3_t *s, const char *key, int fd, uint64_t size, dq_
         to_hex(m, 16, plain + 1);
         snprintf(plain + 33, sizeof plain - 33, "\"");
         if (strcasecmp(final_etag, aws) != 0 && strcasecmp(final_etag, plain) != 0) {
-            dq_err_set(err, DQ_EIO, 0, "%s: completed upload answered ETag %s, want %s or %s",
-                       key, final_etag, aws, plain);
+            dq_err_set(err, DQ_EIO, 0, "%s: completed upload answered ETag %s, want %s or %s", key,
+                       final_etag, aws, plain);
             goto out; /* complete: the object exists; the caller removes it */
         }
     }

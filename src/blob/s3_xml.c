@@ -25,8 +25,8 @@ int dq_s3_xml_text(const char *xml, size_t xml_len, const char *tag, char *out, 
     static const struct {
         const char *ent;
         char c;
-    } ents[] = {{"&quot;", '"'}, {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&apos;", '\''},
-                {"&#34;", '"'}};
+    } ents[] = {{"&quot;", '"'}, {"&amp;", '&'},   {"&lt;", '<'},
+                {"&gt;", '>'},   {"&apos;", '\''}, {"&#34;", '"'}};
     size_t o = 0;
     while (p < e && o + 1 < cap) {
         char c = *p++;

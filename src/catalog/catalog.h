@@ -715,8 +715,10 @@ typedef struct {
 } dq_net_query_t;
 
 /* Lists records in id order as who may see them: a restricted relic is invisible to the
- * anonymous caller, and so is its tombstone (it never was public). Datestamps are the last
- * change (updated_at) or the deletion. Tombstones are kept for ever (OAI-PMH deletedRecord
+ * anonymous caller, and so is its tombstone, when it never was public; one that was public
+ * and was restricted later is listed to the anonymous caller as deleted, with the datestamp
+ * of the restriction (and the dynasty/type it had then), until it is public again. Datestamps
+ * are the last change (updated_at) or the deletion. Tombstones are kept for ever (OAI-PMH deletedRecord
  * "persistent"). 400 for a limit out of range. Thread-safe. */
 int dq_catalog_net_records(dq_catalog_t *cat, const dq_net_query_t *q, const dq_actor_t *who,
                            dq_net_record_cb cb, void *ud, dq_err_t *err);
@@ -731,7 +733,8 @@ typedef int (*dq_net_change_cb)(void *ud, const char *kind, const char *relic_id
  * limit (1..1000) rows of it (cb may be NULL: only *total): creates, imports, replaces, patches, image changes, deletes.
  * A change of a relic who may not see now (restricted, or deleted while restricted), or of
  * a live relic without images (it has no Manifest), is skipped, so a page may hold fewer
- * than limit. *total (may be NULL) gets the number of
+ * than limit; but for a relic that was public and was restricted later, the change that
+ * restricted it is a "Delete" to those who may not see it (its earlier changes are kept). *total (may be NULL) gets the number of
  * relic rows in the trail, which numbers the pages. Thread-safe. */
 int dq_catalog_net_changes(dq_catalog_t *cat, int64_t offset, int limit, const dq_actor_t *who,
                            dq_net_change_cb cb, void *ud, int64_t *total, dq_err_t *err);

@@ -132,6 +132,7 @@ static const char *activity_of(const char *action)
 typedef struct {
     char *id, *at;
     const char *kind;
+    int64_t seq;
 } change_t;
 
 typedef struct {
@@ -150,37 +151,68 @@ static int change_row(void *ud, const dq_store_audit_row_t *row)
     c->rows = dq_xrealloc(c->rows, (c->n_rows + 1) * sizeof(*c->rows));
     c->rows[c->n_rows++] = (change_t){.id = dq_xstrdup(row->object),
                                       .at = dq_xstrdup(row->at),
-                                      .kind = activity_of(row->action)};
+                                      .kind = activity_of(row->action),
+                                      .seq = row->seq};
     return 0;
 }
 
-/* 1 when the change should not be published: the relic is restricted (live or tombstone),
- * or live without images (it has no Manifest to point at). */
-static int is_hidden(void *ud, const dq_store_stamp_row_t *row)
+/* What the change feed needs to know of one relic now. */
+typedef struct {
+    int restricted, no_manifest;
+    int64_t withdrawn; /* public once, restricted now (anonymous view): 1 + the audit seq
+                          before the withdrawing write */
+} now_t;
+
+static int relic_now(void *ud, const dq_store_stamp_row_t *row)
 {
-    int *h = ud;
-    h[0] = row->restricted;
-    h[1] = !row->deleted && !row->has_images;
+    now_t *n = ud;
+    if (row->withdrawn) {
+        n->withdrawn = row->withdrawn;
+    } else {
+        n->restricted = row->restricted;
+        n->no_manifest = !row->deleted && !row->has_images;
+    }
     return 1;
 }
 
 static int changes_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
 {
     changes_t *c = ud;
-    if (c->be->network->relic_change_count(txn, &c->total, err) < 0 ||
-        c->be->network->relic_changes(txn, c->offset, c->limit, change_row, c, err) < 0)
+    const dq_store_network_ops *net = c->be->network;
+    if (net->relic_change_count(txn, &c->total, err) < 0 ||
+        net->relic_changes(txn, c->offset, c->limit, change_row, c, err) < 0)
         return -1;
     /* Leave out what the asker may not see now: a restricted relic (live, or its tombstone);
      * and, for everyone, a live relic without images: the activity's object is its Manifest,
      * which does not exist then. A relic whose deletion left no tombstone (migration 14
-     * could not tell its flag) counts as public, as it was listed before. */
+     * could not tell its flag) counts as public, as it was listed before.
+     * A relic that was public and is restricted now (withdrawn) must not vanish for those
+     * who may not see it, or an aggregator keeps its copy for ever: its changes from when it
+     * was public stay as they were, the change that withdrew it (its first audit row at or
+     * after the withdrawal) is a Delete, and what came after is left out. */
     for (size_t i = 0; i < c->n_rows; i++) {
-        int hidden[2] = {0, 0};
+        now_t n = {0};
         dq_store_stamp_query_t q = {.id = c->rows[i].id, .include_restricted = 1, .limit = 1};
-        if (c->be->network->stamps(txn, &q, is_hidden, hidden, err) < 0)
+        if (net->stamps(txn, &q, relic_now, &n, err) < 0)
             return -1;
-        if ((hidden[0] && !c->show_restricted) || hidden[1])
+        if (n.restricted && !c->show_restricted) {
+            q.include_restricted = 0;
+            if (net->stamps(txn, &q, relic_now, &n, err) < 0)
+                return -1;
+        }
+        if (n.withdrawn) {
+            int64_t first = 0, before = n.withdrawn - 1;
+            if (c->rows[i].seq <= before) {
+                if (n.no_manifest)
+                    c->rows[i].kind = NULL;
+            } else if (net->first_change(txn, c->rows[i].id, before, &first, err) < 0) {
+                return -1;
+            } else {
+                c->rows[i].kind = first == c->rows[i].seq ? "Delete" : NULL;
+            }
+        } else if ((n.restricted && !c->show_restricted) || n.no_manifest) {
             c->rows[i].kind = NULL;
+        }
     }
     return 0;
 }

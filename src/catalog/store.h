@@ -388,14 +388,17 @@ typedef struct dq_store_relic_ops {
      * backend cannot run is DQ_EINVAL. */
     int (*match)(dq_store_txn_t *txn, const struct dq_search_plan *plan, int what, int scored,
                  dq_relic_match_cb cb, void *ud, dq_err_t *err);
-    /* Whether at most limit relics match plan (every term), told without running it: *bound
-     * gets an upper bound <= limit, or -1 when there may be more or the backend cannot tell
-     * cheaply (SQLite: from the occurrences of each phrase's rarest token). */
+    /* Whether at most limit relics match plan (every term), told cheaply: *bound gets an
+     * upper bound <= limit, or -1 when there may be more or the backend cannot tell cheaply.
+     * SQLite runs the match itself, stopped after limit + 1 rows, and keeps it for the match
+     * call on the same plan that follows in the same transaction (so the bound is exact and
+     * the rows are read once; store_sqlite_relic_search.c). */
     int (*match_bound)(dq_store_txn_t *txn, const struct dq_search_plan *plan, int64_t limit,
                        int64_t *bound, dq_err_t *err);
     /* The snippets of those of seqs[0..n) that match plan (about 24 tokens around the best
-     * hits, the best field). all[0..n_all) are every match of plan, ascending (a backend may
-     * use them to bound its work). */
+     * hits, the best field: FTS5's snippet(), fts_aux.h). all[0..n_all) are every match of
+     * plan, ascending (a backend may use them to bound its work). Callers pass matches only:
+     * a backend may answer a row that does not match with its unmarked text. */
     int (*snippets)(dq_store_txn_t *txn, const struct dq_search_plan *plan, const int64_t *seqs,
                     size_t n, const int64_t *all, size_t n_all, dq_relic_snippet_cb cb, void *ud,
                     dq_err_t *err);
@@ -502,6 +505,9 @@ typedef struct {
     const char *doc; /* the stored user document (no id/version/times); NULL: tombstone or
                         not asked for */
     size_t doc_len;
+    int64_t withdrawn; /* > 0: a relic public once and restricted now (migration 15), listed
+                          as deleted (datestamp = when it was restricted) to include_restricted
+                          = 0; the value is 1 + the audit seq before the withdrawing write */
 } dq_store_stamp_row_t;
 typedef int (*dq_store_stamp_cb)(void *ud, const dq_store_stamp_row_t *row);
 
@@ -510,7 +516,8 @@ typedef struct {
     const char *from, *until; /* datestamp bounds, inclusive ("2026-11-24T15:33:07Z") */
     const char *dynasty;      /* "" = has a dynasty, else that key */
     const char *object_type;  /* "" = has an object type, else that key */
-    int include_restricted;   /* 0: restricted relics and their tombstones are left out */
+    int include_restricted;   /* 0: restricted relics and their tombstones are left out, and
+                                 withdrawals (public once) listed in their place */
     const char *after;        /* ids > after only */
     const char *id;           /* that id only */
     int limit;
@@ -528,6 +535,10 @@ typedef struct dq_store_network_ops {
     int (*relic_changes)(dq_store_txn_t *txn, int64_t offset, int limit, dq_store_audit_cb cb,
                          void *ud, dq_err_t *err);
     int (*relic_change_count)(dq_store_txn_t *txn, int64_t *n, dq_err_t *err);
+    /* The seq of the first relic.* audit row of relic id with seq > after into *seq (0:
+     * none): the change that withdrew it from public view. */
+    int (*first_change)(dq_store_txn_t *txn, const char *id, int64_t after, int64_t *seq,
+                        dq_err_t *err);
 } dq_store_network_ops;
 
 /* ======== end network ======== */

@@ -60,6 +60,7 @@ static const migration_t migrations[] = {
     {11, "style embeddings and attribution models", dq_pg_style_schema},
     {12, "scene layer sets", dq_pg_scene_schema},
     {14, "relic tombstones, datestamp and change-feed indexes", dq_pg_network_schema},
+    {15, "relics withdrawn from public view", dq_pg_withdrawal_schema},
 };
 
 /* ---------------------------------------------------------------- parameters and errors */

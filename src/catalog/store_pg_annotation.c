@@ -273,13 +273,13 @@ static int cmp_ranked(const void *a, const void *b)
     return strcmp(x->key ? x->key : "", y->key ? y->key : "");
 }
 
-int dq_pg_bm25(dq_store_txn_t *t, const dq_pg_phrases_t *ph, const char *table, PGresult *rows,
+int dq_pg_bm25(dq_store_txn_t *t, const dq_fts_phrases_t *ph, const char *table, PGresult *rows,
                int text_col, int ntok_col, int id_col, int key_col, dq_pg_ranked_t **out,
                dq_err_t *err)
 {
     dq_buf_t sql = {0}, one = {0};
     double *idf = NULL, *freq = NULL;
-    dq_pg_inst_t *inst = NULL;
+    dq_fts_inst_t *inst = NULL;
     int n = PQntuples(rows), rc = -1;
     dq_pg_ranked_t *sc = dq_xcalloc((size_t)n + 1, sizeof(*sc));
     /* The corpus statistics bm25 uses (FTS5 fts5Bm25GetData): every row of the table. */
@@ -311,7 +311,7 @@ int dq_pg_bm25(dq_store_txn_t *t, const dq_pg_phrases_t *ph, const char *table, 
     size_t cap = 0;
     for (int i = 0; i < n; i++) {
         size_t n_inst = 0;
-        dq_pg_field_hits(t->search, ph, dq_pg_col(rows, i, text_col), 0, &inst, &n_inst, &cap);
+        dq_fts_field_hits(t->search, ph, dq_pg_col(rows, i, text_col), 0, &inst, &n_inst, &cap);
         memset(freq, 0, (ph->n_phrases + 1) * sizeof(double));
         for (size_t j = 0; j < n_inst; j++)
             freq[inst[j].phrase] += 1.0;
@@ -343,7 +343,7 @@ int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q, un
                       const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err)
 {
     dq_search_plan_t plan = {0};
-    dq_pg_phrases_t ph = {0};
+    dq_fts_phrases_t ph = {0};
     dq_buf_t tq = {0}, hl = {0};
     PGresult *rows = NULL;
     dq_pg_ranked_t *sc = NULL;
@@ -358,7 +358,7 @@ int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q, un
         rc = 0;
         goto out;
     }
-    dq_pg_phrases(t->search, &plan, 0, &ph);
+    dq_fts_phrases(t->search, &plan, 0, &ph);
     pg_params_t p = {0};
     dq_pg_p_text(&p, tq.data);
     dq_pg_p_text(&p, relic_id);
@@ -378,7 +378,7 @@ int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q, un
         dq_anno_row_t a;
         column_anno(rows, sc[i].row, &a);
         dq_buf_reset(&hl);
-        dq_pg_highlight(t->search, &ph, a.fts, &hl);
+        dq_fts_highlight(t->search, &ph, a.fts, &hl);
         if (cb(ud, &a, hl.data ? hl.data : ""))
             break;
     }
@@ -388,7 +388,7 @@ out:
     free(sc);
     dq_buf_free(&tq);
     dq_buf_free(&hl);
-    dq_pg_phrases_free(&ph);
+    dq_fts_phrases_free(&ph);
     dq_search_plan_free(&plan);
     return rc;
 }

@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 
 #include "catalog/catalog.h"
+#include "catalog/fts_aux.h"
 #include "catalog/store.h"
 #include "search/search.h"
 #include "store_pool.h"
@@ -163,7 +164,7 @@ extern const dq_store_relic_ops dq_pg_relic_ops;
 extern const dq_store_lesson_ops dq_pg_lesson_ops;
 /* store_pg_kinds.c: migrations 9, 10, 11, 12, 14 and their ops */
 extern const char dq_pg_spectral_schema[], dq_pg_condition_schema[], dq_pg_style_schema[],
-    dq_pg_scene_schema[], dq_pg_network_schema[];
+    dq_pg_scene_schema[], dq_pg_network_schema[], dq_pg_withdrawal_schema[];
 extern const dq_store_spectral_ops dq_pg_spectral_ops;
 extern const dq_store_condition_ops dq_pg_condition_ops;
 extern const dq_store_style_ops dq_pg_style_ops;
@@ -196,35 +197,10 @@ void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_field
  * phrases have no tokens). Phrases become <-> chains of quoted lexemes: nothing a user typed
  * becomes tsquery syntax. */
 void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out);
-/* The phrases of the FTS5 MATCH expression SQLite renders for plan (every term's phrases in
- * term order; boost: the boost phrases), each as its query tokens. */
-typedef struct {
-    dq_buf_t text;             /* the tokens, back to back */
-    size_t *tok_off, *tok_len; /* per token */
-    size_t *first;             /* phrase i's tokens are [first[i], first[i + 1]) */
-    size_t n_phrases, n_tok;
-} dq_pg_phrases_t;
-void dq_pg_phrases(const dq_search_t *s, const dq_search_plan_t *plan, int boost,
-                   dq_pg_phrases_t *out);
-void dq_pg_phrases_free(dq_pg_phrases_t *p);
+/* The phrases (fts_aux.h, dq_fts_phrases_t) and FTS5's snippet and highlight over them
+ * come from fts_aux.c, which the SQLite backend shares. */
 /* Appends phrase k alone as a tsquery (nothing when it has no tokens). */
-void dq_pg_phrase_tsquery(const dq_pg_phrases_t *p, size_t k, dq_buf_t *out);
-/* One phrase hit: phrase index and token position in its field. */
-typedef struct {
-    int phrase, col, pos;
-} dq_pg_inst_t;
-/* Appends to *inst the hits of ph in field text col (document tokens), in (position, phrase)
- * order, and returns the field's length in tokens. */
-int dq_pg_field_hits(const dq_search_t *s, const dq_pg_phrases_t *ph, const char *text, int col,
-                     dq_pg_inst_t **inst, size_t *n_inst, size_t *cap_inst);
-/* FTS5's snippet(-1, "\x01", "\x02", "…", n_tokens) over fields (n_fields columns), from
- * their phrase hits: appended to out. */
-void dq_pg_snippet(const dq_search_t *s, const dq_pg_phrases_t *ph, const char *const *fields,
-                   int n_fields, int n_tokens, dq_buf_t *out);
-/* FTS5's highlight(col 0, "\x01", "\x02") of one field: appended to out. */
-void dq_pg_highlight(const dq_search_t *s, const dq_pg_phrases_t *ph, const char *text,
-                     dq_buf_t *out);
-
+void dq_pg_phrase_tsquery(const dq_fts_phrases_t *p, size_t k, dq_buf_t *out);
 /* store_pg_annotation.c: FTS5's bm25 over rows (a result of `table`'s rows, one text field,
  * its token count and terms columns), best first into *out (new, free()); ties by id_col then
  * key_col (either -1: unused). And the annotation search itself (relic_id NULL: all). */
@@ -234,7 +210,7 @@ typedef struct {
     double score;
     int row;
 } dq_pg_ranked_t;
-int dq_pg_bm25(dq_store_txn_t *t, const dq_pg_phrases_t *ph, const char *table, PGresult *rows,
+int dq_pg_bm25(dq_store_txn_t *t, const dq_fts_phrases_t *ph, const char *table, PGresult *rows,
                int text_col, int ntok_col, int id_col, int key_col, dq_pg_ranked_t **out,
                dq_err_t *err);
 int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q, unsigned motivations,

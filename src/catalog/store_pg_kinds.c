@@ -94,6 +94,37 @@ const char dq_pg_network_schema[] =
     "CREATE INDEX relics_updated ON relics(updated_at);"
     "CREATE INDEX audit_relic ON audit(seq) WHERE action LIKE 'relic.%';";
 
+/* Withdrawals (migration 15), as on SQLite (store_sqlite_network.c says why): a relic that
+ * was public and became restricted is listed as deleted to anonymous harvesters. */
+/* Audit rows of this transaction are flushed before it commits (and writers hold the
+ * writers' lock), so max(seq) here is the last change before the withdrawing write. */
+#define PG_LAST_SEQ "(SELECT coalesce(max(seq), 0) FROM audit)"
+const char dq_pg_withdrawal_schema[] =
+    "CREATE TABLE relic_withdrawals ("
+    " id text COLLATE \"C\" PRIMARY KEY, withdrawn_at text COLLATE \"C\" NOT NULL,"
+    " audit_seq bigint NOT NULL, dynasty text COLLATE \"C\", object_type text COLLATE \"C\");"
+    "CREATE INDEX relic_withdrawals_at ON relic_withdrawals(withdrawn_at);"
+    "CREATE FUNCTION relic_withdrawal_keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF TG_OP = 'UPDATE' AND OLD.restricted = 0 AND NEW.restricted = 1 THEN"
+    "  INSERT INTO relic_withdrawals (id, withdrawn_at, audit_seq, dynasty, object_type)"
+    "  VALUES (NEW.id, " DQ_PG_NOW ", " PG_LAST_SEQ ", OLD.dynasty, OLD.object_type)"
+    "  ON CONFLICT (id) DO UPDATE SET withdrawn_at = excluded.withdrawn_at,"
+    "  audit_seq = excluded.audit_seq,"
+    "  dynasty = excluded.dynasty, object_type = excluded.object_type;"
+    " ELSIF TG_OP = 'INSERT' AND NEW.restricted = 1 THEN"
+    /* BEFORE INSERT: the public tombstone is still there (relic_tombstone_drop runs after). */
+    "  INSERT INTO relic_withdrawals (id, withdrawn_at, audit_seq, dynasty, object_type)"
+    "  SELECT id, " DQ_PG_NOW ", " PG_LAST_SEQ ", dynasty, object_type FROM relic_tombstones"
+    "  WHERE id = NEW.id AND restricted = 0"
+    "  ON CONFLICT (id) DO UPDATE SET withdrawn_at = excluded.withdrawn_at,"
+    "  audit_seq = excluded.audit_seq,"
+    "  dynasty = excluded.dynasty, object_type = excluded.object_type;"
+    " ELSIF NEW.restricted = 0 THEN"
+    "  DELETE FROM relic_withdrawals WHERE id = NEW.id;"
+    " END IF; RETURN NEW; END $$;"
+    "CREATE TRIGGER relic_withdrawal_keep BEFORE INSERT OR UPDATE OF restricted ON relics"
+    " FOR EACH ROW EXECUTE FUNCTION relic_withdrawal_keep();";
+
 /* ---------------------------------------------------------------- spectral captures */
 
 #define CAP_COLS "id, relic, width, height, doc, created_at, updated_at"
@@ -623,18 +654,24 @@ const dq_store_scene_ops dq_pg_scene_ops = {
 
 /* $1 from, $2 until, $3 dynasty ("" any present), $4 object type (likewise), $5 include
  * restricted, $6 after id, $7 limit, $8 with docs, $9 one id (as on SQLite). */
-#define STAMP_WHERE(ds)                                                                            \
+#define STAMP_FILTER(ds)                                                                           \
     " WHERE ($1::text IS NULL OR " ds " >= $1) AND ($2::text IS NULL OR " ds " <= $2)"             \
     " AND ($3::text IS NULL OR ($3 = '' AND dynasty IS NOT NULL) OR dynasty = $3)"                 \
     " AND ($4::text IS NULL OR ($4 = '' AND object_type IS NOT NULL) OR object_type = $4)"         \
-    " AND ($5 = 1 OR restricted = 0) AND ($6::text IS NULL OR id > $6)"                            \
-    " AND ($9::text IS NULL OR id = $9)"
+    " AND ($6::text IS NULL OR id > $6) AND ($9::text IS NULL OR id = $9)"
+#define STAMP_WHERE(ds) STAMP_FILTER(ds) " AND ($5 = 1 OR restricted = 0)"
 
+/* Withdrawals are listed to those who may not see restricted relics, while not public. */
 static const char stamps_sql[] =
     "SELECT id, updated_at, dynasty, object_type, 0, restricted,"
-    " CASE WHEN $8 = 1 THEN doc END, has_images FROM relics" STAMP_WHERE("updated_at")
-    " UNION ALL SELECT id, deleted_at, dynasty, object_type, 1, restricted, NULL, 0"
-    " FROM relic_tombstones" STAMP_WHERE("deleted_at") " ORDER BY 1 LIMIT $7";
+    " CASE WHEN $8 = 1 THEN doc END, has_images, 0 FROM relics" STAMP_WHERE("updated_at")
+    " UNION ALL SELECT id, deleted_at, dynasty, object_type, 1, restricted, NULL, 0, 0"
+    " FROM relic_tombstones" STAMP_WHERE("deleted_at")
+    " UNION ALL SELECT id, withdrawn_at, dynasty, object_type, 1, 1, NULL, 0, audit_seq + 1"
+    " FROM relic_withdrawals w" STAMP_FILTER("withdrawn_at") " AND $5 = 0"
+    " AND NOT EXISTS (SELECT 1 FROM relics r WHERE r.id = w.id AND r.restricted = 0)"
+    " AND NOT EXISTS (SELECT 1 FROM relic_tombstones t WHERE t.id = w.id AND t.restricted = 0)"
+    " ORDER BY 1 LIMIT $7";
 
 typedef struct {
     dq_store_stamp_cb cb;
@@ -654,6 +691,7 @@ static int stamp_row(void *ud, PGresult *r)
         .doc = dq_pg_col(r, 0, 6),
         .doc_len = dq_pg_col(r, 0, 6) ? (size_t)PQgetlength(r, 0, 6) : 0,
         .has_images = (int)dq_pg_col_int(r, 0, 7), /* network: Change Discovery needs it */
+        .withdrawn = dq_pg_col_int(r, 0, 8),
     };
     return w->cb(w->ud, &row);
 }
@@ -679,7 +717,8 @@ static int net_earliest(dq_store_txn_t *t, char *out, dq_err_t *err)
 {
     PGresult *r = dq_pg_exec(t,
                              "SELECT min(d) FROM (SELECT min(updated_at) AS d FROM relics"
-                             " UNION ALL SELECT min(deleted_at) FROM relic_tombstones) s",
+                             " UNION ALL SELECT min(deleted_at) FROM relic_tombstones"
+                             " UNION ALL SELECT min(withdrawn_at) FROM relic_withdrawals) s",
                              NULL, err);
     if (!r)
         return -1;
@@ -732,9 +771,26 @@ static int net_change_count(dq_store_txn_t *t, int64_t *n, dq_err_t *err)
                : -1;
 }
 
+static int net_first_change(dq_store_txn_t *t, const char *id, int64_t after, int64_t *seq,
+                            dq_err_t *err)
+{
+    pg_params_t p = {0};
+    if (dq_pg_audit_flush(t, err) < 0)
+        return -1;
+    dq_pg_p_text(&p, id);
+    dq_pg_p_int(&p, after);
+    return dq_pg_int(t,
+                     "SELECT coalesce(min(seq), 0) FROM audit WHERE object = $1 AND seq > $2"
+                     " AND action LIKE 'relic.%'",
+                     &p, seq, err) == 0
+               ? 0
+               : -1;
+}
+
 const dq_store_network_ops dq_pg_network_ops = {
     .stamps = net_stamps,
     .earliest = net_earliest,
     .relic_changes = net_changes,
     .relic_change_count = net_change_count,
+    .first_change = net_first_change,
 };

@@ -333,7 +333,7 @@ static int gloss_search(dq_store_txn_t *t, const char *q, int limit, dq_gloss_cb
                         dq_err_t *err)
 {
     dq_search_plan_t plan = {0};
-    dq_pg_phrases_t ph = {0};
+    dq_fts_phrases_t ph = {0};
     dq_buf_t tq = {0};
     PGresult *rows = NULL;
     dq_pg_ranked_t *sc = NULL;
@@ -348,7 +348,7 @@ static int gloss_search(dq_store_txn_t *t, const char *q, int limit, dq_gloss_cb
         rc = 0;
         goto out;
     }
-    dq_pg_phrases(t->search, &plan, 0, &ph);
+    dq_fts_phrases(t->search, &plan, 0, &ph);
     pg_params_t p = {0};
     dq_pg_p_text(&p, tq.data);
     if (!(rows = dq_pg_exec(t, "SELECT " GLOSS_COLS " FROM glossary g WHERE g.terms @@ $1::tsquery",
@@ -366,7 +366,7 @@ out:
     PQclear(rows);
     free(sc);
     dq_buf_free(&tq);
-    dq_pg_phrases_free(&ph);
+    dq_fts_phrases_free(&ph);
     dq_search_plan_free(&plan);
     return rc;
 }

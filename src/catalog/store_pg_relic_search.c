@@ -81,7 +81,7 @@ int dq_pg_relic_match_bound(dq_store_txn_t *t, const dq_search_plan_t *plan, int
 typedef struct {
     dq_store_txn_t *t;
     const dq_search_t *s;
-    const dq_pg_phrases_t *ph;
+    const dq_fts_phrases_t *ph;
     dq_relic_snippet_cb cb;
     void *ud;
     dq_buf_t text;
@@ -107,7 +107,7 @@ static int snippet_row(void *ud, PGresult *r)
                              dq_pg_col(r, 0, 4)};
     dq_buf_reset(&sn->text);
     /* FTS5 snippet(relic_fts, -1, char(1), char(2), '…', 24), as the SQLite backend asks */
-    dq_pg_snippet(sn->s, sn->ph, fields, 4, 24, &sn->text);
+    dq_fts_snippet(sn->s, sn->ph, fields, 4, 24, &sn->text);
     return sn->cb(sn->ud, dq_pg_col_int(r, 0, 0), sn->text.data ? sn->text.data : "");
 }
 
@@ -119,11 +119,11 @@ int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const 
     if (!n)
         return 0;
     dq_buf_t q = {0}, ids = {0};
-    dq_pg_phrases_t ph;
+    dq_fts_phrases_t ph;
     dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &q);
     if (!q.len)
         return dq_buf_free(&q), 0;
-    dq_pg_phrases(t->search, plan, 0, &ph);
+    dq_fts_phrases(t->search, plan, 0, &ph);
     dq_buf_putc(&ids, '{');
     for (size_t i = 0; i < n; i++)
         dq_buf_printf(&ids, i ? ",%lld" : "%lld", (long long)seqs[i]);
@@ -139,7 +139,7 @@ int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const 
                         " WHERE f.seq = ANY($1::bigint[]) AND f.fts @@ $2::tsquery",
                         &p, snippet_row, &sn, err);
     dq_buf_free(&sn.text);
-    dq_pg_phrases_free(&ph);
+    dq_fts_phrases_free(&ph);
     dq_buf_free(&ids);
     dq_buf_free(&q);
     return rc;

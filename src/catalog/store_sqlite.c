@@ -51,6 +51,7 @@ static const migration_t migrations[] = {
     {10, "condition records", dq_sqlite_condition_schema}, /* store_sqlite_condition.c */
     {14, "relic tombstones, datestamp and change-feed indexes",
      dq_sqlite_network_schema}, /* store_sqlite_network.c */
+    {15, "relics withdrawn from public view", dq_sqlite_withdrawal_schema}, /* _network.c */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -179,6 +180,7 @@ static void conn_close(sq_conn_t *c)
     }
     free(c->cache);
     dq_sqlite_relic_cache_free(c->relic);
+    dq_sqlite_relic_walk_free(c->walk);
     sqlite3_close(c->db);
     memset(c, 0, sizeof(*c));
 }
@@ -215,7 +217,9 @@ static int conn_open(store_t *s, sq_conn_t *c, const char *path, int reader, dq_
         return -1;
     /* The tokenizer before the migrations: migration 3 creates an FTS5 table that names it,
      * and every connection that reads an FTS5 table needs it. */
-    return dq_search_register(s->search, c->db, err);
+    if (dq_search_register(s->search, c->db, err) < 0)
+        return -1;
+    return dq_sqlite_relic_fts_register(c->db, err);
 }
 
 /* ---------------------------------------------------------------- transactions */
@@ -273,6 +277,7 @@ static void txn_end(dq_store_txn_t *t, int committed)
     store_t *s = t->store;
     (void)committed;
     t->open = 0;
+    dq_sqlite_relic_walk_clear(t->conn->walk); /* the next transaction sees another snapshot */
     if (t->write) {
         pthread_mutex_unlock(&s->wlock);
     } else {

@@ -47,6 +47,9 @@ typedef struct {
     sq_cached_t *cache; /* dq_sq_stmt's statements; used only by the txn holding the conn */
     size_t n_cache, cap_cache;
     struct relic_cache *relic; /* store_sqlite_relic.c's statements on this connection */
+    /* store_sqlite_relic_search.c's last full-text walk; used only by the transaction holding
+     * the connection and forgotten when it ends */
+    struct relic_walk *walk;
 } sq_conn_t;
 
 /* A transaction: one per connection, reused (the writer's and each reader's). The first four
@@ -143,6 +146,13 @@ int dq_sqlite_relic_match_bound(dq_store_txn_t *txn, const dq_search_plan_t *pla
 int dq_sqlite_relic_snippets(dq_store_txn_t *txn, const dq_search_plan_t *plan,
                              const int64_t *seqs, size_t n, const int64_t *all, size_t n_all,
                              dq_relic_snippet_cb cb, void *ud, dq_err_t *err);
+/* Adds the FTS5 auxiliary function the relic walk uses to connection db (each connection,
+ * after dq_search_register). */
+int dq_sqlite_relic_fts_register(sqlite3 *db, dq_err_t *err);
+/* A connection's walk (sq_conn_t.walk): forgotten (kept allocated) when its transaction ends,
+ * freed with the connection; both NULL-safe. */
+void dq_sqlite_relic_walk_clear(struct relic_walk *w);
+void dq_sqlite_relic_walk_free(struct relic_walk *w);
 
 /* ---- store_sqlite_account.c ---- */
 
@@ -183,6 +193,7 @@ extern const dq_store_gloss_ops dq_sqlite_gloss_ops;
 
 /* Migration 14: relic tombstones (kept by triggers), datestamp and change-feed indexes. */
 extern const char dq_sqlite_network_schema[];
+extern const char dq_sqlite_withdrawal_schema[];
 extern const dq_store_network_ops dq_sqlite_network_ops;
 
 /* store_sqlite_condition.c (issue 12) */

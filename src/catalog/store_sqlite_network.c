@@ -34,22 +34,66 @@ const char dq_sqlite_network_schema[] =
      * the logins and image rows around them. */
     "CREATE INDEX audit_relic ON audit(seq) WHERE action GLOB 'relic.*';";
 
+/* ---------------------------------------------------------------- withdrawals (migration 15) */
+
+/* A relic that was public and is restricted now (an edit, an import, or a re-creation under
+ * the id of a public relic that was deleted) must not simply vanish for anonymous
+ * harvesters, or they keep their public copy for ever: they are told it was deleted, at the
+ * moment it left public view. Triggers keep the rows, so every way of writing a relic is
+ * covered in its own transaction; the row keeps the dynasty and type the record had while
+ * public (its sets then), not what it became since. A relic that was never public gets no
+ * row, so its id never reaches an anonymous harvester. Made public again, the row goes and
+ * the live record (with its newer datestamp) is listed once more. Rows outlive a delete of
+ * the restricted relic: the record stays deleted for anonymous harvesters at the same time. */
+/* audit_seq: the audit trail's last seq before the withdrawing write (whose own audit row is
+ * appended after the relic row is saved), so the change feed can tell which of the relic's
+ * changes were made while it was public, without relying on second-precision times. */
+#define LAST_SEQ "(SELECT coalesce(max(seq), 0) FROM audit)"
+const char dq_sqlite_withdrawal_schema[] =
+    "CREATE TABLE relic_withdrawals ("
+    " id TEXT PRIMARY KEY NOT NULL, withdrawn_at TEXT NOT NULL,"
+    " audit_seq INTEGER NOT NULL, dynasty TEXT, object_type TEXT) WITHOUT ROWID;"
+    "CREATE INDEX relic_withdrawals_at ON relic_withdrawals(withdrawn_at);"
+    "CREATE TRIGGER relic_withdraw AFTER UPDATE OF restricted ON relics"
+    " WHEN old.restricted = 0 AND new.restricted = 1 BEGIN"
+    " INSERT OR REPLACE INTO relic_withdrawals (id, withdrawn_at, audit_seq, dynasty,"
+    " object_type) VALUES (new.id, " DQ_SQ_NOW ", " LAST_SEQ ", old.dynasty, old.object_type);"
+    " END;"
+    "CREATE TRIGGER relic_republish AFTER UPDATE OF restricted ON relics"
+    " WHEN new.restricted = 0 BEGIN DELETE FROM relic_withdrawals WHERE id = new.id; END;"
+    /* BEFORE INSERT: the public tombstone is still there (relic_tombstone_drop runs after). */
+    "CREATE TRIGGER relic_withdraw_recreated BEFORE INSERT ON relics WHEN new.restricted = 1"
+    " BEGIN INSERT OR REPLACE INTO relic_withdrawals (id, withdrawn_at, audit_seq, dynasty,"
+    " object_type) SELECT id, " DQ_SQ_NOW ", " LAST_SEQ ", dynasty, object_type"
+    " FROM relic_tombstones"
+    " WHERE id = new.id AND restricted = 0; END;"
+    "CREATE TRIGGER relic_republish_recreated AFTER INSERT ON relics WHEN new.restricted = 0"
+    " BEGIN DELETE FROM relic_withdrawals WHERE id = new.id; END;";
+
 /* ---------------------------------------------------------------- stamps */
 
-/* One list over live relics and tombstones: ?1 from, ?2 until, ?3 dynasty ("" any present),
- * ?4 object type (likewise), ?5 include restricted, ?6 after id, ?7 limit, ?8 with docs,
- * ?9 one id. */
-#define STAMP_WHERE(ds)                                                                            \
+/* One list over live relics, tombstones and (for those who may not see restricted relics)
+ * withdrawals: ?1 from, ?2 until, ?3 dynasty ("" any present), ?4 object type (likewise),
+ * ?5 include restricted, ?6 after id, ?7 limit, ?8 with docs, ?9 one id. A withdrawal is
+ * listed only while the relic is not public (the triggers keep that so; the NOT EXISTS
+ * makes sure no id is listed twice). */
+#define STAMP_FILTER(ds)                                                                           \
     " WHERE (?1 IS NULL OR " ds " >= ?1) AND (?2 IS NULL OR " ds " <= ?2)"                         \
     " AND (?3 IS NULL OR (?3 = '' AND dynasty IS NOT NULL) OR dynasty = ?3)"                       \
     " AND (?4 IS NULL OR (?4 = '' AND object_type IS NOT NULL) OR object_type = ?4)"               \
-    " AND (?5 OR restricted = 0) AND (?6 IS NULL OR id > ?6) AND (?9 IS NULL OR id = ?9)"
+    " AND (?6 IS NULL OR id > ?6) AND (?9 IS NULL OR id = ?9)"
+#define STAMP_WHERE(ds) STAMP_FILTER(ds) " AND (?5 OR restricted = 0)"
 
 static const char stamps_sql[] =
     "SELECT id, updated_at, dynasty, object_type, 0, restricted,"
-    " CASE WHEN ?8 THEN doc END, has_images FROM relics" STAMP_WHERE("updated_at")
-    " UNION ALL SELECT id, deleted_at, dynasty, object_type, 1, restricted, NULL, 0"
-    " FROM relic_tombstones" STAMP_WHERE("deleted_at") " ORDER BY 1 LIMIT ?7";
+    " CASE WHEN ?8 THEN doc END, has_images, 0 FROM relics" STAMP_WHERE("updated_at")
+    " UNION ALL SELECT id, deleted_at, dynasty, object_type, 1, restricted, NULL, 0, 0"
+    " FROM relic_tombstones" STAMP_WHERE("deleted_at")
+    " UNION ALL SELECT id, withdrawn_at, dynasty, object_type, 1, 1, NULL, 0, audit_seq + 1"
+    " FROM relic_withdrawals w" STAMP_FILTER("withdrawn_at") " AND NOT ?5"
+    " AND NOT EXISTS (SELECT 1 FROM relics r WHERE r.id = w.id AND r.restricted = 0)"
+    " AND NOT EXISTS (SELECT 1 FROM relic_tombstones t WHERE t.id = w.id AND t.restricted = 0)"
+    " ORDER BY 1 LIMIT ?7";
 
 static int net_stamps(dq_store_txn_t *t, const dq_store_stamp_query_t *q, dq_store_stamp_cb cb,
                       void *ud, dq_err_t *err)
@@ -78,6 +122,7 @@ static int net_stamps(dq_store_txn_t *t, const dq_store_stamp_query_t *q, dq_sto
             .doc = (const char *)sqlite3_column_text(st, 6),
             .doc_len = (size_t)sqlite3_column_bytes(st, 6),
             .has_images = sqlite3_column_int(st, 7),
+            .withdrawn = sqlite3_column_int64(st, 8),
         };
         if (cb(ud, &row) != 0)
             break;
@@ -90,7 +135,8 @@ static int net_earliest(dq_store_txn_t *t, char *out, dq_err_t *err)
 {
     sqlite3_stmt *st = dq_sq_stmt(t,
                                   "SELECT min(d) FROM (SELECT min(updated_at) AS d FROM relics"
-                                  " UNION ALL SELECT min(deleted_at) FROM relic_tombstones)",
+                                  " UNION ALL SELECT min(deleted_at) FROM relic_tombstones"
+                                  " UNION ALL SELECT min(withdrawn_at) FROM relic_withdrawals)",
                                   err);
     if (!st)
         return -1;
@@ -144,9 +190,29 @@ static int net_change_count(dq_store_txn_t *t, int64_t *n, dq_err_t *err)
     return r == 0 ? 0 : -1;
 }
 
+/* The seq of the first relic.* audit row of id with seq > after, into *seq (0: none). */
+static int net_first_change(dq_store_txn_t *t, const char *id, int64_t after, int64_t *seq,
+                            dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "SELECT coalesce(min(seq), 0) FROM audit WHERE object = ?1"
+                                  " AND seq > ?2 AND action GLOB 'relic.*'",
+                                  err);
+    if (!st)
+        return -1;
+    dq_sq_bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, after);
+    int r = dq_sq_row(t, st, "first change", err);
+    if (r == 0)
+        *seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return r == 0 ? 0 : -1;
+}
+
 const dq_store_network_ops dq_sqlite_network_ops = {
     .stamps = net_stamps,
     .earliest = net_earliest,
     .relic_changes = net_changes,
     .relic_change_count = net_change_count,
+    .first_change = net_first_change,
 };

@@ -73,9 +73,10 @@ const char dq_sqlite_relic_names_schema[] =
     " WHERE json_type(doc, '$.title.zh') = 'text';";
 
 /* Migration 8: a read-only view of relic_fts's term occurrences (FTS5 §7 fts5vocab,
- * "instance": one row per occurrence, in doclist order), which bounds a query's matches
- * before it runs (store_sqlite_relic_search.c). "instance" rather than "row" because a
- * count of it can stop early (LIMIT), where "row" reads a term's whole doclist. */
+ * "instance": one row per occurrence, in doclist order), which bounded a query's matches
+ * before it ran. Since issue 9's session 20 the bound is the walk itself (stopped early and
+ * reused, store_sqlite_relic_search.c) and nothing reads this view; it stays, as every
+ * migration does, and costs nothing (a view over the index, no storage). */
 const char dq_sqlite_relic_vocab_schema[] =
     "CREATE VIRTUAL TABLE relic_fts_vocab USING fts5vocab(relic_fts, 'instance');";
 

@@ -18,17 +18,18 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: danqing store info\n"
-               "       danqing store stat KEY          size and version tag\n"
-               "       danqing store sha256 KEY        SHA-256 of the stored bytes (from the store)\n"
-               "       danqing store get KEY FILE      copy an object to a local file\n"
-               "       danqing store put KEY FILE      store a local file (multipart when large)\n"
-               "       danqing store rm KEY\n"
-               "       danqing store read KEY OFF LEN [OFF LEN ...]\n"
-               "                                       ranged reads through the read-through cache;\n"
-               "                                       prints OFF LEN SHA256 per range\n"
-               "  --stats  print the cache counters as one JSON line at the end\n\n"
-               "KEY is a path in the store (pyramids/ID.tif, masters/ab/SHA256, ...).\n\n");
+    fprintf(f,
+            "usage: danqing store info\n"
+            "       danqing store stat KEY          size and version tag\n"
+            "       danqing store sha256 KEY        SHA-256 of the stored bytes (from the store)\n"
+            "       danqing store get KEY FILE      copy an object to a local file\n"
+            "       danqing store put KEY FILE      store a local file (multipart when large)\n"
+            "       danqing store rm KEY\n"
+            "       danqing store read KEY OFF LEN [OFF LEN ...]\n"
+            "                                       ranged reads through the read-through cache;\n"
+            "                                       prints OFF LEN SHA256 per range\n"
+            "  --stats  print the cache counters as one JSON line at the end\n\n"
+            "KEY is a path in the store (pyramids/ID.tif, masters/ab/SHA256, ...).\n\n");
     dq_config_help(f);
 }
 

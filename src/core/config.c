@@ -217,6 +217,7 @@ static const setting_t settings[] = {
     I("store-block-kb", store_block_kb, 16, 64 * 1024),
     I("s3-part-mb", s3_part_mb, 5, 5 * 1024),
     I("s3-retries", s3_retries, 0, 10),
+    I("cdn-max-age", cdn_max_age, 0, 365 * 86400),
 };
 
 static int set_value(dq_config_t *c, const setting_t *s, const char *v, dq_err_t *err)
@@ -318,5 +319,8 @@ void dq_config_help(FILE *f)
                "  --store-cache DIR   read-through cache of an object store (default DATA/cache/blob)\n"
                "  --store-cache-mb N  its bound (default 1024); --store-block-kb N ranged GET size\n"
                "                      (default 256); --s3-part-mb N multipart part (default 16);\n"
-               "                      --s3-retries N (default 4)\n");
+               "                      --s3-retries N (default 4)\n"
+               "  --cdn-max-age N     seconds a CDN may serve a public image answer without\n"
+               "                      revalidating (s-maxage; default 0: always revalidate;\n"
+               "                      > 0 only with purges, see docs/deploy.md)\n");
 }

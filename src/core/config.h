@@ -48,6 +48,10 @@ typedef struct {
     int store_block_kb;            /* one ranged GET fetches (and the cache keeps) this much */
     int s3_part_mb;                /* multipart part size; objects above one part go multipart */
     int s3_retries;                /* retries of a failed S3 request (5xx, 429, connection) */
+    /* How long a shared cache (a CDN) may serve a public image answer without asking again
+     * (s-maxage, seconds). 0: it keeps the bytes but revalidates every use (ETag, 304), so a
+     * restricted or replaced image is never served stale. docs/deploy.md, CDN. */
+    int cdn_max_age;
 } dq_config_t;
 
 /* One address range of --trusted-proxy: family AF_INET or AF_INET6, the address in network

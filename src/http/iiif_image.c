@@ -57,10 +57,19 @@ static int visibility(dq_server_t *srv, const dq_http_req_t *req, const char *id
     return dq_catalog_image_visible(srv->catalog, id, &who) ? 0 : -1;
 }
 
-static const char *cache_control(int public_img)
+/* Cache-Control of an image answer (docs/deploy.md, CDN). Browsers may keep any answer an
+ * hour; a restricted image is "private", so no shared cache (proxy, CDN) ever stores it. A
+ * public one may stay in a shared cache for --cdn-max-age seconds without asking again
+ * (s-maxage); past that, and always with the default 0, the cache revalidates with the ETag
+ * (a stored tile's comes from the pyramid file's identity, so it changes when the pyramid is
+ * replaced) and gets a bodiless 304, or the 404 of an image that became restricted: the
+ * bytes stay at the edge, the decision who may see them stays here. */
+static void cache_control(const dq_server_t *srv, int public_img, char *out, size_t size)
 {
-    /* Browsers may keep a restricted image; shared caches (proxies) must not. */
-    return public_img ? "public, max-age=3600" : "private, max-age=3600";
+    if (!public_img)
+        snprintf(out, size, "private, max-age=3600");
+    else
+        snprintf(out, size, "public, max-age=3600, s-maxage=%d", srv->cfg->cdn_max_age);
 }
 /* ======== end restricted images ======== */
 
@@ -118,14 +127,16 @@ static void info(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *res
         dq_http_resp_header(resp, "Link", buf);
     }
     dq_http_resp_header(resp, "Link", profile_link(version));
-    dq_http_resp_header(resp, "Cache-Control", cache_control(public_img));
+    char cc[96];
+    cache_control(srv, public_img, cc, sizeof(cc));
+    dq_http_resp_header(resp, "Cache-Control", cc);
     dq_http_resp_header(resp, "Vary", "Accept");
     resp->cacheable = public_img;
-    (void)srv;
 }
 
 /* What an image answer says besides its bytes: type, canonical Link, caching. */
-static void image_headers(dq_http_resp_t *resp, int version, const dq_iiif_plan_t *plan,
+static void image_headers(const dq_server_t *srv, dq_http_resp_t *resp, int version,
+                          const dq_iiif_plan_t *plan,
                           const dq_iiif_image_t *img, const char *base_id, int public_img)
 {
     resp->content_type = dq_iiif_format_mime(plan->format);
@@ -139,7 +150,9 @@ static void image_headers(dq_http_resp_t *resp, int version, const dq_iiif_plan_
     dq_buf_puts(&link, profile_link(version));
     dq_http_resp_header(resp, "Link", link.data);
     dq_buf_free(&link);
-    dq_http_resp_header(resp, "Cache-Control", cache_control(public_img));
+    char cc[96];
+    cache_control(srv, public_img, cc, sizeof(cc));
+    dq_http_resp_header(resp, "Cache-Control", cc);
     resp->cacheable = public_img;
     /* A stored tile is small and asked for again and again; a rendered region is bigger and
      * often asked for once (a random crop, a one-off size): it waits for a second request
@@ -178,7 +191,7 @@ static void render_job_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, in
             dq_http_resp_header(resp, "Retry-After", "5");
         return;
     }
-    image_headers(resp, j->version, &j->plan, &j->img, j->base_id, j->public_img);
+    image_headers(srv, resp, j->version, &j->plan, &j->img, j->base_id, j->public_img);
 }
 
 static void image(dq_server_t *srv, dq_http_resp_t *resp, int version, dq_pyramid_t *pyr,
@@ -195,7 +208,7 @@ static void image(dq_server_t *srv, dq_http_resp_t *resp, int version, dq_pyrami
         /* A stored tile: its bytes as stored, here on the connection's thread (fast). */
         if (dq_pyramid_tile_jpeg(pyr, plan.level, plan.tile_col, plan.tile_row, plan.lw, plan.lh,
                                  &resp->body, &err) == 0) {
-            image_headers(resp, version, &plan, img, base_id, public_img);
+            image_headers(srv, resp, version, &plan, img, base_id, public_img);
             resp->has_etag_id = dq_pyramid_tile_tag(pyr, plan.level, plan.tile_col, plan.tile_row,
                                                     plan.lw, plan.lh, &resp->etag_id);
             return;

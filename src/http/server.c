@@ -182,10 +182,20 @@ void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *
     dq_buf_printf(&resp->body,
                   "\"status\":\"ok\",\"uptime_s\":%.1f,\"cache\":{\"entries\":%zu,\"bytes\":%zu,"
                   "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
-                  "\"renders\":%d,\"api_jobs\":%d,\"body_bytes\":%zu}\n",
+                  "\"renders\":%d,\"api_jobs\":%d,\"body_bytes\":%zu,",
                   (double)(dq_now_us() - srv->started_us) / 1e6, st.n_entries, st.bytes,
                   st.budget, (unsigned long long)st.hits, (unsigned long long)st.misses,
                   (unsigned long long)st.evictions, dq_renderq_busy(srv->renderq),
                   dq_renderq_busy(srv->apiq), atomic_load(&srv->body_bytes));
+    /* The blob store and, for an object store, its read-through cache (docs/deploy.md). */
+    dq_blob_stats_t bs;
+    dq_blob_stats(srv->store, &bs);
+    dq_buf_printf(&resp->body,
+                  "\"store\":{\"kind\":\"%s\",\"block_cache\":{\"hit_blocks\":%llu,\"missed_blocks\":%llu,"
+                  "\"bytes\":%llu,\"evicted_blocks\":%llu,\"gets\":%llu,\"retries\":%llu}}}\n",
+                  dq_blob_kind(srv->store), (unsigned long long)bs.hits,
+                  (unsigned long long)bs.misses, (unsigned long long)bs.bytes,
+                  (unsigned long long)bs.evictions, (unsigned long long)bs.gets,
+                  (unsigned long long)bs.retries);
     dq_http_resp_header(resp, "Cache-Control", "no-store");
 }

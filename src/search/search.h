@@ -62,6 +62,15 @@ struct sqlite3; /* sqlite3.h stays out of this header; callers that register inc
 /* Token namespaces (first byte of a pinyin or initials token); see the header comment. */
 #define DQ_SEARCH_NS_PINYIN '\x01'
 #define DQ_SEARCH_NS_INITIALS '\x02'
+/* A query string that starts with this byte is tokenized like any text query, except that the
+ * unigram ending a Han (kana, hangul) run of two or more characters is left out when it is
+ * the string's last token: in a document the bigram XY at position p is made of the
+ * characters at p and p + 1, so the phrase "... XY" already places Y and matches exactly the
+ * rows "... XY Y" matches, at the same positions, with one doclist fewer for FTS5 to read
+ * (山水 no longer walks the 58,000 rows that hold 水). The phrase is one token shorter, so
+ * FTS5's highlight() and snippet() over it would mark one character less: a backend renders
+ * it only for matching and scoring (bm25 does not use a phrase's length). Issue 9. */
+#define DQ_SEARCH_NS_NOTAIL '\x03'
 
 /* Bounds on user queries: beyond these dq_search_query fails with DQ_ELIMIT (HTTP 400). */
 #define DQ_SEARCH_QUERY_MAX_BYTES 512
@@ -112,6 +121,10 @@ void dq_search_stats(const dq_search_t *s, dq_search_stats_t *st);
  * borrowed and must outlive db. Call once per connection, before creating or using a table
  * that names the tokenizer. Returns 0, or -1 with err (DQ_EUNSUP: SQLite without FTS5). */
 int dq_search_register(const dq_search_t *s, struct sqlite3 *db, dq_err_t *err);
+/* db's FTS5 C API (an fts5_api *, version >= 2; void * so that this header stays free of
+ * sqlite3.h), or NULL when db has no usable FTS5. Borrowed: valid while db is open. For
+ * backends that add FTS5 auxiliary functions of their own. */
+void *dq_search_fts5_api(struct sqlite3 *db);
 
 /* The tokenizer without SQLite, for benchmarks, tests and debugging. Calls tok for each token
  * with the FTS5 callback's arguments (colocated is FTS5_TOKEN_COLOCATED or 0; start/end are

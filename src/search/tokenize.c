@@ -21,10 +21,25 @@ typedef struct {
     const char *src;
     int query; /* FTS5_TOKENIZE_QUERY: Han runs become bigram phrases, no colocated tokens */
     int aux;   /* FTS5_TOKENIZE_AUX (highlight, snippet): one plain token per position */
+    int notail; /* a query string that began with DQ_SEARCH_NS_NOTAIL (search.h) */
     int pinyin;
     dq_search_token_fn tok;
     void *ctx;
+    /* notail: the unigram that ended the last Han run, held back until another token
+     * follows it (then it is sent first) or the text ends (then it is dropped) */
+    char held[8];
+    int held_len, held_start, held_end;
 } tk_t;
+
+/* Sends the held unigram, if any (notail queries). */
+static int flush_held(tk_t *k)
+{
+    if (!k->held_len)
+        return 0;
+    int l = k->held_len;
+    k->held_len = 0;
+    return k->tok(k->ctx, 0, k->held, l, k->held_start, k->held_end);
+}
 
 /* ---------------------------------------------------------------- words */
 
@@ -53,6 +68,9 @@ static size_t s_stem(char *w, size_t n)
 
 static int emit_word(tk_t *k, char *w, size_t n, size_t start, size_t end)
 {
+    int rc = flush_held(k);
+    if (rc)
+        return rc;
     n = s_stem(w, n);
     return k->tok(k->ctx, 0, w, (int)n, (int)start, (int)end);
 }
@@ -77,6 +95,7 @@ static int emit_run(tk_t *k, han_t *run, size_t n)
     if (k->query) {
         /* "b1 .. b(n-1) u(n)": selective bigrams, and a last unigram so the phrase covers all n
          * positions (and highlight() all n characters). */
+        rc = flush_held(k);
         for (size_t i = 0; i + 1 < n && rc == 0; i++) {
             int l = utf8_put(b, run[i].cp);
             l += utf8_put(b + l, run[i + 1].cp);
@@ -84,7 +103,14 @@ static int emit_run(tk_t *k, han_t *run, size_t n)
         }
         if (rc == 0) {
             int l = utf8_put(b, run[n - 1].cp);
-            rc = k->tok(k->ctx, 0, b, l, (int)run[n - 1].start, (int)run[n - 1].end);
+            if (k->notail && n >= 2) { /* the bigram before it already places it */
+                memcpy(k->held, b, (size_t)l);
+                k->held_len = l;
+                k->held_start = (int)run[n - 1].start;
+                k->held_end = (int)run[n - 1].end;
+            } else {
+                rc = k->tok(k->ctx, 0, b, l, (int)run[n - 1].start, (int)run[n - 1].end);
+            }
         }
         return rc;
     }
@@ -169,6 +195,10 @@ int dq_search_tokenize(const dq_search_t *s, int mode, int pinyin, const char *t
     if (k.query && (text[0] == DQ_SEARCH_NS_PINYIN || text[0] == DQ_SEARCH_NS_INITIALS))
         return tokenize_ns(&k, text, len);
     size_t i = 0;
+    if (k.query && text[0] == DQ_SEARCH_NS_NOTAIL) {
+        k.notail = 1;
+        i = 1; /* offsets stay those of text: FTS5 passes them through */
+    }
     han_run_init(&run, local, RUN_STACK);
     while (i < len && rc == 0) {
         size_t at = i;
@@ -300,30 +330,27 @@ static int x_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text, 
 
 /* The documented way to reach FTS5's C API: `SELECT fts5(?1)` with a pointer bound under the
  * type "fts5_api_ptr" (SQLite FTS5 §7.1, "Custom Tokenizers" / extending FTS5). */
-int dq_search_register(const dq_search_t *s, sqlite3 *db, dq_err_t *err)
+void *dq_search_fts5_api(sqlite3 *db)
 {
     fts5_api *api = NULL;
     sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK) {
-        dq_err_set(err, DQ_EUNSUP, 500, "search: SQLite without FTS5: %s", sqlite3_errmsg(db));
-        goto out;
-    }
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+        return NULL;
     sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
     (void)sqlite3_step(st);
-    if (!api || api->iVersion < 2) {
-        dq_err_set(err, DQ_EUNSUP, 500, "search: no usable fts5_api (version %d)",
-                   api ? api->iVersion : 0);
-        goto out;
-    }
-    fts5_tokenizer tk = {x_create, x_delete, x_tokenize};
-    if (api->xCreateTokenizer(api, DQ_SEARCH_TOKENIZER, (void *)s, &tk, NULL) != SQLITE_OK) {
-        dq_err_set(err, DQ_EINTERNAL, 500, "search: registering the tokenizer failed: %s",
-                   sqlite3_errmsg(db));
-        goto out;
-    }
-    rc = 0;
-out:
     sqlite3_finalize(st);
-    return rc;
+    return api && api->iVersion >= 2 ? api : NULL;
+}
+
+int dq_search_register(const dq_search_t *s, sqlite3 *db, dq_err_t *err)
+{
+    fts5_api *api = dq_search_fts5_api(db);
+    if (!api)
+        return dq_err_set(err, DQ_EUNSUP, 500, "search: SQLite without a usable FTS5: %s",
+                          sqlite3_errmsg(db));
+    fts5_tokenizer tk = {x_create, x_delete, x_tokenize};
+    if (api->xCreateTokenizer(api, DQ_SEARCH_TOKENIZER, (void *)s, &tk, NULL) != SQLITE_OK)
+        return dq_err_set(err, DQ_EINTERNAL, 500, "search: registering the tokenizer failed: %s",
+                          sqlite3_errmsg(db));
+    return 0;
 }

@@ -375,6 +375,94 @@ DQ_TEST(linked_art_protocol)
     teardown(&f);
 }
 
+/* The orderedItems of the newest Change Discovery page (new reference). */
+static json_t *last_page_items(fx_t *f, const char *headers)
+{
+    int st;
+    char *b = get(f, "/iiif/discovery/changes/page/0", headers, &st);
+    DQ_CHECK_INT(st, 200);
+    json_t *p = json_loads(b, 0, NULL);
+    free(b);
+    DQ_REQUIRE(p);
+    json_t *items = json_incref(json_object_get(p, "orderedItems"));
+    json_decref(p);
+    return items;
+}
+
+/* The text of the first <datestamp> of body (static buffer). */
+static const char *datestamp_of(const char *body)
+{
+    static char out[32];
+    const char *p = strstr(body, "<datestamp>");
+    out[0] = '\0';
+    if (p)
+        sscanf(p + 11, "%31[^<]", out);
+    return out;
+}
+
+/* A public relic made restricted is, to anonymous harvesters, a deleted record (OAI-PMH) and
+ * a Delete (Change Discovery) at the time of the restriction; curators still read it; public
+ * again, it is a live record once more (and its history shows as it is). r-0007, always restricted, never appears. */
+static void withdrawn_relic(fx_t *f)
+{
+    char h[256];
+    snprintf(h, sizeof(h), "%sIf-Match: *\r\nContent-Type: application/merge-patch+json\r\n",
+             f->auth);
+    dqt_resp_t r;
+    DQ_REQUIRE(dqt_http_body(f->srv.port, "PATCH", "/api/relics/r-0004", h,
+                             "{\"restricted\":true}", &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    json_t *doc = json_loads(r.body.data, 0, NULL);
+    char *w_at = dq_xstrdup(json_string_value(json_object_get(doc, "updated_at")));
+    json_decref(doc);
+    dqt_resp_free(&r);
+    int st;
+    const char *one = "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:127.0.0.1:r-0004";
+    char *b = get(f, one, NULL, &st);
+    DQ_CHECK(strstr(b, "<header status=\"deleted\">") && !strstr(b, "<metadata>"));
+    DQ_CHECK_STR(datestamp_of(b), w_at);
+    DQ_CHECK(strstr(b, "<setSpec>dynasty:") != NULL); /* the set it was in while public */
+    free(b);
+    /* The HTTP endpoints are public (anonymous for everyone); a curator still reads it. */
+    char ah[200];
+    snprintf(ah, sizeof(ah), "%s", f->auth);
+    b = get(f, "/api/relics/r-0004", ah, &st);
+    DQ_CHECK_INT(st, 200);
+    free(b);
+    /* A from= harvest at the restriction's second sees it as deleted; r-0007 never shows. */
+    char *path = dq_xasprintf("/oai?verb=ListIdentifiers&metadataPrefix=oai_dc&from=%s", w_at);
+    b = get(f, path, NULL, &st);
+    free(path);
+    DQ_CHECK(strstr(b, "<identifier>oai:127.0.0.1:r-0004</identifier>") != NULL);
+    DQ_CHECK(strstr(b, "r-0007") == NULL);
+    free(b);
+    int pages, del;
+    DQ_CHECK_INT(walk(f, "ListIdentifiers", "metadataPrefix=oai_dc", &pages, &del, NULL), 249);
+    DQ_CHECK_INT(del, 2); /* r-0003 deleted, r-0004 withdrawn */
+    /* Change Discovery: the restricting change is a Delete. */
+    json_t *items = last_page_items(f, NULL);
+    json_t *a = json_array_get(items, json_array_size(items) - 1);
+    DQ_CHECK_STR(json_string_value(json_object_get(a, "type")), "Delete");
+    DQ_CHECK(strstr(json_string_value(json_object_get(json_object_get(a, "object"), "id")),
+                    "/r-0004/manifest") != NULL);
+    DQ_CHECK_STR(json_string_value(json_object_get(a, "endTime")), w_at);
+    json_decref(items);
+    /* Public again: a live record, datestamp no older than the restriction. */
+    DQ_REQUIRE(dqt_http_body(f->srv.port, "PATCH", "/api/relics/r-0004", h,
+                             "{\"restricted\":false}", &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    dqt_resp_free(&r);
+    b = get(f, one, NULL, &st);
+    DQ_CHECK(!strstr(b, "status=\"deleted\"") && strstr(b, "<metadata>"));
+    DQ_CHECK(strcmp(datestamp_of(b), w_at) >= 0);
+    free(b);
+    items = last_page_items(f, NULL);
+    a = json_array_get(items, json_array_size(items) - 1);
+    DQ_CHECK_STR(json_string_value(json_object_get(a, "type")), "Update");
+    json_decref(items);
+    free(w_at);
+}
+
 DQ_TEST(change_discovery)
 {
     fx_t f;
@@ -438,6 +526,7 @@ DQ_TEST(change_discovery)
     b = get(&f, "/iiif/discovery/changes/page/x", NULL, &st);
     DQ_CHECK_INT(st, 404);
     free(b);
+    withdrawn_relic(&f);
     teardown(&f);
 }
 

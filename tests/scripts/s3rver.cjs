@@ -23,7 +23,12 @@ server.run().then((addr) => {
   console.error(`s3rver: ${e.message}`);
   process.exit(1);
 });
-const stop = () => server.close(() => process.exit(0));
+// close() waits for idle keep-alive connections; a client that keeps one open must not hold
+// the stop up, so exit after a short grace period whatever close() is waiting for.
+const stop = () => {
+  setTimeout(() => process.exit(0), 1000).unref();
+  server.close(() => process.exit(0));
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 process.stdin.on('end', stop);

@@ -471,9 +471,59 @@ try:
             diff.append((u, {k: (a[0], len(a[1])) for k, a in answers.items()}))
     check('%d tiles and renders: S3 and mount answers are byte-identical to local' % len(urls),
           not diff and len(urls) > 40, str(diff[:3]))
+    health = {k: json.loads(get(b + '/health')[1]) for k, (_, b) in servers.items()}
+    bc = health['s3']['store']['block_cache']
+    check('/health names each store; the S3 server read its blocks through the cache',
+          [health[k]['store']['kind'] for k in ('local', 's3', 'posix')] ==
+          ['local', 's3', 'posix'] and bc['missed_blocks'] > 0 and
+          bc['gets'] == bc['missed_blocks'] and bc['hit_blocks'] > bc['missed_blocks'] and
+          bc['bytes'] <= 1 << 20, str(bc))
+
+    # -- a pyramid replaced under running servers is noticed (an object's ETag, a file's inode)
+    u = urls[len(urls) // 2]
+    before = get(servers['local'][1] + u)
+    dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '70'], local)
+    dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '70'], data, store, opts)
+    now = {}
+    for _ in range(300):  # bounded: the servers re-check once a second
+        now = {k: get(b + u) for k, (_, b) in servers.items() if k != 'posix'}
+        if now['local'] != before and now['s3'] == now['local']:
+            break
+        time.sleep(0.1)
+    check('a pyramid replaced in S3 is served new, like the local one', now['local'] != before and
+          now['s3'] == now['local'] and now['s3'][0] == 200)
     for p, _ in servers.values():
         stop_server(p)
     servers = {}
+
+    # -- a PostgreSQL catalog and the S3 store shared by two nodes (when the runner made a
+    #    cluster: DQ_TEST_PG_URL): node A ingests, node B (its own data directory and cache)
+    #    serves the tiles, identical to the local store's
+    pg = os.environ.get('DQ_TEST_PG_URL')
+    if pg:
+        schema = 'blob_%d' % os.getpid()
+        subprocess.run(['psql', '-X', '-q', pg, '-c', 'CREATE SCHEMA ' + schema], check=True,
+                       env=dict(os.environ, PGOPTIONS='-c client_min_messages=warning'))
+        try:
+            url = pg + '?options=-csearch_path%3D' + schema
+            node_a, node_b = os.path.join(tmp, 'node-a'), os.path.join(tmp, 'node-b')
+            pgopts = ['--catalog', url, '--s3-endpoint', endpoint]
+            dq(['ingest', src, '--id', 'pg-blob', '--quality', '70'], node_a, 's3://%s/pgnodes' % BUCKET,
+               pgopts)
+            p, b = serve(node_b, 's3://%s/pgnodes' % BUCKET, pgopts)
+            lp, lb = serve(local)
+            try:
+                ok = all(get(b + x.replace('blob-test', 'pg-blob')) == get(lb + x)
+                         for x in urls[:12])
+            finally:
+                stop_server(p)
+                stop_server(lp)
+            check('PostgreSQL + S3: tiles ingested on one node, served by another, identical', ok)
+        finally:
+            subprocess.run(['psql', '-X', '-q', pg, '-c', 'DROP SCHEMA %s CASCADE' % schema],
+                           env=dict(os.environ, PGOPTIONS='-c client_min_messages=warning'))
+    else:
+        print('  (PostgreSQL part not run: no DQ_TEST_PG_URL)')
 
     # -- analysis that needs a file reads a local copy of the object: style embeddings
     r = dq(['style', 'index'], data, store, opts, check_rc=False)
@@ -481,8 +531,26 @@ try:
           '1 embedded' in r.stdout, r.stdout + r.stderr)
     r = dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '80'], data, store, opts,
            check_rc=False)
+    dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '80'], local)
     check('ingest --replace into S3 re-embeds from the new object', r.returncode == 0,
           r.stdout + r.stderr)
+
+    # -- the data directory names its store: no --store needed later, another one refused
+    conf = open(os.path.join(data, 'store.conf')).read()
+    check('DATA/store.conf names the store and endpoint, never a secret',
+          'store=%s\n' % store in conf and 's3-endpoint=%s\n' % endpoint in conf and
+          {l.split('=')[0] for l in conf.splitlines() if l and l[0] != '#'} <=
+          {'store', 's3-endpoint', 's3-region'} and AK not in conf, conf)
+    r = dq(['fixity'], data, None, ['--store-cache', cache], check_rc=False)
+    check('without --store the data directory\'s own store is used', r.returncode == 0 and
+          '1 ok' in r.stdout, r.stdout + r.stderr)
+    r = dq(['fixity'], data, 's3://%s/elsewhere' % BUCKET, opts, check_rc=False)
+    check('a --store other than the one the data directory names is refused',
+          r.returncode != 0 and 'keeps its images in' in r.stderr, r.stderr)
+    r = dq(['fixity'], local, store, opts, check_rc=False)
+    check('a data directory with local pyramids does not switch stores silently',
+          r.returncode != 0 and 'cannot switch' in r.stderr and
+          not os.path.exists(os.path.join(local, 'store.conf')), r.stderr)
 
     # -- fixity on every store, and a corrupted object found in S3
     for name, d, st, ex in (('local', local, None, ()), ('s3', data, store, opts),

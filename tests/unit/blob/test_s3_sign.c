@@ -93,9 +93,15 @@ static dq_s3_t *client(const char *ak, const char *sk, const char *region, const
                        const char *host, int port)
 {
     dq_err_t err = {0};
-    dq_s3_cfg_t c = {.endpoint = "http://unused.invalid", .region = region, .bucket = "b",
-                     .prefix = "", .access_key = ak, .secret_key = sk, .session_token = "",
-                     .part_size = 5u << 20, .retries = 0};
+    dq_s3_cfg_t c = {.endpoint = "http://unused.invalid",
+                     .region = region,
+                     .bucket = "b",
+                     .prefix = "",
+                     .access_key = ak,
+                     .secret_key = sk,
+                     .session_token = "",
+                     .part_size = 5u << 20,
+                     .retries = 0};
     dq_s3_t *s = dq_s3_new(&c, &err);
     if (!s)
         return NULL;
@@ -129,9 +135,10 @@ DQ_TEST(sigv4_suite_get_vanilla)
     DQ_CHECK(header_of(l.req, "X-Amz-Date", date, sizeof date) == 0);
     DQ_CHECK_STR(host, "example.amazonaws.com");
     DQ_CHECK_STR(date, "20150830T123600Z");
-    DQ_CHECK_STR(auth, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
-                       "aws4_request, SignedHeaders=host;x-amz-date, "
-                       "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+    DQ_CHECK_STR(auth,
+                 "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+                 "aws4_request, SignedHeaders=host;x-amz-date, "
+                 "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
     dq_buf_free(&r.resp);
     s3_close(s);
 }
@@ -141,8 +148,7 @@ DQ_TEST(s3_reference_get_object_range)
     listener_t l;
     DQ_CHECK(listen_start(&l) == 0);
     dq_s3_t *s = client("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                        "us-east-1", "20130524T000000Z", "examplebucket.s3.amazonaws.com",
-                        l.port);
+                        "us-east-1", "20130524T000000Z", "examplebucket.s3.amazonaws.com", l.port);
     DQ_CHECK(s != NULL);
     /* Our ranged GET, as s3_read builds it (no If-Match: the example has none). */
     char buf[10];
@@ -157,9 +163,10 @@ DQ_TEST(s3_reference_get_object_range)
     DQ_CHECK(header_of(l.req, "Range", range, sizeof range) == 0);
     DQ_CHECK_STR(sha, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     DQ_CHECK_STR(range, "bytes=0-9");
-    DQ_CHECK_STR(auth, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
-                       "aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-                       "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+    DQ_CHECK_STR(auth,
+                 "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+                 "aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+                 "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
     dq_buf_free(&r.resp);
     s3_close(s);
 }
@@ -190,9 +197,14 @@ DQ_TEST(a_wrong_secret_signs_differently)
 DQ_TEST(urls_are_path_style_and_encoded)
 {
     dq_err_t err = {0};
-    dq_s3_cfg_t c = {.endpoint = "http://127.0.0.1:9", .region = "us-east-1", .bucket = "art",
-                     .prefix = "museum/", .access_key = "a", .secret_key = "b",
-                     .session_token = "", .part_size = 5u << 20};
+    dq_s3_cfg_t c = {.endpoint = "http://127.0.0.1:9",
+                     .region = "us-east-1",
+                     .bucket = "art",
+                     .prefix = "museum/",
+                     .access_key = "a",
+                     .secret_key = "b",
+                     .session_token = "",
+                     .part_size = 5u << 20};
     dq_s3_t *s = dq_s3_new(&c, &err);
     DQ_CHECK(s != NULL);
     char *u = request_url(s, "pyramids/A b.tif", "uploads=");

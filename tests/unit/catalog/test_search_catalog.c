@@ -9,6 +9,7 @@
 #include "relic_fixture.h"
 
 #include "catalog/relic_internal.h"
+#include "catalog/store_sqlite_internal.h" /* the SQLite walk test at the end */
 
 #include <jansson.h>
 #include <pthread.h>
@@ -666,5 +667,167 @@ DQ_TEST(match_bound_never_undercounts)
             DQ_CHECK(b.bound == -1);
         }
     }
+    dq_catalog_close(c);
+}
+
+/* ---- SQLite: the relevance walk against FTS5's own bm25() and snippet() ---- */
+
+/* The SQLite backend finishes bm25 in C for one-phrase queries and makes snippets in C
+ * (store_sqlite_relic_search.c, fts_aux.c); both must give exactly what FTS5's bm25() and
+ * snippet() give, double for double and byte for byte, also when a row's text is long enough
+ * for the snippet window, the sentence finder and the ellipses to matter. */
+static const char *long_docs[] = {
+    "{\"accession\":\"L1\",\"title\":{\"zh\":\"溪山行旅图\",\"en\":\"Travelers among Mountains "
+    "and Streams\"},\"creators\":[{\"name\":{\"zh\":\"范宽\",\"en\":\"Fan Kuan\"}}],"
+    "\"description\":{\"en\":\"A towering mountain fills the upper half. Travelers with mules "
+    "cross the lower edge: a stream runs beside them. The mountains rise behind a grove, and "
+    "the travelers are small. Streams fall from the cliff: the painter signed among the trees. "
+    "Later collectors added seals along the mountain edge and the streams below.\","
+    "\"zh\":\"溪山行旅，巨峰壁立，山顶丛林茂密。行旅者驮队自右而来，溪水潺潺。溪山之间，行旅"
+    "之人甚小。后世题跋称溪山行旅为北宋山水第一。\"}}",
+    "{\"accession\":\"L2\",\"title\":{\"zh\":\"仿溪山行旅\",\"en\":\"After Travelers among "
+    "Mountains and Streams\"},\"creators\":[{\"name\":{\"zh\":\"王翚\",\"en\":\"Wang Hui\"}}],"
+    "\"description\":{\"en\":\"A copy. The mountains are lower and the streams wider; the "
+    "travelers walk in autumn mountains with red leaves. Autumn, mountains and a bridge: a "
+    "late work.\"}}",
+    "{\"accession\":\"L3\",\"title\":{\"zh\":\"秋山图\",\"en\":\"Autumn Mountains\"},"
+    "\"creators\":[{\"name\":{\"zh\":\"张择端\",\"en\":\"Zhang Zeduan\"}}],"
+    "\"description\":{\"zh\":\"秋山红叶，张择端笔意。溪山行旅之后又一秋山。\"}}",
+    "{\"accession\":\"L4\",\"title\":{\"zh\":\"溪山\",\"en\":\"Streams and mountains\"},"
+    "\"description\":{\"en\":\"mountains mountains mountains streams\"}}",
+    "{\"accession\":\"L5\",\"title\":{\"zh\":\"清明上河圖\",\"en\":\"Qingming scroll\"},"
+    "\"creators\":[{\"name\":{\"zh\":\"張擇端\",\"en\":\"Zhang Zeduan\"}}]}",
+};
+
+typedef struct {
+    dq_catalog_t *cat;
+    const char *q;
+    int64_t limit;
+    int n_checked, mismatches;
+} fts_case_t;
+
+typedef struct {
+    int64_t *id;
+    double *score;
+    size_t n, cap;
+} got_t;
+
+static int got_row(void *ud, int64_t seq, double score)
+{
+    got_t *g = ud;
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 16;
+        g->id = dq_xrealloc(g->id, g->cap * sizeof(*g->id));
+        g->score = dq_xrealloc(g->score, g->cap * sizeof(*g->score));
+    }
+    g->id[g->n] = seq;
+    g->score[g->n++] = score;
+    return 0;
+}
+
+typedef struct {
+    int64_t *id;
+    char **text;
+    size_t n;
+} snips_got_t;
+
+static int got_snippet(void *ud, int64_t seq, const char *text)
+{
+    snips_got_t *s = ud;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->id[i] == seq && !s->text[i])
+            s->text[i] = dq_xstrdup(text ? text : "(null)");
+    return 0;
+}
+
+static int fts_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
+{
+    fts_case_t *fc = ud;
+    dq_search_plan_t p = {0};
+    const dq_store_relic_ops *r = dq_catalog_backend(fc->cat)->relics;
+    got_t g = {0}, plain = {0};
+    dq_buf_t expr = {0};
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (dq_search_query_plan(txn->search, fc->q, &p, err) < 0)
+        return -1;
+    /* the order of a relevance search: the bound (the walk), then the scored match */
+    int64_t bound = -2;
+    if (r->match_bound(txn, &p, fc->limit, &bound, err) < 0 ||
+        r->match(txn, &p, DQ_RELIC_MATCH_ALL, bound >= 0, got_row, &g, err) < 0)
+        goto out;
+    /* a second, unscored match in the same transaction reads the same rows back */
+    if (r->match(txn, &p, DQ_RELIC_MATCH_ALL, 0, got_row, &plain, err) < 0)
+        goto out;
+    dq_sqlite_fts_render(&p, DQ_SQ_FTS_MATCH, &expr);
+    DQ_REQUIRE(sqlite3_prepare_v2(txn->db,
+                                  "SELECT rowid, bm25(relic_fts, 10.0, 8.0, 2.0, 1.0),"
+                                  " snippet(relic_fts, -1, char(1), char(2), '…', 24)"
+                                  " FROM relic_fts WHERE relic_fts MATCH ?1 ORDER BY rowid",
+                                  -1, &st, NULL) == SQLITE_OK);
+    sqlite3_bind_text(st, 1, expr.data, (int)expr.len, SQLITE_STATIC);
+    size_t i = 0;
+    snips_got_t sn = {g.id, dq_xcalloc(g.n + 1, sizeof(char *)), g.n};
+    if (r->snippets(txn, &p, g.id, g.n, g.id, g.n, got_snippet, &sn, err) < 0)
+        goto out;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        double want = sqlite3_column_double(st, 1);
+        const char *snip = (const char *)sqlite3_column_text(st, 2);
+        int ok = i < g.n && g.id[i] == id && i < plain.n && plain.id[i] == id;
+        if (ok && bound >= 0 && memcmp(&g.score[i], &want, sizeof(want)) != 0)
+            ok = 0;
+        if (ok && (!sn.text[i] || strcmp(sn.text[i], snip ? snip : "(null)") != 0))
+            ok = 0;
+        if (!ok) {
+            fc->mismatches++;
+            fprintf(stderr, "    %s row %lld: score %.17g want %.17g, snippet [%s] want [%s]\n",
+                    fc->q, (long long)id, i < g.n ? g.score[i] : 0.0, want,
+                    i < g.n && sn.text[i] ? sn.text[i] : "-", snip ? snip : "(null)");
+        }
+        fc->n_checked++;
+        i++;
+    }
+    if (i != g.n || i != plain.n) {
+        fc->mismatches++;
+        fprintf(stderr, "    %s: %zu rows, match gave %zu and %zu\n", fc->q, i, g.n, plain.n);
+    }
+    for (size_t k = 0; k < g.n; k++)
+        free(sn.text[k]);
+    free(sn.text);
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    dq_buf_free(&expr);
+    free(g.id);
+    free(g.score);
+    free(plain.id);
+    free(plain.score);
+    dq_search_plan_free(&p);
+    return rc;
+}
+
+DQ_TEST(sqlite_walk_scores_and_snippets_equal_fts5)
+{
+    if (dq_test_on_pg())
+        return; /* FTS5's own functions exist only in the SQLite backend */
+    dq_catalog_t *c = collection();
+    for (size_t i = 0; i < DQ_ARRAY_LEN(long_docs); i++)
+        free(fx_create(c, long_docs[i]));
+    static const char *const qs[] = {"溪山行旅",  "张择端",      "mountains", "streams",
+                                     "秋山",      "qingming",    "qmsht",     "autumn mountains",
+                                     "溪山 行旅", "\"Fan Kuan\"", "清明上河图", "travelers"};
+    int n = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(qs); i++) {
+        /* limit 3000: the walk completes (scored); limit 1: it stops early (unscored) */
+        for (int64_t limit = 3000; limit >= 1; limit = limit == 3000 ? 1 : 0) {
+            fts_case_t fc = {c, qs[i], limit, 0, 0};
+            dq_err_t err = {0};
+            DQ_REQUIRE(dq_catalog_read(c, fts_txn, &fc, &err) == 0);
+            DQ_CHECK(fc.mismatches == 0);
+            n += fc.n_checked;
+        }
+    }
+    DQ_CHECK(n > 40);
     dq_catalog_close(c);
 }

@@ -367,6 +367,31 @@ DQ_TEST(document_tokens_unigram_bigram_pinyin_initials)
     dq_search_free(s);
 }
 
+/* DQ_SEARCH_NS_NOTAIL: the unigram that ends the query's last run is left out, and only that
+ * one (a run in the middle keeps it, a one-character run is its own unigram). */
+DQ_TEST(notail_query_leaves_out_only_the_final_unigram)
+{
+    dq_search_t *s = new_search();
+    static const char *const cases[][2] = {
+        {"\3溪山行旅", "溪山@1-7 山行@4-10 行旅@7-13"},
+        {"\3溪山 行旅", "溪山@1-7 山@4-7 行旅@8-14"},
+        {"\3清明 Landscapes", "清明@1-7 明@4-7 landscape@8-18"},
+        {"\3蝶", "蝶@1-4"},
+        {"\3清明圖", "清明@1-7 明图@4-10"},
+        {"\3", ""},
+    };
+    for (size_t i = 0; i < DQ_ARRAY_LEN(cases); i++) {
+        collect_t q = {0};
+        DQ_CHECK_INT(dq_search_tokenize(s, DQ_SEARCH_MODE_QUERY, 1, cases[i][0],
+                                        strlen(cases[i][0]), collect, &q),
+                     0);
+        if (strcmp(q.out, cases[i][1]) != 0)
+            fprintf(stderr, "    case %zu: [%s]\n", i, q.out);
+        DQ_CHECK_STR(q.out, cases[i][1]);
+    }
+    dq_search_free(s);
+}
+
 static int count_tokens(void *ctx, int colocated, const char *tok, int n, int start, int end)
 {
     int *c = ctx;

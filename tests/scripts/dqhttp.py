@@ -1,0 +1,32 @@
+"""dqhttp.py: what the issue-15 script tests share (not a test itself): one HTTP request to a
+loopback server that never raises, and a free loopback port."""
+import http.client
+import json
+import socket
+
+
+def request(port, method, path, body=None, headers=None, timeout=20):
+    """(status, headers dict lower-cased, body bytes); status -1 on a transport error. A dict
+    or list body is sent as JSON."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+        h = dict(headers or {})
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=h)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    except (OSError, http.client.HTTPException) as e:
+        return -1, {}, str(e).encode()
+    finally:
+        conn.close()
+
+
+def free_port():
+    """A loopback port free now (another process may take it before it is bound)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
