@@ -7,7 +7,7 @@ CC      ?= cc
 # Analysis (issues 11-13): fftw3, openblas + lapacke, gsl, and VLFeat (no .pc file: -lvl below).
 # Scale-out (issue 15): libpq and libcurl.
 PKGS    := vips libmicrohttpd jansson sqlite3 libsodium lcms2 libtiff-4 libjpeg libturbojpeg libpng opencc zlib \
-           fftw3 openblas lapacke gsl libpq libcurl libcrypto
+           fftw3 openblas lapacke gsl libpq libcurl libcrypto libxml-2.0
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
                -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lvl -lbz2 -lm -lpthread
@@ -131,14 +131,15 @@ build/fuzz/fuzz_query: fuzz/fuzz_query.c $(FUZZ_CAT_SRCS)
 	  $(shell pkg-config --cflags $(FUZZ_CAT_PKGS)) -o $@ $^ \
 	  $(shell pkg-config --libs $(FUZZ_CAT_PKGS)) -lbz2 -lm -lpthread
 
-# The OAI-PMH target (issue 16) runs the /oai request parser and its resumption tokens.
+# The OAI-PMH target (issue 16) runs the /oai request parser and its resumption tokens;
+# fuzz_oai_read the reader of other repositories' OAI-PMH answers (lod/oai_read.c, libxml2).
 FUZZ_OAI_SRCS := $(wildcard src/core/*.c src/lod/*.c)
-build/fuzz/fuzz_oai: fuzz/fuzz_oai.c $(FUZZ_OAI_SRCS)
+build/fuzz/fuzz_oai build/fuzz/fuzz_oai_read: build/fuzz/%: fuzz/%.c $(FUZZ_OAI_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
-	  $(shell pkg-config --libs libsodium jansson) -lm
+	  $(shell pkg-config --cflags libsodium jansson libxml-2.0) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium jansson libxml-2.0) -lm
 # The base64 target (issue 14) runs the decoder of the scene layers' PNG data URLs.
 build/fuzz/fuzz_base64: fuzz/fuzz_base64.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)

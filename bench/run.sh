@@ -9,6 +9,8 @@
 #   ingest   bench/ingest_bench.sh;   catalog   bench/catalog_bench.sh (500,000 records)
 #   blob     bench/blob_bench.py: tiles from S3 (s3rver) through the read-through cache, cold
 #            and warm, vs the data directory (issue 15; not in the default set)
+#   cluster  bench/cluster_tiles.sh: stored tiles through HAProxy vs one node directly, with
+#            one, two and three nodes on PostgreSQL + a shared store (issue 15; not default)
 # Without a part: issue9 peers ingest catalog. Everything listens on 127.0.0.1 only.
 # peers env: DQ_BENCH_W/H (master size, default 20000x3000), DQ_BENCH_SECONDS (default 20),
 #      DQ_BENCH_CONNS (default 32), DQ_BENCH_SKIP_INGEST=1, DQ_BENCH_ONLY (tiles|regions)
@@ -22,13 +24,14 @@ for p in "$@"; do
     issue9) i9+=(tiles-nocache tiles-cache import search regions) ;;
     tiles-nocache | tiles-cache | import | search | regions) i9+=("$p") ;;
     peers | ingest | catalog) want="$want$p " ;;
-    blob) want="$want$p " ;;
-    *) echo "bench: unknown part '$p'; parts: issue9 tiles-nocache tiles-cache import search regions peers ingest catalog blob" >&2
+    blob | cluster) want="$want$p " ;;
+    *) echo "bench: unknown part '$p'; parts: issue9 tiles-nocache tiles-cache import search regions peers ingest catalog blob cluster" >&2
        exit 2 ;;
   esac
 done
 [ ${#i9[@]} -eq 0 ] || bench/issue9.sh "${i9[@]}"
 case $want in *" blob "*) bench/blob_bench.py ;; esac
+case $want in *" cluster "*) bench/cluster_tiles.sh ;; esac
 case $want in *" peers "*) ;; *) DQ_BENCH_SKIP_PEERS=1 ;; esac
 case $want in *" ingest "*) ;; *) DQ_BENCH_SKIP_INGEST=1 ;; esac
 case $want in *" catalog "*) ;; *) DQ_BENCH_SKIP_CATALOG=1 ;; esac

@@ -8,7 +8,7 @@ build_pkgs="gcc make pkg-config libvips-dev libvips-tools libtiff-dev libjpeg62-
  libpng-dev libwebp-dev libopenjp2-7-dev liblcms2-dev libmicrohttpd-dev libjansson-dev
  libsqlite3-dev libsodium-dev fonts-arphic-ukai libturbojpeg0-dev libopencc-dev libopencc-data
  unicode-data libbz2-dev zlib1g-dev python3-fonttools python3-brotli
- libfftw3-dev libopenblas-dev liblapacke-dev libgsl-dev libvlfeat-dev libpq-dev libcurl4-openssl-dev libssl-dev"
+ libfftw3-dev libopenblas-dev liblapacke-dev libgsl-dev libvlfeat-dev libpq-dev libcurl4-openssl-dev libssl-dev libxml2-dev"
 # Node.js and npm (front-end dependencies, browser tests, s3rver for the blob store tests; the
 # Makefile runs `npm ci`, which installs what package-lock.json pins): Debian's packages, unless a node
 # with its own npm is already installed (a nodesource build conflicts with Debian's npm).

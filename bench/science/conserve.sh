@@ -13,7 +13,10 @@
 #  - speed and peak RSS of `changes` and `restore` on a 24000 x 2000 pair (the benchmark
 #    scroll's captures and masks upsampled to that size, since truth rasters stop at 12.5
 #    megapixels).
-# Writes build/science/conserve.md and prints it.
+# Parts (env): DQ_CONSERVE_SEEDS (default "1 2 3"), DQ_CONSERVE_WORKS (default all 16),
+# DQ_CONSERVE_SCALE (0.5), DQ_CONSERVE_SKIP_SPEED=1 (no 24000 x 2000 pair),
+# DQ_CONSERVE_SKIP_RESTORE=1 (no restoration / Telea: the slow part on handscrolls).
+# Generation runs only the works asked for. Writes build/science/conserve.md and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${DQ_BIN_REL:-build/danqing}
@@ -21,8 +24,20 @@ bin=${DQ_BIN_REL:-build/danqing}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dq_conserve_science.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p build/science
-for seed in 1 2; do
-  "$bin" generate --out "$tmp/s$seed" --seed "$seed" --scale "${DQ_CONSERVE_SCALE:-0.5}" --quiet
+export DQ_CONSERVE_SEEDS=${DQ_CONSERVE_SEEDS:-1 2 3}
+works=${DQ_CONSERVE_WORKS:-}
+for seed in $DQ_CONSERVE_SEEDS; do
+  if [ -z "$works" ]; then
+    "$bin" generate --out "$tmp/s$seed" --seed "$seed" --scale "${DQ_CONSERVE_SCALE:-0.5}" --quiet
+  else
+    for wk in $works; do
+      "$bin" generate --out "$tmp/s$seed" --seed "$seed" --scale "${DQ_CONSERVE_SCALE:-0.5}" --only "$wk" --quiet
+    done
+  fi
 done
+# the speed pair needs the benchmark scroll of seed 1
+if [ -z "${DQ_CONSERVE_SKIP_SPEED:-}" ] && [ ! -d "$tmp/s1/DQ-2026-0001" ]; then
+  "$bin" generate --out "$tmp/s1" --seed 1 --scale "${DQ_CONSERVE_SCALE:-0.5}" --only DQ-2026-0001 --quiet
+fi
 /usr/bin/python3 bench/science/conserve_eval.py "$bin" "$tmp" build/science/conserve.md "${DQ_CONSERVE_SCALE:-0.5}"
 cat build/science/conserve.md

@@ -437,21 +437,70 @@ static json_t *chk_creator(json_t *fe, const char *path, json_t *v)
     return c;
 }
 
+/* A place the work is tied to (where it was made, found, or what it shows: role is free
+ * text), with its Wikidata item and Getty TGN id (seven digits): exported as Linked Art
+ * equivalents, searchable. */
+static json_t *chk_place(json_t *fe, const char *path, json_t *v)
+{
+    static const field_t f[] = {{"name", 'l', 1}, {"role", 's', 0}, {"wikidata", 's', 0},
+                                {"tgn", 's', 0}};
+    json_t *c = chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
+    const char *wd = json_string_value(json_object_get(c, "wikidata"));
+    const char *tgn = json_string_value(json_object_get(c, "tgn"));
+    int bad = 0;
+    if (wd && !authority_ok(wd, "Q", 1, 12)) {
+        relic_fe_addf(fe, "must be a Wikidata item id (Q followed by digits)", "%s.wikidata",
+                      path);
+        bad = 1;
+    }
+    if (tgn && !authority_ok(tgn, "", 7, 7)) {
+        relic_fe_addf(fe, "must be a TGN id (seven digits)", "%s.tgn", path);
+        bad = 1;
+    }
+    if (bad) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* A bibliographic reference: the citation as text, and optionally its URL and DOI. */
 static json_t *chk_reference(json_t *fe, const char *path, json_t *v)
 {
     static const field_t f[] = {{"text", 's', 1}, {"url", 's', 0}, {"doi", 's', 0}};
     return chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
 }
-/* A record harvested from another institution (`danqing harvest`): its Manifest and where
- * it came from, referenced and never copied. URLs must be http(s). */
+/* One source field a harvest did not map (kept so that nothing is lost silently). */
+static json_t *chk_source_field(json_t *fe, const char *path, json_t *v)
+{
+    static const field_t f[] = {{"name", 's', 1}, {"value", 's', 1}};
+    return chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
+}
+
+/* A record harvested from another institution (`danqing harvest`): its Manifest and/or its
+ * source record (OAI-PMH) and where it came from, referenced and never copied. URLs must be
+ * http(s); one of manifest and record is required. */
 static json_t *chk_remote(json_t *fe, const char *path, json_t *v)
 {
-    static const field_t f[] = {{"manifest", 's', 1}, {"institution", 's', 0},
+    static const field_t f[] = {{"manifest", 's', 0}, {"institution", 's', 0},
                                 {"source", 's', 0},   {"url", 's', 0},
-                                {"licence", 's', 0}};
-    json_t *c = chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
-    static const char *const urls[] = {"manifest", "source", "url"};
+                                {"licence", 's', 0},  {"record", 's', 0},
+                                {"oai_identifier", 's', 0}, {"format", 's', 0}};
+    json_t *fields = json_is_object(v) ? json_object_get(v, "fields") : NULL, *cf = NULL;
+    json_t *rest = v;
+    if (fields) {
+        char p[160];
+        snprintf(p, sizeof(p), "%s.fields", path);
+        if (!(cf = chk_array(fe, p, fields, ARRAY_MAX, chk_source_field)))
+            return NULL;
+        rest = json_copy(v);
+        json_object_del(rest, "fields");
+    } else {
+        json_incref(rest);
+    }
+    json_t *c = chk_object(fe, path, rest, f, DQ_ARRAY_LEN(f));
+    json_decref(rest);
+    static const char *const urls[] = {"manifest", "source", "url", "record"};
     for (size_t i = 0; c && i < DQ_ARRAY_LEN(urls); i++) {
         const char *u = json_string_value(json_object_get(c, urls[i]));
         if (u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
@@ -460,6 +509,14 @@ static json_t *chk_remote(json_t *fe, const char *path, json_t *v)
             c = NULL;
         }
     }
+    if (c && !json_object_get(c, "manifest") && !json_object_get(c, "record")) {
+        relic_fe_addf(fe, "required (or record)", "%s.manifest", path);
+        json_decref(c);
+        c = NULL;
+    }
+    if (c && cf && json_array_size(cf))
+        json_object_set(c, "fields", cf);
+    json_decref(cf);
     return c;
 }
 /* ======== end network ======== */
@@ -519,7 +576,7 @@ static const char *const doc_fields[] = {
     "accession",     "title",        "creators", "dynasty",    "date_text",   "year_from",
     "year_to",       "object_type",  "subject",  "keywords",   "medium",      "support",
     "dimensions_cm", "inscriptions", "seals",    "provenance", "description", "rights",
-    "restricted",    "school",       "references", "remote", "images",
+    "restricted",    "school",       "references", "remote", "images", "places",
 };
 static const char *const server_fields[] = {"id", "version", "created_at", "updated_at"};
 
@@ -571,6 +628,8 @@ json_t *relic_normalize(json_t *in, json_t *fe)
             c = chk_lang(fe, f, v, strcmp(f, "title") == 0);
         } else if (strcmp(f, "creators") == 0) {
             c = chk_array(fe, f, v, SMALL_ARRAY_MAX, chk_creator);
+        } else if (strcmp(f, "places") == 0) {
+            c = chk_array(fe, f, v, SMALL_ARRAY_MAX, chk_place);
         } else if (strcmp(f, "dynasty") == 0 || strcmp(f, "object_type") == 0) {
             const char *voc = f[0] == 'd' ? "dynasties" : "object_types";
             if (json_is_string(v) && relic_vocab_has(voc, json_string_value(v)))
@@ -773,6 +832,12 @@ void relic_row_build(relic_row_build_t *rb, json_t *d, const char *id, int64_t v
     {
         put_sp(&rb->body, lang_get(x, "wikidata"));
         put_sp(&rb->body, lang_get(x, "ulan"));
+    }
+    json_array_foreach(json_object_get(d, "places"), i, x)
+    {
+        put_lang(&rb->body, json_object_get(x, "name"));
+        put_sp(&rb->body, lang_get(x, "wikidata"));
+        put_sp(&rb->body, lang_get(x, "tgn"));
     }
     dq_buf_reset(&rb->desc);
     put_lang(&rb->desc, json_object_get(d, "description"));

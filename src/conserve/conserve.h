@@ -77,10 +77,12 @@ typedef struct {
  * and white balance drop out), and classifies each pixel:
  *  - loss: the later capture shows the lining (the brightest, most neutral colour of REF's
  *    old losses) where the earlier one did not;
- *  - flaking / fading: the colour moved towards the local bare support (estimated from REF
- *    by robust medians on a grid), by the whole pigment contrast (flaking, >= 85 % in
- *    linear light) or part of it (fading), judged on 5x5 means to lift weak washes over
- *    noise.
+ *  - flaking / fading: a multi-scale test (5x5, 11x11, 25x25 window means, calibrated per
+ *    scale on the image, after a residual tone curve) finds where pigment was lost; on
+ *    strong colour the fraction of the move towards the local bare support (robust medians
+ *    on a grid) tells whole (flaking, >= 85 % in linear light) from partial (fading); on a
+ *    thin wash, whose support is not seen, a change well above its 25x25 surround is a
+ *    flake and a broad one fading.
  * Returns 0 and fills *out (free with dq_conserve_changes_free), or -1 with err (the
  * registration's refusal included). */
 int dq_conserve_changes(const dq_raster_t *ref, const dq_raster_t *mov,

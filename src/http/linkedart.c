@@ -56,13 +56,30 @@ static void answer(dq_api_t *c, dq_buf_t *body)
                         "<" DQ_LOD_LA_PROFILE ">; rel=\"profile\"");
 }
 
+static int gone_cb(void *ud, const dq_net_record_t *rec)
+{
+    *(int *)ud = rec->deleted;
+    return 1;
+}
+
 void dq_api_relic_linkedart(dq_api_t *c, const char *id)
 {
     dq_buf_t doc = {0}, out = {0};
     dq_err_t err = {0};
     lctx_t l = {0};
     if (dq_catalog_relic_get(c->srv->catalog, id, &c->actor, &doc, NULL, &err) < 0) {
-        dq_api_error_err(c->resp, &err);
+        /* A stable URI that once answered says it is gone (deleted, or restricted after it
+         * was public), as OAI-PMH lists it deleted, so a linked-data crawler drops its copy;
+         * a relic this caller never could see stays a plain 404. */
+        int gone = 0;
+        dq_err_t e2 = {0};
+        dq_net_query_t q = {.id = id, .limit = 1};
+        if (err.http_status == 404 &&
+            dq_catalog_net_records(c->srv->catalog, &q, &c->actor, gone_cb, &gone, &e2) == 0 &&
+            gone)
+            dq_api_error(c->resp, 410, "this record was deleted or withdrawn", NULL);
+        else
+            dq_api_error_err(c->resp, &err);
         goto out;
     }
     lctx_init(c, &l);

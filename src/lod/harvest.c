@@ -57,8 +57,7 @@ static json_t *lang_pair(const json_t *map)
     return o;
 }
 
-/* Our key of a vocabulary entry whose en or zh label (or key) equals text, else NULL. */
-static const char *vocab_key(const json_t *vocab, const char *text)
+const char *dq_lod_vocab_key(const json_t *vocab, const char *text)
 {
     size_t i;
     json_t *e;
@@ -93,8 +92,7 @@ static const json_t *meta_value(const json_t *metadata, const char *const *names
     return NULL;
 }
 
-/* "Mi Yunxi (1140-1207)" → name "Mi Yunxi", dates "1140-1207". */
-static void split_dates(const char *s, char *name, size_t ncap, char *dates, size_t dcap)
+void dq_lod_split_dates(const char *s, char *name, size_t ncap, char *dates, size_t dcap)
 {
     const char *p = strrchr(s, '(');
     size_t n = strlen(s);
@@ -150,11 +148,11 @@ int dq_lod_manifest_to_relic(const char *manifest, size_t len, const char *manif
             const char *zs = json_string_value(json_array_get(zh, i));
             const char *es = json_string_value(json_array_get(en ? en : json_object_get(cv, "none"), i));
             if (zs) {
-                split_dates(zs, nm, sizeof(nm), dates, sizeof(dates));
+                dq_lod_split_dates(zs, nm, sizeof(nm), dates, sizeof(dates));
                 json_object_set_new(name, "zh", json_string(nm));
             }
             if (es) {
-                split_dates(es, nm, sizeof(nm), dates, sizeof(dates));
+                dq_lod_split_dates(es, nm, sizeof(nm), dates, sizeof(dates));
                 json_object_set_new(name, "en", json_string(nm));
             }
             if (!json_object_size(name)) {
@@ -173,7 +171,7 @@ int dq_lod_manifest_to_relic(const char *manifest, size_t len, const char *manif
     }
     static const char *const dyn_l[] = {"Dynasty", "Period"};
     const json_t *dv = meta_value(md, dyn_l, DQ_ARRAY_LEN(dyn_l));
-    const char *dk = vocab_key(dyn, lm(dv, "en") ? lm(dv, "en") : lm(dv, NULL));
+    const char *dk = dq_lod_vocab_key(dyn, lm(dv, "en") ? lm(dv, "en") : lm(dv, NULL));
     if (dk)
         json_object_set_new(d, "dynasty", json_string(dk));
     static const char *const date_l[] = {"Date", "Dated"};
@@ -190,11 +188,11 @@ int dq_lod_manifest_to_relic(const char *manifest, size_t len, const char *manif
     }
     static const char *const type_l[] = {"Object type", "Classification", "Type"};
     const json_t *tv = meta_value(md, type_l, DQ_ARRAY_LEN(type_l));
-    const char *tk = vocab_key(types, lm(tv, "en") ? lm(tv, "en") : lm(tv, NULL));
+    const char *tk = dq_lod_vocab_key(types, lm(tv, "en") ? lm(tv, "en") : lm(tv, NULL));
     json_object_set_new(d, "object_type", json_string(tk ? tk : "other"));
     static const char *const subj_l[] = {"Subject"};
     const json_t *sv = meta_value(md, subj_l, DQ_ARRAY_LEN(subj_l));
-    const char *sk = vocab_key(subj, lm(sv, "en") ? lm(sv, "en") : lm(sv, NULL));
+    const char *sk = dq_lod_vocab_key(subj, lm(sv, "en") ? lm(sv, "en") : lm(sv, NULL));
     if (sk)
         json_object_set_new(d, "subject", json_pack("[s]", sk));
     static const char *const med_l[] = {"Medium", "Materials"};

@@ -206,4 +206,50 @@ int dq_lod_manifest_to_relic(const char *manifest, size_t len, const char *manif
                              const char *source_url, const dq_lod_ctx_t *vocab, dq_buf_t *out,
                              dq_err_t *err);
 
+/* Our key of the vocabulary entry (a parsed dq_catalog_vocab array, may be NULL) whose key,
+ * en or zh label equals text (case-insensitive but zh), else NULL. Borrowed from vocab. */
+struct json_t;
+const char *dq_lod_vocab_key(const struct json_t *vocab, const char *text);
+/* "Mi Yunxi (1140-1207)" → name "Mi Yunxi", dates "1140-1207" (dates "" when none). */
+void dq_lod_split_dates(const char *s, char *name, size_t ncap, char *dates, size_t dcap);
+
+/* ================================================================ OAI-PMH sources (oai_read.c) */
+
+/* One record of another repository's ListRecords / GetRecord page. */
+typedef struct {
+    char *identifier, *datestamp; /* from the header */
+    int deleted;                  /* header status="deleted" */
+    char *doc;   /* live records: one JSON line, a relic document for dq_catalog_import; NULL
+                    when deleted or when it could not be mapped (error says why) */
+    char *error;
+} dq_oai_rec_t;
+
+/* What one OAI-PMH answer says (any verb). All owned; free with dq_lod_oai_page_free. */
+typedef struct {
+    dq_oai_rec_t *recs;
+    size_t n_recs;
+    char *token;            /* resumptionToken; NULL when the list is complete */
+    char response_date[40]; /* the next incremental run's from= */
+    char granularity[32];   /* Identify */
+    char **formats;         /* ListMetadataFormats: metadataPrefix values */
+    size_t n_formats;
+    char error_code[40], error_msg[256]; /* §3.6 error, "" when none */
+} dq_oai_page_t;
+
+/* Reads an OAI-PMH 2.0 answer of len bytes fetched from base_url (the endpoint without its
+ * query) for metadataPrefix prefix. Each live record's oai_dc or LIDO 1.0 metadata becomes a
+ * relic document: id "ext-{16 hex}" and accession "ext-{24 hex}" of the SHA-256 of base_url
+ * and the OAI identifier (dq_lod_oai_local_id), title / creators / dates / object type /
+ * dynasty / subjects (vocabulary matches; other subjects become keywords) / medium /
+ * description / rights / references, and "remote": {source, record (its GetRecord URL),
+ * oai_identifier, format, manifest and url when an identifier is one, institution, licence,
+ * fields: [{name, value}] (every source element not used above, so nothing is lost
+ * silently)}. Errors: 422 when it is not an OAI-PMH answer (an OAI error answer is not an
+ * error here: see error_code). */
+int dq_lod_oai_read(const char *xml, size_t len, const char *base_url, const char *prefix,
+                    const dq_lod_ctx_t *vocab, dq_oai_page_t *p, dq_err_t *err);
+void dq_lod_oai_page_free(dq_oai_page_t *p);
+/* The local id and accession of record oai_id of the repository at base_url. */
+void dq_lod_oai_local_id(const char *base_url, const char *oai_id, char id[32], char acc[40]);
+
 #endif

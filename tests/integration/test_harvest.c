@@ -4,7 +4,9 @@
  * Discovery stream (30 linked records, each marked remote with the peer's Manifest), a second
  * run changes nothing, an edit and a deletion on the peer arrive as one update and one
  * deletion, the peer's IIIF Collection harvests to the same records, and a URL that is none
- * of those fails with a message and changes nothing.
+ * of those fails with a message and changes nothing. The peer's OAI-PMH endpoint harvests in
+ * LIDO (what it offers first) or oai_dc, incrementally by from=, a deletion and a record the
+ * peer made restricted removed, and source fields not mapped kept in remote.fields.
  */
 #include <jansson.h>
 #include <vips/vips.h>
@@ -220,5 +222,123 @@ DQ_TEST(collection_and_bad_urls)
     json_t *j = mine_search(&f, NULL);
     DQ_CHECK_INT(json_integer_value(json_object_get(j, "total")), N);
     json_decref(j);
+    teardown(&f);
+}
+
+/* The harvested document of the peer's relic whose English title is en (new reference). */
+static json_t *mine_doc(fx_t *f, const char *en)
+{
+    json_t *j = mine_search(f, en);
+    const char *id =
+        json_string_value(json_object_get(json_array_get(json_object_get(j, "items"), 0), "id"));
+    DQ_REQUIRE(id);
+    dq_err_t err = {0};
+    dq_catalog_t *cat = dq_catalog_open(f->mine, &err);
+    DQ_REQUIRE(cat);
+    dq_actor_t admin = {.user = "t", .role = DQ_ROLE_ADMIN};
+    dq_buf_t doc = {0};
+    DQ_REQUIRE(dq_catalog_relic_get(cat, id, &admin, &doc, NULL, &err) == 0);
+    dq_catalog_close(cat);
+    json_decref(j);
+    json_t *d = json_loads(doc.data, 0, NULL);
+    dq_buf_free(&doc);
+    return d;
+}
+
+/* 1 when remote.fields of d has a field named name (a prefix when it ends in '*'). */
+static int has_field(const json_t *d, const char *name, const char *value)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(json_object_get(d, "remote"), "fields"), i, x)
+    {
+        const char *n = json_string_value(json_object_get(x, "name"));
+        const char *v = json_string_value(json_object_get(x, "value"));
+        if (n && v && strstr(n, name) && (!value || strcmp(v, value) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+DQ_TEST(oai_pmh_incremental)
+{
+    fx_t f;
+    setup(&f);
+    char out[4096];
+    DQ_CHECK_INT(harvest(&f, "/oai", out, sizeof(out)), 0);
+    if (!strstr(out, "30 inserted"))
+        fprintf(stderr, "    first run: %s\n", out);
+    DQ_CHECK(strstr(out, "OAI-PMH lido: 30 records (0 deleted)") != NULL);
+    DQ_CHECK(strstr(out, "30 inserted, 0 updated, 0 unchanged, 0 deleted, 0 failed") != NULL);
+    json_t *j = mine_search(&f, NULL);
+    DQ_CHECK_INT(json_integer_value(json_object_get(j, "total")), N);
+    json_decref(j);
+    json_t *d = mine_doc(&f, "Far Hills 7");
+    DQ_CHECK_STR(json_string_value(json_object_get(json_object_get(d, "title"), "zh")), "远山7");
+    DQ_CHECK_STR(json_string_value(json_object_get(d, "dynasty")), "song");
+    DQ_CHECK_STR(json_string_value(json_object_get(d, "object_type")), "hanging_scroll");
+    DQ_CHECK_INT((int)json_integer_value(json_object_get(d, "year_from")), 1120);
+    DQ_CHECK_INT((int)json_integer_value(json_object_get(d, "year_to")), 1125);
+    DQ_CHECK_STR(json_string_value(json_object_get(json_object_get(json_array_get(
+                                                       json_object_get(d, "creators"), 0),
+                                                                   "name"),
+                                                   "en")),
+                 "Painter 3");
+    json_t *rm = json_object_get(d, "remote");
+    DQ_CHECK_STR(json_string_value(json_object_get(rm, "format")), "lido");
+    DQ_CHECK_STR(json_string_value(json_object_get(rm, "oai_identifier")),
+                 "oai:127.0.0.1:p-007");
+    char want[160];
+    snprintf(want, sizeof(want), "%s/oai?verb=GetRecord&metadataPrefix=lido&identifier=", f.base);
+    DQ_CHECK(dq_str_starts(json_string_value(json_object_get(rm, "record")), want));
+    /* What the mapping does not use is kept: the peer's own inventory number, for one. */
+    DQ_CHECK(has_field(d, "workID", "P-007"));
+    json_decref(d);
+
+    /* A second run asks from= the first run's responseDate: nothing new. */
+    DQ_CHECK_INT(harvest(&f, "/oai", out, sizeof(out)), 0);
+    DQ_CHECK(strstr(out, " 0 inserted, 0 updated,") && strstr(out, "0 deleted, 0 failed"));
+
+    /* An edit, a deletion and a record made restricted on the peer. */
+    dqt_resp_t r;
+    char *h = dq_xasprintf("%sContent-Type: application/merge-patch+json\r\n", f.auth);
+    DQ_REQUIRE(dqt_http_body(f.srv.port, "PATCH", "/api/relics/p-002", h,
+                             "{\"title\":{\"en\":\"Far Hills, retitled\"}}", &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    dqt_resp_free(&r);
+    DQ_REQUIRE(dqt_http_body(f.srv.port, "PATCH", "/api/relics/p-009", h,
+                             "{\"restricted\":true}", &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    dqt_resp_free(&r);
+    free(h);
+    DQ_REQUIRE(dqt_http(f.srv.port, "DELETE", "/api/relics/p-005", f.auth, &r) == 0);
+    DQ_CHECK_INT(r.status, 204);
+    dqt_resp_free(&r);
+    DQ_CHECK_INT(harvest(&f, "/oai", out, sizeof(out)), 0);
+    if (!strstr(out, "2 deleted"))
+        fprintf(stderr, "    third run: %s\n", out);
+    DQ_CHECK(strstr(out, "(2 deleted)") && strstr(out, "0 inserted, 1 updated,") &&
+             strstr(out, "2 deleted, 0 failed"));
+    j = mine_search(&f, NULL);
+    DQ_CHECK_INT(json_integer_value(json_object_get(j, "total")), N - 2);
+    json_decref(j);
+    j = mine_search(&f, "retitled");
+    DQ_CHECK_INT(json_integer_value(json_object_get(j, "total")), 1);
+    json_decref(j);
+
+    /* oai_dc on request: the same records (same ids), mapped from Dublin Core. */
+    DQ_CHECK_INT(run(out, sizeof(out), "%s --data %s harvest %s/oai --format oai_dc 2>&1",
+                     dqt_bin(), f.mine, f.base),
+                 0);
+    DQ_CHECK(strstr(out, "OAI-PMH oai_dc: 30 records (2 deleted)") &&
+             strstr(out, "0 inserted, 28 updated") != NULL);
+    d = mine_doc(&f, "Far Hills 7");
+    rm = json_object_get(d, "remote");
+    DQ_CHECK_STR(json_string_value(json_object_get(rm, "format")), "oai_dc");
+    DQ_CHECK_STR(json_string_value(json_object_get(d, "dynasty")), "song");
+    DQ_CHECK_STR(json_string_value(json_object_get(d, "rights")),
+                 "http://creativecommons.org/publicdomain/zero/1.0/");
+    DQ_CHECK(has_field(d, "identifier", "P-007"));
+    json_decref(d);
     teardown(&f);
 }

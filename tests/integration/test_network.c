@@ -429,6 +429,16 @@ static void withdrawn_relic(fx_t *f)
     b = get(f, "/api/relics/r-0004", ah, &st);
     DQ_CHECK_INT(st, 200);
     free(b);
+    /* Its Linked Art URI is gone (410), as is a deleted relic's; r-0007 (never public) is 404. */
+    b = get(f, "/linked-art/object/r-0004", NULL, &st);
+    DQ_CHECK_INT(st, 410);
+    free(b);
+    b = get(f, "/linked-art/object/r-0003", NULL, &st);
+    DQ_CHECK_INT(st, 410);
+    free(b);
+    b = get(f, "/linked-art/object/r-0007", NULL, &st);
+    DQ_CHECK_INT(st, 404);
+    free(b);
     /* A from= harvest at the restriction's second sees it as deleted; r-0007 never shows. */
     char *path = dq_xasprintf("/oai?verb=ListIdentifiers&metadataPrefix=oai_dc&from=%s", w_at);
     b = get(f, path, NULL, &st);
@@ -455,6 +465,9 @@ static void withdrawn_relic(fx_t *f)
     b = get(f, one, NULL, &st);
     DQ_CHECK(!strstr(b, "status=\"deleted\"") && strstr(b, "<metadata>"));
     DQ_CHECK(strcmp(datestamp_of(b), w_at) >= 0);
+    free(b);
+    b = get(f, "/linked-art/object/r-0004", NULL, &st);
+    DQ_CHECK_INT(st, 200);
     free(b);
     items = last_page_items(f, NULL);
     a = json_array_get(items, json_array_size(items) - 1);
@@ -555,6 +568,26 @@ DQ_TEST(citations_authorities_dumps)
     dqt_resp_free(&r);
     char *b = get(&f, "/api/relics?q=Q704682", NULL, &st);
     DQ_CHECK(strstr(b, "\"total\":1") && strstr(b, "r-0004"));
+    free(b);
+    /* Places with their Wikidata / TGN ids: validated, searchable, exported. */
+    DQ_REQUIRE(dqt_http_body(f.srv.port, "PATCH", "/api/relics/r-0006", h,
+                             "{\"places\":[{\"name\":{\"zh\":\"开封\",\"en\":\"Kaifeng\"},"
+                             "\"role\":\"made\",\"wikidata\":\"Q197173\",\"tgn\":\"7001837\"}]}",
+                             &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    dqt_resp_free(&r);
+    DQ_REQUIRE(dqt_http_body(f.srv.port, "PATCH", "/api/relics/r-0006", h,
+                             "{\"places\":[{\"name\":{\"en\":\"X\"},\"tgn\":\"70018\"}]}", &r) == 0);
+    DQ_CHECK_INT(r.status, 422);
+    DQ_CHECK(strstr(r.body.data, "places[0].tgn") != NULL);
+    dqt_resp_free(&r);
+    b = get(&f, "/api/relics?q=7001837", NULL, &st);
+    DQ_CHECK(strstr(b, "\"total\":1") && strstr(b, "r-0006"));
+    free(b);
+    b = get(&f, "/linked-art/object/r-0006", NULL, &st);
+    DQ_CHECK(strstr(b, "\"took_place_at\"") && strstr(b, "/linked-art/object/r-0006#place-1") &&
+             strstr(b, "http://www.wikidata.org/entity/Q197173") &&
+             strstr(b, "http://vocab.getty.edu/tgn/7001837"));
     free(b);
     b = get(&f, "/linked-art/person/Guo%20Xi", NULL, &st);
     DQ_CHECK(strstr(b, "http://www.wikidata.org/entity/Q704682") &&

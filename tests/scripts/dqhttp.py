@@ -2,6 +2,7 @@
 loopback server that never raises, and a free loopback port."""
 import http.client
 import json
+import random
 import socket
 
 
@@ -30,3 +31,27 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def stable_port():
+    """A loopback port free now and below the kernel's ephemeral range, for a server that must
+    come back on the same port after it was killed: while it is down, no outgoing connection
+    of this machine can take the port as its local port (those come from the ephemeral
+    range), which a port from free_port() cannot promise. None when 200 tries found none."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rnd = random.Random()
+    for _ in range(200):
+        port = rnd.randrange(10000, max(low, 10001))
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    return None

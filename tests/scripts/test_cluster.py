@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 
-from dqhttp import free_port, request
+from dqhttp import free_port, request, stable_port
 from dqnet import Counter
 
 ROOT = os.environ.get("DQ_ROOT") or os.getcwd()
@@ -56,7 +56,7 @@ class Node:
         self.name = name
         self.data = f"{tmp}/{name}"
         os.makedirs(self.data)
-        self.port = free_port()
+        self.port = stable_port() or free_port()
         self.url = url
         self.store = store
         self.proc = None
@@ -66,8 +66,9 @@ class Node:
         return ["--data", self.data, "--catalog", self.url, "--store", self.store]
 
     def start(self):
-        # The port was free when picked and is this node's again after a SIGKILL (the server
-        # sets SO_REUSEADDR); another process may still take it in between: a few tries.
+        # The port was free when picked, below the ephemeral range (dqhttp.stable_port), and
+        # is this node's again after a SIGKILL (the server sets SO_REUSEADDR); another
+        # server may still take it in between: a few tries.
         for _ in range(5):
             self.proc = subprocess.Popen(
                 [BIN] + self.args() + ["serve", "--listen", f"127.0.0.1:{self.port}",
@@ -105,8 +106,8 @@ class Node:
         return self.proc.returncode if self.proc else 0
 
 
-def haproxy_status(sock_path):
-    """{server name: status} of backend be_danqing from the stats socket ('UP', 'DOWN', ...)."""
+def haproxy_stat(sock_path):
+    """{server name or BACKEND: {column: value}} of backend be_danqing (`show stat`)."""
     try:
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(2)
@@ -128,9 +129,14 @@ def haproxy_status(sock_path):
     out = {}
     for line in lines[1:]:
         f = line.split(",")
-        if len(f) == len(head) and f[0] == "be_danqing" and f[1] not in ("BACKEND", "FRONTEND"):
-            out[f[1]] = f[head.index("status")]
+        if len(f) == len(head) and f[0] == "be_danqing":
+            out[f[1]] = dict(zip(head, f))
     return out
+
+
+def haproxy_status(sock_path):
+    """{server name: status} of backend be_danqing ('UP', 'DOWN', ...)."""
+    return {k: v["status"] for k, v in haproxy_stat(sock_path).items() if k != "BACKEND"}
 
 
 def wait_for(pred, seconds, step=0.05):
@@ -413,8 +419,10 @@ def main():
               "every node serves the image ingested during the load")
 
         load.finish()
+        be = haproxy_stat(sock).get("BACKEND", {})
         print(f"    load: {load.gets} GETs, {load.writes} writes "
-              f"({len(load.acked)} records acknowledged, {load.write_fail} writes unanswered)")
+              f"({len(load.acked)} records acknowledged, {load.write_fail} writes unanswered); "
+              f"HAProxy retried {be.get('wretr')} and redispatched {be.get('wredis')} requests")
         # a 404 for clu-a is right for a request sent after the relic became restricted
         hard = [f[:3] for f in load.get_fail
                 if not ("/clu-a/" in f[0] and f[1] == 404 and f[3] >= t_restrict)]

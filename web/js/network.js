@@ -14,6 +14,8 @@ const L = {
   remote: { zh: '外部馆藏', en: 'From another collection' },
   licence: { zh: '许可', en: 'Licence' },
   manifest: { zh: 'IIIF 清单', en: 'IIIF Manifest' },
+  record: { zh: '来源记录 (OAI-PMH)', en: 'Source record (OAI-PMH)' },
+  fields: { zh: '来源的其他字段', en: 'Other fields of the source' },
 };
 const s = (k) => L[k][lang()] || L[k].en;
 
@@ -32,7 +34,10 @@ export function researchBox(r) {
     h('h2#h-research.box-title', s('title')),
     rm ? h('div.remote', h('p', h('strong', s('remote')), rm.institution ? ` · ${rm.institution}` : ''),
       rm.licence ? h('p', `${s('licence')}: `, h('a', { href: rm.licence, 'data-external': '' }, rm.licence)) : null,
-      h('p', h('a', { href: rm.manifest, 'data-external': '' }, s('manifest')))) : null,
+      rm.manifest ? h('p', h('a', { href: rm.manifest, 'data-external': '' }, s('manifest'))) : null,
+      rm.record ? h('p', h('a', { href: rm.record, 'data-external': '' }, s('record'))) : null,
+      rm.fields && rm.fields.length ? h('details.remote-fields', h('summary', s('fields')),
+        h('dl', rm.fields.flatMap((x) => [h('dt', x.name), h('dd', x.value)]))) : null) : null,
     h('p.cite-formats', `${s('cite')}: `, fmt('csl', 'CSL-JSON'), ' · ', fmt('bibtex', 'BibTeX'), ' · ', fmt('ris', 'RIS')),
     h('p', h('a', { href: `/linked-art/object/${id}`, 'data-external': '' }, s('la'))),
     auth.length ? [h('h3', s('authorities')), h('ul.authorities', auth)] : null,

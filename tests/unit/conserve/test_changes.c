@@ -66,6 +66,10 @@ DQ_TEST(changes_angler_seed_11)
     double f[3];
     changes_f1("DQ-2026-0012", 11, f);
     DQ_CHECK(f[0] >= 0.85);
+    /* A light-colour landscape: its washes change by a few grey levels. The wide windows
+     * find a good part of the fading (0.18 with 5x5 means alone, 0.39 now); the issue's 0.75
+     * is not reached (docs/conservation.md). */
+    DQ_CHECK(f[2] >= 0.3);
 }
 
 DQ_TEST(changes_control_pair_flags_almost_nothing)
