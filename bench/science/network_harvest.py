@@ -2,7 +2,8 @@
 """network_harvest.py TMPDIR: a danqing peer on loopback with 10,000 relics (sharing one
 image, so each has a Manifest), harvested by a fresh catalog over IIIF Change Discovery with
 `danqing harvest`: wall time and counts of the first run, then of a second run that must
-change nothing. Prints a Markdown section (bench/science/network.sh)."""
+change nothing; then the same over its OAI-PMH endpoint (LIDO, resumption tokens, from=)
+into another fresh catalog. Prints a Markdown section (bench/science/network.sh)."""
 import json
 import os
 import re
@@ -56,6 +57,13 @@ def main():
                                   base + "/iiif/discovery/changes"], stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True).stdout.strip()
             rows.append((run, time.monotonic() - t0, out.splitlines()[-1] if out else ""))
+        oai_rows = []
+        for run in (1, 2):
+            t0 = time.monotonic()
+            out = subprocess.run([BIN, "--data", mine + "-oai", "harvest", base + "/oai"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True).stdout.strip()
+            oai_rows.append((run, time.monotonic() - t0, out.splitlines()[-1] if out else ""))
     finally:
         srv.terminate()
         srv.wait()
@@ -71,6 +79,18 @@ def main():
     ok = re.search(r" 0 inserted, 0 updated, .* 0 deleted, 0 failed", second)
     print()
     print(f"Second run changes nothing: {'yes' if ok else 'NO'}")
+    print()
+    print(f"The same {N:,} records from the peer's OAI-PMH endpoint (ListRecords in LIDO, 100 "
+          f"records a page by resumption tokens; the second run asks from= the first run's "
+          f"responseDate):")
+    print()
+    print("| run | wall s | danqing harvest says |")
+    print("| ---: | ---: | --- |")
+    for run, secs, line in oai_rows:
+        print(f"| {run} | {secs:.1f} | {line} |")
+    ok = re.search(r" 0 inserted, 0 updated, .* 0 deleted, 0 failed", oai_rows[1][2])
+    print()
+    print(f"Second OAI-PMH run changes nothing: {'yes' if ok else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -437,6 +437,33 @@ static json_t *chk_creator(json_t *fe, const char *path, json_t *v)
     return c;
 }
 
+/* A place the work is tied to (where it was made, found, or what it shows: role is free
+ * text), with its Wikidata item and Getty TGN id (seven digits): exported as Linked Art
+ * equivalents, searchable. */
+static json_t *chk_place(json_t *fe, const char *path, json_t *v)
+{
+    static const field_t f[] = {{"name", 'l', 1}, {"role", 's', 0}, {"wikidata", 's', 0},
+                                {"tgn", 's', 0}};
+    json_t *c = chk_object(fe, path, v, f, DQ_ARRAY_LEN(f));
+    const char *wd = json_string_value(json_object_get(c, "wikidata"));
+    const char *tgn = json_string_value(json_object_get(c, "tgn"));
+    int bad = 0;
+    if (wd && !authority_ok(wd, "Q", 1, 12)) {
+        relic_fe_addf(fe, "must be a Wikidata item id (Q followed by digits)", "%s.wikidata",
+                      path);
+        bad = 1;
+    }
+    if (tgn && !authority_ok(tgn, "", 7, 7)) {
+        relic_fe_addf(fe, "must be a TGN id (seven digits)", "%s.tgn", path);
+        bad = 1;
+    }
+    if (bad) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* A bibliographic reference: the citation as text, and optionally its URL and DOI. */
 static json_t *chk_reference(json_t *fe, const char *path, json_t *v)
 {
@@ -549,7 +576,7 @@ static const char *const doc_fields[] = {
     "accession",     "title",        "creators", "dynasty",    "date_text",   "year_from",
     "year_to",       "object_type",  "subject",  "keywords",   "medium",      "support",
     "dimensions_cm", "inscriptions", "seals",    "provenance", "description", "rights",
-    "restricted",    "school",       "references", "remote", "images",
+    "restricted",    "school",       "references", "remote", "images", "places",
 };
 static const char *const server_fields[] = {"id", "version", "created_at", "updated_at"};
 
@@ -601,6 +628,8 @@ json_t *relic_normalize(json_t *in, json_t *fe)
             c = chk_lang(fe, f, v, strcmp(f, "title") == 0);
         } else if (strcmp(f, "creators") == 0) {
             c = chk_array(fe, f, v, SMALL_ARRAY_MAX, chk_creator);
+        } else if (strcmp(f, "places") == 0) {
+            c = chk_array(fe, f, v, SMALL_ARRAY_MAX, chk_place);
         } else if (strcmp(f, "dynasty") == 0 || strcmp(f, "object_type") == 0) {
             const char *voc = f[0] == 'd' ? "dynasties" : "object_types";
             if (json_is_string(v) && relic_vocab_has(voc, json_string_value(v)))
@@ -803,6 +832,12 @@ void relic_row_build(relic_row_build_t *rb, json_t *d, const char *id, int64_t v
     {
         put_sp(&rb->body, lang_get(x, "wikidata"));
         put_sp(&rb->body, lang_get(x, "ulan"));
+    }
+    json_array_foreach(json_object_get(d, "places"), i, x)
+    {
+        put_lang(&rb->body, json_object_get(x, "name"));
+        put_sp(&rb->body, lang_get(x, "wikidata"));
+        put_sp(&rb->body, lang_get(x, "tgn"));
     }
     dq_buf_reset(&rb->desc);
     put_lang(&rb->desc, json_object_get(d, "description"));

@@ -319,44 +319,6 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
 
 /* ---------------------------------------------------------------- transactions */
 
-static int reader_take(pg_store_t *s)
-{
-    pthread_mutex_lock(&s->pool_lock);
-    for (;;) {
-        for (int i = 0; i < DQ_PG_N_READERS; i++)
-            if (!s->rd[i].in_use) {
-                s->rd[i].in_use = 1;
-                pthread_mutex_unlock(&s->pool_lock);
-                return i;
-            }
-        pthread_cond_wait(&s->pool_cv, &s->pool_lock);
-    }
-}
-
-static void reader_give(pg_store_t *s, pg_conn_t *c)
-{
-    pthread_mutex_lock(&s->pool_lock);
-    c->in_use = 0;
-    pthread_cond_signal(&s->pool_cv);
-    pthread_mutex_unlock(&s->pool_lock);
-}
-
-static int lock_writer(pg_store_t *s, int64_t deadline_us)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t left = deadline_us - dq_now_us();
-    if (left < 0)
-        left = 0;
-    ts.tv_sec += (time_t)(left / 1000000);
-    ts.tv_nsec += (long)(left % 1000000) * 1000;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return pthread_mutex_timedlock(&s->wlock, &ts) == 0 ? 0 : -1;
-}
-
 /* Runs a transaction-control text (several statements allowed) on t's connection. */
 static int control(dq_store_txn_t *t, const char *sql, dq_err_t *err)
 {
@@ -372,19 +334,19 @@ static int store_begin(void *impl, int write, dq_store_txn_t **txn, dq_err_t *er
     pg_store_t *s = impl;
     *txn = NULL;
     if (!write) {
-        int i = reader_take(s);
+        int i = dq_store_pool_take(&s->pool);
         dq_store_txn_t *t = &s->rtxn[i];
         txn_bind(s, t, &s->rd[i], 0);
         if (conn_ensure(s, t->pc, err) < 0 ||
             control(t, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) < 0) {
-            reader_give(s, t->pc);
+            dq_store_pool_give(&s->pool, i);
             return -1;
         }
         *txn = t;
         return 0;
     }
     int64_t deadline = dq_now_us() + (int64_t)atomic_load(&s->write_wait_ms) * 1000;
-    if (lock_writer(s, deadline) < 0)
+    if (dq_store_lock_until(&s->wlock, deadline) < 0)
         return dq_err_set(err, DQ_EBUSY, 503,
                           "the catalog is busy with other writes; try again in a moment");
     dq_store_txn_t *t = &s->wtxn;
@@ -430,7 +392,7 @@ static void txn_end(dq_store_txn_t *t)
     if (t->write)
         pthread_mutex_unlock(&s->wlock);
     else
-        reader_give(s, t->pc);
+        dq_store_pool_give(&s->pool, (int)(t->pc - s->rd));
 }
 
 static void store_rollback(dq_store_txn_t *t)
@@ -568,9 +530,8 @@ static void store_close(void *impl)
     PQfinish(s->listener);
     dq_search_free(s->search);
     pthread_mutex_destroy(&s->wlock);
-    pthread_mutex_destroy(&s->pool_lock);
+    dq_store_pool_destroy(&s->pool);
     pthread_mutex_destroy(&s->listen_lock);
-    pthread_cond_destroy(&s->pool_cv);
     free(s->conninfo);
     free(s);
 }
@@ -603,9 +564,8 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
     pg_store_t *s = dq_xcalloc(1, sizeof(*s));
     s->conninfo = dq_xstrdup(location);
     pthread_mutex_init(&s->wlock, NULL);
-    pthread_mutex_init(&s->pool_lock, NULL);
+    dq_store_pool_init(&s->pool, DQ_PG_N_READERS);
     pthread_mutex_init(&s->listen_lock, NULL);
-    pthread_cond_init(&s->pool_cv, NULL);
     atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 1500);
     /* The compiled Unihan tables can be cached where the operator says (a PostgreSQL catalog
      * has no directory of its own); without it they load from Debian's files (~0.3 s). */

@@ -31,6 +31,7 @@
 #include "catalog/fts_aux.h"
 #include "catalog/store.h"
 #include "search/search.h"
+#include "store_pool.h"
 
 /* The timestamp every row gets: UTC, second precision, the statement's time (as SQLite's
  * 'now' is the statement's). */
@@ -54,7 +55,6 @@ typedef struct {
     PGconn *conn;
     pg_prepared_t *stmts; /* used only by the txn holding the connection */
     size_t n_stmts, cap_stmts;
-    int in_use; /* read pool: guarded by pg_store_t.pool_lock */
 } pg_conn_t;
 
 typedef struct {
@@ -90,10 +90,9 @@ struct pg_store {
     dq_store_txn_t wtxn;   /* its transaction; guarded by wlock */
     pthread_mutex_t wlock; /* one writer at a time in this process */
     atomic_int write_wait_ms;
-    pg_conn_t rd[DQ_PG_N_READERS]; /* the read pool; in_use guarded by pool_lock */
+    pg_conn_t rd[DQ_PG_N_READERS]; /* the read pool: rd[i] is lent while pool.in_use[i] */
     dq_store_txn_t rtxn[DQ_PG_N_READERS];
-    pthread_mutex_t pool_lock;
-    pthread_cond_t pool_cv;
+    dq_store_pool_t pool;
     int lock_key;     /* the advisory lock's second key: hashtext(current_schema()) */
     char channel[64]; /* the NOTIFY channel of this catalog (per schema) */
     /* The change listener (dq_pg_wait_change): its own connection, used only by the one

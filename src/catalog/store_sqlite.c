@@ -224,56 +224,16 @@ static int conn_open(store_t *s, sq_conn_t *c, const char *path, int reader, dq_
 
 /* ---------------------------------------------------------------- transactions */
 
-static int reader_take(store_t *s)
-{
-    pthread_mutex_lock(&s->pool_lock);
-    for (;;) {
-        for (int i = 0; i < DQ_SQ_N_READERS; i++)
-            if (!s->rd[i].in_use) {
-                s->rd[i].in_use = 1;
-                pthread_mutex_unlock(&s->pool_lock);
-                return i;
-            }
-        /* Every reader is busy with a read of its own: wait for one (reads never wait for a
-         * writer, so this wait is as short as the reads). */
-        pthread_cond_wait(&s->pool_cv, &s->pool_lock);
-    }
-}
-
-static void reader_give(store_t *s, sq_conn_t *c)
-{
-    pthread_mutex_lock(&s->pool_lock);
-    c->in_use = 0;
-    pthread_cond_signal(&s->pool_cv);
-    pthread_mutex_unlock(&s->pool_lock);
-}
-
-static int lock_writer(store_t *s, int64_t deadline_us)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t left = deadline_us - dq_now_us();
-    if (left < 0)
-        left = 0;
-    ts.tv_sec += (time_t)(left / 1000000);
-    ts.tv_nsec += (long)(left % 1000000) * 1000;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return pthread_mutex_timedlock(&s->wlock, &ts) == 0 ? 0 : -1;
-}
-
 static int store_begin(void *impl, int write, dq_store_txn_t **txn, dq_err_t *err)
 {
     store_t *s = impl;
     *txn = NULL;
     if (!write) {
-        int i = reader_take(s);
+        int i = dq_store_pool_take(&s->pool);
         dq_store_txn_t *t = &s->rtxn[i];
         txn_bind(s, t, &s->rd[i], 0);
         if (dq_sq_exec(t, "BEGIN", err) < 0) {
-            reader_give(s, t->conn);
+            dq_store_pool_give(&s->pool, i);
             return -1;
         }
         t->open = 1;
@@ -281,7 +241,7 @@ static int store_begin(void *impl, int write, dq_store_txn_t **txn, dq_err_t *er
         return 0;
     }
     int64_t deadline = dq_now_us() + (int64_t)atomic_load(&s->write_wait_ms) * 1000;
-    if (lock_writer(s, deadline) < 0)
+    if (dq_store_lock_until(&s->wlock, deadline) < 0)
         return dq_err_set(err, DQ_EBUSY, 503,
                           "the catalog is busy with other writes; try again in a moment");
     dq_store_txn_t *t = &s->wtxn;
@@ -321,7 +281,7 @@ static void txn_end(dq_store_txn_t *t, int committed)
     if (t->write) {
         pthread_mutex_unlock(&s->wlock);
     } else {
-        reader_give(s, t->conn);
+        dq_store_pool_give(&s->pool, (int)(t->conn - s->rd));
     }
 }
 
@@ -455,8 +415,7 @@ static void store_close(void *impl)
     conn_close(&s->w);
     dq_search_free(s->search);
     pthread_mutex_destroy(&s->wlock);
-    pthread_mutex_destroy(&s->pool_lock);
-    pthread_cond_destroy(&s->pool_cv);
+    dq_store_pool_destroy(&s->pool);
     free(s);
 }
 
@@ -466,8 +425,7 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
     store_t *s = dq_xcalloc(1, sizeof(*s));
     char *dir = dq_xstrdup(location), *slash = strrchr(dir, '/');
     pthread_mutex_init(&s->wlock, NULL);
-    pthread_mutex_init(&s->pool_lock, NULL);
-    pthread_cond_init(&s->pool_cv, NULL);
+    dq_store_pool_init(&s->pool, DQ_SQ_N_READERS);
     atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 1500);
     if (slash)
         *slash = '\0';

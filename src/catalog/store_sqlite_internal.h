@@ -25,6 +25,7 @@
 #include "catalog/catalog.h"
 #include "catalog/store.h"
 #include "search/search.h"
+#include "store_pool.h"
 
 /* The timestamp every row gets, written once (UTC, second precision). */
 #define DQ_SQ_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
@@ -49,7 +50,6 @@ typedef struct {
     /* store_sqlite_relic_search.c's last full-text walk; used only by the transaction holding
      * the connection and forgotten when it ends */
     struct relic_walk *walk;
-    int in_use;                /* read pool: guarded by store_t.pool_lock */
 } sq_conn_t;
 
 /* A transaction: one per connection, reused (the writer's and each reader's). The first four
@@ -70,10 +70,9 @@ struct store {
     pthread_mutex_t wlock; /* one writer at a time in this process */
     int64_t w_deadline_us; /* the busy handler's deadline; guarded by wlock */
     atomic_int write_wait_ms; /* set at open, changed by set_write_wait */
-    sq_conn_t rd[DQ_SQ_N_READERS]; /* the read pool; in_use guarded by pool_lock */
+    sq_conn_t rd[DQ_SQ_N_READERS]; /* the read pool: rd[i] is lent while pool.in_use[i] */
     dq_store_txn_t rtxn[DQ_SQ_N_READERS];
-    pthread_mutex_t pool_lock;
-    pthread_cond_t pool_cv; /* signalled when a reader is returned */
+    dq_store_pool_t pool;
     /* The FTS5 tokenizer's tables and user dictionary: created at open (before the
      * migrations, which create an FTS5 table that names the tokenizer), owned, read-only
      * apart from the dictionary (which has its own lock). */

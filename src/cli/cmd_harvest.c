@@ -508,9 +508,6 @@ int dq_cmd_harvest(dq_config_t *cfg, int argc, char **argv)
                               "format", oai.prefix),
                     &err) < 0)
         goto out;
-    if (oai_base)
-        printf("OAI-PMH %s: %lld records (%lld deleted); ", oai.prefix, (long long)oai.records,
-               (long long)oai.deleted_seen);
     if (newest[0] && r.failed == 0 && is.failed == 0) {
         json_t *sj = json_pack("{s:s, s:s, s:[]}", "url", url, "newest", newest, "at_newest");
         for (size_t i = 0; i < n_acts; i++)
@@ -520,10 +517,13 @@ int dq_cmd_harvest(dq_config_t *cfg, int argc, char **argv)
         if (write_state(cfg, spath, sj, &err) < 0)
             goto out;
     }
-    printf("%zu activities, %lld manifests fetched; %lld inserted, %lld updated, %lld unchanged, "
-           "%lld deleted, %lld failed; %.2f s\n",
-           n_acts, (long long)r.fetched, (long long)is.inserted, (long long)is.updated,
-           (long long)is.unchanged, (long long)r.deleted, (long long)(r.failed + is.failed),
+    if (oai_base)
+        printf("OAI-PMH %s: %lld records (%lld deleted); ", oai.prefix, (long long)oai.records,
+               (long long)oai.deleted_seen);
+    else
+        printf("%zu activities, %lld manifests fetched; ", n_acts, (long long)r.fetched);
+    printf("%lld inserted, %lld updated, %lld unchanged, %lld deleted, %lld failed; %.2f s\n",
+           (long long)is.inserted, (long long)is.updated, (long long)is.unchanged, (long long)r.deleted, (long long)(r.failed + is.failed),
            (double)(dq_now_us() - t0) / 1e6);
     rc = r.failed || is.failed ? 1 : 0;
 out:

@@ -414,6 +414,44 @@ int dq_lod_la_object(const char *relic_json, size_t len, const dq_lod_ctx_t *ctx
     if (dims)
         json_object_set_new(o, "dimension", dims);
     json_t *prod = production(doc, ctx);
+    /* Places on the production's took_place_at, each a fragment of this document (there is
+     * no place endpoint) labelled with its role, its authorities as equivalents. */
+    json_t *where = json_array();
+    json_t *pl;
+    json_array_foreach(json_object_get(doc, "places"), i, pl)
+    {
+        char *pid = dq_xasprintf("%s#place-%zu", self, i + 1);
+        const char *role = jstr(pl, "role");
+        char *plab = label_of(json_object_get(pl, "name"), "place");
+        char *full = role ? dq_xasprintf("%s (%s)", plab, role) : dq_xstrdup(plab);
+        json_t *p = ref(pid, "Place", full);
+        json_t *eq = json_array();
+        if (jstr(pl, "wikidata")) {
+            char *u = dq_xasprintf("http://www.wikidata.org/entity/%s", jstr(pl, "wikidata"));
+            json_array_append_new(eq, ref(u, "Place", plab));
+            free(u);
+        }
+        if (jstr(pl, "tgn")) {
+            char *u = dq_xasprintf("http://vocab.getty.edu/tgn/%s", jstr(pl, "tgn"));
+            json_array_append_new(eq, ref(u, "Place", plab));
+            free(u);
+        }
+        if (json_array_size(eq))
+            json_object_set_new(p, "equivalent", eq);
+        else
+            json_decref(eq);
+        json_array_append_new(where, p);
+        free(pid);
+        free(plab);
+        free(full);
+    }
+    if (json_array_size(where)) {
+        if (!prod)
+            prod = json_pack("{s:s}", "type", "Production");
+        json_object_set_new(prod, "took_place_at", where);
+    } else {
+        json_decref(where);
+    }
     if (prod)
         json_object_set_new(o, "produced_by", prod);
 

@@ -569,6 +569,26 @@ DQ_TEST(citations_authorities_dumps)
     char *b = get(&f, "/api/relics?q=Q704682", NULL, &st);
     DQ_CHECK(strstr(b, "\"total\":1") && strstr(b, "r-0004"));
     free(b);
+    /* Places with their Wikidata / TGN ids: validated, searchable, exported. */
+    DQ_REQUIRE(dqt_http_body(f.srv.port, "PATCH", "/api/relics/r-0006", h,
+                             "{\"places\":[{\"name\":{\"zh\":\"开封\",\"en\":\"Kaifeng\"},"
+                             "\"role\":\"made\",\"wikidata\":\"Q197173\",\"tgn\":\"7001837\"}]}",
+                             &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    dqt_resp_free(&r);
+    DQ_REQUIRE(dqt_http_body(f.srv.port, "PATCH", "/api/relics/r-0006", h,
+                             "{\"places\":[{\"name\":{\"en\":\"X\"},\"tgn\":\"70018\"}]}", &r) == 0);
+    DQ_CHECK_INT(r.status, 422);
+    DQ_CHECK(strstr(r.body.data, "places[0].tgn") != NULL);
+    dqt_resp_free(&r);
+    b = get(&f, "/api/relics?q=7001837", NULL, &st);
+    DQ_CHECK(strstr(b, "\"total\":1") && strstr(b, "r-0006"));
+    free(b);
+    b = get(&f, "/linked-art/object/r-0006", NULL, &st);
+    DQ_CHECK(strstr(b, "\"took_place_at\"") && strstr(b, "/linked-art/object/r-0006#place-1") &&
+             strstr(b, "http://www.wikidata.org/entity/Q197173") &&
+             strstr(b, "http://vocab.getty.edu/tgn/7001837"));
+    free(b);
     b = get(&f, "/linked-art/person/Guo%20Xi", NULL, &st);
     DQ_CHECK(strstr(b, "http://www.wikidata.org/entity/Q704682") &&
              strstr(b, "http://vocab.getty.edu/ulan/500321870"));
