@@ -411,7 +411,7 @@ DQ_TEST(anonymous_bodies_are_refused_before_a_byte_is_read)
     for (int i = 0; i < 2000 && !full; i++) { /* until the server has seen all 16 */
         dqt_resp_t r;
         DQ_REQUIRE(dqt_http(f.srv.port, "GET", "/health", NULL, &r) == 0);
-        full = strstr(r.body.data, "\"body_bytes\":1048576") != NULL;
+        full = strstr(r.body.data, "\"body_bytes\":1048576,") != NULL;
         dqt_resp_free(&r);
     }
     DQ_CHECK(full);
@@ -427,7 +427,7 @@ DQ_TEST(anonymous_bodies_are_refused_before_a_byte_is_read)
     for (int i = 0; i < 2000 && !freed; i++) {
         dqt_resp_t r;
         DQ_REQUIRE(dqt_http(f.srv.port, "GET", "/health", NULL, &r) == 0);
-        freed = strstr(r.body.data, "\"body_bytes\":0}") != NULL;
+        freed = strstr(r.body.data, "\"body_bytes\":0,") != NULL;
         dqt_resp_free(&r);
     }
     DQ_CHECK(freed);
