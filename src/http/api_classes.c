@@ -105,6 +105,16 @@ void dq_api_class_join(dq_api_t *c)
     dq_buf_free(&out);
 }
 
+
+/* 204, never cached: what a classroom command answers when it took effect. */
+static void no_content(dq_api_t *c)
+{
+    c->resp->status = 204;
+    c->resp->no_etag = 1;
+    dq_buf_reset(&c->resp->body);
+    dq_http_resp_header(c->resp, "Cache-Control", "no-store");
+}
+
 void dq_api_class_state(dq_api_t *c)
 {
     json_t *in = dq_api_body(c, 0);
@@ -134,10 +144,7 @@ void dq_api_class_state(dq_api_t *c)
         dq_api_error_err(c->resp, &err);
         goto out;
     }
-    c->resp->status = 204;
-    c->resp->no_etag = 1;
-    dq_buf_reset(&c->resp->body);
-    dq_http_resp_header(c->resp, "Cache-Control", "no-store");
+    no_content(c);
 out:
     json_decref(in);
 }
@@ -162,10 +169,7 @@ void dq_api_class_progress(dq_api_t *c)
         dq_api_error_err(c->resp, &err);
         goto out;
     }
-    c->resp->status = 204;
-    c->resp->no_etag = 1;
-    dq_buf_reset(&c->resp->body);
-    dq_http_resp_header(c->resp, "Cache-Control", "no-store");
+    no_content(c);
 out:
     json_decref(in);
 }
