@@ -427,9 +427,12 @@ static void damage_apply(const shade_ctx_t *c, int epoch, const dq_paint_damage_
             *loss = 1;
     }
     if (epoch >= 26) {
-        if (d->fade26 && *mat)
+        /* Pigment flakes and fades; the mount silk around a fan leaf is no paint layer (it
+         * used to "flake" to the leaf's paper colour: issue 12, a generator defect). */
+        int paint = *mat && *mat != DQ_MAT_MOUNT;
+        if (d->fade26 && paint)
             *cov *= 0.4f;
-        if (d->flake26 && *mat)
+        if (d->flake26 && paint)
             *cov = 0;
         if (d->loss26)
             *loss = 1;
@@ -474,9 +477,9 @@ static int shade_gen(VipsRegion *out, void *seq, void *a, void *b, gboolean *sto
             case DQ_OUT_CHANGE_FADE:
             case DQ_OUT_CHANGE_ANY: {
                 /* What differs between the 2016 and 2026 states, pixel for pixel. */
-                int nl = d.loss26 && !d.loss16;
-                int nf = !d.loss16 && !nl && d.flake26 && mat && cov > 0;
-                int nd = !d.loss16 && !nl && !nf && d.fade26 && mat && cov > 0;
+                int nl = d.loss26 && !d.loss16, paint = mat && mat != DQ_MAT_MOUNT;
+                int nf = !d.loss16 && !nl && d.flake26 && paint && cov > 0;
+                int nd = !d.loss16 && !nl && !nf && d.fade26 && paint && cov > 0;
                 int on = c->mode == DQ_OUT_CHANGE_LOSS    ? nl
                          : c->mode == DQ_OUT_CHANGE_FLAKE ? nf
                          : c->mode == DQ_OUT_CHANGE_FADE  ? nd
