@@ -78,11 +78,13 @@ typedef struct {
  *  - loss: the later capture shows the lining (the brightest, most neutral colour of REF's
  *    old losses) where the earlier one did not;
  *  - flaking / fading: a multi-scale test (5x5, 11x11, 25x25 window means, calibrated per
- *    scale on the image, after a residual tone curve) finds where pigment was lost; on
- *    strong colour the fraction of the move towards the local bare support (robust medians
- *    on a grid) tells whole (flaking, >= 85 % in linear light) from partial (fading); on a
- *    thin wash, whose support is not seen, a change well above its 25x25 surround is a
- *    flake and a broad one fading.
+ *    scale on the image, after a residual tone curve; REF blurred by the same resampling
+ *    round trip as MOVING; two passes, the second with the null model estimated without
+ *    what the first found) finds where pigment was lost; on strong colour the fraction of
+ *    the move towards the local bare support (robust medians on a grid) tells whole
+ *    (flaking, >= 85 % in linear light) from partial (fading); on a thin wash, whose
+ *    support is not seen, a one-sided luma test of the wide windows finds the lightening,
+ *    and a change above its 25x25 surround is a flake, a broad one fading.
  * Returns 0 and fills *out (free with dq_conserve_changes_free), or -1 with err (the
  * registration's refusal included). */
 int dq_conserve_changes(const dq_raster_t *ref, const dq_raster_t *mov,

@@ -50,6 +50,32 @@ static void changes_f1(const char *work, uint64_t seed, double f[3])
     free(truth);
 }
 
+/* The fraction of the control pair of work/seed (no change of the object) flagged as any
+ * class; gain (may be NULL) receives the colour gains found. */
+static double control_fraction(const char *work, uint64_t seed, double gain[3])
+{
+    fx_start_vips();
+    char *truth = fx_paint(work, seed);
+    dq_raster_t ref = {0}, mov = {0};
+    fx_load(truth, "condition_2016.jpg", 3, &ref);
+    fx_load(truth, "control_2026.jpg", 3, &mov);
+    dq_conserve_changes_t ch;
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_conserve_changes(&ref, &mov, &ch, &err) == 0);
+    uint64_t flagged = 0;
+    for (size_t i = 0; i < (size_t)ch.w * ch.h; i++)
+        flagged += ch.mask[0][i] || ch.mask[1][i] || ch.mask[2][i];
+    double frac = (double)flagged / (double)ch.n_valid;
+    fprintf(stderr, "    %s control: %.4f %% flagged\n", work, 100 * frac);
+    for (int c = 0; gain && c < 3; c++)
+        gain[c] = ch.colour_gain[c];
+    dq_conserve_changes_free(&ch);
+    dq_raster_free(&ref);
+    dq_raster_free(&mov);
+    free(truth);
+    return frac;
+}
+
 DQ_TEST(changes_album_leaf_seed_7)
 {
     double f[3];
@@ -66,35 +92,33 @@ DQ_TEST(changes_angler_seed_11)
     double f[3];
     changes_f1("DQ-2026-0012", 11, f);
     DQ_CHECK(f[0] >= 0.85);
-    /* A light-colour landscape: its washes change by a few grey levels. The wide windows
-     * find a good part of the fading (0.18 with 5x5 means alone, 0.39 now); the issue's 0.75
-     * is not reached (docs/conservation.md). */
-    DQ_CHECK(f[2] >= 0.3);
+    /* A light-colour landscape: its washes change by a few grey levels. The one-sided luma
+     * test of the wide windows, calibrated around the broad trend, finds most of the fading
+     * (0.18 with 5x5 means alone, 0.39 with the chi-square windows, 0.72 now) and half the
+     * flakes (0.66); the issue's 0.75 is not reached for flaking (docs/conservation.md). */
+    DQ_CHECK(f[2] >= 0.6);
+    DQ_CHECK(f[1] >= 0.5);
+}
+
+/* Issue 12: a fan leaf on a grey mount. Its mount used to "flake" to the leaf's paper colour
+ * in the generator (loss F1 0.07-0.10), and its control pair flagged 0.10-0.29 %: flat areas
+ * keep their rounding error as a broad colour cast, which the chi-square windows read as
+ * change. */
+DQ_TEST(changes_fan_leaf_seed_7_and_its_control)
+{
+    double f[3];
+    changes_f1("DQ-2026-0014", 7, f);
+    DQ_CHECK(f[0] >= 0.75);
+    DQ_CHECK(control_fraction("DQ-2026-0014", 7, NULL) < 0.001);
 }
 
 DQ_TEST(changes_control_pair_flags_almost_nothing)
 {
-    fx_start_vips();
-    char *truth = fx_paint("DQ-2026-0009", 7);
-    dq_raster_t ref = {0}, mov = {0};
-    fx_load(truth, "condition_2016.jpg", 3, &ref);
-    fx_load(truth, "control_2026.jpg", 3, &mov);
-    dq_conserve_changes_t ch;
-    dq_err_t err = {0};
-    DQ_REQUIRE(dq_conserve_changes(&ref, &mov, &ch, &err) == 0);
-    uint64_t flagged = 0;
-    for (size_t i = 0; i < (size_t)ch.w * ch.h; i++)
-        flagged += ch.mask[0][i] || ch.mask[1][i] || ch.mask[2][i];
-    double frac = (double)flagged / (double)ch.n_valid;
-    fprintf(stderr, "    control: %.4f %% flagged\n", 100 * frac);
-    DQ_CHECK(frac < 0.001);
+    double gain[3];
+    DQ_CHECK(control_fraction("DQ-2026-0009", 7, gain) < 0.001);
     /* Exposure and white balance were found (the control's gains are a few percent). */
     for (int c = 0; c < 3; c++)
-        DQ_CHECK(fabs(ch.colour_gain[c] - 1) < 0.2);
-    dq_conserve_changes_free(&ch);
-    dq_raster_free(&ref);
-    dq_raster_free(&mov);
-    free(truth);
+        DQ_CHECK(fabs(gain[c] - 1) < 0.2);
 }
 
 DQ_TEST(regions_are_8_connected_and_sorted)
