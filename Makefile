@@ -190,13 +190,14 @@ bench:
 	@bench/run.sh $(BENCH)
 
 # Validation against third-party schemas that cannot ship in this repository (the Linked Art
-# JSON schemas, the LIDO 1.0 XSD; how to fetch them into .cache/: each test's header): fails
+# JSON schemas, the LIDO 1.0 XSD, the IIIF presentation schema; how to fetch them into .cache/: each test's header): fails
 # when they are missing. `make check` runs the same tests without them, saying what did not run.
 validate:
 	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory build/danqing build/san/danqing
 	@DQ_VALIDATE=1 DQ_TEST_FILTER=scripts/test_linkedart scripts/run-tests.sh
 	@DQ_VALIDATE=1 DQ_TEST_FILTER=scripts/test_oai_harvest scripts/run-tests.sh
+	@DQ_VALIDATE=1 DQ_TEST_FILTER=scripts/test_manifests scripts/run-tests.sh
 
 # The analysis tables against ground truth and peers (bench/science/run.sh; SCIENCE="part ...").
 science:
