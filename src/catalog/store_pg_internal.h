@@ -134,6 +134,13 @@ int dq_pg_int(dq_store_txn_t *t, const char *sql, const pg_params_t *params, int
 typedef int (*dq_pg_row_cb)(void *ud, PGresult *row);
 int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_pg_row_cb cb,
                void *ud, dq_err_t *err);
+/* Runs sql (a COPY ... FROM STDIN) and sends data[0..len) as its input (COPY text format):
+ * 0, or -1 with err (txn failed). */
+int dq_pg_copy_in(dq_store_txn_t *t, const char *sql, const char *data, size_t len,
+                  dq_err_t *err);
+/* Fills err from the failed result res (NULL: the connection's message), marks t failed;
+ * returns -1. */
+int dq_pg_fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err);
 /* Column helpers on row r: text or NULL; integer (NULL reads 0); copy into dst. */
 const char *dq_pg_col(PGresult *res, int r, int c);
 int64_t dq_pg_col_int(PGresult *res, int r, int c);

@@ -536,6 +536,277 @@ static int relic_index_rows(dq_store_txn_t *t, const char *id, dq_relic_ixrow_cb
     return dq_pg_walk(t, IX_SQL " ORDER BY r.seq", NULL, ix_row, &w, err);
 }
 
+/* ---------------------------------------------------------------- import batches */
+
+static int acc_row(void *ud, PGresult *r)
+{
+    void **a = ud;
+    int (*cb)(void *, int, const dq_relic_stored_t *) =
+        (int (*)(void *, int, const dq_relic_stored_t *))a[0];
+    dq_relic_stored_t out = {0};
+    dq_pg_copy_col(out.id, sizeof(out.id), r, 0, 1);
+    out.version = dq_pg_col_int(r, 0, 2);
+    dq_pg_copy_col(out.created_at, sizeof(out.created_at), r, 0, 3);
+    dq_pg_copy_col(out.updated_at, sizeof(out.updated_at), r, 0, 4);
+    out.doc = PQgetvalue(r, 0, 5);
+    out.doc_len = (size_t)PQgetlength(r, 0, 5);
+    return cb(a[1], (int)dq_pg_col_int(r, 0, 0) - 1, &out);
+}
+
+/* One statement for the whole batch's accessions. */
+static int relic_load_accessions(dq_store_txn_t *t, const char *const *accessions, int n,
+                                 int (*cb)(void *ud, int i, const dq_relic_stored_t *row),
+                                 void *ud, dq_err_t *err)
+{
+    dq_buf_t arr = {0};
+    pg_params_t p = {0};
+    void *a[2] = {(void *)cb, ud};
+    put_array(&arr, accessions, n);
+    dq_pg_p_text(&p, arr.data);
+    int rc = dq_pg_walk(t,
+                        "SELECT a.i, r.id, r.version, r.created_at, r.updated_at, r.doc"
+                        " FROM unnest($1::text[]) WITH ORDINALITY AS a(acc, i)"
+                        " JOIN relics r ON r.accession = a.acc",
+                        &p, acc_row, a, err);
+    dq_buf_free(&arr);
+    return rc;
+}
+
+/* The staging table of insert_many: one row per new relic, its children as arrays, as COPY
+ * sends them. Temporary (per connection) and emptied at commit. */
+static const char stage_sql[] =
+    "CREATE TEMP TABLE IF NOT EXISTS dq_relic_stage (seq bigint, id text, accession text,"
+    " version bigint, doc text, dynasty text, object_type text, medium text, year_from integer,"
+    " year_to integer, sort_year integer, sort_year_desc integer, restricted integer,"
+    " has_images integer, created_at text, subjects text[], creators text[],"
+    " creators_en text[], img text[], roles text[], names text[], title text, cre text,"
+    " body text, description text, fts tsvector) ON COMMIT DELETE ROWS;"
+    " TRUNCATE dq_relic_stage";
+
+/* From the staging table into the relic tables in one statement: the same rows the one-row
+ * insert_sql writes (the same children, names and index entry). */
+static const char stage_insert_sql[] =
+    "WITH r AS (INSERT INTO relics (seq, id, accession, version, doc, dynasty, object_type,"
+    "  medium, year_from, year_to, sort_year, sort_year_desc, restricted, has_images,"
+    "  created_at, updated_at) SELECT seq, id, accession, version, doc, dynasty, object_type,"
+    "  medium, year_from, year_to, sort_year, sort_year_desc, restricted, has_images,"
+    "  coalesce(created_at, " DQ_PG_NOW "), " DQ_PG_NOW " FROM dq_relic_stage ORDER BY seq"
+    "  RETURNING seq),"
+    " s AS (INSERT INTO relic_subjects (subject, relic) SELECT DISTINCT u, st.seq"
+    "  FROM dq_relic_stage st, unnest(st.subjects) u WHERE u IS NOT NULL ON CONFLICT DO NOTHING),"
+    " cr AS (INSERT INTO relic_creators (relic, pos, name, name_en) SELECT st.seq, o.i - 1, o.n,"
+    "  o.e FROM dq_relic_stage st, unnest(st.creators, st.creators_en) WITH ORDINALITY"
+    "  AS o(n, e, i)),"
+    " im AS (INSERT INTO relic_images (relic, pos, image_id, role) SELECT st.seq, o.i - 1, o.m,"
+    "  o.l FROM dq_relic_stage st, unnest(st.img, st.roles) WITH ORDINALITY AS o(m, l, i)),"
+    " nm AS (INSERT INTO relic_names (name) SELECT DISTINCT x FROM dq_relic_stage st,"
+    "  unnest(st.names || ARRAY[CASE WHEN json_typeof(st.doc::json->'title'->'zh') = 'string'"
+    "  THEN st.doc::json->'title'->>'zh' END]) x WHERE x IS NOT NULL ON CONFLICT DO NOTHING),"
+    " f AS (INSERT INTO relic_fts (seq, title, creators, body, description, fts)"
+    "  SELECT seq, title, cre, body, description, fts FROM dq_relic_stage)"
+    " SELECT count(*) FROM r";
+
+/* Appends s as one COPY text field (PostgreSQL COPY, "Text Format": backslash escapes for
+ * the delimiter, line ends and backslash itself; \N is NULL), then sep. */
+static void copy_field(dq_buf_t *b, const char *s, char sep)
+{
+    if (!s) {
+        dq_buf_puts(b, "\\N");
+    } else {
+        for (const char *p = s; *p; p++) {
+            switch (*p) {
+            case '\\': dq_buf_puts(b, "\\\\"); break;
+            case '\n': dq_buf_puts(b, "\\n"); break;
+            case '\r': dq_buf_puts(b, "\\r"); break;
+            case '\t': dq_buf_puts(b, "\\t"); break;
+            default: dq_buf_putc(b, *p);
+            }
+        }
+    }
+    dq_buf_putc(b, sep);
+}
+
+static void copy_int(dq_buf_t *b, int64_t v, char sep)
+{
+    dq_buf_printf(b, "%lld%c", (long long)v, sep);
+}
+
+/* One staging line for row r as relic seq. */
+static void stage_line(const dq_search_t *s, dq_buf_t *b, const dq_relic_row_t *r,
+                       const char *id, int64_t seq)
+{
+    save_vals_t v = {0};
+    pg_params_t p = {0};
+    copy_int(b, seq, '\t');
+    copy_field(b, id, '\t');
+    copy_field(b, r->accession, '\t');
+    copy_int(b, 1, '\t');
+    /* the document may hold any text; take its exact length */
+    char *doc = dq_xstrndup(r->doc, r->doc_len);
+    copy_field(b, doc, '\t');
+    free(doc);
+    copy_field(b, r->dynasty, '\t');
+    copy_field(b, r->object_type, '\t');
+    copy_field(b, r->medium_key, '\t');
+    if (r->has_year) {
+        copy_int(b, r->year_from, '\t');
+        copy_int(b, r->year_to, '\t');
+    } else {
+        copy_field(b, NULL, '\t');
+        copy_field(b, NULL, '\t');
+    }
+    copy_int(b, r->has_year ? r->year_from : 1000000, '\t');
+    copy_int(b, r->has_year ? r->year_to : -1000000, '\t');
+    copy_int(b, r->restricted ? 1 : 0, '\t');
+    copy_int(b, r->n_links > 0, '\t');
+    copy_field(b, r->created_at, '\t');
+    /* the children as bind_children makes them: subjects, creators, creators_en, images,
+     * roles, names, the four fields, the tsvector */
+    bind_children(s, &p, r, &v);
+    for (int i = 0; i < p.n; i++)
+        copy_field(b, p.v[i], i + 1 == p.n ? '\n' : '\t');
+    vals_free(&v);
+}
+
+/* Fills taken (a set: JSON object keys) with those of ids[] (an array literal) that a stored
+ * relic has. */
+static int taken_ids(dq_store_txn_t *t, dq_buf_t *ids, json_t *taken, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    dq_buf_puts(ids, ids->len ? "}" : "{}");
+    dq_pg_p_text(&p, ids->data);
+    PGresult *r = dq_pg_exec(t, "SELECT id FROM relics WHERE id = ANY($1::text[])", &p, err);
+    dq_buf_reset(ids);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        json_object_set_new(taken, PQgetvalue(r, i, 0), json_true());
+    PQclear(r);
+    return 0;
+}
+
+/* The ids new_id would try from next on: [next, next + n) asked about in one statement. */
+static int taken_range(dq_store_txn_t *t, int64_t next, int n, json_t *taken, dq_err_t *err)
+{
+    dq_buf_t ids = {0};
+    char id[32];
+    for (int k = 0; k < n; k++) {
+        snprintf(id, sizeof(id), "dq-%d-%04lld", t->relic_year, (long long)(next + k));
+        dq_pg_array_add(&ids, id);
+    }
+    int rc = taken_ids(t, &ids, taken, err);
+    dq_buf_free(&ids);
+    return rc;
+}
+
+/* new_id then save for each row, decided here in C against what the database holds (asked
+ * in two statements), then written by COPY into the staging table and one INSERT ... SELECT:
+ * a handful of round trips per batch instead of three per relic. Writers are serialized
+ * (store_pg.c), so nothing can take an id or accession between the check and the write. */
+static int relic_insert_many(dq_store_txn_t *t, const dq_relic_row_t *rows, int n,
+                             char (*ids)[64], dq_err_t *errs, dq_err_t *err)
+{
+    json_t *taken = json_object(), *accs = json_object();
+    dq_buf_t data = {0}, arr = {0};
+    int rc = -1;
+    if (!t->next_relic_seq) { /* relic_new_id's copy of the counter, read once */
+        char id[32];
+        if (relic_new_id(t, id, err) < 0)
+            goto out;
+    }
+    /* What the database holds of the explicit ids, the candidates for fresh ids (a margin
+     * over n; more are asked for when client ids sit in the way) and the accessions. */
+    for (int i = 0; i < n; i++)
+        if (rows[i].id)
+            dq_pg_array_add(&arr, rows[i].id);
+    if (taken_ids(t, &arr, taken, err) < 0)
+        goto out;
+    int64_t next = t->next_relic_seq, asked_to = next + n + 64;
+    if (taken_range(t, next, n + 64, taken, err) < 0)
+        goto out;
+    {
+        const char **a = dq_xcalloc((size_t)n + 1, sizeof(char *));
+        for (int i = 0; i < n; i++)
+            a[i] = rows[i].accession;
+        put_array(&arr, a, n);
+        free(a);
+        pg_params_t p = {0};
+        dq_pg_p_text(&p, arr.data);
+        PGresult *r =
+            dq_pg_exec(t, "SELECT accession FROM relics WHERE accession = ANY($1::text[])", &p, err);
+        dq_buf_reset(&arr);
+        if (!r)
+            goto out;
+        for (int i = 0; i < PQntuples(r); i++)
+            json_object_set_new(accs, PQgetvalue(r, i, 0), json_true());
+        PQclear(r);
+    }
+    int n_ok = 0;
+    for (int i = 0; i < n; i++) {
+        dq_err_clear(&errs[i]);
+        if (rows[i].id) {
+            snprintf(ids[i], 64, "%s", rows[i].id);
+        } else {
+            int64_t k = next;
+            for (;; k++) {
+                if (k >= asked_to) {
+                    if (taken_range(t, asked_to, n + 64, taken, err) < 0)
+                        goto out;
+                    asked_to += n + 64;
+                }
+                snprintf(ids[i], 64, "dq-%d-%04lld", t->relic_year, (long long)k);
+                if (!json_object_get(taken, ids[i]))
+                    break;
+            }
+        }
+        /* as conflict() words it: the id first */
+        if (json_object_get(taken, ids[i])) {
+            dq_err_set(&errs[i], DQ_EEXIST, 409, "a relic with this id exists");
+            continue;
+        }
+        if (!rows[i].accession || json_object_get(accs, rows[i].accession)) {
+            dq_err_set(&errs[i], DQ_EEXIST, 409, "a relic with this accession exists");
+            continue;
+        }
+        json_object_set_new(taken, ids[i], json_true());
+        json_object_set_new(accs, rows[i].accession, json_true());
+        stage_line(t->search, &data, &rows[i], ids[i], next++);
+        n_ok++;
+    }
+    if (n_ok == 0) {
+        rc = 0;
+        goto out;
+    }
+    PGresult *r = PQexec(t->pc->conn, stage_sql);
+    int st_ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!st_ok)
+        dq_pg_fail(t, r, "staging table", err);
+    PQclear(r);
+    if (!st_ok || dq_pg_copy_in(t, "COPY dq_relic_stage FROM STDIN", data.data, data.len, err) < 0)
+        goto half_written;
+    int64_t written = 0;
+    if (dq_pg_int(t, stage_insert_sql, NULL, &written, err) != 0)
+        goto half_written;
+    pg_params_t p = {0};
+    dq_pg_p_int(&p, next - 1);
+    if (dq_pg_run(t, "UPDATE dq_counters SET value = $1 WHERE name = 'relics'", &p, NULL, err) < 0)
+        goto half_written;
+    t->next_relic_seq = next;
+    rc = 0;
+    goto out;
+half_written:
+    if (err->code != DQ_EBUSY) {
+        err->code = DQ_EINTERNAL;
+        err->http_status = 500;
+    }
+out:
+    json_decref(taken);
+    json_decref(accs);
+    dq_buf_free(&data);
+    dq_buf_free(&arr);
+    return rc;
+}
+
 const dq_store_relic_ops dq_pg_relic_ops = {
     .search_handle = relic_search_handle,
     .load = relic_load,
@@ -549,4 +820,6 @@ const dq_store_relic_ops dq_pg_relic_ops = {
     .snippets = dq_pg_relic_snippets,
     .counts = relic_counts,
     .names = relic_names,
+    .load_accessions = relic_load_accessions,
+    .insert_many = relic_insert_many,
 };
