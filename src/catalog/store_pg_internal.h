@@ -198,6 +198,10 @@ int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err);
  * (the text's length in tokens, as FTS5 counts it). */
 void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_fields, int pinyin,
                     dq_buf_t *out, int64_t *n_pos);
+/* The same tsvector in PostgreSQL's binary send/receive form (a COPY ... (FORMAT binary)
+ * field), appended to out. */
+void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_fields,
+                        int pinyin, dq_buf_t *out);
 /* The tsquery of plan: what is DQ_RELIC_MATCH_ALL (every term, a term any of its phrases),
  * DQ_RELIC_MATCH_BOOST (any boost phrase) or DQ_RELIC_MATCH_TITLE (every term within
  * weights A or B). Appends nothing when nothing can match (no boost phrases; a term whose

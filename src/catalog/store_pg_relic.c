@@ -572,58 +572,34 @@ static int relic_load_accessions(dq_store_txn_t *t, const char *const *accession
     return rc;
 }
 
-/* The staging table of insert_many: one row per new relic, its children as arrays, as COPY
- * sends them. Temporary (per connection) and emptied at commit. */
-static const char stage_sql[] =
-    "CREATE TEMP TABLE IF NOT EXISTS dq_relic_stage (seq bigint, id text, accession text,"
-    " version bigint, doc text, dynasty text, object_type text, medium text, year_from integer,"
-    " year_to integer, sort_year integer, sort_year_desc integer, restricted integer,"
-    " has_images integer, created_at text, subjects text[], creators text[],"
-    " creators_en text[], img text[], roles text[], names text[], title text, cre text,"
-    " body text, description text, fts tsvector) ON COMMIT DELETE ROWS;"
-    " TRUNCATE dq_relic_stage";
-
-/* From the staging table into the relic tables in one statement: the same rows the one-row
- * insert_sql writes (the same children, names and index entry). */
-static const char stage_insert_sql[] =
-    "WITH r AS (INSERT INTO relics (seq, id, accession, version, doc, dynasty, object_type,"
-    "  medium, year_from, year_to, sort_year, sort_year_desc, restricted, has_images,"
-    "  created_at, updated_at) SELECT seq, id, accession, version, doc, dynasty, object_type,"
-    "  medium, year_from, year_to, sort_year, sort_year_desc, restricted, has_images,"
-    "  coalesce(created_at, " DQ_PG_NOW "), " DQ_PG_NOW " FROM dq_relic_stage ORDER BY seq"
-    "  RETURNING seq),"
-    " s AS (INSERT INTO relic_subjects (subject, relic) SELECT DISTINCT u, st.seq"
-    "  FROM dq_relic_stage st, unnest(st.subjects) u WHERE u IS NOT NULL ON CONFLICT DO NOTHING),"
-    " cr AS (INSERT INTO relic_creators (relic, pos, name, name_en) SELECT st.seq, o.i - 1, o.n,"
-    "  o.e FROM dq_relic_stage st, unnest(st.creators, st.creators_en) WITH ORDINALITY"
-    "  AS o(n, e, i)),"
-    " im AS (INSERT INTO relic_images (relic, pos, image_id, role) SELECT st.seq, o.i - 1, o.m,"
-    "  o.l FROM dq_relic_stage st, unnest(st.img, st.roles) WITH ORDINALITY AS o(m, l, i)),"
-    " nm AS (INSERT INTO relic_names (name) SELECT DISTINCT x FROM dq_relic_stage st,"
-    "  unnest(st.names || ARRAY[CASE WHEN json_typeof(st.doc::json->'title'->'zh') = 'string'"
-    "  THEN st.doc::json->'title'->>'zh' END]) x WHERE x IS NOT NULL ON CONFLICT DO NOTHING),"
-    " f AS (INSERT INTO relic_fts (seq, title, creators, body, description, fts)"
-    "  SELECT seq, title, cre, body, description, fts FROM dq_relic_stage)"
-    " SELECT count(*) FROM r";
-
 /* Appends s as one COPY text field (PostgreSQL COPY, "Text Format": backslash escapes for
  * the delimiter, line ends and backslash itself; \N is NULL), then sep. */
-static void copy_field(dq_buf_t *b, const char *s, char sep)
+static void copy_textn(dq_buf_t *b, const char *s, size_t len, char sep)
 {
-    if (!s) {
+    if (!s)
         dq_buf_puts(b, "\\N");
-    } else {
-        for (const char *p = s; *p; p++) {
-            switch (*p) {
-            case '\\': dq_buf_puts(b, "\\\\"); break;
-            case '\n': dq_buf_puts(b, "\\n"); break;
-            case '\r': dq_buf_puts(b, "\\r"); break;
-            case '\t': dq_buf_puts(b, "\\t"); break;
-            default: dq_buf_putc(b, *p);
-            }
+    for (size_t i = 0; s && i < len; i++) {
+        switch (s[i]) {
+        case '\\': dq_buf_puts(b, "\\\\"); break;
+        case '\n': dq_buf_puts(b, "\\n"); break;
+        case '\r': dq_buf_puts(b, "\\r"); break;
+        case '\t': dq_buf_puts(b, "\\t"); break;
+        default: dq_buf_putc(b, s[i]);
         }
     }
     dq_buf_putc(b, sep);
+}
+
+static void copy_text(dq_buf_t *b, const char *s, char sep)
+{
+    copy_textn(b, s, s ? strlen(s) : 0, sep);
+}
+
+/* Appends the low `bytes` bytes of v, big-endian (COPY binary fields). */
+static void bin_int(dq_buf_t *b, uint64_t v, int bytes)
+{
+    for (int k = bytes - 1; k >= 0; k--)
+        dq_buf_putc(b, (char)((v >> (8 * k)) & 0xff));
 }
 
 static void copy_int(dq_buf_t *b, int64_t v, char sep)
@@ -631,41 +607,124 @@ static void copy_int(dq_buf_t *b, int64_t v, char sep)
     dq_buf_printf(b, "%lld%c", (long long)v, sep);
 }
 
-/* One staging line for row r as relic seq. */
-static void stage_line(const dq_search_t *s, dq_buf_t *b, const dq_relic_row_t *r,
-                       const char *id, int64_t seq)
+/* What insert_many sends: one COPY input per table, and the dictionary names. */
+typedef struct {
+    dq_buf_t relics, subjects, creators, images, fts, names, tsv;
+} copy_set_t;
+
+/* The lines of relic r (as seq, id) in every table, as relic_save's insert_sql writes them;
+ * now: the statement time the backend gives both times (created_at when the row has none). */
+static void copy_row(const dq_search_t *s, copy_set_t *c, const dq_relic_row_t *r,
+                     const char *id, int64_t seq, const char *now)
 {
-    save_vals_t v = {0};
-    pg_params_t p = {0};
+    dq_buf_t *b = &c->relics;
     copy_int(b, seq, '\t');
-    copy_field(b, id, '\t');
-    copy_field(b, r->accession, '\t');
+    copy_text(b, id, '\t');
+    copy_text(b, r->accession, '\t');
     copy_int(b, 1, '\t');
-    /* the document may hold any text; take its exact length */
-    char *doc = dq_xstrndup(r->doc, r->doc_len);
-    copy_field(b, doc, '\t');
-    free(doc);
-    copy_field(b, r->dynasty, '\t');
-    copy_field(b, r->object_type, '\t');
-    copy_field(b, r->medium_key, '\t');
+    copy_textn(b, r->doc, r->doc_len, '\t');
+    copy_text(b, r->dynasty, '\t');
+    copy_text(b, r->object_type, '\t');
+    copy_text(b, r->medium_key, '\t');
     if (r->has_year) {
         copy_int(b, r->year_from, '\t');
         copy_int(b, r->year_to, '\t');
     } else {
-        copy_field(b, NULL, '\t');
-        copy_field(b, NULL, '\t');
+        copy_text(b, NULL, '\t');
+        copy_text(b, NULL, '\t');
     }
     copy_int(b, r->has_year ? r->year_from : 1000000, '\t');
     copy_int(b, r->has_year ? r->year_to : -1000000, '\t');
     copy_int(b, r->restricted ? 1 : 0, '\t');
     copy_int(b, r->n_links > 0, '\t');
-    copy_field(b, r->created_at, '\t');
-    /* the children as bind_children makes them: subjects, creators, creators_en, images,
-     * roles, names, the four fields, the tsvector */
-    bind_children(s, &p, r, &v);
-    for (int i = 0; i < p.n; i++)
-        copy_field(b, p.v[i], i + 1 == p.n ? '\n' : '\t');
-    vals_free(&v);
+    copy_text(b, r->created_at ? r->created_at : now, '\t');
+    copy_text(b, now, '\n');
+    for (int i = 0; i < r->n_subjects; i++) { /* distinct, as the SELECT DISTINCT */
+        int dup = !r->subjects[i];
+        for (int k = 0; k < i && !dup; k++)
+            dup = r->subjects[k] && strcmp(r->subjects[k], r->subjects[i]) == 0;
+        if (dup)
+            continue;
+        copy_text(&c->subjects, r->subjects[i], '\t');
+        copy_int(&c->subjects, seq, '\n');
+    }
+    for (int i = 0; i < r->n_creators; i++) {
+        copy_int(&c->creators, seq, '\t');
+        copy_int(&c->creators, i, '\t');
+        copy_text(&c->creators, r->creators[i], '\t');
+        copy_text(&c->creators, r->creators_en[i], '\n');
+        dq_pg_array_add(&c->names, r->creators[i]);
+        dq_pg_array_add(&c->names, r->creators_en[i]);
+    }
+    /* the zh title is a dictionary name too (insert_sql takes it from the document) */
+    json_t *d = json_loadb(r->doc, r->doc_len, 0, NULL);
+    const char *zh = json_string_value(json_object_get(json_object_get(d, "title"), "zh"));
+    if (zh)
+        dq_pg_array_add(&c->names, zh);
+    json_decref(d);
+    for (int i = 0; i < r->n_links; i++) {
+        copy_int(&c->images, seq, '\t');
+        copy_int(&c->images, i, '\t');
+        copy_text(&c->images, r->links[i].image_id, '\t');
+        copy_text(&c->images, r->links[i].role ? r->links[i].role : "", '\n');
+    }
+    /* relic_fts in COPY's binary format ("Binary Format": a tuple is an int16 field count,
+     * then per field an int32 length, -1 for NULL, and the type's send form; big-endian), so
+     * that the server receives the tsvector instead of parsing its literal */
+    const char *fields[4] = {r->fts_title, r->fts_creators, r->fts_body, r->fts_description};
+    dq_buf_t *f = &c->fts;
+    if (!f->len) /* the header: signature, flags, extension length */
+        dq_buf_append(f, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+    bin_int(f, 6, 2);
+    bin_int(f, 8, 4);
+    bin_int(f, (uint64_t)seq, 8);
+    for (int i = 0; i < 4; i++) {
+        bin_int(f, fields[i] ? (uint32_t)strlen(fields[i]) : 0xffffffffu, 4);
+        if (fields[i])
+            dq_buf_puts(f, fields[i]);
+    }
+    dq_buf_reset(&c->tsv);
+    dq_pg_tsvector_bin(s, fields, 4, 1, &c->tsv);
+    bin_int(f, (uint32_t)c->tsv.len, 4);
+    dq_buf_append(f, c->tsv.data ? c->tsv.data : "", c->tsv.len);
+}
+
+static void copy_set_free(copy_set_t *c)
+{
+    dq_buf_free(&c->relics);
+    dq_buf_free(&c->subjects);
+    dq_buf_free(&c->creators);
+    dq_buf_free(&c->images);
+    dq_buf_free(&c->fts);
+    dq_buf_free(&c->names);
+    dq_buf_free(&c->tsv);
+}
+
+/* Sends c: COPY into each table (parents first, for the foreign keys), then the names. */
+static int copy_send(dq_store_txn_t *t, copy_set_t *c, dq_err_t *err)
+{
+    static const char *const sql[5] = {
+        "COPY relics (seq, id, accession, version, doc, dynasty, object_type, medium,"
+        " year_from, year_to, sort_year, sort_year_desc, restricted, has_images, created_at,"
+        " updated_at) FROM STDIN",
+        "COPY relic_subjects (subject, relic) FROM STDIN",
+        "COPY relic_creators (relic, pos, name, name_en) FROM STDIN",
+        "COPY relic_images (relic, pos, image_id, role) FROM STDIN",
+        "COPY relic_fts (seq, title, creators, body, description, fts) FROM STDIN"
+        " (FORMAT binary)",
+    };
+    bin_int(&c->fts, 0xffff, 2); /* the binary trailer */
+    dq_buf_t *in[5] = {&c->relics, &c->subjects, &c->creators, &c->images, &c->fts};
+    for (int i = 0; i < 5; i++)
+        if (in[i]->len && dq_pg_copy_in(t, sql[i], in[i]->data, in[i]->len, err) < 0)
+            return -1;
+    pg_params_t p = {0};
+    dq_buf_puts(&c->names, c->names.len ? "}" : "{}");
+    dq_pg_p_text(&p, c->names.data);
+    return dq_pg_run(t,
+                     "INSERT INTO relic_names (name) SELECT DISTINCT x FROM unnest($1::text[]) x"
+                     " WHERE x IS NOT NULL ON CONFLICT DO NOTHING",
+                     &p, NULL, err);
 }
 
 /* Fills taken (a set: JSON object keys) with those of ids[] (an array literal) that a stored
@@ -700,14 +759,19 @@ static int taken_range(dq_store_txn_t *t, int64_t next, int n, json_t *taken, dq
 }
 
 /* new_id then save for each row, decided here in C against what the database holds (asked
- * in two statements), then written by COPY into the staging table and one INSERT ... SELECT:
- * a handful of round trips per batch instead of three per relic. Writers are serialized
+ * in three statements), then written by one COPY per table and one INSERT of the dictionary
+ * names: a handful of round trips per batch instead of three per relic, and no per-row
+ * statement for the server to plan and run (COPY into the tables themselves: a staging table
+ * cost as much again, the data parsed twice). Writers are serialized
  * (store_pg.c), so nothing can take an id or accession between the check and the write. */
 static int relic_insert_many(dq_store_txn_t *t, const dq_relic_row_t *rows, int n,
                              char (*ids)[64], dq_err_t *errs, dq_err_t *err)
 {
     json_t *taken = json_object(), *accs = json_object();
-    dq_buf_t data = {0}, arr = {0};
+    copy_set_t cs;
+    memset(&cs, 0, sizeof(cs));
+    dq_buf_t arr = {0};
+    char now[32] = "";
     int rc = -1;
     if (!t->next_relic_seq) { /* relic_new_id's copy of the counter, read once */
         char id[32];
@@ -721,7 +785,7 @@ static int relic_insert_many(dq_store_txn_t *t, const dq_relic_row_t *rows, int 
             dq_pg_array_add(&arr, rows[i].id);
     if (taken_ids(t, &arr, taken, err) < 0)
         goto out;
-    int64_t next = t->next_relic_seq, asked_to = next + n + 64;
+    int64_t next = t->next_relic_seq, first = next, asked_to = next + n + 64;
     if (taken_range(t, next, n + 64, taken, err) < 0)
         goto out;
     {
@@ -732,23 +796,27 @@ static int relic_insert_many(dq_store_txn_t *t, const dq_relic_row_t *rows, int 
         free(a);
         pg_params_t p = {0};
         dq_pg_p_text(&p, arr.data);
-        PGresult *r =
-            dq_pg_exec(t, "SELECT accession FROM relics WHERE accession = ANY($1::text[])", &p, err);
+        PGresult *r = dq_pg_exec(t,
+                                 "SELECT accession, " DQ_PG_NOW " FROM relics"
+                                 " WHERE accession = ANY($1::text[])"
+                                 " UNION ALL SELECT NULL, " DQ_PG_NOW,
+                                 &p, err);
         dq_buf_reset(&arr);
         if (!r)
             goto out;
         for (int i = 0; i < PQntuples(r); i++)
-            json_object_set_new(accs, PQgetvalue(r, i, 0), json_true());
+            if (dq_pg_col(r, i, 0))
+                json_object_set_new(accs, PQgetvalue(r, i, 0), json_true());
+            else
+                dq_pg_copy_col(now, sizeof(now), r, i, 1);
         PQclear(r);
     }
-    int n_ok = 0;
     for (int i = 0; i < n; i++) {
         dq_err_clear(&errs[i]);
         if (rows[i].id) {
             snprintf(ids[i], 64, "%s", rows[i].id);
         } else {
-            int64_t k = next;
-            for (;; k++) {
+            for (int64_t k = next;; k++) {
                 if (k >= asked_to) {
                     if (taken_range(t, asked_to, n + 64, taken, err) < 0)
                         goto out;
@@ -770,22 +838,13 @@ static int relic_insert_many(dq_store_txn_t *t, const dq_relic_row_t *rows, int 
         }
         json_object_set_new(taken, ids[i], json_true());
         json_object_set_new(accs, rows[i].accession, json_true());
-        stage_line(t->search, &data, &rows[i], ids[i], next++);
-        n_ok++;
+        copy_row(t->search, &cs, &rows[i], ids[i], next++, now);
     }
-    if (n_ok == 0) {
+    if (next == first) {
         rc = 0;
         goto out;
     }
-    PGresult *r = PQexec(t->pc->conn, stage_sql);
-    int st_ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!st_ok)
-        dq_pg_fail(t, r, "staging table", err);
-    PQclear(r);
-    if (!st_ok || dq_pg_copy_in(t, "COPY dq_relic_stage FROM STDIN", data.data, data.len, err) < 0)
-        goto half_written;
-    int64_t written = 0;
-    if (dq_pg_int(t, stage_insert_sql, NULL, &written, err) != 0)
+    if (copy_send(t, &cs, err) < 0)
         goto half_written;
     pg_params_t p = {0};
     dq_pg_p_int(&p, next - 1);
@@ -802,7 +861,7 @@ half_written:
 out:
     json_decref(taken);
     json_decref(accs);
-    dq_buf_free(&data);
+    copy_set_free(&cs);
     dq_buf_free(&arr);
     return rc;
 }
