@@ -133,8 +133,9 @@ build/fuzz/fuzz_query: fuzz/fuzz_query.c $(FUZZ_CAT_SRCS)
 
 # The OAI-PMH target (issue 16) runs the /oai request parser and its resumption tokens;
 # fuzz_oai_read the reader of other repositories' OAI-PMH answers (lod/oai_read.c, libxml2).
+# fuzz_manifest the mapping of other institutions' IIIF Manifests (3.0 and 2.1, lod/harvest.c).
 FUZZ_OAI_SRCS := $(wildcard src/core/*.c src/lod/*.c)
-build/fuzz/fuzz_oai build/fuzz/fuzz_oai_read: build/fuzz/%: fuzz/%.c $(FUZZ_OAI_SRCS)
+build/fuzz/fuzz_oai build/fuzz/fuzz_oai_read build/fuzz/fuzz_manifest: build/fuzz/%: fuzz/%.c $(FUZZ_OAI_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
