@@ -39,8 +39,9 @@ static void fill_geometry(const dq_server_t *srv, const dq_pyramid_info_t *pi,
 }
 
 /* ======== restricted images (JSON API engineer) ======== */
-/* docs/api.md Roles: an image that belongs only to restricted relics is hidden from anonymous
- * callers (404, as if it did not exist). The shared response cache is asked before any
+/* docs/api.md Roles: an image that belongs only to restricted relics is access-controlled:
+ * without a session or IIIF access cookie its pixels answer 401 and its info.json declares
+ * the IIIF Auth 2.0 services (iiif_auth.c; issue 16, before which both were 404). The shared response cache is asked before any
  * handler runs and its key holds no user (mhd.c), so only answers anyone may see go into it:
  * a hidden image's answers are never cached, and the fast path for public tiles stays one
  * lookup. Relic writes that could hide an image bump the epoch (api_relics.c), which retires
