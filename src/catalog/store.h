@@ -427,6 +427,20 @@ typedef struct dq_store_relic_ops {
     int (*counts)(void *impl, int show_restricted, int64_t *relics, dq_err_t *err);
     /* Every creator name and zh title ever stored (to refill the search dictionary). */
     int (*names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
+    /* Batch primitives of imports (relic_write.c; issue 15), so that a backend whose round
+     * trips are dear answers a whole batch at once. load_accessions: every stored relic whose
+     * accession is one of accessions[0..n) (distinct): cb(ud, i, row), i the accession's
+     * index, row borrowed for the call; any order. */
+    int (*load_accessions)(dq_store_txn_t *txn, const char *const *accessions, int n,
+                           int (*cb)(void *ud, int i, const dq_relic_stored_t *row), void *ud,
+                           dq_err_t *err);
+    /* Write transaction. Stores rows[0..n) (each version 1, accessions distinct and not
+     * stored) exactly as new_id (for a row whose id is NULL) then save would, one after the
+     * other in order: ids[i] gets the row's id; a row that save would refuse (its id or
+     * accession taken, by a stored relic or an earlier row) is not written and errs[i] says
+     * why (DQ_EEXIST, 409), else errs[i].code is DQ_OK. -1: the transaction must roll back. */
+    int (*insert_many)(dq_store_txn_t *txn, const dq_relic_row_t *rows, int n, char (*ids)[64],
+                       dq_err_t *errs, dq_err_t *err);
 } dq_store_relic_ops;
 
 /* ======== spectral captures (issue 11): types and ops (spectral.c, store_sqlite_spectral.c) ======== */

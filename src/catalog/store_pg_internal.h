@@ -134,6 +134,13 @@ int dq_pg_int(dq_store_txn_t *t, const char *sql, const pg_params_t *params, int
 typedef int (*dq_pg_row_cb)(void *ud, PGresult *row);
 int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_pg_row_cb cb,
                void *ud, dq_err_t *err);
+/* Runs sql (a COPY ... FROM STDIN) and sends data[0..len) as its input (COPY text format):
+ * 0, or -1 with err (txn failed). */
+int dq_pg_copy_in(dq_store_txn_t *t, const char *sql, const char *data, size_t len,
+                  dq_err_t *err);
+/* Fills err from the failed result res (NULL: the connection's message), marks t failed;
+ * returns -1. */
+int dq_pg_fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err);
 /* Column helpers on row r: text or NULL; integer (NULL reads 0); copy into dst. */
 const char *dq_pg_col(PGresult *res, int r, int c);
 int64_t dq_pg_col_int(PGresult *res, int r, int c);
@@ -191,6 +198,10 @@ int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err);
  * (the text's length in tokens, as FTS5 counts it). */
 void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_fields, int pinyin,
                     dq_buf_t *out, int64_t *n_pos);
+/* The same tsvector in PostgreSQL's binary send/receive form (a COPY ... (FORMAT binary)
+ * field), appended to out. */
+void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_fields,
+                        int pinyin, dq_buf_t *out);
 /* The tsquery of plan: what is DQ_RELIC_MATCH_ALL (every term, a term any of its phrases),
  * DQ_RELIC_MATCH_BOOST (any boost phrase) or DQ_RELIC_MATCH_TITLE (every term within
  * weights A or B). Appends nothing when nothing can match (no boost phrases; a term whose

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "http.h"
+#include "api_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,8 @@ static const char *profile_link(int version)
                                  : "<http://iiif.io/api/image/2/level2.json>;rel=\"profile\"";
 }
 
-static void fill_geometry(const dq_server_t *srv, const dq_pyramid_info_t *pi,
-                          dq_iiif_image_t *img)
+void dq_http_iiif_geometry(const dq_server_t *srv, const dq_pyramid_info_t *pi,
+                           dq_iiif_image_t *img)
 {
     memset(img, 0, sizeof(*img));
     img->width = pi->width;
@@ -301,7 +302,7 @@ static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
         goto out;
     }
     dq_iiif_image_t img;
-    fill_geometry(srv, dq_pyramid_info(pyr), &img);
+    dq_http_iiif_geometry(srv, dq_pyramid_info(pyr), &img);
     if (kind == DQ_IIIF_PATH_INFO && vis != 1) {
         dq_buf_t root = {0};
         dq_http_base_url(srv, req, &root);

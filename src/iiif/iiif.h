@@ -208,6 +208,34 @@ typedef struct {
 int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
                      int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err);
 
+/* ======== rights, attribution and embedded metadata (issue 16: one source of truth) ======== */
+
+/* What a record without a usable rights URI states (RightsStatements.org "Copyright Not
+ * Evaluated"). */
+#define DQ_IIIF_RIGHTS_CNE "http://rightsstatements.org/vocab/CNE/1.0/"
+
+/* Appends the manifest's `rights` (§3.3.1) for a record's "rights" value (NULL allowed): a
+ * Creative Commons or RightsStatements.org URI in its canonical http form, else
+ * DQ_IIIF_RIGHTS_CNE. The relic page, the manifest and downloaded files all state this. */
+void dq_iiif_rights_uri(const char *record_rights, dq_buf_t *out);
+/* Appends the manifest's requiredStatement value ("Provided by {provider}" / "{provider} 提
+ * 供") to en and zh (either may be NULL). ctx may be NULL (the default provider). */
+void dq_iiif_attribution(const dq_iiif_pctx_t *ctx, dq_buf_t *en, dq_buf_t *zh);
+/* Appends a short English name of a known rights URI (CC0, the Public Domain Mark, CC
+ * licences, RightsStatements.org statements; the web's i18n.js rightsLabel names the same)
+ * and returns 1; returns 0 and appends nothing for another URI. */
+int dq_iiif_rights_label(const char *uri, dq_buf_t *out);
+
+/* Builds what a downloaded image of a relic carries (embed.c): an XMP packet (dc:title,
+ * dc:creator, dc:rights, dc:identifier, dc:source, xmpRights:Marked/WebStatement/UsageTerms,
+ * photoshop:Credit, photoshop:Source) in xmp, and a Photoshop image resource block holding
+ * IPTC-IIM (1:90 UTF-8, 2:05 title, 2:80 by-line, 2:110 credit, 2:115 source, 2:116
+ * copyright notice, 2:120 caption) in iptc, the payload of a JPEG APP13 segment. page_url is
+ * the relic's permanent URI. Rights and credit are those of the manifest (above).
+ * Errors: 400 for a document that is not a JSON object with a string "id". Pure. */
+int dq_iiif_embed_meta(const char *relic_json, size_t len, const dq_iiif_pctx_t *ctx,
+                       const char *page_url, dq_buf_t *xmp, dq_buf_t *iptc, dq_err_t *err);
+
 /* Collection kinds, and how many manifests one collection page holds. */
 enum { DQ_IIIF_COLL_ALL = 1, DQ_IIIF_COLL_DYNASTY, DQ_IIIF_COLL_TYPE };
 #define DQ_IIIF_COLL_PAGE 100
