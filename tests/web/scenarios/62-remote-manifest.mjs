@@ -53,10 +53,14 @@ export default async function (h) {
       await page.fill('#remote-manifest', `${origin}/m3.json`);
       await page.click('.remote-manifest button[type=submit]');
       await page.waitForURL((u) => u.searchParams.get('b') === service, { timeout: 15000 });
+      const named = await page.waitForFunction(() => {
+        const s = document.querySelector('#cmp-b');
+        return s && s.selectedOptions[0] && s.selectedOptions[0].textContent.includes('Remote scroll (v3)');
+      }, null, { timeout: 15000 }).then(() => true, () => false);
       await waitRight(page);
       h.expect((await rightSource(page)).startsWith(service), `right viewer opened ${await rightSource(page)}`);
       const opt = await page.$eval('#cmp-b', (s) => s.selectedOptions[0].textContent);
-      h.expect(opt.includes('Remote scroll (v3)'), `right picker names the remote: ${opt}`);
+      h.expect(named, `right picker names the remote: ${opt}`);
       await h.shot(page, 'remote-compare');
       await page.context().close();
     });
@@ -96,8 +100,13 @@ export default async function (h) {
       const state = Buffer.from(encodeURIComponent(JSON.stringify({ id: `${origin}/m2.json`, type: 'Manifest' }))).toString('base64url');
       await page.goto(`${h.base}/compare?iiif-content=${state}`);
       await page.waitForURL((u) => u.searchParams.get('b') === service, { timeout: 15000 });
+      // The URL changes before the page re-renders: wait (bounded) for the picker to name it.
+      const named = await page.waitForFunction(() => {
+        const s = document.querySelector('#cmp-b');
+        return s && s.selectedOptions[0] && s.selectedOptions[0].textContent.includes('Remote leaf (v2)');
+      }, null, { timeout: 15000 }).then(() => true, () => false);
       const opt = await page.$eval('#cmp-b', (s) => s.selectedOptions[0].textContent);
-      h.expect(opt.includes('Remote leaf (v2)'), `content state opened the v2 manifest: ${opt}`);
+      h.expect(named, `content state opened the v2 manifest: ${opt}`);
       await page.context().close();
     });
   } finally {
