@@ -260,7 +260,11 @@ def main():
         st, h, body = request(port, "GET", tile, headers=ca)
         check(st == 200 and h.get("content-type") == "image/jpeg" and body[:2] == b"\xff\xd8",
               f"tile with the access cookie: 200 image/jpeg ({st})")
-        check(h.get("cache-control", "").startswith("private"), "and private to that browser")
+        check(h.get("cache-control") == "private, no-cache",
+              f"private to that browser, revalidated at each use ({h.get('cache-control')})")
+        tile_tag = h.get("etag", "")
+        st, _, body = request(port, "GET", tile, headers={**ca, "If-None-Match": tile_tag})
+        check(st == 304 and body == b"", f"revalidation with access: bodiless 304 ({st})")
         st, _, _ = request(port, "GET", tile)
         check(st == 401, f"the same tile without it: 401 ({st})")
         st, _, _ = request(port, "GET", tile, headers={"Authorization": f"Bearer {access_token}"})
@@ -292,6 +296,9 @@ def main():
         check(json.loads(body).get("status") == 401, "after logout the token probes 401")
         st, _, _ = request(port, "GET", tile, headers=ca)
         check(st == 401, "after logout the access cookie gets no tile")
+        st, _, body = request(port, "GET", tile, headers={**ca, "If-None-Match": tile_tag})
+        check(st == 401 and not body.startswith(b"\xff\xd8"),
+              f"after logout a browser revalidating its cached tile gets 401, not 304 ({st})")
         st, _, page, _ = token_page(port, "m3", VIEWER, ca["Cookie"])
         check((page or {}).get("message", {}).get("profile") == "invalidAspect",
               "after logout the token service refuses the cookie")
