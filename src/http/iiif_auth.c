@@ -207,8 +207,8 @@ static void access_grant(dq_server_t *srv, const dq_http_req_t *req, dq_http_res
     dq_buf_json_str(&b, who.user, strlen(who.user));
     dq_buf_printf(&b, "\",\"role\":\"%s\",\"expires_in\":%d}\n", dq_catalog_role_name(who.role),
                   DQ_IIIF_COOKIE_TTL);
-    dq_api_json(resp, 200, &b);
-    no_store(resp);
+    dq_api_json(resp, 200, &b); /* private, no-cache: nothing else to add */
+    resp->no_etag = 1;
     access_cookie(srv, req, resp, cookie, DQ_IIIF_COOKIE_TTL);
     char old[ORIGINS_CAP] = "";
     dq_buf_t list = {0};
