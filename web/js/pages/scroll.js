@@ -6,6 +6,7 @@ import { t, tag, pick, lang } from '../i18n.js';
 import { getRelic, getInfo, mainImage } from '../api.js';
 import { h, svgIcon } from '../dom.js';
 import { createHandscroll, createStrip } from '../handscroll.js';
+import { remoteCompare } from '../network.js';
 
 export const name = 'scroll';
 let kept = null; // {key, engine, parts, owner}
@@ -120,6 +121,8 @@ export async function render(ctx) {
         fullBtn),
       caption),
     h('p.hs-help', t('scroll_help')));
+  // issue 16: a IIIF manifest pasted here or dropped on the page opens compare beside this work
+  el.append(remoteCompare(imageId, ctx.navigate, el));
   // Full screen takes the whole page (title, scroll, strip and controls), so the reader can
   // still unroll, jump and leave with Escape; the engine follows the size change.
   function toggleFull() {
