@@ -96,7 +96,8 @@ export default async function (h) {
     await h.test('remote manifest: dropped on the handscroll page opens compare', async () => {
       const page = await h.newPage(h.browser, h.base, { lang: 'en-GB' });
       await page.goto(`${h.base}/scroll/${R1}`);
-      await page.waitForSelector('.scroll-page #relic-remote', { timeout: 15000 });
+      await page.waitForSelector('.scroll-page #relic-remote', { state: 'attached', timeout: 15000 });
+      await h.osdSettled(page, 'scroll');
       await page.evaluate((text) => {
         const dt = new DataTransfer();
         dt.setData('text/uri-list', text);

@@ -121,8 +121,13 @@ export async function render(ctx) {
         fullBtn),
       caption),
     h('p.hs-help', t('scroll_help')));
-  // issue 16: a IIIF manifest pasted here or dropped on the page opens compare beside this work
-  el.append(remoteCompare(imageId, ctx.navigate, el));
+  // issue 16: a IIIF manifest dropped on the page opens compare beside this work. The box (its
+  // status says when the other site forbids the read) shows only once something is dropped:
+  // the scroll's layout fills the window and must not lose height to it.
+  const remoteBox = remoteCompare(imageId, ctx.navigate, el);
+  remoteBox.style.display = 'none';
+  el.addEventListener('drop', () => { remoteBox.style.display = ''; });
+  el.append(remoteBox);
   // Full screen takes the whole page (title, scroll, strip and controls), so the reader can
   // still unroll, jump and leave with Escape; the engine follows the size change.
   function toggleFull() {
