@@ -189,7 +189,8 @@ export async function render(ctx) {
   const head = h('header.living-head', h('h1', { lang: tag(title.lang) }, title.text, ' · ', s('title')), back);
   const gl = await glJob;
 
-  if (!gl || !gl.webgl2Available()) {
+  const gl0 = gl && gl.webgl2Context();
+  if (!gl0) {
     // No WebGL2: say so, and keep the normal deep-zoom viewer.
     const v = createViewer(imageId);
     const el = h('article.page.living', { 'data-living': 'fallback' }, head, h('p.living-fallback', { role: 'note' }, s('no_webgl')), h('section.stage', v.el));
@@ -203,7 +204,7 @@ export async function render(ctx) {
   const stage = h('div.living-stage', { 'data-living': 'stage' });
   const el = h('article.page.living', { 'data-living': 'on' }, head, stage);
   const fixed = Number(ctx.query.get('scale'));
-  const engine = gl.createLiving({ container: stage, imageId, info, set, wide, reduced: mq.matches, dims: r.dimensions_cm || null,
+  const engine = gl.createLiving({ gl: gl0, container: stage, imageId, info, set, wide, reduced: mq.matches, dims: r.dimensions_cm || null,
     scale: fixed >= 0.25 && fixed <= 2 ? fixed : null });
   const onMq = () => { engine.setReduced(mq.matches); reducedNote.hidden = !mq.matches; };
   mq.addEventListener('change', onMq);
