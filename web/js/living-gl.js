@@ -94,6 +94,22 @@ void main() {
 export const HOURS = { dawn: [1.0, 0.94, 0.86], day: [1, 1, 1], dusk: [1.0, 0.84, 0.7], night: [0.55, 0.62, 0.8] };
 export const SEASONS = { spring: [0.92, 1.05, 0.9], summer: [1, 1, 1], autumn: [1.12, 0.9, 0.7], winter: [1.05, 1.08, 1.15] };
 
+// Where a work hangs on a wall that a WebXR hit test found: the hit's position and the
+// surface normal (the Y axis of the hit pose, as the WebXR Hit Test module defines it), both
+// in the reference space. The work's face (+Z of its plane) looks out along the normal, its
+// top points up the wall, and it sits 5 mm proud of the surface. null where the surface is
+// not a wall (a floor, a table, a ceiling: more than 30 degrees from vertical).
+export function wallPlacement(point, normal) {
+  const n = new THREE.Vector3(...normal).normalize();
+  if (!(n.lengthSq() > 0.5) || Math.abs(n.y) > 0.5) return null;
+  const z = new THREE.Vector3(n.x, 0, n.z).normalize(); // walls lean a little: hang plumb
+  const y = new THREE.Vector3(0, 1, 0);
+  const x = new THREE.Vector3().crossVectors(y, z);
+  const q = new THREE.Quaternion().setFromRotationMatrix(new THREE.Matrix4().makeBasis(x, y, z));
+  const pos = new THREE.Vector3(...point).addScaledVector(z, 0.005);
+  return { position: pos.toArray(), quaternion: q.toArray() };
+}
+
 function regionOf(x, y, w, hgt) { return `${Math.round(x)},${Math.round(y)},${Math.max(1, Math.round(w))},${Math.max(1, Math.round(hgt))}`; }
 
 // An IIIF Image API 3.0 region request of image (W x H) for region (in the base image's
@@ -513,13 +529,59 @@ export function createLiving(opts) {
     renderer.setAnimationLoop(null);
     kick();
   }
-  async function enterXr(mode) {
-    const session = await navigator.xr.requestSession(mode, { optionalFeatures: ['local-floor'] });
+  // AR with a hit test: the work waits, as an outline of its true size that follows the wall
+  // the reader points at, until a tap (select) hangs it there. Without one (a device that
+  // cannot find walls) it hangs 1.5 m ahead, and the page says so.
+  async function wallHanging(session, note) {
+    if (!session.requestHitTestSource || !xrGroup) { note('ar_nowall'); return null; }
+    let source;
+    try {
+      const viewer = await session.requestReferenceSpace('viewer');
+      source = await session.requestHitTestSource({ space: viewer });
+    } catch { note('ar_nowall'); return null; }
+    const work = xrGroup.children[0];
+    work.position.set(0, 0, 0);
+    xrGroup.visible = false;
+    const outline = new THREE.LineSegments(new THREE.EdgesGeometry(work.geometry), new THREE.LineBasicMaterial({ color: 0xf4e4c1 }));
+    outline.visible = false;
+    scene.add(outline);
+    let aim = null;
+    session.addEventListener('select', () => {
+      if (!aim) return;
+      xrGroup.position.fromArray(aim.position);
+      xrGroup.quaternion.fromArray(aim.quaternion);
+      xrGroup.visible = true;
+      note('ar_placed');
+    });
+    session.addEventListener('end', () => { source.cancel?.(); scene.remove(outline); outline.geometry.dispose(); outline.material.dispose(); });
+    note('ar_aim');
+    return (frame) => {
+      const space = renderer.xr.getReferenceSpace();
+      const hit = frame && space ? frame.getHitTestResults(source)[0] : null;
+      const pose = hit ? hit.getPose(space) : null;
+      aim = null;
+      if (pose) {
+        const m = new THREE.Matrix4().fromArray(pose.transform.matrix);
+        const p = new THREE.Vector3().setFromMatrixPosition(m);
+        const n = new THREE.Vector3().setFromMatrixColumn(m, 1);
+        aim = wallPlacement(p.toArray(), n.toArray());
+      }
+      outline.visible = !!aim;
+      if (aim) { outline.position.fromArray(aim.position); outline.quaternion.fromArray(aim.quaternion); }
+    };
+  }
+  async function enterXr(mode, note = () => {}) {
+    const session = await navigator.xr.requestSession(mode, { optionalFeatures: mode === 'immersive-ar' ? ['local-floor', 'hit-test'] : ['local-floor'] });
     const cam = new THREE.PerspectiveCamera(70, 1, 0.05, 100);
     buildXr(mode);
     session.addEventListener('end', endXr);
     await renderer.xr.setSession(session);
-    renderer.setAnimationLoop((now) => { uniforms.uTime.value = (now - stats.started) / 1000; renderer.render(scene, cam); });
+    const follow = mode === 'immersive-ar' ? await wallHanging(session, note) : null;
+    renderer.setAnimationLoop((now, frame) => {
+      uniforms.uTime.value = (now - stats.started) / 1000;
+      follow?.(frame);
+      renderer.render(scene, cam);
+    });
     return session;
   }
 

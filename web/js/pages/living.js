@@ -31,6 +31,9 @@ const S = {
   xr_none: { zh: '此浏览器没有 WebXR（需头显浏览器与安全连接）。', en: 'This browser has no WebXR (it needs a headset browser and a secure connection).' },
   vr_none: { zh: '此设备不提供沉浸式 VR。', en: 'This device offers no immersive VR.' },
   ar_none: { zh: '此设备不提供沉浸式 AR。', en: 'This device offers no immersive AR.' },
+  ar_aim: { zh: '请对准一面墙，轻点即将作品按原大挂上。', en: 'Point at a wall and tap: the work hangs there at its true size.' },
+  ar_placed: { zh: '作品已按原大挂在墙上；再点一处可移动。', en: 'The work hangs on the wall at its true size; tap elsewhere to move it.' },
+  ar_nowall: { zh: '此设备无法识别墙面：作品悬于前方 1.5 米处。', en: 'This device cannot find walls: the work hangs 1.5 m in front of you.' },
   xr_fail: { zh: '未能开始：{msg}', en: 'Could not start: {msg}' },
   reduced: { zh: '已按系统设置减少动态：画面静止。', en: 'Reduced motion is on: the picture stays still.' },
   edit: { zh: '修正图层', en: 'Correct the layers' },
@@ -90,7 +93,7 @@ async function xrButton(mode, labelKey, noneKey, engine, status) {
   b.disabled = !ok;
   b.dataset.supported = ok ? '1' : '0';
   b.addEventListener('click', async () => {
-    try { await engine.enterXr(mode); } catch (e) { status.textContent = s('xr_fail', { msg: e.message || String(e) }); }
+    try { await engine.enterXr(mode, (key) => { status.textContent = s(key); }); } catch (e) { status.textContent = s('xr_fail', { msg: e.message || String(e) }); }
   });
   return wrap;
 }
