@@ -113,8 +113,12 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
      * logins never hold every thread that tiles and /health need. */
     int max_hashing = cfg->threads / 2 < 1 ? 1 : cfg->threads / 2 > 4 ? 4 : cfg->threads / 2;
     srv->throttle = dq_throttle_new(DQ_THROTTLE_MAX, max_hashing);
-    if (dq_log_get_level() <= DQ_LOG_INFO)
+    if (cfg->access_log[0]) {
+        if (!(srv->alog = dq_alog_open(cfg->access_log, err)))
+            goto fail;
+    } else if (dq_log_get_level() <= DQ_LOG_INFO) {
         srv->alog = dq_alog_new(2);
+    }
     srv->classes = dq_classes_new();
     char lib_dir[4096];
     dq_spec_default_library(lib_dir, sizeof(lib_dir));
