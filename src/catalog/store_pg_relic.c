@@ -68,6 +68,16 @@ const char dq_pg_relic_schema[] =
     " fts tsvector NOT NULL);"
     "CREATE INDEX relic_fts_terms ON relic_fts USING gin (fts);";
 
+/* Migration 18 (issue 15): the title and creators lexemes of each relic on their own, for
+ * the title tier of relevance (relic_search.c): a weight-restricted query ('x':AB) on fts is
+ * answered by its GIN index only as a candidate set that every row's whole tsvector must
+ * then confirm, about a third of the collection for a broad query. ts_filter keeps the
+ * positions, so phrases match as they do in fts. Generated: every writer fills it alike. */
+const char dq_pg_relic_title_schema[] =
+    "ALTER TABLE relic_fts ADD COLUMN fts_ab tsvector"
+    " GENERATED ALWAYS AS (ts_filter(fts, '{a,b}')) STORED;"
+    "CREATE INDEX relic_fts_ab ON relic_fts USING gin (fts_ab);";
+
 const char dq_pg_relic_names_schema[] =
     "CREATE TABLE relic_names (name text COLLATE \"C\" PRIMARY KEY);"
     "INSERT INTO relic_names SELECT name FROM relic_creators"

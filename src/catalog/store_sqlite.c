@@ -52,6 +52,9 @@ static const migration_t migrations[] = {
     {14, "relic tombstones, datestamp and change-feed indexes",
      dq_sqlite_network_schema}, /* store_sqlite_network.c */
     {15, "relics withdrawn from public view", dq_sqlite_withdrawal_schema}, /* _network.c */
+    /* PostgreSQL's title and creators index (store_pg_relic.c); FTS5 filters columns by
+     * itself. The version is kept in step. */
+    {18, "relic title and creators full-text index (PostgreSQL only)", "SELECT 1"},
 };
 
 /* ---------------------------------------------------------------- helpers */
