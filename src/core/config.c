@@ -219,6 +219,7 @@ static const setting_t settings[] = {
     I("s3-retries", s3_retries, 0, 10),
     I("cdn-max-age", cdn_max_age, 0, 365 * 86400),
     S("access-log", access_log),
+    S("purge-command", purge_command),
 };
 
 static int set_value(dq_config_t *c, const setting_t *s, const char *v, dq_err_t *err)
@@ -325,5 +326,8 @@ void dq_config_help(FILE *f)
                "                      revalidating (s-maxage; default 0: always revalidate;\n"
                "                      > 0 only with purges, see docs/deploy.md)\n"
                "  --access-log FILE   access log lines go to FILE (appended; reopened on SIGHUP,\n"
-               "                      for logrotate) instead of stderr, whatever --log-level\n");
+               "                      for logrotate) instead of stderr, whatever --log-level\n"
+               "  --purge-command CMD after a pyramid is replaced or deleted or a relic written\n"
+               "                      (restricted), runs sh -c 'CMD \"$@\"' with the URL prefixes\n"
+               "                      to purge from a CDN (/iiif/3/<id>/ /iiif/2/<id>/ ...)\n");
 }

@@ -55,6 +55,9 @@ typedef struct {
     /* The access log's file (appended to; reopened on SIGHUP, for logrotate); "" = stderr
      * with the other log lines. */
     char access_log[PATH_MAX];
+    /* Run (sh -c) after writes that change public image answers, with the URL path prefixes
+     * to purge from a CDN as arguments ("/iiif/3/<id>/ /iiif/2/<id>/ ..."); "" = none. */
+    char purge_command[1024];
 } dq_config_t;
 
 /* One address range of --trusted-proxy: family AF_INET or AF_INET6, the address in network
