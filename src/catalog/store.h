@@ -250,6 +250,26 @@ typedef struct dq_store_account_ops {
     int (*cred_purge)(dq_store_txn_t *txn, const char *name, int64_t now, dq_err_t *err);
 } dq_store_account_ops;
 
+/* ======== IIIF Authorization Flow 2.0 (iiif_auth.c, store_*_iiif_auth.c; migration 17) ======== */
+/* Access cookies (DQ_IIIF_CRED_COOKIE) and access tokens (DQ_IIIF_CRED_TOKEN), each kept as
+ * the 64-hex SHA-256 of its text with an expiry in Unix seconds, and tied to the browser
+ * session (sessions.hash) it was granted from: it is worth nothing once that session ends. */
+typedef struct dq_store_iiif_auth_ops {
+    /* Inserts a credential of kind tied to the session whose hash is session (which exists). */
+    int (*insert)(dq_store_txn_t *txn, int kind, const char *hash, const char *session,
+                  int64_t expires_at, dq_err_t *err);
+    /* 0: found, unexpired at now and its session too: *out gets the session's account (stored
+     * name, current role) and session (65 bytes, may be NULL) the session's hash. 1: no such
+     * credential (or its session is gone); 2: it exists but it or its session has expired. */
+    int (*lookup)(dq_store_txn_t *txn, int kind, const char *hash, int64_t now, dq_actor_t *out,
+                  char *session, dq_err_t *err);
+    /* Deletes every credential tied to session (absent is not an error). */
+    int (*drop_session)(dq_store_txn_t *txn, const char *session, dq_err_t *err);
+    /* Deletes every credential expired at now. */
+    int (*purge)(dq_store_txn_t *txn, int64_t now, dq_err_t *err);
+} dq_store_iiif_auth_ops;
+/* ======== end IIIF Authorization Flow 2.0 ======== */
+
 /* ---------------------------------------------------------------- annotations and tours */
 
 typedef struct dq_store_anno_ops {
@@ -622,6 +642,7 @@ typedef struct dq_store_backend {
     const dq_store_gloss_ops *glossary;
     const dq_store_network_ops *network; /* network.c: OAI-PMH, Change Discovery */
     const dq_store_condition_ops *conditions; /* condition.c: condition records (issue 12) */
+    const dq_store_iiif_auth_ops *iiif_auth; /* iiif_auth.c: IIIF Auth 2.0 (issue 16) */
 } dq_store_backend_t;
 
 /* The SQLite backend (store_sqlite*.c). */

@@ -61,6 +61,8 @@ static const migration_t migrations[] = {
     {12, "scene layer sets", dq_pg_scene_schema},
     {14, "relic tombstones, datestamp and change-feed indexes", dq_pg_network_schema},
     {15, "relics withdrawn from public view", dq_pg_withdrawal_schema},
+    {17, "IIIF Authorization Flow 2.0 access cookies and tokens",
+     dq_pg_iiif_auth_schema}, /* store_pg_iiif_auth.c */
     {18, "relic title and creators full-text index", dq_pg_relic_title_schema}, /* _relic.c */
 };
 
@@ -847,5 +849,6 @@ const dq_store_backend_t dq_store_pg = {
     .scenes = &dq_pg_scene_ops,
     .style = &dq_pg_style_ops,
     .network = &dq_pg_network_ops,
+    .iiif_auth = &dq_pg_iiif_auth_ops,
     .conditions = &dq_pg_condition_ops,
 };

@@ -232,4 +232,14 @@ int dq_pg_bm25(dq_store_txn_t *t, const dq_fts_phrases_t *ph, const char *table,
 int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q, unsigned motivations,
                       const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err);
 
+/* A credential lookup's row 0 (columns: 0 the stored hash, 1 the account name, 2 its role):
+ * 0 with *out filled when column 0 equals hash (compared without an early exit), else 1.
+ * Shared by the account and IIIF Auth credential lookups (store_pg_account.c). */
+int dq_pg_cred_row(PGresult *r, const char *hash, dq_actor_t *out);
+
+/* ---- store_pg_iiif_auth.c (issue 16) ---- */
+/* Migration 17: IIIF Authorization Flow 2.0 access cookies and tokens. */
+extern const char dq_pg_iiif_auth_schema[];
+extern const dq_store_iiif_auth_ops dq_pg_iiif_auth_ops;
+
 #endif

@@ -202,6 +202,9 @@ void dq_api_scene_save(dq_api_t *c);
 /* For presentation.c: adds each canvas's newest scene layer set as a hidden AnnotationPage of
  * supplementing annotations (left alone when the manifest is not a JSON object). */
 void dq_api_scene_manifest_decorate(dq_api_t *c, dq_buf_t *manifest);
+/* iiif_auth.c (issue 16): every ImageService3 of a restricted image in the manifest gets its
+ * IIIF Auth 2.0 probe service, and the Auth context goes first in @context. Run it last. */
+void dq_api_iiif_auth_manifest_decorate(dq_api_t *c, dq_buf_t *manifest);
 /* ======== end scene layers ======== */
 /* ======== condition records (api_condition.c; issue 12) ======== */
 void dq_api_condition_list(dq_api_t *c);
