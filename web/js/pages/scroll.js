@@ -2,10 +2,11 @@
 // left an arm's length at a time (wheel, drag, keys, touch, the buttons or the overview
 // strip), zooms to the brushstroke and back; the frontispiece, painting and colophons are
 // named as they come into view. The engine is in ../handscroll.js.
-import { t, tag, pick, lang } from '../i18n.js';
+import { t, tag, pick } from '../i18n.js';
 import { getRelic, getInfo, mainImage } from '../api.js';
 import { h, svgIcon } from '../dom.js';
 import { createHandscroll, createStrip } from '../handscroll.js';
+import { livingEnter } from '../living-enter.js';
 
 export const name = 'scroll';
 let kept = null; // {key, engine, parts, owner}
@@ -101,8 +102,7 @@ export async function render(ctx) {
       h('a.back', { href: `/relic/${encodeURIComponent(r.id)}` }, svgIcon('left'), h('span', t('scroll_exit'))),
       h('h1.hs-title', { lang: tag(title.lang) }, title.text),
       /* issue 14: the living painting, walking the scroll right to left */
-      h('a.btn-line.living-enter', { href: `/living/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}`,
-        'data-living-enter': '', onclick: () => performance.mark('dq-living-enter') }, lang() === 'zh' ? '入画' : 'Enter the painting'),
+      livingEnter(r, imageId, 'btn-line'),
       progress),
     root,
     h('div.hs-bar',
