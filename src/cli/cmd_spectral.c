@@ -139,18 +139,14 @@ typedef struct {
     int next, done, failed;
     dq_err_t err;
     progress_t *pg;
-    dq_stack_band_t res[DQ_STACK_MAX]; /* per band: the record (px freed once stored) */
+    dq_stack_band_t res[DQ_STACK_MAX]; /* per band: the record (no pixels: written as made) */
 } add_job_t;
 
 static int add_band(add_job_t *j, int i, dq_err_t *err)
 {
-    dq_stack_band_t *b = &j->res[i];
-    if (dq_stack_band(j->st, i, b, err) < 0)
-        return -1;
     char *path = dq_xasprintf("%s/%s.tif", j->tmp, j->st->b[i].name);
-    int sr = dq_image_save_u16_pyramid(path, b->px, b->w, b->h, b->channels, err);
+    int sr = dq_stack_band_save(j->st, i, path, &j->res[i], err);
     free(path);
-    dq_stack_band_free(b);
     return sr;
 }
 
