@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,6 +294,9 @@ typedef struct {
     model_t *m;
     int *fam;          /* family index per model */
     double S[DQ_SPEC_MAX_BANDS], u[DQ_SPEC_MAX_BANDS], uu;
+    /* The same models as arrays over k (vT[i * n_models + k] = m[k].v[i]), for all_models():
+     * one pass over every model per pixel that the compiler can vectorise. */
+    double *vT, *uv, *vv, *det;
 } mesma_t;
 
 static void mesma_init(mesma_t *ms, const dq_spec_lib_t *lib, const double *support,
@@ -330,12 +334,28 @@ static void mesma_init(mesma_t *ms, const dq_spec_lib_t *lib, const double *supp
             }
         }
     }
+    size_t nm = (size_t)(ms->n_models > 0 ? ms->n_models : 1);
+    ms->vT = dq_xmalloc((size_t)ms->n * nm * sizeof(double));
+    ms->uv = dq_xmalloc(nm * sizeof(double));
+    ms->vv = dq_xmalloc(nm * sizeof(double));
+    ms->det = dq_xmalloc(nm * sizeof(double));
+    for (int k = 0; k < ms->n_models; k++) {
+        for (int i = 0; i < ms->n; i++)
+            ms->vT[(size_t)i * nm + k] = ms->m[k].v[i];
+        ms->uv[k] = ms->m[k].uv;
+        ms->vv[k] = ms->m[k].vv;
+        ms->det[k] = ms->m[k].det;
+    }
 }
 
 static void mesma_free(mesma_t *ms)
 {
     free(ms->m);
     free(ms->fam);
+    free(ms->vT);
+    free(ms->uv);
+    free(ms->vv);
+    free(ms->det);
 }
 
 /* The objective ||y - ak u - ap v||^2 from dot products. */
@@ -393,6 +413,72 @@ static double solve(const mesma_t *ms, const model_t *m, const double *y, double
     return best < 0 ? 0 : best;
 }
 
+/* solve() for every model at once, into f[k], ak[k], ap[k] (vy[k] is scratch). The same
+ * arithmetic in the same order as solve(), so the same doubles; written without branches (every
+ * candidate is computed and the right one selected) so that the compiler vectorises the loops
+ * over k: a pixel's ~100 models then cost a few passes over short arrays instead of ~100
+ * unpredictable branches each. */
+/* AVX2 doubles the vector width where the CPU has it (chosen at load time by GCC's function
+ * multiversioning); the same operations either way, so the same results (no FMA). Not under
+ * ASan, whose start-up does not expect ifunc resolvers. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define DQ_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define DQ_MULTIVERSION
+#endif
+
+DQ_MULTIVERSION
+static void all_models(const mesma_t *ms, const double *y, double yy, double uy,
+                       double *restrict vy, double *restrict f, double *restrict ak,
+                       double *restrict ap)
+{
+    int nk = ms->n_models;
+    double uu = ms->uu;
+    const double *restrict muv = ms->uv, *restrict mvv = ms->vv, *restrict mdet = ms->det;
+    for (int k = 0; k < nk; k++)
+        vy[k] = 0;
+    for (int i = 0; i < ms->n; i++) {
+        const double *restrict vt = ms->vT + (size_t)i * nk;
+        double yi = y[i];
+        for (int k = 0; k < nk; k++)
+            vy[k] += vt[k] * yi;
+    }
+    /* ak = 0 edge's partner: independent of the model. */
+    double t2 = uu > 0 ? clamp01(uy / uu) : 0;
+    for (int k = 0; k < nk; k++) {
+        double uv = muv[k], vv = mvv[k], det = mdet[k], v = vy[k];
+        double a = (vv * uy - uv * v) / det, b = (uu * v - uv * uy) / det;
+        /* & and single selects, not && and nested ?: (which would be branches). */
+        long in = (det > 1e-14 * (uu * vv + 1e-30)) & (a >= 0) & (b >= 0) & (a + b <= 1);
+        double fi = obj(yy, uy, v, uu, uv, vv, a, b);
+        double t = v / vv;
+        t = t < 0 ? 0 : t;
+        t = t > 1 ? 1 : t;
+        t = vv > 0 ? t : 0;
+        double best = obj(yy, uy, v, uu, uv, vv, 0, t), ba = 0, bb = t;
+        double f2 = obj(yy, uy, v, uu, uv, vv, t2, 0);
+        long w2 = f2 < best;
+        best = w2 ? f2 : best;
+        ba = w2 ? t2 : ba;
+        bb = w2 ? 0 : bb;
+        double dd = vv - 2 * uv + uu;
+        double t3 = (v - uy - uv + uu) / dd;
+        t3 = t3 < 0 ? 0 : t3;
+        t3 = t3 > 1 ? 1 : t3;
+        t3 = dd > 0 ? t3 : 0;
+        double f3 = obj(yy, uy, v, uu, uv, vv, 1 - t3, t3);
+        long w3 = f3 < best;
+        best = w3 ? f3 : best;
+        ba = w3 ? 1 - t3 : ba;
+        bb = w3 ? t3 : bb;
+        best = best < 0 ? 0 : best;
+        f[k] = in ? fi : best;
+        ak[k] = in ? a : ba;
+        ap[k] = in ? b : bb;
+    }
+}
+
 /* ================================================================ pigment map */
 
 void dq_spec_map_free(dq_spec_map_t *map)
@@ -439,6 +525,105 @@ static void support_endmember(const float *const *planes, int n, size_t npx, dou
     free(tmp);
 }
 
+/* One dq_spec_pigments run shared by its threads: each takes the next block of rows. */
+typedef struct {
+    const float *const *planes;
+    int w, h;
+    double min_cover;
+    mesma_t ms;
+    dq_spec_map_t *map;
+    void (*progress)(void *ud, int pct);
+    void *ud;
+    pthread_mutex_t lock; /* guards next, done, last and the progress callback */
+    int next, done, last;
+} pig_job_t;
+
+#define PIG_ROWS 8
+
+/* Labels rows y0 .. y1 of the map. */
+static void pig_rows(pig_job_t *j, int y0, int y1, double *scratch)
+{
+    const mesma_t *ms = &j->ms;
+    dq_spec_map_t *map = j->map;
+    int n = ms->n, nk = ms->n_models, w = j->w;
+    double *vy = scratch, *f = vy + nk, *fak = f + nk, *fap = fak + nk, *fam_best = fap + nk;
+    for (int yrow = y0; yrow < y1; yrow++) {
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)yrow * w + x;
+            double y[DQ_SPEC_MAX_BANDS], yy = 0, uy = 0;
+            for (int b = 0; b < n; b++) {
+                y[b] = j->planes[b][i] - ms->S[b];
+                yy += y[b] * y[b];
+                uy += ms->u[b] * y[b];
+            }
+            all_models(ms, y, yy, uy, vy, f, fak, fap);
+            double best = INFINITY, bak = 0, bap = 0;
+            int bk = 0;
+            for (int k = 0; k < nk; k++)
+                fam_best[k] = INFINITY;
+            for (int k = 0; k < nk; k++) {
+                if (f[k] < fam_best[ms->fam[k]])
+                    fam_best[ms->fam[k]] = f[k];
+                if (f[k] < best) {
+                    best = f[k];
+                    bk = k;
+                    bak = fak[k];
+                    bap = fap[k];
+                }
+            }
+            double second = INFINITY;
+            for (int k = 0; k < nk; k++)
+                if (k != ms->fam[bk] && fam_best[k] < second)
+                    second = fam_best[k];
+            double as = 1 - bak - bap;
+            double cov = bap + as > 1e-9 ? bap / (bap + as) : 0;
+            map->best[i] = bk;
+            map->cover[i] = (float)cov;
+            map->ink[i] = (float)bak;
+            double c;
+            if (bak >= 0.6) {
+                map->label[i] = DQ_SPEC_LABEL_INK;
+                c = bak;
+            } else if (cov >= j->min_cover) {
+                map->label[i] = (uint8_t)(DQ_SPEC_LABEL_PIGMENT0 + bk);
+                /* How much better the winner's family explains the pixel than any other. */
+                double r1 = sqrt(best / n), r2 = sqrt(second / n);
+                c = isfinite(r2) && r2 > 0 ? 1 - r1 / r2 : 1;
+            } else {
+                map->label[i] = DQ_SPEC_LABEL_SUPPORT;
+                c = 1 - cov / j->min_cover;
+            }
+            map->conf[i] = (uint8_t)lround(255 * clamp01(c));
+        }
+    }
+}
+
+static void *pig_worker(void *ud)
+{
+    pig_job_t *j = ud;
+    double *scratch = dq_xmalloc((size_t)5 * (j->ms.n_models + 1) * sizeof(double));
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        int y0 = j->next;
+        j->next = y0 + PIG_ROWS < j->h ? y0 + PIG_ROWS : j->h;
+        pthread_mutex_unlock(&j->lock);
+        if (y0 >= j->h)
+            break;
+        int y1 = y0 + PIG_ROWS < j->h ? y0 + PIG_ROWS : j->h;
+        pig_rows(j, y0, y1, scratch);
+        pthread_mutex_lock(&j->lock);
+        j->done += y1 - y0;
+        int pct = (int)(100.0 * j->done / j->h);
+        if (j->progress && pct != j->last) {
+            j->progress(j->ud, pct);
+            j->last = pct;
+        }
+        pthread_mutex_unlock(&j->lock);
+    }
+    free(scratch);
+    return NULL;
+}
+
 int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
                      double min_cover, void (*progress)(void *ud, int pct), void *ud,
                      dq_spec_map_t *map, dq_err_t *err)
@@ -458,65 +643,26 @@ int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib
     map->ink = dq_xmalloc(npx * sizeof(float));
     map->best = dq_xmalloc(npx * sizeof(int));
     support_endmember(planes, n, npx, map->support);
-    mesma_t ms;
-    mesma_init(&ms, lib, map->support, NULL);
-    int last = -1;
-    for (int yrow = 0; yrow < h; yrow++) {
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)yrow * w + x;
-            double y[DQ_SPEC_MAX_BANDS], yy = 0, uy = 0;
-            for (int b = 0; b < n; b++) {
-                y[b] = planes[b][i] - ms.S[b];
-                yy += y[b] * y[b];
-                uy += ms.u[b] * y[b];
-            }
-            double best = INFINITY, bak = 0, bap = 0;
-            int bk = 0;
-            double fam_best[256];
-            for (int k = 0; k < ms.n_models; k++)
-                fam_best[k] = INFINITY;
-            for (int k = 0; k < ms.n_models; k++) {
-                double ak, ap, f = solve(&ms, &ms.m[k], y, yy, uy, &ak, &ap);
-                if (f < fam_best[ms.fam[k]])
-                    fam_best[ms.fam[k]] = f;
-                if (f < best) {
-                    best = f;
-                    bk = k;
-                    bak = ak;
-                    bap = ap;
-                }
-            }
-            double second = INFINITY;
-            for (int k = 0; k < ms.n_models; k++)
-                if (k != ms.fam[bk] && fam_best[k] < second)
-                    second = fam_best[k];
-            double as = 1 - bak - bap;
-            double cov = bap + as > 1e-9 ? bap / (bap + as) : 0;
-            map->best[i] = bk;
-            map->cover[i] = (float)cov;
-            map->ink[i] = (float)bak;
-            double c;
-            if (bak >= 0.6) {
-                map->label[i] = DQ_SPEC_LABEL_INK;
-                c = bak;
-            } else if (cov >= min_cover) {
-                map->label[i] = (uint8_t)(DQ_SPEC_LABEL_PIGMENT0 + bk);
-                /* How much better the winner's family explains the pixel than any other. */
-                double r1 = sqrt(best / n), r2 = sqrt(second / n);
-                c = isfinite(r2) && r2 > 0 ? 1 - r1 / r2 : 1;
-            } else {
-                map->label[i] = DQ_SPEC_LABEL_SUPPORT;
-                c = 1 - cov / min_cover;
-            }
-            map->conf[i] = (uint8_t)lround(255 * clamp01(c));
-        }
-        int pct = (int)(100.0 * (yrow + 1) / h);
-        if (progress && pct != last) {
-            progress(ud, pct);
-            last = pct;
-        }
-    }
-    mesma_free(&ms);
+    pig_job_t j = {.planes = planes, .w = w, .h = h, .min_cover = min_cover, .map = map,
+                   .progress = progress, .ud = ud, .last = -1};
+    mesma_init(&j.ms, lib, map->support, NULL);
+    /* Rows in blocks on one thread per core: every pixel is independent, so the map is the
+     * same whatever the threads and blocks. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
+    if ((size_t)nt > npx / 4096 + 1)
+        nt = (int)(npx / 4096 + 1);
+    pthread_t th[16];
+    int started = 0;
+    pthread_mutex_init(&j.lock, NULL);
+    for (int t = 1; t < nt; t++)
+        if (pthread_create(&th[started], NULL, pig_worker, &j) == 0)
+            started++;
+    pig_worker(&j); /* this thread works too */
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&j.lock);
+    mesma_free(&j.ms);
     return 0;
 }
 
