@@ -140,8 +140,9 @@ build/fuzz/fuzz_oai build/fuzz/fuzz_oai_read: build/fuzz/%: fuzz/%.c $(FUZZ_OAI_
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	  $(shell pkg-config --cflags libsodium jansson libxml-2.0) -o $@ $^ \
 	  $(shell pkg-config --libs libsodium jansson libxml-2.0) -lm
-# The base64 target (issue 14) runs the decoder of the scene layers' PNG data URLs.
-build/fuzz/fuzz_base64: fuzz/fuzz_base64.c $(FUZZ_SRCS)
+# The base64 target (issue 14) runs the decoder of the scene layers' PNG data URLs;
+# fuzz_iiif_auth (issue 16) the IIIF Auth 2.0 token service's messageId/origin and its page.
+build/fuzz/fuzz_base64 build/fuzz/fuzz_iiif_auth: build/fuzz/%: fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -14,6 +14,7 @@
  * name whose key is taken is refused (409). Accounts created before folding (migration 7) may
  * share a key; both keep working: a lookup prefers the row whose name matches exactly.
  */
+#include "account_internal.h"
 #include "catalog.h"
 #include "store.h"
 
@@ -129,7 +130,7 @@ void dq_catalog_password_generate(char *out, int n_chars)
 /* Makes "<prefix><43 base64url chars>" from 32 random bytes into token and its SHA-256 (hex)
  * into hash. The prefix tells a session from an API token at a glance (and to secret scanners)
  * without a lookup. */
-static int mint(const char *prefix, char token[DQ_TOKEN_MAX], char hash[65], dq_err_t *err)
+int dq_account_mint(const char *prefix, char token[DQ_TOKEN_MAX], char hash[65], dq_err_t *err)
 {
     if (lib_init(err) < 0)
         return -1;
@@ -149,11 +150,8 @@ static const char *cred_prefix(int kind)
     return kind == DQ_CRED_SESSION ? "dqs_" : "dq_";
 }
 
-/* 1 when token has the shape mint makes for kind: the prefix, then 43 base64url characters.
- * Checked before hashing so that junk never reaches the store. */
-static int token_shape_ok(int kind, const char *token)
+int dq_account_token_shape_ok(const char *prefix, const char *token)
 {
-    const char *prefix = cred_prefix(kind);
     size_t pl = strlen(prefix);
     if (!token || strncmp(token, prefix, pl) != 0)
         return 0;
@@ -167,6 +165,13 @@ static int token_shape_ok(int kind, const char *token)
             return 0;
     }
     return n == 43;
+}
+
+/* 1 when token has the shape mint makes for kind. Checked before hashing so that junk never
+ * reaches the store. */
+static int token_shape_ok(int kind, const char *token)
+{
+    return dq_account_token_shape_ok(cred_prefix(kind), token);
 }
 
 /* ---------------------------------------------------------------- accounts */
@@ -450,7 +455,7 @@ int dq_catalog_login(dq_catalog_t *cat, const char *name, const char *password, 
         dq_err_set(err, DQ_EINVAL, 400, "a session needs a positive lifetime");
         goto out;
     }
-    if (mint(cred_prefix(DQ_CRED_SESSION), token, hash, err) < 0)
+    if (dq_account_mint(cred_prefix(DQ_CRED_SESSION), token, hash, err) < 0)
         goto out;
     /* The session belongs to the account as stored (its exact name). */
     cred_w_t c = {.be = r.be,
@@ -525,7 +530,7 @@ int dq_catalog_token_create(dq_catalog_t *cat, const char *name, int64_t ttl_s,
                   .kind = DQ_CRED_TOKEN,
                   .hash = hash,
                   .expires_at = expires};
-    if (mint(cred_prefix(DQ_CRED_TOKEN), token, hash, err) < 0 ||
+    if (dq_account_mint(cred_prefix(DQ_CRED_TOKEN), token, hash, err) < 0 ||
         dq_catalog_write(cat, cred_txn, &c, err) < 0) {
         sodium_memzero(token, DQ_TOKEN_MAX);
         return -1;

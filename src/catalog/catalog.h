@@ -783,4 +783,38 @@ int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_
                               dq_buf_t *out, dq_err_t *err);
 /* ======== end condition records ======== */
 
+/* ======== IIIF Authorization Flow 2.0 (iiif_auth.c; issue 16) ======== */
+/* The credentials of the IIIF Authorization Flow API 2.0 (docs/api.md "IIIF Authorization
+ * Flow"). A signed-in browser session is the root: the access service grants an access cookie
+ * ("dqa_..."), sent by browsers with image requests from any site; the token service turns
+ * the cookie (or the session itself, for viewers on our own site) into a short-lived access
+ * token ("dqt_...") that a viewer shows the probe service. Each is 32 random bytes (libsodium),
+ * kept only as its SHA-256, and tied to its session: signing out, a new password, a revoke or
+ * deleting the account ends every cookie and token that came from it. The role is read at
+ * every lookup, so a changed role counts at once. Thread-safe; errors fill err (401, 500). */
+enum { DQ_IIIF_CRED_COOKIE = 3, DQ_IIIF_CRED_TOKEN = 4 };
+/* Lifetimes in seconds: the access token is short (a viewer asks again when it expires, which
+ * costs one hidden frame); the cookie is at most the session's (it dies with the session). */
+#define DQ_IIIF_TOKEN_TTL 600
+#define DQ_IIIF_COOKIE_TTL (12 * 3600)
+
+/* Grants an access cookie to the signed-in session `session` (the dq_session text): cookie
+ * (DQ_TOKEN_MAX bytes) receives it, *who the account. 401 when the session is unknown or
+ * expired. ttl_s > 0. */
+int dq_catalog_iiif_grant(dq_catalog_t *cat, const char *session, int64_t ttl_s, char *cookie,
+                          dq_actor_t *who, dq_err_t *err);
+/* Mints an access token from a credential of from_kind (DQ_CRED_SESSION or
+ * DQ_IIIF_CRED_COOKIE): token (DQ_TOKEN_MAX bytes) receives it, *who the account. On failure
+ * err is 401 and *expired (may be NULL) is 1 when the credential existed but has expired. */
+int dq_catalog_iiif_token(dq_catalog_t *cat, int from_kind, const char *cred, int64_t ttl_s,
+                          char *token, dq_actor_t *who, int *expired, dq_err_t *err);
+/* Who holds cred of kind (DQ_IIIF_CRED_COOKIE or DQ_IIIF_CRED_TOKEN): *out the account. 401
+ * (with *expired as above) for a malformed, unknown or expired one. */
+int dq_catalog_iiif_authenticate(dq_catalog_t *cat, int kind, const char *cred, dq_actor_t *out,
+                                 int *expired, dq_err_t *err);
+/* Ends the session behind cred of kind (DQ_CRED_SESSION or DQ_IIIF_CRED_COOKIE) with every
+ * access cookie and token tied to it. An unknown credential is not an error (nothing to end). */
+int dq_catalog_iiif_logout(dq_catalog_t *cat, int kind, const char *cred, dq_err_t *err);
+/* ======== end IIIF Authorization Flow 2.0 ======== */
+
 #endif

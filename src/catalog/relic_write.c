@@ -362,6 +362,32 @@ out:
 
 /* ---------------------------------------------------------------- import batches */
 
+/* An import batch is one write transaction. Its reads and its new relics go to the backend
+ * in bulk (store.h load_accessions, insert_many: PostgreSQL would otherwise pay several round
+ * trips per record), while the outcome stays that of writing the rows one by one in file
+ * order: the same ids, versions, audit rows in the same order and the same errors. So a row
+ * whose accession an earlier row of the batch already wrote sends what is pending first and
+ * reads the stored relic again, and audit rows wait for the pending inserts that give them
+ * their ids. */
+
+#define PEND_MAX 1000 /* new relics sent to the backend at once (bounds the rows held) */
+
+/* The stored relic of a row's accession as the batch found it (doc NULL: none). */
+typedef struct {
+    char id[64];
+    int64_t version;
+    char *doc; /* owned */
+    size_t doc_len;
+} prior_t;
+
+/* An audit row waiting for the end of the batch (or the next flush). */
+typedef struct {
+    const char *action; /* static */
+    char id[64];        /* "" while pend >= 0 */
+    char *detail;       /* owned */
+    int pend;           /* >= 0: the pending insert whose id this row takes */
+} pend_audit_t;
+
 typedef struct {
     dq_catalog_t *cat;
     relic_import_row_t *rows;
@@ -372,7 +398,15 @@ typedef struct {
     dq_import_error_fn on_error;
     void *ud;
     dq_import_stats_t *st;
-    int *written; /* 1 per row that was inserted or updated (dictionary) */
+    int *written;   /* 1 per row that was inserted or updated (dictionary) */
+    prior_t *prior; /* per row, for the first row of each accession */
+    /* New relics not yet sent: their rows, the batch row each came from, and the outcome. */
+    relic_row_build_t *pend;
+    int *pend_row, n_pend, n_built;
+    char (*ids)[64];
+    dq_err_t *errs;
+    pend_audit_t *audits;
+    int n_audits, cap_audits;
 } batch_t;
 
 static void report_fe(batch_t *b, long line, json_t *fe)
@@ -392,14 +426,109 @@ static void report_fe(batch_t *b, long line, json_t *fe)
     dq_buf_free(&msg);
 }
 
+static void audit_push(batch_t *b, const char *action, const char *id, char *detail, int pend)
+{
+    if (b->n_audits == b->cap_audits) {
+        b->cap_audits = b->cap_audits ? 2 * b->cap_audits : 64;
+        b->audits = dq_xrealloc(b->audits, (size_t)b->cap_audits * sizeof(*b->audits));
+    }
+    pend_audit_t *a = &b->audits[b->n_audits++];
+    a->action = action;
+    snprintf(a->id, sizeof(a->id), "%s", id ? id : "");
+    a->detail = detail;
+    a->pend = pend;
+}
+
+/* Sends the pending new relics, then the audit rows so far, in row order. */
+static int batch_flush(batch_t *b, dq_store_txn_t *txn, dq_err_t *err)
+{
+    const dq_store_backend_t *be = dq_catalog_backend(b->cat);
+    int rc = -1;
+    if (b->n_pend > 0) {
+        dq_relic_row_t *rows = dq_xmalloc((size_t)b->n_pend * sizeof(*rows));
+        for (int k = 0; k < b->n_pend; k++)
+            rows[k] = b->pend[k].row;
+        int r = be->relics->insert_many(txn, rows, b->n_pend, b->ids, b->errs, err);
+        free(rows);
+        if (r < 0)
+            goto out;
+        for (int k = 0; k < b->n_pend; k++) {
+            int i = b->pend_row[k];
+            if (b->errs[k].code == DQ_OK) {
+                b->st->inserted++;
+                b->written[i] = 1;
+                continue;
+            }
+            if (b->on_error)
+                b->on_error(b->ud, b->rows[i].line, b->errs[k].msg);
+            b->st->failed++;
+        }
+    }
+    for (int k = 0; k < b->n_audits; k++) {
+        pend_audit_t *a = &b->audits[k];
+        if (a->pend >= 0) {
+            if (b->errs[a->pend].code != DQ_OK)
+                continue;
+            snprintf(a->id, sizeof(a->id), "%s", b->ids[a->pend]);
+        }
+        if (be->audit->append(txn, who_name(b->who), a->action, a->id, a->detail, err) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    for (int k = 0; k < b->n_audits; k++)
+        free(b->audits[k].detail);
+    b->n_audits = 0;
+    b->n_pend = 0;
+    return rc;
+}
+
+static int prior_row(void *ud, int i, const dq_relic_stored_t *row)
+{
+    prior_t *p = &((prior_t *)((void **)ud)[0])[((int *)((void **)ud)[1])[i]];
+    snprintf(p->id, sizeof(p->id), "%s", row->id);
+    p->version = row->version;
+    p->doc = dq_xstrndup(row->doc, row->doc_len);
+    p->doc_len = row->doc_len;
+    return 0;
+}
+
+/* The stored relics of the batch's accessions, one request: prior[i] for the first row i of
+ * each accession. */
+static int batch_priors(batch_t *b, dq_store_txn_t *txn, dq_err_t *err)
+{
+    const char **accs = dq_xcalloc((size_t)b->n + 1, sizeof(*accs));
+    int *row_of = dq_xcalloc((size_t)b->n + 1, sizeof(*row_of));
+    json_t *first = json_object();
+    int n = 0;
+    for (int i = 0; i < b->n; i++) {
+        const char *acc = json_string_value(json_object_get(b->norm[i], "accession"));
+        if (!acc || json_object_get(first, acc))
+            continue;
+        json_object_set_new(first, acc, json_true());
+        accs[n] = acc;
+        row_of[n++] = i;
+    }
+    void *ud[2] = {b->prior, row_of};
+    int rc = n ? dq_catalog_backend(b->cat)->relics->load_accessions(txn, accs, n, prior_row, ud,
+                                                                      err)
+               : 0;
+    json_decref(first);
+    free(accs);
+    free(row_of);
+    return rc;
+}
+
 static int batch_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
 {
     batch_t *b = ud;
     const dq_store_backend_t *be = dq_catalog_backend(b->cat);
     relic_row_build_t rb = {0};
     json_t *old = NULL;
-    char *detail = NULL;
+    json_t *seen = json_object(); /* accessions handled so far in this batch */
     int rc = -1;
+    if (batch_priors(b, txn, err) < 0)
+        goto out;
     for (int i = 0; i < b->n; i++) {
         json_t *d = b->norm[i];
         if (!d)
@@ -416,11 +545,23 @@ static int batch_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
             continue;
         }
         json_decref(fe);
-        dq_relic_stored_t cur = {0};
         const char *acc = json_string_value(json_object_get(d, "accession"));
-        int r = be->relics->load(txn, NULL, acc, &cur, err);
-        if (r < 0)
-            goto out;
+        dq_relic_stored_t cur = {0};
+        int r = 1;
+        if (json_object_get(seen, acc)) { /* written earlier in this batch: read it again */
+            if (batch_flush(b, txn, err) < 0)
+                goto out;
+            r = be->relics->load(txn, NULL, acc, &cur, err);
+            if (r < 0)
+                goto out;
+        } else if (b->prior[i].doc) {
+            snprintf(cur.id, sizeof(cur.id), "%s", b->prior[i].id);
+            cur.version = b->prior[i].version;
+            cur.doc = b->prior[i].doc;
+            cur.doc_len = b->prior[i].doc_len;
+            r = 0;
+        }
+        json_object_set_new(seen, acc, json_true());
         dq_err_t rerr = {0};
         if (r == 0) {
             json_decref(old);
@@ -450,42 +591,34 @@ static int batch_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
             if (!b->dry_run) {
                 if (be->relics->save(txn, &rb.row, &rerr) < 0)
                     goto row_failed;
-                free(detail);
-                detail = relic_diff_detail(old, d, v + 1);
-                if (be->audit->append(txn, who_name(b->who), "relic.import", id, detail, err) < 0)
-                    goto out;
+                audit_push(b, "relic.import", id, relic_diff_detail(old, d, v + 1), -1);
             }
             b->st->updated++;
             b->written[i] = 1;
             continue;
         }
-        char id[64];
+        const char *explicit_id = NULL;
         json_t *iid = json_object_get(b->rows[i].doc, "id");
         if (iid) {
             if (!json_is_string(iid) || !relic_id_ok(json_string_value(iid), &rerr)) {
                 dq_err_set(&rerr, DQ_EINVAL, 422, "id: must match [A-Za-z0-9._-]{1,63}");
                 goto row_failed;
             }
-            snprintf(id, sizeof(id), "%s", json_string_value(iid));
-        } else {
-            char nid[32];
-            if (be->relics->new_id(txn, nid, err) < 0)
-                goto out;
-            snprintf(id, sizeof(id), "%s", nid);
+            explicit_id = json_string_value(iid);
         }
-        relic_row_build(&rb, d, id, 1);
-        if (!b->dry_run) {
-            if (be->relics->save(txn, &rb.row, &rerr) < 0)
-                goto row_failed;
-            json_t *det = json_pack("{s:s, s:b}", "accession", acc, "import", 1);
-            free(detail);
-            detail = json_dumps(det, JSON_COMPACT);
-            json_decref(det);
-            if (be->audit->append(txn, who_name(b->who), "relic.create", id, detail, err) < 0)
-                goto out;
+        if (b->dry_run) {
+            b->st->inserted++;
+            continue;
         }
-        b->st->inserted++;
-        b->written[i] = 1;
+        /* Sent with the others at the next flush, which counts it and fills its id. */
+        relic_row_build(&b->pend[b->n_pend], d, explicit_id, 1);
+        b->n_built = DQ_MAX(b->n_built, b->n_pend + 1);
+        b->pend_row[b->n_pend] = i;
+        json_t *det = json_pack("{s:s, s:b}", "accession", acc, "import", 1);
+        audit_push(b, "relic.create", NULL, json_dumps(det, JSON_COMPACT), b->n_pend);
+        json_decref(det);
+        if (++b->n_pend == PEND_MAX && batch_flush(b, txn, err) < 0)
+            goto out;
         continue;
     row_failed:
         if (rerr.code == DQ_EIO || rerr.code == DQ_EINTERNAL) {
@@ -496,15 +629,21 @@ static int batch_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
             b->on_error(b->ud, b->rows[i].line, rerr.msg);
         b->st->failed++;
     }
+    if (batch_flush(b, txn, err) < 0)
+        goto out;
     rc = 0;
-    if (b->dry_run) { /* roll back whatever the id allocation touched */
+    if (b->dry_run) { /* roll back whatever the reads touched */
         dq_err_set(err, DQ_OK, 0, "dry run");
         rc = -1;
     }
 out:
+    for (int k = 0; k < b->n_audits; k++)
+        free(b->audits[k].detail);
+    b->n_audits = 0;
+    b->n_pend = 0;
+    json_decref(seen);
     json_decref(old);
     relic_row_free(&rb);
-    free(detail);
     return rc;
 }
 
@@ -524,6 +663,11 @@ int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, int n, const
     dq_import_stats_t saved = *st;
     b.norm = dq_xcalloc((size_t)n ? (size_t)n : 1, sizeof(*b.norm));
     b.written = dq_xcalloc((size_t)n ? (size_t)n : 1, sizeof(*b.written));
+    b.prior = dq_xcalloc((size_t)n ? (size_t)n : 1, sizeof(*b.prior));
+    b.pend = dq_xcalloc(PEND_MAX, sizeof(*b.pend));
+    b.pend_row = dq_xcalloc(PEND_MAX, sizeof(*b.pend_row));
+    b.ids = dq_xcalloc(PEND_MAX, sizeof(*b.ids));
+    b.errs = dq_xcalloc(PEND_MAX, sizeof(*b.errs));
     for (int i = 0; i < n; i++) {
         json_t *fe = json_object();
         b.norm[i] = relic_normalize(rows[i].doc, fe);
@@ -549,7 +693,17 @@ out:
         json_decref(rows[i].doc);
         rows[i].doc = NULL;
     }
+    for (int i = 0; i < n; i++)
+        free(b.prior[i].doc);
+    for (int k = 0; k < b.n_built; k++)
+        relic_row_free(&b.pend[k]);
     free(b.norm);
     free(b.written);
+    free(b.prior);
+    free(b.pend);
+    free(b.pend_row);
+    free(b.ids);
+    free(b.errs);
+    free(b.audits);
     return rc;
 }

@@ -250,6 +250,26 @@ typedef struct dq_store_account_ops {
     int (*cred_purge)(dq_store_txn_t *txn, const char *name, int64_t now, dq_err_t *err);
 } dq_store_account_ops;
 
+/* ======== IIIF Authorization Flow 2.0 (iiif_auth.c, store_*_iiif_auth.c; migration 17) ======== */
+/* Access cookies (DQ_IIIF_CRED_COOKIE) and access tokens (DQ_IIIF_CRED_TOKEN), each kept as
+ * the 64-hex SHA-256 of its text with an expiry in Unix seconds, and tied to the browser
+ * session (sessions.hash) it was granted from: it is worth nothing once that session ends. */
+typedef struct dq_store_iiif_auth_ops {
+    /* Inserts a credential of kind tied to the session whose hash is session (which exists). */
+    int (*insert)(dq_store_txn_t *txn, int kind, const char *hash, const char *session,
+                  int64_t expires_at, dq_err_t *err);
+    /* 0: found, unexpired at now and its session too: *out gets the session's account (stored
+     * name, current role) and session (65 bytes, may be NULL) the session's hash. 1: no such
+     * credential (or its session is gone); 2: it exists but it or its session has expired. */
+    int (*lookup)(dq_store_txn_t *txn, int kind, const char *hash, int64_t now, dq_actor_t *out,
+                  char *session, dq_err_t *err);
+    /* Deletes every credential tied to session (absent is not an error). */
+    int (*drop_session)(dq_store_txn_t *txn, const char *session, dq_err_t *err);
+    /* Deletes every credential expired at now. */
+    int (*purge)(dq_store_txn_t *txn, int64_t now, dq_err_t *err);
+} dq_store_iiif_auth_ops;
+/* ======== end IIIF Authorization Flow 2.0 ======== */
+
 /* ---------------------------------------------------------------- annotations and tours */
 
 typedef struct dq_store_anno_ops {
@@ -407,6 +427,20 @@ typedef struct dq_store_relic_ops {
     int (*counts)(void *impl, int show_restricted, int64_t *relics, dq_err_t *err);
     /* Every creator name and zh title ever stored (to refill the search dictionary). */
     int (*names)(void *impl, int (*cb)(void *ud, const char *name), void *ud, dq_err_t *err);
+    /* Batch primitives of imports (relic_write.c; issue 15), so that a backend whose round
+     * trips are dear answers a whole batch at once. load_accessions: every stored relic whose
+     * accession is one of accessions[0..n) (distinct): cb(ud, i, row), i the accession's
+     * index, row borrowed for the call; any order. */
+    int (*load_accessions)(dq_store_txn_t *txn, const char *const *accessions, int n,
+                           int (*cb)(void *ud, int i, const dq_relic_stored_t *row), void *ud,
+                           dq_err_t *err);
+    /* Write transaction. Stores rows[0..n) (each version 1, accessions distinct and not
+     * stored) exactly as new_id (for a row whose id is NULL) then save would, one after the
+     * other in order: ids[i] gets the row's id; a row that save would refuse (its id or
+     * accession taken, by a stored relic or an earlier row) is not written and errs[i] says
+     * why (DQ_EEXIST, 409), else errs[i].code is DQ_OK. -1: the transaction must roll back. */
+    int (*insert_many)(dq_store_txn_t *txn, const dq_relic_row_t *rows, int n, char (*ids)[64],
+                       dq_err_t *errs, dq_err_t *err);
 } dq_store_relic_ops;
 
 /* ======== spectral captures (issue 11): types and ops (spectral.c, store_sqlite_spectral.c) ======== */
@@ -608,6 +642,7 @@ typedef struct dq_store_backend {
     const dq_store_gloss_ops *glossary;
     const dq_store_network_ops *network; /* network.c: OAI-PMH, Change Discovery */
     const dq_store_condition_ops *conditions; /* condition.c: condition records (issue 12) */
+    const dq_store_iiif_auth_ops *iiif_auth; /* iiif_auth.c: IIIF Auth 2.0 (issue 16) */
 } dq_store_backend_t;
 
 /* The SQLite backend (store_sqlite*.c). */

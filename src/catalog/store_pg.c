@@ -61,6 +61,8 @@ static const migration_t migrations[] = {
     {12, "scene layer sets", dq_pg_scene_schema},
     {14, "relic tombstones, datestamp and change-feed indexes", dq_pg_network_schema},
     {15, "relics withdrawn from public view", dq_pg_withdrawal_schema},
+    {17, "IIIF Authorization Flow 2.0 access cookies and tokens",
+     dq_pg_iiif_auth_schema}, /* store_pg_iiif_auth.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -91,7 +93,7 @@ void dq_pg_p_int(pg_params_t *p, int64_t v)
 }
 
 /* Fills err from a failed result (or the connection's message when res is NULL). */
-static int fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err)
+int dq_pg_fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(t->pc->conn);
@@ -117,7 +119,7 @@ static PGresult *check(dq_store_txn_t *t, PGresult *res, const char *what, dq_er
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_SINGLE_TUPLE)
         return res;
-    fail(t, res, what, err);
+    dq_pg_fail(t, res, what, err);
     PQclear(res);
     return NULL;
 }
@@ -209,7 +211,7 @@ int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq
         return -1;
     if (!PQsendQueryPrepared(c, name, params ? params->n : 0, params ? params->v : NULL,
                              params ? params->len : NULL, NULL, 0))
-        return fail(t, NULL, "query", err);
+        return dq_pg_fail(t, NULL, "query", err);
     PQsetSingleRowMode(c);
     int rc = 0, stop = 0;
     PGresult *res;
@@ -219,11 +221,40 @@ int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq
             if (!stop && rc == 0 && cb(ud, res) != 0)
                 stop = 1; /* the rest is drained: the connection must be idle again */
         } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && rc == 0) {
-            fail(t, res, "query", err);
+            dq_pg_fail(t, res, "query", err);
             rc = -1;
         }
         PQclear(res);
     }
+    return rc;
+}
+
+int dq_pg_copy_in(dq_store_txn_t *t, const char *sql, const char *data, size_t len,
+                  dq_err_t *err)
+{
+    PGconn *c = t->pc->conn;
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        dq_pg_fail(t, r, "copy", err);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    int ok = 1;
+    for (size_t off = 0; ok && off < len;) { /* in pieces: PQputCopyData takes an int */
+        size_t k = DQ_MIN(len - off, (size_t)1 << 20);
+        ok = PQputCopyData(c, data + off, (int)k) == 1;
+        off += k;
+    }
+    ok = PQputCopyEnd(c, ok ? NULL : "the client failed to send") == 1 && ok;
+    int rc = 0;
+    while ((r = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
+            rc = dq_pg_fail(t, r, "copy", err);
+        PQclear(r);
+    }
+    if (!ok && rc == 0)
+        rc = dq_pg_fail(t, NULL, "copy", err);
     return rc;
 }
 
@@ -813,5 +844,6 @@ const dq_store_backend_t dq_store_pg = {
     .scenes = &dq_pg_scene_ops,
     .style = &dq_pg_style_ops,
     .network = &dq_pg_network_ops,
+    .iiif_auth = &dq_pg_iiif_auth_ops,
     .conditions = &dq_pg_condition_ops,
 };

@@ -197,27 +197,28 @@ static int cred_lookup(dq_store_txn_t *t, int kind, const char *hash, int64_t no
         &p, err);
     if (!r)
         return -1;
-    int rc = PQntuples(r) ? 0 : 1;
-    if (rc == 0) {
-        /* As on SQLite: the row's key must equal the hash asked for, compared without an
-         * early exit. */
-        const char *h = dq_pg_col(r, 0, 0);
-        size_t hl = h ? strlen(h) : 0;
-        unsigned diff = hl != 64;
-        for (size_t i = 0; i < 64 && hl == 64; i++)
-            diff |= (unsigned)((unsigned char)h[i] ^ (unsigned char)hash[i]);
-        if (diff) {
-            rc = 1;
-        } else {
-            memset(out, 0, sizeof(*out));
-            dq_pg_copy_col(out->user, sizeof(out->user), r, 0, 1);
-            out->role = dq_catalog_role_parse(dq_pg_col(r, 0, 2));
-            if (out->role < 0)
-                out->role = DQ_ROLE_ANON;
-        }
-    }
+    int rc = PQntuples(r) ? dq_pg_cred_row(r, hash, out) : 1;
     PQclear(r);
     return rc;
+}
+
+int dq_pg_cred_row(PGresult *r, const char *hash, dq_actor_t *out)
+{
+    /* As on SQLite: the row's key must equal the hash asked for, compared without an early
+     * exit. */
+    const char *h = dq_pg_col(r, 0, 0);
+    size_t hl = h ? strlen(h) : 0;
+    unsigned diff = hl != 64;
+    for (size_t i = 0; i < 64 && hl == 64; i++)
+        diff |= (unsigned)((unsigned char)h[i] ^ (unsigned char)hash[i]);
+    if (diff)
+        return 1;
+    memset(out, 0, sizeof(*out));
+    dq_pg_copy_col(out->user, sizeof(out->user), r, 0, 1);
+    out->role = dq_catalog_role_parse(dq_pg_col(r, 0, 2));
+    if (out->role < 0)
+        out->role = DQ_ROLE_ANON;
+    return 0;
 }
 
 static int cred_delete(dq_store_txn_t *t, int kind, const char *hash, dq_err_t *err)

@@ -134,6 +134,13 @@ int dq_pg_int(dq_store_txn_t *t, const char *sql, const pg_params_t *params, int
 typedef int (*dq_pg_row_cb)(void *ud, PGresult *row);
 int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_pg_row_cb cb,
                void *ud, dq_err_t *err);
+/* Runs sql (a COPY ... FROM STDIN) and sends data[0..len) as its input (COPY text format):
+ * 0, or -1 with err (txn failed). */
+int dq_pg_copy_in(dq_store_txn_t *t, const char *sql, const char *data, size_t len,
+                  dq_err_t *err);
+/* Fills err from the failed result res (NULL: the connection's message), marks t failed;
+ * returns -1. */
+int dq_pg_fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err);
 /* Column helpers on row r: text or NULL; integer (NULL reads 0); copy into dst. */
 const char *dq_pg_col(PGresult *res, int r, int c);
 int64_t dq_pg_col_int(PGresult *res, int r, int c);
@@ -191,6 +198,10 @@ int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err);
  * (the text's length in tokens, as FTS5 counts it). */
 void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_fields, int pinyin,
                     dq_buf_t *out, int64_t *n_pos);
+/* The same tsvector in PostgreSQL's binary send/receive form (a COPY ... (FORMAT binary)
+ * field), appended to out. */
+void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_fields,
+                        int pinyin, dq_buf_t *out);
 /* The tsquery of plan: what is DQ_RELIC_MATCH_ALL (every term, a term any of its phrases),
  * DQ_RELIC_MATCH_BOOST (any boost phrase) or DQ_RELIC_MATCH_TITLE (every term within
  * weights A or B). Appends nothing when nothing can match (no boost phrases; a term whose
@@ -215,5 +226,15 @@ int dq_pg_bm25(dq_store_txn_t *t, const dq_fts_phrases_t *ph, const char *table,
                dq_err_t *err);
 int dq_pg_anno_ranked(dq_store_txn_t *t, const char *relic_id, const char *q, unsigned motivations,
                       const char *creator, int limit, dq_anno_cb cb, void *ud, dq_err_t *err);
+
+/* A credential lookup's row 0 (columns: 0 the stored hash, 1 the account name, 2 its role):
+ * 0 with *out filled when column 0 equals hash (compared without an early exit), else 1.
+ * Shared by the account and IIIF Auth credential lookups (store_pg_account.c). */
+int dq_pg_cred_row(PGresult *r, const char *hash, dq_actor_t *out);
+
+/* ---- store_pg_iiif_auth.c (issue 16) ---- */
+/* Migration 17: IIIF Authorization Flow 2.0 access cookies and tokens. */
+extern const char dq_pg_iiif_auth_schema[];
+extern const dq_store_iiif_auth_ops dq_pg_iiif_auth_ops;
 
 #endif

@@ -52,6 +52,8 @@ static const migration_t migrations[] = {
     {14, "relic tombstones, datestamp and change-feed indexes",
      dq_sqlite_network_schema}, /* store_sqlite_network.c */
     {15, "relics withdrawn from public view", dq_sqlite_withdrawal_schema}, /* _network.c */
+    {17, "IIIF Authorization Flow 2.0 access cookies and tokens",
+     dq_sqlite_iiif_auth_schema}, /* store_sqlite_iiif_auth.c */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -581,5 +583,6 @@ const dq_store_backend_t dq_store_sqlite = {
     .lessons = &dq_sqlite_lesson_ops,
     .glossary = &dq_sqlite_gloss_ops,
     .network = &dq_sqlite_network_ops,
+    .iiif_auth = &dq_sqlite_iiif_auth_ops,
     .conditions = &dq_sqlite_condition_ops,
 };

@@ -212,26 +212,27 @@ static int cred_lookup(dq_store_txn_t *t, int kind, const char *hash, int64_t no
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
     int rc = dq_sq_row(t, st, "cred_lookup", err);
-    if (rc == 0) {
-        /* Belt and braces: the row's key must equal the hash asked for, compared without an
-         * early exit. */
-        const unsigned char *h = sqlite3_column_text(st, 0);
-        size_t hl = h ? strlen((const char *)h) : 0;
-        unsigned diff = hl != 64;
-        for (size_t i = 0; i < 64 && hl == 64; i++)
-            diff |= (unsigned)(h[i] ^ (unsigned char)hash[i]);
-        if (diff) {
-            rc = 1;
-        } else {
-            memset(out, 0, sizeof(*out));
-            dq_sq_copy_col(out->user, sizeof(out->user), st, 1);
-            out->role = dq_catalog_role_parse((const char *)sqlite3_column_text(st, 2));
-            if (out->role < 0)
-                out->role = DQ_ROLE_ANON;
-        }
-    }
+    if (rc == 0)
+        rc = dq_sq_cred_row(st, hash, out); /* belt and braces: the key must be the hash */
     sqlite3_reset(st);
     return rc;
+}
+
+int dq_sq_cred_row(sqlite3_stmt *st, const char *hash, dq_actor_t *out)
+{
+    const unsigned char *h = sqlite3_column_text(st, 0);
+    size_t hl = h ? strlen((const char *)h) : 0;
+    unsigned diff = hl != 64;
+    for (size_t i = 0; i < 64 && hl == 64; i++)
+        diff |= (unsigned)(h[i] ^ (unsigned char)hash[i]);
+    if (diff)
+        return 1;
+    memset(out, 0, sizeof(*out));
+    dq_sq_copy_col(out->user, sizeof(out->user), st, 1);
+    out->role = dq_catalog_role_parse((const char *)sqlite3_column_text(st, 2));
+    if (out->role < 0)
+        out->role = DQ_ROLE_ANON;
+    return 0;
 }
 
 static int cred_delete(dq_store_txn_t *t, int kind, const char *hash, dq_err_t *err)

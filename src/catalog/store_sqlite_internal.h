@@ -156,6 +156,12 @@ void dq_sqlite_relic_walk_free(struct relic_walk *w);
 
 /* ---- store_sqlite_account.c ---- */
 
+/* A credential lookup's row (columns: 0 the stored hash, 1 the account name, 2 its role):
+ * 0 with *out filled when column 0 equals hash (compared without an early exit, so that the
+ * comparison's time says nothing about the secret's hash), else 1. Shared by the account and
+ * IIIF Auth credential lookups. */
+int dq_sq_cred_row(sqlite3_stmt *st, const char *hash, dq_actor_t *out);
+
 /* Migration 4: users, sessions, API tokens; migration 7: the folded name key. */
 extern const char dq_sqlite_account_schema[];
 extern const char dq_sqlite_account_fold_schema[];
@@ -199,5 +205,10 @@ extern const dq_store_network_ops dq_sqlite_network_ops;
 /* store_sqlite_condition.c (issue 12) */
 extern const char dq_sqlite_condition_schema[];
 extern const dq_store_condition_ops dq_sqlite_condition_ops;
+
+/* ---- store_sqlite_iiif_auth.c (issue 16) ---- */
+/* Migration 17: IIIF Authorization Flow 2.0 access cookies and tokens. */
+extern const char dq_sqlite_iiif_auth_schema[];
+extern const dq_store_iiif_auth_ops dq_sqlite_iiif_auth_ops;
 
 #endif

@@ -707,6 +707,47 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- import batches */
+
+/* SQLite answers in process: the batch primitives are the single ones in a loop. */
+static int relic_load_accessions(dq_store_txn_t *txn, const char *const *accessions, int n,
+                                 int (*cb)(void *ud, int i, const dq_relic_stored_t *row),
+                                 void *ud, dq_err_t *err)
+{
+    for (int i = 0; i < n; i++) {
+        dq_relic_stored_t row = {0};
+        int r = relic_load(txn, NULL, accessions[i], &row, err);
+        if (r < 0)
+            return -1;
+        if (r == 0 && cb(ud, i, &row) != 0)
+            return 0;
+    }
+    return 0;
+}
+
+static int relic_insert_many(dq_store_txn_t *txn, const dq_relic_row_t *rows, int n,
+                             char (*ids)[64], dq_err_t *errs, dq_err_t *err)
+{
+    for (int i = 0; i < n; i++) {
+        dq_relic_row_t r = rows[i];
+        dq_err_clear(&errs[i]);
+        if (!r.id) {
+            char nid[32];
+            if (relic_new_id(txn, nid, err) < 0)
+                return -1;
+            snprintf(ids[i], 64, "%s", nid);
+        } else {
+            snprintf(ids[i], 64, "%s", r.id);
+        }
+        r.id = ids[i];
+        if (relic_save(txn, &r, &errs[i]) < 0 && errs[i].code != DQ_EEXIST) {
+            *err = errs[i];
+            return -1;
+        }
+    }
+    return 0;
+}
+
 const dq_store_relic_ops dq_sqlite_relic_ops = {
     .search_handle = relic_search_handle,
     .load = relic_load,
@@ -720,4 +761,6 @@ const dq_store_relic_ops dq_sqlite_relic_ops = {
     .snippets = dq_sqlite_relic_snippets,
     .counts = relic_counts,
     .names = relic_names,
+    .load_accessions = relic_load_accessions,
+    .insert_many = relic_insert_many,
 };

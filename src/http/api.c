@@ -330,6 +330,7 @@ static const api_route_t api_routes[] = {
     {DQ_HTTP_DELETE, "relics/*", DQ_ROLE_CURATOR, 0, dq_api_relic_delete},
     {DQ_HTTP_PUT, "relics/*/images", DQ_ROLE_CURATOR, 0, dq_api_relic_images},
     {R_GET, "relics/*/cite", DQ_ROLE_ANON, 0, dq_api_relic_cite}, /* network (linkedart.c) */
+    {R_GET, "relics/*/download", DQ_ROLE_ANON, 0, dq_api_relic_download}, /* api_download.c */
     {R_GET, "vocab/*", DQ_ROLE_ANON, 0, api_vocab},
     {R_GET, "images", DQ_ROLE_ANON, 0, api_images},
     {R_GET, "images/*", DQ_ROLE_ANON, 0, api_image},

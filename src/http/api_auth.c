@@ -45,6 +45,12 @@ static int cookie_value(const char *header, const char *name, char *out, size_t 
     return 0;
 }
 
+int dq_http_cookie(const dq_http_req_t *req, const char *name, char *out, size_t cap)
+{
+    const char *cookies = req->header(req, "Cookie");
+    return cookies && cookie_value(cookies, name, out, cap);
+}
+
 int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor, int *via_cookie,
                   dq_err_t *err)
 {

@@ -8,6 +8,8 @@
 #define DQ_HTTP_API_INTERNAL_H
 
 #include "http.h"
+#include "iiif/iiif.h"
+#include "image/image.h"
 
 struct json_t; /* jansson's; only the .c files include jansson.h */
 
@@ -87,6 +89,12 @@ int dq_spectral_split_path(const char *p, size_t len, char *cid, char *layer, in
 /* The spectrum endpoint's x and y: decimal digits inside the w x h capture. 0, or -1. */
 int dq_spectral_parse_point(const char *xs, const char *ys, int w, int h, int *x, int *y);
 
+/* ---- the Image API's geometry (iiif_image.c), shared with downloads (api_download.c) ---- */
+/* Fills img from a pyramid's stored geometry and srv's served limits (max width, height,
+ * area), exactly what the Image API plans against. */
+void dq_http_iiif_geometry(const dq_server_t *srv, const dq_pyramid_info_t *pi,
+                           dq_iiif_image_t *img);
+
 /* ---- handlers (the table in api.c points at these) ---- */
 void dq_api_login(dq_api_t *c);
 void dq_api_logout(dq_api_t *c);
@@ -102,6 +110,8 @@ void dq_api_relic_replace(dq_api_t *c);
 void dq_api_relic_patch(dq_api_t *c);
 void dq_api_relic_delete(dq_api_t *c);
 void dq_api_relic_images(dq_api_t *c);
+/* GET relics/{id}/download?image=&region=&width=&format= (api_download.c, issue 16). */
+void dq_api_relic_download(dq_api_t *c);
 
 /* ======== annotations and tours (api_annotations.c, api_tours.c) ======== */
 /* W3C Web Annotation Protocol under relics/{id}/annotations[/{n}]; tours; content state. */
@@ -192,6 +202,9 @@ void dq_api_scene_save(dq_api_t *c);
 /* For presentation.c: adds each canvas's newest scene layer set as a hidden AnnotationPage of
  * supplementing annotations (left alone when the manifest is not a JSON object). */
 void dq_api_scene_manifest_decorate(dq_api_t *c, dq_buf_t *manifest);
+/* iiif_auth.c (issue 16): every ImageService3 of a restricted image in the manifest gets its
+ * IIIF Auth 2.0 probe service, and the Auth context goes first in @context. Run it last. */
+void dq_api_iiif_auth_manifest_decorate(dq_api_t *c, dq_buf_t *manifest);
 /* ======== end scene layers ======== */
 /* ======== condition records (api_condition.c; issue 12) ======== */
 void dq_api_condition_list(dq_api_t *c);

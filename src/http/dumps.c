@@ -27,7 +27,8 @@
 #define DUMP_MAX (512u << 20) /* a dump read back for serving */
 #define CSV_HEADER                                                                                 \
     "id,accession,title_zh,title_en,creators,creator_wikidata,dynasty,object_type,date_text,"     \
-    "year_from,year_to,medium_en,dimensions_cm,rights,references,url,manifest\r\n"
+    "year_from,year_to,medium_en,dimensions_cm,places,place_wikidata,place_tgn,rights,"            \
+    "references,url,manifest\r\n"
 
 static const struct {
     const char *name, *type;
@@ -80,6 +81,22 @@ static void csv_row(build_t *b, const json_t *d)
         if (jstr(e, "wikidata"))
             dq_buf_printf(&wd, "%s%s", wd.len ? "; " : "", jstr(e, "wikidata"));
     }
+    /* Places: "zh (en) [role]" joined by "; ", and their authority ids in the same order, an
+     * empty id where a place has none, so the columns line up. */
+    dq_buf_t pl = {0}, pwd = {0}, ptgn = {0};
+    json_array_foreach(json_object_get(d, "places"), i, e)
+    {
+        const json_t *nm = json_object_get(e, "name");
+        const char *sep = i ? "; " : "";
+        dq_buf_printf(&pl, "%s%s", sep,
+                      jstr(nm, "zh") ? jstr(nm, "zh") : jstr(nm, "en") ? jstr(nm, "en") : "");
+        if (jstr(nm, "zh") && jstr(nm, "en"))
+            dq_buf_printf(&pl, " (%s)", jstr(nm, "en"));
+        if (jstr(e, "role"))
+            dq_buf_printf(&pl, " [%s]", jstr(e, "role"));
+        dq_buf_printf(&pwd, "%s%s", sep, jstr(e, "wikidata") ? jstr(e, "wikidata") : "");
+        dq_buf_printf(&ptgn, "%s%s", sep, jstr(e, "tgn") ? jstr(e, "tgn") : "");
+    }
     json_array_foreach(json_object_get(d, "references"), i, e) if (jstr(e, "text"))
         dq_buf_printf(&refs, "%s%s", refs.len ? " | " : "", jstr(e, "text"));
     const json_t *dc = json_object_get(d, "dimensions_cm");
@@ -113,6 +130,9 @@ static void csv_row(build_t *b, const json_t *d)
     csv_field(&b->csv, yt, 0);
     csv_field(&b->csv, jstr(json_object_get(d, "medium"), "en"), 0);
     csv_field(&b->csv, dims.data, 0);
+    csv_field(&b->csv, pl.data, 0);
+    csv_field(&b->csv, pwd.data, 0);
+    csv_field(&b->csv, ptgn.data, 0);
     csv_field(&b->csv, jstr(d, "rights"), 0);
     csv_field(&b->csv, refs.data, 0);
     csv_field(&b->csv, u.data, 0);
@@ -121,6 +141,9 @@ static void csv_row(build_t *b, const json_t *d)
     dq_buf_free(&wd);
     dq_buf_free(&refs);
     dq_buf_free(&dims);
+    dq_buf_free(&pl);
+    dq_buf_free(&pwd);
+    dq_buf_free(&ptgn);
     dq_buf_free(&u);
     dq_buf_free(&m);
 }

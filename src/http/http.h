@@ -324,6 +324,20 @@ void dq_http_presentation(dq_server_t *srv, const dq_http_req_t *req, dq_http_re
  * (401), since the client explicitly asked to be someone. Thread-safe. */
 int dq_http_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *actor, int *via_cookie,
                   dq_err_t *err);
+/* Copies cookie `name` of the request's Cookie header into out (cap bytes): 1 found, 0 absent
+ * or longer than cap - 1 (api_auth.c). */
+int dq_http_cookie(const dq_http_req_t *req, const char *name, char *out, size_t cap);
+/* ======== IIIF Authorization Flow 2.0 (iiif_auth.c, issue 16) ======== */
+/* /iiif/auth/2/: access (GET the sign-in page, POST grants the access cookie), token,
+ * logout and probe/{image id} (docs/api.md "IIIF Authorization Flow"). */
+void dq_http_iiif_auth(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);
+/* Its dq_http_body_limit_fn: only POST .../access with the CSRF header may send a body. */
+size_t dq_http_iiif_auth_body_limit(dq_server_t *srv, const dq_http_req_t *req,
+                                    dq_http_resp_t *resp);
+/* Who the request's access cookie (dq_iiif) names: 1 and *who filled, else 0 and *who
+ * anonymous (no cookie, or a stale one). Thread-safe. */
+int dq_http_iiif_access_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *who);
+/* ======== end IIIF Authorization Flow 2.0 ======== */
 /* ======== end JSON API ======== */
 
 /* ======== annotations: IIIF Content Search 2.0 (api_annotations.c) ======== */

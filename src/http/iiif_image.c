@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "http.h"
+#include "api_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,8 @@ static const char *profile_link(int version)
                                  : "<http://iiif.io/api/image/2/level2.json>;rel=\"profile\"";
 }
 
-static void fill_geometry(const dq_server_t *srv, const dq_pyramid_info_t *pi,
-                          dq_iiif_image_t *img)
+void dq_http_iiif_geometry(const dq_server_t *srv, const dq_pyramid_info_t *pi,
+                           dq_iiif_image_t *img)
 {
     memset(img, 0, sizeof(*img));
     img->width = pi->width;
@@ -39,8 +40,9 @@ static void fill_geometry(const dq_server_t *srv, const dq_pyramid_info_t *pi,
 }
 
 /* ======== restricted images (JSON API engineer) ======== */
-/* docs/api.md Roles: an image that belongs only to restricted relics is hidden from anonymous
- * callers (404, as if it did not exist). The shared response cache is asked before any
+/* docs/api.md Roles: an image that belongs only to restricted relics is access-controlled:
+ * without a session or IIIF access cookie its pixels answer 401 and its info.json declares
+ * the IIIF Auth 2.0 services (iiif_auth.c; issue 16, before which both were 404). The shared response cache is asked before any
  * handler runs and its key holds no user (mhd.c), so only answers anyone may see go into it:
  * a hidden image's answers are never cached, and the fast path for public tiles stays one
  * lookup. Relic writes that could hide an image bump the epoch (api_relics.c), which retires
@@ -52,7 +54,11 @@ static int visibility(dq_server_t *srv, const dq_http_req_t *req, const char *id
     if (dq_catalog_image_visible(srv->catalog, id, &who))
         return 1;
     dq_err_t err = {0};
-    if (dq_http_actor(srv, req, &who, NULL, &err) < 0 || who.role == DQ_ROLE_ANON)
+    if (dq_http_actor(srv, req, &who, NULL, &err) < 0)
+        return -1;
+    /* IIIF Auth 2.0 (iiif_auth.c): a viewer on another site cannot send the session cookie,
+     * only the access cookie the access service granted. */
+    if (who.role == DQ_ROLE_ANON && !dq_http_iiif_access_actor(srv, req, &who))
         return -1;
     return dq_catalog_image_visible(srv->catalog, id, &who) ? 0 : -1;
 }
@@ -257,7 +263,7 @@ static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
     size_t params_len = 0;
     dq_iiif_req_t ir;
     dq_pyramid_t *pyr = NULL;
-    dq_buf_t base = {0};
+    dq_buf_t base = {0}, auth = {0};
 
     if (dq_iiif_split_path(req->path + plen, req->path_len - plen, id, &kind, &params,
                            &params_len, &err) < 0) {
@@ -281,8 +287,13 @@ static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
         goto out;
     }
     int vis = visibility(srv, req, id);
-    if (vis < 0) {
-        dq_http_resp_error(resp, 404, "not found");
+    /* IIIF Auth 2.0: the image information of a restricted image is an IIIF API resource
+     * that anyone may read, since it declares the probe service a viewer needs (§2.1); its
+     * pixels are access-controlled: 401 without access, never a byte of the image. */
+    if (vis < 0 && kind != DQ_IIIF_PATH_INFO) {
+        dq_http_resp_error(resp, 401, "this image is restricted: sign in through its IIIF "
+                                      "access service (see its info.json)");
+        dq_http_resp_header(resp, "Cache-Control", "no-store");
         goto out;
     }
     pyr = dq_registry_get(srv->registry, id, &err);
@@ -291,7 +302,14 @@ static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
         goto out;
     }
     dq_iiif_image_t img;
-    fill_geometry(srv, dq_pyramid_info(pyr), &img);
+    dq_http_iiif_geometry(srv, dq_pyramid_info(pyr), &img);
+    if (kind == DQ_IIIF_PATH_INFO && vis != 1) {
+        dq_buf_t root = {0};
+        dq_http_base_url(srv, req, &root);
+        dq_iiif_auth_services(root.data, id, version == DQ_IIIF_V2, &auth);
+        img.auth_services = auth.data;
+        dq_buf_free(&root);
+    }
     if (kind == DQ_IIIF_PATH_INFO)
         info(srv, req, resp, version, &img, base.data, vis == 1);
     else
@@ -299,6 +317,7 @@ static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
 out:
     dq_pyramid_unref(pyr);
     dq_buf_free(&base);
+    dq_buf_free(&auth);
 }
 
 void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp)

@@ -98,6 +98,8 @@ static void manifest(dq_api_t *c, const char *id)
     /* Last: it turns the first canvas's body into a Choice, and the scene layers find their
      * image by that body's id. */
     dq_api_spectral_manifest_decorate(c, id, &out);
+    /* ======== IIIF Auth 2.0 (iiif_auth.c): probe services of restricted images, last ======== */
+    dq_api_iiif_auth_manifest_decorate(c, &out);
     answer(c, &out);
 out:
     json_decref(j);

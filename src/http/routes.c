@@ -44,6 +44,11 @@ static const dq_route_t routes[] = {
     {GH, "/api", dq_http_api_index, "the open-data index: dumps, Linked Art, OAI-PMH, licence",
      NULL, 0},
     /* ======== end network ======== */
+    /* ======== IIIF Authorization Flow 2.0 (iiif_auth.c) ======== */
+    {GH | DQ_HTTP_POST, "/iiif/auth/2/", dq_http_iiif_auth,
+     "IIIF Authorization Flow 2.0: access (sign-in popup; POST grants the access cookie), token, "
+     "logout, probe/{image}", dq_http_iiif_auth_body_limit, DQ_HTTP_POST},
+    /* ======== end IIIF Authorization Flow 2.0 ======== */
     /* web: the lowest priority (shortest prefix), so every specific route wins over it. */
     {GH, "/", dq_http_static, "web front end: index.html for / and app routes, /static/{file}", NULL, 0},
 };

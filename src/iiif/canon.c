@@ -184,7 +184,11 @@ static const char *const formats_v2[] = {"jpg", "png", "webp", "tif"};
 
 void dq_iiif_info_json(const dq_iiif_image_t *img, const char *base_id, int version, dq_buf_t *out)
 {
-    dq_buf_printf(out, "{\n  \"@context\": \"%s\",\n", dq_iiif_context_uri(version));
+    if (img->auth_services && version == DQ_IIIF_V3)
+        dq_buf_printf(out, "{\n  \"@context\": [\"%s\", \"%s\"],\n", DQ_IIIF_AUTH_CONTEXT,
+                      dq_iiif_context_uri(version));
+    else
+        dq_buf_printf(out, "{\n  \"@context\": \"%s\",\n", dq_iiif_context_uri(version));
     dq_buf_puts(out, version == DQ_IIIF_V2 ? "  \"@id\": \"" : "  \"id\": \"");
     dq_buf_json_str(out, base_id, strlen(base_id));
     dq_buf_puts(out, "\",\n");
@@ -209,6 +213,10 @@ void dq_iiif_info_json(const dq_iiif_image_t *img, const char *base_id, int vers
         if (!img->max_width && !img->max_height && !img->max_area)
             n_feat--; /* sizeUpscaling is last */
         put_str_array(out, features_v3, n_feat);
+        if (img->auth_services) {
+            dq_buf_puts(out, ",\n  \"service\": ");
+            dq_buf_puts(out, img->auth_services);
+        }
         dq_buf_puts(out, "\n}\n");
         return;
     }
@@ -231,5 +239,10 @@ void dq_iiif_info_json(const dq_iiif_image_t *img, const char *base_id, int vers
         dq_buf_printf(out, ",\n    \"maxHeight\": %llu", (unsigned long long)img->max_height);
     if (img->max_area)
         dq_buf_printf(out, ",\n    \"maxArea\": %llu", (unsigned long long)img->max_area);
-    dq_buf_puts(out, "\n  }]\n}\n");
+    dq_buf_puts(out, "\n  }]");
+    if (img->auth_services) { /* 2.1 §5.3 service; the probe carries its own @context */
+        dq_buf_puts(out, ",\n  \"service\": ");
+        dq_buf_puts(out, img->auth_services);
+    }
+    dq_buf_puts(out, "\n}\n");
 }

@@ -104,6 +104,10 @@ typedef struct {
                                                  down (checked: anything else is a 500) */
     uint64_t max_width, max_height, max_area; /* served limits; 0 = no limit. max_height 0 with
                                                  max_width set means max_width (3.0 §5.2) */
+    /* NULL, or (an access-controlled image) the JSON array of its IIIF Auth 2.0 services
+     * (dq_iiif_auth_services), written as the info.json's "service"; 3.0 then lists the Auth
+     * context first in "@context" (Auth 2.0 §2.1). Borrowed. */
+    const char *auth_services;
 } dq_iiif_image_t;
 
 typedef struct {
@@ -204,6 +208,34 @@ typedef struct {
 int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
                      int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err);
 
+/* ======== rights, attribution and embedded metadata (issue 16: one source of truth) ======== */
+
+/* What a record without a usable rights URI states (RightsStatements.org "Copyright Not
+ * Evaluated"). */
+#define DQ_IIIF_RIGHTS_CNE "http://rightsstatements.org/vocab/CNE/1.0/"
+
+/* Appends the manifest's `rights` (§3.3.1) for a record's "rights" value (NULL allowed): a
+ * Creative Commons or RightsStatements.org URI in its canonical http form, else
+ * DQ_IIIF_RIGHTS_CNE. The relic page, the manifest and downloaded files all state this. */
+void dq_iiif_rights_uri(const char *record_rights, dq_buf_t *out);
+/* Appends the manifest's requiredStatement value ("Provided by {provider}" / "{provider} 提
+ * 供") to en and zh (either may be NULL). ctx may be NULL (the default provider). */
+void dq_iiif_attribution(const dq_iiif_pctx_t *ctx, dq_buf_t *en, dq_buf_t *zh);
+/* Appends a short English name of a known rights URI (CC0, the Public Domain Mark, CC
+ * licences, RightsStatements.org statements; the web's i18n.js rightsLabel names the same)
+ * and returns 1; returns 0 and appends nothing for another URI. */
+int dq_iiif_rights_label(const char *uri, dq_buf_t *out);
+
+/* Builds what a downloaded image of a relic carries (embed.c): an XMP packet (dc:title,
+ * dc:creator, dc:rights, dc:identifier, dc:source, xmpRights:Marked/WebStatement/UsageTerms,
+ * photoshop:Credit, photoshop:Source) in xmp, and a Photoshop image resource block holding
+ * IPTC-IIM (1:90 UTF-8, 2:05 title, 2:80 by-line, 2:110 credit, 2:115 source, 2:116
+ * copyright notice, 2:120 caption) in iptc, the payload of a JPEG APP13 segment. page_url is
+ * the relic's permanent URI. Rights and credit are those of the manifest (above).
+ * Errors: 400 for a document that is not a JSON object with a string "id". Pure. */
+int dq_iiif_embed_meta(const char *relic_json, size_t len, const dq_iiif_pctx_t *ctx,
+                       const char *page_url, dq_buf_t *xmp, dq_buf_t *iptc, dq_err_t *err);
+
 /* Collection kinds, and how many manifests one collection page holds. */
 enum { DQ_IIIF_COLL_ALL = 1, DQ_IIIF_COLL_DYNASTY, DQ_IIIF_COLL_TYPE };
 #define DQ_IIIF_COLL_PAGE 100
@@ -268,5 +300,74 @@ int dq_iiif_content_state_read(const char *json, size_t len, dq_iiif_region_ref_
                                dq_err_t *err);
 
 /* ======== end IIIF Content State ======== */
+
+/* ======== IIIF Authorization Flow API 2.0 (auth.c, issue 16) ======== */
+
+/* The documents and pages of the IIIF Authorization Flow API 2.0 as pure functions: the
+ * service descriptions (§2.1, §3-6), the probe result (§5.2), the access token message and
+ * error (§4.4, §4.5) and the page that posts them (§4.3), and the parser of the token
+ * service's query (messageId, origin: §4.2). Who may see what is decided by the caller. The
+ * services live under {base}/iiif/auth/2/: access, token, logout, probe/{image id}. */
+#define DQ_IIIF_AUTH_CONTEXT "http://iiif.io/api/auth/2/context.json"
+#define DQ_IIIF_AUTH_ORIGIN_MAX 255
+#define DQ_IIIF_AUTH_MESSAGE_ID_MAX 255
+
+/* Appends the JSON array of services of an access-controlled image: one AuthProbeService2
+ * ({base}/iiif/auth/2/probe/{image_id}) holding one AuthAccessService2 (profile "active",
+ * label, heading, note and confirmLabel in zh and en) holding an AuthAccessTokenService2 and
+ * an AuthLogoutService2. with_context 1 gives the probe its own "@context" (for documents
+ * whose @context cannot list the Auth context: Image API 2.1 info.json); 0 for Image 3.0 and
+ * Presentation 3.0, which list DQ_IIIF_AUTH_CONTEXT first in their own @context (§2.1). */
+void dq_iiif_auth_services(const char *base_url, const char *image_id, int with_context,
+                           dq_buf_t *out);
+
+/* Why a probe says 401 (the heading and note differ). */
+enum { DQ_IIIF_PROBE_NO_TOKEN = 1, DQ_IIIF_PROBE_BAD_TOKEN, DQ_IIIF_PROBE_EXPIRED,
+       DQ_IIIF_PROBE_NOT_ALLOWED };
+/* Appends an AuthProbeResult2 (§5.2): status 200 when why is 0, else 401 with heading and note
+ * in zh and en saying why. */
+void dq_iiif_auth_probe_result(int why, dq_buf_t *out);
+
+/* The token service's query, decoded and checked. */
+typedef struct {
+    int has_message_id;                             /* 1: messageId present and valid */
+    char message_id[DQ_IIIF_AUTH_MESSAGE_ID_MAX + 1];
+    int has_origin;                                 /* 1: origin present and valid */
+    char origin[DQ_IIIF_AUTH_ORIGIN_MAX + 1];       /* as given (scheme and host lower-cased) */
+} dq_iiif_auth_query_t;
+
+/* Checks an origin (RFC 6454 §6.2 serialization, as postMessage's targetOrigin takes it):
+ * "http" or "https", "://", a host (letters, digits, '-', '.', or an IPv6 literal in
+ * brackets), an optional ":port" (1..65535), nothing else, at most DQ_IIIF_AUTH_ORIGIN_MAX
+ * bytes. 1 valid, with its lower-cased form in out (DQ_IIIF_AUTH_ORIGIN_MAX + 1 bytes, may
+ * be NULL); 0 otherwise. Pure. */
+int dq_iiif_auth_origin_check(const char *origin, size_t len, char *out);
+/* Decodes the percent-encoded messageId and origin query values (either may be NULL) into
+ * out. messageId: 1..DQ_IIIF_AUTH_MESSAGE_ID_MAX bytes of UTF-8 without control characters
+ * (§4.2 asks only for "a string"; the bound keeps the page small). Returns 0 when both are
+ * present and valid; else -1 with err (400) naming the first bad one, and out's flags say
+ * which are usable (an error can still be posted when the origin is). Pure. */
+int dq_iiif_auth_query_parse(const char *message_id, const char *origin, dq_iiif_auth_query_t *out,
+                             dq_err_t *err);
+
+/* Appends the access token message (§4.4): AuthAccessToken2 with messageId, accessToken and
+ * expiresIn. */
+void dq_iiif_auth_token_message(const char *message_id, const char *token, int expires_in,
+                                dq_buf_t *out);
+/* Appends the access token error (§4.5): AuthAccessTokenError2 with profile (one of
+ * "invalidRequest", "invalidOrigin", "missingAspect", "expiredAspect", "invalidAspect",
+ * "unavailable"), messageId ("" when the request had none) and heading and note in zh and en. */
+void dq_iiif_auth_token_error(const char *message_id, const char *profile, dq_buf_t *out);
+
+/* The Content-Security-Policy of the token page: no source but its one inline script, allowed
+ * by its hash; any site may frame it (§4.2 opens it in the viewer's iframe). */
+extern const char dq_iiif_auth_token_csp[];
+/* Appends the token service's HTML page (§4.3): message (JSON from the two functions above)
+ * and origin in a data block, and the one script (dq_iiif_auth_token_csp's hash) that posts
+ * the message to the opener or parent window with targetOrigin = origin. origin NULL: the
+ * page posts nothing (an origin it cannot name) and only says so. */
+void dq_iiif_auth_token_page(const char *message_json, const char *origin, dq_buf_t *out);
+
+/* ======== end IIIF Authorization Flow API 2.0 ======== */
 
 #endif

@@ -210,8 +210,9 @@ static json_t *provider(const dq_iiif_pctx_t *ctx)
 }
 
 /* §3.3.1 rights: one URI from Creative Commons or RightsStatements.org, in its canonical
- * http form. Anything else becomes "copyright not evaluated" rather than an invalid value. */
-static json_t *rights(const char *r)
+ * http form. Anything else becomes "copyright not evaluated" rather than an invalid value.
+ * Public (iiif.h): downloads embed the same URI (embed.c), one source of truth. */
+void dq_iiif_rights_uri(const char *r, dq_buf_t *out)
 {
     static const char *const hosts[] = {"creativecommons.org/", "rightsstatements.org/"};
     if (r) {
@@ -220,14 +221,30 @@ static json_t *rights(const char *r)
                                                          : NULL;
         for (size_t i = 0; rest && i < DQ_ARRAY_LEN(hosts); i++)
             if (dq_str_starts(rest, hosts[i]) && !strpbrk(rest, " \"<>\\")) {
-                dq_buf_t b = {0};
-                dq_buf_printf(&b, "http://%s", rest);
-                json_t *j = json_string(b.data);
-                dq_buf_free(&b);
-                return j;
+                dq_buf_printf(out, "http://%s", rest);
+                return;
             }
     }
-    return json_string("http://rightsstatements.org/vocab/CNE/1.0/");
+    dq_buf_puts(out, DQ_IIIF_RIGHTS_CNE);
+}
+
+static json_t *rights(const char *r)
+{
+    dq_buf_t b = {0};
+    dq_iiif_rights_uri(r, &b);
+    json_t *j = json_string(b.data);
+    dq_buf_free(&b);
+    return j;
+}
+
+void dq_iiif_attribution(const dq_iiif_pctx_t *ctx, dq_buf_t *en, dq_buf_t *zh)
+{
+    const char *pen = ctx && ctx->provider_en ? ctx->provider_en : "danqing";
+    const char *pzh = ctx && ctx->provider_zh ? ctx->provider_zh : "丹青";
+    if (en)
+        dq_buf_printf(en, "Provided by %s", pen);
+    if (zh)
+        dq_buf_printf(zh, "%s 提供", pzh);
 }
 
 /* {"label": label, "value": value} appended to md (takes both references). */
@@ -540,6 +557,118 @@ static const dq_iiif_pimage_t *restoration_of(const json_t *links, const dq_iiif
     return NULL;
 }
 
+/* ---------------------------------------------------------------- handscrolls (issue 16) */
+
+/* {"id": "{canvas}#xywh=x,0,w,h", "type": "Canvas"}: part of a canvas as a Range item
+ * (§3.4 structures: a Range's items may be Canvases, with a media fragment for a part). */
+static json_t *canvas_part(const json_t *cv, long x, long w)
+{
+    long h = (long)json_integer_value(json_object_get(cv, "height"));
+    dq_buf_t b = {0};
+    dq_buf_printf(&b, "%s#xywh=%ld,0,%ld,%ld", json_string_value(json_object_get(cv, "id")), x, w,
+                  h);
+    json_t *r = json_object();
+    json_object_set_new(r, "id", json_string(b.data));
+    json_object_set_new(r, "type", json_string("Canvas"));
+    dq_buf_free(&b);
+    return r;
+}
+
+static json_t *range(const char *mbase, const char *key, const char *en, const char *zh,
+                     json_t *parts)
+{
+    dq_buf_t b = {0};
+    dq_buf_printf(&b, "%s/range/%s", mbase, key);
+    json_t *r = json_object();
+    json_object_set_new(r, "id", json_string(b.data));
+    json_object_set_new(r, "type", json_string("Range"));
+    json_object_set_new(r, "label", lmap2(en, zh));
+    json_object_set_new(r, "items", parts);
+    dq_buf_free(&b);
+    return r;
+}
+
+/* A handscroll is read from its right end (viewingDirection right-to-left, so the first
+ * Canvas is the rightmost section). §3.4 start: a SpecificResource on the first Canvas with a
+ * FragmentSelector (Media Fragments xywh) of its right end, one screen wide (16:9 of its
+ * height), so that a viewer that honours `start` opens the scroll where a reader unrolls it.
+ * §3.4 structures: Ranges for the conventional sections the record names. The record says that
+ * a frontispiece (引首) or colophons (题跋) exist (an inscription whose position names one) but
+ * not where they end, so their extents are the conventional estimate the web's scroll mode
+ * uses (web/js/pages/scroll.js): the frontispiece the rightmost 10 % of the first Canvas, the
+ * colophons the leftmost 14 % of the last; the painting is everything between. */
+static void scroll_start_and_sections(json_t *m, const char *mbase, const json_t *doc,
+                                      const json_t *items)
+{
+    const json_t *first = json_array_get(items, 0);
+    const json_t *last = json_array_get(items, json_array_size(items) - 1);
+    long fw = (long)json_integer_value(json_object_get(first, "width"));
+    long fh = (long)json_integer_value(json_object_get(first, "height"));
+    long lw = (long)json_integer_value(json_object_get(last, "width"));
+    if (fw <= 0 || fh <= 0 || lw <= 0)
+        return;
+    long vw = fh * 16 / 9 < fw ? fh * 16 / 9 : fw;
+    json_t *sel = json_object();
+    json_object_set_new(sel, "type", json_string("FragmentSelector"));
+    json_object_set_new(sel, "conformsTo", json_string("http://www.w3.org/TR/media-frags/"));
+    char v[96];
+    snprintf(v, sizeof(v), "xywh=%ld,0,%ld,%ld", fw - vw, vw, fh);
+    json_object_set_new(sel, "value", json_string(v));
+    json_t *start = json_object();
+    dq_buf_t b = {0};
+    dq_buf_printf(&b, "%s/start", mbase);
+    json_object_set_new(start, "id", json_string(b.data));
+    dq_buf_free(&b);
+    json_object_set_new(start, "type", json_string("SpecificResource"));
+    json_object_set_new(start, "source",
+                        json_string(json_string_value(json_object_get(first, "id"))));
+    json_object_set_new(start, "selector", sel);
+    json_object_set_new(m, "start", start);
+
+    int front = 0, colo = 0;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(doc, "inscriptions"), i, e)
+    {
+        const char *pos = jstr(e, "position");
+        if (pos && strstr(pos, "frontispiece"))
+            front = 1;
+        if (pos && strstr(pos, "colophon"))
+            colo = 1;
+    }
+    if (!front && !colo)
+        return; /* no section the record names: the painting alone needs no table of contents */
+    size_t n = json_array_size(items);
+    long front_w = front ? fw / 10 : 0, colo_w = colo ? lw * 14 / 100 : 0;
+    if (n == 1 && front_w + colo_w >= fw)
+        return;
+    json_t *st = json_array();
+    if (front)
+        json_array_append_new(st,
+                              range(mbase, "frontispiece", "Frontispiece", "引首",
+                                    json_pack("[o]", canvas_part(first, fw - front_w, front_w))));
+    json_t *painting = json_array();
+    for (size_t k = 0; k < n; k++) {
+        const json_t *cv = json_array_get(items, k);
+        long w = (long)json_integer_value(json_object_get(cv, "width"));
+        long x0 = k == n - 1 ? colo_w : 0, x1 = k == 0 ? w - front_w : w;
+        if (x0 == 0 && x1 == w) {
+            json_t *whole = json_object();
+            json_object_set_new(whole, "id",
+                                json_string(json_string_value(json_object_get(cv, "id"))));
+            json_object_set_new(whole, "type", json_string("Canvas"));
+            json_array_append_new(painting, whole);
+        } else if (x1 > x0) {
+            json_array_append_new(painting, canvas_part(cv, x0, x1 - x0));
+        }
+    }
+    json_array_append_new(st, range(mbase, "painting", "Painting", "画心", painting));
+    if (colo)
+        json_array_append_new(st, range(mbase, "colophons", "Colophons", "题跋",
+                                        json_pack("[o]", canvas_part(last, 0, colo_w))));
+    json_object_set_new(m, "structures", st);
+}
+
 int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
                      int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err)
 {
@@ -574,13 +703,10 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
         json_object_set_new(m, "summary", summary);
     json_object_set_new(m, "metadata", metadata(doc, vd, vt, vs));
     /* §3.1 requiredStatement: the attribution a viewer must show. */
-    const char *pen = ctx->provider_en ? ctx->provider_en : "danqing";
-    const char *pzh = ctx->provider_zh ? ctx->provider_zh : "丹青";
     json_t *req = json_object();
     json_object_set_new(req, "label", lmap2("Attribution", "来源"));
     dq_buf_t ben = {0}, bzh = {0};
-    dq_buf_printf(&ben, "Provided by %s", pen);
-    dq_buf_printf(&bzh, "%s 提供", pzh);
+    dq_iiif_attribution(ctx, &ben, &bzh);
     json_object_set_new(req, "value", lmap2(ben.data, bzh.data));
     dq_buf_free(&ben);
     dq_buf_free(&bzh);
@@ -675,6 +801,8 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
         json_object_set_new(m, "thumbnail",
                             thumbnail(ctx, first->image_id, first->width, first->height));
     json_object_set_new(m, "items", items);
+    if (strcmp(behavior, "continuous") == 0 && json_array_size(items))
+        scroll_start_and_sections(m, mbase.data, doc, items);
     /* §5.3: a Manifest MUST have at least one Canvas; a record without images has none. */
     if (json_array_size(items) == 0) {
         dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no images, so no manifest", id);

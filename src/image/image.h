@@ -118,6 +118,12 @@ typedef struct {
     int64_t deadline_us;     /* dq_now_us() past which the render gives up; 0 = none */
     const _Atomic int *cancel; /* when non-NULL and set, the render gives up (like the
                                 * deadline); the server's stop flag */
+    /* Metadata written into the file (downloads, issue 16), borrowed; NULL/0 = none, and the
+     * output is stripped of all metadata as before. xmp: an XMP packet (JPEG APP1, PNG iTXt,
+     * TIFF XMLPacket, WebP XMP chunk); iptc: a Photoshop image resource block with IPTC-IIM
+     * (JPEG APP13, TIFF tag 33723). Either one keeps the encoder's own small EXIF/ICC. */
+    const void *xmp, *iptc;
+    size_t xmp_len, iptc_len;
 } dq_render_spec_t;
 
 /* Renders spec from p and appends the encoded image to out (caller-owned). Decodes only the

@@ -365,6 +365,18 @@ static int finish(VipsImage *img, const dq_render_spec_t *s, dq_buf_t *out, dq_e
         img = res;
     }
 
+    /* Downloads carry their rights (issue 16): the blobs go on a copy (img may be shared with
+     * vips' operation cache), and the savers write them when not told to strip. */
+    what = "metadata";
+    int strip = !(s->xmp || s->iptc);
+    if (!strip) {
+        STEP(img, vips_copy(in_, &o_, NULL));
+        if (s->xmp)
+            vips_image_set_blob_copy(img, VIPS_META_XMP_NAME, s->xmp, s->xmp_len);
+        if (s->iptc)
+            vips_image_set_blob_copy(img, VIPS_META_IPTC_NAME, s->iptc, s->iptc_len);
+    }
+
     what = "encode";
     int q = s->jpeg_quality > 0 ? DQ_MIN(s->jpeg_quality, 100) : 90;
     int fail;
@@ -380,18 +392,18 @@ static int finish(VipsImage *img, const dq_render_spec_t *s, dq_buf_t *out, dq_e
          * always: vips' "auto" drops subsampling at Q >= 90, which doubled our bytes (51 KB vs
          * 26 KB for iipsrv's 512-px regions) and slowed the encode, for no visible gain. */
         fail = vips_jpegsave_buffer(img, &buf, &len, "Q", q, "optimize_coding", FALSE, "strip",
-                                    TRUE, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_ON, NULL);
+                                    strip, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_ON, NULL);
         break;
     case DQ_RF_PNG:
         /* zlib level 3: most of level 6's size at a third of the time. */
-        fail = vips_pngsave_buffer(img, &buf, &len, "compression", 3, "strip", TRUE, NULL);
+        fail = vips_pngsave_buffer(img, &buf, &len, "compression", 3, "strip", strip, NULL);
         break;
     case DQ_RF_WEBP:
-        fail = vips_webpsave_buffer(img, &buf, &len, "Q", q, "strip", TRUE, NULL);
+        fail = vips_webpsave_buffer(img, &buf, &len, "Q", q, "strip", strip, NULL);
         break;
     case DQ_RF_TIF:
         fail = vips_tiffsave_buffer(img, &buf, &len, "compression",
-                                    VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, "strip", TRUE, NULL);
+                                    VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, "strip", strip, NULL);
         break;
     default:
         fail = 1;
@@ -639,7 +651,9 @@ static uint8_t *resample(const region_t *r, uint32_t ow, uint32_t oh, int mirror
 /* 1 when spec can take the fast path from a decoded buffer r. */
 static int fast_path_ok(const dq_render_spec_t *s, const region_t *r)
 {
-    return s->format == DQ_RF_JPG && (s->quality == DQ_RQ_DEFAULT || s->quality == DQ_RQ_COLOR) &&
+    /* metadata (downloads) goes through vips' savers, which write it */
+    return s->format == DQ_RF_JPG && !s->xmp && !s->iptc &&
+           (s->quality == DQ_RQ_DEFAULT || s->quality == DQ_RQ_COLOR) &&
            s->rotation == 0.0 && (r->bands == 3 || r->bands == 1) && s->out_w <= r->w &&
            s->out_h <= r->h && (uint64_t)s->out_h * MAX_V_RATIO >= r->h;
 }

@@ -661,6 +661,22 @@ static void page_url(dq_buf_t *out, const dq_lod_ctx_t *ctx, const char *id)
     dq_buf_url_segment(out, id);
 }
 
+/* The authority URIs of one place of a relic document (Wikidata entity, Getty TGN), each as
+ * an element named tag. */
+static void place_uris(dq_buf_t *out, const json_t *place, const char *tag)
+{
+    if (jstr(place, "wikidata")) {
+        dq_buf_printf(out, "<%s>http://www.wikidata.org/entity/", tag);
+        xs(out, jstr(place, "wikidata"));
+        dq_buf_printf(out, "</%s>", tag);
+    }
+    if (jstr(place, "tgn")) {
+        dq_buf_printf(out, "<%s>http://vocab.getty.edu/tgn/", tag);
+        xs(out, jstr(place, "tgn"));
+        dq_buf_printf(out, "</%s>", tag);
+    }
+}
+
 /* Dublin Core (§6.2; DCMI element set): what a general aggregator shows. */
 static void dc_record(dq_buf_t *out, const json_t *doc, const dq_lod_ctx_t *ctx)
 {
@@ -698,6 +714,13 @@ static void dc_record(dq_buf_t *out, const json_t *doc, const dq_lod_ctx_t *ctx)
     dq_buf_free(&u);
     if (jstr(doc, "dynasty"))
         elem(out, "dc:coverage", vocab_en(ctx->dynasties_json, jstr(doc, "dynasty"), &hd));
+    /* Places (DCMI: coverage is "the spatial or temporal topic"): each name in its languages,
+     * then its authority URIs, which aggregators (Europeana) resolve as contextual places. */
+    json_array_foreach(json_object_get(doc, "places"), i, e)
+    {
+        lang_elems(out, json_object_get(e, "name"), "dc:coverage", NULL);
+        place_uris(out, e, "dc:coverage");
+    }
     elem(out, "dc:rights", jstr(doc, "rights"));
     json_array_foreach(json_object_get(doc, "references"), i, e)
         elem(out, "dc:relation", jstr(e, "text"));
@@ -715,6 +738,18 @@ static void lido_term(dq_buf_t *out, const char *wrap, const char *term)
     dq_buf_printf(out, "<lido:%s><lido:term>", wrap);
     xs(out, term);
     dq_buf_printf(out, "</lido:term></lido:%s>", wrap);
+}
+
+/* An authority id as a LIDO URI identifier (actorID, placeID): <lido:{tag} lido:type="URI"
+ * lido:source="{source}">{prefix}{id}</lido:{tag}>; nothing when id is NULL. */
+static void lido_id(dq_buf_t *out, const char *tag, const char *source, const char *prefix,
+                    const char *id)
+{
+    if (!id)
+        return;
+    dq_buf_printf(out, "<lido:%s lido:type=\"URI\" lido:source=\"%s\">%s", tag, source, prefix);
+    xs(out, id);
+    dq_buf_printf(out, "</lido:%s>", tag);
 }
 
 static void lido_record(dq_buf_t *out, const json_t *doc, const dq_lod_ctx_t *ctx)
@@ -803,18 +838,8 @@ static void lido_record(dq_buf_t *out, const json_t *doc, const dq_lod_ctx_t *ct
     {
         dq_buf_puts(out, "<lido:eventActor><lido:actorInRole><lido:actor>");
         /* Authority ids first (LIDO actorComplexType: actorID*, nameActorSet+, ...). */
-        if (jstr(e, "wikidata")) {
-            dq_buf_puts(out, "<lido:actorID lido:type=\"URI\" lido:source=\"Wikidata\">"
-                             "http://www.wikidata.org/entity/");
-            xs(out, jstr(e, "wikidata"));
-            dq_buf_puts(out, "</lido:actorID>");
-        }
-        if (jstr(e, "ulan")) {
-            dq_buf_puts(out, "<lido:actorID lido:type=\"URI\" lido:source=\"ULAN\">"
-                             "http://vocab.getty.edu/ulan/");
-            xs(out, jstr(e, "ulan"));
-            dq_buf_puts(out, "</lido:actorID>");
-        }
+        lido_id(out, "actorID", "Wikidata", "http://www.wikidata.org/entity/", jstr(e, "wikidata"));
+        lido_id(out, "actorID", "ULAN", "http://vocab.getty.edu/ulan/", jstr(e, "ulan"));
         dq_buf_puts(out, "<lido:nameActorSet>");
         lang_elems(out, json_object_get(e, "name"), "lido:appellationValue", NULL);
         dq_buf_puts(out, "</lido:nameActorSet>");
@@ -843,6 +868,35 @@ static void lido_record(dq_buf_t *out, const json_t *doc, const dq_lod_ctx_t *ct
     }
     if (jstr(doc, "dynasty"))
         lido_term(out, "periodName", vocab_en(ctx->dynasties_json, jstr(doc, "dynasty"), &hd));
+    /* eventPlace (after periodName in eventComplexType): the record's places, each with its
+     * role in displayPlace and its authority ids as placeID (placeComplexType: placeID*,
+     * namePlaceSet*). The record does not say which event a role belongs to, so every place
+     * sits on the production event, its role named. */
+    json_array_foreach(json_object_get(doc, "places"), i, e)
+    {
+        const json_t *nm = json_object_get(e, "name");
+        dq_buf_puts(out, "<lido:eventPlace>");
+        const char *shown = jstr(nm, "en") ? jstr(nm, "en") : jstr(nm, "zh");
+        if (shown) {
+            dq_buf_puts(out, "<lido:displayPlace>");
+            xs(out, shown);
+            if (jstr(e, "role")) {
+                dq_buf_puts(out, " (");
+                xs(out, jstr(e, "role"));
+                dq_buf_putc(out, ')');
+            }
+            dq_buf_puts(out, "</lido:displayPlace>");
+        }
+        dq_buf_puts(out, "<lido:place>");
+        lido_id(out, "placeID", "Wikidata", "http://www.wikidata.org/entity/", jstr(e, "wikidata"));
+        lido_id(out, "placeID", "TGN", "http://vocab.getty.edu/tgn/", jstr(e, "tgn"));
+        if (jstr(nm, "zh") || jstr(nm, "en")) {
+            dq_buf_puts(out, "<lido:namePlaceSet>");
+            lang_elems(out, nm, "lido:appellationValue", NULL);
+            dq_buf_puts(out, "</lido:namePlaceSet>");
+        }
+        dq_buf_puts(out, "</lido:place></lido:eventPlace>");
+    }
     const json_t *medium = json_object_get(doc, "medium");
     if (jstr(medium, "en") || jstr(medium, "zh")) {
         dq_buf_puts(out, "<lido:eventMaterialsTech>");

@@ -597,10 +597,15 @@ DQ_TEST(restricted_hidden_from_anonymous_and_never_cached)
     long long h0 = cache_hits(&f);
     DQ_CHECK_INT(status_of(&f, "GET", tile, vier, NULL), 200);
     DQ_CHECK_INT(status_of(&f, "GET", tile, vier, NULL), 200);
-    DQ_CHECK_INT(status_of(&f, "GET", tile, NULL, NULL), 404);
+    /* IIIF Auth 2.0 (issue 16): restricted pixels are 401; the info.json declares the probe
+     * service, so anyone may read it (never from the shared cache) */
+    DQ_CHECK_INT(status_of(&f, "GET", tile, NULL, NULL), 401);
     DQ_CHECK_INT(status_of(&f, "GET", "/iiif/3/secret-img/info.json", vier, NULL), 200);
-    DQ_CHECK_INT(status_of(&f, "GET", "/iiif/3/secret-img/info.json", NULL, NULL), 404);
-    DQ_CHECK_INT(status_of(&f, "GET", "/iiif/2/secret-img/info.json", NULL, NULL), 404);
+    DQ_REQUIRE(req(&f, "GET", "/iiif/3/secret-img/info.json", NULL, NULL, &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    DQ_CHECK(strstr(r.body.data, "AuthProbeService2") != NULL);
+    dqt_resp_free(&r);
+    DQ_CHECK_INT(status_of(&f, "GET", "/iiif/2/secret-img/info.json", NULL, NULL), 200);
     DQ_CHECK_INT(cache_hits(&f) - h0, 0);
     DQ_REQUIRE(req(&f, "GET", tile, vier, NULL, &r) == 0);
     char *cc = dqt_header(&r, "Cache-Control");
@@ -617,7 +622,7 @@ DQ_TEST(restricted_hidden_from_anonymous_and_never_cached)
     char *p_pub = dq_xasprintf("/api/relics/%s", pub);
     char *h = cat2(f.cur_token, "If-Match: \"v1\"\r\n");
     DQ_CHECK_INT(status_of(&f, "PATCH", p_pub, h, "{\"restricted\":true}"), 200);
-    DQ_CHECK_INT(status_of(&f, "GET", ptile, NULL, NULL), 404);
+    DQ_CHECK_INT(status_of(&f, "GET", ptile, NULL, NULL), 401);
     DQ_CHECK_INT(status_of(&f, "GET", ptile, vier, NULL), 200);
     free(h);
     free(p_pub);

@@ -593,6 +593,18 @@ DQ_TEST(citations_authorities_dumps)
     DQ_CHECK(strstr(b, "http://www.wikidata.org/entity/Q704682") &&
              strstr(b, "http://vocab.getty.edu/ulan/500321870"));
     free(b);
+    /* Issue 16: places in OAI-PMH (oai_dc dc:coverage, LIDO eventPlace). */
+    b = get(&f, "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:127.0.0.1:r-0006", NULL,
+            &st);
+    DQ_CHECK(strstr(b, "<dc:coverage xml:lang=\"en\">Kaifeng</dc:coverage>") &&
+             strstr(b, "<dc:coverage>http://vocab.getty.edu/tgn/7001837</dc:coverage>"));
+    free(b);
+    b = get(&f, "/oai?verb=GetRecord&metadataPrefix=lido&identifier=oai:127.0.0.1:r-0006", NULL,
+            &st);
+    DQ_CHECK(strstr(b, "<lido:eventPlace><lido:displayPlace>Kaifeng (made)</lido:displayPlace>") &&
+             strstr(b, "<lido:placeID lido:type=\"URI\" lido:source=\"Wikidata\">"
+                       "http://www.wikidata.org/entity/Q197173</lido:placeID>"));
+    free(b);
     b = get(&f, "/oai?verb=GetRecord&metadataPrefix=lido&identifier=oai:127.0.0.1:r-0004", NULL,
             &st);
     DQ_CHECK(strstr(b, "<lido:actorID lido:type=\"URI\" lido:source=\"Wikidata\">"
@@ -646,6 +658,8 @@ DQ_TEST(citations_authorities_dumps)
     b = get(&f, "/dumps/relics.csv", NULL, &st);
     DQ_CHECK_INT(count(b, "\r\n"), N_RELICS); /* header + 249 rows */
     DQ_CHECK(strstr(b, "\"Cahill, {Index} 50% & more\"") != NULL);
+    DQ_CHECK(strstr(b, ",places,place_wikidata,place_tgn,") != NULL);
+    DQ_CHECK(strstr(b, "\"开封 (Kaifeng) [made]\",\"Q197173\",\"7001837\"") != NULL);
     free(b);
     DQ_CHECK_INT(delete_relic(&f, "r-0010"), 204);
     b = get(&f, "/dumps/linked-art.jsonl", NULL, &st);

@@ -117,7 +117,7 @@ DQ_TEST(two_nodes_share_sessions_cache_retirement_and_drain)
         if (st == 200)
             usleep(10000);
     }
-    DQ_CHECK_INT(st, 404);
+    DQ_CHECK_INT(st, 401); /* IIIF Auth 2.0: restricted pixels answer 401 */
     printf("    node b stopped serving the restricted tile %.0f ms after node a's write\n",
            (double)(dq_now_us() - t0) / 1000.0);
     /* and a curator still gets it from either node */

@@ -4,6 +4,7 @@ import http.client
 import json
 import random
 import socket
+import subprocess
 
 
 def request(port, method, path, body=None, headers=None, timeout=20):
@@ -55,3 +56,30 @@ def stable_port():
         finally:
             s.close()
     return None
+
+
+def serve(binary, data, extra=()):
+    """Starts `danqing serve` on 127.0.0.1 port 0 over data; (process, port). The server
+    prints its URL first; a failed start raises RuntimeError (the process is gone)."""
+    p = subprocess.Popen([binary, "--data", data, "serve", "--listen", "127.0.0.1:0",
+                          "--log-level", "2", *extra], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    try:
+        return p, int(line.strip().rstrip("/").rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        p.kill()
+        p.wait()
+        raise RuntimeError(f"server did not start: {line!r}")
+
+
+def stop(p):
+    """Stops a server from serve(): SIGTERM, then SIGKILL after 30 s."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    p.stdout.close()

@@ -88,6 +88,10 @@ class Catalog:
                         "year_from": 1000 + i % 700, "year_to": 1000 + i % 700,
                         "dimensions_cm": {"height": 30.5, "width": 20.0},
                         "description": {"en": "A leaf & <its> note"}}
+                    if i % 11 == 0:  # places with authorities (issue 16: OAI, LIDO, dumps)
+                        doc["places"] = [{"name": {"zh": "杭州", "en": "Hangzhou"}, "role": "made",
+                                          "wikidata": "Q4970", "tgn": "7001837"},
+                                         {"name": {"en": "Suzhou"}, "role": "collected"}]
                     if i % 7 == 0:
                         doc["references"] = [{"text": f"Catalogue {i}, p. {i % 50}",
                                               "doi": f"10.1000/dq.{i}"}]

@@ -4,7 +4,8 @@ public image, a restricted one and a replaced pyramid (docs/deploy.md, CDN).
 
   - public: `public, max-age=3600, s-maxage=N` (N = --cdn-max-age, default 0: a shared cache
     keeps the bytes but revalidates every use), an ETag, and a bodiless 304 for it;
-  - restricted: anyone without the right gets 404 also when revalidating with the ETag it held
+  - restricted: anyone without the right gets 401 (info.json: 200 with the IIIF Auth probe,
+    private) also when revalidating with the ETag it held
     (never a 304 that would let a CDN serve its stored copy); whoever may see it gets
     `private` (no shared cache stores it), never `public` nor s-maxage;
   - replaced pyramid (`ingest --replace`): the stored tile's ETag changes, so a revalidation
@@ -18,7 +19,8 @@ import sys
 import tempfile
 import time
 
-from dqhttp import request
+import dqhttp
+from dqhttp import request, stop
 from dqnet import Counter
 
 ROOT = os.environ.get("DQ_ROOT") or os.getcwd()
@@ -32,27 +34,7 @@ check = T.check
 
 
 def serve(data, extra):
-    p = subprocess.Popen([BIN, "--data", data, "serve", "--listen", "127.0.0.1:0",
-                          "--log-level", "2"] + extra, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
-    line = p.stdout.readline()
-    try:
-        return p, int(line.strip().rstrip("/").rsplit(":", 1)[1])
-    except (IndexError, ValueError):
-        p.kill()
-        p.wait()
-        raise RuntimeError(f"server did not start: {line!r}")
-
-
-def stop(p):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    p.stdout.close()
+    return dqhttp.serve(BIN, data, extra)
 
 
 def main():
@@ -130,7 +112,14 @@ def main():
         check(st == 200, "relic of cdn-a made restricted")
         for what, path in (("stored tile", tile), ("render", render), ("info.json", info)):
             st, h, _ = request(port, "GET", path, headers={"If-None-Match": new_tag})
-            check(st == 404, f"restricted {what}: a CDN revalidating gets 404 ({st})")
+            # IIIF Auth 2.0 (issue 16): restricted pixels are 401; the info.json, which
+            # declares the probe service, is readable but never shared-cacheable.
+            if what == "info.json":
+                check(st == 200 and b"AuthProbeService2" in _ and
+                      h.get("cache-control", "").startswith("private"),
+                      f"restricted info.json: 200 with the probe, private ({st})")
+            else:
+                check(st == 401, f"restricted {what}: a CDN revalidating gets 401 ({st})")
             st, h, _ = request(port, "GET", path, headers=auth)
             cc = h.get("cache-control", "")
             check(st == 200 and cc.startswith("private") and "public" not in cc and

@@ -409,7 +409,7 @@ def main():
                             "Content-Type": "application/merge-patch+json"})
         check(st == 200, "relic with clu-a made restricted through the balancer")
         load.tile_images.remove("clu-a")  # anonymous readers may no longer see it
-        gone = spread(nodes, lambda n: request(n.port, "GET", tile)[0] == 404)
+        gone = spread(nodes, lambda n: request(n.port, "GET", tile)[0] == 401)
         check(all(v is not None and v < 1000 for v in gone.values()),
               f"every node stops serving the restricted tile within 1 s: "
               + ", ".join(f"{k} {v:.0f} ms" if v is not None else f"{k} never"

@@ -151,7 +151,8 @@ def main():
         st, _ = call(base, "GET", f"/api/images/{WORK}/scene")
         check(st == 404, "a restricted relic's layer sets are hidden from anonymous callers")
         try:
-            urllib.request.urlopen(f"{base}/iiif/3/{WORK}.scene-v3-mist/info.json")
+            # (its info.json is public since issue 16: it declares the IIIF Auth probe)
+            urllib.request.urlopen(f"{base}/iiif/3/{WORK}.scene-v3-mist/full/64,/0/default.jpg")
             hidden = False
         except urllib.error.HTTPError as e:
             hidden = e.code in (401, 403, 404)

@@ -2,7 +2,7 @@
 // /api/relics/{id}/cite), the record's Linked Art document, its creators' authority links
 // (Wikidata, ULAN), its bibliography, and, for a record harvested from another institution,
 // where it comes from and its licence. Strings are bilingual here; nothing is fetched.
-import { lang, tag, pick } from './i18n.js';
+import { lang, tag, pick, rightsLabel } from './i18n.js';
 import { h } from './dom.js';
 
 const L = {
@@ -42,4 +42,74 @@ export function researchBox(r) {
     h('p', h('a', { href: `/linked-art/object/${id}`, 'data-external': '' }, s('la'))),
     auth.length ? [h('h3', s('authorities')), h('ul.authorities', auth)] : null,
     refs.length ? [h('h3', s('refs')), h('ul.references', refs)] : null);
+}
+
+// ---- Downloads with rights embedded (issue 16) ----
+// Sizes up to the largest the server allows (info.json maxWidth / maxHeight / maxArea, IIIF
+// Image 3.0 §5.3), each from /api/relics/{id}/download: the Image API's render with the
+// record's rights and credit written into the file (XMP and IPTC). What is embedded is
+// stated beside the links, read from the manifest (rights, requiredStatement): the same
+// source the server embeds from. "The region in view" downloads what the viewer shows.
+const D = {
+  px: { zh: '宽 {w} 像素', en: '{w} px wide' },
+  full: { zh: '原大 {w} × {h} 像素', en: 'full size, {w} × {h} px' },
+  region: { zh: '下载视图中的区域', en: 'Download the region in view' },
+  embedded: { zh: '文件内嵌版权与来源信息（XMP、IPTC）：', en: 'Rights and credit are embedded in the file (XMP, IPTC):' },
+  capped: { zh: '服务器允许的最大尺寸', en: 'the largest size this server allows' },
+};
+const ds = (k, vars = {}) => Object.entries(vars).reduce((a, [k2, v]) => a.replace(`{${k2}}`, v), D[k][lang()] || D[k].en);
+
+// The widest whole-image download the limits allow, as the server's "max" computes it.
+export function maxDownloadWidth(info) {
+  const W = info.width, H = info.height;
+  let w = W;
+  if (info.maxWidth) w = Math.min(w, info.maxWidth);
+  if (info.maxHeight) w = Math.min(w, Math.floor((info.maxHeight * W) / H));
+  if (info.maxArea) w = Math.min(w, Math.floor(Math.sqrt((info.maxArea * W) / H)));
+  return Math.max(1, w);
+}
+
+export function downloadBox(r, imageId, info, manifest, v) {
+  const base = `/api/relics/${encodeURIComponent(r.id)}/download?image=${encodeURIComponent(imageId)}`;
+  const W = info.width, H = info.height, wmax = maxDownloadWidth(info);
+  const widths = [800, 1600, 3200, 6400].filter((w) => w < wmax);
+  const items = widths.map((w) => h('li', h('a', { href: `${base}&width=${w}`, download: '' }, `JPEG, ${ds('px', { w })}`)));
+  items.push(h('li', h('a.dl-max', { href: `${base}&width=${wmax}`, download: '', 'data-width': wmax },
+    'JPEG, ', wmax === W ? ds('full', { w: W, h: H }) : `${ds('px', { w: wmax })} (${ds('capped')})`)));
+  items.push(h('li', h('a', { href: `${base}&width=${wmax}&format=tif`, download: '' }, `TIFF, ${ds('px', { w: wmax })}`)));
+  const regionBtn = v ? h('button.btn-line#dl-region', { type: 'button', style: { margin: '8px 0' }, onclick: () => {
+    const item = v.viewer.world.getItemAt(0);
+    if (!item) return;
+    const rr = item.viewportToImageRectangle(v.viewer.viewport.getBounds(true));
+    const size = item.getContentSize();
+    const x = Math.max(0, Math.round(rr.x)), y = Math.max(0, Math.round(rr.y));
+    const w = Math.min(Math.round(rr.x + rr.width), size.x) - x, hh = Math.min(Math.round(rr.y + rr.height), size.y) - y;
+    if (w < 1 || hh < 1) return;
+    // Scale to the image's full resolution: OpenSeadragon's content size is the image's.
+    const k = W / size.x;
+    const region = `${Math.round(x * k)},${Math.round(y * k)},${Math.round(w * k)},${Math.round(hh * k)}`;
+    const a = h('a', { href: `${base}&region=${region}`, download: '' });
+    document.body.append(a); a.click(); a.remove();
+    regionBtn.dataset.region = region;
+  } }, ds('region')) : null;
+  const uri = manifest && typeof manifest.rights === 'string' ? manifest.rights : null;
+  const credit = manifest && manifest.requiredStatement ? pick(manifest.requiredStatement.value).text : '';
+  return h('section.card-box.dl-box', { 'aria-labelledby': 'h-dl', lang: tag() },
+    h('h2#h-dl.box-title', lang() === 'zh' ? '下载' : 'Download'),
+    h('ul.downloads', items),
+    regionBtn,
+    h('p.hint.dl-rights', ds('embedded'), ' ',
+      uri ? h('a', { href: uri, 'data-external': '', 'data-rights': uri }, rightsLabel(uri) || uri) : null,
+      credit ? ` · ${credit}` : ''));
+}
+
+// ---- Places with authorities (issue 16) ----
+export function placesList(r) {
+  const ps = r.places || [];
+  if (!ps.length) return null;
+  return h('ul.places', ps.map((p) => h('li.place',
+    h('span', { lang: tag(pick(p.name).lang) }, pick(p.name).text),
+    p.role ? h('span.place-role', ` (${p.role})`) : null,
+    p.wikidata ? [' · ', h('a', { href: `https://www.wikidata.org/wiki/${p.wikidata}`, 'data-external': '' }, `Wikidata ${p.wikidata}`)] : null,
+    p.tgn ? [' · ', h('a', { href: `http://vocab.getty.edu/page/tgn/${p.tgn}`, 'data-external': '' }, `TGN ${p.tgn}`)] : null)));
 }

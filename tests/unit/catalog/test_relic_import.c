@@ -8,6 +8,7 @@
 #include "relic_fixture.h"
 
 #include <jansson.h>
+#include <time.h>
 
 typedef struct {
     char lines[64][160];
@@ -341,5 +342,75 @@ DQ_TEST(dry_run_writes_nothing)
     int64_t audit = -1;
     DQ_CHECK(dq_catalog_audit_count(c, &audit, &err) == 0);
     DQ_CHECK_INT(audit, 0);
+    dq_catalog_close(c);
+}
+
+/* Issue 15: a batch goes to the store in bulk (load_accessions, insert_many) but must end as
+ * writing its rows one by one would: fresh ids skip ids that a client chose earlier in the
+ * same batch, a repeated accession updates the row written just before it, a taken id is
+ * refused, and the audit rows follow the file's order. Runs on both backends. */
+DQ_TEST(batch_same_as_one_by_one)
+{
+    dq_catalog_t *c = fx_open();
+    dq_import_stats_t st;
+    errors_t e = {0};
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int y = tm.tm_year + 1900;
+    char text[1024], id[6][32];
+    for (int k = 1; k <= 5; k++)
+        snprintf(id[k], sizeof(id[k]), "dq-%d-%04d", y, k);
+    snprintf(text, sizeof(text),
+             "{\"accession\":\"B1\",\"title\":{\"en\":\"One\"}}\n"
+             "{\"id\":\"%s\",\"accession\":\"B2\",\"title\":{\"en\":\"Two\"}}\n"
+             "{\"accession\":\"B3\",\"title\":{\"en\":\"Three\"}}\n"
+             "{\"accession\":\"B1\",\"title\":{\"en\":\"One again\"}}\n"
+             "{\"id\":\"%s\",\"accession\":\"B5\",\"title\":{\"en\":\"Five\"}}\n"
+             "{\"accession\":\"B6\",\"title\":{\"en\":\"Six\"}}\n",
+             id[3], id[1]);
+    FILE *f = fmemopen(text, strlen(text), "r");
+    DQ_REQUIRE(f);
+    dq_import_opts_t o = {.format = DQ_IMPORT_JSONL, .batch_rows = 100, .on_error = on_err,
+                          .ud = &e};
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_catalog_import(c, f, &o, &curator, &st, &err) == 0);
+    fclose(f);
+    DQ_CHECK_INT(st.inserted, 4);
+    DQ_CHECK_INT(st.updated, 1);
+    DQ_CHECK_INT(st.failed, 1);
+    DQ_CHECK(has_error(&e, "line 5: a relic with this id exists"));
+    static const char *const want[6][2] = {
+        {NULL, NULL}, {"B1", "One again"}, {NULL, NULL}, {"B2", "Two"}, {"B3", "Three"},
+        {"B6", "Six"}};
+    for (int k = 1; k <= 5; k++) {
+        if (!want[k][0])
+            continue;
+        dq_buf_t out = {0};
+        int64_t v = 0;
+        DQ_REQUIRE(dq_catalog_relic_get(c, id[k], &viewer, &out, &v, &err) == 0);
+        json_t *j = json_loads(out.data, 0, NULL);
+        DQ_CHECK_STR(json_string_value(json_object_get(j, "accession")), want[k][0]);
+        DQ_CHECK_STR(json_string_value(json_object_get(json_object_get(j, "title"), "en")), want[k][1]);
+        DQ_CHECK_INT(v, k == 1 ? 2 : 1);
+        json_decref(j);
+        dq_buf_free(&out);
+    }
+    /* the audit trail in file order: create B1, B2, B3, import (update) B1, create B6 */
+    dq_buf_t a = {0};
+    DQ_REQUIRE(dq_catalog_audit_list(c, NULL, 10, NULL, &a, &err) == 0);
+    json_t *aj = json_loads(a.data, 0, NULL);
+    json_t *items = json_object_get(aj, "items");
+    static const char *const acts[5] = {"relic.create", "relic.import", "relic.create",
+                                        "relic.create", "relic.create"};
+    const int objs[5] = {5, 1, 4, 3, 1}; /* newest first */
+    DQ_CHECK_INT(json_array_size(items), 5);
+    for (size_t k = 0; k < 5 && k < json_array_size(items); k++) {
+        json_t *it = json_array_get(items, k);
+        DQ_CHECK_STR(json_string_value(json_object_get(it, "action")), acts[k]);
+        DQ_CHECK_STR(json_string_value(json_object_get(it, "object")), id[objs[k]]);
+    }
+    json_decref(aj);
+    dq_buf_free(&a);
     dq_catalog_close(c);
 }

@@ -6,6 +6,7 @@
  * with an ImageService3, right-to-left handscrolls, rights, requiredStatement, provider,
  * seeAlso, partOf, and the paging of collections.
  */
+#define _GNU_SOURCE /* memmem */
 #include "dq_test.h"
 
 #include "iiif/iiif.h"
@@ -361,4 +362,105 @@ DQ_TEST(collection_single_page_and_root)
     dq_iiif_collection_path(&(dq_iiif_coll_t){.kind = DQ_IIIF_COLL_TYPE, .key = "fan"}, 7, &path);
     DQ_CHECK_STR(path.data, "/iiif/presentation/3/collection/type-fan?page=7");
     dq_buf_free(&path);
+}
+
+/* Issue 16: a handscroll opens at its right end (§3.4 start: a SpecificResource on the first
+ * Canvas, the rightmost 16:9 of it) and names the sections its inscriptions mention as Ranges
+ * (§3.4 structures) in reading order; other objects get neither. */
+DQ_TEST(manifest_handscroll_start_and_sections)
+{
+    dq_err_t err = {0};
+    json_t *m = build(scroll_doc, imgs, 2, &err);
+    DQ_REQUIRE(m != NULL);
+    const json_t *st = json_object_get(m, "start");
+    DQ_CHECK_STR(s(st, "type"), "SpecificResource");
+    DQ_CHECK_STR(s(st, "id"), BASE "/iiif/presentation/3/dq-2026-0001/start");
+    DQ_CHECK_STR(s(st, "source"), BASE "/iiif/presentation/3/dq-2026-0001/canvas/1");
+    const json_t *sel = json_object_get(st, "selector");
+    DQ_CHECK_STR(s(sel, "type"), "FragmentSelector");
+    DQ_CHECK_STR(s(sel, "conformsTo"), "http://www.w3.org/TR/media-frags/");
+    DQ_CHECK_STR(s(sel, "value"), "xywh=18223,0,1777,1000"); /* 1000 * 16 / 9 = 1777 */
+    DQ_CHECK(json_object_get(m, "structures") == NULL);       /* no section named */
+    json_decref(m);
+
+    /* With a frontispiece and colophons named: three Ranges, the painting between them. */
+    char *doc = dq_xasprintf(
+        "%.*s,\"inscriptions\":[{\"text\":\"t\",\"position\":\"frontispiece, right end\"},"
+        "{\"text\":\"c\",\"position\":\"colophon, left end\"}]}",
+        (int)strlen(scroll_doc) - 1, scroll_doc);
+    m = build(doc, imgs, 2, &err);
+    free(doc);
+    DQ_REQUIRE(m != NULL);
+    const json_t *rs = json_object_get(m, "structures");
+    DQ_REQUIRE(json_array_size(rs) == 3);
+    const char *c1 = BASE "/iiif/presentation/3/dq-2026-0001/canvas/1";
+    const char *c2 = BASE "/iiif/presentation/3/dq-2026-0001/canvas/2";
+    char want[256];
+    const json_t *r0 = json_array_get(rs, 0), *r1 = json_array_get(rs, 1), *r2 = json_array_get(rs, 2);
+    DQ_CHECK_STR(s(r0, "type"), "Range");
+    DQ_CHECK_STR(s(r0, "id"), BASE "/iiif/presentation/3/dq-2026-0001/range/frontispiece");
+    DQ_CHECK(is_lmap(json_object_get(r0, "label")));
+    snprintf(want, sizeof(want), "%s#xywh=18000,0,2000,1000", c1);
+    DQ_CHECK_STR(s(json_array_get(json_object_get(r0, "items"), 0), "id"), want);
+    DQ_CHECK_STR(s(json_array_get(json_object_get(r0, "items"), 0), "type"), "Canvas");
+    DQ_REQUIRE(json_array_size(json_object_get(r1, "items")) == 2);
+    snprintf(want, sizeof(want), "%s#xywh=0,0,18000,1000", c1);
+    DQ_CHECK_STR(s(json_array_get(json_object_get(r1, "items"), 0), "id"), want);
+    snprintf(want, sizeof(want), "%s#xywh=42,0,258,200", c2); /* 14 % of 300 = 42 */
+    DQ_CHECK_STR(s(json_array_get(json_object_get(r1, "items"), 1), "id"), want);
+    snprintf(want, sizeof(want), "%s#xywh=0,0,42,200", c2);
+    DQ_CHECK_STR(s(json_array_get(json_object_get(r2, "items"), 0), "id"), want);
+    json_decref(m);
+
+    const char *hanging = "{\"id\":\"h\",\"object_type\":\"hanging_scroll\","
+                          "\"images\":[{\"image_id\":\"qm-2\"}]}";
+    m = build(hanging, imgs, 2, &err);
+    DQ_REQUIRE(m != NULL);
+    DQ_CHECK(json_object_get(m, "start") == NULL && json_object_get(m, "structures") == NULL);
+    json_decref(m);
+}
+
+/* Issue 16: what a download embeds comes from the record with the manifest's own rights URI
+ * and attribution; IIM datasets are length-prefixed and cut on UTF-8 boundaries. */
+DQ_TEST(embedded_rights_match_the_manifest)
+{
+    dq_iiif_pctx_t ctx = {.base_url = BASE, .provider_en = "Palace Museum"};
+    dq_buf_t x = {0}, i = {0}, l = {0};
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_iiif_embed_meta(scroll_doc, strlen(scroll_doc), &ctx, BASE "/relic/dq-2026-0001",
+                                  &x, &i, &err) == 0);
+    /* https in the record, canonical http in the manifest and in the file */
+    DQ_CHECK(strstr(x.data, "<xmpRights:WebStatement>http://creativecommons.org/publicdomain/"
+                            "mark/1.0/</xmpRights:WebStatement>") != NULL);
+    DQ_CHECK(strstr(x.data, "<xmpRights:Marked>False</xmpRights:Marked>") != NULL);
+    DQ_CHECK(strstr(x.data, "<photoshop:Credit>Provided by Palace Museum</photoshop:Credit>"));
+    DQ_CHECK(strstr(x.data, "<rdf:li xml:lang=\"x-default\">Public Domain Mark: http://"));
+    DQ_CHECK(strstr(x.data, "<rdf:li>张择端 (Zhang Zeduan)</rdf:li>") != NULL);
+    DQ_CHECK(strstr(x.data, "&lt;b&gt;") == NULL); /* the description is not embedded */
+    DQ_CHECK(strncmp(x.data, "<?xpacket begin=", 16) == 0);
+    DQ_CHECK(strstr(x.data, "<?xpacket end=\"w\"?>") != NULL);
+    DQ_CHECK(memcmp(i.data, "Photoshop 3.0\0" "8BIM\x04\x04\0\0", 22) == 0);
+    DQ_CHECK(i.len % 2 == 0);
+    /* 2:05 Object Name = the zh title */
+    const char *t = memmem(i.data, i.len, "\x1c\x02\x05", 3);
+    DQ_REQUIRE(t != NULL);
+    DQ_CHECK((size_t)((unsigned char)t[3] << 8 | (unsigned char)t[4]) == strlen("清明上河图"));
+    /* a 40-character zh name cut to 32 bytes lands on a character boundary (30 bytes) */
+    const char *longname = "{\"id\":\"z\",\"creators\":[{\"name\":{\"zh\":"
+                           "\"一二三四五六七八九十一二三四五六七八九十\"}}]}";
+    dq_buf_reset(&i);
+    dq_buf_reset(&x);
+    DQ_REQUIRE(dq_iiif_embed_meta(longname, strlen(longname), NULL, NULL, &x, &i, &err) == 0);
+    t = memmem(i.data, i.len, "\x1c\x02\x50", 3);
+    DQ_REQUIRE(t != NULL);
+    DQ_CHECK_INT((unsigned char)t[3] << 8 | (unsigned char)t[4], 30);
+    DQ_CHECK(strstr(x.data, DQ_IIIF_RIGHTS_CNE) != NULL); /* no rights: not evaluated, marked */
+    DQ_CHECK(strstr(x.data, "<xmpRights:Marked>True</xmpRights:Marked>") != NULL);
+    DQ_CHECK(dq_iiif_embed_meta("[1]", 3, NULL, NULL, &x, &i, &err) < 0 && err.http_status == 400);
+    DQ_CHECK(dq_iiif_rights_label("https://creativecommons.org/licenses/by-nc/4.0/", &l) == 1);
+    DQ_CHECK_STR(l.data, "CC BY-NC 4.0 licence");
+    DQ_CHECK(dq_iiif_rights_label("http://example.org/terms", &l) == 0);
+    dq_buf_free(&x);
+    dq_buf_free(&i);
+    dq_buf_free(&l);
 }

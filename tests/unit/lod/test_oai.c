@@ -178,3 +178,37 @@ DQ_TEST(xml_escaping_and_envelope)
                          "<setSpec>dynasty:song</setSpec></header>");
     dq_buf_free(&b);
 }
+
+/* Issue 16: places with authorities in both formats: oai_dc's dc:coverage names and URIs,
+ * LIDO's eventPlace after periodName with placeID per authority and the role shown. */
+DQ_TEST(places_in_dc_and_lido)
+{
+    static const char doc[] =
+        "{\"id\":\"p1\",\"title\":{\"en\":\"T\"},\"dynasty\":\"song\",\"medium\":{\"en\":\"ink\"},"
+        "\"places\":[{\"name\":{\"zh\":\"杭州\",\"en\":\"Hangzhou\"},\"role\":\"made\","
+        "\"wikidata\":\"Q4970\",\"tgn\":\"7001837\"},{\"name\":{\"en\":\"Suzhou & co\"}}]}";
+    dq_lod_ctx_t ctx = {.base_url = "http://h"};
+    dq_buf_t b = {0};
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_oai_metadata(&b, DQ_OAI_DC, doc, sizeof(doc) - 1, &ctx, &err) == 0);
+    DQ_CHECK(strstr(b.data, "<dc:coverage xml:lang=\"zh\">杭州</dc:coverage>"
+                            "<dc:coverage xml:lang=\"en\">Hangzhou</dc:coverage>"
+                            "<dc:coverage>http://www.wikidata.org/entity/Q4970</dc:coverage>"
+                            "<dc:coverage>http://vocab.getty.edu/tgn/7001837</dc:coverage>") != NULL);
+    DQ_CHECK(strstr(b.data, "Suzhou &amp; co</dc:coverage>") != NULL);
+    dq_buf_reset(&b);
+    DQ_REQUIRE(dq_oai_metadata(&b, DQ_OAI_LIDO, doc, sizeof(doc) - 1, &ctx, &err) == 0);
+    const char *period = strstr(b.data, "<lido:periodName>");
+    const char *place = strstr(b.data, "<lido:eventPlace><lido:displayPlace>Hangzhou (made)"
+                                       "</lido:displayPlace><lido:place>"
+                                       "<lido:placeID lido:type=\"URI\" lido:source=\"Wikidata\">"
+                                       "http://www.wikidata.org/entity/Q4970</lido:placeID>"
+                                       "<lido:placeID lido:type=\"URI\" lido:source=\"TGN\">"
+                                       "http://vocab.getty.edu/tgn/7001837</lido:placeID>"
+                                       "<lido:namePlaceSet><lido:appellationValue xml:lang=\"zh\">"
+                                       "杭州</lido:appellationValue>");
+    const char *mat = strstr(b.data, "<lido:eventMaterialsTech>");
+    DQ_CHECK(period && place && mat && period < place && place < mat);
+    DQ_CHECK(strstr(b.data, "<lido:displayPlace>Suzhou &amp; co</lido:displayPlace>") != NULL);
+    dq_buf_free(&b);
+}

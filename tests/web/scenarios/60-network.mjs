@@ -32,4 +32,48 @@ export default async function (h) {
     await h.shot(page, 'network-research-box');
     await page.context().close();
   });
+
+  // Downloads up to the served maximum with the rights embedded, stated beside the links, and
+  // the region in view; places with their authority links (set here, removed after).
+  await h.test('network: downloads with rights embedded, region in view, places', async () => {
+    const call = await h.apiSession(h.base);
+    const g = await call('GET', `/api/relics/${R1}`);
+    const set = await call('PATCH', `/api/relics/${R1}`, { etag: g.etag, body: { places: [
+      { name: { zh: '开封', en: 'Kaifeng' }, role: 'made', wikidata: 'Q197173', tgn: '7001837' }] } });
+    h.expect(set.status === 200, `PATCH places -> ${set.status}`);
+    const page = await h.newPage(h.browser, h.base, { lang: 'en-GB' });
+    try {
+      await page.goto(`${h.base}/relic/${R1}`);
+      await page.waitForSelector('.dl-box .downloads a', { timeout: 15000 });
+      await h.osdSettled(page, 'viewer');
+      const info = await (await fetch(`${h.base}/iiif/3/${h.ids['DQ-2026-0001'].image}/info.json`)).json();
+      const max = await page.$eval('.dl-max', (a) => ({ w: +a.dataset.width, href: a.getAttribute('href') }));
+      h.expect(max.w === Math.min(info.width, info.maxWidth || Infinity), `largest offered ${max.w} (image ${info.width}, maxWidth ${info.maxWidth})`);
+      const r = await fetch(`${h.base}${max.href}`);
+      const bytes = Buffer.from(await r.arrayBuffer());
+      h.expect(r.status === 200 && r.headers.get('content-type') === 'image/jpeg', `max download ${r.status}`);
+      const m = await (await fetch(`${h.base}/iiif/presentation/3/${R1}/manifest`)).json();
+      h.expect(bytes.includes(Buffer.from(`<xmpRights:WebStatement>${m.rights}</xmpRights:WebStatement>`)), 'XMP WebStatement = manifest rights');
+      const stated = await page.$eval('.dl-rights a', (a) => a.getAttribute('href'));
+      h.expect(stated === m.rights, `rights stated beside the button: ${stated}`);
+      // Zoom in, then download the region in view: a smaller file of the visible part.
+      await page.evaluate(() => { const v = window.__dqViewer; v.viewport.zoomTo(v.viewport.getHomeZoom() * 4, null, true); });
+      await h.viewsSettled(page);
+      const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 20000 }), page.click('#dl-region')]);
+      const name = dl.suggestedFilename();
+      const region = await page.$eval('#dl-region', (b) => b.dataset.region);
+      const [, , rw, rh] = region.split(',').map(Number);
+      h.expect(rw > 0 && rw < info.width / 2 && name.includes(`-${rw}x${rh}.jpg`), `region ${region} -> ${name}`);
+      // Places: the name and links to Wikidata and the Getty TGN.
+      const links = await page.$$eval('.places a', (as) => as.map((a) => a.getAttribute('href')));
+      h.expect(links.includes('https://www.wikidata.org/wiki/Q197173') && links.includes('http://vocab.getty.edu/page/tgn/7001837'), `place links ${links}`);
+      h.expect((await page.textContent('.places')).includes('Kaifeng'), 'place name');
+      await page.$eval('.dl-box', (e) => e.scrollIntoView());
+      await h.shot(page, 'network-downloads');
+    } finally {
+      await page.context().close();
+      const g2 = await call('GET', `/api/relics/${R1}`);
+      await call('PATCH', `/api/relics/${R1}`, { etag: g2.etag, body: { places: [] } });
+    }
+  });
 }

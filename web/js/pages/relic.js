@@ -1,6 +1,6 @@
 // Relic page: the deep-zoom viewer, bilingual metadata (inscriptions, seals, provenance),
-// "cite this", the IIIF manifest link (drag-and-drop to other IIIF viewers), downloads of
-// the sizes the server permits, and the work tools (../worktools.js): annotations, search
+// "cite this", the IIIF manifest link (drag-and-drop to other IIIF viewers), downloads up to
+// the size the server permits with the rights embedded (network.js), and the work tools (../worktools.js): annotations, search
 // inside the work, guided tours, sharing a view. The viewer and its layers survive a
 // language switch or a sign-in (handed from the old render to the new one), so the reader
 // keeps the place. ?iiif-content= (IIIF Content State) opens the page at a region.
@@ -11,7 +11,7 @@ import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
 import { stylePanel } from '../style.js';
-import { researchBox } from '../network.js';
+import { researchBox, downloadBox, placesList } from '../network.js';
 import { conservationPanel } from '../conservation.js';
 import { spectralPanel } from '../spectral.js';
 
@@ -75,14 +75,6 @@ function iiifBadge() {
     s.append(r, d);
   }
   return s;
-}
-
-function downloads(imageId, info) {
-  const W = info.width, H = info.height;
-  const maxW = info.maxWidth || W, maxArea = info.maxArea || Infinity;
-  const widths = [800, 1600, 3200, W].filter((w, i, a) => w <= W && a.indexOf(w) === i);
-  const ok = widths.filter((w) => w <= maxW && w * Math.round((H * w) / W) <= maxArea && (info.maxHeight ? Math.round((H * w) / W) <= info.maxHeight : true));
-  return h('ul.downloads', ok.map((w) => h('li', h('a', { href: imageUrl(imageId, w === W ? 'max' : `${w},`), download: `${imageId}-${w}.jpg` }, t('download_px', { w })))));
 }
 
 export async function render(ctx) {
@@ -183,6 +175,7 @@ export async function render(ctx) {
           row('meta_medium', r.medium ? bi(r.medium) : null),
           row('meta_dimensions', dims),
           row('meta_school', r.school || null),
+          row('meta_places', placesList(r)), // issue 16: places with Wikidata / TGN links
           row('meta_rights', rightsOf(manifest))),
         inscriptions.length ? h('section.sub', h('h2.section-title', t('meta_inscriptions')), h('ul.inscriptions', inscriptions)) : null,
         seals.length ? h('section.sub', h('h2.section-title', t('meta_seals')), h('ul.seals', seals)) : null,
@@ -200,7 +193,7 @@ export async function render(ctx) {
           h('a.iiif-drag', { href: `${murl}?manifest=${encodeURIComponent(murl)}`, draggable: 'true', title: t('manifest_hint'), 'data-external': '' }, iiifBadge(), h('span.visually-hidden', t('manifest_title'))),
           h('p.hint', t('manifest_hint')),
           h('p.url', h('a', { href: murl, 'data-external': '' }, murl))),
-        info ? h('section.card-box', { 'aria-labelledby': 'h-dl' }, h('h2#h-dl.box-title', t('downloads')), downloads(imageId, info)) : null)));
+        info ? downloadBox(r, imageId, info, manifest, v) : null))); // issue 16: rights embedded
 
   return {
     el,
