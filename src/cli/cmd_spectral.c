@@ -513,7 +513,8 @@ static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, const char *id, con
     leg = json_pack("{s:O, s:s, s:s, s:f, s:[f,f,f,f,f,f,f,f,f,f,f,f,f,f,f,f]}", "labels", labels,
                     "method",
                     "MESMA (Roberts et al. 1998): per pixel the best of the fully constrained "
-                    "models support + carbon ink + one library pigment (Heinz and Chang 2001)",
+                    "models support + carbon ink + one library pigment (Heinz and Chang 2001), "
+                    "or + two pigments of the scene (pigment over pigment)",
                     "library", "Hyperspectral Pigments Dataset (H. Deborah, CC BY 4.0)",
                     "min_cover", min_cover, "support_endmember", map.support[0], map.support[1],
                     map.support[2], map.support[3], map.support[4], map.support[5], map.support[6],

@@ -490,6 +490,7 @@ void dq_spec_map_free(dq_spec_map_t *map)
     free(map->cover);
     free(map->ink);
     free(map->best);
+    free(map->best2);
     memset(map, 0, sizeof(*map));
 }
 
@@ -525,6 +526,129 @@ static void support_endmember(const float *const *planes, int n, size_t npx, dou
     free(tmp);
 }
 
+/* Solves the n x n system M x = r (n <= 4) by Gaussian elimination with partial pivoting. 0, or
+ * -1 when singular. M and r are overwritten. */
+static int small_solve(int n, double M[4][4], double *r, double *x)
+{
+    for (int c = 0; c < n; c++) {
+        int p = c;
+        for (int i = c + 1; i < n; i++)
+            if (fabs(M[i][c]) > fabs(M[p][c]))
+                p = i;
+        if (fabs(M[p][c]) < 1e-13)
+            return -1;
+        if (p != c) {
+            for (int j = 0; j < n; j++) {
+                double t = M[c][j];
+                M[c][j] = M[p][j];
+                M[p][j] = t;
+            }
+            double t = r[c];
+            r[c] = r[p];
+            r[p] = t;
+        }
+        for (int i = c + 1; i < n; i++) {
+            double f = M[i][c] / M[c][c];
+            for (int j = c; j < n; j++)
+                M[i][j] -= f * M[c][j];
+            r[i] -= f * r[c];
+        }
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double s = r[i];
+        for (int j = i + 1; j < n; j++)
+            s -= M[i][j] * x[j];
+        x[i] = s / M[i][i];
+    }
+    return 0;
+}
+
+/* The two-pigment model of y = r - S: y ~ a0 u + a1 v1 + a2 v2 with a >= 0 and a0 + a1 + a2
+ * <= 1 (ink, two pigments, the rest support), minimised exactly: the objective is convex, so
+ * its minimum over the simplex is the best of the feasible stationary points of the simplex's
+ * faces (interior, 4 facets, 6 edges, 4 vertices). A face fixes some a_i = 0 (bits 0-2 of
+ * mask) and possibly the sum to 1 (bit 3); its stationary point solves the KKT system of the
+ * free variables. Returns the squared residual, the fractions in a; INFINITY without solving
+ * the faces when even the unconstrained fit (a lower bound) does not get below limit. */
+static double solve_pair(const mesma_t *ms, int k1, int k2, const double *y, double yy,
+                         double limit, double a[3])
+{
+    const double *c[3] = {ms->u, ms->m[k1].v, ms->m[k2].v};
+    double G[3][3], b[3];
+    for (int i = 0; i < 3; i++) {
+        b[i] = 0;
+        for (int t = 0; t < ms->n; t++)
+            b[i] += c[i][t] * y[t];
+        for (int j = 0; j <= i; j++) {
+            double g = 0;
+            for (int t = 0; t < ms->n; t++)
+                g += c[i][t] * c[j][t];
+            G[i][j] = G[j][i] = g;
+        }
+    }
+    double best = INFINITY;
+    a[0] = a[1] = a[2] = 0;
+    {
+        double M[4][4] = {{0}}, r[4] = {b[0], b[1], b[2], 0}, x[4] = {0};
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 3; k++)
+                M[i][k] = G[i][k];
+        if (small_solve(3, M, r, x) == 0) {
+            double f = yy;
+            for (int i = 0; i < 3; i++) {
+                f -= 2 * x[i] * b[i];
+                for (int k = 0; k < 3; k++)
+                    f += x[i] * x[k] * G[i][k];
+            }
+            if (f >= limit)
+                return INFINITY;
+        }
+    }
+    for (int mask = 0; mask < 16; mask++) {
+        int fr[3], nf = 0, sum = mask >> 3 & 1;
+        for (int i = 0; i < 3; i++)
+            if (!(mask >> i & 1))
+                fr[nf++] = i;
+        if (nf == 0 && sum)
+            continue;
+        double M[4][4] = {{0}}, r[4] = {0}, x[4] = {0}, z[3] = {0, 0, 0};
+        int n = nf + sum;
+        for (int i = 0; i < nf; i++) {
+            for (int j = 0; j < nf; j++)
+                M[i][j] = G[fr[i]][fr[j]];
+            r[i] = b[fr[i]];
+            if (sum)
+                M[i][nf] = M[nf][i] = 1; /* Lagrange multiplier of the sum */
+        }
+        if (sum)
+            r[nf] = 1;
+        if (n > 0 && small_solve(n, M, r, x) < 0)
+            continue;
+        double tot = 0;
+        int ok = 1;
+        for (int i = 0; i < nf; i++) {
+            z[fr[i]] = x[i];
+            ok &= x[i] >= -1e-12;
+            tot += x[i];
+        }
+        if (!ok || tot > 1 + 1e-12)
+            continue;
+        double f = yy;
+        for (int i = 0; i < 3; i++) {
+            f -= 2 * z[i] * b[i];
+            for (int j = 0; j < 3; j++)
+                f += z[i] * z[j] * G[i][j];
+        }
+        if (f < best) {
+            best = f;
+            a[0] = z[0] < 0 ? 0 : z[0];
+            a[1] = z[1] < 0 ? 0 : z[1];
+            a[2] = z[2] < 0 ? 0 : z[2];
+        }
+    }
+    return best < 0 ? 0 : best;
+}
+
 /* One dq_spec_pigments run shared by its threads: each takes the next block of rows. */
 typedef struct {
     const float *const *planes;
@@ -536,19 +660,24 @@ typedef struct {
     void *ud;
     pthread_mutex_t lock; /* guards next, done, last and the progress callback */
     int next, done, last;
+    /* Pigment families of the scene (by family index): those that a survey of the image
+     * found as the confident single pigment of enough pixels. Two-pigment models are made of
+     * these only. Read-only while the threads run. */
+    uint8_t scene[256];
+    int pairs; /* 0 in the survey */
 } pig_job_t;
 
 #define PIG_ROWS 8
 
-/* Labels rows y0 .. y1 of the map. */
-static void pig_rows(pig_job_t *j, int y0, int y1, double *scratch)
+/* Labels rows y0 .. y1 of the map (every step-th pixel of them). */
+static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
 {
     const mesma_t *ms = &j->ms;
     dq_spec_map_t *map = j->map;
     int n = ms->n, nk = ms->n_models, w = j->w;
     double *vy = scratch, *f = vy + nk, *fak = f + nk, *fap = fak + nk, *fam_best = fap + nk;
     for (int yrow = y0; yrow < y1; yrow++) {
-        for (int x = 0; x < w; x++) {
+        for (int x = yrow % step; x < w; x += step) {
             size_t i = (size_t)yrow * w + x;
             double y[DQ_SPEC_MAX_BANDS], yy = 0, uy = 0;
             for (int b = 0; b < n; b++) {
@@ -575,9 +704,57 @@ static void pig_rows(pig_job_t *j, int y0, int y1, double *scratch)
             for (int k = 0; k < nk; k++)
                 if (k != ms->fam[bk] && fam_best[k] < second)
                     second = fam_best[k];
+            /* Pigment over pigment: pairs among the best models of the best few families of
+             * the scene. */
+            /* Only where the one-pigment model already sees colour (not ink, not bare
+             * support): two pigments change which colour, not whether there is colour, and
+             * most pixels of a painting are support or ink. */
+            double as1 = 1 - bak - bap;
+            int colour = bak < 0.6 && bap + as1 > 1e-9 && bap / (bap + as1) >= j->min_cover;
+            int top[DQ_SPEC_PAIR_TOP], nt = 0, b2 = -1;
+            for (int r = 0; j->pairs && colour && r < DQ_SPEC_PAIR_TOP; r++) {
+                int kb = -1;
+                for (int k = 0; k < nk; k++) {
+                    int used = !j->scene[ms->fam[k]];
+                    for (int q = 0; q < nt; q++)
+                        used |= ms->fam[top[q]] == ms->fam[k];
+                    if (!used && (kb < 0 || f[k] < f[kb]))
+                        kb = k;
+                }
+                if (kb < 0)
+                    break;
+                top[nt++] = kb;
+            }
+            double gain = j->scene[ms->fam[bk]] ? DQ_SPEC_PAIR_GAIN : 1.0;
+            double pbest = INFINITY, pa[3] = {0, 0, 0};
+            int p1 = -1, p2 = -1;
+            for (int q = 0; q < nt; q++)
+                for (int r = q + 1; r < nt; r++) {
+                    double a3[3], fp = solve_pair(ms, top[q], top[r], y, yy, gain * best, a3);
+                    if (fp < pbest) {
+                        pbest = fp;
+                        p1 = top[q];
+                        p2 = top[r];
+                        memcpy(pa, a3, sizeof(pa));
+                    }
+                }
+            /* A pair of scene pigments wins over a single pigment that the scene does not
+             * otherwise hold when it fits as well (a mixture resembles some third pigment of
+             * the library: malachite over azurite looks like verdigris in six bands), and over
+             * any single one when it fits much better. */
+            if (p1 >= 0 && pbest < gain * best && pa[1] >= 0.05 && pa[2] >= 0.05) {
+                /* The pair explains the pixel: the larger share names it. */
+                second = best;
+                best = pbest;
+                bk = pa[1] >= pa[2] ? p1 : p2;
+                b2 = pa[1] >= pa[2] ? p2 : p1;
+                bak = pa[0];
+                bap = pa[1] + pa[2];
+            }
             double as = 1 - bak - bap;
             double cov = bap + as > 1e-9 ? bap / (bap + as) : 0;
             map->best[i] = bk;
+            map->best2[i] = b2;
             map->cover[i] = (float)cov;
             map->ink[i] = (float)bak;
             double c;
@@ -610,7 +787,7 @@ static void *pig_worker(void *ud)
         if (y0 >= j->h)
             break;
         int y1 = y0 + PIG_ROWS < j->h ? y0 + PIG_ROWS : j->h;
-        pig_rows(j, y0, y1, scratch);
+        pig_rows(j, y0, y1, 1, scratch);
         pthread_mutex_lock(&j->lock);
         j->done += y1 - y0;
         int pct = (int)(100.0 * j->done / j->h);
@@ -642,10 +819,34 @@ int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib
     map->cover = dq_xmalloc(npx * sizeof(float));
     map->ink = dq_xmalloc(npx * sizeof(float));
     map->best = dq_xmalloc(npx * sizeof(int));
+    map->best2 = dq_xmalloc(npx * sizeof(int));
     support_endmember(planes, n, npx, map->support);
     pig_job_t j = {.planes = planes, .w = w, .h = h, .min_cover = min_cover, .map = map,
                    .progress = progress, .ud = ud, .last = -1};
     mesma_init(&j.ms, lib, map->support, NULL);
+    /* The survey: single pigments on every 16th pixel; a family belongs to the scene when it
+     * is the confident (confidence >= 0.5), half-opaque (cover >= 0.5) pigment of at least
+     * 1 % of such pixels (and 8 of them). A two-pass endmember selection in the spirit of
+     * MESMA's image-derived endmember libraries (Roberts et al. 1998; Dennison and Roberts,
+     * RSE 87, 2003): the pair models are drawn from what the image itself shows pure. */
+    {
+        double *scratch = dq_xmalloc((size_t)5 * (j.ms.n_models + 1) * sizeof(double));
+        pig_rows(&j, 0, h, 16, scratch);
+        free(scratch);
+        int cnt[256] = {0}, tot = 0;
+        for (int yrow = 0; yrow < h; yrow++)
+            for (int x = yrow % 16; x < w; x += 16) {
+                size_t i = (size_t)yrow * w + x;
+                if (map->label[i] >= DQ_SPEC_LABEL_PIGMENT0 && map->cover[i] >= 0.5f &&
+                    map->conf[i] >= 128) {
+                    cnt[j.ms.fam[map->best[i]]]++;
+                    tot++;
+                }
+            }
+        for (int k = 0; k < j.ms.n_models; k++)
+            j.scene[k] = cnt[k] >= 8 && cnt[k] >= tot / 100;
+        j.pairs = 1;
+    }
     /* Rows in blocks on one thread per core: every pixel is independent, so the map is the
      * same whatever the threads and blocks. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
