@@ -133,8 +133,9 @@ build/fuzz/fuzz_query: fuzz/fuzz_query.c $(FUZZ_CAT_SRCS)
 
 # The OAI-PMH target (issue 16) runs the /oai request parser and its resumption tokens;
 # fuzz_oai_read the reader of other repositories' OAI-PMH answers (lod/oai_read.c, libxml2).
+# fuzz_manifest the mapping of other institutions' IIIF Manifests (3.0 and 2.1, lod/harvest.c).
 FUZZ_OAI_SRCS := $(wildcard src/core/*.c src/lod/*.c)
-build/fuzz/fuzz_oai build/fuzz/fuzz_oai_read: build/fuzz/%: fuzz/%.c $(FUZZ_OAI_SRCS)
+build/fuzz/fuzz_oai build/fuzz/fuzz_oai_read build/fuzz/fuzz_manifest: build/fuzz/%: fuzz/%.c $(FUZZ_OAI_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -191,13 +192,14 @@ bench:
 	@bench/run.sh $(BENCH)
 
 # Validation against third-party schemas that cannot ship in this repository (the Linked Art
-# JSON schemas, the LIDO 1.0 XSD; how to fetch them into .cache/: each test's header): fails
+# JSON schemas, the LIDO 1.0 XSD, the IIIF presentation schema; how to fetch them into .cache/: each test's header): fails
 # when they are missing. `make check` runs the same tests without them, saying what did not run.
 validate:
 	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory build/danqing build/san/danqing
 	@DQ_VALIDATE=1 DQ_TEST_FILTER=scripts/test_linkedart scripts/run-tests.sh
 	@DQ_VALIDATE=1 DQ_TEST_FILTER=scripts/test_oai_harvest scripts/run-tests.sh
+	@DQ_VALIDATE=1 DQ_TEST_FILTER=scripts/test_manifests scripts/run-tests.sh
 
 # The analysis tables against ground truth and peers (bench/science/run.sh; SCIENCE="part ...").
 science:

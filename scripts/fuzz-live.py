@@ -189,10 +189,19 @@ class Gen:
                                                               "password": self.junk(8)})])
         ct = r.choice(["application/json", "application/x-www-form-urlencoded", "text/json",
                        "application/json; charset=utf-8"])
-        path = r.choice(["/api/login", "/api/logout", "/api/me", "/api/login/", "/api//login"])
+        path = r.choice(["/api/login", "/api/logout", "/api/me", "/api/login/", "/api//login",
+                         # IIIF Auth 2.0 (issue 16): the services any page may call
+                         "/iiif/auth/2/access?origin=" + self.junk(12),
+                         "/iiif/auth/2/token?messageId=" + self.junk(12) + "&origin=" +
+                         r.choice(["http%3A%2F%2Fa.b", self.junk(12)]),
+                         "/iiif/auth/2/probe/" + self.junk(8), "/iiif/auth/2/logout",
+                         "/iiif/auth/2/" + self.junk(6)])
+        path = path.replace(" ", "%20").replace("\t", "%09").replace("#", "%23")
         method = r.choice(["POST", "POST", "GET"])
         hdrs = (f"Content-Type: {ct}",) + r.choice([(), ("X-Requested-With: danqing",),
-                                                    ("Cookie: dq_session=" + "z" * 200,)])
+                                                    ("Cookie: dq_session=" + "z" * 200,),
+                                                    ("Cookie: dq_iiif=dqa_" + "y" * 43,),
+                                                    ("Authorization: Bearer dqt_" + "x" * 43,)])
         return "auth", self.req(method, path, hdrs, body if method == "POST" else None), True
 
     def headers(self):

@@ -116,6 +116,11 @@ typedef struct {
     const int64_t *r;
     size_t n_r, j, seen, need;
     int may_stop, stopped;
+    /* prefix walks (tier_prefix): stop after stop_n rows (0: never), or at the first row past
+     * upto (has_upto; that row is not kept) */
+    size_t stop_n;
+    int64_t upto;
+    int has_upto;
 } rowset_t;
 
 static void rowset_free(rowset_t *r)
@@ -135,10 +140,18 @@ static int collect(void *ud, int64_t seq, double score)
             o->score = dq_xrealloc(o->score, o->cap * sizeof(*o->score));
     }
     DQ_ASSERT(o->n == 0 || seq > o->id[o->n - 1]); /* the primitive's contract: ascending */
+    if (o->has_upto && seq > o->upto) {
+        o->stopped = 1;
+        return 1;
+    }
     o->id[o->n] = seq;
     if (o->score)
         o->score[o->n] = score;
     o->n++;
+    if (o->stop_n && o->n >= o->stop_n) {
+        o->stopped = 1;
+        return 1;
+    }
     if (o->may_stop) {
         while (o->j < o->n_r && o->r[o->j] < seq)
             o->j++;
@@ -222,6 +235,69 @@ static int cmp_ranked(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* The page of a broad relevance search from a prefix of the matches, when that is enough
+ * (issue 9: at 500,000 relics "wind in the pines" spent half its time walking the boost and
+ * title/creators sets of all its 19,000 matches, to list 24 of them). With more than
+ * RANK_TIER_MAX matches in the title/creators set, no tier is scored: every class of
+ * rank_page is in seq order. So once the title walk has read RANK_TIER_MAX + 1 rows, up to
+ * seq L, and the boost walk its rows up to L, the class of every listed row up to L is
+ * known; when the first class (boosted title rows, or title rows when nothing is boosted)
+ * already has offset + k rows up to L, they are the page, since any later row of any class
+ * comes after them. *done is 0 when the prefix is not enough (the caller walks everything:
+ * the prefix walks were at most RANK_TIER_MAX + 1 rows each); *whole is then 1 when tier
+ * holds the whole title set (at most RANK_TIER_MAX rows), else tier is empty. */
+static int tier_prefix(relic_search_ctx_t *c, const int64_t *r, size_t n, size_t offset, size_t k,
+                       int64_t *page, size_t *n_page, rowset_t *tier, int *done, int *whole,
+                       dq_err_t *err)
+{
+    rowset_t boost = {0};
+    int rc = -1, boosted = c->sp->n_boost > 0, covers = boosted && boost_covers_all(c->sp);
+    size_t need = offset + k, found = 0;
+    *done = *whole = 0;
+    tier->stop_n = RANK_TIER_MAX + 1;
+    if (match(c, DQ_RELIC_MATCH_TITLE, 0, tier, err) < 0)
+        goto out;
+    if (!tier->stopped) { /* at most RANK_TIER_MAX title rows: a scored tier */
+        *whole = 1;
+        rc = 0;
+        goto out;
+    }
+    int64_t last = tier->id[tier->n - 1];
+    if (boosted && !covers) {
+        boost.upto = last;
+        boost.has_upto = 1;
+        if (match(c, DQ_RELIC_MATCH_BOOST, 0, &boost, err) < 0)
+            goto out;
+    }
+    /* the first class: boosted title rows (every title row is boosted when the boost covers
+     * all matches); with no boost phrase, the title rows */
+    size_t jt = 0, jb = 0;
+    for (size_t i = 0; i < n && r[i] <= last && found < need; i++) {
+        while (jt < tier->n && tier->id[jt] < r[i])
+            jt++;
+        if (jt == tier->n || tier->id[jt] != r[i])
+            continue;
+        if (boosted && !covers) {
+            while (jb < boost.n && boost.id[jb] < r[i])
+                jb++;
+            if (jb == boost.n || boost.id[jb] != r[i])
+                continue;
+        }
+        if (found++ >= offset)
+            page[(*n_page)++] = r[i];
+    }
+    if (found >= need)
+        *done = 1;
+    else
+        *n_page = 0;
+    rc = 0;
+out:
+    if (!*whole)
+        rowset_free(tier);
+    rowset_free(&boost);
+    return rc;
+}
+
 /* The relevance order of r[0..n) (ascending seqs, all of them among m, the matches of the
  * plan, scored when m->score): fills page with the rows at positions [offset, offset + k). */
 static int rank_page(relic_search_ctx_t *c, const int64_t *r, size_t n, const rowset_t *m,
@@ -233,6 +309,14 @@ static int rank_page(relic_search_ctx_t *c, const int64_t *r, size_t n, const ro
     size_t n_cls[4] = {0, 0, 0, 0}, need = offset + k, have = 0;
     int rc = -1, boosted = c->sp->n_boost > 0;
     *n_page = 0;
+    int have_tier = 0; /* 1: tier_prefix left the whole (small) title set in tier */
+    if (m->n > RANK_TIER_MAX) {
+        int done = 0;
+        if (tier_prefix(c, r, n, offset, k, page, n_page, &tier, &done, &have_tier, err) < 0)
+            return -1;
+        if (done)
+            return 0;
+    }
     rk = dq_xmalloc((n ? n : 1) * sizeof(*rk));
     if (boosted && boost_covers_all(c->sp)) { /* the boost set is every match */
         boost.id = dq_xmalloc((m->n ? m->n : 1) * sizeof(*boost.id));
@@ -272,7 +356,7 @@ static int rank_page(relic_search_ctx_t *c, const int64_t *r, size_t n, const ro
         /* The tier is scored when it has at most RANK_TIER_MAX rows: known beforehand when
          * all the matches are that few, else found out by a plain walk first. */
         int partial = 0;
-        if (m->n > RANK_TIER_MAX) {
+        if (m->n > RANK_TIER_MAX && !have_tier) {
             if (match(c, DQ_RELIC_MATCH_TITLE, 0, &tier, err) < 0)
                 goto out;
             partial = tier.stopped;

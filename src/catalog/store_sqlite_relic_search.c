@@ -10,12 +10,15 @@
  * the match bound, for bm25's IDF and for snippet()). A relevance search asks match_bound
  * first, then match: the bound is now the walk itself, stopped after limit + 1 matches and
  * kept for the transaction (struct relic_walk), so match reads it back instead of running
- * the query again. When the query is one phrase, the walk also records each row's weighted
- * phrase frequency (the FTS5 auxiliary function dq_relic_freq), and bm25 is finished in C: its
- * IDF needs the number of rows holding the phrase, which for a one-phrase query is the number
- * of matches the walk just counted, where bm25() ran the phrase once more over the whole
- * table. Snippets are made in C from the page's stored field text (fts_aux.c, FTS5's own
- * algorithm re-stated), without a third evaluation of the query.
+ * the query again. When the query is one term (one phrase, or a few OR-ed: 山水, qiushan,
+ * xsxl), the walk reads each phrase's rows through FTS5's xQueryPhrase instead of stepping
+ * the MATCH statement (walk_term: a third of the cost a row at 500,000 relics), recording
+ * each row's weighted phrase frequencies and whether a phrase sits in the title or creators
+ * field; bm25 is then finished in C (its IDF needs the rows holding each phrase, which for a
+ * one-term query are counted by the walk, where bm25() ran each phrase once more over the
+ * whole table), and the title/creators tier is read from the walk instead of walked again.
+ * Snippets are made in C from the page's stored field text (fts_aux.c, FTS5's own algorithm
+ * re-stated), without a third evaluation of the query.
  */
 #include "store_sqlite_internal.h"
 
@@ -116,18 +119,43 @@ static void render_what(const dq_search_plan_t *p, int what, dq_buf_t *out)
 static const double bm25_weight[4] = {10.0, 8.0, 2.0, 1.0};
 #define WALK_PTR "dq_relic_walk"
 
+/* The rows of one phrase (walk_term): ascending, with bm25's weighted instance count (when
+ * recorded) and whether the phrase occurs in the title or creators field. */
+typedef struct {
+    int64_t *id;
+    double *freq; /* recorded for the first freq_max + 1 rows, else 0 */
+    unsigned char *title;
+    size_t n, cap;
+} phrase_rows_t;
+
 /* The first matches of one MATCH expression in one transaction (see the header comment). */
 struct relic_walk {
-    dq_buf_t expr;     /* the expression walked; empty: nothing kept */
-    int changes;       /* sqlite3_total_changes() then: a write since makes the walk stale */
-    int64_t *id;       /* the first n matches, ascending */
-    double *freq;      /* per match, when freq: bm25's weighted instance count of the phrase */
+    dq_buf_t expr; /* the expression walked; empty: nothing kept */
+    int changes;   /* sqlite3_total_changes() then: a write since makes the walk stale */
+    int64_t *id;   /* the first n matches, ascending */
     size_t n, cap;
-    int complete;      /* 1: id[] holds every match */
-    int has_freq;      /* 1: a one-phrase walk that recorded freq[] and the totals below */
-    int64_t n_row;     /* rows in relic_fts (FTS5 xRowCount) */
-    int64_t n_token;   /* tokens in relic_fts (FTS5 xColumnTotalSize(-1)) */
+    int complete;    /* 1: id[] holds every match */
+    int has_freq;    /* 1: a one-term walk that recorded every frequency and the totals */
+    int64_t n_row;   /* rows in relic_fts (FTS5 xRowCount) */
+    int64_t n_token; /* tokens in relic_fts (FTS5 xColumnTotalSize(-1)) */
+    /* One-term walks (walk_term): the rows of each phrase of the expression, in phrase order,
+     * and per match of id[] whether it is a title/creators match (DQ_RELIC_MATCH_TITLE). */
+    phrase_rows_t *ph;
+    size_t n_ph, cap_ph;
+    unsigned char *title; /* per id[] when has_title */
+    int has_title;
+    int64_t freq_max; /* walk_term records frequencies while a phrase has at most this many
+                         rows (more: the walk is too long to be scored exactly anyway) */
+    int term_rc;      /* the first error of an xQueryPhrase in term_fn */
 };
+
+static void phrases_clear(struct relic_walk *w)
+{
+    for (size_t i = 0; i < w->n_ph; i++)
+        w->ph[i].n = 0;
+    w->n_ph = 0;
+    w->has_title = 0;
+}
 
 void dq_sqlite_relic_walk_free(struct relic_walk *w)
 {
@@ -135,7 +163,13 @@ void dq_sqlite_relic_walk_free(struct relic_walk *w)
         return;
     dq_buf_free(&w->expr);
     free(w->id);
-    free(w->freq);
+    for (size_t i = 0; i < w->cap_ph; i++) {
+        free(w->ph[i].id);
+        free(w->ph[i].freq);
+        free(w->ph[i].title);
+    }
+    free(w->ph);
+    free(w->title);
     free(w);
 }
 
@@ -145,59 +179,87 @@ void dq_sqlite_relic_walk_clear(struct relic_walk *w)
         dq_buf_reset(&w->expr);
 }
 
-/* FTS5 auxiliary function dq_relic_freq(relic_fts, walk pointer): the row's phrase
- * frequency as bm25 computes it (fts5_aux.c fts5Bm25Function: the field weight of each
- * instance, summed in instance order), and on the first row the table totals bm25 reads. */
-static void freq_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int n_val,
+/* xQueryPhrase's callback in term_fn: one row of the phrase t->p (see walk_term). */
+typedef struct {
+    struct relic_walk *w;
+    phrase_rows_t *p;
+} term_ctx_t;
+
+static int term_row(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud)
+{
+    term_ctx_t *t = ud;
+    phrase_rows_t *p = t->p;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 512;
+        p->id = dq_xrealloc(p->id, p->cap * sizeof(*p->id));
+        p->freq = dq_xrealloc(p->freq, p->cap * sizeof(*p->freq));
+        p->title = dq_xrealloc(p->title, p->cap);
+    }
+    p->id[p->n] = api->xRowid(fts);
+    /* the columns holding the phrase come in ascending order: the first says it all */
+    Fts5PhraseIter it;
+    int col = -1, rc = api->xPhraseFirstColumn(fts, 0, &it, &col);
+    p->title[p->n] = col == 0 || col == 1;
+    double f = 0.0;
+    if (rc == SQLITE_OK && (int64_t)p->n <= t->w->freq_max) {
+        /* bm25's frequency (fts5_aux.c fts5Bm25Function): the field weight of each instance,
+         * summed in instance order */
+        int n_inst = 0;
+        rc = api->xInstCount(fts, &n_inst);
+        for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
+            int ip, ic, io;
+            rc = api->xInst(fts, i, &ip, &ic, &io);
+            if (rc == SQLITE_OK)
+                f += ic >= 0 && ic < 4 ? bm25_weight[ic] : 1.0;
+        }
+    }
+    p->freq[p->n++] = f;
+    return rc;
+}
+
+/* FTS5 auxiliary function dq_relic_term(relic_fts, walk pointer), called on the first match
+ * of a one-term expression only (LIMIT 1): it reads the rows of every phrase of the
+ * expression through xQueryPhrase into the walk (see walk_term), and the table totals bm25
+ * reads. */
+static void term_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int n_val,
                     sqlite3_value **val)
 {
     struct relic_walk *w = n_val == 1 ? sqlite3_value_pointer(val[0], WALK_PTR) : NULL;
-    int rc = SQLITE_OK, n_inst = 0;
-    double f = 0.0;
     if (!w) {
-        sqlite3_result_error(ctx, "dq_relic_freq: no walk", -1);
+        sqlite3_result_error(ctx, "dq_relic_term: no walk", -1);
         return;
     }
-    if (!w->has_freq) {
-        sqlite3_int64 rows = 0, tokens = 0;
-        rc = api->xRowCount(fts, &rows);
-        if (rc == SQLITE_OK)
-            rc = api->xColumnTotalSize(fts, -1, &tokens);
-        w->n_row = rows;
-        w->n_token = tokens;
-        w->has_freq = rc == SQLITE_OK;
-    }
+    sqlite3_int64 rows = 0, tokens = 0;
+    int rc = api->xRowCount(fts, &rows);
     if (rc == SQLITE_OK)
-        rc = api->xInstCount(fts, &n_inst);
-    for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
-        int ip, ic, io;
-        rc = api->xInst(fts, i, &ip, &ic, &io);
-        if (rc == SQLITE_OK)
-            f += ic >= 0 && ic < 4 ? bm25_weight[ic] : 1.0;
+        rc = api->xColumnTotalSize(fts, -1, &tokens);
+    w->n_row = rows;
+    w->n_token = tokens;
+    size_t n = (size_t)api->xPhraseCount(fts);
+    if (n > w->cap_ph) {
+        w->ph = dq_xrealloc(w->ph, n * sizeof(*w->ph));
+        memset(w->ph + w->cap_ph, 0, (n - w->cap_ph) * sizeof(*w->ph));
+        w->cap_ph = n;
     }
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        term_ctx_t t = {w, &w->ph[i]};
+        w->ph[i].n = 0;
+        rc = api->xQueryPhrase(fts, (int)i, &t, term_row);
+    }
+    w->n_ph = n;
     if (rc != SQLITE_OK)
         sqlite3_result_error_code(ctx, rc);
     else
-        sqlite3_result_double(ctx, f);
+        sqlite3_result_int(ctx, 1);
 }
 
 int dq_sqlite_relic_fts_register(sqlite3 *db, dq_err_t *err)
 {
     fts5_api *api = dq_search_fts5_api(db);
-    if (!api || api->xCreateFunction(api, "dq_relic_freq", NULL, freq_fn, NULL) != SQLITE_OK)
-        return dq_err_set(err, DQ_EINTERNAL, 500, "catalog: registering dq_relic_freq failed: %s",
+    if (!api || api->xCreateFunction(api, "dq_relic_term", NULL, term_fn, NULL) != SQLITE_OK)
+        return dq_err_set(err, DQ_EINTERNAL, 500, "catalog: registering dq_relic_term failed: %s",
                           sqlite3_errmsg(db));
     return 0;
-}
-
-/* 1 when the MATCH expression of plan is one phrase: then the rows holding phrase 0 (bm25's
- * IDF) are exactly the matches. */
-static int one_phrase(const dq_search_plan_t *p)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < p->n_ph; i++)
-        n += p->ph[i].term >= 0;
-    return p->n_terms == 1 && n == 1;
 }
 
 /* The transaction's walk of expr if it is still good, else NULL. */
@@ -211,38 +273,98 @@ static struct relic_walk *walk_of(dq_store_txn_t *txn, const dq_buf_t *expr)
     return w;
 }
 
+/* The walk of a one-term plan (its phrases OR-ed: every row holding a phrase is a match):
+ * the rows of each phrase read through xQueryPhrase from inside one auxiliary function call,
+ * then their union in C. Stepping a MATCH statement costs about 70 ns a row at 500,000
+ * relics (the virtual machine and the cursor around each rowid); a phrase query walks the
+ * same doclist without them, and it answers three questions the statement could not: each
+ * phrase's row count (bm25's IDF, so that bm25 is finished in C for several phrases too),
+ * each row's phrase frequencies, and whether a phrase sits in the title or creators field
+ * (the DQ_RELIC_MATCH_TITLE tier), which took a second walk of the same doclists. Frequencies
+ * are recorded while a phrase has at most limit rows: beyond, the matches are too many to be
+ * scored exactly. Multi-term plans keep FTS5's own AND walk, which skips through the longer
+ * doclists instead of reading them whole. */
+static int walk_term(dq_store_txn_t *txn, const dq_buf_t *expr, int64_t limit, struct relic_walk *w,
+                     dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(txn,
+                                  "SELECT dq_relic_term(relic_fts, ?2) FROM relic_fts"
+                                  " WHERE relic_fts MATCH ?1 LIMIT 1",
+                                  err);
+    if (!st)
+        return -1;
+    phrases_clear(w);
+    w->freq_max = limit;
+    sqlite3_bind_text(st, 1, expr->data, (int)expr->len, SQLITE_STATIC);
+    sqlite3_bind_pointer(st, 2, w, WALK_PTR, NULL);
+    int r = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        phrases_clear(w);
+        /* the plan is made of quoted strings only, so this is the text's fault at most */
+        return dq_err_set(err, DQ_EINVAL, 400, "search: %s", sqlite3_errmsg(txn->db));
+    }
+    if (r == SQLITE_DONE) /* nothing matches: term_fn never ran */
+        phrases_clear(w);
+    /* the union of the phrases' ascending rows, a k-way merge (k: the term's few phrases) */
+    size_t total = 0, *at = dq_xcalloc(w->n_ph ? w->n_ph : 1, sizeof(*at));
+    for (size_t i = 0; i < w->n_ph; i++)
+        total += w->ph[i].n;
+    if (total > w->cap) {
+        w->cap = total;
+        w->id = dq_xrealloc(w->id, w->cap * sizeof(*w->id));
+    }
+    w->title = dq_xrealloc(w->title, w->cap ? w->cap : 1);
+    for (;;) {
+        int64_t next = INT64_MAX;
+        for (size_t i = 0; i < w->n_ph; i++)
+            if (at[i] < w->ph[i].n && w->ph[i].id[at[i]] < next)
+                next = w->ph[i].id[at[i]];
+        if (next == INT64_MAX)
+            break;
+        unsigned char title = 0;
+        for (size_t i = 0; i < w->n_ph; i++)
+            if (at[i] < w->ph[i].n && w->ph[i].id[at[i]] == next)
+                title |= w->ph[i].title[at[i]++];
+        w->id[w->n] = next;
+        w->title[w->n++] = title;
+    }
+    free(at);
+    w->complete = 1;
+    w->has_title = 1;
+    w->has_freq = (int64_t)w->n <= limit;
+    return 0;
+}
+
 /* Walks expr (every term: DQ_RELIC_MATCH_ALL) for at most limit + 1 matches into the
- * transaction's walk, recording frequencies when the plan is one phrase. */
+ * transaction's walk; a one-term plan is walked whole (walk_term). */
 static int walk(dq_store_txn_t *txn, const dq_search_plan_t *plan, const dq_buf_t *expr,
                 int64_t limit, struct relic_walk **out, dq_err_t *err)
 {
     struct relic_walk *w = txn->conn->walk;
-    int freq = one_phrase(plan), r = SQLITE_ROW;
+    int r = SQLITE_ROW;
     if (!w)
         w = txn->conn->walk = dq_xcalloc(1, sizeof(*w));
     dq_buf_reset(&w->expr);
     w->n = 0;
     w->complete = w->has_freq = 0;
-    sqlite3_stmt *st = dq_sq_stmt(txn,
-                                  freq ? "SELECT rowid, dq_relic_freq(relic_fts, ?2) FROM relic_fts"
-                                         " WHERE relic_fts MATCH ?1 ORDER BY rowid"
-                                       : "SELECT rowid FROM relic_fts WHERE relic_fts MATCH ?1"
-                                         " ORDER BY rowid",
-                                  err);
+    phrases_clear(w);
+    if (plan->n_terms == 1) {
+        if (walk_term(txn, expr, limit, w, err) < 0)
+            return -1;
+        goto done;
+    }
+    sqlite3_stmt *st =
+        dq_sq_stmt(txn, "SELECT rowid FROM relic_fts WHERE relic_fts MATCH ?1 ORDER BY rowid", err);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, expr->data, (int)expr->len, SQLITE_STATIC);
-    if (freq)
-        sqlite3_bind_pointer(st, 2, w, WALK_PTR, NULL);
     while ((int64_t)w->n <= limit && (r = sqlite3_step(st)) == SQLITE_ROW) {
         if (w->n == w->cap) {
             w->cap = w->cap ? w->cap * 2 : 512;
             w->id = dq_xrealloc(w->id, w->cap * sizeof(*w->id));
-            w->freq = dq_xrealloc(w->freq, w->cap * sizeof(*w->freq));
         }
-        w->id[w->n] = sqlite3_column_int64(st, 0);
-        w->freq[w->n] = freq ? sqlite3_column_double(st, 1) : 0.0;
-        w->n++;
+        w->id[w->n++] = sqlite3_column_int64(st, 0);
     }
     if ((int64_t)w->n <= limit) {
         if (r != SQLITE_DONE) {
@@ -253,7 +375,7 @@ static int walk(dq_store_txn_t *txn, const dq_search_plan_t *plan, const dq_buf_
         w->complete = 1;
     }
     sqlite3_reset(st);
-    w->has_freq = freq && w->has_freq;
+done:
     dq_buf_append(&w->expr, expr->data, expr->len);
     w->changes = sqlite3_total_changes(txn->db);
     *out = w;
@@ -301,10 +423,11 @@ static int doc_tokens(sqlite3_stmt *st, int64_t id, int64_t *n)
     return off == len ? 0 : 1;
 }
 
-/* bm25(relic_fts, 10.0, 8.0, 2.0, 1.0) of every row of a complete one-phrase walk, the same
- * arithmetic as fts5Bm25Function in the same order (so the same doubles): nHit, the rows
- * holding the phrase, is w->n. 1 when a row's length cannot be read (the caller then asks
- * FTS5 for bm25 itself). */
+/* bm25(relic_fts, 10.0, 8.0, 2.0, 1.0) of every row of a complete one-term walk, the same
+ * arithmetic as fts5Bm25Function in the same order (so the same doubles): nHit of phrase p,
+ * the rows holding it anywhere, is its row count in the walk (every row holding a phrase of
+ * the only term is a match). 1 when a row's length cannot be read (the caller then asks FTS5
+ * for bm25 itself). */
 static int walk_scores(dq_store_txn_t *txn, const struct relic_walk *w, double *score,
                        dq_err_t *err)
 {
@@ -312,23 +435,36 @@ static int walk_scores(dq_store_txn_t *txn, const struct relic_walk *w, double *
     sqlite3_stmt *st = dq_sq_stmt(txn, "SELECT sz FROM relic_fts_docsize WHERE id = ?1", err);
     if (!st)
         return -1;
-    int64_t n_hit = (int64_t)w->n;
+    size_t n_ph = w->n_ph, *at = dq_xcalloc(n_ph ? n_ph : 1, sizeof(*at));
+    double *idf = dq_xmalloc((n_ph ? n_ph : 1) * sizeof(*idf));
     double avgdl = (double)w->n_token / (double)w->n_row;
-    double idf = log((w->n_row - n_hit + 0.5) / (n_hit + 0.5));
-    if (idf <= 0.0)
-        idf = 1e-6;
+    for (size_t p = 0; p < n_ph; p++) { /* nHit: the rows holding phrase p */
+        int64_t n_hit = (int64_t)w->ph[p].n;
+        idf[p] = log((w->n_row - n_hit + 0.5) / (n_hit + 0.5));
+        if (idf[p] <= 0.0)
+            idf[p] = 1e-6;
+    }
+    int rc = 0;
     for (size_t i = 0; i < w->n; i++) {
         int64_t tokens;
         if (doc_tokens(st, w->id[i], &tokens) != 0) {
-            sqlite3_reset(st);
-            return 1;
+            rc = 1;
+            break;
         }
-        double d = (double)tokens, s = 0.0, f = w->freq[i];
-        s += idf * ((f * (k1 + 1.0)) / (f + k1 * (1 - b + b * d / avgdl)));
+        double d = (double)tokens, s = 0.0;
+        for (size_t p = 0; p < n_ph; p++) { /* every phrase, in order, as bm25 sums them */
+            const phrase_rows_t *ph = &w->ph[p];
+            double f = 0.0;
+            if (at[p] < ph->n && ph->id[at[p]] == w->id[i])
+                f = ph->freq[at[p]++];
+            s += idf[p] * ((f * (k1 + 1.0)) / (f + k1 * (1 - b + b * d / avgdl)));
+        }
         score[i] = -1.0 * s;
     }
     sqlite3_reset(st);
-    return 0;
+    free(at);
+    free(idf);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- primitives */
@@ -345,6 +481,23 @@ int dq_sqlite_relic_match(dq_store_txn_t *txn, const dq_search_plan_t *plan, int
     if (!expr.len) /* no boost phrases: nothing matches */
         return dq_buf_free(&expr), 0;
     struct relic_walk *w = what == DQ_RELIC_MATCH_ALL ? walk_of(txn, &expr) : NULL;
+    if (what == DQ_RELIC_MATCH_ALL && !w && plan->n_terms == 1 &&
+        walk(txn, plan, &expr, scored ? INT64_MAX - 1 : -1, &w, err) < 0)
+        goto out;
+    if (what == DQ_RELIC_MATCH_TITLE && !scored) {
+        /* the title tier of a one-term plan is known from its walk (walk_term) */
+        dq_buf_t all = {0};
+        render_what(plan, DQ_RELIC_MATCH_ALL, &all);
+        struct relic_walk *wa = walk_of(txn, &all);
+        dq_buf_free(&all);
+        if (wa && wa->complete && wa->has_title) {
+            for (size_t i = 0; i < wa->n; i++)
+                if (wa->title[i] && cb(ud, wa->id[i], 0.0))
+                    break;
+            rc = 0;
+            goto out;
+        }
+    }
     if (w && scored && w->complete && w->has_freq) {
         score = dq_xmalloc((w->n ? w->n : 1) * sizeof(*score));
         r = walk_scores(txn, w, score, err);
@@ -411,7 +564,7 @@ int dq_sqlite_relic_match_bound(dq_store_txn_t *txn, const dq_search_plan_t *pla
     int rc = 0;
     if (expr.len) {
         rc = walk(txn, plan, &expr, limit, &w, err);
-        if (rc == 0 && w->complete)
+        if (rc == 0 && w->complete && (int64_t)w->n <= limit) /* one-term walks are whole */
             *bound = (int64_t)w->n;
     } else {
         *bound = 0;

@@ -126,15 +126,32 @@ static void manifest(run_t *r, const char *url)
 
 /* ---------------------------------------------------------------- Collections */
 
+static int collection_list(run_t *r, json_t *list, int depth, dq_err_t *err);
+
+/* A Collection's members: 3.0 "items"; 2.1 "manifests", "collections" and "members" (with
+ * "@id" and "@type" sc:Manifest / sc:Collection), which real aggregators still publish. */
 static int collection(run_t *r, json_t *c, int depth, dq_err_t *err)
+{
+    static const char *const lists[] = {"items", "manifests", "collections", "members"};
+    for (size_t li = 0; li < DQ_ARRAY_LEN(lists); li++) {
+        if (collection_list(r, json_object_get(c, lists[li]), depth, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int collection_list(run_t *r, json_t *list, int depth, dq_err_t *err)
 {
     size_t i;
     json_t *it;
-    json_array_foreach(json_object_get(c, "items"), i, it)
+    json_array_foreach(list, i, it)
     {
-        const char *t = jstr(it, "type"), *id = jstr(it, "id");
+        const char *t = jstr(it, "type") ? jstr(it, "type") : jstr(it, "@type");
+        const char *id = jstr(it, "id") ? jstr(it, "id") : jstr(it, "@id");
         if (!t || !id)
             continue;
+        if (strncmp(t, "sc:", 3) == 0)
+            t += 3;
         if (strcmp(t, "Manifest") == 0) {
             if (r->n_seen >= MAX_MANIFESTS)
                 return dq_err_set(err, DQ_ELIMIT, 0, "more than %d manifests", MAX_MANIFESTS);
@@ -421,6 +438,8 @@ int dq_cmd_harvest(dq_config_t *cfg, int argc, char **argv)
         goto out;
     }
     const char *type = jstr(top, "type");
+    if (!type && jstr(top, "@type")) /* Presentation 2.1: sc:Collection, sc:Manifest */
+        type = strncmp(jstr(top, "@type"), "sc:", 3) == 0 ? jstr(top, "@type") + 3 : NULL;
     if (oai_base) {
         free(spath);
         spath = state_path(cfg, oai_base);

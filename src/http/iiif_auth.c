@@ -34,6 +34,11 @@
 #include "image/image.h"
 
 #define ACCESS_COOKIE "dq_iiif"
+/* The origins the access cookie was granted for, most recent first, '|' between them (a
+ * character that no origin holds and a cookie value may). */
+#define ORIGINS_COOKIE "dq_iiif_origins"
+#define ORIGINS_MAX 8
+#define ORIGINS_CAP (ORIGINS_MAX * (DQ_IIIF_AUTH_ORIGIN_MAX + 1) + 1)
 
 /* ---------------------------------------------------------------- cookies */
 
@@ -48,15 +53,65 @@ static int over_https(dq_server_t *srv, const dq_http_req_t *req)
     return secure;
 }
 
-/* Set-Cookie for the access cookie (value "" and max_age 0 delete it). HttpOnly: no script,
- * the viewer's included, may read it (the spec's premise: the client never sees the aspect). */
+/* Set-Cookie for one of our IIIF cookies (value "" and max_age 0 delete it). HttpOnly: no
+ * script, the viewer's included, may read it (the spec's premise: the client never sees the
+ * aspect). */
+static void set_cookie(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
+                       const char *name, const char *path, const char *value, long max_age)
+{
+    dq_buf_t b = {0};
+    dq_buf_printf(&b, "%s=%s; HttpOnly; Path=%s; Max-Age=%ld; %s", name, value, path, max_age,
+                  over_https(srv, req) ? "SameSite=None; Secure" : "SameSite=Lax");
+    dq_http_resp_header(resp, "Set-Cookie", b.data);
+    dq_buf_free(&b);
+}
+
 static void access_cookie(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp,
                           const char *value, long max_age)
 {
-    char buf[DQ_TOKEN_MAX + 128];
-    snprintf(buf, sizeof(buf), ACCESS_COOKIE "=%s; HttpOnly; Path=/iiif/; Max-Age=%ld; %s", value,
-             max_age, over_https(srv, req) ? "SameSite=None; Secure" : "SameSite=Lax");
-    dq_http_resp_header(resp, "Set-Cookie", buf);
+    set_cookie(srv, req, resp, ACCESS_COOKIE, "/iiif/", value, max_age);
+}
+
+/* ---------------------------------------------------------------- origins */
+
+/* Auth 2.0 §3.2: "The server MAY use this information [the origin given to the access
+ * service] to validate the origin supplied in subsequent requests to the access token
+ * service." We do: a token goes only to a site the user signed in for in the popup, which
+ * named it, so a page the user never chose cannot frame the token service and learn whether
+ * they are signed in. The list rides in a cookie of its own beside the access cookie (only
+ * the token and access services see it: Path=/iiif/auth/2/); the user could edit it, but
+ * gains nothing a sign-in would not give. */
+
+/* 1 when origin is one of the '|'-separated entries of list. */
+static int origin_listed(const char *list, const char *origin)
+{
+    size_t ol = strlen(origin);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, '|');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == ol && memcmp(p, origin, n) == 0)
+            return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+/* The new list: origin first, then the old list's valid entries without it, at most
+ * ORIGINS_MAX in all. */
+static void origins_add(const char *old, const char *origin, dq_buf_t *out)
+{
+    int n = 1;
+    dq_buf_puts(out, origin);
+    for (const char *p = old; p && *p && n < ORIGINS_MAX;) {
+        const char *e = strchr(p, '|');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char o[DQ_IIIF_AUTH_ORIGIN_MAX + 1];
+        if (dq_iiif_auth_origin_check(p, len, o) && strcmp(o, origin) != 0) {
+            dq_buf_printf(out, "|%s", o);
+            n++;
+        }
+        p = e ? e + 1 : NULL;
+    }
 }
 
 int dq_http_iiif_access_actor(dq_server_t *srv, const dq_http_req_t *req, dq_actor_t *who)
@@ -130,6 +185,15 @@ static void access_grant(dq_server_t *srv, const dq_http_req_t *req, dq_http_res
         dq_api_error(resp, 403, "this needs the header X-Requested-With: danqing", NULL);
         return;
     }
+    const char *enc = req->arg(req, "origin");
+    char *dec = enc ? dq_str_pct_decode(enc, strlen(enc), &err) : NULL;
+    char origin[DQ_IIIF_AUTH_ORIGIN_MAX + 1];
+    int origin_ok = dec && dq_iiif_auth_origin_check(dec, strlen(dec), origin);
+    free(dec);
+    if (!origin_ok) {
+        dq_api_error(resp, 400, "origin must be the viewer's origin, scheme://host[:port]", NULL);
+        return;
+    }
     if (!dq_http_cookie(req, "dq_session", session, sizeof(session))) {
         dq_api_error(resp, 401, "not signed in", NULL);
         return;
@@ -143,9 +207,15 @@ static void access_grant(dq_server_t *srv, const dq_http_req_t *req, dq_http_res
     dq_buf_json_str(&b, who.user, strlen(who.user));
     dq_buf_printf(&b, "\",\"role\":\"%s\",\"expires_in\":%d}\n", dq_catalog_role_name(who.role),
                   DQ_IIIF_COOKIE_TTL);
-    dq_api_json(resp, 200, &b);
-    no_store(resp);
+    dq_api_json(resp, 200, &b); /* private, no-cache: nothing else to add */
+    resp->no_etag = 1;
     access_cookie(srv, req, resp, cookie, DQ_IIIF_COOKIE_TTL);
+    char old[ORIGINS_CAP] = "";
+    dq_buf_t list = {0};
+    dq_http_cookie(req, ORIGINS_COOKIE, old, sizeof(old));
+    origins_add(old, origin, &list);
+    set_cookie(srv, req, resp, ORIGINS_COOKIE, "/iiif/auth/2/", list.data, DQ_IIIF_COOKIE_TTL);
+    dq_buf_free(&list);
     explicit_bzero(cookie, sizeof(cookie));
     explicit_bzero(session, sizeof(session));
 }
@@ -173,8 +243,13 @@ static void token(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *re
             from = DQ_CRED_SESSION;
             have = 1;
         }
+        char origins[ORIGINS_CAP] = "";
+        if (from == DQ_IIIF_CRED_COOKIE)
+            dq_http_cookie(req, ORIGINS_COOKIE, origins, sizeof(origins));
         if (!have)
             dq_iiif_auth_token_error(q.message_id, "missingAspect", &msg);
+        else if (from == DQ_IIIF_CRED_COOKIE && !origin_listed(origins, q.origin))
+            dq_iiif_auth_token_error(q.message_id, "invalidOrigin", &msg);
         else if (dq_catalog_iiif_token(srv->catalog, from, cred, DQ_IIIF_TOKEN_TTL, tok, &who,
                                        &expired, &err) < 0)
             dq_iiif_auth_token_error(q.message_id,
@@ -270,6 +345,7 @@ static void logout(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
     no_store(resp);
     dq_http_resp_header(resp, "Content-Security-Policy", "default-src 'none'");
     access_cookie(srv, req, resp, "", 0);
+    set_cookie(srv, req, resp, ORIGINS_COOKIE, "/iiif/auth/2/", "", 0);
     /* api_auth.c's session cookie, deleted with the attributes it was set with. */
     dq_http_resp_header(resp, "Set-Cookie",
                         "dq_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");

@@ -63,8 +63,11 @@ static int visibility(dq_server_t *srv, const dq_http_req_t *req, const char *id
     return dq_catalog_image_visible(srv->catalog, id, &who) ? 0 : -1;
 }
 
-/* Cache-Control of an image answer (docs/deploy.md, CDN). Browsers may keep any answer an
- * hour; a restricted image is "private", so no shared cache (proxy, CDN) ever stores it. A
+/* Cache-Control of an image answer (docs/deploy.md, CDN). Browsers may keep a public answer
+ * an hour; a restricted image is "private", so no shared cache (proxy, CDN) ever stores it,
+ * and "no-cache": the browser asks again (If-None-Match) at every use, so that after a sign-out
+ * (IIIF Auth 2.0 logout, issue 16) the next person at the same browser gets the 401, not the
+ * pixels from the browser's cache; a browser that still has access gets a bodiless 304. A
  * public one may stay in a shared cache for --cdn-max-age seconds without asking again
  * (s-maxage); past that, and always with the default 0, the cache revalidates with the ETag
  * (a stored tile's comes from the pyramid file's identity, so it changes when the pyramid is
@@ -73,7 +76,7 @@ static int visibility(dq_server_t *srv, const dq_http_req_t *req, const char *id
 static void cache_control(const dq_server_t *srv, int public_img, char *out, size_t size)
 {
     if (!public_img)
-        snprintf(out, size, "private, max-age=3600");
+        snprintf(out, size, "private, no-cache");
     else
         snprintf(out, size, "public, max-age=3600, s-maxage=%d", srv->cfg->cdn_max_age);
 }

@@ -141,10 +141,14 @@ static void security_headers(dq_http_resp_t *resp, int html)
     if (!html)
         return;
     /* No inline script, no eval: the app is CSP-clean. Styles may be set by OpenSeadragon
-     * through the style attribute; images come from this server's IIIF endpoints. */
+     * through the style attribute. Images and fetches may also come from other http(s)
+     * origins (issue 16): a reader opens another institution's IIIF manifest (the browser
+     * fetches it, under that site's CORS) and views its image service. Scripts stay
+     * 'self' only, so no other origin can run code here. */
     dq_http_resp_header(resp, "Content-Security-Policy",
                         "default-src 'self'; script-src 'self'; style-src 'self' "
-                        "'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
+                        "'unsafe-inline'; img-src 'self' data: blob: https: http:; "
+                        "connect-src 'self' https: http:; "
                         "font-src 'self'; object-src 'none'; base-uri 'none'; "
                         "frame-ancestors 'self'");
     dq_http_resp_header(resp, "Referrer-Policy", "same-origin");

@@ -51,10 +51,114 @@ static json_t *lang_pair(const json_t *map)
             json_object_set_new(o, to, json_string(s));
     }
     if (!json_object_size(o)) {
+        /* Real manifests carry other keys too (a language we do not show, or a broken one:
+         * the Library of Congress's Hamilton letter labels every value "true"): keep the first
+         * value, as zh when it is written in CJK, else as en, rather than lose the title. */
+        json_object_foreach((json_t *)map, k, v)
+        {
+            const char *s = json_string_value(json_array_get(v, 0));
+            if (!s || !*s)
+                continue;
+            const unsigned char *u = (const unsigned char *)s;
+            int cjk = 0;
+            for (; *u && !cjk; u++) /* U+3400..U+9FFF: lead bytes E3 (from 0x90) .. E9 */
+                cjk = (u[0] == 0xE3 && u[1] >= 0x90) || (u[0] >= 0xE4 && u[0] <= 0xE9);
+            json_object_set_new(o, cjk ? "zh" : "en", json_string(s));
+            break;
+        }
+    }
+    if (!json_object_size(o)) {
         json_decref(o);
         return NULL;
     }
     return o;
+}
+
+/* ---------------------------------------------------------------- Presentation 2.1 */
+
+/* A Presentation 2.1 value (a string, {"@value", "@language"}, or an array of these) as a 3.0
+ * language map {lang|"none": [strings]}; NULL when it holds no string. New reference. */
+static json_t *v2_lmap(const json_t *v)
+{
+    json_t *m = json_object();
+    const json_t *one = v;
+    size_t i = 0, n = json_is_array(v) ? json_array_size(v) : 1;
+    for (; i < n; i++) {
+        if (json_is_array(v))
+            one = json_array_get(v, i);
+        const char *s = json_is_string(one) ? json_string_value(one)
+                                           : json_string_value(json_object_get(one, "@value"));
+        const char *lang = json_string_value(json_object_get(one, "@language"));
+        if (!s || !*s)
+            continue;
+        const char *key = lang && *lang ? lang : "none";
+        json_t *a = json_object_get(m, key);
+        if (!a) {
+            a = json_array();
+            json_object_set_new(m, key, a);
+        }
+        json_array_append_new(a, json_string(s));
+    }
+    if (!json_object_size(m)) {
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* The first http(s) string of a 2.1 value that may be a string, an object with "@id" or an
+ * array of either (license, related). Borrowed. */
+static const char *v2_uri(const json_t *v)
+{
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *one = json_is_array(v) ? json_array_get(v, i) : v;
+        const char *s = json_is_string(one) ? json_string_value(one)
+                                           : json_string_value(json_object_get(one, "@id"));
+        if (s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0))
+            return s;
+    }
+    return NULL;
+}
+
+/* A Presentation 2.1 Manifest ("@type": "sc:Manifest") as the 3.0 properties the mapping
+ * below reads (Presentation 3.0 Appendix "Changes from 2.1": label/description/metadata
+ * values become language maps, description is summary, license is rights, attribution is
+ * the requiredStatement, related is homepage). New reference. */
+static json_t *v2_upgrade(const json_t *m2)
+{
+    json_t *m = json_pack("{s:s}", "type", "Manifest");
+    json_t *x;
+    if ((x = v2_lmap(json_object_get(m2, "label"))))
+        json_object_set_new(m, "label", x);
+    if ((x = v2_lmap(json_object_get(m2, "description"))))
+        json_object_set_new(m, "summary", x);
+    json_t *md = json_array();
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(m2, "metadata"), i, e)
+    {
+        json_t *l = v2_lmap(json_object_get(e, "label")), *v = v2_lmap(json_object_get(e, "value"));
+        if (l && v)
+            json_array_append_new(md, json_pack("{s:o, s:o}", "label", l, "value", v));
+        else {
+            json_decref(l);
+            json_decref(v);
+        }
+    }
+    json_object_set_new(m, "metadata", md);
+    const char *lic = v2_uri(json_object_get(m2, "license"));
+    if (lic)
+        json_object_set_new(m, "rights", json_string(lic));
+    if ((x = v2_lmap(json_object_get(m2, "attribution"))))
+        json_object_set_new(m, "requiredStatement", json_pack("{s:o}", "value", x));
+    const char *rel = v2_uri(json_object_get(m2, "related"));
+    if (rel)
+        json_object_set_new(m, "homepage", json_pack("[{s:s}]", "id", rel));
+    const json_t *nav = json_object_get(m2, "navDate");
+    if (json_is_string(nav))
+        json_object_set(m, "navDate", (json_t *)nav);
+    return m;
 }
 
 const char *dq_lod_vocab_key(const json_t *vocab, const char *text)
@@ -119,8 +223,15 @@ int dq_lod_manifest_to_relic(const char *manifest, size_t len, const char *manif
     json_t *d = NULL;
     int rc = -1;
     const char *type = json_string_value(json_object_get(m, "type"));
+    const char *type2 = json_string_value(json_object_get(m, "@type"));
+    if (json_is_object(m) && !type && type2 && strcmp(type2, "sc:Manifest") == 0) {
+        json_t *up = v2_upgrade(m);
+        json_decref(m);
+        m = up;
+        type = "Manifest";
+    }
     if (!json_is_object(m) || !type || strcmp(type, "Manifest") != 0) {
-        dq_err_set(err, DQ_EINVAL, 422, "not a IIIF Presentation 3 Manifest: %.200s",
+        dq_err_set(err, DQ_EINVAL, 422, "not a IIIF Presentation 3 or 2.1 Manifest: %.200s",
                    manifest_url);
         goto out;
     }
@@ -211,6 +322,8 @@ int dq_lod_manifest_to_relic(const char *manifest, size_t len, const char *manif
                           "en");
     if (!inst)
         inst = lm(json_object_get(json_object_get(m, "requiredStatement"), "value"), "en");
+    if (!inst) /* any language, as a label keyed otherwise (real manifests do) */
+        inst = lm(json_object_get(json_object_get(m, "requiredStatement"), "value"), NULL);
     if (inst)
         json_object_set_new(remote, "institution", json_string(inst));
     if (source_url)

@@ -196,12 +196,14 @@ int dq_lod_page_meta(const char *relic_json, size_t len, const dq_lod_ctx_t *ctx
 /* ================================================================ harvesting (harvest.c) */
 
 /* Appends one JSON Lines relic document (for dq_catalog_import) that references the IIIF
- * Presentation 3.0 Manifest manifest (len bytes, fetched from manifest_url): id
+ * Presentation 3.0 Manifest manifest (len bytes, fetched from manifest_url; a 2.1 Manifest is
+ * read through the 3.0 properties it maps to: label, description, metadata, license,
+ * attribution, related, navDate): id
  * "ext-{16 hex}" and accession "ext-{24 hex}" of the URL's SHA-256, title, creators, dynasty,
  * dates, object type ("other" unless a label names one of ours), subject, medium, description,
  * rights and a "remote" block {manifest, institution, source (source_url, may be NULL), url,
  * licence}. vocab gives the vocabularies (base_url unused). Errors: 422 for a document that
- * is not a Manifest or has no label. */
+ * is not a Manifest or has no label. Fuzzed by fuzz/fuzz_manifest.c. */
 int dq_lod_manifest_to_relic(const char *manifest, size_t len, const char *manifest_url,
                              const char *source_url, const dq_lod_ctx_t *vocab, dq_buf_t *out,
                              dq_err_t *err);

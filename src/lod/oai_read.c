@@ -154,9 +154,11 @@ static int add_creator(rec_t *r, const char *lang, const char *value, const void
 {
     if (strlen(value) > 500)
         return -1;
+    /* A name in another language (a Flemish museum's LIDO is all xml:lang="nl") is still the
+     * person's name, which is not translated: file it by its script, CJK as zh, else en. */
     const char *to = our_lang(lang, value);
     if (!to)
-        return -1;
+        to = our_lang("", value);
     char nm[512], dates[128];
     dq_lod_split_dates(value, nm, sizeof(nm), dates, sizeof(dates));
     if (!nm[0])

@@ -209,14 +209,38 @@ def main():
         cs = {"Cookie": f"dq_session={session}"}
         st, _, _ = request(port, "POST", "/iiif/auth/2/access?origin=" + quote(VIEWER), headers=cs)
         check(st == 403, f"grant without the CSRF header: 403 ({st})")
-        st, h, body = request(port, "POST", "/iiif/auth/2/access?origin=" + quote(VIEWER),
-                              headers={**cs, "X-Requested-With": "danqing"})
-        access_cookie, attrs = set_cookie(h, "dq_iiif")
-        check(st == 200 and access_cookie and access_cookie.startswith("dqa_"),
+        st, _, _ = request(port, "POST", "/iiif/auth/2/access?origin=javascript%3Ax",
+                           headers={**cs, "X-Requested-With": "danqing"})
+        check(st == 400, f"grant for no valid origin: 400 ({st})")
+        st, cookies, body = set_cookies(port, "POST", "/iiif/auth/2/access?origin=" + quote(VIEWER),
+                                        {**cs, "X-Requested-With": "danqing"})
+        got = {c.split("=", 1)[0]: c for c in cookies}
+        access_cookie = got.get("dq_iiif", "=;").split("=", 1)[1].split(";")[0]
+        attrs = got.get("dq_iiif", "")
+        check(st == 200 and access_cookie.startswith("dqa_"),
               f"the access service grants the access cookie ({st})")
-        check("HttpOnly" in attrs and "Path=/iiif/" in attrs and "SameSite=Lax" in attrs and
+        check("HttpOnly" in attrs and "Path=/iiif/;" in attrs and "SameSite=Lax" in attrs and
               "Secure" not in attrs, f"plain http: HttpOnly, Path=/iiif/, SameSite=Lax ({attrs})")
-        ca = {"Cookie": f"dq_iiif={access_cookie}"}
+        origins = got.get("dq_iiif_origins", "=;").split("=", 1)[1].split(";")[0]
+        check(origins == "http://viewer.example:9000" and
+              "Path=/iiif/auth/2/" in got.get("dq_iiif_origins", ""),
+              f"and remembers the origin it was granted for ({origins})")
+        ca = {"Cookie": f"dq_iiif={access_cookie}; dq_iiif_origins={origins}"}
+        st, _, page, _ = token_page(port, "o1", "https://evil.example", ca["Cookie"])
+        check((page or {}).get("message", {}).get("profile") == "invalidOrigin" and
+              "accessToken" not in page["message"],
+              "a token for a site the user did not sign in for: invalidOrigin, no token")
+        st, _, page, _ = token_page(port, "o2", VIEWER, f"dq_iiif={access_cookie}")
+        check((page or {}).get("message", {}).get("profile") == "invalidOrigin",
+              "the access cookie without its origins: invalidOrigin")
+        st, cookies, _ = set_cookies(port, "POST", "/iiif/auth/2/access?origin=" +
+                                     quote("https://other.example"),
+                                     {"Cookie": f"dq_session={session}; dq_iiif_origins={origins}",
+                                      "X-Requested-With": "danqing"})
+        both = [c for c in cookies if c.startswith("dq_iiif_origins=")]
+        check(st == 200 and both and both[0].startswith(
+            "dq_iiif_origins=https://other.example|http://viewer.example:9000;"),
+            f"a second grant adds its origin first ({both})")
 
         # §4: the token service with the access cookie, as the viewer's iframe loads it.
         st, h, page, text = token_page(port, "ae3415", VIEWER, ca["Cookie"])
@@ -234,7 +258,8 @@ def main():
         st, _, page, text = token_page(port, "m1", "javascript:alert(1)", ca["Cookie"])
         check(st == 200 and page is None and "<script>" not in text and "dqt_" not in text,
               "token with a bad origin: nothing posted, no token on the page")
-        st, _, page, _ = token_page(port, "m2", VIEWER, "dq_iiif=dqa_" + "A" * 43)
+        st, _, page, _ = token_page(port, "m2", VIEWER,
+                                    "dq_iiif=dqa_" + "A" * 43 + f"; dq_iiif_origins={VIEWER}")
         check((page or {}).get("message", {}).get("profile") == "invalidAspect",
               "token with an unknown access cookie: invalidAspect")
         evil = "</script><script>alert(1)</script>"
@@ -260,7 +285,11 @@ def main():
         st, h, body = request(port, "GET", tile, headers=ca)
         check(st == 200 and h.get("content-type") == "image/jpeg" and body[:2] == b"\xff\xd8",
               f"tile with the access cookie: 200 image/jpeg ({st})")
-        check(h.get("cache-control", "").startswith("private"), "and private to that browser")
+        check(h.get("cache-control") == "private, no-cache",
+              f"private to that browser, revalidated at each use ({h.get('cache-control')})")
+        tile_tag = h.get("etag", "")
+        st, _, body = request(port, "GET", tile, headers={**ca, "If-None-Match": tile_tag})
+        check(st == 304 and body == b"", f"revalidation with access: bodiless 304 ({st})")
         st, _, _ = request(port, "GET", tile)
         check(st == 401, f"the same tile without it: 401 ({st})")
         st, _, _ = request(port, "GET", tile, headers={"Authorization": f"Bearer {access_token}"})
@@ -292,6 +321,9 @@ def main():
         check(json.loads(body).get("status") == 401, "after logout the token probes 401")
         st, _, _ = request(port, "GET", tile, headers=ca)
         check(st == 401, "after logout the access cookie gets no tile")
+        st, _, body = request(port, "GET", tile, headers={**ca, "If-None-Match": tile_tag})
+        check(st == 401 and not body.startswith(b"\xff\xd8"),
+              f"after logout a browser revalidating its cached tile gets 401, not 304 ({st})")
         st, _, page, _ = token_page(port, "m3", VIEWER, ca["Cookie"])
         check((page or {}).get("message", {}).get("profile") == "invalidAspect",
               "after logout the token service refuses the cookie")
@@ -301,10 +333,10 @@ def main():
         # /api/logout (the site's own sign-out) ends the IIIF credentials of that session.
         st, h, _ = request(port, "POST", "/api/login", {"user": "rita", "password": "rita-pass-1"})
         s2, _ = set_cookie(h, "dq_session")
-        st, h, _ = request(port, "POST", "/iiif/auth/2/access?origin=" + quote(VIEWER),
-                           headers={"Cookie": f"dq_session={s2}", "X-Requested-With": "danqing"})
-        c2, _ = set_cookie(h, "dq_iiif")
-        _, _, page, _ = token_page(port, "m4", VIEWER, f"dq_iiif={c2}")
+        st, cookies, _ = set_cookies(port, "POST", "/iiif/auth/2/access?origin=" + quote(VIEWER),
+                                     {"Cookie": f"dq_session={s2}", "X-Requested-With": "danqing"})
+        c2 = next((c.split(";")[0][8:] for c in cookies if c.startswith("dq_iiif=")), "")
+        _, _, page, _ = token_page(port, "m4", VIEWER, f"dq_iiif={c2}; dq_iiif_origins={VIEWER}")
         t2 = (page or {}).get("message", {}).get("accessToken", "")
         _, _, body = request(port, "GET", "/iiif/auth/2/probe/sec-img",
                              headers={"Authorization": f"Bearer {t2}"})

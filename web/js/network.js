@@ -4,6 +4,7 @@
 // where it comes from and its licence. Strings are bilingual here; nothing is fetched.
 import { lang, tag, pick, rightsLabel } from './i18n.js';
 import { h } from './dom.js';
+import { manifestField } from './remote-manifest.js';
 
 const L = {
   title: { zh: '研究', en: 'For research' },
@@ -112,4 +113,16 @@ export function placesList(r) {
     p.role ? h('span.place-role', ` (${p.role})`) : null,
     p.wikidata ? [' · ', h('a', { href: `https://www.wikidata.org/wiki/${p.wikidata}`, 'data-external': '' }, `Wikidata ${p.wikidata}`)] : null,
     p.tgn ? [' · ', h('a', { href: `http://vocab.getty.edu/page/tgn/${p.tgn}`, 'data-external': '' }, `TGN ${p.tgn}`)] : null)));
+}
+
+// ---- Another collection's manifest beside this work (issue 16) ----
+// Pasted into the field, or dropped on the viewer (IIIF drag-and-drop): opens compare with
+// this image on the left and the manifest's first image on the right.
+export function remoteCompare(imageId, navigate, dropTarget) {
+  return h('section.card-box.remote-box', { 'aria-labelledby': 'h-remote', lang: tag() },
+    h('h2#h-remote.box-title', lang() === 'zh' ? '与其他馆藏对照' : 'Compare with another collection'),
+    manifestField({
+      id: 'relic-remote', dropTarget,
+      onOpen: (res) => navigate(`/compare?${new URLSearchParams({ a: imageId, b: res.service, bl: res.label || '' })}`),
+    }));
 }

@@ -48,7 +48,8 @@ export function createViewer(imageId, { navigator = true, label = null, extra = 
   const viewer = OSD({
     ...OSD_DEFAULTS,
     element: stage,
-    tileSources: infoUrl(imageId),
+    // An absolute URL is another institution's image service (a manifest opened by URL).
+    tileSources: /^https?:\/\//.test(imageId) ? `${imageId}/info.json` : infoUrl(imageId),
     showNavigator: navigator,
     navigatorPosition: 'BOTTOM_RIGHT',
     navigatorSizeRatio: 0.16,

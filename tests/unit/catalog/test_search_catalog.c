@@ -760,6 +760,37 @@ static int fts_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
     if (r->match(txn, &p, DQ_RELIC_MATCH_ALL, 0, got_row, &plain, err) < 0)
         goto out;
     dq_sqlite_fts_render(&p, DQ_SQ_FTS_MATCH, &expr);
+    /* the title/creators tier (read from a one-term walk, else walked by FTS5) against FTS5's
+     * own column filter */
+    {
+        got_t tier = {0};
+        sqlite3_stmt *tst = NULL;
+        if (r->match(txn, &p, DQ_RELIC_MATCH_TITLE, 0, got_row, &tier, err) < 0)
+            goto out;
+        DQ_REQUIRE(sqlite3_prepare_v2(txn->db,
+                                      "SELECT rowid FROM relic_fts WHERE relic_fts MATCH"
+                                      " '{title creators} : (' || ?1 || ')' ORDER BY rowid",
+                                      -1, &tst, NULL) == SQLITE_OK);
+        sqlite3_bind_text(tst, 1, expr.data, (int)expr.len, SQLITE_STATIC);
+        size_t k = 0;
+        while (sqlite3_step(tst) == SQLITE_ROW) {
+            int64_t id = sqlite3_column_int64(tst, 0);
+            if (k >= tier.n || tier.id[k] != id) {
+                fc->mismatches++;
+                fprintf(stderr, "    %s: title tier row %zu is %lld, want %lld\n", fc->q, k,
+                        k < tier.n ? (long long)tier.id[k] : -1LL, (long long)id);
+            }
+            k++;
+        }
+        if (k != tier.n) {
+            fc->mismatches++;
+            fprintf(stderr, "    %s: title tier %zu rows, want %zu\n", fc->q, tier.n, k);
+        }
+        fc->n_checked += (int)k;
+        sqlite3_finalize(tst);
+        free(tier.id);
+        free(tier.score);
+    }
     DQ_REQUIRE(sqlite3_prepare_v2(txn->db,
                                   "SELECT rowid, bm25(relic_fts, 10.0, 8.0, 2.0, 1.0),"
                                   " snippet(relic_fts, -1, char(1), char(2), '…', 24)"
@@ -814,9 +845,10 @@ DQ_TEST(sqlite_walk_scores_and_snippets_equal_fts5)
     dq_catalog_t *c = collection();
     for (size_t i = 0; i < DQ_ARRAY_LEN(long_docs); i++)
         free(fx_create(c, long_docs[i]));
-    static const char *const qs[] = {"溪山行旅",  "张择端",      "mountains", "streams",
-                                     "秋山",      "qingming",    "qmsht",     "autumn mountains",
-                                     "溪山 行旅", "\"Fan Kuan\"", "清明上河图", "travelers"};
+    static const char *const qs[] = {"溪山行旅",  "张择端",       "mountains",  "streams",
+                                     "秋山",      "qingming",     "qmsht",      "autumn mountains",
+                                     "溪山 行旅", "\"Fan Kuan\"", "清明上河图", "travelers",
+                                     "zhang",     "fankuan",      "nowhereword"};
     int n = 0;
     for (size_t i = 0; i < DQ_ARRAY_LEN(qs); i++) {
         /* limit 3000: the walk completes (scored); limit 1: it stops early (unscored) */

@@ -12,11 +12,19 @@
 // access cookie, SameSite=Lax over plain http, reaches the token iframe and the <img>. The
 // second test opens the same viewer from http://localhost:PORT, another site: over plain http
 // the browser then keeps the cookie back and the token service says missingAspect, which is
-// why docs/api.md asks for https (SameSite=None; Secure) for viewers on other sites.
+// why docs/api.md asks for https (SameSite=None; Secure) for viewers on other sites. The third
+// does that: a second danqing on the same data behind HAProxy terminating TLS (a throwaway
+// self-signed certificate; --public-url https://...), and the viewer on the other site again:
+// in a browser profile that allows third-party cookies the flow goes through and the pixels
+// load; in one that blocks them (Chromium 156's default here, and every Incognito-like
+// context) the token service says missingAspect and there are no pixels.
 import http from 'node:http';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
 
 const RESEARCHER = { user: 'researcher1', password: 'Danqing-research-2026' };
 
@@ -121,6 +129,41 @@ function startViewerServer() {
   });
 }
 
+// A loopback port free now.
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+// Resolves when a TCP connection to port succeeds (bounded: 10 s), else rejects.
+async function waitPort(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+// danqing serve over data with extra flags; resolves {proc, port} once it printed its address.
+function startDanqing(bin, data, extra) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, ['--data', data, 'serve', '--listen', '127.0.0.1:0', '--log-level', '2', ...extra], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) resolve({ proc, port: +m[1] });
+    });
+    proc.on('exit', (code) => reject(new Error(`danqing serve exited ${code}`)));
+  });
+}
+
 export default async function (h) {
   // A restricted relic whose one image belongs to nobody else (an image shared with a public
   // relic is public), and a researcher: an account with the viewer role.
@@ -207,6 +250,75 @@ export default async function (h) {
       } finally {
         await page.context().close();
         h.allowErrors(null);
+      }
+    });
+
+    await h.test('iiif-auth: another site over https (TLS proxy): SameSite=None; Secure cookie, the flow goes through', async () => {
+      const procs = [];
+      // A regular browser profile: Chromium sends third-party cookies there by default, but
+      // blocks them in Incognito-like contexts (every h.newPage context is one), as Safari
+      // and Firefox's strict mode do everywhere; both are tried below.
+      const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dq-iiifauth-profile-'));
+      let regular = null, incognito = null;
+      try {
+        const hp = await freePort();
+        h.sh('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${tmp}/k.pem`, '-out', `${tmp}/c.pem`,
+          '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+        fs.writeFileSync(`${tmp}/tls.pem`, fs.readFileSync(`${tmp}/c.pem`) + fs.readFileSync(`${tmp}/k.pem`));
+        const dq = await startDanqing(h.BIN, h.data, ['--public-url', `https://127.0.0.1:${hp}`]);
+        procs.push(dq.proc);
+        fs.writeFileSync(`${tmp}/haproxy.cfg`, [
+          'defaults', '    mode http', '    timeout connect 1s', '    timeout client 30s', '    timeout server 30s',
+          'frontend tls', `    bind 127.0.0.1:${hp} ssl crt ${tmp}/tls.pem`, '    default_backend dq',
+          'backend dq', `    server dq1 127.0.0.1:${dq.port}`, ''].join('\n'));
+        const ha = spawn('haproxy', ['-db', '-f', `${tmp}/haproxy.cfg`], { stdio: 'ignore' });
+        procs.push(ha);
+        await waitPort(hp);
+        const origin = `https://127.0.0.1:${hp}`;
+        const viewerUrl = `http://localhost:${vport}/viewer?info=${encodeURIComponent(`${origin}/iiif/3/${image}/info.json`)}`;
+
+        // The browser's cookie setting "allow third-party cookies" (chrome://settings/cookies),
+        // as a researcher sets it for the museum: written into the new profile's preferences.
+        fs.mkdirSync(path.join(profile, 'Default'), { recursive: true });
+        fs.writeFileSync(path.join(profile, 'Default', 'Preferences'), JSON.stringify({ profile: { cookie_controls_mode: 0, block_third_party_cookies: false } }));
+        regular = await chromium.launchPersistentContext(profile, {
+          executablePath: process.env.DQ_CHROMIUM || '/usr/bin/chromium', headless: true, ignoreHTTPSErrors: true, locale: 'en-GB',
+          args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        });
+        const page = await regular.newPage();
+        await page.goto(viewerUrl);
+        await signInPopup(page);
+        await page.waitForFunction(() => window.__auth.done, null, { timeout: 20000 });
+        const A = await page.evaluate(() => window.__auth);
+        h.expect(!A.error, `viewer error: ${A.error}`);
+        const c = (await regular.cookies()).find((k) => k.name === 'dq_iiif');
+        h.expect(c && c.sameSite === 'None' && c.secure && c.httpOnly && c.path === '/iiif/', `access cookie over https: ${JSON.stringify(c && { ...c, value: '…' })}`);
+        h.expect(A.before === 0 && A.probe1.status === 401, 'before: no pixels, probe 401');
+        h.expect(A.token.data.type === 'AuthAccessToken2' && A.token.origin === origin, `token from another site over https: ${JSON.stringify({ ...A.token.data, accessToken: '…' })}`);
+        h.expect(A.probe2.status === 200 && A.after > 0, `probe ${A.probe2.status}, tile ${A.after}px wide`);
+        await h.shot(page, 'iiif-auth-viewer-other-site-https');
+        const [out] = await Promise.all([page.waitForEvent('popup'), page.click('#logout')]);
+        await out.waitForSelector('#signed-out', { timeout: 15000 });
+        await out.close();
+        await page.waitForFunction(() => window.__auth.loggedOut, null, { timeout: 20000 });
+        const B = await page.evaluate(() => window.__auth);
+        h.expect(B.probe3.status === 401 && B.later === 0, `after logout: probe ${B.probe3.status}, tile ${B.later}`);
+
+        // The same in a context that blocks third-party cookies: the sign-in works, the
+        // token frame gets no cookie, the viewer shows the error; still never a pixel.
+        incognito = await h.browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-GB' });
+        const p2 = await incognito.newPage();
+        await p2.goto(viewerUrl);
+        await signInPopup(p2);
+        await p2.waitForFunction(() => window.__auth.done, null, { timeout: 20000 });
+        const C = await p2.evaluate(() => window.__auth);
+        h.expect(C.token && C.token.data.profile === 'missingAspect' && C.before === 0 && !C.after,
+          `third-party cookies blocked: ${JSON.stringify(C.token && C.token.data.profile)}`);
+      } finally {
+        if (regular) await regular.close();
+        if (incognito) await incognito.close();
+        for (const p of procs) p.kill('SIGTERM');
+        fs.rmSync(profile, { recursive: true, force: true });
       }
     });
   } finally {

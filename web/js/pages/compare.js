@@ -1,11 +1,13 @@
 // Compare (/compare?a=IMAGE&b=IMAGE&mode=side|swipe): two images, or two captures of one
 // work, side by side with linked zoom, or overlaid with a swipe divider (the upper image is
-// clipped at the divider; the divider is a range input, so keys move it too).
+// clipped at the divider; the divider is a range input, so keys move it too). Either side may
+// be another institution's image, opened from its IIIF manifest (pasted or dropped).
 import { t, tag, pick } from '../i18n.js';
 import { searchRelics, mainImage, imageUrl } from '../api.js';
 import { h } from '../dom.js';
 import { createViewer, osd, OSD_DEFAULTS } from '../viewer.js';
 import { infoUrl } from '../api.js';
+import { manifestField } from '../remote-manifest.js';
 
 export const name = 'compare';
 
@@ -16,10 +18,12 @@ async function choices() {
   }));
 }
 
-function picker(id, label, list, value, onChange) {
+function picker(id, label, list, value, onChange, remote) {
+  // A remote image (issue 16: a manifest opened by URL) is one more option, named by its label.
+  const opts = list.map((c) => h('option', { value: c.image, selected: c.image === value, lang: tag(pick(c.title).lang) }, pick(c.title).text));
+  if (remote) opts.unshift(h('option', { value: remote.service, selected: true }, `${remote.label || remote.service} ↗`));
   return h('label.pick', { for: id }, h('span', t(label)),
-    h(`select#${id}`, { onchange: (e) => onChange(e.target.value) },
-      list.map((c) => h('option', { value: c.image, selected: c.image === value, lang: tag(pick(c.title).lang) }, pick(c.title).text))));
+    h(`select#${id}`, { onchange: (e) => onChange(e.target.value) }, opts));
 }
 
 function linkViewers(a, b) {
@@ -43,8 +47,15 @@ export async function render(ctx) {
   const a = q.get('a') || (list[0] && list[0].image);
   const b = q.get('b') || (list.find((c) => c.image !== a) || list[0] || {}).image;
   const mode = q.get('mode') === 'swipe' ? 'swipe' : 'side';
+  // Issue 16: a side may be another institution's image service (a=/b= an http(s) URL), with
+  // its manifest's label in al=/bl=; ?manifest= (IIIF drag-and-drop) opens one on the right.
+  const src = (x) => (/^https?:\/\//.test(x) ? `${x}/info.json` : infoUrl(x));
+  const remote = (k) => (/^https?:\/\//.test(q.get(k) || '') ? { service: q.get(k), label: q.get(`${k}l`) || '' } : null);
   const go = (next) => {
-    const u = new URLSearchParams({ a, b, mode, ...next });
+    const keep = {};
+    for (const k of ['al', 'bl']) if (q.get(k)) keep[k] = q.get(k);
+    const u = new URLSearchParams({ a, b, mode, ...keep, ...next });
+    for (const k of ['a', 'b']) if (!/^https?:/.test(u.get(k) || '')) u.delete(`${k}l`);
     ctx.navigate(`/compare?${u}`, { replace: true, keepScroll: true });
   };
   const cleanup = [];
@@ -61,7 +72,7 @@ export async function render(ctx) {
   } else {
     const OSD = osd();
     const stage = h('div.osd', { role: 'application', 'aria-label': t('viewer_label') });
-    const viewer = OSD({ ...OSD_DEFAULTS, element: stage, tileSources: [infoUrl(b), infoUrl(a)], showNavigator: false });
+    const viewer = OSD({ ...OSD_DEFAULTS, element: stage, tileSources: [src(b), src(a)], showNavigator: false });
     const divider = h('input.swipe-range', { type: 'range', min: 0, max: 1000, value: 500, 'aria-label': t('compare_divider') });
     const line = h('div.swipe-line', { 'aria-hidden': 'true' });
     const wrap = h('div.viewer.compare-swipe', stage, line, divider);
@@ -90,15 +101,22 @@ export async function render(ctx) {
     window.__dqCompare = [viewer];
     body = wrap;
   }
+  const field = manifestField({ onOpen: (res) => go({ b: res.service, bl: res.label || '' }) });
+  const pasted = q.get('manifest') || q.get('iiif-content');
+  if (pasted && !remote('b')) {
+    // Opened by a IIIF drag-and-drop link (/compare?manifest=URL): read it as if pasted.
+    queueMicrotask(() => field.openText(q.get('manifest') ? pasted : `${location.origin}/compare?iiif-content=${pasted}`));
+  }
   const el = h('div.page.compare',
     h('header.compare-head',
       h('h1.page-title', h('span', { lang: tag() }, t('compare_title'))),
       h('p.hint', t('compare_pick'))),
     h('div.compare-controls',
-      picker('cmp-a', 'compare_left', list, a, (v) => go({ a: v })),
-      picker('cmp-b', 'compare_right', list, b, (v) => go({ b: v })),
+      picker('cmp-a', 'compare_left', list, a, (v) => go({ a: v }), remote('a')),
+      picker('cmp-b', 'compare_right', list, b, (v) => go({ b: v }), remote('b')),
       h('fieldset.mode', h('legend', t('compare_mode')),
         ['side', 'swipe'].map((m) => h('label.radio', h('input', { type: 'radio', name: 'mode', value: m, checked: mode === m, onchange: () => go({ mode: m }) }), h('span', t(`compare_${m}`)))))),
+    field,
     body);
   void imageUrl; void mainImage;
   return { el, title: t('compare_title'), destroy() { for (const f of cleanup.reverse()) f(); } };

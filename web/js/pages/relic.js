@@ -11,7 +11,7 @@ import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
 import { stylePanel } from '../style.js';
-import { researchBox, downloadBox, placesList } from '../network.js';
+import { researchBox, downloadBox, placesList, remoteCompare } from '../network.js';
 import { conservationPanel } from '../conservation.js';
 import { spectralPanel } from '../spectral.js';
 
@@ -193,7 +193,8 @@ export async function render(ctx) {
           h('a.iiif-drag', { href: `${murl}?manifest=${encodeURIComponent(murl)}`, draggable: 'true', title: t('manifest_hint'), 'data-external': '' }, iiifBadge(), h('span.visually-hidden', t('manifest_title'))),
           h('p.hint', t('manifest_hint')),
           h('p.url', h('a', { href: murl, 'data-external': '' }, murl))),
-        info ? downloadBox(r, imageId, info, manifest, v) : null))); // issue 16: rights embedded
+        info ? downloadBox(r, imageId, info, manifest, v) : null, // issue 16: rights embedded
+        v ? remoteCompare(imageId, ctx.navigate, v.el) : null))); // issue 16: a dropped/pasted manifest
 
   return {
     el,
