@@ -81,7 +81,7 @@ async function main() {
   const { p, url } = await serve(data);
   const ids = Object.fromEntries((await (await fetch(`${url}/api/relics?limit=10`)).json()).items.map((i) => [i.accession, i.id]));
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-  const rows = { first: [], layers: [], still: [], cpu: [], walk: [], scale: [] };
+  const rows = { first: [], layers: [], still: [], cpu: [], walk: [], walkCpu: [], scale: [] };
   const bpid = process.pid; // the browser is our child; the server's share is left out below
   try {
     for (let run = 0; run < RUNS; run++) {
@@ -113,11 +113,13 @@ async function main() {
       await page.waitForSelector('[data-living="on"][data-ready="1"]', { timeout: 120000 });
       await page.waitForFunction(() => window.__dqLiving.engine.scaleSettled !== false, null, { timeout: 120000 });
       await page.click('button[data-walk]');
+      const w0 = treeCpu(bpid), wf0 = await page.evaluate(() => window.__dqLiving.stats.frames);
       rows.walk.push(await page.evaluate(async () => {
         const L = window.__dqLiving, f0 = L.stats.frames, t0 = performance.now();
         await new Promise((r) => setTimeout(r, 3000));
         return (L.stats.frames - f0) / ((performance.now() - t0) / 1000);
       }));
+      rows.walkCpu.push((1000 * (treeCpu(bpid) - w0)) / Math.max(1, (await page.evaluate(() => window.__dqLiving.stats.frames)) - wf0));
       await ctx.close();
     }
   } finally {
@@ -134,5 +136,6 @@ async function main() {
   console.log(`| browser CPU per frame (all its processes), ms | ${median(rows.cpu).toFixed(0)} | ${rows.cpu.map((x) => x.toFixed(0)).join(', ')} |`);
   console.log(`| render scale chosen | ${median(rows.scale).toFixed(2)} | ${rows.scale.map((x) => x.toFixed(2)).join(', ')} |`);
   console.log(`| frames per second, handscroll walk (0001) | ${median(rows.walk).toFixed(1)} | ${rows.walk.map((x) => x.toFixed(1)).join(', ')} |`);
+  console.log(`| browser CPU per frame, walk (0001), ms | ${median(rows.walkCpu).toFixed(0)} | ${rows.walkCpu.map((x) => x.toFixed(0)).join(', ')} |`);
 }
 main().catch((e) => { console.error(e); process.exit(1); });

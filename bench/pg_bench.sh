@@ -7,6 +7,12 @@
 # the same searches through /api/relics with curl (RUNS each, anonymous), printing p50/p95 per
 # query for both. Writes the table to $WORK/issue15-pg.md. Run from the repository root, once.
 # env: N (or $1) records; RUNS per query (30); WORK (build/bench-pg).
+# Searches only, on catalogs made before (no generation, no import): PG_BENCH_SQ_DATA (a data
+# directory with catalog.sqlite) and PG_BENCH_PG_URL (a catalog URL; PG_BENCH_PG_DIR its
+# cluster's folder, for the server CPU of PostgreSQL).
+# Each query row also gives the CPU per search (user + system, every thread, mean over RUNS):
+# of the danqing server, and for PostgreSQL of its backends as well (the machine is shared and
+# loaded: CPU per search measures the work, wall time mostly the scheduler).
 # Targets (issue 15): PostgreSQL import >= 5,000 records/s; every search p95 < 50 ms.
 set -eu
 N=${1:-${N:-500000}}
@@ -15,38 +21,51 @@ WORK=${WORK:-build/bench-pg}
 make --no-print-directory build/danqing >/dev/null
 rm -rf "$WORK"
 mkdir -p "$WORK"
-cc -O2 -std=c11 -Wall -Wextra -Werror -o "$WORK/gen_relics" bench/gen_relics.c
-"$WORK/gen_relics" "$N" >"$WORK/relics.jsonl"
-
-PG_DIR=$PWD/$WORK/pg
 PIDS=
+PG_DIR=${PG_BENCH_PG_DIR:-}
+OWN_PG=
 cleanup() {
     for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    tests/pg-cluster.sh stop "$PG_DIR" >/dev/null 2>&1 || true
+    [ -z "$OWN_PG" ] || tests/pg-cluster.sh stop "$PG_DIR" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
-PG_URL=$(tests/pg-cluster.sh start "$PG_DIR")
-PG_CAT="$PG_URL?options=-csearch_path%3Dbench"
-psql -X -q "$PG_URL" -c 'CREATE SCHEMA bench'
+if [ -n "${PG_BENCH_SQ_DATA:-}" ] && [ -n "${PG_BENCH_PG_URL:-}" ]; then
+    SQ_DATA=$PG_BENCH_SQ_DATA
+    PG_CAT=$PG_BENCH_PG_URL
+    PG_DATA=$WORK/data-postgres
+    SQ_RATE=-
+    PG_RATE=-
+    N=$(sqlite3 "$SQ_DATA/catalog.sqlite" 'SELECT count(*) FROM relics' 2>/dev/null || echo "$N")
+else
+    cc -O2 -std=c11 -Wall -Wextra -Werror -o "$WORK/gen_relics" bench/gen_relics.c
+    "$WORK/gen_relics" "$N" >"$WORK/relics.jsonl"
+    PG_DIR=$PWD/$WORK/pg
+    OWN_PG=1
+    PG_URL=$(tests/pg-cluster.sh start "$PG_DIR")
+    PG_CAT="$PG_URL?options=-csearch_path%3Dbench"
+    psql -X -q "$PG_URL" -c 'CREATE SCHEMA bench'
+    SQ_DATA=$WORK/data-sqlite
+    PG_DATA=$WORK/data-postgres
 
-# import_rate NAME CATALOG: imports relics.jsonl, prints records/s
-import_rate() {
-    t0=$(date +%s.%N)
-    build/danqing --data "$WORK/data-$1" --catalog "$2" import "$WORK/relics.jsonl" \
-        >"$WORK/import-$1.log" 2>&1
-    t1=$(date +%s.%N)
-    echo "$N $t0 $t1" | awk '{printf "%.0f", $1 / ($3 - $2)}'
-}
-echo "== import $N records"
-SQ_RATE=$(import_rate sqlite "sqlite:$PWD/$WORK/data-sqlite/catalog.sqlite")
-echo "   sqlite:   $SQ_RATE records/s ($(tail -n 1 "$WORK/import-sqlite.log"))"
-PG_RATE=$(import_rate postgres "$PG_CAT")
-echo "   postgres: $PG_RATE records/s ($(tail -n 1 "$WORK/import-postgres.log"))"
+    # import_rate DATA CATALOG LOG: imports relics.jsonl, prints records/s
+    import_rate() {
+        t0=$(date +%s.%N)
+        build/danqing --data "$1" --catalog "$2" import "$WORK/relics.jsonl" >"$3" 2>&1
+        t1=$(date +%s.%N)
+        echo "$N $t0 $t1" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+    }
+    echo "== import $N records"
+    SQ_RATE=$(import_rate "$SQ_DATA" "sqlite:$PWD/$SQ_DATA/catalog.sqlite" "$WORK/import-sqlite.log")
+    echo "   sqlite:   $SQ_RATE records/s ($(tail -n 1 "$WORK/import-sqlite.log"))"
+    PG_RATE=$(import_rate "$PG_DATA" "$PG_CAT" "$WORK/import-postgres.log")
+    echo "   postgres: $PG_RATE records/s ($(tail -n 1 "$WORK/import-postgres.log"))"
+fi
 
-# serve NAME CATALOG: starts a server, sets URL
+# serve NAME DATA CATALOG: starts a server, sets URL and SPID
 serve() {
-    build/danqing --data "$WORK/data-$1" --catalog "$2" --listen 127.0.0.1:0 --threads 2 \
+    build/danqing --data "$2" --catalog "$3" --listen 127.0.0.1:0 --threads 2 \
         --log-level 3 serve >"$WORK/serve-$1.log" 2>&1 &
+    SPID=$!
     PIDS="$PIDS $!"
     i=0
     while ! grep -q 'listening on' "$WORK/serve-$1.log" && [ $i -lt 600 ]; do
@@ -59,21 +78,41 @@ serve() {
     # the first search builds the server's in-memory search index: not part of the timing
     curl -s -o /dev/null "$URL/api/relics?facets=1"
 }
-serve sqlite "sqlite:$PWD/$WORK/data-sqlite/catalog.sqlite"
+serve sqlite "$SQ_DATA" "sqlite:$(realpath "$SQ_DATA")/catalog.sqlite"
 SQ_URL=$URL
-serve postgres "$PG_CAT"
+SQ_PID=$SPID
+serve postgres "$PG_DATA" "$PG_CAT"
 PG_URL_HTTP=$URL
+PG_PID=$SPID
+PG_MASTER=
+[ -z "$PG_DIR" ] || PG_MASTER=$(head -n 1 "$PG_DIR/data/postmaster.pid" 2>/dev/null || true)
 
-# p50 and p95 in ms of RUNS requests of one URL
+# CPU nanoseconds so far of a process's threads; of every child of the PostgreSQL postmaster
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
+pg_ns() {
+    [ -n "$PG_MASTER" ] || { echo 0; return; }
+    for c in $(pgrep -P "$PG_MASTER"); do cat /proc/"$c"/task/*/schedstat 2>/dev/null; done |
+        awk '{s += $1} END {printf "%.0f\n", s}'
+}
+
+# "p50 p95 cpu pgcpu" of RUNS requests of one URL: ms, and CPU ms per search of the server
+# (PID) and of PostgreSQL (0 for SQLite)
 lat() {
     i=0
     : >"$WORK/t.txt"
+    c0=$(cpu_ns "$2")
+    g0=0
+    [ "$3" = pg ] && g0=$(pg_ns)
     while [ $i -lt "$RUNS" ]; do
         curl -s -o /dev/null -w '%{time_total}\n' "$1" >>"$WORK/t.txt"
         i=$((i + 1))
     done
-    sort -n "$WORK/t.txt" | awk '{a[NR]=$1} END {i=int(NR*0.95)+1; if (i>NR) i=NR;
-        printf "%.1f %.1f", a[int(NR/2)+1]*1000, a[i]*1000}'
+    c1=$(cpu_ns "$2")
+    g1=0
+    [ "$3" = pg ] && g1=$(pg_ns)
+    sort -n "$WORK/t.txt" | awk -v c="$((c1 - c0))" -v g="$((g1 - g0))" -v n="$RUNS" \
+        '{a[NR]=$1} END {i=int(NR*0.95)+1; if (i>NR) i=NR;
+        printf "%.1f %.1f %.1f %.1f", a[int(NR/2)+1]*1000, a[i]*1000, c/1e6/n, g/1e6/n}'
 }
 
 OUT=$WORK/issue15-pg.md
@@ -86,15 +125,19 @@ OUT=$WORK/issue15-pg.md
     echo
     echo "Searches through HTTP (/api/relics, anonymous, $RUNS runs each; target p95 < 50 ms):"
     echo
-    echo "| query | SQLite p50 / p95 ms | PostgreSQL p50 / p95 ms |"
-    echo "|---|---:|---:|"
+    echo "CPU: ms per search (mean), of the danqing server and, for PostgreSQL, + its backends."
+    echo "Load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+    echo "| query | SQLite p50 / p95 ms | CPU | PostgreSQL p50 / p95 ms | CPU danqing + postgres |"
+    echo "|---|---:|---:|---:|---:|"
 } >"$OUT"
 for q in 'q=%E5%B1%B1%E6%B0%B4&facets=1' 'q=%E6%BA%AA%E5%B1%B1%E8%A1%8C%E6%97%85&facets=1' \
          'q=landscape&dynasty=ming&facets=1' 'dynasty=northern_song&object_type=handscroll&facets=1' \
          'year_from=1100&year_to=1200&facets=1' 'q=qiushan&facets=1' 'q=xsxl&facets=1' \
          'q=wind%20in%20the%20pines&facets=1' 'q=%E5%BC%A0%E6%8B%A9%E7%AB%AF&facets=1' \
          'subject=landscape&sort=date&facets=1' 'facets=1' 'q=%E5%B1%B1%E6%B0%B4'; do
-    set -- $(lat "$SQ_URL/api/relics?$q") $(lat "$PG_URL_HTTP/api/relics?$q")
-    printf '| `%s` | %s / %s | %s / %s |\n' "$q" "$1" "$2" "$3" "$4" >>"$OUT"
+    set -- $(lat "$SQ_URL/api/relics?$q" "$SQ_PID" sq) $(lat "$PG_URL_HTTP/api/relics?$q" "$PG_PID" pg)
+    printf '| `%s` | %s / %s | %s | %s / %s | %s + %s |\n' "$q" "$1" "$2" "$3" "$5" "$6" "$7" "$8" \
+        >>"$OUT"
 done
 cat "$OUT"

@@ -156,6 +156,14 @@ int dq_catalog_refresh(dq_catalog_t *cat, dq_err_t *err);
  * its next poll. 1 a commit happened (call dq_catalog_refresh), 0 timed out, -1 error (err),
  * -2 the backend cannot wait (SQLite: poll). One waiting thread per catalog. */
 int dq_catalog_wait_change(dq_catalog_t *cat, int timeout_ms, dq_err_t *err);
+/* The images a CDN must forget after the writes that follow audit position *seq (purge.c,
+ * issue 15): an image replaced or deleted, and every image linked to a relic that was
+ * created or changed (it may have been restricted). cb once per such image (an id may come
+ * more than once; borrowed for the call; non-zero stops). Reads at most limit audit rows
+ * (0: 500) and moves *seq past them; *seq < 0 moves it to the end of the trail and reports
+ * nothing (a server starting). 0, or -1 with err (*seq unchanged). Thread-safe. */
+int dq_catalog_purge_scan(dq_catalog_t *cat, int64_t *seq, int limit,
+                          int (*cb)(void *ud, const char *image_id), void *ud, dq_err_t *err);
 /* "sqlite" or "postgres" (borrowed, static). */
 const char *dq_catalog_backend_name(dq_catalog_t *cat);
 

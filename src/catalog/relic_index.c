@@ -612,8 +612,8 @@ static void facet_out(const relic_index_t *ix, const char *name, const uint32_t 
 }
 
 /* Counts row e in the facets its mask m allows (see relic_index_select). */
-static void count_row(const relic_index_t *ix, const rentry_t *e, int m, int lang_en,
-                      uint32_t *cnt[5], uint32_t cimg[2])
+static inline void count_row(const relic_index_t *ix, const rentry_t *e, int m, int lang_en,
+                             uint32_t *cnt[5], uint32_t cimg[2])
 {
     /* a row that passes everything counts in every facet; a row that fails only facet X's
      * own filter counts in X alone (each facet ignores its own filter) */

@@ -63,6 +63,7 @@ static const migration_t migrations[] = {
     {15, "relics withdrawn from public view", dq_pg_withdrawal_schema},
     {17, "IIIF Authorization Flow 2.0 access cookies and tokens",
      dq_pg_iiif_auth_schema}, /* store_pg_iiif_auth.c */
+    {18, "relic title and creators full-text index", dq_pg_relic_title_schema}, /* _relic.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -420,6 +421,10 @@ static void txn_end(dq_store_txn_t *t)
     t->pre = NULL;
     t->n_pre = 0;
     dq_buf_free(&t->pre_text);
+    dq_buf_free(&t->m_query);
+    free(t->m_seqs);
+    t->m_seqs = NULL;
+    t->n_m = t->cap_m = 0;
     if (t->write)
         pthread_mutex_unlock(&s->wlock);
     else

@@ -82,6 +82,11 @@ struct dq_store_txn {
     dq_pg_prefetch_t *pre;
     size_t n_pre;
     dq_buf_t pre_text;
+    /* The matches of the last plan match_bound ran (its tsquery in m_query), kept for the
+     * match call on the same plan that follows (store_pg_relic_search.c). */
+    dq_buf_t m_query;
+    int64_t *m_seqs;
+    size_t n_m, cap_m;
 };
 
 struct pg_store {
@@ -159,7 +164,7 @@ void dq_pg_array_add(dq_buf_t *b, const char *v);
 /* ---- the schema: one function per object kind returns its migration SQL ---- */
 
 extern const char dq_pg_image_schema[], dq_pg_pending_schema[];
-extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[];
+extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[], dq_pg_relic_title_schema[];
 extern const char dq_pg_account_schema[], dq_pg_account_fold_schema[];
 extern const char dq_pg_annotation_schema[], dq_pg_lesson_schema[];
 

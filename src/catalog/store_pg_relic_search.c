@@ -12,6 +12,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A plan's matches come back as one row, their seqs joined by commas (string_agg): a
+ * broad query matches a third of the collection, and one result per row (single-row mode)
+ * cost more than the search itself. Scored matches (at most RANK_EXACT_MAX of the plain
+ * kind, relic_search.c, or a title tier) keep one row per match. */
+static int cmp_seq(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int seqs_of(dq_store_txn_t *t, const char *sql, const char *tsq, int64_t **out, size_t *n,
+                   size_t *cap, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    dq_pg_p_text(&p, tsq);
+    PGresult *r = dq_pg_exec(t, sql, &p, err);
+    if (!r)
+        return -1;
+    *n = 0;
+    const char *s = dq_pg_col(r, 0, 0);
+    while (s && *s) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (end == s)
+            break;
+        if (*n == *cap) {
+            *cap = *cap ? 2 * *cap : 1024;
+            *out = dq_xrealloc(*out, *cap * sizeof(**out));
+        }
+        (*out)[(*n)++] = v;
+        s = *end == ',' ? end + 1 : end;
+    }
+    PQclear(r);
+    /* The heap's order, which is seq order until rows are updated: sorted here, where it is
+     * cheap, rather than by an ORDER BY that spilled 150,000 rows to disk (work_mem). */
+    for (size_t i = 1; i < *n; i++)
+        if ((*out)[i] < (*out)[i - 1]) {
+            qsort(*out, *n, sizeof(**out), cmp_seq);
+            break;
+        }
+    return 0;
+}
+
+/* The plain match of every term: GIN answers a query of lexemes alone exactly; phrases
+ * (<->) are rechecked against the stored positions. */
+static const char all_sql[] = "SELECT string_agg(seq::text, ',') FROM relic_fts"
+                              " WHERE fts @@ $1::tsquery";
+/* The title and creators tier: the same query without weights on fts_ab (migration 18),
+ * the title and creators lexemes alone, which its own GIN index answers without reading
+ * every candidate's whole tsvector (a weight-restricted query on fts needed that recheck). */
+static const char title_sql[] = "SELECT string_agg(seq::text, ',') FROM relic_fts"
+                                " WHERE fts_ab @@ $1::tsquery";
+
 typedef struct {
     dq_relic_match_cb cb;
     void *ud;
@@ -29,18 +82,39 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
                       dq_relic_match_cb cb, void *ud, dq_err_t *err)
 {
     dq_buf_t q = {0};
-    dq_pg_tsquery(t->search, plan, what, &q);
+    int title = what == DQ_RELIC_MATCH_TITLE;
+    /* the title tier is the plain query on fts_ab */
+    dq_pg_tsquery(t->search, plan, title ? DQ_RELIC_MATCH_ALL : what, &q);
     if (!q.len) /* nothing can match: no boost phrases, or a term without tokens */
         return dq_buf_free(&q), 0;
-    pg_params_t p = {0};
-    match_t m = {cb, ud, scored};
-    dq_pg_p_text(&p, q.data);
-    /* ts_rank's weights are {D, C, B, A}; smaller is better, as bm25's scores are */
-    int rc = dq_pg_walk(t,
-                        scored ? "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $1::tsquery)"
-                                 " FROM relic_fts WHERE fts @@ $1::tsquery ORDER BY seq"
-                               : "SELECT seq FROM relic_fts WHERE fts @@ $1::tsquery ORDER BY seq",
+    int rc = 0;
+    if (!scored) {
+        int64_t *seqs = NULL;
+        size_t n = 0, cap = 0;
+        int cached = what == DQ_RELIC_MATCH_ALL && t->m_query.len == q.len &&
+                     memcmp(t->m_query.data, q.data, q.len) == 0;
+        if (cached) {
+            seqs = t->m_seqs, n = t->n_m;
+        } else {
+            rc = seqs_of(t, title ? title_sql : all_sql, q.data, &seqs, &n, &cap, err);
+        }
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (cb(ud, seqs[i], 0.0) != 0)
+                break;
+        if (!cached)
+            free(seqs);
+    } else {
+        pg_params_t p = {0};
+        match_t m = {cb, ud, scored};
+        dq_pg_p_text(&p, q.data);
+        /* ts_rank's weights are {D, C, B, A}; smaller is better, as bm25's scores are */
+        rc = dq_pg_walk(t,
+                        title ? "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts_ab, $1::tsquery)"
+                                " FROM relic_fts WHERE fts_ab @@ $1::tsquery ORDER BY seq"
+                              : "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $1::tsquery)"
+                                " FROM relic_fts WHERE fts @@ $1::tsquery ORDER BY seq",
                         &p, match_row, &m, err);
+    }
     if (rc < 0 && err && err->code == DQ_EIO) {
         err->code = DQ_EINVAL; /* the query is made of quoted lexemes only: the text's fault */
         err->http_status = 400;
@@ -49,33 +123,32 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
     return rc;
 }
 
-/* The number of matches when it is at most limit (counted, stopping at limit + 1), else -1:
- * PostgreSQL has no cheap occurrence counts like FTS5's vocabulary table, but a count that
- * stops early costs at most limit + 1 rechecked rows. */
+/* The number of matches when it is at most limit, else -1. PostgreSQL has no cheap
+ * occurrence counts like FTS5's vocabulary table, and the plain match is asked for next in
+ * any case (the facets need every match): so it runs here, once, and is kept for that call
+ * (as the SQLite backend keeps its walk). */
 int dq_pg_relic_match_bound(dq_store_txn_t *t, const dq_search_plan_t *plan, int64_t limit,
                             int64_t *bound, dq_err_t *err)
 {
     dq_buf_t q = {0};
     *bound = -1;
+    dq_buf_reset(&t->m_query);
     dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &q);
     if (!q.len) {
         *bound = 0;
         return dq_buf_free(&q), 0;
     }
-    pg_params_t p = {0};
-    int64_t n = 0;
-    dq_pg_p_text(&p, q.data);
-    dq_pg_p_int(&p, limit + 1);
-    int rc = dq_pg_int(t,
-                       "SELECT count(*) FROM (SELECT 1 FROM relic_fts WHERE fts @@ $1::tsquery"
-                       " LIMIT $2) m",
-                       &p, &n, err);
+    dq_buf_reset(&t->m_query);
+    t->n_m = 0;
+    int rc = seqs_of(t, all_sql, q.data, &t->m_seqs, &t->n_m, &t->cap_m, err);
+    if (rc == 0) {
+        if (!t->write) /* a read snapshot: nothing can change the matches before match */
+            dq_buf_append(&t->m_query, q.data, q.len);
+        if ((int64_t)t->n_m <= limit)
+            *bound = (int64_t)t->n_m;
+    }
     dq_buf_free(&q);
-    if (rc < 0)
-        return -1;
-    if (n <= limit)
-        *bound = n;
-    return 0;
+    return rc;
 }
 
 typedef struct {

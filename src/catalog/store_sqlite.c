@@ -54,6 +54,9 @@ static const migration_t migrations[] = {
     {15, "relics withdrawn from public view", dq_sqlite_withdrawal_schema}, /* _network.c */
     {17, "IIIF Authorization Flow 2.0 access cookies and tokens",
      dq_sqlite_iiif_auth_schema}, /* store_sqlite_iiif_auth.c */
+    /* PostgreSQL's title and creators index (store_pg_relic.c); FTS5 filters columns by
+     * itself. The version is kept in step. */
+    {18, "relic title and creators full-text index (PostgreSQL only)", "SELECT 1"},
 };
 
 /* ---------------------------------------------------------------- helpers */

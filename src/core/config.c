@@ -218,6 +218,8 @@ static const setting_t settings[] = {
     I("s3-part-mb", s3_part_mb, 5, 5 * 1024),
     I("s3-retries", s3_retries, 0, 10),
     I("cdn-max-age", cdn_max_age, 0, 365 * 86400),
+    S("access-log", access_log),
+    S("purge-command", purge_command),
 };
 
 static int set_value(dq_config_t *c, const setting_t *s, const char *v, dq_err_t *err)
@@ -322,5 +324,10 @@ void dq_config_help(FILE *f)
                "                      --s3-retries N (default 4)\n"
                "  --cdn-max-age N     seconds a CDN may serve a public image answer without\n"
                "                      revalidating (s-maxage; default 0: always revalidate;\n"
-               "                      > 0 only with purges, see docs/deploy.md)\n");
+               "                      > 0 only with purges, see docs/deploy.md)\n"
+               "  --access-log FILE   access log lines go to FILE (appended; reopened on SIGHUP,\n"
+               "                      for logrotate) instead of stderr, whatever --log-level\n"
+               "  --purge-command CMD after a pyramid is replaced or deleted or a relic written\n"
+               "                      (restricted), runs sh -c 'CMD \"$@\"' with the URL prefixes\n"
+               "                      to purge from a CDN (/iiif/3/<id>/ /iiif/2/<id>/ ...)\n");
 }

@@ -52,6 +52,12 @@ typedef struct {
      * (s-maxage, seconds). 0: it keeps the bytes but revalidates every use (ETag, 304), so a
      * restricted or replaced image is never served stale. docs/deploy.md, CDN. */
     int cdn_max_age;
+    /* The access log's file (appended to; reopened on SIGHUP, for logrotate); "" = stderr
+     * with the other log lines. */
+    char access_log[PATH_MAX];
+    /* Run (sh -c) after writes that change public image answers, with the URL path prefixes
+     * to purge from a CDN as arguments ("/iiif/3/<id>/ /iiif/2/<id>/ ..."); "" = none. */
+    char purge_command[1024];
 } dq_config_t;
 
 /* One address range of --trusted-proxy: family AF_INET or AF_INET6, the address in network

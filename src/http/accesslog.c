@@ -4,11 +4,14 @@
  * worker thread appends to its own buffer (an uncontended mutex, no syscall) and the buffer
  * goes out in one write when it fills, when the server's watcher flushes every slot (every
  * 100 ms), and at shutdown. Lines are therefore at most about 100 ms late, never lost on a
- * graceful stop, and never interleaved.
+ * graceful stop, and never interleaved. A log on a file of its own (--access-log) is reopened
+ * on SIGHUP by dup2 over its descriptor, so a writer never sees a closed one.
  */
 #define _GNU_SOURCE
 #include "http.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -28,6 +31,7 @@ typedef struct slot {
 
 struct dq_alog {
     int fd;
+    char *path; /* the file it owns (dq_alog_open), else NULL */
     pthread_mutex_t list_lock; /* guards slots (the list, not their contents) */
     slot_t *slots;
 };
@@ -42,6 +46,42 @@ dq_alog_t *dq_alog_new(int fd)
     a->fd = fd;
     pthread_mutex_init(&a->list_lock, NULL);
     return a;
+}
+
+static int open_log(const char *path, dq_err_t *err)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        dq_err_set(err, DQ_EIO, 500, "access log %s: %s", path, strerror(errno));
+    return fd;
+}
+
+dq_alog_t *dq_alog_open(const char *path, dq_err_t *err)
+{
+    int fd = open_log(path, err);
+    if (fd < 0)
+        return NULL;
+    dq_alog_t *a = dq_alog_new(fd);
+    a->path = dq_xstrdup(path);
+    return a;
+}
+
+int dq_alog_reopen(dq_alog_t *a, dq_err_t *err)
+{
+    if (!a || !a->path)
+        return 0;
+    int fd = open_log(a->path, err);
+    if (fd < 0)
+        return -1;
+    /* Buffered lines belong to the old file. Lines added after this flush go to whichever
+     * file a->fd names when their slot is written: dup2 swaps the file under the same
+     * descriptor number in one step, so a write goes wholly to one or the other. */
+    dq_alog_flush(a);
+    int rc = 0;
+    if (dup2(fd, a->fd) < 0)
+        rc = dq_err_set(err, DQ_EIO, 500, "access log %s: %s", a->path, strerror(errno));
+    close(fd);
+    return rc;
 }
 
 static void flush_locked(dq_alog_t *a, slot_t *s)
@@ -78,6 +118,9 @@ void dq_alog_free(dq_alog_t *a)
         free(s);
     }
     pthread_mutex_destroy(&a->list_lock);
+    if (a->path)
+        close(a->fd);
+    free(a->path);
     free(a);
 }
 

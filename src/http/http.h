@@ -200,6 +200,14 @@ const dq_route_t *dq_http_routes(size_t *n);
  * dq_alog_free at the end). Thread-safe. */
 typedef struct dq_alog dq_alog_t;
 dq_alog_t *dq_alog_new(int fd);
+/* The same on the file path (appended to, created 0644), which the log owns: NULL with err
+ * when it cannot be opened. */
+dq_alog_t *dq_alog_open(const char *path, dq_err_t *err);
+/* Opens the log's path again and writes there from now on (logrotate renamed the file): the
+ * lines buffered so far go to the old file first, and no line is lost or split between the
+ * two. A log made by dq_alog_new does nothing. 0, or -1 with err (the old file stays in use).
+ * Thread-safe. */
+int dq_alog_reopen(dq_alog_t *a, dq_err_t *err);
 void dq_alog_printf(dq_alog_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void dq_alog_flush(dq_alog_t *a);
 void dq_alog_free(dq_alog_t *a); /* flushes; NULL ok; no thread may still be writing */

@@ -7,9 +7,12 @@
 #define _GNU_SOURCE
 #include "http.h"
 
+#include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "blob/blob.h"
@@ -19,6 +22,101 @@
 
 /* Threads that run API writes and logins (see dq_server_start). */
 #define DQ_API_THREADS 4
+
+/* ---------------------------------------------------------------- CDN purge hook */
+
+/* The purge hook (--purge-command, issue 15): after writes that may have made a public image
+ * answer wrong (docs/deploy.md, CDN), the command runs with the URL path prefixes to purge as
+ * its arguments. It runs beside the watcher, never waited for there (a slow CDN API must not
+ * hold up cache retirement); finished ones are reaped on later ticks. */
+#define PURGE_MAX_IDS 256 /* images per command run; more go to the next run */
+#define PURGE_MAX_RUNNING 8
+
+typedef struct {
+    char *ids[PURGE_MAX_IDS];
+    int n;
+} purge_ids_t;
+
+static int purge_add(void *ud, const char *image_id)
+{
+    purge_ids_t *p = ud;
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->ids[i], image_id) == 0)
+            return 0;
+    if (p->n == PURGE_MAX_IDS)
+        return 1;
+    p->ids[p->n++] = dq_xstrdup(image_id);
+    return 0;
+}
+
+typedef struct {
+    int64_t seq;     /* the audit position scanned so far (-1: not started) */
+    pid_t running[PURGE_MAX_RUNNING];
+    int n_running;
+} purge_state_t;
+
+static void purge_reap(purge_state_t *ps)
+{
+    for (int i = 0; i < ps->n_running;) {
+        int status;
+        pid_t r = waitpid(ps->running[i], &status, WNOHANG);
+        if (r == 0) {
+            i++;
+            continue;
+        }
+        if (r > 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+            dq_log(DQ_LOG_WARN, "http", "purge command failed (status %d)", status);
+        ps->running[i] = ps->running[--ps->n_running];
+    }
+}
+
+extern char **environ;
+
+/* Scans the writes since the last tick and runs the command for what they touched. */
+static void purge_tick(dq_server_t *srv, purge_state_t *ps)
+{
+    dq_err_t err = {0};
+    purge_reap(ps);
+    if (ps->n_running == PURGE_MAX_RUNNING)
+        return; /* the CDN is slow: the writes wait in the audit trail */
+    purge_ids_t ids = {{0}, 0};
+    int64_t seq = ps->seq;
+    if (dq_catalog_purge_scan(srv->catalog, &seq, PURGE_MAX_IDS, purge_add, &ids, &err) < 0) {
+        dq_log(DQ_LOG_WARN, "http", "purge scan: %s", err.msg);
+        goto out;
+    }
+    if (ids.n > 0) {
+        /* sh -c 'CMD "$@"' danqing-purge /iiif/3/<id>/ /iiif/2/<id>/ ... */
+        char *cmd = dq_xasprintf("%s \"$@\"", srv->cfg->purge_command);
+        char **argv = dq_xcalloc((size_t)ids.n * 2 + 5, sizeof(char *));
+        int k = 0;
+        argv[k++] = "/bin/sh";
+        argv[k++] = "-c";
+        argv[k++] = cmd;
+        argv[k++] = "danqing-purge";
+        for (int i = 0; i < ids.n; i++) {
+            argv[k++] = dq_xasprintf("/iiif/3/%s/", ids.ids[i]);
+            argv[k++] = dq_xasprintf("/iiif/2/%s/", ids.ids[i]);
+        }
+        pid_t pid;
+        int e = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ);
+        if (e != 0) {
+            dq_log(DQ_LOG_WARN, "http", "purge command: cannot start: %s", strerror(e));
+            seq = ps->seq; /* try the same writes again next tick */
+        } else {
+            ps->running[ps->n_running++] = pid;
+            dq_log(DQ_LOG_INFO, "http", "purge: %d image(s)", ids.n);
+        }
+        for (int i = 4; i < k; i++)
+            free(argv[i]);
+        free(argv);
+        free(cmd);
+    }
+    ps->seq = seq;
+out:
+    for (int i = 0; i < ids.n; i++)
+        free(ids.ids[i]);
+}
 
 /* Warms the catalog's search index, then polls the registry and the catalog's audit trail
  * once a second; a replaced pyramid or a
@@ -40,6 +138,9 @@ static void *watch(void *arg)
         dq_log(DQ_LOG_INFO, "http", "search index ready in %lld ms",
                (long long)(dq_now_us() - t0) / 1000);
     dq_catalog_refresh(srv->catalog, &err); /* builds the image map */
+    purge_state_t ps = {.seq = -1};
+    if (srv->cfg->purge_command[0])
+        purge_tick(srv, &ps); /* from the end of the trail as it is now */
     while (!atomic_load(&srv->stopping)) {
         /* A catalog shared with other servers (PostgreSQL) tells of every commit
          * (LISTEN/NOTIFY): the wait is the tick's sleep, and a commit anywhere refreshes
@@ -53,6 +154,8 @@ static void *watch(void *arg)
             dq_alog_flush(srv->alog);
         if (notified == 1 && dq_catalog_refresh(srv->catalog, &err) > 0)
             atomic_fetch_add(&srv->epoch, 1);
+        if (srv->cfg->purge_command[0] && (notified == 1 || tick % 10 == 9))
+            purge_tick(srv, &ps);
         if (++tick % 10)
             continue;
         if (dq_registry_revalidate(srv->registry) > 0) {
@@ -67,6 +170,8 @@ static void *watch(void *arg)
         if (changed > 0)
             atomic_fetch_add(&srv->epoch, 1);
     }
+    for (int i = 0; i < ps.n_running; i++) /* a graceful stop lets purges finish */
+        waitpid(ps.running[i], NULL, 0);
     return NULL;
 }
 
@@ -113,8 +218,12 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
      * logins never hold every thread that tiles and /health need. */
     int max_hashing = cfg->threads / 2 < 1 ? 1 : cfg->threads / 2 > 4 ? 4 : cfg->threads / 2;
     srv->throttle = dq_throttle_new(DQ_THROTTLE_MAX, max_hashing);
-    if (dq_log_get_level() <= DQ_LOG_INFO)
+    if (cfg->access_log[0]) {
+        if (!(srv->alog = dq_alog_open(cfg->access_log, err)))
+            goto fail;
+    } else if (dq_log_get_level() <= DQ_LOG_INFO) {
         srv->alog = dq_alog_new(2);
+    }
     srv->classes = dq_classes_new();
     char lib_dir[4096];
     dq_spec_default_library(lib_dir, sizeof(lib_dir));

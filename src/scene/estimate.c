@@ -162,6 +162,99 @@ static float *ink_density(const uint8_t *px, int w, int h, int bands)
     return d;
 }
 
+/* ================================================================ the mount */
+
+static int cmp_u8(const void *a, const void *b)
+{
+    return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b;
+}
+
+static int near_edge(const uint8_t *px, size_t i, int bands, const int *edge, int tol)
+{
+    for (int c = 0; c < bands; c++)
+        if (abs((int)px[i * (size_t)bands + (size_t)c] - edge[c]) > tol)
+            return 0;
+    return 1;
+}
+
+/* A mount inside the image (a fan leaf pasted on a board, an album leaf in its surround): the
+ * region connected to the image's edge whose colour is the edge's own, when that colour is
+ * clearly not the painting's support. Returns a 0/1 mask, or NULL where there is none (the
+ * edge is the support itself, as on most scans, or the region would be most of the image).
+ * The mount is the object's front plane: the scene lies behind it. */
+static uint8_t *find_mount(const uint8_t *px, int w, int h, int bands)
+{
+    size_t n = (size_t)w * (size_t)h, nb = 2 * (size_t)w + 2 * (size_t)h;
+    uint8_t *vals = dq_xmalloc(nb);
+    int edge[3] = {0, 0, 0}, spread = 0;
+    for (int c = 0; c < bands; c++) {
+        size_t k = 0;
+        for (int x = 0; x < w; x++) {
+            vals[k++] = px[(size_t)x * (size_t)bands + (size_t)c];
+            vals[k++] = px[((size_t)(h - 1) * (size_t)w + (size_t)x) * (size_t)bands + (size_t)c];
+        }
+        for (int y = 0; y < h; y++) {
+            vals[k++] = px[((size_t)y * (size_t)w) * (size_t)bands + (size_t)c];
+            vals[k++] = px[((size_t)y * (size_t)w + (size_t)(w - 1)) * (size_t)bands + (size_t)c];
+        }
+        qsort(vals, k, 1, cmp_u8);
+        edge[c] = vals[k / 2];
+        for (size_t i = 0; i < k; i++) /* median absolute deviation, in place */
+            vals[i] = (uint8_t)abs((int)vals[i] - edge[c]);
+        qsort(vals, k, 1, cmp_u8);
+        spread = DQ_MAX(spread, (int)vals[k / 2]);
+    }
+    free(vals);
+    /* The support: the 90th percentile of luminance over the whole picture. */
+    unsigned hist[256] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = px + i * (size_t)bands;
+        hist[bands >= 3 ? (p[0] * 54 + p[1] * 183 + p[2] * 19) >> 8 : p[0]]++;
+    }
+    size_t want = n - n / 10, acc = 0;
+    int paper = 0;
+    while (paper < 255 && acc + hist[paper] < want)
+        acc += hist[paper++];
+    int edge_lum = bands >= 3 ? (edge[0] * 54 + edge[1] * 183 + edge[2] * 19) >> 8 : edge[0];
+    if (abs(paper - edge_lum) < 26) /* within a tenth: the edge is the support */
+        return NULL;
+    /* Flood from the edge over pixels within a few deviations of its colour. */
+    int tol = DQ_MAX(12, (int)lroundf(4.0f * 1.4826f * (float)spread));
+    uint8_t *m = dq_xcalloc(n, 1);
+    size_t *queue = dq_xmalloc(n * sizeof(size_t)), qh = 0, qt = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            if (y != 0 && y != h - 1 && x != 0 && x != w - 1)
+                continue;
+            size_t i = (size_t)y * (size_t)w + (size_t)x;
+            if (!m[i] && near_edge(px, i, bands, edge, tol)) {
+                m[i] = 1;
+                queue[qt++] = i;
+            }
+        }
+    while (qh < qt) {
+        size_t i = queue[qh++];
+        int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
+        const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
+        for (int k = 0; k < 4; k++) {
+            int xx = x + dx[k], yy = y + dy[k];
+            if (xx < 0 || yy < 0 || xx >= w || yy >= h)
+                continue;
+            size_t j = (size_t)yy * (size_t)w + (size_t)xx;
+            if (!m[j] && near_edge(px, j, bands, edge, tol)) {
+                m[j] = 1;
+                queue[qt++] = j;
+            }
+        }
+    }
+    free(queue);
+    if (qt < n / 50 || qt > n - n / 5) { /* a speck, or (nearly) everything */
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
 /* ================================================================ the estimate */
 
 /* Tuned on seed 1 of the sample collection at 400 px high, checked on other seeds
@@ -203,7 +296,10 @@ static void estimate_prior(const float *d, int w, int h, dq_scene_layers_t *o)
     free(blank);
 }
 
-static void estimate_structure(const float *d, int w, int h, dq_scene_layers_t *o)
+/* mount: NULL, or the mount's mask; the picture's own extent in each column then replaces
+ * the image's height in the three-distances mapping (a fan leaf's top is its outer arc). */
+static void estimate_structure(const float *d, const uint8_t *mount, int w, int h,
+                               dq_scene_layers_t *o)
 {
     size_t n = (size_t)w * (size_t)h;
     /* Ridges: downward steps of density, blurred across so that only long edges remain. */
@@ -228,8 +324,20 @@ static void estimate_structure(const float *d, int w, int h, dq_scene_layers_t *
 
     for (int x = 0; x < w; x++) {
         int ridge = -1; /* row of the last ridge above, -1: the sky */
+        int top = 0, bot = h - 1;
+        if (mount) {
+            while (top < h && mount[(size_t)top * (size_t)w + (size_t)x])
+                top++;
+            while (bot >= top && mount[(size_t)bot * (size_t)w + (size_t)x])
+                bot--;
+        }
+        float span = (float)(bot - top + 1);
         for (int y = 0; y < h; y++) {
             size_t i = (size_t)y * (size_t)w + (size_t)x;
+            if (mount && mount[i]) { /* the front plane; nothing moves on it */
+                o->plane[DQ_SCENE_DEPTH][i] = 0;
+                continue;
+            }
             float e = edge[i];
             if (e > RIDGE_MIN) {
                 int best = 1;
@@ -243,12 +351,11 @@ static void estimate_structure(const float *d, int w, int h, dq_scene_layers_t *
                 if (best)
                     ridge = y;
             }
-            float v = ((float)y + 0.5f) / (float)h;
+            float v = ((float)(y - top) + 0.5f) / span;
             /* Higher ridge, farther; the sky above every ridge is farthest. Ridges map into
              * 0..235 so that the sky's 255 stays apart from the farthest range. */
-            uint8_t depth =
-                ridge < 0 ? 255
-                          : (uint8_t)lroundf(235.0f * (1.0f - ((float)ridge + 0.5f) / (float)h));
+            float rv = DQ_MIN(DQ_MAX(((float)(ridge - top) + 0.5f) / span, 0.0f), 1.0f);
+            uint8_t depth = ridge < 0 ? 255 : (uint8_t)lroundf(235.0f * (1.0f - rv));
             int b = blank[i] < BLANK_MAX;
             int wat = b && v >= WATER_TOP && v <= WATER_BOT;
             int leaf = fine[i] > LEAF_MIN && local[i] > LEAF_INK;
@@ -283,10 +390,19 @@ int dq_scene_estimate(const uint8_t *px, int width, int height, int bands, int m
     out->plane[DQ_SCENE_FOLIAGE] = dq_xcalloc(n, 1);
     out->plane[DQ_SCENE_WATER] = dq_xcalloc(n, 1);
     float *d = ink_density(px, width, height, bands);
-    if (method == DQ_SCENE_METHOD_PRIOR)
+    if (method == DQ_SCENE_METHOD_PRIOR) {
         estimate_prior(d, width, height, out);
-    else
-        estimate_structure(d, width, height, out);
+    } else {
+        /* A mount reads as a dark wash to the density (grey board against light paper): it
+         * is left out of ridges and blankness, and takes the front plane. */
+        uint8_t *mount = find_mount(px, width, height, bands);
+        if (mount)
+            for (size_t i = 0; i < n; i++)
+                if (mount[i])
+                    d[i] = 0;
+        estimate_structure(d, mount, width, height, out);
+        free(mount);
+    }
     free(d);
     return 0;
 }

@@ -9,11 +9,31 @@
 // viewer (immersive-vr) or the work at its true size in front of them (immersive-ar).
 import * as THREE from '/static/vendor/three/three.module.js';
 
-export function webgl2Available() {
+// The one WebGL2 context of the view, or null where the browser offers none. The page asks
+// before it builds anything, and the renderer then takes this same context: a throwaway
+// probe context cost as much as the real one (half a second in software GL) before the
+// first frame. No depth or stencil buffer (one quad needs neither, and software GL clears
+// and stores them every frame); opaque, so the compositor need not blend the canvas.
+export const CONTEXT_ATTRS = { alpha: false, depth: false, stencil: false, antialias: false, premultipliedAlpha: true, preserveDrawingBuffer: false, powerPreference: 'high-performance' };
+// prewarm() makes the context ahead of the page (the relic page calls it when the reader
+// points at "Enter the painting"); the living page then takes it instead of making one.
+let spare = null;
+export function prewarm() {
+  if (!spare) spare = make();
+  return !!spare;
+}
+export function webgl2Context() {
+  const s = spare;
+  spare = null;
+  return s || make();
+}
+function make() {
   try {
-    const c = document.createElement('canvas');
-    return !!(window.WebGL2RenderingContext && c.getContext('webgl2'));
-  } catch { return false; }
+    if (!window.WebGL2RenderingContext) return null;
+    const canvas = document.createElement('canvas');
+    const context = canvas.getContext('webgl2', CONTEXT_ATTRS);
+    return context ? { canvas, context } : null;
+  } catch { return null; }
 }
 
 const VERT = `
@@ -51,10 +71,14 @@ void main() {
   if (dp < uSliceLo || dp >= uSliceHi) discard;
   vec2 q = p;
   float t = uTime * uAnim;
-  // leaves stir: a small sway that grows with height above the pixel's anchor
-  q += fol * uTexel * vec2(1.6 * sin(t * 1.9 + p.y * 900.0) + 0.8 * sin(t * 3.1 + p.x * 700.0), 0.6 * cos(t * 2.3 + p.x * 500.0));
-  // water ripples: a vertical shimmer travelling across
-  q += wat * uTexel * vec2(0.0, 2.2 * sin(t * 2.0 + p.y * 1400.0 + p.x * 90.0));
+  // Only pixels inside a mask pay for the trigonometry (most of a landscape is neither
+  // foliage nor water; software GL skips a branch that no pixel of a quad takes).
+  if (fol + wat > 0.5) {
+    // leaves stir: a small sway that grows with height above the pixel's anchor
+    q += fol * uTexel * vec2(1.6 * sin(t * 1.9 + p.y * 900.0) + 0.8 * sin(t * 3.1 + p.x * 700.0), 0.6 * cos(t * 2.3 + p.x * 500.0));
+    // water ripples: a vertical shimmer travelling across
+    q += wat * uTexel * vec2(0.0, 2.2 * sin(t * 2.0 + p.y * 1400.0 + p.x * 90.0));
+  }
   vec3 col = texture(uPaint, q).rgb;
   // mist: a noise field drifting slowly sideways, only inside the mist mask
   if (mist > 0.5) {
@@ -62,13 +86,29 @@ void main() {
     float fog = smoothstep(0.45, 0.8, texture(uNoise, mp * (1.0 / 8.0)).r) * 0.45;
     col = mix(col, max(col, uPaper), fog);
   }
-  col = mix(col, col * uSeason, fol);
+  if (fol > 0.5) col *= uSeason;
   outColor = vec4(col * uTint, 1.0);
 }`;
 
 // Light: hour and season. The tint multiplies everything; the season colours foliage only.
 export const HOURS = { dawn: [1.0, 0.94, 0.86], day: [1, 1, 1], dusk: [1.0, 0.84, 0.7], night: [0.55, 0.62, 0.8] };
 export const SEASONS = { spring: [0.92, 1.05, 0.9], summer: [1, 1, 1], autumn: [1.12, 0.9, 0.7], winter: [1.05, 1.08, 1.15] };
+
+// Where a work hangs on a wall that a WebXR hit test found: the hit's position and the
+// surface normal (the Y axis of the hit pose, as the WebXR Hit Test module defines it), both
+// in the reference space. The work's face (+Z of its plane) looks out along the normal, its
+// top points up the wall, and it sits 5 mm proud of the surface. null where the surface is
+// not a wall (a floor, a table, a ceiling: more than 30 degrees from vertical).
+export function wallPlacement(point, normal) {
+  const n = new THREE.Vector3(...normal).normalize();
+  if (!(n.lengthSq() > 0.5) || Math.abs(n.y) > 0.5) return null;
+  const z = new THREE.Vector3(n.x, 0, n.z).normalize(); // walls lean a little: hang plumb
+  const y = new THREE.Vector3(0, 1, 0);
+  const x = new THREE.Vector3().crossVectors(y, z);
+  const q = new THREE.Quaternion().setFromRotationMatrix(new THREE.Matrix4().makeBasis(x, y, z));
+  const pos = new THREE.Vector3(...point).addScaledVector(z, 0.005);
+  return { position: pos.toArray(), quaternion: q.toArray() };
+}
 
 function regionOf(x, y, w, hgt) { return `${Math.round(x)},${Math.round(y)},${Math.max(1, Math.round(w))},${Math.max(1, Math.round(hgt))}`; }
 
@@ -82,7 +122,15 @@ function regionUrl(id, imgW, baseW, r, px, fmt) {
 }
 
 async function loadTex(url) {
-  const tex = await new THREE.TextureLoader().loadAsync(url);
+  // Decoded off the page's thread into an ImageBitmap, already upside down as GL wants it:
+  // an <img> was decoded and flipped on the main thread at upload time.
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  const bmp = await createImageBitmap(await res.blob(), { imageOrientation: 'flipY', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+  const tex = new THREE.Texture(bmp);
+  tex.flipY = false;
+  tex.needsUpdate = true;
+  tex.addEventListener('dispose', () => bmp.close());
   // Raw values in, raw values out: the shader writes the sRGB it read (a ShaderMaterial gets
   // no output colour conversion), so the painting's colours stay exactly the served ones.
   tex.colorSpace = THREE.NoColorSpace;
@@ -173,7 +221,9 @@ export function createLiving(opts) {
   const hasLayers = !!(layers.depth && layers.mist && layers.foliage && layers.water) || !!layers.depth;
   // The drawing buffer is not preserved (that costs a full-frame copy per frame in software
   // GL): whoever reads pixels renders and reads in one task (readPixels below).
-  const renderer = new THREE.WebGLRenderer({ antialias: false, preserveDrawingBuffer: false, powerPreference: 'high-performance' });
+  const gl0 = opts.gl || webgl2Context();
+  if (!gl0) throw new Error('no WebGL2');
+  const renderer = new THREE.WebGLRenderer({ canvas: gl0.canvas, context: gl0.context, ...CONTEXT_ATTRS });
   const baseRatio = Math.min(window.devicePixelRatio || 1, 1.5);
   renderer.setPixelRatio(baseRatio);
   // Render scale: where frames come slower than 30 per second (software GL, a weak GPU), the
@@ -186,13 +236,18 @@ export function createLiving(opts) {
   const scaler = { scale: opts.scale || 1, settled: !!opts.scale, intervals: [], steps: 0 };
   if (opts.scale) renderer.setPixelRatio(baseRatio * opts.scale);
   renderer.outputColorSpace = THREE.SRGBColorSpace;
+  // The canvas is opaque: its letterbox takes the stage's colour (living.css).
+  renderer.setClearColor(0x1d1b18, 1);
   renderer.xr.enabled = true;
   const canvas = renderer.domElement;
   canvas.className = 'living-canvas';
   container.append(canvas);
   const scene = new THREE.Scene();
   const camera = new THREE.OrthographicCamera(-0.5, 0.5, 0.5, -0.5, 0, 10);
+  // Sampled like the painting and the layers (linear, clamped), so that the warm-up draw
+  // below prepares the same sampling code the real frames use.
   const blank = new THREE.DataTexture(new Uint8Array([0, 0, 0, 255]), 1, 1);
+  blank.magFilter = blank.minFilter = THREE.LinearFilter;
   blank.needsUpdate = true;
   const noise = noiseTexture();
   let pack = null; // the packed layers of the loaded strip
@@ -207,6 +262,17 @@ export function createLiving(opts) {
   const material = new THREE.ShaderMaterial({ glslVersion: THREE.GLSL3, vertexShader: VERT, fragmentShader: FRAG, uniforms, depthTest: false });
   const quad = new THREE.Mesh(new THREE.PlaneGeometry(1, 1), material);
   scene.add(quad);
+  // One warm-up draw of a single pixel now, while the first picture is on its way: software
+  // GL (SwiftShader) turns the shader and its texture sampling into machine code at the first
+  // draw that uses them, which took 0.4-2 s when it waited for the painting. The commands
+  // run in the GPU process while this thread goes on loading; the pixel is cleared by the
+  // first real frame.
+  renderer.setScissorTest(true);
+  renderer.setScissor(0, 0, 1, 1);
+  uniforms.uHasLayers.value = 1; // the branch the real frames take
+  renderer.render(scene, camera);
+  uniforms.uHasLayers.value = 0;
+  renderer.setScissorTest(false);
 
   const W = info.width, H = info.height;
   // The window: what is on screen, in image pixels. Zoom divides it; the walk moves x.
@@ -253,7 +319,10 @@ export function createLiving(opts) {
     const span = opts.wide ? 3 : 1;
     const sw = Math.min(W, view.w * span), sx = Math.max(0, Math.min(W - sw, view.x + view.w / 2 - sw / 2));
     const want = { x: sx, y: view.y, w: sw, h: view.h };
-    let px = Math.min(r.width * dpr * (sw / view.w), 8192);
+    // The window is letterboxed inside the stage (a tall painting shows a narrow column): its
+    // width on screen, not the stage's, decides how many pixels are worth asking for.
+    const shown = Math.min(r.width, r.height * (view.w / view.h));
+    let px = Math.min(shown * dpr * (sw / view.w), 8192);
     if (info.maxWidth) px = Math.min(px, info.maxWidth);
     if (info.maxArea) px = Math.min(px, Math.sqrt(info.maxArea * (want.w / want.h)));
     const my = loading = {};
@@ -347,10 +416,14 @@ export function createLiving(opts) {
     if (scaler.settled || !interval) return;
     scaler.intervals.push(interval);
     if (scaler.intervals.length < 12) return;
-    const sorted = scaler.intervals.sort((a, b) => a - b), med = sorted[sorted.length >> 1];
+    // The mean interval, less the slowest one (a collection pause): frames come on the
+    // display's beat, so a median of exactly two beats (30/s) hid runs of three-beat frames
+    // that made 25/s. A step aims at 36/s, a margin for scenes that cost more than this one.
+    const sorted = scaler.intervals.sort((a, b) => a - b).slice(0, -1);
+    const mean = sorted.reduce((x, y) => x + y, 0) / sorted.length;
     scaler.intervals = [];
     scaler.steps++;
-    const next = med > 1000 / 30 ? Math.max(0.5, scaler.scale * Math.sqrt((1000 / 32) / med)) : scaler.scale;
+    const next = mean > 1000 / 32 ? Math.max(0.5, scaler.scale * Math.sqrt((1000 / 36) / mean)) : scaler.scale;
     if (next < scaler.scale - 0.02 && scaler.steps < 5) {
       scaler.scale = Math.round(next * 100) / 100;
       renderer.setPixelRatio(baseRatio * scaler.scale);
@@ -414,7 +487,10 @@ export function createLiving(opts) {
     if (!placed) { placed = true; if (opts.wide) view.x = W - view.w; fitView(); }
     layout();
     updateWindowUniform();
-    scheduleReload(strip ? 250 : 0);
+    // The first load starts here and now (a timer would wait for another task); later
+    // sizes are debounced.
+    if (strip || loading) scheduleReload(250);
+    else loadStrip().catch((e) => console.warn('living', e));
     kick();
   });
   ro.observe(container);
@@ -453,13 +529,59 @@ export function createLiving(opts) {
     renderer.setAnimationLoop(null);
     kick();
   }
-  async function enterXr(mode) {
-    const session = await navigator.xr.requestSession(mode, { optionalFeatures: ['local-floor'] });
+  // AR with a hit test: the work waits, as an outline of its true size that follows the wall
+  // the reader points at, until a tap (select) hangs it there. Without one (a device that
+  // cannot find walls) it hangs 1.5 m ahead, and the page says so.
+  async function wallHanging(session, note) {
+    if (!session.requestHitTestSource || !xrGroup) { note('ar_nowall'); return null; }
+    let source;
+    try {
+      const viewer = await session.requestReferenceSpace('viewer');
+      source = await session.requestHitTestSource({ space: viewer });
+    } catch { note('ar_nowall'); return null; }
+    const work = xrGroup.children[0];
+    work.position.set(0, 0, 0);
+    xrGroup.visible = false;
+    const outline = new THREE.LineSegments(new THREE.EdgesGeometry(work.geometry), new THREE.LineBasicMaterial({ color: 0xf4e4c1 }));
+    outline.visible = false;
+    scene.add(outline);
+    let aim = null;
+    session.addEventListener('select', () => {
+      if (!aim) return;
+      xrGroup.position.fromArray(aim.position);
+      xrGroup.quaternion.fromArray(aim.quaternion);
+      xrGroup.visible = true;
+      note('ar_placed');
+    });
+    session.addEventListener('end', () => { source.cancel?.(); scene.remove(outline); outline.geometry.dispose(); outline.material.dispose(); });
+    note('ar_aim');
+    return (frame) => {
+      const space = renderer.xr.getReferenceSpace();
+      const hit = frame && space ? frame.getHitTestResults(source)[0] : null;
+      const pose = hit ? hit.getPose(space) : null;
+      aim = null;
+      if (pose) {
+        const m = new THREE.Matrix4().fromArray(pose.transform.matrix);
+        const p = new THREE.Vector3().setFromMatrixPosition(m);
+        const n = new THREE.Vector3().setFromMatrixColumn(m, 1);
+        aim = wallPlacement(p.toArray(), n.toArray());
+      }
+      outline.visible = !!aim;
+      if (aim) { outline.position.fromArray(aim.position); outline.quaternion.fromArray(aim.quaternion); }
+    };
+  }
+  async function enterXr(mode, note = () => {}) {
+    const session = await navigator.xr.requestSession(mode, { optionalFeatures: mode === 'immersive-ar' ? ['local-floor', 'hit-test'] : ['local-floor'] });
     const cam = new THREE.PerspectiveCamera(70, 1, 0.05, 100);
     buildXr(mode);
     session.addEventListener('end', endXr);
     await renderer.xr.setSession(session);
-    renderer.setAnimationLoop((now) => { uniforms.uTime.value = (now - stats.started) / 1000; renderer.render(scene, cam); });
+    const follow = mode === 'immersive-ar' ? await wallHanging(session, note) : null;
+    renderer.setAnimationLoop((now, frame) => {
+      uniforms.uTime.value = (now - stats.started) / 1000;
+      follow?.(frame);
+      renderer.render(scene, cam);
+    });
     return session;
   }
 
@@ -514,7 +636,12 @@ export function createLiving(opts) {
       uniforms.uSeason.value.set(...(SEASONS[season] || SEASONS.summer));
       kick(); draw(performance.now());
     },
-    walk(on, secondsPerScreen = 40) { walking = on && opts.wide; walkSpeed = view.w / secondsPerScreen; kick(); },
+    walk(on, secondsPerScreen = 40) {
+      walking = on && opts.wide; walkSpeed = view.w / secondsPerScreen;
+      // A walk is the longest steady animation: the scale is looked at again while it runs.
+      if (walking && !opts.scale) { scaler.settled = false; scaler.intervals = []; scaler.steps = Math.min(scaler.steps, 3); }
+      kick();
+    },
     get walking() { return walking; },
     setPointer(x, y) { pointer = { x, y }; kick(); },
     enterXr, readPixels, maskPixels, imageAt, setLayerCanvas, reload: () => loadStrip(),

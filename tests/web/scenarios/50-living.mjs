@@ -165,6 +165,34 @@ export default async function (h) {
       await p2.context().close();
     });
 
+    await h.test('living: AR hangs the work flat on a wall that a hit test found, upright, never on a floor', async () => {
+      const page = await h.newPage(browser, h.base, { width: 800, height: 600, lang: 'en-US' });
+      await page.goto(`${h.base}/`);
+      const r = await page.evaluate(async () => {
+        const THREE = await import('/static/vendor/three/three.module.js');
+        const { wallPlacement } = await import('/static/js/living-gl.js');
+        // where the work's face normal (+Z) and its top (+Y) point after the placement
+        const axes = (pl) => {
+          const q = new THREE.Quaternion().fromArray(pl.quaternion);
+          return { face: new THREE.Vector3(0, 0, 1).applyQuaternion(q).toArray(), up: new THREE.Vector3(0, 1, 0).applyQuaternion(q).toArray(), pos: pl.position };
+        };
+        const wall = wallPlacement([2, 1.4, -1], [-1, 0, 0]);
+        const leaning = wallPlacement([0, 1.2, -3], [0, 0.3, 0.95]);
+        const diagonal = wallPlacement([1, 1, 1], [Math.SQRT1_2, 0, Math.SQRT1_2]);
+        return { wall: wall && axes(wall), leaning: leaning && axes(leaning), diagonal: diagonal && axes(diagonal),
+          floor: wallPlacement([0, 0, -2], [0, 1, 0]), ceiling: wallPlacement([0, 2.5, -2], [0, -1, 0]), table: wallPlacement([0, 0.8, -1], [0.2, 0.9, 0.1]) };
+      });
+      const near = (a, b, what) => h.expect(a.every((v, i) => Math.abs(v - b[i]) < 1e-6), `${what}: ${a.map((v) => v.toFixed(4))} vs ${b}`);
+      near(r.wall.face, [-1, 0, 0], 'the face looks out of the wall');
+      near(r.wall.up, [0, 1, 0], 'the top points up');
+      near(r.wall.pos, [1.995, 1.4, -1], '5 mm proud of the wall, at the hit');
+      near(r.leaning.face, [0, 0, 1], 'a leaning wall: hung plumb');
+      near(r.leaning.up, [0, 1, 0], 'a leaning wall: upright');
+      near(r.diagonal.face, [Math.SQRT1_2, 0, Math.SQRT1_2], 'a wall at 45 degrees');
+      h.expect(r.floor === null && r.ceiling === null && r.table === null, 'never on a floor, a ceiling or a table');
+      await page.context().close();
+    });
+
     await h.test('living: a handscroll walks right to left; frame time at 1280x720', async () => {
       const page = await h.newPage(browser, h.base, { width: 1280, height: 720, lang: 'en-US' });
       await page.goto(`${h.base}/living/${encodeURIComponent(R('DQ-2026-0001'))}`);

@@ -93,6 +93,21 @@ export default async function (h) {
       h.expect((await rightSource(page)).startsWith(service), 'the v2 manifest\'s image on the right');
       await page.context().close();
     });
+    await h.test('remote manifest: dropped on the handscroll page opens compare', async () => {
+      const page = await h.newPage(h.browser, h.base, { lang: 'en-GB' });
+      await page.goto(`${h.base}/scroll/${R1}`);
+      await page.waitForSelector('.scroll-page #relic-remote', { state: 'attached', timeout: 15000 });
+      await h.osdSettled(page, 'scroll');
+      await page.evaluate((text) => {
+        const dt = new DataTransfer();
+        dt.setData('text/uri-list', text);
+        const el = document.querySelector('.scroll-page');
+        el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }, `${origin}/m3.json`);
+      await page.waitForURL((u) => u.pathname === '/compare' && u.searchParams.get('b') === service, { timeout: 15000 });
+      h.expect(new URL(page.url()).searchParams.get('a') === img1, `left is the scroll: ${page.url()}`);
+      await page.context().close();
+    });
     await h.test('remote manifest: /compare?manifest= and ?iiif-content= (Content State) open it', async () => {
       const page = await h.newPage(h.browser, h.base, { lang: 'en-GB' });
       await page.goto(`${h.base}/compare?manifest=${encodeURIComponent(`${origin}/m3.json`)}`);

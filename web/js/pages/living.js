@@ -31,6 +31,9 @@ const S = {
   xr_none: { zh: '此浏览器没有 WebXR（需头显浏览器与安全连接）。', en: 'This browser has no WebXR (it needs a headset browser and a secure connection).' },
   vr_none: { zh: '此设备不提供沉浸式 VR。', en: 'This device offers no immersive VR.' },
   ar_none: { zh: '此设备不提供沉浸式 AR。', en: 'This device offers no immersive AR.' },
+  ar_aim: { zh: '请对准一面墙，轻点即将作品按原大挂上。', en: 'Point at a wall and tap: the work hangs there at its true size.' },
+  ar_placed: { zh: '作品已按原大挂在墙上；再点一处可移动。', en: 'The work hangs on the wall at its true size; tap elsewhere to move it.' },
+  ar_nowall: { zh: '此设备无法识别墙面：作品悬于前方 1.5 米处。', en: 'This device cannot find walls: the work hangs 1.5 m in front of you.' },
   xr_fail: { zh: '未能开始：{msg}', en: 'Could not start: {msg}' },
   reduced: { zh: '已按系统设置减少动态：画面静止。', en: 'Reduced motion is on: the picture stays still.' },
   edit: { zh: '修正图层', en: 'Correct the layers' },
@@ -90,7 +93,7 @@ async function xrButton(mode, labelKey, noneKey, engine, status) {
   b.disabled = !ok;
   b.dataset.supported = ok ? '1' : '0';
   b.addEventListener('click', async () => {
-    try { await engine.enterXr(mode); } catch (e) { status.textContent = s('xr_fail', { msg: e.message || String(e) }); }
+    try { await engine.enterXr(mode, (key) => { status.textContent = s(key); }); } catch (e) { status.textContent = s('xr_fail', { msg: e.message || String(e) }); }
   });
   return wrap;
 }
@@ -189,7 +192,8 @@ export async function render(ctx) {
   const head = h('header.living-head', h('h1', { lang: tag(title.lang) }, title.text, ' · ', s('title')), back);
   const gl = await glJob;
 
-  if (!gl || !gl.webgl2Available()) {
+  const gl0 = gl && gl.webgl2Context();
+  if (!gl0) {
     // No WebGL2: say so, and keep the normal deep-zoom viewer.
     const v = createViewer(imageId);
     const el = h('article.page.living', { 'data-living': 'fallback' }, head, h('p.living-fallback', { role: 'note' }, s('no_webgl')), h('section.stage', v.el));
@@ -203,7 +207,7 @@ export async function render(ctx) {
   const stage = h('div.living-stage', { 'data-living': 'stage' });
   const el = h('article.page.living', { 'data-living': 'on' }, head, stage);
   const fixed = Number(ctx.query.get('scale'));
-  const engine = gl.createLiving({ container: stage, imageId, info, set, wide, reduced: mq.matches, dims: r.dimensions_cm || null,
+  const engine = gl.createLiving({ gl: gl0, container: stage, imageId, info, set, wide, reduced: mq.matches, dims: r.dimensions_cm || null,
     scale: fixed >= 0.25 && fixed <= 2 ? fixed : null });
   const onMq = () => { engine.setReduced(mq.matches); reducedNote.hidden = !mq.matches; };
   mq.addEventListener('change', onMq);

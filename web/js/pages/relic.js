@@ -14,6 +14,7 @@ import { stylePanel } from '../style.js';
 import { researchBox, downloadBox, placesList, remoteCompare } from '../network.js';
 import { conservationPanel } from '../conservation.js';
 import { spectralPanel } from '../spectral.js';
+import { livingEnter } from '../living-enter.js';
 
 export const name = 'relic';
 let kept = null; // {key, v, store: {layer, panel, player}, owner}
@@ -153,8 +154,7 @@ export async function render(ctx) {
         wide ? h('a.btn-seal', { href: `/scroll/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}` }, t('open_scroll')) : null,
         h('a.btn-line', { href: `/compare?a=${encodeURIComponent(imageId)}` }, t('open_compare')),
         /* issue 14: the living painting */
-        h('a.btn-seal.living-enter', { href: `/living/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}`,
-          'data-living-enter': '', onclick: () => performance.mark('dq-living-enter') }, lang() === 'zh' ? '入画' : 'Enter the painting'),
+        livingEnter(r, imageId, 'btn-seal'),
         tools ? tools.actions : null),
       tools ? tools.below : null) : h('p.noimg-big', t('no_image')),
     imgs ? h('section.band', h('h2.section-title', t('images')), imgs) : null,

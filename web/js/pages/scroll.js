@@ -2,10 +2,12 @@
 // left an arm's length at a time (wheel, drag, keys, touch, the buttons or the overview
 // strip), zooms to the brushstroke and back; the frontispiece, painting and colophons are
 // named as they come into view. The engine is in ../handscroll.js.
-import { t, tag, pick, lang } from '../i18n.js';
+import { t, tag, pick } from '../i18n.js';
 import { getRelic, getInfo, mainImage } from '../api.js';
 import { h, svgIcon } from '../dom.js';
 import { createHandscroll, createStrip } from '../handscroll.js';
+import { remoteCompare } from '../network.js';
+import { livingEnter } from '../living-enter.js';
 
 export const name = 'scroll';
 let kept = null; // {key, engine, parts, owner}
@@ -101,8 +103,7 @@ export async function render(ctx) {
       h('a.back', { href: `/relic/${encodeURIComponent(r.id)}` }, svgIcon('left'), h('span', t('scroll_exit'))),
       h('h1.hs-title', { lang: tag(title.lang) }, title.text),
       /* issue 14: the living painting, walking the scroll right to left */
-      h('a.btn-line.living-enter', { href: `/living/${encodeURIComponent(r.id)}${imageId !== mainImage(r) ? `?image=${encodeURIComponent(imageId)}` : ''}`,
-        'data-living-enter': '', onclick: () => performance.mark('dq-living-enter') }, lang() === 'zh' ? '入画' : 'Enter the painting'),
+      livingEnter(r, imageId, 'btn-line'),
       progress),
     root,
     h('div.hs-bar',
@@ -120,6 +121,13 @@ export async function render(ctx) {
         fullBtn),
       caption),
     h('p.hs-help', t('scroll_help')));
+  // issue 16: a IIIF manifest dropped on the page opens compare beside this work. The box (its
+  // status says when the other site forbids the read) shows only once something is dropped:
+  // the scroll's layout fills the window and must not lose height to it.
+  const remoteBox = remoteCompare(imageId, ctx.navigate, el);
+  remoteBox.style.display = 'none';
+  el.addEventListener('drop', () => { remoteBox.style.display = ''; });
+  el.append(remoteBox);
   // Full screen takes the whole page (title, scroll, strip and controls), so the reader can
   // still unroll, jump and leave with Escape; the engine follows the size change.
   function toggleFull() {
