@@ -214,3 +214,12 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# The per-pixel loops of spectral add (calibration rows, Lanczos resampling, encoding) are
+# vectorised by GCC only at -O3 (its -O2 cost model leaves them scalar); same results, since
+# each pixel's sums keep their order (no -ffast-math, no contraction).
+build/rel/src/spectral/%.o build/rel/src/cli/spectral_stack.o: REL_FLAGS = -O3 -g
+# unmix.c's per-model loop selects among computed candidates; GCC turns those selects into vector
+# blends only when it may assume that comparisons raise no FP traps (values are unchanged: the
+# pigment maps are byte-identical with and without it).
+build/rel/src/spectral/unmix.o: REL_FLAGS = -O3 -g -fno-trapping-math

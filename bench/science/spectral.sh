@@ -7,6 +7,7 @@
 # accuracy and support recall with a confusion summary, reveal ROC AUC, and PCA/MNF against
 # python3-spectral. Then speed on the 24000 x 2000 benchmark scroll: `spectral add` of its
 # stack against `ingest` of its visible image, with peak RSS. Writes build/science/spectral.md.
+# DQ_SPECTRAL_SKIP_SPEED=1 leaves the scroll (speed) part out.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${DQ_BIN:-build/danqing}
@@ -44,20 +45,22 @@ done
 
 # Speed: the benchmark scroll at scale 1 (seed 1): spectral add against ingest (R repetitions,
 # wall, CPU, RSS, load) and uncached tile latency (bench/spectral_speed.sh), then pigments.
-S=$W/scroll; D=$W/dscroll
-"$B" generate --out "$S" --only DQ-2026-0001 --seed 1 --quiet
-"$B" --data "$D" import "$S/metadata.jsonl" > /dev/null
-DQ_BIN="$B" bench/spectral_speed.sh "$S" "$D" > "$W/speed.md"
-frame=$($PY -c "import json;d=json.load(open('$S/DQ-2026-0001/truth/capture/bands.json'));print('%dx%d'%tuple(d['work_rect'][2:]))")
-/usr/bin/time -f '%e %M' -o "$W/t_pig" "$B" --data "$D" spectral pigments scroll --out "$W/scroll_map.png" > /dev/null
+S=$W/scroll; D=$W/dscroll; frame=
+if [ "${DQ_SPECTRAL_SKIP_SPEED:-0}" != 1 ]; then
+  "$B" generate --out "$S" --only DQ-2026-0001 --seed 1 --quiet
+  "$B" --data "$D" import "$S/metadata.jsonl" > /dev/null
+  DQ_BIN="$B" bench/spectral_speed.sh "$S" "$D" > "$W/speed.md"
+  frame=$($PY -c "import json;d=json.load(open('$S/DQ-2026-0001/truth/capture/bands.json'));print('%dx%d'%tuple(d['work_rect'][2:]))")
+  /usr/bin/time -f '%e %U %S %M' -o "$W/t_pig" "$B" --data "$D" spectral pigments scroll --out "$W/scroll_map.png" > /dev/null
+fi
 
 $PY - "$md" "$W" "$frame" "${rows[@]}" <<'PYEOF'
 import json, sys
 md, W, frame = sys.argv[1:4]
 rows = [r.split(' ') for r in sys.argv[4:]]
 def t(name):
-    e, m = open('%s/%s' % (W, name)).read().split()
-    return float(e), int(m) / 1024.0
+    e, u, s, m = open('%s/%s' % (W, name)).read().split()
+    return float(e), float(u) + float(s), int(m) / 1024.0
 L = []
 L.append('# Issue 11: multispectral analysis against ground truth')
 L.append('')
@@ -69,6 +72,7 @@ L.append('')
 L.append('| seed | work | refl. RMS max (<= 0.02) | reg. error mean / max px (<= 0.2) | pigments ideal: acc / support (>= 0.95) | pigments raw: acc / support (>= 0.85) | AUC underdrawing ideal / raw | AUC retouching ideal / raw | PCA / MNF vs python3-spectral (rel.) |')
 L.append('|---|---|---|---|---|---|---|---|---|')
 conf = []
+two = []
 for seed, work, path in rows:
     r = json.load(open(path))
     pi, pr = r['pigments_ideal'], r['pigments_raw']
@@ -82,6 +86,9 @@ for seed, work, path in rows:
         max(r.get('peer_pca_values_rel', 0), r.get('peer_pca_vectors_rel', 0)),
         max(r.get('peer_mnf_values_rel', 0), r.get('peer_mnf_vectors_rel', 0))))
     for kind, p in (('ideal', pi), ('raw', pr)):
+        g = p.get('two_pigments', {})
+        if g.get('pixels'):
+            two.append('| %s | %s | %s | %d | %.3f | %.3f |' % (seed, work, kind, g['pixels'], g['accuracy'], g['either']))
         for tn, c in p['confusion'].items():
             tot = sum(c.values())
             top = ', '.join('%s %.1f%%' % (k, 100.0 * v / tot) for k, v in c.items())
@@ -91,21 +98,32 @@ L.append('Per-band reflectance RMS and registration errors are in each run\'s ev
          'label\'s family (library column without its `_shN` shade) is the truth\'s material (e.g. `cinnabar_natural` for cinnabar); '
          'pixels: truth coverage >= 0.5 and ink <= 0.3; support: bare support with ink <= 0.1.')
 L.append('')
+L.append('## Pigment over pigment (glazes)')
+L.append('')
+L.append('Pixels of the table\'s pigment pixels where a second colour holds at least 0.15 of the pixel '
+         '(`pigment2_coverage.png`; blue-green works only). accuracy: the label is the larger share '
+         '(`pigment_map.png`); either: it is one of the two.')
+L.append('')
+L.append('| seed | work | stack | pixels | accuracy | either |')
+L.append('|---|---|---|---|---|---|')
+L.extend(two)
+L.append('')
 L.append('## Confusion (truth pigment -> predicted family, top 5)')
 L.append('')
 L.append('| seed | work | stack | truth | pixels | predicted |')
 L.append('|---|---|---|---|---|---|')
 L.extend(conf)
 L.append('')
-tp, mp = t('t_pig')
-L.append('## Speed (DQ-2026-0001, 24000 x 2000 master, bands %s at truth resolution, seed 1)' % frame)
-L.append('')
-L.append('`bench/spectral_speed.sh`: `ingest` of main.tif and `spectral add` of the raw stack, '
-         'alternating, then uncached tiles of a fresh server (every URL asked once).')
-L.append('')
-L.extend(open('%s/speed.md' % W).read().rstrip('\n').split('\n'))
-L.append('')
-L.append('`spectral pigments` of the same capture: %.2f s, peak RSS %.0f MiB.' % (tp, mp))
+if frame:
+    tp, cp, mp = t('t_pig')
+    L.append('## Speed (DQ-2026-0001, 24000 x 2000 master, bands %s at truth resolution, seed 1)' % frame)
+    L.append('')
+    L.append('`bench/spectral_speed.sh`: `ingest` of main.tif and `spectral add` of the raw stack, '
+             'alternating, then uncached tiles of a fresh server (every URL asked once).')
+    L.append('')
+    L.extend(open('%s/speed.md' % W).read().rstrip('\n').split('\n'))
+    L.append('')
+    L.append('`spectral pigments` of the same capture: %.2f s wall, %.2f s CPU, peak RSS %.0f MiB.' % (tp, cp, mp))
 open(md, 'w').write('\n'.join(L) + '\n')
 print('\n'.join(L))
 PYEOF

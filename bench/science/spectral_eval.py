@@ -50,6 +50,11 @@ tnames = {m['id']: m['name'] for m in pig['materials']}
 pmap = cv2.imread(os.path.join(tdir, 'pigment_map.png'), cv2.IMREAD_UNCHANGED)
 cov = cv2.imread(os.path.join(tdir, 'pigment_coverage.png'), cv2.IMREAD_UNCHANGED) / 255.0
 ink = cv2.imread(os.path.join(tdir, 'ink_density.png'), cv2.IMREAD_UNCHANGED) / 255.0
+# Pigment over pigment (glazes, blue-green works only): the other colour and its share.
+p2 = os.path.join(tdir, 'pigment2_map.png')
+pmap2 = cv2.imread(p2, cv2.IMREAD_UNCHANGED) if os.path.exists(p2) else np.zeros_like(pmap)
+cov2 = (cv2.imread(os.path.join(tdir, 'pigment2_coverage.png'), cv2.IMREAD_UNCHANGED) / 255.0
+        if os.path.exists(p2) else np.zeros(pmap.shape))
 library_families = set()
 
 
@@ -85,7 +90,18 @@ def score(kind):
         conf[tn] = {str(v): int(c) for v, c in sorted(zip(vals, cnt), key=lambda x: -x[1])[:5]}
     acc = float(correct[pig_px].mean()) if pig_px.any() else float('nan')
     sup_recall = float((lab[sup_px] == 0).mean()) if sup_px.any() else float('nan')
+    # Two pigments in one pixel (the other one holds at least 0.15 of it): right when the label
+    # is the larger share (as pigment_map.png says), and 'either' when it is one of the two.
+    two = pig_px & (pmap2 > 0) & (cov2 >= 0.15)
+    either = correct.copy()
+    for m in sorted(set(np.unique(pmap2[two]))):
+        sel = two & (pmap2 == m)
+        either[sel] |= np.array([f.startswith(tnames[m]) for f in pred_fam[sel]])
+    glaze = {'pixels': int(two.sum()),
+             'accuracy': float(correct[two].mean()) if two.any() else float('nan'),
+             'either': float(either[two].mean()) if two.any() else float('nan')}
     return {'pigment_pixels': int(pig_px.sum()), 'pigment_accuracy': acc,
+            'two_pigments': glaze,
             'support_pixels': int(sup_px.sum()), 'support_recall': sup_recall,
             'min': min(acc, sup_recall) if pig_px.any() else sup_recall,
             'excluded_mounting_pixels': int(((cov >= 0.5) & (ink <= 0.3) & ~pig_px & (pmap > 0)).sum()),

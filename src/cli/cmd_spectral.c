@@ -139,18 +139,14 @@ typedef struct {
     int next, done, failed;
     dq_err_t err;
     progress_t *pg;
-    dq_stack_band_t res[DQ_STACK_MAX]; /* per band: the record (px freed once stored) */
+    dq_stack_band_t res[DQ_STACK_MAX]; /* per band: the record (no pixels: written as made) */
 } add_job_t;
 
 static int add_band(add_job_t *j, int i, dq_err_t *err)
 {
-    dq_stack_band_t *b = &j->res[i];
-    if (dq_stack_band(j->st, i, b, err) < 0)
-        return -1;
     char *path = dq_xasprintf("%s/%s.tif", j->tmp, j->st->b[i].name);
-    int sr = dq_image_save_u16_pyramid(path, b->px, b->w, b->h, b->channels, err);
+    int sr = dq_stack_band_save(j->st, i, path, &j->res[i], err);
     free(path);
-    dq_stack_band_free(b);
     return sr;
 }
 
@@ -517,7 +513,8 @@ static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, const char *id, con
     leg = json_pack("{s:O, s:s, s:s, s:f, s:[f,f,f,f,f,f,f,f,f,f,f,f,f,f,f,f]}", "labels", labels,
                     "method",
                     "MESMA (Roberts et al. 1998): per pixel the best of the fully constrained "
-                    "models support + carbon ink + one library pigment (Heinz and Chang 2001)",
+                    "models support + carbon ink + one library pigment (Heinz and Chang 2001), "
+                    "or + two pigments of the scene (pigment over pigment)",
                     "library", "Hyperspectral Pigments Dataset (H. Deborah, CC BY 4.0)",
                     "min_cover", min_cover, "support_endmember", map.support[0], map.support[1],
                     map.support[2], map.support[3], map.support[4], map.support[5], map.support[6],

@@ -547,61 +547,108 @@ size_t dq_stack_band_bytes(const dq_stack_t *st, int i)
      * before the file is read. */
     size_t ch = strcmp(st->b[i].kind, "reflectance") == 0 ? 1 : 3;
     size_t frame = (size_t)st->fw * st->fh * ch * sizeof(uint16_t);
-    size_t crop = st->work.w > 0 ? (size_t)st->work.w * st->work.h : (size_t)st->fw * st->fh;
-    return frame * (st->b[i].white[0] ? 2 : 1) + crop * ch * sizeof(uint16_t);
+    return frame * (st->b[i].white[0] ? 2 : 1);
 }
 
-/* What the streamed resampling reads and writes for one channel. */
-typedef struct {
-    const dq_stack_frame_t *f;
-    int c;
-    dq_stack_band_t *out;
-} band_io_t;
-
-static void io_row(void *ud, int y, float *buf)
+/* Band i's frame, calibration and shift: everything but its pixels. *own is the loaded frame
+ * (NULL for the reference), *f the one to read. */
+static int band_begin(const dq_stack_t *st, int i, dq_stack_frame_t **own,
+                      const dq_stack_frame_t **f, dq_stack_band_t *out, dq_err_t *err)
 {
-    band_io_t *io = ud;
-    frame_row(io->f, io->c, y, 0, io->f->raw.w, buf);
-}
-
-static void io_emit(void *ud, int y, const float *row)
-{
-    band_io_t *io = ud;
-    int ch = io->out->channels;
-    uint16_t *o = io->out->px + (size_t)y * io->out->w * ch + io->c;
-    for (int x = 0; x < io->out->w; x++, o += ch)
-        *o = dq_stack_encode(row[x]);
-}
-
-int dq_stack_band(const dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *err)
-{
-    dq_stack_frame_t *own = NULL;
-    const dq_stack_frame_t *f = st->ref_frame;
     float **win = NULL;
     memset(out, 0, sizeof(*out));
+    *own = NULL;
+    *f = st->ref_frame;
     if (i != st->reference) {
-        if (frame_load(st, i, &own, &out->channels, &out->bits, out->cal, err) < 0)
+        if (frame_load(st, i, own, &out->channels, &out->bits, out->cal, err) < 0)
             return -1;
-        f = own;
-        win = frame_windows(st, f);
+        *f = *own;
+        win = frame_windows(st, *f);
         dq_spec_register_windows((const float *const *)st->ref_win, (const float *const *)win,
                                  st->n_win, st->side, 50, &out->dx, &out->dy, &out->peak);
         windows_free(win, st->n_win);
     } else {
         /* The reference was loaded and fitted by dq_stack_prepare. */
-        out->channels = f->raw.bands;
-        out->bits = f->raw.bits;
+        out->channels = (*f)->raw.bands;
+        out->bits = (*f)->raw.bits;
         memcpy(out->cal, st->ref_cal, sizeof(out->cal));
         out->peak = 1;
     }
     dq_spec_rect_t wr = st->work.w > 0 ? st->work : (dq_spec_rect_t){0, 0, st->fw, st->fh};
     out->w = wr.w;
     out->h = wr.h;
-    out->px = dq_xmalloc((size_t)wr.w * wr.h * out->channels * sizeof(uint16_t));
-    for (int c = 0; c < out->channels; c++) {
-        band_io_t io = {f, c, out};
-        dq_spec_unshift_rows(io_row, io_emit, &io, st->fw, st->fh, out->dx, out->dy, wr);
+    return 0;
+}
+
+/* Rows of the stored band made on demand for dq_image_save_u16_pyramid_gen: each call
+ * resamples its own rows (plus the kernel's rows around them) from the frame, so calls are
+ * independent and may run on vips' threads at once. */
+typedef struct {
+    const dq_stack_t *st;
+    const dq_stack_frame_t *f;
+    const dq_stack_band_t *b;
+} band_gen_t;
+
+typedef struct {
+    const dq_stack_frame_t *f;
+    int c, channels, w;
+    uint16_t *px;
+    size_t stride;
+} strip_io_t;
+
+static void strip_row(void *ud, int y, float *buf)
+{
+    strip_io_t *io = ud;
+    frame_row(io->f, io->c, y, 0, io->f->raw.w, buf);
+}
+
+static void strip_emit(void *ud, int y, const float *row)
+{
+    strip_io_t *io = ud;
+    uint16_t *o = io->px + (size_t)y * io->stride + io->c;
+    for (int x = 0; x < io->w; x++, o += io->channels)
+        *o = dq_stack_encode(row[x]);
+}
+
+static void band_fill(void *ud, int y0, int n, uint16_t *px, size_t stride)
+{
+    const band_gen_t *g = ud;
+    const dq_stack_t *st = g->st;
+    dq_spec_rect_t wr = st->work.w > 0 ? st->work : (dq_spec_rect_t){0, 0, st->fw, st->fh};
+    /* The strip's rows of the crop: the resampler gives each row the same value whatever
+     * rows it is asked for alongside (its ring only caches source rows). */
+    dq_spec_rect_t part = {wr.x, wr.y + y0, wr.w, n};
+    for (int c = 0; c < g->b->channels; c++) {
+        strip_io_t io = {g->f, c, g->b->channels, wr.w, px, stride};
+        dq_spec_unshift_rows(strip_row, strip_emit, &io, st->fw, st->fh, g->b->dx, g->b->dy,
+                             part);
     }
+}
+
+int dq_stack_band_save(const dq_stack_t *st, int i, const char *path, dq_stack_band_t *out,
+                       dq_err_t *err)
+{
+    dq_stack_frame_t *own = NULL;
+    const dq_stack_frame_t *f = NULL;
+    if (band_begin(st, i, &own, &f, out, err) < 0)
+        return -1;
+    band_gen_t g = {st, f, out};
+    int rc = dq_image_save_u16_pyramid_gen(path, out->w, out->h, out->channels, band_fill, &g,
+                                           err);
+    frame_free(own);
+    return rc;
+}
+
+int dq_stack_band(const dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *err)
+{
+    dq_stack_frame_t *own = NULL;
+    const dq_stack_frame_t *f = NULL;
+    if (band_begin(st, i, &own, &f, out, err) < 0)
+        return -1;
+    size_t row = (size_t)out->w * out->channels;
+    out->px = dq_xmalloc(row * out->h * sizeof(uint16_t));
+    band_gen_t g = {st, f, out};
+    band_fill(&g, 0, out->h, out->px, row);
     frame_free(own);
     return 0;
 }

@@ -75,10 +75,17 @@ int dq_stack_prepare(dq_stack_t *st, dq_err_t *err);
  * Reads st only, so distinct bands may run on several threads at once after
  * dq_stack_prepare. out owned by the caller (dq_stack_band_free). */
 int dq_stack_band(const dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *err);
+/* Band i as dq_stack_band makes it, written straight to path as the stored pyramid
+ * (dq_image_save_u16_pyramid's file, byte for byte) without ever holding the whole band: vips
+ * pulls strips, each resampled from the frame on demand, on several threads. out gets the
+ * record (size, channels, shift, calibration) and no pixels (out->px NULL). Same threading
+ * rules as dq_stack_band. */
+int dq_stack_band_save(const dq_stack_t *st, int i, const char *path, dq_stack_band_t *out,
+                       dq_err_t *err);
 /* The stored encoding of a reflectance: round(v * DQ_STACK_SCALE), clamped to 0..65535. */
 uint16_t dq_stack_encode(float v);
-/* Bytes dq_stack_band needs for band i at its peak (frame, white frame, output), for
- * callers that decide how many bands to run at once. */
+/* Bytes dq_stack_band_save needs for band i at its peak (frame and white frame; the output is
+ * made in strips), for callers that decide how many bands to run at once. */
 size_t dq_stack_band_bytes(const dq_stack_t *st, int i);
 void dq_stack_band_free(dq_stack_band_t *b);
 void dq_stack_close(dq_stack_t *st);

@@ -167,6 +167,14 @@ void dq_raster16_free(dq_raster16_t *r);
 /* Writes px (w*h*bands uint16, borrowed) as a tiled (256) pyramidal deflate TIFF at path. */
 int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
                               dq_err_t *err);
+/* Like dq_image_save_u16_pyramid (the same file, byte for byte), with the pixels made on demand:
+ * fill(ud, y0, n, px, stride) writes rows y0 .. y0 + n (w*bands uint16 each, interleaved) at
+ * px, row k at px + k * stride elements. vips asks for the rows in strips, from several of its
+ * threads at once, in any order: fill must be thread-safe and depend on (y0, n) only. No copy
+ * of the whole image exists, so a large band costs no memory beyond a few strips. */
+typedef void (*dq_image_fill16_fn)(void *ud, int y0, int n, uint16_t *px, size_t stride);
+int dq_image_save_u16_pyramid_gen(const char *path, int w, int h, int bands,
+                                  dq_image_fill16_fn fill, void *ud, dq_err_t *err);
 /* Writes px (w*h*bands uint8, borrowed) as PNG. */
 int dq_image_save_png8(const char *path, const uint8_t *px, int w, int h, int bands,
                        dq_err_t *err);

@@ -115,13 +115,8 @@ void dq_raster16_free(dq_raster16_t *r)
     r->px = NULL;
 }
 
-int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
-                              dq_err_t *err)
+static int save_u16(VipsImage *im, const char *path, int bands, dq_err_t *err)
 {
-    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * bands * 2, w, h, bands,
-                                               VIPS_FORMAT_USHORT);
-    if (!im)
-        return vfail(err, DQ_EIO, "image", path);
     im->Type = bands == 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16;
     /* Tiled pyramid, zstd level 1 + horizontal predictor: lossless, so stored values stay the
      * calibrated numbers, and several times faster to write than deflate at about the same
@@ -130,8 +125,76 @@ int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h
                           TRUE, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_ZSTD, "level", 1,
                           "predictor", VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", TRUE,
                           NULL);
-    g_object_unref(im);
     return r ? vfail(err, DQ_EIO, "tiffsave", path) : 0;
+}
+
+int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
+                              dq_err_t *err)
+{
+    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * bands * 2, w, h, bands,
+                                               VIPS_FORMAT_USHORT);
+    if (!im)
+        return vfail(err, DQ_EIO, "image", path);
+    int r = save_u16(im, path, bands, err);
+    g_object_unref(im);
+    return r;
+}
+
+typedef struct {
+    dq_image_fill16_fn fill;
+    void *ud;
+    int w, bands;
+} gen16_t;
+
+static int gen16(VipsRegion *out, void *seq, void *a, void *b, gboolean *stop)
+{
+    (void)seq;
+    (void)b;
+    (void)stop;
+    const gen16_t *g = a;
+    const VipsRect *r = &out->valid;
+    if (r->left == 0 && r->width == g->w) {
+        g->fill(g->ud, r->top, r->height, (uint16_t *)VIPS_REGION_ADDR(out, 0, r->top),
+                VIPS_REGION_LSKIP(out) / sizeof(uint16_t));
+        return 0;
+    }
+    /* A part of the width (vips asks for whole strips when it writes TIFF; any other caller
+     * still gets the right pixels): whole rows, then the requested columns. */
+    size_t row = (size_t)g->w * g->bands;
+    uint16_t *tmp = dq_xmalloc(row * r->height * sizeof(uint16_t));
+    g->fill(g->ud, r->top, r->height, tmp, row);
+    for (int y = 0; y < r->height; y++)
+        memcpy(VIPS_REGION_ADDR(out, r->left, r->top + y),
+               tmp + y * row + (size_t)r->left * g->bands,
+               (size_t)r->width * g->bands * sizeof(uint16_t));
+    free(tmp);
+    return 0;
+}
+
+int dq_image_save_u16_pyramid_gen(const char *path, int w, int h, int bands,
+                                  dq_image_fill16_fn fill, void *ud, dq_err_t *err)
+{
+    VipsImage *im = vips_image_new();
+    vips_image_init_fields(im, w, h, bands, VIPS_FORMAT_USHORT, VIPS_CODING_NONE,
+                           bands == 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16,
+                           1.0, 1.0);
+    gen16_t *g = vips_malloc(VIPS_OBJECT(im), sizeof(*g));
+    *g = (gen16_t){fill, ud, w, bands};
+    /* tiffsave asks for one row at a time; a line cache turns that into full-width strips of
+     * 128 rows for fill (a strip costs the resampling kernel's 5 extra source rows, a row
+     * alone would cost 6 source rows per output row). */
+    VipsImage *cached = NULL;
+    if (vips_image_pipelinev(im, VIPS_DEMAND_STYLE_THINSTRIP, NULL) ||
+        vips_image_generate(im, NULL, gen16, NULL, g, NULL) ||
+        vips_linecache(im, &cached, "tile_height", 128, "access", VIPS_ACCESS_SEQUENTIAL,
+                       "threaded", TRUE, NULL)) {
+        g_object_unref(im);
+        return vfail(err, DQ_EIO, "image", path);
+    }
+    int r = save_u16(cached, path, bands, err);
+    g_object_unref(cached);
+    g_object_unref(im);
+    return r;
 }
 
 int dq_image_save_png8(const char *path, const uint8_t *px, int w, int h, int bands,

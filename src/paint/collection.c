@@ -297,6 +297,10 @@ static int write_truth(coll_t *c, const dq_paint_scene_t *sc, VipsImage *st, con
         shade_png(st, sc, sp, DQ_OUT_CHANGE_FADE, 0, tdir, "change_mask_fading.png", err) < 0 ||
         shade_png(st, sc, sp, DQ_OUT_CHANGE_ANY, 0, tdir, "change_mask_all.png", err) < 0)
         goto out;
+    if (json_object_get(truth, "pigment2_map") &&
+        (shade_png(st, sc, sp, DQ_OUT_MAT, DQ_ST_MAT2, tdir, "pigment2_map.png", err) < 0 ||
+         shade_png(st, sc, sp, DQ_OUT_MAT, DQ_ST_COV2, tdir, "pigment2_coverage.png", err) < 0))
+        goto out;
     /* The underdrawing mask: where the charcoal lies at all (state band > 1/4). */
     if (!(t[0] = dq_paint_shade(st, sc, sp, DQ_OUT_MAT, DQ_ST_UNDER, err)))
         goto out;
@@ -509,6 +513,9 @@ static int paint_work(coll_t *c, int idx, dq_err_t *err)
         rc = 0;
         goto out;
     }
+    /* Pigment over pigment (glaze.c, own random stream; blue-green landscapes only): after the
+     * composition overlays, which it does not change, and last in the scene. */
+    int n_glaze = dq_paint_glaze_build(&sc, st.palette, o->seed, sc.seed);
 
     /* Truth resolution: an integer fraction of the master. */
     int k = (int)ceil(sqrt((double)W * H / TRUTH_MAX_PIXELS));
@@ -550,6 +557,14 @@ static int paint_work(coll_t *c, int idx, dq_err_t *err)
         json_object_set_new(truth, "pigment_map", json_string("pigment_map.png"));
         json_object_set_new(truth, "pigment_coverage", json_string("pigment_coverage.png"));
         json_object_set_new(truth, "ink_density", json_string("ink_density.png"));
+        if (n_glaze > 0) {
+            /* Only works with glazes get these keys and files: every other work keeps its
+             * bytes. */
+            json_object_set_new(truth, "glaze_strokes", json_integer(n_glaze));
+            json_object_set_new(truth, "pigment2_map", json_string("pigment2_map.png"));
+            json_object_set_new(truth, "pigment2_coverage",
+                                json_string("pigment2_coverage.png"));
+        }
         json_t *perch = json_array();
         for (int i = 0; i < sc.n_perch; i++)
             json_array_append_new(

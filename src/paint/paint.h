@@ -119,7 +119,8 @@ void dq_paint_spectrum_rgb(const dq_paint_spectra_t *s, const double *refl, floa
 
 /* ---- scenes */
 enum { DQ_PRIM_CAPSULE = 0, DQ_PRIM_ELLIPSE, DQ_PRIM_NEEDLES, DQ_PRIM_STAMP };
-enum { DQ_TGT_INK = 0, DQ_TGT_PIGMENT, DQ_TGT_UNDER, DQ_TGT_RETOUCH, DQ_TGT_ERASE };
+/* DQ_TGT_GLAZE: a colour laid over colour (glaze.c); it acts only where colour lies already. */
+enum { DQ_TGT_INK = 0, DQ_TGT_PIGMENT, DQ_TGT_UNDER, DQ_TGT_RETOUCH, DQ_TGT_ERASE, DQ_TGT_GLAZE };
 
 typedef struct {
     uint8_t kind, target, mat;
@@ -358,6 +359,8 @@ enum {
     DQ_ST_TONE,
     DQ_ST_TEX,
     DQ_ST_DAMAGE, /* dq_paint_damage_t flags as bits (truth-resolution states only) */
+    DQ_ST_MAT2,   /* pigment over pigment: the other colour (0: none) ... */
+    DQ_ST_COV2,   /* ... and its share of the pixel (part of DQ_ST_COV, never the larger part) */
     DQ_ST_N
 };
 /* Output modes of dq_paint_shade. */
@@ -391,6 +394,11 @@ struct _VipsImage *dq_paint_shade(struct _VipsImage *state, const dq_paint_scene
 int dq_paint_capture(struct _VipsImage *state, const dq_paint_scene_t *sc,
                      const dq_paint_spectra_t *sp, uint64_t seed, int work_idx, const char *tdir,
                      dq_err_t *err);
+
+/* Glazes (glaze.c): adds pigment-over-pigment strokes to a blue-green landscape (palette
+ * DQ_PAL_BLUEGREEN; other scenes are left alone) from the stream of (seed, work_seed). Returns
+ * how many strokes it added. */
+int dq_paint_glaze_build(dq_paint_scene_t *sc, int palette, uint64_t seed, uint32_t work_seed);
 
 /* Damage flags at (u, v) (condition.c). */
 typedef struct {

@@ -214,7 +214,43 @@ int dq_paint_prim_box(const dq_paint_prim_t *p, int left, int top, int width, in
 typedef struct {
     float ink, cov, und, ret, tone, tex;
     int mat;
+    float cov2; /* pigment over pigment: the share of mat2 in cov (glazes only) */
+    int mat2;
 } cell_t;
+
+/* A glaze of coverage a and colour m over a cell with colour: every share below is covered by
+ * a, the glaze takes a (linear area mixing, as for every other stroke). The state keeps two
+ * colours: the larger share is the pixel's colour (mat, as pigment_map.png reports it), the
+ * smaller one mat2 with its share cov2; cov stays the total. Glazes come last in the scene, so
+ * a cell holds at most the glaze colour and the one below it. */
+static void glaze(cell_t *c, int m, float a)
+{
+    if (c->cov <= 0)
+        return;
+    float s1 = (c->cov - c->cov2) * (1 - a), s2 = c->cov2 * (1 - a);
+    int m1 = c->mat, m2 = c->mat2;
+    if (m == m1)
+        s1 += a;
+    else if (m == m2 || m2 == 0) {
+        m2 = m;
+        s2 += a;
+    } else {
+        /* A third colour (not made by glaze.c: one glaze colour per work): it replaces the
+         * smaller share. */
+        m2 = m;
+        s2 = a;
+    }
+    c->cov = s1 + s2;
+    if (s2 > s1) {
+        c->mat = m2;
+        c->mat2 = m1;
+        c->cov2 = s1;
+    } else {
+        c->mat = m1;
+        c->mat2 = m2;
+        c->cov2 = s2;
+    }
+}
 
 static void apply(cell_t *c, const dq_paint_prim_t *p, float a)
 {
@@ -246,6 +282,10 @@ static void apply(cell_t *c, const dq_paint_prim_t *p, float a)
     case DQ_TGT_ERASE:
         c->ink *= 1 - a;
         c->cov *= 1 - a;
+        c->cov2 *= 1 - a;
+        break;
+    case DQ_TGT_GLAZE:
+        glaze(c, p->mat, a);
         break;
     }
 }
@@ -311,7 +351,7 @@ static int state_gen(VipsRegion *out, void *seq, void *a, void *b, gboolean *sto
                 float dx = u - sc->fan_geom[0], dy = v - sc->fan_geom[1];
                 float rr = sqrtf(dx * dx + dy * dy), th = atan2f(dx, -dy);
                 if (rr < sc->fan_geom[2] || rr > sc->fan_geom[3] || fabsf(th) > sc->fan_half) {
-                    c->ink = c->und = c->ret = 0;
+                    c->ink = c->und = c->ret = c->cov2 = 0;
                     c->mat = DQ_MAT_MOUNT;
                     c->cov = 1;
                     c->tone = 0.2f;
@@ -332,6 +372,9 @@ static int state_gen(VipsRegion *out, void *seq, void *a, void *b, gboolean *sto
             float t = 128.0f + (c->tex - 1.0f) * 1280.0f + 0.5f;
             q[DQ_ST_TEX] = (uint8_t)(t < 0 ? 0 : t > 255 ? 255 : t);
             q[DQ_ST_DAMAGE] = 0;
+            uint8_t cov2 = to_u8(c->cov2);
+            q[DQ_ST_MAT2] = cov2 && q[DQ_ST_MAT] ? (uint8_t)c->mat2 : 0;
+            q[DQ_ST_COV2] = q[DQ_ST_MAT2] ? cov2 : 0;
             if (ctx->with_damage) {
                 /* Damage is costly noise: computed once here, read by every output. */
                 dq_paint_damage_t d;
@@ -413,13 +456,14 @@ static void support_uv(int support, float tone, float e[3])
 }
 
 static void damage_apply(const shade_ctx_t *c, int epoch, const dq_paint_damage_t *d, float *ink,
-                         float *cov, int *mat, float *tone, int *loss)
+                         float *cov, float *cov2, int *mat, float *tone, int *loss)
 {
     (void)c;
     if (epoch >= 16) {
         if (d->abrasion16) {
             *ink *= 0.55f;
             *cov *= 0.55f;
+            *cov2 *= 0.55f;
         }
         if (d->stain16)
             *tone = DQ_MIN(1.0f, *tone + 0.35f);
@@ -430,10 +474,12 @@ static void damage_apply(const shade_ctx_t *c, int epoch, const dq_paint_damage_
         /* Pigment flakes and fades; the mount silk around a fan leaf is no paint layer (it
          * used to "flake" to the leaf's paper colour: issue 12, a generator defect). */
         int paint = *mat && *mat != DQ_MAT_MOUNT;
-        if (d->fade26 && paint)
+        if (d->fade26 && paint) {
             *cov *= 0.4f;
+            *cov2 *= 0.4f;
+        }
         if (d->flake26 && paint)
-            *cov = 0;
+            *cov = *cov2 = 0;
         if (d->loss26)
             *loss = 1;
     }
@@ -464,7 +510,8 @@ static int shade_gen(VipsRegion *out, void *seq, void *a, void *b, gboolean *sto
             float ink = s[DQ_ST_INK] / 255.0f, cov = s[DQ_ST_COV] / 255.0f;
             float und = s[DQ_ST_UNDER] / 255.0f, tone = s[DQ_ST_TONE] / 255.0f;
             float tex = 1.0f + ((float)s[DQ_ST_TEX] - 128.0f) / 1280.0f;
-            int mat = s[DQ_ST_MAT], loss = 0;
+            int mat = s[DQ_ST_MAT], loss = 0, mat2 = s[DQ_ST_MAT2];
+            float cov2 = s[DQ_ST_COV2] / 255.0f;
             switch (c->mode) {
             case DQ_OUT_MAT:
                 q[0] = s[(int)c->nm];
@@ -491,7 +538,7 @@ static int shade_gen(VipsRegion *out, void *seq, void *a, void *b, gboolean *sto
                 break;
             }
             if (epoch)
-                damage_apply(c, epoch, &d, &ink, &cov, &mat, &tone, &loss);
+                damage_apply(c, epoch, &d, &ink, &cov, &cov2, &mat, &tone, &loss);
             int ti = (int)(tone * 255.0f + 0.5f);
             float o[3];
             for (int k = 0; k < c->bands; k++) {
@@ -500,7 +547,12 @@ static int shade_gen(VipsRegion *out, void *seq, void *a, void *b, gboolean *sto
                     val = c->mat[DQ_MAT_LINING][k] * tex;
                 } else if (c->mode == DQ_OUT_UV) {
                     val = c->sub[ti][k] * tex;
-                    val = val * (1 - cov * c->quench[mat]) + cov * c->mat[mat][k];
+                    if (mat2) /* two colours: each quenches and emits by its share */
+                        val = val * (1 - (cov - cov2) * c->quench[mat] -
+                                     cov2 * c->quench[mat2]) +
+                              (cov - cov2) * c->mat[mat][k] + cov2 * c->mat[mat2][k];
+                    else
+                        val = val * (1 - cov * c->quench[mat]) + cov * c->mat[mat][k];
                     val *= 1 - 0.97f * ink;
                     if (s[DQ_ST_RETOUCH])
                         /* Retouching: fresh paint that matches in visible light but lacks
@@ -508,7 +560,11 @@ static int shade_gen(VipsRegion *out, void *seq, void *a, void *b, gboolean *sto
                         val = 0.22f * val + 0.015f;
                 } else {
                     val = c->sub[ti][k] * tex;
-                    val = val * (1 - cov) + cov * c->mat[mat][k];
+                    if (mat2) /* pigment over pigment: area-weighted, like everything else */
+                        val = val * (1 - cov) + (cov - cov2) * c->mat[mat][k] +
+                              cov2 * c->mat[mat2][k];
+                    else
+                        val = val * (1 - cov) + cov * c->mat[mat][k];
                     val = val * (1 - ink) + ink * c->ink[k];
                     val *= 1 - c->ir_under * und;
                 }

@@ -177,7 +177,9 @@ typedef struct {
     uint8_t *conf;  /* w*h: 0..255 confidence (owned) */
     float *cover;   /* w*h: the pigment's fraction in the best model (owned) */
     float *ink;     /* w*h: the ink fraction (owned) */
-    int *best;      /* w*h: index of the best model's pigment (owned) */
+    int *best;      /* w*h: index of the best model's pigment (owned); with two pigments the
+                     * one with the larger share */
+    int *best2;     /* w*h: the other pigment of a two-pigment model, -1 for none (owned) */
     double support[DQ_SPEC_MAX_BANDS]; /* the image-derived support endmember */
 } dq_spec_map_t;
 
@@ -185,10 +187,17 @@ typedef struct {
  * Support endmember: the per-band median of the brightest, flattest tenth of the pixels.
  * Then per pixel MESMA (Roberts et al. 1998): for each candidate pigment p the fully
  * constrained model r = a_s S + a_k K + a_p P (a >= 0, sum 1; Heinz and Chang 2001) is solved
- * exactly (a 2-D problem on a triangle) and the model with the least residual wins. Label:
- * ink when a_k >= 0.6, the pigment when a_p / (a_p + a_s) >= min_cover, else support.
- * Confidence: 1 - best/second-best residual. progress (may be NULL) gets 0..100. Fills map
- * (free with dq_spec_map_free). */
+ * exactly (a 2-D problem on a triangle) and the model with the least residual wins. Then
+ * pigment over pigment: the pairs among the best DQ_SPEC_PAIR_TOP families are fitted as
+ * r = a_s S + a_k K + a_1 P1 + a_2 P2 (the same constraints, exact over the simplex), and a
+ * pair replaces the single pigment when its residual is below DQ_SPEC_PAIR_GAIN times the
+ * single one's and each pigment holds at least 5 % of the pixel; the label is then the pigment
+ * with the larger share, best2 the other. Label: ink when a_k >= 0.6, the pigment when the
+ * pigment share / (pigments + support) >= min_cover, else support. Confidence: 1 -
+ * best/second-best residual. Rows run on one thread per core. progress (may be NULL) gets
+ * 0..100 (from any of them, one at a time). Fills map (free with dq_spec_map_free). */
+#define DQ_SPEC_PAIR_TOP 5
+#define DQ_SPEC_PAIR_GAIN 0.5
 int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
                      double min_cover, void (*progress)(void *ud, int pct), void *ud,
                      dq_spec_map_t *map, dq_err_t *err);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,6 +294,9 @@ typedef struct {
     model_t *m;
     int *fam;          /* family index per model */
     double S[DQ_SPEC_MAX_BANDS], u[DQ_SPEC_MAX_BANDS], uu;
+    /* The same models as arrays over k (vT[i * n_models + k] = m[k].v[i]), for all_models():
+     * one pass over every model per pixel that the compiler can vectorise. */
+    double *vT, *uv, *vv, *det;
 } mesma_t;
 
 static void mesma_init(mesma_t *ms, const dq_spec_lib_t *lib, const double *support,
@@ -330,12 +334,28 @@ static void mesma_init(mesma_t *ms, const dq_spec_lib_t *lib, const double *supp
             }
         }
     }
+    size_t nm = (size_t)(ms->n_models > 0 ? ms->n_models : 1);
+    ms->vT = dq_xmalloc((size_t)ms->n * nm * sizeof(double));
+    ms->uv = dq_xmalloc(nm * sizeof(double));
+    ms->vv = dq_xmalloc(nm * sizeof(double));
+    ms->det = dq_xmalloc(nm * sizeof(double));
+    for (int k = 0; k < ms->n_models; k++) {
+        for (int i = 0; i < ms->n; i++)
+            ms->vT[(size_t)i * nm + k] = ms->m[k].v[i];
+        ms->uv[k] = ms->m[k].uv;
+        ms->vv[k] = ms->m[k].vv;
+        ms->det[k] = ms->m[k].det;
+    }
 }
 
 static void mesma_free(mesma_t *ms)
 {
     free(ms->m);
     free(ms->fam);
+    free(ms->vT);
+    free(ms->uv);
+    free(ms->vv);
+    free(ms->det);
 }
 
 /* The objective ||y - ak u - ap v||^2 from dot products. */
@@ -393,6 +413,72 @@ static double solve(const mesma_t *ms, const model_t *m, const double *y, double
     return best < 0 ? 0 : best;
 }
 
+/* solve() for every model at once, into f[k], ak[k], ap[k] (vy[k] is scratch). The same
+ * arithmetic in the same order as solve(), so the same doubles; written without branches (every
+ * candidate is computed and the right one selected) so that the compiler vectorises the loops
+ * over k: a pixel's ~100 models then cost a few passes over short arrays instead of ~100
+ * unpredictable branches each. */
+/* AVX2 doubles the vector width where the CPU has it (chosen at load time by GCC's function
+ * multiversioning); the same operations either way, so the same results (no FMA). Not under
+ * ASan, whose start-up does not expect ifunc resolvers. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define DQ_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define DQ_MULTIVERSION
+#endif
+
+DQ_MULTIVERSION
+static void all_models(const mesma_t *ms, const double *y, double yy, double uy,
+                       double *restrict vy, double *restrict f, double *restrict ak,
+                       double *restrict ap)
+{
+    int nk = ms->n_models;
+    double uu = ms->uu;
+    const double *restrict muv = ms->uv, *restrict mvv = ms->vv, *restrict mdet = ms->det;
+    for (int k = 0; k < nk; k++)
+        vy[k] = 0;
+    for (int i = 0; i < ms->n; i++) {
+        const double *restrict vt = ms->vT + (size_t)i * nk;
+        double yi = y[i];
+        for (int k = 0; k < nk; k++)
+            vy[k] += vt[k] * yi;
+    }
+    /* ak = 0 edge's partner: independent of the model. */
+    double t2 = uu > 0 ? clamp01(uy / uu) : 0;
+    for (int k = 0; k < nk; k++) {
+        double uv = muv[k], vv = mvv[k], det = mdet[k], v = vy[k];
+        double a = (vv * uy - uv * v) / det, b = (uu * v - uv * uy) / det;
+        /* & and single selects, not && and nested ?: (which would be branches). */
+        long in = (det > 1e-14 * (uu * vv + 1e-30)) & (a >= 0) & (b >= 0) & (a + b <= 1);
+        double fi = obj(yy, uy, v, uu, uv, vv, a, b);
+        double t = v / vv;
+        t = t < 0 ? 0 : t;
+        t = t > 1 ? 1 : t;
+        t = vv > 0 ? t : 0;
+        double best = obj(yy, uy, v, uu, uv, vv, 0, t), ba = 0, bb = t;
+        double f2 = obj(yy, uy, v, uu, uv, vv, t2, 0);
+        long w2 = f2 < best;
+        best = w2 ? f2 : best;
+        ba = w2 ? t2 : ba;
+        bb = w2 ? 0 : bb;
+        double dd = vv - 2 * uv + uu;
+        double t3 = (v - uy - uv + uu) / dd;
+        t3 = t3 < 0 ? 0 : t3;
+        t3 = t3 > 1 ? 1 : t3;
+        t3 = dd > 0 ? t3 : 0;
+        double f3 = obj(yy, uy, v, uu, uv, vv, 1 - t3, t3);
+        long w3 = f3 < best;
+        best = w3 ? f3 : best;
+        ba = w3 ? 1 - t3 : ba;
+        bb = w3 ? t3 : bb;
+        best = best < 0 ? 0 : best;
+        f[k] = in ? fi : best;
+        ak[k] = in ? a : ba;
+        ap[k] = in ? b : bb;
+    }
+}
+
 /* ================================================================ pigment map */
 
 void dq_spec_map_free(dq_spec_map_t *map)
@@ -404,6 +490,7 @@ void dq_spec_map_free(dq_spec_map_t *map)
     free(map->cover);
     free(map->ink);
     free(map->best);
+    free(map->best2);
     memset(map, 0, sizeof(*map));
 }
 
@@ -439,6 +526,281 @@ static void support_endmember(const float *const *planes, int n, size_t npx, dou
     free(tmp);
 }
 
+/* Solves the n x n system M x = r (n <= 4) by Gaussian elimination with partial pivoting. 0, or
+ * -1 when singular. M and r are overwritten. */
+static int small_solve(int n, double M[4][4], double *r, double *x)
+{
+    for (int c = 0; c < n; c++) {
+        int p = c;
+        for (int i = c + 1; i < n; i++)
+            if (fabs(M[i][c]) > fabs(M[p][c]))
+                p = i;
+        if (fabs(M[p][c]) < 1e-13)
+            return -1;
+        if (p != c) {
+            for (int j = 0; j < n; j++) {
+                double t = M[c][j];
+                M[c][j] = M[p][j];
+                M[p][j] = t;
+            }
+            double t = r[c];
+            r[c] = r[p];
+            r[p] = t;
+        }
+        for (int i = c + 1; i < n; i++) {
+            double f = M[i][c] / M[c][c];
+            for (int j = c; j < n; j++)
+                M[i][j] -= f * M[c][j];
+            r[i] -= f * r[c];
+        }
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double s = r[i];
+        for (int j = i + 1; j < n; j++)
+            s -= M[i][j] * x[j];
+        x[i] = s / M[i][i];
+    }
+    return 0;
+}
+
+/* The two-pigment model of y = r - S: y ~ a0 u + a1 v1 + a2 v2 with a >= 0 and a0 + a1 + a2
+ * <= 1 (ink, two pigments, the rest support), minimised exactly: the objective is convex, so
+ * its minimum over the simplex is the best of the feasible stationary points of the simplex's
+ * faces (interior, 4 facets, 6 edges, 4 vertices). A face fixes some a_i = 0 (bits 0-2 of
+ * mask) and possibly the sum to 1 (bit 3); its stationary point solves the KKT system of the
+ * free variables. Returns the squared residual, the fractions in a; INFINITY without solving
+ * the faces when even the unconstrained fit (a lower bound) does not get below limit. */
+static double solve_pair(const mesma_t *ms, int k1, int k2, const double *y, double yy,
+                         double limit, double a[3])
+{
+    const double *c[3] = {ms->u, ms->m[k1].v, ms->m[k2].v};
+    double G[3][3], b[3];
+    for (int i = 0; i < 3; i++) {
+        b[i] = 0;
+        for (int t = 0; t < ms->n; t++)
+            b[i] += c[i][t] * y[t];
+        for (int j = 0; j <= i; j++) {
+            double g = 0;
+            for (int t = 0; t < ms->n; t++)
+                g += c[i][t] * c[j][t];
+            G[i][j] = G[j][i] = g;
+        }
+    }
+    double best = INFINITY;
+    a[0] = a[1] = a[2] = 0;
+    {
+        double M[4][4] = {{0}}, r[4] = {b[0], b[1], b[2], 0}, x[4] = {0};
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 3; k++)
+                M[i][k] = G[i][k];
+        if (small_solve(3, M, r, x) == 0) {
+            double f = yy;
+            for (int i = 0; i < 3; i++) {
+                f -= 2 * x[i] * b[i];
+                for (int k = 0; k < 3; k++)
+                    f += x[i] * x[k] * G[i][k];
+            }
+            if (f >= limit)
+                return INFINITY;
+        }
+    }
+    for (int mask = 0; mask < 16; mask++) {
+        int fr[3], nf = 0, sum = mask >> 3 & 1;
+        for (int i = 0; i < 3; i++)
+            if (!(mask >> i & 1))
+                fr[nf++] = i;
+        if (nf == 0 && sum)
+            continue;
+        double M[4][4] = {{0}}, r[4] = {0}, x[4] = {0}, z[3] = {0, 0, 0};
+        int n = nf + sum;
+        for (int i = 0; i < nf; i++) {
+            for (int j = 0; j < nf; j++)
+                M[i][j] = G[fr[i]][fr[j]];
+            r[i] = b[fr[i]];
+            if (sum)
+                M[i][nf] = M[nf][i] = 1; /* Lagrange multiplier of the sum */
+        }
+        if (sum)
+            r[nf] = 1;
+        if (n > 0 && small_solve(n, M, r, x) < 0)
+            continue;
+        double tot = 0;
+        int ok = 1;
+        for (int i = 0; i < nf; i++) {
+            z[fr[i]] = x[i];
+            ok &= x[i] >= -1e-12;
+            tot += x[i];
+        }
+        if (!ok || tot > 1 + 1e-12)
+            continue;
+        double f = yy;
+        for (int i = 0; i < 3; i++) {
+            f -= 2 * z[i] * b[i];
+            for (int j = 0; j < 3; j++)
+                f += z[i] * z[j] * G[i][j];
+        }
+        if (f < best) {
+            best = f;
+            a[0] = z[0] < 0 ? 0 : z[0];
+            a[1] = z[1] < 0 ? 0 : z[1];
+            a[2] = z[2] < 0 ? 0 : z[2];
+        }
+    }
+    return best < 0 ? 0 : best;
+}
+
+/* One dq_spec_pigments run shared by its threads: each takes the next block of rows. */
+typedef struct {
+    const float *const *planes;
+    int w, h;
+    double min_cover;
+    mesma_t ms;
+    dq_spec_map_t *map;
+    void (*progress)(void *ud, int pct);
+    void *ud;
+    pthread_mutex_t lock; /* guards next, done, last and the progress callback */
+    int next, done, last;
+    /* Pigment families of the scene (by family index): those that a survey of the image
+     * found as the confident single pigment of enough pixels. Two-pigment models are made of
+     * these only. Read-only while the threads run. */
+    uint8_t scene[256];
+    int pairs; /* 0 in the survey */
+} pig_job_t;
+
+#define PIG_ROWS 8
+
+/* Labels rows y0 .. y1 of the map (every step-th pixel of them). */
+static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
+{
+    const mesma_t *ms = &j->ms;
+    dq_spec_map_t *map = j->map;
+    int n = ms->n, nk = ms->n_models, w = j->w;
+    double *vy = scratch, *f = vy + nk, *fak = f + nk, *fap = fak + nk, *fam_best = fap + nk;
+    for (int yrow = y0; yrow < y1; yrow++) {
+        for (int x = yrow % step; x < w; x += step) {
+            size_t i = (size_t)yrow * w + x;
+            double y[DQ_SPEC_MAX_BANDS], yy = 0, uy = 0;
+            for (int b = 0; b < n; b++) {
+                y[b] = j->planes[b][i] - ms->S[b];
+                yy += y[b] * y[b];
+                uy += ms->u[b] * y[b];
+            }
+            all_models(ms, y, yy, uy, vy, f, fak, fap);
+            double best = INFINITY, bak = 0, bap = 0;
+            int bk = 0;
+            for (int k = 0; k < nk; k++)
+                fam_best[k] = INFINITY;
+            for (int k = 0; k < nk; k++) {
+                if (f[k] < fam_best[ms->fam[k]])
+                    fam_best[ms->fam[k]] = f[k];
+                if (f[k] < best) {
+                    best = f[k];
+                    bk = k;
+                    bak = fak[k];
+                    bap = fap[k];
+                }
+            }
+            double second = INFINITY;
+            for (int k = 0; k < nk; k++)
+                if (k != ms->fam[bk] && fam_best[k] < second)
+                    second = fam_best[k];
+            /* Pigment over pigment: pairs among the best models of the best few families of
+             * the scene. */
+            /* Only where the one-pigment model already sees colour (not ink, not bare
+             * support): two pigments change which colour, not whether there is colour, and
+             * most pixels of a painting are support or ink. */
+            double as1 = 1 - bak - bap;
+            int colour = bak < 0.6 && bap + as1 > 1e-9 && bap / (bap + as1) >= j->min_cover;
+            int top[DQ_SPEC_PAIR_TOP], nt = 0, b2 = -1;
+            for (int r = 0; j->pairs && colour && r < DQ_SPEC_PAIR_TOP; r++) {
+                int kb = -1;
+                for (int k = 0; k < nk; k++) {
+                    int used = !j->scene[ms->fam[k]];
+                    for (int q = 0; q < nt; q++)
+                        used |= ms->fam[top[q]] == ms->fam[k];
+                    if (!used && (kb < 0 || f[k] < f[kb]))
+                        kb = k;
+                }
+                if (kb < 0)
+                    break;
+                top[nt++] = kb;
+            }
+            double gain = j->scene[ms->fam[bk]] ? DQ_SPEC_PAIR_GAIN : 1.0;
+            double pbest = INFINITY, pa[3] = {0, 0, 0};
+            int p1 = -1, p2 = -1;
+            for (int q = 0; q < nt; q++)
+                for (int r = q + 1; r < nt; r++) {
+                    double a3[3], fp = solve_pair(ms, top[q], top[r], y, yy, gain * best, a3);
+                    if (fp < pbest) {
+                        pbest = fp;
+                        p1 = top[q];
+                        p2 = top[r];
+                        memcpy(pa, a3, sizeof(pa));
+                    }
+                }
+            /* A pair of scene pigments wins over a single pigment that the scene does not
+             * otherwise hold when it fits as well (a mixture resembles some third pigment of
+             * the library: malachite over azurite looks like verdigris in six bands), and over
+             * any single one when it fits much better. */
+            if (p1 >= 0 && pbest < gain * best && pa[1] >= 0.05 && pa[2] >= 0.05) {
+                /* The pair explains the pixel: the larger share names it. */
+                second = best;
+                best = pbest;
+                bk = pa[1] >= pa[2] ? p1 : p2;
+                b2 = pa[1] >= pa[2] ? p2 : p1;
+                bak = pa[0];
+                bap = pa[1] + pa[2];
+            }
+            double as = 1 - bak - bap;
+            double cov = bap + as > 1e-9 ? bap / (bap + as) : 0;
+            map->best[i] = bk;
+            map->best2[i] = b2;
+            map->cover[i] = (float)cov;
+            map->ink[i] = (float)bak;
+            double c;
+            if (bak >= 0.6) {
+                map->label[i] = DQ_SPEC_LABEL_INK;
+                c = bak;
+            } else if (cov >= j->min_cover) {
+                map->label[i] = (uint8_t)(DQ_SPEC_LABEL_PIGMENT0 + bk);
+                /* How much better the winner's family explains the pixel than any other. */
+                double r1 = sqrt(best / n), r2 = sqrt(second / n);
+                c = isfinite(r2) && r2 > 0 ? 1 - r1 / r2 : 1;
+            } else {
+                map->label[i] = DQ_SPEC_LABEL_SUPPORT;
+                c = 1 - cov / j->min_cover;
+            }
+            map->conf[i] = (uint8_t)lround(255 * clamp01(c));
+        }
+    }
+}
+
+static void *pig_worker(void *ud)
+{
+    pig_job_t *j = ud;
+    double *scratch = dq_xmalloc((size_t)5 * (j->ms.n_models + 1) * sizeof(double));
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        int y0 = j->next;
+        j->next = y0 + PIG_ROWS < j->h ? y0 + PIG_ROWS : j->h;
+        pthread_mutex_unlock(&j->lock);
+        if (y0 >= j->h)
+            break;
+        int y1 = y0 + PIG_ROWS < j->h ? y0 + PIG_ROWS : j->h;
+        pig_rows(j, y0, y1, 1, scratch);
+        pthread_mutex_lock(&j->lock);
+        j->done += y1 - y0;
+        int pct = (int)(100.0 * j->done / j->h);
+        if (j->progress && pct != j->last) {
+            j->progress(j->ud, pct);
+            j->last = pct;
+        }
+        pthread_mutex_unlock(&j->lock);
+    }
+    free(scratch);
+    return NULL;
+}
+
 int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
                      double min_cover, void (*progress)(void *ud, int pct), void *ud,
                      dq_spec_map_t *map, dq_err_t *err)
@@ -457,66 +819,51 @@ int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib
     map->cover = dq_xmalloc(npx * sizeof(float));
     map->ink = dq_xmalloc(npx * sizeof(float));
     map->best = dq_xmalloc(npx * sizeof(int));
+    map->best2 = dq_xmalloc(npx * sizeof(int));
     support_endmember(planes, n, npx, map->support);
-    mesma_t ms;
-    mesma_init(&ms, lib, map->support, NULL);
-    int last = -1;
-    for (int yrow = 0; yrow < h; yrow++) {
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)yrow * w + x;
-            double y[DQ_SPEC_MAX_BANDS], yy = 0, uy = 0;
-            for (int b = 0; b < n; b++) {
-                y[b] = planes[b][i] - ms.S[b];
-                yy += y[b] * y[b];
-                uy += ms.u[b] * y[b];
-            }
-            double best = INFINITY, bak = 0, bap = 0;
-            int bk = 0;
-            double fam_best[256];
-            for (int k = 0; k < ms.n_models; k++)
-                fam_best[k] = INFINITY;
-            for (int k = 0; k < ms.n_models; k++) {
-                double ak, ap, f = solve(&ms, &ms.m[k], y, yy, uy, &ak, &ap);
-                if (f < fam_best[ms.fam[k]])
-                    fam_best[ms.fam[k]] = f;
-                if (f < best) {
-                    best = f;
-                    bk = k;
-                    bak = ak;
-                    bap = ap;
+    pig_job_t j = {.planes = planes, .w = w, .h = h, .min_cover = min_cover, .map = map,
+                   .progress = progress, .ud = ud, .last = -1};
+    mesma_init(&j.ms, lib, map->support, NULL);
+    /* The survey: single pigments on every 16th pixel; a family belongs to the scene when it
+     * is the confident (confidence >= 0.5), half-opaque (cover >= 0.5) pigment of at least
+     * 1 % of such pixels (and 8 of them). A two-pass endmember selection in the spirit of
+     * MESMA's image-derived endmember libraries (Roberts et al. 1998; Dennison and Roberts,
+     * RSE 87, 2003): the pair models are drawn from what the image itself shows pure. */
+    {
+        double *scratch = dq_xmalloc((size_t)5 * (j.ms.n_models + 1) * sizeof(double));
+        pig_rows(&j, 0, h, 16, scratch);
+        free(scratch);
+        int cnt[256] = {0}, tot = 0;
+        for (int yrow = 0; yrow < h; yrow++)
+            for (int x = yrow % 16; x < w; x += 16) {
+                size_t i = (size_t)yrow * w + x;
+                if (map->label[i] >= DQ_SPEC_LABEL_PIGMENT0 && map->cover[i] >= 0.5f &&
+                    map->conf[i] >= 128) {
+                    cnt[j.ms.fam[map->best[i]]]++;
+                    tot++;
                 }
             }
-            double second = INFINITY;
-            for (int k = 0; k < ms.n_models; k++)
-                if (k != ms.fam[bk] && fam_best[k] < second)
-                    second = fam_best[k];
-            double as = 1 - bak - bap;
-            double cov = bap + as > 1e-9 ? bap / (bap + as) : 0;
-            map->best[i] = bk;
-            map->cover[i] = (float)cov;
-            map->ink[i] = (float)bak;
-            double c;
-            if (bak >= 0.6) {
-                map->label[i] = DQ_SPEC_LABEL_INK;
-                c = bak;
-            } else if (cov >= min_cover) {
-                map->label[i] = (uint8_t)(DQ_SPEC_LABEL_PIGMENT0 + bk);
-                /* How much better the winner's family explains the pixel than any other. */
-                double r1 = sqrt(best / n), r2 = sqrt(second / n);
-                c = isfinite(r2) && r2 > 0 ? 1 - r1 / r2 : 1;
-            } else {
-                map->label[i] = DQ_SPEC_LABEL_SUPPORT;
-                c = 1 - cov / min_cover;
-            }
-            map->conf[i] = (uint8_t)lround(255 * clamp01(c));
-        }
-        int pct = (int)(100.0 * (yrow + 1) / h);
-        if (progress && pct != last) {
-            progress(ud, pct);
-            last = pct;
-        }
+        for (int k = 0; k < j.ms.n_models; k++)
+            j.scene[k] = cnt[k] >= 8 && cnt[k] >= tot / 100;
+        j.pairs = 1;
     }
-    mesma_free(&ms);
+    /* Rows in blocks on one thread per core: every pixel is independent, so the map is the
+     * same whatever the threads and blocks. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
+    if ((size_t)nt > npx / 4096 + 1)
+        nt = (int)(npx / 4096 + 1);
+    pthread_t th[16];
+    int started = 0;
+    pthread_mutex_init(&j.lock, NULL);
+    for (int t = 1; t < nt; t++)
+        if (pthread_create(&th[started], NULL, pig_worker, &j) == 0)
+            started++;
+    pig_worker(&j); /* this thread works too */
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&j.lock);
+    mesma_free(&j.ms);
     return 0;
 }
 

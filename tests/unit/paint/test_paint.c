@@ -83,6 +83,14 @@ static int cmp_lines(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int has_truth(const char *dir, const char *id, const char *name)
+{
+    char *path = dq_xasprintf("%s/%s/truth/%s", dir, id, name);
+    int ok = dq_fs_exists(path);
+    free(path);
+    return ok;
+}
+
 /* Sorted "path hash" lines of every file under dir. */
 static char *tree_hash(const char *dir, int *n_files)
 {
@@ -159,6 +167,9 @@ DQ_TEST(bands_match_measured_spectra)
         uint8_t *cov = load(dir, id, "pigment_coverage.png", &w2, &h2, &b2);
         uint8_t *ink = load(dir, id, "ink_density.png", &w2, &h2, &b2);
         uint8_t *und = load(dir, id, "underdrawing_mask.png", &w2, &h2, &b2);
+        uint8_t *cov2 = has_truth(dir, id, "pigment2_coverage.png")
+                            ? load(dir, id, "pigment2_coverage.png", &w2, &h2, &b2)
+                            : NULL;
         DQ_CHECK_INT(b, 1);
         for (size_t k = 0; k < DQ_ARRAY_LEN(nm); k++) {
             char name[32];
@@ -167,7 +178,8 @@ DQ_TEST(bands_match_measured_spectra)
             DQ_REQUIRE(w2 == w && h2 == h && b2 == 1);
             for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
                 /* A pure, opaque pigment with no ink over it and nothing hidden under it. */
-                if (cov[i] != 255 || ink[i] != 0 || und[i] != 0 || mat[i] == DQ_MAT_NONE)
+                if (cov[i] != 255 || ink[i] != 0 || und[i] != 0 || mat[i] == DQ_MAT_NONE ||
+                    (cov2 && cov2[i]))
                     continue;
                 double want = 255.0 * dq_paint_spectra_at(sp, mat[i], nm[k]);
                 checked++;
@@ -184,9 +196,80 @@ DQ_TEST(bands_match_measured_spectra)
         g_free(cov);
         g_free(ink);
         g_free(und);
+        g_free(cov2);
     }
     DQ_CHECK(checked > 200);
     DQ_CHECK(cinnabar > 50);
+    DQ_CHECK_INT(bad, 0);
+    free(sp);
+    free(pig);
+    dq_test_rm_rf(dir);
+    free(dir);
+}
+
+/* Pigment over pigment (glaze.c): only the blue-green landscapes have glazes; where a second
+ * colour holds a share of an opaque, ink-free pixel, every band is the area-weighted mixture of
+ * the two measured spectra, and the map's colour is the larger share. */
+DQ_TEST(glazes_mix_two_pigments)
+{
+    start_vips();
+    char *dir = paint(NULL);
+    char *pig = pigments();
+    dq_paint_spectra_t *sp = dq_xcalloc(1, sizeof(*sp));
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_paint_spectra_load(sp, pig, &err) == 0);
+    static const int nm[] = {450, 550, 650, 750, 850, 940};
+    long mixed = 0, checked = 0, bad = 0, with = 0;
+    for (int wk = 1; wk <= 16; wk++) {
+        char id[32];
+        snprintf(id, sizeof(id), "DQ-2026-%04d", wk);
+        if (!has_truth(dir, id, "pigment2_map.png"))
+            continue;
+        with++;
+        int w, h, b, w2, h2, b2;
+        uint8_t *mat = load(dir, id, "pigment_map.png", &w, &h, &b);
+        uint8_t *cov = load(dir, id, "pigment_coverage.png", &w2, &h2, &b2);
+        uint8_t *mat2 = load(dir, id, "pigment2_map.png", &w2, &h2, &b2);
+        uint8_t *cov2 = load(dir, id, "pigment2_coverage.png", &w2, &h2, &b2);
+        uint8_t *ink = load(dir, id, "ink_density.png", &w2, &h2, &b2);
+        uint8_t *und = load(dir, id, "underdrawing_mask.png", &w2, &h2, &b2);
+        DQ_REQUIRE(w2 == w && h2 == h);
+        size_t n = (size_t)w * (size_t)h;
+        for (size_t i = 0; i < n; i++) {
+            if (!cov2[i])
+                continue;
+            mixed++;
+            /* Two different colours, the map's the larger share. */
+            DQ_CHECK(mat2[i] != 0 && mat2[i] != mat[i] && mat[i] != 0);
+            DQ_CHECK(2 * cov2[i] <= cov[i] + 2);
+        }
+        for (size_t k = 0; k < DQ_ARRAY_LEN(nm); k++) {
+            char name[32];
+            snprintf(name, sizeof(name), "bands/r%d.png", nm[k]);
+            uint8_t *band = load(dir, id, name, &w2, &h2, &b2);
+            for (size_t i = 0; i < n; i++) {
+                if (cov[i] != 255 || !cov2[i] || ink[i] != 0 || und[i] != 0)
+                    continue;
+                double c2 = cov2[i] / 255.0;
+                double want = 255.0 * ((1 - c2) * dq_paint_spectra_at(sp, mat[i], nm[k]) +
+                                       c2 * dq_paint_spectra_at(sp, mat2[i], nm[k]));
+                checked++;
+                if (fabs(band[i] - want) > 1.5 && bad++ < 5)
+                    fprintf(stderr, "    %s %s px %zu mats %d/%d: %d vs %.1f\n", id, name, i,
+                            mat[i], mat2[i], band[i], want);
+            }
+            g_free(band);
+        }
+        g_free(mat);
+        g_free(cov);
+        g_free(mat2);
+        g_free(cov2);
+        g_free(ink);
+        g_free(und);
+    }
+    DQ_CHECK(with >= 1 && with < 16);
+    DQ_CHECK(mixed > 100);
+    DQ_CHECK(checked > 20);
     DQ_CHECK_INT(bad, 0);
     free(sp);
     free(pig);

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/spectral_stack.h"
 #include "dq_test.h"
@@ -137,6 +138,19 @@ static void load_raw(const char *dir, bstack_t *out)
     for (int i = 0; i < st.n; i++) {
         dq_stack_band_t b;
         DQ_REQUIRE(dq_stack_band(&st, i, &b, &err) == 0);
+        /* What spectral add stores (strips made on demand on vips' threads) is this band. */
+        char *saved = dq_xasprintf("%s/saved-%s.tif", dir, st.b[i].name);
+        dq_stack_band_t sb;
+        DQ_REQUIRE(dq_stack_band_save(&st, i, saved, &sb, &err) == 0);
+        DQ_CHECK(sb.px == NULL && sb.w == b.w && sb.h == b.h && sb.channels == b.channels);
+        DQ_CHECK(sb.dx == b.dx && sb.dy == b.dy);
+        dq_raster16_t back = {0};
+        DQ_REQUIRE(dq_image_load_u16(saved, UINT64_MAX, &back, &err) == 0);
+        DQ_CHECK(back.w == b.w && back.h == b.h && back.bands == b.channels);
+        DQ_CHECK(memcmp(back.px, b.px, (size_t)b.w * b.h * b.channels * sizeof(uint16_t)) == 0);
+        dq_raster16_free(&back);
+        unlink(saved);
+        free(saved);
         json_t *tb = json_object_get(truth, "bands");
         for (size_t k = 0; k < json_array_size(tb); k++) {
             json_t *e = json_array_get(tb, k);
