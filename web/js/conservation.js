@@ -99,15 +99,22 @@ function legend() {
 
 // ---------------------------------------------------------------- comparison
 
-// CSS matrix drawing MOVING pixels in REF's frame at the same display scale: the inverse of the
-// affine part of REF -> MOVING (a projective term of a homography is left out on screen).
-function inverseCss(m) {
-  const [a, b, c] = m[0], [d, e, f] = m[1];
-  const det = a * e - b * d;
-  if (!det) return null;
-  const ia = e / det, ib = -b / det, id = -d / det, ie = a / det;
-  const ic = -(ia * c + ib * f), iff = -(id * c + ie * f);
-  return { a: ia, b: id, c: ib, d: ie, e: ic, f: iff };
+// CSS transform drawing MOVING pixels in REF's frame at display scale k: the inverse of the full
+// registration REF -> MOVING (a homography's projective row included), conjugated by the
+// display scale, as a matrix3d acting on (x, y, 0, 1). Exported for the browser test.
+export function inverseCss(m, k = 1) {
+  const g = m.length > 2 ? m : [m[0], m[1], [0, 0, 1]];
+  const [[a, b, c], [d, e, f], [p, q, r]] = g;
+  // adjugate / determinant: the inverse 3x3
+  const A = e * r - f * q, B = c * q - b * r, C = b * f - c * e;
+  const D = f * p - d * r, E = a * r - c * p, F = c * d - a * f;
+  const G = d * q - e * p, H = b * p - a * q, I = a * e - b * d;
+  const det = a * A + b * D + c * G;
+  if (!det || !Number.isFinite(det)) return null;
+  // S_k * inv * S_(1/k): rows 0-1 keep their scale, translation scales by k, projective row by 1/k
+  const n = [[A / det, B / det, C / det * k], [D / det, E / det, F / det * k], [G / det / k, H / det / k, I / det]];
+  // matrix3d is column-major 4x4: the homography sits in rows/columns 0, 1 and 3
+  return `matrix3d(${n[0][0]},${n[1][0]},0,${n[2][0]},${n[0][1]},${n[1][1]},0,${n[2][1]},0,0,1,0,${n[0][2]},${n[1][2]},0,${n[2][2]})`;
 }
 
 function compareView(r1, r2) {
@@ -123,20 +130,20 @@ function compareView(r1, r2) {
     ? h('img.cons-map', { src: imageUrl(r2.changes.map_image, size), alt: s('changes'), hidden: true }) : null;
   const pane = h('div.cons-pane', refImg, movWrap, mapImg);
   const place = () => {
-    const inv = reg ? inverseCss(reg) : null;
+    const wrFull = refW || refImg.naturalWidth;
+    const k = refImg.naturalWidth ? refImg.clientWidth / wrFull : 1;
+    const inv = reg ? inverseCss(reg, k) : null;
     if (!inv || box.dataset.mode === 'side' || !refImg.naturalWidth || !movImg.naturalWidth) {
       movImg.style.transform = '';
       movImg.style.width = '';
       return;
     }
     // Display scale k: REF's displayed width over its full pixel width; MOVING is shown at the
-    // same scale, then moved by the inverse registration (translation scaled by k).
-    const wrFull = refW || refImg.naturalWidth;
-    const k = refImg.clientWidth / wrFull;
+    // same scale, then mapped by the inverse registration conjugated by k.
     const wmFull = wrFull * movImg.naturalWidth / refImg.naturalWidth;
     movImg.style.width = `${wmFull * k}px`;
     movImg.style.transformOrigin = '0 0';
-    movImg.style.transform = `matrix(${inv.a},${inv.b},${inv.c},${inv.d},${inv.e * k},${inv.f * k})`;
+    movImg.style.transform = inv;
   };
   refImg.addEventListener('load', place);
   movImg.addEventListener('load', place);

@@ -99,8 +99,31 @@ cv2.imwrite(${JSON.stringify(mask)}, m)`]);
     }
     await page.locator('.cons-modes input[value=onion]').check();
     await page.waitForFunction(() => { const i = document.querySelector('.cons-mov'); return i && i.complete && i.naturalWidth > 0; });
-    const tr = await page.locator('.cons-mov').evaluate((e) => e.style.transform);
-    expect(/matrix\(1, ?0, ?0, ?1, ?-/.test(tr), `registration not applied: ${tr}`);
+    // The record's registration (x + 3, y - 2) drawn back: MOVING's pixel (103, 98) lands on
+    // REF's (100, 100) at the display scale.
+    const full = await (await fetch(`${base}/iiif/3/${encodeURIComponent(I)}/info.json`)).json();
+    const hit = await page.locator('.cons-mov').evaluate((e, W) => {
+      // display scale: REF's shown width over its full width (the record's changes.width)
+      const k = document.querySelector('.cons-ref').clientWidth / W;
+      const p = new DOMMatrix(e.style.transform).transformPoint(new DOMPoint(103 * k, 98 * k));
+      return { tr: e.style.transform, x: p.x / p.w / k, y: p.y / p.w / k };
+    }, full.width);
+    // (a matrix3d with no projective part reads back as a 2D matrix())
+    expect(/^matrix/.test(hit.tr) && Math.abs(hit.x - 100) < 1e-3 && Math.abs(hit.y - 100) < 1e-3,
+      `registration not applied: ${JSON.stringify(hit)}`);
+    // A homography's projective row is kept (it used to be dropped): REF (x, y) -> MOVING
+    // H (x, y); the CSS inverse at scale 0.5 must take 0.5 H(x) back to 0.5 x.
+    const proj = await page.evaluate(async () => {
+      const { inverseCss } = await import('/static/js/conservation.js');
+      const H = [[1.01, 0.02, 5], [-0.01, 0.99, -3], [2e-5, -1e-5, 1]];
+      const m = new DOMMatrix(inverseCss(H, 0.5));
+      const x = 700, y = 300, w = H[2][0] * x + H[2][1] * y + 1;
+      const mx = (H[0][0] * x + H[0][1] * y + 5) / w, my = (H[1][0] * x + H[1][1] * y - 3) / w;
+      const p = m.transformPoint(new DOMPoint(mx * 0.5, my * 0.5));
+      return { x: p.x / p.w / 0.5, y: p.y / p.w / 0.5, singular: inverseCss([[0, 0, 0], [0, 0, 0], [0, 0, 1]]) };
+    });
+    expect(Math.abs(proj.x - 700) < 1e-3 && Math.abs(proj.y - 300) < 1e-3 && proj.singular === null,
+      `homography overlay: ${JSON.stringify(proj)}`);
     await h.shot(page, 'conservation');
     // the print stylesheet keeps only the panel
     await page.emulateMedia({ media: 'print' });
