@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 
+import dqhttp
 from dqhttp import request
 from dqnet import Counter
 
@@ -28,27 +29,10 @@ N = 300
 
 
 def serve(data, extra):
-    p = subprocess.Popen([BIN, "--data", data, "serve", "--listen", "127.0.0.1:0",
-                          "--log-level", "2"] + extra, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
-    line = p.stdout.readline()
-    try:
-        return p, int(line.strip().rstrip("/").rsplit(":", 1)[1])
-    except (IndexError, ValueError):
-        p.kill()
-        p.wait()
-        raise RuntimeError(f"server did not start: {line!r}")
+    return dqhttp.serve(BIN, data, extra)
 
 
-def stop(p):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    p.stdout.close()
+stop = dqhttp.stop
 
 
 def poll(cond, seconds=20.0):
