@@ -5,6 +5,7 @@ import json
 import random
 import socket
 import subprocess
+import time
 
 
 def request(port, method, path, body=None, headers=None, timeout=20):
@@ -83,3 +84,14 @@ def stop(p):
             p.kill()
             p.wait()
     p.stdout.close()
+
+
+def poll(cond, seconds=20.0):
+    """Bounded wait for cond(), retried every 20 ms until it holds (no sleep used for timing);
+    its last value."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()

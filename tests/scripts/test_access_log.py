@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 import dqhttp
 from dqhttp import request
@@ -32,17 +31,7 @@ def serve(data, extra):
     return dqhttp.serve(BIN, data, extra)
 
 
-stop = dqhttp.stop
-
-
-def poll(cond, seconds=20.0):
-    """Bounded wait for cond() (no sleep used for timing: it is retried until it holds)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
+stop, poll = dqhttp.stop, dqhttp.poll
 
 
 def paths_in(path):

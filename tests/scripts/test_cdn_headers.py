@@ -29,10 +29,6 @@ T = Counter()
 check = T.check
 
 
-
-
-
-
 def serve(data, extra):
     return dqhttp.serve(BIN, data, extra)
 

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import dqhttp
 from dqhttp import request
@@ -31,7 +30,7 @@ def serve(data, extra):
     return dqhttp.serve(BIN, data, extra)
 
 
-stop = dqhttp.stop
+stop, poll = dqhttp.stop, dqhttp.poll
 
 
 def purged(log):
@@ -39,16 +38,6 @@ def purged(log):
         return []
     with open(log, encoding="utf-8") as f:
         return [x.strip() for x in f if x.strip()]
-
-
-def poll(cond, seconds=20.0):
-    """Bounded wait for cond(), retried until it holds (no sleep used for timing)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 def main():
