@@ -134,7 +134,7 @@ if [ -z "${DQ_TEST_FILTER:-}" ]; then
   # The live bad-input sweep (scripts/fuzz-live.py, `make fuzz-live` for the full 5,000) on
   # the sanitizer build, for a short budget.
   add_job "fuzz-live (${DQ_FUZZ_LIVE_REQUESTS:-1000} requests)" "$log/fuzz-live.log" \
-    "python3 scripts/fuzz-live.py --bin $DQ_BIN --requests ${DQ_FUZZ_LIVE_REQUESTS:-1000}"
+    "scripts/judge-exit.sh fuzz-live python3 scripts/fuzz-live.py --bin $DQ_BIN --requests ${DQ_FUZZ_LIVE_REQUESTS:-1000}"
 fi
 
 # Longest first, by the seconds each job took in the last run (build/test-logs/times); new
