@@ -86,7 +86,8 @@ function loadCss() {
 // ---------------------------------------------------------------- restoration slider
 
 function restorationView(canvas) {
-  const size = '!1400,1400';
+  // IIIF Image 3.0 §4.2: "!w,h" may not upscale, so a small image is asked for whole.
+  const size = canvas.width > 1400 || canvas.height > 1400 ? '!1400,1400' : 'max';
   const top = h('img.cons-restored', { src: imageUrl(canvas.restorationId, size), alt: s('restoration') });
   const wrap = h('div.cons-stack', { 'data-testid': 'restoration' },
     h('img.cons-base', { src: imageUrl(canvas.imageId, size), alt: s('original') }), top,
@@ -233,8 +234,8 @@ function recordItem(rec, onPick, ctl) {
   // Images of the record, for the screen and the printed report: the capture and, when the
   // record was compared with an earlier one, its change map (in that capture's frame).
   const thumbs = canCompare ? h('div.cons-thumbs',
-    h('figure', h('img', { src: imageUrl(rec.images[0], '!360,360'), alt: `${s('capture')} ${rec.date}`, loading: 'lazy' }), h('figcaption', s('capture'))),
-    rec.changes && rec.changes.map_image ? h('figure', h('img.cons-thumb-map', { src: imageUrl(rec.changes.map_image, '!360,360'), alt: `${s('change_map')} ${rec.date}`, loading: 'lazy' }),
+    h('figure', h('img', { src: imageUrl(rec.images[0], '!360,360'), alt: `${s('capture')} ${rec.date}` }), h('figcaption', s('capture'))),
+    rec.changes && rec.changes.map_image ? h('figure', h('img.cons-thumb-map', { src: imageUrl(rec.changes.map_image, '!360,360'), alt: `${s('change_map')} ${rec.date}` }),
       h('figcaption', `${s('change_map')}${rec.changes.ref_image ? ` (${rec.changes.against || rec.changes.ref_image})` : ''}`)) : null) : null;
   return h('li.cons-record', { 'data-record': rec.id, 'data-draft': draft ? 'true' : null },
     h('div.cons-when', h('time', { dateTime: rec.date }, rec.date),

@@ -99,7 +99,8 @@ export default async function (h) {
     const rec = page.locator('.cons-record').nth(1);
     expect(await rec.locator('time').textContent() === '2026-04-09', 'timeline order');
     expect(await rec.getAttribute('data-draft') === 'true', 'the new record is not a draft');
-    await rec.locator('.cons-thumb-map').waitFor();
+    await rec.locator('.cons-thumb-map').waitFor({ state: 'attached' });
+    await rec.scrollIntoViewIfNeeded();
     await page.waitForFunction(() => [...document.querySelectorAll('.cons-record:nth-child(2) .cons-thumbs img')].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 20000 });
     const obs = rec.locator('li[data-auto=true]');
     const n = await obs.count();
