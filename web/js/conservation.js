@@ -162,7 +162,9 @@ function compareView(r1, r2) {
   const reg = sameRef && r2.changes && r2.changes.registration && r2.changes.registration.matrix;
   const refW = (r2.changes && r2.changes.width) || null;
   const box = h('div.cons-compare', { 'data-mode': 'side', 'data-testid': 'compare' });
-  const size = '!1200,1200';
+  // '^': a capture smaller than the box is scaled up (IIIF 3.0 §4.2; plain "!w,h" is a 400
+  // there), so that all three images keep the same fit whatever their size.
+  const size = '^!1200,1200';
   const refImg = h('img.cons-ref', { src: imageUrl(refId, size), alt: r1.date });
   const movImg = h('img.cons-mov', { src: imageUrl(movId, size), alt: r2.date });
   const movWrap = h('div.cons-movwrap', movImg);
@@ -234,8 +236,8 @@ function recordItem(rec, onPick, ctl) {
   // Images of the record, for the screen and the printed report: the capture and, when the
   // record was compared with an earlier one, its change map (in that capture's frame).
   const thumbs = canCompare ? h('div.cons-thumbs',
-    h('figure', h('img', { src: imageUrl(rec.images[0], '!360,360'), alt: `${s('capture')} ${rec.date}` }), h('figcaption', s('capture'))),
-    rec.changes && rec.changes.map_image ? h('figure', h('img.cons-thumb-map', { src: imageUrl(rec.changes.map_image, '!360,360'), alt: `${s('change_map')} ${rec.date}` }),
+    h('figure', h('img', { src: imageUrl(rec.images[0], '^!360,360'), alt: `${s('capture')} ${rec.date}` }), h('figcaption', s('capture'))),
+    rec.changes && rec.changes.map_image ? h('figure', h('img.cons-thumb-map', { src: imageUrl(rec.changes.map_image, '^!360,360'), alt: `${s('change_map')} ${rec.date}` }),
       h('figcaption', `${s('change_map')}${rec.changes.ref_image ? ` (${rec.changes.against || rec.changes.ref_image})` : ''}`)) : null) : null;
   return h('li.cons-record', { 'data-record': rec.id, 'data-draft': draft ? 'true' : null },
     h('div.cons-when', h('time', { dateTime: rec.date }, rec.date),
