@@ -64,6 +64,8 @@ static const migration_t migrations[] = {
     {17, "IIIF Authorization Flow 2.0 access cookies and tokens",
      dq_pg_iiif_auth_schema}, /* store_pg_iiif_auth.c */
     {18, "relic title and creators full-text index", dq_pg_relic_title_schema}, /* _relic.c */
+    {19, "withdrawals of relics restricted before migration 15, from the audit trail",
+     dq_pg_withdrawal_backfill}, /* store_pg_kinds.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */

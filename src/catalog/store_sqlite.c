@@ -57,6 +57,8 @@ static const migration_t migrations[] = {
     /* PostgreSQL's title and creators index (store_pg_relic.c); FTS5 filters columns by
      * itself. The version is kept in step. */
     {18, "relic title and creators full-text index (PostgreSQL only)", "SELECT 1"},
+    {19, "withdrawals of relics restricted before migration 15, from the audit trail",
+     dq_sqlite_withdrawal_backfill}, /* store_sqlite_network.c */
 };
 
 /* ---------------------------------------------------------------- helpers */

@@ -200,6 +200,7 @@ extern const dq_store_gloss_ops dq_sqlite_gloss_ops;
 /* Migration 14: relic tombstones (kept by triggers), datestamp and change-feed indexes. */
 extern const char dq_sqlite_network_schema[];
 extern const char dq_sqlite_withdrawal_schema[];
+extern const char dq_sqlite_withdrawal_backfill[]; /* migration 19 */
 extern const dq_store_network_ops dq_sqlite_network_ops;
 
 /* store_sqlite_condition.c (issue 12) */

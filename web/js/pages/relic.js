@@ -11,7 +11,7 @@ import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
 import { stylePanel } from '../style.js';
-import { researchBox, downloadBox, placesList, remoteCompare } from '../network.js';
+import { researchBox, downloadBox, placesList, remoteCompare, sectionsLink } from '../network.js';
 import { conservationPanel } from '../conservation.js';
 import { spectralPanel } from '../spectral.js';
 import { livingEnter } from '../living-enter.js';
@@ -192,7 +192,8 @@ export async function render(ctx) {
           h('h2#h-manifest.box-title', t('manifest_title')),
           h('a.iiif-drag', { href: `${murl}?manifest=${encodeURIComponent(murl)}`, draggable: 'true', title: t('manifest_hint'), 'data-external': '' }, iiifBadge(), h('span.visually-hidden', t('manifest_title'))),
           h('p.hint', t('manifest_hint')),
-          h('p.url', h('a', { href: murl, 'data-external': '' }, murl))),
+          h('p.url', h('a', { href: murl, 'data-external': '' }, murl)),
+          sectionsLink(r, murl)), // issue 16: handscrolls for viewers that ignore start's region
         info ? downloadBox(r, imageId, info, manifest, v) : null, // issue 16: rights embedded
         v ? remoteCompare(imageId, ctx.navigate, v.el) : null))); // issue 16: a dropped/pasted manifest
 
