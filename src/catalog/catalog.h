@@ -827,4 +827,34 @@ int dq_catalog_iiif_authenticate(dq_catalog_t *cat, int kind, const char *cred, 
 int dq_catalog_iiif_logout(dq_catalog_t *cat, int kind, const char *cred, dq_err_t *err);
 /* ======== end IIIF Authorization Flow 2.0 ======== */
 
+
+/* ======== copying a catalog (issue 15, `danqing migrate`; copy.c) ======== */
+/* Where one table's copy stands. */
+typedef struct {
+    const char *table;     /* static */
+    int64_t source;        /* rows in the source */
+    int64_t target;        /* rows in the target when the copy began */
+    int64_t done;          /* source rows the target holds now (in key order) */
+    int64_t todo;          /* rows left to copy when the copy began (the dry run's answer) */
+    int64_t copied;        /* rows this run inserted */
+} dq_catalog_copy_stat_t;
+typedef struct {
+    int dry_run; /* 1: only check the target and fill source/target/todo; nothing is written */
+    int batch;   /* rows per write transaction (0: 1000) */
+    /* Called after the checks (table -1) and after every batch of table i; non-zero stops
+     * the copy (an error). May be NULL. */
+    int (*progress)(void *ud, const dq_catalog_copy_stat_t *st, int n, int table);
+    void *ud;
+} dq_catalog_copy_opts_t;
+/* Copies every row of src into dst (another backend, or another SQLite file) keeping ids,
+ * times, versions, hashes and the audit trail, table by table in batches; a rerun after a
+ * kill goes on where the copy stopped, and a finished copy copies nothing again. Refuses,
+ * before writing anything: a target holding other data (DQ_EEXIST, 409), a source with an
+ * ingest in flight (DQ_EINVAL). *stats (new, free()) gets *n entries, also on failure (read
+ * what was filled). Writes nothing to src. Not thread-safe with writers of either catalog:
+ * the source should not change while it is copied. */
+int dq_catalog_copy(dq_catalog_t *src, dq_catalog_t *dst, const dq_catalog_copy_opts_t *o,
+                    dq_catalog_copy_stat_t **stats, int *n, dq_err_t *err);
+/* ======== end copying a catalog ======== */
+
 #endif
