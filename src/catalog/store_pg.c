@@ -852,5 +852,6 @@ const dq_store_backend_t dq_store_pg = {
     .style = &dq_pg_style_ops,
     .network = &dq_pg_network_ops,
     .iiif_auth = &dq_pg_iiif_auth_ops,
+    .copy = &dq_pg_copy_ops,
     .conditions = &dq_pg_condition_ops,
 };

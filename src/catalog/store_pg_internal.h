@@ -242,5 +242,6 @@ int dq_pg_cred_row(PGresult *r, const char *hash, dq_actor_t *out);
 /* Migration 17: IIIF Authorization Flow 2.0 access cookies and tokens. */
 extern const char dq_pg_iiif_auth_schema[];
 extern const dq_store_iiif_auth_ops dq_pg_iiif_auth_ops;
+extern const dq_store_copy_ops dq_pg_copy_ops; /* store_pg_copy.c */
 
 #endif

@@ -589,5 +589,6 @@ const dq_store_backend_t dq_store_sqlite = {
     .glossary = &dq_sqlite_gloss_ops,
     .network = &dq_sqlite_network_ops,
     .iiif_auth = &dq_sqlite_iiif_auth_ops,
+    .copy = &dq_sqlite_copy_ops,
     .conditions = &dq_sqlite_condition_ops,
 };
