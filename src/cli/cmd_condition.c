@@ -167,6 +167,8 @@ static void usage(FILE *f)
 
 int dq_cmd_condition(dq_config_t *cfg, int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "record") == 0) /* its own --help */
+        return dq_cmd_condition_record(cfg, argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         dq_cli_wants_help(argc, argv)) {
         usage(argc < 2 ? stderr : stdout);
@@ -176,8 +178,6 @@ int dq_cmd_condition(dq_config_t *cfg, int argc, char **argv)
         return cmd_register(cfg, argc - 1, argv + 1);
     if (strcmp(argv[1], "changes") == 0)
         return cmd_changes(cfg, argc - 1, argv + 1);
-    if (strcmp(argv[1], "record") == 0)
-        return dq_cmd_condition_record(cfg, argc - 1, argv + 1);
     fprintf(stderr, "danqing condition: unknown sub-command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

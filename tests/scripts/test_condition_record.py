@@ -99,7 +99,11 @@ def main():
         noise = os.path.join(tmp, "noise.png")
         noise_png(noise, 300, 800)
 
-        # ---- CLI: a baseline, then bad input, then the record of 2026
+        # ---- CLI: its help, a baseline, then bad input, then the record of 2026
+        p = run("condition", "record", "--help")
+        check("--capture" in p.stdout and "--against" in p.stdout, "CLI: condition record --help")
+        p = run("condition", "record", relic, ok=False)
+        check(p.returncode == 2, "CLI: missing arguments are a usage error (exit 2)")
         p = run("--data", data, "condition", "record", relic, "--capture", c16, "--date",
                 "2016-05-17", "--examiner", "Wang Li", "--overall", "fair", "--json")
         base = json.loads(p.stdout)
