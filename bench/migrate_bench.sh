@@ -63,9 +63,13 @@ EOF
 echo "| data | run | store | rows | catalog rate | catalog time | process |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 if [ "$files" -gt 0 ]; then
-  node "$ROOT/tests/scripts/s3rver.cjs" "$WORK/s3" danqing >"$WORK/s3.port" </dev/null &
+  # s3rver stops when its stdin closes: a FIFO this script holds open keeps it running
+  mkfifo "$WORK/s3.in"
+  node "$ROOT/tests/scripts/s3rver.cjs" "$WORK/s3" danqing >"$WORK/s3.port" <"$WORK/s3.in" &
   s3pid=$!
-  for _ in $(seq 1 200); do grep -q PORT "$WORK/s3.port" && break; sleep 0.05; done
+  exec 7>"$WORK/s3.in"
+  for _ in $(seq 1 1200); do grep -q PORT "$WORK/s3.port" && break; sleep 0.05; done
+  grep -q PORT "$WORK/s3.port" || { echo "s3rver did not start" >&2; exit 1; }
   EP=http://127.0.0.1:$(awk '{print $2}' "$WORK/s3.port")
   run "dry run" --catalog "$URL" --store s3://danqing/bench --s3-endpoint "$EP" --dry-run
   run "copy to PostgreSQL + S3" --catalog "$URL" --store s3://danqing/bench --s3-endpoint "$EP"
