@@ -210,7 +210,8 @@ def main():
               f"API: ... and fails cleanly: {json.dumps(j.get('error'))}")
         check(state(data) == s1, "API: the failed job left nothing (records, images, links, files, upload)")
 
-        st, hd, j = call("POST", jobs + q + "&overall=poor", cap, tok, "image/jpeg")
+        st, hd, j = call("POST", jobs + q + "&overall=poor&filename=cap%202026.jpg", cap, tok,
+                         "image/jpeg")
         check(st == 202 and j["state"] in ("queued", "running"), f"API: a capture upload -> {st} {j}")
         st2, _, _ = call("GET", j["href"], token=vtok)
         check(st2 == 403, f"API: a viewer may not read the job -> {st2}")
@@ -221,6 +222,10 @@ def main():
               r["examiner"] == "Zhao Min" and r["changes"]["against"] == "c2",
               "API: the record (draft, unpublished, against the 2026-04-09 record)")
         # the same capture as c2 (its re-upload): nothing changed between them, by the method
+        db = sqlite3.connect(os.path.join(data, "catalog.sqlite"))
+        orig = db.execute("SELECT orig_filename FROM images WHERE id = ?", (r["images"][0],)).fetchone()
+        db.close()
+        check(orig and orig[0].endswith("-cap2026.jpg"), f"API: the upload's file name is kept: {orig}")
         tot = sum(r["changes"]["classes"][k]["area_px"] for k in ("loss", "flaking", "fading"))
         check(tot < 0.001 * r["changes"]["width"] * r["changes"]["height"],
               f"API: the same capture again shows (almost) no change: {tot} px")
