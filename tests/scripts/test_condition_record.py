@@ -166,8 +166,10 @@ def main():
         vtok = run("--data", data, "user", "token", "vera").stdout.strip().splitlines()[-1]
         proc, port = dqhttp.serve(BIN, data, ("--drain-ms", "0"))
 
-        def call(method, path, body=None, token=None, ctype=None):
+        def call(method, path, body=None, token=None, ctype=None, if_match=None):
             h = {"Authorization": "Bearer " + token} if token else {}
+            if if_match:
+                h["If-Match"] = if_match
             if ctype:
                 h["Content-Type"] = ctype
             st, hd, b = dqhttp.request(port, method, path, body, h, timeout=120)
@@ -237,6 +239,16 @@ def main():
         st, _, m = call("GET", f"/iiif/presentation/3/{relic}/manifest")
         check(st == 200 and len(m["items"]) == 1,
               f"API: captures and maps are no canvases of the manifest ({len(m['items'])})")
+
+        # a restricted relic's captures and maps are restricted with it
+        run("--data", data, "user", "add", "cura", "--role", "curator")
+        ctok = run("--data", data, "user", "token", "cura").stdout.strip().splitlines()[-1]
+        etag = call("GET", f"/api/relics/{relic}", token=ctok)[1].get("etag")
+        st, hd, _ = call("PATCH", f"/api/relics/{relic}", {"restricted": True}, ctok, if_match=etag)
+        ok = st == 200 and dqhttp.poll(lambda: call("GET", f"/iiif/3/{r['images'][0]}/full/max/0/default.jpg")[0] == 401, 10)
+        st2 = call("GET", f"/iiif/3/{r['changes']['map_image']}/full/max/0/default.jpg")[0]
+        check(ok and st2 == 401, f"API: a restricted relic's capture and change map answer 401 ({st2})")
+        call("PATCH", f"/api/relics/{relic}", {"restricted": False}, ctok, if_match=hd.get("etag"))
 
         # ---- the restoration mask's outline
         run("--data", data, "restore", "--relic", relic, "--from-changes")
