@@ -82,6 +82,40 @@ def state(data):
     return s
 
 
+def pg_pass(base, tmp, gen, c16, c26, noise, sqlite_changes):
+    """The CLI's one-step record on a PostgreSQL catalog (a schema of its own): the same
+    areas as on SQLite, and an unregistrable pair changes no row."""
+    schema = f"condrec_{os.getpid()}"
+    env = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
+    subprocess.run(["psql", "-X", "-q", base, "-c", f"CREATE SCHEMA {schema}"], check=True, env=env)
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    data = os.path.join(tmp, "data-pg")
+
+    def rows():
+        q = ("SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM condition_records), "
+             "(SELECT count(*) FROM audit), (SELECT count(*) FROM relic_images)")
+        return subprocess.run(["psql", "-X", "-tA", url, "-c", q], capture_output=True, text=True,
+                              env=env).stdout.strip()
+    try:
+        run("--data", data, "--catalog", url, "ingest", os.path.join(gen, WORK, "main.tif"), "--id", WORK)
+        run("--data", data, "--catalog", url, "import", os.path.join(gen, "metadata.jsonl"))
+        relic = subprocess.run(["psql", "-X", "-tA", url, "-c", "SELECT id FROM relics"],
+                               capture_output=True, text=True, env=env).stdout.strip()
+        cli = ["--data", data, "--catalog", url, "condition", "record", relic, "--examiner", "Li Na"]
+        run(*cli, "--capture", c16, "--date", "2016-05-17")
+        before = rows()
+        p = run(*cli, "--capture", noise, "--date", "2026-04-09", ok=False)
+        check(p.returncode == 1 and rows() == before,
+              f"PostgreSQL: an unregistrable capture exits 1 and changes no row ({before})")
+        rec = json.loads(run(*cli, "--capture", c26, "--date", "2026-04-09", "--json").stdout)
+        same = all(rec["changes"]["classes"][k]["area_px"] == sqlite_changes["classes"][k]["area_px"]
+                   for k in ("loss", "flaking", "fading"))
+        check(same and rec["changes"]["against"] == "c1" and rec["draft"] and rec["observations"],
+              "PostgreSQL: the one-step record, with the same areas as on SQLite")
+    finally:
+        subprocess.run(["psql", "-X", "-q", base, "-c", f"DROP SCHEMA {schema} CASCADE"], env=env)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="dq_condrec", dir=os.environ.get("TMPDIR"))
     proc = None
@@ -259,6 +293,10 @@ def main():
         check(ok, f"API: the mask outline is SVG in the image's pixel frame -> {st}")
         st, _, _ = call("GET", "/api/images/no-such-image.restoration/outline")
         check(st == 404, f"API: no outline for an unknown image -> {st}")
+        # ---- the same on PostgreSQL, when the runner has its cluster (DQ_TEST_PG_URL)
+        pg = os.environ.get("DQ_TEST_PG_URL")
+        if pg:
+            pg_pass(pg, tmp, gen, c16, c26, noise, ch)
     finally:
         if proc:
             dqhttp.stop(proc)
