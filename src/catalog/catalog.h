@@ -786,6 +786,8 @@ int dq_catalog_condition_replace(dq_catalog_t *cat, const char *relic_id, const 
                                  dq_err_t *err);
 int dq_catalog_condition_delete(dq_catalog_t *cat, const char *relic_id, const char *record_id,
                                 int64_t if_version, const dq_actor_t *who, dq_err_t *err);
+/* 1 when s is a condition date: YYYY-MM-DD with a plausible month and day. */
+int dq_catalog_condition_date_ok(const char *s);
 /* {"relic_id", "items": [record, ...]} in date order (then id), as who may see them. */
 int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
                               dq_buf_t *out, dq_err_t *err);

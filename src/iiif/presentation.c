@@ -987,9 +987,12 @@ static int build_manifest(const char *relic_json, size_t len, const dq_iiif_pima
                 img = &images[k];
         if (!img)
             continue;
-        /* A restoration is not a canvas of its own: it is a Choice on its original's. */
+        /* A restoration is not a canvas of its own: it is a Choice on its original's. Condition
+         * captures and their change maps (issue 12, condrec/) are records of the object's
+         * state for conservators, served as images but not pages of the work. */
         const char *role = jstr(link, "role");
-        if (role && strcmp(role, "restoration") == 0)
+        if (role && (strcmp(role, "restoration") == 0 || strcmp(role, "condition") == 0 ||
+                     strcmp(role, "change-map") == 0))
             continue;
         if (!first)
             first = img;

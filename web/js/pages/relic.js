@@ -133,7 +133,9 @@ export async function render(ctx) {
     h('span.where', [s.owner || '', s.owner && s.position ? ' · ' : '', s.position || ''])));
   const provenance = (r.provenance || []).map((p) => h('li', h('span.year', p.year != null ? yearText(p.year) : ''), ' ', txt(p.text)));
   const dims = r.dimensions_cm ? t('dims', { h: r.dimensions_cm.height, w: r.dimensions_cm.width }) : '';
-  const imgs = (r.images || []).length > 1 ? h('ul.image-list', r.images.map((im) => h('li', h('a', {
+  // Condition captures and change maps (issue 12) belong to the conservation panel's records.
+  const pages = (r.images || []).filter((im) => im.role !== 'condition' && im.role !== 'change-map');
+  const imgs = pages.length > 1 ? h('ul.image-list', pages.map((im) => h('li', h('a', {
     href: `/relic/${encodeURIComponent(r.id)}?image=${encodeURIComponent(im.image_id)}`, 'aria-current': im.image_id === imageId ? 'true' : null,
   }, h('img', { src: imageUrl(im.image_id, '!160,160'), alt: '' }), im.label ? txt(im.label) : im.role)))) : null;
 
