@@ -608,6 +608,7 @@ static void strip_row(void *ud, int y, float *buf)
     frame_row(io->f, io->c, y, 0, io->f->raw.w, buf);
 }
 
+DQ_SPEC_AVX2
 static void strip_emit(void *ud, int y, const float *row)
 {
     strip_io_t *io = ud;
