@@ -161,14 +161,20 @@ void dq_rasterf_free(dq_rasterf_t *r);
 typedef struct {
     int w, h, bands, bits; /* bands 1 or 3; bits 8 or 16: what the file held */
     uint16_t *px;          /* w*h*bands, interleaved, in the file's units (8-bit: 0..255); owned,
-                            * free with dq_raster16_free (it comes from vips' allocator) */
+                            * free with dq_raster16_free (it comes from vips' allocator, or is
+                            * the mapped file: read-only then) */
+    void *map;             /* the mapping px lies in, or NULL (private to rasterf.c) */
+    size_t map_len;
 } dq_raster16_t;
 
-/* Like dq_image_load_float, into a dq_raster16_t. Same errors. Thread-safe. */
+/* Like dq_image_load_float, into a dq_raster16_t. Same errors. Thread-safe. An uncompressed
+ * 16-bit TIFF with its strips back to back in native byte order (what cameras write) is
+ * mapped, not read: px is then read-only. */
 int dq_image_load_u16(const char *path, uint64_t max_pixels, dq_raster16_t *out, dq_err_t *err);
 /* Frees r->px; NULL-safe. */
 void dq_raster16_free(dq_raster16_t *r);
-/* Writes px (w*h*bands uint16, borrowed) as a tiled (256) pyramidal deflate TIFF at path. */
+/* Writes px (w*h*bands uint16, borrowed) as a tiled (256) pyramidal uncompressed TIFF at path
+ * (why uncompressed: rasterf.c, save_u16). */
 int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
                               dq_err_t *err);
 /* Like dq_image_save_u16_pyramid (the same file, byte for byte), with the pixels made on demand:

@@ -5,10 +5,16 @@
  * saves 16-bit tiled pyramids and 8-bit PNGs, and reads a scaled region of a stored pyramid
  * for rendering. It does not interpret values (reflectance scaling belongs to the caller).
  */
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <tiffio.h>
 #include <vips/vips.h>
 
 #include "blob/blob.h"
@@ -216,9 +222,86 @@ void dq_rasterf_free(dq_rasterf_t *r)
     r->px = NULL;
 }
 
+/* ---------------------------------------------------------------- uncompressed frames, mapped */
+
+/* libtiff's messages while we only look at a file's layout: nothing to report (a file we do not
+ * map goes to vips, which says what is wrong with it). */
+static int tiff_quiet(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
+{
+    (void)tif, (void)ud, (void)module, (void)fmt, (void)ap;
+    return 1;
+}
+
+/* The pixels of an uncompressed 16-bit TIFF whose strips lie back to back in the file, in this
+ * machine's byte order (what multispectral cameras write, and `danqing generate`'s raw
+ * frames): the file mapped read-only, px pointing at its first strip. Such a frame needs no
+ * decoding, and mapping it skips what loading costs otherwise (perf, `spectral add` of the
+ * scroll: read() copies, fresh pages zeroed by the kernel, vips' copy into the buffer). 1 when
+ * mapped, 0 when the file is not of that kind (the caller decodes it with vips), never an
+ * error. A file truncated while mapped would fault on access: frames are inputs that `add`
+ * reads once, not files anyone rewrites meanwhile. */
+static int map_u16(const char *path, uint64_t max_pixels, dq_raster16_t *out)
+{
+    TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
+    TIFFOpenOptionsSetErrorHandlerExtR(opts, tiff_quiet, NULL);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts, tiff_quiet, NULL);
+    TIFF *tif = TIFFOpenExt(path, "rm", opts); /* m: libtiff maps nothing itself */
+    TIFFOpenOptionsFree(opts);
+    if (!tif)
+        return 0;
+    uint32_t w = 0, h = 0;
+    uint16_t bps = 0, spp = 1, comp = 0, planar = PLANARCONFIG_CONTIG, fmt = SAMPLEFORMAT_UINT;
+    uint64_t *offs = NULL, *counts = NULL, start = 0, total = 0;
+    int ok = !TIFFIsTiled(tif) && !TIFFIsByteSwapped(tif) &&
+             TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w) && TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h) &&
+             TIFFGetField(tif, TIFFTAG_BITSPERSAMPLE, &bps) && bps == 16 &&
+             TIFFGetField(tif, TIFFTAG_COMPRESSION, &comp) && comp == COMPRESSION_NONE &&
+             TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp) && (spp == 1 || spp == 3) &&
+             TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar) &&
+             planar == PLANARCONFIG_CONTIG &&
+             TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &fmt) && fmt == SAMPLEFORMAT_UINT &&
+             w > 0 && h > 0 && (uint64_t)w * h <= max_pixels &&
+             TIFFGetField(tif, TIFFTAG_STRIPOFFSETS, &offs) &&
+             TIFFGetField(tif, TIFFTAG_STRIPBYTECOUNTS, &counts) && offs && counts;
+    uint32_t n = ok ? TIFFNumberOfStrips(tif) : 0;
+    if (ok && n > 0) {
+        start = offs[0];
+        for (uint32_t i = 0; i < n && ok; i++) {
+            ok = offs[i] == start + total; /* back to back, in order */
+            total += counts[i];
+        }
+    }
+    TIFFClose(tif);
+    uint64_t want = (uint64_t)w * h * spp * 2;
+    if (!ok || n == 0 || total < want || start % 2)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0)
+        return 0;
+    void *base = MAP_FAILED;
+    if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_size >= start + want)
+        base = mmap(NULL, (size_t)(start + want), PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (base == MAP_FAILED)
+        return 0;
+    /* Rows are read in order, a few strips at a time, by one thread per band. */
+    madvise(base, (size_t)(start + want), MADV_SEQUENTIAL);
+    out->w = (int)w;
+    out->h = (int)h;
+    out->bands = spp;
+    out->bits = 16;
+    out->px = (uint16_t *)((char *)base + start);
+    out->map = base;
+    out->map_len = (size_t)(start + want);
+    return 1;
+}
+
 int dq_image_load_u16(const char *path, uint64_t max_pixels, dq_raster16_t *out, dq_err_t *err)
 {
     memset(out, 0, sizeof(*out));
+    if (map_u16(path, max_pixels, out))
+        return 0;
     /* vips decodes straight into this buffer (in parallel); it is handed over as it is, so the
      * frame exists once in memory, and freed with g_free in dq_raster16_free. */
     out->px = load_as(path, max_pixels, VIPS_FORMAT_USHORT, sizeof(uint16_t), &out->w, &out->h,
@@ -230,19 +313,29 @@ void dq_raster16_free(dq_raster16_t *r)
 {
     if (!r)
         return;
-    g_free(r->px);
+    if (r->map)
+        munmap(r->map, r->map_len);
+    else
+        g_free(r->px);
     r->px = NULL;
+    r->map = NULL;
+    r->map_len = 0;
 }
 
 static int save_u16(VipsImage *im, const char *path, int bands, dq_err_t *err)
 {
     im->Type = bands == 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16;
-    /* Tiled pyramid, zstd level 1 + horizontal predictor: lossless, so stored values stay the
-     * calibrated numbers, and several times faster to write than deflate at about the same
-     * size for noisy 16-bit data; 256 px tiles like every other pyramid here. */
+    /* Tiled pyramid (256 px tiles like every other pyramid here), uncompressed. Measured on
+     * the benchmark scroll (bench/results/issue11-session22.md): calibrated 16-bit bands are
+     * mostly sensor noise in their low bits, so the best cheap lossless coding, zstd level 1
+     * with the horizontal predictor (what was stored until session 22), made them only 1.28x
+     * smaller (302 against 386 MB) for 0.4-0.6 CPU s of `spectral add`'s ~3 (zstd and the
+     * predictor: 20 % of its profile), and every tile served had to be decoded; deflate and
+     * LZW cost 3.5-5x zstd's time for no better ratio. The decoded pixels are the same either
+     * way (bands written before read as before: libtiff decodes what the file says). */
     int r = vips_tiffsave(im, path, "tile", TRUE, "tile_width", 256, "tile_height", 256, "pyramid",
-                          TRUE, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_ZSTD, "level", 1,
-                          "predictor", VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", TRUE, NULL);
+                          TRUE, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_NONE, "strip", TRUE,
+                          NULL);
     return r ? vfail(err, DQ_EIO, "tiffsave", path) : 0;
 }
 
