@@ -4,7 +4,8 @@
 A small generated work's raw band stack (`generate --only DQ-2026-0004 --scale 0.12`) is added
 with `danqing spectral add` into two data directories: one with the default store (the data
 directory) and one whose store is S3 (s3rver behind the signature-checking proxy of
-s3fixture.py). A derived layer (`spectral decompose --method pca`) is made in both. Checked:
+s3fixture.py). A derived layer (`spectral decompose --method pca`) is made in both, and one local band is
+re-encoded as bands were stored before session 22 (zstd + predictor). Checked:
 the bands and layers are objects under layers/spectral/<capture>/ in S3 and nothing of them is
 under the S3 data directory; `danqing serve` on each answers a band tile, a composite tile, a
 derived-layer tile and a spectrum byte-identical to the other's; fixity passes, then finds a
@@ -88,8 +89,16 @@ try:
     check('the same files in the local store', ['layers/spectral/c4/' + f for f in local_files]
           == keys, str(local_files))
 
+    # Bands stored before session 22 are zstd + horizontal predictor pyramids, today's are
+    # uncompressed: the local r550 is re-encoded the old way, and must serve the same pixels.
+    band = os.path.join(dirs['local'][0], 'layers/spectral', CAP, 'r550.tif')
+    subprocess.run(['vips', 'tiffsave', band, band + '.zstd.tif', '--tile', '--tile-width', '256',
+                    '--tile-height', '256', '--pyramid', '--compression', 'zstd', '--level', '1',
+                    '--predictor', 'horizontal', '--strip'], check=True)
+    os.replace(band + '.zstd.tif', band)
     servers = {name: serve(d, st, ex) for name, (d, st, ex) in dirs.items()}
     urls = ['/iiif/3/spectral/c4/r550/0,0,256,216/256,/0/default.png',
+            '/iiif/3/spectral/c4/r550/full/420,/0/default.png',
             '/iiif/3/spectral/c4/irfc/512,0,512,216/256,/0/default.png',
             '/iiif/3/spectral/c4/uv365/full/420,/0/default.jpg',
             '/iiif/3/spectral/c4/pca-1/0,0,256,216/256,/0/default.png',
