@@ -837,6 +837,7 @@ typedef struct {
     int64_t done;          /* source rows the target holds now (in key order) */
     int64_t todo;          /* rows left to copy when the copy began (the dry run's answer) */
     int64_t copied;        /* rows this run inserted */
+    double seconds;        /* spent copying it this run */
 } dq_catalog_copy_stat_t;
 typedef struct {
     int dry_run; /* 1: only check the target and fill source/target/todo; nothing is written */

@@ -264,8 +264,9 @@ int dq_cmd_migrate(dq_config_t *cfg, int argc, char **argv)
                    cfg->data_dir, conf);
         goto out;
     }
-    if (cfg->store[0] &&
-        same_dir(cfg->store[0] == '/' ? cfg->store : cfg->store + 7, cfg->data_dir)) {
+    if (cfg->store[0] && strncmp(cfg->store, "s3://", 5) != 0 &&
+        same_dir(strncmp(cfg->store, "file://", 7) == 0 ? cfg->store + 7 : cfg->store,
+                 cfg->data_dir)) {
         dq_err_set(&err, DQ_EINVAL, 0, "--store names the data directory itself");
         goto out;
     }
@@ -403,9 +404,9 @@ int dq_cmd_migrate(dq_config_t *cfg, int argc, char **argv)
             json_str(&b, st[i].table);
             dq_buf_printf(&b,
                           ", \"source\": %lld, \"target_before\": %lld, \"to_copy\": %lld,"
-                          " \"copied\": %lld}",
+                          " \"copied\": %lld, \"seconds\": %.3f}",
                           (long long)st[i].source, (long long)st[i].target, (long long)st[i].todo,
-                          (long long)st[i].copied);
+                          (long long)st[i].copied, st[i].seconds);
         }
         dq_buf_puts(&b, "]}, \"files\": ");
         if (target) {
@@ -438,11 +439,11 @@ int dq_cmd_migrate(dq_config_t *cfg, int argc, char **argv)
         printf("catalog: %lld rows, %lld %s\n", (long long)rows_src,
                (long long)(dry ? rows_todo : rows_copied), dry ? "to copy" : "copied now");
         if (target)
-            printf("files: %zu in %s, %llu already there (verified), %llu %s (%.1f MB)%s\n",
-                   files.n, dq_blob_describe(target), (unsigned long long)files_present,
+            printf("files: %zu in %s, %llu already there (verified), %llu %s (%.1f MB)\n", files.n,
+                   dq_blob_describe(target), (unsigned long long)files_present,
                    (unsigned long long)(dry ? files.n - files_present : files_copied),
                    dry ? "to copy" : "copied and verified",
-                   (double)(dry ? bytes_todo : bytes_copied) / 1048576.0, "");
+                   (double)(dry ? bytes_todo : bytes_copied) / 1048576.0);
         else
             printf("files: not copied (no --store: they stay in %s)\n", cfg->data_dir);
         printf("%.1f s\n", secs);

@@ -17,7 +17,7 @@
 // - the restoration's mask outline on demand (GET /api/images/{id}/outline, SVG), over the
 //   slider, with the "virtual proposal" label kept.
 import { lang } from './i18n.js';
-import { getJSONMaybe, getWithETag, imageUrl, send, ApiError } from './api.js';
+import { getJSONMaybe, getWithETag, getInfo, imageUrl, send, ApiError } from './api.js';
 import { h } from './dom.js';
 import { hasRole, currentUser, onSessionChange } from './session.js';
 
@@ -69,6 +69,12 @@ const S = {
   failed: { zh: '未能生成记录', en: 'No record was made' },
   made: { zh: '已生成草稿记录', en: 'Draft record made' },
   auto: { zh: '自动', en: 'drafted' },
+  edit: { zh: '编辑', en: 'Edit' },
+  save: { zh: '保存', en: 'Save' },
+  severity: { zh: '程度', en: 'Severity' },
+  note: { zh: '备注', en: 'Note' },
+  add_treatment: { zh: '新增处理', en: 'Add a treatment' },
+  minor: { zh: '轻微', en: 'minor' }, moderate: { zh: '中等', en: 'moderate' }, severe: { zh: '严重', en: 'severe' },
   against_other: { zh: '变化图基于另一次影像计算，未配准显示。', en: 'This change map was computed against another capture: shown unregistered.' },
 };
 const s = (k) => (S[k] ? S[k][lang()] || S[k].en : k);
@@ -221,10 +227,75 @@ function obsText(o) {
   return `${s(o.type)} · ${o.severity}${area}${box}${o.note ? ` — ${o.note}` : ''}`;
 }
 
+// The observations' regions on the capture, numbered as in the list: an SVG in the capture's
+// pixel frame (its size from info.json), laid over the thumbnail (and printed with it).
+const SVG = 'http://www.w3.org/2000/svg';
+function obsBoxes(rec) {
+  const cap = rec.images[0];
+  const list = (rec.observations || []).map((o, i) => [o, i + 1]).filter(([o]) => o.region && o.region.xywh && o.region.image_id === cap);
+  if (!list.length) return null;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('class', 'cons-boxes');
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('aria-hidden', 'true');
+  getInfo(cap).then((info) => {
+    svg.setAttribute('viewBox', `0 0 ${info.width} ${info.height}`);
+    for (const [o, n] of list) {
+      const [x, y, w, hh] = o.region.xywh;
+      const r = document.createElementNS(SVG, 'rect');
+      for (const [k, v] of Object.entries({ x, y, width: w, height: hh, 'data-n': n, 'data-type': o.type })) r.setAttribute(k, String(v));
+      const t = document.createElementNS(SVG, 'text');
+      t.setAttribute('x', String(x));
+      t.setAttribute('y', String(Math.max(0, y - 4)));
+      t.setAttribute('font-size', String(Math.max(info.width, info.height) / 40));
+      t.textContent = String(n);
+      svg.append(r, t);
+    }
+    svg.dataset.boxes = String(list.length);
+  }).catch(() => svg.remove());
+  return svg;
+}
+
+// Review of a record (conservators): overall, environment, note, each observation's severity,
+// a treatment to add. save(change) PUTs the edited record.
+function editForm(rec, save) {
+  const sel = (name, opts, v) => h('select', { name }, opts.map((o) => h('option', { value: o, selected: o === v }, s(o))));
+  const num = (name, v) => h('input', { type: 'number', step: 'any', name, value: v != null ? String(v) : '' });
+  const env = rec.environment || {};
+  const overall = sel('overall', ['excellent', 'good', 'fair', 'poor', 'critical'], rec.overall);
+  const rh = num('rh_percent', env.rh_percent), tc = num('temperature_c', env.temperature_c), lx = num('lux', env.lux);
+  const note = h('textarea', { name: 'note', rows: '2' }, rec.note || '');
+  const sev = (rec.observations || []).map((o) => sel('severity', ['minor', 'moderate', 'severe'], o.severity));
+  const tStatus = sel('t_status', ['proposed', 'done'], 'proposed');
+  const tDesc = h('input', { type: 'text', name: 't_description' });
+  const msg = h('span.cons-edit-msg', { role: 'status' });
+  const form = h('form.cons-edit', { onsubmit: async (e) => {
+    e.preventDefault();
+    const environment = {};
+    for (const [k, el] of [['rh_percent', rh], ['temperature_c', tc], ['lux', lx]]) if (el.value !== '') environment[k] = Number(el.value);
+    try {
+      await save((b) => {
+        const out = { ...b, overall: overall.value, note: note.value || undefined };
+        if (Object.keys(environment).length) out.environment = environment; else delete out.environment;
+        out.observations = (b.observations || []).map((o, i) => (sev[i] ? { ...o, severity: sev[i].value } : o));
+        if (tDesc.value.trim()) out.treatments = [...(b.treatments || []), { status: tStatus.value, description: tDesc.value.trim() }];
+        if (!out.note) delete out.note;
+        return out;
+      });
+    } catch (err) { msg.textContent = err.message; }
+  } },
+  h('label', s('overall'), overall), h('label', 'RH %', rh), h('label', '°C', tc), h('label', 'lux', lx),
+  sev.length ? h('fieldset', h('legend', `${s('observations')}: ${s('severity')}`), sev.map((x, i) => h('label', `${i + 1}. ${s(rec.observations[i].type)}`, x))) : null,
+  h('label.cons-wide', s('note'), note),
+  h('fieldset', h('legend', s('add_treatment')), tStatus, tDesc),
+  h('button.btn', { type: 'submit' }, s('save')), msg);
+  return h('details.cons-editbox', h('summary', s('edit')), form);
+}
+
 // A record of the timeline. ctl (conservators only): {publish(rec), removeObs(rec, i), del(rec)}.
 function recordItem(rec, onPick, ctl) {
   const draft = rec.draft && !rec.published;
-  const obs = (rec.observations || []).map((o, i) => h('li', { 'data-auto': o.auto ? 'true' : null },
+  const obs = (rec.observations || []).map((o, i) => h('li', { 'data-auto': o.auto ? 'true' : null, value: String(i + 1) },
     obsText(o), o.auto ? h('span.cons-auto', ` (${s('auto')})`) : null,
     ctl && draft ? h('button.btn-line.cons-rm', { type: 'button', 'aria-label': `${s('remove')}: ${s(o.type)}`, onclick: () => ctl.removeObs(rec, i) }, '×') : null));
   const env = rec.environment ? [
@@ -236,7 +307,8 @@ function recordItem(rec, onPick, ctl) {
   // Images of the record, for the screen and the printed report: the capture and, when the
   // record was compared with an earlier one, its change map (in that capture's frame).
   const thumbs = canCompare ? h('div.cons-thumbs',
-    h('figure', h('img', { src: imageUrl(rec.images[0], '^!360,360'), alt: `${s('capture')} ${rec.date}` }), h('figcaption', s('capture'))),
+    h('figure', h('div.cons-boxwrap', h('img', { src: imageUrl(rec.images[0], '^!360,360'), alt: `${s('capture')} ${rec.date}` }), obsBoxes(rec)),
+      h('figcaption', s('capture'))),
     rec.changes && rec.changes.map_image ? h('figure', h('img.cons-thumb-map', { src: imageUrl(rec.changes.map_image, '^!360,360'), alt: `${s('change_map')} ${rec.date}` }),
       h('figcaption', `${s('change_map')}${rec.changes.ref_image ? ` (${rec.changes.against || rec.changes.ref_image})` : ''}`)) : null) : null;
   return h('li.cons-record', { 'data-record': rec.id, 'data-draft': draft ? 'true' : null },
@@ -245,12 +317,13 @@ function recordItem(rec, onPick, ctl) {
       draft ? h('span.cons-draft', s('draft')) : null),
     h('dl.cons-facts',
       h('dt', s('examiner')), h('dd', rec.examiner),
-      obs.length ? [h('dt', s('observations')), h('dd', h('ul.cons-obs', obs))] : null,
+      obs.length ? [h('dt', s('observations')), h('dd', h('ol.cons-obs', obs))] : null,
       env ? [h('dt', s('environment')), h('dd', env)] : null,
       tr.length ? [h('dt', s('treatments')), h('dd', h('ul', tr))] : null),
     thumbs,
     areasTable(rec, null, null),
     rec.changes && rec.changes.map_image ? legend() : null,
+    ctl ? editForm(rec, (change) => ctl.edit(rec, change)) : null,
     ctl && draft ? h('div.cons-review',
       h('button.btn.cons-publish', { type: 'button', onclick: () => ctl.publish(rec) }, s('publish')),
       h('button.btn-line.cons-del', { type: 'button', onclick: () => ctl.del(rec) }, s('delete_draft'))) : null,
@@ -371,6 +444,7 @@ export function conservationPanel({ relic, canvases }) {
     await load();
   };
   const ctl = {
+    edit,
     publish: (rec) => edit(rec, (b) => ({ ...b, draft: false, published: true })),
     removeObs: (rec, i) => edit(rec, (b) => ({ ...b, observations: (b.observations || []).filter((_, k) => k !== i) })),
     del: async (rec) => {

@@ -116,7 +116,44 @@ export default async function (h) {
     const anon = await (await fetch(`${base}${recs}`)).json();
     expect(anon.items.length === 1 && anon.items[0].date === '2026-04-09' && anon.items[0].observations.length === n - 1,
       `anonymous visitors see the published record only: ${anon.items.map((r) => r.date)}`);
+    // the regions drawn on the capture, numbered as in the list
+    await page.waitForFunction((k) => { const b = document.querySelectorAll('.cons-record')[1].querySelector('.cons-boxes'); return b && Number(b.dataset.boxes) === k; }, n - 1, { timeout: 10000 });
+    // review: overall, environment, a severity, a treatment
+    const edit = page.locator('.cons-record').nth(1).locator('.cons-editbox');
+    await edit.locator('summary').click();
+    await edit.locator('select[name=overall]').selectOption('poor');
+    await edit.locator('input[name=rh_percent]').fill('55');
+    await edit.locator('input[name=temperature_c]').fill('19.5');
+    await edit.locator('select[name=severity]').first().selectOption('severe');
+    await edit.locator('input[name=t_description]').fill('consolidate the lifting paint');
+    await edit.locator('button[type=submit]').click();
+    await page.waitForFunction(() => /poor/.test(document.querySelectorAll('.cons-record')[1].querySelector('.cons-overall').dataset.overall || ''), null, { timeout: 10000 });
+    const got = (await (await fetch(`${base}${recs}`)).json()).items[0];
+    expect(got.overall === 'poor' && got.environment.rh_percent === 55 && got.environment.temperature_c === 19.5 &&
+      got.observations[0].severity === 'severe' && got.treatments[0].description === 'consolidate the lifting paint' && got.version >= 4,
+      `review not saved: ${JSON.stringify({ o: got.overall, e: got.environment, t: got.treatments, v: got.version })}`);
     await shot(page, 'condweb-record');
+    // an anonymous visitor: the published record, no form, no review controls
+    const anonPage = await h.newPage(h.browser, base, { lang: 'en-US' });
+    await anonPage.goto(`${base}/relic/${encodeURIComponent(R)}`);
+    await anonPage.waitForSelector('.conservation[data-records="1"]', { timeout: 20000 });
+    const ctl = await anonPage.locator('[data-testid=new-record], .cons-editbox, .cons-publish, .cons-rm').count();
+    expect(ctl === 0, `an anonymous visitor gets ${ctl} write controls`);
+    await anonPage.context().close();
+    // the printed report: the records with their images, boxes, observations, areas and
+    // signature lines; no form, no review controls
+    await page.emulateMedia({ media: 'print' });
+    await page.evaluate(() => document.body.classList.add('print-conservation'));
+    const pr = await page.evaluate(() => {
+      const vis = (e) => !!e && getComputedStyle(e).display !== 'none' && e.getBoundingClientRect().width > 0;
+      const r = document.querySelectorAll('.cons-record')[1];
+      return { form: vis(document.querySelector('.cons-new')), edit: vis(r.querySelector('.cons-editbox')), sign: vis(r.querySelector('.cons-sign')),
+        imgs: [...r.querySelectorAll('.cons-thumbs img')].filter(vis).length, boxes: vis(r.querySelector('.cons-boxes')), areas: vis(r.querySelector('.cons-areas')),
+        obs: vis(r.querySelector('.cons-obs')), head: vis(document.querySelector('.relic-head')) };
+    });
+    expect(!pr.form && !pr.edit && pr.sign && pr.imgs === 2 && pr.boxes && pr.areas && pr.obs && !pr.head, `print report: ${JSON.stringify(pr)}`);
+    await page.evaluate(() => document.body.classList.remove('print-conservation'));
+    await page.emulateMedia({ media: 'screen' });
   });
 
   await test('condweb: a photograph that cannot be registered fails cleanly', async () => {
