@@ -459,7 +459,7 @@ int dq_catalog_capture_put(dq_catalog_t *cat, const char *relic, const char *id,
 int dq_catalog_capture_get(dq_catalog_t *cat, const char *id, const dq_actor_t *who,
                            dq_capture_t *out, dq_err_t *err);
 /* Appends a JSON array of the relic's captures ({id, relic, width, height, created, modified,
- * bands}) to out. */
+ * bands}) to out. relic NULL: every capture of the catalog (who must be an admin, else 403). */
 int dq_catalog_capture_list(dq_catalog_t *cat, const char *relic, const dq_actor_t *who,
                             dq_buf_t *out, dq_err_t *err);
 /* Records (or replaces) derived layer name of a capture: kind ("component", "pigments",
