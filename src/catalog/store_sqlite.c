@@ -57,6 +57,7 @@ static const migration_t migrations[] = {
     /* PostgreSQL's title and creators index (store_pg_relic.c); FTS5 filters columns by
      * itself. The version is kept in step. */
     {18, "relic title and creators full-text index (PostgreSQL only)", "SELECT 1"},
+    {23, "relic search tables compressed with lz4 (PostgreSQL only)", "SELECT 1"},
 };
 
 /* ---------------------------------------------------------------- helpers */
