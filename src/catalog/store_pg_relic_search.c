@@ -103,6 +103,25 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
                 break;
         if (!cached)
             free(seqs);
+    } else if (what == DQ_RELIC_MATCH_ALL && t->m_query.len == q.len &&
+               memcmp(t->m_query.data, q.data, q.len) == 0) {
+        /* match_bound found the matches in this snapshot: rank those rows by their primary
+         * key instead of running the query again, whose phrase rechecks read every
+         * candidate's tsvector (issue 15: 张择端 at 500,000 relics ran it twice) */
+        pg_params_t p = {0};
+        match_t m = {cb, ud, scored};
+        dq_buf_t ids = {0};
+        dq_buf_putc(&ids, '{');
+        for (size_t i = 0; i < t->n_m; i++)
+            dq_buf_printf(&ids, i ? ",%lld" : "%lld", (long long)t->m_seqs[i]);
+        dq_buf_putc(&ids, '}');
+        dq_pg_p_text(&p, q.data);
+        dq_pg_p_text(&p, ids.data);
+        rc = dq_pg_walk(t,
+                        "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $1::tsquery)"
+                        " FROM relic_fts WHERE seq = ANY($2::bigint[]) ORDER BY seq",
+                        &p, match_row, &m, err);
+        dq_buf_free(&ids);
     } else {
         pg_params_t p = {0};
         match_t m = {cb, ud, scored};
