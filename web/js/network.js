@@ -45,6 +45,22 @@ export function researchBox(r) {
     refs.length ? [h('h3', s('refs')), h('ul.references', refs)] : null);
 }
 
+// The sections view of a handscroll's manifest (manifest?view=sections): Mirador, Universal
+// Viewer and Clover open a Canvas but not a region of it, so the single-Canvas manifest opens
+// whole there; this one is the scroll cut into screen-wide Canvases from the right end.
+const SEC = {
+  link: { zh: '分段清单（自右端展开）', en: 'Manifest in sections, from the right end' },
+  hint: { zh: '供 Mirador、Universal Viewer、Clover 等只能按整幅打开手卷的查看器使用：手卷切成一屏宽的分段，从右端开始。', en: 'For viewers that open a scroll whole (Mirador, Universal Viewer, Clover): the scroll in screen-wide sections, starting at the right end.' },
+};
+export function sectionsLink(r, murl) {
+  if (r.object_type !== 'handscroll') return null;
+  const u = `${murl}?view=sections`;
+  const sl = (k) => SEC[k][lang()] || SEC[k].en;
+  return h('div.sections-manifest', { lang: tag() },
+    h('p', h('a.iiif-drag', { href: `${u}&manifest=${encodeURIComponent(u)}`, draggable: 'true', title: sl('hint'), 'data-external': '' }, sl('link'))),
+    h('p.hint', sl('hint')));
+}
+
 // ---- Downloads with rights embedded (issue 16) ----
 // Sizes up to the largest the server allows (info.json maxWidth / maxHeight / maxArea, IIIF
 // Image 3.0 §5.3), each from /api/relics/{id}/download: the Image API's render with the
