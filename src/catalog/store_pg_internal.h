@@ -236,6 +236,14 @@ void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_f
  * phrases have no tokens). Phrases become <-> chains of quoted lexemes: nothing a user typed
  * becomes tsquery syntax. */
 void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out);
+/* A one-term plan's DQ_RELIC_MATCH_ALL query in two parts whose matches together are the
+ * query's: its one-lexeme alternatives (exact, which GIN answers without reading rows) and
+ * its phrases (rechecked against each candidate's positions). PostgreSQL rechecks every
+ * candidate of a query that holds any phrase, so 'qiushan' | 'qiu' <-> 'shan' read 19,000
+ * tsvectors from TOAST that the lexeme alone had matched. 1 when both parts are non-empty
+ * (appended to exact and phrased), else 0 and nothing appended. */
+int dq_pg_tsquery_split(const dq_search_t *s, const dq_search_plan_t *plan, dq_buf_t *exact,
+                        dq_buf_t *phrased);
 /* The phrases (fts_aux.h, dq_fts_phrases_t) and FTS5's snippet and highlight over them
  * come from fts_aux.c, which the SQLite backend shares. */
 /* Appends phrase k alone as a tsquery (nothing when it has no tokens). */

@@ -22,11 +22,14 @@ static int cmp_seq(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int seqs_of(dq_store_txn_t *t, const char *sql, const char *tsq, int64_t **out, size_t *n,
-                   size_t *cap, dq_err_t *err)
+/* tsq2: NULL, or the second half of a split query (dq_pg_tsquery_split: sql takes $2) */
+static int seqs_of(dq_store_txn_t *t, const char *sql, const char *tsq, const char *tsq2,
+                   int64_t **out, size_t *n, size_t *cap, dq_err_t *err)
 {
     pg_params_t p = {0};
     dq_pg_p_text(&p, tsq);
+    if (tsq2)
+        dq_pg_p_text(&p, tsq2);
     PGresult *r = dq_pg_exec(t, sql, &p, err);
     if (!r)
         return -1;
@@ -52,6 +55,13 @@ static int seqs_of(dq_store_txn_t *t, const char *sql, const char *tsq, int64_t 
             qsort(*out, *n, sizeof(**out), cmp_seq);
             break;
         }
+    if (tsq2) { /* the two halves' rows, UNION ALL: a row matching both came twice */
+        size_t w = 0;
+        for (size_t i = 0; i < *n; i++)
+            if (w == 0 || (*out)[i] != (*out)[w - 1])
+                (*out)[w++] = (*out)[i];
+        *n = w;
+    }
     return 0;
 }
 
@@ -64,6 +74,31 @@ static const char all_sql[] = "SELECT string_agg(seq::text, ',') FROM relic_fts"
  * every candidate's whole tsvector (a weight-restricted query on fts needed that recheck). */
 static const char title_sql[] = "SELECT string_agg(seq::text, ',') FROM relic_fts"
                                 " WHERE fts_ab @@ $1::tsquery";
+/* The same two, of a query split in its exact and phrased alternatives (one term): GIN
+ * answers the first alone, only the second's candidates are rechecked (xsxl at 500,000
+ * relics: 80 -> 9 ms). Duplicates are dropped in seqs_of, after its sort. */
+static const char all_split_sql[] =
+    "SELECT string_agg(seq::text, ',') FROM (SELECT seq FROM relic_fts WHERE fts @@ $1::tsquery"
+    " UNION ALL SELECT seq FROM relic_fts WHERE fts @@ $2::tsquery) m";
+static const char title_split_sql[] =
+    "SELECT string_agg(seq::text, ',') FROM (SELECT seq FROM relic_fts WHERE fts_ab @@ $1::tsquery"
+    " UNION ALL SELECT seq FROM relic_fts WHERE fts_ab @@ $2::tsquery) m";
+
+/* The plain matches of plan (ALL, or TITLE on fts_ab) whose query text is q. */
+static int plain_seqs(dq_store_txn_t *t, const dq_search_plan_t *plan, int title, const char *q,
+                      int64_t **out, size_t *n, size_t *cap, dq_err_t *err)
+{
+    dq_buf_t e = {0}, ph = {0};
+    int rc;
+    if (dq_pg_tsquery_split(t->search, plan, &e, &ph))
+        rc = seqs_of(t, title ? title_split_sql : all_split_sql, e.data, ph.data, out, n, cap,
+                     err);
+    else
+        rc = seqs_of(t, title ? title_sql : all_sql, q, NULL, out, n, cap, err);
+    dq_buf_free(&e);
+    dq_buf_free(&ph);
+    return rc;
+}
 
 typedef struct {
     dq_relic_match_cb cb;
@@ -159,7 +194,7 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
                    boost_chunks(t, plan, q.data, cb, ud, &rc, err)) {
             n = 0; /* walked there */
         } else {
-            rc = seqs_of(t, title ? title_sql : all_sql, q.data, &seqs, &n, &cap, err);
+            rc = plain_seqs(t, plan, title, q.data, &seqs, &n, &cap, err);
         }
         for (size_t i = 0; rc == 0 && i < n; i++)
             if (cb(ud, seqs[i], 0.0) != 0)
@@ -222,7 +257,7 @@ int dq_pg_relic_match_bound(dq_store_txn_t *t, const dq_search_plan_t *plan, int
     }
     dq_buf_reset(&t->m_query);
     t->n_m = 0;
-    int rc = seqs_of(t, all_sql, q.data, &t->m_seqs, &t->n_m, &t->cap_m, err);
+    int rc = plain_seqs(t, plan, 0, q.data, &t->m_seqs, &t->n_m, &t->cap_m, err);
     if (rc == 0) {
         if (!t->write) /* a read snapshot: nothing can change the matches before match */
             dq_buf_append(&t->m_query, q.data, q.len);
