@@ -125,6 +125,36 @@ const char dq_pg_withdrawal_schema[] =
     "CREATE TRIGGER relic_withdrawal_keep BEFORE INSERT OR UPDATE OF restricted ON relics"
     " FOR EACH ROW EXECUTE FUNCTION relic_withdrawal_keep();";
 
+/* Migration 19: withdrawal rows for relics restricted before migration 15, from the audit
+ * trail, exactly as store_sqlite_network.c's dq_sqlite_withdrawal_backfill says (the last
+ * change of "restricted" went from public to restricted, not public now; dated at it; the
+ * dynasty and type just before it). `ch` holds the relic audit rows that changed one of the
+ * three fields; DISTINCT ON picks each relic's last change of "restricted"; the lateral joins
+ * find the first change of dynasty and type from it on (audit_object indexes them by relic). */
+const char dq_pg_withdrawal_backfill[] =
+    "WITH ch AS (SELECT seq, object, at, c FROM (SELECT seq, object, at,"
+    "  detail::json -> 'changed' AS c FROM audit WHERE action LIKE 'relic.%') a"
+    "  WHERE json_typeof(c) = 'object' AND (c -> 'restricted' IS NOT NULL"
+    "  OR c -> 'dynasty' IS NOT NULL OR c -> 'object_type' IS NOT NULL)),"
+    " last_r AS (SELECT DISTINCT ON (object) object, seq, at,"
+    "  coalesce(c #>> '{restricted,old}', 'false') AS rold,"
+    "  coalesce(c #>> '{restricted,new}', 'false') AS rnew"
+    "  FROM ch WHERE c -> 'restricted' IS NOT NULL ORDER BY object, seq DESC),"
+    " cur AS (SELECT id, dynasty, object_type FROM relics WHERE restricted = 1"
+    "  UNION ALL SELECT t.id, t.dynasty, t.object_type FROM relic_tombstones t"
+    "  WHERE t.restricted = 1 AND NOT EXISTS (SELECT 1 FROM relics r WHERE r.id = t.id))"
+    " INSERT INTO relic_withdrawals (id, withdrawn_at, audit_seq, dynasty, object_type)"
+    " SELECT e.object, e.at, e.seq - 1,"
+    " CASE WHEN d.seq IS NULL THEN cur.dynasty ELSE d.c #>> '{dynasty,old}' END,"
+    " CASE WHEN t.seq IS NULL THEN cur.object_type ELSE t.c #>> '{object_type,old}' END"
+    " FROM last_r e JOIN cur ON cur.id = e.object"
+    " LEFT JOIN LATERAL (SELECT seq, c FROM ch WHERE ch.object = e.object AND ch.seq >= e.seq"
+    "  AND ch.c -> 'dynasty' IS NOT NULL ORDER BY seq LIMIT 1) d ON true"
+    " LEFT JOIN LATERAL (SELECT seq, c FROM ch WHERE ch.object = e.object AND ch.seq >= e.seq"
+    "  AND ch.c -> 'object_type' IS NOT NULL ORDER BY seq LIMIT 1) t ON true"
+    " WHERE e.rold = 'false' AND e.rnew = 'true'"
+    " ON CONFLICT (id) DO NOTHING;";
+
 /* ---------------------------------------------------------------- spectral captures */
 
 #define CAP_COLS "id, relic, width, height, doc, created_at, updated_at"
@@ -403,12 +433,60 @@ static int cond_list(dq_store_txn_t *t, const char *relic_id, dq_condition_cb cb
                       &p, cond_row, &w, err);
 }
 
+static int cond_published(dq_store_txn_t *t, const char *relic_id, dq_condition_cb cb, void *ud,
+                          dq_err_t *err)
+{
+    pg_params_t p = {0};
+    cond_walk_t w = {cb, ud, 0};
+    if (!relic_id)
+        return dq_pg_walk(t,
+                          "SELECT " COND_COLS " FROM condition_records WHERE published = 1"
+                          " ORDER BY relic_id, date, id",
+                          NULL, cond_row, &w, err);
+    dq_pg_p_text(&p, relic_id);
+    return dq_pg_walk(t,
+                      "SELECT " COND_COLS " FROM condition_records"
+                      " WHERE relic_id = $1 AND published = 1 ORDER BY date, id",
+                      &p, cond_row, &w, err);
+}
+
+typedef struct {
+    dq_store_link_cb cb;
+    void *ud;
+} role_walk_t;
+
+static int role_row(void *ud, PGresult *r)
+{
+    role_walk_t *w = ud;
+    return w->cb(w->ud, dq_pg_col(r, 0, 0), dq_pg_col_int(r, 0, 1) != 0, dq_pg_col(r, 0, 2));
+}
+
+static int cond_role_links(dq_store_txn_t *t, const char *relic_id, const char *role,
+                           dq_store_link_cb cb, void *ud, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    role_walk_t w = {cb, ud};
+    dq_pg_p_text(&p, role);
+    if (!relic_id)
+        return dq_pg_walk(t,
+                          "SELECT r.id, r.restricted, i.image_id FROM relics r"
+                          " JOIN relic_images i ON i.relic = r.seq WHERE i.role = $1",
+                          &p, role_row, &w, err);
+    dq_pg_p_text(&p, relic_id);
+    return dq_pg_walk(t,
+                      "SELECT r.id, r.restricted, i.image_id FROM relics r"
+                      " JOIN relic_images i ON i.relic = r.seq WHERE i.role = $1 AND r.id = $2",
+                      &p, role_row, &w, err);
+}
+
 const dq_store_condition_ops dq_pg_condition_ops = {
     .insert = cond_insert,
     .update = cond_update,
     .remove = cond_remove,
     .get = cond_get,
     .list = cond_list,
+    .published = cond_published,
+    .role_links = cond_role_links,
 };
 
 /* ---------------------------------------------------------------- style embeddings */
