@@ -699,18 +699,32 @@ static void paint_changes(const dq_raster_t *ref, const dq_raster_t *nrm, uint8_
 
 /* ---------------------------------------------------------------- the change map */
 
-int dq_conserve_changes(const dq_raster_t *ref, const dq_raster_t *mov,
-                        dq_conserve_changes_t *out, dq_err_t *err)
+/* The change map. own_ref / own_mov (NULL, or ref / mov themselves, then owned by this call)
+ * are freed as soon as they are no longer needed: on a 24000 x 2000 pair each capture is
+ * 144 MB, and the captures, MOVING resampled, REF's blur round trip and the masks all held at
+ * once peaked at ~900 MiB against the issue's 1 GiB. */
+static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster_t *own_ref,
+                       dq_raster_t *own_mov, dq_conserve_changes_t *out, dq_err_t *err)
 {
     dq_raster_t nrm = {0}, rb = {0};
     uint8_t *valid = NULL, *lossd = NULL, *quiet = NULL;
     float *sup = NULL;
     int rc = -1;
     memset(out, 0, sizeof(*out));
-    if (!ref || !mov || ref->bands != 3 || mov->bands != 3)
-        return dq_err_set(err, DQ_EINVAL, 400, "changes: both captures must be colour images");
+    if (!ref || !mov || ref->bands != 3 || mov->bands != 3) {
+        dq_err_set(err, DQ_EINVAL, 400, "changes: both captures must be colour images");
+        goto out;
+    }
     if (dq_conserve_register(ref, mov, &out->reg, err) < 0)
         goto out;
+    /* MOVING into REF's frame first, so that MOVING itself can go before the round trip's
+     * two copies exist. */
+    int mw = mov->w, mh = mov->h;
+    if (dq_conserve_warp(mov, out->reg.m, ref->w, ref->h, &nrm, &valid, err) < 0)
+        goto out;
+    if (own_mov)
+        dq_raster_free(own_mov);
+    mov = NULL;
     /* Matched blur: MOVING was resampled twice (the camera's view of the object, then into
      * REF's frame), each a bilinear low-pass whose strength varies with the subpixel phase,
      * so every sharp edge (foxing spots, stroke rims) differs between the two even on an
@@ -724,14 +738,14 @@ int dq_conserve_changes(const dq_raster_t *ref, const dq_raster_t *mov,
             dq_err_set(err, DQ_EINVAL, 422, "changes: the registration is singular");
             goto out;
         }
-        int r1 = dq_conserve_warp(ref, mi, mov->w, mov->h, &tmp, NULL, err);
+        int r1 = dq_conserve_warp(ref, mi, mw, mh, &tmp, NULL, err);
         int r2 = r1 < 0 ? -1 : dq_conserve_warp(&tmp, out->reg.m, ref->w, ref->h, &rb, NULL, err);
         dq_raster_free(&tmp);
         if (r2 < 0)
             goto out;
     }
-    if (dq_conserve_warp(mov, out->reg.m, ref->w, ref->h, &nrm, &valid, err) < 0)
-        goto out;
+    if (own_ref)
+        dq_raster_free(own_ref);
     ref = &rb;
     int w = ref->w, h = ref->h;
     size_t n = (size_t)w * h;
@@ -845,6 +859,8 @@ int dq_conserve_changes(const dq_raster_t *ref, const dq_raster_t *mov,
     erode(valid, w, h, BOX + 1);
     for (size_t i = 0; i < n; i++)
         lossd[i] = !valid[i] || lossd[i] == 1 ? EXCLUDED : lossd[i] == 2 ? UNTESTED : 0;
+    free(valid); /* lossd says it now (EXCLUDED) */
+    valid = NULL;
     /* Two passes, as in EM-style unsupervised change detection (Bruzzone & Prieto 2000): the
      * null model (tone curve, window spreads) is estimated from every pixel in the first
      * pass, then again without what the first pass found (and the windows that see it),
@@ -873,7 +889,23 @@ out:
     free(valid);
     dq_raster_free(&nrm);
     dq_raster_free(&rb);
+    if (own_ref)
+        dq_raster_free(own_ref);
+    if (own_mov)
+        dq_raster_free(own_mov);
     return rc;
+}
+
+int dq_conserve_changes(const dq_raster_t *ref, const dq_raster_t *mov,
+                        dq_conserve_changes_t *out, dq_err_t *err)
+{
+    return changes_run(ref, mov, NULL, NULL, out, err);
+}
+
+int dq_conserve_changes_take(dq_raster_t *ref, dq_raster_t *mov, dq_conserve_changes_t *out,
+                             dq_err_t *err)
+{
+    return changes_run(ref, mov, ref, mov, out, err);
 }
 
 /* ---------------------------------------------------------------- connected regions */
