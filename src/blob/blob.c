@@ -302,6 +302,11 @@ dq_blob_t *dq_blob_open(const dq_config_t *cfg, dq_err_t *err)
     return b;
 }
 
+dq_blob_t *dq_blob_open_named(const dq_config_t *cfg, dq_err_t *err)
+{
+    return open_named(cfg, err);
+}
+
 static dq_blob_t *open_named(const dq_config_t *cfg, dq_err_t *err)
 {
     const char *s = cfg->store;

@@ -64,6 +64,10 @@ typedef struct {
  * Returns a new store (free with dq_blob_close), or NULL with err (DQ_EINVAL for a bad URL or
  * missing credentials, DQ_EIO). Call before starting threads (it may initialise libcurl). */
 dq_blob_t *dq_blob_open(const dq_config_t *cfg, dq_err_t *err);
+/* Opens exactly the store cfg->store names ("" = the data directory), without reading or
+ * writing DATA/store.conf: for `danqing migrate`, whose data directory keeps its local files
+ * while they are copied into another store. Otherwise as dq_blob_open. */
+dq_blob_t *dq_blob_open_named(const dq_config_t *cfg, dq_err_t *err);
 /* The default store: the data directory itself (what dq_blob_open gives for store ""). New;
  * cannot fail. */
 dq_blob_t *dq_blob_open_local(const char *data_dir);

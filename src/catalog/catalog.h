@@ -786,6 +786,8 @@ int dq_catalog_condition_replace(dq_catalog_t *cat, const char *relic_id, const 
                                  dq_err_t *err);
 int dq_catalog_condition_delete(dq_catalog_t *cat, const char *relic_id, const char *record_id,
                                 int64_t if_version, const dq_actor_t *who, dq_err_t *err);
+/* 1 when s is a condition date: YYYY-MM-DD with a plausible month and day. */
+int dq_catalog_condition_date_ok(const char *s);
 /* {"relic_id", "items": [record, ...]} in date order (then id), as who may see them. */
 int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
                               dq_buf_t *out, dq_err_t *err);
@@ -824,5 +826,35 @@ int dq_catalog_iiif_authenticate(dq_catalog_t *cat, int kind, const char *cred, 
  * access cookie and token tied to it. An unknown credential is not an error (nothing to end). */
 int dq_catalog_iiif_logout(dq_catalog_t *cat, int kind, const char *cred, dq_err_t *err);
 /* ======== end IIIF Authorization Flow 2.0 ======== */
+
+
+/* ======== copying a catalog (issue 15, `danqing migrate`; copy.c) ======== */
+/* Where one table's copy stands. */
+typedef struct {
+    const char *table;     /* static */
+    int64_t source;        /* rows in the source */
+    int64_t target;        /* rows in the target when the copy began */
+    int64_t done;          /* source rows the target holds now (in key order) */
+    int64_t todo;          /* rows left to copy when the copy began (the dry run's answer) */
+    int64_t copied;        /* rows this run inserted */
+} dq_catalog_copy_stat_t;
+typedef struct {
+    int dry_run; /* 1: only check the target and fill source/target/todo; nothing is written */
+    int batch;   /* rows per write transaction (0: 1000) */
+    /* Called after the checks (table -1) and after every batch of table i; non-zero stops
+     * the copy (an error). May be NULL. */
+    int (*progress)(void *ud, const dq_catalog_copy_stat_t *st, int n, int table);
+    void *ud;
+} dq_catalog_copy_opts_t;
+/* Copies every row of src into dst (another backend, or another SQLite file) keeping ids,
+ * times, versions, hashes and the audit trail, table by table in batches; a rerun after a
+ * kill goes on where the copy stopped, and a finished copy copies nothing again. Refuses,
+ * before writing anything: a target holding other data (DQ_EEXIST, 409), a source with an
+ * ingest in flight (DQ_EINVAL). *stats (new, free()) gets *n entries, also on failure (read
+ * what was filled). Writes nothing to src. Not thread-safe with writers of either catalog:
+ * the source should not change while it is copied. */
+int dq_catalog_copy(dq_catalog_t *src, dq_catalog_t *dst, const dq_catalog_copy_opts_t *o,
+                    dq_catalog_copy_stat_t **stats, int *n, dq_err_t *err);
+/* ======== end copying a catalog ======== */
 
 #endif

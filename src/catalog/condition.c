@@ -28,8 +28,7 @@ static int in_list(const char *s, const char *const *list, size_t n)
     return 0;
 }
 
-/* YYYY-MM-DD with a plausible month and day. */
-static int date_ok(const char *s)
+int dq_catalog_condition_date_ok(const char *s)
 {
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
         return 0;
@@ -68,12 +67,15 @@ static void check_text(const json_t *v, const char *path, int required, size_t m
 static json_t *cond_parse(dq_catalog_t *cat, const char *json, size_t len, int *published,
                           char date[16], dq_buf_t *field_errors, dq_err_t *err)
 {
+    /* The document's fields first (N_DOC_FIELDS of them, the canonical order), then the
+     * server's. */
+    enum { N_DOC_FIELDS = 12 };
     static const char *const known[] = {"date",       "examiner",    "overall",
                                         "images",     "observations", "environment",
                                         "treatments", "dimensions_cm", "changes",
-                                        "published",  "note",        "id",
-                                        "relic_id",   "version",     "created",
-                                        "modified",   "author"};
+                                        "published",  "note",        "draft",
+                                        "id",         "relic_id",    "version",
+                                        "created",    "modified",    "author"};
     json_t *in = dq_teach_parse(json, len, err), *fe = json_object(), *v;
     if (!in) {
         json_decref(fe);
@@ -83,7 +85,7 @@ static json_t *cond_parse(dq_catalog_t *cat, const char *json, size_t len, int *
      * answer can be edited and PUT back. */
     dq_teach_unknown_fields(in, "", known, DQ_ARRAY_LEN(known), fe);
     const char *d = json_string_value(json_object_get(in, "date"));
-    if (!date_ok(d))
+    if (!dq_catalog_condition_date_ok(d))
         dq_teach_fe(fe, "date", "required: YYYY-MM-DD");
     check_text(json_object_get(in, "examiner"), "examiner", 1, 200, fe);
     if (!in_list(json_string_value(json_object_get(in, "overall")), overall_scale,
@@ -94,6 +96,9 @@ static json_t *cond_parse(dq_catalog_t *cat, const char *json, size_t len, int *
     if (v && !json_is_boolean(v))
         dq_teach_fe(fe, "published", "must be true or false");
     *published = json_is_true(v);
+    v = json_object_get(in, "draft");
+    if (v && !json_is_boolean(v))
+        dq_teach_fe(fe, "draft", "must be true or false");
     size_t i;
     json_t *x;
     /* images: catalogued captures */
@@ -116,7 +121,10 @@ static json_t *cond_parse(dq_catalog_t *cat, const char *json, size_t len, int *
     else if (v)
         json_array_foreach(v, i, x)
         {
-            static const char *const ok[] = {"type", "severity", "region", "note"};
+            /* area_px, area_cm2 and auto: what a one-step record (condrec/) drafted from
+             * the change map; kept when the conservator edits the observation. */
+            static const char *const ok[] = {"type", "severity", "region", "note",
+                                             "area_px", "area_cm2", "auto"};
             char pre[48];
             snprintf(pre, sizeof(pre), "observations[%zu].", i);
             if (!json_is_object(x)) {
@@ -150,6 +158,16 @@ static json_t *cond_parse(dq_catalog_t *cat, const char *json, size_t len, int *
                 else if (iid && dq_catalog_image_get(cat, iid, &rec, &e2) < 0)
                     dq_teach_fef(fe, "unknown image", "observations[%zu].region.image_id", i);
             }
+            static const char *const areas[] = {"area_px", "area_cm2"};
+            for (size_t k = 0; k < 2; k++) {
+                json_t *a = json_object_get(x, areas[k]);
+                if (a && !num_in(a, 0, 1e12))
+                    dq_teach_fef(fe, "must be a number >= 0", "observations[%zu].%s", i,
+                                 areas[k]);
+            }
+            json_t *au = json_object_get(x, "auto");
+            if (au && !json_is_boolean(au))
+                dq_teach_fef(fe, "must be true or false", "observations[%zu].auto", i);
             char path[64];
             snprintf(path, sizeof(path), "observations[%zu].note", i);
             check_text(json_object_get(x, "note"), path, 0, DQ_TEACH_MAX_TEXT, fe);
@@ -192,7 +210,7 @@ static json_t *cond_parse(dq_catalog_t *cat, const char *json, size_t len, int *
             snprintf(path, sizeof(path), "treatments[%zu].description", i);
             check_text(json_object_get(x, "description"), path, 1, DQ_TEACH_MAX_TEXT, fe);
             json_t *td = json_object_get(x, "date");
-            if (td && !date_ok(json_string_value(td)))
+            if (td && !dq_catalog_condition_date_ok(json_string_value(td)))
                 dq_teach_fef(fe, "must be YYYY-MM-DD", "treatments[%zu].date", i);
         }
     v = json_object_get(in, "dimensions_cm");
@@ -216,7 +234,7 @@ static json_t *cond_parse(dq_catalog_t *cat, const char *json, size_t len, int *
     snprintf(date, 16, "%s", d);
     /* The canonical copy: known document fields in a fixed order, server fields dropped. */
     json_t *out = json_object();
-    for (size_t k = 0; k < 11; k++) {
+    for (size_t k = 0; k < N_DOC_FIELDS; k++) {
         json_t *f = json_object_get(in, known[k]);
         if (f)
             json_object_set(out, known[k], f);

@@ -601,6 +601,63 @@ typedef struct dq_store_condition_ops {
 
 /* ======== end condition records ======== */
 
+/* ======== table copy (issue 15, `danqing migrate`; copy.c, store_*_copy.c) ======== */
+/* Moving a catalog to another backend keeps every id, time and version, which the create
+ * ops above cannot (they assign their own). The stored tables of both backends match column
+ * for column (checked when this was written: information_schema against pragma_table_info),
+ * except for what a backend derives from the other columns: its full-text index (SQLite's
+ * FTS5 tables, PostgreSQL's tsvectors and token counts), PostgreSQL's users.ord (SQLite's
+ * rowid) and its generated fts_ab. So one generic row copy serves every kind of object: the
+ * tables and their columns are listed once (dq_store_copy_tables in copy.c), and each backend
+ * reads and writes those columns, deriving what it derives itself. No policy here. */
+
+/* One value of a row: type DQ_VAL_NULL, _INT (i), _TEXT or _BLOB (p, len; not
+ * NUL-terminated). */
+enum { DQ_VAL_NULL = 0, DQ_VAL_INT, DQ_VAL_TEXT, DQ_VAL_BLOB };
+typedef struct {
+    int type;
+    int64_t i;
+    const char *p;
+    size_t len;
+} dq_store_val_t;
+
+/* A table as both backends store it: cols[0..n_cols) with types ('i' integer, 't' text, 'b'
+ * blob); the first n_key columns are the primary key, and rows are walked in key order
+ * (integers numerically, text bytewise: SQLite's BINARY, PostgreSQL's "C"). */
+typedef struct {
+    const char *name;
+    const char *const *cols;
+    const char *types;
+    int n_cols, n_key;
+} dq_store_table_t;
+
+/* Called once per row with n_cols values (borrowed for the call); non-zero stops. */
+typedef int (*dq_store_row_cb)(void *ud, const dq_store_val_t *vals);
+
+typedef struct dq_store_copy_ops {
+    /* Rows of t whose key is > after (>= when inclusive; after NULL: from the first), in key
+     * order, at most limit; desc 1 walks backwards from the last (after then ignored). */
+    int (*rows)(dq_store_txn_t *txn, const dq_store_table_t *t, const dq_store_val_t *after,
+                int inclusive, int desc, int limit, dq_store_row_cb cb, void *ud, dq_err_t *err);
+    /* How many rows of t have a key <= upto (NULL: all). */
+    int (*count)(dq_store_txn_t *txn, const dq_store_table_t *t, const dq_store_val_t *upto,
+                 int64_t *n, dq_err_t *err);
+    /* Write transaction. Inserts rows[0..n_rows) (n_cols values each) exactly as given,
+     * deriving the backend's own columns and indexes; a row whose key is stored already is
+     * left as it is. *inserted (may be NULL) gets how many were new. */
+    int (*put)(dq_store_txn_t *txn, const dq_store_table_t *t, const dq_store_val_t *rows,
+               int n_rows, int64_t *inserted, dq_err_t *err);
+    /* The id counter of table (relics, annotations, tours, lessons, condition_records: ids
+     * are never reused, as AUTOINCREMENT's): get (0 when none), and raise to at least v
+     * (write transaction). */
+    int (*counter_get)(dq_store_txn_t *txn, const char *table, int64_t *v, dq_err_t *err);
+    int (*counter_raise)(dq_store_txn_t *txn, const char *table, int64_t v, dq_err_t *err);
+} dq_store_copy_ops;
+
+/* The copied tables, parents before children (copy.c); n in *n. */
+const dq_store_table_t *dq_store_copy_tables(int *n);
+/* ======== end table copy ======== */
+
 /* ---------------------------------------------------------------- the backend */
 
 typedef struct dq_store_backend {
@@ -643,6 +700,7 @@ typedef struct dq_store_backend {
     const dq_store_network_ops *network; /* network.c: OAI-PMH, Change Discovery */
     const dq_store_condition_ops *conditions; /* condition.c: condition records (issue 12) */
     const dq_store_iiif_auth_ops *iiif_auth; /* iiif_auth.c: IIIF Auth 2.0 (issue 16) */
+    const dq_store_copy_ops *copy; /* copy.c: danqing migrate (issue 15) */
 } dq_store_backend_t;
 
 /* The SQLite backend (store_sqlite*.c). */

@@ -64,6 +64,8 @@ static const migration_t migrations[] = {
     {17, "IIIF Authorization Flow 2.0 access cookies and tokens",
      dq_pg_iiif_auth_schema}, /* store_pg_iiif_auth.c */
     {18, "relic title and creators full-text index", dq_pg_relic_title_schema}, /* _relic.c */
+    {19, "withdrawals of relics restricted before migration 15, from the audit trail",
+     dq_pg_withdrawal_backfill}, /* store_pg_kinds.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -850,5 +852,6 @@ const dq_store_backend_t dq_store_pg = {
     .style = &dq_pg_style_ops,
     .network = &dq_pg_network_ops,
     .iiif_auth = &dq_pg_iiif_auth_ops,
+    .copy = &dq_pg_copy_ops,
     .conditions = &dq_pg_condition_ops,
 };

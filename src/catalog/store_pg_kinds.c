@@ -125,6 +125,36 @@ const char dq_pg_withdrawal_schema[] =
     "CREATE TRIGGER relic_withdrawal_keep BEFORE INSERT OR UPDATE OF restricted ON relics"
     " FOR EACH ROW EXECUTE FUNCTION relic_withdrawal_keep();";
 
+/* Migration 19: withdrawal rows for relics restricted before migration 15, from the audit
+ * trail, exactly as store_sqlite_network.c's dq_sqlite_withdrawal_backfill says (the last
+ * change of "restricted" went from public to restricted, not public now; dated at it; the
+ * dynasty and type just before it). `ch` holds the relic audit rows that changed one of the
+ * three fields; DISTINCT ON picks each relic's last change of "restricted"; the lateral joins
+ * find the first change of dynasty and type from it on (audit_object indexes them by relic). */
+const char dq_pg_withdrawal_backfill[] =
+    "WITH ch AS (SELECT seq, object, at, c FROM (SELECT seq, object, at,"
+    "  detail::json -> 'changed' AS c FROM audit WHERE action LIKE 'relic.%') a"
+    "  WHERE json_typeof(c) = 'object' AND (c -> 'restricted' IS NOT NULL"
+    "  OR c -> 'dynasty' IS NOT NULL OR c -> 'object_type' IS NOT NULL)),"
+    " last_r AS (SELECT DISTINCT ON (object) object, seq, at,"
+    "  coalesce(c #>> '{restricted,old}', 'false') AS rold,"
+    "  coalesce(c #>> '{restricted,new}', 'false') AS rnew"
+    "  FROM ch WHERE c -> 'restricted' IS NOT NULL ORDER BY object, seq DESC),"
+    " cur AS (SELECT id, dynasty, object_type FROM relics WHERE restricted = 1"
+    "  UNION ALL SELECT t.id, t.dynasty, t.object_type FROM relic_tombstones t"
+    "  WHERE t.restricted = 1 AND NOT EXISTS (SELECT 1 FROM relics r WHERE r.id = t.id))"
+    " INSERT INTO relic_withdrawals (id, withdrawn_at, audit_seq, dynasty, object_type)"
+    " SELECT e.object, e.at, e.seq - 1,"
+    " CASE WHEN d.seq IS NULL THEN cur.dynasty ELSE d.c #>> '{dynasty,old}' END,"
+    " CASE WHEN t.seq IS NULL THEN cur.object_type ELSE t.c #>> '{object_type,old}' END"
+    " FROM last_r e JOIN cur ON cur.id = e.object"
+    " LEFT JOIN LATERAL (SELECT seq, c FROM ch WHERE ch.object = e.object AND ch.seq >= e.seq"
+    "  AND ch.c -> 'dynasty' IS NOT NULL ORDER BY seq LIMIT 1) d ON true"
+    " LEFT JOIN LATERAL (SELECT seq, c FROM ch WHERE ch.object = e.object AND ch.seq >= e.seq"
+    "  AND ch.c -> 'object_type' IS NOT NULL ORDER BY seq LIMIT 1) t ON true"
+    " WHERE e.rold = 'false' AND e.rnew = 'true'"
+    " ON CONFLICT (id) DO NOTHING;";
+
 /* ---------------------------------------------------------------- spectral captures */
 
 #define CAP_COLS "id, relic, width, height, doc, created_at, updated_at"

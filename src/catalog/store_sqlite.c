@@ -57,6 +57,8 @@ static const migration_t migrations[] = {
     /* PostgreSQL's title and creators index (store_pg_relic.c); FTS5 filters columns by
      * itself. The version is kept in step. */
     {18, "relic title and creators full-text index (PostgreSQL only)", "SELECT 1"},
+    {19, "withdrawals of relics restricted before migration 15, from the audit trail",
+     dq_sqlite_withdrawal_backfill}, /* store_sqlite_network.c */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -587,5 +589,6 @@ const dq_store_backend_t dq_store_sqlite = {
     .glossary = &dq_sqlite_gloss_ops,
     .network = &dq_sqlite_network_ops,
     .iiif_auth = &dq_sqlite_iiif_auth_ops,
+    .copy = &dq_sqlite_copy_ops,
     .conditions = &dq_sqlite_condition_ops,
 };

@@ -200,6 +200,7 @@ extern const dq_store_gloss_ops dq_sqlite_gloss_ops;
 /* Migration 14: relic tombstones (kept by triggers), datestamp and change-feed indexes. */
 extern const char dq_sqlite_network_schema[];
 extern const char dq_sqlite_withdrawal_schema[];
+extern const char dq_sqlite_withdrawal_backfill[]; /* migration 19 */
 extern const dq_store_network_ops dq_sqlite_network_ops;
 
 /* store_sqlite_condition.c (issue 12) */
@@ -210,5 +211,6 @@ extern const dq_store_condition_ops dq_sqlite_condition_ops;
 /* Migration 17: IIIF Authorization Flow 2.0 access cookies and tokens. */
 extern const char dq_sqlite_iiif_auth_schema[];
 extern const dq_store_iiif_auth_ops dq_sqlite_iiif_auth_ops;
+extern const dq_store_copy_ops dq_sqlite_copy_ops; /* store_sqlite_copy.c */
 
 #endif

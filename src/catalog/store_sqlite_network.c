@@ -70,6 +70,50 @@ const char dq_sqlite_withdrawal_schema[] =
     "CREATE TRIGGER relic_republish_recreated AFTER INSERT ON relics WHEN new.restricted = 0"
     " BEGIN DELETE FROM relic_withdrawals WHERE id = new.id; END;";
 
+/* ---------------------------------------------------------------- back-fill (migration 19) */
+
+/* Relics restricted before migration 15 existed have no withdrawal row, so anonymous
+ * harvesters kept them as live records for ever. The audit trail says which were public and
+ * then restricted: every relic write records the fields it changed with their old and new
+ * values (relic_doc.c relic_diff_detail), "restricted" among them. A relic gets a row when
+ * the last change of "restricted" in its trail went from public (false, or absent) to
+ * restricted and it is not public now (restricted, or deleted while restricted: its tombstone
+ * says so), dated at that change, with audit_seq the trail's seq before it, as the trigger
+ * would have written. Its dynasty and type are those it had just before that change: the old
+ * value of the first later change of each (the restricting write's own included), else the
+ * current one. A relic created restricted, never public, gets none; nor does one whose
+ * trail was lost (imported catalogs). Rows the triggers made are kept (OR IGNORE).
+ * A temporary table of the relic audit rows that change one of these three fields, indexed
+ * by relic, keeps the correlated lookups off a scan of the whole trail per relic. */
+const char dq_sqlite_withdrawal_backfill[] =
+    "CREATE TEMP TABLE m19 AS SELECT seq, object, at,"
+    " json_type(detail, '$.changed.restricted') IS NOT NULL AS r,"
+    " coalesce(json_extract(detail, '$.changed.restricted.old'), 0) AS rold,"
+    " coalesce(json_extract(detail, '$.changed.restricted.new'), 0) AS rnew,"
+    " json_type(detail, '$.changed.dynasty') IS NOT NULL AS d,"
+    " json_extract(detail, '$.changed.dynasty.old') AS dold,"
+    " json_type(detail, '$.changed.object_type') IS NOT NULL AS t,"
+    " json_extract(detail, '$.changed.object_type.old') AS told"
+    " FROM audit WHERE action GLOB 'relic.*' AND json_type(detail, '$.changed') = 'object'"
+    " AND (json_type(detail, '$.changed.restricted') IS NOT NULL"
+    " OR json_type(detail, '$.changed.dynasty') IS NOT NULL"
+    " OR json_type(detail, '$.changed.object_type') IS NOT NULL);"
+    "CREATE INDEX temp.m19_object ON m19(object, seq);"
+    "INSERT OR IGNORE INTO relic_withdrawals (id, withdrawn_at, audit_seq, dynasty, object_type)"
+    " SELECT e.object, e.at, e.seq - 1,"
+    " CASE WHEN EXISTS (SELECT 1 FROM m19 x WHERE x.object = e.object AND x.seq >= e.seq AND x.d)"
+    "  THEN (SELECT x.dold FROM m19 x WHERE x.object = e.object AND x.seq >= e.seq AND x.d"
+    "  ORDER BY x.seq LIMIT 1) ELSE c.dynasty END,"
+    " CASE WHEN EXISTS (SELECT 1 FROM m19 x WHERE x.object = e.object AND x.seq >= e.seq AND x.t)"
+    "  THEN (SELECT x.told FROM m19 x WHERE x.object = e.object AND x.seq >= e.seq AND x.t"
+    "  ORDER BY x.seq LIMIT 1) ELSE c.object_type END"
+    " FROM m19 e JOIN (SELECT id, dynasty, object_type FROM relics WHERE restricted = 1"
+    "  UNION ALL SELECT id, dynasty, object_type FROM relic_tombstones"
+    "  WHERE restricted = 1 AND id NOT IN (SELECT id FROM relics)) c ON c.id = e.object"
+    " WHERE e.r AND e.rold = 0 AND e.rnew = 1"
+    " AND e.seq = (SELECT max(x.seq) FROM m19 x WHERE x.object = e.object AND x.r);"
+    "DROP TABLE temp.m19;";
+
 /* ---------------------------------------------------------------- stamps */
 
 /* One list over live relics, tombstones and (for those who may not see restricted relics)

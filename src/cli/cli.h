@@ -29,7 +29,10 @@ int dq_cmd_teach(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_scene(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_style(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_condition(dq_config_t *cfg, int argc, char **argv);
+/* danqing condition record (cmd_condition_record.c): a condition record in one step. */
+int dq_cmd_condition_record(dq_config_t *cfg, int argc, char **argv);
 int dq_cmd_restore(dq_config_t *cfg, int argc, char **argv);
+int dq_cmd_migrate(dq_config_t *cfg, int argc, char **argv); /* moving up (issue 15) */
 
 int dq_cmd_spectral(dq_config_t *cfg, int argc, char **argv);
 /* The pigment spectra directory: ./data-src/pigments, else next to the binary (cmd_generate.c). */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "condrec/condrec.h"
 #include "conserve/conserve.h"
 #include "image/image.h"
 
@@ -92,55 +93,6 @@ out:
     return rc;
 }
 
-/* Regions smaller than this are counted in the areas but not listed one by one. */
-#define MIN_REGION_PX 4
-#define MAX_REGIONS_LISTED 1000
-
-static json_t *changes_json(const dq_conserve_changes_t *c)
-{
-    const dq_conserve_reg_t *r = &c->reg;
-    json_t *m = json_array();
-    for (int i = 0; i < 3; i++)
-        json_array_append_new(m, json_pack("[f,f,f]", r->m[i][0], r->m[i][1], r->m[i][2]));
-    json_t *j = json_pack(
-        "{s:i, s:i, s:I, s:{s:s, s:o, s:f, s:f}, s:{s:[f,f,f], s:[f,f,f], s:[f,f,f], s:s}, "
-        "s:[f,f,f]}",
-        "width", c->w, "height", c->h, "valid_px", (json_int_t)c->n_valid, "registration",
-        "model", dq_conserve_model_name(r->model), "matrix", m, "residual_px", r->residual_px,
-        "correlation", r->ncc, "colour", "gain", c->colour_gain[0], c->colour_gain[1],
-        c->colour_gain[2], "offset", c->colour_offset[0], c->colour_offset[1],
-        c->colour_offset[2], "noise", c->noise[0], c->noise[1], c->noise[2], "model",
-        "REF = gain * MOVING + offset per sRGB channel, fitted robustly", "lining_srgb",
-        c->lining[0], c->lining[1], c->lining[2]);
-    json_t *cls = json_object();
-    for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++) {
-        dq_conserve_region_t *reg = NULL;
-        int n = 0;
-        dq_conserve_regions(c->mask[k], c->w, c->h, MIN_REGION_PX, &reg, &n);
-        json_t *list = json_array();
-        for (int i = 0; i < n && i < MAX_REGIONS_LISTED; i++)
-            json_array_append_new(list, json_pack("{s:[i,i,i,i], s:I}", "bbox", reg[i].x0,
-                                                  reg[i].y0, reg[i].x1 - reg[i].x0 + 1,
-                                                  reg[i].y1 - reg[i].y0 + 1, "area_px",
-                                                  (json_int_t)reg[i].area));
-        char file[32];
-        snprintf(file, sizeof(file), "%s.png", dq_conserve_class_name(k));
-        json_object_set_new(
-            cls, dq_conserve_class_name(k),
-            json_pack("{s:s, s:I, s:f, s:i, s:o}", "mask", file, "area_px",
-                      (json_int_t)c->area[k], "fraction",
-                      c->n_valid ? (double)c->area[k] / (double)c->n_valid : 0.0, "n_regions", n,
-                      "regions", list));
-        free(reg);
-    }
-    json_object_set_new(j, "classes", cls);
-    json_object_set_new(j, "map", json_string("changes.png"));
-    json_object_set_new(j, "note", json_string("masks and boxes are in REF's pixel frame; bbox "
-                                               "is [x, y, width, height]; regions of fewer than "
-                                               "4 px are counted in area_px only"));
-    return j;
-}
-
 static int cmd_changes(dq_config_t *cfg, int argc, char **argv)
 {
     const char *pos[2] = {NULL, NULL}, *dir = NULL;
@@ -163,7 +115,6 @@ static int cmd_changes(dq_config_t *cfg, int argc, char **argv)
     dq_err_t err = {0};
     dq_raster_t ref = {0}, mov = {0};
     dq_conserve_changes_t ch = {0};
-    json_t *j = NULL;
     int rc = 1;
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0 ||
         load_pair(pos[0], pos[1], &ref, &mov, &err) < 0)
@@ -171,45 +122,9 @@ static int cmd_changes(dq_config_t *cfg, int argc, char **argv)
     /* the captures go as soon as they are no longer needed: keeps the peak memory down */
     if (dq_conserve_changes_take(&ref, &mov, &ch, &err) < 0)
         goto out;
-    if (dq_fs_mkdirs(dir, &err) < 0)
+    char *text = NULL;
+    if (dq_condrec_changes_write(&ch, dir, NULL, &text, &err) < 0)
         goto out;
-    for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++) {
-        char *p = dq_xasprintf("%s/%s.png", dir, dq_conserve_class_name(k));
-        dq_raster_t m = {ch.w, ch.h, 1, ch.mask[k]};
-        int r = dq_raster_save_png(p, &m, &err);
-        free(p);
-        if (r < 0)
-            goto out;
-    }
-    /* changes.png: the three classes colour-coded on black (loss red, flaking yellow, fading
-     * blue: the web's legend), for an overlay with "screen" blending. */
-    {
-        static const uint8_t col[3][3] = {{224, 49, 43}, {242, 194, 0}, {47, 125, 225}};
-        dq_raster_t map = {ch.w, ch.h, 3, dq_xcalloc((size_t)ch.w * ch.h, 3)};
-        for (size_t i = 0; i < (size_t)ch.w * ch.h; i++)
-            for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++)
-                if (ch.mask[k][i])
-                    memcpy(map.px + 3 * i, col[k], 3);
-        char *p = dq_xasprintf("%s/changes.png", dir);
-        int r = dq_raster_save_png(p, &map, &err);
-        free(p);
-        dq_raster_free(&map);
-        if (r < 0)
-            goto out;
-    }
-    j = changes_json(&ch);
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-    char *p = dq_xasprintf("%s/changes.json", dir);
-    size_t len = strlen(text);
-    text = realloc(text, len + 2);
-    text[len] = '\n';
-    text[len + 1] = '\0';
-    int wr = dq_fs_write_atomic(p, dir, text, len + 1, &err);
-    free(p);
-    if (wr < 0) {
-        free(text);
-        goto out;
-    }
     if (json)
         fputs(text, stdout);
     else
@@ -222,7 +137,6 @@ static int cmd_changes(dq_config_t *cfg, int argc, char **argv)
 out:
     if (rc)
         fprintf(stderr, "danqing condition changes: %s\n", err.msg);
-    json_decref(j);
     dq_conserve_changes_free(&ch);
     dq_raster_free(&ref);
     dq_raster_free(&mov);
@@ -233,7 +147,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: danqing condition register REF MOVING [--json]\n"
-            "       danqing condition changes REF MOVING --out-dir DIR [--json]\n\n"
+            "       danqing condition changes REF MOVING --out-dir DIR [--json]\n"
+            "       danqing condition record RELIC --capture FILE|--image ID --date D\n"
+            "                                --examiner NAME [--against RECORD|IMAGE] [--json]\n\n"
             "register  estimates the transform taking REF pixel coordinates to MOVING pixel\n"
             "          coordinates (similarity, affine or homography: the simplest that fits),\n"
             "          robust to exposure, white balance and local damage, with subpixel\n"
@@ -243,11 +159,16 @@ static void usage(FILE *f)
             "          fading.png (8-bit masks in REF's frame, non-zero where changed) and\n"
             "          changes.json (areas, connected regions with bounding boxes) and\n"
             "          changes.png (the classes colour-coded: loss red, flaking yellow, fading\n"
-            "          blue) to DIR.\n");
+            "          blue) to DIR.\n"
+            "record    a whole condition record in one step: ingests the capture, compares it\n"
+            "          with the earlier record's (register + changes), stores the change maps\n"
+            "          as images and drafts observations (see danqing condition record --help).\n");
 }
 
 int dq_cmd_condition(dq_config_t *cfg, int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "record") == 0) /* its own --help */
+        return dq_cmd_condition_record(cfg, argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         dq_cli_wants_help(argc, argv)) {
         usage(argc < 2 ? stderr : stdout);

@@ -17,6 +17,8 @@ static const dq_cmd_t commands[] = {
     {"user", dq_cmd_user, "accounts: add, list, passwd, role, del, token, revoke"},
     {"fixity", dq_cmd_fixity, "re-verify the SHA-256 of every stored master and pyramid"},
     {"store", dq_cmd_store, "the blob store by hand: info, stat, sha256, get, put, rm, read"},
+    {"migrate", dq_cmd_migrate,
+     "copy this data directory into PostgreSQL and a shared store (ids, files verified)"},
     {"generate", dq_cmd_generate,
      "paint the sample collection (procedural ink paintings with ground truth)"},
     {"teach", dq_cmd_teach, "teaching material: import a glossary file or composition overlays"},

@@ -394,6 +394,9 @@ static const api_route_t api_routes[] = {
     {R_GET, "relics/*/condition/*", DQ_ROLE_ANON, 0, dq_api_condition_get},
     {DQ_HTTP_PUT, "relics/*/condition/*", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_replace},
     {DQ_HTTP_DELETE, "relics/*/condition/*", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_delete},
+    {DQ_HTTP_POST, "relics/*/condition/jobs", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_job_create},
+    {R_GET, "relics/*/condition/jobs/*", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_job_get},
+    {R_GET, "images/*/outline", DQ_ROLE_ANON, 0, dq_api_restoration_outline},
     /* ======== end condition records ======== */
 };
 
@@ -528,6 +531,8 @@ size_t dq_http_api_body_limit(dq_server_t *srv, const dq_http_req_t *req, dq_htt
     for (size_t i = 0; i < DQ_ARRAY_LEN(large_bodies); i++)
         if (route->fn == large_bodies[i])
             return DQ_API_MAX_BODY;
+    if (route->fn == dq_api_condition_job_create) /* a capture (issue 12) */
+        return DQ_API_MAX_CAPTURE;
     return 64u << 10;
 }
 

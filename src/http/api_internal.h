@@ -212,6 +212,14 @@ void dq_api_condition_create(dq_api_t *c);
 void dq_api_condition_get(dq_api_t *c);
 void dq_api_condition_replace(dq_api_t *c);
 void dq_api_condition_delete(dq_api_t *c);
+/* api_condition_job.c: one-step records (POST .../condition/jobs, GET .../jobs/{job}) and the
+ * restoration mask's outline (GET /api/images/{id}/outline, SVG). */
+void dq_api_condition_job_create(dq_api_t *c);
+void dq_api_condition_job_get(dq_api_t *c);
+void dq_api_restoration_outline(dq_api_t *c);
+/* The largest capture a POST .../condition/jobs takes as its body (bigger ones: ingest first,
+ * then name the image). */
+#define DQ_API_MAX_CAPTURE (48u << 20)
 /* ======== end condition records ======== */
 
 #endif

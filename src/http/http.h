@@ -269,6 +269,7 @@ struct dq_server {
     void *trusted;            /* dq_cidr_t[] of cfg->trusted_proxy, read-only */
     int n_trusted;
     struct dq_classes *classes; /* classroom sessions (classroom.c); thread-safe */
+    struct dq_condjobs *condjobs; /* one-step condition records (api_condition_job.c) */
     /* The pigment library (spectral/, the spectrum endpoint), parsed once at start-up and
      * read-only; NULL when it could not be read, and pigments_err says why (answered to each
      * request that needs it, as a per-request load would have). */
@@ -390,6 +391,14 @@ int dq_renderq_busy(dq_renderq_t *q);
 void dq_renderq_stop(dq_renderq_t *q);
 /* Stops (if not yet) and frees. NULL ok. */
 void dq_renderq_free(dq_renderq_t *q);
+
+/* ======== one-step condition records (api_condition_job.c; issue 12) ======== */
+/* The jobs that make condition records from captures, with their own queue (one thread) and
+ * the last 64 jobs' states in memory. cat, store and data_dir are borrowed and outlive it.
+ * Thread-safe. free: the running job finishes, queued ones fail ("send it again"); NULL ok. */
+typedef struct dq_condjobs dq_condjobs_t;
+dq_condjobs_t *dq_condjobs_new(dq_catalog_t *cat, struct dq_blob *store, const char *data_dir);
+void dq_condjobs_free(dq_condjobs_t *r);
 
 /* ======== classroom sessions (classroom.c; issue 17) ======== */
 /* Live lesson sessions, in this process's memory only (a session lasts a class hour; several

@@ -3,6 +3,7 @@
  * It gathers what the pure builders in iiif/presentation.c need, as the asker may see it
  * (relic documents, image geometry, vocabularies, search pages), and answers with their JSON.
  *   {relic}/manifest                              Manifest (404: unknown, hidden, no images)
+ *   {relic}/manifest?view=sections                a handscroll in screen-wide Canvases (issue 16)
  *   collection                                    the root Collection (all, dynasties, types)
  *   collection/{all|dynasty-{k}|type-{k}}[?page=N] a Collection, pages of 100 Manifests
  * Nothing here is cacheable in the shared response cache: what a collection lists, and
@@ -64,7 +65,15 @@ static void manifest(dq_api_t *c, const char *id)
     dq_iiif_pimage_t *imgs = NULL;
     dq_image_rec_t *recs = NULL;
     pctx_t p = {0};
-    int n = 0;
+    int n = 0, bad = 0;
+    char *view = dq_api_arg(c, "view", &bad);
+    if (bad)
+        goto out;
+    int sections = view && strcmp(view, "sections") == 0;
+    if (view && !sections) {
+        dq_api_error(c->resp, 400, "view: 'sections' or nothing", NULL);
+        goto out;
+    }
     if (dq_catalog_relic_get(c->srv->catalog, id, &c->actor, &doc, NULL, &err) < 0) {
         dq_api_error_err(c->resp, &err);
         goto out;
@@ -86,6 +95,15 @@ static void manifest(dq_api_t *c, const char *id)
         n++;
     }
     pctx_init(c, &p);
+    if (sections) {
+        /* The sections view paints plain region images: the layers below decorate the
+         * single-Canvas Manifest only (iiif/presentation.c, scroll_sections). */
+        if (dq_iiif_manifest_sections(doc.data, doc.len, imgs, n, &p.ctx, &out, &err) < 0)
+            dq_api_error_err(c->resp, &err);
+        else
+            answer(c, &out);
+        goto out;
+    }
     if (dq_iiif_manifest(doc.data, doc.len, imgs, n, &p.ctx, &out, &err) < 0) {
         dq_api_error_err(c->resp, &err);
         goto out;
@@ -102,6 +120,7 @@ static void manifest(dq_api_t *c, const char *id)
     dq_api_iiif_auth_manifest_decorate(c, &out);
     answer(c, &out);
 out:
+    free(view);
     json_decref(j);
     free(imgs);
     free(recs);

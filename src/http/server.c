@@ -225,6 +225,7 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
         srv->alog = dq_alog_new(2);
     }
     srv->classes = dq_classes_new();
+    srv->condjobs = dq_condjobs_new(srv->catalog, srv->store, cfg->data_dir);
     char lib_dir[4096];
     dq_spec_default_library(lib_dir, sizeof(lib_dir));
     srv->pigments = dq_spec_table_load(lib_dir, &srv->pigments_err);
@@ -250,6 +251,7 @@ void dq_server_stop(dq_server_t *srv)
     if (srv->watcher_running)
         pthread_join(srv->watcher, NULL);
     dq_http_daemon_stop(srv);
+    dq_condjobs_free(srv->condjobs); /* before the catalog and store it borrows */
     dq_classes_free(srv->classes);
     dq_spec_table_free(srv->pigments);
     dq_renderq_free(srv->renderq);

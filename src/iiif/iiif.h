@@ -207,6 +207,14 @@ typedef struct {
  * with a string "id", 500 for a bad ctx. */
 int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
                      int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err);
+/* The sections view of a handscroll's Manifest ({manifest}?view=sections, issue 16), for
+ * viewers that open a Canvas but not a region of it: the scroll as Canvases about one screen
+ * wide from the right end (viewingDirection right-to-left, behavior paged, start the first),
+ * each painted by an Image API region request without a service; Ranges as the Manifest's.
+ * Same arguments; errors as dq_iiif_manifest, and 404 for a relic that is not a handscroll. */
+int dq_iiif_manifest_sections(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
+                              int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out,
+                              dq_err_t *err);
 
 /* ======== rights, attribution and embedded metadata (issue 16: one source of truth) ======== */
 

@@ -588,6 +588,20 @@ static json_t *range(const char *mbase, const char *key, const char *en, const c
     return r;
 }
 
+/* Whether the record's inscriptions name a frontispiece and colophons (their position). */
+static void named_sections(const json_t *doc, int *front, int *colo)
+{
+    *front = *colo = 0;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(doc, "inscriptions"), i, e)
+    {
+        const char *pos = jstr(e, "position");
+        *front |= pos && strstr(pos, "frontispiece") != NULL;
+        *colo |= pos && strstr(pos, "colophon") != NULL;
+    }
+}
+
 /* A handscroll is read from its right end (viewingDirection right-to-left, so the first
  * Canvas is the rightmost section). §3.4 start: a SpecificResource on the first Canvas with a
  * FragmentSelector (Media Fragments xywh) of its right end, one screen wide (16:9 of its
@@ -625,17 +639,8 @@ static void scroll_start_and_sections(json_t *m, const char *mbase, const json_t
     json_object_set_new(start, "selector", sel);
     json_object_set_new(m, "start", start);
 
-    int front = 0, colo = 0;
-    size_t i;
-    const json_t *e;
-    json_array_foreach(json_object_get(doc, "inscriptions"), i, e)
-    {
-        const char *pos = jstr(e, "position");
-        if (pos && strstr(pos, "frontispiece"))
-            front = 1;
-        if (pos && strstr(pos, "colophon"))
-            colo = 1;
-    }
+    int front, colo;
+    named_sections(doc, &front, &colo);
     if (!front && !colo)
         return; /* no section the record names: the painting alone needs no table of contents */
     size_t n = json_array_size(items);
@@ -669,11 +674,195 @@ static void scroll_start_and_sections(json_t *m, const char *mbase, const json_t
     json_object_set_new(m, "structures", st);
 }
 
-int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
-                     int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err)
+/* -------------------------------------------------------- handscroll sections (issue 16) */
+
+/* Mirador 4.0.0, Universal Viewer 4.4.0 and Clover 3.3.8 open a Manifest at a Canvas but
+ * none of them honours a region of it in `start` (tests/web/scenarios/63-viewers.mjs; their
+ * bundles: Mirador takes start.id || start.source, UV and Clover only a Canvas), and each of
+ * them draws a painting body that has an image service from that service's info.json, i.e.
+ * the whole image on whatever Canvas it paints, ignoring a region in the body's id or an
+ * ImageApiSelector. So the sections view (…/manifest?view=sections) cuts a handscroll into
+ * Canvases about one screen wide (4:3 of the height, equal widths), ordered from the right
+ * end (viewingDirection right-to-left, §3.3), and paints each with an Image whose id is an
+ * Image API request for that region (Image 3.0 §4.1 region x,y,w,h; §4.2 size w,h, at most
+ * SECTION_MAX px on the longer side) and no service, which all three draw as a plain image.
+ * `start` (§3.4) is the first Canvas itself, which they all honour. behavior "paged" (§3.3)
+ * rather than "continuous": Mirador lays out every Canvas of a "continuous" Manifest at once
+ * (its scroll view, the whole scroll again), while "paged" shows the first Canvas alone and
+ * then neighbouring sections in pairs, edge to edge as on the scroll.
+ * What it gives up: deep zoom past SECTION_MAX and the Image API service (and so IIIF Auth
+ * probe services), annotations, scene and spectral layers, which stay on the single-Canvas
+ * Manifest (danqing's own handscroll mode and any viewer that honours `start`). */
+#define SECTION_MAX 4096
+
+typedef struct {
+    const dq_iiif_pimage_t *img;
+    long x0, x1; /* the section's columns of img */
+    char id[512];
+} section_t;
+
+/* An Image (no service) of a section's columns, as an Image API request scaled to ow x oh. */
+static json_t *region_image(const dq_iiif_pctx_t *ctx, const section_t *s, long ow, long oh)
+{
+    json_t *im = json_object();
+    json_object_set_new(im, "id",
+                        url(ctx, "/iiif/3/%s/%ld,0,%ld,%lu/%ld,%ld/0/default.jpg", s->img->image_id,
+                            s->x0, s->x1 - s->x0, (unsigned long)s->img->height, ow, oh));
+    json_object_set_new(im, "type", json_string("Image"));
+    json_object_set_new(im, "format", json_string("image/jpeg"));
+    json_object_set_new(im, "width", json_integer(ow));
+    json_object_set_new(im, "height", json_integer(oh));
+    return im;
+}
+
+static json_t *section_canvas(const dq_iiif_pctx_t *ctx, const char *mbase, int n, int of,
+                              const section_t *s)
+{
+    long w = s->x1 - s->x0, h = (long)s->img->height;
+    double k = fmin(1.0, (double)SECTION_MAX / (double)(w > h ? w : h));
+    long ow = DQ_MAX(1, lround(w * k)), oh = DQ_MAX(1, lround(h * k));
+    dq_buf_t b = {0};
+
+    json_t *body = region_image(ctx, s, ow, oh);
+
+    json_t *anno = json_object();
+    dq_buf_printf(&b, "%s/sections/annotation/%d", mbase, n);
+    json_object_set_new(anno, "id", json_string(b.data));
+    json_object_set_new(anno, "type", json_string("Annotation"));
+    json_object_set_new(anno, "motivation", json_string("painting"));
+    json_object_set_new(anno, "body", body);
+    json_object_set_new(anno, "target", json_string(s->id));
+
+    json_t *page = json_object();
+    dq_buf_reset(&b);
+    dq_buf_printf(&b, "%s/sections/page/%d", mbase, n);
+    json_object_set_new(page, "id", json_string(b.data));
+    json_object_set_new(page, "type", json_string("AnnotationPage"));
+    json_object_set_new(page, "items", json_pack("[o]", anno));
+
+    /* A small thumbnail of the section, without a service, so that a viewer's thumbnail strip
+     * asks for 150 px high images instead of the section at full size. */
+    long th = h < 150 ? h : 150, tw = DQ_MAX(1, lround((double)w * th / h));
+    json_t *thumb = region_image(ctx, s, tw, th);
+
+    json_t *c = json_object();
+    json_object_set_new(c, "id", json_string(s->id));
+    json_object_set_new(c, "type", json_string("Canvas"));
+    char en[96], zh[96];
+    snprintf(en, sizeof(en), "Section %d of %d, from the right", n, of);
+    snprintf(zh, sizeof(zh), "第%d段（共%d段，自右起）", n, of);
+    json_object_set_new(c, "label", lmap2(en, zh));
+    json_object_set_new(c, "height", json_integer(h));
+    json_object_set_new(c, "width", json_integer(w));
+    json_object_set_new(c, "thumbnail", json_pack("[o]", thumb));
+    json_object_set_new(c, "items", json_pack("[o]", page));
+    dq_buf_free(&b);
+    return c;
+}
+
+/* Appends to parts the Range items (§3.4 structures) covering columns [a, b) of img: whole
+ * section Canvases, or a part of one by a media fragment. */
+static void section_parts(json_t *parts, const section_t *secs, int n, const dq_iiif_pimage_t *img,
+                          long a, long b)
+{
+    for (int i = 0; i < n; i++) {
+        const section_t *s = &secs[i];
+        long x0 = DQ_MAX(a, s->x0), x1 = b < s->x1 ? b : s->x1;
+        if (s->img != img || x1 <= x0)
+            continue;
+        json_t *r = json_object();
+        if (x0 == s->x0 && x1 == s->x1) {
+            json_object_set_new(r, "id", json_string(s->id));
+        } else {
+            dq_buf_t f = {0};
+            dq_buf_printf(&f, "%s#xywh=%ld,0,%ld,%lu", s->id, x0 - s->x0, x1 - x0,
+                          (unsigned long)img->height);
+            json_object_set_new(r, "id", json_string(f.data));
+            dq_buf_free(&f);
+        }
+        json_object_set_new(r, "type", json_string("Canvas"));
+        json_array_append_new(parts, r);
+    }
+}
+
+/* Replaces m's items with the section Canvases of the scroll images imgs (in the record's
+ * order, the rightmost first), sets start on the first and the sections' Ranges (the same
+ * conventional extents as scroll_start_and_sections). */
+static void scroll_sections(json_t *m, const dq_iiif_pctx_t *ctx, const char *mbase,
+                            const json_t *doc, const dq_iiif_pimage_t **imgs, int n_imgs)
+{
+    int n = 0, cap = 0;
+    section_t *secs = NULL;
+    for (int i = 0; i < n_imgs; i++) {
+        const dq_iiif_pimage_t *img = imgs[i];
+        long W = (long)img->width, H = (long)img->height;
+        long target = DQ_MAX(1, H * 4 / 3);
+        long k = DQ_MAX(1, (W + target - 1) / target);
+        for (long j = 0; j < k; j++) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                secs = dq_xrealloc(secs, (size_t)cap * sizeof(*secs));
+            }
+            section_t *s = &secs[n++];
+            s->img = img;
+            s->x1 = W - W * j / k; /* from the right end: equal widths within one pixel */
+            s->x0 = W - W * (j + 1) / k;
+            snprintf(s->id, sizeof(s->id), "%s/sections/canvas/%d", mbase, n);
+        }
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(items, section_canvas(ctx, mbase, i + 1, n, &secs[i]));
+    json_object_set_new(m, "items", items);
+
+    json_t *start = json_object();
+    json_object_set_new(start, "id", json_string(secs[0].id));
+    json_object_set_new(start, "type", json_string("Canvas"));
+    json_object_set_new(m, "start", start);
+
+    int front, colo;
+    named_sections(doc, &front, &colo);
+    const dq_iiif_pimage_t *first = imgs[0], *last = imgs[n_imgs - 1];
+    long fw = (long)first->width, lw = (long)last->width;
+    long front_w = front ? fw / 10 : 0, colo_w = colo ? lw * 14 / 100 : 0;
+    if ((front || colo) && !(n_imgs == 1 && front_w + colo_w >= fw)) {
+        json_t *st = json_array(), *parts;
+        dq_buf_t b = {0};
+        dq_buf_printf(&b, "%s/sections", mbase);
+        if (front) {
+            parts = json_array();
+            section_parts(parts, secs, n, first, fw - front_w, fw);
+            json_array_append_new(st, range(b.data, "frontispiece", "Frontispiece", "引首", parts));
+        }
+        parts = json_array();
+        for (int k = 0; k < n_imgs; k++) {
+            long w = (long)imgs[k]->width;
+            long x0 = k == n_imgs - 1 ? colo_w : 0, x1 = k == 0 ? w - front_w : w;
+            /* Right to left, as the sections are: their order is the reading order. */
+            section_parts(parts, secs, n, imgs[k], x0, x1);
+        }
+        json_array_append_new(st, range(b.data, "painting", "Painting", "画心", parts));
+        if (colo) {
+            parts = json_array();
+            section_parts(parts, secs, n, last, 0, colo_w);
+            json_array_append_new(st, range(b.data, "colophons", "Colophons", "题跋", parts));
+        }
+        json_object_set_new(m, "structures", st);
+        dq_buf_free(&b);
+    }
+    free(secs);
+}
+
+/* ---------------------------------------------------------------- manifests */
+
+static int build_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
+                          int n_images, const dq_iiif_pctx_t *ctx, int sections, dq_buf_t *out,
+                          dq_err_t *err)
 {
     json_t *doc = NULL, *m = NULL, *vd = NULL, *vt = NULL, *vs = NULL;
     dq_buf_t mbase = {0};
+    const dq_iiif_pimage_t **scroll = NULL;
+    int n_scroll = 0;
     int rc = -1;
     if (ctx_ok(ctx, err) < 0)
         goto out;
@@ -692,7 +881,15 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
     m = json_object();
     /* §4.6 @context first; §3.4 id and type. */
     json_object_set_new(m, "@context", json_string(CONTEXT));
-    json_object_set_new(m, "id", manifest_url(ctx, id));
+    json_t *mid = manifest_url(ctx, id);
+    if (sections) {
+        dq_buf_t b = {0};
+        dq_buf_printf(&b, "%s?view=sections", json_string_value(mid));
+        json_decref(mid);
+        mid = json_string(b.data);
+        dq_buf_free(&b);
+    }
+    json_object_set_new(m, "id", mid);
     json_object_set_new(m, "type", json_string("Manifest"));
     /* §3.1 label (required); the accession number when the record has no title. */
     json_t *label = lmap_doc(json_object_get(doc, "title"));
@@ -729,8 +926,11 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
     const char *type = jstr(doc, "object_type");
     const char *behavior = "individuals";
     if (type && strcmp(type, "handscroll") == 0)
-        behavior = "continuous";
-    else if (type && strcmp(type, "album_leaf") == 0)
+        behavior = sections ? "paged" : "continuous"; /* paged: see scroll_sections */
+    else if (sections) {
+        dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' is not a handscroll: no sections view", id);
+        goto out;
+    } else if (type && strcmp(type, "album_leaf") == 0)
         behavior = "paged";
     json_t *beh = json_array();
     json_array_append_new(beh, json_string(behavior));
@@ -787,12 +987,21 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
                 img = &images[k];
         if (!img)
             continue;
-        /* A restoration is not a canvas of its own: it is a Choice on its original's. */
+        /* A restoration is not a canvas of its own: it is a Choice on its original's. Condition
+         * captures and their change maps (issue 12, condrec/) are records of the object's
+         * state for conservators, served as images but not pages of the work. */
         const char *role = jstr(link, "role");
-        if (role && strcmp(role, "restoration") == 0)
+        if (role && (strcmp(role, "restoration") == 0 || strcmp(role, "condition") == 0 ||
+                     strcmp(role, "change-map") == 0))
             continue;
         if (!first)
             first = img;
+        if (sections) {
+            if (!scroll)
+                scroll = dq_xcalloc(json_array_size(links), sizeof(*scroll));
+            scroll[n_scroll++] = img;
+            continue;
+        }
         json_array_append_new(items, canvas(ctx, mbase.data, (int)json_array_size(items) + 1, img,
                                             link, restoration_of(links, images, n_images, iid)));
     }
@@ -803,8 +1012,10 @@ int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t 
     json_object_set_new(m, "items", items);
     if (strcmp(behavior, "continuous") == 0 && json_array_size(items))
         scroll_start_and_sections(m, mbase.data, doc, items);
+    if (sections && n_scroll)
+        scroll_sections(m, ctx, mbase.data, doc, scroll, n_scroll);
     /* §5.3: a Manifest MUST have at least one Canvas; a record without images has none. */
-    if (json_array_size(items) == 0) {
+    if (json_array_size(json_object_get(m, "items")) == 0) {
         dq_err_set(err, DQ_ENOTFOUND, 404, "relic '%s' has no images, so no manifest", id);
         goto out;
     }
@@ -817,7 +1028,20 @@ out:
     json_decref(vt);
     json_decref(vs);
     dq_buf_free(&mbase);
+    free(scroll);
     return rc;
+}
+
+int dq_iiif_manifest(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
+                     int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err)
+{
+    return build_manifest(relic_json, len, images, n_images, ctx, 0, out, err);
+}
+
+int dq_iiif_manifest_sections(const char *relic_json, size_t len, const dq_iiif_pimage_t *images,
+                              int n_images, const dq_iiif_pctx_t *ctx, dq_buf_t *out, dq_err_t *err)
+{
+    return build_manifest(relic_json, len, images, n_images, ctx, 1, out, err);
 }
 
 /* ---------------------------------------------------------------- collections */

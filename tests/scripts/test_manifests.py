@@ -54,6 +54,9 @@ def main():
             except Exception:  # a record without images has no manifest (404)
                 continue
             docs.append(json.loads(b))
+            if "continuous" in docs[-1].get("behavior", []):
+                _, _, b = cat.get(f"/iiif/presentation/3/{rid}/manifest?view=sections")
+                docs.append(json.loads(b))
         _, _, b = cat.get("/iiif/presentation/3/collection")
         root = json.loads(b)
         docs.append(root)
@@ -72,6 +75,8 @@ def main():
         if v is not None:
             print(f"manifests valid {valid}/{total} (IIIF presentation-validator schema, Draft 7)")
             c.check(valid == total and total > 16, f"every document is valid ({valid}/{total})")
+            print(f"sections views valid {sum(1 for d in docs if d['id'].endswith('?view=sections') and not list(v.iter_errors(d)))}"
+                  f"/{sum(1 for d in docs if d['id'].endswith('?view=sections'))}")
 
         scrolls = [d for d in docs if d.get("type") == "Manifest" and "continuous" in d.get("behavior", [])]
         c.check(len(scrolls) >= 3, f"handscroll manifests: {len(scrolls)}")
@@ -107,7 +112,41 @@ def main():
                         x, y, w, h = map(int, frag.split(","))
                         inside &= x >= 0 and y >= 0 and w > 0 and x + w <= cv["width"] and h <= cv["height"]
             c.check(inside, "  every Range item is a part of one of its Canvases")
-        others = [d for d in docs if d.get("type") == "Manifest" and d not in scrolls]
+        # The sections view (?view=sections): Canvases from the right end that tile the scroll
+        # exactly, each painted by an Image API region of that part, start on the first.
+        sects = {d["id"].split("?")[0]: d for d in docs if d.get("id", "").endswith("?view=sections")}
+        c.check(len(sects) == len(scrolls), f"a sections view per handscroll ({len(sects)}/{len(scrolls)})")
+        for d in scrolls:
+            s = sects.get(d["id"])
+            if s is None:
+                continue
+            key = d["id"].rsplit("/", 2)[1]
+            body_re = re.compile(r".*/iiif/3/([^/]+)/(\d+),0,(\d+),(\d+)/(\d+),(\d+)/0/default\.jpg")
+            cols = {}
+            ok = s.get("viewingDirection") == "right-to-left" and s.get("behavior") == ["paged"]
+            ok &= s.get("start") == {"id": s["items"][0]["id"], "type": "Canvas"}
+            for cv in s["items"]:
+                b = cv["items"][0]["items"][0]["body"]
+                m = body_re.fullmatch(b["id"])
+                ok &= m is not None and "service" not in b
+                if m is None:
+                    continue
+                x, w, h = int(m[2]), int(m[3]), int(m[4])
+                ok &= cv["width"] == w and cv["height"] == h and max(int(m[5]), int(m[6])) <= 4096
+                cols.setdefault(m[1], []).append((x, w))
+            # Each image: sections from its right end leftwards, adjacent, covering 0..width.
+            for cv in d["items"]:
+                iid = cv["items"][0]["items"][0]["body"]
+                iid = (iid.get("items") or [iid])[0]["service"][0]["id"].rsplit("/", 1)[1]
+                segs = cols.get(iid, [])
+                ok &= bool(segs) and segs[0][0] + segs[0][1] == cv["width"] and segs[-1][0] == 0
+                ok &= all(a[0] == b[0] + b[1] for a, b in zip(segs, segs[1:]))
+            c.check(ok, f"{key}: sections view, {len(s['items'])} Canvases from the right end")
+            keys = [r["id"].rsplit("/", 1)[1] for r in s.get("structures", [])]
+            c.check(keys == [r["id"].rsplit("/", 1)[1] for r in d.get("structures", [])],
+                    f"  its sections {keys} as the Manifest's")
+        others = [d for d in docs if d.get("type") == "Manifest" and d not in scrolls
+                  and d["id"].split("?")[0] not in sects]
         c.check(all("start" not in d for d in others), "no start on other objects")
     return c.summary()
 

@@ -34,6 +34,7 @@ route('/glossary/:key', glossary);
 route('/class/:code', classroom);
 route('/style-map', stylemap);
 route('/living/:id', living);
+route('/living', living); // issue 16: ?manifest= another collection's work
 
 const main = document.getElementById('main');
 let current = null;

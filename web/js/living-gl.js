@@ -114,11 +114,33 @@ function regionOf(x, y, w, hgt) { return `${Math.round(x)},${Math.round(y)},${Ma
 
 // An IIIF Image API 3.0 region request of image (W x H) for region (in the base image's
 // pixels, scaled to the image's own size when it is a smaller layer) at about px wide.
+// An absolute id is another institution's image service (a IIIF manifest opened by URL,
+// issue 16): its base URL as the manifest gives it. Region x,y,w,h, size w, and max read the
+// same in Image API 2.1 and 3.0.
 function regionUrl(id, imgW, baseW, r, px, fmt) {
   const s = imgW / baseW;
   const rw = Math.max(1, Math.round(r.w * s)), rh = Math.max(1, Math.round(r.h * s));
   const size = px >= rw || Math.round((rh * px) / rw) < 1 ? 'max' : `${Math.max(1, Math.round(px))},`;
-  return `/iiif/3/${encodeURIComponent(id)}/${regionOf(r.x * s, r.y * s, rw, rh)}/${size}/0/default.${fmt}`;
+  const base = /^https?:\/\//.test(id) ? id : `/iiif/3/${encodeURIComponent(id)}`;
+  return `${base}/${regionOf(r.x * s, r.y * s, rw, rh)}/${size}/0/default.${fmt}`;
+}
+
+// Depth from height alone for region r of an image H px high, as `danqing scene estimate
+// --method prior` makes it (src/scene/estimate.c: 255 x (1 - row / H), the top farthest):
+// what a work gets whose image our server cannot analyse (another collection's, issue 16).
+// A canvas one pixel wide: the layers are scaled to the strip anyway.
+export function heightPrior(r, H) {
+  const c = document.createElement('canvas');
+  const n = Math.max(2, Math.min(1024, Math.round(r.h)));
+  c.width = 1; c.height = n;
+  const g = c.getContext('2d');
+  const im = g.createImageData(1, n);
+  for (let y = 0; y < n; y++) {
+    const v = Math.round(255 * (1 - (r.y + ((y + 0.5) * r.h) / n) / H));
+    im.data.set([v, v, v, 255], y * 4);
+  }
+  g.putImageData(im, 0, 0);
+  return c;
 }
 
 async function loadTex(url) {
@@ -218,7 +240,9 @@ export function createLiving(opts) {
   const { container, imageId, info, set } = opts;
   const layers = {};
   for (const l of (set && set.layers) || []) layers[l.kind] = l;
-  const hasLayers = !!(layers.depth && layers.mist && layers.foliage && layers.water) || !!layers.depth;
+  // opts.depthPrior 'height': no layer set, depth from height alone (heightPrior).
+  const prior = opts.depthPrior === 'height';
+  const hasLayers = !!(layers.depth && layers.mist && layers.foliage && layers.water) || !!layers.depth || prior;
   // The drawing buffer is not preserved (that costs a full-frame copy per frame in software
   // GL): whoever reads pixels renders and reads in one task (readPixels below).
   const gl0 = opts.gl || webgl2Context();
@@ -331,7 +355,8 @@ export function createLiving(opts) {
     // masks lose nothing visible, and the server encodes and the browser decodes a quarter.
     const kinds = ['depth', 'mist', 'foliage', 'water'];
     const lpx = Math.max(64, Math.min(px / 2, 1024));
-    const layerJobs = kinds.map((k) => (layers[k] ? loadImage(regionUrl(layers[k].image_id, layers[k].width, W, want, lpx, 'png')).catch(() => null) : Promise.resolve(null)));
+    const layerJobs = kinds.map((k) => (layers[k] ? loadImage(regionUrl(layers[k].image_id, layers[k].width, W, want, lpx, 'png')).catch(() => null)
+      : Promise.resolve(prior && k === 'depth' ? heightPrior(want, H) : null)));
     const paintJob = loadTex(regionUrl(imageId, W, W, want, px, 'jpg'));
     // The first strip shows the painting as soon as it arrives, still; the layers join when
     // they come (a later strip swaps both at once, so a walk never shows a still patch).

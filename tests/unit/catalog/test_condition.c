@@ -176,6 +176,18 @@ DQ_TEST(condition_validation)
          "images[0]"},
         {"{\"date\":\"2026-01-01\",\"examiner\":\"a\",\"overall\":\"good\",\"published\":1}",
          "published"},
+        /* what a one-step record drafts (condrec/): draft, area_px, area_cm2, auto */
+        {"{\"date\":\"2026-01-01\",\"examiner\":\"a\",\"overall\":\"good\",\"draft\":\"yes\"}",
+         "draft"},
+        {"{\"date\":\"2026-01-01\",\"examiner\":\"a\",\"overall\":\"good\",\"observations\":"
+         "[{\"type\":\"loss\",\"severity\":\"minor\",\"area_px\":-3}]}",
+         "observations[0].area_px"},
+        {"{\"date\":\"2026-01-01\",\"examiner\":\"a\",\"overall\":\"good\",\"observations\":"
+         "[{\"type\":\"loss\",\"severity\":\"minor\",\"area_cm2\":\"2\"}]}",
+         "observations[0].area_cm2"},
+        {"{\"date\":\"2026-01-01\",\"examiner\":\"a\",\"overall\":\"good\",\"observations\":"
+         "[{\"type\":\"loss\",\"severity\":\"minor\",\"auto\":1}]}",
+         "observations[0].auto"},
     };
     for (size_t i = 0; i < DQ_ARRAY_LEN(bad); i++) {
         dq_buf_t fe = {0};
@@ -204,6 +216,25 @@ DQ_TEST(condition_validation)
                          &st, NULL);
     DQ_CHECK(ok != NULL);
     free(ok);
+    /* a drafted record keeps what was drafted, so a reviewer's PUT of the GET answer keeps it */
+    char *dr = fx_record(c, relic, &conservator,
+                         "{\"date\":\"2026-02-01\",\"examiner\":\"a\",\"overall\":\"fair\","
+                         "\"draft\":true,\"observations\":[{\"type\":\"flaking\",\"severity\":"
+                         "\"minor\",\"area_px\":120,\"area_cm2\":0.42,\"auto\":true}]}",
+                         &st, NULL);
+    DQ_CHECK(dr != NULL);
+    dq_buf_t got = {0};
+    dq_err_t err = {0};
+    DQ_CHECK(dr && dq_catalog_condition_get(c, relic, dr, &conservator, &got, NULL, &err) == 0);
+    json_t *g = got.data ? json_loads(got.data, 0, NULL) : NULL;
+    json_t *o0 = json_array_get(json_object_get(g, "observations"), 0);
+    DQ_CHECK(json_is_true(json_object_get(g, "draft")));
+    DQ_CHECK(json_integer_value(json_object_get(o0, "area_px")) == 120);
+    DQ_CHECK(json_real_value(json_object_get(o0, "area_cm2")) == 0.42);
+    DQ_CHECK(json_is_true(json_object_get(o0, "auto")));
+    json_decref(g);
+    dq_buf_free(&got);
+    free(dr);
     free(relic);
     dq_catalog_close(c);
 }

@@ -12,6 +12,8 @@
 #include "canvas_fixture.h"
 
 #include <jansson.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
 /* One listed record, as the test remembers it. */
 typedef struct {
@@ -251,3 +253,199 @@ DQ_TEST(public_deleted_then_recreated_restricted_stays_deleted)
     dq_catalog_close(c);
 }
 
+/* ---------------------------------------------------------------- migration 19 */
+
+/* Runs sql on dir's catalog, either backend, outside the catalog (which is closed): rows as
+ * "a|b|c\n" lines (new string; "" for none). A failure stops the test. */
+static char *raw_sql(const char *dir, const char *sql)
+{
+    dq_buf_t b = {0};
+    dq_buf_puts(&b, "");
+    if (dq_test_on_pg()) {
+        char *url = dq_test_catalog(dir);
+        PGconn *pc = PQconnectdb(url);
+        PGresult *r = PQexec(pc, sql);
+        int st = PQresultStatus(r);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+            fprintf(stderr, "    pg: %s: %s", sql, PQerrorMessage(pc));
+        DQ_REQUIRE(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK);
+        for (int i = 0; st == PGRES_TUPLES_OK && i < PQntuples(r); i++) {
+            for (int k = 0; k < PQnfields(r); k++)
+                dq_buf_printf(&b, "%s%s", k ? "|" : "", PQgetvalue(r, i, k));
+            dq_buf_putc(&b, '\n');
+        }
+        PQclear(r);
+        PQfinish(pc);
+        free(url);
+        return dq_buf_steal(&b, NULL);
+    }
+    char *path = dq_xasprintf("%s/catalog.sqlite", dir);
+    sqlite3 *db = NULL;
+    DQ_REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+    const char *tail = sql;
+    while (tail && *tail) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
+        if (rc != SQLITE_OK)
+            fprintf(stderr, "    sqlite: %s: %s\n", sql, sqlite3_errmsg(db));
+        DQ_REQUIRE(rc == SQLITE_OK);
+        if (!st)
+            break;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            for (int k = 0; k < sqlite3_column_count(st); k++) {
+                const unsigned char *v = sqlite3_column_text(st, k);
+                dq_buf_printf(&b, "%s%s", k ? "|" : "", v ? (const char *)v : "");
+            }
+            dq_buf_putc(&b, '\n');
+        }
+        DQ_REQUIRE(rc == SQLITE_DONE);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    free(path);
+    return dq_buf_steal(&b, NULL);
+}
+
+/* rows ("a|b|c\n" lines) without their last column (new string). */
+static char *but_last(const char *rows)
+{
+    dq_buf_t b = {0};
+    dq_buf_puts(&b, "");
+    for (const char *s = rows; *s;) {
+        const char *nl = strchr(s, '\n'), *bar = nl;
+        while (bar > s && *bar != '|')
+            bar--;
+        dq_buf_printf(&b, "%.*s\n", (int)(bar - s), s);
+        s = nl + 1;
+    }
+    return dq_buf_steal(&b, NULL);
+}
+
+/* Issue 16: relics restricted before migration 15 existed had no withdrawal row. A catalog
+ * is brought to that state the old way (its history written through the API, then the rows
+ * migration 15's triggers made removed and migration 19 marked as not applied), reopened, and
+ * migration 19 must give back what the triggers had written from the audit trail alone: the
+ * same relics, audit positions, dynasties and types (those while public), dated at the
+ * restricting write; nothing for a relic never public or public again. */
+DQ_TEST(migration_19_backfills_withdrawals_from_the_audit_trail)
+{
+    char *d = dq_test_tmpdir("dq_m19");
+    char *dir = dq_xasprintf("%s/data", d);
+    dq_err_t err = {0};
+    dq_catalog_t *c = dq_test_catalog_open(dir, &err);
+    DQ_REQUIRE(c != NULL);
+    /* a: public in song; restricted and moved to ming in one edit; moved to tang since */
+    char *a = fx_scroll(c, 0);
+    patch(c, a, "{\"dynasty\":\"song\",\"object_type\":\"handscroll\"}");
+    patch(c, a, "{\"restricted\":true,\"dynasty\":\"ming\"}");
+    patch(c, a, "{\"dynasty\":\"tang\",\"object_type\":\"album_leaf\"}");
+    char *never = fx_scroll(c, 1); /* never public: no row */
+    patch(c, never, "{\"dynasty\":\"song\"}");
+    char *back = fx_scroll(c, 0); /* restricted, then public again: no row */
+    patch(c, back, "{\"restricted\":true}");
+    patch(c, back, "{\"restricted\":false}");
+    char *gone = fx_scroll(c, 0); /* restricted, then deleted: a row */
+    patch(c, gone, "{\"dynasty\":\"yuan\"}");
+    patch(c, gone, "{\"restricted\":true}");
+    DQ_REQUIRE(dq_catalog_relic_delete(c, gone, -1, &curator, &err) == 0);
+    char *twice = fx_scroll(c, 0); /* restricted twice: dated at the second */
+    patch(c, twice, "{\"restricted\":true}");
+    patch(c, twice, "{\"restricted\":false,\"dynasty\":\"qing\"}");
+    patch(c, twice, "{\"restricted\":true,\"object_type\":\"fan\"}");
+    dq_catalog_close(c);
+
+    const char *rows_sql = "SELECT w.id, w.audit_seq, coalesce(w.dynasty, '-'),"
+                           " coalesce(w.object_type, '-'), w.withdrawn_at = a.at"
+                           " FROM relic_withdrawals w LEFT JOIN audit a ON a.seq = w.audit_seq + 1"
+                           " ORDER BY w.id";
+    char *by_trigger = raw_sql(dir, rows_sql);
+    char *want = dq_xasprintf("%s|song|handscroll|\n%s|yuan|-|\n%s|qing|-|\n", a, gone, twice);
+    /* The triggers' rows, without their seq and time, are what the history says. */
+    {
+        dq_buf_t b = {0};
+        for (char *line = by_trigger; *line;) {
+            char *nl = strchr(line, '\n');
+            char *f[5] = {0};
+            int k = 0;
+            for (char *p = line; p < nl && k < 5; k++) {
+                f[k] = p;
+                p = memchr(p, '|', (size_t)(nl - p));
+                p = p ? p + 1 : nl;
+            }
+            DQ_REQUIRE(k == 5);
+            dq_buf_printf(&b, "%.*s|%.*s|%.*s|\n", (int)(f[1] - f[0] - 1), f[0],
+                          (int)(f[3] - f[2] - 1), f[2], (int)(f[4] - f[3] - 1), f[3]);
+            line = nl + 1;
+        }
+        DQ_CHECK_STR(b.data ? b.data : "", want);
+        dq_buf_free(&b);
+    }
+    /* The old catalog: no rows, migration 19 not applied. */
+    free(raw_sql(dir, "DELETE FROM relic_withdrawals;"
+                      " DELETE FROM schema_version WHERE version = 19"));
+    char *none = raw_sql(dir, "SELECT count(*) FROM relic_withdrawals");
+    DQ_CHECK_STR(none, "0\n");
+    free(none);
+
+    c = dq_test_catalog_open(dir, &err); /* migration 19 runs */
+    DQ_REQUIRE(c != NULL);
+    char *by_migration = raw_sql(dir, rows_sql);
+    /* The same relics, audit positions, dynasties and types, dated at the restricting write
+     * (the last column: withdrawn_at = the time of the audit row after audit_seq). */
+    const char *p = by_migration;
+    int n = 0;
+    for (; *p; n++)
+        p = strchr(p, '\n') + 1;
+    DQ_CHECK_INT(n, 3);
+    DQ_CHECK(strstr(by_migration, "|1\n") || strstr(by_migration, "|t\n"));
+    DQ_CHECK(strstr(by_migration, "|0\n") == NULL && strstr(by_migration, "|f\n") == NULL);
+    {
+        /* Compare all but the last column with the triggers' rows. */
+        char *x = but_last(by_trigger), *y = but_last(by_migration);
+        DQ_CHECK_STR(y, x);
+        free(x);
+        free(y);
+    }
+    char *ver = raw_sql(dir, "SELECT count(*) FROM schema_version WHERE version = 19");
+    DQ_CHECK_STR(ver, "1\n");
+    free(ver);
+
+    /* What harvesters are told: a, gone and twice are deleted records for the anonymous
+     * caller, a in its public set (song), never and back as before. */
+    list_t l = list(c, &anon, NULL);
+    DQ_CHECK(find(&l, a) && find(&l, a)->deleted && !find(&l, a)->has_doc);
+    DQ_CHECK(find(&l, gone) && find(&l, gone)->deleted);
+    DQ_CHECK(find(&l, twice) && find(&l, twice)->deleted);
+    DQ_CHECK(find(&l, never) == NULL);
+    DQ_CHECK(find(&l, back) && !find(&l, back)->deleted);
+    l = list(c, &anon, "song");
+    DQ_CHECK(find(&l, a) && find(&l, a)->deleted);
+    l = list(c, &anon, "tang");
+    DQ_CHECK(find(&l, a) == NULL);
+    /* The change feed ends a's public life with a Delete. */
+    char *got = feed(c, &anon);
+    char *del = dq_xasprintf("Delete %s\n", a);
+    DQ_CHECK(strstr(got, del) != NULL);
+    free(del);
+    free(got);
+    dq_catalog_close(c);
+
+    /* Opened again, nothing changes (the migration ran once). */
+    c = dq_test_catalog_open(dir, &err);
+    DQ_REQUIRE(c != NULL);
+    dq_catalog_close(c);
+    char *again = raw_sql(dir, rows_sql);
+    DQ_CHECK_STR(again, by_migration);
+    free(again);
+
+    free(by_trigger);
+    free(by_migration);
+    free(want);
+    free(a);
+    free(never);
+    free(back);
+    free(gone);
+    free(twice);
+    free(dir);
+    free(d);
+}

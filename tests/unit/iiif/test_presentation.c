@@ -420,6 +420,72 @@ DQ_TEST(manifest_handscroll_start_and_sections)
     json_decref(m);
 }
 
+static json_t *build_sections(const char *doc, const dq_iiif_pimage_t *im, int n, dq_err_t *err)
+{
+    dq_iiif_pctx_t ctx = {.base_url = BASE};
+    dq_buf_t out = {0};
+    json_t *j = NULL;
+    if (dq_iiif_manifest_sections(doc, strlen(doc), im, n, &ctx, &out, err) == 0)
+        j = json_loadb(out.data, out.len, 0, NULL);
+    dq_buf_free(&out);
+    return j;
+}
+
+static const char *body_id(const json_t *canvas)
+{
+    const json_t *page = json_array_get(json_object_get(canvas, "items"), 0);
+    const json_t *anno = json_array_get(json_object_get(page, "items"), 0);
+    return s(json_object_get(anno, "body"), "id");
+}
+
+/* Issue 16: the sections view cuts each scroll image into Canvases 4:3 of its height, from the
+ * right end, painted by plain Image API regions (no service), start on the first; only
+ * handscrolls have one; an image over 4096 px is asked for at most 4096 px. */
+DQ_TEST(manifest_sections_view)
+{
+    dq_err_t err = {0};
+    json_t *m = build_sections(scroll_doc, imgs, 2, &err);
+    DQ_REQUIRE(m != NULL);
+    DQ_CHECK_STR(s(m, "id"), BASE "/iiif/presentation/3/dq-2026-0001/manifest?view=sections");
+    DQ_CHECK_STR(json_string_value(json_array_get(json_object_get(m, "behavior"), 0)), "paged");
+    DQ_CHECK_STR(s(m, "viewingDirection"), "right-to-left");
+    const json_t *items = json_object_get(m, "items");
+    /* qm-1 20000 x 1000: 16 sections of 1250; qm-2 300 x 200: 2 of 150 */
+    DQ_REQUIRE(json_array_size(items) == 18);
+    const json_t *c1 = json_array_get(items, 0);
+    DQ_CHECK_STR(s(c1, "id"), BASE "/iiif/presentation/3/dq-2026-0001/sections/canvas/1");
+    DQ_CHECK_INT(json_integer_value(json_object_get(c1, "width")), 1250);
+    DQ_CHECK_STR(body_id(c1), BASE "/iiif/3/qm-1/18750,0,1250,1000/1250,1000/0/default.jpg");
+    DQ_CHECK_STR(body_id(json_array_get(items, 15)),
+                 BASE "/iiif/3/qm-1/0,0,1250,1000/1250,1000/0/default.jpg");
+    DQ_CHECK_STR(body_id(json_array_get(items, 16)),
+                 BASE "/iiif/3/qm-2/150,0,150,200/150,200/0/default.jpg");
+    DQ_CHECK_STR(body_id(json_array_get(items, 17)),
+                 BASE "/iiif/3/qm-2/0,0,150,200/150,200/0/default.jpg");
+    const json_t *page = json_array_get(json_object_get(c1, "items"), 0);
+    DQ_CHECK(
+        json_object_get(json_object_get(json_array_get(json_object_get(page, "items"), 0), "body"),
+                        "service") == NULL);
+    const json_t *st = json_object_get(m, "start");
+    DQ_CHECK_STR(s(st, "type"), "Canvas");
+    DQ_CHECK_STR(s(st, "id"), s(c1, "id"));
+    json_decref(m);
+
+    const dq_iiif_pimage_t big[] = {{"qm-1", 20000, 6000}};
+    const char *one =
+        "{\"id\":\"b\",\"object_type\":\"handscroll\",\"images\":[{\"image_id\":\"qm-1\"}]}";
+    m = build_sections(one, big, 1, &err);
+    DQ_REQUIRE(m != NULL);
+    DQ_REQUIRE(json_array_size(json_object_get(m, "items")) == 3);
+    DQ_CHECK_STR(body_id(json_array_get(json_object_get(m, "items"), 0)),
+                 BASE "/iiif/3/qm-1/13334,0,6666,6000/4096,3687/0/default.jpg");
+    json_decref(m);
+
+    const char *hanging = "{\"id\":\"h\",\"object_type\":\"hanging_scroll\","
+                          "\"images\":[{\"image_id\":\"qm-2\"}]}";
+    DQ_CHECK(build_sections(hanging, imgs, 2, &err) == NULL && err.http_status == 404);
+}
+
 /* Issue 16: what a download embeds comes from the record with the manifest's own rights URI
  * and attribution; IIM datasets are length-prefixed and cut on UTF-8 boundaries. */
 DQ_TEST(embedded_rights_match_the_manifest)

@@ -9,6 +9,10 @@
 // tiles at the right end only; one that ignores it asks for the whole scroll at a coarse level.
 // Mirador's opened canvas and viewport are also read from its Redux store. What each viewer
 // does is printed (and asserted, so that a change in a viewer's release shows up here).
+// None of them honours start's region, so the same three then load the sections view
+// (manifest?view=sections: the scroll as screen-wide Canvases from the right end, each a
+// plain Image API region, `start` on the first Canvas; iiif/presentation.c scroll_sections),
+// and each must ask first, and at full detail, for the right end only.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,9 +21,9 @@ const NM = (root) => path.join(root, 'node_modules');
 const ALLOWED = ['mirador/dist/', 'universalviewer/dist/', '@samvera/clover-iiif/dist/'];
 const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.html': 'text/html', '.svg': 'image/svg+xml', '.png': 'image/png', '.woff2': 'font/woff2', '.woff': 'font/woff', '.map': 'application/json' };
 
-function pages(manifest) {
+function pages(manifest, suffix = '') {
   const m = JSON.stringify(manifest);
-  return {
+  const p = {
     '/mirador.html': `<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">
 <div id="viewer" style="position:absolute;inset:0"></div>
 <script src="/nm/mirador/dist/mirador.min.js"></script>
@@ -35,6 +39,7 @@ function pages(manifest) {
 <clover-viewer id=${m} style="display:block;height:700px"></clover-viewer>
 </body></html>`,
   };
+  return Object.fromEntries(Object.entries(p).map(([k, v]) => [k.replace('.html', `${suffix}.html`), v]));
 }
 
 // Region and scale of one Image API request to our server for image `img`, or null.
@@ -67,7 +72,9 @@ export default async function (h) {
   const canvas = man.items[0];
   const W = canvas.width, H = canvas.height;
   const [sx, , sw] = man.start.selector.value.replace('xywh=', '').split(',').map(Number);
-  const html = pages(murl);
+  const surl = `${murl}?view=sections`;
+  const sman = await (await fetch(surl)).json();
+  const html = { ...pages(murl), ...pages(surl, '-sections') };
   const srv = http.createServer((req, res) => {
     const p = decodeURIComponent(req.url.split('?')[0]);
     if (html[p]) { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end(html[p]); return; }
@@ -95,13 +102,13 @@ export default async function (h) {
     page.on('pageerror', (e) => errors.push(e.message));
     const tiles = [];
     let last = Date.now();
-    page.on('request', (r) => { const t = tileOf(r.url(), img, W, H); if (t) { tiles.push(t); last = Date.now(); } });
+    page.on('request', (r) => { const t = tileOf(r.url(), img, W, H); if (t) { t.url = r.url(); tiles.push(t); last = Date.now(); } });
     await page.goto(`${origin}/${name}.html`);
     // Bounded wait: until tiles came and none for 2 s, at most 25 s.
     const t0 = Date.now();
     while (Date.now() - t0 < 25000 && (tiles.length === 0 || Date.now() - last < 2000)) await page.waitForTimeout(200);
     let state = null;
-    if (name === 'mirador') {
+    if (name.startsWith('mirador')) {
       state = await page.evaluate(() => {
         const s = window.__viewer && window.__viewer.store.getState();
         if (!s) return null;
@@ -114,8 +121,13 @@ export default async function (h) {
     const finest = tiles.length ? Math.min(...tiles.map((t) => t.scale)) : null;
     const fine = tiles.filter((t) => t.scale <= finest * 1.01);
     const x0 = fine.length ? Math.min(...fine.map((t) => t.x)) : null, x1 = fine.length ? Math.max(...fine.map((t) => t.x + t.w)) : null;
-    const r = { tiles: tiles.length, finest, x0, x1, state, errors: errors.slice(0, 3) };
-    h.log(`    ${name}: ${tiles.length} image requests; finest ${finest && finest.toFixed(2)} px/px covers x ${x0}..${x1} of ${W} (start region ${sx}..${sx + sw})${state ? `; store canvasId ${state.canvasId}, viewer ${JSON.stringify(state.viewer)}` : ''}${errors.length ? `; page errors: ${errors.slice(0, 2).join(' | ').slice(0, 200)}` : ''}`);
+    // The first request at detail (at most 2 image px per screen px): what the viewer shows
+    // first, as opposed to thumbnails of the other sections.
+    const first = tiles.find((t) => t.scale <= 2) || null;
+    // Requests for the whole width bigger than a thumbnail (the Manifest's is 400 px wide).
+    const whole = tiles.filter((t) => t.x === 0 && t.w === W && t.w / t.scale > 400).length;
+    const r = { tiles: tiles.length, finest, x0, x1, first, whole, state, errors: errors.slice(0, 3) };
+    h.log(`    ${name}: ${tiles.length} image requests (${whole} of the whole width beyond a thumbnail); finest ${finest && finest.toFixed(2)} px/px covers x ${x0}..${x1} of ${W} (start region ${sx}..${sx + sw})${first ? `; first detail request x ${first.x}..${first.x + first.w}` : ''}${state ? `; store canvasId ${state.canvasId}, viewer ${JSON.stringify(state.viewer)}` : ''}${errors.length ? `; page errors: ${errors.slice(0, 2).join(' | ').slice(0, 200)}` : ''}`);
     seen[name] = r;
     return r;
   };
@@ -146,9 +158,33 @@ export default async function (h) {
       // "Handscrolls in other viewers"). When a release honours start, this fails: update the docs.
       h.expect(!honours(r) && r.x0 === 0 && r.x1 === W, `Clover shows the whole scroll at load, ignoring start's region (x ${r.x0}..${r.x1})`);
     });
+    // The sections view: the first Canvas is the right end, as wide as one section.
+    const c1 = sman.items[0];
+    const rx = W - c1.width;
+    const rightEnd = (r) => r.first && r.first.x >= rx && r.first.x + r.first.w === W
+      && r.x0 >= rx && r.x1 === W && r.whole === 0;
+    for (const [name, label] of [['mirador', 'Mirador'], ['uv', 'Universal Viewer'], ['clover', 'Clover']]) {
+      await h.test(`viewers: ${label} opens the sections view at the scroll's right end`, async () => {
+        const r = await load(`${name}-sections`);
+        h.expect(r.tiles > 0, `${label} loaded images from our image service`);
+        if (name === 'mirador') h.expect(r.state && r.state.canvasId === c1.id, `Mirador opened the start canvas (${r.state && r.state.canvasId})`);
+        h.expect(rightEnd(r), `${label} asks first and at full detail for the right end x ${rx}..${W} only (first x ${r.first && r.first.x}..${r.first && r.first.x + r.first.w}, finest x ${r.x0}..${r.x1}, ${r.whole} whole-width requests beyond a thumbnail)`);
+      });
+    }
+    await h.test('viewers: a handscroll\'s relic page links its sections view; other works have none', async () => {
+      const page = await h.newPage(h.browser, h.base, { lang: 'en-GB' });
+      await page.goto(`${h.base}/relic/${encodeURIComponent(R1)}`);
+      const a = await page.waitForSelector('.sections-manifest a', { timeout: 15000 }).then((e) => e.getAttribute('href'), () => null);
+      h.expect(a && a.startsWith(`${surl}&manifest=`), `sections link ${a}`);
+      // DQ-2026-0005 is a hanging scroll.
+      await page.goto(`${h.base}/relic/${encodeURIComponent(h.ids['DQ-2026-0005'].id)}`);
+      await page.waitForSelector('#h-manifest');
+      h.expect(await page.$('.sections-manifest') === null, 'no sections link on a hanging scroll');
+      await page.context().close();
+    });
   } finally {
     srv.close();
     fs.mkdirSync(path.join(h.ROOT, 'build'), { recursive: true });
-    fs.writeFileSync(path.join(h.ROOT, 'build', 'viewers-start.json'), JSON.stringify({ manifest: murl, W, H, start: man.start, seen }, null, 2));
+    fs.writeFileSync(path.join(h.ROOT, 'build', 'viewers-start.json'), JSON.stringify({ manifest: murl, sections: surl, W, H, start: man.start, seen }, null, 2));
   }
 }

@@ -9,6 +9,7 @@ import { getRelic, getInfo, mainImage, getJSON, send } from '../api.js';
 import { h } from '../dom.js';
 import { createViewer } from '../viewer.js';
 import { hasRole } from '../session.js';
+import { manifestField, manifestFromText, openManifest } from '../remote-manifest.js';
 
 export const name = 'living';
 
@@ -37,6 +38,11 @@ const S = {
   xr_fail: { zh: '未能开始：{msg}', en: 'Could not start: {msg}' },
   reduced: { zh: '已按系统设置减少动态：画面静止。', en: 'Reduced motion is on: the picture stays still.' },
   edit: { zh: '修正图层', en: 'Correct the layers' },
+  remote_title: { zh: '进入其他馆藏的画作', en: 'Enter a painting from another collection' },
+  remote_from: { zh: '来自其他馆藏：{host}', en: 'From another collection: {host}' },
+  remote_manifest: { zh: '来源清单', en: 'The source manifest' },
+  remote_prior: { zh: '景深仅按高低推定（画面越高越远，即 danqing scene estimate --method prior 的先验）：此作的图像在对方网站，本站服务器未能分析其山形，故无云雾、草木、水的图层。', en: 'Depth from height alone (higher on the picture is farther: the prior of danqing scene estimate --method prior): this work\'s image is on the other site, which our server cannot analyse, so there are no mist, foliage or water layers.' },
+  remote_info: { zh: '未能读取对方的图像信息（info.json）：{msg}', en: 'Could not read the other site\'s image information (info.json): {msg}' },
   brush_layer: { zh: '图层', en: 'Layer' },
   brush_tool: { zh: '笔', en: 'Brush' },
   add: { zh: '添加', en: 'Add' }, erase: { zh: '擦除', en: 'Erase' },
@@ -175,11 +181,80 @@ async function createBrushes(engine, imageId, info, set, status) {
   };
 }
 
+// ---- another collection's painting (issue 16): /living?manifest=URL (or ?iiif-content=),
+// opened from a pasted or dropped IIIF manifest. Its image service is read directly by the
+// browser (CORS); our server holds no copy, so it has no scene layers and cannot estimate
+// them: depth comes from height alone (heightPrior), and the page says so.
+async function renderRemote(ctx, glJob) {
+  const status = h('p.living-status', { role: 'status', 'aria-live': 'polite' });
+  const field = manifestField({ id: 'living-remote', onOpen: (res) => ctx.navigate(`/living?${new URLSearchParams({ manifest: res.manifest })}`) });
+  const head = (t, extra) => h('header.living-head', h('h1', t, ' · ', s('title')), extra);
+  const asked = ctx.query.get('manifest') || ctx.query.get('iiif-content') ? manifestFromText(location.href) : null;
+  let res = null, info = null;
+  if (asked) {
+    try {
+      res = await openManifest(asked);
+      const r = await fetch(`${res.service}/info.json`, { mode: 'cors', credentials: 'omit' });
+      if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+      info = await r.json();
+      if (!(info.width > 0 && info.height > 0)) throw new Error('no width and height');
+    } catch (e) {
+      status.textContent = res ? s('remote_info', { msg: e.message }) : e.message;
+      status.classList.add('error');
+      res = null;
+    }
+  }
+  const gl = await glJob;
+  const gl0 = res && gl && gl.webgl2Context();
+  if (!res || !gl0) {
+    const el = h('article.page.living.living-remote', { 'data-living': res ? 'fallback' : 'remote' }, head(s('remote_title')), status, field);
+    let v = null;
+    if (res) { // no WebGL2: the normal deep-zoom viewer of their image service
+      v = createViewer(res.service);
+      el.append(h('p.living-fallback', { role: 'note' }, s('no_webgl')), h('section.stage', v.el));
+    }
+    return { el, title: s('remote_title'), destroy() { v?.destroy(); } };
+  }
+  const host = new URL(res.manifest).host;
+  const stage = h('div.living-stage', { 'data-living': 'stage' });
+  const mq = window.matchMedia('(prefers-reduced-motion: reduce)');
+  const engine = gl.createLiving({ gl: gl0, container: stage, imageId: res.service, info, set: null, depthPrior: 'height',
+    wide: info.width / info.height > 3, reduced: mq.matches, dims: null });
+  const onMq = () => engine.setReduced(mq.matches);
+  mq.addEventListener('change', onMq);
+  const walkBtn = info.width / info.height > 3 ? h('button.btn-seal', { type: 'button', 'aria-pressed': 'false', 'data-walk': '', onclick: () => {
+    engine.walk(!engine.walking);
+    walkBtn.setAttribute('aria-pressed', engine.walking ? 'true' : 'false');
+    walkBtn.textContent = s(engine.walking ? 'stop' : 'walk');
+  } }, s('walk')) : null;
+  const el = h('article.page.living', { 'data-living': 'on', 'data-remote': res.manifest },
+    head(res.label || host, h('a.btn-line', { href: res.manifest, 'data-external': '' }, s('remote_manifest'))),
+    stage,
+    h('div.living-controls', walkBtn),
+    h('p.living-note', { 'data-remote-from': '' }, s('remote_from', { host })),
+    h('p.living-note', { 'data-depth-prior': '' }, s('remote_prior')),
+    status, field);
+  engine.ready.then(() => {
+    window.__dqLiving = { engine, stats: engine.stats, readPixels: () => engine.readPixels(), maskPixels: () => engine.maskPixels(), setPointer: (x, y) => engine.setPointer(x, y) };
+    el.dataset.ready = '1';
+  });
+  return {
+    el,
+    title: `${res.label || host} · ${s('title')}`,
+    destroy() {
+      mq.removeEventListener('change', onMq);
+      engine.destroy();
+      if (window.__dqLiving && window.__dqLiving.engine === engine) delete window.__dqLiving;
+    },
+  };
+}
+
 export async function render(ctx) {
   ensureCss();
   // three.js (1.2 MB) loads while the record, the image's geometry and its layers are asked
   // for: each wait used to follow the one before it, and the first frame waited for all.
   const glJob = import('../living-gl.js').catch((e) => { console.warn('living: three.js', e); return null; });
+  if (!ctx.params.id) return renderRemote(ctx, glJob);
   const r = await getRelic(ctx.params.id);
   const imageId = ctx.query.get('image') || mainImage(r);
   if (!imageId) throw Object.assign(new Error('no image'), { status: 404 });
@@ -234,7 +309,11 @@ export async function render(ctx) {
     await xrButton('immersive-vr', 'vr', 'vr_none', engine, status),
     await xrButton('immersive-ar', 'ar', 'ar_none', engine, status));
   const layerNote = h('p.living-note', set ? s('layers_v', { v: set.version, src: set.source }) : s('no_layers'));
-  el.append(controls, reducedNote, layerNote, status);
+  // issue 16: another collection's manifest, pasted or dropped anywhere on the page
+  const remote = manifestField({ id: 'living-remote', dropTarget: el, onOpen: (res) => ctx.navigate(`/living?${new URLSearchParams({ manifest: res.manifest })}`) });
+  const remoteBox = h('details.living-remote-box', h('summary', s('remote_title')), remote);
+  el.addEventListener('drop', () => { remoteBox.open = true; });
+  el.append(controls, reducedNote, layerNote, status, remoteBox);
 
   let brushes = null;
   if (set && hasRole('curator')) {

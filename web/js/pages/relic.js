@@ -11,7 +11,7 @@ import { createViewer } from '../viewer.js';
 import { workTools } from '../worktools.js';
 import { resolveContentState } from '../contentstate.js';
 import { stylePanel } from '../style.js';
-import { researchBox, downloadBox, placesList, remoteCompare } from '../network.js';
+import { researchBox, downloadBox, placesList, remoteCompare, sectionsLink } from '../network.js';
 import { conservationPanel } from '../conservation.js';
 import { spectralPanel } from '../spectral.js';
 import { livingEnter } from '../living-enter.js';
@@ -133,7 +133,9 @@ export async function render(ctx) {
     h('span.where', [s.owner || '', s.owner && s.position ? ' · ' : '', s.position || ''])));
   const provenance = (r.provenance || []).map((p) => h('li', h('span.year', p.year != null ? yearText(p.year) : ''), ' ', txt(p.text)));
   const dims = r.dimensions_cm ? t('dims', { h: r.dimensions_cm.height, w: r.dimensions_cm.width }) : '';
-  const imgs = (r.images || []).length > 1 ? h('ul.image-list', r.images.map((im) => h('li', h('a', {
+  // Condition captures and change maps (issue 12) belong to the conservation panel's records.
+  const pages = (r.images || []).filter((im) => im.role !== 'condition' && im.role !== 'change-map');
+  const imgs = pages.length > 1 ? h('ul.image-list', pages.map((im) => h('li', h('a', {
     href: `/relic/${encodeURIComponent(r.id)}?image=${encodeURIComponent(im.image_id)}`, 'aria-current': im.image_id === imageId ? 'true' : null,
   }, h('img', { src: imageUrl(im.image_id, '!160,160'), alt: '' }), im.label ? txt(im.label) : im.role)))) : null;
 
@@ -192,7 +194,8 @@ export async function render(ctx) {
           h('h2#h-manifest.box-title', t('manifest_title')),
           h('a.iiif-drag', { href: `${murl}?manifest=${encodeURIComponent(murl)}`, draggable: 'true', title: t('manifest_hint'), 'data-external': '' }, iiifBadge(), h('span.visually-hidden', t('manifest_title'))),
           h('p.hint', t('manifest_hint')),
-          h('p.url', h('a', { href: murl, 'data-external': '' }, murl))),
+          h('p.url', h('a', { href: murl, 'data-external': '' }, murl)),
+          sectionsLink(r, murl)), // issue 16: handscrolls for viewers that ignore start's region
         info ? downloadBox(r, imageId, info, manifest, v) : null, // issue 16: rights embedded
         v ? remoteCompare(imageId, ctx.navigate, v.el) : null))); // issue 16: a dropped/pasted manifest
 

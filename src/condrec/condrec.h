@@ -1,0 +1,93 @@
+/*
+ * condrec: condition records made from captures (issue 12, the product side of conservation).
+ * It glues the pieces that already exist into the one action a conservator needs: ingest a new
+ * capture (image/), register it against the previous record's capture and compute the change
+ * maps (conserve/, unchanged: we only call it), store the maps as derived layers beside the
+ * captures (never over a master), draft observations from the change regions, and create the
+ * record through the catalog's condition policy (catalog/condition.c: roles, validation,
+ * versions, audit). It also traces a restoration mask into a vector outline for the web.
+ * No HTTP here: the CLI (cmd_condition_record.c) and the server (http/api_condition_job.c)
+ * call it. docs/conservation.md "One-step records".
+ */
+#ifndef DQ_CONDREC_H
+#define DQ_CONDREC_H
+
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "conserve/conserve.h"
+#include "core/core.h"
+
+struct dq_blob;
+struct json_t;
+
+/* ================================================================ change outputs */
+
+/* Writes what `danqing condition changes` writes for c into dir (created): loss.png,
+ * flaking.png, fading.png (8-bit masks, REF's frame, 255 where changed), changes.png (the
+ * classes colour-coded on black: loss red, flaking yellow, fading blue) and changes.json.
+ * *json (may be NULL) receives a new reference to the changes.json object (json_decref);
+ * *text (may be NULL) its text as written (new, free()). 0, or -1 with err. */
+int dq_condrec_changes_write(const dq_conserve_changes_t *c, const char *dir, struct json_t **json,
+                             char **text, dq_err_t *err);
+
+/* ================================================================ one-step records */
+
+/* Progress: stage is a static string ("loading", "registering", "ingesting capture",
+ * "ingesting change map", "drafting observations", "saving record"), percent 0..100 overall.
+ * Called on the building thread. */
+typedef void (*dq_condrec_progress_fn)(void *ud, const char *stage, int percent);
+
+typedef struct {
+    const char *relic_id;
+    /* The new capture: a file to ingest (capture_path) or an image already catalogued
+     * (capture_image); exactly one. */
+    const char *capture_path;
+    const char *capture_image;
+    const char *orig_name; /* the uploaded file's name for the image record; may be NULL */
+    const char *date;      /* YYYY-MM-DD */
+    const char *examiner;
+    /* What to compare with: a record id "c<n>" (its first image) or an image id; NULL = the
+     * latest record dated on or before date that has a capture; none: a baseline record. */
+    const char *against;
+    const char *overall;        /* NULL: the compared record's, else "fair" (a draft to review) */
+    const char *note;           /* may be NULL */
+    double width_cm, height_cm; /* 0: the relic's dimensions_cm */
+    const char *data_dir;       /* tmp/, layers/ */
+    struct dq_blob *store;      /* masters and pyramids; NULL = data_dir */
+    const dq_actor_t *who;      /* conservators and above */
+    dq_condrec_progress_fn progress; /* may be NULL */
+    void *progress_ud;
+} dq_condrec_opts_t;
+
+/* Builds one condition record in one step (docs/conservation.md "One-step records"):
+ *  1. checks the role (401/403), the relic (404), date/examiner/overall (400), the capture;
+ *  2. picks the earlier capture (opts->against, or the latest earlier record's first image);
+ *  3. loads both and computes the change maps (dq_conserve_changes): a pair that cannot be
+ *     registered fails here with 422 and nothing has been written;
+ *  4. ingests the new capture as "<relic>.condition-<YYYYMMDD>[-n]" and the colour-coded map
+ *     as "<capture>.changes" (IIIF images of their own), the masks and changes.json under
+ *     layers/<capture>/changes/, and links both images to the relic (roles "condition" and
+ *     "change-map": visible exactly as the relic is, not canvases of the manifest);
+ *  5. drafts observations (the largest regions per class, bbox in the new capture's pixels,
+ *     area in px and cm2, severity by area) and creates the record, unpublished, with
+ *     "draft": true, for the conservator to review and publish.
+ * Any failure after step 3 undoes what was stored (links, images, layer files): the catalog
+ * holds either the whole record or nothing of it. Without an earlier capture the record is a
+ * baseline: the capture only. out receives the record's JSON as GET answers it. 0, or -1
+ * with err (http_status 400/401/403/404/413/422/500). Thread-safe; memory peaks at about
+ * 40 bytes per capture pixel (the change maps of conserve/). */
+int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *opts, dq_buf_t *out,
+                     dq_err_t *err);
+
+/* ================================================================ mask outlines */
+
+/* The outline of the non-zero regions of mask (w x h) as an SVG document in image pixel
+ * coordinates (viewBox 0 0 w h): one path of closed polygons along the pixel edges (cracks),
+ * collinear runs merged. Masks larger than max_side on either side are first reduced by an
+ * OR over blocks (an outline drawn over a whole painting needs no sub-pixel detail at full
+ * size; the coordinates stay in full-size pixels). out is appended to. 0, or -1 with err. */
+int dq_condrec_outline_svg(const uint8_t *mask, int w, int h, int max_side, dq_buf_t *out,
+                           dq_err_t *err);
+
+#endif
