@@ -108,13 +108,13 @@ FUZZ_SRCS := $(wildcard src/core/*.c src/iiif/*.c)
 build/fuzz/fuzz_iiif: fuzz/fuzz_iiif.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
-	  $(shell pkg-config --libs libsodium jansson) -lm
+	  $(shell pkg-config --cflags libsodium libcrypto jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium libcrypto jansson) -lm
 
 # The catalog target runs the write-API parsers (relic JSON, merge patches, imports,
 # annotation and tour bodies, content state) over a real SQLite catalog.
 FUZZ_CAT_SRCS := $(wildcard src/core/*.c src/iiif/*.c src/search/*.c src/catalog/*.c src/style/*.c)
-FUZZ_CAT_PKGS := libsodium jansson sqlite3 opencc libpq openblas lapacke
+FUZZ_CAT_PKGS := libsodium libcrypto jansson sqlite3 opencc libpq openblas lapacke
 build/fuzz/fuzz_catalog: fuzz/fuzz_catalog.c $(FUZZ_CAT_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
@@ -139,30 +139,30 @@ build/fuzz/fuzz_oai build/fuzz/fuzz_oai_read build/fuzz/fuzz_manifest: build/fuz
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-	  $(shell pkg-config --cflags libsodium jansson libxml-2.0) -o $@ $^ \
-	  $(shell pkg-config --libs libsodium jansson libxml-2.0) -lm
+	  $(shell pkg-config --cflags libsodium libcrypto jansson libxml-2.0) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium libcrypto jansson libxml-2.0) -lm
 # The base64 target (issue 14) runs the decoder of the scene layers' PNG data URLs;
 # fuzz_iiif_auth (issue 16) the IIIF Auth 2.0 token service's messageId/origin and its page.
 build/fuzz/fuzz_base64 build/fuzz/fuzz_iiif_auth: build/fuzz/%: fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
-	  $(shell pkg-config --libs libsodium jansson) -lm
+	  $(shell pkg-config --cflags libsodium libcrypto jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium libcrypto jansson) -lm
 # The multispectral target (issue 11) runs the spectral API's path, layer and point parsers.
 build/fuzz/fuzz_spectral: fuzz/fuzz_spectral.c src/http/spectral_layer.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
-	  $(shell pkg-config --libs libsodium jansson) -lm
+	  $(shell pkg-config --cflags libsodium libcrypto jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium libcrypto jansson) -lm
 # The S3 answer reader (issue 15) runs blob/s3_xml.c over arbitrary bytes.
 build/fuzz/fuzz_s3xml: fuzz/fuzz_s3xml.c $(FUZZ_SRCS) src/blob/s3_xml.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-	  $(shell pkg-config --cflags libsodium jansson) -o $@ $^ \
-	  $(shell pkg-config --libs libsodium jansson) -lm
+	  $(shell pkg-config --cflags libsodium libcrypto jansson) -o $@ $^ \
+	  $(shell pkg-config --libs libsodium libcrypto jansson) -lm
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_TARGETS)
 

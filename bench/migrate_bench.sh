@@ -30,8 +30,8 @@ export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-
 unset DANQING_CATALOG
 
 rows=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('select count(*) from relics').fetchone()[0])" "$WORK/src/catalog.sqlite")
-files=$(find "$WORK/src/masters" "$WORK/src/pyramids" "$WORK/src/layers" -type f 2>/dev/null | wc -l)
-bytes=$(find "$WORK/src/masters" "$WORK/src/pyramids" "$WORK/src/layers" -type f -printf '%s\n' 2>/dev/null | awk '{s+=$1} END {print s+0}')
+files=$( (find "$WORK/src/masters" "$WORK/src/pyramids" "$WORK/src/layers" -type f 2>/dev/null || true) | wc -l)
+bytes=$( (find "$WORK/src/masters" "$WORK/src/pyramids" "$WORK/src/layers" -type f -printf '%s\n' 2>/dev/null || true) | awk '{s+=$1} END {print s+0}')
 
 # one run: NAME, then migrate's arguments; prints a table row from its --json
 run() {
@@ -54,18 +54,24 @@ if f:
     mb = (f["bytes_copied"] if not d["dry_run"] else f["bytes_to_copy"]) / 1048576
     fr = " (%.1f MB/s)" % (f["bytes_copied"] / 1048576 / f["seconds"]) if f["bytes_copied"] and f["seconds"] else ""
     fb = "%d files, %.1f MB%s" % (f["copied"] if not d["dry_run"] else f["to_copy"], mb, fr)
-print("| %s | %s (%s relics) | %s | %d catalog rows | %s | %.1f s catalog | %s s wall, %s+%s s CPU, %d MiB |" % (
-    label, name, rows, f["store"] if f else "(files stay)", n, rate, c["seconds"], wall, user, sys_,
-    int(rss) // 1024))
+slow = sorted(c["tables"], key=lambda t: -t.get("seconds", 0))[:3]
+slow = ", ".join("%s %.1f s" % (t["table"], t["seconds"]) for t in slow if t.get("seconds"))
+print("| %s | %s (%s relics) | %s | %d catalog rows | %s | %.1f s catalog%s | %s | %s s wall, %s+%s s CPU, %d MiB |" % (
+    label, name, rows, f["store"] if f else "(files stay)", n, rate, c["seconds"],
+    " (%s)" % slow if slow else "", fb, wall, user, sys_, int(rss) // 1024))
 EOF
 }
 
-echo "| data | run | store | rows | catalog rate | catalog time | process |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| data | run | store | rows | catalog rate | catalog time (slowest tables) | files | process |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 if [ "$files" -gt 0 ]; then
-  node "$ROOT/tests/scripts/s3rver.cjs" "$WORK/s3" danqing >"$WORK/s3.port" </dev/null &
+  # s3rver stops when its stdin closes: a FIFO this script holds open keeps it running
+  mkfifo "$WORK/s3.in"
+  node "$ROOT/tests/scripts/s3rver.cjs" "$WORK/s3" danqing >"$WORK/s3.port" <"$WORK/s3.in" &
   s3pid=$!
-  for _ in $(seq 1 200); do grep -q PORT "$WORK/s3.port" && break; sleep 0.05; done
+  exec 7>"$WORK/s3.in"
+  for _ in $(seq 1 1200); do grep -q PORT "$WORK/s3.port" && break; sleep 0.05; done
+  grep -q PORT "$WORK/s3.port" || { echo "s3rver did not start" >&2; exit 1; }
   EP=http://127.0.0.1:$(awk '{print $2}' "$WORK/s3.port")
   run "dry run" --catalog "$URL" --store s3://danqing/bench --s3-endpoint "$EP" --dry-run
   run "copy to PostgreSQL + S3" --catalog "$URL" --store s3://danqing/bench --s3-endpoint "$EP"

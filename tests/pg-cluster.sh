@@ -11,6 +11,9 @@
 #                                   and removes DIR
 #   tests/pg-cluster.sh available   exit 0 when PostgreSQL 15 and a way to switch users exist
 #
+# DQ_PG_SETTINGS="name=value ..." adds server settings after the test ones (benches give the
+# cluster the memory docs/deploy.md recommends: bench/pg_bench.sh).
+#
 # The server is started directly (not by pg_ctl, which detaches it into a session of its own),
 # so it stays in the caller's process group: a test runner that kills the group of a failed
 # test also kills the server it left. Durability is off (fsync, full_page_writes): a test
@@ -54,13 +57,15 @@ start)
   chmod 700 "$dir"
   as_user "$PGBIN/initdb" -D "$dir/data" -U danqing -A trust -E UTF8 --locale=C.UTF-8 \
     --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+  extra=()
+  for kv in ${DQ_PG_SETTINGS:-}; do extra+=(-c "$kv"); done
   # A free port can be taken between the probe and the bind: try a few.
   for attempt in 1 2 3 4 5; do
     port=$(free_port)
     as_user "$PGBIN/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 \
       -c unix_socket_directories="$dir" -c fsync=off -c full_page_writes=off \
       -c synchronous_commit=off -c max_connections=300 -c shared_buffers=64MB \
-      -c log_min_messages=warning -c logging_collector=off >"$dir/server.log" 2>&1 </dev/null &
+      -c log_min_messages=warning -c logging_collector=off "${extra[@]}" >"$dir/server.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$dir/server.pid.runner" 2>/dev/null || true
     for _ in $(seq 1 300); do # up to 30 s on a loaded machine

@@ -459,7 +459,7 @@ int dq_catalog_capture_put(dq_catalog_t *cat, const char *relic, const char *id,
 int dq_catalog_capture_get(dq_catalog_t *cat, const char *id, const dq_actor_t *who,
                            dq_capture_t *out, dq_err_t *err);
 /* Appends a JSON array of the relic's captures ({id, relic, width, height, created, modified,
- * bands}) to out. */
+ * bands}) to out. relic NULL: every capture of the catalog (who must be an admin, else 403). */
 int dq_catalog_capture_list(dq_catalog_t *cat, const char *relic, const dq_actor_t *who,
                             dq_buf_t *out, dq_err_t *err);
 /* Records (or replaces) derived layer name of a capture: kind ("component", "pigments",
@@ -837,6 +837,7 @@ typedef struct {
     int64_t done;          /* source rows the target holds now (in key order) */
     int64_t todo;          /* rows left to copy when the copy began (the dry run's answer) */
     int64_t copied;        /* rows this run inserted */
+    double seconds;        /* spent copying it this run */
 } dq_catalog_copy_stat_t;
 typedef struct {
     int dry_run; /* 1: only check the target and fill source/target/todo; nothing is written */

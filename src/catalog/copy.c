@@ -383,6 +383,7 @@ int dq_catalog_copy(dq_catalog_t *src_cat, dq_catalog_t *dst_cat, const dq_catal
     }
     for (int i = 0; i < n; i++) {
         const dq_store_val_t *after = last[i].n_rows ? last[i].vals : NULL;
+        int64_t t0 = dq_now_us();
         for (;;) {
             batch_reset(&b, &tables[i]);
             if (read_rows(src, &b, after, 0, 0, limit, err) < 0)
@@ -399,6 +400,7 @@ int dq_catalog_copy(dq_catalog_t *src_cat, dq_catalog_t *dst_cat, const dq_catal
             batch_add(&last[i], b.vals + (size_t)(b.n_rows - 1) * tables[i].n_cols);
             batch_fix(&last[i]);
             after = last[i].vals;
+            st[i].seconds = (double)(dq_now_us() - t0) / 1e6;
             if (o->progress && o->progress(o->ud, st, n, i) != 0)
                 goto cancelled;
             if (b.n_rows < limit)

@@ -767,7 +767,8 @@ void relic_row_build(relic_row_build_t *rb, json_t *d, const char *id, int64_t v
     }
     r->restricted = json_is_true(json_object_get(d, "restricted"));
     json_t *title = json_object_get(d, "title");
-    r->sort_title = lang_get(title, "zh") ? lang_get(title, "zh") : lang_get(title, "en");
+    r->title_zh = lang_get(title, "zh");
+    r->sort_title = r->title_zh ? r->title_zh : lang_get(title, "en");
     size_t i;
     json_t *x;
     json_array_foreach(json_object_get(d, "subject"), i, x) rb->subj[r->n_subjects++] =

@@ -98,8 +98,8 @@ static int put_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
         return -1;
     char *obj = dq_xasprintf("capture/%s", p->id);
     char *detail = dq_xasprintf("{\"relic\":\"%s\"}", rid);
-    r = b->audit->append(txn, p->who->user, existed == 0 ? "spectral.replace" : "spectral.add",
-                         obj, detail, err);
+    r = b->audit->append(txn, p->who->user, existed == 0 ? "spectral.replace" : "spectral.add", obj,
+                         detail, err);
     free(obj);
     free(detail);
     if (r < 0)
@@ -193,8 +193,8 @@ static int list_row(void *ud, const dq_spectral_row_t *row)
     json_t *e = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "id", row->id, "relic", row->relic_id,
                           "width", row->width, "height", row->height, "created", row->created,
                           "modified", row->modified);
-    json_object_set(e, "bands", json_object_get(d, "bands") ? json_object_get(d, "bands")
-                                                            : json_array());
+    json_object_set(e, "bands",
+                    json_object_get(d, "bands") ? json_object_get(d, "bands") : json_array());
     char *s = json_dumps(e, JSON_COMPACT | JSON_REAL_PRECISION(10));
     dq_buf_puts(g->buf, g->n++ ? "," : "");
     dq_buf_puts(g->buf, s);
@@ -209,6 +209,15 @@ static int list_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
     get_t *g = ud;
     const dq_store_backend_t *b = g->be;
     char rid[64];
+    if (!g->id) { /* every capture: for fixity and maintenance, administrators only */
+        if (g->who->role < DQ_ROLE_ADMIN)
+            return dq_err_set(err, DQ_EINVAL, 403, "listing every capture needs admin");
+        dq_buf_putc(g->buf, '[');
+        if (b->spectral->list(txn, NULL, list_row, g, err) < 0)
+            return -1;
+        dq_buf_putc(g->buf, ']');
+        return 0;
+    }
     int r = find_relic(b, txn, g->id, g->who, rid, err);
     if (r < 0)
         return -1;

@@ -63,6 +63,7 @@ typedef struct {
     int year_from, year_to, has_year;               /* has_year 0: no dates */
     int restricted;
     const char *sort_title; /* accession-independent title key for display */
+    const char *title_zh;   /* the zh title (a dictionary name), NULL when there is none */
     const char *const *subjects;
     int n_subjects;
     const char *const *creators; /* facet labels: the zh name, else en */

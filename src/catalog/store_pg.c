@@ -66,6 +66,7 @@ static const migration_t migrations[] = {
     {18, "relic title and creators full-text index", dq_pg_relic_title_schema}, /* _relic.c */
     {19, "withdrawals of relics restricted before migration 15, from the audit trail",
      dq_pg_withdrawal_backfill}, /* store_pg_kinds.c */
+    {23, "relic search tables compressed with lz4", dq_pg_relic_lz4_schema}, /* _relic.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -158,8 +159,63 @@ static const char *prepared(dq_store_txn_t *t, const char *sql, int n_params, dq
     return p->name;
 }
 
+/* ---------------------------------------------------------------- writes sent by a thread */
+
+/* 1 on the thread dq_pg_send_async started, while it runs fn: its own statements must not
+ * wait for themselves. Per-thread. */
+static _Thread_local int on_sender;
+
+static void *sender_main(void *arg)
+{
+    dq_store_txn_t *t = arg;
+    on_sender = 1;
+    dq_err_clear(&t->send_err);
+    t->send_rc = t->send_fn(t, t->send_job, &t->send_err);
+    on_sender = 0;
+    return NULL;
+}
+
+int dq_pg_sync(dq_store_txn_t *t, dq_err_t *err)
+{
+    if (!t->sending || on_sender)
+        return 0;
+    pthread_join(t->sender, NULL); /* the join orders the sender's writes before ours */
+    t->sending = 0;
+    t->send_free(t->send_job);
+    t->send_job = NULL;
+    if (t->send_rc < 0) {
+        t->failed = 1;
+        if (err)
+            *err = t->send_err;
+        return -1;
+    }
+    return 0;
+}
+
+int dq_pg_send_async(dq_store_txn_t *t, int (*fn)(dq_store_txn_t *t, void *job, dq_err_t *err),
+                     void (*free_fn)(void *job), void *job, dq_err_t *err)
+{
+    if (dq_pg_sync(t, err) < 0) {
+        free_fn(job);
+        return -1;
+    }
+    t->send_fn = fn;
+    t->send_free = free_fn;
+    t->send_job = job;
+    t->sending = 1;
+    if (pthread_create(&t->sender, NULL, sender_main, t) == 0)
+        return 0;
+    t->sending = 0; /* no thread: send here */
+    int rc = fn(t, job, err);
+    free_fn(job);
+    t->send_job = NULL;
+    return rc;
+}
+
 PGresult *dq_pg_exec(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_err_t *err)
 {
+    if (dq_pg_sync(t, err) < 0)
+        return NULL;
     const char *name = prepared(t, sql, params ? params->n : 0, err);
     if (!name)
         return NULL;
@@ -172,6 +228,8 @@ PGresult *dq_pg_exec(dq_store_txn_t *t, const char *sql, const pg_params_t *para
 PGresult *dq_pg_exec_once(dq_store_txn_t *t, const char *sql, const pg_params_t *params,
                           dq_err_t *err)
 {
+    if (dq_pg_sync(t, err) < 0)
+        return NULL;
     return check(t,
                  PQexecParams(t->pc->conn, sql, params ? params->n : 0, NULL,
                               params ? params->v : NULL, params ? params->len : NULL, NULL, 0),
@@ -208,6 +266,8 @@ int dq_pg_int(dq_store_txn_t *t, const char *sql, const pg_params_t *params, int
 int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_pg_row_cb cb,
                void *ud, dq_err_t *err)
 {
+    if (dq_pg_sync(t, err) < 0)
+        return -1;
     const char *name = prepared(t, sql, params ? params->n : 0, err);
     PGconn *c = t->pc->conn;
     if (!name)
@@ -235,6 +295,8 @@ int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq
 int dq_pg_copy_in(dq_store_txn_t *t, const char *sql, const char *data, size_t len,
                   dq_err_t *err)
 {
+    if (dq_pg_sync(t, err) < 0)
+        return -1;
     PGconn *c = t->pc->conn;
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
@@ -356,6 +418,8 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
 /* Runs a transaction-control text (several statements allowed) on t's connection. */
 static int control(dq_store_txn_t *t, const char *sql, dq_err_t *err)
 {
+    if (dq_pg_sync(t, err) < 0)
+        return -1;
     PGresult *r = check(t, PQexec(t->pc->conn, sql), "transaction", err);
     if (!r)
         return -1;
@@ -437,6 +501,7 @@ static void store_rollback(dq_store_txn_t *t)
 {
     if (!t)
         return;
+    dq_pg_sync(t, NULL); /* its outcome no longer matters, but the connection must be idle */
     PGresult *r = PQexec(t->pc->conn, "ROLLBACK");
     PQclear(r);
     txn_end(t);
@@ -444,6 +509,10 @@ static void store_rollback(dq_store_txn_t *t)
 
 static int store_commit(dq_store_txn_t *t, dq_err_t *err)
 {
+    if (dq_pg_sync(t, err) < 0) { /* writes still on their way failed: nothing is kept */
+        store_rollback(t);
+        return -1;
+    }
     if (t->failed) {
         /* PostgreSQL has already refused the transaction; COMMIT would roll it back. */
         store_rollback(t);

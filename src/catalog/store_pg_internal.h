@@ -87,6 +87,17 @@ struct dq_store_txn {
     dq_buf_t m_query;
     int64_t *m_seqs;
     size_t n_m, cap_m;
+    /* Writes still on their way (dq_pg_send_async): a thread of their own sends them on the
+     * connection while the caller prepares what comes next; every other use of the
+     * connection waits for it first (dq_pg_sync). Touched only by the transaction's thread
+     * while sending is 0, and by the sender alone while it is 1. */
+    int sending;
+    pthread_t sender;
+    int (*send_fn)(dq_store_txn_t *t, void *job, dq_err_t *err);
+    void (*send_free)(void *job);
+    void *send_job; /* owned, freed by dq_pg_sync */
+    int send_rc;
+    dq_err_t send_err;
 };
 
 struct pg_store {
@@ -143,6 +154,16 @@ int dq_pg_walk(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq
  * 0, or -1 with err (txn failed). */
 int dq_pg_copy_in(dq_store_txn_t *t, const char *sql, const char *data, size_t len,
                   dq_err_t *err);
+/* Runs fn(t, job) on a thread of its own and returns at once: the statements fn sends
+ * overlap with the caller's next work (an import's client CPU with the server's). Its
+ * outcome comes with the next dq_pg_sync, which every statement of this file set calls
+ * first, commit and rollback included; free_fn(job) is called then. When no thread can be
+ * started, fn runs here. 0, or -1 with err (fn's own failure, when it ran here). */
+int dq_pg_send_async(dq_store_txn_t *t, int (*fn)(dq_store_txn_t *t, void *job, dq_err_t *err),
+                     void (*free_fn)(void *job), void *job, dq_err_t *err);
+/* Waits for the writes dq_pg_send_async started: 0, or -1 with their error (the
+ * transaction has failed then). A no-op on the sending thread itself and when none run. */
+int dq_pg_sync(dq_store_txn_t *t, dq_err_t *err);
 /* Fills err from the failed result res (NULL: the connection's message), marks t failed;
  * returns -1. */
 int dq_pg_fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err);
@@ -164,7 +185,8 @@ void dq_pg_array_add(dq_buf_t *b, const char *v);
 /* ---- the schema: one function per object kind returns its migration SQL ---- */
 
 extern const char dq_pg_image_schema[], dq_pg_pending_schema[];
-extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[], dq_pg_relic_title_schema[];
+extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[], dq_pg_relic_title_schema[],
+    dq_pg_relic_lz4_schema[];
 extern const char dq_pg_account_schema[], dq_pg_account_fold_schema[];
 extern const char dq_pg_annotation_schema[], dq_pg_lesson_schema[];
 
@@ -214,6 +236,14 @@ void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_f
  * phrases have no tokens). Phrases become <-> chains of quoted lexemes: nothing a user typed
  * becomes tsquery syntax. */
 void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out);
+/* A one-term plan's DQ_RELIC_MATCH_ALL query in two parts whose matches together are the
+ * query's: its one-lexeme alternatives (exact, which GIN answers without reading rows) and
+ * its phrases (rechecked against each candidate's positions). PostgreSQL rechecks every
+ * candidate of a query that holds any phrase, so 'qiushan' | 'qiu' <-> 'shan' read 19,000
+ * tsvectors from TOAST that the lexeme alone had matched. 1 when both parts are non-empty
+ * (appended to exact and phrased), else 0 and nothing appended. */
+int dq_pg_tsquery_split(const dq_search_t *s, const dq_search_plan_t *plan, dq_buf_t *exact,
+                        dq_buf_t *phrased);
 /* The phrases (fts_aux.h, dq_fts_phrases_t) and FTS5's snippet and highlight over them
  * come from fts_aux.c, which the SQLite backend shares. */
 /* Appends phrase k alone as a tsquery (nothing when it has no tokens). */

@@ -254,6 +254,39 @@ void dq_pg_phrase_tsquery(const dq_fts_phrases_t *p, size_t k, dq_buf_t *out)
     put_chain(p, k, NULL, out);
 }
 
+int dq_pg_tsquery_split(const dq_search_t *s, const dq_search_plan_t *plan, dq_buf_t *exact,
+                        dq_buf_t *phrased)
+{
+    if (plan->n_terms != 1)
+        return 0;
+    dq_fts_phrases_t p;
+    dq_buf_t one = {0}, e = {0}, ph = {0};
+    dq_fts_phrases(s, plan, 0, &p);
+    /* the phrases of the one term, in dq_pg_tsquery's order */
+    size_t k = 0;
+    for (size_t i = 0; i < plan->n_ph; i++) {
+        if (plan->ph[i].term != 0)
+            continue;
+        dq_buf_reset(&one);
+        if (put_chain(&p, k++, NULL, &one)) {
+            dq_buf_t *to = one.data[0] == '(' ? &ph : &e; /* '(': a chain of lexemes */
+            if (to->len)
+                dq_buf_puts(to, " | ");
+            dq_buf_append(to, one.data, one.len);
+        }
+    }
+    int split = e.len && ph.len;
+    if (split) {
+        dq_buf_append(exact, e.data, e.len);
+        dq_buf_append(phrased, ph.data, ph.len);
+    }
+    dq_buf_free(&one);
+    dq_buf_free(&e);
+    dq_buf_free(&ph);
+    dq_fts_phrases_free(&p);
+    return split;
+}
+
 void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out)
 {
     dq_fts_phrases_t p;

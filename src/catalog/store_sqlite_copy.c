@@ -163,7 +163,8 @@ static int copy_put(dq_store_txn_t *txn, const dq_store_table_t *t, const dq_sto
         dq_buf_printf(&q, "%s?%d", c ? ", " : "", c + 1);
     dq_buf_puts(&q, ")");
     dq_buf_printf(&e, "SELECT 1 FROM %s WHERE rowid = ?1", t->name);
-    if (dq_sq_prepare(txn, q.data, &st, err) < 0 || dq_sq_prepare(txn, e.data, &ex, err) < 0)
+    if (dq_sq_prepare(txn, q.data, &st, err) < 0 ||
+        (fts && dq_sq_prepare(txn, e.data, &ex, err) < 0))
         goto out;
     for (int r = 0; r < n_rows; r++) {
         const dq_store_val_t *v = rows + (size_t)r * t->n_cols;

@@ -157,7 +157,8 @@ static void usage(void)
            "data, or a target object holding other bytes under one of these keys, is refused.\n"
            "Killed, it goes on where it stopped when run again; run again after it finished, it\n"
            "copies nothing. The source is only read. Stop writes to it while it is copied.\n\n"
-           "  --dry-run   say what would be copied (rows per table, files, bytes); write nothing\n"
+           "  --dry-run   say what would be copied (rows per table, files, bytes); write no row\n"
+           "              and no object (opening the target database makes its empty schema)\n"
            "  --json      one JSON object on stdout instead of the text summary\n"
            "  --batch N   rows per write transaction (default 1000)\n\n"
            "Then serve with: danqing --data NEW_DIR --catalog URL --store STORE serve\n"
@@ -264,10 +265,27 @@ int dq_cmd_migrate(dq_config_t *cfg, int argc, char **argv)
                    cfg->data_dir, conf);
         goto out;
     }
-    if (cfg->store[0] &&
-        same_dir(cfg->store[0] == '/' ? cfg->store : cfg->store + 7, cfg->data_dir)) {
+    if (cfg->store[0] && strncmp(cfg->store, "s3://", 5) != 0 &&
+        same_dir(strncmp(cfg->store, "file://", 7) == 0 ? cfg->store + 7 : cfg->store,
+                 cfg->data_dir)) {
         dq_err_set(&err, DQ_EINVAL, 0, "--store names the data directory itself");
         goto out;
+    }
+    if (strncmp(cfg->catalog, "sqlite:", 7) == 0 || cfg->catalog[0] == '/') {
+        const char *p = cfg->catalog[0] == '/' ? cfg->catalog : cfg->catalog + 7;
+        struct stat sd;
+        char *file = stat(p, &sd) == 0 && S_ISDIR(sd.st_mode)
+                         ? dq_xasprintf("%s/catalog.sqlite", p)
+                         : dq_xstrdup(p); /* a directory names DIR/catalog.sqlite */
+        char *a = realpath(file, NULL), *b = realpath(src_db, NULL);
+        free(file);
+        int same = a && b && strcmp(a, b) == 0;
+        free(a);
+        free(b);
+        if (same) {
+            dq_err_set(&err, DQ_EINVAL, 0, "--catalog names this data directory's own catalog");
+            goto out;
+        }
     }
     /* the source: its own SQLite file, whatever DANQING_CATALOG says */
     char *src_url = dq_xasprintf("sqlite:%s", src_db);
@@ -403,9 +421,9 @@ int dq_cmd_migrate(dq_config_t *cfg, int argc, char **argv)
             json_str(&b, st[i].table);
             dq_buf_printf(&b,
                           ", \"source\": %lld, \"target_before\": %lld, \"to_copy\": %lld,"
-                          " \"copied\": %lld}",
+                          " \"copied\": %lld, \"seconds\": %.3f}",
                           (long long)st[i].source, (long long)st[i].target, (long long)st[i].todo,
-                          (long long)st[i].copied);
+                          (long long)st[i].copied, st[i].seconds);
         }
         dq_buf_puts(&b, "]}, \"files\": ");
         if (target) {
@@ -438,13 +456,14 @@ int dq_cmd_migrate(dq_config_t *cfg, int argc, char **argv)
         printf("catalog: %lld rows, %lld %s\n", (long long)rows_src,
                (long long)(dry ? rows_todo : rows_copied), dry ? "to copy" : "copied now");
         if (target)
-            printf("files: %zu in %s, %llu already there (verified), %llu %s (%.1f MB)%s\n",
-                   files.n, dq_blob_describe(target), (unsigned long long)files_present,
+            printf("files: %zu in %s, %llu already there (verified), %llu %s (%.1f MB)\n", files.n,
+                   dq_blob_describe(target), (unsigned long long)files_present,
                    (unsigned long long)(dry ? files.n - files_present : files_copied),
                    dry ? "to copy" : "copied and verified",
-                   (double)(dry ? bytes_todo : bytes_copied) / 1048576.0, "");
+                   (double)(dry ? bytes_todo : bytes_copied) / 1048576.0);
         else
-            printf("files: not copied (no --store: they stay in %s)\n", cfg->data_dir);
+            printf("files: not copied (no --store: they stay in %s)\n",
+                   dq_fs_exists(conf) ? "the store its store.conf names" : cfg->data_dir);
         printf("%.1f s\n", secs);
     }
     rc = 0;

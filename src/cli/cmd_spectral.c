@@ -1,10 +1,13 @@
 /*
  * cmd_spectral.c: `danqing spectral add|list|pigments|reveal|decompose` (issue 11). add reads
  * a band stack, calibrates and registers it (spectral_stack.c), stores every band as a 16-bit
- * pyramid under DATA/layers/spectral/<capture>/ and the record in the catalog, atomically:
- * files are written in DATA/tmp/ first and moved in only when the catalog row commits. The
- * analysis commands read the stored bands, run src/spectral/, write their outputs and record
- * them as derived layers. A progress bar goes to stderr on a terminal; --json prints one JSON
+ * pyramid in the blob store (src/blob: the data directory, a mount or S3) under
+ * layers/spectral/<capture>/<band>.tif and the record in the catalog, atomically: nothing is
+ * in place until every band is written, and a failed catalog write puts the old files back
+ * (see place_t). The analysis commands read the stored bands through the store, run
+ * src/spectral/, write their outputs and record them as derived layers (also in the store,
+ * layers/spectral/<capture>/<layer>.png); bands and layers carry their SHA-256 in the
+ * catalog for `danqing fixity`. A progress bar goes to stderr on a terminal; --json prints one JSON
  * object on stdout. Nothing here computes science itself.
  */
 #define _GNU_SOURCE
@@ -22,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "cli/spectral_stack.h"
 #include "image/image.h"
@@ -94,8 +98,8 @@ static void bar_cb(void *ud, int pct)
 static int parse_rect(const char *s, dq_spec_rect_t *r)
 {
     int n = 0;
-    if (sscanf(s, "%d,%d,%d,%d%n", &r->x, &r->y, &r->w, &r->h, &n) != 4 || s[n] ||
-        r->x < 0 || r->y < 0 || r->w < 1 || r->h < 1)
+    if (sscanf(s, "%d,%d,%d,%d%n", &r->x, &r->y, &r->w, &r->h, &n) != 4 || s[n] || r->x < 0 ||
+        r->y < 0 || r->w < 1 || r->h < 1)
         return -1;
     return 0;
 }
@@ -140,12 +144,17 @@ typedef struct {
     dq_err_t err;
     progress_t *pg;
     dq_stack_band_t res[DQ_STACK_MAX]; /* per band: the record (no pixels: written as made) */
+    char sha[DQ_STACK_MAX][65];        /* per band: SHA-256 of the file, for `danqing fixity` */
+    uint64_t size[DQ_STACK_MAX];
 } add_job_t;
 
+/* Writes band i and hashes the file while it is still in the page cache, on this worker. */
 static int add_band(add_job_t *j, int i, dq_err_t *err)
 {
     char *path = dq_xasprintf("%s/%s.tif", j->tmp, j->st->b[i].name);
     int sr = dq_stack_band_save(j->st, i, path, &j->res[i], err);
+    if (sr == 0)
+        sr = dq_sha256_file(path, j->sha[i], &j->size[i], err);
     free(path);
     return sr;
 }
@@ -224,17 +233,176 @@ static int run_bands(add_job_t *j, dq_err_t *err)
     return 0;
 }
 
-static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, const char *relic, const char *dir,
-                   const char *cap_id, int replace, int json_out, dq_err_t *err)
+/* How add puts a capture's files in place. A file store (the data directory, a mount) gets
+ * the bands in a directory beside the capture's and swaps the directories by rename (the old
+ * one is kept until the catalog row commits). An object store gets every band uploaded under
+ * its key (each upload atomic); on --replace the old bands that a new one overwrites are first
+ * copied aside, so that a failed upload or catalog write can put them back. */
+typedef struct {
+    dq_blob_t *store;
+    const char *cap;
+    char *tmp;   /* where the bands are written (owned) */
+    char *final; /* file store: the capture's directory (owned); NULL for an object store */
+    char *old;   /* file store: the previous directory while moved aside (owned) */
+    int moved_old, moved_new;
+    /* object store: */
+    int n_put;                  /* bands uploaded so far (in record order) */
+    char *backup[DQ_STACK_MAX]; /* per band: a local copy of the object it replaced, or NULL */
+    int existed[DQ_STACK_MAX];  /* per band: its key held an object before */
+} place_t;
+
+static int place_begin(dq_config_t *cfg, place_t *pl, dq_err_t *err)
+{
+    char *key = dq_xasprintf("layers/spectral/%s", pl->cap);
+    pl->final = dq_blob_file_path(pl->store, key);
+    free(key);
+    /* Beside the capture's directory for a file store (a rename must not cross file
+     * systems), DATA/tmp for an object store. */
+    char *parent = pl->final
+                       ? dq_xasprintf("%.*s", (int)(strrchr(pl->final, '/') - pl->final), pl->final)
+                       : dq_xasprintf("%s/tmp", cfg->data_dir);
+    int rc = dq_fs_mkdirs(parent, err);
+    if (rc == 0) {
+        pl->tmp = pl->final ? dq_xasprintf("%s/.new-%s.XXXXXX", parent, pl->cap)
+                            : dq_xasprintf("%s/spectral.XXXXXX", parent);
+        if (!mkdtemp(pl->tmp)) {
+            rc = dq_err_set(err, DQ_EIO, 0, "mkdtemp %s: %s", pl->tmp, strerror(errno));
+            free(pl->tmp);
+            pl->tmp = NULL;
+        }
+    }
+    free(parent);
+    return rc;
+}
+
+/* Puts the written bands in place (before the catalog row). */
+static int place_files(place_t *pl, const dq_stack_t *st, int have_old, dq_err_t *err)
+{
+    if (pl->final) {
+        if (dq_fs_exists(pl->final)) {
+            pl->old = dq_xasprintf("%s.old", pl->tmp);
+            if (rename(pl->final, pl->old) < 0)
+                return dq_err_set(err, DQ_EIO, 0, "rename %s: %s", pl->final, strerror(errno));
+            pl->moved_old = 1;
+        }
+        if (rename(pl->tmp, pl->final) < 0)
+            return dq_err_set(err, DQ_EIO, 0, "rename %s: %s", pl->tmp, strerror(errno));
+        pl->moved_new = 1;
+        return 0;
+    }
+    for (int i = 0; i < st->n; i++) {
+        char *key = dq_stack_band_key(pl->cap, st->b[i].name);
+        char *src = dq_xasprintf("%s/%s.tif", pl->tmp, st->b[i].name);
+        int rc = 0, ex = have_old ? dq_blob_exists(pl->store, key, err) : 0;
+        if (ex < 0) {
+            rc = -1;
+        } else if (ex == 1) {
+            /* An old object that cannot be read back intact (a corrupt one, the very reason
+             * to replace a capture) is replaced without a copy: undo leaves the new one. */
+            pl->existed[i] = 1;
+            pl->backup[i] = dq_xasprintf("%s/old-%s.tif", pl->tmp, st->b[i].name);
+            dq_err_t e = {0};
+            if (dq_blob_fetch_file(pl->store, key, pl->backup[i], &e) < 0) {
+                free(pl->backup[i]);
+                pl->backup[i] = NULL;
+            }
+        }
+        if (rc == 0)
+            rc = dq_blob_put_file(pl->store, key, src, err);
+        if (rc == 0)
+            pl->n_put = i + 1;
+        free(key);
+        free(src);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* After a failure: the store as it was before place_files. */
+static void place_undo(place_t *pl, const dq_stack_t *st)
+{
+    dq_err_t ignore = {0};
+    if (pl->final) {
+        if (pl->moved_new)
+            rename(pl->final, pl->tmp);
+        if (pl->moved_old)
+            rename(pl->old, pl->final);
+        pl->moved_new = pl->moved_old = 0;
+        return;
+    }
+    for (int i = 0; i < pl->n_put; i++) {
+        char *key = dq_stack_band_key(pl->cap, st->b[i].name);
+        if (pl->backup[i])
+            dq_blob_put_file(pl->store, key, pl->backup[i], &ignore);
+        else if (!pl->existed[i])
+            dq_blob_remove(pl->store, key, &ignore);
+        free(key);
+    }
+    pl->n_put = 0;
+}
+
+typedef struct {
+    const dq_stack_t *st;
+    const char *cap;
+    dq_blob_t *store;
+} stale_t;
+
+/* An object of the replaced capture that the new one does not have: removed after commit. */
+static int remove_stale(void *ud, const char *key, const char *sha256, uint64_t size)
+{
+    (void)sha256;
+    (void)size;
+    const stale_t *s = ud;
+    for (int i = 0; i < s->st->n; i++) {
+        char *k = dq_stack_band_key(s->cap, s->st->b[i].name);
+        int same = strcmp(k, key) == 0;
+        free(k);
+        if (same)
+            return 0;
+    }
+    dq_err_t ignore = {0};
+    dq_blob_remove(s->store, key, &ignore);
+    return 0;
+}
+
+/* After the catalog row committed: the old files go. */
+static void place_done(place_t *pl, const dq_stack_t *st, const dq_capture_t *existing,
+                       const char *old_layers)
+{
+    if (pl->final) {
+        if (pl->moved_old)
+            rm_flat_dir(pl->old);
+    } else if (existing->doc) {
+        stale_t s = {st, pl->cap, pl->store};
+        dq_stack_each_file(pl->cap, existing->doc, old_layers, remove_stale, &s);
+    }
+    pl->moved_old = pl->moved_new = 0;
+    pl->n_put = 0;
+}
+
+static void place_free(place_t *pl)
+{
+    if (pl->tmp)
+        rm_flat_dir(pl->tmp);
+    for (int i = 0; i < DQ_STACK_MAX; i++)
+        free(pl->backup[i]);
+    free(pl->tmp);
+    free(pl->final);
+    free(pl->old);
+}
+
+static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const char *relic,
+                   const char *dir, const char *cap_id, int replace, int json_out, dq_err_t *err)
 {
     const dq_actor_t cli = {.user = "cli", .role = DQ_ROLE_ADMIN};
     dq_stack_t st;
-    char *tmp = NULL, *final = NULL, *old = NULL;
+    place_t pl = {.store = store, .cap = cap_id};
     json_t *bands = json_array(), *rec = NULL;
-    dq_buf_t lb = {0};
+    dq_buf_t lb = {0}, old_layers = {0};
     dq_capture_t existing = {0}, stored = {0};
     progress_t pg = {isatty(STDERR_FILENO), "add"};
-    int rc = -1, moved_old = 0, moved_new = 0, w = 0, h = 0;
+    int rc = -1, w = 0, h = 0, have_old = 0;
     int64_t t0 = dq_now_us();
     memset(&st, 0, sizeof(st));
     if (!dq_capture_id_valid(cap_id, err))
@@ -243,27 +411,21 @@ static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, const char *relic, const
     if (dq_catalog_capture_list(cat, relic, &cli, &lb, err) < 0)
         goto out;
     dq_err_t e2 = {0};
-    if (dq_catalog_capture_get(cat, cap_id, &cli, &existing, &e2) == 0 && !replace) {
-        dq_err_set(err, DQ_EEXIST, 409, "capture %s exists (use --replace)", cap_id);
-        goto out;
-    }
-    if (dq_stack_open(dir, cfg->max_pixels, &st, err) < 0 || dq_stack_prepare(&st, err) < 0)
-        goto out;
-    char *tmpd = dq_xasprintf("%s/tmp", cfg->data_dir);
-    int mk = dq_fs_mkdirs(tmpd, err);
-    if (mk == 0) {
-        tmp = dq_xasprintf("%s/spectral.XXXXXX", tmpd);
-        if (!mkdtemp(tmp)) {
-            dq_err_set(err, DQ_EIO, 0, "mkdtemp %s: %s", tmp, strerror(errno));
-            mk = -1;
+    if (dq_catalog_capture_get(cat, cap_id, &cli, &existing, &e2) == 0) {
+        if (!replace) {
+            dq_err_set(err, DQ_EEXIST, 409, "capture %s exists (use --replace)", cap_id);
+            goto out;
         }
+        have_old = 1;
+        if (dq_catalog_capture_layers(cat, cap_id, &cli, &old_layers, err) < 0)
+            goto out;
     }
-    free(tmpd);
-    if (mk < 0)
+    if (dq_stack_open(dir, cfg->max_pixels, &st, err) < 0 || dq_stack_prepare(&st, err) < 0 ||
+        place_begin(cfg, &pl, err) < 0)
         goto out;
     add_job_t *job = dq_xcalloc(1, sizeof(*job));
     job->st = &st;
-    job->tmp = tmp;
+    job->tmp = pl.tmp;
     job->pg = &pg;
     bar(&pg, 0, "bands");
     int br = run_bands(job, err);
@@ -274,15 +436,16 @@ static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, const char *relic, const
         h = b->h;
         json_t *cal = json_array();
         for (int c = 0; c < b->channels; c++)
-            json_array_append_new(
-                cal, json_pack("{s:f, s:f, s:f, s:f, s:f, s:i}", "flat_rms", b->cal[c].flat_rms,
-                               "grey_rms", b->cal[c].grey_rms, "gain", b->cal[c].gain, "offset",
-                               b->cal[c].offset, "falloff", b->cal[c].falloff, "grey_steps",
-                               b->cal[c].n_steps));
-        json_t *e = json_pack("{s:s, s:s, s:s, s:i, s:i, s:[f,f], s:f, s:o, s:b}", "name", s->name,
-                              "kind", s->kind, "file", s->file, "channels", b->channels,
+            json_array_append_new(cal, json_pack("{s:f, s:f, s:f, s:f, s:f, s:i}", "flat_rms",
+                                                 b->cal[c].flat_rms, "grey_rms", b->cal[c].grey_rms,
+                                                 "gain", b->cal[c].gain, "offset", b->cal[c].offset,
+                                                 "falloff", b->cal[c].falloff, "grey_steps",
+                                                 b->cal[c].n_steps));
+        json_t *e = json_pack("{s:s, s:s, s:s, s:i, s:i, s:[f,f], s:f, s:o, s:b, s:s, s:I}", "name",
+                              s->name, "kind", s->kind, "file", s->file, "channels", b->channels,
                               "input_bits", b->bits, "shift_px", b->dx, b->dy, "registration_peak",
-                              b->peak, "calibration", cal, "reference", i == st.reference);
+                              b->peak, "calibration", cal, "reference", i == st.reference, "sha256",
+                              job->sha[i], "size", (json_int_t)job->size[i]);
         if (strcmp(s->kind, "uv_fluorescence") == 0)
             json_object_set_new(e, "excitation_nm", json_real(s->nm));
         else if (strcmp(s->kind, "reflectance") == 0)
@@ -297,43 +460,22 @@ static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, const char *relic, const
                     "scale", DQ_STACK_SCALE, "encoding",
                     "uint16 = round(reflectance * scale); colour bands linear RGB");
     char *doc = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    /* Move the files in, then the catalog row; undo the move when the row fails. */
-    final = dq_stack_dir(cfg->data_dir, cap_id);
-    char *parent = dq_xasprintf("%s/layers/spectral", cfg->data_dir);
-    int pr = dq_fs_mkdirs(parent, err);
-    free(parent);
-    if (pr < 0) {
+    /* The files in place, then the catalog row; the files are undone when the row fails. */
+    if (place_files(&pl, &st, have_old, err) < 0) {
         free(doc);
         goto out;
     }
-    if (dq_fs_exists(final)) {
-        old = dq_xasprintf("%s.old", tmp);
-        if (rename(final, old) < 0) {
-            free(doc);
-            dq_err_set(err, DQ_EIO, 0, "rename %s: %s", final, strerror(errno));
-            goto out;
-        }
-        moved_old = 1;
-    }
-    if (rename(tmp, final) < 0) {
-        free(doc);
-        dq_err_set(err, DQ_EIO, 0, "rename %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    moved_new = 1;
     int pr2 = dq_catalog_capture_put(cat, relic, cap_id, w, h, doc, replace, &cli, &stored, err);
     free(doc);
     if (pr2 < 0)
         goto out;
-    if (moved_old)
-        rm_flat_dir(old);
-    moved_old = moved_new = 0;
+    place_done(&pl, &st, &existing, old_layers.data);
     bar_done(&pg);
     double secs = (double)(dq_now_us() - t0) / 1e6;
     if (json_out) {
-        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:O, s:f}", "id", stored.id, "relic",
-                              stored.relic_id, "width", w, "height", h, "bands", bands, "seconds",
-                              secs);
+        json_t *o =
+            json_pack("{s:s, s:s, s:i, s:i, s:O, s:f}", "id", stored.id, "relic", stored.relic_id,
+                      "width", w, "height", h, "bands", bands, "seconds", secs);
         print_json(o);
         json_decref(o);
     } else {
@@ -354,20 +496,13 @@ static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, const char *relic, const
     rc = 0;
 out:
     bar_done(&pg);
-    if (moved_new) {
-        /* The catalog refused: put the old files back. */
-        rename(final, tmp);
-        if (moved_old)
-            rename(old, final);
-    }
-    if (tmp)
-        rm_flat_dir(tmp);
-    free(tmp);
-    free(final);
-    free(old);
+    if (rc < 0)
+        place_undo(&pl, &st);
+    place_free(&pl);
     json_decref(bands);
     json_decref(rec);
     dq_buf_free(&lb);
+    dq_buf_free(&old_layers);
     dq_capture_free(&existing);
     dq_capture_free(&stored);
     dq_stack_close(&st);
@@ -399,7 +534,7 @@ static void stored_free(stored_t *s)
 
 /* Loads the capture's reflectance bands inside the library's range (405..996 nm), and the UV
  * band when with_uv. */
-static int stored_load(dq_config_t *cfg, dq_catalog_t *cat, const char *id, int with_uv,
+static int stored_load(dq_blob_t *store, dq_catalog_t *cat, const char *id, int with_uv,
                        stored_t *s, dq_err_t *err)
 {
     const dq_actor_t cli = {.user = "cli", .role = DQ_ROLE_ADMIN};
@@ -436,7 +571,7 @@ static int stored_load(dq_config_t *cfg, dq_catalog_t *cat, const char *id, int 
         names[n++] = s->refl[i];
     if (s->uv)
         names[n++] = s->uv;
-    return dq_stack_load_stored(cfg->data_dir, id, names, n, &s->planes, &s->w, &s->h, err);
+    return dq_stack_load_stored(store, id, names, n, &s->planes, &s->w, &s->h, err);
 }
 
 static int load_lib(const char *pig_dir, const stored_t *s, dq_spec_lib_t *lib, dq_err_t *err)
@@ -449,36 +584,44 @@ static int load_lib(const char *pig_dir, const stored_t *s, dq_spec_lib_t *lib, 
     return dq_spec_lib_load(lib, pig_dir, s->nm, s->n_refl, err);
 }
 
-/* Records a derived layer and copies its file into the capture directory. */
-static int record_layer(dq_config_t *cfg, dq_catalog_t *cat, const char *cap, const char *name,
-                        const char *kind, const char *src_file, json_t *doc, dq_err_t *err)
+/* Records a derived layer: its file goes into the store under the capture's key
+ * (layers/spectral/<cap>/<name>.png) through a copy in DATA/tmp, with its SHA-256 and size in
+ * the layer's doc (what `danqing fixity` checks), then the catalog row. */
+static int record_layer(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const char *cap,
+                        const char *name, const char *kind, const char *src_file, json_t *doc,
+                        dq_err_t *err)
 {
     const dq_actor_t cli = {.user = "cli", .role = DQ_ROLE_ADMIN};
-    char *dir = dq_stack_dir(cfg->data_dir, cap);
-    char *dst = dq_xasprintf("%s/%s.png", dir, name);
-    char *tmpf = dq_xasprintf("%s/.%s.png.tmp", dir, name);
-    int rc = -1;
-    if (dq_fs_copy(src_file, tmpf, err) < 0 || dq_fs_commit(tmpf, dst, err) < 0)
-        goto out;
     char *fn = dq_xasprintf("%s.png", name);
+    char *key = dq_stack_key(cap, fn);
+    char *tdir = dq_xasprintf("%s/tmp", cfg->data_dir);
+    char *tmpf = dq_xasprintf("%s/layer-%d-%s", tdir, (int)getpid(), fn);
+    char hex[65];
+    uint64_t size = 0;
+    int rc = -1;
+    if (dq_fs_mkdirs(tdir, err) < 0 || dq_fs_copy(src_file, tmpf, err) < 0 ||
+        dq_sha256_file(tmpf, hex, &size, err) < 0 || dq_blob_put_file(store, key, tmpf, err) < 0)
+        goto out;
     json_object_set_new(doc, "file", json_string(fn));
-    free(fn);
+    json_object_set_new(doc, "sha256", json_string(hex));
+    json_object_set_new(doc, "size", json_integer((json_int_t)size));
     char *d = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
     rc = dq_catalog_capture_layer_put(cat, cap, name, kind, d, &cli, err);
     free(d);
 out:
-    unlink(tmpf);
-    free(dir);
-    free(dst);
+    unlink(tmpf); /* still there when the store copied it, or on failure */
+    free(fn);
+    free(key);
+    free(tdir);
     free(tmpf);
     return rc;
 }
 
 /* ================================================================ pigments */
 
-static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, const char *id, const char *out,
-                        const char *legend, const char *conf_out, const char *pig_dir,
-                        double min_cover, int json_out, dq_err_t *err)
+static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const char *id,
+                        const char *out, const char *legend, const char *conf_out,
+                        const char *pig_dir, double min_cover, int json_out, dq_err_t *err)
 {
     stored_t s;
     dq_spec_lib_t lib = {0};
@@ -487,7 +630,7 @@ static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, const char *id, con
     json_t *labels = json_array(), *leg = NULL;
     char *conf_path = NULL;
     int rc = -1;
-    if (stored_load(cfg, cat, id, 0, &s, err) < 0 || load_lib(pig_dir, &s, &lib, err) < 0)
+    if (stored_load(store, cat, id, 0, &s, err) < 0 || load_lib(pig_dir, &s, &lib, err) < 0)
         goto out;
     if (dq_spec_pigments((const float *const *)s.planes, s.w, s.h, &lib, min_cover, bar_cb, &pg,
                          &map, err) < 0)
@@ -510,17 +653,16 @@ static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, const char *id, con
                                                 "fraction", (double)count[v] / npx));
     }
     free(count);
-    leg = json_pack("{s:O, s:s, s:s, s:f, s:[f,f,f,f,f,f,f,f,f,f,f,f,f,f,f,f]}", "labels", labels,
-                    "method",
-                    "MESMA (Roberts et al. 1998): per pixel the best of the fully constrained "
-                    "models support + carbon ink + one library pigment (Heinz and Chang 2001), "
-                    "or + two pigments of the scene (pigment over pigment)",
-                    "library", "Hyperspectral Pigments Dataset (H. Deborah, CC BY 4.0)",
-                    "min_cover", min_cover, "support_endmember", map.support[0], map.support[1],
-                    map.support[2], map.support[3], map.support[4], map.support[5], map.support[6],
-                    map.support[7], map.support[8], map.support[9], map.support[10],
-                    map.support[11], map.support[12], map.support[13], map.support[14],
-                    map.support[15]);
+    leg = json_pack(
+        "{s:O, s:s, s:s, s:f, s:[f,f,f,f,f,f,f,f,f,f,f,f,f,f,f,f]}", "labels", labels, "method",
+        "MESMA (Roberts et al. 1998): per pixel the best of the fully constrained "
+        "models support + carbon ink + one library pigment (Heinz and Chang 2001), "
+        "or + two pigments of the scene (pigment over pigment)",
+        "library", "Hyperspectral Pigments Dataset (H. Deborah, CC BY 4.0)", "min_cover", min_cover,
+        "support_endmember", map.support[0], map.support[1], map.support[2], map.support[3],
+        map.support[4], map.support[5], map.support[6], map.support[7], map.support[8],
+        map.support[9], map.support[10], map.support[11], map.support[12], map.support[13],
+        map.support[14], map.support[15]);
     json_t *sup = json_array();
     for (int b = 0; b < lib.n_bands; b++)
         json_array_append_new(sup, json_real(map.support[b]));
@@ -545,7 +687,7 @@ static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, const char *id, con
             goto out;
     }
     json_t *ldoc = json_deep_copy(leg);
-    int lr = record_layer(cfg, cat, id, "pigments", "pigments", out, ldoc, err);
+    int lr = record_layer(cfg, cat, store, id, "pigments", "pigments", out, ldoc, err);
     json_decref(ldoc);
     if (lr < 0)
         goto out;
@@ -577,8 +719,9 @@ out:
 
 /* ================================================================ reveal */
 
-static int cmd_reveal(dq_config_t *cfg, dq_catalog_t *cat, const char *id, const char *what,
-                      const char *out, const char *pig_dir, int json_out, dq_err_t *err)
+static int cmd_reveal(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const char *id,
+                      const char *what, const char *out, const char *pig_dir, int json_out,
+                      dq_err_t *err)
 {
     stored_t s;
     dq_spec_lib_t lib = {0};
@@ -589,7 +732,7 @@ static int cmd_reveal(dq_config_t *cfg, dq_catalog_t *cat, const char *id, const
     int rc = -1, retouch = strcmp(what, "retouching") == 0;
     if (!retouch && strcmp(what, "underdrawing") != 0)
         return dq_err_set(err, DQ_EINVAL, 0, "--what must be underdrawing or retouching");
-    if (stored_load(cfg, cat, id, retouch, &s, err) < 0 || load_lib(pig_dir, &s, &lib, err) < 0)
+    if (stored_load(store, cat, id, retouch, &s, err) < 0 || load_lib(pig_dir, &s, &lib, err) < 0)
         goto out;
     if (retouch && !s.uv) {
         dq_err_set(err, DQ_EINVAL, 0, "capture %s has no UV fluorescence band", id);
@@ -616,8 +759,9 @@ static int cmd_reveal(dq_config_t *cfg, dq_catalog_t *cat, const char *id, const
                             retouch ? "UV fluorescence deficit against a least-squares prediction "
                                       "from reflectance and ink/pigment fractions"
                                     : "NIR deficit against the visible-band mixture model");
-    int lr = record_layer(cfg, cat, id, retouch ? "reveal-retouching" : "reveal-underdrawing",
-                          "reveal", out, doc, err);
+    int lr =
+        record_layer(cfg, cat, store, id, retouch ? "reveal-retouching" : "reveal-underdrawing",
+                     "reveal", out, doc, err);
     json_decref(doc);
     if (lr < 0)
         goto out;
@@ -642,8 +786,9 @@ out:
 
 /* ================================================================ decompose */
 
-static int cmd_decompose(dq_config_t *cfg, dq_catalog_t *cat, const char *id, const char *method,
-                         dq_spec_rect_t region, dq_spec_rect_t noise, int json_out, dq_err_t *err)
+static int cmd_decompose(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const char *id,
+                         const char *method, dq_spec_rect_t region, dq_spec_rect_t noise,
+                         int json_out, dq_err_t *err)
 {
     stored_t s;
     dq_spec_decomp_t d = {0};
@@ -658,8 +803,9 @@ static int cmd_decompose(dq_config_t *cfg, dq_catalog_t *cat, const char *id, co
     int rc = -1;
     progress_t pg = {isatty(STDERR_FILENO), method};
     if (m < 0)
-        return json_decref(comps), dq_err_set(err, DQ_EINVAL, 0, "--method must be pca, mnf or ica");
-    if (stored_load(cfg, cat, id, 1, &s, err) < 0)
+        return json_decref(comps),
+               dq_err_set(err, DQ_EINVAL, 0, "--method must be pca, mnf or ica");
+    if (stored_load(store, cat, id, 1, &s, err) < 0)
         goto out;
     int n_in = s.n_refl + (s.uv ? 1 : 0);
     bar(&pg, 5, "fit");
@@ -700,7 +846,7 @@ static int cmd_decompose(dq_config_t *cfg, dq_catalog_t *cat, const char *id, co
                               d.values[k], "vector", vec, "inputs", inputs);
         json_t *doc = json_deep_copy(c);
         json_object_set_new(doc, "method", json_string(method));
-        int lr = record_layer(cfg, cat, id, name, "component", tmpf, doc, err);
+        int lr = record_layer(cfg, cat, store, id, name, "component", tmpf, doc, err);
         json_decref(doc);
         if (lr < 0) {
             json_decref(c);
@@ -715,9 +861,9 @@ static int cmd_decompose(dq_config_t *cfg, dq_catalog_t *cat, const char *id, co
         json_array_append_new(mean, json_real(d.mean[j]));
     if (json_out) {
         json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:O, s:[i,i,i,i], s:[i,i,i,i]}", "capture", id,
-                              "method", method, "components", comps, "mean", mean, "inputs",
-                              inputs, "region", region.x, region.y, region.w, region.h, "noise",
-                              noise.x, noise.y, noise.w, noise.h);
+                              "method", method, "components", comps, "mean", mean, "inputs", inputs,
+                              "region", region.x, region.y, region.w, region.h, "noise", noise.x,
+                              noise.y, noise.w, noise.h);
         comps = NULL;
         print_json(o);
         json_decref(o);
@@ -727,7 +873,9 @@ static int cmd_decompose(dq_config_t *cfg, dq_catalog_t *cat, const char *id, co
         for (size_t k = 0; k < json_array_size(comps); k++) {
             json_t *c = json_array_get(comps, k);
             printf("  %-8s %s %.6g\n", json_string_value(json_object_get(c, "name")),
-                   m == DQ_SPEC_MNF ? "SNR" : m == DQ_SPEC_PCA ? "eigenvalue" : "|kurtosis|",
+                   m == DQ_SPEC_MNF   ? "SNR"
+                   : m == DQ_SPEC_PCA ? "eigenvalue"
+                                      : "|kurtosis|",
                    d.values[k]);
         }
     }
@@ -869,31 +1017,35 @@ int dq_cmd_spectral(dq_config_t *cfg, int argc, char **argv)
     }
     dq_err_t err = {0};
     dq_catalog_t *cat = NULL;
+    dq_blob_t *store = NULL;
     int rc = 1, vips_up = 0;
     char defid[80];
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0)
         goto out;
     vips_up = 1;
-    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
+    if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)) ||
+        !(store = dq_blob_open(cfg, &err)))
         goto out;
     int r;
     if (strcmp(sub, "add") == 0) {
         snprintf(defid, sizeof(defid), "%s-ms", pos[0]);
-        r = cmd_add(cfg, cat, pos[0], pos[1], id ? id : defid, replace, json_out, &err);
+        r = cmd_add(cfg, cat, store, pos[0], pos[1], id ? id : defid, replace, json_out, &err);
     } else if (strcmp(sub, "list") == 0) {
         r = cmd_list(cat, pos[0], json_out, &err);
     } else if (strcmp(sub, "pigments") == 0) {
-        r = cmd_pigments(cfg, cat, pos[0], out, legend, conf, pig, min_cover, json_out, &err);
+        r = cmd_pigments(cfg, cat, store, pos[0], out, legend, conf, pig, min_cover, json_out,
+                         &err);
     } else if (strcmp(sub, "reveal") == 0) {
-        r = cmd_reveal(cfg, cat, pos[0], what, out, pig, json_out, &err);
+        r = cmd_reveal(cfg, cat, store, pos[0], what, out, pig, json_out, &err);
     } else {
-        r = cmd_decompose(cfg, cat, pos[0], method, region, noise, json_out, &err);
+        r = cmd_decompose(cfg, cat, store, pos[0], method, region, noise, json_out, &err);
     }
     rc = r < 0 ? 1 : 0;
 out:
     if (rc)
         fprintf(stderr, "danqing spectral %s: %s\n", sub, err.msg);
     dq_catalog_close(cat);
+    dq_blob_close(store);
     if (vips_up)
         dq_image_shutdown();
     return rc;

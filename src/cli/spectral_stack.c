@@ -13,9 +13,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "blob/blob.h"
 #include "image/image.h"
 
 /* ================================================================ description */
@@ -169,8 +171,8 @@ static int parse_json(dq_stack_t *st, const char *path, dq_err_t *err)
         json_t *wh = json_object_get(tgt, "white"), *rects = json_object_get(wh, "rects");
         json_t *refl = json_object_get(wh, "reflectance");
         st->white_refl = json_is_number(refl) ? json_number_value(refl) : 0;
-        if (!json_is_array(rects) || json_array_size(rects) > 16 || !(st->white_refl > 0 &&
-                                                                      st->white_refl <= 1.5)) {
+        if (!json_is_array(rects) || json_array_size(rects) > 16 ||
+            !(st->white_refl > 0 && st->white_refl <= 1.5)) {
             dq_err_set(err, DQ_EINVAL, 0,
                        "%s: target.white needs \"rects\" (1..16 [x, y, w, h]) and a "
                        "\"reflectance\" in (0, 1.5]",
@@ -195,8 +197,8 @@ static int parse_json(dq_stack_t *st, const char *path, dq_err_t *err)
             if (rect_from(json_object_get(g, "rect"), &s->rect) < 0 || !json_is_number(r) ||
                 json_number_value(r) < 0 || json_number_value(r) > 1.5) {
                 dq_err_set(err, DQ_EINVAL, 0,
-                           "%s: target.grey[%zu] needs \"rect\" and \"reflectance\" (0..1.5)",
-                           path, i);
+                           "%s: target.grey[%zu] needs \"rect\" and \"reflectance\" (0..1.5)", path,
+                           i);
                 goto out;
             }
             s->refl = json_number_value(r);
@@ -238,13 +240,13 @@ static int parse_json(dq_stack_t *st, const char *path, dq_err_t *err)
             if (strcmp(kind, "reflectance") && strcmp(kind, "uv_fluorescence") &&
                 strcmp(kind, "visible")) {
                 dq_err_set(err, DQ_EINVAL, 0,
-                           "%s: bands[%zu] kind '%s' (reflectance, uv_fluorescence, visible)",
-                           path, i, kind);
+                           "%s: bands[%zu] kind '%s' (reflectance, uv_fluorescence, visible)", path,
+                           i, kind);
                 goto out;
             }
             snprintf(b->kind, sizeof(b->kind), "%s", kind);
-            json_t *nm = json_object_get(e, strcmp(kind, "uv_fluorescence") == 0 ? "excitation_nm"
-                                                                                 : "nm");
+            json_t *nm =
+                json_object_get(e, strcmp(kind, "uv_fluorescence") == 0 ? "excitation_nm" : "nm");
             b->nm = json_is_number(nm) ? json_number_value(nm) : 0;
             if (strcmp(kind, "visible") && !(b->nm >= 200 && b->nm <= 2600)) {
                 dq_err_set(err, DQ_EINVAL, 0, "%s: bands[%zu] needs a wavelength (200..2600 nm)",
@@ -252,8 +254,8 @@ static int parse_json(dq_stack_t *st, const char *path, dq_err_t *err)
                 goto out;
             }
         } else if (infer(b->name, b) < 0) {
-            dq_err_set(err, DQ_EINVAL, 0, "%s: bands[%zu] has no kind and its name says none",
-                       path, i);
+            dq_err_set(err, DQ_EINVAL, 0, "%s: bands[%zu] has no kind and its name says none", path,
+                       i);
             goto out;
         }
         const char *white = json_string_value(json_object_get(e, "white"));
@@ -261,8 +263,8 @@ static int parse_json(dq_stack_t *st, const char *path, dq_err_t *err)
             json_t *wv = json_object_get(e, "white_value");
             if (!file_ok(white) || !json_is_number(wv) || !(json_number_value(wv) > 0)) {
                 dq_err_set(err, DQ_EINVAL, 0,
-                           "%s: bands[%zu] \"white\" needs a file and a \"white_value\" > 0",
-                           path, i);
+                           "%s: bands[%zu] \"white\" needs a file and a \"white_value\" > 0", path,
+                           i);
                 goto out;
             }
             snprintf(b->white, sizeof(b->white), "%s", white);
@@ -325,9 +327,9 @@ int dq_stack_open(const char *dir, uint64_t max_pixels, dq_stack_t *st, dq_err_t
         /* The visible frame, else the reflectance band nearest 550 nm. */
         double best = INFINITY;
         for (int i = 0; i < st->n; i++) {
-            double d = strcmp(st->b[i].kind, "visible") == 0 ? -1
+            double d = strcmp(st->b[i].kind, "visible") == 0       ? -1
                        : strcmp(st->b[i].kind, "reflectance") == 0 ? fabs(st->b[i].nm - 550)
-                                                                  : 1e9;
+                                                                   : 1e9;
             if (d < best) {
                 best = d;
                 st->reference = i;
@@ -379,8 +381,8 @@ static void frame_row(const dq_stack_frame_t *f, int c, int y, int x0, int n, fl
 }
 
 /* Loads band i's frame and fits its calibration (read-only on st: bands load in parallel). */
-static int frame_load(const dq_stack_t *st, int i, dq_stack_frame_t **out, int *channels,
-                      int *bits, dq_spec_cal_t *cal, dq_err_t *err)
+static int frame_load(const dq_stack_t *st, int i, dq_stack_frame_t **out, int *channels, int *bits,
+                      dq_spec_cal_t *cal, dq_err_t *err)
 {
     const dq_stack_spec_t *b = &st->b[i];
     char *p = dq_xasprintf("%s/%s", st->dir, b->file);
@@ -409,8 +411,12 @@ static int frame_load(const dq_stack_t *st, int i, dq_stack_frame_t **out, int *
     }
     f->raw_stack = st->raw;
     for (int c = 0; c < f->raw.bands; c++) {
-        f->src[c] = (dq_spec_src_t){.u = f->raw.px, .channels = f->raw.bands, .channel = c,
-                                    .dark = st->dark_px, .w = w, .h = h};
+        f->src[c] = (dq_spec_src_t){.u = f->raw.px,
+                                    .channels = f->raw.bands,
+                                    .channel = c,
+                                    .dark = st->dark_px,
+                                    .w = w,
+                                    .h = h};
         if (st->raw) {
             dq_spec_src_t ws = f->src[c];
             ws.u = f->white.px;
@@ -602,6 +608,7 @@ static void strip_row(void *ud, int y, float *buf)
     frame_row(io->f, io->c, y, 0, io->f->raw.w, buf);
 }
 
+DQ_SPEC_AVX2
 static void strip_emit(void *ud, int y, const float *row)
 {
     strip_io_t *io = ud;
@@ -620,8 +627,7 @@ static void band_fill(void *ud, int y0, int n, uint16_t *px, size_t stride)
     dq_spec_rect_t part = {wr.x, wr.y + y0, wr.w, n};
     for (int c = 0; c < g->b->channels; c++) {
         strip_io_t io = {g->f, c, g->b->channels, wr.w, px, stride};
-        dq_spec_unshift_rows(strip_row, strip_emit, &io, st->fw, st->fh, g->b->dx, g->b->dy,
-                             part);
+        dq_spec_unshift_rows(strip_row, strip_emit, &io, st->fw, st->fh, g->b->dx, g->b->dy, part);
     }
 }
 
@@ -633,8 +639,7 @@ int dq_stack_band_save(const dq_stack_t *st, int i, const char *path, dq_stack_b
     if (band_begin(st, i, &own, &f, out, err) < 0)
         return -1;
     band_gen_t g = {st, f, out};
-    int rc = dq_image_save_u16_pyramid_gen(path, out->w, out->h, out->channels, band_fill, &g,
-                                           err);
+    int rc = dq_image_save_u16_pyramid_gen(path, out->w, out->h, out->channels, band_fill, &g, err);
     frame_free(own);
     return rc;
 }
@@ -655,25 +660,25 @@ int dq_stack_band(const dq_stack_t *st, int i, dq_stack_band_t *out, dq_err_t *e
 
 /* ================================================================ stored bands */
 
-char *dq_stack_dir(const char *data_dir, const char *capture_id)
+char *dq_stack_key(const char *capture_id, const char *file)
 {
-    return dq_xasprintf("%s/layers/spectral/%s", data_dir, capture_id);
+    return dq_xasprintf("layers/spectral/%s/%s", capture_id, file);
 }
 
-char *dq_stack_band_path(const char *data_dir, const char *capture_id, const char *name)
+char *dq_stack_band_key(const char *capture_id, const char *name)
 {
-    return dq_xasprintf("%s/layers/spectral/%s/%s.tif", data_dir, capture_id, name);
+    return dq_xasprintf("layers/spectral/%s/%s.tif", capture_id, name);
 }
 
-int dq_stack_load_stored(const char *data_dir, const char *capture_id, const char *const *names,
+int dq_stack_load_stored(struct dq_blob *store, const char *capture_id, const char *const *names,
                          int n, float ***planes, int *w, int *h, dq_err_t *err)
 {
     *planes = dq_xcalloc((size_t)n, sizeof(float *));
     for (int i = 0; i < n; i++) {
-        char *p = dq_stack_band_path(data_dir, capture_id, names[i]);
+        char *key = dq_stack_band_key(capture_id, names[i]);
         dq_rasterf_t r = {0};
-        int rc = dq_image_load_float(p, UINT64_MAX, &r, err);
-        free(p);
+        int rc = dq_image_load_float_blob(store, key, UINT64_MAX, &r, err);
+        free(key);
         if (rc < 0)
             goto fail;
         if (i > 0 && (r.w != *w || r.h != *h)) {
@@ -701,4 +706,69 @@ fail:
     free(*planes);
     *planes = NULL;
     return -1;
+}
+
+int dq_stack_each_file(const char *capture_id, const char *doc, const char *layers,
+                       int (*cb)(void *ud, const char *key, const char *sha256, uint64_t size),
+                       void *ud)
+{
+    json_t *d = doc ? json_loads(doc, 0, NULL) : NULL,
+           *l = layers ? json_loads(layers, 0, NULL) : NULL;
+    int r = 0;
+    json_t *bands = json_object_get(d, "bands");
+    for (size_t i = 0; r == 0 && i < json_array_size(bands); i++) {
+        json_t *b = json_array_get(bands, i);
+        const char *name = json_string_value(json_object_get(b, "name"));
+        if (!name)
+            continue;
+        char *key = dq_stack_band_key(capture_id, name);
+        r = cb(ud, key, json_string_value(json_object_get(b, "sha256")),
+               (uint64_t)json_integer_value(json_object_get(b, "size")));
+        free(key);
+    }
+    for (size_t i = 0; r == 0 && i < json_array_size(l); i++) {
+        json_t *ld = json_object_get(json_array_get(l, i), "doc");
+        const char *file = json_string_value(json_object_get(ld, "file"));
+        if (!file)
+            continue;
+        char *key = dq_stack_key(capture_id, file);
+        r = cb(ud, key, json_string_value(json_object_get(ld, "sha256")),
+               (uint64_t)json_integer_value(json_object_get(ld, "size")));
+        free(key);
+    }
+    json_decref(d);
+    json_decref(l);
+    return r;
+}
+
+typedef struct {
+    dq_blob_t *store;
+    dq_err_t *err;
+    int failed;
+} remove_t;
+
+static int remove_one(void *ud, const char *key, const char *sha256, uint64_t size)
+{
+    (void)sha256;
+    (void)size;
+    remove_t *r = ud;
+    dq_err_t e = {0};
+    if (dq_blob_remove(r->store, key, &e) < 0 && !r->failed++)
+        *r->err = e;
+    return 0; /* go on: remove as much as can be */
+}
+
+int dq_stack_remove_files(dq_blob_t *store, const char *capture_id, const char *doc,
+                          const char *layers, dq_err_t *err)
+{
+    remove_t r = {store, err, 0};
+    dq_stack_each_file(capture_id, doc, layers, remove_one, &r);
+    /* A file store keeps a directory per capture: drop it when nothing else is in it. */
+    char *key = dq_xasprintf("layers/spectral/%s", capture_id);
+    char *dir = dq_blob_file_path(store, key);
+    if (dir)
+        rmdir(dir);
+    free(dir);
+    free(key);
+    return r.failed ? -1 : 0;
 }

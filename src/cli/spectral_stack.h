@@ -90,13 +90,29 @@ size_t dq_stack_band_bytes(const dq_stack_t *st, int i);
 void dq_stack_band_free(dq_stack_band_t *b);
 void dq_stack_close(dq_stack_t *st);
 
-/* Stored bands: path of band `name` of capture id under data_dir (new string). */
-char *dq_stack_band_path(const char *data_dir, const char *capture_id, const char *name);
-/* The capture directory (new string). */
-char *dq_stack_dir(const char *data_dir, const char *capture_id);
-/* Loads the stored reflectance bands named in names[0..n) of a capture as planes (each
- * w*h floats in reflectance units, owned by the caller: free each and the array). */
-int dq_stack_load_stored(const char *data_dir, const char *capture_id, const char *const *names,
+/* ---- stored captures, in the blob store (src/blob: the data directory, a POSIX mount, S3) */
+struct dq_blob;
+/* The store key of file `file` ("r550.tif", "pigments.png") of capture id:
+ * "layers/spectral/<id>/<file>" (new string). */
+char *dq_stack_key(const char *capture_id, const char *file);
+/* The key of band `name`: dq_stack_key(id, "<name>.tif") (new string). */
+char *dq_stack_band_key(const char *capture_id, const char *name);
+/* Loads the stored reflectance bands named in names[0..n) of a capture from store as planes
+ * (each w*h floats in reflectance units, owned by the caller: free each and the array). */
+int dq_stack_load_stored(struct dq_blob *store, const char *capture_id, const char *const *names,
                          int n, float ***planes, int *w, int *h, dq_err_t *err);
+/* The keys of every file of a capture: its bands (doc: the capture record, bands[].name) and
+ * its derived layers (layers: the JSON array dq_catalog_capture_layers gives, doc.file). Calls
+ * cb(ud, key, sha256 or NULL, size) for each (key borrowed for the call; sha256 is the
+ * record's, NULL for captures stored before checksums were kept). Stops at the first cb != 0
+ * and returns it. */
+int dq_stack_each_file(const char *capture_id, const char *doc, const char *layers,
+                       int (*cb)(void *ud, const char *key, const char *sha256, uint64_t size),
+                       void *ud);
+/* Removes every file of a capture (dq_stack_each_file's keys) from store, and for a file store
+ * the capture's directory once empty. Missing files are fine. 0, or -1 with err (the first
+ * failure; the others are still tried). */
+int dq_stack_remove_files(struct dq_blob *store, const char *capture_id, const char *doc,
+                          const char *layers, dq_err_t *err);
 
 #endif

@@ -44,8 +44,7 @@ typedef struct {
      * (capture_image); exactly one. */
     const char *capture_path;
     const char *capture_image;
-    const char *orig_name; /* the uploaded file's name for the image record; may be NULL */
-    const char *date;      /* YYYY-MM-DD */
+    const char *date; /* YYYY-MM-DD */
     const char *examiner;
     /* What to compare with: a record id "c<n>" (its first image) or an image id; NULL = the
      * latest record dated on or before date that has a capture; none: a baseline record. */

@@ -1,15 +1,20 @@
 /*
- * hash.c: SHA-256 (through libsodium, the one file of core/ that includes it) for fixity of
- * masters, and a fast 64-bit hash for cheap in-memory keys and ETags. SHA-256 streams in 1 MiB reads so that a
- * multi-gigabyte master never sits in memory.
+ * hash.c: SHA-256 (through OpenSSL's libcrypto, the one file of core/ that includes it) for
+ * fixity of masters, pyramids and spectral bands, and a fast 64-bit hash for cheap in-memory
+ * keys and ETags. SHA-256 streams in 1 MiB reads so that a multi-gigabyte master never sits
+ * in memory. libcrypto rather than libsodium: its SHA-256 uses the CPU's SHA extensions where
+ * there are any (1.5 GB/s here against libsodium's portable code at about a fifth of that),
+ * which was 19 % of the CPU of `spectral add` on the benchmark scroll (302 MB of bands hashed
+ * for fixity); the digests are the same (FIPS 180-4).
  */
 #include "core.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 static void to_hex(const unsigned char *d, size_t n, char *hex)
 {
@@ -27,8 +32,8 @@ int dq_sha256_file(const char *path, char hex[65], uint64_t *size, dq_err_t *err
     if (fd < 0)
         return dq_err_set(err, errno == ENOENT ? DQ_ENOTFOUND : DQ_EIO, 0, "cannot open %s: %s",
                           path, strerror(errno));
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    EVP_MD_CTX *st = EVP_MD_CTX_new();
+    DQ_ASSERT(st && EVP_DigestInit_ex(st, EVP_sha256(), NULL) == 1);
     unsigned char *chunk = dq_xmalloc(1 << 20);
     uint64_t total = 0;
     int rc = -1;
@@ -42,16 +47,18 @@ int dq_sha256_file(const char *path, char hex[65], uint64_t *size, dq_err_t *err
         }
         if (n == 0)
             break;
-        crypto_hash_sha256_update(&st, chunk, (unsigned long long)n);
+        DQ_ASSERT(EVP_DigestUpdate(st, chunk, (size_t)n) == 1);
         total += (uint64_t)n;
     }
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&st, d);
+    unsigned char d[32];
+    unsigned int dn = 0;
+    DQ_ASSERT(EVP_DigestFinal_ex(st, d, &dn) == 1 && dn == sizeof(d));
     to_hex(d, sizeof(d), hex);
     if (size)
         *size = total;
     rc = 0;
 out:
+    EVP_MD_CTX_free(st);
     free(chunk);
     close(fd);
     return rc;
@@ -59,8 +66,9 @@ out:
 
 void dq_sha256_buf(const void *data, size_t len, char hex[65])
 {
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(d, data, len);
+    unsigned char d[32];
+    unsigned int dn = 0;
+    DQ_ASSERT(EVP_Digest(data, len, d, &dn, EVP_sha256(), NULL) == 1 && dn == sizeof(d));
     to_hex(d, sizeof(d), hex);
 }
 

@@ -147,7 +147,6 @@ static void job_run(void *arg, int64_t deadline_us, int expired)
         dq_condrec_opts_t o = {.relic_id = j->relic_id,
                                .capture_path = j->upload,
                                .capture_image = j->image,
-                               .orig_name = j->orig_name,
                                .date = j->date,
                                .examiner = j->examiner,
                                .against = j->against,
@@ -336,7 +335,20 @@ static int from_upload(dq_api_t *c, cjob_t *j, const char *data_dir, int64_t n)
         }
     /* The upload waits under tmp/ (cleaned at start-up) until the job has ingested it. */
     char *tmp = dq_xasprintf("%s/tmp", data_dir);
-    j->upload = dq_xasprintf("%s/condjob-%lld-%d.upload", tmp, (long long)n, (int)getpid());
+    /* The file's own name (letters, digits, '.', '-', '_' kept) ends the temporary name, so
+     * that the image record's original file name says what was uploaded. */
+    char name[81] = "capture";
+    if (j->orig_name) {
+        size_t k = 0;
+        for (const char *q = j->orig_name; *q && k < sizeof(name) - 1; q++)
+            if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+                *q == '.' || *q == '-' || *q == '_')
+                name[k++] = *q;
+        name[k] = '\0';
+        if (!k || name[0] == '.')
+            snprintf(name, sizeof(name), "capture");
+    }
+    j->upload = dq_xasprintf("%s/condjob-%lld-%d-%s", tmp, (long long)n, (int)getpid(), name);
     dq_err_t err = {0};
     int w = dq_fs_mkdirs(tmp, &err) < 0
                 ? -1

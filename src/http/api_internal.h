@@ -194,6 +194,13 @@ void dq_api_capture_spectrum(dq_api_t *c);
 /* Turns the first canvas's painting body of manifest (JSON, replaced in place) into a Choice of
  * the image and the relic's capture layers; leaves it alone when the relic has none. */
 void dq_api_spectral_manifest_decorate(dq_api_t *c, const char *relic, dq_buf_t *manifest);
+/* The files of relic's captures in the server's store, gathered before the relic is deleted
+ * (the catalog drops the capture rows with it): a new JSON array (json_decref) of
+ * {id, doc, layers}, or NULL when there are none or they cannot be read. */
+struct json_t *dq_api_spectral_relic_files(dq_server_t *srv, const char *relic);
+/* Removes the files gathered by dq_api_spectral_relic_files from the store (NULL-safe; logs
+ * failures: the relic is already gone). */
+void dq_api_spectral_remove_files(dq_server_t *srv, struct json_t *files);
 /* ======== scene layers (api_scene.c; issue 14) ======== */
 /* GET images/{id}/scene, GET images/{id}/scene/{latest|N|vN}, POST images/{id}/scene. */
 void dq_api_scene_list(dq_api_t *c);

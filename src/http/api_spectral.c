@@ -17,31 +17,31 @@
 
 #include <jansson.h>
 
+#include "cli/spectral_stack.h"
 #include "iiif/iiif.h"
 #include "image/image.h"
 #include "spectral/spectral.h"
 
-#define SCALE 50000.0 /* stored uint16 = reflectance * SCALE (docs/spectral.md) */
+#define SCALE 50000.0     /* stored uint16 = reflectance * SCALE (docs/spectral.md) */
 #define DQ_STACK_NAMES 32 /* layers offered per capture in a manifest Choice */
 
 /* ================================================================ captures and layers */
 
-/* How to render one layer: the parsed recipe and its stored files. */
+/* How to render one layer: the parsed recipe and the store keys of its files (the server's
+ * blob store: the data directory, a mount or S3; src/blob). */
 typedef struct {
     int mode;
     int n;
-    char file[3][4096];
+    char key[3][256];
 } recipe_t;
 
-static void band_file(const dq_server_t *srv, const char *cap, const char *name, char *out)
+static void band_key(const char *cap, const char *name, char *out)
 {
-    snprintf(out, 4096, "%.3800s/layers/spectral/%.64s/%.127s.tif", srv->cfg->data_dir, cap,
-             name);
+    snprintf(out, 256, "layers/spectral/%.64s/%.127s.tif", cap, name);
 }
 
 /* Fills r for layer of capture cap (record doc, layers JSON array). 0, or -1 (404). */
-static int recipe(const dq_server_t *srv, const char *cap, json_t *doc, json_t *layers,
-                  const char *layer, recipe_t *r)
+static int recipe(const char *cap, json_t *doc, json_t *layers, const char *layer, recipe_t *r)
 {
     dq_spectral_recipe_t p;
     memset(r, 0, sizeof(*r));
@@ -51,10 +51,9 @@ static int recipe(const dq_server_t *srv, const char *cap, json_t *doc, json_t *
     r->n = p.n;
     for (int i = 0; i < p.n; i++) {
         if (p.mode == DQ_SPECTRAL_STORED || p.mode == DQ_SPECTRAL_LABELS)
-            snprintf(r->file[i], 4096, "%.3800s/layers/spectral/%.64s/%.127s", srv->cfg->data_dir,
-                     cap, p.name[i]);
+            snprintf(r->key[i], 256, "layers/spectral/%.64s/%.127s", cap, p.name[i]);
         else
-            band_file(srv, cap, p.name[i], r->file[i]);
+            band_key(cap, p.name[i], r->key[i]);
     }
     return 0;
 }
@@ -71,10 +70,10 @@ static uint8_t srgb8(double v)
 /* A fixed palette for pigment labels (0 support: paper white, 1 ink: near black). */
 static void label_rgb(int v, uint8_t *o)
 {
-    static const uint8_t pal[12][3] = {
-        {230, 25, 75},  {60, 180, 75},  {255, 225, 25}, {0, 130, 200},  {245, 130, 48},
-        {145, 30, 180}, {70, 240, 240}, {240, 50, 230}, {210, 245, 60}, {0, 128, 128},
-        {170, 110, 40}, {128, 0, 0}};
+    static const uint8_t pal[12][3] = {{230, 25, 75},  {60, 180, 75},  {255, 225, 25},
+                                       {0, 130, 200},  {245, 130, 48}, {145, 30, 180},
+                                       {70, 240, 240}, {240, 50, 230}, {210, 245, 60},
+                                       {0, 128, 128},  {170, 110, 40}, {128, 0, 0}};
     if (v == 0) {
         o[0] = o[1] = o[2] = 245;
     } else if (v == 1) {
@@ -148,8 +147,8 @@ static void job_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t d
     uint8_t *px = NULL;
     int bands = 3;
     for (int i = 0; i < j->r.n; i++)
-        if (dq_image_read_region_u16(j->r.file[i], (int)p->x, (int)p->y, (int)p->w, (int)p->h, ow,
-                                     oh, &in[i], &err) < 0) {
+        if (dq_image_read_region_u16(srv->store, j->r.key[i], (int)p->x, (int)p->y, (int)p->w,
+                                     (int)p->h, ow, oh, &in[i], &err) < 0) {
             dq_http_resp_error(resp, err.http_status ? err.http_status : 500, err.msg);
             goto out;
         }
@@ -195,9 +194,10 @@ static void job_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t d
     int rot = (int)lround(p->rotation) % 360;
     if (rot || p->mirror)
         px = orient(px, &ow, &oh, bands, rot, p->mirror);
-    int fmt = p->format == DQ_FMT_PNG ? DQ_RF_PNG : p->format == DQ_FMT_WEBP ? DQ_RF_WEBP
-                                                : p->format == DQ_FMT_TIF  ? DQ_RF_TIF
-                                                                           : DQ_RF_JPG;
+    int fmt = p->format == DQ_FMT_PNG    ? DQ_RF_PNG
+              : p->format == DQ_FMT_WEBP ? DQ_RF_WEBP
+              : p->format == DQ_FMT_TIF  ? DQ_RF_TIF
+                                         : DQ_RF_JPG;
     if (dq_image_encode_u8(px, ow, oh, bands, fmt, srv->cfg->serve_quality, &resp->body, &err) <
         0) {
         dq_http_resp_error(resp, 500, err.msg);
@@ -274,7 +274,8 @@ void dq_http_spectral_iiif(dq_server_t *srv, const dq_http_req_t *req, dq_http_r
         dq_http_resp_error(resp, err.http_status, err.msg);
         goto out;
     }
-    if (kind == DQ_IIIF_PATH_IMAGE && dq_iiif_parse(params, params_len, DQ_IIIF_V3, &ir, &err) < 0) {
+    if (kind == DQ_IIIF_PATH_IMAGE &&
+        dq_iiif_parse(params, params_len, DQ_IIIF_V3, &ir, &err) < 0) {
         dq_http_resp_error(resp, err.http_status ? err.http_status : 400, err.msg);
         goto out;
     }
@@ -288,7 +289,7 @@ void dq_http_spectral_iiif(dq_server_t *srv, const dq_http_req_t *req, dq_http_r
     if (dq_catalog_capture_layers(srv->catalog, cid, &who, &lb, &err) == 0)
         layers = json_loadb(lb.data, lb.len, 0, NULL);
     recipe_t r;
-    if (recipe(srv, cid, doc, layers, layer, &r) < 0) {
+    if (recipe(cid, doc, layers, layer, &r) < 0) {
         dq_http_resp_error(resp, 404, "no such layer of this capture (docs/spectral.md)");
         goto out;
     }
@@ -396,7 +397,7 @@ void dq_api_capture_get(dq_api_t *c)
     const char *presets[] = {"visible", "irfc", "uvf"};
     for (size_t i = 0; i < DQ_ARRAY_LEN(presets); i++) {
         recipe_t r;
-        if (recipe(c->srv, cap.id, doc, layers, presets[i], &r) == 0)
+        if (recipe(cap.id, doc, layers, presets[i], &r) == 0)
             json_array_append_new(images, json_pack("{s:s, s:s, s:s+++}", "name", presets[i],
                                                     "kind", "composite", "service", base,
                                                     "/iiif/3/spectral/", cap.id, "/"));
@@ -412,10 +413,10 @@ void dq_api_capture_get(dq_api_t *c)
     }
     for (size_t i = 0; i < json_array_size(layers); i++) {
         json_t *l = json_array_get(layers, i);
-        json_array_append_new(images, json_pack("{s:O, s:O, s:s+++}", "name",
-                                                json_object_get(l, "name"), "kind",
-                                                json_object_get(l, "kind"), "service", base,
-                                                "/iiif/3/spectral/", cap.id, "/"));
+        json_array_append_new(images,
+                              json_pack("{s:O, s:O, s:s+++}", "name", json_object_get(l, "name"),
+                                        "kind", json_object_get(l, "kind"), "service", base,
+                                        "/iiif/3/spectral/", cap.id, "/"));
     }
     /* The service URL ends in "/": append the name. */
     for (size_t i = 0; i < json_array_size(images); i++) {
@@ -473,13 +474,14 @@ void dq_api_capture_spectrum(dq_api_t *c)
     json_t *vals = json_array();
     for (size_t i = 0; i < json_array_size(bands); i++) {
         json_t *b = json_array_get(bands, i);
-        const char *k = json_string_value(json_object_get(b, "kind")), *name = json_string_value(json_object_get(b, "name"));
+        const char *k = json_string_value(json_object_get(b, "kind")),
+                   *name = json_string_value(json_object_get(b, "name"));
         if (!k || !name)
             continue;
-        char f[4096];
-        band_file(c->srv, cap.id, name, f);
+        char key[256];
+        band_key(cap.id, name, key);
         dq_rasterf_t px = {0};
-        if (dq_image_read_region_u16(f, x, y, 1, 1, 1, 1, &px, &err) < 0) {
+        if (dq_image_read_region_u16(c->srv->store, key, x, y, 1, 1, 1, 1, &px, &err) < 0) {
             json_decref(vals);
             dq_api_error_err(c->resp, &err);
             goto out;
@@ -544,8 +546,9 @@ void dq_api_capture_spectrum(dq_api_t *c)
         }
         json_object_set_new(o, "matches", m);
         json_object_set_new(o, "library_nm", wl);
-        json_object_set_new(o, "method", json_string("MESMA: support + carbon ink + one pigment, "
-                                                     "fully constrained least squares"));
+        json_object_set_new(o, "method",
+                            json_string("MESMA: support + carbon ink + one pigment, "
+                                        "fully constrained least squares"));
     }
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
     dq_buf_puts(&out, s);
@@ -622,10 +625,10 @@ void dq_api_spectral_manifest_decorate(dq_api_t *c, const char *relic, dq_buf_t 
         for (int k = 0; k < nn; k++) {
             char *svc = dq_xasprintf("%s/iiif/3/spectral/%s/%s", base, cid, names[k]);
             char *full = dq_xasprintf("%s/full/max/0/default.jpg", svc);
-            json_t *img = json_pack(
-                "{s:s, s:s, s:s, s:I, s:I, s:{s:[s]}, s:[{s:s, s:s, s:s}]}", "id", full, "type",
-                "Image", "format", "image/jpeg", "width", w, "height", h, "label", "none",
-                labels[k], "service", "id", svc, "type", "ImageService3", "profile", "level1");
+            json_t *img = json_pack("{s:s, s:s, s:s, s:I, s:I, s:{s:[s]}, s:[{s:s, s:s, s:s}]}",
+                                    "id", full, "type", "Image", "format", "image/jpeg", "width", w,
+                                    "height", h, "label", "none", labels[k], "service", "id", svc,
+                                    "type", "ImageService3", "profile", "level1");
             json_array_append_new(items, img);
             free(svc);
             free(full);
@@ -643,4 +646,48 @@ out:
     json_decref(m);
     json_decref(caps);
     dq_buf_free(&lb);
+}
+
+/* ================================================================ relic deletion */
+
+json_t *dq_api_spectral_relic_files(dq_server_t *srv, const char *relic)
+{
+    dq_actor_t admin = {.role = DQ_ROLE_ADMIN};
+    dq_buf_t lb = {0};
+    dq_err_t err = {0};
+    json_t *caps = NULL, *out = NULL;
+    if (dq_catalog_capture_list(srv->catalog, relic, &admin, &lb, &err) < 0 ||
+        !(caps = json_loadb(lb.data, lb.len, 0, NULL)) || json_array_size(caps) == 0)
+        goto done;
+    out = json_array();
+    for (size_t i = 0; i < json_array_size(caps); i++) {
+        json_t *cap = json_array_get(caps, i);
+        const char *id = json_string_value(json_object_get(cap, "id"));
+        if (!id)
+            continue;
+        dq_buf_t layers = {0};
+        dq_err_t e = {0};
+        dq_catalog_capture_layers(srv->catalog, id, &admin, &layers, &e);
+        char *doc = json_dumps(cap, JSON_COMPACT); /* its "bands" are what the files follow */
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "id", id, "doc", doc, "layers",
+                                             layers.data ? layers.data : "[]"));
+        free(doc);
+        dq_buf_free(&layers);
+    }
+done:
+    json_decref(caps);
+    dq_buf_free(&lb);
+    return out;
+}
+
+void dq_api_spectral_remove_files(dq_server_t *srv, json_t *files)
+{
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        json_t *f = json_array_get(files, i);
+        dq_err_t err = {0};
+        const char *id = json_string_value(json_object_get(f, "id"));
+        if (dq_stack_remove_files(srv->store, id, json_string_value(json_object_get(f, "doc")),
+                                  json_string_value(json_object_get(f, "layers")), &err) < 0)
+            dq_log(DQ_LOG_WARN, "spectral", "capture %s of a deleted relic: %s", id, err.msg);
+    }
 }

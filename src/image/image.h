@@ -149,6 +149,10 @@ typedef struct {
  * Refuses more than max_pixels (DQ_ELIMIT) before decoding. Errors: DQ_ENOTFOUND, DQ_EINVAL
  * (unreadable or corrupt), DQ_EUNSUP (other formats or band counts). Free with dq_rasterf_free. */
 int dq_image_load_float(const char *path, uint64_t max_pixels, dq_rasterf_t *out, dq_err_t *err);
+/* Like dq_image_load_float, from key of store b (src/blob/blob.h): a file store reads the
+ * file, an object store reads through its block cache (no whole copy on disk). */
+int dq_image_load_float_blob(struct dq_blob *b, const char *key, uint64_t max_pixels,
+                             dq_rasterf_t *out, dq_err_t *err);
 /* Frees r->px; NULL-safe. */
 void dq_rasterf_free(dq_rasterf_t *r);
 
@@ -157,14 +161,20 @@ void dq_rasterf_free(dq_rasterf_t *r);
 typedef struct {
     int w, h, bands, bits; /* bands 1 or 3; bits 8 or 16: what the file held */
     uint16_t *px;          /* w*h*bands, interleaved, in the file's units (8-bit: 0..255); owned,
-                            * free with dq_raster16_free (it comes from vips' allocator) */
+                            * free with dq_raster16_free (it comes from vips' allocator, or is
+                            * the mapped file: read-only then) */
+    void *map;             /* the mapping px lies in, or NULL (private to rasterf.c) */
+    size_t map_len;
 } dq_raster16_t;
 
-/* Like dq_image_load_float, into a dq_raster16_t. Same errors. Thread-safe. */
+/* Like dq_image_load_float, into a dq_raster16_t. Same errors. Thread-safe. An uncompressed
+ * 16-bit TIFF with its strips back to back in native byte order (what cameras write) is
+ * mapped, not read: px is then read-only. */
 int dq_image_load_u16(const char *path, uint64_t max_pixels, dq_raster16_t *out, dq_err_t *err);
 /* Frees r->px; NULL-safe. */
 void dq_raster16_free(dq_raster16_t *r);
-/* Writes px (w*h*bands uint16, borrowed) as a tiled (256) pyramidal deflate TIFF at path. */
+/* Writes px (w*h*bands uint16, borrowed) as a tiled (256) pyramidal uncompressed TIFF at path
+ * (why uncompressed: rasterf.c, save_u16). */
 int dq_image_save_u16_pyramid(const char *path, const uint16_t *px, int w, int h, int bands,
                               dq_err_t *err);
 /* Like dq_image_save_u16_pyramid (the same file, byte for byte), with the pixels made on demand:
@@ -179,11 +189,13 @@ int dq_image_save_u16_pyramid_gen(const char *path, int w, int h, int bands,
 int dq_image_save_png8(const char *path, const uint8_t *px, int w, int h, int bands,
                        dq_err_t *err);
 /* Reads the region (x, y, w, h) of full-resolution pixels of a pyramid written by
- * dq_image_save_u16_pyramid, from the smallest level that still has out_w x out_h for it, scaled
- * (linear) to out_w x out_h, as floats in stored units. Errors: DQ_EINVAL (400) for a region
- * outside the image, DQ_EIO. Free with dq_rasterf_free. */
-int dq_image_read_region_u16(const char *path, int x, int y, int w, int h, int out_w, int out_h,
-                             dq_rasterf_t *out, dq_err_t *err);
+ * dq_image_save_u16_pyramid (or of an 8-bit PNG), stored under key in store b (src/blob: a
+ * file store reads the file, an object store reads through its block cache), from the
+ * smallest level that still has out_w x out_h for it, scaled (linear) to out_w x out_h, as
+ * floats in stored units. Errors: DQ_ENOTFOUND, DQ_EINVAL (400) for a region outside the
+ * image, DQ_EIO. Free with dq_rasterf_free. Thread-safe. */
+int dq_image_read_region_u16(struct dq_blob *b, const char *key, int x, int y, int w, int h,
+                             int out_w, int out_h, dq_rasterf_t *out, dq_err_t *err);
 /* Encodes px (w*h*bands uint8, borrowed; bands 1 or 3) as format (DQ_RF_*) with JPEG/WebP
  * quality (0 = 90) and appends it to out. */
 int dq_image_encode_u8(const uint8_t *px, int w, int h, int bands, int format, int quality,

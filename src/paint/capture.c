@@ -230,10 +230,13 @@ static int save_u16(const uint16_t *px, int w, int h, int bands, const char *dir
         rc = -1;
     } else {
         im->Type = bands == 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16;
-        /* Strips, deflate with the horizontal predictor: the frames are read whole. */
-        rc = vips_tiffsave(im, path, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE,
-                           "predictor", VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", TRUE,
-                           NULL)
+        /* Uncompressed strips, as multispectral cameras' capture software writes its 16-bit
+         * frames (TIFF or raw, no compression: the camera cannot spend the time, and sensor
+         * noise leaves deflate only 1.3x here). Deflate was our own choice until session 22;
+         * decoding its 350 MB cost `spectral add` 1.5 CPU s on the benchmark scroll, more
+         * than ingesting the scroll's visible image (bench/results/issue11-session22.md). */
+        rc = vips_tiffsave(im, path, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_NONE, "strip",
+                           TRUE, NULL)
                  ? -1
                  : 0;
         g_object_unref(im);

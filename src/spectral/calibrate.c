@@ -120,7 +120,9 @@ static void row_poly(const dq_spec_calmodel_t *m, int y, double *a, double *b, d
     *c = m->c[3];
 }
 
-/* Flat-fielded (before the grey-step line) values of row y, columns x0 .. x0 + n. */
+/* Flat-fielded (before the grey-step line) values of row y, columns x0 .. x0 + n. The
+ * hottest loop of `spectral add` (12 % of its CPU on the scroll): DQ_SPEC_AVX2. */
+DQ_SPEC_AVX2
 static void flat_row(const dq_spec_calmodel_t *m, const dq_spec_src_t *raw, int y, int x0, int n,
                      float *out)
 {
@@ -148,6 +150,7 @@ static void flat_row(const dq_spec_calmodel_t *m, const dq_spec_src_t *raw, int 
     }
 }
 
+DQ_SPEC_AVX2
 void dq_spec_cal_row(const dq_spec_calmodel_t *m, const dq_spec_src_t *raw, int y, int x0, int n,
                      float *out)
 {

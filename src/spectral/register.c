@@ -332,6 +332,7 @@ void dq_spec_unshift(const float *src, float *dst, int w, int h, double dx, doub
 
 #define RING 8 /* > the 6 rows one output row needs, so a window of them never collides */
 
+DQ_SPEC_AVX2
 void dq_spec_unshift_rows(void (*row)(void *ud, int y, float *buf),
                           void (*emit)(void *ud, int y, const float *out), void *ud, int w,
                           int h, double dx, double dy, dq_spec_rect_t crop)

@@ -261,4 +261,16 @@ void dq_spec_component(const dq_spec_decomp_t *d, const float *const *planes, in
  * 255, into out (caller-allocated). */
 void dq_spec_stretch(const float *plane, size_t n, double lo, double hi, uint8_t *out);
 
+/* Per-pixel loops that GCC vectorises get an AVX2 clone where the CPU has it (function
+ * multiversioning, chosen at load time): twice the vector width for the doubles they compute
+ * in, the same operations in the same order (no FMA: -std=c11 keeps contraction off and the
+ * avx2 target does not enable it), so the same results bit for bit. Not under ASan, whose
+ * start-up does not expect ifunc resolvers. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                            \
+    !defined(__SANITIZE_ADDRESS__)
+#define DQ_SPEC_AVX2 __attribute__((target_clones("avx2", "default")))
+#else
+#define DQ_SPEC_AVX2
+#endif
+
 #endif

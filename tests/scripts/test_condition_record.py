@@ -82,6 +82,40 @@ def state(data):
     return s
 
 
+def pg_pass(base, tmp, gen, c16, c26, noise, sqlite_changes):
+    """The CLI's one-step record on a PostgreSQL catalog (a schema of its own): the same
+    areas as on SQLite, and an unregistrable pair changes no row."""
+    schema = f"condrec_{os.getpid()}"
+    env = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
+    subprocess.run(["psql", "-X", "-q", base, "-c", f"CREATE SCHEMA {schema}"], check=True, env=env)
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    data = os.path.join(tmp, "data-pg")
+
+    def rows():
+        q = ("SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM condition_records), "
+             "(SELECT count(*) FROM audit), (SELECT count(*) FROM relic_images)")
+        return subprocess.run(["psql", "-X", "-tA", url, "-c", q], capture_output=True, text=True,
+                              env=env).stdout.strip()
+    try:
+        run("--data", data, "--catalog", url, "ingest", os.path.join(gen, WORK, "main.tif"), "--id", WORK)
+        run("--data", data, "--catalog", url, "import", os.path.join(gen, "metadata.jsonl"))
+        relic = subprocess.run(["psql", "-X", "-tA", url, "-c", "SELECT id FROM relics"],
+                               capture_output=True, text=True, env=env).stdout.strip()
+        cli = ["--data", data, "--catalog", url, "condition", "record", relic, "--examiner", "Li Na"]
+        run(*cli, "--capture", c16, "--date", "2016-05-17")
+        before = rows()
+        p = run(*cli, "--capture", noise, "--date", "2026-04-09", ok=False)
+        check(p.returncode == 1 and rows() == before,
+              f"PostgreSQL: an unregistrable capture exits 1 and changes no row ({before})")
+        rec = json.loads(run(*cli, "--capture", c26, "--date", "2026-04-09", "--json").stdout)
+        same = all(rec["changes"]["classes"][k]["area_px"] == sqlite_changes["classes"][k]["area_px"]
+                   for k in ("loss", "flaking", "fading"))
+        check(same and rec["changes"]["against"] == "c1" and rec["draft"] and rec["observations"],
+              "PostgreSQL: the one-step record, with the same areas as on SQLite")
+    finally:
+        subprocess.run(["psql", "-X", "-q", base, "-c", f"DROP SCHEMA {schema} CASCADE"], env=env)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="dq_condrec", dir=os.environ.get("TMPDIR"))
     proc = None
@@ -166,8 +200,10 @@ def main():
         vtok = run("--data", data, "user", "token", "vera").stdout.strip().splitlines()[-1]
         proc, port = dqhttp.serve(BIN, data, ("--drain-ms", "0"))
 
-        def call(method, path, body=None, token=None, ctype=None):
+        def call(method, path, body=None, token=None, ctype=None, if_match=None):
             h = {"Authorization": "Bearer " + token} if token else {}
+            if if_match:
+                h["If-Match"] = if_match
             if ctype:
                 h["Content-Type"] = ctype
             st, hd, b = dqhttp.request(port, method, path, body, h, timeout=120)
@@ -210,7 +246,8 @@ def main():
               f"API: ... and fails cleanly: {json.dumps(j.get('error'))}")
         check(state(data) == s1, "API: the failed job left nothing (records, images, links, files, upload)")
 
-        st, hd, j = call("POST", jobs + q + "&overall=poor", cap, tok, "image/jpeg")
+        st, hd, j = call("POST", jobs + q + "&overall=poor&filename=cap%202026.jpg", cap, tok,
+                         "image/jpeg")
         check(st == 202 and j["state"] in ("queued", "running"), f"API: a capture upload -> {st} {j}")
         st2, _, _ = call("GET", j["href"], token=vtok)
         check(st2 == 403, f"API: a viewer may not read the job -> {st2}")
@@ -221,6 +258,10 @@ def main():
               r["examiner"] == "Zhao Min" and r["changes"]["against"] == "c2",
               "API: the record (draft, unpublished, against the 2026-04-09 record)")
         # the same capture as c2 (its re-upload): nothing changed between them, by the method
+        db = sqlite3.connect(os.path.join(data, "catalog.sqlite"))
+        orig = db.execute("SELECT orig_filename FROM images WHERE id = ?", (r["images"][0],)).fetchone()
+        db.close()
+        check(orig and orig[0].endswith("-cap2026.jpg"), f"API: the upload's file name is kept: {orig}")
         tot = sum(r["changes"]["classes"][k]["area_px"] for k in ("loss", "flaking", "fading"))
         check(tot < 0.001 * r["changes"]["width"] * r["changes"]["height"],
               f"API: the same capture again shows (almost) no change: {tot} px")
@@ -233,6 +274,16 @@ def main():
         check(st == 200 and len(m["items"]) == 1,
               f"API: captures and maps are no canvases of the manifest ({len(m['items'])})")
 
+        # a restricted relic's captures and maps are restricted with it
+        run("--data", data, "user", "add", "cura", "--role", "curator")
+        ctok = run("--data", data, "user", "token", "cura").stdout.strip().splitlines()[-1]
+        etag = call("GET", f"/api/relics/{relic}", token=ctok)[1].get("etag")
+        st, hd, _ = call("PATCH", f"/api/relics/{relic}", {"restricted": True}, ctok, if_match=etag)
+        ok = st == 200 and dqhttp.poll(lambda: call("GET", f"/iiif/3/{r['images'][0]}/full/max/0/default.jpg")[0] == 401, 10)
+        st2 = call("GET", f"/iiif/3/{r['changes']['map_image']}/full/max/0/default.jpg")[0]
+        check(ok and st2 == 401, f"API: a restricted relic's capture and change map answer 401 ({st2})")
+        call("PATCH", f"/api/relics/{relic}", {"restricted": False}, ctok, if_match=hd.get("etag"))
+
         # ---- the restoration mask's outline
         run("--data", data, "restore", "--relic", relic, "--from-changes")
         st, hd, svg = call("GET", f"/api/images/{WORK}.restoration/outline")
@@ -242,6 +293,10 @@ def main():
         check(ok, f"API: the mask outline is SVG in the image's pixel frame -> {st}")
         st, _, _ = call("GET", "/api/images/no-such-image.restoration/outline")
         check(st == 404, f"API: no outline for an unknown image -> {st}")
+        # ---- the same on PostgreSQL, when the runner has its cluster (DQ_TEST_PG_URL)
+        pg = os.environ.get("DQ_TEST_PG_URL")
+        if pg:
+            pg_pass(pg, tmp, gen, c16, c26, noise, ch)
     finally:
         if proc:
             dqhttp.stop(proc)

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+import urllib.error
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dqnet  # noqa: E402
@@ -145,6 +146,18 @@ def main():
             keys = [r["id"].rsplit("/", 1)[1] for r in s.get("structures", [])]
             c.check(keys == [r["id"].rsplit("/", 1)[1] for r in d.get("structures", [])],
                     f"  its sections {keys} as the Manifest's")
+        # Only handscrolls have a sections view; another view is a bad request.
+        def status(path):
+            try:
+                return cat.get(path)[0]
+            except urllib.error.HTTPError as e:
+                return e.code
+        other = next((d for d in docs if d.get("type") == "Manifest" and d not in scrolls
+                      and "?" not in d["id"]), None)
+        if other is not None:
+            path = other["id"][len(cat.base):]
+            c.check(status(path + "?view=sections") == 404, "no sections view of a non-handscroll (404)")
+            c.check(status(path + "?view=pages") == 400, "an unknown view is a bad request (400)")
         others = [d for d in docs if d.get("type") == "Manifest" and d not in scrolls
                   and d["id"].split("?")[0] not in sects]
         c.check(all("start" not in d for d in others), "no start on other objects")

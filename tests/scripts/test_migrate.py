@@ -288,6 +288,9 @@ def main():
         r = dq(data, "migrate", "--catalog", "postgres://danqing@127.0.0.1:1/x", check_rc=False)
         check(r.returncode == 1 and "target catalog" in r.stderr,
               "unreachable database: refused (%s)" % r.stderr.strip()[:160])
+        r = dq(data, "migrate", "--catalog", "sqlite:" + src_db, check_rc=False)
+        check(r.returncode == 1 and "own catalog" in r.stderr,
+              "the source's own catalog as the target: refused (%s)" % r.stderr.strip()[:160])
         bad_role = url.replace("://danqing@", "://nosuchrole@")
         r = dq(data, "migrate", "--catalog", bad_role, check_rc=False)
         check(r.returncode == 1 and "nosuchrole" in r.stderr,

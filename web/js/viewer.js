@@ -67,6 +67,21 @@ export function createViewer(imageId, { navigator = true, label = null, extra = 
       // The canvas is OSD's keyboard target: give it a name for screen readers.
       viewer.canvas.setAttribute('aria-label', label);
       if (i18nKey) viewer.canvas.dataset.i18nAria = i18nKey;
+      // Opened before the page laid the stage out (OSD measures a 1 x 1 box): when the stage
+      // gets its size after the first frame, preserveImageSizeOnResize keeps the picture at
+      // the size it had in that box, a speck (zoom ~1/3000 of home; one relic page open in
+      // about four here, tests/web/scenarios/65-region-select.mjs). OSD scales the zoom after
+      // its 'resize' event, so look a frame later, and go home only from a speck.
+      const cs = vp().getContainerSize();
+      if (cs.x < 2 || cs.y < 2) {
+        const fit = () => requestAnimationFrame(() => {
+          const c = vp().getContainerSize();
+          if (c.x < 2 || c.y < 2) return;
+          viewer.removeHandler('resize', fit);
+          if (vp().getZoom(true) < vp().getHomeZoom() * 0.05) vp().goHome(true);
+        });
+        viewer.addHandler('resize', fit);
+      }
       resolve(viewer);
     });
     viewer.addOnceHandler('open-failed', (e) => reject(new Error(e.message || 'open failed')));

@@ -131,6 +131,22 @@ static void load_raw(const char *dir, bstack_t *out)
     dq_err_t err = {0};
     DQ_REQUIRE(dq_stack_open(cdir, UINT64_MAX, &st, &err) == 0);
     DQ_CHECK(st.raw == 1);
+    /* Raw frames are uncompressed TIFF (as cameras write them): mapped, not decoded, with the
+     * very pixels vips decodes from the file. */
+    char *fp = dq_xasprintf("%s/r550.tif", cdir);
+    dq_raster16_t mp = {0};
+    dq_rasterf_t vf = {0};
+    DQ_REQUIRE(dq_image_load_u16(fp, UINT64_MAX, &mp, &err) == 0);
+    DQ_CHECK(mp.map != NULL);
+    DQ_REQUIRE(dq_image_load_float(fp, UINT64_MAX, &vf, &err) == 0);
+    DQ_CHECK(mp.w == vf.w && mp.h == vf.h && mp.bands == vf.bands && mp.bits == 16);
+    size_t n_diff = 0;
+    for (size_t k = 0; k < (size_t)vf.w * vf.h * vf.bands; k++)
+        n_diff += mp.px[k] != (uint16_t)vf.px[k];
+    DQ_CHECK(n_diff == 0);
+    dq_raster16_free(&mp);
+    dq_rasterf_free(&vf);
+    free(fp);
     DQ_CHECK_STR(st.b[st.reference].name, "vis");
     DQ_REQUIRE(dq_stack_prepare(&st, &err) == 0);
     double sum = 0;

@@ -133,6 +133,13 @@ export default async function (h) {
       got.observations[0].severity === 'severe' && got.treatments[0].description === 'consolidate the lifting paint' && got.version >= 4,
       `review not saved: ${JSON.stringify({ o: got.overall, e: got.environment, t: got.treatments, v: got.version })}`);
     await shot(page, 'condweb-record');
+    // an anonymous visitor: the published record, no form, no review controls
+    const anonPage = await h.newPage(h.browser, base, { lang: 'en-US' });
+    await anonPage.goto(`${base}/relic/${encodeURIComponent(R)}`);
+    await anonPage.waitForSelector('.conservation[data-records="1"]', { timeout: 20000 });
+    const ctl = await anonPage.locator('[data-testid=new-record], .cons-editbox, .cons-publish, .cons-rm').count();
+    expect(ctl === 0, `an anonymous visitor gets ${ctl} write controls`);
+    await anonPage.context().close();
     // the printed report: the records with their images, boxes, observations, areas and
     // signature lines; no form, no review controls
     await page.emulateMedia({ media: 'print' });

@@ -101,8 +101,9 @@ export default async function (h) {
       await page.fill('#living-remote', murl);
       await page.click('.living-remote-box button[type=submit]');
       await page.waitForURL((u) => u.pathname === '/living' && u.searchParams.get('manifest') === murl, { timeout: 15000 });
-      await ready(page);
-      h.expect(await page.$('[data-living="on"][data-remote]') !== null, 'the pasted manifest opened alive');
+      // The URL changes before the new page replaces the old one (which is ready too).
+      const alive = () => page.waitForSelector('[data-living="on"][data-remote][data-ready="1"]', { timeout: 90000 }).then(() => true, () => false);
+      h.expect(await alive(), 'the pasted manifest opened alive');
       await page.goto(`${h.base}/living/${encodeURIComponent(R2)}`);
       await ready(page);
       await page.evaluate((text) => {
@@ -113,8 +114,7 @@ export default async function (h) {
         el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
       }, `${origin}/elsewhere?manifest=${encodeURIComponent(murl)}`);
       await page.waitForURL((u) => u.pathname === '/living' && u.searchParams.get('manifest') === murl, { timeout: 15000 });
-      await ready(page);
-      h.expect(await page.$('[data-living="on"][data-remote]') !== null, 'the dropped IIIF link opened alive');
+      h.expect(await alive(), 'the dropped IIIF link opened alive');
       await page.context().close();
     });
 
