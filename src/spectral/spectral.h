@@ -187,17 +187,26 @@ typedef struct {
  * Support endmember: the per-band median of the brightest, flattest tenth of the pixels.
  * Then per pixel MESMA (Roberts et al. 1998): for each candidate pigment p the fully
  * constrained model r = a_s S + a_k K + a_p P (a >= 0, sum 1; Heinz and Chang 2001) is solved
- * exactly (a 2-D problem on a triangle) and the model with the least residual wins. Then
- * pigment over pigment: the pairs among the best DQ_SPEC_PAIR_TOP families are fitted as
- * r = a_s S + a_k K + a_1 P1 + a_2 P2 (the same constraints, exact over the simplex), and a
- * pair replaces the single pigment when its residual is below DQ_SPEC_PAIR_GAIN times the
- * single one's and each pigment holds at least 5 % of the pixel; the label is then the pigment
- * with the larger share, best2 the other. Label: ink when a_k >= 0.6, the pigment when the
- * pigment share / (pigments + support) >= min_cover, else support. Confidence: 1 -
- * best/second-best residual. Rows run on one thread per core. progress (may be NULL) gets
- * 0..100 (from any of them, one at a time). Fills map (free with dq_spec_map_free). */
+ * exactly (a 2-D problem on a triangle). A survey of every 16th pixel finds the scene's
+ * pigments (families that label >= DQ_SPEC_SCENE_MIN of its colour pixels, one shade each,
+ * less those that other scene pigments or pairs of them explain as well: look-alikes of
+ * mixtures) and the noise variance sigma^2 (plus what bare support adds, weighted by a_s^2).
+ * Then the models of a pixel compete by squared residual plus price (BIC): two scene pigments,
+ * r = a_s S + a_k K + a_1 P1 + a_2 P2 (exact over the simplex) for the pairs among the best
+ * DQ_SPEC_PAIR_TOP scene families (not two of one shape: DQ_SPEC_PAIR_ANGLE), pay
+ * DQ_SPEC_PAIR_PRICE ln(n) sigma^2 and need 5 % each;
+ * a single pigment that is not a scene pigment pays DQ_SPEC_PRIOR_PRICE ln(n) sigma^2. Pairs
+ * are tried where the single model's pigment share is >= min_cover. With
+ * two pigments the label is the one with the larger share, best2 the other. Label: ink when
+ * a_k >= 0.6, the pigment when the pigment share / (pigments + support) >= min_cover, else
+ * support. Confidence: 1 - best/second-best residual. Rows run on one thread per core.
+ * progress (may be NULL) gets 0..100 (from any of them, one at a time). Fills map (free with
+ * dq_spec_map_free). */
 #define DQ_SPEC_PAIR_TOP 5
-#define DQ_SPEC_PAIR_GAIN 0.5
+#define DQ_SPEC_PAIR_PRICE 1.0
+#define DQ_SPEC_PRIOR_PRICE 2.0
+#define DQ_SPEC_SCENE_MIN 0.0025
+#define DQ_SPEC_PAIR_ANGLE 2.5 /* degrees: two spectra closer than this make no pair */
 int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
                      double min_cover, void (*progress)(void *ud, int pct), void *ud,
                      dq_spec_map_t *map, dq_err_t *err);

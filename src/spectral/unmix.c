@@ -9,7 +9,11 @@
  * non-negative and summing to one (fully constrained least squares: Heinz and Chang, IEEE
  * TGRS 39(3), 2001). With six broad bands, unmixing against the whole library at once would be
  * hopelessly underdetermined; three endmembers at a time is well posed, and the fitted
- * fractions say how much of the pixel is pigment. It does not read images or write files.
+ * fractions say how much of the pixel is pigment. Pigment over pigment (a glaze) is the same
+ * linear model with two pigments, drawn from the pigments that the image itself shows pure
+ * (count-based endmember selection), and chosen per pixel by residual plus a BIC price on the
+ * noise measured in the image, so that pure pixels stay pure and a library look-alike of a
+ * mixture does not win. It does not read images or write files.
  */
 #include <errno.h>
 #include <limits.h>
@@ -602,6 +606,14 @@ static double solve_pair(const mesma_t *ms, int k1, int k2, const double *y, dou
             }
             if (f >= limit)
                 return INFINITY;
+            /* Inside the simplex: the unconstrained minimum is the constrained one (the
+             * objective is convex), no face need be tried. */
+            if (x[0] >= 0 && x[1] >= 0 && x[2] >= 0 && x[0] + x[1] + x[2] <= 1) {
+                a[0] = x[0];
+                a[1] = x[1];
+                a[2] = x[2];
+                return f < 0 ? 0 : f;
+            }
         }
     }
     for (int mask = 0; mask < 16; mask++) {
@@ -649,6 +661,8 @@ static double solve_pair(const mesma_t *ms, int k1, int k2, const double *y, dou
     return best < 0 ? 0 : best;
 }
 
+/* ================================================================ model selection */
+
 /* One dq_spec_pigments run shared by its threads: each takes the next block of rows. */
 typedef struct {
     const float *const *planes;
@@ -660,16 +674,116 @@ typedef struct {
     void *ud;
     pthread_mutex_t lock; /* guards next, done, last and the progress callback */
     int next, done, last;
-    /* Pigment families of the scene (by family index): those that a survey of the image
-     * found as the confident single pigment of enough pixels. Two-pigment models are made of
-     * these only. Read-only while the threads run. */
+    /* Pigment families of the scene (by family index): what the image itself shows as the
+     * confident single pigment of enough pixels, less the look-alikes that other scene
+     * pigments explain (prune_scene). Two-pigment models are made of these only. Read-only
+     * while the threads run. */
     uint8_t scene[256];
-    int pairs; /* 0 in the survey */
+    /* Per scene family the shade (library entry) that the survey finds most often: the
+     * family's endmember in two-pigment models. A mixture's best single shade is biased
+     * (the other pigment pulls it), a painting's own pigment is one shade. */
+    int rep[256];
+    int pairs;           /* 0 in the survey: one-pigment models only */
+    double sig2, sig2_s; /* noise variance per band; what bare support adds (scene_select) */
 } pig_job_t;
+
+/* A fitted model of one pixel: one pigment (k2 < 0) or two. */
+typedef struct {
+    double f;      /* squared residual; INFINITY when there is no such model */
+    int k1, k2;    /* models (library entries); k1 the larger share */
+    double ak, ap; /* ink and pigment (both together) fractions */
+    double a1, a2; /* the two pigments' fractions (a2 = 0 for one) */
+} fit_t;
 
 #define PIG_ROWS 8
 
-/* Labels rows y0 .. y1 of the map (every step-th pixel of them). */
+/* Pixel i as the models see it: y = r - S, with y.y and u.y. */
+static void pixel(const pig_job_t *j, size_t i, double *y, double *yy, double *uy)
+{
+    const mesma_t *ms = &j->ms;
+    *yy = *uy = 0;
+    for (int b = 0; b < ms->n; b++) {
+        y[b] = j->planes[b][i] - ms->S[b];
+        *yy += y[b] * y[b];
+        *uy += ms->u[b] * y[b];
+    }
+}
+
+/* The best one-pigment and two-pigment models of a pixel made of scene families other than
+ * excl (-1: none excluded), from the one-pigment residuals f (fak, fap their fractions) of
+ * all_models. Pairs: the best shade of each of the DQ_SPEC_PAIR_TOP best scene families, every
+ * pair of them solved exactly (solve_pair); a pair counts only when each pigment holds 5 % of
+ * the pixel (less is one pigment with a tint). limit: pairs whose unconstrained fit cannot get
+ * below it are not solved. */
+static void scene_fit(const pig_job_t *j, const double *y, double yy, const double *f,
+                      const double *fak, const double *fap, int excl, double limit, int want_pair,
+                      fit_t *one, fit_t *two)
+{
+    const mesma_t *ms = &j->ms;
+    int nk = ms->n_models;
+    one->f = two->f = INFINITY;
+    one->k1 = one->k2 = two->k1 = two->k2 = -1;
+    int top[DQ_SPEC_PAIR_TOP], nt = 0;
+    /* The best model of each of the best families, best first (nt <= PAIR_TOP). */
+    for (int r = 0; r < DQ_SPEC_PAIR_TOP; r++) {
+        int kb = -1;
+        for (int k = 0; k < nk; k++) {
+            int fk = ms->fam[k];
+            int used = !j->scene[fk] || fk == excl;
+            for (int q = 0; q < nt; q++)
+                used |= ms->fam[top[q]] == fk;
+            if (!used && (kb < 0 || f[k] < f[kb]))
+                kb = k;
+        }
+        if (kb < 0)
+            break;
+        top[nt++] = kb;
+        if (!want_pair)
+            break;
+    }
+    if (nt > 0) {
+        int k = top[0];
+        *one = (fit_t){f[k], k, -1, fak[k], fap[k], fap[k], 0};
+    }
+    if (!want_pair)
+        return;
+    for (int q = 0; q < nt; q++)
+        top[q] = j->rep[ms->fam[top[q]]];
+    for (int q = 0; q < nt; q++)
+        for (int r = q + 1; r < nt; r++) {
+            /* Two spectra of one shape (within DQ_SPEC_PAIR_ANGLE: two grinds of one
+             * mineral, cinnabar and vermilion) make no second pigment: their mixture is
+             * one of them, lighter or darker, and the pair's shares are noise. */
+            double pp = 0, p1 = 0, p2 = 0;
+            for (int b = 0; b < ms->n; b++) {
+                double r1 = ms->m[top[q]].v[b] + ms->S[b], r2 = ms->m[top[r]].v[b] + ms->S[b];
+                pp += r1 * r2;
+                p1 += r1 * r1;
+                p2 += r2 * r2;
+            }
+            if (pp > cos(DQ_SPEC_PAIR_ANGLE * M_PI / 180) * sqrt(p1 * p2))
+                continue;
+            double a3[3], fp = solve_pair(ms, top[q], top[r], y, yy, limit, a3);
+            if (fp < two->f && a3[1] >= 0.05 && a3[2] >= 0.05) {
+                int big = a3[1] >= a3[2]; /* top[q] holds the larger share */
+                two->f = fp;
+                two->k1 = big ? top[q] : top[r];
+                two->k2 = big ? top[r] : top[q];
+                two->ak = a3[0];
+                two->ap = a3[1] + a3[2];
+                two->a1 = big ? a3[1] : a3[2];
+                two->a2 = big ? a3[2] : a3[1];
+            }
+        }
+}
+
+/* Labels rows y0 .. y1 of the map (every step-th pixel of them). The models of a pixel
+ * compete by their squared residual plus a price for what they assume (BIC with the noise
+ * variance measured on the image, Schwarz 1978): a pair of pigments pays ln(n) sigma^2 for
+ * its extra abundance, so pure pixels stay pure unless a second pigment explains more than
+ * noise; a pigment that the scene does not show pure pays `prior`, so a library look-alike of
+ * a two-pigment mixture (malachite and azurite look like verdigris in six bands) loses to the
+ * mixture of the scene's own pigments unless it fits clearly better. */
 static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
 {
     const mesma_t *ms = &j->ms;
@@ -679,92 +793,67 @@ static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
     for (int yrow = y0; yrow < y1; yrow++) {
         for (int x = yrow % step; x < w; x += step) {
             size_t i = (size_t)yrow * w + x;
-            double y[DQ_SPEC_MAX_BANDS], yy = 0, uy = 0;
-            for (int b = 0; b < n; b++) {
-                y[b] = j->planes[b][i] - ms->S[b];
-                yy += y[b] * y[b];
-                uy += ms->u[b] * y[b];
-            }
+            double y[DQ_SPEC_MAX_BANDS], yy, uy;
+            pixel(j, i, y, &yy, &uy);
             all_models(ms, y, yy, uy, vy, f, fak, fap);
-            double best = INFINITY, bak = 0, bap = 0;
             int bk = 0;
-            for (int k = 0; k < nk; k++)
-                fam_best[k] = INFINITY;
             for (int k = 0; k < nk; k++) {
+                fam_best[k] = INFINITY;
+                if (f[k] < f[bk])
+                    bk = k;
+            }
+            for (int k = 0; k < nk; k++)
                 if (f[k] < fam_best[ms->fam[k]])
                     fam_best[ms->fam[k]] = f[k];
-                if (f[k] < best) {
-                    best = f[k];
-                    bk = k;
-                    bak = fak[k];
-                    bap = fap[k];
-                }
-            }
+            fit_t win = {f[bk], bk, -1, fak[bk], fap[bk], fap[bk], 0};
             double second = INFINITY;
-            for (int k = 0; k < nk; k++)
-                if (k != ms->fam[bk] && fam_best[k] < second)
-                    second = fam_best[k];
-            /* Pigment over pigment: pairs among the best models of the best few families of
-             * the scene. */
-            /* Only where the one-pigment model already sees colour (not ink, not bare
-             * support): two pigments change which colour, not whether there is colour, and
-             * most pixels of a painting are support or ink. */
-            double as1 = 1 - bak - bap;
-            int colour = bak < 0.6 && bap + as1 > 1e-9 && bap / (bap + as1) >= j->min_cover;
-            int top[DQ_SPEC_PAIR_TOP], nt = 0, b2 = -1;
-            for (int r = 0; j->pairs && colour && r < DQ_SPEC_PAIR_TOP; r++) {
-                int kb = -1;
-                for (int k = 0; k < nk; k++) {
-                    int used = !j->scene[ms->fam[k]];
-                    for (int q = 0; q < nt; q++)
-                        used |= ms->fam[top[q]] == ms->fam[k];
-                    if (!used && (kb < 0 || f[k] < f[kb]))
-                        kb = k;
+            double as1 = 1 - win.ak - win.ap;
+            double share1 = win.ap + as1 > 1e-9 ? win.ap / (win.ap + as1) : 0;
+            /* The scene's models only where one pigment already sees colour (not ink, not
+             * bare support): they change which colour, not whether there is colour, and most
+             * pixels of a painting are support or ink. (Half of min_cover would catch a few
+             * more glazes over thin washes, but old paper's tone then passes for two
+             * pigments, and the scroll costs a quarter more.) */
+            if (j->pairs && win.ak < 0.6 && share1 >= j->min_cover) {
+                double var = (j->sig2 + as1 * as1 * j->sig2_s) * log((double)n);
+                double pen = DQ_SPEC_PAIR_PRICE * var, prior = DQ_SPEC_PRIOR_PRICE * var;
+                double cost = win.f + (j->scene[ms->fam[bk]] ? 0 : prior);
+                fit_t one, two;
+                scene_fit(j, y, yy, f, fak, fap, -1, cost - pen, 1, &one, &two);
+                int from = 0;
+                if (one.f < cost) {
+                    cost = one.f;
+                    from = 1;
                 }
-                if (kb < 0)
-                    break;
-                top[nt++] = kb;
-            }
-            double gain = j->scene[ms->fam[bk]] ? DQ_SPEC_PAIR_GAIN : 1.0;
-            double pbest = INFINITY, pa[3] = {0, 0, 0};
-            int p1 = -1, p2 = -1;
-            for (int q = 0; q < nt; q++)
-                for (int r = q + 1; r < nt; r++) {
-                    double a3[3], fp = solve_pair(ms, top[q], top[r], y, yy, gain * best, a3);
-                    if (fp < pbest) {
-                        pbest = fp;
-                        p1 = top[q];
-                        p2 = top[r];
-                        memcpy(pa, a3, sizeof(pa));
-                    }
+                if (two.f + pen < cost) {
+                    cost = two.f + pen;
+                    from = 2;
                 }
-            /* A pair of scene pigments wins over a single pigment that the scene does not
-             * otherwise hold when it fits as well (a mixture resembles some third pigment of
-             * the library: malachite over azurite looks like verdigris in six bands), and over
-             * any single one when it fits much better. */
-            if (p1 >= 0 && pbest < gain * best && pa[1] >= 0.05 && pa[2] >= 0.05) {
-                /* The pair explains the pixel: the larger share names it. */
-                second = best;
-                best = pbest;
-                bk = pa[1] >= pa[2] ? p1 : p2;
-                b2 = pa[1] >= pa[2] ? p2 : p1;
-                bak = pa[0];
-                bap = pa[1] + pa[2];
+                if (from == 1)
+                    win = one;
+                else if (from == 2) {
+                    second = f[bk];
+                    win = two;
+                }
             }
-            double as = 1 - bak - bap;
-            double cov = bap + as > 1e-9 ? bap / (bap + as) : 0;
-            map->best[i] = bk;
-            map->best2[i] = b2;
+            if (win.k2 < 0)
+                for (int k = 0; k < nk; k++)
+                    if (k != ms->fam[win.k1] && fam_best[k] < second)
+                        second = fam_best[k];
+            double as = 1 - win.ak - win.ap;
+            double cov = win.ap + as > 1e-9 ? win.ap / (win.ap + as) : 0;
+            map->best[i] = win.k1;
+            map->best2[i] = win.k2;
             map->cover[i] = (float)cov;
-            map->ink[i] = (float)bak;
+            map->ink[i] = (float)win.ak;
             double c;
-            if (bak >= 0.6) {
+            if (win.ak >= 0.6) {
                 map->label[i] = DQ_SPEC_LABEL_INK;
-                c = bak;
+                c = win.ak;
             } else if (cov >= j->min_cover) {
-                map->label[i] = (uint8_t)(DQ_SPEC_LABEL_PIGMENT0 + bk);
-                /* How much better the winner's family explains the pixel than any other. */
-                double r1 = sqrt(best / n), r2 = sqrt(second / n);
+                map->label[i] = (uint8_t)(DQ_SPEC_LABEL_PIGMENT0 + win.k1);
+                /* How much better the winner explains the pixel than any other family. */
+                double r1 = sqrt(win.f / n), r2 = sqrt(second / n);
                 c = isfinite(r2) && r2 > 0 ? 1 - r1 / r2 : 1;
             } else {
                 map->label[i] = DQ_SPEC_LABEL_SUPPORT;
@@ -801,6 +890,161 @@ static void *pig_worker(void *ud)
     return NULL;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define SURVEY_STEP 16
+#define PRUNE_MAX 1500 /* survey pixels per family that the pruning refits */
+
+/* sigma^2 from n_r squared residuals of one-pigment models (sorted here): their lower
+ * quartile over the chi-square quantile for n - 2 degrees of freedom (two abundances fitted;
+ * Wilson-Hilferty). A floor keeps a synthetic, noise-free stack from pricing models at
+ * nothing. */
+static double noise_var(double *r, size_t n_r, int n)
+{
+    if (n_r == 0)
+        return 1e-10;
+    qsort(r, n_r, sizeof(double), cmp_double);
+    double q = r[n_r / 4], dof = n - 2 > 1 ? n - 2 : 1;
+    double c = 1 - 2 / (9 * dof) - 0.6745 * sqrt(2 / (9 * dof));
+    double v = q / (dof * c * c * c);
+    return v > 1e-10 ? v : 1e-10;
+}
+
+/* A survey pixel that the scene counts: an at least half-covering pigment label, however
+ * confident (near-duplicate families of the library, malachite of two mines, make a pure
+ * pixel's confidence low; scene_select sorts them out). */
+static int survey_counts(const dq_spec_map_t *map, size_t i)
+{
+    return map->label[i] >= DQ_SPEC_LABEL_PIGMENT0 && map->cover[i] >= 0.5f;
+}
+
+/* The scene's families from the survey (one-pigment labels of every SURVEY_STEP-th pixel in
+ * map): a family is a candidate when it is the counted label of >= DQ_SPEC_SCENE_MIN of the
+ * counted pixels (and of 8), and its endmember is its shade counted most often. Then the noise
+ * (noise_var), which sets the models' prices. Then the look-alikes go (count-based endmember
+ * selection in the spirit of Roberts et al. 2003, EMC/CoB: keep the smallest set of
+ * endmembers that models the image): a candidate whose counted pixels are, for at least half
+ * of them, explained as well (within one BIC price) by another scene pigment or a pair of
+ * them is a mixture's look-alike (verdigris for malachite with azurite) or a near-duplicate,
+ * not a pigment of the painting; the one that the fewest pixels need goes first, and the rest
+ * are tried again. */
+static void scene_select(pig_job_t *j, double *scratch)
+{
+    const mesma_t *ms = &j->ms;
+    dq_spec_map_t *map = j->map;
+    int n = ms->n, nk = ms->n_models, w = j->w, h = j->h;
+    int cnt[256] = {0}, tot = 0, shade[256] = {0};
+    size_t n_res = 0, cap_res = 1024;
+    double *res = dq_xmalloc(cap_res * sizeof(double));
+    size_t n_bare = 0, cap_bare = 1024;
+    double *bare = dq_xmalloc(cap_bare * sizeof(double));
+    for (int yrow = 0; yrow < h; yrow++)
+        for (int x = yrow % SURVEY_STEP; x < w; x += SURVEY_STEP) {
+            size_t i = (size_t)yrow * w + x;
+            int counted = survey_counts(map, i);
+            /* Bare support: neither ink nor colour to speak of. */
+            int is_bare = map->label[i] == DQ_SPEC_LABEL_SUPPORT && map->ink[i] < 0.05f &&
+                          map->cover[i] < 0.05f;
+            if (!counted && !is_bare)
+                continue;
+            if (counted) {
+                cnt[ms->fam[map->best[i]]]++;
+                shade[map->best[i]]++;
+                tot++;
+            }
+            /* The residual of this pixel's model, recomputed (the map keeps no residual). */
+            double y[DQ_SPEC_MAX_BANDS], yy, uy, ak, ap;
+            pixel(j, i, y, &yy, &uy);
+            double r = solve(ms, &ms->m[map->best[i]], y, yy, uy, &ak, &ap);
+            double **arr = counted ? &res : &bare;
+            size_t *na = counted ? &n_res : &n_bare, *ca = counted ? &cap_res : &cap_bare;
+            if (*na == *ca) {
+                *ca *= 2;
+                *arr = dq_xrealloc(*arr, *ca * sizeof(double));
+            }
+            (*arr)[(*na)++] = r;
+        }
+    for (int k = 0; k < nk; k++) {
+        j->scene[k] = cnt[k] >= 8 && cnt[k] >= DQ_SPEC_SCENE_MIN * tot;
+        j->rep[k] = k;
+    }
+    for (int k = 0; k < nk; k++)
+        if (shade[k] > shade[j->rep[ms->fam[k]]])
+            j->rep[ms->fam[k]] = k;
+    /* The noise, from the lower quartiles of the residuals (robust to the mixed pixels in the
+     * upper part): sigma^2 of the pigment pixels, and what bare support adds (its tone and
+     * texture vary around the one support endmember: a residual that grows with the support's
+     * share a_s of the pixel, so a pixel's variance is sigma^2 + a_s^2 sigma_s^2). */
+    j->sig2 = noise_var(res, n_res, n);
+    double sb = noise_var(bare, n_bare, n);
+    j->sig2_s = sb > j->sig2 ? sb - j->sig2 : 0;
+    free(res);
+    free(bare);
+
+    /* The counted pixels of the candidates, at most PRUNE_MAX per family (evenly spaced). */
+    int seen[256] = {0};
+    size_t n_px = 0;
+    size_t *px = dq_xmalloc(((size_t)tot + 1) * sizeof(size_t));
+    for (int yrow = 0; yrow < h; yrow++)
+        for (int x = yrow % SURVEY_STEP; x < w; x += SURVEY_STEP) {
+            size_t i = (size_t)yrow * w + x;
+            if (!survey_counts(map, i))
+                continue;
+            int fk = ms->fam[map->best[i]];
+            if (!j->scene[fk])
+                continue;
+            int stride = cnt[fk] / PRUNE_MAX + 1;
+            if (seen[fk]++ % stride == 0)
+                px[n_px++] = i;
+        }
+    double *vy = scratch, *f = vy + nk, *fak = f + nk, *fap = fak + nk;
+    for (;;) {
+        int expl[256] = {0}, all[256] = {0};
+        for (size_t e2 = 0; e2 < n_px; e2++) {
+            size_t i = px[e2];
+            int fk = ms->fam[map->best[i]];
+            if (!j->scene[fk])
+                continue;
+            double y[DQ_SPEC_MAX_BANDS], yy, uy;
+            pixel(j, i, y, &yy, &uy);
+            all_models(ms, y, yy, uy, vy, f, fak, fap);
+            double ff = INFINITY, as = 0;
+            for (int k = 0; k < nk; k++)
+                if (ms->fam[k] == fk && f[k] < ff) {
+                    ff = f[k];
+                    as = 1 - fak[k] - fap[k];
+                }
+            double pen = DQ_SPEC_PAIR_PRICE * (j->sig2 + as * as * j->sig2_s) * log((double)n);
+            fit_t one, two;
+            scene_fit(j, y, yy, f, fak, fap, fk, ff + 2 * pen, 1, &one, &two);
+            double other = one.f < two.f + pen ? one.f : two.f + pen;
+            all[fk]++;
+            expl[fk] += other <= ff + pen;
+        }
+        int worst = -1;
+        double wu = INFINITY;
+        for (int k = 0; k < nk; k++) {
+            if (!j->scene[k] || all[k] == 0 || 2 * expl[k] < all[k])
+                continue;
+            /* The fewest pixels that need it (estimated over all its counted ones) goes
+             * first: of two near-duplicates that explain each other, the rarer. */
+            double share = (double)expl[k] / all[k], unexpl = cnt[k] * (1 - share);
+            if (unexpl < wu) {
+                wu = unexpl;
+                worst = k;
+            }
+        }
+        if (worst < 0)
+            break;
+        j->scene[worst] = 0;
+    }
+    free(px);
+}
+
 int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
                      double min_cover, void (*progress)(void *ud, int pct), void *ud,
                      dq_spec_map_t *map, dq_err_t *err)
@@ -821,30 +1065,22 @@ int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib
     map->best = dq_xmalloc(npx * sizeof(int));
     map->best2 = dq_xmalloc(npx * sizeof(int));
     support_endmember(planes, n, npx, map->support);
-    pig_job_t j = {.planes = planes, .w = w, .h = h, .min_cover = min_cover, .map = map,
-                   .progress = progress, .ud = ud, .last = -1};
+    pig_job_t j = {.planes = planes,
+                   .w = w,
+                   .h = h,
+                   .min_cover = min_cover,
+                   .map = map,
+                   .progress = progress,
+                   .ud = ud,
+                   .last = -1};
     mesma_init(&j.ms, lib, map->support, NULL);
-    /* The survey: single pigments on every 16th pixel; a family belongs to the scene when it
-     * is the confident (confidence >= 0.5), half-opaque (cover >= 0.5) pigment of at least
-     * 1 % of such pixels (and 8 of them). A two-pass endmember selection in the spirit of
-     * MESMA's image-derived endmember libraries (Roberts et al. 1998; Dennison and Roberts,
-     * RSE 87, 2003): the pair models are drawn from what the image itself shows pure. */
+    /* The survey: one-pigment models on every SURVEY_STEP-th pixel, then the scene's pigments
+     * and the noise from it (scene_select). */
     {
         double *scratch = dq_xmalloc((size_t)5 * (j.ms.n_models + 1) * sizeof(double));
-        pig_rows(&j, 0, h, 16, scratch);
+        pig_rows(&j, 0, h, SURVEY_STEP, scratch);
+        scene_select(&j, scratch);
         free(scratch);
-        int cnt[256] = {0}, tot = 0;
-        for (int yrow = 0; yrow < h; yrow++)
-            for (int x = yrow % 16; x < w; x += 16) {
-                size_t i = (size_t)yrow * w + x;
-                if (map->label[i] >= DQ_SPEC_LABEL_PIGMENT0 && map->cover[i] >= 0.5f &&
-                    map->conf[i] >= 128) {
-                    cnt[j.ms.fam[map->best[i]]]++;
-                    tot++;
-                }
-            }
-        for (int k = 0; k < j.ms.n_models; k++)
-            j.scene[k] = cnt[k] >= 8 && cnt[k] >= tot / 100;
         j.pairs = 1;
     }
     /* Rows in blocks on one thread per core: every pixel is independent, so the map is the
