@@ -174,21 +174,26 @@ fuzz-live: build/danqing
 	@python3 scripts/fuzz-live.py --bin build/danqing --requests $(or $(FUZZ_LIVE_REQUESTS),5000) \
 	  --seed $(or $(FUZZ_LIVE_SEED),10)
 
+# check, demo and bench build with one job per CPU unless make was given -j itself: a clean
+# build compiles every source three times (release, sanitizer, fuzz targets).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PAR = $(if $(findstring -j,$(MAKEFLAGS))$(findstring jobserver,$(MAKEFLAGS)),,-j$(JOBS))
+
 check:
 	@scripts/deps.sh check
-	@$(MAKE) --no-print-directory build/danqing build/san/danqing $(SAN_TESTS) $(FUZZ_TARGETS)
+	@$(MAKE) $(PAR) --no-print-directory build/danqing build/san/danqing $(SAN_TESTS) $(FUZZ_TARGETS)
 	@scripts/run-tests.sh
 
 test: check
 
 demo:
 	@scripts/deps.sh demo
-	@$(MAKE) --no-print-directory build/danqing
+	@$(MAKE) $(PAR) --no-print-directory build/danqing
 	@scripts/demo.sh
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory build/danqing
+	@$(MAKE) $(PAR) --no-print-directory build/danqing
 	@bench/run.sh $(BENCH)
 
 # Validation against third-party schemas that cannot ship in this repository (the Linked Art
@@ -204,7 +209,7 @@ validate:
 # The analysis tables against ground truth and peers (bench/science/run.sh; SCIENCE="part ...").
 science:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory build/danqing
+	@$(MAKE) $(PAR) --no-print-directory build/danqing
 	@bench/science/run.sh $(SCIENCE)
 
 format:

@@ -267,7 +267,8 @@ static int map_build(dq_catalog_t *cat, dq_store_txn_t *t, dq_err_t *err)
     int rc = -1;
     if (cat->be->audit->max_seq(t, &seq, err) < 0 ||
         cat->be->images->list(t, map_put_cb, fresh, err) < 0 ||
-        cat->be->images->links(t, NULL, map_link_cb, fresh, err) < 0) {
+        cat->be->images->links(t, NULL, map_link_cb, fresh, err) < 0 ||
+        dq_condition_gate_load(cat->be, t, fresh, NULL, err) < 0) {
         atomic_store(&cat->map_ready, 0);
         goto out;
     }
@@ -327,10 +328,22 @@ static int apply_row(dq_catalog_t *cat, dq_store_txn_t *t, const char *action, c
         int rc = cat->be->images->links(t, object, collect_link, &l, err);
         if (rc == 0)
             dq_image_map_relic(cat->imap, object, l.restricted, (const char *const *)l.ids, l.n);
+        /* Its condition gates follow its links (a relic without links has none: no query). */
+        if (rc == 0 && l.n > 0)
+            rc = dq_condition_gate_load(cat->be, t, cat->imap, object, err);
+        else if (rc == 0)
+            dq_image_map_gate_relic(cat->imap, object, NULL, NULL, 0);
         for (int i = 0; i < l.n; i++)
             free(l.ids[i]);
         free(l.ids);
         return rc;
+    } else if (strncmp(action, "condition.", 10) == 0) {
+        /* object "relic/<relic id>/condition/c<n>": a record published, unpublished or
+         * deleted opens or closes the gates of the images it refers to. */
+        char relic[64]; /* relic ids are at most 63 bytes (the schema checks) */
+        if (!dq_catalog_condition_object_relic(object, relic, sizeof(relic)))
+            return 0;
+        return dq_condition_gate_load(cat->be, t, cat->imap, relic, err);
     }
     return 0;
 }
@@ -340,7 +353,8 @@ static int apply_row(dq_catalog_t *cat, dq_store_txn_t *t, const char *action, c
 static int content_action(const char *a)
 {
     return strncmp(a, "image.", 6) == 0 || strncmp(a, "relic.", 6) == 0 ||
-           strncmp(a, "annotation.", 11) == 0 || strncmp(a, "tour.", 5) == 0;
+           strncmp(a, "annotation.", 11) == 0 || strncmp(a, "tour.", 5) == 0 ||
+           strncmp(a, "condition.", 10) == 0;
 }
 
 /* Brings the map up to the newest audit row and notes in content_changed whether a row changed

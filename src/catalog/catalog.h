@@ -773,6 +773,9 @@ typedef struct {
 } dq_condition_row_t;
 typedef int (*dq_condition_cb)(void *ud, const dq_condition_row_t *row);
 
+/* The relic id of a condition record's audit object "relic/<id>/condition/c<n>" into relic
+ * (cap bytes): 1, or 0 when object is not such a name or the id does not fit. */
+int dq_catalog_condition_object_relic(const char *object, char *relic, size_t cap);
 int dq_catalog_condition_create(dq_catalog_t *cat, const char *relic_id, const char *json,
                                 size_t len, const dq_actor_t *who, dq_buf_t *out,
                                 dq_buf_t *field_errors, dq_err_t *err);

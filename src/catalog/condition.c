@@ -2,7 +2,8 @@
  * condition.c: condition records of relics (issue 12), the backend-neutral policy above
  * store.h's dq_store_condition_ops: validation of the condition doc against its controlled
  * vocabularies, roles (conservators and above write), visibility (anonymous callers see only
- * published records of public relics), the audit rows and the API's JSON. It stores nothing
+ * published records of public relics; the same for the condition images, through the image
+ * map's condition gates), the audit rows and the API's JSON. It stores nothing
  * itself and computes no image analysis (src/conserve/ does, the CLI feeds its results in).
  */
 #include <ctype.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "catalog/image_map.h"
 #include "catalog/store.h"
 #include "catalog/teach_internal.h"
 
@@ -37,6 +39,17 @@ int dq_catalog_condition_date_ok(const char *s)
             return 0;
     int m = atoi(s + 5), d = atoi(s + 8);
     return m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+int dq_catalog_condition_object_relic(const char *object, char *relic, size_t cap)
+{
+    const char *end = object ? strstr(object, "/condition/") : NULL;
+    size_t n = end ? (size_t)(end - object) : 0;
+    if (strncmp(object ? object : "", "relic/", 6) != 0 || n <= 6 || n - 6 >= cap)
+        return 0;
+    memcpy(relic, object + 6, n - 6);
+    relic[n - 6] = '\0';
+    return 1;
 }
 
 static int num_in(const json_t *v, double lo, double hi)
@@ -499,4 +512,88 @@ int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_
     dq_teach_dump(out, o);
     json_decref(o);
     return 0;
+}
+
+/* ---------------------------------------------------------------- image gates */
+
+/* The link roles of condition images: a record's capture (`condition`) and its change map
+ * (`change-map`), as condrec/record.c links them. Such images are shown to anonymous callers
+ * only when a published record of the relic refers to them (issue 12: "anonymous users see
+ * only what the museum publishes"); before, a draft's capture was as visible as its relic. */
+static const char *const gated_roles[] = {"condition", "change-map"};
+
+typedef struct {
+    dq_image_map_t *build; /* every relic: straight into the map being built */
+    char **ids;            /* one relic: collected, then swapped in at once */
+    unsigned char *open;
+    int n;
+} cgate_t;
+
+static int gate_link(void *ud, const char *relic_id, int restricted, const char *image_id)
+{
+    cgate_t *g = ud;
+    (void)restricted;
+    if (!image_id)
+        return 0;
+    if (g->build) {
+        dq_image_map_gate_link(g->build, relic_id, image_id);
+        return 0;
+    }
+    g->ids = dq_xrealloc(g->ids, (size_t)(g->n + 1) * sizeof(char *));
+    g->open = dq_xrealloc(g->open, (size_t)(g->n + 1));
+    g->ids[g->n] = dq_xstrdup(image_id);
+    g->open[g->n++] = 0;
+    return 0;
+}
+
+static void gate_ref(cgate_t *g, const char *relic_id, const char *image_id)
+{
+    if (!image_id)
+        return;
+    if (g->build)
+        dq_image_map_gate_open(g->build, relic_id, image_id);
+    for (int i = 0; i < g->n; i++)
+        if (strcmp(g->ids[i], image_id) == 0)
+            g->open[i] = 1;
+}
+
+/* A published record opens the gates of the images it refers to: its captures (images[]) and
+ * its change map and capture (changes). Its reference image (changes.ref_image) is another
+ * record's capture and stays as that record decides. */
+static int gate_record(void *ud, const dq_condition_row_t *row)
+{
+    cgate_t *g = ud;
+    json_t *doc = json_loads(row->doc, 0, NULL), *x;
+    size_t i;
+    json_array_foreach(json_object_get(doc, "images"), i, x)
+        gate_ref(g, row->relic_id, json_string_value(x));
+    json_t *chg = json_object_get(doc, "changes");
+    gate_ref(g, row->relic_id, json_string_value(json_object_get(chg, "capture_image")));
+    gate_ref(g, row->relic_id, json_string_value(json_object_get(chg, "map_image")));
+    json_decref(doc);
+    return 0;
+}
+
+int dq_condition_gate_load(const dq_store_backend_t *be, dq_store_txn_t *t, dq_image_map_t *m,
+                           const char *relic_id, dq_err_t *err)
+{
+    cgate_t g = {.build = relic_id ? NULL : m};
+    int rc = -1;
+    for (size_t k = 0; k < DQ_ARRAY_LEN(gated_roles); k++)
+        if (be->conditions->role_links(t, relic_id, gated_roles[k], gate_link, &g, err) < 0)
+            goto out;
+    /* Links first: opening needs them (dq_image_map_gate_open). A relic without gated
+     * links has no record to read. */
+    if ((relic_id == NULL || g.n > 0) &&
+        be->conditions->published(t, relic_id, gate_record, &g, err) < 0)
+        goto out;
+    if (relic_id)
+        dq_image_map_gate_relic(m, relic_id, (const char *const *)g.ids, g.open, g.n);
+    rc = 0;
+out:
+    for (int i = 0; i < g.n; i++)
+        free(g.ids[i]);
+    free(g.ids);
+    free(g.open);
+    return rc;
 }

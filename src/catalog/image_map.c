@@ -11,6 +11,14 @@
  * relic links it has and how many of them are from unrestricted relics, and per relic its
  * restricted flag and its linked image ids, so that one relic's change is applied by
  * subtracting its old links and adding its new ones (no full recount).
+ *
+ * Condition gates (issue 12, "anonymous users see only what the museum publishes"): an image
+ * a relic links with role `condition` or `change-map` (a capture of a condition record, its
+ * change map) is hidden from anonymous callers too unless a published condition record of
+ * that relic refers to it. The map keeps, per relic, its gated image ids with an "open" flag
+ * each (referred to by a published record), and per image how many gated links it has and how
+ * many of them are open; condition.c decides which links are gated and which are open, this
+ * file only counts. The two rules combine: hidden when either hides.
  */
 #define _GNU_SOURCE
 #include "image_map.h"
@@ -115,6 +123,8 @@ typedef struct {
     int width, height, levels, tile_size, bands, icc_converted;
     int n_links;  /* relic links to this image */
     int n_public; /* of them, from unrestricted relics */
+    int n_gated;  /* condition/change-map links to this image (condition gates) */
+    int n_open;   /* of them, referred to by a published condition record */
 } img_t;
 
 typedef struct {
@@ -123,17 +133,25 @@ typedef struct {
     char **image_ids; /* owned */
 } relic_t;
 
+/* One relic's condition gates. */
+typedef struct {
+    int n;
+    char **image_ids;    /* owned */
+    unsigned char *open; /* owned; n flags */
+} gate_t;
+
 struct dq_image_map {
     pthread_rwlock_t lock; /* guards everything below */
     table_t images;        /* id -> img_t */
     table_t relics;        /* relic id -> relic_t (only relics with links) */
+    table_t gates;         /* relic id -> gate_t (only relics with gated links) */
     int64_t n_records;     /* images with a record */
     int64_t n_hidden;      /* of them, hidden from anonymous callers */
 };
 
 static int hidden(const img_t *e)
 {
-    return e->n_links > 0 && e->n_public == 0;
+    return (e->n_links > 0 && e->n_public == 0) || (e->n_gated > 0 && e->n_open == 0);
 }
 
 static void img_free(void *v)
@@ -142,6 +160,18 @@ static void img_free(void *v)
     if (e)
         free(e->str);
     free(e);
+}
+
+static void gate_free(void *v)
+{
+    gate_t *g = v;
+    for (int i = 0; g && i < g->n; i++)
+        free(g->image_ids[i]);
+    if (g) {
+        free(g->image_ids);
+        free(g->open);
+    }
+    free(g);
 }
 
 static void relic_free(void *v)
@@ -179,7 +209,7 @@ static img_t *img_get(dq_image_map_t *m, const char *id, int create)
 /* Drops an entry that holds nothing any more. */
 static void img_gc(dq_image_map_t *m, const char *id, img_t *e)
 {
-    if (!e->str && e->n_links == 0)
+    if (!e->str && e->n_links == 0 && e->n_gated == 0)
         img_free(t_del(&m->images, id));
 }
 
@@ -203,6 +233,7 @@ void dq_image_map_free(dq_image_map_t *m)
         return;
     t_clear(&m->images, img_free);
     t_clear(&m->relics, relic_free);
+    t_clear(&m->gates, gate_free);
     pthread_rwlock_destroy(&m->lock);
     free(m);
 }
@@ -211,11 +242,11 @@ void dq_image_map_swap(dq_image_map_t *m, dq_image_map_t *fresh)
 {
     pthread_rwlock_wrlock(&m->lock);
     pthread_rwlock_wrlock(&fresh->lock);
-    table_t ti = m->images, tr = m->relics;
+    table_t ti = m->images, tr = m->relics, tg = m->gates;
     int64_t nr = m->n_records, nh = m->n_hidden;
-    m->images = fresh->images, m->relics = fresh->relics;
+    m->images = fresh->images, m->relics = fresh->relics, m->gates = fresh->gates;
     m->n_records = fresh->n_records, m->n_hidden = fresh->n_hidden;
-    fresh->images = ti, fresh->relics = tr;
+    fresh->images = ti, fresh->relics = tr, fresh->gates = tg;
     fresh->n_records = nr, fresh->n_hidden = nh;
     pthread_rwlock_unlock(&fresh->lock);
     pthread_rwlock_unlock(&m->lock);
@@ -369,6 +400,89 @@ void dq_image_map_relic(dq_image_map_t *m, const char *relic_id, int restricted,
             link_tally(m, image_ids[i], restricted, +1);
         }
         t_add(&m->relics, relic_id)->val = r;
+    }
+    pthread_rwlock_unlock(&m->lock);
+}
+
+/* ---------------------------------------------------------------- condition gates */
+
+/* Adds (sign +1) or removes (-1) one gated link's share of image id. Lock held. */
+static void gate_tally(dq_image_map_t *m, const char *id, int open, int sign)
+{
+    img_t *e = img_get(m, id, sign > 0);
+    if (!e)
+        return;
+    tally(m, e, -1);
+    e->n_gated += sign;
+    if (open)
+        e->n_open += sign;
+    tally(m, e, +1);
+    img_gc(m, id, e);
+}
+
+void dq_image_map_gate_link(dq_image_map_t *m, const char *relic_id, const char *image_id)
+{
+    pthread_rwlock_wrlock(&m->lock);
+    node_t *n = t_find(&m->gates, relic_id);
+    if (!n) {
+        n = t_add(&m->gates, relic_id);
+        n->val = dq_xcalloc(1, sizeof(gate_t));
+    }
+    gate_t *g = n->val;
+    g->image_ids = dq_xrealloc(g->image_ids, (size_t)(g->n + 1) * sizeof(char *));
+    g->open = dq_xrealloc(g->open, (size_t)(g->n + 1));
+    g->image_ids[g->n] = dq_xstrdup(image_id);
+    g->open[g->n++] = 0;
+    gate_tally(m, image_id, 0, +1);
+    pthread_rwlock_unlock(&m->lock);
+}
+
+void dq_image_map_gate_open(dq_image_map_t *m, const char *relic_id, const char *image_id)
+{
+    pthread_rwlock_wrlock(&m->lock);
+    node_t *n = t_find(&m->gates, relic_id);
+    gate_t *g = n ? n->val : NULL;
+    for (int i = 0; g && i < g->n; i++)
+        if (!g->open[i] && strcmp(g->image_ids[i], image_id) == 0) {
+            img_t *e = img_get(m, image_id, 0);
+            g->open[i] = 1;
+            if (e) { /* always there: the link counted it */
+                tally(m, e, -1);
+                e->n_open++;
+                tally(m, e, +1);
+            }
+        }
+    pthread_rwlock_unlock(&m->lock);
+}
+
+void dq_image_map_gate_relic(dq_image_map_t *m, const char *relic_id,
+                             const char *const *image_ids, const unsigned char *open,
+                             int n_images)
+{
+    if (n_images == 0) {
+        /* As in dq_image_map_relic: a relic the gates do not know needs no writer lock. */
+        pthread_rwlock_rdlock(&m->lock);
+        int known = t_find(&m->gates, relic_id) != NULL;
+        pthread_rwlock_unlock(&m->lock);
+        if (!known)
+            return;
+    }
+    pthread_rwlock_wrlock(&m->lock);
+    gate_t *old = t_del(&m->gates, relic_id);
+    for (int i = 0; old && i < old->n; i++)
+        gate_tally(m, old->image_ids[i], old->open[i], -1);
+    gate_free(old);
+    if (n_images > 0) {
+        gate_t *g = dq_xcalloc(1, sizeof(*g));
+        g->n = n_images;
+        g->image_ids = dq_xcalloc((size_t)n_images, sizeof(char *));
+        g->open = dq_xcalloc((size_t)n_images, 1);
+        for (int i = 0; i < n_images; i++) {
+            g->image_ids[i] = dq_xstrdup(image_ids[i]);
+            g->open[i] = open[i] != 0;
+            gate_tally(m, image_ids[i], g->open[i], +1);
+        }
+        t_add(&m->gates, relic_id)->val = g;
     }
     pthread_rwlock_unlock(&m->lock);
 }

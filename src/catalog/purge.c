@@ -3,7 +3,8 @@
  * a pyramid is replaced or a relic restricted"). It reads the audit trail after a position
  * the caller keeps and names the images whose public answers may have become wrong: an image
  * replaced or deleted, and every image linked to a relic that was written (the write may have
- * restricted it, or linked an image to a restricted relic). It neither calls a CDN nor knows
+ * restricted it, or linked an image to a restricted relic) or whose condition record was
+ * written (an unpublished record's capture and change map are hidden again). It neither calls a CDN nor knows
  * URLs: http/server.c turns the ids into URL prefixes and runs the configured command.
  * Backend-neutral: the audit and image-link primitives of store.h.
  */
@@ -69,6 +70,13 @@ static int scan_txn(void *ud, dq_store_txn_t *txn, dq_err_t *err)
         } else if (strncmp(a, "relic.", 6) == 0 && strcmp(a, "relic.delete") != 0) {
             /* a deleted relic's images are unlinked, hence public: nothing to take back */
             if (be->images->links(txn, o, linked_image, s, err) < 0)
+                return -1;
+        } else if (strncmp(a, "condition.", 10) == 0) {
+            /* A record unpublished or deleted closes its images' condition gates
+             * (condition.c): the relic's images, a superset of them. */
+            char relic[64];
+            if (dq_catalog_condition_object_relic(o, relic, sizeof(relic)) &&
+                be->images->links(txn, relic, linked_image, s, err) < 0)
                 return -1;
         }
     }

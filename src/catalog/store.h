@@ -598,6 +598,14 @@ typedef struct dq_store_condition_ops {
     /* The relic's records in (date, id) order; visibility is the caller's. */
     int (*list)(dq_store_txn_t *txn, const char *relic_id, dq_condition_cb cb, void *ud,
                 dq_err_t *err);
+    /* The published records of relic_id (NULL: of every relic), for the image map's
+     * condition gates (condition.c dq_condition_gate_load). */
+    int (*published)(dq_store_txn_t *txn, const char *relic_id, dq_condition_cb cb, void *ud,
+                     dq_err_t *err);
+    /* The image links of role (exact) of relic_id (NULL: of every relic); cb's restricted is
+     * the relic's flag, image_id never NULL. */
+    int (*role_links)(dq_store_txn_t *txn, const char *relic_id, const char *role,
+                      dq_store_link_cb cb, void *ud, dq_err_t *err);
 } dq_store_condition_ops;
 
 /* ======== end condition records ======== */

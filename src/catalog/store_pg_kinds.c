@@ -433,12 +433,60 @@ static int cond_list(dq_store_txn_t *t, const char *relic_id, dq_condition_cb cb
                       &p, cond_row, &w, err);
 }
 
+static int cond_published(dq_store_txn_t *t, const char *relic_id, dq_condition_cb cb, void *ud,
+                          dq_err_t *err)
+{
+    pg_params_t p = {0};
+    cond_walk_t w = {cb, ud, 0};
+    if (!relic_id)
+        return dq_pg_walk(t,
+                          "SELECT " COND_COLS " FROM condition_records WHERE published = 1"
+                          " ORDER BY relic_id, date, id",
+                          NULL, cond_row, &w, err);
+    dq_pg_p_text(&p, relic_id);
+    return dq_pg_walk(t,
+                      "SELECT " COND_COLS " FROM condition_records"
+                      " WHERE relic_id = $1 AND published = 1 ORDER BY date, id",
+                      &p, cond_row, &w, err);
+}
+
+typedef struct {
+    dq_store_link_cb cb;
+    void *ud;
+} role_walk_t;
+
+static int role_row(void *ud, PGresult *r)
+{
+    role_walk_t *w = ud;
+    return w->cb(w->ud, dq_pg_col(r, 0, 0), dq_pg_col_int(r, 0, 1) != 0, dq_pg_col(r, 0, 2));
+}
+
+static int cond_role_links(dq_store_txn_t *t, const char *relic_id, const char *role,
+                           dq_store_link_cb cb, void *ud, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    role_walk_t w = {cb, ud};
+    dq_pg_p_text(&p, role);
+    if (!relic_id)
+        return dq_pg_walk(t,
+                          "SELECT r.id, r.restricted, i.image_id FROM relics r"
+                          " JOIN relic_images i ON i.relic = r.seq WHERE i.role = $1",
+                          &p, role_row, &w, err);
+    dq_pg_p_text(&p, relic_id);
+    return dq_pg_walk(t,
+                      "SELECT r.id, r.restricted, i.image_id FROM relics r"
+                      " JOIN relic_images i ON i.relic = r.seq WHERE i.role = $1 AND r.id = $2",
+                      &p, role_row, &w, err);
+}
+
 const dq_store_condition_ops dq_pg_condition_ops = {
     .insert = cond_insert,
     .update = cond_update,
     .remove = cond_remove,
     .get = cond_get,
     .list = cond_list,
+    .published = cond_published,
+    .role_links = cond_role_links,
 };
 
 /* ---------------------------------------------------------------- style embeddings */

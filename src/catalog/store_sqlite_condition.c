@@ -178,10 +178,55 @@ static int cond_list(dq_store_txn_t *t, const char *relic_id, dq_condition_cb cb
     return walk(t, st, cb, ud, &n, err);
 }
 
+static int cond_published(dq_store_txn_t *t, const char *relic_id, dq_condition_cb cb, void *ud,
+                          dq_err_t *err)
+{
+    int n = 0;
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  relic_id ? "SELECT " COLS " FROM condition_records"
+                                             " WHERE relic_id = ?1 AND published = 1"
+                                             " ORDER BY date, id"
+                                           : "SELECT " COLS " FROM condition_records"
+                                             " WHERE published = 1 ORDER BY relic_id, date, id",
+                                  err);
+    if (!st)
+        return -1;
+    if (relic_id)
+        sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
+    return walk(t, st, cb, ud, &n, err);
+}
+
+static int cond_role_links(dq_store_txn_t *t, const char *relic_id, const char *role,
+                           dq_store_link_cb cb, void *ud, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  relic_id ? "SELECT r.id, r.restricted, i.image_id FROM relics r"
+                                             " JOIN relic_images i ON i.relic = r.seq"
+                                             " WHERE i.role = ?1 AND r.id = ?2"
+                                           : "SELECT r.id, r.restricted, i.image_id FROM relics r"
+                                             " JOIN relic_images i ON i.relic = r.seq"
+                                             " WHERE i.role = ?1",
+                                  err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+    if (relic_id)
+        sqlite3_bind_text(st, 2, relic_id, -1, SQLITE_STATIC);
+    int r;
+    while ((r = dq_sq_row(t, st, "role links", err)) == 0)
+        if (cb(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1) != 0,
+               (const char *)sqlite3_column_text(st, 2)) != 0)
+            break;
+    sqlite3_reset(st);
+    return r < 0 ? -1 : 0;
+}
+
 const dq_store_condition_ops dq_sqlite_condition_ops = {
     .insert = cond_insert,
     .update = cond_update,
     .remove = cond_remove,
     .get = cond_get,
     .list = cond_list,
+    .published = cond_published,
+    .role_links = cond_role_links,
 };

@@ -3,13 +3,26 @@
  * /api/relics/{id}/condition (list in date order, create) and
  * /api/relics/{id}/condition/{record} (get, replace and delete with ETag "v{n}"/If-Match).
  * The catalog (condition.c) validates, decides who may see and change what, and stores;
- * these handlers only move JSON and headers. Nothing is cacheable.
+ * these handlers only move JSON and headers. Nothing is cacheable; a write retires the
+ * response cache (retire_cache).
  */
 #include "api_internal.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A record written can open or close the condition gates of its images (catalog image_map.c:
+ * drafts' captures and change maps are hidden from anonymous callers, published ones are
+ * not). The catalog's map already follows the write when it returns; the shared response
+ * cache holds anonymous 200s keyed without the record, so retire it all (the epoch, as a relic
+ * write does in api_relics.c): the next anonymous tile after an unpublish is a 401, not a
+ * cached 200. */
+static void retire_cache(dq_api_t *c)
+{
+    atomic_fetch_add(&c->srv->epoch, 1);
+}
 
 static void answer_record(dq_api_t *c, int status, const dq_buf_t *doc)
 {
@@ -57,6 +70,7 @@ void dq_api_condition_create(dq_api_t *c)
         dq_api_write_error(c, &err, &fields);
         goto out;
     }
+    retire_cache(c);
     answer_record(c, 201, &out);
 out:
     dq_buf_free(&out);
@@ -88,6 +102,7 @@ void dq_api_condition_replace(dq_api_t *c)
         dq_api_write_error(c, &err, &fields);
         goto out;
     }
+    retire_cache(c);
     answer_record(c, 200, &out);
 out:
     dq_buf_free(&out);
@@ -105,6 +120,7 @@ void dq_api_condition_delete(dq_api_t *c)
         dq_api_error_err(c->resp, &err);
         return;
     }
+    retire_cache(c);
     c->resp->status = 204;
     c->resp->no_etag = 1;
     dq_buf_reset(&c->resp->body);

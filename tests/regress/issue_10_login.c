@@ -112,8 +112,10 @@ DQ_TEST(wrong_passwords_lock_the_account_with_429_and_retry_after_even_for_the_r
     DQ_CHECK_INT(login_from(&f, "127.0.0.1", "ALICE", ALICE_PW, NULL), 429);
     /* another account from the same address is unaffected */
     DQ_CHECK_INT(login_from(&f, "127.0.0.1", "bob", BOB_PW, NULL), 200);
-    /* the lockout ends: the right password then works, and resets the count */
-    DQ_CHECK(wait_until_let_in(&f, "127.0.0.1", "alice", ALICE_PW) > 0);
+    /* the lockout ends: the right password then works, and resets the count. The lock was
+     * shown above; on a loaded machine the password checks since then (bob's included) can
+     * outlast it, so no further 429 is required here. */
+    DQ_CHECK(wait_until_let_in(&f, "127.0.0.1", "alice", ALICE_PW) >= 0);
     DQ_CHECK_INT(login_from(&f, "127.0.0.1", "alice", "wrong-password", NULL), 401);
     DQ_CHECK_INT(login_from(&f, "127.0.0.1", "alice", ALICE_PW, NULL), 200);
     teardown(&f);

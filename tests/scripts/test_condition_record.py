@@ -5,7 +5,8 @@ on a small painted work with its two condition captures (`danqing generate --onl
 --scale 0.25`). The record's change areas must equal what `danqing condition changes` finds on
 the same pair (the one-step record calls that method, it does not redo it); its change map and
 capture are IIIF images linked to the relic but not canvases of the manifest; observations are
-drafted with boxes and areas in px and cm2; the record is an unpublished draft. Bad input (an
+drafted with boxes and areas in px and cm2; the record is an unpublished draft, whose capture
+and change map anonymous callers may not see until it is published. Bad input (an
 unregistrable pair, a wrong role, a missing relic) changes nothing: same records, images,
 audit rows and files. Then the restoration mask's outline (GET /api/images/{id}/outline) of a
 `danqing restore --relic --from-changes` made from those captures. Prints "N passed, N failed"."""
@@ -114,6 +115,52 @@ def pg_pass(base, tmp, gen, c16, c26, noise, sqlite_changes):
               "PostgreSQL: the one-step record, with the same areas as on SQLite")
     finally:
         subprocess.run(["psql", "-X", "-q", base, "-c", f"DROP SCHEMA {schema} CASCADE"], env=env)
+
+
+def gated_images(call, relic, href, r, base, tok, vtok):
+    """Issue 12, "anonymous users see only what the museum publishes": a draft's capture and
+    change map are access-controlled like a restricted relic's images (info.json names the
+    IIIF Auth probe, pixels 401) for anonymous callers, shown to viewers and conservators; a
+    publish shows them to anyone at once (the next request, no stale cached 401), an
+    unpublish hides them again at once (no stale cached 200). The baseline record c1, made
+    before the server started, follows the same rule (the map built at start)."""
+    def tile(iid, token=None):
+        return call("GET", f"/iiif/3/{iid}/0,0,64,64/64,/0/default.jpg", token=token)
+
+    def probe_named(iid):
+        st, _, info = call("GET", f"/iiif/3/{iid}/info.json")
+        return st == 200 and any(s.get("type") == "AuthProbeService2"
+                                 for s in info.get("service", []))
+
+    ids = (r["images"][0], r["changes"]["map_image"])
+    for iid in ids + (base["images"][0],):
+        st, hd, _ = tile(iid)
+        st2 = call("GET", f"/iiif/auth/2/probe/{iid}")[2].get("status")
+        check(st == 401 and not hd.get("content-type", "").startswith("image/") and
+              probe_named(iid) and st2 == 401,
+              f"API: a draft's {iid}: anonymous tile 401, info.json names the probe (probe {st2})")
+        stc, hc, _ = tile(iid, tok)
+        stv = tile(iid, vtok)[0]
+        check(stc == 200 and hc.get("content-type") == "image/jpeg" and stv == 200,
+              f"API: ... a conservator gets its tile ({stc}), a viewer too ({stv})")
+    st, _, imgs = call("GET", "/api/images?limit=500")
+    listed = {i["id"] for i in imgs.get("items", [])} if st == 200 else set()
+    check(st == 200 and not (set(ids) & listed), "API: drafts' images are not listed anonymously")
+
+    def put(published):
+        st, hd, rec = call("GET", href, token=tok)
+        rec["published"] = published
+        return call("PUT", href, rec, tok, if_match=hd.get("etag"))[0]
+    st = put(True)
+    sts = [tile(iid)[0] for iid in ids]
+    check(st == 200 and sts == [200, 200] and not any(probe_named(i) for i in ids),
+          f"API: published: the capture and change map answer anonymously at once {sts}")
+    st = tile(base["images"][0])[0]
+    check(st == 401, f"API: ... the draft baseline's capture stays 401 ({st})")
+    st = put(False)
+    sts = [tile(iid)[0] for iid in ids]
+    check(st == 200 and sts == [401, 401], f"API: unpublished: 401 again at once {sts}")
+    put(True)  # published for what follows (a restricted relic hides them all the same)
 
 
 def main():
@@ -267,9 +314,7 @@ def main():
               f"API: the same capture again shows (almost) no change: {tot} px")
         st, _, anon = call("GET", f"/api/relics/{relic}/condition")
         check(st == 200 and anon["items"] == [], "API: anonymous callers see no draft")
-        for iid in (r["images"][0], r["changes"]["map_image"]):
-            st, _, info = call("GET", f"/iiif/3/{iid}/info.json")
-            check(st == 200 and info["width"] > 0, f"API: {iid} is served by IIIF")
+        gated_images(call, relic, j["record_href"], r, base, tok, vtok)
         st, _, m = call("GET", f"/iiif/presentation/3/{relic}/manifest")
         check(st == 200 and len(m["items"]) == 1,
               f"API: captures and maps are no canvases of the manifest ({len(m['items'])})")

@@ -3,7 +3,9 @@
  * issue 12) through the public catalog API on a real SQLite catalog: create/get/replace/delete
  * with versions (412 stale), validation against the controlled vocabularies (422 with field
  * paths), roles (conservators and above write; viewers read all; anonymous callers only
- * published records of public relics), date order, and the audit row of every write.
+ * published records of public relics), date order, and the audit row of every write; and
+ * that a record's capture and change map are hidden from anonymous callers until the record
+ * is published (the image map's condition gates, also after a re-open).
  */
 #include "relic_fixture.h"
 #include "canvas_fixture.h"
@@ -237,4 +239,97 @@ DQ_TEST(condition_validation)
     free(dr);
     free(relic);
     dq_catalog_close(c);
+}
+
+/* Publishes (1) or unpublishes (0) record id of relic: the GET answer PUT back. */
+static void fx_publish(dq_catalog_t *c, const char *relic, const char *id, int published)
+{
+    dq_buf_t got = {0}, out = {0}, fe = {0};
+    dq_err_t err = {0};
+    int64_t v = 0;
+    DQ_REQUIRE(dq_catalog_condition_get(c, relic, id, &conservator, &got, &v, &err) == 0);
+    json_t *j = json_loads(got.data, 0, NULL);
+    json_object_set_new(j, "published", json_boolean(published));
+    char *t = json_dumps(j, JSON_COMPACT);
+    DQ_REQUIRE(dq_catalog_condition_replace(c, relic, id, t, strlen(t), v, &conservator, &out,
+                                            &fe, &err) == 0);
+    free(t);
+    json_decref(j);
+    dq_buf_free(&got);
+    dq_buf_free(&out);
+    dq_buf_free(&fe);
+}
+
+/* Anonymous visibility of the relic's main image, the old record's photograph, the draft's
+ * capture and its change map, as a 4-digit number (1 visible). */
+static int fx_gates(dq_catalog_t *c)
+{
+    static const char *const ids[] = {"gate-main", "gate-old", "gate-cap", "gate-cap.changes"};
+    int v = 0;
+    for (int i = 0; i < 4; i++)
+        v = v * 10 + dq_catalog_image_visible(c, ids[i], &anon);
+    return v;
+}
+
+/* Issue 12: "anonymous users see only what the museum publishes". The one-step record links
+ * its capture (role condition) and change map (role change-map) to the relic; until a
+ * record that refers to them is published, anonymous callers do not see them (viewers and
+ * conservators do, as they read drafts). A photograph linked with role condition by an older,
+ * published record stays visible. The map built at open agrees with the one kept current. */
+DQ_TEST(condition_images_follow_publication)
+{
+    char *d = dq_test_tmpdir("dq_condgate");
+    char *dir = dq_xasprintf("%s/data", d);
+    dq_err_t err = {0};
+    dq_catalog_t *c = dq_test_catalog_open(dir, &err);
+    DQ_REQUIRE(c != NULL);
+    fx_image(c, "gate-main", 800, 600);
+    fx_image(c, "gate-old", 800, 600);
+    fx_image(c, "gate-cap", 800, 600);
+    fx_image(c, "gate-cap.changes", 800, 600);
+    char *relic = fx_create(
+        c, "{\"accession\":\"G-1\",\"title\":{\"en\":\"Gate\"},\"images\":["
+           "{\"image_id\":\"gate-main\",\"role\":\"main\"},"
+           "{\"image_id\":\"gate-old\",\"role\":\"condition\"},"
+           "{\"image_id\":\"gate-cap\",\"role\":\"condition\"},"
+           "{\"image_id\":\"gate-cap.changes\",\"role\":\"change-map\"}]}");
+    /* nothing published yet: only the main image */
+    DQ_CHECK_INT(fx_gates(c), 1000);
+    int st;
+    char *old = fx_record(c, relic, &conservator,
+                          "{\"date\":\"2016-05-17\",\"examiner\":\"a\",\"overall\":\"fair\","
+                          "\"published\":true,\"images\":[\"gate-old\"]}",
+                          &st, NULL);
+    char *draft = fx_record(c, relic, &conservator,
+                            "{\"date\":\"2026-04-09\",\"examiner\":\"a\",\"overall\":\"poor\","
+                            "\"draft\":true,\"images\":[\"gate-cap\"],\"changes\":{"
+                            "\"capture_image\":\"gate-cap\",\"map_image\":\"gate-cap.changes\","
+                            "\"ref_image\":\"gate-old\"}}",
+                            &st, NULL);
+    DQ_REQUIRE(old && draft);
+    DQ_CHECK_INT(fx_gates(c), 1100);
+    DQ_CHECK(dq_catalog_image_visible(c, "gate-cap", &viewer));
+    DQ_CHECK(dq_catalog_image_visible(c, "gate-cap.changes", &conservator));
+    int64_t n_img = 0;
+    DQ_CHECK(dq_catalog_counts(c, &anon, NULL, &n_img, &err) == 0 && n_img == 2);
+    fx_publish(c, relic, draft, 1);
+    DQ_CHECK_INT(fx_gates(c), 1111);
+    /* re-opened: the map built from the tables says the same */
+    dq_catalog_close(c);
+    DQ_REQUIRE((c = dq_test_catalog_open(dir, &err)) != NULL);
+    DQ_CHECK_INT(fx_gates(c), 1111);
+    fx_publish(c, relic, draft, 0);
+    DQ_CHECK_INT(fx_gates(c), 1100);
+    dq_catalog_close(c);
+    DQ_REQUIRE((c = dq_test_catalog_open(dir, &err)) != NULL);
+    DQ_CHECK_INT(fx_gates(c), 1100);
+    /* deleting the published old record hides its photograph */
+    DQ_REQUIRE(dq_catalog_condition_delete(c, relic, old, -1, &conservator, &err) == 0);
+    DQ_CHECK_INT(fx_gates(c), 1000);
+    free(old);
+    free(draft);
+    free(relic);
+    dq_catalog_close(c);
+    free(dir);
+    free(d);
 }

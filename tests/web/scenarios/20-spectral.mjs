@@ -18,7 +18,7 @@ async function fetchRetry(url) {
 export default async function (h) {
   const { test, expect, base, ids } = h;
   const R = ids['DQ-2026-0012'].id;
-  const gen = path.join(h.WORK, 'spectral-gen');
+  const gen = path.join(h.GEN, 'spectral-gen');
 
   await test('spectral: add a raw capture and a pigment map through the CLI', async () => {
     if (!fs.existsSync(path.join(gen, 'DQ-2026-0012/truth/capture/bands.json')))

@@ -340,7 +340,7 @@ export default async function (h) {
   const requests = [];
   await test('teach: a lesson on a spectral layer and condition records (API: references checked)', async () => {
     const caps = await (await fetch(`${base}/api/relics/${encodeURIComponent(R)}/captures`)).json();
-    const gen = path.join(h.WORK, 'spectral-gen');
+    const gen = path.join(h.GEN, 'spectral-gen');
     if (!fs.existsSync(path.join(gen, 'DQ-2026-0012/truth/capture/bands.json')))
       sh(BIN, ['generate', '--out', gen, '--only', 'DQ-2026-0012', '--scale', '0.25', '--quiet']);
     if (!(caps.items || []).some((c) => c.id === 'web-cap'))
