@@ -119,9 +119,9 @@ static int cmd_changes(dq_config_t *cfg, int argc, char **argv)
     if (dq_image_init("danqing", cfg->vips_cache_mb, 0, &err) < 0 ||
         load_pair(pos[0], pos[1], &ref, &mov, &err) < 0)
         goto out;
-    if (dq_conserve_changes(&ref, &mov, &ch, &err) < 0)
+    /* the captures go as soon as they are no longer needed: keeps the peak memory down */
+    if (dq_conserve_changes_take(&ref, &mov, &ch, &err) < 0)
         goto out;
-    dq_raster_free(&mov); /* no longer needed: keep the peak memory down */
     char *text = NULL;
     if (dq_condrec_changes_write(&ch, dir, NULL, &text, &err) < 0)
         goto out;

@@ -82,13 +82,19 @@ typedef struct {
  *    round trip as MOVING; two passes, the second with the null model estimated without
  *    what the first found) finds where pigment was lost; on strong colour the fraction of
  *    the move towards the local bare support (robust medians on a grid) tells whole
- *    (flaking, >= 85 % in linear light) from partial (fading); on a thin wash, whose
+ *    (flaking, >= 85 % in linear light over the 5x5 window or
+ *    >= 90 % for the pixel on its own) from partial (fading); on a thin wash, whose
  *    support is not seen, a one-sided luma test of the wide windows finds the lightening,
  *    and a change above its 25x25 surround is a flake, a broad one fading.
  * Returns 0 and fills *out (free with dq_conserve_changes_free), or -1 with err (the
  * registration's refusal included). */
 int dq_conserve_changes(const dq_raster_t *ref, const dq_raster_t *mov,
                         dq_conserve_changes_t *out, dq_err_t *err);
+/* The same, taking the captures: ref's and mov's pixels are freed (dq_raster_free) as soon
+ * as the call no longer needs them, on success and on failure, which keeps the peak memory of
+ * a 24000 x 2000 pair at about two thirds of what holding them to the end costs. */
+int dq_conserve_changes_take(dq_raster_t *ref, dq_raster_t *mov, dq_conserve_changes_t *out,
+                             dq_err_t *err);
 /* Frees the masks; NULL is ok. */
 void dq_conserve_changes_free(dq_conserve_changes_t *c);
 

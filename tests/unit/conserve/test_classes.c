@@ -1,0 +1,200 @@
+/*
+ * test_classes.c: the classes of a change map (src/conserve/changes.c) on small synthetic
+ * pairs whose physics is known exactly: a painted patch over textured paper, mixed in linear
+ * light as docs/generate.md describes (colour = support * (1 - c) + pigment * c). A flake takes
+ * the pigment off (c -> 0: the colour moves all the way to the support) and must be classed
+ * flaking; a uniform fade takes 60 % of it (c -> 0.4 c) and must be classed fading. Also that
+ * dq_conserve_changes_take frees the captures and finds the same as dq_conserve_changes.
+ */
+#include <math.h>
+
+#include "conserve/conserve.h"
+#include "dq_test.h"
+
+enum { W = 384, H = 320 };
+
+/* Deterministic noise: the test must not depend on anything but its own numbers. */
+static uint32_t rnd(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static double unif(uint32_t *s)
+{
+    return (rnd(s) >> 8) / 16777216.0;
+}
+
+static uint8_t to_srgb(double l)
+{
+    l = l < 0 ? 0 : l > 1 ? 1 : l;
+    double v = l <= 0.0031308 ? 12.92 * l : 1.055 * pow(l, 1 / 2.4) - 0.055;
+    return (uint8_t)(255 * v + 0.5);
+}
+
+/* The patch: a blue-green mineral colour over pale paper, 56 x 56 px at (px0, py0). */
+#define PX0 168
+#define PY0 136
+#define PS 56
+
+/* Coverage of the pigment at (x, y) in the 2016 state. */
+static double coverage(int x, int y)
+{
+    return x >= PX0 && x < PX0 + PS && y >= PY0 && y < PY0 + PS ? 0.9 : 0;
+}
+
+/* A flake: an irregular island of ~60 px inside the patch. */
+static int in_flake(int x, int y)
+{
+    double dx = x - (PX0 + 20), dy = y - (PY0 + 30);
+    double r = 4.5 + 1.2 * sin(atan2(dy, dx) * 3);
+    return dx * dx + dy * dy < r * r;
+}
+
+/* Paints one capture. mode 0: the 2016 state; 1: the flake; 2: the whole patch faded. seed
+ * draws the capture noise (independent per capture, as a camera's); the paper texture, the ink
+ * dots (the features registration needs) and an old loss showing the lining are the object's
+ * and the same in every capture. gain: the capture's exposure. */
+static void paint(dq_raster_t *r, int mode, uint32_t seed, double gain)
+{
+    static const double paper[3] = {0.78, 0.70, 0.52}, pig[3] = {0.05, 0.20, 0.16},
+                        ink[3] = {0.02, 0.02, 0.02}, lining[3] = {0.86, 0.85, 0.80};
+    r->w = W, r->h = H, r->bands = 3;
+    r->px = dq_xmalloc((size_t)W * H * 3);
+    uint32_t tex = 12345, noise = seed;
+    /* ink dots: positions drawn once from the object's stream */
+    double dots[60][3];
+    for (int i = 0; i < 60; i++) {
+        dots[i][0] = 8 + unif(&tex) * (W - 16);
+        dots[i][1] = 8 + unif(&tex) * (H - 16);
+        dots[i][2] = 1.5 + unif(&tex) * 3.5;
+    }
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            double t = 1 + 0.06 * (unif(&tex) - 0.5) + 0.04 * sin(x * 0.05) * cos(y * 0.043);
+            double c = coverage(x, y), a = 0;
+            if (mode == 1 && in_flake(x, y))
+                c = 0;
+            if (mode == 2)
+                c *= 0.4;
+            for (int i = 0; i < 60; i++) {
+                double dx = x - dots[i][0], dy = y - dots[i][1];
+                if (dx * dx + dy * dy < dots[i][2] * dots[i][2])
+                    a = 0.85;
+            }
+            int old_loss = x >= 40 && x < 56 && y >= 250 && y < 266;
+            for (int k = 0; k < 3; k++) {
+                double v = old_loss ? lining[k] * t : (paper[k] * t * (1 - c) + pig[k] * c);
+                v = v * (1 - a) + ink[k] * a;
+                double s = to_srgb(v) * gain + 1.2 * (unif(&noise) + unif(&noise) - 1);
+                r->px[((size_t)y * W + x) * 3 + k] = (uint8_t)(s < 0 ? 0 : s > 255 ? 255 : s + 0.5);
+            }
+        }
+}
+
+typedef struct {
+    uint64_t n, flake, fade, loss; /* pixels of a region, and how each class saw them */
+} tally_t;
+
+static void count(const dq_conserve_changes_t *ch, int (*in)(int, int), tally_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            if (!in(x, y))
+                continue;
+            size_t i = (size_t)y * W + x;
+            t->n++;
+            t->loss += ch->mask[DQ_CONSERVE_LOSS][i] != 0;
+            t->flake += ch->mask[DQ_CONSERVE_FLAKING][i] != 0;
+            t->fade += ch->mask[DQ_CONSERVE_FADING][i] != 0;
+        }
+}
+
+static int in_patch(int x, int y)
+{
+    return coverage(x, y) > 0;
+}
+
+/* Away from the patch (4 px margin): nothing there changed. */
+static int outside(int x, int y)
+{
+    return x < PX0 - 4 || x >= PX0 + PS + 4 || y < PY0 - 4 || y >= PY0 + PS + 4;
+}
+
+DQ_TEST(flake_towards_the_support_is_flaking)
+{
+    dq_raster_t ref = {0}, mov = {0};
+    paint(&ref, 0, 7, 1.0);
+    paint(&mov, 1, 8, 0.96);
+    dq_conserve_changes_t ch;
+    dq_err_t err = {0};
+    int rc = dq_conserve_changes(&ref, &mov, &ch, &err);
+    if (rc < 0)
+        fprintf(stderr, "    changes: %s\n", err.msg);
+    DQ_REQUIRE(rc == 0);
+    tally_t f, o;
+    count(&ch, in_flake, &f);
+    count(&ch, outside, &o);
+    fprintf(stderr, "    flake %llu px: flaking %llu fading %llu loss %llu; outside: %llu flagged\n",
+            (unsigned long long)f.n, (unsigned long long)f.flake, (unsigned long long)f.fade,
+            (unsigned long long)f.loss, (unsigned long long)(o.flake + o.fade + o.loss));
+    DQ_CHECK(f.flake >= f.n * 6 / 10);
+    DQ_CHECK(f.fade + f.loss <= f.n / 10);
+    DQ_CHECK(o.flake + o.fade + o.loss <= o.n / 1000);
+    dq_conserve_changes_free(&ch);
+    dq_raster_free(&ref);
+    dq_raster_free(&mov);
+}
+
+DQ_TEST(uniform_fade_is_fading)
+{
+    dq_raster_t ref = {0}, mov = {0};
+    paint(&ref, 0, 7, 1.0);
+    paint(&mov, 2, 9, 1.03);
+    dq_conserve_changes_t ch;
+    dq_err_t err = {0};
+    int rc = dq_conserve_changes(&ref, &mov, &ch, &err);
+    if (rc < 0)
+        fprintf(stderr, "    changes: %s\n", err.msg);
+    DQ_REQUIRE(rc == 0);
+    tally_t p, o;
+    count(&ch, in_patch, &p);
+    count(&ch, outside, &o);
+    fprintf(stderr, "    patch %llu px: fading %llu flaking %llu loss %llu; outside: %llu flagged\n",
+            (unsigned long long)p.n, (unsigned long long)p.fade, (unsigned long long)p.flake,
+            (unsigned long long)p.loss, (unsigned long long)(o.flake + o.fade + o.loss));
+    DQ_CHECK(p.fade >= p.n * 7 / 10);
+    DQ_CHECK(p.flake + p.loss <= p.n / 20);
+    DQ_CHECK(o.flake + o.fade + o.loss <= o.n / 1000);
+    dq_conserve_changes_free(&ch);
+    dq_raster_free(&ref);
+    dq_raster_free(&mov);
+}
+
+DQ_TEST(take_frees_the_captures_and_finds_the_same)
+{
+    dq_raster_t ref = {0}, mov = {0}, ref2 = {0}, mov2 = {0};
+    paint(&ref, 0, 7, 1.0);
+    paint(&mov, 1, 8, 0.96);
+    paint(&ref2, 0, 7, 1.0);
+    paint(&mov2, 1, 8, 0.96);
+    dq_conserve_changes_t a, b;
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_conserve_changes(&ref, &mov, &a, &err) == 0);
+    DQ_REQUIRE(dq_conserve_changes_take(&ref2, &mov2, &b, &err) == 0);
+    DQ_CHECK(ref2.px == NULL && mov2.px == NULL); /* taken; LeakSanitizer checks the rest */
+    for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++)
+        DQ_CHECK(memcmp(a.mask[k], b.mask[k], (size_t)W * H) == 0);
+    dq_conserve_changes_free(&a);
+    dq_conserve_changes_free(&b);
+    dq_raster_free(&ref);
+    dq_raster_free(&mov);
+    /* and on a refusal (grey input) the captures are freed too */
+    uint8_t *g1 = dq_xcalloc(64 * 64, 1), *g2 = dq_xcalloc(64 * 64, 1);
+    dq_raster_t r1 = {64, 64, 1, g1}, r2 = {64, 64, 1, g2};
+    DQ_CHECK(dq_conserve_changes_take(&r1, &r2, &a, &err) == -1);
+    DQ_CHECK(r1.px == NULL && r2.px == NULL);
+}
