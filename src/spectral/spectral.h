@@ -196,7 +196,7 @@ typedef struct {
  * DQ_SPEC_PAIR_TOP scene families (not two of one shape: DQ_SPEC_PAIR_ANGLE), pay
  * DQ_SPEC_PAIR_PRICE ln(n) sigma^2 and need 5 % each;
  * the support's own family from the image, S + a_k K' + c1 e1 + c2 e2 (e the two principal
- * axes of the survey's support pixels about S: age toning; c free), takes a pixel that a
+ * axes of the survey's support pixels about S: age toning; c1 >= 0, c2 free), takes a pixel that a
  * pigment model calls colour when it fits as well with one price more (toned support);
  * a single pigment that is not a scene pigment pays DQ_SPEC_PRIOR_PRICE ln(n) sigma^2. Pairs
  * are tried where the single model's pigment share is >= min_cover. With

@@ -784,40 +784,53 @@ static void scene_fit(const pig_job_t *j, const double *y, double yy, const doub
         }
 }
 
-/* The support family's fit of pixel y = r - S: y ~ a_k u + c1 e1 + c2 e2 with a_k >= 0 (ink)
- * and c free (the support's tone and texture either way along its axes): least squares, and
- * with a_k = 0 when the free fit wants negative ink. Returns the squared residual; *ak. */
+/* The support family's fit of pixel y = r - S: y ~ a_k u + c1 e1 + c2 e2 with a_k >= 0 (ink),
+ * c1 >= 0 (toning goes one way from the freshest support: a bluer, brighter pixel is not
+ * support but, say, a thin azurite wash) and c2 free (the family's curvature and texture):
+ * least squares over the faces of that cone (the free fit, else a_k = 0 and/or c1 = 0; the
+ * objective is convex, so the best feasible face is the minimum). Returns the squared
+ * residual; *ak. */
 static double tone_fit(const pig_job_t *j, const double *y, double yy, double *ak)
 {
     const mesma_t *ms = &j->ms;
     const double *c[3] = {ms->u, j->tone_e[0], j->tone_e[1]};
-    double b[3];
+    double b[3], best = yy;
+    *ak = 0;
     for (int a = 0; a < 3; a++) {
         b[a] = 0;
         for (int t = 0; t < ms->n; t++)
             b[a] += c[a][t] * y[t];
     }
-    for (int from = 0; from < 2; from++) {
-        int nv = 3 - from;
-        double M[4][4] = {{0}}, r[4] = {0}, x[4] = {0};
+    for (int mask = 0; mask < 4; mask++) {
+        /* bit 0: a_k fixed at 0; bit 1: c1 fixed at 0. */
+        int fr[3], nv = 0;
+        for (int a = 0; a < 3; a++)
+            if (a == 2 || !(mask >> a & 1))
+                fr[nv++] = a;
+        double M[4][4] = {{0}}, r[4] = {0}, x[4] = {0}, z[3] = {0, 0, 0};
         for (int a = 0; a < nv; a++) {
-            r[a] = b[a + from];
+            r[a] = b[fr[a]];
             for (int q = 0; q < nv; q++)
-                M[a][q] = j->tone_G[a + from][q + from];
+                M[a][q] = j->tone_G[fr[a]][fr[q]];
         }
-        if (small_solve(nv, M, r, x) < 0 || (from == 0 && x[0] < 0))
+        if (small_solve(nv, M, r, x) < 0)
+            continue;
+        for (int a = 0; a < nv; a++)
+            z[fr[a]] = x[a];
+        if (z[0] < 0 || z[1] < 0)
             continue;
         double f = yy;
-        for (int a = 0; a < nv; a++) {
-            f -= 2 * x[a] * b[a + from];
-            for (int q = 0; q < nv; q++)
-                f += x[a] * x[q] * j->tone_G[a + from][q + from];
+        for (int a = 0; a < 3; a++) {
+            f -= 2 * z[a] * b[a];
+            for (int q = 0; q < 3; q++)
+                f += z[a] * z[q] * j->tone_G[a][q];
         }
-        *ak = from == 0 ? x[0] : 0;
-        return f < 0 ? 0 : f;
+        if (f < best) {
+            best = f;
+            *ak = z[0];
+        }
     }
-    *ak = 0;
-    return yy;
+    return best < 0 ? 0 : best;
 }
 
 /* The support's own family (MESMA with several endmembers of one class taken from the image
@@ -838,7 +851,7 @@ static int support_tone(pig_job_t *j)
     const mesma_t *ms = &j->ms;
     const dq_spec_map_t *map = j->map;
     int n = ms->n, w = j->w, h = j->h;
-    double M[DQ_SPEC_MAX_BANDS][DQ_SPEC_MAX_BANDS] = {{0}};
+    double M[DQ_SPEC_MAX_BANDS][DQ_SPEC_MAX_BANDS] = {{0}}, mean[DQ_SPEC_MAX_BANDS] = {0};
     size_t n_bare = 0;
     for (int yrow = 0; yrow < h; yrow++)
         for (int x = yrow % SURVEY_STEP; x < w; x += SURVEY_STEP) {
@@ -846,8 +859,10 @@ static int support_tone(pig_job_t *j)
             if (map->label[i] != DQ_SPEC_LABEL_SUPPORT || map->ink[i] >= 0.1f)
                 continue;
             double d[DQ_SPEC_MAX_BANDS];
-            for (int b = 0; b < n; b++)
+            for (int b = 0; b < n; b++) {
                 d[b] = j->planes[b][i] - ms->S[b];
+                mean[b] += d[b];
+            }
             for (int a = 0; a < n; a++)
                 for (int b = 0; b < n; b++)
                     M[a][b] += d[a] * d[b];
@@ -886,6 +901,14 @@ static int support_tone(pig_job_t *j)
     }
     if (lambda[0] < DQ_SPEC_TONE_SHARE * tr)
         return -1;
+    /* e1 points the way the support mostly lies from S (S is the freshest tenth: toning goes
+     * from it). */
+    double em = 0;
+    for (int b = 0; b < n; b++)
+        em += j->tone_e[0][b] * mean[b];
+    if (em < 0)
+        for (int b = 0; b < n; b++)
+            j->tone_e[0][b] = -j->tone_e[0][b];
     /* The normal equations of the family's three columns (u, e1, e2), factored once. */
     const double *c[3] = {ms->u, j->tone_e[0], j->tone_e[1]};
     for (int a = 0; a < 3; a++)
