@@ -185,6 +185,7 @@ int dq_catalog_style_model_get(dq_catalog_t *cat, const char *label, dq_buf_t *o
 typedef struct {
     char *image_id, *relic_id, *school, *dynasty, *title_zh, *title_en;
     int year, restricted;
+    int derived; /* a restoration, condition capture or change map: not a picture of the work */
     int64_t relic_seq; /* the backend's row number of relic_id (0: none), for colour search */
     float named[16];   /* share of each chromatic named colour (dq_style_colours order) */
     int n_pal;
@@ -351,6 +352,24 @@ static char *jstr(json_t *o, const char *k)
     return v ? dq_xstrdup(v) : NULL;
 }
 
+/* Whether relic document d links image_id as a derived picture rather than the work itself:
+ * a virtual restoration (issue 12), a condition capture or its change map (condrec/). The
+ * same roles the manifest keeps off the work's canvases (iiif/presentation.c). */
+static int derived_link(json_t *d, const char *image_id)
+{
+    size_t i;
+    json_t *link;
+    json_array_foreach(json_object_get(d, "images"), i, link)
+    {
+        const char *id = json_string_value(json_object_get(link, "image_id"));
+        const char *role = json_string_value(json_object_get(link, "role"));
+        if (id && strcmp(id, image_id) == 0)
+            return role && (strcmp(role, "restoration") == 0 ||
+                            strcmp(role, "condition") == 0 || strcmp(role, "change-map") == 0);
+    }
+    return 0;
+}
+
 static int build_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
 {
     build_t *b = ud;
@@ -371,6 +390,12 @@ static int build_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
         json_t *d = json_loadb(st.doc, st.doc_len, 0, NULL);
         if (!d)
             continue;
+        if (derived_link(d, e->image_id)) {
+            /* not a picture of the work: no point on the map, never a similar work */
+            json_decref(d);
+            e->derived = 1;
+            continue;
+        }
         json_t *title = json_object_get(d, "title");
         e->school = jstr(d, "school");
         e->dynasty = jstr(d, "dynasty");
@@ -560,7 +585,7 @@ int dq_catalog_style_similar(dq_catalog_t *cat, const dq_style_query_t *q, const
         excl = s->e[self].relic_id;
     for (int i = 0; i < s->n; i++) {
         const entry_t *e = &s->e[i];
-        if (i == self || (e->restricted && !show) || (q->labelled_only && !e->school) ||
+        if (i == self || e->derived || (e->restricted && !show) || (q->labelled_only && !e->school) ||
             (excl && e->relic_id && strcmp(excl, e->relic_id) == 0))
             continue;
         /* Keep the best limit in descending order (insertion: limit is small). */
@@ -842,7 +867,7 @@ int dq_catalog_style_map(dq_catalog_t *cat, const dq_actor_t *who, dq_buf_t *out
     int show = relic_show_restricted(who), D = s->ix ? dq_style_index_dim(s->ix) : 0, n = 0, rc = -1;
     int *which = dq_xmalloc(((size_t)s->n + 1) * sizeof(int));
     for (int i = 0; i < s->n; i++)
-        if (s->e[i].relic_id && (!s->e[i].restricted || show))
+        if (s->e[i].relic_id && !s->e[i].derived && (!s->e[i].restricted || show))
             which[n++] = i;
     float *rows = dq_xmalloc(((size_t)n * D + 1) * sizeof(float));
     float *xy = dq_xmalloc(((size_t)n * 2 + 1) * sizeof(float));

@@ -345,7 +345,12 @@ def main():
 
         # ---------------------------------------------------------------- killed, resumed
         # One row per transaction makes the catalog copy slow enough to be killed inside it.
-        k = subprocess.Popen([BIN, "--data", data, *mig, "--batch", "1"], cwd=ROOT, env=env(),
+        # A process killed with SIGKILL cannot remove its temporary cache folder: it gets a
+        # TMPDIR inside this test's own folder, which the test removes.
+        killed_tmp = os.path.join(tmp, "killed-tmp")
+        os.makedirs(killed_tmp, exist_ok=True)
+        k = subprocess.Popen([BIN, "--data", data, *mig, "--batch", "1"], cwd=ROOT,
+                             env={**env(), "TMPDIR": killed_tmp},
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(k)
         n_audit = src_n["audit"]

@@ -210,3 +210,45 @@ DQ_TEST(a_relic_without_an_indexed_image_answers_not_indexed)
     dq_catalog_close(f.cat);
 }
 
+
+/* A restoration, condition capture or change map linked to a relic is a picture derived from
+ * the work, not the work: it is never a similar work nor a point of the style map, even when
+ * its embedding is the query's own (the web's similar panel asked thumbnails of a draft
+ * condition capture, which anonymous callers may not see). */
+DQ_TEST(derived_pictures_are_neither_similar_works_nor_map_points)
+{
+    fx_t f = {0};
+    setup(&f);
+    static const char *const roles[] = {"restoration", "condition", "change-map"};
+    char *rid[3];
+    for (int k = 0; k < 3; k++) {
+        char main_img[32], derived[32], doc[320];
+        snprintf(main_img, sizeof(main_img), "d-main-%d", k);
+        snprintf(derived, sizeof(derived), "d-main-%d.derived", k);
+        put_image(f.cat, main_img);
+        put_image(f.cat, derived);
+        snprintf(doc, sizeof(doc),
+                 "{\"accession\":\"DV-%d\",\"title\":{\"zh\":\"派生%d\",\"en\":\"Derived %d\"},"
+                 "\"images\":[{\"image_id\":\"%s\",\"role\":\"main\"},"
+                 "{\"image_id\":\"%s\",\"role\":\"%s\"}]}",
+                 k, k, k, main_img, derived, roles[k]);
+        rid[k] = fx_create(f.cat, doc);
+        put_vec(f.cat, main_img, 7 + k);
+        put_vec(f.cat, derived, 0); /* work 0's own vector: its nearest if it counted */
+    }
+    dq_buf_t out = {0};
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_catalog_style_similar_relic(f.cat, f.ids[0], 50, &anon, &out, &err) == 0);
+    DQ_CHECK(strstr(out.data, ".derived") == NULL);
+    dq_buf_free(&out);
+    DQ_REQUIRE(dq_catalog_style_map(f.cat, &anon, &out, &err) == 0);
+    json_t *m = json_loadb(out.data, out.len, 0, NULL);
+    DQ_REQUIRE(m != NULL);
+    DQ_CHECK_INT((long long)json_array_size(json_object_get(m, "points")), N_WORKS + 3);
+    DQ_CHECK(strstr(out.data, ".derived") == NULL);
+    json_decref(m);
+    dq_buf_free(&out);
+    for (int k = 0; k < 3; k++)
+        free(rid[k]);
+    dq_catalog_close(f.cat);
+}
