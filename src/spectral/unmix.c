@@ -691,6 +691,10 @@ typedef struct {
     int tone;
     double tone_e[2][DQ_SPEC_MAX_BANDS]; /* the bare support's two principal axes (unit) */
     double tone_G[3][3];                 /* Gram matrix of u, e1, e2 */
+    /* Per face of tone_fit's cone (bit 0: a_k = 0, bit 1: c1 = 0) the inverse of the Gram
+     * matrix of its free columns (in their order), tone_ok[mask] = 0 when singular. */
+    double tone_inv[4][3][3];
+    int tone_ok[4];
 } pig_job_t;
 
 /* A fitted model of one pixel: one pigment (k2 < 0) or two. */
@@ -807,16 +811,12 @@ static double tone_fit(const pig_job_t *j, const double *y, double yy, double *a
         for (int a = 0; a < 3; a++)
             if (a == 2 || !(mask >> a & 1))
                 fr[nv++] = a;
-        double M[4][4] = {{0}}, r[4] = {0}, x[4] = {0}, z[3] = {0, 0, 0};
-        for (int a = 0; a < nv; a++) {
-            r[a] = b[fr[a]];
-            for (int q = 0; q < nv; q++)
-                M[a][q] = j->tone_G[fr[a]][fr[q]];
-        }
-        if (small_solve(nv, M, r, x) < 0)
+        if (!j->tone_ok[mask])
             continue;
+        double z[3] = {0, 0, 0};
         for (int a = 0; a < nv; a++)
-            z[fr[a]] = x[a];
+            for (int q = 0; q < nv; q++)
+                z[fr[a]] += j->tone_inv[mask][a][q] * b[fr[q]];
         if (z[0] < 0 || z[1] < 0)
             continue;
         double f = yy;
@@ -918,6 +918,25 @@ static int support_tone(pig_job_t *j)
                 g += c[a][t] * c[b][t];
             j->tone_G[a][b] = g;
         }
+    /* The faces' inverses, once (tone_fit then only multiplies). */
+    for (int mask = 0; mask < 4; mask++) {
+        int fr[3], nv = 0;
+        for (int a = 0; a < 3; a++)
+            if (a == 2 || !(mask >> a & 1))
+                fr[nv++] = a;
+        j->tone_ok[mask] = 1;
+        for (int col = 0; col < nv && j->tone_ok[mask]; col++) {
+            double M[4][4] = {{0}}, r[4] = {0}, x[4] = {0};
+            for (int a = 0; a < nv; a++)
+                for (int q = 0; q < nv; q++)
+                    M[a][q] = j->tone_G[fr[a]][fr[q]];
+            r[col] = 1;
+            if (small_solve(nv, M, r, x) < 0)
+                j->tone_ok[mask] = 0;
+            for (int a = 0; a < nv; a++)
+                j->tone_inv[mask][a][col] = x[a];
+        }
+    }
     j->tone = 1;
     return 0;
 }
