@@ -195,9 +195,6 @@ typedef struct {
  * r = a_s S + a_k K + a_1 P1 + a_2 P2 (exact over the simplex) for the pairs among the best
  * DQ_SPEC_PAIR_TOP scene families (not two of one shape: DQ_SPEC_PAIR_ANGLE), pay
  * DQ_SPEC_PAIR_PRICE ln(n) sigma^2 and need 5 % each;
- * the support's own family from the image, S + a_k K' + c1 e1 + c2 e2 (e the two principal
- * axes of the survey's support pixels about S: age toning; c1 >= 0, c2 free), takes a pixel that a
- * pigment model calls colour when it fits as well with one price more (toned support);
  * a single pigment that is not a scene pigment pays DQ_SPEC_PRIOR_PRICE ln(n) sigma^2. Pairs
  * are tried where the single model's pigment share is >= min_cover. With
  * two pigments the label is the one with the larger share, best2 the other. Label: ink when
@@ -210,7 +207,6 @@ typedef struct {
 #define DQ_SPEC_PRIOR_PRICE 2.0
 #define DQ_SPEC_SCENE_MIN 0.0025
 #define DQ_SPEC_PAIR_ANGLE 2.5 /* degrees: two spectra closer than this make no pair */
-#define DQ_SPEC_TONE_SHARE 0.5 /* of the bare support's colour variance: its toning axis */
 int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
                      double min_cover, void (*progress)(void *ud, int pct), void *ud,
                      dq_spec_map_t *map, dq_err_t *err);

@@ -685,16 +685,6 @@ typedef struct {
     int rep[256];
     int pairs;           /* 0 in the survey: one-pigment models only */
     double sig2, sig2_s; /* noise variance per band; what bare support adds (scene_select) */
-    /* The support's own family (support_tone, tone_fit): S + a_k u + c1 e1 + c2 e2, e1 and e2
-     * the axes along which the image's bare support varies (age toning, texture). 0 until
-     * the first survey has found them, and when the bare support shows no such axis. */
-    int tone;
-    double tone_e[2][DQ_SPEC_MAX_BANDS]; /* the bare support's two principal axes (unit) */
-    double tone_G[3][3];                 /* Gram matrix of u, e1, e2 */
-    /* Per face of tone_fit's cone (bit 0: a_k = 0, bit 1: c1 = 0) the inverse of the Gram
-     * matrix of its free columns (in their order), tone_ok[mask] = 0 when singular. */
-    double tone_inv[4][3][3];
-    int tone_ok[4];
 } pig_job_t;
 
 /* A fitted model of one pixel: one pigment (k2 < 0) or two. */
@@ -706,7 +696,6 @@ typedef struct {
 } fit_t;
 
 #define PIG_ROWS 8
-#define SURVEY_STEP 16
 
 /* Pixel i as the models see it: y = r - S, with y.y and u.y. */
 static void pixel(const pig_job_t *j, size_t i, double *y, double *yy, double *uy)
@@ -788,159 +777,6 @@ static void scene_fit(const pig_job_t *j, const double *y, double yy, const doub
         }
 }
 
-/* The support family's fit of pixel y = r - S: y ~ a_k u + c1 e1 + c2 e2 with a_k >= 0 (ink),
- * c1 >= 0 (toning goes one way from the freshest support: a bluer, brighter pixel is not
- * support but, say, a thin azurite wash) and c2 free (the family's curvature and texture):
- * least squares over the faces of that cone (the free fit, else a_k = 0 and/or c1 = 0; the
- * objective is convex, so the best feasible face is the minimum). Returns the squared
- * residual; *ak. */
-static double tone_fit(const pig_job_t *j, const double *y, double yy, double *ak)
-{
-    const mesma_t *ms = &j->ms;
-    const double *c[3] = {ms->u, j->tone_e[0], j->tone_e[1]};
-    double b[3], best = yy;
-    *ak = 0;
-    for (int a = 0; a < 3; a++) {
-        b[a] = 0;
-        for (int t = 0; t < ms->n; t++)
-            b[a] += c[a][t] * y[t];
-    }
-    for (int mask = 0; mask < 4; mask++) {
-        /* bit 0: a_k fixed at 0; bit 1: c1 fixed at 0. */
-        int fr[3], nv = 0;
-        for (int a = 0; a < 3; a++)
-            if (a == 2 || !(mask >> a & 1))
-                fr[nv++] = a;
-        if (!j->tone_ok[mask])
-            continue;
-        double z[3] = {0, 0, 0};
-        for (int a = 0; a < nv; a++)
-            for (int q = 0; q < nv; q++)
-                z[fr[a]] += j->tone_inv[mask][a][q] * b[fr[q]];
-        if (z[0] < 0 || z[1] < 0)
-            continue;
-        double f = yy;
-        for (int a = 0; a < 3; a++) {
-            f -= 2 * z[a] * b[a];
-            for (int q = 0; q < 3; q++)
-                f += z[a] * z[q] * j->tone_G[a][q];
-        }
-        if (f < best) {
-            best = f;
-            *ak = z[0];
-        }
-    }
-    return best < 0 ? 0 : best;
-}
-
-/* The support's own family (MESMA with several endmembers of one class taken from the image
- * itself: Roberts et al. 1998, Dennison and Roberts 2003): old paper and silk are not one
- * spectrum but a tone-varying one, darker and yellower where handled and exposed, and the
- * one support endmember S (the brightest tenth) is its freshest corner. The support pixels of
- * the first survey with little ink show the family: their deviations from S span a
- * low-dimensional set (toning is a smooth, nearly one-parameter change; its curvature and the
- * texture make the second axis), whose two principal axes (of the second-moment matrix about
- * S) are e1 and e2. When e1 holds at least DQ_SPEC_TONE_SHARE of the deviations' energy (more
- * than noise, which spreads evenly over the bands), the family is S + a_k u + c1 e1 + c2 e2
- * (tone_fit). Even where the edges are yellower than any bare pixel of the survey, they lie
- * along the same axes, beyond: an extrapolation that a pigment's own shape does not follow.
- * Returns 0 and sets j->tone, or -1 when the support shows no axis (too few pixels, or noise
- * only). */
-static int support_tone(pig_job_t *j)
-{
-    const mesma_t *ms = &j->ms;
-    const dq_spec_map_t *map = j->map;
-    int n = ms->n, w = j->w, h = j->h;
-    double M[DQ_SPEC_MAX_BANDS][DQ_SPEC_MAX_BANDS] = {{0}}, mean[DQ_SPEC_MAX_BANDS] = {0};
-    size_t n_bare = 0;
-    for (int yrow = 0; yrow < h; yrow++)
-        for (int x = yrow % SURVEY_STEP; x < w; x += SURVEY_STEP) {
-            size_t i = (size_t)yrow * w + x;
-            if (map->label[i] != DQ_SPEC_LABEL_SUPPORT || map->ink[i] >= 0.1f)
-                continue;
-            double d[DQ_SPEC_MAX_BANDS];
-            for (int b = 0; b < n; b++) {
-                d[b] = j->planes[b][i] - ms->S[b];
-                mean[b] += d[b];
-            }
-            for (int a = 0; a < n; a++)
-                for (int b = 0; b < n; b++)
-                    M[a][b] += d[a] * d[b];
-            n_bare++;
-        }
-    if (n_bare < 64)
-        return -1;
-    /* The first two principal axes by power iteration with deflation (a 6 x 6 symmetric
-     * matrix: no LAPACK needed), each started from every band alike. */
-    double tr = 0, lambda[2] = {0, 0};
-    for (int b = 0; b < n; b++)
-        tr += M[b][b];
-    if (tr <= 0)
-        return -1;
-    for (int q = 0; q < 2; q++) {
-        double *e = j->tone_e[q];
-        for (int b = 0; b < n; b++)
-            e[b] = 1 / sqrt((double)n) + 0.1 * b * q;
-        for (int it = 0; it < 300; it++) {
-            double t[DQ_SPEC_MAX_BANDS], nt = 0;
-            for (int a = 0; a < n; a++) {
-                t[a] = 0;
-                for (int b = 0; b < n; b++)
-                    t[a] += M[a][b] * e[b];
-                nt += t[a] * t[a];
-            }
-            if (nt <= 0)
-                return -1;
-            lambda[q] = sqrt(nt);
-            for (int b = 0; b < n; b++)
-                e[b] = t[b] / lambda[q];
-        }
-        for (int a = 0; a < n; a++)
-            for (int b = 0; b < n; b++)
-                M[a][b] -= lambda[q] * e[a] * e[b];
-    }
-    if (lambda[0] < DQ_SPEC_TONE_SHARE * tr)
-        return -1;
-    /* e1 points the way the support mostly lies from S (S is the freshest tenth: toning goes
-     * from it). */
-    double em = 0;
-    for (int b = 0; b < n; b++)
-        em += j->tone_e[0][b] * mean[b];
-    if (em < 0)
-        for (int b = 0; b < n; b++)
-            j->tone_e[0][b] = -j->tone_e[0][b];
-    /* The normal equations of the family's three columns (u, e1, e2), factored once. */
-    const double *c[3] = {ms->u, j->tone_e[0], j->tone_e[1]};
-    for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 3; b++) {
-            double g = 0;
-            for (int t = 0; t < n; t++)
-                g += c[a][t] * c[b][t];
-            j->tone_G[a][b] = g;
-        }
-    /* The faces' inverses, once (tone_fit then only multiplies). */
-    for (int mask = 0; mask < 4; mask++) {
-        int fr[3], nv = 0;
-        for (int a = 0; a < 3; a++)
-            if (a == 2 || !(mask >> a & 1))
-                fr[nv++] = a;
-        j->tone_ok[mask] = 1;
-        for (int col = 0; col < nv && j->tone_ok[mask]; col++) {
-            double M[4][4] = {{0}}, r[4] = {0}, x[4] = {0};
-            for (int a = 0; a < nv; a++)
-                for (int q = 0; q < nv; q++)
-                    M[a][q] = j->tone_G[fr[a]][fr[q]];
-            r[col] = 1;
-            if (small_solve(nv, M, r, x) < 0)
-                j->tone_ok[mask] = 0;
-            for (int a = 0; a < nv; a++)
-                j->tone_inv[mask][a][col] = x[a];
-        }
-    }
-    j->tone = 1;
-    return 0;
-}
-
 /* Labels rows y0 .. y1 of the map (every step-th pixel of them). The models of a pixel
  * compete by their squared residual plus a price for what they assume (BIC with the noise
  * variance measured on the image, Schwarz 1978): a pair of pigments pays ln(n) sigma^2 for
@@ -970,7 +806,7 @@ static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
                 if (f[k] < fam_best[ms->fam[k]])
                     fam_best[ms->fam[k]] = f[k];
             fit_t win = {f[bk], bk, -1, fak[bk], fap[bk], fap[bk], 0};
-            double second = INFINITY, wcost = win.f;
+            double second = INFINITY;
             double as1 = 1 - win.ak - win.ap;
             double share1 = win.ap + as1 > 1e-9 ? win.ap / (win.ap + as1) : 0;
             /* The scene's models only where one pigment already sees colour (not ink, not
@@ -999,7 +835,6 @@ static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
                     second = f[bk];
                     win = two;
                 }
-                wcost = cost;
             }
             if (win.k2 < 0)
                 for (int k = 0; k < nk; k++)
@@ -1007,23 +842,6 @@ static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
                         second = fam_best[k];
             double as = 1 - win.ak - win.ap;
             double cov = win.ap + as > 1e-9 ? win.ap / (win.ap + as) : 0;
-            /* Colour that the support's own family explains at least as well as the winning
-             * pigment model (with its prices) is toned support: an aged, yellowed edge is not
-             * orpiment. */
-            double tf = INFINITY;
-            if (j->tone && win.ak < 0.6 && cov >= j->min_cover) {
-                double tk;
-                tf = tone_fit(j, y, yy, &tk);
-                /* One abundance more than a one-pigment model: one BIC price (none in the
-                 * first survey, before the noise is known). */
-                double tpen = DQ_SPEC_PAIR_PRICE * (j->sig2 + j->sig2_s) * log((double)n);
-                if (tf + tpen <= wcost) {
-                    second = wcost;
-                    win = (fit_t){tf, win.k1, -1, tk, 0, 0, 0};
-                    cov = 0;
-                } else
-                    tf = INFINITY;
-            }
             map->best[i] = win.k1;
             map->best2[i] = win.k2;
             map->cover[i] = (float)cov;
@@ -1037,10 +855,6 @@ static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
                 /* How much better the winner explains the pixel than any other family. */
                 double r1 = sqrt(win.f / n), r2 = sqrt(second / n);
                 c = isfinite(r2) && r2 > 0 ? 1 - r1 / r2 : 1;
-            } else if (isfinite(tf)) {
-                map->label[i] = DQ_SPEC_LABEL_SUPPORT;
-                /* Toned support: how much better it explains the pixel than the pigment. */
-                c = second > 0 ? 1 - sqrt(tf / second) : 1;
             } else {
                 map->label[i] = DQ_SPEC_LABEL_SUPPORT;
                 c = 1 - cov / j->min_cover;
@@ -1082,6 +896,7 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+#define SURVEY_STEP 16
 #define PRUNE_MAX 1500 /* survey pixels per family that the pruning refits */
 
 /* sigma^2 from n_r squared residuals of one-pigment models (sorted here): their lower
@@ -1145,10 +960,6 @@ static void scene_select(pig_job_t *j, double *scratch)
             double y[DQ_SPEC_MAX_BANDS], yy, uy, ak, ap;
             pixel(j, i, y, &yy, &uy);
             double r = solve(ms, &ms->m[map->best[i]], y, yy, uy, &ak, &ap);
-            if (!counted && j->tone) {
-                double rt = tone_fit(j, y, yy, &ak);
-                r = rt < r ? rt : r;
-            }
             double **arr = counted ? &res : &bare;
             size_t *na = counted ? &n_res : &n_bare, *ca = counted ? &cap_res : &cap_bare;
             if (*na == *ca) {
@@ -1268,10 +1079,6 @@ int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib
     {
         double *scratch = dq_xmalloc((size_t)5 * (j.ms.n_models + 1) * sizeof(double));
         pig_rows(&j, 0, h, SURVEY_STEP, scratch);
-        /* With the support's family known, the survey again: toned support would otherwise
-         * count as a scene pigment (an orpiment of yellowed edges). */
-        if (support_tone(&j) == 0)
-            pig_rows(&j, 0, h, SURVEY_STEP, scratch);
         scene_select(&j, scratch);
         free(scratch);
         j.pairs = 1;
