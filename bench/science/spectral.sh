@@ -7,23 +7,32 @@
 # accuracy and support recall with a confusion summary, reveal ROC AUC, and PCA/MNF against
 # python3-spectral. Then speed on the 24000 x 2000 benchmark scroll: `spectral add` of its
 # stack against `ingest` of its visible image, with peak RSS. Writes build/science/spectral.md.
-# DQ_SPECTRAL_SKIP_SPEED=1 leaves the scroll (speed) part out.
+# DQ_SPECTRAL_SKIP_SPEED=1 leaves the scroll (speed) part out. DQ_SPECTRAL_WORKS lists the works
+# as ID:SCALE words (default "DQ-2026-0012:0.5 DQ-2026-0004:0.3"); DQ_SPECTRAL_WORKS=all measures
+# every sample work that has a capture (all 16) at scale DQ_SPECTRAL_ALL_SCALE (default 0.3).
+# DQ_SPECTRAL_SEEDS (default "1 2") lists the seeds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${DQ_BIN:-build/danqing}
 [ -x "$B" ] || make -j2 build/danqing >/dev/null
 PY=/usr/bin/python3
-W=build/science/spectral-work
+md=${DQ_SPECTRAL_MD:-build/science/spectral.md}
+W=${md%.md}-work
 rm -rf "$W"; mkdir -p "$W"
 trap 'rm -rf "$W"' EXIT
-md=build/science/spectral.md
+
 rows=()
-for seed in 1 2; do
-  for spec in DQ-2026-0012:0.5 DQ-2026-0004:0.3; do
+works=${DQ_SPECTRAL_WORKS:-DQ-2026-0012:0.5 DQ-2026-0004:0.3}
+if [ "$works" = all ]; then
+  works=$(for i in $(seq 1 16); do printf 'DQ-2026-%04d:%s ' "$i" "${DQ_SPECTRAL_ALL_SCALE:-0.3}"; done)
+fi
+for seed in ${DQ_SPECTRAL_SEEDS:-1 2}; do
+  for spec in $works; do
     work=${spec%%:*}; scale=${spec##*:}
     S=$W/s$seed-$work; D=$W/d$seed-$work; O=$W/o$seed-$work
     mkdir -p "$O"
     "$B" generate --out "$S" --only "$work" --scale "$scale" --seed "$seed" --quiet
+    if [ ! -d "$S/$work/truth/capture" ]; then rm -rf "$S"; continue; fi
     "$B" --data "$D" import "$S/metadata.jsonl" > /dev/null
     "$B" --data "$D" spectral add "$work" "$S/$work/truth/capture" --id raw --json > "$O/add_raw.json"
     "$B" --data "$D" spectral add "$work" "$S/$work/truth/bands" --id ideal --json > "$O/add_ideal.json"
@@ -38,7 +47,7 @@ for seed in 1 2; do
     "$B" --data "$D" spectral decompose raw --method mnf --json > "$O/decompose_mnf.json"
     "$B" --data "$D" spectral decompose raw --method ica --json > "$O/decompose_ica.json"
     $PY bench/science/spectral_eval.py "$S" "$work" "$D" raw ideal "$O" > "$O/eval.json"
-    rows+=("$seed $work $O/eval.json")
+    rows+=("$seed $work:$scale $O/eval.json")
     rm -rf "$S" "$D"
   done
 done
@@ -64,18 +73,22 @@ def t(name):
 L = []
 L.append('# Issue 11: multispectral analysis against ground truth')
 L.append('')
-L.append('`bench/science/spectral.sh` (make science SCIENCE=spectral). Works painted by `danqing generate`: '
-         'DQ-2026-0012 at --scale 0.5 (album leaf: cinnabar, indigo) and DQ-2026-0004 at --scale 0.3 '
-         '(blue-green handscroll on silk), seeds 1 and 2. Raw = `truth/capture/` (16-bit frames, dark, '
-         'targets, 10-30 % falloff, 0.3-2 px shifts, noise) through `spectral add`; ideal = `truth/bands/`.')
+L.append('`bench/science/spectral.sh` (make science SCIENCE=spectral). Works painted by `danqing generate` '
+         '(work:--scale; default DQ-2026-0012:0.5, the album leaf with cinnabar and indigo, and DQ-2026-0004:0.3, '
+         'the blue-green handscroll on silk; DQ_SPECTRAL_WORKS=all: every work with a capture). Raw = `truth/capture/` '
+         '(16-bit frames, dark, targets, 10-30 % falloff, 0.3-2 px shifts, noise) through `spectral add`; ideal = `truth/bands/`.')
 L.append('')
 L.append('| seed | work | refl. RMS max (<= 0.02) | reg. error mean / max px (<= 0.2) | pigments ideal: acc / support (>= 0.95) | pigments raw: acc / support (>= 0.85) | AUC underdrawing ideal / raw | AUC retouching ideal / raw | PCA / MNF vs python3-spectral (rel.) |')
 L.append('|---|---|---|---|---|---|---|---|---|')
 conf = []
 two = []
+summary = []
 for seed, work, path in rows:
     r = json.load(open(path))
     pi, pr = r['pigments_ideal'], r['pigments_raw']
+    summary.append({'seed': int(seed), 'work': work,
+                    'ideal': [pi['pigment_accuracy'], pi['support_recall'], pi['pigment_pixels']],
+                    'raw': [pr['pigment_accuracy'], pr['support_recall'], pr['pigment_pixels']]})
     regs = list(r['registration_error_px'].values())
     L.append('| %s | %s | %.4f | %.3f / %.3f | %.3f / %.3f (%d px) | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.1e / %.1e |' % (
         seed, work, r['reflectance_rms_max'], r['registration_error_mean'], max(regs),
@@ -125,5 +138,7 @@ if frame:
     L.append('')
     L.append('`spectral pigments` of the same capture: %.2f s wall, %.2f s CPU, peak RSS %.0f MiB.' % (tp, cp, mp))
 open(md, 'w').write('\n'.join(L) + '\n')
+# The pigment scores alone, for before/after comparisons across runs.
+json.dump(summary, open(md[:-3] + '-pigments.json', 'w'), indent=1)
 print('\n'.join(L))
 PYEOF
