@@ -32,6 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dqhttp import request, serve, stop  # noqa: E402
 from dqnet import Counter  # noqa: E402
+import s3fixture  # noqa: E402
 
 ROOT = os.environ.get("DQ_ROOT") or os.getcwd()
 BIN = os.environ.get("DQ_BIN") or os.path.join(ROOT, "build/danqing")
@@ -40,7 +41,7 @@ PAINTER = os.path.join(ROOT, "build/danqing")
 if not os.access(PAINTER, os.X_OK):
     PAINTER = BIN
 PGBIN = os.environ.get("DQ_PG_BIN", "/usr/lib/postgresql/15/bin")
-BUCKET, AK, SK = "danqing", "S3RVER", "S3RVER"
+BUCKET, AK, SK = s3fixture.BUCKET, s3fixture.AK, s3fixture.SK
 T = Counter()
 check = T.check
 WORKS = ["DQ-2026-0001", "DQ-2026-0002", "DQ-2026-0003", "DQ-2026-0005", "DQ-2026-0009"]
@@ -113,21 +114,8 @@ def pg_counts(url, tables):
     return {t: int(psql(url, "SELECT count(*) FROM " + t)) for t in tables if t != "relic_fts"}
 
 
-class S3rver:
-    def __init__(self, directory):
-        self.dir = directory
-        self.proc = None
-        self.port = None
-
-    def start(self):
-        self.proc = subprocess.Popen(["node", os.path.join(ROOT, "tests/scripts/s3rver.cjs"),
-                                      self.dir, BUCKET], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        line = self.proc.stdout.readline()
-        m = re.match(r"PORT (\d+)", line)
-        if not m:
-            raise RuntimeError("s3rver did not start: %r" % line)
-        self.port = int(m.group(1))
+class S3rver(s3fixture.S3rver):
+    """s3rver as the other S3 tests run it (s3fixture.py), plus a count of stored objects."""
 
     def objects(self):
         n = 0
@@ -135,15 +123,6 @@ class S3rver:
             n += sum(1 for f in files if not f.endswith("._S3rver_metadata.json") and
                      not f.endswith("._S3rver_object.md5"))
         return n
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def normalise(path, body, port):
