@@ -124,54 +124,51 @@ static int outside(int x, int y)
     return x < PX0 - 4 || x >= PX0 + PS + 4 || y < PY0 - 4 || y >= PY0 + PS + 4;
 }
 
-DQ_TEST(flake_towards_the_support_is_flaking)
+/* Paints REF (kind 0, stream 7) and MOVING (kind, stream, gain), maps the changes and tallies
+ * them inside `where` and outside the patch. 0, or -1 when changes refused the pair. */
+static int pair_tally(int kind, int stream, double gain, int (*where)(int, int), tally_t *in,
+                      tally_t *out)
 {
     dq_raster_t ref = {0}, mov = {0};
     paint(&ref, 0, 7, 1.0);
-    paint(&mov, 1, 8, 0.96);
+    paint(&mov, kind, stream, gain);
     dq_conserve_changes_t ch;
     dq_err_t err = {0};
     int rc = dq_conserve_changes(&ref, &mov, &ch, &err);
-    if (rc < 0)
+    if (rc < 0) {
         fprintf(stderr, "    changes: %s\n", err.msg);
-    DQ_REQUIRE(rc == 0);
+    } else {
+        count(&ch, where, in);
+        count(&ch, outside, out);
+        dq_conserve_changes_free(&ch);
+    }
+    dq_raster_free(&ref);
+    dq_raster_free(&mov);
+    return rc;
+}
+
+DQ_TEST(flake_towards_the_support_is_flaking)
+{
     tally_t f, o;
-    count(&ch, in_flake, &f);
-    count(&ch, outside, &o);
+    DQ_REQUIRE(pair_tally(1, 8, 0.96, in_flake, &f, &o) == 0);
     fprintf(stderr, "    flake %llu px: flaking %llu fading %llu loss %llu; outside: %llu flagged\n",
             (unsigned long long)f.n, (unsigned long long)f.flake, (unsigned long long)f.fade,
             (unsigned long long)f.loss, (unsigned long long)(o.flake + o.fade + o.loss));
     DQ_CHECK(f.flake >= f.n * 6 / 10);
     DQ_CHECK(f.fade + f.loss <= f.n / 10);
     DQ_CHECK(o.flake + o.fade + o.loss <= o.n / 1000);
-    dq_conserve_changes_free(&ch);
-    dq_raster_free(&ref);
-    dq_raster_free(&mov);
 }
 
 DQ_TEST(uniform_fade_is_fading)
 {
-    dq_raster_t ref = {0}, mov = {0};
-    paint(&ref, 0, 7, 1.0);
-    paint(&mov, 2, 9, 1.03);
-    dq_conserve_changes_t ch;
-    dq_err_t err = {0};
-    int rc = dq_conserve_changes(&ref, &mov, &ch, &err);
-    if (rc < 0)
-        fprintf(stderr, "    changes: %s\n", err.msg);
-    DQ_REQUIRE(rc == 0);
     tally_t p, o;
-    count(&ch, in_patch, &p);
-    count(&ch, outside, &o);
+    DQ_REQUIRE(pair_tally(2, 9, 1.03, in_patch, &p, &o) == 0);
     fprintf(stderr, "    patch %llu px: fading %llu flaking %llu loss %llu; outside: %llu flagged\n",
             (unsigned long long)p.n, (unsigned long long)p.fade, (unsigned long long)p.flake,
             (unsigned long long)p.loss, (unsigned long long)(o.flake + o.fade + o.loss));
     DQ_CHECK(p.fade >= p.n * 7 / 10);
     DQ_CHECK(p.flake + p.loss <= p.n / 20);
     DQ_CHECK(o.flake + o.fade + o.loss <= o.n / 1000);
-    dq_conserve_changes_free(&ch);
-    dq_raster_free(&ref);
-    dq_raster_free(&mov);
 }
 
 DQ_TEST(take_frees_the_captures_and_finds_the_same)
