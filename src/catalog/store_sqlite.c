@@ -60,6 +60,9 @@ static const migration_t migrations[] = {
     {19, "withdrawals of relics restricted before migration 15, from the audit trail",
      dq_sqlite_withdrawal_backfill}, /* store_sqlite_network.c */
     {23, "relic search tables compressed with lz4 (PostgreSQL only)", "SELECT 1"},
+    {26, "relics without child foreign keys, unread btrees or row triggers on insert"
+         " (PostgreSQL only)",
+     "SELECT 1"},
 };
 
 /* ---------------------------------------------------------------- helpers */
