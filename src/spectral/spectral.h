@@ -208,7 +208,8 @@ typedef struct {
     float *ink;     /* w*h: the ink fraction (owned) */
     int *best;      /* w*h: index of the best model's pigment (owned); with two pigments the
                      * one with the larger share */
-    int *best2;     /* w*h: the other pigment of a two-pigment model, -1 for none (owned) */
+    int *best2;     /* w*h: the other pigment of a two-pigment model, -1 for none, -2 for
+                     * toned support that the support's own family explains (owned) */
     double support[DQ_SPEC_MAX_BANDS]; /* the image-derived support endmember */
 } dq_spec_map_t;
 
@@ -224,7 +225,11 @@ typedef struct {
  * r = a_s S + a_k K + a_1 P1 + a_2 P2 (exact over the simplex) for the pairs among the best
  * DQ_SPEC_PAIR_TOP scene families (not two of one shape: DQ_SPEC_PAIR_ANGLE), pay
  * DQ_SPEC_PAIR_PRICE ln(n) sigma^2 and need 5 % each;
- * a single pigment that is not a scene pigment pays DQ_SPEC_PRIOR_PRICE ln(n) sigma^2. Pairs
+ * a single pigment that is not a scene pigment pays DQ_SPEC_PRIOR_PRICE ln(n) sigma^2. The
+ * support's own family from the image (the mean and two principal axes of the survey's clean
+ * bare support, open on the side where the sheet yellows, refitted three times with the edges
+ * it takes back) relabels as support a colour pixel that it explains, with ink, as well as
+ * the winning model does plus one price (toned, yellowed paper and silk is not orpiment). Pairs
  * are tried where the single model's pigment share is >= min_cover. With
  * two pigments the label is the one with the larger share, best2 the other. Label: ink when
  * a_k >= 0.6, the pigment when the pigment share / (pigments + support) >= min_cover, else
