@@ -67,6 +67,9 @@ static const migration_t migrations[] = {
     {19, "withdrawals of relics restricted before migration 15, from the audit trail",
      dq_pg_withdrawal_backfill}, /* store_pg_kinds.c */
     {23, "relic search tables compressed with lz4", dq_pg_relic_lz4_schema}, /* _relic.c */
+    {24, "condition jobs shared by every server", dq_pg_condjob_schema}, /* _condjob.c */
+    {26, "relics without child foreign keys, unread btrees or row triggers on insert",
+     dq_pg_bulk_schema}, /* store_pg_kinds.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -923,4 +926,5 @@ const dq_store_backend_t dq_store_pg = {
     .iiif_auth = &dq_pg_iiif_auth_ops,
     .copy = &dq_pg_copy_ops,
     .conditions = &dq_pg_condition_ops,
+    .condjobs = &dq_pg_condjob_ops,
 };

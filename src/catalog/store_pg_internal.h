@@ -199,7 +199,8 @@ extern const dq_store_lesson_ops dq_pg_lesson_ops;
 /* store_pg_kinds.c: migrations 9, 10, 11, 12, 14 and their ops */
 extern const char dq_pg_spectral_schema[], dq_pg_condition_schema[], dq_pg_style_schema[],
     dq_pg_scene_schema[], dq_pg_network_schema[], dq_pg_withdrawal_schema[],
-    dq_pg_withdrawal_backfill[]; /* migration 19 */
+    dq_pg_withdrawal_backfill[], /* migration 19 */
+    dq_pg_bulk_schema[];         /* migration 26 */
 extern const dq_store_spectral_ops dq_pg_spectral_ops;
 extern const dq_store_condition_ops dq_pg_condition_ops;
 extern const dq_store_style_ops dq_pg_style_ops;
@@ -273,5 +274,8 @@ int dq_pg_cred_row(PGresult *r, const char *hash, dq_actor_t *out);
 extern const char dq_pg_iiif_auth_schema[];
 extern const dq_store_iiif_auth_ops dq_pg_iiif_auth_ops;
 extern const dq_store_copy_ops dq_pg_copy_ops; /* store_pg_copy.c */
+/* store_pg_condjob.c: migration 24, condition jobs (issue 12) */
+extern const char dq_pg_condjob_schema[];
+extern const dq_store_condjob_ops dq_pg_condjob_ops;
 
 #endif
