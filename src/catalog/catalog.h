@@ -19,6 +19,7 @@
 #define DQ_CATALOG_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "core/core.h"
 
@@ -124,6 +125,40 @@ enum {
 /* Called once per row by the list functions; rec is borrowed for the call only. A non-zero
  * return stops the listing (the list function then returns 0). */
 typedef int (*dq_image_cb)(void *ud, const dq_image_rec_t *rec);
+
+/* ---------------------------------------------------------------- derived pictures */
+
+/* The image-link roles of pictures derived from a relic's images rather than pictures of the
+ * work itself: a virtual restoration ("restoration", `danqing restore --relic`, issue 12), a
+ * condition capture ("condition") and its change map ("change-map", condrec/). They are
+ * never canvases of the manifest (iiif/presentation.c) nor style neighbours or map points
+ * (style.c); the condition ones are also "gated": shown to anonymous callers only once a
+ * published condition record names them (condition.c). The list is here once so that a new
+ * derived role is added in one place. Header-only (iiif/ links no catalog code). Pure;
+ * thread-safe. */
+
+/* The i-th derived link role (0, 1, ...; NULL past the last); *gated (may be NULL) gets 1
+ * for the roles gated by publication. */
+static inline const char *dq_catalog_link_derived_at(int i, int *gated)
+{
+    static const char *const roles[] = {"restoration", "condition", "change-map"};
+    static const int gates[] = {0, 1, 1};
+    if (i < 0 || i >= (int)(sizeof(roles) / sizeof(roles[0])))
+        return NULL;
+    if (gated)
+        *gated = gates[i];
+    return roles[i];
+}
+
+/* 1 when role (may be NULL) is a derived picture's link role. */
+static inline int dq_catalog_link_derived(const char *role)
+{
+    const char *r;
+    for (int i = 0; role && (r = dq_catalog_link_derived_at(i, NULL)) != NULL; i++)
+        if (strcmp(role, r) == 0)
+            return 1;
+    return 0;
+}
 
 /* ---------------------------------------------------------------- the catalog handle */
 
@@ -799,7 +834,7 @@ int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_
 /* ======== condition jobs (condition_job.c; issue 12 with issue 15's several servers) ======== */
 /* The state of a one-step condition record running on some server's job queue (docs/api.md
  * "Condition records in one step"), kept in the catalog so that every server sharing it
- * answers a poll with the same JSON. The server that took a job ("node": "host/pid/start")
+ * answers a poll with the same JSON. The server that took a job ("node": "host/pid/where.start")
  * runs it on its own queue, writes its progress here and beats for it while it is queued or
  * running; a job whose node stopped (its process is gone, as far as this host can tell, or its
  * beat is older than the stale time) is answered as failed (503, with the reason), and is

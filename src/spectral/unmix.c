@@ -1318,10 +1318,12 @@ static void scene_select(pig_job_t *j, double *scratch)
     free(res);
     free(bare);
 
-    /* The counted pixels of the candidates, at most PRUNE_MAX per family (evenly spaced). */
+    /* The counted pixels of the candidates, at most PRUNE_MAX per family (evenly spaced),
+     * each standing for `stride` of its family's counted pixels. */
     int seen[256] = {0};
     size_t n_px = 0;
     size_t *px = dq_xmalloc(((size_t)tot + 1) * sizeof(size_t));
+    double *wt = dq_xmalloc(((size_t)tot + 1) * sizeof(double));
     for (int yrow = 0; yrow < h; yrow++)
         for (int x = yrow % SURVEY_STEP; x < w; x += SURVEY_STEP) {
             size_t i = (size_t)yrow * w + x;
@@ -1331,43 +1333,55 @@ static void scene_select(pig_job_t *j, double *scratch)
             if (!j->scene[fk])
                 continue;
             int stride = cnt[fk] / PRUNE_MAX + 1;
-            if (seen[fk]++ % stride == 0)
+            if (seen[fk]++ % stride == 0) {
+                wt[n_px] = stride;
                 px[n_px++] = i;
+            }
         }
     double *vy = scratch, *f = vy + nk, *fak = f + nk, *fap = fak + nk;
     for (;;) {
-        int expl[256] = {0}, all[256] = {0};
+        /* Per family (weighted pixels): its pixels, those that another scene pigment or pair
+         * explains within one price, and what losing it would add to the scene's summed
+         * squared residual. A pixel belongs to its best family among the scene's remaining
+         * ones, so the pixels of a dropped near-duplicate go to the family that explains them
+         * now (cinnabar_fine's to cinnabar_natural) instead of leaving the count. */
+        double expl[256] = {0}, all[256] = {0}, loss[256] = {0};
         for (size_t e2 = 0; e2 < n_px; e2++) {
             size_t i = px[e2];
-            int fk = ms->fam[map->best[i]];
-            if (!j->scene[fk])
-                continue;
             double y[DQ_SPEC_MAX_BANDS], yy, uy;
             pixel(j, i, y, &yy, &uy);
             all_models(ms, y, yy, uy, vy, f, fak, fap);
             double ff = INFINITY, as = 0;
+            int fk = -1;
             for (int k = 0; k < nk; k++)
-                if (ms->fam[k] == fk && f[k] < ff) {
+                if (j->scene[ms->fam[k]] && f[k] < ff) {
                     ff = f[k];
+                    fk = ms->fam[k];
                     as = 1 - fak[k] - fap[k];
                 }
+            if (fk < 0)
+                continue;
             double pen = DQ_SPEC_PAIR_PRICE * (j->sig2 + as * as * j->sig2_s) * log((double)n);
             fit_t one, two;
             scene_fit(j, y, yy, f, fak, fap, fk, ff + 2 * pen, 1, &one, &two);
             double other = one.f < two.f + pen ? one.f : two.f + pen;
-            all[fk]++;
-            expl[fk] += other <= ff + pen;
+            all[fk] += wt[e2];
+            expl[fk] += other <= ff + pen ? wt[e2] : 0;
+            loss[fk] += wt[e2] * (other - ff);
         }
         int worst = -1;
-        double wu = INFINITY;
+        double wl = INFINITY;
         for (int k = 0; k < nk; k++) {
             if (!j->scene[k] || all[k] == 0 || 2 * expl[k] < all[k])
                 continue;
-            /* The fewest pixels that need it (estimated over all its counted ones) goes
-             * first: of two near-duplicates that explain each other, the rarer. */
-            double share = (double)expl[k] / all[k], unexpl = cnt[k] * (1 - share);
-            if (unexpl < wu) {
-                wu = unexpl;
+            /* Of the candidates that others explain, the one whose loss adds least to the
+             * scene's summed squared residual goes first (the likelihood the scene loses;
+             * endmembers chosen by the error they leave, as in Roberts et al. 1998). A count
+             * of pixels explained "within one price" ties when a noisy image prices every
+             * look-alike alike (cinnabar and red lead on a raw capture whose survey is mostly
+             * a mount silk no library spectrum fits), and the tie went to the first family. */
+            if (loss[k] < wl) {
+                wl = loss[k];
                 worst = k;
             }
         }
@@ -1375,6 +1389,7 @@ static void scene_select(pig_job_t *j, double *scratch)
             break;
         j->scene[worst] = 0;
     }
+    free(wt);
     free(px);
 }
 

@@ -15,34 +15,10 @@
 
 #include "dq_test.h"
 #include "spectral/spectral.h"
+#include "spectral_lib.h"
 
 #define W 200
 #define H 100
-
-static const double nm[6] = {450, 550, 650, 750, 850, 940};
-
-static const char *root(void)
-{
-    const char *r = getenv("DQ_ROOT");
-    return r ? r : ".";
-}
-
-static void load_lib(dq_spec_lib_t *lib)
-{
-    char *dir = dq_xasprintf("%s/data-src/pigments", root());
-    dq_err_t err = {0};
-    DQ_REQUIRE(dq_spec_lib_load(lib, dir, nm, 6, &err) == 0);
-    free(dir);
-}
-
-static int entry(const dq_spec_lib_t *lib, const char *name)
-{
-    for (int k = 0; k < lib->n_pig; k++)
-        if (strcmp(lib->names[k], name) == 0)
-            return k;
-    DQ_REQUIRE(!"library entry missing");
-    return -1;
-}
 
 /* What one column of the test image holds: shares of the two pigments and of ink; the rest
  * is support. */
