@@ -68,6 +68,8 @@ static const migration_t migrations[] = {
      dq_pg_withdrawal_backfill}, /* store_pg_kinds.c */
     {23, "relic search tables compressed with lz4", dq_pg_relic_lz4_schema}, /* _relic.c */
     {24, "condition jobs shared by every server", dq_pg_condjob_schema}, /* _condjob.c */
+    {26, "relics without child foreign keys, unread btrees or row triggers on insert",
+     dq_pg_bulk_schema}, /* store_pg_kinds.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
