@@ -60,6 +60,7 @@ static const migration_t migrations[] = {
     {19, "withdrawals of relics restricted before migration 15, from the audit trail",
      dq_sqlite_withdrawal_backfill}, /* store_sqlite_network.c */
     {23, "relic search tables compressed with lz4 (PostgreSQL only)", "SELECT 1"},
+    {25, "relic search: pair lexemes and markers (PostgreSQL only)", "SELECT 1"},
 };
 
 /* ---------------------------------------------------------------- helpers */
