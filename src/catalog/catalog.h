@@ -19,6 +19,7 @@
 #define DQ_CATALOG_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "core/core.h"
 
@@ -124,6 +125,40 @@ enum {
 /* Called once per row by the list functions; rec is borrowed for the call only. A non-zero
  * return stops the listing (the list function then returns 0). */
 typedef int (*dq_image_cb)(void *ud, const dq_image_rec_t *rec);
+
+/* ---------------------------------------------------------------- derived pictures */
+
+/* The image-link roles of pictures derived from a relic's images rather than pictures of the
+ * work itself: a virtual restoration ("restoration", `danqing restore --relic`, issue 12), a
+ * condition capture ("condition") and its change map ("change-map", condrec/). They are
+ * never canvases of the manifest (iiif/presentation.c) nor style neighbours or map points
+ * (style.c); the condition ones are also "gated": shown to anonymous callers only once a
+ * published condition record names them (condition.c). The list is here once so that a new
+ * derived role is added in one place. Header-only (iiif/ links no catalog code). Pure;
+ * thread-safe. */
+
+/* The i-th derived link role (0, 1, ...; NULL past the last); *gated (may be NULL) gets 1
+ * for the roles gated by publication. */
+static inline const char *dq_catalog_link_derived_at(int i, int *gated)
+{
+    static const char *const roles[] = {"restoration", "condition", "change-map"};
+    static const int gates[] = {0, 1, 1};
+    if (i < 0 || i >= (int)(sizeof(roles) / sizeof(roles[0])))
+        return NULL;
+    if (gated)
+        *gated = gates[i];
+    return roles[i];
+}
+
+/* 1 when role (may be NULL) is a derived picture's link role. */
+static inline int dq_catalog_link_derived(const char *role)
+{
+    const char *r;
+    for (int i = 0; role && (r = dq_catalog_link_derived_at(i, NULL)) != NULL; i++)
+        if (strcmp(role, r) == 0)
+            return 1;
+    return 0;
+}
 
 /* ---------------------------------------------------------------- the catalog handle */
 
@@ -795,6 +830,63 @@ int dq_catalog_condition_date_ok(const char *s);
 int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
                               dq_buf_t *out, dq_err_t *err);
 /* ======== end condition records ======== */
+
+/* ======== condition jobs (condition_job.c; issue 12 with issue 15's several servers) ======== */
+/* The state of a one-step condition record running on some server's job queue (docs/api.md
+ * "Condition records in one step"), kept in the catalog so that every server sharing it
+ * answers a poll with the same JSON. The server that took a job ("node": "host/pid/start")
+ * runs it on its own queue, writes its progress here and beats for it while it is queued or
+ * running; a job whose node stopped (its process is gone, as far as this host can tell, or its
+ * beat is older than the stale time) is answered as failed (503, with the reason), and is
+ * stored so at the next sweep. Finished jobs are forgotten keep_ms after they finished. Times
+ * that are compared (beat_ms, finished_ms, now_ms) are the database's clock in ms since
+ * 1970, so that servers whose clocks differ agree. Not here: running jobs (http/), the
+ * record itself (dq_condrec_build). */
+typedef struct {
+    char id[40];       /* "j" + 16 hex digits, unique across servers */
+    char relic_id[64];
+    char user[64];     /* who sent it */
+    char node[128];    /* the server running it */
+    char state[12];    /* queued | running | done | failed */
+    char stage[48];    /* "" or the running stage ("registering", ...) */
+    int percent;       /* 0..100 */
+    int http_status;   /* of the outcome: 201 done, 4xx/5xx failed, 0 unfinished */
+    char record[24];   /* "c<n>" once done */
+    const char *error; /* why it failed, or NULL; borrowed (for a callback, or the call) */
+    char created[32];  /* UTC text, set by the backend */
+    int64_t beat_ms, finished_ms; /* the last beat; when it finished (0: not yet) */
+    int64_t now_ms;               /* reads only: the database's clock at the read */
+} dq_condjob_row_t;
+typedef int (*dq_condjob_cb)(void *ud, const dq_condjob_row_t *row);
+
+/* How a reader decides that a job's server stopped: no beat for stale_ms, or dead(ud, node)
+ * returns 1 (may be NULL: the caller cannot tell; it must not block). Finished jobs older
+ * than keep_ms are gone. */
+typedef struct {
+    int64_t stale_ms, keep_ms;
+    int (*dead)(void *ud, const char *node);
+    void *ud;
+} dq_condjob_policy_t;
+
+/* Stores a new queued job (row: id, relic_id, user, node; the rest is set here). 409 when
+ * the id is taken. Thread-safe, as all below. */
+int dq_catalog_condjob_create(dq_catalog_t *cat, const dq_condjob_row_t *row, dq_err_t *err);
+/* Writes the progress or outcome of job row->id (state, stage, percent, http_status, record,
+ * error) and beats for it; finished 1 stamps finished_ms. A job no longer stored (expired,
+ * or swept as failed by another server meanwhile) is left alone: 1. */
+int dq_catalog_condjob_set(dq_catalog_t *cat, const dq_condjob_row_t *row, dq_err_t *err);
+/* The beat of node for every one of its unfinished jobs; *n (may be NULL) gets how many. */
+int dq_catalog_condjob_beat(dq_catalog_t *cat, const char *node, int64_t *n, dq_err_t *err);
+/* The job's JSON into out: {"id", "href", "relic_id", "state", "percent", "user", "node",
+ * "created", "stage"?, "record"?, "record_href"?, "error"?: {"status", "message"}}, with a
+ * stopped server's job as failed. 404 when unknown, of another relic, or expired. */
+int dq_catalog_condjob_get(dq_catalog_t *cat, const char *relic_id, const char *job_id,
+                           const dq_condjob_policy_t *pol, dq_buf_t *out, dq_err_t *err);
+/* Stores as failed every unfinished job whose server stopped (by pol) and forgets finished
+ * jobs older than pol->keep_ms; *n_failed / *n_expired (may be NULL) get the counts. */
+int dq_catalog_condjob_sweep(dq_catalog_t *cat, const dq_condjob_policy_t *pol, int64_t *n_failed,
+                             int64_t *n_expired, dq_err_t *err);
+/* ======== end condition jobs ======== */
 
 /* ======== IIIF Authorization Flow 2.0 (iiif_auth.c; issue 16) ======== */
 /* The credentials of the IIIF Authorization Flow API 2.0 (docs/api.md "IIIF Authorization

@@ -516,11 +516,11 @@ int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_
 
 /* ---------------------------------------------------------------- image gates */
 
-/* The link roles of condition images: a record's capture (`condition`) and its change map
- * (`change-map`), as condrec/record.c links them. Such images are shown to anonymous callers
- * only when a published record of the relic refers to them (issue 12: "anonymous users see
- * only what the museum publishes"); before, a draft's capture was as visible as its relic. */
-static const char *const gated_roles[] = {"condition", "change-map"};
+/* The link roles of condition images, the gated ones of catalog.h's derived roles: a
+ * record's capture (`condition`) and its change map (`change-map`), as condrec/record.c links
+ * them. Such images are shown to anonymous callers only when a published record of the relic
+ * refers to them (issue 12: "anonymous users see only what the museum publishes"); before, a
+ * draft's capture was as visible as its relic. */
 
 typedef struct {
     dq_image_map_t *build; /* every relic: straight into the map being built */
@@ -579,8 +579,10 @@ int dq_condition_gate_load(const dq_store_backend_t *be, dq_store_txn_t *t, dq_i
 {
     cgate_t g = {.build = relic_id ? NULL : m};
     int rc = -1;
-    for (size_t k = 0; k < DQ_ARRAY_LEN(gated_roles); k++)
-        if (be->conditions->role_links(t, relic_id, gated_roles[k], gate_link, &g, err) < 0)
+    const char *role;
+    int gated;
+    for (int k = 0; (role = dq_catalog_link_derived_at(k, &gated)) != NULL; k++)
+        if (gated && be->conditions->role_links(t, relic_id, role, gate_link, &g, err) < 0)
             goto out;
     /* Links first: opening needs them (dq_image_map_gate_open). A relic without gated
      * links has no record to read. */

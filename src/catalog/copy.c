@@ -26,9 +26,11 @@
 
 /* Every table both backends keep, parents first. Left out on purpose (docs/deploy.md "Moving
  * up" says why): schema_version (each backend's own migrations), image_pending (an ingest in
- * flight: dq_catalog_copy refuses a source that has one), SQLite's sqlite_sequence and
- * PostgreSQL's dq_counters (the id counters, raised through counter_raise), and the full-text
- * indexes each backend derives (FTS5 tables, tsvectors). relic_tombstones and
+ * flight: dq_catalog_copy refuses a source that has one), condition_jobs (work running on
+ * the old servers, answered as failed once they stop: condition_job.c), SQLite's
+ * sqlite_sequence and PostgreSQL's dq_counters (the id counters, raised through
+ * counter_raise), and the full-text indexes each backend derives (FTS5 tables, tsvectors).
+ * relic_tombstones and
  * relic_withdrawals come after relics: the triggers that keep them fire on inserting relics
  * and must find nothing to change. */
 static const dq_store_table_t tables[] = {

@@ -610,6 +610,29 @@ typedef struct dq_store_condition_ops {
 
 /* ======== end condition records ======== */
 
+/* ======== condition jobs (condition_job.c, store_*_condjob.c; issue 12) ======== */
+/* One row per job in condition_jobs. "Now" here is the database's clock (ms since 1970 for
+ * beat_ms / finished_ms / now_ms; UTC text for created). No policy: which jobs are stale, and
+ * what a reader is told, is condition_job.c's. */
+typedef struct dq_store_condjob_ops {
+    /* Inserts row (id, relic_id, user, node, state, stage, percent, http_status, record,
+     * error): created and beat_ms now, finished_ms 0. DQ_EEXIST when the id is taken. */
+    int (*insert)(dq_store_txn_t *txn, const dq_condjob_row_t *row, dq_err_t *err);
+    /* Sets state, stage, percent, http_status, record, error of row->id and its beat to now;
+     * finished_ms to now when finished. Only an unfinished job changes: 1 when row->id is
+     * absent or finished. */
+    int (*update)(dq_store_txn_t *txn, const dq_condjob_row_t *row, int finished, dq_err_t *err);
+    /* beat_ms = now for node's jobs with finished_ms 0; *n gets how many. */
+    int (*beat)(dq_store_txn_t *txn, const char *node, int64_t *n, dq_err_t *err);
+    /* The job (cb once, with now_ms) or 1 unknown. */
+    int (*get)(dq_store_txn_t *txn, const char *id, dq_condjob_cb cb, void *ud, dq_err_t *err);
+    /* Every job with finished_ms 0 (with now_ms), in id order. */
+    int (*unfinished)(dq_store_txn_t *txn, dq_condjob_cb cb, void *ud, dq_err_t *err);
+    /* Removes jobs with finished_ms > 0 and finished_ms < now - age_ms; *n gets how many. */
+    int (*expire)(dq_store_txn_t *txn, int64_t age_ms, int64_t *n, dq_err_t *err);
+} dq_store_condjob_ops;
+/* ======== end condition jobs ======== */
+
 /* ======== table copy (issue 15, `danqing migrate`; copy.c, store_*_copy.c) ======== */
 /* Moving a catalog to another backend keeps every id, time and version, which the create
  * ops above cannot (they assign their own). The stored tables of both backends match column
@@ -710,6 +733,7 @@ typedef struct dq_store_backend {
     const dq_store_condition_ops *conditions; /* condition.c: condition records (issue 12) */
     const dq_store_iiif_auth_ops *iiif_auth; /* iiif_auth.c: IIIF Auth 2.0 (issue 16) */
     const dq_store_copy_ops *copy; /* copy.c: danqing migrate (issue 15) */
+    const dq_store_condjob_ops *condjobs; /* condition_job.c: condition jobs (issue 12) */
 } dq_store_backend_t;
 
 /* The SQLite backend (store_sqlite*.c). */

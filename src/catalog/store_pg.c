@@ -76,6 +76,7 @@ static const migration_t migrations[] = {
     {19, "withdrawals of relics restricted before migration 15, from the audit trail",
      dq_pg_withdrawal_backfill}, /* store_pg_kinds.c */
     {23, "relic search tables compressed with lz4", dq_pg_relic_lz4_schema}, /* _relic.c */
+    {24, "condition jobs shared by every server", dq_pg_condjob_schema}, /* _condjob.c */
     {25, "relic search: pair lexemes and markers in relic_fts",
      dq_pg_relic_pairs_schema}, /* store_pg_relic_search.c, and migration_then */
 };
@@ -938,4 +939,5 @@ const dq_store_backend_t dq_store_pg = {
     .iiif_auth = &dq_pg_iiif_auth_ops,
     .copy = &dq_pg_copy_ops,
     .conditions = &dq_pg_condition_ops,
+    .condjobs = &dq_pg_condjob_ops,
 };

@@ -284,5 +284,8 @@ int dq_pg_cred_row(PGresult *r, const char *hash, dq_actor_t *out);
 extern const char dq_pg_iiif_auth_schema[];
 extern const dq_store_iiif_auth_ops dq_pg_iiif_auth_ops;
 extern const dq_store_copy_ops dq_pg_copy_ops; /* store_pg_copy.c */
+/* store_pg_condjob.c: migration 24, condition jobs (issue 12) */
+extern const char dq_pg_condjob_schema[];
+extern const dq_store_condjob_ops dq_pg_condjob_ops;
 
 #endif

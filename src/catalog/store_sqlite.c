@@ -60,6 +60,7 @@ static const migration_t migrations[] = {
     {19, "withdrawals of relics restricted before migration 15, from the audit trail",
      dq_sqlite_withdrawal_backfill}, /* store_sqlite_network.c */
     {23, "relic search tables compressed with lz4 (PostgreSQL only)", "SELECT 1"},
+    {24, "condition jobs shared by every server", dq_sqlite_condjob_schema}, /* _condjob.c */
     {25, "relic search: pair lexemes and markers (PostgreSQL only)", "SELECT 1"},
 };
 
@@ -593,4 +594,5 @@ const dq_store_backend_t dq_store_sqlite = {
     .iiif_auth = &dq_sqlite_iiif_auth_ops,
     .copy = &dq_sqlite_copy_ops,
     .conditions = &dq_sqlite_condition_ops,
+    .condjobs = &dq_sqlite_condjob_ops,
 };

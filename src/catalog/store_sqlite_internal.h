@@ -206,6 +206,9 @@ extern const dq_store_network_ops dq_sqlite_network_ops;
 /* store_sqlite_condition.c (issue 12) */
 extern const char dq_sqlite_condition_schema[];
 extern const dq_store_condition_ops dq_sqlite_condition_ops;
+/* store_sqlite_condjob.c: migration 24, condition jobs (issue 12) */
+extern const char dq_sqlite_condjob_schema[];
+extern const dq_store_condjob_ops dq_sqlite_condjob_ops;
 
 /* ---- store_sqlite_iiif_auth.c (issue 16) ---- */
 /* Migration 17: IIIF Authorization Flow 2.0 access cookies and tokens. */

@@ -352,9 +352,9 @@ static char *jstr(json_t *o, const char *k)
     return v ? dq_xstrdup(v) : NULL;
 }
 
-/* Whether relic document d links image_id as a derived picture rather than the work itself:
- * a virtual restoration (issue 12), a condition capture or its change map (condrec/). The
- * same roles the manifest keeps off the work's canvases (iiif/presentation.c). */
+/* Whether relic document d links image_id as a derived picture rather than the work itself
+ * (catalog.h dq_catalog_link_derived: a virtual restoration, a condition capture or its
+ * change map; the roles the manifest keeps off the work's canvases). */
 static int derived_link(json_t *d, const char *image_id)
 {
     size_t i;
@@ -364,8 +364,7 @@ static int derived_link(json_t *d, const char *image_id)
         const char *id = json_string_value(json_object_get(link, "image_id"));
         const char *role = json_string_value(json_object_get(link, "role"));
         if (id && strcmp(id, image_id) == 0)
-            return role && (strcmp(role, "restoration") == 0 ||
-                            strcmp(role, "condition") == 0 || strcmp(role, "change-map") == 0);
+            return dq_catalog_link_derived(role);
     }
     return 0;
 }

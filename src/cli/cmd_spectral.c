@@ -517,6 +517,7 @@ typedef struct {
     int n_refl;
     const char *refl[DQ_STACK_MAX];
     double nm[DQ_STACK_MAX];
+    double dx[DQ_STACK_MAX], dy[DQ_STACK_MAX]; /* the reflectance bands' registration shifts */
     const char *uv; /* the UV fluorescence band or NULL */
     float **planes; /* n_refl reflectance planes, then uv if any */
     int w, h;
@@ -552,6 +553,9 @@ static int stored_load(dq_blob_t *store, dq_catalog_t *cat, const char *id, int 
         if (strcmp(kind, "reflectance") == 0) {
             double nm = json_number_value(json_object_get(e, "nm"));
             if (nm >= 405 && nm <= 996 && s->n_refl < DQ_SPEC_MAX_BANDS) {
+                json_t *sh = json_object_get(e, "shift_px");
+                s->dx[s->n_refl] = json_number_value(json_array_get(sh, 0));
+                s->dy[s->n_refl] = json_number_value(json_array_get(sh, 1));
                 s->nm[s->n_refl] = nm;
                 s->refl[s->n_refl++] = name;
             }
@@ -632,6 +636,10 @@ static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, c
     int rc = -1;
     if (stored_load(store, cat, id, 0, &s, err) < 0 || load_lib(pig_dir, &s, &lib, err) < 0)
         goto out;
+    /* Bands that registration resampled by different sub-pixel shifts: one resolution first
+     * (docs/spectral.md "Pigments", raw captures). */
+    double psf = dq_spec_resampled_sigma(s.dx, s.dy, s.n_refl);
+    dq_spec_psf_match(s.planes, s.n_refl, s.w, s.h, psf);
     if (dq_spec_pigments((const float *const *)s.planes, s.w, s.h, &lib, min_cover, bar_cb, &pg,
                          &map, err) < 0)
         goto out;
@@ -667,6 +675,7 @@ static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, c
     for (int b = 0; b < lib.n_bands; b++)
         json_array_append_new(sup, json_real(map.support[b]));
     json_object_set_new(leg, "support_endmember", sup);
+    json_object_set_new(leg, "psf_sigma_px", json_real(psf));
     if (dq_image_save_png8(out, map.label, s.w, s.h, 1, err) < 0)
         goto out;
     if (conf_out) {

@@ -573,6 +573,27 @@ static int band_begin(const dq_stack_t *st, int i, dq_stack_frame_t **own,
         dq_spec_register_windows((const float *const *)st->ref_win, (const float *const *)win,
                                  st->n_win, st->side, 50, &out->dx, &out->dy, &out->peak);
         windows_free(win, st->n_win);
+        /* The calibration again, now reading the targets where this band shows them (the
+         * first fit, on the targets as marked, served the registration windows). A band
+         * flat-fielded by its own white frame has no targets to move. */
+        const dq_stack_spec_t *b = &st->b[i];
+        if (st->raw && !b->white[0]) {
+            int steps = strcmp(b->kind, "uv_fluorescence") == 0 ? 0 : st->n_steps;
+            for (int c = 0; c < (*own)->raw.bands; c++) {
+                dq_spec_src_t moved = (*own)->src[c];
+                moved.dx = out->dx;
+                moved.dy = out->dy;
+                if (dq_spec_cal_fit(&moved, NULL, st->white_refl, st->white_rects, st->n_white,
+                                    st->steps, steps, 3, &(*own)->m[c], &out->cal[c], err) < 0) {
+                    char m[sizeof(err->msg)];
+                    snprintf(m, sizeof(m), "%s", err->msg);
+                    dq_err_set(err, err->code, 0, "%s: %s", b->name, m);
+                    frame_free(*own);
+                    *own = NULL;
+                    return -1;
+                }
+            }
+        }
     } else {
         /* The reference was loaded and fitted by dq_stack_prepare. */
         out->channels = (*f)->raw.bands;

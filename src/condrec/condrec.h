@@ -62,17 +62,20 @@ typedef struct {
 /* Builds one condition record in one step (docs/conservation.md "One-step records"):
  *  1. checks the role (401/403), the relic (404), date/examiner/overall (400), the capture;
  *  2. picks the earlier capture (opts->against, or the latest earlier record's first image);
- *  3. loads both and computes the change maps (dq_conserve_changes): a pair that cannot be
- *     registered fails here with 422 and nothing has been written;
+ *  3. loads both and computes the change maps (dq_conserve_changes_take, which frees the
+ *     captures' pixels early): a pair that cannot be registered fails here with 422 and
+ *     nothing has been written;
  *  4. ingests the new capture as "<relic>.condition-<YYYYMMDD>[-n]" and the colour-coded map
  *     as "<capture>.changes" (IIIF images of their own), the masks and changes.json under
  *     layers/<capture>/changes/, and links both images to the relic (roles "condition" and
- *     "change-map": visible exactly as the relic is, not canvases of the manifest);
+ *     "change-map", catalog.h's derived link roles: not canvases of the manifest, shown to
+ *     anonymous callers once a published record names them);
  *  5. drafts observations (the largest regions per class, bbox in the new capture's pixels,
  *     area in px and cm2, severity by area) and creates the record, unpublished, with
  *     "draft": true, for the conservator to review and publish.
- * Any failure after step 3 undoes what was stored (links, images, layer files): the catalog
- * holds either the whole record or nothing of it. Without an earlier capture the record is a
+ * Any failure after step 3 undoes what was stored (links, images with their pyramids and
+ * unshared masters, layer files): the catalog and the store hold either the whole record or
+ * nothing of it. Without an earlier capture the record is a
  * baseline: the capture only. out receives the record's JSON as GET answers it. 0, or -1
  * with err (http_status 400/401/403/404/413/422/500). Thread-safe; memory peaks at about
  * 40 bytes per capture pixel (the change maps of conserve/). */

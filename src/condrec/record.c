@@ -452,6 +452,43 @@ static void remove_layer_dir(const char *dir)
     free(up);
 }
 
+typedef struct {
+    const char *master_path;
+    int shared;
+} master_use_t;
+
+static int master_used(void *ud, const dq_image_rec_t *rec)
+{
+    master_use_t *u = ud;
+    u->shared |= strcmp(rec->master_path, u->master_path) == 0;
+    return u->shared;
+}
+
+/* Undoes one ingest of this build: the image's row, then its pyramid and its master in the
+ * store. Masters are named by their content, so one that another image names (the same file
+ * ingested before under another id) stays. Errors are logged. */
+static void undo_ingest(build_t *b, const char *id)
+{
+    dq_err_t e = {0};
+    dq_image_rec_t rec;
+    dq_blob_t *own = NULL, *store = b->o->store;
+    if (dq_catalog_image_get(b->cat, id, &rec, &e) < 0 ||
+        dq_catalog_image_delete(b->cat, id, b->o->who->user, &e) < 0) {
+        dq_log(DQ_LOG_WARN, "condrec", "undo: image %s: %s", id, e.msg);
+        return;
+    }
+    if (!store)
+        store = own = dq_blob_open_local(b->o->data_dir);
+    if (dq_blob_remove(store, rec.pyramid_path, &e) < 0)
+        dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", rec.pyramid_path, e.msg);
+    master_use_t u = {rec.master_path, 0};
+    if (dq_catalog_image_list(b->cat, master_used, &u, &e) < 0)
+        dq_log(DQ_LOG_WARN, "condrec", "undo: %s kept: %s", rec.master_path, e.msg);
+    else if (!u.shared && dq_blob_remove(store, rec.master_path, &e) < 0)
+        dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", rec.master_path, e.msg);
+    dq_blob_close(own);
+}
+
 /* Undoes what was stored, newest first. Errors are logged: the original error is the one the
  * caller reports. */
 static void undo(build_t *b)
@@ -459,10 +496,10 @@ static void undo(build_t *b)
     dq_err_t e = {0};
     if (b->linked && set_links(b, b->old_links, &e) < 0)
         dq_log(DQ_LOG_WARN, "condrec", "undo: relic %s links: %s", b->o->relic_id, e.msg);
-    if (b->map_ingested && dq_catalog_image_delete(b->cat, b->map_id, b->o->who->user, &e) < 0)
-        dq_log(DQ_LOG_WARN, "condrec", "undo: image %s: %s", b->map_id, e.msg);
-    if (b->cap_ingested && dq_catalog_image_delete(b->cat, b->cap_id, b->o->who->user, &e) < 0)
-        dq_log(DQ_LOG_WARN, "condrec", "undo: image %s: %s", b->cap_id, e.msg);
+    if (b->map_ingested)
+        undo_ingest(b, b->map_id);
+    if (b->cap_ingested)
+        undo_ingest(b, b->cap_id);
     if (b->layer_dir)
         remove_layer_dir(b->layer_dir);
 }
@@ -534,18 +571,23 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
         wcm = json_number_value(json_object_get(d, "width"));
         hcm = json_number_value(json_object_get(d, "height"));
     }
+    /* The new capture's size, for the observations' boxes: the change maps take its pixels. */
+    const int mov_w = mov.w, mov_h = mov.h;
     if (b.ref_image) {
         if (load_raster(&b, b.ref_image, &ref, err) < 0)
             goto out;
         progress(&b, "registering", 10);
-        if (dq_conserve_changes(&ref, &mov, &ch, err) < 0) {
+        /* _take frees both captures as soon as the method no longer needs them (on failure
+         * too): what is ingested below is read from the files again, so keeping the pixels
+         * through the change maps and the ingests would only raise the peak. */
+        if (dq_conserve_changes_take(&ref, &mov, &ch, err) < 0) {
             dq_err_t e2 = *err;
             dq_err_set(err, DQ_EINVAL, 422, "the capture cannot be compared with %s: %s",
                        b.ref_image, e2.msg);
             goto out;
         }
-        dq_raster_free(&ref);
     }
+    dq_raster_free(&mov); /* a baseline needs only its size */
     /* 2. store: layer files, images, links; undone on failure */
     stored = 1;
     if (b.ref_image) {
@@ -595,7 +637,7 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
     }
     if (b.ref_image) {
         json_object_set_new(doc, "observations",
-                            draft_observations(&b, &ch, cj, mov.w, mov.h, cm2_per_px));
+                            draft_observations(&b, &ch, cj, mov_w, mov_h, cm2_per_px));
         json_t *cls = json_object(), *reg = json_object_get(cj, "registration");
         for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++) {
             json_t *c = json_object_get(json_object_get(cj, "classes"), dq_conserve_class_name(k));

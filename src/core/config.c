@@ -53,6 +53,7 @@ void dq_config_defaults(dq_config_t *c)
     c->s3_part_mb = 16;
     c->s3_retries = 4;
     c->render_wait_ms = 2000;
+    c->job_stale_s = 60;
 }
 
 /* ---------------------------------------------------------------- address ranges */
@@ -209,6 +210,7 @@ static const setting_t settings[] = {
     I("render-timeout-ms", render_timeout_ms, 100, 3600 * 1000),
     I("render-wait-ms", render_wait_ms, 0, 60 * 1000),
     I("drain-ms", drain_ms, 0, 600 * 1000),
+    I("job-stale-s", job_stale_s, 2, 3600),
     S("store", store),
     S("s3-endpoint", s3_endpoint),
     S("s3-region", s3_region),
@@ -314,6 +316,8 @@ void dq_config_help(FILE *f)
                "  --drain-ms N        after SIGTERM, /health answers 503 draining this long before\n"
                "                      the server stops (default 0; set it to the balancer's check\n"
                "                      interval)\n"
+               "  --job-stale-s N     a condition job whose server is silent this long is failed\n"
+               "                      (default 60; servers sharing a catalog must agree)\n"
                "  --store URL         where masters, pyramids and layers live: DATA (default), a\n"
                "                      path or file:///PATH (shared mount), or s3://BUCKET[/PREFIX]\n"
                "                      (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n"

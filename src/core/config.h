@@ -38,6 +38,10 @@ typedef struct {
     int render_timeout_ms; /* deadline of one render (503 past it) */
     int render_wait_ms;    /* how long a render may wait for a slot before 503 */
     int drain_ms; /* after SIGTERM, how long /health says "draining" before the stop */
+    /* A condition job whose server has not beaten for this long is answered as failed by
+     * every server (issue 12, docs/deploy.md "Several servers"); its server beats every
+     * quarter of it. */
+    int job_stale_s;
     /* The blob store (issue 15, src/blob/blob.h): "" = the data directory; a path or
      * file:///path = a shared POSIX mount; s3://bucket[/prefix] = S3-compatible storage. */
     char store[1024];

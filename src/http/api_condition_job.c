@@ -8,61 +8,72 @@
  *   GET  /api/images/{id}/outline              the restoration mask's outline, SVG
  * A record takes seconds to a minute (registration and change maps of two captures), so it
  * never runs on a connection or API thread: the POST checks what it cheaply can, keeps the
- * upload under tmp/ and queues the job on the condition queue (one thread: the change maps of
- * a 24000 x 2000 pair peak near 1 GiB, two at once would double that). The work itself is
- * condrec/'s dq_condrec_build, the same as `danqing condition record`. Jobs live in this
- * process's memory (the last 64): a job is polled on the server that took it; the record it
- * makes is in the catalog like any other.
+ * upload under this server's tmp/ and queues the job on the condition queue (one thread per
+ * server: the change maps of a 24000 x 2000 pair peak near 650 MiB, two at once would double
+ * that). The work itself is condrec/'s dq_condrec_build, the same as `danqing condition
+ * record`.
+ * Several servers (issue 15): a job runs on the server that took it, but its state lives in
+ * the catalog (catalog.h "condition jobs"), so a poll that the balancer sends to another
+ * server gets the same answer. This server's beater thread writes its jobs' progress (at most
+ * once a second) and beats for them every quarter of --job-stale-s; a job whose server died
+ * (its process is gone, when it ran on this host, or it stopped beating) is answered as failed
+ * by every server instead of running forever, and is stored so at the next POST's sweep,
+ * which also forgets jobs finished more than KEEP_H hours ago.
  */
 #define _GNU_SOURCE
 #include "api_internal.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "condrec/condrec.h"
 #include "image/image.h"
 
-#define MAX_JOBS 64  /* kept (finished ones are dropped oldest first) */
 #define MAX_QUEUED 8 /* waiting at once; more is 503 */
+#define MAX_ACTIVE (MAX_QUEUED + 1)
 #define QUEUE_WAIT_MS (30 * 60 * 1000)
+#define KEEP_H 24 /* finished jobs are answered this long */
 #define OUTLINE_MAX_SIDE 2048
-
-enum { J_QUEUED, J_RUNNING, J_DONE, J_FAILED };
-static const char *const state_names[] = {"queued", "running", "done", "failed"};
 
 typedef struct cjob {
     struct dq_condjobs *reg;
-    char id[40];
-    char relic_id[64];
     dq_actor_t who;
     /* the request, owned */
     char *upload; /* tmp file of an uploaded capture, removed when the job ends */
     char *image, *orig_name, *date, *examiner, *against, *overall, *note;
     double width_cm, height_cm;
-    /* guarded by reg->lock */
-    int state, percent, http_status;
-    const char *stage; /* static */
-    char record[24];
-    char *error;
-    char created[32];
-    int64_t finished_us;
+    /* row: id, relic_id, user, node fixed at creation; state, stage, percent guarded by
+     * reg->lock while the job is in reg->active */
+    dq_condjob_row_t row;
+    char written_stage[48]; /* the progress the catalog has (beater thread only) */
+    int written_percent;
 } cjob_t;
 
 struct dq_condjobs {
-    pthread_mutex_t lock; /* guards jobs, n_jobs, next and every job's mutable fields */
-    cjob_t *jobs[MAX_JOBS];
-    int n_jobs;
-    int64_t next, uploads; /* job and upload numbers */
-    dq_renderq_t *q;       /* one thread; thread-safe */
+    pthread_mutex_t lock; /* guards active, n_active, stopping and the jobs' progress */
+    pthread_cond_t wake;  /* the beater's sleep; signalled on stop */
+    cjob_t *active[MAX_ACTIVE]; /* this server's queued and running jobs (borrowed) */
+    int n_active;
+    int stopping;
+    int64_t uploads; /* upload numbers */
+    pthread_t beater;
+    int beater_running;
+    dq_renderq_t *q; /* one thread; thread-safe */
     /* read-only after dq_condjobs_new */
     dq_catalog_t *cat;
     struct dq_blob *store;
     const char *data_dir;
+    char node[128];  /* "<host>/<pid>/<boot id, 8 hex>.<start µs, hex>" */
+    char host[64];   /* gethostname */
+    char boot[9];    /* the kernel's boot id, 8 hex digits ("" unknown) */
+    int64_t stale_ms;
 };
 
 static void job_free(cjob_t *j)
@@ -80,18 +91,116 @@ static void job_free(cjob_t *j)
     free(j->against);
     free(j->overall);
     free(j->note);
-    free(j->error);
     free(j);
 }
 
-dq_condjobs_t *dq_condjobs_new(dq_catalog_t *cat, struct dq_blob *store, const char *data_dir)
+/* ---------------------------------------------------------------- liveness */
+
+/* 1 when node ran on this machine (same host name and kernel boot) and its process is gone:
+ * its jobs can be failed at once instead of after the stale time. Other machines' nodes are
+ * judged by their beat alone. */
+static int node_dead(void *ud, const char *node)
+{
+    const dq_condjobs_t *r = ud;
+    size_t hl = strlen(r->host);
+    if (!r->boot[0] || strncmp(node, r->host, hl) != 0 || node[hl] != '/')
+        return 0;
+    char *end = NULL;
+    long pid = strtol(node + hl + 1, &end, 10);
+    if (!end || *end != '/' || pid <= 0 || strncmp(end + 1, r->boot, 8) != 0)
+        return 0;
+    if (pid == (long)getpid())
+        return strcmp(node, r->node) != 0; /* an earlier life of this process id */
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static dq_condjob_policy_t policy(dq_condjobs_t *r)
+{
+    dq_condjob_policy_t p = {.stale_ms = r->stale_ms,
+                             .keep_ms = (int64_t)KEEP_H * 3600 * 1000,
+                             .dead = node_dead,
+                             .ud = r};
+    return p;
+}
+
+/* ---------------------------------------------------------------- the beater */
+
+/* Writes the progress of this server's jobs when it moved (at most once a second) and beats
+ * for all of them every quarter of the stale time, so that other servers can tell a slow job
+ * from a dead server. Runs until dq_condjobs_free. */
+static void *beat_loop(void *arg)
+{
+    dq_condjobs_t *r = arg;
+    int64_t every_ms = r->stale_ms / 4 > 500 ? r->stale_ms / 4 : 500;
+    int64_t last_beat = dq_now_us();
+    pthread_mutex_lock(&r->lock);
+    while (!r->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+        /* the progress that moved, copied under the lock and written without it */
+        dq_condjob_row_t rows[MAX_ACTIVE];
+        int n = 0, n_active = r->n_active;
+        for (int i = 0; i < r->n_active; i++) {
+            cjob_t *j = r->active[i];
+            /* a finished state is the job thread's to write, with its reason */
+            if (strcmp(j->row.state, "done") == 0 || strcmp(j->row.state, "failed") == 0)
+                continue;
+            if (strcmp(j->row.stage, j->written_stage) != 0 ||
+                j->row.percent != j->written_percent) {
+                rows[n++] = j->row;
+                snprintf(j->written_stage, sizeof(j->written_stage), "%s", j->row.stage);
+                j->written_percent = j->row.percent;
+            }
+        }
+        pthread_mutex_unlock(&r->lock);
+        dq_err_t err = {0};
+        for (int i = 0; i < n; i++)
+            if (dq_catalog_condjob_set(r->cat, &rows[i], &err) < 0)
+                dq_log(DQ_LOG_WARN, "http", "condition job %s: progress: %s", rows[i].id, err.msg);
+        if (n_active && dq_now_us() - last_beat >= every_ms * 1000) {
+            if (dq_catalog_condjob_beat(r->cat, r->node, NULL, &err) < 0)
+                dq_log(DQ_LOG_WARN, "http", "condition jobs: beat: %s", err.msg);
+            last_beat = dq_now_us();
+        } else if (!n_active) {
+            last_beat = 0; /* beat at once when the next job comes */
+        }
+        pthread_mutex_lock(&r->lock);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+dq_condjobs_t *dq_condjobs_new(dq_catalog_t *cat, struct dq_blob *store, const dq_config_t *cfg)
 {
     dq_condjobs_t *r = dq_xcalloc(1, sizeof(*r));
     pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->wake, NULL);
     r->cat = cat;
     r->store = store;
-    r->data_dir = data_dir;
+    r->data_dir = cfg->data_dir;
+    r->stale_ms = (int64_t)(cfg->job_stale_s > 0 ? cfg->job_stale_s : 60) * 1000;
+    if (gethostname(r->host, sizeof(r->host)) < 0 || !r->host[0])
+        snprintf(r->host, sizeof(r->host), "localhost");
+    r->host[sizeof(r->host) - 1] = '\0';
+    for (char *c = r->host; *c; c++)
+        if (*c == '/')
+            *c = '_';
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (fscanf(f, "%8[0-9a-f]", r->boot) != 1 || strlen(r->boot) != 8)
+            r->boot[0] = '\0';
+        fclose(f);
+    }
+    snprintf(r->node, sizeof(r->node), "%s/%d/%s.%llx", r->host, (int)getpid(),
+             r->boot[0] ? r->boot : "00000000", (unsigned long long)dq_now_us());
     r->q = dq_renderq_new(1, QUEUE_WAIT_MS, 0, MAX_QUEUED);
+    if (pthread_create(&r->beater, NULL, beat_loop, r) == 0)
+        r->beater_running = 1;
+    else
+        dq_log(DQ_LOG_WARN, "http", "condition jobs: no beater thread: other servers will "
+               "answer this server's jobs as failed after %lld s", (long long)r->stale_ms / 1000);
     return r;
 }
 
@@ -99,9 +208,16 @@ void dq_condjobs_free(dq_condjobs_t *r)
 {
     if (!r)
         return;
-    dq_renderq_free(r->q); /* the running job finishes; queued ones run expired */
-    for (int i = 0; i < r->n_jobs; i++)
-        job_free(r->jobs[i]);
+    /* The running job finishes and queued ones run expired, while the beater still beats
+     * for them; then the beater stops. */
+    dq_renderq_free(r->q);
+    pthread_mutex_lock(&r->lock);
+    r->stopping = 1;
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+    if (r->beater_running)
+        pthread_join(r->beater, NULL);
+    pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
@@ -112,24 +228,46 @@ static void on_progress(void *ud, const char *stage, int percent)
 {
     cjob_t *j = ud;
     pthread_mutex_lock(&j->reg->lock);
-    j->stage = stage;
-    j->percent = percent;
+    snprintf(j->row.stage, sizeof(j->row.stage), "%s", stage);
+    j->row.percent = percent < 0 ? 0 : percent > 100 ? 100 : percent;
     pthread_mutex_unlock(&j->reg->lock);
 }
 
-static void finish(cjob_t *j, int state, int status, const char *why, const char *record)
+/* Writes the job's state now (not at the beater's next tick): a change of state is what a
+ * poll waits for. Called on the job's thread, without the lock. */
+static void write_state(cjob_t *j, const char *state, int status, const char *why,
+                        const char *record)
 {
-    pthread_mutex_lock(&j->reg->lock);
-    j->state = state;
-    j->http_status = status;
-    if (why)
-        j->error = dq_xstrdup(why);
+    dq_condjobs_t *r = j->reg;
+    pthread_mutex_lock(&r->lock);
+    snprintf(j->row.state, sizeof(j->row.state), "%s", state);
+    j->row.http_status = status;
     if (record)
-        snprintf(j->record, sizeof(j->record), "%s", record);
-    j->finished_us = dq_now_us();
-    if (state == J_DONE)
-        j->percent = 100;
-    pthread_mutex_unlock(&j->reg->lock);
+        snprintf(j->row.record, sizeof(j->row.record), "%s", record);
+    if (strcmp(state, "done") == 0)
+        j->row.percent = 100;
+    dq_condjob_row_t row = j->row;
+    pthread_mutex_unlock(&r->lock);
+    row.error = why;
+    dq_err_t err = {0};
+    int rc = dq_catalog_condjob_set(r->cat, &row, &err);
+    if (rc < 0)
+        dq_log(DQ_LOG_WARN, "http", "condition job %s: cannot store state %s: %s", row.id, state,
+               err.msg);
+    else if (rc == 1)
+        dq_log(DQ_LOG_WARN, "http", "condition job %s was failed by another server meanwhile",
+               row.id);
+}
+
+static void deactivate(dq_condjobs_t *r, cjob_t *j)
+{
+    pthread_mutex_lock(&r->lock);
+    for (int i = 0; i < r->n_active; i++)
+        if (r->active[i] == j) {
+            r->active[i] = r->active[--r->n_active];
+            break;
+        }
+    pthread_mutex_unlock(&r->lock);
 }
 
 static void job_run(void *arg, int64_t deadline_us, int expired)
@@ -138,13 +276,11 @@ static void job_run(void *arg, int64_t deadline_us, int expired)
     cjob_t *j = arg;
     dq_condjobs_t *r = j->reg;
     if (expired) {
-        finish(j, J_FAILED, 503, "the server stopped, or the job waited too long: send it again",
-               NULL);
+        write_state(j, "failed", 503,
+                    "the server stopped, or the job waited too long: send it again", NULL);
     } else {
-        pthread_mutex_lock(&r->lock);
-        j->state = J_RUNNING;
-        pthread_mutex_unlock(&r->lock);
-        dq_condrec_opts_t o = {.relic_id = j->relic_id,
+        write_state(j, "running", 0, NULL, NULL);
+        dq_condrec_opts_t o = {.relic_id = j->row.relic_id,
                                .capture_path = j->upload,
                                .capture_image = j->image,
                                .date = j->date,
@@ -162,100 +298,21 @@ static void job_run(void *arg, int64_t deadline_us, int expired)
         dq_buf_t out = {0};
         dq_err_t err = {0};
         if (dq_condrec_build(r->cat, &o, &out, &err) < 0) {
-            dq_log(DQ_LOG_INFO, "http", "condition job %s on %s failed: %s", j->id, j->relic_id,
-                   err.msg);
-            finish(j, J_FAILED, err.http_status ? err.http_status : 500, err.msg, NULL);
+            dq_log(DQ_LOG_INFO, "http", "condition job %s on %s failed: %s", j->row.id,
+                   j->row.relic_id, err.msg);
+            write_state(j, "failed", err.http_status ? err.http_status : 500, err.msg, NULL);
         } else {
             json_t *rec = json_loadb(out.data, out.len, 0, NULL);
-            finish(j, J_DONE, 201, NULL, json_string_value(json_object_get(rec, "id")));
+            write_state(j, "done", 201, NULL, json_string_value(json_object_get(rec, "id")));
             json_decref(rec);
         }
         dq_buf_free(&out);
     }
-    /* the upload is no longer needed (ingested, or refused) */
-    pthread_mutex_lock(&r->lock);
-    char *up = j->upload;
-    j->upload = NULL;
-    pthread_mutex_unlock(&r->lock);
-    if (up)
-        unlink(up);
-    free(up);
-}
-
-/* Adds j to the registry, dropping the oldest finished job when full; -1 when every kept job
- * is still waiting or running (the caller answers 503). */
-static int add_job(dq_condjobs_t *r, cjob_t *j)
-{
-    pthread_mutex_lock(&r->lock);
-    if (r->n_jobs == MAX_JOBS) {
-        int drop = -1;
-        for (int i = 0; i < r->n_jobs && drop < 0; i++)
-            if (r->jobs[i]->state >= J_DONE)
-                drop = i;
-        if (drop < 0) {
-            pthread_mutex_unlock(&r->lock);
-            return -1;
-        }
-        job_free(r->jobs[drop]);
-        memmove(&r->jobs[drop], &r->jobs[drop + 1],
-                (size_t)(r->n_jobs - drop - 1) * sizeof(cjob_t *));
-        r->n_jobs--;
-    }
-    snprintf(j->id, sizeof(j->id), "j%lld-%04x", (long long)++r->next,
-             (unsigned)(dq_now_us() & 0xffff));
-    r->jobs[r->n_jobs++] = j;
-    pthread_mutex_unlock(&r->lock);
-    return 0;
-}
-
-static void drop_job(dq_condjobs_t *r, cjob_t *j)
-{
-    pthread_mutex_lock(&r->lock);
-    for (int i = 0; i < r->n_jobs; i++)
-        if (r->jobs[i] == j) {
-            memmove(&r->jobs[i], &r->jobs[i + 1], (size_t)(r->n_jobs - i - 1) * sizeof(cjob_t *));
-            r->n_jobs--;
-            break;
-        }
-    pthread_mutex_unlock(&r->lock);
-    job_free(j);
+    deactivate(r, j);
+    job_free(j); /* and its upload, ingested or refused */
 }
 
 /* ---------------------------------------------------------------- answers */
-
-static void job_json(dq_api_t *c, const cjob_t *j, dq_buf_t *out)
-{
-    /* called with the lock held */
-    dq_buf_t href = {0};
-    dq_buf_puts(&href, "/api/relics/");
-    dq_buf_url_segment(&href, j->relic_id);
-    dq_buf_printf(&href, "/condition/jobs/%s", j->id);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "id", j->id, "href", href.data,
-                          "relic_id", j->relic_id, "state", state_names[j->state], "percent",
-                          j->percent, "user", j->who.user, "created", j->created);
-    if (j->stage)
-        json_object_set_new(o, "stage", json_string(j->stage));
-    if (j->record[0]) {
-        dq_buf_t rh = {0};
-        dq_buf_puts(&rh, "/api/relics/");
-        dq_buf_url_segment(&rh, j->relic_id);
-        dq_buf_printf(&rh, "/condition/%s", j->record);
-        json_object_set_new(o, "record", json_string(j->record));
-        json_object_set_new(o, "record_href", json_string(rh.data));
-        dq_buf_free(&rh);
-    }
-    if (j->state == J_FAILED)
-        json_object_set_new(
-            o, "error",
-            json_pack("{s:i, s:s}", "status", j->http_status, "message", j->error ? j->error : ""));
-    char *t = json_dumps(o, JSON_COMPACT);
-    dq_buf_puts(out, t);
-    dq_buf_putc(out, '\n');
-    free(t);
-    json_decref(o);
-    dq_buf_free(&href);
-    (void)c;
-}
 
 static char *dup_or_null(const char *s)
 {
@@ -387,11 +444,6 @@ void dq_api_condition_job_create(dq_api_t *c)
     cjob_t *j = dq_xcalloc(1, sizeof(*j));
     j->reg = r;
     j->who = c->actor;
-    snprintf(j->relic_id, sizeof(j->relic_id), "%s", c->seg[1]);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(j->created, sizeof(j->created), "%Y-%m-%dT%H:%M:%SZ", &tm);
     const char *ct = c->req->header(c->req, "Content-Type");
     pthread_mutex_lock(&r->lock);
     int64_t seq = ++r->uploads;
@@ -402,48 +454,91 @@ void dq_api_condition_job_create(dq_api_t *c)
         job_free(j);
         return;
     }
-    if (strlen(c->seg[1]) >= sizeof(j->relic_id) || !j->date || !j->examiner) {
+    if (strlen(c->seg[1]) >= sizeof(j->row.relic_id) || !j->date || !j->examiner) {
         dq_api_error(c->resp, 400, "date (YYYY-MM-DD) and examiner are required", NULL);
         job_free(j);
         return;
     }
-    if (add_job(r, j) < 0) {
+    /* The id: random, so that servers sharing the catalog never pick the same one. */
+    uint8_t rnd[8];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        dq_api_error(c->resp, 503, "no random bytes for a job id: try again", NULL);
+        job_free(j);
+        return;
+    }
+    dq_condjob_row_t *row = &j->row;
+    char *p = row->id;
+    *p++ = 'j';
+    for (int i = 0; i < 8; i++, p += 2)
+        snprintf(p, 3, "%02x", rnd[i]);
+    snprintf(row->relic_id, sizeof(row->relic_id), "%s", c->seg[1]);
+    snprintf(row->user, sizeof(row->user), "%s", c->actor.user);
+    snprintf(row->node, sizeof(row->node), "%s", r->node);
+    snprintf(row->state, sizeof(row->state), "queued");
+    /* Before a new job: store as failed the jobs of servers that stopped, and forget old
+     * finished ones (a failure here only delays that). */
+    dq_condjob_policy_t pol = policy(r);
+    int64_t n_failed = 0, n_expired = 0;
+    if (dq_catalog_condjob_sweep(c->srv->catalog, &pol, &n_failed, &n_expired, &err) < 0)
+        dq_log(DQ_LOG_WARN, "http", "condition jobs: sweep: %s", err.msg);
+    else if (n_failed)
+        dq_log(DQ_LOG_INFO, "http", "condition jobs: %lld of stopped servers failed",
+               (long long)n_failed);
+    pthread_mutex_lock(&r->lock);
+    int full = r->n_active == MAX_ACTIVE;
+    if (!full)
+        r->active[r->n_active++] = j;
+    pthread_mutex_unlock(&r->lock);
+    if (full) {
         dq_api_error(c->resp, 503, "too many condition jobs at once: try again later", NULL);
         dq_http_resp_header(c->resp, "Retry-After", "30");
         job_free(j);
         return;
     }
+    if (dq_catalog_condjob_create(c->srv->catalog, row, &err) < 0) {
+        deactivate(r, j);
+        job_free(j);
+        dq_api_error_err(c->resp, &err);
+        return;
+    }
     if (dq_renderq_submit(r->q, job_run, j) < 0) {
-        drop_job(r, j);
+        write_state(j, "failed", 503, "too many condition jobs waiting: send it again", NULL);
+        deactivate(r, j);
+        job_free(j);
         dq_api_error(c->resp, 503, "too many condition jobs waiting: try again later", NULL);
         dq_http_resp_header(c->resp, "Retry-After", "30");
         return;
     }
+    /* j belongs to the queue now: answer from the catalog, as a poll would. */
     dq_buf_t out = {0};
-    pthread_mutex_lock(&r->lock);
-    job_json(c, j, &out);
-    pthread_mutex_unlock(&r->lock);
+    char relic[64], id[40];
+    snprintf(relic, sizeof(relic), "%s", c->seg[1]);
+    snprintf(id, sizeof(id), "%s", row->id);
+    if (dq_catalog_condjob_get(c->srv->catalog, relic, id, &pol, &out, &err) < 0) {
+        dq_buf_free(&out);
+        dq_api_error_err(c->resp, &err);
+        return;
+    }
     json_t *t = json_loadb(out.data, out.len, 0, NULL);
-    dq_api_json(c->resp, 202, &out);
     dq_http_resp_header(c->resp, "Location", json_string_value(json_object_get(t, "href")));
-    c->resp->no_etag = 1;
     json_decref(t);
+    dq_api_json(c->resp, 202, &out);
+    c->resp->no_etag = 1;
 }
 
 void dq_api_condition_job_get(dq_api_t *c)
 {
     dq_condjobs_t *r = c->srv->condjobs;
     dq_buf_t out = {0};
-    if (r) {
-        pthread_mutex_lock(&r->lock);
-        for (int i = 0; i < r->n_jobs; i++)
-            if (strcmp(r->jobs[i]->id, c->seg[4]) == 0 &&
-                strcmp(r->jobs[i]->relic_id, c->seg[1]) == 0)
-                job_json(c, r->jobs[i], &out);
-        pthread_mutex_unlock(&r->lock);
+    dq_err_t err = {0};
+    if (!r) {
+        dq_api_error(c->resp, 503, "condition jobs are not available on this server", NULL);
+        return;
     }
-    if (!out.len) {
-        dq_api_error(c->resp, 404, "no such condition job on this server", NULL);
+    dq_condjob_policy_t pol = policy(r);
+    if (dq_catalog_condjob_get(c->srv->catalog, c->seg[1], c->seg[4], &pol, &out, &err) < 0) {
+        dq_buf_free(&out);
+        dq_api_error_err(c->resp, &err);
         return;
     }
     dq_api_json(c->resp, 200, &out);

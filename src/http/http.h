@@ -393,11 +393,13 @@ void dq_renderq_stop(dq_renderq_t *q);
 void dq_renderq_free(dq_renderq_t *q);
 
 /* ======== one-step condition records (api_condition_job.c; issue 12) ======== */
-/* The jobs that make condition records from captures, with their own queue (one thread) and
- * the last 64 jobs' states in memory. cat, store and data_dir are borrowed and outlive it.
- * Thread-safe. free: the running job finishes, queued ones fail ("send it again"); NULL ok. */
+/* The jobs that make condition records from captures, with their own queue (one thread);
+ * their states live in the catalog (dq_catalog_condjob_*), so every server sharing it answers
+ * a poll, and a thread of its own beats for this server's jobs while they wait or run. cat,
+ * store and cfg (data_dir, job_stale_s) are borrowed and outlive it. Thread-safe. free: the
+ * running job finishes, queued ones fail ("send it again"); NULL ok. */
 typedef struct dq_condjobs dq_condjobs_t;
-dq_condjobs_t *dq_condjobs_new(dq_catalog_t *cat, struct dq_blob *store, const char *data_dir);
+dq_condjobs_t *dq_condjobs_new(dq_catalog_t *cat, struct dq_blob *store, const dq_config_t *cfg);
 void dq_condjobs_free(dq_condjobs_t *r);
 
 /* ======== classroom sessions (classroom.c; issue 17) ======== */

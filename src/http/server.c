@@ -225,7 +225,7 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
         srv->alog = dq_alog_new(2);
     }
     srv->classes = dq_classes_new();
-    srv->condjobs = dq_condjobs_new(srv->catalog, srv->store, cfg->data_dir);
+    srv->condjobs = dq_condjobs_new(srv->catalog, srv->store, cfg);
     char lib_dir[4096];
     dq_spec_default_library(lib_dir, sizeof(lib_dir));
     srv->pigments = dq_spec_table_load(lib_dir, &srv->pigments_err);

@@ -11,6 +11,8 @@
  */
 #include "iiif.h"
 
+#include "catalog/catalog.h" /* dq_catalog_link_derived (header-only) */
+
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
@@ -989,10 +991,9 @@ static int build_manifest(const char *relic_json, size_t len, const dq_iiif_pima
             continue;
         /* A restoration is not a canvas of its own: it is a Choice on its original's. Condition
          * captures and their change maps (issue 12, condrec/) are records of the object's
-         * state for conservators, served as images but not pages of the work. */
-        const char *role = jstr(link, "role");
-        if (role && (strcmp(role, "restoration") == 0 || strcmp(role, "condition") == 0 ||
-                     strcmp(role, "change-map") == 0))
+         * state for conservators, served as images but not pages of the work. The roles:
+         * catalog.h dq_catalog_link_derived. */
+        if (dq_catalog_link_derived(jstr(link, "role")))
             continue;
         if (!first)
             first = img;

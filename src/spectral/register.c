@@ -294,7 +294,7 @@ static double lanczos3(double x)
 }
 
 /* The 6 normalised taps for a fractional offset f (sample at i + f): taps for i-2 .. i+3. */
-static void taps(double f, double k[6])
+void dq_spec_lanczos_taps(double f, double k[6])
 {
     double s = 0;
     for (int j = 0; j < 6; j++) {
@@ -355,8 +355,8 @@ void dq_spec_unshift_rows(void (*row)(void *ud, int y, float *buf),
         tag[i] = -1;
     int ix = (int)floor(dx), iy = (int)floor(dy);
     double kx[6], ky[6];
-    taps(dx - ix, kx);
-    taps(dy - iy, ky);
+    dq_spec_lanczos_taps(dx - ix, kx);
+    dq_spec_lanczos_taps(dy - iy, ky);
     for (int y = crop.y; y < crop.y + crop.h; y++) {
         const float *r[6];
         for (int j = 0; j < 6; j++) {

@@ -65,6 +65,11 @@ typedef struct {
     int channels, channel;
     const float *dark; /* w*h, or NULL */
     int w, h;
+    /* dq_spec_cal_fit only: read the targets as the registered band shows them, value(x, y)
+     * = Lanczos-3 of (src - dark) at (x + dx, y + dy) (the shift dq_spec_register found);
+     * the model's light field then follows the frame (dq_spec_calmodel_t ox, oy). 0, 0:
+     * the frame as it is. */
+    double dx, dy;
 } dq_spec_src_t;
 
 /* One channel's fitted calibration: reflectance = gain * white_value * (raw - dark) / L(x, y)
@@ -75,6 +80,7 @@ typedef struct {
     double c[6];
     double white_value, gain, offset;
     int has_line;
+    double ox, oy; /* the light field L(x, y) is the fitted surface at (x - ox, y - oy) */
 } dq_spec_calmodel_t;
 
 /* Fits the model of dq_spec_calibrate from raw (white: the white frame, or NULL for the white
@@ -115,6 +121,8 @@ void dq_spec_register_windows(const float *const *ref, const float *const *mov, 
  * undoing a shift found by dq_spec_register. Separable Lanczos-3, edges clamped. A zero shift
  * copies. */
 void dq_spec_unshift(const float *src, float *dst, int w, int h, double dx, double dy);
+/* The 6 normalised Lanczos-3 taps for a sample at i + f (0 <= f < 1): weights of i-2 .. i+3. */
+void dq_spec_lanczos_taps(double f, double k[6]);
 /* The same resampling streamed: rows of the w x h source come from row(ud, y, buf) (w floats,
  * each source row asked for about once, in increasing order), and the output's crop rectangle
  * goes to emit(ud, y - crop.y, out) row by row (crop.w floats, borrowed for the call). Holds 7
@@ -122,6 +130,27 @@ void dq_spec_unshift(const float *src, float *dst, int w, int h, double dx, doub
 void dq_spec_unshift_rows(void (*row)(void *ud, int y, float *buf),
                           void (*emit)(void *ud, int y, const float *out), void *ud, int w,
                           int h, double dx, double dy, dq_spec_rect_t crop);
+
+/* ================================================================ one resolution (resolution.c) */
+
+/* A band whose registration shift is at least this far from a whole pixel (in x or y) was
+ * resampled enough to soften it unlike the others. */
+#define DQ_SPEC_RESAMPLED_FRAC 0.1
+/* The common Gaussian (px) for pigment identification on resampled stacks: the smallest that
+ * took the per-pixel error of DQ-2026-0015's raw capture against its ideal bands from
+ * 0.012-0.038 to 0.002-0.006 per band (0.5 px left half of it). */
+#define DQ_SPEC_PSF_SIGMA 0.7
+
+/* The sigma (px) that the bands of a capture need before their spectra are compared:
+ * DQ_SPEC_PSF_SIGMA when any of the n bands' shifts (dx[i], dy[i], what registration found)
+ * has a fraction of DQ_SPEC_RESAMPLED_FRAC px or more, else 0 (bands that were not resampled,
+ * such as ideal bands, keep their resolution). */
+double dq_spec_resampled_sigma(const double *dx, const double *dy, int n);
+/* Blurs each of the n planes (w*h, in place) with a Gaussian of sigma px (separable, radius
+ * 3 sigma, edges clamped), so that bands resampled by different sub-pixel shifts share one
+ * point spread function. sigma <= 0 leaves them. Works on one row and a 64-column strip at a
+ * time: no copy of a plane. */
+void dq_spec_psf_match(float *const *planes, int n, int w, int h, double sigma);
 
 /* ================================================================ library and unmixing (unmix.c) */
 
@@ -179,7 +208,8 @@ typedef struct {
     float *ink;     /* w*h: the ink fraction (owned) */
     int *best;      /* w*h: index of the best model's pigment (owned); with two pigments the
                      * one with the larger share */
-    int *best2;     /* w*h: the other pigment of a two-pigment model, -1 for none (owned) */
+    int *best2;     /* w*h: the other pigment of a two-pigment model, -1 for none, -2 for
+                     * toned support that the support's own family explains (owned) */
     double support[DQ_SPEC_MAX_BANDS]; /* the image-derived support endmember */
 } dq_spec_map_t;
 
@@ -195,7 +225,11 @@ typedef struct {
  * r = a_s S + a_k K + a_1 P1 + a_2 P2 (exact over the simplex) for the pairs among the best
  * DQ_SPEC_PAIR_TOP scene families (not two of one shape: DQ_SPEC_PAIR_ANGLE), pay
  * DQ_SPEC_PAIR_PRICE ln(n) sigma^2 and need 5 % each;
- * a single pigment that is not a scene pigment pays DQ_SPEC_PRIOR_PRICE ln(n) sigma^2. Pairs
+ * a single pigment that is not a scene pigment pays DQ_SPEC_PRIOR_PRICE ln(n) sigma^2. The
+ * support's own family from the image (the mean and two principal axes of the survey's clean
+ * bare support, open on the side where the sheet yellows, refitted three times with the edges
+ * it takes back) relabels as support a colour pixel that it explains, with ink, as well as
+ * the winning model does plus one price (toned, yellowed paper and silk is not orpiment). Pairs
  * are tried where the single model's pigment share is >= min_cover. With
  * two pigments the label is the one with the larger share, best2 the other. Label: ink when
  * a_k >= 0.6, the pigment when the pigment share / (pigments + support) >= min_cover, else

@@ -685,6 +685,14 @@ typedef struct {
     int rep[256];
     int pairs;           /* 0 in the survey: one-pigment models only */
     double sig2, sig2_s; /* noise variance per band; what bare support adds (scene_select) */
+    /* The support's own family (support_family, family_fit): mu + a_k (K - mu) + c1 e1 + c2
+     * e2, mu and e the mean and two principal axes of the survey's clean bare support. fam is
+     * 0 until the first survey has found them, and when too few bare pixels show them. */
+    int fam;
+    double fam_mu[DQ_SPEC_MAX_BANDS], fam_e[2][DQ_SPEC_MAX_BANDS], fam_u[DQ_SPEC_MAX_BANDS];
+    double fam_uu, fam_ue[2];    /* u.u and u.e (e orthonormal) */
+    double fam_lo[2], fam_hi[2]; /* the range of c that the family may take */
+    double fam_sig2;             /* noise variance per band about the family */
 } pig_job_t;
 
 /* A fitted model of one pixel: one pigment (k2 < 0) or two. */
@@ -696,6 +704,7 @@ typedef struct {
 } fit_t;
 
 #define PIG_ROWS 8
+#define SURVEY_STEP 16
 
 /* Pixel i as the models see it: y = r - S, with y.y and u.y. */
 static void pixel(const pig_job_t *j, size_t i, double *y, double *yy, double *uy)
@@ -777,6 +786,94 @@ static void scene_fit(const pig_job_t *j, const double *y, double yy, const doub
         }
 }
 
+/* The family's objective at ink fraction a: with e orthonormal, ||z - sum c_q e_q||^2 for
+ * z = yf - a u splits into ||z||^2 - sum (e_q.z)^2 + sum (c_q - e_q.z)^2, so the best c in
+ * the box [lo, hi] is e_q.z clamped, exactly. From the dot products of yf and u. */
+static double family_at(const pig_job_t *j, double yy, double uy, const double ey[2], double a,
+                        double c[2])
+{
+    double zz = yy - 2 * a * uy + a * a * j->fam_uu, f = zz;
+    for (int q = 0; q < 2; q++) {
+        double ez = ey[q] - a * j->fam_ue[q];
+        c[q] = ez < j->fam_lo[q] ? j->fam_lo[q] : ez > j->fam_hi[q] ? j->fam_hi[q] : ez;
+        f += (c[q] - ez) * (c[q] - ez) - ez * ez;
+    }
+    return f < 0 ? 0 : f;
+}
+
+/* The support family's fit of pixel y = r - S: r ~ mu + a_k (K - mu) + c1 e1 + c2 e2, with
+ * 0 <= a_k <= 1 and c in the family's box [fam_lo, fam_hi], solved exactly. The ink column and
+ * the brightness axis are nearly parallel (ink darkens, and so does a darker sheet), so
+ * without the box a bare, toned pixel could be fitted as half ink on an impossibly bright
+ * sheet. For a fixed a_k the best c is a clamp (family_at), and the objective over a_k is
+ * convex and quadratic between the points where a clamp starts or stops: its minimum is at
+ * one of those points, an end, or a piece's stationary point, all of which are tried.
+ * Returns the squared residual, a_k in *ak and c in c[2]. */
+static double family_fit(const pig_job_t *j, const double *y, double *ak, double c[2])
+{
+    const mesma_t *ms = &j->ms;
+    int n = ms->n;
+    double yy = 0, uy = 0, ey[2] = {0, 0};
+    for (int b = 0; b < n; b++) {
+        double yf = y[b] + ms->S[b] - j->fam_mu[b];
+        yy += yf * yf;
+        uy += j->fam_u[b] * yf;
+        ey[0] += j->fam_e[0][b] * yf;
+        ey[1] += j->fam_e[1][b] * yf;
+    }
+    /* The breaks: a where e_q.z reaches lo_q or hi_q, sorted, with the ends. */
+    double br[6] = {0, 1}, cand[12];
+    int nb = 2, nc = 0;
+    for (int q = 0; q < 2; q++)
+        if (fabs(j->fam_ue[q]) > 1e-15)
+            for (int e = 0; e < 2; e++) {
+                double bound = e ? j->fam_hi[q] : j->fam_lo[q];
+                double t = (ey[q] - bound) / j->fam_ue[q];
+                if (t > 0 && t < 1)
+                    br[nb++] = t;
+            }
+    for (int p = 1; p < nb; p++) /* insertion sort of at most 6 */
+        for (int q = p; q > 0 && br[q] < br[q - 1]; q--) {
+            double t = br[q];
+            br[q] = br[q - 1];
+            br[q - 1] = t;
+        }
+    for (int p = 0; p < nb; p++)
+        cand[nc++] = br[p];
+    /* Between two breaks each c_q is either free (its term is -(e_q.z)^2 + 0) or clamped
+     * (its term is (bound - e_q.z)^2 - (e_q.z)^2 = bound^2 - 2 bound e_q.z): a quadratic in
+     * a whose stationary point is a candidate when it lies inside the piece. */
+    for (int p = 0; p + 1 < nb; p++) {
+        double mid = 0.5 * (br[p] + br[p + 1]), A = j->fam_uu, B = -uy;
+        for (int q = 0; q < 2; q++) {
+            double ez = ey[q] - mid * j->fam_ue[q];
+            if (ez >= j->fam_lo[q] && ez <= j->fam_hi[q]) {
+                A -= j->fam_ue[q] * j->fam_ue[q]; /* -(ey - a ue)^2 */
+                B += ey[q] * j->fam_ue[q];
+            } else {
+                double bound = ez < j->fam_lo[q] ? j->fam_lo[q] : j->fam_hi[q];
+                B += bound * j->fam_ue[q]; /* -2 bound (ey - a ue) */
+            }
+        }
+        if (A > 1e-15) {
+            double t = -B / A;
+            if (t > br[p] && t < br[p + 1])
+                cand[nc++] = t;
+        }
+    }
+    double best = INFINITY;
+    for (int p = 0; p < nc; p++) {
+        double cc[2], f = family_at(j, yy, uy, ey, cand[p], cc);
+        if (f < best) {
+            best = f;
+            *ak = cand[p];
+            c[0] = cc[0];
+            c[1] = cc[1];
+        }
+    }
+    return best;
+}
+
 /* Labels rows y0 .. y1 of the map (every step-th pixel of them). The models of a pixel
  * compete by their squared residual plus a price for what they assume (BIC with the noise
  * variance measured on the image, Schwarz 1978): a pair of pigments pays ln(n) sigma^2 for
@@ -806,7 +903,7 @@ static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
                 if (f[k] < fam_best[ms->fam[k]])
                     fam_best[ms->fam[k]] = f[k];
             fit_t win = {f[bk], bk, -1, fak[bk], fap[bk], fap[bk], 0};
-            double second = INFINITY;
+            double second = INFINITY, wcost = win.f;
             double as1 = 1 - win.ak - win.ap;
             double share1 = win.ap + as1 > 1e-9 ? win.ap / (win.ap + as1) : 0;
             /* The scene's models only where one pigment already sees colour (not ink, not
@@ -835,6 +932,7 @@ static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
                     second = f[bk];
                     win = two;
                 }
+                wcost = cost;
             }
             if (win.k2 < 0)
                 for (int k = 0; k < nk; k++)
@@ -842,6 +940,23 @@ static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
                         second = fam_best[k];
             double as = 1 - win.ak - win.ap;
             double cov = win.ap + as > 1e-9 ? win.ap / (win.ap + as) : 0;
+            /* Colour that the support's own family explains as well as the winning pigment
+             * model does with its prices is toned support (an aged, yellowed edge is not
+             * orpiment). The family has one coordinate more than a one-pigment model (ink and
+             * two axes against ink and a share): one BIC price, on the larger of the two
+             * noises. best2 = -2 marks the pixel for scene_select. */
+            double ff = INFINITY;
+            if (j->fam && win.ak < 0.6 && cov >= j->min_cover) {
+                double fa, fc[2];
+                ff = family_fit(j, y, &fa, fc);
+                double var = j->fam_sig2 > j->sig2 ? j->fam_sig2 : j->sig2;
+                if (fa < 0.6 && ff + DQ_SPEC_PAIR_PRICE * var * log((double)n) <= wcost) {
+                    second = wcost;
+                    win = (fit_t){ff, win.k1, -2, fa, 0, 0, 0};
+                    cov = 0;
+                } else
+                    ff = INFINITY;
+            }
             map->best[i] = win.k1;
             map->best2[i] = win.k2;
             map->cover[i] = (float)cov;
@@ -855,6 +970,10 @@ static void pig_rows(pig_job_t *j, int y0, int y1, int step, double *scratch)
                 /* How much better the winner explains the pixel than any other family. */
                 double r1 = sqrt(win.f / n), r2 = sqrt(second / n);
                 c = isfinite(r2) && r2 > 0 ? 1 - r1 / r2 : 1;
+            } else if (isfinite(ff)) {
+                map->label[i] = DQ_SPEC_LABEL_SUPPORT;
+                /* Toned support: how much better the family explains it than the pigment. */
+                c = second > 0 ? 1 - sqrt(ff / second) : 1;
             } else {
                 map->label[i] = DQ_SPEC_LABEL_SUPPORT;
                 c = 1 - cov / j->min_cover;
@@ -896,7 +1015,6 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-#define SURVEY_STEP 16
 #define PRUNE_MAX 1500 /* survey pixels per family that the pruning refits */
 
 /* sigma^2 from n_r squared residuals of one-pigment models (sorted here): their lower
@@ -912,6 +1030,183 @@ static double noise_var(double *r, size_t n_r, int n)
     double c = 1 - 2 / (9 * dof) - 0.6745 * sqrt(2 / (9 * dof));
     double v = q / (dof * c * c * c);
     return v > 1e-10 ? v : 1e-10;
+}
+
+/* Eigenvalues (descending, into lam) and unit eigenvectors (columns of V) of the symmetric
+ * n x n matrix A (n <= DQ_SPEC_MAX_BANDS; A is overwritten), by cyclic Jacobi rotations: a
+ * covariance of a few bands needs no LAPACK, and Jacobi is exact to rounding whatever the
+ * spacing of the eigenvalues (power iteration is not). */
+static void sym_eigen(int n, double A[DQ_SPEC_MAX_BANDS][DQ_SPEC_MAX_BANDS],
+                      double V[DQ_SPEC_MAX_BANDS][DQ_SPEC_MAX_BANDS], double *lam)
+{
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++)
+            V[a][b] = a == b;
+    for (int sweep = 0; sweep < 60; sweep++) {
+        double off = 0, tot = 0;
+        for (int p = 0; p < n; p++)
+            for (int q = 0; q < n; q++) {
+                tot += A[p][q] * A[p][q];
+                off += p != q ? A[p][q] * A[p][q] : 0;
+            }
+        if (off <= 1e-30 * (tot + 1e-300))
+            break;
+        for (int p = 0; p < n - 1; p++)
+            for (int q = p + 1; q < n; q++) {
+                if (A[p][q] == 0)
+                    continue;
+                double th = (A[q][q] - A[p][p]) / (2 * A[p][q]);
+                double t = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1));
+                double c = 1 / sqrt(t * t + 1), sn = t * c;
+                for (int k = 0; k < n; k++) { /* A <- A J */
+                    double akp = A[k][p], akq = A[k][q];
+                    A[k][p] = c * akp - sn * akq;
+                    A[k][q] = sn * akp + c * akq;
+                }
+                for (int k = 0; k < n; k++) { /* A <- J' A */
+                    double apk = A[p][k], aqk = A[q][k];
+                    A[p][k] = c * apk - sn * aqk;
+                    A[q][k] = sn * apk + c * aqk;
+                }
+                for (int k = 0; k < n; k++) {
+                    double vkp = V[k][p], vkq = V[k][q];
+                    V[k][p] = c * vkp - sn * vkq;
+                    V[k][q] = sn * vkp + c * vkq;
+                }
+            }
+    }
+    for (int a = 0; a < n; a++)
+        lam[a] = A[a][a];
+    for (int a = 0; a < n; a++) { /* selection sort, descending, columns with them */
+        int m = a;
+        for (int b = a + 1; b < n; b++)
+            if (lam[b] > lam[m])
+                m = b;
+        if (m == a)
+            continue;
+        double t = lam[a];
+        lam[a] = lam[m];
+        lam[m] = t;
+        for (int k = 0; k < n; k++) {
+            t = V[k][a];
+            V[k][a] = V[k][m];
+            V[k][m] = t;
+        }
+    }
+}
+
+/* The support's own family (MESMA with several endmembers of one class taken from the image:
+ * Roberts et al. 1998, Dennison and Roberts 2003): old paper and silk are not one spectrum but
+ * a family, darker and yellower where handled and exposed, with the texture of the sheet. The
+ * clean bare support of the survey (no ink, no colour to speak of) shows it: its mean mu and
+ * the two principal axes of its covariance. Centred, not about the one support endmember S
+ * (the brightest tenth): about S the first axis would point at the mean and mix tone with
+ * texture, and the edges would miss the plane. Toned edges lie along the same axes, beyond
+ * the clean pixels' range, so along each axis the side on which the support yellows (the
+ * shortest band drops more, relative to its level, than the longest) is open, while the other
+ * side reaches only FAM_REACH of that range past it: lead white, brighter and bluer than the
+ * freshest sheet, and a green wash (less red, darker, bluer) are not "anti-toned" support. The
+ * noise about the family (fam_sig2) is measured like the pigment noise (noise_var). The caller
+ * alternates this with the survey (FAM_ITER times): the edges that the first family takes back
+ * as support join the clean pixels, and the axes then follow the toning itself rather than
+ * the small mottling of the middle (DQ-2026-0010 seed 1 at --scale 0.25, support recall
+ * after one, two, three rounds: ideal 0.937, 0.997, 0.997; raw 0.895, 0.908, 0.942). Needs 5 bands
+ * or more (two axes and the ink leave the residual at least two degrees of freedom) and 64 clean
+ * pixels. Returns 0 and sets j->fam, else -1. */
+#define FAM_REACH 0.5
+#define FAM_ITER 3
+static int support_family(pig_job_t *j)
+{
+    const mesma_t *ms = &j->ms;
+    const dq_spec_map_t *map = j->map;
+    int n = ms->n, w = j->w, h = j->h;
+    double mu[DQ_SPEC_MAX_BANDS] = {0};
+    size_t n_b = 0, cap = 1024;
+    float *px = dq_xmalloc(cap * n * sizeof(float));
+    int rc = -1;
+    j->fam = 0;
+    if (n < 5)
+        goto out;
+    for (int yrow = 0; yrow < h; yrow++)
+        for (int x = yrow % SURVEY_STEP; x < w; x += SURVEY_STEP) {
+            size_t i = (size_t)yrow * w + x;
+            if (map->label[i] != DQ_SPEC_LABEL_SUPPORT || map->ink[i] >= 0.05f ||
+                map->cover[i] >= 0.05f)
+                continue;
+            if (n_b == cap) {
+                cap *= 2;
+                px = dq_xrealloc(px, cap * n * sizeof(float));
+            }
+            for (int b = 0; b < n; b++) {
+                px[n_b * n + b] = j->planes[b][i];
+                mu[b] += j->planes[b][i];
+            }
+            n_b++;
+        }
+    if (n_b < 64)
+        goto out;
+    double C[DQ_SPEC_MAX_BANDS][DQ_SPEC_MAX_BANDS] = {{0}}, V[DQ_SPEC_MAX_BANDS][DQ_SPEC_MAX_BANDS],
+           lam[DQ_SPEC_MAX_BANDS];
+    for (int b = 0; b < n; b++)
+        mu[b] /= (double)n_b;
+    for (size_t k = 0; k < n_b; k++)
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b <= a; b++)
+                C[a][b] += (px[k * n + a] - mu[a]) * (px[k * n + b] - mu[b]);
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < a; b++)
+            C[b][a] = C[a][b];
+    sym_eigen(n, C, V, lam);
+    memcpy(j->fam_mu, mu, sizeof(mu));
+    j->fam_uu = 0;
+    for (int b = 0; b < n; b++) {
+        j->fam_e[0][b] = V[b][0];
+        j->fam_e[1][b] = V[b][1];
+        j->fam_u[b] = ms->u[b] + ms->S[b] - mu[b]; /* K - mu */
+        j->fam_uu += j->fam_u[b] * j->fam_u[b];
+    }
+    for (int q = 0; q < 2; q++) {
+        j->fam_ue[q] = 0;
+        for (int b = 0; b < n; b++)
+            j->fam_ue[q] += j->fam_u[b] * j->fam_e[q][b];
+    }
+    /* The clean pixels' coordinates and residuals: the range (0.5 .. 99.5 %) and the noise. */
+    double *cq = dq_xmalloc(n_b * sizeof(double)), *res = dq_xmalloc(n_b * sizeof(double));
+    for (int q = 0; q < 3; q++) {
+        for (size_t k = 0; k < n_b; k++) {
+            double c[2] = {0, 0}, f = 0;
+            for (int b = 0; b < n; b++)
+                for (int e = 0; e < 2; e++)
+                    c[e] += j->fam_e[e][b] * (px[k * n + b] - mu[b]);
+            if (q < 2) {
+                cq[k] = c[q];
+                continue;
+            }
+            for (int b = 0; b < n; b++) {
+                double r = px[k * n + b] - mu[b] - c[0] * j->fam_e[0][b] - c[1] * j->fam_e[1][b];
+                f += r * r;
+            }
+            res[k] = f;
+        }
+        if (q == 2)
+            break;
+        qsort(cq, n_b, sizeof(double), cmp_double);
+        double lo = cq[(size_t)(0.005 * (double)(n_b - 1))];
+        double hi = cq[(size_t)(0.995 * (double)(n_b - 1))];
+        /* Which way along e_q the support yellows: the side that lowers the shortest band,
+         * relative to its level, more than the longest. That side reaches far. */
+        double yel = j->fam_e[q][n - 1] / mu[n - 1] - j->fam_e[q][0] / mu[0];
+        j->fam_lo[q] = yel < 0 ? -INFINITY : lo - FAM_REACH * (hi - lo);
+        j->fam_hi[q] = yel > 0 ? INFINITY : hi + FAM_REACH * (hi - lo);
+    }
+    j->fam_sig2 = noise_var(res, n_b, n);
+    free(cq);
+    free(res);
+    j->fam = 1;
+    rc = 0;
+out:
+    free(px);
+    return rc;
 }
 
 /* A survey pixel that the scene counts: an at least half-covering pigment label, however
@@ -946,9 +1241,11 @@ static void scene_select(pig_job_t *j, double *scratch)
         for (int x = yrow % SURVEY_STEP; x < w; x += SURVEY_STEP) {
             size_t i = (size_t)yrow * w + x;
             int counted = survey_counts(map, i);
-            /* Bare support: neither ink nor colour to speak of. */
+            /* Bare support: neither ink nor colour to speak of, and not toned support that only
+             * the support family takes back (best2 -2): sigma_s stays what the one support
+             * endmember leaves over the sheet, as the pair prices were tuned with. */
             int is_bare = map->label[i] == DQ_SPEC_LABEL_SUPPORT && map->ink[i] < 0.05f &&
-                          map->cover[i] < 0.05f;
+                          map->cover[i] < 0.05f && map->best2[i] != -2;
             if (!counted && !is_bare)
                 continue;
             if (counted) {
@@ -985,10 +1282,12 @@ static void scene_select(pig_job_t *j, double *scratch)
     free(res);
     free(bare);
 
-    /* The counted pixels of the candidates, at most PRUNE_MAX per family (evenly spaced). */
+    /* The counted pixels of the candidates, at most PRUNE_MAX per family (evenly spaced),
+     * each standing for `stride` of its family's counted pixels. */
     int seen[256] = {0};
     size_t n_px = 0;
     size_t *px = dq_xmalloc(((size_t)tot + 1) * sizeof(size_t));
+    double *wt = dq_xmalloc(((size_t)tot + 1) * sizeof(double));
     for (int yrow = 0; yrow < h; yrow++)
         for (int x = yrow % SURVEY_STEP; x < w; x += SURVEY_STEP) {
             size_t i = (size_t)yrow * w + x;
@@ -998,43 +1297,55 @@ static void scene_select(pig_job_t *j, double *scratch)
             if (!j->scene[fk])
                 continue;
             int stride = cnt[fk] / PRUNE_MAX + 1;
-            if (seen[fk]++ % stride == 0)
+            if (seen[fk]++ % stride == 0) {
+                wt[n_px] = stride;
                 px[n_px++] = i;
+            }
         }
     double *vy = scratch, *f = vy + nk, *fak = f + nk, *fap = fak + nk;
     for (;;) {
-        int expl[256] = {0}, all[256] = {0};
+        /* Per family (weighted pixels): its pixels, those that another scene pigment or pair
+         * explains within one price, and what losing it would add to the scene's summed
+         * squared residual. A pixel belongs to its best family among the scene's remaining
+         * ones, so the pixels of a dropped near-duplicate go to the family that explains them
+         * now (cinnabar_fine's to cinnabar_natural) instead of leaving the count. */
+        double expl[256] = {0}, all[256] = {0}, loss[256] = {0};
         for (size_t e2 = 0; e2 < n_px; e2++) {
             size_t i = px[e2];
-            int fk = ms->fam[map->best[i]];
-            if (!j->scene[fk])
-                continue;
             double y[DQ_SPEC_MAX_BANDS], yy, uy;
             pixel(j, i, y, &yy, &uy);
             all_models(ms, y, yy, uy, vy, f, fak, fap);
             double ff = INFINITY, as = 0;
+            int fk = -1;
             for (int k = 0; k < nk; k++)
-                if (ms->fam[k] == fk && f[k] < ff) {
+                if (j->scene[ms->fam[k]] && f[k] < ff) {
                     ff = f[k];
+                    fk = ms->fam[k];
                     as = 1 - fak[k] - fap[k];
                 }
+            if (fk < 0)
+                continue;
             double pen = DQ_SPEC_PAIR_PRICE * (j->sig2 + as * as * j->sig2_s) * log((double)n);
             fit_t one, two;
             scene_fit(j, y, yy, f, fak, fap, fk, ff + 2 * pen, 1, &one, &two);
             double other = one.f < two.f + pen ? one.f : two.f + pen;
-            all[fk]++;
-            expl[fk] += other <= ff + pen;
+            all[fk] += wt[e2];
+            expl[fk] += other <= ff + pen ? wt[e2] : 0;
+            loss[fk] += wt[e2] * (other - ff);
         }
         int worst = -1;
-        double wu = INFINITY;
+        double wl = INFINITY;
         for (int k = 0; k < nk; k++) {
             if (!j->scene[k] || all[k] == 0 || 2 * expl[k] < all[k])
                 continue;
-            /* The fewest pixels that need it (estimated over all its counted ones) goes
-             * first: of two near-duplicates that explain each other, the rarer. */
-            double share = (double)expl[k] / all[k], unexpl = cnt[k] * (1 - share);
-            if (unexpl < wu) {
-                wu = unexpl;
+            /* Of the candidates that others explain, the one whose loss adds least to the
+             * scene's summed squared residual goes first (the likelihood the scene loses;
+             * endmembers chosen by the error they leave, as in Roberts et al. 1998). A count
+             * of pixels explained "within one price" ties when a noisy image prices every
+             * look-alike alike (cinnabar and red lead on a raw capture whose survey is mostly
+             * a mount silk no library spectrum fits), and the tie went to the first family. */
+            if (loss[k] < wl) {
+                wl = loss[k];
                 worst = k;
             }
         }
@@ -1042,6 +1353,7 @@ static void scene_select(pig_job_t *j, double *scratch)
             break;
         j->scene[worst] = 0;
     }
+    free(wt);
     free(px);
 }
 
@@ -1079,6 +1391,10 @@ int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib
     {
         double *scratch = dq_xmalloc((size_t)5 * (j.ms.n_models + 1) * sizeof(double));
         pig_rows(&j, 0, h, SURVEY_STEP, scratch);
+        /* With the support's family known, the survey again: toned support would otherwise
+         * count as a scene pigment (an orpiment of yellowed edges). */
+        for (int it = 0; it < FAM_ITER && support_family(&j) == 0; it++)
+            pig_rows(&j, 0, h, SURVEY_STEP, scratch);
         scene_select(&j, scratch);
         free(scratch);
         j.pairs = 1;

@@ -74,10 +74,11 @@ def state(data):
         s["links"] = db.execute("SELECT count(*) FROM relic_images").fetchone()[0]
     finally:
         db.close()
-    files = []
-    for d, _, fs in os.walk(os.path.join(data, "layers")):
-        files += [os.path.join(d, f) for f in fs]
-    s["layers"] = sorted(files)
+    for top in ("layers", "masters", "pyramids"):  # the store's files (the data directory)
+        files = []
+        for d, _, fs in os.walk(os.path.join(data, top)):
+            files += [os.path.join(d, f) for f in fs]
+        s[top] = sorted(files)
     s["tmp"] = sorted(f for f in os.listdir(os.path.join(data, "tmp"))
                       if f.startswith("condjob")) if os.path.isdir(os.path.join(data, "tmp")) else []
     return s
@@ -204,9 +205,34 @@ def main():
                 "2026-13-09", "--examiner", "Li Na", ok=False)
         check(p.returncode == 1 and "date" in p.stderr and state(data) == s0,
               "CLI: a bad date exits 1, nothing changes")
+        # A failure after both ingests (the record itself is refused: an examiner's name of
+        # 201 characters passes the CLI but not the catalog) is undone: no row, no link, and
+        # no master, pyramid or layer file left in the store.
+        p = run("--data", data, "condition", "record", relic, "--capture", c26, "--date",
+                "2026-04-09", "--examiner", "L" * 201, ok=False)
+        s1 = state(data)
+        diff = sorted(k for k in s0 if s0[k] != s1[k])
+        check(p.returncode == 1 and diff == ["audit"],
+              f"CLI: a record refused after its ingests exits 1 and leaves no row, link or file "
+              f"(changed: {diff}; {p.stderr.strip()[-60:]})")
+        db = sqlite3.connect(os.path.join(data, "catalog.sqlite"))
+        acts = [a for (a,) in db.execute("SELECT action FROM audit ORDER BY seq DESC LIMIT ?",
+                                        (s1["audit"] - s0["audit"],))]
+        db.close()
+        check(sorted(acts).count("image.delete") == 2,
+              f"CLI: ... the audit trail keeps the attempt and its undoing ({sorted(acts)})")
+        s0 = s1
         p = run("--data", data, "condition", "record", relic, "--capture", c26, "--date",
                 "2026-04-09", "--examiner", "Li Na", "--json")
         rec = json.loads(p.stdout)
+        # the same refusal for a capture whose bytes c2's capture has already: the master
+        # they share (masters are named by content) stays
+        s2 = state(data)
+        p = run("--data", data, "condition", "record", relic, "--capture", c26, "--date",
+                "2026-04-10", "--examiner", "L" * 201, ok=False)
+        diff = sorted(k for k, v in state(data).items() if s2[k] != v)
+        check(p.returncode == 1 and diff == ["audit"],
+              f"CLI: ... and keeps a master another image shares (changed: {diff})")
         ch = rec.get("changes", {})
         ref = json.loads(run("condition", "changes", c16, c26, "--out-dir",
                              os.path.join(tmp, "ref"), "--json").stdout)

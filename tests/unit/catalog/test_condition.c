@@ -333,3 +333,24 @@ DQ_TEST(condition_images_follow_publication)
     free(dir);
     free(d);
 }
+
+/* The derived link roles (catalog.h), one list for the manifest, style and these gates:
+ * restorations are derived but follow their relic; condition captures and change maps are
+ * derived and gated by publication; other roles are pictures of the work. */
+DQ_TEST(condition_derived_link_roles)
+{
+    DQ_CHECK(dq_catalog_link_derived("restoration"));
+    DQ_CHECK(dq_catalog_link_derived("condition"));
+    DQ_CHECK(dq_catalog_link_derived("change-map"));
+    DQ_CHECK(!dq_catalog_link_derived("detail") && !dq_catalog_link_derived("") &&
+             !dq_catalog_link_derived(NULL) && !dq_catalog_link_derived("Condition"));
+    int gated = -1, n_gated = 0, n = 0;
+    const char *r;
+    for (; (r = dq_catalog_link_derived_at(n, &gated)) != NULL; n++) {
+        n_gated += gated;
+        DQ_CHECK(gated == (strcmp(r, "restoration") != 0));
+    }
+    DQ_CHECK_INT(n, 3);
+    DQ_CHECK_INT(n_gated, 2);
+    DQ_CHECK(dq_catalog_link_derived_at(-1, NULL) == NULL);
+}

@@ -4,7 +4,9 @@
  * painter uses: bare support, pure azurite and pure malachite washes, glazes of one over the
  * other in both orders, ink. The model must name both pigments of a glaze, the larger share
  * first, keep pure pixels one-pigment, and not answer with a library look-alike of the mixture
- * (verdigris, blue verditer). A stack with one pigment only must get no pairs at all.
+ * (verdigris, blue verditer). A stack with one pigment only must get no pairs at all. An aged
+ * sheet whose tone varies (mottled, yellower and darker at the edges) must stay support, while
+ * thin washes on it (yellow on the middle and on a toned edge, green, lead white) stay pigment.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -13,34 +15,10 @@
 
 #include "dq_test.h"
 #include "spectral/spectral.h"
+#include "spectral_lib.h"
 
 #define W 200
 #define H 100
-
-static const double nm[6] = {450, 550, 650, 750, 850, 940};
-
-static const char *root(void)
-{
-    const char *r = getenv("DQ_ROOT");
-    return r ? r : ".";
-}
-
-static void load_lib(dq_spec_lib_t *lib)
-{
-    char *dir = dq_xasprintf("%s/data-src/pigments", root());
-    dq_err_t err = {0};
-    DQ_REQUIRE(dq_spec_lib_load(lib, dir, nm, 6, &err) == 0);
-    free(dir);
-}
-
-static int entry(const dq_spec_lib_t *lib, const char *name)
-{
-    for (int k = 0; k < lib->n_pig; k++)
-        if (strcmp(lib->names[k], name) == 0)
-            return k;
-    DQ_REQUIRE(!"library entry missing");
-    return -1;
-}
 
 /* What one column of the test image holds: shares of the two pigments and of ink; the rest
  * is support. */
@@ -224,4 +202,116 @@ DQ_TEST(pure_pixels_stay_one_pigment)
     dq_spec_map_free(&map);
     planes_free(planes);
     dq_spec_lib_free(&lib);
+}
+
+/* An aged sheet of tone t: a bright base that darkens and loses blue with age (a different
+ * curve from the generator's), times the sheet's texture. */
+static double toned(int b, double t, double tex)
+{
+    static const double base[6] = {0.74, 0.78, 0.81, 0.84, 0.86, 0.87};
+    static const double blue[6] = {1.0, 0.5, 0.12, 0.02, 0, 0};
+    return tex * base[b] * (1 - 0.2 * t) * (1 - (0.1 + 0.7 * t) * blue[b]);
+}
+
+/* Distance in pixels to the nearest border. */
+static int edge_dist(int x, int y)
+{
+    int d = x < W - 1 - x ? x : W - 1 - x, e = y < H - 1 - y ? y : H - 1 - y;
+    return d < e ? d : e;
+}
+
+/* The regions of tone_case's picture: 0 bare, 1 a thin orpiment wash in the middle, 2 the
+ * same wash over the toned top edge, 3 malachite with a little ink, 4 lead white, 5 ink. */
+static int region(int x, int y)
+{
+    if (x >= 40 && x < 70 && y >= 30 && y < 70)
+        return 1;
+    if (x >= 90 && x < 120 && y < 10)
+        return 2;
+    if (x >= 130 && x < 150 && y >= 30 && y < 70)
+        return 3;
+    if (x >= 160 && x < 170 && y >= 30 && y < 70)
+        return 4;
+    if (x >= 180 && x < 186 && y >= 30 && y < 70)
+        return 5;
+    return 0;
+}
+
+/* Bare sheet whose tone is mottled over the middle and rises by 0.3 in the 12 pixels at the
+ * edges (yellower than anything bare in the middle, and nearer orpiment than the middle is);
+ * thin washes (a third of the pixel) of orpiment on the middle and on the toned edge,
+ * malachite with a little ink, lead white, ink. Returns the shares right: bare edges and middle as
+ * support, each wash as its pigment. */
+static void tone_case(double sigma, double out[6])
+{
+    dq_spec_lib_t lib;
+    load_lib(&lib);
+    int mal = entry(&lib, "malachite_natural_xfine_sh3");
+    int pk[6] = {-1,  entry(&lib, "orpiment_sh4"), entry(&lib, "orpiment_sh4"),
+                 mal, entry(&lib, "lead_white"),   -1};
+    static const double share[6] = {0, 0.35, 0.35, 0.5, 0.7, 0.8};
+    static const char *const fam[6] = {NULL,        "orpiment",   "orpiment",
+                                       "malachite", "lead_white", NULL};
+    float **planes = dq_xcalloc(6, sizeof(float *));
+    for (int b = 0; b < 6; b++)
+        planes[b] = dq_xmalloc((size_t)W * H * sizeof(float));
+    uint64_t seed = 777;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int d = edge_dist(x, y), g = region(x, y);
+            double t =
+                0.5 + 0.05 * sin(x / 7.0) * cos(y / 5.0) + (d < 12 ? 0.3 * (1 - d / 12.0) : 0);
+            double tex = 1 + 0.02 * sin(x * 2.1) * sin(y * 1.7);
+            for (int b = 0; b < 6; b++) {
+                double p = g == 5 ? lib.ink[b] : g ? lib.refl[(size_t)pk[g] * 6 + b] : 0;
+                double k = g == 3 ? 0.1 : 0; /* ink under the malachite */
+                double r = (1 - share[g] - k) * toned(b, t, tex) + share[g] * p + k * lib.ink[b];
+                planes[b][(size_t)y * W + x] = (float)(r + noise(&seed, sigma));
+            }
+        }
+    dq_spec_map_t map;
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_spec_pigments((const float *const *)planes, W, H, &lib, 0.3, NULL, NULL, &map,
+                                &err) == 0);
+    int ok[6] = {0}, n[6] = {0};
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            size_t i = (size_t)y * W + x;
+            int g = region(x, y), k = g ? g : edge_dist(x, y) < 12 ? 0 : 5;
+            if (g == 5)
+                continue;
+            n[k]++;
+            if (!g) {
+                ok[k] += map.label[i] == DQ_SPEC_LABEL_SUPPORT;
+                continue;
+            }
+            char f[DQ_SPEC_NAME];
+            family(&lib, map.best[i], f);
+            ok[k] +=
+                map.label[i] >= DQ_SPEC_LABEL_PIGMENT0 && strncmp(f, fam[g], strlen(fam[g])) == 0;
+        }
+    for (int k = 0; k < 6; k++)
+        out[k] = n[k] ? (double)ok[k] / n[k] : 0;
+    fprintf(stderr,
+            "    noise %.3f: support edges %.3f middle %.3f; orpiment %.3f, on the edge %.3f; "
+            "malachite %.3f; lead white %.3f\n",
+            sigma, out[0], out[5], out[1], out[2], out[3], out[4]);
+    dq_spec_map_free(&map);
+    planes_free(planes);
+    dq_spec_lib_free(&lib);
+}
+
+/* The support's own family: toned edges stay support, and it takes no wash with it. */
+DQ_TEST(toned_support_stays_support)
+{
+    double r[6];
+    for (int q = 0; q < 2; q++) {
+        tone_case(q ? 0.004 : 0.001, r);
+        DQ_CHECK(r[0] >= 0.95); /* toned edges */
+        DQ_CHECK(r[5] >= 0.99); /* the mottled middle */
+        DQ_CHECK(r[1] >= 0.95); /* thin orpiment on the middle */
+        DQ_CHECK(r[2] >= 0.90); /* thin orpiment on the toned edge */
+        DQ_CHECK(r[3] >= 0.95); /* thin malachite */
+        DQ_CHECK(r[4] >= 0.95); /* lead white */
+    }
 }

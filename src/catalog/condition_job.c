@@ -1,0 +1,260 @@
+/*
+ * condition_job.c: the state of one-step condition records in flight (issue 12), kept in the
+ * catalog so that several servers sharing it (issue 15) answer a poll alike. The policy above
+ * store.h's dq_store_condjob_ops: argument checks, when a job counts as stopped (its server is
+ * gone, or has not beaten for the stale time), when a finished job is forgotten, and the
+ * API's JSON. Roles are the route's (conservators and above). Nothing here runs a job: the
+ * server that took it does (http/api_condition_job.c), and writes through these functions.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "catalog/store.h"
+
+static const char *const states[] = {"queued", "running", "done", "failed"};
+
+static int known_state(const char *s)
+{
+    for (size_t i = 0; i < DQ_ARRAY_LEN(states); i++)
+        if (strcmp(s, states[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_row(const dq_condjob_row_t *r, dq_err_t *err)
+{
+    if (!r->id[0] || !r->relic_id[0] || !r->node[0])
+        return dq_err_set(err, DQ_EINVAL, 400, "condition job: id, relic and node are required");
+    if (!known_state(r->state))
+        return dq_err_set(err, DQ_EINVAL, 400, "condition job: unknown state '%.20s'", r->state);
+    if (r->percent < 0 || r->percent > 100)
+        return dq_err_set(err, DQ_EINVAL, 400, "condition job: percent out of 0..100");
+    return 0;
+}
+
+static int finished_state(const char *s)
+{
+    return strcmp(s, "done") == 0 || strcmp(s, "failed") == 0;
+}
+
+/* 1 when the unfinished job r's server stopped (by pol), with the reason in why. */
+static int stopped(const dq_condjob_row_t *r, const dq_condjob_policy_t *pol, char *why,
+                   size_t cap)
+{
+    if (r->finished_ms)
+        return 0;
+    if (pol->dead && pol->dead(pol->ud, r->node)) {
+        snprintf(why, cap, "the server that took this job (%s) stopped before it finished: "
+                 "send it again", r->node);
+        return 1;
+    }
+    if (pol->stale_ms > 0 && r->now_ms - r->beat_ms > pol->stale_ms) {
+        snprintf(why, cap, "the server that took this job (%s) has not been heard from for "
+                 "%lld s: it stopped; send it again", r->node,
+                 (long long)((r->now_ms - r->beat_ms) / 1000));
+        return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- writes */
+
+typedef struct {
+    const dq_store_backend_t *be;
+    const dq_condjob_row_t *row;
+    const dq_condjob_policy_t *pol;
+    const char *node;
+    int kind; /* W_CREATE, W_SET, W_BEAT, W_SWEEP */
+    int result;
+    int64_t n, n2;
+    /* W_SWEEP: the stopped jobs found, with their reasons */
+    dq_condjob_row_t *found;
+    char (*why)[400];
+    size_t n_found, cap;
+} w_t;
+enum { W_CREATE, W_SET, W_BEAT, W_SWEEP };
+
+static int collect_stopped(void *ud, const dq_condjob_row_t *row)
+{
+    w_t *w = ud;
+    char why[400];
+    if (!stopped(row, w->pol, why, sizeof(why)))
+        return 0;
+    if (w->n_found == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 8;
+        w->found = dq_xrealloc(w->found, w->cap * sizeof(*w->found));
+        w->why = dq_xrealloc(w->why, w->cap * sizeof(*w->why));
+    }
+    w->found[w->n_found] = *row;
+    w->found[w->n_found].error = NULL; /* borrowed for the callback only; not needed */
+    snprintf(w->why[w->n_found], sizeof(w->why[0]), "%s", why);
+    w->n_found++;
+    return 0;
+}
+
+static int write_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
+{
+    w_t *w = ud;
+    const dq_store_condjob_ops *ops = w->be->condjobs;
+    switch (w->kind) {
+    case W_CREATE:
+        return ops->insert(t, w->row, err);
+    case W_SET: {
+        int r = ops->update(t, w->row, finished_state(w->row->state), err);
+        if (r < 0)
+            return -1;
+        w->result = r;
+        return 0;
+    }
+    case W_BEAT:
+        return ops->beat(t, w->node, &w->n, err);
+    default: /* W_SWEEP: fail the stopped, then forget the old */
+        if (ops->unfinished(t, collect_stopped, w, err) < 0)
+            return -1;
+        for (size_t i = 0; i < w->n_found; i++) {
+            dq_condjob_row_t *r = &w->found[i];
+            snprintf(r->state, sizeof(r->state), "failed");
+            r->http_status = 503;
+            r->error = w->why[i];
+            int e = ops->update(t, r, 1, err);
+            if (e < 0)
+                return -1;
+            w->n += e == 0;
+        }
+        return ops->expire(t, w->pol->keep_ms, &w->n2, err);
+    }
+}
+
+int dq_catalog_condjob_create(dq_catalog_t *cat, const dq_condjob_row_t *row, dq_err_t *err)
+{
+    if (check_row(row, err) < 0)
+        return -1;
+    w_t w = {.be = dq_catalog_backend(cat), .row = row, .kind = W_CREATE};
+    return dq_catalog_write(cat, write_txn, &w, err);
+}
+
+int dq_catalog_condjob_set(dq_catalog_t *cat, const dq_condjob_row_t *row, dq_err_t *err)
+{
+    if (check_row(row, err) < 0)
+        return -1;
+    w_t w = {.be = dq_catalog_backend(cat), .row = row, .kind = W_SET};
+    if (dq_catalog_write(cat, write_txn, &w, err) < 0)
+        return -1;
+    return w.result;
+}
+
+int dq_catalog_condjob_beat(dq_catalog_t *cat, const char *node, int64_t *n, dq_err_t *err)
+{
+    if (!node || !*node)
+        return dq_err_set(err, DQ_EINVAL, 400, "condition job: node is required");
+    w_t w = {.be = dq_catalog_backend(cat), .node = node, .kind = W_BEAT};
+    if (dq_catalog_write(cat, write_txn, &w, err) < 0)
+        return -1;
+    if (n)
+        *n = w.n;
+    return 0;
+}
+
+int dq_catalog_condjob_sweep(dq_catalog_t *cat, const dq_condjob_policy_t *pol, int64_t *n_failed,
+                             int64_t *n_expired, dq_err_t *err)
+{
+    w_t w = {.be = dq_catalog_backend(cat), .pol = pol, .kind = W_SWEEP};
+    int rc = dq_catalog_write(cat, write_txn, &w, err);
+    free(w.found);
+    free(w.why);
+    if (rc < 0)
+        return -1;
+    if (n_failed)
+        *n_failed = w.n;
+    if (n_expired)
+        *n_expired = w.n2;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reads */
+
+typedef struct {
+    dq_condjob_row_t row;
+    char *error; /* the row's, copied */
+    int found;
+} r_t;
+
+static int copy_row(void *ud, const dq_condjob_row_t *row)
+{
+    r_t *r = ud;
+    r->row = *row;
+    r->error = row->error ? dq_xstrdup(row->error) : NULL;
+    r->row.error = r->error;
+    r->found = 1;
+    return 1;
+}
+
+typedef struct {
+    const dq_store_backend_t *be;
+    const char *id;
+    r_t *r;
+} get_t;
+
+static int get_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
+{
+    get_t *g = ud;
+    int rc = g->be->condjobs->get(t, g->id, copy_row, g->r, err);
+    return rc < 0 ? -1 : 0;
+}
+
+int dq_catalog_condjob_get(dq_catalog_t *cat, const char *relic_id, const char *job_id,
+                           const dq_condjob_policy_t *pol, dq_buf_t *out, dq_err_t *err)
+{
+    r_t r = {0};
+    get_t g = {dq_catalog_backend(cat), job_id, &r};
+    if (dq_catalog_read(cat, get_txn, &g, err) < 0)
+        return -1;
+    const dq_condjob_row_t *j = &r.row;
+    if (!r.found || strcmp(j->relic_id, relic_id) != 0 ||
+        (j->finished_ms && pol->keep_ms >= 0 && j->now_ms - j->finished_ms > pol->keep_ms)) {
+        free(r.error);
+        return dq_err_set(err, DQ_ENOTFOUND, 404,
+                          "no such condition job (finished jobs are kept %lld h)",
+                          (long long)(pol->keep_ms / 3600000));
+    }
+    /* A job whose server stopped is answered as failed before any sweep stores it so. */
+    char why[400];
+    const char *state = j->state, *error = j->error;
+    int status = j->http_status;
+    if (stopped(j, pol, why, sizeof(why))) {
+        state = "failed", error = why, status = 503;
+    }
+    dq_buf_t href = {0};
+    dq_buf_puts(&href, "/api/relics/");
+    dq_buf_url_segment(&href, j->relic_id);
+    dq_buf_puts(&href, "/condition/jobs/");
+    dq_buf_url_segment(&href, j->id);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "id", j->id, "href",
+                          href.data, "relic_id", j->relic_id, "state", state, "percent",
+                          j->percent, "user", j->user, "node", j->node, "created", j->created);
+    if (j->stage[0])
+        json_object_set_new(o, "stage", json_string(j->stage));
+    if (j->record[0] && strcmp(state, "done") == 0) {
+        dq_buf_t rh = {0};
+        dq_buf_puts(&rh, "/api/relics/");
+        dq_buf_url_segment(&rh, j->relic_id);
+        dq_buf_puts(&rh, "/condition/");
+        dq_buf_url_segment(&rh, j->record);
+        json_object_set_new(o, "record", json_string(j->record));
+        json_object_set_new(o, "record_href", json_string(rh.data));
+        dq_buf_free(&rh);
+    }
+    if (strcmp(state, "failed") == 0)
+        json_object_set_new(o, "error", json_pack("{s:i, s:s}", "status", status, "message",
+                                                  error ? error : ""));
+    char *text = json_dumps(o, JSON_COMPACT);
+    dq_buf_puts(out, text);
+    dq_buf_putc(out, '\n');
+    free(text);
+    json_decref(o);
+    dq_buf_free(&href);
+    free(r.error);
+    return 0;
+}

@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""test_condition_jobs.py (issue 12 with issue 15's several servers): condition jobs
+(POST /api/relics/{id}/condition/jobs, GET .../jobs/{job}) keep their state in the catalog, so
+any server answers a poll alike, and a job whose server died is answered as failed instead of
+running forever.
+
+Two `danqing serve` nodes on one PostgreSQL (the runner's private cluster, DQ_TEST_PG_URL,
+else one made by tests/pg-cluster.sh) and one shared store (a POSIX directory; each node has
+its own --data), on loopback, with the Node fixture of test_cluster.py and --job-stale-s 3:
+  - a capture POSTed to node A is polled on node B until done; both nodes answer the same
+    JSON, and the record it names is there;
+  - node A is killed (SIGKILL) while a job runs: B answers failed (503, "stopped") at once,
+    since A ran on this host and its process is gone;
+  - node A is frozen (SIGSTOP) while a job runs: its beats stop, and B answers failed after
+    the stale time ("not been heard from");
+  - the next POST's sweep stores those failures, so they stay failed.
+Then one node on SQLite: killed mid-job and started again on the same data, it answers its
+earlier life's job as failed. Polling is bounded; nothing sleeps for timing.
+Prints NOT RUN when PostgreSQL 15 is not installed (the SQLite part still runs)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dqhttp import poll, request  # noqa: E402
+from dqnet import Counter  # noqa: E402
+import test_cluster  # noqa: E402  (its Node fixture)
+
+ROOT = os.environ.get("DQ_ROOT") or os.getcwd()
+BIN = os.environ.get("DQ_BIN") or os.path.join(ROOT, "build/san/danqing")
+# The painter runs from the release build (as test_condition_record.py does).
+GEN = os.path.join(ROOT, "build/danqing")
+if not os.access(GEN, os.X_OK):
+    GEN = BIN
+WORK = "DQ-2026-0006"
+STALE_S = 3
+T = Counter()
+check = T.check
+test_cluster.BIN = BIN
+
+
+def run(args, ok=True):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True)
+    if ok and p.returncode != 0:
+        raise RuntimeError(f"{args}: exit {p.returncode}: {p.stderr[-400:]}")
+    return p
+
+
+class Api:
+    """JSON calls to one node as the conservator."""
+
+    def __init__(self, port, token):
+        self.port, self.token = port, token
+
+    def call(self, method, path, body=None, ctype=None):
+        h = {"Authorization": "Bearer " + self.token}
+        if ctype:
+            h["Content-Type"] = ctype
+        st, hd, b = request(self.port, method, path, body, h, timeout=120)
+        try:
+            return st, hd, json.loads(b or b"null")
+        except ValueError:
+            return st, hd, b
+
+
+def post_capture(api, relic, path, date):
+    with open(path, "rb") as f:
+        return api.call("POST", f"/api/relics/{relic}/condition/jobs?date={date}"
+                        "&examiner=Zhao%20Min", f.read(), "image/jpeg")
+
+
+def state_of(api, href):
+    st, _, j = api.call("GET", href)
+    return j if st == 200 and isinstance(j, dict) else {"state": f"http {st}"}
+
+
+def wait_state(api, href, states, seconds):
+    """Polls href on api until its state is one of states (bounded); the last answer."""
+    got = {}
+
+    def cond():
+        got["j"] = state_of(api, href)
+        return got["j"]["state"] in states
+    poll(cond, seconds)
+    return got["j"]
+
+
+def painted(tmp):
+    gen = os.path.join(tmp, "gen")
+    subprocess.run([GEN, "generate", "--out", gen, "--only", WORK, "--scale", "0.25", "--quiet",
+                    "--pigments", os.path.join(ROOT, "data-src", "pigments")], check=True,
+                   capture_output=True)
+    truth = os.path.join(gen, WORK, "truth")
+    return gen, os.path.join(truth, "condition_2016.jpg"), os.path.join(truth,
+                                                                        "condition_2026.jpg")
+
+
+def setup_catalog(args, gen, c16):
+    """The work, its record, a baseline condition record and a conservator's token."""
+    run(args + ["ingest", os.path.join(gen, WORK, "main.tif"), "--id", WORK])
+    run(args + ["import", os.path.join(gen, "metadata.jsonl")])
+    run(args + ["user", "add", "connie", "--role", "conservator"])
+    token = run(args + ["user", "token", "connie"]).stdout.strip().splitlines()[-1]
+    return token
+
+
+def relic_of(api):
+    st, _, j = api.call("GET", "/api/relics?limit=5")
+    return j["items"][0]["id"] if st == 200 and j.get("items") else None
+
+
+def cluster(tmp, gen, c16, c26):
+    base = os.environ.get("DQ_TEST_PG_URL")
+    pg_dir = None
+    nodes = []
+    try:
+        if not base:
+            pg_dir = f"{ROOT}/build/pgtest.condjobs.{os.getpid()}"
+            base = subprocess.run([f"{ROOT}/tests/pg-cluster.sh", "start", pg_dir],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+        schema = f"condjobs_{os.getpid()}"
+        subprocess.run(["psql", "-X", "-q", base, "-c", f"CREATE SCHEMA {schema}"], check=True,
+                       env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})
+        url = f"{base}?options=-csearch_path%3D{schema}"
+        store = f"{tmp}/store"
+        os.makedirs(store)
+        a, b = test_cluster.Node("nodeA", tmp, url, store), test_cluster.Node("nodeB", tmp, url,
+                                                                             store)
+        nodes = [a, b]
+        token = setup_catalog(a.args(), gen, c16)
+        if not check(a.start() and b.start(), f"two nodes serve ({a.port}, {b.port})"):
+            return
+        A, B = Api(a.port, token), Api(b.port, token)
+        relic = relic_of(A)
+        # the baseline record (c1), so that the jobs below compare captures
+        st, _, j = post_capture(A, relic, c16, "2016-05-17")
+        j = wait_state(B, j["href"], ("done", "failed"), 120) if st == 202 else {}
+        check(j.get("state") == "done" and j.get("record") == "c1",
+              f"baseline job posted on A is done, polled on B: {j}")
+
+        # ---- POST on A, poll on B until done; both answer the same JSON
+        st, hd, j = post_capture(A, relic, c26, "2026-04-09")
+        check(st == 202 and hd.get("location") == j["href"] and j["state"] == "queued",
+              f"POST on A: 202 queued ({st})")
+        seen = set()
+
+        def done_on_b():
+            x = state_of(B, j["href"])
+            seen.add(x["state"])
+            return x["state"] in ("done", "failed")
+        poll(done_on_b, 120)
+        jb, ja = state_of(B, j["href"]), state_of(A, j["href"])
+        check(jb.get("state") == "done" and jb.get("record") == "c2" and ja == jb,
+              f"B polls A's job to done ({sorted(seen)}); A and B answer the same JSON")
+        st, _, rec = B.call("GET", jb.get("record_href", "/x"))
+        check(st == 200 and rec.get("changes", {}).get("against") == "c1",
+              "the job's record is in the shared catalog, compared with c1")
+        st, _, _ = B.call("GET", f"/api/relics/{relic}/condition/jobs/j0123456789abcdef")
+        check(st == 404, f"an unknown job: 404 on any node ({st})")
+
+        # ---- A killed mid-job: B answers failed at once (A's process is gone)
+        st, _, j = post_capture(A, relic, c26, "2026-05-01")
+        x = wait_state(B, j["href"], ("running", "done", "failed"), 60)
+        check(x["state"] == "running", f"a second job runs on A, seen from B ({x['state']})")
+        a.kill()
+        x = wait_state(B, j["href"], ("failed", "done"), 2 * STALE_S + 10)
+        err = x.get("error", {})
+        check(x["state"] == "failed" and err.get("status") == 503 and "stopped" in
+              err.get("message", "") and x.get("node", "") in err.get("message", ""),
+              f"A killed: B answers failed, naming A: {err.get('message')}")
+
+        # ---- A frozen mid-job: no more beats; B answers failed after the stale time
+        check(a.start(), "A serves again")
+        st, _, j2 = post_capture(A, relic, c26, "2026-05-02")
+        x = wait_state(B, j2["href"], ("running", "done", "failed"), 60)
+        check(x["state"] == "running", f"a job runs on the new A ({x['state']})")
+        a.proc.send_signal(signal.SIGSTOP)
+        try:
+            x = wait_state(B, j2["href"], ("failed", "done"), 4 * STALE_S + 20)
+            err = x.get("error", {})
+            check(x["state"] == "failed" and "not been heard from" in err.get("message", ""),
+                  f"A frozen: B answers failed after {STALE_S} s without beats: "
+                  f"{err.get('message')}")
+            # the next POST (on B) sweeps: both failures are stored
+            st, _, j3 = post_capture(B, relic, c16, "2026-05-03")
+            check(st == 202, f"a POST on B ({st})")
+            out = subprocess.run(["psql", "-X", "-tA", url, "-c",
+                                  "SELECT id, state, finished_ms > 0 FROM condition_jobs"
+                                  f" WHERE id IN ('{j['id']}', '{j2['id']}') ORDER BY id"],
+                                 capture_output=True, text=True).stdout.split()
+            check(sorted(out) == sorted([f"{j['id']}|failed|t", f"{j2['id']}|failed|t"]),
+                  f"B's sweep stored both failures: {out}")
+            wait_state(B, j3["href"], ("done", "failed"), 120)
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+            a.kill()
+    finally:
+        for n in nodes:
+            n.stop()
+        if T.failed:
+            for n in nodes:
+                with open(f"{tmp}/{n.name}.log", errors="replace") as f:
+                    print(f"    {n.name} log tail:", f.read()[-800:])
+        if pg_dir:
+            subprocess.run([f"{ROOT}/tests/pg-cluster.sh", "stop", pg_dir])
+
+
+def single(tmp, gen, c16, c26):
+    """One server on SQLite, killed mid-job and started again on the same data."""
+    node = test_cluster.Node("solo", tmp, "", "")
+    node.args = lambda: ["--data", node.data]
+    try:
+        token = setup_catalog(node.args(), gen, c16)
+        if not check(node.start(), "SQLite: one node serves"):
+            return
+        api = Api(node.port, token)
+        relic = relic_of(api)
+        st, _, j = post_capture(api, relic, c16, "2016-05-17")
+        x = wait_state(api, j["href"], ("done", "failed"), 120)
+        check(x["state"] == "done", f"SQLite: a baseline job is done ({x['state']})")
+        st, _, j = post_capture(api, relic, c26, "2026-04-09")
+        x = wait_state(api, j["href"], ("running", "done", "failed"), 60)
+        check(x["state"] == "running", f"SQLite: a job runs ({x['state']})")
+        node.kill()
+        check(node.start(), "SQLite: the node serves again")
+        x = wait_state(api, j["href"], ("failed", "done"), 10)
+        check(x["state"] == "failed" and "stopped" in x.get("error", {}).get("message", ""),
+              f"SQLite: the job of the killed server is answered failed: {x.get('error')}")
+        st, _, j = post_capture(api, relic, c26, "2026-04-10")
+        x = wait_state(api, j["href"], ("done", "failed"), 120)
+        check(x["state"] == "done", f"SQLite: the next job is done ({x['state']})")
+    finally:
+        node.stop()
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="condjobs.", dir=os.environ.get("TMPDIR"))
+    os.environ["DANQING_JOB_STALE_S"] = str(STALE_S)
+    try:
+        gen, c16, c26 = painted(tmp)
+        single(tmp, gen, c16, c26)
+        if os.environ.get("DQ_TEST_PG_URL") or subprocess.run(
+                [f"{ROOT}/tests/pg-cluster.sh", "available"]).returncode == 0:
+            cluster(tmp, gen, c16, c26)
+        else:
+            print("NOT RUN: the two-node part (PostgreSQL 15 is not installed)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return T.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+/*
+ * test_condition_job.c: condition jobs in the catalog (src/catalog/condition_job.c over
+ * store_*_condjob.c; issue 12 with issue 15's several servers), through the public API on a
+ * real catalog of either backend (the runner's PostgreSQL pass sets DQ_TEST_CATALOG): the
+ * JSON a poll gets at each state, that a finished job is never changed again, that a job
+ * whose server stopped (dead by the caller's test, or silent past the stale time) is answered
+ * as failed with the reason and stored so by a sweep, that finished jobs are forgotten after
+ * the keep time, beats, and bad input.
+ */
+#include "relic_fixture.h"
+
+#include <jansson.h>
+#include <time.h>
+
+static dq_condjob_row_t job(const char *id, const char *relic, const char *node)
+{
+    dq_condjob_row_t r = {0};
+    snprintf(r.id, sizeof(r.id), "%s", id);
+    snprintf(r.relic_id, sizeof(r.relic_id), "%s", relic);
+    snprintf(r.user, sizeof(r.user), "connie");
+    snprintf(r.node, sizeof(r.node), "%s", node);
+    snprintf(r.state, sizeof(r.state), "queued");
+    return r;
+}
+
+/* The job's JSON (NULL with *status when refused). */
+static json_t *poll_job(dq_catalog_t *c, const char *relic, const char *id,
+                        const dq_condjob_policy_t *pol, int *status)
+{
+    dq_buf_t out = {0};
+    dq_err_t err = {0};
+    json_t *j = NULL;
+    *status = 200;
+    if (dq_catalog_condjob_get(c, relic, id, pol, &out, &err) < 0)
+        *status = err.http_status;
+    else
+        j = json_loadb(out.data, out.len, 0, NULL);
+    dq_buf_free(&out);
+    return j;
+}
+
+static const char *str(const json_t *j, const char *k)
+{
+    const char *s = json_string_value(json_object_get(j, k));
+    return s ? s : "";
+}
+
+static int dead_node(void *ud, const char *node)
+{
+    return strcmp(node, (const char *)ud) == 0;
+}
+
+/* Polls (bounded, as the database's clock must move on) until job id of relic "r" is
+ * answered with state want (NULL: 404). */
+static int polls_to(dq_catalog_t *c, const char *id, const dq_condjob_policy_t *pol,
+                    const char *want)
+{
+    for (int i = 0; i < 5000; i++) {
+        int st;
+        json_t *j = poll_job(c, "r", id, pol, &st);
+        int ok = want ? j && strcmp(str(j, "state"), want) == 0 : !j && st == 404;
+        json_decref(j);
+        if (ok)
+            return 1;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+DQ_TEST(condjob_states_as_polled)
+{
+    dq_catalog_t *c = fx_open();
+    dq_condjob_policy_t pol = {.stale_ms = 60000, .keep_ms = 86400000};
+    dq_condjob_row_t r = job("j00aa", "relic-1", "hostA/100/abcdef01.1");
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_catalog_condjob_create(c, &r, &err) == 0);
+    int st;
+    json_t *j = poll_job(c, "relic-1", "j00aa", &pol, &st);
+    DQ_REQUIRE(j);
+    DQ_CHECK_STR(str(j, "state"), "queued");
+    DQ_CHECK_STR(str(j, "href"), "/api/relics/relic-1/condition/jobs/j00aa");
+    DQ_CHECK_STR(str(j, "node"), "hostA/100/abcdef01.1");
+    DQ_CHECK_STR(str(j, "user"), "connie");
+    DQ_CHECK(strlen(str(j, "created")) == 20);
+    DQ_CHECK(!json_object_get(j, "error") && !json_object_get(j, "record"));
+    json_decref(j);
+    /* another relic's path, or an unknown id: 404 */
+    DQ_CHECK(!poll_job(c, "relic-2", "j00aa", &pol, &st) && st == 404);
+    DQ_CHECK(!poll_job(c, "relic-1", "j00ab", &pol, &st) && st == 404);
+    /* running with a stage */
+    snprintf(r.state, sizeof(r.state), "running");
+    snprintf(r.stage, sizeof(r.stage), "registering");
+    r.percent = 10;
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, &err), 0);
+    j = poll_job(c, "relic-1", "j00aa", &pol, &st);
+    DQ_CHECK_STR(str(j, "state"), "running");
+    DQ_CHECK_STR(str(j, "stage"), "registering");
+    DQ_CHECK_INT((int)json_integer_value(json_object_get(j, "percent")), 10);
+    json_decref(j);
+    /* done, with the record */
+    snprintf(r.state, sizeof(r.state), "done");
+    snprintf(r.record, sizeof(r.record), "c7");
+    r.percent = 100, r.http_status = 201;
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, &err), 0);
+    j = poll_job(c, "relic-1", "j00aa", &pol, &st);
+    DQ_CHECK_STR(str(j, "state"), "done");
+    DQ_CHECK_STR(str(j, "record"), "c7");
+    DQ_CHECK_STR(str(j, "record_href"), "/api/relics/relic-1/condition/c7");
+    json_decref(j);
+    /* a finished job is never changed again: 1, and the answer stays */
+    snprintf(r.state, sizeof(r.state), "failed");
+    r.error = "late";
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, &err), 1);
+    j = poll_job(c, "relic-1", "j00aa", &pol, &st);
+    DQ_CHECK_STR(str(j, "state"), "done");
+    json_decref(j);
+    /* a failed job carries its status and reason */
+    dq_condjob_row_t f = job("j00ff", "relic-1", "hostA/100/abcdef01.1");
+    DQ_REQUIRE(dq_catalog_condjob_create(c, &f, &err) == 0);
+    snprintf(f.state, sizeof(f.state), "failed");
+    f.http_status = 422;
+    f.error = "the capture cannot be compared with x";
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &f, &err), 0);
+    j = poll_job(c, "relic-1", "j00ff", &pol, &st);
+    json_t *e = json_object_get(j, "error");
+    DQ_CHECK_INT((int)json_integer_value(json_object_get(e, "status")), 422);
+    DQ_CHECK_STR(str(e, "message"), "the capture cannot be compared with x");
+    json_decref(j);
+    dq_catalog_close(c);
+}
+
+DQ_TEST(condjob_stopped_servers_fail_and_old_jobs_go)
+{
+    dq_catalog_t *c = fx_open();
+    dq_err_t err = {0};
+    dq_condjob_row_t a = job("j0001", "r", "hostA/1/00000000.1");
+    dq_condjob_row_t b = job("j0002", "r", "hostB/2/00000000.2");
+    dq_condjob_row_t d = job("j0003", "r", "hostB/2/00000000.2");
+    DQ_REQUIRE(dq_catalog_condjob_create(c, &a, &err) == 0);
+    DQ_REQUIRE(dq_catalog_condjob_create(c, &b, &err) == 0);
+    DQ_REQUIRE(dq_catalog_condjob_create(c, &d, &err) == 0);
+    int64_t n = -1;
+    DQ_CHECK(dq_catalog_condjob_beat(c, "hostB/2/00000000.2", &n, &err) == 0 && n == 2);
+    /* a dead server's job is failed at once, naming the server */
+    dq_condjob_policy_t dead = {.stale_ms = 3600000, .keep_ms = 86400000, .dead = dead_node,
+                                .ud = "hostA/1/00000000.1"};
+    int st;
+    json_t *j = poll_job(c, "r", "j0001", &dead, &st);
+    DQ_CHECK_STR(str(j, "state"), "failed");
+    json_t *e = json_object_get(j, "error");
+    DQ_CHECK_INT((int)json_integer_value(json_object_get(e, "status")), 503);
+    DQ_CHECK(strstr(str(e, "message"), "hostA/1/00000000.1") != NULL);
+    json_decref(j);
+    j = poll_job(c, "r", "j0002", &dead, &st);
+    DQ_CHECK_STR(str(j, "state"), "queued");
+    json_decref(j);
+    /* silent past the stale time: failed too (the database's clock moves on) */
+    dq_condjob_policy_t quick = {.stale_ms = 2, .keep_ms = 86400000};
+    DQ_CHECK(polls_to(c, "j0002", &quick, "failed"));
+    /* the sweep stores the dead one as failed; the live one stays */
+    int64_t nf = -1, ne = -1;
+    DQ_CHECK(dq_catalog_condjob_sweep(c, &dead, &nf, &ne, &err) == 0);
+    DQ_CHECK_INT((int)nf, 1);
+    DQ_CHECK_INT((int)ne, 0);
+    dq_condjob_policy_t none = {.stale_ms = 3600000, .keep_ms = 86400000};
+    j = poll_job(c, "r", "j0001", &none, &st);
+    DQ_CHECK_STR(str(j, "state"), "failed");
+    DQ_CHECK(strstr(str(json_object_get(j, "error"), "message"), "stopped") != NULL);
+    json_decref(j);
+    j = poll_job(c, "r", "j0002", &none, &st);
+    DQ_CHECK_STR(str(j, "state"), "queued");
+    json_decref(j);
+    /* the stored failure is final: its server cannot overwrite it */
+    snprintf(a.state, sizeof(a.state), "done");
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &a, &err), 1);
+    /* finished jobs are forgotten after keep_ms (here 0: as soon as the clock moves) */
+    dq_condjob_policy_t keep0 = {.stale_ms = 3600000, .keep_ms = 0};
+    DQ_CHECK(polls_to(c, "j0001", &keep0, NULL));
+    DQ_CHECK(dq_catalog_condjob_sweep(c, &keep0, &nf, &ne, &err) == 0);
+    DQ_CHECK_INT((int)ne, 1);
+    j = poll_job(c, "r", "j0001", &none, &st);
+    DQ_CHECK(!j && st == 404);
+    j = poll_job(c, "r", "j0003", &none, &st); /* unfinished: kept */
+    DQ_CHECK_STR(str(j, "state"), "queued");
+    json_decref(j);
+    dq_catalog_close(c);
+}
+
+DQ_TEST(condjob_bad_input)
+{
+    dq_catalog_t *c = fx_open();
+    dq_err_t err = {0};
+    dq_condjob_row_t r = job("j1", "r", "n");
+    snprintf(r.state, sizeof(r.state), "paused");
+    DQ_CHECK(dq_catalog_condjob_create(c, &r, &err) < 0 && err.http_status == 400);
+    r = job("j1", "", "n");
+    DQ_CHECK(dq_catalog_condjob_create(c, &r, &err) < 0 && err.http_status == 400);
+    r = job("j1", "r", "n");
+    r.percent = 101;
+    DQ_CHECK(dq_catalog_condjob_create(c, &r, &err) < 0 && err.http_status == 400);
+    r.percent = 0;
+    DQ_REQUIRE(dq_catalog_condjob_create(c, &r, &err) == 0);
+    DQ_CHECK(dq_catalog_condjob_create(c, &r, &err) < 0 && err.http_status == 409);
+    DQ_CHECK(dq_catalog_condjob_beat(c, "", NULL, &err) < 0 && err.http_status == 400);
+    dq_catalog_close(c);
+}
