@@ -79,6 +79,8 @@ static const migration_t migrations[] = {
     {24, "condition jobs shared by every server", dq_pg_condjob_schema}, /* _condjob.c */
     {25, "relic search: pair lexemes and markers in relic_fts",
      dq_pg_relic_pairs_schema}, /* store_pg_relic_search.c, and migration_then */
+    {26, "relics without child foreign keys, unread btrees or row triggers on insert",
+     dq_pg_bulk_schema}, /* store_pg_kinds.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */

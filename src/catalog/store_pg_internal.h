@@ -202,7 +202,8 @@ extern const dq_store_lesson_ops dq_pg_lesson_ops;
 /* store_pg_kinds.c: migrations 9, 10, 11, 12, 14 and their ops */
 extern const char dq_pg_spectral_schema[], dq_pg_condition_schema[], dq_pg_style_schema[],
     dq_pg_scene_schema[], dq_pg_network_schema[], dq_pg_withdrawal_schema[],
-    dq_pg_withdrawal_backfill[]; /* migration 19 */
+    dq_pg_withdrawal_backfill[], /* migration 19 */
+    dq_pg_bulk_schema[];         /* migration 26 */
 extern const dq_store_spectral_ops dq_pg_spectral_ops;
 extern const dq_store_condition_ops dq_pg_condition_ops;
 extern const dq_store_style_ops dq_pg_style_ops;

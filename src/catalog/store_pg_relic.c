@@ -407,8 +407,17 @@ static int relic_remove(dq_store_txn_t *t, const char *id, dq_err_t *err)
     pg_params_t p = {0};
     int64_t n = 0;
     dq_pg_p_text(&p, id);
-    /* children, the index entry, annotations and tours go by ON DELETE CASCADE */
-    if (dq_pg_run(t, "DELETE FROM relics WHERE id = $1", &p, &n, err) < 0)
+    /* Its children and index entry go in the same statement (they have no foreign key
+     * since migration 26: store_pg_kinds.c says why); annotations, tours and captures by
+     * their ON DELETE CASCADE. */
+    if (dq_pg_int(t,
+                  "WITH r AS (DELETE FROM relics WHERE id = $1 RETURNING seq),"
+                  " s AS (DELETE FROM relic_subjects WHERE relic IN (SELECT seq FROM r)),"
+                  " c AS (DELETE FROM relic_creators WHERE relic IN (SELECT seq FROM r)),"
+                  " i AS (DELETE FROM relic_images WHERE relic IN (SELECT seq FROM r)),"
+                  " f AS (DELETE FROM relic_fts WHERE seq IN (SELECT seq FROM r))"
+                  " SELECT count(*) FROM r",
+                  &p, &n, err) < 0)
         return -1;
     return n ? 0 : 1;
 }
