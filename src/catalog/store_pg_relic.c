@@ -263,7 +263,7 @@ static void bind_children(const dq_search_t *s, pg_params_t *p, const dq_relic_r
     put_array(&v->role, role, r->n_links);
     put_array(&v->names, names, r->n_creators * 2);
     const char *fields[4] = {r->fts_title, r->fts_creators, r->fts_body, r->fts_description};
-    dq_pg_tsvector(s, fields, 4, 1, &v->tsv, NULL);
+    dq_pg_tsvector(s, fields, 4, DQ_PG_RELIC_TSV, &v->tsv, NULL);
     dq_pg_p_text(p, v->subj.data);
     dq_pg_p_text(p, v->cre.data);
     dq_pg_p_text(p, v->cre_en.data);
@@ -713,7 +713,7 @@ static void frag_row(const dq_search_t *s, dq_buf_t *text, dq_buf_t *tsv, frag_t
             dq_buf_puts(text, fields[i]);
     }
     dq_buf_reset(tsv);
-    dq_pg_tsvector_bin(s, fields, 4, 1, tsv);
+    dq_pg_tsvector_bin(s, fields, 4, DQ_PG_RELIC_TSV, tsv);
     bin_int(text, (uint32_t)tsv->len, 4);
     dq_buf_append(text, tsv->data ? tsv->data : "", tsv->len);
     fr->fts_len = text->len - fr->fts;

@@ -515,6 +515,10 @@ void dq_api_condition_job_create(dq_api_t *c)
         dq_api_error_err(c->resp, &err);
         return;
     }
+    /* j belongs to the queue once submitted (its thread may free it at once): keep the ids */
+    char relic[64], id[40];
+    snprintf(relic, sizeof(relic), "%s", row->relic_id);
+    snprintf(id, sizeof(id), "%s", row->id);
     if (dq_renderq_submit(r->q, job_run, j) < 0) {
         write_state(j, "failed", 503, "too many condition jobs waiting: send it again", NULL);
         deactivate(r, j);
@@ -523,11 +527,8 @@ void dq_api_condition_job_create(dq_api_t *c)
         dq_http_resp_header(c->resp, "Retry-After", "30");
         return;
     }
-    /* j belongs to the queue now: answer from the catalog, as a poll would. */
+    /* Answered from the catalog, as a poll would be. */
     dq_buf_t out = {0};
-    char relic[64], id[40];
-    snprintf(relic, sizeof(relic), "%s", c->seg[1]);
-    snprintf(id, sizeof(id), "%s", row->id);
     if (dq_catalog_condjob_get(c->srv->catalog, relic, id, &pol, &out, &err) < 0) {
         dq_buf_free(&out);
         dq_api_error_err(c->resp, &err);
