@@ -823,6 +823,93 @@ static void wash_vote(uint8_t *fl, uint8_t *fa, uint8_t *wash, int w, int h)
     free(cd);
 }
 
+/* Flakes inside a faded area. A flake takes all of the pigment, fading 60 % of it, so where a
+ * wash has faded all around, a flake's change is 1 / 0.6 = 1.67x what fading would have done
+ * to a pixel of its own depth of colour; decide_row's 5x5 / 25x25 ratio misses most of them
+ * (its surround holds the flakes' own pixels and unchanged ones). Here the surround is the
+ * changed pixels within SUR_R, and what fading does there is fitted as a line: change =
+ * a + b * REF (luma, linear light; the change of a faded wash is proportional to its depth of
+ * colour, so a wash of varying coverage fades along a line, not to one value). A faded pixel
+ * lies on the line, a flake SUR_RATIO times above it. Only where the surround is densely
+ * changed (>= SUR_DENSE of its pixels: a faded area, not a scatter of flakes), and only from
+ * fading to flaking. Fitted on seed 1 at full size (radius 25/50, ratio 1.2-1.4, density
+ * 0.3/0.5: DQ-2026-0006 flaking 0.54 -> 0.72, DQ-2026-0012 0.725 -> 0.714). */
+#define SUR_R 50
+#define SUR_RATIO 1.4
+#define SUR_DENSE 0.5
+
+/* Linear-light luma of pixel i of r, through the table lt (lin() of each level). */
+static double lin_luma(const dq_raster_t *r, const double *lt, size_t i)
+{
+    const uint8_t *p = r->px + 3 * i;
+    return 0.2126 * lt[p[0]] + 0.7152 * lt[p[1]] + 0.0722 * lt[p[2]];
+}
+
+static void surround_flakes(const dq_raster_t *ref, const dq_raster_t *nrm, uint8_t *fl,
+                            uint8_t *fa, int w, int h)
+{
+    enum { NS = 5 }; /* per column: n, sum r, sum d, sum r^2, sum r d */
+    double lt[256];
+    for (int v = 0; v < 256; v++)
+        lt[v] = lin(v);
+    double *col = dq_xcalloc((size_t)w * NS, sizeof(double));
+    const int r = SUR_R;
+    /* adds (sign +1) or removes (-1) row y's changed pixels from the column sums */
+#define SUR_ROW(y, sign)                                                                       \
+    for (int x = 0; x < w; x++) {                                                              \
+        size_t i = (size_t)(y) * w + x;                                                        \
+        if (!(fl[i] | fa[i]))                                                                  \
+            continue;                                                                          \
+        double a = lin_luma(ref, lt, i), d = lin_luma(nrm, lt, i) - a;                         \
+        double *c = col + (size_t)x * NS;                                                      \
+        c[0] += (sign), c[1] += (sign)*a, c[2] += (sign)*d, c[3] += (sign)*a * a,              \
+            c[4] += (sign)*a * d;                                                              \
+    }
+    for (int y = 0; y < r && y < h; y++)
+        SUR_ROW(y, 1.0)
+    for (int y = 0; y < h; y++) {
+        if (y + r < h)
+            SUR_ROW(y + r, 1.0)
+        if (y - r - 1 >= 0)
+            SUR_ROW(y - r - 1, -1.0)
+        double S[NS] = {0};
+        for (int x = 0; x < r && x < w; x++)
+            for (int k = 0; k < NS; k++)
+                S[k] += col[(size_t)x * NS + k];
+        for (int x = 0; x < w; x++) {
+            if (x + r < w)
+                for (int k = 0; k < NS; k++)
+                    S[k] += col[(size_t)(x + r) * NS + k];
+            if (x - r - 1 >= 0)
+                for (int k = 0; k < NS; k++)
+                    S[k] -= col[(size_t)(x - r - 1) * NS + k];
+            size_t i = (size_t)y * w + x;
+            if (!fa[i] || S[0] < SUR_DENSE * (2 * r + 1) * (2 * r + 1))
+                continue;
+            /* the pixel's own 3x3 mean change and REF */
+            double oa = 0, od = 0;
+            int no = 0;
+            for (int yy = y - 1; yy <= y + 1; yy++)
+                for (int xx = x - 1; xx <= x + 1; xx++)
+                    if (yy >= 0 && yy < h && xx >= 0 && xx < w) {
+                        size_t j = (size_t)yy * w + xx;
+                        double a = lin_luma(ref, lt, j);
+                        oa += a, od += lin_luma(nrm, lt, j) - a, no++;
+                    }
+            oa /= no, od /= no;
+            double mr = S[1] / S[0], md = S[2] / S[0], vr = S[3] / S[0] - mr * mr;
+            double b = vr > 1e-7 ? (S[4] / S[0] - mr * md) / vr : 0;
+            double pred = md + b * (oa - mr);
+            if (od >= SUR_RATIO * (pred > 1e-4 ? pred : 1e-4)) {
+                fl[i] = 255;
+                fa[i] = 0;
+            }
+        }
+    }
+#undef SUR_ROW
+    free(col);
+}
+
 /* ---------------------------------------------------------------- the change map */
 
 /* The change map. own_ref / own_mov (NULL, or ref / mov themselves, then owned by this call)
@@ -1004,6 +1091,7 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
     wash = dq_xcalloc(n, 1);
     paint_changes(ref, &nrm, lossd, sup, gw, gh, quiet, fl, fa, wash);
     wash_vote(fl, fa, wash, w, h);
+    surround_flakes(ref, &nrm, fl, fa, w, h);
     for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++)
         for (size_t i = 0; i < n; i++)
             out->area[k] += out->mask[k][i] != 0;

@@ -13,7 +13,9 @@
  * linear model with two pigments, drawn from the pigments that the image itself shows pure
  * (count-based endmember selection), and chosen per pixel by residual plus a BIC price on the
  * noise measured in the image, so that pure pixels stay pure and a library look-alike of a
- * mixture does not win. It does not read images or write files.
+ * mixture does not win. The support itself is a family from the image (its clean pixels' mean
+ * and two principal axes: old paper and silk tone towards their edges), so that a yellowed
+ * edge is not a thin orpiment wash. It does not read images or write files.
  */
 #include <errno.h>
 #include <limits.h>
@@ -1106,13 +1108,14 @@ static void sym_eigen(int n, double A[DQ_SPEC_MAX_BANDS][DQ_SPEC_MAX_BANDS],
  * shortest band drops more, relative to its level, than the longest) is open, while the other
  * side reaches only FAM_REACH of that range past it: lead white, brighter and bluer than the
  * freshest sheet, and a green wash (less red, darker, bluer) are not "anti-toned" support. The
- * noise about the family (fam_sig2) is measured like the pigment noise (noise_var). The caller
- * alternates this with survey_family (FAM_ITER times): the edges that the first family takes back
- * as support join the clean pixels, and the axes then follow the toning itself rather than
- * the small mottling of the middle (DQ-2026-0010 seed 1 at --scale 0.25, support recall
- * after one, two, three rounds: ideal 0.937, 0.997, 0.997; raw 0.895, 0.908, 0.942). Needs 5 bands
- * or more (two axes and the ink leave the residual at least two degrees of freedom) and 64 clean
- * pixels. Returns 0 and sets j->fam, else -1 and leaves the family it had. */
+ * noise about the family (fam_sig2) is measured like the pigment noise (noise_var). The
+ * caller alternates this with survey_family (FAM_ITER times): the edges that the first family
+ * takes back as support join the clean pixels, and the axes then follow the toning itself
+ * rather than the small mottling of the middle (DQ-2026-0010 seed 1 at --scale 0.25, support
+ * recall after one, two, three rounds: ideal 0.937, 0.997, 0.997; raw 0.895, 0.908, 0.942).
+ * Needs 5 bands or more (two axes and the ink leave the residual at least two degrees of
+ * freedom) and 64 clean pixels. Returns 0 and sets j->fam, else -1 and leaves the family it
+ * had. */
 #define FAM_REACH 0.5
 #define FAM_ITER 3
 static int support_family(pig_job_t *j)
@@ -1427,8 +1430,8 @@ int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib
     {
         double *scratch = dq_xmalloc((size_t)5 * (j.ms.n_models + 1) * sizeof(double));
         pig_rows(&j, 0, h, SURVEY_STEP, scratch);
-        /* With the support's family known, the survey again: toned support would otherwise
-         * count as a scene pigment (an orpiment of yellowed edges). */
+        /* The support's own family, and the survey's colour pixels judged against it: toned
+         * support would otherwise count as a scene pigment (an orpiment of yellowed edges). */
         for (int it = 0; it < FAM_ITER && support_family(&j) == 0; it++)
             survey_family(&j);
         scene_select(&j, scratch);

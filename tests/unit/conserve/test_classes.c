@@ -90,10 +90,11 @@ static int in_wash(int x, int y)
     return scene_coverage(WASH, x, y) > 0;
 }
 
-/* Paints one capture. mode 0: the 2016 state; 1: the flake; 2: the whole patch faded. seed
- * draws the capture noise (independent per capture, as a camera's); the paper texture, the ink
- * dots (the features registration needs) and an old loss showing the lining are the object's
- * and the same in every capture. gain: the capture's exposure. */
+/* Paints one capture of scene sc. mode 0: the 2016 state; 1: the flake(s); 2: the whole patch
+ * faded; 3: the wash faded with flakes in it. seed draws the capture noise (independent per
+ * capture, as a camera's); the paper texture, the ink dots (the features registration needs)
+ * and an old loss showing the lining are the object's and the same in every capture. gain:
+ * the capture's exposure. */
 static void paint_scene(dq_raster_t *r, int sc, int mode, uint32_t seed, double gain)
 {
     static const double paper[3] = {0.78, 0.70, 0.52}, strong[3] = {0.05, 0.20, 0.16},
@@ -116,8 +117,10 @@ static void paint_scene(dq_raster_t *r, int sc, int mode, uint32_t seed, double 
             double c = scene_coverage(sc, x, y), a = 0;
             if (mode == 1 && (sc == STRONG ? in_flake(x, y) : in_wash_flakes(x, y)))
                 c = 0;
-            if (mode == 2)
+            if (mode == 2 || (mode == 3 && c > 0 && !in_wash_flakes(x, y)))
                 c *= 0.4;
+            if (mode == 3 && in_wash_flakes(x, y))
+                c = 0;
             for (int i = 0; i < 60; i++) {
                 double dx = x - dots[i][0], dy = y - dots[i][1];
                 if (dx * dx + dy * dy < dots[i][2] * dots[i][2])
@@ -256,6 +259,21 @@ DQ_TEST(a_faded_thin_wash_is_fading)
     DQ_CHECK(p.fade >= p.n * 7 / 10);
     DQ_CHECK(p.flake + p.loss <= p.n / 20);
     DQ_CHECK(o.flake + o.fade + o.loss <= o.n / 1000);
+}
+
+/* Flakes inside a faded wash (the wash faded all round them): each moved 1 / 0.6 times as far
+ * as fading would have moved it, which the line fitted to the surround's changes shows. */
+DQ_TEST(flakes_in_a_faded_wash_are_flaking)
+{
+    tally_t f, p, o;
+    DQ_REQUIRE(scene_tally(WASH, 3, 8, 0.96, in_wash_flakes, &f, &o) == 0);
+    report("flakes in fade", &f, &o);
+    DQ_CHECK(f.flake >= f.n * 6 / 10);
+    DQ_CHECK(o.flake + o.fade + o.loss <= o.n / 1000);
+    DQ_REQUIRE(scene_tally(WASH, 3, 8, 0.96, in_wash, &p, &o) == 0);
+    report("the faded wash", &p, &o);
+    DQ_CHECK(p.fade >= (p.n - f.n) * 7 / 10); /* the rest stays fading */
+    DQ_CHECK(p.flake <= f.n * 3 / 2);
 }
 
 /* A fade of Delta E ~1.2 over 25,600 px is statistically plain but invisible: no condition
