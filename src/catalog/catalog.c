@@ -547,13 +547,23 @@ typedef struct {
     dq_image_cb cb;
     void *ud;
     int pending;
+    const char *master; /* by_master: this SHA-256 */
 } image_l_t;
 
 static int image_list_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
 {
     image_l_t *l = ud;
+    if (l->master)
+        return l->cat->be->images->by_master(t, l->master, l->cb, l->ud, err);
     return (l->pending ? l->cat->be->images->pending_list : l->cat->be->images->list)(t, l->cb,
                                                                                       l->ud, err);
+}
+
+int dq_catalog_image_by_master(dq_catalog_t *cat, const char *sha256, dq_image_cb cb, void *ud,
+                               dq_err_t *err)
+{
+    image_l_t l = {.cat = cat, .cb = cb, .ud = ud, .master = sha256};
+    return dq_catalog_read(cat, image_list_txn, &l, err);
 }
 
 int dq_catalog_image_list(dq_catalog_t *cat, dq_image_cb cb, void *ud, dq_err_t *err)

@@ -210,6 +210,11 @@ int dq_catalog_image_put(dq_catalog_t *cat, const dq_image_rec_t *rec, unsigned 
                          const char *who, dq_err_t *err);
 int dq_catalog_image_get(dq_catalog_t *cat, const char *id, dq_image_rec_t *out, dq_err_t *err);
 int dq_catalog_image_list(dq_catalog_t *cat, dq_image_cb cb, void *ud, dq_err_t *err);
+/* The images, then the pending (mid-ingest) rows, whose master is sha256, through the index
+ * on images.master_sha256: cb per row until it returns non-zero. What a delete asks before it
+ * removes a master file that rows may share (issue 12). 0, or -1 with err. Thread-safe. */
+int dq_catalog_image_by_master(dq_catalog_t *cat, const char *sha256, dq_image_cb cb, void *ud,
+                               dq_err_t *err);
 int dq_catalog_image_delete(dq_catalog_t *cat, const char *id, const char *who, dq_err_t *err);
 int dq_catalog_pending_put(dq_catalog_t *cat, const dq_image_rec_t *rec, dq_err_t *err);
 int dq_catalog_pending_list(dq_catalog_t *cat, dq_image_cb cb, void *ud, dq_err_t *err);
@@ -873,10 +878,18 @@ typedef struct {
 int dq_catalog_condjob_create(dq_catalog_t *cat, const dq_condjob_row_t *row, dq_err_t *err);
 /* Writes the progress or outcome of job row->id (state, stage, percent, http_status, record,
  * error) and beats for it; finished 1 stamps finished_ms. A job no longer stored (expired,
- * or swept as failed by another server meanwhile) is left alone: 1. */
-int dq_catalog_condjob_set(dq_catalog_t *cat, const dq_condjob_row_t *row, dq_err_t *err);
-/* The beat of node for every one of its unfinished jobs; *n (may be NULL) gets how many. */
-int dq_catalog_condjob_beat(dq_catalog_t *cat, const char *node, int64_t *n, dq_err_t *err);
+ * or swept as failed by another server meanwhile) is left alone: 1. With pol (the running
+ * server's own writes) it is a compare-and-set in one transaction: the stored job must still
+ * be unfinished and row->node's, and not stopped by pol; a done/failed outcome also loses
+ * when the last beat is older than half of pol->stale_ms. A job found stopped or late is
+ * stored as failed (503, the reason) and the call answers 1: the caller undoes its work. */
+int dq_catalog_condjob_set(dq_catalog_t *cat, const dq_condjob_row_t *row,
+                           const dq_condjob_policy_t *pol, dq_err_t *err);
+/* The beat of node for every one of its unfinished jobs; *n (may be NULL) gets how many.
+ * With pol, every job stopped by pol is first stored as failed (so a server thawing after a
+ * freeze never revives a job other servers answered as failed). */
+int dq_catalog_condjob_beat(dq_catalog_t *cat, const char *node, const dq_condjob_policy_t *pol,
+                            int64_t *n, dq_err_t *err);
 /* The job's JSON into out: {"id", "href", "relic_id", "state", "percent", "user", "node",
  * "created", "stage"?, "record"?, "record_href"?, "error"?: {"status", "message"}}, with a
  * stopped server's job as failed. 404 when unknown, of another relic, or expired. */

@@ -94,6 +94,60 @@ static int collect_stopped(void *ud, const dq_condjob_row_t *row)
     return 0;
 }
 
+static int keep_row(void *ud, const dq_condjob_row_t *row)
+{
+    dq_condjob_row_t *out = ud;
+    *out = *row;
+    out->error = NULL; /* borrowed for the callback only */
+    return 0;
+}
+
+/* Stores the stopped jobs (by w->pol) that collect_stopped found as failed; w->n counts. */
+static int fail_found(w_t *w, dq_store_txn_t *t, dq_err_t *err)
+{
+    for (size_t i = 0; i < w->n_found; i++) {
+        dq_condjob_row_t *r = &w->found[i];
+        snprintf(r->state, sizeof(r->state), "failed");
+        r->http_status = 503;
+        r->error = w->why[i];
+        int e = w->be->condjobs->update(t, r, 1, err);
+        if (e < 0)
+            return -1;
+        w->n += e == 0;
+    }
+    return 0;
+}
+
+/* The compare-and-set of a node's own write (W_SET with a policy): the stored job must still
+ * be unfinished, this node's, and not stopped by the policy; a job whose beat is stale is
+ * stored as failed here instead (what any server answered already), and an outcome arriving
+ * more than half the stale time after the last beat loses too: a reader may have judged it
+ * between this check and the commit only if that commit took half the stale time. 0 when the
+ * write may go on, 1 when it lost (w->result), -1 on an error. */
+static int set_allowed(w_t *w, dq_store_txn_t *t, dq_err_t *err)
+{
+    const dq_store_condjob_ops *ops = w->be->condjobs;
+    dq_condjob_row_t cur;
+    char why[400];
+    int r = ops->get(t, w->row->id, keep_row, &cur, err);
+    if (r < 0)
+        return -1;
+    if (r == 1 || cur.finished_ms || strcmp(cur.node, w->row->node) != 0)
+        return 1;
+    int late = finished_state(w->row->state) && w->pol->stale_ms > 0 &&
+               cur.now_ms - cur.beat_ms > w->pol->stale_ms / 2;
+    if (!stopped(&cur, w->pol, why, sizeof(why)) && !late)
+        return 0;
+    if (late && !stopped(&cur, w->pol, why, sizeof(why)))
+        snprintf(why, sizeof(why), "the server that took this job (%s) was not heard from for "
+                 "%lld s before it finished: its work was undone; send it again", cur.node,
+                 (long long)((cur.now_ms - cur.beat_ms) / 1000));
+    snprintf(cur.state, sizeof(cur.state), "failed");
+    cur.http_status = 503;
+    cur.error = why;
+    return ops->update(t, &cur, 1, err) < 0 ? -1 : 1;
+}
+
 static int write_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
 {
     w_t *w = ud;
@@ -102,6 +156,13 @@ static int write_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
     case W_CREATE:
         return ops->insert(t, w->row, err);
     case W_SET: {
+        if (w->pol) {
+            int a = set_allowed(w, t, err);
+            if (a != 0) {
+                w->result = 1;
+                return a < 0 ? -1 : 0;
+            }
+        }
         int r = ops->update(t, w->row, finished_state(w->row->state), err);
         if (r < 0)
             return -1;
@@ -109,20 +170,16 @@ static int write_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
         return 0;
     }
     case W_BEAT:
+        /* A stale job is never revived by a late beat (a frozen server thawing): it is
+         * stored as failed first, as any server answered it already. */
+        if (w->pol && (ops->unfinished(t, collect_stopped, w, err) < 0 ||
+                       fail_found(w, t, err) < 0))
+            return -1;
+        w->n = 0;
         return ops->beat(t, w->node, &w->n, err);
     default: /* W_SWEEP: fail the stopped, then forget the old */
-        if (ops->unfinished(t, collect_stopped, w, err) < 0)
+        if (ops->unfinished(t, collect_stopped, w, err) < 0 || fail_found(w, t, err) < 0)
             return -1;
-        for (size_t i = 0; i < w->n_found; i++) {
-            dq_condjob_row_t *r = &w->found[i];
-            snprintf(r->state, sizeof(r->state), "failed");
-            r->http_status = 503;
-            r->error = w->why[i];
-            int e = ops->update(t, r, 1, err);
-            if (e < 0)
-                return -1;
-            w->n += e == 0;
-        }
         return ops->expire(t, w->pol->keep_ms, &w->n2, err);
     }
 }
@@ -135,22 +192,30 @@ int dq_catalog_condjob_create(dq_catalog_t *cat, const dq_condjob_row_t *row, dq
     return dq_catalog_write(cat, write_txn, &w, err);
 }
 
-int dq_catalog_condjob_set(dq_catalog_t *cat, const dq_condjob_row_t *row, dq_err_t *err)
+int dq_catalog_condjob_set(dq_catalog_t *cat, const dq_condjob_row_t *row,
+                           const dq_condjob_policy_t *pol, dq_err_t *err)
 {
     if (check_row(row, err) < 0)
         return -1;
-    w_t w = {.be = dq_catalog_backend(cat), .row = row, .kind = W_SET};
-    if (dq_catalog_write(cat, write_txn, &w, err) < 0)
+    w_t w = {.be = dq_catalog_backend(cat), .row = row, .pol = pol, .kind = W_SET};
+    int rc = dq_catalog_write(cat, write_txn, &w, err);
+    free(w.found);
+    free(w.why);
+    if (rc < 0)
         return -1;
     return w.result;
 }
 
-int dq_catalog_condjob_beat(dq_catalog_t *cat, const char *node, int64_t *n, dq_err_t *err)
+int dq_catalog_condjob_beat(dq_catalog_t *cat, const char *node, const dq_condjob_policy_t *pol,
+                            int64_t *n, dq_err_t *err)
 {
     if (!node || !*node)
         return dq_err_set(err, DQ_EINVAL, 400, "condition job: node is required");
-    w_t w = {.be = dq_catalog_backend(cat), .node = node, .kind = W_BEAT};
-    if (dq_catalog_write(cat, write_txn, &w, err) < 0)
+    w_t w = {.be = dq_catalog_backend(cat), .node = node, .pol = pol, .kind = W_BEAT};
+    int rc = dq_catalog_write(cat, write_txn, &w, err);
+    free(w.found);
+    free(w.why);
+    if (rc < 0)
         return -1;
     if (n)
         *n = w.n;

@@ -179,6 +179,11 @@ typedef struct dq_store_image_ops {
     int (*pending_put)(dq_store_txn_t *txn, const dq_image_rec_t *rec, dq_err_t *err);
     int (*pending_list)(dq_store_txn_t *txn, dq_store_image_cb cb, void *ud, dq_err_t *err);
     int (*pending_drop)(dq_store_txn_t *txn, const char *id, dq_err_t *err);
+    /* The images, then the pending rows, whose master_sha256 is sha256 (indexed on images:
+     * images_master), cb per row until it returns non-zero; no order within each. Issue 12:
+     * whether a master is still named before it is removed, without walking every image. */
+    int (*by_master)(dq_store_txn_t *txn, const char *sha256, dq_store_image_cb cb, void *ud,
+                     dq_err_t *err);
     /* The image links of one relic (relic_id non-NULL; no call when the relic is gone; one
      * call with image_id NULL when it has no links) or of every relic (NULL: only linked
      * relics), for the image visibility map (image_map.c). */

@@ -218,6 +218,18 @@ static int pending_drop(dq_store_txn_t *t, const char *id, dq_err_t *err)
     return run_id(t, "DELETE FROM image_pending WHERE id = $1", id, NULL, err);
 }
 
+static int image_by_master(dq_store_txn_t *t, const char *sha256, dq_store_image_cb cb, void *ud,
+                           dq_err_t *err)
+{
+    walk_t w = {cb, ud, 0};
+    pg_params_t p = {0};
+    dq_pg_p_text(&p, sha256);
+    return dq_pg_walk(t,
+                      "SELECT " REC_COLS " FROM images WHERE master_sha256 = $1"
+                      " UNION ALL SELECT " REC_COLS " FROM image_pending WHERE master_sha256 = $1",
+                      &p, image_row, &w, err);
+}
+
 /* ---------------------------------------------------------------- visibility links */
 
 typedef struct {
@@ -258,5 +270,6 @@ const dq_store_image_ops dq_pg_image_ops = {
     .pending_put = pending_put,
     .pending_list = pending_list,
     .pending_drop = pending_drop,
+    .by_master = image_by_master,
     .links = image_links,
 };

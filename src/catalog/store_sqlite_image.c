@@ -224,6 +224,28 @@ static int pending_drop(dq_store_txn_t *t, const char *id, dq_err_t *err)
     return run_id(t, "DELETE FROM image_pending WHERE id = ?1", id, NULL, err);
 }
 
+static int image_by_master(dq_store_txn_t *t, const char *sha256, dq_store_image_cb cb, void *ud,
+                           dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  "SELECT " REC_COLS " FROM images WHERE master_sha256 = ?1"
+                                  " UNION ALL SELECT " REC_COLS
+                                  " FROM image_pending WHERE master_sha256 = ?1",
+                                  err);
+    if (!st)
+        return -1;
+    dq_sq_bind_text(st, 1, sha256);
+    int r;
+    while ((r = dq_sq_row(t, st, "images by master", err)) == 0) {
+        dq_image_rec_t rec;
+        column_rec(st, &rec, 0);
+        if (cb(ud, &rec) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return r < 0 ? -1 : 0;
+}
+
 /* ---------------------------------------------------------------- visibility links */
 
 static int image_links(dq_store_txn_t *t, const char *relic_id, dq_store_link_cb cb, void *ud,
@@ -258,5 +280,6 @@ const dq_store_image_ops dq_sqlite_image_ops = {
     .pending_put = pending_put,
     .pending_list = pending_list,
     .pending_drop = pending_drop,
+    .by_master = image_by_master,
     .links = image_links,
 };

@@ -57,6 +57,11 @@ typedef struct {
     const dq_actor_t *who;      /* conservators and above */
     dq_condrec_progress_fn progress; /* may be NULL */
     void *progress_ud;
+    /* Called once the record is stored (record_id "c<n>"), before the build returns; -1 (with
+     * err) undoes all of it, the record included: a job server's compare-and-set of its
+     * outcome that lost (the job was judged failed meanwhile). May be NULL. */
+    int (*finish)(void *ud, const char *record_id, dq_err_t *err);
+    void *finish_ud;
 } dq_condrec_opts_t;
 
 /* Builds one condition record in one step (docs/conservation.md "One-step records"):

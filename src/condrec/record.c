@@ -155,7 +155,7 @@ typedef struct {
     const char *against_record; /* "c<n>" compared with, or NULL */
     const char *ref_overall;
     char cap_id[DQ_IMAGE_ID_MAX + 1], map_id[DQ_IMAGE_ID_MAX + 1];
-    int cap_ingested, map_ingested, linked;
+    int cap_ingested, map_ingested, linked, cap_linked;
     char *layer_dir;   /* data_dir/tmp/condrec-XXXXXX: the change files before they are stored */
     char *layer_key;   /* "layers/<capture>/changes": their keys' prefix in the store */
     int layers_stored; /* put into the store (undo removes them) */
@@ -315,7 +315,7 @@ static int ingest(build_t *b, const char *src, const char *id, const char *stage
 }
 
 /* The relic's image links as an array of its own, optionally with ours appended. */
-static int set_links(build_t *b, const json_t *links, dq_err_t *err)
+static int set_links(build_t *b, const json_t *links, int64_t if_version, dq_err_t *err)
 {
     char *text = json_dumps(links, JSON_COMPACT);
     /* Linking a capture to the relic is part of the condition record a conservator writes;
@@ -325,7 +325,8 @@ static int set_links(build_t *b, const json_t *links, dq_err_t *err)
     if (who.role < DQ_ROLE_CURATOR)
         who.role = DQ_ROLE_CURATOR;
     dq_buf_t out = {0}, fe = {0};
-    int rc = dq_catalog_relic_set_images(b->cat, b->o->relic_id, text, strlen(text), -1, &who, &out,
+    int rc = dq_catalog_relic_set_images(b->cat, b->o->relic_id, text, strlen(text), if_version,
+                                         &who, &out,
                                          &fe, err);
     dq_buf_free(&out);
     dq_buf_free(&fe);
@@ -333,37 +334,58 @@ static int set_links(build_t *b, const json_t *links, dq_err_t *err)
     return rc;
 }
 
+/* Adds our links to the relic's links as they are now (read again: the build is long, and
+ * another server's job may have linked its own images meanwhile), with If-Match on the
+ * version read and a few tries when someone writes in between. */
 static int link_images(build_t *b, int with_map, dq_err_t *err)
 {
-    b->old_links = json_deep_copy(json_object_get(b->relic, "images"));
-    if (!b->old_links)
-        b->old_links = json_array();
-    json_t *a = json_deep_copy(b->old_links);
-    char zh[64], en[64];
-    snprintf(zh, sizeof(zh), "保存状况影像 %s", b->o->date);
-    snprintf(en, sizeof(en), "Condition capture %s", b->o->date);
-    int have = 0;
-    size_t i;
-    json_t *x;
-    json_array_foreach(a, i, x)
-    {
-        const char *iid = json_string_value(json_object_get(x, "image_id"));
-        if (iid && strcmp(iid, b->cap_id) == 0)
-            have = 1;
+    int rc = -1;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        dq_buf_t d = {0};
+        json_t *rel = NULL;
+        int64_t ver = -1;
+        if (dq_catalog_relic_get(b->cat, b->o->relic_id, b->o->who, &d, &ver, err) < 0 ||
+            !(rel = load_json(&d, err))) {
+            dq_buf_free(&d);
+            return -1;
+        }
+        dq_buf_free(&d);
+        json_decref(b->old_links);
+        b->old_links = json_deep_copy(json_object_get(rel, "images"));
+        json_decref(rel);
+        if (!b->old_links)
+            b->old_links = json_array();
+        json_t *a = json_deep_copy(b->old_links);
+        char zh[64], en[64];
+        snprintf(zh, sizeof(zh), "保存状况影像 %s", b->o->date);
+        snprintf(en, sizeof(en), "Condition capture %s", b->o->date);
+        int have = 0;
+        size_t i;
+        json_t *x;
+        json_array_foreach(a, i, x)
+        {
+            const char *iid = json_string_value(json_object_get(x, "image_id"));
+            if (iid && strcmp(iid, b->cap_id) == 0)
+                have = 1;
+        }
+        b->cap_linked = !have;
+        if (!have)
+            json_array_append_new(a, json_pack("{s:s, s:s, s:{s:s, s:s}}", "image_id", b->cap_id,
+                                               "role", "condition", "label", "zh", zh, "en", en));
+        if (with_map) {
+            snprintf(zh, sizeof(zh), "变化图 %s", b->o->date);
+            snprintf(en, sizeof(en), "Change map %s", b->o->date);
+            json_array_append_new(a, json_pack("{s:s, s:s, s:{s:s, s:s}}", "image_id", b->map_id,
+                                               "role", "change-map", "label", "zh", zh, "en", en));
+        }
+        int changed = json_array_size(a) != json_array_size(b->old_links);
+        rc = changed ? set_links(b, a, ver, err) : 0;
+        json_decref(a);
+        if (rc == 0 && changed)
+            b->linked = 1;
+        if (rc == 0 || err->http_status != 412)
+            break;
     }
-    if (!have)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:{s:s, s:s}}", "image_id", b->cap_id,
-                                           "role", "condition", "label", "zh", zh, "en", en));
-    if (with_map) {
-        snprintf(zh, sizeof(zh), "变化图 %s", b->o->date);
-        snprintf(en, sizeof(en), "Change map %s", b->o->date);
-        json_array_append_new(a, json_pack("{s:s, s:s, s:{s:s, s:s}}", "image_id", b->map_id,
-                                           "role", "change-map", "label", "zh", zh, "en", en));
-    }
-    int rc = json_array_size(a) == json_array_size(b->old_links) ? 0 : set_links(b, a, err);
-    if (rc == 0 && json_array_size(a) != json_array_size(b->old_links))
-        b->linked = 1;
-    json_decref(a);
     return rc;
 }
 
@@ -511,16 +533,11 @@ int dq_condrec_changes_remove(dq_blob_t *store, const char *key, dq_err_t *err)
     return rc;
 }
 
-typedef struct {
-    const char *master_path;
-    int shared;
-} master_use_t;
-
-static int master_used(void *ud, const dq_image_rec_t *rec)
+static int master_named(void *ud, const dq_image_rec_t *rec)
 {
-    master_use_t *u = ud;
-    u->shared |= strcmp(rec->master_path, u->master_path) == 0;
-    return u->shared;
+    (void)rec;
+    *(int *)ud = 1;
+    return 1; /* one is enough */
 }
 
 /* Undoes one ingest of this build: the image's row, then its pyramid and its master in the
@@ -538,11 +555,46 @@ static void undo_ingest(build_t *b, const char *id)
     }
     if (dq_blob_remove(store, rec.pyramid_path, &e) < 0)
         dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", rec.pyramid_path, e.msg);
-    master_use_t u = {rec.master_path, 0};
-    if (dq_catalog_image_list(b->cat, master_used, &u, &e) < 0)
+    /* Asked after our row is gone, through the index on master_sha256 (images and pending
+     * ingests alike); see docs/deploy.md "Several servers" for the race this leaves. */
+    int shared = 0;
+    if (dq_catalog_image_by_master(b->cat, rec.master_sha256, master_named, &shared, &e) < 0)
         dq_log(DQ_LOG_WARN, "condrec", "undo: %s kept: %s", rec.master_path, e.msg);
-    else if (!u.shared && dq_blob_remove(store, rec.master_path, &e) < 0)
+    else if (!shared && dq_blob_remove(store, rec.master_path, &e) < 0)
         dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", rec.master_path, e.msg);
+}
+
+/* Takes our links (the capture's, when we added it, and the map's) out of the relic's links
+ * as they are now: other writers (another server's job on the same relic) may have linked
+ * images since, so the list from before ours is not written back. If-Match on the version
+ * read, a few tries when someone writes in between. */
+static int unlink_ours(build_t *b, dq_err_t *err)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        dq_buf_t d = {0};
+        json_t *rel = NULL, *keep = json_array(), *x;
+        int64_t ver = -1;
+        size_t i, n = 0;
+        int rc = -1;
+        if (dq_catalog_relic_get(b->cat, b->o->relic_id, b->o->who, &d, &ver, err) == 0 &&
+            (rel = load_json(&d, err))) {
+            json_array_foreach(json_object_get(rel, "images"), i, x)
+            {
+                const char *iid = json_string_value(json_object_get(x, "image_id"));
+                n++;
+                if (!iid || !((b->cap_linked && strcmp(iid, b->cap_id) == 0) ||
+                              strcmp(iid, b->map_id) == 0))
+                    json_array_append(keep, x);
+            }
+            rc = json_array_size(keep) == n ? 0 : set_links(b, keep, ver, err);
+        }
+        json_decref(rel);
+        json_decref(keep);
+        dq_buf_free(&d);
+        if (rc == 0 || err->http_status != 412)
+            return rc;
+    }
+    return -1;
 }
 
 /* Undoes what was stored, newest first. Errors are logged: the original error is the one the
@@ -550,7 +602,7 @@ static void undo_ingest(build_t *b, const char *id)
 static void undo(build_t *b)
 {
     dq_err_t e = {0};
-    if (b->linked && set_links(b, b->old_links, &e) < 0)
+    if (b->linked && unlink_ours(b, &e) < 0)
         dq_log(DQ_LOG_WARN, "condrec", "undo: relic %s links: %s", b->o->relic_id, e.msg);
     if (b->map_ingested)
         undo_ingest(b, b->map_id);
@@ -743,6 +795,19 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
         if (fe.len)
             dq_log(DQ_LOG_WARN, "condrec", "record refused: %.*s", (int)fe.len, fe.data);
         goto out;
+    }
+    if (o->finish) {
+        json_t *r = json_loadb(out->data, out->len, 0, NULL);
+        char rid[24];
+        snprintf(rid, sizeof(rid), "%s", r ? json_string_value(json_object_get(r, "id")) : "");
+        json_decref(r);
+        if (o->finish(o->finish_ud, rid, err) < 0) {
+            dq_err_t e = {0};
+            if (dq_catalog_condition_delete(cat, o->relic_id, rid, -1, o->who, &e) < 0)
+                dq_log(DQ_LOG_WARN, "condrec", "undo: record %s: %s", rid, e.msg);
+            dq_buf_reset(out);
+            goto out;
+        }
     }
     progress(&b, "done", 100);
     rc = 0;

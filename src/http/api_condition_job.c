@@ -161,11 +161,12 @@ static void *beat_loop(void *arg)
         }
         pthread_mutex_unlock(&r->lock);
         dq_err_t err = {0};
+        dq_condjob_policy_t pol = policy(r);
         for (int i = 0; i < n; i++)
-            if (dq_catalog_condjob_set(r->cat, &rows[i], &err) < 0)
+            if (dq_catalog_condjob_set(r->cat, &rows[i], &pol, &err) < 0)
                 dq_log(DQ_LOG_WARN, "http", "condition job %s: progress: %s", rows[i].id, err.msg);
         if (n_active && dq_now_us() - last_beat >= every_ms * 1000) {
-            if (dq_catalog_condjob_beat(r->cat, r->node, NULL, &err) < 0)
+            if (dq_catalog_condjob_beat(r->cat, r->node, &pol, NULL, &err) < 0)
                 dq_log(DQ_LOG_WARN, "http", "condition jobs: beat: %s", err.msg);
             last_beat = dq_now_us();
         } else if (!n_active) {
@@ -250,8 +251,8 @@ static void on_progress(void *ud, const char *stage, int percent)
 
 /* Writes the job's state now (not at the beater's next tick): a change of state is what a
  * poll waits for. Called on the job's thread, without the lock. */
-static void write_state(cjob_t *j, const char *state, int status, const char *why,
-                        const char *record)
+static int write_state(cjob_t *j, const char *state, int status, const char *why,
+                       const char *record)
 {
     dq_condjobs_t *r = j->reg;
     pthread_mutex_lock(&r->lock);
@@ -265,13 +266,33 @@ static void write_state(cjob_t *j, const char *state, int status, const char *wh
     pthread_mutex_unlock(&r->lock);
     row.error = why;
     dq_err_t err = {0};
-    int rc = dq_catalog_condjob_set(r->cat, &row, &err);
+    /* compare-and-set: only while the stored job is still running here and not judged
+     * stopped (catalog.h dq_catalog_condjob_set with a policy) */
+    dq_condjob_policy_t pol = policy(r);
+    int rc = dq_catalog_condjob_set(r->cat, &row, &pol, &err);
     if (rc < 0)
         dq_log(DQ_LOG_WARN, "http", "condition job %s: cannot store state %s: %s", row.id, state,
                err.msg);
     else if (rc == 1)
         dq_log(DQ_LOG_WARN, "http", "condition job %s was failed by another server meanwhile",
                row.id);
+    return rc;
+}
+
+/* condrec's finish hook: the record is stored; the job becomes done only if it still runs
+ * here. A job judged failed meanwhile (this server frozen past the stale time) loses, and the
+ * build undoes the record and everything it stored. */
+static int finish_job(void *ud, const char *record_id, dq_err_t *err)
+{
+    cjob_t *j = ud;
+    int rc = write_state(j, "done", 201, NULL, record_id);
+    if (rc == 0)
+        return 0;
+    dq_log(DQ_LOG_WARN, "http", "condition job %s: record %s undone (the job was judged failed)",
+           j->row.id, record_id);
+    return dq_err_set(err, DQ_EINTERNAL, 503,
+                      rc == 1 ? "the job was judged failed before it finished"
+                              : "the job's outcome could not be stored");
 }
 
 static void deactivate(dq_condjobs_t *r, cjob_t *j)
@@ -309,18 +330,16 @@ static void job_run(void *arg, int64_t deadline_us, int expired)
                                .store = r->store,
                                .who = &j->who,
                                .progress = on_progress,
-                               .progress_ud = j};
+                               .progress_ud = j,
+                               .finish = finish_job,
+                               .finish_ud = j};
         dq_buf_t out = {0};
         dq_err_t err = {0};
         if (dq_condrec_build(r->cat, &o, &out, &err) < 0) {
             dq_log(DQ_LOG_INFO, "http", "condition job %s on %s failed: %s", j->row.id,
                    j->row.relic_id, err.msg);
             write_state(j, "failed", err.http_status ? err.http_status : 500, err.msg, NULL);
-        } else {
-            json_t *rec = json_loadb(out.data, out.len, 0, NULL);
-            write_state(j, "done", 201, NULL, json_string_value(json_object_get(rec, "id")));
-            json_decref(rec);
-        }
+        } /* else finish_job stored "done" */
         dq_buf_free(&out);
     }
     deactivate(r, j);

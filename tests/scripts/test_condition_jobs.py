@@ -13,7 +13,8 @@ its own --data), on loopback, with the Node fixture of test_cluster.py and --job
     since A ran on this host and its process is gone;
   - node A is frozen (SIGSTOP) while a job runs: its beats stop, and B answers failed after
     the stale time ("not been heard from");
-  - the next POST's sweep stores those failures, so they stay failed.
+  - the next POST's sweep stores those failures, so they stay failed; A thawed finishes its
+    job, loses the compare-and-set of its outcome and undoes its record, links and files;
 Then one node on SQLite: killed mid-job and started again on the same data, it answers its
 earlier life's job as failed. Polling is bounded; nothing sleeps for timing.
 Prints NOT RUN when PostgreSQL 15 is not installed (the SQLite part still runs)."""
@@ -222,6 +223,31 @@ def cluster(tmp, gen, c16, c26):
             check(sorted(out) == sorted([f"{j['id']}|failed|t", f"{j2['id']}|failed|t"]),
                   f"B's sweep stored both failures: {out}")
             wait_state(B, j3["href"], ("done", "failed"), 120)
+            # ---- A thaws and finishes its job: its compare-and-set loses (the job is
+            # failed), it undoes what it stored, and the job stays failed
+            a.proc.send_signal(signal.SIGCONT)
+            mark = f"condition job {j2['id']}: record"
+
+            def undone():  # the loser's log line, then its undo's last step done
+                with open(f"{tmp}/{a.name}.log", errors="replace") as f:
+                    return (any(mark in ln and "undone" in ln for ln in f) and
+                            not os.path.exists(f"{store}/layers/{relic}.condition-20260502"))
+            undone_seen = poll(undone, 120)
+            x, y = state_of(B, j2["href"]), state_of(A, j2["href"])
+            check(undone_seen and x["state"] == "failed" and x == y,
+                  f"A thawed: its late outcome lost, the job stays failed on A and B "
+                  f"({x['state']}, {undone_seen})")
+            st, _, lst = B.call("GET", f"/api/relics/{relic}/condition")
+            dates = [r.get("date") for r in (lst or {}).get("items", [])]
+            st2, _, _ = B.call("GET", f"/api/images/{relic}.condition-20260502/info.json")
+            after = B.call("GET", f"/api/relics/{relic}")[2]
+            check("2026-05-02" not in dates and st2 == 404 and
+                  not os.path.exists(f"{store}/layers/{relic}.condition-20260502") and
+                  not [i for i in after.get("images", [])
+                       if "condition-20260502" in i.get("image_id", "")],
+                  f"... and undid its record, capture, links and change files ({dates}, {st2}, "
+                  f"{[(d, fs) for d, _, fs in os.walk(store + '/layers') if '0502' in d]}, "
+                  f"{[i.get('image_id') for i in after.get('images', [])]})")
         finally:
             a.proc.send_signal(signal.SIGCONT)
             a.kill()

@@ -92,7 +92,7 @@ DQ_TEST(condjob_states_as_polled)
     snprintf(r.state, sizeof(r.state), "running");
     snprintf(r.stage, sizeof(r.stage), "registering");
     r.percent = 10;
-    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, &err), 0);
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, NULL, &err), 0);
     j = poll_job(c, "relic-1", "j00aa", &pol, &st);
     DQ_CHECK_STR(str(j, "state"), "running");
     DQ_CHECK_STR(str(j, "stage"), "registering");
@@ -102,7 +102,7 @@ DQ_TEST(condjob_states_as_polled)
     snprintf(r.state, sizeof(r.state), "done");
     snprintf(r.record, sizeof(r.record), "c7");
     r.percent = 100, r.http_status = 201;
-    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, &err), 0);
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, NULL, &err), 0);
     j = poll_job(c, "relic-1", "j00aa", &pol, &st);
     DQ_CHECK_STR(str(j, "state"), "done");
     DQ_CHECK_STR(str(j, "record"), "c7");
@@ -111,7 +111,7 @@ DQ_TEST(condjob_states_as_polled)
     /* a finished job is never changed again: 1, and the answer stays */
     snprintf(r.state, sizeof(r.state), "failed");
     r.error = "late";
-    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, &err), 1);
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, NULL, &err), 1);
     j = poll_job(c, "relic-1", "j00aa", &pol, &st);
     DQ_CHECK_STR(str(j, "state"), "done");
     json_decref(j);
@@ -121,7 +121,7 @@ DQ_TEST(condjob_states_as_polled)
     snprintf(f.state, sizeof(f.state), "failed");
     f.http_status = 422;
     f.error = "the capture cannot be compared with x";
-    DQ_CHECK_INT(dq_catalog_condjob_set(c, &f, &err), 0);
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &f, NULL, &err), 0);
     j = poll_job(c, "relic-1", "j00ff", &pol, &st);
     json_t *e = json_object_get(j, "error");
     DQ_CHECK_INT((int)json_integer_value(json_object_get(e, "status")), 422);
@@ -141,7 +141,7 @@ DQ_TEST(condjob_stopped_servers_fail_and_old_jobs_go)
     DQ_REQUIRE(dq_catalog_condjob_create(c, &b, &err) == 0);
     DQ_REQUIRE(dq_catalog_condjob_create(c, &d, &err) == 0);
     int64_t n = -1;
-    DQ_CHECK(dq_catalog_condjob_beat(c, "hostB/2/00000000.2", &n, &err) == 0 && n == 2);
+    DQ_CHECK(dq_catalog_condjob_beat(c, "hostB/2/00000000.2", NULL, &n, &err) == 0 && n == 2);
     /* a dead server's job is failed at once, naming the server */
     dq_condjob_policy_t dead = {.stale_ms = 3600000, .keep_ms = 86400000, .dead = dead_node,
                                 .ud = "hostA/1/00000000.1"};
@@ -173,7 +173,7 @@ DQ_TEST(condjob_stopped_servers_fail_and_old_jobs_go)
     json_decref(j);
     /* the stored failure is final: its server cannot overwrite it */
     snprintf(a.state, sizeof(a.state), "done");
-    DQ_CHECK_INT(dq_catalog_condjob_set(c, &a, &err), 1);
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &a, NULL, &err), 1);
     /* finished jobs are forgotten after keep_ms (here 0: as soon as the clock moves) */
     dq_condjob_policy_t keep0 = {.stale_ms = 3600000, .keep_ms = 0};
     DQ_CHECK(polls_to(c, "j0001", &keep0, NULL));
@@ -202,6 +202,39 @@ DQ_TEST(condjob_bad_input)
     r.percent = 0;
     DQ_REQUIRE(dq_catalog_condjob_create(c, &r, &err) == 0);
     DQ_CHECK(dq_catalog_condjob_create(c, &r, &err) < 0 && err.http_status == 409);
-    DQ_CHECK(dq_catalog_condjob_beat(c, "", NULL, &err) < 0 && err.http_status == 400);
+    DQ_CHECK(dq_catalog_condjob_beat(c, "", NULL, NULL, &err) < 0 && err.http_status == 400);
+    dq_catalog_close(c);
+}
+
+/* A server's own writes with a policy are a compare-and-set (issue 12, defect 2 of session
+ * 23): another node's job, or a job silent past the stale time, is not overwritten; the stale
+ * one is stored as failed, a late beat never revives it, and its outcome loses. */
+DQ_TEST(condjob_set_is_compare_and_set)
+{
+    dq_catalog_t *c = fx_open();
+    dq_condjob_policy_t pol = {.stale_ms = 60000, .keep_ms = 86400000};
+    dq_err_t err = {0};
+    dq_condjob_row_t r = job("j0c01", "r", "hostA/1/00000000.1");
+    DQ_REQUIRE(dq_catalog_condjob_create(c, &r, &err) == 0);
+    snprintf(r.state, sizeof(r.state), "running");
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, &pol, &err), 0); /* fresh and ours */
+    dq_condjob_row_t other = r;
+    snprintf(other.node, sizeof(other.node), "hostB/2/00000000.2");
+    snprintf(other.state, sizeof(other.state), "done");
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &other, &pol, &err), 1); /* not B's job */
+    DQ_CHECK(polls_to(c, "j0c01", &pol, "running"));
+    /* silent past a stale time of 1 ms: judged failed, and the late outcome loses */
+    dq_condjob_policy_t quick = {.stale_ms = 1, .keep_ms = 86400000};
+    DQ_CHECK(polls_to(c, "j0c01", &quick, "failed"));
+    DQ_CHECK(dq_catalog_condjob_beat(c, r.node, &quick, NULL, &err) == 0);
+    snprintf(r.state, sizeof(r.state), "done");
+    snprintf(r.record, sizeof(r.record), "c1");
+    r.http_status = 201;
+    DQ_CHECK_INT(dq_catalog_condjob_set(c, &r, &pol, &err), 1);
+    int st;
+    json_t *j = poll_job(c, "r", "j0c01", &pol, &st); /* stored: failed under any policy */
+    DQ_CHECK_STR(str(j, "state"), "failed");
+    DQ_CHECK(!json_object_get(j, "record"));
+    json_decref(j);
     dq_catalog_close(c);
 }
