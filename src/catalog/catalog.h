@@ -834,7 +834,7 @@ int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_
 /* ======== condition jobs (condition_job.c; issue 12 with issue 15's several servers) ======== */
 /* The state of a one-step condition record running on some server's job queue (docs/api.md
  * "Condition records in one step"), kept in the catalog so that every server sharing it
- * answers a poll with the same JSON. The server that took a job ("node": "host/pid/start")
+ * answers a poll with the same JSON. The server that took a job ("node": "host/pid/where.start")
  * runs it on its own queue, writes its progress here and beats for it while it is queued or
  * running; a job whose node stopped (its process is gone, as far as this host can tell, or its
  * beat is older than the stale time) is answered as failed (503, with the reason), and is

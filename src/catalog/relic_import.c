@@ -9,6 +9,7 @@
 #include "catalog/relic_internal.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -949,33 +950,150 @@ static json_t *from_flat(json_t *in, int *lenient)
 
 /* ---------------------------------------------------------------- the driver */
 
+/* The reader and the writer overlap (issue 15): while one batch is validated against the
+ * catalog and written (relic_import_batch, on a thread of its own), the next is read, parsed
+ * and validated here. On PostgreSQL the server writes the rows while the client works, and
+ * before this the parsing left the server idle for a third of an import. The outcome is that
+ * of one batch after the other: what the reader finds wrong in batch k + 1 (bad lines,
+ * invalid documents) is held and reported only once batch k is done, in the order it was
+ * found (bad lines as read, then invalid documents in row order, as relic_import_batch
+ * reports them), so every callback comes from one thread at a time and in the same order;
+ * a failed batch stops the import, with the next batch's rows unwritten. */
+
+/* A bad row held for reporting (why owned). */
+typedef struct {
+    long line;
+    char *why;
+} held_t;
+
+/* A batch on its way to the catalog: what the writer thread reads and fills. */
 typedef struct {
     dq_catalog_t *cat;
     const dq_import_opts_t *o;
     const dq_actor_t *who;
     dq_import_stats_t *st;
     relic_import_row_t *rows;
+    json_t **norm;
+    int n;
+    int64_t seen, bytes; /* progress once it is written */
+    int rc;
+    dq_err_t err;
+} wbatch_t;
+
+typedef struct {
+    dq_catalog_t *cat;
+    const dq_import_opts_t *o;
+    const dq_actor_t *who;
+    dq_import_stats_t *st;
+    relic_import_row_t *rows; /* the batch being read */
+    json_t **norm;
     int n, cap;
     int64_t seen;
+    held_t *held; /* bad rows of the batch being read, not yet reported */
+    int n_held, cap_held;
+    wbatch_t w; /* the batch being written, while busy */
+    pthread_t writer;
+    int busy;
 } run_t;
+
+static void hold(run_t *r, long line, char *why)
+{
+    if (r->n_held == r->cap_held) {
+        r->cap_held = r->cap_held ? 2 * r->cap_held : 64;
+        r->held = dq_xrealloc(r->held, (size_t)r->cap_held * sizeof(*r->held));
+    }
+    r->held[r->n_held++] = (held_t){line, why};
+}
 
 static void row_error(run_t *r, long line, const char *why)
 {
-    if (r->o->on_error)
-        r->o->on_error(r->o->ud, line, why);
-    r->st->failed++;
+    hold(r, line, dq_xstrdup(why));
 }
 
+static void *writer_main(void *arg)
+{
+    wbatch_t *w = arg;
+    w->rc = relic_import_batch(w->cat, w->rows, w->norm, w->n, w->who, w->o->dry_run,
+                               w->o->on_error, w->o->ud, w->st, &w->err);
+    return NULL;
+}
+
+/* After the batch was written: 0, or -1 with its error; reports its progress. */
+static int writer_done(run_t *r, dq_err_t *err)
+{
+    for (int i = 0; i < r->w.n; i++) { /* freed by the thread that parsed them */
+        json_decref(r->w.rows[i].doc);
+        json_decref(r->w.norm[i]);
+        r->w.rows[i].doc = NULL;
+        r->w.norm[i] = NULL;
+    }
+    if (r->w.rc < 0) {
+        *err = r->w.err;
+        return -1;
+    }
+    if (r->o->on_progress)
+        r->o->on_progress(r->o->ud, r->w.seen, r->w.bytes);
+    return 0;
+}
+
+/* Waits for the batch being written (writer_done's answer; 0 when none). */
+static int writer_wait(run_t *r, dq_err_t *err)
+{
+    if (!r->busy)
+        return 0;
+    pthread_join(r->writer, NULL);
+    r->busy = 0;
+    return writer_done(r, err);
+}
+
+/* Hands the rows read so far to the writer: validates them here, waits for the batch before,
+ * reports what this one's reading found, and starts writing it. */
 static int flush(run_t *r, int64_t bytes, dq_err_t *err)
 {
-    if (r->n == 0)
+    for (int i = 0; i < r->n; i++) {
+        char *why = NULL;
+        r->norm[i] = relic_import_norm(r->rows[i].doc, &why);
+        if (!r->norm[i])
+            hold(r, r->rows[i].line, why);
+    }
+    int rc = writer_wait(r, err);
+    for (int k = 0; k < r->n_held; k++) {
+        if (rc == 0) {
+            if (r->o->on_error)
+                r->o->on_error(r->o->ud, r->held[k].line, r->held[k].why);
+            r->st->failed++;
+        }
+        free(r->held[k].why);
+    }
+    r->n_held = 0;
+    if (rc < 0)
+        return -1;
+    if (r->n == 0) {
+        if (r->o->on_progress)
+            r->o->on_progress(r->o->ud, r->seen, bytes);
         return 0;
-    int rc = relic_import_batch(r->cat, r->rows, r->n, r->who, r->o->dry_run, r->o->on_error,
-                                r->o->ud, r->st, err);
+    }
+    /* the batch goes to the writer; the reader takes the writer's old arrays */
+    relic_import_row_t *rows = r->w.rows;
+    json_t **norm = r->w.norm;
+    r->w = (wbatch_t){.cat = r->cat,
+                      .o = r->o,
+                      .who = r->who,
+                      .st = r->st,
+                      .rows = r->rows,
+                      .norm = r->norm,
+                      .n = r->n,
+                      .seen = r->seen,
+                      .bytes = bytes};
+    r->rows = rows;
+    r->norm = norm;
     r->n = 0;
-    if (r->o->on_progress)
-        r->o->on_progress(r->o->ud, r->seen, bytes);
-    return rc;
+    if (pthread_create(&r->writer, NULL, writer_main, &r->w) == 0) {
+        r->busy = 1;
+        return 0;
+    }
+    writer_main(&r->w); /* no thread: write it here */
+    return writer_done(r, err);
 }
 
 static int push(run_t *r, json_t *doc, long line, int lenient, int64_t bytes, dq_err_t *err)
@@ -1122,6 +1240,9 @@ int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
         return dq_err_set(err, DQ_EINVAL, 403, "importing records needs the curator role");
     r.cap = opts->batch_rows > 0 ? DQ_MIN(opts->batch_rows, 100000) : 10000;
     r.rows = dq_xcalloc((size_t)r.cap, sizeof(*r.rows));
+    r.norm = dq_xcalloc((size_t)r.cap, sizeof(*r.norm));
+    r.w.rows = dq_xcalloc((size_t)r.cap, sizeof(*r.w.rows));
+    r.w.norm = dq_xcalloc((size_t)r.cap, sizeof(*r.w.norm));
     src_t *src = dq_xcalloc(1, sizeof(*src));
     src->in = in;
     src->line = 1;
@@ -1141,9 +1262,23 @@ int dq_catalog_import(dq_catalog_t *cat, FILE *in, const dq_import_opts_t *opts,
     default:
         dq_err_set(err, DQ_EINVAL, 400, "import: unknown format");
     }
-    for (int i = 0; i < r.n; i++)
+    /* the last batch (after a failure too: its thread must end before its rows go) */
+    dq_err_t werr = {0};
+    if (writer_wait(&r, &werr) < 0 && rc == 0) {
+        *err = werr;
+        rc = -1;
+    }
+    for (int k = 0; k < r.n_held; k++) /* unreported only when the import failed */
+        free(r.held[k].why);
+    free(r.held);
+    for (int i = 0; i < r.n; i++) {
         json_decref(r.rows[i].doc);
+        json_decref(r.norm[i]);
+    }
     free(r.rows);
+    free(r.norm);
+    free(r.w.rows);
+    free(r.w.norm);
     free(src);
     return rc;
 }

@@ -409,7 +409,8 @@ typedef struct {
     int n_audits, cap_audits;
 } batch_t;
 
-static void report_fe(batch_t *b, long line, json_t *fe)
+/* The field errors fe as one line (new string). */
+static char *fe_text(json_t *fe)
 {
     dq_buf_t msg = {0};
     const char *k;
@@ -420,10 +421,27 @@ static void report_fe(batch_t *b, long line, json_t *fe)
             dq_buf_puts(&msg, "; ");
         dq_buf_printf(&msg, "%s: %s", *k ? k : "document", json_string_value(v));
     }
+    if (!msg.len)
+        dq_buf_puts(&msg, "invalid");
+    return dq_buf_steal(&msg, NULL);
+}
+
+static void report_fe(batch_t *b, long line, json_t *fe)
+{
+    char *msg = fe_text(fe);
     if (b->on_error)
-        b->on_error(b->ud, line, msg.data ? msg.data : "invalid");
+        b->on_error(b->ud, line, msg);
     b->st->failed++;
-    dq_buf_free(&msg);
+    free(msg);
+}
+
+json_t *relic_import_norm(json_t *doc, char **why)
+{
+    json_t *fe = json_object();
+    json_t *d = relic_normalize(doc, fe);
+    *why = d ? NULL : fe_text(fe);
+    json_decref(fe);
+    return d;
 }
 
 static void audit_push(batch_t *b, const char *action, const char *id, char *detail, int pend)
@@ -647,9 +665,9 @@ out:
     return rc;
 }
 
-int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, int n, const dq_actor_t *who,
-                       int dry_run, dq_import_error_fn on_error, void *ud, dq_import_stats_t *st,
-                       dq_err_t *err)
+int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, json_t **norm, int n,
+                       const dq_actor_t *who, int dry_run, dq_import_error_fn on_error, void *ud,
+                       dq_import_stats_t *st, dq_err_t *err)
 {
     batch_t b = {.cat = cat,
                  .rows = rows,
@@ -669,6 +687,10 @@ int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, int n, const
     b.ids = dq_xcalloc(PEND_MAX, sizeof(*b.ids));
     b.errs = dq_xcalloc(PEND_MAX, sizeof(*b.errs));
     for (int i = 0; i < n; i++) {
+        if (norm) { /* validated and reported by the caller */
+            b.norm[i] = norm[i];
+            continue;
+        }
         json_t *fe = json_object();
         b.norm[i] = relic_normalize(rows[i].doc, fe);
         if (!b.norm[i])
@@ -688,7 +710,7 @@ int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, int n, const
                 relic_dict_add(cat, b.norm[i]);
     rc = 0;
 out:
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !norm; i++) {
         json_decref(b.norm[i]);
         json_decref(rows[i].doc);
         rows[i].doc = NULL;

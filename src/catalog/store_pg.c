@@ -37,6 +37,15 @@ typedef struct {
     const char *sql;
 } migration_t;
 
+/* What runs after a migration's sql in its transaction, for a change SQL cannot make (the
+ * tokenizer is ours: migration 25 makes every relic's tsvector again). */
+static const struct {
+    int version;
+    int (*then)(dq_store_txn_t *t, dq_err_t *err);
+} migration_then[] = {
+    {25, dq_pg_relic_pairs_rebuild}, /* store_pg_relic_search.c */
+};
+
 /* Migration 8 on SQLite adds an FTS5 vocabulary table that bounds matches before they run;
  * PostgreSQL has no use for it (match_bound is left out), but the version is kept in step. */
 static const char noop_schema[] = "SELECT 1";
@@ -68,6 +77,10 @@ static const migration_t migrations[] = {
      dq_pg_withdrawal_backfill}, /* store_pg_kinds.c */
     {23, "relic search tables compressed with lz4", dq_pg_relic_lz4_schema}, /* _relic.c */
     {24, "condition jobs shared by every server", dq_pg_condjob_schema}, /* _condjob.c */
+    {25, "relic search: pair lexemes and markers in relic_fts",
+     dq_pg_relic_pairs_schema}, /* store_pg_relic_search.c, and migration_then */
+    {26, "relics without child foreign keys, unread btrees or row triggers on insert",
+     dq_pg_bulk_schema}, /* store_pg_kinds.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -610,7 +623,11 @@ static int migrate(pg_store_t *s, dq_err_t *err)
             goto fail;
         if (e == 1) {
             dq_pg_p_text(&p, m->what);
-            if (control(t, m->sql, err) < 0 ||
+            int (*then)(dq_store_txn_t *, dq_err_t *) = NULL;
+            for (size_t k = 0; k < DQ_ARRAY_LEN(migration_then); k++)
+                if (migration_then[k].version == m->version)
+                    then = migration_then[k].then;
+            if (control(t, m->sql, err) < 0 || (then && then(t, err) < 0) ||
                 dq_pg_run(t,
                           "INSERT INTO schema_version (version, what, applied_at)"
                           " VALUES ($1, $2, " DQ_PG_NOW ")",

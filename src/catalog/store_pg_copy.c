@@ -266,7 +266,7 @@ static void fts_binary(dq_store_txn_t *txn, dq_buf_t *b, const dq_store_val_t *r
                 dq_buf_append(b, f[k], v[1 + k].len);
         }
         dq_buf_reset(tsv);
-        dq_pg_tsvector_bin(txn->search, f, 4, 1, tsv);
+        dq_pg_tsvector_bin(txn->search, f, 4, DQ_PG_RELIC_TSV, tsv);
         bin_int(b, (uint32_t)tsv->len, 4);
         dq_buf_append(b, tsv->data ? tsv->data : "", tsv->len);
     }

@@ -186,7 +186,10 @@ void dq_pg_array_add(dq_buf_t *b, const char *v);
 
 extern const char dq_pg_image_schema[], dq_pg_pending_schema[];
 extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[], dq_pg_relic_title_schema[],
-    dq_pg_relic_lz4_schema[];
+    dq_pg_relic_lz4_schema[], dq_pg_relic_pairs_schema[];
+/* Migration 25's second half, after dq_pg_relic_pairs_schema in the same transaction
+ * (store_pg_relic_search.c): relic_fts's tsvectors made again, with pair lexemes. */
+int dq_pg_relic_pairs_rebuild(dq_store_txn_t *t, dq_err_t *err);
 extern const char dq_pg_account_schema[], dq_pg_account_fold_schema[];
 extern const char dq_pg_annotation_schema[], dq_pg_lesson_schema[];
 
@@ -199,7 +202,8 @@ extern const dq_store_lesson_ops dq_pg_lesson_ops;
 /* store_pg_kinds.c: migrations 9, 10, 11, 12, 14 and their ops */
 extern const char dq_pg_spectral_schema[], dq_pg_condition_schema[], dq_pg_style_schema[],
     dq_pg_scene_schema[], dq_pg_network_schema[], dq_pg_withdrawal_schema[],
-    dq_pg_withdrawal_backfill[]; /* migration 19 */
+    dq_pg_withdrawal_backfill[], /* migration 19 */
+    dq_pg_bulk_schema[];         /* migration 26 */
 extern const dq_store_spectral_ops dq_pg_spectral_ops;
 extern const dq_store_condition_ops dq_pg_condition_ops;
 extern const dq_store_style_ops dq_pg_style_ops;
@@ -219,29 +223,37 @@ int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err);
 
 /* ---- store_pg_text.c: index terms and phrase hits (no SQL) ---- */
 
+/* Flags of the text functions below: the tokenizer's pinyin and initials tokens (bit 0), and
+ * DQ_PG_PAIRS, the pair lexemes and markers that relic_fts holds since migration 25
+ * (store_pg_text.c, "pair lexemes"): its tsvectors are made with DQ_PG_RELIC_TSV and its
+ * queries rendered with DQ_PG_PAIRS. Annotations, lessons and the glossary have neither. */
+#define DQ_PG_PAIRS 0x100
+#define DQ_PG_RELIC_TSV (1 | DQ_PG_PAIRS)
 /* Appends to out the tsvector literal of the fields (NULL = empty) with weights A, B, C, D
- * in order: danqing's tokenizer in document mode (pinyin when pinyin is 1), one tsvector
+ * in order: danqing's tokenizer in document mode (pinyin when flags has bit 0), one tsvector
  * position per tokenizer position, colocated tokens at the same position, one empty
- * position between fields (so that no phrase spans two). *n_pos gets the positions used
- * (the text's length in tokens, as FTS5 counts it). */
-void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_fields, int pinyin,
+ * position between fields (so that no phrase spans two); with DQ_PG_PAIRS also the pair
+ * lexemes and markers. *n_pos gets the positions used (the text's length in tokens, as FTS5
+ * counts it). */
+void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_fields, int flags,
                     dq_buf_t *out, int64_t *n_pos);
 /* The same tsvector in PostgreSQL's binary send/receive form (a COPY ... (FORMAT binary)
  * field), appended to out. */
-void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_fields,
-                        int pinyin, dq_buf_t *out);
+void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_fields, int flags,
+                        dq_buf_t *out);
 /* The tsquery of plan: what is DQ_RELIC_MATCH_ALL (every term, a term any of its phrases),
  * DQ_RELIC_MATCH_BOOST (any boost phrase) or DQ_RELIC_MATCH_TITLE (every term within
- * weights A or B). Appends nothing when nothing can match (no boost phrases; a term whose
- * phrases have no tokens). Phrases become <-> chains of quoted lexemes: nothing a user typed
+ * weights A or B), or-ed with DQ_PG_PAIRS for relic_fts. Appends nothing when nothing can
+ * match (no boost phrases; a term whose phrases have no tokens). Phrases become <-> chains of
+ * quoted lexemes (with DQ_PG_PAIRS: pair lexemes where they exist): nothing a user typed
  * becomes tsquery syntax. */
 void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out);
-/* A one-term plan's DQ_RELIC_MATCH_ALL query in two parts whose matches together are the
- * query's: its one-lexeme alternatives (exact, which GIN answers without reading rows) and
- * its phrases (rechecked against each candidate's positions). PostgreSQL rechecks every
- * candidate of a query that holds any phrase, so 'qiushan' | 'qiu' <-> 'shan' read 19,000
- * tsvectors from TOAST that the lexeme alone had matched. 1 when both parts are non-empty
- * (appended to exact and phrased), else 0 and nothing appended. */
+/* A one-term plan's DQ_RELIC_MATCH_ALL | DQ_PG_PAIRS query in two parts whose matches together
+ * are the query's: its one-lexeme alternatives (exact, which GIN answers without reading
+ * rows) and its phrases (rechecked against each candidate's positions). PostgreSQL rechecks
+ * every candidate of a query that holds any phrase, so 'qiushan' | 'qiu' <-> 'shan' read
+ * 19,000 tsvectors from TOAST that the lexeme alone had matched. 1 when both parts are
+ * non-empty (appended to exact and phrased), else 0 and nothing appended. */
 int dq_pg_tsquery_split(const dq_search_t *s, const dq_search_plan_t *plan, dq_buf_t *exact,
                         dq_buf_t *phrased);
 /* The phrases (fts_aux.h, dq_fts_phrases_t) and FTS5's snippet and highlight over them

@@ -145,7 +145,7 @@ static int boost_chunks(dq_store_txn_t *t, const dq_search_plan_t *plan, const c
     dq_buf_t all = {0}, ids = {0};
     if (!strchr(q, '<') || t->n_m > BOOST_CHUNK_MAX || !t->m_query.len)
         return 0;
-    dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &all);
+    dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL | DQ_PG_PAIRS, &all);
     int known = all.len == t->m_query.len && memcmp(all.data, t->m_query.data, all.len) == 0;
     dq_buf_free(&all);
     if (!known)
@@ -176,10 +176,10 @@ static int boost_chunks(dq_store_txn_t *t, const dq_search_plan_t *plan, const c
 int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what, int scored,
                       dq_relic_match_cb cb, void *ud, dq_err_t *err)
 {
-    dq_buf_t q = {0};
+    dq_buf_t q = {0}, rq = {0};
     int title = what == DQ_RELIC_MATCH_TITLE;
     /* the title tier is the plain query on fts_ab */
-    dq_pg_tsquery(t->search, plan, title ? DQ_RELIC_MATCH_ALL : what, &q);
+    dq_pg_tsquery(t->search, plan, (title ? DQ_RELIC_MATCH_ALL : what) | DQ_PG_PAIRS, &q);
     if (!q.len) /* nothing can match: no boost phrases, or a term without tokens */
         return dq_buf_free(&q), 0;
     int rc = 0;
@@ -203,6 +203,9 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
             free(seqs);
     } else if (what == DQ_RELIC_MATCH_ALL && t->m_query.len == q.len &&
                memcmp(t->m_query.data, q.data, q.len) == 0) {
+        /* ranked by the query without pair lexemes: ts_rank weighs the tokens' own positions,
+         * so the order is the one before migration 25 */
+        dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &rq);
         /* match_bound found the matches in this snapshot: rank those rows by their primary
          * key instead of running the query again, whose phrase rechecks read every
          * candidate's tsvector (issue 15: 张择端 at 500,000 relics ran it twice) */
@@ -213,7 +216,7 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
         for (size_t i = 0; i < t->n_m; i++)
             dq_buf_printf(&ids, i ? ",%lld" : "%lld", (long long)t->m_seqs[i]);
         dq_buf_putc(&ids, '}');
-        dq_pg_p_text(&p, q.data);
+        dq_pg_p_text(&p, rq.data);
         dq_pg_p_text(&p, ids.data);
         rc = dq_pg_walk(t,
                         "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $1::tsquery)"
@@ -223,12 +226,14 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
     } else {
         pg_params_t p = {0};
         match_t m = {cb, ud, scored};
+        dq_pg_tsquery(t->search, plan, title ? DQ_RELIC_MATCH_ALL : what, &rq);
         dq_pg_p_text(&p, q.data);
+        dq_pg_p_text(&p, rq.data); /* ranked without pair lexemes, as above */
         /* ts_rank's weights are {D, C, B, A}; smaller is better, as bm25's scores are */
         rc = dq_pg_walk(t,
-                        title ? "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts_ab, $1::tsquery)"
+                        title ? "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts_ab, $2::tsquery)"
                                 " FROM relic_fts WHERE fts_ab @@ $1::tsquery ORDER BY seq"
-                              : "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $1::tsquery)"
+                              : "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $2::tsquery)"
                                 " FROM relic_fts WHERE fts @@ $1::tsquery ORDER BY seq",
                         &p, match_row, &m, err);
     }
@@ -237,6 +242,7 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
         err->http_status = 400;
     }
     dq_buf_free(&q);
+    dq_buf_free(&rq);
     return rc;
 }
 
@@ -250,7 +256,7 @@ int dq_pg_relic_match_bound(dq_store_txn_t *t, const dq_search_plan_t *plan, int
     dq_buf_t q = {0};
     *bound = -1;
     dq_buf_reset(&t->m_query);
-    dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &q);
+    dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL | DQ_PG_PAIRS, &q);
     if (!q.len) {
         *bound = 0;
         return dq_buf_free(&q), 0;
@@ -310,7 +316,7 @@ int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const 
         return 0;
     dq_buf_t q = {0}, ids = {0};
     dq_fts_phrases_t ph;
-    dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &q);
+    dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL | DQ_PG_PAIRS, &q);
     if (!q.len)
         return dq_buf_free(&q), 0;
     dq_fts_phrases(t->search, plan, 0, &ph);
@@ -332,5 +338,87 @@ int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const 
     dq_fts_phrases_free(&ph);
     dq_buf_free(&ids);
     dq_buf_free(&q);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- migration 25 */
+
+/* Migration 25 (issue 15): relic_fts's tsvectors rebuilt with pair lexemes and markers
+ * (store_pg_text.c, "pair lexemes"), since queries from now on ask for them. The GIN indexes
+ * go first and are built again at the end (one sorted build costs less than updating them
+ * row by row); the rows are read in seq order through a cursor, their tsvectors made here in
+ * batches, sent in binary COPY to a temporary table and written by one UPDATE per batch (the
+ * generated fts_ab follows). Texts are not rewritten: an UPDATE keeps unchanged TOAST values.
+ * At 500,000 relics: see bench/results/issue15-pg.md, "Session 23, search". */
+const char dq_pg_relic_pairs_schema[] =
+    "DROP INDEX IF EXISTS relic_fts_terms;"
+    "DROP INDEX IF EXISTS relic_fts_ab;"
+    "CREATE TEMP TABLE dq_fts25 (seq bigint, fts tsvector) ON COMMIT DROP;"
+    "DECLARE dq_fts25_rows NO SCROLL CURSOR FOR"
+    " SELECT seq, title, creators, body, description FROM relic_fts ORDER BY seq;";
+
+#define REBUILD_BATCH 2000 /* rows per FETCH (its text below) */
+
+static void put_be_int(dq_buf_t *b, uint64_t v, int bytes)
+{
+    for (int k = bytes - 1; k >= 0; k--)
+        dq_buf_putc(b, (char)((v >> (8 * k)) & 0xff));
+}
+
+int dq_pg_relic_pairs_rebuild(dq_store_txn_t *t, dq_err_t *err)
+{
+    dq_buf_t copy = {0}, tsv = {0};
+    PGresult *r = NULL;
+    int rc = -1;
+    for (;;) {
+        r = dq_pg_exec_once(t, "FETCH 2000 FROM dq_fts25_rows", NULL, err); /* REBUILD_BATCH */
+        if (!r)
+            goto out;
+        int n = PQntuples(r);
+        if (n == 0)
+            break;
+        int64_t lo = dq_pg_col_int(r, 0, 0), hi = dq_pg_col_int(r, n - 1, 0);
+        dq_buf_reset(&copy);
+        /* COPY's binary format: signature, flags, extension length; per row the field count,
+         * then each field's length and bytes (int8 seq, the tsvector's send form) */
+        dq_buf_append(&copy, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+        for (int i = 0; i < n; i++) {
+            const char *f[4] = {dq_pg_col(r, i, 1), dq_pg_col(r, i, 2), dq_pg_col(r, i, 3),
+                                dq_pg_col(r, i, 4)};
+            dq_buf_reset(&tsv);
+            dq_pg_tsvector_bin(t->search, f, 4, DQ_PG_RELIC_TSV, &tsv);
+            put_be_int(&copy, 2, 2);
+            put_be_int(&copy, 8, 4);
+            put_be_int(&copy, (uint64_t)dq_pg_col_int(r, i, 0), 8);
+            put_be_int(&copy, (uint64_t)tsv.len, 4);
+            dq_buf_append(&copy, tsv.data ? tsv.data : "", tsv.len);
+        }
+        put_be_int(&copy, 0xffff, 2);
+        PQclear(r);
+        r = NULL;
+        pg_params_t p = {0};
+        dq_pg_p_int(&p, lo);
+        dq_pg_p_int(&p, hi);
+        /* the seq range lets the planner read this batch's rows by primary key */
+        if (dq_pg_copy_in(t, "COPY dq_fts25 (seq, fts) FROM STDIN (FORMAT binary)", copy.data,
+                          copy.len, err) < 0 ||
+            dq_pg_run(t,
+                      "UPDATE relic_fts f SET fts = n.fts FROM dq_fts25 n"
+                      " WHERE f.seq = n.seq AND f.seq BETWEEN $1 AND $2",
+                      &p, NULL, err) < 0 ||
+            dq_pg_run(t, "TRUNCATE dq_fts25", NULL, NULL, err) < 0)
+            goto out;
+    }
+    if (dq_pg_run(t, "CLOSE dq_fts25_rows", NULL, NULL, err) < 0 ||
+        dq_pg_run(t, "CREATE INDEX relic_fts_terms ON relic_fts USING gin (fts)", NULL, NULL,
+                  err) < 0 ||
+        dq_pg_run(t, "CREATE INDEX relic_fts_ab ON relic_fts USING gin (fts_ab)", NULL, NULL,
+                  err) < 0)
+        goto out;
+    rc = 0;
+out:
+    PQclear(r);
+    dq_buf_free(&copy);
+    dq_buf_free(&tsv);
     return rc;
 }

@@ -14,7 +14,11 @@
  *    its terms; :AB restricts a chain to the title and creators fields (FTS5's
  *    {title creators} column filter).
  * So a row matches on PostgreSQL exactly when FTS5 matches it on SQLite: the same tokens at
- * the same relative positions. Limits PostgreSQL sets and FTS5 does not: a tsvector position
+ * the same relative positions.
+ *
+ * relic_fts holds more (migration 25, "pair lexemes" below): every two adjacent tokens of one
+ * kind as one lexeme, and a marker for each such token that occurs at more than one position,
+ * so that a phrase is an AND of lexemes that the GIN index answers without reading a row. Limits PostgreSQL sets and FTS5 does not: a tsvector position
  * is at most 16,383 (later tokens share the last one) and a lexeme keeps at most 256
  * positions; a record's text would need more than ~4,000 Han characters to meet them.
  *
@@ -28,14 +32,104 @@
 
 #define PG_MAX_POS 16383
 
-/* ---------------------------------------------------------------- tsvector */
+/* ---------------------------------------------------------------- pair lexemes */
 
-typedef struct {
-    dq_buf_t *out;
-    int base; /* tsvector position of the field's first token, minus 1 */
-    int i;    /* the field's current token position (-1 before the first) */
-    char weight;
-} tv_t;
+/* Migration 25 (issue 15). A phrase of two or more tokens ('qiu' <-> 'shan', the bigram chain
+ * of 溪山行旅) made PostgreSQL read every candidate row's tsvector from TOAST to compare
+ * positions (25-30 µs a row; q=qiushan at 500,000 relics: 19,000 candidates, 410 ms of server
+ * CPU). relic_fts therefore also holds, at write time:
+ *  - a pair lexeme for every two tokens of one kind at adjacent positions (pair_lexeme): two
+ *    pinyin syllables ("\1qiu\1shan"), two initials tokens ("\2xs" + "\2sx" = "\2xsx"), two
+ *    Han (kana, hangul) bigrams ("溪山" + "山行" = the trigram "溪山行"), two Latin words
+ *    ("wind in"). A pair lexeme is present exactly where its phrase of two tokens is, so a
+ *    two-token phrase becomes one lexeme: GIN answers it alone.
+ *  - a marker ("\4" + token) for every token of those kinds that occurs at two or more
+ *    positions of the record. A longer phrase t1 .. tn is the AND of its n - 1 pair lexemes
+ *    wherever its inner tokens t2 .. t(n-1) occur once: the pair (t(i-1), ti) places ti at one
+ *    position and (ti, t(i+1)) at the same one, so the pairs chain into the phrase. Where a
+ *    marker says an inner token repeats, the chain of pair lexemes (P1 <-> P2 ...) is
+ *    checked against the positions as before, on the few rows that hold every pair.
+ * Unigrams get no pairs (a Han unigram chain is the bigram already). The namespace bytes
+ * (search.h; \4 is ours) and the space of a word pair never occur in a token, so no pair
+ * lexeme or marker equals a token or another pair. The query side renders the same forms
+ * (put_chain), from the same function. */
+
+#define PG_NS_MARK '\x04'
+
+/* The number of UTF-8 code points of s[0..n) that are not ASCII (-1 when any is ASCII). */
+static int wide_chars(const char *s, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80)
+            return -1;
+        if ((c & 0xC0) != 0x80)
+            k++;
+    }
+    return k;
+}
+
+enum { TK_OTHER, TK_BIGRAM, TK_PINYIN, TK_INITIALS, TK_WORD };
+
+static int tok_kind(const char *t, size_t len)
+{
+    if (len == 0)
+        return TK_OTHER;
+    if (t[0] == DQ_SEARCH_NS_PINYIN)
+        return TK_PINYIN;
+    if (t[0] == DQ_SEARCH_NS_INITIALS)
+        return len == 3 ? TK_INITIALS : TK_OTHER;
+    if ((unsigned char)t[0] < 0x80) {
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f)
+                return TK_OTHER;
+        return TK_WORD;
+    }
+    return wide_chars(t, len) == 2 ? TK_BIGRAM : TK_OTHER;
+}
+
+/* The byte length of the UTF-8 sequence that starts with c. */
+static size_t utf8_len(unsigned char c)
+{
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+/* Appends to out the pair lexeme of the tokens a then b (a at position p, b at p + 1); 0 (and
+ * nothing appended) when tokens of their kinds make none. */
+static int pair_lexeme(const char *a, size_t al, const char *b, size_t bl, dq_buf_t *out)
+{
+    int k = tok_kind(a, al);
+    if (k == TK_OTHER || tok_kind(b, bl) != k)
+        return 0;
+    switch (k) {
+    case TK_BIGRAM: { /* XY then YZ: XYZ */
+        size_t x = utf8_len((unsigned char)a[0]), y = utf8_len((unsigned char)b[0]);
+        if (al - x != y || memcmp(a + x, b, y) != 0 || bl <= y)
+            return 0;
+        dq_buf_append(out, a, al);
+        dq_buf_append(out, b + y, bl - y);
+        return 1;
+    }
+    case TK_INITIALS: /* \2xy then \2yz: \2xyz */
+        if (a[2] != b[1])
+            return 0;
+        dq_buf_append(out, a, al);
+        dq_buf_putc(out, b[2]);
+        return 1;
+    case TK_PINYIN: /* \1qiu\1shan: each syllable starts with its namespace byte */
+        dq_buf_append(out, a, al);
+        dq_buf_append(out, b, bl);
+        return 1;
+    default: /* TK_WORD: words hold no space */
+        dq_buf_append(out, a, al);
+        dq_buf_putc(out, ' ');
+        dq_buf_append(out, b, bl);
+        return 1;
+    }
+}
+
+/* ---------------------------------------------------------------- tsvector */
 
 static void put_lexeme(dq_buf_t *out, const char *tok, int len)
 {
@@ -47,6 +141,168 @@ static void put_lexeme(dq_buf_t *out, const char *tok, int len)
     }
     dq_buf_putc(out, '\'');
 }
+
+/* A tsvector's entries before they are written: one per token (or pair lexeme, marker). */
+typedef struct {
+    size_t off; /* into the token text; then p */
+    const char *p;
+    int len;
+    unsigned pos, weight; /* pos is tpos clamped at PG_MAX_POS; weight A = 3 .. D = 0 */
+    int tpos;             /* the tokenizer's position */
+    int made;             /* 1: a pair lexeme or a marker (made here, not by the tokenizer) */
+} tvb_ent_t;
+
+typedef struct {
+    dq_buf_t text;
+    tvb_ent_t *e;
+    size_t n, cap;
+    int base, i;
+    unsigned weight;
+} tvb_t;
+
+static void tvb_add(tvb_t *v, const char *tok, size_t len, int tpos, unsigned weight, int made)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 256;
+        v->e = dq_xrealloc(v->e, v->cap * sizeof(*v->e));
+    }
+    unsigned pos = tpos > PG_MAX_POS ? PG_MAX_POS : (unsigned)tpos;
+    v->e[v->n++] = (tvb_ent_t){v->text.len, NULL, (int)len, pos, weight, tpos, made};
+    dq_buf_append(&v->text, tok, len);
+}
+
+static int tvb_token(void *ctx, int colocated, const char *tok, int len, int start, int end)
+{
+    tvb_t *v = ctx;
+    (void)start, (void)end;
+    if (!colocated || v->i < 0)
+        v->i++;
+    if (len > 0)
+        tvb_add(v, tok, (size_t)len, v->base + v->i + 1, v->weight, 0);
+    return 0;
+}
+
+static int tvb_cmp(const void *a, const void *b)
+{
+    const tvb_ent_t *x = a, *y = b;
+    int c = memcmp(x->p, y->p, (size_t)(x->len < y->len ? x->len : y->len));
+    if (c == 0 && x->len != y->len)
+        c = x->len < y->len ? -1 : 1;
+    if (c == 0 && x->pos != y->pos)
+        c = x->pos < y->pos ? -1 : 1;
+    if (c == 0 && x->weight != y->weight) /* the highest first: it is the one kept */
+        c = x->weight > y->weight ? -1 : 1;
+    return c;
+}
+
+static void tvb_sort(tvb_t *v)
+{
+    for (size_t k = 0; k < v->n; k++)
+        v->e[k].p = v->text.data + v->e[k].off;
+    if (v->n)
+        qsort(v->e, v->n, sizeof(*v->e), tvb_cmp);
+}
+
+/* Tokenizes the fields into v (in position order), weights A, B, C, D; *n_pos (may be NULL)
+ * gets the positions used. */
+static void tvb_fill(const dq_search_t *s, const char *const *fields, int n_fields, int pinyin,
+                     tvb_t *v, int64_t *n_pos)
+{
+    int base = 0;
+    int64_t total = 0;
+    for (int f = 0; f < n_fields; f++) {
+        v->base = base;
+        v->i = -1;
+        v->weight = f < 3 ? 3u - (unsigned)f : 0u; /* A, B, C, then D */
+        if (fields[f])
+            dq_search_tokenize(s, DQ_SEARCH_MODE_DOCUMENT, pinyin, fields[f], strlen(fields[f]),
+                               tvb_token, v);
+        total += v->i + 1;
+        base += v->i + 2; /* one empty position between fields */
+    }
+    if (n_pos)
+        *n_pos = total;
+}
+
+/* Adds the pair lexemes and markers of v's tokens (see "pair lexemes"); leaves v sorted. */
+static void tvb_pairs(tvb_t *v)
+{
+    dq_buf_t pair = {0};
+    size_t n_tok = v->n;
+    /* the tokens come in position order: the groups of positions p and p + 1 side by side */
+    for (size_t a = 0; a < n_tok;) {
+        size_t b = a;
+        while (b < n_tok && v->e[b].tpos == v->e[a].tpos)
+            b++;
+        size_t c = b;
+        while (c < n_tok && v->e[c].tpos == v->e[a].tpos + 1)
+            c++;
+        for (size_t i = a; i < b; i++)
+            for (size_t j = b; j < c; j++) {
+                dq_buf_reset(&pair);
+                /* the texts are copied first: tvb_add may move them */
+                if (pair_lexeme(v->text.data + v->e[i].off, (size_t)v->e[i].len,
+                                v->text.data + v->e[j].off, (size_t)v->e[j].len, &pair))
+                    tvb_add(v, pair.data, pair.len, v->e[i].tpos, v->e[i].weight, 1);
+            }
+        a = b;
+    }
+    tvb_sort(v);
+    /* markers: tokens of a paired kind at two or more positions, at each of them */
+    size_t n = v->n;
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1, multi = 0;
+        /* by offset, not p: tvb_add below may move the text */
+        const char *x = v->text.data + v->e[a].off;
+        while (b < n && v->e[b].len == v->e[a].len &&
+               memcmp(v->text.data + v->e[b].off, x, (size_t)v->e[a].len) == 0) {
+            multi |= v->e[b].tpos != v->e[a].tpos;
+            b++;
+        }
+        if (multi && !v->e[a].made && tok_kind(x, (size_t)v->e[a].len) != TK_OTHER)
+            for (size_t k = a; k < b; k++) {
+                dq_buf_reset(&pair);
+                dq_buf_putc(&pair, PG_NS_MARK);
+                dq_buf_append(&pair, v->text.data + v->e[k].off, (size_t)v->e[k].len);
+                tvb_add(v, pair.data, pair.len, v->e[k].tpos, v->e[k].weight, 1);
+            }
+        a = b;
+    }
+    if (v->n > n)
+        tvb_sort(v);
+    dq_buf_free(&pair);
+}
+
+/* The text literal of v (sorted): each lexeme once, with its positions and weights. */
+static void tvb_text(const tvb_t *v, dq_buf_t *out)
+{
+    static const char wl[] = "DCBA";
+    for (size_t a = 0; a < v->n;) {
+        size_t b = a + 1;
+        while (b < v->n && v->e[b].len == v->e[a].len &&
+               memcmp(v->e[b].p, v->e[a].p, (size_t)v->e[a].len) == 0)
+            b++;
+        if (out->len)
+            dq_buf_putc(out, ' ');
+        put_lexeme(out, v->e[a].p, v->e[a].len);
+        for (size_t k = a; k < b; k++)
+            dq_buf_printf(out, "%c%u%c", k == a ? ':' : ',', v->e[k].pos, wl[v->e[k].weight]);
+        a = b;
+    }
+}
+
+static void tvb_free(tvb_t *v)
+{
+    dq_buf_free(&v->text);
+    free(v->e);
+}
+
+typedef struct {
+    dq_buf_t *out;
+    int base; /* tsvector position of the field's first token, minus 1 */
+    int i;    /* the field's current token position (-1 before the first) */
+    char weight;
+} tv_t;
 
 static int tv_token(void *ctx, int colocated, const char *tok, int len, int start, int end)
 {
@@ -66,10 +322,20 @@ static int tv_token(void *ctx, int colocated, const char *tok, int len, int star
     return 0;
 }
 
-void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_fields, int pinyin,
+void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_fields, int flags,
                     dq_buf_t *out, int64_t *n_pos)
 {
     static const char weights[] = "ABCD";
+    int pinyin = flags & 1;
+    if (flags & DQ_PG_PAIRS) {
+        tvb_t v;
+        memset(&v, 0, sizeof(v));
+        tvb_fill(s, fields, n_fields, pinyin, &v, n_pos);
+        tvb_pairs(&v);
+        tvb_text(&v, out);
+        tvb_free(&v);
+        return;
+    }
     int base = 0;
     int64_t total = 0;
     for (int f = 0; f < n_fields; f++) {
@@ -97,79 +363,22 @@ void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_field
 
 #define PG_MAX_NUMPOS 256
 
-typedef struct {
-    size_t off; /* into the token text; then p */
-    const char *p;
-    int len;
-    unsigned pos, weight;
-} tvb_ent_t;
-
-typedef struct {
-    dq_buf_t text;
-    tvb_ent_t *e;
-    size_t n, cap;
-    int base, i;
-    unsigned weight;
-} tvb_t;
-
-static int tvb_token(void *ctx, int colocated, const char *tok, int len, int start, int end)
-{
-    tvb_t *v = ctx;
-    (void)start, (void)end;
-    if (!colocated || v->i < 0)
-        v->i++;
-    if (len <= 0)
-        return 0;
-    int pos = v->base + v->i + 1;
-    if (pos > PG_MAX_POS)
-        pos = PG_MAX_POS;
-    if (v->n == v->cap) {
-        v->cap = v->cap ? 2 * v->cap : 256;
-        v->e = dq_xrealloc(v->e, v->cap * sizeof(*v->e));
-    }
-    v->e[v->n++] = (tvb_ent_t){v->text.len, NULL, len, (unsigned)pos, v->weight};
-    dq_buf_append(&v->text, tok, (size_t)len);
-    return 0;
-}
-
-static int tvb_cmp(const void *a, const void *b)
-{
-    const tvb_ent_t *x = a, *y = b;
-    int c = memcmp(x->p, y->p, (size_t)(x->len < y->len ? x->len : y->len));
-    if (c == 0 && x->len != y->len)
-        c = x->len < y->len ? -1 : 1;
-    if (c == 0 && x->pos != y->pos)
-        c = x->pos < y->pos ? -1 : 1;
-    if (c == 0 && x->weight != y->weight) /* the highest first: it is the one kept */
-        c = x->weight > y->weight ? -1 : 1;
-    return c;
-}
-
 static void put_be(dq_buf_t *out, uint32_t v, int bytes)
 {
     for (int k = bytes - 1; k >= 0; k--)
         dq_buf_putc(out, (char)((v >> (8 * k)) & 0xff));
 }
 
-void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_fields,
-                        int pinyin, dq_buf_t *out)
+void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_fields, int flags,
+                        dq_buf_t *out)
 {
     tvb_t v;
     memset(&v, 0, sizeof(v));
-    int base = 0;
-    for (int f = 0; f < n_fields; f++) {
-        v.base = base;
-        v.i = -1;
-        v.weight = f < 3 ? 3u - (unsigned)f : 0u; /* A, B, C, then D */
-        if (fields[f])
-            dq_search_tokenize(s, DQ_SEARCH_MODE_DOCUMENT, pinyin, fields[f], strlen(fields[f]),
-                               tvb_token, &v);
-        base += v.i + 2; /* one empty position between fields */
-    }
-    for (size_t k = 0; k < v.n; k++)
-        v.e[k].p = v.text.data + v.e[k].off;
-    if (v.n)
-        qsort(v.e, v.n, sizeof(*v.e), tvb_cmp);
+    tvb_fill(s, fields, n_fields, flags & 1, &v, NULL);
+    if (flags & DQ_PG_PAIRS)
+        tvb_pairs(&v);
+    else
+        tvb_sort(&v);
     size_t count_at = out->len, n_lex = 0;
     put_be(out, 0, 4);
     for (size_t a = 0; a < v.n;) {
@@ -196,25 +405,10 @@ void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_f
     }
     for (int k = 0; k < 4; k++)
         out->data[count_at + (size_t)k] = (char)((n_lex >> (8 * (3 - k))) & 0xff);
-    dq_buf_free(&v.text);
-    free(v.e);
+    tvb_free(&v);
 }
 
 /* ---------------------------------------------------------------- tsquery */
-
-/* The number of UTF-8 code points of s[0..n) that are not ASCII (-1 when any is ASCII). */
-static int wide_chars(const char *s, size_t n)
-{
-    int k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x80)
-            return -1;
-        if ((c & 0xC0) != 0x80)
-            k++;
-    }
-    return k;
-}
 
 /* Appends phrase k as a <-> chain (weights "AB" or NULL); 0 when it has no tokens.
  * A chain that ends "... <-> XY <-> Y" (a Han, kana or hangul run: its last bigram, then its
@@ -223,7 +417,71 @@ static int wide_chars(const char *s, size_t n)
  * the same rows. For the common two-character query ("山水" -> '山水' <-> '水') that leaves one
  * lexeme, which the GIN index answers without reading the rows again (a phrase needs the
  * positions stored in each row: a recheck of every candidate). */
-static int put_chain(const dq_fts_phrases_t *p, size_t k, const char *weights, dq_buf_t *out)
+static void put_weighted(dq_buf_t *out, const char *lex, size_t len, const char *weights)
+{
+    put_lexeme(out, lex, (int)len);
+    if (weights)
+        dq_buf_printf(out, ":%s", weights);
+}
+
+/* Tokens a .. b - 1 of p (b - a >= 2) as pair lexemes (pairs: relic_fts, migration 25): one
+ * lexeme for two tokens; for more, the AND of the pairs where no inner token repeats (no
+ * marker), else the chain of the pairs, which PostgreSQL checks against positions: GIN answers
+ * the first part alone, so only rows with a marker are read again. 0 (nothing appended) when
+ * some two neighbours make no pair lexeme (tokens of two kinds, unigrams). */
+static int put_pairs(const dq_fts_phrases_t *p, size_t a, size_t b, const char *weights,
+                     dq_buf_t *out)
+{
+    dq_buf_t lex = {0};
+    size_t n = b - a - 1, *off = dq_xmalloc((n + 1) * sizeof(*off));
+    int ok = 1;
+    for (size_t i = a; i + 1 < b && ok; i++) {
+        off[i - a] = lex.len;
+        ok = pair_lexeme(p->text.data + p->tok_off[i], p->tok_len[i],
+                         p->text.data + p->tok_off[i + 1], p->tok_len[i + 1], &lex);
+    }
+    off[n] = lex.len;
+    if (ok && n == 1) {
+        put_weighted(out, lex.data, lex.len, weights);
+    } else if (ok) {
+        dq_buf_puts(out, "((");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                dq_buf_puts(out, " & ");
+            put_weighted(out, lex.data + off[i], off[i + 1] - off[i], weights);
+        }
+        dq_buf_t m = {0};
+        for (size_t i = a + 1; i + 1 < b; i++) { /* the inner tokens occur once */
+            dq_buf_reset(&m);
+            dq_buf_putc(&m, PG_NS_MARK);
+            dq_buf_append(&m, p->text.data + p->tok_off[i], p->tok_len[i]);
+            dq_buf_puts(out, " & !");
+            put_weighted(out, m.data, m.len, weights);
+        }
+        dq_buf_free(&m);
+        dq_buf_puts(out, ") | (");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                dq_buf_puts(out, " <-> ");
+            put_weighted(out, lex.data + off[i], off[i + 1] - off[i], weights);
+        }
+        dq_buf_puts(out, "))");
+    }
+    free(off);
+    dq_buf_free(&lex);
+    return ok;
+}
+
+/* Appends phrase k as a <-> chain (weights "AB" or NULL); 0 when it has no tokens. pairs: as
+ * pair lexemes where its tokens make them (put_pairs), for relic_fts.
+ * A chain that ends "... <-> XY <-> Y" (a Han, kana or hangul run: its last bigram, then its
+ * last character, see search.h) ends at XY instead: in a document the bigram XY at position p
+ * is made from the characters at p and p + 1, so Y is always at p + 1 and the two chains match
+ * the same rows. For the common two-character query ("山水" -> '山水' <-> '水') that leaves one
+ * lexeme, which the GIN index answers without reading the rows again (a phrase needs the
+ * positions stored in each row: a recheck of every candidate). */
+static int put_chain(const dq_fts_phrases_t *p, size_t k, const char *weights, int pairs,
+                     dq_buf_t *out)
 {
     size_t a = p->first[k], b = p->first[k + 1];
     if (a == b)
@@ -235,14 +493,14 @@ static int put_chain(const dq_fts_phrases_t *p, size_t k, const char *weights, d
             memcmp(x + xl - yl, y, yl) == 0)
             b--;
     }
+    if (pairs && b - a > 1 && put_pairs(p, a, b, weights, out))
+        return 1;
     if (b - a > 1)
         dq_buf_putc(out, '(');
     for (size_t i = a; i < b; i++) {
         if (i > a)
             dq_buf_puts(out, " <-> ");
-        put_lexeme(out, p->text.data + p->tok_off[i], (int)p->tok_len[i]);
-        if (weights)
-            dq_buf_printf(out, ":%s", weights);
+        put_weighted(out, p->text.data + p->tok_off[i], p->tok_len[i], weights);
     }
     if (b - a > 1)
         dq_buf_putc(out, ')');
@@ -251,7 +509,7 @@ static int put_chain(const dq_fts_phrases_t *p, size_t k, const char *weights, d
 
 void dq_pg_phrase_tsquery(const dq_fts_phrases_t *p, size_t k, dq_buf_t *out)
 {
-    put_chain(p, k, NULL, out);
+    put_chain(p, k, NULL, 0, out);
 }
 
 int dq_pg_tsquery_split(const dq_search_t *s, const dq_search_plan_t *plan, dq_buf_t *exact,
@@ -268,7 +526,7 @@ int dq_pg_tsquery_split(const dq_search_t *s, const dq_search_plan_t *plan, dq_b
         if (plan->ph[i].term != 0)
             continue;
         dq_buf_reset(&one);
-        if (put_chain(&p, k++, NULL, &one)) {
+        if (put_chain(&p, k++, NULL, 1, &one)) {
             dq_buf_t *to = one.data[0] == '(' ? &ph : &e; /* '(': a chain of lexemes */
             if (to->len)
                 dq_buf_puts(to, " | ");
@@ -290,6 +548,8 @@ int dq_pg_tsquery_split(const dq_search_t *s, const dq_search_plan_t *plan, dq_b
 void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out)
 {
     dq_fts_phrases_t p;
+    int pairs = (what & DQ_PG_PAIRS) != 0;
+    what &= ~DQ_PG_PAIRS;
     const char *w = what == DQ_RELIC_MATCH_TITLE ? "AB" : NULL;
     size_t start = out->len;
     dq_fts_phrases(s, plan, what == DQ_RELIC_MATCH_BOOST, &p);
@@ -299,7 +559,7 @@ void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what,
             size_t mark = out->len;
             if (n)
                 dq_buf_puts(out, " | ");
-            if (put_chain(&p, k, NULL, out))
+            if (put_chain(&p, k, NULL, pairs, out))
                 n++;
             else
                 out->len = mark;
@@ -321,7 +581,7 @@ void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what,
             size_t m2 = out->len;
             if (n)
                 dq_buf_puts(out, " | ");
-            if (put_chain(&p, k, w, out))
+            if (put_chain(&p, k, w, pairs, out))
                 n++;
             else
                 out->len = m2;

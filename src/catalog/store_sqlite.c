@@ -61,6 +61,10 @@ static const migration_t migrations[] = {
      dq_sqlite_withdrawal_backfill}, /* store_sqlite_network.c */
     {23, "relic search tables compressed with lz4 (PostgreSQL only)", "SELECT 1"},
     {24, "condition jobs shared by every server", dq_sqlite_condjob_schema}, /* _condjob.c */
+    {25, "relic search: pair lexemes and markers (PostgreSQL only)", "SELECT 1"},
+    {26, "relics without child foreign keys, unread btrees or row triggers on insert"
+         " (PostgreSQL only)",
+     "SELECT 1"},
 };
 
 /* ---------------------------------------------------------------- helpers */

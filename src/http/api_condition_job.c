@@ -70,9 +70,11 @@ struct dq_condjobs {
     dq_catalog_t *cat;
     struct dq_blob *store;
     const char *data_dir;
-    char node[128];  /* "<host>/<pid>/<boot id, 8 hex>.<start µs, hex>" */
+    char node[128];  /* "<host>/<pid>/<where>.<start µs, hex>" */
     char host[64];   /* gethostname */
-    char boot[9];    /* the kernel's boot id, 8 hex digits ("" unknown) */
+    /* "<boot id, 8 hex>-<pid namespace, hex>": the pid is meaningful to processes with the
+     * same host, boot and pid namespace only ("" unknown: never judged by its pid) */
+    char where[48];
     int64_t stale_ms;
 };
 
@@ -96,18 +98,20 @@ static void job_free(cjob_t *j)
 
 /* ---------------------------------------------------------------- liveness */
 
-/* 1 when node ran on this machine (same host name and kernel boot) and its process is gone:
- * its jobs can be failed at once instead of after the stale time. Other machines' nodes are
- * judged by their beat alone. */
+/* 1 when node ran where this process runs (same host name, kernel boot and pid namespace,
+ * so that its pid means the same process here) and that process is gone: its jobs can be
+ * failed at once instead of after the stale time. Other nodes (other machines, containers
+ * with pid namespaces of their own) are judged by their beat alone. */
 static int node_dead(void *ud, const char *node)
 {
     const dq_condjobs_t *r = ud;
-    size_t hl = strlen(r->host);
-    if (!r->boot[0] || strncmp(node, r->host, hl) != 0 || node[hl] != '/')
+    size_t hl = strlen(r->host), wl = strlen(r->where);
+    if (!wl || strncmp(node, r->host, hl) != 0 || node[hl] != '/')
         return 0;
     char *end = NULL;
     long pid = strtol(node + hl + 1, &end, 10);
-    if (!end || *end != '/' || pid <= 0 || strncmp(end + 1, r->boot, 8) != 0)
+    if (!end || *end != '/' || pid <= 0 || strncmp(end + 1, r->where, wl) != 0 ||
+        end[1 + wl] != '.')
         return 0;
     if (pid == (long)getpid())
         return strcmp(node, r->node) != 0; /* an earlier life of this process id */
@@ -187,14 +191,24 @@ dq_condjobs_t *dq_condjobs_new(dq_catalog_t *cat, struct dq_blob *store, const d
     for (char *c = r->host; *c; c++)
         if (*c == '/')
             *c = '_';
+    char boot[9] = "", ns[64] = "";
     FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
     if (f) {
-        if (fscanf(f, "%8[0-9a-f]", r->boot) != 1 || strlen(r->boot) != 8)
-            r->boot[0] = '\0';
+        if (fscanf(f, "%8[0-9a-f]", boot) != 1 || strlen(boot) != 8)
+            boot[0] = '\0';
         fclose(f);
     }
+    ssize_t nl = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1); /* "pid:[4026531836]" */
+    unsigned long long ns_ino = 0;
+    if (nl > 0) {
+        ns[nl] = '\0';
+        if (sscanf(ns, "pid:[%llu]", &ns_ino) != 1)
+            ns_ino = 0;
+    }
+    if (boot[0] && ns_ino)
+        snprintf(r->where, sizeof(r->where), "%s-%llx", boot, ns_ino);
     snprintf(r->node, sizeof(r->node), "%s/%d/%s.%llx", r->host, (int)getpid(),
-             r->boot[0] ? r->boot : "00000000", (unsigned long long)dq_now_us());
+             r->where[0] ? r->where : "unknown", (unsigned long long)dq_now_us());
     r->q = dq_renderq_new(1, QUEUE_WAIT_MS, 0, MAX_QUEUED);
     if (pthread_create(&r->beater, NULL, beat_loop, r) == 0)
         r->beater_running = 1;
@@ -501,6 +515,10 @@ void dq_api_condition_job_create(dq_api_t *c)
         dq_api_error_err(c->resp, &err);
         return;
     }
+    /* j belongs to the queue once submitted (its thread may free it at once): keep the ids */
+    char relic[64], id[40];
+    snprintf(relic, sizeof(relic), "%s", row->relic_id);
+    snprintf(id, sizeof(id), "%s", row->id);
     if (dq_renderq_submit(r->q, job_run, j) < 0) {
         write_state(j, "failed", 503, "too many condition jobs waiting: send it again", NULL);
         deactivate(r, j);
@@ -509,11 +527,8 @@ void dq_api_condition_job_create(dq_api_t *c)
         dq_http_resp_header(c->resp, "Retry-After", "30");
         return;
     }
-    /* j belongs to the queue now: answer from the catalog, as a poll would. */
+    /* Answered from the catalog, as a poll would be. */
     dq_buf_t out = {0};
-    char relic[64], id[40];
-    snprintf(relic, sizeof(relic), "%s", c->seg[1]);
-    snprintf(id, sizeof(id), "%s", row->id);
     if (dq_catalog_condjob_get(c->srv->catalog, relic, id, &pol, &out, &err) < 0) {
         dq_buf_free(&out);
         dq_api_error_err(c->resp, &err);

@@ -377,6 +377,11 @@ enum {
     DQ_OUT_CHANGE_FADE,
     DQ_OUT_CHANGE_ANY,
 };
+/* The change masks (DQ_OUT_CHANGE_*) mark a pixel only where its noise-free 2016 and 2026
+ * colours differ by at least this CIE 1976 colour difference (Delta E*ab): 2.3 is the just
+ * noticeable difference (Sharma 2003, Digital Color Imaging Handbook, after Mahy et al. 1994).
+ * The same rule for loss, flaking and fading: a change no photograph shows is no change. */
+#define DQ_PAINT_CHANGE_JND 2.3
 
 /* A state image (DQ_ST_N uchar bands) of sc at width x height; scene units are height pixels.
  * New reference (g_object_unref); sc must outlive it. NULL with err on failure. */

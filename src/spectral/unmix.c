@@ -13,7 +13,9 @@
  * linear model with two pigments, drawn from the pigments that the image itself shows pure
  * (count-based endmember selection), and chosen per pixel by residual plus a BIC price on the
  * noise measured in the image, so that pure pixels stay pure and a library look-alike of a
- * mixture does not win. It does not read images or write files.
+ * mixture does not win. The support itself is a family from the image (its clean pixels' mean
+ * and two principal axes: old paper and silk tone towards their edges), so that a yellowed
+ * edge is not a thin orpiment wash. It does not read images or write files.
  */
 #include <errno.h>
 #include <limits.h>
@@ -1106,13 +1108,14 @@ static void sym_eigen(int n, double A[DQ_SPEC_MAX_BANDS][DQ_SPEC_MAX_BANDS],
  * shortest band drops more, relative to its level, than the longest) is open, while the other
  * side reaches only FAM_REACH of that range past it: lead white, brighter and bluer than the
  * freshest sheet, and a green wash (less red, darker, bluer) are not "anti-toned" support. The
- * noise about the family (fam_sig2) is measured like the pigment noise (noise_var). The caller
- * alternates this with the survey (FAM_ITER times): the edges that the first family takes back
- * as support join the clean pixels, and the axes then follow the toning itself rather than
- * the small mottling of the middle (DQ-2026-0010 seed 1 at --scale 0.25, support recall
- * after one, two, three rounds: ideal 0.937, 0.997, 0.997; raw 0.895, 0.908, 0.942). Needs 5 bands
- * or more (two axes and the ink leave the residual at least two degrees of freedom) and 64 clean
- * pixels. Returns 0 and sets j->fam, else -1. */
+ * noise about the family (fam_sig2) is measured like the pigment noise (noise_var). The
+ * caller alternates this with survey_family (FAM_ITER times): the edges that the first family
+ * takes back as support join the clean pixels, and the axes then follow the toning itself
+ * rather than the small mottling of the middle (DQ-2026-0010 seed 1 at --scale 0.25, support
+ * recall after one, two, three rounds: ideal 0.937, 0.997, 0.997; raw 0.895, 0.908, 0.942).
+ * Needs 5 bands or more (two axes and the ink leave the residual at least two degrees of
+ * freedom) and 64 clean pixels. Returns 0 and sets j->fam, else -1 and leaves the family it
+ * had. */
 #define FAM_REACH 0.5
 #define FAM_ITER 3
 static int support_family(pig_job_t *j)
@@ -1124,7 +1127,6 @@ static int support_family(pig_job_t *j)
     size_t n_b = 0, cap = 1024;
     float *px = dq_xmalloc(cap * n * sizeof(float));
     int rc = -1;
-    j->fam = 0;
     if (n < 5)
         goto out;
     for (int yrow = 0; yrow < h; yrow++)
@@ -1207,6 +1209,43 @@ static int support_family(pig_job_t *j)
 out:
     free(px);
     return rc;
+}
+
+/* The survey's colour pixels judged again against the support family (after support_family
+ * has found or refitted it): what pig_rows does with the family, without the search over every
+ * model that it repeats. In the survey a pixel's model is its best single pigment (map->best,
+ * kept also where the family took the pixel: best2 -2), and nothing else changes between
+ * rounds, so one solve() of that model gives back its residual and shares exactly. */
+static void survey_family(pig_job_t *j)
+{
+    const mesma_t *ms = &j->ms;
+    dq_spec_map_t *map = j->map;
+    int n = ms->n, w = j->w, h = j->h;
+    double var = j->fam_sig2 > j->sig2 ? j->fam_sig2 : j->sig2;
+    double pen = DQ_SPEC_PAIR_PRICE * var * log((double)n);
+    for (int yrow = 0; yrow < h; yrow++)
+        for (int x = yrow % SURVEY_STEP; x < w; x += SURVEY_STEP) {
+            size_t i = (size_t)yrow * w + x;
+            if (map->label[i] < DQ_SPEC_LABEL_PIGMENT0 && map->best2[i] != -2)
+                continue;
+            double y[DQ_SPEC_MAX_BANDS], yy, uy, ak, ap, fa = 1, fc[2];
+            pixel(j, i, y, &yy, &uy);
+            int k = map->best[i];
+            double f = solve(ms, &ms->m[k], y, yy, uy, &ak, &ap), as = 1 - ak - ap;
+            double cov = ap + as > 1e-9 ? ap / (ap + as) : 0;
+            double ff = j->fam ? family_fit(j, y, &fa, fc) : INFINITY;
+            if (fa < 0.6 && ff + pen <= f) {
+                map->label[i] = DQ_SPEC_LABEL_SUPPORT;
+                map->best2[i] = -2;
+                map->cover[i] = 0;
+                map->ink[i] = (float)fa;
+            } else {
+                map->label[i] = (uint8_t)(DQ_SPEC_LABEL_PIGMENT0 + k);
+                map->best2[i] = -1;
+                map->cover[i] = (float)cov;
+                map->ink[i] = (float)ak;
+            }
+        }
 }
 
 /* A survey pixel that the scene counts: an at least half-covering pigment label, however
@@ -1391,10 +1430,10 @@ int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib
     {
         double *scratch = dq_xmalloc((size_t)5 * (j.ms.n_models + 1) * sizeof(double));
         pig_rows(&j, 0, h, SURVEY_STEP, scratch);
-        /* With the support's family known, the survey again: toned support would otherwise
-         * count as a scene pigment (an orpiment of yellowed edges). */
+        /* The support's own family, and the survey's colour pixels judged against it: toned
+         * support would otherwise count as a scene pigment (an orpiment of yellowed edges). */
         for (int it = 0; it < FAM_ITER && support_family(&j) == 0; it++)
-            pig_rows(&j, 0, h, SURVEY_STEP, scratch);
+            survey_family(&j);
         scene_select(&j, scratch);
         free(scratch);
         j.pairs = 1;

@@ -414,3 +414,38 @@ DQ_TEST(batch_same_as_one_by_one)
     dq_buf_free(&a);
     dq_catalog_close(c);
 }
+
+/* Issue 15: the next batch is read and validated while one is written (relic_import.c), yet
+ * bad rows are reported as one batch after the other reports them: a batch's bad lines as
+ * read and its invalid documents, then what writing it finds (a taken id), and nothing of
+ * batch k + 1 before batch k is done. Batches of 2 rows here. */
+DQ_TEST(errors_reported_in_batch_order_while_reading_ahead)
+{
+    dq_catalog_t *c = fx_open();
+    free(fx_create(c, "{\"id\":\"taken-1\",\"accession\":\"T-1\",\"title\":{\"en\":\"First\"}}"));
+    /* a naive read-ahead would report line 3 while batch 1 still writes, before line 1 */
+    const char *text = "{\"id\":\"taken-1\",\"accession\":\"O-1\",\"title\":{\"en\":\"x\"}}\n"
+                       "{\"accession\":\"O-2\",\"title\":{\"en\":\"ok\"}}\n"
+                       "not json\n"
+                       "{\"accession\":\"O-4\",\"dynasty\":\"nope\"}\n"
+                       "{\"accession\":\"O-5\",\"title\":{\"en\":\"ok\"}}\n"
+                       "[1]\n"
+                       "{\"accession\":\"O-7\",\"title\":{\"en\":\"ok\"}}\n"
+                       "{\"accession\":\"O-8\",\"dynasty\":\"nope\"}\n"
+                       "still not json\n";
+    dq_import_stats_t st;
+    errors_t e = {0};
+    DQ_REQUIRE(import_text(c, DQ_IMPORT_JSONL, text, NULL, 0, &st, &e) == 0);
+    DQ_CHECK_INT(st.inserted, 3);
+    DQ_CHECK_INT(st.failed, 6);
+    static const long want[6] = {1, 3, 4, 6, 8, 9};
+    DQ_CHECK_INT(e.n, 6);
+    for (int k = 0; k < 6 && k < e.n; k++) {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "line %ld: ", want[k]);
+        if (strncmp(e.lines[k], prefix, strlen(prefix)) != 0)
+            fprintf(stderr, "    error %d: %s (want line %ld)\n", k, e.lines[k], want[k]);
+        DQ_CHECK(strncmp(e.lines[k], prefix, strlen(prefix)) == 0);
+    }
+    dq_catalog_close(c);
+}

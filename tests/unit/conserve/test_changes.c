@@ -94,8 +94,10 @@ DQ_TEST(changes_angler_seed_11)
     DQ_CHECK(f[0] >= 0.85);
     /* A light-colour landscape: its washes change by a few grey levels. The one-sided luma
      * test of the wide windows, calibrated around the broad trend, finds most of the fading
-     * (0.18 with 5x5 means alone, 0.39 with the chi-square windows, 0.72 now) and half the
-     * flakes (0.66); the issue's 0.75 is not reached for flaking (docs/conservation.md). */
+     * (0.18 with 5x5 means alone, 0.39 with the chi-square windows, 0.72 in session 21) and
+     * half the flakes (0.66). Since session 23 the truth marks only visible change (CIE76
+     * Delta E >= 2.3) and so do the maps: fading 0.74, flaking 0.63 at this half size; the
+     * issue's 0.75 is not reached for flaking (docs/conservation.md). */
     DQ_CHECK(f[2] >= 0.6);
     DQ_CHECK(f[1] >= 0.5);
 }
