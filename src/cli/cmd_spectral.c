@@ -639,8 +639,9 @@ static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, c
     /* Bands that registration resampled by different sub-pixel shifts: one resolution first
      * (docs/spectral.md "Pigments", raw captures). */
     double psf = dq_spec_resampled_sigma(s.dx, s.dy, s.n_refl);
-    if (dq_spec_pigments_resampled(s.planes, s.w, s.h, &lib, min_cover, psf, bar_cb, &pg, &map,
-                                   err) < 0)
+    dq_spec_psf_match(s.planes, s.n_refl, s.w, s.h, psf);
+    if (dq_spec_pigments((const float *const *)s.planes, s.w, s.h, &lib, min_cover, bar_cb, &pg,
+                         &map, err) < 0)
         goto out;
     bar_done(&pg);
     size_t npx = (size_t)s.w * s.h;

@@ -8,11 +8,8 @@
  * bands, so those disagreements look like another pigment (cinnabar read as red lead). A
  * common Gaussian, larger than any band's own resampling blur, makes the bands' point spread
  * functions alike (the PSF homogenisation that multi-band photometry does before measuring
- * colours) and averages the residual resampling error away. The blur also mixes a thin stroke
- * with its neighbour (orpiment beside cinnabar reads as realgar), so the blurred stack only
- * decides between spectra of one shape, the choice that the resampling error confuses; every
- * other answer stays the sharp stack's (dq_spec_pigments_resampled). It does not touch stored
- * bands: callers blur their own copies for analysis.
+ * colours) and averages the residual resampling error away. It does not touch stored bands:
+ * callers blur their own copies for analysis.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -84,58 +81,4 @@ void dq_spec_psf_match(float *const *planes, int n, int w, int h, double sigma)
     }
     free(line);
     free(strip);
-}
-
-/* The angle (degrees) between two library spectra at the capture's bands. */
-static double shape_angle(const dq_spec_lib_t *lib, int a, int b)
-{
-    const double *p = lib->refl + (size_t)a * lib->n_bands,
-                 *q = lib->refl + (size_t)b * lib->n_bands;
-    double pq = 0, pp = 0, qq = 0;
-    for (int i = 0; i < lib->n_bands; i++) {
-        pq += p[i] * q[i];
-        pp += p[i] * p[i];
-        qq += q[i] * q[i];
-    }
-    double c = pp > 0 && qq > 0 ? pq / sqrt(pp * qq) : 1;
-    return acos(c > 1 ? 1 : c < -1 ? -1 : c) * 180 / M_PI;
-}
-
-int dq_spec_pigments_resampled(float *const *planes, int w, int h, const dq_spec_lib_t *lib,
-                               double min_cover, double sigma, void (*progress)(void *ud, int pct),
-                               void *ud, dq_spec_map_t *map, dq_err_t *err)
-{
-    if (dq_spec_pigments((const float *const *)planes, w, h, lib, min_cover, progress, ud, map,
-                         err) < 0)
-        return -1;
-    if (!(sigma > 0))
-        return 0;
-    dq_spec_psf_match(planes, lib->n_bands, w, h, sigma);
-    dq_spec_map_t soft;
-    if (dq_spec_pigments((const float *const *)planes, w, h, lib, min_cover, progress, ud, &soft,
-                         err) < 0) {
-        dq_spec_map_free(map);
-        return -1;
-    }
-    /* Which pairs of library entries are of one shape, once. */
-    int np = lib->n_pig;
-    uint8_t *same = dq_xcalloc((size_t)np * np, 1);
-    for (int a = 0; a < np; a++)
-        for (int b = 0; b < np; b++)
-            same[(size_t)a * np + b] = shape_angle(lib, a, b) <= DQ_SPEC_SHAPE_ANGLE;
-    size_t npx = (size_t)w * h;
-    for (size_t i = 0; i < npx; i++) {
-        if (map->label[i] < DQ_SPEC_LABEL_PIGMENT0 || soft.label[i] < DQ_SPEC_LABEL_PIGMENT0 ||
-            map->best[i] == soft.best[i] || !same[(size_t)map->best[i] * np + soft.best[i]])
-            continue;
-        map->label[i] = soft.label[i];
-        map->best[i] = soft.best[i];
-        map->best2[i] = soft.best2[i];
-        map->conf[i] = soft.conf[i];
-        map->cover[i] = soft.cover[i];
-        map->ink[i] = soft.ink[i];
-    }
-    free(same);
-    dq_spec_map_free(&soft);
-    return 0;
 }

@@ -151,11 +151,6 @@ double dq_spec_resampled_sigma(const double *dx, const double *dy, int n);
  * point spread function. sigma <= 0 leaves them. Works on one row and a 64-column strip at a
  * time: no copy of a plane. */
 void dq_spec_psf_match(float *const *planes, int n, int w, int h, double sigma);
-/* Two library spectra closer than this (degrees, at the capture's bands) are of one shape:
- * cinnabar and red lead (2.0-2.5), the two cinnabars (1.1); not orpiment and realgar (10.8) nor
- * orpiment and yellow ochre (5.1). */
-#define DQ_SPEC_SHAPE_ANGLE 4.0
-
 
 /* ================================================================ library and unmixing (unmix.c) */
 
@@ -249,16 +244,6 @@ typedef struct {
 int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
                      double min_cover, void (*progress)(void *ud, int pct), void *ud,
                      dq_spec_map_t *map, dq_err_t *err);
-/* dq_spec_pigments for a stack that registration resampled: the map of the bands as they are,
- * then (sigma > 0) the bands blurred in place by dq_spec_psf_match and mapped again; a pixel
- * takes the blurred map's pigments only where both maps name a pigment and their pigments of
- * the larger share are of one shape (DQ_SPEC_SHAPE_ANGLE), the choice that resampling error
- * confuses; support, ink and pigments of other shapes stay as the sharp bands say. planes: lib->n_bands
- * reflectance planes, changed (blurred) when sigma > 0. Fills map as dq_spec_pigments (free
- * with dq_spec_map_free); same errors. The progress callback runs through twice. */
-int dq_spec_pigments_resampled(float *const *planes, int w, int h, const dq_spec_lib_t *lib,
-                               double min_cover, double sigma, void (*progress)(void *ud, int pct),
-                               void *ud, dq_spec_map_t *map, dq_err_t *err);
 void dq_spec_map_free(dq_spec_map_t *map);
 
 /* The best library matches of one spectrum r (lib->n_bands values): for each of up to

@@ -129,10 +129,11 @@ static void run(int raw, int mount_end, double sigma, double *cin, double *rl)
     dq_spec_lib_t lib;
     load_lib(&lib);
     float **planes = paint(&lib, raw, mount_end);
+    dq_spec_psf_match(planes, 6, W, H, sigma);
     dq_spec_map_t map;
     dq_err_t err = {0};
-    DQ_REQUIRE(dq_spec_pigments_resampled(planes, W, H, &lib, 0.3, sigma, NULL, NULL, &map, &err) ==
-               0);
+    DQ_REQUIRE(dq_spec_pigments((const float *const *)planes, W, H, &lib, 0.3, NULL, NULL, &map,
+                                &err) == 0);
     stroke(&lib, &map, mount_end, cin, rl);
     fprintf(stderr, "    raw %d, mount to x %d, psf sigma %.1f: cinnabar %.3f, red lead %.3f\n",
             raw, mount_end, sigma, *cin, *rl);
