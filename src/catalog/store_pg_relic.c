@@ -645,9 +645,22 @@ static void bin_int(dq_buf_t *b, uint64_t v, int bytes)
         dq_buf_putc(b, (char)((v >> (8 * k)) & 0xff));
 }
 
+/* Appends v in decimal, then sep. By hand: printf's format parsing was 7 % of an import's
+ * client CPU (about ten integers per relic). */
 static void copy_int(dq_buf_t *b, int64_t v, char sep)
 {
-    dq_buf_printf(b, "%lld%c", (long long)v, sep);
+    char d[24];
+    int n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        dq_buf_putc(b, '-');
+    while (n)
+        dq_buf_putc(b, d[--n]);
+    dq_buf_putc(b, sep);
 }
 
 /* What insert_many sends: one COPY input per table, and the dictionary names. */

@@ -39,16 +39,20 @@
  * positions (25-30 µs a row; q=qiushan at 500,000 relics: 19,000 candidates, 410 ms of server
  * CPU). relic_fts therefore also holds, at write time:
  *  - a pair lexeme for every two tokens of one kind at adjacent positions (pair_lexeme): two
- *    pinyin syllables ("\1qiu\1shan"), two initials tokens ("\2xs" + "\2sx" = "\2xsx"), two
- *    Han (kana, hangul) bigrams ("溪山" + "山行" = the trigram "溪山行"), two Latin words
- *    ("wind in"). A pair lexeme is present exactly where its phrase of two tokens is, so a
- *    two-token phrase becomes one lexeme: GIN answers it alone.
+ *    pinyin syllables ("\1qiu\1shan"), two Han (kana, hangul) bigrams ("溪山" + "山行" = the
+ *    trigram "溪山行"); pairs_kind says why not initials or Latin words. A pair lexeme is
+ *    present exactly where its phrase of two tokens is, so a two-token phrase becomes one
+ *    lexeme: GIN answers it alone.
  *  - a marker ("\4" + token) for every token of those kinds that occurs at two or more
- *    positions of the record. A longer phrase t1 .. tn is the AND of its n - 1 pair lexemes
- *    wherever its inner tokens t2 .. t(n-1) occur once: the pair (t(i-1), ti) places ti at one
- *    position and (ti, t(i+1)) at the same one, so the pairs chain into the phrase. Where a
- *    marker says an inner token repeats, the chain of pair lexemes (P1 <-> P2 ...) is
- *    checked against the positions as before, on the few rows that hold every pair.
+ *    positions of the record with different right partners (the tokens it makes pairs with
+ *    at the next position). A longer phrase t1 .. tn is the AND of its n - 1 pair lexemes
+ *    wherever its inner tokens t2 .. t(n-1) have no marker: by induction from the left, once
+ *    t1 .. tj are in place with tj at s, the pair (tj, t(j+1)) at any s' puts t(j+1) among
+ *    tj's right partners at s', which are those at s, so t(j+1) is at s + 1. (A token at one
+ *    position, or repeated with the same text after it each time, as a title repeated in a
+ *    description, needs no marker.) Where a marker says an inner token's contexts differ,
+ *    the chain of pair lexemes (P1 <-> P2 ...) is checked against the positions as before,
+ *    on the few rows that hold every pair.
  * Unigrams get no pairs (a Han unigram chain is the bigram already). The namespace bytes
  * (search.h; \4 is ours) and the space of a word pair never occur in a token, so no pair
  * lexeme or marker equals a token or another pair. The query side renders the same forms
@@ -95,12 +99,23 @@ static size_t utf8_len(unsigned char c)
     return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
+/* The kinds that make pairs. Initials and words could (the cases below say how), but each
+ * pair is an index entry that every import pays for (issue 15, 50,000 records: the server's
+ * time per record 164 -> 322-345 µs with all four kinds, 39 of the 94 new lexemes per record
+ * theirs), and what they buy is small: initials phrases of four or more characters are
+ * rare and answered by their exact lexeme first (xsxl), and an English phrase's inner words
+ * ("the", "in") repeat in most records, so it is checked against positions anyway. */
+static int pairs_kind(int k)
+{
+    return k == TK_BIGRAM || k == TK_PINYIN;
+}
+
 /* Appends to out the pair lexeme of the tokens a then b (a at position p, b at p + 1); 0 (and
  * nothing appended) when tokens of their kinds make none. */
 static int pair_lexeme(const char *a, size_t al, const char *b, size_t bl, dq_buf_t *out)
 {
     int k = tok_kind(a, al);
-    if (k == TK_OTHER || tok_kind(b, bl) != k)
+    if (!pairs_kind(k) || tok_kind(b, bl) != k)
         return 0;
     switch (k) {
     case TK_BIGRAM: { /* XY then YZ: XYZ */
@@ -150,10 +165,11 @@ typedef struct {
     unsigned pos, weight; /* pos is tpos clamped at PG_MAX_POS; weight A = 3 .. D = 0 */
     int tpos;             /* the tokenizer's position */
     int made;             /* 1: a pair lexeme or a marker (made here, not by the tokenizer) */
+    size_t rs_off, rs_len; /* a token's right partners (tvb_pairs), in tvb_t.rs */
 } tvb_ent_t;
 
 typedef struct {
-    dq_buf_t text;
+    dq_buf_t text, rs;
     tvb_ent_t *e;
     size_t n, cap;
     int base, i;
@@ -167,7 +183,7 @@ static void tvb_add(tvb_t *v, const char *tok, size_t len, int tpos, unsigned we
         v->e = dq_xrealloc(v->e, v->cap * sizeof(*v->e));
     }
     unsigned pos = tpos > PG_MAX_POS ? PG_MAX_POS : (unsigned)tpos;
-    v->e[v->n++] = (tvb_ent_t){v->text.len, NULL, (int)len, pos, weight, tpos, made};
+    v->e[v->n++] = (tvb_ent_t){v->text.len, NULL, (int)len, pos, weight, tpos, made, 0, 0};
     dq_buf_append(&v->text, tok, len);
 }
 
@@ -237,35 +253,48 @@ static void tvb_pairs(tvb_t *v)
         size_t c = b;
         while (c < n_tok && v->e[c].tpos == v->e[a].tpos + 1)
             c++;
-        for (size_t i = a; i < b; i++)
+        for (size_t i = a; i < b; i++) {
+            v->e[i].rs_off = v->rs.len;
             for (size_t j = b; j < c; j++) {
                 dq_buf_reset(&pair);
                 /* the texts are copied first: tvb_add may move them */
                 if (pair_lexeme(v->text.data + v->e[i].off, (size_t)v->e[i].len,
-                                v->text.data + v->e[j].off, (size_t)v->e[j].len, &pair))
+                                v->text.data + v->e[j].off, (size_t)v->e[j].len, &pair)) {
                     tvb_add(v, pair.data, pair.len, v->e[i].tpos, v->e[i].weight, 1);
+                    dq_buf_append(&v->rs, v->text.data + v->e[j].off, (size_t)v->e[j].len);
+                    dq_buf_putc(&v->rs, '\0');
+                }
             }
+            v->e[i].rs_len = v->rs.len - v->e[i].rs_off;
+        }
         a = b;
     }
     tvb_sort(v);
-    /* markers: tokens of a paired kind at two or more positions, at each of them */
+    /* markers: tokens of a paired kind at two or more positions whose right partners differ
+     * between them (see "pair lexemes"); one position, the highest weight of the token's, so
+     * that fts_ab (weights A and B) keeps the marker exactly when it keeps the token */
     size_t n = v->n;
     for (size_t a = 0; a < n;) {
-        size_t b = a + 1, multi = 0;
+        size_t b = a + 1;
+        int differ = 0;
+        unsigned w = v->e[a].weight;
         /* by offset, not p: tvb_add below may move the text */
         const char *x = v->text.data + v->e[a].off;
         while (b < n && v->e[b].len == v->e[a].len &&
                memcmp(v->text.data + v->e[b].off, x, (size_t)v->e[a].len) == 0) {
-            multi |= v->e[b].tpos != v->e[a].tpos;
+            const tvb_ent_t *f = &v->e[a], *g = &v->e[b];
+            differ |= g->tpos != f->tpos &&
+                      (g->rs_len != f->rs_len ||
+                       memcmp(v->rs.data + g->rs_off, v->rs.data + f->rs_off, f->rs_len) != 0);
+            w = g->weight > w ? g->weight : w;
             b++;
         }
-        if (multi && !v->e[a].made && tok_kind(x, (size_t)v->e[a].len) != TK_OTHER)
-            for (size_t k = a; k < b; k++) {
-                dq_buf_reset(&pair);
-                dq_buf_putc(&pair, PG_NS_MARK);
-                dq_buf_append(&pair, v->text.data + v->e[k].off, (size_t)v->e[k].len);
-                tvb_add(v, pair.data, pair.len, v->e[k].tpos, v->e[k].weight, 1);
-            }
+        if (differ && !v->e[a].made && pairs_kind(tok_kind(x, (size_t)v->e[a].len))) {
+            dq_buf_reset(&pair);
+            dq_buf_putc(&pair, PG_NS_MARK);
+            dq_buf_append(&pair, x, (size_t)v->e[a].len);
+            tvb_add(v, pair.data, pair.len, v->e[a].tpos, w, 1);
+        }
         a = b;
     }
     if (v->n > n)
@@ -294,6 +323,7 @@ static void tvb_text(const tvb_t *v, dq_buf_t *out)
 static void tvb_free(tvb_t *v)
 {
     dq_buf_free(&v->text);
+    dq_buf_free(&v->rs);
     free(v->e);
 }
 

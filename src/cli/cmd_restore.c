@@ -3,16 +3,20 @@
  *   danqing restore IMAGE --mask MASK.png --out FILE.png         on files
  *   danqing restore --relic ID [--mask FILE | --from-changes]    on a catalogued relic
  * The input is never written. On a relic the restoration becomes a derived layer beside the
- * master: layers/<image>/restoration.{png,json} and mask.png in the data directory, ingested
+ * master: layers/<image>/restoration.{png,json} and mask.png in the store (written in DATA/tmp
+ * first, then put under those keys, so every server of a cluster reads them), ingested
  * as image "<image>.restoration" (a pyramid, so IIIF serves it) and linked to the relic with
  * role "restoration"; the master file and its checksum are untouched (`danqing fixity`).
  * Exit 0 on success, 1 on failure, 2 on a usage error.
  */
+#define _GNU_SOURCE
 #include "cli.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blob/blob.h"
 #include "catalog/catalog.h"
@@ -185,7 +189,7 @@ static int restore_relic(dq_config_t *cfg, const char *relic_id, const char *mas
     dq_raster_t img = {0}, m = {0};
     dq_image_rec_t rec;
     uint8_t *mask = NULL;
-    char *dir = NULL, *png = NULL, *mpng = NULL, *js = NULL, *lid = NULL, *text = NULL;
+    char *dir = NULL, *tmp = NULL, *png = NULL, *mpng = NULL, *js = NULL, *lid = NULL, *text = NULL;
     int rc = 1;
     char *db = dq_xasprintf("%s/catalog.sqlite", cfg->data_dir);
     if (!cfg->catalog[0] && !dq_fs_exists(db)) {
@@ -213,15 +217,24 @@ static int restore_relic(dq_config_t *cfg, const char *relic_id, const char *mas
     dq_conserve_inpaint_stats_t st;
     if (dq_conserve_inpaint(&img, mask, img.w, img.h, &st, &err) < 0)
         goto out;
-    /* The layer: files under layers/<image>/, then a pyramid through ingest. */
-    dir = dq_xasprintf("%s/layers/%s", cfg->data_dir, r.main);
+    /* The layer: files in DATA/tmp, a pyramid through ingest, then the files into the store
+     * under layers/<image>/ (the outline of GET /api/images/{id}/outline reads mask.png
+     * there). */
+    lid = dq_xasprintf("%s.restoration", r.main);
+    tmp = dq_xasprintf("%s/tmp", cfg->data_dir);
+    if (dq_image_id_valid(lid, &err) != 1 || dq_fs_mkdirs(tmp, &err) < 0)
+        goto out;
+    dir = dq_xasprintf("%s/restore-XXXXXX", tmp);
+    if (!mkdtemp(dir)) {
+        dq_err_set(&err, DQ_EIO, 500, "%s: %s", dir, strerror(errno));
+        dir[0] = '\0'; /* nothing to clean up */
+        goto out;
+    }
     png = dq_xasprintf("%s/restoration.png", dir);
     mpng = dq_xasprintf("%s/mask.png", dir);
     js = dq_xasprintf("%s/restoration.json", dir);
-    lid = dq_xasprintf("%s.restoration", r.main);
     dq_raster_t mr = {img.w, img.h, 1, mask};
-    if (dq_image_id_valid(lid, &err) != 1 || dq_fs_mkdirs(dir, &err) < 0 ||
-        dq_raster_save_png(png, &img, &err) < 0 || dq_raster_save_png(mpng, &mr, &err) < 0)
+    if (dq_raster_save_png(png, &img, &err) < 0 || dq_raster_save_png(mpng, &mr, &err) < 0)
         goto out;
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:s}", "kind", "virtual restoration",
@@ -240,7 +253,19 @@ static int restore_relic(dq_config_t *cfg, const char *relic_id, const char *mas
                           .replace = 1, .quality = 92, .max_pixels = MAX_RESTORE_PIXELS,
                           .store = r.store};
     dq_image_rec_t lrec;
-    if (dq_image_ingest(r.cat, &o, &lrec, &err) < 0 || link_layer(&r, relic_id, lid, &err) < 0)
+    if (dq_image_ingest(r.cat, &o, &lrec, &err) < 0)
+        goto out;
+    static const char *const files[] = {"restoration.png", "mask.png", "restoration.json"};
+    for (size_t i = 0; i < DQ_ARRAY_LEN(files); i++) {
+        char *src = dq_xasprintf("%s/%s", dir, files[i]);
+        char *key = dq_xasprintf("layers/%s/%s", r.main, files[i]);
+        int prc = dq_blob_put_file(r.store, key, src, &err);
+        free(src);
+        free(key);
+        if (prc < 0)
+            goto out;
+    }
+    if (link_layer(&r, relic_id, lid, &err) < 0)
         goto out;
     printf("restored %llu px of %s in %d regions -> image %s (layers/%s/restoration.png); "
            "master unchanged\n",
@@ -256,7 +281,15 @@ out:
     dq_raster_free(&m);
     free(mask);
     free(db);
+    if (dir && dir[0]) { /* the work copies the store did not take (a local one renames) */
+        const char *work[] = {png, mpng, js};
+        for (size_t i = 0; i < DQ_ARRAY_LEN(work); i++)
+            if (work[i])
+                unlink(work[i]);
+        rmdir(dir);
+    }
     free(dir);
+    free(tmp);
     free(png);
     free(mpng);
     free(js);

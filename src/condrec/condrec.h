@@ -52,8 +52,8 @@ typedef struct {
     const char *overall;        /* NULL: the compared record's, else "fair" (a draft to review) */
     const char *note;           /* may be NULL */
     double width_cm, height_cm; /* 0: the relic's dimensions_cm */
-    const char *data_dir;       /* tmp/, layers/ */
-    struct dq_blob *store;      /* masters and pyramids; NULL = data_dir */
+    const char *data_dir;       /* tmp/ (work copies) */
+    struct dq_blob *store;      /* masters, pyramids, layers/; NULL = data_dir */
     const dq_actor_t *who;      /* conservators and above */
     dq_condrec_progress_fn progress; /* may be NULL */
     void *progress_ud;
@@ -66,8 +66,9 @@ typedef struct {
  *     captures' pixels early): a pair that cannot be registered fails here with 422 and
  *     nothing has been written;
  *  4. ingests the new capture as "<relic>.condition-<YYYYMMDD>[-n]" and the colour-coded map
- *     as "<capture>.changes" (IIIF images of their own), the masks and changes.json under
- *     layers/<capture>/changes/, and links both images to the relic (roles "condition" and
+ *     as "<capture>.changes" (IIIF images of their own), puts the masks, changes.png and
+ *     changes.json into the store under layers/<capture>/changes/ (the key the record's
+ *     changes.layers names: every server sharing the store reads them), and links both images to the relic (roles "condition" and
  *     "change-map", catalog.h's derived link roles: not canvases of the manifest, shown to
  *     anonymous callers once a published record names them);
  *  5. drafts observations (the largest regions per class, bbox in the new capture's pixels,
@@ -81,6 +82,20 @@ typedef struct {
  * 40 bytes per capture pixel (the change maps of conserve/). */
 int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *opts, dq_buf_t *out,
                      dq_err_t *err);
+
+/* ================================================================ stored change files */
+
+/* 1 when key is the layers key a record's changes may name for its capture:
+ * "layers/<capture_image>/changes" exactly (a record's JSON is writable by conservators, so
+ * nothing else it names is ever removed or served). */
+int dq_condrec_changes_key_ok(const char *key, const char *capture_image);
+/* 1 when name is one of the files under that key: loss.png, flaking.png, fading.png,
+ * changes.png, changes.json. */
+int dq_condrec_changes_file_ok(const char *name);
+/* Removes key/<file> for each of those files from store (missing ones are fine), and on a
+ * file store the then-empty directories. 0, or -1 with err (the last failure; the others are
+ * still tried). Thread-safe. */
+int dq_condrec_changes_remove(struct dq_blob *store, const char *key, dq_err_t *err);
 
 /* ================================================================ mask outlines */
 

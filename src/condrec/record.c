@@ -11,6 +11,7 @@
 #include "condrec/condrec.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -155,7 +156,11 @@ typedef struct {
     const char *ref_overall;
     char cap_id[DQ_IMAGE_ID_MAX + 1], map_id[DQ_IMAGE_ID_MAX + 1];
     int cap_ingested, map_ingested, linked;
-    char *layer_dir;   /* data_dir/layers/<capture>/changes, when written */
+    char *layer_dir;   /* data_dir/tmp/condrec-XXXXXX: the change files before they are stored */
+    char *layer_key;   /* "layers/<capture>/changes": their keys' prefix in the store */
+    int layers_stored; /* put into the store (undo removes them) */
+    dq_blob_t *store;  /* o->store, or own_store */
+    dq_blob_t *own_store; /* the data directory's store when o->store is NULL */
     json_t *old_links; /* the relic's image links before ours */
 } build_t;
 
@@ -433,23 +438,77 @@ static json_t *draft_observations(const build_t *b, const dq_conserve_changes_t 
     return obs;
 }
 
-static void remove_layer_dir(const char *dir)
+/* The files one record's change maps leave in the store, under its layers key. */
+static const char *const change_files[] = {"loss.png", "flaking.png", "fading.png", "changes.png",
+                                           "changes.json"};
+
+/* The local work copies, removed when the build ends (stored or not). */
+static void remove_tmp_dir(const char *dir)
 {
-    static const char *const files[] = {"loss.png", "flaking.png", "fading.png", "changes.png",
-                                        "changes.json"};
-    for (size_t i = 0; i < DQ_ARRAY_LEN(files); i++) {
-        char *p = dq_xasprintf("%s/%s", dir, files[i]);
+    for (size_t i = 0; i < DQ_ARRAY_LEN(change_files); i++) {
+        char *p = dq_xasprintf("%s/%s", dir, change_files[i]);
         unlink(p);
         free(p);
     }
     rmdir(dir);
-    char *up = dq_xstrdup(dir);
-    char *s = strrchr(up, '/');
-    if (s) {
-        *s = '\0';
-        rmdir(up); /* layers/<capture>, when nothing else is in it */
+}
+
+int dq_condrec_changes_key_ok(const char *key, const char *capture_image)
+{
+    if (!key || !capture_image)
+        return 0;
+    char *want = dq_xasprintf("layers/%s/changes", capture_image);
+    int ok = strcmp(key, want) == 0 && dq_blob_key_ok(key);
+    free(want);
+    return ok;
+}
+
+int dq_condrec_changes_file_ok(const char *name)
+{
+    for (size_t i = 0; name && i < DQ_ARRAY_LEN(change_files); i++)
+        if (strcmp(name, change_files[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Puts the work copies in dir into the store under key/<file>. A failure leaves what was put
+ * for the caller's undo (dq_condrec_changes_remove). */
+static int store_changes(dq_blob_t *store, const char *dir, const char *key, dq_err_t *err)
+{
+    for (size_t i = 0; i < DQ_ARRAY_LEN(change_files); i++) {
+        char *src = dq_xasprintf("%s/%s", dir, change_files[i]);
+        char *k = dq_xasprintf("%s/%s", key, change_files[i]);
+        int rc = dq_blob_put_file(store, k, src, err);
+        free(src);
+        free(k);
+        if (rc < 0)
+            return -1;
     }
-    free(up);
+    return 0;
+}
+
+int dq_condrec_changes_remove(dq_blob_t *store, const char *key, dq_err_t *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(change_files); i++) {
+        char *k = dq_xasprintf("%s/%s", key, change_files[i]);
+        if (dq_blob_remove(store, k, err) < 0)
+            rc = -1;
+        free(k);
+    }
+    /* A file store keeps directories: drop layers/<capture>/changes and layers/<capture> when
+     * nothing else is in them (rmdir refuses otherwise). */
+    char *dir = dq_blob_file_path(store, key);
+    if (dir) {
+        rmdir(dir);
+        char *s = strrchr(dir, '/');
+        if (s) {
+            *s = '\0';
+            rmdir(dir);
+        }
+        free(dir);
+    }
+    return rc;
 }
 
 typedef struct {
@@ -471,14 +530,12 @@ static void undo_ingest(build_t *b, const char *id)
 {
     dq_err_t e = {0};
     dq_image_rec_t rec;
-    dq_blob_t *own = NULL, *store = b->o->store;
+    dq_blob_t *store = b->store;
     if (dq_catalog_image_get(b->cat, id, &rec, &e) < 0 ||
         dq_catalog_image_delete(b->cat, id, b->o->who->user, &e) < 0) {
         dq_log(DQ_LOG_WARN, "condrec", "undo: image %s: %s", id, e.msg);
         return;
     }
-    if (!store)
-        store = own = dq_blob_open_local(b->o->data_dir);
     if (dq_blob_remove(store, rec.pyramid_path, &e) < 0)
         dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", rec.pyramid_path, e.msg);
     master_use_t u = {rec.master_path, 0};
@@ -486,7 +543,6 @@ static void undo_ingest(build_t *b, const char *id)
         dq_log(DQ_LOG_WARN, "condrec", "undo: %s kept: %s", rec.master_path, e.msg);
     else if (!u.shared && dq_blob_remove(store, rec.master_path, &e) < 0)
         dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", rec.master_path, e.msg);
-    dq_blob_close(own);
 }
 
 /* Undoes what was stored, newest first. Errors are logged: the original error is the one the
@@ -500,8 +556,8 @@ static void undo(build_t *b)
         undo_ingest(b, b->map_id);
     if (b->cap_ingested)
         undo_ingest(b, b->cap_id);
-    if (b->layer_dir)
-        remove_layer_dir(b->layer_dir);
+    if (b->layers_stored && dq_condrec_changes_remove(b->store, b->layer_key, &e) < 0)
+        dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", b->layer_key, e.msg);
 }
 
 static int check_opts(const dq_condrec_opts_t *o, dq_err_t *err)
@@ -531,7 +587,7 @@ static int check_opts(const dq_condrec_opts_t *o, dq_err_t *err)
 
 int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *out, dq_err_t *err)
 {
-    build_t b = {.cat = cat, .o = o};
+    build_t b = {.cat = cat, .o = o, .store = o->store};
     dq_raster_t ref = {0}, mov = {0};
     dq_conserve_changes_t ch = {0};
     json_t *cj = NULL, *doc = NULL;
@@ -540,6 +596,8 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
     int rc = -1, stored = 0;
     if (check_opts(o, err) < 0 || load_relic(&b, err) < 0 || pick_reference(&b, err) < 0)
         goto out;
+    if (!b.store)
+        b.store = b.own_store = dq_blob_open_local(o->data_dir);
     if (o->capture_image) {
         dq_image_rec_t rec;
         if (dq_catalog_image_get(cat, o->capture_image, &rec, err) < 0 ||
@@ -591,7 +649,22 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
     /* 2. store: layer files, images, links; undone on failure */
     stored = 1;
     if (b.ref_image) {
-        b.layer_dir = dq_xasprintf("%s/layers/%s/changes", o->data_dir, b.cap_id);
+        /* Written here first (the map is ingested from its file), then put into the store
+         * under layers/<capture>/changes/: every server of a cluster reads them there. */
+        b.layer_key = dq_xasprintf("layers/%s/changes", b.cap_id);
+        char *tmp = dq_xasprintf("%s/tmp", o->data_dir);
+        if (dq_fs_mkdirs(tmp, err) < 0) {
+            free(tmp);
+            goto out;
+        }
+        b.layer_dir = dq_xasprintf("%s/condrec-XXXXXX", tmp);
+        free(tmp);
+        if (!mkdtemp(b.layer_dir)) {
+            dq_err_set(err, DQ_EIO, 500, "%s: %s", b.layer_dir, strerror(errno));
+            free(b.layer_dir);
+            b.layer_dir = NULL;
+            goto out;
+        }
         progress(&b, "writing change maps", 50);
         if (dq_condrec_changes_write(&ch, b.layer_dir, &cj, NULL, err) < 0)
             goto out;
@@ -615,6 +688,9 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
         if (ingest(&b, map_png, b.map_id, "ingesting change map", 75, 90, err) < 0)
             goto out;
         b.map_ingested = 1;
+        b.layers_stored = 1; /* from the first put on: undo removes every key, missing or not */
+        if (store_changes(b.store, b.layer_dir, b.layer_key, err) < 0)
+            goto out;
     }
     progress(&b, "drafting observations", 92);
     if (link_images(&b, b.ref_image != NULL, err) < 0)
@@ -655,7 +731,7 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
             json_object_get(reg, "model"), "matrix", json_object_get(reg, "matrix"), "residual_px",
             json_object_get(reg, "residual_px"), "correlation", json_object_get(reg, "correlation"),
             "classes", cls, "map_image", b.map_id, "ref_image", b.ref_image, "capture_image",
-            b.cap_id, "layers", b.layer_dir + strlen(o->data_dir) + 1);
+            b.cap_id, "layers", b.layer_key);
         if (b.against_record)
             json_object_set_new(chg, "against", json_string(b.against_record));
         json_object_set_new(doc, "changes", chg);
@@ -681,7 +757,11 @@ out:
     json_decref(b.relic);
     json_decref(b.records);
     json_decref(b.old_links);
+    if (b.layer_dir)
+        remove_tmp_dir(b.layer_dir);
     free(b.layer_dir);
+    free(b.layer_key);
+    dq_blob_close(b.own_store);
     free(text);
     free(map_png);
     dq_buf_free(&fe);

@@ -396,6 +396,7 @@ static const api_route_t api_routes[] = {
     {DQ_HTTP_DELETE, "relics/*/condition/*", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_delete},
     {DQ_HTTP_POST, "relics/*/condition/jobs", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_job_create},
     {R_GET, "relics/*/condition/jobs/*", DQ_ROLE_CONSERVATOR, 0, dq_api_condition_job_get},
+    {R_GET, "relics/*/condition/*/changes/*", DQ_ROLE_ANON, 0, dq_api_condition_changes_file},
     {R_GET, "images/*/outline", DQ_ROLE_ANON, 0, dq_api_restoration_outline},
     /* ======== end condition records ======== */
 };

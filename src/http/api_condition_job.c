@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blob/blob.h"
 #include "condrec/condrec.h"
 #include "image/image.h"
 
@@ -563,7 +564,7 @@ void dq_api_condition_job_get(dq_api_t *c)
 /* ---------------------------------------------------------------- mask outline */
 
 typedef struct {
-    char *mask; /* layers/<image>/mask.png */
+    char *mask; /* the store key layers/<image>/mask.png */
 } outline_t;
 
 static void outline_free(void *arg)
@@ -575,12 +576,17 @@ static void outline_free(void *arg)
 
 static void outline_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t deadline_us)
 {
-    (void)srv, (void)deadline_us;
+    (void)deadline_us;
     outline_t *o = arg;
     dq_raster_t m = {0};
     dq_err_t err = {0};
     dq_buf_t svg = {0};
-    if (dq_raster_load(o->mask, 1, 400ull * 1000 * 1000, &m, &err) < 0 ||
+    /* The mask is read from the store (any server of a cluster answers alike): a file store's
+     * own file, an object store's local copy (fetched once, revalidated by its ETag). */
+    char *path = dq_blob_local_path(srv->store, o->mask, &err);
+    if (!path && err.code == DQ_ENOTFOUND)
+        dq_err_set(&err, DQ_ENOTFOUND, 404, "this image has no restoration mask");
+    if (!path || dq_raster_load(path, 1, 400ull * 1000 * 1000, &m, &err) < 0 ||
         dq_condrec_outline_svg(m.px, m.w, m.h, OUTLINE_MAX_SIDE, &svg, &err) < 0) {
         dq_http_resp_error(resp, err.http_status ? err.http_status : 500, err.msg);
     } else {
@@ -594,6 +600,7 @@ static void outline_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64
     }
     dq_buf_free(&svg);
     dq_raster_free(&m);
+    free(path);
 }
 
 /* GET /api/images/{id}/outline: {id} is a restoration layer ("<image>.restoration") or its
@@ -618,10 +625,14 @@ void dq_api_restoration_outline(dq_api_t *c)
         dq_api_error(c->resp, 404, "no such image", NULL);
         return;
     }
-    char *mask = dq_xasprintf("%s/layers/%s/mask.png", c->srv->cfg->data_dir, base);
-    if (!dq_fs_exists(mask)) {
+    char *mask = dq_xasprintf("layers/%s/mask.png", base);
+    int have = dq_blob_exists(c->srv->store, mask, &err);
+    if (have != 1) {
         free(mask);
-        dq_api_error(c->resp, 404, "this image has no restoration mask", NULL);
+        if (have < 0)
+            dq_api_error_err(c->resp, &err);
+        else
+            dq_api_error(c->resp, 404, "this image has no restoration mask", NULL);
         return;
     }
     outline_t *o = dq_xcalloc(1, sizeof(*o));

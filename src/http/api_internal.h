@@ -219,6 +219,13 @@ void dq_api_condition_create(dq_api_t *c);
 void dq_api_condition_get(dq_api_t *c);
 void dq_api_condition_replace(dq_api_t *c);
 void dq_api_condition_delete(dq_api_t *c);
+void dq_api_condition_changes_file(dq_api_t *c);
+/* The store keys of the change files of a relic's records (record NULL) or of one record: a
+ * new JSON array of strings, empty when none or on an error. Read before a delete. */
+struct json_t *dq_api_condition_relic_files(dq_server_t *srv, const char *relic,
+                                            const char *record);
+/* Removes what dq_api_condition_relic_files gathered from the store (logs failures). */
+void dq_api_condition_remove_files(dq_server_t *srv, struct json_t *keys);
 /* api_condition_job.c: one-step records (POST .../condition/jobs, GET .../jobs/{job}) and the
  * restoration mask's outline (GET /api/images/{id}/outline, SVG). */
 void dq_api_condition_job_create(dq_api_t *c);

@@ -351,13 +351,17 @@ void dq_api_relic_delete(dq_api_t *c)
     /* The relic's spectral captures go with it (catalog cascade); their files in the store
      * are gathered first and removed once the delete committed. */
     json_t *spectral = dq_api_spectral_relic_files(c->srv, c->seg[1]);
+    json_t *changes = dq_api_condition_relic_files(c->srv, c->seg[1], NULL);
     if (dq_catalog_relic_delete(c->srv->catalog, c->seg[1], ver, &c->actor, &err) < 0) {
         json_decref(spectral);
+        json_decref(changes);
         dq_api_error_err(c->resp, &err);
         return;
     }
     dq_api_spectral_remove_files(c->srv, spectral);
     json_decref(spectral);
+    dq_api_condition_remove_files(c->srv, changes);
+    json_decref(changes);
     retire_cache(c);
     c->resp->status = 204;
     c->resp->no_etag = 1;

@@ -159,6 +159,33 @@ def cluster(tmp, gen, c16, c26):
         st, _, rec = B.call("GET", jb.get("record_href", "/x"))
         check(st == 200 and rec.get("changes", {}).get("against") == "c1",
               "the job's record is in the shared catalog, compared with c1")
+        # ---- its change files live in the shared store, not in A's data directory: B serves
+        # them, and a restoration made on A's data directory is outlined by B
+        cap = rec.get("changes", {}).get("capture_image", "?")
+        same = []
+        for f in ("loss.png", "flaking.png", "fading.png", "changes.png", "changes.json"):
+            st, hd, got = B.call("GET", f"/api/relics/{relic}/condition/c2/changes/{f}")
+            try:
+                with open(f"{store}/layers/{cap}/changes/{f}", "rb") as fh:
+                    want = fh.read()
+            except OSError:
+                want = None
+            if f.endswith(".json"):
+                want = json.loads(want) if want else None
+            same.append(st == 200 and want is not None and got == want)
+        check(all(same) and rec["changes"].get("layers") == f"layers/{cap}/changes",
+              f"B serves the record's 5 change files from the shared store ({same})")
+        check(not any(os.path.exists(f"{n.data}/layers") for n in nodes),
+              "no node keeps layer files in its own data directory")
+        st, _, _ = request(b.port, "GET", f"/api/relics/{relic}/condition/c2/changes/loss.png")
+        check(st in (401, 403, 404), f"a draft's change files are not anonymous ({st})")
+        st, _, _ = B.call("GET", f"/api/relics/{relic}/condition/c2/changes/other.png")
+        check(st == 404, f"only the record's own files are served ({st})")
+        run(a.args() + ["restore", "--relic", relic, "--from-changes"])
+        st, hd, svg = B.call("GET", f"/api/images/{WORK}/outline")
+        check(st == 200 and b"<svg" in (svg if isinstance(svg, bytes) else b"") and
+              os.path.exists(f"{store}/layers/{WORK}/mask.png"),
+              f"a restoration made on A's data directory: B outlines its mask ({st})")
         st, _, _ = B.call("GET", f"/api/relics/{relic}/condition/jobs/j0123456789abcdef")
         check(st == 404, f"an unknown job: 404 on any node ({st})")
 

@@ -46,9 +46,8 @@ DQ_TEST(pair_lexeme_per_kind)
     CHECK_PAIR("溪山", "山行", "溪山行");             /* two bigrams: the trigram */
     CHECK_PAIR("溪山", "水行", "");                   /* bigrams that do not overlap */
     CHECK_PAIR("\x01qiu", "\x01shan", "\x01qiu\x01shan"); /* two syllables */
-    CHECK_PAIR("\x02xs", "\x02sx", "\x02xsx");         /* two initials tokens */
-    CHECK_PAIR("\x02xs", "\x02qx", "");
-    CHECK_PAIR("wind", "in", "wind in"); /* two words */
+    CHECK_PAIR("\x02xs", "\x02sx", ""); /* initials and words: no pairs (pairs_kind) */
+    CHECK_PAIR("wind", "in", "");
     CHECK_PAIR("溪", "山", "");          /* unigrams: the bigram is there already */
     CHECK_PAIR("溪山", "\x01shan", "");  /* two kinds */
     CHECK_PAIR("wind", "山行", "");
@@ -90,14 +89,19 @@ DQ_TEST(tsvector_pairs_and_markers)
     dq_pg_tsvector(s, f, 4, 1, &plain, NULL);
     DQ_CHECK(strstr(t.data, "'溪山行':1A") != NULL);
     DQ_CHECK(strstr(t.data, "'山行旅':2A") != NULL);
-    DQ_CHECK(strstr(t.data, "'\x04山行':2A,7C") != NULL); /* positions: title 1-4, gap, gap, body 7.. */
-    DQ_CHECK(strstr(t.data, "'\x04溪山'") == NULL);
+    /* positions: title 1-4, an empty one, creators none, another empty one, body 7-12, ... */
+    DQ_CHECK(strstr(t.data, "'溪山行':1A") != NULL);
+    /* 山行 at 2 is followed by 行旅, at 7 by no bigram: a marker, at its first position, with
+     * the highest weight of the token's */
+    DQ_CHECK(strstr(t.data, "'\x04山行':2A ") != NULL);
+    DQ_CHECK(strstr(t.data, "'\x04溪山'") == NULL); /* once */
     DQ_CHECK(strstr(t.data, "'\x01xi\x01shan':1A") != NULL);
-    DQ_CHECK(strstr(t.data, "'\x02xsx':1A") != NULL);
-    DQ_CHECK(strstr(t.data, "'the pine':11C,14D") != NULL);
-    DQ_CHECK(strstr(t.data, "'\x04the':11C,14D") != NULL);
-    DQ_CHECK(strstr(t.data, "'\x04\x01shan'") != NULL); /* 山 twice: its syllable repeats */
-    DQ_CHECK(strstr(t.data, "'\x04山'") == NULL);       /* unigrams have no pairs, no markers */
+    DQ_CHECK(strstr(t.data, "'\x02xsx'") == NULL);
+    DQ_CHECK(strstr(t.data, "'the pine'") == NULL && strstr(t.data, "'\x04the'") == NULL);
+    /* shan (山) twice, followed by xing both times: no marker; xing by lv, then by nothing: one */
+    DQ_CHECK(strstr(t.data, "'\x04\x01shan'") == NULL);
+    DQ_CHECK(strstr(t.data, "'\x04\x01xing':3A ") != NULL);
+    DQ_CHECK(strstr(t.data, "'\x04山'") == NULL); /* unigrams have no pairs, no markers */
     DQ_CHECK(strstr(plain.data, "溪山行") == NULL);      /* annotations and lessons: none */
     /* the binary form (imports) is the same tsvector */
     dq_pg_tsvector_bin(s, f, 4, DQ_PG_RELIC_TSV, &b);
@@ -136,9 +140,15 @@ DQ_TEST(tsquery_renders_pairs)
     q = tsq(s, "qiushan", DQ_RELIC_MATCH_ALL | DQ_PG_PAIRS);
     DQ_CHECK(strstr(q, "'\x01qiu\x01shan'") != NULL && strstr(q, "<->") == NULL);
     free(q);
-    q = tsq(s, "wind in the pines", DQ_RELIC_MATCH_BOOST | DQ_PG_PAIRS);
-    DQ_CHECK_STR(q, "(('wind in' & 'in the' & 'the pine' & !'\x04in' & !'\x04the') |"
-                    " ('wind in' <-> 'in the' <-> 'the pine'))");
+    q = tsq(s, "wind in the pines", DQ_RELIC_MATCH_BOOST | DQ_PG_PAIRS); /* words: a chain */
+    DQ_CHECK_STR(q, "('wind' <-> 'in' <-> 'the' <-> 'pine')");
+    free(q);
+    /* the words as typed (a chain), then the syllables (pairs) */
+    q = tsq(s, "xi shan xing lü", DQ_RELIC_MATCH_BOOST | DQ_PG_PAIRS);
+    DQ_CHECK_STR(q, "('xi' <-> 'shan' <-> 'xing' <-> 'lu') | "
+                    "(('\x01xi\x01shan' & '\x01shan\x01xing' & '\x01xing\x01lv'"
+                    " & !'\x04\x01shan' & !'\x04\x01xing') | ('\x01xi\x01shan' <->"
+                    " '\x01shan\x01xing' <-> '\x01xing\x01lv'))");
     free(q);
     q = tsq(s, "\"山 水\"", DQ_RELIC_MATCH_ALL | DQ_PG_PAIRS); /* unigrams: the plain chain */
     DQ_CHECK(strstr(q, "<->") != NULL);
@@ -157,12 +167,17 @@ static const char *docs[] = {
      * and "in" repeat, so the chain is checked against positions */
     "{\"accession\":\"P2\",\"title\":{\"en\":\"Two\"},"
     "\"description\":{\"zh\":\"溪山行路，看山行旅\",\"en\":\"wind in autumn, in the pines\"}}",
-    /* P3: the phrase and its inner tokens again elsewhere (the checked chain finds it) */
+    /* P3: the phrase and its inner tokens again elsewhere: 山行 followed by nothing (a marker:
+     * the checked chain finds it), "the" followed by "pines" again (no marker) */
     "{\"accession\":\"P3\",\"title\":{\"en\":\"Three\"},\"medium\":{\"zh\":\"山行\",\"en\":\"the"
     " pines\"},\"description\":{\"zh\":\"溪山行旅\",\"en\":\"wind in the pines\"}}",
     /* P4: the characters apart (pinyin xi shan xing lü not adjacent) */
     "{\"accession\":\"P4\",\"title\":{\"en\":\"Four\"},"
     "\"description\":{\"zh\":\"溪与山，行与旅\",\"en\":\"pines, wind\"}}",
+    /* P5: the phrase twice, its inner tokens in the same company each time: no marker, the
+     * AND of pairs answers */
+    "{\"accession\":\"P5\",\"title\":{\"en\":\"Five\"},"
+    "\"description\":{\"zh\":\"溪山行旅，溪山行旅\"}}",
 };
 
 static dq_catalog_t *collection(void)
@@ -211,16 +226,16 @@ static char *find(dq_catalog_t *c, const char *text)
 DQ_TEST(phrases_find_what_fts5_finds)
 {
     dq_catalog_t *c = collection();
-    EXPECT(c, "溪山行旅", "P1 P3");
-    EXPECT(c, "山行旅", "P1 P2 P3");
-    EXPECT(c, "溪山行", "P1 P2 P3");
-    EXPECT(c, "xishanxinglv", "P1 P3"); /* pinyin syllables, four of them */
-    EXPECT(c, "xsxl", "P1 P2 P3");      /* initials: 行路 is xing lu, xl too */
+    EXPECT(c, "溪山行旅", "P1 P3 P5");
+    EXPECT(c, "山行旅", "P1 P2 P3 P5");
+    EXPECT(c, "溪山行", "P1 P2 P3 P5");
+    EXPECT(c, "xishanxinglv", "P1 P3 P5"); /* pinyin syllables, four of them */
+    EXPECT(c, "xsxl", "P1 P2 P3 P5");      /* initials: 行路 is xing lu, xl too */
     EXPECT(c, "\"wind in the pines\"", "P1 P3");
     EXPECT(c, "\"in the pines\"", "P1 P2 P3");
     EXPECT(c, "\"wind in the\"", "P1 P3");
     EXPECT(c, "\"pines wind\"", "P4");
-    EXPECT(c, "xishan", "P1 P2 P3");
+    EXPECT(c, "xishan", "P1 P2 P3 P5");
     dq_catalog_close(c);
 }
 
