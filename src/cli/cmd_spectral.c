@@ -675,6 +675,9 @@ static int cmd_pigments(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, c
     for (int b = 0; b < lib.n_bands; b++)
         json_array_append_new(sup, json_real(map.support[b]));
     json_object_set_new(leg, "support_endmember", sup);
+    json_object_set_new(leg, "support_lead_white_angle", json_real(map.support_lw_angle));
+    json_object_set_new(leg, "support_mode_angle", json_real(map.support_mode_angle));
+    json_object_set_new(leg, "support_moved", json_boolean(map.support_moved));
     json_object_set_new(leg, "psf_sigma_px", json_real(psf));
     if (dq_image_save_png8(out, map.label, s.w, s.h, 1, err) < 0)
         goto out;

@@ -211,10 +211,16 @@ typedef struct {
     int *best2;     /* w*h: the other pigment of a two-pigment model, -1 for none, -2 for
                      * toned support that the support's own family explains (owned) */
     double support[DQ_SPEC_MAX_BANDS]; /* the image-derived support endmember */
+    double support_lw_angle;   /* degrees between the brightest tenth's median and lead_white
+                                * (-1 when the library has no lead_white) */
+    double support_mode_angle; /* degrees from lead_white most of the brightest 30 % lie at */
+    int support_moved;         /* 1 when that median was pulled toward lead white and S is
+                                * the bright majority's median instead */
 } dq_spec_map_t;
 
 /* Identifies pigments in a calibrated reflectance stack: planes[b] (w*h) at lib->nm[b].
- * Support endmember: the per-band median of the brightest, flattest tenth of the pixels.
+ * Support endmember: the per-band median of the brightest, flattest tenth of the pixels, or,
+ * where that median is pulled toward lead white, of the bright majority (support_endmember).
  * Then per pixel MESMA (Roberts et al. 1998): for each candidate pigment p the fully
  * constrained model r = a_s S + a_k K + a_p P (a >= 0, sum 1; Heinz and Chang 2001) is solved
  * exactly (a 2-D problem on a triangle). A survey of every 16th pixel finds the scene's
@@ -241,6 +247,9 @@ typedef struct {
 #define DQ_SPEC_PRIOR_PRICE 2.0
 #define DQ_SPEC_SCENE_MIN 0.0025
 #define DQ_SPEC_PAIR_ANGLE 2.5 /* degrees: two spectra closer than this make no pair */
+/* degrees: a brightest-tenth median this much closer to lead_white than the bright majority
+ * is lead white (or a blend with it), not the support (docs/spectral.md "Lead white") */
+#define DQ_SPEC_SUPPORT_LW_ANGLE 3.0
 int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib_t *lib,
                      double min_cover, void (*progress)(void *ud, int pct), void *ud,
                      dq_spec_map_t *map, dq_err_t *err);

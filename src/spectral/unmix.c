@@ -506,11 +506,38 @@ static int cmp_float(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The support endmember: per-band median over the brightest tenth of (subsampled) pixels. */
-static void support_endmember(const float *const *planes, int n, size_t npx, double *S)
+/* Spectral angle in degrees between a and b (n bands); 90 where either is all zero. */
+static double support_angle(const double *a, const double *b, int n)
 {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) {
+        ab += a[i] * b[i];
+        aa += a[i] * a[i];
+        bb += b[i] * b[i];
+    }
+    if (aa <= 0 || bb <= 0)
+        return 90;
+    double c = ab / sqrt(aa * bb);
+    return acos(c > 1 ? 1 : c < -1 ? -1 : c) * (180 / M_PI);
+}
+
+/* The support endmember: per-band median over the brightest tenth of (subsampled) pixels.
+ * Paper and silk are the brightest thing in most pictures, but lead white is brighter still:
+ * where it covers about a tenth of the image that median is lead white, or a blend of lead
+ * white and paper, and every bare pixel is read as a pigment over it. So the bright pixels
+ * (the brightest 30 %) are also grouped by their spectral angle to the library's lead_white:
+ * the most populated angle (0.25 degree bins, counted over +-1 degree) is the bright majority,
+ * the support. Only when the first median lies more than DQ_SPEC_SUPPORT_LW_ANGLE closer to
+ * lead white than that majority is S replaced by the majority's per-band median (pixels within
+ * 1.5 degrees of the mode); elsewhere S is exactly what it always was. Fills map's support,
+ * support_lw_angle, support_mode_angle and support_moved. */
+static void support_endmember(const float *const *planes, int n, size_t npx,
+                              const dq_spec_lib_t *lib, dq_spec_map_t *map)
+{
+    enum { NBIN = 360 }; /* 0.25 degree bins over 0..90 */
     size_t step = npx > 400000 ? npx / 400000 : 1, m = (npx + step - 1) / step;
     float *br = dq_xmalloc(m * sizeof(float)), *tmp = dq_xmalloc(m * sizeof(float));
+    float *ang = NULL;
     for (size_t i = 0, j = 0; i < npx; i += step, j++) {
         float s = 0;
         for (int b = 0; b < n; b++)
@@ -520,14 +547,69 @@ static void support_endmember(const float *const *planes, int n, size_t npx, dou
     memcpy(tmp, br, m * sizeof(float));
     qsort(tmp, m, sizeof(float), cmp_float);
     float thr = tmp[(size_t)(0.90 * (double)(m - 1))];
+    float thr30 = tmp[(size_t)(0.70 * (double)(m - 1))];
     for (int b = 0; b < n; b++) {
         size_t k = 0;
         for (size_t i = 0, j = 0; i < npx; i += step, j++)
             if (br[j] >= thr)
                 tmp[k++] = planes[b][i];
         qsort(tmp, k, sizeof(float), cmp_float);
-        S[b] = k ? tmp[k / 2] : 0.8;
+        map->support[b] = k ? tmp[k / 2] : 0.8;
     }
+    map->support_lw_angle = map->support_mode_angle = -1;
+    map->support_moved = 0;
+    int lw = -1;
+    for (int k = 0; k < lib->n_pig; k++)
+        if (!strcmp(lib->names[k], "lead_white"))
+            lw = k;
+    if (lw < 0)
+        goto out;
+    const double *L = lib->refl + (size_t)lw * n;
+    map->support_lw_angle = support_angle(map->support, L, n);
+    /* The bright pixels' angles to lead white and their histogram's mode. */
+    ang = dq_xmalloc(m * sizeof(float));
+    size_t hist[NBIN] = {0};
+    for (size_t i = 0, j = 0; i < npx; i += step, j++) {
+        ang[j] = -1;
+        if (br[j] < thr30)
+            continue;
+        double r[DQ_SPEC_MAX_BANDS];
+        for (int b = 0; b < n; b++)
+            r[b] = planes[b][i];
+        ang[j] = (float)support_angle(r, L, n);
+        int q = (int)(ang[j] * 4);
+        hist[q < 0 ? 0 : q >= NBIN ? NBIN - 1 : q]++;
+    }
+    size_t best = 0;
+    int mode = 0;
+    for (int q = 0; q < NBIN; q++) {
+        size_t c = 0;
+        for (int d = -4; d <= 4; d++)
+            c += q + d >= 0 && q + d < NBIN ? hist[q + d] : 0;
+        if (c > best) {
+            best = c;
+            mode = q;
+        }
+    }
+    map->support_mode_angle = (mode + 0.5) / 4;
+    if (map->support_lw_angle >= map->support_mode_angle - DQ_SPEC_SUPPORT_LW_ANGLE)
+        goto out;
+    size_t k = 0;
+    for (size_t j = 0; j < m; j++)
+        k += ang[j] >= 0 && fabs(ang[j] - map->support_mode_angle) <= 1.5;
+    if (k < m / 100 + 1) /* too few to stand for the support: keep the first median */
+        goto out;
+    for (int b = 0; b < n; b++) {
+        k = 0;
+        for (size_t i = 0, j = 0; i < npx; i += step, j++)
+            if (ang[j] >= 0 && fabs(ang[j] - map->support_mode_angle) <= 1.5)
+                tmp[k++] = planes[b][i];
+        qsort(tmp, k, sizeof(float), cmp_float);
+        map->support[b] = tmp[k / 2];
+    }
+    map->support_moved = 1;
+out:
+    free(ang);
     free(br);
     free(tmp);
 }
@@ -1415,7 +1497,7 @@ int dq_spec_pigments(const float *const *planes, int w, int h, const dq_spec_lib
     map->ink = dq_xmalloc(npx * sizeof(float));
     map->best = dq_xmalloc(npx * sizeof(int));
     map->best2 = dq_xmalloc(npx * sizeof(int));
-    support_endmember(planes, n, npx, map->support);
+    support_endmember(planes, n, npx, lib, map);
     pig_job_t j = {.planes = planes,
                    .w = w,
                    .h = h,

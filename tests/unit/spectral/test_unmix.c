@@ -315,3 +315,59 @@ DQ_TEST(toned_support_stays_support)
         DQ_CHECK(r[4] >= 0.95); /* lead white */
     }
 }
+
+/* Lead white on 15 % of the picture (brighter than the paper, so the brightest tenth is all
+ * lead white), a little azurite, the rest bare paper. */
+static mix_t white_share(int x)
+{
+    if (x < 30)
+        return (mix_t){1, 0, 0};
+    if (x < 50)
+        return (mix_t){0, 0.8, 0};
+    return (mix_t){0, 0, 0};
+}
+
+/* The support endmember is the paper, not lead white that covers a large share: bare paper
+ * stays support and the lead white stays lead white. A picture without lead white (azurite
+ * only) keeps the brightest tenth's median (support_moved 0). */
+DQ_TEST(lead_white_is_not_the_support)
+{
+    static const double paper[6] = {0.62, 0.75, 0.80, 0.83, 0.85, 0.86};
+    dq_spec_lib_t lib;
+    load_lib(&lib);
+    int lw = entry(&lib, "lead_white"), az = entry(&lib, "azurite_natural_standard_sh4");
+    for (int q = 0; q < 2; q++) {
+        float **planes = paint(&lib, q ? az : lw, az, q ? glazes : white_share, 0.003);
+        dq_spec_map_t map;
+        dq_err_t err = {0};
+        DQ_REQUIRE(dq_spec_pigments((const float *const *)planes, W, H, &lib, 0.3, NULL, NULL,
+                                    &map, &err) == 0);
+        double dmax = 0;
+        for (int b = 0; b < 6; b++)
+            dmax = fmax(dmax, fabs(map.support[b] - paper[b]));
+        int x0 = q ? 0 : 50, x1 = q ? 100 : W;
+        double sup = 0, white = 0;
+        for (int y = 0; y < H; y++) {
+            for (int x = x0; x < x1; x++)
+                sup += map.label[(size_t)y * W + x] == DQ_SPEC_LABEL_SUPPORT;
+            for (int x = 0; x < 30 && !q; x++)
+                white += map.label[(size_t)y * W + x] == DQ_SPEC_LABEL_PIGMENT0 + lw;
+        }
+        sup /= (double)(x1 - x0) * H;
+        white /= 30.0 * H;
+        fprintf(stderr,
+                "    %s: S off the paper by %.4f at most, lead white angle %.2f deg, moved %d; "
+                "bare paper support %.3f, lead white %.3f\n",
+                q ? "no lead white" : "15 % lead white", dmax, map.support_lw_angle,
+                map.support_moved, sup, white);
+        DQ_CHECK(dmax < 0.01);
+        DQ_CHECK(map.support_lw_angle >= 0);
+        DQ_CHECK_INT(map.support_moved, !q);
+        DQ_CHECK(sup >= 0.99);
+        if (!q)
+            DQ_CHECK(white >= 0.95);
+        dq_spec_map_free(&map);
+        planes_free(planes);
+    }
+    dq_spec_lib_free(&lib);
+}
