@@ -285,7 +285,9 @@ static void tvb_pairs(tvb_t *v)
             const tvb_ent_t *f = &v->e[a], *g = &v->e[b];
             differ |= g->tpos != f->tpos &&
                       (g->rs_len != f->rs_len ||
-                       memcmp(v->rs.data + g->rs_off, v->rs.data + f->rs_off, f->rs_len) != 0);
+                       /* no right partners at all leaves rs empty (data NULL): equal */
+                       (f->rs_len &&
+                        memcmp(v->rs.data + g->rs_off, v->rs.data + f->rs_off, f->rs_len) != 0));
             w = g->weight > w ? g->weight : w;
             b++;
         }
