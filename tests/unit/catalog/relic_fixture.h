@@ -50,6 +50,15 @@ __attribute__((unused)) static char *fx_create(dq_catalog_t *c, const char *json
     return id;
 }
 
+/* A fresh catalog holding one relic per document of docs (a test's small collection). */
+__attribute__((unused)) static dq_catalog_t *fx_collection(const char *const *docs, size_t n)
+{
+    dq_catalog_t *c = fx_open();
+    for (size_t i = 0; i < n; i++)
+        free(fx_create(c, docs[i]));
+    return c;
+}
+
 __attribute__((unused)) static dq_relic_query_t fx_query(const char *q)
 {
     dq_relic_query_t x = {0};

@@ -48,10 +48,7 @@ static const char *docs[] = {
 
 static dq_catalog_t *collection(void)
 {
-    dq_catalog_t *c = fx_open();
-    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
-        free(fx_create(c, docs[i]));
-    return c;
+    return fx_collection(docs, DQ_ARRAY_LEN(docs));
 }
 
 static json_t *run(dq_catalog_t *c, dq_relic_query_t *q)

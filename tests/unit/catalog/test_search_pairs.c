@@ -182,10 +182,7 @@ static const char *docs[] = {
 
 static dq_catalog_t *collection(void)
 {
-    dq_catalog_t *c = fx_open();
-    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
-        free(fx_create(c, docs[i]));
-    return c;
+    return fx_collection(docs, DQ_ARRAY_LEN(docs));
 }
 
 /* The accessions found for text, sorted, space-separated (new string). */
