@@ -421,6 +421,7 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
     t->failed = 0;
     t->n_audit = 0;
     t->next_relic_seq = 0;
+    t->has_audit_at = 0;
     t->n_pre = 0;
     dq_buf_reset(&t->pre_text);
     dq_buf_reset(&t->a_who);
@@ -726,6 +727,7 @@ static void store_close(void *impl)
     conn_close(&s->w);
     PQfinish(s->listener);
     dq_search_free(s->search);
+    dq_pg_postings_free(s->postings);
     pthread_mutex_destroy(&s->wlock);
     dq_store_pool_destroy(&s->pool);
     pthread_mutex_destroy(&s->listen_lock);
@@ -760,6 +762,7 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
 {
     pg_store_t *s = dq_xcalloc(1, sizeof(*s));
     s->conninfo = dq_xstrdup(location);
+    s->postings = dq_pg_postings_new();
     pthread_mutex_init(&s->wlock, NULL);
     dq_store_pool_init(&s->pool, DQ_PG_N_READERS);
     pthread_mutex_init(&s->listen_lock, NULL);
@@ -927,7 +930,13 @@ static int audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)
 {
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
-    return dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0 ? -1 : 0;
+    if (dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0)
+        return -1;
+    if (!t->write) { /* the snapshot's: the posting bitmaps ask (store_pg_postings.c) */
+        t->audit_at = *seq;
+        t->has_audit_at = 1;
+    }
+    return 0;
 }
 
 typedef struct {
