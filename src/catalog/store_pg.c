@@ -422,6 +422,8 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
     t->next_relic_seq = 0;
     t->fts = NULL;
     t->xid[0] = '\0';
+    t->audit_sent = 0;
+    t->has_audit_at = 0;
     t->n_pre = 0;
     dq_buf_reset(&t->pre_text);
     dq_buf_reset(&t->a_who);
@@ -518,7 +520,8 @@ static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
 dq_store_txn_t *dq_pg_fts_half(dq_store_txn_t *t, dq_err_t *err)
 {
     pg_store_t *s = t->store;
-    if (t->fts || !t->write || t != &s->wtxn || !s->two_phase)
+    /* audit rows sent on t already would become visible before the search rows */
+    if (t->fts || !t->write || t != &s->wtxn || !s->two_phase || t->audit_sent)
         return t->fts ? t->fts : t;
     if (s->two_phase < 0) {
         int64_t n = 0;
@@ -544,6 +547,11 @@ dq_store_txn_t *dq_pg_fts_half(dq_store_txn_t *t, dq_err_t *err)
     return f;
 }
 
+dq_store_txn_t *dq_pg_audit_txn(dq_store_txn_t *t)
+{
+    return t->fts ? t->fts : t;
+}
+
 /* Ends t's second half (rolled back unless it was committed), leaving w2 idle. */
 static void fts_end(dq_store_txn_t *t, int rollback)
 {
@@ -566,9 +574,10 @@ static void fault(const pg_store_t *s, int step)
         raise(SIGKILL);
 }
 
-/* Commits t and its second half (see "two-phase commit" above); sql: the first half's own
- * commit text (NOTIFY; COMMIT). 0, or -1 with err; both halves are ended either way. */
-static int commit_both(dq_store_txn_t *t, const char *sql, dq_err_t *err)
+/* Commits t and its second half (see "two-phase commit" above), then tells the other
+ * processes (NOTIFY, which a prepared transaction cannot send; the audit rows the listeners
+ * read are in the second half). 0, or -1 with err; both halves are ended either way. */
+static int commit_both(dq_store_txn_t *t, dq_err_t *err)
 {
     pg_store_t *s = t->store;
     dq_store_txn_t *f = t->fts;
@@ -588,7 +597,7 @@ static int commit_both(dq_store_txn_t *t, const char *sql, dq_err_t *err)
     }
     fts_end(t, 0); /* w2 is idle now; the half lives on as a prepared transaction */
     fault(s, 1);
-    snprintf(q, sizeof(q), "SELECT pg_advisory_lock(%d, %d); %s", PG_LOCK_KEY1, s->lock_key, sql);
+    snprintf(q, sizeof(q), "SELECT pg_advisory_lock(%d, %d); COMMIT", PG_LOCK_KEY1, s->lock_key);
     int rc = control(t, q, err);
     if (rc < 0) {
         /* The first half's outcome decides: a COMMIT refused rolled it back; a connection
@@ -609,7 +618,8 @@ static int commit_both(dq_store_txn_t *t, const char *sql, dq_err_t *err)
     dq_store_txn_t w2 = {0};
     txn_bind(s, &w2, &s->w2, 0);
     rc = conn_ensure(s, &s->w2, err) < 0 ? -1 : control(&w2, q, err);
-    snprintf(q, sizeof(q), "SELECT pg_advisory_unlock(%d, %d)", PG_LOCK_KEY1, s->lock_key);
+    snprintf(q, sizeof(q), "NOTIFY %s; SELECT pg_advisory_unlock(%d, %d)", s->channel,
+             PG_LOCK_KEY1, s->lock_key);
     PGresult *r = PQexec(t->pc->conn, q);
     PQclear(r);
     if (rc < 0)
@@ -744,7 +754,7 @@ static int store_commit(dq_store_txn_t *t, dq_err_t *err)
     else
         snprintf(sql, sizeof(sql), "COMMIT");
     if (t->fts) {
-        if (commit_both(t, sql, err) < 0) {
+        if (commit_both(t, err) < 0) {
             store_rollback(t); /* a no-op where the first half has ended already */
             return -1;
         }
@@ -861,6 +871,7 @@ static void store_close(void *impl)
     conn_close(&s->w2);
     PQfinish(s->listener);
     dq_search_free(s->search);
+    dq_pg_postings_free(s->postings);
     pthread_mutex_destroy(&s->wlock);
     dq_store_pool_destroy(&s->pool);
     pthread_mutex_destroy(&s->listen_lock);
@@ -895,6 +906,7 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
 {
     pg_store_t *s = dq_xcalloc(1, sizeof(*s));
     s->conninfo = dq_xstrdup(location);
+    s->postings = dq_pg_postings_new();
     pthread_mutex_init(&s->wlock, NULL);
     dq_store_pool_init(&s->pool, DQ_PG_N_READERS);
     pthread_mutex_init(&s->listen_lock, NULL);
@@ -1064,8 +1076,12 @@ int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err)
         dq_buf_putc(b[i], '}');
         dq_pg_p_text(&p, b[i]->data);
     }
-    /* max + 1 under the writers' lock: gapless and in commit order, like SQLite's */
-    int rc = dq_pg_run(t,
+    /* max + 1 under the writers' lock: gapless and in commit order, like SQLite's; with the
+     * search rows where a second half writes them (committed last: see "two-phase
+     * commit") */
+    if (t->write)
+        t->audit_sent = 1;
+    int rc = dq_pg_run(dq_pg_audit_txn(t),
                        "INSERT INTO audit (seq, who, at, action, object, detail)"
                        " SELECT (SELECT coalesce(max(seq), 0) FROM audit) + o.i, o.w, " DQ_PG_NOW
                        ", o.a, o.ob, o.d FROM unnest($1::text[], $2::text[], $3::text[],"
@@ -1081,7 +1097,14 @@ static int audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)
 {
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
-    return dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0 ? -1 : 0;
+    t = dq_pg_audit_txn(t);
+    if (dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0)
+        return -1;
+    if (!t->write) { /* the snapshot's: the posting bitmaps ask (store_pg_postings.c) */
+        t->audit_at = *seq;
+        t->has_audit_at = 1;
+    }
+    return 0;
 }
 
 typedef struct {
@@ -1110,6 +1133,7 @@ static int audit_since(dq_store_txn_t *t, int64_t after_seq, int limit, dq_store
     audit_walk_t w = {cb, ud};
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
+    t = dq_pg_audit_txn(t);
     dq_pg_p_int(&p, after_seq);
     dq_pg_p_int(&p, limit);
     return dq_pg_walk(t,
@@ -1125,6 +1149,7 @@ static int audit_list(dq_store_txn_t *t, const char *object, int64_t before_seq,
     audit_walk_t w = {cb, ud};
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
+    t = dq_pg_audit_txn(t);
     dq_pg_p_text(&p, object);
     dq_pg_p_int(&p, before_seq);
     dq_pg_p_int(&p, limit);

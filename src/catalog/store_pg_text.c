@@ -656,6 +656,44 @@ int dq_pg_tsquery_split(const dq_search_t *s, const dq_search_plan_t *plan, dq_b
     return split;
 }
 
+/* The AND of plan's terms (only: that term alone, -1 all), each the | of its phrases as
+ * put_chain writes them, in parentheses; 0 when a term has no phrase with tokens (FTS5: a
+ * phrase without tokens matches nothing, so neither does the AND). p: the plan's phrases
+ * (dq_fts_phrases, without the boost phrases). */
+static int put_terms(const dq_fts_phrases_t *p, const dq_search_plan_t *plan, int only,
+                     const char *w, int pairs, dq_buf_t *out)
+{
+    /* Walk the terms again to know which phrases belong together: dq_fts_phrases kept the
+     * term order, so phrase k belongs to the k-th phrase of that walk. */
+    size_t k = 0;
+    for (int t = 0; t < plan->n_terms; t++) {
+        int n = 0, put = only < 0 || only == t;
+        if (put && only < 0 && t)
+            dq_buf_puts(out, " & ");
+        if (put)
+            dq_buf_putc(out, '(');
+        for (size_t i = 0; i < plan->n_ph; i++) {
+            if (plan->ph[i].term != t)
+                continue;
+            if (put) {
+                size_t m2 = out->len;
+                if (n)
+                    dq_buf_puts(out, " | ");
+                if (put_chain(p, k, w, pairs, out))
+                    n++;
+                else
+                    out->len = m2;
+            }
+            k++;
+        }
+        if (put)
+            dq_buf_putc(out, ')');
+        if (put && !n)
+            return 0;
+    }
+    return 1;
+}
+
 void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out)
 {
     dq_fts_phrases_t p;
@@ -677,35 +715,22 @@ void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what,
         }
         goto out;
     }
-    /* Walk the terms again to know which phrases belong together: dq_fts_phrases kept the
-     * term order, so phrase k belongs to the k-th phrase of that walk. */
-    size_t k = 0;
-    for (int t = 0; t < plan->n_terms; t++) {
-        size_t mark = out->len;
-        int n = 0;
-        if (t)
-            dq_buf_puts(out, " & ");
-        dq_buf_putc(out, '(');
-        for (size_t i = 0; i < plan->n_ph; i++) {
-            if (plan->ph[i].term != t)
-                continue;
-            size_t m2 = out->len;
-            if (n)
-                dq_buf_puts(out, " | ");
-            if (put_chain(&p, k, w, pairs, out))
-                n++;
-            else
-                out->len = m2;
-            k++;
-        }
-        dq_buf_putc(out, ')');
-        if (!n) { /* FTS5: a phrase without tokens matches nothing, so neither does the AND */
-            (void)mark;
-            out->len = start;
-            goto out;
-        }
-    }
+    if (!put_terms(&p, plan, -1, w, pairs, out))
+        out->len = start;
 out:
+    if (out->data)
+        out->data[out->len] = '\0';
+    dq_fts_phrases_free(&p);
+}
+
+void dq_pg_tsquery_term(const dq_search_t *s, const dq_search_plan_t *plan, int term,
+                        dq_buf_t *out)
+{
+    dq_fts_phrases_t p;
+    size_t start = out->len;
+    dq_fts_phrases(s, plan, 0, &p);
+    if (!put_terms(&p, plan, term, NULL, 1, out))
+        out->len = start;
     if (out->data)
         out->data[out->len] = '\0';
     dq_fts_phrases_free(&p);
