@@ -476,8 +476,10 @@ void dq_pg_tsvector(const dq_search_t *s, const char *const *fields, int n_field
 
 static void put_be(dq_buf_t *out, uint32_t v, int bytes)
 {
-    for (int k = bytes - 1; k >= 0; k--)
-        dq_buf_putc(out, (char)((v >> (8 * k)) & 0xff));
+    char d[4];
+    for (int k = 0; k < bytes; k++)
+        d[k] = (char)((v >> (8 * (bytes - 1 - k))) & 0xff);
+    dq_buf_append(out, d, (size_t)bytes);
 }
 
 void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_fields, int flags,
