@@ -82,6 +82,8 @@ static const migration_t migrations[] = {
      dq_pg_relic_pairs_schema}, /* store_pg_relic_search.c, and migration_then */
     {26, "relics without child foreign keys, unread btrees or row triggers on insert",
      dq_pg_bulk_schema}, /* store_pg_kinds.c */
+    {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
+     dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -860,6 +862,76 @@ static int migrate(pg_store_t *s, dq_err_t *err)
     return 0;
 }
 
+/* store.h probe: one connection of its own, two reads. */
+static int store_probe(const char *location, int *n_applied, int *n_known, dq_err_t *err)
+{
+    char list[256] = "{";
+    for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d", i ? "," : "",
+                 migrations[i].version);
+    strcat(list, "}");
+    *n_applied = 0;
+    *n_known = (int)DQ_ARRAY_LEN(migrations);
+    PGconn *c = connect_url(location, err);
+    if (!c)
+        return -1;
+    int rc = -1;
+    /* to_regclass answers NULL for a table that does not exist, where naming it in a query
+     * would fail: the schema_version table is read only when it is there. */
+    PGresult *r = PQexec(c, "SELECT to_regclass('schema_version') IS NOT NULL");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        dq_err_set(err, DQ_EIO, 500, "catalog: %s", PQerrorMessage(c));
+        goto out;
+    }
+    if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+        PQclear(r);
+        const char *v[1] = {list};
+        r = PQexecParams(c, "SELECT count(*) FROM schema_version WHERE version = ANY($1::int[])",
+                         1, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+            dq_err_set(err, DQ_EIO, 500, "catalog: %s", PQerrorMessage(c));
+            goto out;
+        }
+        *n_applied = atoi(PQgetvalue(r, 0, 0));
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+/* store.h lock: a session advisory lock on a connection of its own, so that it is held for
+ * as long as the caller wants while the caller's transactions run on the pool, and goes with
+ * the session when the holder dies. Keys: PG_LOCK_KEY1 + which (the writers' lock is
+ * PG_LOCK_KEY1 itself) and the schema's hash, so catalogs in other schemas do not wait. */
+static int store_lock(void *impl, int which, void **handle, dq_err_t *err)
+{
+    pg_store_t *s = impl;
+    PGconn *c = connect_url(s->conninfo, err);
+    if (!c)
+        return -1;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d, %d)", PG_LOCK_KEY1 + which,
+             s->lock_key);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        dq_err_set(err, DQ_EIO, 500, "catalog lock: %s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return -1;
+    }
+    PQclear(r);
+    *handle = c;
+    return 0;
+}
+
+static void store_unlock(void *impl, void *handle)
+{
+    (void)impl;
+    PQfinish(handle); /* the session's end releases its advisory locks */
+}
+
 static void store_close(void *impl)
 {
     pg_store_t *s = impl;
@@ -1170,6 +1242,9 @@ static const dq_store_audit_ops audit_ops = {
 const dq_store_backend_t dq_store_pg = {
     .name = "postgres",
     .open = store_open,
+    .probe = store_probe,
+    .lock = store_lock,
+    .unlock = store_unlock,
     .close = store_close,
     .begin = store_begin,
     .commit = store_commit,
@@ -1193,4 +1268,5 @@ const dq_store_backend_t dq_store_pg = {
     .copy = &dq_pg_copy_ops,
     .conditions = &dq_pg_condition_ops,
     .condjobs = &dq_pg_condjob_ops,
+    .layer_files = &dq_pg_layerfile_ops,
 };

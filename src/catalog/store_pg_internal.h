@@ -341,5 +341,7 @@ extern const dq_store_copy_ops dq_pg_copy_ops; /* store_pg_copy.c */
 /* store_pg_condjob.c: migration 24, condition jobs (issue 12) */
 extern const char dq_pg_condjob_schema[];
 extern const dq_store_condjob_ops dq_pg_condjob_ops;
+extern const char dq_pg_layerfile_schema[];
+extern const dq_store_layerfile_ops dq_pg_layerfile_ops;
 
 #endif
