@@ -105,6 +105,15 @@ struct dq_store_txn {
     void *send_job; /* owned, freed by dq_pg_sync */
     int send_rc;
     dq_err_t send_err;
+    /* The second half of a write transaction (issue 15; docs/deploy.md "Bulk loads"): its
+     * relic_fts rows go through a second connection, so that a second server process keeps
+     * the search index (two thirds of an import's server work) while the first writes the
+     * rest; the halves commit together by two-phase commit (store_pg.c, store_commit). NULL
+     * until dq_pg_fts_half opens it. xid: this first half's transaction id, in the second
+     * half's name. */
+    dq_store_txn_t *fts;
+    char xid[24];
+    int audit_sent; /* 1 once audit rows went out on this connection (no second half then) */
 };
 
 /* store_pg_postings.c: posting bitmaps of relic_fts's frequent lexemes */
@@ -116,6 +125,13 @@ struct pg_store {
     dq_store_txn_t wtxn;   /* its transaction; guarded by wlock */
     pthread_mutex_t wlock; /* one writer at a time in this process */
     atomic_int write_wait_ms;
+    pg_conn_t w2;          /* the writer's second connection (relic_fts); guarded by wlock */
+    dq_store_txn_t w2txn;  /* its half of the writer's transaction; guarded by wlock */
+    int two_phase;         /* the server takes prepared transactions: 1, 0, -1 not asked yet;
+                              guarded by wlock */
+    int fault_2pc;         /* tests: DQ_PG_FAULT_2PC at open (read-only after): the process
+                              kills itself after the second half's PREPARE (1) or after the
+                              first half's COMMIT (2), as a crash there would */
     pg_conn_t rd[DQ_PG_N_READERS]; /* the read pool: rd[i] is lent while pool.in_use[i] */
     dq_store_txn_t rtxn[DQ_PG_N_READERS];
     dq_store_pool_t pool;
@@ -172,6 +188,16 @@ int dq_pg_copy_in(dq_store_txn_t *t, const char *sql, const char *data, size_t l
  * started, fn runs here. 0, or -1 with err (fn's own failure, when it ran here). */
 int dq_pg_send_async(dq_store_txn_t *t, int (*fn)(dq_store_txn_t *t, void *job, dq_err_t *err),
                      void (*free_fn)(void *job), void *job, dq_err_t *err);
+/* The transaction whose connection writes relic_fts rows in the write transaction t (every
+ * relic_fts write goes through it): t's second half, opened here on the first call when the
+ * server takes prepared transactions (max_prepared_transactions > 0), else t itself. A row
+ * the second half wrote is invisible to t until both commit, and t waiting on it would wait
+ * forever: hence all of them or none. NULL with err when the second half cannot begin. */
+dq_store_txn_t *dq_pg_fts_half(dq_store_txn_t *t, dq_err_t *err);
+/* The transaction whose connection holds t's audit rows: its second half where it has one
+ * (the change feed names a write only once its search rows are visible too), else t. Readers
+ * of the audit table in t read there, after dq_pg_audit_flush. */
+dq_store_txn_t *dq_pg_audit_txn(dq_store_txn_t *t);
 /* Waits for the writes dq_pg_send_async started: 0, or -1 with their error (the
  * transaction has failed then). A no-op on the sending thread itself and when none run. */
 int dq_pg_sync(dq_store_txn_t *t, dq_err_t *err);
@@ -318,5 +344,7 @@ extern const dq_store_copy_ops dq_pg_copy_ops; /* store_pg_copy.c */
 /* store_pg_condjob.c: migration 24, condition jobs (issue 12) */
 extern const char dq_pg_condjob_schema[];
 extern const dq_store_condjob_ops dq_pg_condjob_ops;
+extern const char dq_pg_layerfile_schema[];
+extern const dq_store_layerfile_ops dq_pg_layerfile_ops;
 
 #endif
