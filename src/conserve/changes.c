@@ -1090,8 +1090,13 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
     memset(fa, 0, n);
     wash = dq_xcalloc(n, 1);
     paint_changes(ref, &nrm, lossd, sup, gw, gh, quiet, fl, fa, wash);
+    free(quiet); /* the region step below needs their bytes (peak memory on a long scroll) */
+    quiet = NULL;
     wash_vote(fl, fa, wash, w, h);
+    free(wash);
+    wash = NULL;
     surround_flakes(ref, &nrm, fl, fa, w, h);
+    cv_region_classes(ref->px, w, h, fl, fa);
     for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++)
         for (size_t i = 0; i < n; i++)
             out->area[k] += out->mask[k][i] != 0;

@@ -17,4 +17,9 @@ typedef void (*cv_region_fn)(void *ud, const size_t *px, size_t n, int x0, int y
  * is safe). */
 void cv_walk_regions(const uint8_t *mask, int w, int h, cv_region_fn fn, void *ud);
 
+/* Re-classes whole changed regions (8-connected over flaking and fading) as flaking where
+ * their size and boundary say flake (classes.c): rgb is REF (w x h x 3, borrowed), fl and fa
+ * the masks (0 / 255), changed in place. Single-threaded; allocates w * h bytes while it runs. */
+void cv_region_classes(const uint8_t *rgb, int w, int h, uint8_t *fl, uint8_t *fa);
+
 #endif
