@@ -84,12 +84,21 @@ static const char title_split_sql[] =
     "SELECT string_agg(seq::text, ',') FROM (SELECT seq FROM relic_fts WHERE fts_ab @@ $1::tsquery"
     " UNION ALL SELECT seq FROM relic_fts WHERE fts_ab @@ $2::tsquery) m";
 
-/* The plain matches of plan (ALL, or TITLE on fts_ab) whose query text is q. */
+int dq_pg_relic_plain(dq_store_txn_t *t, int ab, const char *q, int64_t **out, size_t *n,
+                      size_t *cap, dq_err_t *err)
+{
+    return seqs_of(t, ab ? title_sql : all_sql, q, NULL, out, n, cap, err);
+}
+
+/* The plain matches of plan (ALL, or TITLE on fts_ab) whose query text is q: the frequent
+ * lexemes' terms from the posting bitmaps (store_pg_postings.c) where they can answer. */
 static int plain_seqs(dq_store_txn_t *t, const dq_search_plan_t *plan, int title, const char *q,
                       int64_t **out, size_t *n, size_t *cap, dq_err_t *err)
 {
     dq_buf_t e = {0}, ph = {0};
-    int rc;
+    int rc = dq_pg_postings_match(t, plan, title, out, n, cap, err);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     if (dq_pg_tsquery_split(t->search, plan, &e, &ph))
         rc = seqs_of(t, title ? title_split_sql : all_split_sql, e.data, ph.data, out, n, cap,
                      err);
@@ -154,7 +163,7 @@ static int boost_chunks(dq_store_txn_t *t, const dq_search_plan_t *plan, const c
     *rc = 0;
     /* ts_match_vq is the function behind @@: as a function it is no index condition, so
      * the plan is the primary key's and the check runs on those rows only */
-    for (size_t off = 0, k = 1024; *rc == 0 && !c.stopped && off < t->n_m; off += k, k *= 2) {
+    for (size_t off = 0, k = 128; *rc == 0 && !c.stopped && off < t->n_m; off += k, k *= 2) {
         size_t end = DQ_MIN(t->n_m, off + k);
         dq_buf_reset(&ids);
         dq_buf_putc(&ids, '{');

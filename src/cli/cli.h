@@ -46,6 +46,11 @@ struct dq_blob; /* the pyramid is read from the store (a local copy for an objec
 int dq_cli_style_refresh(struct dq_catalog *cat, struct dq_blob *store, const char *image_id,
                          const char *pyramid_sha256, const char *pyramid_path, dq_err_t *err);
 
+/* Sets the one malloc arena (and the bins) that dq_catalog_import's read-ahead wants
+ * (cmd_import.c): call before any thread starts, in a command that imports (import,
+ * harvest). Process-wide. */
+void dq_cli_import_arena(void);
+
 /* 1 when argv holds -h or --help. */
 int dq_cli_wants_help(int argc, char **argv);
 
