@@ -84,6 +84,7 @@ static const migration_t migrations[] = {
      dq_pg_bulk_schema}, /* store_pg_kinds.c */
     {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
      dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
+    {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
