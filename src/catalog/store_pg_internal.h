@@ -128,7 +128,8 @@ struct pg_store {
                               guarded by wlock */
     int fault_2pc;         /* tests: DQ_PG_FAULT_2PC at open (read-only after): the process
                               kills itself after the second half's PREPARE (1) or after the
-                              first half's COMMIT (2), as a crash there would */
+                              first half's COMMIT (2), as a crash there would; "single" sets
+                              two_phase 0 */
     pg_conn_t rd[DQ_PG_N_READERS]; /* the read pool: rd[i] is lent while pool.in_use[i] */
     dq_store_txn_t rtxn[DQ_PG_N_READERS];
     dq_store_pool_t pool;
