@@ -714,6 +714,8 @@ static void txn_end(dq_store_txn_t *t)
     dq_buf_free(&t->m_query);
     free(t->m_seqs);
     t->m_seqs = NULL;
+    free(t->m_sc);
+    t->m_sc = NULL;
     t->n_m = t->cap_m = 0;
     if (t->write)
         pthread_mutex_unlock(&s->wlock);

@@ -87,6 +87,9 @@ struct dq_store_txn {
     dq_buf_t m_query;
     int64_t *m_seqs;
     size_t n_m, cap_m;
+    /* NULL, or each match's ranked-walk score where match_bound already has it (NAN where
+     * not): the rows its phrase half read anyway (store_pg_relic_search.c) */
+    double *m_sc;
     /* Read transactions: the max audit seq of the snapshot once read (audit max_seq), which
      * tells whether the posting bitmaps are exact for it (store_pg_postings.c). */
     int64_t audit_at;

@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POST_MAX 32     /* bitmaps kept (the least recently used goes first) */
-#define POST_DIV 16     /* frequent: in at least one relic in POST_DIV */
+#define POST_MAX 64     /* bitmaps kept (the least recently used goes first) */
+#define POST_DIV 32     /* frequent: in at least one relic in POST_DIV */
 #define FOLLOW_MAX 1000 /* feed rows applied; more: every bitmap is dropped */
 #define TERMS_MAX 64    /* terms looked at in one query; a longer one goes to PostgreSQL */
 
@@ -326,34 +326,45 @@ out:
 
 /* ---------------------------------------------------------------- matching */
 
-/* When the term text q[0..n) is one quoted lexeme, in parentheses or not ("('山水')"), its
- * bytes (tsquery quoting undone: '' and \x) into lex, and 1; else 0. */
-static int single_lexeme(const char *q, size_t n, dq_buf_t *lex)
+/* When the term text q[0..n) is an OR of quoted lexemes in parentheses ("('山水')",
+ * "('qiushan' | '\1qiu\1shan')"), the lexemes' bytes (tsquery quoting undone: '' and \x),
+ * each followed by a NUL, into lex, and their number; else 0. */
+static int term_lexemes(const char *q, size_t n, dq_buf_t *lex)
 {
-    size_t i = 0, opens = 0, closes = 0;
+    size_t i = 0;
+    int k = 0;
     dq_buf_reset(lex);
-    while (i < n && q[i] == '(')
-        i++, opens++;
-    if (i >= n || q[i] != '\'')
+    if (n < 2 || q[0] != '(' || q[n - 1] != ')')
         return 0;
-    for (i++; i < n; i++) {
-        if (q[i] == '\'') {
-            if (i + 1 < n && q[i + 1] == '\'') {
-                dq_buf_putc(lex, '\'');
-                i++;
-                continue;
-            }
-            break;
+    for (i = 1; i < n - 1;) {
+        if (k) { /* " | " between lexemes */
+            if (i + 3 > n - 1 || memcmp(q + i, " | ", 3) != 0)
+                return 0;
+            i += 3;
         }
-        if (q[i] == '\\' && i + 1 < n)
-            i++;
-        dq_buf_putc(lex, q[i]);
+        if (q[i] != '\'')
+            return 0;
+        size_t start = lex->len;
+        for (i++; i < n - 1; i++) {
+            if (q[i] == '\'') {
+                if (i + 1 < n - 1 && q[i + 1] == '\'') {
+                    dq_buf_putc(lex, '\'');
+                    i++;
+                    continue;
+                }
+                break;
+            }
+            if (q[i] == '\\' && i + 1 < n - 1)
+                i++;
+            dq_buf_putc(lex, q[i]);
+        }
+        if (i >= n - 1 || lex->len == start)
+            return 0;
+        i++; /* the closing quote */
+        dq_buf_putc(lex, '\0');
+        k++;
     }
-    if (i >= n)
-        return 0;
-    for (i++; i < n && q[i] == ')'; i++)
-        closes++;
-    return i == n && opens == closes && lex->len > 0;
+    return k;
 }
 
 /* The audit seq of t's snapshot: the one relic_index_sync read in this transaction, else
@@ -369,28 +380,42 @@ static int snapshot_seq(dq_store_txn_t *t, int64_t *snap, dq_err_t *err)
     return 0;
 }
 
+/* Sets the bits of the ascending seqs[0..n) in the bitmap *w / *n_w (grown as needed). */
+static void set_seqs(uint64_t **w, size_t *n_w, const int64_t *seqs, size_t n)
+{
+    if (n && seqs[n - 1] >= 0 && (size_t)seqs[n - 1] / 64 >= *n_w) {
+        size_t m = (size_t)seqs[n - 1] / 64 + 1;
+        *w = dq_xrealloc(*w, m * sizeof(**w));
+        memset(*w + *n_w, 0, (m - *n_w) * sizeof(**w));
+        *n_w = m;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (seqs[i] >= 0)
+            (*w)[seqs[i] / 64] |= (uint64_t)1 << (seqs[i] % 64);
+}
+
 int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab, int64_t **out,
                          size_t *n, size_t *cap, dq_err_t *err)
 {
     dq_pg_postings_t *ps = t->store->postings;
-    dq_buf_t term[TERMS_MAX], lex = {0}, rest = {0};
-    int single[TERMS_MAX], n_terms = plan->n_terms, n_single = 0, rc = 0, locked = 0;
-    const post_t *use[TERMS_MAX];
-    size_t n_use = 0;
-    uint64_t *and = NULL;
-    size_t n_and = 0;
-    int64_t snap = 0;
+    dq_buf_t term[TERMS_MAX], lex[TERMS_MAX], rest = {0}, q = {0};
+    int nl[TERMS_MAX], n_terms = plan->n_terms, any = 0, rc = 0, locked = 0, n_ans = 0;
+    uint64_t *and = NULL, *or = NULL;
+    size_t n_and = 0, n_or = 0;
+    int64_t snap = 0, *s = NULL, cnt = -1;
+    size_t ns = 0, cs = 0;
     if (t->write || !ps || n_terms <= 0 || n_terms > TERMS_MAX)
         return 0;
     memset(term, 0, sizeof(term));
+    memset(lex, 0, sizeof(lex));
     for (int i = 0; i < n_terms; i++) {
         dq_pg_tsquery_term(t->search, plan, i, &term[i]);
         if (!term[i].len) /* no tokens: nothing matches (dq_pg_tsquery says so first) */
             goto out;
-        single[i] = single_lexeme(term[i].data, term[i].len, &lex);
-        n_single += single[i];
+        nl[i] = term_lexemes(term[i].data, term[i].len, &lex[i]);
+        any |= nl[i] > 0;
     }
-    if (!n_single)
+    if (!any)
         goto out;
     if (snapshot_seq(t, &snap, err) < 0) {
         rc = -1;
@@ -410,57 +435,69 @@ int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab
         rc = -1;
         goto out;
     }
+    /* Each term that is an OR of lexemes is answered here when every lexeme has a bitmap (one
+     * is made for a lexeme the statistics call frequent). A query of one such term is
+     * answered here anyway, a lexeme at a time: that costs what its own query costs, and a
+     * lexeme found that often gets its bitmap. The answered terms' bitmaps are and-ed into
+     * `and` (their own OR in `or` first). */
     for (int i = 0; i < n_terms; i++) {
-        if (!single[i])
+        if (!nl[i])
             continue;
-        single_lexeme(term[i].data, term[i].len, &lex);
-        post_t *p = find(ps, lex.data, lex.len, ab);
-        if (!p && (is_frequent(ps, lex.data, lex.len, ab) || n_terms == 1)) {
-            /* made from the term's own query (for a one-term query that is the query:
-             * it costs nothing more, and tells whether the lexeme is frequent) */
-            int64_t *s = NULL, cnt = 0;
-            size_t ns = 0, cs = 0;
-            if (dq_pg_relic_plain(t, ab, term[i].data, &s, &ns, &cs, err) < 0 ||
-                dq_pg_int(t, "SELECT value FROM dq_counters WHERE name = 'relics'", NULL, &cnt,
-                          err) < 0) {
-                free(s);
-                rc = -1;
-                goto out;
+        int whole = 1;
+        n_or = 0;
+        const char *L = lex[i].data;
+        for (int k = 0; k < nl[i] && whole; k++, L += strlen(L) + 1) {
+            size_t len = strlen(L);
+            post_t *p = find(ps, L, len, ab);
+            if (!p && (is_frequent(ps, L, len, ab) || n_terms == 1)) {
+                dq_buf_reset(&q);
+                lexeme_tsquery(L, len, &q);
+                ns = 0;
+                if (dq_pg_relic_plain(t, ab, q.data, &s, &ns, &cs, err) < 0 ||
+                    (cnt < 0 && dq_pg_int(t, "SELECT value FROM dq_counters WHERE name = 'relics'",
+                                          NULL, &cnt, err) < 0)) {
+                    rc = -1;
+                    goto out;
+                }
+                if (is_frequent(ps, L, len, ab) || (int64_t)ns >= DQ_MAX(2, cnt / POST_DIV))
+                    p = keep(ps, L, len, ab, s, ns);
+                else /* rare: its rows only (n_terms == 1) */
+                    set_seqs(&or, &n_or, s, ns);
             }
-            if (is_frequent(ps, lex.data, lex.len, ab) ||
-                (int64_t)ns >= DQ_MAX(2, cnt / POST_DIV)) {
-                p = keep(ps, lex.data, lex.len, ab, s, ns);
-            } else if (n_terms == 1) { /* not kept, but answered */
-                free(*out);
-                *out = s, *n = ns, *cap = cs;
-                rc = 1;
-                goto out;
+            if (p) {
+                p->used = ++ps->tick;
+                if (p->n_words > n_or) {
+                    or = dq_xrealloc(or, p->n_words * sizeof(*or));
+                    memset(or + n_or, 0, (p->n_words - n_or) * sizeof(*or));
+                    n_or = p->n_words;
+                }
+                for (size_t w = 0; w < p->n_words; w++)
+                    or[w] |= p->bits[w];
+            } else if (n_terms > 1) {
+                whole = 0; /* PostgreSQL answers this term */
             }
-            free(s);
         }
-        if (p) {
-            p->used = ++ps->tick;
-            use[n_use++] = p;
-            single[i] = 2; /* answered here */
+        if (!whole)
+            continue;
+        if (n_ans++ == 0) {
+            free(and);
+            and = or;
+            n_and = n_or;
+            or = NULL;
+            n_or = 0;
+        } else {
+            n_and = DQ_MIN(n_and, n_or);
+            for (size_t w = 0; w < n_and; w++)
+                and[w] &= or[w];
         }
-    }
-    if (!n_use)
-        goto out;
-    /* the AND of the bitmaps, copied: the lock is not held across the rest's query */
-    n_and = use[0]->n_words;
-    for (size_t k = 1; k < n_use; k++)
-        n_and = DQ_MIN(n_and, use[k]->n_words);
-    and = dq_xmalloc((n_and ? n_and : 1) * sizeof(*and));
-    for (size_t w = 0; w < n_and; w++) {
-        uint64_t v = use[0]->bits[w];
-        for (size_t k = 1; k < n_use; k++)
-            v &= use[k]->bits[w];
-        and[w] = v;
+        nl[i] = -1; /* answered here */
     }
     pthread_mutex_unlock(&ps->lock);
     locked = 0;
+    if (!n_ans)
+        goto out;
     for (int i = 0; i < n_terms; i++) {
-        if (single[i] == 2)
+        if (nl[i] < 0)
             continue;
         if (rest.len)
             dq_buf_puts(&rest, " & ");
@@ -491,10 +528,14 @@ int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab
 out:
     if (locked)
         pthread_mutex_unlock(&ps->lock);
-    for (int i = 0; i < n_terms && i < TERMS_MAX; i++)
+    for (int i = 0; i < n_terms && i < TERMS_MAX; i++) {
         dq_buf_free(&term[i]);
-    dq_buf_free(&lex);
+        dq_buf_free(&lex[i]);
+    }
     dq_buf_free(&rest);
+    dq_buf_free(&q);
     free(and);
+    free(or);
+    free(s);
     return rc;
 }

@@ -3,7 +3,8 @@
  * those of one image) and compares them with the SHA-256 in the catalog: one line per image,
  * "ok", "MISMATCH <what>" or "MISSING <what>", then a summary. Exit 0 when all are ok, 1 when
  * any is not (or on an error). It first completes or drops journaled ingests left by a crash
- * (dq_image_ingest_recover), so that it reports the committed state. It never repairs files.
+ * (dq_image_ingest_recover) and takes back a `spectral add` that died mid-way
+ * (dq_cli_spectral_recover), so that it reports the committed state. It never repairs files.
  * The files are read from the configured store (--store): the data directory, a shared mount
  * or an object store, where every byte is read back from the store itself, never the cache.
  * With no --id it also checks every spectral capture's band and derived-layer files (issue 11)
@@ -257,6 +258,12 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
     fc.store = fl.store = f.store;
     if (n_rec)
         fprintf(stderr, "danqing fixity: completed %d interrupted ingest%s\n", n_rec,
+                n_rec == 1 ? "" : "s");
+    /* and what a `spectral add` that died left, so that fixity reports the committed state */
+    if (dq_cli_spectral_recover(cfg, cat, f.store, &n_rec, &err) < 0)
+        goto out;
+    if (n_rec)
+        fprintf(stderr, "danqing fixity: took back %d interrupted spectral add%s\n", n_rec,
                 n_rec == 1 ? "" : "s");
     if (id) {
         dq_image_rec_t rec;

@@ -16,8 +16,10 @@
 /* English descriptions: "pines" in most records (frequent: a bitmap), "wind" in a few. */
 static const char *docs[] = {
     "{\"accession\":\"Q1\",\"title\":{\"en\":\"One\"},\"description\":{\"en\":\"wind in the pines\"}}",
-    "{\"accession\":\"Q2\",\"title\":{\"en\":\"Two\"},\"description\":{\"en\":\"pines by a river\"}}",
-    "{\"accession\":\"Q3\",\"title\":{\"en\":\"Three\"},\"description\":{\"en\":\"old pines, wind\"}}",
+    "{\"accession\":\"Q2\",\"title\":{\"en\":\"Two\"},"
+    "\"description\":{\"zh\":\"秋山\",\"en\":\"pines by a river\"}}",
+    "{\"accession\":\"Q3\",\"title\":{\"en\":\"Three\"},"
+    "\"description\":{\"zh\":\"秋山图\",\"en\":\"old pines, wind\"}}",
     "{\"accession\":\"Q4\",\"title\":{\"en\":\"Four\"},\"description\":{\"en\":\"a river\"}}",
     "{\"accession\":\"Q5\",\"title\":{\"en\":\"Pines\"},\"description\":{\"en\":\"snow\"}}",
     "{\"accession\":\"Q6\",\"title\":{\"en\":\"Six\"},\"description\":{\"en\":\"pines in snow\"}}",
@@ -132,12 +134,16 @@ DQ_TEST(frequent_terms_follow_every_write)
     EXPECT(c, "pines wind", "Q1 Q3"); /* bitmaps and PostgreSQL's answer for the rest */
     EXPECT(c, "wind pines river", "");
     EXPECT(c, "pines snow", "Q5 Q6");
+    /* a term of two lexemes (the word as typed | the pinyin pair of 秋山) */
+    EXPECT(c, "qiushan", "Q2 Q3");
+    EXPECT(c, "qiushan wind", "Q3");
     /* an edit takes a lexeme away and gives one */
     patch(c, "Q2", "{\"description\":{\"en\":\"a river, wind\"}}");
     patch(c, "Q4", "{\"description\":{\"en\":\"pines by a river\"}}");
     EXPECT(c, "pines", "Q1 Q3 Q4 Q5 Q6");
     EXPECT(c, "pines wind", "Q1 Q3");
     EXPECT(c, "wind", "Q1 Q2 Q3");
+    EXPECT(c, "qiushan", "Q2 Q3");
     /* a new relic */
     free(fx_create(c, "{\"accession\":\"Q7\",\"title\":{\"en\":\"Seven\"},"
                       "\"description\":{\"en\":\"wind and pines\"}}"));
