@@ -84,6 +84,7 @@ static const migration_t migrations[] = {
      dq_pg_bulk_schema}, /* store_pg_kinds.c */
     {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
      dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
+    {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -985,12 +986,13 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
     dq_store_pool_init(&s->pool, DQ_PG_N_READERS);
     pthread_mutex_init(&s->listen_lock, NULL);
     atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 1500);
-    s->two_phase = -1;
     const char *fa = getenv("DQ_PG_FAULT_2PC");
     s->fault_2pc = !fa                             ? 0
                    : strcmp(fa, "prepared") == 0  ? 1
                    : strcmp(fa, "committed") == 0 ? 2
                                                   : 0;
+    /* "single": as a server that takes no prepared transactions (the one-connection path) */
+    s->two_phase = fa && strcmp(fa, "single") == 0 ? 0 : -1;
     /* The compiled Unihan tables can be cached where the operator says (a PostgreSQL catalog
      * has no directory of its own); without it they load from Debian's files (~0.3 s). */
     dq_search_config_t scfg = {.cache_path = getenv("DANQING_SEARCH_CACHE")};

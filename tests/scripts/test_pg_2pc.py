@@ -8,6 +8,7 @@ commit"). A writer killed between the halves loses nothing and leaves nothing ha
   - killed after the first half's COMMIT, before COMMIT PREPARED (=committed): the batch's
     relics are in, their search rows prepared; the next process to open the catalog commits
     them.
+  - =single: as on a server without prepared transactions, everything on one connection.
 
 Then the import run again completes, and every relic has exactly the search row a clean import
 into another schema gives it (same tsvector, same texts). Against the runner's private cluster
@@ -118,7 +119,7 @@ def main():
         src = os.path.join(tmp, "relics.jsonl")
         records(src)
         cats = {}
-        for name in ("crash", "clean"):
+        for name in ("crash", "clean", "single"):
             s = f"tpc_{name}_{os.getpid()}"
             subprocess.run(["psql", "-X", "-q", base, "-c", f"CREATE SCHEMA {s}"], check=True)
             schemas.append(s)
@@ -162,6 +163,15 @@ def main():
         # and the same relics (documents, ids) as the clean import
         docs = "SELECT md5(string_agg(id || '|' || accession || '|' || doc, E'\\n' ORDER BY seq)) FROM relics"
         check(pg.q(crash, docs) == pg.q(schemas[1], docs), "relics equal to the clean import's")
+
+        # 4. a server without prepared transactions: one connection, the same rows
+        r = danqing(tmp, cats["single"], "import", "--batch", str(BATCH), src, fault="single")
+        check(r.returncode == 0, "an import on one connection")
+        check(pg.digest(schemas[2]) == b and pg.q(schemas[2], docs) == pg.q(schemas[1], docs),
+              "its rows equal to the two-connection import's")
+        r = danqing(tmp, cats["single"], "import", "--batch", str(BATCH), src, fault="single")
+        check(r.returncode == 0 and f"0 inserted, 0 updated, {N} unchanged" in r.stdout,
+              "run again: every row unchanged")
     finally:
         if pg:
             for s in schemas:
