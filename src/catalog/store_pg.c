@@ -497,7 +497,7 @@ static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
              "SELECT p.gid, pg_xact_status(substr(p.gid, 17)::xid8) FROM pg_prepared_xacts p"
              " WHERE p.database = current_database() AND starts_with(p.gid, 'dq_fts_%08x_')",
              (unsigned)s->lock_key);
-    int rc = 0;
+    int rc = 0, committed = 0;
     r = check(t, PQexec(c, sql), "settle", err);
     if (!r)
         rc = -1;
@@ -510,10 +510,15 @@ static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
                  strcmp(st, "committed") == 0 ? "COMMIT" : "ROLLBACK", PQgetvalue(r, i, 0));
         PGresult *x = check(t, PQexec(c, q), "settle", err);
         rc = x ? 0 : -1;
+        committed += x && strcmp(st, "committed") == 0;
         PQclear(x);
     }
     PQclear(r);
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d, %d)", PG_LOCK_KEY1, s->lock_key);
+    /* the other processes learn of the committed writes at once (the dead writer never
+     * told them) */
+    snprintf(sql, sizeof(sql), "%s%s%sSELECT pg_advisory_unlock(%d, %d)",
+             committed ? "NOTIFY " : "", committed ? s->channel : "", committed ? "; " : "",
+             PG_LOCK_KEY1, s->lock_key);
     r = PQexec(c, sql);
     PQclear(r);
     t->failed = 0;
