@@ -25,6 +25,7 @@ typedef struct pin {
     char *key;
     char sha[65];
     int have; /* size and tag read for this pin */
+    int once; /* not pinned by a caller: learnt by dq_blob_obj_replaced for the next open only */
     uint64_t size;
     char tag[128];
 } pin_t;
@@ -49,6 +50,12 @@ struct dq_blob_obj {
     char *key;
     uint64_t size;
     char tag[128];
+    /* 1 after a read of this version failed: the next dq_blob_obj_replaced asks the store */
+    atomic_int failed;
+    /* check_lock serialises that question (one HEAD for all readers that failed at once) and
+     * guards replaced: 1 once the store answered another version (or none) for key */
+    pthread_mutex_t check_lock;
+    int replaced;
 };
 
 int dq_blob_key_ok(const char *key)
@@ -582,6 +589,7 @@ void dq_blob_pin(dq_blob_t *b, const char *key, const char *sha256)
         memcpy(p->sha, sha256, 65);
         p->have = 0;
     }
+    p->once = 0;
     pthread_mutex_unlock(&b->pin_lock);
 }
 
@@ -602,6 +610,8 @@ dq_blob_obj_t *dq_blob_obj_open(dq_blob_t *b, const char *key, dq_err_t *err)
 {
     dq_blob_obj_t *o = dq_xcalloc(1, sizeof(*o));
     o->b = b;
+    atomic_init(&o->failed, 0);
+    pthread_mutex_init(&o->check_lock, NULL);
     if (b->pins) {
         pthread_mutex_lock(&b->pin_lock);
         pin_t *p = pin_find(b, key);
@@ -609,6 +619,8 @@ dq_blob_obj_t *dq_blob_obj_open(dq_blob_t *b, const char *key, dq_err_t *err)
             o->size = p->size;
             memcpy(o->tag, p->tag, sizeof(o->tag));
             o->key = dq_xstrdup(key);
+            if (p->once)
+                p->have = 0;
         }
         pthread_mutex_unlock(&b->pin_lock);
         if (o->key)
@@ -623,6 +635,7 @@ dq_blob_obj_t *dq_blob_obj_open(dq_blob_t *b, const char *key, dq_err_t *err)
         pthread_mutex_unlock(&b->pin_lock);
     }
     if (dq_blob_stat(b, key, &o->size, o->tag, err) < 0) {
+        pthread_mutex_destroy(&o->check_lock);
         free(o);
         return NULL;
     }
@@ -644,6 +657,7 @@ void dq_blob_obj_free(dq_blob_obj_t *o)
 {
     if (!o)
         return;
+    pthread_mutex_destroy(&o->check_lock);
     free(o->key);
     free(o);
 }
@@ -671,8 +685,59 @@ int dq_blob_obj_read(dq_blob_obj_t *o, void *dst, size_t len, uint64_t off, dq_e
     int rc = o->b->cache
                  ? dq_blob_cache_read(o->b->cache, o->key, o->tag, o->size, dst, len, off, err)
                  : o->b->ops->read(o->b->self, o->key, o->tag, off, len, dst, err);
-    if (rc < 0)
+    if (rc < 0) {
+        atomic_store(&o->failed, 1);
         pin_forget(o->b, o->key);
+    }
+    return rc;
+}
+
+/* Remembers what the store answered for key (pin_lock taken here): the next open of key asks
+ * nothing, whether key is pinned or not (an unpinned key's entry serves that one open). */
+static void pin_learn(dq_blob_t *b, const char *key, uint64_t size, const char *tag)
+{
+    if (!b->pins)
+        return;
+    pthread_mutex_lock(&b->pin_lock);
+    pin_t *p = pin_find(b, key);
+    if (!p) {
+        if (b->n_pins >= PIN_MAX)
+            pins_clear(b);
+        size_t h = dq_hash64(key, strlen(key)) % PIN_BUCKETS;
+        p = dq_xcalloc(1, sizeof(*p));
+        p->key = dq_xstrdup(key);
+        p->next = b->pins[h];
+        b->pins[h] = p;
+        b->n_pins++;
+        p->once = 1;
+    }
+    p->size = size;
+    snprintf(p->tag, sizeof(p->tag), "%s", tag);
+    p->have = 1;
+    pthread_mutex_unlock(&b->pin_lock);
+}
+
+int dq_blob_obj_replaced(dq_blob_obj_t *o, dq_err_t *err)
+{
+    pthread_mutex_lock(&o->check_lock);
+    int rc = o->replaced;
+    if (!rc && atomic_exchange(&o->failed, 0)) {
+        uint64_t size = 0;
+        char tag[128] = "";
+        dq_err_t e = {0};
+        if (dq_blob_stat(o->b, o->key, &size, tag, &e) == 0) {
+            rc = o->replaced = size != o->size || strcmp(tag, o->tag) != 0;
+            if (rc) /* the reopen that follows uses this answer instead of asking again */
+                pin_learn(o->b, o->key, size, tag);
+        } else if (e.code == DQ_ENOTFOUND) {
+            rc = o->replaced = 1; /* deleted: the reopen answers 404 */
+        } else {
+            atomic_store(&o->failed, 1); /* the store did not answer: ask again next time */
+            *err = e;
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&o->check_lock);
     return rc;
 }
 
