@@ -502,6 +502,9 @@ char *dq_blob_file_path(dq_blob_t *b, const char *key)
     return dq_blob_key_ok(key) ? b->ops->file_path(b->self, key) : NULL;
 }
 
+static int pinned_stat(dq_blob_t *b, const char *key, int use_once, uint64_t *size,
+                       char tag[128], dq_err_t *err);
+
 char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err)
 {
     if (!dq_blob_key_ok(key)) {
@@ -513,7 +516,9 @@ char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err)
         return path;
     char tag[128], have[129] = "";
     uint64_t size;
-    if (dq_blob_stat(b, key, &size, tag, err) < 0)
+    /* A pinned key (the caller read its SHA-256 in the catalog) asks the store once per pin;
+     * the pin is asked again after a failed read of the key, as for ranged reads. */
+    if (pinned_stat(b, key, 0, &size, tag, err) < 0)
         return NULL;
     path = dq_xasprintf("%s/files/%s", b->cache_dir, key);
     char *tag_path = dq_xasprintf("%s.etag", path), *tmp = NULL;
@@ -606,48 +611,56 @@ static void pin_forget(dq_blob_t *b, const char *key)
     pthread_mutex_unlock(&b->pin_lock);
 }
 
+/* Size and tag of key: from its pin when the store was asked for the current pin (no request;
+ * also what dq_blob_obj_replaced learnt for one open when use_once), else a HEAD, remembered
+ * when key is pinned and the pin did not change meanwhile. */
+static int pinned_stat(dq_blob_t *b, const char *key, int use_once, uint64_t *size,
+                       char tag[128], dq_err_t *err)
+{
+    char sha[65] = "";
+    if (b->pins) {
+        int known = 0;
+        pthread_mutex_lock(&b->pin_lock);
+        pin_t *p = pin_find(b, key);
+        if (p && p->have && (use_once || !p->once)) {
+            *size = p->size;
+            memcpy(tag, p->tag, 128);
+            known = 1;
+            if (p->once)
+                p->have = 0;
+        }
+        if (p && !known) /* the pin the stat below is for (it may change meanwhile) */
+            memcpy(sha, p->sha, sizeof(sha));
+        pthread_mutex_unlock(&b->pin_lock);
+        if (known)
+            return 0; /* pinned and known: no HEAD */
+    }
+    if (dq_blob_stat(b, key, size, tag, err) < 0)
+        return -1;
+    if (sha[0]) {
+        pthread_mutex_lock(&b->pin_lock);
+        pin_t *p = pin_find(b, key);
+        if (p && strcmp(p->sha, sha) == 0) {
+            p->size = *size;
+            memcpy(p->tag, tag, sizeof(p->tag));
+            p->have = 1;
+            p->once = 0;
+        }
+        pthread_mutex_unlock(&b->pin_lock);
+    }
+    return 0;
+}
+
 dq_blob_obj_t *dq_blob_obj_open(dq_blob_t *b, const char *key, dq_err_t *err)
 {
     dq_blob_obj_t *o = dq_xcalloc(1, sizeof(*o));
     o->b = b;
     atomic_init(&o->failed, 0);
     pthread_mutex_init(&o->check_lock, NULL);
-    if (b->pins) {
-        pthread_mutex_lock(&b->pin_lock);
-        pin_t *p = pin_find(b, key);
-        if (p && p->have) {
-            o->size = p->size;
-            memcpy(o->tag, p->tag, sizeof(o->tag));
-            o->key = dq_xstrdup(key);
-            if (p->once)
-                p->have = 0;
-        }
-        pthread_mutex_unlock(&b->pin_lock);
-        if (o->key)
-            return o; /* pinned and known: no HEAD */
-    }
-    char sha[65] = "";
-    if (b->pins) { /* the pin the stat below is for (it may change meanwhile) */
-        pthread_mutex_lock(&b->pin_lock);
-        pin_t *p = pin_find(b, key);
-        if (p)
-            memcpy(sha, p->sha, sizeof(sha));
-        pthread_mutex_unlock(&b->pin_lock);
-    }
-    if (dq_blob_stat(b, key, &o->size, o->tag, err) < 0) {
+    if (pinned_stat(b, key, 1, &o->size, o->tag, err) < 0) {
         pthread_mutex_destroy(&o->check_lock);
         free(o);
         return NULL;
-    }
-    if (sha[0]) {
-        pthread_mutex_lock(&b->pin_lock);
-        pin_t *p = pin_find(b, key);
-        if (p && strcmp(p->sha, sha) == 0) {
-            p->size = o->size;
-            memcpy(p->tag, o->tag, sizeof(p->tag));
-            p->have = 1;
-        }
-        pthread_mutex_unlock(&b->pin_lock);
     }
     o->key = dq_xstrdup(key);
     return o;

@@ -104,7 +104,9 @@ char *dq_blob_file_path(dq_blob_t *b, const char *key);
 /* A local file holding key's current bytes, for code that needs a path (libvips loaders in
  * style, scene and restore): for a file store the file itself (no I/O); for an object store a
  * whole copy under STORE_CACHE/files/KEY, fetched when missing or when the object's ETag
- * changed (a HEAD each call), written to a temporary name and renamed. New string (free()),
+ * changed, written to a temporary name and renamed. The ETag is asked with a HEAD at each call,
+ * or, for a key pinned to the SHA-256 its catalog row names (dq_blob_pin, before this call),
+ * once per pin: again after a new pin or a failed read of the key. New string (free()),
  * or NULL with err (DQ_ENOTFOUND when missing). These copies are outside the block cache's
  * bound: they are as large as the objects asked for. Thread-safe. */
 char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err);

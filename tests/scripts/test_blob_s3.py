@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import cv2
 import numpy as np
@@ -337,6 +339,28 @@ try:
     dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '80'], local)
     check('ingest --replace into S3 re-embeds from the new object', r.returncode == 0,
           r.stdout + r.stderr)
+
+    # -- style search by a region reads a local copy of the pyramid: pinned to the row's
+    #    SHA-256, its ETag is asked once per version, not once per request (session 24: before,
+    #    one HEAD per search)
+    sp, sb = serve(data, store, opts)
+    try:
+        heads0 = proxy.methods.get('HEAD', 0)
+        answers = []
+        for _ in range(4):
+            req = urllib.request.Request(sb + '/api/similar', method='POST', data=json.dumps(
+                {'image_id': 'blob-test', 'region': '0,0,512,512', 'limit': 3}).encode(),
+                headers={'Content-Type': 'application/json'})
+            try:
+                with urllib.request.urlopen(req, timeout=120) as resp:
+                    answers.append(resp.status)
+            except urllib.error.HTTPError as e:
+                answers.append((e.code, e.read()[:200]))
+        heads = proxy.methods.get('HEAD', 0) - heads0
+    finally:
+        stop_server(sp)
+    check('4 style searches by region of a pyramid in S3: %d HEAD(s) (one per version)' % heads,
+          answers == [200] * 4 and heads == 1, str(answers))
 
     # -- the data directory names its store: no --store needed later, another one refused
     conf = open(os.path.join(data, 'store.conf')).read()
