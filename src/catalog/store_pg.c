@@ -84,6 +84,7 @@ static const migration_t migrations[] = {
      dq_pg_bulk_schema}, /* store_pg_kinds.c */
     {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
      dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
+    {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -496,7 +497,7 @@ static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
              "SELECT p.gid, pg_xact_status(substr(p.gid, 17)::xid8) FROM pg_prepared_xacts p"
              " WHERE p.database = current_database() AND starts_with(p.gid, 'dq_fts_%08x_')",
              (unsigned)s->lock_key);
-    int rc = 0;
+    int rc = 0, committed = 0;
     r = check(t, PQexec(c, sql), "settle", err);
     if (!r)
         rc = -1;
@@ -509,10 +510,15 @@ static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
                  strcmp(st, "committed") == 0 ? "COMMIT" : "ROLLBACK", PQgetvalue(r, i, 0));
         PGresult *x = check(t, PQexec(c, q), "settle", err);
         rc = x ? 0 : -1;
+        committed += x && strcmp(st, "committed") == 0;
         PQclear(x);
     }
     PQclear(r);
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d, %d)", PG_LOCK_KEY1, s->lock_key);
+    /* the other processes learn of the committed writes at once (the dead writer never
+     * told them) */
+    snprintf(sql, sizeof(sql), "%s%s%sSELECT pg_advisory_unlock(%d, %d)",
+             committed ? "NOTIFY " : "", committed ? s->channel : "", committed ? "; " : "",
+             PG_LOCK_KEY1, s->lock_key);
     r = PQexec(c, sql);
     PQclear(r);
     t->failed = 0;
@@ -985,12 +991,13 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
     dq_store_pool_init(&s->pool, DQ_PG_N_READERS);
     pthread_mutex_init(&s->listen_lock, NULL);
     atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 1500);
-    s->two_phase = -1;
     const char *fa = getenv("DQ_PG_FAULT_2PC");
     s->fault_2pc = !fa                             ? 0
                    : strcmp(fa, "prepared") == 0  ? 1
                    : strcmp(fa, "committed") == 0 ? 2
                                                   : 0;
+    /* "single": as a server that takes no prepared transactions (the one-connection path) */
+    s->two_phase = fa && strcmp(fa, "single") == 0 ? 0 : -1;
     /* The compiled Unihan tables can be cached where the operator says (a PostgreSQL catalog
      * has no directory of its own); without it they load from Debian's files (~0.3 s). */
     dq_search_config_t scfg = {.cache_path = getenv("DANQING_SEARCH_CACHE")};

@@ -131,7 +131,8 @@ struct pg_store {
                               guarded by wlock */
     int fault_2pc;         /* tests: DQ_PG_FAULT_2PC at open (read-only after): the process
                               kills itself after the second half's PREPARE (1) or after the
-                              first half's COMMIT (2), as a crash there would */
+                              first half's COMMIT (2), as a crash there would; "single" sets
+                              two_phase 0 */
     pg_conn_t rd[DQ_PG_N_READERS]; /* the read pool: rd[i] is lent while pool.in_use[i] */
     dq_store_txn_t rtxn[DQ_PG_N_READERS];
     dq_store_pool_t pool;
@@ -223,7 +224,7 @@ void dq_pg_array_add(dq_buf_t *b, const char *v);
 
 extern const char dq_pg_image_schema[], dq_pg_pending_schema[];
 extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[], dq_pg_relic_title_schema[],
-    dq_pg_relic_lz4_schema[], dq_pg_relic_pairs_schema[];
+    dq_pg_relic_lz4_schema[], dq_pg_relic_pairs_schema[], dq_pg_relic_analyze_schema[];
 /* Migration 25's second half, after dq_pg_relic_pairs_schema in the same transaction
  * (store_pg_relic_search.c): relic_fts's tsvectors made again, with pair lexemes. */
 int dq_pg_relic_pairs_rebuild(dq_store_txn_t *t, dq_err_t *err);

@@ -16,9 +16,9 @@
  * the change feed), so a read transaction whose snapshot has max audit seq `at` sees exactly
  * the relic_fts they were made from. A newer snapshot first applies the feed rows in between:
  * each relic they name is checked again against every kept lexeme; a deletion, or more than
- * FOLLOW_MAX rows (a bulk import), drops them all (made again when asked for). An older
- * snapshot (another thread moved them on) asks PostgreSQL as before. Write transactions never
- * use them.
+ * FOLLOW_MAX rows (a bulk import), or a migration applied since, drops them all (made again
+ * when asked for). An older snapshot (another thread moved them on) asks PostgreSQL as before.
+ * Write transactions never use them.
  *
  * Thread safety: one mutex over everything here, held while the feed is applied and while a
  * bitmap is made or read (statements on the caller's connection, inside its transaction).
@@ -52,6 +52,8 @@ typedef struct {
 struct dq_pg_postings {
     pthread_mutex_t lock; /* guards everything below */
     int64_t at;           /* the audit seq every bitmap is exact at; -1: not yet known */
+    int64_t schema;       /* the migrations applied then (a migration may rewrite relic_fts
+                           * without an audit row: another process's, while this one serves) */
     post_t p[POST_MAX];
     size_t n_p;
     freq_t *freq; /* the frequent lexemes by the column statistics */
@@ -417,14 +419,22 @@ int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab
     }
     if (!any)
         goto out;
-    if (snapshot_seq(t, &snap, err) < 0) {
+    int64_t schema = 0;
+    if (snapshot_seq(t, &snap, err) < 0 ||
+        dq_pg_int(t, "SELECT count(*) FROM schema_version", NULL, &schema, err) < 0) {
         rc = -1;
         goto out;
     }
     DQ_ASSERT(pthread_mutex_lock(&ps->lock) == 0);
     locked = 1;
-    if (ps->at < 0)
+    if (ps->at >= 0 && schema != ps->schema) { /* migrated since: start again */
+        drop_all(ps);
+        ps->at = -1;
+    }
+    if (ps->at < 0) {
         ps->at = snap;
+        ps->schema = schema;
+    }
     if (ps->at < snap && follow(t, ps, snap, err) < 0) {
         rc = -1;
         goto out;

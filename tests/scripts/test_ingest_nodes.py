@@ -54,7 +54,7 @@ def rounds(name, tmp, catalog, query):
     pics = []
     for i in range(2):
         p = os.path.join(tmp, "pic%d.png" % i)
-        pics.append((p, noise_png(p, 640, 480, 11 + i)))
+        pics.append((p, noise_png(p, 400, 300, 11 + i)))
     base = [["--data", d, "--catalog", catalog, "--store", store] for d in nodes]
     for r in range(ROUNDS):
         iid = "%s-round-%d" % (name.lower(), r)

@@ -8,6 +8,9 @@ commit"). A writer killed between the halves loses nothing and leaves nothing ha
   - killed after the first half's COMMIT, before COMMIT PREPARED (=committed): the batch's
     relics are in, their search rows prepared; the next process to open the catalog commits
     them.
+  - =single: as on a server without prepared transactions, everything on one connection;
+  - and a `danqing serve` running through another process's crash settles the half at its
+    next write.
 
 Then the import run again completes, and every relic has exactly the search row a clean import
 into another schema gives it (same tsvector, same texts). Against the runner's private cluster
@@ -18,6 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dqhttp import request  # noqa: E402
 
 ROOT = os.environ.get("DQ_ROOT") or os.getcwd()
 BIN = os.environ.get("DQ_BIN") or os.path.join(ROOT, "build/danqing")
@@ -118,7 +124,7 @@ def main():
         src = os.path.join(tmp, "relics.jsonl")
         records(src)
         cats = {}
-        for name in ("crash", "clean"):
+        for name in ("crash", "clean", "single", "serve"):
             s = f"tpc_{name}_{os.getpid()}"
             subprocess.run(["psql", "-X", "-q", base, "-c", f"CREATE SCHEMA {s}"], check=True)
             schemas.append(s)
@@ -162,6 +168,47 @@ def main():
         # and the same relics (documents, ids) as the clean import
         docs = "SELECT md5(string_agg(id || '|' || accession || '|' || doc, E'\\n' ORDER BY seq)) FROM relics"
         check(pg.q(crash, docs) == pg.q(schemas[1], docs), "relics equal to the clean import's")
+
+        # 4. a server without prepared transactions: one connection, the same rows
+        r = danqing(tmp, cats["single"], "import", "--batch", str(BATCH), src, fault="single")
+        check(r.returncode == 0, "an import on one connection")
+        check(pg.digest(schemas[2]) == b and pg.q(schemas[2], docs) == pg.q(schemas[1], docs),
+              "its rows equal to the two-connection import's")
+        r = danqing(tmp, cats["single"], "import", "--batch", str(BATCH), src, fault="single")
+        check(r.returncode == 0 and f"0 inserted, 0 updated, {N} unchanged" in r.stdout,
+              "run again: every row unchanged")
+
+        # 5. a server that runs through another process's crash settles the half at its next
+        # write (store_begin), not only at start-up
+        sv = schemas[3]
+        r = danqing(tmp, cats["serve"], "user", "add", "cura", "--role", "curator",
+                    "--password", "cura-pass-1")
+        tok = danqing(tmp, cats["serve"], "user", "token", "cura").stdout.strip().splitlines()
+        check(r.returncode == 0 and tok, "a curator and its token")
+        env = {k: v for k, v in os.environ.items() if k != "DQ_PG_FAULT_2PC"}
+        env["DANQING_CATALOG"] = cats["serve"]
+        srv = subprocess.Popen([BIN, "--data", os.path.join(tmp, "data"), "serve", "--listen",
+                                "127.0.0.1:0", "--log-level", "2"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            port = int(srv.stdout.readline().strip().rstrip("/").rsplit(":", 1)[1])
+            r = danqing(tmp, cats["serve"], "import", "--batch", str(BATCH), src,
+                        fault="committed")
+            gids = pg.prepared(sv)
+            check(r.returncode == -9 and len(gids) == 1 and
+                  pg.orphans_decided(gids) == ["committed"],
+                  "another process killed between the commits, beside the server")
+            st, _, body = request(port, "POST", "/api/relics",
+                                  {"accession": "TPC-SERVE", "title": {"en": "Served"}},
+                                  {"Authorization": f"Bearer {tok[0] if tok else ''}"})
+            check(st == 201, f"the server's next write ({st} {body[:120]!r})")
+            check(pg.prepared(sv) == [], "it settled the half first")
+            check(pg.counts(sv) == (BATCH + 1, BATCH + 1),
+                  f"the batch's search rows and its own {pg.counts(sv)}")
+        finally:
+            srv.terminate()
+            srv.wait(timeout=30)
+            srv.stdout.close()
     finally:
         if pg:
             for s in schemas:

@@ -5,8 +5,8 @@
  * exactly what the catalog holds while relics are created, edited and deleted between
  * searches, by this catalog handle and by a second one on the same catalog (another
  * server). PostgreSQL only: the bitmaps follow the change feed (audit rows), not the table,
- * which shows that they answer at all; and the column statistics (ANALYZE) name frequent
- * lexemes for a query of several terms.
+ * which shows that they answer at all; a migration applied meanwhile drops them; and the
+ * column statistics (ANALYZE) name frequent lexemes for a query of several terms.
  */
 #include "relic_fixture.h"
 
@@ -192,13 +192,24 @@ DQ_TEST(pg_bitmaps_follow_the_feed)
     free(dq_pg_test_sql1(dir, sql));
     free(id);
     EXPECT(c, "pines", "Q1 Q3 Q5 Q6");
+    /* a migration (another process's) may rewrite relic_fts without audit rows: a
+     * schema_version row more drops the bitmaps */
+    free(dq_pg_test_sql1(dir, "UPDATE relic_fts f SET fts = to_tsvector('simple', 'snow')"
+                              " FROM relics r WHERE r.seq = f.seq AND r.accession = 'Q6'"
+                              " RETURNING f.seq"));
+    EXPECT(c, "pines", "Q1 Q3 Q5 Q6");
+    free(dq_pg_test_sql1(dir, "INSERT INTO schema_version VALUES (9999, 'test', 'now')"
+                              " RETURNING version"));
+    EXPECT(c, "pines", "Q1 Q3 Q5");
+    EXPECT(c, "pines snow", "Q5");
+    free(dq_pg_test_sql1(dir, "DELETE FROM schema_version WHERE version = 9999 RETURNING version"));
     dq_catalog_close(c);
     /* A fresh server knows "pines" is frequent from the column statistics: a query of two
      * terms uses a bitmap made for it; the answer is the same. */
     free(dq_pg_test_sql1(dir, "ANALYZE relic_fts; SELECT 1"));
     c = open_at(dir);
     EXPECT(c, "wind pines", "Q1 Q3");
-    EXPECT(c, "snow pines", "Q5 Q6");
+    EXPECT(c, "snow pines", "Q5");
     dq_catalog_close(c);
     free(dir);
 }
