@@ -17,7 +17,8 @@
 # The server is started directly (not by pg_ctl, which detaches it into a session of its own),
 # so it stays in the caller's process group: a test runner that kills the group of a failed
 # test also kills the server it left. Durability is off (fsync, full_page_writes): a test
-# cluster is thrown away, and the 2-core CI machine has better uses for its time.
+# cluster is thrown away, and the 2-core CI machine has better uses for its time. Prepared
+# transactions are on, as docs/deploy.md asks: relic writes commit in two halves (store_pg.c).
 set -euo pipefail
 PGBIN=${DQ_PG_BIN:-/usr/lib/postgresql/15/bin}
 PGUSER_SYS=${DQ_PG_SYSUSER:-danqing-pgtest}
@@ -64,7 +65,7 @@ start)
     port=$(free_port)
     as_user "$PGBIN/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 \
       -c unix_socket_directories="$dir" -c fsync=off -c full_page_writes=off \
-      -c synchronous_commit=off -c max_connections=300 -c shared_buffers=64MB \
+      -c synchronous_commit=off -c max_connections=300 -c max_prepared_transactions=16 -c shared_buffers=64MB \
       -c log_min_messages=warning -c logging_collector=off "${extra[@]}" >"$dir/server.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$dir/server.pid.runner" 2>/dev/null || true

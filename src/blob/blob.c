@@ -10,12 +10,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
+
+/* A key whose content the caller pinned (dq_blob_pin): the size and tag read for it, so
+ * that ranged opens skip the HEAD while the pin holds. */
+typedef struct pin {
+    struct pin *next;
+    char *key;
+    char sha[65];
+    int have; /* size and tag read for this pin */
+    uint64_t size;
+    char tag[128];
+} pin_t;
+#define PIN_BUCKETS 1024
+#define PIN_MAX 8192 /* then the table starts over: a bound, not a policy */
 
 struct dq_blob {
     const dq_blob_ops_t *ops;
@@ -24,6 +38,10 @@ struct dq_blob {
     char desc[PATH_MAX + 1700];
     dq_blob_cache_t *cache; /* object stores only */
     char *cache_dir;        /* object stores only: the cache's directory */
+    /* object stores only: pinned keys; pin_lock guards pins and n_pins */
+    pthread_mutex_t pin_lock;
+    pin_t **pins;
+    size_t n_pins;
 };
 
 struct dq_blob_obj {
@@ -136,6 +154,8 @@ static dq_blob_t *open_s3(const dq_config_t *cfg, dq_err_t *err)
     if (!(s3 = dq_s3_new(&sc, err)))
         goto out;
     b = dq_xcalloc(1, sizeof(*b));
+    pthread_mutex_init(&b->pin_lock, NULL);
+    b->pins = dq_xcalloc(PIN_BUCKETS, sizeof(*b->pins));
     b->ops = &dq_blob_s3_ops;
     b->self = s3;
     s3 = NULL;
@@ -334,10 +354,27 @@ static dq_blob_t *open_named(const dq_config_t *cfg, dq_err_t *err)
     return b;
 }
 
+static void pins_clear(dq_blob_t *b)
+{
+    for (size_t i = 0; i < PIN_BUCKETS; i++)
+        for (pin_t *p = b->pins[i], *n; p; p = n) {
+            n = p->next;
+            free(p->key);
+            free(p);
+        }
+    memset(b->pins, 0, PIN_BUCKETS * sizeof(*b->pins));
+    b->n_pins = 0;
+}
+
 void dq_blob_close(dq_blob_t *b)
 {
     if (!b)
         return;
+    if (b->pins) {
+        pins_clear(b);
+        free(b->pins);
+        pthread_mutex_destroy(&b->pin_lock);
+    }
     dq_blob_cache_free(b->cache);
     b->ops->close(b->self);
     free(b->cache_dir);
@@ -516,14 +553,89 @@ done:
 
 /* ---------------------------------------------------------------- ranged reads */
 
+/* The pin of key (pin_lock held), or NULL. */
+static pin_t *pin_find(dq_blob_t *b, const char *key)
+{
+    for (pin_t *p = b->pins[dq_hash64(key, strlen(key)) % PIN_BUCKETS]; p; p = p->next)
+        if (strcmp(p->key, key) == 0)
+            return p;
+    return NULL;
+}
+
+void dq_blob_pin(dq_blob_t *b, const char *key, const char *sha256)
+{
+    if (!b->pins || !key || !sha256 || strlen(sha256) != 64)
+        return;
+    pthread_mutex_lock(&b->pin_lock);
+    pin_t *p = pin_find(b, key);
+    if (!p) {
+        if (b->n_pins >= PIN_MAX)
+            pins_clear(b);
+        size_t h = dq_hash64(key, strlen(key)) % PIN_BUCKETS;
+        p = dq_xcalloc(1, sizeof(*p));
+        p->key = dq_xstrdup(key);
+        p->next = b->pins[h];
+        b->pins[h] = p;
+        b->n_pins++;
+    }
+    if (strcmp(p->sha, sha256) != 0) { /* other content now: its size and tag are asked again */
+        memcpy(p->sha, sha256, 65);
+        p->have = 0;
+    }
+    pthread_mutex_unlock(&b->pin_lock);
+}
+
+/* A read of a pinned key failed (its object replaced under the same pin, say): the next
+ * open asks the store again. */
+static void pin_forget(dq_blob_t *b, const char *key)
+{
+    if (!b->pins)
+        return;
+    pthread_mutex_lock(&b->pin_lock);
+    pin_t *p = pin_find(b, key);
+    if (p)
+        p->have = 0;
+    pthread_mutex_unlock(&b->pin_lock);
+}
+
 dq_blob_obj_t *dq_blob_obj_open(dq_blob_t *b, const char *key, dq_err_t *err)
 {
     dq_blob_obj_t *o = dq_xcalloc(1, sizeof(*o));
+    o->b = b;
+    if (b->pins) {
+        pthread_mutex_lock(&b->pin_lock);
+        pin_t *p = pin_find(b, key);
+        if (p && p->have) {
+            o->size = p->size;
+            memcpy(o->tag, p->tag, sizeof(o->tag));
+            o->key = dq_xstrdup(key);
+        }
+        pthread_mutex_unlock(&b->pin_lock);
+        if (o->key)
+            return o; /* pinned and known: no HEAD */
+    }
+    char sha[65] = "";
+    if (b->pins) { /* the pin the stat below is for (it may change meanwhile) */
+        pthread_mutex_lock(&b->pin_lock);
+        pin_t *p = pin_find(b, key);
+        if (p)
+            memcpy(sha, p->sha, sizeof(sha));
+        pthread_mutex_unlock(&b->pin_lock);
+    }
     if (dq_blob_stat(b, key, &o->size, o->tag, err) < 0) {
         free(o);
         return NULL;
     }
-    o->b = b;
+    if (sha[0]) {
+        pthread_mutex_lock(&b->pin_lock);
+        pin_t *p = pin_find(b, key);
+        if (p && strcmp(p->sha, sha) == 0) {
+            p->size = o->size;
+            memcpy(p->tag, o->tag, sizeof(p->tag));
+            p->have = 1;
+        }
+        pthread_mutex_unlock(&b->pin_lock);
+    }
     o->key = dq_xstrdup(key);
     return o;
 }
@@ -556,9 +668,12 @@ int dq_blob_obj_read(dq_blob_obj_t *o, void *dst, size_t len, uint64_t off, dq_e
                           o->key, len, (unsigned long long)off, (unsigned long long)o->size);
     if (len == 0)
         return 0;
-    if (o->b->cache)
-        return dq_blob_cache_read(o->b->cache, o->key, o->tag, o->size, dst, len, off, err);
-    return o->b->ops->read(o->b->self, o->key, o->tag, off, len, dst, err);
+    int rc = o->b->cache
+                 ? dq_blob_cache_read(o->b->cache, o->key, o->tag, o->size, dst, len, off, err)
+                 : o->b->ops->read(o->b->self, o->key, o->tag, off, len, dst, err);
+    if (rc < 0)
+        pin_forget(o->b, o->key);
+    return rc;
 }
 
 void dq_blob_stats(dq_blob_t *b, dq_blob_stats_t *out)

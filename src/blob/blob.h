@@ -115,8 +115,16 @@ char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err);
  * asks for that version; a replaced object fails reads with DQ_EIO until reopened. */
 typedef struct dq_blob_obj dq_blob_obj_t;
 /* New handle (free with dq_blob_obj_free), or NULL with err (DQ_ENOTFOUND when missing). The
- * store must outlive it. */
+ * store must outlive it. A pinned key (dq_blob_pin) whose size and tag were read for its
+ * current pin is opened without asking the store. */
 dq_blob_obj_t *dq_blob_obj_open(dq_blob_t *b, const char *key, dq_err_t *err);
+/* Declares that key's content is the one with SHA-256 sha256, as the catalog's record of it
+ * says (a spectral band's, read for every request anyway): an object store then asks its size
+ * and tag (a HEAD) once per pin instead of once per open. A new pin asks again; so does the
+ * next open after a read of the key failed (an object replaced without its record, whose
+ * reads carry the old tag and fail rather than mix versions). Nothing for file stores, whose
+ * opens read no metadata over a network. At most 8192 keys are remembered. Thread-safe. */
+void dq_blob_pin(dq_blob_t *b, const char *key, const char *sha256);
 void dq_blob_obj_free(dq_blob_obj_t *o);
 uint64_t dq_blob_obj_size(const dq_blob_obj_t *o);
 /* The version tag read at open (borrowed). */

@@ -131,10 +131,10 @@ static int write_wait_ms(dq_err_t *err)
     return (int)ms;
 }
 
-dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err)
+/* The backend and its location (new string) for url_or_dir, or NULL with err. */
+static char *pick_backend(const char *url_or_dir, const dq_store_backend_t **be, dq_err_t *err)
 {
-    const dq_store_backend_t *be = &dq_store_sqlite;
-    char *location = NULL;
+    *be = &dq_store_sqlite;
     if (!url_or_dir || !*url_or_dir) {
         dq_err_set(err, DQ_EINVAL, 400, "no catalog given (a data directory or sqlite:PATH)");
         return NULL;
@@ -142,22 +142,42 @@ dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err)
     if (strncmp(url_or_dir, "postgres://", 11) == 0 ||
         strncmp(url_or_dir, "postgresql://", 13) == 0) {
         /* libpq reads the whole URI (host, port, database, user, options=-csearch_path=...) */
-        be = &dq_store_pg;
-        location = dq_xstrdup(url_or_dir);
-    } else if (strncmp(url_or_dir, "sqlite:", 7) == 0) {
+        *be = &dq_store_pg;
+        return dq_xstrdup(url_or_dir);
+    }
+    if (strncmp(url_or_dir, "sqlite:", 7) == 0) {
         if (!url_or_dir[7]) {
             dq_err_set(err, DQ_EINVAL, 400, "sqlite: needs a path (sqlite:DIR/catalog.sqlite)");
             return NULL;
         }
-        location = dq_xstrdup(url_or_dir + 7);
-    } else if (strstr(url_or_dir, "://")) {
+        return dq_xstrdup(url_or_dir + 7);
+    }
+    if (strstr(url_or_dir, "://")) {
         dq_err_set(err, DQ_EUNSUP, 400,
                    "unknown catalog URL '%.100s' (sqlite:PATH, postgres://... or a directory)",
                    url_or_dir);
         return NULL;
-    } else {
-        location = dq_xasprintf("%s/catalog.sqlite", url_or_dir);
     }
+    return dq_xasprintf("%s/catalog.sqlite", url_or_dir);
+}
+
+int dq_catalog_probe(const char *url_or_dir, int *n_applied, int *n_known, dq_err_t *err)
+{
+    const dq_store_backend_t *be;
+    char *location = pick_backend(url_or_dir, &be, err);
+    if (!location)
+        return -1;
+    int rc = be->probe(location, n_applied, n_known, err);
+    free(location);
+    return rc;
+}
+
+dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err)
+{
+    const dq_store_backend_t *be;
+    char *location = pick_backend(url_or_dir, &be, err);
+    if (!location)
+        return NULL;
     int ms = write_wait_ms(err);
     void *impl = ms < 0 ? NULL : be->open(location, ms, err);
     free(location);
@@ -186,6 +206,31 @@ void dq_catalog_close(dq_catalog_t *cat)
     style_cache_free(cat->style);
     pthread_mutex_destroy(&cat->feed_lock);
     free(cat);
+}
+
+struct dq_catalog_lock {
+    const dq_store_backend_t *be;
+    void *impl, *handle;
+};
+
+int dq_catalog_lock(dq_catalog_t *cat, int which, dq_catalog_lock_t **out, dq_err_t *err)
+{
+    void *h = NULL;
+    *out = NULL;
+    if (cat->be->lock(cat->impl, which, &h, err) < 0)
+        return -1;
+    dq_catalog_lock_t *lk = dq_xmalloc(sizeof(*lk));
+    *lk = (dq_catalog_lock_t){cat->be, cat->impl, h};
+    *out = lk;
+    return 0;
+}
+
+void dq_catalog_unlock(dq_catalog_lock_t *lk)
+{
+    if (!lk)
+        return;
+    lk->be->unlock(lk->impl, lk->handle);
+    free(lk);
 }
 
 void dq_catalog_set_write_wait(dq_catalog_t *cat, int ms)

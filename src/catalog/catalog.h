@@ -174,6 +174,23 @@ typedef struct dq_catalog dq_catalog_t;
 dq_catalog_t *dq_catalog_open(const char *url_or_dir, dq_err_t *err);
 /* NULL-safe. No call may be in flight on another thread. */
 void dq_catalog_close(dq_catalog_t *cat);
+/* Locks that span every process and server sharing the catalog (issue 15, several servers
+ * with data directories of their own): DQ_CATALOG_LOCK_INGEST serializes the commit of
+ * ingests (a master found present must stay until a row names it; one id, one pyramid) with
+ * the undo that removes a master no row names (condrec). Waits until the lock is the
+ * caller's; *out gets a handle (new, release with dq_catalog_unlock, NULL-safe). The holder's
+ * death releases it (PostgreSQL: an advisory lock of its own session; SQLite: an flock beside
+ * the database file). Not re-entrant. 0, or -1 with err. Thread-safe. */
+enum { DQ_CATALOG_LOCK_INGEST = 1 };
+typedef struct dq_catalog_lock dq_catalog_lock_t;
+int dq_catalog_lock(dq_catalog_t *cat, int which, dq_catalog_lock_t **out, dq_err_t *err);
+void dq_catalog_unlock(dq_catalog_lock_t *lk);
+/* Looks at the catalog url_or_dir names (as dq_catalog_open reads it) and creates nothing:
+ * no directory, database file, schema or table (`danqing migrate --dry-run`). *n_applied gets
+ * how many of this build's migrations are applied there (0: no catalog yet), *n_known how
+ * many this build has: equal means dq_catalog_open would change nothing. 0, or -1 with err
+ * (an unreachable server, a bad URL). */
+int dq_catalog_probe(const char *url_or_dir, int *n_applied, int *n_known, dq_err_t *err);
 /* How long a write waits for the database's write lock before DQ_EBUSY (503); the default is
  * DQ_CATALOG_WRITE_WAIT_MS from the environment, else 1500. Takes effect for later writes.
  * Batch tools (import) may wait longer than a server should. */
@@ -861,6 +878,7 @@ typedef struct {
     char created[32];  /* UTC text, set by the backend */
     int64_t beat_ms, finished_ms; /* the last beat; when it finished (0: not yet) */
     int64_t now_ms;               /* reads only: the database's clock at the read */
+    const char *work; /* reads only: what its build stored (JSON), or NULL; borrowed as error */
 } dq_condjob_row_t;
 typedef int (*dq_condjob_cb)(void *ud, const dq_condjob_row_t *row);
 
@@ -871,6 +889,12 @@ typedef struct {
     int64_t stale_ms, keep_ms;
     int (*dead)(void *ud, const char *node);
     void *ud;
+    /* May be NULL. Called (after the write committed, on the calling thread) for each job
+     * that this very call stored as failed because its server stopped, with the job's row
+     * (row->work: what it stored, or NULL): the compare-and-set that stored it failed is won
+     * by one call on one server, so each stopped job is handed over once, to be undone
+     * (condrec dq_condrec_undo). */
+    void (*undo)(void *ud, const dq_condjob_row_t *row);
 } dq_condjob_policy_t;
 
 /* Stores a new queued job (row: id, relic_id, user, node; the rest is set here). 409 when
@@ -892,14 +916,45 @@ int dq_catalog_condjob_beat(dq_catalog_t *cat, const char *node, const dq_condjo
                             int64_t *n, dq_err_t *err);
 /* The job's JSON into out: {"id", "href", "relic_id", "state", "percent", "user", "node",
  * "created", "stage"?, "record"?, "record_href"?, "error"?: {"status", "message"}}, with a
- * stopped server's job as failed. 404 when unknown, of another relic, or expired. */
+ * stopped server's job as failed. 404 when unknown, of another relic, or expired. A stopped
+ * job found here is also stored as failed (compare-and-set), and handed to pol->undo when
+ * this call won. */
 int dq_catalog_condjob_get(dq_catalog_t *cat, const char *relic_id, const char *job_id,
                            const dq_condjob_policy_t *pol, dq_buf_t *out, dq_err_t *err);
+/* Keeps the work note of unfinished job id (what its build stored so far: JSON, at most
+ * 16 KiB) for the undo of a job whose server stops. 1 when the job is no longer unfinished
+ * (judged failed meanwhile: the build must not go on storing). 0, or -1 with err. */
+int dq_catalog_condjob_set_work(dq_catalog_t *cat, const char *id, const char *work,
+                                dq_err_t *err);
 /* Stores as failed every unfinished job whose server stopped (by pol) and forgets finished
  * jobs older than pol->keep_ms; *n_failed / *n_expired (may be NULL) get the counts. */
 int dq_catalog_condjob_sweep(dq_catalog_t *cat, const dq_condjob_policy_t *pol, int64_t *n_failed,
                              int64_t *n_expired, dq_err_t *err);
 /* ======== end condition jobs ======== */
+
+/* ======== layer file checksums (layer_file.c; issues 12 and 15) ======== */
+/* The SHA-256 of derived-layer files that are not images of their own: a condition record's
+ * change files (layers/<capture>/changes/{loss,flaking,fading}.png, changes.png,
+ * changes.json) and a restoration's (layers/<image>/{restoration.png,restoration.json,
+ * mask.png}). Written when the file is put into the store, removed with it; `danqing fixity`
+ * reads every one back from the store (migration 29). */
+typedef struct {
+    const char *key; /* borrowed for the callback */
+    char sha256[65];
+    uint64_t size;
+    char created[32];
+} dq_layer_file_row_t;
+typedef int (*dq_layer_file_cb)(void *ud, const dq_layer_file_row_t *row);
+/* Records (or replaces) key's checksum: key must be a well-formed store key under layers/
+ * (400 otherwise), sha256 64 lower-case hex digits. 0, or -1 with err. Thread-safe. */
+int dq_catalog_layer_file_put(dq_catalog_t *cat, const char *key, const char *sha256,
+                              uint64_t size, dq_err_t *err);
+/* Forgets key's checksum (the file was removed); a key with none is fine. */
+int dq_catalog_layer_file_remove(dq_catalog_t *cat, const char *key, dq_err_t *err);
+/* Every recorded layer file in key order; cb returns non-zero to stop. Runs in one read
+ * transaction: cb must not call back into the catalog. */
+int dq_catalog_layer_file_list(dq_catalog_t *cat, dq_layer_file_cb cb, void *ud, dq_err_t *err);
+/* ======== end layer file checksums ======== */
 
 /* ======== IIIF Authorization Flow 2.0 (iiif_auth.c; issue 16) ======== */
 /* The credentials of the IIIF Authorization Flow API 2.0 (docs/api.md "IIIF Authorization
@@ -961,7 +1016,8 @@ typedef struct {
  * before writing anything: a target holding other data (DQ_EEXIST, 409), a source with an
  * ingest in flight (DQ_EINVAL). *stats (new, free()) gets *n entries, also on failure (read
  * what was filled). Writes nothing to src. Not thread-safe with writers of either catalog:
- * the source should not change while it is copied. */
+ * the source should not change while it is copied. With o->dry_run, dst may be NULL: a target
+ * that holds no catalog yet (dq_catalog_probe said so), counted as empty and never created. */
 int dq_catalog_copy(dq_catalog_t *src, dq_catalog_t *dst, const dq_catalog_copy_opts_t *o,
                     dq_catalog_copy_stat_t **stats, int *n, dq_err_t *err);
 /* ======== end copying a catalog ======== */

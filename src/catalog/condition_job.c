@@ -72,9 +72,13 @@ typedef struct {
     /* W_SWEEP: the stopped jobs found, with their reasons */
     dq_condjob_row_t *found;
     char (*why)[400];
+    char **work;  /* found[i]'s work note, copied (the row's is borrowed) */
+    char *failed; /* failed[i]: this call stored found[i] as failed */
     size_t n_found, cap;
+    const char *id;   /* W_CLAIM, W_WORK */
+    const char *text; /* W_WORK */
 } w_t;
-enum { W_CREATE, W_SET, W_BEAT, W_SWEEP };
+enum { W_CREATE, W_SET, W_BEAT, W_SWEEP, W_CLAIM, W_WORK };
 
 static int collect_stopped(void *ud, const dq_condjob_row_t *row)
 {
@@ -82,13 +86,20 @@ static int collect_stopped(void *ud, const dq_condjob_row_t *row)
     char why[400];
     if (!stopped(row, w->pol, why, sizeof(why)))
         return 0;
+    if (w->id && strcmp(row->id, w->id) != 0)
+        return 0; /* W_CLAIM: that one job only */
     if (w->n_found == w->cap) {
         w->cap = w->cap ? 2 * w->cap : 8;
         w->found = dq_xrealloc(w->found, w->cap * sizeof(*w->found));
         w->why = dq_xrealloc(w->why, w->cap * sizeof(*w->why));
+        w->work = dq_xrealloc(w->work, w->cap * sizeof(*w->work));
+        w->failed = dq_xrealloc(w->failed, w->cap);
     }
     w->found[w->n_found] = *row;
     w->found[w->n_found].error = NULL; /* borrowed for the callback only; not needed */
+    w->work[w->n_found] = row->work ? dq_xstrdup(row->work) : NULL;
+    w->found[w->n_found].work = w->work[w->n_found];
+    w->failed[w->n_found] = 0;
     snprintf(w->why[w->n_found], sizeof(w->why[0]), "%s", why);
     w->n_found++;
     return 0;
@@ -99,6 +110,7 @@ static int keep_row(void *ud, const dq_condjob_row_t *row)
     dq_condjob_row_t *out = ud;
     *out = *row;
     out->error = NULL; /* borrowed for the callback only */
+    out->work = NULL;
     return 0;
 }
 
@@ -114,8 +126,26 @@ static int fail_found(w_t *w, dq_store_txn_t *t, dq_err_t *err)
         if (e < 0)
             return -1;
         w->n += e == 0;
+        w->failed[i] = e == 0; /* the compare-and-set: unfinished until this update */
     }
     return 0;
+}
+
+/* After a write that committed: the jobs this call stored as failed go to pol->undo (once:
+ * no other call's update found them unfinished). Frees what collect_stopped kept. */
+static void hand_over(w_t *w, int committed)
+{
+    for (size_t i = 0; i < w->n_found; i++) {
+        if (committed && w->failed[i] && w->pol && w->pol->undo)
+            w->pol->undo(w->pol->ud, &w->found[i]);
+        free(w->work[i]);
+    }
+    free(w->found);
+    free(w->why);
+    free(w->work);
+    free(w->failed);
+    w->found = NULL;
+    w->n_found = 0;
 }
 
 /* The compare-and-set of a node's own write (W_SET with a policy): the stored job must still
@@ -177,6 +207,17 @@ static int write_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
             return -1;
         w->n = 0;
         return ops->beat(t, w->node, &w->n, err);
+    case W_CLAIM: /* one job, if it is stopped: as a sweep of it alone */
+        return ops->unfinished(t, collect_stopped, w, err) < 0 || fail_found(w, t, err) < 0
+                   ? -1
+                   : 0;
+    case W_WORK: {
+        int r = ops->set_work(t, w->id, w->text, err);
+        if (r < 0)
+            return -1;
+        w->result = r;
+        return 0;
+    }
     default: /* W_SWEEP: fail the stopped, then forget the old */
         if (ops->unfinished(t, collect_stopped, w, err) < 0 || fail_found(w, t, err) < 0)
             return -1;
@@ -199,8 +240,7 @@ int dq_catalog_condjob_set(dq_catalog_t *cat, const dq_condjob_row_t *row,
         return -1;
     w_t w = {.be = dq_catalog_backend(cat), .row = row, .pol = pol, .kind = W_SET};
     int rc = dq_catalog_write(cat, write_txn, &w, err);
-    free(w.found);
-    free(w.why);
+    hand_over(&w, rc == 0);
     if (rc < 0)
         return -1;
     return w.result;
@@ -213,8 +253,7 @@ int dq_catalog_condjob_beat(dq_catalog_t *cat, const char *node, const dq_condjo
         return dq_err_set(err, DQ_EINVAL, 400, "condition job: node is required");
     w_t w = {.be = dq_catalog_backend(cat), .node = node, .pol = pol, .kind = W_BEAT};
     int rc = dq_catalog_write(cat, write_txn, &w, err);
-    free(w.found);
-    free(w.why);
+    hand_over(&w, rc == 0);
     if (rc < 0)
         return -1;
     if (n)
@@ -222,13 +261,23 @@ int dq_catalog_condjob_beat(dq_catalog_t *cat, const char *node, const dq_condjo
     return 0;
 }
 
+int dq_catalog_condjob_set_work(dq_catalog_t *cat, const char *id, const char *work,
+                                dq_err_t *err)
+{
+    if (!id || !*id || !work || strlen(work) > 16384)
+        return dq_err_set(err, DQ_EINVAL, 400, "condition job: a work note of at most 16 KiB");
+    w_t w = {.be = dq_catalog_backend(cat), .id = id, .text = work, .kind = W_WORK};
+    if (dq_catalog_write(cat, write_txn, &w, err) < 0)
+        return -1;
+    return w.result;
+}
+
 int dq_catalog_condjob_sweep(dq_catalog_t *cat, const dq_condjob_policy_t *pol, int64_t *n_failed,
                              int64_t *n_expired, dq_err_t *err)
 {
     w_t w = {.be = dq_catalog_backend(cat), .pol = pol, .kind = W_SWEEP};
     int rc = dq_catalog_write(cat, write_txn, &w, err);
-    free(w.found);
-    free(w.why);
+    hand_over(&w, rc == 0);
     if (rc < 0)
         return -1;
     if (n_failed)
@@ -252,6 +301,7 @@ static int copy_row(void *ud, const dq_condjob_row_t *row)
     r->row = *row;
     r->error = row->error ? dq_xstrdup(row->error) : NULL;
     r->row.error = r->error;
+    r->row.work = NULL; /* borrowed; not answered */
     r->found = 1;
     return 1;
 }
@@ -290,6 +340,13 @@ int dq_catalog_condjob_get(dq_catalog_t *cat, const char *relic_id, const char *
     int status = j->http_status;
     if (stopped(j, pol, why, sizeof(why))) {
         state = "failed", error = why, status = 503;
+        /* Found stopped: stored failed now, and its work undone by whoever wins that (this
+         * call or another server's); the answer is the same either way. */
+        if (pol->undo) {
+            w_t w = {.be = dq_catalog_backend(cat), .pol = pol, .id = j->id, .kind = W_CLAIM};
+            dq_err_t e = {0}; /* a failure only leaves the claim to the next reader or sweep */
+            hand_over(&w, dq_catalog_write(cat, write_txn, &w, &e) == 0);
+        }
     }
     dq_buf_t href = {0};
     dq_buf_puts(&href, "/api/relics/");

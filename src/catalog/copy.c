@@ -98,6 +98,7 @@ static const dq_store_table_t tables[] = {
       "ttt",
       1, "image_id", "pyramid_sha256", "model", "dim", "vec", "palette", "named", "updated_at"),
     T("style_models", "ttt", 1, "label", "doc", "updated_at"),
+    T("layer_files", "ttit", 1, "key", "sha256", "size", "created_at"),
 };
 
 /* The tables whose ids come from a counter that never goes back (store.h counter_get). */
@@ -238,7 +239,9 @@ static int check_table(side_t src, side_t dst, const dq_store_table_t *t, batch_
     batch_reset(&a, t);
     batch_reset(&b, t);
     *n_done = 0;
-    if (count_rows(src, t, NULL, n_src, err) < 0 || count_rows(dst, t, NULL, n_dst, err) < 0)
+    *n_dst = 0; /* no target (a dry run's empty one): nothing to read there */
+    if (count_rows(src, t, NULL, n_src, err) < 0 ||
+        (dst.be && count_rows(dst, t, NULL, n_dst, err) < 0))
         goto out;
     if (*n_dst == 0) {
         rc = 0;
@@ -338,7 +341,8 @@ static int pending_one(void *ud, const dq_image_rec_t *rec)
 int dq_catalog_copy(dq_catalog_t *src_cat, dq_catalog_t *dst_cat, const dq_catalog_copy_opts_t *o,
                     dq_catalog_copy_stat_t **stats_out, int *n_out, dq_err_t *err)
 {
-    side_t src = side(src_cat), dst = side(dst_cat);
+    /* dst NULL: a dry run against a target that has no catalog yet (dq_catalog_probe). */
+    side_t src = side(src_cat), dst = dst_cat ? side(dst_cat) : (side_t){NULL, NULL};
     int n = (int)DQ_ARRAY_LEN(tables), rc = -1, pending = 0;
     int limit = o->batch > 0 ? o->batch : 1000;
     dq_catalog_copy_stat_t *st = dq_xcalloc((size_t)n, sizeof(*st));
@@ -346,7 +350,11 @@ int dq_catalog_copy(dq_catalog_t *src_cat, dq_catalog_t *dst_cat, const dq_catal
     batch_t b = {0};
     *stats_out = st;
     *n_out = n;
-    if (!src.be->copy || !dst.be->copy) {
+    if (!dst_cat && !o->dry_run) {
+        dq_err_set(err, DQ_EINVAL, 0, "catalog copy: no target");
+        goto out;
+    }
+    if (!src.be->copy || (dst.be && !dst.be->copy)) {
         dq_err_set(err, DQ_EUNSUP, 0, "catalog: this backend cannot copy tables");
         goto out;
     }

@@ -107,7 +107,7 @@ bad:
 
 /* ---------------------------------------------------------------- match sets */
 
-typedef struct {
+typedef struct rowset {
     int64_t *id;
     double *score; /* NULL unless scored */
     size_t n, cap;
@@ -121,6 +121,11 @@ typedef struct {
     size_t stop_n;
     int64_t upto;
     int has_upto;
+    /* first-class walks (tier_prefix's boost walk): stop once first_need rows of
+     * first_r[0..first_n) that first_tier holds have been read */
+    const int64_t *first_r;
+    size_t first_n, first_i, first_found, first_need;
+    const struct rowset *first_tier;
 } rowset_t;
 
 static void rowset_free(rowset_t *r)
@@ -129,6 +134,8 @@ static void rowset_free(rowset_t *r)
     free(r->score);
     memset(r, 0, sizeof(*r));
 }
+
+static long find_sorted(const int64_t *a, size_t n, int64_t id);
 
 static int collect(void *ud, int64_t seq, double score)
 {
@@ -151,6 +158,16 @@ static int collect(void *ud, int64_t seq, double score)
     if (o->stop_n && o->n >= o->stop_n) {
         o->stopped = 1;
         return 1;
+    }
+    if (o->first_tier) {
+        while (o->first_i < o->first_n && o->first_r[o->first_i] < seq)
+            o->first_i++;
+        if (o->first_i < o->first_n && o->first_r[o->first_i] == seq &&
+            find_sorted(o->first_tier->id, o->first_tier->n, seq) >= 0 &&
+            ++o->first_found >= o->first_need) {
+            o->stopped = 1;
+            return 1;
+        }
     }
     if (o->may_stop) {
         while (o->j < o->n_r && o->r[o->j] < seq)
@@ -264,8 +281,16 @@ static int tier_prefix(relic_search_ctx_t *c, const int64_t *r, size_t n, size_t
     }
     int64_t last = tier->id[tier->n - 1];
     if (boosted && !covers) {
+        /* up to L, and only as far as the first class needs: once it holds offset + k rows
+         * the rest of the boost set cannot change the page (a phrase walk on PostgreSQL reads
+         * each candidate's positions: "wind in the pines" at 500,000 relics checked 5,090
+         * rows where a few dozen decide) */
         boost.upto = last;
         boost.has_upto = 1;
+        boost.first_r = r;
+        boost.first_n = n;
+        boost.first_need = need;
+        boost.first_tier = tier;
         if (match(c, DQ_RELIC_MATCH_BOOST, 0, &boost, err) < 0)
             goto out;
     }

@@ -635,8 +635,24 @@ typedef struct dq_store_condjob_ops {
     int (*unfinished)(dq_store_txn_t *txn, dq_condjob_cb cb, void *ud, dq_err_t *err);
     /* Removes jobs with finished_ms > 0 and finished_ms < now - age_ms; *n gets how many. */
     int (*expire)(dq_store_txn_t *txn, int64_t age_ms, int64_t *n, dq_err_t *err);
+    /* Sets the work column of row id (what its build stored so far: condition_job.c's JSON,
+     * migration 29), only while the job is unfinished: 1 when absent or finished. */
+    int (*set_work)(dq_store_txn_t *txn, const char *id, const char *work, dq_err_t *err);
 } dq_store_condjob_ops;
 /* ======== end condition jobs ======== */
+
+/* ======== layer file checksums (layer_file.c, store_*_layerfile.c; issues 12, 15) ======== */
+/* One stored derived-layer file (key under layers/) with the SHA-256 and size of the bytes
+ * put; key borrowed for the callback. No policy: which keys are recorded is layer_file.c's. */
+typedef struct dq_store_layerfile_ops {
+    /* Write transaction. Inserts or replaces the row of row->key (created = now). */
+    int (*put)(dq_store_txn_t *txn, const dq_layer_file_row_t *row, dq_err_t *err);
+    /* Write transaction. Removes the row of key; a missing one is fine. */
+    int (*remove)(dq_store_txn_t *txn, const char *key, dq_err_t *err);
+    /* Every row, in key order (bytewise). */
+    int (*list)(dq_store_txn_t *txn, dq_layer_file_cb cb, void *ud, dq_err_t *err);
+} dq_store_layerfile_ops;
+/* ======== end layer file checksums ======== */
 
 /* ======== table copy (issue 15, `danqing migrate`; copy.c, store_*_copy.c) ======== */
 /* Moving a catalog to another backend keeps every id, time and version, which the create
@@ -717,6 +733,18 @@ typedef struct dq_store_backend {
     void (*rollback)(dq_store_txn_t *txn);
     /* Changes write_wait_ms for later write transactions (thread-safe). */
     void (*set_write_wait)(void *impl, int ms);
+    /* Looks at the catalog location names without creating or changing anything (no
+     * database, file, schema or table is made; `danqing migrate --dry-run`): *n_applied gets
+     * how many of this build's migrations it has applied (0: no catalog there yet, or an
+     * empty schema), *n_known how many this build has. Opens and closes its own connection. */
+    int (*probe)(const char *location, int *n_applied, int *n_known, dq_err_t *err);
+    /* A lock that every process sharing the catalog respects (catalog.h dq_catalog_lock):
+     * waits until lock `which` (DQ_CATALOG_LOCK_*) is this caller's, and gives a handle for
+     * unlock. It is released by unlock, and by the end of its holder (a killed process's
+     * session or file lock goes with it). PostgreSQL: a session advisory lock on a connection
+     * of its own; SQLite: an flock on a file beside the database. */
+    int (*lock)(void *impl, int which, void **handle, dq_err_t *err);
+    void (*unlock)(void *impl, void *handle); /* NULL-safe handle */
     /* The schema version the backend has applied (for tests and `danqing status`). */
     int (*schema_version)(void *impl, int *version, dq_err_t *err);
     /* Optional (NULL: the caller polls): waits up to timeout_ms for a commit by any process
@@ -739,6 +767,7 @@ typedef struct dq_store_backend {
     const dq_store_iiif_auth_ops *iiif_auth; /* iiif_auth.c: IIIF Auth 2.0 (issue 16) */
     const dq_store_copy_ops *copy; /* copy.c: danqing migrate (issue 15) */
     const dq_store_condjob_ops *condjobs; /* condition_job.c: condition jobs (issue 12) */
+    const dq_store_layerfile_ops *layer_files; /* layer_file.c: layer checksums (migration 29) */
 } dq_store_backend_t;
 
 /* The SQLite backend (store_sqlite*.c). */

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,6 +82,9 @@ static const migration_t migrations[] = {
      dq_pg_relic_pairs_schema}, /* store_pg_relic_search.c, and migration_then */
     {26, "relics without child foreign keys, unread btrees or row triggers on insert",
      dq_pg_bulk_schema}, /* store_pg_kinds.c */
+    {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
+     dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
+    {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -419,6 +423,10 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
     t->failed = 0;
     t->n_audit = 0;
     t->next_relic_seq = 0;
+    t->fts = NULL;
+    t->xid[0] = '\0';
+    t->audit_sent = 0;
+    t->has_audit_at = 0;
     t->n_pre = 0;
     dq_buf_reset(&t->pre_text);
     dq_buf_reset(&t->a_who);
@@ -438,6 +446,195 @@ static int control(dq_store_txn_t *t, const char *sql, dq_err_t *err)
     if (!r)
         return -1;
     PQclear(r);
+    return 0;
+}
+
+/* control() for a text whose last statement gives one integer, into *v. */
+static int control_int(dq_store_txn_t *t, const char *sql, int64_t *v, dq_err_t *err)
+{
+    if (dq_pg_sync(t, err) < 0)
+        return -1;
+    PGresult *r = check(t, PQexec(t->pc->conn, sql), "transaction", err);
+    if (!r)
+        return -1;
+    *v = PQntuples(r) ? dq_pg_col_int(r, 0, 0) : 0;
+    PQclear(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- two-phase commit
+ *
+ * A write transaction that wrote relic_fts through its second half (dq_pg_fts_half) commits
+ * in three steps (store_commit): the second half is prepared (PREPARE TRANSACTION, under the
+ * name dq_fts_<schema's lock key>_<the first half's xid>: from here it outlives either
+ * connection), the first committed, then the second (COMMIT PREPARED). The writers' lock is
+ * held at session level from before the first commit until after the second, so that no
+ * other writer sees one half without the other. A writer that dies in between leaves a
+ * prepared second half behind, which the next writer of the catalog (store_begin) or the next
+ * process to open it settles under the writers' lock: committed where its first half
+ * committed (pg_xact_status), rolled back where it aborted. Under that lock a first half is
+ * never still running (it holds the lock until it ends). Until then readers may see the
+ * first half's relics without their search rows, never the reverse, and a write to those
+ * rows waits for the settlement (lock_timeout: 503). */
+
+/* Settles dq_fts_ prepared transactions of this catalog (see above), outside a transaction,
+ * on t's connection: 0, or -1 with err. */
+static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
+{
+    char sql[256];
+    PGconn *c = t->pc->conn;
+    snprintf(sql, sizeof(sql),
+             "SET lock_timeout = %d; SELECT pg_advisory_lock(%d, %d); RESET lock_timeout",
+             atomic_load(&s->write_wait_ms), PG_LOCK_KEY1, s->lock_key);
+    PGresult *r = check(t, PQexec(c, sql), "settle", err);
+    if (!r) {
+        r = PQexec(c, "RESET lock_timeout");
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    snprintf(sql, sizeof(sql),
+             "SELECT p.gid, pg_xact_status(substr(p.gid, 17)::xid8) FROM pg_prepared_xacts p"
+             " WHERE p.database = current_database() AND starts_with(p.gid, 'dq_fts_%08x_')",
+             (unsigned)s->lock_key);
+    int rc = 0, committed = 0;
+    r = check(t, PQexec(c, sql), "settle", err);
+    if (!r)
+        rc = -1;
+    for (int i = 0; r && i < PQntuples(r) && rc == 0; i++) {
+        const char *st = dq_pg_col(r, i, 1);
+        if (!st || (strcmp(st, "committed") != 0 && strcmp(st, "aborted") != 0))
+            continue; /* not decided (cannot happen under the lock): left as it is */
+        char q[128];
+        snprintf(q, sizeof(q), "%s PREPARED '%s'",
+                 strcmp(st, "committed") == 0 ? "COMMIT" : "ROLLBACK", PQgetvalue(r, i, 0));
+        PGresult *x = check(t, PQexec(c, q), "settle", err);
+        rc = x ? 0 : -1;
+        committed += x && strcmp(st, "committed") == 0;
+        PQclear(x);
+    }
+    PQclear(r);
+    /* the other processes learn of the committed writes at once (the dead writer never
+     * told them) */
+    snprintf(sql, sizeof(sql), "%s%s%sSELECT pg_advisory_unlock(%d, %d)",
+             committed ? "NOTIFY " : "", committed ? s->channel : "", committed ? "; " : "",
+             PG_LOCK_KEY1, s->lock_key);
+    r = PQexec(c, sql);
+    PQclear(r);
+    t->failed = 0;
+    return rc;
+}
+
+dq_store_txn_t *dq_pg_fts_half(dq_store_txn_t *t, dq_err_t *err)
+{
+    pg_store_t *s = t->store;
+    /* audit rows sent on t already would become visible before the search rows */
+    if (t->fts || !t->write || t != &s->wtxn || !s->two_phase || t->audit_sent)
+        return t->fts ? t->fts : t;
+    if (s->two_phase < 0) {
+        int64_t n = 0;
+        if (dq_pg_int(t, "SELECT current_setting('max_prepared_transactions')::int", NULL, &n,
+                      err) < 0)
+            return NULL;
+        s->two_phase = n > 0;
+        if (!s->two_phase)
+            return t;
+    }
+    PGresult *r = dq_pg_exec(t, "SELECT pg_current_xact_id()::text", NULL, err);
+    if (!r)
+        return NULL;
+    dq_pg_copy_col(t->xid, sizeof(t->xid), r, 0, 0);
+    PQclear(r);
+    dq_store_txn_t *f = &s->w2txn;
+    txn_bind(s, f, &s->w2, 0);
+    if (conn_ensure(s, f->pc, err) < 0 || control(f, "BEGIN", err) < 0) {
+        t->failed = 1; /* the caller's write fails, and with it the transaction */
+        return NULL;
+    }
+    t->fts = f;
+    return f;
+}
+
+dq_store_txn_t *dq_pg_audit_txn(dq_store_txn_t *t)
+{
+    return t->fts ? t->fts : t;
+}
+
+/* Ends t's second half (rolled back unless it was committed), leaving w2 idle. */
+static void fts_end(dq_store_txn_t *t, int rollback)
+{
+    dq_store_txn_t *f = t->fts;
+    if (!f)
+        return;
+    dq_pg_sync(f, NULL);
+    if (rollback) {
+        PGresult *r = PQexec(f->pc->conn, "ROLLBACK");
+        PQclear(r);
+    }
+    dq_buf_free(&f->doc);
+    t->fts = NULL;
+}
+
+/* Raises the test fault DQ_PG_FAULT_2PC names at this step (see pg_store_t.fault_2pc). */
+static void fault(const pg_store_t *s, int step)
+{
+    if (s->fault_2pc == step)
+        raise(SIGKILL);
+}
+
+/* Commits t and its second half (see "two-phase commit" above), then tells the other
+ * processes (NOTIFY, which a prepared transaction cannot send; the audit rows the listeners
+ * read are in the second half). 0, or -1 with err; both halves are ended either way. */
+static int commit_both(dq_store_txn_t *t, dq_err_t *err)
+{
+    pg_store_t *s = t->store;
+    dq_store_txn_t *f = t->fts;
+    char gid[64], q[512];
+    snprintf(gid, sizeof(gid), "dq_fts_%08x_%s", (unsigned)s->lock_key, t->xid);
+    if (dq_pg_sync(f, err) < 0 || f->failed) {
+        if (!f->failed || err->code == DQ_OK)
+            dq_err_set(err, DQ_EINTERNAL, 500,
+                       "catalog: a statement failed inside the transaction; rolled back");
+        fts_end(t, 1);
+        return -1;
+    }
+    snprintf(q, sizeof(q), "PREPARE TRANSACTION '%s'", gid);
+    if (control(f, q, err) < 0) {
+        fts_end(t, 1);
+        return -1;
+    }
+    fts_end(t, 0); /* w2 is idle now; the half lives on as a prepared transaction */
+    fault(s, 1);
+    snprintf(q, sizeof(q), "SELECT pg_advisory_lock(%d, %d); COMMIT", PG_LOCK_KEY1, s->lock_key);
+    int rc = control(t, q, err);
+    if (rc < 0) {
+        /* The first half's outcome decides: a COMMIT refused rolled it back; a connection
+         * lost during it may have committed it. settle() asks the server which. */
+        PGresult *r = PQexec(t->pc->conn, "ROLLBACK");
+        PQclear(r);
+        snprintf(q, sizeof(q), "SELECT pg_advisory_unlock(%d, %d)", PG_LOCK_KEY1, s->lock_key);
+        r = PQexec(t->pc->conn, q);
+        PQclear(r);
+        dq_store_txn_t probe = {0};
+        dq_err_t e = {0};
+        txn_bind(s, &probe, &s->w2, 0);
+        settle(s, &probe, &e);
+        return -1;
+    }
+    fault(s, 2);
+    snprintf(q, sizeof(q), "COMMIT PREPARED '%s'", gid);
+    dq_store_txn_t w2 = {0};
+    txn_bind(s, &w2, &s->w2, 0);
+    rc = conn_ensure(s, &s->w2, err) < 0 ? -1 : control(&w2, q, err);
+    snprintf(q, sizeof(q), "NOTIFY %s; SELECT pg_advisory_unlock(%d, %d)", s->channel,
+             PG_LOCK_KEY1, s->lock_key);
+    PGresult *r = PQexec(t->pc->conn, q);
+    PQclear(r);
+    if (rc < 0)
+        return dq_err_set(err, DQ_EIO, 500,
+                          "catalog: written, but the search rows of this write were left"
+                          " prepared (%s); the next write or start settles them",
+                          gid);
     return 0;
 }
 
@@ -462,19 +659,37 @@ static int store_begin(void *impl, int write, dq_store_txn_t **txn, dq_err_t *er
         return dq_err_set(err, DQ_EBUSY, 503,
                           "the catalog is busy with other writes; try again in a moment");
     dq_store_txn_t *t = &s->wtxn;
+    int settled = 0;
+again:
     txn_bind(s, t, &s->w, 1);
     if (conn_ensure(s, t->pc, err) < 0) {
         pthread_mutex_unlock(&s->wlock);
         return -1;
     }
     int64_t left_ms = (deadline - dq_now_us()) / 1000;
-    char sql[256];
+    char sql[512];
     /* One round trip: the transaction, the wait bound, and the writers' lock, which another
      * process's writer (an import) may hold; lock_timeout turns a long wait into 55P03. */
     snprintf(sql, sizeof(sql),
-             "BEGIN; SET LOCAL lock_timeout = %lld; SELECT pg_advisory_xact_lock(%d, %d)",
-             (long long)(left_ms > 1 ? left_ms : 1), PG_LOCK_KEY1, s->lock_key);
-    if (control(t, sql, err) < 0) {
+             "BEGIN; SET LOCAL lock_timeout = %lld; SELECT pg_advisory_xact_lock(%d, %d);"
+             " SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"
+             " AND starts_with(gid, 'dq_fts_%08x_')",
+             (long long)(left_ms > 1 ? left_ms : 1), PG_LOCK_KEY1, s->lock_key,
+             (unsigned)s->lock_key);
+    int64_t orphans = 0;
+    int rc = control_int(t, sql, &orphans, err);
+    if (rc == 0 && orphans > 0 && !settled) {
+        /* a writer died between its halves' commits (store_commit): settled outside this
+         * transaction (COMMIT PREPARED cannot run in one), then begun again */
+        PGresult *r = PQexec(t->pc->conn, "ROLLBACK");
+        PQclear(r);
+        settled = 1;
+        if (settle(s, t, err) < 0)
+            rc = -1;
+        else
+            goto again;
+    }
+    if (rc < 0) {
         PGresult *r = PQexec(t->pc->conn, "ROLLBACK");
         PQclear(r);
         if (err && err->code == DQ_EBUSY)
@@ -504,6 +719,8 @@ static void txn_end(dq_store_txn_t *t)
     dq_buf_free(&t->m_query);
     free(t->m_seqs);
     t->m_seqs = NULL;
+    free(t->m_sc);
+    t->m_sc = NULL;
     t->n_m = t->cap_m = 0;
     if (t->write)
         pthread_mutex_unlock(&s->wlock);
@@ -516,6 +733,7 @@ static void store_rollback(dq_store_txn_t *t)
     if (!t)
         return;
     dq_pg_sync(t, NULL); /* its outcome no longer matters, but the connection must be idle */
+    fts_end(t, 1);
     PGresult *r = PQexec(t->pc->conn, "ROLLBACK");
     PQclear(r);
     txn_end(t);
@@ -545,6 +763,14 @@ static int store_commit(dq_store_txn_t *t, dq_err_t *err)
         snprintf(sql, sizeof(sql), "NOTIFY %s; COMMIT", t->store->channel);
     else
         snprintf(sql, sizeof(sql), "COMMIT");
+    if (t->fts) {
+        if (commit_both(t, err) < 0) {
+            store_rollback(t); /* a no-op where the first half has ended already */
+            return -1;
+        }
+        txn_end(t);
+        return 0;
+    }
     if (control(t, sql, err) < 0) {
         store_rollback(t);
         return -1;
@@ -644,6 +870,76 @@ static int migrate(pg_store_t *s, dq_err_t *err)
     return 0;
 }
 
+/* store.h probe: one connection of its own, two reads. */
+static int store_probe(const char *location, int *n_applied, int *n_known, dq_err_t *err)
+{
+    char list[256] = "{";
+    for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d", i ? "," : "",
+                 migrations[i].version);
+    strcat(list, "}");
+    *n_applied = 0;
+    *n_known = (int)DQ_ARRAY_LEN(migrations);
+    PGconn *c = connect_url(location, err);
+    if (!c)
+        return -1;
+    int rc = -1;
+    /* to_regclass answers NULL for a table that does not exist, where naming it in a query
+     * would fail: the schema_version table is read only when it is there. */
+    PGresult *r = PQexec(c, "SELECT to_regclass('schema_version') IS NOT NULL");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        dq_err_set(err, DQ_EIO, 500, "catalog: %s", PQerrorMessage(c));
+        goto out;
+    }
+    if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+        PQclear(r);
+        const char *v[1] = {list};
+        r = PQexecParams(c, "SELECT count(*) FROM schema_version WHERE version = ANY($1::int[])",
+                         1, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+            dq_err_set(err, DQ_EIO, 500, "catalog: %s", PQerrorMessage(c));
+            goto out;
+        }
+        *n_applied = atoi(PQgetvalue(r, 0, 0));
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+/* store.h lock: a session advisory lock on a connection of its own, so that it is held for
+ * as long as the caller wants while the caller's transactions run on the pool, and goes with
+ * the session when the holder dies. Keys: PG_LOCK_KEY1 + which (the writers' lock is
+ * PG_LOCK_KEY1 itself) and the schema's hash, so catalogs in other schemas do not wait. */
+static int store_lock(void *impl, int which, void **handle, dq_err_t *err)
+{
+    pg_store_t *s = impl;
+    PGconn *c = connect_url(s->conninfo, err);
+    if (!c)
+        return -1;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d, %d)", PG_LOCK_KEY1 + which,
+             s->lock_key);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        dq_err_set(err, DQ_EIO, 500, "catalog lock: %s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return -1;
+    }
+    PQclear(r);
+    *handle = c;
+    return 0;
+}
+
+static void store_unlock(void *impl, void *handle)
+{
+    (void)impl;
+    PQfinish(handle); /* the session's end releases its advisory locks */
+}
+
 static void store_close(void *impl)
 {
     pg_store_t *s = impl;
@@ -652,8 +948,10 @@ static void store_close(void *impl)
     for (int i = 0; i < DQ_PG_N_READERS; i++)
         conn_close(&s->rd[i]);
     conn_close(&s->w);
+    conn_close(&s->w2);
     PQfinish(s->listener);
     dq_search_free(s->search);
+    dq_pg_postings_free(s->postings);
     pthread_mutex_destroy(&s->wlock);
     dq_store_pool_destroy(&s->pool);
     pthread_mutex_destroy(&s->listen_lock);
@@ -688,10 +986,18 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
 {
     pg_store_t *s = dq_xcalloc(1, sizeof(*s));
     s->conninfo = dq_xstrdup(location);
+    s->postings = dq_pg_postings_new();
     pthread_mutex_init(&s->wlock, NULL);
     dq_store_pool_init(&s->pool, DQ_PG_N_READERS);
     pthread_mutex_init(&s->listen_lock, NULL);
     atomic_init(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 1500);
+    const char *fa = getenv("DQ_PG_FAULT_2PC");
+    s->fault_2pc = !fa                             ? 0
+                   : strcmp(fa, "prepared") == 0  ? 1
+                   : strcmp(fa, "committed") == 0 ? 2
+                                                  : 0;
+    /* "single": as a server that takes no prepared transactions (the one-connection path) */
+    s->two_phase = fa && strcmp(fa, "single") == 0 ? 0 : -1;
     /* The compiled Unihan tables can be cached where the operator says (a PostgreSQL catalog
      * has no directory of its own); without it they load from Debian's files (~0.3 s). */
     dq_search_config_t scfg = {.cache_path = getenv("DANQING_SEARCH_CACHE")};
@@ -703,6 +1009,19 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
     if (migrate(s, err) < 0)
         goto fail;
     atomic_store(&s->write_wait_ms, write_wait_ms > 0 ? write_wait_ms : 1500);
+    {
+        /* second halves a crashed writer left prepared (see "two-phase commit") */
+        dq_store_txn_t t = {0};
+        int64_t orphans = 0;
+        char sql[200];
+        txn_bind(s, &t, &s->w, 1);
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"
+                 " AND starts_with(gid, 'dq_fts_%08x_')",
+                 (unsigned)s->lock_key);
+        if (control_int(&t, sql, &orphans, err) < 0 || (orphans > 0 && settle(s, &t, err) < 0))
+            goto fail;
+    }
     for (int i = 0; i < DQ_PG_N_READERS; i++)
         if (conn_open(s, &s->rd[i], err) < 0)
             goto fail;
@@ -838,8 +1157,12 @@ int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err)
         dq_buf_putc(b[i], '}');
         dq_pg_p_text(&p, b[i]->data);
     }
-    /* max + 1 under the writers' lock: gapless and in commit order, like SQLite's */
-    int rc = dq_pg_run(t,
+    /* max + 1 under the writers' lock: gapless and in commit order, like SQLite's; with the
+     * search rows where a second half writes them (committed last: see "two-phase
+     * commit") */
+    if (t->write)
+        t->audit_sent = 1;
+    int rc = dq_pg_run(dq_pg_audit_txn(t),
                        "INSERT INTO audit (seq, who, at, action, object, detail)"
                        " SELECT (SELECT coalesce(max(seq), 0) FROM audit) + o.i, o.w, " DQ_PG_NOW
                        ", o.a, o.ob, o.d FROM unnest($1::text[], $2::text[], $3::text[],"
@@ -855,7 +1178,14 @@ static int audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)
 {
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
-    return dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0 ? -1 : 0;
+    t = dq_pg_audit_txn(t);
+    if (dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0)
+        return -1;
+    if (!t->write) { /* the snapshot's: the posting bitmaps ask (store_pg_postings.c) */
+        t->audit_at = *seq;
+        t->has_audit_at = 1;
+    }
+    return 0;
 }
 
 typedef struct {
@@ -884,6 +1214,7 @@ static int audit_since(dq_store_txn_t *t, int64_t after_seq, int limit, dq_store
     audit_walk_t w = {cb, ud};
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
+    t = dq_pg_audit_txn(t);
     dq_pg_p_int(&p, after_seq);
     dq_pg_p_int(&p, limit);
     return dq_pg_walk(t,
@@ -899,6 +1230,7 @@ static int audit_list(dq_store_txn_t *t, const char *object, int64_t before_seq,
     audit_walk_t w = {cb, ud};
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
+    t = dq_pg_audit_txn(t);
     dq_pg_p_text(&p, object);
     dq_pg_p_int(&p, before_seq);
     dq_pg_p_int(&p, limit);
@@ -919,6 +1251,9 @@ static const dq_store_audit_ops audit_ops = {
 const dq_store_backend_t dq_store_pg = {
     .name = "postgres",
     .open = store_open,
+    .probe = store_probe,
+    .lock = store_lock,
+    .unlock = store_unlock,
     .close = store_close,
     .begin = store_begin,
     .commit = store_commit,
@@ -942,4 +1277,5 @@ const dq_store_backend_t dq_store_pg = {
     .copy = &dq_pg_copy_ops,
     .conditions = &dq_pg_condition_ops,
     .condjobs = &dq_pg_condjob_ops,
+    .layer_files = &dq_pg_layerfile_ops,
 };

@@ -24,7 +24,7 @@ const char dq_pg_condjob_schema[] =
 #define NOW_MS "(extract(epoch FROM statement_timestamp()) * 1000)::bigint"
 #define COLS                                                                                       \
     "id, relic_id, who, node, state, stage, percent, http_status, record, error, created_at,"     \
-    " beat_ms, finished_ms, " NOW_MS
+    " beat_ms, finished_ms, " NOW_MS ", work"
 
 typedef struct {
     dq_condjob_cb cb;
@@ -50,6 +50,7 @@ static int job_row(void *ud, PGresult *r)
     row.beat_ms = dq_pg_col_int(r, 0, 11);
     row.finished_ms = dq_pg_col_int(r, 0, 12);
     row.now_ms = dq_pg_col_int(r, 0, 13);
+    row.work = dq_pg_col(r, 0, 14);
     w->n++;
     return w->cb(w->ud, &row);
 }
@@ -134,7 +135,20 @@ static int job_expire(dq_store_txn_t *t, int64_t age_ms, int64_t *n, dq_err_t *e
                      &p, n, err);
 }
 
+static int job_set_work(dq_store_txn_t *t, const char *id, const char *work, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    int64_t n = 0;
+    dq_pg_p_text(&p, id);
+    dq_pg_p_text(&p, work);
+    if (dq_pg_run(t, "UPDATE condition_jobs SET work = $2 WHERE id = $1 AND finished_ms = 0", &p,
+                  &n, err) < 0)
+        return -1;
+    return n ? 0 : 1;
+}
+
 const dq_store_condjob_ops dq_pg_condjob_ops = {
+    .set_work = job_set_work,
     .insert = job_insert,
     .update = job_update,
     .beat = job_beat,

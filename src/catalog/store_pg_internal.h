@@ -87,6 +87,13 @@ struct dq_store_txn {
     dq_buf_t m_query;
     int64_t *m_seqs;
     size_t n_m, cap_m;
+    /* NULL, or each match's ranked-walk score where match_bound already has it (NAN where
+     * not): the rows its phrase half read anyway (store_pg_relic_search.c) */
+    double *m_sc;
+    /* Read transactions: the max audit seq of the snapshot once read (audit max_seq), which
+     * tells whether the posting bitmaps are exact for it (store_pg_postings.c). */
+    int64_t audit_at;
+    int has_audit_at;
     /* Writes still on their way (dq_pg_send_async): a thread of their own sends them on the
      * connection while the caller prepares what comes next; every other use of the
      * connection waits for it first (dq_pg_sync). Touched only by the transaction's thread
@@ -98,7 +105,19 @@ struct dq_store_txn {
     void *send_job; /* owned, freed by dq_pg_sync */
     int send_rc;
     dq_err_t send_err;
+    /* The second half of a write transaction (issue 15; docs/deploy.md "Bulk loads"): its
+     * relic_fts rows go through a second connection, so that a second server process keeps
+     * the search index (two thirds of an import's server work) while the first writes the
+     * rest; the halves commit together by two-phase commit (store_pg.c, store_commit). NULL
+     * until dq_pg_fts_half opens it. xid: this first half's transaction id, in the second
+     * half's name. */
+    dq_store_txn_t *fts;
+    char xid[24];
+    int audit_sent; /* 1 once audit rows went out on this connection (no second half then) */
 };
+
+/* store_pg_postings.c: posting bitmaps of relic_fts's frequent lexemes */
+typedef struct dq_pg_postings dq_pg_postings_t;
 
 struct pg_store {
     char *conninfo;        /* the URL, owned */
@@ -106,6 +125,14 @@ struct pg_store {
     dq_store_txn_t wtxn;   /* its transaction; guarded by wlock */
     pthread_mutex_t wlock; /* one writer at a time in this process */
     atomic_int write_wait_ms;
+    pg_conn_t w2;          /* the writer's second connection (relic_fts); guarded by wlock */
+    dq_store_txn_t w2txn;  /* its half of the writer's transaction; guarded by wlock */
+    int two_phase;         /* the server takes prepared transactions: 1, 0, -1 not asked yet;
+                              guarded by wlock */
+    int fault_2pc;         /* tests: DQ_PG_FAULT_2PC at open (read-only after): the process
+                              kills itself after the second half's PREPARE (1) or after the
+                              first half's COMMIT (2), as a crash there would; "single" sets
+                              two_phase 0 */
     pg_conn_t rd[DQ_PG_N_READERS]; /* the read pool: rd[i] is lent while pool.in_use[i] */
     dq_store_txn_t rtxn[DQ_PG_N_READERS];
     dq_store_pool_t pool;
@@ -116,6 +143,7 @@ struct pg_store {
     pthread_mutex_t listen_lock;
     PGconn *listener;
     dq_search_t *search; /* owned; read-only but for its own locked dictionary */
+    dq_pg_postings_t *postings; /* owned; its own lock (store_pg_postings.c) */
 };
 
 /* ---- helpers every store_pg*.c file uses (store_pg.c) ---- */
@@ -161,6 +189,16 @@ int dq_pg_copy_in(dq_store_txn_t *t, const char *sql, const char *data, size_t l
  * started, fn runs here. 0, or -1 with err (fn's own failure, when it ran here). */
 int dq_pg_send_async(dq_store_txn_t *t, int (*fn)(dq_store_txn_t *t, void *job, dq_err_t *err),
                      void (*free_fn)(void *job), void *job, dq_err_t *err);
+/* The transaction whose connection writes relic_fts rows in the write transaction t (every
+ * relic_fts write goes through it): t's second half, opened here on the first call when the
+ * server takes prepared transactions (max_prepared_transactions > 0), else t itself. A row
+ * the second half wrote is invisible to t until both commit, and t waiting on it would wait
+ * forever: hence all of them or none. NULL with err when the second half cannot begin. */
+dq_store_txn_t *dq_pg_fts_half(dq_store_txn_t *t, dq_err_t *err);
+/* The transaction whose connection holds t's audit rows: its second half where it has one
+ * (the change feed names a write only once its search rows are visible too), else t. Readers
+ * of the audit table in t read there, after dq_pg_audit_flush. */
+dq_store_txn_t *dq_pg_audit_txn(dq_store_txn_t *t);
 /* Waits for the writes dq_pg_send_async started: 0, or -1 with their error (the
  * transaction has failed then). A no-op on the sending thread itself and when none run. */
 int dq_pg_sync(dq_store_txn_t *t, dq_err_t *err);
@@ -186,7 +224,7 @@ void dq_pg_array_add(dq_buf_t *b, const char *v);
 
 extern const char dq_pg_image_schema[], dq_pg_pending_schema[];
 extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[], dq_pg_relic_title_schema[],
-    dq_pg_relic_lz4_schema[], dq_pg_relic_pairs_schema[];
+    dq_pg_relic_lz4_schema[], dq_pg_relic_pairs_schema[], dq_pg_relic_analyze_schema[];
 /* Migration 25's second half, after dq_pg_relic_pairs_schema in the same transaction
  * (store_pg_relic_search.c): relic_fts's tsvectors made again, with pair lexemes. */
 int dq_pg_relic_pairs_rebuild(dq_store_txn_t *t, dq_err_t *err);
@@ -218,6 +256,20 @@ int dq_pg_relic_match_bound(dq_store_txn_t *t, const dq_search_plan_t *plan, int
 int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const int64_t *seqs,
                          size_t n, const int64_t *all, size_t n_all, dq_relic_snippet_cb cb,
                          void *ud, dq_err_t *err);
+/* The plain matches (ascending seqs into *out, *n, growing *cap) of the tsquery text q on
+ * fts, or on fts_ab when ab (store_pg_relic_search.c): 0, or -1 with err. */
+int dq_pg_relic_plain(dq_store_txn_t *t, int ab, const char *q, int64_t **out, size_t *n,
+                      size_t *cap, dq_err_t *err);
+/* store_pg_postings.c: new (free with dq_pg_postings_free, NULL-safe). */
+dq_pg_postings_t *dq_pg_postings_new(void);
+void dq_pg_postings_free(dq_pg_postings_t *ps);
+/* The plain matches of plan (DQ_RELIC_MATCH_ALL on fts, or on fts_ab when ab) answered with
+ * the posting bitmaps of its frequent one-lexeme terms (and PostgreSQL for the other terms),
+ * into *out / *n / *cap as dq_pg_relic_plain fills them: 1 when answered so, 0 when the
+ * caller asks PostgreSQL as before (a write transaction, no such term, a snapshot older than
+ * the bitmaps), -1 with err. Thread-safe. */
+int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab, int64_t **out,
+                         size_t *n, size_t *cap, dq_err_t *err);
 /* After the migrations: refills the search dictionary from relic_names. */
 int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err);
 
@@ -248,6 +300,11 @@ void dq_pg_tsvector_bin(const dq_search_t *s, const char *const *fields, int n_f
  * quoted lexemes (with DQ_PG_PAIRS: pair lexemes where they exist): nothing a user typed
  * becomes tsquery syntax. */
 void dq_pg_tsquery(const dq_search_t *s, const dq_search_plan_t *plan, int what, dq_buf_t *out);
+/* Term `term` of plan alone, as dq_pg_tsquery(..., DQ_RELIC_MATCH_ALL | DQ_PG_PAIRS) writes it
+ * inside the AND of all terms ("(" its phrases joined by " | " ")"); nothing when none of its
+ * phrases has tokens. */
+void dq_pg_tsquery_term(const dq_search_t *s, const dq_search_plan_t *plan, int term,
+                        dq_buf_t *out);
 /* A one-term plan's DQ_RELIC_MATCH_ALL | DQ_PG_PAIRS query in two parts whose matches together
  * are the query's: its one-lexeme alternatives (exact, which GIN answers without reading
  * rows) and its phrases (rechecked against each candidate's positions). PostgreSQL rechecks
@@ -288,5 +345,7 @@ extern const dq_store_copy_ops dq_pg_copy_ops; /* store_pg_copy.c */
 /* store_pg_condjob.c: migration 24, condition jobs (issue 12) */
 extern const char dq_pg_condjob_schema[];
 extern const dq_store_condjob_ops dq_pg_condjob_ops;
+extern const char dq_pg_layerfile_schema[];
+extern const dq_store_layerfile_ops dq_pg_layerfile_ops;
 
 #endif

@@ -878,6 +878,7 @@ static int net_changes(dq_store_txn_t *t, int64_t offset, int limit, dq_store_au
     change_walk_t w = {cb, ud};
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
+    t = dq_pg_audit_txn(t);
     dq_pg_p_int(&p, limit);
     dq_pg_p_int(&p, offset);
     return dq_pg_walk(t,
@@ -890,6 +891,7 @@ static int net_change_count(dq_store_txn_t *t, int64_t *n, dq_err_t *err)
 {
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
+    t = dq_pg_audit_txn(t);
     return dq_pg_int(t, "SELECT count(*) FROM audit WHERE action LIKE 'relic.%'", NULL, n, err) ==
                    0
                ? 0
@@ -902,6 +904,7 @@ static int net_first_change(dq_store_txn_t *t, const char *id, int64_t after, in
     pg_params_t p = {0};
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
+    t = dq_pg_audit_txn(t);
     dq_pg_p_text(&p, id);
     dq_pg_p_int(&p, after);
     return dq_pg_int(t,

@@ -9,6 +9,7 @@
  */
 #include "store_pg_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,19 +23,40 @@ static int cmp_seq(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* tsq2: NULL, or the second half of a split query (dq_pg_tsquery_split: sql takes $2) */
+typedef struct {
+    int64_t seq;
+    double sc;
+} seqsc_t;
+
+static int cmp_seqsc(const void *a, const void *b)
+{
+    const seqsc_t *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Runs sql (one row: the seqs joined by commas; with sc also the scores, "" for none) into
+ * *out / *n / *cap, ascending; *sc (when sc) a new array of the scores, NAN where none.
+ * tsq2: NULL, or the second half of a split query (dq_pg_tsquery_split: sql takes $2),
+ * whose rows may come twice (kept once, with the score either has); rq: $3 of a split query
+ * with scores (all_split_rank_sql). */
 static int seqs_of(dq_store_txn_t *t, const char *sql, const char *tsq, const char *tsq2,
-                   int64_t **out, size_t *n, size_t *cap, dq_err_t *err)
+                   const char *rq, int64_t **out, size_t *n, size_t *cap, double **sc,
+                   dq_err_t *err)
 {
     pg_params_t p = {0};
     dq_pg_p_text(&p, tsq);
     if (tsq2)
         dq_pg_p_text(&p, tsq2);
+    if (rq)
+        dq_pg_p_text(&p, rq);
     PGresult *r = dq_pg_exec(t, sql, &p, err);
     if (!r)
         return -1;
     *n = 0;
-    const char *s = dq_pg_col(r, 0, 0);
+    const char *s = dq_pg_col(r, 0, 0), *f = sc ? dq_pg_col(r, 0, 1) : NULL;
+    size_t cap_sc = 0;
+    if (sc)
+        *sc = NULL;
     while (s && *s) {
         char *end;
         long long v = strtoll(s, &end, 10);
@@ -44,6 +66,16 @@ static int seqs_of(dq_store_txn_t *t, const char *sql, const char *tsq, const ch
             *cap = *cap ? 2 * *cap : 1024;
             *out = dq_xrealloc(*out, *cap * sizeof(**out));
         }
+        if (sc && *n == cap_sc) {
+            cap_sc = *cap;
+            *sc = dq_xrealloc(*sc, cap_sc * sizeof(**sc));
+        }
+        if (sc) { /* the score list runs beside the seqs: a number, or "" for none */
+            char *fe = (char *)f;
+            double x = f && *f && *f != ',' ? strtod(f, &fe) : NAN;
+            (*sc)[*n] = fe == f ? NAN : x;
+            f = fe && *fe == ',' ? fe + 1 : fe;
+        }
         (*out)[(*n)++] = v;
         s = *end == ',' ? end + 1 : end;
     }
@@ -52,14 +84,31 @@ static int seqs_of(dq_store_txn_t *t, const char *sql, const char *tsq, const ch
      * cheap, rather than by an ORDER BY that spilled 150,000 rows to disk (work_mem). */
     for (size_t i = 1; i < *n; i++)
         if ((*out)[i] < (*out)[i - 1]) {
-            qsort(*out, *n, sizeof(**out), cmp_seq);
+            if (sc) {
+                seqsc_t *e = dq_xmalloc(*n * sizeof(*e));
+                for (size_t k = 0; k < *n; k++)
+                    e[k] = (seqsc_t){(*out)[k], (*sc)[k]};
+                qsort(e, *n, sizeof(*e), cmp_seqsc);
+                for (size_t k = 0; k < *n; k++)
+                    (*out)[k] = e[k].seq, (*sc)[k] = e[k].sc;
+                free(e);
+            } else {
+                qsort(*out, *n, sizeof(**out), cmp_seq);
+            }
             break;
         }
     if (tsq2) { /* the two halves' rows, UNION ALL: a row matching both came twice */
         size_t w = 0;
-        for (size_t i = 0; i < *n; i++)
-            if (w == 0 || (*out)[i] != (*out)[w - 1])
-                (*out)[w++] = (*out)[i];
+        for (size_t i = 0; i < *n; i++) {
+            if (w > 0 && (*out)[i] == (*out)[w - 1]) {
+                if (sc && isnan((*sc)[w - 1]))
+                    (*sc)[w - 1] = (*sc)[i];
+                continue;
+            }
+            if (sc)
+                (*sc)[w] = (*sc)[i];
+            (*out)[w++] = (*out)[i];
+        }
         *n = w;
     }
     return 0;
@@ -80,23 +129,52 @@ static const char title_sql[] = "SELECT string_agg(seq::text, ',') FROM relic_ft
 static const char all_split_sql[] =
     "SELECT string_agg(seq::text, ',') FROM (SELECT seq FROM relic_fts WHERE fts @@ $1::tsquery"
     " UNION ALL SELECT seq FROM relic_fts WHERE fts @@ $2::tsquery) m";
+/* The same split, ranking the phrase half's matches as the ranked walk would (relevance, at
+ * most RANK_EXACT_MAX matches: relic_search.c): its recheck has just read their tsvectors,
+ * so ts_rank ($3, the query without pair lexemes) costs little more there, where the walk by
+ * primary key read them again (xsxl at 500,000 relics: 1,880 matches, 40-60 ms at load 8). */
+static const char all_split_rank_sql[] =
+    "SELECT string_agg(seq::text, ','), string_agg(coalesce(r::text, ''), ',') FROM ("
+    "SELECT seq, NULL::real AS r FROM relic_fts WHERE fts @@ $1::tsquery"
+    " UNION ALL SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $3::tsquery) FROM relic_fts"
+    " WHERE fts @@ $2::tsquery) m";
 static const char title_split_sql[] =
     "SELECT string_agg(seq::text, ',') FROM (SELECT seq FROM relic_fts WHERE fts_ab @@ $1::tsquery"
     " UNION ALL SELECT seq FROM relic_fts WHERE fts_ab @@ $2::tsquery) m";
 
-/* The plain matches of plan (ALL, or TITLE on fts_ab) whose query text is q. */
-static int plain_seqs(dq_store_txn_t *t, const dq_search_plan_t *plan, int title, const char *q,
-                      int64_t **out, size_t *n, size_t *cap, dq_err_t *err)
+int dq_pg_relic_plain(dq_store_txn_t *t, int ab, const char *q, int64_t **out, size_t *n,
+                      size_t *cap, dq_err_t *err)
 {
-    dq_buf_t e = {0}, ph = {0};
-    int rc;
-    if (dq_pg_tsquery_split(t->search, plan, &e, &ph))
-        rc = seqs_of(t, title ? title_split_sql : all_split_sql, e.data, ph.data, out, n, cap,
-                     err);
-    else
-        rc = seqs_of(t, title ? title_sql : all_sql, q, NULL, out, n, cap, err);
+    return seqs_of(t, ab ? title_sql : all_sql, q, NULL, NULL, out, n, cap, NULL, err);
+}
+
+/* The plain matches of plan (ALL, or TITLE on fts_ab) whose query text is q: the frequent
+ * lexemes' terms from the posting bitmaps (store_pg_postings.c) where they can answer. sc
+ * (NULL: not asked): *sc gets the ranked walk's scores of the matches a split query's phrase
+ * half found (all_split_rank_sql; NAN for the others), or NULL. */
+static int plain_seqs(dq_store_txn_t *t, const dq_search_plan_t *plan, int title, const char *q,
+                      int64_t **out, size_t *n, size_t *cap, double **sc, dq_err_t *err)
+{
+    dq_buf_t e = {0}, ph = {0}, rq = {0};
+    if (sc)
+        *sc = NULL;
+    int rc = dq_pg_postings_match(t, plan, title, out, n, cap, err);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    if (dq_pg_tsquery_split(t->search, plan, &e, &ph)) {
+        if (sc && !title) {
+            dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &rq);
+            rc = seqs_of(t, all_split_rank_sql, e.data, ph.data, rq.data, out, n, cap, sc, err);
+        } else {
+            rc = seqs_of(t, title ? title_split_sql : all_split_sql, e.data, ph.data, NULL, out, n,
+                         cap, NULL, err);
+        }
+    } else {
+        rc = seqs_of(t, title ? title_sql : all_sql, q, NULL, NULL, out, n, cap, NULL, err);
+    }
     dq_buf_free(&e);
     dq_buf_free(&ph);
+    dq_buf_free(&rq);
     return rc;
 }
 
@@ -111,6 +189,25 @@ static int match_row(void *ud, PGresult *r)
     match_t *m = ud;
     double score = m->scored ? strtod(PQgetvalue(r, 0, 1), NULL) : 0.0;
     return m->cb(m->ud, dq_pg_col_int(r, 0, 0), score);
+}
+
+/* Scores of the ranked walk into the matches' score array (rows in seq order, all among
+ * the matches). */
+typedef struct {
+    const int64_t *seq;
+    double *sc;
+    size_t n, i;
+} fill_t;
+
+static int fill_row(void *ud, PGresult *r)
+{
+    fill_t *f = ud;
+    int64_t seq = dq_pg_col_int(r, 0, 0);
+    while (f->i < f->n && f->seq[f->i] < seq)
+        f->i++;
+    if (f->i < f->n && f->seq[f->i] == seq)
+        f->sc[f->i] = strtod(PQgetvalue(r, 0, 1), NULL);
+    return 0;
 }
 
 /* The boost phrases among the plan's matches, when match_bound found those in this snapshot
@@ -154,7 +251,7 @@ static int boost_chunks(dq_store_txn_t *t, const dq_search_plan_t *plan, const c
     *rc = 0;
     /* ts_match_vq is the function behind @@: as a function it is no index condition, so
      * the plan is the primary key's and the check runs on those rows only */
-    for (size_t off = 0, k = 1024; *rc == 0 && !c.stopped && off < t->n_m; off += k, k *= 2) {
+    for (size_t off = 0, k = 128; *rc == 0 && !c.stopped && off < t->n_m; off += k, k *= 2) {
         size_t end = DQ_MIN(t->n_m, off + k);
         dq_buf_reset(&ids);
         dq_buf_putc(&ids, '{');
@@ -194,7 +291,7 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
                    boost_chunks(t, plan, q.data, cb, ud, &rc, err)) {
             n = 0; /* walked there */
         } else {
-            rc = plain_seqs(t, plan, title, q.data, &seqs, &n, &cap, err);
+            rc = plain_seqs(t, plan, title, q.data, &seqs, &n, &cap, NULL, err);
         }
         for (size_t i = 0; rc == 0 && i < n; i++)
             if (cb(ud, seqs[i], 0.0) != 0)
@@ -212,16 +309,30 @@ int dq_pg_relic_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int what,
         pg_params_t p = {0};
         match_t m = {cb, ud, scored};
         dq_buf_t ids = {0};
+        fill_t f = {t->m_seqs, t->m_sc, t->n_m, 0};
+        size_t n_ids = 0;
         dq_buf_putc(&ids, '{');
         for (size_t i = 0; i < t->n_m; i++)
-            dq_buf_printf(&ids, i ? ",%lld" : "%lld", (long long)t->m_seqs[i]);
+            if (!t->m_sc || isnan(t->m_sc[i])) /* the scores match_bound has are kept */
+                dq_buf_printf(&ids, n_ids++ ? ",%lld" : "%lld", (long long)t->m_seqs[i]);
         dq_buf_putc(&ids, '}');
         dq_pg_p_text(&p, rq.data);
         dq_pg_p_text(&p, ids.data);
-        rc = dq_pg_walk(t,
-                        "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $1::tsquery)"
-                        " FROM relic_fts WHERE seq = ANY($2::bigint[]) ORDER BY seq",
-                        &p, match_row, &m, err);
+        if (!t->m_sc) {
+            rc = dq_pg_walk(t,
+                            "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $1::tsquery)"
+                            " FROM relic_fts WHERE seq = ANY($2::bigint[]) ORDER BY seq",
+                            &p, match_row, &m, err);
+        } else {
+            if (n_ids)
+                rc = dq_pg_walk(t,
+                                "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $1::tsquery)"
+                                " FROM relic_fts WHERE seq = ANY($2::bigint[]) ORDER BY seq",
+                                &p, fill_row, &f, err);
+            for (size_t i = 0; rc == 0 && i < t->n_m; i++)
+                if (!isnan(t->m_sc[i]) && cb(ud, t->m_seqs[i], t->m_sc[i]) != 0)
+                    break;
+        }
         dq_buf_free(&ids);
     } else {
         pg_params_t p = {0};
@@ -263,7 +374,10 @@ int dq_pg_relic_match_bound(dq_store_txn_t *t, const dq_search_plan_t *plan, int
     }
     dq_buf_reset(&t->m_query);
     t->n_m = 0;
-    int rc = plain_seqs(t, plan, 0, q.data, &t->m_seqs, &t->n_m, &t->cap_m, err);
+    free(t->m_sc);
+    t->m_sc = NULL;
+    int rc = plain_seqs(t, plan, 0, q.data, &t->m_seqs, &t->n_m, &t->cap_m,
+                        t->write ? NULL : &t->m_sc, err);
     if (rc == 0) {
         if (!t->write) /* a read snapshot: nothing can change the matches before match */
             dq_buf_append(&t->m_query, q.data, q.len);

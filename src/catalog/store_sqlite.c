@@ -18,9 +18,13 @@
 #include "store_sqlite_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- migrations */
 
@@ -65,6 +69,9 @@ static const migration_t migrations[] = {
     {26, "relics without child foreign keys, unread btrees or row triggers on insert"
          " (PostgreSQL only)",
      "SELECT 1"},
+    {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
+     dq_sqlite_layerfile_schema}, /* store_sqlite_layerfile.c */
+    {28, "relic search table analyzed when grown by half (PostgreSQL only)", "SELECT 1"},
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -418,6 +425,76 @@ static int migrate(store_t *s, dq_err_t *err)
     return 0;
 }
 
+/* store.h probe: a missing file is no catalog (nothing is created); an existing one is read
+ * through a read-only connection. */
+static int store_probe(const char *location, int *n_applied, int *n_known, dq_err_t *err)
+{
+    *n_applied = 0;
+    *n_known = (int)DQ_ARRAY_LEN(migrations);
+    if (!dq_fs_exists(location))
+        return 0;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(location, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        dq_err_set(err, DQ_EIO, 500, "catalog: cannot open %s: %s", location,
+                   db ? sqlite3_errmsg(db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL) != SQLITE_OK) {
+        rc = 0; /* no schema_version table: no danqing schema yet */
+        goto out;
+    }
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int v = sqlite3_column_int(st, 0);
+        for (size_t i = 0; i < DQ_ARRAY_LEN(migrations); i++)
+            if (migrations[i].version == v)
+                (*n_applied)++;
+    }
+    if (r != SQLITE_DONE) {
+        dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", location, sqlite3_errmsg(db));
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* store.h lock: an flock on "<database>-lock-<which>", which every process opening this
+ * database file on this machine sees (SQLite is not shared across machines). */
+static int store_lock(void *impl, int which, void **handle, dq_err_t *err)
+{
+    store_t *s = impl;
+    const char *db = sqlite3_db_filename(s->w.db, "main");
+    char *p = dq_xasprintf("%s-lock-%d", db && *db ? db : "catalog", which);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        dq_err_set(err, DQ_EIO, 500, "cannot open %s: %s", p, strerror(errno));
+        free(p);
+        return -1;
+    }
+    free(p);
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR) {
+            dq_err_set(err, DQ_EIO, 500, "catalog lock: %s", strerror(errno));
+            close(fd);
+            return -1;
+        }
+    *handle = (void *)(intptr_t)(fd + 1); /* + 1: fd 0 is not NULL */
+    return 0;
+}
+
+static void store_unlock(void *impl, void *handle)
+{
+    (void)impl;
+    if (handle)
+        close((int)(intptr_t)handle - 1); /* closing the last fd releases the flock */
+}
+
 static void store_close(void *impl)
 {
     store_t *s = impl;
@@ -576,6 +653,9 @@ static const dq_store_audit_ops audit_ops = {
 const dq_store_backend_t dq_store_sqlite = {
     .name = "sqlite",
     .open = store_open,
+    .probe = store_probe,
+    .lock = store_lock,
+    .unlock = store_unlock,
     .close = store_close,
     .begin = store_begin,
     .commit = store_commit,
@@ -598,4 +678,5 @@ const dq_store_backend_t dq_store_sqlite = {
     .copy = &dq_sqlite_copy_ops,
     .conditions = &dq_sqlite_condition_ops,
     .condjobs = &dq_sqlite_condjob_ops,
+    .layer_files = &dq_sqlite_layerfile_ops,
 };

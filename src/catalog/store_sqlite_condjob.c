@@ -24,7 +24,7 @@ const char dq_sqlite_condjob_schema[] =
 #define NOW_MS "CAST(round((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
 #define COLS                                                                                       \
     "id, relic_id, who, node, state, stage, percent, http_status, record, error, created_at,"     \
-    " beat_ms, finished_ms, " NOW_MS
+    " beat_ms, finished_ms, " NOW_MS ", work"
 
 static int walk(dq_store_txn_t *t, sqlite3_stmt *st, dq_condjob_cb cb, void *ud, int *n_rows,
                 dq_err_t *err)
@@ -47,6 +47,7 @@ static int walk(dq_store_txn_t *t, sqlite3_stmt *st, dq_condjob_cb cb, void *ud,
         row.beat_ms = sqlite3_column_int64(st, 11);
         row.finished_ms = sqlite3_column_int64(st, 12);
         row.now_ms = sqlite3_column_int64(st, 13);
+        row.work = (const char *)sqlite3_column_text(st, 14);
         (*n_rows)++;
         if (cb(ud, &row))
             break;
@@ -152,7 +153,21 @@ static int job_expire(dq_store_txn_t *t, int64_t age_ms, int64_t *n, dq_err_t *e
     return 0;
 }
 
+static int job_set_work(dq_store_txn_t *t, const char *id, const char *work, dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(
+        t, "UPDATE condition_jobs SET work = ?2 WHERE id = ?1 AND finished_ms = 0", err);
+    if (!st)
+        return -1;
+    dq_sq_bind_text(st, 1, id);
+    dq_sq_bind_text(st, 2, work);
+    if (dq_sq_step_done(t, st, err) < 0)
+        return -1;
+    return sqlite3_changes(t->db) ? 0 : 1;
+}
+
 const dq_store_condjob_ops dq_sqlite_condjob_ops = {
+    .set_work = job_set_work,
     .insert = job_insert,
     .update = job_update,
     .beat = job_beat,

@@ -209,6 +209,8 @@ extern const dq_store_condition_ops dq_sqlite_condition_ops;
 /* store_sqlite_condjob.c: migration 24, condition jobs (issue 12) */
 extern const char dq_sqlite_condjob_schema[];
 extern const dq_store_condjob_ops dq_sqlite_condjob_ops;
+extern const char dq_sqlite_layerfile_schema[];
+extern const dq_store_layerfile_ops dq_sqlite_layerfile_ops;
 
 /* ---- store_sqlite_iiif_auth.c (issue 16) ---- */
 /* Migration 17: IIIF Authorization Flow 2.0 access cookies and tokens. */

@@ -46,6 +46,23 @@ struct dq_blob; /* the pyramid is read from the store (a local copy for an objec
 int dq_cli_style_refresh(struct dq_catalog *cat, struct dq_blob *store, const char *image_id,
                          const char *pyramid_sha256, const char *pyramid_path, dq_err_t *err);
 
+/* Sets the one malloc arena (and the bins) that dq_catalog_import's read-ahead wants
+ * (cmd_import.c): call before any thread starts, in a command that imports (import,
+ * harvest). Process-wide. */
+void dq_cli_import_arena(void);
+
+/* Takes back what a `spectral add` that died left in the store (cmd_spectral.c): on a file
+ * store, layers/spectral/.new-<cap>.* directories no live run holds (its flock): the
+ * capture's directory is the one the catalog names (the replaced one moved back, or the new
+ * one kept when the row committed); on an object store, DATA/tmp/spectral.* with their
+ * journal: a run that committed loses the old capture's leftover objects, one that did not
+ * gets the bands the catalog names put back (from their checked copies) and the keys it alone
+ * wrote removed. *n gets how many runs were taken back. Called by `spectral add` and
+ * `fixity`. 0, or -1 with err. */
+struct dq_catalog;
+int dq_cli_spectral_recover(dq_config_t *cfg, struct dq_catalog *cat, struct dq_blob *store,
+                            int *n, dq_err_t *err);
+
 /* 1 when argv holds -h or --help. */
 int dq_cli_wants_help(int argc, char **argv);
 

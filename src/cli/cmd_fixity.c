@@ -3,12 +3,15 @@
  * those of one image) and compares them with the SHA-256 in the catalog: one line per image,
  * "ok", "MISMATCH <what>" or "MISSING <what>", then a summary. Exit 0 when all are ok, 1 when
  * any is not (or on an error). It first completes or drops journaled ingests left by a crash
- * (dq_image_ingest_recover), so that it reports the committed state. It never repairs files.
+ * (dq_image_ingest_recover) and takes back a `spectral add` that died mid-way
+ * (dq_cli_spectral_recover), so that it reports the committed state. It never repairs files.
  * The files are read from the configured store (--store): the data directory, a shared mount
  * or an object store, where every byte is read back from the store itself, never the cache.
  * With no --id it also checks every spectral capture's band and derived-layer files (issue 11)
  * against the SHA-256 in their records (one line per capture; captures stored before checksums
- * were kept are checked for presence only).
+ * were kept are checked for presence only), and every derived-layer file whose SHA-256 the
+ * catalog keeps (migration 29: a condition record's change files, a restoration's files),
+ * one line per folder.
  */
 #include "cli.h"
 
@@ -142,13 +145,87 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- layer files */
+
+/* The derived-layer files that are not images (a condition record's change files, a
+ * restoration's files), one line per folder: "layers <dir> ok" or the keys that are MISSING
+ * or MISMATCH. Rows are copied out first: the store is read outside the catalog's read
+ * transaction. */
+typedef struct {
+    dq_layer_file_row_t *v;
+    char **keys;
+    size_t n, cap;
+} lf_vec_t;
+
+static int lf_collect(void *ud, const dq_layer_file_row_t *row)
+{
+    lf_vec_t *l = ud;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = dq_xrealloc(l->v, l->cap * sizeof(*l->v));
+        l->keys = dq_xrealloc(l->keys, l->cap * sizeof(*l->keys));
+    }
+    l->v[l->n] = *row;
+    l->keys[l->n] = dq_xstrdup(row->key);
+    l->v[l->n].key = l->keys[l->n];
+    l->n++;
+    return 0;
+}
+
+static int check_layer_files(dq_catalog_t *cat, fixity_t *f, dq_err_t *err)
+{
+    lf_vec_t l = {0};
+    dq_buf_t line = {0};
+    int rc = dq_catalog_layer_file_list(cat, lf_collect, &l, err);
+    for (size_t i = 0; rc == 0 && i < l.n;) {
+        const char *slash = strrchr(l.v[i].key, '/');
+        size_t dl = (size_t)(slash - l.v[i].key);
+        int n_bad = 0, n_missing = 0;
+        dq_buf_reset(&line);
+        size_t j = i;
+        /* keys are sorted bytewise, so one folder's files are consecutive */
+        for (; j < l.n && strncmp(l.v[j].key, l.v[i].key, dl) == 0 && l.v[j].key[dl] == '/' &&
+               !strchr(l.v[j].key + dl + 1, '/');
+             j++) {
+            int r = check_file(f->store, l.v[j].key, l.v[j].sha256, l.v[j].size);
+            if (r) {
+                dq_buf_printf(&line, " %s %s", r == 2 ? "MISSING" : "MISMATCH", l.v[j].key);
+                if (r == 2)
+                    n_missing++;
+                else
+                    n_bad++;
+            }
+        }
+        f->n++;
+        if (!n_bad && !n_missing) {
+            f->n_ok++;
+            printf("layers %.*s ok\n", (int)dl, l.v[i].key);
+        } else {
+            if (n_missing)
+                f->n_missing++;
+            else
+                f->n_bad++;
+            printf("layers %.*s%s\n", (int)dl, l.v[i].key, line.data);
+        }
+        fflush(stdout);
+        i = j;
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.keys[i]);
+    free(l.keys);
+    free(l.v);
+    dq_buf_free(&line);
+    return rc;
+}
+
 int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
 {
     if (dq_cli_wants_help(argc, argv)) {
         printf("usage: danqing fixity [--id IMAGE_ID]\n\n"
                "Re-computes the SHA-256 of every stored master and pyramid (or of one image)\n"
-               "and of every spectral capture's bands and derived layers, and compares them\n"
-               "with the catalog. Prints one line per image and capture (ok, MISMATCH or\n"
+               "and of every spectral capture's bands and derived layers, and of condition\n"
+               "change files and restorations (layers/), and compares them with the catalog.\n"
+               "Prints one line per image, capture and layer folder (ok, MISMATCH or\n"
                "MISSING) and a summary; exits 1 when anything does not match.\n\n");
         dq_config_help(stdout);
         return 0;
@@ -166,7 +243,7 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
     }
     dq_err_t err = {0};
     int rc = 1, n_rec = 0;
-    fixity_t f = {.store = NULL}, fc = {.store = NULL};
+    fixity_t f = {.store = NULL}, fc = {.store = NULL}, fl = {.store = NULL};
     char *db = dq_xasprintf("%s/catalog.sqlite", cfg->data_dir);
     dq_catalog_t *cat = NULL;
     /* Fixity must not create a data directory by accident. */
@@ -178,9 +255,15 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
         !(f.store = dq_blob_open(cfg, &err)) ||
         dq_image_ingest_recover_store(cat, cfg->data_dir, f.store, &n_rec, &err) < 0)
         goto out;
-    fc.store = f.store;
+    fc.store = fl.store = f.store;
     if (n_rec)
         fprintf(stderr, "danqing fixity: completed %d interrupted ingest%s\n", n_rec,
+                n_rec == 1 ? "" : "s");
+    /* and what a `spectral add` that died left, so that fixity reports the committed state */
+    if (dq_cli_spectral_recover(cfg, cat, f.store, &n_rec, &err) < 0)
+        goto out;
+    if (n_rec)
+        fprintf(stderr, "danqing fixity: took back %d interrupted spectral add%s\n", n_rec,
                 n_rec == 1 ? "" : "s");
     if (id) {
         dq_image_rec_t rec;
@@ -188,7 +271,7 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
             goto out;
         check_image(&f, &rec);
     } else if (dq_catalog_image_list(cat, check_image, &f, &err) < 0 ||
-               check_captures(cat, &fc, &err) < 0) {
+               check_captures(cat, &fc, &err) < 0 || check_layer_files(cat, &fl, &err) < 0) {
         goto out;
     }
     printf("%d image%s: %d ok, %d mismatch, %d missing\n", f.n, f.n == 1 ? "" : "s", f.n_ok,
@@ -196,7 +279,10 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
     if (fc.n) /* a second line only where captures exist: the first stays what scripts read */
         printf("%d capture%s: %d ok, %d mismatch, %d missing\n", fc.n, fc.n == 1 ? "" : "s",
                fc.n_ok, fc.n_bad, fc.n_missing);
-    rc = f.n_ok == f.n && fc.n_ok == fc.n ? 0 : 1;
+    if (fl.n) /* likewise: the change files and restorations, one line per folder */
+        printf("%d layer folder%s: %d ok, %d mismatch, %d missing\n", fl.n, fl.n == 1 ? "" : "s",
+               fl.n_ok, fl.n_bad, fl.n_missing);
+    rc = f.n_ok == f.n && fc.n_ok == fc.n && fl.n_ok == fl.n ? 0 : 1;
     err.msg[0] = '\0';
 out:
     if (rc && err.msg[0])

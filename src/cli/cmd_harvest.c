@@ -407,7 +407,10 @@ int dq_cmd_harvest(dq_config_t *cfg, int argc, char **argv)
     char newest[40] = "";
     oai_run_t oai = {0};
     char *oai_base = NULL;
-    if (!(r.cat = dq_catalog_open(cfg->data_dir, &err)) ||
+    /* Harvest imports through dq_catalog_import like `danqing import` (read-ahead on a second
+     * thread): the same one arena, and the catalog --catalog names (not always DATA's). */
+    dq_cli_import_arena();
+    if (!(r.cat = dq_catalog_open(dq_config_catalog(cfg), &err)) ||
         !(r.net = dq_net_new(MAX_DOC, 120000, &err)))
         goto out;
     dq_catalog_vocab(r.cat, "dynasties", &dyn, &err);

@@ -71,6 +71,24 @@ static int ends_with(const char *s, const char *suf)
     return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
+/* One malloc arena for this process (glibc; call before the import's threads start): the
+ * import parses on one thread and writes on another (relic_import.c), and with an arena per
+ * thread the parsing thread's allocations went through glibc's slow path, +20-25 % of the
+ * client's CPU per record (issue 15, 50,000 records); with one arena it is as before. Three
+ * threads at most contend for its lock. Then no fast bins, and big blocks kept in the heap:
+ * every 1,000 rows the writer frees buffers of 100 KB-2 MB (COPY data, tokens), and each such
+ * free merged every fast-bin chunk the JSON had left (malloc_consolidate) or gave pages back
+ * to the kernel to fault in again; -9 % of the client's CPU per record (issue 15, 20,000
+ * records, four interleaved runs each). Shared by import and harvest, which both read ahead
+ * through dq_catalog_import. */
+void dq_cli_import_arena(void)
+{
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_MXFAST, 0);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 int dq_cmd_import(dq_config_t *cfg, int argc, char **argv)
 {
     if (dq_cli_wants_help(argc, argv)) {
@@ -137,12 +155,7 @@ int dq_cmd_import(dq_config_t *cfg, int argc, char **argv)
         dq_err_set(&err, DQ_EIO, 0, "cannot open %s", file);
         goto out;
     }
-    /* One malloc arena for this process (glibc; set before the import's threads start): the
-     * import parses on one thread and writes on another (relic_import.c), and with an arena
-     * per thread the parsing thread's allocations went through glibc's slow path, +20-25 %
-     * of the client's CPU per record (issue 15, 50,000 records); with one arena it is as
-     * before. Three threads at most contend for its lock. */
-    mallopt(M_ARENA_MAX, 1);
+    dq_cli_import_arena();
     if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)))
         goto out;
     dq_actor_t who = {.user = "cli", .role = DQ_ROLE_ADMIN};

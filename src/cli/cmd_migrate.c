@@ -293,11 +293,28 @@ int dq_cmd_migrate(dq_config_t *cfg, int argc, char **argv)
     free(src_url);
     if (!src)
         goto out;
-    if (!(dst = dq_catalog_open(cfg->catalog, &err))) {
+    /* A dry run writes nothing anywhere: opening a catalog creates its schema (or applies
+     * missing migrations), so the target is probed first and opened only when opening would
+     * change nothing; a target with no catalog yet is counted as empty. */
+    int n_applied = 0, n_known = 0;
+    if (dry && dq_catalog_probe(cfg->catalog, &n_applied, &n_known, &err) < 0) {
         prefix(&err, "the target catalog");
         goto out;
     }
-    dq_catalog_set_write_wait(dst, 30000);
+    if (dry && n_applied && n_applied != n_known) {
+        dq_err_set(&err, DQ_EINVAL, 0,
+                   "the target catalog has %d of this danqing's %d schema migrations: a real "
+                   "run would upgrade its schema first, which a dry run does not do",
+                   n_applied, n_known);
+        prefix(&err, "the target catalog");
+        goto out;
+    }
+    if ((!dry || n_applied) && !(dst = dq_catalog_open(cfg->catalog, &err))) {
+        prefix(&err, "the target catalog");
+        goto out;
+    }
+    if (dst)
+        dq_catalog_set_write_wait(dst, 30000);
     /* the files and the target store: an unreachable store or wrong credentials fail here */
     if (cfg->store[0]) {
         local = dq_blob_open_local(cfg->data_dir);

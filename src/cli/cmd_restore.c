@@ -21,6 +21,7 @@
 #include "blob/blob.h"
 #include "catalog/catalog.h"
 
+#include "condrec/condrec.h"
 #include "conserve/conserve.h"
 #include "image/image.h"
 
@@ -259,7 +260,7 @@ static int restore_relic(dq_config_t *cfg, const char *relic_id, const char *mas
     for (size_t i = 0; i < DQ_ARRAY_LEN(files); i++) {
         char *src = dq_xasprintf("%s/%s", dir, files[i]);
         char *key = dq_xasprintf("layers/%s/%s", r.main, files[i]);
-        int prc = dq_blob_put_file(r.store, key, src, &err);
+        int prc = dq_condrec_put_layer_file(r.cat, r.store, key, src, &err);
         free(src);
         free(key);
         if (prc < 0)

@@ -15,12 +15,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -249,7 +252,23 @@ typedef struct {
     int n_put;                  /* bands uploaded so far (in record order) */
     char *backup[DQ_STACK_MAX]; /* per band: a local copy of the object it replaced, or NULL */
     int existed[DQ_STACK_MAX];  /* per band: its key held an object before */
+    /* flocks held while this run lives (on tmp, and on old once moved aside): a later run or
+     * fixity takes what is left by a run that died (dq_cli_spectral_recover) and never what
+     * a live one holds */
+    int tmp_fd, old_fd;
+    int old_empty; /* old is the stand-in of a capture that had no directory */
 } place_t;
+
+/* Opens dir and takes its flock (blocking: it is ours, new). The fd, or -1. */
+static int lock_dir(const char *dir, int wait)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
 
 static int place_begin(dq_config_t *cfg, place_t *pl, dq_err_t *err)
 {
@@ -269,14 +288,78 @@ static int place_begin(dq_config_t *cfg, place_t *pl, dq_err_t *err)
             rc = dq_err_set(err, DQ_EIO, 0, "mkdtemp %s: %s", pl->tmp, strerror(errno));
             free(pl->tmp);
             pl->tmp = NULL;
+        } else if ((pl->tmp_fd = lock_dir(pl->tmp, 1)) < 0) {
+            rc = dq_err_set(err, DQ_EIO, 0, "cannot lock %s: %s", pl->tmp, strerror(errno));
         }
     }
     free(parent);
     return rc;
 }
 
+typedef struct {
+    const dq_stack_t *st;
+    const char *cap;
+    dq_blob_t *store;
+    json_t *keys; /* journal: collects the old capture's keys the new one does not have */
+} stale_t;
+
+static int is_new_band(const stale_t *s, const char *key)
+{
+    for (int i = 0; i < s->st->n; i++) {
+        char *k = dq_stack_band_key(s->cap, s->st->b[i].name);
+        int same = strcmp(k, key) == 0;
+        free(k);
+        if (same)
+            return 1;
+    }
+    return 0;
+}
+
+static int collect_stale(void *ud, const char *key, const char *sha256, uint64_t size)
+{
+    (void)sha256;
+    (void)size;
+    stale_t *s = ud;
+    if (!is_new_band(s, key))
+        json_array_append_new(s->keys, json_string(key));
+    return 0;
+}
+
+/* The object store's journal, DATA/tmp/spectral.XXXXXX/journal.json, written before the first
+ * upload: each band's key, whether it held an object before and where its copy goes, the new
+ * record's SHA-256 per band (the catalog holding those means the run committed), and the old
+ * capture's keys that go after the commit. dq_cli_spectral_recover reads it. */
+static int write_journal(place_t *pl, const dq_stack_t *st, const char *new_doc,
+                         const dq_capture_t *existing, const char *old_layers, dq_err_t *err)
+{
+    json_t *put = json_array(), *nd = json_loads(new_doc, 0, NULL);
+    for (int i = 0; i < st->n; i++) {
+        char *key = dq_stack_band_key(pl->cap, st->b[i].name);
+        char *bk = dq_xasprintf("old-%s.tif", st->b[i].name);
+        json_t *b = json_array_get(json_object_get(nd, "bands"), (size_t)i);
+        json_array_append_new(put, json_pack("{s:s, s:b, s:s, s:O?}", "key", key, "existed",
+                                             pl->existed[i], "backup", bk, "sha256",
+                                             json_object_get(b, "sha256")));
+        free(key);
+        free(bk);
+    }
+    stale_t s = {st, pl->cap, pl->store, json_array()};
+    if (existing->doc)
+        dq_stack_each_file(pl->cap, existing->doc, old_layers, collect_stale, &s);
+    json_t *j = json_pack("{s:s, s:o, s:o}", "capture", pl->cap, "put", put, "stale", s.keys);
+    char *text = json_dumps(j, JSON_INDENT(1));
+    char *p = dq_xasprintf("%s/journal.json", pl->tmp);
+    int rc = dq_fs_write_atomic(p, pl->tmp, text, strlen(text), err);
+    free(p);
+    free(text);
+    json_decref(j);
+    json_decref(nd);
+    return rc;
+}
+
 /* Puts the written bands in place (before the catalog row). */
-static int place_files(place_t *pl, const dq_stack_t *st, int have_old, dq_err_t *err)
+static int place_files(place_t *pl, const dq_stack_t *st, int have_old, const char *new_doc,
+                       const dq_capture_t *existing, const char *old_layers, dq_err_t *err)
 {
     if (pl->final) {
         if (dq_fs_exists(pl->final)) {
@@ -284,6 +367,17 @@ static int place_files(place_t *pl, const dq_stack_t *st, int have_old, dq_err_t
             if (rename(pl->final, pl->old) < 0)
                 return dq_err_set(err, DQ_EIO, 0, "rename %s: %s", pl->final, strerror(errno));
             pl->moved_old = 1;
+            /* locked before the new one leaves tmp's name: a run found dead later has one
+             * of the two names unlocked and both of ours are never so */
+            pl->old_fd = lock_dir(pl->old, 1);
+        } else {
+            /* a new capture: an empty stand-in for the old directory, locked the same way,
+             * so that a run found dead after its rename is taken back too (recover_dirs) */
+            pl->old = dq_xasprintf("%s.old", pl->tmp);
+            if (mkdir(pl->old, 0755) < 0)
+                return dq_err_set(err, DQ_EIO, 0, "mkdir %s: %s", pl->old, strerror(errno));
+            pl->old_fd = lock_dir(pl->old, 1);
+            pl->old_empty = 1;
         }
         if (rename(pl->tmp, pl->final) < 0)
             return dq_err_set(err, DQ_EIO, 0, "rename %s: %s", pl->tmp, strerror(errno));
@@ -292,14 +386,21 @@ static int place_files(place_t *pl, const dq_stack_t *st, int have_old, dq_err_t
     }
     for (int i = 0; i < st->n; i++) {
         char *key = dq_stack_band_key(pl->cap, st->b[i].name);
+        int ex = have_old ? dq_blob_exists(pl->store, key, err) : 0;
+        free(key);
+        if (ex < 0)
+            return -1;
+        pl->existed[i] = ex;
+    }
+    if (write_journal(pl, st, new_doc, existing, old_layers, err) < 0)
+        return -1;
+    for (int i = 0; i < st->n; i++) {
+        char *key = dq_stack_band_key(pl->cap, st->b[i].name);
         char *src = dq_xasprintf("%s/%s.tif", pl->tmp, st->b[i].name);
-        int rc = 0, ex = have_old ? dq_blob_exists(pl->store, key, err) : 0;
-        if (ex < 0) {
-            rc = -1;
-        } else if (ex == 1) {
+        int rc = 0;
+        if (pl->existed[i]) {
             /* An old object that cannot be read back intact (a corrupt one, the very reason
              * to replace a capture) is replaced without a copy: undo leaves the new one. */
-            pl->existed[i] = 1;
             pl->backup[i] = dq_xasprintf("%s/old-%s.tif", pl->tmp, st->b[i].name);
             dq_err_t e = {0};
             if (dq_blob_fetch_file(pl->store, key, pl->backup[i], &e) < 0) {
@@ -328,6 +429,8 @@ static void place_undo(place_t *pl, const dq_stack_t *st)
             rename(pl->final, pl->tmp);
         if (pl->moved_old)
             rename(pl->old, pl->final);
+        else if (pl->old_empty)
+            rmdir(pl->old);
         pl->moved_new = pl->moved_old = 0;
         return;
     }
@@ -342,25 +445,14 @@ static void place_undo(place_t *pl, const dq_stack_t *st)
     pl->n_put = 0;
 }
 
-typedef struct {
-    const dq_stack_t *st;
-    const char *cap;
-    dq_blob_t *store;
-} stale_t;
-
 /* An object of the replaced capture that the new one does not have: removed after commit. */
 static int remove_stale(void *ud, const char *key, const char *sha256, uint64_t size)
 {
     (void)sha256;
     (void)size;
     const stale_t *s = ud;
-    for (int i = 0; i < s->st->n; i++) {
-        char *k = dq_stack_band_key(s->cap, s->st->b[i].name);
-        int same = strcmp(k, key) == 0;
-        free(k);
-        if (same)
-            return 0;
-    }
+    if (is_new_band(s, key))
+        return 0;
     dq_err_t ignore = {0};
     dq_blob_remove(s->store, key, &ignore);
     return 0;
@@ -371,10 +463,10 @@ static void place_done(place_t *pl, const dq_stack_t *st, const dq_capture_t *ex
                        const char *old_layers)
 {
     if (pl->final) {
-        if (pl->moved_old)
+        if (pl->moved_old || pl->old_empty)
             rm_flat_dir(pl->old);
     } else if (existing->doc) {
-        stale_t s = {st, pl->cap, pl->store};
+        stale_t s = {st, pl->cap, pl->store, NULL};
         dq_stack_each_file(pl->cap, existing->doc, old_layers, remove_stale, &s);
     }
     pl->moved_old = pl->moved_new = 0;
@@ -385,6 +477,10 @@ static void place_free(place_t *pl)
 {
     if (pl->tmp)
         rm_flat_dir(pl->tmp);
+    if (pl->old_fd >= 0)
+        close(pl->old_fd);
+    if (pl->tmp_fd >= 0)
+        close(pl->tmp_fd); /* the locks go last: nothing of ours is left to take */
     for (int i = 0; i < DQ_STACK_MAX; i++)
         free(pl->backup[i]);
     free(pl->tmp);
@@ -392,12 +488,237 @@ static void place_free(place_t *pl)
     free(pl->old);
 }
 
+/* ---------------------------------------------------------------- what a dead run left */
+
+/* 1 when the catalog's record of capture cap names exactly the band SHA-256s of put[] (the
+ * journal's): the run committed. 0 when it does not (or there is no record), -1 on an error. */
+static int journal_committed(dq_catalog_t *cat, const char *cap, json_t *put, dq_err_t *err)
+{
+    const dq_actor_t admin = {.user = "cli", .role = DQ_ROLE_ADMIN};
+    dq_capture_t c = {0};
+    dq_err_t e = {0};
+    if (dq_catalog_capture_get(cat, cap, &admin, &c, &e) < 0) {
+        if (e.code == DQ_ENOTFOUND)
+            return 0;
+        *err = e;
+        return -1;
+    }
+    json_t *doc = json_loads(c.doc, 0, NULL), *bands = json_object_get(doc, "bands");
+    int same = json_array_size(bands) == json_array_size(put);
+    for (size_t i = 0; same && i < json_array_size(put); i++) {
+        const char *a = json_string_value(json_object_get(json_array_get(bands, i), "sha256"));
+        const char *b = json_string_value(json_object_get(json_array_get(put, i), "sha256"));
+        same = a && b && strcmp(a, b) == 0;
+    }
+    json_decref(doc);
+    dq_capture_free(&c);
+    return same;
+}
+
+/* The SHA-256 the catalog's record of cap keeps for key, or NULL (new string). */
+typedef struct {
+    const char *key;
+    char *sha;
+} sha_of_t;
+
+static int find_sha(void *ud, const char *key, const char *sha256, uint64_t size)
+{
+    (void)size;
+    sha_of_t *f = ud;
+    if (strcmp(key, f->key) != 0 || !sha256)
+        return 0;
+    f->sha = dq_xstrdup(sha256);
+    return 1;
+}
+
+/* An object store run (DATA/tmp/spectral.XXXXXX with its journal): committed, the old
+ * capture's leftover keys go; not committed, each band key is put back as the catalog still
+ * names it (its copy, when the copy's SHA-256 is the record's) or removed when it held
+ * nothing before. */
+static int recover_journal(dq_catalog_t *cat, dq_blob_t *store, const char *dir, dq_err_t *err)
+{
+    const dq_actor_t admin = {.user = "cli", .role = DQ_ROLE_ADMIN};
+    char *jp = dq_xasprintf("%s/journal.json", dir);
+    json_t *j = json_load_file(jp, 0, NULL);
+    free(jp);
+    const char *cap = json_string_value(json_object_get(j, "capture"));
+    json_t *put = json_object_get(j, "put"), *x;
+    size_t i;
+    int rc = 0;
+    if (!cap) { /* died before its journal: nothing was uploaded */
+        json_decref(j);
+        return 0;
+    }
+    int done = journal_committed(cat, cap, put, err);
+    dq_err_t e = {0};
+    if (done < 0) {
+        rc = -1;
+    } else if (done) {
+        json_array_foreach(json_object_get(j, "stale"), i, x)
+            dq_blob_remove(store, json_string_value(x), &e);
+    } else {
+        dq_capture_t c = {0};
+        dq_buf_t layers = {0};
+        int have = dq_catalog_capture_get(cat, cap, &admin, &c, &e) == 0 &&
+                   dq_catalog_capture_layers(cat, cap, &admin, &layers, &e) == 0;
+        json_array_foreach(put, i, x)
+        {
+            const char *key = json_string_value(json_object_get(x, "key"));
+            char *bk = dq_xasprintf("%s/%s", dir, json_string_value(json_object_get(x, "backup")));
+            sha_of_t f = {key, NULL};
+            if (have)
+                dq_stack_each_file(cap, c.doc, layers.data, find_sha, &f);
+            char hex[65];
+            uint64_t sz;
+            if (!json_is_true(json_object_get(x, "existed"))) {
+                if (!f.sha) /* a key the catalog does not name: this run's alone */
+                    dq_blob_remove(store, key, &e);
+            } else if (f.sha && dq_fs_exists(bk) && dq_sha256_file(bk, hex, &sz, &e) == 0 &&
+                       strcmp(hex, f.sha) == 0) {
+                char have_hex[65] = "";
+                if (dq_blob_sha256(store, key, have_hex, NULL, &e) < 0 ||
+                    strcmp(have_hex, hex) != 0)
+                    if (dq_blob_put_file(store, key, bk, err) < 0)
+                        rc = -1;
+            }
+            free(f.sha);
+            free(bk);
+        }
+        dq_capture_free(&c);
+        dq_buf_free(&layers);
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* A file store run: layers/spectral/.new-<cap>.XXXXXX (its bands, not yet in place) and/or
+ * .new-<cap>.XXXXXX.old (the replaced capture's directory, moved aside). Committed (the
+ * catalog names the bands in the capture's directory) the old one goes; not, the capture's
+ * directory is the old one again. 1 when it took something back, 0 when nothing (or a live
+ * run holds it), -1 on an error. */
+static int recover_dirs(dq_catalog_t *cat, const char *root, const char *name, dq_err_t *err)
+{
+    const dq_actor_t admin = {.user = "cli", .role = DQ_ROLE_ADMIN};
+    size_t nl = strlen(name);
+    int is_old = nl > 4 && strcmp(name + nl - 4, ".old") == 0;
+    char *base = dq_xasprintf("%s/%.*s", root, (int)(is_old ? nl - 4 : nl), name);
+    char *old = dq_xasprintf("%s.old", base);
+    /* the capture id: ".new-<cap>.XXXXXX" */
+    const char *c0 = strrchr(base, '/') + 6, *c1 = strrchr(c0, '.');
+    char *cap = c1 ? dq_xstrndup(c0, (size_t)(c1 - c0)) : NULL;
+    char *final = cap ? dq_xasprintf("%s/%s", root, cap) : NULL;
+    int rc = 0;
+    if (!cap || !dq_capture_id_valid(cap, err)) {
+        dq_err_clear(err); /* not a name of ours */
+        goto out;
+    }
+    int fa = lock_dir(base, 0), fb = lock_dir(old, 0);
+    int busy = (dq_fs_exists(base) && fa < 0) || (dq_fs_exists(old) && fb < 0);
+    if (!busy && (dq_fs_exists(base) || dq_fs_exists(old)))
+        rc = 1;
+    if (!busy) {
+        if (dq_fs_exists(base)) { /* the new bands never reached the capture's place */
+            rm_flat_dir(base);
+            if (dq_fs_exists(old) && !dq_fs_exists(final) && rename(old, final) < 0)
+                rc = dq_err_set(err, DQ_EIO, 0, "rename %s: %s", old, strerror(errno));
+            else if (dq_fs_exists(old)) /* the stand-in beside a directory that stayed */
+                rmdir(old);
+            rmdir(final); /* only when it is an empty stand-in */
+        } else if (dq_fs_exists(old)) { /* the new bands in place: did the row commit? */
+            dq_capture_t c = {0};
+            dq_err_t e = {0};
+            int committed = 0;
+            if (dq_catalog_capture_get(cat, cap, &admin, &c, &e) == 0) {
+                json_t *doc = json_loads(c.doc, 0, NULL);
+                json_t *b0 = json_array_get(json_object_get(doc, "bands"), 0);
+                const char *want = json_string_value(json_object_get(b0, "sha256"));
+                const char *bn = json_string_value(json_object_get(b0, "name"));
+                char *f = bn ? dq_xasprintf("%s/%s.tif", final, bn) : NULL;
+                char hex[65];
+                uint64_t sz;
+                committed = want && f && dq_sha256_file(f, hex, &sz, &e) == 0 &&
+                            strcmp(hex, want) == 0;
+                free(f);
+                json_decref(doc);
+                dq_capture_free(&c);
+            }
+            if (committed) {
+                rm_flat_dir(old);
+            } else {
+                rm_flat_dir(final);
+                if (rename(old, final) < 0)
+                    rc = dq_err_set(err, DQ_EIO, 0, "rename %s: %s", old, strerror(errno));
+                rmdir(final); /* the stand-in of a capture that had none: gone */
+            }
+        }
+    }
+    if (fa >= 0)
+        close(fa);
+    if (fb >= 0)
+        close(fb);
+out:
+    free(cap);
+    free(final);
+    free(base);
+    free(old);
+    return rc;
+}
+
+int dq_cli_spectral_recover(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, int *n,
+                            dq_err_t *err)
+{
+    char *root = dq_blob_file_path(store, "layers/spectral");
+    char *dir = root ? root : dq_xasprintf("%s/tmp", cfg->data_dir);
+    const char *prefix = root ? ".new-" : "spectral.";
+    int rc = 0;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        free(dir);
+        return 0; /* no capture was ever added here */
+    }
+    struct dirent *e;
+    char **names = NULL;
+    size_t nn = 0;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            names = dq_xrealloc(names, (nn + 1) * sizeof(*names));
+            names[nn++] = dq_xstrdup(e->d_name);
+        }
+    closedir(d);
+    for (size_t i = 0; i < nn; i++) {
+        char *p = dq_xasprintf("%s/%s", dir, names[i]);
+        if (root) {
+            int r = dq_fs_exists(p) ? recover_dirs(cat, dir, names[i], err) : 0;
+            if (r < 0)
+                rc = -1;
+            *n += r > 0;
+        } else {
+            int fd = lock_dir(p, 0); /* held by a live run: not ours to take */
+            if (fd >= 0) {
+                if (recover_journal(cat, store, p, err) < 0) {
+                    rc = -1;
+                } else {
+                    rm_flat_dir(p);
+                    (*n)++;
+                }
+                close(fd);
+            }
+        }
+        free(p);
+        free(names[i]);
+    }
+    free(names);
+    free(dir);
+    return rc;
+}
+
 static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const char *relic,
                    const char *dir, const char *cap_id, int replace, int json_out, dq_err_t *err)
 {
     const dq_actor_t cli = {.user = "cli", .role = DQ_ROLE_ADMIN};
     dq_stack_t st;
-    place_t pl = {.store = store, .cap = cap_id};
+    place_t pl = {.store = store, .cap = cap_id, .tmp_fd = -1, .old_fd = -1};
     json_t *bands = json_array(), *rec = NULL;
     dq_buf_t lb = {0}, old_layers = {0};
     dq_capture_t existing = {0}, stored = {0};
@@ -461,7 +782,7 @@ static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const 
                     "uint16 = round(reflectance * scale); colour bands linear RGB");
     char *doc = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(10));
     /* The files in place, then the catalog row; the files are undone when the row fails. */
-    if (place_files(&pl, &st, have_old, err) < 0) {
+    if (place_files(&pl, &st, have_old, doc, &existing, old_layers.data, err) < 0) {
         free(doc);
         goto out;
     }
@@ -1040,6 +1361,13 @@ int dq_cmd_spectral(dq_config_t *cfg, int argc, char **argv)
         goto out;
     int r;
     if (strcmp(sub, "add") == 0) {
+        /* first what an add that died left (a --replace cut off mid-way) */
+        int n_rec = 0;
+        if (dq_cli_spectral_recover(cfg, cat, store, &n_rec, &err) < 0)
+            goto out;
+        if (n_rec)
+            fprintf(stderr, "danqing spectral: took back %d interrupted add%s\n", n_rec,
+                    n_rec == 1 ? "" : "s");
         snprintf(defid, sizeof(defid), "%s-ms", pos[0]);
         r = cmd_add(cfg, cat, store, pos[0], pos[1], id ? id : defid, replace, json_out, &err);
     } else if (strcmp(sub, "list") == 0) {

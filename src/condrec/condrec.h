@@ -62,6 +62,13 @@ typedef struct {
      * outcome that lost (the job was judged failed meanwhile). May be NULL. */
     int (*finish)(void *ud, const char *record_id, dq_err_t *err);
     void *finish_ud;
+    /* Called with the build's work note (JSON text, borrowed for the call) before anything is
+     * stored, and again before each later kind of store it adds: what dq_condrec_undo needs
+     * to take the build back. A job server keeps it in the catalog, so that any server can
+     * undo a job whose server died. -1 (with err) fails the build before that store. May be
+     * NULL. */
+    int (*work)(void *ud, const char *json, dq_err_t *err);
+    void *work_ud;
 } dq_condrec_opts_t;
 
 /* Builds one condition record in one step (docs/conservation.md "One-step records"):
@@ -88,6 +95,19 @@ typedef struct {
 int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *opts, dq_buf_t *out,
                      dq_err_t *err);
 
+/* Undoes a one-step build from its work note (opts.work): the record that names its change
+ * map (or, for a capture it ingested under a new id, whose first image is that capture), its
+ * links on the relic as they are now (If-Match, retried), its images with their pending
+ * journal rows and pyramids when their master is the build's file (SHA-256 in the note), those
+ * masters when no other image or ingest names them (under DQ_CATALOG_LOCK_INGEST), and its
+ * change files with their checksums. What is not there is skipped, so running it twice, or on
+ * a build that stored little, is safe. The same code serves the build's own failure and a
+ * server that finds a job whose server died (once, by the server whose compare-and-set
+ * stored the job as failed). who: conservators and above. Failures after the note is read are
+ * logged, not returned. 0, or -1 with err (400: not a work note). Thread-safe. */
+int dq_condrec_undo(dq_catalog_t *cat, struct dq_blob *store, const dq_actor_t *who,
+                    const char *work_json, dq_err_t *err);
+
 /* ================================================================ stored change files */
 
 /* 1 when key is the layers key a record's changes may name for its capture:
@@ -97,10 +117,17 @@ int dq_condrec_changes_key_ok(const char *key, const char *capture_image);
 /* 1 when name is one of the files under that key: loss.png, flaking.png, fading.png,
  * changes.png, changes.json. */
 int dq_condrec_changes_file_ok(const char *name);
-/* Removes key/<file> for each of those files from store (missing ones are fine), and on a
- * file store the then-empty directories. 0, or -1 with err (the last failure; the others are
- * still tried). Thread-safe. */
-int dq_condrec_changes_remove(struct dq_blob *store, const char *key, dq_err_t *err);
+/* Removes key/<file> for each of those files from store (missing ones are fine) with its
+ * checksum row (cat may be NULL: files only), and on a file store the then-empty
+ * directories. 0, or -1 with err (the last failure; the others are still tried).
+ * Thread-safe. */
+int dq_condrec_changes_remove(dq_catalog_t *cat, struct dq_blob *store, const char *key,
+                              dq_err_t *err);
+/* Puts the local file src into store under key (a derived-layer file under layers/) and
+ * records the SHA-256 and size of its bytes in cat (dq_catalog_layer_file_put) for `danqing
+ * fixity`; cat NULL: the put only. src may be renamed away. 0, or -1 with err. */
+int dq_condrec_put_layer_file(dq_catalog_t *cat, struct dq_blob *store, const char *key,
+                              const char *src, dq_err_t *err);
 
 /* ================================================================ mask outlines */
 

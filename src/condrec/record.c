@@ -155,13 +155,16 @@ typedef struct {
     const char *against_record; /* "c<n>" compared with, or NULL */
     const char *ref_overall;
     char cap_id[DQ_IMAGE_ID_MAX + 1], map_id[DQ_IMAGE_ID_MAX + 1];
-    int cap_ingested, map_ingested, linked, cap_linked;
+    int cap_linked;
     char *layer_dir;   /* data_dir/tmp/condrec-XXXXXX: the change files before they are stored */
     char *layer_key;   /* "layers/<capture>/changes": their keys' prefix in the store */
-    int layers_stored; /* put into the store (undo removes them) */
     dq_blob_t *store;  /* o->store, or own_store */
     dq_blob_t *own_store; /* the data directory's store when o->store is NULL */
     json_t *old_links; /* the relic's image links before ours */
+    /* What the work note (opts.work, dq_condrec_undo) says: the masters' SHA-256 of the
+     * capture file and of the change map, once known ("" before). */
+    char cap_sha[65], map_sha[65];
+    int noted_linked; /* the note says capture_linked */
 } build_t;
 
 static void progress(const build_t *b, const char *stage, int pct)
@@ -334,6 +337,37 @@ static int set_links(build_t *b, const json_t *links, int64_t if_version, dq_err
     return rc;
 }
 
+/* The work note: everything undo needs to take this build's stores back, by any server
+ * (dq_condrec_undo). New JSON text (free()). */
+static char *work_text(const build_t *b)
+{
+    json_t *w = json_pack("{s:s, s:s, s:b, s:b, s:s}", "relic", b->o->relic_id, "capture",
+                          b->cap_id, "capture_new", b->o->capture_path != NULL, "capture_linked",
+                          b->o->capture_path != NULL || b->noted_linked, "map", b->map_id);
+    if (b->cap_sha[0])
+        json_object_set_new(w, "capture_sha256", json_string(b->cap_sha));
+    if (b->map_sha[0])
+        json_object_set_new(w, "map_sha256", json_string(b->map_sha));
+    if (b->layer_key)
+        json_object_set_new(w, "layers", json_string(b->layer_key));
+    char *t = json_dumps(w, JSON_COMPACT);
+    json_decref(w);
+    return t;
+}
+
+/* Hands the work note to opts.work (a job server keeps it in the catalog, so that another
+ * server can undo a job whose server died). Called before each new kind of thing is stored;
+ * a failure fails the build before that store. */
+static int note_work(build_t *b, dq_err_t *err)
+{
+    if (!b->o->work)
+        return 0;
+    char *t = work_text(b);
+    int rc = b->o->work(b->o->work_ud, t, err);
+    free(t);
+    return rc;
+}
+
 /* Adds our links to the relic's links as they are now (read again: the build is long, and
  * another server's job may have linked its own images meanwhile), with If-Match on the
  * version read and a few tries when someone writes in between. */
@@ -369,6 +403,14 @@ static int link_images(build_t *b, int with_map, dq_err_t *err)
                 have = 1;
         }
         b->cap_linked = !have;
+        /* an existing image linked here: the note says so before the link is written */
+        if (!have && !b->noted_linked && b->o->capture_image) {
+            b->noted_linked = 1;
+            if (note_work(b, err) < 0) {
+                json_decref(a);
+                return -1;
+            }
+        }
         if (!have)
             json_array_append_new(a, json_pack("{s:s, s:s, s:{s:s, s:s}}", "image_id", b->cap_id,
                                                "role", "condition", "label", "zh", zh, "en", en));
@@ -381,8 +423,6 @@ static int link_images(build_t *b, int with_map, dq_err_t *err)
         int changed = json_array_size(a) != json_array_size(b->old_links);
         rc = changed ? set_links(b, a, ver, err) : 0;
         json_decref(a);
-        if (rc == 0 && changed)
-            b->linked = 1;
         if (rc == 0 || err->http_status != 412)
             break;
     }
@@ -493,14 +533,27 @@ int dq_condrec_changes_file_ok(const char *name)
     return 0;
 }
 
-/* Puts the work copies in dir into the store under key/<file>. A failure leaves what was put
- * for the caller's undo (dq_condrec_changes_remove). */
-static int store_changes(dq_blob_t *store, const char *dir, const char *key, dq_err_t *err)
+int dq_condrec_put_layer_file(dq_catalog_t *cat, dq_blob_t *store, const char *key,
+                              const char *src, dq_err_t *err)
+{
+    char hex[65];
+    uint64_t size = 0;
+    /* hashed before the put: a file store may rename src away */
+    if (dq_sha256_file(src, hex, &size, err) < 0 || dq_blob_put_file(store, key, src, err) < 0)
+        return -1;
+    return cat ? dq_catalog_layer_file_put(cat, key, hex, size, err) : 0;
+}
+
+/* Puts the work copies in dir into the store under key/<file>, each with its checksum in the
+ * catalog (`danqing fixity`). A failure leaves what was put for the caller's undo
+ * (dq_condrec_changes_remove). */
+static int store_changes(dq_catalog_t *cat, dq_blob_t *store, const char *dir, const char *key,
+                         dq_err_t *err)
 {
     for (size_t i = 0; i < DQ_ARRAY_LEN(change_files); i++) {
         char *src = dq_xasprintf("%s/%s", dir, change_files[i]);
         char *k = dq_xasprintf("%s/%s", key, change_files[i]);
-        int rc = dq_blob_put_file(store, k, src, err);
+        int rc = dq_condrec_put_layer_file(cat, store, k, src, err);
         free(src);
         free(k);
         if (rc < 0)
@@ -509,12 +562,17 @@ static int store_changes(dq_blob_t *store, const char *dir, const char *key, dq_
     return 0;
 }
 
-int dq_condrec_changes_remove(dq_blob_t *store, const char *key, dq_err_t *err)
+int dq_condrec_changes_remove(dq_catalog_t *cat, dq_blob_t *store, const char *key,
+                              dq_err_t *err)
 {
     int rc = 0;
     for (size_t i = 0; i < DQ_ARRAY_LEN(change_files); i++) {
         char *k = dq_xasprintf("%s/%s", key, change_files[i]);
         if (dq_blob_remove(store, k, err) < 0)
+            rc = -1;
+        /* the checksum after the file: a file with no row is only unchecked, a row with no
+         * file would be reported MISSING */
+        else if (cat && dq_catalog_layer_file_remove(cat, k, err) < 0)
             rc = -1;
         free(k);
     }
@@ -533,6 +591,19 @@ int dq_condrec_changes_remove(dq_blob_t *store, const char *key, dq_err_t *err)
     return rc;
 }
 
+/* ================================================================ undo */
+
+/* Undo works from the work note alone (work_text), so that the build that failed and any
+ * server that finds a job whose server died (api_condition_job.c) take back the same things
+ * the same way. Everything is looked up as it is now, and only what is provably the job's
+ * goes: an image whose master is the job's file (its SHA-256), links to those images, the
+ * record that names its change map, its change files. */
+
+typedef struct {
+    const char *relic, *capture, *map, *cap_sha, *map_sha, *layers;
+    int capture_new, capture_linked;
+} work_t;
+
 static int master_named(void *ud, const dq_image_rec_t *rec)
 {
     (void)rec;
@@ -540,76 +611,200 @@ static int master_named(void *ud, const dq_image_rec_t *rec)
     return 1; /* one is enough */
 }
 
-/* Undoes one ingest of this build: the image's row, then its pyramid and its master in the
- * store. Masters are named by their content, so one that another image names (the same file
- * ingested before under another id) stays. Errors are logged. */
-static void undo_ingest(build_t *b, const char *id)
+typedef struct {
+    const char *id;
+    dq_image_rec_t rec;
+    int found;
+} pending_find_t;
+
+static int pending_is(void *ud, const dq_image_rec_t *rec)
+{
+    pending_find_t *p = ud;
+    if (strcmp(rec->id, p->id) != 0)
+        return 0;
+    p->rec = *rec;
+    p->found = 1;
+    return 1;
+}
+
+/* Removes the master with SHA-256 sha from the store when no image and no pending ingest
+ * names it (asked after ours are gone, through the index on master_sha256), under the
+ * catalog's ingest lock: an ingest on any server that found the master present holds the
+ * same lock until its rows name it (dq_image_ingest, docs/deploy.md "Several servers"). */
+static void remove_master_unshared(dq_catalog_t *cat, dq_blob_t *store, const char *sha)
+{
+    dq_err_t e = {0};
+    dq_catalog_lock_t *lk = NULL;
+    if (dq_catalog_lock(cat, DQ_CATALOG_LOCK_INGEST, &lk, &e) < 0) {
+        dq_log(DQ_LOG_WARN, "condrec", "undo: master %.12s kept: %s", sha, e.msg);
+        return;
+    }
+    int shared = 0;
+    char key[100];
+    snprintf(key, sizeof(key), "masters/%.2s/%s", sha, sha);
+    if (dq_catalog_image_by_master(cat, sha, master_named, &shared, &e) < 0)
+        dq_log(DQ_LOG_WARN, "condrec", "undo: %s kept: %s", key, e.msg);
+    else if (!shared && dq_blob_remove(store, key, &e) < 0)
+        dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", key, e.msg);
+    dq_catalog_unlock(lk);
+}
+
+/* Undoes one ingest of the job: image id's row (when its master is sha, the job's file),
+ * a pending journal row of an ingest cut off (the same test), their pyramid, and the master
+ * when nothing else names it. sha "" (unknown: the job had not got that far) leaves a row
+ * alone. Errors are logged. */
+static void undo_ingest(dq_catalog_t *cat, dq_blob_t *store, const char *who, const char *id,
+                        const char *sha)
 {
     dq_err_t e = {0};
     dq_image_rec_t rec;
-    dq_blob_t *store = b->store;
-    if (dq_catalog_image_get(b->cat, id, &rec, &e) < 0 ||
-        dq_catalog_image_delete(b->cat, id, b->o->who->user, &e) < 0) {
-        dq_log(DQ_LOG_WARN, "condrec", "undo: image %s: %s", id, e.msg);
+    if (!sha || !sha[0])
         return;
+    int ours = 0;
+    if (dq_catalog_image_get(cat, id, &rec, &e) == 0 && strcmp(rec.master_sha256, sha) == 0) {
+        if (dq_catalog_image_delete(cat, id, who, &e) < 0) {
+            dq_log(DQ_LOG_WARN, "condrec", "undo: image %s: %s", id, e.msg);
+            return;
+        }
+        ours = 1;
     }
-    if (dq_blob_remove(store, rec.pyramid_path, &e) < 0)
+    pending_find_t pf = {.id = id};
+    dq_err_clear(&e);
+    if (dq_catalog_pending_list(cat, pending_is, &pf, &e) == 0 && pf.found &&
+        strcmp(pf.rec.master_sha256, sha) == 0) {
+        if (dq_catalog_pending_drop(cat, id, &e) < 0)
+            dq_log(DQ_LOG_WARN, "condrec", "undo: pending %s: %s", id, e.msg);
+        if (!ours)
+            rec = pf.rec;
+        ours = 1;
+    }
+    /* The pyramid only with a row of ours: pyramids/<id>.tif of another image is not ours. */
+    dq_image_rec_t now;
+    if (ours && dq_catalog_image_get(cat, id, &now, &e) < 0 &&
+        dq_blob_remove(store, rec.pyramid_path, &e) < 0)
         dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", rec.pyramid_path, e.msg);
-    /* Asked after our row is gone, through the index on master_sha256 (images and pending
-     * ingests alike); see docs/deploy.md "Several servers" for the race this leaves. */
-    int shared = 0;
-    if (dq_catalog_image_by_master(b->cat, rec.master_sha256, master_named, &shared, &e) < 0)
-        dq_log(DQ_LOG_WARN, "condrec", "undo: %s kept: %s", rec.master_path, e.msg);
-    else if (!shared && dq_blob_remove(store, rec.master_path, &e) < 0)
-        dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", rec.master_path, e.msg);
+    remove_master_unshared(cat, store, sha);
 }
 
-/* Takes our links (the capture's, when we added it, and the map's) out of the relic's links
- * as they are now: other writers (another server's job on the same relic) may have linked
- * images since, so the list from before ours is not written back. If-Match on the version
+/* Takes the job's links (the map's; the capture's when the job linked it) out of the relic's
+ * links as they are now: other writers (another server's job on the same relic) may have
+ * linked images since, so a list from before is never written back. If-Match on the version
  * read, a few tries when someone writes in between. */
-static int unlink_ours(build_t *b, dq_err_t *err)
+static int unlink_ours(dq_catalog_t *cat, const work_t *w, const dq_actor_t *who0, dq_err_t *err)
 {
+    /* Linking is part of the record a conservator writes; the relic write needs a curator
+     * (as set_links). */
+    dq_actor_t who = *who0;
+    if (who.role < DQ_ROLE_CURATOR)
+        who.role = DQ_ROLE_CURATOR;
     for (int attempt = 0; attempt < 5; attempt++) {
-        dq_buf_t d = {0};
+        dq_buf_t d = {0}, out = {0}, fe = {0};
         json_t *rel = NULL, *keep = json_array(), *x;
         int64_t ver = -1;
         size_t i, n = 0;
         int rc = -1;
-        if (dq_catalog_relic_get(b->cat, b->o->relic_id, b->o->who, &d, &ver, err) == 0 &&
+        if (dq_catalog_relic_get(cat, w->relic, &who, &d, &ver, err) == 0 &&
             (rel = load_json(&d, err))) {
             json_array_foreach(json_object_get(rel, "images"), i, x)
             {
                 const char *iid = json_string_value(json_object_get(x, "image_id"));
                 n++;
-                if (!iid || !((b->cap_linked && strcmp(iid, b->cap_id) == 0) ||
-                              strcmp(iid, b->map_id) == 0))
+                if (!iid || !((w->capture_linked && strcmp(iid, w->capture) == 0) ||
+                              strcmp(iid, w->map) == 0))
                     json_array_append(keep, x);
             }
-            rc = json_array_size(keep) == n ? 0 : set_links(b, keep, ver, err);
+            if (json_array_size(keep) == n) {
+                rc = 0;
+            } else {
+                char *text = json_dumps(keep, JSON_COMPACT);
+                rc = dq_catalog_relic_set_images(cat, w->relic, text, strlen(text), ver, &who,
+                                                 &out, &fe, err);
+                free(text);
+            }
         }
         json_decref(rel);
         json_decref(keep);
         dq_buf_free(&d);
+        dq_buf_free(&out);
+        dq_buf_free(&fe);
         if (rc == 0 || err->http_status != 412)
             return rc;
     }
     return -1;
 }
 
-/* Undoes what was stored, newest first. Errors are logged: the original error is the one the
- * caller reports. */
+/* The records of the relic that are the job's: the one whose change map is the job's, or
+ * (a capture the job ingested under its own new id) whose first image is that capture. */
+static void remove_records(dq_catalog_t *cat, const work_t *w, const dq_actor_t *who)
+{
+    dq_buf_t l = {0};
+    dq_err_t e = {0};
+    json_t *lst = NULL, *r;
+    size_t i;
+    if (dq_catalog_condition_list(cat, w->relic, who, &l, &e) < 0 || !(lst = load_json(&l, &e))) {
+        if (e.code != DQ_ENOTFOUND)
+            dq_log(DQ_LOG_WARN, "condrec", "undo: records of %s: %s", w->relic, e.msg);
+        goto out;
+    }
+    json_array_foreach(json_object_get(lst, "items"), i, r)
+    {
+        const char *map = json_string_value(
+            json_object_get(json_object_get(r, "changes"), "map_image"));
+        const char *first = json_string_value(json_array_get(json_object_get(r, "images"), 0));
+        const char *rid = json_string_value(json_object_get(r, "id"));
+        if (!rid || !((map && strcmp(map, w->map) == 0) ||
+                      (w->capture_new && first && strcmp(first, w->capture) == 0)))
+            continue;
+        if (dq_catalog_condition_delete(cat, w->relic, rid, -1, who, &e) < 0)
+            dq_log(DQ_LOG_WARN, "condrec", "undo: record %s: %s", rid, e.msg);
+    }
+out:
+    json_decref(lst);
+    dq_buf_free(&l);
+}
+
+int dq_condrec_undo(dq_catalog_t *cat, dq_blob_t *store, const dq_actor_t *who,
+                    const char *work_json, dq_err_t *err)
+{
+    json_t *j = work_json ? json_loads(work_json, 0, NULL) : NULL;
+    work_t w = {
+        .relic = json_string_value(json_object_get(j, "relic")),
+        .capture = json_string_value(json_object_get(j, "capture")),
+        .map = json_string_value(json_object_get(j, "map")),
+        .cap_sha = json_string_value(json_object_get(j, "capture_sha256")),
+        .map_sha = json_string_value(json_object_get(j, "map_sha256")),
+        .layers = json_string_value(json_object_get(j, "layers")),
+        .capture_new = json_is_true(json_object_get(j, "capture_new")),
+        .capture_linked = json_is_true(json_object_get(j, "capture_linked")),
+    };
+    if (!w.relic || !w.capture || !w.map) {
+        json_decref(j);
+        return dq_err_set(err, DQ_EINVAL, 400, "condition undo: not a work note");
+    }
+    dq_err_t e = {0};
+    remove_records(cat, &w, who);
+    if (unlink_ours(cat, &w, who, &e) < 0 && e.code != DQ_ENOTFOUND)
+        dq_log(DQ_LOG_WARN, "condrec", "undo: relic %s links: %s", w.relic, e.msg);
+    undo_ingest(cat, store, who->user, w.map, w.map_sha);
+    if (w.capture_new)
+        undo_ingest(cat, store, who->user, w.capture, w.cap_sha);
+    /* only the key a record may name for this capture (dq_condrec_changes_key_ok) */
+    if (w.layers && dq_condrec_changes_key_ok(w.layers, w.capture) &&
+        dq_condrec_changes_remove(cat, store, w.layers, &e) < 0)
+        dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", w.layers, e.msg);
+    json_decref(j);
+    return 0;
+}
+
+/* Undoes what this build stored, by its work note, as any server would (dq_condrec_undo).
+ * Errors are logged: the original error is the one the caller reports. */
 static void undo(build_t *b)
 {
     dq_err_t e = {0};
-    if (b->linked && unlink_ours(b, &e) < 0)
-        dq_log(DQ_LOG_WARN, "condrec", "undo: relic %s links: %s", b->o->relic_id, e.msg);
-    if (b->map_ingested)
-        undo_ingest(b, b->map_id);
-    if (b->cap_ingested)
-        undo_ingest(b, b->cap_id);
-    if (b->layers_stored && dq_condrec_changes_remove(b->store, b->layer_key, &e) < 0)
-        dq_log(DQ_LOG_WARN, "condrec", "undo: %s: %s", b->layer_key, e.msg);
+    char *t = work_text(b);
+    if (dq_condrec_undo(b->cat, b->store, b->o->who, t, &e) < 0)
+        dq_log(DQ_LOG_WARN, "condrec", "undo: %s", e.msg);
+    free(t);
 }
 
 static int check_opts(const dq_condrec_opts_t *o, dq_err_t *err)
@@ -698,11 +893,19 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
         }
     }
     dq_raster_free(&mov); /* a baseline needs only its size */
-    /* 2. store: layer files, images, links; undone on failure */
-    stored = 1;
+    /* The change files, written here first (the map is ingested from its file; they are
+     * put into the store under layers/<capture>/changes/ below, where every server of a
+     * cluster reads them). Nothing is stored yet. */
     if (b.ref_image) {
-        /* Written here first (the map is ingested from its file), then put into the store
-         * under layers/<capture>/changes/: every server of a cluster reads them there. */
+        dq_image_rec_t rec;
+        dq_err_t e2 = {0};
+        if (dq_catalog_image_get(cat, b.map_id, &rec, &e2) == 0) {
+            dq_err_set(err, DQ_EEXIST, 409,
+                       "image %s exists already: this capture has a change "
+                       "map; delete its record first",
+                       b.map_id);
+            goto out;
+        }
         b.layer_key = dq_xasprintf("layers/%s/changes", b.cap_id);
         char *tmp = dq_xasprintf("%s/tmp", o->data_dir);
         if (dq_fs_mkdirs(tmp, err) < 0) {
@@ -718,30 +921,29 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
             goto out;
         }
         progress(&b, "writing change maps", 50);
-        if (dq_condrec_changes_write(&ch, b.layer_dir, &cj, NULL, err) < 0)
-            goto out;
-    }
-    if (o->capture_path) {
-        if (ingest(&b, o->capture_path, b.cap_id, "ingesting capture", 55, 75, err) < 0)
-            goto out;
-        b.cap_ingested = 1;
-    }
-    if (b.ref_image) {
         map_png = dq_xasprintf("%s/changes.png", b.layer_dir);
-        dq_image_rec_t rec;
-        dq_err_t e2 = {0};
-        if (dq_catalog_image_get(cat, b.map_id, &rec, &e2) == 0) {
-            dq_err_set(err, DQ_EEXIST, 409,
-                       "image %s exists already: this capture has a change "
-                       "map; delete its record first",
-                       b.map_id);
+        uint64_t sz;
+        if (dq_condrec_changes_write(&ch, b.layer_dir, &cj, NULL, err) < 0 ||
+            dq_sha256_file(map_png, b.map_sha, &sz, err) < 0)
             goto out;
-        }
-        if (ingest(&b, map_png, b.map_id, "ingesting change map", 75, 90, err) < 0)
+    }
+    /* The masters' names (their SHA-256) are what proves, at an undo, that an image is this
+     * build's: noted before anything is stored. */
+    if (o->capture_path) {
+        uint64_t sz;
+        if (dq_sha256_file(o->capture_path, b.cap_sha, &sz, err) < 0)
             goto out;
-        b.map_ingested = 1;
-        b.layers_stored = 1; /* from the first put on: undo removes every key, missing or not */
-        if (store_changes(b.store, b.layer_dir, b.layer_key, err) < 0)
+    }
+    if (note_work(&b, err) < 0)
+        goto out;
+    /* 2. store: images, layer files, links; undone on failure */
+    stored = 1;
+    if (o->capture_path &&
+        ingest(&b, o->capture_path, b.cap_id, "ingesting capture", 55, 75, err) < 0)
+        goto out;
+    if (b.ref_image) {
+        if (ingest(&b, map_png, b.map_id, "ingesting change map", 75, 90, err) < 0 ||
+            store_changes(cat, b.store, b.layer_dir, b.layer_key, err) < 0)
             goto out;
     }
     progress(&b, "drafting observations", 92);

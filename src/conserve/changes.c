@@ -184,7 +184,7 @@ static uint8_t quantile_u8(const uint64_t *hist, uint64_t n, double q)
     return 255;
 }
 
-/* The bare support colour on a grid of CELL x CELL cells: the cell's median, then three
+/* The bare support colour on a grid of cell x cell cells: the cell's median, then three
  * rounds of "median of the pixels within 12 levels of the neighbourhood's median", so that
  * cells mostly covered by paint take the colour of the paper around them.
  * The neighbourhood's median is taken over the cells that can be the support under this one:
@@ -196,10 +196,10 @@ static uint8_t quantile_u8(const uint64_t *hist, uint64_t n, double q)
  * their neighbourhood half the grey mount) took a pink-grey "support", and the paper bared by
  * a flake there read as the lining, a loss (DQ-2026-0014: 692 of the 1125 flaking pixels at
  * half size, seed 1). Neighbours within SUP_LINING of the lining are old losses, not support.
- * Fewer than 3 such neighbours: all of them, as before. */
+ * Fewer than 3 such neighbours: all of them, as before. lining NULL: every neighbour. */
 #define SUP_MARGIN 6.0f
 #define SUP_LINING 12.0f
-static float *support_grid(const dq_raster_t *ref, int gw, int gh, const double *lining)
+static float *support_grid(const dq_raster_t *ref, int gw, int gh, int cell, const double *lining)
 {
     float *g = dq_xmalloc((size_t)gw * gh * 3 * sizeof(float));
     float *s = dq_xmalloc((size_t)gw * gh * 3 * sizeof(float));
@@ -249,10 +249,10 @@ static float *support_grid(const dq_raster_t *ref, int gw, int gh, const double 
             for (int cx = 0; cx < gw; cx++) {
                 uint64_t hist[3][256] = {{0}}, n = 0;
                 const float *sc = s + ((size_t)cy * gw + cx) * 3;
-                int y1 = cy == gh - 1 ? ref->h : (cy + 1) * CELL;
-                int x1 = cx == gw - 1 ? ref->w : (cx + 1) * CELL;
-                for (int y = cy * CELL; y < y1; y++)
-                    for (int x = cx * CELL; x < x1; x++) {
+                int y1 = cy == gh - 1 ? ref->h : (cy + 1) * cell;
+                int x1 = cx == gw - 1 ? ref->w : (cx + 1) * cell;
+                for (int y = cy * cell; y < y1; y++)
+                    for (int x = cx * cell; x < x1; x++) {
                         const uint8_t *p = ref->px + ((size_t)y * ref->w + x) * 3;
                         if (round > 0 && (fabsf(p[0] - sc[0]) > 12 || fabsf(p[1] - sc[1]) > 12 ||
                                           fabsf(p[2] - sc[2]) > 12))
@@ -261,7 +261,7 @@ static float *support_grid(const dq_raster_t *ref, int gw, int gh, const double 
                             hist[c][p[c]]++;
                         n++;
                     }
-                uint64_t area = (uint64_t)(y1 - cy * CELL) * (uint64_t)(x1 - cx * CELL);
+                uint64_t area = (uint64_t)(y1 - cy * cell) * (uint64_t)(x1 - cx * cell);
                 float *gc = g + ((size_t)cy * gw + cx) * 3;
                 for (int c = 0; c < 3; c++) {
                     gc[c] = round == 0 || 100 * n > 15 * area ? median_u8(hist[c], n) : sc[c];
@@ -596,6 +596,8 @@ typedef struct {
     double inv_kl[N_SCALES];   /* the same for the luma of the window means */
     const float *sup;
     int gw, gh;
+    const float *sup2; /* the support at 4x the cell (see decide_row) */
+    int gw2, gh2;
     uint8_t *flake, *fade;
     uint8_t *wash; /* 1 where a thin wash's class was decided spatially (NULL: not kept) */
 } decide_t;
@@ -667,6 +669,21 @@ static void decide_row(void *ud, int y, const double *const *sums)
             m2[c] = s2[c] / s2[3];
             ml[c] = sl[c] / sl[3];
             con += (b[c] - rm[c]) * (b[c] - rm[c]);
+        }
+        /* A thin wash cannot move further than its contrast with the support: a change of
+         * more than C_ALPHA levels where the fine grid sees no contrast means the grid took
+         * the paint for the support (a seal or a block of colour filling its 160 px
+         * neighbourhood: DQ-2026-0012's faded seal came out flaking, DQ-2026-0006's flaked
+         * strokes fading). Then the support is read from the grid at 4x the cell. */
+        if (con < C_ALPHA * C_ALPHA && luma(m2) * luma(m2) >= C_ALPHA * C_ALPHA) {
+            double b2[3], con2 = 0;
+            grid_at(D->sup2, D->gw2, D->gh2, 4 * CELL, x, y, b2);
+            for (int c = 0; c < 3; c++)
+                con2 += (b2[c] - rm[c]) * (b2[c] - rm[c]);
+            if (con2 >= C_ALPHA * C_ALPHA) {
+                memcpy(b, b2, sizeof(b));
+                con = con2;
+            }
         }
         int cls;
         if (con >= C_ALPHA * C_ALPHA) {
@@ -763,8 +780,8 @@ static void noise_model(const dq_raster_t *ref, const dq_raster_t *nrm, const ui
 /* Flaking and fading: a multi-scale test of the inverse-variance weighted mean change in
  * windows of 5, 11 and 25 pixels, calibrated per scale, then the class (see decide_row). */
 static void paint_changes(const dq_raster_t *ref, const dq_raster_t *nrm, uint8_t *bin,
-                          const float *sup, int gw, int gh, const uint8_t *quiet, uint8_t *flake,
-                          uint8_t *fade, uint8_t *wash)
+                          const float *const sups[2], const int gdim[4], const uint8_t *quiet,
+                          uint8_t *flake, uint8_t *fade, uint8_t *wash)
 {
     paint_t P = {.ref = ref, .nrm = nrm, .bin = bin, .w = ref->w, .h = ref->h};
     noise_model(ref, nrm, bin, quiet, P.bias);
@@ -789,8 +806,8 @@ static void paint_changes(const dq_raster_t *ref, const dq_raster_t *nrm, uint8_
             paint_stream(&P, C.y_lo - rmax, C.y_hi + rmax, calib_row, &C);
         }
     }
-    decide_t D = {.P = &P, .sup = sup, .gw = gw, .gh = gh, .flake = flake, .fade = fade,
-                  .wash = wash};
+    decide_t D = {.P = &P, .sup = sups[0], .gw = gdim[0], .gh = gdim[1], .sup2 = sups[1],
+                  .gw2 = gdim[2], .gh2 = gdim[3], .flake = flake, .fade = fade, .wash = wash};
     for (int k = 0; k < N_SCALES; k++)
         for (int c = 0; c < 3; c++) {
             uint64_t hh[1000];
@@ -1059,7 +1076,7 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
 {
     dq_raster_t nrm = {0}, rb = {0};
     uint8_t *valid = NULL, *lossd = NULL, *quiet = NULL, *wash = NULL;
-    float *sup = NULL;
+    float *sup = NULL, *sup2 = NULL;
     int rc = -1;
     memset(out, 0, sizeof(*out));
     if (!ref || !mov || ref->bands != 3 || mov->bands != 3) {
@@ -1158,8 +1175,12 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
         out->lining[c] = nl ? median_u8(hlin[c], nl) : 255;
 
     int gw = w / CELL > 0 ? w / CELL : 1, gh = h / CELL > 0 ? h / CELL : 1;
-    sup = support_grid(ref, gw, gh, NULL);
-    float *lsup = support_grid(ref, gw, gh, out->lining);
+    sup = support_grid(ref, gw, gh, CELL, NULL);
+    /* The same at 4x the cell (see decide_row: where paint fills the fine grid's whole
+     * neighbourhood, 160 px, the fine grid takes the paint for the support). */
+    int gw2 = w / (4 * CELL) > 0 ? w / (4 * CELL) : 1, gh2 = h / (4 * CELL) > 0 ? h / (4 * CELL) : 1;
+    sup2 = support_grid(ref, gw2, gh2, 4 * CELL, NULL);
+    float *lsup = support_grid(ref, gw, gh, CELL, out->lining);
 
     for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++)
         out->mask[k] = dq_xcalloc(n, 1);
@@ -1198,7 +1219,9 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
      * the first estimate is contaminated: the tone curve absorbs part of the fading and the
      * spreads come out 2-5x those of the same work's control pair. */
     uint8_t *fl = out->mask[DQ_CONSERVE_FLAKING], *fa = out->mask[DQ_CONSERVE_FADING];
-    paint_changes(ref, &nrm, lossd, sup, gw, gh, NULL, fl, fa, NULL);
+    const float *sups[2] = {sup, sup2};
+    const int gdim[4] = {gw, gh, gw2, gh2};
+    paint_changes(ref, &nrm, lossd, sups, gdim, NULL, fl, fa, NULL);
     quiet = dq_xcalloc(n, 1);
     for (size_t i = 0; i < n; i++)
         quiet[i] = fl[i] | fa[i];
@@ -1206,9 +1229,16 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
     memset(fl, 0, n);
     memset(fa, 0, n);
     wash = dq_xcalloc(n, 1);
-    paint_changes(ref, &nrm, lossd, sup, gw, gh, quiet, fl, fa, wash);
+    paint_changes(ref, &nrm, lossd, sups, gdim, quiet, fl, fa, wash);
+    free(quiet); /* the region step below needs their bytes (peak memory on a long scroll) */
+    quiet = NULL;
+    free(lossd);
+    lossd = NULL;
     wash_vote(fl, fa, wash, w, h);
+    free(wash);
+    wash = NULL;
     surround_flakes(ref, &nrm, fl, fa, w, h);
+    cv_region_classes(ref->px, nrm.px, w, h, fl, fa);
     for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++)
         for (size_t i = 0; i < n; i++)
             out->area[k] += out->mask[k][i] != 0;
@@ -1217,6 +1247,7 @@ out:
     if (rc < 0)
         dq_conserve_changes_free(out);
     free(sup);
+    free(sup2);
     free(quiet);
     free(wash);
     free(lossd);

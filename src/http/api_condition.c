@@ -162,7 +162,7 @@ void dq_api_condition_remove_files(dq_server_t *srv, json_t *keys)
     json_array_foreach(keys, i, k)
     {
         dq_err_t err = {0};
-        if (dq_condrec_changes_remove(srv->store, json_string_value(k), &err) < 0)
+        if (dq_condrec_changes_remove(srv->catalog, srv->store, json_string_value(k), &err) < 0)
             dq_log(DQ_LOG_WARN, "condition", "%s of a deleted record: %s", json_string_value(k),
                    err.msg);
     }

@@ -119,12 +119,32 @@ static int node_dead(void *ud, const char *node)
     return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
+/* The undo of a job whose server stopped, handed here once (by the compare-and-set that
+ * stored it failed) on whichever server saw it first: what its build noted it stored is
+ * taken back as that build's own undo would (dq_condrec_undo), as the job's user with a
+ * conservator's rights (the route's role). */
+static void undo_stopped(void *ud, const dq_condjob_row_t *row)
+{
+    dq_condjobs_t *r = ud;
+    if (!row->work)
+        return; /* it stored nothing yet */
+    dq_actor_t who = {.role = DQ_ROLE_CONSERVATOR};
+    snprintf(who.user, sizeof(who.user), "%s", row->user);
+    dq_err_t err = {0};
+    if (dq_condrec_undo(r->cat, r->store, &who, row->work, &err) < 0)
+        dq_log(DQ_LOG_WARN, "http", "condition job %s: undo: %s", row->id, err.msg);
+    else
+        dq_log(DQ_LOG_INFO, "http", "condition job %s of stopped server %s: its work undone",
+               row->id, row->node);
+}
+
 static dq_condjob_policy_t policy(dq_condjobs_t *r)
 {
     dq_condjob_policy_t p = {.stale_ms = r->stale_ms,
                              .keep_ms = (int64_t)KEEP_H * 3600 * 1000,
                              .dead = node_dead,
-                             .ud = r};
+                             .ud = r,
+                             .undo = undo_stopped};
     return p;
 }
 
@@ -295,6 +315,18 @@ static int finish_job(void *ud, const char *record_id, dq_err_t *err)
                               : "the job's outcome could not be stored");
 }
 
+/* condrec's work note: kept in the catalog before the build stores anything more, so that
+ * another server can undo this job should this server die. A job judged failed meanwhile
+ * stops here (its stores so far are undone by the build). */
+static int note_work(void *ud, const char *json, dq_err_t *err)
+{
+    cjob_t *j = ud;
+    int rc = dq_catalog_condjob_set_work(j->reg->cat, j->row.id, json, err);
+    if (rc == 1)
+        return dq_err_set(err, DQ_EINTERNAL, 503, "the job was judged failed before it finished");
+    return rc;
+}
+
 static void deactivate(dq_condjobs_t *r, cjob_t *j)
 {
     pthread_mutex_lock(&r->lock);
@@ -332,7 +364,9 @@ static void job_run(void *arg, int64_t deadline_us, int expired)
                                .progress = on_progress,
                                .progress_ud = j,
                                .finish = finish_job,
-                               .finish_ud = j};
+                               .finish_ud = j,
+                               .work = note_work,
+                               .work_ud = j};
         dq_buf_t out = {0};
         dq_err_t err = {0};
         if (dq_condrec_build(r->cat, &o, &out, &err) < 0) {

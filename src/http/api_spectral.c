@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "api_internal.h"
 
+#include "blob/blob.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -38,6 +40,33 @@ typedef struct {
 static void band_key(const char *cap, const char *name, char *out)
 {
     snprintf(out, 256, "layers/spectral/%.64s/%.127s.tif", cap, name);
+}
+
+/* Pins every file of capture cap (its bands and stored layers) to the SHA-256 its record
+ * keeps (blob.h dq_blob_pin): an object store then opens them without a HEAD per request,
+ * and asks again once the record names other bytes (a --replace). */
+static void pin_capture(struct dq_blob *store, const char *cap, json_t *doc, json_t *layers)
+{
+    json_t *bands = json_object_get(doc, "bands");
+    char key[256];
+    for (size_t i = 0; i < json_array_size(bands); i++) {
+        json_t *b = json_array_get(bands, i);
+        const char *name = json_string_value(json_object_get(b, "name"));
+        const char *sha = json_string_value(json_object_get(b, "sha256"));
+        if (name && sha) {
+            band_key(cap, name, key);
+            dq_blob_pin(store, key, sha);
+        }
+    }
+    for (size_t i = 0; i < json_array_size(layers); i++) {
+        json_t *ld = json_object_get(json_array_get(layers, i), "doc");
+        const char *file = json_string_value(json_object_get(ld, "file"));
+        const char *sha = json_string_value(json_object_get(ld, "sha256"));
+        if (file && sha) {
+            snprintf(key, sizeof(key), "layers/spectral/%.64s/%.127s", cap, file);
+            dq_blob_pin(store, key, sha);
+        }
+    }
 }
 
 /* Fills r for layer of capture cap (record doc, layers JSON array). 0, or -1 (404). */
@@ -288,6 +317,7 @@ void dq_http_spectral_iiif(dq_server_t *srv, const dq_http_req_t *req, dq_http_r
     doc = json_loads(cap.doc, 0, NULL);
     if (dq_catalog_capture_layers(srv->catalog, cid, &who, &lb, &err) == 0)
         layers = json_loadb(lb.data, lb.len, 0, NULL);
+    pin_capture(srv->store, cid, doc, layers);
     recipe_t r;
     if (recipe(cid, doc, layers, layer, &r) < 0) {
         dq_http_resp_error(resp, 404, "no such layer of this capture (docs/spectral.md)");
@@ -468,6 +498,7 @@ void dq_api_capture_spectrum(dq_api_t *c)
         goto out;
     }
     doc = json_loads(cap.doc, 0, NULL);
+    pin_capture(c->srv->store, cap.id, doc, NULL);
     json_t *bands = json_object_get(doc, "bands");
     double nm[DQ_SPEC_MAX_BANDS], r[DQ_SPEC_MAX_BANDS];
     int n = 0;

@@ -294,9 +294,11 @@ void dq_registry_free(dq_registry_t *r);
 /* Returns the pyramid for id with a reference taken (release with dq_pyramid_unref), or NULL
  * with err (404 for an unknown id). */
 struct dq_pyramid *dq_registry_get(dq_registry_t *r, const char *id, dq_err_t *err);
-/* Re-stats every open pyramid (a file's inode and mtime; an object's ETag, asked without the
+/* Re-stats every open file pyramid (inode and mtime) and, when catalog_changed (the catalog's
+ * change feed moved since the last call), asks the catalog whether each open object-store
+ * pyramid's row still names the pyramid it was opened from (no store request; without the
  * registry's lock held); drops those replaced or deleted. Returns how many changed. */
-int dq_registry_revalidate(dq_registry_t *r);
+int dq_registry_revalidate(dq_registry_t *r, int catalog_changed);
 
 /* ---- handlers (routes.c's table points at these) ---- */
 void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);

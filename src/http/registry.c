@@ -6,8 +6,13 @@
  * dq_registry_revalidate, which the server's watcher thread calls once a second: it compares
  * the inode and mtime of each open file and drops the handles whose file changed, and the
  * server then bumps its cache epoch. Pyramids live in the blob store (src/blob/blob.h): for the
- * data directory or a shared mount that is the file as before (stat and pread); for an object
- * store it is the object's ETag, asked with a HEAD outside the lock.
+ * data directory or a shared mount that is the file as before (stat and pread). An object
+ * store's pyramid is not polled (that was one HEAD per open pyramid per second, issue 15):
+ * every replacement goes through the catalog (an ingest writes the object, then the row with
+ * its SHA-256), so the watcher asks the catalog, only when its change feed moved (LISTEN/NOTIFY
+ * on PostgreSQL: tens of ms), whether each open object's row still names the SHA-256 it was
+ * opened at. Until then a replaced object cannot be served stale either: its ranged reads ask
+ * for the ETag read at open (If-Match) and fail.
  */
 #define _GNU_SOURCE
 #include "http.h"
@@ -28,6 +33,7 @@ typedef struct entry {
     char *path;        /* the file, or NULL for an object */
     char *key;         /* the store key */
     char tag[128];     /* an object's ETag at open */
+    char sha[65];      /* an object's pyramid SHA-256 in the catalog row it was opened from */
     dq_pyramid_t *pyr; /* the registry's reference */
     dev_t dev;
     ino_t ino;
@@ -121,8 +127,10 @@ dq_pyramid_t *dq_registry_get(dq_registry_t *r, const char *id, dq_err_t *err)
     n->ino = st.st_ino;
     n->mtime = st.st_mtim;
     n->size = st.st_size;
-    if (!path) /* the version the pyramid was opened at; "store:KEY" tells an object */
+    if (!path) { /* the version the pyramid was opened at; "store:KEY" tells an object */
         snprintf(n->tag, sizeof(n->tag), "%s", dq_pyramid_obj_tag(p));
+        memcpy(n->sha, rec.pyramid_sha256, sizeof(n->sha));
+    }
     pthread_rwlock_wrlock(&r->lock);
     e = find(r, id, b);
     if (e) {
@@ -141,14 +149,15 @@ dq_pyramid_t *dq_registry_get(dq_registry_t *r, const char *id, dq_err_t *err)
 
 typedef struct {
     dq_pyramid_t *pyr; /* identity only: no reference is held */
-    char *key;
-    char tag[128];
+    char id[DQ_IMAGE_ID_MAX + 1];
+    char sha[65];
     int stale;
 } probe_t;
 
-/* Object-store entries: copies their keys under the read lock, then asks the store for each
- * one's ETag with no lock held (a HEAD is a network round trip; tiles must not wait on it). A
- * missing object is stale; a store that does not answer leaves the entry as it is. */
+/* Object-store entries: copies their ids under the read lock, then asks the catalog for each
+ * one's row with no lock held (tiles must not wait on it). A row that is gone, or that names
+ * another pyramid (its SHA-256), is stale; a catalog that does not answer leaves the entry as
+ * it is. */
 static probe_t *probe_objects(dq_registry_t *r, int *n_out)
 {
     probe_t *v = NULL;
@@ -162,16 +171,17 @@ static probe_t *probe_objects(dq_registry_t *r, int *n_out)
                 cap = cap ? 2 * cap : 16;
                 v = dq_xrealloc(v, (size_t)cap * sizeof(*v));
             }
-            v[n] = (probe_t){.pyr = e->pyr, .key = dq_xstrdup(e->key)};
-            snprintf(v[n].tag, sizeof(v[n].tag), "%s", e->tag);
+            v[n] = (probe_t){.pyr = e->pyr};
+            memcpy(v[n].id, e->id, sizeof(v[n].id));
+            memcpy(v[n].sha, e->sha, sizeof(v[n].sha));
             n++;
         }
     pthread_rwlock_unlock(&r->lock);
     for (int i = 0; i < n; i++) {
-        char tag[128];
+        dq_image_rec_t rec;
         dq_err_t err = {0};
-        if (dq_blob_stat(r->store, v[i].key, NULL, tag, &err) == 0)
-            v[i].stale = strcmp(tag, v[i].tag) != 0;
+        if (dq_catalog_image_get(r->catalog, v[i].id, &rec, &err) == 0)
+            v[i].stale = strcmp(rec.pyramid_sha256, v[i].sha) != 0;
         else
             v[i].stale = err.code == DQ_ENOTFOUND;
     }
@@ -179,10 +189,10 @@ static probe_t *probe_objects(dq_registry_t *r, int *n_out)
     return v;
 }
 
-int dq_registry_revalidate(dq_registry_t *r)
+int dq_registry_revalidate(dq_registry_t *r, int catalog_changed)
 {
     int changed = 0, n_probe = 0;
-    probe_t *probes = probe_objects(r, &n_probe);
+    probe_t *probes = catalog_changed ? probe_objects(r, &n_probe) : NULL;
     pthread_rwlock_wrlock(&r->lock);
     for (int i = 0; i < N_BUCKETS; i++) {
         entry_t **pp = &r->buckets[i];
@@ -209,8 +219,6 @@ int dq_registry_revalidate(dq_registry_t *r)
         }
     }
     pthread_rwlock_unlock(&r->lock);
-    for (int k = 0; k < n_probe; k++)
-        free(probes[k].key);
     free(probes);
     return changed;
 }

@@ -152,16 +152,17 @@ static void *watch(void *arg)
         }
         if (srv->alog)
             dq_alog_flush(srv->alog);
-        if (notified == 1 && dq_catalog_refresh(srv->catalog, &err) > 0)
+        /* An object store's pyramids are revalidated against the catalog when its feed
+         * moved (registry.c), at once on a notification, never by polling the store. */
+        if (notified == 1 && dq_catalog_refresh(srv->catalog, &err) > 0) {
             atomic_fetch_add(&srv->epoch, 1);
+            if (dq_registry_revalidate(srv->registry, 1) > 0)
+                atomic_fetch_add(&srv->epoch, 1);
+        }
         if (srv->cfg->purge_command[0] && (notified == 1 || tick % 10 == 9))
             purge_tick(srv, &ps);
         if (++tick % 10)
             continue;
-        if (dq_registry_revalidate(srv->registry) > 0) {
-            atomic_fetch_add(&srv->epoch, 1);
-            dq_log(DQ_LOG_INFO, "http", "an image changed on disk; response cache retired");
-        }
         /* The catalog's change feed: writes by this server or by another process (an
          * import, an ingest, a second server) reach the catalog's in-memory views here, and a
          * write that changes served content (an image, a relic: e.g. one made restricted)
@@ -169,6 +170,10 @@ static void *watch(void *arg)
         int changed = dq_catalog_refresh(srv->catalog, &err);
         if (changed > 0)
             atomic_fetch_add(&srv->epoch, 1);
+        if (dq_registry_revalidate(srv->registry, changed > 0) > 0) {
+            atomic_fetch_add(&srv->epoch, 1);
+            dq_log(DQ_LOG_INFO, "http", "an image changed in the store; response cache retired");
+        }
     }
     for (int i = 0; i < ps.n_running; i++) /* a graceful stop lets purges finish */
         waitpid(ps.running[i], NULL, 0);

@@ -9,7 +9,8 @@
  *      tell a dead run's leftovers from a live one's): copy and hash the master on one thread
  *      while vips decodes it and writes the pyramid, streaming (sequential access: memory does
  *      not grow with the image); a source that changes meanwhile (stat before/after) fails;
- *   3. commit phase, serialized across processes by an flock on data_dir/ingest.lock: rename
+ *   3. commit phase, serialized across processes by an flock on data_dir/ingest.lock and
+ *      across servers sharing the catalog by its DQ_CATALOG_LOCK_INGEST (catalog.h): rename
  *      the master into masters/ab/<sha256> (skipped when an identical master is there), write
  *      a pending row (the journal), rename the pyramid over pyramids/<id>.tif, then one catalog
  *      transaction: the image row, the pending row's removal and the audit row.
@@ -472,11 +473,16 @@ int dq_image_ingest_recover_store(dq_catalog_t *cat, const char *data_dir, dq_bl
     dq_blob_t *own = store ? NULL : dq_blob_open_local(data_dir);
     if (n_recovered)
         *n_recovered = 0;
-    if (dq_fs_mkdirs(tmp_dir, err) < 0 || (lock = commit_lock(data_dir, err)) < 0)
+    dq_catalog_lock_t *clk = NULL;
+    /* Both locks: this data directory's (its tmp/), and the catalog's, without which a
+     * pending row may be a live ingest of another server sharing the catalog. */
+    if (dq_fs_mkdirs(tmp_dir, err) < 0 || (lock = commit_lock(data_dir, err)) < 0 ||
+        dq_catalog_lock(cat, DQ_CATALOG_LOCK_INGEST, &clk, err) < 0)
         goto out;
     clean_stale(tmp_dir);
     rc = recover_locked(cat, store ? store : own, n_recovered, err);
 out:
+    dq_catalog_unlock(clk);
     commit_unlock(lock);
     dq_blob_close(own);
     free(tmp_dir);
@@ -569,6 +575,7 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
     char *tmp_dir = NULL, *work = NULL, *w_master = NULL, *w_pyr = NULL;
     dq_blob_t *own = NULL, *store = o->store;
     int work_fd = -1, lock = -1, rc = -1, copier_running = 0;
+    dq_catalog_lock_t *clk = NULL;
     pthread_t copier;
     VipsImage *hdr = NULL;
     dq_image_rec_t rec, old;
@@ -653,8 +660,13 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
     const char *base = strrchr(o->src_path, '/');
     snprintf(rec.orig_filename, sizeof(rec.orig_filename), "%s", base ? base + 1 : o->src_path);
 
-    /* 3. commit, one process at a time */
-    if ((lock = commit_lock(o->data_dir, err)) < 0)
+    /* 3. commit, one process at a time: this data directory's flock, and the catalog's lock
+     * that spans servers with data directories of their own (docs/deploy.md "Several
+     * servers"): without it two servers could both find an id free and rename their pyramids
+     * over one another, recover each other's live pending rows, or an undo on one could remove
+     * a master the other found present just before its rows named it. */
+    if ((lock = commit_lock(o->data_dir, err)) < 0 ||
+        dq_catalog_lock(cat, DQ_CATALOG_LOCK_INGEST, &clk, err) < 0)
         goto out;
     /* Re-check under the lock: another ingest may have taken the id meanwhile. */
     if (!o->replace && dq_catalog_image_get(cat, o->id, &old, err) == 0) {
@@ -688,6 +700,7 @@ out:
     if (copier_running)
         pthread_join(copier, NULL);
     VIPS_UNREF(hdr);
+    dq_catalog_unlock(clk);
     commit_unlock(lock);
     if (work)
         remove_work_dir(work);

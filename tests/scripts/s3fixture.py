@@ -89,6 +89,7 @@ class Proxy:
         self.kill_on_part = 0  # SIGKILL s3rver when this UploadPart arrives
         self.parts_seen = 0
         self.ranged = 0        # GETs that carried both Range and If-Match
+        self.methods = {}      # requests seen, by method (benches count HEADs with it)
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -148,6 +149,7 @@ class Proxy:
                     code = 'SignatureDoesNotMatch' if 'signature' in why else 'BadDigest'
                     return self.error(403 if code.startswith('Sig') else 400, code, why)
                 with proxy.lock:
+                    proxy.methods[self.command] = proxy.methods.get(self.command, 0) + 1
                     if self.command == 'GET' and self.headers.get('Range') and \
                             self.headers.get('If-Match'):
                         proxy.ranged += 1

@@ -125,6 +125,21 @@ def main():
         c.check(r.returncode == 0, "OAI-PMH: LIDO records of MSK Gent and KMSKA harvest")
         r = harvest(f"{base}/oai", "--format", "oai_dc")
         c.check(r.returncode == 0, "OAI-PMH: an arXiv oai_dc record harvests")
+        # --catalog names the catalog harvest writes to (session 24: it used to open DATA's own
+        # catalog whatever --catalog said)
+        other = os.path.join(tmp, "other")
+        r = subprocess.run([dqnet.BIN, "--data", other, "--catalog", f"sqlite:{other}-cat/c.sqlite",
+                            "harvest", f"{base}/loc-hamilton"], capture_output=True, text=True,
+                           timeout=300)
+        import sqlite3
+        n = 0
+        if os.path.exists(f"{other}-cat/c.sqlite"):
+            db = sqlite3.connect(f"{other}-cat/c.sqlite")
+            n = db.execute("SELECT count(*) FROM relics").fetchone()[0]
+            db.close()
+        c.check(r.returncode == 0 and n == 1 and
+                not os.path.exists(os.path.join(other, "catalog.sqlite")),
+                f"harvest writes to the catalog --catalog names ({n} relic there)")
         again = harvest(f"{base}/collection")
         c.check(again.returncode == 0 and re.search(r"\b0 (inserted|updated)", again.stdout + again.stderr) is not None
                 or "unchanged" in again.stdout + again.stderr, "a second run changes nothing")

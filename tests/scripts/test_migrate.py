@@ -289,7 +289,33 @@ def main():
               "a catalog holding other data: refused, unchanged (%s)" % r.stderr.strip()[:160])
 
         # ---------------------------------------------------------------- dry run
+        # A dry run writes nothing anywhere: not even the schema of an empty target (issue 15,
+        # session 24: it used to create every table), and a target that has a catalog stays
+        # byte for byte as it was.
+        dry_db = db + "_dry"
+        psql(base_url, "CREATE DATABASE " + dry_db)
+        dry_url = base_url.rsplit("/", 1)[0] + "/" + dry_db
+        rels = "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
+               " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+        rels_before = psql(dry_url, rels)
+        r = dq(data, "migrate", "--catalog", dry_url, "--store", store, "--s3-endpoint", endpoint,
+               "--dry-run", "--json")
+        d0 = json.loads(r.stdout)
+        check(psql(dry_url, rels) == rels_before == "0" and s3.objects() == 0 and
+              all(t["to_copy"] == t["source"] and t["target_before"] == 0
+                  for t in d0["catalog"]["tables"]) and d0["catalog"]["rows_to_copy"] > 0,
+              "dry run into an empty database: counted (%d rows), no table or object made" %
+              d0["catalog"]["rows_to_copy"])
+        psql(base_url, "DROP DATABASE " + dry_db)
+
+        def pg_dump(u):  # (less pg_dump's own random \restrict key, new in 15.14)
+            out = subprocess.run([os.path.join(PGBIN, "pg_dump"), "--no-owner", u],
+                                 capture_output=True, check=True, timeout=120).stdout
+            return [ln for ln in out.splitlines() if not re.match(rb"\\(un)?restrict ", ln)]
+
+        dump_before = pg_dump(url)
         r = dq(data, *mig, "--dry-run", "--json")
+        check(pg_dump(url) == dump_before, "dry run: the target catalog byte for byte as before")
         d = json.loads(r.stdout)
         tables = [t["table"] for t in d["catalog"]["tables"]]
         src_n = sqlite_counts(src_db, tables)

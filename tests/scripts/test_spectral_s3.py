@@ -107,6 +107,15 @@ try:
         a = {k: get(b + u) for k, (_, b) in servers.items()}
         check('S3 answers %s like the local store' % u.split('?')[0],
               a['local'][0] == 200 and a['local'] == a['s3'], '%d %d' % (a['local'][0], a['s3'][0]))
+    # Band files are pinned to their record's SHA-256 (session 24): spectra at new points
+    # (uncached answers, every band read) ask the store no HEAD once the bands were opened;
+    # before, each request asked one per band.
+    heads0 = proxy.methods.get('HEAD', 0)
+    pts = [get(servers['s3'][1] + '/api/captures/c4/spectrum?x=%d&y=%d' % (40 + 7 * k, 30 + 5 * k))
+           for k in range(4)]
+    heads = proxy.methods.get('HEAD', 0) - heads0
+    check('spectra at 4 new points: no HEAD to the store (%d)' % heads,
+          heads == 0 and all(st == 200 for st, _ in pts), str([st for st, _ in pts]))
     health = json.loads(get(servers['s3'][1] + '/health')[1])
     check('the S3 server read the bands through its block cache',
           health.get('store', {}).get('block_cache', {}).get('missed_blocks', 0) > 0, str(health))
