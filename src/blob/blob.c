@@ -25,6 +25,7 @@ typedef struct pin {
     char *key;
     char sha[65];
     int have; /* size and tag read for this pin */
+    int once; /* not pinned by a caller: learnt by dq_blob_obj_replaced for the next open only */
     uint64_t size;
     char tag[128];
 } pin_t;
@@ -49,6 +50,12 @@ struct dq_blob_obj {
     char *key;
     uint64_t size;
     char tag[128];
+    /* 1 after a read of this version failed: the next dq_blob_obj_replaced asks the store */
+    atomic_int failed;
+    /* check_lock serialises that question (one HEAD for all readers that failed at once) and
+     * guards replaced: 1 once the store answered another version (or none) for key */
+    pthread_mutex_t check_lock;
+    int replaced;
 };
 
 int dq_blob_key_ok(const char *key)
@@ -495,6 +502,9 @@ char *dq_blob_file_path(dq_blob_t *b, const char *key)
     return dq_blob_key_ok(key) ? b->ops->file_path(b->self, key) : NULL;
 }
 
+static int pinned_stat(dq_blob_t *b, const char *key, int use_once, uint64_t *size,
+                       char tag[128], dq_err_t *err);
+
 char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err)
 {
     if (!dq_blob_key_ok(key)) {
@@ -506,7 +516,9 @@ char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err)
         return path;
     char tag[128], have[129] = "";
     uint64_t size;
-    if (dq_blob_stat(b, key, &size, tag, err) < 0)
+    /* A pinned key (the caller read its SHA-256 in the catalog) asks the store once per pin;
+     * the pin is asked again after a failed read of the key, as for ranged reads. */
+    if (pinned_stat(b, key, 0, &size, tag, err) < 0)
         return NULL;
     path = dq_xasprintf("%s/files/%s", b->cache_dir, key);
     char *tag_path = dq_xasprintf("%s.etag", path), *tmp = NULL;
@@ -582,6 +594,7 @@ void dq_blob_pin(dq_blob_t *b, const char *key, const char *sha256)
         memcpy(p->sha, sha256, 65);
         p->have = 0;
     }
+    p->once = 0;
     pthread_mutex_unlock(&b->pin_lock);
 }
 
@@ -598,43 +611,56 @@ static void pin_forget(dq_blob_t *b, const char *key)
     pthread_mutex_unlock(&b->pin_lock);
 }
 
-dq_blob_obj_t *dq_blob_obj_open(dq_blob_t *b, const char *key, dq_err_t *err)
+/* Size and tag of key: from its pin when the store was asked for the current pin (no request;
+ * also what dq_blob_obj_replaced learnt for one open when use_once), else a HEAD, remembered
+ * when key is pinned and the pin did not change meanwhile. */
+static int pinned_stat(dq_blob_t *b, const char *key, int use_once, uint64_t *size,
+                       char tag[128], dq_err_t *err)
 {
-    dq_blob_obj_t *o = dq_xcalloc(1, sizeof(*o));
-    o->b = b;
-    if (b->pins) {
-        pthread_mutex_lock(&b->pin_lock);
-        pin_t *p = pin_find(b, key);
-        if (p && p->have) {
-            o->size = p->size;
-            memcpy(o->tag, p->tag, sizeof(o->tag));
-            o->key = dq_xstrdup(key);
-        }
-        pthread_mutex_unlock(&b->pin_lock);
-        if (o->key)
-            return o; /* pinned and known: no HEAD */
-    }
     char sha[65] = "";
-    if (b->pins) { /* the pin the stat below is for (it may change meanwhile) */
+    if (b->pins) {
+        int known = 0;
         pthread_mutex_lock(&b->pin_lock);
         pin_t *p = pin_find(b, key);
-        if (p)
+        if (p && p->have && (use_once || !p->once)) {
+            *size = p->size;
+            memcpy(tag, p->tag, 128);
+            known = 1;
+            if (p->once)
+                p->have = 0;
+        }
+        if (p && !known) /* the pin the stat below is for (it may change meanwhile) */
             memcpy(sha, p->sha, sizeof(sha));
         pthread_mutex_unlock(&b->pin_lock);
+        if (known)
+            return 0; /* pinned and known: no HEAD */
     }
-    if (dq_blob_stat(b, key, &o->size, o->tag, err) < 0) {
-        free(o);
-        return NULL;
-    }
+    if (dq_blob_stat(b, key, size, tag, err) < 0)
+        return -1;
     if (sha[0]) {
         pthread_mutex_lock(&b->pin_lock);
         pin_t *p = pin_find(b, key);
         if (p && strcmp(p->sha, sha) == 0) {
-            p->size = o->size;
-            memcpy(p->tag, o->tag, sizeof(p->tag));
+            p->size = *size;
+            memcpy(p->tag, tag, sizeof(p->tag));
             p->have = 1;
+            p->once = 0;
         }
         pthread_mutex_unlock(&b->pin_lock);
+    }
+    return 0;
+}
+
+dq_blob_obj_t *dq_blob_obj_open(dq_blob_t *b, const char *key, dq_err_t *err)
+{
+    dq_blob_obj_t *o = dq_xcalloc(1, sizeof(*o));
+    o->b = b;
+    atomic_init(&o->failed, 0);
+    pthread_mutex_init(&o->check_lock, NULL);
+    if (pinned_stat(b, key, 1, &o->size, o->tag, err) < 0) {
+        pthread_mutex_destroy(&o->check_lock);
+        free(o);
+        return NULL;
     }
     o->key = dq_xstrdup(key);
     return o;
@@ -644,6 +670,7 @@ void dq_blob_obj_free(dq_blob_obj_t *o)
 {
     if (!o)
         return;
+    pthread_mutex_destroy(&o->check_lock);
     free(o->key);
     free(o);
 }
@@ -671,8 +698,59 @@ int dq_blob_obj_read(dq_blob_obj_t *o, void *dst, size_t len, uint64_t off, dq_e
     int rc = o->b->cache
                  ? dq_blob_cache_read(o->b->cache, o->key, o->tag, o->size, dst, len, off, err)
                  : o->b->ops->read(o->b->self, o->key, o->tag, off, len, dst, err);
-    if (rc < 0)
+    if (rc < 0) {
+        atomic_store(&o->failed, 1);
         pin_forget(o->b, o->key);
+    }
+    return rc;
+}
+
+/* Remembers what the store answered for key (pin_lock taken here): the next open of key asks
+ * nothing, whether key is pinned or not (an unpinned key's entry serves that one open). */
+static void pin_learn(dq_blob_t *b, const char *key, uint64_t size, const char *tag)
+{
+    if (!b->pins)
+        return;
+    pthread_mutex_lock(&b->pin_lock);
+    pin_t *p = pin_find(b, key);
+    if (!p) {
+        if (b->n_pins >= PIN_MAX)
+            pins_clear(b);
+        size_t h = dq_hash64(key, strlen(key)) % PIN_BUCKETS;
+        p = dq_xcalloc(1, sizeof(*p));
+        p->key = dq_xstrdup(key);
+        p->next = b->pins[h];
+        b->pins[h] = p;
+        b->n_pins++;
+        p->once = 1;
+    }
+    p->size = size;
+    snprintf(p->tag, sizeof(p->tag), "%s", tag);
+    p->have = 1;
+    pthread_mutex_unlock(&b->pin_lock);
+}
+
+int dq_blob_obj_replaced(dq_blob_obj_t *o, dq_err_t *err)
+{
+    pthread_mutex_lock(&o->check_lock);
+    int rc = o->replaced;
+    if (!rc && atomic_exchange(&o->failed, 0)) {
+        uint64_t size = 0;
+        char tag[128] = "";
+        dq_err_t e = {0};
+        if (dq_blob_stat(o->b, o->key, &size, tag, &e) == 0) {
+            rc = o->replaced = size != o->size || strcmp(tag, o->tag) != 0;
+            if (rc) /* the reopen that follows uses this answer instead of asking again */
+                pin_learn(o->b, o->key, size, tag);
+        } else if (e.code == DQ_ENOTFOUND) {
+            rc = o->replaced = 1; /* deleted: the reopen answers 404 */
+        } else {
+            atomic_store(&o->failed, 1); /* the store did not answer: ask again next time */
+            *err = e;
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&o->check_lock);
     return rc;
 }
 

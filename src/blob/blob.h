@@ -104,7 +104,9 @@ char *dq_blob_file_path(dq_blob_t *b, const char *key);
 /* A local file holding key's current bytes, for code that needs a path (libvips loaders in
  * style, scene and restore): for a file store the file itself (no I/O); for an object store a
  * whole copy under STORE_CACHE/files/KEY, fetched when missing or when the object's ETag
- * changed (a HEAD each call), written to a temporary name and renamed. New string (free()),
+ * changed, written to a temporary name and renamed. The ETag is asked with a HEAD at each call,
+ * or, for a key pinned to the SHA-256 its catalog row names (dq_blob_pin, before this call),
+ * once per pin: again after a new pin or a failed read of the key. New string (free()),
  * or NULL with err (DQ_ENOTFOUND when missing). These copies are outside the block cache's
  * bound: they are as large as the objects asked for. Thread-safe. */
 char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err);
@@ -112,7 +114,8 @@ char *dq_blob_local_path(dq_blob_t *b, const char *key, dq_err_t *err);
 /* ---------------------------------------------------------------- ranged reads */
 
 /* An object opened for ranged reads: its size and tag are read once (HEAD), and every read
- * asks for that version; a replaced object fails reads with DQ_EIO until reopened. */
+ * asks for that version; a replaced object fails reads with DQ_EIO until reopened (never a
+ * mix of two versions): dq_blob_obj_replaced tells the caller when to reopen. */
 typedef struct dq_blob_obj dq_blob_obj_t;
 /* New handle (free with dq_blob_obj_free), or NULL with err (DQ_ENOTFOUND when missing). The
  * store must outlive it. A pinned key (dq_blob_pin) whose size and tag were read for its
@@ -125,6 +128,14 @@ dq_blob_obj_t *dq_blob_obj_open(dq_blob_t *b, const char *key, dq_err_t *err);
  * reads carry the old tag and fail rather than mix versions). Nothing for file stores, whose
  * opens read no metadata over a network. At most 8192 keys are remembered. Thread-safe. */
 void dq_blob_pin(dq_blob_t *b, const char *key, const char *sha256);
+/* After a failed dq_blob_obj_read: 1 when key now holds another version (its ETag or size
+ * moved: replaced outside danqing, say) or is gone, so the caller should reopen it (the next
+ * dq_blob_obj_open of key uses what was read here, without asking again) and retry once; 0 when
+ * it is still the version opened (the failure was something else), or when no read failed
+ * since the last call (then nothing is asked). Asks the store (a HEAD) at most once per failed
+ * read, however many threads ask at once; once 1, stays 1. -1 with err when the store did not
+ * answer. Thread-safe. */
+int dq_blob_obj_replaced(dq_blob_obj_t *o, dq_err_t *err);
 void dq_blob_obj_free(dq_blob_obj_t *o);
 uint64_t dq_blob_obj_size(const dq_blob_obj_t *o);
 /* The version tag read at open (borrowed). */

@@ -104,6 +104,7 @@ static int load_image(relic_t *r, const char *image_id, dq_raster_t *out, dq_ima
     rec = rec ? rec : &tmp;
     if (dq_catalog_image_get(r->cat, image_id, rec, err) < 0)
         return -1;
+    dq_blob_pin(r->store, rec->master_path, rec->master_sha256); /* named by its SHA-256 */
     char *p = dq_blob_local_path(r->store, rec->master_path, err);
     if (!p)
         return -1;

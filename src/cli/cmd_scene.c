@@ -319,6 +319,7 @@ static int cmd_estimate(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, c
         if (resolve_image(cat, a->id, &who, image, err) < 0 ||
             dq_catalog_image_get(cat, image, &rec, err) < 0)
             goto out;
+        dq_blob_pin(store, rec.pyramid_path, rec.pyramid_sha256);
         if (!(src = dq_blob_local_path(store, rec.pyramid_path, err)))
             goto out;
     }

@@ -82,6 +82,7 @@ static int embed_store(dq_catalog_t *cat, dq_blob_t *store, const char *id, cons
                        const char *rel_path, float *vec, dq_err_t *err)
 {
     const dq_style_embedder_t *e = dq_style_default();
+    dq_blob_pin(store, rel_path, sha); /* the row's version: asked once per pin */
     char *path = dq_blob_local_path(store, rel_path, err); /* the file, or a local copy */
     dq_pixels_t px = {0};
     dq_buf_t pal = {0}, named = {0};

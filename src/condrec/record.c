@@ -248,6 +248,8 @@ static int load_raster(build_t *b, const char *image_id, dq_raster_t *out, dq_er
     dq_image_rec_t rec;
     if (dq_catalog_image_get(b->cat, image_id, &rec, err) < 0)
         return -1;
+    if (b->o->store) /* a master is named by its SHA-256: one HEAD per master, not per build */
+        dq_blob_pin(b->o->store, rec.master_path, rec.master_sha256);
     char *p = b->o->store ? dq_blob_local_path(b->o->store, rec.master_path, err)
                           : dq_xasprintf("%s/%s", b->o->data_dir, rec.master_path);
     if (!p)

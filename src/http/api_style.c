@@ -149,6 +149,8 @@ void dq_api_style_search(dq_api_t *c)
             dq_image_rec_t rec;
             if (dq_catalog_image_get(c->srv->catalog, image_id, &rec, &err) < 0)
                 goto fail;
+            /* pinned to the row's SHA-256: one HEAD per pyramid version, not per request */
+            dq_blob_pin(c->srv->store, rec.pyramid_path, rec.pyramid_sha256);
             char *path = dq_blob_local_path(c->srv->store, rec.pyramid_path, &err);
             if (!path)
                 goto fail;

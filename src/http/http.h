@@ -299,6 +299,11 @@ struct dq_pyramid *dq_registry_get(dq_registry_t *r, const char *id, dq_err_t *e
  * pyramid's row still names the pyramid it was opened from (no store request; without the
  * registry's lock held); drops those replaced or deleted. Returns how many changed. */
 int dq_registry_revalidate(dq_registry_t *r, int catalog_changed);
+/* After a read of pyr (the registry's pyramid for id) failed: 1 when its object was replaced
+ * or removed in the store behind the catalog's back (dq_pyramid_replaced: at most one HEAD),
+ * and then the registry no longer holds pyr: the caller retires the response cache (epoch),
+ * gets id again and retries once. 0 when the failure was something else (or pyr is a file). */
+int dq_registry_recheck(dq_registry_t *r, const char *id, struct dq_pyramid *pyr);
 
 /* ---- handlers (routes.c's table points at these) ---- */
 void dq_http_iiif3(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp);

@@ -9,6 +9,7 @@
 #include "http.h"
 #include "api_internal.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,13 +171,36 @@ static void image_headers(const dq_server_t *srv, dq_http_resp_t *resp, int vers
     resp->cache_on_second = !plan->exact_tile;
 }
 
+/* A read of an object-store pyramid failed: if the object was replaced or removed outside
+ * danqing (nothing in the catalog moved, so the watcher cannot know), the registry has asked
+ * the store once and dropped the old handle; the response cache is retired (an answer of the
+ * old version may sit there) and the request retries once on the pyramid opened anew. Returns
+ * that pyramid (a new reference), or NULL: the error stands. Never mixes versions: a retry
+ * starts over with the new pyramid's geometry and plan. */
+static dq_pyramid_t *reopen_replaced(dq_server_t *srv, const char *id, dq_pyramid_t *pyr,
+                                     dq_err_t *err)
+{
+    if (err->code != DQ_EIO || dq_registry_recheck(srv->registry, id, pyr) != 1)
+        return NULL;
+    atomic_fetch_add(&srv->epoch, 1);
+    dq_log(DQ_LOG_INFO, "http", "image %s changed in the store; reopened, cache retired", id);
+    dq_err_t e = {0};
+    dq_pyramid_t *p = dq_registry_get(srv->registry, id, &e);
+    if (!p)
+        *err = e; /* removed: its 404, not the read error */
+    return p;
+}
+
 /* A render handed to the render queue (mhd.c runs it through resp->defer_fn). */
 typedef struct {
     dq_pyramid_t *pyr; /* a reference */
     dq_render_spec_t spec;
     dq_iiif_plan_t plan;
     dq_iiif_image_t img;
+    dq_iiif_req_t ir;
     int version, public_img;
+    int retried; /* 1: already reopened once for a replaced object */
+    char id[DQ_IIIF_ID_MAX + 1];
     char *base_id;
 } render_job_t;
 
@@ -188,72 +212,108 @@ static void render_job_free(void *arg)
     free(j);
 }
 
+static void render_spec(dq_server_t *srv, render_job_t *j)
+{
+    const dq_iiif_plan_t *plan = &j->plan;
+    j->spec = (dq_render_spec_t){
+        .level = plan->level,
+        .lx = plan->lx,
+        .ly = plan->ly,
+        .lw = plan->lw,
+        .lh = plan->lh,
+        .out_w = plan->out_w,
+        .out_h = plan->out_h,
+        .rotation = plan->rotation,
+        .mirror = plan->mirror,
+        .quality = render_quality(plan->quality),
+        .format = render_format(plan->format),
+        .jpeg_quality = srv->cfg->serve_quality,
+    };
+}
+
 static void render_job_run(dq_server_t *srv, dq_http_resp_t *resp, void *arg, int64_t deadline_us)
 {
     render_job_t *j = arg;
     dq_err_t err = {0};
-    j->spec.deadline_us = deadline_us;
-    j->spec.cancel = &srv->stopping; /* SIGTERM: stop now, answer 503 */
-    if (dq_image_render(j->pyr, &j->spec, &resp->body, &err) < 0) {
-        answer_err(resp, &err);
-        if (err.http_status == 503) /* past its deadline */
-            dq_http_resp_header(resp, "Retry-After", "5");
-        return;
+    for (;;) {
+        j->spec.deadline_us = deadline_us;
+        j->spec.cancel = &srv->stopping; /* SIGTERM: stop now, answer 503 */
+        if (dq_image_render(j->pyr, &j->spec, &resp->body, &err) == 0)
+            break;
+        dq_pyramid_t *fresh = j->retried ? NULL : reopen_replaced(srv, j->id, j->pyr, &err);
+        if (!fresh) {
+            answer_err(resp, &err);
+            if (err.http_status == 503) /* past its deadline */
+                dq_http_resp_header(resp, "Retry-After", "5");
+            return;
+        }
+        j->retried = 1;
+        dq_pyramid_unref(j->pyr);
+        j->pyr = fresh;
+        dq_http_iiif_geometry(srv, dq_pyramid_info(fresh), &j->img);
+        dq_buf_reset(&resp->body);
+        err = (dq_err_t){0};
+        if (dq_iiif_plan(&j->ir, &j->img, &j->plan, &err) < 0) {
+            answer_err(resp, &err);
+            return;
+        }
+        render_spec(srv, j);
     }
     image_headers(srv, resp, j->version, &j->plan, &j->img, j->base_id, j->public_img);
 }
 
 static void image(dq_server_t *srv, dq_http_resp_t *resp, int version, dq_pyramid_t *pyr,
-                  const dq_iiif_image_t *img, const dq_iiif_req_t *ir, const char *base_id,
-                  int public_img)
+                  const dq_iiif_image_t *img_in, const dq_iiif_req_t *ir, const char *id,
+                  const char *base_id, int public_img)
 {
     dq_err_t err = {0};
     dq_iiif_plan_t plan;
-    if (dq_iiif_plan(ir, img, &plan, &err) < 0) {
-        answer_err(resp, &err);
-        return;
-    }
-    if (plan.exact_tile) {
+    dq_iiif_image_t img = *img_in;
+    dq_pyramid_t *fresh = NULL; /* the pyramid reopened after a replacement (a reference) */
+    for (;;) {
+        if (dq_iiif_plan(ir, &img, &plan, &err) < 0) {
+            answer_err(resp, &err);
+            goto out;
+        }
+        if (!plan.exact_tile)
+            break;
         /* A stored tile: its bytes as stored, here on the connection's thread (fast). */
         if (dq_pyramid_tile_jpeg(pyr, plan.level, plan.tile_col, plan.tile_row, plan.lw, plan.lh,
                                  &resp->body, &err) == 0) {
-            image_headers(srv, resp, version, &plan, img, base_id, public_img);
+            image_headers(srv, resp, version, &plan, &img, base_id, public_img);
             resp->has_etag_id = dq_pyramid_tile_tag(pyr, plan.level, plan.tile_col, plan.tile_row,
                                                     plan.lw, plan.lh, &resp->etag_id);
-            return;
-        }
-        if (err.code != DQ_EUNSUP) { /* EUNSUP: tiles not JPEG, render instead */
-            answer_err(resp, &err);
-            return;
+            goto out;
         }
         dq_buf_reset(&resp->body);
+        if (err.code == DQ_EUNSUP) /* tiles not JPEG: render instead */
+            break;
+        if (fresh || !(fresh = reopen_replaced(srv, id, pyr, &err))) {
+            answer_err(resp, &err);
+            goto out;
+        }
+        pyr = fresh;
+        dq_http_iiif_geometry(srv, dq_pyramid_info(pyr), &img);
+        err = (dq_err_t){0};
     }
     /* Anything else is a render: it goes to the render queue, bounded in number and time. */
     render_job_t *j = dq_xcalloc(1, sizeof(*j));
     dq_pyramid_ref(pyr);
     j->pyr = pyr;
-    j->spec = (dq_render_spec_t){
-        .level = plan.level,
-        .lx = plan.lx,
-        .ly = plan.ly,
-        .lw = plan.lw,
-        .lh = plan.lh,
-        .out_w = plan.out_w,
-        .out_h = plan.out_h,
-        .rotation = plan.rotation,
-        .mirror = plan.mirror,
-        .quality = render_quality(plan.quality),
-        .format = render_format(plan.format),
-        .jpeg_quality = srv->cfg->serve_quality,
-    };
     j->plan = plan;
-    j->img = *img;
+    render_spec(srv, j);
+    j->img = img;
+    j->ir = *ir;
     j->version = version;
     j->public_img = public_img;
+    j->retried = fresh != NULL;
+    snprintf(j->id, sizeof(j->id), "%s", id);
     j->base_id = dq_xstrdup(base_id);
     resp->defer_fn = render_job_run;
     resp->defer_free = render_job_free;
     resp->defer_arg = j;
+out:
+    dq_pyramid_unref(fresh);
 }
 
 static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *resp, int version)
@@ -316,7 +376,7 @@ static void handle(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *r
     if (kind == DQ_IIIF_PATH_INFO)
         info(srv, req, resp, version, &img, base.data, vis == 1);
     else
-        image(srv, resp, version, pyr, &img, &ir, base.data, vis == 1);
+        image(srv, resp, version, pyr, &img, &ir, id, base.data, vis == 1);
 out:
     dq_pyramid_unref(pyr);
     dq_buf_free(&base);

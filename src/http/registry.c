@@ -11,8 +11,10 @@
  * every replacement goes through the catalog (an ingest writes the object, then the row with
  * its SHA-256), so the watcher asks the catalog, only when its change feed moved (LISTEN/NOTIFY
  * on PostgreSQL: tens of ms), whether each open object's row still names the SHA-256 it was
- * opened at. Until then a replaced object cannot be served stale either: its ranged reads ask
- * for the ETag read at open (If-Match) and fail.
+ * opened at. An object replaced outside danqing (no catalog row moves) cannot be served stale
+ * or mixed either: its ranged reads ask for the ETag read at open (If-Match) and fail, and the
+ * failing request asks dq_registry_recheck, which asks the store once (HEAD) whether the object
+ * moved; if so the handle is dropped and the request retries once on the reopened pyramid.
  */
 #define _GNU_SOURCE
 #include "http.h"
@@ -221,4 +223,23 @@ int dq_registry_revalidate(dq_registry_t *r, int catalog_changed)
     pthread_rwlock_unlock(&r->lock);
     free(probes);
     return changed;
+}
+
+int dq_registry_recheck(dq_registry_t *r, const char *id, dq_pyramid_t *pyr)
+{
+    dq_err_t err = {0};
+    if (dq_pyramid_replaced(pyr, &err) != 1)
+        return 0;
+    unsigned b = (unsigned)(dq_hash64(id, strlen(id)) % N_BUCKETS);
+    pthread_rwlock_wrlock(&r->lock);
+    for (entry_t **pp = &r->buckets[b]; *pp; pp = &(*pp)->next) {
+        entry_t *e = *pp;
+        if (e->pyr == pyr) { /* else another request dropped it already */
+            *pp = e->next;
+            entry_free(e); /* requests in flight keep their own references */
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return 1;
 }

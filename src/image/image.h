@@ -63,6 +63,11 @@ dq_pyramid_t *dq_pyramid_open_blob(struct dq_blob *b, const char *key, dq_err_t 
 /* The version (ETag) of the object an object-store pyramid was opened at (borrowed, valid while
  * a reference is held), or NULL for a file. */
 const char *dq_pyramid_obj_tag(const dq_pyramid_t *p);
+/* For an object-store pyramid whose read failed: 1 when the object now holds another version
+ * or is gone (blob.h dq_blob_obj_replaced: one HEAD), so the caller should open it again and
+ * retry once; 0 otherwise and always for a file (files are re-stat'ed by the registry); -1
+ * with err when the store did not answer. Thread-safe. */
+int dq_pyramid_replaced(dq_pyramid_t *p, dq_err_t *err);
 /* Takes one more reference. Thread-safe (atomic). */
 void dq_pyramid_ref(dq_pyramid_t *p);
 /* Drops one reference; the last one closes the fd and frees. NULL is ok. Thread-safe (atomic). */

@@ -404,6 +404,11 @@ const char *dq_pyramid_obj_tag(const dq_pyramid_t *p)
     return p->obj ? dq_blob_obj_tag(p->obj) : NULL;
 }
 
+int dq_pyramid_replaced(dq_pyramid_t *p, dq_err_t *err)
+{
+    return p->obj ? dq_blob_obj_replaced(p->obj, err) : 0;
+}
+
 /* ---------------------------------------------------------------- raw tiles */
 
 /* Reads exactly n bytes at off; 0, or -1 with errno set (0 for an unexpected end of file). */

@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import cv2
 import numpy as np
@@ -259,6 +261,42 @@ try:
         time.sleep(0.1)
     check('a pyramid replaced in S3 is served new, like the local one', now['local'] != before and
           now['s3'] == now['local'] and now['s3'][0] == 200)
+
+    # -- an object replaced in S3 outside danqing (no catalog change, so the watcher does not
+    #    know): a fresh server (its own block cache) opens the pyramid, the object is replaced by
+    #    other bytes of the same geometry, and every tile still answers 200, each exactly one
+    #    version: the old one only while served from blocks cached before (never after the first
+    #    new answer), the new one from the first read that reached the store, which asked the
+    #    store once (HEAD) and reopened. The old code answered those reads 5xx until the catalog
+    #    changed or the server restarted.
+    newer = os.path.join(tmp, 'newer')
+    dq(['ingest', src, '--id', 'blob-test', '--quality', '55'], newer)
+    sp, sb = serve(data, store, [x if x != cache else os.path.join(tmp, 'cache-x') for x in opts])
+    np_, nb = serve(newer)
+    servers['x'], servers['newer'] = (sp, sb), (np_, nb)
+    old_info = get(sb + '/iiif/3/blob-test/info.json')
+    tiles = [x for x in urls if 'full' not in x] + urls[-3:]
+    old_ans = {x: get(servers['s3'][1] + x) for x in tiles}
+    new_ans = {x: get(nb + x) for x in tiles}
+    store_cmd('put', 'pyramids/blob-test.tif', os.path.join(newer, 'pyramids', 'blob-test.tif'))
+    h1 = proxy.methods.get('HEAD', 0)
+    seen, mixed, first_new = [], [], None
+    for i, x in enumerate(tiles):
+        a = get(sb + x)
+        kind = 'new' if a == new_ans[x] else 'old' if a == old_ans[x] else 'bad'
+        seen.append(kind)
+        if kind == 'new' and first_new is None:
+            first_new = i
+        if kind == 'bad' or (kind == 'old' and first_new is not None):
+            mixed.append((x, a[0], kind))
+    heads = proxy.methods.get('HEAD', 0) - h1
+    check('an S3 object replaced outside danqing: %d tiles and renders answer 200, each one '
+          'version, new from the first store read on (%d old first, %d new)' %
+          (len(tiles), seen.count('old'), seen.count('new')),
+          old_info[0] == 200 and not mixed and seen.count('new') > len(tiles) // 2 and
+          seen[-1] == 'new', str(mixed[:4]))
+    check('the replacement cost one HEAD (the recheck; the reopen reused its answer): %d' % heads,
+          heads == 1)
     for p, _ in servers.values():
         stop_server(p)
     servers = {}
@@ -301,6 +339,28 @@ try:
     dq(['ingest', src, '--id', 'blob-test', '--replace', '--quality', '80'], local)
     check('ingest --replace into S3 re-embeds from the new object', r.returncode == 0,
           r.stdout + r.stderr)
+
+    # -- style search by a region reads a local copy of the pyramid: pinned to the row's
+    #    SHA-256, its ETag is asked once per version, not once per request (session 24: before,
+    #    one HEAD per search)
+    sp, sb = serve(data, store, opts)
+    try:
+        heads0 = proxy.methods.get('HEAD', 0)
+        answers = []
+        for _ in range(4):
+            req = urllib.request.Request(sb + '/api/similar', method='POST', data=json.dumps(
+                {'image_id': 'blob-test', 'region': '0,0,512,512', 'limit': 3}).encode(),
+                headers={'Content-Type': 'application/json'})
+            try:
+                with urllib.request.urlopen(req, timeout=120) as resp:
+                    answers.append(resp.status)
+            except urllib.error.HTTPError as e:
+                answers.append((e.code, e.read()[:200]))
+        heads = proxy.methods.get('HEAD', 0) - heads0
+    finally:
+        stop_server(sp)
+    check('4 style searches by region of a pyramid in S3: %d HEAD(s) (one per version)' % heads,
+          answers == [200] * 4 and heads == 1, str(answers))
 
     # -- the data directory names its store: no --store needed later, another one refused
     conf = open(os.path.join(data, 'store.conf')).read()

@@ -287,6 +287,160 @@ DQ_TEST(an_invisible_fade_is_not_marked)
     DQ_CHECK(o.flake + o.fade + o.loss <= o.n / 1000);
 }
 
+/* ---------------------------------------------------------------- whole regions (classes.c)
+ * A tall sheet (TW x TH) with one thin wash, 90 px wide, whose coverage grows from 0.2 to 0.35
+ * down the sheet, and three round flakes ~48 px across in it: each is twice the 25 x 25
+ * window and more than half the 81 x 81 vote, so inside a faded wash, pixel by pixel, a
+ * flake looks like fading (the session-23 code classed 28 % of them fading). */
+enum { TW = 280, TH = 1000 };
+#define TWX0 95
+#define TWX1 185
+#define TWY0 100
+#define TWY1 900
+
+static double tall_coverage(int x, int y)
+{
+    if (x < TWX0 || x >= TWX1 || y < TWY0 || y >= TWY1)
+        return 0;
+    return 0.2 + 0.15 * (y - TWY0) / (double)(TWY1 - TWY0);
+}
+
+static int in_big_flakes(int x, int y)
+{
+    for (int k = 0; k < 3; k++) {
+        double dx = x - 140, dy = y - (260 + 240 * k);
+        double r = 23 + 2.5 * sin(atan2(dy, dx) * 2 + k);
+        if (dx * dx + dy * dy < r * r)
+            return 1;
+    }
+    return 0;
+}
+
+static int in_tall_wash(int x, int y)
+{
+    return tall_coverage(x, y) > 0;
+}
+
+/* mode 0: the 2016 state; 1: the three flakes; 2: the whole wash faded; 3: faded with the
+ * flakes. Same construction as paint_scene, old loss (the lining the loss test learns) too. */
+static void paint_tall(dq_raster_t *r, int mode, uint32_t seed, double gain)
+{
+    static const double paper[3] = {0.78, 0.70, 0.52}, light[3] = {0.30, 0.52, 0.62},
+                        ink[3] = {0.02, 0.02, 0.02}, lining[3] = {0.86, 0.85, 0.80};
+    r->w = TW, r->h = TH, r->bands = 3;
+    r->px = dq_xmalloc((size_t)TW * TH * 3);
+    uint32_t tex = 4242, noise = seed;
+    double dots[120][3];
+    for (int i = 0; i < 120; i++) {
+        dots[i][0] = 6 + unif(&tex) * (TW - 12);
+        dots[i][1] = 6 + unif(&tex) * (TH - 12);
+        dots[i][2] = 1.5 + unif(&tex) * 3.0;
+    }
+    for (int y = 0; y < TH; y++)
+        for (int x = 0; x < TW; x++) {
+            double t = 1 + 0.06 * (unif(&tex) - 0.5) + 0.04 * sin(x * 0.05) * cos(y * 0.043);
+            double c = tall_coverage(x, y), a = 0;
+            int fl = in_big_flakes(x, y);
+            if ((mode == 2 || mode == 3) && c > 0)
+                c *= 0.4;
+            if ((mode == 1 || mode == 3) && fl)
+                c = 0;
+            for (int i = 0; i < 120; i++) {
+                double dx = x - dots[i][0], dy = y - dots[i][1];
+                if (dx * dx + dy * dy < dots[i][2] * dots[i][2])
+                    a = 0.85;
+            }
+            int old_loss = x >= 16 && x < 32 && y >= 300 && y < 316;
+            for (int k = 0; k < 3; k++) {
+                double v = old_loss ? lining[k] * t : paper[k] * t * (1 - c) + light[k] * c;
+                v = v * (1 - a) + ink[k] * a;
+                double s = to_srgb(v) * gain + 1.2 * (unif(&noise) + unif(&noise) - 1);
+                r->px[((size_t)y * TW + x) * 3 + k] = (uint8_t)(s < 0 ? 0 : s > 255 ? 255 : s + 0.5);
+            }
+        }
+}
+
+static int tall_tally(int kind, int stream, double gain, int (*where)(int, int), tally_t *t)
+{
+    dq_raster_t ref = {0}, mov = {0};
+    paint_tall(&ref, 0, 7, 1.0);
+    paint_tall(&mov, kind, stream, gain);
+    dq_conserve_changes_t ch;
+    dq_err_t err = {0};
+    int rc = dq_conserve_changes(&ref, &mov, &ch, &err);
+    if (rc < 0) {
+        fprintf(stderr, "    changes: %s\n", err.msg);
+    } else {
+        memset(t, 0, sizeof(*t));
+        for (int y = 0; y < TH; y++)
+            for (int x = 0; x < TW; x++) {
+                if (!where(x, y))
+                    continue;
+                size_t i = (size_t)y * TW + x;
+                t->n++;
+                t->loss += ch.mask[DQ_CONSERVE_LOSS][i] != 0;
+                t->flake += ch.mask[DQ_CONSERVE_FLAKING][i] != 0;
+                t->fade += ch.mask[DQ_CONSERVE_FADING][i] != 0;
+            }
+        dq_conserve_changes_free(&ch);
+    }
+    dq_raster_free(&ref);
+    dq_raster_free(&mov);
+    return rc;
+}
+
+static int outside_tall_wash(int x, int y)
+{
+    return x < TWX0 - 4 || x >= TWX1 + 4 || y < TWY0 - 4 || y >= TWY1 + 4;
+}
+
+static int tall_wash_not_flakes(int x, int y)
+{
+    return in_tall_wash(x, y) && !in_big_flakes(x, y);
+}
+
+/* Isolated flakes as wide as the windows: a region of bounded size whose edge runs through
+ * the same, unchanged wash is flaking (the region rule; alone on a sheet the old vote found
+ * them too: this guards the rule's other side, nothing outside is flagged). */
+DQ_TEST(big_flakes_in_an_intact_wash_are_flaking)
+{
+    tally_t f, o;
+    DQ_REQUIRE(tall_tally(1, 8, 0.96, in_big_flakes, &f) == 0);
+    DQ_REQUIRE(tall_tally(1, 8, 0.96, outside_tall_wash, &o) == 0);
+    report("big flakes", &f, &o);
+    DQ_CHECK(f.flake >= f.n * 7 / 10);
+    DQ_CHECK(f.fade <= f.n / 10);
+    DQ_CHECK(o.flake + o.fade + o.loss <= o.n / 1000);
+}
+
+/* The same flakes inside a faded wash: their edge is a step of 1 / 0.6 in the change where
+ * REF runs on unchanged (the step rule); the faded wash around them, whose change grows
+ * smoothly with its coverage, stays fading. */
+DQ_TEST(big_flakes_in_a_faded_wash_are_flaking)
+{
+    tally_t f, p;
+    DQ_REQUIRE(tall_tally(3, 8, 0.96, in_big_flakes, &f) == 0);
+    tally_t none = {0};
+    report("big flakes in fade", &f, &none);
+    DQ_REQUIRE(tall_tally(3, 8, 0.96, tall_wash_not_flakes, &p) == 0);
+    report("the faded wash around", &p, &none);
+    DQ_CHECK(f.flake >= f.n * 9 / 10);
+    DQ_CHECK(p.fade >= p.n * 7 / 10);
+    DQ_CHECK(p.flake <= f.n / 2);
+}
+
+/* A whole wash faded, its change growing with its coverage down the sheet: no step, no
+ * bounded region: fading, nothing flaking. */
+DQ_TEST(a_faded_wash_with_a_coverage_gradient_is_fading)
+{
+    tally_t p;
+    DQ_REQUIRE(tall_tally(2, 9, 1.03, in_tall_wash, &p) == 0);
+    tally_t none = {0};
+    report("faded gradient wash", &p, &none);
+    DQ_CHECK(p.fade >= p.n * 6 / 10);
+    DQ_CHECK(p.flake <= p.n / 50);
+}
+
 DQ_TEST(take_frees_the_captures_and_finds_the_same)
 {
     dq_raster_t ref = {0}, mov = {0}, ref2 = {0}, mov2 = {0};
