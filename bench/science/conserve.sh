@@ -15,7 +15,10 @@
 #    megapixels).
 # Parts (env): DQ_CONSERVE_SEEDS (default "1 2 3"), DQ_CONSERVE_WORKS (default all 16),
 # DQ_CONSERVE_SCALE (0.5), DQ_CONSERVE_SKIP_SPEED=1 (no 24000 x 2000 pair),
-# DQ_CONSERVE_SKIP_RESTORE=1 (no restoration / Telea: the slow part on handscrolls).
+# DQ_CONSERVE_SKIP_RESTORE=1 (no restoration / Telea: the slow part on handscrolls),
+# DQ_CONSERVE_GEN=DIR (keep the generated collections in DIR/s<seed> and reuse them when
+# present, e.g. to run two builds on the same pictures; the default is a temporary directory),
+# DQ_CONSERVE_MD=FILE (the table; default build/science/conserve.md).
 # Generation runs only the works asked for. Writes build/science/conserve.md and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,19 +28,19 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/dq_conserve_science.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p build/science
 export DQ_CONSERVE_SEEDS=${DQ_CONSERVE_SEEDS:-1 2 3}
-works=${DQ_CONSERVE_WORKS:-}
+export DQ_CONSERVE_GEN=${DQ_CONSERVE_GEN:-$tmp}
+gen=$DQ_CONSERVE_GEN
+works=${DQ_CONSERVE_WORKS:-DQ-2026-0001 DQ-2026-0002 DQ-2026-0003 DQ-2026-0004 DQ-2026-0005 DQ-2026-0006 DQ-2026-0007 DQ-2026-0008 DQ-2026-0009 DQ-2026-0010 DQ-2026-0011 DQ-2026-0012 DQ-2026-0013 DQ-2026-0014 DQ-2026-0015 DQ-2026-0016}
 for seed in $DQ_CONSERVE_SEEDS; do
-  if [ -z "$works" ]; then
-    "$bin" generate --out "$tmp/s$seed" --seed "$seed" --scale "${DQ_CONSERVE_SCALE:-0.5}" --quiet
-  else
-    for wk in $works; do
-      "$bin" generate --out "$tmp/s$seed" --seed "$seed" --scale "${DQ_CONSERVE_SCALE:-0.5}" --only "$wk" --quiet
-    done
-  fi
+  for wk in $works; do
+    [ -f "$gen/s$seed/$wk/truth/change_mask_all.png" ] ||
+      "$bin" generate --out "$gen/s$seed" --seed "$seed" --scale "${DQ_CONSERVE_SCALE:-0.5}" --only "$wk" --quiet
+  done
 done
 # the speed pair needs the benchmark scroll of seed 1
-if [ -z "${DQ_CONSERVE_SKIP_SPEED:-}" ] && [ ! -d "$tmp/s1/DQ-2026-0001" ]; then
-  "$bin" generate --out "$tmp/s1" --seed 1 --scale "${DQ_CONSERVE_SCALE:-0.5}" --only DQ-2026-0001 --quiet
+if [ -z "${DQ_CONSERVE_SKIP_SPEED:-}" ] && [ ! -f "$gen/s1/DQ-2026-0001/truth/change_mask_all.png" ]; then
+  "$bin" generate --out "$gen/s1" --seed 1 --scale "${DQ_CONSERVE_SCALE:-0.5}" --only DQ-2026-0001 --quiet
 fi
-/usr/bin/python3 bench/science/conserve_eval.py "$bin" "$tmp" build/science/conserve.md "${DQ_CONSERVE_SCALE:-0.5}"
-cat build/science/conserve.md
+md=${DQ_CONSERVE_MD:-build/science/conserve.md}
+/usr/bin/python3 bench/science/conserve_eval.py "$bin" "$tmp" "$md" "${DQ_CONSERVE_SCALE:-0.5}"
+cat "$md"

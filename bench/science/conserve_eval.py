@@ -9,6 +9,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 BIN, TMP, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+GEN = os.environ.get('DQ_CONSERVE_GEN') or TMP  # where the generated collections are (s<seed>)
 SCALE = sys.argv[4] if len(sys.argv) > 4 else '1'
 SKIP_RESTORE = bool(os.environ.get('DQ_CONSERVE_SKIP_RESTORE'))
 WORKS = os.environ.get('DQ_CONSERVE_WORKS', ' '.join('DQ-2026-%04d' % i for i in range(1, 17))).split()
@@ -59,7 +60,7 @@ rows, pooled, restore_rows, unrelated, control = [], {}, [], [], []
 
 
 def run_seed(seed):
-    base = os.path.join(TMP, 's%d' % seed)
+    base = os.path.join(GEN, 's%d' % seed)
     tp = {k: [0, 0, 0] for k in ('loss', 'flaking', 'fading')}
     for i, wid in enumerate(WORKS):
         T = os.path.join(base, wid, 'truth')
@@ -123,7 +124,7 @@ def run_seed(seed):
 def run_speed():
     global bw, bh, dtc, rssc, dtr, rssr, rc, rr, bigreg, big, cpuc, cpur, bigmask
     # speed on a 24000 x 2000 pair: the benchmark scroll's captures and masks upsampled to that
-    T = os.path.join(TMP, 's1', 'DQ-2026-0001', 'truth')
+    T = os.path.join(GEN, 's1', 'DQ-2026-0001', 'truth')
     UP = 24000.0 / json.load(open(os.path.join(T, 'truth.json')))['truth_size']['width']
     big = {}
     for f, interp in [('condition_2016.jpg', cv2.INTER_CUBIC), ('condition_2026.jpg', cv2.INTER_CUBIC),

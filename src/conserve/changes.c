@@ -172,35 +172,78 @@ static uint8_t median_u8(const uint64_t *hist, uint64_t n)
     return 255;
 }
 
+/* A quantile of a 256-bin histogram of n values. */
+static uint8_t quantile_u8(const uint64_t *hist, uint64_t n, double q)
+{
+    uint64_t acc = 0;
+    for (int v = 0; v < 256; v++) {
+        acc += hist[v];
+        if ((double)acc > q * (double)n)
+            return (uint8_t)v;
+    }
+    return 255;
+}
+
 /* The bare support colour on a grid of cell x cell cells: the cell's median, then three
  * rounds of "median of the pixels within 12 levels of the neighbourhood's median", so that
- * cells mostly covered by paint take the colour of the paper around them. */
-static float *support_grid(const dq_raster_t *ref, int gw, int gh, int cell)
+ * cells mostly covered by paint take the colour of the paper around them.
+ * The neighbourhood's median is taken over the cells that can be the support under this one:
+ * pigments absorb, so paint over a support is darker than it in every channel (linear
+ * mixing: support * (1 - c) + pigment * c; lead white, the exception, is near the paper's
+ * own colour), and a neighbour cell darker than this cell's own bright end (its upper
+ * quartile, less SUP_MARGIN, in any channel) is paint or another material, not its support.
+ * Without this a cluster of blossoms at the edge of a fan leaf (their cells covered by pink,
+ * their neighbourhood half the grey mount) took a pink-grey "support", and the paper bared by
+ * a flake there read as the lining, a loss (DQ-2026-0014: 692 of the 1125 flaking pixels at
+ * half size, seed 1). Neighbours within SUP_LINING of the lining are old losses, not support.
+ * Fewer than 3 such neighbours: all of them, as before. lining NULL: every neighbour. */
+#define SUP_MARGIN 6.0f
+#define SUP_LINING 12.0f
+static float *support_grid(const dq_raster_t *ref, int gw, int gh, int cell, const double *lining)
 {
     float *g = dq_xmalloc((size_t)gw * gh * 3 * sizeof(float));
     float *s = dq_xmalloc((size_t)gw * gh * 3 * sizeof(float));
+    float *up = dq_xmalloc((size_t)gw * gh * 3 * sizeof(float));
     for (int round = 0; round < 4; round++) {
         if (round > 0) {
-            /* 5x5 median of the cells, per channel */
+            /* 5x5 median of the cells that can be this cell's support, per channel */
             for (int cy = 0; cy < gh; cy++)
-                for (int cx = 0; cx < gw; cx++)
-                    for (int c = 0; c < 3; c++) {
-                        float v[25];
-                        int k = 0;
+                for (int cx = 0; cx < gw; cx++) {
+                    const float *uc = up + ((size_t)cy * gw + cx) * 3;
+                    float v[3][25];
+                    int k = 0, ka = 0;
+                    for (int pass = lining ? 0 : 1; pass < 2 && k < 3; pass++) {
+                        k = 0;
                         for (int dy = -2; dy <= 2; dy++)
                             for (int dx = -2; dx <= 2; dx++) {
                                 int yy = cy + dy, xx = cx + dx;
-                                if (yy >= 0 && yy < gh && xx >= 0 && xx < gw)
-                                    v[k++] = g[((size_t)yy * gw + xx) * 3 + c];
+                                if (yy < 0 || yy >= gh || xx < 0 || xx >= gw)
+                                    continue;
+                                const float *gn = g + ((size_t)yy * gw + xx) * 3;
+                                int near_lining = 1, below = 0;
+                                for (int c = 0; pass == 0 && c < 3; c++) {
+                                    below |= gn[c] < uc[c] - SUP_MARGIN;
+                                    near_lining &= fabsf(gn[c] - (float)lining[c]) <= SUP_LINING;
+                                }
+                                if (pass == 0 && (below || near_lining))
+                                    continue; /* pass 1: every neighbour */
+                                for (int c = 0; c < 3; c++)
+                                    v[c][k] = gn[c];
+                                k++;
                             }
-                        for (int i = 1; i < k; i++) /* insertion sort of <= 25 */
-                            for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-                                float t = v[j];
-                                v[j] = v[j - 1];
-                                v[j - 1] = t;
-                            }
-                        s[((size_t)cy * gw + cx) * 3 + c] = v[k / 2];
+                        ka = k;
                     }
+                    for (int c = 0; c < 3; c++) {
+                        float *vc = v[c];
+                        for (int i = 1; i < ka; i++) /* insertion sort of <= 25 */
+                            for (int j = i; j > 0 && vc[j - 1] > vc[j]; j--) {
+                                float t = vc[j];
+                                vc[j] = vc[j - 1];
+                                vc[j - 1] = t;
+                            }
+                        s[((size_t)cy * gw + cx) * 3 + c] = vc[ka / 2];
+                    }
+                }
         }
         for (int cy = 0; cy < gh; cy++)
             for (int cx = 0; cx < gw; cx++) {
@@ -220,10 +263,14 @@ static float *support_grid(const dq_raster_t *ref, int gw, int gh, int cell)
                     }
                 uint64_t area = (uint64_t)(y1 - cy * cell) * (uint64_t)(x1 - cx * cell);
                 float *gc = g + ((size_t)cy * gw + cx) * 3;
-                for (int c = 0; c < 3; c++)
+                for (int c = 0; c < 3; c++) {
                     gc[c] = round == 0 || 100 * n > 15 * area ? median_u8(hist[c], n) : sc[c];
+                    if (round == 0)
+                        up[((size_t)cy * gw + cx) * 3 + c] = quantile_u8(hist[c], n, 0.75);
+                }
             }
     }
+    free(up);
     free(s);
     return g;
 }
@@ -927,6 +974,97 @@ static void surround_flakes(const dq_raster_t *ref, const dq_raster_t *nrm, uint
     free(col);
 }
 
+/* ---------------------------------------------------------------- losses */
+
+/* Squared distance between two sRGB colours, one of them 8-bit. */
+static double dist2(const uint8_t *a, const double *b)
+{
+    double s = 0;
+    for (int c = 0; c < 3; c++)
+        s += (a[c] - b[c]) * (a[c] - b[c]);
+    return s;
+}
+
+/* Losses: the lining behind the painting shows through, i.e. the new colour q lands nearer the
+ * lining L than the bare support b and gets at least LOSS_WAY of the way from REF's p to L
+ * (in squared distance: a quarter). Three things decide whether q moved at all:
+ *  - per pixel, a change over Z_LOSS noise sigmas (most losses: paint or paper to the pale
+ *    lining is a jump of dozens of levels);
+ *  - else over the 3x3 window: on light paper the lining is only ~15-20 levels away
+ *    (DQ-2026-0011: the median new loss moved 6 sigmas, 81 % of them were missed), and
+ *    losses are blobs, not single pixels, so the 3x3 means of p and q must pass the same
+ *    tests (their noise: sigma / 3, doubled for JPEG's and the resampling's correlation of
+ *    neighbours) while the pixel itself still moved at least half way to the lining;
+ *  - and p must not be a loss already: a pixel whose REF colour is nearer the lining than the
+ *    support showed the lining in 2016 (an old loss, or the rim of one that the resampling
+ *    mixed with its surround), so a growing loss next to it changes its colour without being
+ *    a new loss there. On the captures' blurred rims this was most of the false losses (DQ-
+ *    2026-0013 loss F1 0.861 -> 0.922 at half size, seed 1).
+ * loss: 255 where lost (REF's frame); valid: 0 outside MOVING's footprint. */
+#define LOSS_WAY 0.25 /* squared distance to the lining over REF's, at most */
+#define LOSS_OWN 0.5  /* the same for the pixel itself when the 3x3 window decides */
+#define LOSS_CORR 2.0 /* 3x3 mean's sigma over sigma / 3: neighbours correlate (JPEG, resampling) */
+static void loss_test(const dq_raster_t *ref, const dq_raster_t *nrm, const uint8_t *valid,
+                      const float *sup, int gw, int gh, const double noise[3],
+                      const double lining[3], uint8_t *loss)
+{
+    int w = ref->w, h = ref->h;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!valid[i])
+                continue;
+            const uint8_t *p = ref->px + 3 * i, *q = nrm->px + 3 * i;
+            double z = 0, b[3];
+            for (int c = 0; c < 3; c++) {
+                double d = (q[c] - p[c]) / noise[c];
+                z += d * d;
+            }
+            double dln = dist2(q, lining), dlr = dist2(p, lining);
+            int own = z > Z_LOSS * Z_LOSS;
+            if (!own && !(dln < LOSS_OWN * dlr)) /* most pixels: no window, no support */
+                continue;
+            support_at(sup, gw, gh, x, y, b);
+            if (dln >= dist2(q, b) || dist2(p, b) > dlr)
+                continue; /* nearer the support than the lining now, or a loss already */
+            if (own) {
+                if (dln < LOSS_WAY * dlr)
+                    loss[i] = 255;
+                continue;
+            }
+            if (x < 1 || y < 1 || x >= w - 1 || y >= h - 1)
+                continue;
+            double pm[3] = {0, 0, 0}, qm[3] = {0, 0, 0}, zm = 0;
+            int nv = 0;
+            for (int yy = y - 1; yy <= y + 1; yy++)
+                for (int xx = x - 1; xx <= x + 1; xx++) {
+                    size_t j = (size_t)yy * w + xx;
+                    if (!valid[j])
+                        continue;
+                    for (int c = 0; c < 3; c++)
+                        pm[c] += ref->px[3 * j + c], qm[c] += nrm->px[3 * j + c];
+                    nv++;
+                }
+            if (nv < 9)
+                continue;
+            for (int c = 0; c < 3; c++) {
+                pm[c] /= nv, qm[c] /= nv;
+                double d = (qm[c] - pm[c]) / (LOSS_CORR * noise[c] / 3);
+                zm += d * d;
+            }
+            if (zm <= Z_LOSS * Z_LOSS)
+                continue;
+            double dlnm = 0, dlrm = 0, dbnm = 0;
+            for (int c = 0; c < 3; c++) {
+                dlnm += (qm[c] - lining[c]) * (qm[c] - lining[c]);
+                dlrm += (pm[c] - lining[c]) * (pm[c] - lining[c]);
+                dbnm += (qm[c] - b[c]) * (qm[c] - b[c]);
+            }
+            if (dlnm < dbnm && dlnm < LOSS_WAY * dlrm)
+                loss[i] = 255;
+        }
+}
+
 /* ---------------------------------------------------------------- the change map */
 
 /* The change map. own_ref / own_mov (NULL, or ref / mov themselves, then owned by this call)
@@ -1037,39 +1175,18 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
         out->lining[c] = nl ? median_u8(hlin[c], nl) : 255;
 
     int gw = w / CELL > 0 ? w / CELL : 1, gh = h / CELL > 0 ? h / CELL : 1;
-    sup = support_grid(ref, gw, gh, CELL);
+    sup = support_grid(ref, gw, gh, CELL, NULL);
     /* The same at 4x the cell (see decide_row: where paint fills the fine grid's whole
      * neighbourhood, 160 px, the fine grid takes the paint for the support). */
     int gw2 = w / (4 * CELL) > 0 ? w / (4 * CELL) : 1, gh2 = h / (4 * CELL) > 0 ? h / (4 * CELL) : 1;
-    sup2 = support_grid(ref, gw2, gh2, 4 * CELL);
+    sup2 = support_grid(ref, gw2, gh2, 4 * CELL, NULL);
+    float *lsup = support_grid(ref, gw, gh, CELL, out->lining);
 
     for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++)
         out->mask[k] = dq_xcalloc(n, 1);
     uint8_t *loss = out->mask[DQ_CONSERVE_LOSS];
-    /* Losses, per pixel: a big change that lands nearer the lining than the support and
-     * at least halves the distance to the lining. */
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * w + x;
-            if (!valid[i])
-                continue;
-            const uint8_t *p = ref->px + 3 * i, *q = nrm.px + 3 * i;
-            double z = 0, dln = 0, dlr = 0, dbn = 0, b[3];
-            for (int c = 0; c < 3; c++) {
-                double d = (q[c] - p[c]) / out->noise[c];
-                z += d * d;
-            }
-            if (z <= Z_LOSS * Z_LOSS) /* most pixels: no support look-up needed */
-                continue;
-            support_at(sup, gw, gh, x, y, b);
-            for (int c = 0; c < 3; c++) {
-                dln += (q[c] - out->lining[c]) * (q[c] - out->lining[c]);
-                dlr += (p[c] - out->lining[c]) * (p[c] - out->lining[c]);
-                dbn += (q[c] - b[c]) * (q[c] - b[c]);
-            }
-            if (dln < dbn && dln < 0.25 * dlr)
-                loss[i] = 255;
-        }
+    loss_test(ref, &nrm, valid, lsup, gw, gh, out->noise, out->lining, loss);
+    free(lsup);
     /* Keep 5x5 means clear of losses: dilate by 3 px (separable square). */
     {
         uint8_t *tmp = dq_xcalloc(n, 1);
