@@ -165,6 +165,9 @@ typedef struct {
      * capture file and of the change map, once known ("" before). */
     char cap_sha[65], map_sha[65];
     int noted_linked; /* the note says capture_linked */
+    /* The record once created ("c<n>", "" before): the note names it, since a baseline of an
+     * image already catalogued has no change map and no capture of its own to find it by. */
+    char rec_id[24];
 } build_t;
 
 static void progress(const build_t *b, const char *stage, int pct)
@@ -352,6 +355,8 @@ static char *work_text(const build_t *b)
         json_object_set_new(w, "map_sha256", json_string(b->map_sha));
     if (b->layer_key)
         json_object_set_new(w, "layers", json_string(b->layer_key));
+    if (b->rec_id[0])
+        json_object_set_new(w, "record", json_string(b->rec_id));
     char *t = json_dumps(w, JSON_COMPACT);
     json_decref(w);
     return t;
@@ -617,6 +622,7 @@ int dq_condrec_changes_remove(dq_catalog_t *cat, dq_blob_t *store, const char *k
 
 typedef struct {
     const char *relic, *capture, *map, *cap_sha, *map_sha, *layers;
+    const char *record; /* the record created, once the note names it; else NULL */
     int capture_new, capture_linked;
 } work_t;
 
@@ -750,7 +756,9 @@ static int unlink_ours(dq_catalog_t *cat, const work_t *w, const dq_actor_t *who
 }
 
 /* The records of the relic that are the job's: the one whose change map is the job's, or
- * (a capture the job ingested under its own new id) whose first image is that capture. */
+ * (a capture the job ingested under its own new id) whose first image is that capture, or the
+ * one the note names (a record's id may be given again after a delete, so only while its
+ * first image is still the job's capture). */
 static void remove_records(dq_catalog_t *cat, const work_t *w, const dq_actor_t *who)
 {
     dq_buf_t l = {0};
@@ -768,8 +776,10 @@ static void remove_records(dq_catalog_t *cat, const work_t *w, const dq_actor_t 
             json_object_get(json_object_get(r, "changes"), "map_image"));
         const char *first = json_string_value(json_array_get(json_object_get(r, "images"), 0));
         const char *rid = json_string_value(json_object_get(r, "id"));
+        int named = w->record && strcmp(rid ? rid : "", w->record) == 0 && first &&
+                    strcmp(first, w->capture) == 0;
         if (!rid || !((map && strcmp(map, w->map) == 0) ||
-                      (w->capture_new && first && strcmp(first, w->capture) == 0)))
+                      (w->capture_new && first && strcmp(first, w->capture) == 0) || named))
             continue;
         if (dq_catalog_condition_delete(cat, w->relic, rid, -1, who, &e) < 0)
             dq_log(DQ_LOG_WARN, "condrec", "undo: record %s: %s", rid, e.msg);
@@ -790,6 +800,7 @@ int dq_condrec_undo(dq_catalog_t *cat, dq_blob_t *store, const dq_actor_t *who,
         .cap_sha = json_string_value(json_object_get(j, "capture_sha256")),
         .map_sha = json_string_value(json_object_get(j, "map_sha256")),
         .layers = json_string_value(json_object_get(j, "layers")),
+        .record = json_string_value(json_object_get(j, "record")),
         .capture_new = json_is_true(json_object_get(j, "capture_new")),
         .capture_linked = json_is_true(json_object_get(j, "capture_linked")),
     };
@@ -1014,18 +1025,22 @@ int dq_condrec_build(dq_catalog_t *cat, const dq_condrec_opts_t *o, dq_buf_t *ou
             dq_log(DQ_LOG_WARN, "condrec", "record refused: %.*s", (int)fe.len, fe.data);
         goto out;
     }
-    if (o->finish) {
+    {
         json_t *r = json_loadb(out->data, out->len, 0, NULL);
-        char rid[24];
-        snprintf(rid, sizeof(rid), "%s", r ? json_string_value(json_object_get(r, "id")) : "");
+        const char *rid = r ? json_string_value(json_object_get(r, "id")) : NULL;
+        snprintf(b.rec_id, sizeof(b.rec_id), "%s", rid ? rid : "");
         json_decref(r);
-        if (o->finish(o->finish_ud, rid, err) < 0) {
-            dq_err_t e = {0};
-            if (dq_catalog_condition_delete(cat, o->relic_id, rid, -1, o->who, &e) < 0)
-                dq_log(DQ_LOG_WARN, "condrec", "undo: record %s: %s", rid, e.msg);
-            dq_buf_reset(out);
-            goto out;
-        }
+    }
+    /* The note names the record at once: a job that dies from here on is undone by another
+     * server with it (a baseline of a catalogued image is found by nothing else). A note
+     * refused (the job was judged failed meanwhile) undoes the build, record included. */
+    if (note_work(&b, err) < 0) {
+        dq_buf_reset(out);
+        goto out;
+    }
+    if (o->finish && o->finish(o->finish_ud, b.rec_id, err) < 0) {
+        dq_buf_reset(out); /* the undo below removes the record the note names */
+        goto out;
     }
     progress(&b, "done", 100);
     rc = 0;
