@@ -851,6 +851,15 @@ int dq_catalog_condition_date_ok(const char *s);
 /* {"relic_id", "items": [record, ...]} in date order (then id), as who may see them. */
 int dq_catalog_condition_list(dq_catalog_t *cat, const char *relic_id, const dq_actor_t *who,
                               dq_buf_t *out, dq_err_t *err);
+/* Every condition record of every relic, in (relic_id, id) order, with no visibility filter
+ * (maintenance commands only: `danqing fixity --adopt-layers`); row->doc borrowed for the
+ * callback, which runs inside a read transaction (copy out, do no I/O). 0, or -1 with err. */
+int dq_catalog_condition_each(dq_catalog_t *cat, dq_condition_cb cb, void *ud, dq_err_t *err);
+/* Every relic's image links of role (exact; e.g. "restoration"), no visibility filter, as
+ * dq_catalog_condition_each. Strings borrowed for the callback. 0, or -1 with err. */
+typedef int (*dq_role_link_cb)(void *ud, const char *relic_id, const char *image_id);
+int dq_catalog_role_links(dq_catalog_t *cat, const char *role, dq_role_link_cb cb, void *ud,
+                          dq_err_t *err);
 /* ======== end condition records ======== */
 
 /* ======== condition jobs (condition_job.c; issue 12 with issue 15's several servers) ======== */

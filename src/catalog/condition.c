@@ -599,3 +599,38 @@ out:
     free(g.open);
     return rc;
 }
+
+/* ---------------------------------------------------------------- maintenance walks */
+
+int dq_catalog_condition_each(dq_catalog_t *cat, dq_condition_cb cb, void *ud, dq_err_t *err)
+{
+    read_t r = {.be = dq_catalog_backend(cat), .relic_id = NULL, .cb = cb, .ud = ud};
+    return dq_catalog_read(cat, read_txn, &r, err);
+}
+
+typedef struct {
+    const dq_store_backend_t *be;
+    const char *role;
+    dq_role_link_cb cb;
+    void *ud;
+} links_t;
+
+static int link_pass(void *ud, const char *relic_id, int restricted, const char *image_id)
+{
+    links_t *l = ud;
+    (void)restricted;
+    return l->cb(l->ud, relic_id, image_id);
+}
+
+static int links_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
+{
+    links_t *l = ud;
+    return l->be->conditions->role_links(t, NULL, l->role, link_pass, l, err);
+}
+
+int dq_catalog_role_links(dq_catalog_t *cat, const char *role, dq_role_link_cb cb, void *ud,
+                          dq_err_t *err)
+{
+    links_t l = {.be = dq_catalog_backend(cat), .role = role, .cb = cb, .ud = ud};
+    return dq_catalog_read(cat, links_txn, &l, err);
+}

@@ -600,7 +600,8 @@ typedef struct dq_store_condition_ops {
     /* One record (cb once) or 1 unknown. */
     int (*get)(dq_store_txn_t *txn, const char *relic_id, int64_t id, dq_condition_cb cb,
                void *ud, dq_err_t *err);
-    /* The relic's records in (date, id) order; visibility is the caller's. */
+    /* The relic's records in (date, id) order (relic_id NULL: every relic's, in (relic_id, id)
+     * order); visibility is the caller's. */
     int (*list)(dq_store_txn_t *txn, const char *relic_id, dq_condition_cb cb, void *ud,
                 dq_err_t *err);
     /* The published records of relic_id (NULL: of every relic), for the image map's

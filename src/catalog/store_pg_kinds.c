@@ -473,6 +473,9 @@ static int cond_list(dq_store_txn_t *t, const char *relic_id, dq_condition_cb cb
 {
     pg_params_t p = {0};
     cond_walk_t w = {cb, ud, 0};
+    if (!relic_id) /* every relic's (fixity --adopt-layers) */
+        return dq_pg_walk(t, "SELECT " COND_COLS " FROM condition_records ORDER BY relic_id, id",
+                          NULL, cond_row, &w, err);
     dq_pg_p_text(&p, relic_id);
     return dq_pg_walk(t,
                       "SELECT " COND_COLS " FROM condition_records WHERE relic_id = $1"

@@ -169,12 +169,15 @@ static int cond_list(dq_store_txn_t *t, const char *relic_id, dq_condition_cb cb
 {
     int n = 0;
     sqlite3_stmt *st = dq_sq_stmt(t,
-                                  "SELECT " COLS " FROM condition_records WHERE relic_id = ?1"
-                                  " ORDER BY date, id",
+                                  relic_id ? "SELECT " COLS " FROM condition_records"
+                                             " WHERE relic_id = ?1 ORDER BY date, id"
+                                           : "SELECT " COLS " FROM condition_records"
+                                             " ORDER BY relic_id, id",
                                   err);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
+    if (relic_id)
+        sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
     return walk(t, st, cb, ud, &n, err);
 }
 

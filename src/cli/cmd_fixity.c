@@ -12,6 +12,11 @@
  * were kept are checked for presence only), and every derived-layer file whose SHA-256 the
  * catalog keeps (migration 29: a condition record's change files, a restoration's files),
  * one line per folder.
+ * `--adopt-layers` first records the checksums of the layer files that were written before the
+ * catalog kept them (before migration 29): only files that an existing condition record
+ * (changes.layers) or restoration link (role "restoration") names, never what a listing of
+ * the store finds, hashed as they are now (adoption trusts the bytes present at adoption
+ * time: docs/deploy.md).
  */
 #include "cli.h"
 
@@ -23,6 +28,7 @@
 #include "blob/blob.h"
 #include "catalog/catalog.h"
 #include "cli/spectral_stack.h"
+#include "condrec/condrec.h"
 #include "image/image.h"
 
 typedef struct {
@@ -218,21 +224,136 @@ static int check_layer_files(dq_catalog_t *cat, fixity_t *f, dq_err_t *err)
     return rc;
 }
 
+/* ---------------------------------------------------------------- adopting older layers */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} keys_t;
+
+static void keys_add(keys_t *k, char *key)
+{
+    if (k->n == k->cap) {
+        k->cap = k->cap ? 2 * k->cap : 16;
+        k->v = dq_xrealloc(k->v, k->cap * sizeof(*k->v));
+    }
+    k->v[k->n++] = key;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A record's change files: the layers key its changes name, when it is the key such a record
+ * may name for its capture (the JSON is writable by conservators: nothing else is trusted). */
+static int named_by_record(void *ud, const dq_condition_row_t *row)
+{
+    json_t *doc = json_loads(row->doc, 0, NULL);
+    json_t *ch = json_object_get(doc, "changes");
+    const char *key = json_string_value(json_object_get(ch, "layers"));
+    const char *f;
+    if (dq_condrec_changes_key_ok(key, json_string_value(json_object_get(ch, "capture_image"))))
+        for (size_t i = 0; (f = dq_condrec_changes_file_name(i)) != NULL; i++)
+            keys_add(ud, dq_xasprintf("%s/%s", key, f));
+    json_decref(doc);
+    return 0;
+}
+
+/* A restoration link names image "<image>.restoration", whose files are layers/<image>/. */
+static int named_by_link(void *ud, const char *relic_id, const char *image_id)
+{
+    (void)relic_id;
+    size_t n = strlen(image_id), sl = strlen(".restoration");
+    const char *f;
+    if (n <= sl || strcmp(image_id + n - sl, ".restoration") != 0)
+        return 0;
+    for (size_t i = 0; (f = dq_condrec_restoration_file_name(i)) != NULL; i++) {
+        char *key = dq_xasprintf("layers/%.*s/%s", (int)(n - sl), image_id, f);
+        if (dq_blob_key_ok(key))
+            keys_add(ud, key);
+        else
+            free(key);
+    }
+    return 0;
+}
+
+/* Records the SHA-256 of every named layer file that has no checksum row yet, read from the
+ * store as it is now. Prints one line per file adopted or missing, and a summary. */
+static int adopt_layers(dq_catalog_t *cat, dq_blob_t *store, dq_err_t *err)
+{
+    keys_t named = {0};
+    lf_vec_t have = {0};
+    int rc = -1, n_adopted = 0, n_missing = 0, n_kept = 0;
+    if (dq_catalog_condition_each(cat, named_by_record, &named, err) < 0 ||
+        dq_catalog_role_links(cat, "restoration", named_by_link, &named, err) < 0 ||
+        dq_catalog_layer_file_list(cat, lf_collect, &have, err) < 0)
+        goto out;
+    if (named.n > 1) /* (qsort and bsearch want a non-NULL array even when empty) */
+        qsort(named.v, named.n, sizeof(*named.v), key_cmp);
+    if (have.n > 1)
+        qsort(have.keys, have.n, sizeof(*have.keys), key_cmp);
+    for (size_t i = 0; i < named.n; i++) {
+        if (i > 0 && strcmp(named.v[i], named.v[i - 1]) == 0)
+            continue; /* named twice (two records of one capture) */
+        if (have.n && bsearch(&named.v[i], have.keys, have.n, sizeof(*have.keys), key_cmp)) {
+            n_kept++; /* checked against the checksum taken when it was put */
+            continue;
+        }
+        char hex[65];
+        uint64_t size = 0;
+        dq_err_t e = {0};
+        if (dq_blob_sha256(store, named.v[i], hex, &size, &e) < 0) {
+            if (e.code != DQ_ENOTFOUND) {
+                *err = e;
+                goto out;
+            }
+            printf("adopt MISSING %s (named, not in the store: nothing recorded)\n", named.v[i]);
+            n_missing++;
+            continue;
+        }
+        if (dq_catalog_layer_file_put(cat, named.v[i], hex, size, err) < 0)
+            goto out;
+        printf("adopt %s %s %llu\n", named.v[i], hex, (unsigned long long)size);
+        n_adopted++;
+    }
+    printf("adopted %d layer file%s (%d already recorded, %d named but missing)\n", n_adopted,
+           n_adopted == 1 ? "" : "s", n_kept, n_missing);
+    fflush(stdout);
+    rc = 0;
+out:
+    for (size_t i = 0; i < named.n; i++)
+        free(named.v[i]);
+    free(named.v);
+    for (size_t i = 0; i < have.n; i++)
+        free(have.keys[i]);
+    free(have.keys);
+    free(have.v);
+    return rc;
+}
+
 int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
 {
     if (dq_cli_wants_help(argc, argv)) {
-        printf("usage: danqing fixity [--id IMAGE_ID]\n\n"
+        printf("usage: danqing fixity [--id IMAGE_ID | --adopt-layers]\n\n"
                "Re-computes the SHA-256 of every stored master and pyramid (or of one image)\n"
                "and of every spectral capture's bands and derived layers, and of condition\n"
                "change files and restorations (layers/), and compares them with the catalog.\n"
                "Prints one line per image, capture and layer folder (ok, MISMATCH or\n"
-               "MISSING) and a summary; exits 1 when anything does not match.\n\n");
+               "MISSING) and a summary; exits 1 when anything does not match.\n\n"
+               "--adopt-layers  first record the SHA-256 of change files and restorations\n"
+               "                written before the catalog kept them (migration 29): only\n"
+               "                files a condition record or restoration link names, hashed\n"
+               "                as they are now (it trusts the bytes present at adoption).\n\n");
         dq_config_help(stdout);
         return 0;
     }
     const char *id = NULL;
+    int adopt = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--id") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--adopt-layers") == 0) {
+            adopt = 1;
+        } else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc) {
             id = argv[++i];
         } else if (strncmp(argv[i], "--id=", 5) == 0) {
             id = argv[i] + 5;
@@ -240,6 +361,10 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
             fprintf(stderr, "danqing fixity: unexpected argument '%s'\n", argv[i]);
             return 2;
         }
+    }
+    if (adopt && id) {
+        fprintf(stderr, "danqing fixity: --adopt-layers checks the whole catalog: no --id\n");
+        return 2;
     }
     dq_err_t err = {0};
     int rc = 1, n_rec = 0;
@@ -265,6 +390,8 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
     if (n_rec)
         fprintf(stderr, "danqing fixity: took back %d interrupted spectral add%s\n", n_rec,
                 n_rec == 1 ? "" : "s");
+    if (adopt && adopt_layers(cat, f.store, &err) < 0)
+        goto out;
     if (id) {
         dq_image_rec_t rec;
         if (dq_catalog_image_get(cat, id, &rec, &err) < 0)

@@ -257,10 +257,10 @@ static int restore_relic(dq_config_t *cfg, const char *relic_id, const char *mas
     dq_image_rec_t lrec;
     if (dq_image_ingest(r.cat, &o, &lrec, &err) < 0)
         goto out;
-    static const char *const files[] = {"restoration.png", "mask.png", "restoration.json"};
-    for (size_t i = 0; i < DQ_ARRAY_LEN(files); i++) {
-        char *src = dq_xasprintf("%s/%s", dir, files[i]);
-        char *key = dq_xasprintf("layers/%s/%s", r.main, files[i]);
+    const char *f;
+    for (size_t i = 0; (f = dq_condrec_restoration_file_name(i)) != NULL; i++) {
+        char *src = dq_xasprintf("%s/%s", dir, f);
+        char *key = dq_xasprintf("layers/%s/%s", r.main, f);
         int prc = dq_condrec_put_layer_file(r.cat, r.store, key, src, &err);
         free(src);
         free(key);

@@ -117,6 +117,11 @@ int dq_condrec_changes_key_ok(const char *key, const char *capture_image);
 /* 1 when name is one of the files under that key: loss.png, flaking.png, fading.png,
  * changes.png, changes.json. */
 int dq_condrec_changes_file_ok(const char *name);
+/* The i-th of those names (static), NULL past the last: for walks over a record's files. */
+const char *dq_condrec_changes_file_name(size_t i);
+/* The i-th file a restoration keeps under layers/<image>/ (restoration.png, mask.png,
+ * restoration.json; static), NULL past the last. */
+const char *dq_condrec_restoration_file_name(size_t i);
 /* Removes key/<file> for each of those files from store (missing ones are fine) with its
  * checksum row (cat may be NULL: files only), and on a file store the then-empty
  * directories. 0, or -1 with err (the last failure; the others are still tried).

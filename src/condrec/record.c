@@ -527,6 +527,20 @@ int dq_condrec_changes_key_ok(const char *key, const char *capture_image)
     return ok;
 }
 
+const char *dq_condrec_changes_file_name(size_t i)
+{
+    return i < DQ_ARRAY_LEN(change_files) ? change_files[i] : NULL;
+}
+
+/* What `danqing restore --relic` puts under layers/<image>/ (cmd_restore.c writes these). */
+static const char *const restoration_files[] = {"restoration.png", "mask.png",
+                                                "restoration.json"};
+
+const char *dq_condrec_restoration_file_name(size_t i)
+{
+    return i < DQ_ARRAY_LEN(restoration_files) ? restoration_files[i] : NULL;
+}
+
 int dq_condrec_changes_file_ok(const char *name)
 {
     for (size_t i = 0; name && i < DQ_ARRAY_LEN(change_files); i++)

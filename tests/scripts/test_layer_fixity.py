@@ -70,9 +70,11 @@ def delete(base_url, path, token):
         return e.code
 
 
-def one(name, base, file_of, gen, relic_id):
+def one(name, base, file_of, gen, sql):
     """base: the common arguments (--data, --catalog, --store ...); file_of(key): the file
-    that holds key's bytes in this store (a data-directory file or an s3rver object)."""
+    that holds key's bytes in this store (a data-directory file or an s3rver object);
+    sql(statement): runs it on the catalog, the first column of the first row (or None)."""
+    relic_id = lambda: sql("SELECT id FROM relics")
     truth = os.path.join(gen, WORK, "truth")
     dq(["ingest", os.path.join(gen, WORK, "main.tif"), "--id", WORK], base, FAST)
     dq(["import", os.path.join(gen, "metadata.jsonl")], base, FAST)
@@ -92,6 +94,28 @@ def one(name, base, file_of, gen, relic_id):
     if not chg:
         return
     chg = chg[0]
+    # A catalog from before migration 29: the same files, no checksum rows. fixity cannot
+    # check them until `--adopt-layers` records what the record and the restoration link
+    # name (8 files), and nothing else: a stray file under layers/ stays unrecorded.
+    sql("DELETE FROM layer_files")
+    stray = os.path.join(gen, "stray.png")
+    with open(stray, "wb") as f:
+        f.write(b"not named by any record")
+    dq(["store", "put", "layers/stray/changes/loss.png", stray], base, FAST)
+    r = dq(["fixity"], base, check_rc=False)
+    check(r.returncode == 0 and "layer folder" not in r.stdout,
+          "%s: rows gone (a pre-29 catalog): fixity cannot see the layer files" % name,
+          r.stdout + r.stderr)
+    r = dq(["fixity", "--adopt-layers"], base, check_rc=False)
+    check(r.returncode == 0 and "adopted 8 layer files (0 already recorded, 0 named but "
+          "missing)" in r.stdout and "2 layer folders: 2 ok, 0 mismatch, 0 missing" in r.stdout
+          and "stray" not in r.stdout and
+          sql("SELECT count(*) FROM layer_files WHERE key LIKE 'layers/stray/%'") in (0, "0"),
+          "%s: fixity --adopt-layers records the 8 named files (not a stray one)" % name,
+          r.stdout + r.stderr)
+    r = dq(["fixity", "--adopt-layers"], base, check_rc=False)
+    check(r.returncode == 0 and "adopted 0 layer files (8 already recorded" in r.stdout,
+          "%s: adopting again records nothing" % name, r.stdout + r.stderr)
     flip(file_of(chg + "/changes.json"), 10)
     flip(file_of(res + "/mask.png"), 40)
     os.remove(file_of(chg + "/loss.png"))
@@ -143,9 +167,11 @@ def main():
         subprocess.run([FAST, "generate", "--out", gen, "--only", WORK, "--scale", "0.2",
                         "--quiet"], check=True, cwd=root, capture_output=True, timeout=600)
         data = os.path.join(tmp, "local")
-        one("SQLite, data directory", ["--data", data], lambda k: os.path.join(data, k), gen,
-            lambda: sqlite3.connect(os.path.join(data, "catalog.sqlite")).execute(
-                "SELECT id FROM relics").fetchone()[0])
+        def sq(stmt):
+            with sqlite3.connect(os.path.join(data, "catalog.sqlite")) as c:
+                row = c.execute(stmt).fetchone()
+            return row[0] if row else None
+        one("SQLite, data directory", ["--data", data], lambda k: os.path.join(data, k), gen, sq)
 
         have_pg = os.environ.get("DQ_TEST_PG_URL") or subprocess.run(
             [os.path.join(root, "tests/pg-cluster.sh"), "available"]).returncode == 0
@@ -170,8 +196,9 @@ def main():
                     "--store-cache", os.path.join(tmp, "cache")]
             one("PostgreSQL, S3", base, lambda k: os.path.join(s3.dir, BUCKET, "museum",
                                                               k + "._S3rver_object"), gen,
-                lambda: subprocess.run(["psql", "-X", "-tA", cat, "-c", "SELECT id FROM relics"],
-                                       capture_output=True, text=True).stdout.strip())
+                lambda stmt: (subprocess.run(["psql", "-X", "-tA", cat, "-c", stmt],
+                                             capture_output=True, text=True).stdout.strip()
+                              .splitlines() or [None])[0])
             check(not glob.glob(os.path.join(d2, "layers", "**", "*.png"), recursive=True),
                   "PostgreSQL, S3: no layer file in the node's data directory")
     finally:
