@@ -1003,7 +1003,7 @@ static double dist2(const uint8_t *a, const double *b)
  * loss: 255 where lost (REF's frame); valid: 0 outside MOVING's footprint. */
 #define LOSS_WAY 0.25 /* squared distance to the lining over REF's, at most */
 #define LOSS_OWN 0.5  /* the same for the pixel itself when the 3x3 window decides */
-#define LOSS_CORR 2.0 /* 3x3 mean's sigma over sigma / 3: neighbours correlate (JPEG, resampling) */
+#define LOSS_CORR 2.0 /* 3x3 mean's sigma over sigma / 3: JPEG and resampling correlate */
 static void loss_test(const dq_raster_t *ref, const dq_raster_t *nrm, const uint8_t *valid,
                       const float *sup, int gw, int gh, const double noise[3],
                       const double lining[3], uint8_t *loss)

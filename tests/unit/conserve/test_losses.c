@@ -98,7 +98,8 @@ static void paint(dq_raster_t *r, int scene, int state, double ox, double oy, ui
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             double u = x + ox, v = y + oy;
-            double t = 1 + 0.03 * sin(u * 0.7) * cos(v * 0.9) + 0.04 * sin(u * 0.05) * cos(v * 0.043);
+            double t =
+                1 + 0.03 * sin(u * 0.7) * cos(v * 0.9) + 0.04 * sin(u * 0.05) * cos(v * 0.043);
             double a = 0, col[3];
             for (int i = 0; i < 80; i++) {
                 double dx = u - dots[i][0], dy = v - dots[i][1];
@@ -213,8 +214,8 @@ DQ_TEST(grown_loss_marks_the_ring_not_the_old_loss)
     DQ_REQUIRE(tally(GROWN, grown_old, &old) == 0);
     DQ_REQUIRE(tally(GROWN, grown_ring, &ring) == 0);
     fprintf(stderr, "    grown loss: old %llu of %llu marked, ring %llu of %llu\n",
-            (unsigned long long)old.loss, (unsigned long long)old.n,
-            (unsigned long long)ring.loss, (unsigned long long)ring.n);
+            (unsigned long long)old.loss, (unsigned long long)old.n, (unsigned long long)ring.loss,
+            (unsigned long long)ring.n);
     DQ_CHECK(old.loss <= 0.02 * old.n); /* session 23: its blurred inner rim, 128 px (3 %) */
     DQ_CHECK(ring.loss >= 0.6 * ring.n);
 }
