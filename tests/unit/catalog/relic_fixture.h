@@ -10,7 +10,9 @@
 
 #include "catalog/catalog.h"
 
+#include <jansson.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,5 +82,41 @@ __attribute__((unused)) static char *fx_search(dq_catalog_t *c, const dq_relic_q
     }
     return dq_buf_steal(&out, NULL);
 }
+
+/* The accessions a search for text finds, sorted, space-separated (new string). */
+__attribute__((unused)) static char *fx_find_accessions(dq_catalog_t *c, const char *text)
+{
+    dq_relic_query_t q = fx_query(text);
+    q.sort = "accession";
+    dq_err_t err = {0};
+    char *r = fx_search(c, &q, &anon, &err);
+    if (!r)
+        fprintf(stderr, "search %s: %s\n", text, err.msg);
+    DQ_REQUIRE(r);
+    json_t *j = json_loads(r, 0, NULL);
+    free(r);
+    DQ_REQUIRE(j);
+    dq_buf_t b = {0};
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "items"), i, x)
+    {
+        if (b.len)
+            dq_buf_putc(&b, ' ');
+        dq_buf_puts(&b, json_string_value(json_object_get(x, "accession")));
+    }
+    json_decref(j);
+    return b.data ? dq_buf_steal(&b, NULL) : dq_xstrdup("");
+}
+
+/* Checks that a search for text finds exactly the accessions want, naming the query if not. */
+#define FX_EXPECT_FOUND(c, text, want)                                                             \
+    do {                                                                                           \
+        char *got_ = fx_find_accessions((c), (text));                                              \
+        if (strcmp(got_, (want)) != 0)                                                             \
+            fprintf(stderr, "    query %s: got [%s], want [%s]\n", (text), got_, (want));          \
+        DQ_CHECK_STR(got_, (want));                                                                \
+        free(got_);                                                                                \
+    } while (0)
 
 #endif
