@@ -574,22 +574,32 @@ static pin_t *pin_find(dq_blob_t *b, const char *key)
     return NULL;
 }
 
+/* The pin of key, made (zeroed; *added set when added is not NULL) when missing; the table is
+ * emptied first when full (pin_lock held). */
+static pin_t *pin_add(dq_blob_t *b, const char *key, int *added)
+{
+    pin_t *p = pin_find(b, key);
+    if (added)
+        *added = !p;
+    if (p)
+        return p;
+    if (b->n_pins >= PIN_MAX)
+        pins_clear(b);
+    size_t h = dq_hash64(key, strlen(key)) % PIN_BUCKETS;
+    p = dq_xcalloc(1, sizeof(*p));
+    p->key = dq_xstrdup(key);
+    p->next = b->pins[h];
+    b->pins[h] = p;
+    b->n_pins++;
+    return p;
+}
+
 void dq_blob_pin(dq_blob_t *b, const char *key, const char *sha256)
 {
     if (!b->pins || !key || !sha256 || strlen(sha256) != 64)
         return;
     pthread_mutex_lock(&b->pin_lock);
-    pin_t *p = pin_find(b, key);
-    if (!p) {
-        if (b->n_pins >= PIN_MAX)
-            pins_clear(b);
-        size_t h = dq_hash64(key, strlen(key)) % PIN_BUCKETS;
-        p = dq_xcalloc(1, sizeof(*p));
-        p->key = dq_xstrdup(key);
-        p->next = b->pins[h];
-        b->pins[h] = p;
-        b->n_pins++;
-    }
+    pin_t *p = pin_add(b, key, NULL);
     if (strcmp(p->sha, sha256) != 0) { /* other content now: its size and tag are asked again */
         memcpy(p->sha, sha256, 65);
         p->have = 0;
@@ -712,18 +722,10 @@ static void pin_learn(dq_blob_t *b, const char *key, uint64_t size, const char *
     if (!b->pins)
         return;
     pthread_mutex_lock(&b->pin_lock);
-    pin_t *p = pin_find(b, key);
-    if (!p) {
-        if (b->n_pins >= PIN_MAX)
-            pins_clear(b);
-        size_t h = dq_hash64(key, strlen(key)) % PIN_BUCKETS;
-        p = dq_xcalloc(1, sizeof(*p));
-        p->key = dq_xstrdup(key);
-        p->next = b->pins[h];
-        b->pins[h] = p;
-        b->n_pins++;
+    int added = 0;
+    pin_t *p = pin_add(b, key, &added);
+    if (added)
         p->once = 1;
-    }
     p->size = size;
     snprintf(p->tag, sizeof(p->tag), "%s", tag);
     p->have = 1;
