@@ -51,25 +51,35 @@ typedef struct {
     uint64_t n_regions, n_px; /* what was re-classed */
 } region_t;
 
+/* The four directions an edge pair is looked for in. */
+static const int EDGE_DIR[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+
+/* 1 when (x, y) of a region ends towards (dx, dy): the next 4 pixels outward are inside the
+ * image and unchanged, and the pixel 2 inward is inside the image; its pair is then REF (or the
+ * change) 2 px inside against 4 px outside. */
+static int edge_pair(const region_t *R, int x, int y, int dx, int dy)
+{
+    for (int s = 1; s <= 4; s++) {
+        int xx = x + s * dx, yy = y + s * dy;
+        if (xx < 0 || yy < 0 || xx >= R->w || yy >= R->h || R->changed[(size_t)yy * R->w + xx])
+            return 0;
+    }
+    int xi = x - 2 * dx, yi = y - 2 * dy;
+    return xi >= 0 && xi < R->w && yi >= 0 && yi < R->h;
+}
+
 /* The boundary's continuity: at every edge pixel of the region, in each of the four
  * directions where the region ends (the next 4 pixels outward unchanged), REF 2 px inside
  * against REF 4 px outside. The fraction of pairs within REG_SAME levels is how much of the
  * edge runs through one paint; *n_pairs how many pairs there were. */
 static double continuity(const region_t *R, const size_t *px, size_t n, uint64_t *n_pairs)
 {
-    static const int dir[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
     uint64_t same = 0, tot = 0;
     for (size_t k = 0; k < n; k++) {
         int x = (int)(px[k] % (size_t)R->w), y = (int)(px[k] / (size_t)R->w);
         for (int d = 0; d < 4; d++) {
-            int dx = dir[d][0], dy = dir[d][1], ok = 1;
-            for (int s = 1; s <= 4 && ok; s++) {
-                int xx = x + s * dx, yy = y + s * dy;
-                ok = xx >= 0 && yy >= 0 && xx < R->w && yy < R->h &&
-                     !R->changed[(size_t)yy * R->w + xx];
-            }
-            if (!ok || x - 2 * dx < 0 || x - 2 * dx >= R->w || y - 2 * dy < 0 ||
-                y - 2 * dy >= R->h)
+            int dx = EDGE_DIR[d][0], dy = EDGE_DIR[d][1];
+            if (!edge_pair(R, x, y, dx, dy))
                 continue;
             double in = luma5(R->rgb, R->w, R->h, x - 2 * dx, y - 2 * dy);
             double out = luma5(R->rgb, R->w, R->h, x + 4 * dx, y + 4 * dy);
@@ -173,7 +183,6 @@ static float *envelope(const region_t *R, int B, int gw, int gh)
 static void step_region(void *ud, const size_t *px, size_t n, int x0, int y0, int x1, int y1)
 {
     region_t *R = ud; /* here ->changed is the candidate mask */
-    static const int dir[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
     (void)x0, (void)y0, (void)x1, (void)y1;
     if ((double)n < REG_A_MIN * R->h * (double)R->h)
         return;
@@ -181,16 +190,10 @@ static void step_region(void *ud, const size_t *px, size_t n, int x0, int y0, in
     for (size_t k = 0; k < n; k++) {
         int x = (int)(px[k] % (size_t)R->w), y = (int)(px[k] / (size_t)R->w);
         for (int d = 0; d < 4; d++) {
-            int dx = dir[d][0], dy = dir[d][1], ok = 1;
-            for (int s = 1; s <= 4 && ok; s++) {
-                int xx = x + s * dx, yy = y + s * dy;
-                ok = xx >= 0 && yy >= 0 && xx < R->w && yy < R->h &&
-                     !R->changed[(size_t)yy * R->w + xx];
-            }
-            int xi = x - 2 * dx, yi = y - 2 * dy;
-            if (!ok || xi < 0 || xi >= R->w || yi < 0 || yi >= R->h)
+            int dx = EDGE_DIR[d][0], dy = EDGE_DIR[d][1];
+            if (!edge_pair(R, x, y, dx, dy))
                 continue;
-            int xo = x + 4 * dx, yo = y + 4 * dy;
+            int xi = x - 2 * dx, yi = y - 2 * dy, xo = x + 4 * dx, yo = y + 4 * dy;
             double cin = R->chg[(size_t)yi * R->w + xi] / CHG_UNIT;
             double cout = R->chg[(size_t)yo * R->w + xo] / CHG_UNIT;
             double din = luma5(R->rgb, R->w, R->h, xi, yi), dout = luma5(R->rgb, R->w, R->h, xo, yo);
