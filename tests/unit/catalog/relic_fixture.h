@@ -83,6 +83,21 @@ __attribute__((unused)) static char *fx_search(dq_catalog_t *c, const dq_relic_q
     return dq_buf_steal(&out, NULL);
 }
 
+/* The accessions of a search response's items, space-separated, in order (new string). */
+__attribute__((unused)) static char *fx_accessions(json_t *j)
+{
+    dq_buf_t b = {0};
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "items"), i, x)
+    {
+        if (b.len)
+            dq_buf_putc(&b, ' ');
+        dq_buf_puts(&b, json_string_value(json_object_get(x, "accession")));
+    }
+    return b.data ? dq_buf_steal(&b, NULL) : dq_xstrdup("");
+}
+
 /* The accessions a search for text finds, sorted, space-separated (new string). */
 __attribute__((unused)) static char *fx_find_accessions(dq_catalog_t *c, const char *text)
 {
@@ -96,17 +111,9 @@ __attribute__((unused)) static char *fx_find_accessions(dq_catalog_t *c, const c
     json_t *j = json_loads(r, 0, NULL);
     free(r);
     DQ_REQUIRE(j);
-    dq_buf_t b = {0};
-    size_t i;
-    json_t *x;
-    json_array_foreach(json_object_get(j, "items"), i, x)
-    {
-        if (b.len)
-            dq_buf_putc(&b, ' ');
-        dq_buf_puts(&b, json_string_value(json_object_get(x, "accession")));
-    }
+    char *a = fx_accessions(j);
     json_decref(j);
-    return b.data ? dq_buf_steal(&b, NULL) : dq_xstrdup("");
+    return a;
 }
 
 /* Checks that a search for text finds exactly the accessions want, naming the query if not. */

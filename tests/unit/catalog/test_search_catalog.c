@@ -64,26 +64,11 @@ static json_t *run(dq_catalog_t *c, dq_relic_query_t *q)
     return j;
 }
 
-/* The accessions of a result, space-separated, in order. */
-static char *accs(json_t *j)
-{
-    dq_buf_t b = {0};
-    size_t i;
-    json_t *x;
-    json_array_foreach(json_object_get(j, "items"), i, x)
-    {
-        if (b.len)
-            dq_buf_putc(&b, ' ');
-        dq_buf_puts(&b, json_string_value(json_object_get(x, "accession")));
-    }
-    return b.data ? dq_buf_steal(&b, NULL) : dq_xstrdup("");
-}
-
 static char *find(dq_catalog_t *c, const char *text)
 {
     dq_relic_query_t q = fx_query(text);
     json_t *j = run(c, &q);
-    char *a = accs(j);
+    char *a = fx_accessions(j);
     json_decref(j);
     return a;
 }
@@ -232,7 +217,7 @@ DQ_TEST(year_overlap_and_dynasty_default_years)
     q.year_from = 1100;
     q.year_to = 1200;
     json_t *j = run(c, &q);
-    char *a = accs(j);
+    char *a = fx_accessions(j);
     /* A001 is 1085–1145 (overlaps); A002 has no years but its dynasty (960–1127) stands in;
      * A004 southern_song 1127–1279 overlaps; A003 (1347) does not */
     DQ_CHECK(has(a, "A001") && has(a, "A002") && has(a, "A004") && !has(a, "A003"));
@@ -241,7 +226,7 @@ DQ_TEST(year_overlap_and_dynasty_default_years)
     q.year_from = 1346;
     q.year_to = 1346;
     j = run(c, &q);
-    a = accs(j);
+    a = fx_accessions(j);
     DQ_CHECK_STR(a, "");
     free(a);
     json_decref(j);
@@ -253,19 +238,19 @@ DQ_TEST(sorts)
     dq_catalog_t *c = collection();
     dq_relic_query_t q = fx_query(NULL);
     json_t *j = run(c, &q);
-    char *a = accs(j);
+    char *a = fx_accessions(j);
     DQ_CHECK_STR(a, "A001 A002 A003 A004 A005 A006");
     free(a);
     json_decref(j);
     q.sort = "date";
     j = run(c, &q);
-    a = accs(j);
+    a = fx_accessions(j);
     DQ_CHECK(strncmp(a, "A002 A001", 9) == 0); /* 960 (dynasty default), then 1085 */
     free(a);
     json_decref(j);
     q.sort = "-date";
     j = run(c, &q);
-    a = accs(j);
+    a = fx_accessions(j);
     DQ_CHECK(strncmp(a, "A006", 4) == 0); /* qing ends 1912 */
     free(a);
     json_decref(j);
@@ -298,7 +283,7 @@ static void page_walk(const char *sort, const char *text)
     do {
         q.cursor = cursor;
         json_t *j = run(c, &q);
-        char *a = accs(j);
+        char *a = fx_accessions(j);
         dq_buf_puts(&seen, a);
         dq_buf_putc(&seen, ' ');
         free(a);
