@@ -437,19 +437,8 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
 
 /* ---------------------------------------------------------------- transactions */
 
-/* Runs a transaction-control text (several statements allowed) on t's connection. */
-static int control(dq_store_txn_t *t, const char *sql, dq_err_t *err)
-{
-    if (dq_pg_sync(t, err) < 0)
-        return -1;
-    PGresult *r = check(t, PQexec(t->pc->conn, sql), "transaction", err);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
-/* control() for a text whose last statement gives one integer, into *v. */
+/* Runs a transaction-control text (several statements allowed) on t's connection; where v is
+ * not NULL, the integer its last statement gives goes into *v. */
 static int control_int(dq_store_txn_t *t, const char *sql, int64_t *v, dq_err_t *err)
 {
     if (dq_pg_sync(t, err) < 0)
@@ -457,9 +446,15 @@ static int control_int(dq_store_txn_t *t, const char *sql, int64_t *v, dq_err_t 
     PGresult *r = check(t, PQexec(t->pc->conn, sql), "transaction", err);
     if (!r)
         return -1;
-    *v = PQntuples(r) ? dq_pg_col_int(r, 0, 0) : 0;
+    if (v)
+        *v = PQntuples(r) ? dq_pg_col_int(r, 0, 0) : 0;
     PQclear(r);
     return 0;
+}
+
+static int control(dq_store_txn_t *t, const char *sql, dq_err_t *err)
+{
+    return control_int(t, sql, NULL, err);
 }
 
 /* ---------------------------------------------------------------- two-phase commit
