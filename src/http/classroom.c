@@ -32,6 +32,7 @@
 #define IDLE_US (12LL * 3600 * 1000000)
 #define TICK_MS 250
 #define PING_US (15LL * 1000000)
+#define KICK_TICKS 4 /* a second of ticks late before a kick (dq_http_stream_kick) */
 #define MAX_QUEUE (256u << 10) /* bytes a slow subscriber may have pending: then it is cut */
 
 typedef struct room room_t;
@@ -46,6 +47,8 @@ typedef struct sub {
     size_t off;
     int ended;  /* read() answers -1 once q is drained */
     int refs;   /* the connection's one + producers between queue and wake; reg->lock */
+    int late;   /* ticks in a row with unsent bytes or ended but open; reg->lock */
+    int kick;   /* the next wake resumes even a stream not marked waiting; reg->lock */
     struct sub *next;
 } sub_t;
 
@@ -211,8 +214,16 @@ static int collect(room_t *r, int teachers, sub_t ***out)
 
 static void wake_all(dq_classes_t *c, sub_t **v, int n)
 {
-    for (int i = 0; i < n; i++)
-        dq_http_stream_wake(&v[i]->st);
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&c->lock);
+        int kick = v[i]->kick;
+        v[i]->kick = 0;
+        pthread_mutex_unlock(&c->lock);
+        if (kick)
+            dq_http_stream_kick(&v[i]->st);
+        else
+            dq_http_stream_wake(&v[i]->st);
+    }
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < n; i++)
         sub_unref_locked(c, v[i]);
@@ -319,8 +330,14 @@ static void *tick(void *arg)
              * suspended does nothing (dq_http_stream_wake), so this costs one check per
              * subscriber per tick. */
             int n_late = 0;
-            for (sub_t *s = r->subs; s; s = s->next)
-                n_late += s->ended || s->q.len > s->off;
+            for (sub_t *s = r->subs; s; s = s->next) {
+                int late = s->ended || s->q.len > s->off;
+                n_late += late;
+                /* Late for a second: the wake alone may not reach it (dq_http_stream_kick). */
+                s->late = late ? s->late + 1 : 0;
+                if (s->late >= KICK_TICKS && s->late % KICK_TICKS == 0)
+                    s->kick = 1;
+            }
             if (n_late && !r->dirty && !ping) {
                 all = dq_xrealloc(all, ((size_t)n_all + (size_t)n_late + 1) * sizeof(*all));
                 for (sub_t *s = r->subs; s; s = s->next)

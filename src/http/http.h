@@ -124,6 +124,12 @@ struct dq_http_stream {
 void dq_http_stream_init(dq_http_stream_t *s);
 /* Resumes s's connection when it waits for data; thread-safe; a no-op once closed. */
 void dq_http_stream_wake(dq_http_stream_t *s);
+/* Resumes s's connection whether or not it is marked waiting; thread-safe; a no-op once
+ * closed. For a producer whose data has sat unread for a while: a resume that libmicrohttpd
+ * lost leaves the connection suspended with waiting already 0, which no wake can undo. On a
+ * connection that is not suspended, libmicrohttpd only cancels its next suspension, so the
+ * reader is asked once more. */
+void dq_http_stream_kick(dq_http_stream_t *s);
 struct dq_http_resp {
     int status;
     const char *content_type; /* static string or pointer into headers storage */

@@ -676,6 +676,16 @@ void dq_http_stream_wake(dq_http_stream_t *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+void dq_http_stream_kick(dq_http_stream_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->conn) {
+        s->waiting = 0;
+        MHD_resume_connection(s->conn);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* MHD's content reader for a stream answer. With nothing to send it suspends the connection
  * (microhttpd.h: the content reader callback is one of the two places where that is safe),
  * because returning 0 alone would make MHD call again at once, a busy loop. read() runs under
