@@ -1169,7 +1169,7 @@ int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err)
     return rc;
 }
 
-static int audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)
+int dq_pg_audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)
 {
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
@@ -1238,7 +1238,7 @@ static int audit_list(dq_store_txn_t *t, const char *object, int64_t before_seq,
 
 static const dq_store_audit_ops audit_ops = {
     .append = dq_pg_audit,
-    .max_seq = audit_max_seq,
+    .max_seq = dq_pg_audit_max_seq,
     .since = audit_since,
     .list = audit_list,
 };

@@ -217,6 +217,9 @@ int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const ch
 /* Writes the audit rows appended so far (seq max + 1, in order); 0 or -1. Every reader of
  * the audit table calls it first, and commit does. */
 int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err);
+/* The audit table's last seq as t sees it (0 when empty); a read transaction also keeps it as
+ * its snapshot's (t->audit_at, which store_pg_postings.c compares its bitmaps with). */
+int dq_pg_audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err);
 /* Appends v as one element of a PostgreSQL array literal under construction (NULL: NULL). */
 void dq_pg_array_add(dq_buf_t *b, const char *v);
 

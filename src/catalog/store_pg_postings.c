@@ -373,13 +373,11 @@ static int term_lexemes(const char *q, size_t n, dq_buf_t *lex)
  * read now. */
 static int snapshot_seq(dq_store_txn_t *t, int64_t *snap, dq_err_t *err)
 {
-    if (!t->has_audit_at) {
-        if (dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, &t->audit_at, err) < 0)
-            return -1;
-        t->has_audit_at = 1;
+    if (t->has_audit_at) {
+        *snap = t->audit_at;
+        return 0;
     }
-    *snap = t->audit_at;
-    return 0;
+    return dq_pg_audit_max_seq(t, snap, err);
 }
 
 /* Sets the bits of the ascending seqs[0..n) in the bitmap *w / *n_w (grown as needed). */
