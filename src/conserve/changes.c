@@ -397,8 +397,8 @@ static void erode(uint8_t *m, int w, int h, int r)
 }
 
 /* Dilates a 0/non-zero mask by r pixels (square) in place, with running counts: O(w h)
- * whatever r. */
-static void dilate_box(uint8_t *m, int w, int h, int r)
+ * whatever r (conserve_internal.h; classes.c uses it too). */
+void cv_dilate_box(uint8_t *m, int w, int h, int r)
 {
     uint8_t *t = dq_xcalloc((size_t)w * h, 1);
     int *cnt = dq_xcalloc((size_t)w, sizeof(int));
@@ -1065,6 +1065,18 @@ static void loss_test(const dq_raster_t *ref, const dq_raster_t *nrm, const uint
         }
 }
 
+/* The last word on the class where the pigment's colour is off the support's plane
+ * (classes.c, "the support plane"): a flake leaves bare support, fading leaves pigment. No
+ * plane (too few pixels can be support): the classes stay as they are. */
+static void plane_classes(const dq_raster_t *ref, const dq_raster_t *nrm, const double lining[3],
+                          uint8_t *fl, uint8_t *fa)
+{
+    double n[3];
+    uint64_t to_fl, to_fa;
+    if (cv_support_plane(ref->px, ref->w, ref->h, lining, n) == 0)
+        cv_plane_classes(ref->px, nrm->px, ref->w, ref->h, n, fl, fa, &to_fl, &to_fa);
+}
+
 /* ---------------------------------------------------------------- the change map */
 
 /* The change map. own_ref / own_mov (NULL, or ref / mov themselves, then owned by this call)
@@ -1225,7 +1237,7 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
     quiet = dq_xcalloc(n, 1);
     for (size_t i = 0; i < n; i++)
         quiet[i] = fl[i] | fa[i];
-    dilate_box(quiet, w, h, scale_r[N_SCALES - 1]);
+    cv_dilate_box(quiet, w, h, scale_r[N_SCALES - 1]);
     memset(fl, 0, n);
     memset(fa, 0, n);
     wash = dq_xcalloc(n, 1);
@@ -1239,6 +1251,7 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
     wash = NULL;
     surround_flakes(ref, &nrm, fl, fa, w, h);
     cv_region_classes(ref->px, nrm.px, w, h, fl, fa);
+    plane_classes(ref, &nrm, out->lining, fl, fa);
     for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++)
         for (size_t i = 0; i < n; i++)
             out->area[k] += out->mask[k][i] != 0;

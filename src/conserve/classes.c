@@ -7,8 +7,10 @@
  * stops at the edge of the paint or of the light; a flake is pigment coming off the support
  * in islands, and its edge runs through paint that stays intact. So a changed region of
  * bounded size whose boundary mostly lies inside the same, unchanged paint is flaking,
- * whatever its pixels said. This file only re-classes pixels changes.c already found; it
- * does not read or write files.
+ * whatever its pixels said. Where the pigment's colour stands off the plane that the bare
+ * support's colours span, the share of that colour left in 2026 has the last word (the support
+ * plane, below: flakes leave bare support, fading leaves pigment). This file only re-classes
+ * pixels changes.c already found; it does not read or write files.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -283,4 +285,291 @@ void cv_region_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, uin
     free(env);
     free(chg);
     free(changed);
+}
+
+/* ---------------------------------------------------------------- the support plane */
+
+/* Linear spectral unmixing with an abundance test (Keshava & Mustard 2002, "Spectral
+ * unmixing", IEEE Signal Processing Magazine 19(1)). In linear light a pixel of the paint
+ * layer is P = [S (1 - c) + c M] (1 - i) + i I: support S, pigment M at coverage c, ink I at
+ * density i (docs/generate.md). The bare support of a work varies in brightness (texture,
+ * exposure, the silk's weave) and along one hue line (fresh to aged, yellowing), so its
+ * colours span a plane through black in linear RGB, and that plane is the same over the whole
+ * work: it is measured once, from the pixels that are support, not from a local grid that a
+ * large painted area fills (a blue-green handscroll's grid took the paint for the support
+ * over whole mountains). Its unit normal n turns the test into one dot product: n . S = 0 for
+ * every support colour, so n . P = c (1 - i) n . (M - S) is the pigment's own share, whatever
+ * the support's brightness or tone, and the fraction of it left in 2026,
+ *   rho = n . P2026 / n . P2016,
+ * is 0 where the pigment came off (flaking: only support and ink remain) and stays well above
+ * 0 where it thinned (fading takes part of it). It needs no local support estimate, works for
+ * pigments lighter than the support as well as darker, and says nothing where the pigment lies
+ * on the plane itself (of the generator's pigments azurite, indigo and lead white nearly do;
+ * thin washes too: |n . P2016| under PL_Z noise sigmas), which keep the region rules' class.
+ * Ink is near-neutral and in the same proportion in both captures, so it moves rho little.
+ * PL_Z, PL_SURE, PL_RHO and PL_RHO_FADE were chosen on generated seeds 21 and 22 (half size, never
+ * evaluated) from a grid (Z 4-10, sure 0-4, rho 0.15-0.3, 0.25-0.35 for fading);
+ * docs/conservation.md "Session 25". */
+#define PL_SAMPLES 1000000 /* REF pixels that the plane fit looks at, at most */
+#define PL_DARK 0.3        /* the darkest share of REF (luma) is not support: paint, ink */
+#define PL_BRIGHT 0.75     /* the first plane: REF above this quantile of luma */
+#define PL_ITER 6          /* rounds of the fit: plane, residuals, inliers */
+#define PL_INLIER 3.0      /* inliers: within this many median residuals of the plane */
+#define PL_FLOOR 0.004     /* ... and at least this (sine of the angle to the plane) */
+#define PL_LINING 12.0     /* sRGB levels: REF pixels this near the lining are old losses */
+#define PL_Z 6.0           /* |n . P2016| in noise sigmas from which rho is trusted */
+#define PL_RHO 0.15        /* rho under this: the pigment is gone, flaking */
+#define PL_RHO_FADE 0.25   /* rho over this: pigment is left, fading */
+#define PL_SURE 1.0        /* noise sigmas between b and PL_RHO a for a decision */
+#define PL_CORE_R 3        /* px around a sure flake where no fading is decided */
+#define PL_NOISE_BINS 4000 /* histogram of |n . (P2026 - P2016)|, bins of PL_NOISE_W */
+#define PL_NOISE_W 2e-5
+
+/* The eigenvector of the smallest eigenvalue of a symmetric 3x3 matrix (cyclic Jacobi
+ * rotations; a is destroyed). */
+static void smallest_eigvec(double a[3][3], double v[3])
+{
+    double e[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+    for (int sweep = 0; sweep < 50; sweep++) {
+        double off = fabs(a[0][1]) + fabs(a[0][2]) + fabs(a[1][2]);
+        if (off < 1e-15 * (fabs(a[0][0]) + fabs(a[1][1]) + fabs(a[2][2])) + 1e-300)
+            break;
+        for (int p = 0; p < 2; p++)
+            for (int q = p + 1; q < 3; q++) {
+                if (fabs(a[p][q]) < 1e-300)
+                    continue;
+                double th = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+                double t = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1));
+                double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int k = 0; k < 3; k++) { /* A <- A J, then J^T A */
+                    double x = a[k][p], y = a[k][q];
+                    a[k][p] = c * x - s * y;
+                    a[k][q] = s * x + c * y;
+                }
+                for (int k = 0; k < 3; k++) {
+                    double x = a[p][k], y = a[q][k];
+                    a[p][k] = c * x - s * y;
+                    a[q][k] = s * x + c * y;
+                }
+                for (int k = 0; k < 3; k++) {
+                    double x = e[k][p], y = e[k][q];
+                    e[k][p] = c * x - s * y;
+                    e[k][q] = s * x + c * y;
+                }
+            }
+    }
+    int m = a[0][0] <= a[1][1] && a[0][0] <= a[2][2] ? 0 : a[1][1] <= a[2][2] ? 1 : 2;
+    for (int k = 0; k < 3; k++)
+        v[k] = e[k][m];
+}
+
+/* sRGB level -> linear light, for all 256 levels. */
+static void lin_table(double lt[256])
+{
+    for (int v = 0; v < 256; v++) {
+        double x = v / 255.0;
+        lt[v] = x <= 0.04045 ? x / 12.92 : pow((x + 0.055) / 1.055, 2.4);
+    }
+}
+
+/* Whether REF pixel p may be support at all: not in the darkest PL_DARK (luma under lcut),
+ * not within PL_LINING of the lining (lining NULL: no lining). */
+static int plane_candidate(const uint8_t *p, int lcut, const double *lining)
+{
+    if ((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000 < lcut)
+        return 0;
+    return !lining || fabs(p[0] - lining[0]) > PL_LINING || fabs(p[1] - lining[1]) > PL_LINING ||
+           fabs(p[2] - lining[2]) > PL_LINING;
+}
+
+/* |x . n| / |x|: the sine of the angle between colour x and the plane of normal n. */
+static double plane_residual(const double x[3], const double n[3])
+{
+    double len = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+    return len > 0 ? fabs(x[0] * n[0] + x[1] * n[1] + x[2] * n[2]) / len : 1;
+}
+
+/* The trimmed plane fit (see cv_support_plane) on REF's samples (every stride-th of np
+ * pixels) brighter than lcut (the first round: lbright), lining as for plane_candidate.
+ * n: the normal; *th: the last inlier threshold. 0, or -1 when too few candidates. */
+static int fit_plane(const uint8_t *ref, size_t np, size_t stride, const double lt[256], int lcut,
+                     int lbright, const double *lining, double n[3], double *th_out)
+{
+    /* Least squares of a plane through black (the smallest eigenvector of the scatter): first
+     * on the brightest quarter (the support is the lightest material of most works, and a
+     * large painted area must not pull the first plane: a sheet 62 % covered in green took a
+     * plane 32 degrees off), then on the inliers of the plane found (a trimmed fit: paint
+     * lies off the plane, support on it), the threshold PL_INLIER x the median residual of
+     * the previous round's inliers (the first round's: the bright quarter). */
+    double th = INFINITY;
+    for (int it = 0; it < PL_ITER; it++) {
+        if (it > 0) {
+            uint64_t hd[1000] = {0}, tot = 0, acc = 0;
+            for (size_t i = 0; i < np; i += stride) {
+                const uint8_t *p = ref + 3 * i;
+                if (!plane_candidate(p, it == 1 ? lbright : lcut, lining))
+                    continue;
+                double x[3] = {lt[p[0]], lt[p[1]], lt[p[2]]}, d = plane_residual(x, n);
+                if (d >= th)
+                    continue;
+                int b = (int)(d / 2e-4); /* bins of 2e-4 */
+                hd[b < 999 ? b : 999]++;
+                tot++;
+            }
+            int b = 0;
+            while (b < 999 && 2 * (acc + hd[b]) <= tot)
+                acc += hd[b++];
+            double med = (b + 0.5) * 2e-4;
+            th = PL_INLIER * med > PL_FLOOR ? PL_INLIER * med : PL_FLOOR;
+        }
+        double s[3][3] = {{0}};
+        uint64_t ns = 0;
+        for (size_t i = 0; i < np; i += stride) {
+            const uint8_t *p = ref + 3 * i;
+            if (!plane_candidate(p, it ? lcut : lbright, lining))
+                continue;
+            double x[3] = {lt[p[0]], lt[p[1]], lt[p[2]]};
+            if (it > 0 && plane_residual(x, n) >= th)
+                continue;
+            for (int a = 0; a < 3; a++)
+                for (int c = 0; c < 3; c++)
+                    s[a][c] += x[a] * x[c];
+            ns++;
+        }
+        if (ns < 100)
+            return -1;
+        smallest_eigvec(s, n);
+    }
+    *th_out = th;
+    return 0;
+}
+
+int cv_support_plane(const uint8_t *ref, int w, int h, const double lining[3], double n[3])
+{
+    size_t np = (size_t)w * h, stride = np > PL_SAMPLES ? np / PL_SAMPLES : 1;
+    double lt[256];
+    lin_table(lt);
+    /* the luma below which REF is too dark to be support (8-bit Rec. 601 histogram) */
+    uint64_t hl[256] = {0}, nh = 0;
+    for (size_t i = 0; i < np; i += stride) {
+        const uint8_t *p = ref + 3 * i;
+        hl[(299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000]++;
+        nh++;
+    }
+    int lcut = 0, lbright = 0;
+    for (uint64_t acc = 0; lcut < 255 && (double)(acc + hl[lcut]) <= PL_DARK * (double)nh; lcut++)
+        acc += hl[lcut];
+    for (uint64_t acc = 0; lbright < 255 && (double)(acc + hl[lbright]) <= PL_BRIGHT * (double)nh;
+         lbright++)
+        acc += hl[lbright];
+    /* Old losses show the lining, a second bright material (a work with many of them took a
+     * plane 20 degrees off without this); but where the lining is close to the paper's own
+     * colour, leaving out what is near it leaves out the paper. So both fits, and the plane
+     * that more of REF's candidates lie on wins. */
+    double na[3], nb[3], tha = 0, thb = 0;
+    int ra = fit_plane(ref, np, stride, lt, lcut, lbright, NULL, na, &tha);
+    int rb = lining ? fit_plane(ref, np, stride, lt, lcut, lbright, lining, nb, &thb) : -1;
+    if (ra < 0 && rb < 0)
+        return -1;
+    if (ra == 0 && rb == 0) {
+        double th = tha < thb ? tha : thb; /* the tighter: a loose plane counts everything */
+        uint64_t ca = 0, cb = 0;
+        for (size_t i = 0; i < np; i += stride) {
+            const uint8_t *p = ref + 3 * i;
+            if (!plane_candidate(p, lcut, NULL))
+                continue;
+            double x[3] = {lt[p[0]], lt[p[1]], lt[p[2]]};
+            ca += plane_residual(x, na) < th;
+            cb += plane_residual(x, nb) < th;
+        }
+        ra = cb > ca ? -1 : 0;
+    }
+    memcpy(n, ra == 0 ? na : nb, sizeof(na));
+    return 0;
+}
+
+/* n . (3x3 mean of img around (x, y)) in linear light (clamped at the image's edge): the 3x3
+ * mean keeps a flake's core apart from its rim and lowers the JPEG noise. */
+static double plane_dot3(const uint8_t *img, int w, int h, const double lt[256], const double n[3],
+                         int x, int y)
+{
+    double s = 0;
+    for (int dy = -1; dy <= 1; dy++) {
+        int yy = y + dy < 0 ? 0 : y + dy >= h ? h - 1 : y + dy;
+        for (int dx = -1; dx <= 1; dx++) {
+            int xx = x + dx < 0 ? 0 : x + dx >= w ? w - 1 : x + dx;
+            const uint8_t *p = img + ((size_t)yy * w + xx) * 3;
+            s += n[0] * lt[p[0]] + n[1] * lt[p[1]] + n[2] * lt[p[2]];
+        }
+    }
+    return s / 9;
+}
+
+void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, const double n[3],
+                      uint8_t *fl, uint8_t *fa, uint64_t *n_flake, uint64_t *n_fade)
+{
+    size_t np = (size_t)w * h, stride = np > PL_SAMPLES ? np / PL_SAMPLES : 1;
+    double lt[256];
+    lin_table(lt);
+    *n_flake = *n_fade = 0;
+    /* The noise of n . P, robust: the median |n . (P2026 - P2016)| of the 3x3 means over
+     * unchanged pixels (the few outside MOVING's footprint or in losses are outliers). */
+    uint32_t *hn = dq_xcalloc(PL_NOISE_BINS, sizeof(uint32_t));
+    uint64_t tot = 0, acc = 0;
+    for (size_t i = 0; i < np; i += stride) {
+        if (fl[i] | fa[i])
+            continue;
+        int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
+        double d = plane_dot3(nrm, w, h, lt, n, x, y) - plane_dot3(ref, w, h, lt, n, x, y);
+        int b = (int)(fabs(d) / PL_NOISE_W);
+        hn[b < PL_NOISE_BINS - 1 ? b : PL_NOISE_BINS - 1]++;
+        tot++;
+    }
+    int b = 0;
+    while (b < PL_NOISE_BINS - 1 && 2 * (acc + hn[b]) <= tot)
+        acc += hn[b++];
+    free(hn);
+    double sigma = 1.4826 * (b + 0.5) * PL_NOISE_W;
+    /* Two passes: the sure flakes first (their cores), then the rest, so that the rim of a
+     * small flake, whose 3x3 mean (and the resampling's blur) keeps some of the paint around
+     * it, is not turned to fading next to a flake's core: within PL_CORE_R of a sure flake
+     * only flaking may be decided. */
+    uint8_t *core = dq_xcalloc(np, 1);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            cv_dilate_box(core, w, h, PL_CORE_R);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                size_t i = (size_t)y * w + x;
+                if (!(fl[i] | fa[i]))
+                    continue;
+                double a = plane_dot3(ref, w, h, lt, n, x, y);
+                if (fabs(a) <= PL_Z * sigma)
+                    continue; /* the pigment lies on the support's plane: no say */
+                double b = plane_dot3(nrm, w, h, lt, n, x, y), rho = b / a;
+                if (rho >= 1)
+                    continue; /* moved away from the support: not a loss of pigment */
+                /* Only a sure decision overrides: b stands off the line rho = PL_RHO (towards
+                 * flaking) or rho = PL_RHO_FADE (towards fading) by PL_SURE noise sigmas
+                 * (single capture: sigma / sqrt 2 each for a and b). In between, and near
+                 * either line, the pixel keeps the class the regions gave it. */
+                double t = rho < PL_RHO ? PL_RHO : rho > PL_RHO_FADE ? PL_RHO_FADE : -1;
+                if (t < 0 || fabs(b - t * a) <= PL_SURE * sigma / M_SQRT2 * sqrt(1 + t * t))
+                    continue;
+                int flake = rho < PL_RHO;
+                if (pass == 0) {
+                    core[i] |= flake;
+                    continue;
+                }
+                if (!flake && core[i])
+                    continue;
+                if (flake && !fl[i])
+                    ++*n_flake;
+                if (!flake && !fa[i])
+                    ++*n_fade;
+                fl[i] = flake ? 255 : 0;
+                fa[i] = flake ? 0 : 255;
+            }
+    }
+    free(core);
 }
