@@ -160,19 +160,19 @@ DQ_TEST(a_faded_blue_green_block_is_fading)
  * fading, whichever class it had; a pigment on the support's plane keeps its class. */
 DQ_TEST(rho_decides_where_the_pigment_is_off_the_plane)
 {
-    enum { N = 64 }; /* an 8 x 8 image of 4 x 4 blocks of one colour each: the 3x3 means agree */
+    enum { S = 32, Q = 16 }; /* an S x S image of four Q x Q blocks of one colour each */
     double n[3] = {fresh[1] * aged[2] - fresh[2] * aged[1], fresh[2] * aged[0] - fresh[0] * aged[2],
                    fresh[0] * aged[1] - fresh[1] * aged[0]};
     double l = sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
     for (int k = 0; k < 3; k++)
         n[k] /= l;
-    uint8_t *ref = dq_xmalloc(3 * 16 * 16), *nrm = dq_xmalloc(3 * 16 * 16);
-    uint8_t fl[256], fa[256];
+    uint8_t *ref = dq_xmalloc(3 * S * S), *nrm = dq_xmalloc(3 * S * S);
+    uint8_t fl[S * S], fa[S * S];
     /* quadrants: 0 flaked (2026 = aged paper, 0.9x bright), 1 faded, 2 unchanged (noise floor),
      * 3 an ochre-like pigment on the paper's own hue line, flaked */
-    for (int y = 0; y < 16; y++)
-        for (int x = 0; x < 16; x++) {
-            int q = (y >= 8) * 2 + (x >= 8);
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            int q = (y >= Q) * 2 + (x >= Q);
             double p16[3], p26[3];
             for (int k = 0; k < 3; k++) {
                 double s = 0.5 * (fresh[k] + aged[k]);
@@ -185,31 +185,33 @@ DQ_TEST(rho_decides_where_the_pigment_is_off_the_plane)
             }
             for (int k = 0; k < 3; k++) { /* the unchanged quadrant: +-2 levels of noise */
                 int e = q == 2 ? ((x * 7 + y * 3 + k * 5) % 5) - 2 : 0;
-                ref[(y * 16 + x) * 3 + k] = to_srgb(p16[k]);
-                nrm[(y * 16 + x) * 3 + k] = (uint8_t)(to_srgb(p26[k]) + e);
+                ref[(y * S + x) * 3 + k] = to_srgb(p16[k]);
+                nrm[(y * S + x) * 3 + k] = (uint8_t)(to_srgb(p26[k]) + e);
             }
             /* every changed pixel starts with the wrong class */
-            fl[y * 16 + x] = q == 1 || q == 3 ? 255 : 0;
-            fa[y * 16 + x] = q == 0 ? 255 : 0;
+            fl[y * S + x] = q == 1 || q == 3 ? 255 : 0;
+            fa[y * S + x] = q == 0 ? 255 : 0;
         }
     uint64_t to_fl, to_fa;
-    cv_plane_classes(ref, nrm, 16, 16, n, fl, fa, &to_fl, &to_fa);
+    cv_plane_classes(ref, nrm, S, S, n, fl, fa, &to_fl, &to_fa);
     int ok0 = 0, ok1 = 0, keep3 = 0;
-    for (int y = 0; y < 16; y++)
-        for (int x = 0; x < 16; x++) {
-            int q = (y >= 8) * 2 + (x >= 8), i = y * 16 + x;
-            int inner = x % 8 > 0 && x % 8 < 7 && y % 8 > 0 && y % 8 < 7;
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            int q = (y >= Q) * 2 + (x >= Q), i = y * S + x;
+            /* inside a block (its 3x3 means are the block's colour); the faded block
+             * more than 3 px from the flaked ones (the rims where no fading is decided) */
+            int inner = x % Q > 0 && x % Q < Q - 1 && y % Q > 0 && y % Q < Q - 1;
             ok0 += q == 0 && inner && fl[i] && !fa[i];
-            ok1 += q == 1 && inner && fa[i] && !fl[i];
+            ok1 += q == 1 && inner && x % Q >= 4 && y % Q <= Q - 5 && fa[i] && !fl[i];
             keep3 += q == 3 && inner && fl[i] && !fa[i];
         }
     fprintf(stderr,
-            "    flaked %d/36 fading %d/36 on-plane kept %d/36; moved %llu -> flaking, "
+            "    flaked %d/196 fading %d/121 on-plane kept %d/196; moved %llu -> flaking, "
             "%llu -> fading\n",
             ok0, ok1, keep3, (unsigned long long)to_fl, (unsigned long long)to_fa);
-    DQ_CHECK(ok0 == 36);
-    DQ_CHECK(ok1 == 36);
-    DQ_CHECK(keep3 == 36);
+    DQ_CHECK(ok0 == 196);
+    DQ_CHECK(ok1 == 121);
+    DQ_CHECK(keep3 == 196);
     free(ref);
     free(nrm);
 }
