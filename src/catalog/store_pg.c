@@ -85,6 +85,8 @@ static const migration_t migrations[] = {
     {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
      dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
     {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
+    {31, "deleted relics' seqs, for the search's posting bitmaps",
+     dq_pg_relic_gone_schema}, /* store_pg_postings.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
