@@ -85,6 +85,8 @@ static const migration_t migrations[] = {
     {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
      dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
     {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
+    {30, "relic search table without its texts (snippets read the document)",
+     dq_pg_relic_texts_schema}, /* _relic.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */

@@ -72,6 +72,7 @@ static const migration_t migrations[] = {
     {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
      dq_sqlite_layerfile_schema}, /* store_sqlite_layerfile.c */
     {28, "relic search table analyzed when grown by half (PostgreSQL only)", "SELECT 1"},
+    {30, "relic search table without its texts (PostgreSQL only)", "SELECT 1"},
 };
 
 /* ---------------------------------------------------------------- helpers */
