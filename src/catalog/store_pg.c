@@ -87,6 +87,8 @@ static const migration_t migrations[] = {
     {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
     {30, "relic search table without its texts (snippets read the document)",
      dq_pg_relic_texts_schema}, /* _relic.c */
+    {31, "deleted relics' seqs, for the search's posting bitmaps",
+     dq_pg_relic_gone_schema}, /* store_pg_postings.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */

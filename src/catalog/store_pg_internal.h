@@ -295,6 +295,10 @@ int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab
  * neither kept nor frequent (or as dq_pg_postings_match says 0), -1 with err. Thread-safe. */
 int dq_pg_postings_chains(dq_store_txn_t *t, const char *q, size_t len, int64_t **out, size_t *n,
                           size_t *cap, dq_err_t *err);
+/* Migration 31: relic_gone (id, seq), a row per relic deletion, written with the deletion's
+ * search half (relic_remove, store_pg_relic.c): the change feed names a deleted relic by id,
+ * whose relics row is gone, and the bitmaps need its seq to forget it. */
+extern const char dq_pg_relic_gone_schema[];
 /* After the migrations: refills the search dictionary from relic_names. */
 int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err);
 

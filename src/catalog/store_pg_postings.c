@@ -15,9 +15,10 @@
  * seq, `at`. Every committed relic write adds an audit row in its own transaction (store.h,
  * the change feed), so a read transaction whose snapshot has max audit seq `at` sees exactly
  * the relic_fts they were made from. A newer snapshot first applies the feed rows in between:
- * each relic they name is checked again against every kept lexeme; a deletion, or more than
- * FOLLOW_MAX rows (a bulk import), or a migration applied since, drops them all (made again
- * when asked for). An older snapshot (another thread moved them on) asks PostgreSQL as before.
+ * each relic they name is checked again against every kept lexeme, and a deleted one's seq
+ * (relic_gone, migration 31, written with the deletion) is cleared; more than FOLLOW_MAX
+ * rows (a bulk import), or a migration applied since, drops them all (made again when asked
+ * for). An older snapshot (another thread moved them on) asks PostgreSQL as before.
  * Write transactions never use them.
  *
  * Thread safety: one mutex over everything here, held while the feed is applied and while a
@@ -93,6 +94,10 @@ void dq_pg_postings_free(dq_pg_postings_t *ps)
     pthread_mutex_destroy(&ps->lock);
     free(ps);
 }
+
+const char dq_pg_relic_gone_schema[] =
+    "CREATE TABLE relic_gone (id text NOT NULL, seq bigint NOT NULL);"
+    "CREATE INDEX relic_gone_id ON relic_gone (id);";
 
 /* ---------------------------------------------------------------- bitmaps */
 
@@ -209,9 +214,9 @@ static int load_freq(dq_store_txn_t *t, dq_pg_postings_t *ps, dq_err_t *err)
 /* ---------------------------------------------------------------- the change feed */
 
 typedef struct {
-    dq_buf_t ids; /* array literal of relic ids */
-    size_t n_rows, n_ids;
-    int deleted;
+    dq_buf_t ids;  /* array literal of relic ids */
+    dq_buf_t gone; /* the same, of deleted relics */
+    size_t n_rows, n_ids, n_gone;
 } feed_t;
 
 static int feed_row(void *ud, PGresult *r)
@@ -221,12 +226,37 @@ static int feed_row(void *ud, PGresult *r)
     f->n_rows++;
     if (!action || strncmp(action, "relic.", 6) != 0 || !object)
         return 0;
-    if (strcmp(action, "relic.delete") == 0)
-        f->deleted = 1;
     if (strncmp(object, "relic/", 6) == 0)
         object += 6;
+    if (strcmp(action, "relic.delete") == 0) {
+        dq_pg_array_add(&f->gone, object);
+        f->n_gone++;
+    }
     dq_pg_array_add(&f->ids, object);
     f->n_ids++;
+    return 0;
+}
+
+/* The seqs deleted relics had (relic_gone, migration 31), a row per (id, seq); a NULL seq
+ * for an id without one (*missing set: the bitmaps cannot know what to forget). */
+typedef struct {
+    int64_t *seq;
+    size_t n, cap;
+    int missing;
+} gone_t;
+
+static int gone_row(void *ud, PGresult *r)
+{
+    gone_t *g = ud;
+    if (PQgetisnull(r, 0, 0)) {
+        g->missing = 1;
+        return 0;
+    }
+    if (g->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 16;
+        g->seq = dq_xrealloc(g->seq, g->cap * sizeof(*g->seq));
+    }
+    g->seq[g->n++] = dq_pg_col_int(r, 0, 0);
     return 0;
 }
 
@@ -262,6 +292,7 @@ static void lexeme_tsquery(const char *lex, size_t len, dq_buf_t *out)
 static int follow(dq_store_txn_t *t, dq_pg_postings_t *ps, int64_t snap, dq_err_t *err)
 {
     feed_t f = {0};
+    gone_t gone = {0};
     seqs_t changed = {0}, now = {0};
     dq_buf_t arr = {0}, q = {0};
     int rc = -1;
@@ -278,9 +309,24 @@ static int follow(dq_store_txn_t *t, dq_pg_postings_t *ps, int64_t snap, dq_err_
                    " ORDER BY seq LIMIT $3",
                    &p, feed_row, &f, err) < 0)
         goto out;
-    if (f.deleted || f.n_rows > FOLLOW_MAX) {
+    if (f.n_gone) {
+        /* a deleted relic is forgotten by the seq it had (before migration 31 a deletion
+         * dropped every bitmap); an id without one (written by no danqing) still does */
+        dq_buf_puts(&f.gone, "}");
+        pg_params_t a = {0};
+        dq_pg_p_text(&a, f.gone.data);
+        if (dq_pg_walk(t,
+                       "SELECT g.seq FROM unnest($1::text[]) x LEFT JOIN relic_gone g"
+                       " ON g.id = x",
+                       &a, gone_row, &gone, err) < 0)
+            goto out;
+    }
+    if (gone.missing || f.n_rows > FOLLOW_MAX) {
         drop_all(ps);
     } else if (f.n_ids) {
+        for (size_t k = 0; k < ps->n_p; k++)
+            for (size_t i = 0; i < gone.n; i++)
+                bit_clear(&ps->p[k], gone.seq[i]);
         dq_buf_puts(&f.ids, "}");
         pg_params_t a = {0};
         dq_pg_p_text(&a, f.ids.data);
@@ -319,6 +365,8 @@ out:
     if (rc < 0)
         drop_all(ps); /* half applied: start again */
     dq_buf_free(&f.ids);
+    dq_buf_free(&f.gone);
+    free(gone.seq);
     dq_buf_free(&arr);
     dq_buf_free(&q);
     free(changed.seq);
