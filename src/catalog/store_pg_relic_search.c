@@ -176,6 +176,13 @@ static const char beside_rank_sql[] =
     "SELECT string_agg(seq::text, ','), string_agg(r::text, ',') FROM ("
     "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $2::tsquery) AS r FROM relic_fts"
     " WHERE seq = ANY($3::bigint[]) AND ts_match_vq(fts, $1::tsquery)) m";
+/* The same without ranks (a date or accession order: the plain walk). */
+static const char split_sql[] =
+    "SELECT string_agg(seq::text, ',') FROM (SELECT seq FROM relic_fts WHERE fts @@ $1::tsquery"
+    " UNION ALL SELECT seq FROM relic_fts WHERE seq = ANY($3::bigint[])"
+    " AND ts_match_vq(fts, $2::tsquery)) m";
+static const char beside_sql[] = "SELECT string_agg(seq::text, ',') FROM relic_fts"
+                                 " WHERE seq = ANY($2::bigint[]) AND ts_match_vq(fts, $1::tsquery)";
 /* Fewer candidates: one statement (a second connection's round trips cost more than half
  * of their recheck). More than CANDS_MAX: the GIN index, since a probe by primary key per
  * row costs more than its bitmap heap scan over most of the table's pages. */
@@ -191,8 +198,9 @@ static void seq_array(dq_buf_t *b, const int64_t *s, size_t n)
 }
 
 /* split_rank_sql for the split query (e, ph; rq the query for the ranks) into *out / *n /
- * *cap and *sc, as seqs_of fills them: 1 when run, 0 when the bitmaps do not know the
- * candidates (the caller runs all_split_rank_sql), -1 with err. */
+ * *cap and *sc, as seqs_of fills them (sc NULL: split_sql, no ranks; rq unused): 1 when run,
+ * 0 when the bitmaps do not know the candidates (the caller runs all_split_rank_sql or
+ * all_split_sql), -1 with err. */
 static int split_beside(dq_store_txn_t *t, const char *e, const char *ph, const char *rq,
                         int64_t **out, size_t *n, size_t *cap, double **sc, dq_err_t *err)
 {
@@ -215,20 +223,23 @@ static int split_beside(dq_store_txn_t *t, const char *e, const char *ph, const 
         pg_params_t pb = {0};
         seq_array(&ids_b, cand + half, nc - half);
         dq_pg_p_text(&pb, ph);
-        dq_pg_p_text(&pb, rq);
+        if (sc)
+            dq_pg_p_text(&pb, rq);
         dq_pg_p_text(&pb, ids_b.data);
-        if (dq_pg_send(b, beside_rank_sql, &pb, err) < 0)
+        if (dq_pg_send(b, sc ? beside_rank_sql : beside_sql, &pb, err) < 0)
             goto out;
     }
     pg_params_t p = {0};
     dq_pg_p_text(&p, e);
     dq_pg_p_text(&p, ph);
-    dq_pg_p_text(&p, rq);
+    if (sc)
+        dq_pg_p_text(&p, rq);
     dq_pg_p_text(&p, ids.data);
-    if (!(r = dq_pg_exec(t, split_rank_sql, &p, err)))
+    if (!(r = dq_pg_exec(t, sc ? split_rank_sql : split_sql, &p, err)))
         goto out;
     *n = 0;
-    *sc = NULL;
+    if (sc)
+        *sc = NULL;
     take_seqs(r, out, n, cap, sc, &cap_sc);
     PQclear(r);
     r = NULL;
@@ -237,7 +248,7 @@ static int split_beside(dq_store_txn_t *t, const char *e, const char *ph, const 
             goto out;
         take_seqs(r, out, n, cap, sc, &cap_sc);
     }
-    sort_seqs(*out, n, *sc, 1);
+    sort_seqs(*out, n, sc ? *sc : NULL, 1);
     rc = 1;
 out:
     PQclear(r);
@@ -281,8 +292,12 @@ static int plain_seqs(dq_store_txn_t *t, const dq_search_plan_t *plan, int title
             else if (rc > 0)
                 rc = 0;
         } else {
-            rc = seqs_of(t, title ? title_split_sql : all_split_sql, e.data, ph.data, NULL, out, n,
-                         cap, NULL, err);
+            rc = title ? 0 : split_beside(t, e.data, ph.data, NULL, out, n, cap, NULL, err);
+            if (rc == 0)
+                rc = seqs_of(t, title ? title_split_sql : all_split_sql, e.data, ph.data, NULL,
+                             out, n, cap, NULL, err);
+            else if (rc > 0)
+                rc = 0;
         }
     } else {
         rc = seqs_of(t, title ? title_sql : all_sql, q, NULL, NULL, out, n, cap, NULL, err);

@@ -288,10 +288,12 @@ DQ_TEST(initials_phrase_candidates_from_bitmaps)
     }
     free(ca);
     free(cb);
-    /* the same set by accession order (an unranked walk) */
-    char *acc = fx_find_accessions(b, "xsxl");
+    /* the same set by accession order (the unranked walk, split the same way) */
+    char *acc = fx_find_accessions(b, "xsxl"), *acc_a = fx_find_accessions(a, "xsxl");
     DQ_CHECK(strncmp(acc, "X000 X002 X004 X006 X007 X008 X010", 34) == 0);
+    DQ_CHECK_STR(acc, acc_a);
     free(acc);
+    free(acc_a);
     if (dq_test_on_pg()) {
         /* X003 (山水) gets the chain in the table alone, as no danqing write would leave it:
          * PostgreSQL's index finds it (a), the bitmaps do not make it a candidate (b) until
@@ -303,6 +305,12 @@ DQ_TEST(initials_phrase_candidates_from_bitmaps)
         DQ_CHECK_INT(n, XS_MATCHES + 1);
         free(ranked(b, "xsxl", NULL, 3, &n, NULL));
         DQ_CHECK_INT(n, XS_MATCHES);
+        acc = fx_find_accessions(a, "xsxl"); /* the unranked walk alike */
+        DQ_CHECK(strncmp(acc, "X000 X002 X003 X004 ", 20) == 0);
+        free(acc);
+        acc = fx_find_accessions(b, "xsxl");
+        DQ_CHECK(strncmp(acc, "X000 X002 X004 X006 ", 20) == 0);
+        free(acc);
         char *id = id_of(b, "X003");
         char sql[256];
         snprintf(sql, sizeof(sql),
