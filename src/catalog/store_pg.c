@@ -84,6 +84,7 @@ static const migration_t migrations[] = {
      dq_pg_bulk_schema}, /* store_pg_kinds.c */
     {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
      dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
+    {32, "work journals seen by every node", dq_pg_journal_schema}, /* store_pg_journal.c */
     {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
     {31, "deleted relics' seqs, for the search's posting bitmaps",
      dq_pg_relic_gone_schema}, /* store_pg_postings.c */
@@ -999,11 +1000,19 @@ static int store_lock(void *impl, int which, void **handle, dq_err_t *err)
     if (!c)
         return -1;
     char sql[128];
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d, %d)", PG_LOCK_KEY1 + which,
+    int try = which & DQ_CATALOG_LOCK_TRY;
+    snprintf(sql, sizeof(sql), "SELECT pg_%sadvisory_lock%s(%d, %d)", try ? "try_" : "",
+             which & DQ_CATALOG_LOCK_SHARED ? "_shared" : "", PG_LOCK_KEY1 + (which & 0xff),
              s->lock_key);
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         dq_err_set(err, DQ_EIO, 500, "catalog lock: %s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return -1;
+    }
+    if (try && strcmp(PQgetvalue(r, 0, 0), "t") != 0) { /* another session holds it */
+        dq_err_set(err, DQ_EBUSY, 503, "catalog lock %d is taken", which & 0xff);
         PQclear(r);
         PQfinish(c);
         return -1;
@@ -1366,4 +1375,5 @@ const dq_store_backend_t dq_store_pg = {
     .conditions = &dq_pg_condition_ops,
     .condjobs = &dq_pg_condjob_ops,
     .layer_files = &dq_pg_layerfile_ops,
+    .journals = &dq_pg_journal_ops,
 };

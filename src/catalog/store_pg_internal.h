@@ -375,5 +375,7 @@ extern const char dq_pg_condjob_schema[];
 extern const dq_store_condjob_ops dq_pg_condjob_ops;
 extern const char dq_pg_layerfile_schema[];
 extern const dq_store_layerfile_ops dq_pg_layerfile_ops;
+extern const char dq_pg_journal_schema[];
+extern const dq_store_journal_ops dq_pg_journal_ops;
 
 #endif
