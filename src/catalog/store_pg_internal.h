@@ -240,7 +240,8 @@ void dq_pg_array_add(dq_buf_t *b, const char *v);
 
 extern const char dq_pg_image_schema[], dq_pg_pending_schema[];
 extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[], dq_pg_relic_title_schema[],
-    dq_pg_relic_lz4_schema[], dq_pg_relic_pairs_schema[], dq_pg_relic_analyze_schema[];
+    dq_pg_relic_lz4_schema[], dq_pg_relic_pairs_schema[], dq_pg_relic_analyze_schema[],
+    dq_pg_relic_texts_schema[];
 /* Migration 25's second half, after dq_pg_relic_pairs_schema in the same transaction
  * (store_pg_relic_search.c): relic_fts's tsvectors made again, with pair lexemes. */
 int dq_pg_relic_pairs_rebuild(dq_store_txn_t *t, dq_err_t *err);

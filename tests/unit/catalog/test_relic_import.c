@@ -7,6 +7,8 @@
  */
 #include "relic_fixture.h"
 
+#include "catalog/relic_internal.h" /* the store's search handle */
+
 #include <jansson.h>
 
 typedef struct {
@@ -455,6 +457,50 @@ DQ_TEST(errors_reported_in_batch_order_while_reading_ahead)
         if (strncmp(e.lines[k], prefix, strlen(prefix)) != 0)
             fprintf(stderr, "    error %d: %s (want line %ld)\n", k, e.lines[k], want[k]);
         DQ_CHECK(strncmp(e.lines[k], prefix, strlen(prefix)) == 0);
+    }
+    dq_catalog_close(c);
+}
+
+/* The AND-ed terms of query text under c's search dictionary. */
+static int plan_terms(dq_catalog_t *c, const char *text)
+{
+    dq_search_t *s = dq_catalog_backend(c)->relics->search_handle(dq_catalog_impl(c));
+    dq_search_plan_t p = {0};
+    dq_err_t err = {0};
+    DQ_REQUIRE(dq_search_query_plan(s, text, &p, &err) == 0);
+    int n = p.n_terms;
+    dq_search_plan_free(&p);
+    return n;
+}
+
+/* The names of the rows an import wrote reach the search dictionary (a Han run is split at a
+ * known name), those of the first batch and those of the last, although the import tells the
+ * dictionary while it writes the next batch (relic_import.c batch_release); a dry run tells it
+ * nothing. Batches of 2 rows. */
+DQ_TEST(imported_names_reach_the_dictionary)
+{
+    dq_catalog_t *c = fx_open();
+    static const char text[] =
+        "{\"accession\":\"N1\",\"title\":{\"zh\":\"石头记\"},"
+        "\"creators\":[{\"name\":{\"zh\":\"甄士隐\"}}]}\n"
+        "{\"accession\":\"N2\",\"title\":{\"en\":\"Two\"}}\n"
+        "{\"accession\":\"N3\",\"title\":{\"en\":\"Three\"}}\n"
+        "{\"accession\":\"N4\",\"title\":{\"en\":\"Four\"}}\n"
+        "{\"accession\":\"N5\",\"title\":{\"zh\":\"太虚幻境\"},"
+        "\"creators\":[{\"name\":{\"zh\":\"贾雨村\"}}]}\n";
+    DQ_CHECK_INT(plan_terms(c, "甄士隐葫芦庙"), 1);
+    DQ_CHECK_INT(plan_terms(c, "贾雨村葫芦庙"), 1);
+    for (int dry = 1; dry >= 0; dry--) {
+        FILE *f = fmemopen((void *)text, strlen(text), "r");
+        DQ_REQUIRE(f);
+        dq_import_opts_t o = {.format = DQ_IMPORT_JSONL, .batch_rows = 2, .dry_run = dry};
+        dq_import_stats_t st;
+        dq_err_t err = {0};
+        DQ_REQUIRE(dq_catalog_import(c, f, &o, &curator, &st, &err) == 0);
+        fclose(f);
+        DQ_CHECK_INT(st.inserted, 5);
+        DQ_CHECK_INT(plan_terms(c, "甄士隐葫芦庙"), dry ? 1 : 2);
+        DQ_CHECK_INT(plan_terms(c, "贾雨村葫芦庙"), dry ? 1 : 2);
     }
     dq_catalog_close(c);
 }
