@@ -15,6 +15,7 @@ DQ_BLOB_BLOCK_KB (256), DQ_BLOB_REPEAT (3 rounds of local, cold and warm passes,
 each cold pass on a new server with an empty cache). Writes build/bench/blob.md and prints it.
 """
 import http.client
+import glob
 import json
 import os
 import random
@@ -140,7 +141,7 @@ def main():
                                     '--id', 'bench'], check=True, env=env,
                    stdout=subprocess.DEVNULL)
     t_s3 = time.perf_counter() - t0
-    size = os.path.getsize(os.path.join(B, 'local/pyramids/bench.tif'))
+    size = os.path.getsize(glob.glob(os.path.join(B, 'local/pyramids/bench.*.tif'))[0])
 
     urls = []
     for sf in (1, 2):

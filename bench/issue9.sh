@@ -457,7 +457,7 @@ region_list() { # round: a fresh random list per round (same for both servers), 
 part_regions() {
   need_image
   rm -rf "$I/iip" && mkdir -p "$I/iip"
-  ln -s "$I/data/pyramids/bench.tif" "$I/iip/bench.tif"
+  ln -s "$(ls "$I"/data/pyramids/bench.*.tif)" "$I/iip/bench.tif"  # pyramids/<id>.<sha16>.tif
   # Equal cache budgets: 64 MiB for danqing's response cache and for each iipsrv process.
   start_dq regions "$I/data" --cache-mb 64
   local dq_pid=$DQ_PID pi

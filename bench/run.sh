@@ -62,7 +62,7 @@ if [ ! -f "$B/master.tif" ] || [ "$(vipsheader -f width "$B/master.tif")" != "$W
 fi
 rm -rf "$B/data" "$B/iip" && mkdir -p "$B/iip"
 build/danqing ingest "$B/master.tif" --id bench --data "$B/data" --quality "$Q" > /dev/null
-ln -s "$B/data/pyramids/bench.tif" "$B/iip/bench.tif"
+ln -s "$(ls "$B"/data/pyramids/bench.*.tif)" "$B/iip/bench.tif"  # pyramids/<id>.<sha16>.tif
 if [ ! -d "$B/static/bench" ] || [ "$(cat "$B/static/.q" 2>/dev/null)" != "$Q" ]; then
   rm -rf "$B/static"
   echo "cutting static tiles with vips dzsave --layout iiif ..."

@@ -35,7 +35,8 @@ typedef struct {
     uint64_t master_size;
     char master_format[8];   /* jpeg, tiff, png, webp, jp2 */
     char orig_filename[256]; /* base name of the file given to ingest (NAME_MAX fits) */
-    char pyramid_path[160];  /* relative to the data dir: pyramids/<id>.tif */
+    char pyramid_path[160];  /* relative to the data dir: pyramids/<id>.<sha16>.tif (before
+                                session 25: pyramids/<id>.tif) */
     char pyramid_sha256[65];
     uint64_t pyramid_size;
     int width, height;   /* full resolution, pixels */
@@ -180,8 +181,16 @@ void dq_catalog_close(dq_catalog_t *cat);
  * the undo that removes a master no row names (condrec). Waits until the lock is the
  * caller's; *out gets a handle (new, release with dq_catalog_unlock, NULL-safe). The holder's
  * death releases it (PostgreSQL: an advisory lock of its own session; SQLite: an flock beside
- * the database file). Not re-entrant. 0, or -1 with err. Thread-safe. */
-enum { DQ_CATALOG_LOCK_INGEST = 1 };
+ * the database file). Not re-entrant. 0, or -1 with err. Thread-safe.
+ * DQ_CATALOG_LOCK_UPLOAD (issue 15, session 25) is held SHARED by every ingest from its
+ * journal row until its commit, while it uploads without the ingest lock; whoever takes it
+ * exclusively (always with DQ_CATALOG_LOCK_TRY, under the ingest lock) knows that no ingest
+ * anywhere is uploading, so every journal row is a dead run's. Flags or'ed into which:
+ * DQ_CATALOG_LOCK_SHARED (shared with other shared holders), DQ_CATALOG_LOCK_TRY (do not wait:
+ * -1 with DQ_EBUSY when another holds it). DQ_CATALOG_LOCK_SPECTRAL: the same pattern for
+ * `spectral add` into an object store and its journals (cmd_spectral.c). */
+enum { DQ_CATALOG_LOCK_INGEST = 1, DQ_CATALOG_LOCK_UPLOAD = 2, DQ_CATALOG_LOCK_SPECTRAL = 3 };
+enum { DQ_CATALOG_LOCK_SHARED = 0x100, DQ_CATALOG_LOCK_TRY = 0x200 };
 typedef struct dq_catalog_lock dq_catalog_lock_t;
 int dq_catalog_lock(dq_catalog_t *cat, int which, dq_catalog_lock_t **out, dq_err_t *err);
 void dq_catalog_unlock(dq_catalog_lock_t *lk);
@@ -964,6 +973,31 @@ int dq_catalog_layer_file_remove(dq_catalog_t *cat, const char *key, dq_err_t *e
  * transaction: cb must not call back into the catalog. */
 int dq_catalog_layer_file_list(dq_catalog_t *cat, dq_layer_file_cb cb, void *ud, dq_err_t *err);
 /* ======== end layer file checksums ======== */
+
+/* ======== work journals (journal.c; issue 15, session 25, migration 32) ======== */
+/* A run of a write whose steps are not one catalog transaction (a `spectral add` into an object
+ * store uploads its bands, then writes its record) writes a journal row first, naming what it is
+ * about to change, and removes it when done. The row is in the catalog, so every process and
+ * node sharing the catalog sees it and can take back a run that died; whether the run is alive
+ * is the caller's business (a catalog lock: cmd_spectral.c). */
+typedef struct {
+    const char *run;  /* unique per run, [A-Za-z0-9._-]{1,128}; borrowed */
+    const char *kind; /* who writes and reads it ("spectral-add"); borrowed */
+    const char *doc;  /* JSON text, the writer's format; borrowed */
+    char created[32];
+} dq_journal_row_t;
+typedef int (*dq_journal_cb)(void *ud, const dq_journal_row_t *row);
+/* Writes (or rewrites) run's journal: run as above (400 otherwise), kind non-empty, doc a JSON
+ * text. 0, or -1 with err. Thread-safe. */
+int dq_catalog_journal_put(dq_catalog_t *cat, const char *run, const char *kind, const char *doc,
+                           dq_err_t *err);
+/* Removes run's journal; a run with none is fine. */
+int dq_catalog_journal_remove(dq_catalog_t *cat, const char *run, dq_err_t *err);
+/* The journals of kind in run order; cb returns non-zero to stop. One read transaction: cb must
+ * not call back into the catalog (copy what it needs). */
+int dq_catalog_journal_list(dq_catalog_t *cat, const char *kind, dq_journal_cb cb, void *ud,
+                            dq_err_t *err);
+/* ======== end work journals ======== */
 
 /* ======== IIIF Authorization Flow 2.0 (iiif_auth.c; issue 16) ======== */
 /* The credentials of the IIIF Authorization Flow API 2.0 (docs/api.md "IIIF Authorization

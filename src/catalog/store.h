@@ -655,6 +655,20 @@ typedef struct dq_store_layerfile_ops {
 } dq_store_layerfile_ops;
 /* ======== end layer file checksums ======== */
 
+/* ======== work journals (journal.c, store_*_journal.c; issue 15, migration 32) ======== */
+/* One run of a multi-step write whose steps are not one transaction (catalog.h
+ * dq_catalog_journal_put); strings borrowed for the callback. No policy. */
+typedef struct dq_store_journal_ops {
+    /* Write transaction. Inserts or replaces the row of row->run (created = now). */
+    int (*put)(dq_store_txn_t *txn, const dq_journal_row_t *row, dq_err_t *err);
+    /* Write transaction. Removes the row of run; a missing one is fine. */
+    int (*remove)(dq_store_txn_t *txn, const char *run, dq_err_t *err);
+    /* The rows of kind, in run order (bytewise). */
+    int (*list)(dq_store_txn_t *txn, const char *kind, dq_journal_cb cb, void *ud,
+                dq_err_t *err);
+} dq_store_journal_ops;
+/* ======== end work journals ======== */
+
 /* ======== table copy (issue 15, `danqing migrate`; copy.c, store_*_copy.c) ======== */
 /* Moving a catalog to another backend keeps every id, time and version, which the create
  * ops above cannot (they assign their own). The stored tables of both backends match column
@@ -743,7 +757,9 @@ typedef struct dq_store_backend {
      * waits until lock `which` (DQ_CATALOG_LOCK_*) is this caller's, and gives a handle for
      * unlock. It is released by unlock, and by the end of its holder (a killed process's
      * session or file lock goes with it). PostgreSQL: a session advisory lock on a connection
-     * of its own; SQLite: an flock on a file beside the database. */
+     * of its own; SQLite: an flock on a file beside the database. which may carry
+     * DQ_CATALOG_LOCK_SHARED and DQ_CATALOG_LOCK_TRY (catalog.h): a try that finds the lock
+     * taken fails with DQ_EBUSY. */
     int (*lock)(void *impl, int which, void **handle, dq_err_t *err);
     void (*unlock)(void *impl, void *handle); /* NULL-safe handle */
     /* The schema version the backend has applied (for tests and `danqing status`). */
@@ -769,6 +785,7 @@ typedef struct dq_store_backend {
     const dq_store_copy_ops *copy; /* copy.c: danqing migrate (issue 15) */
     const dq_store_condjob_ops *condjobs; /* condition_job.c: condition jobs (issue 12) */
     const dq_store_layerfile_ops *layer_files; /* layer_file.c: layer checksums (migration 29) */
+    const dq_store_journal_ops *journals;      /* journal.c: work journals (migration 32) */
 } dq_store_backend_t;
 
 /* The SQLite backend (store_sqlite*.c). */

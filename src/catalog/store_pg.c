@@ -84,7 +84,10 @@ static const migration_t migrations[] = {
      dq_pg_bulk_schema}, /* store_pg_kinds.c */
     {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
      dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
+    {32, "work journals seen by every node", dq_pg_journal_schema}, /* store_pg_journal.c */
     {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
+    {31, "deleted relics' seqs, for the search's posting bitmaps",
+     dq_pg_relic_gone_schema}, /* store_pg_postings.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */
@@ -734,6 +737,88 @@ static void store_rollback(dq_store_txn_t *t)
     txn_end(t);
 }
 
+/* ---------------------------------------------------------------- a reader beside */
+
+/* Issue 15: one statement's rechecks split over two server processes (store_pg_relic_search.c,
+ * split_beside). The helper is a free connection of the read pool, taken without waiting
+ * (dq_store_pool_try: a reader that waited for another reader could wait for itself), in a
+ * transaction that imports t's snapshot (PostgreSQL 15 §13.2.2 and "Snapshot Synchronization
+ * Functions": pg_export_snapshot, SET TRANSACTION SNAPSHOT), so both see exactly the same
+ * rows. This is what a parallel query does inside PostgreSQL, without starting a worker
+ * process per statement (~15 ms of CPU each at 500,000 relics, more than the work it split). */
+int dq_pg_beside_begin(dq_store_txn_t *t, dq_store_txn_t **out, dq_err_t *err)
+{
+    pg_store_t *s = t->store;
+    *out = NULL;
+    if (t->write)
+        return 0;
+    int i = dq_store_pool_try(&s->pool);
+    if (i < 0)
+        return 0;
+    char id[64] = "", sql[160];
+    PGresult *r = dq_pg_exec(t, "SELECT pg_export_snapshot()", NULL, err);
+    if (!r) {
+        dq_store_pool_give(&s->pool, i);
+        return -1;
+    }
+    dq_pg_copy_col(id, sizeof(id), r, 0, 0);
+    PQclear(r);
+    size_t n = strspn(id, "0123456789ABCDEFabcdef-");
+    dq_store_txn_t *b = &s->rtxn[i];
+    txn_bind(s, b, &s->rd[i], 0);
+    snprintf(sql, sizeof(sql),
+             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
+             id);
+    dq_err_t e = {0};
+    if (!id[0] || id[n] || conn_ensure(s, b->pc, &e) < 0 || control(b, sql, &e) < 0) {
+        /* the helper's own failure (a connection that cannot open): t does the work alone */
+        if (b->pc->conn && PQtransactionStatus(b->pc->conn) != PQTRANS_IDLE) {
+            PGresult *x = PQexec(b->pc->conn, "ROLLBACK");
+            PQclear(x);
+        }
+        txn_end(b);
+        return 0;
+    }
+    b->audit_at = t->audit_at;
+    b->schema_at = t->schema_at;
+    b->has_audit_at = t->has_audit_at;
+    *out = b;
+    return 0;
+}
+
+void dq_pg_beside_end(dq_store_txn_t *b)
+{
+    if (!b)
+        return;
+    PGresult *r;
+    while ((r = PQgetResult(b->pc->conn)) != NULL) /* a statement sent and not received */
+        PQclear(r);
+    r = PQexec(b->pc->conn, "ROLLBACK");
+    PQclear(r);
+    txn_end(b);
+}
+
+int dq_pg_send(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_err_t *err)
+{
+    if (dq_pg_sync(t, err) < 0)
+        return -1;
+    const char *name = prepared(t, sql, params ? params->n : 0, err);
+    if (!name)
+        return -1;
+    if (!PQsendQueryPrepared(t->pc->conn, name, params ? params->n : 0,
+                             params ? params->v : NULL, params ? params->len : NULL, NULL, 0))
+        return dq_pg_fail(t, NULL, "query", err);
+    return 0;
+}
+
+PGresult *dq_pg_recv(dq_store_txn_t *t, dq_err_t *err)
+{
+    PGresult *res = PQgetResult(t->pc->conn), *more;
+    while ((more = PQgetResult(t->pc->conn)) != NULL) /* the end of this statement's results */
+        PQclear(more);
+    return check(t, res, "query", err);
+}
+
 static int store_commit(dq_store_txn_t *t, dq_err_t *err)
 {
     if (dq_pg_sync(t, err) < 0) { /* writes still on their way failed: nothing is kept */
@@ -915,11 +1000,19 @@ static int store_lock(void *impl, int which, void **handle, dq_err_t *err)
     if (!c)
         return -1;
     char sql[128];
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d, %d)", PG_LOCK_KEY1 + which,
+    int try = which & DQ_CATALOG_LOCK_TRY;
+    snprintf(sql, sizeof(sql), "SELECT pg_%sadvisory_lock%s(%d, %d)", try ? "try_" : "",
+             which & DQ_CATALOG_LOCK_SHARED ? "_shared" : "", PG_LOCK_KEY1 + (which & 0xff),
              s->lock_key);
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         dq_err_set(err, DQ_EIO, 500, "catalog lock: %s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return -1;
+    }
+    if (try && strcmp(PQgetvalue(r, 0, 0), "t") != 0) { /* another session holds it */
+        dq_err_set(err, DQ_EBUSY, 503, "catalog lock %d is taken", which & 0xff);
         PQclear(r);
         PQfinish(c);
         return -1;
@@ -1174,12 +1267,21 @@ int dq_pg_audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)
     if (dq_pg_audit_flush(t, err) < 0)
         return -1;
     t = dq_pg_audit_txn(t);
-    if (dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0)
+    if (t->write)
+        return dq_pg_int(t, "SELECT coalesce(max(seq), 0) FROM audit", NULL, seq, err) < 0 ? -1
+                                                                                            : 0;
+    /* the snapshot's: the posting bitmaps ask (store_pg_postings.c), and with it the count of
+     * migrations applied, which tells them whether one rewrote relic_fts since (read here, in
+     * the statement every search sends first, rather than in one more round trip there) */
+    PGresult *r = dq_pg_exec(
+        t, "SELECT coalesce(max(seq), 0), (SELECT count(*) FROM schema_version) FROM audit", NULL,
+        err);
+    if (!r)
         return -1;
-    if (!t->write) { /* the snapshot's: the posting bitmaps ask (store_pg_postings.c) */
-        t->audit_at = *seq;
-        t->has_audit_at = 1;
-    }
+    *seq = t->audit_at = dq_pg_col_int(r, 0, 0);
+    t->schema_at = dq_pg_col_int(r, 0, 1);
+    t->has_audit_at = 1;
+    PQclear(r);
     return 0;
 }
 
@@ -1273,4 +1375,5 @@ const dq_store_backend_t dq_store_pg = {
     .conditions = &dq_pg_condition_ops,
     .condjobs = &dq_pg_condjob_ops,
     .layer_files = &dq_pg_layerfile_ops,
+    .journals = &dq_pg_journal_ops,
 };

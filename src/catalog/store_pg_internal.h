@@ -93,6 +93,7 @@ struct dq_store_txn {
     /* Read transactions: the max audit seq of the snapshot once read (audit max_seq), which
      * tells whether the posting bitmaps are exact for it (store_pg_postings.c). */
     int64_t audit_at;
+    int64_t schema_at; /* and the count of schema_version rows then (a migration since) */
     int has_audit_at;
     /* Writes still on their way (dq_pg_send_async): a thread of their own sends them on the
      * connection while the caller prepares what comes next; every other use of the
@@ -202,6 +203,18 @@ dq_store_txn_t *dq_pg_audit_txn(dq_store_txn_t *t);
 /* Waits for the writes dq_pg_send_async started: 0, or -1 with their error (the
  * transaction has failed then). A no-op on the sending thread itself and when none run. */
 int dq_pg_sync(dq_store_txn_t *t, dq_err_t *err);
+/* A second read transaction beside the read transaction t, with t's snapshot, on a free
+ * connection of the read pool (store_pg.c, "a reader beside"): one statement's work split in
+ * two runs on two server processes at once. *out: the helper (end it with dq_pg_beside_end),
+ * or NULL when no reader is free or t writes (the caller does the work alone). 0, or -1 with
+ * err (t failed). Not thread-safe with t: the caller's thread uses both. */
+int dq_pg_beside_begin(dq_store_txn_t *t, dq_store_txn_t **out, dq_err_t *err);
+/* Ends the helper (waits for a statement it still runs) and returns its connection; NULL-safe. */
+void dq_pg_beside_end(dq_store_txn_t *b);
+/* Sends the cached prepared statement sql and returns without waiting; dq_pg_recv waits for
+ * its result (PQclear it; NULL with err as dq_pg_exec). 0, or -1 with err. */
+int dq_pg_send(dq_store_txn_t *t, const char *sql, const pg_params_t *params, dq_err_t *err);
+PGresult *dq_pg_recv(dq_store_txn_t *t, dq_err_t *err);
 /* Fills err from the failed result res (NULL: the connection's message), marks t failed;
  * returns -1. */
 int dq_pg_fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err);
@@ -273,6 +286,18 @@ void dq_pg_postings_free(dq_pg_postings_t *ps);
  * the bitmaps), -1 with err. Thread-safe. */
 int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab, int64_t **out,
                          size_t *n, size_t *cap, dq_err_t *err);
+/* The rows of fts that may hold the phrase text q[0..len) (an OR of chains of quoted
+ * lexemes, '\2xs' <-> '\2sx' <-> '\2xl': a split query's phrase half) by the posting
+ * bitmaps: each chain's lexemes' AND, the chains' OR, into *out / *n / *cap ascending. A
+ * superset of the matches (positions are not in the bitmaps), exactly the rows whose index
+ * entries PostgreSQL's GIN scan would give for q. 1 when answered so, 0 when a lexeme is
+ * neither kept nor frequent (or as dq_pg_postings_match says 0), -1 with err. Thread-safe. */
+int dq_pg_postings_chains(dq_store_txn_t *t, const char *q, size_t len, int64_t **out, size_t *n,
+                          size_t *cap, dq_err_t *err);
+/* Migration 31: relic_gone (id, seq), a row per relic deletion, written with the deletion's
+ * search half (relic_remove, store_pg_relic.c): the change feed names a deleted relic by id,
+ * whose relics row is gone, and the bitmaps need its seq to forget it. */
+extern const char dq_pg_relic_gone_schema[];
 /* After the migrations: refills the search dictionary from relic_names. */
 int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err);
 
@@ -350,5 +375,7 @@ extern const char dq_pg_condjob_schema[];
 extern const dq_store_condjob_ops dq_pg_condjob_ops;
 extern const char dq_pg_layerfile_schema[];
 extern const dq_store_layerfile_ops dq_pg_layerfile_ops;
+extern const char dq_pg_journal_schema[];
+extern const dq_store_journal_ops dq_pg_journal_ops;
 
 #endif

@@ -15,9 +15,10 @@
  * seq, `at`. Every committed relic write adds an audit row in its own transaction (store.h,
  * the change feed), so a read transaction whose snapshot has max audit seq `at` sees exactly
  * the relic_fts they were made from. A newer snapshot first applies the feed rows in between:
- * each relic they name is checked again against every kept lexeme; a deletion, or more than
- * FOLLOW_MAX rows (a bulk import), or a migration applied since, drops them all (made again
- * when asked for). An older snapshot (another thread moved them on) asks PostgreSQL as before.
+ * each relic they name is checked again against every kept lexeme, and a deleted one's seq
+ * (relic_gone, migration 31, written with the deletion) is cleared; more than FOLLOW_MAX
+ * rows (a bulk import), or a migration applied since, drops them all (made again when asked
+ * for). An older snapshot (another thread moved them on) asks PostgreSQL as before.
  * Write transactions never use them.
  *
  * Thread safety: one mutex over everything here, held while the feed is applied and while a
@@ -93,6 +94,10 @@ void dq_pg_postings_free(dq_pg_postings_t *ps)
     pthread_mutex_destroy(&ps->lock);
     free(ps);
 }
+
+const char dq_pg_relic_gone_schema[] =
+    "CREATE TABLE relic_gone (id text NOT NULL, seq bigint NOT NULL);"
+    "CREATE INDEX relic_gone_id ON relic_gone (id);";
 
 /* ---------------------------------------------------------------- bitmaps */
 
@@ -209,9 +214,9 @@ static int load_freq(dq_store_txn_t *t, dq_pg_postings_t *ps, dq_err_t *err)
 /* ---------------------------------------------------------------- the change feed */
 
 typedef struct {
-    dq_buf_t ids; /* array literal of relic ids */
-    size_t n_rows, n_ids;
-    int deleted;
+    dq_buf_t ids;  /* array literal of relic ids */
+    dq_buf_t gone; /* the same, of deleted relics */
+    size_t n_rows, n_ids, n_gone;
 } feed_t;
 
 static int feed_row(void *ud, PGresult *r)
@@ -221,12 +226,37 @@ static int feed_row(void *ud, PGresult *r)
     f->n_rows++;
     if (!action || strncmp(action, "relic.", 6) != 0 || !object)
         return 0;
-    if (strcmp(action, "relic.delete") == 0)
-        f->deleted = 1;
     if (strncmp(object, "relic/", 6) == 0)
         object += 6;
+    if (strcmp(action, "relic.delete") == 0) {
+        dq_pg_array_add(&f->gone, object);
+        f->n_gone++;
+    }
     dq_pg_array_add(&f->ids, object);
     f->n_ids++;
+    return 0;
+}
+
+/* The seqs deleted relics had (relic_gone, migration 31), a row per (id, seq); a NULL seq
+ * for an id without one (*missing set: the bitmaps cannot know what to forget). */
+typedef struct {
+    int64_t *seq;
+    size_t n, cap;
+    int missing;
+} gone_t;
+
+static int gone_row(void *ud, PGresult *r)
+{
+    gone_t *g = ud;
+    if (PQgetisnull(r, 0, 0)) {
+        g->missing = 1;
+        return 0;
+    }
+    if (g->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 16;
+        g->seq = dq_xrealloc(g->seq, g->cap * sizeof(*g->seq));
+    }
+    g->seq[g->n++] = dq_pg_col_int(r, 0, 0);
     return 0;
 }
 
@@ -262,6 +292,7 @@ static void lexeme_tsquery(const char *lex, size_t len, dq_buf_t *out)
 static int follow(dq_store_txn_t *t, dq_pg_postings_t *ps, int64_t snap, dq_err_t *err)
 {
     feed_t f = {0};
+    gone_t gone = {0};
     seqs_t changed = {0}, now = {0};
     dq_buf_t arr = {0}, q = {0};
     int rc = -1;
@@ -278,9 +309,24 @@ static int follow(dq_store_txn_t *t, dq_pg_postings_t *ps, int64_t snap, dq_err_
                    " ORDER BY seq LIMIT $3",
                    &p, feed_row, &f, err) < 0)
         goto out;
-    if (f.deleted || f.n_rows > FOLLOW_MAX) {
+    if (f.n_gone) {
+        /* a deleted relic is forgotten by the seq it had (before migration 31 a deletion
+         * dropped every bitmap); an id without one (written by no danqing) still does */
+        dq_buf_puts(&f.gone, "}");
+        pg_params_t a = {0};
+        dq_pg_p_text(&a, f.gone.data);
+        if (dq_pg_walk(t,
+                       "SELECT g.seq FROM unnest($1::text[]) x LEFT JOIN relic_gone g"
+                       " ON g.id = x",
+                       &a, gone_row, &gone, err) < 0)
+            goto out;
+    }
+    if (gone.missing || f.n_rows > FOLLOW_MAX) {
         drop_all(ps);
     } else if (f.n_ids) {
+        for (size_t k = 0; k < ps->n_p; k++)
+            for (size_t i = 0; i < gone.n; i++)
+                bit_clear(&ps->p[k], gone.seq[i]);
         dq_buf_puts(&f.ids, "}");
         pg_params_t a = {0};
         dq_pg_p_text(&a, f.ids.data);
@@ -319,6 +365,8 @@ out:
     if (rc < 0)
         drop_all(ps); /* half applied: start again */
     dq_buf_free(&f.ids);
+    dq_buf_free(&f.gone);
+    free(gone.seq);
     dq_buf_free(&arr);
     dq_buf_free(&q);
     free(changed.seq);
@@ -328,56 +376,113 @@ out:
 
 /* ---------------------------------------------------------------- matching */
 
+/* Reads the quoted lexeme at q[*i] (q[0..n)) into lex (tsquery quoting undone: '' and \x),
+ * followed by a NUL, and moves *i past its closing quote; 0 when there is none there. */
+static int quoted(const char *q, size_t n, size_t *i, dq_buf_t *lex)
+{
+    size_t k = *i, start = lex->len;
+    if (k >= n || q[k] != '\'')
+        return 0;
+    for (k++; k < n; k++) {
+        if (q[k] == '\'') {
+            if (k + 1 < n && q[k + 1] == '\'') {
+                dq_buf_putc(lex, '\'');
+                k++;
+                continue;
+            }
+            break;
+        }
+        if (q[k] == '\\' && k + 1 < n)
+            k++;
+        dq_buf_putc(lex, q[k]);
+    }
+    if (k >= n || lex->len == start)
+        return 0;
+    dq_buf_putc(lex, '\0');
+    *i = k + 1;
+    return 1;
+}
+
 /* When the term text q[0..n) is an OR of quoted lexemes in parentheses ("('山水')",
- * "('qiushan' | '\1qiu\1shan')"), the lexemes' bytes (tsquery quoting undone: '' and \x),
- * each followed by a NUL, into lex, and their number; else 0. */
+ * "('qiushan' | '\1qiu\1shan')"), the lexemes' bytes, each followed by a NUL, into lex, and
+ * their number; else 0. */
 static int term_lexemes(const char *q, size_t n, dq_buf_t *lex)
 {
-    size_t i = 0;
+    size_t i = 1;
     int k = 0;
     dq_buf_reset(lex);
     if (n < 2 || q[0] != '(' || q[n - 1] != ')')
         return 0;
-    for (i = 1; i < n - 1;) {
+    while (i < n - 1) {
         if (k) { /* " | " between lexemes */
             if (i + 3 > n - 1 || memcmp(q + i, " | ", 3) != 0)
                 return 0;
             i += 3;
         }
-        if (q[i] != '\'')
+        if (!quoted(q, n - 1, &i, lex))
             return 0;
-        size_t start = lex->len;
-        for (i++; i < n - 1; i++) {
-            if (q[i] == '\'') {
-                if (i + 1 < n - 1 && q[i + 1] == '\'') {
-                    dq_buf_putc(lex, '\'');
-                    i++;
-                    continue;
-                }
-                break;
-            }
-            if (q[i] == '\\' && i + 1 < n - 1)
-                i++;
-            dq_buf_putc(lex, q[i]);
-        }
-        if (i >= n - 1 || lex->len == start)
-            return 0;
-        i++; /* the closing quote */
-        dq_buf_putc(lex, '\0');
         k++;
     }
     return k;
 }
 
-/* The audit seq of t's snapshot: the one relic_index_sync read in this transaction, else
- * read now. */
-static int snapshot_seq(dq_store_txn_t *t, int64_t *snap, dq_err_t *err)
+/* When q[0..n) is an OR of chains of quoted lexemes ("('\2xs' <-> '\2sx' <-> '\2xl')", the
+ * phrase half of a split query: store_pg_text.c, dq_pg_tsquery_split), the lexemes into lex
+ * as term_lexemes puts them, and in *ends the count of lexemes after each chain (at most
+ * max chains); the number of chains, else 0. */
+static int chain_lexemes(const char *q, size_t n, dq_buf_t *lex, int *ends, int max)
 {
-    if (t->has_audit_at) {
-        *snap = t->audit_at;
-        return 0;
+    size_t i = 0;
+    int c = 0, k = 0;
+    dq_buf_reset(lex);
+    while (i < n) {
+        if (c && (i + 3 > n || memcmp(q + i, " | ", 3) != 0))
+            return 0;
+        if (c)
+            i += 3;
+        if (c == max || i >= n || q[i++] != '(')
+            return 0;
+        for (int first = 1;; first = 0) {
+            if (!first) {
+                if (i + 5 > n || memcmp(q + i, " <-> ", 5) != 0)
+                    return 0;
+                i += 5;
+            }
+            if (!quoted(q, n, &i, lex))
+                return 0;
+            k++;
+            if (i < n && q[i] == ')')
+                break;
+        }
+        i++; /* ')' */
+        ends[c++] = k;
     }
-    return dq_pg_audit_max_seq(t, snap, err);
+    return c;
+}
+
+/* The audit seq and the count of schema_version rows of t's snapshot (a read transaction):
+ * both as relic_index_sync read them in this transaction (dq_pg_audit_max_seq, one
+ * statement), else read now. */
+static int snapshot_seq(dq_store_txn_t *t, int64_t *snap, int64_t *schema, dq_err_t *err)
+{
+    if (!t->has_audit_at && dq_pg_audit_max_seq(t, snap, err) < 0)
+        return -1;
+    *snap = t->audit_at;
+    *schema = t->schema_at;
+    return 0;
+}
+
+/* Appends the set bits of bits[0..n_words) to *out as seqs, ascending. */
+static void put_seqs(const uint64_t *bits, size_t n_words, int64_t **out, size_t *n, size_t *cap)
+{
+    for (size_t w = 0; w < n_words; w++)
+        for (uint64_t v = bits[w]; v; v &= v - 1) {
+            if (*n == *cap) {
+                *cap = *cap ? 2 * *cap : 1024;
+                *out = dq_xrealloc(*out, *cap * sizeof(**out));
+            }
+            (*out)[(*n)++] = (int64_t)(w * 64 + (size_t)__builtin_ctzll(v));
+        }
 }
 
 /* Sets the bits of the ascending seqs[0..n) in the bitmap *w / *n_w (grown as needed). */
@@ -394,6 +499,35 @@ static void set_seqs(uint64_t **w, size_t *n_w, const int64_t *seqs, size_t n)
             (*w)[seqs[i] / 64] |= (uint64_t)1 << (seqs[i] % 64);
 }
 
+/* Locks ps and brings it to t's snapshot: 1 (locked) when the bitmaps are exact for it,
+ * 0 (unlocked) when they cannot be (an older snapshot than theirs: PostgreSQL answers),
+ * -1 (unlocked) with err. */
+static int ready(dq_store_txn_t *t, dq_pg_postings_t *ps, dq_err_t *err)
+{
+    int64_t snap = 0, schema = 0;
+    if (snapshot_seq(t, &snap, &schema, err) < 0)
+        return -1;
+    DQ_ASSERT(pthread_mutex_lock(&ps->lock) == 0);
+    if (ps->at >= 0 && schema != ps->schema) { /* migrated since: start again */
+        drop_all(ps);
+        ps->at = -1;
+    }
+    if (ps->at < 0) {
+        ps->at = snap;
+        ps->schema = schema;
+    }
+    if ((ps->at < snap && follow(t, ps, snap, err) < 0) ||
+        (ps->at == snap && !ps->freq_loaded && load_freq(t, ps, err) < 0)) {
+        pthread_mutex_unlock(&ps->lock);
+        return -1;
+    }
+    if (ps->at != snap) {
+        pthread_mutex_unlock(&ps->lock);
+        return 0;
+    }
+    return 1;
+}
+
 int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab, int64_t **out,
                          size_t *n, size_t *cap, dq_err_t *err)
 {
@@ -402,7 +536,7 @@ int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab
     int nl[TERMS_MAX], n_terms = plan->n_terms, any = 0, rc = 0, locked = 0, n_ans = 0;
     uint64_t *and = NULL, *or = NULL;
     size_t n_and = 0, n_or = 0;
-    int64_t snap = 0, *s = NULL, cnt = -1;
+    int64_t *s = NULL, cnt = -1;
     size_t ns = 0, cs = 0;
     if (t->write || !ps || n_terms <= 0 || n_terms > TERMS_MAX)
         return 0;
@@ -417,32 +551,12 @@ int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab
     }
     if (!any)
         goto out;
-    int64_t schema = 0;
-    if (snapshot_seq(t, &snap, err) < 0 ||
-        dq_pg_int(t, "SELECT count(*) FROM schema_version", NULL, &schema, err) < 0) {
-        rc = -1;
+    int ok = ready(t, ps, err);
+    if (ok <= 0) {
+        rc = ok;
         goto out;
     }
-    DQ_ASSERT(pthread_mutex_lock(&ps->lock) == 0);
     locked = 1;
-    if (ps->at >= 0 && schema != ps->schema) { /* migrated since: start again */
-        drop_all(ps);
-        ps->at = -1;
-    }
-    if (ps->at < 0) {
-        ps->at = snap;
-        ps->schema = schema;
-    }
-    if (ps->at < snap && follow(t, ps, snap, err) < 0) {
-        rc = -1;
-        goto out;
-    }
-    if (ps->at != snap) /* an older snapshot than the bitmaps': PostgreSQL answers */
-        goto out;
-    if (!ps->freq_loaded && load_freq(t, ps, err) < 0) {
-        rc = -1;
-        goto out;
-    }
     /* Each term that is an OR of lexemes is answered here when every lexeme has a bitmap (one
      * is made for a lexeme the statistics call frequent). A query of one such term is
      * answered here anyway, a lexeme at a time: that costs what its own query costs, and a
@@ -523,14 +637,7 @@ int dq_pg_postings_match(dq_store_txn_t *t, const dq_search_plan_t *plan, int ab
                 (*out)[w++] = (*out)[i];
         *n = w;
     } else {
-        for (size_t w = 0; w < n_and; w++)
-            for (uint64_t v = and[w]; v; v &= v - 1) {
-                if (*n == *cap) {
-                    *cap = *cap ? 2 * *cap : 1024;
-                    *out = dq_xrealloc(*out, *cap * sizeof(**out));
-                }
-                (*out)[(*n)++] = (int64_t)(w * 64 + (size_t)__builtin_ctzll(v));
-            }
+        put_seqs(and, n_and, out, n, cap);
     }
     rc = 1;
 out:
@@ -542,6 +649,80 @@ out:
     }
     dq_buf_free(&rest);
     dq_buf_free(&q);
+    free(and);
+    free(or);
+    free(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- phrase candidates */
+
+#define CHAINS_MAX 16 /* chains in one phrase half; more: PostgreSQL's index */
+
+int dq_pg_postings_chains(dq_store_txn_t *t, const char *q, size_t len, int64_t **out, size_t *n,
+                          size_t *cap, dq_err_t *err)
+{
+    dq_pg_postings_t *ps = t->store->postings;
+    dq_buf_t lex = {0}, tq = {0};
+    int ends[CHAINS_MAX], rc = 0, locked = 0, n_chains;
+    uint64_t *and = NULL, *or = NULL;
+    size_t n_and = 0, n_or = 0, ns = 0, cs = 0;
+    int64_t *s = NULL;
+    if (t->write || !ps || !(n_chains = chain_lexemes(q, len, &lex, ends, CHAINS_MAX)))
+        goto out;
+    int ok = ready(t, ps, err);
+    if (ok <= 0) {
+        rc = ok;
+        goto out;
+    }
+    locked = 1;
+    const char *L = lex.data;
+    for (int c = 0, k = 0; c < n_chains; c++) {
+        /* a row holds the chain only where it holds each of its lexemes: their AND */
+        for (int first = 1; k < ends[c]; k++, first = 0, L += strlen(L) + 1) {
+            size_t l = strlen(L);
+            post_t *p = find(ps, L, l, 0);
+            if (!p && is_frequent(ps, L, l, 0)) {
+                dq_buf_reset(&tq);
+                lexeme_tsquery(L, l, &tq);
+                ns = 0;
+                if (dq_pg_relic_plain(t, 0, tq.data, &s, &ns, &cs, err) < 0) {
+                    rc = -1;
+                    goto out;
+                }
+                p = keep(ps, L, l, 0, s, ns);
+            }
+            if (!p) /* a rare lexeme: PostgreSQL's index finds its few rows as cheaply */
+                goto out;
+            p->used = ++ps->tick;
+            if (first) {
+                and = dq_xrealloc(and, (p->n_words ? p->n_words : 1) * sizeof(*and));
+                memcpy(and, p->bits, p->n_words * sizeof(*and));
+                n_and = p->n_words;
+            } else {
+                n_and = DQ_MIN(n_and, p->n_words);
+                for (size_t w = 0; w < n_and; w++)
+                    and[w] &= p->bits[w];
+            }
+        }
+        if (n_and > n_or) {
+            or = dq_xrealloc(or, n_and * sizeof(*or));
+            memset(or + n_or, 0, (n_and - n_or) * sizeof(*or));
+            n_or = n_and;
+        }
+        for (size_t w = 0; w < n_and; w++)
+            or[w] |= and[w];
+    }
+    pthread_mutex_unlock(&ps->lock);
+    locked = 0;
+    *n = 0;
+    put_seqs(or, n_or, out, n, cap);
+    rc = 1;
+out:
+    if (locked)
+        pthread_mutex_unlock(&ps->lock);
+    dq_buf_free(&lex);
+    dq_buf_free(&tq);
     free(and);
     free(or);
     free(s);

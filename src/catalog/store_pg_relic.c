@@ -449,7 +449,18 @@ static int relic_remove(dq_store_txn_t *t, const char *id, dq_err_t *err)
                       &p, &n, err);
     if (e != 0)
         return e;
-    return fts_write(t, n, 1, NULL, NULL, err); /* its search row: where relic_fts is written */
+    /* its search row, where relic_fts is written, and with it the seq it had (migration 31:
+     * the posting bitmaps forget it by that, store_pg_postings.c) */
+    dq_store_txn_t *ft = dq_pg_fts_half(t, err);
+    if (!ft)
+        return -1;
+    pg_params_t q = {0};
+    dq_pg_p_int(&q, n);
+    dq_pg_p_text(&q, id);
+    return dq_pg_run(ft,
+                     "WITH d AS (DELETE FROM relic_fts WHERE seq = $1)"
+                     " INSERT INTO relic_gone (id, seq) VALUES ($2, $1)",
+                     &q, NULL, err);
 }
 
 static int relic_new_id(dq_store_txn_t *t, char id[32], dq_err_t *err)

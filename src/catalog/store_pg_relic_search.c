@@ -34,6 +34,74 @@ static int cmp_seqsc(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Appends the seqs of r's one row (joined by commas; with sc also the scores, "" for none,
+ * in column 1) to *out / *n / *cap, and (when sc) the scores to *sc / *cap_sc, NAN where
+ * none. */
+static void take_seqs(PGresult *r, int64_t **out, size_t *n, size_t *cap, double **sc,
+                      size_t *cap_sc)
+{
+    const char *s = dq_pg_col(r, 0, 0), *f = sc ? dq_pg_col(r, 0, 1) : NULL;
+    while (s && *s) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (end == s)
+            break;
+        if (*n == *cap) {
+            *cap = *cap ? 2 * *cap : 1024;
+            *out = dq_xrealloc(*out, *cap * sizeof(**out));
+        }
+        if (sc && *n == *cap_sc) {
+            *cap_sc = *cap;
+            *sc = dq_xrealloc(*sc, *cap_sc * sizeof(**sc));
+        }
+        if (sc) { /* the score list runs beside the seqs: a number, or "" for none */
+            char *fe = (char *)f;
+            double x = f && *f && *f != ',' ? strtod(f, &fe) : NAN;
+            (*sc)[*n] = fe == f ? NAN : x;
+            f = fe && *fe == ',' ? fe + 1 : fe;
+        }
+        (*out)[(*n)++] = v;
+        s = *end == ',' ? end + 1 : end;
+    }
+}
+
+/* Sorts out[0..*n) (and sc beside, when not NULL) by seq; with dups, a seq that came twice
+ * (the two halves of a split query, UNION ALL) is kept once, with the score either has. */
+static void sort_seqs(int64_t *out, size_t *n, double *sc, int dups)
+{
+    /* The heap's order, which is seq order until rows are updated: sorted here, where it is
+     * cheap, rather than by an ORDER BY that spilled 150,000 rows to disk (work_mem). */
+    for (size_t i = 1; i < *n; i++)
+        if (out[i] < out[i - 1]) {
+            if (sc) {
+                seqsc_t *e = dq_xmalloc(*n * sizeof(*e));
+                for (size_t k = 0; k < *n; k++)
+                    e[k] = (seqsc_t){out[k], sc[k]};
+                qsort(e, *n, sizeof(*e), cmp_seqsc);
+                for (size_t k = 0; k < *n; k++)
+                    out[k] = e[k].seq, sc[k] = e[k].sc;
+                free(e);
+            } else {
+                qsort(out, *n, sizeof(*out), cmp_seq);
+            }
+            break;
+        }
+    if (!dups)
+        return;
+    size_t w = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (w > 0 && out[i] == out[w - 1]) {
+            if (sc && isnan(sc[w - 1]))
+                sc[w - 1] = sc[i];
+            continue;
+        }
+        if (sc)
+            sc[w] = sc[i];
+        out[w++] = out[i];
+    }
+    *n = w;
+}
+
 /* Runs sql (one row: the seqs joined by commas; with sc also the scores, "" for none) into
  * *out / *n / *cap, ascending; *sc (when sc) a new array of the scores, NAN where none.
  * tsq2: NULL, or the second half of a split query (dq_pg_tsquery_split: sql takes $2),
@@ -52,65 +120,13 @@ static int seqs_of(dq_store_txn_t *t, const char *sql, const char *tsq, const ch
     PGresult *r = dq_pg_exec(t, sql, &p, err);
     if (!r)
         return -1;
-    *n = 0;
-    const char *s = dq_pg_col(r, 0, 0), *f = sc ? dq_pg_col(r, 0, 1) : NULL;
     size_t cap_sc = 0;
+    *n = 0;
     if (sc)
         *sc = NULL;
-    while (s && *s) {
-        char *end;
-        long long v = strtoll(s, &end, 10);
-        if (end == s)
-            break;
-        if (*n == *cap) {
-            *cap = *cap ? 2 * *cap : 1024;
-            *out = dq_xrealloc(*out, *cap * sizeof(**out));
-        }
-        if (sc && *n == cap_sc) {
-            cap_sc = *cap;
-            *sc = dq_xrealloc(*sc, cap_sc * sizeof(**sc));
-        }
-        if (sc) { /* the score list runs beside the seqs: a number, or "" for none */
-            char *fe = (char *)f;
-            double x = f && *f && *f != ',' ? strtod(f, &fe) : NAN;
-            (*sc)[*n] = fe == f ? NAN : x;
-            f = fe && *fe == ',' ? fe + 1 : fe;
-        }
-        (*out)[(*n)++] = v;
-        s = *end == ',' ? end + 1 : end;
-    }
+    take_seqs(r, out, n, cap, sc, &cap_sc);
     PQclear(r);
-    /* The heap's order, which is seq order until rows are updated: sorted here, where it is
-     * cheap, rather than by an ORDER BY that spilled 150,000 rows to disk (work_mem). */
-    for (size_t i = 1; i < *n; i++)
-        if ((*out)[i] < (*out)[i - 1]) {
-            if (sc) {
-                seqsc_t *e = dq_xmalloc(*n * sizeof(*e));
-                for (size_t k = 0; k < *n; k++)
-                    e[k] = (seqsc_t){(*out)[k], (*sc)[k]};
-                qsort(e, *n, sizeof(*e), cmp_seqsc);
-                for (size_t k = 0; k < *n; k++)
-                    (*out)[k] = e[k].seq, (*sc)[k] = e[k].sc;
-                free(e);
-            } else {
-                qsort(*out, *n, sizeof(**out), cmp_seq);
-            }
-            break;
-        }
-    if (tsq2) { /* the two halves' rows, UNION ALL: a row matching both came twice */
-        size_t w = 0;
-        for (size_t i = 0; i < *n; i++) {
-            if (w > 0 && (*out)[i] == (*out)[w - 1]) {
-                if (sc && isnan((*sc)[w - 1]))
-                    (*sc)[w - 1] = (*sc)[i];
-                continue;
-            }
-            if (sc)
-                (*sc)[w] = (*sc)[i];
-            (*out)[w++] = (*out)[i];
-        }
-        *n = w;
-    }
+    sort_seqs(*out, n, sc ? *sc : NULL, tsq2 != NULL);
     return 0;
 }
 
@@ -142,6 +158,111 @@ static const char title_split_sql[] =
     "SELECT string_agg(seq::text, ',') FROM (SELECT seq FROM relic_fts WHERE fts_ab @@ $1::tsquery"
     " UNION ALL SELECT seq FROM relic_fts WHERE fts_ab @@ $2::tsquery) m";
 
+/* The ranked split query once more, with the phrase half's candidates known: the rows that
+ * hold every lexeme of a chain, from the posting bitmaps (dq_pg_postings_chains), given by
+ * primary key ($4) instead of by the GIN index, so that they can be cut in two. xsxl at
+ * 500,000 relics: 5,598 candidates whose positions PostgreSQL reads from TOAST (two chunks
+ * each), 1,880 of them match; 31 ms of the statement's 53 ms of CPU is that recheck and 8 ms
+ * ranking. beside_rank_sql is the second half's, on a second connection with the same
+ * snapshot (dq_pg_beside_begin), run at the same time: the statement's wall time halves at
+ * no more CPU (a PostgreSQL parallel worker costs ~15 ms of CPU to start, measured). ts_match_vq
+ * is @@ as a function, so the plan is the primary key's. */
+static const char split_rank_sql[] =
+    "SELECT string_agg(seq::text, ','), string_agg(coalesce(r::text, ''), ',') FROM ("
+    "SELECT seq, NULL::real AS r FROM relic_fts WHERE fts @@ $1::tsquery"
+    " UNION ALL SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $3::tsquery) FROM relic_fts"
+    " WHERE seq = ANY($4::bigint[]) AND ts_match_vq(fts, $2::tsquery)) m";
+static const char beside_rank_sql[] =
+    "SELECT string_agg(seq::text, ','), string_agg(r::text, ',') FROM ("
+    "SELECT seq, -ts_rank('{0.1, 0.2, 0.8, 1.0}', fts, $2::tsquery) AS r FROM relic_fts"
+    " WHERE seq = ANY($3::bigint[]) AND ts_match_vq(fts, $1::tsquery)) m";
+/* The same without ranks (a date or accession order: the plain walk). */
+static const char split_sql[] =
+    "SELECT string_agg(seq::text, ',') FROM (SELECT seq FROM relic_fts WHERE fts @@ $1::tsquery"
+    " UNION ALL SELECT seq FROM relic_fts WHERE seq = ANY($3::bigint[])"
+    " AND ts_match_vq(fts, $2::tsquery)) m";
+static const char beside_sql[] = "SELECT string_agg(seq::text, ',') FROM relic_fts"
+                                 " WHERE seq = ANY($2::bigint[]) AND ts_match_vq(fts, $1::tsquery)";
+/* Fewer candidates: one statement (a second connection's round trips cost more than half
+ * of their recheck). More than CANDS_MAX: the GIN index, since a probe by primary key per
+ * row costs more than its bitmap heap scan over most of the table's pages. */
+#define SPLIT_MIN 256
+#define CANDS_MAX 50000
+
+static void seq_array(dq_buf_t *b, const int64_t *s, size_t n)
+{
+    dq_buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++)
+        dq_buf_printf(b, i ? ",%lld" : "%lld", (long long)s[i]);
+    dq_buf_putc(b, '}');
+}
+
+/* split_rank_sql for the split query (e, ph; rq the query for the ranks) into *out / *n /
+ * *cap and *sc, as seqs_of fills them (sc NULL: split_sql, no ranks; rq unused): 1 when run,
+ * 0 when the bitmaps do not know the candidates (the caller runs all_split_rank_sql or
+ * all_split_sql), -1 with err. */
+static int split_beside(dq_store_txn_t *t, const char *e, const char *ph, const char *rq,
+                        int64_t **out, size_t *n, size_t *cap, double **sc, dq_err_t *err)
+{
+    int64_t *cand = NULL;
+    size_t nc = 0, cap_c = 0, cap_sc = 0;
+    dq_store_txn_t *b = NULL;
+    dq_buf_t ids = {0}, ids_b = {0};
+    PGresult *r = NULL;
+    int rc = dq_pg_postings_chains(t, ph, strlen(ph), &cand, &nc, &cap_c, err);
+    if (rc <= 0 || nc > CANDS_MAX) {
+        free(cand);
+        return rc < 0 ? -1 : 0;
+    }
+    rc = -1;
+    if (nc >= SPLIT_MIN && dq_pg_beside_begin(t, &b, err) < 0)
+        goto out;
+    size_t half = b ? nc / 2 : nc; /* this connection: cand[0, half), the helper the rest */
+    seq_array(&ids, cand, half);
+    if (b) {
+        pg_params_t pb = {0};
+        seq_array(&ids_b, cand + half, nc - half);
+        dq_pg_p_text(&pb, ph);
+        if (sc)
+            dq_pg_p_text(&pb, rq);
+        dq_pg_p_text(&pb, ids_b.data);
+        if (dq_pg_send(b, sc ? beside_rank_sql : beside_sql, &pb, err) < 0)
+            goto out;
+    }
+    pg_params_t p = {0};
+    dq_pg_p_text(&p, e);
+    dq_pg_p_text(&p, ph);
+    if (sc)
+        dq_pg_p_text(&p, rq);
+    dq_pg_p_text(&p, ids.data);
+    if (!(r = dq_pg_exec(t, sc ? split_rank_sql : split_sql, &p, err)))
+        goto out;
+    *n = 0;
+    if (sc)
+        *sc = NULL;
+    take_seqs(r, out, n, cap, sc, &cap_sc);
+    PQclear(r);
+    r = NULL;
+    if (b) {
+        if (!(r = dq_pg_recv(b, err)))
+            goto out;
+        take_seqs(r, out, n, cap, sc, &cap_sc);
+    }
+    sort_seqs(*out, n, sc ? *sc : NULL, 1);
+    rc = 1;
+out:
+    PQclear(r);
+    dq_pg_beside_end(b);
+    if (rc < 0 && sc) {
+        free(*sc);
+        *sc = NULL;
+    }
+    free(cand);
+    dq_buf_free(&ids);
+    dq_buf_free(&ids_b);
+    return rc;
+}
+
 int dq_pg_relic_plain(dq_store_txn_t *t, int ab, const char *q, int64_t **out, size_t *n,
                       size_t *cap, dq_err_t *err)
 {
@@ -164,10 +285,19 @@ static int plain_seqs(dq_store_txn_t *t, const dq_search_plan_t *plan, int title
     if (dq_pg_tsquery_split(t->search, plan, &e, &ph)) {
         if (sc && !title) {
             dq_pg_tsquery(t->search, plan, DQ_RELIC_MATCH_ALL, &rq);
-            rc = seqs_of(t, all_split_rank_sql, e.data, ph.data, rq.data, out, n, cap, sc, err);
+            rc = split_beside(t, e.data, ph.data, rq.data, out, n, cap, sc, err);
+            if (rc == 0)
+                rc = seqs_of(t, all_split_rank_sql, e.data, ph.data, rq.data, out, n, cap, sc,
+                             err);
+            else if (rc > 0)
+                rc = 0;
         } else {
-            rc = seqs_of(t, title ? title_split_sql : all_split_sql, e.data, ph.data, NULL, out, n,
-                         cap, NULL, err);
+            rc = title ? 0 : split_beside(t, e.data, ph.data, NULL, out, n, cap, NULL, err);
+            if (rc == 0)
+                rc = seqs_of(t, title ? title_split_sql : all_split_sql, e.data, ph.data, NULL,
+                             out, n, cap, NULL, err);
+            else if (rc > 0)
+                rc = 0;
         }
     } else {
         rc = seqs_of(t, title ? title_sql : all_sql, q, NULL, NULL, out, n, cap, NULL, err);

@@ -40,6 +40,19 @@ int dq_store_pool_take(dq_store_pool_t *p)
     }
 }
 
+int dq_store_pool_try(dq_store_pool_t *p)
+{
+    int got = -1;
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < p->n && got < 0; i++)
+        if (!p->in_use[i]) {
+            p->in_use[i] = 1;
+            got = i;
+        }
+    pthread_mutex_unlock(&p->lock);
+    return got;
+}
+
 void dq_store_pool_give(dq_store_pool_t *p, int i)
 {
     pthread_mutex_lock(&p->lock);

@@ -25,6 +25,10 @@ void dq_store_pool_init(dq_store_pool_t *p, int n);
 void dq_store_pool_destroy(dq_store_pool_t *p);
 /* The index of a free connection, marked in use; waits while every one is busy. */
 int dq_store_pool_take(dq_store_pool_t *p);
+/* The index of a free connection, marked in use, or -1 at once when every one is busy (a
+ * helper for work a caller could also do alone: it must never wait for a reader, since the
+ * reader it waits for may be waiting for it). */
+int dq_store_pool_try(dq_store_pool_t *p);
 /* Returns connection i to the pool. */
 void dq_store_pool_give(dq_store_pool_t *p, int i);
 /* Locks m before deadline_us (dq_now_us clock); 0, or -1 when the deadline passed first. */

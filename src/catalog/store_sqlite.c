@@ -71,7 +71,9 @@ static const migration_t migrations[] = {
      "SELECT 1"},
     {29, "layer file checksums; condition jobs' work for the undo of a stopped job",
      dq_sqlite_layerfile_schema}, /* store_sqlite_layerfile.c */
+    {32, "work journals seen by every process", dq_sqlite_journal_schema}, /* _journal.c */
     {28, "relic search table analyzed when grown by half (PostgreSQL only)", "SELECT 1"},
+    {31, "deleted relics' seqs, for the search's posting bitmaps (PostgreSQL only)", "SELECT 1"},
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -470,6 +472,8 @@ static int store_lock(void *impl, int which, void **handle, dq_err_t *err)
 {
     store_t *s = impl;
     const char *db = sqlite3_db_filename(s->w.db, "main");
+    int shared = which & DQ_CATALOG_LOCK_SHARED, try = which & DQ_CATALOG_LOCK_TRY;
+    which &= 0xff;
     char *p = dq_xasprintf("%s-lock-%d", db && *db ? db : "catalog", which);
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -478,9 +482,12 @@ static int store_lock(void *impl, int which, void **handle, dq_err_t *err)
         return -1;
     }
     free(p);
-    while (flock(fd, LOCK_EX) < 0)
+    while (flock(fd, (shared ? LOCK_SH : LOCK_EX) | (try ? LOCK_NB : 0)) < 0)
         if (errno != EINTR) {
-            dq_err_set(err, DQ_EIO, 500, "catalog lock: %s", strerror(errno));
+            if (errno == EWOULDBLOCK)
+                dq_err_set(err, DQ_EBUSY, 503, "catalog lock %d is taken", which);
+            else
+                dq_err_set(err, DQ_EIO, 500, "catalog lock: %s", strerror(errno));
             close(fd);
             return -1;
         }
@@ -679,4 +686,5 @@ const dq_store_backend_t dq_store_sqlite = {
     .conditions = &dq_sqlite_condition_ops,
     .condjobs = &dq_sqlite_condjob_ops,
     .layer_files = &dq_sqlite_layerfile_ops,
+    .journals = &dq_sqlite_journal_ops,
 };

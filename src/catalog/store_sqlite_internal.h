@@ -211,6 +211,8 @@ extern const char dq_sqlite_condjob_schema[];
 extern const dq_store_condjob_ops dq_sqlite_condjob_ops;
 extern const char dq_sqlite_layerfile_schema[];
 extern const dq_store_layerfile_ops dq_sqlite_layerfile_ops;
+extern const char dq_sqlite_journal_schema[];
+extern const dq_store_journal_ops dq_sqlite_journal_ops;
 
 /* ---- store_sqlite_iiif_auth.c (issue 16) ---- */
 /* Migration 17: IIIF Authorization Flow 2.0 access cookies and tokens. */

@@ -54,10 +54,13 @@ void dq_cli_import_arena(void);
 /* Takes back what a `spectral add` that died left in the store (cmd_spectral.c): on a file
  * store, layers/spectral/.new-<cap>.* directories no live run holds (its flock): the
  * capture's directory is the one the catalog names (the replaced one moved back, or the new
- * one kept when the row committed); on an object store, DATA/tmp/spectral.* with their
- * journal: a run that committed loses the old capture's leftover objects, one that did not
- * gets the bands the catalog names put back (from their checked copies) and the keys it alone
- * wrote removed. *n gets how many runs were taken back. Called by `spectral add` and
+ * one kept when the row committed); on an object store, the journals in the catalog (work
+ * journals of kind "spectral-add", seen by every node; DATA/tmp/spectral.XXXXXX/journal.json of adds
+ * from before session 25), once no add anywhere holds the spectral lock: a run that committed
+ * loses the old capture's leftover objects, one that did not gets the bands the catalog names
+ * put back (from their checked copies, kept in the store under tmp/spectral/<run>/) and the
+ * keys it alone wrote removed; unlocked DATA/tmp/spectral.* work dirs are removed. *n gets
+ * how many runs were taken back. Called by `spectral add` and
  * `fixity`. 0, or -1 with err. */
 struct dq_catalog;
 int dq_cli_spectral_recover(dq_config_t *cfg, struct dq_catalog *cat, struct dq_blob *store,

@@ -367,7 +367,7 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
         return 2;
     }
     dq_err_t err = {0};
-    int rc = 1, n_rec = 0;
+    int rc = 1, n_rec = 0, n_dead = 0;
     fixity_t f = {.store = NULL}, fc = {.store = NULL}, fl = {.store = NULL};
     char *db = dq_xasprintf("%s/catalog.sqlite", cfg->data_dir);
     dq_catalog_t *cat = NULL;
@@ -378,8 +378,11 @@ int dq_cmd_fixity(dq_config_t *cfg, int argc, char **argv)
     }
     if (!(cat = dq_catalog_open(dq_config_catalog(cfg), &err)) ||
         !(f.store = dq_blob_open(cfg, &err)) ||
-        dq_image_ingest_recover_store(cat, cfg->data_dir, f.store, &n_rec, &err) < 0)
+        dq_image_ingest_recover_store(cat, cfg->data_dir, f.store, &n_rec, &n_dead, &err) < 0)
         goto out;
+    if (n_dead)
+        fprintf(stderr, "danqing fixity: removed %d upload%s of ingests that died before their "
+                "commit\n", n_dead, n_dead == 1 ? "" : "s");
     fc.store = fl.store = f.store;
     if (n_rec)
         fprintf(stderr, "danqing fixity: completed %d interrupted ingest%s\n", n_rec,

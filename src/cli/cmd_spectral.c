@@ -257,7 +257,25 @@ typedef struct {
      * a live one holds */
     int tmp_fd, old_fd;
     int old_empty; /* old is the stand-in of a capture that had no directory */
+    /* object store: the run's journal is a catalog row (every node sees it), named run
+     * ("<cap>.<tmp's suffix>"), and its copies of replaced objects are store keys under
+     * tmp/spectral/<run>/, so that another node can take back a run that died; held from the
+     * journal to its removal: DQ_CATALOG_LOCK_SPECTRAL shared */
+    dq_catalog_t *cat;
+    char *run;
+    dq_catalog_lock_t *lk;
+    int journaled;
 } place_t;
+
+/* Live object-store adds hold DQ_CATALOG_LOCK_SPECTRAL shared; recovery takes it exclusively
+ * (never waiting), and then every journal row of kind JOURNAL_KIND is a dead run's. */
+#define JOURNAL_KIND "spectral-add"
+
+/* The store key of a run's copy of band name's replaced object (new string). */
+static char *backup_key(const char *run, const char *name)
+{
+    return dq_xasprintf("tmp/spectral/%s/old-%s.tif", run, name);
+}
 
 /* Opens dir and takes its flock (blocking: it is ours, new). The fd, or -1. */
 static int lock_dir(const char *dir, int wait)
@@ -325,20 +343,22 @@ static int collect_stale(void *ud, const char *key, const char *sha256, uint64_t
     return 0;
 }
 
-/* The object store's journal, DATA/tmp/spectral.XXXXXX/journal.json, written before the first
- * upload: each band's key, whether it held an object before and where its copy goes, the new
- * record's SHA-256 per band (the catalog holding those means the run committed), and the old
- * capture's keys that go after the commit. dq_cli_spectral_recover reads it. */
+/* The object store's journal, a catalog row of kind JOURNAL_KIND (session 25; before, the file
+ * DATA/tmp/spectral.XXXXXX/journal.json, which only the node that ran the add could read),
+ * written before the first upload: each band's key, whether it held an object before and the
+ * store key of its copy, the new record's SHA-256 per band (the catalog holding those means the
+ * run committed), and the old capture's keys that go after the commit.
+ * dq_cli_spectral_recover reads it. */
 static int write_journal(place_t *pl, const dq_stack_t *st, const char *new_doc,
                          const dq_capture_t *existing, const char *old_layers, dq_err_t *err)
 {
     json_t *put = json_array(), *nd = json_loads(new_doc, 0, NULL);
     for (int i = 0; i < st->n; i++) {
         char *key = dq_stack_band_key(pl->cap, st->b[i].name);
-        char *bk = dq_xasprintf("old-%s.tif", st->b[i].name);
+        char *bk = backup_key(pl->run, st->b[i].name);
         json_t *b = json_array_get(json_object_get(nd, "bands"), (size_t)i);
         json_array_append_new(put, json_pack("{s:s, s:b, s:s, s:O?}", "key", key, "existed",
-                                             pl->existed[i], "backup", bk, "sha256",
+                                             pl->existed[i], "backup_key", bk, "sha256",
                                              json_object_get(b, "sha256")));
         free(key);
         free(bk);
@@ -347,10 +367,9 @@ static int write_journal(place_t *pl, const dq_stack_t *st, const char *new_doc,
     if (existing->doc)
         dq_stack_each_file(pl->cap, existing->doc, old_layers, collect_stale, &s);
     json_t *j = json_pack("{s:s, s:o, s:o}", "capture", pl->cap, "put", put, "stale", s.keys);
-    char *text = json_dumps(j, JSON_INDENT(1));
-    char *p = dq_xasprintf("%s/journal.json", pl->tmp);
-    int rc = dq_fs_write_atomic(p, pl->tmp, text, strlen(text), err);
-    free(p);
+    char *text = json_dumps(j, JSON_COMPACT);
+    int rc = dq_catalog_journal_put(pl->cat, pl->run, JOURNAL_KIND, text, err);
+    pl->journaled = rc == 0;
     free(text);
     json_decref(j);
     json_decref(nd);
@@ -392,7 +411,11 @@ static int place_files(place_t *pl, const dq_stack_t *st, int have_old, const ch
             return -1;
         pl->existed[i] = ex;
     }
-    if (write_journal(pl, st, new_doc, existing, old_layers, err) < 0)
+    /* the run's name: its capture and its local work dir's unique suffix */
+    pl->run = dq_xasprintf("%s.%s", pl->cap, strrchr(pl->tmp, '.') + 1);
+    if (dq_catalog_lock(pl->cat, DQ_CATALOG_LOCK_SPECTRAL | DQ_CATALOG_LOCK_SHARED, &pl->lk,
+                        err) < 0 ||
+        write_journal(pl, st, new_doc, existing, old_layers, err) < 0)
         return -1;
     for (int i = 0; i < st->n; i++) {
         char *key = dq_stack_band_key(pl->cap, st->b[i].name);
@@ -406,6 +429,11 @@ static int place_files(place_t *pl, const dq_stack_t *st, int have_old, const ch
             if (dq_blob_fetch_file(pl->store, key, pl->backup[i], &e) < 0) {
                 free(pl->backup[i]);
                 pl->backup[i] = NULL;
+            } else {
+                /* the copy where any node finds it: the journal names this key */
+                char *bk = backup_key(pl->run, st->b[i].name);
+                rc = dq_blob_put_file(pl->store, bk, pl->backup[i], err);
+                free(bk);
             }
         }
         if (rc == 0)
@@ -473,8 +501,36 @@ static void place_done(place_t *pl, const dq_stack_t *st, const dq_capture_t *ex
     pl->n_put = 0;
 }
 
-static void place_free(place_t *pl)
+/* The end of an object-store run, committed or undone: its copies and its journal go, then
+ * its lock. */
+static void drop_journal(dq_catalog_t *cat, dq_blob_t *store, const char *run, json_t *put)
 {
+    dq_err_t e = {0};
+    json_t *x;
+    size_t i;
+    json_array_foreach(put, i, x)
+    {
+        const char *bk = json_string_value(json_object_get(x, "backup_key"));
+        if (bk)
+            dq_blob_remove(store, bk, &e);
+    }
+    dq_catalog_journal_remove(cat, run, &e);
+}
+
+static void place_free(place_t *pl, const dq_stack_t *st)
+{
+    if (pl->journaled) {
+        json_t *put = json_array();
+        for (int i = 0; i < st->n; i++) {
+            char *bk = backup_key(pl->run, st->b[i].name);
+            json_array_append_new(put, json_pack("{s:s}", "backup_key", bk));
+            free(bk);
+        }
+        drop_journal(pl->cat, pl->store, pl->run, put);
+        json_decref(put);
+    }
+    dq_catalog_unlock(pl->lk);
+    free(pl->run);
     if (pl->tmp)
         rm_flat_dir(pl->tmp);
     if (pl->old_fd >= 0)
@@ -531,24 +587,21 @@ static int find_sha(void *ud, const char *key, const char *sha256, uint64_t size
     return 1;
 }
 
-/* An object store run (DATA/tmp/spectral.XXXXXX with its journal): committed, the old
- * capture's leftover keys go; not committed, each band key is put back as the catalog still
- * names it (its copy, when the copy's SHA-256 is the record's) or removed when it held
- * nothing before. */
-static int recover_journal(dq_catalog_t *cat, dq_blob_t *store, const char *dir, dq_err_t *err)
+/* An object store run's journal j (a catalog row, or DATA/tmp/spectral.XXXXXX/journal.json
+ * written before session 25, in dir): committed, the old capture's leftover keys go; not
+ * committed, each band key is put back as the catalog still names it (its copy, when the copy's
+ * SHA-256 is the record's: a store key of the journal's, or a file in dir for an old journal)
+ * or removed when it held nothing before. tmp_dir holds a fetched copy for a moment. */
+static int recover_journal(dq_catalog_t *cat, dq_blob_t *store, json_t *j, const char *dir,
+                           const char *tmp_dir, dq_err_t *err)
 {
     const dq_actor_t admin = {.user = "cli", .role = DQ_ROLE_ADMIN};
-    char *jp = dq_xasprintf("%s/journal.json", dir);
-    json_t *j = json_load_file(jp, 0, NULL);
-    free(jp);
     const char *cap = json_string_value(json_object_get(j, "capture"));
     json_t *put = json_object_get(j, "put"), *x;
     size_t i;
     int rc = 0;
-    if (!cap) { /* died before its journal: nothing was uploaded */
-        json_decref(j);
+    if (!cap) /* died before its journal: nothing was uploaded */
         return 0;
-    }
     int done = journal_committed(cat, cap, put, err);
     dq_err_t e = {0};
     if (done < 0) {
@@ -564,7 +617,10 @@ static int recover_journal(dq_catalog_t *cat, dq_blob_t *store, const char *dir,
         json_array_foreach(put, i, x)
         {
             const char *key = json_string_value(json_object_get(x, "key"));
-            char *bk = dq_xasprintf("%s/%s", dir, json_string_value(json_object_get(x, "backup")));
+            const char *bkey = json_string_value(json_object_get(x, "backup_key"));
+            const char *bname = json_string_value(json_object_get(x, "backup"));
+            char *bk = bkey ? dq_xasprintf("%s/recover-%zu.tif", tmp_dir, i)
+                            : dq_xasprintf("%s/%s", dir ? dir : "", bname ? bname : "");
             sha_of_t f = {key, NULL};
             if (have)
                 dq_stack_each_file(cap, c.doc, layers.data, find_sha, &f);
@@ -573,21 +629,77 @@ static int recover_journal(dq_catalog_t *cat, dq_blob_t *store, const char *dir,
             if (!json_is_true(json_object_get(x, "existed"))) {
                 if (!f.sha) /* a key the catalog does not name: this run's alone */
                     dq_blob_remove(store, key, &e);
-            } else if (f.sha && dq_fs_exists(bk) && dq_sha256_file(bk, hex, &sz, &e) == 0 &&
-                       strcmp(hex, f.sha) == 0) {
+            } else if (f.sha && (bkey ? dq_blob_fetch_file(store, bkey, bk, &e) == 0
+                                      : dq_fs_exists(bk)) &&
+                       dq_sha256_file(bk, hex, &sz, &e) == 0 && strcmp(hex, f.sha) == 0) {
                 char have_hex[65] = "";
                 if (dq_blob_sha256(store, key, have_hex, NULL, &e) < 0 ||
                     strcmp(have_hex, hex) != 0)
                     if (dq_blob_put_file(store, key, bk, err) < 0)
                         rc = -1;
             }
+            if (bkey)
+                unlink(bk);
             free(f.sha);
             free(bk);
         }
         dq_capture_free(&c);
         dq_buf_free(&layers);
     }
-    json_decref(j);
+    return rc;
+}
+
+/* A journal row, copied out of the catalog's read transaction. */
+typedef struct {
+    char **runs, **docs;
+    size_t n;
+} rows_t;
+
+static int collect_journal(void *ud, const dq_journal_row_t *row)
+{
+    rows_t *r = ud;
+    r->runs = dq_xrealloc(r->runs, (r->n + 1) * sizeof(*r->runs));
+    r->docs = dq_xrealloc(r->docs, (r->n + 1) * sizeof(*r->docs));
+    r->runs[r->n] = dq_xstrdup(row->run);
+    r->docs[r->n++] = dq_xstrdup(row->doc);
+    return 0;
+}
+
+/* The catalog's journals of object-store adds, when no add anywhere is running (the lock
+ * taken exclusively without waiting; otherwise nothing is done now: a later add or fixity
+ * does it). Each is a dead run's: taken back, its copies and its row removed. */
+static int recover_catalog_journals(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store,
+                                    int *n, dq_err_t *err)
+{
+    dq_catalog_lock_t *lk = NULL;
+    dq_err_t busy = {0};
+    if (dq_catalog_lock(cat, DQ_CATALOG_LOCK_SPECTRAL | DQ_CATALOG_LOCK_TRY, &lk, &busy) < 0) {
+        if (busy.code == DQ_EBUSY)
+            return 0;
+        *err = busy;
+        return -1;
+    }
+    rows_t r = {0};
+    int rc = dq_catalog_journal_list(cat, JOURNAL_KIND, collect_journal, &r, err);
+    char *tmp_dir = dq_xasprintf("%s/tmp", cfg->data_dir);
+    if (rc == 0)
+        rc = dq_fs_mkdirs(tmp_dir, err);
+    for (size_t i = 0; i < r.n; i++) {
+        json_t *j = json_loads(r.docs[i], 0, NULL);
+        if (rc == 0 && recover_journal(cat, store, j, NULL, tmp_dir, err) < 0)
+            rc = -1;
+        if (rc == 0) {
+            drop_journal(cat, store, r.runs[i], json_object_get(j, "put"));
+            (*n)++;
+        }
+        json_decref(j);
+        free(r.runs[i]);
+        free(r.docs[i]);
+    }
+    free(r.runs);
+    free(r.docs);
+    free(tmp_dir);
+    dq_catalog_unlock(lk);
     return rc;
 }
 
@@ -672,20 +784,17 @@ int dq_cli_spectral_recover(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *stor
     const char *prefix = root ? ".new-" : "spectral.";
     int rc = 0;
     *n = 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        free(dir);
-        return 0; /* no capture was ever added here */
-    }
+    DIR *d = opendir(dir); /* none: no capture was ever added from here */
     struct dirent *e;
     char **names = NULL;
     size_t nn = 0;
-    while ((e = readdir(d)))
+    while (d && (e = readdir(d)))
         if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
             names = dq_xrealloc(names, (nn + 1) * sizeof(*names));
             names[nn++] = dq_xstrdup(e->d_name);
         }
-    closedir(d);
+    if (d)
+        closedir(d);
     for (size_t i = 0; i < nn; i++) {
         char *p = dq_xasprintf("%s/%s", dir, names[i]);
         if (root) {
@@ -696,12 +805,18 @@ int dq_cli_spectral_recover(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *stor
         } else {
             int fd = lock_dir(p, 0); /* held by a live run: not ours to take */
             if (fd >= 0) {
-                if (recover_journal(cat, store, p, err) < 0) {
+                /* a journal file is an add from before session 25; today's runs keep theirs in
+                 * the catalog (below) and leave only their work files here */
+                char *jp = dq_xasprintf("%s/journal.json", p);
+                json_t *j = json_load_file(jp, 0, NULL);
+                free(jp);
+                if (j && recover_journal(cat, store, j, p, dir, err) < 0) {
                     rc = -1;
                 } else {
                     rm_flat_dir(p);
-                    (*n)++;
+                    *n += j != NULL;
                 }
+                json_decref(j);
                 close(fd);
             }
         }
@@ -710,6 +825,8 @@ int dq_cli_spectral_recover(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *stor
     }
     free(names);
     free(dir);
+    if (rc == 0 && !root && recover_catalog_journals(cfg, cat, store, n, err) < 0)
+        rc = -1;
     return rc;
 }
 
@@ -718,7 +835,7 @@ static int cmd_add(dq_config_t *cfg, dq_catalog_t *cat, dq_blob_t *store, const 
 {
     const dq_actor_t cli = {.user = "cli", .role = DQ_ROLE_ADMIN};
     dq_stack_t st;
-    place_t pl = {.store = store, .cap = cap_id, .tmp_fd = -1, .old_fd = -1};
+    place_t pl = {.store = store, .cat = cat, .cap = cap_id, .tmp_fd = -1, .old_fd = -1};
     json_t *bands = json_array(), *rec = NULL;
     dq_buf_t lb = {0}, old_layers = {0};
     dq_capture_t existing = {0}, stored = {0};
@@ -819,7 +936,7 @@ out:
     bar_done(&pg);
     if (rc < 0)
         place_undo(&pl, &st);
-    place_free(&pl);
+    place_free(&pl, &st);
     json_decref(bands);
     json_decref(rec);
     dq_buf_free(&lb);

@@ -326,6 +326,8 @@ typedef struct {
     size_t limit;    /* the route's body limit */
     size_t reserved; /* bytes of srv->body_bytes this request holds */
     int pending;     /* 413/503 decided while reading the body */
+    int drain;       /* 1: refused from the headers; the body is read and dropped, and resp
+                      * (the refusal) answered after it, keeping the connection */
     dq_http_resp_t resp; /* deferred work's response */
     _Atomic int deferred; /* 1 queued or running, 2 done */
     char *key;            /* cache key of the deferred response (owned) */
@@ -816,20 +818,63 @@ static enum MHD_Result finish(dq_server_t *srv, struct MHD_Connection *conn,
     return ret;
 }
 
+/* An error answer in the API's JSON under /api/, as text elsewhere. */
+static void error_resp(const dq_http_req_t *req, int status, const char *msg,
+                       dq_http_resp_t *resp)
+{
+    if (dq_str_starts(req->path, "/api/")) {
+        dq_api_error(resp, status, msg, NULL); /* a 503 gets its Retry-After there */
+    } else {
+        dq_http_resp_error(resp, status, msg);
+        if (status == 503)
+            dq_http_resp_header(resp, "Retry-After", "1");
+    }
+}
+
 /* An answer given before the body is read, from the headers alone; closes the connection. */
 static enum MHD_Result answer_early(dq_server_t *srv, struct MHD_Connection *conn,
                                     const dq_http_req_t *req, const char *method, int status,
                                     const char *msg, int64_t t0)
 {
     dq_http_resp_t resp = {0};
-    if (dq_str_starts(req->path, "/api/")) {
-        dq_api_error(&resp, status, msg, NULL); /* a 503 gets its Retry-After there */
-    } else {
-        dq_http_resp_error(&resp, status, msg);
-        if (status == 503)
-            dq_http_resp_header(&resp, "Retry-After", "1");
-    }
+    error_resp(req, status, msg, &resp);
     return finish(srv, conn, req, method, &resp, NULL, 0, t0, 1, 0);
+}
+
+/* A body of at most this many declared bytes is read and dropped after a refusal decided from
+ * the headers (404, 405, 400, 401, 403), so that the refusal keeps the connection: answered in
+ * the headers' call, libmicrohttpd closes it, and a client on a keep-alive connection (a
+ * proxy's, a script's) then paid a new TCP connection per refused request (session 25: POST
+ * 401 at 4-5k req/s on one connection against 16k for a GET; bench/keepalive_errors.sh).
+ * Larger and chunked bodies are still refused at once and the connection closed: reading
+ * megabytes to refuse them would cost more than a new connection. */
+#define DRAIN_MAX 65536
+
+/* Refuses the request with resp (taken): after its body when the body is small and declared
+ * (*st gets the state that drains it), else at once with the connection closed. */
+static enum MHD_Result refuse(dq_server_t *srv, struct MHD_Connection *conn,
+                              const dq_http_req_t *req, const char *method, const framing_t *f,
+                              dq_http_resp_t *resp, int64_t t0, conn_state_t **st)
+{
+    if (!f->n_cl || f->n_te || f->cl > DRAIN_MAX)
+        return finish(srv, conn, req, method, resp, NULL, 0, t0, 1, 0);
+    *st = dq_xcalloc(1, sizeof(conn_state_t));
+    (*st)->srv = srv;
+    (*st)->conn = conn;
+    (*st)->drain = 1;
+    (*st)->resp = *resp;
+    (*st)->t0 = t0;
+    return MHD_YES;
+}
+
+static enum MHD_Result refuse_error(dq_server_t *srv, struct MHD_Connection *conn,
+                                    const dq_http_req_t *req, const char *method,
+                                    const framing_t *f, int status, const char *msg, int64_t t0,
+                                    conn_state_t **st)
+{
+    dq_http_resp_t resp = {0};
+    error_resp(req, status, msg, &resp);
+    return refuse(srv, conn, req, method, f, &resp, t0, st);
 }
 
 /* The end of a queued job (a render or an API call), on its thread: frees the deferred
@@ -971,17 +1016,18 @@ static enum MHD_Result admit_body(dq_server_t *srv, struct MHD_Connection *conn,
     *st = NULL;
     const dq_route_t *route = dq_http_route(req->path, req->path_len);
     if (!route)
-        return answer_early(srv, conn, req, method, 404, "not found", t0);
+        return refuse_error(srv, conn, req, method, f, 404, "not found", t0, st);
     if (!(route->methods & req->method))
-        return answer_early(srv, conn, req, method, 405, "method not allowed", t0);
+        return refuse_error(srv, conn, req, method, f, 405, "method not allowed", t0, st);
     if (!route->body_limit)
-        return answer_early(srv, conn, req, method, 400, "this resource takes no request body",
-                            t0);
+        return refuse_error(srv, conn, req, method, f, 400, "this resource takes no request body",
+                            t0, st);
     dq_http_resp_t resp = {0};
     resp.status = 200;
     size_t limit = route->body_limit(srv, req, &resp);
-    if (!limit)
-        return finish(srv, conn, req, method, &resp, NULL, 0, t0, 1, 0);
+    if (!limit) /* a refusal (401, 403, ...) in resp */
+        return resp.status >= 500 ? finish(srv, conn, req, method, &resp, NULL, 0, t0, 1, 0)
+                                  : refuse(srv, conn, req, method, f, &resp, t0, st);
     dq_http_resp_free(&resp);
     if (f->n_cl && f->cl > limit) {
         char msg[80];
@@ -1065,7 +1111,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (!st || st->pending)
+        if (!st || st->pending || st->drain)
             return MHD_YES; /* discarded */
         st->pending = take_body(srv, st, upload_data, n);
         if (!st->pending)
@@ -1076,6 +1122,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                                : "busy: too many request bodies at once",
                             t0);
     }
+    if (st && st->drain) /* the body of a refused request is read: the refusal, kept alive */
+        return finish(srv, conn, &req, method, &st->resp, NULL, 0, st->t0, 0, 0);
     if (st && atomic_load(&st->deferred) == 2) { /* back from a render or API thread */
         int api_base = st->base_used;
         if (st->api_job)

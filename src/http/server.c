@@ -194,12 +194,13 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
         goto fail;
     /* design.md: tmp/ is cleaned at start-up, and a replacement journaled by an ingest that
      * crashed is completed or dropped before we serve anything from pyramids/. */
-    int n_recovered = 0;
+    int n_recovered = 0, n_removed = 0;
     if (dq_image_ingest_recover_store(srv->catalog, cfg->data_dir, srv->store, &n_recovered,
-                                      err) < 0)
+                                      &n_removed, err) < 0)
         goto fail;
-    if (n_recovered)
-        dq_log(DQ_LOG_INFO, "http", "completed %d interrupted ingest(s)", n_recovered);
+    if (n_recovered || n_removed)
+        dq_log(DQ_LOG_INFO, "http", "completed %d interrupted ingest(s), removed %d dead upload(s)",
+               n_recovered, n_removed);
     srv->registry = dq_registry_new(srv->catalog, srv->store);
     srv->cache = dq_cache_new((size_t)cfg->cache_mb << 20, dq_http_cache_value_free);
     /* Compressed bodies: an eighth of the response cache (a manifest shrinks about 10x). */

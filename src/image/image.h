@@ -254,30 +254,33 @@ typedef struct {
 
 /* Ingests one master: validates it (size, magic bytes, header, pixel limit) before any work,
  * copies it byte for byte to masters/ab/<sha256> (shared by identical masters), writes a tiled
- * (256 px) pyramidal JPEG TIFF in sRGB 8-bit (1 band for grey) to pyramids/<id>.tif, and records
- * both in the catalog with an audit row. Streams: memory does not grow with the image size.
- * Everything is written in data_dir/tmp/ first, fsynced and renamed in; the catalog row comes
- * last, and a replacement is journaled (pending row) so that a crash at any instant leaves the
- * old state or the new one (see dq_image_ingest_recover). On any failure before the commit,
- * nothing in data_dir changes. Fills *out (caller-owned) with the stored record.
+ * (256 px) pyramidal JPEG TIFF in sRGB 8-bit (1 band for grey) to the content-addressed key
+ * pyramids/<id>.<first 16 hex of its SHA-256>.tif, and records both in the catalog with an audit
+ * row. Streams: memory does not grow with the image size. Everything is written in data_dir/tmp/
+ * first; both files are uploaded under a journal row BEFORE the catalog-wide ingest lock is
+ * taken, which is held only for the commit (one transaction) and the removal of a replaced
+ * pyramid (ingest.c's header says why and what a crash leaves). On any failure before the
+ * commit, the catalog and the store keep the old state (an uploaded master may stay: no row
+ * names it). Fills *out (caller-owned) with the stored record.
  * Errors: DQ_EINVAL (bad id, empty/unknown/corrupt/truncated file), DQ_ELIMIT (too many pixels),
  * DQ_EEXIST (id exists, no replace), DQ_ENOTFOUND (no such file), DQ_EIO. One ingest per call;
- * several processes may ingest into one data dir at once (the commit phase is serialized by
- * an flock on data_dir/ingest.lock). */
+ * several processes and nodes may ingest at once. */
 int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *opts, dq_image_rec_t *out,
                     dq_err_t *err);
 
 /* Brings data_dir back to a consistent state after a crash: removes work directories in tmp/
- * that no live ingest holds, and completes or drops journaled replacements (a pending row whose
- * pyramid is already in place is committed, otherwise dropped). Ingest and fixity call it at
- * start; a server may too. *n_recovered (may be NULL) counts completed rows. Takes the commit
- * lock, so it waits for an ingest in its commit phase. */
+ * that no live ingest holds; journal rows of the old layout (pyramids/<id>.tif) are completed
+ * when their pyramid is in place, otherwise dropped; uploads of ingests that died before their
+ * commit are removed (journal row, pyramid, and a master no row names) when no ingest anywhere
+ * is uploading (DQ_CATALOG_LOCK_UPLOAD free), otherwise left for a later call. Ingest (when the
+ * ingest lock is free), fixity and serve call it at start. *n_recovered (may be NULL) counts
+ * completed rows. Takes the commit locks, so it waits for an ingest in its commit phase. */
 int dq_image_ingest_recover(dq_catalog_t *cat, const char *data_dir, int *n_recovered,
                             dq_err_t *err);
-/* The same with the files in store (NULL = data_dir): a pending row is rolled forward when the
- * store holds its master and a pyramid with its checksum. */
+/* The same with the files in store (NULL = data_dir); *n_removed (may be NULL) counts removed
+ * dead uploads. */
 int dq_image_ingest_recover_store(dq_catalog_t *cat, const char *data_dir, struct dq_blob *store,
-                                  int *n_recovered, dq_err_t *err);
+                                  int *n_recovered, int *n_removed, dq_err_t *err);
 
 /* ================================================================ rasters */
 /* (owned by the conserve author) src/image/raster.c: a whole image as interleaved 8-bit pixels,

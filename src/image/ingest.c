@@ -9,16 +9,25 @@
  *      tell a dead run's leftovers from a live one's): copy and hash the master on one thread
  *      while vips decodes it and writes the pyramid, streaming (sequential access: memory does
  *      not grow with the image); a source that changes meanwhile (stat before/after) fails;
- *   3. commit phase, serialized across processes by an flock on data_dir/ingest.lock and
- *      across servers sharing the catalog by its DQ_CATALOG_LOCK_INGEST (catalog.h): rename
- *      the master into masters/ab/<sha256> (skipped when an identical master is there), write
- *      a pending row (the journal), rename the pyramid over pyramids/<id>.tif, then one catalog
- *      transaction: the image row, the pending row's removal and the audit row.
- * A crash between the pyramid rename and the catalog commit leaves a pending row whose
- * checksum matches the file in place: recovery rolls it forward. A pending row that does not
- * match means the rename never happened: recovery drops it. Masters are content-addressed and
- * immutable, so a master renamed in by a run that died later is harmless.
- *
+ *   3. upload, WITHOUT the catalog-wide lock (issue 15, session 25: ingests on several nodes, or
+ *      one master of GBs to S3, no longer wait for each other's uploads): holding the catalog's
+ *      DQ_CATALOG_LOCK_UPLOAD shared, write a journal (pending) row naming what is uploaded,
+ *      then the master under masters/ab/<sha256> (skipped when present) and the pyramid under
+ *      its content-addressed key pyramids/<id>.<first 16 hex of its SHA-256>.tif, a new key
+ *      that no reader uses yet;
+ *   4. commit phase, serialized across processes by an flock on data_dir/ingest.lock and
+ *      across servers sharing the catalog by its DQ_CATALOG_LOCK_INGEST (catalog.h): re-check
+ *      the id and the master, then one catalog transaction: the image row (which now names the
+ *      new pyramid key), the journal row's removal and the audit row; then remove the replaced
+ *      row's old pyramid key.
+ * A crash before the commit leaves the old row naming the old pyramid, untouched, and an orphan:
+ * the journal row and what was uploaded. The next ingest (when the ingest lock is free) or
+ * `danqing fixity` REMOVES it, once it holds DQ_CATALOG_LOCK_UPLOAD exclusively (no ingest
+ * anywhere is uploading, so the row's run is dead): the uploaded pyramid unless a row names it,
+ * the master unless a row or another journal row names its SHA-256, and the journal row. A crash
+ * after the commit leaves at most the replaced pyramid key, which no row names (fixity does not
+ * look for it). Journal rows of the old layout (pyramid pyramids/<id>.tif, renamed over the old
+ * one under the lock) are still rolled forward or dropped as before.
  * Not here: EXIF orientation is kept in the master but not applied to the pyramid.
  */
 #define _GNU_SOURCE
@@ -430,8 +439,49 @@ static int collect(void *ud, const dq_image_rec_t *rec)
     return 0;
 }
 
-/* With the commit lock held: every pending row belongs to a dead run. */
-static int recover_locked(dq_catalog_t *cat, dq_blob_t *store, int *n_recovered, dq_err_t *err)
+/* 1 when r is a journal row of the old layout: its pyramid was renamed over pyramids/<id>.tif
+ * under the ingest lock, so under that lock the row is always a dead run's. */
+static int legacy_row(const dq_image_rec_t *r)
+{
+    size_t n = strlen(r->id);
+    return strncmp(r->pyramid_path, "pyramids/", 9) == 0 &&
+           strncmp(r->pyramid_path + 9, r->id, n) == 0 && strcmp(r->pyramid_path + 9 + n, ".tif") == 0;
+}
+
+static int any_row(void *ud, const dq_image_rec_t *rec)
+{
+    (void)rec;
+    *(int *)ud = 1;
+    return 1;
+}
+
+/* Removes a dead upload (a journal row of the new layout whose run died before its commit):
+ * its pyramid unless the image row names it, its master unless any row names that SHA-256,
+ * then the row. The caller holds the ingest lock and DQ_CATALOG_LOCK_UPLOAD exclusively. */
+static int remove_dead_upload(dq_catalog_t *cat, dq_blob_t *store, const dq_image_rec_t *r,
+                              dq_err_t *err)
+{
+    dq_image_rec_t cur;
+    dq_err_t e = {0};
+    int named = dq_catalog_image_get(cat, r->id, &cur, &e) == 0 &&
+                strcmp(cur.pyramid_path, r->pyramid_path) == 0;
+    if (!named && e.code && e.code != DQ_ENOTFOUND) {
+        *err = e;
+        return -1;
+    }
+    if (dq_catalog_pending_drop(cat, r->id, err) < 0 ||
+        (!named && dq_blob_remove(store, r->pyramid_path, err) < 0))
+        return -1;
+    int master_named = 0;
+    if (dq_catalog_image_by_master(cat, r->master_sha256, any_row, &master_named, err) < 0)
+        return -1;
+    return master_named ? 0 : dq_blob_remove(store, r->master_path, err);
+}
+
+/* With the commit lock held: a journal row of the old layout belongs to a dead run; one of
+ * the new layout only when *upload_free (DQ_CATALOG_LOCK_UPLOAD held exclusively). */
+static int recover_locked(dq_catalog_t *cat, dq_blob_t *store, int upload_free, int *n_recovered,
+                          int *n_removed, dq_err_t *err)
 {
     rec_vec_t v = {0};
     int rc = -1;
@@ -439,6 +489,15 @@ static int recover_locked(dq_catalog_t *cat, dq_blob_t *store, int *n_recovered,
         goto out;
     for (int i = 0; i < v.n; i++) {
         const dq_image_rec_t *r = &v.recs[i];
+        if (!legacy_row(r)) {
+            if (!upload_free)
+                continue; /* may be a live upload of another process */
+            if (remove_dead_upload(cat, store, r, err) < 0)
+                goto out;
+            if (n_removed)
+                (*n_removed)++;
+            continue;
+        }
         char hex[65] = "";
         dq_err_t ignore = {0};
         int in_place = dq_blob_sha256(store, r->pyramid_path, hex, NULL, &ignore) == 0 &&
@@ -459,34 +518,61 @@ out:
     return rc;
 }
 
-int dq_image_ingest_recover(dq_catalog_t *cat, const char *data_dir, int *n_recovered,
-                            dq_err_t *err)
-{
-    return dq_image_ingest_recover_store(cat, data_dir, NULL, n_recovered, err);
-}
-
-int dq_image_ingest_recover_store(dq_catalog_t *cat, const char *data_dir, dq_blob_t *store,
-                                  int *n_recovered, dq_err_t *err)
+/* Recovery; with wait 0 it gives up (returns 0, nothing done) when another process holds the
+ * ingest lock: that process is committing and recovers itself next time. */
+static int recover(dq_catalog_t *cat, const char *data_dir, dq_blob_t *store, int wait,
+                   int *n_recovered, int *n_removed, dq_err_t *err)
 {
     char *tmp_dir = dq_xasprintf("%s/tmp", data_dir);
     int lock = -1, rc = -1;
     dq_blob_t *own = store ? NULL : dq_blob_open_local(data_dir);
     if (n_recovered)
         *n_recovered = 0;
-    dq_catalog_lock_t *clk = NULL;
+    if (n_removed)
+        *n_removed = 0;
+    dq_catalog_lock_t *clk = NULL, *ulk = NULL;
     /* Both locks: this data directory's (its tmp/), and the catalog's, without which a
      * pending row may be a live ingest of another server sharing the catalog. */
-    if (dq_fs_mkdirs(tmp_dir, err) < 0 || (lock = commit_lock(data_dir, err)) < 0 ||
-        dq_catalog_lock(cat, DQ_CATALOG_LOCK_INGEST, &clk, err) < 0)
+    if (dq_fs_mkdirs(tmp_dir, err) < 0 || (lock = commit_lock(data_dir, err)) < 0)
         goto out;
+    if (dq_catalog_lock(cat, DQ_CATALOG_LOCK_INGEST | (wait ? 0 : DQ_CATALOG_LOCK_TRY), &clk,
+                        err) < 0) {
+        if (!wait && err->code == DQ_EBUSY) {
+            dq_err_clear(err);
+            rc = 0;
+        }
+        goto out;
+    }
     clean_stale(tmp_dir);
-    rc = recover_locked(cat, store ? store : own, n_recovered, err);
+    /* Never waits here: an ingest holds the upload lock shared until it commits, and its commit
+     * needs the ingest lock we hold. */
+    dq_err_t busy = {0};
+    int upload_free =
+        dq_catalog_lock(cat, DQ_CATALOG_LOCK_UPLOAD | DQ_CATALOG_LOCK_TRY, &ulk, &busy) == 0;
+    if (!upload_free && busy.code != DQ_EBUSY) {
+        *err = busy;
+        goto out;
+    }
+    rc = recover_locked(cat, store ? store : own, upload_free, n_recovered, n_removed, err);
 out:
+    dq_catalog_unlock(ulk);
     dq_catalog_unlock(clk);
     commit_unlock(lock);
     dq_blob_close(own);
     free(tmp_dir);
     return rc;
+}
+
+int dq_image_ingest_recover(dq_catalog_t *cat, const char *data_dir, int *n_recovered,
+                            dq_err_t *err)
+{
+    return recover(cat, data_dir, NULL, 1, n_recovered, NULL, err);
+}
+
+int dq_image_ingest_recover_store(dq_catalog_t *cat, const char *data_dir, dq_blob_t *store,
+                                  int *n_recovered, int *n_removed, dq_err_t *err)
+{
+    return recover(cat, data_dir, store, 1, n_recovered, n_removed, err);
 }
 
 /* ---------------------------------------------------------------- ingest */
@@ -575,7 +661,8 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
     char *tmp_dir = NULL, *work = NULL, *w_master = NULL, *w_pyr = NULL;
     dq_blob_t *own = NULL, *store = o->store;
     int work_fd = -1, lock = -1, rc = -1, copier_running = 0;
-    dq_catalog_lock_t *clk = NULL;
+    int journaled = 0, uploaded_pyr = 0, committed = 0;
+    dq_catalog_lock_t *clk = NULL, *ulk = NULL;
     pthread_t copier;
     VipsImage *hdr = NULL;
     dq_image_rec_t rec, old;
@@ -608,7 +695,7 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
     tmp_dir = dq_xasprintf("%s/tmp", o->data_dir);
     if (!store)
         store = own = dq_blob_open_local(o->data_dir);
-    if (dq_image_ingest_recover_store(cat, o->data_dir, store, NULL, err) < 0 ||
+    if (recover(cat, o->data_dir, store, 0, NULL, NULL, err) < 0 ||
         !(work = make_work_dir(tmp_dir, &work_fd, err)))
         goto out;
     w_master = dq_xasprintf("%s/master", work);
@@ -656,43 +743,60 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
     snprintf(rec.master_format, sizeof(rec.master_format), "%s", fmt_names[fmt]);
     snprintf(rec.master_path, sizeof(rec.master_path), "masters/%.2s/%s", rec.master_sha256,
              rec.master_sha256);
-    snprintf(rec.pyramid_path, sizeof(rec.pyramid_path), "pyramids/%s.tif", o->id);
+    /* A new key per content: uploaded before the commit, it replaces nothing a reader uses. */
+    snprintf(rec.pyramid_path, sizeof(rec.pyramid_path), "pyramids/%s.%.16s.tif", o->id,
+             rec.pyramid_sha256);
     const char *base = strrchr(o->src_path, '/');
     snprintf(rec.orig_filename, sizeof(rec.orig_filename), "%s", base ? base + 1 : o->src_path);
 
-    /* 3. commit, one process at a time: this data directory's flock, and the catalog's lock
+    /* 3. upload, without the ingest lock. The journal row comes first: it names the master for
+     * anyone deciding whether a master is still wanted (condrec's undo), and the uploads for a
+     * recovery after our death, which waits for the upload lock we hold shared. */
+    if (dq_catalog_lock(cat, DQ_CATALOG_LOCK_UPLOAD | DQ_CATALOG_LOCK_SHARED, &ulk, err) < 0 ||
+        dq_catalog_pending_put(cat, &rec, err) < 0)
+        goto out;
+    journaled = 1;
+    /* Identical masters share one file; an existing one is never rewritten. For the data
+     * directory, dq_blob_put_file is the same mkdir + fsync + rename as always; an object
+     * store uploads (multipart above one part) and verifies the checksums. */
+    int have = dq_blob_exists(store, rec.master_path, err);
+    if (have < 0 || (!have && dq_blob_put_file(store, rec.master_path, w_master, err) < 0))
+        goto out;
+    if ((have = dq_blob_exists(store, rec.pyramid_path, err)) < 0 ||
+        (!have && dq_blob_put_file(store, rec.pyramid_path, w_pyr, err) < 0))
+        goto out;
+    uploaded_pyr = !have;
+
+    /* 4. commit, one process at a time: this data directory's flock, and the catalog's lock
      * that spans servers with data directories of their own (docs/deploy.md "Several
-     * servers"): without it two servers could both find an id free and rename their pyramids
-     * over one another, recover each other's live pending rows, or an undo on one could remove
-     * a master the other found present just before its rows named it. */
+     * servers"): without it two servers could both find an id free, or an undo on one could
+     * remove a master the other found present just before its rows named it. */
     if ((lock = commit_lock(o->data_dir, err)) < 0 ||
         dq_catalog_lock(cat, DQ_CATALOG_LOCK_INGEST, &clk, err) < 0)
         goto out;
     /* Re-check under the lock: another ingest may have taken the id meanwhile. */
-    if (!o->replace && dq_catalog_image_get(cat, o->id, &old, err) == 0) {
+    int had_old = dq_catalog_image_get(cat, o->id, &old, err) == 0;
+    if (!had_old && err->code != DQ_ENOTFOUND)
+        goto out;
+    if (had_old && !o->replace) {
         dq_err_set(err, DQ_EEXIST, 0, "image '%s' already exists (use --replace)", o->id);
         goto out;
     }
     dq_err_clear(err);
-    /* Identical masters share one file; an existing one is never rewritten. For the data
-     * directory, dq_blob_put_file is the same mkdir + fsync + rename as always; an object
-     * store uploads (multipart above one part) and verifies the checksums. */
-    int have_master = dq_blob_exists(store, rec.master_path, err);
-    if (have_master < 0 ||
-        (!have_master && dq_blob_put_file(store, rec.master_path, w_master, err) < 0))
+    /* A master found present before our journal row existed may have been removed since by an
+     * undo that saw no row naming it; under the lock nothing removes it any more. */
+    if ((have = dq_blob_exists(store, rec.master_path, err)) < 0 ||
+        (!have && dq_blob_put_file(store, rec.master_path, w_master, err) < 0))
         goto out;
-    if (dq_catalog_pending_put(cat, &rec, err) < 0)
-        goto out;
-    if (dq_blob_put_file(store, rec.pyramid_path, w_pyr, err) < 0) {
-        dq_err_t ignore = {0};
-        dq_catalog_pending_drop(cat, rec.id, &ignore); /* nothing was renamed */
-        goto out;
-    }
-    /* From here on the new pyramid is in place: a failure leaves the pending row, and the
-     * next recovery completes the row. */
     if (dq_catalog_image_put(cat, &rec, o->replace ? DQ_CATALOG_REPLACE : 0,
                              o->who ? o->who : "cli", err) < 0)
         goto out;
+    committed = 1;
+    /* The replaced pyramid: no row names it any more. A failure leaves a file nobody reads. */
+    if (had_old && strcmp(old.pyramid_path, rec.pyramid_path) != 0) {
+        dq_err_t e = {0};
+        dq_blob_remove(store, old.pyramid_path, &e);
+    }
     if (dq_catalog_image_get(cat, o->id, out, err) < 0)
         goto out;
     rc = 0;
@@ -700,7 +804,16 @@ out:
     if (copier_running)
         pthread_join(copier, NULL);
     VIPS_UNREF(hdr);
+    if (journaled && !committed) {
+        /* Failed (not died) before the commit: take back our journal row and our pyramid; the
+         * master stays, like any master no row names (harmless, content-addressed). */
+        dq_err_t e = {0};
+        dq_catalog_pending_drop(cat, rec.id, &e);
+        if (uploaded_pyr)
+            dq_blob_remove(store, rec.pyramid_path, &e);
+    }
     dq_catalog_unlock(clk);
+    dq_catalog_unlock(ulk);
     commit_unlock(lock);
     if (work)
         remove_work_dir(work);

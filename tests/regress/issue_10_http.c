@@ -434,6 +434,38 @@ DQ_TEST(anonymous_bodies_are_refused_before_a_byte_is_read)
     fx_stop(&f);
 }
 
+/* Session 25 (issue 15): a refusal decided from the headers of a request with a SMALL declared
+ * body (401, 404, 405) reads and drops the body and keeps the connection, so that a client on
+ * keep-alive does not pay a new connection per refused request; the next request on the same
+ * connection is answered. Before, each of these closed the connection after the refusal. */
+DQ_TEST(small_refused_bodies_keep_the_connection)
+{
+    fx_t f;
+    fx_start(&f, "");
+    static const char *const cases[][2] = {
+        {"POST /api/relics", "HTTP/1.1 401"},
+        {"POST /api/nope", "HTTP/1.1 404"},
+        {"POST /iiif/3/img/info.json", "HTTP/1.1 405"},
+        {"PATCH /api/relics/none", "HTTP/1.1 401"},
+    };
+    for (size_t i = 0; i < DQ_ARRAY_LEN(cases); i++) {
+        char *req = dq_xasprintf("%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: 20\r\n\r\n{\"title\":{\"en\":\"x\"}}"
+                                 "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                 cases[i][0]);
+        int closed = 0;
+        char *o = raw(f.srv.port, req, strlen(req), &closed);
+        const char *second = strstr(o + 1, "HTTP/1.1 200");
+        if (!dq_str_starts(o, cases[i][1]) || !second)
+            fprintf(stderr, "    %s: %.300s\n", cases[i][0], o);
+        DQ_CHECK(dq_str_starts(o, cases[i][1]));
+        DQ_CHECK(second != NULL); /* /health answered on the same connection */
+        free(o);
+        free(req);
+    }
+    fx_stop(&f);
+}
+
 /* ---------------------------------------------------------------- item 4: framing */
 
 DQ_TEST(ambiguous_framing_is_400_and_the_connection_closes)

@@ -195,11 +195,13 @@ try:
     dq(['ingest', src, '--id', 'blob-test'], local)
     dq(['ingest', src, '--id', 'blob-test'], data, store, opts)
     dq(['ingest', src, '--id', 'blob-test'], posix_data, mount)
-    rec_local = sha(open(os.path.join(local, 'pyramids', 'blob-test.tif'), 'rb').read())
+    # pyramids/<id>.<first 16 hex of its SHA-256>.tif (ingest.c): one key in every store
+    pyr = os.path.relpath(glob.glob(os.path.join(local, 'pyramids', 'blob-test.*.tif'))[0], local)
+    rec_local = sha(open(os.path.join(local, pyr), 'rb').read())
     check('the S3 pyramid is the local pyramid, byte for byte',
-          store_cmd('sha256', 'pyramids/blob-test.tif').stdout.split()[0] == rec_local)
+          store_cmd('sha256', pyr).stdout.split()[0] == rec_local)
     check('the mount holds the same layout', sha(open(os.path.join(
-        tmp, 'mount', 'pyramids', 'blob-test.tif'), 'rb').read()) == rec_local and
+        tmp, 'mount', pyr), 'rb').read()) == rec_local and
         not os.path.exists(os.path.join(posix_data, 'pyramids')))
     servers = {}
     for name, d, st, ex in (('local', local, None, ()), ('s3', data, store, opts),
@@ -278,7 +280,9 @@ try:
     tiles = [x for x in urls if 'full' not in x] + urls[-3:]
     old_ans = {x: get(servers['s3'][1] + x) for x in tiles}
     new_ans = {x: get(nb + x) for x in tiles}
-    store_cmd('put', 'pyramids/blob-test.tif', os.path.join(newer, 'pyramids', 'blob-test.tif'))
+    # over the key the S3 row names (the same as local's: the same source and quality)
+    pyr = os.path.relpath(glob.glob(os.path.join(local, 'pyramids', 'blob-test.*.tif'))[0], local)
+    store_cmd('put', pyr, glob.glob(os.path.join(newer, 'pyramids', 'blob-test.*.tif'))[0])
     h1 = proxy.methods.get('HEAD', 0)
     seen, mixed, first_new = [], [], None
     for i, x in enumerate(tiles):
@@ -385,8 +389,10 @@ try:
         r = dq(['fixity'], d, st, ex, check_rc=False)
         check('fixity on the %s store: ok' % name, r.returncode == 0 and
               '1 ok, 0 mismatch, 0 missing' in r.stdout, r.stdout + r.stderr)
-    obj = glob.glob(os.path.join(s3.dir, BUCKET, 'museum', 'pyramids', 'blob-test.tif._S3rver_object'))
-    if check('s3rver keeps the pyramid as a file', len(obj) == 1):
+    obj = glob.glob(os.path.join(s3.dir, BUCKET, 'museum', 'pyramids',
+                                 'blob-test.*.tif._S3rver_object'))
+    if check('s3rver keeps the pyramid as a file (one: replaced keys are removed)',
+             len(obj) == 1, str(obj)):
         with open(obj[0], 'r+b') as f:
             f.seek(1000)
             c = f.read(1)
@@ -394,7 +400,7 @@ try:
             f.write(bytes([c[0] ^ 0xFF]))
         r = dq(['fixity'], data, store, opts, check_rc=False)
         check('fixity reads the store, not the cache: the corrupted pyramid is a MISMATCH',
-              r.returncode == 1 and 'MISMATCH pyramid pyramids/blob-test.tif' in r.stdout,
+              r.returncode == 1 and 'MISMATCH pyramid pyramids/blob-test.' in r.stdout,
               r.stdout + r.stderr)
     check('no request of ours failed the signature or checksum checks', bad_before == [] and
           len(proxy.bad) == n_bad + 1, '; '.join(proxy.bad))

@@ -12,8 +12,18 @@ exactly one ingest succeeds and the other says the id exists; the catalog row is
 (its master's SHA-256 is the winner's file); no journal row is left; `danqing fixity` is ok.
 Then the same on one SQLite catalog file shared by two data directories (sqlite:PATH), whose
 lock is an flock beside the database. Pictures are small noise PNGs; nothing sleeps for timing.
+
+Session 25 (uploads outside the lock): while the test itself holds the catalog's ingest lock
+(the flock beside the database, or the PostgreSQL advisory lock from a psql session), two
+ingests on the two nodes must both upload their master and their content-addressed pyramid
+(pyramids/<id>.<sha16>.tif) and journal them; before, they waited for the lock before
+uploading anything. One of them is then killed (SIGKILL: dead between upload and commit), the
+lock released: the other commits; `danqing fixity` removes the dead one's upload (journal row,
+pyramid, master) and says so. A --replace then removes the replaced pyramid key.
 Environment: DQ_BIN, DQ_ROOT, TMPDIR. Prints NOT RUN for the PostgreSQL part without
 PostgreSQL 15. Prints "N passed, N failed"."""
+import fcntl
+import glob
 import hashlib
 import os
 import random
@@ -77,6 +87,102 @@ def rounds(name, tmp, catalog, query):
                fx.stdout.strip()[-160:]))
 
 
+def poll(cond, limit_s):
+    """Bounded polling: cond() every 50 ms until true or limit_s passed (not a timing test)."""
+    import time
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def held_lock(name, tmp, catalog, query, hold):
+    """hold() takes the catalog's ingest lock and returns a function that releases it."""
+    store = os.path.join(tmp, name + "-store")
+    nodes = [os.path.join(tmp, name + "-A"), os.path.join(tmp, name + "-B")]
+    base = [["--data", d, "--catalog", catalog, "--store", store] for d in nodes]
+    pics = []
+    for i in range(3):
+        p = os.path.join(tmp, "held%d.png" % i)
+        pics.append((p, noise_png(p, 300, 200, 31 + i)))
+    ids = ["%s-held-%d" % (name.lower(), k) for k in range(2)]
+
+    def uploaded(k):
+        return (len(glob.glob(os.path.join(store, "pyramids", ids[k] + ".*.tif"))) == 1 and
+                os.path.exists(os.path.join(store, "masters", pics[k][1][:2], pics[k][1])))
+    release = hold()
+    procs = []
+    try:
+        procs = [subprocess.Popen([BIN, *base[k], "ingest", pics[k][0], "--id", ids[k]],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for k in range(2)]
+        both = poll(lambda: uploaded(0) and uploaded(1) and
+                    query("SELECT count(*) FROM image_pending") == "2", 120)
+        running = all(p.poll() is None for p in procs)
+        check(both and running,
+              "%s: two nodes upload master and pyramid while another holds the ingest lock "
+              "(uploaded %s, journal %s, both waiting to commit %s)" %
+              (name, [uploaded(k) for k in range(2)],
+               query("SELECT count(*) FROM image_pending"), running))
+        procs[1].kill()  # dead between its upload and its commit
+        procs[1].wait()
+    finally:
+        release()
+    out = procs[0].communicate(timeout=300)
+    check(procs[0].returncode == 0 and
+          query("SELECT master_sha256 FROM images WHERE id = '%s'" % ids[0]) == pics[0][1],
+          "%s: the living ingest commits once the lock is free (rc %s %s)" %
+          (name, procs[0].returncode, out[1].strip()[-160:]))
+    fx = subprocess.run([BIN, *base[1], "fixity"], capture_output=True, text=True)
+    gone = (not glob.glob(os.path.join(store, "pyramids", ids[1] + ".*")) and
+            not os.path.exists(os.path.join(store, "masters", pics[1][1][:2], pics[1][1])))
+    check(fx.returncode == 0 and "removed 1 upload" in fx.stderr and gone and
+          query("SELECT count(*) FROM image_pending") == "0" and
+          query("SELECT count(*) FROM images WHERE id = '%s'" % ids[1]) == "0",
+          "%s: fixity removes the dead ingest's upload (rc %s, %s, files gone %s)" %
+          (name, fx.returncode, fx.stderr.strip()[-160:], gone))
+    old = glob.glob(os.path.join(store, "pyramids", ids[0] + ".*.tif"))
+    r = subprocess.run([BIN, *base[1], "ingest", pics[2][0], "--id", ids[0], "--replace"],
+                       capture_output=True, text=True)
+    now = glob.glob(os.path.join(store, "pyramids", ids[0] + ".*.tif"))
+    row = query("SELECT pyramid_path FROM images WHERE id = '%s'" % ids[0])
+    fx = subprocess.run([BIN, *base[0], "fixity", "--id", ids[0]], capture_output=True,
+                        text=True)
+    check(r.returncode == 0 and len(old) == 1 and len(now) == 1 and old != now and
+          os.path.join(store, row) == now[0] and fx.returncode == 0,
+          "%s: --replace names a new pyramid key and removes the replaced one (%s -> %s, row %s, "
+          "fixity rc %s)" % (name, [os.path.basename(x) for x in old],
+                             [os.path.basename(x) for x in now], row, fx.returncode))
+
+
+def sqlite_hold(db):
+    def hold():
+        fd = os.open(db + "-lock-1", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return lambda: os.close(fd)
+    return hold
+
+
+def pg_hold(cat, schema, env):
+    def hold():
+        p = subprocess.Popen(["psql", "-X", "-tA", cat], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=env)
+        # store_pg.c: key 1 is PG_LOCK_KEY1 (0x6471) + DQ_CATALOG_LOCK_INGEST, key 2 the
+        # schema's hashtext.
+        p.stdin.write("SELECT pg_advisory_lock(%d, hashtext('%s')) IS NOT NULL;\n"
+                      % (0x6472, schema))
+        p.stdin.flush()
+        p.stdout.readline()  # "t": the lock is ours
+
+        def release():
+            p.stdin.close()
+            p.wait()
+        return release
+    return hold
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="dq_ingest_nodes.", dir=os.environ.get("TMPDIR"))
     pg_dir = None
@@ -92,6 +198,7 @@ def main():
             finally:
                 c.close()
         rounds("SQLite", tmp, "sqlite:" + db, sq)
+        held_lock("SQLite", tmp, "sqlite:" + db, sq, sqlite_hold(db))
         url = os.environ.get("DQ_TEST_PG_URL")
         if not url and subprocess.run([os.path.join(ROOT, "tests/pg-cluster.sh"),
                                        "available"]).returncode == 0:
@@ -111,6 +218,7 @@ def main():
                 return subprocess.run(["psql", "-X", "-tA", cat, "-c", sql], capture_output=True,
                                       text=True, env=env).stdout.strip()
             rounds("PostgreSQL", tmp, cat, pq)
+            held_lock("PostgreSQL", tmp, cat, pq, pg_hold(cat, schema, env))
     finally:
         if pg_dir:
             subprocess.run([os.path.join(ROOT, "tests/pg-cluster.sh"), "stop", pg_dir])

@@ -15,6 +15,13 @@ Checked: `danqing fixity` then says the capture is ok (the catalog's bands are i
 byte for byte), no .new-* directory or DATA/tmp/spectral.* is left, and the next
 `spectral add --replace` succeeds (fixity ok again, the capture's bands are seed 2's). Before
 session 24 the killed runs left those directories, and on S3 fixity said MISMATCH.
+Session 25, S3 with two nodes: nodes A and B have data directories of their own and share one
+SQLite catalog file (sqlite:PATH) and the bucket. A's add --replace is killed after it has
+overwritten its first band; B's `danqing fixity` must take it back (the journal is a catalog
+row, the copies of the replaced objects are store keys, so B sees both): capture ok, no journal
+row and no tmp/spectral/ object left. Before, the journal was in A's DATA/tmp, and B's fixity
+said MISMATCH. Then a `spectral add --replace` on B succeeds, and A's next add removes A's
+dead work directory.
 Environment: DQ_BIN, DQ_ROOT, TMPDIR. Prints "N passed, N failed"."""
 import glob
 import json
@@ -70,10 +77,11 @@ def killed_add(base, stack, when, proxy=None):
     return hit and p.returncode == -signal.SIGKILL
 
 
-def band_sha(data):
+def band_sha(data, db=None):
     """The band SHA-256s the catalog's record of the capture names."""
     import sqlite3
-    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "catalog.sqlite"), uri=True)
+    c = sqlite3.connect("file:%s?mode=ro" % (db or os.path.join(data, "catalog.sqlite")),
+                        uri=True)
     try:
         doc = c.execute("SELECT doc FROM spectral_captures WHERE id = ?", (CAP,)).fetchone()[0]
     finally:
@@ -141,7 +149,8 @@ def main():
         def tmps():
             return glob.glob(os.path.join(d2, "tmp", "spectral.*"))
         puts0 = proxy.methods.get("PUT", 0)
-        hit = killed_add(base, stacks[1], lambda: proxy.methods.get("PUT", 0) > puts0, proxy)
+        hit = killed_add(base, stacks[1], lambda: proxy.methods.get("PUT", 0) > puts0 + 1,
+                         proxy)  # a band's copy and the band (session 25: copies in the store)
         T.check(hit and tmps(), "S3: add --replace killed after its first band upload (%d PUTs)"
                 % (proxy.methods.get("PUT", 0) - puts0))
         after("S3", base, d2, tmps)
@@ -151,6 +160,57 @@ def main():
         fx = dq(base, "fixity", check_rc=False)
         T.check(r.returncode == 0 and fx.returncode == 0 and band_sha(d2) != old and
                 not tmps(), "S3: the next add --replace succeeds, fixity ok")
+
+        # ---- S3, two nodes sharing one catalog: B takes back what A left
+        db = os.path.join(tmp, "shared.sqlite")
+        s3opts = ["--store", "s3://%s/nodes" % BUCKET, "--s3-endpoint",
+                  "http://127.0.0.1:%d" % proxy.port]
+        da, db_ = os.path.join(tmp, "nodeA"), os.path.join(tmp, "nodeB")
+        base_a = ["--data", da, "--catalog", "sqlite:" + db, *s3opts,
+                  "--store-cache", os.path.join(tmp, "cacheA")]
+        base_b = ["--data", db_, "--catalog", "sqlite:" + db, *s3opts,
+                  "--store-cache", os.path.join(tmp, "cacheB")]
+        dq(base_a, "import", meta)
+        dq(base_a, "spectral", "add", WORK, stacks[0], "--id", CAP)
+        seed1 = band_sha(None, db)
+
+        def journals():
+            import sqlite3
+            c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+            try:
+                return c.execute("SELECT count(*) FROM work_journals").fetchone()[0]
+            except sqlite3.OperationalError:  # no such table: a build before session 25
+                return -1
+            finally:
+                c.close()
+
+        def store_tmp():
+            return glob.glob(os.path.join(s3.dir, BUCKET, "nodes", "tmp", "**", "*"),
+                             recursive=True)
+        puts0 = proxy.methods.get("PUT", 0)
+        # PUT 1: the copy of the first replaced band (a build before session 25 makes none),
+        # PUT 2: the first band itself
+        hit = killed_add(base_a, stacks[1], lambda: proxy.methods.get("PUT", 0) > puts0 + 1,
+                         proxy)
+        T.check(hit, "S3, two nodes: A's add --replace killed after it overwrote a band "
+                "(%d PUTs, journal rows %d)" % (proxy.methods.get("PUT", 0) - puts0, journals()))
+        r = dq(base_b, "fixity", check_rc=False)
+        T.check(r.returncode == 0 and "capture %s ok" % CAP in r.stdout and
+                "took back 1 interrupted spectral add" in r.stderr and journals() == 0 and
+                not [x for x in store_tmp() if os.path.isfile(x)] and band_sha(None, db) == seed1,
+                "S3, two nodes: B's fixity takes back A's dead add (%s%s, journal rows %d, "
+                "store tmp/ %s)" % (r.stdout.strip().splitlines()[-1:],
+                                    r.stderr.strip().splitlines()[-1:], journals(),
+                                    [os.path.relpath(x, s3.dir) for x in store_tmp()][:4]))
+        r = dq(base_b, "spectral", "add", WORK, stacks[1], "--id", CAP, "--replace",
+               check_rc=False)
+        fx = dq(base_b, "fixity", check_rc=False)
+        T.check(r.returncode == 0 and fx.returncode == 0 and band_sha(None, db) != seed1 and
+                journals() == 0, "S3, two nodes: B's add --replace succeeds, fixity ok")
+        ra = dq(base_a, "spectral", "add", WORK, stacks[0], "--id", CAP, "--replace",
+                check_rc=False)
+        T.check(ra.returncode == 0 and not glob.glob(os.path.join(da, "tmp", "spectral.*")),
+                "S3, two nodes: A's next add succeeds and removes A's dead work directory")
     finally:
         s3.stop()
         s3fixture.cleanup(proxy, tmp)

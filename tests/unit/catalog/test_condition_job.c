@@ -6,8 +6,8 @@
  * whose server stopped (dead by the caller's test, or silent past the stale time) is answered
  * as failed with the reason and stored so by a sweep, that finished jobs are forgotten after
  * the keep time, beats, and bad input; that a stopped job is handed to its undo once, with
- * its work note (session 24); layer file checksums; and that the ingest lock spans catalog
- * handles.
+ * its work note (session 24); layer file checksums; that the ingest lock spans catalog
+ * handles; and (session 25) shared and try locks, and work journals.
  */
 #include "relic_fixture.h"
 
@@ -367,15 +367,24 @@ static void *take_lock(void *arg)
     return NULL;
 }
 
-DQ_TEST(ingest_lock_spans_catalog_handles)
+/* Two handles on one new catalog (two servers' catalogs). */
+static void two_handles(const char *name, dq_catalog_t **c, dq_catalog_t **c2)
 {
-    char *d = dq_test_tmpdir("dq_lock");
+    char *d = dq_test_tmpdir(name);
     char *dir = dq_xasprintf("%s/data", d);
     dq_err_t err = {0};
-    dq_catalog_t *c = dq_test_catalog_open(dir, &err), *c2 = dq_test_catalog_open(dir, &err);
-    DQ_REQUIRE(c && c2);
+    *c = dq_test_catalog_open(dir, &err);
+    *c2 = dq_test_catalog_open(dir, &err);
+    DQ_REQUIRE(*c && *c2);
     free(dir);
     free(d);
+}
+
+DQ_TEST(ingest_lock_spans_catalog_handles)
+{
+    dq_err_t err = {0};
+    dq_catalog_t *c, *c2;
+    two_handles("dq_lock", &c, &c2);
     dq_catalog_lock_t *lk = NULL;
     DQ_REQUIRE(dq_catalog_lock(c, DQ_CATALOG_LOCK_INGEST, &lk, &err) == 0);
     locker_t l = {c2, 0};
@@ -391,5 +400,65 @@ DQ_TEST(ingest_lock_spans_catalog_handles)
     pthread_join(t, NULL);
     DQ_CHECK(l.got);
     dq_catalog_close(c2);
+    dq_catalog_close(c);
+}
+
+/* Session 25: the upload lock is shared among holders, and a try of it exclusively fails with
+ * DQ_EBUSY while any holder has it, on another handle too (no waiting either way). */
+DQ_TEST(shared_and_try_locks)
+{
+    dq_err_t err = {0};
+    dq_catalog_t *c, *c2;
+    two_handles("dq_lock2", &c, &c2);
+    dq_catalog_lock_t *a = NULL, *b = NULL, *x = NULL;
+    DQ_REQUIRE(dq_catalog_lock(c, DQ_CATALOG_LOCK_UPLOAD | DQ_CATALOG_LOCK_SHARED, &a, &err) == 0);
+    DQ_CHECK(dq_catalog_lock(c2, DQ_CATALOG_LOCK_UPLOAD | DQ_CATALOG_LOCK_SHARED |
+                                     DQ_CATALOG_LOCK_TRY, &b, &err) == 0);
+    DQ_CHECK(dq_catalog_lock(c2, DQ_CATALOG_LOCK_UPLOAD | DQ_CATALOG_LOCK_TRY, &x, &err) < 0 &&
+             err.code == DQ_EBUSY && x == NULL);
+    dq_catalog_unlock(a);
+    dq_err_clear(&err);
+    DQ_CHECK(dq_catalog_lock(c2, DQ_CATALOG_LOCK_UPLOAD | DQ_CATALOG_LOCK_TRY, &x, &err) < 0 &&
+             err.code == DQ_EBUSY); /* b still holds it */
+    dq_catalog_unlock(b);
+    DQ_CHECK(dq_catalog_lock(c2, DQ_CATALOG_LOCK_UPLOAD | DQ_CATALOG_LOCK_TRY, &x, &err) == 0);
+    /* the other locks are other locks: the ingest lock is free meanwhile */
+    dq_catalog_lock_t *i = NULL;
+    DQ_CHECK(dq_catalog_lock(c, DQ_CATALOG_LOCK_INGEST | DQ_CATALOG_LOCK_TRY, &i, &err) == 0);
+    dq_catalog_unlock(i);
+    dq_catalog_unlock(x);
+    dq_catalog_close(c2);
+    dq_catalog_close(c);
+}
+
+/* Work journals (migration 32): put replaces, list by kind in run order, remove forgets, bad
+ * run names and missing documents are refused. */
+static int wj_seen(void *ud, const dq_journal_row_t *row)
+{
+    char *s = ud;
+    size_t n = strlen(s);
+    snprintf(s + n, 256 - n, "%s%s=%s", n ? " " : "", row->run, row->doc);
+    return 0;
+}
+
+DQ_TEST(work_journals_put_list_remove)
+{
+    dq_catalog_t *c = fx_open();
+    dq_err_t err = {0};
+    DQ_CHECK(dq_catalog_journal_put(c, "c4.b", "spectral-add", "{\"n\":1}", &err) == 0);
+    DQ_CHECK(dq_catalog_journal_put(c, "c4.a", "spectral-add", "{\"n\":2}", &err) == 0);
+    DQ_CHECK(dq_catalog_journal_put(c, "other", "another-kind", "{}", &err) == 0);
+    DQ_CHECK(dq_catalog_journal_put(c, "c4.b", "spectral-add", "{\"n\":3}", &err) == 0);
+    char seen[256] = "";
+    DQ_CHECK(dq_catalog_journal_list(c, "spectral-add", wj_seen, seen, &err) == 0);
+    DQ_CHECK_STR(seen, "c4.a={\"n\":2} c4.b={\"n\":3}");
+    DQ_CHECK(dq_catalog_journal_put(c, "a/b", "spectral-add", "{}", &err) < 0 &&
+             err.http_status == 400);
+    DQ_CHECK(dq_catalog_journal_put(c, "ok", "", "{}", &err) < 0 && err.http_status == 400);
+    DQ_CHECK(dq_catalog_journal_remove(c, "c4.a", &err) == 0);
+    DQ_CHECK(dq_catalog_journal_remove(c, "none", &err) == 0);
+    seen[0] = '\0';
+    DQ_CHECK(dq_catalog_journal_list(c, "spectral-add", wj_seen, seen, &err) == 0);
+    DQ_CHECK_STR(seen, "c4.b={\"n\":3}");
     dq_catalog_close(c);
 }
