@@ -4,15 +4,16 @@
  * is known, mixed in linear light as docs/generate.md describes (support * (1 - c) +
  * pigment * c, then ink over it; flaking sets c = 0, fading multiplies it by 0.4). The 2026
  * capture is painted a fraction of a pixel off and through a camera gain per channel (exposure
- * and white balance scale the encoded values, as the generator's captures do). Three cases
+ * and white balance scale the encoded values, as the generator's captures do). Four cases
  * the session-24 code got wrong (issue 12, session 25):
- *  - a large faded area: a red wash over 40 % of the sheet fades; a least-squares colour
+ *  - a large faded area: red wash stripes over 38 % of the sheet fade; a least-squares colour
  *    normalisation follows the faded pixels and the change is measured against a wrong line;
  *  - lead white blossoms over paper: lead white is brighter than the paper, so losing it
  *    darkens; the thin-wash test looked for lightening only;
  *  - a wash faded under ink strokes: the colour moves along (support - pigment), the move
  *    towards the bare support from REF is mostly the ink's, and the test that the change goes
  *    "towards the support" rejected it.
+ *  - the loss test's noise sigma, which could only be 0.87 or 2.35 (see the last test).
  * The class among found pixels (flaking or fading) is test_classes' business: here only
  * found or not.
  */
@@ -24,7 +25,7 @@
 
 enum { W = 384, H = 320 };
 
-enum { FADED = 0, LEAD = 1, INKED = 2 };
+enum { FADED = 0, LEAD = 1, INKED = 2, PLAIN = 3 };
 
 /* FADED: stripes of a red wash (coverage 0.5) 12 px wide every 32 px, 38 % of the sheet,
  * all faded; the paper between them keeps the support estimate on the paper. */
@@ -60,11 +61,11 @@ static double inked_stroke(double x, double y)
 }
 
 /* Paints one capture: state 0 = 2016, 1 = 2026; (ox, oy): where the capture's pixel (0, 0)
- * lies on the object; gain: the camera's gain per channel on the encoded value; seed: the
- * capture's own noise. The paper texture and the ink dots (what registration locks on)
- * belong to the object. */
+ * lies on the object; gain: the camera's gain per channel on the encoded value; seed and amp:
+ * the capture's own noise (triangular, +-amp levels). The paper texture and the ink dots (what
+ * registration locks on) belong to the object. PLAIN: paper, dots and the old loss only. */
 static void paint(dq_raster_t *r, int scene, int state, double ox, double oy, const double gain[3],
-                  uint32_t seed)
+                  uint32_t seed, double amp)
 {
     static const double paper[3] = {0.81, 0.74, 0.64}, red[3] = {0.55, 0.06, 0.04},
                         lead[3] = {0.92, 0.92, 0.91}, blue[3] = {0.05, 0.12, 0.45},
@@ -89,7 +90,7 @@ static void paint(dq_raster_t *r, int scene, int state, double ox, double oy, co
                 pig = lead;
                 if (lead_disc(u, v, &fl))
                     c = !state ? 0.75 : fl ? 0 : 0.3;
-            } else {
+            } else if (scene == INKED) {
                 pig = blue;
                 if (inked_wash(u, v)) {
                     c = state ? 0.24 : 0.6;
@@ -101,7 +102,7 @@ static void paint(dq_raster_t *r, int scene, int state, double ox, double oy, co
                               : (paper[k] * t * (1 - c) + pig[k] * c) * (1 - a) + ink[k] * a;
                 r->px[((size_t)y * W + x) * 3 + k] =
                     synth_level(to_srgb(col[k]) * (state ? gain[k] : 1) +
-                                2.0 * (unif(&noise) + unif(&noise) - 1));
+                                amp * (unif(&noise) + unif(&noise) - 1));
             }
         }
 }
@@ -114,8 +115,8 @@ static int tally(int scene, const double gain[3], int (*in)(int, int), tally_t *
 {
     dq_raster_t ref = {0}, mov = {0};
     static const double one[3] = {1, 1, 1};
-    paint(&ref, scene, 0, 0, 0, one, 7);
-    paint(&mov, scene, 1, 0.4, 0.3, gain, 11);
+    paint(&ref, scene, 0, 0, 0, one, 7, 2.0);
+    paint(&mov, scene, 1, 0.4, 0.3, gain, 11, 2.0);
     return synth_tally(&ref, &mov, W, H, in, t, gain_out);
 }
 
@@ -208,4 +209,47 @@ DQ_TEST(wash_faded_under_ink_is_found)
     fprintf(stderr, "    wash under ink: %llu of %llu found\n", (unsigned long long)in.found,
             (unsigned long long)in.n);
     DQ_CHECK(in.found >= 0.8 * in.n);
+}
+
+/* ---------------------------------------------------------------- the loss test's noise */
+
+/* The noise sigma of the loss test on an unchanged pair painted with noise of +-amp levels
+ * (channel 1); flagged: the share of valid pixels any class marked. */
+static double noise_of(double amp, double *flagged)
+{
+    static const double gain[3] = {1.02, 1.0, 0.98};
+    dq_raster_t ref = {0}, mov = {0};
+    paint(&ref, PLAIN, 0, 0, 0, gain, 7, amp);
+    paint(&mov, PLAIN, 1, 0.4, 0.3, gain, 11, amp);
+    dq_conserve_changes_t ch;
+    dq_err_t err = {0};
+    double s = -1;
+    *flagged = 1;
+    if (dq_conserve_changes(&ref, &mov, &ch, &err) == 0) {
+        uint64_t n = 0;
+        for (size_t i = 0; i < (size_t)ch.w * ch.h; i++)
+            n += (ch.mask[DQ_CONSERVE_LOSS][i] | ch.mask[DQ_CONSERVE_FLAKING][i] |
+                  ch.mask[DQ_CONSERVE_FADING][i]) != 0;
+        *flagged = (double)n / (double)ch.n_valid;
+        s = ch.noise[1];
+        dq_conserve_changes_free(&ch);
+    } else {
+        fprintf(stderr, "    changes: %s\n", err.msg);
+    }
+    dq_raster_free(&ref);
+    dq_raster_free(&mov);
+    return s;
+}
+
+/* The differences are whole levels, so their plain median is 0, 1 or 2 and the sigma made of
+ * it was 0.87 or 2.35 whatever lay between; a tenth of a level in the colour map flipped it
+ * (and with it the loss test's 8-sigma threshold). Read as grouped data, it follows the
+ * noise. */
+DQ_TEST(loss_noise_sigma_follows_the_noise)
+{
+    double f1, f2, s1 = noise_of(2.2, &f1), s2 = noise_of(3.2, &f2);
+    fprintf(stderr, "    noise sigma: +-2.2 -> %.3f, +-3.2 -> %.3f; flagged %.4f %% / %.4f %%\n",
+            s1, s2, 100 * f1, 100 * f2);
+    DQ_CHECK(s1 > 0 && s2 > s1 + 0.15); /* session 24: 2.353 and 2.353 */
+    DQ_CHECK(f1 < 0.005 && f2 < 0.005); /* nothing changed (the old loss's rim, a few px) */
 }
