@@ -42,4 +42,12 @@ void dq_fts_snippet(const dq_search_t *s, const dq_fts_phrases_t *ph, const char
 void dq_fts_highlight(const dq_search_t *s, const dq_fts_phrases_t *ph, const char *text,
                       dq_buf_t *out);
 
+/* The four full-text fields (title, creators, body, description) of a stored relic document
+ * (relics.doc: the canonical text doc_len bytes long), byte for byte as the writer made them
+ * for the search index (relic_doc.c relic_row_build): for a backend that does not store them
+ * (PostgreSQL since its migration 30 reads them for snippets). out[0..4) are reset and
+ * filled, NUL-terminated, owned by the caller. 0, or -1 when doc is not JSON (out untouched).
+ * Thread-safe. */
+int dq_relic_fts_fields(const char *doc, size_t doc_len, dq_buf_t out[4]);
+
 #endif

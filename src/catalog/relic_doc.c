@@ -7,6 +7,7 @@
  * keys and the four full-text fields). It runs no transactions (relic_write.c) and no
  * searches (relic_search.c).
  */
+#include "catalog/fts_aux.h"
 #include "catalog/relic_internal.h"
 
 #include <limits.h>
@@ -856,6 +857,26 @@ void relic_row_free(relic_row_build_t *rb)
     dq_buf_free(&rb->desc);
     free(rb->doc);
     rb->doc = NULL;
+}
+
+int dq_relic_fts_fields(const char *doc, size_t doc_len, dq_buf_t out[4])
+{
+    json_t *d = json_loadb(doc, doc_len, 0, NULL);
+    if (!d)
+        return -1;
+    /* the row builder as the writer ran it (rb is large: its link array) */
+    relic_row_build_t *rb = dq_xcalloc(1, sizeof(*rb));
+    relic_row_build(rb, d, "", 1);
+    const char *f[4] = {rb->row.fts_title, rb->row.fts_creators, rb->row.fts_body,
+                        rb->row.fts_description};
+    for (int k = 0; k < 4; k++) {
+        dq_buf_reset(&out[k]);
+        dq_buf_puts(&out[k], f[k]);
+    }
+    relic_row_free(rb);
+    free(rb);
+    json_decref(d);
+    return 0;
 }
 
 /* Adds the creator names and the title of d to the search dictionary, so that a query naming

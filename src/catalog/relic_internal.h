@@ -30,10 +30,13 @@ typedef struct {
  * relic_import_norm (NULL entries: rows that failed and were reported by the caller); then
  * rows and norm stay the caller's, to be freed by the thread that made them (glibc's malloc
  * is slow when one thread frees what another keeps allocating: +25 % of an import's client
- * CPU). */
-int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, json_t **norm, int n,
-                       const dq_actor_t *who, int dry_run, dq_import_error_fn on_error, void *ud,
-                       dq_import_stats_t *st, dq_err_t *err);
+ * CPU). written NULL: the search dictionary learns the names of the rows written (relic_dict_add)
+ * once the batch has committed. written (n entries, zero on entry): written[i] is set to 1 for
+ * each row inserted or updated, and the dictionary is left to the caller, to be told once this
+ * returned 0 and dry_run is 0 (an import does it while the server writes its next batch). */
+int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, json_t **norm, int *written,
+                       int n, const dq_actor_t *who, int dry_run, dq_import_error_fn on_error,
+                       void *ud, dq_import_stats_t *st, dq_err_t *err);
 /* An import row's document validated (relic_normalize): its canonical part (new reference),
  * or NULL with *why the field errors as relic_import_batch words them (new string, free()).
  * Touches no catalog: import readers run it beside the batch being written. */

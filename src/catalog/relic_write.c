@@ -673,9 +673,9 @@ out:
     return rc;
 }
 
-int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, json_t **norm, int n,
-                       const dq_actor_t *who, int dry_run, dq_import_error_fn on_error, void *ud,
-                       dq_import_stats_t *st, dq_err_t *err)
+int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, json_t **norm, int *written,
+                       int n, const dq_actor_t *who, int dry_run, dq_import_error_fn on_error,
+                       void *ud, dq_import_stats_t *st, dq_err_t *err)
 {
     batch_t b = {.cat = cat,
                  .rows = rows,
@@ -689,7 +689,7 @@ int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, json_t **nor
     int rc = -1;
     dq_import_stats_t saved = *st;
     b.norm = dq_xcalloc((size_t)n ? (size_t)n : 1, sizeof(*b.norm));
-    b.written = dq_xcalloc((size_t)n ? (size_t)n : 1, sizeof(*b.written));
+    b.written = written ? written : dq_xcalloc((size_t)n ? (size_t)n : 1, sizeof(*b.written));
     b.prior = dq_xcalloc((size_t)n ? (size_t)n : 1, sizeof(*b.prior));
     b.pend = dq_xcalloc(PEND_MAX, sizeof(*b.pend));
     b.pend_row = dq_xcalloc(PEND_MAX, sizeof(*b.pend_row));
@@ -713,7 +713,7 @@ int relic_import_batch(dq_catalog_t *cat, relic_import_row_t *rows, json_t **nor
         goto out;
     }
     dq_err_clear(err);
-    if (!dry_run)
+    if (!dry_run && !written) /* else the caller's (relic_import_batch's header) */
         for (int i = 0; i < n; i++)
             if (b.written[i])
                 relic_dict_add(cat, b.norm[i]);
@@ -729,7 +729,8 @@ out:
     for (int k = 0; k < b.n_built; k++)
         relic_row_free(&b.pend[k]);
     free(b.norm);
-    free(b.written);
+    if (!written)
+        free(b.written);
     free(b.prior);
     free(b.pend);
     free(b.pend_row);

@@ -86,6 +86,8 @@ static const migration_t migrations[] = {
      dq_pg_layerfile_schema}, /* store_pg_layerfile.c */
     {32, "work journals seen by every node", dq_pg_journal_schema}, /* store_pg_journal.c */
     {28, "relic search table analyzed when grown by half", dq_pg_relic_analyze_schema}, /* _relic.c */
+    {30, "relic search table without its texts (snippets read the document)",
+     dq_pg_relic_texts_schema}, /* _relic.c */
     {31, "deleted relics' seqs, for the search's posting bitmaps",
      dq_pg_relic_gone_schema}, /* store_pg_postings.c */
 };

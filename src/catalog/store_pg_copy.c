@@ -4,7 +4,9 @@
  * byte order SQLite's BINARY uses, whatever the database's collation). A batch of rows is
  * written by one COPY into a temporary table and one INSERT ... SELECT ... ON CONFLICT DO
  * NOTHING, three round trips whatever its size. What this backend derives it derives here,
- * with the same helpers as its own writers: relic_fts.fts (fts_ab is generated from it),
+ * with the same helpers as its own writers: relic_fts.fts (fts_ab is generated from it; the
+ * four texts the copy carries are not stored since migration 30: read, they are made from
+ * the relic's document as snippets make them),
  * the terms and token counts of annotations and glossary entries (store_pg_text.c), and
  * users.ord (an identity column: given values are kept, its sequence is moved past them).
  * No policy: rows are stored as given.
@@ -61,16 +63,20 @@ static int copy_rows(dq_store_txn_t *txn, const dq_store_table_t *t, const dq_st
                      int inclusive, int desc, int limit, dq_store_row_cb cb, void *ud,
                      dq_err_t *err)
 {
-    dq_buf_t q = {0}, blob = {0};
+    dq_buf_t q = {0}, blob = {0}, texts[4] = {{0}};
     dq_store_val_t v[32];
     pg_params_t p = {0};
     PGresult *res = NULL;
-    int rc = -1;
+    int rc = -1, fts = strcmp(t->name, "relic_fts") == 0;
     DQ_ASSERT(t->n_cols <= (int)DQ_ARRAY_LEN(v));
+    DQ_ASSERT(!fts || t->n_cols == 5);
     dq_buf_puts(&q, "SELECT ");
-    for (int c = 0; c < t->n_cols; c++)
+    if (fts) /* seq and the four texts, which are made from the document (migration 30) */
+        dq_buf_puts(&q, "seq, doc FROM relic_fts JOIN relics USING (seq)");
+    for (int c = 0; !fts && c < t->n_cols; c++)
         dq_buf_printf(&q, "%s%s", c ? ", " : "", t->cols[c]);
-    dq_buf_printf(&q, " FROM %s", t->name);
+    if (!fts)
+        dq_buf_printf(&q, " FROM %s", t->name);
     if (after && !desc) {
         dq_buf_puts(&q, " WHERE ");
         key_cond(&q, t, inclusive ? ">=" : ">");
@@ -91,6 +97,25 @@ static int copy_rows(dq_store_txn_t *txn, const dq_store_table_t *t, const dq_st
         goto out;
     for (int r = 0; r < PQntuples(res); r++) {
         dq_buf_reset(&blob);
+        if (fts) {
+            memset(v, 0, 5 * sizeof(v[0]));
+            v[0].type = DQ_VAL_INT;
+            v[0].i = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+            if (dq_relic_fts_fields(PQgetvalue(res, r, 1), (size_t)PQgetlength(res, r, 1),
+                                    texts) < 0) {
+                dq_err_set(err, DQ_EIO, 500, "catalog: relic %lld: its document is not JSON",
+                           (long long)v[0].i);
+                goto out;
+            }
+            for (int k = 0; k < 4; k++) {
+                v[1 + k].type = DQ_VAL_TEXT;
+                v[1 + k].p = texts[k].data ? texts[k].data : "";
+                v[1 + k].len = texts[k].len;
+            }
+            if (cb(ud, v) != 0)
+                break;
+            continue;
+        }
         for (int c = 0; c < t->n_cols; c++) {
             memset(&v[c], 0, sizeof(v[c]));
             if (PQgetisnull(res, r, c))
@@ -125,6 +150,8 @@ out:
     PQclear(res);
     dq_buf_free(&q);
     dq_buf_free(&blob);
+    for (int k = 0; k < 4; k++)
+        dq_buf_free(&texts[k]);
     return rc;
 }
 
@@ -248,7 +275,7 @@ static void bin_int(dq_buf_t *b, uint64_t v, int n)
 
 /* relic_fts rows in COPY's binary format (as store_pg_relic.c's imports send them: the
  * server then receives the tsvector instead of parsing its literal, which was most of its
- * time): seq int8, the four texts, fts. */
+ * time): seq int8 and fts, made from the four texts (which are not stored: migration 30). */
 static void fts_binary(dq_store_txn_t *txn, dq_buf_t *b, const dq_store_val_t *rows, int n_rows,
                        dq_buf_t *tsv, dq_buf_t tmp[4])
 {
@@ -256,15 +283,11 @@ static void fts_binary(dq_store_txn_t *txn, dq_buf_t *b, const dq_store_val_t *r
     for (int r = 0; r < n_rows; r++) {
         const dq_store_val_t *v = rows + (size_t)r * 5;
         const char *f[4];
-        bin_int(b, 6, 2);
+        bin_int(b, 2, 2);
         bin_int(b, 8, 4);
         bin_int(b, (uint64_t)v[0].i, 8);
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 4; k++)
             f[k] = val_str(&v[1 + k], &tmp[k]);
-            bin_int(b, f[k] ? (uint32_t)v[1 + k].len : 0xffffffffu, 4);
-            if (f[k])
-                dq_buf_append(b, f[k], v[1 + k].len);
-        }
         dq_buf_reset(tsv);
         dq_pg_tsvector_bin(txn->search, f, 4, DQ_PG_RELIC_TSV, tsv);
         bin_int(b, (uint32_t)tsv->len, 4);
@@ -284,10 +307,10 @@ static int copy_put(dq_store_txn_t *txn, const dq_store_table_t *t, const dq_sto
         *inserted = 0;
     if (n_rows == 0)
         return 0;
-    for (int c = 0; c < t->n_cols; c++)
+    int binary = strcmp(t->name, "relic_fts") == 0;
+    for (int c = 0; c < (binary ? 1 : t->n_cols); c++) /* relic_fts: seq (its texts: fts) */
         dq_buf_printf(&cols, "%s%s", c ? ", " : "", t->cols[c]);
     dq_buf_puts(&cols, derived(t));
-    int binary = strcmp(t->name, "relic_fts") == 0;
     if (binary)
         fts_binary(txn, &data, rows, n_rows, &tsv, tmp);
     for (int r = 0; !binary && r < n_rows; r++) {

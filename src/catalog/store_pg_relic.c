@@ -2,8 +2,9 @@
  * store_pg_relic.c: relic records in PostgreSQL, the twin of store_sqlite_relic.c. One row per
  * relic in `relics` (the canonical document as text plus the columns search filters and sorts
  * on), the many-valued facets in `relic_subjects` and `relic_creators`, the ordered image links
- * in `relic_images`, the dictionary names in `relic_names`, and `relic_fts`: the four search
- * fields as text (for snippets) and their tsvector (store_pg_text.c) under a GIN index.
+ * in `relic_images`, the dictionary names in `relic_names`, and `relic_fts`: the tsvector of
+ * the four search fields (store_pg_text.c) under a GIN index. The fields themselves are not
+ * stored (migration 30): snippets make them again from the document.
  *
  * A new relic is written by one statement (data-modifying CTEs: the counter, the row, its
  * children, its index entry), so an import pays one round trip per record. Duplicate ids and
@@ -113,6 +114,20 @@ const char dq_pg_relic_lz4_schema[] =
  * writers wait on). */
 const char dq_pg_relic_analyze_schema[] =
     "ALTER TABLE relic_fts SET (autovacuum_analyze_scale_factor = 0.5);";
+
+/* Migration 30 (issue 15, bulk import): relic_fts without its four texts (title, creators,
+ * body, description). They were there for snippets and migration 25's rebuild only, and with
+ * toast_tuple_target = 128 each was a TOAST value of its own: per relic four TOAST tuples,
+ * four TOAST index entries, four new TOAST OIDs (each looked up in that index) and their WAL,
+ * on the import's search backend, about a fifth of its CPU with the two tsvectors' values
+ * (bench/results/issue15-pg.md, "Session 25, import"). Snippets make the fields from
+ * relics.doc for the rows of a page instead, as the writer made them (dq_relic_fts_fields),
+ * so they are byte for byte the same. Dropping a column is catalog metadata only
+ * (milliseconds, any size): the old values stay on disk, unread, until rows are rewritten
+ * (VACUUM FULL relic_fts gives their space back at once). */
+const char dq_pg_relic_texts_schema[] =
+    "ALTER TABLE relic_fts DROP COLUMN title, DROP COLUMN creators, DROP COLUMN body,"
+    " DROP COLUMN description;";
 
 const char dq_pg_relic_names_schema[] =
     "CREATE TABLE relic_names (name text COLLATE \"C\" PRIMARY KEY);"
@@ -333,15 +348,9 @@ static int fts_write(dq_store_txn_t *t, int64_t seq, int del, const dq_relic_row
         return -1;
     if (!r)
         return 0;
-    dq_pg_p_text(&p, r->fts_title);
-    dq_pg_p_text(&p, r->fts_creators);
-    dq_pg_p_text(&p, r->fts_body);
-    dq_pg_p_text(&p, r->fts_description);
     dq_pg_p_text(&p, v->tsv.data ? v->tsv.data : "");
-    return dq_pg_run(ft,
-                     "INSERT INTO relic_fts (seq, title, creators, body, description, fts)"
-                     " VALUES ($1, $2, $3, $4, $5, $6::tsvector)",
-                     &p, NULL, err);
+    return dq_pg_run(ft, "INSERT INTO relic_fts (seq, fts) VALUES ($1, $2::tsvector)", &p, NULL,
+                     err);
 }
 
 static int conflict(dq_store_txn_t *t, const dq_relic_row_t *r, dq_err_t *err)
@@ -725,7 +734,7 @@ typedef struct {
  * server: offsets into one text buffer. */
 typedef struct {
     size_t rel, rel_len; /* relics: the columns from accession to has_images, tabs included */
-    size_t fts, fts_len; /* relic_fts: the binary tuple after its seq field */
+    size_t fts, fts_len; /* relic_fts: the binary tuple after its seq field (the tsvector) */
     const char *title_zh; /* the zh title, a dictionary name (borrowed from the row) */
 } frag_t;
 
@@ -758,11 +767,6 @@ static void frag_row(const dq_search_t *s, dq_buf_t *text, dq_buf_t *tsv, frag_t
      * that the server receives the tsvector instead of parsing its literal */
     const char *fields[4] = {r->fts_title, r->fts_creators, r->fts_body, r->fts_description};
     fr->fts = text->len;
-    for (int i = 0; i < 4; i++) {
-        bin_int(text, fields[i] ? (uint32_t)strlen(fields[i]) : 0xffffffffu, 4);
-        if (fields[i])
-            dq_buf_puts(text, fields[i]);
-    }
     dq_buf_reset(tsv);
     dq_pg_tsvector_bin(s, fields, 4, DQ_PG_RELIC_TSV, tsv);
     bin_int(text, (uint32_t)tsv->len, 4);
@@ -811,7 +815,7 @@ static void copy_row(copy_set_t *c, const dq_relic_row_t *r, const char *text, c
     dq_buf_t *f = &c->fts;
     if (!f->len) /* the header: signature, flags, extension length */
         dq_buf_append(f, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
-    bin_int(f, 6, 2);
+    bin_int(f, 2, 2); /* seq, fts */
     bin_int(f, 8, 4);
     bin_int(f, (uint64_t)seq, 8);
     dq_buf_append(f, text + fr->fts, fr->fts_len);
@@ -830,7 +834,7 @@ static void copy_set_free(void *job)
 }
 
 static const char fts_copy_sql[] =
-    "COPY relic_fts (seq, title, creators, body, description, fts) FROM STDIN (FORMAT binary)";
+    "COPY relic_fts (seq, fts) FROM STDIN (FORMAT binary)";
 
 /* A failed COPY leaves the transaction half written: DQ_EINTERNAL (it rolls back). */
 static int copy_failed(dq_err_t *err)

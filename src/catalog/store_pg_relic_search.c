@@ -524,27 +524,37 @@ typedef struct {
     const dq_fts_phrases_t *ph;
     dq_relic_snippet_cb cb;
     void *ud;
-    dq_buf_t text;
+    dq_buf_t text, fields[4];
 } snip_t;
 
+/* A row of snippets_sql: 0 seq, 1 id, 2 version, 3 created_at, 4 updated_at, 5 doc. */
 static int snippet_row(void *ud, PGresult *r)
 {
     snip_t *sn = ud;
     dq_store_txn_t *t = sn->t;
-    if (!t->write && dq_pg_col(r, 0, 5)) { /* keep the stored row for relic_load */
+    const char *doc = PQgetvalue(r, 0, 5);
+    size_t doc_len = (size_t)PQgetlength(r, 0, 5);
+    if (!t->write) { /* keep the stored row for relic_load */
         t->pre = dq_xrealloc(t->pre, (t->n_pre + 1) * sizeof(*t->pre));
         dq_pg_prefetch_t *e = &t->pre[t->n_pre++];
         e->id = t->pre_text.len;
-        dq_buf_append(&t->pre_text, PQgetvalue(r, 0, 5), (size_t)PQgetlength(r, 0, 5) + 1);
+        dq_buf_append(&t->pre_text, PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1) + 1);
         e->doc = t->pre_text.len;
-        e->doc_len = (size_t)PQgetlength(r, 0, 9);
-        dq_buf_append(&t->pre_text, PQgetvalue(r, 0, 9), e->doc_len + 1);
-        e->version = dq_pg_col_int(r, 0, 6);
-        dq_pg_copy_col(e->created, sizeof(e->created), r, 0, 7);
-        dq_pg_copy_col(e->updated, sizeof(e->updated), r, 0, 8);
+        e->doc_len = doc_len;
+        dq_buf_append(&t->pre_text, doc, doc_len + 1);
+        e->version = dq_pg_col_int(r, 0, 2);
+        dq_pg_copy_col(e->created, sizeof(e->created), r, 0, 3);
+        dq_pg_copy_col(e->updated, sizeof(e->updated), r, 0, 4);
     }
-    const char *fields[4] = {dq_pg_col(r, 0, 1), dq_pg_col(r, 0, 2), dq_pg_col(r, 0, 3),
-                             dq_pg_col(r, 0, 4)};
+    /* The four search fields are not stored (migration 30: each was a TOAST value the
+     * import wrote per relic for the ~20 rows a page shows): made from the document as its
+     * writer made them, byte for byte. */
+    if (dq_relic_fts_fields(doc, doc_len, sn->fields) < 0)
+        for (int k = 0; k < 4; k++)
+            dq_buf_reset(&sn->fields[k]);
+    const char *fields[4];
+    for (int k = 0; k < 4; k++)
+        fields[k] = sn->fields[k].data;
     dq_buf_reset(&sn->text);
     /* FTS5 snippet(relic_fts, -1, char(1), char(2), '…', 24), as the SQLite backend asks */
     dq_fts_snippet(sn->s, sn->ph, fields, 4, 24, &sn->text);
@@ -571,14 +581,15 @@ int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const 
     pg_params_t p = {0};
     dq_pg_p_text(&p, ids.data);
     dq_pg_p_text(&p, q.data);
-    snip_t sn = {t, t->search, &ph, cb, ud, {0}};
+    snip_t sn = {t, t->search, &ph, cb, ud, {0}, {{0}}};
     int rc = dq_pg_walk(t,
-                        "SELECT f.seq, f.title, f.creators, f.body, f.description, r.id,"
-                        " r.version, r.created_at, r.updated_at, r.doc FROM relic_fts f"
-                        " JOIN relics r ON r.seq = f.seq"
+                        "SELECT f.seq, r.id, r.version, r.created_at, r.updated_at, r.doc"
+                        " FROM relic_fts f JOIN relics r ON r.seq = f.seq"
                         " WHERE f.seq = ANY($1::bigint[]) AND f.fts @@ $2::tsquery",
                         &p, snippet_row, &sn, err);
     dq_buf_free(&sn.text);
+    for (int k = 0; k < 4; k++)
+        dq_buf_free(&sn.fields[k]);
     dq_fts_phrases_free(&ph);
     dq_buf_free(&ids);
     dq_buf_free(&q);
@@ -593,13 +604,16 @@ int dq_pg_relic_snippets(dq_store_txn_t *t, const dq_search_plan_t *plan, const 
  * row by row); the rows are read in seq order through a cursor, their tsvectors made here in
  * batches, sent in binary COPY to a temporary table and written by one UPDATE per batch (the
  * generated fts_ab follows). Texts are not rewritten: an UPDATE keeps unchanged TOAST values.
- * At 500,000 relics: see bench/results/issue15-pg.md, "Session 23, search". */
+ * At 500,000 relics: see bench/results/issue15-pg.md, "Session 23, search". The four texts
+ * are made from each relic's document (dq_relic_fts_fields, as the writer makes them), not
+ * read from relic_fts: migration 30 dropped them there, and this step must still work on a
+ * catalog that has lost its version-25 row after it (test_search_pairs.c). */
 const char dq_pg_relic_pairs_schema[] =
     "DROP INDEX IF EXISTS relic_fts_terms;"
     "DROP INDEX IF EXISTS relic_fts_ab;"
     "CREATE TEMP TABLE dq_fts25 (seq bigint, fts tsvector) ON COMMIT DROP;"
     "DECLARE dq_fts25_rows NO SCROLL CURSOR FOR"
-    " SELECT seq, title, creators, body, description FROM relic_fts ORDER BY seq;";
+    " SELECT f.seq, r.doc FROM relic_fts f JOIN relics r ON r.seq = f.seq ORDER BY f.seq;";
 
 #define REBUILD_BATCH 2000 /* rows per FETCH (its text below) */
 
@@ -611,7 +625,7 @@ static void put_be_int(dq_buf_t *b, uint64_t v, int bytes)
 
 int dq_pg_relic_pairs_rebuild(dq_store_txn_t *t, dq_err_t *err)
 {
-    dq_buf_t copy = {0}, tsv = {0};
+    dq_buf_t copy = {0}, tsv = {0}, texts[4] = {{0}};
     PGresult *r = NULL;
     int rc = -1;
     for (;;) {
@@ -627,8 +641,13 @@ int dq_pg_relic_pairs_rebuild(dq_store_txn_t *t, dq_err_t *err)
          * then each field's length and bytes (int8 seq, the tsvector's send form) */
         dq_buf_append(&copy, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
         for (int i = 0; i < n; i++) {
-            const char *f[4] = {dq_pg_col(r, i, 1), dq_pg_col(r, i, 2), dq_pg_col(r, i, 3),
-                                dq_pg_col(r, i, 4)};
+            if (dq_relic_fts_fields(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), texts) <
+                0) {
+                dq_err_set(err, DQ_EIO, 500, "catalog: relic %lld: its document is not JSON",
+                           (long long)dq_pg_col_int(r, i, 0));
+                goto out;
+            }
+            const char *f[4] = {texts[0].data, texts[1].data, texts[2].data, texts[3].data};
             dq_buf_reset(&tsv);
             dq_pg_tsvector_bin(t->search, f, 4, DQ_PG_RELIC_TSV, &tsv);
             put_be_int(&copy, 2, 2);
@@ -664,5 +683,7 @@ out:
     PQclear(r);
     dq_buf_free(&copy);
     dq_buf_free(&tsv);
+    for (int k = 0; k < 4; k++)
+        dq_buf_free(&texts[k]);
     return rc;
 }

@@ -73,6 +73,7 @@ static const migration_t migrations[] = {
      dq_sqlite_layerfile_schema}, /* store_sqlite_layerfile.c */
     {32, "work journals seen by every process", dq_sqlite_journal_schema}, /* _journal.c */
     {28, "relic search table analyzed when grown by half (PostgreSQL only)", "SELECT 1"},
+    {30, "relic search table without its texts (PostgreSQL only)", "SELECT 1"},
     {31, "deleted relics' seqs, for the search's posting bitmaps (PostgreSQL only)", "SELECT 1"},
 };
 

@@ -75,8 +75,9 @@ class Pg:
                      for t in ("relics", "relic_fts"))
 
     def digest(self, schema):
-        return self.q(schema, "SELECT md5(string_agg(concat_ws('|', r.accession, f.title,"
-                              " f.creators, f.body, f.description, f.fts::text, f.fts_ab::text),"
+        # relic_fts holds no texts since migration 30: the document they come from instead
+        return self.q(schema, "SELECT md5(string_agg(concat_ws('|', r.accession, r.doc,"
+                              " f.fts::text, f.fts_ab::text),"
                               " E'\\n' ORDER BY r.accession)) FROM relics r"
                               " JOIN relic_fts f USING (seq)")
 

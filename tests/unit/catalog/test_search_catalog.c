@@ -845,3 +845,99 @@ DQ_TEST(sqlite_walk_scores_and_snippets_equal_fts5)
     DQ_CHECK(n > 40);
     dq_catalog_close(c);
 }
+
+/* ---- PostgreSQL: snippets made from the document equal SQLite's from its FTS5 texts ---- */
+
+/* The accession -> snippet pairs of a search response, one "A|snippet" line each, sorted
+ * (new string): the two backends may rank ties apart, never snippet them apart. */
+static char *snippets_by_accession(dq_catalog_t *c, const char *text)
+{
+    dq_relic_query_t q = fx_query(text);
+    q.limit = 100;
+    json_t *j = run(c, &q);
+    size_t i, n = json_array_size(json_object_get(j, "items"));
+    char **line = dq_xcalloc(n + 1, sizeof(char *));
+    json_t *x;
+    json_array_foreach(json_object_get(j, "items"), i, x)
+    {
+        const char *sn = json_string_value(json_object_get(x, "snippet"));
+        line[i] = dq_xasprintf("%s|%s", json_string_value(json_object_get(x, "accession")),
+                               sn ? sn : "(none)");
+    }
+    for (size_t a = 1; a < n; a++) /* insertion sort: a handful of lines */
+        for (size_t b = a; b > 0 && strcmp(line[b - 1], line[b]) > 0; b--) {
+            char *t = line[b];
+            line[b] = line[b - 1];
+            line[b - 1] = t;
+        }
+    dq_buf_t out = {0};
+    for (size_t k = 0; k < n; k++) {
+        dq_buf_printf(&out, "%s\n", line[k]);
+        free(line[k]);
+    }
+    free(line);
+    json_decref(j);
+    return out.data ? dq_buf_steal(&out, NULL) : dq_xstrdup("");
+}
+
+/* PostgreSQL stores no search texts (its migration 30): a page's snippets are made from each
+ * relic's document. They must be SQLite's, whose FTS5 table keeps the texts as written, byte
+ * for byte, also after an edit changed the texts and for long fields (the snippet window,
+ * sentences, ellipses). */
+DQ_TEST(pg_snippets_from_documents_equal_sqlite)
+{
+    if (!dq_test_on_pg())
+        return; /* SQLite is the reference */
+    dq_catalog_t *pg = collection();
+    char *d = dq_test_tmpdir("dq_snip_sq");
+    char *dir = dq_xasprintf("%s/data", d);
+    dq_err_t err = {0};
+    dq_catalog_t *sq = dq_catalog_open(dir, &err);
+    DQ_REQUIRE(sq != NULL);
+    for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
+        free(fx_create(sq, docs[i]));
+    dq_catalog_t *both[2] = {pg, sq};
+    for (int k = 0; k < 2; k++) {
+        char *id = NULL;
+        for (size_t i = 0; i < DQ_ARRAY_LEN(long_docs); i++) {
+            char *x = fx_create(both[k], long_docs[i]);
+            if (i == 3) /* L4 */
+                id = x;
+            else
+                free(x);
+        }
+        /* an edit: the stored document changes, and with it two fields' texts */
+        static const char patch[] =
+            "{\"description\":{\"en\":\"Streams below, mountains above; travelers between the "
+            "streams and the mountains in autumn.\"},\"keywords\":[\"溪山\",\"autumn\"]}";
+        dq_buf_t out = {0}, fe = {0};
+        int r = dq_catalog_relic_patch(both[k], id, patch, strlen(patch), -1, &curator, &out,
+                                       &fe, &err);
+        if (r < 0)
+            fprintf(stderr, "patch: %s %s\n", err.msg, fe.data ? fe.data : "");
+        DQ_REQUIRE(r == 0);
+        dq_buf_free(&out);
+        dq_buf_free(&fe);
+        free(id);
+    }
+    static const char *const qs[] = {"溪山行旅", "张择端",     "mountains", "streams",
+                                     "秋山",     "qingming",   "qmsht",     "autumn mountains",
+                                     "溪山 行旅", "\"Fan Kuan\"", "清明上河图", "travelers",
+                                     "zhang",    "fankuan",    "butterflies", "北宋"};
+    int n = 0;
+    for (size_t i = 0; i < DQ_ARRAY_LEN(qs); i++) {
+        char *a = snippets_by_accession(pg, qs[i]), *b = snippets_by_accession(sq, qs[i]);
+        if (strcmp(a, b) != 0)
+            fprintf(stderr, "    %s: postgres\n%s    sqlite\n%s", qs[i], a, b);
+        DQ_CHECK(strcmp(a, b) == 0);
+        for (const char *p = a; (p = strchr(p, '\n')); p++)
+            n++;
+        free(a);
+        free(b);
+    }
+    DQ_CHECK(n > 40); /* rows compared */
+    dq_catalog_close(sq);
+    dq_catalog_close(pg);
+    free(dir);
+    free(d);
+}
