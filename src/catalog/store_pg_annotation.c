@@ -244,21 +244,28 @@ static int anno_list(dq_store_txn_t *t, const char *relic_id, int canvas, int64_
 {
     pg_params_t p = {0};
     anno_walk_t w = {cb, ud, 0};
-    int64_t n = 0;
     dq_pg_p_text(&p, relic_id);
     dq_pg_p_int(&p, canvas);
-    if (dq_pg_int(t,
-                  "SELECT count(*) FROM annotations WHERE relic = $1 AND ($2 = 0 OR canvas = $2)",
-                  &p, &n, err) < 0)
+    return dq_pg_page(
+        t, "SELECT count(*) FROM annotations WHERE relic = $1 AND ($2 = 0 OR canvas = $2)",
+        "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = $1"
+        " AND ($2 = 0 OR a.canvas = $2) ORDER BY a.id LIMIT $3 OFFSET $4",
+        &p, limit, offset, total, anno_row, &w, err);
+}
+
+/* ---- paging, shared with the glossary (store_pg_lesson.c): store_pg_internal.h */
+int dq_pg_page(dq_store_txn_t *t, const char *count_sql, const char *page_sql, pg_params_t *p,
+               int limit, int64_t offset, int64_t *total, dq_pg_row_cb cb, void *ud,
+               dq_err_t *err)
+{
+    int64_t n = 0;
+    if (dq_pg_int(t, count_sql, p, &n, err) < 0)
         return -1;
     if (total)
         *total = n;
-    dq_pg_p_int(&p, limit);
-    dq_pg_p_int(&p, offset);
-    return dq_pg_walk(t,
-                      "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = $1"
-                      " AND ($2 = 0 OR a.canvas = $2) ORDER BY a.id LIMIT $3 OFFSET $4",
-                      &p, anno_row, &w, err);
+    dq_pg_p_int(p, limit);
+    dq_pg_p_int(p, offset);
+    return dq_pg_walk(t, page_sql, p, cb, ud, err);
 }
 
 /* ---------------------------------------------------------------- search (FTS5's bm25) */

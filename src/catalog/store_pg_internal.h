@@ -376,6 +376,12 @@ extern const char dq_pg_condjob_schema[];
 extern const dq_store_condjob_ops dq_pg_condjob_ops;
 extern const char dq_pg_layerfile_schema[];
 extern const dq_store_layerfile_ops dq_pg_layerfile_ops;
+/* One page of a list (annotations, glossary; store_pg_annotation.c): count_sql's count into
+ * *total (may be NULL), then page_sql walked with cb, whose parameters are p's followed by
+ * LIMIT ($n+1) and OFFSET ($n+2) (p is extended: pass a copy you no longer need). */
+int dq_pg_page(dq_store_txn_t *t, const char *count_sql, const char *page_sql, pg_params_t *p,
+               int limit, int64_t offset, int64_t *total, dq_pg_row_cb cb, void *ud,
+               dq_err_t *err);
 extern const char dq_pg_journal_schema[];
 extern const dq_store_journal_ops dq_pg_journal_ops;
 

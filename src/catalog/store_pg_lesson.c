@@ -316,17 +316,11 @@ static int gloss_get(dq_store_txn_t *t, const char *key, dq_gloss_cb cb, void *u
 static int gloss_list(dq_store_txn_t *t, int64_t offset, int limit, dq_gloss_cb cb, void *ud,
                       int64_t *total, dq_err_t *err)
 {
-    int64_t n = 0;
     gloss_walk_t w = {cb, ud, 0};
-    if (dq_pg_int(t, "SELECT count(*) FROM glossary", NULL, &n, err) < 0)
-        return -1;
-    if (total)
-        *total = n;
     pg_params_t p = {0};
-    dq_pg_p_int(&p, limit);
-    dq_pg_p_int(&p, offset);
-    return dq_pg_walk(t, "SELECT " GLOSS_COLS " FROM glossary g ORDER BY g.key LIMIT $1 OFFSET $2",
-                      &p, gloss_row, &w, err);
+    return dq_pg_page(t, "SELECT count(*) FROM glossary",
+                      "SELECT " GLOSS_COLS " FROM glossary g ORDER BY g.key LIMIT $1 OFFSET $2",
+                      &p, limit, offset, total, gloss_row, &w, err);
 }
 
 static int gloss_search(dq_store_txn_t *t, const char *q, int limit, dq_gloss_cb cb, void *ud,

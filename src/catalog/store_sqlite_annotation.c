@@ -236,34 +236,61 @@ static int anno_get(dq_store_txn_t *t, const char *relic_id, int64_t id, dq_anno
     return n ? 0 : 1;
 }
 
+/* ---- paging, shared with the glossary (store_sqlite_lesson.c): store_sqlite_internal.h */
+
+static sqlite3_stmt *bound_stmt(dq_store_txn_t *t, const char *sql,
+                                void (*bind)(sqlite3_stmt *st, const void *bud), const void *bud,
+                                dq_err_t *err)
+{
+    sqlite3_stmt *st = dq_sq_stmt(t, sql, err);
+    if (st && bind)
+        bind(st, bud);
+    return st;
+}
+
+sqlite3_stmt *dq_sq_page(dq_store_txn_t *t, const char *count_sql, const char *page_sql,
+                         void (*bind)(sqlite3_stmt *st, const void *bud), const void *bud,
+                         int n_params, int limit, int64_t offset, int64_t *total, dq_err_t *err)
+{
+    sqlite3_stmt *st = bound_stmt(t, count_sql, bind, bud, err);
+    if (!st)
+        return NULL;
+    int r = dq_sq_row(t, st, "count", err);
+    if (r == 0 && total)
+        *total = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (r != 0)
+        return NULL;
+    if (!(st = bound_stmt(t, page_sql, bind, bud, err)))
+        return NULL;
+    sqlite3_bind_int(st, n_params + 1, limit);
+    sqlite3_bind_int64(st, n_params + 2, offset);
+    return st;
+}
+
+typedef struct {
+    const char *relic_id;
+    int canvas;
+} anno_where_t;
+
+static void bind_where(sqlite3_stmt *st, const void *bud)
+{
+    const anno_where_t *w = bud;
+    sqlite3_bind_text(st, 1, w->relic_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, w->canvas);
+}
+
 static int anno_list(dq_store_txn_t *t, const char *relic_id, int canvas, int64_t offset,
                      int limit, dq_anno_cb cb, void *ud, int64_t *total, dq_err_t *err)
 {
     int n = 0;
-    sqlite3_stmt *st = dq_sq_stmt(
-        t, "SELECT count(*) FROM annotations WHERE relic = ?1 AND (?2 = 0 OR canvas = ?2)", err);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, canvas);
-    if (dq_sq_row(t, st, "count", err) != 0) {
-        sqlite3_reset(st);
-        return -1;
-    }
-    if (total)
-        *total = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    st = dq_sq_stmt(t,
-                    "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1"
-                    " AND (?2 = 0 OR a.canvas = ?2) ORDER BY a.id LIMIT ?3 OFFSET ?4",
-                    err);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, relic_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, canvas);
-    sqlite3_bind_int(st, 3, limit);
-    sqlite3_bind_int64(st, 4, offset);
-    return walk_anno(t, st, -1, cb, ud, &n, err);
+    anno_where_t w = {relic_id, canvas};
+    sqlite3_stmt *st = dq_sq_page(
+        t, "SELECT count(*) FROM annotations WHERE relic = ?1 AND (?2 = 0 OR canvas = ?2)",
+        "SELECT " ANNO_COLS " FROM annotations a WHERE a.relic = ?1"
+        " AND (?2 = 0 OR a.canvas = ?2) ORDER BY a.id LIMIT ?3 OFFSET ?4",
+        bind_where, &w, 2, limit, offset, total, err);
+    return st ? walk_anno(t, st, -1, cb, ud, &n, err) : -1;
 }
 
 static int anno_search(dq_store_txn_t *t, const char *relic_id, const char *q,

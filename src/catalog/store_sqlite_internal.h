@@ -95,6 +95,14 @@ sqlite3_stmt *dq_sq_stmt(dq_store_txn_t *t, const char *sql, dq_err_t *err);
 int dq_sq_step_done(dq_store_txn_t *t, sqlite3_stmt *st, dq_err_t *err);
 /* Steps st once: 0 a row, 1 done, -1 error (err filled). */
 int dq_sq_row(dq_store_txn_t *t, sqlite3_stmt *st, const char *what, dq_err_t *err);
+/* One page of a list (annotations, glossary; store_sqlite_annotation.c): count_sql's count into
+ * *total (may be NULL), then page_sql, whose parameters are those of count_sql (bound by
+ * bind(st, bud), which may be NULL when there are none) followed by LIMIT (?n_params+1) and
+ * OFFSET (?n_params+2). Returns the page's statement, bound and ready to step (cached: reset
+ * by the walk), or NULL with err. */
+sqlite3_stmt *dq_sq_page(dq_store_txn_t *t, const char *count_sql, const char *page_sql,
+                         void (*bind)(sqlite3_stmt *st, const void *bud), const void *bud,
+                         int n_params, int limit, int64_t offset, int64_t *total, dq_err_t *err);
 /* Binds text (NULL binds NULL), borrowed until the statement is reset. */
 void dq_sq_bind_text(sqlite3_stmt *st, int i, const char *t);
 /* Copies column col of the current row as text ("" for NULL), cut to cap. */

@@ -357,23 +357,11 @@ static int gloss_list(dq_store_txn_t *t, int64_t offset, int limit, dq_gloss_cb 
                       int64_t *total, dq_err_t *err)
 {
     int n = 0;
-    sqlite3_stmt *st = dq_sq_stmt(t, "SELECT count(*) FROM glossary", err);
-    if (!st)
-        return -1;
-    if (dq_sq_row(t, st, "count", err) != 0) {
-        sqlite3_reset(st);
-        return -1;
-    }
-    if (total)
-        *total = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    st = dq_sq_stmt(t, "SELECT " GLOSS_COLS " FROM glossary g ORDER BY g.key LIMIT ?1 OFFSET ?2",
-                    err);
-    if (!st)
-        return -1;
-    sqlite3_bind_int(st, 1, limit);
-    sqlite3_bind_int64(st, 2, offset);
-    return walk_gloss(t, st, cb, ud, &n, err);
+    sqlite3_stmt *st = dq_sq_page(t, "SELECT count(*) FROM glossary",
+                                  "SELECT " GLOSS_COLS " FROM glossary g ORDER BY g.key LIMIT ?1"
+                                  " OFFSET ?2",
+                                  NULL, NULL, 0, limit, offset, total, err);
+    return st ? walk_gloss(t, st, cb, ud, &n, err) : -1;
 }
 
 /* The FTS5 expression of the user text q (every term, each of its alternative forms), made

@@ -18,6 +18,7 @@
 
 #include "conserve/conserve.h"
 #include "conserve/conserve_internal.h"
+#include "core/colour.h"
 
 #define CELL 32     /* grid of the support estimate, REF pixels */
 #define BOX 2       /* margin kept from the edge of MOVING's footprint, beyond 1 px */
@@ -66,29 +67,12 @@ static double lin(double v)
     return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
 }
 
-/* CIE L*a*b* (D65) of an sRGB colour given in 8-bit levels (fractions allowed). */
-static void srgb_lab(const double v[3], double lab[3])
-{
-    double r[3];
-    for (int c = 0; c < 3; c++)
-        r[c] = lin(v[c] < 0 ? 0 : v[c] > 255 ? 255 : v[c]);
-    /* IEC 61966-2-1 sRGB -> XYZ, over the D65 white (0.95047, 1, 1.08883) */
-    double f[3] = {(0.4124 * r[0] + 0.3576 * r[1] + 0.1805 * r[2]) / 0.95047,
-                   0.2126 * r[0] + 0.7152 * r[1] + 0.0722 * r[2],
-                   (0.0193 * r[0] + 0.1192 * r[1] + 0.9505 * r[2]) / 1.08883};
-    for (int k = 0; k < 3; k++) /* CIE 15:2004 8.2.1 */
-        f[k] = f[k] > 216.0 / 24389.0 ? cbrt(f[k]) : (24389.0 / 27.0 * f[k] + 16.0) / 116.0;
-    lab[0] = 116.0 * f[1] - 16.0;
-    lab[1] = 500.0 * (f[0] - f[1]);
-    lab[2] = 200.0 * (f[1] - f[2]);
-}
-
 /* CIE 1976 colour difference between the sRGB colours a and a + d (8-bit levels). */
 static double delta_e(const double a[3], const double d[3])
 {
     double b[3] = {a[0] + d[0], a[1] + d[1], a[2] + d[2]}, la[3], lb[3];
-    srgb_lab(a, la);
-    srgb_lab(b, lb);
+    dq_colour_srgb8_lab(a, la); /* core/colour.c: the painter's truth uses the same */
+    dq_colour_srgb8_lab(b, lb);
     return sqrt((la[0] - lb[0]) * (la[0] - lb[0]) + (la[1] - lb[1]) * (la[1] - lb[1]) +
                 (la[2] - lb[2]) * (la[2] - lb[2]));
 }

@@ -13,6 +13,7 @@
 
 #include <vips/vips.h>
 
+#include "core/colour.h"
 #include "paint/paint.h"
 
 /* ================================================================ scene primitives */
@@ -522,24 +523,6 @@ static void shade_px(const shade_ctx_t *c, int mode, int bands, float ink, float
     }
 }
 
-/* CIE L*a*b* (D65) of a linear sRGB colour, clipped to [0, 1] as the captures are. */
-static void lin_to_lab(const float *o, double lab[3])
-{
-    double r[3];
-    for (int k = 0; k < 3; k++)
-        r[k] = o[k] < 0 ? 0 : o[k] > 1 ? 1 : o[k];
-    /* IEC 61966-2-1 sRGB -> XYZ, over the D65 white (0.95047, 1, 1.08883) */
-    double x = (0.4124 * r[0] + 0.3576 * r[1] + 0.1805 * r[2]) / 0.95047;
-    double y = 0.2126 * r[0] + 0.7152 * r[1] + 0.0722 * r[2];
-    double z = (0.0193 * r[0] + 0.1192 * r[1] + 0.9505 * r[2]) / 1.08883;
-    double f[3] = {x, y, z};
-    for (int k = 0; k < 3; k++) /* CIE 15:2004 8.2.1 */
-        f[k] = f[k] > 216.0 / 24389.0 ? cbrt(f[k]) : (24389.0 / 27.0 * f[k] + 16.0) / 116.0;
-    lab[0] = 116.0 * f[1] - 16.0;
-    lab[1] = 500.0 * (f[0] - f[1]);
-    lab[2] = 200.0 * (f[1] - f[2]);
-}
-
 /* Whether the 2016 -> 2026 change of this pixel can be seen at all: the CIE 1976 colour
  * difference between its noise-free 2016 and 2026 colours is at least DQ_PAINT_CHANGE_JND.
  * Flaking and fading act on pigment coverage, and a pixel whose coverage goes 0.01 -> 0 moves
@@ -556,7 +539,8 @@ static int change_visible(const shade_ctx_t *c, const dq_paint_damage_t *d, cons
         damage_apply(c, e ? 26 : 16, d, &ink, &cov, &cov2, &mat, &tone, &loss);
         shade_px(c, DQ_OUT_RGB, 3, ink, cov, cov2, s[DQ_ST_UNDER] / 255.0f, tone, tex, mat,
                  s[DQ_ST_MAT2], loss, s[DQ_ST_RETOUCH], o);
-        lin_to_lab(o, lab[e]);
+        double v[3] = {o[0], o[1], o[2]}; /* clipped to [0, 1] there, as the captures are */
+        dq_colour_lin_lab(v, lab[e]);
     }
     double de = 0;
     for (int k = 0; k < 3; k++)

@@ -93,6 +93,11 @@ DQ_TEST(anno_crud_versions)
     DQ_REQUIRE(dq_catalog_anno_list(c, relic, 1, 0, 100, &anon, &out, &total, &err) == 0);
     DQ_CHECK_INT(total, 0);
     DQ_CHECK_STR(out.data, "[]");
+    /* past the last page: the total still counts all, the page is empty */
+    dq_buf_reset(&out);
+    DQ_REQUIRE(dq_catalog_anno_list(c, relic, 2, 1, 100, &anon, &out, &total, &err) == 0);
+    DQ_CHECK_INT(total, 1);
+    DQ_CHECK_STR(out.data, "[]");
     /* delete: stale 412, then 204-equivalent, then 404 */
     DQ_CHECK(dq_catalog_anno_delete(c, relic, id, 1, &curator, &err) < 0);
     DQ_CHECK_INT(err.http_status, 412);

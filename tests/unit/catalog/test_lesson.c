@@ -749,6 +749,18 @@ DQ_TEST(glossary_import_all_or_nothing)
     DQ_CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(j, "items"), 0),
                                                    "key")),
                  "crane");
+    json_t *all = json_object_get(j, "items");
+    /* one page further (the paging shared with annotations, session 25): total is all, the
+     * page the second entry alone */
+    dq_buf_reset(&out);
+    DQ_REQUIRE(dq_catalog_gloss_search(c, NULL, 1, 1, &out, &err) == 0);
+    json_t *p2 = parse(out.data);
+    DQ_CHECK_INT(json_integer_value(json_object_get(p2, "total")), 2);
+    DQ_CHECK_INT(json_array_size(json_object_get(p2, "items")), 1);
+    DQ_CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(p2, "items"), 0),
+                                                   "key")),
+                 json_string_value(json_object_get(json_array_get(all, 1), "key")));
+    json_decref(p2);
     json_decref(j);
     const char *dup = "[{\"key\":\"a\",\"category\":\"motif\",\"term\":{\"zh\":\"甲\",\"en\":"
                       "\"a\"},\"definition\":{\"en\":\"a\"}},{\"key\":\"a\",\"category\":"

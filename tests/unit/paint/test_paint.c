@@ -15,6 +15,7 @@
 #include <vips/vips.h>
 
 #include "dq_test.h"
+#include "core/colour.h"
 #include "image/image.h"
 #include "paint/paint.h"
 
@@ -481,23 +482,15 @@ DQ_TEST(underdrawing_only_in_infrared_retouch_only_in_uv)
     dq_paint_scene_free(&sc);
 }
 
-/* CIE 1976 Delta E*ab between two 8-bit sRGB colours (D65). */
+/* CIE 1976 Delta E*ab between two 8-bit sRGB colours (D65), by the conversion the painter
+ * and the change maps share (core/colour.c). */
 static double srgb8_delta_e(const uint8_t *a, const uint8_t *b)
 {
     double lab[2][3];
     for (int e = 0; e < 2; e++) {
         const uint8_t *p = e ? b : a;
-        double r[3], f[3];
-        for (int k = 0; k < 3; k++) {
-            double v = p[k] / 255.0;
-            r[k] = v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
-        }
-        f[0] = (0.4124 * r[0] + 0.3576 * r[1] + 0.1805 * r[2]) / 0.95047;
-        f[1] = 0.2126 * r[0] + 0.7152 * r[1] + 0.0722 * r[2];
-        f[2] = (0.0193 * r[0] + 0.1192 * r[1] + 0.9505 * r[2]) / 1.08883;
-        for (int k = 0; k < 3; k++)
-            f[k] = f[k] > 216.0 / 24389.0 ? cbrt(f[k]) : (24389.0 / 27.0 * f[k] + 16.0) / 116.0;
-        lab[e][0] = 116 * f[1] - 16, lab[e][1] = 500 * (f[0] - f[1]), lab[e][2] = 200 * (f[1] - f[2]);
+        double v[3] = {p[0], p[1], p[2]};
+        dq_colour_srgb8_lab(v, lab[e]);
     }
     return sqrt((lab[0][0] - lab[1][0]) * (lab[0][0] - lab[1][0]) +
                 (lab[0][1] - lab[1][1]) * (lab[0][1] - lab[1][1]) +
