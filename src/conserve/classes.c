@@ -307,9 +307,10 @@ void cv_region_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, uin
  * on the plane itself (of the generator's pigments azurite, indigo and lead white nearly do;
  * thin washes too: |n . P2016| under PL_Z noise sigmas), which keep the region rules' class.
  * Ink is near-neutral and in the same proportion in both captures, so it moves rho little.
- * PL_Z, PL_SURE, PL_RHO and PL_RHO_FADE were chosen on generated seeds 21 and 22 (half size, never
- * evaluated) from a grid (Z 4-10, sure 0-4, rho 0.15-0.3, 0.25-0.35 for fading);
- * docs/conservation.md "Session 25". */
+ * PL_Z, PL_SURE and PL_RHO were chosen on generated seeds 21 and 22 (half size, never
+ * evaluated) from a grid (Z 4-10, sure 0-4, rho 0.15-0.3, a band to 0.25-0.35 for fading);
+ * PL_CORE_R is the reach of the 3x3 mean and the resampling's blur (docs/conservation.md
+ * "Session 25"). */
 #define PL_SAMPLES 1000000 /* REF pixels that the plane fit looks at, at most */
 #define PL_DARK 0.3        /* the darkest share of REF (luma) is not support: paint, ink */
 #define PL_BRIGHT 0.75     /* the first plane: REF above this quantile of luma */
@@ -318,8 +319,7 @@ void cv_region_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, uin
 #define PL_FLOOR 0.004     /* ... and at least this (sine of the angle to the plane) */
 #define PL_LINING 12.0     /* sRGB levels: REF pixels this near the lining are old losses */
 #define PL_Z 6.0           /* |n . P2016| in noise sigmas from which rho is trusted */
-#define PL_RHO 0.15        /* rho under this: the pigment is gone, flaking */
-#define PL_RHO_FADE 0.25   /* rho over this: pigment is left, fading */
+#define PL_RHO 0.15        /* rho under this: the pigment is gone, flaking; over it: fading */
 #define PL_SURE 1.0        /* noise sigmas between b and PL_RHO a for a decision */
 #define PL_CORE_R 3        /* px around a sure flake where no fading is decided */
 #define PL_NOISE_BINS 4000 /* histogram of |n . (P2026 - P2016)|, bins of PL_NOISE_W */
@@ -549,12 +549,10 @@ void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, cons
                 double b = plane_dot3(nrm, w, h, lt, n, x, y), rho = b / a;
                 if (rho >= 1)
                     continue; /* moved away from the support: not a loss of pigment */
-                /* Only a sure decision overrides: b stands off the line rho = PL_RHO (towards
-                 * flaking) or rho = PL_RHO_FADE (towards fading) by PL_SURE noise sigmas
-                 * (single capture: sigma / sqrt 2 each for a and b). In between, and near
-                 * either line, the pixel keeps the class the regions gave it. */
-                double t = rho < PL_RHO ? PL_RHO : rho > PL_RHO_FADE ? PL_RHO_FADE : -1;
-                if (t < 0 || fabs(b - t * a) <= PL_SURE * sigma / M_SQRT2 * sqrt(1 + t * t))
+                /* Only a sure decision overrides: b stands off the line rho = PL_RHO by
+                 * PL_SURE noise sigmas (single capture: sigma / sqrt 2 each for a and b);
+                 * near it the pixel keeps the class the regions gave it. */
+                if (fabs(b - PL_RHO * a) <= PL_SURE * sigma / M_SQRT2 * sqrt(1 + PL_RHO * PL_RHO))
                     continue;
                 int flake = rho < PL_RHO;
                 if (pass == 0) {
