@@ -1,10 +1,10 @@
 /*
  * conserve/changes.c: change maps between two condition captures. After registration the
  * later capture is resampled into the earlier one's frame and its colours are mapped onto the
- * earlier one's by a robust per-channel gain and offset, so that what remains is change of
- * the object, not of the camera; REF takes the same resampling round trip, so that both have
- * the same blur. Each pixel is then classified by what the painted layer's
- * optics predicts (linear mixing of pigment over support):
+ * earlier one's by a per-channel gain, the consensus of the scattergram's unchanged pixels, so
+ * that what remains is change of the object, not of the camera; REF takes the same resampling
+ * round trip, so that both have the same blur. Each pixel is then classified by what the
+ * painted layer's optics predicts (linear mixing of pigment over support):
  *   loss     the lining behind the painting shows through: the pixel jumps to the lining
  *            colour (learned from REF's own old losses);
  *   flaking  the pigment is gone: the colour moves all the way to the bare support;
@@ -60,6 +60,30 @@ static double hist_quantile(const uint64_t *hist, int n_bins, double lo, double 
     return lo + n_bins * width;
 }
 
+/* The median of |d| for integer differences d, from h (h[2 |d|]: counts; the odd bins are
+ * empty), read as grouped data: |d| = v stands for [v - 0.5, v + 0.5) (0 for [0, 0.5)) and
+ * the median is interpolated inside its group. The plain median is a whole level: the noise
+ * sigma derived from it was 0.87 or 2.35 and nothing between, and flipped between the two
+ * when the colour map moved a fraction of a level (the fan DQ-2026-0014 seed 7: green 0.87
+ * -> 2.35, and its loss F1 0.807 -> 0.736, when the normalisation was corrected). */
+static double grouped_median(const uint64_t *h)
+{
+    uint64_t n = 0, acc = 0;
+    for (int i = 0; i < 512; i += 2)
+        n += h[i];
+    if (!n)
+        return 0;
+    for (int v = 0; v < 256; v++) {
+        uint64_t k = h[2 * v];
+        if (k && 2 * (acc + k) >= n) {
+            double lo = v ? v - 0.5 : 0, hi = v + 0.5;
+            return lo + (0.5 * (double)n - (double)acc) / (double)k * (hi - lo);
+        }
+        acc += k;
+    }
+    return 255;
+}
+
 /* sRGB 8-bit -> linear light. */
 static double lin(double v)
 {
@@ -95,43 +119,81 @@ static int invert3(const double m[3][3], double o[3][3])
 
 /* ---------------------------------------------------------------- colour normalisation */
 
-/* Fits REF_c ~ a * MOV_c + b per channel by iteratively reweighted least squares (Tukey),
- * over valid, unsaturated pixels, then applies it to mov in place. */
+/* The consensus gain of a channel's scattergram: the gain a (REF ~ a * MOV) that puts the
+ * most pixels within CONS_BAND levels of the line, searched exhaustively on the 256 x 256
+ * joint histogram h (MOV level x, REF level y), coarse then fine. This is the no-change band
+ * of automatic scattergram-controlled regression (Elvidge et al. 1995, PE&RS 61(10)):
+ * unchanged pixels form the densest ridge of the scattergram. A least-squares start instead
+ * (even one reweighted afterwards) is pulled by a large faded area: DQ-2026-0008 seed 2 faded
+ * 28 % of its pixels, mostly red washes, and the fit came out gain 1.58, offset -110 in red
+ * against the camera's true 1.04 and 0 (77 levels wrong at REF level 200); every fading
+ * pixel's change was then measured against that line.
+ * The line goes through the origin: exposure and white balance scale each channel's linear
+ * signal (von Kries), which a power-law encoding keeps a scale of the encoded value. A free
+ * offset let the consensus pivot about the paper, the densest cluster, onto a faded wash
+ * where a wash's tones had faded nearly everywhere (the same pair: +5.9 levels in red at
+ * REF 64); what a real camera adds (flare, black level) is left to the residual tone curve,
+ * measured on the unchanged pixels of every tone (noise_model). */
+#define CONS_BAND 3
+static double consensus_gain(const uint64_t *h)
+{
+    uint64_t *cs = dq_xcalloc(256 * 257, sizeof(uint64_t));
+    for (int x = 0; x < 256; x++)
+        for (int y = 0; y < 256; y++)
+            cs[x * 257 + y + 1] = cs[x * 257 + y] + h[x * 256 + y];
+    double best_a = 1, a0 = 0.5, a1 = 2.0, da = 0.001;
+    for (int stage = 0; stage < 2; stage++) {
+        uint64_t best = 0;
+        for (double a = a0; a <= a1 + 1e-9; a += da) {
+            uint64_t n = 0;
+            for (int x = 8; x < 248; x++) {
+                double yc = a * x;
+                int lo = (int)ceil(yc - CONS_BAND), hi = (int)floor(yc + CONS_BAND);
+                lo = lo < 0 ? 0 : lo;
+                hi = hi > 255 ? 255 : hi;
+                if (hi >= lo)
+                    n += cs[x * 257 + hi + 1] - cs[x * 257 + lo];
+            }
+            if (n > best)
+                best = n, best_a = a;
+        }
+        a0 = best_a - da, a1 = best_a + da, da /= 10; /* then a tenth of the step around it */
+    }
+    free(cs);
+    return best_a;
+}
+
+/* Fits REF_c ~ a * MOV_c per channel over valid, unsaturated pixels: the scattergram's
+ * consensus gain (see consensus_gain), then least squares over the pixels in its no-change
+ * band, twice re-centred (Elvidge et al. 1995); then applies it to mov in place. */
 static void normalise_colour(const dq_raster_t *ref, dq_raster_t *mov, const uint8_t *valid,
                              double gain[3], double off[3])
 {
     size_t n = (size_t)ref->w * ref->h;
     size_t stride = n > 2000000 ? n / 2000000 : 1;
+    uint64_t *jh = dq_xmalloc(256 * 256 * sizeof(uint64_t));
     for (int c = 0; c < 3; c++) {
-        double a = 1, b = 0, sigma = 0;
-        for (int it = 0; it < 6; it++) {
-            double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-            uint64_t hist[1024] = {0};
-            for (size_t i = 0; i < n; i += stride) {
-                if (!valid[i])
-                    continue;
-                double x = mov->px[3 * i + c], y = ref->px[3 * i + c];
-                if (x < 8 || x > 247 || y < 8 || y > 247)
-                    continue;
-                double r = y - (a * x + b), w = 1;
-                int hb = (int)(fabs(r) * 4);
-                hist[hb < 1023 ? hb : 1023]++;
-                if (sigma > 0) {
-                    double t = r / (4.685 * sigma);
-                    w = fabs(t) >= 1 ? 0 : (1 - t * t) * (1 - t * t);
+        memset(jh, 0, 256 * 256 * sizeof(uint64_t));
+        for (size_t i = 0; i < n; i += stride)
+            if (valid[i])
+                jh[mov->px[3 * i + c] * 256 + ref->px[3 * i + c]]++;
+        double a = consensus_gain(jh);
+        for (int it = 0; it < 3; it++) { /* least squares over the no-change band */
+            double sxx = 0, sxy = 0;
+            for (int x = 8; x < 248; x++)
+                for (int y = 8; y < 248; y++) {
+                    uint64_t k = jh[x * 256 + y];
+                    if (k && fabs(y - a * x) <= CONS_BAND)
+                        sxx += (double)k * x * x, sxy += (double)k * x * y;
                 }
-                sw += w, sx += w * x, sy += w * y, sxx += w * x * x, sxy += w * x * y;
-            }
-            double det = sw * sxx - sx * sx;
-            if (sw <= 0 || fabs(det) < 1e-9)
+            if (sxx <= 0)
                 break;
-            a = (sw * sxy - sx * sy) / det;
-            b = (sy - a * sx) / sw;
-            sigma = 1.4826 * hist_quantile(hist, 1024, 0, 0.25, 0.5) + 0.5;
+            a = sxy / sxx;
         }
         gain[c] = a;
-        off[c] = b;
+        off[c] = 0;
     }
+    free(jh);
     uint8_t lut[3][256];
     for (int c = 0; c < 3; c++)
         for (int v = 0; v < 256; v++) {
@@ -426,6 +488,8 @@ static const int scale_r[N_SCALES] = {2, 5, 12};
 #define UNTESTED 0x80  /* flag of a pixel that counts in the windows but is not tested */
 #define A_FLAKE 0.85   /* alpha (move towards the support) from which a loss of pigment is whole */
 #define A_OWN 0.9      /* the same for the pixel on its own (noisier, and biased up like the window) */
+#define A_DIR 0.3      /* alpha under which the pixel itself must carry its window's change */
+#define OWN_SHARE 0.7  /* ... at least this share of it (see decide_row) */
 #define C_ALPHA 24.0   /* support contrast (sRGB levels) above which alpha is trusted */
 #define R_FLAKE 1.2    /* local / surrounding lightening above which a light-wash change is a flake */
 #define Z_OWN 2.5      /* the pixel's own 5x5 window, at least, when a wider one detects */
@@ -604,6 +668,21 @@ static double own_alpha(const paint_t *P, int x, int y, const double b[3])
     return con >= 0.25 * C_ALPHA * C_ALPHA && den > 0 ? num / den : -1;
 }
 
+/* How much of the window's mean change m (sRGB levels, the tone bias taken off) pixel (x, y)
+ * carries itself: its own change projected on m, over |m|^2 (1: all of it). */
+static double own_share(const paint_t *P, int x, int y, const double m[3])
+{
+    const uint8_t *pr = P->ref->px + ((size_t)y * P->w + x) * 3;
+    const uint8_t *pn = P->nrm->px + ((size_t)y * P->w + x) * 3;
+    double num = 0, den = 0;
+    for (int c = 0; c < 3; c++) {
+        double d = pn[c] - pr[c] - P->bias[c][(pn[c] + pr[c] + 1) >> 1];
+        num += d * m[c];
+        den += m[c] * m[c];
+    }
+    return den > 0 ? num / den : 0;
+}
+
 static void decide_row(void *ud, int y, const double *const *sums)
 {
     decide_t *D = ud;
@@ -625,20 +704,26 @@ static void decide_row(void *ud, int y, const double *const *sums)
             z2s[k] = z2;
             z2max = z2 > z2max ? z2 : z2max;
         }
-        /* and the one-sided luma test of the wash: how much lighter the 11x11 and 25x25
-         * windows are, in calibrated sigmas. Losing pigment lightens a wash; a broad colour
-         * cast is no loss of pigment (a flat area of one colour keeps its JPEG and 8-bit
-         * rounding error over its whole extent: up to ~1 level, hue more than luma, which
-         * flagged 1-2 % of DQ-2026-0014's control pair through a chi-square). So the test
-         * is on luma, one-sided, and the lightening must also reach one grey level, the
-         * most that rounding both captures can shift a flat area. */
+        /* and the luma test of the wash: how much the 11x11 and 25x25 windows changed in
+         * luma, in calibrated sigmas. A broad colour cast is no loss of pigment (a flat area
+         * of one colour keeps its JPEG and 8-bit rounding error over its whole extent: up
+         * to ~1 level, hue more than luma, which flagged 1-2 % of DQ-2026-0014's control
+         * pair through a chi-square), so the test is on luma, and the change must also reach
+         * one grey level, the most that rounding both captures can shift a flat area.
+         * Two-sided: losing pigment moves a wash along (support - pigment), which darkens
+         * where the pigment is lighter than the support (lead white over paper: the fan
+         * DQ-2026-0014's blossoms; seed 2 full size, 29,028 of 33,222 fading pixels were
+         * missed while the test looked for lightening only). zsign: the sign of the window
+         * that decided. */
         double zl[N_SCALES], zlmax = 0;
+        int zsign = 1;
         for (int k = 0; k < N_SCALES; k++) {
             const double *s = sums[k] + (size_t)x * (k ? 4 : NV);
             zl[k] = s[3] > 0 ? luma(s) * D->inv_kl[k] / sqrt(s[3]) : 0;
-            if (k && s[3] > 0 && luma(s) / s[3] < L_FLOOR)
+            if (k && s[3] > 0 && fabs(luma(s)) / s[3] < L_FLOOR)
                 zl[k] = 0;
-            zlmax = k && zl[k] > zlmax ? zl[k] : zlmax;
+            if (k && fabs(zl[k]) > zlmax)
+                zlmax = fabs(zl[k]), zsign = zl[k] >= 0 ? 1 : -1;
         }
         if (z2max <= Z_PAINT * Z_PAINT && zlmax <= Z_WASHL)
             continue;
@@ -683,8 +768,18 @@ static void decide_row(void *ud, int y, const double *const *sums)
                 den += v * v;
             }
             double alpha = num / den;
-            if (alpha <= 0.3)
-                continue; /* not towards the support: not a loss of pigment */
+            /* Not towards the support: not a loss of pigment. Between 0 and A_DIR the window
+             * moved towards the support, but less than a loss of pigment moves it where the
+             * pixel's move towards the bare support is mostly something else's: under an ink
+             * stroke (P = [S (1 - c) + c M] (1 - i) + i I: the change is (1 - i) dc (S - M),
+             * while the way to the support is mostly the ink's, i (S - I)), on a pixel of two
+             * pigments, or where the grid's support is another paint. The window alone cannot
+             * tell those from the rim of a change next door (a window 1-2 px from a flake
+             * holds part of it; DQ-2026-0011 seed 1: 2,294 such false pixels when the rule
+             * was alpha > 0 alone), so the pixel must carry the window's change itself:
+             * its own change projected on the window's at least OWN_SHARE of it. */
+            if (alpha <= 0 || (alpha <= A_DIR && own_share(P, x, y, m2) < OWN_SHARE))
+                continue;
             /* The window's alpha mixes a flake's rim with the unchanged paint around it, and
              * a flake of a few dozen pixels is mostly rim (a synthetic 65 px flake came out
              * 13 flaking, 50 fading): so the pixel's own move decides too, where its own
@@ -693,9 +788,15 @@ static void decide_row(void *ud, int y, const double *const *sums)
                                                                          : DQ_CONSERVE_FADING;
         } else {
             /* A thin wash, whose support the grid cannot see under it: a loss of pigment
-             * lightens it; flaking is local (flakes), fading is broad (light-struck areas),
-             * so the lightening here is compared with the lightening around it. */
+             * lightens it (darkens it where the pigment is the lighter: lead white);
+             * flaking is local (flakes), fading is broad (light-struck areas), so the
+             * change here is compared with the change around it, both taken in the
+             * direction of the change. */
             double l2 = luma(m2), ll = luma(ml), sd2 = 1 / (D->inv_kl[0] * sqrt(s2[3]));
+            /* the way a loss of pigment moves this wash: the sign of the pixel's own 5x5
+             * change where that decides, else of the wide window's (see zsign) */
+            int sg = z2s[0] > Z_WASH * Z_WASH ? (l2 >= 0 ? 1 : -1) : zsign;
+            l2 *= sg, ll *= sg;
             if (l2 <= 0)
                 continue;
             /* Either the pixel's own 5x5 window changed strongly (a small painted area, a
@@ -1139,7 +1240,7 @@ static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster
         goto out;
     }
     for (int c = 0; c < 3; c++)
-        out->noise[c] = 1.4826 * hist_quantile(hd[c], 512, 0, 0.5, 0.5) + 0.5;
+        out->noise[c] = 1.4826 * grouped_median(hd[c]) + 0.5;
     /* The lining: the median colour of REF's brightest (top 0.5 %) less-than-median-chroma
      * pixels, i.e. its old losses when it has any. */
     double l995 = hist_quantile(hl, 256, 0, 1, 0.995) - 0.5;

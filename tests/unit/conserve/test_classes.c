@@ -10,29 +10,9 @@
 
 #include "conserve/conserve.h"
 #include "dq_test.h"
+#include "synth_fixture.h"
 
 enum { W = 384, H = 320 };
-
-/* Deterministic noise: the test must not depend on anything but its own numbers. */
-static uint32_t rnd(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
-static double unif(uint32_t *s)
-{
-    return (rnd(s) >> 8) / 16777216.0;
-}
-
-static uint8_t to_srgb(double l)
-{
-    l = l < 0 ? 0 : l > 1 ? 1 : l;
-    double v = l <= 0.0031308 ? 12.92 * l : 1.055 * pow(l, 1 / 2.4) - 0.055;
-    return (uint8_t)(255 * v + 0.5);
-}
 
 /* The patch: a blue-green mineral colour over pale paper, 56 x 56 px at (px0, py0). */
 #define PX0 168
@@ -273,7 +253,10 @@ DQ_TEST(flakes_in_a_faded_wash_are_flaking)
     DQ_REQUIRE(scene_tally(WASH, 3, 8, 0.96, in_wash, &p, &o) == 0);
     report("the faded wash", &p, &o);
     DQ_CHECK(p.fade >= (p.n - f.n) * 7 / 10); /* the rest stays fading */
-    DQ_CHECK(p.flake <= f.n * 3 / 2);
+    /* the flakes and a rim around them; session 25's detection finds more of the wash (24,548
+     * -> 25,316 of 25,600 px), and the region rules take some of the new rim pixels with
+     * their flakes (808 -> 1023 flaking px): 2x, no longer 1.5x */
+    DQ_CHECK(p.flake <= f.n * 2);
 }
 
 /* A fade of Delta E ~1.2 over 25,600 px is statistically plain but invisible: no condition

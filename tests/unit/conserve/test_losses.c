@@ -15,28 +15,9 @@
 
 #include "conserve/conserve.h"
 #include "dq_test.h"
+#include "synth_fixture.h"
 
 enum { W = 384, H = 320 };
-
-static uint32_t rnd(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
-static double unif(uint32_t *s)
-{
-    return (rnd(s) >> 8) / 16777216.0;
-}
-
-static uint8_t to_srgb(double l)
-{
-    l = l < 0 ? 0 : l > 1 ? 1 : l;
-    double v = l <= 0.0031308 ? 12.92 * l : 1.055 * pow(l, 1 / 2.4) - 0.055;
-    return (uint8_t)(255 * v + 0.5);
-}
 
 static const double lining[3] = {0.86, 0.85, 0.80};
 
@@ -128,9 +109,7 @@ static void paint(dq_raster_t *r, int scene, int state, double ox, double oy, ui
         }
 }
 
-typedef struct {
-    uint64_t n, loss, flake, fade;
-} tally_t;
+typedef synth_tally_t tally_t;
 
 /* Runs the change map of scene (2026 painted 0.4, 0.3 px off) and tallies the classes of the
  * pixels where in(x, y) holds. */
@@ -139,28 +118,7 @@ static int tally(int scene, int (*in)(int, int), tally_t *t)
     dq_raster_t ref = {0}, mov = {0};
     paint(&ref, scene, 0, 0, 0, 7);
     paint(&mov, scene, 1, 0.4, 0.3, 11);
-    dq_conserve_changes_t ch;
-    dq_err_t err = {0};
-    int rc = dq_conserve_changes(&ref, &mov, &ch, &err);
-    memset(t, 0, sizeof(*t));
-    if (rc == 0) {
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                if (!in(x, y))
-                    continue;
-                size_t i = (size_t)y * W + x;
-                t->n++;
-                t->loss += ch.mask[DQ_CONSERVE_LOSS][i] != 0;
-                t->flake += ch.mask[DQ_CONSERVE_FLAKING][i] != 0;
-                t->fade += ch.mask[DQ_CONSERVE_FADING][i] != 0;
-            }
-        dq_conserve_changes_free(&ch);
-    } else {
-        fprintf(stderr, "    changes: %s\n", err.msg);
-    }
-    dq_raster_free(&ref);
-    dq_raster_free(&mov);
-    return rc;
+    return synth_tally(&ref, &mov, W, H, in, t, NULL);
 }
 
 /* ---------------------------------------------------------------- a loss on light paper */
