@@ -48,8 +48,9 @@ static json_t *changes_json(const dq_conserve_changes_t *c)
         r->ncc, "colour", "gain", c->colour_gain[0], c->colour_gain[1], c->colour_gain[2], "offset",
         c->colour_offset[0], c->colour_offset[1], c->colour_offset[2], "noise", c->noise[0],
         c->noise[1], c->noise[2], "model",
-        "REF = gain * MOVING + offset per sRGB channel, fitted robustly", "lining_srgb",
-        c->lining[0], c->lining[1], c->lining[2]);
+        "REF = gain * MOVING + offset per sRGB channel; gain: the consensus of the unchanged "
+        "pixels' scattergram, offset 0",
+        "lining_srgb", c->lining[0], c->lining[1], c->lining[2]);
     json_t *cls = json_object();
     for (int k = 0; k < DQ_CONSERVE_N_CLASSES; k++) {
         dq_conserve_region_t *reg = NULL;

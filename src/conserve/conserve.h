@@ -64,7 +64,7 @@ typedef struct {
     dq_conserve_reg_t reg;
     int w, h;                  /* REF's size: every mask is in REF's frame */
     double colour_gain[3];     /* per sRGB channel: REF ~ gain * MOVING + offset */
-    double colour_offset[3];
+    double colour_offset[3];   /* 0 since session 25 (a camera's exposure scales: changes.c) */
     double noise[3];           /* robust sigma of the per-pixel difference after that */
     double lining[3];          /* the colour of exposed lining (losses), sRGB */
     uint8_t *mask[DQ_CONSERVE_N_CLASSES]; /* w*h bytes each, 255 where changed; owned */

@@ -212,27 +212,18 @@ static int collect(room_t *r, int teachers, sub_t ***out)
     return n;
 }
 
-/* Wakes the subscribers v[0..n) (each holding a reference from collect) and frees v. Called
- * with reg->lock held, which it releases: the kick flags are read and cleared in one pass under
- * that lock (session 25: before, the lock was taken once per subscriber, 500 learners = 500
- * round trips through the lock that every join, progress report and read contends for); the
- * wakes run without it (a stream's own lock is never taken under it); the references go in a
- * second pass under it. */
-static void wake_all_unlock(dq_classes_t *c, sub_t **v, int n)
+static void wake_all(dq_classes_t *c, sub_t **v, int n)
 {
-    unsigned char *kick = dq_xmalloc((size_t)n + 1);
     for (int i = 0; i < n; i++) {
-        kick[i] = (unsigned char)v[i]->kick;
+        pthread_mutex_lock(&c->lock);
+        int kick = v[i]->kick;
         v[i]->kick = 0;
-    }
-    pthread_mutex_unlock(&c->lock);
-    for (int i = 0; i < n; i++) {
-        if (kick[i])
+        pthread_mutex_unlock(&c->lock);
+        if (kick)
             dq_http_stream_kick(&v[i]->st);
         else
             dq_http_stream_wake(&v[i]->st);
     }
-    free(kick);
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < n; i++)
         sub_unref_locked(c, v[i]);
@@ -251,10 +242,11 @@ static void broadcast_state_unlock(dq_classes_t *c, room_t *r)
         if (r->ended)
             s->ended = 1;
     }
-    dq_buf_free(&b);
     sub_t **v;
     int n = collect(r, 0, &v);
-    wake_all_unlock(c, v, n);
+    pthread_mutex_unlock(&c->lock);
+    dq_buf_free(&b);
+    wake_all(c, v, n);
 }
 
 static long sub_read(dq_http_stream_t *st, char *buf, size_t max)
@@ -384,7 +376,8 @@ static void *tick(void *arg)
                 }
         }
         if (all) {
-            wake_all_unlock(c, all, n_all);
+            pthread_mutex_unlock(&c->lock);
+            wake_all(c, all, n_all);
             pthread_mutex_lock(&c->lock);
         }
     }
@@ -421,7 +414,8 @@ void dq_classes_stop(dq_classes_t *c)
         n += k;
         free(rv);
     }
-    wake_all_unlock(c, v ? v : dq_xcalloc(1, sizeof(*v)), n);
+    pthread_mutex_unlock(&c->lock);
+    wake_all(c, v ? v : dq_xcalloc(1, sizeof(*v)), n);
     /* Wait for the connections to let go of their streams (bounded: 2 s). */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
