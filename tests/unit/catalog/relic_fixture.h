@@ -98,19 +98,31 @@ __attribute__((unused)) static char *fx_accessions(json_t *j)
     return b.data ? dq_buf_steal(&b, NULL) : dq_xstrdup("");
 }
 
+/* The parsed response of an anonymous search q (for text), which must succeed; with raw, also
+ * its text (new string), else that is freed. */
+__attribute__((unused)) static json_t *fx_search_parsed(dq_catalog_t *c, const dq_relic_query_t *q,
+                                                        const char *text, char **raw)
+{
+    dq_err_t err = {0};
+    char *r = fx_search(c, q, &anon, &err);
+    if (!r)
+        fprintf(stderr, "search %s: %s\n", text, err.msg);
+    DQ_REQUIRE(r);
+    json_t *j = json_loads(r, 0, NULL);
+    DQ_REQUIRE(j);
+    if (raw)
+        *raw = r;
+    else
+        free(r);
+    return j;
+}
+
 /* The accessions a search for text finds, sorted, space-separated (new string). */
 __attribute__((unused)) static char *fx_find_accessions(dq_catalog_t *c, const char *text)
 {
     dq_relic_query_t q = fx_query(text);
     q.sort = "accession";
-    dq_err_t err = {0};
-    char *r = fx_search(c, &q, &anon, &err);
-    if (!r)
-        fprintf(stderr, "search %s: %s\n", text, err.msg);
-    DQ_REQUIRE(r);
-    json_t *j = json_loads(r, 0, NULL);
-    free(r);
-    DQ_REQUIRE(j);
+    json_t *j = fx_search_parsed(c, &q, text, NULL);
     char *a = fx_accessions(j);
     json_decref(j);
     return a;

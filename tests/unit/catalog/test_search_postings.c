@@ -239,13 +239,8 @@ static char *ranked(dq_catalog_t *c, const char *text, const char *cursor, int a
 {
     dq_relic_query_t q = fx_query(text);
     q.cursor = cursor;
-    dq_err_t err = {0};
-    char *r = fx_search(c, &q, &anon, &err);
-    if (!r)
-        fprintf(stderr, "search %s: %s\n", text, err.msg);
-    DQ_REQUIRE(r);
-    json_t *j = json_loads(r, 0, NULL);
-    DQ_REQUIRE(j);
+    char *r = NULL;
+    json_t *j = fx_search_parsed(c, &q, text, &r);
     *total = json_integer_value(json_object_get(j, "total"));
     if (next) {
         const char *nc = json_string_value(json_object_get(j, "next_cursor"));
