@@ -355,6 +355,12 @@ def main():
                                text=True)
         line = srv.stdout.readline()
         port = int(line.strip().rstrip("/").rsplit(":", 1)[1])
+        # The port opens before the search index is built; /health says 503 "starting"
+        # until then (bounded: 60 s is what a sanitizer build on a loaded machine needs).
+        for _ in range(6000):
+            if exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200:
+                break
+            time.sleep(0.01)
         st, out = exchange(port, b"POST /api/relics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
                            + token.encode() + b"\r\nContent-Type: application/json\r\n"
                            b"Content-Length: 62\r\nConnection: close\r\n\r\n"

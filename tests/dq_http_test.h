@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "../src/core/core.h"
 #include "dq_test.h"
@@ -48,8 +49,11 @@ typedef struct {
     int port;
 } dqt_server_t;
 
-/* Starts `danqing serve` on data_dir with extra args; fills s. Returns 0 or -1. */
-static int dqt_server_start(dqt_server_t *s, const char *data_dir, const char *extra)
+static int dqt_wait_ready(int port);
+
+/* Starts `danqing serve` on data_dir with extra args; fills s once it printed its port, which
+ * it opens before its search index is built (/health: 503 "starting"). Returns 0 or -1. */
+static int dqt_server_launch(dqt_server_t *s, const char *data_dir, const char *extra)
 {
     int fds[2];
     if (pipe(fds) < 0)
@@ -82,6 +86,20 @@ static int dqt_server_start(dqt_server_t *s, const char *data_dir, const char *e
     }
     s->pid = pid;
     s->port = port;
+    return 0;
+}
+
+/* dqt_server_launch, then waits until /health says ready. Returns 0 or -1 (no server). */
+static int dqt_server_start(dqt_server_t *s, const char *data_dir, const char *extra)
+{
+    if (dqt_server_launch(s, data_dir, extra) < 0)
+        return -1;
+    if (dqt_wait_ready(s->port) < 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        fprintf(stderr, "    server on port %d never said ready\n", s->port);
+        return -1;
+    }
     return 0;
 }
 
@@ -219,6 +237,24 @@ static int dqt_http(int port, const char *method, const char *path, const char *
                     dqt_resp_t *r)
 {
     return dqt_http_body(port, method, path, extra_headers, NULL, r);
+}
+
+/* Polls /health every 10 ms until it answers 200 (ready); bounded at 60 s, which a
+ * sanitizer build on a loaded machine needs at most. 0, or -1 when it never did. */
+static int dqt_wait_ready(int port)
+{
+    for (int i = 0; i < 6000; i++) {
+        dqt_resp_t r;
+        int ok = dqt_http(port, "GET", "/health", NULL, &r) == 0;
+        int st = ok ? r.status : 0;
+        if (ok)
+            dqt_resp_free(&r);
+        if (st == 200)
+            return 0;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
 }
 
 #endif

@@ -287,6 +287,12 @@ struct dq_server {
     /* 1 from SIGTERM on (issue 15): /health answers 503 "draining" so that a balancer sends
      * new requests elsewhere while this server finishes what it has (dq_server_drain). */
     _Atomic int draining;
+    /* 1 once the watcher has built the catalog's search index and image map (issue 15):
+     * until then /health answers 503 "starting", so that a balancer sends a restarted node
+     * nothing while its first search would wait seconds for the index (tiles and the API
+     * are served meanwhile to whoever asks the node directly). */
+    _Atomic int ready;
+    int64_t ready_ms; /* how long that took, reported by /health */
     int port;
     int64_t started_us;
 };

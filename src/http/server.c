@@ -138,6 +138,10 @@ static void *watch(void *arg)
         dq_log(DQ_LOG_INFO, "http", "search index ready in %lld ms",
                (long long)(dq_now_us() - t0) / 1000);
     dq_catalog_refresh(srv->catalog, &err); /* builds the image map */
+    /* Ready even when the warm-up failed: the first search then builds the index and says
+     * why it could not, and a node kept out of rotation forever would hide that. */
+    srv->ready_ms = (dq_now_us() - t0) / 1000;
+    atomic_store(&srv->ready, 1);
     purge_state_t ps = {.seq = -1};
     if (srv->cfg->purge_command[0])
         purge_tick(srv, &ps); /* from the end of the trail as it is now */
@@ -241,6 +245,8 @@ dq_server_t *dq_server_start(const dq_config_t *cfg, dq_err_t *err)
         goto fail;
     if (pthread_create(&srv->watcher, NULL, watch, srv) == 0)
         srv->watcher_running = 1;
+    else /* no warm-up will come: the first search builds the index */
+        atomic_store(&srv->ready, 1);
     return srv;
 fail:
     dq_server_stop(srv);
@@ -288,14 +294,19 @@ void dq_http_health(dq_server_t *srv, const dq_http_req_t *req, dq_http_resp_t *
     dq_cache_stats_t st;
     dq_cache_stats(srv->cache, &st);
     int draining = atomic_load(&srv->draining);
+    int ready = atomic_load(&srv->ready);
     resp->content_type = "application/json";
     resp->no_etag = 1;
-    /* What a balancer needs (issue 15): 200 "ready", or 503 "draining" once SIGTERM came
-     * (take this server out of rotation; it still finishes what it has). */
-    if (draining)
+    /* What a balancer needs (issue 15): 200 "ready"; 503 "starting" until the search index
+     * and image map are built (a search sooner would wait for them); 503 "draining" once
+     * SIGTERM came (take this server out of rotation; it still finishes what it has). */
+    const char *state = draining ? "draining" : ready ? "ready" : "starting";
+    if (draining || !ready)
         resp->status = 503;
-    dq_buf_printf(&resp->body, "{\"state\":\"%s\",\"catalog\":\"%s\",",
-                  draining ? "draining" : "ready", dq_catalog_backend_name(srv->catalog));
+    dq_buf_printf(&resp->body, "{\"state\":\"%s\",\"catalog\":\"%s\",", state,
+                  dq_catalog_backend_name(srv->catalog));
+    if (ready)
+        dq_buf_printf(&resp->body, "\"ready_ms\":%lld,", (long long)srv->ready_ms);
     dq_buf_printf(&resp->body,
                   "\"status\":\"ok\",\"uptime_s\":%.1f,\"cache\":{\"entries\":%zu,\"bytes\":%zu,"
                   "\"budget\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"

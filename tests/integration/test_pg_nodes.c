@@ -140,6 +140,34 @@ DQ_TEST(two_nodes_share_sessions_cache_retirement_and_drain)
     DQ_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
     /* node a goes on alone */
     DQ_CHECK_INT(status_of(a.port, "GET", "/api/me", cookie, NULL), 200);
+
+    /* A node that (re)starts says 503 "starting" until its search index is built, so that a
+     * balancer sends it no search that would wait for it; here another session's lock on
+     * relics holds the build back for as long as the test wants. */
+    PGconn *lk = PQconnectdb(url);
+    PGresult *lr = PQexec(lk, "BEGIN; LOCK TABLE relics IN ACCESS EXCLUSIVE MODE");
+    DQ_REQUIRE(PQresultStatus(lr) == PGRES_COMMAND_OK);
+    PQclear(lr);
+    dqt_server_t c;
+    DQ_REQUIRE(dqt_server_launch(&c, data, extra) == 0);
+    for (int i = 0; i < 3; i++) { /* 3 probes 100 ms apart, all while the lock is held */
+        DQ_REQUIRE(dqt_http(c.port, "GET", "/health", NULL, &r) == 0);
+        DQ_CHECK_INT(r.status, 503);
+        DQ_CHECK(strstr(r.body.data, "\"state\":\"starting\"") != NULL);
+        dqt_resp_free(&r);
+        usleep(100000);
+    }
+    DQ_CHECK_INT(status_of(c.port, "GET", "/api/me", auth, NULL), 200); /* it serves meanwhile */
+    lr = PQexec(lk, "COMMIT");
+    PQclear(lr);
+    PQfinish(lk);
+    DQ_CHECK_INT(dqt_wait_ready(c.port), 0);
+    DQ_REQUIRE(dqt_http(c.port, "GET", "/health", NULL, &r) == 0);
+    DQ_CHECK_INT(r.status, 200);
+    DQ_CHECK(strstr(r.body.data, "\"state\":\"ready\",") != NULL);
+    DQ_CHECK(strstr(r.body.data, "\"ready_ms\":") != NULL);
+    dqt_resp_free(&r);
+    DQ_CHECK_INT(dqt_server_stop(&c), 0);
     DQ_CHECK_INT(dqt_server_stop(&a), 0);
 
     dqt_sh("rm -rf %s", dir);

@@ -59,19 +59,34 @@ def stable_port():
     return None
 
 
+def wait_ready(port, seconds=60.0):
+    """Bounded wait until /health answers 200: a server opens its port before its search
+    index is built and says 503 "starting" until then. True when it did."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if request(port, "GET", "/health", timeout=5)[0] == 200:
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def serve(binary, data, extra=()):
-    """Starts `danqing serve` on 127.0.0.1 port 0 over data; (process, port). The server
-    prints its URL first; a failed start raises RuntimeError (the process is gone)."""
+    """Starts `danqing serve` on 127.0.0.1 port 0 over data; (process, port) once it says
+    ready. The server prints its URL first; a failed start raises RuntimeError (the process
+    is gone)."""
     p = subprocess.Popen([binary, "--data", data, "serve", "--listen", "127.0.0.1:0",
                           "--log-level", "2", *extra], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
     try:
-        return p, int(line.strip().rstrip("/").rsplit(":", 1)[1])
+        port = int(line.strip().rstrip("/").rsplit(":", 1)[1])
     except (IndexError, ValueError):
+        port = 0
+    if port <= 0 or not wait_ready(port):
         p.kill()
         p.wait()
         raise RuntimeError(f"server did not start: {line!r}")
+    return p, port
 
 
 def stop(p):
