@@ -717,7 +717,13 @@ static void stream_done(void *cls)
     s->close(s);
 }
 
-/* Queues a stream answer: no ETag, no gzip (each event must leave at once), never cached. */
+/* Queues a stream answer: no ETag, no gzip (each event must leave at once), never cached.
+ * "Connection: close": when read() ends the stream (a classroom session ended, the server
+ * stops), the connection closes after the last chunk. Kept alive instead, as libmicrohttpd
+ * does for any HTTP/1.1 chunked answer, it sat idle until the 60 s connection timeout: a
+ * client that waits for the end of its stream saw it a minute late (test_classroom's
+ * 'learner streams closed' raced that timeout), and every learner held a connection slot for
+ * that minute. An EventSource never sends a second request on its stream's connection. */
 static enum MHD_Result finish_stream(dq_server_t *srv, struct MHD_Connection *conn,
                                      const dq_http_req_t *req, const char *method,
                                      dq_http_resp_t *resp, int64_t t0)
@@ -729,6 +735,7 @@ static enum MHD_Result finish_stream(dq_server_t *srv, struct MHD_Connection *co
     MHD_add_response_header(r, "Content-Type",
                             resp->content_type ? resp->content_type : "text/event-stream");
     add_common_headers(r);
+    MHD_add_response_header(r, "Connection", "close");
     for (int i = 0; i < resp->n_headers; i++)
         MHD_add_response_header(r, resp->header_names[i], resp->header_values[i]);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
