@@ -517,6 +517,7 @@ typedef struct {
     dq_catalog_t *cat;
     const dq_image_rec_t *rec;
     const char *id, *who;
+    const char *run; /* pending_drop */
     unsigned flags;
 } image_w_t;
 
@@ -644,6 +645,8 @@ int dq_catalog_pending_put(dq_catalog_t *cat, const dq_image_rec_t *rec, dq_err_
 {
     if (check_rec(rec, err) < 0)
         return -1;
+    if (!rec->run[0] || !memchr(rec->run, '\0', sizeof(rec->run)))
+        return dq_err_set(err, DQ_EINVAL, 400, "a pending row of '%s' names no run", rec->id);
     image_w_t w = {.cat = cat, .rec = rec};
     return dq_catalog_write(cat, pending_put_txn, &w, err);
 }
@@ -657,14 +660,14 @@ int dq_catalog_pending_list(dq_catalog_t *cat, dq_image_cb cb, void *ud, dq_err_
 static int pending_drop_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
 {
     image_w_t *w = ud;
-    return w->cat->be->images->pending_drop(t, w->id, err);
+    return w->cat->be->images->pending_drop(t, w->run, err);
 }
 
-int dq_catalog_pending_drop(dq_catalog_t *cat, const char *id, dq_err_t *err)
+int dq_catalog_pending_drop(dq_catalog_t *cat, const char *run, dq_err_t *err)
 {
-    if (!dq_image_id_valid(id, err))
-        return -1;
-    image_w_t w = {.cat = cat, .id = id};
+    if (!run || !*run)
+        return 0; /* never written */
+    image_w_t w = {.cat = cat, .run = run};
     return dq_catalog_write(cat, pending_drop_txn, &w, err);
 }
 

@@ -46,6 +46,9 @@ typedef struct {
     int icc_converted;   /* 1 when an embedded profile (or CMYK) was converted to sRGB */
     char created_at[32]; /* UTC, "2026-11-24T15:33:07Z"; set by the store on first put */
     char updated_at[32]; /* set by the store on every put */
+    /* A pending (journal) row's own key, the ingest run that wrote it (migration 33: two
+     * ingests of one id no longer share a row); empty in an image row. */
+    char run[DQ_IMAGE_ID_MAX + 8];
 } dq_image_rec_t;
 
 /* 1 when id is a valid image id; otherwise 0 and err says why (DQ_EINVAL, 400). */
@@ -242,9 +245,14 @@ int dq_catalog_image_list(dq_catalog_t *cat, dq_image_cb cb, void *ud, dq_err_t 
 int dq_catalog_image_by_master(dq_catalog_t *cat, const char *sha256, dq_image_cb cb, void *ud,
                                dq_err_t *err);
 int dq_catalog_image_delete(dq_catalog_t *cat, const char *id, const char *who, dq_err_t *err);
+/* The pending journal (ingest.c): one row per ingest run (rec->run, non-empty, 400 otherwise),
+ * written before its uploads and removed by its commit, so that a dead run's uploads are named
+ * by a row of their own whatever other runs of the same id do. put rewrites the row of the same
+ * run; list gives every row (run filled) in id, run order; drop removes one run's row (an absent
+ * run is fine). */
 int dq_catalog_pending_put(dq_catalog_t *cat, const dq_image_rec_t *rec, dq_err_t *err);
 int dq_catalog_pending_list(dq_catalog_t *cat, dq_image_cb cb, void *ud, dq_err_t *err);
-int dq_catalog_pending_drop(dq_catalog_t *cat, const char *id, dq_err_t *err);
+int dq_catalog_pending_drop(dq_catalog_t *cat, const char *run, dq_err_t *err);
 int dq_catalog_audit_count(dq_catalog_t *cat, int64_t *n, dq_err_t *err);
 
 /* ------------------------------------------ relics (relic_doc.c, relic_write.c, relic_search.c) */

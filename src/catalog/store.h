@@ -161,8 +161,8 @@ typedef int (*dq_store_link_cb)(void *ud, const char *relic_id, int restricted,
 
 typedef struct dq_store_image_ops {
     /* Inserts rec, or with replace=1 inserts or replaces it (keeping created_at); also deletes
-     * the pending row of the same id. Without replace an existing id is DQ_EEXIST. Sets
-     * created_at/updated_at itself (rec's are ignored). *replaced (may be NULL) gets 1 when a
+     * the pending rows of the same id and pyramid. Without replace an existing id is DQ_EEXIST.
+     * Sets created_at/updated_at itself (rec's are ignored). *replaced (may be NULL) gets 1 when a
      * row was replaced. */
     int (*put)(dq_store_txn_t *txn, const dq_image_rec_t *rec, int replace, int *replaced,
                dq_err_t *err);
@@ -172,13 +172,14 @@ typedef struct dq_store_image_ops {
     int (*list)(dq_store_txn_t *txn, dq_store_image_cb cb, void *ud, dq_err_t *err);
     /* 0 deleted, 1 unknown id. */
     int (*remove)(dq_store_txn_t *txn, const char *id, dq_err_t *err);
-    /* The pending journal: a row committed before a pyramid is renamed over the old one, so
-     * that recovery after a crash can tell "renamed" from "not renamed yet". put replaces a
-     * row of the same id; drop of an absent id is not an error. list: id order, created_at
-     * and updated_at empty. */
+    /* The pending journal (catalog.h): one row per ingest run, keyed by rec->run (migration
+     * 33; before, by id, so that two ingests of one id shared a row). put replaces the row of
+     * the same run; drop of an absent run is not an error. list: id, run order, run filled,
+     * created_at and updated_at empty. put above deletes the pending rows of its id that name
+     * its pyramid: their uploads are the image's now. */
     int (*pending_put)(dq_store_txn_t *txn, const dq_image_rec_t *rec, dq_err_t *err);
     int (*pending_list)(dq_store_txn_t *txn, dq_store_image_cb cb, void *ud, dq_err_t *err);
-    int (*pending_drop)(dq_store_txn_t *txn, const char *id, dq_err_t *err);
+    int (*pending_drop)(dq_store_txn_t *txn, const char *run, dq_err_t *err);
     /* The images, then the pending rows, whose master_sha256 is sha256 (indexed on images:
      * images_master), cb per row until it returns non-zero; no order within each. Issue 12:
      * whether a master is still named before it is removed, without walking every image. */

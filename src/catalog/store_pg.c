@@ -90,6 +90,7 @@ static const migration_t migrations[] = {
      dq_pg_relic_texts_schema}, /* _relic.c */
     {31, "deleted relics' seqs, for the search's posting bitmaps",
      dq_pg_relic_gone_schema}, /* store_pg_postings.c */
+    {33, "pending image journal: one row per ingest run", dq_pg_pending_run_schema}, /* _image.c */
 };
 
 /* ---------------------------------------------------------------- parameters and errors */

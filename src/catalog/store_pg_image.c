@@ -55,6 +55,17 @@ const char dq_pg_pending_schema[] =
     " bands integer NOT NULL, icc_converted integer NOT NULL,"
     " staged_at text NOT NULL);";
 
+/* Migration 33: one pending row per ingest run, not per id (two ingests of one id shared a
+ * row, and the loser's upload was named by none once it died). A row of before keeps its id as
+ * its run: it is a dead run's (recovery takes it back as before). */
+const char dq_pg_pending_run_schema[] =
+    "ALTER TABLE image_pending ADD COLUMN run text COLLATE \"C\";"
+    "UPDATE image_pending SET run = 'id.' || id;"
+    "ALTER TABLE image_pending ALTER COLUMN run SET NOT NULL;"
+    "ALTER TABLE image_pending DROP CONSTRAINT image_pending_pkey;"
+    "ALTER TABLE image_pending ADD PRIMARY KEY (run);"
+    "CREATE INDEX image_pending_id ON image_pending (id, pyramid_path);";
+
 /* ---------------------------------------------------------------- rows */
 
 #define REC_COLS                                                                                   \
@@ -156,13 +167,18 @@ static int image_put(dq_store_txn_t *t, const dq_image_rec_t *r, int replace, in
                   " icc_converted=excluded.icc_converted, updated_at=excluded.updated_at",
                   &p, NULL, err) < 0)
         return -1;
-    return run_id(t, "DELETE FROM image_pending WHERE id = $1", r->id, NULL, err);
+    p = (pg_params_t){0};
+    dq_pg_p_text(&p, r->id);
+    dq_pg_p_text(&p, r->pyramid_path);
+    return dq_pg_run(t, "DELETE FROM image_pending WHERE id = $1 AND pyramid_path = $2", &p, NULL,
+                     err);
 }
 
 typedef struct {
     dq_store_image_cb cb;
     void *ud;
     int with_times;
+    int with_run; /* image_pending: run follows REC_COLS */
 } walk_t;
 
 static int image_row(void *ud, PGresult *r)
@@ -170,12 +186,14 @@ static int image_row(void *ud, PGresult *r)
     walk_t *w = ud;
     dq_image_rec_t rec;
     column_rec(r, 0, &rec, w->with_times);
+    if (w->with_run)
+        dq_pg_copy_col(rec.run, sizeof(rec.run), r, 0, 15);
     return w->cb(w->ud, &rec);
 }
 
 static int image_list(dq_store_txn_t *t, dq_store_image_cb cb, void *ud, dq_err_t *err)
 {
-    walk_t w = {cb, ud, 1};
+    walk_t w = {cb, ud, 1, 0};
     return dq_pg_walk(t, "SELECT " REC_COLS ", created_at, updated_at FROM images ORDER BY id",
                       NULL, image_row, &w, err);
 }
@@ -192,10 +210,12 @@ static int pending_put(dq_store_txn_t *t, const dq_image_rec_t *r, dq_err_t *err
 {
     pg_params_t p = {0};
     bind_rec(&p, r);
+    dq_pg_p_text(&p, r->run);
     return dq_pg_run(t,
-                     "INSERT INTO image_pending (" REC_COLS ", staged_at) VALUES (" REC_PARAMS
-                     ", " DQ_PG_NOW ") ON CONFLICT (id) DO UPDATE SET"
-                     " master_sha256=excluded.master_sha256, master_path=excluded.master_path,"
+                     "INSERT INTO image_pending (" REC_COLS ", run, staged_at) VALUES (" REC_PARAMS
+                     ", $16, " DQ_PG_NOW ") ON CONFLICT (run) DO UPDATE SET"
+                     " id=excluded.id, master_sha256=excluded.master_sha256,"
+                     " master_path=excluded.master_path,"
                      " master_size=excluded.master_size, master_format=excluded.master_format,"
                      " orig_filename=excluded.orig_filename, pyramid_path=excluded.pyramid_path,"
                      " pyramid_sha256=excluded.pyramid_sha256,"
@@ -208,20 +228,20 @@ static int pending_put(dq_store_txn_t *t, const dq_image_rec_t *r, dq_err_t *err
 
 static int pending_list(dq_store_txn_t *t, dq_store_image_cb cb, void *ud, dq_err_t *err)
 {
-    walk_t w = {cb, ud, 0};
-    return dq_pg_walk(t, "SELECT " REC_COLS " FROM image_pending ORDER BY id", NULL, image_row, &w,
-                      err);
+    walk_t w = {cb, ud, 0, 1};
+    return dq_pg_walk(t, "SELECT " REC_COLS ", run FROM image_pending ORDER BY id, run", NULL,
+                      image_row, &w, err);
 }
 
-static int pending_drop(dq_store_txn_t *t, const char *id, dq_err_t *err)
+static int pending_drop(dq_store_txn_t *t, const char *run, dq_err_t *err)
 {
-    return run_id(t, "DELETE FROM image_pending WHERE id = $1", id, NULL, err);
+    return run_id(t, "DELETE FROM image_pending WHERE run = $1", run, NULL, err);
 }
 
 static int image_by_master(dq_store_txn_t *t, const char *sha256, dq_store_image_cb cb, void *ud,
                            dq_err_t *err)
 {
-    walk_t w = {cb, ud, 0};
+    walk_t w = {cb, ud, 0, 0};
     pg_params_t p = {0};
     dq_pg_p_text(&p, sha256);
     return dq_pg_walk(t,

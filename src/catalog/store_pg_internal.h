@@ -238,7 +238,7 @@ void dq_pg_array_add(dq_buf_t *b, const char *v);
 
 /* ---- the schema: one function per object kind returns its migration SQL ---- */
 
-extern const char dq_pg_image_schema[], dq_pg_pending_schema[];
+extern const char dq_pg_image_schema[], dq_pg_pending_schema[], dq_pg_pending_run_schema[];
 extern const char dq_pg_relic_schema[], dq_pg_relic_names_schema[], dq_pg_relic_title_schema[],
     dq_pg_relic_lz4_schema[], dq_pg_relic_pairs_schema[], dq_pg_relic_analyze_schema[],
     dq_pg_relic_texts_schema[];

@@ -75,6 +75,7 @@ static const migration_t migrations[] = {
     {28, "relic search table analyzed when grown by half (PostgreSQL only)", "SELECT 1"},
     {30, "relic search table without its texts (PostgreSQL only)", "SELECT 1"},
     {31, "deleted relics' seqs, for the search's posting bitmaps (PostgreSQL only)", "SELECT 1"},
+    {33, "pending image journal: one row per ingest run", dq_sqlite_pending_run_schema},
 };
 
 /* ---------------------------------------------------------------- helpers */

@@ -54,6 +54,23 @@ const char dq_sqlite_pending_schema[] =
     " bands INTEGER NOT NULL, icc_converted INTEGER NOT NULL,"
     " staged_at TEXT NOT NULL);";
 
+/* Migration 33: one pending row per ingest run, not per id (two ingests of one id shared a
+ * row, and the loser's upload was named by none once it died). A row of before keeps its id as
+ * its run: it is a dead run's (recovery takes it back as before). */
+const char dq_sqlite_pending_run_schema[] =
+    "CREATE TABLE image_pending_run ("
+    " run TEXT PRIMARY KEY NOT NULL, id TEXT NOT NULL,"
+    " master_sha256 TEXT NOT NULL, master_path TEXT NOT NULL, master_size INTEGER NOT NULL,"
+    " master_format TEXT NOT NULL, orig_filename TEXT NOT NULL, pyramid_path TEXT NOT NULL,"
+    " pyramid_sha256 TEXT NOT NULL, pyramid_size INTEGER NOT NULL, width INTEGER NOT NULL,"
+    " height INTEGER NOT NULL, levels INTEGER NOT NULL, tile_size INTEGER NOT NULL,"
+    " bands INTEGER NOT NULL, icc_converted INTEGER NOT NULL,"
+    " staged_at TEXT NOT NULL);"
+    "INSERT INTO image_pending_run SELECT 'id.' || id, * FROM image_pending;"
+    "DROP TABLE image_pending;"
+    "ALTER TABLE image_pending_run RENAME TO image_pending;"
+    "CREATE INDEX image_pending_id ON image_pending (id, pyramid_path);";
+
 /* ---------------------------------------------------------------- rows */
 
 /* The image columns shared by images and image_pending, in bind/column order. */
@@ -167,7 +184,12 @@ static int image_put(dq_store_txn_t *t, const dq_image_rec_t *r, int replace, in
     bind_rec(st, r);
     if (dq_sq_step_done(t, st, err) < 0)
         return -1;
-    return run_id(t, "DELETE FROM image_pending WHERE id = ?1", r->id, NULL, err);
+    st = dq_sq_stmt(t, "DELETE FROM image_pending WHERE id = ?1 AND pyramid_path = ?2", err);
+    if (!st)
+        return -1;
+    dq_sq_bind_text(st, 1, r->id);
+    dq_sq_bind_text(st, 2, r->pyramid_path);
+    return dq_sq_step_done(t, st, err);
 }
 
 /* Walks the rows of a listing statement. */
@@ -206,22 +228,36 @@ static int pending_put(dq_store_txn_t *t, const dq_image_rec_t *r, dq_err_t *err
 {
     sqlite3_stmt *st = dq_sq_stmt(t,
                                   "INSERT OR REPLACE INTO image_pending (" REC_COLS
-                                  ", staged_at) VALUES (" REC_PARAMS ", " DQ_SQ_NOW ")",
+                                  ", run, staged_at) VALUES (" REC_PARAMS ", ?16, " DQ_SQ_NOW ")",
                                   err);
     if (!st)
         return -1;
     bind_rec(st, r);
+    dq_sq_bind_text(st, 16, r->run);
     return dq_sq_step_done(t, st, err);
 }
 
 static int pending_list(dq_store_txn_t *t, dq_store_image_cb cb, void *ud, dq_err_t *err)
 {
-    return walk(t, "SELECT " REC_COLS " FROM image_pending ORDER BY id", 0, cb, ud, err);
+    sqlite3_stmt *st =
+        dq_sq_stmt(t, "SELECT " REC_COLS ", run FROM image_pending ORDER BY id, run", err);
+    if (!st)
+        return -1;
+    int r;
+    while ((r = dq_sq_row(t, st, "image_pending", err)) == 0) {
+        dq_image_rec_t rec;
+        column_rec(st, &rec, 0);
+        dq_sq_copy_col(rec.run, sizeof(rec.run), st, 15);
+        if (cb(ud, &rec) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return r < 0 ? -1 : 0;
 }
 
-static int pending_drop(dq_store_txn_t *t, const char *id, dq_err_t *err)
+static int pending_drop(dq_store_txn_t *t, const char *run, dq_err_t *err)
 {
-    return run_id(t, "DELETE FROM image_pending WHERE id = ?1", id, NULL, err);
+    return run_id(t, "DELETE FROM image_pending WHERE run = ?1", run, NULL, err);
 }
 
 static int image_by_master(dq_store_txn_t *t, const char *sha256, dq_store_image_cb cb, void *ud,

@@ -121,6 +121,7 @@ extern const dq_store_image_ops dq_sqlite_image_ops;
 /* Migrations 1 and 2: images and audit, the pending journal. */
 extern const char dq_sqlite_image_schema[];
 extern const char dq_sqlite_pending_schema[];
+extern const char dq_sqlite_pending_run_schema[];
 
 /* ---- store_sqlite_relic.c ---- */
 

@@ -635,15 +635,16 @@ static int master_named(void *ud, const dq_image_rec_t *rec)
 }
 
 typedef struct {
-    const char *id;
+    const char *id, *sha;
     dq_image_rec_t rec;
     int found;
 } pending_find_t;
 
+/* The job's pending row of id: one ingest run's (several runs of one id have a row each). */
 static int pending_is(void *ud, const dq_image_rec_t *rec)
 {
     pending_find_t *p = ud;
-    if (strcmp(rec->id, p->id) != 0)
+    if (strcmp(rec->id, p->id) != 0 || strcmp(rec->master_sha256, p->sha) != 0)
         return 0;
     p->rec = *rec;
     p->found = 1;
@@ -691,11 +692,10 @@ static void undo_ingest(dq_catalog_t *cat, dq_blob_t *store, const char *who, co
         }
         ours = 1;
     }
-    pending_find_t pf = {.id = id};
+    pending_find_t pf = {.id = id, .sha = sha};
     dq_err_clear(&e);
-    if (dq_catalog_pending_list(cat, pending_is, &pf, &e) == 0 && pf.found &&
-        strcmp(pf.rec.master_sha256, sha) == 0) {
-        if (dq_catalog_pending_drop(cat, id, &e) < 0)
+    if (dq_catalog_pending_list(cat, pending_is, &pf, &e) == 0 && pf.found) {
+        if (dq_catalog_pending_drop(cat, pf.rec.run, &e) < 0)
             dq_log(DQ_LOG_WARN, "condrec", "undo: pending %s: %s", id, e.msg);
         if (!ours)
             rec = pf.rec;

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -455,6 +456,58 @@ static int any_row(void *ud, const dq_image_rec_t *rec)
     return 1;
 }
 
+/* A fresh run name for this ingest's pending row: 128 random bits (several nodes ingest into
+ * one catalog, so neither a pid nor a work dir name is unique). */
+static int new_run(char *run, size_t cap, dq_err_t *err)
+{
+    unsigned char rnd[16];
+    size_t got = 0;
+    while (got < sizeof(rnd)) {
+        ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return dq_err_set(err, DQ_EIO, 0, "no randomness for an ingest run's name");
+        got += (size_t)n;
+    }
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(run, cap, "ingest.%s", hex);
+    return 0;
+}
+
+typedef struct {
+    const dq_image_rec_t *r;
+    int named;
+} named_t;
+
+static int names_pyramid(void *ud, const dq_image_rec_t *rec)
+{
+    named_t *n = ud;
+    if (strcmp(rec->pyramid_path, n->r->pyramid_path) != 0 || strcmp(rec->run, n->r->run) == 0)
+        return 0;
+    n->named = 1;
+    return 1;
+}
+
+/* 1 when a row other than r's own pending row names r's pyramid: the image row of its id, or
+ * another run's pending row (or when that cannot be read: then the pyramid stays). */
+static int pyramid_named(dq_catalog_t *cat, const dq_image_rec_t *r)
+{
+    dq_image_rec_t cur;
+    dq_err_t e = {0};
+    if (dq_catalog_image_get(cat, r->id, &cur, &e) == 0) {
+        if (strcmp(cur.pyramid_path, r->pyramid_path) == 0)
+            return 1;
+    } else if (e.code != DQ_ENOTFOUND) {
+        return 1;
+    }
+    named_t n = {.r = r};
+    dq_err_clear(&e);
+    return dq_catalog_pending_list(cat, names_pyramid, &n, &e) < 0 || n.named;
+}
+
 /* Removes a dead upload (a journal row of the new layout whose run died before its commit):
  * its pyramid unless the image row names it, its master unless any row names that SHA-256,
  * then the row. The caller holds the ingest lock and DQ_CATALOG_LOCK_UPLOAD exclusively. */
@@ -469,7 +522,7 @@ static int remove_dead_upload(dq_catalog_t *cat, dq_blob_t *store, const dq_imag
         *err = e;
         return -1;
     }
-    if (dq_catalog_pending_drop(cat, r->id, err) < 0 ||
+    if (dq_catalog_pending_drop(cat, r->run, err) < 0 ||
         (!named && dq_blob_remove(store, r->pyramid_path, err) < 0))
         return -1;
     int master_named = 0;
@@ -508,7 +561,7 @@ static int recover_locked(dq_catalog_t *cat, dq_blob_t *store, int upload_free, 
                 goto out;
             if (n_recovered)
                 (*n_recovered)++;
-        } else if (dq_catalog_pending_drop(cat, r->id, err) < 0) {
+        } else if (dq_catalog_pending_drop(cat, r->run, err) < 0) {
             goto out;
         }
     }
@@ -751,7 +804,11 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
 
     /* 3. upload, without the ingest lock. The journal row comes first: it names the master for
      * anyone deciding whether a master is still wanted (condrec's undo), and the uploads for a
-     * recovery after our death, which waits for the upload lock we hold shared. */
+     * recovery after our death, which waits for the upload lock we hold shared. The row is this
+     * run's own (migration 33): another ingest of the same id, on any node, writes a row of its
+     * own, so whichever of them dies, its upload stays named until a recovery takes it back. */
+    if (new_run(rec.run, sizeof(rec.run), err) < 0)
+        goto out;
     if (dq_catalog_lock(cat, DQ_CATALOG_LOCK_UPLOAD | DQ_CATALOG_LOCK_SHARED, &ulk, err) < 0 ||
         dq_catalog_pending_put(cat, &rec, err) < 0)
         goto out;
@@ -788,6 +845,12 @@ int dq_image_ingest(dq_catalog_t *cat, const dq_ingest_opts_t *o, dq_image_rec_t
     if ((have = dq_blob_exists(store, rec.master_path, err)) < 0 ||
         (!have && dq_blob_put_file(store, rec.master_path, w_master, err) < 0))
         goto out;
+    /* The same for the pyramid: one found present (an ingest of the same content) may have
+     * been taken back since by that ingest's failure (see out:). */
+    if ((have = dq_blob_exists(store, rec.pyramid_path, err)) < 0 ||
+        (!have && dq_blob_put_file(store, rec.pyramid_path, w_pyr, err) < 0))
+        goto out;
+    uploaded_pyr |= !have;
     if (dq_catalog_image_put(cat, &rec, o->replace ? DQ_CATALOG_REPLACE : 0,
                              o->who ? o->who : "cli", err) < 0)
         goto out;
@@ -805,11 +868,13 @@ out:
         pthread_join(copier, NULL);
     VIPS_UNREF(hdr);
     if (journaled && !committed) {
-        /* Failed (not died) before the commit: take back our journal row and our pyramid; the
-         * master stays, like any master no row names (harmless, content-addressed). */
+        /* Failed (not died) before the commit: take back our journal row and our pyramid
+         * unless another row names it (an ingest of the same content, which re-checks it under
+         * the commit lock); the master stays, like any master no row names (harmless,
+         * content-addressed). */
         dq_err_t e = {0};
-        dq_catalog_pending_drop(cat, rec.id, &e);
-        if (uploaded_pyr)
+        dq_catalog_pending_drop(cat, rec.run, &e);
+        if (uploaded_pyr && !pyramid_named(cat, &rec))
             dq_blob_remove(store, rec.pyramid_path, &e);
     }
     dq_catalog_unlock(clk);

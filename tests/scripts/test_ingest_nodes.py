@@ -20,6 +20,10 @@ ingests on the two nodes must both upload their master and their content-address
 uploading anything. One of them is then killed (SIGKILL: dead between upload and commit), the
 lock released: the other commits; `danqing fixity` removes the dead one's upload (journal row,
 pyramid, master) and says so. A --replace then removes the replaced pyramid key.
+The same with two ingests of ONE id (session 26, migration 33): each run journals a row of its
+own (before, the second overwrote the first's row, and the winner's commit removed the row by
+id, so the dead one's pyramid was named by no row and stayed in the store forever); fixity then
+removes the dead one's pyramid and master, and the store keeps only the pyramid the row names.
 Environment: DQ_BIN, DQ_ROOT, TMPDIR. Prints NOT RUN for the PostgreSQL part without
 PostgreSQL 15. Prints "N passed, N failed"."""
 import fcntl
@@ -98,19 +102,22 @@ def poll(cond, limit_s):
     return cond()
 
 
-def held_lock(name, tmp, catalog, query, hold):
-    """hold() takes the catalog's ingest lock and returns a function that releases it."""
+def held_lock(name, tmp, catalog, query, hold, same_id=False):
+    """hold() takes the catalog's ingest lock and returns a function that releases it.
+    same_id: both ingests name one image id (other pictures; the nodes and store as before)."""
+    tag = name + ("-same" if same_id else "")
     store = os.path.join(tmp, name + "-store")
     nodes = [os.path.join(tmp, name + "-A"), os.path.join(tmp, name + "-B")]
     base = [["--data", d, "--catalog", catalog, "--store", store] for d in nodes]
     pics = []
     for i in range(3):
-        p = os.path.join(tmp, "held%d.png" % i)
-        pics.append((p, noise_png(p, 300, 200, 31 + i)))
-    ids = ["%s-held-%d" % (name.lower(), k) for k in range(2)]
+        p = os.path.join(tmp, "%s-held%d.png" % (tag, i))
+        pics.append((p, noise_png(p, 300, 200, (41 if same_id else 31) + i)))
+    ids = ["%s-held-%d" % (tag.lower(), 0 if same_id else k) for k in range(2)]
 
     def uploaded(k):
-        return (len(glob.glob(os.path.join(store, "pyramids", ids[k] + ".*.tif"))) == 1 and
+        return (len(glob.glob(os.path.join(store, "pyramids", ids[k] + ".*.tif"))) ==
+                (2 if same_id else 1) and
                 os.path.exists(os.path.join(store, "masters", pics[k][1][:2], pics[k][1])))
     release = hold()
     procs = []
@@ -118,8 +125,9 @@ def held_lock(name, tmp, catalog, query, hold):
         procs = [subprocess.Popen([BIN, *base[k], "ingest", pics[k][0], "--id", ids[k]],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for k in range(2)]
-        both = poll(lambda: uploaded(0) and uploaded(1) and
-                    query("SELECT count(*) FROM image_pending") == "2", 120)
+        # The journal rows are written before the uploads: once both uploaded, both are there.
+        both = (poll(lambda: uploaded(0) and uploaded(1), 120) and
+                query("SELECT count(*) FROM image_pending") == "2")
         running = all(p.poll() is None for p in procs)
         check(both and running,
               "%s: two nodes upload master and pyramid while another holds the ingest lock "
@@ -136,11 +144,15 @@ def held_lock(name, tmp, catalog, query, hold):
           "%s: the living ingest commits once the lock is free (rc %s %s)" %
           (name, procs[0].returncode, out[1].strip()[-160:]))
     fx = subprocess.run([BIN, *base[1], "fixity"], capture_output=True, text=True)
-    gone = (not glob.glob(os.path.join(store, "pyramids", ids[1] + ".*")) and
+    # What stays of ids[1]'s pyramids: the one its row names (none unless the id is shared).
+    named = query("SELECT pyramid_path FROM images WHERE id = '%s'" % ids[1])
+    gone = (glob.glob(os.path.join(store, "pyramids", ids[1] + ".*")) ==
+            ([os.path.join(store, named)] if named else []) and
             not os.path.exists(os.path.join(store, "masters", pics[1][1][:2], pics[1][1])))
     check(fx.returncode == 0 and "removed 1 upload" in fx.stderr and gone and
           query("SELECT count(*) FROM image_pending") == "0" and
-          query("SELECT count(*) FROM images WHERE id = '%s'" % ids[1]) == "0",
+          query("SELECT count(*) FROM images WHERE id = '%s'" % ids[1]) ==
+          ("1" if same_id else "0"),
           "%s: fixity removes the dead ingest's upload (rc %s, %s, files gone %s)" %
           (name, fx.returncode, fx.stderr.strip()[-160:], gone))
     old = glob.glob(os.path.join(store, "pyramids", ids[0] + ".*.tif"))
@@ -199,6 +211,7 @@ def main():
                 c.close()
         rounds("SQLite", tmp, "sqlite:" + db, sq)
         held_lock("SQLite", tmp, "sqlite:" + db, sq, sqlite_hold(db))
+        held_lock("SQLite", tmp, "sqlite:" + db, sq, sqlite_hold(db), same_id=True)
         url = os.environ.get("DQ_TEST_PG_URL")
         if not url and subprocess.run([os.path.join(ROOT, "tests/pg-cluster.sh"),
                                        "available"]).returncode == 0:
@@ -219,6 +232,7 @@ def main():
                                       text=True, env=env).stdout.strip()
             rounds("PostgreSQL", tmp, cat, pq)
             held_lock("PostgreSQL", tmp, cat, pq, pg_hold(cat, schema, env))
+            held_lock("PostgreSQL", tmp, cat, pq, pg_hold(cat, schema, env), same_id=True)
     finally:
         if pg_dir:
             subprocess.run([os.path.join(ROOT, "tests/pg-cluster.sh"), "stop", pg_dir])

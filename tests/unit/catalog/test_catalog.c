@@ -220,24 +220,55 @@ DQ_TEST(invalid_records_are_refused)
     free(dir);
 }
 
+typedef struct {
+    int n;
+    dq_image_rec_t last;
+} pending_runs_t;
+
+static int pending_run(void *ud, const dq_image_rec_t *rec)
+{
+    pending_runs_t *p = ud;
+    p->n++;
+    p->last = *rec;
+    return 0;
+}
+
 DQ_TEST(pending_journal)
 {
     char *dir = mkdata();
     dq_err_t err = {0};
     dq_catalog_t *c = dq_test_catalog_open(dir, &err);
     DQ_REQUIRE(c != NULL);
-    dq_image_rec_t r;
+    dq_image_rec_t r, r2;
     fill(&r, "p1", 'a');
+    DQ_CHECK(dq_catalog_pending_put(c, &r, &err) < 0); /* a row names its run */
+    DQ_CHECK_INT(err.http_status, 400);
+    dq_err_clear(&err);
+    snprintf(r.run, sizeof(r.run), "ingest.1");
     DQ_CHECK(dq_catalog_pending_put(c, &r, &err) == 0);
     fill(&r, "p2", 'a');
+    snprintf(r.run, sizeof(r.run), "ingest.2");
     DQ_CHECK(dq_catalog_pending_put(c, &r, &err) == 0);
-    DQ_CHECK(dq_catalog_pending_put(c, &r, &err) == 0); /* replaces */
+    DQ_CHECK(dq_catalog_pending_put(c, &r, &err) == 0); /* the same run: rewritten */
+    /* a second ingest of p2 (other content, other pyramid key) has a row of its own */
+    r2 = r;
+    snprintf(r2.pyramid_path, sizeof(r2.pyramid_path), "pyramids/p2.other.tif");
+    snprintf(r2.run, sizeof(r2.run), "ingest.3");
+    DQ_CHECK(dq_catalog_pending_put(c, &r2, &err) == 0);
     list_ctx_t ctx = {0};
     DQ_CHECK(dq_catalog_pending_list(c, collect, &ctx, &err) == 0);
-    DQ_CHECK_INT(ctx.n, 2);
-    /* a put of the same id clears its pending row, in the same transaction */
+    DQ_CHECK_INT(ctx.n, 3);
+    /* a put of the same id clears the pending rows naming its pyramid, in the same
+     * transaction, and leaves the other run's row (its upload is named by nothing else) */
     DQ_CHECK(dq_catalog_image_put(c, &r, 0, "recovery", &err) == 0);
-    DQ_CHECK(dq_catalog_pending_drop(c, "p1", &err) == 0);
+    DQ_CHECK(dq_catalog_pending_drop(c, "ingest.1", &err) == 0);
+    pending_runs_t runs = {0};
+    DQ_CHECK(dq_catalog_pending_list(c, pending_run, &runs, &err) == 0);
+    DQ_CHECK_INT(runs.n, 1);
+    DQ_CHECK_STR(runs.last.run, "ingest.3");
+    DQ_CHECK_STR(runs.last.pyramid_path, "pyramids/p2.other.tif");
+    DQ_CHECK(dq_catalog_pending_drop(c, "ingest.3", &err) == 0);
+    DQ_CHECK(dq_catalog_pending_drop(c, "ingest.3", &err) == 0); /* gone already: fine */
     ctx.n = 0;
     DQ_CHECK(dq_catalog_pending_list(c, collect, &ctx, &err) == 0);
     DQ_CHECK_INT(ctx.n, 0);

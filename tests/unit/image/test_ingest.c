@@ -75,6 +75,7 @@ static void fill(dq_image_rec_t *r, const char *id, const char *pyr_sha)
     snprintf(r->master_path, sizeof(r->master_path), "masters/aa/%s", r->master_sha256);
     snprintf(r->pyramid_path, sizeof(r->pyramid_path), "pyramids/%s.tif", id);
     snprintf(r->master_format, sizeof(r->master_format), "png");
+    snprintf(r->run, sizeof(r->run), "id.%s", id); /* as migration 33 names a row of before */
     r->width = r->height = r->levels = r->tile_size = 1;
     r->bands = 3;
 }
