@@ -427,7 +427,7 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
     t->search = s->search;
     t->write = write;
     t->failed = 0;
-    t->n_audit = 0;
+    t->n_audit = t->n_audit_gone = 0;
     t->next_relic_seq = 0;
     t->fts = NULL;
     t->xid[0] = '\0';
@@ -712,7 +712,7 @@ static void txn_end(dq_store_txn_t *t)
     dq_buf_free(&t->a_action);
     dq_buf_free(&t->a_object);
     dq_buf_free(&t->a_detail);
-    t->n_audit = 0;
+    t->n_audit = t->n_audit_gone = 0;
     free(t->pre);
     t->pre = NULL;
     t->n_pre = 0;
@@ -1235,6 +1235,7 @@ int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const ch
     dq_pg_array_add(&t->a_object, object ? object : "");
     dq_pg_array_add(&t->a_detail, detail && *detail ? detail : "{}");
     t->n_audit++;
+    t->n_audit_gone += action && strcmp(action, "relic.delete") == 0;
     return 0;
 }
 
@@ -1262,6 +1263,10 @@ int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err)
     for (int i = 0; i < 4; i++)
         dq_buf_reset(b[i]);
     t->n_audit = 0;
+    /* a deletion's relic_gone row is written with it; the old ones go here (migration 31) */
+    if (rc == 0 && t->n_audit_gone)
+        rc = dq_pg_relic_gone_prune(dq_pg_audit_txn(t), err);
+    t->n_audit_gone = 0;
     return rc;
 }
 

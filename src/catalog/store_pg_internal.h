@@ -75,6 +75,7 @@ struct dq_store_txn {
      * transaction, so an import pays no round trip per audit row. */
     dq_buf_t a_who, a_action, a_object, a_detail;
     int n_audit;
+    int n_audit_gone; /* relic.delete rows among them: the flush prunes relic_gone */
     int64_t next_relic_seq; /* relics' counter + 1 as this transaction knows it (0: unknown) */
     int relic_year;
     /* Read transactions: the stored rows of the search page, read together with their
@@ -299,6 +300,9 @@ int dq_pg_postings_chains(dq_store_txn_t *t, const char *q, size_t len, int64_t 
  * search half (relic_remove, store_pg_relic.c): the change feed names a deleted relic by id,
  * whose relics row is gone, and the bitmaps need its seq to forget it. */
 extern const char dq_pg_relic_gone_schema[];
+/* Deletes the relic_gone rows no bitmap can use any more (store_pg_postings.c says when), on
+ * t (the connection the audit rows go out on, after a relic.delete's went): 0, -1 with err. */
+int dq_pg_relic_gone_prune(dq_store_txn_t *t, dq_err_t *err);
 /* After the migrations: refills the search dictionary from relic_names. */
 int dq_pg_relic_open(dq_store_txn_t *t, dq_err_t *err);
 

@@ -99,6 +99,26 @@ const char dq_pg_relic_gone_schema[] =
     "CREATE TABLE relic_gone (id text NOT NULL, seq bigint NOT NULL);"
     "CREATE INDEX relic_gone_id ON relic_gone (id);";
 
+/* A relic_gone row serves a follow() from bitmaps older than its deletion's audit row. When
+ * FOLLOW_MAX rows or more came after that row (audit seqs are gapless: store_pg.c), every such
+ * follow has more than FOLLOW_MAX rows to apply and drops its bitmaps without reading
+ * relic_gone: the row can go. Without this the table grew by a row per deletion forever.
+ * Run with each batch of audit rows holding a deletion (dq_pg_audit_flush), in the deleting
+ * transaction: what it keeps is the relic_gone rows of ids deleted in the last FOLLOW_MAX
+ * audit rows, so one statement over a small table. A snapshot from before the commit still
+ * sees the rows; and a row missing where a follow wanted it drops the bitmaps (gone.missing),
+ * never gives a wrong answer. */
+int dq_pg_relic_gone_prune(dq_store_txn_t *t, dq_err_t *err)
+{
+    pg_params_t p = {0};
+    dq_pg_p_int(&p, FOLLOW_MAX);
+    return dq_pg_run(t,
+                     "DELETE FROM relic_gone g WHERE NOT EXISTS (SELECT 1 FROM audit a"
+                     " WHERE a.object IN (g.id, 'relic/' || g.id) AND a.action = 'relic.delete'"
+                     " AND a.seq > (SELECT coalesce(max(seq), 0) FROM audit) - $1)",
+                     &p, NULL, err);
+}
+
 /* ---------------------------------------------------------------- bitmaps */
 
 static void bit_set(post_t *p, int64_t seq)

@@ -149,16 +149,27 @@ DQ_TEST(frequent_terms_follow_every_write)
 
 /* ---------------------------------------------------------------- PostgreSQL only */
 
-DQ_TEST(pg_bitmaps_follow_the_feed)
+/* For a PostgreSQL-only test: a catalog in a new data dir (*dir) holding docs; NULL (and a
+ * line saying so) on the SQLite pass. */
+static dq_catalog_t *pg_only_with_docs(const char *name, char **dir)
 {
     if (!dq_test_on_pg()) {
         printf("    (SQLite pass: PostgreSQL only)\n");
-        return;
+        return NULL;
     }
-    char *dir = data_dir("dq_postfeed");
-    dq_catalog_t *c = open_at(dir);
+    *dir = data_dir(name);
+    dq_catalog_t *c = open_at(*dir);
     for (size_t i = 0; i < DQ_ARRAY_LEN(docs); i++)
         free(fx_create(c, docs[i]));
+    return c;
+}
+
+DQ_TEST(pg_bitmaps_follow_the_feed)
+{
+    char *dir = NULL;
+    dq_catalog_t *c = pg_only_with_docs("dq_postfeed", &dir);
+    if (!c)
+        return;
     free(fx_create(c, "{\"accession\":\"Q9\",\"title\":{\"en\":\"Nine\"},"
                       "\"description\":{\"en\":\"pines\"}}"));
     FX_EXPECT_FOUND(c, "pines", "Q1 Q2 Q3 Q5 Q6 Q9");
@@ -194,6 +205,45 @@ DQ_TEST(pg_bitmaps_follow_the_feed)
     c = open_at(dir);
     FX_EXPECT_FOUND(c, "wind pines", "Q1 Q3");
     FX_EXPECT_FOUND(c, "snow pines", "Q5");
+    dq_catalog_close(c);
+    free(dir);
+}
+
+/* relic_gone (migration 31) keeps a deleted relic's seq for the bitmaps; a row no bitmap can
+ * use any more goes with the next deletion: one whose deletion has the bitmaps' limit of feed
+ * rows (FOLLOW_MAX, 1000) after it, since bitmaps older than it drop themselves instead of
+ * reading it. Before, the table grew by a row per deletion forever. Bitmaps older than the
+ * pruned row (a second handle's) still answer right. */
+DQ_TEST(pg_relic_gone_pruned)
+{
+    char *dir = NULL;
+    dq_catalog_t *c = pg_only_with_docs("dq_postgone", &dir);
+    if (!c)
+        return;
+    dq_catalog_t *old = open_at(dir);
+    FX_EXPECT_FOUND(old, "pines", "Q1 Q2 Q3 Q5 Q6"); /* bitmaps from before any deletion */
+    FX_EXPECT_FOUND(c, "pines", "Q1 Q2 Q3 Q5 Q6");
+    delete(c, "Q1");
+    FX_EXPECT_FOUND(c, "pines", "Q2 Q3 Q5 Q6");
+    char *n = dq_pg_test_sql1(dir, "SELECT count(*) FROM relic_gone");
+    DQ_CHECK_STR(n, "1"); /* needed: bitmaps one deletion old clear Q1 by it */
+    free(n);
+    free(dq_pg_test_sql1(dir, "INSERT INTO audit (seq, who, at, action, object, detail)"
+                              " SELECT m + i, 'test', now()::text, 'test.filler', 'x', '{}'"
+                              " FROM (SELECT max(seq) AS m FROM audit) a,"
+                              " generate_series(1, 1000) i RETURNING seq"));
+    char *q5 = id_of(c, "Q5");
+    delete(c, "Q5");
+    n = dq_pg_test_sql1(dir, "SELECT count(*) || ' ' || min(id) FROM relic_gone");
+    char *want = dq_xasprintf("1 %s", q5);
+    DQ_CHECK_STR(n, want); /* Q1's row went; Q5's, one deletion old, stays */
+    free(want);
+    free(n);
+    free(q5);
+    FX_EXPECT_FOUND(c, "pines", "Q2 Q3 Q6");
+    FX_EXPECT_FOUND(old, "pines", "Q2 Q3 Q6");
+    FX_EXPECT_FOUND(old, "pines wind", "Q3");
+    dq_catalog_close(old);
     dq_catalog_close(c);
     free(dir);
 }
