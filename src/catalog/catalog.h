@@ -980,6 +980,8 @@ int dq_catalog_layer_file_remove(dq_catalog_t *cat, const char *key, dq_err_t *e
 /* Every recorded layer file in key order; cb returns non-zero to stop. Runs in one read
  * transaction: cb must not call back into the catalog. */
 int dq_catalog_layer_file_list(dq_catalog_t *cat, dq_layer_file_cb cb, void *ud, dq_err_t *err);
+/* key's recorded SHA-256 into sha256: 0, 1 when none is recorded, -1 with err. Thread-safe. */
+int dq_catalog_layer_file_get(dq_catalog_t *cat, const char *key, char sha256[65], dq_err_t *err);
 /* ======== end layer file checksums ======== */
 
 /* ======== work journals (journal.c; issue 15, session 25, migration 32) ======== */

@@ -57,7 +57,7 @@ static int remove_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
 static int list_txn(void *ud, dq_store_txn_t *t, dq_err_t *err)
 {
     lf_t *l = ud;
-    return l->be->layer_files->list(t, l->cb, l->ud, err);
+    return l->be->layer_files->list(t, l->key, l->cb, l->ud, err);
 }
 
 int dq_catalog_layer_file_put(dq_catalog_t *cat, const char *key, const char *sha256,
@@ -87,4 +87,21 @@ int dq_catalog_layer_file_list(dq_catalog_t *cat, dq_layer_file_cb cb, void *ud,
 {
     lf_t l = {.be = dq_catalog_backend(cat), .cb = cb, .ud = ud};
     return dq_catalog_read(cat, list_txn, &l, err);
+}
+
+static int got_row(void *ud, const dq_layer_file_row_t *row)
+{
+    memcpy(ud, row->sha256, 65);
+    return 1;
+}
+
+int dq_catalog_layer_file_get(dq_catalog_t *cat, const char *key, char sha256[65], dq_err_t *err)
+{
+    sha256[0] = '\0';
+    if (!key_ok(key))
+        return 1; /* never recorded */
+    lf_t l = {.be = dq_catalog_backend(cat), .key = key, .cb = got_row, .ud = sha256};
+    if (dq_catalog_read(cat, list_txn, &l, err) < 0)
+        return -1;
+    return sha256[0] ? 0 : 1;
 }

@@ -651,8 +651,9 @@ typedef struct dq_store_layerfile_ops {
     int (*put)(dq_store_txn_t *txn, const dq_layer_file_row_t *row, dq_err_t *err);
     /* Write transaction. Removes the row of key; a missing one is fine. */
     int (*remove)(dq_store_txn_t *txn, const char *key, dq_err_t *err);
-    /* Every row, in key order (bytewise). */
-    int (*list)(dq_store_txn_t *txn, dq_layer_file_cb cb, void *ud, dq_err_t *err);
+    /* Every row, in key order (bytewise); with key non-NULL, that key's row only. */
+    int (*list)(dq_store_txn_t *txn, const char *key, dq_layer_file_cb cb, void *ud,
+                dq_err_t *err);
 } dq_store_layerfile_ops;
 /* ======== end layer file checksums ======== */
 

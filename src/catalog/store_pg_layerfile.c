@@ -53,11 +53,17 @@ static int lf_row(void *ud, PGresult *r)
     return w->cb(w->ud, &row);
 }
 
-static int lf_list(dq_store_txn_t *t, dq_layer_file_cb cb, void *ud, dq_err_t *err)
+static int lf_list(dq_store_txn_t *t, const char *key, dq_layer_file_cb cb, void *ud,
+                   dq_err_t *err)
 {
     walk_t w = {cb, ud};
-    return dq_pg_walk(t, "SELECT key, sha256, size, created_at FROM layer_files ORDER BY key",
-                      NULL, lf_row, &w, err);
+    pg_params_t p = {0};
+    if (key)
+        dq_pg_p_text(&p, key);
+    return dq_pg_walk(t,
+                      key ? "SELECT key, sha256, size, created_at FROM layer_files WHERE key = $1"
+                          : "SELECT key, sha256, size, created_at FROM layer_files ORDER BY key",
+                      key ? &p : NULL, lf_row, &w, err);
 }
 
 const dq_store_layerfile_ops dq_pg_layerfile_ops = {

@@ -42,12 +42,19 @@ static int lf_remove(dq_store_txn_t *t, const char *key, dq_err_t *err)
     return dq_sq_step_done(t, st, err);
 }
 
-static int lf_list(dq_store_txn_t *t, dq_layer_file_cb cb, void *ud, dq_err_t *err)
+static int lf_list(dq_store_txn_t *t, const char *key, dq_layer_file_cb cb, void *ud,
+                   dq_err_t *err)
 {
-    sqlite3_stmt *st = dq_sq_stmt(
-        t, "SELECT key, sha256, size, created_at FROM layer_files ORDER BY key", err);
+    sqlite3_stmt *st = dq_sq_stmt(t,
+                                  key ? "SELECT key, sha256, size, created_at FROM layer_files"
+                                        " WHERE key = ?1"
+                                      : "SELECT key, sha256, size, created_at FROM layer_files"
+                                        " ORDER BY key",
+                                  err);
     if (!st)
         return -1;
+    if (key)
+        dq_sq_bind_text(st, 1, key);
     int r;
     while ((r = dq_sq_row(t, st, "layer_files", err)) == 0) {
         dq_layer_file_row_t row = {0};

@@ -193,7 +193,13 @@ static int check_layer_files(dq_catalog_t *cat, fixity_t *f, dq_err_t *err)
         for (; j < l.n && strncmp(l.v[j].key, l.v[i].key, dl) == 0 && l.v[j].key[dl] == '/' &&
                !strchr(l.v[j].key + dl + 1, '/');
              j++) {
-            int r = check_file(f->store, l.v[j].key, l.v[j].sha256, l.v[j].size);
+            /* under its content's key (dq_condrec_put_layer_file), or its own when it was put
+             * before those */
+            char *ck = dq_condrec_layer_stored_key(l.v[j].key, l.v[j].sha256);
+            int r = check_file(f->store, ck, l.v[j].sha256, l.v[j].size);
+            if (r == 2)
+                r = check_file(f->store, l.v[j].key, l.v[j].sha256, l.v[j].size);
+            free(ck);
             if (r) {
                 dq_buf_printf(&line, " %s %s", r == 2 ? "MISSING" : "MISMATCH", l.v[j].key);
                 if (r == 2)

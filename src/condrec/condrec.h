@@ -128,11 +128,22 @@ const char *dq_condrec_restoration_file_name(size_t i);
  * Thread-safe. */
 int dq_condrec_changes_remove(dq_catalog_t *cat, struct dq_blob *store, const char *key,
                               dq_err_t *err);
-/* Puts the local file src into store under key (a derived-layer file under layers/) and
+/* Puts the local file src into store for key (a derived-layer file under layers/) and
  * records the SHA-256 and size of its bytes in cat (dq_catalog_layer_file_put) for `danqing
- * fixity`; cat NULL: the put only. src may be renamed away. 0, or -1 with err. */
+ * fixity`. The bytes go under a key of their own content (dq_condrec_layer_stored_key), as
+ * pyramids do, never over the key a reader may be reading: the row names them once it is
+ * written, and then the bytes the row named before are removed. cat NULL: the put only, under
+ * key itself. src may be renamed away. 0, or -1 with err. */
 int dq_condrec_put_layer_file(dq_catalog_t *cat, struct dq_blob *store, const char *key,
                               const char *src, dq_err_t *err);
+/* Where the bytes of layer file key with SHA-256 sha are stored: key with ".<the first 16 hex
+ * digits of sha>" before its extension (layers/x/changes/loss.<sha16>.png). New string. */
+char *dq_condrec_layer_stored_key(const char *key, const char *sha);
+/* The store key to read layer file key from: its content's key when the catalog records a
+ * checksum for it and the store holds that key, else key itself (files put before content
+ * keys, or with no row). New string, or NULL with err (a catalog or store error). */
+char *dq_condrec_layer_find(dq_catalog_t *cat, struct dq_blob *store, const char *key,
+                            dq_err_t *err);
 
 /* ================================================================ mask outlines */
 

@@ -555,15 +555,66 @@ int dq_condrec_changes_file_ok(const char *name)
     return 0;
 }
 
+char *dq_condrec_layer_stored_key(const char *key, const char *sha)
+{
+    const char *slash = strrchr(key, '/'), *dot = strrchr(key, '.');
+    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : key))
+        return dq_xasprintf("%s.%.16s", key, sha);
+    return dq_xasprintf("%.*s.%.16s%s", (int)(dot - key), key, sha, dot);
+}
+
+char *dq_condrec_layer_find(dq_catalog_t *cat, dq_blob_t *store, const char *key, dq_err_t *err)
+{
+    char sha[65];
+    int r = cat ? dq_catalog_layer_file_get(cat, key, sha, err) : 1;
+    if (r < 0)
+        return NULL;
+    if (r == 0) {
+        char *k = dq_condrec_layer_stored_key(key, sha);
+        int have = dq_blob_exists(store, k, err);
+        if (have < 0) {
+            free(k);
+            return NULL;
+        }
+        if (have)
+            return k;
+        free(k); /* recorded before content keys (or adopted): the bytes are under key */
+    }
+    return dq_xstrdup(key);
+}
+
 int dq_condrec_put_layer_file(dq_catalog_t *cat, dq_blob_t *store, const char *key,
                               const char *src, dq_err_t *err)
 {
-    char hex[65];
+    char hex[65], old[65];
     uint64_t size = 0;
     /* hashed before the put: a file store may rename src away */
-    if (dq_sha256_file(src, hex, &size, err) < 0 || dq_blob_put_file(store, key, src, err) < 0)
+    if (dq_sha256_file(src, hex, &size, err) < 0)
         return -1;
-    return cat ? dq_catalog_layer_file_put(cat, key, hex, size, err) : 0;
+    if (!cat)
+        return dq_blob_put_file(store, key, src, err);
+    int had = dq_catalog_layer_file_get(cat, key, old, err);
+    if (had < 0)
+        return -1;
+    char *ck = dq_condrec_layer_stored_key(key, hex);
+    int rc = dq_blob_put_file(store, ck, src, err) < 0 ||
+                     dq_catalog_layer_file_put(cat, key, hex, size, err) < 0
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        /* After the row names the new bytes: those it named before (a content key of other
+         * bytes, or key itself from before content keys). A failure leaves a file no row
+         * names, which nobody reads. */
+        dq_err_t e = {0};
+        if (had == 0 && strcmp(old, hex) != 0) {
+            char *ok = dq_condrec_layer_stored_key(key, old);
+            dq_blob_remove(store, ok, &e);
+            free(ok);
+        }
+        dq_blob_remove(store, key, &e);
+    }
+    free(ck);
+    return rc;
 }
 
 /* Puts the work copies in dir into the store under key/<file>, each with its checksum in the
@@ -589,13 +640,17 @@ int dq_condrec_changes_remove(dq_catalog_t *cat, dq_blob_t *store, const char *k
 {
     int rc = 0;
     for (size_t i = 0; i < DQ_ARRAY_LEN(change_files); i++) {
-        char *k = dq_xasprintf("%s/%s", key, change_files[i]);
-        if (dq_blob_remove(store, k, err) < 0)
+        char *k = dq_xasprintf("%s/%s", key, change_files[i]), sha[65];
+        /* its content's key (dq_condrec_put_layer_file) and key itself (put before those) */
+        int r = cat ? dq_catalog_layer_file_get(cat, k, sha, err) : 1;
+        char *ck = r == 0 ? dq_condrec_layer_stored_key(k, sha) : NULL;
+        if (r < 0 || (ck && dq_blob_remove(store, ck, err) < 0) || dq_blob_remove(store, k, err) < 0)
             rc = -1;
         /* the checksum after the file: a file with no row is only unchecked, a row with no
          * file would be reported MISSING */
         else if (cat && dq_catalog_layer_file_remove(cat, k, err) < 0)
             rc = -1;
+        free(ck);
         free(k);
     }
     /* A file store keeps directories: drop layers/<capture>/changes and layers/<capture> when

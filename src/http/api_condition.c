@@ -216,8 +216,12 @@ void dq_api_condition_changes_file(dq_api_t *c)
         goto out;
     }
     key = dq_xasprintf("%s/%s", layers, file);
-    /* through the store's local copy (cached for an object store, revalidated by its tag) */
-    if (!(path = dq_blob_local_path(c->srv->store, key, &err)) ||
+    /* under its content's key (a new key per content: no cache holds an older one), through
+     * the store's local copy (cached for an object store, revalidated by its tag) */
+    char *stored = dq_condrec_layer_find(c->srv->catalog, c->srv->store, key, &err);
+    free(key);
+    key = stored;
+    if (!key || !(path = dq_blob_local_path(c->srv->store, key, &err)) ||
         dq_fs_read_file(path, (size_t)1 << 30, &body, &err) < 0) {
         if (err.code == DQ_ENOTFOUND)
             dq_api_error(c->resp, 404, "this record's change files are missing", NULL);

@@ -678,8 +678,10 @@ void dq_api_restoration_outline(dq_api_t *c)
         dq_api_error(c->resp, 404, "no such image", NULL);
         return;
     }
-    char *mask = dq_xasprintf("layers/%s/mask.png", base);
-    int have = dq_blob_exists(c->srv->store, mask, &err);
+    char *name = dq_xasprintf("layers/%s/mask.png", base);
+    char *mask = dq_condrec_layer_find(c->srv->catalog, c->srv->store, name, &err);
+    free(name);
+    int have = mask ? dq_blob_exists(c->srv->store, mask, &err) : -1;
     if (have != 1) {
         free(mask);
         if (have < 0)

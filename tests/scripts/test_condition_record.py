@@ -10,6 +10,7 @@ and change map anonymous callers may not see until it is published. Bad input (a
 unregistrable pair, a wrong role, a missing relic) changes nothing: same records, images,
 audit rows and files. Then the restoration mask's outline (GET /api/images/{id}/outline) of a
 `danqing restore --relic --from-changes` made from those captures. Prints "N passed, N failed"."""
+import glob
 import json
 import os
 import random
@@ -261,9 +262,9 @@ def main():
         check(abs(ch["classes"]["loss"]["area_cm2"] - ch["classes"]["loss"]["area_px"] * k) < 0.01,
               "CLI: class areas in cm2 = px x (the relic's cm / the capture's px)")
         lay = os.path.join(data, ch["layers"])
-        check(all(os.path.exists(os.path.join(lay, f)) for f in
+        check(all(len(glob.glob(os.path.join(lay, "%s.*%s" % os.path.splitext(f)))) == 1 for f in
                   ("loss.png", "flaking.png", "fading.png", "changes.png", "changes.json")),
-              "CLI: masks and changes.json kept under layers/<capture>/changes/")
+              "CLI: masks and changes.json kept under layers/<capture>/changes/ (content keys)")
         check(rec["draft"] and not rec["published"], "CLI: the record is an unpublished draft")
 
         # ---- the API

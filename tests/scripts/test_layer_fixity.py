@@ -12,7 +12,13 @@ Checked on each: fixity is ok and names both layer folders; one changed byte in 
 and in mask.png is MISMATCH, a removed loss.png is MISSING, and fixity exits 1; deleting the
 record over the API removes the change files and their checksums (fixity is ok again, the
 restoration's folder still checked). The old code checked none of these files (fixity
-said ok). Environment: DQ_BIN, DQ_ROOT, TMPDIR. Prints "N passed, N failed".
+said ok).
+Session 26: like pyramids, the files are stored under keys of their own content
+(loss.<sha16>.png, the SHA-256 the catalog row records), never over a key a reader or a cache
+may hold: each of the 8 is there and not under its plain name; a second restoration (another
+mask) puts new keys and removes the replaced ones once its rows name the new. Files put before
+content keys (plain names, as --adopt-layers finds them) are still read and checked.
+Environment: DQ_BIN, DQ_ROOT, TMPDIR. Prints "N passed, N failed".
 """
 import glob
 import json
@@ -70,11 +76,33 @@ def delete(base_url, path, token):
         return e.code
 
 
+def content_key(key, sha):
+    """Where a layer file with this SHA-256 is stored: ".<sha16>" before its extension."""
+    stem, ext = os.path.splitext(key)
+    return "%s.%s%s" % (stem, sha[:16], ext)
+
+
+def png_mask(path, w, h, box):
+    """A grey PNG, 255 inside box (x0, y0, x1, y1), 0 elsewhere."""
+    import struct
+    import zlib
+    x0, y0, x1, y1 = box
+    raw = b"".join(b"\x00" + bytes(255 if x0 <= x < x1 and y0 <= y < y1 else 0
+                                    for x in range(w)) for y in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
+
+
 def one(name, base, file_of, gen, sql):
     """base: the common arguments (--data, --catalog, --store ...); file_of(key): the file
     that holds key's bytes in this store (a data-directory file or an s3rver object);
     sql(statement): runs it on the catalog, the first column of the first row (or None)."""
     relic_id = lambda: sql("SELECT id FROM relics")
+    sha_of = lambda k: sql("SELECT sha256 FROM layer_files WHERE key = '%s'" % k)
     truth = os.path.join(gen, WORK, "truth")
     dq(["ingest", os.path.join(gen, WORK, "main.tif"), "--id", WORK], base, FAST)
     dq(["import", os.path.join(gen, "metadata.jsonl")], base, FAST)
@@ -94,9 +122,37 @@ def one(name, base, file_of, gen, sql):
     if not chg:
         return
     chg = chg[0]
+    keys = ["%s/%s" % (chg, f) for f in ("loss.png", "flaking.png", "fading.png", "changes.png",
+                                         "changes.json")]
+    keys += ["%s/%s" % (res, f) for f in ("restoration.png", "mask.png", "restoration.json")]
+    where = {k: (os.path.exists(file_of(content_key(k, sha_of(k) or "x" * 16))),
+                 os.path.exists(file_of(k))) for k in keys}
+    check(all(w == (True, False) for w in where.values()),
+          "%s: the 8 layer files are stored under their content's keys, not their plain names" %
+          name, str(where))
+    # Another restoration (another mask): new keys; the replaced ones go after the commit.
+    old_mask = content_key(res + "/mask.png", sha_of(res + "/mask.png"))
+    w, h = (int(x) for x in sql("SELECT width || ' ' || height FROM images WHERE id = '%s'"
+                                % WORK).split())
+    mask = os.path.join(gen, "mask.png")
+    png_mask(mask, w, h, (w // 4, h // 4, w // 4 + 12, h // 4 + 12))
+    dq(["restore", "--relic", relic_id(), "--mask", mask], base, FAST)
+    new_mask = content_key(res + "/mask.png", sha_of(res + "/mask.png"))
+    r = dq(["fixity"], base, check_rc=False)
+    check(new_mask != old_mask and os.path.exists(file_of(new_mask)) and
+          not os.path.exists(file_of(old_mask)) and r.returncode == 0 and
+          "2 layer folders: 2 ok, 0 mismatch, 0 missing" in r.stdout,
+          "%s: a new restoration is stored under new keys and the replaced ones are removed "
+          "(%s -> %s)" % (name, old_mask, new_mask), r.stdout + r.stderr)
     # A catalog from before migration 29: the same files, no checksum rows. fixity cannot
     # check them until `--adopt-layers` records what the record and the restoration link
     # name (8 files), and nothing else: a stray file under layers/ stays unrecorded.
+    for k in keys:  # a catalog from before content keys kept them under their plain names
+        ck = content_key(k, sha_of(k))
+        got = os.path.join(gen, "moved")
+        dq(["store", "get", ck, got], base, FAST)
+        dq(["store", "put", k, got], base, FAST)
+        dq(["store", "rm", ck], base, FAST)
     sql("DELETE FROM layer_files")
     stray = os.path.join(gen, "stray.png")
     with open(stray, "wb") as f:

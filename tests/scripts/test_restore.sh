@@ -64,13 +64,14 @@ check "fixity ok before" '[ $? -eq 0 ]'
 rc=$?
 cat "$T/out"
 check "restore --relic exits 0" '[ $rc -eq 0 ]'
+# (each under a key of its own content: restoration.<sha16>.png, as pyramids)
 check "the layer sits beside the master" \
-    '[ -s "$D/layers/$W/restoration.png" ] && [ -s "$D/layers/$W/mask.png" ] && [ -s "$D/layers/$W/restoration.json" ]'
+    '[ -s "$(ls "$D/layers/$W"/restoration.*.png)" ] && [ -s "$(ls "$D/layers/$W"/mask.*.png)" ] && [ -s "$(ls "$D/layers/$W"/restoration.*.json)" ]'
 check "the master's bytes are unchanged" '[ "$(sha256sum "$master" | cut -d" " -f1)" = "$before" ]'
 "$BIN" --data "$D" fixity >"$T/fix" 2>&1
 check "fixity ok after (master and both pyramids)" '[ $? -eq 0 ] && grep -q "^$W.restoration ok" "$T/fix" && grep -q "^$W ok" "$T/fix"'
 check "the layer is another image, not the master" \
-    'grep -q "\"derived_from_sha256\": \"$before\"" "$D/layers/$W/restoration.json"'
+    'grep -q "\"derived_from_sha256\": \"$before\"" "$D/layers/$W"/restoration.*.json'
 "$BIN" --data "$D" restore --relic $R --mask "$TR/damage_mask.png" >/dev/null 2>&1
 check "a second run replaces the layer, master still unchanged" \
     '[ $? -eq 0 ] && [ "$(sha256sum "$master" | cut -d" " -f1)" = "$before" ]'
