@@ -135,8 +135,14 @@ int dq_pg_fail(dq_store_txn_t *t, PGresult *res, const char *what, dq_err_t *err
         return dq_err_set(err, DQ_EEXIST, 409, "catalog: %s: %s", what, m);
     if (state && strcmp(state, "23503") == 0)
         return dq_err_set(err, DQ_ENOTFOUND, 404, "catalog: %s: %s", what, m);
+    if (state && strcmp(state, "55P03") == 0) /* lock_timeout: say whose wait it was */
+        return dq_err_set(err, DQ_EBUSY, 503,
+                          "catalog: %s: the database is busy, try again (a lock wait timed out:"
+                          " another session holds or waits for a lock on these tables, e.g."
+                          " DDL)",
+                          what);
     if (state &&
-        (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+        (strcmp(state, "57014") == 0 ||
          strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "53300") == 0))
         return dq_err_set(err, DQ_EBUSY, 503, "catalog: %s: the database is busy, try again", what);
     return dq_err_set(err, DQ_EIO, 500, "catalog: %s: %s", what, m);
@@ -430,6 +436,9 @@ static void txn_bind(pg_store_t *s, dq_store_txn_t *t, pg_conn_t *c, int write)
     t->n_audit = t->n_audit_gone = 0;
     t->next_relic_seq = 0;
     t->fts = NULL;
+    t->fts_b = NULL;
+    t->n_b = 0;
+    t->fts_turn = 0;
     t->xid[0] = '\0';
     t->audit_sent = 0;
     t->has_audit_at = 0;
@@ -476,10 +485,25 @@ static int control(dq_store_txn_t *t, const char *sql, dq_err_t *err)
  * committed (pg_xact_status), rolled back where it aborted. Under that lock a first half is
  * never still running (it holds the lock until it ends). Until then readers may see the
  * first half's relics without their search rows, never the reverse, and a write to those
- * rows waits for the settlement (lock_timeout: 503). */
+ * rows waits for the settlement (lock_timeout: 503).
+ *
+ * An import's search rows go through two search halves in turn (dq_pg_fts_bulk_half: two
+ * server processes keep the GIN indexes at once, docs/deploy.md "Bulk loads"): the second is
+ * prepared as dq_ftb_<key>_<xid>, the same xid, and settled by the same rule, so both follow
+ * the first half's outcome. It needs room for two prepared transactions at once
+ * (max_prepared_transactions >= 2); with one, an import keeps to one search half. */
 
-/* Settles dq_fts_ prepared transactions of this catalog (see above), outside a transaction,
- * on t's connection: 0, or -1 with err. */
+/* The SQL condition on pg_prepared_xacts.gid that names this catalog's search halves: dq_fts_
+ * (the first, with the audit rows) and dq_ftb_ (an import's other one), each followed by the
+ * lock key and the first half's xid (from the 17th character on). */
+static void orphan_cond(const pg_store_t *s, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "(starts_with(gid, 'dq_fts_%08x_') OR starts_with(gid, 'dq_ftb_%08x_'))",
+             (unsigned)s->lock_key, (unsigned)s->lock_key);
+}
+
+/* Settles dq_fts_ and dq_ftb_ prepared transactions of this catalog (see above), outside a
+ * transaction, on t's connection: 0, or -1 with err. */
 static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
 {
     char sql[256];
@@ -494,10 +518,12 @@ static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
         return -1;
     }
     PQclear(r);
+    char cond[128];
+    orphan_cond(s, cond, sizeof(cond));
     snprintf(sql, sizeof(sql),
-             "SELECT p.gid, pg_xact_status(substr(p.gid, 17)::xid8) FROM pg_prepared_xacts p"
-             " WHERE p.database = current_database() AND starts_with(p.gid, 'dq_fts_%08x_')",
-             (unsigned)s->lock_key);
+             "SELECT gid, pg_xact_status(substr(gid, 17)::xid8) FROM pg_prepared_xacts"
+             " WHERE database = current_database() AND %s",
+             cond);
     int rc = 0, committed = 0;
     r = check(t, PQexec(c, sql), "settle", err);
     if (!r)
@@ -526,6 +552,26 @@ static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
     return rc;
 }
 
+/* Begins a search half f of t on connection c. Its lock waits are bounded like the first
+ * half's (store_begin's lock_timeout): the two halves wait for each other through this
+ * process, where PostgreSQL's deadlock check cannot see it, so a lock the search half queues
+ * for behind another session that waits for the first half (DDL such as DROP SCHEMA or LOCK
+ * TABLE during an import) would otherwise hold all three forever; with it the write fails
+ * (DQ_EBUSY), both halves roll back, and the other session goes on. */
+static int half_begin(dq_store_txn_t *t, dq_store_txn_t *f, pg_conn_t *c, dq_err_t *err)
+{
+    pg_store_t *s = t->store;
+    char sql[80];
+    snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL lock_timeout = %d",
+             atomic_load(&s->write_wait_ms));
+    txn_bind(s, f, c, 0);
+    if (conn_ensure(s, f->pc, err) < 0 || control(f, sql, err) < 0) {
+        t->failed = 1; /* the caller's write fails, and with it the transaction */
+        return -1;
+    }
+    return 0;
+}
+
 dq_store_txn_t *dq_pg_fts_half(dq_store_txn_t *t, dq_err_t *err)
 {
     pg_store_t *s = t->store;
@@ -537,7 +583,7 @@ dq_store_txn_t *dq_pg_fts_half(dq_store_txn_t *t, dq_err_t *err)
         if (dq_pg_int(t, "SELECT current_setting('max_prepared_transactions')::int", NULL, &n,
                       err) < 0)
             return NULL;
-        s->two_phase = n > 0;
+        s->two_phase = n > 1 ? 2 : (int)n; /* 2: room for both of an import's search halves */
         if (!s->two_phase)
             return t;
     }
@@ -546,14 +592,40 @@ dq_store_txn_t *dq_pg_fts_half(dq_store_txn_t *t, dq_err_t *err)
         return NULL;
     dq_pg_copy_col(t->xid, sizeof(t->xid), r, 0, 0);
     PQclear(r);
-    dq_store_txn_t *f = &s->w2txn;
-    txn_bind(s, f, &s->w2, 0);
-    if (conn_ensure(s, f->pc, err) < 0 || control(f, "BEGIN", err) < 0) {
-        t->failed = 1; /* the caller's write fails, and with it the transaction */
+    if (half_begin(t, &s->w2txn, &s->w2, err) < 0)
         return NULL;
+    return t->fts = &s->w2txn;
+}
+
+dq_store_txn_t *dq_pg_fts_half_of(dq_store_txn_t *t, int64_t seq, dq_err_t *err)
+{
+    for (size_t i = 0; i + 1 < t->n_b; i += 2)
+        if (seq >= t->b_seqs[i] && seq < t->b_seqs[i + 1])
+            return t->fts_b;
+    return dq_pg_fts_half(t, err);
+}
+
+dq_store_txn_t *dq_pg_fts_bulk_half(dq_store_txn_t *t, int64_t lo, int64_t hi, dq_err_t *err)
+{
+    pg_store_t *s = t->store;
+    dq_store_txn_t *a = dq_pg_fts_half(t, err);
+    if (!a || a == t)
+        return a;
+    t->fts_turn ^= 1;
+    if (t->fts_turn || s->two_phase < 2) /* A's turn: the first send, and every other one */
+        return a;
+    if (!t->fts_b) {
+        if (half_begin(t, &s->w3txn, &s->w3, err) < 0)
+            return NULL;
+        t->fts_b = &s->w3txn;
     }
-    t->fts = f;
-    return f;
+    if (t->n_b + 2 > t->cap_b) {
+        t->cap_b = t->cap_b ? t->cap_b * 2 : 32;
+        t->b_seqs = dq_xrealloc(t->b_seqs, t->cap_b * sizeof(*t->b_seqs));
+    }
+    t->b_seqs[t->n_b++] = lo;
+    t->b_seqs[t->n_b++] = hi;
+    return t->fts_b;
 }
 
 dq_store_txn_t *dq_pg_audit_txn(dq_store_txn_t *t)
@@ -561,10 +633,9 @@ dq_store_txn_t *dq_pg_audit_txn(dq_store_txn_t *t)
     return t->fts ? t->fts : t;
 }
 
-/* Ends t's second half (rolled back unless it was committed), leaving w2 idle. */
-static void fts_end(dq_store_txn_t *t, int rollback)
+/* Ends search half f (rolled back unless it was prepared), leaving its connection idle. */
+static void half_end(dq_store_txn_t *f, int rollback)
 {
-    dq_store_txn_t *f = t->fts;
     if (!f)
         return;
     dq_pg_sync(f, NULL);
@@ -573,7 +644,15 @@ static void fts_end(dq_store_txn_t *t, int rollback)
         PQclear(r);
     }
     dq_buf_free(&f->doc);
-    t->fts = NULL;
+}
+
+/* Ends t's search halves (rolled back unless they were prepared), leaving w2 and w3 idle. */
+static void fts_end(dq_store_txn_t *t, int rollback)
+{
+    half_end(t->fts, rollback);
+    half_end(t->fts_b, rollback);
+    t->fts = t->fts_b = NULL;
+    t->n_b = 0;
 }
 
 /* Raises the test fault DQ_PG_FAULT_2PC names at this step (see pg_store_t.fault_2pc). */
@@ -589,22 +668,36 @@ static void fault(const pg_store_t *s, int step)
 static int commit_both(dq_store_txn_t *t, dq_err_t *err)
 {
     pg_store_t *s = t->store;
-    dq_store_txn_t *f = t->fts;
-    char gid[64], q[512];
-    snprintf(gid, sizeof(gid), "dq_fts_%08x_%s", (unsigned)s->lock_key, t->xid);
-    if (dq_pg_sync(f, err) < 0 || f->failed) {
-        if (!f->failed || err->code == DQ_OK)
-            dq_err_set(err, DQ_EINTERNAL, 500,
-                       "catalog: a statement failed inside the transaction; rolled back");
-        fts_end(t, 1);
-        return -1;
+    dq_store_txn_t *half[2] = {t->fts, t->fts_b};
+    char gid[2][64], q[512];
+    snprintf(gid[0], sizeof(gid[0]), "dq_fts_%08x_%s", (unsigned)s->lock_key, t->xid);
+    snprintf(gid[1], sizeof(gid[1]), "dq_ftb_%08x_%s", (unsigned)s->lock_key, t->xid);
+    for (int k = 0; k < 2; k++) {
+        dq_store_txn_t *f = half[k];
+        if (f && (dq_pg_sync(f, err) < 0 || f->failed)) {
+            if (!f->failed || err->code == DQ_OK)
+                dq_err_set(err, DQ_EINTERNAL, 500,
+                           "catalog: a statement failed inside the transaction; rolled back");
+            fts_end(t, 1);
+            return -1;
+        }
     }
-    snprintf(q, sizeof(q), "PREPARE TRANSACTION '%s'", gid);
-    if (control(f, q, err) < 0) {
-        fts_end(t, 1);
-        return -1;
+    for (int k = 0; k < 2; k++) {
+        if (!half[k])
+            continue;
+        snprintf(q, sizeof(q), "PREPARE TRANSACTION '%s'", gid[k]);
+        if (control(half[k], q, err) < 0) {
+            fts_end(t, 1);
+            if (k == 1) { /* the first search half is prepared already: undone here, or
+                             settled as aborted by the next writer when this fails too */
+                snprintf(q, sizeof(q), "ROLLBACK PREPARED '%s'", gid[0]);
+                PGresult *r = PQexec(s->w2.conn, q);
+                PQclear(r);
+            }
+            return -1;
+        }
     }
-    fts_end(t, 0); /* w2 is idle now; the half lives on as a prepared transaction */
+    fts_end(t, 0); /* w2, w3 are idle now; the halves live on as prepared transactions */
     fault(s, 1);
     snprintf(q, sizeof(q), "SELECT pg_advisory_lock(%d, %d); COMMIT", PG_LOCK_KEY1, s->lock_key);
     int rc = control(t, q, err);
@@ -623,10 +716,14 @@ static int commit_both(dq_store_txn_t *t, dq_err_t *err)
         return -1;
     }
     fault(s, 2);
-    snprintf(q, sizeof(q), "COMMIT PREPARED '%s'", gid);
     dq_store_txn_t w2 = {0};
     txn_bind(s, &w2, &s->w2, 0);
-    rc = conn_ensure(s, &s->w2, err) < 0 ? -1 : control(&w2, q, err);
+    rc = conn_ensure(s, &s->w2, err);
+    for (int k = 0; k < 2 && rc == 0; k++) /* both on w2: any session may finish them */
+        if (half[k]) {
+            snprintf(q, sizeof(q), "COMMIT PREPARED '%s'", gid[k]);
+            rc = control(&w2, q, err);
+        }
     snprintf(q, sizeof(q), "NOTIFY %s; SELECT pg_advisory_unlock(%d, %d)", s->channel,
              PG_LOCK_KEY1, s->lock_key);
     PGresult *r = PQexec(t->pc->conn, q);
@@ -635,7 +732,7 @@ static int commit_both(dq_store_txn_t *t, dq_err_t *err)
         return dq_err_set(err, DQ_EIO, 500,
                           "catalog: written, but the search rows of this write were left"
                           " prepared (%s); the next write or start settles them",
-                          gid);
+                          gid[0]);
     return 0;
 }
 
@@ -668,15 +765,15 @@ again:
         return -1;
     }
     int64_t left_ms = (deadline - dq_now_us()) / 1000;
-    char sql[512];
+    char sql[512], cond[128];
+    orphan_cond(s, cond, sizeof(cond));
     /* One round trip: the transaction, the wait bound, and the writers' lock, which another
      * process's writer (an import) may hold; lock_timeout turns a long wait into 55P03. */
     snprintf(sql, sizeof(sql),
              "BEGIN; SET LOCAL lock_timeout = %lld; SELECT pg_advisory_xact_lock(%d, %d);"
              " SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"
-             " AND starts_with(gid, 'dq_fts_%08x_')",
-             (long long)(left_ms > 1 ? left_ms : 1), PG_LOCK_KEY1, s->lock_key,
-             (unsigned)s->lock_key);
+             " AND %s",
+             (long long)(left_ms > 1 ? left_ms : 1), PG_LOCK_KEY1, s->lock_key, cond);
     int64_t orphans = 0;
     int rc = control_int(t, sql, &orphans, err);
     if (rc == 0 && orphans > 0 && !settled) {
@@ -718,6 +815,9 @@ static void txn_end(dq_store_txn_t *t)
     t->n_pre = 0;
     dq_buf_free(&t->pre_text);
     dq_buf_free(&t->m_query);
+    free(t->b_seqs);
+    t->b_seqs = NULL;
+    t->cap_b = 0;
     free(t->m_seqs);
     t->m_seqs = NULL;
     free(t->m_sc);
@@ -1040,6 +1140,7 @@ static void store_close(void *impl)
         conn_close(&s->rd[i]);
     conn_close(&s->w);
     conn_close(&s->w2);
+    conn_close(&s->w3);
     PQfinish(s->listener);
     dq_search_free(s->search);
     dq_pg_postings_free(s->postings);
@@ -1104,12 +1205,13 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
         /* second halves a crashed writer left prepared (see "two-phase commit") */
         dq_store_txn_t t = {0};
         int64_t orphans = 0;
-        char sql[200];
+        char sql[256], cond[128];
         txn_bind(s, &t, &s->w, 1);
+        orphan_cond(s, cond, sizeof(cond));
         snprintf(sql, sizeof(sql),
                  "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"
-                 " AND starts_with(gid, 'dq_fts_%08x_')",
-                 (unsigned)s->lock_key);
+                 " AND %s",
+                 cond);
         if (control_int(&t, sql, &orphans, err) < 0 || (orphans > 0 && settle(s, &t, err) < 0))
             goto fail;
     }

@@ -116,6 +116,15 @@ struct dq_store_txn {
     dq_store_txn_t *fts;
     char xid[24];
     int audit_sent; /* 1 once audit rows went out on this connection (no second half then) */
+    /* An import's search rows go to two search halves in turn (dq_pg_fts_bulk_half), so that
+     * two server processes keep the GIN indexes at once: fts_b is the other one (NULL until
+     * used; never the audit rows), b_seqs the seq ranges [lo, hi) it wrote, in pairs, so that
+     * a later write of one of those relics in the same transaction goes where its row is
+     * (dq_pg_fts_half_of). fts_turn: which half the next bulk send goes to. */
+    dq_store_txn_t *fts_b;
+    int64_t *b_seqs;
+    size_t n_b, cap_b;
+    int fts_turn;
 };
 
 /* store_pg_postings.c: posting bitmaps of relic_fts's frequent lexemes */
@@ -129,7 +138,10 @@ struct pg_store {
     atomic_int write_wait_ms;
     pg_conn_t w2;          /* the writer's second connection (relic_fts); guarded by wlock */
     dq_store_txn_t w2txn;  /* its half of the writer's transaction; guarded by wlock */
-    int two_phase;         /* the server takes prepared transactions: 1, 0, -1 not asked yet;
+    pg_conn_t w3;          /* the writer's third (an import's other search half); wlock */
+    dq_store_txn_t w3txn;  /* its half of the writer's transaction; guarded by wlock */
+    int two_phase;         /* the server takes prepared transactions: 2 (two at once or more),
+                              1 (one: a single search half), 0, -1 not asked yet;
                               guarded by wlock */
     int fault_2pc;         /* tests: DQ_PG_FAULT_2PC at open (read-only after): the process
                               kills itself after the second half's PREPARE (1) or after the
@@ -197,6 +209,15 @@ int dq_pg_send_async(dq_store_txn_t *t, int (*fn)(dq_store_txn_t *t, void *job, 
  * the second half wrote is invisible to t until both commit, and t waiting on it would wait
  * forever: hence all of them or none. NULL with err when the second half cannot begin. */
 dq_store_txn_t *dq_pg_fts_half(dq_store_txn_t *t, dq_err_t *err);
+/* The search half that holds relic seq's relic_fts row if this transaction wrote it through
+ * dq_pg_fts_bulk_half, else dq_pg_fts_half's: a relic's search row is written, rewritten and
+ * deleted on one connection within a transaction (the other could not see it, and would wait
+ * for it forever). NULL with err. */
+dq_store_txn_t *dq_pg_fts_half_of(dq_store_txn_t *t, int64_t seq, dq_err_t *err);
+/* For an import's new relics seq [lo, hi): the search half that writes their relic_fts rows,
+ * the two halves in turn (docs/deploy.md "Bulk loads"; t itself without prepared
+ * transactions). NULL with err. */
+dq_store_txn_t *dq_pg_fts_bulk_half(dq_store_txn_t *t, int64_t lo, int64_t hi, dq_err_t *err);
 /* The transaction whose connection holds t's audit rows: its second half where it has one
  * (the change feed names a write only once its search rows are visible too), else t. Readers
  * of the audit table in t read there, after dq_pg_audit_flush. */

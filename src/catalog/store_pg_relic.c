@@ -335,11 +335,11 @@ static const char children_sql[] = "WITH r AS (SELECT seq FROM relics WHERE id =
                                    " " CHILDREN_SQL("2", "3", "5", "6", "7", "8") " SELECT seq FROM r";
 
 /* Relic seq's search row: the old one deleted (del), the new one of r written, on the
- * connection that writes relic_fts in this transaction. */
+ * connection that writes relic_fts in this transaction (that wrote this row, if it did). */
 static int fts_write(dq_store_txn_t *t, int64_t seq, int del, const dq_relic_row_t *r,
                      const save_vals_t *v, dq_err_t *err)
 {
-    dq_store_txn_t *ft = dq_pg_fts_half(t, err);
+    dq_store_txn_t *ft = dq_pg_fts_half_of(t, seq, err);
     if (!ft)
         return -1;
     pg_params_t p = {0};
@@ -460,7 +460,7 @@ static int relic_remove(dq_store_txn_t *t, const char *id, dq_err_t *err)
         return e;
     /* its search row, where relic_fts is written, and with it the seq it had (migration 31:
      * the posting bitmaps forget it by that, store_pg_postings.c) */
-    dq_store_txn_t *ft = dq_pg_fts_half(t, err);
+    dq_store_txn_t *ft = dq_pg_fts_half_of(t, n, err);
     if (!ft)
         return -1;
     pg_params_t q = {0};
@@ -1020,9 +1020,10 @@ static int relic_insert_many(dq_store_txn_t *t, const dq_relic_row_t *rows, int 
         goto out;
     cs->counter = next - 1;
     t->next_relic_seq = next;
-    /* relic_fts's rows, two thirds of the server's work, on the second half's connection:
-     * a second server process writes them while the first writes the rest */
-    dq_store_txn_t *ft = dq_pg_fts_half(t, err);
+    /* relic_fts's rows, two thirds of the server's work, on a search half's connection:
+     * other server processes write them while the first writes the rest, the two search
+     * halves in turn, so that two of them keep the GIN indexes at once */
+    dq_store_txn_t *ft = dq_pg_fts_bulk_half(t, first, next, err);
     if (!ft) {
         rc = -1;
         goto out;

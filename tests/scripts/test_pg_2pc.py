@@ -10,7 +10,11 @@ commit"). A writer killed between the halves loses nothing and leaves nothing ha
     them.
   - =single: as on a server without prepared transactions, everything on one connection;
   - and a `danqing serve` running through another process's crash settles the half at its
-    next write.
+    next write;
+  - DDL that queues for the tables an import writes (LOCK TABLE audit, relics: as DROP SCHEMA
+    does) stops the import with a clear error instead of holding it, the DDL and both halves
+    forever (the halves wait for each other through the client, where PostgreSQL's deadlock
+    check cannot see it), and the import run again completes.
 
 Then the import run again completes, and every relic has exactly the search row a clean import
 into another schema gives it (same tsvector, same texts). Against the runner's private cluster
@@ -42,11 +46,11 @@ def check(ok, what):
     return ok
 
 
-def records(path):
-    """N small records with Chinese and English text (each one gets search rows)."""
+def records(path, n=N):
+    """n small records with Chinese and English text (each one gets search rows)."""
     hz = "山水溪行旅秋江雪松风竹梅兰菊鹤云烟雨读书图轴卷"
     with open(path, "w", encoding="utf-8") as f:
-        for i in range(N):
+        for i in range(n):
             t = "".join(hz[(i * 7 + k * 3) % len(hz)] for k in range(4))
             f.write('{"accession":"TPC-%05d","title":{"zh":"%s图","en":"Scene %d of rivers"},'
                     '"description":{"en":"Pines and wind, number %d"}}\n' % (i, t, i, i))
@@ -63,11 +67,13 @@ class Pg:
         return out.strip()
 
     def prepared(self, schema):
-        """gids of the prepared second halves of this schema's catalog (named after its lock
-        key, hashtext of the schema: other tests share the cluster)."""
-        out = self.q(schema, "SELECT string_agg(gid, ' ') FROM pg_prepared_xacts"
-                             " WHERE starts_with(gid, 'dq_fts_' ||"
-                             " lpad(to_hex(hashtext(current_schema())), 8, '0') || '_')")
+        """gids of the prepared search halves of this schema's catalog (dq_fts_ and an
+        import's other one, dq_ftb_, named after its lock key, hashtext of the schema: other
+        tests share the cluster), sorted."""
+        out = self.q(schema, "SELECT string_agg(gid, ' ' ORDER BY gid) FROM pg_prepared_xacts"
+                             " WHERE substr(gid, 8, 9) ="
+                             " lpad(to_hex(hashtext(current_schema())), 8, '0') || '_'"
+                             " AND left(gid, 7) IN ('dq_fts_', 'dq_ftb_')")
         return out.split() if out else []
 
     def counts(self, schema):
@@ -102,6 +108,63 @@ def danqing(tmp, cat, *args, fault=None):
                           capture_output=True, text=True, env=env)
 
 
+def ddl_during_import(pg, base, tmp, schema, cat):
+    """6. DDL during an import: a session takes audit's lock while a batch runs (audit rows go
+    out at the batch's commit, on the search half) and then queues for relics (the first half
+    holds it): the search half's lock wait is bounded (lock_timeout), so the import stops
+    with an error, both halves roll back, the DDL goes on, and the import run again writes
+    the rest. Bounded: a hung import is killed after 90 s (the failure this guards against)."""
+    m, batch = 40000, 10000
+    src = os.path.join(tmp, "ddl.jsonl")
+    records(src, m)
+    env = {k: v for k, v in os.environ.items() if k != "DQ_PG_FAULT_2PC"}
+    imp = subprocess.Popen([BIN, "--data", os.path.join(tmp, "data"), "--catalog", cat,
+                            "import", "--batch", str(batch), src], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env)
+    # a batch's search rows on their way: audit is free, relics held by the first half
+    mid = False
+    for _ in range(1200):
+        if imp.poll() is not None:
+            break
+        n = pg.q("public", "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                           " AND query LIKE 'COPY relic_fts%'")
+        if n != "0":
+            mid = True
+            break
+        time.sleep(0.025)
+    check(mid, "an import's batch under way")
+    locker = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", base,
+                               "-c", f"SET search_path = {schema}",
+                               "-c", "BEGIN", "-c", "LOCK TABLE audit, relics IN ACCESS EXCLUSIVE"
+                               " MODE", "-c", "SELECT pg_sleep(1)", "-c", "ROLLBACK"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        out, errs = imp.communicate(timeout=90)
+        hung = False
+    except subprocess.TimeoutExpired:
+        imp.kill()
+        out, errs = imp.communicate()
+        hung = True
+    check(not hung and imp.returncode != 0 and "lock wait timed out" in errs,
+          f"the import stopped with an error (hung {hung}, exit {imp.returncode},"
+          f" {errs.strip()[-120:]!r})")
+    try:
+        lrc = locker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        locker.kill()
+        lrc = locker.wait()
+    check(lrc == 0, f"the DDL went on ({locker.stderr.read().strip()[-120:]!r})")
+    locker.stderr.close()
+    check(pg.prepared(schema) == [], "no search half left prepared")
+    rel, fts = pg.counts(schema)
+    check(rel == fts and rel % batch == 0 and rel < m,
+          f"whole batches in, each with its search rows ({rel}, {fts})")
+    r = danqing(tmp, cat, "import", "--batch", str(batch), src)
+    check(r.returncode == 0 and f"{m - rel} inserted, 0 updated, {rel} unchanged, 0 failed"
+          in r.stdout + r.stderr, f"the import again: {(r.stdout + r.stderr).strip()[-90:]}")
+    check(pg.counts(schema) == (m, m), f"every relic with its search row {pg.counts(schema)}")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="pg_2pc.")
     pg_dir = None
@@ -125,7 +188,7 @@ def main():
         src = os.path.join(tmp, "relics.jsonl")
         records(src)
         cats = {}
-        for name in ("crash", "clean", "single", "serve"):
+        for name in ("crash", "clean", "single", "serve", "ddl"):
             s = f"tpc_{name}_{os.getpid()}"
             subprocess.run(["psql", "-X", "-q", base, "-c", f"CREATE SCHEMA {s}"], check=True)
             schemas.append(s)
@@ -136,11 +199,11 @@ def main():
         r = danqing(tmp, cats["crash"], "import", "--batch", str(BATCH), src, fault="committed")
         check(r.returncode == -9, f"killed between the commits (exit {r.returncode})")
         gids = pg.prepared(crash)
-        check(len(gids) == 1, f"one second half left prepared ({gids})")
+        check(len(gids) == 2, f"both search halves left prepared ({gids})")
         check(pg.counts(crash) == (BATCH, 0),
               f"the first batch's relics in, their search rows not yet {pg.counts(crash)}")
         st = pg.orphans_decided(gids)
-        check(st == ["committed"], f"its first half committed ({st})")
+        check(st == ["committed"] * 2, f"its first half committed ({st})")
         r = danqing(tmp, cats["crash"], "user", "list")
         check(r.returncode == 0, f"the next process opens the catalog ({r.stderr.strip()})")
         check(pg.prepared(crash) == [], "opening settled it")
@@ -151,9 +214,9 @@ def main():
         r = danqing(tmp, cats["crash"], "import", "--batch", str(BATCH), src, fault="prepared")
         check(r.returncode == -9, f"killed between PREPARE and COMMIT (exit {r.returncode})")
         gids = pg.prepared(crash)
-        check(len(gids) == 1, f"one second half left prepared ({gids})")
+        check(len(gids) == 2, f"both search halves left prepared ({gids})")
         st = pg.orphans_decided(gids)
-        check(st == ["aborted"], f"its first half aborted with its connection ({st})")
+        check(st == ["aborted"] * 2, f"its first half aborted with its connection ({st})")
         check(pg.counts(crash) == (BATCH, BATCH), f"nothing of batch 2 visible {pg.counts(crash)}")
 
         # 3. the import again: settles (rolls back) the half, then writes the rest
@@ -196,8 +259,8 @@ def main():
             r = danqing(tmp, cats["serve"], "import", "--batch", str(BATCH), src,
                         fault="committed")
             gids = pg.prepared(sv)
-            check(r.returncode == -9 and len(gids) == 1 and
-                  pg.orphans_decided(gids) == ["committed"],
+            check(r.returncode == -9 and len(gids) == 2 and
+                  pg.orphans_decided(gids) == ["committed"] * 2,
                   "another process killed between the commits, beside the server")
             st, _, body = request(port, "POST", "/api/relics",
                                   {"accession": "TPC-SERVE", "title": {"en": "Served"}},
@@ -210,6 +273,8 @@ def main():
             srv.terminate()
             srv.wait(timeout=30)
             srv.stdout.close()
+
+        ddl_during_import(pg, base, tmp, schemas[4], cats["ddl"])
     finally:
         if pg:
             for s in schemas:
