@@ -495,7 +495,8 @@ static int control(dq_store_txn_t *t, const char *sql, dq_err_t *err)
 
 /* The SQL condition on pg_prepared_xacts.gid that names this catalog's search halves: dq_fts_
  * (the first, with the audit rows) and dq_ftb_ (an import's other one), each followed by the
- * lock key and the first half's xid (from the 17th character on). */
+ * lock key and the first half's xid (from the 17th character on). By gid, dq_ftb_ comes
+ * first: settled in that order, the audit rows become visible last, as at commit. */
 static void orphan_cond(const pg_store_t *s, char *buf, size_t cap)
 {
     snprintf(buf, cap, "(starts_with(gid, 'dq_fts_%08x_') OR starts_with(gid, 'dq_ftb_%08x_'))",
@@ -522,7 +523,7 @@ static int settle(pg_store_t *s, dq_store_txn_t *t, dq_err_t *err)
     orphan_cond(s, cond, sizeof(cond));
     snprintf(sql, sizeof(sql),
              "SELECT gid, pg_xact_status(substr(gid, 17)::xid8) FROM pg_prepared_xacts"
-             " WHERE database = current_database() AND %s",
+             " WHERE database = current_database() AND %s ORDER BY gid",
              cond);
     int rc = 0, committed = 0;
     r = check(t, PQexec(c, sql), "settle", err);
@@ -719,10 +720,14 @@ static int commit_both(dq_store_txn_t *t, dq_err_t *err)
     dq_store_txn_t w2 = {0};
     txn_bind(s, &w2, &s->w2, 0);
     rc = conn_ensure(s, &s->w2, err);
-    for (int k = 0; k < 2 && rc == 0; k++) /* both on w2: any session may finish them */
+    /* both on w2 (any session may finish them), the one with the audit rows last: a reader
+     * that sees a write in the change feed sees all of its search rows */
+    for (int k = 1; k >= 0 && rc == 0; k--)
         if (half[k]) {
             snprintf(q, sizeof(q), "COMMIT PREPARED '%s'", gid[k]);
             rc = control(&w2, q, err);
+            if (k == 1)
+                fault(s, 3);
         }
     snprintf(q, sizeof(q), "NOTIFY %s; SELECT pg_advisory_unlock(%d, %d)", s->channel,
              PG_LOCK_KEY1, s->lock_key);
@@ -1187,6 +1192,7 @@ static void *store_open(const char *location, int write_wait_ms, dq_err_t *err)
     s->fault_2pc = !fa                             ? 0
                    : strcmp(fa, "prepared") == 0  ? 1
                    : strcmp(fa, "committed") == 0 ? 2
+                   : strcmp(fa, "searched") == 0  ? 3
                                                   : 0;
     /* "single": as a server that takes no prepared transactions (the one-connection path) */
     s->two_phase = fa && strcmp(fa, "single") == 0 ? 0 : -1;

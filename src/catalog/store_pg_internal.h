@@ -144,9 +144,10 @@ struct pg_store {
                               1 (one: a single search half), 0, -1 not asked yet;
                               guarded by wlock */
     int fault_2pc;         /* tests: DQ_PG_FAULT_2PC at open (read-only after): the process
-                              kills itself after the second half's PREPARE (1) or after the
-                              first half's COMMIT (2), as a crash there would; "single" sets
-                              two_phase 0 */
+                              kills itself after the second half's PREPARE (1), after the
+                              first half's COMMIT (2) or after an import's other search
+                              half's COMMIT PREPARED (3, "searched"), as a crash there would;
+                              "single" sets two_phase 0 */
     pg_conn_t rd[DQ_PG_N_READERS]; /* the read pool: rd[i] is lent while pool.in_use[i] */
     dq_store_txn_t rtxn[DQ_PG_N_READERS];
     dq_store_pool_t pool;

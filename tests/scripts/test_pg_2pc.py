@@ -11,6 +11,10 @@ commit"). A writer killed between the halves loses nothing and leaves nothing ha
   - =single: as on a server without prepared transactions, everything on one connection;
   - and a `danqing serve` running through another process's crash settles the half at its
     next write;
+  - killed between the two search halves' COMMIT PREPARED (=searched): the change feed (the
+    audit rows, in the first search half) names none of the batch, whose search rows are
+    partly visible: the feed's half commits last, so a node that sees a write in the feed
+    sees all of its search rows; the next process commits the rest;
   - DDL that queues for the tables an import writes (LOCK TABLE audit, relics: as DROP SCHEMA
     does) stops the import with a clear error instead of holding it, the DDL and both halves
     forever (the halves wait for each other through the client, where PostgreSQL's deadlock
@@ -108,8 +112,25 @@ def danqing(tmp, cat, *args, fault=None):
                           capture_output=True, text=True, env=env)
 
 
+def feed_last(pg, tmp, schema, cat, src):
+    """6. The search half with the audit rows commits last (store_pg.c, commit_both)."""
+    r = danqing(tmp, cat, "import", "--batch", str(BATCH), src, fault="searched")
+    gids = pg.prepared(schema)
+    check(r.returncode == -9 and len(gids) == 1 and gids[0].startswith("dq_fts_"),
+          f"killed between the search halves' commits, the feed's half prepared ({gids})")
+    feed = "SELECT count(*) FROM audit WHERE action = 'relic.create'"
+    rel, fts = pg.counts(schema)
+    check(rel == BATCH and 0 < fts < BATCH and pg.q(schema, feed) == "0",
+          f"the other half's search rows visible, the feed names none of them ({rel}, {fts},"
+          f" {pg.q(schema, feed)})")
+    r = danqing(tmp, cat, "user", "list")
+    check(r.returncode == 0 and pg.prepared(schema) == [] and
+          pg.counts(schema) == (BATCH, BATCH) and pg.q(schema, feed) == str(BATCH),
+          f"the next process committed the rest ({pg.counts(schema)}, {pg.q(schema, feed)})")
+
+
 def ddl_during_import(pg, base, tmp, schema, cat):
-    """6. DDL during an import: a session takes audit's lock while a batch runs (audit rows go
+    """7. DDL during an import: a session takes audit's lock while a batch runs (audit rows go
     out at the batch's commit, on the search half) and then queues for relics (the first half
     holds it): the search half's lock wait is bounded (lock_timeout), so the import stops
     with an error, both halves roll back, the DDL goes on, and the import run again writes
@@ -188,7 +209,7 @@ def main():
         src = os.path.join(tmp, "relics.jsonl")
         records(src)
         cats = {}
-        for name in ("crash", "clean", "single", "serve", "ddl"):
+        for name in ("crash", "clean", "single", "serve", "ddl", "order"):
             s = f"tpc_{name}_{os.getpid()}"
             subprocess.run(["psql", "-X", "-q", base, "-c", f"CREATE SCHEMA {s}"], check=True)
             schemas.append(s)
@@ -274,6 +295,7 @@ def main():
             srv.wait(timeout=30)
             srv.stdout.close()
 
+        feed_last(pg, tmp, schemas[5], cats["order"], src)
         ddl_during_import(pg, base, tmp, schemas[4], cats["ddl"])
     finally:
         if pg:
