@@ -1347,11 +1347,23 @@ int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const ch
     return 0;
 }
 
-int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err)
+void dq_pg_audit_take(dq_store_txn_t *t, dq_pg_audit_rows_t *out)
 {
-    if (!t->n_audit)
-        return 0;
-    dq_buf_t *b[4] = {&t->a_who, &t->a_action, &t->a_object, &t->a_detail};
+    out->who = t->a_who;
+    out->action = t->a_action;
+    out->object = t->a_object;
+    out->detail = t->a_detail;
+    out->n = t->n_audit;
+    out->n_gone = t->n_audit_gone;
+    t->a_who = t->a_action = t->a_object = t->a_detail = (dq_buf_t){0};
+    t->n_audit = t->n_audit_gone = 0;
+    if (t->write && out->n)
+        t->audit_sent = 1;
+}
+
+int dq_pg_audit_send(dq_store_txn_t *a, dq_pg_audit_rows_t *rows, dq_err_t *err)
+{
+    dq_buf_t *b[4] = {&rows->who, &rows->action, &rows->object, &rows->detail};
     pg_params_t p = {0};
     for (int i = 0; i < 4; i++) {
         dq_buf_putc(b[i], '}');
@@ -1360,22 +1372,31 @@ int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err)
     /* max + 1 under the writers' lock: gapless and in commit order, like SQLite's; with the
      * search rows where a second half writes them (committed last: see "two-phase
      * commit") */
-    if (t->write)
-        t->audit_sent = 1;
-    int rc = dq_pg_run(dq_pg_audit_txn(t),
-                       "INSERT INTO audit (seq, who, at, action, object, detail)"
-                       " SELECT (SELECT coalesce(max(seq), 0) FROM audit) + o.i, o.w, " DQ_PG_NOW
-                       ", o.a, o.ob, o.d FROM unnest($1::text[], $2::text[], $3::text[],"
-                       " $4::text[]) WITH ORDINALITY AS o(w, a, ob, d, i) ORDER BY o.i",
-                       &p, NULL, err);
+    int rc = rows->n ? dq_pg_run(a,
+                                 "INSERT INTO audit (seq, who, at, action, object, detail)"
+                                 " SELECT (SELECT coalesce(max(seq), 0) FROM audit) + o.i, o.w, "
+                                 DQ_PG_NOW ", o.a, o.ob, o.d FROM unnest($1::text[], $2::text[],"
+                                 " $3::text[], $4::text[]) WITH ORDINALITY AS o(w, a, ob, d, i)"
+                                 " ORDER BY o.i",
+                                 &p, NULL, err)
+                     : 0;
     for (int i = 0; i < 4; i++)
-        dq_buf_reset(b[i]);
-    t->n_audit = 0;
+        dq_buf_free(b[i]);
+    rows->n = 0;
     /* a deletion's relic_gone row is written with it; the old ones go here (migration 31) */
-    if (rc == 0 && t->n_audit_gone)
-        rc = dq_pg_relic_gone_prune(dq_pg_audit_txn(t), err);
-    t->n_audit_gone = 0;
+    if (rc == 0 && rows->n_gone)
+        rc = dq_pg_relic_gone_prune(a, err);
+    rows->n_gone = 0;
     return rc;
+}
+
+int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err)
+{
+    if (!t->n_audit)
+        return 0;
+    dq_pg_audit_rows_t rows;
+    dq_pg_audit_take(t, &rows);
+    return dq_pg_audit_send(dq_pg_audit_txn(t), &rows, err);
 }
 
 int dq_pg_audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err)

@@ -253,6 +253,19 @@ int dq_pg_audit(dq_store_txn_t *t, const char *who, const char *action, const ch
 /* Writes the audit rows appended so far (seq max + 1, in order); 0 or -1. Every reader of
  * the audit table calls it first, and commit does. */
 int dq_pg_audit_flush(dq_store_txn_t *t, dq_err_t *err);
+/* Audit rows taken out of a write transaction to go out with other writes (an import's
+ * search rows: they are written in order on the connection that holds the audit rows, while
+ * the client prepares the next rows, instead of all at commit). */
+typedef struct {
+    dq_buf_t who, action, object, detail; /* array literals, as dq_store_txn_t's */
+    int n;
+    int n_gone; /* relic.delete rows among them: relic_gone is pruned after them */
+} dq_pg_audit_rows_t;
+/* Moves t's appended audit rows into *out (empty before; t has none after). */
+void dq_pg_audit_take(dq_store_txn_t *t, dq_pg_audit_rows_t *out);
+/* Writes rows (taken from the write transaction whose audit rows a is, dq_pg_audit_txn) on
+ * a's connection, and frees their buffers: 0, or -1 with err (a failed). */
+int dq_pg_audit_send(dq_store_txn_t *a, dq_pg_audit_rows_t *rows, dq_err_t *err);
 /* The audit table's last seq as t sees it (0 when empty); a read transaction also keeps it as
  * its snapshot's (t->audit_at, which store_pg_postings.c compares its bitmaps with). */
 int dq_pg_audit_max_seq(dq_store_txn_t *t, int64_t *seq, dq_err_t *err);

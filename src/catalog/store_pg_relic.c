@@ -726,7 +726,8 @@ static void copy_int(dq_buf_t *b, int64_t v, char sep)
 /* What insert_many sends: one COPY input per table, and the dictionary names. */
 typedef struct {
     dq_buf_t relics, subjects, creators, images, fts, names;
-    int64_t counter; /* the relics counter once they are in */
+    int64_t counter;          /* the relics counter once they are in */
+    dq_pg_audit_rows_t audit; /* with the search rows: the rows before's audit rows */
 } copy_set_t;
 
 /* The parts of a new relic's COPY lines that need no answer from the database (everything
@@ -830,6 +831,10 @@ static void copy_set_free(void *job)
     dq_buf_free(&c->images);
     dq_buf_free(&c->fts);
     dq_buf_free(&c->names);
+    dq_buf_free(&c->audit.who);
+    dq_buf_free(&c->audit.action);
+    dq_buf_free(&c->audit.object);
+    dq_buf_free(&c->audit.detail);
     free(c);
 }
 
@@ -852,7 +857,8 @@ static int fts_send(dq_store_txn_t *t, void *job, dq_err_t *err)
 {
     copy_set_t *c = job;
     bin_int(&c->fts, 0xffff, 2); /* the binary trailer */
-    if (dq_pg_copy_in(t, fts_copy_sql, c->fts.data, c->fts.len, err) < 0)
+    if (dq_pg_copy_in(t, fts_copy_sql, c->fts.data, c->fts.len, err) < 0 ||
+        dq_pg_audit_send(t, &c->audit, err) < 0)
         return copy_failed(err);
     return 0;
 }
@@ -1032,6 +1038,11 @@ static int relic_insert_many(dq_store_txn_t *t, const dq_relic_row_t *rows, int 
         copy_set_t *fj = dq_xcalloc(1, sizeof(*fj));
         fj->fts = cs->fts;
         cs->fts = (dq_buf_t){0};
+        /* the audit rows so far (the sends before's relics, in order) go with them where the
+         * audit rows are written: at commit, the search backend writing 10,000 of them was
+         * 4 % of an import's time, the other backends waiting */
+        if (ft == dq_pg_audit_txn(t))
+            dq_pg_audit_take(t, &fj->audit);
         if (dq_pg_send_async(ft, fts_send, copy_set_free, fj, err) < 0) {
             rc = -1;
             goto out;

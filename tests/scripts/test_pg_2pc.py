@@ -15,8 +15,8 @@ commit"). A writer killed between the halves loses nothing and leaves nothing ha
     audit rows, in the first search half) names none of the batch, whose search rows are
     partly visible: the feed's half commits last, so a node that sees a write in the feed
     sees all of its search rows; the next process commits the rest;
-  - DDL that queues for the tables an import writes (LOCK TABLE audit, relics: as DROP SCHEMA
-    does) stops the import with a clear error instead of holding it, the DDL and both halves
+  - DDL that takes the tables an import writes one after another (LOCK TABLE audit, then
+    relics: as DROP SCHEMA does) stops the import with a clear error instead of holding it, the DDL and both halves
     forever (the halves wait for each other through the client, where PostgreSQL's deadlock
     check cannot see it), and the import run again completes.
 
@@ -130,34 +130,42 @@ def feed_last(pg, tmp, schema, cat, src):
 
 
 def ddl_during_import(pg, base, tmp, schema, cat):
-    """7. DDL during an import: a session takes audit's lock while a batch runs (audit rows go
-    out at the batch's commit, on the search half) and then queues for relics (the first half
-    holds it): the search half's lock wait is bounded (lock_timeout), so the import stops
-    with an error, both halves roll back, the DDL goes on, and the import run again writes
-    the rest. Bounded: a hung import is killed after 90 s (the failure this guards against)."""
-    m, batch = 40000, 10000
-    src = os.path.join(tmp, "ddl.jsonl")
+    """7. DDL during an import, in the order that closes a cycle through the client: a batch of
+    updates is under way (the first half holds relics; the audit rows go out at commit, on
+    the search half), and another session takes audit's lock, then queues for relics (as
+    DROP SCHEMA takes one table after another). The search half's audit rows then wait for
+    that session, it for the first half, the first half for the client, the client for the
+    search half: PostgreSQL sees no cycle. The search half's lock wait is bounded
+    (lock_timeout), so the import stops with an error, every half rolls back, the DDL goes
+    on, and the import run again writes everything. Bounded: a hung import is killed after
+    90 s (the failure this guards against)."""
+    m = 3000
+    src, upd = os.path.join(tmp, "ddl.jsonl"), os.path.join(tmp, "ddl2.jsonl")
     records(src, m)
+    with open(src, encoding="utf-8") as f, open(upd, "w", encoding="utf-8") as g:
+        g.write(f.read().replace("Pines and wind", "Wind in the pines"))
+    r = danqing(tmp, cat, "import", "--batch", str(m), src)
+    check(r.returncode == 0, f"{m} relics ({r.stderr.strip()[-80:]})")
     env = {k: v for k, v in os.environ.items() if k != "DQ_PG_FAULT_2PC"}
     imp = subprocess.Popen([BIN, "--data", os.path.join(tmp, "data"), "--catalog", cat,
-                            "import", "--batch", str(batch), src], stdout=subprocess.PIPE,
+                            "import", "--batch", str(m), upd], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, env=env)
-    # a batch's search rows on their way: audit is free, relics held by the first half
-    mid = False
+    mid = False  # the batch's search rows being rewritten: relics held by the first half
     for _ in range(1200):
         if imp.poll() is not None:
             break
-        n = pg.q("public", "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
-                           " AND query LIKE 'COPY relic_fts%'")
+        n = pg.q("public", "SELECT count(*) FROM pg_stat_activity WHERE"
+                           " query LIKE 'DELETE FROM relic_fts%'")
         if n != "0":
             mid = True
             break
         time.sleep(0.025)
-    check(mid, "an import's batch under way")
+    check(mid, "an import's batch of updates under way")
     locker = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", base,
-                               "-c", f"SET search_path = {schema}",
-                               "-c", "BEGIN", "-c", "LOCK TABLE audit, relics IN ACCESS EXCLUSIVE"
-                               " MODE", "-c", "SELECT pg_sleep(1)", "-c", "ROLLBACK"],
+                               "-c", f"SET search_path = {schema}", "-c", "BEGIN",
+                               "-c", "LOCK TABLE audit IN ACCESS EXCLUSIVE MODE",
+                               "-c", "LOCK TABLE relics IN ACCESS EXCLUSIVE MODE",
+                               "-c", "SELECT pg_sleep(1)", "-c", "ROLLBACK"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         out, errs = imp.communicate(timeout=90)
@@ -177,14 +185,14 @@ def ddl_during_import(pg, base, tmp, schema, cat):
     check(lrc == 0, f"the DDL went on ({locker.stderr.read().strip()[-120:]!r})")
     locker.stderr.close()
     check(pg.prepared(schema) == [], "no search half left prepared")
-    rel, fts = pg.counts(schema)
-    check(rel == fts and rel % batch == 0 and rel < m,
-          f"whole batches in, each with its search rows ({rel}, {fts})")
-    r = danqing(tmp, cat, "import", "--batch", str(batch), src)
-    check(r.returncode == 0 and f"{m - rel} inserted, 0 updated, {rel} unchanged, 0 failed"
+    changed = "SELECT count(*) FROM relics WHERE doc LIKE '%Wind in the pines%'"
+    check(pg.counts(schema) == (m, m) and pg.q(schema, changed) == "0",
+          f"the batch rolled back {pg.counts(schema)}, {pg.q(schema, changed)} changed")
+    r = danqing(tmp, cat, "import", "--batch", str(m), upd)
+    check(r.returncode == 0 and f"0 inserted, {m} updated, 0 unchanged, 0 failed"
           in r.stdout + r.stderr, f"the import again: {(r.stdout + r.stderr).strip()[-90:]}")
-    check(pg.counts(schema) == (m, m), f"every relic with its search row {pg.counts(schema)}")
-
+    check(pg.counts(schema) == (m, m) and pg.q(schema, changed) == str(m),
+          f"every relic updated, with its search row {pg.counts(schema)}")
 
 def main():
     tmp = tempfile.mkdtemp(prefix="pg_2pc.")
