@@ -87,9 +87,15 @@ async function teacherPage(ctx, code) {
   const es = new EventSource(`${classUrl(code)}/events`);
   es.addEventListener('dashboard', (e) => {
     d = JSON.parse(e.data);
-    learners.textContent = lt('class_learners', { n: d.learners });
+    learners.textContent = d.ended ? lt('class_ended') : lt('class_learners', { n: d.learners });
     dash.update(d);
     draw(d.views);
+    // Ended here or elsewhere (another tab, the server's idle expiry): the stream ends with
+    // the session, and an EventSource left open would reconnect to it every few seconds.
+    if (d.ended) {
+      es.close();
+      modeSel.disabled = end.disabled = true;
+    }
   });
   dash.update(d);
   const el = h('section.page.lesson-page.class-page',
@@ -98,7 +104,7 @@ async function teacherPage(ctx, code) {
       h('label', { for: 'class-mode' }, lt('ed_kind')), modeSel, end),
     h('h1', { lang: tag(pick(lesson.title).lang) }, pick(lesson.title).text), player.el, dash.el);
   window.__dqLesson = player;
-  window.__dqClass = { role: 'teacher', code, get dashboard() { return d; } };
+  window.__dqClass = { role: 'teacher', code, get dashboard() { return d; }, get streaming() { return es.readyState !== EventSource.CLOSED; } };
   queueMicrotask(() => player.go(d.step || 0));
   return { el, title: `${lt('class_code')} ${code}`, destroy() { es.close(); player.destroy(); } };
 }

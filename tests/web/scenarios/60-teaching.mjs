@@ -314,10 +314,14 @@ export default async function (h) {
     expect(!(await ctxs[0].evaluate(() => document.querySelector('.lesson-player').classList.contains('locked'))), 'unlocked');
     await ctxs[0].click('#lesson-next');
     await stepIs(ctxs[0], 1);
-    // the end
-    await ed.click('#class-end');
+    // the end, from elsewhere (another tab of the teacher's): the teacher's page says so and
+    // stops its stream instead of reconnecting to an ended session
+    expect(await ed.evaluate(() => window.__dqClass.streaming), 'the dashboard streams');
+    const ended = await ed.evaluate((c) => fetch(`/api/classes/${c}/state`, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'danqing' }, body: JSON.stringify({ end: true }) }).then((r) => r.status), code);
+    expect(ended === 200 || ended === 204, `the session ended through the API (${ended})`);
     await ctxs[1].waitForFunction(() => document.querySelector('#class-status').textContent.length > 0 && window.__dqClass.seen.length > 2);
     await ctxs[1].waitForFunction(() => /ended|结束/.test(document.querySelector('#class-status').textContent), null, { timeout: 10000 });
+    await ed.waitForFunction(() => !window.__dqClass.streaming && document.querySelector('#class-end').disabled && /ended|结束/.test(document.querySelector('#class-learners').textContent), null, { timeout: 10000 });
     for (const s of scripted) s.ac.abort();
     for (const p of ctxs) await p.context().close();
   });
