@@ -94,6 +94,9 @@ typedef struct {
 /* Counts of one import (dq_catalog_import). */
 typedef struct {
     int64_t inserted, updated, unchanged, failed;
+    /* the text index's fast-write buffer folded in at the end (store.h relics->settle):
+     * pages, and the time it took */
+    int64_t settled_pages, settle_us;
 } dq_import_stats_t;
 
 /* ======== accounts: types (account.c, store_sqlite_account.c) ======== */

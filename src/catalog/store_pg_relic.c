@@ -538,6 +538,29 @@ static int relic_names(void *impl, int (*cb)(void *ud, const char *name), void *
     return rc;
 }
 
+/* GIN's fast update parks new entries in each index's pending list, which every search then
+ * reads in full; the writer that overflows gin_pending_list_limit (4 MB) folds it in. After an
+ * import up to a full list per index is left unfolded until autovacuum comes, and the searches
+ * of that time pay for it: fold it now (a read transaction may: the function writes only the
+ * index's pages, which no transaction's end undoes). */
+static int relic_settle(void *impl, int64_t *pages, dq_err_t *err)
+{
+    dq_store_txn_t *t;
+    *pages = 0;
+    if (dq_store_pg.begin(impl, 0, &t, err) < 0)
+        return -1;
+    int rc = dq_pg_int(t,
+                       "SELECT coalesce(sum(gin_clean_pending_list(i.indexrelid)), 0)"
+                       " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                       " JOIN pg_am a ON a.oid = c.relam"
+                       " WHERE i.indrelid = 'relic_fts'::regclass AND a.amname = 'gin'",
+                       NULL, pages, err) < 0
+                 ? -1
+                 : 0;
+    dq_store_pg.rollback(t);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- index rows */
 
 typedef struct {
@@ -1075,6 +1098,7 @@ const dq_store_relic_ops dq_pg_relic_ops = {
     .snippets = dq_pg_relic_snippets,
     .counts = relic_counts,
     .names = relic_names,
+    .settle = relic_settle,
     .load_accessions = relic_load_accessions,
     .insert_many = relic_insert_many,
 };

@@ -177,6 +177,9 @@ int dq_cmd_import(dq_config_t *cfg, int argc, char **argv)
            dry_run ? "dry run: " : "", (long long)st.inserted, (long long)st.updated,
            (long long)st.unchanged, (long long)st.failed, (long long)rows, secs,
            secs > 0 ? (double)rows / secs : 0.0);
+    if (st.settled_pages > 0)
+        fprintf(stderr, "search index: %lld pending pages folded in %.2f s\n",
+                (long long)st.settled_pages, (double)st.settle_us / 1e6);
     if (r < 0)
         goto out;
     rc = st.failed ? 1 : 0;
