@@ -505,6 +505,248 @@ static double plane_dot3(const uint8_t *img, int w, int h, const double lt[256],
     return s / 9;
 }
 
+/* ---------------------------------------------------------------- within the plane */
+
+/* Where the pigment lies on the support's plane itself (|n . P2016| under PL_Z noise sigmas:
+ * of the generator's pigments azurite, indigo and lead white, and thin washes), n . P says
+ * nothing, but the plane is two-dimensional and the pigment is still a second endmember in
+ * it: a multiple-endmember unmixing (Roberts, Gardner, Church, Ustin, Scheer & Green 1998,
+ * "Mapping chaparral in the Santa Monica Mountains using multiple endmember spectral mixture
+ * models", Remote Sensing of Environment 65(3)) with the support's endmember not one colour
+ * but the distribution of the bare support's colours in the plane (Bateson, Asner & Wessman
+ * 2000, "Endmember bundles", IEEE TGRS 38(2)). In the plane's coordinates (t along the
+ * support's mean ray, u across it, towards the aged end of the tone line) the change
+ * d = P2026 - P2016 = dc (1 - i) (S - M) runs from the pigment towards the support, and the
+ * support under the pixel is S = P2026 + k d: k = 0 for a flake (2026 is bare support), k =
+ * 0.4 / 0.6 for the generator's fading. k is the one that puts S nearest the support's
+ * distribution (mean mu, covariance C: Mahalanobis, closed form), and rho = k / (1 + k) is
+ * again the share of pigment left. A pixel is decided only where the two hypotheses are far
+ * apart for that distribution: |d| in C's metric at least IP_CONF. The support's brightness
+ * under a pixel is the least known part of it (texture, ink over it, the local tone: true
+ * flakes in thin red-ochre washes read as 9 % darker than the support's mean), so C's
+ * brightness variance is widened IP_T_WIDEN-fold: the decision rests mostly on the hue,
+ * where azurite (blue against a yellowish support) stands far off. The support's
+ * distribution is fitted to REF's unchanged pixels near the plane, from its brightest quarter
+ * by trimmed Mahalanobis rounds (a minimum-covariance-determinant style fit, Rousseeuw 1984):
+ * a mountain of azurite lies on the plane too and must not be taken for the support.
+ * IP_T_WIDEN, IP_CONF and IP_RHO were chosen on generated seeds 21 and 22 (half size, whole
+ * collection, never evaluated): docs/conservation.md "Session 26". */
+#define IP_RES 0.01     /* support samples: within this sine of the angle to the plane */
+#define IP_MIN 1000     /* unchanged samples near the plane needed for a model at all */
+#define IP_ROUNDS 6     /* trimmed rounds of the support's distribution */
+#define IP_T_WIDEN 10.0 /* the support's brightness variance, widened by this factor */
+#define IP_CONF 4.0     /* |d| in the support's Mahalanobis metric from which k is trusted */
+#define IP_RHO 0.25     /* rho under this: flaking; over it: fading */
+
+typedef struct {
+    double e1[3], e2[3]; /* the plane's basis: e1 the support's mean ray, e2 = n x e1 */
+    double mu[2];        /* the support's mean colour in (e1, e2) */
+    double ci[2][2];     /* the inverse of its covariance, brightness widened */
+} inplane_t;
+
+/* The 3x3 mean of img around (x, y) in linear light (clamped at the image's edge). */
+static void lin_mean3(const uint8_t *img, int w, int h, const double lt[256], int x, int y,
+                      double o[3])
+{
+    o[0] = o[1] = o[2] = 0;
+    for (int dy = -1; dy <= 1; dy++) {
+        int yy = y + dy < 0 ? 0 : y + dy >= h ? h - 1 : y + dy;
+        for (int dx = -1; dx <= 1; dx++) {
+            int xx = x + dx < 0 ? 0 : x + dx >= w ? w - 1 : x + dx;
+            const uint8_t *p = img + ((size_t)yy * w + xx) * 3;
+            for (int k = 0; k < 3; k++)
+                o[k] += lt[p[k]] / 9;
+        }
+    }
+}
+
+/* The k-th smallest of v[0..n) (quickselect, Hoare's partition; v is reordered). */
+static double kth_smallest(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double piv = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < piv)
+                i++;
+            while (v[j] > piv)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j], v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
+    return v[k];
+}
+
+/* Mean and covariance of the samples (t[i], u[i]) with keep[i] (NULL: all). -1 when fewer
+ * than 3 or the covariance is singular. */
+static int mean_cov(const double *t, const double *u, const uint8_t *keep, size_t n,
+                    double mu[2], double c[2][2])
+{
+    double s0 = 0, s1 = 0, s00 = 0, s01 = 0, s11 = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep && !keep[i])
+            continue;
+        s0 += t[i], s1 += u[i];
+        m++;
+    }
+    if (m < 3)
+        return -1;
+    mu[0] = s0 / m, mu[1] = s1 / m;
+    for (size_t i = 0; i < n; i++) {
+        if (keep && !keep[i])
+            continue;
+        double a = t[i] - mu[0], b = u[i] - mu[1];
+        s00 += a * a, s01 += a * b, s11 += b * b;
+    }
+    c[0][0] = s00 / (m - 1), c[0][1] = c[1][0] = s01 / (m - 1), c[1][1] = s11 / (m - 1);
+    return c[0][0] * c[1][1] - c[0][1] * c[0][1] > 0 ? 0 : -1;
+}
+
+static void inv2(const double c[2][2], double ci[2][2])
+{
+    double det = c[0][0] * c[1][1] - c[0][1] * c[1][0];
+    ci[0][0] = c[1][1] / det, ci[1][1] = c[0][0] / det;
+    ci[0][1] = ci[1][0] = -c[0][1] / det;
+}
+
+/* The support's distribution within the plane of normal n (see above), from REF's samples
+ * (every stride-th of w h) that did not change (fl, fa zero). 0, or -1 when REF has too few
+ * unchanged pixels near the plane. */
+static int inplane_model(const uint8_t *ref, int w, int h, const double lt[256], const double n[3],
+                         const uint8_t *fl, const uint8_t *fa, inplane_t *M)
+{
+    size_t np = (size_t)w * h, stride = np > PL_SAMPLES ? np / PL_SAMPLES : 1;
+    uint64_t hl[256] = {0}, nh = 0;
+    for (size_t i = 0; i < np; i += stride) {
+        const uint8_t *p = ref + 3 * i;
+        hl[(299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000]++;
+        nh++;
+    }
+    int lcut = 0, lbright = 0;
+    for (uint64_t acc = 0; lcut < 255 && (double)(acc + hl[lcut]) <= PL_DARK * (double)nh; lcut++)
+        acc += hl[lcut];
+    for (uint64_t acc = 0; lbright < 255 && (double)(acc + hl[lbright]) <= PL_BRIGHT * (double)nh;
+         lbright++)
+        acc += hl[lbright];
+    /* e1: the mean of REF's brightest quarter, in the plane */
+    double e[3] = {0, 0, 0}, x[3];
+    for (size_t i = 0; i < np; i += stride) {
+        const uint8_t *p = ref + 3 * i;
+        if ((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000 < lbright)
+            continue;
+        lin_mean3(ref, w, h, lt, (int)(i % (size_t)w), (int)(i / (size_t)w), x);
+        for (int k = 0; k < 3; k++)
+            e[k] += x[k];
+    }
+    double en = e[0] * n[0] + e[1] * n[1] + e[2] * n[2];
+    for (int k = 0; k < 3; k++)
+        e[k] -= en * n[k];
+    double el = sqrt(e[0] * e[0] + e[1] * e[1] + e[2] * e[2]);
+    if (!(el > 0))
+        return -1;
+    for (int k = 0; k < 3; k++)
+        M->e1[k] = e[k] / el;
+    M->e2[0] = n[1] * M->e1[2] - n[2] * M->e1[1];
+    M->e2[1] = n[2] * M->e1[0] - n[0] * M->e1[2];
+    M->e2[2] = n[0] * M->e1[1] - n[1] * M->e1[0];
+    /* the samples: unchanged, not among the darkest PL_DARK, near the plane */
+    size_t cap = np / stride + 1, m = 0;
+    double *t = dq_xmalloc(cap * sizeof(double)), *u = dq_xmalloc(cap * sizeof(double));
+    double *d2 = dq_xmalloc(cap * sizeof(double)), *tmp = dq_xmalloc(cap * sizeof(double));
+    uint8_t *keep = dq_xmalloc(cap);
+    for (size_t i = 0; i < np; i += stride) {
+        const uint8_t *p = ref + 3 * i;
+        int l = (299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000;
+        if ((fl[i] | fa[i]) || l < lcut)
+            continue;
+        lin_mean3(ref, w, h, lt, (int)(i % (size_t)w), (int)(i / (size_t)w), x);
+        if (plane_residual(x, n) >= IP_RES)
+            continue;
+        t[m] = x[0] * M->e1[0] + x[1] * M->e1[1] + x[2] * M->e1[2];
+        u[m] = x[0] * M->e2[0] + x[1] * M->e2[1] + x[2] * M->e2[2];
+        keep[m] = l >= lbright; /* the first round: the brightest quarter */
+        m++;
+    }
+    int rc = -1;
+    double c[2][2], ci[2][2];
+    if (m < IP_MIN || mean_cov(t, u, keep, m, M->mu, c) < 0)
+        goto out;
+    /* the first centre: the bright samples' median, robust to a bright paint among them */
+    size_t nb = 0;
+    for (size_t i = 0; i < m; i++)
+        if (keep[i])
+            tmp[nb++] = t[i];
+    M->mu[0] = kth_smallest(tmp, nb, nb / 2);
+    nb = 0;
+    for (size_t i = 0; i < m; i++)
+        if (keep[i])
+            tmp[nb++] = u[i];
+    M->mu[1] = kth_smallest(tmp, nb, nb / 2);
+    for (int r = 0; r < IP_ROUNDS; r++) {
+        inv2(c, ci);
+        for (size_t i = 0; i < m; i++) {
+            double a = t[i] - M->mu[0], b = u[i] - M->mu[1];
+            d2[i] = tmp[i] = a * a * ci[0][0] + 2 * a * b * ci[0][1] + b * b * ci[1][1];
+        }
+        double med = kth_smallest(tmp, m, m / 2);
+        for (size_t i = 0; i < m; i++)
+            keep[i] = d2[i] <= med;
+        if (mean_cov(t, u, keep, m, M->mu, c) < 0)
+            goto out;
+        /* the central half of a 2-D normal has 1 - ln 2 of its variance per axis */
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                c[a][b] /= 1 - M_LN2;
+    }
+    c[0][0] *= 1 + IP_T_WIDEN;
+    inv2(c, M->ci);
+    rc = 0;
+out:
+    free(t);
+    free(u);
+    free(d2);
+    free(tmp);
+    free(keep);
+    return rc;
+}
+
+/* The in-plane decision for changed pixel (x, y): 1 flaking, 0 fading, -1 no decision. */
+static int inplane_class(const inplane_t *M, const uint8_t *ref, const uint8_t *nrm, int w, int h,
+                         const double lt[256], int x, int y)
+{
+    double p[3], q[3];
+    lin_mean3(ref, w, h, lt, x, y, p);
+    lin_mean3(nrm, w, h, lt, x, y, q);
+    double t2 = q[0] * M->e1[0] + q[1] * M->e1[1] + q[2] * M->e1[2];
+    double u2 = q[0] * M->e2[0] + q[1] * M->e2[1] + q[2] * M->e2[2];
+    double dt = t2 - (p[0] * M->e1[0] + p[1] * M->e1[1] + p[2] * M->e1[2]);
+    double du = u2 - (p[0] * M->e2[0] + p[1] * M->e2[1] + p[2] * M->e2[2]);
+    double rt = t2 - M->mu[0], ru = u2 - M->mu[1];
+    double dd = dt * dt * M->ci[0][0] + 2 * dt * du * M->ci[0][1] + du * du * M->ci[1][1];
+    if (dd < IP_CONF * IP_CONF)
+        return -1; /* the support's spread cannot tell the hypotheses apart */
+    double k = -(dt * rt * M->ci[0][0] + (dt * ru + du * rt) * M->ci[0][1] +
+                 du * ru * M->ci[1][1]) / dd;
+    if (k <= -1)
+        return -1; /* the support would lie beyond 2016's colour: not a loss of pigment */
+    return k / (1 + k) < IP_RHO;
+}
+
 void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, const double n[3],
                       uint8_t *fl, uint8_t *fa, uint64_t *n_flake, uint64_t *n_fade)
 {
@@ -530,6 +772,8 @@ void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, cons
         acc += hn[b++];
     free(hn);
     double sigma = 1.4826 * (b + 0.5) * PL_NOISE_W;
+    inplane_t ip;
+    int have_ip = inplane_model(ref, w, h, lt, n, fl, fa, &ip) == 0;
     /* Two passes: the sure flakes first (their cores), then the rest, so that the rim of a
      * small flake, whose 3x3 mean (and the resampling's blur) keeps some of the paint around
      * it, is not turned to fading next to a flake's core: within PL_CORE_R of a sure flake
@@ -544,8 +788,18 @@ void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, cons
                 if (!(fl[i] | fa[i]))
                     continue;
                 double a = plane_dot3(ref, w, h, lt, n, x, y);
-                if (fabs(a) <= PL_Z * sigma)
-                    continue; /* the pigment lies on the support's plane: no say */
+                if (fabs(a) <= PL_Z * sigma) {
+                    /* the pigment lies on the support's plane: no say for n . P; the
+                     * unmixing within the plane decides where it can */
+                    int c = pass == 1 && have_ip ? inplane_class(&ip, ref, nrm, w, h, lt, x, y) : -1;
+                    if (c < 0)
+                        continue;
+                    *n_flake += c && !fl[i];
+                    *n_fade += !c && !fa[i];
+                    fl[i] = c ? 255 : 0;
+                    fa[i] = c ? 0 : 255;
+                    continue;
+                }
                 double b = plane_dot3(nrm, w, h, lt, n, x, y), rho = b / a;
                 if (rho >= 1)
                     continue; /* moved away from the support: not a loss of pigment */

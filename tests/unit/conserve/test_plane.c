@@ -215,3 +215,63 @@ DQ_TEST(rho_decides_where_the_pigment_is_off_the_plane)
     free(ref);
     free(nrm);
 }
+
+/* A pigment on the support's plane itself (a blue mixed from the tone line's two ends, as
+ * azurite lies nearly on the generator's support plane): n . P is 0 for it, so rho cannot
+ * decide, and the session-25 code kept whatever class the regions gave. Within the plane it
+ * is a second endmember: a block of it flaked (2026 is the paper) is flaking, one that kept
+ * 40 % of it is fading, on a paper whose tone and brightness vary and under two levels of
+ * noise; both start with the wrong class. */
+DQ_TEST(unmixing_within_the_plane_decides_an_on_plane_pigment)
+{
+    enum { S = 160, B0 = 30, B1 = 70, C0 = 90, C1 = 130 }; /* blocks [B0,B1) and [C0,C1) wide */
+    double n[3] = {fresh[1] * aged[2] - fresh[2] * aged[1], fresh[2] * aged[0] - fresh[0] * aged[2],
+                   fresh[0] * aged[1] - fresh[1] * aged[0]};
+    double l = sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]), blue[3];
+    for (int k = 0; k < 3; k++) {
+        n[k] /= l;
+        blue[k] = 0.9 * fresh[k] - 0.8 * aged[k]; /* 0.14, 0.20, 0.27: on the plane */
+    }
+    uint8_t *ref = dq_xmalloc(3 * S * S), *nrm = dq_xmalloc(3 * S * S);
+    uint8_t *fl = dq_xcalloc(S * S, 1), *fa = dq_xcalloc(S * S, 1);
+    uint32_t noise = 11;
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            int in_y = y >= 50 && y < 110, flaked = in_y && x >= B0 && x < B1,
+                faded = in_y && x >= C0 && x < C1;
+            double age = 0.3 + 0.3 * x / (double)S, c = flaked || faded ? 0.7 : 0;
+            double t = 1 + 0.04 * sin(x * 0.7) * cos(y * 0.9) + 0.03 * sin(x * 0.05);
+            for (int k = 0; k < 3; k++) {
+                double s = (fresh[k] * (1 - age) + aged[k] * age) * t;
+                double c26 = flaked ? 0 : faded ? 0.4 * c : c;
+                double p16 = s * (1 - c) + blue[k] * c, p26 = s * (1 - c26) + blue[k] * c26;
+                double e1 = 2 * (unif(&noise) - 0.5), e2 = 2 * (unif(&noise) - 0.5);
+                double v1 = to_srgb(p16) + e1, v2 = to_srgb(p26) + e2;
+                ref[(y * S + x) * 3 + k] = (uint8_t)(v1 < 0 ? 0 : v1 > 255 ? 255 : v1 + 0.5);
+                nrm[(y * S + x) * 3 + k] = (uint8_t)(v2 < 0 ? 0 : v2 > 255 ? 255 : v2 + 0.5);
+            }
+            fl[y * S + x] = faded ? 255 : 0; /* the wrong class for each block */
+            fa[y * S + x] = flaked ? 255 : 0;
+        }
+    uint64_t to_fl, to_fa;
+    cv_plane_classes(ref, nrm, S, S, n, fl, fa, &to_fl, &to_fa);
+    int okf = 0, okd = 0, nin = 0;
+    for (int y = 51; y < 109; y++)
+        for (int x = 0; x < S; x++) {
+            size_t i = (size_t)y * S + x;
+            if (x > B0 && x < B1 - 1) {
+                nin++;
+                okf += fl[i] && !fa[i];
+            }
+            if (x > C0 && x < C1 - 1)
+                okd += fa[i] && !fl[i];
+        }
+    fprintf(stderr, "    flaked %d/%d, faded %d/%d; moved %llu -> flaking, %llu -> fading\n", okf,
+            nin, okd, nin, (unsigned long long)to_fl, (unsigned long long)to_fa);
+    DQ_CHECK(okf >= nin * 95 / 100);
+    DQ_CHECK(okd >= nin * 95 / 100);
+    free(ref);
+    free(nrm);
+    free(fl);
+    free(fa);
+}
