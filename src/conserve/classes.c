@@ -9,7 +9,8 @@
  * bounded size whose boundary mostly lies inside the same, unchanged paint is flaking,
  * whatever its pixels said. Where the pigment's colour stands off the plane that the bare
  * support's colours span, the share of that colour left in 2026 has the last word (the support
- * plane, below: flakes leave bare support, fading leaves pigment). This file only re-classes
+ * plane, below: flakes leave bare support, fading leaves pigment); where it lies on that
+ * plane, the same question is asked within the plane (session 26). This file only re-classes
  * pixels changes.c already found; it does not read or write files.
  */
 #include <math.h>
@@ -305,7 +306,8 @@ void cv_region_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, uin
  * 0 where it thinned (fading takes part of it). It needs no local support estimate, works for
  * pigments lighter than the support as well as darker, and says nothing where the pigment lies
  * on the plane itself (of the generator's pigments azurite, indigo and lead white nearly do;
- * thin washes too: |n . P2016| under PL_Z noise sigmas), which keep the region rules' class.
+ * thin washes too: |n . P2016| under PL_Z noise sigmas); those are unmixed within the plane
+ * (below), and keep the region rules' class where that cannot tell either.
  * Ink is near-neutral and in the same proportion in both captures, so it moves rho little.
  * PL_Z, PL_SURE and PL_RHO were chosen on generated seeds 21 and 22 (half size, never
  * evaluated) from a grid (Z 4-10, sure 0-4, rho 0.15-0.3, a band to 0.25-0.35 for fading);
@@ -372,11 +374,35 @@ static void lin_table(double lt[256])
     }
 }
 
+/* Rec. 601 luma of sRGB pixel p, rounded to a level. */
+static int luma8(const uint8_t *p)
+{
+    return (299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000;
+}
+
+/* The luma levels of REF's samples (every stride-th of np pixels) below which lie its darkest
+ * PL_DARK (*lcut: too dark to be support: paint, ink) and PL_BRIGHT (*lbright: the brightest
+ * quarter from there on). */
+static void luma_cuts(const uint8_t *ref, size_t np, size_t stride, int *lcut, int *lbright)
+{
+    uint64_t hl[256] = {0}, nh = 0;
+    for (size_t i = 0; i < np; i += stride) {
+        hl[luma8(ref + 3 * i)]++;
+        nh++;
+    }
+    int a = 0, b = 0;
+    for (uint64_t acc = 0; a < 255 && (double)(acc + hl[a]) <= PL_DARK * (double)nh; a++)
+        acc += hl[a];
+    for (uint64_t acc = 0; b < 255 && (double)(acc + hl[b]) <= PL_BRIGHT * (double)nh; b++)
+        acc += hl[b];
+    *lcut = a, *lbright = b;
+}
+
 /* Whether REF pixel p may be support at all: not in the darkest PL_DARK (luma under lcut),
  * not within PL_LINING of the lining (lining NULL: no lining). */
 static int plane_candidate(const uint8_t *p, int lcut, const double *lining)
 {
-    if ((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000 < lcut)
+    if (luma8(p) < lcut)
         return 0;
     return !lining || fabs(p[0] - lining[0]) > PL_LINING || fabs(p[1] - lining[1]) > PL_LINING ||
            fabs(p[2] - lining[2]) > PL_LINING;
@@ -449,19 +475,8 @@ int cv_support_plane(const uint8_t *ref, int w, int h, const double lining[3], d
     size_t np = (size_t)w * h, stride = np > PL_SAMPLES ? np / PL_SAMPLES : 1;
     double lt[256];
     lin_table(lt);
-    /* the luma below which REF is too dark to be support (8-bit Rec. 601 histogram) */
-    uint64_t hl[256] = {0}, nh = 0;
-    for (size_t i = 0; i < np; i += stride) {
-        const uint8_t *p = ref + 3 * i;
-        hl[(299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000]++;
-        nh++;
-    }
-    int lcut = 0, lbright = 0;
-    for (uint64_t acc = 0; lcut < 255 && (double)(acc + hl[lcut]) <= PL_DARK * (double)nh; lcut++)
-        acc += hl[lcut];
-    for (uint64_t acc = 0; lbright < 255 && (double)(acc + hl[lbright]) <= PL_BRIGHT * (double)nh;
-         lbright++)
-        acc += hl[lbright];
+    int lcut, lbright;
+    luma_cuts(ref, np, stride, &lcut, &lbright);
     /* Old losses show the lining, a second bright material (a work with many of them took a
      * plane 20 degrees off without this); but where the lining is close to the paper's own
      * colour, leaving out what is near it leaves out the paper. So both fits, and the plane
@@ -524,19 +539,20 @@ static double plane_dot3(const uint8_t *img, int w, int h, const double lt[256],
  * apart for that distribution: |d| in C's metric at least IP_CONF. The support's brightness
  * under a pixel is the least known part of it (texture, ink over it, the local tone: true
  * flakes in thin red-ochre washes read as 9 % darker than the support's mean), so C's
- * brightness variance is widened IP_T_WIDEN-fold: the decision rests mostly on the hue,
+ * brightness variance is multiplied by 1 + IP_T_WIDEN: the decision rests mostly on the hue,
  * where azurite (blue against a yellowish support) stands far off. The support's
  * distribution is fitted to REF's unchanged pixels near the plane, from its brightest quarter
  * by trimmed Mahalanobis rounds (a minimum-covariance-determinant style fit, Rousseeuw 1984):
  * a mountain of azurite lies on the plane too and must not be taken for the support.
- * IP_T_WIDEN, IP_CONF and IP_RHO were chosen on generated seeds 21 and 22 (half size, whole
- * collection, never evaluated): docs/conservation.md "Session 26". */
+ * IP_T_WIDEN, IP_CONF, IP_RHO and IP_SURE were chosen on generated seeds 21 and 22 (half size,
+ * whole collection, never evaluated): docs/conservation.md "Session 26". */
 #define IP_RES 0.01     /* support samples: within this sine of the angle to the plane */
 #define IP_MIN 1000     /* unchanged samples near the plane needed for a model at all */
 #define IP_ROUNDS 6     /* trimmed rounds of the support's distribution */
-#define IP_T_WIDEN 10.0 /* the support's brightness variance, widened by this factor */
+#define IP_T_WIDEN 10.0 /* the brightness variance: x (1 + this) */
 #define IP_CONF 4.0     /* |d| in the support's Mahalanobis metric from which k is trusted */
 #define IP_RHO 0.25     /* rho under this: flaking; over it: fading */
+#define IP_SURE 1.0     /* support sigmas between k and the threshold's k for a decision */
 
 typedef struct {
     double e1[3], e2[3]; /* the plane's basis: e1 the support's mean ray, e2 = n x e1 */
@@ -593,8 +609,8 @@ static double kth_smallest(double *v, size_t n, size_t k)
 
 /* Mean and covariance of the samples (t[i], u[i]) with keep[i] (NULL: all). -1 when fewer
  * than 3 or the covariance is singular. */
-static int mean_cov(const double *t, const double *u, const uint8_t *keep, size_t n,
-                    double mu[2], double c[2][2])
+static int mean_cov(const double *t, const double *u, const uint8_t *keep, size_t n, double mu[2],
+                    double c[2][2])
 {
     double s0 = 0, s1 = 0, s00 = 0, s01 = 0, s11 = 0;
     size_t m = 0;
@@ -631,23 +647,13 @@ static int inplane_model(const uint8_t *ref, int w, int h, const double lt[256],
                          const uint8_t *fl, const uint8_t *fa, inplane_t *M)
 {
     size_t np = (size_t)w * h, stride = np > PL_SAMPLES ? np / PL_SAMPLES : 1;
-    uint64_t hl[256] = {0}, nh = 0;
-    for (size_t i = 0; i < np; i += stride) {
-        const uint8_t *p = ref + 3 * i;
-        hl[(299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000]++;
-        nh++;
-    }
-    int lcut = 0, lbright = 0;
-    for (uint64_t acc = 0; lcut < 255 && (double)(acc + hl[lcut]) <= PL_DARK * (double)nh; lcut++)
-        acc += hl[lcut];
-    for (uint64_t acc = 0; lbright < 255 && (double)(acc + hl[lbright]) <= PL_BRIGHT * (double)nh;
-         lbright++)
-        acc += hl[lbright];
+    int lcut, lbright;
+    luma_cuts(ref, np, stride, &lcut, &lbright);
     /* e1: the mean of REF's brightest quarter, in the plane */
     double e[3] = {0, 0, 0}, x[3];
     for (size_t i = 0; i < np; i += stride) {
         const uint8_t *p = ref + 3 * i;
-        if ((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000 < lbright)
+        if (luma8(p) < lbright)
             continue;
         lin_mean3(ref, w, h, lt, (int)(i % (size_t)w), (int)(i / (size_t)w), x);
         for (int k = 0; k < 3; k++)
@@ -671,7 +677,7 @@ static int inplane_model(const uint8_t *ref, int w, int h, const double lt[256],
     uint8_t *keep = dq_xmalloc(cap);
     for (size_t i = 0; i < np; i += stride) {
         const uint8_t *p = ref + 3 * i;
-        int l = (299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000;
+        int l = luma8(p);
         if ((fl[i] | fa[i]) || l < lcut)
             continue;
         lin_mean3(ref, w, h, lt, (int)(i % (size_t)w), (int)(i / (size_t)w), x);
@@ -740,10 +746,14 @@ static int inplane_class(const inplane_t *M, const uint8_t *ref, const uint8_t *
     double dd = dt * dt * M->ci[0][0] + 2 * dt * du * M->ci[0][1] + du * du * M->ci[1][1];
     if (dd < IP_CONF * IP_CONF)
         return -1; /* the support's spread cannot tell the hypotheses apart */
-    double k = -(dt * rt * M->ci[0][0] + (dt * ru + du * rt) * M->ci[0][1] +
-                 du * ru * M->ci[1][1]) / dd;
+    double k =
+        -(dt * rt * M->ci[0][0] + (dt * ru + du * rt) * M->ci[0][1] + du * ru * M->ci[1][1]) / dd;
     if (k <= -1)
         return -1; /* the support would lie beyond 2016's colour: not a loss of pigment */
+    /* k's standard error is 1 / |d| in that metric: only a sure decision overrides, as in
+     * the plane step (PL_SURE) */
+    if (fabs(k - IP_RHO / (1 - IP_RHO)) * sqrt(dd) < IP_SURE)
+        return -1;
     return k / (1 + k) < IP_RHO;
 }
 
@@ -791,7 +801,8 @@ void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, cons
                 if (fabs(a) <= PL_Z * sigma) {
                     /* the pigment lies on the support's plane: no say for n . P; the
                      * unmixing within the plane decides where it can */
-                    int c = pass == 1 && have_ip ? inplane_class(&ip, ref, nrm, w, h, lt, x, y) : -1;
+                    int c =
+                        pass == 1 && have_ip ? inplane_class(&ip, ref, nrm, w, h, lt, x, y) : -1;
                     if (c < 0)
                         continue;
                     *n_flake += c && !fl[i];
