@@ -71,6 +71,16 @@ __attribute__((unused)) static uint8_t synth_level(double s)
     return (uint8_t)(s < 0 ? 0 : s > 255 ? 255 : s + 0.5);
 }
 
+/* Allocates r as a w x h colour capture and fills dots with the object's 60 ink dots (what
+ * registration locks on: 8 px margin, stream 12345), as the scenes of the detection and flake
+ * tests paint them. */
+__attribute__((unused)) static void synth_sheet(dq_raster_t *r, int w, int h, double (*dots)[3])
+{
+    r->w = w, r->h = h, r->bands = 3;
+    r->px = dq_xmalloc((size_t)w * h * 3);
+    synth_dots(dots, 60, w, h, 8, 12345);
+}
+
 /* Pixels of a region, and how each class of the change map saw them. */
 typedef struct {
     uint64_t n, loss, flake, fade, found; /* found: any class */
@@ -107,6 +117,22 @@ __attribute__((unused)) static int synth_tally(dq_raster_t *ref, dq_raster_t *mo
     dq_raster_free(ref);
     dq_raster_free(mov);
     return rc;
+}
+
+/* A scene painter: the capture of scene in state 0 (2016) or 1 (2026), its pixel (0, 0) at
+ * object point (ox, oy), with its own noise from seed. */
+typedef void (*synth_paint_fn)(dq_raster_t *r, int scene, int state, double ox, double oy,
+                               uint32_t seed);
+
+/* Paints scene in 2016 (noise seed 7) and 2026 (0.4, 0.3 px off, seed 11), maps the changes
+ * and tallies the pixels where in(x, y) holds (see synth_tally). */
+__attribute__((unused)) static int synth_tally_scene(synth_paint_fn paint, int scene, int w, int h,
+                                                     int (*in)(int, int), synth_tally_t *t)
+{
+    dq_raster_t ref = {0}, mov = {0};
+    paint(&ref, scene, 0, 0, 0, 7);
+    paint(&mov, scene, 1, 0.4, 0.3, 11);
+    return synth_tally(&ref, &mov, w, h, in, t, NULL);
 }
 
 #endif

@@ -70,11 +70,9 @@ static void paint(dq_raster_t *r, int scene, int state, double ox, double oy, co
     static const double paper[3] = {0.81, 0.74, 0.64}, red[3] = {0.55, 0.06, 0.04},
                         lead[3] = {0.92, 0.92, 0.91}, blue[3] = {0.05, 0.12, 0.45},
                         ink[3] = {0.02, 0.02, 0.02}, lining[3] = {0.86, 0.85, 0.80};
-    r->w = W, r->h = H, r->bands = 3;
-    r->px = dq_xmalloc((size_t)W * H * 3);
     uint32_t noise = seed;
     double dots[60][3];
-    synth_dots(dots, 60, W, H, 8, 12345);
+    synth_sheet(r, W, H, dots);
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             double u = x + ox, v = y + oy, t = synth_texture(u, v);

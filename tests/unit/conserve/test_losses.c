@@ -115,10 +115,7 @@ typedef synth_tally_t tally_t;
  * pixels where in(x, y) holds. */
 static int tally(int scene, int (*in)(int, int), tally_t *t)
 {
-    dq_raster_t ref = {0}, mov = {0};
-    paint(&ref, scene, 0, 0, 0, 7);
-    paint(&mov, scene, 1, 0.4, 0.3, 11);
-    return synth_tally(&ref, &mov, W, H, in, t, NULL);
+    return synth_tally_scene(paint, scene, W, H, in, t);
 }
 
 /* ---------------------------------------------------------------- a loss on light paper */
