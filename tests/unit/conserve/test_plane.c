@@ -122,8 +122,9 @@ DQ_TEST(the_support_plane_is_found_under_a_large_painted_block)
  * strokes vary its coverage 0.5 .. 0.9 over ~60 px, and its 160 px (fine grid) and 640 px
  * (coarse grid) neighbourhoods are paint: the session-24 code took the lighter strokes for
  * the support there, and a fade that crossed them for a flake (8,185 of 77,598 found pixels
- * flaking; with the plane, 406 of 77,598). The flakes of the faded area are in the third test: here
- * a flake to bare paper reads as a loss (the loss test's support is the same local grid). */
+ * flaking; with the plane, 406 of 77,598). The flakes of the faded area are in the third test
+ * (a flake to bare paper inside such a block read as a loss until session 26, when the loss
+ * test's grid took the support's plane where its cells are paint: test_flakes.c). */
 DQ_TEST(a_faded_blue_green_block_is_fading)
 {
     dq_raster_t ref = {0}, mov = {0};
