@@ -11,6 +11,9 @@
 #            and warm, vs the data directory (issue 15; not in the default set)
 #   cluster  bench/cluster_tiles.sh: stored tiles through HAProxy vs one node directly, with
 #            one, two and three nodes on PostgreSQL + a shared store (issue 15; not default)
+#   pg       bench/pg_bench.sh: 500,000 records (N) imported into SQLite and PostgreSQL, node
+#            start to ready, and the same searches through HTTP on both, side by side
+#            (issue 15; not default; its env: N, RUNS, IMPORT_ONLY, WORK)
 # Without a part: issue9 peers ingest catalog. Everything listens on 127.0.0.1 only.
 # peers env: DQ_BENCH_W/H (master size, default 20000x3000), DQ_BENCH_SECONDS (default 20),
 #      DQ_BENCH_CONNS (default 32), DQ_BENCH_SKIP_INGEST=1, DQ_BENCH_ONLY (tiles|regions)
@@ -24,14 +27,15 @@ for p in "$@"; do
     issue9) i9+=(tiles-nocache tiles-cache import search regions) ;;
     tiles-nocache | tiles-cache | import | search | regions) i9+=("$p") ;;
     peers | ingest | catalog) want="$want$p " ;;
-    blob | cluster) want="$want$p " ;;
-    *) echo "bench: unknown part '$p'; parts: issue9 tiles-nocache tiles-cache import search regions peers ingest catalog blob cluster" >&2
+    blob | cluster | pg) want="$want$p " ;;
+    *) echo "bench: unknown part '$p'; parts: issue9 tiles-nocache tiles-cache import search regions peers ingest catalog blob cluster pg" >&2
        exit 2 ;;
   esac
 done
 [ ${#i9[@]} -eq 0 ] || bench/issue9.sh "${i9[@]}"
 case $want in *" blob "*) bench/blob_bench.py ;; esac
 case $want in *" cluster "*) bench/cluster_tiles.sh ;; esac
+case $want in *" pg "*) bench/pg_bench.sh ;; esac
 case $want in *" peers "*) ;; *) DQ_BENCH_SKIP_PEERS=1 ;; esac
 case $want in *" ingest "*) ;; *) DQ_BENCH_SKIP_INGEST=1 ;; esac
 case $want in *" catalog "*) ;; *) DQ_BENCH_SKIP_CATALOG=1 ;; esac
