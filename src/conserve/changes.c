@@ -503,7 +503,7 @@ static const int scale_r[N_SCALES] = {2, 5, 12};
 #define VOTE_R 40      /* radius of a thin wash's class vote (see wash_vote) */
 #define VOTE_FLAKE 0.3 /* share of flaking among the changed pixels there that makes a flake */
 
-/* Luma of a colour change (Rec. 601 weights). */
+/* Luma of a colour or a colour change (Rec. 601 weights). */
 static double luma(const double *v)
 {
     return 0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2];
@@ -690,12 +690,6 @@ static double own_share(const paint_t *P, int x, int y, const double m[3])
  * without this; seeds 21 / 22 flaking 0.581 / 0.687 -> 0.580 / 0.686 with it). */
 #define FLAT3 16.0
 
-/* Luma of an 8-bit colour (Rec. 601 weights). */
-static double luma3(const uint8_t *p)
-{
-    return 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
-}
-
 /* Whether the 3x3 mean change at (x, y) reaches the just noticeable difference (CIE 1976
  * Delta E*ab DE_JND on the 3x3 mean of REF), the tone bias taken off, where REF is flat there
  * (FLAT3); excluded pixels do not count, fewer than 6 kept: no. See decide_row's visibility
@@ -716,7 +710,7 @@ static int visible3(const paint_t *P, int x, int y)
                 r[c] += pr[c];
                 d[c] += pn[c] - pr[c] - P->bias[c][(pn[c] + pr[c] + 1) >> 1];
             }
-            double l = luma3(pr);
+            double l = luma((const double[3]){pr[0], pr[1], pr[2]});
             lo = l < lo ? l : lo, hi = l > hi ? l : hi;
             k++;
         }
