@@ -19,6 +19,18 @@ if [ "$rc" = 0 ]; then
   echo "1 passed, 0 failed"
 else
   grep -v '^#\|^INFO\|NEW\|REDUCE\|pulse' "$out" | tail -n 30 | sed 's/^/    /'
+  # The runner's summary (and a CI log's tail) keeps only lines that start with "  FAIL", so
+  # the finding itself goes out that way too: the error, the first frames, and the input
+  # libFuzzer saved, gzipped and in base64 (`base64 -d | gunzip > crash` replays it:
+  # `build/fuzz/NAME crash`).
+  grep -E 'ERROR|SUMMARY|runtime error|leak of' "$out" | head -n 4 | sed 's/^ */  FAIL | /'
+  grep -E '^ +#[0-9]+ ' "$out" | grep -Ev 'fuzzer::|__sanitizer|__interceptor|libc\.so|/nptl/|/signal/|/stdlib/abort|libc-start|in _start | in main ' |
+    head -n 8 | sed -e 's/ (BuildId: [0-9a-f]*)//' -e 's/^ */  FAIL | /'
+  art=$(grep -o 'Test unit written to [^ ]*' "$out" | tail -n 1 | sed 's/Test unit written to //')
+  if [ -n "$art" ] && [ -f "$art" ]; then
+    echo "  FAIL | input $art, gzip | base64:"
+    gzip -9nc "$art" | base64 -w 200 | sed 's/^/  FAIL | /'
+  fi
   echo "  FAIL  $name (libFuzzer exit status $rc)"
   echo "0 passed, 1 failed"
 fi

@@ -590,8 +590,10 @@ int dq_lod_oai_read(const char *xml, size_t len, const char *base_url, const cha
         if (is(c, NS_OAI, "record"))
             page_record(p, c, base_url, prefix, vocab);
         else if (is(c, NS_OAI, "resumptionToken")) {
+            /* OAI-PMH allows one; a page with several continues from the first (the others
+             * were leaked here before: fuzz_oai_read). */
             char *t = text_of(c);
-            if (t[0])
+            if (t[0] && !p->token)
                 p->token = t;
             else
                 free(t);

@@ -146,6 +146,16 @@ def ddl_during_import(pg, base, tmp, schema, cat):
         g.write(f.read().replace("Pines and wind", "Wind in the pines"))
     r = danqing(tmp, cat, "import", "--batch", str(m), src)
     check(r.returncode == 0, f"{m} relics ({r.stderr.strip()[-80:]})")
+    # The window is made wide on purpose: an import of m relics takes ~0.6 s on a fast machine,
+    # too short to see its statements from another process every 25 ms (CI missed it). Each
+    # search connection's first DELETE FROM relic_fts sleeps 2 s in a statement trigger (once
+    # per session: a custom setting marks it), before any audit row goes out on it.
+    pg.q(schema, f"CREATE FUNCTION {schema}.dq_test_slow() RETURNS trigger LANGUAGE plpgsql AS"
+                 " $$BEGIN IF coalesce(current_setting('dq_test.slept', true), '') = '' THEN"
+                 " PERFORM set_config('dq_test.slept', '1', false); PERFORM pg_sleep(2);"
+                 " END IF; RETURN NULL; END$$")
+    pg.q(schema, f"CREATE TRIGGER dq_test_slow BEFORE DELETE ON {schema}.relic_fts"
+                 f" FOR EACH STATEMENT EXECUTE FUNCTION {schema}.dq_test_slow()")
     env = {k: v for k, v in os.environ.items() if k != "DQ_PG_FAULT_2PC"}
     imp = subprocess.Popen([BIN, "--data", os.path.join(tmp, "data"), "--catalog", cat,
                             "import", "--batch", str(m), upd], stdout=subprocess.PIPE,
@@ -185,6 +195,8 @@ def ddl_during_import(pg, base, tmp, schema, cat):
     check(lrc == 0, f"the DDL went on ({locker.stderr.read().strip()[-120:]!r})")
     locker.stderr.close()
     check(pg.prepared(schema) == [], "no search half left prepared")
+    pg.q(schema, f"DROP TRIGGER dq_test_slow ON {schema}.relic_fts")
+    pg.q(schema, f"DROP FUNCTION {schema}.dq_test_slow()")
     changed = "SELECT count(*) FROM relics WHERE doc LIKE '%Wind in the pines%'"
     check(pg.counts(schema) == (m, m) and pg.q(schema, changed) == "0",
           f"the batch rolled back {pg.counts(schema)}, {pg.q(schema, changed)} changed")
