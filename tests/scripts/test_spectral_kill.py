@@ -21,7 +21,8 @@ overwritten its first band; B's `danqing fixity` must take it back (the journal 
 row, the copies of the replaced objects are store keys, so B sees both): capture ok, no journal
 row and no tmp/spectral/ object left. Before, the journal was in A's DATA/tmp, and B's fixity
 said MISMATCH. Then a `spectral add --replace` on B succeeds, and A's next add removes A's
-dead work directory.
+dead work directory. Session 27: the same with the catalog in a PostgreSQL schema (the catalog
+nodes share in production), where the runner gives a cluster (DQ_TEST_PG_URL).
 Environment: DQ_BIN, DQ_ROOT, TMPDIR. Prints "N passed, N failed"."""
 import glob
 import json
@@ -77,11 +78,10 @@ def killed_add(base, stack, when, proxy=None):
     return hit and p.returncode == -signal.SIGKILL
 
 
-def band_sha(data, db=None):
+def band_sha(data):
     """The band SHA-256s the catalog's record of the capture names."""
     import sqlite3
-    c = sqlite3.connect("file:%s?mode=ro" % (db or os.path.join(data, "catalog.sqlite")),
-                        uri=True)
+    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "catalog.sqlite"), uri=True)
     try:
         doc = c.execute("SELECT doc FROM spectral_captures WHERE id = ?", (CAP,)).fetchone()[0]
     finally:
@@ -95,6 +95,102 @@ def after(name, base, data, leftovers):
             "%s: after the kill, fixity says the capture is ok and nothing is left (%s%s)" %
             (name, r.stdout.strip().splitlines()[-1:] + r.stderr.strip().splitlines()[-1:],
              leftovers()))
+
+
+class SqliteCat:
+    """A catalog file both nodes open (sqlite:PATH), read here with Python's sqlite3."""
+    label = "SQLite"
+
+    def __init__(self, path):
+        self.path, self.url = path, "sqlite:" + path
+
+    def q(self, sql, arg=None):
+        import sqlite3
+        c = sqlite3.connect("file:%s?mode=ro" % self.path, uri=True)
+        try:
+            return c.execute(sql, (arg,) if arg is not None else ()).fetchone()[0]
+        finally:
+            c.close()
+
+
+class PgCat:
+    """A schema of the runner's PostgreSQL cluster both nodes open, read here with psql."""
+    label = "PostgreSQL"
+
+    def __init__(self, base):
+        self.base = base
+        self.schema = "spk_%d" % os.getpid()
+        subprocess.run(["psql", "-X", "-q", base, "-c", "CREATE SCHEMA " + self.schema],
+                       check=True, capture_output=True)
+        self.url = "%s%soptions=-csearch_path%%3D%s" % (base, "&" if "?" in base else "?",
+                                                       self.schema)
+
+    def q(self, sql, arg=None):
+        if arg is not None:  # (the test's own constants only: no quoting needed beyond this)
+            sql = sql.replace("?", "'%s'" % arg.replace("'", "''"))
+        out = subprocess.run(["psql", "-X", "-A", "-t", "-q", self.base, "-c",
+                              "SET search_path = " + self.schema, "-c", sql],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        return int(out) if out.isdigit() else out
+
+    def drop(self):
+        subprocess.run(["psql", "-X", "-q", self.base, "-c",
+                        "DROP SCHEMA %s CASCADE" % self.schema], capture_output=True)
+
+
+def two_nodes(tmp, s3, proxy, stacks, meta, cat):
+    """Nodes A and B: data directories of their own, one catalog (cat) and one bucket. A's
+    add --replace is killed after it overwrote a band; B's fixity takes it back."""
+    name = "S3, two nodes, %s" % cat.label
+    tag = cat.label.lower()
+    s3opts = ["--store", "s3://%s/nodes-%s" % (BUCKET, tag), "--s3-endpoint",
+              "http://127.0.0.1:%d" % proxy.port]
+    da, db_ = os.path.join(tmp, "nodeA-" + tag), os.path.join(tmp, "nodeB-" + tag)
+    base_a = ["--data", da, "--catalog", cat.url, *s3opts,
+              "--store-cache", os.path.join(tmp, "cacheA-" + tag)]
+    base_b = ["--data", db_, "--catalog", cat.url, *s3opts,
+              "--store-cache", os.path.join(tmp, "cacheB-" + tag)]
+
+    def bands():
+        doc = cat.q("SELECT doc FROM spectral_captures WHERE id = ?", CAP)
+        return [b.get("sha256") for b in json.loads(doc).get("bands", [])]
+
+    def journals():
+        return cat.q("SELECT count(*) FROM work_journals")
+
+    def store_tmp():
+        return glob.glob(os.path.join(s3.dir, BUCKET, "nodes-" + tag, "tmp", "**", "*"),
+                         recursive=True)
+    try:
+        dq(base_a, "import", meta)
+        dq(base_a, "spectral", "add", WORK, stacks[0], "--id", CAP)
+        seed1 = bands()
+        puts0 = proxy.methods.get("PUT", 0)
+        # PUT 1: the copy of the first replaced band (a build before session 25 makes none),
+        # PUT 2: the first band itself
+        hit = killed_add(base_a, stacks[1], lambda: proxy.methods.get("PUT", 0) > puts0 + 1,
+                         proxy)
+        T.check(hit, "%s: A's add --replace killed after it overwrote a band (%d PUTs, journal"
+                " rows %d)" % (name, proxy.methods.get("PUT", 0) - puts0, journals()))
+        r = dq(base_b, "fixity", check_rc=False)
+        T.check(r.returncode == 0 and "capture %s ok" % CAP in r.stdout and
+                "took back 1 interrupted spectral add" in r.stderr and journals() == 0 and
+                not [x for x in store_tmp() if os.path.isfile(x)] and bands() == seed1,
+                "%s: B's fixity takes back A's dead add (%s%s, journal rows %d, store tmp/ %s)"
+                % (name, r.stdout.strip().splitlines()[-1:], r.stderr.strip().splitlines()[-1:],
+                   journals(), [os.path.relpath(x, s3.dir) for x in store_tmp()][:4]))
+        r = dq(base_b, "spectral", "add", WORK, stacks[1], "--id", CAP, "--replace",
+               check_rc=False)
+        fx = dq(base_b, "fixity", check_rc=False)
+        T.check(r.returncode == 0 and fx.returncode == 0 and bands() != seed1 and
+                journals() == 0, "%s: B's add --replace succeeds, fixity ok" % name)
+        ra = dq(base_a, "spectral", "add", WORK, stacks[0], "--id", CAP, "--replace",
+                check_rc=False)
+        T.check(ra.returncode == 0 and not glob.glob(os.path.join(da, "tmp", "spectral.*")),
+                "%s: A's next add succeeds and removes A's dead work directory" % name)
+    finally:
+        if hasattr(cat, "drop"):
+            cat.drop()
 
 
 def main():
@@ -161,56 +257,15 @@ def main():
         T.check(r.returncode == 0 and fx.returncode == 0 and band_sha(d2) != old and
                 not tmps(), "S3: the next add --replace succeeds, fixity ok")
 
-        # ---- S3, two nodes sharing one catalog: B takes back what A left
-        db = os.path.join(tmp, "shared.sqlite")
-        s3opts = ["--store", "s3://%s/nodes" % BUCKET, "--s3-endpoint",
-                  "http://127.0.0.1:%d" % proxy.port]
-        da, db_ = os.path.join(tmp, "nodeA"), os.path.join(tmp, "nodeB")
-        base_a = ["--data", da, "--catalog", "sqlite:" + db, *s3opts,
-                  "--store-cache", os.path.join(tmp, "cacheA")]
-        base_b = ["--data", db_, "--catalog", "sqlite:" + db, *s3opts,
-                  "--store-cache", os.path.join(tmp, "cacheB")]
-        dq(base_a, "import", meta)
-        dq(base_a, "spectral", "add", WORK, stacks[0], "--id", CAP)
-        seed1 = band_sha(None, db)
-
-        def journals():
-            import sqlite3
-            c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-            try:
-                return c.execute("SELECT count(*) FROM work_journals").fetchone()[0]
-            except sqlite3.OperationalError:  # no such table: a build before session 25
-                return -1
-            finally:
-                c.close()
-
-        def store_tmp():
-            return glob.glob(os.path.join(s3.dir, BUCKET, "nodes", "tmp", "**", "*"),
-                             recursive=True)
-        puts0 = proxy.methods.get("PUT", 0)
-        # PUT 1: the copy of the first replaced band (a build before session 25 makes none),
-        # PUT 2: the first band itself
-        hit = killed_add(base_a, stacks[1], lambda: proxy.methods.get("PUT", 0) > puts0 + 1,
-                         proxy)
-        T.check(hit, "S3, two nodes: A's add --replace killed after it overwrote a band "
-                "(%d PUTs, journal rows %d)" % (proxy.methods.get("PUT", 0) - puts0, journals()))
-        r = dq(base_b, "fixity", check_rc=False)
-        T.check(r.returncode == 0 and "capture %s ok" % CAP in r.stdout and
-                "took back 1 interrupted spectral add" in r.stderr and journals() == 0 and
-                not [x for x in store_tmp() if os.path.isfile(x)] and band_sha(None, db) == seed1,
-                "S3, two nodes: B's fixity takes back A's dead add (%s%s, journal rows %d, "
-                "store tmp/ %s)" % (r.stdout.strip().splitlines()[-1:],
-                                    r.stderr.strip().splitlines()[-1:], journals(),
-                                    [os.path.relpath(x, s3.dir) for x in store_tmp()][:4]))
-        r = dq(base_b, "spectral", "add", WORK, stacks[1], "--id", CAP, "--replace",
-               check_rc=False)
-        fx = dq(base_b, "fixity", check_rc=False)
-        T.check(r.returncode == 0 and fx.returncode == 0 and band_sha(None, db) != seed1 and
-                journals() == 0, "S3, two nodes: B's add --replace succeeds, fixity ok")
-        ra = dq(base_a, "spectral", "add", WORK, stacks[0], "--id", CAP, "--replace",
-                check_rc=False)
-        T.check(ra.returncode == 0 and not glob.glob(os.path.join(da, "tmp", "spectral.*")),
-                "S3, two nodes: A's next add succeeds and removes A's dead work directory")
+        # ---- S3, two nodes sharing one catalog: B takes back what A left; on a SQLite file
+        # and, where the runner has a PostgreSQL cluster, on a schema of it (the catalog
+        # nodes share in production)
+        two_nodes(tmp, s3, proxy, stacks, meta, SqliteCat(os.path.join(tmp, "shared.sqlite")))
+        pg_url = os.environ.get("DQ_TEST_PG_URL")
+        if pg_url:
+            two_nodes(tmp, s3, proxy, stacks, meta, PgCat(pg_url))
+        else:
+            print("  (PostgreSQL: no DQ_TEST_PG_URL here; scripts/run-tests.sh gives one)")
     finally:
         s3.stop()
         s3fixture.cleanup(proxy, tmp)
