@@ -13,6 +13,10 @@
  *  - flakes to bare paper inside a painted block wider than the support grid's
  *    neighbourhood: the loss test's local support read the paint as the support, and the
  *    bared paper, nearer the lining than that, came out as a loss.
+ * And one the session-26 code got wrong (session 27):
+ *  - a faded patch of a thin wash beside a cluster of flakes: the wash vote counted only the
+ *    neighbours' classes, so the faded pixels within its radius of the cluster came out
+ *    flaking although their own lightening matched their surround's.
  */
 #include <math.h>
 
@@ -22,7 +26,7 @@
 
 enum { W = 384, H = 320 };
 
-enum { SPECKS = 0, BY_LOSS = 1, BLOCK = 2 };
+enum { SPECKS = 0, BY_LOSS = 1, BLOCK = 2, FADED = 3 };
 
 /* SPECKS: a thin red wash (coverage 0.1, about 3.5 Delta E from the paper) over
  * 48 <= x < 336, 40 <= y < 250, with flakes of radius 2 px on a 16 px grid. */
@@ -72,13 +76,35 @@ static int block_flake(double x, double y)
     return fx * fx + fy * fy < 6 * 6;
 }
 
+/* FADED: a thin wash of the paper's own hue (a brown on the support's plane, where the plane
+ * step has no say) over 24 <= x < 232, 24 <= y < 216; by 2026 a cluster of flakes (radius 4
+ * px on a 12 px grid) over 40 <= x < 110, 40 <= y < 200, and beside it, 4 px off, a faded
+ * patch (60 % of the pigment gone) over 114 <= x < 174. */
+static int faded_in(double x, double y)
+{
+    return x >= 24 && x < 232 && y >= 24 && y < 216;
+}
+
+static int faded_flake(double x, double y)
+{
+    if (x < 40 || x >= 110 || y < 40 || y >= 200)
+        return 0;
+    double fx = fmod(x - 40, 12) - 6, fy = fmod(y - 40, 12) - 6;
+    return fx * fx + fy * fy < 4 * 4;
+}
+
+static int faded_patch(double x, double y)
+{
+    return x >= 114 && x < 174 && y >= 40 && y < 200;
+}
+
 /* Paints one capture: state 0 = 2016, 1 = 2026; (ox, oy): where the capture's pixel (0, 0)
  * lies on the object; seed: the capture's own noise. */
 static void paint(dq_raster_t *r, int scene, int state, double ox, double oy, uint32_t seed)
 {
     /* the paper's tone drifts from fresh to aged across the sheet (its colours span a plane) */
     static const double fresh[3] = {0.82, 0.77, 0.66}, aged[3] = {0.74, 0.62, 0.42},
-                        red[3] = {0.55, 0.06, 0.04},
+                        red[3] = {0.55, 0.06, 0.04}, brown[3] = {0.33, 0.28, 0.19},
                         ink[3] = {0.02, 0.02, 0.02}, lining[3] = {0.90, 0.90, 0.88};
     uint32_t noise = seed;
     double dots[60][3];
@@ -99,12 +125,16 @@ static void paint(dq_raster_t *r, int scene, int state, double ox, double oy, ui
                 if (by_loss_wash(u, v) && !(state && by_loss_flake(u, v)))
                     c = 0.5;
                 loss |= state && by_loss_loss(u, v);
-            } else if (block_in(u, v) && !(state && block_flake(u, v))) {
-                c = 0.6;
+            } else if (scene == BLOCK) {
+                if (block_in(u, v) && !(state && block_flake(u, v)))
+                    c = 0.6;
+            } else if (faded_in(u, v) && !(state && faded_flake(u, v))) {
+                c = state && faded_patch(u, v) ? 0.4 * 0.2 : 0.2;
             }
             for (int k = 0; k < 3; k++) {
+                const double *m = scene == FADED ? brown : red;
                 col[k] = loss ? lining[k] * t
-                              : (paper[k] * t * (1 - c) + red[k] * c) * (1 - a) + ink[k] * a;
+                              : (paper[k] * t * (1 - c) + m[k] * c) * (1 - a) + ink[k] * a;
                 r->px[((size_t)y * W + x) * 3 + k] =
                     synth_level(to_srgb(col[k]) + 2.0 * (unif(&noise) + unif(&noise) - 1));
             }
@@ -200,4 +230,37 @@ DQ_TEST(flakes_to_bare_paper_in_a_wide_block_are_not_losses)
             (unsigned long long)fl.fade);
     DQ_CHECK(fl.loss <= fl.n / 20);
     DQ_CHECK(fl.flake >= 0.8 * fl.n);
+}
+
+/* ---------------------------------------------------------------- a faded wash by flakes */
+
+/* The faded patch 14-34 px right of the flake cluster, 8 px inside its ends: no flake there,
+ * but the cluster holds a third or so of the changed pixels within the wash vote's radius. */
+static int faded_beside(int x, int y)
+{
+    return x >= 124 && x < 144 && y >= 48 && y < 192;
+}
+
+/* The flakes, 1 px inside their edge. */
+static int faded_flake_in(int x, int y)
+{
+    for (int k = 0; k < 4; k++)
+        if (!faded_flake(x + (k & 1 ? 1 : -1), y + (k & 2 ? 1 : -1)))
+            return 0;
+    return 1;
+}
+
+DQ_TEST(a_faded_wash_beside_a_flake_cluster_stays_fading)
+{
+    tally_t beside, fl;
+    DQ_REQUIRE(tally(FADED, faded_beside, &beside) == 0);
+    DQ_REQUIRE(tally(FADED, faded_flake_in, &fl) == 0);
+    fprintf(stderr, "    beside the cluster: %llu px, found %llu, flaking %llu fading %llu; "
+            "flakes: %llu px, flaking %llu fading %llu\n",
+            (unsigned long long)beside.n, (unsigned long long)beside.found,
+            (unsigned long long)beside.flake, (unsigned long long)beside.fade,
+            (unsigned long long)fl.n, (unsigned long long)fl.flake, (unsigned long long)fl.fade);
+    DQ_CHECK(beside.found >= 0.8 * beside.n);
+    DQ_CHECK(beside.flake <= 0.05 * beside.found); /* 10 % when the own class had no say */
+    DQ_CHECK(fl.flake >= 0.7 * fl.n);
 }
