@@ -983,19 +983,18 @@ static void paint_changes(const dq_raster_t *ref, const dq_raster_t *nrm, uint8_
  * (radius 10/20/40, share 0.2-0.4; DQ-2026-0012 flaking 0.66 -> 0.75), checked on seeds 2
  * and 3. Voting on strong colour as well was worse (DQ-2026-0009 flaking 0.72 -> 0.35):
  * there alpha is the better witness.
- * The pixel's own evidence counts too, as in a contextual classifier that adds the pixel's
- * own likelihood to its neighbours' prior (Besag 1986, iterated conditional modes, one
- * step): q = l2 / (ll + 0.3), decide_row's local over surrounding lightening (a flake's
- * peaks at R_FLAKE and above, fading's at 0.9-1), shifts the share needed, VOTE_FLAKE -
- * VOTE_OWN ln(q / R_FLAKE) (within 0.05-0.95). A single share threw the own call away: on
- * seeds 21 and 22 (half size, 16 works) 25.6k / 18.7k true fading wash pixels next to flake
- * clusters came out flaking, and a flake whose surround is unchanged needed as many flaking
- * neighbours as one in a faded area. Pooled flaking / fading there: 0.720 / 0.887 and
- * 0.735 / 0.880 -> 0.737 / 0.890 and 0.745 / 0.881 (own class only, 0.3 to stay flaking and
- * 0.4 to become it: 0.732 / 0.890 and 0.746 / 0.883). A Python replica on the dumped maps
- * found the two seeds' flaking flat within 0.005 for VOTE_OWN 0.2-0.4 and a centre of
- * 0.3-0.35, lower at radius 30 or 50, and lower again when strong colour votes too with its
- * alpha as the own evidence.
+ * The pixel's own evidence counts too, as in a contextual classifier that adds the pixel's own
+ * likelihood to its neighbours' prior (Besag 1986, iterated conditional modes, one step): q =
+ * l2 / (ll + 0.3), decide_row's local over surrounding lightening (a flake's peaks at 1.1-1.2
+ * with a long tail above, fading's at 0.9-1), shifts the share needed, VOTE_FLAKE - VOTE_OWN
+ * ln(q/R_FLAKE) (within 0.05-0.95). A single share threw the own call away: on seeds 21 and 22
+ * (half size, 16 works) 25.6k / 18.7k true fading wash pixels next to flake clusters came out
+ * flaking, and a flake whose surround is unchanged needed as many flaking neighbours as one in
+ * a faded area. Pooled flaking / fading there: 0.720 / 0.887 and 0.735 / 0.880 -> 0.737 /
+ * 0.890 and 0.745 / 0.881 (own class only, 0.3 to stay flaking and 0.4 to become it: 0.732 /
+ * 0.890 and 0.746 / 0.883). A Python replica on the dumped maps found the two seeds' flaking
+ * flat within 0.005 for VOTE_OWN 0.2-0.4 and a centre of 0.3-0.35, lower at radius 30 or 50,
+ * and lower again when strong colour votes too with its alpha as the own evidence.
  * wash: the q code (wash_code) of the pixels to revote; the masks change in place. */
 enum { WASH_FLAKE = Q_CODES + 2, WASH_FADE = Q_CODES + 3 }; /* the vote's outcomes */
 static void wash_vote(uint8_t *fl, uint8_t *fa, uint8_t *wash, int w, int h)

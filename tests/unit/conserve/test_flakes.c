@@ -255,7 +255,8 @@ DQ_TEST(a_faded_wash_beside_a_flake_cluster_stays_fading)
     tally_t beside, fl;
     DQ_REQUIRE(tally(FADED, faded_beside, &beside) == 0);
     DQ_REQUIRE(tally(FADED, faded_flake_in, &fl) == 0);
-    fprintf(stderr, "    beside the cluster: %llu px, found %llu, flaking %llu fading %llu; "
+    fprintf(stderr,
+            "    beside the cluster: %llu px, found %llu, flaking %llu fading %llu; "
             "flakes: %llu px, flaking %llu fading %llu\n",
             (unsigned long long)beside.n, (unsigned long long)beside.found,
             (unsigned long long)beside.flake, (unsigned long long)beside.fade,
