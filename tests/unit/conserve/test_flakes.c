@@ -35,12 +35,17 @@ static int specks_wash(double x, double y)
     return x >= 48 && x < 336 && y >= 40 && y < 250;
 }
 
+/* Whether (x, y) lies within r of a node of the grid of the given step whose cells start at
+ * (x0, y0): the nodes are the cells' centres. */
+static int grid_dot(double x, double y, double x0, double y0, double step, double r)
+{
+    double fx = fmod(x - x0, step) - step / 2, fy = fmod(y - y0, step) - step / 2;
+    return fx * fx + fy * fy < r * r;
+}
+
 static int speck(double x, double y, double r)
 {
-    if (!specks_wash(x, y))
-        return 0;
-    double fx = fmod(x - 48, 16) - 8, fy = fmod(y - 40, 16) - 8;
-    return fx * fx + fy * fy < r * r;
+    return specks_wash(x, y) && grid_dot(x, y, 48, 40, 16, r);
 }
 
 /* BY_LOSS: a red wash (coverage 0.5) over 96 <= x < 192, 80 <= y < 176 (small enough for
@@ -70,10 +75,7 @@ static int block_in(double x, double y)
 
 static int block_flake(double x, double y)
 {
-    if (x < 44 || x >= 344 || y < 44 || y >= 230)
-        return 0;
-    double fx = fmod(x - 44, 40) - 20, fy = fmod(y - 44, 40) - 20;
-    return fx * fx + fy * fy < 6 * 6;
+    return x >= 44 && x < 344 && y >= 44 && y < 230 && grid_dot(x, y, 44, 44, 40, 6);
 }
 
 /* FADED: a thin wash of the paper's own hue (a brown on the support's plane, where the plane
@@ -87,10 +89,7 @@ static int faded_in(double x, double y)
 
 static int faded_flake(double x, double y)
 {
-    if (x < 40 || x >= 110 || y < 40 || y >= 200)
-        return 0;
-    double fx = fmod(x - 40, 12) - 6, fy = fmod(y - 40, 12) - 6;
-    return fx * fx + fy * fy < 4 * 4;
+    return x >= 40 && x < 110 && y >= 40 && y < 200 && grid_dot(x, y, 40, 40, 12, 4);
 }
 
 static int faded_patch(double x, double y)
@@ -213,12 +212,18 @@ DQ_TEST(flakes_next_to_a_loss_are_found)
 /* ---------------------------------------------------------------- flakes in a wide block */
 
 /* The flakes, 2 px inside their edge. */
-static int block_flake_in(int x, int y)
+/* Whether all four corners of the square of half-side d around (x, y) are in(.). */
+static int corners_in(int (*in)(double, double), int x, int y, int d)
 {
     for (int k = 0; k < 4; k++)
-        if (!block_flake(x + (k & 1 ? 2 : -2), y + (k & 2 ? 2 : -2)))
+        if (!in(x + (k & 1 ? d : -d), y + (k & 2 ? d : -d)))
             return 0;
     return 1;
+}
+
+static int block_flake_in(int x, int y)
+{
+    return corners_in(block_flake, x, y, 2);
 }
 
 DQ_TEST(flakes_to_bare_paper_in_a_wide_block_are_not_losses)
@@ -244,10 +249,7 @@ static int faded_beside(int x, int y)
 /* The flakes, 1 px inside their edge. */
 static int faded_flake_in(int x, int y)
 {
-    for (int k = 0; k < 4; k++)
-        if (!faded_flake(x + (k & 1 ? 1 : -1), y + (k & 2 ? 1 : -1)))
-            return 0;
-    return 1;
+    return corners_in(faded_flake, x, y, 1);
 }
 
 DQ_TEST(a_faded_wash_beside_a_flake_cluster_stays_fading)
