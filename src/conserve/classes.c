@@ -757,6 +757,195 @@ static int inplane_class(const inplane_t *M, const uint8_t *ref, const uint8_t *
     return k / (1 + k) < IP_RHO;
 }
 
+/* ---------------------------------------------------------------- flakes within a faded area */
+
+/* A thin wash (red ochre at coverage ~0.2, say) is too thin for either test above to decide a
+ * pixel: n . P2016 is within a few noise sigmas of 0, and within the plane the support's own
+ * spread is larger than the change. The pixels keep the class the region rules gave them, and
+ * a flake inside a large faded area of such a wash is classed fading with the area round it.
+ * What one pixel cannot tell, the region can (object-based change detection: the decision
+ * is taken on the object's pooled evidence, not per pixel; Hussain, Chen, Cheng, Wei &
+ * Stanley 2013, "Change detection from remotely sensed images: from pixel-based to
+ * object-based approaches", ISPRS J. Photogramm. Remote Sens. 80; Blaschke 2010, "Object
+ * based image analysis for remote sensing", ibid. 65(1)): n . P is linear in the coverage,
+ * so over any set of pixels of one pigment sum(n . P2026) / sum(n . P2016) is the share of
+ * the pigment left, pooled, with the noise of the sums growing only as the square root of
+ * their size. A faded area (a changed region classed fading of at least REG_A_MAX h^2)
+ * gives its own rho, rho_A, from all its pixels; a (2 FR_R + 1)^2 window of its pixels round
+ * an undecided pixel gives a local one. A flake in the area keeps none of the pigment where
+ * the fading round it keeps 40 %, so the window is a flake where its rho is under FR_F
+ * rho_A, FR_SURE noise sigmas of the window's sums off that line, and its n . P2016 sum at
+ * least FR_ZA of them. The comparison is within the area, so a bias of n . P that the whole
+ * area shares (the work's normalisation, its support's tone off the plane) cancels: rho_A of
+ * the fitting seeds' faded red-ochre washes ran from 0.2 to 0.5 against the generator's 0.4;
+ * a local one (a stain under part of the wash) does not, hence the confirmation. The noise
+ * of a sum of N 3x3 means is taken as FR_NOISE sigma sqrt N (neighbouring means share
+ * pixels). A window that passes is confirmed by its luma change (fr_confirm, below), and
+ * only pixels the steps above left undecided are re-classed, and only to flaking.
+ * FR_R, FR_F, FR_SURE, FR_ZA and FR_LUMA were chosen on generated seeds 21 and 22 (half size,
+ * whole collection, never evaluated) and seed 3 (DQ-2026-0002, 0006, 0010, 0012):
+ * docs/conservation.md "Session 27". */
+#define FR_UNDECIDED 0x80 /* core byte: the steps above left this pixel's class as it was */
+#define FR_R 3            /* the local window's radius, px */
+#define FR_F 0.5          /* the window is a flake under FR_F rho_A */
+#define FR_SURE 1.0       /* noise sigmas between the window's sums and that line */
+#define FR_ZA 2.0         /* noise sigmas the window's sum of n . P2016 must reach */
+#define FR_AREA_Z 3.0     /* ... and the area's, for rho_A to mean anything */
+#define FR_RHO_MIN 0.1    /* rho_A under this: not a faded area, nothing to compare with */
+#define FR_NOISE 3.0      /* the noise of a sum of N 3x3 means: FR_NOISE sigma sqrt N */
+#define FR_LUMA 1.25      /* a flake's luma change: at least this x the area's median */
+#define FR_CAND 0xff      /* mark byte of a pixel the window test found (rho_A is <= 100) */
+#define FR_BINS 2048      /* histogram of |luma change|, bins of 1/8 level */
+
+typedef struct {
+    const uint8_t *ref, *nrm;
+    uint8_t *fl, *fa;
+    int w, h;
+    const double *lt, *n;
+    double sigma;
+    uint8_t *mark; /* FR_UNDECIDED | the area's rho_A in hundredths (1..100), 0: no area */
+    uint64_t n_flake;
+} fr_area_t;
+
+/* The change of Rec. 601 luma, nrm - ref, of the 5x5 means around (x, y) (clamped). */
+static double luma_change5(const uint8_t *ref, const uint8_t *nrm, int w, int h, int x, int y)
+{
+    return luma5(nrm, w, h, x, y) - luma5(ref, w, h, x, y);
+}
+
+/* The second look at a faded area whose window test found flakes (FR_CAND): a flake loses
+ * 1 / 0.4 - 1 = 1.67 x the colour that the fading beside it lost, so its luma change stands
+ * above the area's typical one (the step test of the region rules, above, asks the same of a
+ * region's edge). A candidate is a flake where its 5x5 luma change is at least FR_LUMA x the
+ * median over the area; the others, and the area, stay fading. Two independent readings of
+ * the same physics: the window's rho alone took parts of faded washes on a stained support
+ * (off the plane, n . S != 0 there) for flakes. */
+static void fr_confirm(void *ud, const size_t *px, size_t n, int x0, int y0, int x1, int y1)
+{
+    fr_area_t *F = ud;
+    (void)x0, (void)y0, (void)x1, (void)y1;
+    size_t nc = 0;
+    for (size_t k = 0; k < n; k++)
+        nc += F->mark[px[k]] == FR_CAND;
+    if (!nc)
+        return;
+    uint32_t *hist = dq_xcalloc(FR_BINS, sizeof(uint32_t));
+    for (size_t k = 0; k < n; k++) {
+        int x = (int)(px[k] % (size_t)F->w), y = (int)(px[k] / (size_t)F->w);
+        int b = (int)(fabs(luma_change5(F->ref, F->nrm, F->w, F->h, x, y)) * 8);
+        hist[b < FR_BINS - 1 ? b : FR_BINS - 1]++;
+    }
+    size_t acc = 0;
+    int b = 0;
+    while (b < FR_BINS - 1 && 2 * (acc + hist[b]) <= n)
+        acc += hist[b++];
+    free(hist);
+    double med = (b + 0.5) / 8;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = px[k];
+        if (F->mark[i] != FR_CAND)
+            continue;
+        int x = (int)(i % (size_t)F->w), y = (int)(i / (size_t)F->w);
+        if (fabs(luma_change5(F->ref, F->nrm, F->w, F->h, x, y)) < FR_LUMA * med)
+            continue;
+        F->fl[i] = 255;
+        F->fa[i] = 0;
+        F->n_flake++;
+    }
+}
+
+/* A region of the fading mask: a faded area when large and its rho_A is measurable; then its
+ * pixels' mark bytes take rho_A. */
+static void fr_area(void *ud, const size_t *px, size_t n, int x0, int y0, int x1, int y1)
+{
+    fr_area_t *F = ud;
+    (void)x0, (void)y0, (void)x1, (void)y1;
+    if ((double)n < REG_A_MAX * F->h * (double)F->h)
+        return;
+    double sa = 0, sb = 0;
+    for (size_t k = 0; k < n; k++) {
+        int x = (int)(px[k] % (size_t)F->w), y = (int)(px[k] / (size_t)F->w);
+        sa += plane_dot3(F->ref, F->w, F->h, F->lt, F->n, x, y);
+        sb += plane_dot3(F->nrm, F->w, F->h, F->lt, F->n, x, y);
+    }
+    if (fabs(sa) <= FR_AREA_Z * FR_NOISE * F->sigma * sqrt((double)n))
+        return;
+    double rho = sb / sa;
+    if (!(rho > FR_RHO_MIN) || rho >= 1)
+        return;
+    int q = (int)ceil(rho * 100);
+    for (size_t k = 0; k < n; k++)
+        F->mark[px[k]] = (uint8_t)((F->mark[px[k]] & FR_UNDECIDED) | (q > 100 ? 100 : q));
+}
+
+/* Flakes within faded areas (see above). mark: FR_UNDECIDED on the pixels the steps above
+ * left undecided, else 0 (overwritten). */
+static void faded_area_flakes(const uint8_t *ref, const uint8_t *nrm, int w, int h,
+                              const double lt[256], const double n[3], double sigma,
+                              uint8_t *mark, uint8_t *fl, uint8_t *fa, uint64_t *n_flake,
+                              uint64_t *n_fade)
+{
+    (void)n_fade; /* this step only finds flakes */
+    fr_area_t F = {.ref = ref, .nrm = nrm, .fl = fl, .fa = fa, .w = w, .h = h, .lt = lt, .n = n,
+                   .sigma = sigma, .mark = mark};
+    cv_walk_regions(fa, w, h, fr_area, &F);
+    /* window sums of n . P2016, n . P2026 and the count over the areas' pixels, streamed by
+     * rows: a ring of 2 FR_R + 1 rows of per-pixel values and their column sums */
+    const int K = 2 * FR_R + 1;
+    double *ring = dq_xcalloc((size_t)K * w * 3, sizeof(double));
+    double *col = dq_xcalloc((size_t)w * 3, sizeof(double));
+    for (int yc = -FR_R; yc < h; yc++) {
+        int yo = yc - FR_R - 1, yn = yc + FR_R; /* the row leaving the window, the row entering */
+        if (yo >= 0) {
+            double *r = ring + (size_t)(yo % K) * w * 3;
+            for (size_t k = 0; k < (size_t)w * 3; k++)
+                col[k] -= r[k];
+        }
+        if (yn < h) {
+            double *r = ring + (size_t)(yn % K) * w * 3;
+            for (int x = 0; x < w; x++) {
+                double *v = r + (size_t)x * 3;
+                if (mark[(size_t)yn * w + x] & 0x7f) {
+                    v[0] = plane_dot3(ref, w, h, lt, n, x, yn);
+                    v[1] = plane_dot3(nrm, w, h, lt, n, x, yn);
+                    v[2] = 1;
+                } else {
+                    v[0] = v[1] = v[2] = 0;
+                }
+                for (int k = 0; k < 3; k++)
+                    col[(size_t)x * 3 + k] += v[k];
+            }
+        }
+        if (yc < 0)
+            continue;
+        double s[3] = {0, 0, 0};
+        for (int x = 0; x < FR_R && x < w; x++)
+            for (int k = 0; k < 3; k++)
+                s[k] += col[(size_t)x * 3 + k];
+        for (int x = 0; x < w; x++) {
+            if (x + FR_R < w)
+                for (int k = 0; k < 3; k++)
+                    s[k] += col[(size_t)(x + FR_R) * 3 + k];
+            if (x - FR_R - 1 >= 0)
+                for (int k = 0; k < 3; k++)
+                    s[k] -= col[(size_t)(x - FR_R - 1) * 3 + k];
+            size_t i = (size_t)yc * w + x;
+            if (!(mark[i] & FR_UNDECIDED) || !(mark[i] & 0x7f) || !fa[i])
+                continue;
+            double r = FR_F * (mark[i] & 0x7f) / 100.0, noise = FR_NOISE * sigma * sqrt(s[2]);
+            if (fabs(s[0]) <= FR_ZA * noise || s[1] / s[0] >= r ||
+                fabs(s[1] - r * s[0]) <= FR_SURE * noise * sqrt(1 + r * r))
+                continue;
+            mark[i] = FR_CAND;
+        }
+    }
+    free(ring);
+    free(col);
+    /* the same areas (fa is as it was): confirm the candidates by their luma change */
+    cv_walk_regions(fa, w, h, fr_confirm, &F);
+    *n_flake += F.n_flake;
+}
+
 void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, const double n[3],
                       uint8_t *fl, uint8_t *fa, uint64_t *n_flake, uint64_t *n_fade)
 {
@@ -795,8 +984,14 @@ void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, cons
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
                 size_t i = (size_t)y * w + x;
-                if (!(fl[i] | fa[i]))
+                if (!(fl[i] | fa[i])) {
+                    if (pass == 1)
+                        core[i] = 0;
                     continue;
+                }
+                int near_core = core[i] != 0;
+                if (pass == 1)
+                    core[i] = FR_UNDECIDED; /* until a decision below clears it */
                 double a = plane_dot3(ref, w, h, lt, n, x, y);
                 if (fabs(a) <= PL_Z * sigma) {
                     /* the pigment lies on the support's plane: no say for n . P; the
@@ -805,6 +1000,7 @@ void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, cons
                         pass == 1 && have_ip ? inplane_class(&ip, ref, nrm, w, h, lt, x, y) : -1;
                     if (c < 0)
                         continue;
+                    core[i] = 0;
                     *n_flake += c && !fl[i];
                     *n_fade += !c && !fa[i];
                     fl[i] = c ? 255 : 0;
@@ -824,8 +1020,9 @@ void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, cons
                     core[i] |= flake;
                     continue;
                 }
-                if (!flake && core[i])
+                if (!flake && near_core)
                     continue;
+                core[i] = 0;
                 if (flake && !fl[i])
                     ++*n_flake;
                 if (!flake && !fa[i])
@@ -834,5 +1031,6 @@ void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, cons
                 fa[i] = flake ? 0 : 255;
             }
     }
+    faded_area_flakes(ref, nrm, w, h, lt, n, sigma, core, fl, fa, n_flake, n_fade);
     free(core);
 }

@@ -38,7 +38,9 @@ int cv_support_plane(const uint8_t *ref, int w, int h, const double lining[3], d
  * 2026, rho = n . P2026 / n . P2016 (classes.c): flaking under PL_RHO, fading above; pixels
  * whose colour lies on the support's plane (normal n) are unmixed within the plane against
  * the distribution of REF's unchanged support colours, and keep their class where that
- * cannot tell. ref / nrm as for cv_region_classes. *n_flake / *n_fade: pixels moved to each
+ * cannot tell; those inside a large faded area become flaking where a window round them kept
+ * far less of the pigment than the area did (flakes in thin washes). ref / nrm as for
+ * cv_region_classes. *n_flake / *n_fade: pixels moved to each
  * class. */
 void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, const double n[3],
                       uint8_t *fl, uint8_t *fa, uint64_t *n_flake, uint64_t *n_fade);
