@@ -796,6 +796,8 @@ static int inplane_class(const inplane_t *M, const uint8_t *ref, const uint8_t *
 #define FR_LUMA 1.25      /* a flake's luma change: at least this x the area's median */
 #define FR_CAND 0xff      /* mark byte of a pixel the window test found (rho_A is <= 100) */
 #define FR_BINS 2048      /* histogram of |luma change|, bins of 1/8 level */
+#define FR_SMALL_F 0.7    /* a small region classed fading is a flake under this x rho_W */
+#define FR_SMALL_Z 3.0    /* noise sigmas its sum of n . P2016 must reach */
 
 typedef struct {
     const uint8_t *ref, *nrm;
@@ -804,8 +806,41 @@ typedef struct {
     const double *lt, *n;
     double sigma;
     uint8_t *mark; /* FR_UNDECIDED | the area's rho_A in hundredths (1..100), 0: no area */
+    double wa, wb; /* sums of n . P2016, n . P2026 over the work's faded areas */
+    double rho_w;  /* wb / wa: the work's faded areas' rho, 0 when none or out of (0.1, 1) */
     uint64_t n_flake;
 } fr_area_t;
+
+/* sum n . P2016 (*sa) and n . P2026 (*sb) over the n pixels px of a region. */
+static void fr_sums(const fr_area_t *F, const size_t *px, size_t n, double *sa, double *sb)
+{
+    *sa = *sb = 0;
+    for (size_t k = 0; k < n; k++) {
+        int x = (int)(px[k] % (size_t)F->w), y = (int)(px[k] / (size_t)F->w);
+        *sa += plane_dot3(F->ref, F->w, F->h, F->lt, F->n, x, y);
+        *sb += plane_dot3(F->nrm, F->w, F->h, F->lt, F->n, x, y);
+    }
+}
+
+/* A region classed fading but smaller than a faded area, a whole flake perhaps that the
+ * region rules could not tell: the same pooled rho, against the one the work's faded areas
+ * kept (rho_w: its bias is the work's), decides its undecided pixels. */
+static void fr_small(fr_area_t *F, const size_t *px, size_t n)
+{
+    if (!(F->rho_w > 0))
+        return;
+    double sa, sb, noise = FR_NOISE * F->sigma * sqrt((double)n), r = FR_SMALL_F * F->rho_w;
+    fr_sums(F, px, n, &sa, &sb);
+    if (fabs(sa) <= FR_SMALL_Z * noise || sb / sa >= r ||
+        fabs(sb - r * sa) <= FR_SURE * noise * sqrt(1 + r * r))
+        return;
+    for (size_t k = 0; k < n; k++)
+        if (F->mark[px[k]] & FR_UNDECIDED) {
+            F->fl[px[k]] = 255;
+            F->fa[px[k]] = 0;
+            F->n_flake++;
+        }
+}
 
 /* The change of Rec. 601 luma, nrm - ref, of the 5x5 means around (x, y) (clamped). */
 static double luma_change5(const uint8_t *ref, const uint8_t *nrm, int w, int h, int x, int y)
@@ -824,6 +859,10 @@ static void fr_confirm(void *ud, const size_t *px, size_t n, int x0, int y0, int
 {
     fr_area_t *F = ud;
     (void)x0, (void)y0, (void)x1, (void)y1;
+    if ((double)n < REG_A_MAX * F->h * (double)F->h) {
+        fr_small(F, px, n);
+        return;
+    }
     size_t nc = 0;
     for (size_t k = 0; k < n; k++)
         nc += F->mark[px[k]] == FR_CAND;
@@ -862,14 +901,11 @@ static void fr_area(void *ud, const size_t *px, size_t n, int x0, int y0, int x1
     (void)x0, (void)y0, (void)x1, (void)y1;
     if ((double)n < REG_A_MAX * F->h * (double)F->h)
         return;
-    double sa = 0, sb = 0;
-    for (size_t k = 0; k < n; k++) {
-        int x = (int)(px[k] % (size_t)F->w), y = (int)(px[k] / (size_t)F->w);
-        sa += plane_dot3(F->ref, F->w, F->h, F->lt, F->n, x, y);
-        sb += plane_dot3(F->nrm, F->w, F->h, F->lt, F->n, x, y);
-    }
+    double sa, sb;
+    fr_sums(F, px, n, &sa, &sb);
     if (fabs(sa) <= FR_AREA_Z * FR_NOISE * F->sigma * sqrt((double)n))
         return;
+    F->wa += sa, F->wb += sb;
     double rho = sb / sa;
     if (!(rho > FR_RHO_MIN) || rho >= 1)
         return;
@@ -941,7 +977,10 @@ static void faded_area_flakes(const uint8_t *ref, const uint8_t *nrm, int w, int
     }
     free(ring);
     free(col);
-    /* the same areas (fa is as it was): confirm the candidates by their luma change */
+    /* the same regions (fa is as it was): confirm the areas' candidates by their luma
+     * change, and decide the small regions by the work's rho */
+    double rw = F.wa != 0 ? F.wb / F.wa : 0;
+    F.rho_w = rw > FR_RHO_MIN && rw < 1 ? rw : 0;
     cv_walk_regions(fa, w, h, fr_confirm, &F);
     *n_flake += F.n_flake;
 }
