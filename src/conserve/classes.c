@@ -781,10 +781,11 @@ static int inplane_class(const inplane_t *M, const uint8_t *ref, const uint8_t *
  * a local one (a stain under part of the wash) does not, hence the confirmation. The noise
  * of a sum of N 3x3 means is taken as FR_NOISE sigma sqrt N (neighbouring means share
  * pixels). A window that passes is confirmed by its luma change (fr_confirm, below), and
- * only pixels the steps above left undecided are re-classed, and only to flaking.
- * FR_R, FR_F, FR_SURE, FR_ZA and FR_LUMA were chosen on generated seeds 21 and 22 (half size,
- * whole collection, never evaluated) and seed 3 (DQ-2026-0002, 0006, 0010, 0012):
- * docs/conservation.md "Session 27". */
+ * only pixels the steps above left undecided are re-classed, and only to flaking. A changed
+ * region classed fading but smaller than a faded area is pooled whole against the rho of the
+ * work's faded areas (fr_small). FR_R, FR_F, FR_SURE, FR_ZA, FR_LUMA and FR_SMALL_F were
+ * chosen on generated seeds 21 and 22 (half size, whole collection, never evaluated) and
+ * seed 3 (DQ-2026-0002, 0006, 0010, 0012): docs/conservation.md "Session 27". */
 #define FR_UNDECIDED 0x80 /* core byte: the steps above left this pixel's class as it was */
 #define FR_R 3            /* the local window's radius, px */
 #define FR_F 0.5          /* the window is a flake under FR_F rho_A */

@@ -400,7 +400,8 @@ DQ_TEST(a_stained_patch_of_a_faded_wash_stays_fading)
             patch_fl += in && fl[(size_t)y * TW_S + x];
             wash_fl += !in && fl[(size_t)y * TW_S + x];
         }
-    fprintf(stderr, "    stained patch %d/%d flaking, the rest of the wash %d; moved %llu -> flaking\n",
+    fprintf(stderr,
+            "    stained patch %d/%d flaking, the rest of the wash %d; moved %llu -> flaking\n",
             patch_fl, patch, wash_fl, (unsigned long long)to_fl);
     DQ_CHECK(patch_fl <= patch / 100);
     DQ_CHECK(wash_fl <= 100);
