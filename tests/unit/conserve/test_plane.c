@@ -284,8 +284,8 @@ DQ_TEST(unmixing_within_the_plane_decides_an_on_plane_pigment)
  * off the support's plane, all of it faded (c -> 0.4 c) by 2026; with flakes (radius FR, one
  * every STEP px, c -> 0) and a small patch of the wash of its own, [SP0, SP1)^2, flaked whole;
  * or, instead, a stained patch [ST0, ST1)^2 of support under the wash whose colour lies off
- * the support's plane (n . S != 0 there). ref / nrm: the captures (new),
- * fl / fa: every changed pixel fading, as the region rules leave a large faded area. */
+ * the support's plane (n . S != 0 there). Every changed pixel starts fading, as the region
+ * rules leave a large faded area; thin_wash paints the scene and runs the plane step on it. */
 enum {
     TW_S = 400, TW_A0 = 60, TW_A1 = 340, TW_FR = 6, TW_STEP = 40, TW_ST0 = 150, TW_ST1 = 230,
     TW_SP0 = 362, TW_SP1 = 377
@@ -302,10 +302,23 @@ static int tw_flake(int x, int y)
     return dx * dx + dy * dy;
 }
 
-static void thin_wash(int flakes, double n[3], uint8_t **ref, uint8_t **nrm, uint8_t **fl,
-                      uint8_t **fa)
+typedef struct {
+    uint8_t *ref, *nrm, *fl, *fa; /* the captures; the classes after cv_plane_classes */
+    uint64_t to_fl;               /* pixels it moved to flaking */
+} tw_t;
+
+static void tw_free(tw_t *T)
+{
+    free(T->ref);
+    free(T->nrm);
+    free(T->fl);
+    free(T->fa);
+}
+
+static void thin_wash(int flakes, tw_t *T)
 {
     enum { S = TW_S };
+    double n[3];
     n[0] = fresh[1] * aged[2] - fresh[2] * aged[1];
     n[1] = fresh[2] * aged[0] - fresh[0] * aged[2];
     n[2] = fresh[0] * aged[1] - fresh[1] * aged[0];
@@ -314,8 +327,8 @@ static void thin_wash(int flakes, double n[3], uint8_t **ref, uint8_t **nrm, uin
         n[k] /= l;
         wash[k] = 0.45 * 0.5 * (fresh[k] + aged[k]) + 0.03 * n[k]; /* dark, just off the plane */
     }
-    *ref = dq_xmalloc(3 * S * S), *nrm = dq_xmalloc(3 * S * S);
-    *fl = dq_xcalloc(S * S, 1), *fa = dq_xcalloc(S * S, 1);
+    T->ref = dq_xmalloc(3 * S * S), T->nrm = dq_xmalloc(3 * S * S);
+    T->fl = dq_xcalloc(S * S, 1), T->fa = dq_xcalloc(S * S, 1);
     uint32_t noise = 23;
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
@@ -332,11 +345,13 @@ static void thin_wash(int flakes, double n[3], uint8_t **ref, uint8_t **nrm, uin
                 double p16 = s * (1 - c) + wash[k] * c, p26 = s * (1 - c26) + wash[k] * c26;
                 double e1 = 2 * (unif(&noise) - 0.5), e2 = 2 * (unif(&noise) - 0.5);
                 double v1 = to_srgb(p16) + e1, v2 = to_srgb(p26) + e2;
-                (*ref)[(y * S + x) * 3 + k] = (uint8_t)(v1 < 0 ? 0 : v1 > 255 ? 255 : v1 + 0.5);
-                (*nrm)[(y * S + x) * 3 + k] = (uint8_t)(v2 < 0 ? 0 : v2 > 255 ? 255 : v2 + 0.5);
+                T->ref[(y * S + x) * 3 + k] = (uint8_t)(v1 < 0 ? 0 : v1 > 255 ? 255 : v1 + 0.5);
+                T->nrm[(y * S + x) * 3 + k] = (uint8_t)(v2 < 0 ? 0 : v2 > 255 ? 255 : v2 + 0.5);
             }
-            (*fa)[y * S + x] = in ? 255 : 0;
+            T->fa[y * S + x] = in ? 255 : 0;
         }
+    uint64_t to_fa;
+    cv_plane_classes(T->ref, T->nrm, S, S, n, T->fl, T->fa, &T->to_fl, &to_fa);
 }
 
 /* Flakes in the thin faded wash: the pigment stands off the support's plane by a few noise
@@ -349,11 +364,9 @@ static void thin_wash(int flakes, double n[3], uint8_t **ref, uint8_t **nrm, uin
  * patch; now 1,205 and 169, with 7 of 62,867 of the wash round the flakes). */
 DQ_TEST(flakes_in_a_thin_faded_wash_are_flaking)
 {
-    double n[3];
-    uint8_t *ref, *nrm, *fl, *fa;
-    thin_wash(1, n, &ref, &nrm, &fl, &fa);
-    uint64_t to_fl, to_fa;
-    cv_plane_classes(ref, nrm, TW_S, TW_S, n, fl, fa, &to_fl, &to_fa);
+    tw_t T;
+    thin_wash(1, &T);
+    const uint8_t *fl = T.fl, *fa = T.fa;
     int core = 0, core_fl = 0, far = 0, far_fl = 0, patch = 0, patch_fl = 0;
     for (int y = TW_SP0 + 1; y < TW_SP1 - 1; y++)
         for (int x = TW_SP0 + 1; x < TW_SP1 - 1; x++)
@@ -370,14 +383,11 @@ DQ_TEST(flakes_in_a_thin_faded_wash_are_flaking)
     fprintf(stderr,
             "    flake cores %d/%d flaking; faded wash %d/%d flaking; patch %d/%d; moved %llu -> "
             "flaking\n",
-            core_fl, core, far_fl, far, patch_fl, patch, (unsigned long long)to_fl);
+            core_fl, core, far_fl, far, patch_fl, patch, (unsigned long long)T.to_fl);
     DQ_CHECK(core_fl >= core * 3 / 4);
     DQ_CHECK(patch_fl >= patch * 9 / 10);
     DQ_CHECK(far_fl <= far / 100);
-    free(ref);
-    free(nrm);
-    free(fl);
-    free(fa);
+    tw_free(&T);
 }
 
 /* The same faded wash without flakes, over a stained patch of support that lies off the
@@ -387,11 +397,9 @@ DQ_TEST(flakes_in_a_thin_faded_wash_are_flaking)
  * test alone took 6,344 of its 6,400 pixels for flaking). */
 DQ_TEST(a_stained_patch_of_a_faded_wash_stays_fading)
 {
-    double n[3];
-    uint8_t *ref, *nrm, *fl, *fa;
-    thin_wash(0, n, &ref, &nrm, &fl, &fa);
-    uint64_t to_fl, to_fa;
-    cv_plane_classes(ref, nrm, TW_S, TW_S, n, fl, fa, &to_fl, &to_fa);
+    tw_t T;
+    thin_wash(0, &T);
+    const uint8_t *fl = T.fl;
     int patch = 0, patch_fl = 0, wash_fl = 0;
     for (int y = TW_A0; y < TW_A1; y++)
         for (int x = TW_A0; x < TW_A1; x++) {
@@ -402,11 +410,8 @@ DQ_TEST(a_stained_patch_of_a_faded_wash_stays_fading)
         }
     fprintf(stderr,
             "    stained patch %d/%d flaking, the rest of the wash %d; moved %llu -> flaking\n",
-            patch_fl, patch, wash_fl, (unsigned long long)to_fl);
+            patch_fl, patch, wash_fl, (unsigned long long)T.to_fl);
     DQ_CHECK(patch_fl <= patch / 100);
     DQ_CHECK(wash_fl <= 100);
-    free(ref);
-    free(nrm);
-    free(fl);
-    free(fa);
+    tw_free(&T);
 }
