@@ -45,4 +45,9 @@ int cv_support_plane(const uint8_t *ref, int w, int h, const double lining[3], d
 void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, const double n[3],
                       uint8_t *fl, uint8_t *fa, uint64_t *n_flake, uint64_t *n_fade);
 
+/* The last pass over the classes (changes.c): every found pixel (fl | fa, w x h masks,
+ * non-zero where set) takes the class of most found pixels in its 5x5 window, flaking where
+ * more than 2/5 of them are flaking. Only the class moves: pixels in neither mask stay so. */
+void cv_class_majority(uint8_t *fl, uint8_t *fa, int w, int h);
+
 #endif
