@@ -918,11 +918,9 @@ static void fr_area(void *ud, const size_t *px, size_t n, int x0, int y0, int x1
 /* Flakes within faded areas (see above). mark: FR_UNDECIDED on the pixels the steps above
  * left undecided, else 0 (overwritten). */
 static void faded_area_flakes(const uint8_t *ref, const uint8_t *nrm, int w, int h,
-                              const double lt[256], const double n[3], double sigma,
-                              uint8_t *mark, uint8_t *fl, uint8_t *fa, uint64_t *n_flake,
-                              uint64_t *n_fade)
+                              const double lt[256], const double n[3], double sigma, uint8_t *mark,
+                              uint8_t *fl, uint8_t *fa, uint64_t *n_flake)
 {
-    (void)n_fade; /* this step only finds flakes */
     fr_area_t F = {.ref = ref, .nrm = nrm, .fl = fl, .fa = fa, .w = w, .h = h, .lt = lt, .n = n,
                    .sigma = sigma, .mark = mark};
     cv_walk_regions(fa, w, h, fr_area, &F);
@@ -1071,6 +1069,6 @@ void cv_plane_classes(const uint8_t *ref, const uint8_t *nrm, int w, int h, cons
                 fa[i] = flake ? 0 : 255;
             }
     }
-    faded_area_flakes(ref, nrm, w, h, lt, n, sigma, core, fl, fa, n_flake, n_fade);
+    faded_area_flakes(ref, nrm, w, h, lt, n, sigma, core, fl, fa, n_flake); /* only flakes */
     free(core);
 }
