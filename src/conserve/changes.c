@@ -981,6 +981,49 @@ static void paint_changes(const dq_raster_t *ref, const dq_raster_t *nrm, uint8_
     free(P.src);
 }
 
+/* Streams the (2r + 1)^2 box counts round every pixel of the flaking mask (nf) and of the
+ * changed pixels (fl | fa: nc), row by row: row(ud, y, nf, nc) gets row y's counts. Each
+ * row's counts along the row are taken when it enters the window, before row() sees it, so
+ * row() may rewrite the masks at rows up to y (the majority filter does; the wash vote only
+ * reads). Memory: 2r + 1 rows of counts. */
+typedef void (*box_row_fn)(void *ud, int y, const int *nf, const int *nc);
+static void box_counts(const uint8_t *fl, const uint8_t *fa, int w, int h, int r, box_row_fn row,
+                       void *ud)
+{
+    const int k = 2 * r + 1;
+    int *hf = dq_xcalloc((size_t)k * w, sizeof(int)), *hc = dq_xcalloc((size_t)k * w, sizeof(int));
+    int *cf = dq_xcalloc((size_t)w, sizeof(int)), *cc = dq_xcalloc((size_t)w, sizeof(int));
+    for (int y = -r; y < h; y++) {
+        int yin = y + r, yout = y - r - 1;
+        if (yout >= 0) { /* the row leaving the window */
+            const int *of = hf + (size_t)(yout % k) * w, *oc = hc + (size_t)(yout % k) * w;
+            for (int x = 0; x < w; x++)
+                cf[x] -= of[x], cc[x] -= oc[x];
+        }
+        if (yin < h) { /* the row entering it, counted along the row */
+            int *nf = hf + (size_t)(yin % k) * w, *nc = hc + (size_t)(yin % k) * w;
+            const uint8_t *rf = fl + (size_t)yin * w, *ra = fa + (size_t)yin * w;
+            int sf = 0, sc = 0;
+            for (int x = 0; x < r && x < w; x++)
+                sf += rf[x] != 0, sc += (rf[x] | ra[x]) != 0;
+            for (int x = 0; x < w; x++) {
+                if (x + r < w)
+                    sf += rf[x + r] != 0, sc += (rf[x + r] | ra[x + r]) != 0;
+                if (x - r - 1 >= 0)
+                    sf -= rf[x - r - 1] != 0, sc -= (rf[x - r - 1] | ra[x - r - 1]) != 0;
+                nf[x] = sf, nc[x] = sc;
+                cf[x] += sf, cc[x] += sc;
+            }
+        }
+        if (y >= 0)
+            row(ud, y, cf, cc);
+    }
+    free(hf);
+    free(hc);
+    free(cf);
+    free(cc);
+}
+
 /* The class of a thin wash's change by a local vote. On a wash the support under the paint is
  * not seen, so decide_row tells a flake from fading by how local the lightening is, pixel by
  * pixel; a flake's pixels then split between the classes (its rim looks like its surround).
@@ -1012,61 +1055,46 @@ static void paint_changes(const dq_raster_t *ref, const dq_raster_t *nrm, uint8_
  * and loss unchanged.
  * wash: the q code (wash_code) of the pixels to revote, WASH_WEAK on those; the masks change in
  * place. */
-static void wash_vote(uint8_t *fl, uint8_t *fa, uint8_t *wash, int w, int h)
+typedef struct {
+    const uint8_t *fl;
+    uint8_t *wash;
+    int w, h;
+} vote_t;
+
+static void vote_row(void *ud, int y, const int *nf, const int *nc)
 {
-    const int r = VOTE_R;
-    int *cf = dq_xcalloc((size_t)w, sizeof(int)), *cd = dq_xcalloc((size_t)w, sizeof(int));
-    /* column counts over rows [y - r, y + r], then a running sum along the row */
-    for (int y = 0; y < r && y < h; y++)
-        for (int x = 0; x < w; x++) {
-            cf[x] += fl[(size_t)y * w + x] != 0;
-            cd[x] += (fl[(size_t)y * w + x] | fa[(size_t)y * w + x]) != 0;
-        }
-    for (int y = 0; y < h; y++) {
-        if (y + r < h)
-            for (int x = 0; x < w; x++) {
-                size_t i = (size_t)(y + r) * w + x;
-                cf[x] += fl[i] != 0;
-                cd[x] += (fl[i] | fa[i]) != 0;
-            }
-        if (y - r - 1 >= 0)
-            for (int x = 0; x < w; x++) {
-                size_t i = (size_t)(y - r - 1) * w + x;
-                cf[x] += -(fl[i] != 0);
-                cd[x] += -((fl[i] | fa[i]) != 0);
-            }
-        long sf = 0, sd = 0;
-        for (int x = 0; x < r && x < w; x++)
-            sf += cf[x], sd += cd[x];
-        for (int x = 0; x < w; x++) {
-            if (x + r < w)
-                sf += cf[x + r], sd += cd[x + r];
-            if (x - r - 1 >= 0)
-                sf -= cf[x - r - 1], sd -= cd[x - r - 1];
-            size_t i = (size_t)y * w + x;
-            if (wash[i] == WASH_WEAK) {
-                int n5 = 0;
-                for (int yy = y - 2; yy <= y + 2; yy++)
-                    for (int xx = x - 2; xx <= x + 2; xx++)
-                        if (yy >= 0 && yy < h && xx >= 0 && xx < w)
-                            n5 += fl[(size_t)yy * w + xx] != 0;
-                wash[i] =
-                    n5 >= HY_N5 && sd > 0 && (double)sf >= HY_VOTE * (double)sd ? WASH_FLAKE : 0;
-            } else if (wash[i]) { /* decided now, applied after the pass (the masks are read) */
-                double lq = ((wash[i] - 1) * (2 * Q_SPAN) / (Q_CODES - 1)) - Q_SPAN;
-                double v = VOTE_FLAKE - VOTE_OWN * lq;
-                v = v < 0.05 ? 0.05 : v > 0.95 ? 0.95 : v;
-                wash[i] = sd > 0 && (double)sf >= v * (double)sd ? WASH_FLAKE : WASH_FADE;
-            }
+    vote_t *V = ud;
+    const uint8_t *fl = V->fl;
+    int w = V->w, h = V->h;
+    for (int x = 0; x < w; x++) {
+        size_t i = (size_t)y * w + x;
+        uint8_t *wi = &V->wash[i];
+        if (*wi == WASH_WEAK) {
+            int n5 = 0;
+            for (int yy = y - 2; yy <= y + 2; yy++)
+                for (int xx = x - 2; xx <= x + 2; xx++)
+                    if (yy >= 0 && yy < h && xx >= 0 && xx < w)
+                        n5 += fl[(size_t)yy * w + xx] != 0;
+            *wi = n5 >= HY_N5 && nc[x] > 0 && (double)nf[x] >= HY_VOTE * (double)nc[x] ? WASH_FLAKE
+                                                                                       : 0;
+        } else if (*wi) { /* decided now, applied after the pass (the masks are read) */
+            double lq = ((*wi - 1) * (2 * Q_SPAN) / (Q_CODES - 1)) - Q_SPAN;
+            double v = VOTE_FLAKE - VOTE_OWN * lq;
+            v = v < 0.05 ? 0.05 : v > 0.95 ? 0.95 : v;
+            *wi = nc[x] > 0 && (double)nf[x] >= v * (double)nc[x] ? WASH_FLAKE : WASH_FADE;
         }
     }
+}
+
+static void wash_vote(uint8_t *fl, uint8_t *fa, uint8_t *wash, int w, int h)
+{
+    vote_t V = {.fl = fl, .wash = wash, .w = w, .h = h};
+    box_counts(fl, fa, w, h, VOTE_R, vote_row, &V);
     for (size_t i = 0; i < (size_t)w * h; i++)
         if (wash[i] >= WASH_FLAKE) {
             fl[i] = wash[i] == WASH_FLAKE ? 255 : 0;
             fa[i] = wash[i] == WASH_FLAKE ? 0 : 255;
         }
-    free(cf);
-    free(cd);
 }
 
 /* Flakes inside a faded area. A flake takes all of the pigment, fading 60 % of it, so where a
@@ -1320,50 +1348,28 @@ static void plane_fill(float *g, int gw, int gh, const double n[3])
  * the masks change in place with 5 rows of counts. */
 #define MAJ_R 2
 #define MAJ_FLAKE 0.4
+typedef struct {
+    uint8_t *fl, *fa;
+    int w;
+} majority_t;
+
+static void majority_row(void *ud, int y, const int *nf, const int *nc)
+{
+    majority_t *M = ud;
+    uint8_t *rf = M->fl + (size_t)y * M->w, *ra = M->fa + (size_t)y * M->w;
+    for (int x = 0; x < M->w; x++) {
+        if (!rf[x] && !ra[x])
+            continue;
+        int flake = nf[x] > MAJ_FLAKE * nc[x];
+        rf[x] = flake ? 255 : 0;
+        ra[x] = flake ? 0 : 255;
+    }
+}
+
 void cv_class_majority(uint8_t *fl, uint8_t *fa, int w, int h)
 {
-    const int k = 2 * MAJ_R + 1;
-    uint8_t *hf = dq_xcalloc((size_t)k * w, 1), *hd = dq_xcalloc((size_t)k * w, 1);
-    int *cf = dq_xcalloc((size_t)w, sizeof(int)), *cd = dq_xcalloc((size_t)w, sizeof(int));
-    for (int y = -MAJ_R; y < h; y++) {
-        int yin = y + MAJ_R, yout = y - MAJ_R - 1;
-        if (yout >= 0) { /* the row leaving the window */
-            const uint8_t *of = hf + (size_t)(yout % k) * w, *od = hd + (size_t)(yout % k) * w;
-            for (int x = 0; x < w; x++)
-                cf[x] -= of[x], cd[x] -= od[x];
-        }
-        if (yin < h) { /* the row entering it, counted along the row */
-            uint8_t *nf = hf + (size_t)(yin % k) * w, *nd = hd + (size_t)(yin % k) * w;
-            const uint8_t *rf = fl + (size_t)yin * w, *rd = fa + (size_t)yin * w;
-            int sf = 0, sd = 0;
-            for (int x = 0; x < MAJ_R && x < w; x++)
-                sf += rf[x] != 0, sd += rd[x] != 0;
-            for (int x = 0; x < w; x++) {
-                if (x + MAJ_R < w)
-                    sf += rf[x + MAJ_R] != 0, sd += rd[x + MAJ_R] != 0;
-                if (x - MAJ_R - 1 >= 0)
-                    sf -= rf[x - MAJ_R - 1] != 0, sd -= rd[x - MAJ_R - 1] != 0;
-                nf[x] = (uint8_t)sf;
-                nd[x] = (uint8_t)sd;
-                cf[x] += sf;
-                cd[x] += sd;
-            }
-        }
-        if (y < 0)
-            continue;
-        uint8_t *rf = fl + (size_t)y * w, *rd = fa + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            if (!rf[x] && !rd[x])
-                continue;
-            int flake = cf[x] > MAJ_FLAKE * (cf[x] + cd[x]);
-            rf[x] = flake ? 255 : 0;
-            rd[x] = flake ? 0 : 255;
-        }
-    }
-    free(hf);
-    free(hd);
-    free(cf);
-    free(cd);
+    majority_t M = {.fl = fl, .fa = fa, .w = w};
+    box_counts(fl, fa, w, h, MAJ_R, majority_row, &M);
 }
 
 static int changes_run(const dq_raster_t *ref, const dq_raster_t *mov, dq_raster_t *own_ref,
